@@ -1,0 +1,96 @@
+"""What every parser is and returns.
+
+A parser turns one batch of raw lines (an Arrow table ``log_line``, ``line``)
+into rows of a normalised table plus rejects, inside DuckDB or Arrow compute
+(never a Python loop per line). One parser instance reads one file, so it may
+keep state across that file's batches (Zeek's ``#fields`` header, the syslog
+year across a Dec -> Jan rollover).
+
+Accounting is the framework's promise: for every batch,
+``len(rows) + len(rejects) + skipped == len(lines)``, checked in ``ingest.run``.
+``skipped`` is for lines that carry no event by design (blank lines, Zeek
+``#`` header lines); anything else that does not parse is a reject with a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import duckdb
+import pyarrow as pa
+
+from reconwatch.config import Config
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What a parser may read besides its lines."""
+
+    config: Config
+    #: A DuckDB connection private to this ingest run (parsers register Arrow
+    #: tables on it and query them; unregister what you register).
+    con: duckdb.DuckDBPyConnection
+    #: Display name of the input (path as given, or "-" for stdin).
+    log_file: str
+    #: Reference "now" for year inference of year-less syslog stamps (UTC).
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One batch's result.
+
+    ``rows`` holds at least ``log_line`` and the columns of the parser's table
+    (see ``reconwatch.schema``); the framework conforms it to the schema and
+    fills ``log_file``. ``rejects`` holds ``log_line``, ``reason``, ``raw``.
+    """
+
+    rows: pa.Table
+    rejects: pa.Table
+    skipped: int = 0
+
+
+class Parser(ABC):
+    """Base of every log format parser; subclasses register in ``ingest.registry``."""
+
+    #: The name users give to ``--format``.
+    name: ClassVar[str]
+    #: The normalised table the rows belong to (a key of ``schema.TABLES``).
+    table: ClassVar[str] = "network"
+    #: ``event_dataset`` value, e.g. "netfilter", "zeek.conn".
+    dataset: ClassVar[str]
+
+    def __init__(self, ctx: ParseContext) -> None:
+        self.ctx = ctx
+
+    @classmethod
+    @abstractmethod
+    def sniff(cls, sample: Sequence[str]) -> bool:
+        """True when the first non-blank lines of a file look like this format.
+
+        Must be cheap and must not raise on any text.
+        """
+
+    @abstractmethod
+    def parse(self, lines: pa.Table) -> Parsed:
+        """Parse one batch: ``lines`` has ``log_line`` (int64) and ``line`` (string)."""
+
+
+def reject_table(log_line: pa.Array, reason: pa.Array | str, raw: pa.Array) -> pa.Table:
+    """Build a rejects batch; ``reason`` may be one string for all rows."""
+    if isinstance(reason, str):
+        reason = pa.array([reason] * len(log_line), pa.string())
+    return pa.table({"log_line": log_line, "reason": reason, "raw": raw})
+
+
+EMPTY_REJECTS = pa.table(
+    {
+        "log_line": pa.array([], pa.int64()),
+        "reason": pa.array([], pa.string()),
+        "raw": pa.array([], pa.string()),
+    }
+)

@@ -1,0 +1,89 @@
+"""The normalised tables every stage agrees on.
+
+Column names follow ECS in snake_case so that each maps 1:1 to ECS and OCSF.
+Every parser produces exactly these Arrow schemas; the lake stores them; the
+detections read them. A column a source does not have is null, never invented.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pyarrow as pa
+
+TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
+
+#: Values of ``event_action``: what the observer did with the packet/flow.
+ACTIONS: Final = ("allowed", "denied", "dropped", "rejected")
+
+#: Values of ``connection_outcome``: did the source reach a listening service?
+#: ``failed`` covers firewall denies/drops/rejects and flows that were never
+#: answered or were reset (Zeek S0, REJ, RSTOS0, RSTR, SH...).
+OUTCOMES: Final = ("failed", "succeeded")
+
+NETWORK: Final = pa.schema(
+    [
+        pa.field("timestamp", TIMESTAMP, nullable=False),
+        pa.field("source_ip", pa.string(), nullable=False),
+        pa.field("source_port", pa.int32()),
+        pa.field("destination_ip", pa.string(), nullable=False),
+        pa.field("destination_port", pa.int32()),
+        # tcp, udp, icmp, ipv6-icmp, or the protocol number as text ("47").
+        pa.field("network_transport", pa.string()),
+        # TCP flags as psad reads them: upper-case names joined by one space in a
+        # fixed order (CWR ECE URG ACK PSH RST SYN FIN); "" is a NULL-flag
+        # packet; null when the source does not say (or not TCP).
+        pa.field("tcp_flags", pa.string()),
+        pa.field("ip_ttl", pa.int16()),
+        pa.field("ip_id", pa.int32()),
+        pa.field("tcp_window", pa.int32()),
+        pa.field("interface_in", pa.string()),
+        pa.field("interface_out", pa.string()),
+        pa.field("log_prefix", pa.string()),
+        pa.field("event_action", pa.string()),
+        # Source-specific state, kept verbatim (Zeek conn_state such as S0, REJ).
+        pa.field("connection_state", pa.string()),
+        pa.field("connection_outcome", pa.string()),
+        pa.field("network_bytes", pa.int64()),
+        pa.field("network_packets", pa.int64()),
+        pa.field("observer_name", pa.string()),
+        pa.field("event_dataset", pa.string(), nullable=False),
+        pa.field("log_file", pa.string(), nullable=False),
+        pa.field("log_line", pa.int64(), nullable=False),
+    ]
+)
+
+REJECTS: Final = pa.schema(
+    [
+        pa.field("log_file", pa.string(), nullable=False),
+        pa.field("log_line", pa.int64(), nullable=False),
+        pa.field("event_dataset", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        # The raw line, cut to MAX_RAW_CHARS so one monstrous line cannot bloat the lake.
+        pa.field("raw", pa.string(), nullable=False),
+    ]
+)
+
+MAX_RAW_CHARS: Final = 4096
+
+TABLES: Final[dict[str, pa.Schema]] = {"network": NETWORK, "rejects": REJECTS}
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    """A table with no rows and the given schema."""
+    return schema.empty_table()
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Select and cast ``table``'s columns to ``schema`` (missing ones become null).
+
+    Parsers build tables in DuckDB whose inferred types differ in width; this
+    is the single place that turns them into the agreed schema.
+    """
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            columns.append(table.column(field.name).cast(field.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, type=field.type))
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -1,0 +1,59 @@
+"""Shared fixtures: the read-only sample data beside the project, and small builders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from reconwatch import schema
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data; a test that needs it fails (never skips) when it is missing."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"shared sample data not found at {SHARED_DATA}: check out shared/ beside the project")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def crowdsec_hub(shared_data: Path) -> Path:
+    return shared_data / "formats" / "crowdsec-hub"
+
+
+BASE_TIME = dt.datetime(2026, 9, 30, 10, 0, 0, tzinfo=dt.UTC)
+
+
+def network_rows(rows: list[dict[str, Any]]) -> pa.Table:
+    """A ``network`` table from partial rows; unspecified columns get plain defaults.
+
+    Defaults: TCP SYN dropped by a firewall at BASE_TIME, line numbers 1..n.
+    ``seconds`` (offset from BASE_TIME) may stand in for ``timestamp``.
+    """
+    defaults: dict[str, Any] = {
+        "source_port": 40000,
+        "network_transport": "tcp",
+        "tcp_flags": "SYN",
+        "event_action": "dropped",
+        "connection_outcome": "failed",
+        "event_dataset": "netfilter",
+        "log_file": "test.log",
+    }
+    full = []
+    for number, row in enumerate(rows, start=1):
+        item = {**defaults, "log_line": number, **row}
+        seconds = item.pop("seconds", 0)
+        item.setdefault("timestamp", BASE_TIME + dt.timedelta(seconds=seconds))
+        full.append(item)
+    columns = {
+        field.name: pa.array([r.get(field.name) for r in full], type=field.type)
+        for field in schema.NETWORK
+    }
+    return pa.Table.from_pydict(columns, schema=schema.NETWORK)
