@@ -36,7 +36,10 @@ def _valid_cidrs(items: list[str]) -> list[str]:
 def _valid_timezone(name: str) -> str:
     from zoneinfo import ZoneInfo
 
-    ZoneInfo(name)
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"unknown time zone {name!r}") from exc
     return name
 
 
@@ -94,7 +97,6 @@ class NetfilterConfig(Section):
             "REJECT": "rejected",
             "DROP": "dropped",
             "DENY": "denied",
-            "DENIED": "denied",
             "BLOCK": "denied",
             "INVALID": "dropped",
             "ACCEPT": "allowed",

@@ -111,6 +111,13 @@ def read_batches(
         batch = _split(data[:cut], next_line)
         next_line += batch.num_rows
         yield batch
+    # ``head`` may hold whole lines that the loop above never cut.
+    cut = pending.rfind(b"\n")
+    if cut >= 0:
+        batch = _split(pending[:cut], next_line)
+        next_line += batch.num_rows
+        yield batch
+        pending = pending[cut + 1 :]
     if pending:
         yield _split(pending, next_line)
 

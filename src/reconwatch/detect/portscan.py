@@ -1,0 +1,237 @@
+"""Port scans: vertical (many ports, one host), horizontal (one port, many hosts), block.
+
+All three count *failed* attempts only (``connection_outcome == 'failed'``):
+a scanner mostly hits closed or filtered ports, while a busy legitimate client
+mostly succeeds, so counting failures is what separates the two (Zeek's scan
+policy does the same). Events without a destination port (ICMP, other IP
+protocols) are left out: they have no port to count.
+
+Windows
+-------
+A tumbling window misses a scan split across its boundary: 16 ports probed
+from 10:04:52 to 10:05:07 are 8 + 8 on a 5-minute grid. Each windowed
+detection therefore runs on two grids of the same width ``W``, offset by
+``W // 2`` (grid A starts at multiples of ``W``, grid B half a window later).
+Any burst shorter than ``W / 2`` then lies wholly inside some window of one
+of the grids, whichever second it started in.
+
+The two grids overlap, so one burst inside one window usually shows up twice
+(once per grid). Number the windows of both grids along time as slots
+``k = 0, 1, 2, ...`` (even k: grid A, odd k: grid B); window k overlaps only
+windows k-1 and k+1. Per source and key (the scanned host, the probed port,
+...) the candidate windows that met the threshold form runs of consecutive
+slots, and inside a run we keep every other window -- the even or the odd
+ones -- so the kept findings never overlap and every dropped window overlaps
+a kept one. The alternation kept is the one holding the strongest window
+(highest score); on a tie, the one with the higher total score (better
+coverage of a long scan); on a tie again, grid A (windows on round times,
+which analysts expect). So a scan inside one window yields one finding, a
+scan straddling a boundary is found once on grid B, and a steady scan over
+an hour yields the twelve non-overlapping grid-A windows, not 23.
+
+Everything here is the portable Ibis subset (integer division of epoch
+seconds, GROUP BY with COUNT(DISTINCT), window functions over a partition with
+an ORDER BY, sorted collected arrays), so DuckDB and Spark give the same rows.
+The window helpers are shared with the other windowed detections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from reconwatch.config import BlockScanConfig, HorizontalScanConfig, VerticalScanConfig
+from reconwatch.detect.base import FINDINGS
+
+VERTICAL: Final = "vertical_scan"
+HORIZONTAL: Final = "horizontal_scan"
+BLOCK: Final = "block_scan"
+
+#: Ibis types of the findings columns (nullable: Ibis cannot promise non-null
+#: after an aggregation; the runner conforms the executed result to FINDINGS).
+FINDING_TYPES: Final[dict[str, dt.DataType]] = {
+    field.name: dt.DataType.from_pyarrow(field.type) for field in FINDINGS
+}
+
+#: Columns added by :func:`window_slots`.
+SLOT: Final = "window_slot"
+WINDOW_START: Final = "window_start"
+
+
+def failed_probes(network: ir.Table) -> ir.Table:
+    """Failed attempts that name a destination port: what the port-scan counts see."""
+    return network.filter(
+        (network.connection_outcome == "failed") & network.destination_port.notnull()
+    )
+
+
+def window_slots(events: ir.Table, window_seconds: int) -> ir.Table:
+    """Each event twice, once in its grid-A window and once in its grid-B window.
+
+    Adds ``window_slot`` (k: 2n for grid-A window n, 2n+1 for grid-B window n)
+    and ``window_start`` (a UTC timestamp). The epoch seconds are never cast
+    before the floor division: DuckDB's epoch is fractional and a cast would
+    round 10:04:59.7 into the next window, while Spark truncates.
+    """
+    width = int(window_seconds)
+    half = width // 2
+    grids = []
+    for grid, offset in ((0, 0), (1, half)):
+        epoch = events.timestamp.epoch_seconds()
+        window = (epoch - offset) // width
+        grids.append(
+            events.mutate(
+                **{
+                    SLOT: (window * 2 + grid).cast("int64"),
+                    WINDOW_START: (window * width + offset)
+                    .cast("int64")
+                    .as_timestamp("s")
+                    .cast(FINDING_TYPES["window_start"]),
+                }
+            )
+        )
+    return ibis.union(grids[0], grids[1], distinct=False)
+
+
+def scan_metrics(events: ir.Table) -> dict[str, ir.Value]:
+    """The aggregates every scan finding carries, over a grouped ``events`` table."""
+    return {
+        "first_seen": events.timestamp.min(),
+        "last_seen": events.timestamp.max(),
+        "event_count": events.count(),
+        "target_count": events.destination_ip.nunique(),
+        "port_count": events.destination_port.nunique(),
+        # Sorted so that the arrays are identical whatever order the engine
+        # met the rows in (collect alone gives no order guarantee).
+        "targets": events.destination_ip.collect(distinct=True).sort(),
+        "ports": events.destination_port.collect(distinct=True).sort(),
+    }
+
+
+def best_windows(candidates: ir.Table, keys: Sequence[str]) -> ir.Table:
+    """Keep the non-overlapping best windows per ``keys`` (see the module docstring).
+
+    ``candidates`` has one row per ``keys`` + ``window_slot`` that met its
+    threshold, with a numeric ``score``. Runs of consecutive slots are found
+    with the gaps-and-islands trick (slot minus row number is constant along a
+    run); then every other slot of a run is kept.
+    """
+    key_columns = list(keys)
+    ordered = ibis.window(group_by=key_columns, order_by=[SLOT])
+    numbered = candidates.mutate(_row=ibis.row_number().over(ordered))
+    runs = numbered.mutate(_run=numbered[SLOT] - numbered._row, _even=numbered[SLOT] % 2 == 0)
+    run = ibis.window(group_by=[*key_columns, "_run"])
+    even_score = ibis.ifelse(runs._even, runs.score, None)
+    odd_score = ibis.ifelse(runs._even, None, runs.score)
+    scored = runs.mutate(
+        _even_max=even_score.max().over(run).coalesce(0),
+        _odd_max=odd_score.max().over(run).coalesce(0),
+        _even_sum=even_score.sum().over(run).coalesce(0),
+        _odd_sum=odd_score.sum().over(run).coalesce(0),
+    )
+    keep_even = (scored._even_max > scored._odd_max) | (
+        (scored._even_max == scored._odd_max) & (scored._even_sum >= scored._odd_sum)
+    )
+    kept = scored.filter(ibis.ifelse(scored._even, keep_even, ~keep_even))
+    return kept.drop("_row", "_run", "_even", "_even_max", "_odd_max", "_even_sum", "_odd_sum")
+
+
+def as_findings(table: ir.Table, detection: str, **columns: Any) -> ir.Table:
+    """``table`` as exactly the FINDINGS columns, in order and with their types.
+
+    ``columns`` gives values for findings columns ``table`` lacks (expressions
+    or literals); any column still missing is null.
+    """
+    values: dict[str, Any] = {"detection": ibis.literal(detection)}
+    for name in FINDING_TYPES:
+        if name in columns:
+            values[name] = columns[name]
+        elif name != "detection" and name in table.columns:
+            values[name] = table[name]
+    selected = {}
+    for name, dtype in FINDING_TYPES.items():
+        value = values.get(name)
+        expr = ibis.null() if value is None else value
+        if not isinstance(expr, ir.Value):
+            expr = ibis.literal(expr)
+        selected[name] = expr.cast(dtype)
+    return table.select(**selected)
+
+
+def _windowed_candidates(
+    events: ir.Table, window_seconds: int, keys: Sequence[str]
+) -> ir.Table:
+    slotted = window_slots(events, window_seconds)
+    return slotted.group_by([*keys, SLOT, WINDOW_START]).aggregate(**scan_metrics(slotted))
+
+
+def vertical_scan(network: ir.Table, cfg: VerticalScanConfig) -> ir.Table:
+    """One source probing many ports of one host: ``vertical_scan`` findings.
+
+    Per source, destination host and window of ``cfg.window_seconds`` (300 s),
+    count the distinct destination ports among failed attempts; a finding when
+    at least ``cfg.min_ports`` (16). These are Zeek's scan-policy numbers
+    ("more than 15 ports on one host in 5 minutes"), which CrowdSec's
+    iptables-scan-multi-port also uses: a client legitimately failing against
+    one host rarely tries more than a handful of ports. Score: distinct ports.
+    Label: the scanned host.
+    """
+    keys = ["source_ip", "destination_ip"]
+    candidates = _windowed_candidates(failed_probes(network), cfg.window_seconds, keys)
+    candidates = candidates.filter(candidates.port_count >= cfg.min_ports)
+    candidates = candidates.mutate(score=candidates.port_count)
+    best = best_windows(candidates, keys)
+    return as_findings(best, VERTICAL, label=best.destination_ip)
+
+
+def horizontal_scan(network: ir.Table, cfg: HorizontalScanConfig) -> ir.Table:
+    """One source probing one port across many hosts: ``horizontal_scan`` findings.
+
+    Per source, destination port, transport and window of
+    ``cfg.window_seconds`` (300 s), count the distinct destination hosts among
+    failed attempts; a finding when at least ``cfg.min_hosts`` (26): Zeek's
+    "more than 25 hosts on one port in 5 minutes". Elastic's rule waits for
+    100 hosts, which misses sweeps of a /27 or a sparse /24; 26 failures on
+    one port from one source is already far beyond a mistyped address.
+    Score: distinct hosts. Label: ``transport/port`` such as ``tcp/22``.
+    """
+    keys = ["source_ip", "destination_port", "network_transport"]
+    candidates = _windowed_candidates(failed_probes(network), cfg.window_seconds, keys)
+    candidates = candidates.filter(candidates.target_count >= cfg.min_hosts)
+    candidates = candidates.mutate(score=candidates.target_count)
+    best = best_windows(candidates, keys)
+    label = (
+        best.network_transport.coalesce("unknown") + "/" + best.destination_port.cast("string")
+    )
+    return as_findings(best, HORIZONTAL, label=label)
+
+
+def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
+    """One source probing several ports on several hosts: ``block_scan`` findings.
+
+    Per source and window of ``cfg.window_seconds`` (300 s), among failed
+    attempts: at least ``cfg.min_hosts`` (5) distinct hosts, ``cfg.min_ports``
+    (5) distinct ports and ``cfg.min_pairs`` (40) distinct host:port pairs.
+    A 10 x 10 scan stays under both the vertical (16) and horizontal (26)
+    limits; the pair count is what keeps one client retrying a few closed
+    services on a few servers (say 5 x 5 = 25 pairs) out. Score: distinct
+    pairs. No label: the finding is about the source as a whole.
+    """
+    events = failed_probes(network)
+    # "host:port" is unambiguous even for IPv6 hosts: the port, all digits, is
+    # what follows the last colon.
+    events = events.mutate(_pair=events.destination_ip + ":" + events.destination_port.cast("string"))
+    slotted = window_slots(events, cfg.window_seconds)
+    candidates = slotted.group_by(["source_ip", SLOT, WINDOW_START]).aggregate(
+        **scan_metrics(slotted), score=slotted._pair.nunique()
+    )
+    candidates = candidates.filter(
+        (candidates.target_count >= cfg.min_hosts)
+        & (candidates.port_count >= cfg.min_ports)
+        & (candidates.score >= cfg.min_pairs)
+    )
+    return as_findings(best_windows(candidates, ["source_ip"]), BLOCK)

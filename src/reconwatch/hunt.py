@@ -1,0 +1,106 @@
+"""The whole hunt, stage by stage: ingest -> lake -> detect -> cases -> triage -> respond -> report.
+
+Each stage reads what the previous one wrote: detections read the lake, not
+the parsers' output, so a hunt over an existing lake and a hunt over fresh
+files run the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconwatch.cases import Case, build_cases
+from reconwatch.config import Config
+from reconwatch.detect import run_detections
+from reconwatch.engine import Engine
+from reconwatch.ingest.run import IngestOptions, Progress, ingest
+from reconwatch.lake import Lake, RunStats
+from reconwatch.report.casejson import cases_document
+from reconwatch.report.markdown import render_report
+from reconwatch.respond.blocklist import BlockPlan
+from reconwatch.respond.containment import plan_blocks, write_rules
+from reconwatch.triage import triage
+
+CASES_FILE = "cases.json"
+REPORT_FILE = "report.md"
+
+@dataclass
+class HuntResult:
+    run: RunStats | None
+    cases: list[Case]
+    plan: BlockPlan
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    def document(self) -> dict[str, object]:
+        return cases_document(self.cases, self.run)
+
+@contextmanager
+def _lake_for(out_dir: Path | None, lake_dir: Path | None) -> Iterator[Lake]:
+    """The lake a hunt writes to.
+
+    An explicit ``--lake`` is appended to (history accumulates). Otherwise a
+    hunt gets a fresh lake: ``OUT/lake`` (replaced if an earlier hunt left one,
+    so re-running a hunt never double-counts events) or a temporary folder.
+    """
+    if lake_dir is not None:
+        yield Lake(lake_dir)
+        return
+    if out_dir is not None:
+        root = out_dir / "lake"
+        if (root / "_runs").is_dir():
+            shutil.rmtree(root)
+        yield Lake(root)
+        return
+    with tempfile.TemporaryDirectory(prefix="reconwatch-lake-") as tmp:
+        yield Lake(Path(tmp))
+
+def hunt(
+    paths: Iterable[str] | None,
+    config: Config,
+    *,
+    out_dir: Path | None = None,
+    lake_dir: Path | None = None,
+    options: IngestOptions = IngestOptions(),
+    progress: Progress | None = None,
+) -> HuntResult:
+    """Run every stage; with ``paths=None`` hunt over an existing lake only."""
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    with _lake_for(out_dir, lake_dir) as lake:
+        run = ingest(paths, lake, config, options, progress) if paths is not None else None
+        engine = Engine(lake)
+        try:
+            network = engine.table("network")
+            findings = run_detections(network, config.detect)
+            cases = build_cases(network, findings, config.triage.evidence_samples)
+        finally:
+            engine.close()
+
+    cases = triage(cases, config)
+    plan = plan_blocks(cases, config)
+    result = HuntResult(run=run, cases=cases, plan=plan)
+    if out_dir is not None:
+        result.outputs = _write_outputs(result, out_dir, config)
+    return result
+
+def _write_outputs(result: HuntResult, out_dir: Path, config: Config) -> dict[str, Path]:
+    cases_path = out_dir / CASES_FILE
+    cases_path.write_text(json.dumps(result.document(), indent=2) + "\n", encoding="utf-8")
+    report_path = out_dir / REPORT_FILE
+    report_path.write_text(
+        render_report(result.cases, result.run, len(result.plan.entries), len(result.plan.refused)),
+        encoding="utf-8",
+    )
+    rules = write_rules(result.plan, out_dir, config)
+    return {
+        "cases": cases_path,
+        "report": report_path,
+        "nftables": rules.nftables,
+        "ipset": rules.ipset,
+    }

@@ -1,0 +1,112 @@
+"""The cases JSON document: the stable machine-readable output of a hunt.
+
+Documented in docs/cases-json.md; bump ``SCHEMA`` on any incompatible change.
+Timestamps are ISO 8601 in UTC with a ``Z`` suffix; list-valued facts are
+capped samples next to exact counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from reconwatch import __version__
+from reconwatch.cases import LIST_CAP, Case, Evidence, Finding
+from reconwatch.lake import RunStats
+
+SCHEMA = "reconwatch.cases/1"
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _evidence(item: Evidence) -> dict[str, Any]:
+    return {
+        "file": item.log_file,
+        "line": item.log_line,
+        "timestamp": iso(item.timestamp),
+        "destination_ip": item.destination_ip,
+        "destination_port": item.destination_port,
+        "transport": item.network_transport,
+        "tcp_flags": item.tcp_flags,
+        "action": item.event_action,
+        "connection_state": item.connection_state,
+    }
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return {
+        "detection": finding.detection,
+        "description": finding.describe(),
+        "window_start": iso(finding.window_start),
+        "first_seen": iso(finding.first_seen),
+        "last_seen": iso(finding.last_seen),
+        "event_count": finding.event_count,
+        "target_count": finding.target_count,
+        "port_count": finding.port_count,
+        "targets": finding.targets[:LIST_CAP],
+        "ports": finding.ports[:LIST_CAP],
+        "score": round(finding.score, 3),
+        "label": finding.label,
+        "evidence": [_evidence(e) for e in finding.evidence],
+    }
+
+
+def case_to_dict(case: Case) -> dict[str, Any]:
+    act = case.activity
+    targets, ports = case.targets, case.ports
+    return {
+        "id": case.id,
+        "sources": case.sources,
+        "internal": case.internal,
+        "techniques": case.techniques,
+        "detections": case.detections,
+        "first_seen": iso(case.first_seen),
+        "last_seen": iso(case.last_seen),
+        "severity": case.severity,
+        "escalate": case.escalate,
+        "reasons": case.reasons,
+        "disposition": case.disposition,
+        "answers": case.answers,
+        "targets": targets[:LIST_CAP],
+        "target_count": len(targets),
+        "ports": ports[:LIST_CAP],
+        "port_count": len(ports),
+        "activity": {
+            "events": act.events,
+            "failed": act.failed,
+            "succeeded": act.succeeded,
+            "first_seen": iso(act.first_seen),
+            "last_seen": iso(act.last_seen),
+            "target_count": act.target_count,
+            "port_count": act.port_count,
+            "probed_pairs": act.probed_pairs,
+            "exposed": act.exposed,
+            "exposed_count": act.exposed_count,
+            "probe_types": act.probe_types,
+            "datasets": act.datasets,
+        },
+        "findings": [_finding(f) for f in case.findings],
+        "containment": case.containment,
+    }
+
+
+def cases_document(cases: list[Case], run: RunStats | None) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "generated_at": iso(dt.datetime.now(dt.UTC)),
+        "reconwatch_version": __version__,
+        "ingest": run.to_json() if run else None,
+        "summary": {
+            "cases": len(cases),
+            "escalated": sum(c.escalate for c in cases),
+            "by_severity": {
+                s: sum(c.severity == s for c in cases) for s in ("critical", "high", "medium", "low")
+            },
+        },
+        "cases": [case_to_dict(c) for c in cases],
+    }
+

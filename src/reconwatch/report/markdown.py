@@ -1,0 +1,103 @@
+"""The human report of a hunt, in Markdown (readable as text, renders anywhere)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from reconwatch.cases import Case
+from reconwatch.lake import RunStats
+from reconwatch.report.casejson import iso
+from reconwatch.report.text import markdown as md
+
+
+def render_report(cases: list[Case], run: RunStats | None, blocked: int, refused: int) -> str:
+    now = dt.datetime.now(dt.UTC)
+    escalated = [c for c in cases if c.escalate]
+    lines = [
+        "# reconwatch hunt report",
+        "",
+        f"Generated {iso(now)}. Playbook: MITRE ATT&CK T1590.005 "
+        "(Gather Victim Network Information: IP Addresses).",
+        "",
+        "## Summary",
+        "",
+        f"- Cases: **{len(cases)}**, escalated to Tier 2: **{len(escalated)}**",
+        f"- Block entries proposed: **{blocked}** (refused as protected or over budget: {refused})",
+        "",
+    ]
+    if run is not None:
+        lines += _ingest(run)
+    if cases:
+        lines += [
+            "## Cases",
+            "",
+            "| case | source | severity | escalate | detections | first seen | last seen |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for c in cases:
+            lines.append(
+                f"| {c.id} | {md(', '.join(c.sources))} | {c.severity} | "
+                f"{'yes' if c.escalate else 'no'} | {', '.join(c.detections)} | "
+                f"{iso(c.first_seen)} | {iso(c.last_seen)} |"
+            )
+        lines.append("")
+    for c in cases:
+        lines += _case(c)
+    return "\n".join(lines) + "\n"
+
+
+def _ingest(run: RunStats) -> list[str]:
+    lines = [
+        "## Input",
+        "",
+        "| file | format | lines | parsed | rejected | skipped | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in run.files:
+        note = f.error or ", ".join(
+            f"{reason}: {count}" for reason, count in sorted(f.reject_reasons.items())
+        )
+        lines.append(
+            f"| {md(f.name, 80)} | {f.format or 'unrecognised'} | {f.lines} | {f.parsed} | "
+            f"{f.rejected} | {f.skipped} | {md(note, 160)} |"
+        )
+    t = run.totals
+    lines += [f"| **total** | | {t.lines} | {t.parsed} | {t.rejected} | {t.skipped} | |", ""]
+    return lines
+
+
+def _case(c: Case) -> list[str]:
+    lines = [
+        f"## {c.id}: {md(', '.join(c.sources))} ({c.severity}, {c.disposition})",
+        "",
+        f"- Source is **{'internal' if c.internal else 'external'}**; "
+        f"techniques: {', '.join(c.techniques)}",
+        f"- Escalate to Tier 2: **{'yes' if c.escalate else 'no'}**",
+    ]
+    lines += [f"  - {md(reason, 400)}" for reason in c.reasons]
+    contain = c.containment
+    if contain.get("block"):
+        lines.append(
+            f"- Containment: block {', '.join(contain['entries'])} for "
+            f"{contain['timeout_seconds']} s (see block.nft / block-ipset.sh)"
+        )
+    elif contain.get("refused"):
+        why = "; ".join(f"{md(k)}: {md(v)}" for k, v in contain["refused"].items())
+        lines.append(f"- Containment: not blocked ({why})")
+    else:
+        lines.append(f"- Containment: no block ({md(str(contain.get('why', 'not requested')))})")
+    lines += ["", "### Analysis questions", ""]
+    for question, answer in c.answers.items():
+        lines += [f"**{question}**", "", md(answer, 2000), ""]
+    lines += ["### Findings", ""]
+    for f in c.findings:
+        lines.append(f"- **{f.detection}**: {md(f.describe(), 300)}")
+        for e in f.evidence:
+            port = f":{e.destination_port}" if e.destination_port is not None else ""
+            lines.append(
+                f"  - `{md(e.location(), 120)}` {iso(e.timestamp)} -> "
+                f"{md(e.destination_ip)}{port} {md(e.network_transport or '')} "
+                f"{md(e.tcp_flags or '')} {md(e.event_action or e.connection_state or '')}"
+            )
+    lines.append("")
+    return lines

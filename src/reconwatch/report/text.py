@@ -1,0 +1,28 @@
+"""Making untrusted text safe to show in a terminal or a Markdown file.
+
+Log content is hostile: an ANSI escape sequence in a file name or a rejected
+line could rewrite the analyst's terminal, and Markdown/HTML in it could
+inject content into a report. Everything from a log passes through here.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
+def clean(text: str, limit: int = 200) -> str:
+    """Control characters shown as ``\\xNN``, newlines as ``\\n``, cut to ``limit`` characters."""
+    text = text.replace("\n", "\\n")
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def markdown(text: str, limit: int = 200) -> str:
+    """``clean`` plus escaping of every Markdown/HTML metacharacter."""
+    text = clean(text, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN.sub(r"\\\1", text)

@@ -1,0 +1,164 @@
+"""Address ranges that containment must never block, and the one check for them.
+
+Blocking is the only step of reconwatch that can hurt its own site: one bad
+entry can cut off a resolver, the default gateway, a partner or the operators
+themselves. So every network that might become a rule passes through
+:meth:`ProtectedRanges.check`, which refuses it when
+
+* it is wider than /8 (IPv4) or /32 (IPv6), whatever it overlaps: no
+  reconnaissance response needs that much of the Internet, and such a prefix
+  is always a bug (``0.0.0.0/0`` and ``::/0`` are refused by this rule first);
+* it shares even one address with a protected range (overlap, not containment:
+  a /24 that merely touches a protected /32 still blocks that /32);
+* it is IPv4-mapped IPv6 (``::ffff:a.b.c.d``) overlapping the mapped form of a
+  protected IPv4 range: the mapped part is unwrapped and checked as IPv4, so a
+  protected address cannot be smuggled through in its IPv6 spelling.
+
+Protected ranges are: the always-protected special ranges (:data:`ALWAYS`),
+the site's home networks, the site's ``protected`` list and any ``extra``
+ranges a caller adds (approved exercise sources, allowlists).
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from reconwatch.config import SiteConfig
+from reconwatch.netaddr import IPNetwork, parse_networks
+
+#: Wider prefixes than these are never a recon response (see module docstring).
+MIN_PREFIX: Final[dict[int, int]] = {4: 8, 6: 32}
+
+#: IPv4-mapped IPv6 addresses (RFC 4291 2.5.5.2); checked by unwrapping to IPv4.
+IPV4_MAPPED: Final = ipaddress.IPv6Network("::ffff:0:0/96")
+
+#: Ranges no containment may touch on any site, with why. Blocking any of them
+#: breaks the host itself (loopback, unspecified), its neighbours (link-local,
+#: broadcast, multicast: DHCP, ARP-adjacent services, routing protocols, mDNS)
+#: or is meaningless as a source (``0.0.0.0/8``).
+ALWAYS: Final[tuple[tuple[str, str], ...]] = (
+    ("0.0.0.0/8", "this-network (0.0.0.0/8)"),
+    ("127.0.0.0/8", "IPv4 loopback"),
+    ("169.254.0.0/16", "IPv4 link-local"),
+    ("224.0.0.0/4", "IPv4 multicast"),
+    ("255.255.255.255/32", "IPv4 limited broadcast"),
+    ("::/128", "IPv6 unspecified"),
+    ("::1/128", "IPv6 loopback"),
+    ("fe80::/10", "IPv6 link-local"),
+    ("ff00::/8", "IPv6 multicast"),
+)
+
+
+@dataclass(frozen=True)
+class ProtectedRange:
+    """One protected network and the kind of protection (shown in refusals)."""
+
+    network: IPNetwork
+    label: str
+
+
+@dataclass(frozen=True)
+class ProtectedRanges:
+    """The protected ranges of one run, with a fast overlap test.
+
+    ``ranges`` keeps every range with its label (for the refusal message);
+    the private interval tables, one per family, hold the merged ranges as
+    sorted disjoint ``[first, last]`` integer intervals so that checking a few
+    thousand networks against thousands of allowlist entries stays fast.
+    """
+
+    ranges: tuple[ProtectedRange, ...]
+    _starts: dict[int, list[int]] = field(init=False, repr=False, compare=False)
+    _ends: dict[int, list[int]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        starts: dict[int, list[int]] = {4: [], 6: []}
+        ends: dict[int, list[int]] = {4: [], 6: []}
+        for version in (4, 6):
+            intervals = sorted(
+                (int(r.network.network_address), int(r.network.broadcast_address))
+                for r in self.ranges
+                if r.network.version == version
+            )
+            for first, last in intervals:
+                if ends[version] and first <= ends[version][-1] + 1:
+                    ends[version][-1] = max(ends[version][-1], last)
+                else:
+                    starts[version].append(first)
+                    ends[version].append(last)
+        object.__setattr__(self, "_starts", starts)
+        object.__setattr__(self, "_ends", ends)
+
+    @classmethod
+    def always(cls) -> ProtectedRanges:
+        """Only the always-protected special ranges (renderers re-check with these)."""
+        return cls(tuple(_labelled(ALWAYS)))
+
+    @classmethod
+    def from_site(cls, site: SiteConfig, extra: Iterable[str] = ()) -> ProtectedRanges:
+        """Always-protected ranges + home networks + ``site.protected`` + ``extra``.
+
+        ``extra`` takes CIDRs or bare addresses (allowlists, approved exercise
+        sources). A malformed entry raises ``ValueError``: a typo in an
+        allowlist must stop the run, never silently shrink what is protected.
+        """
+        ranges = list(_labelled(ALWAYS))
+        ranges += [ProtectedRange(n, "home network") for n in site.home()]
+        ranges += [ProtectedRange(n, "site protected range") for n in site.protected_networks()]
+        ranges += [ProtectedRange(n, "allowlisted") for n in parse_networks(list(extra))]
+        return cls(tuple(ranges))
+
+    def check(self, network: IPNetwork) -> str | None:
+        """Why ``network`` must not be blocked, or ``None`` when it may be.
+
+        The reason never contains caller-supplied text, only our labels and
+        CIDRs printed by ``ipaddress``.
+        """
+        if not isinstance(network, ipaddress.IPv4Network | ipaddress.IPv6Network):
+            return "not an IP network"
+        minimum = MIN_PREFIX[network.version]
+        if network.prefixlen < minimum:
+            return (
+                f"prefix /{network.prefixlen} is wider than /{minimum}: "
+                "blocking that much is never a reconnaissance response"
+            )
+        if isinstance(network, ipaddress.IPv6Network) and network.overlaps(IPV4_MAPPED):
+            # Overlapping CIDRs nest, so the overlap is the smaller of the two.
+            inner = network if network.subnet_of(IPV4_MAPPED) else IPV4_MAPPED
+            unwrapped = ipaddress.IPv4Network(
+                (int(inner.network_address) & 0xFFFFFFFF, inner.prefixlen - 96)
+            )
+            why = self.check(unwrapped)
+            if why is not None:
+                return f"IPv4-mapped {unwrapped}: {why}"
+        hit = self._overlapping(network)
+        if hit is None:
+            return None
+        return f"overlaps {hit.label} {hit.network}"
+
+    def _overlapping(self, network: IPNetwork) -> ProtectedRange | None:
+        first = int(network.network_address)
+        last = int(network.broadcast_address)
+        starts = self._starts[network.version]
+        index = bisect.bisect_right(starts, last) - 1
+        # Merged intervals are disjoint and sorted: only the last one starting
+        # at or before ``last`` can reach back to ``first``.
+        if index < 0 or self._ends[network.version][index] < first:
+            return None
+        for candidate in self.ranges:
+            if candidate.network.version == network.version and candidate.network.overlaps(network):
+                return candidate
+        raise AssertionError("interval table and range list disagree")  # pragma: no cover
+
+    def networks(self) -> Sequence[IPNetwork]:
+        """Every protected network, in the order given (for display and tests)."""
+        return [r.network for r in self.ranges]
+
+
+def _labelled(items: Iterable[tuple[str, str]]) -> Iterable[ProtectedRange]:
+    for cidr, label in items:
+        yield ProtectedRange(ipaddress.ip_network(cidr), label)

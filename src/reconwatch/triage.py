@@ -1,0 +1,156 @@
+"""Tier 1 triage as the playbook (T1590.005) says: techniques, severity, escalation, answers.
+
+Escalation here implements the playbook's first criterion, "evidence of
+repeated scanning activity from the same source IP". The other criteria
+(internal enumeration from outside, known threat actors, signs of compromise)
+and the L1 steps (threat intel, approved exercises, user activity) arrive
+with their data sources; until then the answers say plainly what was not
+checked, rather than implying a clean result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reconwatch.cases import Case, Finding
+from reconwatch.config import Config
+from reconwatch.netaddr import IPNetwork, in_any, parse_ip
+
+#: The playbook's "Questions for Analysis", verbatim: the keys of ``Case.answers``.
+QUESTIONS = (
+    "Are there unusual patterns of access to public-facing resources?",
+    "Are there any known malicious IPs involved in accessing our endpoints?",
+    "Do accessed or queried IP ranges align with any recognized reconnaissance patterns?",
+    "What is the frequency and volume of DNS queries, and do they correspond with "
+    "potential IP address gathering?",
+)
+
+#: Detections that are scanning evidence for the "repeated scanning" criterion.
+SCAN_DETECTIONS = frozenset(
+    {"vertical_scan", "horizontal_scan", "block_scan", "flag_scan", "trw_scan"}
+)
+
+#: nmap options behind psad's probe types, for the analyst's benefit.
+PROBE_NAMES = {
+    "SYN": "TCP SYN scan (nmap -sS)",
+    "FIN": "TCP FIN scan (nmap -sF)",
+    "NULL": "TCP NULL scan (nmap -sN)",
+    "XMAS": "TCP XMAS scan (nmap -sX)",
+    "ACK": "TCP ACK scan (nmap -sA)",
+    "UDP": "UDP scan (nmap -sU)",
+    "IP_PROTO": "IP protocol scan (nmap -sO)",
+    "ICMP": "ICMP probes (ping sweep, nmap -sn)",
+    "TCP_OTHER": "TCP with unusual flags",
+    "TCP": "TCP (flags not logged)",
+}
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def triage(cases: list[Case], config: Config) -> list[Case]:
+    """Fill techniques, escalation, severity, disposition and the four answers, in place."""
+    home = config.site.home()
+    for case in cases:
+        case.internal = all(_is_internal(source, home) for source in case.sources)
+        case.techniques = ["T1046"] if case.internal else ["T1590.005", "T1595.001"]
+        case.escalate, case.reasons = _escalation(case, config)
+        case.severity = _severity(case)
+        case.disposition = "malicious" if case.escalate else "suspicious"
+        case.answers = _answers(case)
+    return sorted(cases, key=lambda c: (-SEVERITIES.index(c.severity), c.first_seen, c.id))
+
+
+def _is_internal(source: str, home: Sequence[IPNetwork]) -> bool:
+    addr = parse_ip(source)
+    return addr.is_loopback or in_any(addr, home)
+
+
+def _scan_windows(case: Case) -> list[Finding]:
+    """Scan findings in distinct time windows (a finding without one counts once)."""
+    seen: dict[object, Finding] = {}
+    for finding in case.findings:
+        if finding.detection in SCAN_DETECTIONS:
+            key = finding.window_start or finding.first_seen
+            seen.setdefault(key, finding)
+    return sorted(seen.values(), key=lambda f: f.first_seen)
+
+
+def _escalation(case: Case, config: Config) -> tuple[bool, list[str]]:
+    rules = config.triage
+    source = ", ".join(case.sources)
+    reasons: list[str] = []
+    windows = _scan_windows(case)
+    if len(windows) >= rules.repeat_min_windows:
+        times = ", ".join(f"{f.first_seen:%Y-%m-%d %H:%M}" for f in windows[:5])
+        more = f" and {len(windows) - 5} more" if len(windows) > 5 else ""
+        reasons.append(
+            f"Repeated scanning from {source}: scan detections in {len(windows)} separate "
+            f"time windows ({times}{more} UTC)"
+        )
+    probed = case.activity.probed_pairs
+    if probed >= rules.repeat_min_probes:
+        reasons.append(
+            f"Repeated scanning from {source}: {probed} distinct host:port pairs probed "
+            f"without success (threshold {rules.repeat_min_probes})"
+        )
+    return bool(reasons), reasons
+
+
+def _severity(case: Case) -> str:
+    """Rank cases so the queue shows the worst first.
+
+    One point each for: escalation (repeated scanning), stealth flag scans
+    (deliberate evasion), breadth (a /24 or more, or 1,000+ ports), and an
+    internal source (a compromised or rogue host inside).
+    """
+    points = 0
+    if case.escalate:
+        points += 2
+    if any(f.detection == "flag_scan" for f in case.findings):
+        points += 1
+    if case.activity.target_count >= 256 or case.activity.port_count >= 1000:
+        points += 1
+    if case.internal:
+        points += 1
+    if points <= 1:
+        return "low"
+    return SEVERITIES[min(points - 1, 3)]
+
+
+def _answers(case: Case) -> dict[str, str]:
+    act = case.activity
+    source = ", ".join(case.sources)
+    where = "internal" if case.internal else "external"
+    exposed = (
+        f" {act.exposed_count} service(s) answered or were let through, e.g. "
+        f"{', '.join(act.exposed[:5])}."
+        if act.exposed_count
+        else " Nothing it probed answered or was let through."
+    )
+    q1 = (
+        f"Yes. {where.capitalize()} source {source} made {act.events} logged connection "
+        f"attempts to {act.target_count} of our addresses on {act.port_count} ports, "
+        f"{act.failed} of them failed or denied, between {_ts(act.first_seen)} and "
+        f"{_ts(act.last_seen)}.{exposed}"
+    )
+    q2 = (
+        "Not checked: no threat-intelligence feed is configured, so the source could "
+        "not be matched against known malicious addresses. Cross-reference it manually "
+        "(L1 step) until feeds are set up."
+    )
+    patterns = "; ".join(f"{f.detection}: {f.describe()}" for f in case.findings[:6])
+    more = f"; and {len(case.findings) - 6} more finding(s)" if len(case.findings) > 6 else ""
+    probes = ", ".join(
+        f"{PROBE_NAMES.get(kind, kind)} x{count}"
+        for kind, count in sorted(act.probe_types.items(), key=lambda kv: -kv[1])
+    )
+    q3 = f"Yes. {patterns}{more}." + (f" Probe types: {probes}." if probes else "")
+    q4 = (
+        "No DNS query logs were part of this hunt, so DNS frequency and volume could "
+        "not be assessed for this source."
+    )
+    return dict(zip(QUESTIONS, (q1, q2, q3, q4), strict=True))
+
+
+def _ts(value: object) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value is not None else "unknown"
