@@ -22,12 +22,14 @@ from reconwatch import __version__
 from reconwatch.config import Config, ConfigError, load_config
 from reconwatch.ingest.run import AUTO, IngestOptions, UnknownFormatError, format_names
 from reconwatch.ingest.sources import InputError
+from reconwatch.report.text import clean
 
 _USER_ERRORS = (ConfigError, InputError, UnknownFormatError)
 
 
 def _fail(message: str) -> None:
-    Console(stderr=True, highlight=False).print(f"reconwatch: error: {message}", markup=False)
+    # One line, cleaned: the message may quote a file name or text from a log.
+    click.echo(f"reconwatch: error: {clean(message, 1000)}", err=True)
     sys.exit(2)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reconwatch.netaddr import IPNetwork, parse_networks
 
@@ -175,6 +175,15 @@ class TRWConfig(Section):
     detection_probability: float = Field(0.99, gt=0, lt=1)
     false_positive_probability: float = Field(0.01, gt=0, lt=1)
 
+    @model_validator(mode="after")
+    def _ordered(self) -> TRWConfig:
+        # Swapped values would silently turn the walk upside down.
+        if self.theta1 >= self.theta0:
+            raise ValueError("theta1 (scanner success rate) must be below theta0 (benign)")
+        if self.false_positive_probability >= self.detection_probability:
+            raise ValueError("false_positive_probability must be below detection_probability")
+        return self
+
 
 class DetectConfig(Section):
     vertical_scan: VerticalScanConfig = VerticalScanConfig()
@@ -203,12 +212,13 @@ class RespondConfig(Section):
     )
     #: How long a block lasts, by case severity (nftables/ipset timeouts). A
     #: block that outlives its reason turns into an outage nobody remembers.
-    block_for_seconds: dict[Severity, int] = Field(
+    #: At most 24 days: ipset's largest timeout is 2,147,483 s.
+    block_for_seconds: dict[Severity, Annotated[int, Field(gt=0, le=2_147_483)]] = Field(
         default_factory=lambda: {
             "low": 3600,
             "medium": 86400,
             "high": 7 * 86400,
-            "critical": 30 * 86400,
+            "critical": 21 * 86400,
         }
     )
     #: Rule budget: firewalls slow down and operators lose track beyond this.

@@ -18,11 +18,16 @@ IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 def parse_ip(text: str) -> IPAddress:
     """Parse an address, unwrapping IPv4-mapped IPv6 (``::ffff:a.b.c.d``).
 
-    Raises ``ValueError`` for anything that is not exactly one address.
+    Raises ``ValueError`` for anything that is not exactly one address. IPv6
+    zone ids (``fe80::1%eth0``) are refused: ``ipaddress`` would print the zone
+    text back out verbatim, and that text comes from untrusted logs.
     """
-    addr = ipaddress.ip_address(text.strip())
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
+    addr = ipaddress.ip_address(text)
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.scope_id is not None:
+            raise ValueError(f"zone ids are not accepted: {text!r}")
+        if addr.ipv4_mapped is not None:
+            return addr.ipv4_mapped
     return addr
 
 

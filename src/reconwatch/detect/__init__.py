@@ -1,0 +1,102 @@
+"""The detections, by name, and the runner that executes them all.
+
+Each detection is an Ibis expression builder ``function(network, cfg)`` that
+returns the FINDINGS columns (see ``reconwatch.detect.base``). The registry
+says which config section feeds it, what it looks for in one line, and the
+ATT&CK technique its findings support; the runner executes every detection
+on the engine the network table is bound to and returns one Arrow table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Final, NamedTuple
+
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from reconwatch.config import DetectConfig
+from reconwatch.detect.base import FINDINGS
+from reconwatch.detect.portscan import block_scan, horizontal_scan, vertical_scan
+from reconwatch.detect.scantype import flag_scan
+from reconwatch.detect.trw import trw_scan
+from reconwatch.schema import conform
+
+#: ATT&CK Active Scanning: Scanning IP Blocks.
+SCANNING_IP_BLOCKS: Final = "T1595.001"
+
+
+class Detection(NamedTuple):
+    """One registered detection."""
+
+    #: ``function(network, cfg) -> ibis.Table`` with the FINDINGS columns.
+    function: Callable[[ir.Table, Any], ir.Table]
+    #: Attribute of ``DetectConfig`` holding its thresholds.
+    config: str
+    #: What it finds, in one line (for ``--help``, reports and docs).
+    description: str
+    #: The ATT&CK technique its findings are evidence of.
+    technique: str
+
+
+DETECTIONS: Final[dict[str, Detection]] = {
+    "vertical_scan": Detection(
+        vertical_scan,
+        "vertical_scan",
+        "one source probing many ports of one host (failed attempts)",
+        SCANNING_IP_BLOCKS,
+    ),
+    "horizontal_scan": Detection(
+        horizontal_scan,
+        "horizontal_scan",
+        "one source probing one port across many hosts (failed attempts)",
+        SCANNING_IP_BLOCKS,
+    ),
+    "block_scan": Detection(
+        block_scan,
+        "block_scan",
+        "one source probing several ports on several hosts (failed attempts)",
+        SCANNING_IP_BLOCKS,
+    ),
+    "flag_scan": Detection(
+        flag_scan,
+        "flag_scan",
+        "TCP FIN, NULL or XMAS probes, which no stack sends to open a connection",
+        SCANNING_IP_BLOCKS,
+    ),
+    "trw_scan": Detection(
+        trw_scan,
+        "trw",
+        "most first contacts with new hosts fail (threshold random walk)",
+        SCANNING_IP_BLOCKS,
+    ),
+}
+
+#: Deterministic order of the runner's output.
+SORT_KEYS: Final = ("detection", "source_ip", "window_start", "label")
+
+
+def run_detections(
+    network: ir.Table, cfg: DetectConfig, names: Iterable[str] | None = None
+) -> pa.Table:
+    """Run the detections (all, or those in ``names``) and return their findings.
+
+    Each detection is executed on its own (a failing one names itself), then
+    the results are conformed to FINDINGS, concatenated and sorted by
+    detection, source, window start and label (nulls last), so the same input
+    gives the same table on every engine and every run.
+    """
+    selected = list(DETECTIONS) if names is None else list(names)
+    unknown = [name for name in selected if name not in DETECTIONS]
+    if unknown:
+        raise ValueError(
+            f"unknown detection(s) {', '.join(unknown)}; available: {', '.join(DETECTIONS)}"
+        )
+    tables = [FINDINGS.empty_table()]
+    for name in selected:
+        detection = DETECTIONS[name]
+        expr = detection.function(network, getattr(cfg, detection.config))
+        tables.append(conform(expr.to_pyarrow(), FINDINGS))
+    findings = pa.concat_tables(tables)
+    # Arrow places nulls last by default (TRW's window_start, block_scan's label).
+    return findings.sort_by([(key, "ascending") for key in SORT_KEYS])

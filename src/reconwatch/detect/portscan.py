@@ -162,9 +162,7 @@ def as_findings(table: ir.Table, detection: str, **columns: Any) -> ir.Table:
     return table.select(**selected)
 
 
-def _windowed_candidates(
-    events: ir.Table, window_seconds: int, keys: Sequence[str]
-) -> ir.Table:
+def _windowed_candidates(events: ir.Table, window_seconds: int, keys: Sequence[str]) -> ir.Table:
     slotted = window_slots(events, window_seconds)
     return slotted.group_by([*keys, SLOT, WINDOW_START]).aggregate(**scan_metrics(slotted))
 
@@ -204,9 +202,7 @@ def horizontal_scan(network: ir.Table, cfg: HorizontalScanConfig) -> ir.Table:
     candidates = candidates.filter(candidates.target_count >= cfg.min_hosts)
     candidates = candidates.mutate(score=candidates.target_count)
     best = best_windows(candidates, keys)
-    label = (
-        best.network_transport.coalesce("unknown") + "/" + best.destination_port.cast("string")
-    )
+    label = best.network_transport.coalesce("unknown") + "/" + best.destination_port.cast("string")
     return as_findings(best, HORIZONTAL, label=label)
 
 
@@ -224,7 +220,9 @@ def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
     events = failed_probes(network)
     # "host:port" is unambiguous even for IPv6 hosts: the port, all digits, is
     # what follows the last colon.
-    events = events.mutate(_pair=events.destination_ip + ":" + events.destination_port.cast("string"))
+    events = events.mutate(
+        _pair=events.destination_ip + ":" + events.destination_port.cast("string")
+    )
     slotted = window_slots(events, cfg.window_seconds)
     candidates = slotted.group_by(["source_ip", SLOT, WINDOW_START]).aggregate(
         **scan_metrics(slotted), score=slotted._pair.nunique()

@@ -10,7 +10,7 @@ normalised by ingest to psad's spelling (upper-case names in the fixed order
 flags), so classifying is plain equality: no regex, portable to Spark.
 
 Exact matches are deliberate: "SYN" alone is a connection opener or a SYN
-scan, but "ECE CWR SYN" (an ECN handshake) or "ACK FIN" (nmap -sM, or a
+scan, but "CWR ECE SYN" (an ECN handshake) or "ACK FIN" (nmap -sM, or a
 normal close) are left in ``TCP_OTHER`` rather than guessed at.
 """
 
@@ -22,8 +22,14 @@ import ibis
 import ibis.expr.types as ir
 
 from reconwatch.config import FlagScanConfig
-from reconwatch.detect.portscan import SLOT, WINDOW_START, as_findings, best_windows, scan_metrics
-from reconwatch.detect.portscan import window_slots as _window_slots
+from reconwatch.detect.portscan import (
+    SLOT,
+    WINDOW_START,
+    as_findings,
+    best_windows,
+    scan_metrics,
+    window_slots,
+)
 
 FLAG_SCAN: Final = "flag_scan"
 
@@ -86,9 +92,7 @@ def scan_types(network: ir.Table) -> ir.Table:
     probes, not whether it got through. Events count as packets because the
     sources that log flags (firewalls) log one line per packet.
     """
-    typed = network.mutate(probe_type=probe_type(network)).filter(
-        lambda t: t.probe_type.notnull()
-    )
+    typed = network.mutate(probe_type=probe_type(network)).filter(lambda t: t.probe_type.notnull())
     counts = typed.group_by(["source_ip", "probe_type"]).aggregate(packets=typed.count())
     return counts.mutate(
         nmap_option=counts.probe_type.substitute(NMAP_OPTIONS, else_=ibis.null("string"))
@@ -111,7 +115,7 @@ def flag_scan(network: ir.Table, cfg: FlagScanConfig) -> ir.Table:
     """
     typed = network.mutate(probe_type=probe_type(network))
     stealth = typed.filter(typed.probe_type.isin(STEALTH_TYPES))
-    slotted = _window_slots(stealth, cfg.window_seconds)
+    slotted = window_slots(stealth, cfg.window_seconds)
     candidates = slotted.group_by(["source_ip", SLOT, WINDOW_START]).aggregate(
         **scan_metrics(slotted),
         # Array join of a sorted distinct array is portable (DuckDB

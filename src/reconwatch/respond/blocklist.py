@@ -292,7 +292,7 @@ def sanitize_comment(text: str, limit: int) -> str:
     Only our own case ids and reasons reach comments, but they carry detection
     labels that may echo log content, so they are treated as untrusted.
     """
-    clean = " ".join(_UNSAFE_COMMENT_CHARS.sub("_", text).split())
+    clean = _UNSAFE_COMMENT_CHARS.sub("_", " ".join(text.split()))
     if len(clean) > limit:
         clean = clean[: max(limit - 3, 0)].rstrip() + "..."
     return clean[:limit]

@@ -31,7 +31,7 @@ class ContainmentFiles:
 def plan_blocks(cases: list[Case], config: Config) -> BlockPlan:
     """Block every case whose disposition calls for it; record the outcome on the case."""
     wanted = set(config.respond.block_dispositions)
-    requests = []
+    requests: list[BlockRequest] = []
     for case in cases:
         if case.disposition not in wanted:
             case.containment = {"block": False, "why": f"disposition {case.disposition}"}

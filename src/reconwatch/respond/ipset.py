@@ -101,7 +101,7 @@ def render_ipset_script(
     ]
     if shortened:
         lines.append(
-            f"# {shortened} entries shortened to ipset's longest timeout, {IPSET_MAX_TIMEOUT} s."
+            f"# Shortened to ipset's longest timeout ({IPSET_MAX_TIMEOUT} s): {shortened} entries."
         )
     lines += [
         "# Apply:  sh FILE   (running it again changes nothing; entries expire by themselves)",

@@ -1,0 +1,353 @@
+"""Vertical, horizontal and block scans, and the two-grid window selection.
+
+Each case builds its events inline (scanner 198.51.100.7 against 203.0.113.0/24
+unless it says otherwise) and asserts the exact findings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+
+from conftest import BASE_TIME, network_rows
+from reconwatch.config import BlockScanConfig, HorizontalScanConfig, VerticalScanConfig
+from reconwatch.detect.base import FINDINGS
+from reconwatch.detect.portscan import block_scan, horizontal_scan, vertical_scan
+
+SCANNER = "198.51.100.7"
+HOST = "203.0.113.10"
+
+
+def at(seconds: float) -> dt.datetime:
+    return BASE_TIME + dt.timedelta(seconds=seconds)
+
+
+def table(rows: list[dict[str, Any]]) -> ibis.Table:
+    return ibis.memtable(network_rows(rows))
+
+
+def probes(
+    ports: range | list[int], *, start: float = 0, step: float = 1, **row: Any
+) -> list[dict[str, Any]]:
+    """One failed SYN per port against HOST, ``step`` seconds apart."""
+    base = {"source_ip": SCANNER, "destination_ip": HOST, **row}
+    return [
+        {**base, "destination_port": port, "seconds": start + n * step}
+        for n, port in enumerate(ports)
+    ]
+
+
+def sweep(hosts: int, *, port: int = 22, start: float = 0, **row: Any) -> list[dict[str, Any]]:
+    """One failed probe of ``port`` on each of ``hosts`` hosts, a second apart."""
+    base = {"source_ip": SCANNER, "destination_port": port, **row}
+    return [
+        {**base, "destination_ip": f"203.0.113.{n + 1}", "seconds": start + n} for n in range(hosts)
+    ]
+
+
+def findings(expr: ibis.Table) -> list[dict[str, Any]]:
+    result = expr.to_pyarrow()
+    return sorted(
+        result.to_pylist(), key=lambda f: (f["source_ip"], f["label"] or "", f["window_start"])
+    )
+
+
+def windows(expr: ibis.Table) -> list[tuple[str | None, dt.datetime]]:
+    return [(f["label"], f["window_start"]) for f in findings(expr)]
+
+
+# --- vertical scan -----------------------------------------------------------------------------
+
+
+def test_vertical_scan_of_16_ports_is_one_exact_finding() -> None:
+    result = findings(vertical_scan(table(probes(range(1000, 1016))), VerticalScanConfig()))
+    assert result == [
+        {
+            "detection": "vertical_scan",
+            "source_ip": SCANNER,
+            "window_start": at(0),
+            "first_seen": at(0),
+            "last_seen": at(15),
+            "event_count": 16,
+            "target_count": 1,
+            "port_count": 16,
+            "targets": [HOST],
+            "ports": list(range(1000, 1016)),
+            "score": 16.0,
+            "label": HOST,
+        }
+    ]
+
+
+def test_vertical_scan_of_15_ports_is_below_zeeks_threshold() -> None:
+    assert findings(vertical_scan(table(probes(range(1000, 1015))), VerticalScanConfig())) == []
+
+
+def test_vertical_scan_counts_distinct_ports_not_events() -> None:
+    # 15 ports, each tried three times: 45 failures, still 15 ports.
+    rows = probes(list(range(1000, 1015)) * 3)
+    assert findings(vertical_scan(table(rows), VerticalScanConfig())) == []
+
+
+def test_allowed_or_succeeded_probes_do_not_count() -> None:
+    rows = probes(range(1000, 1015)) + probes(
+        range(2000, 2005),
+        start=20,
+        event_action="allowed",
+        connection_outcome="succeeded",
+    )
+    assert findings(vertical_scan(table(rows), VerticalScanConfig())) == []
+
+
+def test_vertical_scan_counts_per_destination_host() -> None:
+    # 10 ports on each of two hosts: 20 ports in all but no host reaches 16.
+    rows = probes(range(1000, 1010)) + probes(range(1000, 1010), destination_ip="203.0.113.11")
+    assert findings(vertical_scan(table(rows), VerticalScanConfig())) == []
+
+
+def test_events_without_a_port_are_ignored() -> None:
+    rows = [
+        *probes(range(1000, 1015)),
+        {
+            "source_ip": SCANNER,
+            "destination_ip": HOST,
+            "network_transport": "icmp",
+            "tcp_flags": None,
+        },
+    ]
+    assert findings(vertical_scan(table(rows), VerticalScanConfig())) == []
+
+
+def test_vertical_scan_thresholds_come_from_config() -> None:
+    cfg = VerticalScanConfig(window_seconds=60, min_ports=5)
+    rows = probes(range(5), start=0) + probes(range(4), start=120)
+    assert windows(vertical_scan(table(rows), cfg)) == [(HOST, at(0))]
+
+
+def test_vertical_scan_of_an_ipv6_host_from_an_ipv6_source() -> None:
+    rows = probes(range(1, 17), source_ip="2001:db8::bad", destination_ip="2001:db8:1::10")
+    result = findings(vertical_scan(table(rows), VerticalScanConfig()))
+    assert [(f["source_ip"], f["label"], f["targets"]) for f in result] == [
+        ("2001:db8::bad", "2001:db8:1::10", ["2001:db8:1::10"])
+    ]
+
+
+# --- windows: two grids, non-overlapping best findings -----------------------------------------
+
+
+def test_scan_straddling_a_window_boundary_is_caught_once() -> None:
+    # 16 ports from 10:04:52 to 10:05:07: 8 + 8 on the 5-minute grid, 16 on the
+    # grid offset by 2.5 minutes (window 10:02:30-10:07:30).
+    result = findings(
+        vertical_scan(table(probes(range(1000, 1016), start=292)), VerticalScanConfig())
+    )
+    assert [
+        (f["window_start"], f["first_seen"], f["last_seen"], f["port_count"]) for f in result
+    ] == [(at(150), at(292), at(307), 16)]
+
+
+def test_scan_inside_one_window_is_one_finding_on_the_round_grid() -> None:
+    # Seconds 200-215 lie in the 10:00 window and in the offset 10:02:30 window.
+    result = findings(
+        vertical_scan(table(probes(range(1000, 1016), start=200)), VerticalScanConfig())
+    )
+    assert [(f["window_start"], f["event_count"]) for f in result] == [(at(0), 16)]
+
+
+def test_fractions_of_a_second_never_round_into_the_next_window() -> None:
+    # The last probe at 10:04:59.9 belongs to the 10:00 window: 16 ports there.
+    rows = probes(range(1000, 1016), start=284.9)
+    result = findings(vertical_scan(table(rows), VerticalScanConfig()))
+    assert [(f["window_start"], f["last_seen"]) for f in result] == [(at(0), at(299.9))]
+
+
+def test_offset_window_wins_when_it_holds_the_whole_scan() -> None:
+    # 60 ports over 10:02:30-10:07:25: 30 + 30 on the round grid, all 60 offset.
+    rows = probes(range(1000, 1060), start=150, step=5)
+    assert [
+        (f["window_start"], f["port_count"])
+        for f in findings(vertical_scan(table(rows), VerticalScanConfig()))
+    ] == [(at(150), 60)]
+
+
+def test_steady_scan_yields_the_non_overlapping_round_windows() -> None:
+    # One new port every 10 s for 20 minutes: 30 ports in every 5-minute window
+    # of both grids; keep the four round windows, not seven overlapping ones.
+    rows = probes(range(1000, 1120), step=10)
+    assert windows(vertical_scan(table(rows), VerticalScanConfig())) == [
+        (HOST, at(0)),
+        (HOST, at(300)),
+        (HOST, at(600)),
+        (HOST, at(900)),
+    ]
+
+
+def test_selection_is_per_source_and_host() -> None:
+    rows = (
+        probes(range(1000, 1016))
+        + probes(range(1000, 1016), destination_ip="203.0.113.11", start=200)
+        + probes(range(1000, 1016), source_ip="198.51.100.8", start=292)
+    )
+    assert [
+        (f["source_ip"], f["label"], f["window_start"])
+        for f in findings(vertical_scan(table(rows), VerticalScanConfig()))
+    ] == [
+        (SCANNER, HOST, at(0)),
+        (SCANNER, "203.0.113.11", at(0)),
+        ("198.51.100.8", HOST, at(150)),
+    ]
+
+
+def test_findings_have_the_findings_types() -> None:
+    expr = vertical_scan(table(probes(range(16))), VerticalScanConfig())
+    schema = expr.to_pyarrow().schema
+    assert schema.names == FINDINGS.names
+    assert [f.type for f in schema] == [f.type for f in FINDINGS]
+
+
+# --- horizontal scan ---------------------------------------------------------------------------
+
+
+def test_horizontal_sweep_of_26_hosts_is_one_exact_finding() -> None:
+    result = findings(horizontal_scan(table(sweep(26)), HorizontalScanConfig()))
+    assert result == [
+        {
+            "detection": "horizontal_scan",
+            "source_ip": SCANNER,
+            "window_start": at(0),
+            "first_seen": at(0),
+            "last_seen": at(25),
+            "event_count": 26,
+            "target_count": 26,
+            "port_count": 1,
+            "targets": sorted(f"203.0.113.{n}" for n in range(1, 27)),
+            "ports": [22],
+            "score": 26.0,
+            "label": "tcp/22",
+        }
+    ]
+
+
+def test_horizontal_sweep_of_25_hosts_is_below_zeeks_threshold() -> None:
+    assert findings(horizontal_scan(table(sweep(25)), HorizontalScanConfig())) == []
+
+
+def test_horizontal_sweep_counts_failed_attempts_only() -> None:
+    rows = [
+        *sweep(25),
+        {
+            "source_ip": SCANNER,
+            "destination_ip": "203.0.113.200",
+            "destination_port": 22,
+            "connection_outcome": "succeeded",
+            "event_action": "allowed",
+        },
+    ]
+    assert findings(horizontal_scan(table(rows), HorizontalScanConfig())) == []
+
+
+def test_horizontal_sweep_separates_transports() -> None:
+    # 13 hosts on tcp/53 and 13 on udp/53 are two small sweeps, not one of 26.
+    rows = sweep(13, port=53) + [
+        {**row, "network_transport": "udp", "tcp_flags": None}
+        for row in sweep(13, port=53, start=20)
+    ]
+    assert findings(horizontal_scan(table(rows), HorizontalScanConfig())) == []
+    rows += [
+        {**row, "network_transport": "udp", "tcp_flags": None}
+        for row in sweep(26, port=53, start=40)
+    ]
+    assert [f["label"] for f in findings(horizontal_scan(table(rows), HorizontalScanConfig()))] == [
+        "udp/53"
+    ]
+
+
+def test_horizontal_sweep_labels_each_port() -> None:
+    rows = sweep(26, port=22) + sweep(30, port=3389, start=100)
+    assert [
+        (f["label"], f["target_count"])
+        for f in findings(horizontal_scan(table(rows), HorizontalScanConfig()))
+    ] == [("tcp/22", 26), ("tcp/3389", 30)]
+
+
+def test_horizontal_sweep_straddling_a_boundary_is_caught_once() -> None:
+    rows = sweep(26, start=290)
+    assert windows(horizontal_scan(table(rows), HorizontalScanConfig())) == [("tcp/22", at(150))]
+
+
+# --- block scan --------------------------------------------------------------------------------
+
+
+def block(hosts: int, ports: int, *, start: float = 0, **row: Any) -> list[dict[str, Any]]:
+    """``hosts`` x ``ports`` failed probes, a second apart."""
+    base = {"source_ip": SCANNER, **row}
+    return [
+        {
+            **base,
+            "destination_ip": f"203.0.113.{h + 1}",
+            "destination_port": 8000 + p,
+            "seconds": start + h * ports + p,
+        }
+        for h in range(hosts)
+        for p in range(ports)
+    ]
+
+
+def test_block_scan_of_8_hosts_by_8_ports_is_one_exact_finding() -> None:
+    network = table(block(8, 8))
+    assert findings(block_scan(network, BlockScanConfig())) == [
+        {
+            "detection": "block_scan",
+            "source_ip": SCANNER,
+            "window_start": at(0),
+            "first_seen": at(0),
+            "last_seen": at(63),
+            "event_count": 64,
+            "target_count": 8,
+            "port_count": 8,
+            "targets": [f"203.0.113.{n}" for n in range(1, 9)],
+            "ports": list(range(8000, 8008)),
+            "score": 64.0,
+            "label": None,
+        }
+    ]
+    # The reason block_scan exists: neither of the other two sees it.
+    assert findings(vertical_scan(network, VerticalScanConfig())) == []
+    assert findings(horizontal_scan(network, HorizontalScanConfig())) == []
+
+
+def test_block_scan_needs_enough_pairs() -> None:
+    # 6 x 6 = 36 distinct pairs, retried twice: 72 failures but under 40 pairs.
+    rows = block(6, 6) + block(6, 6, start=100)
+    assert findings(block_scan(table(rows), BlockScanConfig())) == []
+
+
+def test_block_scan_needs_enough_hosts() -> None:
+    # 4 hosts x 20 ports = 80 pairs: a vertical scan of four hosts, not a block.
+    network = table(block(4, 20))
+    assert findings(block_scan(network, BlockScanConfig())) == []
+    assert [f["label"] for f in findings(vertical_scan(network, VerticalScanConfig()))] == [
+        "203.0.113.1",
+        "203.0.113.2",
+        "203.0.113.3",
+        "203.0.113.4",
+    ]
+
+
+def test_block_scan_ignores_successful_connections() -> None:
+    # 8 x 8 again, but half the ports answer: 8 hosts x 4 failed ports = 32 pairs.
+    rows = [
+        {**row, "connection_outcome": "succeeded", "event_action": "allowed"}
+        if row["destination_port"] >= 8004
+        else row
+        for row in block(8, 8)
+    ]
+    assert findings(block_scan(table(rows), BlockScanConfig())) == []
+
+
+def test_block_scan_straddling_a_boundary_is_caught_once() -> None:
+    assert windows(block_scan(table(block(8, 8, start=270)), BlockScanConfig())) == [
+        (None, at(150))
+    ]

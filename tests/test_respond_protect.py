@@ -1,0 +1,179 @@
+"""Protected ranges: what containment may never block, and the check itself."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconwatch.config import SiteConfig
+from reconwatch.netaddr import IPNetwork
+from reconwatch.respond.protect import IPV4_MAPPED, MIN_PREFIX, ProtectedRanges
+
+SITE = SiteConfig(
+    home_networks=["203.0.113.0/24", "10.0.0.0/8", "2001:db8:1::/48"],
+    protected=["192.0.2.53", "2001:db8:53::/64"],
+)
+PROTECTED = ProtectedRanges.from_site(SITE, extra=["198.51.100.77", "2001:db8:77::/64"])
+
+
+def net(text: str) -> IPNetwork:
+    return ipaddress.ip_network(text)
+
+
+@pytest.mark.parametrize(
+    ("network", "why"),
+    [
+        ("127.0.0.1/32", "overlaps IPv4 loopback 127.0.0.0/8"),
+        ("0.0.0.1/32", "overlaps this-network (0.0.0.0/8) 0.0.0.0/8"),
+        ("169.254.10.0/24", "overlaps IPv4 link-local 169.254.0.0/16"),
+        ("239.255.255.250/32", "overlaps IPv4 multicast 224.0.0.0/4"),
+        ("255.255.255.255/32", "overlaps IPv4 limited broadcast 255.255.255.255/32"),
+        ("::/128", "overlaps IPv6 unspecified ::/128"),
+        ("::1/128", "overlaps IPv6 loopback ::1/128"),
+        ("fe80::1/128", "overlaps IPv6 link-local fe80::/10"),
+        ("ff02::1/128", "overlaps IPv6 multicast ff00::/8"),
+        ("203.0.113.9/32", "overlaps home network 203.0.113.0/24"),
+        ("10.200.0.0/16", "overlaps home network 10.0.0.0/8"),
+        ("2001:db8:1:2::/64", "overlaps home network 2001:db8:1::/48"),
+        ("192.0.2.53/32", "overlaps site protected range 192.0.2.53/32"),
+        ("192.0.2.0/24", "overlaps site protected range 192.0.2.53/32"),
+        ("2001:db8:53::1/128", "overlaps site protected range 2001:db8:53::/64"),
+        ("198.51.100.0/25", "overlaps allowlisted 198.51.100.77/32"),
+        ("2001:db8:77::/48", "overlaps allowlisted 2001:db8:77::/64"),
+        # A network that contains a protected range overlaps it.
+        (
+            "8.0.0.0/7",
+            "prefix /7 is wider than /8: blocking that much is never a reconnaissance response",
+        ),
+        (
+            "0.0.0.0/0",
+            "prefix /0 is wider than /8: blocking that much is never a reconnaissance response",
+        ),
+        (
+            "::/0",
+            "prefix /0 is wider than /32: blocking that much is never a reconnaissance response",
+        ),
+        (
+            "2001:d00::/24",
+            "prefix /24 is wider than /32: blocking that much is never a reconnaissance response",
+        ),
+        ("::ffff:127.0.0.1/128", "IPv4-mapped 127.0.0.1/32: overlaps IPv4 loopback 127.0.0.0/8"),
+        ("::ffff:10.1.0.0/112", "IPv4-mapped 10.1.0.0/16: overlaps home network 10.0.0.0/8"),
+        (
+            "::ffff:0:0/96",
+            "IPv4-mapped 0.0.0.0/0: prefix /0 is wider than /8: "
+            "blocking that much is never a reconnaissance response",
+        ),
+    ],
+)
+def test_check_refuses_with_reason(network: str, why: str) -> None:
+    assert PROTECTED.check(net(network)) == why
+
+
+@pytest.mark.parametrize(
+    "network",
+    [
+        "8.8.8.8/32",
+        "11.0.0.0/8",  # exactly /8: the widest allowed IPv4 prefix
+        "198.51.100.78/32",
+        "198.51.100.128/25",
+        "203.0.112.0/24",
+        "2001:db9::/32",  # exactly /32: the widest allowed IPv6 prefix
+        "2001:db8:2::/48",
+        "::ffff:8.8.8.8/128",
+        "2a00:1450::1/128",
+    ],
+)
+def test_check_allows_public_networks(network: str) -> None:
+    assert PROTECTED.check(net(network)) is None
+
+
+def test_defaults_protect_private_space() -> None:
+    default = ProtectedRanges.from_site(SiteConfig())
+    assert default.check(net("192.168.1.1/32")) == "overlaps home network 192.168.0.0/16"
+    assert default.check(net("100.64.0.1/32")) == "overlaps home network 100.64.0.0/10"
+    assert default.check(net("fd00::1/128")) == "overlaps home network fc00::/7"
+    assert default.check(net("172.31.255.255/32")) == "overlaps home network 172.16.0.0/12"
+    assert default.check(net("172.32.0.0/32")) is None
+
+
+def test_always_has_only_special_ranges() -> None:
+    always = ProtectedRanges.always()
+    assert [str(n) for n in always.networks()] == [
+        "0.0.0.0/8",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "224.0.0.0/4",
+        "255.255.255.255/32",
+        "::/128",
+        "::1/128",
+        "fe80::/10",
+        "ff00::/8",
+    ]
+    assert always.check(net("10.0.0.1/32")) is None
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.1/8", "not-a-network", "1.2.3.4; rm -rf /", ""])
+def test_malformed_extra_stops_the_run(bad: str) -> None:
+    with pytest.raises(ValueError):
+        ProtectedRanges.from_site(SITE, extra=[bad])
+
+
+# --- properties: the fast interval check agrees with a naive overlap scan ---
+
+
+@st.composite
+def networks(draw: st.DrawFn) -> IPNetwork:
+    address = draw(
+        st.one_of(
+            st.ip_addresses(),
+            st.ip_addresses(network="10.0.0.0/8"),
+            st.ip_addresses(network="127.0.0.0/8"),
+            st.ip_addresses(network="203.0.113.0/24"),
+            st.ip_addresses(network="198.51.100.0/24"),
+            st.ip_addresses(network="192.0.2.0/24"),
+            st.ip_addresses(network="::ffff:0:0/96"),
+            st.ip_addresses(network="2001:db8::/32"),
+            st.ip_addresses(network="fe80::/10"),
+        )
+    )
+    bits = 32 if address.version == 4 else 128
+    prefix = draw(st.integers(0, bits) | st.just(bits))
+    return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+
+
+def naive_check(ranges: ProtectedRanges, network: IPNetwork) -> bool:
+    """True when ``network`` must be refused, by brute force."""
+    if network.prefixlen < MIN_PREFIX[network.version]:
+        return True
+    if any(network.version == p.version and network.overlaps(p) for p in ranges.networks()):
+        return True
+    if isinstance(network, ipaddress.IPv6Network) and network.overlaps(IPV4_MAPPED):
+        low = int(max(network.network_address, IPV4_MAPPED.network_address)) & 0xFFFFFFFF
+        high = int(min(network.broadcast_address, IPV4_MAPPED.broadcast_address)) & 0xFFFFFFFF
+        v4 = ipaddress.summarize_address_range(
+            ipaddress.IPv4Address(low), ipaddress.IPv4Address(high)
+        )
+        return any(naive_check(ranges, part) for part in v4)
+    return False
+
+
+@settings(max_examples=400)
+@given(networks(), st.lists(networks(), max_size=12))
+def test_check_agrees_with_naive_overlap(network: IPNetwork, extra: list[IPNetwork]) -> None:
+    ranges = ProtectedRanges.from_site(SITE, extra=[str(e) for e in extra])
+    why = ranges.check(network)
+    assert (why is not None) == naive_check(ranges, network), why
+
+
+@settings(max_examples=300)
+@given(networks())
+def test_allowed_networks_never_touch_a_protected_address(network: IPNetwork) -> None:
+    if PROTECTED.check(network) is not None:
+        return
+    for protected in PROTECTED.networks():
+        assert not (protected.version == network.version and protected.overlaps(network))
+    assert network.prefixlen >= MIN_PREFIX[network.version]
