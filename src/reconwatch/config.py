@@ -46,6 +46,34 @@ def _valid_timezone(name: str) -> str:
 CidrList = Annotated[list[str], AfterValidator(_valid_cidrs)]
 Action = Literal["allowed", "denied", "dropped", "rejected"]
 Severity = Literal["low", "medium", "high", "critical"]
+Disposition = Literal["malicious", "suspicious"]
+
+
+def _default_block_dispositions() -> list[Disposition]:
+    return ["malicious"]
+
+
+def _default_prefix_actions() -> dict[str, Action]:
+    return {
+        "REJECT": "rejected",
+        "DROP": "dropped",
+        "DENY": "denied",
+        "BLOCK": "denied",
+        "INVALID": "dropped",
+        "ACCEPT": "allowed",
+        "ALLOW": "allowed",
+        "PASS": "allowed",
+        "AUDIT": "allowed",
+    }
+
+
+def _default_block_for() -> dict[Severity, int]:
+    return {
+        "low": 3600,
+        "medium": 86400,
+        "high": 7 * 86400,
+        "critical": 21 * 86400,
+    }
 
 
 class Section(BaseModel):
@@ -92,19 +120,7 @@ class NetfilterConfig(Section):
     #: Words looked for (case-insensitive) in the LOG prefix, in this order; the
     #: first one found sets ``event_action``. Deny-type words come first so that
     #: "LIMIT BLOCK" or "policy DROP" read as drops.
-    prefix_actions: dict[str, Action] = Field(
-        default_factory=lambda: {
-            "REJECT": "rejected",
-            "DROP": "dropped",
-            "DENY": "denied",
-            "BLOCK": "denied",
-            "INVALID": "dropped",
-            "ACCEPT": "allowed",
-            "ALLOW": "allowed",
-            "PASS": "allowed",
-            "AUDIT": "allowed",
-        }
-    )
+    prefix_actions: dict[str, Action] = Field(default_factory=_default_prefix_actions)
     #: Action for a line whose prefix names none of the words above (or has no
     #: prefix). LOG rules are nearly always put just before a DROP, which is also
     #: how CrowdSec reads such lines.
@@ -207,19 +223,12 @@ class TriageConfig(Section):
 
 class RespondConfig(Section):
     #: Block only escalated (malicious) cases by default; "suspicious" adds the rest.
-    block_dispositions: list[Literal["malicious", "suspicious"]] = Field(
-        default_factory=lambda: ["malicious"]
-    )
+    block_dispositions: list[Disposition] = Field(default_factory=_default_block_dispositions)
     #: How long a block lasts, by case severity (nftables/ipset timeouts). A
     #: block that outlives its reason turns into an outage nobody remembers.
     #: At most 24 days: ipset's largest timeout is 2,147,483 s.
     block_for_seconds: dict[Severity, Annotated[int, Field(gt=0, le=2_147_483)]] = Field(
-        default_factory=lambda: {
-            "low": 3600,
-            "medium": 86400,
-            "high": 7 * 86400,
-            "critical": 21 * 86400,
-        }
+        default_factory=_default_block_for
     )
     #: Rule budget: firewalls slow down and operators lose track beyond this.
     max_entries: int = Field(10000, ge=1)

@@ -56,7 +56,7 @@ def collapse(addresses: Iterable[IPAddress | IPNetwork]) -> list[IPNetwork]:
     nets = [ipaddress.ip_network(a) for a in addresses]
     v4 = [n for n in nets if n.version == 4]
     v6 = [n for n in nets if n.version == 6]
-    return [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]  # type: ignore[arg-type]
+    return [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
 
 
 def describe_range(addresses: Iterable[str]) -> str:

@@ -47,7 +47,7 @@ class Source:
                 raw = self.path.open("rb")
             except OSError as exc:
                 raise InputError(f"{self.name}: cannot open: {exc.strerror}") from exc
-        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
         if buffered.peek(2)[:2] == GZIP_MAGIC:
             return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
         return buffered
