@@ -60,7 +60,7 @@ def test_scanning_again_in_another_window_is_repeated_and_escalated() -> None:
     )
     (case,) = hunt_rows(network_rows(rows))
     assert case.escalate is True and case.disposition == "malicious"
-    assert "2 separate time windows" in case.reasons[0]
+    assert "2 separate scan episodes" in case.reasons[0]
     assert case.containment["block"] is True
     assert case.containment["entries"] == ["198.51.100.7/32"]
     assert case.containment["timeout_seconds"] == Config().respond.block_for_seconds[case.severity]
@@ -109,3 +109,15 @@ def test_severity_ranks_escalated_stealth_scans_above_a_burst() -> None:
     cases = hunt_rows(network_rows(burst + stealth))
     assert [c.sources[0] for c in cases] == ["192.0.2.2", "192.0.2.1"]
     assert cases[0].severity == "high" and cases[1].severity == "low"
+
+
+def test_two_detections_of_one_burst_are_one_episode_not_repetition() -> None:
+    # 20 ports on each of 5 hosts within a minute: block_scan, vertical_scan and
+    # trw_scan all fire, but it is one burst, so it is not "repeated scanning".
+    rows = []
+    for n in range(5):
+        rows += vertical("198.51.100.7", f"203.0.113.{10 + n}", range(1, 17), start=n * 10)
+    (case,) = hunt_rows(network_rows(rows))
+    assert {"vertical_scan", "trw_scan", "block_scan"} <= set(case.detections)
+    assert case.activity.probed_pairs == 80
+    assert case.escalate is False

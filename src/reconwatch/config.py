@@ -211,9 +211,13 @@ class DetectConfig(Section):
 
 class TriageConfig(Section):
     #: The playbook escalates "repeated scanning activity from the same source
-    #: IP". A source counts as repeating when scan detections fired for it in at
-    #: least this many distinct time windows ...
-    repeat_min_windows: int = Field(2, ge=1)
+    #: IP". A source counts as repeating when its scan findings fall into at
+    #: least this many separate episodes ...
+    repeat_min_episodes: int = Field(2, ge=2)
+    #: ... where findings less than this far apart belong to one episode. 15
+    #: minutes is where Zeek's simple-scan forgets an idle scanner; two findings
+    #: of one burst (say vertical_scan and trw_scan) are thus one episode.
+    repeat_gap_seconds: int = Field(900, ge=0)
     #: ... or when it probed at least this many distinct host:port pairs, which
     #: no single mistaken client does.
     repeat_min_probes: int = Field(100, ge=1)

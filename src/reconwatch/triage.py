@@ -65,27 +65,33 @@ def _is_internal(source: str, home: Sequence[IPNetwork]) -> bool:
     return addr.is_loopback or in_any(addr, home)
 
 
-def _scan_windows(case: Case) -> list[Finding]:
-    """Scan findings in distinct time windows (a finding without one counts once)."""
-    seen: dict[object, Finding] = {}
-    for finding in case.findings:
-        if finding.detection in SCAN_DETECTIONS:
-            key = finding.window_start or finding.first_seen
-            seen.setdefault(key, finding)
-    return sorted(seen.values(), key=lambda f: f.first_seen)
+def scan_episodes(case: Case, gap_seconds: int) -> list[list[Finding]]:
+    """Scan findings merged into episodes: a finding starting more than
+    ``gap_seconds`` after everything before it ended opens a new episode."""
+    episodes: list[list[Finding]] = []
+    end = None
+    for finding in sorted(case.findings, key=lambda f: (f.first_seen, f.detection)):
+        if finding.detection not in SCAN_DETECTIONS:
+            continue
+        if end is None or (finding.first_seen - end).total_seconds() > gap_seconds:
+            episodes.append([])
+            end = finding.last_seen
+        episodes[-1].append(finding)
+        end = max(end, finding.last_seen)
+    return episodes
 
 
 def _escalation(case: Case, config: Config) -> tuple[bool, list[str]]:
     rules = config.triage
     source = ", ".join(case.sources)
     reasons: list[str] = []
-    windows = _scan_windows(case)
-    if len(windows) >= rules.repeat_min_windows:
-        times = ", ".join(f"{f.first_seen:%Y-%m-%d %H:%M}" for f in windows[:5])
-        more = f" and {len(windows) - 5} more" if len(windows) > 5 else ""
+    episodes = scan_episodes(case, rules.repeat_gap_seconds)
+    if len(episodes) >= rules.repeat_min_episodes:
+        starts = ", ".join(f"{e[0].first_seen:%Y-%m-%d %H:%M}" for e in episodes[:5])
+        more = f" and {len(episodes) - 5} more" if len(episodes) > 5 else ""
         reasons.append(
-            f"Repeated scanning from {source}: scan detections in {len(windows)} separate "
-            f"time windows ({times}{more} UTC)"
+            f"Repeated scanning from {source}: {len(episodes)} separate scan episodes "
+            f"(starting {starts}{more} UTC)"
         )
     probed = case.activity.probed_pairs
     if probed >= rules.repeat_min_probes:
