@@ -19,7 +19,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 def shared_data() -> Path:
     """../shared/data; a test that needs it fails (never skips) when it is missing."""
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared sample data not found at {SHARED_DATA}: check out shared/ beside the project")
+        pytest.fail(
+            f"shared sample data not found at {SHARED_DATA}: check out shared/ beside the project"
+        )
     return SHARED_DATA
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ibis
 import pyarrow as pa
-from conftest import network_rows
 
+from conftest import network_rows
 from reconwatch.cases import Case, build_cases
 from reconwatch.config import Config, SiteConfig
 from reconwatch.detect import run_detections
@@ -94,8 +94,13 @@ def test_configured_protected_source_is_refused_with_a_reason() -> None:
 
 def test_no_findings_no_cases() -> None:
     rows = [
-        {"source_ip": "198.51.100.7", "destination_ip": "203.0.113.10", "destination_port": 443,
-         "event_action": "allowed", "connection_outcome": "succeeded"}
+        {
+            "source_ip": "198.51.100.7",
+            "destination_ip": "203.0.113.10",
+            "destination_port": 443,
+            "event_action": "allowed",
+            "connection_outcome": "succeeded",
+        }
     ]
     assert hunt_rows(network_rows(rows)) == []
 
@@ -103,8 +108,7 @@ def test_no_findings_no_cases() -> None:
 def test_severity_ranks_escalated_stealth_scans_above_a_burst() -> None:
     burst = vertical("192.0.2.1", "203.0.113.10", range(1, 21))
     stealth = [
-        {**row, "tcp_flags": "FIN"}
-        for row in vertical("192.0.2.2", "203.0.113.10", range(1, 121))
+        {**row, "tcp_flags": "FIN"} for row in vertical("192.0.2.2", "203.0.113.10", range(1, 121))
     ]
     cases = hunt_rows(network_rows(burst + stealth))
     assert [c.sources[0] for c in cases] == ["192.0.2.2", "192.0.2.1"]

@@ -19,7 +19,9 @@ def test_defaults_match_the_documented_anchors() -> None:
 
 def test_file_overrides_only_what_it_names(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("detect:\n  vertical_scan:\n    min_ports: 20\nsite:\n  home_networks: [203.0.113.0/24]\n")
+    path.write_text(
+        "detect:\n  vertical_scan:\n    min_ports: 20\nsite:\n  home_networks: [203.0.113.0/24]\n"
+    )
     cfg = load_config(path)
     assert cfg.detect.vertical_scan.min_ports == 20
     assert cfg.detect.vertical_scan.window_seconds == 300

@@ -61,13 +61,14 @@ def test_a_parser_bug_rejects_its_batch_and_the_run_goes_on(
     second = tmp_path / "b.log"
     second.write_text("z\n")
     run = ingest(
-        [str(first), str(second)], Lake(tmp_path / "lake"), Config(),
+        [str(first), str(second)],
+        Lake(tmp_path / "lake"),
+        Config(),
         IngestOptions(format="exploding"),
     )
     assert [(f.lines, f.rejected) for f in run.files] == [(2, 2), (1, 1)]
-    assert run.files[0].reject_reasons == {
-        "parser exploding failed on lines 1-2: RuntimeError": 2
-    }
+    assert run.files[0].reject_reasons == {"parser exploding failed": 2}
+    assert run.files[0].error == f"{first}: parser exploding failed on lines 1-2: boom"
 
 
 def test_truncated_gzip_keeps_what_was_read_and_says_where_it_stopped(tmp_path: Path) -> None:

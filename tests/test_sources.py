@@ -17,7 +17,9 @@ def lines_of(data: bytes, block: int = 1 << 20) -> list[tuple[int, str]]:
     stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
     out: list[tuple[int, str]] = []
     for batch in read_batches(stream, block_bytes=block):
-        out += list(zip(batch.column("log_line").to_pylist(), batch.column("line").to_pylist()))
+        out += list(
+            zip(batch.column("log_line").to_pylist(), batch.column("line").to_pylist(), strict=True)
+        )
     return out
 
 
@@ -52,8 +54,8 @@ def test_head_is_passed_back_without_loss() -> None:
     stream = io.BufferedReader(io.BytesIO(b"one\ntwo\nthree"))  # type: ignore[arg-type]
     head = read_head(stream)
     assert head_lines(head) == ["one", "two", "three"]
-    got = [b.column("line").to_pylist() for b in read_batches(stream, head)]
-    assert sum(got, []) == ["one", "two", "three"]
+    got = [line for b in read_batches(stream, head) for line in b.column("line").to_pylist()]
+    assert got == ["one", "two", "three"]
 
 
 def test_directories_are_read_recursively_in_name_order_without_hidden_files(
@@ -79,7 +81,7 @@ def test_gzip_is_detected_by_content_not_name(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(b"first\nsecond\n"))
     (source,) = expand([str(path)])
     stream = source.open()
-    got = sum((b.column("line").to_pylist() for b in read_batches(stream, read_head(stream))), [])
+    got = [x for b in read_batches(stream, read_head(stream)) for x in b.column("line").to_pylist()]
     assert got == ["first", "second"]
 
 

@@ -99,12 +99,24 @@ _now_option = click.option(
 @click.argument("paths", nargs=-1, required=True)
 @_config_option
 @_format_option
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Write cases.json, report.md, block.nft and block-ipset.sh here.")
-@click.option("--lake", "lake_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Append to this Parquet lake and hunt over all of it (default: a fresh lake).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the cases JSON on stdout (the summary goes to stderr).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write cases.json, report.md, block.nft and block-ipset.sh here.",
+)
+@click.option(
+    "--lake",
+    "lake_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Append to this Parquet lake and hunt over all of it (default: a fresh lake).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the cases JSON on stdout (the summary goes to stderr).",
+)
 @_now_option
 def hunt(
     paths: tuple[str, ...],
@@ -124,8 +136,14 @@ def hunt(
     options = IngestOptions(format=fmt, now=_parse_now(now))
     try:
         with _progress(console) as progress:
-            result = run_hunt(paths, config, out_dir=out_dir, lake_dir=lake_dir,
-                              options=options, progress=progress)
+            result = run_hunt(
+                paths,
+                config,
+                out_dir=out_dir,
+                lake_dir=lake_dir,
+                options=options,
+                progress=progress,
+            )
     except _USER_ERRORS as exc:
         _fail(str(exc))
         return
@@ -143,8 +161,13 @@ def hunt(
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--lake", "lake_dir", required=True,
-              type=click.Path(path_type=Path, file_okay=False), help="Parquet lake to append to.")
+@click.option(
+    "--lake",
+    "lake_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Parquet lake to append to.",
+)
 @_config_option
 @_format_option
 @_now_option
@@ -160,8 +183,13 @@ def ingest(
     console = Console(highlight=False)
     try:
         with _progress(console) as progress:
-            run = run_ingest(paths, Lake(lake_dir), config,
-                             IngestOptions(format=fmt, now=_parse_now(now)), progress)
+            run = run_ingest(
+                paths,
+                Lake(lake_dir),
+                config,
+                IngestOptions(format=fmt, now=_parse_now(now)),
+                progress,
+            )
     except _USER_ERRORS as exc:
         _fail(str(exc))
         return
@@ -169,11 +197,21 @@ def ingest(
 
 
 @main.command()
-@click.option("--size", default=20000, show_default=True, type=click.IntRange(min=100),
-              help="Approximate number of background log lines to generate.")
+@click.option(
+    "--size",
+    default=20000,
+    show_default=True,
+    type=click.IntRange(min=100),
+    help="Approximate number of background log lines to generate.",
+)
 @click.option("--seed", default=7, show_default=True, type=int, help="Random seed.")
-@click.option("--out", "out_dir", default=Path("out/demo"), show_default=True,
-              type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    default=Path("out/demo"),
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+)
 def demo(size: int, seed: int, out_dir: Path) -> None:
     """Generate a realistic seeded sample (firewall + Zeek logs with scanners) and hunt it."""
     from reconwatch.generate import generate_sample

@@ -268,9 +268,7 @@ def load_config(path: Path | None) -> Config:
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"{path}: {key}: {first['msg']} ({exc.error_count()} error(s))"
-        ) from exc
+        raise ConfigError(f"{path}: {key}: {first['msg']} ({exc.error_count()} error(s))") from exc
 
 
 def is_network(text: str) -> bool:

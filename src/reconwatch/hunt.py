@@ -30,6 +30,7 @@ from reconwatch.triage import triage
 CASES_FILE = "cases.json"
 REPORT_FILE = "report.md"
 
+
 @dataclass
 class HuntResult:
     run: RunStats | None
@@ -39,6 +40,7 @@ class HuntResult:
 
     def document(self) -> dict[str, object]:
         return cases_document(self.cases, self.run)
+
 
 @contextmanager
 def _lake_for(out_dir: Path | None, lake_dir: Path | None) -> Iterator[Lake]:
@@ -60,19 +62,21 @@ def _lake_for(out_dir: Path | None, lake_dir: Path | None) -> Iterator[Lake]:
     with tempfile.TemporaryDirectory(prefix="reconwatch-lake-") as tmp:
         yield Lake(Path(tmp))
 
+
 def hunt(
     paths: Iterable[str] | None,
     config: Config,
     *,
     out_dir: Path | None = None,
     lake_dir: Path | None = None,
-    options: IngestOptions = IngestOptions(),
+    options: IngestOptions | None = None,
     progress: Progress | None = None,
 ) -> HuntResult:
     """Run every stage; with ``paths=None`` hunt over an existing lake only."""
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     with _lake_for(out_dir, lake_dir) as lake:
+        options = options or IngestOptions()
         run = ingest(paths, lake, config, options, progress) if paths is not None else None
         engine = Engine(lake)
         try:
@@ -88,6 +92,7 @@ def hunt(
     if out_dir is not None:
         result.outputs = _write_outputs(result, out_dir, config)
     return result
+
 
 def _write_outputs(result: HuntResult, out_dir: Path, config: Config) -> dict[str, Path]:
     cases_path = out_dir / CASES_FILE

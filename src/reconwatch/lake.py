@@ -63,8 +63,12 @@ class RunStats:
         return total
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "started": self.started,
-                "files": [asdict(f) for f in self.files], "totals": asdict(self.totals)}
+        return {
+            "run_id": self.run_id,
+            "started": self.started,
+            "files": [asdict(f) for f in self.files],
+            "totals": asdict(self.totals),
+        }
 
 
 class Lake:
@@ -110,8 +114,7 @@ class Lake:
         files = self.files(table)
         if not files:
             return schema.empty(schema.TABLES[table])
-        dataset = ds.dataset([str(f) for f in files], format="parquet",
-                             schema=schema.TABLES[table])
+        dataset = ds.dataset([str(f) for f in files], format="parquet", schema=schema.TABLES[table])
         return dataset.to_table()
 
     def save_run(self, run: RunStats) -> Path:

@@ -83,7 +83,7 @@ class Parser(ABC):
 def reject_table(log_line: pa.Array, reason: pa.Array | str, raw: pa.Array) -> pa.Table:
     """Build a rejects batch; ``reason`` may be one string for all rows."""
     if isinstance(reason, str):
-        reason = pa.array([reason] * len(log_line), pa.string())
+        reason = pa.repeat(pa.scalar(reason, pa.string()), len(log_line))
     return pa.table({"log_line": log_line, "reason": reason, "raw": raw})
 
 

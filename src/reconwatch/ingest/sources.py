@@ -125,16 +125,19 @@ def read_batches(
 SNIFF_BYTES = 64 * 1024
 
 
-def read_head(stream: BinaryIO) -> bytes:
+def read_head(stream: BinaryIO, size: int = SNIFF_BYTES) -> bytes:
     """Read the first bytes of a stream for sniffing (pass them back to ``read_batches``)."""
-    return stream.read(SNIFF_BYTES)
+    return stream.read(size)
 
 
-def head_lines(head: bytes, limit: int = 20) -> list[str]:
-    """The first ``limit`` non-blank lines of ``head`` (the last, maybe cut, line dropped)."""
+def head_lines(head: bytes, size: int = SNIFF_BYTES, limit: int = 20) -> list[str]:
+    """The first ``limit`` non-blank lines of ``head``, read with ``read_head(stream, size)``.
+
+    When ``head`` filled ``size`` its last line may be cut, so it is dropped.
+    """
     text = head.decode("utf-8", errors="replace")
     lines = text.split("\n")
-    if len(head) >= SNIFF_BYTES and len(lines) > 1:
+    if len(head) >= size and len(lines) > 1:
         lines = lines[:-1]
     stripped = (line.rstrip("\r") for line in lines)
     return [line for line in stripped if line.strip()][:limit]

@@ -104,9 +104,9 @@ def cases_document(cases: list[Case], run: RunStats | None) -> dict[str, Any]:
             "cases": len(cases),
             "escalated": sum(c.escalate for c in cases),
             "by_severity": {
-                s: sum(c.severity == s for c in cases) for s in ("critical", "high", "medium", "low")
+                s: sum(c.severity == s for c in cases)
+                for s in ("critical", "high", "medium", "low")
             },
         },
         "cases": [case_to_dict(c) for c in cases],
     }
-

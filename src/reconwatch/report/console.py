@@ -15,7 +15,15 @@ SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "lo
 
 def print_ingest(console: Console, run: RunStats) -> None:
     table = Table(title="Input accounting (every line parsed, rejected or skipped)")
-    for column in ("file", "format", "lines", "parsed", "rejected", "skipped", "top reject reasons"):
+    for column in (
+        "file",
+        "format",
+        "lines",
+        "parsed",
+        "rejected",
+        "skipped",
+        "top reject reasons",
+    ):
         justify = "right" if column in ("lines", "parsed", "rejected", "skipped") else "left"
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for f in run.files:

@@ -1,0 +1,101 @@
+"""The command line: real runs of the installed entry point, as a user types them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def reconwatch(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reconwatch.cli", *args],
+        input=stdin.decode() if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_crowdsec_multi_port_sample_reports_the_scanners_crowdsec_lists(crowdsec_hub: Path) -> None:
+    sample = crowdsec_hub / "iptables-scan-multi-port"
+    assert (sample / "scenario.assert").is_file()
+    # CrowdSec's scenario.assert names 62.34.17.168 and 127.0.0.2 as the overflows.
+    expected = {"62.34.17.168", "127.0.0.2"}
+    assert all(f'"{ip}"' in (sample / "scenario.assert").read_text() for ip in expected)
+    result = reconwatch("hunt", str(sample), "--json", "--now", "2026-11-28T00:00:00Z")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    sources = {s for case in document["cases"] for s in case["sources"]}
+    assert sources == expected
+    by_source = {case["sources"][0]: case for case in document["cases"]}
+    assert "vertical_scan" in by_source["62.34.17.168"]["detections"]
+    assert by_source["62.34.17.168"]["techniques"] == ["T1590.005", "T1595.001"]
+    assert by_source["127.0.0.2"]["internal"] is True
+    # The summary goes to stderr with --json, so stdout stays machine-readable.
+    assert "Input accounting" in result.stderr
+
+
+def test_hunt_writes_every_output_file(crowdsec_hub: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = reconwatch(
+        "hunt",
+        str(crowdsec_hub / "iptables-scan-multi-port"),
+        "--out",
+        str(out),
+        "--now",
+        "2026-11-28T00:00:00Z",
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("cases.json", "report.md", "block.nft", "block-ipset.sh"):
+        assert (out / name).is_file(), name
+    assert "62.34.17.168" in (out / "report.md").read_text()
+
+
+def test_stdin_is_an_input(crowdsec_hub: Path) -> None:
+    data = (crowdsec_hub / "iptables-scan-multi-port" / "iptables-scan-multi-port.log").read_bytes()
+    result = reconwatch("hunt", "-", "--json", "--now", "2026-11-28T00:00:00Z", stdin=data)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["cases"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("hunt", "/nonexistent/kern.log"), "/nonexistent/kern.log: no such file or directory"),
+        (("hunt", ".", "--now", "yesterday"), "--now: not an ISO 8601 time"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(args: tuple[str, ...], message: str) -> None:
+    result = reconwatch(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
+def test_bad_config_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("detect:\n  vertical_scan:\n    min_ports: -1\n")
+    result = reconwatch("hunt", str(tmp_path), "--config", str(config))
+    assert result.returncode == 2
+    assert f"{config}: detect.vertical_scan.min_ports" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_hostile_file_names_do_not_reach_the_terminal_raw(tmp_path: Path) -> None:
+    evil = tmp_path / "evil\x1b[31mred.log"
+    evil.write_text("\x1b]0;owned\x07 not a log\n")
+    result = reconwatch("hunt", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "\x1b[31m" not in result.stdout and "\x1b]0;" not in result.stdout
+
+
+def test_formats_lists_the_parsers() -> None:
+    result = reconwatch("formats")
+    assert result.returncode == 0
+    names = {line.split()[0] for line in result.stdout.splitlines()}
+    assert {"netfilter", "zeek-conn"} <= names
