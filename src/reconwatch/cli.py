@@ -20,6 +20,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from reconwatch import __version__
 from reconwatch.config import Config, ConfigError, load_config
+from reconwatch.generate import MIN_SAMPLE_SIZE
 from reconwatch.ingest.run import AUTO, IngestOptions, UnknownFormatError, format_names
 from reconwatch.ingest.sources import InputError
 from reconwatch.report.text import clean
@@ -201,7 +202,7 @@ def ingest(
     "--size",
     default=20000,
     show_default=True,
-    type=click.IntRange(min=100),
+    type=click.IntRange(min=MIN_SAMPLE_SIZE),
     help="Approximate number of background log lines to generate.",
 )
 @click.option("--seed", default=7, show_default=True, type=int, help="Random seed.")
