@@ -1,0 +1,123 @@
+"""A whole hunt over a generated sample: the planted actors are found, nothing else is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconwatch.config import load_config
+from reconwatch.generate import GroundTruth, generate_sample
+from reconwatch.hunt import HuntResult, hunt
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[GroundTruth, HuntResult, Path]:
+    root = tmp_path_factory.mktemp("hunt")
+    truth = generate_sample(root / "sample", size=20_000, seed=7)
+    config = load_config(root / "sample" / "reconwatch.yaml")
+    result = hunt(
+        [str(root / "sample" / "firewall"), str(root / "sample" / "zeek")],
+        config,
+        out_dir=root / "out",
+    )
+    return truth, result, root / "out"
+
+
+def test_every_line_of_the_sample_is_parsed(sample: tuple[GroundTruth, HuntResult, Path]) -> None:
+    truth, result, _ = sample
+    assert result.run is not None
+    totals = result.run.totals
+    assert totals.rejected == 0
+    assert totals.parsed == truth.size
+    assert totals.lines == totals.parsed + totals.skipped
+
+
+def test_each_planted_scanner_is_one_case_with_its_detections(
+    sample: tuple[GroundTruth, HuntResult, Path],
+) -> None:
+    truth, result, _ = sample
+    cases = {c.sources[0]: c for c in result.cases}
+    scanners = [a for a in truth.actors if a.expected_detections]
+    assert {a.address for a in scanners} == set(cases), "missed scanners or false alarms"
+    for actor in scanners:
+        case = cases[actor.address]
+        assert set(actor.expected_detections) <= set(case.detections), actor.kind
+        assert case.escalate == actor.escalate, (actor.kind, case.reasons)
+        assert case.internal == actor.internal, actor.kind
+        expected_techniques = ["T1046"] if actor.internal else ["T1590.005", "T1595.001"]
+        assert case.techniques == expected_techniques
+
+
+def test_benign_client_is_not_a_case(sample: tuple[GroundTruth, HuntResult, Path]) -> None:
+    truth, result, _ = sample
+    benign = [a.address for a in truth.actors if not a.expected_detections]
+    assert benign, "the sample must plant a negative control"
+    flagged = {s for c in result.cases for s in c.sources}
+    assert not flagged & set(benign)
+
+
+def test_escalated_external_scanners_are_blocked_and_internal_ones_refused(
+    sample: tuple[GroundTruth, HuntResult, Path],
+) -> None:
+    truth, result, out = sample
+    nft = (out / "block.nft").read_text()
+    ipset = (out / "block-ipset.sh").read_text()
+    for actor in truth.actors:
+        if not actor.expected_detections:
+            continue
+        blocked = actor.address in nft
+        assert blocked == (actor.escalate and not actor.internal), actor.kind
+        assert (actor.address in ipset) == blocked
+    internal = next(c for c in result.cases if c.internal)
+    assert internal.containment["block"] is False
+    assert internal.containment["refused"]
+
+
+def test_cases_json_has_the_documented_fields(sample: tuple[GroundTruth, HuntResult, Path]) -> None:
+    _, result, out = sample
+    document = json.loads((out / "cases.json").read_text())
+    assert document["schema"] == "reconwatch.cases/1"
+    assert len(document["cases"]) == len(result.cases)
+    required = {
+        "id", "sources", "techniques", "detections", "first_seen", "last_seen",
+        "escalate", "reasons", "disposition", "severity", "answers",
+    }  # fmt: skip
+    for case in document["cases"]:
+        assert required <= set(case)
+        assert case["first_seen"].endswith("Z") and case["last_seen"].endswith("Z")
+        assert len(case["answers"]) == 4
+        assert case["disposition"] in {"malicious", "suspicious"}
+        for finding in case["findings"]:
+            assert finding["evidence"], finding["detection"]
+            for item in finding["evidence"]:
+                assert item["file"].endswith(("kern.log", "conn.log")) and item["line"] >= 1
+
+
+def test_evidence_points_at_the_real_line(sample: tuple[GroundTruth, HuntResult, Path]) -> None:
+    _, result, _ = sample
+    for case in result.cases:
+        for finding in case.findings:
+            for item in finding.evidence:
+                line = Path(item.log_file).read_text().splitlines()[item.log_line - 1]
+                assert case.sources[0] in line or _expanded(case.sources[0]) in line
+
+
+def _expanded(address: str) -> str:
+    import ipaddress
+
+    return ipaddress.ip_address(address).exploded
+
+
+def test_rerunning_into_the_same_out_dir_does_not_double_count(
+    sample: tuple[GroundTruth, HuntResult, Path],
+) -> None:
+    _, first, out = sample
+    sample_dir = out.parent / "sample"
+    config = load_config(sample_dir / "reconwatch.yaml")
+    inputs = [str(sample_dir / "firewall"), str(sample_dir / "zeek")]
+    again = hunt(inputs, config, out_dir=out)
+    assert [(c.id, c.activity.events) for c in again.cases] == [
+        (c.id, c.activity.events) for c in first.cases
+    ]
