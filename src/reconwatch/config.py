@@ -108,8 +108,9 @@ class SiteConfig(Section):
 
 class SyslogConfig(Section):
     #: Classic syslog (RFC 3164) stamps carry neither year nor zone. ``year: null``
-    #: means "the year that puts the newest line of the file no later than now";
-    #: a Dec -> Jan step inside one file moves later lines to the next year.
+    #: means the reference year (``--now``, default the clock), one less when the
+    #: file's first month lies after the reference month; a step back of six
+    #: months or more inside a file (Dec -> Jan) moves later lines to the next year.
     year: int | None = None
     #: Zone of the syslog stamps that carry none (RFC 3164, journal short-iso
     #: always has one). UTC is the safe default for servers.

@@ -1,0 +1,303 @@
+"""Syslog envelopes in DuckDB SQL: the stamp, host and program around a message.
+
+Parsers of formats that travel inside syslog (netfilter LOG, pf filterlog,
+Cisco ASA, sshd...) build their batch query on this module, so that all of them
+read the same envelopes the same way and turn the same stamps into UTC:
+
+* RFC 3164 (BSD): ``Sep 30 10:09:23 host kernel: msg``, ``<PRI>`` optional.
+  The stamp has neither year nor zone: the zone is ``config.syslog.timezone``
+  and the year is inferred per file (``SyslogEnvelope``).
+* ISO 8601 stamps with a zone, as ``journalctl -o short-iso`` and rsyslog's
+  high-precision template write them: ``2026-09-30T10:09:23+0200 host kernel:
+  msg``, ``2023-03-18T20:36:59.594792+01:00 host kernel: msg``.
+* RFC 5424: ``<4>1 2026-09-30T10:09:23.123+02:00 host app procid msgid [sd] msg``
+  where any header field may be the NILVALUE ``-``.
+
+Why the regexes look as they do: DuckDB runs RE2, which extracts submatches
+quickly only from an anchored pattern with at most four capturing groups (its
+one-pass engine); with a fifth group the same pattern costs about three times
+as much. So the envelope captures exactly four groups (stamp, host, program and
+one group the caller supplies for the part of the message it needs), and one
+pass over each line both recognises the envelope and cuts the message.
+
+Usage, per batch, with one ``SyslogEnvelope`` per file (see ``netfilter``)::
+
+    envelope = SyslogEnvelope(ctx.config.syslog, ctx.now)   # in __init__
+    sql = f"WITH env AS ({envelope.select_sql('lines', HEAD)}) SELECT ... FROM env"
+    result = con.sql(sql, params=envelope.params()).to_arrow_table()
+    timestamps = envelope.resolve(con, result)   # RFC 3164 years, in line order
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconwatch.config import SyslogConfig
+
+#: ``<PRI>`` before a BSD or ISO envelope (syslog relays keep it, files drop it).
+PRI: Final = r"(?:<\d{1,3}>)?"
+#: RFC 3164 stamp: day padded with a space ("Jun  8") or, from some relays, not.
+BSD_STAMP: Final = r"[A-Z][a-z]{2}  ?\d{1,2} \d{2}:\d{2}:\d{2}"
+#: ISO 8601 stamp with a zone: journal short-iso (+0200), rsyslog (+02:00), Z.
+ISO_STAMP: Final = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})"
+#: The program tag: ``kernel:``, ``sshd[1234]:``. The pid is dropped, not captured,
+#: to stay within four groups.
+TAG: Final = r"([^\s:\[\]]+)(?:\[\d+\])?:"
+#: RFC 5424 structured data: ``-`` or one or more ``[id k="v"]`` (``\]`` escaped).
+STRUCTURED_DATA: Final = r"(?:-|(?:\[(?:[^\]\\]|\\.)*\])+)"
+
+#: Names of the columns ``SyslogEnvelope.select_sql`` adds.
+KIND: Final = "sl_kind"
+HOST: Final = "sl_host"
+PROGRAM: Final = "sl_program"
+MESSAGE: Final = "sl_message"
+TIME: Final = "sl_time"
+MONTH: Final = "sl_month"
+DAY: Final = "sl_day"
+TOD: Final = "sl_tod"
+#: Used inside ``select_sql`` only.
+STAMP: Final = "sl_stamp"
+
+#: A month that steps back by this many months or more starts the next year
+#: (Dec -> Jan is -11); one that jumps forward by more is a late line from the
+#: year before (Jan, then a Dec line relayed late). Half a year either way is
+#: the only split that reads both a year boundary and a few out-of-order lines
+#: around it correctly: with "any step back is a new year", one late line at a
+#: month's end would move the whole rest of the file a year ahead.
+ROLLOVER_MONTHS: Final = 6
+
+_MONTHS: Final = "JanFebMarAprMayJunJulAugSepOctNovDec"
+_UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Zulu", "GMT"})
+
+
+def sql_literal(text: str) -> str:
+    """A DuckDB string literal (for the constant patterns below, never for log text)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def bsd_iso_pattern(message: str) -> str:
+    """The RFC 3164 / ISO envelope regex; ``message`` has exactly one group.
+
+    The message is optional as a whole, after one space. Written so, the pattern
+    stays one-pass (each byte decides the next step); ``: ?`` or ``:(?: |$)``
+    before the message would let two branches take the same space and cost
+    RE2's slower engine, more than twice the time per line.
+    """
+    return rf"^{PRI}({BSD_STAMP}|{ISO_STAMP}) (\S+) {TAG}(?: {message})?"
+
+
+def rfc5424_pattern(message: str) -> str:
+    """The RFC 5424 envelope regex; ``message`` has exactly one group.
+
+    The stamp is captured as any token so that a malformed one reads as an
+    invalid timestamp rather than as an unknown envelope. A UTF-8 BOM, which
+    RFC 5424 allows before the message, is skipped.
+    """
+    return rf"^<\d{{1,3}}>1 (\S+) (\S+) (\S+) \S+ \S+ {STRUCTURED_DATA}(?: \x{{FEFF}}?{message})?"
+
+
+class SyslogEnvelope:
+    """Reads the envelopes of one file, batch after batch; one instance per file.
+
+    Two steps per batch, so that the line-parallel work and the line-ordered
+    work each run at their best:
+
+    1. ``select_sql`` goes into the parser's batch query and cuts the envelope
+       of every line (parallel over lines). Zoned stamps become UTC there;
+       RFC 3164 stamps only get their month, day and time of day.
+    2. ``resolve`` gives RFC 3164 stamps their year (a window query in line
+       order over the stamps where the month changes) and their UTC time, and
+       returns the batch's complete UTC timestamp column.
+
+    Years: the first RFC 3164 stamp of a file takes ``config.year``, or when
+    that is null the year of ``now``, minus one if its month is after ``now``'s
+    month (a file read in January that starts in December). From there each
+    such stamp is compared with the one before it: a step back of
+    ``ROLLOVER_MONTHS`` or more starts the next year, a jump forward of more
+    than that is a late line of the year before. The last stamp's year and
+    month are kept for the file's next batch.
+    """
+
+    def __init__(self, config: SyslogConfig, now: dt.datetime) -> None:
+        self.config = config
+        self.now = now.astimezone(dt.UTC) if now.tzinfo else now
+        #: Year and month of the last RFC 3164 stamp seen in this file (None before any).
+        self.year: int | None = None
+        self.month: int | None = None
+
+    # -- step 1: in the parser's query ------------------------------------------------
+
+    @property
+    def _convert_zone(self) -> bool:
+        return self.config.timezone not in _UTC_NAMES
+
+    def params(self) -> dict[str, object]:
+        """Named parameters that ``select_sql`` needs bound in the parser's query."""
+        return {"syslog_tz": self.config.timezone} if self._convert_zone else {}
+
+    def _local_to_utc(self, local: str) -> str:
+        """SQL turning a wall-clock TIMESTAMP of the configured zone into UTC.
+
+        ICU resolves a wall-clock time that a DST change skips or repeats to one
+        of its readings; a stamp that carries no zone cannot say which is meant.
+        """
+        if not self._convert_zone:
+            return local
+        return f"timezone('UTC', timezone($syslog_tz, {local}))"
+
+    def select_sql(self, source: str, message: str = r"(.*)") -> str:
+        """A query over ``source`` (a relation with a ``line`` column) adding the envelope.
+
+        Added columns: ``sl_kind`` ('bsd', 'iso', 'rfc5424', or NULL when no
+        envelope is recognised); ``sl_host`` and ``sl_program`` (NULL for
+        ``-``); ``sl_message``, what the single group of ``message`` captured
+        (pass a narrower pattern than ``(.*)`` to cut only what the parser
+        needs; where it does not match, the envelope still does and this is
+        ''); ``sl_time``, the UTC TIMESTAMP of a zoned stamp (NULL for RFC 3164
+        until ``resolve``, and for impossible stamps); and for RFC 3164
+        ``sl_month``, ``sl_day`` and ``sl_tod`` (time of day), which ``resolve``
+        needs. ``source`` keeps its columns; keep ``log_line`` among them.
+        """
+        fields = "['stamp', 'host', 'program', 'message']"
+        bsd_iso = sql_literal(bsd_iso_pattern(message))
+        rfc5424 = sql_literal(rfc5424_pattern(message))
+        months = sql_literal(_MONTHS)
+        iso_zoned = sql_literal(ISO_STAMP)
+        iso_local = sql_literal(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?")
+        zoned_time = f"timezone('UTC', TRY_CAST({STAMP} AS TIMESTAMPTZ))"
+        local_time = self._local_to_utc(f"TRY_CAST({STAMP} AS TIMESTAMP)")
+        return f"""
+        SELECT * EXCLUDE ({STAMP}),
+               CASE {KIND}
+                   WHEN 'iso' THEN {zoned_time}
+                   WHEN 'rfc5424' THEN CASE
+                       WHEN regexp_full_match({STAMP}, {iso_zoned}) THEN {zoned_time}
+                       -- RFC 5424 requires a zone; a relay that drops it means local time.
+                       WHEN regexp_full_match({STAMP}, {iso_local}) THEN {local_time}
+                   END
+               END AS {TIME},
+               CASE WHEN {KIND} = 'bsd' THEN
+                   CAST(nullif((instr({months}, left({STAMP}, 3)) + 2) // 3, 0) AS INTEGER)
+               END AS {MONTH},
+               CASE WHEN {KIND} = 'bsd' THEN
+                   CAST(trim(substr({STAMP}, 5, 2)) AS INTEGER)
+               END AS {DAY},
+               CASE WHEN {KIND} = 'bsd' THEN TRY_CAST(right({STAMP}, 8) AS TIME) END AS {TOD}
+        FROM (
+            SELECT * EXCLUDE (sl_env, is_5424),
+                   CASE WHEN sl_env.stamp = '' THEN NULL
+                        WHEN is_5424 THEN 'rfc5424'
+                        WHEN sl_env.stamp[1] BETWEEN 'A' AND 'Z' THEN 'bsd'
+                        ELSE 'iso' END AS {KIND},
+                   sl_env.stamp AS {STAMP},
+                   nullif(nullif(sl_env.host, '-'), '') AS {HOST},
+                   nullif(sl_env.program, '-') AS {PROGRAM},
+                   sl_env.message AS {MESSAGE}
+            FROM (
+                SELECT *,
+                       -- A DFA-only test first: the RFC 5424 pattern runs for its lines only.
+                       CASE WHEN is_5424 THEN regexp_extract(line, {rfc5424}, {fields})
+                            ELSE regexp_extract(line, {bsd_iso}, {fields}) END AS sl_env
+                FROM (SELECT *, regexp_matches(line, '^<\\d{{1,3}}>1 ') AS is_5424
+                      FROM {source})
+            )
+        )
+        """  # noqa: S608 - constant patterns and a caller-given relation name only
+
+    # -- step 2: after the parser's query ---------------------------------------------
+
+    def _base_year(self, first_month: int) -> int:
+        if self.year is not None:
+            return self.year
+        if self.config.year is not None:
+            return self.config.year
+        return self.now.year - 1 if first_month > self.now.month else self.now.year
+
+    def resolve(self, con: duckdb.DuckDBPyConnection, result: pa.Table) -> pa.Array:
+        """The UTC timestamps of ``result``'s rows, RFC 3164 ones given their year.
+
+        ``result`` is the batch's query result with ``log_line`` and the columns
+        of ``select_sql``, in any row order. Advances the file's year state.
+
+        A year can only turn where the month changes from one stamp to the
+        next, so the window query runs over those rows alone (a handful per
+        batch), and the other stamps take the year of the change before them.
+        """
+        times = result.column(TIME).combine_chunks().cast(pa.timestamp("us"))
+        months = result.column(MONTH).combine_chunks()
+        has_month = pc.is_valid(months)
+        if not pc.any(has_month).as_py():
+            return times
+        stamps = pa.table(
+            {
+                "pos": pc.indices_nonzero(has_month),
+                "log_line": pc.filter(result.column("log_line"), has_month),
+                "month": pc.filter(months, has_month),
+                "day": pc.filter(result.column(DAY), has_month),
+                "tod": pc.filter(result.column(TOD), has_month),
+            }
+        )
+        if not _ascending(stamps.column("log_line")):
+            stamps = stamps.sort_by("log_line")
+        month = stamps.column("month").combine_chunks()
+        previous = pa.concat_arrays([pa.array([self.month], pa.int32()), month[:-1]])
+        # The batch's first stamp always counts as a change: it carries the year in.
+        before = pa.concat_arrays([pa.nulls(1, pa.int32()), month[:-1]])
+        changed = pc.fill_null(pc.not_equal(month, before), True)
+        changes = pa.table(
+            {
+                "log_line": pc.filter(stamps.column("log_line"), changed),
+                "month": pc.filter(month, changed),
+                "previous": pc.filter(previous, changed),
+            }
+        )
+        base = self._base_year(int(month[0].as_py()))
+        turns = f"""
+            SELECT CAST($base_year + sum(CASE WHEN month - previous <= -{ROLLOVER_MONTHS} THEN 1
+                                              WHEN month - previous > {ROLLOVER_MONTHS} THEN -1
+                                              ELSE 0 END)
+                       OVER (ORDER BY log_line ROWS UNBOUNDED PRECEDING) AS INTEGER) AS year
+            FROM {{view}} ORDER BY log_line
+        """  # noqa: S608 - generated view name only; values are bound
+        at_changes = _query(con, turns, changes, {"base_year": base}).column("year")
+        year = pc.fill_null_forward(
+            pc.replace_with_mask(
+                pa.nulls(len(month), pa.int32()), changed, at_changes.combine_chunks()
+            )
+        )
+        local = "try(make_date(year, month, day)) + tod"
+        build = f"SELECT {self._local_to_utc(local)} AS utc FROM {{view}} ORDER BY pos"  # noqa: S608
+        built = _query(con, build, stamps.append_column("year", year), self.params())
+        self.year = int(year[-1].as_py())
+        self.month = int(month[-1].as_py())
+        # Back in the order of ``result``: ``stamps`` was sorted by line, ``build`` by pos.
+        utc = built.column("utc").combine_chunks().cast(pa.timestamp("us"))
+        return pc.replace_with_mask(times, has_month, utc)
+
+
+def _ascending(values: pa.ChunkedArray | pa.Array) -> bool:
+    """True when ``values`` (no nulls) never goes down: a check that saves a sort."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if len(values) < 2:
+        return True
+    return bool(pc.all(pc.greater_equal(values[1:], values[:-1])).as_py())
+
+
+def _query(
+    con: duckdb.DuckDBPyConnection, sql: str, table: pa.Table, params: dict[str, object]
+) -> pa.Table:
+    """Run ``sql`` (with ``{view}`` for ``table``) on a cursor of its own."""
+    view = f"syslog_stamps_{uuid.uuid4().hex}"
+    cursor = con.cursor()
+    try:
+        cursor.register(view, table)
+        return cursor.sql(sql.replace("{view}", view), params=params).to_arrow_table()
+    finally:
+        cursor.close()
