@@ -34,6 +34,14 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _console(stderr: bool = False) -> Console:
+    """Rich console; 120 columns when output is not a terminal (files, CI logs, pipes)."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, width=120)
+    return console
+
+
 def _config(path: Path | None) -> Config:
     try:
         return load_config(path)
@@ -133,7 +141,7 @@ def hunt(
     from reconwatch.report.console import print_cases, print_ingest
 
     config = _config(config_path)
-    console = Console(stderr=as_json, highlight=False)
+    console = _console(stderr=as_json)
     options = IngestOptions(format=fmt, now=_parse_now(now))
     try:
         with _progress(console) as progress:
@@ -181,7 +189,7 @@ def ingest(
     from reconwatch.report.console import print_ingest
 
     config = _config(config_path)
-    console = Console(highlight=False)
+    console = _console()
     try:
         with _progress(console) as progress:
             run = run_ingest(
@@ -219,7 +227,7 @@ def demo(size: int, seed: int, out_dir: Path) -> None:
     from reconwatch.hunt import hunt as run_hunt
     from reconwatch.report.console import print_cases, print_ingest
 
-    console = Console(highlight=False)
+    console = _console()
     sample_dir = out_dir / "sample"
     truth = generate_sample(sample_dir, size=size, seed=seed)
     console.print(f"Generated sample logs in {sample_dir} (seed {seed}).", markup=False)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -84,7 +85,7 @@ def _split(block: bytes, first_line: int) -> pa.Table:
     parts = pc.split_pattern(pa.array([text], pa.large_string()), "\n")
     lines = pc.list_flatten(parts)
     lines = pc.utf8_rtrim(lines, "\r").cast(pa.string())
-    numbers = pa.array(range(first_line, first_line + len(lines)), pa.int64())
+    numbers = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
     return pa.table({"log_line": numbers, "line": lines})
 
 

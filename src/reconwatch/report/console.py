@@ -30,7 +30,7 @@ def print_ingest(console: Console, run: RunStats) -> None:
         reasons = sorted(f.reject_reasons.items(), key=lambda kv: -kv[1])[:2]
         note = f.error or "; ".join(f"{r} ({n})" for r, n in reasons)
         table.add_row(
-            Text(clean(f.name, 60)),
+            Text(_tail(clean(f.name, 1000), 48)),
             Text(f.format or "unrecognised"),
             str(f.lines),
             str(f.parsed),
@@ -43,22 +43,31 @@ def print_ingest(console: Console, run: RunStats) -> None:
     console.print(table)
 
 
+def _tail(text: str, width: int) -> str:
+    """The end of a path is what tells files apart."""
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
 def print_cases(console: Console, cases: list[Case]) -> None:
     if not cases:
         console.print("No reconnaissance found.")
         return
     table = Table(title=f"{len(cases)} case(s), {sum(c.escalate for c in cases)} escalated")
-    for column in ("case", "source", "sev", "T2", "detections", "targets", "ports", "first seen"):
-        table.add_column(column)
+    table.add_column("case", no_wrap=True)
+    table.add_column("source", overflow="fold", min_width=15)
+    table.add_column("sev", no_wrap=True)
+    table.add_column("T2", no_wrap=True)
+    table.add_column("detections", no_wrap=True)
+    table.add_column("hosts x ports", justify="right", no_wrap=True)
+    table.add_column("first seen UTC", no_wrap=True)
     for c in cases:
         table.add_row(
             c.id,
-            Text(clean(", ".join(c.sources), 40)),
+            Text(clean(", ".join(c.sources), 80)),
             Text(c.severity, style=SEVERITY_STYLE[c.severity]),
             Text("yes", style="bold") if c.escalate else Text("no"),
-            ", ".join(c.detections),
-            str(c.activity.target_count),
-            str(c.activity.port_count),
-            f"{c.first_seen:%Y-%m-%d %H:%M:%S}",
+            "\n".join(c.detections),
+            f"{c.activity.target_count} x {c.activity.port_count}",
+            f"{c.first_seen:%m-%d %H:%M}",
         )
     console.print(table)
