@@ -25,7 +25,14 @@ import pyarrow.parquet as pq
 
 from reconwatch import schema
 
-PARTITION = {"network": "event_date", "rejects": "ingest_date"}
+PARTITION = {
+    "network": "event_date",
+    "dns": "event_date",
+    "http": "event_date",
+    "auth": "event_date",
+    "alert": "event_date",
+    "rejects": "ingest_date",
+}
 
 
 @dataclass

@@ -53,6 +53,104 @@ NETWORK: Final = pa.schema(
     ]
 )
 
+def _common_tail() -> list[pa.Field]:
+    """Columns every event table ends with: who logged it, and where the line is."""
+    return [
+        pa.field("observer_name", pa.string()),
+        pa.field("event_dataset", pa.string(), nullable=False),
+        pa.field("log_file", pa.string(), nullable=False),
+        pa.field("log_line", pa.int64(), nullable=False),
+    ]
+
+
+def _endpoints() -> list[pa.Field]:
+    return [
+        pa.field("timestamp", TIMESTAMP, nullable=False),
+        pa.field("source_ip", pa.string(), nullable=False),
+        pa.field("source_port", pa.int32()),
+        pa.field("destination_ip", pa.string()),
+        pa.field("destination_port", pa.int32()),
+    ]
+
+
+#: DNS queries and answers, from resolvers and sensors.
+DNS: Final = pa.schema(
+    [
+        *_endpoints(),
+        pa.field("network_transport", pa.string()),
+        # Lower-case, without the trailing dot.
+        pa.field("dns_question_name", pa.string()),
+        # Mnemonic (A, AAAA, PTR, AXFR, ANY, TXT, SRV...), or TYPE<n> when unknown.
+        pa.field("dns_question_type", pa.string()),
+        # IN, CH (version.bind probes), HS.
+        pa.field("dns_question_class", pa.string()),
+        # NOERROR, NXDOMAIN, REFUSED, SERVFAIL...; null when the source logs queries only.
+        pa.field("dns_response_code", pa.string()),
+        pa.field("dns_answers", pa.list_(pa.string())),
+        pa.field("dns_id", pa.int32()),
+        # Filled from a public suffix list when known; parsers leave it null.
+        pa.field("dns_question_registered_domain", pa.string()),
+        # "allowed" for a served query; "denied"/"rejected" for refused or denied
+        # ones (BIND "query (cache) denied", "zone transfer denied").
+        pa.field("event_action", pa.string()),
+        *_common_tail(),
+    ]
+)
+
+#: Web server and proxy access logs.
+HTTP: Final = pa.schema(
+    [
+        *_endpoints(),
+        # The Host header (or the vhost of vhost_combined), lower-case.
+        pa.field("url_domain", pa.string()),
+        pa.field("http_request_method", pa.string()),
+        pa.field("url_path", pa.string()),
+        pa.field("url_query", pa.string()),
+        pa.field("http_version", pa.string()),
+        pa.field("http_response_status_code", pa.int16()),
+        pa.field("http_response_bytes", pa.int64()),
+        pa.field("http_request_referrer", pa.string()),
+        pa.field("user_agent_original", pa.string()),
+        pa.field("user_name", pa.string()),
+        *_common_tail(),
+    ]
+)
+
+#: User activity: logins, logouts, VPN sessions.
+AUTH: Final = pa.schema(
+    [
+        *_endpoints(),
+        pa.field("user_name", pa.string()),
+        # success | failure | null (informational events such as a disconnect).
+        pa.field("event_outcome", pa.string()),
+        # What happened, snake_case: login, logout, invalid_user, disconnect, vpn_connect...
+        pa.field("event_action", pa.string()),
+        # password, publickey, keyboard-interactive, kerberos, ntlm...
+        pa.field("auth_method", pa.string()),
+        # sshd, windows, openvpn...
+        pa.field("service_name", pa.string()),
+        # Windows event id (4624...), when the source has one.
+        pa.field("event_code", pa.string()),
+        *_common_tail(),
+    ]
+)
+
+#: IDS/IPS alerts, sensor notices and honeypot touches.
+ALERT: Final = pa.schema(
+    [
+        *_endpoints(),
+        pa.field("network_transport", pa.string()),
+        pa.field("rule_id", pa.string()),
+        pa.field("rule_name", pa.string()),
+        pa.field("rule_category", pa.string()),
+        # 1 (highest) .. 4, as Suricata/Snort priorities; honeypots use 1.
+        pa.field("event_severity", pa.int16()),
+        # allowed | denied (an IPS drop) | null.
+        pa.field("event_action", pa.string()),
+        *_common_tail(),
+    ]
+)
+
 REJECTS: Final = pa.schema(
     [
         pa.field("log_file", pa.string(), nullable=False),
@@ -66,7 +164,14 @@ REJECTS: Final = pa.schema(
 
 MAX_RAW_CHARS: Final = 4096
 
-TABLES: Final[dict[str, pa.Schema]] = {"network": NETWORK, "rejects": REJECTS}
+TABLES: Final[dict[str, pa.Schema]] = {
+    "network": NETWORK,
+    "dns": DNS,
+    "http": HTTP,
+    "auth": AUTH,
+    "alert": ALERT,
+    "rejects": REJECTS,
+}
 
 
 def empty(schema: pa.Schema) -> pa.Table:

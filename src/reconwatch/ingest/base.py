@@ -7,7 +7,7 @@ keep state across that file's batches (Zeek's ``#fields`` header, the syslog
 year across a Dec -> Jan rollover).
 
 Accounting is the framework's promise: for every batch,
-``len(rows) + len(rejects) + skipped == len(lines)``, checked in ``ingest.run``.
+``row_count + len(rejects) + skipped == len(lines)``, checked in ``ingest.run``.
 ``skipped`` is for lines that carry no event by design (blank lines, Zeek
 ``#`` header lines); anything else that does not parse is a reject with a reason.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import duckdb
@@ -52,6 +52,15 @@ class Parsed:
     rows: pa.Table
     rejects: pa.Table
     skipped: int = 0
+    #: Rows for other tables than the parser's own, by table name: a source
+    #: such as Suricata's eve.json carries flows, DNS, HTTP and alerts in one
+    #: file. Each line still lands in exactly one table (or rejects, or skipped).
+    other_tables: dict[str, pa.Table] = field(default_factory=dict)
+
+    @property
+    def row_count(self) -> int:
+        count: int = self.rows.num_rows
+        return count + sum(int(t.num_rows) for t in self.other_tables.values())
 
 
 class Parser(ABC):

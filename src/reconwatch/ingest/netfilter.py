@@ -433,3 +433,6 @@ def _in_line_order(table: pa.Table) -> pa.Table:
     if len(numbers) < 2 or pc.all(pc.greater(numbers[1:], numbers[:-1])).as_py():
         return table
     return table.sort_by("log_line")
+
+
+PARSERS: tuple[type[Parser], ...] = (NetfilterParser,)

@@ -1,18 +1,21 @@
 """The known log formats, in sniffing order.
 
-Order matters only where two formats could both claim a file: the more
-specific format comes first.
+Each family module (``zeek``, ``ids``, ``netfilter``...) lists its parsers in
+``PARSERS``. Order matters only where two formats could both claim a file: the
+families with the most specific markers (Zeek headers, JSON keys) come first,
+line formats with loose markers (syslog-borne firewall lines) last.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reconwatch.ingest import auth, dns, firewalls, honeypot, ids, mapping, netfilter, web, zeek
 from reconwatch.ingest.base import Parser
-from reconwatch.ingest.netfilter import NetfilterParser
-from reconwatch.ingest.zeek import ZeekConnParser
 
-PARSERS: tuple[type[Parser], ...] = (ZeekConnParser, NetfilterParser)
+_FAMILIES = (zeek, ids, honeypot, dns, web, auth, firewalls, netfilter, mapping)
+
+PARSERS: tuple[type[Parser], ...] = tuple(p for family in _FAMILIES for p in family.PARSERS)
 
 FORMATS: dict[str, type[Parser]] = {parser.name: parser for parser in PARSERS}
 

@@ -120,10 +120,12 @@ def _ingest_one(
             parsed = _parse_batch(parser, lines, stats)
             _account(parsed, lines, stats)
             basename = f"{run_id}-{index:05d}-{number:05d}"
-            if parsed.rows.num_rows and parser is not None:
-                table_name = parser.table
-                rows = _with_constants(parsed.rows, source.name, parser)
-                lake.write(table_name, schema.conform(rows, schema.TABLES[table_name]), basename)
+            if parser is not None:
+                for table_name, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
+                    if rows.num_rows:
+                        rows = _with_constants(rows, source.name, parser)
+                        table = schema.conform(rows, schema.TABLES[table_name])
+                        lake.write(table_name, table, basename)
             if parsed.rejects.num_rows:
                 rejects = _with_constants(parsed.rejects, source.name, parser)
                 rejects = rejects.set_column(
@@ -148,7 +150,7 @@ def _parse_batch(parser: Parser | None, lines: pa.Table, stats: FileStats) -> Pa
         return Parsed(rows=_EMPTY_ROWS, rejects=reject_table(numbers, "format not recognised", raw))
     try:
         parsed = parser.parse(lines)
-        total = parsed.rows.num_rows + parsed.rejects.num_rows + parsed.skipped
+        total = parsed.row_count + parsed.rejects.num_rows + parsed.skipped
         if total != lines.num_rows:
             raise AccountingError(f"accounted for {total} of {lines.num_rows} lines")
         return parsed
@@ -161,7 +163,7 @@ def _parse_batch(parser: Parser | None, lines: pa.Table, stats: FileStats) -> Pa
 
 def _account(parsed: Parsed, lines: pa.Table, stats: FileStats) -> None:
     stats.lines += lines.num_rows
-    stats.parsed += parsed.rows.num_rows
+    stats.parsed += parsed.row_count
     stats.rejected += parsed.rejects.num_rows
     stats.skipped += parsed.skipped
     if parsed.rejects.num_rows:

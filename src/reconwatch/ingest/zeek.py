@@ -555,3 +555,6 @@ class ZeekConnParser(ZeekParser):
             rejected_lines, pc.filter(reason, bad), raw_lines(lines, rejected_lines)
         )
         return Parsed(rows=rows, rejects=rejects)
+
+
+PARSERS: tuple[type[Parser], ...] = (ZeekConnParser,)

@@ -1,0 +1,7 @@
+"""Parsers of the dns family (being written)."""
+
+from __future__ import annotations
+
+from reconwatch.ingest.base import Parser
+
+PARSERS: tuple[type[Parser], ...] = ()
