@@ -53,6 +53,7 @@ NETWORK: Final = pa.schema(
     ]
 )
 
+
 def _common_tail() -> list[pa.Field]:
     """Columns every event table ends with: who logged it, and where the line is."""
     return [
