@@ -10,7 +10,7 @@ import pytest
 from conftest import network_rows
 from reconwatch.config import DetectConfig
 from reconwatch.detect import DETECTIONS, SORT_KEYS, run_detections
-from reconwatch.detect.base import FINDINGS
+from reconwatch.detect.base import RUN_FINDINGS
 
 
 def mixed() -> list[dict[str, Any]]:
@@ -123,7 +123,7 @@ def test_run_detections_finds_each_actor_by_the_right_detections() -> None:
 
 def test_run_detections_returns_findings_schema_sorted() -> None:
     findings = run_detections(ibis.memtable(network_rows(mixed())), DetectConfig())
-    assert findings.schema == FINDINGS
+    assert findings.schema == RUN_FINDINGS
     rows = findings.to_pylist()
     keys = [tuple(row[k] for k in SORT_KEYS) for row in rows]
     assert [(k[0], k[1]) for k in keys] == [
@@ -154,7 +154,7 @@ def test_run_detections_is_deterministic_whatever_the_input_order() -> None:
 def test_run_detections_on_no_events_is_an_empty_findings_table() -> None:
     findings = run_detections(ibis.memtable(network_rows([])), DetectConfig())
     assert findings.num_rows == 0
-    assert findings.schema == FINDINGS
+    assert findings.schema == RUN_FINDINGS
 
 
 def test_run_detections_can_run_a_subset() -> None:

@@ -9,14 +9,14 @@ on the engine the network table is bound to and returns one Arrow table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Final, NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final, NamedTuple
 
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from reconwatch.config import DetectConfig
-from reconwatch.detect.base import FINDINGS
+from reconwatch.detect.base import FINDINGS, RUN_FINDINGS
 from reconwatch.detect.portscan import block_scan, horizontal_scan, vertical_scan
 from reconwatch.detect.scantype import flag_scan
 from reconwatch.detect.trw import trw_scan
@@ -29,14 +29,17 @@ SCANNING_IP_BLOCKS: Final = "T1595.001"
 class Detection(NamedTuple):
     """One registered detection."""
 
-    #: ``function(network, cfg) -> ibis.Table`` with the FINDINGS columns.
-    function: Callable[[ir.Table, Any], ir.Table]
+    #: ``function(*input_tables, cfg) -> ibis.Table`` with the FINDINGS columns.
+    function: Callable[..., ir.Table]
     #: Attribute of ``DetectConfig`` holding its thresholds.
     config: str
     #: What it finds, in one line (for ``--help``, reports and docs).
     description: str
     #: The ATT&CK technique its findings are evidence of.
     technique: str
+    #: Lake tables the function takes, in order; the first is where its
+    #: evidence lines come from.
+    inputs: tuple[str, ...] = ("network",)
 
 
 DETECTIONS: Final[dict[str, Detection]] = {
@@ -77,7 +80,9 @@ SORT_KEYS: Final = ("detection", "source_ip", "window_start", "label")
 
 
 def run_detections(
-    network: ir.Table, cfg: DetectConfig, names: Iterable[str] | None = None
+    tables: Mapping[str, ir.Table] | ir.Table,
+    cfg: DetectConfig,
+    names: Iterable[str] | None = None,
 ) -> pa.Table:
     """Run the detections (all, or those in ``names``) and return their findings.
 
@@ -92,11 +97,20 @@ def run_detections(
         raise ValueError(
             f"unknown detection(s) {', '.join(unknown)}; available: {', '.join(DETECTIONS)}"
         )
-    tables = [FINDINGS.empty_table()]
+    if not isinstance(tables, Mapping):
+        tables = {"network": tables}
+    results = [RUN_FINDINGS.empty_table()]
     for name in selected:
         detection = DETECTIONS[name]
-        expr = detection.function(network, getattr(cfg, detection.config))
-        tables.append(conform(expr.to_pyarrow(), FINDINGS))
-    findings = pa.concat_tables(tables)
+        if any(table not in tables for table in detection.inputs):
+            continue  # e.g. no DNS table in this lake: nothing to look at
+        inputs = [tables[table] for table in detection.inputs]
+        expr = detection.function(*inputs, getattr(cfg, detection.config))
+        found = conform(expr.to_pyarrow(), FINDINGS)
+        found = found.append_column(
+            "source_table", pa.repeat(pa.scalar(detection.inputs[0]), found.num_rows)
+        )
+        results.append(conform(found, RUN_FINDINGS))
+    findings = pa.concat_tables(results)
     # Arrow places nulls last by default (TRW's window_start, block_scan's label).
     return findings.sort_by([(key, "ascending") for key in SORT_KEYS])

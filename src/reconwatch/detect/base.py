@@ -1,8 +1,9 @@
 """What a detection is and what it returns.
 
-A detection is a module in ``reconwatch.detect`` with a config dataclass (in
-``reconwatch.config``) and a function ``detect(network, cfg) -> ibis.Table``
-whose result has exactly the ``FINDINGS`` columns. Findings are few (one per
+A detection is a function ``name(*input_tables, cfg) -> ibis.Table`` in a
+module of ``reconwatch.detect``, with its config class in ``reconwatch.config``
+and an entry in ``reconwatch.detect.DETECTIONS`` naming its input tables. Its
+result has the ``FINDINGS`` columns; the runner adds ``source_table``. Findings are few (one per
 actor and window), so stages after detection may work on them in Python.
 """
 
@@ -38,3 +39,7 @@ FINDINGS: Final = pa.schema(
         pa.field("label", pa.string()),
     ]
 )
+
+#: What the runner returns: FINDINGS plus the lake table holding each
+#: finding's evidence (the detection's first input: network, dns, http...).
+RUN_FINDINGS: Final = FINDINGS.append(pa.field("source_table", pa.string()))
