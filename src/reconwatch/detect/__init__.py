@@ -9,14 +9,15 @@ on the engine the network table is bound to and returns one Arrow table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Final, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Final
 
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from reconwatch.config import DetectConfig
-from reconwatch.detect.base import FINDINGS, RUN_FINDINGS
+from reconwatch.detect import dns, slow, web
+from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, Detection
 from reconwatch.detect.portscan import block_scan, horizontal_scan, vertical_scan
 from reconwatch.detect.scantype import flag_scan
 from reconwatch.detect.trw import trw_scan
@@ -24,22 +25,6 @@ from reconwatch.schema import conform
 
 #: ATT&CK Active Scanning: Scanning IP Blocks.
 SCANNING_IP_BLOCKS: Final = "T1595.001"
-
-
-class Detection(NamedTuple):
-    """One registered detection."""
-
-    #: ``function(*input_tables, cfg) -> ibis.Table`` with the FINDINGS columns.
-    function: Callable[..., ir.Table]
-    #: Attribute of ``DetectConfig`` holding its thresholds.
-    config: str
-    #: What it finds, in one line (for ``--help``, reports and docs).
-    description: str
-    #: The ATT&CK technique its findings are evidence of.
-    technique: str
-    #: Lake tables the function takes, in order; the first is where its
-    #: evidence lines come from.
-    inputs: tuple[str, ...] = ("network",)
 
 
 DETECTIONS: Final[dict[str, Detection]] = {
@@ -74,6 +59,10 @@ DETECTIONS: Final[dict[str, Detection]] = {
         SCANNING_IP_BLOCKS,
     ),
 }
+
+# Families in their own modules register their detections there.
+for _family in (dns, web, slow):
+    DETECTIONS.update(_family.DETECTIONS)
 
 #: Deterministic order of the runner's output.
 SORT_KEYS: Final = ("detection", "source_ip", "window_start", "label")

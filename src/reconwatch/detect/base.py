@@ -9,8 +9,10 @@ actor and window), so stages after detection may work on them in Python.
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from typing import Final, NamedTuple
 
+import ibis.expr.types as ir
 import pyarrow as pa
 
 from reconwatch.schema import TIMESTAMP
@@ -43,3 +45,19 @@ FINDINGS: Final = pa.schema(
 #: What the runner returns: FINDINGS plus the lake table holding each
 #: finding's evidence (the detection's first input: network, dns, http...).
 RUN_FINDINGS: Final = FINDINGS.append(pa.field("source_table", pa.string()))
+
+
+class Detection(NamedTuple):
+    """One registered detection."""
+
+    #: ``function(*input_tables, cfg) -> ibis.Table`` with the FINDINGS columns.
+    function: Callable[..., ir.Table]
+    #: Attribute of ``DetectConfig`` holding its thresholds.
+    config: str
+    #: What it finds, in one line (for ``--help``, reports and docs).
+    description: str
+    #: The ATT&CK technique its findings are evidence of.
+    technique: str
+    #: Lake tables the function takes, in order; the first is where its
+    #: evidence lines come from.
+    inputs: tuple[str, ...] = ("network",)

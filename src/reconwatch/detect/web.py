@@ -1,0 +1,9 @@
+"""Detections of web reconnaissance (being written)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from reconwatch.detect.base import Detection
+
+DETECTIONS: Final[dict[str, Detection]] = {}
