@@ -241,7 +241,19 @@ class RespondConfig(Section):
     ipset_name: str = Field("reconwatch", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,20}$")
 
 
+class EngineConfig(Section):
+    """The query engine behind the detections."""
+
+    #: DuckDB's memory budget. Beyond it DuckDB spills to ``LAKE/_tmp`` instead
+    #: of growing with the input (its own default is 80% of RAM, which a big
+    #: hunt would take). 2 GB keeps a 2-core SOC box responsive.
+    memory_limit: str = Field("2GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    #: Worker threads; null = one per core.
+    threads: int | None = Field(None, ge=1)
+
+
 class Config(Section):
+    engine: EngineConfig = EngineConfig()
     site: SiteConfig = SiteConfig()
     syslog: SyslogConfig = SyslogConfig()
     netfilter: NetfilterConfig = NetfilterConfig()

@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from reconwatch import schema
+from reconwatch.config import EngineConfig
 from reconwatch.lake import Lake
 
 ENGINES = ("duckdb",)
@@ -23,12 +24,23 @@ ENGINES = ("duckdb",)
 class Engine:
     """An Ibis connection bound to one lake."""
 
-    def __init__(self, lake: Lake, kind: str = "duckdb") -> None:
+    def __init__(
+        self, lake: Lake, config: EngineConfig | None = None, kind: str = "duckdb"
+    ) -> None:
         if kind not in ENGINES:
             raise ValueError(f"unknown engine {kind!r}; available: {', '.join(ENGINES)}")
+        config = config or EngineConfig()
         self.lake = lake
         self.kind = kind
-        self.con: Any = ibis.duckdb.connect()
+        spill = lake.root / "_tmp"
+        spill.mkdir(parents=True, exist_ok=True)
+        settings: dict[str, Any] = {
+            "memory_limit": config.memory_limit,
+            "temp_directory": str(spill),
+        }
+        if config.threads is not None:
+            settings["threads"] = config.threads
+        self.con: Any = ibis.duckdb.connect(**settings)
 
     def table(self, name: str) -> ir.Table:
         """A lake table as an Ibis table (empty, with the right schema, if absent)."""

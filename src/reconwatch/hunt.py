@@ -78,7 +78,7 @@ def hunt(
     with _lake_for(out_dir, lake_dir) as lake:
         options = options or IngestOptions()
         run = ingest(paths, lake, config, options, progress) if paths is not None else None
-        engine = Engine(lake)
+        engine = Engine(lake, config.engine)
         try:
             network = engine.table("network")
             findings = run_detections(network, config.detect)
