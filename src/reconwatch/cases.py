@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,15 +34,32 @@ class Evidence:
     log_file: str
     log_line: int
     timestamp: dt.datetime
-    destination_ip: str
+    destination_ip: str | None
     destination_port: int | None
-    network_transport: str | None
-    tcp_flags: str | None
-    event_action: str | None
-    connection_state: str | None
+    #: What the event was, in a few words built from its table's own columns
+    #: (e.g. "tcp SYN dropped", "PTR 7.113.0.203.in-addr.arpa NXDOMAIN").
+    detail: str = ""
+    #: Lake table the event comes from.
+    table: str = "network"
 
     def location(self) -> str:
         return f"{self.log_file}:{self.log_line}"
+
+
+#: Per table: the columns that describe an event, in the order they read well.
+EVIDENCE_DETAIL: dict[str, tuple[str, ...]] = {
+    "network": ("network_transport", "tcp_flags", "event_action", "connection_state"),
+    "dns": ("dns_question_type", "dns_question_name", "dns_response_code", "event_action"),
+    "http": (
+        "http_request_method",
+        "url_domain",
+        "url_path",
+        "http_response_status_code",
+        "user_agent_original",
+    ),
+    "auth": ("service_name", "event_action", "user_name", "event_outcome"),
+    "alert": ("rule_id", "rule_name", "event_action"),
+}
 
 
 @dataclass
@@ -60,6 +78,7 @@ class Finding:
     ports: list[int]
     score: float
     label: str | None
+    source_table: str = "network"
     evidence: list[Evidence] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -81,7 +100,8 @@ class Finding:
                 f"sequential test (TRW) flagged it {self.label} "
                 f"({self.target_count} hosts, log-likelihood {self.score:.1f})"
             )
-        return f"{self.event_count} events within {span}"
+        label = f" ({self.label})" if self.label else ""
+        return f"{self.event_count} events, {self.target_count} targets{label} within {span}"
 
 
 @dataclass
@@ -103,6 +123,14 @@ class Activity:
     #: psad-style probe type -> packets.
     probe_types: dict[str, int] = field(default_factory=dict)
     datasets: list[str] = field(default_factory=list)
+    #: DNS queries the source made, distinct names, and how many failed (NXDOMAIN).
+    dns_queries: int = 0
+    dns_names: int = 0
+    dns_nxdomain: int = 0
+    #: Web requests the source made, and how many got a 4xx answer.
+    http_requests: int = 0
+    http_client_errors: int = 0
+    http_paths: int = 0
 
 
 @dataclass
@@ -121,6 +149,8 @@ class Case:
     disposition: str = "suspicious"
     answers: dict[str, str] = field(default_factory=dict)
     containment: dict[str, Any] = field(default_factory=dict)
+    #: The campaign key when the case groups several coordinated sources.
+    campaign: str | None = None
 
     @property
     def detections(self) -> list[str]:
@@ -152,39 +182,95 @@ def _duration(delta: dt.timedelta) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
-def case_id(source: str, first_seen: dt.datetime) -> str:
+CAMPAIGN_PREFIX = "campaign:"
+
+
+def case_id(actor: str, first_seen: dt.datetime) -> str:
     """Stable id: the same actor starting at the same moment gets the same id on a rerun."""
-    digest = hashlib.sha256(f"{source}|{first_seen.isoformat()}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{actor}|{first_seen.isoformat()}".encode()).hexdigest()
     return f"RW-{first_seen:%Y%m%d}-{digest[:8]}"
 
 
-def build_cases(network: ir.Table, findings: pa.Table, evidence_samples: int) -> list[Case]:
-    """Group findings by source and attach activity facts and evidence from ``network``."""
+def actor_of(finding: Finding) -> str:
+    """The actor a finding belongs to: its campaign when it has one, else its source.
+
+    Campaign detections give each member source the same ``label`` starting
+    with ``campaign:``; their findings form one case listing every member.
+    """
+    if finding.label and finding.label.startswith(CAMPAIGN_PREFIX):
+        return finding.label
+    return finding.source_ip
+
+
+def build_cases(
+    tables: Mapping[str, ir.Table] | ir.Table, findings: pa.Table, evidence_samples: int
+) -> list[Case]:
+    """Group findings by actor and attach activity facts and evidence from the lake tables."""
     if findings.num_rows == 0:
         return []
-    rows = findings.to_pylist()
-    found = [_finding(row) for row in rows]
+    if not isinstance(tables, Mapping):
+        tables = {"network": tables}
+    found = [_finding(row) for row in findings.to_pylist()]
     sources = sorted({f.source_ip for f in found})
     actors = ibis.memtable(pa.table({"actor": pa.array(sources, pa.string())}))
-    events = network.join(actors, network.source_ip == actors.actor).select(network)
-    activity = _activity(events)
-    _attach_evidence(events, found, evidence_samples)
-    by_source: dict[str, list[Finding]] = defaultdict(list)
+
+    def events_of(name: str) -> ir.Table:
+        table = tables[name]
+        return table.join(actors, table.source_ip == actors.actor).select(table)
+
+    activity: dict[str, Activity] = defaultdict(Activity)
+    if "network" in tables:
+        activity.update(_activity(events_of("network")))
+    if "dns" in tables:
+        _dns_activity(events_of("dns"), activity)
+    if "http" in tables:
+        _http_activity(events_of("http"), activity)
+    for name in sorted({f.source_table for f in found}):
+        if name in tables:
+            subset = [f for f in found if f.source_table == name]
+            _attach_evidence(events_of(name), name, subset, evidence_samples)
+
+    by_actor: dict[str, list[Finding]] = defaultdict(list)
     for finding in found:
-        by_source[finding.source_ip].append(finding)
+        by_actor[actor_of(finding)].append(finding)
     cases = []
-    for source in sources:
-        items = sorted(by_source[source], key=lambda f: (f.first_seen, f.detection))
+    for actor, items in sorted(by_actor.items()):
+        items.sort(key=lambda f: (f.first_seen, f.detection, f.source_ip))
+        members = sorted({f.source_ip for f in items})
         first = min(f.first_seen for f in items)
         cases.append(
             Case(
-                id=case_id(source, first),
-                sources=[source],
+                id=case_id(actor, first),
+                sources=members,
                 findings=items,
-                activity=activity.get(source, Activity()),
+                activity=_merge([activity[m] for m in members]),
+                campaign=actor if actor.startswith(CAMPAIGN_PREFIX) else None,
             )
         )
     return cases
+
+
+def _merge(parts: list[Activity]) -> Activity:
+    """One actor's activity from its member sources' (a campaign has many)."""
+    if len(parts) == 1:
+        return parts[0]
+    merged = Activity()
+    for part in parts:
+        for name in (
+            "events", "failed", "succeeded", "target_count", "port_count", "probed_pairs",
+            "exposed_count", "dns_queries", "dns_names", "dns_nxdomain", "http_requests",
+            "http_client_errors", "http_paths",
+        ):  # fmt: skip
+            setattr(merged, name, getattr(merged, name) + getattr(part, name))
+        stamps = [t for t in (merged.first_seen, part.first_seen) if t is not None]
+        merged.first_seen = min(stamps) if stamps else None
+        stamps = [t for t in (merged.last_seen, part.last_seen) if t is not None]
+        merged.last_seen = max(stamps) if stamps else None
+        merged.exposed = sorted({*merged.exposed, *part.exposed})[:LIST_CAP]
+        for kind, count in part.probe_types.items():
+            merged.probe_types[kind] = merged.probe_types.get(kind, 0) + count
+        merged.datasets = sorted({*merged.datasets, *part.datasets})
+    return merged
 
 
 def _finding(row: dict[str, Any]) -> Finding:
@@ -201,6 +287,7 @@ def _finding(row: dict[str, Any]) -> Finding:
         ports=list(row["ports"] or []),
         score=row["score"],
         label=row["label"],
+        source_table=row.get("source_table") or "network",
     )
 
 
@@ -257,6 +344,35 @@ def _activity(events: ir.Table) -> dict[str, Activity]:
     return result
 
 
+def _dns_activity(events: ir.Table, result: dict[str, Activity]) -> None:
+    nx = (events.dns_response_code == "NXDOMAIN").ifelse(1, 0)
+    totals = events.group_by("source_ip").aggregate(
+        queries=events.count(),
+        names=events.dns_question_name.nunique(),
+        nxdomain=nx.sum(),
+    )
+    for row in totals.to_pyarrow().to_pylist():
+        activity = result[row["source_ip"]]
+        activity.dns_queries = row["queries"]
+        activity.dns_names = row["names"]
+        activity.dns_nxdomain = row["nxdomain"] or 0
+
+
+def _http_activity(events: ir.Table, result: dict[str, Activity]) -> None:
+    status = events.http_response_status_code
+    client_error = ((status >= 400) & (status < 500)).ifelse(1, 0)
+    totals = events.group_by("source_ip").aggregate(
+        requests=events.count(),
+        errors=client_error.sum(),
+        paths=events.url_path.nunique(),
+    )
+    for row in totals.to_pyarrow().to_pylist():
+        activity = result[row["source_ip"]]
+        activity.http_requests = row["requests"]
+        activity.http_client_errors = row["errors"] or 0
+        activity.http_paths = row["paths"]
+
+
 def _service(row: dict[str, Any]) -> str:
     host = row["destination_ip"]
     host = f"[{host}]" if ":" in host else host
@@ -265,8 +381,8 @@ def _service(row: dict[str, Any]) -> str:
     return f"{host}:{port}/{proto}" if port is not None else f"{host}/{proto}"
 
 
-def _attach_evidence(events: ir.Table, found: list[Finding], samples: int) -> None:
-    """Give each finding its first ``samples`` supporting events, in one query."""
+def _attach_evidence(events: ir.Table, table: str, found: list[Finding], samples: int) -> None:
+    """Give each finding its first ``samples`` supporting events, in one query per table."""
     spans = ibis.memtable(
         pa.table(
             {
@@ -285,27 +401,19 @@ def _attach_evidence(events: ir.Table, found: list[Finding], samples: int) -> No
             events.timestamp <= spans.span_end,
         ],
     )
-    # Failed attempts first: they are what the scan detections counted.
-    not_failed = (joined.connection_outcome == "failed").ifelse(0, 1)
-    ranked = joined.mutate(
-        rank=ibis.row_number().over(
-            group_by=joined.finding,
-            order_by=[not_failed, joined.timestamp, joined.log_file, joined.log_line],
-        )
-    )
-    picked = ranked.filter(ranked["rank"] < samples).order_by(["finding", "rank"])
+    order = [joined.timestamp, joined.log_file, joined.log_line]
+    if table == "network":
+        # Failed attempts first: they are what the scan detections counted.
+        order.insert(0, (joined.connection_outcome == "failed").ifelse(0, 1))
+    ranked = joined.mutate(rank=ibis.row_number().over(group_by=joined.finding, order_by=order))
+    detail_columns = EVIDENCE_DETAIL.get(table, ())
     columns = [
-        "finding",
-        "log_file",
-        "log_line",
-        "timestamp",
-        "destination_ip",
-        "destination_port",
-        "network_transport",
-        "tcp_flags",
-        "event_action",
-        "connection_state",
-    ]
+        "finding", "log_file", "log_line", "timestamp", "destination_ip", "destination_port",
+        *detail_columns,
+    ]  # fmt: skip
+    picked = ranked.filter(ranked["rank"] < samples).order_by(["finding", "rank"])
     for row in picked.select(*columns).to_pyarrow().to_pylist():
         index = row.pop("finding")
-        found[index].evidence.append(Evidence(**row))
+        values = [row.pop(c) for c in detail_columns]
+        detail = " ".join(str(v) for v in values if v not in (None, ""))
+        found[index].evidence.append(Evidence(**row, detail=detail, table=table))

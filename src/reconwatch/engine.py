@@ -51,5 +51,15 @@ class Engine:
         # Select the schema's columns so partition columns and evolution never leak.
         return table.select(*schema.TABLES[name].names)
 
+    def tables(self) -> dict[str, ir.Table]:
+        """Every event table the lake holds data for (``network`` always, maybe empty)."""
+        present = {
+            name: self.table(name)
+            for name in schema.TABLES
+            if name != "rejects" and self.lake.files(name)
+        }
+        present.setdefault("network", self.table("network"))
+        return present
+
     def close(self) -> None:
         self.con.disconnect()

@@ -80,13 +80,13 @@ def hunt(
         run = ingest(paths, lake, config, options, progress) if paths is not None else None
         engine = Engine(lake, config.engine)
         try:
-            network = engine.table("network")
-            findings = run_detections(network, config.detect)
-            cases = build_cases(network, findings, config.triage.evidence_samples)
+            tables = engine.tables()
+            findings = run_detections(tables, config.detect)
+            cases = build_cases(tables, findings, config.triage.evidence_samples)
         finally:
             engine.close()
 
-    cases = triage(cases, config)
+    cases = triage(cases, config, tables=list(tables))
     plan = plan_blocks(cases, config)
     result = HuntResult(run=run, cases=cases, plan=plan)
     if out_dir is not None:

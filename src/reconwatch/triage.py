@@ -10,10 +10,11 @@ checked, rather than implying a clean result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from reconwatch.cases import Case, Finding
 from reconwatch.config import Config
+from reconwatch.detect import DETECTIONS
 from reconwatch.netaddr import IPNetwork, in_any, parse_ip
 
 #: The playbook's "Questions for Analysis", verbatim: the keys of ``Case.answers``.
@@ -47,17 +48,31 @@ PROBE_NAMES = {
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
-def triage(cases: list[Case], config: Config) -> list[Case]:
-    """Fill techniques, escalation, severity, disposition and the four answers, in place."""
+def triage(cases: list[Case], config: Config, tables: Collection[str] = ("network",)) -> list[Case]:
+    """Fill techniques, escalation, severity, disposition and the four answers, in place.
+
+    ``tables`` names the lake tables the hunt had, so an answer can tell "no
+    DNS queries from this source" apart from "no DNS logs at all".
+    """
     home = config.site.home()
     for case in cases:
         case.internal = all(_is_internal(source, home) for source in case.sources)
-        case.techniques = ["T1046"] if case.internal else ["T1590.005", "T1595.001"]
+        case.techniques = _techniques(case)
         case.escalate, case.reasons = _escalation(case, config)
         case.severity = _severity(case)
         case.disposition = "malicious" if case.escalate else "suspicious"
-        case.answers = _answers(case)
+        case.answers = _answers(case, tables)
     return sorted(cases, key=lambda c: (-SEVERITIES.index(c.severity), c.first_seen, c.id))
+
+
+def _techniques(case: Case) -> list[str]:
+    """ATT&CK techniques: T1590.005 for every external actor mapping our addresses,
+    plus what each detection is evidence of; from inside, scanning is T1046."""
+    found = {DETECTIONS[d].technique for d in case.detections if d in DETECTIONS}
+    if case.internal:
+        scanning = {t for t in found if t.startswith("T1595")}
+        return sorted((found - scanning) | ({"T1046"} if scanning or not found else set()))
+    return sorted(found | {"T1590.005"})
 
 
 def _is_internal(source: str, home: Sequence[IPNetwork]) -> bool:
@@ -123,22 +138,36 @@ def _severity(case: Case) -> str:
     return SEVERITIES[min(points - 1, 3)]
 
 
-def _answers(case: Case) -> dict[str, str]:
+def _answers(case: Case, tables: Collection[str]) -> dict[str, str]:
     act = case.activity
-    source = ", ".join(case.sources)
+    source = ", ".join(case.sources[:10]) + (
+        f" and {len(case.sources) - 10} more" if len(case.sources) > 10 else ""
+    )
     where = "internal" if case.internal else "external"
-    exposed = (
-        f" {act.exposed_count} service(s) answered or were let through, e.g. "
-        f"{', '.join(act.exposed[:5])}."
-        if act.exposed_count
-        else " Nothing it probed answered or was let through."
+    who = (
+        f"{where.capitalize()} source {source}"
+        if len(case.sources) == 1
+        else (f"A coordinated group of {len(case.sources)} {where} sources ({source})")
     )
-    q1 = (
-        f"Yes. {where.capitalize()} source {source} made {act.events} logged connection "
-        f"attempts to {act.target_count} of our addresses on {act.port_count} ports, "
-        f"{act.failed} of them failed or denied, between {_ts(act.first_seen)} and "
-        f"{_ts(act.last_seen)}.{exposed}"
-    )
+    parts = []
+    if act.events:
+        exposed = (
+            f" {act.exposed_count} service(s) answered or were let through, e.g. "
+            f"{', '.join(act.exposed[:5])}."
+            if act.exposed_count
+            else " Nothing it probed answered or was let through."
+        )
+        parts.append(
+            f"{who} made {act.events} logged connection attempts to {act.target_count} of "
+            f"our addresses on {act.port_count} ports, {act.failed} of them failed or denied, "
+            f"between {_ts(act.first_seen)} and {_ts(act.last_seen)}.{exposed}"
+        )
+    if act.http_requests:
+        parts.append(
+            f"It sent {act.http_requests} web requests for {act.http_paths} distinct paths; "
+            f"{act.http_client_errors} were answered with a 4xx error."
+        )
+    q1 = ("Yes. " + " ".join(parts)) if parts else f"{who}: no network or web activity logged."
     q2 = (
         "Not checked: no threat-intelligence feed is configured, so the source could "
         "not be matched against known malicious addresses. Cross-reference it manually "
@@ -151,10 +180,25 @@ def _answers(case: Case) -> dict[str, str]:
         for kind, count in sorted(act.probe_types.items(), key=lambda kv: -kv[1])
     )
     q3 = f"Yes. {patterns}{more}." + (f" Probe types: {probes}." if probes else "")
-    q4 = (
-        "No DNS query logs were part of this hunt, so DNS frequency and volume could "
-        "not be assessed for this source."
-    )
+    dns_findings = [f for f in case.findings if f.source_table == "dns"]
+    if "dns" not in tables:
+        q4 = (
+            "No DNS query logs were part of this hunt, so DNS frequency and volume could "
+            "not be assessed for this source."
+        )
+    elif act.dns_queries == 0:
+        q4 = "The DNS logs in this hunt hold no query from this source."
+    else:
+        share = 100 * act.dns_nxdomain / act.dns_queries
+        verdict = (
+            "They match enumeration: " + "; ".join(f.describe() for f in dns_findings[:4]) + "."
+            if dns_findings
+            else "No DNS enumeration pattern was detected in them."
+        )
+        q4 = (
+            f"{act.dns_queries} DNS queries for {act.dns_names} distinct names, "
+            f"{act.dns_nxdomain} of them NXDOMAIN ({share:.0f}%). {verdict}"
+        )
     return dict(zip(QUESTIONS, (q1, q2, q3, q4), strict=True))
 
 

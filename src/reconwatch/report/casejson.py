@@ -30,10 +30,8 @@ def _evidence(item: Evidence) -> dict[str, Any]:
         "timestamp": iso(item.timestamp),
         "destination_ip": item.destination_ip,
         "destination_port": item.destination_port,
-        "transport": item.network_transport,
-        "tcp_flags": item.tcp_flags,
-        "action": item.event_action,
-        "connection_state": item.connection_state,
+        "table": item.table,
+        "detail": item.detail,
     }
 
 
@@ -61,6 +59,7 @@ def case_to_dict(case: Case) -> dict[str, Any]:
     return {
         "id": case.id,
         "sources": case.sources,
+        "campaign": case.campaign,
         "internal": case.internal,
         "techniques": case.techniques,
         "detections": case.detections,
@@ -88,6 +87,12 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             "exposed_count": act.exposed_count,
             "probe_types": act.probe_types,
             "datasets": act.datasets,
+            "dns_queries": act.dns_queries,
+            "dns_names": act.dns_names,
+            "dns_nxdomain": act.dns_nxdomain,
+            "http_requests": act.http_requests,
+            "http_client_errors": act.http_client_errors,
+            "http_paths": act.http_paths,
         },
         "findings": [_finding(f) for f in case.findings],
         "containment": case.containment,

@@ -96,8 +96,7 @@ def _case(c: Case) -> list[str]:
             port = f":{e.destination_port}" if e.destination_port is not None else ""
             lines.append(
                 f"  - `{md(e.location(), 120)}` {iso(e.timestamp)} -> "
-                f"{md(e.destination_ip)}{port} {md(e.network_transport or '')} "
-                f"{md(e.tcp_flags or '')} {md(e.event_action or e.connection_state or '')}"
+                f"{md(e.destination_ip or '-')}{port} {md(e.detail, 300)}"
             )
     lines.append("")
     return lines
