@@ -72,6 +72,9 @@ class Parser(ABC):
     table: ClassVar[str] = "network"
     #: ``event_dataset`` value, e.g. "netfilter", "zeek.conn".
     dataset: ClassVar[str]
+    #: Syslog program tags whose lines this parser reads ("kernel", "sshd"...):
+    #: the syslog multiplexer routes a mixed file's lines by them.
+    programs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx

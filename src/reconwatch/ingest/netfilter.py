@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Final
+from typing import ClassVar, Final
 
 import duckdb
 import pyarrow as pa
@@ -110,6 +110,7 @@ def _looks_like_netfilter(line: str) -> bool:
 class NetfilterParser(Parser):
     """Kernel netfilter LOG lines in syslog/journal envelopes, and Proxmox firewall logs."""
 
+    programs: ClassVar[tuple[str, ...]] = ("kernel",)
     name = "netfilter"
     dataset = "netfilter"
     table = "network"

@@ -10,10 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconwatch.ingest import auth, dns, firewalls, honeypot, ids, mapping, netfilter, web, zeek
+from reconwatch.ingest import (
+    auth,
+    dns,
+    firewalls,
+    honeypot,
+    ids,
+    mapping,
+    netfilter,
+    syslogmux,
+    web,
+    zeek,
+)
 from reconwatch.ingest.base import Parser
 
-_FAMILIES = (zeek, ids, honeypot, dns, web, auth, firewalls, netfilter, mapping)
+# The syslog multiplexer goes first: it claims only files whose first lines come
+# from programs of several parsers, and hands each line to its program's parser.
+_FAMILIES = (syslogmux, zeek, ids, honeypot, dns, web, auth, firewalls, netfilter, mapping)
 
 PARSERS: tuple[type[Parser], ...] = tuple(p for family in _FAMILIES for p in family.PARSERS)
 

@@ -1,0 +1,153 @@
+"""Mixed syslog files: each line goes to the parser of its program.
+
+``/var/log/syslog``, ``/var/log/messages`` or a central relay's file holds the
+lines of many programs: kernel netfilter drops next to sshd logins next to
+BIND queries. Rejecting such a file wholesale, or parsing it with the parser
+of its first lines, would lose most of it. This parser reads the program tag
+of every line (one vectorised regex in DuckDB), splits the batch by program
+with Arrow filters, and hands each part to the parser that claims the program
+(``Parser.programs``), one instance per program per file, so each keeps its
+own state (the syslog year, for instance). Lines of programs nobody claims
+are rejected with the reason ``syslog program without a parser``.
+
+It is chosen by sniffing only when a file's first lines come from programs of
+more than one parser, or from programs no parser claims next to ones a parser
+does; a file of one program goes straight to that program's parser.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from typing import ClassVar, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.syslog import bsd_iso_pattern, rfc5424_pattern
+from reconwatch.schema import TABLES, conform
+
+NO_PARSER: Final = "syslog program without a parser"
+NOT_SYSLOG: Final = "not a syslog line"
+
+_BSD = bsd_iso_pattern(r"(.*)")
+_RFC5424 = rfc5424_pattern(r"(.*)")
+_BSD_RE = re.compile(_BSD)
+_RFC5424_RE = re.compile(_RFC5424.replace(r"\x{FEFF}", "\ufeff"))
+
+
+def program_of(line: str) -> str | None:
+    """The program tag of one syslog line (for sniffing a handful of lines only)."""
+    match = _BSD_RE.match(line)
+    if match:
+        return match.group(3)
+    match = _RFC5424_RE.match(line)
+    return match.group(3) if match else None
+
+
+def claimants() -> dict[str, type[Parser]]:
+    """Program name -> the parser that claims it, over every registered parser."""
+    from reconwatch.ingest.registry import PARSERS
+
+    owners: dict[str, type[Parser]] = {}
+    for parser in PARSERS:
+        for program in getattr(parser, "programs", ()):
+            owners.setdefault(program, parser)
+    return owners
+
+
+class SyslogMuxParser(Parser):
+    """Mixed syslog files: routes each line to the parser of its program."""
+
+    name = "syslog"
+    dataset = "syslog"
+    table = "network"
+    programs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, ctx: ParseContext) -> None:
+        super().__init__(ctx)
+        self.owners = claimants()
+        self.parsers: dict[type[Parser], Parser] = {}
+
+    @classmethod
+    def sniff(cls, sample: Sequence[str]) -> bool:
+        programs = {program_of(line) for line in sample}
+        programs.discard(None)
+        if len(programs) < 2:
+            return False
+        owners = claimants()
+        claimed = {owners[p] for p in programs if p in owners}
+        unclaimed = [p for p in programs if p not in owners]
+        return len(claimed) >= 2 or (len(claimed) == 1 and bool(unclaimed))
+
+    def parse(self, lines: pa.Table) -> Parsed:
+        programs = self._programs(lines)
+        blank = pc.equal(pc.utf8_trim_whitespace(lines.column("line")), "")
+        outputs: dict[str, list[pa.Table]] = {}
+        rejects = [EMPTY_REJECTS]
+        skipped = int(pc.sum(blank).as_py() or 0)
+        # Python runs per distinct program (a handful), never per line.
+        for program in pc.unique(programs).to_pylist():
+            mask = pc.and_not(
+                pc.is_null(programs) if program is None else pc.equal(programs, program), blank
+            )
+            part = lines.filter(pc.fill_null(mask, False))
+            if part.num_rows == 0:
+                continue
+            parser_cls = self.owners.get(program) if program is not None else None
+            if parser_cls is None:
+                reason = NOT_SYSLOG if program is None else NO_PARSER
+                rejects.append(reject_table(part.column("log_line"), reason, part.column("line")))
+                continue
+            parser = self.parsers.get(parser_cls)
+            if parser is None:
+                parser = self.parsers[parser_cls] = parser_cls(self.ctx)
+            parsed = parser.parse(part)
+            skipped += parsed.skipped
+            rejects.append(parsed.rejects)
+            for table, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
+                if rows.num_rows:
+                    rows = conform(_with_dataset(rows, parser.dataset), TABLES[table])
+                    outputs.setdefault(table, []).append(rows)
+        tables = {name: pa.concat_tables(parts) for name, parts in outputs.items()}
+        main = tables.pop(self.table, pa.table({"log_line": pa.array([], pa.int64())}))
+        return Parsed(
+            rows=main,
+            rejects=pa.concat_tables(
+                [r.select(["log_line", "reason", "raw"]) for r in rejects],
+                promote_options="default",
+            ),
+            skipped=skipped,
+            other_tables=tables,
+        )
+
+    def _programs(self, lines: pa.Table) -> pa.ChunkedArray:
+        view = f"mux_{uuid.uuid4().hex}"
+        con = self.ctx.con.cursor()
+        con.register(view, lines)
+        try:
+            # The view name is our own uuid; the patterns are bound parameters.
+            query = f"""
+                SELECT coalesce(nullif(regexp_extract(line, $bsd, 3), ''),
+                                nullif(regexp_extract(line, $rfc5424, 3), '')) AS program
+                FROM {view} ORDER BY log_line
+            """  # noqa: S608
+            result = con.sql(query, params={"bsd": _BSD, "rfc5424": _RFC5424}).to_arrow_table()
+        finally:
+            con.unregister(view)
+            con.close()
+        return result.column("program")
+
+
+def _with_dataset(rows: pa.Table, dataset: str) -> pa.Table:
+    """Keep each sub-parser's dataset name (the framework would write "syslog")."""
+    if "event_dataset" in rows.column_names:
+        return rows
+    return rows.append_column(
+        "event_dataset", pa.repeat(pa.scalar(dataset, pa.string()), rows.num_rows)
+    )
+
+
+PARSERS: tuple[type[Parser], ...] = (SyslogMuxParser,)
