@@ -660,7 +660,9 @@ def _logs(directory: Path) -> list[str]:
 def test_ingest_sniffs_counts_and_stores(tmp_path: Path, crowdsec_hub: Path) -> None:
     path = tmp_path / "kern.log"
     lines = read_lines(crowdsec_hub / "iptables-logs" / "iptables-logs.log")
-    ssh = "Jun  8 14:35:00 sd-126005 sshd[99]: Connection closed by 195.54.160.107"
+    # Another kernel message: same program, so the netfilter parser reads the
+    # file (mixed-program files go to the syslog multiplexer instead).
+    ssh = "Jun  8 14:35:00 sd-126005 kernel: [50028500.1] usb 1-1: new high-speed USB device"
     path.write_text("\n".join([*lines[:2], "", ssh, *lines[2:]]) + "\n", encoding="utf-8")
     lake = Lake(tmp_path / "lake")
     run = ingest([str(path)], lake, Config(), IngestOptions(now=NOW))
