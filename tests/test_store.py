@@ -1,0 +1,120 @@
+"""The case store on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from pg import postgres_server
+from reconwatch.store import CaseStore, count_episodes
+from reconwatch.store.models import Base
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CaseStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cases.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    opened = CaseStore(url)
+    try:
+        yield opened
+    finally:
+        with opened.engine.begin() as con:
+            for table in reversed(Base.metadata.sorted_tables):
+                con.execute(table.delete())
+        opened.close()
+
+
+def doc(first: str, last: str, *, escalate: bool = False, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "RW-20260930-aaaaaaaa",
+        "actor": "198.51.100.7",
+        "sources": ["198.51.100.7"],
+        "first_seen": first,
+        "last_seen": last,
+        "severity": "medium" if escalate else "low",
+        "escalate": escalate,
+        "reasons": ["Repeated scanning"] if escalate else [],
+        "disposition": "malicious" if escalate else "suspicious",
+        "detections": ["vertical_scan"],
+        "activity": {"events": 20},
+        **extra,
+    }
+
+
+def test_migrations_create_exactly_the_models(store: CaseStore) -> None:
+    with store.engine.connect() as con:
+        diff = compare_metadata(MigrationContext.configure(con), Base.metadata)
+    assert diff == []
+
+
+def test_rerunning_the_same_hunt_creates_no_duplicates(store: CaseStore) -> None:
+    first = doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00")
+    assert store.record([first], "run-1", 900) == {first["id"]: first["id"]}
+    store.record([copy.deepcopy(first)], "run-2", 900)
+    (case,) = store.list()
+    stored = store.get(case.id)
+    assert stored is not None
+    assert (stored.runs, stored.episodes, len(stored.sightings)) == (1, 1, 1)
+
+
+def test_a_later_run_updates_the_case_and_counts_episodes(store: CaseStore) -> None:
+    store.record([doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00")], "r1", 900)
+    later = doc("2026-10-01T09:00:00+00:00", "2026-10-01T09:02:00+00:00", id="RW-20261001-bbbb")
+    ids = store.record([later], "r2", 900)
+    assert ids == {"RW-20261001-bbbb": "RW-20260930-aaaaaaaa"}
+    stored = store.get("RW-20260930-aaaaaaaa")
+    assert stored is not None
+    assert (stored.runs, stored.episodes) == (2, 2)
+    assert stored.last_seen.replace(tzinfo=dt.UTC) == dt.datetime(2026, 10, 1, 9, 2, tzinfo=dt.UTC)
+    history = store.history(["198.51.100.7"])["198.51.100.7"]
+    assert len(history.sightings) == 2
+
+
+def test_analyst_decisions_survive_reruns(store: CaseStore) -> None:
+    first = doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00")
+    store.record([first], "r1", 900)
+    store.decide(first["id"], "alice", "assign", assignee="bob")
+    store.record([doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:05:00+00:00",
+                      escalate=True)], "r2", 900)  # fmt: skip
+    stored = store.get(first["id"])
+    assert stored is not None
+    assert stored.assignee == "bob" and stored.status == "escalated"
+    assert [a.action for a in stored.actions] == ["opened", "assign", "escalated"]
+    store.decide(first["id"], "alice", "close", disposition="benign", reason="our scanner")
+    # A closed case stays closed: the actor seen again opens a new case.
+    ids = store.record([first], "r3", 900)
+    assert ids[first["id"]] != first["id"]
+    closed = store.get(first["id"])
+    assert closed is not None
+    assert (closed.status, closed.analyst_disposition) == ("closed", "benign")
+
+
+def test_closing_needs_a_reason(store: CaseStore) -> None:
+    first = doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00")
+    store.record([first], "r1", 900)
+    with pytest.raises(ValueError, match="disposition and a reason"):
+        store.decide(first["id"], "alice", "close", disposition="benign")
+
+
+def test_episode_counting() -> None:
+    t = dt.datetime(2026, 9, 30, tzinfo=dt.UTC)
+    minute = dt.timedelta(minutes=1)
+    spans = [(t, t + minute), (t + 5 * minute, t + 6 * minute), (t + 60 * minute, t + 61 * minute)]
+    assert count_episodes(spans, 900) == 2
+    assert count_episodes(spans, 0) == 3
+    assert count_episodes([], 900) == 0
