@@ -153,6 +153,11 @@ class Case:
     campaign: str | None = None
 
     @property
+    def actor(self) -> str:
+        """What identifies the case across hunts: its campaign key, or its source."""
+        return self.campaign or self.sources[0]
+
+    @property
     def detections(self) -> list[str]:
         return sorted({f.detection for f in self.findings})
 

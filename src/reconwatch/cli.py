@@ -121,6 +121,12 @@ _now_option = click.option(
     help="Append to this Parquet lake and hunt over all of it (default: a fresh lake).",
 )
 @click.option(
+    "--store",
+    "store_url",
+    help="Case store URL (sqlite:///file.db, postgresql+psycopg://...); "
+    "default: OUT/reconwatch.db with --out.",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -133,6 +139,7 @@ def hunt(
     fmt: str,
     out_dir: Path | None,
     lake_dir: Path | None,
+    store_url: str | None,
     as_json: bool,
     now: str | None,
 ) -> None:
@@ -152,6 +159,7 @@ def hunt(
                 lake_dir=lake_dir,
                 options=options,
                 progress=progress,
+                store_url=store_url,
             )
     except _USER_ERRORS as exc:
         _fail(str(exc))

@@ -252,7 +252,17 @@ class EngineConfig(Section):
     threads: int | None = Field(None, ge=1)
 
 
+class StoreConfig(Section):
+    """Where cases are kept across hunts (history, analysts' decisions)."""
+
+    #: SQLAlchemy URL: ``sqlite:///path/reconwatch.db`` or
+    #: ``postgresql+psycopg://user@host/db``. Null: ``OUT/reconwatch.db`` when a
+    #: hunt has ``--out``, else no store (a one-off hunt keeps no history).
+    url: str | None = None
+
+
 class Config(Section):
+    store: StoreConfig = StoreConfig()
     engine: EngineConfig = EngineConfig()
     site: SiteConfig = SiteConfig()
     syslog: SyslogConfig = SyslogConfig()

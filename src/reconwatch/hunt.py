@@ -21,13 +21,15 @@ from reconwatch.detect import run_detections
 from reconwatch.engine import Engine
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
 from reconwatch.lake import Lake, RunStats
-from reconwatch.report.casejson import cases_document
+from reconwatch.report.casejson import case_to_dict, cases_document
+from reconwatch.store import CaseStore
 from reconwatch.report.markdown import render_report
 from reconwatch.respond.blocklist import BlockPlan
 from reconwatch.respond.containment import plan_blocks, write_rules
 from reconwatch.triage import triage
 
 CASES_FILE = "cases.json"
+STORE_FILE = "reconwatch.db"
 REPORT_FILE = "report.md"
 
 
@@ -71,6 +73,7 @@ def hunt(
     lake_dir: Path | None = None,
     options: IngestOptions | None = None,
     progress: Progress | None = None,
+    store_url: str | None = None,
 ) -> HuntResult:
     """Run every stage; with ``paths=None`` hunt over an existing lake only."""
     if out_dir is not None:
@@ -86,8 +89,23 @@ def hunt(
         finally:
             engine.close()
 
-    cases = triage(cases, config, tables=list(tables))
-    plan = plan_blocks(cases, config)
+    store_url = store_url or config.store.url
+    if store_url is None and out_dir is not None:
+        store_url = f"sqlite:///{(out_dir / STORE_FILE).resolve()}"
+    store = CaseStore(store_url) if store_url else None
+    try:
+        history = store.history([c.actor for c in cases]) if store else {}
+        for case in cases:
+            if case.actor in history:
+                case.id = history[case.actor].case_id  # one case per actor across hunts
+        cases = triage(cases, config, tables=list(tables), history=history)
+        plan = plan_blocks(cases, config)
+        if store is not None:
+            run_id = run.run_id if run else "lake"
+            store.record([case_to_dict(c) for c in cases], run_id, config.triage.repeat_gap_seconds)
+    finally:
+        if store is not None:
+            store.close()
     result = HuntResult(run=run, cases=cases, plan=plan)
     if out_dir is not None:
         result.outputs = _write_outputs(result, out_dir, config)

@@ -10,12 +10,13 @@ checked, rather than implying a clean result.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from reconwatch.cases import Case, Finding
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS
 from reconwatch.netaddr import IPNetwork, in_any, parse_ip
+from reconwatch.store import History, count_episodes
 
 #: The playbook's "Questions for Analysis", verbatim: the keys of ``Case.answers``.
 QUESTIONS = (
@@ -48,17 +49,25 @@ PROBE_NAMES = {
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
-def triage(cases: list[Case], config: Config, tables: Collection[str] = ("network",)) -> list[Case]:
+def triage(
+    cases: list[Case],
+    config: Config,
+    tables: Collection[str] = ("network",),
+    history: Mapping[str, History] | None = None,
+) -> list[Case]:
     """Fill techniques, escalation, severity, disposition and the four answers, in place.
 
     ``tables`` names the lake tables the hunt had, so an answer can tell "no
-    DNS queries from this source" apart from "no DNS logs at all".
+    DNS queries from this source" apart from "no DNS logs at all". ``history``
+    is what the case store knew of each actor before this hunt: earlier
+    sightings count towards "repeated scanning" across runs and days.
     """
     home = config.site.home()
+    history = history or {}
     for case in cases:
         case.internal = all(_is_internal(source, home) for source in case.sources)
         case.techniques = _techniques(case)
-        case.escalate, case.reasons = _escalation(case, config)
+        case.escalate, case.reasons = _escalation(case, config, history.get(case.actor))
         case.severity = _severity(case)
         case.disposition = "malicious" if case.escalate else "suspicious"
         case.answers = _answers(case, tables)
@@ -96,11 +105,19 @@ def scan_episodes(case: Case, gap_seconds: int) -> list[list[Finding]]:
     return episodes
 
 
-def _escalation(case: Case, config: Config) -> tuple[bool, list[str]]:
+def _escalation(case: Case, config: Config, earlier: History | None) -> tuple[bool, list[str]]:
     rules = config.triage
     source = ", ".join(case.sources)
     reasons: list[str] = []
     episodes = scan_episodes(case, rules.repeat_gap_seconds)
+    if earlier is not None and episodes:
+        spans = [(e[0].first_seen, max(f.last_seen for f in e)) for e in episodes]
+        total = count_episodes([*spans, *earlier.sightings], rules.repeat_gap_seconds)
+        if total > len(episodes) and total >= rules.repeat_min_episodes:
+            reasons.append(
+                f"Repeated scanning from {source} across hunts: {total} separate episodes "
+                f"including {len(earlier.sightings)} earlier sighting(s) in case {earlier.case_id}"
+            )
     if len(episodes) >= rules.repeat_min_episodes:
         starts = ", ".join(f"{e[0].first_seen:%Y-%m-%d %H:%M}" for e in episodes[:5])
         more = f" and {len(episodes) - 5} more" if len(episodes) > 5 else ""

@@ -58,6 +58,7 @@ def case_to_dict(case: Case) -> dict[str, Any]:
     targets, ports = case.targets, case.ports
     return {
         "id": case.id,
+        "actor": case.actor,
         "sources": case.sources,
         "campaign": case.campaign,
         "internal": case.internal,

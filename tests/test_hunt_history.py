@@ -1,0 +1,60 @@
+"""Hunts that share a case store: one case per actor, repeated scanning across runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from reconwatch.config import Config
+from reconwatch.hunt import hunt
+from reconwatch.ingest.run import IngestOptions
+from reconwatch.store import CaseStore
+
+LINE = (
+    "{stamp} fw1 kernel: [1.0] RW-DROP: IN=eth0 OUT= MAC=00:00 SRC=198.51.100.7 "
+    "DST=203.0.113.10 LEN=44 TOS=0x00 PREC=0x00 TTL=43 ID=1 PROTO=TCP SPT=40000 "
+    "DPT={port} WINDOW=1024 RES=0x00 SYN URGP=0 "
+)
+
+
+def burst(path: Path, stamp: str) -> Path:
+    path.write_text("\n".join(LINE.format(stamp=stamp, port=p) for p in range(1, 21)) + "\n")
+    return path
+
+
+def test_same_data_twice_is_one_case_and_a_later_burst_escalates(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    day1 = burst(tmp_path / "day1.log", "Sep 30 10:00:00")
+    first = hunt([str(day1)], Config(), store_url=url, options=options)
+    again = hunt([str(day1)], Config(), store_url=url, options=options)
+    (case1,), (case2,) = first.cases, again.cases
+    assert case1.id == case2.id
+    assert not case1.escalate and not case2.escalate
+
+    day2 = burst(tmp_path / "day2.log", "Oct  1 09:00:00")
+    later = hunt([str(day2)], Config(), store_url=url, options=options)
+    (case3,) = later.cases
+    assert case3.id == case1.id
+    assert case3.escalate
+    assert "across hunts: 2 separate episodes" in case3.reasons[0]
+
+    store = CaseStore(url)
+    try:
+        (stored,) = store.list()
+        assert (stored.id, stored.runs, stored.episodes, stored.status) == (
+            case1.id, 2, 2, "escalated",
+        )  # fmt: skip
+    finally:
+        store.close()
+
+
+def test_out_dir_gets_a_sqlite_store_by_default(tmp_path: Path) -> None:
+    log = burst(tmp_path / "day1.log", "Sep 30 10:00:00")
+    result = hunt([str(log)], Config(), out_dir=tmp_path / "out")
+    assert (tmp_path / "out" / "reconwatch.db").is_file()
+    store = CaseStore(f"sqlite:///{tmp_path / 'out' / 'reconwatch.db'}")
+    try:
+        assert [c.id for c in store.list()] == [result.cases[0].id]
+    finally:
+        store.close()
