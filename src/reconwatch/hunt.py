@@ -22,10 +22,10 @@ from reconwatch.engine import Engine
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
 from reconwatch.lake import Lake, RunStats
 from reconwatch.report.casejson import case_to_dict, cases_document
-from reconwatch.store import CaseStore
 from reconwatch.report.markdown import render_report
 from reconwatch.respond.blocklist import BlockPlan
 from reconwatch.respond.containment import plan_blocks, write_rules
+from reconwatch.store import CaseStore
 from reconwatch.triage import triage
 
 CASES_FILE = "cases.json"
