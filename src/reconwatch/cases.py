@@ -131,6 +131,19 @@ class Activity:
     http_requests: int = 0
     http_client_errors: int = 0
     http_paths: int = 0
+    #: User activity from the source (auth logs): logins and failures, the
+    #: users involved, and when the first successful login happened.
+    auth_successes: int = 0
+    auth_failures: int = 0
+    auth_users: list[str] = field(default_factory=list)
+    first_auth_success: dt.datetime | None = None
+    #: IDS alerts and honeypot touches from the source, with their rule names.
+    alerts: int = 0
+    alert_rules: list[str] = field(default_factory=list)
+    #: Connections that succeeded *from* one of our hosts *to* the source:
+    #: a scanned host talking back to the scanner is a sign of compromise.
+    back_connections: int = 0
+    back_connection_samples: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -151,6 +164,15 @@ class Case:
     containment: dict[str, Any] = field(default_factory=dict)
     #: The campaign key when the case groups several coordinated sources.
     campaign: str | None = None
+    #: The playbook's escalation criteria: name -> {"met": bool|None, "evidence": [...]}
+    #: (None = could not be evaluated, with the reason as evidence).
+    criteria: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: 0-100, see triage.score for the formula.
+    score: float = 0.0
+    #: The L1 analysis steps, each with its status and result.
+    checklist: list[dict[str, str]] = field(default_factory=list)
+    #: What Tier 2 receives: timeline, related sources, earlier sightings, actions.
+    tier2: dict[str, Any] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:
@@ -230,6 +252,14 @@ def build_cases(
         _dns_activity(events_of("dns"), activity)
     if "http" in tables:
         _http_activity(events_of("http"), activity)
+    if "auth" in tables:
+        _auth_activity(events_of("auth"), activity)
+    if "alert" in tables:
+        _alert_activity(events_of("alert"), activity)
+    if "network" in tables:
+        network = tables["network"]
+        back = network.join(actors, network.destination_ip == actors.actor).select(network)
+        _back_connections(back, activity)
     for name in sorted({f.source_table for f in found}):
         if name in tables:
             subset = [f for f in found if f.source_table == name]
@@ -264,7 +294,8 @@ def _merge(parts: list[Activity]) -> Activity:
         for name in (
             "events", "failed", "succeeded", "target_count", "port_count", "probed_pairs",
             "exposed_count", "dns_queries", "dns_names", "dns_nxdomain", "http_requests",
-            "http_client_errors", "http_paths",
+            "http_client_errors", "http_paths", "auth_successes", "auth_failures", "alerts",
+            "back_connections",
         ):  # fmt: skip
             setattr(merged, name, getattr(merged, name) + getattr(part, name))
         stamps = [t for t in (merged.first_seen, part.first_seen) if t is not None]
@@ -275,6 +306,15 @@ def _merge(parts: list[Activity]) -> Activity:
         for kind, count in part.probe_types.items():
             merged.probe_types[kind] = merged.probe_types.get(kind, 0) + count
         merged.datasets = sorted({*merged.datasets, *part.datasets})
+        merged.auth_users = sorted({*merged.auth_users, *part.auth_users})[:LIST_CAP]
+        merged.alert_rules = sorted({*merged.alert_rules, *part.alert_rules})[:LIST_CAP]
+        merged.back_connection_samples = sorted(
+            {*merged.back_connection_samples, *part.back_connection_samples}
+        )[:10]
+        if part.first_auth_success is not None and (
+            merged.first_auth_success is None or part.first_auth_success < merged.first_auth_success
+        ):
+            merged.first_auth_success = part.first_auth_success
     return merged
 
 
@@ -376,6 +416,47 @@ def _http_activity(events: ir.Table, result: dict[str, Activity]) -> None:
         activity.http_requests = row["requests"]
         activity.http_client_errors = row["errors"] or 0
         activity.http_paths = row["paths"]
+
+
+def _auth_activity(events: ir.Table, result: dict[str, Activity]) -> None:
+    success = events.event_outcome == "success"
+    totals = events.group_by("source_ip").aggregate(
+        successes=success.ifelse(1, 0).sum(),
+        failures=(events.event_outcome == "failure").ifelse(1, 0).sum(),
+        first_success=success.ifelse(events.timestamp, ibis.null()).min(),
+        users=events.user_name.collect(distinct=True),
+    )
+    for row in totals.to_pyarrow().to_pylist():
+        activity = result[row["source_ip"]]
+        activity.auth_successes = row["successes"] or 0
+        activity.auth_failures = row["failures"] or 0
+        activity.first_auth_success = row["first_success"]
+        activity.auth_users = sorted(u for u in (row["users"] or []) if u)[:LIST_CAP]
+
+
+def _alert_activity(events: ir.Table, result: dict[str, Activity]) -> None:
+    totals = events.group_by("source_ip").aggregate(
+        alerts=events.count(), rules=events.rule_name.collect(distinct=True)
+    )
+    for row in totals.to_pyarrow().to_pylist():
+        activity = result[row["source_ip"]]
+        activity.alerts = row["alerts"]
+        activity.alert_rules = sorted(r for r in (row["rules"] or []) if r)[:LIST_CAP]
+
+
+def _back_connections(events: ir.Table, result: dict[str, Activity]) -> None:
+    """Succeeded connections towards each actor (``events`` joined on destination)."""
+    back = events.filter(events.connection_outcome == "succeeded")
+    totals = back.group_by("destination_ip").aggregate(
+        connections=back.count(),
+        samples=(back.source_ip.concat(":", back.destination_port.cast("string"))).collect(
+            distinct=True
+        ),
+    )
+    for row in totals.to_pyarrow().to_pylist():
+        activity = result[row["destination_ip"]]
+        activity.back_connections = row["connections"]
+        activity.back_connection_samples = sorted(s for s in (row["samples"] or []) if s)[:10]
 
 
 def _service(row: dict[str, Any]) -> str:

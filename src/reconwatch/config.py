@@ -98,9 +98,18 @@ class SiteConfig(Section):
     #: routers, partners, monitoring. Loopback, link-local, multicast and the
     #: unspecified/default routes are always protected in addition to these.
     protected: CidrList = Field(default_factory=list)
+    #: Ranges that are never reachable or announced from outside (management
+    #: LANs, internal server subnets). An external source probing them is
+    #: "enumerating internal IP addresses not typically visible externally",
+    #: a playbook escalation criterion. Not derived from home_networks: behind
+    #: DNAT a public service is often logged at a private address.
+    internal_only: CidrList = Field(default_factory=list)
 
     def home(self) -> list[IPNetwork]:
         return parse_networks(self.home_networks)
+
+    def internal_only_networks(self) -> list[IPNetwork]:
+        return parse_networks(self.internal_only)
 
     def protected_networks(self) -> list[IPNetwork]:
         return parse_networks(self.protected)

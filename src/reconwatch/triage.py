@@ -11,6 +11,8 @@ checked, rather than implying a clean result.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from ipaddress import ip_network
+from typing import Any
 
 from reconwatch.cases import Case, Finding
 from reconwatch.config import Config
@@ -67,10 +69,19 @@ def triage(
     for case in cases:
         case.internal = all(_is_internal(source, home) for source in case.sources)
         case.techniques = _techniques(case)
-        case.escalate, case.reasons = _escalation(case, config, history.get(case.actor))
-        case.severity = _severity(case)
+        earlier = history.get(case.actor)
+        case.criteria = evaluate_criteria(case, config, earlier)
+        case.escalate = any(c["met"] for c in case.criteria.values())
+        case.reasons = [
+            reason for c in case.criteria.values() if c["met"] for reason in c["evidence"]
+        ]
+        case.score = score(case)
+        case.severity = severity_of(case.score)
         case.disposition = "malicious" if case.escalate else "suspicious"
         case.answers = _answers(case, tables)
+        case.checklist = _checklist(case, tables)
+    for case in cases:
+        case.tier2 = _tier2_package(case, cases, history.get(case.actor))
     return sorted(cases, key=lambda c: (-SEVERITIES.index(c.severity), c.first_seen, c.id))
 
 
@@ -105,9 +116,25 @@ def scan_episodes(case: Case, gap_seconds: int) -> list[list[Finding]]:
     return episodes
 
 
-def _escalation(case: Case, config: Config, earlier: History | None) -> tuple[bool, list[str]]:
+def evaluate_criteria(
+    case: Case, config: Config, earlier: History | None
+) -> dict[str, dict[str, Any]]:
+    """The playbook's four escalation criteria: met, not met or not evaluable, with evidence."""
+    return {
+        "repeated_scanning": _repeated_scanning(case, config, earlier),
+        "internal_enumeration": _internal_enumeration(case, config),
+        "known_threat_actor": {
+            "met": None,
+            "evidence": ["not checked: no threat-intelligence feed is configured"],
+        },
+        "compromise": _compromise(case),
+    }
+
+
+def _repeated_scanning(case: Case, config: Config, earlier: History | None) -> dict[str, Any]:
+    """Criterion 1: repeated scanning from the same source IP, within this hunt and across hunts."""
     rules = config.triage
-    source = ", ".join(case.sources)
+    source = ", ".join(case.sources[:5]) + (" ..." if len(case.sources) > 5 else "")
     reasons: list[str] = []
     episodes = scan_episodes(case, rules.repeat_gap_seconds)
     if earlier is not None and episodes:
@@ -131,28 +158,194 @@ def _escalation(case: Case, config: Config, earlier: History | None) -> tuple[bo
             f"Repeated scanning from {source}: {probed} distinct host:port pairs probed "
             f"without success (threshold {rules.repeat_min_probes})"
         )
-    return bool(reasons), reasons
+    if reasons:
+        return {"met": True, "evidence": reasons}
+    return {
+        "met": False,
+        "evidence": [
+            f"not met: {len(episodes)} scan episode(s), {probed} distinct host:port pairs probed"
+        ],
+    }
 
 
-def _severity(case: Case) -> str:
-    """Rank cases so the queue shows the worst first.
-
-    One point each for: escalation (repeated scanning), stealth flag scans
-    (deliberate evasion), breadth (a /24 or more, or 1,000+ ports), and an
-    internal source (a compromised or rogue host inside).
-    """
-    points = 0
-    if case.escalate:
-        points += 2
-    if any(f.detection == "flag_scan" for f in case.findings):
-        points += 1
-    if case.activity.target_count >= 256 or case.activity.port_count >= 1000:
-        points += 1
+def _internal_enumeration(case: Case, config: Config) -> dict[str, Any]:
+    """Criterion 2: an outside source reaching for addresses never visible from outside."""
+    inside = config.site.internal_only_networks()
     if case.internal:
-        points += 1
-    if points <= 1:
-        return "low"
-    return SEVERITIES[min(points - 1, 3)]
+        return {"met": False, "evidence": ["not applicable: the source is internal"]}
+    if not inside:
+        return {
+            "met": None,
+            "evidence": ["not evaluated: site.internal_only lists no internal-only ranges"],
+        }
+    hits = sorted(
+        {
+            t
+            for f in case.findings
+            for t in f.targets
+            if _is_address(t) and in_any(parse_ip(t), inside)
+        }
+    )
+    if not hits:
+        return {"met": False, "evidence": ["not met: no target inside site.internal_only"]}
+    return {
+        "met": True,
+        "evidence": [
+            f"Enumeration of internal-only addresses from outside: {len(hits)} target(s) in "
+            f"site.internal_only, e.g. {', '.join(hits[:5])}"
+        ],
+    }
+
+
+def _compromise(case: Case) -> dict[str, Any]:
+    """Criterion 4: signs of compromise or unauthorised access after the reconnaissance.
+
+    A successful login from the scanning source at or after its first scan, or
+    one of our hosts opening connections back to the scanner.
+    """
+    act = case.activity
+    evidence = []
+    if act.first_auth_success is not None and act.first_auth_success >= case.first_seen:
+        users = ", ".join(act.auth_users[:5]) or "unknown user"
+        evidence.append(
+            f"Successful login from the scanning source at {_ts(act.first_auth_success)} "
+            f"(after the scan began), user(s): {users}"
+        )
+    if act.back_connections:
+        evidence.append(
+            f"{act.back_connections} connection(s) from our hosts back to the source, e.g. "
+            f"{', '.join(act.back_connection_samples[:5])}"
+        )
+    if evidence:
+        return {"met": True, "evidence": evidence}
+    return {"met": False, "evidence": ["not met: no login success or back-connection seen"]}
+
+
+def _is_address(text: str) -> bool:
+    try:
+        parse_ip(text)
+    except ValueError:
+        return False
+    return True
+
+
+#: Points per criterion and aggravating fact; the sum, capped at 100, is the score.
+SCORE_WEIGHTS = {
+    "repeated_scanning": 40,
+    "internal_enumeration": 30,
+    "known_threat_actor": 30,
+    "compromise": 50,
+    "stealth_flags": 10,
+    "breadth": 10,
+    "internal_source": 10,
+}
+
+
+def score(case: Case) -> float:
+    """0-100: the weights of the criteria met plus aggravating facts (SCORE_WEIGHTS).
+
+    Stealth flags = a flag_scan finding (deliberate evasion); breadth = 256+
+    hosts or 1,000+ ports touched; internal source = a host of ours scanning.
+    """
+    points = sum(SCORE_WEIGHTS[name] for name, c in case.criteria.items() if c["met"])
+    if any(f.detection == "flag_scan" for f in case.findings):
+        points += SCORE_WEIGHTS["stealth_flags"]
+    if case.activity.target_count >= 256 or case.activity.port_count >= 1000:
+        points += SCORE_WEIGHTS["breadth"]
+    if case.internal:
+        points += SCORE_WEIGHTS["internal_source"]
+    return float(min(points, 100))
+
+
+def severity_of(value: float) -> str:
+    """Score bands: < 30 low, < 50 medium, < 80 high, else critical."""
+    if value >= 80:
+        return "critical"
+    if value >= 50:
+        return "high"
+    if value >= 30:
+        return "medium"
+    return "low"
+
+
+def _checklist(case: Case, tables: Collection[str]) -> list[dict[str, str]]:
+    """The playbook's additional L1 steps, each with what was done and found."""
+    act = case.activity
+    if "auth" not in tables:
+        users = {"status": "not done", "result": "no user-activity (auth/VPN) logs in this hunt"}
+    elif act.auth_successes or act.auth_failures:
+        when = (
+            f"; first success {_ts(act.first_auth_success)}"
+            f" ({'after' if act.first_auth_success >= case.first_seen else 'before'} the scan)"
+            if act.first_auth_success is not None
+            else ""
+        )
+        users = {
+            "status": "done",
+            "result": f"{act.auth_successes} successful and {act.auth_failures} failed logins "
+            f"from the source, user(s): {', '.join(act.auth_users[:5]) or '-'}{when}",
+        }
+    else:
+        users = {"status": "done", "result": "no login from the source in the user-activity logs"}
+    return [
+        {
+            "step": "Cross-reference the sources with threat intelligence",
+            "status": "not done",
+            "result": "no threat-intelligence feed is configured",
+        },
+        {
+            "step": "Check approved security exercises and red-team activity",
+            "status": "not done",
+            "result": "no exercise calendar is configured",
+        },
+        {"step": "Correlate with user activity for legitimate access", **users},
+    ]
+
+
+#: The playbook's "T2 Analyst Actions", handed over with every escalated case.
+TIER2_ACTIONS = (
+    "Trace the source and intent of the reconnaissance with advanced network monitoring tools.",
+    "Engage the network security team to validate the suspected scanning activity.",
+    "Investigate the involved IP addresses in threat intelligence platforms for historical data.",
+)
+
+
+def _tier2_package(case: Case, cases: list[Case], earlier: History | None) -> dict[str, Any]:
+    """Timeline, related sources (same /24 or /64, same campaign), earlier sightings, actions."""
+    timeline = [
+        {
+            "time": f.first_seen.isoformat(),
+            "until": f.last_seen.isoformat(),
+            "event": f"{f.detection} from {f.source_ip}: {f.describe()}",
+        }
+        for f in sorted(case.findings, key=lambda f: f.first_seen)
+    ]
+    mine = {_neighbourhood(s) for s in case.sources}
+    related = sorted(
+        {
+            s
+            for other in cases
+            if other is not case
+            for s in other.sources
+            if _neighbourhood(s) in mine
+        }
+    )
+    return {
+        "timeline": timeline,
+        "related_sources": related,
+        "earlier_sightings": [
+            {"first_seen": a.isoformat(), "last_seen": b.isoformat()}
+            for a, b in (earlier.sightings if earlier else [])
+        ],
+        "recommended_actions": list(TIER2_ACTIONS),
+    }
+
+
+def _neighbourhood(source: str) -> str:
+    """The /24 (IPv4) or /64 (IPv6) a source lives in."""
+    addr = parse_ip(source)
+    prefix = 24 if addr.version == 4 else 64
+    return str(ip_network(f"{addr}/{prefix}", strict=False))
 
 
 def _answers(case: Case, tables: Collection[str]) -> dict[str, str]:

@@ -86,6 +86,26 @@ def _case(c: Case) -> list[str]:
         lines.append(f"- Containment: not blocked ({why})")
     else:
         lines.append(f"- Containment: no block ({md(str(contain.get('why', 'not requested')))})")
+    lines += ["", "### Escalation criteria (playbook)", ""]
+    for name, criterion in c.criteria.items():
+        state = {True: "**met**", False: "not met", None: "not evaluated"}[criterion["met"]]
+        evidence = "; ".join(md(e, 300) for e in criterion["evidence"])
+        lines.append(f"- {name.replace('_', ' ')}: {state} - {evidence}")
+    lines += ["", f"Score {c.score:.0f}/100.", "", "### L1 checklist", ""]
+    for step in c.checklist:
+        lines.append(f"- [{'x' if step['status'] == 'done' else ' '}] {step['step']}: "
+                     f"{md(step['result'], 300)}")  # fmt: skip
+    if c.escalate and c.tier2:
+        lines += ["", "### Tier 2 package", ""]
+        lines += [f"- {md(item['time'])} {md(item['event'], 300)}" for item in c.tier2["timeline"]]
+        if c.tier2["related_sources"]:
+            lines.append(
+                "- Related sources (same /24 or /64): "
+                + ", ".join(md(s) for s in c.tier2["related_sources"][:20])
+            )
+        if c.tier2["earlier_sightings"]:
+            lines.append(f"- Earlier sightings: {len(c.tier2['earlier_sightings'])}")
+        lines += [f"- To do: {action}" for action in c.tier2["recommended_actions"]]
     lines += ["", "### Analysis questions", ""]
     for question, answer in c.answers.items():
         lines += [f"**{question}**", "", md(answer, 2000), ""]
