@@ -162,9 +162,23 @@ def as_findings(table: ir.Table, detection: str, **columns: Any) -> ir.Table:
     return table.select(**selected)
 
 
-def _windowed_candidates(events: ir.Table, window_seconds: int, keys: Sequence[str]) -> ir.Table:
+def _windowed_candidates(
+    events: ir.Table, window_seconds: int, keys: Sequence[str], counted: str, minimum: int
+) -> ir.Table:
+    """Windows whose distinct ``counted`` values reach ``minimum``, with full metrics.
+
+    Two passes, because nearly every (key, window) group is innocent: the first
+    counts distinct values per group (cheap); only the groups over the
+    threshold are then re-read to collect their sorted target and port arrays,
+    which is the costly part. On 2M events this is several times faster than
+    collecting arrays for every group.
+    """
     slotted = window_slots(events, window_seconds)
-    return slotted.group_by([*keys, SLOT, WINDOW_START]).aggregate(**scan_metrics(slotted))
+    group = [*keys, SLOT, WINDOW_START]
+    counts = slotted.group_by(group).aggregate(_distinct=slotted[counted].nunique())
+    hits = counts.filter(counts._distinct >= minimum).drop("_distinct")
+    chosen = slotted.semi_join(hits, group)
+    return chosen.group_by(group).aggregate(**scan_metrics(chosen))
 
 
 def vertical_scan(network: ir.Table, cfg: VerticalScanConfig) -> ir.Table:
@@ -179,7 +193,9 @@ def vertical_scan(network: ir.Table, cfg: VerticalScanConfig) -> ir.Table:
     Label: the scanned host.
     """
     keys = ["source_ip", "destination_ip"]
-    candidates = _windowed_candidates(failed_probes(network), cfg.window_seconds, keys)
+    candidates = _windowed_candidates(
+        failed_probes(network), cfg.window_seconds, keys, "destination_port", cfg.min_ports
+    )
     candidates = candidates.filter(candidates.port_count >= cfg.min_ports)
     candidates = candidates.mutate(score=candidates.port_count)
     best = best_windows(candidates, keys)
@@ -198,11 +214,16 @@ def horizontal_scan(network: ir.Table, cfg: HorizontalScanConfig) -> ir.Table:
     Score: distinct hosts. Label: ``transport/port`` such as ``tcp/22``.
     """
     keys = ["source_ip", "destination_port", "network_transport"]
-    candidates = _windowed_candidates(failed_probes(network), cfg.window_seconds, keys)
+    probes = failed_probes(network)
+    # Null never equals null in the second pass's join: name the unknown transport.
+    probes = probes.mutate(network_transport=probes.network_transport.coalesce("unknown"))
+    candidates = _windowed_candidates(
+        probes, cfg.window_seconds, keys, "destination_ip", cfg.min_hosts
+    )
     candidates = candidates.filter(candidates.target_count >= cfg.min_hosts)
     candidates = candidates.mutate(score=candidates.target_count)
     best = best_windows(candidates, keys)
-    label = best.network_transport.coalesce("unknown") + "/" + best.destination_port.cast("string")
+    label = best.network_transport + "/" + best.destination_port.cast("string")
     return as_findings(best, HORIZONTAL, label=label)
 
 
@@ -224,12 +245,21 @@ def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
         _pair=events.destination_ip + ":" + events.destination_port.cast("string")
     )
     slotted = window_slots(events, cfg.window_seconds)
-    candidates = slotted.group_by(["source_ip", SLOT, WINDOW_START]).aggregate(
-        **scan_metrics(slotted), score=slotted._pair.nunique()
+    group = ["source_ip", SLOT, WINDOW_START]
+    # First pass: counts only; the arrays are collected for the few hits (see
+    # _windowed_candidates).
+    counts = slotted.group_by(group).aggregate(
+        _hosts=slotted.destination_ip.nunique(),
+        _ports=slotted.destination_port.nunique(),
+        _pairs=slotted._pair.nunique(),
     )
-    candidates = candidates.filter(
-        (candidates.target_count >= cfg.min_hosts)
-        & (candidates.port_count >= cfg.min_ports)
-        & (candidates.score >= cfg.min_pairs)
+    hits = counts.filter(
+        (counts._hosts >= cfg.min_hosts)
+        & (counts._ports >= cfg.min_ports)
+        & (counts._pairs >= cfg.min_pairs)
+    ).select(*group)
+    chosen = slotted.semi_join(hits, group)
+    candidates = chosen.group_by(group).aggregate(
+        **scan_metrics(chosen), score=chosen._pair.nunique()
     )
     return as_findings(best_windows(candidates, ["source_ip"]), BLOCK)
