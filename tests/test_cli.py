@@ -99,3 +99,27 @@ def test_formats_lists_the_parsers() -> None:
     assert result.returncode == 0
     names = {line.split()[0] for line in result.stdout.splitlines()}
     assert {"netfilter", "zeek-conn"} <= names
+
+
+def test_cases_queue_show_and_decide(crowdsec_hub: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    sample = str(crowdsec_hub / "iptables-scan-multi-port")
+    assert reconwatch("hunt", sample, "--out", str(out), "--now", "2026-11-28").returncode == 0
+    store = f"sqlite:///{out / 'reconwatch.db'}"
+    listing = reconwatch("cases", "list", "--store", store)
+    assert listing.returncode == 0, listing.stderr
+    assert "62.34.17.168" in listing.stdout and "127.0.0.2" in listing.stdout
+    case_id = json.loads((out / "cases.json").read_text())["cases"][0]["id"]
+    closed = reconwatch(
+        "cases", "decide", "--store", store, case_id, "close",
+        "--disposition", "false_positive", "--reason", "our own scanner", "--who", "alice",
+    )  # fmt: skip
+    assert closed.returncode == 0, closed.stderr
+    shown = json.loads(reconwatch("cases", "show", "--store", store, case_id).stdout)
+    assert (shown["status"], shown["analyst_disposition"]) == ("closed", "false_positive")
+    assert [a["action"] for a in shown["actions"]] == ["opened", "close"]
+    assert shown["actions"][-1]["who"] == "alice"
+    refused = reconwatch("cases", "decide", "--store", store, case_id, "close")
+    assert refused.returncode == 2 and "disposition and a reason" in refused.stderr
+    missing = reconwatch("cases", "show", "--store", store, "RW-nope")
+    assert missing.returncode == 2 and "no case 'RW-nope'" in missing.stderr
