@@ -123,3 +123,21 @@ def test_cases_queue_show_and_decide(crowdsec_hub: Path, tmp_path: Path) -> None
     assert refused.returncode == 2 and "disposition and a reason" in refused.stderr
     missing = reconwatch("cases", "show", "--store", store, "RW-nope")
     assert missing.returncode == 2 and "no case 'RW-nope'" in missing.stderr
+
+
+def test_feeds_update_reports_each_feed(tmp_path: Path) -> None:
+    feed = tmp_path / "list.txt"
+    feed.write_text("192.0.2.0/24\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"enrich:\n  cache_dir: {tmp_path / 'cache'}\n  feeds:\n"
+        f"    - {{name: partner, type: plain, path: {feed}}}\n"
+        f"    - {{name: gone, type: plain, url: 'http://127.0.0.1:9/x.txt'}}\n"
+    )
+    result = reconwatch("feeds", "update", "--config", str(config))
+    assert result.returncode == 1  # one feed failed
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    assert lines["partner"] == "local"
+    assert lines["gone"].startswith("error")
+    nothing = reconwatch("feeds", "update")
+    assert nothing.returncode == 2 and "no feed is configured" in nothing.stderr

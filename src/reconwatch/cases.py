@@ -173,6 +173,8 @@ class Case:
     checklist: list[dict[str, str]] = field(default_factory=list)
     #: What Tier 2 receives: timeline, related sources, earlier sightings, actions.
     tier2: dict[str, Any] = field(default_factory=dict)
+    #: Per source: threat-intel matches, benign-scanner lists, geo/ASN.
+    enrichment: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:

@@ -383,6 +383,28 @@ def cases_decide(
     click.echo(f"{case_id}: {action} recorded")
 
 
+@main.group()
+def feeds() -> None:
+    """Threat-intelligence feeds: download the configured ones into the local cache."""
+
+
+@feeds.command("update")
+@_config_option
+def feeds_update(config_path: Path | None) -> None:
+    """Download every configured feed (ETag / If-Modified-Since); hunts read only the cache."""
+    from reconwatch.enrich import update_feeds
+
+    config = _config(config_path)
+    if not config.enrich.feeds:
+        _fail("no feed is configured (enrich.feeds in the config file)")
+    report = update_feeds(config.enrich)
+    for feed in report.feeds:
+        note = f": {clean(str(feed.error), 300)}" if feed.error else ""
+        click.echo(f"{feed.feed}: {feed.status}{note}")
+    if not report.ok:
+        sys.exit(1)
+
+
 @main.command("config")
 @_config_option
 def show_config(config_path: Path | None) -> None:

@@ -211,12 +211,141 @@ class TRWConfig(Section):
         return self
 
 
+class DistributedScanConfig(Section):
+    """Several sources splitting one sweep between them (a coordinated scan).
+
+    Gates, "Coordinated scan detection" (NDSS 2009; CMU thesis 2006): the
+    members of a coordinated scan each cover a slice of the target space, with
+    little overlap, so that none of them trips a per-source threshold. Zeek's
+    scan.zeek notes the same blind spot of per-source counting. Per window of
+    ``window_seconds`` (1 h: a slice of a /24 spread thin), sources that probed
+    (failed) one port on at least ``min_member_hosts`` (8) hosts of one /24,
+    while never reaching ``max_member_hosts_per_fast_window`` (25, Zeek's
+    horizontal limit) in any ``fast_window_seconds`` (300 s), are grouped by
+    (port, /24); a group of at least ``min_sources`` (3) that together covers
+    ``min_total_hosts`` (64, a quarter of the /24) with an overlap ratio
+    (sum of members' hosts / union) of at most ``1 + max_overlap`` (0.25) is
+    a campaign. Independent scanners of one port each sweep the same hosts
+    (ratio close to the number of sources) and are not a campaign.
+    """
+
+    window_seconds: int = Field(3600, gt=0)
+    fast_window_seconds: int = Field(300, gt=0)
+    min_member_hosts: int = Field(8, ge=2)
+    max_member_hosts_per_fast_window: int = Field(25, ge=1)
+    min_sources: int = Field(3, ge=2)
+    min_total_hosts: int = Field(64, ge=2)
+    max_overlap: float = Field(0.25, ge=0)
+
+    @model_validator(mode="after")
+    def _nested(self) -> DistributedScanConfig:
+        # The fast windows must tile the campaign window, or a fast window
+        # would straddle two campaign windows and be counted in neither.
+        if self.window_seconds % self.fast_window_seconds:
+            raise ValueError("window_seconds must be a multiple of fast_window_seconds")
+        return self
+
+
+class SlowScanConfig(Section):
+    """One source probing slowly, hours to days, under every fast threshold.
+
+    psad keeps scan state for 3600 s (or forever); Zeek's simple-scan forgets
+    a source after 15 idle minutes, so a probe every 10 minutes is never seen
+    by the 5-minute detections. Per source and tumbling window of
+    ``window_seconds`` (24 h), at least ``min_pairs`` (100) distinct failed
+    host:port pairs -- the number triage already treats as "no single
+    mistaken client does this" -- while no ``fast_window_seconds`` (300 s)
+    window holds more than ``max_pairs_per_fast_window`` (15) pairs, which
+    keeps every 5 minutes under the vertical (16) and horizontal (26)
+    thresholds: a fast scan is the other detections' finding, not this one's.
+    """
+
+    window_seconds: int = Field(86400, gt=0)
+    fast_window_seconds: int = Field(300, gt=0)
+    min_pairs: int = Field(100, ge=2)
+    max_pairs_per_fast_window: int = Field(15, ge=1)
+    #: Across runs (``slow_scan_with_state``): long windows kept in the state
+    #: table, counting back from the newest one. 2 keeps the current day and the
+    #: previous one, so a batch arriving a little late still merges.
+    state_windows: int = Field(2, ge=1)
+
+    @model_validator(mode="after")
+    def _nested(self) -> SlowScanConfig:
+        if self.window_seconds % self.fast_window_seconds:
+            raise ValueError("window_seconds must be a multiple of fast_window_seconds")
+        return self
+
+
+#: At most this many addresses across a list of CIDRs that is expanded into
+#: exact addresses (a /16): the list becomes a small in-engine table to join.
+MAX_EXPANDED_ADDRESSES = 65536
+
+
+def _expandable_cidrs(items: list[str]) -> list[str]:
+    total = sum(network.num_addresses for network in parse_networks(items))
+    if total > MAX_EXPANDED_ADDRESSES:
+        raise ValueError(
+            f"these ranges hold {total} addresses; at most {MAX_EXPANDED_ADDRESSES} can be listed"
+        )
+    return items
+
+
+ExpandableCidrList = Annotated[list[str], AfterValidator(_expandable_cidrs)]
+
+
+class DarkSpaceConfig(Section):
+    """Probes of addresses nothing legitimate talks to (dark, unused space).
+
+    A destination is dark when, in the data, nobody ever reached it
+    (no succeeded connection, no allowed event), it never sent anything
+    itself, and it was seen by a log source that does record successes (a
+    drop-only firewall log would make every address look dark). Network
+    telescopes count a single packet to dark space as a scan; inference from
+    logs is noisier, so ``min_dark_hosts`` (5) distinct dark addresses from
+    one source make a finding (one more than TRW's 4 failed first contacts).
+    """
+
+    min_dark_hosts: int = Field(5, ge=1)
+    #: Ranges known to be unused (a darknet, unassigned subnets): dark whatever
+    #: the data says. At most 65,536 addresses in all.
+    known_dark: ExpandableCidrList = Field(default_factory=list)
+    #: If set, only inferred-dark destinations inside these ranges count (your
+    #: own address space: a dead address on the internet is not "our dark
+    #: space"). Empty: every inferred-dark destination counts. At most 65,536
+    #: addresses in all.
+    monitored: ExpandableCidrList = Field(default_factory=list)
+
+
+class TrafficSpikeConfig(Section):
+    """A source's events per window far above its own baseline.
+
+    Per source, events per ``window_seconds`` (300 s) window; the baseline is
+    the exact median and the median absolute deviation (MAD) of the source's
+    non-empty windows, which one spike cannot drag (unlike a mean and standard
+    deviation). A window is a spike when its count exceeds median + ``k`` (6)
+    x max(MAD, 1), and reaches ``min_events`` (100). For a normal
+    distribution one standard deviation is 1.48 MAD, so 6 MAD is about 4
+    sigma; the floor of 1 keeps a perfectly steady source (MAD 0) from
+    alarming on one extra event. A source needs ``min_baseline_windows`` (6,
+    half an hour of activity) before it has a baseline at all.
+    """
+
+    window_seconds: int = Field(300, gt=0)
+    k: float = Field(6.0, gt=0)
+    min_events: int = Field(100, ge=1)
+    min_baseline_windows: int = Field(6, ge=3)
+
+
 class DetectConfig(Section):
     vertical_scan: VerticalScanConfig = VerticalScanConfig()
     horizontal_scan: HorizontalScanConfig = HorizontalScanConfig()
     block_scan: BlockScanConfig = BlockScanConfig()
     flag_scan: FlagScanConfig = FlagScanConfig()
     trw: TRWConfig = TRWConfig()
+    distributed_scan: DistributedScanConfig = DistributedScanConfig()
+    slow_scan: SlowScanConfig = SlowScanConfig()
+    dark_space_probe: DarkSpaceConfig = DarkSpaceConfig()
+    traffic_spike: TrafficSpikeConfig = TrafficSpikeConfig()
 
 
 class TriageConfig(Section):
@@ -270,6 +399,133 @@ class StoreConfig(Section):
     url: str | None = None
 
 
+FeedType = Literal["plain", "csv", "stix", "misp", "taxii"]
+
+
+class CsvColumnsConfig(Section):
+    """Column names of a CSV threat feed; only ``ip`` must exist in the header."""
+
+    ip: str = "ip"
+    actor: str = "actor"
+    confidence: str = "confidence"
+    first_seen: str = "first_seen"
+    last_seen: str = "last_seen"
+    tags: str = "tags"
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    tags_separator: str = Field(";", min_length=1)
+
+
+class FeedConfig(Section):
+    """One threat-intelligence feed: a local ``path``, or a ``url`` that
+    ``reconwatch feeds update`` downloads into the cache (hunts read only the
+    cache, never the network). For ``taxii`` the url is the collection's URL
+    (``.../api-root/collections/<id>/``)."""
+
+    #: Names the cache folder and every match's evidence: letters, digits, - and _.
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    type: FeedType
+    path: Path | None = None
+    url: str | None = Field(None, pattern=r"^https?://")
+    #: For plain lists, which name no actor themselves.
+    actor: str | None = None
+    csv: CsvColumnsConfig = CsvColumnsConfig()
+    #: HTTP basic auth for a url (TAXII servers mostly want it). The password is
+    #: never in the file: ``password_env`` names the environment variable holding it.
+    username: str | None = None
+    password_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FeedConfig:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("a feed needs exactly one of path or url")
+        if self.type == "taxii" and self.url is None:
+            raise ValueError("a taxii feed needs the collection url")
+        return self
+
+
+class GeoConfig(Section):
+    """Offline geolocation and ASN: MaxMind DB files and/or iptoasn TSV files.
+    None is configured by default (the files are licensed and downloaded by you)."""
+
+    city_mmdb: Path | None = None
+    country_mmdb: Path | None = None
+    asn_mmdb: Path | None = None
+    #: iptoasn.com ip2asn-v4.tsv / ip2asn-v6.tsv (or the combined file), plain or .gz.
+    iptoasn: list[Path] = Field(default_factory=list)
+
+
+class EnrichConfig(Section):
+    """Enrichment for triage: threat intel, benign scanners, exercises, geo/ASN."""
+
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    #: Where ``feeds update`` keeps downloads (one folder per feed, with ETags).
+    cache_dir: Path = Path(".reconwatch/feeds")
+    #: Seconds one feed download may take before it is reported as failed.
+    timeout_seconds: float = Field(30.0, gt=0)
+    #: Indicators wider than these prefixes are refused: a /0 or /4 in a feed is
+    #: a mistake (or poisoning) that would make every source a "known threat".
+    min_prefix_ipv4: int = Field(8, ge=1, le=32)
+    min_prefix_ipv6: int = Field(16, ge=1, le=128)
+    #: MISP warninglist JSON files (or plain lists) of known benign scanners.
+    warninglists: list[Path] = Field(default_factory=list)
+    #: YAML file of approved exercises / red teams; none by default.
+    exercises: Path | None = None
+    geo: GeoConfig = GeoConfig()
+
+
+#: Columns of the ``http`` table an nginx JSON access log can fill, with the JSON
+#: keys tried for each (the first key present in a line wins). The defaults cover
+#: the common ``log_format ... escape=json`` recipes: nginx's own variable names
+#: (``$remote_addr`` as "remote_addr"), and the short names of popular blog recipes.
+#: "request" is the whole request line (``$request``), split like a combined log's.
+def _default_nginx_json_fields() -> dict[str, list[str]]:
+    return {
+        "timestamp": ["time_iso8601", "time_local", "@timestamp", "timestamp", "time", "msec"],
+        "source_ip": ["remote_addr", "client_ip", "clientip", "client", "ip"],
+        "source_port": ["remote_port"],
+        "destination_ip": ["server_addr"],
+        "destination_port": ["server_port"],
+        "url_domain": ["host", "http_host", "server_name", "vhost"],
+        "request": ["request"],
+        "http_request_method": ["request_method", "method"],
+        "url_path": ["request_uri", "uri", "path"],
+        "url_query": ["args", "query_string"],
+        "http_version": ["server_protocol", "protocol"],
+        "http_response_status_code": ["status"],
+        "http_response_bytes": ["body_bytes_sent", "bytes_sent"],
+        "http_request_referrer": ["http_referer", "http_referrer", "referer", "referrer"],
+        "user_agent_original": ["http_user_agent", "user_agent", "agent"],
+        "user_name": ["remote_user"],
+    }
+
+
+def _valid_nginx_json_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:
+    unknown = set(fields) - set(_default_nginx_json_fields())
+    if unknown:
+        raise ValueError(f"unknown nginx JSON column(s): {', '.join(sorted(unknown))}")
+    if any(not keys for keys in fields.values()):
+        raise ValueError("each nginx JSON column needs at least one key")
+    return fields
+
+
+class IngestConfig(Section):
+    """Options of individual input formats."""
+
+    #: Mapping files (YAML, see docs/mapping.md) that turn CSV or JSON-lines
+    #: exports of other tools into one of the tables, without code. Files whose
+    #: header (CSV) or keys (JSON) match a mapping are sniffed as ``mapping``.
+    mappings: list[Path] = Field(default_factory=list)
+    #: nginx JSON access logs: table column -> JSON keys tried in order. Give only
+    #: the columns to change; the others keep their defaults (merged, not replaced).
+    nginx_json_fields: Annotated[dict[str, list[str]], AfterValidator(_valid_nginx_json_fields)] = (
+        Field(default_factory=_default_nginx_json_fields)
+    )
+
+    def nginx_json_keys(self) -> dict[str, list[str]]:
+        """The effective nginx JSON keys: defaults overridden by the configured columns."""
+        return {**_default_nginx_json_fields(), **self.nginx_json_fields}
+
+
 class Config(Section):
     store: StoreConfig = StoreConfig()
     engine: EngineConfig = EngineConfig()
@@ -279,6 +535,8 @@ class Config(Section):
     detect: DetectConfig = DetectConfig()
     triage: TriageConfig = TriageConfig()
     respond: RespondConfig = RespondConfig()
+    ingest: IngestConfig = IngestConfig()
+    enrich: EnrichConfig = EnrichConfig()
 
 
 def load_config(path: Path | None) -> Config:

@@ -19,6 +19,7 @@ from reconwatch.cases import Case, build_cases
 from reconwatch.config import Config
 from reconwatch.detect import run_detections
 from reconwatch.engine import Engine
+from reconwatch.enrich import Enrichment
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
 from reconwatch.lake import Lake, RunStats
 from reconwatch.report.casejson import case_to_dict, cases_document
@@ -98,7 +99,13 @@ def hunt(
         for case in cases:
             if case.actor in history:
                 case.id = history[case.actor].case_id  # one case per actor across hunts
-        cases = triage(cases, config, tables=list(tables), history=history)
+        enrichment = Enrichment.load(config.enrich)
+        try:
+            cases = triage(
+                cases, config, tables=list(tables), history=history, enrichment=enrichment
+            )
+        finally:
+            enrichment.close()
         plan = plan_blocks(cases, config)
         if store is not None:
             run_id = run.run_id if run else "lake"

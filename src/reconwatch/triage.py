@@ -11,12 +11,15 @@ checked, rather than implying a clean result.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict
 from ipaddress import ip_network
 from typing import Any
 
 from reconwatch.cases import Case, Finding
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS
+from reconwatch.enrich import Enrichment, SourceContext
+from reconwatch.enrich.exercises import Verdict
 from reconwatch.netaddr import IPNetwork, in_any, parse_ip
 from reconwatch.store import History, count_episodes
 
@@ -56,6 +59,7 @@ def triage(
     config: Config,
     tables: Collection[str] = ("network",),
     history: Mapping[str, History] | None = None,
+    enrichment: Enrichment | None = None,
 ) -> list[Case]:
     """Fill techniques, escalation, severity, disposition and the four answers, in place.
 
@@ -63,14 +67,20 @@ def triage(
     DNS queries from this source" apart from "no DNS logs at all". ``history``
     is what the case store knew of each actor before this hunt: earlier
     sightings count towards "repeated scanning" across runs and days.
+    ``enrichment`` (threat intel, benign scanner lists, exercises, geo) is
+    looked up once for every source of every case.
     """
     home = config.site.home()
     history = history or {}
+    contexts = enrichment.sources(s for c in cases for s in c.sources) if enrichment else {}
+    intel_on = bool(config.enrich.feeds)
     for case in cases:
         case.internal = all(_is_internal(source, home) for source in case.sources)
         case.techniques = _techniques(case)
+        case.enrichment = {s: _context_dict(contexts[s]) for s in case.sources if s in contexts}
         earlier = history.get(case.actor)
         case.criteria = evaluate_criteria(case, config, earlier)
+        case.criteria["known_threat_actor"] = _known_actor(case, contexts, intel_on)
         case.escalate = any(c["met"] for c in case.criteria.values())
         case.reasons = [
             reason for c in case.criteria.values() if c["met"] for reason in c["evidence"]
@@ -78,8 +88,10 @@ def triage(
         case.score = score(case)
         case.severity = severity_of(case.score)
         case.disposition = "malicious" if case.escalate else "suspicious"
-        case.answers = _answers(case, tables)
-        case.checklist = _checklist(case, tables)
+        exercise = _exercise_verdicts(case, enrichment)
+        _benign_or_exercise(case, contexts, exercise)
+        case.answers = _answers(case, tables, contexts, intel_on)
+        case.checklist = _checklist(case, tables, contexts, intel_on, exercise, config)
     for case in cases:
         case.tier2 = _tier2_package(case, cases, history.get(case.actor))
     return sorted(cases, key=lambda c: (-SEVERITIES.index(c.severity), c.first_seen, c.id))
@@ -221,6 +233,81 @@ def _compromise(case: Case) -> dict[str, Any]:
     return {"met": False, "evidence": ["not met: no login success or back-connection seen"]}
 
 
+def _context_dict(ctx: SourceContext) -> dict[str, Any]:
+    return {"intel": ctx.intel, "benign_lists": ctx.benign, "geo": asdict(ctx.geo)}
+
+
+def _known_actor(
+    case: Case, contexts: Mapping[str, SourceContext], intel_on: bool
+) -> dict[str, Any]:
+    """Criterion 3: sources linked to known threat actor activity (threat-intel matches)."""
+    if not intel_on:
+        return {
+            "met": None,
+            "evidence": ["not checked: no threat-intelligence feed is configured"],
+        }
+    evidence = []
+    for source in case.sources:
+        for hit in contexts[source].intel if source in contexts else []:
+            actor = f", actor {hit['actor']}" if hit.get("actor") else ""
+            confidence = (
+                f", confidence {hit['confidence']}" if hit.get("confidence") is not None else ""
+            )
+            evidence.append(
+                f"{source} matches indicator {hit['indicator']} from feed {hit['feed']}"
+                f"{actor}{confidence}"
+            )
+    if evidence:
+        return {"met": True, "evidence": evidence[:20]}
+    return {
+        "met": False,
+        "evidence": ["not met: no source matches a threat-intelligence indicator"],
+    }
+
+
+def _exercise_verdicts(case: Case, enrichment: Enrichment | None) -> list[tuple[str, Verdict]]:
+    if enrichment is None or not enrichment.exercises:
+        return []
+    targets = case.targets
+    return [
+        (s, enrichment.exercise(s, case.first_seen, case.last_seen, targets)) for s in case.sources
+    ]
+
+
+def _benign_or_exercise(
+    case: Case,
+    contexts: Mapping[str, SourceContext],
+    exercise: list[tuple[str, Verdict]],
+) -> None:
+    """Known research scanners and approved exercises are recorded, not escalated.
+
+    Never when the source did more than scan (a login, a back-connection): a
+    "benign" scanner that logs in is not benign. An exercise source acting
+    outside its window or scope is flagged, never suppressed.
+    """
+    did_more = bool(case.criteria["compromise"]["met"]) or case.activity.auth_successes > 0
+    statuses = {v.status for _, v in exercise}
+    if exercise and statuses == {"in_exercise"}:
+        names = sorted({v.exercise or "" for _, v in exercise})
+        case.disposition = "approved_exercise"
+        case.escalate = False
+        case.reasons = [f"Approved exercise {', '.join(names)}: inside its window and scope"]
+        return
+    for source, verdict in exercise:
+        if verdict.status in ("outside_window", "outside_scope"):
+            where = "window" if verdict.status == "outside_window" else "scope"
+            case.reasons.append(
+                f"{source} belongs to exercise {verdict.exercise} but acted outside its {where}"
+                f" (contact {verdict.contact}): not suppressed"
+            )
+    listed = [contexts[s].benign for s in case.sources if s in contexts]
+    if listed and len(listed) == len(case.sources) and all(listed) and not did_more:
+        names = sorted({n for names in listed for n in names})
+        case.disposition = "benign_scanner"
+        case.escalate = False
+        case.reasons = [f"Known research scanner ({', '.join(names)}): recorded, not escalated"]
+
+
 def _is_address(text: str) -> bool:
     try:
         parse_ip(text)
@@ -268,7 +355,14 @@ def severity_of(value: float) -> str:
     return "low"
 
 
-def _checklist(case: Case, tables: Collection[str]) -> list[dict[str, str]]:
+def _checklist(
+    case: Case,
+    tables: Collection[str],
+    contexts: Mapping[str, SourceContext],
+    intel_on: bool,
+    exercise: list[tuple[str, Verdict]],
+    config: Config,
+) -> list[dict[str, str]]:
     """The playbook's additional L1 steps, each with what was done and found."""
     act = case.activity
     if "auth" not in tables:
@@ -287,17 +381,23 @@ def _checklist(case: Case, tables: Collection[str]) -> list[dict[str, str]]:
         }
     else:
         users = {"status": "done", "result": "no login from the source in the user-activity logs"}
+    known = case.criteria["known_threat_actor"]
+    if not intel_on:
+        intel = {"status": "not done", "result": "no threat-intelligence feed is configured"}
+    else:
+        intel = {"status": "done", "result": "; ".join(known["evidence"][:3])}
+    if config.enrich.exercises is None:
+        drill = {"status": "not done", "result": "no exercise calendar is configured"}
+    elif not exercise or all(v.status == "none" for _, v in exercise):
+        drill = {"status": "done", "result": "no approved exercise covers these sources"}
+    else:
+        drill = {
+            "status": "done",
+            "result": "; ".join(f"{s}: {v.status} ({v.exercise})" for s, v in exercise),
+        }
     return [
-        {
-            "step": "Cross-reference the sources with threat intelligence",
-            "status": "not done",
-            "result": "no threat-intelligence feed is configured",
-        },
-        {
-            "step": "Check approved security exercises and red-team activity",
-            "status": "not done",
-            "result": "no exercise calendar is configured",
-        },
+        {"step": "Cross-reference the sources with threat intelligence", **intel},
+        {"step": "Check approved security exercises and red-team activity", **drill},
         {"step": "Correlate with user activity for legitimate access", **users},
     ]
 
@@ -348,7 +448,12 @@ def _neighbourhood(source: str) -> str:
     return str(ip_network(f"{addr}/{prefix}", strict=False))
 
 
-def _answers(case: Case, tables: Collection[str]) -> dict[str, str]:
+def _answers(
+    case: Case,
+    tables: Collection[str],
+    contexts: Mapping[str, SourceContext],
+    intel_on: bool,
+) -> dict[str, str]:
     act = case.activity
     source = ", ".join(case.sources[:10]) + (
         f" and {len(case.sources) - 10} more" if len(case.sources) > 10 else ""
@@ -378,11 +483,20 @@ def _answers(case: Case, tables: Collection[str]) -> dict[str, str]:
             f"{act.http_client_errors} were answered with a 4xx error."
         )
     q1 = ("Yes. " + " ".join(parts)) if parts else f"{who}: no network or web activity logged."
-    q2 = (
-        "Not checked: no threat-intelligence feed is configured, so the source could "
-        "not be matched against known malicious addresses. Cross-reference it manually "
-        "(L1 step) until feeds are set up."
-    )
+    known = case.criteria.get("known_threat_actor", {})
+    benign = sorted({n for s in case.sources if s in contexts for n in contexts[s].benign})
+    if not intel_on:
+        q2 = (
+            "Not checked: no threat-intelligence feed is configured, so the source could "
+            "not be matched against known malicious addresses. Cross-reference it manually "
+            "(L1 step) until feeds are set up."
+        )
+    elif known.get("met"):
+        q2 = "Yes. " + "; ".join(known["evidence"][:5]) + "."
+    else:
+        q2 = "No: none of the sources matches an indicator of the configured feeds."
+    if benign:
+        q2 += f" The source is on known research-scanner lists: {', '.join(benign)}."
     patterns = "; ".join(f"{f.detection}: {f.describe()}" for f in case.findings[:6])
     more = f"; and {len(case.findings) - 6} more finding(s)" if len(case.findings) > 6 else ""
     probes = ", ".join(

@@ -107,6 +107,7 @@ def case_to_dict(case: Case) -> dict[str, Any]:
         },
         "findings": [_finding(f) for f in case.findings],
         "checklist": case.checklist,
+        "enrichment": case.enrichment,
         "tier2": case.tier2 if case.escalate else None,
         "containment": case.containment,
     }

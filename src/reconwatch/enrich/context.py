@@ -1,0 +1,90 @@
+"""Everything enrichment knows about a case's sources, loaded once per hunt.
+
+Triage asks per case; the lookups below run once for *all* cases' sources
+(one range join per source of knowledge), not once per case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconwatch.config import EnrichConfig
+from reconwatch.enrich.benign import BenignScanners, WarninglistError
+from reconwatch.enrich.exercises import Exercise, ExerciseError, Verdict, check, load_exercises
+from reconwatch.enrich.feeds import load_intel
+from reconwatch.enrich.geo import Geo, GeoInfo
+from reconwatch.enrich.intel import IntelIndex
+
+
+@dataclass
+class SourceContext:
+    """What enrichment says about one source address."""
+
+    #: One dict per matching indicator: indicator, feed, actor, confidence,
+    #: tags, first_seen, last_seen, reference (the evidence for triage).
+    intel: list[dict[str, Any]] = field(default_factory=list)
+    #: Names of the benign-scanner lists the source is on.
+    benign: list[str] = field(default_factory=list)
+    geo: GeoInfo = field(default_factory=GeoInfo)
+
+    @property
+    def actors(self) -> list[str]:
+        return sorted({str(hit["actor"]) for hit in self.intel if hit.get("actor")})
+
+
+@dataclass
+class Enrichment:
+    """Loaded intel, benign lists, exercises and geo; problems in ``errors``, never raised."""
+
+    intel: IntelIndex
+    benign: BenignScanners
+    exercises: list[Exercise]
+    geo: Geo
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, config: EnrichConfig, cache_dir: Path | None = None) -> Enrichment:
+        """Read everything configured (local files and the feed cache; no network)."""
+        errors: list[str] = []
+        intel = load_intel(config, cache_dir)
+        for report in intel.reports:
+            errors.extend(f"feed {report.feed}: {e}" for e in report.errors)
+        try:
+            benign = BenignScanners.load(config.warninglists)
+        except WarninglistError as exc:
+            errors.append(str(exc))
+            benign = BenignScanners.load([])
+        exercises: list[Exercise] = []
+        if config.exercises is not None:
+            try:
+                exercises = load_exercises(config.exercises)
+            except ExerciseError as exc:
+                errors.append(str(exc))
+        geo = Geo.open(config.geo)
+        errors.extend(geo.errors)
+        return cls(intel=intel, benign=benign, exercises=exercises, geo=geo, errors=errors)
+
+    def sources(self, ips: Iterable[str]) -> dict[str, SourceContext]:
+        """Context for every address given, in three set-based lookups."""
+        wanted = sorted(set(ips))
+        result = {ip: SourceContext() for ip in wanted}
+        for row in self.intel.match_ips(wanted).to_pylist():
+            result[row.pop("ip")].intel.append(row)
+        for ip, names in self.benign.lookup(wanted).items():
+            result[ip].benign = names
+        for ip, info in self.geo.lookup(wanted).items():
+            result[ip].geo = info
+        return result
+
+    def exercise(
+        self, source: str, first_seen: dt.datetime, last_seen: dt.datetime, targets: Iterable[str]
+    ) -> Verdict:
+        """Whether one source's activity is an approved exercise (see exercises.check)."""
+        return check(self.exercises, source, first_seen, last_seen, targets)
+
+    def close(self) -> None:
+        self.geo.close()

@@ -1,0 +1,561 @@
+"""Threat intelligence: feed readers, one indicator table, and matching sources to it.
+
+Every reader turns its format into the same *raw* table (:data:`RAW`: the
+value text and what the feed says about it); :func:`to_indicators` parses the
+values (once per distinct value) into integer ranges and refuses what must not
+be an indicator; :class:`IntelIndex` holds the indicators of every feed ready
+for the range join of :mod:`reconwatch.enrich.ranges`.
+
+Formats
+-------
+* plain: one address or CIDR per line; ``#`` and ``;`` start comments (whole
+  line or after the value), blank lines are skipped. Spamhaus DROP style
+  ``1.2.3.0/24 ; SBL123`` reads.
+* csv: a header row with named columns (names configurable); only the ip
+  column is required; tags are split on a separator.
+* stix: a STIX 2.1 bundle read with ``stix2``; indicators whose pattern is one
+  or more ``ipv4-addr:value = '...'`` / ``ipv6-addr:value = '...'``
+  comparisons joined by OR (values may be CIDRs). A pattern with AND, another
+  object type or another operator is not an address list and is skipped
+  (counted). The actor is the threat-actor / intrusion-set / campaign the
+  indicator ``indicates`` (relationship objects), and for a campaign also
+  what it is ``attributed-to``.
+* misp: a MISP feed folder (``manifest.json`` + one ``<uuid>.json`` per
+  event); attributes of type ip-src, ip-dst, ip-src|port, ip-dst|port, in the
+  event and in its objects. The actor is the event's threat-actor galaxy
+  cluster (or ``misp-galaxy:threat-actor="..."`` tag), else the event info.
+
+Absurdly wide indicators
+------------------------
+An indicator wider than ``min_prefix_ipv4`` (default /8) or
+``min_prefix_ipv6`` (default /16) is refused and counted as ``too_wide``:
+a /0 or a /4 in a feed is a mistake (or a poisoned feed) and would flag every
+source as a known threat actor. Private, loopback and other reserved
+addresses are kept (internal intel is legitimate).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import importlib
+import io
+import ipaddress
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconwatch.enrich.ranges import (
+    RangeTable,
+    build_ranges,
+    match,
+    split128,
+)
+
+TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
+
+#: What a reader produces: one row per indicator value as the feed wrote it.
+RAW: Final = pa.schema(
+    [
+        pa.field("value", pa.string()),
+        pa.field("actor", pa.string()),
+        pa.field("confidence", pa.int16()),
+        pa.field("tags", pa.list_(pa.string())),
+        pa.field("first_seen", TIMESTAMP),
+        pa.field("last_seen", TIMESTAMP),
+        # Where the indicator comes from inside the feed: file:line, a STIX
+        # indicator id, a MISP event uuid: the evidence an analyst can open.
+        pa.field("reference", pa.string()),
+    ]
+)
+
+#: The indicator table: range bounds (see ranges.RANGE_COLUMNS) then attributes.
+INDICATORS: Final = pa.schema(
+    [
+        pa.field("family", pa.int8()),
+        pa.field("start_hi", pa.int64()),
+        pa.field("start_lo", pa.int64()),
+        pa.field("end_hi", pa.int64()),
+        pa.field("end_lo", pa.int64()),
+        # The value in canonical CIDR (or address) form.
+        pa.field("indicator", pa.string()),
+        pa.field("feed", pa.string()),
+        pa.field("actor", pa.string()),
+        pa.field("confidence", pa.int16()),
+        pa.field("tags", pa.list_(pa.string())),
+        pa.field("first_seen", TIMESTAMP),
+        pa.field("last_seen", TIMESTAMP),
+        pa.field("reference", pa.string()),
+    ]
+)
+
+#: Columns of a match: the source address then everything known about the indicator.
+MATCH_COLUMNS: Final = (
+    "ip",
+    "indicator",
+    "feed",
+    "actor",
+    "confidence",
+    "tags",
+    "first_seen",
+    "last_seen",
+    "reference",
+)
+
+MISP_IP_TYPES: Final = frozenset({"ip-src", "ip-dst", "ip-src|port", "ip-dst|port"})
+STIX_ACTOR_TYPES: Final = frozenset({"threat-actor", "intrusion-set", "campaign"})
+
+
+class FeedFormatError(Exception):
+    """A feed file that cannot be read at all; the message names the file."""
+
+
+@dataclass
+class LoadReport:
+    """How one feed's content was accounted for: indicators kept, values refused by reason."""
+
+    feed: str
+    indicators: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def refuse(self, reason: str, count: int = 1) -> None:
+        self.refused[reason] = self.refused.get(reason, 0) + count
+
+
+def raw_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """A :data:`RAW` table from dict rows (missing keys are null)."""
+    rows = list(rows)
+    return pa.Table.from_pylist([{k: r.get(k) for k in RAW.names} for r in rows], schema=RAW)
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def _strip_comment(line: str) -> str:
+    for mark in ("#", ";"):
+        cut = line.find(mark)
+        if cut >= 0:
+            line = line[:cut]
+    return line.strip()
+
+
+def read_plain(path: Path) -> pa.Table:
+    """One address or CIDR per line, comments after ``#`` or ``;``."""
+    text = _read_text(path)
+    values, refs = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        value = _strip_comment(line)
+        if value:
+            # A value is one token; "1.2.3.4 extra" keeps the first token.
+            values.append(value.split()[0])
+            refs.append(f"{path.name}:{number}")
+    n = len(values)
+    return pa.table(
+        {
+            "value": pa.array(values, pa.string()),
+            "actor": pa.nulls(n, pa.string()),
+            "confidence": pa.nulls(n, pa.int16()),
+            "tags": pa.nulls(n, pa.list_(pa.string())),
+            "first_seen": pa.nulls(n, TIMESTAMP),
+            "last_seen": pa.nulls(n, TIMESTAMP),
+            "reference": pa.array(refs, pa.string()),
+        },
+        schema=RAW,
+    )
+
+
+@dataclass(frozen=True)
+class CsvColumns:
+    """Column names of a CSV feed (the defaults are the documented header)."""
+
+    ip: str = "ip"
+    actor: str = "actor"
+    confidence: str = "confidence"
+    first_seen: str = "first_seen"
+    last_seen: str = "last_seen"
+    tags: str = "tags"
+    delimiter: str = ","
+    tags_separator: str = ";"
+
+
+def read_csv(path: Path, columns: CsvColumns | None = None) -> pa.Table:
+    """A CSV feed with a header row; only the ip column is required."""
+    columns = columns or CsvColumns()
+    text = _read_text(path)
+    reader = csv.DictReader(io.StringIO(text), delimiter=columns.delimiter)
+    header = reader.fieldnames or []
+    if columns.ip not in header:
+        raise FeedFormatError(f"{path}: no {columns.ip!r} column in the header {header!r}")
+    rows = []
+    for number, row in enumerate(reader, start=2):
+        tags_text = (row.get(columns.tags) or "").strip()
+        rows.append(
+            {
+                "value": (row.get(columns.ip) or "").strip(),
+                "actor": (row.get(columns.actor) or "").strip() or None,
+                "confidence": _confidence(row.get(columns.confidence)),
+                "tags": [t.strip() for t in tags_text.split(columns.tags_separator) if t.strip()]
+                or None,
+                "first_seen": _timestamp(row.get(columns.first_seen)),
+                "last_seen": _timestamp(row.get(columns.last_seen)),
+                "reference": f"{path.name}:{number}",
+            }
+        )
+    return raw_table(rows)
+
+
+def read_stix(path: Path) -> pa.Table:
+    """IP indicators of a STIX 2.1 bundle, each with the actor it indicates."""
+    stix2 = untyped_import("stix2")
+    try:
+        bundle = stix2.parse(_read_text(path), allow_custom=True)
+    except Exception as exc:  # stix2 raises many types for bad input
+        raise FeedFormatError(f"{path}: not a STIX 2.1 bundle: {exc}") from exc
+    objects = list(getattr(bundle, "objects", None) or [bundle])
+    return stix_objects_to_raw(objects)
+
+
+def stix_objects_to_raw(objects: list[Any]) -> pa.Table:
+    """The raw table of STIX objects (a bundle's or a TAXII collection's)."""
+    by_id = {o["id"]: o for o in objects if "id" in o}
+    targets: dict[str, set[str]] = {}
+    for rel in (o for o in objects if o.get("type") == "relationship"):
+        targets.setdefault(rel["source_ref"], set()).add(
+            f"{rel['relationship_type']}|{rel['target_ref']}"
+        )
+
+    def names(ref: str, kinds: frozenset[str], hops: int) -> set[str]:
+        found: set[str] = set()
+        for link in targets.get(ref, ()):
+            kind, target = link.split("|", 1)
+            obj = by_id.get(target)
+            if obj is None or obj.get("type") not in STIX_ACTOR_TYPES:
+                continue
+            if kind in kinds:
+                found.add(str(obj.get("name", target)))
+                if obj.get("type") == "campaign" and hops:
+                    found |= names(target, frozenset({"attributed-to"}), hops - 1)
+        return found
+
+    rows = []
+    for ind in (o for o in objects if o.get("type") == "indicator"):
+        if ind.get("revoked") or ind.get("pattern_type", "stix") != "stix":
+            continue
+        values = stix_pattern_addresses(str(ind["pattern"]))
+        actor = "; ".join(sorted(names(ind["id"], frozenset({"indicates"}), 1))) or None
+        tags = sorted({*ind.get("labels", []), *ind.get("indicator_types", [])}) or None
+        listed: list[str | None] = list(values) if values else [None]
+        for value in listed:
+            rows.append(
+                {
+                    # None marks an indicator whose pattern is not an address list.
+                    "value": value,
+                    "actor": actor,
+                    "confidence": ind.get("confidence"),
+                    "tags": tags,
+                    "first_seen": _timestamp(ind.get("valid_from")),
+                    "last_seen": _timestamp(ind.get("valid_until")),
+                    "reference": str(ind["id"]),
+                }
+            )
+    return raw_table(rows)
+
+
+def stix_pattern_addresses(pattern: str) -> list[str] | None:
+    """The address values of a pattern made only of OR'ed ip ``value =`` comparisons.
+
+    ``None`` when the pattern says anything else (AND, FOLLOWEDBY, other
+    objects, ``!=``, ``ISSUBSET``...): such an indicator is not a list of
+    addresses, and reading half of it would invent matches.
+    """
+    sp = untyped_import("stix2.patterns")
+    try:
+        tree = untyped_import("stix2.pattern_visitor").create_pattern_object(pattern)
+    except Exception:  # the pattern grammar raises several types
+        return None
+    found: list[str] = []
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, sp.OrObservationExpression | sp.OrBooleanExpression):
+            return all(walk(o) for o in node.operands)
+        if isinstance(node, sp.ObservationExpression):
+            return walk(node.operand)
+        if isinstance(node, sp.EqualityComparisonExpression) and not node.negated:
+            path = node.lhs
+            if (
+                getattr(path, "object_type_name", None) in ("ipv4-addr", "ipv6-addr")
+                and [getattr(p, "property_name", None) for p in path.property_path] == ["value"]
+                and isinstance(node.rhs, sp.StringConstant)
+            ):
+                found.append(str(node.rhs.value))
+                return True
+        return False
+
+    return found if walk(tree) and found else None
+
+
+def read_misp(directory: Path) -> tuple[pa.Table, list[str]]:
+    """A MISP feed folder: the manifest's events, their IP attributes; errors listed."""
+    manifest_path = directory / "manifest.json"
+    try:
+        manifest = json.loads(_read_text(manifest_path))
+    except json.JSONDecodeError as exc:
+        raise FeedFormatError(f"{manifest_path}: not JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise FeedFormatError(f"{manifest_path}: not a MISP manifest (an object of events)")
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for uuid in sorted(manifest):
+        event_path = directory / f"{_safe_name(uuid)}.json"
+        try:
+            event = json.loads(_read_text(event_path)).get("Event", {})
+        except (FeedFormatError, json.JSONDecodeError, AttributeError) as exc:
+            errors.append(f"{event_path.name}: {exc}")
+            continue
+        rows.extend(misp_event_rows(event, uuid))
+    return raw_table(rows), errors
+
+
+def misp_event_rows(event: Mapping[str, Any], uuid: str) -> list[dict[str, Any]]:
+    """Raw rows of one MISP event's IP attributes (in the event and its objects)."""
+    actor = _misp_actor(event)
+    event_tags = [t.get("name") for t in event.get("Tag", []) if t.get("name")]
+    attributes = list(event.get("Attribute", []))
+    for obj in event.get("Object", []):
+        attributes.extend(obj.get("Attribute", []))
+    rows = []
+    for attr in attributes:
+        kind = attr.get("type")
+        if kind not in MISP_IP_TYPES:
+            continue
+        value = str(attr.get("value", ""))
+        if "|" in kind:
+            value = value.split("|", 1)[0]
+        tags = sorted({*event_tags, *(t.get("name") for t in attr.get("Tag", []) if t.get("name"))})
+        rows.append(
+            {
+                "value": value,
+                "actor": actor,
+                "confidence": None,
+                "tags": tags or None,
+                "first_seen": _timestamp(attr.get("first_seen")) or _timestamp(event.get("date")),
+                "last_seen": _timestamp(attr.get("last_seen")) or _timestamp(attr.get("timestamp")),
+                "reference": f"misp-event:{event.get('uuid', uuid)}",
+            }
+        )
+    return rows
+
+
+def _misp_actor(event: Mapping[str, Any]) -> str | None:
+    names = [
+        cluster.get("value")
+        for galaxy in event.get("Galaxy", [])
+        if galaxy.get("type") == "threat-actor"
+        for cluster in galaxy.get("GalaxyCluster", [])
+        if cluster.get("value")
+    ]
+    prefix = 'misp-galaxy:threat-actor="'
+    names += [
+        t["name"][len(prefix) : -1]
+        for t in event.get("Tag", [])
+        if str(t.get("name", "")).startswith(prefix) and str(t["name"]).endswith('"')
+    ]
+    if names:
+        return "; ".join(sorted(set(names)))
+    info = event.get("info")
+    return str(info) if info else None
+
+
+# --------------------------------------------------------------------------- parsing values
+
+
+def to_indicators(
+    raw: pa.Table,
+    feed: str,
+    report: LoadReport,
+    min_prefix_ipv4: int = 8,
+    min_prefix_ipv6: int = 16,
+) -> pa.Table:
+    """Parse raw values into :data:`INDICATORS`, refusing (and counting) bad ones.
+
+    Values are parsed once per distinct text. Host bits set in a CIDR
+    (``10.1.2.3/8``) are refused as ``host_bits_set``: the feed's author meant
+    either the address or the network, and guessing widens or narrows it.
+    """
+    values = raw.column("value")
+    missing = pc.is_null(values)
+    if pc.any(missing).as_py():
+        report.refuse("not_an_address_pattern", int(pc.sum(missing).as_py() or 0))
+        raw = raw.filter(pc.invert(missing))
+        values = raw.column("value")
+    distinct = pc.unique(values).to_pylist()
+    parsed: list[tuple[int, int, int, str] | None] = []
+    reasons: list[str | None] = []
+    for text in distinct:
+        result, reason = _parse_value(str(text), min_prefix_ipv4, min_prefix_ipv6)
+        parsed.append(result)
+        reasons.append(reason)
+    index = np.asarray(pc.index_in(values, pa.array(distinct, pa.string())).to_numpy())
+    ok_distinct = np.array([p is not None for p in parsed], dtype=bool)
+    ok = ok_distinct[index] if len(index) else np.zeros(0, dtype=bool)
+    counts = Counter(np.asarray(index[~ok]).tolist())
+    for i, count in counts.items():
+        report.refuse(reasons[i] or "invalid", count)
+    kept = raw.filter(pa.array(ok))
+    kept_index = index[ok]
+    fam = np.array([p[0] if p else 0 for p in parsed], dtype=np.int8)
+    bounds = [(*split128(p[1]), *split128(p[2])) if p else (0, 0, 0, 0) for p in parsed]
+    b = np.array(bounds, dtype=np.int64).reshape(-1, 4)[kept_index]
+    texts = pa.array([p[3] if p else None for p in parsed], pa.string())
+    n = kept.num_rows
+    report.indicators += n
+    return pa.table(
+        {
+            "family": pa.array(fam[kept_index], pa.int8()),
+            "start_hi": pa.array(b[:, 0], pa.int64()),
+            "start_lo": pa.array(b[:, 1], pa.int64()),
+            "end_hi": pa.array(b[:, 2], pa.int64()),
+            "end_lo": pa.array(b[:, 3], pa.int64()),
+            "indicator": pc.take(texts, pa.array(kept_index, pa.int64())),
+            "feed": pa.array([feed] * n, pa.string()),
+            "actor": kept.column("actor"),
+            "confidence": kept.column("confidence"),
+            "tags": kept.column("tags"),
+            "first_seen": kept.column("first_seen"),
+            "last_seen": kept.column("last_seen"),
+            "reference": kept.column("reference"),
+        },
+        schema=INDICATORS,
+    )
+
+
+def _parse_value(
+    text: str, min_prefix_ipv4: int, min_prefix_ipv6: int
+) -> tuple[tuple[int, int, int, str] | None, str | None]:
+    text = text.strip()
+    if not text or len(text) > 100:
+        return None, "invalid"
+    try:
+        net = ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            return None, "invalid"
+        return None, "host_bits_set"
+    if isinstance(net, ipaddress.IPv6Network):
+        if "%" in text:
+            return None, "invalid"
+        mapped = net.network_address.ipv4_mapped
+        if mapped is not None and net.prefixlen >= 96:
+            # ::ffff:a.b.c.d/120 is the IPv4 /24 in disguise: store it as IPv4.
+            net = ipaddress.IPv4Network((mapped, net.prefixlen - 96))
+    limit = min_prefix_ipv4 if net.version == 4 else min_prefix_ipv6
+    if net.prefixlen < limit or net.prefixlen == 0:
+        return None, "too_wide"
+    text_form = str(net.network_address) if net.num_addresses == 1 else str(net)
+    return (net.version, int(net.network_address), int(net.broadcast_address), text_form), None
+
+
+# --------------------------------------------------------------------------- index and match
+
+
+@dataclass
+class IntelIndex:
+    """The indicators of every loaded feed, prepared for the range join."""
+
+    indicators: pa.Table
+    reports: list[LoadReport] = field(default_factory=list)
+    _ranges: RangeTable | None = None
+
+    @classmethod
+    def from_tables(cls, tables: list[pa.Table], reports: list[LoadReport]) -> IntelIndex:
+        table = pa.concat_tables(tables) if tables else INDICATORS.empty_table()
+        return cls(indicators=table, reports=reports)
+
+    @property
+    def ranges(self) -> RangeTable:
+        if self._ranges is None:
+            self._ranges = build_ranges(self.indicators)
+        return self._ranges
+
+    def match(self, addresses: ir.Table | pa.Table, ip_column: str = "ip") -> ir.Table:
+        """(ip, indicator, feed, actor, confidence, tags, first/last seen, reference) per hit."""
+        return match(addresses, self.ranges, ip_column).select(*MATCH_COLUMNS)
+
+    def match_ips(self, ips: Iterable[str]) -> pa.Table:
+        """:meth:`match` for a set of source addresses (a case's), sorted, as Arrow."""
+        table = pa.table({"ip": pa.array(sorted(set(ips)), pa.string())})
+        if table.num_rows == 0 or self.indicators.num_rows == 0:
+            return _empty_match()
+        hits = self.match(table).to_pyarrow()
+        return hits.sort_by(
+            [("ip", "ascending"), ("feed", "ascending"), ("indicator", "ascending")]
+        )
+
+
+def _empty_match() -> pa.Table:
+    fields = [pa.field("ip", pa.string()), *(INDICATORS.field(c) for c in MATCH_COLUMNS[1:])]
+    return pa.schema(fields).empty_table()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def untyped_import(module: str) -> Any:
+    """Import a library that ships no type hints (stix2, taxii2-client) as ``Any``.
+
+    An explicit import would fail ``mypy --strict`` without stubs; this keeps
+    the untyped surface to the few calls made through it.
+    """
+    return importlib.import_module(module)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise FeedFormatError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def _safe_name(name: str) -> str:
+    """A file name from feed content (a MISP uuid): no path separators, no dot-dot."""
+    cleaned = "".join(c for c in name if c.isalnum() or c in "-_")
+    if not cleaned:
+        raise FeedFormatError(f"unusable name in feed: {name[:80]!r}")
+    return cleaned
+
+
+def _confidence(value: Any) -> int | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        number = int(float(str(value).strip()))
+    except ValueError:
+        return None
+    return number if 0 <= number <= 100 else None
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    """ISO 8601 text, a date, epoch seconds (MISP), or a datetime, as UTC; else None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    text = str(value).strip()
+    if text.isdigit():
+        return dt.datetime.fromtimestamp(int(text), dt.UTC)
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

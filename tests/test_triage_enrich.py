@@ -1,0 +1,94 @@
+"""Triage with enrichment: threat intel, known research scanners, approved exercises."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+
+from reconwatch.cases import Case
+from reconwatch.config import Config
+from reconwatch.hunt import hunt
+from reconwatch.ingest.run import IngestOptions
+
+LINE = (
+    "Sep 30 {time} fw1 kernel: [1.0] RW-DROP: IN=eth0 OUT= MAC=00:00 SRC={src} "
+    "DST=203.0.113.10 LEN=44 TOS=0x00 PREC=0x00 TTL=43 ID=1 PROTO=TCP SPT=40000 "
+    "DPT={port} WINDOW=1024 RES=0x00 SYN URGP=0 "
+)
+NOW = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+SHODAN = "134.209.95.237"  # listed in ../shared/data/benign-scanners/shodan-scanning.json
+ACTOR = "192.0.2.66"
+RED_TEAM = "198.51.100.3"
+
+
+def scan(src: str, time: str = "10:00:00", ports: int = 120) -> list[str]:
+    return [LINE.format(time=time, src=src, port=p) for p in range(1, ports + 1)]
+
+
+def run(tmp_path: Path, enrich: dict[str, object], lines: list[str]) -> dict[str, Case]:
+    log = tmp_path / "kern.log"
+    log.write_text("\n".join(lines) + "\n")
+    config = Config.model_validate({"enrich": enrich})
+    result = hunt([str(log)], config, options=NOW)
+    return {c.sources[0]: c for c in result.cases}
+
+
+def test_threat_intel_match_names_the_actor_and_escalates(tmp_path: Path) -> None:
+    feed = tmp_path / "bad.txt"
+    feed.write_text("# partner feed\n192.0.2.0/24\n")
+    cases = run(
+        tmp_path,
+        {"feeds": [{"name": "partner", "type": "plain", "path": str(feed), "actor": "APT-Test"}]},
+        scan(ACTOR, ports=20),
+    )
+    case = cases[ACTOR]
+    known = case.criteria["known_threat_actor"]
+    assert known["met"] is True
+    assert "feed partner" in known["evidence"][0] and "APT-Test" in known["evidence"][0]
+    assert case.escalate and case.disposition == "malicious"
+    answer = next(iter(v for k, v in case.answers.items() if "known malicious" in k))
+    assert answer.startswith("Yes.") and "APT-Test" in answer
+
+
+def test_no_feed_means_not_checked_not_clean(tmp_path: Path) -> None:
+    case = run(tmp_path, {}, scan(ACTOR, ports=20))[ACTOR]
+    assert case.criteria["known_threat_actor"]["met"] is None
+    assert case.checklist[0]["status"] == "not done"
+
+
+def test_known_research_scanner_is_recorded_not_escalated(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    lists = [str(shared_data / "benign-scanners" / "shodan-scanning.json")]
+    cases = run(tmp_path, {"warninglists": lists}, scan(SHODAN) + scan(ACTOR))
+    shodan, actor = cases[SHODAN], cases[ACTOR]
+    assert shodan.disposition == "benign_scanner" and not shodan.escalate
+    assert "Shodan" in shodan.reasons[0]
+    assert actor.disposition == "malicious" and actor.escalate
+
+
+def test_exercise_inside_window_and_scope_is_approved_outside_is_flagged(tmp_path: Path) -> None:
+    calendar = tmp_path / "exercises.yaml"
+    calendar.write_text(
+        yaml.safe_dump(
+            {
+                "exercises": [
+                    {
+                        "name": "Q3 red team",
+                        "sources": ["198.51.100.0/28"],
+                        "start": "2026-09-30T09:00:00Z",
+                        "end": "2026-09-30T11:00:00Z",
+                        "scope": ["203.0.113.0/24"],
+                        "contact": "red@example.com",
+                    }
+                ]
+            }
+        )
+    )
+    inside = run(tmp_path, {"exercises": str(calendar)}, scan(RED_TEAM, "10:00:00"))[RED_TEAM]
+    assert inside.disposition == "approved_exercise" and not inside.escalate
+    late = run(tmp_path, {"exercises": str(calendar)}, scan(RED_TEAM, "12:00:00"))[RED_TEAM]
+    assert late.escalate and late.disposition == "malicious"
+    assert any("outside its window" in r for r in late.reasons)
