@@ -21,12 +21,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from reconwatch import __version__
 from reconwatch.config import Config, ConfigError, load_config
+from reconwatch.engine import EngineError
 from reconwatch.generate import MIN_SAMPLE_SIZE
+from reconwatch.ingest.mapping import MappingError
 from reconwatch.ingest.run import AUTO, IngestOptions, UnknownFormatError, format_names
 from reconwatch.ingest.sources import InputError
 from reconwatch.report.text import clean
 
-_USER_ERRORS = (ConfigError, InputError, UnknownFormatError)
+_USER_ERRORS = (ConfigError, InputError, UnknownFormatError, EngineError, MappingError)
 
 
 def _fail(message: str) -> None:
@@ -133,6 +135,12 @@ _now_option = click.option(
     is_flag=True,
     help="Print the cases JSON on stdout (the summary goes to stderr).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    help="Detection engine (default: engine.kind in the config, duckdb).",
+)
+@click.option("--spark-master", help="Spark master URL, e.g. local[2] or spark://host:7077.")
 @_now_option
 def hunt(
     paths: tuple[str, ...],
@@ -142,6 +150,8 @@ def hunt(
     lake_dir: Path | None,
     store_url: str | None,
     as_json: bool,
+    engine: str | None,
+    spark_master: str | None,
     now: str | None,
 ) -> None:
     """Ingest PATHS (files, directories, .gz, or - for stdin) and hunt for reconnaissance."""
@@ -149,6 +159,9 @@ def hunt(
     from reconwatch.report.console import print_cases, print_ingest
 
     config = _config(config_path)
+    overrides = {k: v for k, v in (("kind", engine), ("spark_master", spark_master)) if v}
+    if overrides:
+        config = config.model_copy(update={"engine": config.engine.model_copy(update=overrides)})
     console = _console(stderr=as_json)
     options = IngestOptions(format=fmt, now=_parse_now(now))
     try:

@@ -382,6 +382,11 @@ class RespondConfig(Section):
 class EngineConfig(Section):
     """The query engine behind the detections."""
 
+    #: duckdb (embedded, default) or spark (PySpark; ``pip install reconwatch[spark]``).
+    kind: Literal["duckdb", "spark"] = "duckdb"
+    #: Spark master URL: local[N], spark://host:7077, yarn, k8s://...
+    spark_master: str = "local[2]"
+
     #: DuckDB's memory budget. Beyond it DuckDB spills to ``LAKE/_tmp`` instead
     #: of growing with the input (its own default is 80% of RAM, which a big
     #: hunt would take). 2 GB keeps a 2-core SOC box responsive.

@@ -1,10 +1,15 @@
-"""The query engine behind the detections: an Ibis backend over the Parquet lake.
+"""The query engines behind the detections: Ibis backends over the Parquet lake.
 
-DuckDB (embedded) is the default. Detections receive Ibis tables and return
-Ibis expressions, so the same code can later run on PySpark. Keep detection
-code to the portable subset: tumbling windows by integer division of epoch
+DuckDB (embedded) is the default. Apache Spark (PySpark, ``pip install
+reconwatch[spark]``) runs the same detection code when the data outgrows one
+machine: detections receive Ibis tables and return Ibis expressions, written
+in the portable subset (tumbling windows by integer division of epoch
 seconds, GROUP BY with COUNT(DISTINCT), window functions over a partition with
-an ORDER BY, no regex after ingest.
+an ORDER BY, no regex after ingest). ``tests/test_conformance_spark.py``
+demands identical findings from both engines.
+
+Spark's session time zone is pinned to UTC: Ibis turns window starts into
+timestamps with ``from_unixtime``, which reads the session zone.
 """
 
 from __future__ import annotations
@@ -18,20 +23,48 @@ from reconwatch import schema
 from reconwatch.config import EngineConfig
 from reconwatch.lake import Lake
 
-ENGINES = ("duckdb",)
+ENGINES = ("duckdb", "spark")
+
+
+class EngineError(Exception):
+    """An engine that cannot start (Spark not installed, bad master URL...)."""
+
+
+def spark_session(master: str, app: str = "reconwatch") -> Any:
+    """A Spark session for reconwatch: UTC, no UI, modest shuffle width for small clusters."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise EngineError(
+            "the spark engine needs PySpark: pip install 'reconwatch[spark]' (and Java 17)"
+        ) from exc
+    return (
+        SparkSession.builder.master(master)
+        .appName(app)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "8")
+        .getOrCreate()
+    )
 
 
 class Engine:
     """An Ibis connection bound to one lake."""
 
     def __init__(
-        self, lake: Lake, config: EngineConfig | None = None, kind: str = "duckdb"
+        self, lake: Lake, config: EngineConfig | None = None, kind: str | None = None
     ) -> None:
-        if kind not in ENGINES:
-            raise ValueError(f"unknown engine {kind!r}; available: {', '.join(ENGINES)}")
         config = config or EngineConfig()
+        kind = kind or config.kind
+        if kind not in ENGINES:
+            raise EngineError(f"unknown engine {kind!r}; available: {', '.join(ENGINES)}")
         self.lake = lake
         self.kind = kind
+        self._session: Any = None
+        if kind == "spark":
+            self._session = spark_session(config.spark_master)
+            self.con: Any = ibis.pyspark.connect(self._session)
+            return
         spill = lake.root / "_tmp"
         spill.mkdir(parents=True, exist_ok=True)
         settings: dict[str, Any] = {
@@ -40,14 +73,18 @@ class Engine:
         }
         if config.threads is not None:
             settings["threads"] = config.threads
-        self.con: Any = ibis.duckdb.connect(**settings)
+        self.con = ibis.duckdb.connect(**settings)
 
     def table(self, name: str) -> ir.Table:
         """A lake table as an Ibis table (empty, with the right schema, if absent)."""
         files = self.lake.files(name)
         if not files:
             return ibis.memtable(schema.empty(schema.TABLES[name]))
-        table = self.con.read_parquet([str(f) for f in files], hive_partitioning=True)
+        if self.kind == "spark":
+            # Spark discovers the day partitions itself from the table's folder.
+            table = self.con.read_parquet(str(self.lake.table_dir(name)))
+        else:
+            table = self.con.read_parquet([str(f) for f in files], hive_partitioning=True)
         # Select the schema's columns so partition columns and evolution never leak.
         return table.select(*schema.TABLES[name].names)
 
@@ -62,4 +99,6 @@ class Engine:
         return present
 
     def close(self) -> None:
-        self.con.disconnect()
+        """Release the engine (a Spark session is left to the process: starting one is slow)."""
+        if self.kind == "duckdb":
+            self.con.disconnect()

@@ -83,12 +83,16 @@ def hunt(
         options = options or IngestOptions()
         run = ingest(paths, lake, config, options, progress) if paths is not None else None
         engine = Engine(lake, config.engine)
+        # Findings are few: cases and their evidence are gathered on embedded
+        # DuckDB over the same lake whichever engine ran the detections.
+        local = engine if engine.kind == "duckdb" else Engine(lake, config.engine, "duckdb")
         try:
-            tables = engine.tables()
-            findings = run_detections(tables, config.detect)
+            findings = run_detections(engine.tables(), config.detect)
+            tables = local.tables()
             cases = build_cases(tables, findings, config.triage.evidence_samples)
         finally:
             engine.close()
+            local.close()
 
     store_url = store_url or config.store.url
     if store_url is None and out_dir is not None:

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from reconwatch import schema
 from reconwatch.config import Config
-from reconwatch.ingest import registry
+from reconwatch.ingest import mapping, registry
 from reconwatch.ingest.base import ParseContext, Parsed, Parser, reject_table
 from reconwatch.ingest.sources import (
     BLOCK_BYTES,
@@ -72,6 +72,8 @@ def ingest(
 ) -> RunStats:
     """Parse every input into ``lake``; return (and store) the per-file accounting."""
     options = options or IngestOptions()
+    # User-defined mappings take part in sniffing, which sees no config.
+    mapping.activate(config)
     if options.format != AUTO and options.format not in registry.FORMATS:
         raise UnknownFormatError(
             f"unknown format {options.format!r}; known: {', '.join(format_names())}"

@@ -1,4 +1,4 @@
-"""Where lines come from: files, gzip files, directories, stdin — in bounded batches.
+"""Where lines come from: files, gzip/bzip2/zstd files, directories, stdin — in bounded batches.
 
 Lines are cut in Arrow (``split_pattern`` over a decoded block), not in a Python
 loop, and carry their 1-based line number. Bytes that are not UTF-8 become
@@ -7,6 +7,7 @@ U+FFFD so a corrupt line is kept (and usually rejected) rather than lost.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import os
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +26,10 @@ import pyarrow.compute as pc
 BLOCK_BYTES = 32 * 1024 * 1024
 
 GZIP_MAGIC = b"\x1f\x8b"
+#: "BZh" and the block size digit 1-9 (bzip2's own check; "BZh" alone starts plain text too).
+BZIP2_MAGIC = b"BZh"
+#: Zstandard frame magic number 0xFD2FB528, little-endian.
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class InputError(Exception):
@@ -49,9 +54,58 @@ class Source:
             except OSError as exc:
                 raise InputError(f"{self.name}: cannot open: {exc.strerror}") from exc
         buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
-        if buffered.peek(2)[:2] == GZIP_MAGIC:
-            return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
-        return buffered
+        return _decompressed(buffered)
+
+
+def _decompressed(buffered: io.BufferedReader[Any]) -> BinaryIO:
+    """``buffered`` itself, or a decompressing stream over it, chosen by magic bytes.
+
+    Magic bytes, not file names: rotated logs arrive as ``syslog.2.gz``,
+    ``access.log-20260930.zst`` or piped on stdin without any name.
+    """
+    magic = buffered.peek(4)[:4]
+    if magic[:2] == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+    if magic[:3] == BZIP2_MAGIC and magic[3:4].isdigit() and magic[3:4] != b"0":
+        return bz2.BZ2File(buffered, mode="rb")  # type: ignore[return-value]
+    if magic == ZSTD_MAGIC:
+        import zstandard  # optional at import time: only zstd inputs need it
+
+        # read_across_frames: zstd files made by concatenation (like ``cat a.zst
+        # b.zst``, or logrotate appending) hold several frames, all of them lines.
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            buffered, read_across_frames=True, closefd=True
+        )
+        return io.BufferedReader(_ZstdErrorsAsOSError(reader, zstandard.ZstdError))
+    return buffered
+
+
+class _ZstdErrorsAsOSError(io.RawIOBase):
+    """A zstd reader whose corrupt-data errors are ``OSError``, as gzip's and bz2's are.
+
+    ``ingest.run`` reports an unreadable input by catching ``OSError``; the
+    ``zstandard`` package raises its own ``ZstdError``, which would stop the run.
+    """
+
+    def __init__(self, reader: BinaryIO, error: type[Exception]) -> None:
+        super().__init__()
+        self._reader = reader
+        self._error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        try:
+            data = self._reader.read(len(buffer))
+        except self._error as exc:
+            raise OSError(f"zstd: {exc}") from exc
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._reader.close()
+        super().close()
 
 
 def expand(paths: Iterable[str]) -> list[Source]:

@@ -1,7 +1,22 @@
-"""Parsers of the web family (being written)."""
+"""Parsers of the web family: access logs of web servers, proxies and load balancers.
+
+Each format lives in its own ``web_<name>`` module; this module only lists them
+in sniffing order (the formats with the most specific markers first).
+"""
 
 from __future__ import annotations
 
 from reconwatch.ingest.base import Parser
+from reconwatch.ingest.web_alb import AlbParser
+from reconwatch.ingest.web_clf import ClfParser
+from reconwatch.ingest.web_haproxy import HaproxyParser
+from reconwatch.ingest.web_iis import IisParser
+from reconwatch.ingest.web_json import NginxJsonParser
 
-PARSERS: tuple[type[Parser], ...] = ()
+PARSERS: tuple[type[Parser], ...] = (
+    NginxJsonParser,
+    IisParser,
+    AlbParser,
+    HaproxyParser,
+    ClfParser,
+)

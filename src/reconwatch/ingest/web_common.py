@@ -1,0 +1,241 @@
+"""The batch runner shared by the web, auth, honeypot and mapping parsers.
+
+Each of those parsers writes one DuckDB query over a batch and hands it here.
+This module runs it the way ``netfilter`` does (slices of the batch side by side,
+each on its own cursor, because DuckDB scans one Arrow table on one core), dates
+RFC 3164 syslog stamps when the query has a syslog envelope, normalises the
+addresses once per distinct value, and splits rows from rejects and skipped
+lines with Arrow compute: never a Python loop per line.
+
+The query contract (``{view}`` stands for the batch's registered relation, with
+``log_line``, ``_row`` and ``line``; keep ``log_line`` and ``_row`` in the output):
+
+* ``skip`` (BOOLEAN): lines that carry no event by design (blank lines,
+  headers, a honeypot's own status messages).
+* ``reason`` (VARCHAR): a fixed reject reason, NULL for a good line.
+* ``source_raw`` / ``destination_raw`` (VARCHAR): address texts; NULL or ''
+  for a destination the source does not give.
+* ``timestamp`` (TIMESTAMP, naive UTC). With an envelope, the ``sl_*`` columns
+  stand for it, and ``timestamp`` is optional: where present and not NULL it
+  wins over the envelope's stamp.
+* every other column goes to the rows as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconwatch.ingest import syslog
+from reconwatch.ingest.addresses import normalise_ips
+from reconwatch.ingest.base import EMPTY_REJECTS, Parsed, reject_table
+
+INVALID_TIMESTAMP: Final = "invalid timestamp"
+INVALID_SOURCE: Final = "invalid source address"
+INVALID_DESTINATION: Final = "invalid destination address"
+
+#: Fewer lines than this per slice and a thread costs more than it saves.
+MIN_SLICE_ROWS: Final = 16_384
+
+#: Query columns that steer the split and never reach the rows.
+_INTERNAL: Final = frozenset(
+    {
+        "_row",
+        "skip",
+        "reason",
+        "source_raw",
+        "destination_raw",
+        "timestamp",
+        syslog.KIND,
+        syslog.HOST,
+        syslog.PROGRAM,
+        syslog.MESSAGE,
+        syslog.TIME,
+        syslog.MONTH,
+        syslog.DAY,
+        syslog.TOD,
+    }
+)
+
+
+def lit(text: str) -> str:
+    """A SQL literal for a constant pattern of ours (never for log text)."""
+    return syslog.sql_literal(text)
+
+
+def quoted(name: str) -> str:
+    """A quoted SQL identifier (for config-given JSON keys turned into column names)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def threads(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's thread setting: how many slices a batch is worth."""
+    rows = con.sql("SELECT current_setting('threads')").fetchall()
+    return max(1, int(rows[0][0]))
+
+
+def split(table: pa.Table, slices: int) -> list[pa.Table]:
+    """``table`` cut into at most ``slices`` zero-copy slices of at least MIN_SLICE_ROWS."""
+    count = max(1, min(slices, table.num_rows // MIN_SLICE_ROWS))
+    size = max(1, -(-table.num_rows // count))
+    return [table.slice(start, size) for start in range(0, table.num_rows, size)]
+
+
+def _run(
+    sql: str, params: dict[str, object], cursor: duckdb.DuckDBPyConnection, lines: pa.Table
+) -> pa.Table:
+    view = f"batch_lines_{uuid.uuid4().hex}"
+    cursor.register(view, lines)
+    try:
+        return cursor.sql(sql.replace("{view}", view), params=params).to_arrow_table()
+    finally:
+        cursor.unregister(view)
+
+
+def numbered(lines: pa.Table) -> pa.Table:
+    """``lines`` with ``_row``, its position, so rejects take their raw text from the input.
+
+    Other columns of ``lines`` are kept (the mapping parser passes CSV fields so).
+    """
+    return lines.append_column("_row", pa.array(range(lines.num_rows), pa.int64()))
+
+
+def run_batch(
+    con: duckdb.DuckDBPyConnection,
+    lines: pa.Table,
+    sql: str,
+    params: dict[str, object],
+    envelope: syslog.SyslogEnvelope | None = None,
+) -> Parsed:
+    """Run a parser's batch ``sql`` (see the module doc) and split the result."""
+    if lines.num_rows == 0:
+        return Parsed(rows=pa.table({"log_line": pa.array([], pa.int64())}), rejects=EMPTY_REJECTS)
+    if envelope is not None:
+        params = {**params, **envelope.params()}
+    parts = split(numbered(lines), threads(con))
+    cursors = [con.cursor() for _ in parts]
+    try:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            results = list(pool.map(partial(_run, sql, params), cursors, parts))
+            if envelope is not None:
+                # Years need every RFC 3164 stamp of the batch in line order.
+                times = envelope.resolve(con, pa.concat_tables(results))
+                pieces, start = [], 0
+                for result in results:
+                    piece = times[start : start + result.num_rows]
+                    if "timestamp" in result.column_names:
+                        # A stamp of the message's own (more precise, or the only
+                        # one when a line has no syslog envelope) wins over the envelope's.
+                        own = result.column("timestamp").combine_chunks().cast(pa.timestamp("us"))
+                        piece = pc.coalesce(own, piece)
+                    pieces.append(piece)
+                    start += result.num_rows
+            else:
+                pieces = [
+                    result.column("timestamp").combine_chunks().cast(pa.timestamp("us"))
+                    for result in results
+                ]
+            finished = list(pool.map(partial(_finish, lines=lines), results, pieces))
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    rows = pa.concat_tables([f[0] for f in finished])
+    rejects = pa.concat_tables([f[1] for f in finished])
+    skipped = sum(f[2] for f in finished)
+    return Parsed(rows=rows, rejects=rejects, skipped=skipped)
+
+
+def addresses(raw: pa.Array) -> pa.Array:
+    """Canonical address text; null where ``raw`` is null, empty or not one address."""
+    return normalise_ips(pc.if_else(pc.equal(raw, ""), pa.scalar(None, pa.string()), raw))
+
+
+def _finish(
+    result: pa.Table, timestamps: pa.Array, lines: pa.Table
+) -> tuple[pa.Table, pa.Table, int]:
+    def column(name: str) -> pa.Array:
+        return result.column(name).combine_chunks()
+
+    skip = pc.fill_null(column("skip"), False)
+    source = addresses(column("source_raw"))
+    if "destination_raw" in result.column_names:
+        destination_raw = column("destination_raw")
+        destination = addresses(destination_raw)
+        bad_destination = pc.and_(
+            pc.fill_null(pc.not_equal(destination_raw, ""), False), pc.is_null(destination)
+        )
+    else:
+        destination = pa.nulls(result.num_rows, pa.string())
+        bad_destination = pa.repeat(pa.scalar(False), result.num_rows)
+    null_text = pa.scalar(None, pa.string())
+    reason = pc.coalesce(
+        column("reason"),
+        pc.if_else(pc.is_null(timestamps), pa.scalar(INVALID_TIMESTAMP), null_text),
+        pc.if_else(pc.is_null(source), pa.scalar(INVALID_SOURCE), null_text),
+        pc.if_else(bad_destination, pa.scalar(INVALID_DESTINATION), null_text),
+    )
+    reason = pc.if_else(skip, null_text, reason)
+    good = pc.and_(pc.invert(skip), pc.is_null(reason))
+    keep = [c for c in result.column_names if c not in _INTERNAL]
+    rows = (
+        result.select(keep)
+        .append_column("timestamp", timestamps)
+        .append_column("source_ip", source)
+        .append_column("destination_ip", destination)
+        .filter(good)
+    )
+    bad = pc.is_valid(reason)
+    rejected = pc.filter(column("_row"), bad)
+    if len(rejected) == 0:
+        rejects = EMPTY_REJECTS
+    else:
+        rejects = reject_table(
+            pc.take(lines.column("log_line"), rejected),
+            pc.filter(reason, bad),
+            pc.take(lines.column("line"), rejected),
+        )
+    skipped = int(pc.sum(skip.cast(pa.int64())).as_py() or 0)
+    return rows, rejects, skipped
+
+
+def json_path(key: str) -> str:
+    """A JSONPath for ``key``; dots separate levels (``logdata.USERNAME``), each level quoted."""
+    parts = (part.replace("\\", "\\\\").replace('"', '\\"') for part in key.split("."))
+    return "$." + ".".join(f'"{part}"' for part in parts)
+
+
+def json_values_sql(column: str, parameter: str) -> str:
+    """SQL for the list of string values at the paths bound as ``$parameter``.
+
+    One parse per line for all the paths; NULL for a line that is not a JSON
+    object (tested first, so a broken line is a NULL, never a query error).
+    Values are text: numbers as their JSON text, objects as JSON.
+    """
+    return (
+        f"CASE WHEN json_valid({column}) AND starts_with(ltrim({column}), '{{') "
+        f"THEN json_extract_string({column}, ${parameter}) END"
+    )
+
+
+def sniff_json_objects(sample: Sequence[str], test: Callable[[dict[str, object]], bool]) -> bool:
+    """True when at least half of ``sample`` (and one line) is a JSON object passing ``test``."""
+    hits = 0
+    for line in sample:
+        text = line.strip()
+        if not text.startswith("{") or len(text) > 1_000_000:
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and test(value):
+            hits += 1
+    return hits > 0 and hits * 2 >= len(sample)

@@ -1,0 +1,96 @@
+"""HAProxy HTTP logs (``option httplog``) through syslog (``--format haproxy``).
+
+HAProxy's documented HTTP format, after the syslog envelope (one line)::
+
+    haproxy[14389]: 10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1
+        10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 {1wt.eu} {} "GET /index.html HTTP/1.1"
+
+client:port, [accept date], frontend, backend/server, timers, status, bytes
+read, cookies, termination state, connection counts, queues, optional
+``{captured headers}``, and the request line in quotes, last. The accept date has
+milliseconds and no zone: it is read in ``config.syslog.timezone`` and preferred
+to the envelope's stamp. A status of -1 (the client went away) is null. Other
+HAProxy lines (TCP-mode logs, start-up messages) are rejected with ``NOT_HTTPLOG``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, Final
+
+import pyarrow as pa
+
+from reconwatch.ingest import syslog
+from reconwatch.ingest.auth_sshd import sniff_programs
+from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.web_clf import (
+    QUOTED,
+    path_query_sql,
+    request_sql,
+    request_struct,
+    unescape,
+)
+from reconwatch.ingest.web_common import lit, run_batch
+
+NOT_HAPROXY: Final = "not a haproxy line"
+NOT_HTTPLOG: Final = "haproxy line not in HTTP log format"
+
+HTTPLOG: Final = r"^(\S+):(\d+) \[([^\]]+)\] (\S+) \S+ \S+ (-?\d+) \+?(\d+) .*" + QUOTED + "$"
+_NAMES: Final = "['ip', 'port', 'accept', 'frontend', 'status', 'bytes', 'request']"
+
+
+class HaproxyParser(Parser):
+    """HAProxy ``option httplog`` lines."""
+
+    name = "haproxy"
+    dataset = "haproxy"
+    table = "http"
+    programs: ClassVar[tuple[str, ...]] = ("haproxy",)
+
+    def __init__(self, ctx: ParseContext) -> None:
+        super().__init__(ctx)
+        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
+
+    @classmethod
+    def sniff(cls, sample: Sequence[str]) -> bool:
+        return sniff_programs(sample, cls.programs)
+
+    def parse(self, lines: pa.Table) -> Parsed:
+        k = syslog
+        sql = f"""
+        WITH lines AS (
+            SELECT log_line, _row, line, regexp_full_match(line, '\\s*') AS skip FROM {{view}}
+        ),
+        env AS ({self.envelope.select_sql("lines")}),
+        cut AS (
+            SELECT *, CASE WHEN {k.PROGRAM} = 'haproxy'
+                           THEN regexp_extract({k.MESSAGE}, {lit(HTTPLOG)}, {_NAMES}) END AS m
+            FROM env
+        ),
+        named AS (SELECT *, {unescape("m.request")} AS request FROM cut),
+        split AS (SELECT *, {request_struct("request")} FROM named),
+        reqs AS (SELECT *, {request_sql("request")} FROM split),
+        targets AS (
+            SELECT *, CASE WHEN abs_url IS NOT NULL THEN coalesce(nullif(abs_url.rest, ''), '/')
+                           ELSE target0 END AS target1
+            FROM reqs
+        )
+        SELECT log_line, _row, skip, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
+               {k.HOST} AS observer_name,
+               timezone('UTC', timezone($hap_tz,
+                   try_strptime(m.accept, '%d/%b/%Y:%H:%M:%S.%g'))) AS timestamp,
+               m.ip AS source_raw,
+               CAST(TRY_CAST(nullif(m.port, '') AS USMALLINT) AS INTEGER) AS source_port,
+               lower(nullif(abs_url.host, '')) AS url_domain,
+               http_request_method, http_version,
+               {path_query_sql()},
+               CAST(TRY_CAST(m.status AS USMALLINT) AS SMALLINT) AS http_response_status_code,
+               TRY_CAST(m.bytes AS BIGINT) AS http_response_bytes,
+               CASE WHEN {k.KIND} IS NULL OR {k.PROGRAM} IS DISTINCT FROM 'haproxy'
+                        THEN {lit(NOT_HAPROXY)}
+                    WHEN m.ip = '' THEN {lit(NOT_HTTPLOG)}
+               END AS reason
+        FROM targets
+        """  # noqa: S608 - constant patterns and a generated view name only
+        params: dict[str, object] = {"hap_tz": self.ctx.config.syslog.timezone}
+        return run_batch(self.ctx.con, lines, sql, params, self.envelope)

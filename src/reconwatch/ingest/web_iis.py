@@ -1,0 +1,162 @@
+"""Microsoft IIS logs in W3C extended format (``--format iis``).
+
+The file says which columns it has, in ``#`` directives, and may say it again
+with other columns after a configuration change (IIS then writes a new header
+block in the same file)::
+
+    #Software: Microsoft Internet Information Services 10.0
+    #Version: 1.0
+    #Date: 2026-09-30 10:00:00
+    #Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip
+        cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken
+    2026-09-30 10:00:00 10.0.0.5 GET /index.html - 443 - 198.51.100.7
+        Mozilla/5.0+(Windows+NT+10.0) - 200 0 0 15
+
+(each shown on two lines here, one line in the file).
+Each line takes the ``#Fields`` in force above it: per batch, a running count of
+``#Fields`` lines (Arrow) says which header each line belongs to, and one query
+runs per header (a handful per file, never one per line); the last header is
+kept for the next batch. Directive lines are skipped. Values are separated by
+one space; IIS writes spaces inside values as ``+`` (user agent, referrer) and
+an empty value as ``-``. Stamps are UTC: W3C logging always writes UTC, whatever
+the server's zone (only the rollover of files follows local time, if asked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser
+from reconwatch.ingest.web_clf import INVALID_STATUS
+from reconwatch.ingest.web_common import lit, run_batch
+
+NO_HEADER: Final = "no #Fields header before this line"
+FIELD_COUNT: Final = "field count differs from #Fields"
+MISSING_COLUMNS: Final = "#Fields lacks date, time or c-ip"
+
+#: W3C field -> (http column, how its text is read).
+_PLUS_AS_SPACE: Final = ("cs(User-Agent)", "cs(Referer)", "cs(Cookie)")
+
+
+def _value(index: int) -> str:
+    """SQL for field ``index`` (1-based) of the split line, '-' as NULL."""
+    return f"nullif(parts[{index}], '-')"
+
+
+def _header_sql(fields: list[str]) -> str:
+    """The batch query for data lines under one ``#Fields`` header."""
+    where = {name.lower(): i + 1 for i, name in enumerate(fields)}
+
+    def get(name: str, plus: bool = False) -> str:
+        index = where.get(name.lower())
+        if index is None:
+            return "CAST(NULL AS VARCHAR)"
+        value = _value(index)
+        return f"replace({value}, '+', ' ')" if plus else value
+
+    status = get("sc-status")
+    port = get("s-port")
+    cport = get("c-port")
+    has_required = all(n in where for n in ("date", "time", "c-ip"))
+    return f"""
+    WITH s AS (
+        SELECT log_line, _row, regexp_full_match(line, '\\s*') AS skip,
+               string_split(line, ' ') AS parts
+        FROM {{view}}
+    )
+    SELECT log_line, _row, skip,
+           TRY_CAST({get("date")} || ' ' || {get("time")} AS TIMESTAMP) AS timestamp,
+           {get("c-ip")} AS source_raw,
+           {get("s-ip")} AS destination_raw,
+           CAST(TRY_CAST({cport} AS USMALLINT) AS INTEGER) AS source_port,
+           CAST(TRY_CAST({port} AS USMALLINT) AS INTEGER) AS destination_port,
+           lower(regexp_replace({get("cs-host")}, ':[0-9]+$', '')) AS url_domain,
+           {get("cs-method")} AS http_request_method,
+           {get("cs-uri-stem")} AS url_path,
+           {get("cs-uri-query")} AS url_query,
+           {get("cs-version")} AS http_version,
+           CAST(TRY_CAST({status} AS USMALLINT) AS SMALLINT) AS http_response_status_code,
+           TRY_CAST({get("sc-bytes")} AS BIGINT) AS http_response_bytes,
+           {get("cs(Referer)", plus=True)} AS http_request_referrer,
+           {get("cs(User-Agent)", plus=True)} AS user_agent_original,
+           {get("cs-username")} AS user_name,
+           {get("s-computername")} AS observer_name,
+           CASE WHEN {"FALSE" if has_required else "TRUE"} THEN {lit(MISSING_COLUMNS)}
+                WHEN len(parts) <> {len(fields)} THEN {lit(FIELD_COUNT)}
+                WHEN {status} IS NOT NULL AND NOT regexp_full_match({status}, '[0-9]{{3}}')
+                    THEN {lit(INVALID_STATUS)}
+           END AS reason
+    FROM s
+    """  # noqa: S608 - field positions are integers; names only pick constant SQL
+
+
+class IisParser(Parser):
+    """IIS W3C extended logs, header blocks and all."""
+
+    name = "iis"
+    dataset = "iis"
+    table = "http"
+
+    def __init__(self, ctx: ParseContext) -> None:
+        super().__init__(ctx)
+        #: The ``#Fields`` in force at the end of the previous batch.
+        self.fields: list[str] | None = None
+
+    @classmethod
+    def sniff(cls, sample: Sequence[str]) -> bool:
+        """A W3C directive block: ``#Software``/``#Version`` and ``#Fields`` with c-ip."""
+        try:
+            head = [
+                line.lstrip("\ufeff") for line in sample if line.lstrip("\ufeff").startswith("#")
+            ]
+            fields = [line for line in head if line.startswith("#Fields:")]
+            return (
+                bool(fields)
+                and "c-ip" in fields[0].split()
+                and (any(line.startswith(("#Software:", "#Version:")) for line in head))
+            )
+        except Exception:  # a sniffer must never stop format detection
+            return False
+
+    def parse(self, lines: pa.Table) -> Parsed:
+        # A byte-order mark may open the file (IIS writes none, copies and exports may).
+        text = pc.utf8_ltrim(lines.column("line"), "\ufeff")
+        directive = pc.starts_with(text, "#")
+        is_fields = pc.starts_with(text, "#Fields:")
+        group = pc.cumulative_sum(is_fields.cast(pa.int64()))
+        headers: list[list[str] | None] = [self.fields]
+        # One Python step per header line in the batch (a handful), not per line.
+        for header in pc.filter(text, is_fields).to_pylist():
+            headers.append(str(header)[len("#Fields:") :].split())
+        skipped = int(pc.sum(directive.cast(pa.int64())).as_py() or 0)
+        data = pc.invert(directive)
+        results: list[Parsed] = []
+        for number, fields in enumerate(headers):
+            mask = pc.and_(data, pc.equal(group, number))
+            part = lines.filter(mask)
+            if part.num_rows == 0:
+                continue
+            if fields is None:
+                rejects = pa.table(
+                    {
+                        "log_line": part.column("log_line"),
+                        "reason": pa.repeat(pa.scalar(NO_HEADER), part.num_rows),
+                        "raw": part.column("line"),
+                    }
+                )
+                results.append(Parsed(rows=pa.table({}), rejects=rejects))
+                continue
+            results.append(run_batch(self.ctx.con, part, _header_sql(fields), {}))
+        self.fields = headers[-1]
+        rows = [r.rows for r in results if r.rows.num_rows]
+        return Parsed(
+            rows=pa.concat_tables(rows)
+            if rows
+            else pa.table({"log_line": pa.array([], pa.int64())}),
+            rejects=pa.concat_tables([EMPTY_REJECTS, *(r.rejects for r in results)]),
+            skipped=skipped + sum(r.skipped for r in results),
+        )

@@ -1,0 +1,133 @@
+"""nginx JSON access logs (``--format nginx-json``).
+
+nginx writes JSON with a ``log_format ... escape=json`` recipe whose keys are the
+operator's choice, e.g. the one in nginx's own docs::
+
+    log_format json_combined escape=json '{"time_local":"$time_local",'
+        '"remote_addr":"$remote_addr","remote_user":"$remote_user",'
+        '"request":"$request","status":"$status","body_bytes_sent":"$body_bytes_sent",'
+        '"http_referrer":"$http_referer","http_user_agent":"$http_user_agent"}';
+
+so the keys read for each column come from ``config.ingest.nginx_json_fields``
+(defaults cover nginx's variable names and the usual short names). Either the
+whole request line (``request``) or its parts (``request_method``,
+``request_uri``, ``server_protocol``) may be logged; the parts win when both are.
+A stamp may be ``$time_iso8601``, ``$time_local`` (``30/Sep/2026:10:00:00 +0200``)
+or ``$msec`` (epoch seconds with milliseconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import pyarrow as pa
+
+from reconwatch.config import IngestConfig
+from reconwatch.ingest.base import Parsed, Parser
+from reconwatch.ingest.web_clf import INVALID_STATUS, REQUEST, dash_null
+from reconwatch.ingest.web_common import (
+    json_path,
+    json_values_sql,
+    lit,
+    run_batch,
+    sniff_json_objects,
+)
+
+NOT_JSON: Final = "not a JSON object"
+NOT_ACCESS_LOG: Final = "JSON without the configured client address key"
+
+#: Keys that tell an nginx JSON access log from other JSON (any of the defaults).
+_DEFAULT_KEYS: Final = IngestConfig().nginx_json_keys()
+
+
+def _looks_like_access_log(value: dict[str, object]) -> bool:
+    keys = set(value)
+    has_client = bool(keys & set(_DEFAULT_KEYS["source_ip"]))
+    has_request = bool(keys & set(_DEFAULT_KEYS["request"] + _DEFAULT_KEYS["url_path"]))
+    has_status = bool(keys & set(_DEFAULT_KEYS["http_response_status_code"]))
+    return has_client and has_request and has_status
+
+
+class NginxJsonParser(Parser):
+    """nginx (or any web server's) JSON access log with configurable keys."""
+
+    name = "nginx-json"
+    dataset = "nginx.json"
+    table = "http"
+
+    @classmethod
+    def sniff(cls, sample: Sequence[str]) -> bool:
+        """JSON objects with a client address, a request and a status under default keys."""
+        try:
+            return sniff_json_objects(sample, _looks_like_access_log)
+        except Exception:  # a sniffer must never stop format detection
+            return False
+
+    def parse(self, lines: pa.Table) -> Parsed:
+        keys = self.ctx.config.ingest.nginx_json_keys()
+        paths: list[str] = []
+        first: dict[str, str] = {}
+        for column, names in keys.items():
+            indices = []
+            for key in names:
+                paths.append(json_path(key))
+                indices.append(f"v[{len(paths)}]")
+            # The first key present wins; '' counts as present (nginx logs '' for unset).
+            first[column] = f"coalesce({', '.join(indices)})" if len(indices) > 1 else indices[0]
+        sql = f"""
+        WITH j AS (
+            SELECT log_line, _row, regexp_full_match(line, '\\s*') AS skip,
+                   {json_values_sql("line", "nginx_paths")} AS v
+            FROM {{view}}
+        ),
+        f AS (
+            SELECT log_line, _row, skip, v,
+                   {", ".join(f"{expr} AS f_{column}" for column, expr in first.items())}
+            FROM j
+        ),
+        r AS (
+            SELECT *, regexp_extract(f_request, {lit(REQUEST)}, ['method', 'target', 'version'])
+                          AS req
+            FROM f
+        ),
+        t AS (
+            SELECT *, coalesce(nullif(f_url_path, ''), nullif(req.target, '')) AS target
+            FROM r
+        )
+        SELECT log_line, _row, skip,
+               coalesce(
+                   timezone('UTC', TRY_CAST(f_timestamp AS TIMESTAMPTZ)),
+                   timezone('UTC', try_strptime(f_timestamp, '%d/%b/%Y:%H:%M:%S %z')),
+                   CASE WHEN regexp_full_match(f_timestamp, '[0-9]{{9,10}}(\\.[0-9]{{1,6}})?')
+                        THEN timezone('UTC', to_timestamp(CAST(f_timestamp AS DOUBLE))) END
+               ) AS timestamp,
+               f_source_ip AS source_raw,
+               f_destination_ip AS destination_raw,
+               CAST(TRY_CAST(f_source_port AS USMALLINT) AS INTEGER) AS source_port,
+               CAST(TRY_CAST(f_destination_port AS USMALLINT) AS INTEGER) AS destination_port,
+               lower(nullif(regexp_replace(f_url_domain, ':[0-9]+$', ''), '')) AS url_domain,
+               coalesce(nullif(f_http_request_method, ''), nullif(req.method, ''))
+                   AS http_request_method,
+               coalesce(nullif(f_http_version, ''), nullif(req.version, '')) AS http_version,
+               CASE WHEN contains(target, '?') THEN left(target, strpos(target, '?') - 1)
+                    WHEN target IS NULL THEN {dash_null("f_request")}
+                    ELSE target END AS url_path,
+               coalesce(nullif(f_url_query, ''),
+                        CASE WHEN contains(target, '?')
+                             THEN substr(target, strpos(target, '?') + 1) END) AS url_query,
+               CAST(TRY_CAST(f_http_response_status_code AS USMALLINT) AS SMALLINT)
+                   AS http_response_status_code,
+               TRY_CAST(f_http_response_bytes AS BIGINT) AS http_response_bytes,
+               {dash_null("f_http_request_referrer")} AS http_request_referrer,
+               {dash_null("f_user_agent_original")} AS user_agent_original,
+               {dash_null("f_user_name")} AS user_name,
+               CASE WHEN v IS NULL THEN {lit(NOT_JSON)}
+                    WHEN f_source_ip IS NULL THEN {lit(NOT_ACCESS_LOG)}
+                    WHEN f_http_response_status_code IS NOT NULL
+                         AND TRY_CAST(f_http_response_status_code AS USMALLINT) IS NULL
+                        THEN {lit(INVALID_STATUS)}
+               END AS reason
+        FROM t
+        """  # noqa: S608 - constant SQL and a generated view name; JSON paths are bound
+        return run_batch(self.ctx.con, lines, sql, {"nginx_paths": paths})

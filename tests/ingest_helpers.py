@@ -1,0 +1,64 @@
+"""Small builders shared by the web, auth, honeypot and mapping parser tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from reconwatch import schema
+from reconwatch.config import Config
+from reconwatch.ingest.base import ParseContext, Parsed, Parser
+
+UTC = dt.UTC
+NOW = dt.datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
+
+
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0
+) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, us, tzinfo=UTC)
+
+
+def make(parser: type[Parser], config: Config | None = None, threads: int | None = None) -> Parser:
+    con = duckdb.connect()
+    if threads is not None:
+        con.execute(f"SET threads = {threads}")
+    return parser(ParseContext(config or Config(), con, "test.log", NOW))
+
+
+def batch(lines: list[str], first: int = 1) -> pa.Table:
+    return pa.table(
+        {
+            "log_line": pa.array(range(first, first + len(lines)), pa.int64()),
+            "line": pa.array(lines, pa.string()),
+        }
+    )
+
+
+def parse(parser: Parser, lines: list[str], first: int = 1) -> Parsed:
+    """Parse one batch and check the accounting promise on it."""
+    parsed = parser.parse(batch(lines, first))
+    assert parsed.row_count + parsed.rejects.num_rows + parsed.skipped == len(lines)
+    return parsed
+
+
+def rows(data: pa.Table, table: str) -> list[dict[str, Any]]:
+    """Rows as the framework stores them (conformed to ``table``'s schema, UTC stamps),
+    without ``log_file`` and, unless the parser set it, ``event_dataset``."""
+    data = data.append_column("log_file", pa.repeat(pa.scalar("test.log"), data.num_rows))
+    own_dataset = "event_dataset" in data.column_names
+    if not own_dataset:
+        data = data.append_column("event_dataset", pa.repeat(pa.scalar("x"), data.num_rows))
+    out: list[dict[str, Any]] = schema.conform(data, schema.TABLES[table]).to_pylist()
+    for row in out:
+        del row["log_file"]
+        if not own_dataset:
+            del row["event_dataset"]
+    return out
+
+
+def rejects(parsed: Parsed) -> list[tuple[int, str]]:
+    return [(r["log_line"], r["reason"]) for r in parsed.rejects.to_pylist()]
