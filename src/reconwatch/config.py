@@ -47,6 +47,7 @@ CidrList = Annotated[list[str], AfterValidator(_valid_cidrs)]
 Action = Literal["allowed", "denied", "dropped", "rejected"]
 Severity = Literal["low", "medium", "high", "critical"]
 Disposition = Literal["malicious", "suspicious"]
+VendorWriter = Literal["pf", "asa", "panos_edl", "fortigate", "aws_nacl", "crowdsec"]
 
 
 def _default_block_dispositions() -> list[Disposition]:
@@ -377,6 +378,26 @@ class RespondConfig(Section):
     max_entries: int = Field(10000, ge=1)
     nft_table: str = Field("reconwatch", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,30}$")
     ipset_name: str = Field("reconwatch", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,20}$")
+    #: IPv6 sources are blocked as their /64 (one host owns a whole /64, and
+    #: rotating within it is free); /128 when the /64 would touch a protected range.
+    ipv6_prefix: int = Field(64, ge=48, le=128)
+    #: Extra rule files to write for other firewalls (nftables and ipset always are).
+    writers: list[VendorWriter] = Field(default_factory=list)
+    #: Names used in those files (validated: they end up in rule text).
+    pf_table: str = Field("reconwatch", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,21}$")
+    asa_object_group: str = Field("RECONWATCH", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,40}$")
+    asa_access_list: str = Field("RECONWATCH-IN", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,40}$")
+    fortigate_prefix: str = Field("reconwatch", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,20}$")
+    aws_network_acl_id: str | None = Field(None, pattern=r"^acl-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+    #: AWS network ACLs hold 20 rules by default: keep room for the site's own.
+    aws_first_rule_number: int = Field(1, ge=1, le=32766)
+    aws_max_rules: int = Field(18, ge=0, le=32766)
+    #: Where `reconwatch block` appends one JSON line per action (who, what, why).
+    audit_log: Path | None = None
+    #: Asset inventory CSV (ip, port, proto, service, owner) for the exposure audit.
+    inventory: Path | None = None
+    #: node_id of the generated OpenCanary configuration.
+    honeypot_node_id: str = Field("reconwatch-1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 class EngineConfig(Section):

@@ -26,6 +26,8 @@ from reconwatch.report.casejson import case_to_dict, cases_document
 from reconwatch.report.markdown import render_report
 from reconwatch.respond.blocklist import BlockPlan
 from reconwatch.respond.containment import plan_blocks, write_rules
+from reconwatch.respond.exposure import ExposureReport, exposure_audit, write_exposure_files
+from reconwatch.respond.honeypot import HoneypotSuggestions, suggest_honeypots, write_honeypot_files
 from reconwatch.store import CaseStore
 from reconwatch.triage import triage
 
@@ -39,6 +41,8 @@ class HuntResult:
     run: RunStats | None
     cases: list[Case]
     plan: BlockPlan
+    exposure: ExposureReport | None = None
+    honeypots: HoneypotSuggestions | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
 
     def document(self) -> dict[str, object]:
@@ -90,6 +94,10 @@ def hunt(
             findings = run_detections(engine.tables(), config.detect)
             tables = local.tables()
             cases = build_cases(tables, findings, config.triage.evidence_samples)
+            # The playbook's network audit and honeypot plan, while the lake is open.
+            actors = sorted({s for c in cases for s in c.sources})
+            exposure = exposure_audit(tables, actors, config.respond.inventory)
+            honeypots = suggest_honeypots(tables["network"], actors, home=config.site.home())
         finally:
             engine.close()
             local.close()
@@ -117,7 +125,8 @@ def hunt(
     finally:
         if store is not None:
             store.close()
-    result = HuntResult(run=run, cases=cases, plan=plan)
+    exposure.cases = {c.id: sorted(c.sources) for c in cases}
+    result = HuntResult(run=run, cases=cases, plan=plan, exposure=exposure, honeypots=honeypots)
     if out_dir is not None:
         result.outputs = _write_outputs(result, out_dir, config)
     return result
@@ -132,9 +141,17 @@ def _write_outputs(result: HuntResult, out_dir: Path, config: Config) -> dict[st
         encoding="utf-8",
     )
     rules = write_rules(result.plan, out_dir, config)
-    return {
+    outputs = {
         "cases": cases_path,
         "report": report_path,
         "nftables": rules.nftables,
         "ipset": rules.ipset,
+        **rules.vendors,
     }
+    if result.exposure is not None:
+        outputs.update(write_exposure_files(result.exposure, out_dir))
+    if result.honeypots is not None:
+        outputs.update(
+            write_honeypot_files(result.honeypots, out_dir, config.respond.honeypot_node_id)
+        )
+    return outputs

@@ -24,6 +24,11 @@ into smaller pieces). Then the rule budget keeps the most severe, longest
 blocks. Every refusal is returned with its reason: a protected address named
 by a case is reported, never silently dropped.
 
+IPv6 sources may be widened (``ipv6_prefix``, e.g. 64): one host on an IPv6
+LAN owns a whole /64 and can hop addresses inside it at will, so blocking the
+/128 alone is easily dodged. The widened network is checked like any other,
+and when it would touch a protected range the request keeps its /128.
+
 The plan is deterministic: it does not depend on the order of the requests.
 """
 
@@ -53,6 +58,14 @@ MAX_ADDRESS_CHARS: Final = 45
 _ADDRESS_CHARS = re.compile(r"[0-9A-Fa-f.:]+")
 
 OVER_BUDGET: Final = "over the rule budget"
+
+#: ``build_blocklist`` keeps IPv6 sources as /128 unless asked (existing
+#: callers and plans stay as they were); containment passes the configured
+#: ``respond.ipv6_prefix`` (64 by default there).
+DEFAULT_IPV6_PREFIX: Final = 128
+
+#: Widening to less than /48 would take whole sites, not one attacker's host.
+MIN_IPV6_PREFIX: Final = 48
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,22 @@ class _Accepted:
     index: int
     request: BlockRequest
     address: IPAddress
+    #: What is blocked for this request: the /32 or /128, or the widened IPv6 network.
+    unit: IPNetwork
+
+
+def widen(address: IPAddress, ipv6_prefix: int, protected: ProtectedRanges) -> IPNetwork:
+    """The network blocked for ``address``: its ``/ipv6_prefix`` when IPv6 and allowed.
+
+    IPv4 stays a /32. An IPv6 network that ``protected`` refuses (it would
+    touch a home network, an allowlisted /128, the IPv4-mapped space...) is
+    not widened: the single address is kept.
+    """
+    single = ipaddress.ip_network(address)
+    if not isinstance(address, ipaddress.IPv6Address) or ipv6_prefix >= 128:
+        return single
+    wide = ipaddress.IPv6Network((int(address), ipv6_prefix), strict=False)
+    return wide if protected.check(wide) is None else single
 
 
 def _rank(item: _Accepted) -> tuple[int, int, str, str, int]:
@@ -195,17 +224,28 @@ def _network_key(network: IPNetwork) -> tuple[int, int, int]:
 
 
 def build_blocklist(
-    requests: Iterable[BlockRequest], protected: ProtectedRanges, max_entries: int
+    requests: Iterable[BlockRequest],
+    protected: ProtectedRanges,
+    max_entries: int,
+    *,
+    ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
 ) -> BlockPlan:
     """Validate, filter, collapse and budget ``requests`` into a :class:`BlockPlan`.
 
-    Several requests for one address become one block lasting the longest
-    requested timeout. At most ``max_entries`` entries are kept, most severe
-    and then longest first; requests behind the others are refused with
-    ``"over the rule budget"``.
+    Several requests for one address (or, widened, one IPv6 network) become
+    one block lasting the longest requested timeout. IPv6 sources are widened
+    to ``/ipv6_prefix`` (48..128) where that is allowed (:func:`widen`). At
+    most ``max_entries`` entries are kept, most severe and then longest first;
+    requests behind the others are refused with ``"over the rule budget"``.
     """
     if max_entries < 0:
         raise ValueError("max_entries must not be negative")
+    if (
+        isinstance(ipv6_prefix, bool)
+        or not isinstance(ipv6_prefix, int)
+        or not MIN_IPV6_PREFIX <= ipv6_prefix <= 128
+    ):
+        raise ValueError(f"ipv6_prefix must be an int in {MIN_IPV6_PREFIX}..128")
     refused: list[tuple[int, Refusal]] = []
     accepted: list[_Accepted] = []
     for index, request in enumerate(requests):
@@ -222,40 +262,45 @@ def build_blocklist(
         if problem is not None:
             refused.append((index, Refusal(request.address, request.case_id, problem)))
             continue
-        accepted.append(_Accepted(index, request, address))
+        accepted.append(_Accepted(index, request, address, widen(address, ipv6_prefix, protected)))
 
-    # One timeout per address: the longest any request asked for.
-    timeout_of: dict[IPAddress, int] = {}
+    # One timeout per blocked unit (address, or widened IPv6 network): the
+    # longest any request asked for. Units never partly overlap: a /64 is
+    # either allowed for every address in it or for none, so no /128 unit
+    # lies inside a /64 unit.
+    timeout_of: dict[IPNetwork, int] = {}
     for item in accepted:
         seconds = item.request.timeout_seconds
-        timeout_of[item.address] = max(timeout_of.get(item.address, 0), seconds)
+        timeout_of[item.unit] = max(timeout_of.get(item.unit, 0), seconds)
 
-    by_timeout: dict[int, list[IPAddress]] = {}
-    for address, seconds in timeout_of.items():
-        by_timeout.setdefault(seconds, []).append(address)
+    by_timeout: dict[int, list[IPNetwork]] = {}
+    for unit, seconds in timeout_of.items():
+        by_timeout.setdefault(seconds, []).append(unit)
 
-    members_of: dict[IPAddress, list[_Accepted]] = {}
+    members_of: dict[IPNetwork, list[_Accepted]] = {}
     for item in accepted:
-        members_of.setdefault(item.address, []).append(item)
+        members_of.setdefault(item.unit, []).append(item)
 
     # Address sets of different timeouts are disjoint, so are their collapsed
     # CIDRs: the nft interval sets never see overlapping elements.
     candidates: list[tuple[BlockEntry, list[_Accepted]]] = []
-    for seconds, addresses in by_timeout.items():
+    for seconds, units in by_timeout.items():
         networks = [
             network
-            for aggregate in _collapse([ipaddress.ip_network(a) for a in addresses])
+            for aggregate in _collapse(units)
             for network in _split_until_allowed(aggregate, protected)
         ]
         networks.sort(key=_network_key)
         starts = [(n.version, int(n.network_address)) for n in networks]
         grouped: list[list[_Accepted]] = [[] for _ in networks]
-        for address in addresses:
+        for unit in units:
             # Disjoint sorted networks: the last one starting at or before the
-            # address is the only one that can hold it.
-            index = bisect.bisect_right(starts, (address.version, int(address))) - 1
-            if index >= 0 and address in networks[index]:
-                grouped[index].extend(members_of[address])
+            # unit is the only one that can hold it (split pieces are never
+            # smaller than an allowed unit, so a unit is never cut in two).
+            key = (unit.version, int(unit.network_address))
+            index = bisect.bisect_right(starts, key) - 1
+            if index >= 0 and unit.subnet_of(networks[index]):  # type: ignore[arg-type]
+                grouped[index].extend(members_of[unit])
         candidates.extend(
             (_entry(network, seconds, members), members)
             for network, members in zip(networks, grouped, strict=True)

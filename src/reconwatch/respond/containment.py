@@ -7,7 +7,7 @@ is every refusal (a protected address named by a case is reported, not hidden).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconwatch.cases import Case
@@ -16,6 +16,7 @@ from reconwatch.respond.blocklist import BlockPlan, BlockRequest, build_blocklis
 from reconwatch.respond.ipset import render_ipset_script
 from reconwatch.respond.nftables import render_nftables
 from reconwatch.respond.protect import ProtectedRanges
+from reconwatch.respond.writers_vendor import write_vendor_files
 
 NFT_FILE = "block.nft"
 IPSET_FILE = "block-ipset.sh"
@@ -26,6 +27,7 @@ class ContainmentFiles:
     plan: BlockPlan
     nftables: Path
     ipset: Path
+    vendors: dict[str, Path] = field(default_factory=dict)
 
 
 def plan_blocks(cases: list[Case], config: Config) -> BlockPlan:
@@ -49,7 +51,10 @@ def plan_blocks(cases: list[Case], config: Config) -> BlockPlan:
             for source in case.sources
         )
     plan = build_blocklist(
-        requests, ProtectedRanges.from_site(config.site), config.respond.max_entries
+        requests,
+        ProtectedRanges.from_site(config.site),
+        config.respond.max_entries,
+        ipv6_prefix=config.respond.ipv6_prefix,
     )
     refused = {(r.case_id, r.address): r.why for r in plan.refused}
     blocked: dict[str, list[str]] = {}
@@ -77,4 +82,17 @@ def write_rules(plan: BlockPlan, out_dir: Path, config: Config) -> ContainmentFi
     nft.write_text(render_nftables(plan, config.respond.nft_table), encoding="utf-8")
     ipset = out_dir / IPSET_FILE
     ipset.write_text(render_ipset_script(plan, config.respond.ipset_name), encoding="utf-8")
-    return ContainmentFiles(plan=plan, nftables=nft, ipset=ipset)
+    r = config.respond
+    vendors = write_vendor_files(
+        plan,
+        out_dir,
+        r.writers,
+        pf_table=r.pf_table,
+        asa_object_group=r.asa_object_group,
+        asa_access_list=r.asa_access_list,
+        fortigate_prefix=r.fortigate_prefix,
+        aws_network_acl_id=r.aws_network_acl_id,
+        aws_first_rule_number=r.aws_first_rule_number,
+        aws_max_rules=r.aws_max_rules,
+    )
+    return ContainmentFiles(plan=plan, nftables=nft, ipset=ipset, vendors=vendors)

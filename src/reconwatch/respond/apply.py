@@ -1,0 +1,391 @@
+"""Live nftables containment: apply a plan, list, extend and remove blocks.
+
+This is the only module of reconwatch that changes a live firewall, so:
+
+* nothing happens unless the caller says so: :func:`apply_nftables` is a dry
+  run by default (it returns the ruleset and the command it *would* run);
+* the ruleset is the one :func:`reconwatch.respond.nftables.render_nftables`
+  writes (it replaces ``table inet NAME`` and nothing else, atomically, and
+  every element has a timeout), passed to ``nft -f -`` on stdin;
+* every command is an argv list (never a shell); addresses given to
+  :func:`extend_block` / :func:`remove_block` are parsed by ``ipaddress`` and
+  printed back from the parsed object; table and namespace names must match
+  strict patterns;
+* an address is never *added* by extend/remove, and extend re-checks the
+  element against the protected ranges it is given (always at least the
+  special ranges) before re-adding it;
+* with ``audit`` set, every action appends one record to the audit log
+  (:mod:`reconwatch.respond.audit`), after it succeeded.
+
+``netns`` runs the same commands inside a network namespace (``ip netns exec
+NS nft ...``): the tests use it, and so can an operator who contains traffic
+of a namespace (a container host) without touching the host's ruleset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from reconwatch.config import Config
+from reconwatch.netaddr import IPNetwork
+from reconwatch.respond.audit import Action, append_audit, audit_record
+from reconwatch.respond.blocklist import (
+    DEFAULT_IPV6_PREFIX,
+    MAX_TIMEOUT_SECONDS,
+    SEVERITY_RANK,
+    BlockPlan,
+    BlockRequest,
+    build_blocklist,
+    sanitize_comment,
+)
+from reconwatch.respond.nftables import (
+    COMMENT_LIMIT,
+    SET_V4,
+    SET_V6,
+    check_table_name,
+    render_nftables,
+)
+from reconwatch.respond.protect import ProtectedRanges
+
+#: ``ip netns`` names: a file name under /run/netns, so no ``/`` and no dots first.
+NETNS_NAME: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}")
+
+#: Seconds one nft command may take before it is reported as failed.
+COMMAND_TIMEOUT: Final = 60
+
+
+class NftError(RuntimeError):
+    """An nft command failed; the message has the command and nft's stderr."""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What :func:`apply_nftables` did (or, in a dry run, would do)."""
+
+    argv: tuple[str, ...]
+    ruleset: str
+    applied: bool
+    entries: tuple[str, ...]
+    cases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ActiveBlock:
+    """One element of a live reconwatch set, as nft reports it.
+
+    ``timeout_seconds`` is the element's full timeout, ``expires_seconds``
+    what remains of it (nft counts down in milliseconds and prints seconds).
+    """
+
+    network: IPNetwork
+    set_name: str
+    timeout_seconds: int
+    expires_seconds: int
+    comment: str
+
+
+def check_netns(netns: str | None) -> str | None:
+    """``netns`` if it is a safe ``ip netns`` name (or None); else ``ValueError``."""
+    if netns is not None and (not isinstance(netns, str) or NETNS_NAME.fullmatch(netns) is None):
+        raise ValueError(f"network namespace name {netns!r} must match {NETNS_NAME.pattern}")
+    return netns
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/bin:/bin")
+    if found is None:
+        raise NftError(f"`{name}` is not installed (Debian: apt-get install nftables iproute2)")
+    return found
+
+
+def nft_argv(args: Sequence[str], netns: str | None = None) -> list[str]:
+    """``nft ARGS``, prefixed by ``ip netns exec NS`` when ``netns`` is given."""
+    name = check_netns(netns)
+    prefix = [_binary("ip"), "netns", "exec", name] if name else []
+    return [*prefix, _binary("nft"), *args]
+
+
+def _run(args: Sequence[str], netns: str | None, stdin: str | None = None) -> str:
+    argv = nft_argv(args, netns)
+    done = subprocess.run(
+        argv, input=stdin, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
+    )
+    if done.returncode != 0:
+        raise NftError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+def _audit(
+    audit: Path | None,
+    what: Action,
+    *,
+    why: str,
+    who: str | None,
+    cases: Sequence[str],
+    entries: Sequence[str],
+    table: str,
+    netns: str | None,
+) -> None:
+    if audit is None:
+        return
+    details = {"table": table, "netns": netns}
+    append_audit(
+        audit,
+        audit_record(what, why=why, who=who, cases=cases, entries=entries, details=details),
+    )
+
+
+def apply_nftables(
+    plan: BlockPlan,
+    table: str,
+    *,
+    netns: str | None = None,
+    dry_run: bool = True,
+    audit: Path | None = None,
+    who: str | None = None,
+    why: str = "",
+) -> ApplyResult:
+    """Load ``plan`` as ``table inet <table>`` with ``nft -f -`` (unless ``dry_run``).
+
+    The ruleset replaces the table atomically, so applying again refreshes
+    every timeout and drops entries no longer in the plan. A dry run runs
+    nothing and writes no audit record. Raises :class:`NftError` when nft
+    refuses the ruleset (nothing is changed then: the transaction is atomic).
+    """
+    table = check_table_name(table)
+    check_netns(netns)
+    ruleset = render_nftables(plan, table)
+    entries = tuple(str(e.network) for e in plan.entries)
+    cases = tuple(sorted({c for e in plan.entries for c in e.case_ids}))
+    args = ["-f", "-"]
+    if dry_run:
+        argv = tuple(["ip", "netns", "exec", netns, "nft", *args] if netns else ["nft", *args])
+        return ApplyResult(argv, ruleset, applied=False, entries=entries, cases=cases)
+    argv = tuple(nft_argv(args, netns))
+    _run(args, netns, stdin=ruleset)
+    _audit(audit, "apply", why=why, who=who, cases=cases, entries=entries, table=table, netns=netns)
+    return ApplyResult(argv, ruleset, applied=True, entries=entries, cases=cases)
+
+
+def _element_network(value: Any) -> IPNetwork:
+    if isinstance(value, str):
+        return ipaddress.ip_network(value)
+    if isinstance(value, dict) and "prefix" in value:
+        prefix = value["prefix"]
+        return ipaddress.ip_network(f"{prefix['addr']}/{prefix['len']}")
+    raise ValueError(f"unexpected nft element value {value!r}")
+
+
+def list_blocks(table: str, netns: str | None = None) -> list[ActiveBlock]:
+    """The live elements of both reconwatch sets of ``table``, by address.
+
+    Reads ``nft -j list set inet TABLE SET``. A missing table gives
+    :class:`NftError` (so "nothing blocked" and "not applied" stay distinct).
+    """
+    table = check_table_name(table)
+    found: list[ActiveBlock] = []
+    for set_name in (SET_V4, SET_V6):
+        document = json.loads(_run(["-j", "list", "set", "inet", table, set_name], netns))
+        for item in document.get("nftables", []):
+            for elem in item.get("set", {}).get("elem", []):
+                inner = elem.get("elem", elem) if isinstance(elem, dict) else elem
+                if isinstance(inner, dict) and "val" in inner:
+                    found.append(
+                        ActiveBlock(
+                            network=_element_network(inner["val"]),
+                            set_name=set_name,
+                            timeout_seconds=int(inner.get("timeout", 0)),
+                            expires_seconds=int(inner.get("expires", 0)),
+                            comment=str(inner.get("comment", "")),
+                        )
+                    )
+                else:  # an element without timeout or comment: value only
+                    found.append(ActiveBlock(_element_network(inner), set_name, 0, 0, ""))
+    return sorted(found, key=lambda b: (b.network.version, int(b.network.network_address)))
+
+
+def _find(table: str, address: str, netns: str | None) -> ActiveBlock:
+    """The live element equal to, or holding, ``address`` (an address or CIDR)."""
+    try:
+        wanted = ipaddress.ip_network(address, strict=True)
+    except (TypeError, ValueError):
+        raise ValueError(f"{address!r} is not an IP address or CIDR") from None
+    for block in list_blocks(table, netns):
+        if block.network.version == wanted.version and wanted.subnet_of(block.network):  # type: ignore[arg-type]
+            return block
+    raise LookupError(f"{wanted} is not blocked in table inet {table}")
+
+
+def _element_text(block: ActiveBlock) -> str:
+    return str(block.network)
+
+
+def extend_block(
+    address: str,
+    seconds: int,
+    table: str,
+    *,
+    netns: str | None = None,
+    protected: ProtectedRanges | None = None,
+    audit: Path | None = None,
+    who: str | None = None,
+    why: str = "",
+    cases: Sequence[str] = (),
+) -> ActiveBlock:
+    """Give the live block holding ``address`` ``seconds`` more than it has left.
+
+    The element is deleted and re-added with the new timeout (and its
+    comment) in one ``nft -f -`` transaction, so it is never unblocked in
+    between. The new timeout is capped at one year. ``protected`` (default:
+    the always-protected ranges) is checked first: a block that should never
+    have existed is not prolonged. Raises ``LookupError`` when nothing holds
+    ``address``.
+    """
+    table = check_table_name(table)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+        raise ValueError("seconds must be a positive int")
+    block = _find(table, address, netns)
+    why_not = (protected or ProtectedRanges.always()).check(block.network)
+    if why_not is not None:
+        raise ValueError(f"refusing to extend {block.network}: {why_not}")
+    new_timeout = min(block.expires_seconds + seconds, MAX_TIMEOUT_SECONDS)
+    comment = sanitize_comment(block.comment, COMMENT_LIMIT)
+    element = _element_text(block)
+    script = (
+        f"delete element inet {table} {block.set_name} {{ {element} }}\n"
+        f"add element inet {table} {block.set_name} "
+        f'{{ {element} timeout {new_timeout}s comment "{comment}" }}\n'
+    )
+    _run(["-f", "-"], netns, stdin=script)
+    _audit(
+        audit,
+        "extend",
+        why=why,
+        who=who,
+        cases=cases,
+        entries=[f"{element} timeout {new_timeout}s"],
+        table=table,
+        netns=netns,
+    )
+    return ActiveBlock(block.network, block.set_name, new_timeout, new_timeout, comment)
+
+
+def remove_block(
+    address: str,
+    table: str,
+    *,
+    netns: str | None = None,
+    audit: Path | None = None,
+    who: str | None = None,
+    why: str = "",
+    cases: Sequence[str] = (),
+) -> ActiveBlock:
+    """Delete the live element holding ``address`` (the whole element: a /24
+    holding it goes as a whole, and the record says which). ``LookupError``
+    when nothing holds it."""
+    table = check_table_name(table)
+    block = _find(table, address, netns)
+    element = _element_text(block)
+    _run(["delete", "element", "inet", table, block.set_name, "{", element, "}"], netns)
+    _audit(
+        audit, "remove", why=why, who=who, cases=cases, entries=[element], table=table, netns=netns
+    )
+    return block
+
+
+def unblock_all(
+    table: str,
+    *,
+    netns: str | None = None,
+    audit: Path | None = None,
+    who: str | None = None,
+    why: str = "",
+) -> list[ActiveBlock]:
+    """Delete ``table inet <table>`` (every block and its chains); the blocks it held.
+
+    A missing table is not an error: unblocking twice is the same as once
+    (the returned list is then empty, and the audit record says so).
+    """
+    table = check_table_name(table)
+    try:
+        held = list_blocks(table, netns)
+    except NftError:
+        held = []
+    else:
+        _run(["delete", "table", "inet", table], netns)
+    _audit(
+        audit,
+        "unblock",
+        why=why,
+        who=who,
+        cases=[],
+        entries=[str(b.network) for b in held],
+        table=table,
+        netns=netns,
+    )
+    return held
+
+
+def remaining(block: ActiveBlock, now: dt.datetime | None = None) -> dt.datetime:
+    """When ``block`` ends, as a UTC time (for ``block list``)."""
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return moment + dt.timedelta(seconds=block.expires_seconds)
+
+
+def plan_from_cases_document(
+    document: Mapping[str, Any],
+    config: Config,
+    *,
+    case_ids: Sequence[str] = (),
+    extra_protected: Iterable[str] = (),
+) -> BlockPlan:
+    """The block plan for a ``cases.json`` document, as a hunt would build it.
+
+    For ``reconwatch block apply --cases OUT/cases.json``: the operator applies
+    what the hunt wrote and reviewed, not a new analysis. Only cases whose
+    disposition is in ``respond.block_dispositions`` are blocked (and only
+    ``case_ids`` when given), for ``respond.block_for_seconds`` by severity;
+    the sources go through :func:`build_blocklist` again, so a hand-edited
+    document cannot smuggle a protected address in. ``extra_protected`` adds
+    allowlists and approved exercise sources. ``respond.ipv6_prefix`` is used
+    when the config has it (else IPv6 stays /128).
+    """
+    wanted = set(config.respond.block_dispositions)
+    only = set(case_ids)
+    requests: list[BlockRequest] = []
+    for case in document.get("cases", []):
+        if not isinstance(case, Mapping):
+            continue
+        cid = case.get("id")
+        severity = case.get("severity")
+        if not isinstance(cid, str) or severity not in SEVERITY_RANK:
+            continue
+        if (only and cid not in only) or case.get("disposition") not in wanted:
+            continue
+        seconds = config.respond.block_for_seconds.get(severity)
+        if seconds is None:
+            continue
+        detections = [d for d in case.get("detections", []) if isinstance(d, str)]
+        reason = "reconnaissance: " + ", ".join(detections)
+        requests.extend(
+            BlockRequest(
+                address=source,
+                case_id=cid,
+                reason=reason,
+                severity=severity,
+                timeout_seconds=seconds,
+            )
+            for source in case.get("sources", [])
+        )
+    prefix: int = getattr(config.respond, "ipv6_prefix", DEFAULT_IPV6_PREFIX)
+    protected = ProtectedRanges.from_site(config.site, extra=extra_protected)
+    return build_blocklist(requests, protected, config.respond.max_entries, ipv6_prefix=prefix)
