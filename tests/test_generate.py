@@ -10,6 +10,7 @@ actor must have exactly the properties its ground truth claims.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import re
 from collections import defaultdict
@@ -178,6 +179,21 @@ def test_same_seed_gives_byte_identical_files(
     generate_sample(tmp_path)
     for name in (FIREWALL_LOG, ZEEK_CONN_LOG, "reconwatch.yaml", "truth.json"):
         assert (tmp_path / name).read_bytes() == (sample[0] / name).read_bytes(), name
+
+
+#: SHA-256 of the default sample (seed 7, 20,000 lines), unchanged since before the
+#: DNS/web/IDS/auth families existed: the network-only default must stay byte for
+#: byte what the hunt tests and the benchmarks were written against.
+PINNED_DIGESTS = {
+    FIREWALL_LOG: "6f71dbd95105ff883d99d8d7a159ad88470326df31bcfafa0dd893953f8b43c4",
+    ZEEK_CONN_LOG: "ddf524b8fd859ef9e9178a14bad20b216a2f1828de6b7e7a4188c62b8829ece6",
+    "truth.json": "b6ceaebc094fbf2bb0284d81b4149fb9220f8b6a950920f8de6f2149dd43f306",
+}
+
+
+def test_default_sample_is_pinned(sample: tuple[Path, GroundTruth]) -> None:
+    for name, digest in PINNED_DIGESTS.items():
+        assert hashlib.sha256((sample[0] / name).read_bytes()).hexdigest() == digest, name
 
 
 def test_another_seed_gives_another_sample(

@@ -7,32 +7,49 @@ exactly as the real producer would. New formats add a record kind and a
 writer; new behaviours add an actor.
 
 - :func:`generate_sample` writes the demo site: ``firewall/kern.log``,
-  ``zeek/conn.log``, ``reconwatch.yaml`` and ``truth.json``.
+  ``zeek/conn.log``, ``reconwatch.yaml`` and ``truth.json``; with
+  ``families=ALL_FAMILIES`` also ``dns/query.log``, ``zeek/dns.log``,
+  ``web/access.log``, ``ids/eve.json`` and ``auth/auth.log``.
 - :func:`write_netfilter_lines` streams N netfilter lines with hidden
   scanners, for throughput benchmarks.
 """
 
 from __future__ import annotations
 
+from reconwatch.generate.auth import AUTH_LOG
+from reconwatch.generate.dns import BIND_LOG, ZEEK_DNS_LOG
+from reconwatch.generate.families import ALL_FAMILIES
+from reconwatch.generate.ids import EVE_LOG
 from reconwatch.generate.scenario import (
     DEFAULT_START,
     FIREWALL_LOG,
     MIN_SAMPLE_SIZE,
+    NETWORK_ONLY,
     SPAN,
     ZEEK_CONN_LOG,
     generate_sample,
+    min_sample_size,
     write_netfilter_lines,
 )
 from reconwatch.generate.truth import ActorTruth, GroundTruth
+from reconwatch.generate.web import ACCESS_LOG
 
 __all__ = [
+    "ACCESS_LOG",
+    "ALL_FAMILIES",
+    "AUTH_LOG",
+    "BIND_LOG",
     "DEFAULT_START",
+    "EVE_LOG",
     "FIREWALL_LOG",
     "MIN_SAMPLE_SIZE",
+    "NETWORK_ONLY",
     "SPAN",
     "ZEEK_CONN_LOG",
+    "ZEEK_DNS_LOG",
     "ActorTruth",
     "GroundTruth",
     "generate_sample",
+    "min_sample_size",
     "write_netfilter_lines",
 ]

@@ -14,9 +14,10 @@ events do not depend on which other actors exist.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -41,6 +42,18 @@ from reconwatch.generate.background import (
     InternalClients,
     InternetNoise,
 )
+from reconwatch.generate.families import (
+    IDS_CONTEXT,
+    NETWORK,
+    SHARES,
+    Written,
+    actor_lines,
+    check_families,
+    planted,
+    selected,
+    write_families,
+)
+from reconwatch.generate.family import Context
 from reconwatch.generate.model import TCP, UDP, Columns, Conns, Events, Packets
 from reconwatch.generate.site import DEFAULT_SITE, Site
 from reconwatch.generate.truth import ActorTruth, GroundTruth
@@ -58,6 +71,9 @@ SLICE_LINES: Final = 500_000
 MIN_SAMPLE_SIZE: Final = 2000
 #: Tumbling windows of the detections; actors are placed relative to them.
 WINDOW_US: Final = 300 * 1_000_000
+
+#: ``families`` of :func:`generate_sample` by default: the firewall and conn.log.
+NETWORK_ONLY: Final = (NETWORK,)
 
 FIREWALL_LOG: Final = "firewall/kern.log"
 ZEEK_CONN_LOG: Final = "zeek/conn.log"
@@ -208,31 +224,117 @@ def _aligned(start_us: int) -> int:
     return start_us + (-start_us) % WINDOW_US
 
 
+def min_sample_size(families: Collection[str] = NETWORK_ONLY) -> int:
+    """The smallest ``size`` :func:`generate_sample` accepts for ``families``:
+    :data:`MIN_SAMPLE_SIZE` for the network logs, plus the lines of the other
+    families' actors (which do not depend on the seed or the start)."""
+    chosen = check_families(families)
+    if chosen == NETWORK_ONLY:
+        return MIN_SAMPLE_SIZE
+    start_us = _micros(DEFAULT_START)
+    ctx = Context(DEFAULT_SITE, 0, start_us, start_us + _span_us(), _aligned(start_us))
+    return MIN_SAMPLE_SIZE + actor_lines(selected(planted(ctx), chosen))
+
+
+def _span_us() -> int:
+    return SPAN // dt.timedelta(microseconds=1)
+
+
+def _truths(network: Sequence[ActorTruth], written: Written) -> tuple[ActorTruth, ...]:
+    """Network actors' truth with the family actors merged in by address.
+
+    One source is one case, so a family actor at the address of an earlier
+    actor (the wordlist scanner back for SSH, IDS alerts on a scanner) adds
+    its lines, time span, detections and escalation to that entry; its
+    description is appended unless it is only IDS context. ``targets`` and
+    ``ports`` of a merged entry stay those of its first actor.
+    """
+    out = list(network)
+    where = {a.address: i for i, a in enumerate(out)}
+    for item in written.actors:
+        fam = item.actor
+        address = addresses.to_text(addresses.parse(fam.address), 0)
+        if address in where:
+            old = out[where[address]]
+            lines = dict(old.lines)
+            for file, n in item.lines.items():
+                lines[file] = lines.get(file, 0) + n
+            description = old.description
+            if fam.kind != IDS_CONTEXT and fam.description:
+                description = f"{description}; {fam.description}"
+            out[where[address]] = dataclasses.replace(
+                old,
+                description=description,
+                expected_detections=tuple(
+                    sorted(set(old.expected_detections) | set(fam.expected_detections))
+                ),
+                escalate=old.escalate or fam.escalate,
+                first_seen=min(old.first_seen, _iso(item.first_us)),
+                last_seen=max(old.last_seen, _iso(item.last_us)),
+                lines=lines,
+            )
+            continue
+        where[address] = len(out)
+        out.append(
+            ActorTruth(
+                address=address,
+                kind=fam.kind,
+                description=fam.description,
+                expected_detections=tuple(sorted(fam.expected_detections)),
+                escalate=fam.escalate,
+                internal=fam.internal,
+                first_seen=_iso(item.first_us),
+                last_seen=_iso(item.last_us),
+                lines=dict(item.lines),
+                targets=fam.targets,
+                ports=fam.ports,
+            )
+        )
+    return tuple(out)
+
+
 def generate_sample(
     out_dir: Path,
     *,
     size: int = 20000,
     seed: int = 7,
     start: dt.datetime | None = None,
+    families: Collection[str] = NETWORK_ONLY,
 ) -> GroundTruth:
     """Write the demo sample into ``out_dir`` and return its ground truth.
 
-    Files: ``firewall/kern.log`` (netfilter LOG lines of the border
-    firewall), ``zeek/conn.log`` (the internal sensor), ``reconwatch.yaml``
-    (home networks and syslog year of the sample site) and ``truth.json``.
-    ``size`` is the exact number of data lines over both logs; 1,267 of
-    them belong to the named actors, the rest is background; at least
-    :data:`MIN_SAMPLE_SIZE`. ``start`` (UTC;
-    naive means UTC) defaults to :data:`DEFAULT_START`; the sample lasts
-    :data:`SPAN`.
+    Files of the ``network`` family (always written): ``firewall/kern.log``
+    (netfilter LOG lines of the border firewall) and ``zeek/conn.log`` (the
+    internal sensor). :data:`ALL_FAMILIES` adds ``dns/query.log`` and
+    ``zeek/dns.log`` (``dns``), ``web/access.log`` (``web``),
+    ``ids/eve.json`` (``ids``) and ``auth/auth.log`` (``auth``), each with
+    background and planted actors. Always: ``reconwatch.yaml`` (home networks
+    and syslog year of the sample site) and ``truth.json``.
+
+    ``size`` is the exact number of data lines over every log written. With
+    the network alone, 1,267 belong to the named actors and the rest is
+    background, exactly as before the other families existed (the files are
+    byte for byte the same, which is why the network alone is the default).
+    With more families, each family gets its actors' lines plus a share
+    (:data:`.families.SHARES`) of the lines beyond :func:`min_sample_size`;
+    the network logs take the rest. ``start`` (UTC; naive means UTC) defaults
+    to :data:`DEFAULT_START`; the sample lasts :data:`SPAN`.
     """
-    if size < MIN_SAMPLE_SIZE:
-        raise ValueError(f"size must be at least {MIN_SAMPLE_SIZE} lines, not {size}")
+    chosen = check_families(families)
+    minimum = min_sample_size(chosen)
+    if size < minimum:
+        raise ValueError(f"size must be at least {minimum} lines, not {size}")
     site = DEFAULT_SITE
     start = start or DEFAULT_START
     start_us = _micros(start)
-    end_us = start_us + SPAN // dt.timedelta(microseconds=1)
+    end_us = start_us + _span_us()
     out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = Context(site, seed, start_us, end_us, _aligned(start_us))
+    plants = selected(planted(ctx), chosen) if chosen != NETWORK_ONLY else []
+    excess = size - minimum
+    budget = {fam: int(excess * share) for fam, share in SHARES.items() if fam in chosen}
+    written = write_families(out_dir, ctx, chosen, plants, budget)
+    network_size = size - sum(written.files.values())
     files = {"packets": FIREWALL_LOG, "conns": ZEEK_CONN_LOG}
     background: list[tuple[Background, float]] = [
         (InternetNoise(site, seed), 0.35),
@@ -247,7 +349,7 @@ def generate_sample(
             seed=seed,
             start_us=start_us,
             end_us=end_us,
-            size=size,
+            size=network_size,
             writers={"packets": netfilter, "conns": zeek},
             files=files,
             actors=demo_actors(site),
@@ -263,13 +365,14 @@ def generate_sample(
         start=_iso(start_us),
         end=_iso(end_us),
         home_networks=site.home_networks,
-        files={FIREWALL_LOG: netfilter.lines, ZEEK_CONN_LOG: zeek.lines},
+        files={FIREWALL_LOG: netfilter.lines, ZEEK_CONN_LOG: zeek.lines, **written.files},
         background={
             **stats,
+            **written.stats,
             "noise_max_hosts": NOISE_MAX_HOSTS,
             "noise_max_ports": NOISE_MAX_PORTS,
         },
-        actors=actors,
+        actors=_truths(actors, written),
     )
     (out_dir / "truth.json").write_text(truth.to_json(), encoding="utf-8")
     return truth

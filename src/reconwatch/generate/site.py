@@ -43,6 +43,16 @@ class Site:
     web_v6: str = "2001:db8:100::10"
     #: Internal DNS resolver every internal client asks.
     resolver: str = "10.0.0.53"
+    #: The name server: authoritative for ``zone`` on its public address and
+    #: recursive for internal clients on ``resolver`` (one BIND instance).
+    dns_v4: str = "203.0.113.53"
+    #: The site's DNS zone (what a subdomain brute force enumerates).
+    zone: str = "example.com"
+    #: SSH jump host (``auth.log``), reachable from outside.
+    bastion_v4: str = "203.0.113.22"
+    bastion_hostname: str = "bastion"
+    #: Interface of the IDS sensor (Suricata ``in_iface``).
+    sensor_if: str = "eth1"
     #: Internal clients live in 10.0.<first..last>.<10..250>.
     client_subnets: tuple[int, int] = (1, 4)
     #: Kernel uptime at the scenario start, seconds (the ``[...]`` stamp).

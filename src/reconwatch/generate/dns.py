@@ -1,0 +1,566 @@
+"""DNS: the site's BIND server as its query log and the Zeek sensor's dns.log show it.
+
+One BIND 9 instance (``ns1``) is authoritative for the site zone on its
+public address and recursive for internal clients on the internal resolver
+address. Its log channel is::
+
+    logging { channel q { file "query.log"; print-time yes; print-category yes;
+                          print-severity yes; };
+              category queries { q; }; category security { q; }; };
+
+so ``dns/query.log`` holds ``queries`` lines (no response code: BIND logs the
+question only) and the ``security`` lines of refused zone transfers. The Zeek
+sensor sees the same transactions with their answers and rcodes
+(``zeek/dns.log``): that is where a brute force's NXDOMAIN share shows.
+
+A transaction is one row of :class:`Queries`; each writes one line to each
+file (plus a security line for a denied AXFR).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconwatch.generate import text
+from reconwatch.generate.addresses import PublicV4Pool
+from reconwatch.generate.family import US, Context, FamilyActor
+from reconwatch.generate.site import Site
+from reconwatch.generate.text import I64, Obj, Part
+
+BIND_LOG: Final = "dns/query.log"
+ZEEK_DNS_LOG: Final = "zeek/dns.log"
+
+ZEEK_DNS_FIELDS: Final = (
+    "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "trans_id",
+    "rtt", "query", "qclass", "qclass_name", "qtype", "qtype_name", "rcode", "rcode_name",
+    "AA", "TC", "RD", "RA", "Z", "answers", "TTLs", "rejected",
+)  # fmt: skip
+ZEEK_DNS_TYPES: Final = (
+    "time", "string", "addr", "port", "addr", "port", "enum", "count", "interval", "string",
+    "count", "string", "count", "string", "count", "string", "bool", "bool", "bool", "bool",
+    "count", "vector[string]", "vector[interval]", "bool",
+)  # fmt: skip
+
+QTYPES: Final = {
+    "A": 1, "NS": 2, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33,
+    "AXFR": 252,
+}  # fmt: skip
+QCLASSES: Final = {"IN": 1, "CH": 3}
+QCLASS_NAMES: Final = ("-", "C_INTERNET", "-", "C_CHAOS")
+RCODES: Final = {"NOERROR": 0, "SERVFAIL": 2, "NXDOMAIN": 3, "REFUSED": 5}
+
+#: Names in the site zone and the address each resolves to (what a brute
+#: force can find, and what the background asks for).
+ZONE_HOSTS: Final = {
+    "www": "203.0.113.10", "mail": "203.0.113.25", "ns1": "203.0.113.53",
+    "ns2": "203.0.113.54", "vpn": "203.0.113.30", "webmail": "203.0.113.25",
+    "smtp": "203.0.113.25", "api": "203.0.113.11", "portal": "203.0.113.12",
+    "bastion": "203.0.113.22",
+}  # fmt: skip
+#: PTR records of the public /24 (host number -> name under the zone).
+PTR_HOSTS: Final = {1: "fw1", 10: "www", 11: "api", 12: "portal", 22: "bastion", 25: "mail",
+                    30: "vpn", 53: "ns1", 54: "ns2"}  # fmt: skip
+
+#: Popular names internal clients resolve (weights fall off like real traffic).
+POPULAR: Final = (
+    "www.google.com", "clients4.google.com", "fonts.gstatic.com", "www.gstatic.com",
+    "login.microsoftonline.com", "outlook.office365.com", "graph.microsoft.com",
+    "teams.microsoft.com", "update.googleapis.com", "github.com", "api.github.com",
+    "objects.githubusercontent.com", "www.wikipedia.org", "slack.com", "edgeapi.slack.com",
+    "zoom.us", "www.youtube.com", "i.ytimg.com", "ocsp.digicert.com", "ocsp.pki.goog",
+    "time.cloudflare.com", "deb.debian.org", "security.debian.org", "pypi.org",
+    "files.pythonhosted.org", "registry.npmjs.org", "s3.amazonaws.com", "www.linkedin.com",
+    "ctldl.windowsupdate.com", "settings-win.data.microsoft.com",
+)  # fmt: skip
+#: Names that do not exist but every network asks for (search-domain and
+#: autodiscovery leftovers): the background's few NXDOMAINs.
+NX_NOISE: Final = ("wpad.corp.example.com", "isatap.corp.example.com", "wpad.lan")
+
+#: BIND's client object addresses (``client @0x...``): objects are reused.
+_CLIENT_OBJECTS: Final = tuple(f"@0x7f3a5c{0x0012A8 + 0x1A0 * i:06x}" for i in range(48))
+
+
+@dataclass
+class Queries:
+    """DNS transactions, one per row (numpy columns; strings as object columns)."""
+
+    ts: I64
+    client: Obj
+    cport: I64
+    server: Obj
+    name: Obj
+    qclass: Obj
+    qtype: Obj
+    rcode: Obj
+    answers: Obj
+    ttl: I64
+    #: Recursion desired (the BIND ``+`` flag), recursion available, authoritative.
+    rd: npt.NDArray[np.bool_]
+    ra: npt.NDArray[np.bool_]
+    aa: npt.NDArray[np.bool_]
+    tcp: npt.NDArray[np.bool_]
+    cookie: npt.NDArray[np.bool_]
+    rtt: I64
+    #: Zone transfers the server refused (also a ``security`` line).
+    xfr_denied: npt.NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, np.bool_))
+
+    def __post_init__(self) -> None:
+        if len(self.xfr_denied) != len(self.ts):
+            self.xfr_denied = np.zeros(len(self.ts), np.bool_)
+
+    @classmethod
+    def build(cls, n: int, **values: object) -> Queries:
+        """``n`` rows; scalars broadcast (strings as object columns)."""
+        cols: dict[str, npt.NDArray[np.generic]] = {}
+        for name, value in values.items():
+            if isinstance(value, str):
+                cols[name] = np.full(n, value, dtype=object)
+            elif isinstance(value, list | tuple):
+                cols[name] = np.asarray(list(value), dtype=object)
+            elif isinstance(value, np.ndarray):
+                cols[name] = value
+            else:
+                cols[name] = np.full(n, value)
+        return cls(**cols)  # type: ignore[arg-type]
+
+
+def bind_lines(q: Queries, rng: np.random.Generator) -> pa.Array:
+    """``queries`` lines: ``DD-Mon-YYYY HH:MM:SS.mmm queries: info: client @0x... ip#port
+    (name): query: name CLASS TYPE flags (server)``.
+
+    Flags as BIND prints them: ``+``/``-`` for RD, ``E(0)`` for EDNS (every
+    client here sends it), ``T`` over TCP, ``K`` with a DNS cookie.
+    """
+    n = len(q.ts)
+    flags = text.join(
+        text.pick(("-", "+"), q.rd.astype(np.int64)),
+        "E(0)",
+        text.pick(("", "T"), q.tcp.astype(np.int64)),
+        text.pick(("", "K"), q.cookie.astype(np.int64)),
+    )
+    name = text.strings(q.name)
+    return text.join(
+        text.per_second(q.ts, lambda t: f"{t.day:02}-{text.MONTHS[t.month - 1]}-{t:%Y %H:%M:%S}"),
+        ".",
+        text.lpad(q.ts % 1_000_000 // 1000, 3),
+        " queries: info: client ",
+        text.pick(_CLIENT_OBJECTS, rng.integers(0, len(_CLIENT_OBJECTS), size=n)),
+        " ",
+        text.strings(q.client),
+        "#",
+        text.dec(q.cport),
+        " (",
+        name,
+        "): query: ",
+        name,
+        " ",
+        text.strings(q.qclass),
+        " ",
+        text.strings(q.qtype),
+        " ",
+        flags,
+        " (",
+        text.strings(q.server),
+        ")\n",
+    )
+
+
+def security_lines(q: Queries, zone: str) -> tuple[I64, pa.Array]:
+    """The ``security`` line BIND adds for each refused transfer, 1 ms after the query."""
+    rows = np.flatnonzero(q.xfr_denied)
+    ts = q.ts[rows] + 1000
+    lines = text.join(
+        text.per_second(ts, lambda t: f"{t.day:02}-{text.MONTHS[t.month - 1]}-{t:%Y %H:%M:%S}"),
+        ".",
+        text.lpad(ts % 1_000_000 // 1000, 3),
+        " security: info: client ",
+        _CLIENT_OBJECTS[0],
+        " ",
+        text.strings(q.client[rows]),
+        "#",
+        text.dec(q.cport[rows]),
+        f" ({zone}): zone transfer '{zone}/AXFR/IN' denied\n",
+    )
+    return ts, lines
+
+
+def zeek_header(start_us: int) -> str:
+    """The header block Zeek writes at the top of dns.log."""
+    lines = [
+        "#separator \\x09",
+        "#set_separator\t,",
+        "#empty_field\t(empty)",
+        "#unset_field\t-",
+        "#path\tdns",
+        f"#open\t{_zeek_time(start_us)}",
+        "#fields\t" + "\t".join(ZEEK_DNS_FIELDS),
+        "#types\t" + "\t".join(ZEEK_DNS_TYPES),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def zeek_footer(end_us: int) -> str:
+    return f"#close\t{_zeek_time(end_us)}\n"
+
+
+def _zeek_time(micros: int) -> str:
+    return dt.datetime.fromtimestamp(micros // 1_000_000, dt.UTC).strftime("%Y-%m-%d-%H-%M-%S")
+
+
+def zeek_lines(q: Queries, rng: np.random.Generator) -> pa.Array:
+    """Zeek dns.log rows (24 fields). Unanswered-name rows have no answers and no
+    TTLs (``-``); ``rejected`` is T for REFUSED, as Zeek sets it."""
+    n = len(q.ts)
+    qtype = text.lookup(q.qtype, QTYPES)
+    qclass = text.lookup(q.qclass, QCLASSES)
+    rcode = text.lookup(q.rcode, RCODES)
+    answered = q.answers != "-"
+    ttls = text.join(text.dec(q.ttl), ".000000")
+    bools = ("F", "T")
+    return text.join(
+        text.zeek_ts(q.ts),
+        "\t",
+        text.zeek_uids(rng, n),
+        "\t",
+        text.strings(q.client),
+        "\t",
+        text.dec(q.cport),
+        "\t",
+        text.strings(q.server),
+        "\t53\t",
+        text.pick(("udp", "tcp"), q.tcp.astype(np.int64)),
+        "\t",
+        text.dec(rng.integers(0, 65536, size=n)),
+        "\t",
+        # Every rtt here is under a second (at most 40 ms).
+        text.join("0.", text.lpad(q.rtt, 6)),
+        "\t",
+        text.strings(q.name),
+        "\t",
+        text.dec(qclass),
+        "\t",
+        text.pick(QCLASS_NAMES, qclass),
+        "\t",
+        text.dec(qtype),
+        "\t",
+        text.strings(q.qtype),
+        "\t",
+        text.dec(rcode),
+        "\t",
+        text.strings(q.rcode),
+        "\t",
+        text.pick(bools, q.aa.astype(np.int64)),
+        "\tF\t",
+        text.pick(bools, q.rd.astype(np.int64)),
+        "\t",
+        text.pick(bools, q.ra.astype(np.int64)),
+        "\t0\t",
+        text.strings(q.answers),
+        "\t",
+        pc.if_else(pa.array(answered), ttls, "-"),
+        "\t",
+        text.pick(bools, (rcode == RCODES["REFUSED"]).astype(np.int64)),
+        "\n",
+    )
+
+
+def parts(q: Queries, rng: np.random.Generator, site: Site, actor: int = -1) -> list[Part]:
+    """The lines ``q`` adds to the BIND log and to Zeek's dns.log."""
+    out = [
+        Part(BIND_LOG, q.ts, bind_lines(q, rng), actor),
+        # Zeek stamps a transaction with its query time.
+        Part(ZEEK_DNS_LOG, q.ts, zeek_lines(q, rng), actor),
+    ]
+    if q.xfr_denied.any():
+        ts, lines = security_lines(q, site.zone)
+        out.append(Part(BIND_LOG, ts, lines, actor))
+    return out
+
+
+def zone_answer(label: str) -> str:
+    """The A record of ``label`` in the site zone, or "-" (NXDOMAIN)."""
+    return ZONE_HOSTS.get(label, "-")
+
+
+def background(
+    site: Site, seed: int, rng: np.random.Generator, units: int, t0: int, t1: int
+) -> tuple[Queries, dict[str, int]]:
+    """``units`` ordinary transactions: 70 % internal clients resolving popular
+    names through the resolver (3 % NXDOMAIN for search-domain leftovers),
+    30 % internet resolvers asking the authoritative server for the zone's
+    published names (all exist). No client asks for more than a few distinct
+    names of one zone, and none sweeps PTRs, so DNS detections stay silent.
+    """
+    n = units
+    internal = rng.random(n) < 0.7
+    first, last = site.client_subnets
+    inside = (10 << 24) + (rng.integers(first, last + 1, size=n) << 8) + rng.integers(10, 251, n)
+    resolvers = PublicV4Pool(seed ^ 0xD15, role=2).take(300)
+    outside = resolvers[rng.integers(0, len(resolvers), size=n)]
+    client = text.v4_text(np.where(internal, inside, outside))
+    # Internal: popular names, Zipf-like; 3 % never-existing names.
+    weights = 1.0 / np.arange(1, len(POPULAR) + 1)
+    name_i = rng.choice(len(POPULAR), p=weights / weights.sum(), size=n)
+    nx = internal & (rng.random(n) < 0.03)
+    answer_pool = text.v4_text(PublicV4Pool(seed ^ 0xA45, role=2).take(len(POPULAR)))
+    popular = np.asarray(POPULAR, dtype=object)[name_i]
+    nx_names = np.asarray(NX_NOISE, dtype=object)[rng.integers(0, len(NX_NOISE), size=n)]
+    # External: published names of the zone (A of www/mail/..., MX of the apex).
+    published = ("www", "mail", "www", "webmail", "vpn", "api", "www", "portal")
+    label_i = rng.integers(0, len(published), size=n)
+    zone_names = np.asarray([f"{h}.{site.zone}" for h in published], dtype=object)[label_i]
+    zone_addrs = np.asarray([ZONE_HOSTS[h] for h in published], dtype=object)[label_i]
+    mx = ~internal & (rng.random(n) < 0.15)
+    name = np.where(internal, np.where(nx, nx_names, popular), zone_names)
+    name = np.where(mx, site.zone, name)
+    qtype = np.where(internal & (rng.random(n) < 0.35), "AAAA", "A").astype(object)
+    qtype = np.where(mx, "MX", qtype)
+    answers = np.where(internal, answer_pool[name_i], zone_addrs)
+    v6 = "2001:db8:ca5e::" + (name_i + 1).astype(str).astype(object)
+    answers = np.where(internal & (qtype == "AAAA"), v6, answers)
+    answers = np.where(mx, f"mail.{site.zone}", answers)
+    answers = np.where(nx, "-", answers)
+    rcode = np.where(nx, "NXDOMAIN", "NOERROR").astype(object)
+    q = Queries.build(
+        n,
+        ts=np.sort(rng.integers(t0, max(t0 + 1, t1 - 100_000), size=n)),
+        client=client,
+        cport=rng.integers(1024, 65536, size=n),
+        server=np.where(internal, site.resolver, site.dns_v4).astype(object),
+        name=name.astype(object),
+        qclass="IN",
+        qtype=qtype.astype(object),
+        rcode=rcode,
+        answers=answers.astype(object),
+        ttl=np.where(internal, rng.choice([60, 300, 3600], size=n), 3600),
+        rd=internal,
+        ra=internal,
+        aa=~internal,
+        tcp=np.zeros(n, np.bool_),
+        cookie=rng.random(n) < 0.6,
+        rtt=np.where(internal, rng.integers(900, 40_000, size=n), rng.integers(150, 900, size=n)),
+    )
+    stats = {"dns_queries": n, "dns_internal_queries": int(internal.sum())}
+    return q, stats
+
+
+# --- actors ------------------------------------------------------------------
+
+#: Subdomain wordlist in the spirit of dnsrecon's ``subdomains-top1mil``: common
+#: words first, then the numbered and dashed variants tools append.
+_WORDS: Final = (
+    "www", "mail", "ftp", "localhost", "webmail", "smtp", "pop", "ns1", "webdisk", "ns2",
+    "cpanel", "whm", "autodiscover", "autoconfig", "m", "imap", "test", "ns", "blog", "pop3",
+    "dev", "www2", "admin", "forum", "news", "vpn", "ns3", "mail2", "new", "mysql", "old",
+    "lists", "support", "mobile", "mx", "static", "docs", "beta", "shop", "sql", "secure",
+    "demo", "cp", "calendar", "wiki", "web", "media", "email", "images", "img", "download",
+    "dns", "piwik", "stats", "dashboard", "portal", "manage", "start", "info", "apps",
+    "video", "sip", "dns2", "api", "cdn", "mx1", "owa", "exchange", "intranet", "gateway",
+    "git", "gitlab", "jenkins", "jira", "confluence", "staging", "stage", "prod", "uat",
+    "qa", "backup", "db", "office", "remote", "citrix", "vpn2", "ldap", "auth", "sso",
+    "crm", "erp", "hr", "monitor", "grafana", "kibana", "elastic", "proxy", "relay", "cloud",
+)  # fmt: skip
+
+
+def wordlist(count: int) -> list[str]:
+    """``count`` distinct labels: the words, then ``word1``, ``word-dev``... variants."""
+    # dict keeps the first occurrence: "ns" + "1" is already "ns1".
+    out = dict.fromkeys(_WORDS)
+    for suffix in ("1", "2", "-dev", "-test", "01", "-old", "3", "-new"):
+        out.update(dict.fromkeys(w + suffix for w in _WORDS if w + suffix not in out))
+    return list(out)[:count]
+
+
+@dataclass(frozen=True)
+class DnsActor:
+    """A family actor and the DNS transactions it makes."""
+
+    actor: FamilyActor
+    queries: Queries
+
+
+def _at(ctx: Context, seconds: float, offsets: I64) -> I64:
+    out: I64 = ctx.actors_us + round(seconds * US) + offsets
+    return out
+
+
+def _steps(rng: np.random.Generator, n: int, mean_s: float) -> I64:
+    steps = np.maximum(rng.exponential(mean_s * US, size=n), 2000).astype(np.int64)
+    steps[0] = 0
+    out: I64 = np.cumsum(steps)
+    return out
+
+
+def brute_force(ctx: Context, address: str, at: float, names: int = 300) -> DnsActor:
+    """dnsrecon ``-t brt``: a random label first (is there a wildcard?), then
+    ``names`` wordlist names, threaded, within about two minutes, straight at
+    the authoritative server. 9 of the zone's 10 names are in the list; the
+    rest are NXDOMAIN.
+
+    300 distinct names under one zone in one 5-minute window, 97 % NXDOMAIN:
+    far over the 30-200 names of the DESIGN anchors.
+    """
+    site = ctx.site
+    rng = ctx.rng(f"dns_bruteforce:{address}")
+    probe = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz0123456789"), size=12))
+    labels = [probe, *wordlist(names)]
+    n = len(labels)
+    answers = [zone_answer(label) for label in labels]
+    q = Queries.build(
+        n,
+        ts=_at(ctx, at, _steps(rng, n, 0.3)),
+        client=address,
+        cport=rng.integers(32768, 61000, size=n),
+        server=site.dns_v4,
+        name=[f"{label}.{site.zone}" for label in labels],
+        qclass="IN",
+        qtype="A",
+        rcode=["NOERROR" if a != "-" else "NXDOMAIN" for a in answers],
+        answers=answers,
+        ttl=np.full(n, 3600),
+        rd=np.ones(n, np.bool_),
+        ra=np.zeros(n, np.bool_),
+        aa=np.ones(n, np.bool_),
+        tcp=np.zeros(n, np.bool_),
+        cookie=np.zeros(n, np.bool_),
+        rtt=rng.integers(150, 900, size=n),
+    )
+    actor = FamilyActor(
+        address,
+        "dns_bruteforce",
+        f"dnsrecon-style brute force of {n - 1} names under {site.zone} after a wildcard probe",
+        ("dns_bruteforce",),
+    )
+    return DnsActor(actor, q)
+
+
+def ptr_sweep(ctx: Context, address: str, at: float) -> DnsActor:
+    """fierce-style reverse sweep: a PTR query for each of the 256 addresses of
+    the public /24, in order, about 10 per second. The 9 named hosts answer;
+    the rest are NXDOMAIN. 256 contiguous addresses against the anchor of 80.
+    """
+    site = ctx.site
+    rng = ctx.rng(f"ptr_sweep:{address}")
+    net = site.public_v4.split("/")[0].split(".")
+    reverse = f"{net[2]}.{net[1]}.{net[0]}.in-addr.arpa"
+    n = 256
+    answers = [f"{PTR_HOSTS[i]}.{site.zone}" if i in PTR_HOSTS else "-" for i in range(n)]
+    q = Queries.build(
+        n,
+        ts=_at(ctx, at, _steps(rng, n, 0.1)),
+        client=address,
+        cport=rng.integers(1024, 65536, size=n),
+        server=site.dns_v4,
+        name=[f"{i}.{reverse}" for i in range(n)],
+        qclass="IN",
+        qtype="PTR",
+        rcode=["NOERROR" if a != "-" else "NXDOMAIN" for a in answers],
+        answers=answers,
+        ttl=np.full(n, 86400),
+        rd=np.ones(n, np.bool_),
+        ra=np.zeros(n, np.bool_),
+        aa=np.ones(n, np.bool_),
+        tcp=np.zeros(n, np.bool_),
+        cookie=np.zeros(n, np.bool_),
+        rtt=rng.integers(150, 900, size=n),
+    )
+    actor = FamilyActor(
+        address, "ptr_sweep", f"fierce-style PTR sweep of {site.public_v4}", ("ptr_sweep",)
+    )
+    return DnsActor(actor, q)
+
+
+def zone_transfer(ctx: Context, address: str, at: float) -> DnsActor:
+    """``dig NS`` then ``dig AXFR`` over TCP: refused, logged by BIND's security category."""
+    site = ctx.site
+    rng = ctx.rng(f"zone_transfer:{address}")
+    q = Queries.build(
+        2,
+        ts=_at(ctx, at, np.array([0, 1_350_000], np.int64)),
+        client=address,
+        cport=rng.integers(32768, 61000, size=2),
+        server=site.dns_v4,
+        name=site.zone,
+        qclass="IN",
+        qtype=["NS", "AXFR"],
+        rcode=["NOERROR", "REFUSED"],
+        answers=[f"ns1.{site.zone},ns2.{site.zone}", "-"],
+        ttl=np.array([86400, 0]),
+        rd=np.array([True, False]),
+        ra=np.zeros(2, np.bool_),
+        aa=np.array([True, False]),
+        tcp=np.array([False, True]),
+        cookie=np.ones(2, np.bool_),
+        rtt=rng.integers(200, 2000, size=2),
+        xfr_denied=np.array([False, True]),
+    )
+    actor = FamilyActor(
+        address, "zone_transfer", f"AXFR attempt of {site.zone} (denied)", ("zone_transfer",)
+    )
+    return DnsActor(actor, q)
+
+
+def chaos_probe(ctx: Context, address: str, at: float) -> DnsActor:
+    """``dig version.bind CH TXT``: fingerprinting the server software. The site
+    sets ``version "unknown";``, so the answer is that word."""
+    site = ctx.site
+    rng = ctx.rng(f"dns_chaos_probe:{address}")
+    q = Queries.build(
+        1,
+        ts=_at(ctx, at, np.zeros(1, np.int64)),
+        client=address,
+        cport=rng.integers(32768, 61000, size=1),
+        server=site.dns_v4,
+        name="version.bind",
+        qclass="CH",
+        qtype="TXT",
+        rcode="NOERROR",
+        answers="TXT 7 unknown",
+        ttl=np.zeros(1, np.int64),
+        rd=np.ones(1, np.bool_),
+        ra=np.zeros(1, np.bool_),
+        aa=np.ones(1, np.bool_),
+        tcp=np.zeros(1, np.bool_),
+        cookie=np.ones(1, np.bool_),
+        rtt=rng.integers(150, 900, size=1),
+    )
+    actor = FamilyActor(
+        address, "dns_chaos_probe", "version.bind CH TXT probe of the name server",
+        ("dns_chaos_probe",),
+    )  # fmt: skip
+    return DnsActor(actor, q)
+
+
+def admin_checks(ctx: Context, address: str, at: float) -> Queries:
+    """An administrator checking the zone's records after a change: each
+    published name once, all answered (legitimate-use context, no detection)."""
+    site = ctx.site
+    rng = ctx.rng(f"dns_admin:{address}")
+    labels = sorted(ZONE_HOSTS)
+    n = len(labels)
+    return Queries.build(
+        n,
+        ts=_at(ctx, at, _steps(rng, n, 4.0)),
+        client=address,
+        cport=rng.integers(32768, 61000, size=n),
+        server=site.dns_v4,
+        name=[f"{label}.{site.zone}" for label in labels],
+        qclass="IN",
+        qtype="A",
+        rcode="NOERROR",
+        answers=[ZONE_HOSTS[label] for label in labels],
+        ttl=np.full(n, 3600),
+        rd=np.ones(n, np.bool_),
+        ra=np.zeros(n, np.bool_),
+        aa=np.ones(n, np.bool_),
+        tcp=np.zeros(n, np.bool_),
+        cookie=np.ones(n, np.bool_),
+        rtt=rng.integers(150, 900, size=n),
+    )
