@@ -557,4 +557,277 @@ class ZeekConnParser(ZeekParser):
         return Parsed(rows=rows, rejects=rejects)
 
 
-PARSERS: tuple[type[Parser], ...] = (ZeekConnParser,)
+#: Columns of a ``_ZeekEventParser`` query result that are not copied to the table.
+_EVENT_INTERNAL: Final = ("error", "ts_us", "set_sep", "source_raw", "destination_raw")
+
+
+def _ports_sql(orig: str, resp: str) -> str:
+    """SQL: ``source_port``/``destination_port`` from Zeek port values, and ``port_error``."""
+    return f"""
+        CAST(TRY_CAST({orig} AS USMALLINT) AS INTEGER) AS source_port,
+        CAST(TRY_CAST({resp} AS USMALLINT) AS INTEGER) AS destination_port,
+        CASE WHEN ({orig} IS NOT NULL AND TRY_CAST({orig} AS USMALLINT) IS NULL)
+               OR ({resp} IS NOT NULL AND TRY_CAST({resp} AS USMALLINT) IS NULL)
+            THEN {_literal(INVALID_PORT)} END AS port_error"""
+
+
+def _transport_sql(proto: str) -> str:
+    return (
+        f"CASE lower({proto}) WHEN 'tcp' THEN 'tcp' WHEN 'udp' THEN 'udp' "
+        "WHEN 'icmp' THEN 'icmp' END"
+    )
+
+
+class _ZeekEventParser(ZeekParser):
+    """Zeek logs whose rows have a source and an optional destination (dns, http...).
+
+    ``select_sql`` gives ``log_line``, ``error``, ``ts_us``, ``source_raw``,
+    ``destination_raw``, ``port_error`` and the table's other columns; this
+    ``finish`` normalises the addresses and splits rows from rejects. Unlike
+    conn.log, a missing destination is fine (a notice about a sweep has none).
+    """
+
+    def finish(self, result: pa.Table, lines: pa.Table) -> Parsed:
+        def col(name: str) -> pa.Array:
+            return result.column(name).combine_chunks()
+
+        source_raw, destination_raw = col("source_raw"), col("destination_raw")
+        source = normalise_ips(source_raw)
+        destination = normalise_ips(destination_raw)
+        bad_destination = pc.and_(pc.is_valid(destination_raw), pc.is_null(destination))
+        reason = pc.coalesce(
+            col("error"),
+            address_reasons(source_raw, source, MISSING_SOURCE, INVALID_SOURCE),
+            pc.if_else(
+                bad_destination, pa.scalar(INVALID_DESTINATION), pa.scalar(None, pa.string())
+            ),
+            col("port_error"),
+        )
+        good = pc.is_null(reason)
+        keep = [c for c in result.column_names if c not in (*_EVENT_INTERNAL, "port_error")]
+        rows = (
+            result.select(keep)
+            .append_column("timestamp", col("ts_us").cast(schema.TIMESTAMP))
+            .append_column("source_ip", source)
+            .append_column("destination_ip", destination)
+            .filter(good)
+        )
+        if rows.num_rows == result.num_rows:
+            return Parsed(rows=rows, rejects=EMPTY_REJECTS)
+        bad = pc.invert(good)
+        rejected_lines = pc.filter(col("log_line"), bad)
+        rejects = reject_table(
+            rejected_lines, pc.filter(reason, bad), raw_lines(lines, rejected_lines)
+        )
+        return Parsed(rows=rows, rejects=rejects)
+
+
+def _set_sql(column: str) -> str:
+    """SQL: a Zeek set/vector value as a list (TSV joined by ``set_sep``, JSON an array)."""
+    return f"""CASE WHEN {column} IS NULL THEN NULL
+                    WHEN set_sep IS NULL THEN json_extract_string({column}, '$[*]')
+                    WHEN {column} = '' THEN []
+                    ELSE string_split({column}, set_sep) END"""
+
+
+#: Zeek's qclass_name values -> the mnemonics of the ``dns`` table.
+_QCLASSES: Final = {
+    "C_INTERNET": "IN",
+    "C_CHAOS": "CH",
+    "C_HESIOD": "HS",
+    "C_NONE": "NONE",
+    "C_ANY": "ANY",
+}
+
+
+class ZeekDnsParser(_ZeekEventParser):
+    """Zeek dns.log (TSV or JSON) -> ``dns``, one row per DNS transaction.
+
+    ``query`` lower-cased without a trailing dot; ``qtype_name`` (``*`` is
+    ANY; an unnamed type becomes ``TYPE<n>``); ``qclass_name`` as IN, CH...;
+    ``rcode_name``; ``answers`` (Zeek's TTLs are not kept: the table has no
+    column for them); ``trans_id``. ``event_action`` is ``rejected`` when Zeek
+    saw the server reject the query (``rejected`` T), else allowed. Query
+    names are kept as written, Zeek's ``\\xHH`` escapes included.
+    """
+
+    name = "zeek-dns"
+    dataset = "zeek.dns"
+    table = "dns"
+    zeek_path = "dns"
+    zeek_fields = (
+        "id.orig_h",
+        "id.orig_p",
+        "id.resp_h",
+        "id.resp_p",
+        "proto",
+        "trans_id",
+        "query",
+        "qclass_name",
+        "qtype",
+        "qtype_name",
+        "rcode_name",
+        "answers",
+        "rejected",
+    )
+    sniff_keys = ("id.orig_h", "trans_id", "qtype_name")
+
+    def select_sql(self, relation: str) -> str:
+        classes = " ".join(
+            f"WHEN {_literal(zeek)} THEN {_literal(ours)}" for zeek, ours in _QCLASSES.items()
+        )
+        query = '"query"'
+        return f"""
+            SELECT log_line, error, ts_us,
+                   "id.orig_h" AS source_raw, "id.resp_h" AS destination_raw,
+                   {_ports_sql('"id.orig_p"', '"id.resp_p"')},
+                   {_transport_sql("proto")} AS network_transport,
+                   CASE WHEN suffix({query}, '.') AND {query} <> '.'
+                        THEN lower(left({query}, -1)) ELSE lower({query}) END
+                       AS dns_question_name,
+                   CASE WHEN qtype_name = '*' THEN 'ANY'
+                        WHEN qtype_name IS NOT NULL THEN upper(qtype_name)
+                        WHEN qtype IS NOT NULL THEN 'TYPE' || qtype END AS dns_question_type,
+                   CASE qclass_name {classes} ELSE qclass_name END AS dns_question_class,
+                   rcode_name AS dns_response_code,
+                   {_set_sql('"answers"')} AS dns_answers,
+                   CAST(TRY_CAST(trans_id AS USMALLINT) AS INTEGER) AS dns_id,
+                   CASE WHEN rejected IN ('T', 'true') THEN 'rejected' ELSE 'allowed' END
+                       AS event_action
+            FROM {relation}
+        """  # noqa: S608
+
+
+class ZeekHttpParser(_ZeekEventParser):
+    """Zeek http.log (TSV or JSON) -> ``http``, one row per request.
+
+    ``host`` (lower-case) as the domain, ``uri`` split at its first ``?`` into
+    path and query, ``method``, ``version``, ``status_code``,
+    ``response_body_len``, ``referrer``, ``user_agent``. Values are kept as
+    written, Zeek's ``\\xHH`` escapes included.
+    """
+
+    name = "zeek-http"
+    dataset = "zeek.http"
+    table = "http"
+    zeek_path = "http"
+    zeek_fields = (
+        "id.orig_h",
+        "id.orig_p",
+        "id.resp_h",
+        "id.resp_p",
+        "host",
+        "uri",
+        "method",
+        "version",
+        "status_code",
+        "response_body_len",
+        "referrer",
+        "user_agent",
+        "username",
+    )
+    sniff_keys = ("id.orig_h", "trans_depth")
+
+    def select_sql(self, relation: str) -> str:
+        return f"""
+            SELECT log_line, error, ts_us,
+                   "id.orig_h" AS source_raw, "id.resp_h" AS destination_raw,
+                   {_ports_sql('"id.orig_p"', '"id.resp_p"')},
+                   lower(host) AS url_domain,
+                   method AS http_request_method,
+                   CASE WHEN contains(uri, '?') THEN split_part(uri, '?', 1) ELSE uri END
+                       AS url_path,
+                   CASE WHEN contains(uri, '?') THEN substr(uri, strpos(uri, '?') + 1) END
+                       AS url_query,
+                   version AS http_version,
+                   CAST(TRY_CAST(status_code AS USMALLINT) AS SMALLINT)
+                       AS http_response_status_code,
+                   TRY_CAST(response_body_len AS BIGINT) AS http_response_bytes,
+                   referrer AS http_request_referrer,
+                   user_agent AS user_agent_original,
+                   username AS user_name
+            FROM {relation}
+        """  # noqa: S608
+
+
+class ZeekNoticeParser(_ZeekEventParser):
+    """Zeek notice.log (TSV or JSON) -> ``alert``, one row per notice.
+
+    ``note`` (``Scan::Address_Scan``, ``Scan::Port_Scan``...) is the rule id,
+    ``msg`` the rule name, the note's module (``Scan``) the category. Scan
+    notices name their actor in ``src`` (and a ``dst``/``p`` for a port scan)
+    without a connection, so the endpoints are ``src``/``dst``/``p`` when set,
+    else the connection's ``id.*``. ``event_action`` is denied when the
+    notice's actions include ``Notice::ACTION_DROP``.
+    """
+
+    name = "zeek-notice"
+    dataset = "zeek.notice"
+    table = "alert"
+    zeek_path = "notice"
+    zeek_fields = (
+        "id.orig_h",
+        "id.orig_p",
+        "id.resp_h",
+        "id.resp_p",
+        "proto",
+        "note",
+        "msg",
+        "src",
+        "dst",
+        "p",
+        "actions",
+    )
+    sniff_keys = ("note", "msg", "actions")
+
+    def select_sql(self, relation: str) -> str:
+        return f"""
+            SELECT log_line, error, ts_us,
+                   coalesce(src, "id.orig_h") AS source_raw,
+                   coalesce(dst, "id.resp_h") AS destination_raw,
+                   {_ports_sql('"id.orig_p"', 'coalesce(p, "id.resp_p")')},
+                   {_transport_sql("proto")} AS network_transport,
+                   note AS rule_id,
+                   msg AS rule_name,
+                   nullif(split_part(note, '::', 1), '') AS rule_category,
+                   CASE WHEN contains(actions, 'Notice::ACTION_DROP') THEN 'denied' END
+                       AS event_action
+            FROM {relation}
+        """  # noqa: S608
+
+
+class ZeekWeirdParser(_ZeekEventParser):
+    """Zeek weird.log (TSV or JSON) -> ``alert``: protocol oddities scanners provoke.
+
+    ``name`` is the rule id and name (``addl`` appended to the name when set),
+    the category ``weird``. Weirds not tied to a connection (no ``id.orig_h``)
+    are rejected: ``missing source address``.
+    """
+
+    name = "zeek-weird"
+    dataset = "zeek.weird"
+    table = "alert"
+    zeek_path = "weird"
+    zeek_fields = ("id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "name", "addl")
+    sniff_keys = ("name", "notice", "peer")
+
+    def select_sql(self, relation: str) -> str:
+        return f"""
+            SELECT log_line, error, ts_us,
+                   "id.orig_h" AS source_raw, "id.resp_h" AS destination_raw,
+                   {_ports_sql('"id.orig_p"', '"id.resp_p"')},
+                   "name" AS rule_id,
+                   CASE WHEN addl IS NOT NULL AND addl <> '' THEN "name" || ' ' || addl
+                        ELSE "name" END AS rule_name,
+                   'weird' AS rule_category
+            FROM {relation}
+        """  # noqa: S608
+
+
+PARSERS: tuple[type[Parser], ...] = (
+    ZeekConnParser,
+    ZeekDnsParser,
+    ZeekHttpParser,
+    ZeekNoticeParser,
+    ZeekWeirdParser,
+)

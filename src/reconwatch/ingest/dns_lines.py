@@ -1,0 +1,272 @@
+"""Shared machinery of the line parsers of the dns and ids families.
+
+Each such parser describes one batch as a single DuckDB query over the batch's
+lines (``SqlLineParser.query``); this module runs that query on slices of the
+batch side by side (one cursor per slice, as ``netfilter`` does, because DuckDB
+scans one Arrow batch of the framework's size on one core), dates RFC 3164
+syslog stamps in line order, normalises addresses once per distinct value and
+splits rows from rejects with Arrow compute. No Python runs per line.
+
+The query's result contract (one row per line that is not skipped; a line the
+query leaves out counts as skipped, so the accounting holds by construction):
+
+* ``log_line`` and ``_row`` (the line's index in the batch, for the raw text of
+  rejects), as given in the view;
+* optionally ``skip``: true for a line that carries no event by design (counted
+  as skipped like the lines the query leaves out). A column, not a ``WHERE``:
+  DuckDB pushes such a filter below the projections it tests, and so runs the
+  regexes or JSON extraction behind it twice (measured: up to 4x the query).
+* ``reason``: a fixed reject reason, or NULL for a line that parsed;
+* ``own_time``: the line's own UTC TIMESTAMP (BIND's, Suricata's...), or NULL;
+* optionally the columns of ``SyslogEnvelope.select_sql`` (``sl_time``,
+  ``sl_month``, ``sl_day``, ``sl_tod``): the envelope's time stands in where
+  ``own_time`` is NULL;
+* ``source_raw`` and optionally ``destination_raw``: address text to normalise;
+* every other column goes to the parser's table as it is.
+
+This module would sit better as ``ingest/lines.py``; it lives here because the
+dns and ids families were written at the same time as other modules.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconwatch import schema
+from reconwatch.ingest import syslog
+from reconwatch.ingest.addresses import normalise_ips
+from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+
+# Reject reasons shared by the parsers built on this module.
+MISSING_TIMESTAMP: Final = "missing timestamp"
+INVALID_TIMESTAMP: Final = "invalid timestamp"
+MISSING_SOURCE: Final = "missing source address"
+INVALID_SOURCE: Final = "invalid source address"
+INVALID_DESTINATION: Final = "invalid destination address"
+
+#: Columns of the query result that are not copied into the table as they are.
+_INTERNAL: Final = frozenset(
+    {
+        "log_line",
+        "_row",
+        "reason",
+        "own_time",
+        "source_raw",
+        "destination_raw",
+        syslog.KIND,
+        syslog.HOST,
+        syslog.PROGRAM,
+        syslog.MESSAGE,
+        syslog.TIME,
+        syslog.MONTH,
+        syslog.DAY,
+        syslog.TOD,
+    }
+)
+#: Stands for the registered view's name in a query until it is run.
+VIEW: Final = "__batch_lines__"
+#: Fewer lines than this per slice and a thread costs more than it saves.
+MIN_SLICE_ROWS: Final = 16_384
+#: SQL: lines that are empty or only blanks (a regex: RE2 stops at the first other byte).
+BLANK_SQL: Final = r"regexp_full_match(line, '\s*')"
+_UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Zulu", "GMT"})
+
+
+def lit(text: str) -> str:
+    """A DuckDB string literal, for constant patterns only (never log text)."""
+    return syslog.sql_literal(text)
+
+
+def qname_sql(expr: str) -> str:
+    """SQL: a DNS name lower-cased without its trailing dot (the root stays ".")."""
+    return (
+        f"CASE WHEN suffix({expr}, '.') AND {expr} <> '.' "
+        f"THEN lower(left({expr}, -1)) ELSE lower({expr}) END"
+    )
+
+
+def in_list(values: tuple[str, ...]) -> str:
+    """SQL list of constant literals, for ``IN (...)``."""
+    return ", ".join(lit(v) for v in values)
+
+
+class SqlLineParser(Parser):
+    """A parser whose batch is one DuckDB query; see the module docstring."""
+
+    def __init__(self, ctx: ParseContext) -> None:
+        super().__init__(ctx)
+        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
+
+    @abstractmethod
+    def query(self) -> str:
+        """The batch query over the relation ``VIEW`` (``log_line``, ``_row``, ``line``)."""
+
+    def params(self) -> dict[str, object]:
+        """Named parameters ``query`` may use (the envelope's and ``$local_tz``)."""
+        params = self.envelope.params()
+        if self._convert_local:
+            params["local_tz"] = self.ctx.config.syslog.timezone
+        return params
+
+    @property
+    def _convert_local(self) -> bool:
+        return self.ctx.config.syslog.timezone not in _UTC_NAMES
+
+    def local_to_utc(self, local: str) -> str:
+        """SQL turning a wall-clock TIMESTAMP of ``syslog.timezone`` into UTC.
+
+        BIND's file stamps and fast.log stamps are the server's local time, as
+        classic syslog stamps are, so they read in the same configured zone.
+        """
+        if not self._convert_local:
+            return local
+        return f"timezone('UTC', timezone($local_tz, {local}))"
+
+    def parse(self, lines: pa.Table) -> Parsed:
+        if lines.num_rows == 0:
+            return Parsed(rows=schema.empty(schema.TABLES[self.table]), rejects=EMPTY_REJECTS)
+        numbered = pa.table(
+            {
+                "log_line": lines.column("log_line"),
+                # 0..n-1 built in Arrow (``range`` would make one Python int per line).
+                "_row": pc.indices_nonzero(pa.repeat(pa.scalar(True), lines.num_rows)).cast(
+                    pa.int64()
+                ),
+                "line": lines.column("line"),
+            }
+        )
+        sql = self.query()
+        # DuckDB refuses parameters a statement does not use.
+        params = {k: v for k, v in self.params().items() if f"${k}" in sql}
+        con = self.ctx.con
+        parts = split(numbered, threads(con))
+        cursors = [con.cursor() for _ in parts]
+        try:
+            with ThreadPoolExecutor(len(parts)) as pool:
+                results = list(pool.map(partial(run_query, sql, params), cursors, parts))
+        finally:
+            for cursor in cursors:
+                cursor.close()
+        result = pa.concat_tables(results)
+        if "skip" in result.column_names:
+            result = result.filter(pc.invert(pc.fill_null(result.column("skip"), False)))
+            result = result.drop_columns(["skip"])
+        if syslog.MONTH in result.column_names:
+            # Years need every RFC 3164 stamp of the batch in line order.
+            envelope_time = self.envelope.resolve(con, result)
+        elif syslog.TIME in result.column_names:
+            envelope_time = result.column(syslog.TIME).combine_chunks().cast(pa.timestamp("us"))
+        else:
+            envelope_time = pa.nulls(result.num_rows, pa.timestamp("us"))
+        parsed = self.finish(result, envelope_time, lines)
+        return Parsed(
+            rows=parsed.rows,
+            rejects=parsed.rejects,
+            skipped=lines.num_rows - result.num_rows,
+            other_tables=parsed.other_tables,
+        )
+
+    def finish(self, result: pa.Table, envelope_time: pa.Array, lines: pa.Table) -> Parsed:
+        """Dates, addresses and the split of rows from rejects (Arrow only).
+
+        A subclass filling several tables overrides this and calls ``split_rows``.
+        """
+        rows, rejects = split_rows(result, envelope_time, lines)
+        return Parsed(rows=rows, rejects=rejects)
+
+
+def split_rows(
+    result: pa.Table, envelope_time: pa.Array, lines: pa.Table
+) -> tuple[pa.Table, pa.Table]:
+    """Rows and rejects of a query result that follows the module's contract."""
+    table, good, rejects = check_rows(result, envelope_time, lines)
+    return table.filter(good), rejects
+
+
+def check_rows(
+    result: pa.Table, envelope_time: pa.Array, lines: pa.Table
+) -> tuple[pa.Table, pa.Array, pa.Table]:
+    """The result's columns with times and addresses, the mask of good rows, and rejects.
+
+    Unfiltered, so that a parser filling several tables filters each table's
+    own columns once rather than the whole wide result first.
+    """
+
+    def column(name: str) -> pa.Array:
+        return result.column(name).combine_chunks()
+
+    own = (
+        column("own_time").cast(pa.timestamp("us"))
+        if "own_time" in result.column_names
+        else pa.nulls(result.num_rows, pa.timestamp("us"))
+    )
+    timestamp = pc.coalesce(own, envelope_time)
+    source_raw = column("source_raw")
+    source = normalise_ips(source_raw)
+    none = pa.scalar(None, pa.string())
+    reasons = [
+        column("reason"),
+        pc.if_else(pc.is_null(timestamp), pa.scalar(INVALID_TIMESTAMP), none),
+        pc.if_else(
+            pc.is_null(source),
+            pc.if_else(
+                pc.is_null(source_raw), pa.scalar(MISSING_SOURCE), pa.scalar(INVALID_SOURCE)
+            ),
+            none,
+        ),
+    ]
+    table = result.drop_columns(
+        [c for c in result.column_names if c in _INTERNAL and c != "log_line"]
+    )
+    table = table.append_column("timestamp", timestamp).append_column("source_ip", source)
+    if "destination_raw" in result.column_names:
+        destination_raw = column("destination_raw")
+        destination = normalise_ips(destination_raw)
+        bad = pc.and_(pc.is_valid(destination_raw), pc.is_null(destination))
+        reasons.append(pc.if_else(bad, pa.scalar(INVALID_DESTINATION), none))
+        table = table.append_column("destination_ip", destination)
+    reason = pc.coalesce(*reasons)
+    good = pc.is_null(reason)
+    if reason.null_count == len(reason):
+        return table, good, EMPTY_REJECTS
+    bad_rows = pc.invert(good)
+    index = pc.filter(column("_row"), bad_rows)
+    rejects = reject_table(
+        pc.take(lines.column("log_line"), index),
+        pc.filter(reason, bad_rows),
+        pc.take(lines.column("line"), index),
+    )
+    return table, good, rejects
+
+
+def threads(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's thread setting: how many slices a batch is worth."""
+    rows = con.sql("SELECT current_setting('threads')").fetchall()
+    return max(1, int(rows[0][0]))
+
+
+def split(table: pa.Table, slices: int) -> list[pa.Table]:
+    """``table`` cut into at most ``slices`` zero-copy slices of at least MIN_SLICE_ROWS."""
+    count = max(1, min(slices, table.num_rows // MIN_SLICE_ROWS))
+    size = -(-table.num_rows // count)
+    return [table.slice(start, size) for start in range(0, table.num_rows, size)]
+
+
+def run_query(
+    sql: str, params: dict[str, object], cursor: duckdb.DuckDBPyConnection, lines: pa.Table
+) -> pa.Table:
+    """Run ``sql`` over ``lines`` (registered as ``VIEW``) on ``cursor``, in line order."""
+    view = f"batch_lines_{uuid.uuid4().hex}"
+    cursor.register(view, lines)
+    try:
+        return cursor.sql(sql.replace(VIEW, view), params=params).to_arrow_table()
+    finally:
+        cursor.unregister(view)

@@ -1,0 +1,498 @@
+"""DNS server and resolver logs -> ``dns``: BIND, Windows DNS, dnsmasq, Unbound, CoreDNS,
+Route 53 Resolver. Exact values for real and fixture lines, rejects, sniffing, properties,
+and the way through the framework."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconwatch import schema
+from reconwatch.config import Config
+from reconwatch.ingest import dns, registry, run
+from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.dns_bind import BindParser
+from reconwatch.ingest.dns_resolvers import CoreDnsParser, DnsmasqParser, UnboundParser
+from reconwatch.ingest.dns_route53 import Route53ResolverParser
+from reconwatch.ingest.dns_windows import WindowsDnsParser
+from reconwatch.lake import Lake
+
+FIXTURES = Path(__file__).parent / "fixtures" / "dns"
+NOW = dt.datetime(2026, 11, 28, 5, 0, tzinfo=dt.UTC)
+KEYS = (
+    "log_line",
+    "timestamp",
+    "source_ip",
+    "source_port",
+    "destination_ip",
+    "dns_question_name",
+    "dns_question_type",
+    "dns_question_class",
+    "dns_response_code",
+    "dns_answers",
+    "event_action",
+)
+
+
+def at(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+def parse(
+    parser_cls: type[Parser], lines: list[str], config: Config | None = None, first: int = 1
+) -> Parsed:
+    con = duckdb.connect()
+    try:
+        parser = parser_cls(ParseContext(config or Config(), con, "test.log", NOW))
+        return parse_with(parser, lines, first)
+    finally:
+        con.close()
+
+
+def parse_with(parser: Parser, lines: list[str], first: int = 1) -> Parsed:
+    table = pa.table(
+        {
+            "log_line": pa.array(range(first, first + len(lines)), pa.int64()),
+            "line": pa.array(lines, pa.string()),
+        }
+    )
+    parsed = parser.parse(table)
+    assert parsed.row_count + parsed.rejects.num_rows + parsed.skipped == len(lines)
+    return parsed
+
+
+def rows(parsed: Parsed, keys: tuple[str, ...] = KEYS) -> list[dict[str, Any]]:
+    """Rows conformed to the dns schema (as the framework stores them), chosen keys only."""
+    table = parsed.rows
+    if "event_dataset" not in table.column_names:
+        table = table.append_column("event_dataset", pa.repeat("x", table.num_rows))
+    table = table.append_column("log_file", pa.repeat("test.log", table.num_rows))
+    conformed = schema.conform(table, schema.DNS)
+    return [{k: r[k] for k in keys} for r in conformed.to_pylist()]
+
+
+def rejects(parsed: Parsed) -> list[tuple[int, str]]:
+    return [(r["log_line"], r["reason"]) for r in parsed.rejects.to_pylist()]
+
+
+def fixture(name: str) -> list[str]:
+    return (FIXTURES / name).read_text().splitlines()
+
+
+def row(
+    log_line: int,
+    timestamp: dt.datetime,
+    source_ip: str,
+    name: str,
+    qtype: str | None,
+    *,
+    port: int | None = None,
+    destination: str | None = None,
+    qclass: str | None = "IN",
+    rcode: str | None = None,
+    answers: list[str] | None = None,
+    action: str | None = "allowed",
+) -> dict[str, Any]:
+    return {
+        "log_line": log_line,
+        "timestamp": timestamp,
+        "source_ip": source_ip,
+        "source_port": port,
+        "destination_ip": destination,
+        "dns_question_name": name,
+        "dns_question_type": qtype,
+        "dns_question_class": qclass,
+        "dns_response_code": rcode,
+        "dns_answers": answers,
+        "event_action": action,
+    }
+
+
+# -- BIND ------------------------------------------------------------------------------------
+
+
+def test_bind_query_log_lines_every_variant() -> None:
+    lines = [
+        "28-Nov-2026 04:00:00.123 queries: info: client @0x7f3a2c0 192.0.2.1#53211 "
+        "(www.example.com): view internal: query: WWW.Example.com IN A +E(0)K (198.51.100.53)",
+        "28-Nov-2026 04:00:01.000 client 2001:db8::7#40000 (example.com): query: example.com "
+        "IN AXFR -T (2001:db8::53)",
+        "28-Nov-2026 04:00:02 client @0x1 192.0.2.2#1053 (version.bind): query: version.bind "
+        "CH TXT + (198.51.100.53)",
+        "Nov 28 04:00:03 ns1 named[812]: client @0x7f 192.0.2.3#5353 (x.example.com): "
+        "query: x.example.com. IN PTR +ED (198.51.100.53)",
+        "Nov 28 04:00:04 ns1 named[812]: 28-Nov-2026 03:59:59.500 queries: info: client "
+        "192.0.2.4#5354 (y.example.com): query: y.example.com IN A + (198.51.100.53)",
+    ]
+    parsed = parse(BindParser, lines)
+    assert rejects(parsed) == []
+    assert rows(parsed) == [
+        row(1, at(2026, 11, 28, 4, 0, 0, 123000), "192.0.2.1", "www.example.com", "A",
+            port=53211, destination="198.51.100.53"),
+        row(2, at(2026, 11, 28, 4, 0, 1), "2001:db8::7", "example.com", "AXFR", port=40000,
+            destination="2001:db8::53"),
+        row(3, at(2026, 11, 28, 4, 0, 2), "192.0.2.2", "version.bind", "TXT", port=1053,
+            destination="198.51.100.53", qclass="CH"),
+        row(4, at(2026, 11, 28, 4, 0, 3), "192.0.2.3", "x.example.com", "PTR", port=5353,
+            destination="198.51.100.53"),
+        # BIND's own stamp wins over the syslog envelope's.
+        row(5, at(2026, 11, 28, 3, 59, 59, 500000), "192.0.2.4", "y.example.com", "A",
+            port=5354, destination="198.51.100.53"),
+    ]  # fmt: skip
+    assert parsed.rows.column("event_dataset").to_pylist() == ["bind.query"] * 5
+    assert parsed.rows.column("observer_name").to_pylist() == [None, None, None, "ns1", "ns1"]
+
+
+def test_bind_real_security_lines(crowdsec_hub: Path) -> None:
+    lines = (crowdsec_hub / "bind9-logs" / "bind9-logs.log").read_text().splitlines()
+    parsed = parse(BindParser, lines)
+    got = rows(parsed)
+    assert [(r["log_line"], r["source_ip"], r["source_port"], r["dns_question_name"],
+             r["dns_question_type"], r["dns_response_code"], r["event_action"]) for r in got] == [
+        (1, "192.168.1.1", 3076, "example.com", "ANY", None, "denied"),
+        (2, "192.168.1.1", 3076, "example.com", "ANY", None, "denied"),
+        (3, "192.168.1.2", 55590, "example.com", "AXFR", None, "denied"),
+        (4, "::1", 62449, "example.com", "AXFR", None, "denied"),
+        (5, "::1", 62465, "example.com", "AXFR", None, "denied"),
+        (6, "::1", 62466, "example.com", "AXFR", None, "denied"),
+        (7, "::1", 61738, "example.com", None, "NOTAUTH", "rejected"),
+        (10, "192.168.1.1", 44717, "wr_test", "A", None, "denied"),
+        (11, "192.168.1.1", 3076, "example.com", "ANY", None, "denied"),
+        (12, "192.168.1.1", 3076, "example.com", "ANY", None, "denied"),
+        (13, "192.168.1.1", 44717, "wr_test", "A", None, "denied"),
+    ]  # fmt: skip
+    assert got[0]["timestamp"] == at(2022, 10, 19, 5, 34, 2, 425000)
+    assert got[6]["timestamp"] == at(2022, 11, 3, 13, 38, 37, 525000)
+    # Lines 8 and 9 carry no time at all (print-time off, no syslog).
+    assert rejects(parsed) == [(8, "missing timestamp"), (9, "missing timestamp")]
+    assert set(parsed.rows.column("event_dataset").to_pylist()) == {"bind.security"}
+
+
+def test_bind_real_syslog_lines_take_the_envelope_time_without_their_own(
+    crowdsec_hub: Path,
+) -> None:
+    lines = (crowdsec_hub / "bind9-syslog" / "bind9-syslog.log").read_text().splitlines()
+    parsed = parse(BindParser, lines)
+    assert rejects(parsed) == []
+    got = rows(parsed)
+    assert len(got) == 12
+    assert got[3]["source_ip"] == "2003:f8:733:b600:6018:bbe4:d0ed:22"
+    assert got[3]["timestamp"] == at(2022, 11, 3, 13, 34, 52, 235000)
+    # "security: client ..." without BIND's stamp: the syslog stamp (Nov 13, year of NOW).
+    assert got[7]["timestamp"] == at(2026, 11, 13, 10, 59, 46)
+    assert got[11]["dns_question_name"] == "sl"
+
+
+def test_bind_zone_transfers_and_other_lines() -> None:
+    lines = [
+        "28-Nov-2026 04:00:00.000 xfer-out: info: client @0x7f 192.0.2.9#40001 (example.com): "
+        "transfer of 'example.com/IN': AXFR started (serial 2026112801)",
+        "28-Nov-2026 04:00:00.500 xfer-out: info: client @0x7f 192.0.2.9#40001 (example.com): "
+        "transfer of 'example.com/IN': AXFR ended: 1 messages, 12 records",
+        "28-Nov-2026 04:00:01.000 client @0x7f 192.0.2.9#40002 (example.com): "
+        "transfer of 'example.com/IN': AXFR-style IXFR started (serial 7)",
+        "28-Nov-2026 04:00:02.000 general: info: zone example.com/IN: loaded serial 7",
+        "",
+        "Nov 28 04:00:03 ns1 sshd[1]: Accepted publickey for root from 192.0.2.1 port 22 ssh2",
+        "28-Nov-2026 04:00:04.000 client @0x7f 192.0.2.300#1 (a): query: a IN A + (192.0.2.53)",
+    ]
+    parsed = parse(BindParser, lines)
+    assert [(r["log_line"], r["dns_question_type"], r["event_action"])
+            for r in rows(parsed)] == [(1, "AXFR", "allowed"), (3, "IXFR", "allowed")]  # fmt: skip
+    assert rejects(parsed) == [
+        (4, "not a BIND query or security line"),
+        (6, "line of another syslog program"),
+        (7, "invalid source address"),
+    ]
+    assert parsed.skipped == 2  # the transfer's end and the blank line
+
+
+def test_bind_file_stamps_read_in_the_configured_zone() -> None:
+    config = Config.model_validate({"syslog": {"timezone": "Europe/Paris"}})
+    line = "28-Nov-2026 05:00:00.000 client 192.0.2.1#1 (a): query: a IN A + (192.0.2.53)"
+    assert rows(parse(BindParser, [line], config))[0]["timestamp"] == at(2026, 11, 28, 4, 0)
+
+
+# -- Windows DNS -----------------------------------------------------------------------------
+
+
+def test_windows_dns_debug_log() -> None:
+    parsed = parse(WindowsDnsParser, fixture("windns.log"))
+    assert rows(parsed) == [
+        row(7, at(2026, 11, 28, 4, 0), "192.0.2.1", "www.example.com", "A", qclass=None),
+        row(10, at(2026, 11, 28, 16, 0, 1), "192.0.2.1", "nx.example.com", "AAAA", qclass=None,
+            rcode="NXDOMAIN"),
+        row(11, at(2026, 11, 28, 16, 0, 2), "2001:db8::7", "example.com", "AXFR", qclass=None),
+    ]  # fmt: skip
+    assert parsed.rows.column("dns_id").to_pylist() == [0xD2F0, 0xD2F0, 1]
+    assert parsed.rows.column("network_transport").to_pylist() == ["udp", "udp", "tcp"]
+    # Six header lines, and the server's own recursion (Snd query, Rcv response).
+    assert parsed.skipped == 8
+    assert rejects(parsed) == [(12, "not a Windows DNS packet line")]
+
+
+# -- dnsmasq, Unbound, CoreDNS ---------------------------------------------------------------
+
+
+def test_dnsmasq_queries_become_rows_and_their_follow_ups_are_skipped() -> None:
+    parsed = parse(DnsmasqParser, fixture("dnsmasq.log"))
+    assert rows(parsed) == [
+        row(1, at(2026, 11, 28, 4, 0), "192.0.2.1", "www.example.com", "A"),
+        row(4, at(2026, 11, 28, 4, 0, 1), "2001:db8::7", "v6.example.com", "AAAA"),
+        row(6, at(2026, 11, 28, 4, 0, 2), "192.0.2.9", "1.2.0.192.in-addr.arpa", "PTR",
+            port=53211),
+    ]  # fmt: skip
+    assert parsed.rows.column("observer_name").to_pylist() == ["gw", "gw", None]
+    assert parsed.skipped == 4
+    assert rejects(parsed) == [(8, "not a dnsmasq query line"), (9, "invalid source address")]
+
+
+OTHER_PROGRAMS = [
+    "Nov 28 04:00:04 gw sshd[99]: Accepted publickey for root from 192.0.2.1 port 22 ssh2",
+    "Nov 28 04:00:03 ns named[1]: client @0x1 192.0.2.1#1 (a): query: a IN A + (192.0.2.53)",
+    "Nov 28 04:00:03 ns dnsmasq[1]: query[A] www.example.com from 192.0.2.1",
+    "Nov 28 04:00:00 ns unbound: [812:0] info: 192.0.2.1 www.example.com. A IN",
+    'Nov 28 04:00:02 node1 coredns[55]: [INFO] 192.0.2.2:1053 - 1 "A IN a. udp 30 false 512" '
+    "NOERROR qr 30 0.0001s",
+]
+
+
+@pytest.mark.parametrize(
+    ("parser_cls", "own"),
+    [(BindParser, 1), (DnsmasqParser, 2), (UnboundParser, 3), (CoreDnsParser, 4)],
+)
+def test_syslog_parsers_reject_other_programs_lines(parser_cls: type[Parser], own: int) -> None:
+    assert parser_cls.programs == (("named",), ("dnsmasq",), ("unbound",), ("coredns",))[own - 1]
+    parsed = parse(parser_cls, OTHER_PROGRAMS)
+    assert [r["log_line"] for r in rows(parsed)] == [own + 1]
+    assert rejects(parsed) == [
+        (n, "line of another syslog program") for n in range(1, 6) if n != own + 1
+    ]
+
+
+def test_unbound_queries_and_replies() -> None:
+    parsed = parse(UnboundParser, fixture("unbound.log"))
+    assert rows(parsed) == [
+        row(1, at(2026, 11, 28, 4, 0), "192.0.2.1", "www.example.com", "A"),
+        row(2, at(2026, 11, 28, 4, 0), "192.0.2.1", "www.example.com", "A", rcode="NOERROR"),
+    ]  # fmt: skip
+    assert rejects(parsed) == [(3, "not an unbound query line")]
+
+
+def test_unbound_own_log_file_epoch_and_ascii_stamps() -> None:
+    parsed = parse(UnboundParser, fixture("unbound-file.log"))
+    assert rows(parsed) == [
+        row(1, at(2026, 11, 28, 4, 0), "2001:db8::7", "nx.example.com", "AAAA",
+            rcode="NXDOMAIN"),
+        row(2, at(2026, 11, 28, 4, 0, 1), "192.0.2.3", "version.bind", "TXT", qclass="CH"),
+    ]  # fmt: skip
+    assert parsed.rows.column("observer_name").to_pylist() == [None, None]
+    assert rejects(parsed) == [(3, "not an unbound query line")]
+
+
+def test_coredns_log_plugin_lines() -> None:
+    syslog_line = (
+        'Nov 28 04:00:02 node1 coredns[55]: [INFO] 192.0.2.2:1053 - 1 "AXFR IN example.org. '
+        'tcp 30 false 65535" REFUSED qr,aa 30 0.0001s'
+    )
+    parsed = parse(CoreDnsParser, [*fixture("coredns.log"), syslog_line])
+    assert rows(parsed) == [
+        row(1, at(2026, 11, 28, 4, 0, 0, 123456), "192.0.2.1", "www.example.com", "A",
+            port=53211, rcode="NOERROR"),
+        row(2, at(2026, 11, 28, 4, 0, 1), "2001:db8::7", "nx.example.org", "AAAA", port=50759,
+            rcode="NXDOMAIN"),
+        row(5, at(2026, 11, 28, 4, 0, 2), "192.0.2.2", "example.org", "AXFR", port=1053,
+            rcode="REFUSED"),
+    ]  # fmt: skip
+    assert parsed.rows.column("dns_id").to_pylist() == [4711, 29008, 1]
+    assert parsed.rows.column("network_transport").to_pylist() == ["udp", "tcp", "tcp"]
+    assert parsed.rows.column("observer_name").to_pylist() == [None, None, "node1"]
+    assert rejects(parsed) == [(3, "missing timestamp"), (4, "not a CoreDNS query line")]
+
+
+def test_route53_resolver_query_logs() -> None:
+    parsed = parse(Route53ResolverParser, fixture("route53.log"))
+    assert rows(parsed) == [
+        row(1, at(2026, 11, 28, 4, 0), "10.0.0.5", "www.example.com", "A", port=53211,
+            rcode="NOERROR", answers=["93.184.216.34", "93.184.216.35"]),
+        row(2, at(2026, 11, 28, 4, 0, 1), "2001:db8::5", "nx.example.com", "AAAA", port=40000,
+            rcode="NXDOMAIN", answers=[], action="denied"),
+    ]  # fmt: skip
+    assert parsed.rows.column("observer_name").to_pylist() == ["vpc-0a1b2c3d"] * 2
+    assert rejects(parsed) == [(3, "invalid JSON"), (4, "missing timestamp")]
+
+
+# -- sniffing --------------------------------------------------------------------------------
+
+OWN_SAMPLES = {
+    "bind": ["bind9-logs/bind9-logs.log", "bind9-refused/bind9-refused.log",
+             "bind9-syslog/bind9-syslog.log"],
+    "windns": ["windns.log"],
+    "dnsmasq": ["dnsmasq.log"],
+    "unbound": ["unbound.log", "unbound-file.log"],
+    "coredns": ["coredns.log"],
+    "route53resolver": ["route53.log"],
+}  # fmt: skip
+
+
+def _sample(path: Path) -> list[str]:
+    return [line for line in path.read_text(errors="replace").splitlines() if line.strip()][:50]
+
+
+def test_each_sniffer_claims_only_its_own_samples(shared_data: Path) -> None:
+    hub = shared_data / "formats" / "crowdsec-hub"
+    samples = {
+        p: _sample(p) for p in sorted(shared_data.rglob("*")) if p.suffix in (".log", ".json")
+    }
+    samples.update({p: _sample(p) for p in sorted(FIXTURES.iterdir())})
+    owned = {
+        (hub / name if "/" in name else FIXTURES / name): fmt
+        for fmt, names in OWN_SAMPLES.items()
+        for name in names
+    }
+    claims = {
+        path: [p.name for p in dns.PARSERS if p.sniff(lines)] for path, lines in samples.items()
+    }
+    mixed = FIXTURES / "mixed-syslog.log"
+    assert {path: names for path, names in claims.items() if names} == {
+        **{path: [fmt] for path, fmt in owned.items()},
+        # Lines of three DNS programs (and the kernel): each claims it, the mux wins.
+        mixed: ["bind", "dnsmasq", "unbound"],
+    }
+    chosen_for_mixed = registry.sniff(samples[mixed])
+    assert chosen_for_mixed is not None and chosen_for_mixed.name == "syslog"
+    # And the registry as a whole picks the same parser for each.
+    for path, fmt in owned.items():
+        chosen = registry.sniff(samples[path])
+        assert chosen is not None and chosen.name == fmt, path
+
+
+@given(st.lists(st.text(max_size=200), max_size=20))
+def test_sniffers_never_raise(sample: list[str]) -> None:
+    for parser in dns.PARSERS:
+        assert parser.sniff(sample) in (True, False)
+
+
+# -- properties ------------------------------------------------------------------------------
+
+_REAL = [line for name in OWN_SAMPLES if name != "bind" for line in fixture(OWN_SAMPLES[name][0])]
+_REAL += [
+    "28-Nov-2026 04:00:00.123 queries: info: client @0x7f 192.0.2.1#53211 (a): view v: "
+    "query: a IN A +E(0)K (198.51.100.53)",
+    "client @0x7f 192.0.2.1#1 (a): zone transfer 'a/AXFR/IN' denied",
+]
+
+
+def _mutate(line: str, cut: int, insert: str) -> str:
+    cut = min(cut, len(line))
+    return line[:cut] + insert + line[cut:]
+
+
+_LINES = st.lists(
+    st.one_of(
+        st.sampled_from(_REAL),
+        st.text(max_size=120),
+        st.builds(_mutate, st.sampled_from(_REAL), st.integers(0, 200),
+                  st.sampled_from(["", " ", "'", '"', "#", "[", "]", "(", "{", "\\", "\x00", "é",
+                                   ":", "/", "999.1.1.1", "::ffff:1.2.3.4", "\t"])),
+    ),
+    max_size=30,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("parser_cls", dns.PARSERS, ids=lambda p: p.name)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=_LINES, cut=st.integers(0, 30))
+def test_random_and_mutated_lines_never_raise_and_are_accounted(
+    parser_cls: type[Parser], lines: list[str], cut: int
+) -> None:
+    con = duckdb.connect()
+    try:
+        parser = parser_cls(ParseContext(Config(), con, "test.log", NOW))
+        cut = min(cut, len(lines))
+        for start, end in itertools.pairwise(sorted({0, cut, len(lines)})):
+            parsed = parse_with(parser, lines[start:end], first=start + 1)
+            seen = parsed.rows.column("log_line").to_pylist()
+            seen += parsed.rejects.column("log_line").to_pylist()
+            assert len(seen) == len(set(seen))
+            assert set(seen) <= set(range(start + 1, end + 1))
+            if parsed.rows.num_rows:
+                assert parsed.rows.column("timestamp").null_count == 0
+                assert parsed.rows.column("source_ip").null_count == 0
+    finally:
+        con.close()
+
+
+# -- through the framework -------------------------------------------------------------------
+
+
+def test_ingest_sniffs_each_dns_format_and_stores_rows(tmp_path: Path, crowdsec_hub: Path) -> None:
+    paths = [
+        FIXTURES / name
+        for name in (
+            "windns.log",
+            "dnsmasq.log",
+            "unbound.log",
+            "unbound-file.log",
+            "coredns.log",
+            "route53.log",
+        )
+    ]
+    paths.append(crowdsec_hub / "bind9-refused" / "bind9-refused.log")
+    lake = Lake(tmp_path / "lake")
+    stats = run.ingest([str(p) for p in paths], lake, Config(), run.IngestOptions(now=NOW))
+    assert [(f.format, f.lines, f.parsed, f.rejected, f.skipped) for f in stats.files] == [
+        ("windns", 12, 3, 1, 8),
+        ("dnsmasq", 9, 3, 2, 4),
+        ("unbound", 3, 2, 1, 0),
+        ("unbound", 3, 2, 1, 0),
+        ("coredns", 4, 2, 2, 0),
+        ("route53resolver", 4, 2, 2, 0),
+        ("bind", 26, 23, 0, 3),
+    ]  # fmt: skip
+    stored = lake.read("dns").to_pylist()
+    by_dataset: dict[str, int] = {}
+    for r in stored:
+        by_dataset[r["event_dataset"]] = by_dataset.get(r["event_dataset"], 0) + 1
+    assert by_dataset == {
+        "windns": 3, "dnsmasq": 3, "unbound": 4, "coredns": 2, "route53resolver": 2,
+        "bind.security": 23,
+    }  # fmt: skip
+    axfr = sorted(
+        (r["log_file"].rsplit("/", 1)[-1], r["log_line"], r["source_ip"])
+        for r in stored
+        if r["dns_question_type"] == "AXFR"
+    )
+    assert axfr == [
+        ("bind9-refused.log", 2, "104.219.136.31"),
+        ("bind9-refused.log", 8, "104.219.136.31"),
+        ("bind9-refused.log", 15, "104.219.136.31"),
+        ("bind9-refused.log", 22, "104.219.136.31"),
+        ("windns.log", 11, "2001:db8::7"),
+    ]
+
+
+def test_a_mixed_syslog_file_reaches_each_program_parser(tmp_path: Path) -> None:
+    # The lead's syslog multiplexer routes lines by the programs each parser claims.
+    lake = Lake(tmp_path / "lake")
+    path = FIXTURES / "mixed-syslog.log"
+    stats = run.ingest([str(path)], lake, Config(), run.IngestOptions(now=NOW))
+    (file_stats,) = stats.files
+    assert (file_stats.format, file_stats.lines, file_stats.parsed, file_stats.rejected,
+            file_stats.skipped) == ("syslog", 5, 4, 0, 1)  # fmt: skip
+    stored = lake.read("dns").sort_by("log_line").to_pylist()
+    assert [(r["log_line"], r["event_dataset"], r["dns_question_type"], r["source_ip"],
+             r["event_action"]) for r in stored] == [
+        (2, "bind.security", "AXFR", "192.0.2.1", "denied"),
+        (3, "dnsmasq", "PTR", "192.0.2.66", "allowed"),
+        (5, "unbound", "A", "192.0.2.7", "allowed"),
+    ]  # fmt: skip
+    assert lake.read("network").column("log_line").to_pylist() == [1]

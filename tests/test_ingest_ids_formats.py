@@ -1,0 +1,348 @@
+"""IDS/IPS logs: Suricata eve.json (flow, alert, anomaly, dns, http -> four tables) and
+Snort/Suricata fast.log -> ``alert``. Exact values, rejects, sniffing, properties, framework."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconwatch import schema
+from reconwatch.config import Config
+from reconwatch.ingest import ids, registry, run
+from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.ids_fastlog import FastLogParser
+from reconwatch.ingest.ids_suricata import SuricataEveParser
+from reconwatch.lake import Lake
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ids"
+NOW = dt.datetime(2026, 11, 28, 5, 0, tzinfo=dt.UTC)
+
+
+def at(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+def parse_with(parser: Parser, lines: list[str], first: int = 1) -> Parsed:
+    table = pa.table(
+        {
+            "log_line": pa.array(range(first, first + len(lines)), pa.int64()),
+            "line": pa.array(lines, pa.string()),
+        }
+    )
+    parsed = parser.parse(table)
+    assert parsed.row_count + parsed.rejects.num_rows + parsed.skipped == len(lines)
+    return parsed
+
+
+def parse(parser_cls: type[Parser], lines: list[str], config: Config | None = None) -> Parsed:
+    con = duckdb.connect()
+    try:
+        return parse_with(parser_cls(ParseContext(config or Config(), con, "t.log", NOW)), lines)
+    finally:
+        con.close()
+
+
+def conformed(table: pa.Table, name: str) -> list[dict[str, Any]]:
+    """``table`` as the framework stores it in table ``name``."""
+    if "event_dataset" not in table.column_names:
+        table = table.append_column("event_dataset", pa.repeat("x", table.num_rows))
+    table = table.append_column("log_file", pa.repeat("t.log", table.num_rows))
+    return schema.conform(table, schema.TABLES[name]).to_pylist()  # type: ignore[no-any-return]
+
+
+def pick(rows: list[dict[str, Any]], *keys: str) -> list[tuple[Any, ...]]:
+    return [tuple(r[k] for k in keys) for r in rows]
+
+
+def rejects(parsed: Parsed) -> list[tuple[int, str]]:
+    return [(r["log_line"], r["reason"]) for r in parsed.rejects.to_pylist()]
+
+
+def fixture(name: str) -> list[str]:
+    return (FIXTURES / name).read_text().splitlines()
+
+
+# -- Suricata eve.json ------------------------------------------------------------------------
+
+
+def test_eve_fills_four_tables_and_accounts_for_every_line() -> None:
+    parsed = parse(SuricataEveParser, fixture("eve.json"))
+    assert sorted(parsed.other_tables) == ["dns", "http", "network"]
+    # stats, tls and the trailing blank line.
+    assert parsed.skipped == 3
+    assert rejects(parsed) == [
+        (15, "invalid JSON"),
+        (16, "missing timestamp"),
+        (17, "missing event_type"),
+        (18, "missing destination address"),
+        (19, "invalid timestamp"),
+        (20, "invalid source address"),
+    ]
+
+
+def test_eve_flows_become_network_rows_with_outcomes() -> None:
+    network = conformed(parse(SuricataEveParser, fixture("eve.json")).other_tables["network"],
+                        "network")  # fmt: skip
+    assert pick(network, "log_line", "timestamp", "source_ip", "source_port", "destination_ip",
+                "destination_port", "network_transport", "tcp_flags", "connection_state",
+                "connection_outcome", "network_bytes", "network_packets", "event_action",
+                "event_dataset") == [
+        # A SYN the responder never answered.
+        (1, at(2026, 11, 28, 3, 59, 58, 1), "192.0.2.66", 40000, "203.0.113.10", 22, "tcp",
+         "SYN", "new", "failed", 60, 1, None, "suricata.flow"),
+        # A handshake (SYN+ACK from the responder); the flow start's +0100 offset honoured.
+        (2, at(2026, 11, 28, 2, 59, 59, 500000), "192.0.2.66", 40001, "203.0.113.10", 443,
+         "tcp", "ACK PSH SYN FIN", "closed", "succeeded", 4700, 11, None, "suricata.flow"),
+        # Refused: the responder sent RST+ACK, never SYN+ACK.
+        (3, at(2026, 11, 28, 4, 0, 0, 300000), "2001:db8::66", 40002, "2001:db8::10", 23, "tcp",
+         "ACK RST SYN", "closed", "failed", 134, 2, None, "suricata.flow"),
+        (4, at(2026, 11, 28, 4, 0, 0, 400000), "192.0.2.66", 40003, "203.0.113.10", 161, "udp",
+         None, "new", "failed", 80, 1, None, "suricata.flow"),
+    ]  # fmt: skip
+
+
+def test_eve_alerts_and_anomalies() -> None:
+    alerts = conformed(parse(SuricataEveParser, fixture("eve.json")).rows, "alert")
+    assert pick(alerts, "log_line", "timestamp", "source_ip", "source_port", "destination_ip",
+                "destination_port", "network_transport", "rule_id", "rule_name", "rule_category",
+                "event_severity", "event_action", "event_dataset") == [
+        (5, at(2026, 11, 28, 4, 0, 1), "192.0.2.66", 40004, "203.0.113.10", 3389, "tcp",
+         "2001219", "ET SCAN Potential SSH Scan", "Attempted Information Leak", 2, "denied",
+         "suricata.alert"),
+        (6, at(2026, 11, 28, 4, 0, 2), "192.0.2.66", 40005, "203.0.113.10", 80, "tcp", None,
+         "stream.pkt_invalid_ack", "stream", None, None, "suricata.anomaly"),
+    ]  # fmt: skip
+
+
+def test_eve_dns_queries_and_answers_in_every_version() -> None:
+    dns_rows = conformed(parse(SuricataEveParser, fixture("eve.json")).other_tables["dns"], "dns")
+    assert pick(dns_rows, "log_line", "source_ip", "source_port", "destination_ip",
+                "destination_port", "dns_question_name", "dns_question_type",
+                "dns_response_code", "dns_answers", "dns_id") == [
+        (7, "192.0.2.1", 53211, "198.51.100.53", 53, "www.example.com", "A", None, None, 4711),
+        # Answers travel server -> client: swapped so that the client is the source.
+        (8, "192.0.2.1", 53211, "198.51.100.53", 53, "www.example.com", "A", "NOERROR",
+         ["93.184.216.34"], 4711),
+        (9, "192.0.2.1", 53212, "198.51.100.53", 53, "v2.example.com", "A", "NOERROR",
+         ["192.0.2.80", "192.0.2.81"], 4712),
+        (10, "2001:db8::7", 53213, "2001:db8::53", 53, "grouped.example.com", "AAAA",
+         "NXDOMAIN", ["2001:db8::80"], 4713),
+        (11, "192.0.2.1", 53214, "198.51.100.53", 53, "example.com", "AXFR", None, None, 4714),
+    ]  # fmt: skip
+    assert {r["event_dataset"] for r in dns_rows} == {"suricata.dns"}
+    assert dns_rows[0]["timestamp"] == at(2026, 11, 28, 4, 0, 3)
+
+
+def test_eve_http() -> None:
+    http = conformed(parse(SuricataEveParser, fixture("eve.json")).other_tables["http"], "http")
+    assert pick(http, "log_line", "timestamp", "source_ip", "destination_ip", "destination_port",
+                "url_domain", "http_request_method", "url_path", "url_query", "http_version",
+                "http_response_status_code", "http_response_bytes", "http_request_referrer",
+                "user_agent_original") == [
+        (12, at(2026, 11, 28, 4, 0, 4), "192.0.2.66", "203.0.113.10", 80, "www.example.com",
+         "GET", "/wp-login.php", "redirect_to=%2F&x=1", "HTTP/1.1", 404, 162,
+         "http://evil.example/", "WPScan v3.8"),
+    ]  # fmt: skip
+
+
+def test_eve_real_samples(crowdsec_hub: Path) -> None:
+    lines = (crowdsec_hub / "suricata-logs-evelog" / "suricata-logs-evelog.log").read_text()
+    parsed = parse(SuricataEveParser, lines.splitlines())
+    alerts = conformed(parsed.rows, "alert")
+    assert pick(alerts, "log_line", "source_ip", "destination_ip", "destination_port", "rule_id",
+                "event_severity", "event_action") == [
+        (1, "1.2.3.4", "127.0.0.1", 80, "2024468", 1, "allowed"),
+        (2, "1.2.3.5", "127.0.0.1", 80, "2843816", 2, "allowed"),
+        (5, "1.2.3.7", "127.0.0.1", 80, "2034125", 1, "allowed"),
+        (8, "1.2.3.7", "127.0.0.1", 80, "2034125", 1, "allowed"),
+    ]  # fmt: skip
+    assert alerts[0]["timestamp"] == at(2022, 7, 10, 23, 50, 5, 533101)
+    assert (
+        alerts[0]["rule_name"] == "ET WEB_SPECIFIC_APPS OGNL Expression Injection (CVE-2017-9791)"
+    )
+    network = conformed(parsed.other_tables["network"], "network")
+    assert pick(network, "log_line", "source_ip", "destination_port", "connection_outcome") == [
+        (3, "1.2.3.6", 2352, "failed"),
+        (6, "1.2.3.6", 2352, "failed"),
+    ]
+    kinds = [json.loads(line).get("event_type") for line in lines.splitlines() if line.strip()]
+    assert parsed.skipped == sum(k not in ("alert", "flow") for k in kinds) + (
+        len(lines.splitlines()) - len(kinds)
+    )
+
+
+def test_eve_real_detect_sample(crowdsec_hub: Path) -> None:
+    lines = (crowdsec_hub / "suricata-eve-detect" / "suricata-eve-detect.log").read_text()
+    alerts = conformed(parse(SuricataEveParser, lines.splitlines()).rows, "alert")
+    assert pick(alerts, "source_ip", "source_port", "destination_ip", "destination_port",
+                "rule_id", "rule_category") == [
+        ("1.2.3.4", 33270, "1.2.3.5", 80, "2034125", "Attempted Administrator Privilege Gain"),
+        ("2.2.3.4", 5164, "2.2.3.5", 5060, "2011716", "Attempted Information Leak"),
+        ("2.2.3.4", 5164, "2.2.3.5", 5060, "2011717", "Attempted Information Leak"),
+        ("2.2.3.4", 5164, "2.2.3.5", 5060, "2011718", "Attempted Information Leak"),
+    ]  # fmt: skip
+
+
+# -- fast.log --------------------------------------------------------------------------------
+
+
+def test_fastlog_fixture_lines() -> None:
+    parsed = parse(FastLogParser, fixture("fast.log"))
+    alerts = conformed(parsed.rows, "alert")
+    assert pick(alerts, "log_line", "timestamp", "source_ip", "source_port", "destination_ip",
+                "destination_port", "network_transport", "rule_id", "rule_name", "rule_category",
+                "event_severity") == [
+        (1, at(2026, 11, 28, 4, 0, 0, 123456), "192.0.2.66", 40000, "203.0.113.10", 22, "tcp",
+         "2001219", "ET SCAN Potential SSH Scan", "Attempted Information Leak", 2),
+        (2, at(2026, 11, 28, 4, 0, 1), "192.0.2.66", None, "203.0.113.10", None, "icmp",
+         "2100366", "GPL ICMP_INFO PING *NIX", "Misc activity", 3),
+        (3, at(2026, 11, 28, 4, 0, 2), "2001:db8::66", 40001, "2001:db8::10", 443, "tcp",
+         "2009582", "ET SCAN NMAP -sS window 1024", None, 2),
+        (4, at(2026, 11, 28, 4, 0, 3), "2001:db8::66", 40002, "2001:db8::10", 161, "udp",
+         "2009583", "ET SCAN bracketed", "Attempted Information Leak", 1),
+    ]  # fmt: skip
+    assert rejects(parsed) == [
+        (5, "invalid timestamp"),
+        (6, "invalid source address"),
+        (7, "not a fast.log alert"),
+    ]
+    assert parsed.skipped == 1
+
+
+def test_fastlog_real_sample_in_the_configured_zone(crowdsec_hub: Path) -> None:
+    lines = (crowdsec_hub / "suricata-logs-fastlog" / "suricata-logs-fastlog.log").read_text()
+    config = Config.model_validate({"syslog": {"timezone": "Europe/Paris"}})
+    alerts = conformed(parse(FastLogParser, lines.splitlines(), config).rows, "alert")
+    assert pick(alerts, "timestamp", "source_ip", "source_port", "destination_ip",
+                "destination_port", "network_transport", "rule_id", "event_severity") == [
+        (at(2022, 7, 11, 8, 29, 1, 860293), "2.57.122.209", 28487, "172.31.18.55", 80, "tcp",
+         "2200074", 3),
+        (at(2022, 7, 11, 8, 29, 32, 251216), "89.248.163.216", 5116, "172.31.18.55", 5060,
+         "udp", "2008578", 2),
+        (at(2022, 7, 11, 6, 36, 12, 345430), "172.31.18.55", 57194, "169.254.169.254", 80,
+         "tcp", "2034567", 2),
+        (at(2022, 7, 11, 4, 9, 52, 602489), "185.7.214.104", 36288, "172.31.18.55", 80, "tcp",
+         "2034125", 1),
+    ]  # fmt: skip
+
+
+# -- sniffing --------------------------------------------------------------------------------
+
+
+def _sample(path: Path) -> list[str]:
+    return [line for line in path.read_text(errors="replace").splitlines() if line.strip()][:50]
+
+
+def test_each_sniffer_claims_only_its_own_samples(shared_data: Path) -> None:
+    hub = shared_data / "formats" / "crowdsec-hub"
+    owned = {
+        hub / "suricata-eve-detect" / "suricata-eve-detect.log": "suricata-eve",
+        hub / "suricata-logs-evelog" / "suricata-logs-evelog.log": "suricata-eve",
+        hub / "suricata-logs-fastlog" / "suricata-logs-fastlog.log": "fastlog",
+        FIXTURES / "eve.json": "suricata-eve",
+        FIXTURES / "fast.log": "fastlog",
+    }
+    paths = [p for p in sorted(shared_data.rglob("*")) if p.suffix in (".log", ".json")]
+    paths += sorted((Path(__file__).parent / "fixtures").rglob("*.*"))
+    claims = {p: [c.name for c in ids.PARSERS if c.sniff(_sample(p))] for p in paths}
+    assert {p: names for p, names in claims.items() if names} == {
+        p: [fmt] for p, fmt in owned.items()
+    }
+    for path, fmt in owned.items():
+        chosen = registry.sniff(_sample(path))
+        assert chosen is not None and chosen.name == fmt, path
+
+
+@given(st.lists(st.text(max_size=200), max_size=20))
+def test_sniffers_never_raise(sample: list[str]) -> None:
+    for parser in ids.PARSERS:
+        assert parser.sniff(sample) in (True, False)
+
+
+# -- properties ------------------------------------------------------------------------------
+
+_REAL = fixture("eve.json") + fixture("fast.log")
+
+
+def _mutate(line: str, cut: int, insert: str) -> str:
+    cut = min(cut, len(line))
+    return line[:cut] + insert + line[cut:]
+
+
+_LINES = st.lists(
+    st.one_of(
+        st.sampled_from(_REAL),
+        st.text(max_size=120),
+        st.builds(_mutate, st.sampled_from(_REAL), st.integers(0, 400),
+                  st.sampled_from(["", " ", '"', "{", "}", "[", "]", ",", ":", "\\", "\x00", "é",
+                                   "999", '"x"', "null", "-", "::", "\t"])),
+    ),
+    max_size=30,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("parser_cls", ids.PARSERS, ids=lambda p: p.name)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=_LINES, cut=st.integers(0, 30))
+def test_random_and_mutated_lines_never_raise_and_are_accounted(
+    parser_cls: type[Parser], lines: list[str], cut: int
+) -> None:
+    con = duckdb.connect()
+    try:
+        parser = parser_cls(ParseContext(Config(), con, "t.log", NOW))
+        cut = min(cut, len(lines))
+        for start, end in itertools.pairwise(sorted({0, cut, len(lines)})):
+            parsed = parse_with(parser, lines[start:end], first=start + 1)
+            tables = [parsed.rows, *parsed.other_tables.values()]
+            seen = [n for t in tables for n in t.column("log_line").to_pylist()]
+            seen += parsed.rejects.column("log_line").to_pylist()
+            assert len(seen) == len(set(seen))
+            assert set(seen) <= set(range(start + 1, end + 1))
+            for table in tables:
+                if table.num_rows:
+                    assert table.column("timestamp").null_count == 0
+                    assert table.column("source_ip").null_count == 0
+    finally:
+        con.close()
+
+
+# -- through the framework -------------------------------------------------------------------
+
+
+def test_ingest_eve_and_fastlog_into_the_lake(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    paths = [str(FIXTURES / "eve.json"), str(FIXTURES / "fast.log")]
+    small = run.IngestOptions(now=NOW, block_bytes=1500, sniff_bytes=4096)
+    stats = run.ingest(paths, lake, Config(), small)
+    assert [(f.format, f.lines, f.parsed, f.rejected, f.skipped, f.error) for f in stats.files] == [
+        ("suricata-eve", 21, 12, 6, 3, None),
+        ("fastlog", 8, 4, 3, 1, None),
+    ]  # fmt: skip
+    assert stats.files[0].reject_reasons == {
+        "invalid JSON": 1, "missing timestamp": 1, "missing event_type": 1,
+        "missing destination address": 1, "invalid timestamp": 1, "invalid source address": 1,
+    }  # fmt: skip
+    alert = lake.read("alert").sort_by([("log_file", "ascending"), ("log_line", "ascending")])
+    assert pick(alert.to_pylist(), "log_line", "event_dataset", "rule_id") == [
+        (5, "suricata.alert", "2001219"),
+        (6, "suricata.anomaly", None),
+        (1, "snort.fast", "2001219"),
+        (2, "snort.fast", "2100366"),
+        (3, "snort.fast", "2009582"),
+        (4, "snort.fast", "2009583"),
+    ]
+    assert sorted(lake.read("network").column("log_line").to_pylist()) == [1, 2, 3, 4]
+    assert sorted(lake.read("dns").column("log_line").to_pylist()) == [7, 8, 9, 10, 11]
+    assert lake.read("http").column("url_path").to_pylist() == ["/wp-login.php"]
+    assert sorted(lake.read("rejects").column("log_line").to_pylist()) == [
+        5, 6, 7, 15, 16, 17, 18, 19, 20,
+    ]  # fmt: skip
