@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import ibis
 import pytest
 
 from conftest import network_rows
+from reconwatch import schema
 from reconwatch.config import DetectConfig
 from reconwatch.detect import DETECTIONS, SORT_KEYS, run_detections
 from reconwatch.detect.base import RUN_FINDINGS
@@ -85,18 +87,23 @@ def mixed() -> list[dict[str, Any]]:
 
 
 def test_registry_lists_every_detection_with_its_config_and_technique() -> None:
-    assert list(DETECTIONS) == [
+    assert list(DETECTIONS)[:5] == [
         "vertical_scan",
         "horizontal_scan",
         "block_scan",
         "flag_scan",
         "trw_scan",
     ]
+    assert {"distributed_scan", "slow_scan", "dark_space_probe", "traffic_spike"} <= set(DETECTIONS)
     cfg = DetectConfig()
-    for detection in DETECTIONS.values():
-        assert hasattr(cfg, detection.config)
-        assert detection.technique == "T1595.001"
+    for name, detection in DETECTIONS.items():
+        assert hasattr(cfg, detection.config), name
+        assert re.fullmatch(r"T\d{4}(\.\d{3})?", detection.technique), name
         assert detection.description and "\n" not in detection.description
+        assert set(detection.inputs) <= set(schema.TABLES) - {"rejects"}, name
+    for name in ("vertical_scan", "horizontal_scan", "block_scan", "flag_scan", "trw_scan"):
+        assert DETECTIONS[name].technique == "T1595.001"
+    assert DETECTIONS["traffic_spike"].technique == "T1590.005"
     assert DETECTIONS["trw_scan"].config == "trw"
 
 
@@ -186,7 +193,11 @@ def test_every_detection_compiles_for_spark(name: str, monkeypatch: pytest.Monke
     if ibis.options.pyspark is None:
         monkeypatch.setattr(ibis.options, "pyspark", _SparkOptions())
     detection = DETECTIONS[name]
-    expr = detection.function(
-        ibis.memtable(network_rows(mixed())), getattr(DetectConfig(), detection.config)
-    )
+    inputs = [
+        ibis.memtable(
+            network_rows(mixed()) if table == "network" else schema.TABLES[table].empty_table()
+        )
+        for table in detection.inputs
+    ]
+    expr = detection.function(*inputs, getattr(DetectConfig(), detection.config))
     assert "SELECT" in ibis.to_sql(expr, dialect="pyspark")

@@ -337,6 +337,154 @@ class TrafficSpikeConfig(Section):
     min_baseline_windows: int = Field(6, ge=3)
 
 
+class DnsBruteforceConfig(Section):
+    """One client resolving many distinct names under one zone (subdomain brute force).
+
+    dnsrecon, dnsenum, fierce and dnsmap resolve a wordlist under the target
+    zone; most guesses do not exist. Anchor (DESIGN.md): more than 30-200
+    distinct names under one zone per client per 15-60 minutes with a high
+    NXDOMAIN share. Defaults: ``min_names`` (50) distinct names under one zone
+    within ``window_seconds`` (900 s), of which at least
+    ``min_nxdomain_share`` (0.5) of the answered queries were NXDOMAIN. A busy
+    client resolving many popular sites spreads its names over many zones and
+    its names exist; an internal host resolving 50 names of its own zone gets
+    answers. Logs without response codes (query-only) cannot show the share:
+    with ``require_response_code`` false (default) the share test is then
+    skipped and the name count alone decides.
+    """
+
+    window_seconds: int = Field(900, gt=0)
+    min_names: int = Field(50, ge=2)
+    min_nxdomain_share: float = Field(0.5, ge=0, le=1)
+    require_response_code: bool = False
+
+
+class PtrSweepConfig(Section):
+    """Reverse-DNS sweeps of an address block (PTR queries of in-addr.arpa names).
+
+    Splunk's rule flags a source with >= 80 PTR queries; counting the
+    addresses covered per /24 is sharper: dnsrecon/dnsenum walk whole /24s
+    and fierce walks +-5 neighbours of each hit. Per client and
+    ``window_seconds`` (3600 s): a finding per /24 with at least
+    ``min_coverage`` (32, an eighth of the block) distinct addresses queried,
+    and a finding ``in-addr.arpa`` when the client made at least
+    ``min_queries`` (80, Splunk) distinct PTR queries in all.
+    """
+
+    window_seconds: int = Field(3600, gt=0)
+    min_coverage: int = Field(32, ge=2, le=256)
+    min_queries: int = Field(80, ge=2)
+
+
+class ZoneTransferConfig(Section):
+    """AXFR/IXFR requests from clients that are not authorised secondaries.
+
+    A zone transfer hands the whole zone to the asker; only the secondaries
+    need it, so any other client asking (even refused) is reconnaissance.
+    ``authorised_secondaries`` lists them (addresses or small CIDRs, at most
+    65,536 addresses in all; expanded to exact addresses). ``min_requests``
+    (1): one request is enough. Windows of ``window_seconds`` (86400 s).
+    """
+
+    window_seconds: int = Field(86400, gt=0)
+    min_requests: int = Field(1, ge=1)
+    authorised_secondaries: ExpandableCidrList = Field(default_factory=list)
+
+
+class DnsChaosProbeConfig(Section):
+    """Server fingerprinting: version.bind, authors.bind, hostname.bind, id.server,
+    version.server (class CH, or type TXT). No resolver client sends these; nmap's
+    dns-nsid and fpdns do. ``min_queries`` (1) per ``window_seconds`` (86400 s)."""
+
+    window_seconds: int = Field(86400, gt=0)
+    min_queries: int = Field(1, ge=1)
+
+
+class DnsAnyFloodConfig(Section):
+    """Many ANY queries from one client (enumeration, or amplification tests).
+
+    RFC 8482 lets servers answer ANY minimally and modern stub resolvers do
+    not send it; ``min_queries`` (20) ANY queries within ``window_seconds``
+    (300 s) is far beyond a stray ``dig ANY``.
+    """
+
+    window_seconds: int = Field(300, gt=0)
+    min_queries: int = Field(20, ge=1)
+
+
+class SrvBruteforceConfig(Section):
+    """Many distinct ``_service._proto`` SRV names from one client under one zone.
+
+    A domain-joined host asks for a few SRV names (``_ldap._tcp.dc._msdcs``,
+    ``_kerberos._tcp``); dnsrecon's srv enumeration and nmap's
+    dns-srv-enum ask for dozens. ``min_names`` (10) distinct SRV names under
+    one zone within ``window_seconds`` (900 s).
+    """
+
+    window_seconds: int = Field(900, gt=0)
+    min_names: int = Field(10, ge=2)
+
+
+class WebWordlistScanConfig(Section):
+    """Content discovery: many distinct paths answered 4xx for one client.
+
+    Elastic's rule wants > 500 4xx and > 250 distinct URLs (over a long
+    span); CrowdSec's http-probing fires on 10 distinct 404 paths in a short
+    bucket (leak 1 per 10 s). Defaults between the two: within
+    ``window_seconds`` (300 s), at least ``min_error_paths`` (25) distinct
+    paths answered 400-499 and ``min_errors`` (25) such responses. A browser
+    with broken links gets a handful of 404s; a wordlist gets hundreds. The
+    user agent plays no part, so scanners spoofing a browser are caught too.
+    """
+
+    window_seconds: int = Field(300, gt=0)
+    min_error_paths: int = Field(25, ge=2)
+    min_errors: int = Field(25, ge=1)
+
+
+class ScannerUserAgentConfig(Section):
+    """Requests whose User-Agent names a scanner (data/scanner_user_agents.yaml).
+
+    The tools announce themselves by default (Nikto, sqlmap, Nmap Scripting
+    Engine...); one request is evidence. ``min_requests`` (1) per
+    ``window_seconds`` (3600 s) per scanner name.
+    """
+
+    window_seconds: int = Field(3600, gt=0)
+    min_requests: int = Field(1, ge=1)
+
+
+class SensitivePathProbeConfig(Section):
+    """Requests for secrets and admin paths (data/sensitive_paths.yaml).
+
+    A visitor may land on ``/wp-login.php`` once; asking for ``/.env``,
+    ``/.git/config`` and ``/phpmyadmin`` is a probe. ``min_paths`` (3)
+    distinct sensitive paths within ``window_seconds`` (3600 s), whatever the
+    status (a 200 on ``/.env`` is worse, not better).
+    """
+
+    window_seconds: int = Field(3600, gt=0)
+    min_paths: int = Field(3, ge=1)
+
+
+class WebHostBareIpConfig(Section):
+    """Requests whose Host header is a bare IP literal: the client found the
+    server by address (a sweep), not by name. Monitoring and some crawlers do
+    it too, hence ``min_requests`` (3) within ``window_seconds`` (3600 s)."""
+
+    window_seconds: int = Field(3600, gt=0)
+    min_requests: int = Field(3, ge=1)
+
+
+class WebVhostSweepConfig(Section):
+    """One client asking for many distinct Host values (virtual-host brute force,
+    gobuster vhost / ffuf -H "Host: FUZZ"). ``min_hosts`` (10) distinct Host
+    values within ``window_seconds`` (900 s); a browser touches a few per site."""
+
+    window_seconds: int = Field(900, gt=0)
+    min_hosts: int = Field(10, ge=2)
+
+
 class DetectConfig(Section):
     vertical_scan: VerticalScanConfig = VerticalScanConfig()
     horizontal_scan: HorizontalScanConfig = HorizontalScanConfig()
@@ -347,6 +495,17 @@ class DetectConfig(Section):
     slow_scan: SlowScanConfig = SlowScanConfig()
     dark_space_probe: DarkSpaceConfig = DarkSpaceConfig()
     traffic_spike: TrafficSpikeConfig = TrafficSpikeConfig()
+    dns_bruteforce: DnsBruteforceConfig = DnsBruteforceConfig()
+    ptr_sweep: PtrSweepConfig = PtrSweepConfig()
+    zone_transfer: ZoneTransferConfig = ZoneTransferConfig()
+    dns_chaos_probe: DnsChaosProbeConfig = DnsChaosProbeConfig()
+    dns_any_flood: DnsAnyFloodConfig = DnsAnyFloodConfig()
+    srv_bruteforce: SrvBruteforceConfig = SrvBruteforceConfig()
+    web_wordlist_scan: WebWordlistScanConfig = WebWordlistScanConfig()
+    web_scanner_user_agent: ScannerUserAgentConfig = ScannerUserAgentConfig()
+    web_sensitive_path_probe: SensitivePathProbeConfig = SensitivePathProbeConfig()
+    web_host_bare_ip: WebHostBareIpConfig = WebHostBareIpConfig()
+    web_vhost_sweep: WebVhostSweepConfig = WebVhostSweepConfig()
 
 
 class TriageConfig(Section):

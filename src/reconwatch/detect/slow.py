@@ -1,9 +1,255 @@
-"""Detections of distributed, low-and-slow, dark-space and volume (being written)."""
+"""Low-and-slow scans, with state across runs; and the registry of this family.
+
+A scanner that sends one probe every few minutes is invisible to the
+5-minute detections (Zeek's simple-scan forgets a source after 15 idle
+minutes; psad keeps state for 3600 s by default, or forever). ``slow_scan``
+counts, per source and tumbling window of ``window_seconds`` (24 h, on UTC
+day boundaries), the distinct host:port pairs probed with failed attempts; a
+finding when they reach ``min_pairs`` (100) while no ``fast_window_seconds``
+(5 min) window of that day held more than ``max_pairs_per_fast_window`` (15)
+pairs -- a fast scan is the port-scan detections' finding, not this one's.
+
+State across runs
+-----------------
+Hunts may run on successive batches of logs, and a slow scan spans batches.
+Everything ``slow_scan`` needs is one *cell* per (source, long window, fast
+window, destination host, destination port) with the first and last time and
+the number of failed events (``SLOW_STATE``). Cells merge exactly: the union
+of two batches' cells, regrouped (min, max, sum), is the cells of the whole.
+So ``slow_scan_with_state(batch, state, cfg)`` returns the findings over
+state + batch and the new state, and findings over two halves chained
+through the state equal the findings over the whole (tested). The plain
+``slow_scan`` registered in ``DETECTIONS`` is the same computation without
+prior state.
+
+Wiring (for the hunt): ``state = load_slow_state(state_path(lake_root))``;
+``findings, new_state = slow_scan_with_state(network, state, cfg)``; execute
+both; replace the ``slow_scan`` rows of the runner's findings with
+``findings``; ``save_slow_state(new_state.to_pyarrow(), state_path(lake_root))``
+only after the hunt succeeded. When the hunt reads the whole lake (``--lake``)
+no state is needed: the lake already holds every batch. The state keeps the
+newest ``state_windows`` (2) long windows; a batch older than that is counted
+without the days already forgotten. Changing ``window_seconds`` or
+``fast_window_seconds`` invalidates the state: delete the file.
+
+The state holds one row per failed host:port pair per source and 5 minutes,
+so a fast scanner's pairs are in it too (a source is only known to be "not
+slow" once its day is over); it is pruned by age, not by source.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
 
-from reconwatch.detect.base import Detection
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-DETECTIONS: Final[dict[str, Detection]] = {}
+from reconwatch.config import SlowScanConfig
+from reconwatch.detect.base import Detection
+from reconwatch.detect.campaign import DISTRIBUTED, distributed_scan
+from reconwatch.detect.darkspace import DARK_SPACE, dark_space_probe
+from reconwatch.detect.portscan import FINDING_TYPES, as_findings, failed_probes
+from reconwatch.detect.volume import TRAFFIC_SPIKE, traffic_spike
+from reconwatch.schema import TIMESTAMP, conform
+
+SLOW: Final = "slow_scan"
+
+#: ATT&CK Active Scanning: Scanning IP Blocks; Gather Victim Network
+#: Information: IP Addresses (a volume spike is mapping, not yet a scan).
+SCANNING_IP_BLOCKS: Final = "T1595.001"
+IP_ADDRESSES: Final = "T1590.005"
+
+#: One row per source, long window, fast window and destination host:port.
+SLOW_STATE: Final = pa.schema(
+    [
+        pa.field("source_ip", pa.string()),
+        pa.field("window_start", TIMESTAMP),
+        pa.field("fast_start", TIMESTAMP),
+        pa.field("destination_ip", pa.string()),
+        pa.field("destination_port", pa.int32()),
+        pa.field("first_seen", TIMESTAMP),
+        pa.field("last_seen", TIMESTAMP),
+        pa.field("event_count", pa.int64()),
+    ]
+)
+
+STATE_KEYS: Final = (
+    "source_ip",
+    "window_start",
+    "fast_start",
+    "destination_ip",
+    "destination_port",
+)
+
+#: The state file under a lake: ``LAKE/_state/slow_scan.parquet``.
+STATE_FILE: Final = Path("_state") / "slow_scan.parquet"
+
+_STATE_TYPES: Final[dict[str, dt.DataType]] = {
+    field.name: dt.DataType.from_pyarrow(field.type) for field in SLOW_STATE
+}
+
+
+TIMESTAMP_TYPE: Final = FINDING_TYPES["window_start"]
+
+
+def _window_start(epoch: ir.NumericValue, seconds: int) -> ir.TimestampValue:
+    # Floor division before any cast (see portscan.window_slots).
+    start: ir.TimestampValue = (
+        ((epoch // seconds) * seconds).cast("int64").as_timestamp("s").cast(TIMESTAMP_TYPE)
+    )
+    return start
+
+
+def slow_cells(network: ir.Table, cfg: SlowScanConfig) -> ir.Table:
+    """The state cells (``SLOW_STATE`` columns) of the failed probes in ``network``."""
+    probes = failed_probes(network)
+    epoch = probes.timestamp.epoch_seconds()
+    probes = probes.mutate(
+        window_start=_window_start(epoch, cfg.window_seconds),
+        fast_start=_window_start(epoch, cfg.fast_window_seconds),
+    )
+    cells = probes.group_by(list(STATE_KEYS)).aggregate(
+        first_seen=probes.timestamp.min(),
+        last_seen=probes.timestamp.max(),
+        event_count=probes.count(),
+    )
+    return _as_state(cells)
+
+
+def _as_state(table: ir.Table) -> ir.Table:
+    """``table`` with exactly the SLOW_STATE columns and types (so unions line up)."""
+    return table.select(**{name: table[name].cast(dtype) for name, dtype in _STATE_TYPES.items()})
+
+
+def _merge(cells: ir.Table, state: ir.Table) -> ir.Table:
+    """Cells of two batches as the cells of both: regrouped by key (min, max, sum)."""
+    both = ibis.union(_as_state(cells), _as_state(state), distinct=False)
+    merged = both.group_by(list(STATE_KEYS)).aggregate(
+        first_seen=both.first_seen.min(),
+        last_seen=both.last_seen.max(),
+        event_count=both.event_count.sum(),
+    )
+    return _as_state(merged)
+
+
+def _findings(cells: ir.Table, cfg: SlowScanConfig) -> ir.Table:
+    """``slow_scan`` findings from state cells."""
+    cells = cells.mutate(
+        _pair=cells.destination_ip + ":" + cells.destination_port.cast("string"),
+    )
+    day = ["source_ip", "window_start"]
+    fast = cells.group_by([*day, "fast_start"]).aggregate(_pairs=cells._pair.nunique())
+    fast_max = fast.group_by(day).aggregate(_fast_max=fast._pairs.max())
+    totals = cells.group_by(day).aggregate(_pairs=cells._pair.nunique())
+    slow = totals.join(fast_max, day)
+    slow = slow.filter(
+        (slow._pairs >= cfg.min_pairs) & (slow._fast_max <= cfg.max_pairs_per_fast_window)
+    )
+    chosen = cells.semi_join(slow, day)
+    found = chosen.group_by(day).aggregate(
+        first_seen=chosen.first_seen.min(),
+        last_seen=chosen.last_seen.max(),
+        event_count=chosen.event_count.sum(),
+        target_count=chosen.destination_ip.nunique(),
+        port_count=chosen.destination_port.nunique(),
+        targets=chosen.destination_ip.collect(distinct=True).sort(),
+        ports=chosen.destination_port.collect(distinct=True).sort(),
+        score=chosen._pair.nunique(),
+    )
+    found = found.join(slow.select(*day, "_fast_max"), day)
+    label = (
+        "at most "
+        + found._fast_max.cast("string")
+        + " pairs per "
+        + ibis.literal(str(cfg.fast_window_seconds))
+        + " s"
+    )
+    return as_findings(found, SLOW, label=label)
+
+
+def slow_scan(network: ir.Table, cfg: SlowScanConfig) -> ir.Table:
+    """Low-and-slow scans over the given data only: ``slow_scan`` findings.
+
+    One finding per source and long window (see the module docstring).
+    Score: distinct failed host:port pairs in the window. Label: ``"at most N
+    pairs per 300 s"``, the busiest fast window, which shows how far under
+    the fast thresholds the scanner kept.
+    """
+    return _findings(slow_cells(network, cfg), cfg)
+
+
+def slow_scan_with_state(
+    network: ir.Table, state: ir.Table | pa.Table | None, cfg: SlowScanConfig
+) -> tuple[ir.Table, ir.Table]:
+    """Findings over ``state`` + ``network``, and the state to keep for the next run.
+
+    ``state`` is a previous run's new state (``SLOW_STATE`` columns; an Arrow
+    table such as ``load_slow_state`` returns, or an Ibis table), or None on
+    the first run. The new state keeps the newest ``cfg.state_windows`` long
+    windows.
+    """
+    cells = slow_cells(network, cfg)
+    if state is not None:
+        if isinstance(state, pa.Table):
+            state = ibis.memtable(conform(state, SLOW_STATE))
+        cells = _merge(cells, state)
+    findings = _findings(cells, cfg)
+    # The newest window over the whole state: a window aggregate over no
+    # partition is portable (Spark puts it on one task; the state is small).
+    epoch = cells.window_start.epoch_seconds()
+    newest = epoch.max().over(ibis.window())
+    oldest_kept = newest - (cfg.state_windows - 1) * cfg.window_seconds
+    kept = cells.mutate(_keep=epoch >= oldest_kept).filter(lambda t: t._keep).drop("_keep")
+    return findings, _as_state(kept)
+
+
+def state_path(lake_root: Path) -> Path:
+    """Where a lake keeps the slow-scan state."""
+    return lake_root / STATE_FILE
+
+
+def load_slow_state(path: Path) -> pa.Table | None:
+    """The saved state, or None when there is none yet (first run)."""
+    if not path.exists():
+        return None
+    return conform(pq.read_table(path), SLOW_STATE)
+
+
+def save_slow_state(state: pa.Table, path: Path) -> None:
+    """Write the state atomically: a crash mid-write leaves the old state intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    pq.write_table(conform(state, SLOW_STATE), partial)
+    partial.replace(path)
+
+
+DETECTIONS: Final[dict[str, Detection]] = {
+    DISTRIBUTED: Detection(
+        distributed_scan,
+        "distributed_scan",
+        "several sources splitting one sweep of a /24 between them (coordinated scan)",
+        SCANNING_IP_BLOCKS,
+    ),
+    SLOW: Detection(
+        slow_scan,
+        "slow_scan",
+        "one source probing many host:port pairs over a day, under every fast threshold",
+        SCANNING_IP_BLOCKS,
+    ),
+    DARK_SPACE: Detection(
+        dark_space_probe,
+        "dark_space_probe",
+        "one source probing addresses that nothing legitimate talks to (dark space)",
+        SCANNING_IP_BLOCKS,
+    ),
+    TRAFFIC_SPIKE: Detection(
+        traffic_spike,
+        "traffic_spike",
+        "a source's events per window far above its own median baseline",
+        IP_ADDRESSES,
+    ),
+}

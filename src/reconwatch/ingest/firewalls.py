@@ -1,7 +1,30 @@
-"""Parsers of the firewalls family (being written)."""
+"""Parsers of the firewalls family: firewall, flow and generic security event logs.
+
+Each vendor lives in its own ``fw_<vendor>`` module; this module only lists
+them for the registry, in sniffing order: formats with unmistakable markers
+first (CEF/LEEF headers, the VPC Flow Logs header, PAN-OS' CSV head,
+FortiGate's ``date= time=``, Cisco's ``%ASA-n-NNNNNN``), then the syslog
+program (``filterlog``) and MikroTik's topics.
+"""
 
 from __future__ import annotations
 
 from reconwatch.ingest.base import Parser
+from reconwatch.ingest.fw_cef import CefParser, LeefParser
+from reconwatch.ingest.fw_cisco import CiscoAsaParser
+from reconwatch.ingest.fw_fortigate import FortigateParser
+from reconwatch.ingest.fw_mikrotik import MikrotikParser
+from reconwatch.ingest.fw_panos import PanosParser
+from reconwatch.ingest.fw_pf import PfParser
+from reconwatch.ingest.fw_vpcflow import VpcFlowParser
 
-PARSERS: tuple[type[Parser], ...] = ()
+PARSERS: tuple[type[Parser], ...] = (
+    CefParser,
+    LeefParser,
+    VpcFlowParser,
+    PanosParser,
+    FortigateParser,
+    CiscoAsaParser,
+    PfParser,
+    MikrotikParser,
+)

@@ -1,0 +1,89 @@
+"""Probes of dark space: addresses nothing legitimate talks to.
+
+An unused address has no service, no users and no DNS name; the only
+sources that reach it are scanners and misconfigured hosts (the idea behind
+network telescopes, which count every packet to dark space as a probe). The
+data tells us which destinations are dark:
+
+* nobody ever reached them: no ``succeeded`` connection and no ``allowed``
+  event towards them, from any source, in the whole input;
+* they never sent anything themselves (never a ``source_ip``): a live host
+  talks, if only to its resolver;
+* they were seen by a log source that records successes at all. A firewall
+  that logs drops only would make every address look dark, so an address is
+  only judged by datasets (``event_dataset``) with at least one success.
+
+Optionally ``monitored`` ranges limit the inferred dark set to our own space
+(a dead address on the internet is not our dark space), and ``known_dark``
+ranges (a darknet, unassigned subnets) are dark whatever the data says. Both
+are small CIDR lists expanded in Python into exact addresses (at most 65,536,
+checked by the config) and joined in the engine as a small table: comparing
+addresses by range would need integer IPs, which the string columns do not
+give portably, while an equi-join on the normalised text is portable and exact
+(ingest writes addresses in the same canonical form ``ipaddress`` prints).
+``site.home_networks`` is not used by default: it often holds a /8, far too
+large to expand; list the public ranges you want watched in ``monitored``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from reconwatch.config import DarkSpaceConfig
+from reconwatch.detect.portscan import FINDING_TYPES, as_findings, scan_metrics
+from reconwatch.netaddr import parse_networks
+
+DARK_SPACE: Final = "dark_space_probe"
+
+
+def expand(cidrs: list[str]) -> ir.Table:
+    """The addresses of ``cidrs`` (small lists only) as a one-column table ``destination_ip``.
+
+    Every address counts, the network and broadcast addresses of an IPv4
+    range included: scanners probe those too, and nothing legitimate does.
+    """
+    addresses = sorted({str(ip) for network in parse_networks(cidrs) for ip in network})
+    return ibis.memtable(pa.table({"destination_ip": pa.array(addresses, pa.string())}))
+
+
+def dark_destinations(network: ir.Table, cfg: DarkSpaceConfig) -> ir.Table:
+    """Distinct dark destination addresses (column ``destination_ip``); see the module docstring."""
+    answered = network.filter(
+        (network.connection_outcome == "succeeded") | (network.event_action == "allowed")
+    )
+    logs_successes = answered.select("event_dataset").distinct()
+    judged = network.semi_join(logs_successes, "event_dataset")
+    seen = judged.select("destination_ip").distinct()
+    reached = answered.select("destination_ip").distinct()
+    talkers = network.select(destination_ip=network.source_ip).distinct()
+    dark = seen.anti_join(reached, "destination_ip").anti_join(talkers, "destination_ip")
+    if cfg.monitored:
+        dark = dark.semi_join(expand(cfg.monitored), "destination_ip")
+    if cfg.known_dark:
+        known = network.select("destination_ip").distinct()
+        known = known.semi_join(expand(cfg.known_dark), "destination_ip")
+        dark = ibis.union(dark, known, distinct=True)
+    return dark
+
+
+def dark_space_probe(network: ir.Table, cfg: DarkSpaceConfig) -> ir.Table:
+    """Sources probing at least ``cfg.min_dark_hosts`` (5) dark addresses: ``dark_space_probe``.
+
+    One finding per source over the whole input (``window_start`` null:
+    darkness is a property of the whole input, like TRW's walk). Every event
+    towards a dark address counts, whatever its outcome. Score: distinct dark
+    addresses probed. No label.
+    """
+    toward_dark = network.semi_join(dark_destinations(network, cfg), "destination_ip")
+    per_source = toward_dark.group_by("source_ip").aggregate(**scan_metrics(toward_dark))
+    found = per_source.filter(per_source.target_count >= cfg.min_dark_hosts)
+    return as_findings(
+        found,
+        DARK_SPACE,
+        window_start=ibis.null().cast(FINDING_TYPES["window_start"]),
+        score=found.target_count,
+    )

@@ -1,0 +1,152 @@
+"""Distributed (coordinated) scans: members of one sweep share one campaign label."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from conftest import BASE_TIME, network_rows
+from reconwatch.config import DistributedScanConfig, HorizontalScanConfig
+from reconwatch.detect.campaign import distributed_scan, ipv4_net24
+from reconwatch.detect.portscan import horizontal_scan
+
+#: 2026-09-30 10:00:00 UTC in epoch seconds: the campaign window of BASE_TIME.
+WINDOW_EPOCH = 1790762400
+LABEL = f"campaign:tcp/22@203.0.113.0/24@{WINDOW_EPOCH}"
+
+
+def at(seconds: float) -> dt.datetime:
+    return BASE_TIME + dt.timedelta(seconds=seconds)
+
+
+def table(rows: list[dict[str, Any]]) -> ibis.Table:
+    return ibis.memtable(network_rows(rows))
+
+
+def slice_sweep(
+    source: str, hosts: range, *, port: int = 22, offset: float = 0, step: float = 50
+) -> list[dict[str, Any]]:
+    """One failed probe of ``port`` per host 203.0.113.h for h in ``hosts``, ``step`` s apart."""
+    return [
+        {
+            "source_ip": source,
+            "destination_ip": f"203.0.113.{h}",
+            "destination_port": port,
+            "seconds": offset + n * step,
+        }
+        for n, h in enumerate(hosts)
+    ]
+
+
+def coordinated() -> list[dict[str, Any]]:
+    """Four sources, 64 hosts each: the four quarters of one /24 on tcp/22 within an hour."""
+    rows: list[dict[str, Any]] = []
+    for s in range(4):
+        rows += slice_sweep(f"198.51.100.{s + 1}", range(64 * s, 64 * s + 64), offset=s)
+    return rows
+
+
+def findings(expr: ibis.Table) -> list[dict[str, Any]]:
+    return sorted(expr.to_pyarrow().to_pylist(), key=lambda f: (f["label"], f["source_ip"]))
+
+
+def test_coordinated_sweep_is_one_campaign_of_four_exact_findings() -> None:
+    result = findings(distributed_scan(table(coordinated()), DistributedScanConfig()))
+    assert result == [
+        {
+            "detection": "distributed_scan",
+            "source_ip": f"198.51.100.{s + 1}",
+            "window_start": at(0),
+            "first_seen": at(s),
+            "last_seen": at(s + 63 * 50),
+            "event_count": 64,
+            "target_count": 64,
+            "port_count": 1,
+            "targets": sorted(f"203.0.113.{h}" for h in range(64 * s, 64 * s + 64)),
+            "ports": [22],
+            "score": 256.0,
+            "label": LABEL,
+        }
+        for s in range(4)
+    ]
+
+
+def test_each_member_stays_under_the_horizontal_threshold() -> None:
+    # The reason the detection exists: no single member is a horizontal scan.
+    assert horizontal_scan(table(coordinated()), HorizontalScanConfig()).to_pyarrow().num_rows == 0
+
+
+def test_unrelated_sources_on_different_ports_are_no_campaign() -> None:
+    rows: list[dict[str, Any]] = []
+    for s, port in enumerate((22, 23, 80, 443)):
+        rows += slice_sweep(f"192.0.2.{s + 1}", range(64 * s, 64 * s + 64), port=port)
+    assert findings(distributed_scan(table(rows), DistributedScanConfig())) == []
+
+
+def test_independent_scanners_of_the_same_hosts_are_no_campaign() -> None:
+    # Four sources each sweeping the same 64 hosts on tcp/22: overlap ratio 4,
+    # what worms and research scanners look like, not a split sweep.
+    rows: list[dict[str, Any]] = []
+    for s in range(4):
+        rows += slice_sweep(f"192.0.2.{s + 1}", range(64), offset=s)
+    assert findings(distributed_scan(table(rows), DistributedScanConfig())) == []
+
+
+def test_two_sources_are_too_few_and_small_slices_do_not_join() -> None:
+    # Two sources covering half the /24 each: under min_sources (3).
+    rows = slice_sweep("198.51.100.1", range(128), step=25) + slice_sweep(
+        "198.51.100.2", range(128, 256), step=25
+    )
+    assert findings(distributed_scan(table(rows), DistributedScanConfig())) == []
+    # A third source with 7 hosts (under min_member_hosts 8) does not make it a campaign.
+    rows += slice_sweep("198.51.100.3", range(7))
+    assert findings(distributed_scan(table(rows), DistributedScanConfig())) == []
+    # With 8 hosts it does; the covered hosts are 256 (its slice overlaps).
+    rows += slice_sweep("198.51.100.3", range(7, 8), offset=1000)
+    result = findings(distributed_scan(table(rows), DistributedScanConfig()))
+    assert [(f["source_ip"], f["target_count"], f["score"]) for f in result] == [
+        ("198.51.100.1", 128, 256.0),
+        ("198.51.100.2", 128, 256.0),
+        ("198.51.100.3", 8, 256.0),
+    ]
+
+
+def test_a_fast_member_is_left_out_but_the_others_still_form_a_campaign() -> None:
+    rows = coordinated()
+    # Source 5 sweeps 30 hosts in 30 s: a horizontal scan, found by that detection.
+    rows += slice_sweep("198.51.100.5", range(30), step=1)
+    result = findings(distributed_scan(table(rows), DistributedScanConfig()))
+    assert [f["source_ip"] for f in result] == [f"198.51.100.{s}" for s in range(1, 5)]
+
+
+def test_successful_connections_do_not_count() -> None:
+    rows = [
+        {**row, "connection_outcome": "succeeded", "event_action": "allowed"}
+        if row["source_ip"] == "198.51.100.4"
+        else row
+        for row in coordinated()
+    ]
+    # Three members left covering 192 hosts: still a campaign, of three.
+    result = findings(distributed_scan(table(rows), DistributedScanConfig()))
+    assert [(f["source_ip"], f["score"]) for f in result] == [
+        (f"198.51.100.{s}", 192.0) for s in range(1, 4)
+    ]
+    cfg = DistributedScanConfig(min_total_hosts=193)
+    assert findings(distributed_scan(table(rows), cfg)) == []
+
+
+def test_campaigns_in_two_hours_have_two_labels() -> None:
+    rows = coordinated() + [{**row, "seconds": row["seconds"] + 3600} for row in coordinated()]
+    labels = sorted(
+        {f["label"] for f in findings(distributed_scan(table(rows), DistributedScanConfig()))}
+    )
+    assert labels == [LABEL, f"campaign:tcp/22@203.0.113.0/24@{WINDOW_EPOCH + 3600}"]
+
+
+def test_ipv4_net24_is_the_first_three_octets_and_null_for_ipv6() -> None:
+    ips = ibis.memtable(pa.table({"ip": ["203.0.113.5", "10.1.2.3", "2001:db8::1"]}))
+    result = ips.select(net=ipv4_net24(ips.ip)).to_pyarrow().column("net").to_pylist()
+    assert result == ["203.0.113", "10.1.2", None]

@@ -1,0 +1,116 @@
+"""Cisco ASA / FTD syslog messages, from fixtures written to Cisco's documented formats."""
+
+from __future__ import annotations
+
+from ingest_helpers import make, parse, rejects, utc
+from reconwatch.config import Config, SyslogConfig
+from reconwatch.ingest.fw_cisco import CiscoAsaParser
+from test_ingest_fw_helpers import alerts, network, parse_fixture
+
+DENY = {"event_action": "denied", "connection_outcome": "failed", "connection_state": "deny",
+        "event_dataset": "cisco.asa", "observer_name": "fw01"}  # fmt: skip
+ALLOW = {**DENY, "event_action": "allowed", "connection_outcome": "succeeded"}
+SCANNER = "198.51.100.7"
+
+
+def t(second: int, minute: int = 35) -> object:
+    return utc(2026, 10, 10, 12, minute, second)
+
+
+def test_fixture_network_rows() -> None:
+    out = network(parse_fixture(CiscoAsaParser, "cisco-asa.log"))
+    assert out == [
+        {**DENY, "log_line": 1, "timestamp": t(56, 34), "source_ip": SCANNER, "source_port": 40123,
+         "destination_ip": "203.0.113.10", "destination_port": 23, "network_transport": "tcp",
+         "tcp_flags": "SYN", "interface_in": "outside"},
+        {**DENY, "log_line": 2, "timestamp": t(57, 34), "source_ip": SCANNER, "source_port": 40124,
+         "destination_ip": "203.0.113.10", "destination_port": 161, "network_transport": "udp",
+         "interface_in": "outside"},
+        {**DENY, "log_line": 3, "timestamp": t(58, 34), "source_ip": SCANNER, "source_port": 53,
+         "destination_ip": "203.0.113.10", "destination_port": 53, "network_transport": "udp"},
+        {**DENY, "log_line": 4, "timestamp": t(59, 34), "source_ip": SCANNER,
+         "destination_ip": "203.0.113.10", "network_transport": "icmp", "interface_in": "outside"},
+        {**DENY, "log_line": 5, "timestamp": t(0), "source_ip": SCANNER, "source_port": 40125,
+         "destination_ip": "203.0.113.10", "destination_port": 443, "network_transport": "tcp",
+         "tcp_flags": "RST", "interface_in": "outside"},
+        {**DENY, "log_line": 6, "timestamp": t(1), "source_ip": SCANNER, "source_port": 40126,
+         "destination_ip": "203.0.113.11", "destination_port": 3389, "network_transport": "tcp",
+         "interface_in": "outside"},
+        {**DENY, "log_line": 7, "timestamp": t(2), "source_ip": "2001:db8::7", "source_port": 40127,
+         "destination_ip": "2001:db8:1::10", "destination_port": 22, "network_transport": "tcp",
+         "interface_in": "outside"},
+        {**DENY, "log_line": 8, "timestamp": t(3), "source_ip": SCANNER, "source_port": 40128,
+         "destination_ip": "203.0.113.12", "destination_port": 445, "network_transport": "tcp",
+         "interface_in": "outside", "connection_state": "acl"},
+        {**ALLOW, "log_line": 9, "timestamp": t(4), "source_ip": "198.51.100.8",
+         "source_port": 5353, "destination_ip": "203.0.113.12", "destination_port": 53,
+         "network_transport": "udp", "interface_in": "outside", "connection_state": "acl"},
+        {**ALLOW, "log_line": 10, "timestamp": t(5), "source_ip": "198.51.100.9",
+         "source_port": 51000, "destination_ip": "10.0.0.5", "destination_port": 443,
+         "network_transport": "tcp", "interface_in": "outside", "connection_state": "built"},
+        # Built outbound: Cisco writes the outside end first; the inside host initiated.
+        {**ALLOW, "log_line": 11, "timestamp": t(6), "source_ip": "10.0.0.6",
+         "source_port": 51515, "destination_ip": "192.0.2.80", "destination_port": 80,
+         "network_transport": "tcp", "connection_state": "built"},
+        {**ALLOW, "log_line": 12, "timestamp": t(7), "source_ip": "198.51.100.9",
+         "source_port": 51000, "destination_ip": "10.0.0.5", "destination_port": 443,
+         "network_transport": "tcp", "interface_in": "outside", "connection_state": "teardown",
+         "network_bytes": 1520},
+        {**ALLOW, "log_line": 13, "timestamp": t(8), "source_ip": "198.51.100.9",
+         "source_port": 5060, "destination_ip": "10.0.0.7", "destination_port": 5060,
+         "network_transport": "udp", "interface_in": "outside", "connection_state": "built"},
+        {**ALLOW, "log_line": 14, "timestamp": t(9), "source_ip": "198.51.100.9",
+         "source_port": 5060, "destination_ip": "10.0.0.7", "destination_port": 5060,
+         "network_transport": "udp", "interface_in": "outside", "connection_state": "teardown",
+         "network_bytes": 320},
+        {**DENY, "log_line": 15, "timestamp": t(10), "source_ip": SCANNER, "source_port": 40129,
+         "destination_ip": "203.0.113.1", "destination_port": 22, "network_transport": "tcp",
+         "interface_in": "outside"},
+    ]  # fmt: skip
+
+
+def test_fixture_threat_detection_alerts_and_rejects() -> None:
+    parsed = parse_fixture(CiscoAsaParser, "cisco-asa.log")
+    assert alerts(parsed) == [
+        # The ASA's own stamp (with its year) and device id, no relay envelope.
+        {"log_line": 16, "timestamp": t(11), "source_ip": SCANNER, "rule_id": "733100",
+         "rule_name": "drop rate exceeded", "rule_category": "threat-detection",
+         "event_severity": 4, "event_dataset": "cisco.asa", "observer_name": "fw02"},
+        {"log_line": 17, "timestamp": t(12), "source_ip": SCANNER, "rule_id": "733101",
+         "rule_name": "host attacking", "rule_category": "threat-detection",
+         "event_severity": 4, "event_dataset": "cisco.asa", "observer_name": "fw01"},
+    ]  # fmt: skip
+    assert rejects(parsed) == [
+        (18, "threat detection without an attacker address"),
+        (19, "unsupported Cisco ASA message"),
+        (20, "invalid port"),
+    ]
+
+
+def test_own_stamp_takes_the_configured_zone() -> None:
+    config = Config(syslog=SyslogConfig(timezone="Europe/Paris"))
+    line = (
+        "Oct 10 2026 12:35:11 fw02 : %ASA-2-106006: Deny inbound UDP from 198.51.100.7/1 "
+        "to 203.0.113.10/161 on interface outside"
+    )
+    out = network(parse(make(CiscoAsaParser, config), [line]))
+    assert [row["timestamp"] for row in out] == [utc(2026, 10, 10, 10, 35, 11)]
+
+
+def test_malformed_and_foreign_lines() -> None:
+    parsed = parse(
+        make(CiscoAsaParser),
+        [
+            "Oct 10 12:35:15 fw01 %ASA-2-106006: Deny inbound UDP from nowhere",
+            "Oct 10 12:35:15 fw01 sshd[1]: hello",
+            "Oct 10 12:35:15 fw01 %ASA-2-106006: Deny inbound UDP from 1.2.3/1 to 2.3.4.5/2 on "
+            "interface outside",
+            "",
+        ],
+    )
+    assert rejects(parsed) == [
+        (1, "malformed Cisco ASA message"),
+        (2, "not a Cisco ASA message"),
+        (3, "invalid source address"),
+    ]
+    assert parsed.skipped == 1
