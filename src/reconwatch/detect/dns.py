@@ -1,9 +1,409 @@
-"""Detections of DNS enumeration (being written)."""
+"""DNS enumeration: brute force, PTR sweeps, zone transfers, CHAOS probes, ANY and SRV.
+
+Every detection here reads the ``dns`` table and is written in the same
+portable Ibis subset as the port scans (integer division of epoch seconds,
+GROUP BY with COUNT(DISTINCT), window functions, sorted collected arrays,
+``split``/``lower``/``startswith``/``endswith`` string functions; no regex),
+and uses their two-grid windows and non-overlapping best-window selection
+(``reconwatch.detect.portscan``).
+
+Zones are approximated without the network: the last two labels of a name
+(``www.example.com`` -> ``example.com``), or the last three when the last two
+are a listed public suffix (``www.example.co.uk`` -> ``example.co.uk``; the
+list is ``reconwatch/data/public_suffixes.yaml``).
+
+``targets`` holds the queried names (or, for PTR sweeps, the addresses), sorted
+and capped at ``MAX_TARGETS``; ``target_count`` is always the full count.
+"""
 
 from __future__ import annotations
 
-from typing import Final
+import functools
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any, Final
 
+import ibis
+import ibis.expr.types as ir
+import yaml
+
+from reconwatch.config import (
+    DnsAnyFloodConfig,
+    DnsBruteforceConfig,
+    DnsChaosProbeConfig,
+    PtrSweepConfig,
+    SrvBruteforceConfig,
+    ZoneTransferConfig,
+)
 from reconwatch.detect.base import Detection
+from reconwatch.detect.portscan import SLOT, WINDOW_START, as_findings, best_windows, window_slots
+from reconwatch.netaddr import parse_networks
 
-DETECTIONS: Final[dict[str, Detection]] = {}
+DNS_BRUTEFORCE: Final = "dns_bruteforce"
+PTR_SWEEP: Final = "ptr_sweep"
+ZONE_TRANSFER: Final = "zone_transfer"
+DNS_CHAOS_PROBE: Final = "dns_chaos_probe"
+DNS_ANY_FLOOD: Final = "dns_any_flood"
+SRV_BRUTEFORCE: Final = "srv_bruteforce"
+
+#: ATT&CK Gather Victim Network Information: DNS.
+DNS_TECHNIQUE: Final = "T1590.002"
+#: ATT&CK Gather Victim Network Information: IP Addresses.
+IP_ADDRESSES: Final = "T1590.005"
+#: ATT&CK Gather Victim Network Information: Domain Properties.
+DOMAIN_PROPERTIES: Final = "T1590.001"
+
+#: At most this many targets per finding: a finding must stay small enough to
+#: carry into cases and reports; the count of all of them is ``target_count``.
+MAX_TARGETS: Final = 1000
+
+#: Label of a PTR finding on the total number of PTR queries (not one /24).
+PTR_TOTAL_LABEL: Final = "in-addr.arpa"
+
+#: Names that fingerprint the server software (BIND, NSD, Unbound, Knot answer them).
+CHAOS_NAMES: Final = (
+    "version.bind",
+    "authors.bind",
+    "hostname.bind",
+    "id.server",
+    "version.server",
+)
+
+#: A first label at least this long under a brute-forced zone is counted as a
+#: wildcard probe (dnsrecon, dnsenum, fierce and dnsmap first resolve a random
+#: label of 10-32 characters to learn whether the zone answers everything).
+WILDCARD_PROBE_MIN_LABEL: Final = 12
+
+
+@functools.cache
+def public_suffixes() -> tuple[str, ...]:
+    """The two-label public suffixes of ``data/public_suffixes.yaml``, sorted."""
+    text = resources.files("reconwatch").joinpath("data/public_suffixes.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    return tuple(sorted({str(item).lower().strip(".") for item in data["suffixes"]}))
+
+
+def zone_of(name: ir.StringValue) -> ir.StringValue:
+    """The registered zone of ``name``, approximated (see the module docstring).
+
+    A name of one or two labels is its own zone.
+    """
+    labels = name.split(".")
+    count = labels.length()
+    last_two = labels[count - 2] + "." + labels[count - 1]
+    last_three = labels[count - 3] + "." + last_two
+    return ibis.cases(
+        (count <= 2, name),
+        ((count >= 3) & last_two.isin(public_suffixes()), last_three),
+        else_=last_two,
+    )
+
+
+def _named(dns: ir.Table) -> ir.Table:
+    """Queries with a name, lower-cased (as ingest promises, enforced again here
+    because a mapping file can bring anything), with ``_type`` upper-cased."""
+    events = dns.filter(dns.dns_question_name.notnull() & (dns.dns_question_name != ""))
+    return events.mutate(
+        _name=events.dns_question_name.lower(),
+        _type=events.dns_question_type.upper(),
+    )
+
+
+def capped_targets(values: ir.Column) -> ir.ArrayValue:
+    """Distinct values, sorted (engine-independent order) and capped at MAX_TARGETS."""
+    return values.collect(distinct=True).sort()[:MAX_TARGETS]
+
+
+def windowed_findings(
+    events: ir.Table,
+    *,
+    window_seconds: int,
+    keys: Sequence[str],
+    target: str,
+    having: Callable[[ir.Table], ir.BooleanValue],
+    score: Callable[[ir.Table], ir.NumericValue],
+    extra: Callable[[ir.Table], dict[str, Any]] | None = None,
+    collected: Callable[[ir.Table], dict[str, Any]] | None = None,
+) -> ir.Table:
+    """Per ``keys`` and window: the findings metrics, filtered by ``having``.
+
+    Adds ``first_seen``, ``last_seen``, ``event_count``, ``target_count``
+    (distinct ``target``), ``targets``, the scalar aggregates of ``extra``
+    (which ``having`` may test) and the array aggregates of ``collected``,
+    then keeps the non-overlapping best windows by ``score``. The keys must
+    not be null (they are joined on).
+
+    Two passes, as in the port scans: nearly every (client, key, window)
+    group is innocent, so the first pass only counts; the arrays, the costly
+    part, are collected for the groups over the threshold alone.
+    """
+    slotted = window_slots(events, window_seconds)
+    group = [*keys, SLOT, WINDOW_START]
+    counts = slotted.group_by(group).aggregate(
+        first_seen=slotted.timestamp.min(),
+        last_seen=slotted.timestamp.max(),
+        event_count=slotted.count(),
+        target_count=slotted[target].nunique(),
+        **(extra(slotted) if extra else {}),
+    )
+    hits = counts.filter(having(counts))
+    chosen = slotted.semi_join(hits, group)
+    arrays = chosen.group_by(group).aggregate(
+        targets=capped_targets(chosen[target]),
+        **(collected(chosen) if collected else {}),
+    )
+    candidates = hits.join(arrays, group)
+    candidates = candidates.mutate(score=score(candidates))
+    return best_windows(candidates, list(keys))
+
+
+def dns_bruteforce(dns: ir.Table, cfg: DnsBruteforceConfig) -> ir.Table:
+    """Many distinct names under one zone, mostly NXDOMAIN: ``dns_bruteforce`` findings.
+
+    Per client, zone and window of ``cfg.window_seconds`` (900 s): distinct
+    names >= ``cfg.min_names`` (50), and NXDOMAIN share of the queries with a
+    response code >= ``cfg.min_nxdomain_share`` (0.5). When no query of the
+    group has a response code (query-only logs) the share test passes unless
+    ``cfg.require_response_code``. Reverse zones are ``ptr_sweep``'s business
+    and SRV names ``srv_bruteforce``'s, so both are left out. Score: distinct
+    names. Label: the zone, followed by `` (wildcard probe)`` when the window
+    holds an NXDOMAIN name whose first label has at least
+    ``WILDCARD_PROBE_MIN_LABEL`` characters (the random label the tools
+    resolve first).
+    """
+    named = _named(dns)
+    events = named.filter(
+        ~named._name.endswith(".arpa") & ~named._name.startswith("_") & (named._type != "PTR")
+    )
+    first_label = events._name.split(".")[0]
+    rcode = events.dns_response_code.upper()
+    events = events.mutate(
+        _zone=zone_of(events._name),
+        _answered=rcode.notnull().cast("int64"),
+        _nx=(rcode == "NXDOMAIN").cast("int64").coalesce(0),
+        _probe=((first_label.length() >= WILDCARD_PROBE_MIN_LABEL) & (rcode == "NXDOMAIN"))
+        .cast("int64")
+        .coalesce(0),
+    )
+    # A name that is its own zone (example.com) cannot be a guess under it.
+    events = events.filter(events._name != events._zone)
+
+    def having(t: ir.Table) -> ir.BooleanValue:
+        share_ok = ibis.ifelse(
+            t._answered == 0,
+            not cfg.require_response_code,
+            t._nx.cast("float64") >= t._answered.cast("float64") * cfg.min_nxdomain_share,
+        )
+        return (t.target_count >= cfg.min_names) & share_ok
+
+    best = windowed_findings(
+        events,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip", "_zone"],
+        target="_name",
+        having=having,
+        score=lambda t: t.target_count,
+        extra=lambda s: {
+            "_answered": s._answered.sum(),
+            "_nx": s._nx.sum(),
+            "_probe": s._probe.max(),
+        },
+    )
+    label = ibis.ifelse(best._probe > 0, best._zone + " (wildcard probe)", best._zone)
+    return as_findings(best, DNS_BRUTEFORCE, label=label)
+
+
+def _ptr_names(dns: ir.Table) -> ir.Table:
+    """PTR queries of one IPv4 address (``d.c.b.a.in-addr.arpa``), with ``_block``
+    (``a.b.c.0/24``) and ``_address`` (``a.b.c.d``)."""
+    named = _named(dns)
+    ptr = named.filter((named._type == "PTR") & named._name.endswith(".in-addr.arpa"))
+    labels = ptr._name.split(".")
+    ptr = ptr.mutate(_labels=labels, _count=labels.length())
+    # Six labels: four octets, in-addr, arpa. Shorter names are zone cuts
+    # (c.b.a.in-addr.arpa), not one address.
+    ptr = ptr.filter(ptr._count == 6)
+    block = ptr._labels[3] + "." + ptr._labels[2] + "." + ptr._labels[1]
+    return ptr.mutate(_block=block + ".0/24", _address=block + "." + ptr._labels[0])
+
+
+def ptr_sweep(dns: ir.Table, cfg: PtrSweepConfig) -> ir.Table:
+    """Reverse-DNS sweeps: ``ptr_sweep`` findings.
+
+    Per client and window of ``cfg.window_seconds`` (3600 s): one finding per
+    /24 whose distinct queried addresses reach ``cfg.min_coverage`` (32;
+    label ``a.b.c.0/24``, score: addresses covered), and one finding labelled
+    ``in-addr.arpa`` when the client's distinct PTR names of single addresses
+    reach ``cfg.min_queries`` (80, Splunk's anchor; score: that count). The
+    coverage test catches a walk of one block well before 80 queries; the
+    total catches sparse walks over many blocks. IPv6 (``ip6.arpa``) is not
+    counted yet. Targets: the addresses (``a.b.c.d``).
+    """
+    ptr = _ptr_names(dns)
+    per_block = windowed_findings(
+        ptr,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip", "_block"],
+        target="_address",
+        having=lambda t: t.target_count >= cfg.min_coverage,
+        score=lambda t: t.target_count,
+    )
+    total = windowed_findings(
+        ptr,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip"],
+        target="_address",
+        having=lambda t: t.target_count >= cfg.min_queries,
+        score=lambda t: t.target_count,
+    )
+    return ibis.union(
+        as_findings(per_block, PTR_SWEEP, label=per_block._block),
+        as_findings(total, PTR_SWEEP, label=PTR_TOTAL_LABEL),
+        distinct=False,
+    )
+
+
+def authorised_addresses(cfg: ZoneTransferConfig) -> list[str]:
+    """The configured secondaries as exact addresses (config caps them at 65,536)."""
+    return sorted(
+        {str(address) for net in parse_networks(cfg.authorised_secondaries) for address in net}
+    )
+
+
+def zone_transfer(dns: ir.Table, cfg: ZoneTransferConfig) -> ir.Table:
+    """AXFR/IXFR requests from clients that are not authorised: ``zone_transfer`` findings.
+
+    Refused and denied requests count (BIND logs "zone transfer denied"; an
+    attempt is the reconnaissance, whether or not it worked). The allowlist is
+    expanded to exact addresses in Python (it is small) and compared by
+    equality. Per client and window of ``cfg.window_seconds`` (86400 s),
+    requests >= ``cfg.min_requests`` (1). Score: requests. Label: the
+    transfer types asked (``AXFR`` or ``AXFR,IXFR``). Targets: the zones.
+    """
+    named = _named(dns)
+    events = named.filter(named._type.isin(("AXFR", "IXFR")))
+    allowed = authorised_addresses(cfg)
+    if allowed:
+        events = events.filter(~events.source_ip.isin(allowed))
+    best = windowed_findings(
+        events,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip"],
+        target="_name",
+        having=lambda t: t.event_count >= cfg.min_requests,
+        score=lambda t: t.event_count,
+        collected=lambda s: {"label": s._type.collect(distinct=True).sort().join(",")},
+    )
+    return as_findings(best, ZONE_TRANSFER)
+
+
+def dns_chaos_probe(dns: ir.Table, cfg: DnsChaosProbeConfig) -> ir.Table:
+    """Server fingerprinting queries (``version.bind``...): ``dns_chaos_probe`` findings.
+
+    A query of one of ``CHAOS_NAMES`` in class CH, or of type TXT (some logs
+    do not record the class). Per client and window of ``cfg.window_seconds``
+    (86400 s), queries >= ``cfg.min_queries`` (1). Score: queries. Label:
+    ``CH``. Targets: the names asked.
+    """
+    named = _named(dns)
+    events = named.filter(
+        named._name.isin(CHAOS_NAMES)
+        & ((named.dns_question_class.upper() == "CH") | (named._type == "TXT"))
+    )
+    best = windowed_findings(
+        events,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip"],
+        target="_name",
+        having=lambda t: t.event_count >= cfg.min_queries,
+        score=lambda t: t.event_count,
+    )
+    return as_findings(best, DNS_CHAOS_PROBE, label="CH")
+
+
+def dns_any_flood(dns: ir.Table, cfg: DnsAnyFloodConfig) -> ir.Table:
+    """Many ANY queries from one client: ``dns_any_flood`` findings.
+
+    Per client and window of ``cfg.window_seconds`` (300 s), ANY queries >=
+    ``cfg.min_queries`` (20). Score: queries. Label: ``ANY``. Targets: names.
+    """
+    named = _named(dns)
+    events = named.filter(named._type == "ANY")
+    best = windowed_findings(
+        events,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip"],
+        target="_name",
+        having=lambda t: t.event_count >= cfg.min_queries,
+        score=lambda t: t.event_count,
+    )
+    return as_findings(best, DNS_ANY_FLOOD, label="ANY")
+
+
+def srv_bruteforce(dns: ir.Table, cfg: SrvBruteforceConfig) -> ir.Table:
+    """Many distinct ``_service._proto`` SRV names under one zone: ``srv_bruteforce``.
+
+    SRV queries whose name starts with ``_`` and whose second label starts
+    with ``_`` too (``_ldap._tcp.example.com``). Per client, zone and window
+    of ``cfg.window_seconds`` (900 s), distinct names >= ``cfg.min_names``
+    (10). Score: distinct names. Label: the zone. Targets: the names.
+    """
+    named = _named(dns)
+    events = named.filter((named._type == "SRV") & named._name.startswith("_"))
+    events = events.filter(events._name.split(".")[1].startswith("_"))
+    events = events.mutate(_zone=zone_of(events._name))
+    best = windowed_findings(
+        events,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip", "_zone"],
+        target="_name",
+        having=lambda t: t.target_count >= cfg.min_names,
+        score=lambda t: t.target_count,
+    )
+    return as_findings(best, SRV_BRUTEFORCE, label=best._zone)
+
+
+DETECTIONS: Final[dict[str, Detection]] = {
+    DNS_BRUTEFORCE: Detection(
+        dns_bruteforce,
+        "dns_bruteforce",
+        "one client resolving many names under one zone, mostly NXDOMAIN (subdomain brute force)",
+        DNS_TECHNIQUE,
+        ("dns",),
+    ),
+    PTR_SWEEP: Detection(
+        ptr_sweep,
+        "ptr_sweep",
+        "one client reverse-resolving much of an address block (PTR sweep)",
+        IP_ADDRESSES,
+        ("dns",),
+    ),
+    ZONE_TRANSFER: Detection(
+        zone_transfer,
+        "zone_transfer",
+        "AXFR/IXFR zone transfer asked by a client that is not an authorised secondary",
+        DOMAIN_PROPERTIES,
+        ("dns",),
+    ),
+    DNS_CHAOS_PROBE: Detection(
+        dns_chaos_probe,
+        "dns_chaos_probe",
+        "version.bind-style CHAOS queries fingerprinting the DNS server",
+        DOMAIN_PROPERTIES,
+        ("dns",),
+    ),
+    DNS_ANY_FLOOD: Detection(
+        dns_any_flood,
+        "dns_any_flood",
+        "many ANY queries from one client",
+        DNS_TECHNIQUE,
+        ("dns",),
+    ),
+    SRV_BRUTEFORCE: Detection(
+        srv_bruteforce,
+        "srv_bruteforce",
+        "one client asking many distinct _service._proto SRV names under one zone",
+        DNS_TECHNIQUE,
+        ("dns",),
+    ),
+}

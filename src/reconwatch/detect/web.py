@@ -1,9 +1,273 @@
-"""Detections of web reconnaissance (being written)."""
+"""Web reconnaissance: wordlist scans, scanner user agents, sensitive paths, bare-IP
+Host headers and virtual-host sweeps.
+
+Every detection reads the ``http`` table, in the same portable Ibis subset as
+the port scans (no regex: ``lower``, ``contains``, ``startswith``,
+``endswith``, ``replace``, ``length``), with their two-grid windows and
+non-overlapping best-window selection. The matching lists are maintained data
+files with their sources: ``reconwatch/data/scanner_user_agents.yaml`` and
+``reconwatch/data/sensitive_paths.yaml``. They are small, so each becomes an
+OR of ``contains``/``endswith`` expressions evaluated by the engine.
+
+``targets`` holds the requested paths (or Host values for ``web_vhost_sweep``
+and ``web_host_bare_ip``), sorted and capped at ``MAX_TARGETS``;
+``target_count`` is the full distinct count.
+"""
 
 from __future__ import annotations
 
+import functools
+from importlib import resources
 from typing import Final
 
-from reconwatch.detect.base import Detection
+import ibis
+import ibis.expr.types as ir
+import yaml
 
-DETECTIONS: Final[dict[str, Detection]] = {}
+from reconwatch.config import (
+    ScannerUserAgentConfig,
+    SensitivePathProbeConfig,
+    WebHostBareIpConfig,
+    WebVhostSweepConfig,
+    WebWordlistScanConfig,
+)
+from reconwatch.detect.base import Detection
+from reconwatch.detect.dns import IP_ADDRESSES, windowed_findings
+from reconwatch.detect.portscan import as_findings
+
+WEB_WORDLIST_SCAN: Final = "web_wordlist_scan"
+WEB_SCANNER_USER_AGENT: Final = "web_scanner_user_agent"
+WEB_SENSITIVE_PATH_PROBE: Final = "web_sensitive_path_probe"
+WEB_HOST_BARE_IP: Final = "web_host_bare_ip"
+WEB_VHOST_SWEEP: Final = "web_vhost_sweep"
+
+#: ATT&CK Active Scanning: Wordlist Scanning.
+WORDLIST_SCANNING: Final = "T1595.003"
+#: ATT&CK Active Scanning: Vulnerability Scanning.
+VULNERABILITY_SCANNING: Final = "T1595.002"
+
+SENSITIVE_LABEL: Final = "sensitive paths"
+WORDLIST_LABEL: Final = "4xx"
+VHOST_LABEL: Final = "Host"
+BARE_IP_LABEL: Final = "IP literal Host"
+
+
+def _data(name: str) -> object:
+    text = resources.files("reconwatch").joinpath(f"data/{name}").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+@functools.cache
+def scanner_user_agents() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(scanner name, lower-case substrings) from ``data/scanner_user_agents.yaml``,
+    in file order (the first scanner whose substring matches names the request)."""
+    data = _data("scanner_user_agents.yaml")
+    assert isinstance(data, dict)
+    return tuple(
+        (str(item["name"]), tuple(str(s).lower() for s in item["substrings"]))
+        for item in data["scanners"]
+    )
+
+
+@functools.cache
+def sensitive_paths() -> tuple[str, ...]:
+    """Lower-case sensitive paths from ``data/sensitive_paths.yaml``, sorted."""
+    data = _data("sensitive_paths.yaml")
+    assert isinstance(data, dict)
+    return tuple(sorted({str(p).lower().rstrip("/") for p in data["paths"]}))
+
+
+def scanner_name(user_agent: ir.StringValue) -> ir.StringValue:
+    """The scanner a User-Agent names (case-insensitive substring), or null."""
+    lowered = user_agent.lower()
+    branches = []
+    for name, substrings in scanner_user_agents():
+        matched = functools.reduce(
+            lambda acc, s: acc | lowered.contains(s),
+            substrings[1:],
+            lowered.contains(substrings[0]),
+        )
+        branches.append((matched, name))
+    return ibis.cases(*branches, else_=ibis.null("string"))
+
+
+def is_sensitive(path: ir.StringValue) -> ir.BooleanValue:
+    """True when the lower-cased ``path`` equals a listed path, ends with it, or
+    lies under it (``/phpmyadmin/index.php``)."""
+    lowered = path.lower()
+    tests = [
+        (lowered == entry) | lowered.endswith(entry) | lowered.startswith(entry + "/")
+        for entry in sensitive_paths()
+    ]
+    return functools.reduce(lambda a, b: a | b, tests)
+
+
+def _count_of(text: ir.StringValue, char: str) -> ir.IntegerValue:
+    return text.length() - text.replace(char, "").length()
+
+
+def _without(text: ir.StringValue, chars: str) -> ir.StringValue:
+    for char in chars:
+        text = text.replace(char, "")
+    return text
+
+
+def is_ip_literal(host: ir.StringValue) -> ir.BooleanValue:
+    """True when a Host value is an IP address literal, with or without a port.
+
+    Without regex: IPv4 is only digits, dots and a port colon, with exactly
+    three dots (``192.0.2.7``, ``192.0.2.7:8080``); IPv6 is bracketed
+    (``[2001:db8::1]:443``, as RFC 7230 requires in Host) or, as some logs
+    write it unbracketed, only hex digits, dots and at least two colons.
+    """
+    lowered = host.lower()
+    ipv4 = (_without(lowered, "0123456789.:") == "") & (_count_of(lowered, ".") == 3)
+    ipv6 = lowered.startswith("[") | (
+        (_without(lowered, "0123456789abcdef.:") == "") & (_count_of(lowered, ":") >= 2)
+    )
+    return lowered.notnull() & (lowered != "") & (ipv4 | ipv6)
+
+
+def web_wordlist_scan(http: ir.Table, cfg: WebWordlistScanConfig) -> ir.Table:
+    """Content discovery by wordlist: ``web_wordlist_scan`` findings.
+
+    Per client and window of ``cfg.window_seconds`` (300 s), among responses
+    400-499: distinct paths >= ``cfg.min_error_paths`` (25) and responses >=
+    ``cfg.min_errors`` (25). The user agent is ignored, so Acunetix or
+    Netsparker posing as Chrome are caught by behaviour. Score: distinct 4xx
+    paths. Label: ``4xx``. Targets: the paths. ``event_count``: 4xx responses.
+    """
+    status = http.http_response_status_code
+    errors = http.filter((status >= 400) & (status <= 499) & http.url_path.notnull())
+    best = windowed_findings(
+        errors,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip"],
+        target="url_path",
+        having=lambda t: (
+            (t.target_count >= cfg.min_error_paths) & (t.event_count >= cfg.min_errors)
+        ),
+        score=lambda t: t.target_count,
+    )
+    return as_findings(best, WEB_WORDLIST_SCAN, label=WORDLIST_LABEL)
+
+
+def web_scanner_user_agent(http: ir.Table, cfg: ScannerUserAgentConfig) -> ir.Table:
+    """Requests whose User-Agent names a scanner: ``web_scanner_user_agent`` findings.
+
+    Per client, scanner and window of ``cfg.window_seconds`` (3600 s),
+    requests >= ``cfg.min_requests`` (1). Score: requests. Label: the
+    scanner's name from the data file. Targets: the paths requested.
+    """
+    named = http.mutate(_scanner=scanner_name(http.user_agent_original))
+    events = named.filter(named._scanner.notnull())
+    events = events.mutate(_path=events.url_path.coalesce(""))
+    best = windowed_findings(
+        events,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip", "_scanner"],
+        target="_path",
+        having=lambda t: t.event_count >= cfg.min_requests,
+        score=lambda t: t.event_count,
+    )
+    return as_findings(best, WEB_SCANNER_USER_AGENT, label=best._scanner)
+
+
+def web_sensitive_path_probe(http: ir.Table, cfg: SensitivePathProbeConfig) -> ir.Table:
+    """Requests for secrets and admin paths: ``web_sensitive_path_probe`` findings.
+
+    Per client and window of ``cfg.window_seconds`` (3600 s), distinct
+    sensitive paths (lower-cased) >= ``cfg.min_paths`` (3), whatever the
+    status. Score: distinct sensitive paths. Label: ``sensitive paths``.
+    Targets: those paths.
+    """
+    events = http.filter(http.url_path.notnull())
+    events = events.filter(is_sensitive(events.url_path))
+    events = events.mutate(_path=events.url_path.lower())
+    best = windowed_findings(
+        events,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip"],
+        target="_path",
+        having=lambda t: t.target_count >= cfg.min_paths,
+        score=lambda t: t.target_count,
+    )
+    return as_findings(best, WEB_SENSITIVE_PATH_PROBE, label=SENSITIVE_LABEL)
+
+
+def web_host_bare_ip(http: ir.Table, cfg: WebHostBareIpConfig) -> ir.Table:
+    """Requests with an IP literal as Host: ``web_host_bare_ip`` findings.
+
+    Per client and window of ``cfg.window_seconds`` (3600 s), such requests
+    >= ``cfg.min_requests`` (3). Score: requests. Label: ``IP literal Host``.
+    Targets: the Host values.
+    """
+    events = http.filter(is_ip_literal(http.url_domain))
+    best = windowed_findings(
+        events,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip"],
+        target="url_domain",
+        having=lambda t: t.event_count >= cfg.min_requests,
+        score=lambda t: t.event_count,
+    )
+    return as_findings(best, WEB_HOST_BARE_IP, label=BARE_IP_LABEL)
+
+
+def web_vhost_sweep(http: ir.Table, cfg: WebVhostSweepConfig) -> ir.Table:
+    """One client asking for many Host values: ``web_vhost_sweep`` findings.
+
+    Per client and window of ``cfg.window_seconds`` (900 s), distinct Host
+    values (lower-cased) >= ``cfg.min_hosts`` (10). Score: distinct hosts.
+    Label: ``Host``. Targets: the Host values.
+    """
+    events = http.filter(http.url_domain.notnull() & (http.url_domain != ""))
+    events = events.mutate(_host=events.url_domain.lower())
+    best = windowed_findings(
+        events,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip"],
+        target="_host",
+        having=lambda t: t.target_count >= cfg.min_hosts,
+        score=lambda t: t.target_count,
+    )
+    return as_findings(best, WEB_VHOST_SWEEP, label=VHOST_LABEL)
+
+
+DETECTIONS: Final[dict[str, Detection]] = {
+    WEB_WORDLIST_SCAN: Detection(
+        web_wordlist_scan,
+        "web_wordlist_scan",
+        "one client getting 4xx on many distinct paths (wordlist content discovery)",
+        WORDLIST_SCANNING,
+        ("http",),
+    ),
+    WEB_SCANNER_USER_AGENT: Detection(
+        web_scanner_user_agent,
+        "web_scanner_user_agent",
+        "requests whose User-Agent names a web scanner (nikto, sqlmap, nuclei...)",
+        VULNERABILITY_SCANNING,
+        ("http",),
+    ),
+    WEB_SENSITIVE_PATH_PROBE: Detection(
+        web_sensitive_path_probe,
+        "web_sensitive_path_probe",
+        "one client requesting several secret or admin paths (/.env, /.git/config...)",
+        WORDLIST_SCANNING,
+        ("http",),
+    ),
+    WEB_HOST_BARE_IP: Detection(
+        web_host_bare_ip,
+        "web_host_bare_ip",
+        "requests addressed to an IP literal Host (the server found by address sweep)",
+        IP_ADDRESSES,
+        ("http",),
+    ),
+    WEB_VHOST_SWEEP: Detection(
+        web_vhost_sweep,
+        "web_vhost_sweep",
+        "one client asking for many distinct Host values (virtual-host brute force)",
+        WORDLIST_SCANNING,
+        ("http",),
+    ),
+}

@@ -1,0 +1,507 @@
+"""DNS enumeration detections: each case builds its queries inline and asserts exact findings.
+
+The resolver log is from the resolver's point of view: ``source_ip`` is the
+client asking. Attacker 198.51.100.7, benign client 192.0.2.20.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pytest
+
+from conftest import BASE_TIME
+from ingest_helpers import make, parse
+from reconwatch import schema
+from reconwatch.config import (
+    DetectConfig,
+    DnsAnyFloodConfig,
+    DnsBruteforceConfig,
+    DnsChaosProbeConfig,
+    PtrSweepConfig,
+    SrvBruteforceConfig,
+    ZoneTransferConfig,
+)
+from reconwatch.detect import DETECTIONS, dns
+from reconwatch.ingest.dns_bind import BindParser
+
+ATTACKER = "198.51.100.7"
+BENIGN = "192.0.2.20"
+RESOLVER = "203.0.113.53"
+
+
+def at(seconds: float) -> dt.datetime:
+    return BASE_TIME + dt.timedelta(seconds=seconds)
+
+
+def dns_rows(rows: list[dict[str, Any]]) -> pa.Table:
+    """A ``dns`` table from partial rows (proposed for conftest beside network_rows).
+
+    Defaults: an A query over UDP to RESOLVER at BASE_TIME, answered NOERROR
+    and allowed, line numbers 1..n; ``seconds`` may stand in for ``timestamp``.
+    """
+    defaults: dict[str, Any] = {
+        "destination_ip": RESOLVER,
+        "destination_port": 53,
+        "network_transport": "udp",
+        "dns_question_type": "A",
+        "dns_question_class": "IN",
+        "dns_response_code": "NOERROR",
+        "event_action": "allowed",
+        "event_dataset": "bind",
+        "log_file": "query.log",
+    }
+    full = []
+    for number, row in enumerate(rows, start=1):
+        item = {**defaults, "log_line": number, **row}
+        seconds = item.pop("seconds", 0)
+        item.setdefault("timestamp", at(seconds))
+        full.append(item)
+    columns = {
+        field.name: pa.array([r.get(field.name) for r in full], type=field.type)
+        for field in schema.DNS
+    }
+    return pa.Table.from_pydict(columns, schema=schema.DNS)
+
+
+def table(rows: list[dict[str, Any]]) -> ibis.Table:
+    return ibis.memtable(dns_rows(rows))
+
+
+def findings(expr: ibis.Table) -> list[dict[str, Any]]:
+    return sorted(
+        expr.to_pyarrow().to_pylist(),
+        key=lambda f: (f["source_ip"], f["label"] or "", f["window_start"]),
+    )
+
+
+#: Start of the UTC day of BASE_TIME: the grid-A window of the 24-hour detections.
+DAY = BASE_TIME.replace(hour=0)
+
+
+def finding(**values: Any) -> dict[str, Any]:
+    """A full findings row: the columns DNS detections leave null filled in."""
+    return {"port_count": None, "ports": None, **values}
+
+
+# --- zones ---------------------------------------------------------------------------------
+
+
+def test_zone_is_last_two_labels_or_three_under_a_listed_suffix() -> None:
+    names = ["www.example.com", "a.b.example.co.uk", "example.com", "com", "x.github.io"]
+    t = ibis.memtable({"name": names})
+    got = t.select(zone=dns.zone_of(t.name)).to_pyarrow().column("zone").to_pylist()
+    assert got == ["example.com", "example.co.uk", "example.com", "com", "x.github.io"]
+    assert "co.uk" in dns.public_suffixes()
+    assert "example.com" not in dns.public_suffixes()
+
+
+# --- dns_bruteforce ---------------------------------------------------------------------------
+
+
+def dnsrecon_burst(names: int = 200) -> list[dict[str, Any]]:
+    """dnsrecon -t brt: a random-label wildcard probe, then a wordlist, most NXDOMAIN."""
+    base = {"source_ip": ATTACKER}
+    rows = [
+        {
+            **base,
+            "dns_question_name": "qzkxwvbtrplmhgfd.example.org",
+            "dns_response_code": "NXDOMAIN",
+            "seconds": 0,
+        }
+    ]
+    for n in range(names):
+        code = "NOERROR" if n % 20 == 0 else "NXDOMAIN"  # 10 of 200 exist
+        rows.append(
+            {
+                **base,
+                "dns_question_name": f"w{n:03d}.example.org",
+                "dns_response_code": code,
+                "seconds": 1 + n,
+            }
+        )
+    return rows
+
+
+def popular_client() -> list[dict[str, Any]]:
+    """A busy benign client: 40 popular sites, two names each, all answered."""
+    rows = []
+    for n in range(40):
+        for host in ("www", "static"):
+            rows.append(
+                {"source_ip": BENIGN, "dns_question_name": f"{host}.site{n}.com", "seconds": n * 5}
+            )
+    return rows
+
+
+def test_dnsrecon_burst_is_one_finding_with_the_wildcard_probe() -> None:
+    result = findings(
+        dns.dns_bruteforce(table(dnsrecon_burst() + popular_client()), DnsBruteforceConfig())
+    )
+    names = sorted(["qzkxwvbtrplmhgfd.example.org"] + [f"w{n:03d}.example.org" for n in range(200)])
+    assert result == [
+        finding(
+            detection="dns_bruteforce",
+            source_ip=ATTACKER,
+            window_start=at(0),
+            first_seen=at(0),
+            last_seen=at(200),
+            event_count=201,
+            target_count=201,
+            targets=names,
+            score=201.0,
+            label="example.org (wildcard probe)",
+        )
+    ]
+
+
+def test_bruteforce_without_nxdomain_majority_or_names_is_not_found() -> None:
+    # 60 names that all exist (an internal host browsing its own zone).
+    answered = [
+        {"source_ip": BENIGN, "dns_question_name": f"h{n}.corp.example", "seconds": n}
+        for n in range(60)
+    ]
+    # 49 NXDOMAIN names: one under the threshold.
+    few = [
+        {
+            "source_ip": ATTACKER,
+            "dns_question_name": f"w{n}.example.org",
+            "dns_response_code": "NXDOMAIN",
+            "seconds": n,
+        }
+        for n in range(49)
+    ]
+    assert findings(dns.dns_bruteforce(table(answered + few), DnsBruteforceConfig())) == []
+
+
+def test_bruteforce_on_query_only_logs_follows_require_response_code() -> None:
+    rows = [
+        {
+            "source_ip": ATTACKER,
+            "dns_question_name": f"w{n}.example.org",
+            "dns_response_code": None,
+            "seconds": n,
+        }
+        for n in range(50)
+    ]
+    found = findings(dns.dns_bruteforce(table(rows), DnsBruteforceConfig()))
+    assert [(f["label"], f["score"]) for f in found] == [("example.org", 50.0)]
+    strict = DnsBruteforceConfig(require_response_code=True)
+    assert findings(dns.dns_bruteforce(table(rows), strict)) == []
+
+
+# --- ptr_sweep --------------------------------------------------------------------------------
+
+
+def ptr(address: str, seconds: float, source: str = ATTACKER) -> dict[str, Any]:
+    name = ".".join(reversed(address.split("."))) + ".in-addr.arpa"
+    return {
+        "source_ip": source,
+        "dns_question_name": name,
+        "dns_question_type": "PTR",
+        "dns_response_code": "NXDOMAIN",
+        "seconds": seconds,
+    }
+
+
+def test_fierce_like_walk_covers_a_24_and_is_found() -> None:
+    # fierce walks +-5 neighbours around each hit: hits .10, .30, .50 -> 33 addresses.
+    addresses = sorted({f"203.0.113.{h + d}" for h in (10, 30, 50) for d in range(-5, 6)})
+    assert len(addresses) == 33
+    rows = [ptr(a, n) for n, a in enumerate(addresses)]
+    # A benign mail server reverse-resolving 20 scattered clients.
+    rows += [ptr(f"192.0.{n}.1", n, source=BENIGN) for n in range(20)]
+    result = findings(dns.ptr_sweep(table(rows), PtrSweepConfig()))
+    assert result == [
+        finding(
+            detection="ptr_sweep",
+            source_ip=ATTACKER,
+            window_start=at(0),
+            first_seen=at(0),
+            last_seen=at(32),
+            event_count=33,
+            target_count=33,
+            targets=addresses,
+            score=33.0,
+            label="203.0.113.0/24",
+        )
+    ]
+
+
+def test_ptr_total_over_many_blocks_is_found_and_31_addresses_are_not() -> None:
+    sparse = [ptr(f"10.{n // 2}.{n % 2}.1", n) for n in range(80)]
+    found = findings(dns.ptr_sweep(table(sparse), PtrSweepConfig()))
+    assert [(f["label"], f["score"], f["target_count"]) for f in found] == [
+        ("in-addr.arpa", 80.0, 80)
+    ]
+    under = [ptr(f"203.0.113.{n}", n) for n in range(31)]
+    assert findings(dns.ptr_sweep(table(under), PtrSweepConfig())) == []
+
+
+# --- zone_transfer ----------------------------------------------------------------------------
+
+
+def test_refused_axfr_is_found_and_an_authorised_secondary_is_not() -> None:
+    rows = [
+        {
+            "source_ip": ATTACKER,
+            "dns_question_name": "example.org",
+            "dns_question_type": "AXFR",
+            "dns_response_code": "REFUSED",
+            "event_action": "denied",
+            "seconds": 5,
+        },
+        {
+            "source_ip": "192.0.2.2",
+            "dns_question_name": "example.org",
+            "dns_question_type": "AXFR",
+            "seconds": 6,
+        },
+        {"source_ip": BENIGN, "dns_question_name": "example.org", "seconds": 7},
+    ]
+    cfg = ZoneTransferConfig(authorised_secondaries=["192.0.2.0/30"])
+    assert findings(dns.zone_transfer(table(rows), cfg)) == [
+        finding(
+            detection="zone_transfer",
+            source_ip=ATTACKER,
+            window_start=DAY,
+            first_seen=at(5),
+            last_seen=at(5),
+            event_count=1,
+            target_count=1,
+            targets=["example.org"],
+            score=1.0,
+            label="AXFR",
+        )
+    ]
+    # Without an allowlist the secondary is reported too.
+    sources = [
+        f["source_ip"] for f in findings(dns.zone_transfer(table(rows), ZoneTransferConfig()))
+    ]
+    assert sources == ["192.0.2.2", ATTACKER]
+    assert dns.authorised_addresses(cfg) == ["192.0.2.0", "192.0.2.1", "192.0.2.2", "192.0.2.3"]
+
+
+# --- dns_chaos_probe --------------------------------------------------------------------------
+
+
+def test_version_bind_chaos_probe_is_found_but_a_txt_of_a_real_name_is_not() -> None:
+    rows = [
+        {
+            "source_ip": ATTACKER,
+            "dns_question_name": "version.bind",
+            "dns_question_type": "TXT",
+            "dns_question_class": "CH",
+            "seconds": 1,
+        },
+        {
+            "source_ip": ATTACKER,
+            "dns_question_name": "hostname.bind",
+            "dns_question_type": "TXT",
+            "dns_question_class": "CH",
+            "seconds": 2,
+        },
+        {
+            "source_ip": BENIGN,
+            "dns_question_name": "example.org",
+            "dns_question_type": "TXT",
+            "seconds": 3,
+        },
+        # An A query of version.bind in class IN is a typo, not a probe.
+        {"source_ip": BENIGN, "dns_question_name": "version.bind", "seconds": 4},
+    ]
+    assert findings(dns.dns_chaos_probe(table(rows), DnsChaosProbeConfig())) == [
+        finding(
+            detection="dns_chaos_probe",
+            source_ip=ATTACKER,
+            window_start=DAY,
+            first_seen=at(1),
+            last_seen=at(2),
+            event_count=2,
+            target_count=2,
+            targets=["hostname.bind", "version.bind"],
+            score=2.0,
+            label="CH",
+        )
+    ]
+
+
+# --- dns_any_flood ----------------------------------------------------------------------------
+
+
+def test_any_flood_at_threshold_is_found_and_below_is_not() -> None:
+    rows = [
+        {
+            "source_ip": ATTACKER,
+            "dns_question_name": f"d{n % 4}.example.org",
+            "dns_question_type": "ANY",
+            "seconds": n,
+        }
+        for n in range(20)
+    ] + [
+        {
+            "source_ip": BENIGN,
+            "dns_question_name": "example.org",
+            "dns_question_type": "ANY",
+            "seconds": n,
+        }
+        for n in range(19)
+    ]
+    result = findings(dns.dns_any_flood(table(rows), DnsAnyFloodConfig()))
+    assert [(f["source_ip"], f["score"], f["targets"], f["label"]) for f in result] == [
+        (ATTACKER, 20.0, [f"d{n}.example.org" for n in range(4)], "ANY")
+    ]
+
+
+# --- srv_bruteforce ---------------------------------------------------------------------------
+
+SERVICES = [
+    "ldap",
+    "kerberos",
+    "gc",
+    "kpasswd",
+    "sip",
+    "xmpp-server",
+    "xmpp-client",
+    "autodiscover",
+    "imaps",
+    "submission",
+]
+
+
+def test_srv_enumeration_is_found_and_a_domain_join_is_not() -> None:
+    rows = [
+        {
+            "source_ip": ATTACKER,
+            "dns_question_name": f"_{s}._tcp.example.org",
+            "dns_question_type": "SRV",
+            "dns_response_code": "NXDOMAIN",
+            "seconds": n,
+        }
+        for n, s in enumerate(SERVICES)
+    ]
+    joined = [
+        "_ldap._tcp.dc._msdcs.corp.example",
+        "_kerberos._tcp.corp.example",
+        "_ldap._tcp.corp.example",
+        "_gc._tcp.corp.example",
+    ]
+    rows += [
+        {"source_ip": BENIGN, "dns_question_name": name, "dns_question_type": "SRV", "seconds": n}
+        for n, name in enumerate(joined)
+    ]
+    result = findings(dns.srv_bruteforce(table(rows), SrvBruteforceConfig()))
+    assert [(f["source_ip"], f["label"], f["score"], f["targets"]) for f in result] == [
+        (ATTACKER, "example.org", 10.0, sorted(f"_{s}._tcp.example.org" for s in SERVICES))
+    ]
+
+
+# --- registry and portability -----------------------------------------------------------------
+
+
+def test_dns_detections_are_registered_on_the_dns_table() -> None:
+    names = [
+        "dns_bruteforce",
+        "ptr_sweep",
+        "zone_transfer",
+        "dns_chaos_probe",
+        "dns_any_flood",
+        "srv_bruteforce",
+    ]
+    for name in names:
+        assert DETECTIONS[name].inputs == ("dns",)
+        assert hasattr(DetectConfig(), DETECTIONS[name].config)
+
+
+class _SparkOptions(ibis.config.Config):  # type: ignore[misc]
+    """What the PySpark backend registers on import; its compiler reads it."""
+
+    treat_nan_as_null: bool = False
+
+
+@pytest.mark.parametrize("name", list(dns.DETECTIONS))
+def test_dns_detection_compiles_for_spark(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if ibis.options.pyspark is None:
+        monkeypatch.setattr(ibis.options, "pyspark", _SparkOptions())
+    detection = dns.DETECTIONS[name]
+    expr = detection.function(table(dnsrecon_burst(5)), getattr(DetectConfig(), detection.config))
+    sql = ibis.to_sql(expr, dialect="pyspark")
+    assert "SELECT" in sql
+    assert "REGEXP" not in sql.upper()
+
+
+# --- real samples (CrowdSec hub), parsed by the bind parser ----------------------------------
+
+
+def hub_dns(hub: Path, name: str) -> ibis.Table:
+    """One CrowdSec hub sample parsed by the BIND parser, as the ``dns`` table."""
+    lines = next((hub / name).glob("*.log")).read_text().splitlines()
+    parsed = parse(make(BindParser), lines).rows
+    parsed = parsed.append_column("log_file", pa.repeat(pa.scalar(name), parsed.num_rows))
+    if "event_dataset" not in parsed.column_names:
+        parsed = parsed.append_column(
+            "event_dataset", pa.repeat(pa.scalar("bind"), parsed.num_rows)
+        )
+    return ibis.memtable(schema.conform(parsed, schema.DNS))
+
+
+def run_all(t: ibis.Table) -> list[tuple[str, str, str, int, float, str]]:
+    cfg = DetectConfig()
+    out = []
+    for name, detection in dns.DETECTIONS.items():
+        for f in detection.function(t, getattr(cfg, detection.config)).to_pyarrow().to_pylist():
+            day = f["window_start"].date().isoformat()
+            out.append((name, f["source_ip"], day, f["event_count"], f["score"], f["label"]))
+    return sorted(out)
+
+
+def test_crowdsec_hub_bind_samples(crowdsec_hub: Path) -> None:
+    # Denied zone transfers are found per client and day; the denied ANY queries
+    # are spread over days, far from 20 in 5 minutes.
+    assert run_all(hub_dns(crowdsec_hub, "bind9-refused")) == [
+        ("zone_transfer", "104.219.136.31", f"2022-10-{d}", 1, 1.0, "AXFR")
+        for d in (19, 20, 21, 22)
+    ]
+    assert run_all(hub_dns(crowdsec_hub, "bind9-logs")) == [
+        ("zone_transfer", "192.168.1.2", "2022-10-20", 1, 1.0, "AXFR"),
+        ("zone_transfer", "::1", "2022-11-03", 3, 3.0, "AXFR"),
+    ]
+    allow = ZoneTransferConfig(authorised_secondaries=["::1/128"])
+    kept = dns.zone_transfer(hub_dns(crowdsec_hub, "bind9-logs"), allow).to_pyarrow()
+    assert kept.column("source_ip").to_pylist() == ["192.168.1.2"]
+
+
+def test_targets_are_capped_but_target_count_is_not() -> None:
+    rows = [
+        {
+            "source_ip": ATTACKER,
+            "dns_question_name": f"w{n:04d}.example.org",
+            "dns_response_code": "NXDOMAIN",
+            "seconds": n * 0.5,
+        }
+        for n in range(dns.MAX_TARGETS + 1)
+    ]
+    (found,) = findings(dns.dns_bruteforce(table(rows), DnsBruteforceConfig()))
+    assert found["target_count"] == dns.MAX_TARGETS + 1
+    assert found["targets"] == [f"w{n:04d}.example.org" for n in range(dns.MAX_TARGETS)]
+    assert found["label"] == "example.org"  # no long random label: no wildcard probe
+
+
+def test_axfr_and_ixfr_from_one_client_are_one_finding() -> None:
+    rows = [
+        {
+            "source_ip": ATTACKER,
+            "dns_question_name": "example.org",
+            "dns_question_type": t,
+            "seconds": n,
+        }
+        for n, t in enumerate(["IXFR", "AXFR", "axfr"])
+    ]
+    result = findings(dns.zone_transfer(table(rows), ZoneTransferConfig()))
+    assert [(f["label"], f["event_count"], f["targets"]) for f in result] == [
+        ("AXFR,IXFR", 3, ["example.org"])
+    ]

@@ -1,0 +1,382 @@
+"""Web reconnaissance detections: each case builds its requests inline and asserts exact findings.
+
+Attacker 198.51.100.7, benign browser 192.0.2.20, against the site
+www.example.org served on 203.0.113.80.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pytest
+
+from conftest import BASE_TIME
+from ingest_helpers import make, parse
+from reconwatch import schema
+from reconwatch.config import (
+    DetectConfig,
+    ScannerUserAgentConfig,
+    SensitivePathProbeConfig,
+    WebHostBareIpConfig,
+    WebVhostSweepConfig,
+    WebWordlistScanConfig,
+)
+from reconwatch.detect import DETECTIONS, web
+from reconwatch.ingest.web_clf import ClfParser
+
+ATTACKER = "198.51.100.7"
+BENIGN = "192.0.2.20"
+SERVER = "203.0.113.80"
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+
+
+def at(seconds: float) -> dt.datetime:
+    return BASE_TIME + dt.timedelta(seconds=seconds)
+
+
+def http_rows(rows: list[dict[str, Any]]) -> pa.Table:
+    """An ``http`` table from partial rows (proposed for conftest beside network_rows).
+
+    Defaults: GET / on www.example.org answered 200 to a Chrome browser at
+    BASE_TIME, line numbers 1..n; ``seconds`` may stand in for ``timestamp``.
+    """
+    defaults: dict[str, Any] = {
+        "destination_ip": SERVER,
+        "destination_port": 443,
+        "url_domain": "www.example.org",
+        "http_request_method": "GET",
+        "url_path": "/",
+        "http_version": "1.1",
+        "http_response_status_code": 200,
+        "user_agent_original": CHROME,
+        "event_dataset": "clf",
+        "log_file": "access.log",
+    }
+    full = []
+    for number, row in enumerate(rows, start=1):
+        item = {**defaults, "log_line": number, **row}
+        seconds = item.pop("seconds", 0)
+        item.setdefault("timestamp", at(seconds))
+        full.append(item)
+    columns = {
+        field.name: pa.array([r.get(field.name) for r in full], type=field.type)
+        for field in schema.HTTP
+    }
+    return pa.Table.from_pydict(columns, schema=schema.HTTP)
+
+
+def table(rows: list[dict[str, Any]]) -> ibis.Table:
+    return ibis.memtable(http_rows(rows))
+
+
+def findings(expr: ibis.Table) -> list[dict[str, Any]]:
+    return sorted(
+        expr.to_pyarrow().to_pylist(),
+        key=lambda f: (f["source_ip"], f["label"] or "", f["window_start"]),
+    )
+
+
+def finding(**values: Any) -> dict[str, Any]:
+    return {"port_count": None, "ports": None, **values}
+
+
+def browsing(pages: int, *, source: str = BENIGN, not_found: int = 3) -> list[dict[str, Any]]:
+    """A busy browser: ``pages`` distinct pages, the first ``not_found`` of them broken links."""
+    return [
+        {
+            "source_ip": source,
+            "url_path": f"/page/{n}",
+            "seconds": n,
+            "http_response_status_code": 404 if n < not_found else 200,
+        }
+        for n in range(pages)
+    ]
+
+
+# --- web_wordlist_scan ------------------------------------------------------------------------
+
+
+def test_acunetix_posing_as_chrome_is_caught_by_behaviour() -> None:
+    words = [f"/{w}{n}" for n in range(30) for w in ("admin",)]
+    rows = [
+        {"source_ip": ATTACKER, "url_path": path, "http_response_status_code": 404, "seconds": n}
+        for n, path in enumerate(words)
+    ]
+    rows.append({"source_ip": ATTACKER, "url_path": "/", "seconds": 31})  # a 200: not counted
+    rows += browsing(200)
+    assert findings(web.web_wordlist_scan(table(rows), WebWordlistScanConfig())) == [
+        finding(
+            detection="web_wordlist_scan",
+            source_ip=ATTACKER,
+            window_start=at(0),
+            first_seen=at(0),
+            last_seen=at(29),
+            event_count=30,
+            target_count=30,
+            targets=sorted(words),
+            score=30.0,
+            label="4xx",
+        )
+    ]
+    # The same browser with 24 broken links stays under the 25 distinct paths.
+    assert (
+        findings(web.web_wordlist_scan(table(browsing(200, not_found=24)), WebWordlistScanConfig()))
+        == []
+    )
+
+
+# --- web_scanner_user_agent -------------------------------------------------------------------
+
+
+def test_scanner_user_agents_are_named_case_insensitively_and_browsers_are_not() -> None:
+    rows = [
+        {
+            "source_ip": ATTACKER,
+            "url_path": "/",
+            "seconds": 1,
+            "user_agent_original": "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000001)",
+        },
+        {
+            "source_ip": ATTACKER,
+            "url_path": "/cgi-bin/",
+            "seconds": 2,
+            "user_agent_original": "Mozilla/5.00 (NIKTO/2.1.6) (Evasions:None) (Test:000002)",
+        },
+        {
+            "source_ip": "198.51.100.8",
+            "url_path": "/login",
+            "seconds": 3,
+            "user_agent_original": "sqlmap/1.7.2#stable (https://sqlmap.org)",
+        },
+        {"source_ip": BENIGN, "seconds": 4},
+        {"source_ip": BENIGN, "seconds": 5, "user_agent_original": "curl/8.5.0"},
+        {"source_ip": BENIGN, "seconds": 6, "user_agent_original": None},
+    ]
+    result = findings(web.web_scanner_user_agent(table(rows), ScannerUserAgentConfig()))
+    assert result == [
+        finding(
+            detection="web_scanner_user_agent",
+            source_ip=ATTACKER,
+            window_start=at(0),
+            first_seen=at(1),
+            last_seen=at(2),
+            event_count=2,
+            target_count=2,
+            targets=["/", "/cgi-bin/"],
+            score=2.0,
+            label="nikto",
+        ),
+        finding(
+            detection="web_scanner_user_agent",
+            source_ip="198.51.100.8",
+            window_start=at(0),
+            first_seen=at(3),
+            last_seen=at(3),
+            event_count=1,
+            target_count=1,
+            targets=["/login"],
+            score=1.0,
+            label="sqlmap",
+        ),
+    ]
+
+
+def test_scanner_list_is_only_scanners() -> None:
+    names = [name for name, _ in web.scanner_user_agents()]
+    assert {"nikto", "sqlmap", "nmap", "nuclei", "acunetix", "feroxbuster"} <= set(names)
+    substrings = {s for _, subs in web.scanner_user_agents() for s in subs}
+    assert not {"curl", "python-requests", "mozilla"} & substrings
+
+
+# --- web_sensitive_path_probe -----------------------------------------------------------------
+
+
+def test_sensitive_path_probe_is_found_and_one_login_page_is_not() -> None:
+    rows = [
+        {"source_ip": ATTACKER, "url_path": p, "http_response_status_code": s, "seconds": n}
+        for n, (p, s) in enumerate(
+            [("/.env", 404), ("/.GIT/config", 403), ("/phpmyadmin/index.php", 404), ("/", 200)]
+        )
+    ]
+    rows += [
+        {"source_ip": BENIGN, "url_path": "/wp-login.php", "seconds": 1},
+        {"source_ip": BENIGN, "url_path": "/environment", "seconds": 2},  # not /.env
+        {"source_ip": BENIGN, "url_path": "/blog/.envy", "seconds": 3},
+    ]
+    assert findings(web.web_sensitive_path_probe(table(rows), SensitivePathProbeConfig())) == [
+        finding(
+            detection="web_sensitive_path_probe",
+            source_ip=ATTACKER,
+            window_start=at(0),
+            first_seen=at(0),
+            last_seen=at(2),
+            event_count=3,
+            target_count=3,
+            targets=["/.env", "/.git/config", "/phpmyadmin/index.php"],
+            score=3.0,
+            label="sensitive paths",
+        )
+    ]
+
+
+# --- web_host_bare_ip -------------------------------------------------------------------------
+
+
+def test_ip_literal_hosts_are_recognised_without_regex() -> None:
+    hosts = [
+        "203.0.113.80",
+        "203.0.113.80:8080",
+        "[2001:db8::1]:443",
+        "2001:db8::1",
+        "www.example.org",
+        "1.2.3",
+        "cafe.be",
+        "example.org:443",
+        "",
+        None,
+    ]
+    t = ibis.memtable(pa.table({"h": pa.array(hosts, pa.string())}))
+    got = t.select(ip=web.is_ip_literal(t.h)).to_pyarrow().column("ip").to_pylist()
+    # A missing Host is not an IP literal: False, not null.
+    assert got == [True, True, True, True, False, False, False, False, False, False]
+
+
+def test_bare_ip_host_requests_are_found_at_three() -> None:
+    rows = [
+        {"source_ip": ATTACKER, "url_domain": h, "seconds": n}
+        for n, h in enumerate(["203.0.113.80", "203.0.113.80:80", "203.0.113.81"])
+    ]
+    rows += [{"source_ip": BENIGN, "url_domain": "203.0.113.80", "seconds": n} for n in range(2)]
+    rows += [{"source_ip": BENIGN, "seconds": n} for n in range(10)]
+    assert findings(web.web_host_bare_ip(table(rows), WebHostBareIpConfig())) == [
+        finding(
+            detection="web_host_bare_ip",
+            source_ip=ATTACKER,
+            window_start=at(0),
+            first_seen=at(0),
+            last_seen=at(2),
+            event_count=3,
+            target_count=3,
+            targets=["203.0.113.80", "203.0.113.80:80", "203.0.113.81"],
+            score=3.0,
+            label="IP literal Host",
+        )
+    ]
+
+
+# --- web_vhost_sweep --------------------------------------------------------------------------
+
+
+def test_vhost_sweep_is_found_and_a_few_sites_are_not() -> None:
+    vhosts = [
+        f"{w}.example.org"
+        for w in (
+            "dev",
+            "staging",
+            "test",
+            "admin",
+            "intranet",
+            "vpn",
+            "mail",
+            "git",
+            "jenkins",
+            "api",
+        )
+    ]
+    rows = [
+        {
+            "source_ip": ATTACKER,
+            "url_domain": h.upper(),
+            "http_response_status_code": 404,
+            "seconds": n,
+        }
+        for n, h in enumerate(vhosts)
+    ]
+    rows += [
+        {"source_ip": BENIGN, "url_domain": f"site{n % 9}.example.org", "seconds": n}
+        for n in range(100)
+    ]
+    result = findings(web.web_vhost_sweep(table(rows), WebVhostSweepConfig()))
+    assert [(f["source_ip"], f["score"], f["targets"], f["label"]) for f in result] == [
+        (ATTACKER, 10.0, sorted(vhosts), "Host")
+    ]
+
+
+# --- registry and portability -----------------------------------------------------------------
+
+
+def test_web_detections_are_registered_on_the_http_table() -> None:
+    for name in web.DETECTIONS:
+        assert DETECTIONS[name].inputs == ("http",)
+        assert hasattr(DetectConfig(), DETECTIONS[name].config)
+    assert DETECTIONS["web_scanner_user_agent"].technique == "T1595.002"
+    assert DETECTIONS["web_wordlist_scan"].technique == "T1595.003"
+
+
+class _SparkOptions(ibis.config.Config):  # type: ignore[misc]
+    """What the PySpark backend registers on import; its compiler reads it."""
+
+    treat_nan_as_null: bool = False
+
+
+@pytest.mark.parametrize("name", list(web.DETECTIONS))
+def test_web_detection_compiles_for_spark(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if ibis.options.pyspark is None:
+        monkeypatch.setattr(ibis.options, "pyspark", _SparkOptions())
+    detection = web.DETECTIONS[name]
+    expr = detection.function(table(browsing(5)), getattr(DetectConfig(), detection.config))
+    sql = ibis.to_sql(expr, dialect="pyspark")
+    assert "SELECT" in sql
+    assert "REGEXP" not in sql.upper() and "RLIKE" not in sql.upper()
+
+
+# --- real samples (CrowdSec hub), parsed by the clf parser -----------------------------------
+
+
+def hub_http(hub: Path, name: str) -> ibis.Table:
+    """One CrowdSec hub sample parsed by the CLF parser, as the ``http`` table."""
+    lines = next((hub / name).glob("*.log")).read_text().splitlines()
+    parsed = parse(make(ClfParser), lines).rows
+    parsed = parsed.append_column("log_file", pa.repeat(pa.scalar(name), parsed.num_rows))
+    if "event_dataset" not in parsed.column_names:
+        parsed = parsed.append_column("event_dataset", pa.repeat(pa.scalar("clf"), parsed.num_rows))
+    return ibis.memtable(schema.conform(parsed, schema.HTTP))
+
+
+def run_all(t: ibis.Table) -> list[tuple[str, str, int, float, str]]:
+    cfg = DetectConfig()
+    out = []
+    for name, detection in web.DETECTIONS.items():
+        for f in detection.function(t, getattr(cfg, detection.config)).to_pyarrow().to_pylist():
+            out.append((name, f["source_ip"], f["event_count"], f["score"], f["label"]))
+    return sorted(out)
+
+
+def test_crowdsec_hub_web_samples(crowdsec_hub: Path) -> None:
+    # Nikto's own user agent (CrowdSec http-bad-user-agent).
+    assert run_all(hub_http(crowdsec_hub, "nginx-bad-user-agent")) == [
+        ("web_scanner_user_agent", "127.0.0.1", 3, 3.0, "nikto")
+    ]
+    # Nikto's RFI checks without a user agent: 77 404s on 67 distinct paths.
+    assert run_all(hub_http(crowdsec_hub, "apache-http-probing")) == [
+        ("web_wordlist_scan", "172.17.0.1", 77, 67.0, "4xx")
+    ]
+    sensitive = hub_http(crowdsec_hub, "nginx-http-sensitive-files")
+    assert run_all(sensitive) == [
+        ("web_sensitive_path_probe", "127.0.0.1", 6, 6.0, "sensitive paths")
+    ]
+    found = web.web_sensitive_path_probe(sensitive, SensitivePathProbeConfig()).to_pyarrow()
+    assert found.column("targets").to_pylist() == [
+        ["/.bash_history", "/.bashrc", "/.cvs", "/.cvsignore", "/.env", "/.git/head"]
+    ]
+    # Too small for our thresholds (CrowdSec flags them with its own lists):
+    # 3 admin-interface probes (2 listed paths), 8 WordPress plugin 404s from 2 sources.
+    assert run_all(hub_http(crowdsec_hub, "http-admin-interface-probing")) == []
+    assert run_all(hub_http(crowdsec_hub, "http-wordpress-scan")) == []
