@@ -7,21 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from reconwatch.cli import SAMPLE_DIRS
 from reconwatch.config import load_config
-from reconwatch.generate import GroundTruth, generate_sample
+from reconwatch.detect import DETECTIONS
+from reconwatch.generate import ALL_FAMILIES, GroundTruth, generate_sample
 from reconwatch.hunt import HuntResult, hunt
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[GroundTruth, HuntResult, Path]:
     root = tmp_path_factory.mktemp("hunt")
-    truth = generate_sample(root / "sample", size=20_000, seed=7)
+    truth = generate_sample(root / "sample", size=20_000, seed=7, families=ALL_FAMILIES)
     config = load_config(root / "sample" / "reconwatch.yaml")
-    result = hunt(
-        [str(root / "sample" / "firewall"), str(root / "sample" / "zeek")],
-        config,
-        out_dir=root / "out",
-    )
+    result = hunt([str(root / "sample" / d) for d in SAMPLE_DIRS], config, out_dir=root / "out")
     return truth, result, root / "out"
 
 
@@ -46,8 +44,12 @@ def test_each_planted_scanner_is_one_case_with_its_detections(
         assert set(actor.expected_detections) <= set(case.detections), actor.kind
         assert case.escalate == actor.escalate, (actor.kind, case.reasons)
         assert case.internal == actor.internal, actor.kind
-        expected_techniques = ["T1046"] if actor.internal else ["T1590.005", "T1595.001"]
-        assert case.techniques == expected_techniques
+        expected = {DETECTIONS[d].technique for d in actor.expected_detections}
+        if actor.internal:
+            assert "T1046" in case.techniques and "T1590.005" not in case.techniques
+        else:
+            assert "T1590.005" in case.techniques
+            assert expected - {"T1595.001"} <= set(case.techniques)
 
 
 def test_benign_client_is_not_a_case(sample: tuple[GroundTruth, HuntResult, Path]) -> None:
@@ -92,7 +94,7 @@ def test_cases_json_has_the_documented_fields(sample: tuple[GroundTruth, HuntRes
         for finding in case["findings"]:
             assert finding["evidence"], finding["detection"]
             for item in finding["evidence"]:
-                assert item["file"].endswith(("kern.log", "conn.log")) and item["line"] >= 1
+                assert Path(item["file"]).is_file() and item["line"] >= 1
 
 
 def test_evidence_points_at_the_real_line(sample: tuple[GroundTruth, HuntResult, Path]) -> None:
@@ -116,7 +118,7 @@ def test_rerunning_into_the_same_out_dir_does_not_double_count(
     _, first, out = sample
     sample_dir = out.parent / "sample"
     config = load_config(sample_dir / "reconwatch.yaml")
-    inputs = [str(sample_dir / "firewall"), str(sample_dir / "zeek")]
+    inputs = [str(sample_dir / d) for d in SAMPLE_DIRS]
     again = hunt(inputs, config, out_dir=out)
     assert [(c.id, c.activity.events) for c in again.cases] == [
         (c.id, c.activity.events) for c in first.cases

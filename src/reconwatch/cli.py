@@ -22,7 +22,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from reconwatch import __version__
 from reconwatch.config import Config, ConfigError, load_config
 from reconwatch.engine import EngineError
-from reconwatch.generate import MIN_SAMPLE_SIZE
+from reconwatch.generate import ALL_FAMILIES, min_sample_size
 from reconwatch.ingest.mapping import MappingError
 from reconwatch.ingest.run import AUTO, IngestOptions, UnknownFormatError, format_names
 from reconwatch.ingest.sources import InputError
@@ -232,8 +232,8 @@ def ingest(
     "--size",
     default=20000,
     show_default=True,
-    type=click.IntRange(min=MIN_SAMPLE_SIZE),
-    help="Approximate number of background log lines to generate.",
+    type=click.IntRange(min=min_sample_size(ALL_FAMILIES)),
+    help="Number of log lines to generate over all the sample's files.",
 )
 @click.option("--seed", default=7, show_default=True, type=int, help="Random seed.")
 @click.option(
@@ -244,17 +244,21 @@ def ingest(
     type=click.Path(path_type=Path, file_okay=False),
 )
 def demo(size: int, seed: int, out_dir: Path) -> None:
-    """Generate a realistic seeded sample (firewall + Zeek logs with scanners) and hunt it."""
+    """Generate a realistic seeded sample and hunt it.
+
+    Firewall, Zeek, DNS server, web server, Suricata and sshd logs of one site,
+    with planted reconnaissance actors whose ground truth the summary checks.
+    """
     from reconwatch.generate import generate_sample
     from reconwatch.hunt import hunt as run_hunt
     from reconwatch.report.console import print_cases, print_ingest
 
     console = _console()
     sample_dir = out_dir / "sample"
-    truth = generate_sample(sample_dir, size=size, seed=seed)
+    truth = generate_sample(sample_dir, size=size, seed=seed, families=ALL_FAMILIES)
     console.print(f"Generated sample logs in {sample_dir} (seed {seed}).", markup=False)
     config = _config(sample_dir / "reconwatch.yaml")
-    inputs = [str(sample_dir / "firewall"), str(sample_dir / "zeek")]
+    inputs = [str(sample_dir / d) for d in SAMPLE_DIRS]
     result = run_hunt(inputs, config, out_dir=out_dir / "hunt")
     if result.run is not None:
         print_ingest(console, result.run)
@@ -268,6 +272,10 @@ def demo(size: int, seed: int, out_dir: Path) -> None:
     )
     for name, path in result.outputs.items():
         console.print(f"{name}: {path}", markup=False)
+
+
+#: The log folders of a generated sample (its config and truth.json sit beside them).
+SAMPLE_DIRS = ("firewall", "zeek", "dns", "web", "ids", "auth")
 
 
 def _expected_sources(truth: Any) -> set[str]:

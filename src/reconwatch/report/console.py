@@ -43,6 +43,18 @@ def print_ingest(console: Console, run: RunStats) -> None:
     console.print(table)
 
 
+def _scope(case: Case) -> str:
+    """What the actor touched, in the terms of the logs that saw it."""
+    act = case.activity
+    if act.events:
+        return f"{act.target_count} hosts x {act.port_count} ports"
+    if act.dns_queries:
+        return f"{act.dns_names} DNS names"
+    if act.http_requests:
+        return f"{act.http_paths} web paths"
+    return f"{sum(f.event_count for f in case.findings)} events"
+
+
 def _tail(text: str, width: int) -> str:
     """The end of a path is what tells files apart."""
     return text if len(text) <= width else "…" + text[-(width - 1) :]
@@ -58,7 +70,7 @@ def print_cases(console: Console, cases: list[Case]) -> None:
     table.add_column("sev", no_wrap=True)
     table.add_column("T2", no_wrap=True)
     table.add_column("detections", no_wrap=True)
-    table.add_column("hosts x ports", justify="right", no_wrap=True)
+    table.add_column("scope", justify="right", no_wrap=True)
     table.add_column("first seen UTC", no_wrap=True)
     for c in cases:
         table.add_row(
@@ -67,7 +79,7 @@ def print_cases(console: Console, cases: list[Case]) -> None:
             Text(c.severity, style=SEVERITY_STYLE[c.severity]),
             Text("yes", style="bold") if c.escalate else Text("no"),
             "\n".join(c.detections),
-            f"{c.activity.target_count} x {c.activity.port_count}",
+            _scope(c),
             f"{c.first_seen:%m-%d %H:%M}",
         )
     console.print(table)
