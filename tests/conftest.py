@@ -33,12 +33,29 @@ def crowdsec_hub(shared_data: Path) -> Path:
 BASE_TIME = dt.datetime(2026, 9, 30, 10, 0, 0, tzinfo=dt.UTC)
 
 
-def network_rows(rows: list[dict[str, Any]]) -> pa.Table:
-    """A ``network`` table from partial rows; unspecified columns get plain defaults.
+def table_rows(
+    table_schema: pa.Schema, defaults: dict[str, Any], rows: list[dict[str, Any]]
+) -> pa.Table:
+    """A table of ``table_schema`` from partial rows over ``defaults``.
 
-    Defaults: TCP SYN dropped by a firewall at BASE_TIME, line numbers 1..n.
-    ``seconds`` (offset from BASE_TIME) may stand in for ``timestamp``.
+    Line numbers run 1..n; ``seconds`` (offset from BASE_TIME) may stand in for
+    ``timestamp``; columns named nowhere are null.
     """
+    full = []
+    for number, row in enumerate(rows, start=1):
+        item = {**defaults, "log_line": number, **row}
+        seconds = item.pop("seconds", 0)
+        item.setdefault("timestamp", BASE_TIME + dt.timedelta(seconds=seconds))
+        full.append(item)
+    columns = {
+        field.name: pa.array([r.get(field.name) for r in full], type=field.type)
+        for field in table_schema
+    }
+    return pa.Table.from_pydict(columns, schema=table_schema)
+
+
+def network_rows(rows: list[dict[str, Any]]) -> pa.Table:
+    """A ``network`` table from partial rows: by default TCP SYN dropped by a firewall."""
     defaults: dict[str, Any] = {
         "source_port": 40000,
         "network_transport": "tcp",
@@ -48,14 +65,4 @@ def network_rows(rows: list[dict[str, Any]]) -> pa.Table:
         "event_dataset": "netfilter",
         "log_file": "test.log",
     }
-    full = []
-    for number, row in enumerate(rows, start=1):
-        item = {**defaults, "log_line": number, **row}
-        seconds = item.pop("seconds", 0)
-        item.setdefault("timestamp", BASE_TIME + dt.timedelta(seconds=seconds))
-        full.append(item)
-    columns = {
-        field.name: pa.array([r.get(field.name) for r in full], type=field.type)
-        for field in schema.NETWORK
-    }
-    return pa.Table.from_pydict(columns, schema=schema.NETWORK)
+    return table_rows(schema.NETWORK, defaults, rows)

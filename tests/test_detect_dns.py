@@ -14,7 +14,7 @@ import ibis
 import pyarrow as pa
 import pytest
 
-from conftest import BASE_TIME
+from conftest import BASE_TIME, table_rows
 from ingest_helpers import make, parse
 from reconwatch import schema
 from reconwatch.config import (
@@ -55,17 +55,7 @@ def dns_rows(rows: list[dict[str, Any]]) -> pa.Table:
         "event_dataset": "bind",
         "log_file": "query.log",
     }
-    full = []
-    for number, row in enumerate(rows, start=1):
-        item = {**defaults, "log_line": number, **row}
-        seconds = item.pop("seconds", 0)
-        item.setdefault("timestamp", at(seconds))
-        full.append(item)
-    columns = {
-        field.name: pa.array([r.get(field.name) for r in full], type=field.type)
-        for field in schema.DNS
-    }
-    return pa.Table.from_pydict(columns, schema=schema.DNS)
+    return table_rows(schema.DNS, defaults, rows)
 
 
 def table(rows: list[dict[str, Any]]) -> ibis.Table:
