@@ -92,3 +92,6 @@ def test_exercise_inside_window_and_scope_is_approved_outside_is_flagged(tmp_pat
     late = run(tmp_path, {"exercises": str(calendar)}, scan(RED_TEAM, "12:00:00"))[RED_TEAM]
     assert late.escalate and late.disposition == "malicious"
     assert any("outside its window" in r for r in late.reasons)
+    # Escalated, but an approved exercise's source is never blocked.
+    assert late.containment["block"] is False
+    assert "allowlisted" in late.containment["refused"][RED_TEAM]

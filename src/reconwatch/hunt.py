@@ -112,13 +112,14 @@ def hunt(
             if case.actor in history:
                 case.id = history[case.actor].case_id  # one case per actor across hunts
         enrichment = Enrichment.load(config.enrich)
+        exercise_sources = [str(n) for e in enrichment.exercises for n in e.sources]
         try:
             cases = triage(
                 cases, config, tables=list(tables), history=history, enrichment=enrichment
             )
         finally:
             enrichment.close()
-        plan = plan_blocks(cases, config)
+        plan = plan_blocks(cases, config, extra_protected=exercise_sources)
         if store is not None:
             run_id = run.run_id if run else "lake"
             store.record([case_to_dict(c) for c in cases], run_id, config.triage.repeat_gap_seconds)

@@ -7,6 +7,7 @@ is every refusal (a protected address named by a case is reported, not hidden).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +31,22 @@ class ContainmentFiles:
     vendors: dict[str, Path] = field(default_factory=dict)
 
 
-def plan_blocks(cases: list[Case], config: Config) -> BlockPlan:
-    """Block every case whose disposition calls for it; record the outcome on the case."""
+def plan_blocks(
+    cases: list[Case], config: Config, extra_protected: Sequence[str] = ()
+) -> BlockPlan:
+    """Block every case whose disposition calls for it; record the outcome on the case.
+
+    ``extra_protected`` adds ranges that must never be blocked beyond the
+    site's own: approved exercise sources, known benign scanners. Every source
+    on a benign-scanner list (see ``case.enrichment``) is protected too, so a
+    collapsed or widened entry can never cover one.
+    """
+    benign = [
+        source
+        for case in cases
+        for source, context in case.enrichment.items()
+        if context.get("benign_lists")
+    ]
     wanted = set(config.respond.block_dispositions)
     requests: list[BlockRequest] = []
     for case in cases:
@@ -52,7 +67,7 @@ def plan_blocks(cases: list[Case], config: Config) -> BlockPlan:
         )
     plan = build_blocklist(
         requests,
-        ProtectedRanges.from_site(config.site),
+        ProtectedRanges.from_site(config.site, extra=[*extra_protected, *benign]),
         config.respond.max_entries,
         ipv6_prefix=config.respond.ipv6_prefix,
     )
