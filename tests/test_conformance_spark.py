@@ -16,10 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from reconwatch.cli import SAMPLE_DIRS
 from reconwatch.config import Config, EngineConfig, load_config
 from reconwatch.detect import DETECTIONS, run_detections
 from reconwatch.engine import Engine
-from reconwatch.generate import generate_sample
+from reconwatch.generate import ALL_FAMILIES, generate_sample
 from reconwatch.hunt import hunt
 from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.lake import Lake
@@ -30,10 +31,10 @@ SPARK = EngineConfig(kind="spark", spark_master="local[2]")
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, Config]:
     root = tmp_path_factory.mktemp("conformance")
-    generate_sample(root / "sample", size=6000, seed=11)
+    generate_sample(root / "sample", size=8000, seed=11, families=ALL_FAMILIES)
     config = load_config(root / "sample" / "reconwatch.yaml")
     lake = Lake(root / "lake")
-    ingest([str(root / "sample")], lake, config)
+    ingest([str(root / "sample" / d) for d in SAMPLE_DIRS], lake, config)
     return lake, config
 
 
@@ -62,6 +63,8 @@ def test_every_detection_is_identical_on_both_engines(
     assert expected.num_rows > 0
     assert {row["detection"] for row in expected.to_pylist()} >= {
         "vertical_scan", "horizontal_scan", "block_scan", "flag_scan", "trw_scan",
+        "dns_bruteforce", "ptr_sweep", "zone_transfer", "web_wordlist_scan",
+        "web_scanner_user_agent", "web_sensitive_path_probe", "dark_space_probe",
     }  # fmt: skip
     for name in DETECTIONS:
         mine = _rows(got, name)
