@@ -182,7 +182,7 @@ def hunt(
         print_ingest(console, result.run)
         for f in result.run.files:
             if f.error:
-                console.print(f"reconwatch: warning: {f.error}", markup=False)
+                console.print(f"reconwatch: warning: {clean(f.error, 500)}", markup=False)
     print_cases(console, result.cases)
     for name, path in result.outputs.items():
         console.print(f"{name}: {path}", markup=False)
