@@ -30,13 +30,9 @@ dns and ids families were written at the same time as other modules.
 
 from __future__ import annotations
 
-import uuid
 from abc import abstractmethod
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Final
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -44,6 +40,7 @@ from reconwatch import schema
 from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import normalise_ips
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.slices import run_sliced
 
 # Reject reasons shared by the parsers built on this module.
 MISSING_TIMESTAMP: Final = "missing timestamp"
@@ -74,10 +71,8 @@ _INTERNAL: Final = frozenset(
 #: Stands for the registered view's name in a query until it is run.
 VIEW: Final = "__batch_lines__"
 #: Fewer lines than this per slice and a thread costs more than it saves.
-MIN_SLICE_ROWS: Final = 16_384
 #: SQL: lines that are empty or only blanks (a regex: RE2 stops at the first other byte).
 BLANK_SQL: Final = r"regexp_full_match(line, '\s*')"
-_UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Zulu", "GMT"})
 
 
 def lit(text: str) -> str:
@@ -118,7 +113,7 @@ class SqlLineParser(Parser):
 
     @property
     def _convert_local(self) -> bool:
-        return self.ctx.config.syslog.timezone not in _UTC_NAMES
+        return self.ctx.config.syslog.timezone not in syslog.UTC_NAMES
 
     def local_to_utc(self, local: str) -> str:
         """SQL turning a wall-clock TIMESTAMP of ``syslog.timezone`` into UTC.
@@ -147,15 +142,7 @@ class SqlLineParser(Parser):
         # DuckDB refuses parameters a statement does not use.
         params = {k: v for k, v in self.params().items() if f"${k}" in sql}
         con = self.ctx.con
-        parts = split(numbered, threads(con))
-        cursors = [con.cursor() for _ in parts]
-        try:
-            with ThreadPoolExecutor(len(parts)) as pool:
-                results = list(pool.map(partial(run_query, sql, params), cursors, parts))
-        finally:
-            for cursor in cursors:
-                cursor.close()
-        result = pa.concat_tables(results)
+        result = pa.concat_tables(run_sliced(con, sql, params, numbered, VIEW))
         if "skip" in result.column_names:
             result = result.filter(pc.invert(pc.fill_null(result.column("skip"), False)))
             result = result.drop_columns(["skip"])
@@ -245,28 +232,3 @@ def check_rows(
         pc.take(lines.column("line"), index),
     )
     return table, good, rejects
-
-
-def threads(con: duckdb.DuckDBPyConnection) -> int:
-    """DuckDB's thread setting: how many slices a batch is worth."""
-    rows = con.sql("SELECT current_setting('threads')").fetchall()
-    return max(1, int(rows[0][0]))
-
-
-def split(table: pa.Table, slices: int) -> list[pa.Table]:
-    """``table`` cut into at most ``slices`` zero-copy slices of at least MIN_SLICE_ROWS."""
-    count = max(1, min(slices, table.num_rows // MIN_SLICE_ROWS))
-    size = -(-table.num_rows // count)
-    return [table.slice(start, size) for start in range(0, table.num_rows, size)]
-
-
-def run_query(
-    sql: str, params: dict[str, object], cursor: duckdb.DuckDBPyConnection, lines: pa.Table
-) -> pa.Table:
-    """Run ``sql`` over ``lines`` (registered as ``VIEW``) on ``cursor``, in line order."""
-    view = f"batch_lines_{uuid.uuid4().hex}"
-    cursor.register(view, lines)
-    try:
-        return cursor.sql(sql.replace(VIEW, view), params=params).to_arrow_table()
-    finally:
-        cursor.unregister(view)

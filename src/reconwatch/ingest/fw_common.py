@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.ingest.base import Parsed
+from reconwatch.ingest.syslog import UTC_NAMES as SYSLOG_UTC_NAMES
 from reconwatch.ingest.web_common import lit
 
 NOT_SYSLOG: Final = "not a syslog line"
@@ -123,7 +124,7 @@ def extract_struct(text: str, pattern: str, groups: Sequence[str], fields: Seque
 
 
 #: Zone names that mean UTC: a wall-clock stamp in them needs no conversion.
-UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Zulu", "GMT"})
+UTC_NAMES: Final = SYSLOG_UTC_NAMES
 
 
 def local_to_utc_sql(local: str, timezone: str, parameter: str) -> str:

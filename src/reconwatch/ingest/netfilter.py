@@ -29,13 +29,11 @@ after the outer fields, and the leftmost match is the outer packet's.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import ClassVar, Final
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,6 +41,7 @@ from reconwatch import schema
 from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import CANONICAL_IPV4, normalise_ips
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.slices import run_sliced
 
 # Reject reasons: short and fixed, because the run statistics count them by value.
 NOT_NETFILTER: Final = "not a netfilter LOG line"
@@ -291,26 +290,17 @@ class NetfilterParser(Parser):
         )
         sql, params = self._sql(_VIEW)
         con = self.ctx.con
-        # DuckDB parallelises an Arrow scan by row groups of 122,880 rows, so a
-        # batch of the framework's size would run on one core: slices run side by
-        # side instead, each on its own cursor (DuckDB and Arrow release the GIL),
-        # made here because a connection object is not safe to share across threads.
-        parts = _split(numbered, _threads(con))
-        cursors = [con.cursor() for _ in parts]
-        try:
-            with ThreadPoolExecutor(len(parts)) as pool:
-                results = list(pool.map(partial(_run, sql, params), cursors, parts))
-                # Years need every RFC 3164 stamp of the batch in line order: one
-                # narrow step over the whole batch, between the two parallel ones.
-                timestamps = self.envelope.resolve(con, pa.concat_tables(results))
-                pieces, start = [], 0
-                for result in results:
-                    pieces.append(timestamps[start : start + result.num_rows])
-                    start += result.num_rows
-                finished = list(pool.map(partial(self._finish, lines=lines), results, pieces))
-        finally:
-            for cursor in cursors:
-                cursor.close()
+        # Slices run side by side on every core (see ingest/slices.py).
+        results = run_sliced(con, sql, params, numbered, _VIEW)
+        # Years need every RFC 3164 stamp of the batch in line order: one
+        # narrow step over the whole batch, between the two parallel ones.
+        timestamps = self.envelope.resolve(con, pa.concat_tables(results))
+        pieces, start = [], 0
+        for result in results:
+            pieces.append(timestamps[start : start + result.num_rows])
+            start += result.num_rows
+        with ThreadPoolExecutor(len(results)) as pool:
+            finished = list(pool.map(partial(self._finish, lines=lines), results, pieces))
         rows = pa.concat_tables([part.rows for part in finished])
         rejects = pa.concat_tables([part.rejects for part in finished])
         return Parsed(
@@ -399,33 +389,6 @@ ROW_COLUMNS: Final = [
 
 #: Stands for the registered view's name in the batch query until it is run.
 _VIEW: Final = "__netfilter_lines__"
-#: Fewer lines than this per slice and a thread costs more than it saves.
-MIN_SLICE_ROWS: Final = 16_384
-
-
-def _threads(con: duckdb.DuckDBPyConnection) -> int:
-    """DuckDB's thread setting: how many slices a batch is worth."""
-    rows = con.sql("SELECT current_setting('threads')").fetchall()
-    return max(1, int(rows[0][0]))
-
-
-def _split(table: pa.Table, slices: int) -> list[pa.Table]:
-    """``table`` cut into at most ``slices`` zero-copy slices of at least MIN_SLICE_ROWS."""
-    count = max(1, min(slices, table.num_rows // MIN_SLICE_ROWS))
-    size = -(-table.num_rows // count)
-    return [table.slice(start, size) for start in range(0, table.num_rows, size)]
-
-
-def _run(
-    sql: str, params: dict[str, object], cursor: duckdb.DuckDBPyConnection, lines: pa.Table
-) -> pa.Table:
-    """Run the batch query over ``lines`` on ``cursor`` (one cursor per thread)."""
-    view = f"netfilter_lines_{uuid.uuid4().hex}"
-    cursor.register(view, lines)
-    try:
-        return cursor.sql(sql.replace(_VIEW, view), params=params).to_arrow_table()
-    finally:
-        cursor.unregister(view)
 
 
 def _in_line_order(table: pa.Table) -> pa.Table:

@@ -73,7 +73,8 @@ STAMP: Final = "sl_stamp"
 ROLLOVER_MONTHS: Final = 6
 
 _MONTHS: Final = "JanFebMarAprMayJunJulAugSepOctNovDec"
-_UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Zulu", "GMT"})
+#: Zone names that mean UTC: stamps in them need no conversion.
+UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Zulu", "GMT"})
 
 
 def sql_literal(text: str) -> str:
@@ -135,7 +136,7 @@ class SyslogEnvelope:
 
     @property
     def _convert_zone(self) -> bool:
-        return self.config.timezone not in _UTC_NAMES
+        return self.config.timezone not in UTC_NAMES
 
     def params(self) -> dict[str, object]:
         """Named parameters that ``select_sql`` needs bound in the parser's query."""

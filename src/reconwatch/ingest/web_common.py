@@ -24,7 +24,6 @@ The query contract (``{view}`` stands for the batch's registered relation, with
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -37,13 +36,12 @@ import pyarrow.compute as pc
 from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import normalise_ips
 from reconwatch.ingest.base import EMPTY_REJECTS, Parsed, reject_table
+from reconwatch.ingest.slices import run_sliced
 
 INVALID_TIMESTAMP: Final = "invalid timestamp"
 INVALID_SOURCE: Final = "invalid source address"
 INVALID_DESTINATION: Final = "invalid destination address"
 
-#: Fewer lines than this per slice and a thread costs more than it saves.
-MIN_SLICE_ROWS: Final = 16_384
 
 #: Query columns that steer the split and never reach the rows.
 _INTERNAL: Final = frozenset(
@@ -76,30 +74,6 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def threads(con: duckdb.DuckDBPyConnection) -> int:
-    """DuckDB's thread setting: how many slices a batch is worth."""
-    rows = con.sql("SELECT current_setting('threads')").fetchall()
-    return max(1, int(rows[0][0]))
-
-
-def split(table: pa.Table, slices: int) -> list[pa.Table]:
-    """``table`` cut into at most ``slices`` zero-copy slices of at least MIN_SLICE_ROWS."""
-    count = max(1, min(slices, table.num_rows // MIN_SLICE_ROWS))
-    size = max(1, -(-table.num_rows // count))
-    return [table.slice(start, size) for start in range(0, table.num_rows, size)]
-
-
-def _run(
-    sql: str, params: dict[str, object], cursor: duckdb.DuckDBPyConnection, lines: pa.Table
-) -> pa.Table:
-    view = f"batch_lines_{uuid.uuid4().hex}"
-    cursor.register(view, lines)
-    try:
-        return cursor.sql(sql.replace("{view}", view), params=params).to_arrow_table()
-    finally:
-        cursor.unregister(view)
-
-
 def numbered(lines: pa.Table) -> pa.Table:
     """``lines`` with ``_row``, its position, so rejects take their raw text from the input.
 
@@ -120,33 +94,27 @@ def run_batch(
         return Parsed(rows=pa.table({"log_line": pa.array([], pa.int64())}), rejects=EMPTY_REJECTS)
     if envelope is not None:
         params = {**params, **envelope.params()}
-    parts = split(numbered(lines), threads(con))
-    cursors = [con.cursor() for _ in parts]
-    try:
-        with ThreadPoolExecutor(len(parts)) as pool:
-            results = list(pool.map(partial(_run, sql, params), cursors, parts))
-            if envelope is not None:
-                # Years need every RFC 3164 stamp of the batch in line order.
-                times = envelope.resolve(con, pa.concat_tables(results))
-                pieces, start = [], 0
-                for result in results:
-                    piece = times[start : start + result.num_rows]
-                    if "timestamp" in result.column_names:
-                        # A stamp of the message's own (more precise, or the only
-                        # one when a line has no syslog envelope) wins over the envelope's.
-                        own = result.column("timestamp").combine_chunks().cast(pa.timestamp("us"))
-                        piece = pc.coalesce(own, piece)
-                    pieces.append(piece)
-                    start += result.num_rows
-            else:
-                pieces = [
-                    result.column("timestamp").combine_chunks().cast(pa.timestamp("us"))
-                    for result in results
-                ]
-            finished = list(pool.map(partial(_finish, lines=lines), results, pieces))
-    finally:
-        for cursor in cursors:
-            cursor.close()
+    results = run_sliced(con, sql, params, numbered(lines), "{view}")
+    if envelope is not None:
+        # Years need every RFC 3164 stamp of the batch in line order.
+        times = envelope.resolve(con, pa.concat_tables(results))
+        pieces, start = [], 0
+        for result in results:
+            piece = times[start : start + result.num_rows]
+            if "timestamp" in result.column_names:
+                # A stamp of the message's own (more precise, or the only
+                # one when a line has no syslog envelope) wins over the envelope's.
+                own = result.column("timestamp").combine_chunks().cast(pa.timestamp("us"))
+                piece = pc.coalesce(own, piece)
+            pieces.append(piece)
+            start += result.num_rows
+    else:
+        pieces = [
+            result.column("timestamp").combine_chunks().cast(pa.timestamp("us"))
+            for result in results
+        ]
+    with ThreadPoolExecutor(len(results)) as pool:
+        finished = list(pool.map(partial(_finish, lines=lines), results, pieces))
     rows = pa.concat_tables([f[0] for f in finished])
     rejects = pa.concat_tables([f[1] for f in finished])
     skipped = sum(f[2] for f in finished)

@@ -1,0 +1,70 @@
+"""Running one parser query over a batch on every core.
+
+DuckDB parallelises an Arrow scan by row groups of 122,880 rows, so a batch of
+the framework's size would run on one core. Parsers therefore cut the batch
+into zero-copy slices and run the same query on each, side by side, one cursor
+per slice (a connection object is not safe to share across threads; DuckDB and
+Arrow release the GIL). Every line-oriented parser uses this one mechanism.
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+
+#: Fewer lines than this per slice and a thread costs more than it saves.
+MIN_SLICE_ROWS: Final = 16_384
+
+
+def threads(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's thread setting: how many slices a batch is worth."""
+    rows = con.sql("SELECT current_setting('threads')").fetchall()
+    return max(1, int(rows[0][0]))
+
+
+def split(table: pa.Table, slices: int) -> list[pa.Table]:
+    """``table`` cut into at most ``slices`` zero-copy slices of at least MIN_SLICE_ROWS."""
+    if table.num_rows == 0:
+        return [table]
+    count = max(1, min(slices, table.num_rows // MIN_SLICE_ROWS))
+    size = -(-table.num_rows // count)
+    return [table.slice(start, size) for start in range(0, table.num_rows, size)]
+
+
+def run_on(
+    sql: str,
+    params: dict[str, object],
+    placeholder: str,
+    cursor: duckdb.DuckDBPyConnection,
+    lines: pa.Table,
+) -> pa.Table:
+    """Run ``sql`` over ``lines``, registered under a fresh name put for ``placeholder``."""
+    view = f"batch_lines_{uuid.uuid4().hex}"
+    cursor.register(view, lines)
+    try:
+        return cursor.sql(sql.replace(placeholder, view), params=params).to_arrow_table()
+    finally:
+        cursor.unregister(view)
+
+
+def run_sliced(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: dict[str, object],
+    lines: pa.Table,
+    placeholder: str,
+) -> list[pa.Table]:
+    """The query's result for each slice of ``lines``, in slice (= line) order."""
+    parts = split(lines, threads(con))
+    cursors = [con.cursor() for _ in parts]
+    try:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            return list(pool.map(partial(run_on, sql, params, placeholder), cursors, parts))
+    finally:
+        for cursor in cursors:
+            cursor.close()
