@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow as pa
 import pytest
 
@@ -66,3 +67,15 @@ def network_rows(rows: list[dict[str, Any]]) -> pa.Table:
         "log_file": "test.log",
     }
     return table_rows(schema.NETWORK, defaults, rows)
+
+
+class _SparkOptions(ibis.config.Config):  # type: ignore[misc]
+    """What the PySpark backend registers on import; its SQL compiler reads it."""
+
+    treat_nan_as_null: bool = False
+
+
+def spark_sql_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let Ibis write Spark SQL (``ibis.to_sql(..., dialect="pyspark")``) without pyspark."""
+    if ibis.options.pyspark is None:
+        monkeypatch.setattr(ibis.options, "pyspark", _SparkOptions())

@@ -14,7 +14,7 @@ import ibis
 import pyarrow as pa
 import pytest
 
-from conftest import BASE_TIME, table_rows
+from conftest import BASE_TIME, spark_sql_options, table_rows
 from ingest_helpers import make, parse
 from reconwatch import schema
 from reconwatch.config import (
@@ -407,16 +407,9 @@ def test_dns_detections_are_registered_on_the_dns_table() -> None:
         assert hasattr(DetectConfig(), DETECTIONS[name].config)
 
 
-class _SparkOptions(ibis.config.Config):  # type: ignore[misc]
-    """What the PySpark backend registers on import; its compiler reads it."""
-
-    treat_nan_as_null: bool = False
-
-
 @pytest.mark.parametrize("name", list(dns.DETECTIONS))
 def test_dns_detection_compiles_for_spark(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if ibis.options.pyspark is None:
-        monkeypatch.setattr(ibis.options, "pyspark", _SparkOptions())
+    spark_sql_options(monkeypatch)
     detection = dns.DETECTIONS[name]
     expr = detection.function(table(dnsrecon_burst(5)), getattr(DetectConfig(), detection.config))
     sql = ibis.to_sql(expr, dialect="pyspark")

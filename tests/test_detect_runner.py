@@ -8,7 +8,7 @@ from typing import Any
 import ibis
 import pytest
 
-from conftest import network_rows
+from conftest import network_rows, spark_sql_options
 from reconwatch import schema
 from reconwatch.config import DetectConfig
 from reconwatch.detect import DETECTIONS, SORT_KEYS, run_detections
@@ -179,19 +179,12 @@ def test_run_detections_uses_the_config_thresholds() -> None:
     assert findings.num_rows == 0
 
 
-class _SparkOptions(ibis.config.Config):  # type: ignore[misc]
-    """What the PySpark backend registers on import; its compiler reads it."""
-
-    treat_nan_as_null: bool = False
-
-
 @pytest.mark.parametrize("name", list(DETECTIONS))
 def test_every_detection_compiles_for_spark(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # The portable-subset promise, checked cheaply and without pyspark installed:
     # Ibis must be able to write each detection in Spark SQL (the engine
     # conformance suite then runs it on both engines).
-    if ibis.options.pyspark is None:
-        monkeypatch.setattr(ibis.options, "pyspark", _SparkOptions())
+    spark_sql_options(monkeypatch)
     detection = DETECTIONS[name]
     inputs = [
         ibis.memtable(

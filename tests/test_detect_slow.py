@@ -10,7 +10,7 @@ import ibis
 import pyarrow.compute as pc
 import pytest
 
-from conftest import BASE_TIME, network_rows
+from conftest import BASE_TIME, network_rows, spark_sql_options
 from reconwatch.config import DarkSpaceConfig, DetectConfig, EngineConfig, SlowScanConfig
 from reconwatch.detect import DETECTIONS as ALL_DETECTIONS
 from reconwatch.detect import run_detections
@@ -210,16 +210,9 @@ def test_family_registry_is_merged_with_configs_and_techniques() -> None:
     }
 
 
-class _SparkOptions(ibis.config.Config):  # type: ignore[misc]
-    """What the PySpark backend registers on import; its compiler reads it."""
-
-    treat_nan_as_null: bool = False
-
-
 def spark_sql(expr: ibis.Table, monkeypatch: pytest.MonkeyPatch) -> str:
     """``expr`` in Spark SQL, without pyspark installed (see test_detect_runner.py)."""
-    if ibis.options.pyspark is None:
-        monkeypatch.setattr(ibis.options, "pyspark", _SparkOptions())
+    spark_sql_options(monkeypatch)
     sql: str = ibis.to_sql(expr, dialect="pyspark")
     return sql
 

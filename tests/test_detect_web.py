@@ -14,7 +14,7 @@ import ibis
 import pyarrow as pa
 import pytest
 
-from conftest import BASE_TIME, table_rows
+from conftest import BASE_TIME, spark_sql_options, table_rows
 from ingest_helpers import make, parse
 from reconwatch import schema
 from reconwatch.config import (
@@ -310,16 +310,9 @@ def test_web_detections_are_registered_on_the_http_table() -> None:
     assert DETECTIONS["web_wordlist_scan"].technique == "T1595.003"
 
 
-class _SparkOptions(ibis.config.Config):  # type: ignore[misc]
-    """What the PySpark backend registers on import; its compiler reads it."""
-
-    treat_nan_as_null: bool = False
-
-
 @pytest.mark.parametrize("name", list(web.DETECTIONS))
 def test_web_detection_compiles_for_spark(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if ibis.options.pyspark is None:
-        monkeypatch.setattr(ibis.options, "pyspark", _SparkOptions())
+    spark_sql_options(monkeypatch)
     detection = web.DETECTIONS[name]
     expr = detection.function(table(browsing(5)), getattr(DetectConfig(), detection.config))
     sql = ibis.to_sql(expr, dialect="pyspark")
