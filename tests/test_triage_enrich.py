@@ -95,3 +95,15 @@ def test_exercise_inside_window_and_scope_is_approved_outside_is_flagged(tmp_pat
     # Escalated, but an approved exercise's source is never blocked.
     assert late.containment["block"] is False
     assert "allowlisted" in late.containment["refused"][RED_TEAM]
+
+
+def test_an_unreadable_feed_is_a_warning_not_silence(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    log.write_text("\n".join(scan(ACTOR, ports=20)) + "\n")
+    missing = tmp_path / "nope.txt"
+    config = Config.model_validate(
+        {"enrich": {"feeds": [{"name": "gone", "type": "plain", "path": str(missing)}]}}
+    )
+    result = hunt([str(log)], config, options=NOW)
+    assert any("gone" in w and "enrichment" in w for w in result.warnings)
+    assert result.document()["warnings"] == result.warnings

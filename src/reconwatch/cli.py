@@ -183,6 +183,8 @@ def hunt(
         for f in result.run.files:
             if f.error:
                 console.print(f"reconwatch: warning: {clean(f.error, 500)}", markup=False)
+    for warning in result.warnings:
+        console.print(f"reconwatch: warning: {clean(warning, 500)}", markup=False)
     print_cases(console, result.cases)
     for name, path in result.outputs.items():
         console.print(f"{name}: {path}", markup=False)

@@ -41,12 +41,15 @@ class HuntResult:
     run: RunStats | None
     cases: list[Case]
     plan: BlockPlan
+    #: Problems that did not stop the hunt but weaken its verdicts (an unreadable
+    #: feed, exercise calendar or geo database): shown and kept in cases.json.
+    warnings: list[str] = field(default_factory=list)
     exposure: ExposureReport | None = None
     honeypots: HoneypotSuggestions | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
 
     def document(self) -> dict[str, object]:
-        return cases_document(self.cases, self.run)
+        return cases_document(self.cases, self.run, self.warnings)
 
 
 @contextmanager
@@ -112,6 +115,7 @@ def hunt(
             if case.actor in history:
                 case.id = history[case.actor].case_id  # one case per actor across hunts
         enrichment = Enrichment.load(config.enrich)
+        warnings = [f"enrichment: {error}" for error in enrichment.errors]
         exercise_sources = [str(n) for e in enrichment.exercises for n in e.sources]
         try:
             cases = triage(
@@ -127,7 +131,14 @@ def hunt(
         if store is not None:
             store.close()
     exposure.cases = {c.id: sorted(c.sources) for c in cases}
-    result = HuntResult(run=run, cases=cases, plan=plan, exposure=exposure, honeypots=honeypots)
+    result = HuntResult(
+        run=run,
+        cases=cases,
+        plan=plan,
+        warnings=warnings,
+        exposure=exposure,
+        honeypots=honeypots,
+    )
     if out_dir is not None:
         result.outputs = _write_outputs(result, out_dir, config)
     return result

@@ -113,12 +113,15 @@ def case_to_dict(case: Case) -> dict[str, Any]:
     }
 
 
-def cases_document(cases: list[Case], run: RunStats | None) -> dict[str, Any]:
+def cases_document(
+    cases: list[Case], run: RunStats | None, warnings: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "generated_at": iso(dt.datetime.now(dt.UTC)),
         "reconwatch_version": __version__,
         "ingest": run.to_json() if run else None,
+        "warnings": warnings or [],
         "summary": {
             "cases": len(cases),
             "escalated": sum(c.escalate for c in cases),
