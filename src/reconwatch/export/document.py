@@ -1,0 +1,245 @@
+"""Reading the cases document for export, and the facts every exporter shares.
+
+The document is input like any other: it may come from another machine, an
+older reconwatch or a hand edit, so it is checked before use and every value
+taken from it is treated as untrusted text. Addresses are parsed with
+:mod:`ipaddress` before they reach a STIX pattern or a query; anything else
+that cannot be trusted is carried as data, never as syntax.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from reconwatch.report.casejson import SCHEMA
+
+#: Namespace of every id an exporter derives (uuid5), so re-exporting the same
+#: case gives the same STIX ids, ECS ``_id``s and Sigma rule ids.
+NAMESPACE: Final = uuid.UUID("5b0c7d1e-2f9a-5c43-9e61-3a7d8e4f0b21")
+
+#: Dispositions whose sources are never exported as indicators to block:
+#: containment refuses them too (respond/containment.py).
+NOT_BLOCKED: Final = frozenset({"benign_scanner", "approved_exercise", "benign"})
+
+ATTACK_URL: Final = "https://attack.mitre.org/techniques/{}/"
+RECONNAISSANCE: Final = ("TA0043", "Reconnaissance", "reconnaissance")
+DISCOVERY: Final = ("TA0007", "Discovery", "discovery")
+
+#: ATT&CK names of the techniques reconwatch assigns (triage.py, detect/*).
+TECHNIQUES: Final[dict[str, str]] = {
+    "T1590": "Gather Victim Network Information",
+    "T1590.001": "Domain Properties",
+    "T1590.002": "DNS",
+    "T1590.005": "IP Addresses",
+    "T1595": "Active Scanning",
+    "T1595.001": "Scanning IP Blocks",
+    "T1595.002": "Vulnerability Scanning",
+    "T1595.003": "Wordlist Scanning",
+    "T1046": "Network Service Discovery",
+}
+
+
+class CasesDocumentError(ValueError):
+    """The input is not a usable cases document; the message is one line."""
+
+
+def stable_uuid(*parts: str) -> uuid.UUID:
+    """A uuid5 of ``parts`` in reconwatch's namespace: the same input, the same id."""
+    return uuid.uuid5(NAMESPACE, "\x1f".join(parts))
+
+
+def load_document(path: Path | str) -> dict[str, Any]:
+    """Read and check a cases document; :class:`CasesDocumentError` says why not."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CasesDocumentError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CasesDocumentError(f"{path}: cannot read: {exc}") from None
+    return parse_document(text, str(path))
+
+
+def parse_document(text: str, name: str = "document") -> dict[str, Any]:
+    """Parse and check the JSON text of a cases document."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CasesDocumentError(f"{name}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    return check_document(data, name)
+
+
+def check_document(data: object, name: str = "document") -> dict[str, Any]:
+    """``data`` if it is a cases document of the schema this reconwatch reads."""
+    if not isinstance(data, dict) or "cases" not in data or "schema" not in data:
+        raise CasesDocumentError(f"{name}: not a reconwatch cases document (no schema/cases)")
+    if data["schema"] != SCHEMA:
+        raise CasesDocumentError(
+            f"{name}: schema {str(data['schema'])[:60]!r} is not supported (expected {SCHEMA})"
+        )
+    if not isinstance(data["cases"], list):
+        raise CasesDocumentError(f"{name}: 'cases' is not a list")
+    for index, case in enumerate(data["cases"]):
+        _check_case(case, f"{name}: case {index}")
+    return data
+
+
+def _check_case(case: object, where: str) -> None:
+    if not isinstance(case, dict):
+        raise CasesDocumentError(f"{where} is not an object")
+    for key in ("id", "actor", "severity", "disposition", "first_seen", "last_seen"):
+        if not isinstance(case.get(key), str):
+            raise CasesDocumentError(f"{where}: missing or non-text {key!r}")
+    sources = case.get("sources")
+    if not isinstance(sources, list) or not sources:
+        raise CasesDocumentError(f"{where}: 'sources' must be a non-empty list")
+    for source in sources:
+        # Addresses end up inside STIX patterns and queries: only real ones pass.
+        if not isinstance(source, str) or not is_ip(source):
+            raise CasesDocumentError(f"{where}: source {str(source)[:60]!r} is not an IP address")
+    for key in ("first_seen", "last_seen"):
+        parse_time(case[key], f"{where}: {key}")
+
+
+def is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def ip_version(value: str) -> int:
+    return ipaddress.ip_address(value).version
+
+
+def parse_time(value: object, where: str = "timestamp") -> dt.datetime:
+    """An ISO 8601 time of the document as an aware UTC datetime."""
+    if not isinstance(value, str):
+        raise CasesDocumentError(f"{where}: not a timestamp")
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CasesDocumentError(f"{where}: {value[:40]!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def iso(value: dt.datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, as the cases document writes times."""
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def epoch_ms(value: dt.datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def generated_at(document: Mapping[str, Any]) -> dt.datetime:
+    """When the hunt wrote the document (now, if it does not say)."""
+    value = document.get("generated_at")
+    if isinstance(value, str):
+        return parse_time(value, "generated_at")
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def blocked_sources(case: Mapping[str, Any]) -> list[str]:
+    """The sources containment would block: the case's block is on, the source
+    was not refused (protected, internal...) and the disposition is not benign."""
+    containment = case.get("containment") or {}
+    if not isinstance(containment, dict) or containment.get("block") is not True:
+        return []
+    if case.get("disposition") in NOT_BLOCKED:
+        return []
+    refused = containment.get("refused") or {}
+    return [s for s in case["sources"] if s not in refused]
+
+
+def intel_matches(case: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(source, match) for every threat-intelligence hit of the case."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    enrichment = case.get("enrichment") or {}
+    if not isinstance(enrichment, dict):
+        return found
+    for source in case["sources"]:
+        entry = enrichment.get(source)
+        matches = entry.get("intel") if isinstance(entry, dict) else None
+        for match in matches if isinstance(matches, list) else []:
+            if isinstance(match, dict):
+                found.append((source, match))
+    return found
+
+
+def actors(case: Mapping[str, Any]) -> list[str]:
+    """Threat actors named by the intelligence that matched the case, sorted."""
+    return sorted({str(m["actor"]) for _, m in intel_matches(case) if m.get("actor")})
+
+
+def geo(case: Mapping[str, Any], source: str) -> dict[str, Any]:
+    enrichment = case.get("enrichment") or {}
+    entry = enrichment.get(source) if isinstance(enrichment, dict) else None
+    value = entry.get("geo") if isinstance(entry, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+#: Activity counters of a case that are events from its sources, by table.
+ACTIVITY_EVENTS: Final = (
+    "events",
+    "dns_queries",
+    "http_requests",
+    "auth_successes",
+    "auth_failures",
+    "alerts",
+)
+
+
+def event_count(case: Mapping[str, Any]) -> int:
+    """Events logged from the case's sources: the activity counters (network,
+    DNS, HTTP, auth, IDS), which count each line once; the findings' counts
+    would count a packet twice when two detections use it. At least 1."""
+    activity = case.get("activity")
+    if isinstance(activity, dict):
+        total = sum(
+            int(activity.get(key) or 0)
+            for key in ACTIVITY_EVENTS
+            if isinstance(activity.get(key) or 0, int)
+        )
+        if total > 0:
+            return total
+    findings = case.get("findings") or []
+    return max(sum(int(f.get("event_count") or 0) for f in findings), 1)
+
+
+def target_ips(case: Mapping[str, Any]) -> list[str]:
+    """The case's targets that are addresses (DNS names and URL paths are not)."""
+    return [t for t in case.get("targets") or [] if isinstance(t, str) and is_ip(t)]
+
+
+def tactic(technique: str) -> tuple[str, str, str]:
+    """(id, name, short name) of the ATT&CK tactic a reconwatch technique belongs to."""
+    return DISCOVERY if technique.startswith("T1046") else RECONNAISSANCE
+
+
+def technique_name(technique: str) -> str:
+    return TECHNIQUES.get(technique, technique)
+
+
+def full_technique_name(technique: str) -> str:
+    """ATT&CK's display name: "Gather Victim Network Information: IP Addresses"."""
+    if "." not in technique:
+        return technique_name(technique)
+    return f"{technique_name(technique.split('.')[0])}: {technique_name(technique)}"
+
+
+def technique_url(technique: str) -> str:
+    return ATTACK_URL.format(technique.replace(".", "/"))
+
+
+def parents(techniques: Iterable[str]) -> list[str]:
+    """Techniques without sub-technique suffix, deduplicated, in order."""
+    return list(dict.fromkeys(t.split(".")[0] for t in techniques))

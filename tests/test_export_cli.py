@@ -1,0 +1,111 @@
+"""``reconwatch export``: output to stdout or a file, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import stix2
+from click.testing import CliRunner
+
+from export_helpers import hunted, write
+from reconwatch.export.cli import export
+
+__all__ = ["hunted"]
+
+
+@click.group()
+def root() -> None:
+    """Stands in for reconwatch's main group, as the lead registers it."""
+
+
+root.add_command(export)
+
+
+def run(*args: str, stdin: str | None = None) -> Any:
+    return CliRunner().invoke(root, ["export", *args], input=stdin)
+
+
+@pytest.mark.parametrize("fmt", ["stix", "ocsf", "ecs", "thehive"])
+def test_each_format_to_stdout_and_to_a_file(
+    fmt: str, hunted: dict[str, Any], tmp_path: Path
+) -> None:
+    path = write(tmp_path / "cases.json", hunted)
+    shown = run(fmt, str(path))
+    assert shown.exit_code == 0, shown.output
+    out = tmp_path / f"out.{fmt}"
+    saved = run(fmt, str(path), "--out", str(out))
+    assert saved.exit_code == 0 and saved.stdout == ""
+    assert out.read_text(encoding="utf-8") == shown.stdout
+    if fmt == "ecs":
+        assert all(json.loads(line) for line in shown.stdout.splitlines())
+    else:
+        json.loads(shown.stdout)
+
+
+def test_stix_from_stdin_parses(hunted: dict[str, Any]) -> None:
+    result = run("stix", "-", "--soc-name", "Blue Team", stdin=json.dumps(hunted))
+    assert result.exit_code == 0, result.output
+    bundle = stix2.parse(result.stdout, allow_custom=False)
+    assert any(o.type == "identity" and o.name == "Blue Team" for o in bundle.objects)
+
+
+def _bad_documents(hunted: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    wrong_schema = {**hunted, "schema": "reconwatch.cases/9"}
+    injected = json.loads(json.dumps(hunted))
+    injected["cases"][0]["sources"] = ["1.2.3.4'] OR [ipv4-addr:value = '0.0.0.0/0"]
+    bad_time = json.loads(json.dumps(hunted))
+    bad_time["cases"][0]["first_seen"] = "yesterday"
+    return {
+        "not json": ("{oops", "not JSON"),
+        "a list": ("[1, 2]", "not a reconwatch cases document"),
+        "other json": ('{"hello": 1}', "not a reconwatch cases document"),
+        "wrong schema": (json.dumps(wrong_schema), "reconwatch.cases/9' is not supported"),
+        "injected source": (json.dumps(injected), "is not an IP address"),
+        "bad time": (json.dumps(bad_time), "is not an ISO 8601 time"),
+    }
+
+
+@pytest.mark.parametrize("fmt", ["stix", "ocsf", "ecs", "thehive"])
+def test_bad_input_is_one_line_never_a_traceback(
+    fmt: str, hunted: dict[str, Any], tmp_path: Path
+) -> None:
+    missing = run(fmt, str(tmp_path / "nope.json"))
+    assert missing.exit_code == 1
+    assert missing.output == f"Error: {tmp_path / 'nope.json'}: no such file\n"
+    for name, (text, expected) in _bad_documents(hunted).items():
+        path = tmp_path / "bad.json"
+        path.write_text(text, encoding="utf-8")
+        result = run(fmt, str(path))
+        assert result.exit_code == 1, name
+        assert expected in result.output, (name, result.output)
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output, name
+        assert not isinstance(result.exception, Exception) or isinstance(
+            result.exception, SystemExit
+        ), name
+
+
+def test_empty_hunt_exports_empty_but_valid_outputs(hunted: dict[str, Any]) -> None:
+    empty = {**hunted, "cases": []}
+    stix = run("stix", "-", stdin=json.dumps(empty))
+    assert stix.exit_code == 0
+    bundle = stix2.parse(stix.stdout, allow_custom=False)
+    assert [o.type for o in bundle.objects] == ["identity"]
+    assert run("ecs", "-", stdin=json.dumps(empty)).stdout == ""
+    assert json.loads(run("ocsf", "-", stdin=json.dumps(empty)).stdout) == []
+    assert json.loads(run("thehive", "-", stdin=json.dumps(empty)).stdout) == []
+
+
+def test_unwritable_out_is_a_clean_error(hunted: dict[str, Any], tmp_path: Path) -> None:
+    path = write(tmp_path / "cases.json", hunted)
+    result = run("ocsf", str(path), "--out", str(tmp_path / "missing-dir" / "x.json"))
+    assert result.exit_code == 1 and "cannot write" in result.output
+
+
+def test_help_lists_every_format() -> None:
+    result = run("--help")
+    for name in ("stix", "ocsf", "ecs", "thehive", "sigma"):
+        assert name in result.output
