@@ -10,7 +10,7 @@ import pytest
 
 from conftest import network_rows, spark_sql_options
 from reconwatch import schema
-from reconwatch.config import DetectConfig
+from reconwatch.config import DetectConfig, SiteConfig
 from reconwatch.detect import DETECTIONS, SORT_KEYS, run_detections
 from reconwatch.detect.base import RUN_FINDINGS
 
@@ -192,5 +192,9 @@ def test_every_detection_compiles_for_spark(name: str, monkeypatch: pytest.Monke
         )
         for table in detection.inputs
     ]
-    expr = detection.function(*inputs, getattr(DetectConfig(), detection.config))
+    settings = getattr(DetectConfig(), detection.config)
+    if detection.site:
+        expr = detection.function(*inputs, settings, site=SiteConfig())
+    else:
+        expr = detection.function(*inputs, settings)
     assert "SELECT" in ibis.to_sql(expr, dialect="pyspark")

@@ -108,12 +108,12 @@ def test_network_only_is_the_default_and_unchanged(sample: Sample, tmp_path: Pat
 def test_minimum_size_holds_every_actor(tmp_path: Path) -> None:
     minimum = min_sample_size(ALL_FAMILIES)
     assert min_sample_size() == MIN_SAMPLE_SIZE
-    assert minimum == MIN_SAMPLE_SIZE + 1996  # the family actors' lines
+    assert minimum == MIN_SAMPLE_SIZE + 2026  # the family actors' lines
     truth = generate_sample(tmp_path / "a", size=minimum, families=ALL_FAMILIES)
     assert sum(truth.files.values()) == minimum
     family_files = (BIND_LOG, ZEEK_DNS_LOG, ACCESS_LOG, EVE_LOG, AUTH_LOG)
     actor_lines = sum(a.lines.get(f, 0) for a in truth.actors for f in family_files)
-    assert actor_lines == sum(truth.files[f] for f in family_files) == 1996
+    assert actor_lines == sum(truth.files[f] for f in family_files) == 2026
     with pytest.raises(ValueError, match=f"at least {minimum}"):
         generate_sample(tmp_path / "b", size=minimum - 1, families=ALL_FAMILIES)
 
@@ -148,6 +148,7 @@ EXPECTED_FAMILY_ACTORS = [
     ("192.0.2.77", "nikto_scan", ("web_scanner_user_agent", "web_sensitive_path_probe"), False),
     ("198.51.100.9", "zone_transfer", ("zone_transfer",), False),
     ("192.0.2.66", "dns_chaos_probe", ("dns_chaos_probe",), False),
+    ("192.0.2.171", "internal_probe", ("internal_name_probe", "private_answer_leak"), True),
     ("192.0.2.88", "sensitive_path_prober", ("web_sensitive_path_probe",), False),
     ("192.0.2.120", "bare_ip_client", ("web_host_bare_ip",), False),
 ]
@@ -167,7 +168,7 @@ def test_truth_lists_the_family_actors_after_the_network_ones(sample: Sample) ->
     assert "198.51.100.61" in truth.escalated
     assert not any(a.internal for a in truth.actors[8:])
     # One entry per source: family behaviours of a known source merge into it.
-    assert len({a.address for a in truth.actors}) == len(truth.actors) == 17
+    assert len({a.address for a in truth.actors}) == len(truth.actors) == 18
 
 
 def test_actor_line_counts_match_every_file(sample: Sample) -> None:
@@ -403,7 +404,7 @@ def test_web_background_looks_like_visitors(sample: Sample) -> None:
     actors = {a.address for a in sample[1].actors}
     background = [m for m in access(sample) if m["ip"] not in actors]
     actor_lines = sum(a.lines.get(ACCESS_LOG, 0) for a in sample[1].actors)
-    assert len(background) == sample[1].files[ACCESS_LOG] - actor_lines == 1920
+    assert len(background) == sample[1].files[ACCESS_LOG] - actor_lines == 1916
     statuses = Counter(m["status"] for m in background)
     assert statuses["200"] / len(background) > 0.7 and statuses["304"] > 0
     missing: dict[str, set[str]] = defaultdict(set)

@@ -20,7 +20,9 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from reconwatch.detect.ids import is_exploit
 from reconwatch.detect.scantype import scan_types
+from reconwatch.detect.web import is_sensitive
 
 #: Cap on list-valued facts kept per case (targets, ports, exposed services):
 #: a /16 sweep has 65,536 targets; counts stay exact, lists are samples.
@@ -100,6 +102,21 @@ class Finding:
                 f"sequential test (TRW) flagged it {self.label} "
                 f"({self.target_count} hosts, log-likelihood {self.score:.1f})"
             )
+        if self.detection == "internal_name_probe":
+            return (
+                f"{self.target_count} internal-only names or private reverse-zone names "
+                f"asked of our DNS from outside within {span}"
+            )
+        if self.detection == "private_answer_leak":
+            return (
+                f"our DNS answered an outside client with {self.target_count} private or "
+                f"internal-only address(es) within {span}"
+            )
+        if self.detection == "web_internal_host":
+            return (
+                f"{self.event_count} request(s) naming internal hosts in Host "
+                f"({self.target_count} distinct) within {span}"
+            )
         label = f" ({self.label})" if self.label else ""
         return f"{self.event_count} events, {self.target_count} targets{label} within {span}"
 
@@ -140,6 +157,15 @@ class Activity:
     #: IDS alerts and honeypot touches from the source, with their rule names.
     alerts: int = 0
     alert_rules: list[str] = field(default_factory=list)
+    #: Of those, exploitation/intrusion signatures (data/ids_signatures.yaml):
+    #: the source went beyond reconnaissance.
+    exploit_alerts: int = 0
+    exploit_rules: list[str] = field(default_factory=list)
+    first_exploit_alert: dt.datetime | None = None
+    #: Sensitive paths (data/sensitive_paths.yaml) that answered 2xx to the
+    #: source: a secret or admin page was served, not only asked for.
+    sensitive_successes: int = 0
+    sensitive_success_paths: list[str] = field(default_factory=list)
     #: Connections that succeeded *from* one of our hosts *to* the source:
     #: a scanned host talking back to the scanner is a sign of compromise.
     back_connections: int = 0
@@ -175,6 +201,9 @@ class Case:
     tier2: dict[str, Any] = field(default_factory=dict)
     #: Per source: threat-intel matches, benign-scanner lists, geo/ASN.
     enrichment: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Bounded chart data (timeline, hosts x ports heat map, DNS volume), see
+    #: report/series.py; empty until the hunt computes it from the lake.
+    series: dict[str, Any] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:
@@ -287,6 +316,10 @@ def build_cases(
     return cases
 
 
+def _earliest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    return min(t for t in (a, b) if t is not None) if (a or b) else None
+
+
 def _merge(parts: list[Activity]) -> Activity:
     """One actor's activity from its member sources' (a campaign has many)."""
     if len(parts) == 1:
@@ -297,7 +330,7 @@ def _merge(parts: list[Activity]) -> Activity:
             "events", "failed", "succeeded", "target_count", "port_count", "probed_pairs",
             "exposed_count", "dns_queries", "dns_names", "dns_nxdomain", "http_requests",
             "http_client_errors", "http_paths", "auth_successes", "auth_failures", "alerts",
-            "back_connections",
+            "back_connections", "exploit_alerts", "sensitive_successes",
         ):  # fmt: skip
             setattr(merged, name, getattr(merged, name) + getattr(part, name))
         stamps = [t for t in (merged.first_seen, part.first_seen) if t is not None]
@@ -310,6 +343,11 @@ def _merge(parts: list[Activity]) -> Activity:
         merged.datasets = sorted({*merged.datasets, *part.datasets})
         merged.auth_users = sorted({*merged.auth_users, *part.auth_users})[:LIST_CAP]
         merged.alert_rules = sorted({*merged.alert_rules, *part.alert_rules})[:LIST_CAP]
+        merged.exploit_rules = sorted({*merged.exploit_rules, *part.exploit_rules})[:LIST_CAP]
+        merged.sensitive_success_paths = sorted(
+            {*merged.sensitive_success_paths, *part.sensitive_success_paths}
+        )[:LIST_CAP]
+        merged.first_exploit_alert = _earliest(merged.first_exploit_alert, part.first_exploit_alert)
         merged.back_connection_samples = sorted(
             {*merged.back_connection_samples, *part.back_connection_samples}
         )[:10]
@@ -418,6 +456,15 @@ def _http_activity(events: ir.Table, result: dict[str, Activity]) -> None:
         activity.http_requests = row["requests"]
         activity.http_client_errors = row["errors"] or 0
         activity.http_paths = row["paths"]
+    ok = (status >= 200) & (status <= 299) & events.url_path.notnull()
+    served = events.filter(ok & is_sensitive(events.url_path))
+    hits = served.group_by("source_ip").aggregate(
+        count=served.count(), paths=served.url_path.collect(distinct=True)
+    )
+    for row in hits.to_pyarrow().to_pylist():
+        activity = result[row["source_ip"]]
+        activity.sensitive_successes = row["count"]
+        activity.sensitive_success_paths = sorted(row["paths"] or [])[:LIST_CAP]
 
 
 def _auth_activity(events: ir.Table, result: dict[str, Activity]) -> None:
@@ -444,6 +491,17 @@ def _alert_activity(events: ir.Table, result: dict[str, Activity]) -> None:
         activity = result[row["source_ip"]]
         activity.alerts = row["alerts"]
         activity.alert_rules = sorted(r for r in (row["rules"] or []) if r)[:LIST_CAP]
+    exploits = events.filter(is_exploit(events))
+    hits = exploits.group_by("source_ip").aggregate(
+        count=exploits.count(),
+        rules=exploits.rule_name.collect(distinct=True),
+        first=exploits.timestamp.min(),
+    )
+    for row in hits.to_pyarrow().to_pylist():
+        activity = result[row["source_ip"]]
+        activity.exploit_alerts = row["count"]
+        activity.exploit_rules = sorted(r for r in (row["rules"] or []) if r)[:LIST_CAP]
+        activity.first_exploit_alert = row["first"]
 
 
 def _back_connections(events: ir.Table, result: dict[str, Activity]) -> None:

@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from reconwatch.netaddr import IPNetwork, parse_networks
+from reconwatch.netaddr import PRIVATE_NETWORKS, IPNetwork, collapse, parse_networks
 
 
 class ConfigError(Exception):
@@ -105,12 +105,35 @@ class SiteConfig(Section):
     #: a playbook escalation criterion. Not derived from home_networks: behind
     #: DNAT a public service is often logged at a private address.
     internal_only: CidrList = Field(default_factory=list)
+    #: DNS zones that exist only inside (``corp.example.com``, ``ad.example.net``):
+    #: an outside client asking for names in them already knows, or is guessing,
+    #: internal naming.
+    internal_zones: list[str] = Field(default_factory=list)
+    #: Suffixes reserved or widely used for private names, internal wherever
+    #: they appear: ``internal`` (ICANN, 2024), ``home.arpa`` (RFC 8375),
+    #: ``local`` (mDNS, RFC 6762), and the customary ``lan``, ``intranet``,
+    #: ``corp``, ``private``, ``localdomain``.
+    private_suffixes: list[str] = Field(
+        default_factory=lambda: [
+            *("internal", "home.arpa", "local", "lan"),
+            *("intranet", "corp", "private", "localdomain"),
+        ]
+    )
+
+    def internal_names(self) -> list[str]:
+        """Lower-case zones whose names are internal (``internal_zones``, ``private_suffixes``)."""
+        zones = [*self.internal_zones, *self.private_suffixes]
+        return sorted({zone.strip(".").lower() for zone in zones})
 
     def home(self) -> list[IPNetwork]:
         return parse_networks(self.home_networks)
 
     def internal_only_networks(self) -> list[IPNetwork]:
         return parse_networks(self.internal_only)
+
+    def internal_address_networks(self) -> list[IPNetwork]:
+        """Addresses an outsider should never learn: private ranges and ``internal_only``."""
+        return collapse([*parse_networks(PRIVATE_NETWORKS), *self.internal_only_networks()])
 
     def protected_networks(self) -> list[IPNetwork]:
         return parse_networks(self.protected)
@@ -485,6 +508,65 @@ class WebVhostSweepConfig(Section):
     min_hosts: int = Field(10, ge=2)
 
 
+class InternalNameProbeConfig(Section):
+    """Outside clients asking our DNS for internal-only names or private reverse zones.
+
+    A client outside ``site.home_networks`` that asks for names under
+    ``site.internal_zones`` or ``site.private_suffixes``, or for PTR names in
+    the reverse zones of private (RFC 1918, ULA) and ``site.internal_only``
+    ranges, is mapping addresses it should not see (the playbook's "enumerate
+    internal IP addresses not typically visible externally"). A stray
+    misconfigured client asks for one or two such names; ``min_names`` (3)
+    distinct names within ``window_seconds`` (3600 s) make a finding.
+    """
+
+    window_seconds: int = Field(3600, gt=0)
+    min_names: int = Field(3, ge=1)
+
+
+class PrivateAnswerLeakConfig(Section):
+    """DNS answers that hand private (RFC 1918, ULA) or ``site.internal_only``
+    addresses to a client outside ``site.home_networks``.
+
+    Each such answer tells an outsider an internal address (split-horizon DNS
+    misconfigured, or an internal name published). One name is a leak worth a
+    finding: ``min_names`` (1) within ``window_seconds`` (3600 s).
+    """
+
+    window_seconds: int = Field(3600, gt=0)
+    min_names: int = Field(1, ge=1)
+
+
+class WebInternalHostConfig(Section):
+    """Web requests from outside ``site.home_networks`` whose Host header is a
+    private or ``site.internal_only`` address, or a name under
+    ``site.internal_zones`` or ``site.private_suffixes``: the client is trying
+    internal virtual hosts or addresses it learnt elsewhere. Browsers never send
+    such a Host to a public server; ``min_requests`` (1) within
+    ``window_seconds`` (3600 s)."""
+
+    window_seconds: int = Field(3600, gt=0)
+    min_requests: int = Field(1, ge=1)
+
+
+class IdsScanAlertConfig(Section):
+    """IDS scan signatures (data/ids_signatures.yaml) as findings. The sensor has
+    already applied its own threshold (ET SCAN rules count packets, Zeek's
+    scan policy counts hosts), so ``min_alerts`` (1) per ``window_seconds``
+    (3600 s) is enough."""
+
+    window_seconds: int = Field(3600, gt=0)
+    min_alerts: int = Field(1, ge=1)
+
+
+class HoneypotTouchConfig(Section):
+    """Honeypot touches (OpenCanary, Cowrie) as findings. Nothing legitimate
+    talks to a honeypot: ``min_events`` (1) per ``window_seconds`` (86400 s)."""
+
+    window_seconds: int = Field(86400, gt=0)
+    min_events: int = Field(1, ge=1)
+
+
 class DetectConfig(Section):
     vertical_scan: VerticalScanConfig = VerticalScanConfig()
     horizontal_scan: HorizontalScanConfig = HorizontalScanConfig()
@@ -506,6 +588,11 @@ class DetectConfig(Section):
     web_sensitive_path_probe: SensitivePathProbeConfig = SensitivePathProbeConfig()
     web_host_bare_ip: WebHostBareIpConfig = WebHostBareIpConfig()
     web_vhost_sweep: WebVhostSweepConfig = WebVhostSweepConfig()
+    internal_name_probe: InternalNameProbeConfig = InternalNameProbeConfig()
+    private_answer_leak: PrivateAnswerLeakConfig = PrivateAnswerLeakConfig()
+    web_internal_host: WebInternalHostConfig = WebInternalHostConfig()
+    ids_scan_alert: IdsScanAlertConfig = IdsScanAlertConfig()
+    honeypot_touch: HoneypotTouchConfig = HoneypotTouchConfig()
 
 
 class TriageConfig(Section):
@@ -705,10 +792,52 @@ class IngestConfig(Section):
     nginx_json_fields: Annotated[dict[str, list[str]], AfterValidator(_valid_nginx_json_fields)] = (
         Field(default_factory=_default_nginx_json_fields)
     )
+    #: Worker processes that read input files side by side (one file per worker;
+    #: a single big file is still read by one). 1 keeps ingest in the hunt's
+    #: process; ``--jobs`` overrides it.
+    jobs: int = Field(1, ge=1, le=256)
+    #: Days of partitions ``reconwatch lake retain`` keeps when ``--days`` is
+    #: not given; null = no default, the command then needs ``--days``.
+    retention_days: int | None = Field(None, ge=1)
 
     def nginx_json_keys(self) -> dict[str, list[str]]:
         """The effective nginx JSON keys: defaults overridden by the configured columns."""
         return {**_default_nginx_json_fields(), **self.nginx_json_fields}
+
+
+class WatchConfig(Section):
+    """``reconwatch watch``: continued monitoring of files and syslog streams."""
+
+    #: Lines are parsed and detections run at most this often. Alerts must
+    #: follow the line that crosses a threshold within 2 s; a 0.5 s cycle leaves
+    #: the rest for parsing and the detections on a loaded 2-core box.
+    batch_seconds: float = Field(0.5, gt=0, le=10)
+    #: ... or as soon as this many lines wait, whichever comes first.
+    batch_lines: int = Field(50_000, ge=1)
+    #: Rolling window of events kept for the detections. Null: the longest
+    #: window among the detection settings (slow_scan's day by default).
+    window_seconds: int | None = Field(None, gt=0)
+    #: Memory bound of the window whatever the event rate: past this many
+    #: rows (all tables together) the oldest are evicted first.
+    max_window_rows: int = Field(1_000_000, ge=1000)
+    #: At most one update of an actor's alert per this many seconds; a rise
+    #: of severity is sent at once (it can happen at most three times).
+    alert_interval_seconds: float = Field(60.0, ge=0)
+    #: An update needs the actor's event count to have grown by this share
+    #: (0.5 = 50 %) since its last alert, or a new detection or severity.
+    update_growth: float = Field(0.5, ge=0)
+    #: Bytes read per file per cycle (a burst is read over several cycles).
+    read_bytes: int = Field(8 * 1024 * 1024, ge=4096)
+    #: A line longer than this without a newline is cut (bounded memory).
+    max_line_bytes: int = Field(1024 * 1024, ge=1024)
+    #: Syslog messages waiting to be parsed: beyond it TCP peers are paused
+    #: (nothing lost) and UDP datagrams are dropped and counted.
+    max_pending_messages: int = Field(500_000, ge=1000)
+    #: Webhook: seconds per attempt and attempts per alert (bounded retries).
+    webhook_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_attempts: int = Field(3, ge=1, le=10)
+    #: How often the watchlist (actors of earlier cases) is re-read from the store.
+    watchlist_refresh_seconds: float = Field(60.0, gt=0)
 
 
 class Config(Section):
@@ -722,6 +851,7 @@ class Config(Section):
     respond: RespondConfig = RespondConfig()
     ingest: IngestConfig = IngestConfig()
     enrich: EnrichConfig = EnrichConfig()
+    watch: WatchConfig = WatchConfig()
 
 
 def load_config(path: Path | None) -> Config:

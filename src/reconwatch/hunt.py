@@ -23,7 +23,9 @@ from reconwatch.enrich import Enrichment
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
 from reconwatch.lake import Lake, RunStats
 from reconwatch.report.casejson import case_to_dict, cases_document
+from reconwatch.report.html import render_html
 from reconwatch.report.markdown import render_report
+from reconwatch.report.series import attach_series
 from reconwatch.respond.blocklist import BlockPlan
 from reconwatch.respond.containment import plan_blocks, write_rules
 from reconwatch.respond.exposure import ExposureReport, exposure_audit, write_exposure_files
@@ -34,6 +36,7 @@ from reconwatch.triage import triage
 CASES_FILE = "cases.json"
 STORE_FILE = "reconwatch.db"
 REPORT_FILE = "report.md"
+HTML_FILE = "report.html"
 
 
 @dataclass
@@ -53,7 +56,7 @@ class HuntResult:
 
 
 @contextmanager
-def _lake_for(out_dir: Path | None, lake_dir: Path | None) -> Iterator[Lake]:
+def _lake_for(out_dir: Path | None, lake_dir: Path | str | None) -> Iterator[Lake]:
     """The lake a hunt writes to.
 
     An explicit ``--lake`` is appended to (history accumulates). Otherwise a
@@ -78,7 +81,7 @@ def hunt(
     config: Config,
     *,
     out_dir: Path | None = None,
-    lake_dir: Path | None = None,
+    lake_dir: Path | str | None = None,
     options: IngestOptions | None = None,
     progress: Progress | None = None,
     store_url: str | None = None,
@@ -94,9 +97,10 @@ def hunt(
         # DuckDB over the same lake whichever engine ran the detections.
         local = engine if engine.kind == "duckdb" else Engine(lake, config.engine, "duckdb")
         try:
-            findings = run_detections(engine.tables(), config.detect)
+            findings = run_detections(engine.tables(), config.detect, site=config.site)
             tables = local.tables()
             cases = build_cases(tables, findings, config.triage.evidence_samples)
+            attach_series(tables, cases)  # chart data for report.html and the web UI
             # The playbook's network audit and honeypot plan, while the lake is open.
             actors = sorted({s for c in cases for s in c.sources})
             exposure = exposure_audit(tables, actors, config.respond.inventory)
@@ -145,8 +149,12 @@ def hunt(
 
 
 def _write_outputs(result: HuntResult, out_dir: Path, config: Config) -> dict[str, Path]:
+    document = result.document()
     cases_path = out_dir / CASES_FILE
-    cases_path.write_text(json.dumps(result.document(), indent=2) + "\n", encoding="utf-8")
+    cases_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    html_path = out_dir / HTML_FILE
+    exposure = result.exposure.to_dict() if result.exposure is not None else None
+    html_path.write_text(render_html(document, exposure, result.plan), encoding="utf-8")
     report_path = out_dir / REPORT_FILE
     report_path.write_text(
         render_report(result.cases, result.run, len(result.plan.entries), len(result.plan.refused)),
@@ -156,6 +164,7 @@ def _write_outputs(result: HuntResult, out_dir: Path, config: Config) -> dict[st
     outputs = {
         "cases": cases_path,
         "report": report_path,
+        "html": html_path,
         "nftables": rules.nftables,
         "ipset": rules.ipset,
         **rules.vendors,

@@ -8,8 +8,9 @@ Python's ``ipaddress`` is exact and clear.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections.abc import Iterable, Sequence
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -70,3 +71,117 @@ def describe_range(addresses: Iterable[str]) -> str:
     if len(families) == 1:
         return f"{parsed[0]}-{parsed[-1]} ({len(parsed)} addresses)"
     return f"{len(parsed)} addresses (IPv4 and IPv6)"
+
+
+#: Address ranges that are internal wherever they appear (RFC 1918, IPv6 ULA):
+#: never routed on the internet, so seeing them handed to or asked for by an
+#: outside party means internal addressing is leaking.
+PRIVATE_NETWORKS: tuple[str, ...] = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+
+#: Widening a range into text prefixes stops here: a config that needs more
+#: (a /9 of IPv6 with odd bits) is better listed as aligned ranges.
+MAX_TEXT_PREFIXES = 4096
+
+
+class TextPrefix(NamedTuple):
+    """A test on an address's canonical text.
+
+    ``prefix`` starts it; when ``colon_at`` is set, a ``:`` sits at that
+    0-based offset (so that the partial hextet ``fd`` matches ``fd12:`` but not
+    the 3-digit ``fd1:``); when ``exact``, the text is ``prefix`` itself (a
+    single address: ``10.0.0.2`` must not match ``10.0.0.25``).
+    """
+
+    prefix: str
+    colon_at: int | None = None
+    exact: bool = False
+
+    def matches(self, text: str) -> bool:
+        """The same test in Python (the engines evaluate it in ``detect.internal``)."""
+        if self.exact:
+            return text == self.prefix
+        at = self.colon_at
+        return text.startswith(self.prefix) and (at is None or text[at : at + 1] == ":")
+
+
+def _aligned(net: IPNetwork, step: int) -> list[IPNetwork]:
+    """``net`` split into subnets whose prefix length is a multiple of ``step``."""
+    target = -(-net.prefixlen // step) * step
+    if target == net.prefixlen:
+        return [net]
+    if target - net.prefixlen > 12:
+        raise ValueError(f"{net} is too wide to match by text; list aligned ranges instead")
+    return list(net.subnets(new_prefix=target))
+
+
+def text_prefixes(networks: Iterable[IPNetwork]) -> list[TextPrefix]:
+    """Text prefixes that match exactly the canonical addresses inside ``networks``.
+
+    Engines store addresses as canonical text (what ``ipaddress`` prints), so
+    range membership becomes ``startswith`` tests that run on every engine
+    without integer conversion. IPv4 ranges widen to whole octets
+    (172.16.0.0/12 -> ``172.16.`` .. ``172.31.``). IPv6 ranges match whole
+    hextets plus the printed nibbles of a partial one (fc00::/7 -> ``fc`` and
+    ``fd`` with a colon 4 characters on). Single addresses match exactly. IPv6
+    prefixes that end in a zero hextet (or all-zero nibbles) or hold two zero
+    hextets in a row are refused: the canonical text may compress those zeros
+    with the free part into ``::``, and no plain prefix can follow that.
+    """
+    result: list[TextPrefix] = []
+    for net in networks:
+        if net.prefixlen == 0:
+            raise ValueError(f"{net} matches every address; list real ranges")
+        if net.prefixlen == net.max_prefixlen:
+            result.append(TextPrefix(str(net.network_address), exact=True))
+            continue
+        if isinstance(net, ipaddress.IPv4Network):
+            for sub in _aligned(net, 8):
+                if sub.prefixlen == 32:
+                    result.append(TextPrefix(str(sub.network_address), exact=True))
+                    continue
+                octets = str(sub.network_address).split(".")[: sub.prefixlen // 8]
+                result.append(TextPrefix(".".join(octets) + "."))
+            continue
+        for sub in _aligned(net, 4):
+            if sub.prefixlen == 128:
+                result.append(TextPrefix(str(sub.network_address), exact=True))
+                continue
+            hextets = sub.network_address.exploded.split(":")
+            full, nibbles = divmod(sub.prefixlen, 16)
+            head = [format(int(h, 16), "x") for h in hextets[:full]]
+            fixed = hextets[full][: nibbles // 4]
+            digits = fixed.lstrip("0")
+            zero_run = any(a == b == "0" for a, b in itertools.pairwise(head))
+            zero_edge = (digits == "") if nibbles else (not head or head[-1] == "0")
+            if zero_run or zero_edge:
+                # A zero hextet next to the free part may be compressed into
+                # ``::`` with the zeros after it: no text prefix follows it.
+                raise ValueError(f"{net}: zero hextets in the prefix cannot be matched by text")
+            text = ":".join(head) + (":" if head else "")
+            if nibbles == 0:
+                result.append(TextPrefix(text))
+            else:
+                # Leading zero nibbles are not printed; the rest fixes the
+                # hextet's printed width, so its closing colon's offset is known.
+                width = 4 - (len(fixed) - len(digits))
+                result.append(TextPrefix(text + digits, len(text) + width))
+        if len(result) > MAX_TEXT_PREFIXES:
+            raise ValueError(f"{net} widens to too many text prefixes; list aligned ranges")
+    return result
+
+
+def reverse_zones(networks: Iterable[IPNetwork]) -> list[str]:
+    """The reverse-DNS zones (``in-addr.arpa``/``ip6.arpa``) covering ``networks``.
+
+    Widened to octet (IPv4) or nibble (IPv6) boundaries, where zones are cut:
+    172.16.0.0/12 -> ``16.172.in-addr.arpa`` .. ``31.172.in-addr.arpa``.
+    """
+    zones: list[str] = []
+    for net in networks:
+        step = 8 if isinstance(net, ipaddress.IPv4Network) else 4
+        for sub in _aligned(net, step):
+            labels = sub.network_address.reverse_pointer.split(".")
+            keep = sub.prefixlen // step
+            # reverse_pointer lists every octet/nibble, least significant first.
+            zones.append(".".join(labels[len(labels) - 2 - keep :]))
+    return sorted(set(zones))

@@ -18,6 +18,7 @@ from typing import Any
 from reconwatch.cases import Case, Finding
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS
+from reconwatch.detect.internal import INTERNAL_ENUMERATION
 from reconwatch.enrich import Enrichment, SourceContext
 from reconwatch.enrich.exercises import Verdict
 from reconwatch.netaddr import IPNetwork, in_any, parse_ip
@@ -181,39 +182,52 @@ def _repeated_scanning(case: Case, config: Config, earlier: History | None) -> d
 
 
 def _internal_enumeration(case: Case, config: Config) -> dict[str, Any]:
-    """Criterion 2: an outside source reaching for addresses never visible from outside."""
-    inside = config.site.internal_only_networks()
+    """Criterion 2: an outside source reaching for addresses never visible from outside.
+
+    Met by probes of ``site.internal_only`` targets, and by the internal
+    enumeration detections (internal-only names or private reverse zones asked
+    of our DNS, private addresses our DNS handed out, internal Host headers).
+    """
     if case.internal:
         return {"met": False, "evidence": ["not applicable: the source is internal"]}
-    if not inside:
-        return {
-            "met": None,
-            "evidence": ["not evaluated: site.internal_only lists no internal-only ranges"],
-        }
+    evidence = [
+        f"{f.describe()}: {', '.join(f.targets[:5])}"
+        for f in case.findings
+        if f.detection in INTERNAL_ENUMERATION
+    ]
+    inside = config.site.internal_only_networks()
     hits = sorted(
         {
             t
             for f in case.findings
             for t in f.targets
-            if _is_address(t) and in_any(parse_ip(t), inside)
+            if inside and _is_address(t) and in_any(parse_ip(t), inside)
         }
     )
-    if not hits:
-        return {"met": False, "evidence": ["not met: no target inside site.internal_only"]}
-    return {
-        "met": True,
-        "evidence": [
+    if hits:
+        evidence.append(
             f"Enumeration of internal-only addresses from outside: {len(hits)} target(s) in "
             f"site.internal_only, e.g. {', '.join(hits[:5])}"
-        ],
-    }
+        )
+    if evidence:
+        return {"met": True, "evidence": evidence}
+    if not inside:
+        return {
+            "met": None,
+            "evidence": [
+                "not evaluated for packets: site.internal_only lists no internal-only ranges; "
+                "no internal names, private answers or internal Host headers seen"
+            ],
+        }
+    return {"met": False, "evidence": ["not met: no target inside site.internal_only"]}
 
 
 def _compromise(case: Case) -> dict[str, Any]:
     """Criterion 4: signs of compromise or unauthorised access after the reconnaissance.
 
-    A successful login from the scanning source at or after its first scan, or
-    one of our hosts opening connections back to the scanner.
+    A successful login from the scanning source at or after its first scan,
+    IDS exploitation/intrusion alerts on the source, secret or admin paths
+    served (2xx) to it, or one of our hosts opening connections back to it.
     """
     act = case.activity
     evidence = []
@@ -223,6 +237,16 @@ def _compromise(case: Case) -> dict[str, Any]:
             f"Successful login from the scanning source at {_ts(act.first_auth_success)} "
             f"(after the scan began), user(s): {users}"
         )
+    if act.exploit_alerts:
+        evidence.append(
+            f"{act.exploit_alerts} IDS exploitation alert(s) from the source, first at "
+            f"{_ts(act.first_exploit_alert)}: {'; '.join(act.exploit_rules[:3])}"
+        )
+    if act.sensitive_successes:
+        evidence.append(
+            f"{act.sensitive_successes} sensitive path request(s) answered 2xx: "
+            f"{', '.join(act.sensitive_success_paths[:5])}"
+        )
     if act.back_connections:
         evidence.append(
             f"{act.back_connections} connection(s) from our hosts back to the source, e.g. "
@@ -230,7 +254,13 @@ def _compromise(case: Case) -> dict[str, Any]:
         )
     if evidence:
         return {"met": True, "evidence": evidence}
-    return {"met": False, "evidence": ["not met: no login success or back-connection seen"]}
+    return {
+        "met": False,
+        "evidence": [
+            "not met: no login success, exploitation alert, sensitive path served or "
+            "back-connection seen"
+        ],
+    }
 
 
 def _context_dict(ctx: SourceContext) -> dict[str, Any]:

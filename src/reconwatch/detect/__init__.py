@@ -15,8 +15,8 @@ from typing import Final
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from reconwatch.config import DetectConfig
-from reconwatch.detect import dns, slow, web
+from reconwatch.config import DetectConfig, SiteConfig
+from reconwatch.detect import dns, ids, internal, slow, web
 from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, Detection
 from reconwatch.detect.portscan import block_scan, horizontal_scan, vertical_scan
 from reconwatch.detect.scantype import flag_scan
@@ -61,7 +61,7 @@ DETECTIONS: Final[dict[str, Detection]] = {
 }
 
 # Families in their own modules register their detections there.
-for _family in (dns, web, slow):
+for _family in (dns, web, slow, internal, ids):
     DETECTIONS.update(_family.DETECTIONS)
 
 #: Deterministic order of the runner's output.
@@ -72,13 +72,16 @@ def run_detections(
     tables: Mapping[str, ir.Table] | ir.Table,
     cfg: DetectConfig,
     names: Iterable[str] | None = None,
+    site: SiteConfig | None = None,
 ) -> pa.Table:
     """Run the detections (all, or those in ``names``) and return their findings.
 
     Each detection is executed on its own (a failing one names itself), then
     the results are conformed to FINDINGS, concatenated and sorted by
     detection, source, window start and label (nulls last), so the same input
-    gives the same table on every engine and every run.
+    gives the same table on every engine and every run. ``site`` (default
+    ``SiteConfig()``) tells the detections that take it which ranges and zones
+    are ours or internal.
     """
     selected = list(DETECTIONS) if names is None else list(names)
     unknown = [name for name in selected if name not in DETECTIONS]
@@ -94,7 +97,11 @@ def run_detections(
         if any(table not in tables for table in detection.inputs):
             continue  # e.g. no DNS table in this lake: nothing to look at
         inputs = [tables[table] for table in detection.inputs]
-        expr = detection.function(*inputs, getattr(cfg, detection.config))
+        settings = getattr(cfg, detection.config)
+        if detection.site:
+            expr = detection.function(*inputs, settings, site=site or SiteConfig())
+        else:
+            expr = detection.function(*inputs, settings)
         found = conform(expr.to_pyarrow(), FINDINGS)
         found = found.append_column(
             "source_table", pa.repeat(pa.scalar(detection.inputs[0]), found.num_rows)

@@ -61,3 +61,5 @@ class Detection(NamedTuple):
     #: Lake tables the function takes, in order; the first is where its
     #: evidence lines come from.
     inputs: tuple[str, ...] = ("network",)
+    #: Takes ``site=SiteConfig`` too (which ranges and zones are ours or internal).
+    site: bool = False

@@ -538,6 +538,55 @@ def chaos_probe(ctx: Context, address: str, at: float) -> DnsActor:
     return DnsActor(actor, q)
 
 
+#: Internal names an outsider tries on the public name server after reading
+#: them somewhere (a leaked config, certificate logs, a split-horizon mistake).
+INTERNAL_GUESSES: Final = ("dc01.corp", "exchange.corp", "files.corp", "vcenter.internal",
+                           "git.internal", "printer.lan")  # fmt: skip
+#: One published name that wrongly answers with an internal address.
+LEAKY_NAME: Final = ("intranet", "10.20.0.5")
+
+
+def internal_probe(ctx: Context, address: str, at: float) -> DnsActor:
+    """An outsider asking the public server for internal-only names (refused),
+    PTR names of 10.0.0.1-10.0.0.8 (refused), and one published name that
+    answers with a private address (split-horizon leak): ``internal_name_probe``
+    (14 internal names against a threshold of 3) and ``private_answer_leak``."""
+    site = ctx.site
+    rng = ctx.rng(f"internal_probe:{address}")
+    ptrs = [f"{i}.0.0.10.in-addr.arpa" for i in range(1, 9)]
+    names = [*INTERNAL_GUESSES, *ptrs, f"{LEAKY_NAME[0]}.{site.zone}"]
+    n = len(names)
+    refused = n - 1
+    q = Queries.build(
+        n,
+        ts=_at(ctx, at, _steps(rng, n, 2.0)),
+        client=address,
+        cport=rng.integers(32768, 61000, size=n),
+        server=site.dns_v4,
+        name=names,
+        qclass="IN",
+        qtype=["A"] * len(INTERNAL_GUESSES) + ["PTR"] * len(ptrs) + ["A"],
+        rcode=["REFUSED"] * refused + ["NOERROR"],
+        answers=["-"] * refused + [LEAKY_NAME[1]],
+        ttl=np.array([0] * refused + [3600]),
+        rd=np.ones(n, np.bool_),
+        ra=np.zeros(n, np.bool_),
+        aa=np.array([False] * refused + [True]),
+        tcp=np.zeros(n, np.bool_),
+        cookie=np.ones(n, np.bool_),
+        rtt=rng.integers(150, 900, size=n),
+    )
+    actor = FamilyActor(
+        address,
+        "internal_probe",
+        "asks the public name server for internal-only names and private PTRs; one "
+        "published name leaks a private address",
+        ("internal_name_probe", "private_answer_leak"),
+        escalate=True,
+    )
+    return DnsActor(actor, q)
+
+
 def admin_checks(ctx: Context, address: str, at: float) -> Queries:
     """An administrator checking the zone's records after a change: each
     published name once, all answered (legitimate-use context, no detection)."""

@@ -102,6 +102,11 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             "first_auth_success": iso(act.first_auth_success),
             "alerts": act.alerts,
             "alert_rules": act.alert_rules,
+            "exploit_alerts": act.exploit_alerts,
+            "exploit_rules": act.exploit_rules,
+            "first_exploit_alert": iso(act.first_exploit_alert),
+            "sensitive_successes": act.sensitive_successes,
+            "sensitive_success_paths": act.sensitive_success_paths,
             "back_connections": act.back_connections,
             "back_connection_samples": act.back_connection_samples,
         },
@@ -110,6 +115,7 @@ def case_to_dict(case: Case) -> dict[str, Any]:
         "enrichment": case.enrichment,
         "tier2": case.tier2 if case.escalate else None,
         "containment": case.containment,
+        "series": case.series,
     }
 
 

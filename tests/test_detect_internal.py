@@ -1,0 +1,224 @@
+"""Internal address enumeration from outside: DNS names, leaked answers, Host headers."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from conftest import table_rows
+from reconwatch import schema
+from reconwatch.config import DetectConfig, EngineConfig, SiteConfig
+from reconwatch.detect import run_detections
+from reconwatch.engine import Engine
+from reconwatch.lake import Lake
+from reconwatch.netaddr import (
+    PRIVATE_NETWORKS,
+    parse_networks,
+    reverse_zones,
+    text_prefixes,
+)
+
+OUTSIDE = "198.51.100.9"
+SITE = SiteConfig(internal_zones=["corp.example.com"], internal_only=["203.0.113.128/25"])
+NAMES = ["internal_name_probe", "private_answer_leak", "web_internal_host"]
+
+
+def dns_rows(rows: list[dict[str, Any]]) -> pa.Table:
+    defaults = {
+        "source_ip": OUTSIDE,
+        "destination_ip": "203.0.113.53",
+        "event_dataset": "bind",
+        "log_file": "query.log",
+        "dns_question_type": "A",
+    }
+    return table_rows(schema.DNS, defaults, rows)
+
+
+def http_rows(rows: list[dict[str, Any]]) -> pa.Table:
+    defaults = {
+        "source_ip": OUTSIDE,
+        "destination_ip": "203.0.113.80",
+        "event_dataset": "nginx",
+        "log_file": "access.log",
+        "url_path": "/",
+        "http_response_status_code": 404,
+    }
+    return table_rows(schema.HTTP, defaults, rows)
+
+
+DNS = [
+    {"dns_question_name": "dc01.corp.example.com", "seconds": 1},
+    {"dns_question_name": "FILES.corp.example.com.", "seconds": 2},
+    {"dns_question_name": "5.1.16.172.in-addr.arpa", "dns_question_type": "PTR", "seconds": 3},
+    {"dns_question_name": "printer.lan", "seconds": 4},
+    # A published name whose answer leaks a private address.
+    {
+        "dns_question_name": "www.example.com",
+        "dns_answers": ["192.168.1.10", "203.0.113.5"],
+        "seconds": 5,
+    },
+    # Internal-only range of the site, reverse zone and answer.
+    {
+        "dns_question_name": "9.129.113.0.203.in-addr.arpa",
+        "dns_question_type": "PTR",
+        "seconds": 6,
+    },
+    {"dns_question_name": "vpn.example.com", "dns_answers": ["203.0.113.200"], "seconds": 7},
+    # Look-alikes that are not internal.
+    {"dns_question_name": "corp.example.com.evil.net", "seconds": 8},
+    {"dns_question_name": "notcorp", "seconds": 9},
+    {"dns_question_name": "5.1.32.172.in-addr.arpa", "dns_question_type": "PTR", "seconds": 10},
+    {"dns_question_name": "mail.example.com", "dns_answers": ["172.32.0.1"], "seconds": 11},
+    # An inside client asking for inside names is ordinary.
+    {"source_ip": "10.1.1.1", "dns_question_name": "dc01.corp.example.com", "seconds": 12},
+    {
+        "source_ip": "10.1.1.1",
+        "dns_question_name": "x.example.com",
+        "dns_answers": ["10.0.0.1"],
+        "seconds": 13,
+    },
+]
+HTTP = [
+    {"url_domain": "[fd00::1]:8080"},
+    {"url_domain": "10.0.0.5:80"},
+    {"url_domain": "intranet.corp"},
+    {"url_domain": "203.0.113.130"},
+    # Not internal: public names and addresses, a look-alike of 172.16/12.
+    {"url_domain": "www.example.com"},
+    {"url_domain": "172.32.0.1"},
+    {"url_domain": "[2001:db8::1]"},
+    {"source_ip": "10.9.9.9", "url_domain": "10.0.0.5"},
+]
+
+
+def _tables() -> dict[str, ibis.Table]:
+    con = ibis.duckdb.connect()
+    return {
+        "dns": con.create_table("dns", dns_rows(DNS)),
+        "http": con.create_table("http", http_rows(HTTP)),
+    }
+
+
+def _by_detection(found: pa.Table) -> dict[str, dict[str, Any]]:
+    return {row["detection"]: row for row in found.to_pylist()}
+
+
+def test_outside_clients_enumerating_internal_space_are_found() -> None:
+    found = _by_detection(run_detections(_tables(), DetectConfig(), NAMES, site=SITE))
+    assert set(found) == set(NAMES)
+    assert {r["source_ip"] for r in found.values()} == {OUTSIDE}
+    assert found["internal_name_probe"]["targets"] == [
+        "5.1.16.172.in-addr.arpa",
+        "9.129.113.0.203.in-addr.arpa",
+        "dc01.corp.example.com",
+        "files.corp.example.com",
+        "printer.lan",
+    ]
+    assert found["private_answer_leak"]["targets"] == ["192.168.1.10", "203.0.113.200"]
+    assert found["private_answer_leak"]["score"] == 2  # two names leaked
+    assert found["web_internal_host"]["targets"] == [
+        "10.0.0.5",
+        "203.0.113.130",
+        "fd00::1",
+        "intranet.corp",
+    ]
+
+
+def test_thresholds_hold() -> None:
+    cfg = DetectConfig.model_validate({"internal_name_probe": {"min_names": 6}})
+    found = _by_detection(run_detections(_tables(), cfg, NAMES, site=SITE))
+    assert "internal_name_probe" not in found
+    # Without the site's own zones and ranges only the generic private ones count.
+    found = _by_detection(run_detections(_tables(), DetectConfig(), NAMES, site=SiteConfig()))
+    assert "internal_name_probe" not in found  # 2 generic names < 3
+    assert found["private_answer_leak"]["targets"] == ["192.168.1.10"]
+
+
+def test_the_detections_are_identical_on_spark(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    lake.write("dns", dns_rows(DNS), "internal")
+    lake.write("http", http_rows(HTTP), "internal")
+    duck = Engine(lake)
+    spark = Engine(lake, EngineConfig(kind="spark", spark_master="local[2]"))
+    try:
+        expected = run_detections(duck.tables(), DetectConfig(), NAMES, site=SITE)
+        assert expected.num_rows == 3
+        assert run_detections(spark.tables(), DetectConfig(), NAMES, site=SITE).equals(expected)
+    finally:
+        duck.close()
+        spark.close()
+
+
+def _v4_networks() -> st.SearchStrategy[ipaddress.IPv4Network]:
+    return st.builds(
+        lambda a, p: ipaddress.ip_network(f"{ipaddress.IPv4Address(a)}/{p}", strict=False),
+        st.integers(0, 2**32 - 1),
+        st.integers(4, 32),
+    )
+
+
+def _v6_networks() -> st.SearchStrategy[ipaddress.IPv6Network]:
+    # Prefixes of non-zero hextets: text_prefixes refuses runs of zero hextets.
+    hextet = st.integers(1, 0xFFFF)
+    return st.builds(
+        lambda hs, p: ipaddress.ip_network(
+            f"{ipaddress.IPv6Address(sum(h << (16 * (7 - i)) for i, h in enumerate(hs)))}/{p}",
+            strict=False,
+        ),
+        st.lists(hextet, min_size=8, max_size=8),
+        st.integers(8, 64),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    net=st.one_of(_v4_networks(), _v6_networks()),
+    offsets=st.lists(st.integers(-(2**20), 2**20), min_size=1, max_size=20),
+)
+def test_text_prefixes_match_exactly_the_range(
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network, offsets: list[int]
+) -> None:
+    try:
+        prefixes = text_prefixes([net])
+    except ValueError:
+        # Refused ranges (zeros that compress) are covered below; nothing to compare.
+        assume(False)
+        return
+    top = 2**32 if net.version == 4 else 2**128
+    for offset in offsets:
+        # Addresses around both ends of the range, inside and out.
+        for base in (int(net.network_address), int(net.broadcast_address)):
+            value = (base + offset) % top
+            address = (
+                ipaddress.ip_address(value) if net.version == 4 else ipaddress.IPv6Address(value)
+            )
+            matched = any(p.matches(str(address)) for p in prefixes)
+            assert matched == (address in net), (net, address)
+
+
+def test_reverse_zones_of_the_private_ranges() -> None:
+    zones = reverse_zones(parse_networks(PRIVATE_NETWORKS))
+    assert "10.in-addr.arpa" in zones and "168.192.in-addr.arpa" in zones
+    assert {f"{n}.172.in-addr.arpa" for n in range(16, 32)} <= set(zones)
+    assert "15.172.in-addr.arpa" not in zones and "32.172.in-addr.arpa" not in zones
+    assert {"c.f.ip6.arpa", "d.f.ip6.arpa"} <= set(zones)
+
+
+def test_ranges_that_text_cannot_match_are_refused() -> None:
+    for refused in ("2001:db8::/64", "2001:db8:0::/48", "::/8", "2001:db8:0:0:1::/80"):
+        with pytest.raises(ValueError, match="zero hextets"):
+            text_prefixes(parse_networks([refused]))
+    # A single zero hextet followed by a fixed one is never compressed alone.
+    assert text_prefixes(parse_networks(["2001:db8:0:1::/64"]))[0].prefix == "2001:db8:0:1:"
+    # Single addresses match exactly, not as prefixes.
+    (only,) = text_prefixes(parse_networks(["10.0.0.2/32"]))
+    assert only.matches("10.0.0.2") and not only.matches("10.0.0.25")
+    with pytest.raises(ValueError, match="every address"):
+        text_prefixes(parse_networks(["0.0.0.0/0"]))
