@@ -132,3 +132,19 @@ def test_every_rule_is_tagged_with_its_detections_technique() -> None:
             tags = {str(t) for t in rule.tags}
             assert f"attack.{technique}" in tags, name
             assert tags & {"attack.reconnaissance", "attack.discovery"}, name
+
+
+def test_internal_enumeration_rules_exclude_our_own_clients() -> None:
+    files = export_sigma()
+    rules = collection(files["internal_name_probe"])
+    _, correlation = rules.rules
+    assert isinstance(correlation, SigmaCorrelationRule)
+    assert correlation.condition.fieldref == "query"
+    assert correlation.condition.count == DetectConfig().internal_name_probe.min_names
+    query = "\n".join(str(q) for q in TextQueryTestBackend().convert(rules))
+    assert ".internal" in query and "10.0.0.0/8" in query and "not" in query
+    (leak,) = collection(files["private_answer_leak"]).rules
+    assert "192.168.0.0/16" in TextQueryTestBackend().convert_rule(leak)[0]
+    (host,) = collection(files["web_internal_host"]).rules
+    assert host.logsource.category == "webserver"
+    assert {"ids_scan_alert", "honeypot_touch"} <= set(unsupported())

@@ -27,11 +27,12 @@ from typing import Any, Final
 
 import yaml
 
-from reconwatch.config import DetectConfig
+from reconwatch.config import DetectConfig, SiteConfig
 from reconwatch.detect import DETECTIONS
 from reconwatch.detect.dns import CHAOS_NAMES
 from reconwatch.detect.web import scanner_user_agents, sensitive_paths
 from reconwatch.export import document as doc
+from reconwatch.netaddr import PRIVATE_NETWORKS
 
 #: The date the rules were last changed (Sigma ``date``); fixed so an export
 #: is byte-for-byte stable.
@@ -76,6 +77,19 @@ class RuleSpec:
     seconds: int | None = None
     note: str = ""
     falsepositives: tuple[str, ...] = field(default=("Authorised vulnerability scanners",))
+
+
+#: Internal-only name suffixes and private ranges of the default site; the rules
+#: say to add the site's own (``site.internal_zones``, ``site.internal_only``).
+_INTERNAL_SUFFIXES: Final = tuple(SiteConfig().internal_names())
+_HOME: Final = list(SiteConfig().home_networks)
+_PRIVATE_HOST_RE: Final = (
+    r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.)[0-9.]+(:\d+)?$|^\[f[cd][0-9a-f]{2}:"
+)
+_SITE_NOTE: Final = (
+    "Uses the default private ranges and internal suffixes; add your site.internal_zones, "
+    "site.internal_only ranges and public home networks."
+)
 
 
 def _firewall_failed() -> dict[str, Any]:
@@ -238,6 +252,42 @@ def specs(cfg: DetectConfig) -> dict[str, RuleSpec]:
             Correlation("value_count", ("c-ip",), cfg.web_vhost_sweep.min_hosts, "cs-host"),
             cfg.web_vhost_sweep.window_seconds,
         ),
+        "internal_name_probe": RuleSpec(
+            dns,
+            {
+                "selection": {"query|endswith": [f".{z}" for z in _INTERNAL_SUFFIXES]},
+                "filter_home": {"src_ip|cidr": _HOME},
+                "condition": "selection and not filter_home",
+            },
+            "high",
+            Correlation("value_count", ("src_ip",), cfg.internal_name_probe.min_names, "query"),
+            cfg.internal_name_probe.window_seconds,
+            note=_SITE_NOTE,
+            falsepositives=("Misconfigured remote clients using an internal search domain",),
+        ),
+        "private_answer_leak": RuleSpec(
+            dns,
+            {
+                "selection": {"answer|cidr": list(PRIVATE_NETWORKS)},
+                "filter_home": {"src_ip|cidr": _HOME},
+                "condition": "selection and not filter_home",
+            },
+            "high",
+            note=_SITE_NOTE,
+            falsepositives=("Split-horizon DNS that deliberately publishes private addresses",),
+        ),
+        "web_internal_host": RuleSpec(
+            web,
+            {
+                "selection_address": {"cs-host|re": _PRIVATE_HOST_RE},
+                "selection_name": {"cs-host|endswith": [f".{z}" for z in _INTERNAL_SUFFIXES]},
+                "filter_home": {"c-ip|cidr": _HOME},
+                "condition": "1 of selection_* and not filter_home",
+            },
+            "high",
+            note=_SITE_NOTE,
+            falsepositives=("Reverse proxies that forward internal Host headers",),
+        ),
     }
     # Registered detections only (a renamed one must not leave a stale rule).
     return {name: spec for name, spec in out.items() if name in DETECTIONS}
@@ -255,6 +305,8 @@ def _zone_transfer(cfg: DetectConfig) -> dict[str, Any]:
 
 
 UNSUPPORTED: Final[dict[str, str]] = {
+    "ids_scan_alert": "it reads alerts the IDS already raised: forward those as they are",
+    "honeypot_touch": "it reads honeypot events, already alerts in their own right",
     "trw_scan": "a sequential likelihood-ratio test over first contacts, not a count",
     "flag_scan": "needs the TCP flags of each packet, which the Sigma taxonomy has no field for",
     "distributed_scan": "splits one sweep between several sources (set logic across groups)",
