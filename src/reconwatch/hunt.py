@@ -18,6 +18,7 @@ from pathlib import Path
 from reconwatch.cases import Case, build_cases
 from reconwatch.config import Config
 from reconwatch.detect import run_detections
+from reconwatch.detect.slow import carry_state, save_slow_state
 from reconwatch.engine import Engine
 from reconwatch.enrich import Enrichment
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
@@ -37,6 +38,7 @@ CASES_FILE = "cases.json"
 STORE_FILE = "reconwatch.db"
 REPORT_FILE = "report.md"
 HTML_FILE = "report.html"
+SLOW_STATE_FILE = Path("state") / "slow_scan.parquet"
 
 
 @dataclass
@@ -89,6 +91,9 @@ def hunt(
     """Run every stage; with ``paths=None`` hunt over an existing lake only."""
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+    # Low-and-slow scans span batches: a hunt over a fresh lake carries the
+    # slow-scan state in OUT/state (a hunt over --lake reads every batch anyway).
+    state_file = out_dir / SLOW_STATE_FILE if out_dir is not None and lake_dir is None else None
     with _lake_for(out_dir, lake_dir) as lake:
         options = options or IngestOptions()
         run = ingest(paths, lake, config, options, progress) if paths is not None else None
@@ -98,6 +103,11 @@ def hunt(
         local = engine if engine.kind == "duckdb" else Engine(lake, config.engine, "duckdb")
         try:
             findings = run_detections(engine.tables(), config.detect, site=config.site)
+            slow_state = None
+            if state_file is not None:
+                findings, slow_state = carry_state(
+                    engine.table("network"), findings, state_file, config.detect.slow_scan
+                )
             tables = local.tables()
             cases = build_cases(tables, findings, config.triage.evidence_samples)
             attach_series(tables, cases)  # chart data for report.html and the web UI
@@ -134,6 +144,8 @@ def hunt(
     finally:
         if store is not None:
             store.close()
+    if state_file is not None and slow_state is not None:
+        save_slow_state(slow_state, state_file)  # only once the whole hunt succeeded
     exposure.cases = {c.id: sorted(c.sources) for c in cases}
     result = HuntResult(
         run=run,

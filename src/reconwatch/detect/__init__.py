@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from reconwatch.config import DetectConfig, SiteConfig
 from reconwatch.detect import dns, ids, internal, slow, web
-from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, Detection
+from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, SORT_KEYS, Detection
 from reconwatch.detect.portscan import block_scan, horizontal_scan, vertical_scan
 from reconwatch.detect.scantype import flag_scan
 from reconwatch.detect.trw import trw_scan
@@ -63,9 +63,6 @@ DETECTIONS: Final[dict[str, Detection]] = {
 # Families in their own modules register their detections there.
 for _family in (dns, web, slow, internal, ids):
     DETECTIONS.update(_family.DETECTIONS)
-
-#: Deterministic order of the runner's output.
-SORT_KEYS: Final = ("detection", "source_ip", "window_start", "label")
 
 
 def run_detections(

@@ -46,6 +46,9 @@ FINDINGS: Final = pa.schema(
 #: finding's evidence (the detection's first input: network, dns, http...).
 RUN_FINDINGS: Final = FINDINGS.append(pa.field("source_table", pa.string()))
 
+#: Deterministic order of the runner's output.
+SORT_KEYS: Final = ("detection", "source_ip", "window_start", "label")
+
 
 class Detection(NamedTuple):
     """One registered detection."""

@@ -22,12 +22,13 @@ through the state equal the findings over the whole (tested). The plain
 ``slow_scan`` registered in ``DETECTIONS`` is the same computation without
 prior state.
 
-Wiring (for the hunt): ``state = load_slow_state(state_path(lake_root))``;
-``findings, new_state = slow_scan_with_state(network, state, cfg)``; execute
-both; replace the ``slow_scan`` rows of the runner's findings with
-``findings``; ``save_slow_state(new_state.to_pyarrow(), state_path(lake_root))``
-only after the hunt succeeded. When the hunt reads the whole lake (``--lake``)
-no state is needed: the lake already holds every batch. The state keeps the
+Wiring: ``carry_state`` replaces the ``slow_scan`` rows of the runner's
+findings with those over state + batch; the hunt keeps the state in
+``OUT/state/slow_scan.parquet`` (when it runs on a fresh lake with ``--out``)
+and saves it only after the whole hunt succeeded. When the hunt reads the
+whole lake (``--lake``) no state is needed: the lake already holds every
+batch. Re-running a hunt on the same batch counts its events twice in the
+state, but not its host:port pairs, which are what the threshold counts. The state keeps the
 newest ``state_windows`` (2) long windows; a batch older than that is counted
 without the days already forgotten. Changing ``window_seconds`` or
 ``fast_window_seconds`` invalidates the state: delete the file.
@@ -46,10 +47,11 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from reconwatch.config import SlowScanConfig
-from reconwatch.detect.base import Detection
+from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, SORT_KEYS, Detection
 from reconwatch.detect.campaign import DISTRIBUTED, distributed_scan
 from reconwatch.detect.darkspace import DARK_SPACE, dark_space_probe
 from reconwatch.detect.portscan import FINDING_TYPES, as_findings, failed_probes
@@ -205,6 +207,23 @@ def slow_scan_with_state(
     oldest_kept = newest - (cfg.state_windows - 1) * cfg.window_seconds
     kept = cells.mutate(_keep=epoch >= oldest_kept).filter(lambda t: t._keep).drop("_keep")
     return findings, _as_state(kept)
+
+
+def carry_state(
+    network: ir.Table, findings: pa.Table, state_file: Path, cfg: SlowScanConfig
+) -> tuple[pa.Table, pa.Table]:
+    """The runner's ``findings`` with ``slow_scan`` rows counted over the saved state too.
+
+    Returns the findings (same columns and order as ``run_detections``) and
+    the new state; the caller saves it with ``save_slow_state`` once the hunt
+    has succeeded, so a failed hunt leaves the old state in place.
+    """
+    found, new_state = slow_scan_with_state(network, load_slow_state(state_file), cfg)
+    slow = conform(found.to_pyarrow(), FINDINGS)
+    slow = slow.append_column("source_table", pa.repeat(pa.scalar("network"), slow.num_rows))
+    others = findings.filter(pc.not_equal(findings["detection"], SLOW))
+    merged = pa.concat_tables([others, conform(slow, RUN_FINDINGS)])
+    return merged.sort_by([(key, "ascending") for key in SORT_KEYS]), new_state.to_pyarrow()
 
 
 def state_path(lake_root: Path) -> Path:
