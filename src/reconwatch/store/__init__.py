@@ -20,6 +20,7 @@ What a hunt does with it (``CaseStore.record``):
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,15 +29,30 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, select
+from sqlalchemy import ColumnElement, case, create_engine, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
-from reconwatch.store.models import Action, CaseSource, Sighting, StoredCase
+from reconwatch.store.models import Action, CaseSource, Sighting, StoredCase, User
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_URL = "sqlite:///reconwatch.db"
 CLOSED = "closed"
+#: Roles of the web UI's analysts, least to most privileged.
+ROLES = ("l1", "t2", "admin")
+SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+#: Queue orderings by name; severity orders by rank (critical above high), not alphabetically.
+SORT_KEYS: dict[str, Any] = {
+    "last_seen": StoredCase.last_seen,
+    "first_seen": StoredCase.first_seen,
+    "severity": case(SEVERITY_RANK, value=StoredCase.severity, else_=-1),
+    "score": StoredCase.score,
+    "status": StoredCase.status,
+    "disposition": StoredCase.disposition,
+    "escalate": StoredCase.escalate,
+    "actor": StoredCase.actor,
+    "id": StoredCase.id,
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,40 @@ class History:
 def _utc(value: dt.datetime) -> dt.datetime:
     # SQLite hands back naive datetimes; everything stored is UTC.
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _filters(
+    *, status: str | None, escalate: bool | None, severity: str | None, disposition: str | None,
+    source: str | None, assignee: str | None, seen_after: dt.datetime | None,
+    seen_before: dt.datetime | None,
+) -> list[ColumnElement[bool]]:  # fmt: skip
+    # Bound parameters only: the values come from a web form.
+    where: list[ColumnElement[bool]] = []
+    if status is not None:
+        where.append(StoredCase.status == status)
+    if escalate is not None:
+        where.append(StoredCase.escalate == escalate)
+    if severity is not None:
+        where.append(StoredCase.severity == severity)
+    if disposition is not None:
+        where.append(StoredCase.disposition == disposition)
+    if assignee is not None:
+        where.append(StoredCase.assignee == assignee)
+    if seen_after is not None:
+        where.append(StoredCase.last_seen >= seen_after)
+    if seen_before is not None:
+        where.append(StoredCase.last_seen <= seen_before)
+    if source:
+        # autoescape: a % or _ typed in the filter matches itself, not any text.
+        where.append(
+            select(CaseSource.case_id)
+            .where(
+                CaseSource.case_id == StoredCase.id,
+                CaseSource.source_ip.startswith(source, autoescape=True),
+            )
+            .exists()
+        )
+    return where
 
 
 def count_episodes(spans: Iterable[tuple[dt.datetime, dt.datetime]], gap_seconds: int) -> int:
@@ -201,15 +251,115 @@ class CaseStore:
 
     def list(
         self, *, status: str | None = None, escalate: bool | None = None, limit: int = 100,
-        offset: int = 0,
+        offset: int = 0, severity: str | None = None, disposition: str | None = None,
+        source: str | None = None, assignee: str | None = None,
+        seen_after: dt.datetime | None = None, seen_before: dt.datetime | None = None,
+        sort: str = "last_seen", descending: bool = True,
     ) -> list[StoredCase]:  # fmt: skip
-        query = select(StoredCase).order_by(StoredCase.last_seen.desc(), StoredCase.id)
-        if status is not None:
-            query = query.where(StoredCase.status == status)
-        if escalate is not None:
-            query = query.where(StoredCase.escalate == escalate)
+        """One page of the queue: filters, order and paging all run in SQL.
+
+        ``source`` matches a source address by prefix (``198.51.100.`` finds
+        the /24); ``seen_after``/``seen_before`` bound ``last_seen``; ``sort``
+        is one of :data:`SORT_KEYS` (severity sorts by rank, not by name).
+        Ties are broken by id so pages never overlap.
+        """
+        filters = _filters(
+            status=status, escalate=escalate, severity=severity, disposition=disposition,
+            source=source, assignee=assignee, seen_after=seen_after, seen_before=seen_before,
+        )  # fmt: skip
+        if sort not in SORT_KEYS:
+            raise ValueError(f"unknown sort key {sort!r}; one of {', '.join(SORT_KEYS)}")
+        key = SORT_KEYS[sort]
+        query = (
+            select(StoredCase)
+            .where(*filters)
+            .order_by(key.desc() if descending else key.asc(), StoredCase.id)
+        )
         with self.session() as session:
             return list(session.scalars(query.limit(limit).offset(offset)).all())
+
+    def count(
+        self, *, status: str | None = None, escalate: bool | None = None,
+        severity: str | None = None, disposition: str | None = None, source: str | None = None,
+        assignee: str | None = None, seen_after: dt.datetime | None = None,
+        seen_before: dt.datetime | None = None,
+    ) -> int:  # fmt: skip
+        """How many cases match the same filters as :meth:`list` (for paging)."""
+        filters = _filters(
+            status=status, escalate=escalate, severity=severity, disposition=disposition,
+            source=source, assignee=assignee, seen_after=seen_after, seen_before=seen_before,
+        )  # fmt: skip
+        with self.session() as session:
+            return int(
+                session.scalar(select(func.count()).select_from(StoredCase).where(*filters)) or 0
+            )
+
+    def add_action(self, case_id: str, who: str, action: str, detail: str = "") -> None:
+        """Append to a case's audit trail without changing the case (e.g. a block approval)."""
+        with self.session() as session, session.begin():
+            case = session.get(StoredCase, case_id)
+            if case is None:
+                raise KeyError(case_id)
+            case.actions.append(
+                Action(at=dt.datetime.now(dt.UTC), who=who, action=action, detail=detail)
+            )
+
+    # -- web UI users -----------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password_hash: str) -> None:
+        """Add an analyst; ``ValueError`` when the name is taken or the role unknown."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        with self.session() as session, session.begin():
+            if session.get(User, name) is not None:
+                raise ValueError(f"user {name!r} already exists")
+            session.add(
+                User(
+                    name=name, role=role, password_hash=password_hash,
+                    created_at=dt.datetime.now(dt.UTC),
+                )
+            )  # fmt: skip
+
+    def get_user(self, name: str) -> User | None:
+        with self.session() as session:
+            return session.get(User, name)
+
+    def list_users(self) -> builtins.list[User]:
+        with self.session() as session:
+            return list(session.scalars(select(User).order_by(User.name)).all())
+
+    def remove_user(self, name: str) -> bool:
+        """Remove an analyst; False when there was none. Their audit trail entries stay."""
+        with self.session() as session, session.begin():
+            user = session.get(User, name)
+            if user is None:
+                return False
+            session.delete(user)
+            return True
+
+    def update_user(
+        self, name: str, *, password_hash: str | None = None, api_token_hash: str | None = None,
+        clear_token: bool = False,
+    ) -> None:  # fmt: skip
+        with self.session() as session, session.begin():
+            user = session.get(User, name)
+            if user is None:
+                raise KeyError(name)
+            if password_hash is not None:
+                user.password_hash = password_hash
+            if api_token_hash is not None or clear_token:
+                user.api_token_hash = api_token_hash
+
+    def end_sessions(self, name: str, now: dt.datetime | None = None) -> None:
+        """Void every session of ``name`` started before ``now`` (logout)."""
+        with self.session() as session, session.begin():
+            user = session.get(User, name)
+            if user is not None:
+                user.sessions_after = now or dt.datetime.now(dt.UTC)
+
+    def user_by_token_hash(self, token_hash: str) -> User | None:
+        with self.session() as session:
+            return session.scalars(select(User).where(User.api_token_hash == token_hash)).first()
 
     def decide(
         self, case_id: str, who: str, action: str, *, disposition: str | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -27,6 +27,8 @@ class StoredCase(Base):
     """
 
     __tablename__ = "cases"
+    # The web queue filters by status and sorts by last activity (migration 0002).
+    __table_args__ = (Index("ix_cases_status_last_seen", "status", "last_seen"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     actor: Mapped[str] = mapped_column(String(128), index=True)
@@ -95,3 +97,27 @@ class Action(Base):
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
     case: Mapped[StoredCase] = relationship(back_populates="actions")
+
+
+class User(Base):
+    """An analyst of the web UI (``reconwatch serve``).
+
+    Only an argon2 hash of the password is kept, and only a SHA-256 of the
+    API token: the token is 32 random bytes, so a fast hash is enough to make
+    a stolen database useless for calling the API, and it can be looked up.
+    """
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: l1 | t2 | admin
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    api_token_hash: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, unique=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: Sessions that started before this are void: logging out ends every session of the user.
+    sessions_after: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )

@@ -1,0 +1,168 @@
+"""What an analyst may do to a case, by role, and doing it (shared by the pages and the API).
+
+Every action lands in the case's audit trail (the store's ``actions`` table)
+with who, when and why. Approving a block writes rule files for the case's
+sources through the same safe planner a hunt uses (protected ranges are
+refused whatever the case says); loading them into a live firewall stays a
+CLI action (``reconwatch block apply``), done by someone with root.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconwatch.config import Config
+from reconwatch.respond.blocklist import BlockPlan, BlockRequest, build_blocklist
+from reconwatch.respond.containment import write_rules
+from reconwatch.respond.nftables import render_nftables
+from reconwatch.respond.protect import ProtectedRanges
+from reconwatch.store import CLOSED, CaseStore
+from reconwatch.store.models import StoredCase
+
+ACTIONS = ("escalate", "close", "assign", "comment", "approve_block")
+#: What an L1 analyst may conclude alone; a malicious verdict is Tier 2's.
+L1_DISPOSITIONS = ("benign", "false_positive", "approved_exercise")
+ALL_DISPOSITIONS = (*L1_DISPOSITIONS, "benign_scanner", "malicious")
+BLOCK_ROLES = ("t2", "admin")
+MAX_REASON = 2000
+# Case ids become directory names for the approved rule files.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class ActionError(Exception):
+    """An action refused; ``status`` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    action: str
+    reason: str = ""
+    disposition: str | None = None
+    assignee: str | None = None
+
+
+def allowed_dispositions(role: str) -> tuple[str, ...]:
+    return ALL_DISPOSITIONS if role in BLOCK_ROLES else L1_DISPOSITIONS
+
+
+def can_approve_block(role: str) -> bool:
+    return role in BLOCK_ROLES
+
+
+def perform(
+    store: CaseStore,
+    config: Config,
+    blocks_dir: Path,
+    who: str,
+    role: str,
+    case_id: str,
+    request: ActionRequest,
+) -> str:
+    """Check and record one action; return a short message for the analyst."""
+    reason = request.reason.strip()
+    if len(reason) > MAX_REASON:
+        raise ActionError(400, f"the reason is longer than {MAX_REASON} characters")
+    if request.action not in ACTIONS:
+        raise ActionError(400, f"unknown action {request.action!r}")
+    # Role first: a forbidden action says so whatever else is wrong with it.
+    if request.action == "approve_block" and not can_approve_block(role):
+        raise ActionError(403, "approving a block needs the t2 or admin role")
+    if request.action == "close" and request.disposition not in allowed_dispositions(role):
+        if request.disposition in ALL_DISPOSITIONS:
+            raise ActionError(403, f"closing as {request.disposition} needs the t2 or admin role")
+        raise ActionError(400, "closing needs a disposition: " + ", ".join(ALL_DISPOSITIONS))
+    case = store.get(case_id)
+    if case is None:
+        raise ActionError(404, f"no case {case_id!r}")
+    if request.action in ("escalate", "close", "approve_block") and case.status == CLOSED:
+        raise ActionError(409, f"case {case_id} is closed")
+    if request.action in ("escalate", "close", "comment", "approve_block") and not reason:
+        raise ActionError(400, f"{request.action.replace('_', ' ')} needs a reason")
+    if request.action == "approve_block":
+        return _approve_block(store, config, blocks_dir, who, case, reason)
+    if request.action == "assign":
+        assignee = (request.assignee or "").strip()
+        if store.get_user(assignee) is None:
+            raise ActionError(400, f"no user {assignee!r} to assign to")
+        detail = f"to {assignee}" + (f": {reason}" if reason else "")
+        store.decide(case.id, who, "assign", reason=detail, assignee=assignee)
+        return f"assigned to {assignee}"
+    store.decide(case.id, who, request.action, disposition=request.disposition, reason=reason)
+    return {"escalate": "escalated to Tier 2", "close": "closed", "comment": "comment added"}[
+        request.action
+    ]
+
+
+def block_plan(case: StoredCase, config: Config, reason: str = "") -> BlockPlan:
+    """The block plan for one case's sources, as a hunt would build it.
+
+    Unlike a hunt, the analyst's approval stands for the disposition: the
+    plan is built whatever the hunt's verdict was. Protected ranges, known
+    benign scanners among the sources and the rule budget still apply.
+    """
+    doc: dict[str, Any] = dict(case.document)
+    enrichment = doc.get("enrichment") or {}
+    benign = [
+        source
+        for source, context in enrichment.items()
+        if isinstance(context, dict) and context.get("benign_lists")
+    ]
+    detections = [d for d in doc.get("detections", []) if isinstance(d, str)]
+    why = "reconnaissance: " + ", ".join(detections)
+    if reason:
+        why = f"approved: {why}"
+    seconds = config.respond.block_for_seconds.get(case.severity, 3600)  # type: ignore[call-overload]
+    requests = [
+        BlockRequest(
+            address=source.source_ip,
+            case_id=case.id,
+            reason=why,
+            severity=case.severity,  # type: ignore[arg-type]
+            timeout_seconds=int(seconds),
+        )
+        for source in case.sources
+    ]
+    return build_blocklist(
+        requests,
+        ProtectedRanges.from_site(config.site, extra=benign),
+        config.respond.max_entries,
+        ipv6_prefix=config.respond.ipv6_prefix,
+    )
+
+
+def proposed_rules(case: StoredCase, config: Config) -> tuple[BlockPlan, str]:
+    """The plan and its nftables text, for the case page (nothing is written)."""
+    plan = block_plan(case, config)
+    return plan, render_nftables(plan, config.respond.nft_table)
+
+
+def _approve_block(
+    store: CaseStore, config: Config, blocks_dir: Path, who: str, case: StoredCase, reason: str
+) -> str:
+    if not _SAFE_ID.match(case.id):
+        raise ActionError(400, "this case id cannot name a directory of rule files")
+    plan = block_plan(case, config, reason)
+    refused = "; ".join(f"{r.address}: {r.why}" for r in plan.refused)
+    if not plan.entries:
+        store.add_action(
+            case.id, who, "block_refused", f"{reason} | nothing to block: {refused or 'no sources'}"
+        )
+        raise ActionError(409, "nothing to block: " + (refused or "the case has no sources"))
+    out = blocks_dir / case.id
+    out.mkdir(parents=True, exist_ok=True)
+    files = write_rules(plan, out, config)
+    entries = ", ".join(str(e.network) for e in plan.entries)
+    detail = f"{reason} | blocks {entries} for {plan.entries[0].timeout_seconds}s"
+    if refused:
+        detail += f" | refused {refused}"
+    detail += f" | rules in {files.nftables.parent} (apply with reconwatch block apply or nft -f)"
+    store.add_action(case.id, who, "approve_block", detail)
+    return f"block approved: {entries}; rules written to {files.nftables}"

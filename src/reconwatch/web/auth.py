@@ -1,0 +1,148 @@
+"""Analysts' credentials: password hashes, API tokens, the session secret, login throttling.
+
+Passwords are hashed with argon2id (argon2-cffi). API tokens are 32 random
+bytes shown once; only their SHA-256 is stored, which is enough for a secret
+that cannot be guessed and lets the token be looked up by an index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+TOKEN_PREFIX = "rw_"  # noqa: S105 (a marker, not a secret)
+SECRET_FILE = "reconwatch-web.secret"  # noqa: S105 (a file name)
+MAX_TRACKED = 100_000  # throttle keys kept before expired ones are swept
+
+_DEFAULT_HASHER = PasswordHasher()
+
+
+def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
+    return (hasher or _DEFAULT_HASHER).hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    """True when ``password`` matches; never raises on a wrong or malformed hash.
+
+    The parameters are read from the stored hash, so hashes made with cheaper
+    settings (tests) or older defaults still verify.
+    """
+    try:
+        return _DEFAULT_HASHER.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A hash of a random password: verifying an unknown user's attempt against it
+# takes as long as a real check, so response time does not reveal which names exist.
+_DUMMY_HASH = _DEFAULT_HASHER.hash(secrets.token_urlsafe(16))
+
+
+def burn_time(password: str) -> None:
+    verify_password(_DUMMY_HASH, password)
+
+
+def new_api_token() -> tuple[str, str]:
+    """A new API token and the hash to store: ``(token, sha256 hex)``."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def secret_path_for(store_url: str, config_path: Path | None = None) -> Path:
+    """Where the session secret lives: next to a SQLite store, else next to the config.
+
+    A server store (PostgreSQL) has no directory of its own; then the config
+    file's directory, then the working directory.
+    """
+    prefix = "sqlite:///"
+    if store_url.startswith(prefix) and store_url[len(prefix) :] not in ("", ":memory:"):
+        return Path(store_url[len(prefix) :]).resolve().parent / SECRET_FILE
+    if config_path is not None:
+        return config_path.resolve().parent / SECRET_FILE
+    return Path.cwd() / SECRET_FILE
+
+
+def load_or_create_secret(path: Path) -> str:
+    """The session-signing key kept in ``path`` (created 0600 on first use).
+
+    Kept in a file so sessions survive a restart; never in the code or the
+    config, which get copied around. Delete the file to log everyone out.
+    """
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    # O_EXCL: two servers starting at once must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        time.sleep(0.2)  # the other server is writing it
+        return _read_secret(path)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def _read_secret(path: Path) -> str:
+    secret = path.read_text(encoding="ascii").strip()
+    if len(secret) < 32:
+        raise ValueError(f"{path}: session secret is too short; delete the file to make a new one")
+    return secret
+
+
+class LoginThrottle:
+    """At most ``attempts`` failed logins per client address and per user name in ``window`` s.
+
+    Counting per name stops a distributed guess at one account; per address
+    stops one client spraying many names. In memory: a restart forgets, which
+    is acceptable for a loopback service with argon2 in front.
+    """
+
+    def __init__(self, attempts: int = 5, window: float = 300.0) -> None:
+        self.attempts = attempts
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and now - times[0] > self.window:
+            times.popleft()
+        return times
+
+    def blocked(self, client: str, name: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            return any(
+                len(self._recent(key, now)) >= self.attempts
+                for key in (f"ip:{client}", f"user:{name.lower()}")
+            )
+
+    def failed(self, client: str, name: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > MAX_TRACKED:
+                # Someone spraying random names must not grow this without bound.
+                for key in list(self._failures):
+                    if not self._recent(key, now):
+                        del self._failures[key]
+            for key in (f"ip:{client}", f"user:{name.lower()}"):
+                self._recent(key, now).append(now)
+
+    def succeeded(self, client: str, name: str) -> None:
+        with self._lock:
+            self._failures.pop(f"user:{name.lower()}", None)

@@ -1,0 +1,717 @@
+"""The analyst web UI through its HTTP interface (FastAPI TestClient, real store, real argon2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+
+from reconwatch.cli import SAMPLE_DIRS
+from reconwatch.config import Config, load_config
+from reconwatch.generate import ALL_FAMILIES, generate_sample, min_sample_size
+from reconwatch.hunt import HuntResult, hunt
+from reconwatch.store import CaseStore
+from reconwatch.web.app import CSP, SESSION_COOKIE, create_app
+from reconwatch.web.auth import LoginThrottle, hash_password, new_api_token
+
+# Real argon2id hashes with small parameters: the login path is the same, the tests are faster.
+FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+PASSWORD = "correct horse battery staple"
+USERS = {"lena": "l1", "theo": "t2", "ada": "admin"}
+
+XSS = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+ANSI = "\x1b[31mRED\x1b[0m\x1b]0;title\x07"
+BAD_UTF8 = b"caf\xe9-\xff\xfe.example".decode("utf-8", errors="replace")
+
+
+def add_users(store: CaseStore) -> None:
+    for name, role in USERS.items():
+        store.add_user(name, role, hash_password(PASSWORD, FAST))
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+def login(client: TestClient, name: str, password: str = PASSWORD) -> Any:
+    page = client.get("/login")
+    return client.post(
+        "/login",
+        data={"username": name, "password": password, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+
+
+def logged_in(app: Any, name: str) -> TestClient:
+    client = TestClient(app)
+    response = login(client, name)
+    assert response.status_code == 303, response.text
+    return client
+
+
+def page_csrf(client: TestClient, path: str = "/cases") -> str:
+    return csrf_of(client.get(path).text)
+
+
+def case_doc(n: int, **extra: Any) -> dict[str, Any]:
+    """A case document as a hunt writes it (the fields the pages read)."""
+    severity = ("low", "medium", "high", "critical")[n % 4]
+    escalate = n % 3 == 0
+    last = dt.datetime(2026, 9, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=n)
+    source = f"198.51.{(n // 250) % 256}.{n % 250 + 1}"
+    return {
+        "id": f"RW-20260901-{n:08x}",
+        "actor": source,
+        "sources": [source],
+        "first_seen": (last - dt.timedelta(minutes=5)).isoformat(),
+        "last_seen": last.isoformat(),
+        "severity": severity,
+        "score": float(n % 100),
+        "escalate": escalate,
+        "reasons": ["Repeated scanning"] if escalate else [],
+        "disposition": ("malicious", "suspicious", "benign_scanner")[n % 3],
+        "detections": ["vertical_scan"],
+        "activity": {"events": 20},
+        **extra,
+    }
+
+
+# -- a store filled by a real hunt over generated logs --------------------------------
+
+
+@pytest.fixture(scope="module")
+def hunted(tmp_path_factory: pytest.TempPathFactory) -> tuple[HuntResult, Config, Path]:
+    root = tmp_path_factory.mktemp("webhunt")
+    generate_sample(
+        root / "sample", size=min_sample_size(ALL_FAMILIES) + 500, seed=11, families=ALL_FAMILIES
+    )
+    config = load_config(root / "sample" / "reconwatch.yaml")
+    db = root / "hunt.db"
+    result = hunt(
+        [str(root / "sample" / d) for d in SAMPLE_DIRS],
+        config,
+        out_dir=root / "out",
+        store_url=f"sqlite:///{db}",
+    )
+    return result, config, db
+
+
+@pytest.fixture
+def app(hunted: tuple[HuntResult, Config, Path], tmp_path: Path) -> Iterator[Any]:
+    _, config, db = hunted
+    copy = tmp_path / "cases.db"
+    copy.write_bytes(db.read_bytes())  # each test acts on its own copy
+    application = create_app(f"sqlite:///{copy}", config, blocks_dir=tmp_path / "blocks")
+    add_users(application.state.web.store)
+    yield application
+    application.state.web.store.close()
+
+
+def first_case(app: Any, **filters: Any) -> Any:
+    rows = app.state.web.store.list(**filters, limit=1)
+    assert rows, f"no case with {filters}"
+    return rows[0]
+
+
+# -- login, logout, sessions --------------------------------------------------------------
+
+
+def test_pages_need_a_login_and_the_api_a_credential(app: Any) -> None:
+    client = TestClient(app)
+    response = client.get("/cases?severity=high", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fcases%3Fseverity%3Dhigh"
+    assert client.get("/api/v1/cases").status_code == 401
+    assert (
+        client.get("/api/v1/cases", headers={"Authorization": "Bearer rw_nope"}).status_code == 401
+    )
+
+
+def test_login_sets_a_strict_httponly_session_and_lands_on_next(app: Any) -> None:
+    client = TestClient(app)
+    page = client.get("/login?next=/cases%3Fstatus%3Descalated")
+    response = client.post(
+        "/login",
+        data={
+            "username": "lena",
+            "password": PASSWORD,
+            "csrf_token": csrf_of(page.text),
+            "next": "/cases?status=escalated",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/cases?status=escalated"
+    cookie = response.headers["set-cookie"].lower()
+    assert f"{SESSION_COOKIE}=" in cookie
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert "secure" not in cookie  # plain http on loopback: a Secure cookie would never be sent
+    assert 'data-testid="whoami">lena (l1)' in client.get("/cases").text
+
+
+def test_next_cannot_redirect_off_site(app: Any) -> None:
+    client = TestClient(app)
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={
+            "username": "lena",
+            "password": PASSWORD,
+            "csrf_token": csrf_of(page.text),
+            "next": "//evil.example/x",
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/cases"
+
+
+def test_secure_cookie_when_served_over_https(tmp_path: Path) -> None:
+    application = create_app(
+        f"sqlite:///{tmp_path / 's.db'}", secret_key="k" * 40, secure_cookies=True
+    )
+    add_users(application.state.web.store)
+    response = login(TestClient(application), "lena")
+    assert "; secure" in response.headers["set-cookie"].lower()
+
+
+def test_wrong_password_and_unknown_user_fail_the_same_way(app: Any) -> None:
+    client = TestClient(app)
+    wrong = login(client, "lena", "not the password")
+    unknown = login(client, "nobody", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "Wrong user name or password." in wrong.text
+    assert "Wrong user name or password." in unknown.text
+    assert client.get("/cases", follow_redirects=False).status_code == 303
+
+
+def test_failed_logins_are_throttled(tmp_path: Path) -> None:
+    application = create_app(
+        f"sqlite:///{tmp_path / 't.db'}",
+        secret_key="k" * 40,
+        throttle=LoginThrottle(attempts=3, window=60),
+    )
+    add_users(application.state.web.store)
+    client = TestClient(application)
+    for _ in range(3):
+        assert login(client, "theo", "guess").status_code == 401
+    # Even the right password is refused while the name is throttled.
+    assert login(client, "theo").status_code == 429
+    assert client.get("/cases", follow_redirects=False).status_code == 303
+
+
+def test_login_without_csrf_token_is_refused(app: Any) -> None:
+    client = TestClient(app)
+    client.get("/login")
+    response = client.post("/login", data={"username": "lena", "password": PASSWORD})
+    assert response.status_code == 403
+    assert client.get("/cases", follow_redirects=False).status_code == 303
+
+
+def test_logout_voids_the_session_even_for_a_copied_cookie(app: Any) -> None:
+    client = logged_in(app, "theo")
+    stolen = client.cookies.get(SESSION_COOKIE)
+    assert stolen
+    response = client.post(
+        "/logout", data={"csrf_token": page_csrf(client)}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    replay = TestClient(app)
+    replay.cookies.set(SESSION_COOKIE, stolen)
+    assert replay.get("/cases", follow_redirects=False).status_code == 303
+    assert replay.get("/api/v1/cases").status_code == 401
+
+
+def test_session_expires(tmp_path: Path) -> None:
+    application = create_app(
+        f"sqlite:///{tmp_path / 'e.db'}", secret_key="k" * 40, session_seconds=1
+    )
+    add_users(application.state.web.store)
+    client = logged_in(application, "lena")
+    assert client.get("/cases", follow_redirects=False).status_code == 200
+    time.sleep(2.1)
+    assert client.get("/cases", follow_redirects=False).status_code == 303
+
+
+def test_removed_user_is_logged_out(app: Any) -> None:
+    client = logged_in(app, "lena")
+    app.state.web.store.remove_user("lena")
+    assert client.get("/cases", follow_redirects=False).status_code == 303
+
+
+def test_secret_key_is_kept_in_a_private_file_next_to_the_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store' / 'cases.db'}"
+    (tmp_path / "store").mkdir()
+    first = create_app(url)
+    add_users(first.state.web.store)
+    secret = tmp_path / "store" / "reconwatch-web.secret"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert len(secret.read_text().strip()) >= 32
+    client = logged_in(first, "lena")
+    # A restarted server reads the same key: the session stays valid.
+    second = TestClient(create_app(url))
+    second.cookies.set(SESSION_COOKIE, client.cookies[SESSION_COOKIE])
+    assert second.get("/cases", follow_redirects=False).status_code == 200
+
+
+# -- headers ------------------------------------------------------------------------------
+
+
+def test_security_headers_and_no_inline_script(app: Any) -> None:
+    client = logged_in(app, "theo")
+    case = first_case(app)
+    for path in ("/login", "/cases", f"/cases/{case.id}", "/static/htmx.min.js", "/api/v1/me"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-security-policy"] == CSP
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        if path.startswith("/static"):
+            continue
+        assert "unsafe-inline" not in response.headers["content-security-policy"]
+        # Every <script> has a src on this server; no inline handlers.
+        for tag in re.findall(r"<script[^>]*>", response.text):
+            assert 'src="/static/' in tag
+        assert not re.search(r"\son[a-z]+\s*=", response.text)
+
+
+# -- roles and CSRF on actions --------------------------------------------------------------
+
+
+def act(client: TestClient, case_id: str, csrf: str | None = None, **data: str) -> Any:
+    if csrf is None:
+        csrf = page_csrf(client, f"/cases/{case_id}")
+    return client.post(
+        f"/cases/{case_id}/actions", data={**data, "csrf_token": csrf}, follow_redirects=False
+    )
+
+
+def test_l1_cannot_approve_blocks_close_as_malicious_or_manage_users(app: Any) -> None:
+    client = logged_in(app, "lena")
+    case = first_case(app, status="escalated")
+    assert act(client, case.id, action="approve_block", reason="x").status_code == 403
+    assert (
+        act(client, case.id, action="close", disposition="malicious", reason="x").status_code == 403
+    )
+    assert client.get("/users").status_code == 403
+    denied = client.post(
+        "/users",
+        data={
+            "name": "mallory",
+            "role": "admin",
+            "password": "x" * 20,
+            "csrf_token": page_csrf(client),
+        },
+    )
+    assert denied.status_code == 403
+    assert app.state.web.store.get_user("mallory") is None
+    stored = app.state.web.store.get(case.id)
+    assert stored.status == "escalated"
+    assert not [a for a in stored.actions if a.action == "approve_block"]
+    # The block form is not even offered to an L1 analyst.
+    assert 'data-testid="form-block"' not in client.get(f"/cases/{case.id}").text
+
+
+def test_actions_without_or_with_a_wrong_csrf_token_are_refused(app: Any) -> None:
+    client = logged_in(app, "theo")
+    case = first_case(app)
+    before = len(app.state.web.store.get(case.id).actions)
+    no_token = client.post(f"/cases/{case.id}/actions", data={"action": "comment", "reason": "x"})
+    assert no_token.status_code == 403
+    assert act(client, case.id, csrf="forged", action="comment", reason="x").status_code == 403
+    # Another session's token does not work either.
+    other = logged_in(app, "ada")
+    assert (
+        act(client, case.id, csrf=page_csrf(other), action="comment", reason="x").status_code == 403
+    )
+    assert len(app.state.web.store.get(case.id).actions) == before
+
+
+def test_l1_actions_are_recorded_in_the_audit_trail(app: Any) -> None:
+    client = logged_in(app, "lena")
+    case = first_case(app, status="open")
+    assert (
+        act(client, case.id, action="comment", reason="looked at the firewall").status_code == 303
+    )
+    assert act(client, case.id, action="assign", assignee="theo", reason="yours").status_code == 303
+    assert (
+        act(client, case.id, action="escalate", reason="same /24 as yesterday").status_code == 303
+    )
+    stored = app.state.web.store.get(case.id)
+    assert stored.status == "escalated" and stored.assignee == "theo"
+    trail = [(a.who, a.action, a.detail) for a in stored.actions if a.who == "lena"]
+    assert trail == [
+        ("lena", "comment", "looked at the firewall"),
+        ("lena", "assign", "to theo: yours"),
+        ("lena", "escalate", "same /24 as yesterday"),
+    ]
+    page = client.get(f"/cases/{case.id}").text
+    assert "same /24 as yesterday" in page and "to theo: yours" in page
+    assert (
+        act(
+            client, case.id, action="close", disposition="false_positive", reason="our scanner"
+        ).status_code
+        == 303
+    )
+    closed = app.state.web.store.get(case.id)
+    assert (closed.status, closed.analyst_disposition, closed.analyst_reason) == (
+        "closed",
+        "false_positive",
+        "our scanner",
+    )
+
+
+def test_actions_need_a_reason_and_an_existing_assignee(app: Any) -> None:
+    client = logged_in(app, "lena")
+    case = first_case(app, status="open")
+    assert act(client, case.id, action="close", disposition="benign", reason="").status_code == 400
+    assert act(client, case.id, action="assign", assignee="ghost").status_code == 400
+    assert act(client, case.id, action="explode", reason="x").status_code == 400
+    assert app.state.web.store.get(case.id).status == "open"
+
+
+def test_t2_approves_a_block_and_rules_are_written(app: Any, tmp_path: Path) -> None:
+    client = logged_in(app, "theo")
+    case = next(
+        c
+        for c in app.state.web.store.list(limit=100)
+        if c.escalate and not c.document.get("internal")
+    )
+    response = act(client, case.id, action="approve_block", reason="confirmed scanner")
+    assert response.status_code == 303
+    nft = (tmp_path / "blocks" / case.id / "block.nft").read_text()
+    source = case.document["sources"][0]
+    assert source in nft
+    assert (tmp_path / "blocks" / case.id / "block-ipset.sh").exists()
+    (approval,) = [
+        a for a in app.state.web.store.get(case.id).actions if a.action == "approve_block"
+    ]
+    assert approval.who == "theo" and approval.detail.startswith("confirmed scanner | blocks ")
+    assert "block approved" in client.get(f"/cases/{case.id}").text
+
+
+def test_a_protected_source_is_never_blocked(app: Any, tmp_path: Path) -> None:
+    client = logged_in(app, "ada")
+    internal = next(c for c in app.state.web.store.list(limit=100) if c.document.get("internal"))
+    response = act(client, internal.id, action="approve_block", reason="block it anyway")
+    assert response.status_code == 409
+    assert "nothing to block" in response.text
+    assert not (tmp_path / "blocks" / internal.id).exists()
+    actions = [a.action for a in app.state.web.store.get(internal.id).actions]
+    assert "block_refused" in actions and "approve_block" not in actions
+
+
+# -- queue ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[dict[str, Any]]]:
+    path = tmp_path_factory.mktemp("big") / "big.db"
+    url = f"sqlite:///{path}"
+    store = CaseStore(url)
+    docs = [case_doc(n) for n in range(10_000)]
+    store.record(docs, "bulk", 900, now=dt.datetime(2026, 9, 30, tzinfo=dt.UTC))
+    add_users(store)
+    store.close()
+    return url, docs
+
+
+def test_queue_of_10000_cases_filters_sorts_and_pages_in_sql(
+    big_store: tuple[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    url, docs = big_store
+    application = create_app(url, secret_key="k" * 40, blocks_dir=tmp_path)
+    client = logged_in(application, "lena")
+    wanted = [d for d in docs if d["severity"] in ("high",) and d["disposition"] == "malicious"]
+    # Severity-filtered, sorted by score ascending then id; page 3 of 25 per page.
+    expected = sorted(wanted, key=lambda d: (d["score"], d["id"]))[50:75]
+    api = client.get(
+        "/api/v1/cases",
+        params={
+            "severity": "high",
+            "disposition": "malicious",
+            "sort": "score",
+            "order": "asc",
+            "page": 3,
+            "per_page": 25,
+        },
+    )
+    assert api.status_code == 200
+    body = api.json()
+    assert body["total"] == len(wanted)
+    assert [c["id"] for c in body["cases"]] == [d["id"] for d in expected]
+    page = client.get(
+        "/cases",
+        params={
+            "severity": "high",
+            "disposition": "malicious",
+            "sort": "score",
+            "order": "asc",
+            "page": 3,
+            "per_page": 25,
+        },
+    )
+    assert page.status_code == 200
+    ids = re.findall(r'href="/cases/([^"?]+)" data-testid="case-link"', page.text)
+    assert ids == [d["id"] for d in expected]
+    assert f"{len(wanted)} case(s) &middot; page 3 of {-(-len(wanted) // 25)}" in page.text
+    # Severity sorts by rank, not alphabetically; the default order is newest first.
+    top = client.get("/api/v1/cases", params={"sort": "severity", "per_page": 5}).json()
+    assert [c["severity"] for c in top["cases"]] == ["critical"] * 5
+    newest = client.get("/api/v1/cases", params={"per_page": 1}).json()["cases"][0]
+    assert newest["id"] == max(docs, key=lambda d: d["last_seen"])["id"]
+    # Source prefix, escalation and time window together.
+    after = "2026-09-01T10:00"
+    got = client.get(
+        "/api/v1/cases",
+        params={"source": "198.51.1.", "escalate": "yes", "seen_after": after, "per_page": 200},
+    ).json()
+    cut = dt.datetime(2026, 9, 1, 10, tzinfo=dt.UTC)
+    expect = {
+        d["id"]
+        for d in docs
+        if d["sources"][0].startswith("198.51.1.")
+        and d["escalate"]
+        and dt.datetime.fromisoformat(d["last_seen"]) >= cut
+    }
+    assert got["total"] == len(expect) and {c["id"] for c in got["cases"]} <= expect
+    # An HTMX request gets the table only; a normal one the whole page.
+    partial = client.get("/cases", params={"status": "escalated"}, headers={"HX-Request": "true"})
+    assert "<html" not in partial.text and 'data-testid="total"' in partial.text
+    application.state.web.store.close()
+
+
+def test_queue_rejects_bad_filters_and_treats_sql_as_text(app: Any) -> None:
+    client = logged_in(app, "lena")
+    assert client.get("/cases", params={"severity": "urgent"}).status_code == 400
+    assert client.get("/cases", params={"sort": "password_hash"}).status_code == 400
+    assert client.get("/cases", params={"page": "-1"}).status_code == 400
+    total = app.state.web.store.count()
+    assert total > 0
+    injected = client.get("/api/v1/cases", params={"source": "' OR 1=1 --"}).json()
+    assert injected["total"] == 0
+    wildcard = client.get("/api/v1/cases", params={"source": "%"}).json()
+    assert wildcard["total"] == 0  # % is a character to match, not a LIKE wildcard
+
+
+# -- the case page on real hunt output -----------------------------------------------------
+
+
+def test_case_page_shows_the_playbook_evidence_and_charts(
+    app: Any, hunted: tuple[HuntResult, Config, Path]
+) -> None:
+    result, _, _ = hunted
+    client = logged_in(app, "lena")
+    assert client.get("/api/v1/cases").json()["total"] == len(result.cases)
+    case = max(result.cases, key=lambda c: len(c.findings))
+    stored_id = next(r.id for r in app.state.web.store.list(limit=100) if r.actor == case.actor)
+    page = client.get(f"/cases/{stored_id}").text
+    for question in case.answers:
+        assert question in page
+    evidence = case.findings[0].evidence[0]
+    assert f"{evidence.log_file}:{evidence.log_line}" in page
+    assert "<svg" in page  # the actor's activity is drawn
+    assert "table inet" in page  # proposed nftables rules
+    dns_case = next(c for c in result.cases if "dns_bruteforce" in c.detections)
+    dns_id = next(r.id for r in app.state.web.store.list(limit=100) if r.actor == dns_case.actor)
+    dns_page = client.get(f"/cases/{dns_id}").text
+    assert 'data-testid="dns-names"' in dns_page
+    assert dns_case.findings[0].targets[0] in dns_page
+
+
+# -- hostile log text ------------------------------------------------------------------------
+
+
+def hostile_doc() -> dict[str, Any]:
+    long = "A" * 50_000
+    evil = f"{XSS}{IMG}{ANSI}{BAD_UTF8}"
+    return case_doc(
+        1,
+        id="RW-20260901-evil0001",
+        actor=f"203.0.113.9 {XSS}",
+        sources=["203.0.113.9", XSS],
+        escalate=True,
+        reasons=[f"reason {evil}"],
+        answers={"Are there unusual patterns of access to public-facing resources?": evil + long},
+        criteria={"compromise": {"met": True, "evidence": [evil]}},
+        findings=[
+            {
+                "detection": "dns_bruteforce",
+                "description": evil,
+                "targets": [f"{XSS}.example.com", f"{IMG}.example.com", BAD_UTF8],
+                "evidence": [
+                    {
+                        "file": f"/var/log/{XSS}/{ANSI}.log",
+                        "line": 7,
+                        "timestamp": evil,
+                        "destination_ip": IMG,
+                        "destination_port": 53,
+                        "table": "dns",
+                        "detail": f"GET /{XSS} {IMG} UA {ANSI} {long}",
+                    }
+                ],
+            }
+        ],
+        activity={
+            "events": 3,
+            "auth_users": [XSS],
+            "exposed": [IMG],
+            "exposed_count": 1,
+            "alert_rules": [evil],
+            "dns_names": 3,
+        },
+        enrichment={"203.0.113.9": {"intel": [{"feed": XSS, "note": IMG}], "benign_lists": []}},
+        checklist=[{"step": XSS, "status": "done", "result": IMG}],
+        tier2={
+            "timeline": [{"time": XSS, "until": IMG, "event": evil}],
+            "related_sources": [XSS],
+            "recommended_actions": [IMG],
+        },
+        containment={"block": False, "why": evil},
+        series={
+            "bucket_seconds": 60,
+            "timeline": [{"t": "2026-09-01T00:00:00Z", "dataset": XSS, "events": 3}],
+            "heatmap": {"hosts": [IMG], "ports": [53], "counts": [[3]]},
+            "dns": [{"client": XSS, "t": "2026-09-01T00:00:00Z", "queries": 3, "nxdomain": 1}],
+        },
+    )
+
+
+def assert_inert(html: str) -> None:
+    assert XSS not in html
+    assert "<img" not in html
+    assert "onerror=alert" not in html or "onerror=alert(1)&gt;" in html
+    assert not re.search(r"<[^>]*\sonerror\s*=", html)
+    assert "\x1b" not in html and "\x07" not in html
+
+
+def test_hostile_case_text_is_escaped_everywhere(app: Any) -> None:
+    store = app.state.web.store
+    store.record([hostile_doc()], "evil", 900)
+    store.decide("RW-20260901-evil0001", "lena", "comment", reason=f"note {XSS} {IMG}")
+    client = logged_in(app, "theo")
+    page = client.get("/cases/RW-20260901-evil0001")
+    assert page.status_code == 200
+    assert_inert(page.text)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text  # shown, as text
+    assert "\\x1b[31mRED" in page.text  # ANSI escapes made visible, not interpreted
+    assert "A" * 50_000 not in page.text  # very long lines are cut
+    assert "\ufffd" in page.text  # replacement characters pass through as text
+    queue = client.get("/cases", params={"source": "203.0.113.9"})
+    assert queue.status_code == 200 and "RW-20260901-evil0001" in queue.text
+    assert_inert(queue.text)
+    # The API returns the data as JSON (application/json: a browser does not render it).
+    api = client.get("/api/v1/cases/RW-20260901-evil0001")
+    assert api.headers["content-type"].startswith("application/json")
+    assert api.json()["actor"] == f"203.0.113.9 {XSS}"
+
+
+# -- the REST API -------------------------------------------------------------------------------
+
+
+def test_api_with_a_bearer_token(app: Any) -> None:
+    store = app.state.web.store
+    token, digest = new_api_token()
+    store.update_user("theo", api_token_hash=digest)
+    bearer = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    assert bearer.get("/api/v1/me").json() == {"name": "theo", "role": "t2", "auth": "token"}
+    case = first_case(app, status="open")
+    detail = bearer.get(f"/api/v1/cases/{case.id}").json()
+    assert detail["id"] == case.id and detail["document"]["id"] == case.id
+    assert detail["actions"][0]["action"] == "opened"
+    # No cookie, so no CSRF token needed.
+    posted = bearer.post(
+        f"/api/v1/cases/{case.id}/actions", json={"action": "escalate", "reason": "api says so"}
+    )
+    assert posted.status_code == 200, posted.text
+    assert store.get(case.id).status == "escalated"
+    assert bearer.get("/api/v1/cases/RW-none").status_code == 404
+    assert (
+        bearer.post(
+            f"/api/v1/cases/{case.id}/actions", json={"action": "nuke", "reason": "x"}
+        ).status_code
+        == 422
+    )
+    store.update_user("theo", clear_token=True)
+    assert bearer.get("/api/v1/me").status_code == 401
+
+
+def test_api_with_the_session_cookie_needs_the_csrf_header(app: Any) -> None:
+    client = logged_in(app, "lena")
+    case = first_case(app, status="open")
+    body = {"action": "comment", "reason": "from the api"}
+    assert client.post(f"/api/v1/cases/{case.id}/actions", json=body).status_code == 403
+    ok = client.post(
+        f"/api/v1/cases/{case.id}/actions", json=body, headers={"X-CSRF-Token": page_csrf(client)}
+    )
+    assert ok.status_code == 200
+    forbidden = client.post(
+        f"/api/v1/cases/{case.id}/actions",
+        json={"action": "approve_block", "reason": "x"},
+        headers={"X-CSRF-Token": page_csrf(client)},
+    )
+    assert forbidden.status_code == 403
+    assert [a.detail for a in app.state.web.store.get(case.id).actions][-1] == "from the api"
+
+
+def test_openapi_document_lists_the_api(app: Any) -> None:
+    spec = TestClient(app).get("/api/v1/openapi.json").json()
+    assert {"/api/v1/cases", "/api/v1/cases/{case_id}", "/api/v1/cases/{case_id}/actions"} <= set(
+        spec["paths"]
+    )
+    assert "/cases" not in spec["paths"]  # pages are not API
+
+
+def test_admin_manages_users_on_the_users_page(app: Any) -> None:
+    admin = logged_in(app, "ada")
+    page = admin.get("/users")
+    assert page.status_code == 200 and "lena" in page.text
+    added = admin.post(
+        "/users",
+        data={
+            "name": "nina",
+            "role": "l1",
+            "password": "a fresh long password",
+            "csrf_token": csrf_of(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    nina = TestClient(app)
+    assert login(nina, "nina", "a fresh long password").status_code == 303
+    assert "nina (l1)" in nina.get("/cases").text
+    removed = admin.post(
+        "/users/nina/remove",
+        data={"csrf_token": page_csrf(admin, "/users")},
+        follow_redirects=False,
+    )
+    assert removed.status_code == 303
+    assert app.state.web.store.get_user("nina") is None
+    assert nina.get("/cases", follow_redirects=False).status_code == 303
+    # An admin cannot lock themselves out by removing their own account.
+    assert (
+        admin.post("/users/ada/remove", data={"csrf_token": page_csrf(admin, "/users")}).status_code
+        == 400
+    )
+
+
+def test_throttle_counts_per_address_and_per_name_within_its_window() -> None:
+    throttle = LoginThrottle(attempts=2, window=0.3)
+    throttle.failed("10.0.0.1", "lena")
+    assert not throttle.blocked("10.0.0.1", "lena")
+    throttle.failed("10.0.0.1", "theo")
+    assert throttle.blocked("10.0.0.1", "ada")  # this address failed twice
+    assert not throttle.blocked("10.0.0.2", "ada")
+    throttle.failed("10.0.0.3", "LENA")
+    assert throttle.blocked("10.0.0.9", "lena")  # this name failed twice, any case
+    time.sleep(0.35)
+    assert not throttle.blocked("10.0.0.1", "lena")
