@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ibis
@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from reconwatch.detect.ids import is_exploit
 from reconwatch.detect.scantype import scan_types
+from reconwatch.detect.tools import hints_from_findings, hints_from_packets, packet_stats
 from reconwatch.detect.web import is_sensitive
 
 #: Cap on list-valued facts kept per case (targets, ports, exposed services):
@@ -170,6 +171,8 @@ class Activity:
     #: a scanned host talking back to the scanner is a sign of compromise.
     back_connections: int = 0
     back_connection_samples: list[str] = field(default_factory=list)
+    #: Tool hints from packet fields (detect/tools.py): tool, confidence, evidence.
+    tools: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -304,16 +307,30 @@ def build_cases(
         items.sort(key=lambda f: (f.first_seen, f.detection, f.source_ip))
         members = sorted({f.source_ip for f in items})
         first = min(f.first_seen for f in items)
+        merged = _merge([activity[m] for m in members])
+        labels: dict[str, list[str | None]] = defaultdict(list)
+        for f in items:
+            labels[f.detection].append(f.label)
+        # A copy: a source's Activity may also serve a campaign case.
+        merged = replace(merged, tools=_unique_tools([*merged.tools, *hints_from_findings(labels)]))
         cases.append(
             Case(
                 id=case_id(actor, first),
                 sources=members,
                 findings=items,
-                activity=_merge([activity[m] for m in members]),
+                activity=merged,
                 campaign=actor if actor.startswith(CAMPAIGN_PREFIX) else None,
             )
         )
     return cases
+
+
+def _unique_tools(hints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One hint per tool, the first (most certain) kept."""
+    seen: dict[str, dict[str, Any]] = {}
+    for hint in hints:
+        seen.setdefault(hint["tool"], hint)
+    return list(seen.values())
 
 
 def _earliest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
@@ -351,6 +368,7 @@ def _merge(parts: list[Activity]) -> Activity:
         merged.back_connection_samples = sorted(
             {*merged.back_connection_samples, *part.back_connection_samples}
         )[:10]
+        merged.tools = _unique_tools([*merged.tools, *part.tools])
         if part.first_auth_success is not None and (
             merged.first_auth_success is None or part.first_auth_success < merged.first_auth_success
         ):
@@ -426,6 +444,8 @@ def _activity(events: ir.Table) -> dict[str, Activity]:
 
     for row in scan_types(events).to_pyarrow().to_pylist():
         result[row["source_ip"]].probe_types[row["probe_type"]] = row["packets"]
+    for row in packet_stats(events).to_pyarrow().to_pylist():
+        result[row["source_ip"]].tools = hints_from_packets(row)
     return result
 
 

@@ -534,6 +534,9 @@ def _answers(
         for kind, count in sorted(act.probe_types.items(), key=lambda kv: -kv[1])
     )
     q3 = f"Yes. {patterns}{more}." + (f" Probe types: {probes}." if probes else "")
+    if act.tools:
+        tools = "; ".join(f"{t['tool']} ({t['confidence']}: {t['evidence']})" for t in act.tools)
+        q3 += f" Tool hints: {tools}."
     dns_findings = [f for f in case.findings if f.source_table == "dns"]
     if "dns" not in tables:
         q4 = (

@@ -109,6 +109,7 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             "sensitive_success_paths": act.sensitive_success_paths,
             "back_connections": act.back_connections,
             "back_connection_samples": act.back_connection_samples,
+            "tools": act.tools,
         },
         "findings": [_finding(f) for f in case.findings],
         "checklist": case.checklist,

@@ -1,0 +1,135 @@
+"""Which tool an actor used, as hints with a confidence, never as verdicts.
+
+Packet fields that firewall logs carry (netfilter ``ID=``, ``WINDOW=``,
+``TTL=``, ``SPT=``) betray the stateless scanners, which craft their own
+packets instead of asking the kernel for connections:
+
+* **zmap** writes IP ID 54321 in every probe (zmap's ``probe_modules``
+  default, widely used as its signature).
+* **nmap** SYN scans (-sS) send TCP window 1024 in most probes, 2048, 3072 or
+  4096 in the rest (Emerging Threats rule 2009582 "ET SCAN NMAP -sS window
+  1024" keys on it), and pick a random TTL per probe, so one source shows
+  many TTLs where a host's stack would show one.
+* A **fixed source port** across many destinations is a stateless scanner's
+  habit (masscan, zmap, nmap's raw scans keep one port per run); a kernel
+  picks a new ephemeral port per connection.
+
+Web and DNS behaviour name tools too, through detections already run: a
+scanner User-Agent (``web_scanner_user_agent``'s label names it), Host
+sweeps, wordlists. Each hint says what it rests on and how sure it is; the
+shares below are of the source's TCP SYN probes that failed, and at least
+``MIN_PROBES`` are needed before packet fields say anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import ibis.expr.types as ir
+
+#: Fewer failed SYN probes than this say nothing about a tool.
+MIN_PROBES: Final = 10
+ZMAP_IP_ID: Final = 54321
+NMAP_WINDOWS: Final = (1024, 2048, 3072, 4096)
+
+
+def packet_stats(network: ir.Table) -> ir.Table:
+    """Per source: failed SYN probes and the packet-field facts the hints read."""
+    syn = network.filter(
+        (network.connection_outcome == "failed")
+        & (network.network_transport == "tcp")
+        & (network.tcp_flags == "SYN")
+    )
+    return syn.group_by("source_ip").aggregate(
+        probes=syn.count(),
+        with_ip_id=syn.ip_id.count(),
+        zmap_ids=(syn.ip_id == ZMAP_IP_ID).ifelse(1, 0).sum(),
+        with_window=syn.tcp_window.count(),
+        nmap_windows=syn.tcp_window.isin(NMAP_WINDOWS).ifelse(1, 0).sum(),
+        window_1024=(syn.tcp_window == 1024).ifelse(1, 0).sum(),
+        ttls=syn.ip_ttl.nunique(),
+        with_ttl=syn.ip_ttl.count(),
+        source_ports=syn.source_port.nunique(),
+        with_port=syn.source_port.count(),
+        targets=syn.destination_ip.nunique(),
+    )
+
+
+def _share(part: int | None, whole: int | None) -> float:
+    return (part or 0) / whole if whole else 0.0
+
+
+def hints_from_packets(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tool hints one source's ``packet_stats`` row supports (most certain first)."""
+    probes = row.get("probes") or 0
+    if probes < MIN_PROBES:
+        return []
+    hints = []
+    zmap = _share(row["zmap_ids"], row["with_ip_id"])
+    if zmap >= 0.9:
+        hints.append(
+            {
+                "tool": "zmap",
+                "confidence": "high",
+                "evidence": f"IP ID 54321 in {zmap:.0%} of {probes} SYN probes",
+            }
+        )
+    nmap = _share(row["nmap_windows"], row["with_window"])
+    first = _share(row["window_1024"], row["with_window"])
+    if nmap >= 0.9 and first >= 0.5:
+        many_ttls = (row["ttls"] or 0) >= 5 and _share(row["ttls"], row["with_ttl"]) >= 0.05
+        hints.append(
+            {
+                "tool": "nmap -sS",
+                "confidence": "high" if many_ttls else "medium",
+                "evidence": (
+                    f"TCP window 1024 in {first:.0%} and 1024-4096 in {nmap:.0%} of {probes} "
+                    "SYN probes"
+                    + (f"; {row['ttls']} distinct TTLs (randomised per probe)" if many_ttls else "")
+                ),
+            }
+        )
+    with_port = row["with_port"] or 0
+    if with_port >= MIN_PROBES and row["source_ports"] == 1 and (row["targets"] or 0) >= 5:
+        hints.append(
+            {
+                "tool": "stateless scanner (masscan, zmap or nmap raw scan)",
+                "confidence": "medium",
+                "evidence": (
+                    f"one source port for {with_port} SYN probes to {row['targets']} hosts"
+                ),
+            }
+        )
+    return hints
+
+
+def hints_from_findings(detections: dict[str, list[str | None]]) -> list[dict[str, Any]]:
+    """Hints from detections that name or imply a tool (detection -> labels)."""
+    hints = []
+    for name in sorted({n for n in detections.get("web_scanner_user_agent", []) if n}):
+        hints.append({"tool": name, "confidence": "high", "evidence": f"User-Agent names {name}"})
+    if "web_wordlist_scan" in detections or "web_vhost_sweep" in detections:
+        hints.append(
+            {
+                "tool": "content/vhost brute forcer (gobuster, ffuf, dirb, feroxbuster)",
+                "confidence": "low",
+                "evidence": "many distinct 4xx paths or Host values from one client",
+            }
+        )
+    if "dns_bruteforce" in detections:
+        hints.append(
+            {
+                "tool": "subdomain brute forcer (dnsrecon, dnsenum, fierce, dnsmap)",
+                "confidence": "low",
+                "evidence": "many names under one zone, mostly NXDOMAIN",
+            }
+        )
+    if "ptr_sweep" in detections:
+        hints.append(
+            {
+                "tool": "reverse-DNS sweeper (fierce, dnsrecon -r, nmap -sL)",
+                "confidence": "low",
+                "evidence": "PTR queries covering an address block",
+            }
+        )
+    return hints
