@@ -1,0 +1,18 @@
+"""Real logs with no attack in them must not raise an escalated case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconwatch.config import Config
+from reconwatch.hunt import hunt
+
+
+def test_a_real_site_log_raises_no_escalated_case(shared_data: Path) -> None:
+    # 10,000 lines of a real public web server: crawlers, feed readers and
+    # visitors, 404s included, but nobody scanning it.
+    result = hunt([str(shared_data / "benign-web" / "apache_logs")], Config())
+    assert result.run is not None and result.run.totals.parsed == 10_000
+    escalated = [(c.sources, c.detections, c.reasons) for c in result.cases if c.escalate]
+    assert escalated == []
+    assert not result.plan.entries  # nothing proposed for blocking
