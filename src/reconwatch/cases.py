@@ -14,6 +14,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from ipaddress import ip_address
 from typing import Any
 
 import ibis
@@ -171,6 +172,12 @@ class Activity:
     #: a scanned host talking back to the scanner is a sign of compromise.
     back_connections: int = 0
     back_connection_samples: list[str] = field(default_factory=list)
+    #: Who and what the source address is, from our own logs: names DNS gives
+    #: it (A/AAAA answers holding it, PTR answers for it), and the users who
+    #: logged on to it (auth events aimed at it or logged by a host of that
+    #: name). For an internal scanner this names the machine and its users.
+    host_names: list[str] = field(default_factory=list)
+    host_users: list[str] = field(default_factory=list)
     #: Tool hints from packet fields (detect/tools.py): tool, confidence, evidence.
     tools: list[dict[str, Any]] = field(default_factory=list)
 
@@ -294,6 +301,7 @@ def build_cases(
         network = tables["network"]
         back = network.join(actors, network.destination_ip == actors.actor).select(network)
         _back_connections(back, activity)
+    _identities(tables, sources, activity)
     for name in sorted({f.source_table for f in found}):
         if name in tables:
             subset = [f for f in found if f.source_table == name]
@@ -369,6 +377,8 @@ def _merge(parts: list[Activity]) -> Activity:
             {*merged.back_connection_samples, *part.back_connection_samples}
         )[:10]
         merged.tools = _unique_tools([*merged.tools, *part.tools])
+        merged.host_names = sorted({*merged.host_names, *part.host_names})[:LIST_CAP]
+        merged.host_users = sorted({*merged.host_users, *part.host_users})[:LIST_CAP]
         if part.first_auth_success is not None and (
             merged.first_auth_success is None or part.first_auth_success < merged.first_auth_success
         ):
@@ -522,6 +532,74 @@ def _alert_activity(events: ir.Table, result: dict[str, Activity]) -> None:
         activity.exploit_alerts = row["count"]
         activity.exploit_rules = sorted(r for r in (row["rules"] or []) if r)[:LIST_CAP]
         activity.first_exploit_alert = row["first"]
+
+
+def _identities(
+    tables: Mapping[str, ir.Table], sources: list[str], result: dict[str, Activity]
+) -> None:
+    """Host names and users of each source address, from DNS and auth logs.
+
+    Names: questions whose A/AAAA answers hold the address, and PTR answers
+    for its reverse name. Users: successful logins aimed at the address, or
+    logged by a host (``observer_name``) carrying one of those names (full or
+    first label: syslog writes short host names).
+    """
+    names: dict[str, set[str]] = defaultdict(set)
+    if "dns" in tables:
+        dns = tables["dns"]
+        answered = dns.filter(dns.dns_answers.notnull() & (dns.dns_answers.length() > 0))
+        one = answered.mutate(_answer=answered.dns_answers.unnest())
+        wanted = ibis.memtable(pa.table({"actor": pa.array(sources, pa.string())}))
+        forward = one.join(wanted, one._answer == wanted.actor).filter(
+            one.dns_question_type.isin(["A", "AAAA"])
+        )
+        reverse_names = {ip_address(s).reverse_pointer: s for s in sources}
+        reverse = ibis.memtable(
+            pa.table(
+                {
+                    "actor": pa.array(list(reverse_names.values()), pa.string()),
+                    "ptr": pa.array(list(reverse_names), pa.string()),
+                }
+            )
+        )
+        ptr = one.join(reverse, one.dns_question_name == reverse.ptr)
+        found = ibis.union(
+            forward.select(actor=forward.actor, name=forward.dns_question_name),
+            ptr.select(actor=ptr.actor, name=ptr._answer),
+            distinct=True,
+        )
+        for row in found.to_pyarrow().to_pylist():
+            if row["name"]:
+                names[row["actor"]].add(str(row["name"]).lower().rstrip("."))
+    users: dict[str, set[str]] = defaultdict(set)
+    if "auth" in tables:
+        auth = tables["auth"]
+        ok = auth.filter((auth.event_outcome == "success") & auth.user_name.notnull())
+        by_host = {n: a for a, ns in names.items() for n in ns}
+        by_host.update({n.split(".")[0]: a for n, a in list(by_host.items())})
+        hosts = ibis.memtable(
+            pa.table(
+                {
+                    "actor": pa.array(list(by_host.values()), pa.string()),
+                    "host": pa.array(list(by_host), pa.string()),
+                }
+            )
+        )
+        wanted = ibis.memtable(pa.table({"actor": pa.array(sources, pa.string())}))
+        aimed = ok.join(wanted, ok.destination_ip == wanted.actor)
+        logged = ok.join(hosts, ok.observer_name.lower() == hosts.host)
+        found = ibis.union(
+            aimed.select(actor=aimed.actor, user=aimed.user_name),
+            logged.select(actor=logged.actor, user=logged.user_name),
+            distinct=True,
+        )
+        for row in found.to_pyarrow().to_pylist():
+            users[row["actor"]].add(row["user"])
+    for source in sources:
+        if names.get(source) or users.get(source):
+            activity = result[source]
+            activity.host_names = sorted(names.get(source, ()))[:LIST_CAP]
+            activity.host_users = sorted(users.get(source, ()))[:LIST_CAP]
 
 
 def _back_connections(events: ir.Table, result: dict[str, Activity]) -> None:

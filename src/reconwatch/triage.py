@@ -15,7 +15,7 @@ from dataclasses import asdict
 from ipaddress import ip_network
 from typing import Any
 
-from reconwatch.cases import Case, Finding
+from reconwatch.cases import Activity, Case, Finding
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS
 from reconwatch.detect.internal import INTERNAL_ENUMERATION
@@ -94,7 +94,7 @@ def triage(
         case.answers = _answers(case, tables, contexts, intel_on)
         case.checklist = _checklist(case, tables, contexts, intel_on, exercise, config)
     for case in cases:
-        case.tier2 = _tier2_package(case, cases, history.get(case.actor))
+        case.tier2 = _tier2_package(case, cases, history.get(case.actor), contexts)
     return sorted(cases, key=lambda c: (-SEVERITIES.index(c.severity), c.first_seen, c.id))
 
 
@@ -411,6 +411,9 @@ def _checklist(
         }
     else:
         users = {"status": "done", "result": "no login from the source in the user-activity logs"}
+    identity = _identity(act)
+    if identity:
+        users = {"status": "done", "result": f"{users['result']}. {identity}"}
     known = case.criteria["known_threat_actor"]
     if not intel_on:
         intel = {"status": "not done", "result": "no threat-intelligence feed is configured"}
@@ -432,6 +435,18 @@ def _checklist(
     ]
 
 
+def _identity(act: Activity) -> str:
+    """What our own logs say the source machine is and who uses it."""
+    parts = []
+    if act.host_names:
+        parts.append(f"DNS names it {', '.join(act.host_names[:5])}")
+    if act.host_users:
+        parts.append(f"users who logged on to it: {', '.join(act.host_users[:10])}")
+    if act.auth_users:
+        parts.append(f"users who logged in from it: {', '.join(act.auth_users[:10])}")
+    return ("The source machine: " + "; ".join(parts)) if parts else ""
+
+
 #: The playbook's "T2 Analyst Actions", handed over with every escalated case.
 TIER2_ACTIONS = (
     "Trace the source and intent of the reconnaissance with advanced network monitoring tools.",
@@ -440,8 +455,14 @@ TIER2_ACTIONS = (
 )
 
 
-def _tier2_package(case: Case, cases: list[Case], earlier: History | None) -> dict[str, Any]:
-    """Timeline, related sources (same /24 or /64, same campaign), earlier sightings, actions."""
+def _tier2_package(
+    case: Case,
+    cases: list[Case],
+    earlier: History | None,
+    contexts: Mapping[str, SourceContext],
+) -> dict[str, Any]:
+    """Timeline, related sources (same /24 or /64, same ASN, same campaign),
+    earlier sightings, and the playbook's T2 actions."""
     timeline = [
         {
             "time": f.first_seen.isoformat(),
@@ -450,25 +471,51 @@ def _tier2_package(case: Case, cases: list[Case], earlier: History | None) -> di
         }
         for f in sorted(case.findings, key=lambda f: f.first_seen)
     ]
-    mine = {_neighbourhood(s) for s in case.sources}
-    related = sorted(
-        {
-            s
-            for other in cases
-            if other is not case
-            for s in other.sources
-            if _neighbourhood(s) in mine
-        }
-    )
+    related = _related(case, cases, contexts)
     return {
         "timeline": timeline,
-        "related_sources": related,
+        "related_sources": sorted(related),
+        "related": [
+            {"source": source, "case": found[0], "reasons": sorted(found[1])}
+            for source, found in sorted(related.items())
+        ],
         "earlier_sightings": [
             {"first_seen": a.isoformat(), "last_seen": b.isoformat()}
             for a, b in (earlier.sightings if earlier else [])
         ],
         "recommended_actions": list(TIER2_ACTIONS),
     }
+
+
+def _asn(source: str, contexts: Mapping[str, SourceContext]) -> int | None:
+    return contexts[source].geo.asn if source in contexts else None
+
+
+def _related(
+    case: Case, cases: list[Case], contexts: Mapping[str, SourceContext]
+) -> dict[str, tuple[str, set[str]]]:
+    """Sources of other cases that share a /24 or /64, an ASN or a campaign with
+    this case's sources: source -> (its case id, why)."""
+    blocks = {_neighbourhood(s) for s in case.sources}
+    asns = {a for s in case.sources if (a := _asn(s, contexts)) is not None}
+    mine = set(case.sources)
+    related: dict[str, tuple[str, set[str]]] = {}
+    for other in cases:
+        if other is case:
+            continue
+        for source in other.sources:
+            if source in mine:
+                # The same source in another case: a campaign it joined.
+                why = f"same campaign ({other.campaign or case.campaign or other.id})"
+            elif _neighbourhood(source) in blocks:
+                why = f"same {_neighbourhood(source)}"
+            elif (asn := _asn(source, contexts)) is not None and asn in asns:
+                org = contexts[source].geo.as_organization
+                why = f"same ASN AS{asn}" + (f" ({org})" if org else "")
+            else:
+                continue
+            related.setdefault(source, (other.id, set()))[1].add(why)
+    return related
 
 
 def _neighbourhood(source: str) -> str:
@@ -494,6 +541,8 @@ def _answers(
         if len(case.sources) == 1
         else (f"A coordinated group of {len(case.sources)} {where} sources ({source})")
     )
+    if case.internal and act.host_names:
+        who += f" ({', '.join(act.host_names[:3])})"
     parts = []
     if act.events:
         exposed = (

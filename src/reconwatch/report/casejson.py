@@ -110,6 +110,8 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             "back_connections": act.back_connections,
             "back_connection_samples": act.back_connection_samples,
             "tools": act.tools,
+            "host_names": act.host_names,
+            "host_users": act.host_users,
         },
         "findings": [_finding(f) for f in case.findings],
         "checklist": case.checklist,
