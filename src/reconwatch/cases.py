@@ -178,6 +178,10 @@ class Activity:
     #: name). For an internal scanner this names the machine and its users.
     host_names: list[str] = field(default_factory=list)
     host_users: list[str] = field(default_factory=list)
+    #: Cross-log link: addresses our DNS gave the source that it then probed
+    #: (first packet after the first answer): enumeration feeding a scan.
+    resolved_then_probed: int = 0
+    resolved_then_probed_samples: list[str] = field(default_factory=list)
     #: Tool hints from packet fields (detect/tools.py): tool, confidence, evidence.
     tools: list[dict[str, Any]] = field(default_factory=list)
 
@@ -301,6 +305,8 @@ def build_cases(
         network = tables["network"]
         back = network.join(actors, network.destination_ip == actors.actor).select(network)
         _back_connections(back, activity)
+    if "dns" in tables and "network" in tables:
+        _resolved_then_probed(events_of("dns"), events_of("network"), activity)
     _identities(tables, sources, activity)
     for name in sorted({f.source_table for f in found}):
         if name in tables:
@@ -355,7 +361,7 @@ def _merge(parts: list[Activity]) -> Activity:
             "events", "failed", "succeeded", "target_count", "port_count", "probed_pairs",
             "exposed_count", "dns_queries", "dns_names", "dns_nxdomain", "http_requests",
             "http_client_errors", "http_paths", "auth_successes", "auth_failures", "alerts",
-            "back_connections", "exploit_alerts", "sensitive_successes",
+            "back_connections", "exploit_alerts", "sensitive_successes", "resolved_then_probed",
         ):  # fmt: skip
             setattr(merged, name, getattr(merged, name) + getattr(part, name))
         stamps = [t for t in (merged.first_seen, part.first_seen) if t is not None]
@@ -379,6 +385,9 @@ def _merge(parts: list[Activity]) -> Activity:
         merged.tools = _unique_tools([*merged.tools, *part.tools])
         merged.host_names = sorted({*merged.host_names, *part.host_names})[:LIST_CAP]
         merged.host_users = sorted({*merged.host_users, *part.host_users})[:LIST_CAP]
+        merged.resolved_then_probed_samples = sorted(
+            {*merged.resolved_then_probed_samples, *part.resolved_then_probed_samples}
+        )[:LIST_CAP]
         if part.first_auth_success is not None and (
             merged.first_auth_success is None or part.first_auth_success < merged.first_auth_success
         ):
@@ -532,6 +541,28 @@ def _alert_activity(events: ir.Table, result: dict[str, Activity]) -> None:
         activity.exploit_alerts = row["count"]
         activity.exploit_rules = sorted(r for r in (row["rules"] or []) if r)[:LIST_CAP]
         activity.first_exploit_alert = row["first"]
+
+
+def _resolved_then_probed(dns: ir.Table, network: ir.Table, result: dict[str, Activity]) -> None:
+    """Per source: addresses it was given in DNS answers and probed afterwards."""
+    answered = dns.filter(dns.dns_answers.notnull() & (dns.dns_answers.length() > 0))
+    one = answered.mutate(_address=answered.dns_answers.unnest())
+    resolved = one.group_by(["source_ip", "_address"]).aggregate(_resolved=one.timestamp.min())
+    probed = network.group_by(["source_ip", "destination_ip"]).aggregate(
+        _probed=network.timestamp.min()
+    )
+    both = resolved.join(
+        probed,
+        (resolved.source_ip == probed.source_ip) & (resolved._address == probed.destination_ip),
+    )
+    after = both.filter(both._probed >= both._resolved)
+    totals = after.group_by(after.source_ip).aggregate(
+        count=after.count(), samples=after._address.collect(distinct=True)
+    )
+    for row in totals.to_pyarrow().to_pylist():
+        activity = result[row["source_ip"]]
+        activity.resolved_then_probed = row["count"]
+        activity.resolved_then_probed_samples = sorted(row["samples"] or [])[:LIST_CAP]
 
 
 def _identities(

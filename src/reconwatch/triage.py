@@ -583,6 +583,11 @@ def _answers(
         for kind, count in sorted(act.probe_types.items(), key=lambda kv: -kv[1])
     )
     q3 = f"Yes. {patterns}{more}." + (f" Probe types: {probes}." if probes else "")
+    if act.resolved_then_probed:
+        q3 += (
+            f" It probed {act.resolved_then_probed} address(es) our DNS had given it, e.g. "
+            f"{', '.join(act.resolved_then_probed_samples[:5])}: enumeration feeding the scan."
+        )
     if act.tools:
         tools = "; ".join(f"{t['tool']} ({t['confidence']}: {t['evidence']})" for t in act.tools)
         q3 += f" Tool hints: {tools}."

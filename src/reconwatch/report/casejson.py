@@ -53,6 +53,21 @@ def _finding(finding: Finding) -> dict[str, Any]:
     }
 
 
+def timeline(case: Case) -> list[dict[str, Any]]:
+    """The actor's findings across every log, in time order: one story per case."""
+    return [
+        {
+            "time": iso(f.first_seen),
+            "until": iso(f.last_seen),
+            "log": f.source_table,
+            "detection": f.detection,
+            "source": f.source_ip,
+            "event": f.describe(),
+        }
+        for f in sorted(case.findings, key=lambda f: (f.first_seen, f.detection, f.source_ip))
+    ]
+
+
 def case_to_dict(case: Case) -> dict[str, Any]:
     act = case.activity
     targets, ports = case.targets, case.ports
@@ -112,8 +127,11 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             "tools": act.tools,
             "host_names": act.host_names,
             "host_users": act.host_users,
+            "resolved_then_probed": act.resolved_then_probed,
+            "resolved_then_probed_samples": act.resolved_then_probed_samples,
         },
         "findings": [_finding(f) for f in case.findings],
+        "timeline": timeline(case),
         "checklist": case.checklist,
         "enrichment": case.enrichment,
         "tier2": case.tier2 if case.escalate else None,
