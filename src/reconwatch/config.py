@@ -391,12 +391,16 @@ class PtrSweepConfig(Section):
     ``window_seconds`` (3600 s): a finding per /24 with at least
     ``min_coverage`` (32, an eighth of the block) distinct addresses queried,
     and a finding ``in-addr.arpa`` when the client made at least
-    ``min_queries`` (80, Splunk) distinct PTR queries in all.
+    ``min_queries`` (80, Splunk) distinct PTR queries in all. IPv6 is walked
+    nibble by nibble (nmap's dns-ip6-arpa-scan): ``min_ip6_names`` (64, four
+    levels of 16 nibbles) distinct ``ip6.arpa`` names under one /32 reverse
+    zone; a resolver client reverse-resolves a few single addresses.
     """
 
     window_seconds: int = Field(3600, gt=0)
     min_coverage: int = Field(32, ge=2, le=256)
     min_queries: int = Field(80, ge=2)
+    min_ip6_names: int = Field(64, ge=2)
 
 
 class ZoneTransferConfig(Section):

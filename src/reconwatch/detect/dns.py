@@ -246,8 +246,15 @@ def ptr_sweep(dns: ir.Table, cfg: PtrSweepConfig) -> ir.Table:
     ``in-addr.arpa`` when the client's distinct PTR names of single addresses
     reach ``cfg.min_queries`` (80, Splunk's anchor; score: that count). The
     coverage test catches a walk of one block well before 80 queries; the
-    total catches sparse walks over many blocks. IPv6 (``ip6.arpa``) is not
-    counted yet. Targets: the addresses (``a.b.c.d``).
+    total catches sparse walks over many blocks. Targets: the addresses
+    (``a.b.c.d``).
+
+    IPv6 space is too large to sweep address by address; tools walk the
+    ``ip6.arpa`` tree instead, one nibble at a time (nmap's
+    dns-ip6-arpa-scan, RFC 8020 NXDOMAIN cuts), so they ask many names of
+    every depth. One more finding per client and /32 reverse zone (label: the
+    zone, e.g. ``8.b.d.0.1.0.0.2.ip6.arpa``) when its distinct ``ip6.arpa``
+    names reach ``cfg.min_ip6_names`` (64). Targets: the names.
     """
     ptr = _ptr_names(dns)
     per_block = windowed_findings(
@@ -266,11 +273,35 @@ def ptr_sweep(dns: ir.Table, cfg: PtrSweepConfig) -> ir.Table:
         having=lambda t: t.target_count >= cfg.min_queries,
         score=lambda t: t.target_count,
     )
+    walk = windowed_findings(
+        _ip6_names(dns),
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip", "_zone"],
+        target="_name",
+        having=lambda t: t.target_count >= cfg.min_ip6_names,
+        score=lambda t: t.target_count,
+    )
     return ibis.union(
         as_findings(per_block, PTR_SWEEP, label=per_block._block),
         as_findings(total, PTR_SWEEP, label=PTR_TOTAL_LABEL),
+        as_findings(walk, PTR_SWEEP, label=walk._zone),
         distinct=False,
     )
+
+
+#: ``x.x.x.x.x.x.x.x.ip6.arpa``: the /32 reverse zone, 8 one-character nibble
+#: labels and their dots before ``ip6.arpa``.
+IP6_ZONE_CHARS: Final = 8 * 2 + len("ip6.arpa")
+
+
+def _ip6_names(dns: ir.Table) -> ir.Table:
+    """Queries of ``ip6.arpa`` names (any type, any depth: walkers ask NS or PTR
+    of intermediate nibbles), with ``_zone`` their /32 reverse zone (or the
+    name itself when shorter)."""
+    named = _named(dns)
+    walk = named.filter(named._name.endswith(".ip6.arpa"))
+    deep = walk._name.length() >= IP6_ZONE_CHARS
+    return walk.mutate(_zone=ibis.ifelse(deep, walk._name.right(IP6_ZONE_CHARS), walk._name))
 
 
 def authorised_addresses(cfg: ZoneTransferConfig) -> list[str]:
