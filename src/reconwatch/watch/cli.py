@@ -1,0 +1,153 @@
+"""``reconwatch watch``: follow files and syslog streams, alert as scans happen.
+
+Alerts go to stdout as JSON lines (and to a webhook and/or syslog when
+asked); everything else (warnings, the final counts) goes to stderr, so
+stdout can be piped straight into a SIEM shipper.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from reconwatch.config import Config, ConfigError, load_config
+from reconwatch.ingest.run import AUTO, UnknownFormatError, format_names
+from reconwatch.report.text import clean
+from reconwatch.watch.receiver import Endpoint, EndpointError
+
+
+def _fail(message: str) -> None:
+    click.echo(f"reconwatch: error: {clean(message, 1000)}", err=True)
+    sys.exit(2)
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--syslog",
+    "syslog",
+    multiple=True,
+    metavar="udp://HOST:PORT|tcp://HOST:PORT",
+    help="Receive syslog (RFC 3164/5424) here; repeatable.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default=AUTO,
+    show_default=True,
+    type=click.Choice(format_names()),
+    help="Input format; auto sniffs each file (syslog streams: routed by program).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="YAML config file (thresholds, site networks, the watch section).",
+)
+@click.option("--store", "store_url", help="Case store URL: earlier cases' actors are watched.")
+@click.option("--alert-webhook", "webhooks", multiple=True, help="POST each alert as JSON here.")
+@click.option(
+    "--alert-syslog",
+    "syslog_targets",
+    multiple=True,
+    metavar="udp://HOST:PORT",
+    help="Send each alert as RFC 5424 over UDP here.",
+)
+@click.option(
+    "--alert-interval",
+    type=click.FloatRange(min=0),
+    help="At most one update per actor per this many seconds "
+    "(default: watch.alert_interval_seconds, 60).",
+)
+@click.option("--from-start", is_flag=True, help="Read files from their start, not their end.")
+@click.option("--quiet", is_flag=True, help="No alerts on stdout (webhook/syslog only).")
+def watch(
+    paths: tuple[str, ...],
+    syslog: tuple[str, ...],
+    fmt: str,
+    config_path: Path | None,
+    store_url: str | None,
+    webhooks: tuple[str, ...],
+    syslog_targets: tuple[str, ...],
+    alert_interval: float | None,
+    from_start: bool,
+    quiet: bool,
+) -> None:
+    """Follow PATHS (files, directories) and syslog listeners; alert on reconnaissance.
+
+    Stops on SIGINT or SIGTERM: what was read is parsed and alerted, the
+    counts are printed on stderr, and the exit status is 0.
+    """
+    # Imported here: other reconwatch commands need not load the engine to start.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reconwatch.watch.alerts import Sink, StdoutSink, SyslogSink, WebhookSink
+    from reconwatch.watch.runner import Watcher, WatchOptions
+
+    if not paths and not syslog:
+        _fail("nothing to watch: give PATHS and/or --syslog udp://HOST:PORT")
+    logging.basicConfig(level=logging.WARNING, format="reconwatch: %(levelname)s: %(message)s")
+    try:
+        config: Config = load_config(config_path)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    store_url = store_url or config.store.url
+    if alert_interval is not None:
+        config = config.model_copy(
+            update={
+                "watch": config.watch.model_copy(update={"alert_interval_seconds": alert_interval})
+            }
+        )
+    sinks: list[Sink] = [] if quiet else [StdoutSink()]
+    try:
+        # Addresses first: a typo fails at once, not after the detections compile.
+        for text in syslog:
+            Endpoint.parse(text)
+        for url in webhooks:
+            sinks.append(
+                WebhookSink(
+                    url, config.watch.webhook_timeout_seconds, config.watch.webhook_attempts
+                )
+            )
+        for target in syslog_targets:
+            sinks.append(SyslogSink(target))
+        options = WatchOptions(
+            paths=paths, syslog=syslog, format=fmt, from_start=from_start, store_url=store_url
+        )
+        watcher = Watcher(config, options, sinks)
+        watcher.start()
+    except (EndpointError, UnknownFormatError, ValueError, OSError, SQLAlchemyError) as exc:
+        _fail(str(exc))
+        return
+    for path in paths:
+        if not Path(path).exists():
+            click.echo(
+                f"reconwatch: warning: {clean(path, 500)}: not there yet; followed when it appears",
+                err=True,
+            )
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        del frame
+        stop.set()
+        watcher.wake.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    listening = ", ".join(watcher.receiver.streams) if watcher.receiver else "no syslog"
+    click.echo(
+        f"reconwatch: watching {len(paths)} path(s); {listening}; "
+        f"window {watcher.window_seconds} s",
+        err=True,
+    )
+    watcher.run(stop)
+    click.echo(json.dumps(watcher.summary(), sort_keys=True), err=True)
+    sys.exit(0)

@@ -1,0 +1,698 @@
+"""The watch loop: lines in, micro-batches parsed, detections over a rolling window, alerts out.
+
+One cycle (every ``watch.batch_seconds``, sooner when ``watch.batch_lines``
+syslog messages wait):
+
+1. take the lines files gained (``FileTailer``) and the syslog messages
+   received (``SyslogReceiver``), as Arrow tables of lines;
+2. parse each input's lines with its own parser (sniffed per file as
+   ``ingest`` does; the syslog multiplexer for syslog streams), accounting
+   for every line as parsed, rejected with a reason, or skipped;
+3. look at the new rows alone for what cannot wait: honeypot touches, and
+   activity of actors of earlier cases (the watchlist), with what goes
+   beyond reconnaissance (exploit alerts, logins, 2xx on secrets);
+4. append the rows to the rolling window, evict what fell out of it, and
+   re-run the detections whose tables changed;
+5. decide per actor whether to alert, update, or keep quiet (``AlertBook``),
+   build cases and triage for the actors about to be alerted, and send.
+
+State across batches is the window, each input's parser (syslog years,
+Zeek headers), and the alert book; all bounded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconwatch import schema
+from reconwatch.cases import Case, actor_of, build_cases
+from reconwatch.cases import _finding as finding_of
+from reconwatch.config import Config
+from reconwatch.enrich.geo import Geo
+from reconwatch.ingest import mapping, registry
+from reconwatch.ingest.base import ParseContext, Parser
+from reconwatch.ingest.run import AUTO, UnknownFormatError, _account, _parse_batch, _with_constants
+from reconwatch.ingest.sources import head_lines
+from reconwatch.ingest.syslogmux import SyslogMuxParser
+from reconwatch.lake import FileStats
+from reconwatch.store import CaseStore, History
+from reconwatch.triage import triage
+from reconwatch.watch.alerts import Alert, Sink, severity_rank
+from reconwatch.watch.detector import WindowDetections, honeypot_touches
+from reconwatch.watch.receiver import Endpoint, SyslogReceiver
+from reconwatch.watch.tail import Chunk, FileTailer, lines_from_bytes
+from reconwatch.watch.watchlist import Hit, Watchlist
+from reconwatch.watch.window import EVENT_TABLES, RollingWindow
+
+log = logging.getLogger(__name__)
+
+#: Actors remembered by the alert book; the least recently active go first.
+MAX_ACTORS = 100_000
+#: Cycles between two passes forgetting actors that left the window (a minute).
+PRUNE_EVERY = 120
+#: Severity floors: an earlier case's actor back, a honeypot touched, and an
+#: earlier actor going beyond reconnaissance (the playbook's "signs of
+#: compromise or unauthorized access": Tier 2 now).
+WATCHLIST_SEVERITY = "medium"
+HONEYPOT_SEVERITY = "high"
+BEYOND_RECON_SEVERITY = "critical"
+
+
+def longest_window(config: Config) -> int:
+    """The longest ``window_seconds`` among the detection settings."""
+    spans = [
+        int(getattr(section, "window_seconds", 0))
+        for section in (getattr(config.detect, name) for name in type(config.detect).model_fields)
+    ]
+    return max([s for s in spans if s > 0] or [3600])
+
+
+@dataclass
+class WatchOptions:
+    paths: Sequence[str] = ()
+    syslog: Sequence[str] = ()
+    format: str = AUTO
+    from_start: bool = False
+    store_url: str | None = None
+    #: Detections to run (default all): each costs a compile at start-up.
+    detections: Sequence[str] | None = None
+
+
+@dataclass
+class ActorState:
+    """What the alert book knows of one actor."""
+
+    actor: str
+    sources: set[str] = field(default_factory=set)
+    detections: set[str] = field(default_factory=set)
+    evidence_events: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    first_seen: dt.datetime | None = None
+    last_seen: dt.datetime | None = None
+    severity: str = "low"
+    case_id: str | None = None
+    watch: Hit | None = None
+    beyond: set[str] = field(default_factory=set)
+    honeypot_touches: int = 0
+    reasons: list[str] = field(default_factory=list)
+    #: What was last sent, and when (monotonic seconds); None before the first alert.
+    sent_at: float | None = None
+    sent_events: int = 0
+    sent_detections: frozenset[str] = frozenset()
+    sent_severity: str = "low"
+    sent_beyond: frozenset[str] = frozenset()
+    sequence: int = 0
+    #: Evidence events when the case was last built (cases cost queries).
+    cased_events: int = -1
+    cased_detections: frozenset[str] = frozenset()
+    touched: float = 0.0
+
+    @property
+    def volume(self) -> int:
+        """What "grew materially" is measured on: findings' events, plus watched
+        activity and honeypot touches (which no finding may cover)."""
+        watched = sum(v for k, v in self.counts.items() if k.startswith("watchlist_"))
+        return self.evidence_events + watched + self.honeypot_touches
+
+    def seen(self, first: dt.datetime | None, last: dt.datetime | None) -> None:
+        if first is not None:
+            self.first_seen = first if self.first_seen is None else min(self.first_seen, first)
+        if last is not None:
+            self.last_seen = last if self.last_seen is None else max(self.last_seen, last)
+
+    def raise_to(self, severity: str) -> None:
+        if severity_rank(severity) > severity_rank(self.severity):
+            self.severity = severity
+
+
+@dataclass
+class Counts:
+    lines: int = 0
+    parsed: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    alerts: int = 0
+    updates: int = 0
+    cycles: int = 0
+    #: Cycles that failed (logged) and were skipped.
+    errors: int = 0
+
+
+class _Input:
+    """One input (a followed file or a syslog stream) and its parser."""
+
+    def __init__(self, name: str, fixed: type[Parser] | None) -> None:
+        self.name = name
+        self.fixed = fixed
+        self.parser: Parser | None = None
+        self.stats = FileStats(name=name)
+
+
+class Watcher:
+    def __init__(
+        self,
+        config: Config,
+        options: WatchOptions,
+        sinks: Sequence[Sink],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.options = options
+        self.sinks = list(sinks)
+        self.clock = clock
+        self.settings = config.watch
+        mapping.activate(config)
+        if options.format != AUTO and options.format not in registry.FORMATS:
+            raise UnknownFormatError(f"unknown format {options.format!r}")
+        self.fixed = registry.FORMATS[options.format] if options.format != AUTO else None
+        self.window_seconds = self.settings.window_seconds or longest_window(config)
+        self.window = RollingWindow(self.window_seconds, self.settings.max_window_rows)
+        self.detections = WindowDetections(config, options.detections)
+        self.tailer = (
+            FileTailer(
+                list(options.paths),
+                from_start=options.from_start,
+                read_bytes=self.settings.read_bytes,
+                max_line_bytes=self.settings.max_line_bytes,
+            )
+            if options.paths
+            else None
+        )
+        self.endpoints = [Endpoint.parse(text) for text in options.syslog]
+        self.receiver = (
+            SyslogReceiver(self.endpoints, self.settings.max_pending_messages)
+            if self.endpoints
+            else None
+        )
+        self.wake = threading.Event()
+        if self.receiver is not None:
+            self.receiver.wake = self.wake
+            self.receiver.wake_at = self.settings.batch_lines
+        self.inputs: dict[str, _Input] = {}
+        self.streams: set[str] = set()
+        self.counts = Counts()
+        self.book: dict[str, ActorState] = {}
+        self._unsent: set[str] = set()
+        #: The latest findings over the window (kept between detection runs).
+        self.findings: pa.Table | None = None
+        self.store = CaseStore(options.store_url) if options.store_url else None
+        geo_config = config.enrich.geo
+        has_geo = bool(
+            geo_config.iptoasn
+            or geo_config.asn_mmdb
+            or geo_config.city_mmdb
+            or geo_config.country_mmdb
+        )
+        self.geo = Geo.open(geo_config) if has_geo else None
+        self.watchlist = Watchlist()
+        self._watchlist_at = -1e18
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.receiver is not None:
+            self.receiver.start()
+            self.streams = set(self.receiver.streams)
+        self._refresh_watchlist(force=True)
+
+    def run(self, stop: threading.Event) -> None:
+        """Cycle until ``stop`` is set, then flush (the caller prints the summary)."""
+        interval = self.settings.batch_seconds
+        while not stop.is_set():
+            began = self.clock()
+            try:
+                self.cycle()
+            except Exception:
+                # A bug or a broken input must not end the watch: the next
+                # cycle starts afresh (the window and the alert book are kept).
+                self.counts.errors += 1
+                log.exception("watch cycle failed")
+            self.wake.wait(max(0.0, interval - (self.clock() - began)))
+            self.wake.clear()
+        self.finish()
+
+    def finish(self) -> None:
+        """Stop listening, read what is left (partial lines too), alert, close sinks."""
+        if self.receiver is not None:
+            self.receiver.stop()
+        try:
+            self.cycle(final=True)
+        except Exception:
+            self.counts.errors += 1
+            log.exception("last watch cycle failed")
+        for sink in self.sinks:
+            sink.close()
+        if self.tailer is not None:
+            self.tailer.close()
+        self.detections.close()
+        if self.store is not None:
+            self.store.close()
+        if self.geo is not None:
+            self.geo.close()
+
+    def summary(self) -> dict[str, Any]:
+        counts = asdict(self.counts)
+        counts["type"] = "reconwatch.watch.summary"
+        counts["window_rows"] = self.window.rows
+        counts["evicted_rows"] = self.window.evicted
+        if self.receiver is not None:
+            stats = self.receiver.stats
+            counts["syslog"] = {
+                "messages": stats.messages,
+                "udp_dropped": stats.udp_dropped,
+                "framing_errors": stats.framing_errors,
+                "connections": stats.connections,
+            }
+        if self.tailer is not None:
+            counts["files"] = len(self.tailer.followed)
+            counts["files_skipped"] = dict(self.tailer.skipped)
+            counts["cut_lines"] = self.tailer.cut_lines
+        sink_stats = {
+            type(sink).__name__: asdict(sink.stats) for sink in self.sinks if hasattr(sink, "stats")
+        }
+        if sink_stats:
+            counts["sinks"] = sink_stats
+        return counts
+
+    # -- one cycle ----------------------------------------------------------------------
+
+    def cycle(self, final: bool = False) -> int:
+        """Read, parse, look, detect, alert; return the alerts sent."""
+        self.counts.cycles += 1
+        self._refresh_watchlist()
+        batches: dict[str, list[pa.Table]] = {name: [] for name in EVENT_TABLES}
+        for name, lines, fresh in self._lines(final):
+            self._parse(name, lines, fresh, batches)
+        now = dt.datetime.now(dt.UTC)
+        changed: set[str] = set()
+        new_rows: dict[str, pa.Table] = {}
+        for name, parts in batches.items():
+            if parts:
+                rows = pa.concat_tables(parts)
+                new_rows[name] = rows
+                self.window.append(name, rows, now)
+                changed.add(name)
+        before = {name: self.detections.sizes.get(name, 0) for name in EVENT_TABLES}
+        self.window.evict()
+        for name in EVENT_TABLES:
+            rows = self.window.table(name)
+            if name in changed or rows.num_rows != before[name]:
+                self.detections.point(name, rows, self.window.watermark)
+                changed.add(name)
+        tick = self.clock()
+        touched: set[str] = set()
+        touched |= self._honeypots(new_rows.get("alert"), tick)
+        touched |= self._watched(new_rows, tick)
+        if changed or self.detections.pending:
+            self.findings = self.detections.run(tick)
+            touched |= self._from_findings(self.findings, tick)
+        sent = self._decide(touched, tick, self.findings, final)
+        if self.counts.cycles % PRUNE_EVERY == 0:
+            self._prune()
+        return sent
+
+    def _prune(self) -> None:
+        """Forget actors whose last activity left the window (nothing of theirs is unsent).
+
+        Should one come back, it is a new episode and gets a new alert.
+        """
+        if self.window.watermark is None:
+            return
+        cutoff = self.window.watermark - self.window.span
+        stale = [
+            actor
+            for actor, state in self.book.items()
+            if actor not in self._unsent
+            and state.last_seen is not None
+            and state.last_seen < cutoff
+        ]
+        for actor in stale:
+            del self.book[actor]
+
+    def _lines(self, final: bool) -> Iterable[tuple[str, pa.Table, bool]]:
+        if self.tailer is not None:
+            chunks: list[Chunk] = self.tailer.poll()
+            if final:
+                chunks += self.tailer.flush()
+            if len(self.inputs) > len(self.tailer.followed) + len(self.streams):
+                # Files the tailer forgot (rotated away and deleted) take their parsers along.
+                names = {str(p) for p in self.tailer.followed} | self.streams
+                names |= {c.name for c in chunks}
+                for name in [n for n in self.inputs if n not in names]:
+                    del self.inputs[name]
+            for chunk in chunks:
+                yield chunk.name, chunk.lines, chunk.fresh
+        if self.receiver is not None:
+            by_stream: dict[str, list[bytes]] = {}
+            for batch in self.receiver.drain():
+                by_stream.setdefault(batch.stream, []).append(batch.data)
+            for stream, blobs in by_stream.items():
+                state = self._input(stream, syslog=True)
+                first = state.stats.lines + 1
+                yield stream, lines_from_bytes(b"\n".join(blobs), first), False
+
+    def _input(self, name: str, syslog: bool = False) -> _Input:
+        state = self.inputs.get(name)
+        if state is None:
+            fixed = self.fixed or (SyslogMuxParser if syslog else None)
+            state = self.inputs[name] = _Input(name, fixed)
+        return state
+
+    def _parse(
+        self, name: str, lines: pa.Table, fresh: bool, batches: dict[str, list[pa.Table]]
+    ) -> None:
+        state = self._input(name)
+        if fresh and state.fixed is None:
+            state.parser = None  # a new file (or a rotated one) is sniffed again
+        if state.parser is None:
+            parser_cls = state.fixed or registry.sniff(
+                head_lines(_sample(lines), 1 << 30, limit=20)
+            )
+            if parser_cls is not None:
+                now = dt.datetime.now(dt.UTC)
+                context = ParseContext(self.config, self.detections.con, name, now)
+                state.parser = parser_cls(context)
+                state.stats.format = parser_cls.name
+        stats = FileStats(name=name)
+        parsed = _parse_batch(state.parser, lines, stats)
+        _account(parsed, lines, stats)
+        if stats.error:
+            log.warning("%s", stats.error)
+        self._count(state, stats)
+        parser = state.parser
+        if parser is None:
+            return
+        for table, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
+            if rows.num_rows and table in batches:
+                rows = schema.conform(_with_constants(rows, name, parser), schema.TABLES[table])
+                batches[table].append(_valid(rows))
+
+    def _count(self, state: _Input, stats: FileStats) -> None:
+        for target in (state.stats, self.counts):
+            target.lines += stats.lines
+            target.parsed += stats.parsed
+            target.rejected += stats.rejected
+            target.skipped += stats.skipped
+            for reason, count in stats.reject_reasons.items():
+                target.reject_reasons[reason] = target.reject_reasons.get(reason, 0) + count
+
+    # -- what cannot wait for a detection ----------------------------------------------
+
+    def _state(self, actor: str, tick: float) -> ActorState:
+        state = self.book.get(actor)
+        if state is None:
+            if len(self.book) >= MAX_ACTORS:
+                oldest = min(self.book.values(), key=lambda s: s.touched)
+                del self.book[oldest.actor]
+            state = self.book[actor] = ActorState(actor)
+        state.touched = tick
+        return state
+
+    def _honeypots(self, alerts: pa.Table | None, tick: float) -> set[str]:
+        if alerts is None or alerts.num_rows == 0:
+            return set()
+        touched = set()
+        for row in honeypot_touches(alerts).to_pylist():
+            state = self._state(row["source_ip"], tick)
+            state.sources.add(row["source_ip"])
+            state.honeypot_touches += int(row["timestamp_count"])
+            state.seen(row["timestamp_min"], row["timestamp_max"])
+            state.detections.add("honeypot_touch")
+            state.raise_to(HONEYPOT_SEVERITY)
+            rules = ", ".join(sorted(str(r) for r in row["rule_name_distinct"] if r))[:200]
+            _reason(state, f"touched a honeypot ({rules})")
+            touched.add(state.actor)
+        return touched
+
+    def _watched(self, new_rows: dict[str, pa.Table], tick: float) -> set[str]:
+        if not len(self.watchlist) or not new_rows:
+            return set()
+        sources = pc.unique(
+            pa.chunked_array([rows.column("source_ip") for rows in new_rows.values()], pa.string())
+        ).to_pylist()
+        hits = self.watchlist.match([s for s in sources if s], self.geo)
+        if not hits:
+            return set()
+        watched = pa.array(sorted(hits), pa.string())
+        touched = set()
+        for name, rows in new_rows.items():
+            mine = rows.filter(pc.is_in(rows.column("source_ip"), value_set=watched))
+            if mine.num_rows == 0:
+                continue
+            groups = mine.group_by("source_ip").aggregate(
+                [("timestamp", "count"), ("timestamp", "min"), ("timestamp", "max")]
+            )
+            for row in groups.to_pylist():
+                source = row["source_ip"]
+                state = self._state(source, tick)
+                hit = hits[source]
+                state.watch = hit
+                state.sources.add(source)
+                state.case_id = state.case_id or hit.entry.case_id
+                state.seen(row["timestamp_min"], row["timestamp_max"])
+                key = f"watchlist_{name}_events"
+                state.counts[key] = state.counts.get(key, 0) + int(row["timestamp_count"])
+                state.raise_to(WATCHLIST_SEVERITY)
+                _reason(state, f"actor of earlier case {hit.entry.case_id} ({hit.matched})")
+                touched.add(source)
+            for label, beyond in self._beyond_recon(name, mine).items():
+                for source in beyond:
+                    state = self._state(source, tick)
+                    state.beyond.add(label)
+                    state.raise_to(BEYOND_RECON_SEVERITY)
+                    _reason(state, f"beyond reconnaissance: {label}")
+        return touched
+
+    def _beyond_recon(self, table: str, rows: pa.Table) -> dict[str, set[str]]:
+        """Sources in ``rows`` (watched actors' new rows) that went past looking."""
+        found: dict[str, set[str]] = {}
+        if table == "alert":
+            hits = self.detections.exploit_alerts(rows)
+            label = "IDS exploit alert"
+        elif table == "auth":
+            outcome = pc.fill_null(pc.equal(rows.column("event_outcome"), "success"), False)
+            hits = rows.filter(outcome)
+            label = "successful login"
+        elif table == "http":
+            hits = self.detections.sensitive_successes(rows)
+            label = "2xx on a sensitive path"
+        else:
+            return found
+        if hits.num_rows:
+            found[label] = set(pc.unique(hits.column("source_ip")).to_pylist())
+        return found
+
+    # -- detections ---------------------------------------------------------------------
+
+    def _from_findings(self, findings: pa.Table, tick: float) -> set[str]:
+        touched = set()
+        per_actor: dict[str, list[dict[str, Any]]] = {}
+        for row in findings.to_pylist():
+            finding = finding_of(row)
+            per_actor.setdefault(actor_of(finding), []).append(row)
+        for actor, rows in per_actor.items():
+            state = self._state(actor, tick)
+            state.detections |= {r["detection"] for r in rows}
+            state.sources |= {r["source_ip"] for r in rows}
+            state.evidence_events = max(
+                state.evidence_events, sum(int(r["event_count"]) for r in rows)
+            )
+            state.seen(min(r["first_seen"] for r in rows), max(r["last_seen"] for r in rows))
+            touched.add(actor)
+        return touched
+
+    def _decide(
+        self, touched: set[str], tick: float, findings: pa.Table | None, final: bool = False
+    ) -> int:
+        """Alert, update or keep quiet, per actor; at the last cycle every unsent change goes."""
+        interval = self.settings.alert_interval_seconds
+        growth = 1.0 + self.settings.update_growth
+        candidates = []
+        # Actors with changes not sent yet (interval not over) are looked at again
+        # every cycle, even when no new line of theirs arrives.
+        for actor in sorted(touched | self._unsent):
+            state = self.book.get(actor)
+            if state is None:  # evicted from the book meanwhile
+                self._unsent.discard(actor)
+                continue
+            if state.sent_at is None:
+                candidates.append(state)
+                continue
+            grew = state.volume > state.sent_events and (state.volume >= state.sent_events * growth)
+            new_kind = not (
+                state.detections <= state.sent_detections and state.beyond <= state.sent_beyond
+            )
+            raised = severity_rank(state.severity) > severity_rank(state.sent_severity)
+            if not (grew or new_kind or raised):
+                self._unsent.discard(actor)
+                continue
+            self._unsent.add(actor)
+            due = final or tick - state.sent_at >= interval
+            # A new kind of finding may raise the severity: triage decides, now.
+            if due or raised or frozenset(state.detections) != state.cased_detections:
+                candidates.append(state)
+        if not candidates:
+            return 0
+        self._cases(candidates, findings)
+        sent = 0
+        for state in candidates:
+            first = state.sent_at is None
+            raised = severity_rank(state.severity) > severity_rank(state.sent_severity)
+            due = state.sent_at is not None and (final or tick - state.sent_at >= interval)
+            if first or raised or due:
+                self._send(state, update=not first, tick=tick)
+                self._unsent.discard(state.actor)
+                sent += 1
+        return sent
+
+    def _cases(self, states: list[ActorState], findings: pa.Table | None) -> None:
+        """Cases and triage for actors about to be alerted, when their findings changed."""
+        if findings is None or findings.num_rows == 0:
+            return
+        wanted = [
+            s
+            for s in states
+            if s.detections - {"honeypot_touch"}
+            and (
+                s.evidence_events != s.cased_events or frozenset(s.detections) != s.cased_detections
+            )
+        ]
+        if not wanted:
+            return
+        actors = {s.actor for s in wanted}
+        mask = [
+            actor_of(finding_of(row)) in actors for row in findings.to_pylist()
+        ]  # findings are few: one row per actor and window
+        subset = findings.filter(pa.array(mask, pa.bool_()))
+        if subset.num_rows == 0:
+            return
+        present = [n for n in EVENT_TABLES if self.detections.sizes.get(n, 0)]
+        tables = {name: self.detections.table(name) for name in present}
+        try:
+            cases = build_cases(tables, subset, self.config.triage.evidence_samples)
+            history = self._history([c.actor for c in cases])
+            cases = triage(cases, self.config, tables=present, history=history)
+        except Exception:  # a case that cannot be built must not stop alerting
+            log.exception("building cases for %s failed", sorted(actors))
+            return
+        for case in cases:
+            state = self.book.get(case.actor)
+            if state is None:
+                continue
+            self._apply_case(state, case, history.get(case.actor))
+
+    def _apply_case(self, state: ActorState, case: Case, earlier: History | None) -> None:
+        activity = case.activity
+        state.counts.update(
+            events=activity.events,
+            failed=activity.failed,
+            targets=activity.target_count,
+            ports=activity.port_count,
+            findings=len(case.findings),
+        )
+        state.raise_to(case.severity)
+        if earlier is not None:
+            state.case_id = earlier.case_id
+        elif state.case_id is None:
+            state.case_id = case.id
+        for reason in case.reasons:
+            _reason(state, reason)
+        state.cased_events = state.evidence_events
+        state.cased_detections = frozenset(state.detections)
+
+    def _history(self, actors: list[str]) -> dict[str, History]:
+        if self.store is None or not actors:
+            return {}
+        try:
+            return self.store.history(actors)
+        except Exception:  # a store that is down must not stop alerting
+            log.exception("case store unavailable")
+            return {}
+
+    def _send(self, state: ActorState, update: bool, tick: float) -> None:
+        state.sequence += 1
+        counts = dict(state.counts)
+        counts["evidence_events"] = state.evidence_events
+        if state.honeypot_touches:
+            counts["honeypot_touches"] = state.honeypot_touches
+        watch = None
+        if state.watch is not None:
+            watch = {
+                "case_id": state.watch.entry.case_id,
+                "actor": state.watch.entry.actor,
+                "matched": state.watch.matched,
+            }
+        alert = Alert(
+            actor=state.actor,
+            detections=sorted(state.detections),
+            severity=state.severity,
+            counts=counts,
+            first_seen=_iso(state.first_seen),
+            last_seen=_iso(state.last_seen),
+            case_id=state.case_id,
+            update=update,
+            sequence=state.sequence,
+            sources=sorted(state.sources)[:50],
+            watchlist=watch,
+            beyond_recon=sorted(state.beyond),
+            honeypot=state.honeypot_touches > 0,
+            reasons=list(state.reasons),
+            emitted_at=dt.datetime.now(dt.UTC).isoformat(),
+        )
+        for sink in self.sinks:
+            try:
+                sink.send(alert)
+            except Exception:  # one broken sink must not silence the others
+                log.exception("alert sink %s failed", type(sink).__name__)
+        state.sent_at = tick
+        state.sent_events = state.volume
+        state.sent_detections = frozenset(state.detections)
+        state.sent_severity = state.severity
+        state.sent_beyond = frozenset(state.beyond)
+        self.counts.alerts += 1
+        if update:
+            self.counts.updates += 1
+
+    def _refresh_watchlist(self, force: bool = False) -> None:
+        if self.store is None:
+            return
+        now = self.clock()
+        if not force and now - self._watchlist_at < self.settings.watchlist_refresh_seconds:
+            return
+        self._watchlist_at = now
+        try:
+            self.watchlist = Watchlist.load(self.store, self.geo)
+        except Exception:  # keep the last good watchlist
+            log.exception("watchlist not refreshed")
+
+
+def _reason(state: ActorState, text: str) -> None:
+    if text not in state.reasons and len(state.reasons) < 20:
+        state.reasons.append(text)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _sample(lines: pa.Table) -> bytes:
+    head = lines.column("line").slice(0, 50).to_pylist()
+    return "\n".join(str(v) for v in head).encode("utf-8", errors="replace")
+
+
+def _valid(rows: pa.Table) -> pa.Table:
+    """Rows with a timestamp and a source (parsers guarantee both; log text is untrusted)."""
+    ok = pc.and_(pc.is_valid(rows.column("timestamp")), pc.is_valid(rows.column("source_ip")))
+    if pc.all(ok).as_py():
+        return rows
+    return rows.filter(ok)

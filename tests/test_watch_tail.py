@@ -1,0 +1,221 @@
+"""Following files: growth, partial lines, rotation, truncation, new files, bounds."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+from reconwatch.watch.tail import Chunk, FileTailer, lines_from_bytes
+
+
+def texts(chunks: list[Chunk]) -> list[str]:
+    return [str(line) for chunk in chunks for line in chunk.lines.column("line").to_pylist()]
+
+
+def append(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def test_starts_at_the_end_and_reads_what_is_appended(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    log.write_text("old 1\nold 2\n")
+    tailer = FileTailer([str(log)])
+    assert texts(tailer.poll()) == []
+    append(log, "new 1\nnew 2\n")
+    chunks = tailer.poll()
+    assert texts(chunks) == ["new 1", "new 2"]
+    assert chunks[0].name == str(log)
+    assert tailer.poll() == []
+
+
+def test_from_start_reads_existing_content(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    log.write_text("old 1\nold 2\n")
+    tailer = FileTailer([str(log)], from_start=True)
+    chunks = tailer.poll()
+    assert texts(chunks) == ["old 1", "old 2"]
+    assert chunks[0].lines.column("log_line").to_pylist() == [1, 2]
+
+
+def test_partial_last_line_waits_for_its_newline(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("")
+    tailer = FileTailer([str(log)])
+    append(log, "first\nsec")
+    assert texts(tailer.poll()) == ["first"]
+    assert texts(tailer.poll()) == []
+    append(log, "ond\r\nthird\n")
+    chunks = tailer.poll()
+    assert texts(chunks) == ["second", "third"]
+    # Numbering carries on across polls.
+    assert chunks[0].lines.column("log_line").to_pylist() == [2, 3]
+
+
+def test_flush_hands_on_the_partial_line(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("")
+    tailer = FileTailer([str(log)])
+    append(log, "done\nhalf")
+    assert texts(tailer.poll()) == ["done"]
+    assert texts(tailer.flush()) == ["half"]
+
+
+def test_rotation_finishes_the_old_file_then_reads_the_new_one(tmp_path: Path) -> None:
+    log = tmp_path / "syslog"
+    log.write_text("")
+    tailer = FileTailer([str(tmp_path)])
+    append(log, "a1\n")
+    assert texts(tailer.poll()) == ["a1"]
+    # Written after the last poll, then rotated (logrotate create): not lost.
+    append(log, "a2\na3-partial")
+    log.rename(tmp_path / "syslog.1")
+    log.write_text("b1\nb2\n")
+    chunks = tailer.poll()
+    assert texts(chunks) == ["a2", "a3-partial", "b1", "b2"]
+    fresh = [c for c in chunks if c.fresh]
+    assert [c.name for c in fresh] == [str(log)]
+    # The rotated file under its new name is recognised, not read again.
+    append(tmp_path / "syslog.1", "late\n")
+    assert texts(tailer.poll()) == ["late"]
+    append(log, "b3\n")
+    assert texts(tailer.poll()) == ["b3"]
+
+
+def test_truncation_restarts_at_zero(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    tailer = FileTailer([str(log)])
+    append(log, "one\ntwo\nthree\n")
+    assert texts(tailer.poll()) == ["one", "two", "three"]
+    # copytruncate: same inode, shorter file.
+    with log.open("r+") as fh:
+        fh.truncate(0)
+    append(log, "after\n")
+    chunks = tailer.poll()
+    assert texts(chunks) == ["after"]
+    assert chunks[0].fresh
+    assert chunks[0].lines.column("log_line").to_pylist() == [1]
+
+
+def test_new_files_in_a_directory_are_read_from_their_start(tmp_path: Path) -> None:
+    (tmp_path / "present.log").write_text("before start\n")
+    tailer = FileTailer([str(tmp_path)])
+    assert texts(tailer.poll()) == []
+    sub = tmp_path / "host2"
+    sub.mkdir()
+    (sub / "new.log").write_text("n1\nn2\n")
+    (tmp_path / ".hidden").write_text("state file\n")
+    chunks = tailer.poll()
+    assert texts(chunks) == ["n1", "n2"]
+    assert chunks[0].name == str(sub / "new.log")
+
+
+def test_named_file_created_later_is_followed(tmp_path: Path) -> None:
+    log = tmp_path / "later.log"
+    tailer = FileTailer([str(log)])
+    assert tailer.poll() == []
+    log.write_text("hello\n")
+    assert texts(tailer.poll()) == ["hello"]
+
+
+def test_compressed_rotated_files_are_skipped(tmp_path: Path) -> None:
+    with gzip.open(tmp_path / "syslog.2.gz", "wt") as fh:
+        fh.write("compressed line\n")
+    tailer = FileTailer([str(tmp_path)], from_start=True)
+    assert texts(tailer.poll()) == []
+    assert str(tmp_path / "syslog.2.gz") in tailer.skipped
+
+
+def test_reads_are_bounded_per_poll(tmp_path: Path) -> None:
+    log = tmp_path / "big.log"
+    log.write_text("")
+    tailer = FileTailer([str(log)], read_bytes=4096)
+    append(log, "".join(f"line {i:05d}\n" for i in range(2000)))  # 22,000 bytes
+    first = texts(tailer.poll())
+    assert 0 < len(first) < 2000
+    assert len(first) * 11 <= 4096
+    rest: list[str] = []
+    for _ in range(10):
+        rest += texts(tailer.poll())
+    assert first + rest == [f"line {i:05d}" for i in range(2000)]
+
+
+def test_a_line_without_end_is_cut_at_the_bound(tmp_path: Path) -> None:
+    log = tmp_path / "junk.log"
+    log.write_text("")
+    tailer = FileTailer([str(log)], read_bytes=4096, max_line_bytes=2048)
+    append(log, "x" * 10_000)
+    lines: list[str] = []
+    for _ in range(5):
+        lines += texts(tailer.poll())
+    assert lines and all(len(line) <= 2048 for line in lines)
+    assert tailer.cut_lines == len(lines)
+
+
+def test_invalid_utf8_is_kept_as_replacement_characters(tmp_path: Path) -> None:
+    log = tmp_path / "bin.log"
+    log.write_bytes(b"")
+    tailer = FileTailer([str(log)])
+    with log.open("ab") as fh:
+        fh.write(b"ok\n\xff\xfe bad\n\n")
+    assert texts(tailer.poll()) == ["ok", "\ufffd\ufffd bad", ""]
+
+
+def test_lines_from_bytes_numbers_lines() -> None:
+    table = lines_from_bytes(b"a\n\nb", 10)
+    assert table.column("log_line").to_pylist() == [10, 11, 12]
+    assert table.column("line").to_pylist() == ["a", "", "b"]
+
+
+def test_removed_file_is_finished_and_recreated_one_read_whole(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("")
+    tailer = FileTailer([str(log)])
+    append(log, "before\n")
+    os.remove(log)
+    assert texts(tailer.poll()) == ["before"]
+    log.write_text("again\n")
+    assert texts(tailer.poll()) == ["again"]
+
+
+def test_idle_files_are_closed_and_reopened_where_they_were_left(tmp_path: Path) -> None:
+    log = tmp_path / "quiet.log"
+    log.write_text("")
+    tailer = FileTailer([str(tmp_path)], idle_close_seconds=0)
+    append(log, "one\ntw")
+    assert texts(tailer.poll()) == ["one"]
+    tailer.poll()  # nothing new: the descriptor is released
+    assert tailer.followed[log].fh is None
+    append(log, "o\nthree\n")
+    chunks = tailer.poll()
+    # Same file, same partial line, numbering carried on, no re-sniffing.
+    assert texts(chunks) == ["two", "three"]
+    assert chunks[0].lines.column("log_line").to_pylist() == [2, 3]
+    assert not chunks[0].fresh
+
+
+def test_a_file_replaced_while_closed_is_read_whole(tmp_path: Path) -> None:
+    log = tmp_path / "quiet.log"
+    log.write_text("")
+    tailer = FileTailer([str(tmp_path)], idle_close_seconds=0)
+    append(log, "old\n")
+    assert texts(tailer.poll()) == ["old"]
+    tailer.poll()
+    assert tailer.followed[log].fh is None
+    log.rename(tmp_path / "quiet.log.1")
+    log.write_text("new\n")
+    assert texts(tailer.poll()) == ["new"]
+    # The renamed file is known by its inode: nothing of it is read twice.
+    assert texts(tailer.poll()) == []
+
+
+def test_files_that_vanish_from_a_directory_are_forgotten(tmp_path: Path) -> None:
+    log = tmp_path / "gone.log"
+    log.write_text("")
+    tailer = FileTailer([str(tmp_path)])
+    append(log, "last words\n")
+    log.unlink()
+    assert texts(tailer.poll()) == ["last words"]
+    assert log not in tailer.followed
