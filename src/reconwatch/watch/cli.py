@@ -67,6 +67,12 @@ def _fail(message: str) -> None:
     "(default: watch.alert_interval_seconds, 60).",
 )
 @click.option("--from-start", is_flag=True, help="Read files from their start, not their end.")
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep file positions, the window and the alert book here across restarts.",
+)
 @click.option("--quiet", is_flag=True, help="No alerts on stdout (webhook/syslog only).")
 def watch(
     paths: tuple[str, ...],
@@ -78,6 +84,7 @@ def watch(
     syslog_targets: tuple[str, ...],
     alert_interval: float | None,
     from_start: bool,
+    state_dir: Path | None,
     quiet: bool,
 ) -> None:
     """Follow PATHS (files, directories) and syslog listeners; alert on reconnaissance.
@@ -120,7 +127,12 @@ def watch(
         for target in syslog_targets:
             sinks.append(SyslogSink(target))
         options = WatchOptions(
-            paths=paths, syslog=syslog, format=fmt, from_start=from_start, store_url=store_url
+            paths=paths,
+            syslog=syslog,
+            format=fmt,
+            from_start=from_start,
+            store_url=store_url,
+            state_dir=state_dir,
         )
         watcher = Watcher(config, options, sinks)
         watcher.start()

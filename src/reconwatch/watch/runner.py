@@ -28,7 +28,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,6 +47,7 @@ from reconwatch.ingest.syslogmux import SyslogMuxParser
 from reconwatch.lake import FileStats
 from reconwatch.store import CaseStore, History
 from reconwatch.triage import triage
+from reconwatch.watch import state as saved
 from reconwatch.watch.alerts import Alert, Sink, severity_rank
 from reconwatch.watch.detector import WindowDetections, honeypot_touches
 from reconwatch.watch.receiver import Endpoint, SyslogReceiver
@@ -85,6 +87,8 @@ class WatchOptions:
     store_url: str | None = None
     #: Detections to run (default all): each costs a compile at start-up.
     detections: Sequence[str] | None = None
+    #: Folder of the state kept across restarts (watch/state.py); None: none.
+    state_dir: Path | None = None
 
 
 @dataclass
@@ -184,6 +188,7 @@ class Watcher:
                 from_start=options.from_start,
                 read_bytes=self.settings.read_bytes,
                 max_line_bytes=self.settings.max_line_bytes,
+                positions=(saved.load_positions(options.state_dir) if options.state_dir else None),
             )
             if options.paths
             else None
@@ -216,6 +221,8 @@ class Watcher:
         self.geo = Geo.open(geo_config) if has_geo else None
         self.watchlist = Watchlist()
         self._watchlist_at = -1e18
+        if options.state_dir is not None:
+            self._resume(options.state_dir)
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -252,6 +259,12 @@ class Watcher:
             log.exception("last watch cycle failed")
         for sink in self.sinks:
             sink.close()
+        if self.options.state_dir is not None:
+            try:
+                self._save(self.options.state_dir)
+            except OSError:
+                self.counts.errors += 1
+                log.exception("watch state not saved")
         if self.tailer is not None:
             self.tailer.close()
         self.detections.close()
@@ -259,6 +272,22 @@ class Watcher:
             self.store.close()
         if self.geo is not None:
             self.geo.close()
+
+    # -- state across restarts ------------------------------------------------------------
+
+    def _save(self, folder: Path) -> None:
+        positions = self.tailer.positions() if self.tailer is not None else []
+        window = {name: self.window.table(name) for name in EVENT_TABLES}
+        book = [_book_entry(s) for s in self.book.values() if s.sent_at is not None]
+        saved.save(folder, positions, window, book)
+
+    def _resume(self, folder: Path) -> None:
+        for name, rows in saved.load_window(folder).items():
+            if name in EVENT_TABLES:
+                self.window.append(name, rows)
+        now = self.clock()
+        for entry in saved.load_alerts(folder):
+            self.book[entry["actor"]] = _from_book(entry, now)
 
     def summary(self) -> dict[str, Any]:
         counts = asdict(self.counts)
@@ -674,6 +703,42 @@ class Watcher:
             self.watchlist = Watchlist.load(self.store, self.geo)
         except Exception:  # keep the last good watchlist
             log.exception("watchlist not refreshed")
+
+
+_BOOK_SETS: Final = ("sources", "detections", "beyond")
+_BOOK_SENT_SETS: Final = ("sent_detections", "sent_beyond")
+_BOOK_PLAIN: Final = (
+    "actor", "evidence_events", "counts", "severity", "case_id", "honeypot_touches",
+    "reasons", "sent_events", "sent_severity", "sequence",
+)  # fmt: skip
+
+
+def _book_entry(actor: ActorState) -> dict[str, Any]:
+    """An alerted actor as JSON, for the next run's alert book."""
+    entry: dict[str, Any] = {name: getattr(actor, name) for name in _BOOK_PLAIN}
+    entry.update({name: sorted(getattr(actor, name)) for name in (*_BOOK_SETS, *_BOOK_SENT_SETS)})
+    entry["first_seen"] = _iso(actor.first_seen)
+    entry["last_seen"] = _iso(actor.last_seen)
+    return entry
+
+
+def _from_book(entry: dict[str, Any], now: float) -> ActorState:
+    """An actor of the saved book; counted as alerted just now, so the rate limit
+    holds across the restart and its next alert is an update."""
+    actor = ActorState(**{name: entry[name] for name in _BOOK_PLAIN})
+    for name in _BOOK_SETS:
+        setattr(actor, name, set(entry[name]))
+    for name in _BOOK_SENT_SETS:
+        setattr(actor, name, frozenset(entry[name]))
+    actor.first_seen = _parse_iso(entry.get("first_seen"))
+    actor.last_seen = _parse_iso(entry.get("last_seen"))
+    actor.sent_at = now
+    actor.touched = now
+    return actor
+
+
+def _parse_iso(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
 
 
 def _reason(state: ActorState, text: str) -> None:

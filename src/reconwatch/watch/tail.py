@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 import numpy as np
 import pyarrow as pa
@@ -111,21 +111,33 @@ class FileTailer:
         read_bytes: int = 8 * 1024 * 1024,
         max_line_bytes: int = 1024 * 1024,
         idle_close_seconds: float = IDLE_CLOSE_SECONDS,
+        positions: list[dict[str, Any]] | None = None,
     ) -> None:
         self.roots = [Path(p) for p in paths]
         self.idle_close_seconds = idle_close_seconds
         self.read_bytes = read_bytes
         self.max_line_bytes = max_line_bytes
         self.followed: dict[Path, _Followed] = {}
-        #: inode -> offset reached, for files finished after a rotation.
-        self.finished: OrderedDict[Inode, int] = OrderedDict()
+        #: inode -> (offset reached, next line number), for files finished after
+        #: a rotation (or followed by a previous run), so evidence keeps its
+        #: true line numbers when reading carries on.
+        self.finished: OrderedDict[Inode, tuple[int, int]] = OrderedDict()
         #: Why a file is not read (compressed...), by name, for the summary.
         self.skipped: dict[str, str] = {}
         #: Lines cut at ``max_line_bytes``.
         self.cut_lines = 0
+        # Where a previous run stopped (``positions()``): a file still there
+        # under the same inode carries on from its offset, wherever it is now
+        # (renamed by rotation too); any other file is new since then and is
+        # read whole.
+        resumed = False
+        for saved in positions or []:
+            inode = (int(saved["dev"]), int(saved["ino"]))
+            self.finished[inode] = (int(saved["offset"]), int(saved.get("next_line", 1)))
+            resumed = True
         # Files present now start at their end unless asked otherwise.
         for path in self._discover():
-            state = self.followed[path] = _Followed(path, start_at_zero=from_start)
+            state = self.followed[path] = _Followed(path, start_at_zero=from_start or resumed)
             # Opened now, so "the end" is the end at start-up, not at the first poll.
             try:
                 stat = path.stat()
@@ -172,6 +184,20 @@ class FileTailer:
             chunks.extend(state.chunks)
             state.chunks.clear()
         return chunks
+
+    def positions(self) -> list[dict[str, Any]]:
+        """Where each followed file stands, for a restart (after ``flush``)."""
+        out = []
+        for state in self.followed.values():
+            if state.inode is not None:
+                dev, ino = state.inode
+                out.append(
+                    {
+                        "path": str(state.path), "dev": dev, "ino": ino,
+                        "offset": state.offset, "next_line": state.next_line,
+                    }
+                )  # fmt: skip
+        return out
 
     def close(self) -> None:
         for state in self.followed.values():
@@ -251,7 +277,7 @@ class FileTailer:
         state.next_line = 1
         if inode in self.finished:
             # A rotated file under its new name: carry on where it was left.
-            state.offset = self.finished.pop(inode)
+            state.offset, state.next_line = self.finished.pop(inode)
         elif state.start_at_zero:
             state.offset = 0
         else:
@@ -268,7 +294,7 @@ class FileTailer:
         if state.fh is not None:
             state.fh.close()
         if state.inode is not None:
-            self.finished[state.inode] = state.offset
+            self.finished[state.inode] = (state.offset, state.next_line)
             while len(self.finished) > FINISHED_MEMORY:
                 self.finished.popitem(last=False)
         state.fh, state.inode, state.offset, state.parked = None, None, 0, False

@@ -1,0 +1,93 @@
+"""A watch stopped with SIGTERM and started again resumes where it stopped."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from test_watch_alerts import Process, netfilter
+
+SCANNER = "198.51.100.7"
+
+
+def probes(ports: range) -> str:
+    return "".join(netfilter(p, SCANNER) + "\n" for p in ports)
+
+
+def test_restart_keeps_positions_window_and_alert_book(tmp_path: Path) -> None:
+    log, state = tmp_path / "kern.log", tmp_path / "state"
+    log.write_text(netfilter(1, "192.0.2.1") + "\n")  # before the first start: not read
+    cfg = tmp_path / "reconwatch.yaml"
+    cfg.write_text("watch:\n  batch_seconds: 0.25\n  alert_interval_seconds: 0\n")
+    args = [str(log), "--config", str(cfg), "--state", str(state)]
+
+    # First run: 10 ports, under the vertical-scan threshold (16).
+    first = Process(args)
+    try:
+        first.wait_for_stderr(r"watching|listening|following", timeout=60)
+        with log.open("a") as fh:
+            fh.write(probes(range(100, 110)))
+        code, summary = first.stop(signal.SIGTERM)
+    finally:
+        first.kill()
+    assert code == 0 and summary["lines"] == 10 and summary["alerts"] == 0
+    assert (state / "positions.json").is_file() and (state / "window" / "network.parquet").is_file()
+
+    # Written while nothing watched: read after the restart, and only these.
+    with log.open("a") as fh:
+        fh.write(probes(range(110, 120)))
+    second = Process(args)
+    try:
+        alert = second.next_alert(timeout=60)
+        # 20 ports: the 10 of the first run are still in the window.
+        assert alert["actor"] == SCANNER and alert["update"] is False
+        assert alert["detections"] == ["vertical_scan"]
+        code, summary = second.stop(signal.SIGTERM)
+    finally:
+        second.kill()
+    assert code == 0 and summary["lines"] == 10
+
+    # Third run: the actor is already in the alert book, so more is an update.
+    third = Process(args)
+    try:
+        third.wait_for_stderr(r"watching|listening|following", timeout=60)
+        with log.open("a") as fh:
+            fh.write(probes(range(120, 160)))
+        update = third.next_alert(timeout=60)
+        assert update["actor"] == SCANNER and update["update"] is True
+        assert update["sequence"] == 2
+        code, _ = third.stop(signal.SIGTERM)
+    finally:
+        third.kill()
+    assert code == 0
+
+
+def test_a_file_rotated_while_down_is_finished_and_its_successor_read_whole(
+    tmp_path: Path,
+) -> None:
+    from reconwatch.watch.tail import FileTailer
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    current = folder / "syslog"
+    current.write_text("old 1\nold 2\n")
+    tailer = FileTailer([str(folder)], from_start=True)
+    assert sum(c.lines.num_rows for c in tailer.poll()) == 2
+    positions = tailer.positions()
+    tailer.close()
+    # While down: two more lines, then rotation, then a new file.
+    with current.open("a") as fh:
+        fh.write("old 3\nold 4\n")
+    current.rename(folder / "syslog.1")
+    current.write_text("new 1\n")
+    again = FileTailer([str(folder)], positions=positions)
+    got = {c.name: c.lines.to_pylist() for c in again.poll()}
+    again.close()
+    # Line numbers carry on too: evidence must point at the true file:line.
+    assert got == {
+        str(folder / "syslog.1"): [
+            {"log_line": 3, "line": "old 3"},
+            {"log_line": 4, "line": "old 4"},
+        ],
+        str(current): [{"log_line": 1, "line": "new 1"}],
+    }
