@@ -84,3 +84,33 @@ def test_any_mix_is_fully_accounted(lines: list[str] | str) -> None:
     parser = SyslogMuxParser(ParseContext(Config(), con, "t", dt.datetime.now(dt.UTC)))
     parsed = parser.parse(batch)
     assert parsed.row_count + parsed.rejects.num_rows + parsed.skipped == len(texts)
+
+
+RELAY = [
+    "Oct 10 12:34:56 fw01 %ASA-2-106001: Inbound TCP connection denied from 198.51.100.7/40123 "
+    "to 203.0.113.10/22 flags SYN  on interface outside",
+    "Oct 10 12:34:57 fw01 %FTD-2-106006: Deny inbound UDP from 198.51.100.7/40124 to "
+    "203.0.113.10/161 on interface outside",
+    "Oct 10 12:34:58 bastion sshd[812]: Failed password for invalid user admin from "
+    "198.51.100.8 port 40022 ssh2",
+    "Oct 10 12:00:00 fw02 CEF:0|Check Point|VPN-1 & FireWall-1|R81|drop|Drop|5|"
+    "src=198.51.100.7 dst=203.0.113.10 spt=40000 dpt=23 proto=TCP",
+    "Oct  5 10:00:00 gw firewall,info input: in:ether1 out:(unknown 0), proto ICMP "
+    "(type 8, code 0), 198.51.100.9->203.0.113.1, len 84",
+]
+
+
+def test_devices_without_a_program_tag_are_routed_too(tmp_path: Path) -> None:
+    # A central relay's file: Cisco message ids as tags, CEF after the host,
+    # RouterOS topics instead of a tag, next to sshd.
+    assert program_of(RELAY[0]) == "%ASA-" and program_of(RELAY[1]) == "%FTD-"
+    assert program_of(RELAY[3]) == "CEF" and program_of(RELAY[4]) == "mikrotik"
+    assert SyslogMuxParser.sniff(RELAY)
+    log = tmp_path / "relay.log"
+    log.write_text("\n".join(RELAY) + "\n")
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(log)], lake, Config()).files
+    assert (stats.format, stats.parsed, stats.rejected) == ("syslog", 5, 0)
+    datasets = {r["log_line"]: r["event_dataset"] for r in lake.read("network").to_pylist()}
+    assert datasets == {1: "cisco.asa", 2: "cisco.asa", 4: "cef", 5: "mikrotik"}
+    assert [r["event_dataset"] for r in lake.read("auth").to_pylist()] == ["sshd"]

@@ -75,6 +75,9 @@ class Parser(ABC):
     #: Syslog program tags whose lines this parser reads ("kernel", "sshd"...):
     #: the syslog multiplexer routes a mixed file's lines by them.
     programs: ClassVar[tuple[str, ...]] = ()
+    #: Program tags claimed by prefix, for devices whose tag is a message id
+    #: (Cisco ``%ASA-6-302013``: "%ASA-").
+    program_prefixes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx

@@ -142,6 +142,8 @@ class CefParser(_KeyedParser):
 
     name = "cef"
     dataset = "cef"
+    #: ``host CEF:0|...``: the envelope reads ``CEF`` as the program tag.
+    programs: ClassVar[tuple[str, ...]] = ("CEF",)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -189,6 +191,7 @@ class LeefParser(_KeyedParser):
 
     name = "leef"
     dataset = "leef"
+    programs: ClassVar[tuple[str, ...]] = ("LEEF",)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:

@@ -133,8 +133,9 @@ class CiscoAsaParser(Parser):
     dataset = "cisco.asa"
     table = "network"
     #: The relay's tag is the whole marker (``%ASA-6-302013``), one per id and
-    #: level; the syslog multiplexer needs a prefix match for these ("%ASA-", "%FTD-").
+    #: level: the syslog multiplexer routes these by prefix.
     programs: ClassVar[tuple[str, ...]] = ()
+    program_prefixes: ClassVar[tuple[str, ...]] = ("%ASA-", "%FTD-", "%PIX-", "%FWSM-")
 
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)

@@ -74,8 +74,9 @@ class MikrotikParser(Parser):
     name = "mikrotik"
     dataset = "mikrotik"
     table = "network"
-    #: RouterOS tags lines with topics (``firewall,info``), not a program.
-    programs: ClassVar[tuple[str, ...]] = ()
+    #: RouterOS tags lines with topics (``firewall,info``), not a program; the
+    #: syslog multiplexer names such lines ``mikrotik`` (``syslogmux.TOPICS``).
+    programs: ClassVar[tuple[str, ...]] = ("mikrotik",)
 
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)

@@ -26,35 +26,68 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
-from reconwatch.ingest.syslog import bsd_iso_pattern, rfc5424_pattern
+from reconwatch.ingest.syslog import (
+    BSD_STAMP,
+    ISO_STAMP,
+    PRI,
+    bsd_iso_pattern,
+    rfc5424_pattern,
+)
 from reconwatch.schema import TABLES, conform
 
 NO_PARSER: Final = "syslog program without a parser"
 NOT_SYSLOG: Final = "not a syslog line"
 
 _BSD = bsd_iso_pattern(r"(.*)")
+#: RouterOS writes topics where a program tag would be (``gw firewall,info
+#: input: ...``); such lines get the program name ``mikrotik``.
+TOPICS: Final = rf"^{PRI}(?:{BSD_STAMP}|{ISO_STAMP}) \S+ [a-z][a-z0-9-]*(?:,[a-z0-9-]+)+ "
+_TOPICS_RE = re.compile(TOPICS)
 _RFC5424 = rfc5424_pattern(r"(.*)")
 _BSD_RE = re.compile(_BSD)
 _RFC5424_RE = re.compile(_RFC5424.replace(r"\x{FEFF}", "\ufeff"))
 
 
 def program_of(line: str) -> str | None:
-    """The program tag of one syslog line (for sniffing a handful of lines only)."""
+    """The program tag of one syslog line (for sniffing a handful of lines only),
+    with claimed prefixes folded (``%ASA-6-302013`` -> ``%ASA-``)."""
     match = _BSD_RE.match(line)
     if match:
-        return match.group(3)
+        return _fold(match.group(3))
     match = _RFC5424_RE.match(line)
-    return match.group(3) if match else None
+    if match:
+        return _fold(match.group(3))
+    return MIKROTIK if _TOPICS_RE.match(line) else None
+
+
+MIKROTIK: Final = "mikrotik"
+
+
+def prefixes() -> dict[str, type[Parser]]:
+    """Program prefix -> the parser that claims it."""
+    from reconwatch.ingest.registry import PARSERS
+
+    owners: dict[str, type[Parser]] = {}
+    for parser in PARSERS:
+        for prefix in getattr(parser, "program_prefixes", ()):
+            owners.setdefault(prefix, parser)
+    return owners
+
+
+def _fold(program: str) -> str:
+    return next((p for p in prefixes() if program.startswith(p)), program)
 
 
 def claimants() -> dict[str, type[Parser]]:
-    """Program name -> the parser that claims it, over every registered parser."""
+    """Program name (or claimed prefix) -> the parser that claims it."""
     from reconwatch.ingest.registry import PARSERS
 
     owners: dict[str, type[Parser]] = {}
     for parser in PARSERS:
         for program in getattr(parser, "programs", ()):
             owners.setdefault(program, parser)
+    for prefix, parser in prefixes().items():
+        owners.setdefault(prefix, parser)
     return owners
 
 
@@ -131,14 +164,21 @@ class SyslogMuxParser(Parser):
             # The view name is our own uuid; the patterns are bound parameters.
             query = f"""
                 SELECT coalesce(nullif(regexp_extract(line, $bsd, 3), ''),
-                                nullif(regexp_extract(line, $rfc5424, 3), '')) AS program
+                                nullif(regexp_extract(line, $rfc5424, 3), ''),
+                                CASE WHEN regexp_matches(line, $topics) THEN $mikrotik END)
+                           AS program
                 FROM {view} ORDER BY log_line
             """  # noqa: S608
-            result = con.sql(query, params={"bsd": _BSD, "rfc5424": _RFC5424}).to_arrow_table()
+            params = {"bsd": _BSD, "rfc5424": _RFC5424, "topics": TOPICS, "mikrotik": MIKROTIK}
+            result = con.sql(query, params=params).to_arrow_table()
         finally:
             con.unregister(view)
             con.close()
-        return result.column("program")
+        programs = result.column("program")
+        # Message-id tags fold into their claimed prefix, vectorised.
+        for prefix in prefixes():
+            programs = pc.if_else(pc.starts_with(programs, prefix), prefix, programs)
+        return programs
 
 
 def _with_dataset(rows: pa.Table, dataset: str) -> pa.Table:
