@@ -97,6 +97,7 @@ RELAY = [
     "src=198.51.100.7 dst=203.0.113.10 spt=40000 dpt=23 proto=TCP",
     "Oct  5 10:00:00 gw firewall,info input: in:ether1 out:(unknown 0), proto ICMP "
     "(type 8, code 0), 198.51.100.9->203.0.113.1, len 84",
+    "Nov 28 04:00:01 unbound[812:0] info: 192.0.2.3 version.bind. TXT CH",
 ]
 
 
@@ -105,12 +106,15 @@ def test_devices_without_a_program_tag_are_routed_too(tmp_path: Path) -> None:
     # RouterOS topics instead of a tag, next to sshd.
     assert program_of(RELAY[0]) == "%ASA-" and program_of(RELAY[1]) == "%FTD-"
     assert program_of(RELAY[3]) == "CEF" and program_of(RELAY[4]) == "mikrotik"
+    unbound_ascii = "Nov 28 04:00:01 unbound[812:0] info: 192.0.2.3 version.bind. TXT CH"
+    assert program_of(unbound_ascii) == "unbound"
     assert SyslogMuxParser.sniff(RELAY)
     log = tmp_path / "relay.log"
     log.write_text("\n".join(RELAY) + "\n")
     lake = Lake(tmp_path / "lake")
     (stats,) = ingest([str(log)], lake, Config()).files
-    assert (stats.format, stats.parsed, stats.rejected) == ("syslog", 5, 0)
+    assert (stats.format, stats.parsed, stats.rejected) == ("syslog", 6, 0)
     datasets = {r["log_line"]: r["event_dataset"] for r in lake.read("network").to_pylist()}
     assert datasets == {1: "cisco.asa", 2: "cisco.asa", 4: "cef", 5: "mikrotik"}
     assert [r["event_dataset"] for r in lake.read("auth").to_pylist()] == ["sshd"]
+    assert [r["dns_question_name"] for r in lake.read("dns").to_pylist()] == ["version.bind"]

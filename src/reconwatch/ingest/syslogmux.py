@@ -43,6 +43,11 @@ _BSD = bsd_iso_pattern(r"(.*)")
 #: input: ...``); such lines get the program name ``mikrotik``.
 TOPICS: Final = rf"^{PRI}(?:{BSD_STAMP}|{ISO_STAMP}) \S+ [a-z][a-z0-9-]*(?:,[a-z0-9-]+)+ "
 _TOPICS_RE = re.compile(TOPICS)
+#: Unbound's own log file with ``log-time-ascii: yes`` has no host:
+#: ``Nov 28 04:00:01 unbound[812:0] info: ...``; the envelope would read the
+#: program as the host and ``info`` as the tag. The ``[pid:thread]`` marks it.
+THREADED: Final = rf"^(?:{BSD_STAMP}) ([a-z][a-z0-9_-]*)\[\d+:\d+\] "
+_THREADED_RE = re.compile(THREADED)
 _RFC5424 = rfc5424_pattern(r"(.*)")
 _BSD_RE = re.compile(_BSD)
 _RFC5424_RE = re.compile(_RFC5424.replace(r"\x{FEFF}", "\ufeff"))
@@ -51,9 +56,9 @@ _RFC5424_RE = re.compile(_RFC5424.replace(r"\x{FEFF}", "\ufeff"))
 def program_of(line: str) -> str | None:
     """The program tag of one syslog line (for sniffing a handful of lines only),
     with claimed prefixes folded (``%ASA-6-302013`` -> ``%ASA-``)."""
-    match = _BSD_RE.match(line)
+    match = _THREADED_RE.match(line) or _BSD_RE.match(line)
     if match:
-        return _fold(match.group(3))
+        return _fold(match.group(1 if match.re is _THREADED_RE else 3))
     match = _RFC5424_RE.match(line)
     if match:
         return _fold(match.group(3))
@@ -163,13 +168,17 @@ class SyslogMuxParser(Parser):
         try:
             # The view name is our own uuid; the patterns are bound parameters.
             query = f"""
-                SELECT coalesce(nullif(regexp_extract(line, $bsd, 3), ''),
+                SELECT coalesce(nullif(regexp_extract(line, $threaded, 1), ''),
+                                nullif(regexp_extract(line, $bsd, 3), ''),
                                 nullif(regexp_extract(line, $rfc5424, 3), ''),
                                 CASE WHEN regexp_matches(line, $topics) THEN $mikrotik END)
                            AS program
                 FROM {view} ORDER BY log_line
             """  # noqa: S608
-            params = {"bsd": _BSD, "rfc5424": _RFC5424, "topics": TOPICS, "mikrotik": MIKROTIK}
+            params = {
+                "threaded": THREADED, "bsd": _BSD, "rfc5424": _RFC5424,
+                "topics": TOPICS, "mikrotik": MIKROTIK,
+            }  # fmt: skip
             result = con.sql(query, params=params).to_arrow_table()
         finally:
             con.unregister(view)
