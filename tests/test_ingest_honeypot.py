@@ -14,7 +14,7 @@ from reconwatch.ingest import honeypot_cowrie, honeypot_opencanary
 from reconwatch.ingest.honeypot_cowrie import CowrieJsonParser, CowrieTextParser
 from reconwatch.ingest.honeypot_opencanary import OpenCanaryParser
 from reconwatch.ingest.run import IngestOptions, ingest
-from reconwatch.ingest.web_common import INVALID_TIMESTAMP
+from reconwatch.ingest.linesql import INVALID_TIMESTAMP
 from reconwatch.lake import Lake
 
 FIXTURES = Path(__file__).parent / "fixtures" / "honeypot"

@@ -14,7 +14,7 @@ from reconwatch.config import Config, IngestConfig
 from reconwatch.ingest import mapping
 from reconwatch.ingest.mapping import MappingError, MappingParser, load_mapping
 from reconwatch.ingest.run import IngestOptions, ingest
-from reconwatch.ingest.web_common import INVALID_SOURCE, INVALID_TIMESTAMP
+from reconwatch.ingest.linesql import INVALID_SOURCE, INVALID_TIMESTAMP
 from reconwatch.lake import Lake
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mapping"

@@ -17,7 +17,7 @@ from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.ingest.slices import MIN_SLICE_ROWS
 from reconwatch.ingest.web_alb import AlbParser
 from reconwatch.ingest.web_clf import ClfParser
-from reconwatch.ingest.web_common import INVALID_SOURCE, INVALID_TIMESTAMP
+from reconwatch.ingest.linesql import INVALID_SOURCE, INVALID_TIMESTAMP
 from reconwatch.ingest.web_haproxy import HaproxyParser
 from reconwatch.ingest.web_iis import FIELD_COUNT, NO_HEADER, IisParser
 from reconwatch.ingest.web_json import NginxJsonParser

@@ -30,7 +30,7 @@ import pyarrow as pa
 from reconwatch.ingest import syslog
 from reconwatch.ingest.auth_sshd import sniff_programs
 from reconwatch.ingest.base import ParseContext, Parsed, Parser
-from reconwatch.ingest.web_common import lit, run_batch
+from reconwatch.ingest.linesql import lit, run_batch
 
 NOT_OPENVPN: Final = "not an openvpn line"
 NO_CLIENT: Final = "openvpn message without a client address"

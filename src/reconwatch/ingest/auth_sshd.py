@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from reconwatch.ingest import syslog
 from reconwatch.ingest.base import ParseContext, Parsed, Parser
-from reconwatch.ingest.web_common import lit, run_batch
+from reconwatch.ingest.linesql import lit, run_batch
 
 NOT_SYSLOG: Final = "not a syslog line"
 NOT_SSHD: Final = "not an sshd line"

@@ -42,9 +42,9 @@ from reconwatch.ingest.dns_lines import (
     VIEW,
     SqlLineParser,
     in_list,
-    lit,
     qname_sql,
 )
+from reconwatch.ingest.linesql import lit
 
 NOT_BIND: Final = "not a BIND query or security line"
 #: A syslog line of another program (the multiplexer routes these in mixed files).

@@ -40,6 +40,7 @@ from reconwatch import schema
 from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import normalise_ips
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.linesql import lit
 from reconwatch.ingest.slices import run_sliced
 
 # Reject reasons shared by the parsers built on this module.
@@ -73,11 +74,6 @@ VIEW: Final = "__batch_lines__"
 #: Fewer lines than this per slice and a thread costs more than it saves.
 #: SQL: lines that are empty or only blanks (a regex: RE2 stops at the first other byte).
 BLANK_SQL: Final = r"regexp_full_match(line, '\s*')"
-
-
-def lit(text: str) -> str:
-    """A DuckDB string literal, for constant patterns only (never log text)."""
-    return syslog.sql_literal(text)
 
 
 def qname_sql(expr: str) -> str:

@@ -48,9 +48,9 @@ from reconwatch.ingest.dns_lines import (
     VIEW,
     SqlLineParser,
     in_list,
-    lit,
     qname_sql,
 )
+from reconwatch.ingest.linesql import lit
 
 #: RFC 3164 stamp at the start of a line (a program's own file, no host).
 _BSD_START: Final = r"^(?:<\d{1,3}>)?([A-Z][a-z]{2}  ?\d{1,2} \d{2}:\d{2}:\d{2}) "

@@ -26,9 +26,9 @@ from reconwatch.ingest.dns_lines import (
     MISSING_TIMESTAMP,
     VIEW,
     SqlLineParser,
-    lit,
     qname_sql,
 )
+from reconwatch.ingest.linesql import lit
 
 INVALID_JSON: Final = "invalid JSON"
 PATHS: Final = (

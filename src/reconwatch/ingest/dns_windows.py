@@ -31,7 +31,8 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from reconwatch.ingest.dns_lines import VIEW, SqlLineParser, lit, qname_sql
+from reconwatch.ingest.dns_lines import VIEW, SqlLineParser, qname_sql
+from reconwatch.ingest.linesql import lit
 
 NOT_PACKET: Final = "not a Windows DNS packet line"
 

@@ -41,7 +41,7 @@ from reconwatch.ingest.fw_common import (
     split_alerts,
     transport_sql,
 )
-from reconwatch.ingest.web_common import lit, run_batch
+from reconwatch.ingest.linesql import lit, run_batch
 
 NOT_ASA: Final = "not a Cisco ASA message"
 UNSUPPORTED: Final = "unsupported Cisco ASA message"

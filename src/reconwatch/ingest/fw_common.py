@@ -1,7 +1,7 @@
 """SQL pieces and helpers shared by the firewall and flow log parsers (``fw_*``).
 
 Every firewall parser writes one DuckDB query per batch and runs it with
-``web_common.run_batch`` (slices on several cursors, RFC 3164 years, addresses
+``linesql.run_batch`` (slices on several cursors, RFC 3164 years, addresses
 normalised per distinct value). What they share is how a vendor's verdict
 becomes ``event_action`` / ``connection_outcome`` (the same as netfilter's:
 denied, dropped and rejected fail; allowed succeeds), how a protocol becomes
@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.ingest.base import Parsed
+from reconwatch.ingest.linesql import lit
 from reconwatch.ingest.syslog import UTC_NAMES as SYSLOG_UTC_NAMES
-from reconwatch.ingest.web_common import lit
 
 NOT_SYSLOG: Final = "not a syslog line"
 INVALID_PORT: Final = "invalid port"

@@ -44,7 +44,7 @@ from reconwatch.ingest.fw_common import (
     split_alerts,
     transport_sql,
 )
-from reconwatch.ingest.web_common import lit, run_batch
+from reconwatch.ingest.linesql import lit, run_batch
 
 NOT_FORTIGATE: Final = "not a FortiGate log"
 UNSUPPORTED: Final = "unsupported FortiGate log type"

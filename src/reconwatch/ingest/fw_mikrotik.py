@@ -37,7 +37,7 @@ from reconwatch.ingest.fw_common import (
     sniff_share,
     transport_sql,
 )
-from reconwatch.ingest.web_common import lit, run_batch
+from reconwatch.ingest.linesql import lit, run_batch
 
 NOT_MIKROTIK: Final = "not a MikroTik firewall line"
 MALFORMED: Final = "malformed MikroTik firewall line"

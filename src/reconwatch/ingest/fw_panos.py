@@ -50,7 +50,7 @@ from reconwatch.ingest.fw_common import (
     split_alerts,
     transport_sql,
 )
-from reconwatch.ingest.web_common import lit, run_batch
+from reconwatch.ingest.linesql import lit, run_batch
 
 NOT_PANOS: Final = "not a PAN-OS log record"
 UNSUPPORTED: Final = "unsupported PAN-OS log type"

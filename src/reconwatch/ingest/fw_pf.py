@@ -39,7 +39,7 @@ from reconwatch.ingest.fw_common import (
     sniff_share,
     transport_sql,
 )
-from reconwatch.ingest.web_common import lit, run_batch
+from reconwatch.ingest.linesql import lit, run_batch
 
 NOT_FILTERLOG: Final = "not a filterlog line"
 MALFORMED: Final = "malformed filterlog record"

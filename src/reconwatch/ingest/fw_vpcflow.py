@@ -44,7 +44,7 @@ from reconwatch.ingest.fw_common import (
     sniff_share,
     transport_sql,
 )
-from reconwatch.ingest.web_common import lit, run_batch
+from reconwatch.ingest.linesql import lit, run_batch
 
 WRONG_FIELD_COUNT: Final = "wrong number of fields"
 UNKNOWN_ACTION: Final = "unknown action"

@@ -35,7 +35,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 
 from reconwatch.ingest.base import Parsed, Parser
-from reconwatch.ingest.web_common import (
+from reconwatch.ingest.linesql import (
     json_path,
     json_values_sql,
     lit,

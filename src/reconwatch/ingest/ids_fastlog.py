@@ -21,7 +21,8 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from reconwatch.ingest.dns_lines import BLANK_SQL, VIEW, SqlLineParser, lit
+from reconwatch.ingest.dns_lines import BLANK_SQL, VIEW, SqlLineParser
+from reconwatch.ingest.linesql import lit
 
 NOT_FASTLOG: Final = "not a fast.log alert"
 

@@ -50,9 +50,9 @@ from reconwatch.ingest.dns_lines import (
     VIEW,
     SqlLineParser,
     check_rows,
-    lit,
     qname_sql,
 )
+from reconwatch.ingest.linesql import lit
 from reconwatch.schema import TABLES
 
 INVALID_JSON: Final = "invalid JSON"

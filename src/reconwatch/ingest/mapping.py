@@ -48,7 +48,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from reconwatch import schema
 from reconwatch.config import Config
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
-from reconwatch.ingest.web_common import json_path, json_values_sql, lit, run_batch
+from reconwatch.ingest.linesql import json_path, json_values_sql, lit, run_batch
 
 NO_MAPPING: Final = "no mapping matches this file"
 BAD_MAPPING: Final = "mapping file unusable"

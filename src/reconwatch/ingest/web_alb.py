@@ -25,6 +25,7 @@ from typing import Final
 import pyarrow as pa
 
 from reconwatch.ingest.base import Parsed, Parser
+from reconwatch.ingest.linesql import lit, run_batch
 from reconwatch.ingest.web_clf import (
     INVALID_STATUS,
     QUOTED,
@@ -34,7 +35,6 @@ from reconwatch.ingest.web_clf import (
     request_struct,
     unescape,
 )
-from reconwatch.ingest.web_common import lit, run_batch
 
 NOT_ALB: Final = "not an ALB access log line"
 

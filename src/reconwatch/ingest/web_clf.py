@@ -30,7 +30,7 @@ from typing import Final
 import pyarrow as pa
 
 from reconwatch.ingest.base import ParseContext, Parsed, Parser
-from reconwatch.ingest.web_common import lit, run_batch
+from reconwatch.ingest.linesql import lit, run_batch
 
 NOT_ACCESS_LOG: Final = "not an access log line"
 INVALID_STATUS: Final = "invalid status"

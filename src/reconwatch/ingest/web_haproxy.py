@@ -23,6 +23,7 @@ import pyarrow as pa
 from reconwatch.ingest import syslog
 from reconwatch.ingest.auth_sshd import sniff_programs
 from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.linesql import lit, run_batch
 from reconwatch.ingest.web_clf import (
     QUOTED,
     path_query_sql,
@@ -30,7 +31,6 @@ from reconwatch.ingest.web_clf import (
     request_struct,
     unescape,
 )
-from reconwatch.ingest.web_common import lit, run_batch
 
 NOT_HAPROXY: Final = "not a haproxy line"
 NOT_HTTPLOG: Final = "haproxy line not in HTTP log format"

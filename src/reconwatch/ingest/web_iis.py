@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser
+from reconwatch.ingest.linesql import lit, run_batch
 from reconwatch.ingest.web_clf import INVALID_STATUS
-from reconwatch.ingest.web_common import lit, run_batch
 
 NO_HEADER: Final = "no #Fields header before this line"
 FIELD_COUNT: Final = "field count differs from #Fields"

@@ -25,14 +25,14 @@ import pyarrow as pa
 
 from reconwatch.config import IngestConfig
 from reconwatch.ingest.base import Parsed, Parser
-from reconwatch.ingest.web_clf import INVALID_STATUS, REQUEST, dash_null
-from reconwatch.ingest.web_common import (
+from reconwatch.ingest.linesql import (
     json_path,
     json_values_sql,
     lit,
     run_batch,
     sniff_json_objects,
 )
+from reconwatch.ingest.web_clf import INVALID_STATUS, REQUEST, dash_null
 
 NOT_JSON: Final = "not a JSON object"
 NOT_ACCESS_LOG: Final = "JSON without the configured client address key"

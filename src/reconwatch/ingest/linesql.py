@@ -1,4 +1,5 @@
-"""The batch runner shared by the web, auth, honeypot and mapping parsers.
+"""The batch runner shared by the line parsers of the web, firewall, auth, honeypot
+and mapping families (``dns_lines`` has its own, see there).
 
 Each of those parsers writes one DuckDB query over a batch and hands it here.
 This module runs it the way ``netfilter`` does (slices of the batch side by side,
