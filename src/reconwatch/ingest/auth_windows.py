@@ -17,9 +17,12 @@ logoff, 4648 logon with explicit credentials, 4776 NTLM credential validation
 ``NO_ADDRESS`` (the auth table is keyed by a source address). Other event ids
 are rejected with ``OTHER_EVENT``.
 
-Not read here: ``.evtx`` files themselves (binary; ``ingest.sources`` cuts
-text lines) and ``Get-WinEvent | ConvertTo-Json``, which writes one JSON array
-over many lines; convert those with ``evtx_dump -o jsonl`` or Winlogbeat first.
+``.evtx`` files (plain or compressed) reach this parser as the second shape:
+``ingest.sources`` decodes them record by record with the ``evtx`` package,
+one JSON line per record (line N = record N). Not read:
+``Get-WinEvent | ConvertTo-Json``, which writes one JSON array over many lines
+with the event data as positional ``Properties``; export with Winlogbeat or
+read the ``.evtx`` instead.
 """
 
 from __future__ import annotations
