@@ -12,6 +12,10 @@ writer; new behaviours add an actor.
   ``web/access.log``, ``ids/eve.json`` and ``auth/auth.log``.
 - :func:`write_netfilter_lines` streams N netfilter lines with hidden
   scanners, for throughput benchmarks.
+- ``generate_sample(..., lookalikes=True)`` adds the benign look-alikes of
+  :mod:`.lookalikes` (NAT gateway, monitoring, an internal vulnerability
+  scanner, crawlers, CDN health checks, a mail server's PTR lookups, a
+  forwarding resolver) for the detection quality benchmark (``bench/quality.py``).
 """
 
 from __future__ import annotations

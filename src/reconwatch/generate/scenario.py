@@ -54,6 +54,7 @@ from reconwatch.generate.families import (
     write_families,
 )
 from reconwatch.generate.family import Context
+from reconwatch.generate.lookalikes import family_lookalikes, network_lookalikes
 from reconwatch.generate.model import TCP, UDP, Columns, Conns, Events, Packets
 from reconwatch.generate.site import DEFAULT_SITE, Site
 from reconwatch.generate.truth import ActorTruth, GroundTruth
@@ -224,16 +225,23 @@ def _aligned(start_us: int) -> int:
     return start_us + (-start_us) % WINDOW_US
 
 
-def min_sample_size(families: Collection[str] = NETWORK_ONLY) -> int:
+def min_sample_size(families: Collection[str] = NETWORK_ONLY, *, lookalikes: bool = False) -> int:
     """The smallest ``size`` :func:`generate_sample` accepts for ``families``:
     :data:`MIN_SAMPLE_SIZE` for the network logs, plus the lines of the other
-    families' actors (which do not depend on the seed or the start)."""
+    families' actors and, with ``lookalikes``, of the benign look-alikes
+    (none of which depend on the seed or the start)."""
     chosen = check_families(families)
-    if chosen == NETWORK_ONLY:
+    if chosen == NETWORK_ONLY and not lookalikes:
         return MIN_SAMPLE_SIZE
     start_us = _micros(DEFAULT_START)
     ctx = Context(DEFAULT_SITE, 0, start_us, start_us + _span_us(), _aligned(start_us))
-    return MIN_SAMPLE_SIZE + actor_lines(selected(planted(ctx), chosen))
+    plants = planted(ctx) + (family_lookalikes(ctx) if lookalikes else [])
+    extra = 0
+    if lookalikes:
+        for actor in network_lookalikes(DEFAULT_SITE):
+            events = actor.emit(DEFAULT_SITE, np.random.default_rng(0), ctx.actors_us)
+            extra += sum(len(b) for b in events.batches().values())
+    return MIN_SAMPLE_SIZE + extra + actor_lines(selected(plants, chosen))
 
 
 def _span_us() -> int:
@@ -300,6 +308,7 @@ def generate_sample(
     seed: int = 7,
     start: dt.datetime | None = None,
     families: Collection[str] = NETWORK_ONLY,
+    lookalikes: bool = False,
 ) -> GroundTruth:
     """Write the demo sample into ``out_dir`` and return its ground truth.
 
@@ -319,9 +328,16 @@ def generate_sample(
     (:data:`.families.SHARES`) of the lines beyond :func:`min_sample_size`;
     the network logs take the rest. ``start`` (UTC; naive means UTC) defaults
     to :data:`DEFAULT_START`; the sample lasts :data:`SPAN`.
+
+    ``lookalikes`` adds the benign look-alikes of :mod:`.lookalikes` (NAT
+    gateway, monitoring, an internal vulnerability scanner, crawlers, CDN
+    health checks, a mail server's PTR lookups, a forwarding resolver) after
+    the other actors, for the detection quality benchmark. They are off by
+    default so the default files stay what the tests pin; the DNS and web
+    ones need the ``dns`` and ``web`` families.
     """
     chosen = check_families(families)
-    minimum = min_sample_size(chosen)
+    minimum = min_sample_size(chosen, lookalikes=lookalikes)
     if size < minimum:
         raise ValueError(f"size must be at least {minimum} lines, not {size}")
     site = DEFAULT_SITE
@@ -330,7 +346,8 @@ def generate_sample(
     end_us = start_us + _span_us()
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = Context(site, seed, start_us, end_us, _aligned(start_us))
-    plants = selected(planted(ctx), chosen) if chosen != NETWORK_ONLY else []
+    every = planted(ctx) + (family_lookalikes(ctx) if lookalikes else [])
+    plants = selected(every, chosen) if chosen != NETWORK_ONLY else []
     excess = size - minimum
     budget = {fam: int(excess * share) for fam, share in SHARES.items() if fam in chosen}
     written = write_families(out_dir, ctx, chosen, plants, budget)
@@ -352,7 +369,7 @@ def generate_sample(
             size=network_size,
             writers={"packets": netfilter, "conns": zeek},
             files=files,
-            actors=demo_actors(site),
+            actors=demo_actors(site) + (network_lookalikes(site) if lookalikes else ()),
             actors_start_us=_aligned(start_us),
             background=background,
         )
