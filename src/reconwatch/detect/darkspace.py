@@ -33,8 +33,9 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from reconwatch.config import DarkSpaceConfig
+from reconwatch.config import DarkSpaceConfig, SiteConfig
 from reconwatch.detect.portscan import FINDING_TYPES, as_findings, scan_metrics
+from reconwatch.detect.ranges import in_networks
 from reconwatch.netaddr import parse_networks
 
 DARK_SPACE: Final = "dark_space_probe"
@@ -70,15 +71,28 @@ def dark_destinations(network: ir.Table, cfg: DarkSpaceConfig) -> ir.Table:
     return dark
 
 
-def dark_space_probe(network: ir.Table, cfg: DarkSpaceConfig) -> ir.Table:
+def dark_space_probe(
+    network: ir.Table, cfg: DarkSpaceConfig, *, site: SiteConfig | None = None
+) -> ir.Table:
     """Sources probing at least ``cfg.min_dark_hosts`` (5) dark addresses: ``dark_space_probe``.
 
     One finding per source over the whole input (``window_start`` null:
     darkness is a property of the whole input, like TRW's walk). Every event
-    towards a dark address counts, whatever its outcome. Score: distinct dark
+    towards a dark address counts, whatever its outcome, except, when
+    ``monitored`` is empty, those from inside ``site.home_networks`` to
+    addresses outside it (an inside host failing to reach dead internet
+    addresses is not probing our dark space). Score: distinct dark
     addresses probed. No label.
     """
     toward_dark = network.semi_join(dark_destinations(network, cfg), "destination_ip")
+    home = site.home() if site is not None else []
+    if home and not cfg.monitored:
+        # Our dark space is ours: an inside host (a NAT gateway) failing to
+        # reach dead internet addresses is not probing it.
+        inside_out = in_networks(toward_dark.source_ip, home) & ~in_networks(
+            toward_dark.destination_ip, home
+        )
+        toward_dark = toward_dark.filter(~inside_out)
     per_source = toward_dark.group_by("source_ip").aggregate(**scan_metrics(toward_dark))
     found = per_source.filter(per_source.target_count >= cfg.min_dark_hosts)
     return as_findings(

@@ -32,11 +32,13 @@ from reconwatch.config import (
     DnsBruteforceConfig,
     DnsChaosProbeConfig,
     PtrSweepConfig,
+    SiteConfig,
     SrvBruteforceConfig,
     ZoneTransferConfig,
 )
 from reconwatch.detect.base import Detection
 from reconwatch.detect.portscan import SLOT, WINDOW_START, as_findings, best_windows, window_slots
+from reconwatch.detect.ranges import in_networks
 from reconwatch.netaddr import parse_networks
 
 DNS_BRUTEFORCE: Final = "dns_bruteforce"
@@ -237,7 +239,7 @@ def _ptr_names(dns: ir.Table) -> ir.Table:
     return ptr.mutate(_block=block + ".0/24", _address=block + "." + ptr._labels[0])
 
 
-def ptr_sweep(dns: ir.Table, cfg: PtrSweepConfig) -> ir.Table:
+def ptr_sweep(dns: ir.Table, cfg: PtrSweepConfig, *, site: SiteConfig | None = None) -> ir.Table:
     """Reverse-DNS sweeps: ``ptr_sweep`` findings.
 
     Per client and window of ``cfg.window_seconds`` (3600 s): one finding per
@@ -246,7 +248,9 @@ def ptr_sweep(dns: ir.Table, cfg: PtrSweepConfig) -> ir.Table:
     ``in-addr.arpa`` when the client's distinct PTR names of single addresses
     reach ``cfg.min_queries`` (80, Splunk's anchor; score: that count). The
     coverage test catches a walk of one block well before 80 queries; the
-    total catches sparse walks over many blocks. Targets: the addresses
+    total catches sparse walks over many blocks of ``site.home_networks``
+    (addresses elsewhere do not count towards it: a mail server looks up the
+    scattered addresses of its clients all day). Targets: the addresses
     (``a.b.c.d``).
 
     IPv6 space is too large to sweep address by address; tools walk the
@@ -265,8 +269,12 @@ def ptr_sweep(dns: ir.Table, cfg: PtrSweepConfig) -> ir.Table:
         having=lambda t: t.target_count >= cfg.min_coverage,
         score=lambda t: t.target_count,
     )
+    # The total counts our own space only: a mail server reverse-resolves its
+    # clients' scattered internet addresses all day; a sweeper maps ours.
+    home = site.home() if site is not None else []
+    ours = ptr.filter(in_networks(ptr._address, home)) if home else ptr
     total = windowed_findings(
-        ptr,
+        ours,
         window_seconds=cfg.window_seconds,
         keys=["source_ip"],
         target="_address",
@@ -418,6 +426,7 @@ DETECTIONS: Final[dict[str, Detection]] = {
         "one client reverse-resolving much of an address block (PTR sweep)",
         IP_ADDRESSES,
         ("dns",),
+        site=True,
     ),
     ZONE_TRANSFER: Detection(
         zone_transfer,

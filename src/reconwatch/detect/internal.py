@@ -20,8 +20,6 @@ conversion, like the rest of the detections' portable Ibis subset.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
 from typing import Final
 
 import ibis
@@ -36,7 +34,8 @@ from reconwatch.config import (
 from reconwatch.detect.base import Detection
 from reconwatch.detect.dns import IP_ADDRESSES, windowed_findings
 from reconwatch.detect.portscan import as_findings
-from reconwatch.netaddr import IPNetwork, TextPrefix, reverse_zones, text_prefixes
+from reconwatch.detect.ranges import in_ranges, under_zones
+from reconwatch.netaddr import IPNetwork, reverse_zones, text_prefixes
 
 INTERNAL_NAME_PROBE: Final = "internal_name_probe"
 PRIVATE_ANSWER_LEAK: Final = "private_answer_leak"
@@ -46,30 +45,6 @@ WEB_INTERNAL_HOST: Final = "web_internal_host"
 INTERNAL_ENUMERATION: Final = frozenset(
     {INTERNAL_NAME_PROBE, PRIVATE_ANSWER_LEAK, WEB_INTERNAL_HOST}
 )
-
-
-def _any(tests: Sequence[ir.BooleanValue]) -> ir.BooleanValue:
-    return functools.reduce(lambda a, b: a | b, tests, ibis.literal(False))
-
-
-def in_ranges(address: ir.StringValue, prefixes: Sequence[TextPrefix]) -> ir.BooleanValue:
-    """True when the canonical ``address`` text lies in one of the ranges ``prefixes`` match."""
-    tests = []
-    for prefix, colon_at, exact in prefixes:
-        if exact:
-            tests.append(address == prefix)
-            continue
-        test = address.startswith(prefix)
-        if colon_at is not None:
-            test = test & (address.substr(colon_at, 1) == ":")
-        tests.append(test)
-    return address.notnull() & _any(tests)
-
-
-def under_zones(name: ir.StringValue, zones: Sequence[str]) -> ir.BooleanValue:
-    """True when the lower-cased ``name`` is one of ``zones`` or lies under one."""
-    tests = [(name == zone) | name.endswith("." + zone) for zone in zones]
-    return name.notnull() & _any(tests)
 
 
 def from_outside(table: ir.Table, site: SiteConfig) -> ir.Table:

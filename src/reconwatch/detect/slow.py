@@ -264,6 +264,7 @@ DETECTIONS: Final[dict[str, Detection]] = {
         "dark_space_probe",
         "one source probing addresses that nothing legitimate talks to (dark space)",
         SCANNING_IP_BLOCKS,
+        site=True,
     ),
     TRAFFIC_SPIKE: Detection(
         traffic_spike,
