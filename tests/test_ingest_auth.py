@@ -14,8 +14,8 @@ from reconwatch.ingest import auth_openvpn, auth_sshd, auth_windows
 from reconwatch.ingest.auth_openvpn import OpenVpnParser
 from reconwatch.ingest.auth_sshd import SshdParser
 from reconwatch.ingest.auth_windows import WindowsJsonParser
-from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.ingest.linesql import INVALID_SOURCE
+from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.lake import Lake
 
 FIXTURES = Path(__file__).parent / "fixtures" / "auth"

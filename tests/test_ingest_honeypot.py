@@ -13,8 +13,8 @@ from reconwatch.config import Config
 from reconwatch.ingest import honeypot_cowrie, honeypot_opencanary
 from reconwatch.ingest.honeypot_cowrie import CowrieJsonParser, CowrieTextParser
 from reconwatch.ingest.honeypot_opencanary import OpenCanaryParser
-from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.ingest.linesql import INVALID_TIMESTAMP
+from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.lake import Lake
 
 FIXTURES = Path(__file__).parent / "fixtures" / "honeypot"

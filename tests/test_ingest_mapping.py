@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from ingest_helpers import NOW, make, parse, rejects, rows, utc
 from reconwatch.config import Config, IngestConfig
 from reconwatch.ingest import mapping
+from reconwatch.ingest.linesql import INVALID_SOURCE, INVALID_TIMESTAMP
 from reconwatch.ingest.mapping import MappingError, MappingParser, load_mapping
 from reconwatch.ingest.run import IngestOptions, ingest
-from reconwatch.ingest.linesql import INVALID_SOURCE, INVALID_TIMESTAMP
 from reconwatch.lake import Lake
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mapping"

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from ingest_helpers import NOW, batch, make, parse, rejects, rows, utc
 from reconwatch.config import Config, IngestConfig, SyslogConfig
 from reconwatch.ingest import web_clf
+from reconwatch.ingest.linesql import INVALID_SOURCE, INVALID_TIMESTAMP
 from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.ingest.slices import MIN_SLICE_ROWS
 from reconwatch.ingest.web_alb import AlbParser
 from reconwatch.ingest.web_clf import ClfParser
-from reconwatch.ingest.linesql import INVALID_SOURCE, INVALID_TIMESTAMP
 from reconwatch.ingest.web_haproxy import HaproxyParser
 from reconwatch.ingest.web_iis import FIELD_COUNT, NO_HEADER, IisParser
 from reconwatch.ingest.web_json import NginxJsonParser
