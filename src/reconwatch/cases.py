@@ -282,7 +282,7 @@ def build_cases(
         return []
     if not isinstance(tables, Mapping):
         tables = {"network": tables}
-    found = [_finding(row) for row in findings.to_pylist()]
+    found = [finding_of(row) for row in findings.to_pylist()]
     sources = sorted({f.source_ip for f in found})
     actors = ibis.memtable(pa.table({"actor": pa.array(sources, pa.string())}))
 
@@ -395,7 +395,8 @@ def _merge(parts: list[Activity]) -> Activity:
     return merged
 
 
-def _finding(row: dict[str, Any]) -> Finding:
+def finding_of(row: dict[str, Any]) -> Finding:
+    """A runner findings row (``RUN_FINDINGS``) as a ``Finding``."""
     return Finding(
         detection=row["detection"],
         source_ip=row["source_ip"],

@@ -35,8 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch import schema
-from reconwatch.cases import Case, actor_of, build_cases
-from reconwatch.cases import _finding as finding_of
+from reconwatch.cases import Case, actor_of, build_cases, finding_of
 from reconwatch.config import Config
 from reconwatch.enrich.geo import Geo
 from reconwatch.ingest import mapping, registry
