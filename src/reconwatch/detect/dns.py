@@ -235,8 +235,16 @@ def _ptr_names(dns: ir.Table) -> ir.Table:
     # Six labels: four octets, in-addr, arpa. Shorter names are zone cuts
     # (c.b.a.in-addr.arpa), not one address.
     ptr = ptr.filter(ptr._count == 6)
-    block = ptr._labels[3] + "." + ptr._labels[2] + "." + ptr._labels[1]
-    return ptr.mutate(_block=block + ".0/24", _address=block + "." + ptr._labels[0])
+    # Each element read under a CASE on the count: Spark may evaluate these
+    # before the filter above (a later filter on _address is pushed down
+    # past it), and an index past the end fails in ANSI mode.
+    six = ptr._count == 6
+
+    def label(i: int) -> ir.StringValue:
+        return ibis.ifelse(six, ptr._labels[i], ibis.null("string"))
+
+    block = label(3) + "." + label(2) + "." + label(1)
+    return ptr.mutate(_block=block + ".0/24", _address=block + "." + label(0))
 
 
 def ptr_sweep(dns: ir.Table, cfg: PtrSweepConfig, *, site: SiteConfig | None = None) -> ir.Table:
