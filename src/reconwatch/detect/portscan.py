@@ -69,6 +69,24 @@ def failed_probes(network: ir.Table) -> ir.Table:
     )
 
 
+def busy_sources(events: ir.Table, minimum: int) -> ir.Table:
+    """``events`` of the sources with at least ``minimum`` of them in the whole input.
+
+    A pre-filter that never changes a result: a window's distinct count of
+    anything is at most its events, which are at most the source's events, so
+    a source with fewer than ``minimum`` events meets no threshold of
+    ``minimum``. It is cheap (one plain count per source, no distinct counts,
+    no window grids) and on real traffic drops nearly every source: most of
+    the internet sends a firewall a handful of packets. The costly distinct
+    counts then run over the few busy sources only (measured on 2M events:
+    1.1M failed probes from 800,000 sources, 7,560 of them from sources with
+    16 or more).
+    """
+    counts = events.group_by("source_ip").aggregate(_events=events.count())
+    busy = counts.filter(counts._events >= minimum).select("source_ip")
+    return events.semi_join(busy, "source_ip")
+
+
 def window_slots(events: ir.Table, window_seconds: int) -> ir.Table:
     """Each event twice, once in its grid-A window and once in its grid-B window.
 
@@ -171,9 +189,10 @@ def _windowed_candidates(
     counts distinct values per group (cheap); only the groups over the
     threshold are then re-read to collect their sorted target and port arrays,
     which is the costly part. On 2M events this is several times faster than
-    collecting arrays for every group.
+    collecting arrays for every group. Before both, ``busy_sources`` drops the
+    sources with fewer than ``minimum`` events in all.
     """
-    slotted = window_slots(events, window_seconds)
+    slotted = window_slots(busy_sources(events, minimum), window_seconds)
     group = [*keys, SLOT, WINDOW_START]
     counts = slotted.group_by(group).aggregate(_distinct=slotted[counted].nunique())
     hits = counts.filter(counts._distinct >= minimum).drop("_distinct")
@@ -238,7 +257,10 @@ def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
     services on a few servers (say 5 x 5 = 25 pairs) out. Score: distinct
     pairs. No label: the finding is about the source as a whole.
     """
-    events = failed_probes(network)
+    # A window needs min_pairs distinct pairs, so at least that many events
+    # (and min_hosts, min_ports): see busy_sources.
+    least = max(cfg.min_pairs, cfg.min_hosts, cfg.min_ports)
+    events = busy_sources(failed_probes(network), least)
     # "host:port" is unambiguous even for IPv6 hosts: the port, all digits, is
     # what follows the last colon.
     events = events.mutate(

@@ -90,13 +90,19 @@ def scan_types(network: ir.Table) -> ir.Table:
 
     Every event counts whatever its outcome: the question is *how* the source
     probes, not whether it got through. Events count as packets because the
-    sources that log flags (firewalls) log one line per packet.
+    sources that log flags (firewalls) log one line per packet. Rows come
+    ordered by source and probe type, so that lists built from them (and the
+    order of equal counts in a case's answers) are the same on every run.
     """
     typed = network.mutate(probe_type=probe_type(network)).filter(lambda t: t.probe_type.notnull())
     counts = typed.group_by(["source_ip", "probe_type"]).aggregate(packets=typed.count())
-    return counts.mutate(
-        nmap_option=counts.probe_type.substitute(NMAP_OPTIONS, else_=ibis.null("string"))
-    ).select("source_ip", "probe_type", "nmap_option", "packets")
+    return (
+        counts.mutate(
+            nmap_option=counts.probe_type.substitute(NMAP_OPTIONS, else_=ibis.null("string"))
+        )
+        .select("source_ip", "probe_type", "nmap_option", "packets")
+        .order_by(["source_ip", "probe_type"])
+    )
 
 
 def flag_scan(network: ir.Table, cfg: FlagScanConfig) -> ir.Table:

@@ -360,12 +360,56 @@ class NetfilterParser(Parser):
 
 
 def _addresses(raw: pa.Array, canonical: pa.Array) -> pa.Array:
-    """Canonical address text, null where none: ``normalise_ips`` for what the query
-    did not already recognise as canonical dotted-quad IPv4 (nearly every value)."""
+    """Canonical address text, null where none, for what the query did not already
+    recognise as canonical dotted-quad IPv4 (nearly every value): the kernel's
+    full IPv6 spelling in Arrow (``_compress_ipv6``), anything else with
+    ``normalise_ips``."""
     others = pc.invert(canonical)
     if not pc.any(others).as_py():
         return raw
-    return pc.replace_with_mask(raw, others, normalise_ips(pc.filter(raw, others)))
+    values = pc.filter(raw, others)
+    full = pc.match_substring_regex(values, FULL_IPV6)
+    if pc.any(full).as_py():
+        compressed = _compress_ipv6(pc.filter(values, full))
+        # IPv4-mapped addresses are unwrapped by normalise_ips; leave them to it.
+        mapped = pc.starts_with(compressed, "::ffff:")
+        done = pc.replace_with_mask(
+            pa.nulls(len(values), pa.string()), full, pc.if_else(mapped, None, compressed)
+        )
+        fast = pc.is_valid(done)
+        slow = pc.invert(fast)
+        if pc.any(slow).as_py():
+            done = pc.replace_with_mask(done, slow, normalise_ips(pc.filter(values, slow)))
+        return pc.replace_with_mask(raw, others, done)
+    return pc.replace_with_mask(raw, others, normalise_ips(values))
+
+
+#: IPv6 as the kernel writes it: eight groups of four hex digits (and any other
+#: spelling with eight groups and no ``::``, zone or embedded IPv4).
+FULL_IPV6: Final = r"^[0-9A-Fa-f]{1,4}(:[0-9A-Fa-f]{1,4}){7}$"
+
+
+def _compress_ipv6(full: pa.Array) -> pa.Array:
+    """RFC 5952 text of eight-group IPv6 addresses, as ``ipaddress`` prints them.
+
+    Lower case, leading zeros dropped from each group, and the longest run of
+    two or more zero groups (the first of equal runs) written ``::``. Arrow
+    kernels over the column; no Python per address. The run is found by
+    trying lengths from eight down: the first length that matches anywhere is
+    the longest, and the leftmost match of it is the first such run.
+    """
+    text = pc.replace_substring_regex(pc.utf8_lower(full), r"(^|:)0{1,3}([0-9a-f])", r"\1\2")
+    result = text
+    chosen = pa.repeat(pa.scalar(False), len(text))
+    for run in range(8, 1, -1):
+        pattern = rf"(^|:)0(:0){{{run - 1}}}(:|$)"
+        hit = pc.and_(pc.match_substring_regex(text, pattern), pc.invert(chosen))
+        if not pc.any(hit).as_py():
+            continue
+        replaced = pc.replace_substring_regex(text, pattern, "::", max_replacements=1)
+        result = pc.if_else(hit, replaced, result)
+        chosen = pc.or_(chosen, hit)
+    return result
 
 
 #: Columns of the query result that go to ``network`` as they are.
