@@ -133,13 +133,14 @@ def _trw_crossing(rows: Sequence[Row], cfg: TRWConfig) -> Row | None:
     """The first contact at which the walk reaches the scanner boundary (None
     when it is cleared first or never decides), recomputed here from the rows
     as trw.py defines it: first event per destination host in log order, with
-    a failed or succeeded outcome; contacts in (timestamp, destination) order."""
+    a failed or succeeded outcome; contacts in log order (timestamp, file, line,
+    destination)."""
     first: dict[str, Row] = {}
     for row in rows:
         first.setdefault(row["destination_ip"], row)
     contacts = sorted(
         (r for r in first.values() if r["connection_outcome"] in ("failed", "succeeded")),
-        key=lambda r: (r["timestamp"], r["destination_ip"]),
+        key=lambda r: (r["timestamp"], r["log_file"], r["log_line"], r["destination_ip"]),
     )
     up = math.log((1 - cfg.theta1) / (1 - cfg.theta0))
     down = math.log(cfg.theta1 / cfg.theta0)
@@ -347,9 +348,9 @@ def score(truth: GroundTruth, cases: Sequence[Case], lake_root: Path, config: Co
         elif "contact" in crossing:
             note = f"walk: contact {crossing['contact']}, {crossing['walk_failures']} failed"
             if crossing["walk_failures"] != contacts:
-                # trw.py orders first contacts by (timestamp, destination address):
-                # events logged in the same second are walked in address order.
-                note += " (same-second contacts walked in address order)"
+                # The walk and the log-order count disagree: a regression in
+                # trw.py's ordering (it walks contacts in log order).
+                note += " (walk order differs from log order)"
         report.probes[-1] = (*report.probes[-1][:-1], note or "-")
         if detection == "trw_scan" and contacts > MAX_TRW_PROBES:
             report.missed.append(

@@ -62,13 +62,15 @@ def walk(network: ir.Table, cfg: TRWConfig) -> ir.Table:
     """Every first contact with its place in its source's walk.
 
     Adds ``contact`` (1-based number of the first contact for the source,
-    ordered by time then destination) and ``llr`` (the walk's value after it).
+    in the order the probes were logged: time, then file and line, so that a
+    firewall's one-second stamps do not reorder a burst; then destination as
+    a last tie-breaker) and ``llr`` (the walk's value after it).
     """
     up = math.log((1 - cfg.theta1) / (1 - cfg.theta0))
     down = math.log(cfg.theta1 / cfg.theta0)
     contacts = first_contacts(network)
     contacts = contacts.mutate(_failed=(contacts.connection_outcome == "failed").cast("int64"))
-    order = ["timestamp", "destination_ip"]
+    order = ["timestamp", "log_file", "log_line", "destination_ip"]
     so_far = ibis.cumulative_window(group_by="source_ip", order_by=order)
     numbered = contacts.mutate(
         _row=ibis.row_number().over(ibis.window(group_by="source_ip", order_by=order)),
