@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
+from reconwatch.generate.lookalikes import LOOKALIKE_KINDS
 
 
 def test_netfilter_bench_prints_its_figures() -> None:
@@ -19,3 +20,81 @@ def test_netfilter_bench_prints_its_figures() -> None:
     fields = row.split()
     assert fields[0] == "20,000"
     assert int(fields[-1]) == 4  # cases: the four hidden scanners, nothing else
+
+
+def test_quality_bench_scores_the_labelled_corpus() -> None:
+    """bench/quality.py at a small size: its tables, and what they measured.
+
+    Recall is 1.0 for every actor type, no background source gets a case,
+    no benign look-alike does (the internal vulnerability scanner gets its
+    internal case), and TRW flags every scanner within 5 failed first
+    contacts in log order: every target is met, so ``--strict`` exits 0.
+    """
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "quality.py"), "--size", "20000", "--markdown",
+         "--strict"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr  # --strict: every target met
+    text = out.stdout
+    kinds = _section(text, "Recall per actor type")
+    assert len(kinds) == 17 and {r[3] for r in kinds} == {"1.00"}, kinds
+    assert {r[4] for r in kinds} == {"1/1"}, kinds  # escalated exactly as truth.json says
+    lookalikes = {(r[0], r[1]): r[3:] for r in _section(text, "Benign look-alikes")}
+    assert {kind for kind, _ in lookalikes} == LOOKALIKE_KINDS and len(lookalikes) == 10
+    flagged = {key: got for key, (got, ok) in lookalikes.items() if ok != "yes"}
+    assert flagged == {}
+    vuln = lookalikes[("internal_vuln_scanner", "10.0.0.30")]
+    assert vuln[0].startswith("internal case:") and "trw_scan" in vuln[0]
+    assert "cases on background sources or benign controls: 0" in text
+    targets = text.split("### Targets", 1)[1]
+    assert "all met" in targets and "MISSED" not in targets
+
+
+def _section(text: str, title: str) -> list[list[str]]:
+    """The body rows of the markdown table under ``### title``, as cells."""
+    body = text.split(f"### {title}\n", 1)[1].split("\n\n", 1)[0]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in body.splitlines()[2:]]
+
+
+def test_compare_bench_runs_side_by_side() -> None:
+    """bench/compare.py at a small size; psad and fail2ban may be absent (CI): "not installed"."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "compare.py"), "--lines", "20000", "--scanners", "4",
+         "--slow-lines", "2000", "--slow-timeout", "120", "--truth-lines", "20000",
+         "--truth-scanners", "4", "--truth-timeout", "120"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    names = ("grep -c", "reconwatch hunt", "psad -A", "fail2ban-regex")
+    rows = [line for line in out.stdout.splitlines() if line.startswith("      20,000")]
+    tools = {n: line.split(n, 1)[1].split() for line in rows for n in names if f" {n} " in line}
+    assert set(tools) == set(names), rows
+    hunt = tools["reconwatch hunt"]  # seconds, lines/s, peak MiB, x grep, rw/psad, note
+    assert int(hunt[1].replace(",", "")) > 0 and "4 cases" in " ".join(hunt)
+    for name in ("psad -A", "fail2ban-regex"):
+        fields = tools[name]
+        assert fields[:2] == ["not", "installed"] or int(fields[1].replace(",", "")) > 0, fields
+    summary = out.stdout.split("sources flagged", 1)[1].splitlines()
+    reconwatch = next(line.split() for line in summary if line.startswith("reconwatch"))
+    assert reconwatch[1:3] == ["4/4", "0"]  # every scanner, no false alarm
+    stages = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "hunt_stages.py"), "--lines", "20000",
+         "--scanners", "4"],
+        capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    assert "detect trw_scan" in stages.stdout and "4 cases" in stages.stdout, stages.stdout
+
+
+def test_scale_bench_prints_its_figures() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scale.py"), "--sizes", "20k", "--engines", "duckdb",
+         "--scanners", "4", "--memory-limit", "256MB"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    rows = [line.split() for line in out.stdout.splitlines() if not line.startswith("#")]
+    assert rows[0][:3] == ["events", "MB", "phase"]
+    ingest, hunt = rows[1:]
+    assert (ingest[0], ingest[2], hunt[2:4]) == ("20,000", "ingest", ["hunt", "duckdb"])
+    assert float(hunt[-2]) > 0  # the tree's peak memory was sampled
+    assert int(hunt[-1]) >= 4  # cases: at least the four hidden scanners

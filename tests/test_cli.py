@@ -141,3 +141,16 @@ def test_feeds_update_reports_each_feed(tmp_path: Path) -> None:
     assert lines["gone"].startswith("error")
     nothing = reconwatch("feeds", "update")
     assert nothing.returncode == 2 and "no feed is configured" in nothing.stderr
+
+
+def test_every_front_is_a_reconwatch_command() -> None:
+    from click.testing import CliRunner
+
+    from reconwatch.cli import main
+
+    runner = CliRunner()
+    listing = runner.invoke(main, ["--help"]).output
+    for command in ("export", "lake", "watch", "serve", "users"):
+        assert f"  {command} " in listing, command
+        result = runner.invoke(main, [command, "--help"])
+        assert result.exit_code == 0, (command, result.output)

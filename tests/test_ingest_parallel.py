@@ -9,6 +9,7 @@ make every file span several batches, so batch numbering is exercised too.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -21,7 +22,7 @@ from reconwatch.cli import main
 from reconwatch.config import Config, load_config
 from reconwatch.generate import ALL_FAMILIES, generate_sample
 from reconwatch.ingest.run import IngestOptions, ingest
-from reconwatch.lake import PARTITION, Lake, RunStats
+from reconwatch.lake import PARTITION, Lake, LakeError, RunStats
 
 NOW = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 #: 16 KiB batches: each generated file is read in several of them.
@@ -152,3 +153,43 @@ def test_jobs_from_the_config_and_the_command_line(
 def test_unknown_ingest_engine_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown ingest engine 'hadoop'"):
         ingest([str(tmp_path)], Lake(tmp_path / "lake"), Config(), IngestOptions(engine="hadoop"))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_lake_that_cannot_be_written_stops_the_run(
+    sample: tuple[Path, Config], tmp_path: Path, jobs: int
+) -> None:
+    directory, config = sample
+    blocked = tmp_path / "lake"
+    blocked.write_text("a file where the lake folder should be")
+    options = IngestOptions(now=NOW, jobs=jobs)
+    with pytest.raises(LakeError, match="cannot write"):
+        ingest(
+            [str(directory / "firewall"), str(directory / "zeek")], Lake(blocked), config, options
+        )
+
+
+def test_cli_spark_ingest_and_hunt_with_jobs(
+    sample: tuple[Path, Config], serial: tuple[Lake, RunStats], tmp_path: Path
+) -> None:
+    directory, _ = sample
+    expected_lake, _ = serial
+    config = str(directory / "reconwatch.yaml")
+    runner = CliRunner()
+    spark = runner.invoke(
+        main,
+        ["ingest", str(directory), "--lake", str(tmp_path / "lake"), "--config", config,
+         "--now", NOW.isoformat(), "--engine", "spark", "--spark-master", "local[2]"],
+    )  # fmt: skip
+    assert spark.exit_code == 0, spark.output
+    assert contents(Lake(tmp_path / "lake")) == contents(expected_lake)
+    documents = []
+    for jobs in ("1", "2"):
+        hunted = runner.invoke(
+            main,
+            ["hunt", str(directory / "firewall"), str(directory / "zeek"), "--config", config,
+             "--now", NOW.isoformat(), "--jobs", jobs, "--json"],
+        )  # fmt: skip
+        assert hunted.exit_code == 0, hunted.output
+        documents.append(json.loads(hunted.stdout[hunted.stdout.index("{") :]))
+    assert documents[0]["cases"] and documents[0]["cases"] == documents[1]["cases"]

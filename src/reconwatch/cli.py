@@ -26,9 +26,10 @@ from reconwatch.generate import ALL_FAMILIES, min_sample_size
 from reconwatch.ingest.mapping import MappingError
 from reconwatch.ingest.run import AUTO, IngestOptions, UnknownFormatError, format_names
 from reconwatch.ingest.sources import InputError
+from reconwatch.lake import LakeError
 from reconwatch.report.text import clean
 
-_USER_ERRORS = (ConfigError, InputError, UnknownFormatError, EngineError, MappingError)
+_USER_ERRORS = (ConfigError, InputError, UnknownFormatError, EngineError, MappingError, LakeError)
 
 
 def _fail(message: str) -> None:
@@ -105,6 +106,11 @@ _now_option = click.option(
     "--now",
     help="Reference time (ISO 8601) for year-less syslog stamps; default: the clock.",
 )
+_jobs_option = click.option(
+    "--jobs",
+    type=click.IntRange(1, 256),
+    help="Worker processes reading input files side by side (default: ingest.jobs, 1).",
+)
 
 
 @main.command()
@@ -120,8 +126,8 @@ _now_option = click.option(
 @click.option(
     "--lake",
     "lake_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Append to this Parquet lake and hunt over all of it (default: a fresh lake).",
+    help="Append to this Parquet lake (folder, s3://bucket/prefix, file://...) and hunt "
+    "over all of it (default: a fresh lake).",
 )
 @click.option(
     "--store",
@@ -142,17 +148,19 @@ _now_option = click.option(
 )
 @click.option("--spark-master", help="Spark master URL, e.g. local[2] or spark://host:7077.")
 @_now_option
+@_jobs_option
 def hunt(
     paths: tuple[str, ...],
     config_path: Path | None,
     fmt: str,
     out_dir: Path | None,
-    lake_dir: Path | None,
+    lake_dir: str | None,
     store_url: str | None,
     as_json: bool,
     engine: str | None,
     spark_master: str | None,
     now: str | None,
+    jobs: int | None,
 ) -> None:
     """Ingest PATHS (files, directories, .gz, or - for stdin) and hunt for reconnaissance."""
     from reconwatch.hunt import hunt as run_hunt
@@ -163,7 +171,7 @@ def hunt(
     if overrides:
         config = config.model_copy(update={"engine": config.engine.model_copy(update=overrides)})
     console = _console(stderr=as_json)
-    options = IngestOptions(format=fmt, now=_parse_now(now))
+    options = IngestOptions(format=fmt, now=_parse_now(now), jobs=jobs)
     try:
         with _progress(console) as progress:
             result = run_hunt(
@@ -198,15 +206,24 @@ def hunt(
     "--lake",
     "lake_dir",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Parquet lake to append to.",
+    help="Parquet lake to append to (folder, s3://bucket/prefix, file://...).",
 )
 @_config_option
 @_format_option
 @_now_option
+@_jobs_option
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Where files are parsed: here (--jobs processes) or as Spark tasks, one per file.",
+)
+@click.option("--spark-master", help="Spark master URL (default: engine.spark_master).")
 def ingest(
-    paths: tuple[str, ...], lake_dir: Path, config_path: Path | None, fmt: str, now: str | None
-) -> None:
+    paths: tuple[str, ...], lake_dir: str, config_path: Path | None, fmt: str, now: str | None,
+    jobs: int | None, engine: str, spark_master: str | None,
+) -> None:  # fmt: skip
     """Parse PATHS into the Parquet lake without hunting (for later `hunt --lake`)."""
     from reconwatch.ingest.run import ingest as run_ingest
     from reconwatch.lake import Lake
@@ -220,7 +237,13 @@ def ingest(
                 paths,
                 Lake(lake_dir),
                 config,
-                IngestOptions(format=fmt, now=_parse_now(now)),
+                IngestOptions(
+                    format=fmt,
+                    now=_parse_now(now),
+                    jobs=jobs,
+                    engine=engine,
+                    spark_master=spark_master,
+                ),
                 progress,
             )
     except _USER_ERRORS as exc:
@@ -684,6 +707,20 @@ def formats() -> None:
         doc = (parser.__doc__ or "").strip().splitlines()[0] if parser.__doc__ else ""
         click.echo(f"{parser.name:12} {parser.table:8} {doc}")
 
+
+def _register_fronts() -> None:
+    """The command groups that live beside their code (each imports its heavy
+    parts, FastAPI or the watch loop, only when run)."""
+    from reconwatch.export.cli import export
+    from reconwatch.lake_cli import lake
+    from reconwatch.watch.cli import watch as watch_command
+    from reconwatch.web.cli import serve, users
+
+    for command in (export, lake, watch_command, serve, users):
+        main.add_command(command)
+
+
+_register_fronts()
 
 if __name__ == "__main__":
     main()

@@ -14,6 +14,8 @@ timestamps with ``from_unixtime``, which reads the session zone.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import ibis
@@ -38,6 +40,9 @@ def spark_session(master: str, app: str = "reconwatch") -> Any:
         raise EngineError(
             "the spark engine needs PySpark: pip install 'reconwatch[spark]' (and Java 17)"
         ) from exc
+    # Python tasks (Spark ingest) must run this interpreter, where reconwatch is
+    # installed; PySpark's own default is whatever "python3" is on the PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         SparkSession.builder.master(master)
         .appName(app)
@@ -65,7 +70,7 @@ class Engine:
             self._session = spark_session(config.spark_master)
             self.con: Any = ibis.pyspark.connect(self._session)
             return
-        spill = lake.root / "_tmp"
+        spill = lake.spill_dir()
         spill.mkdir(parents=True, exist_ok=True)
         settings: dict[str, Any] = {
             "memory_limit": config.memory_limit,
@@ -81,10 +86,18 @@ class Engine:
         if not files:
             return ibis.memtable(schema.empty(schema.TABLES[name]))
         if self.kind == "spark":
-            # Spark discovers the day partitions itself from the table's folder.
-            table = self.con.read_parquet(str(self.lake.table_dir(name)))
+            # Spark discovers the day partitions itself from the table's folder
+            # (object storage through Spark's own connector: s3a://, hdfs://).
+            table = self.con.read_parquet(self.lake.table_uri(name).replace("s3://", "s3a://", 1))
+        elif self.lake.remote:
+            # DuckDB's httpfs extension is downloaded on first use, which an offline
+            # SOC host cannot do; an Arrow dataset over pyarrow's filesystem is
+            # scanned lazily by DuckDB (columns and filters pushed down) instead.
+            view = f"lake_{name}"
+            self.con.con.register(view, self.lake.dataset(name))
+            table = self.con.table(view)
         else:
-            table = self.con.read_parquet([str(f) for f in files], hive_partitioning=True)
+            table = self.con.read_parquet(files, hive_partitioning=True)
         # Select the schema's columns so partition columns and evolution never leak.
         return table.select(*schema.TABLES[name].names)
 

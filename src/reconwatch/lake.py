@@ -1,19 +1,36 @@
-"""The Parquet lake: one folder per normalised table, partitioned by day.
+"""The Parquet lake: one folder per normalised table (the dataset), partitioned by day.
 
 Layout::
 
     LAKE/network/event_date=2026-09-30/<run>-<file>-<batch>-0.parquet
     LAKE/rejects/ingest_date=2026-11-28/<run>-<file>-<batch>-0.parquet
     LAKE/_runs/<run>.json          per-file line accounting of each ingest run
+    LAKE/_maintenance/<stamp>-<kind>.json   what compaction and retention did
+    LAKE/_compacting/<id>.json     journal of a compaction in progress
 
 Each ingest run appends new files and never rewrites old ones, so a crash
 mid-run leaves earlier runs intact. Later stages read the lake, nothing else.
+
+``LAKE`` is a local folder or a URL that a ``pyarrow.fs`` filesystem serves:
+``file:///srv/lake``, ``s3://bucket/prefix`` (credentials from the usual AWS
+environment or files; a private endpoint with
+``?endpoint_override=host:port&scheme=http``), ``hdfs://namenode/lake``,
+``gs://bucket/prefix``. Every read and write goes through that filesystem.
+
+Compaction rewrites a partition's many small files (one per input batch) into
+few, and must never let a reader see a row twice or not at all: the new files
+are written under hidden names, a journal naming old and new is written, the
+new files are renamed into place, then the old ones deleted. :meth:`Lake.files`
+hides the old files of a journal whose new files are all in place, and the
+new ones of a journal that is not, so a reader sees one set or the other; the
+next maintenance call finishes or undoes an interrupted compaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +38,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from reconwatch import schema
@@ -33,6 +51,19 @@ PARTITION = {
     "alert": "event_date",
     "rejects": "ingest_date",
 }
+
+RUNS = "_runs"
+MAINTENANCE = "_maintenance"
+JOURNALS = "_compacting"
+#: Rows per compacted file: one file per day for most sites, and a size (a few
+#: hundred MB of Parquet) that one Spark task or DuckDB thread reads comfortably.
+COMPACT_FILE_ROWS = 8_000_000
+#: Rows per row group written by compaction (DuckDB and Spark split work by row group).
+COMPACT_GROUP_ROWS = 1_000_000
+
+
+class LakeError(Exception):
+    """A lake location that cannot be opened, or an operation it does not support."""
 
 
 @dataclass
@@ -77,18 +108,83 @@ class RunStats:
         }
 
 
-class Lake:
-    """A lake folder; create it with ``Lake(path)``, it is made on first write."""
+@dataclass(frozen=True)
+class PartitionInfo:
+    """One day of one table: its files, rows and bytes."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    table: str
+    column: str
+    day: dt.date
+    path: str
+    files: int
+    rows: int
+    bytes: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.table}/{self.column}={self.day.isoformat()}"
+
+
+def _is_url(location: str) -> bool:
+    return "://" in location
+
+
+def _stamp() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+
+
+class Lake:
+    """A lake folder or URL; create it with ``Lake(path)``, it is made on first write."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.location = str(root)
+        self.local: Path | None
+        if isinstance(root, str) and _is_url(root):
+            try:
+                filesystem, base = pafs.FileSystem.from_uri(root)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+                raise LakeError(f"{root}: cannot open lake: {exc}") from exc
+            self.fs: pafs.FileSystem = filesystem
+            self.base = base.rstrip("/")
+            local = isinstance(filesystem, pafs.LocalFileSystem)
+            self.local = Path(self.base) if local else None
+        else:
+            self.local = Path(root)
+            self.fs = pafs.LocalFileSystem()
+            self.base = str(self.local)
+
+    @property
+    def root(self) -> Path:
+        """The lake's folder on this machine (object storage has none)."""
+        if self.local is None:
+            raise LakeError(f"{self.location}: an object-storage lake has no local folder")
+        return self.local
+
+    @property
+    def remote(self) -> bool:
+        return self.local is None
+
+    def spill_dir(self) -> Path:
+        """Where an engine may spill to disk: ``LAKE/_tmp``, or local temp for remote lakes."""
+        if self.local is not None:
+            return self.local / "_tmp"
+        return Path(tempfile.gettempdir()) / "reconwatch-spill"
 
     def new_run_id(self) -> str:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        return f"{stamp}-{uuid.uuid4().hex[:8]}"
+        return f"{_stamp()}-{uuid.uuid4().hex[:8]}"
 
-    def table_dir(self, table: str) -> Path:
-        return self.root / table
+    def _path(self, *parts: str) -> str:
+        return "/".join([self.base, *parts])
+
+    def table_dir(self, table: str) -> str:
+        """The table's folder, as a path on the lake's filesystem."""
+        return self._path(table)
+
+    def table_uri(self, table: str) -> str:
+        """The table's folder as engines outside pyarrow name it (a path, or a URL)."""
+        if self.local is not None:
+            return str(self.local / table)
+        return self.location.split("?", 1)[0].rstrip("/") + "/" + table
 
     def write(self, table: str, data: pa.Table, basename: str) -> None:
         """Append ``data`` (already conformed to the table's schema) to the lake."""
@@ -102,37 +198,265 @@ class Lake:
             today = dt.datetime.now(dt.UTC).date()
             dates = pa.repeat(pa.scalar(today, pa.date32()), data.num_rows)
         data = data.append_column(column, dates)
-        pq.write_to_dataset(
-            data,
-            root_path=str(self.table_dir(table)),
-            partition_cols=[column],
-            basename_template=f"{basename}-{{i}}.parquet",
-            existing_data_behavior="overwrite_or_ignore",
-        )
+        try:
+            pq.write_to_dataset(
+                data,
+                root_path=self.table_dir(table),
+                partition_cols=[column],
+                basename_template=f"{basename}-{{i}}.parquet",
+                existing_data_behavior="overwrite_or_ignore",
+                filesystem=self.fs,
+            )
+        except OSError as exc:
+            # Not an OSError any more: ingest reads an OSError as a damaged input
+            # and goes on, but a lake that cannot be written must stop the run.
+            raise LakeError(f"{self.location}: cannot write {table}: {exc}") from exc
 
-    def files(self, table: str) -> list[Path]:
-        directory = self.table_dir(table)
-        if not directory.exists():
-            return []
-        return sorted(directory.rglob("*.parquet"))
+    def _list(self, directory: str, recursive: bool = False) -> list[pafs.FileInfo]:
+        selector = pafs.FileSelector(directory, recursive=recursive, allow_not_found=True)
+        return list(self.fs.get_file_info(selector))
+
+    def _parquet(self, directory: str) -> list[pafs.FileInfo]:
+        # Hidden names (".x", "_x") are compaction's files in flight; Spark skips them too.
+        return [
+            info
+            for info in self._list(directory, recursive=True)
+            if info.type == pafs.FileType.File
+            and info.base_name.endswith(".parquet")
+            and not info.base_name.startswith((".", "_"))
+        ]
+
+    def files(self, table: str) -> list[str]:
+        """The table's Parquet files in name order, as paths on the lake's filesystem."""
+        hidden = self._hidden_by_compaction()
+        return sorted(f.path for f in self._parquet(self.table_dir(table)) if f.path not in hidden)
 
     def read(self, table: str) -> pa.Table:
         """The whole table as Arrow (for small tables and tests; detections use the engine)."""
+        return self.dataset(table).to_table()
+
+    def dataset(self, table: str) -> ds.Dataset:
+        """The table as a lazy Arrow dataset (the engine's way into object storage)."""
         files = self.files(table)
         if not files:
-            return schema.empty(schema.TABLES[table])
-        dataset = ds.dataset([str(f) for f in files], format="parquet", schema=schema.TABLES[table])
-        return dataset.to_table()
+            return ds.dataset(schema.empty(schema.TABLES[table]))
+        return ds.dataset(files, format="parquet", schema=schema.TABLES[table], filesystem=self.fs)
 
-    def save_run(self, run: RunStats) -> Path:
-        runs = self.root / "_runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        path = runs / f"{run.run_id}.json"
-        path.write_text(json.dumps(run.to_json(), indent=2), encoding="utf-8")
+    def _write_json(self, folder: str, name: str, payload: dict[str, Any]) -> str:
+        directory = self._path(folder)
+        self.fs.create_dir(directory, recursive=True)
+        path = f"{directory}/{name}"
+        with self.fs.open_output_stream(path) as out:
+            out.write(json.dumps(payload, indent=2).encode("utf-8"))
         return path
 
+    def _read_json(self, folder: str) -> list[dict[str, Any]]:
+        infos = [
+            i
+            for i in self._list(self._path(folder))
+            if i.type == pafs.FileType.File and i.base_name.endswith(".json")
+        ]
+        documents = []
+        for info in sorted(infos, key=lambda i: i.base_name):
+            with self.fs.open_input_stream(info.path) as stream:
+                document = json.loads(stream.read().decode("utf-8"))
+            document["_path"] = info.path
+            documents.append(document)
+        return documents
+
+    def save_run(self, run: RunStats) -> str:
+        return self._write_json(RUNS, f"{run.run_id}.json", run.to_json())
+
     def runs(self) -> list[dict[str, Any]]:
-        runs = self.root / "_runs"
-        if not runs.exists():
-            return []
-        return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs.glob("*.json"))]
+        return [_without_path(d) for d in self._read_json(RUNS)]
+
+    def maintenance(self) -> list[dict[str, Any]]:
+        """The records of past compactions and retention runs, oldest first."""
+        return [_without_path(d) for d in self._read_json(MAINTENANCE)]
+
+    # -- partitions, compaction, retention --------------------------------------------------
+
+    def partitions(
+        self, table: str | None = None, day: dt.date | None = None
+    ) -> list[PartitionInfo]:
+        """Every day partition (of ``table``, on ``day``) with its files, rows and bytes."""
+        hidden = self._hidden_by_compaction()
+        found = []
+        for name in [table] if table else list(PARTITION):
+            column = PARTITION[name]
+            for entry in self._list(self.table_dir(name)):
+                value = _partition_day(entry, column)
+                if value is None or (day is not None and value != day):
+                    continue
+                files = [f for f in self._parquet(entry.path) if f.path not in hidden]
+                rows = sum(self._rows(f.path) for f in files)
+                size = sum(f.size or 0 for f in files)
+                found.append(PartitionInfo(name, column, value, entry.path, len(files), rows, size))
+        return sorted(found, key=lambda p: (p.table, p.day))
+
+    def _rows(self, path: str) -> int:
+        with self.fs.open_input_file(path) as handle:
+            rows: int = pq.ParquetFile(handle).metadata.num_rows
+        return rows
+
+    def compact(
+        self,
+        table: str | None = None,
+        day: dt.date | None = None,
+        *,
+        min_files: int = 2,
+        file_rows: int = COMPACT_FILE_ROWS,
+    ) -> list[dict[str, Any]]:
+        """Rewrite each partition of at least ``min_files`` files into as few as fit ``file_rows``.
+
+        Rows and their order within the partition are kept; the return value
+        (also recorded in ``_maintenance``) says what each partition became.
+        """
+        self.recover()
+        done = []
+        for part in self.partitions(table, day):
+            if part.files < min_files:
+                continue
+            old = sorted(f.path for f in self._parquet(part.path))
+            new = self._rewrite(part, old, file_rows)
+            rows_after = sum(self._rows(p) for p in new)
+            if rows_after != part.rows:  # never delete what was not copied
+                raise LakeError(f"{part.name}: compaction wrote {rows_after} of {part.rows} rows")
+            done.append(
+                {
+                    "partition": part.name,
+                    "files_before": len(old),
+                    "files_after": len(new),
+                    "rows": part.rows,
+                    "bytes_before": part.bytes,
+                    "bytes_after": sum(self.fs.get_file_info(p).size or 0 for p in new),
+                }
+            )
+        if done:
+            self._write_json(
+                MAINTENANCE,
+                f"{_stamp()}-{uuid.uuid4().hex[:6]}-compact.json",
+                {"kind": "compact", "at": dt.datetime.now(dt.UTC).isoformat(), "partitions": done},
+            )
+        return done
+
+    def _rewrite(self, part: PartitionInfo, old: list[str], file_rows: int) -> list[str]:
+        job = uuid.uuid4().hex[:8]
+        table_schema = schema.TABLES[part.table]
+        source = ds.dataset(old, format="parquet", schema=table_schema, filesystem=self.fs)
+        temporary: list[str] = []
+        writer: pq.ParquetWriter | None = None
+        written = 0
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+
+        def flush() -> None:
+            nonlocal writer, written, pending, pending_rows
+            if not pending:
+                return
+            group = pa.Table.from_batches(pending, table_schema)
+            if writer is None or written >= file_rows:
+                if writer is not None:
+                    writer.close()
+                temporary.append(f"{part.path}/.compact-{job}-{len(temporary):03d}.parquet")
+                writer = pq.ParquetWriter(temporary[-1], table_schema, filesystem=self.fs)
+                written = 0
+            writer.write_table(group, row_group_size=COMPACT_GROUP_ROWS)
+            written += group.num_rows
+            pending, pending_rows = [], 0
+
+        # Batches stream from the old files: memory holds one row group, not the partition.
+        for batch in source.to_batches(batch_readahead=1, fragment_readahead=1):
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            if pending_rows >= min(COMPACT_GROUP_ROWS, file_rows):
+                flush()
+        flush()
+        if writer is not None:
+            writer.close()
+        final = [
+            f"{part.path}/compacted-{_stamp()}-{job}-{n:03d}.parquet" for n in range(len(temporary))
+        ]
+        journal = self._write_json(
+            JOURNALS, f"{job}.json", {"partition": part.path, "old": old, "new": final}
+        )
+        for tmp, path in zip(temporary, final, strict=True):
+            self.fs.move(tmp, path)
+        for path in old:
+            self.fs.delete_file(path)
+        self.fs.delete_file(journal)
+        return final
+
+    def _journals(self) -> list[dict[str, Any]]:
+        return self._read_json(JOURNALS)
+
+    def _hidden_by_compaction(self) -> set[str]:
+        hidden: set[str] = set()
+        for journal in self._journals():
+            if self._all_exist(journal["new"]):
+                hidden.update(journal["old"])
+            else:
+                hidden.update(journal["new"])
+        return hidden
+
+    def _all_exist(self, paths: list[str]) -> bool:
+        infos = self.fs.get_file_info(paths)
+        return all(i.type == pafs.FileType.File for i in infos)
+
+    def recover(self) -> int:
+        """Finish or undo compactions a crash interrupted; the number of journals settled."""
+        journals = self._journals()
+        for journal in journals:
+            complete = self._all_exist(journal["new"])
+            doomed = journal["old"] if complete else journal["new"]
+            for info in self.fs.get_file_info(doomed):
+                if info.type == pafs.FileType.File:
+                    self.fs.delete_file(info.path)
+            if not complete:
+                for info in self._list(journal["partition"]):
+                    if info.base_name.startswith(".compact-"):
+                        self.fs.delete_file(info.path)
+            self.fs.delete_file(journal["_path"])
+        return len(journals)
+
+    def retain(self, days: int, today: dt.date | None = None) -> list[PartitionInfo]:
+        """Drop every partition older than ``days`` days before ``today``; record what went.
+
+        A partition is dropped when its day is before ``today - days``: with
+        ``days=30`` on 2026-12-04, 2026-11-03 is dropped and 2026-11-04 kept.
+        """
+        if days < 1:
+            raise LakeError("retention needs at least one day")
+        today = today or dt.datetime.now(dt.UTC).date()
+        cutoff = today - dt.timedelta(days=days)
+        dropped = [p for p in self.partitions() if p.day < cutoff]
+        for part in dropped:
+            self.fs.delete_dir(part.path)
+        self._write_json(
+            MAINTENANCE,
+            f"{_stamp()}-{uuid.uuid4().hex[:6]}-retain.json",
+            {
+                "kind": "retain",
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+                "days": days,
+                "cutoff": cutoff.isoformat(),
+                "dropped": [
+                    {"partition": p.name, "files": p.files, "rows": p.rows, "bytes": p.bytes}
+                    for p in dropped
+                ],
+            },
+        )
+        return dropped
+
+
+def _partition_day(entry: pafs.FileInfo, column: str) -> dt.date | None:
+    if entry.type != pafs.FileType.Directory or not entry.base_name.startswith(f"{column}="):
+        return None
+    try:
+        return dt.date.fromisoformat(entry.base_name.split("=", 1)[1])
+    except ValueError:
+        return None
+
+
+def _without_path(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k != "_path"}

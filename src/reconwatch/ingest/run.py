@@ -3,6 +3,11 @@
 The promise kept here: for each input, ``lines == parsed + rejected + skipped``;
 an unreadable input or a parser failure is reported against the input and the
 lines it covers, and the run carries on with the next input.
+
+Inputs are independent (one parser instance per file), so a run may read them
+in a process pool (``jobs``) or as Spark tasks (``engine="spark"``, see
+``ingest/parallel.py``); every path goes through :func:`ingest_source`, so the
+lake and the accounting are the same whichever way the files were spread.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -34,6 +39,8 @@ from reconwatch.ingest.sources import (
 from reconwatch.lake import FileStats, Lake, RunStats
 
 AUTO = "auto"
+#: Where the per-file parsers run: this machine (DuckDB, serial or a process pool) or Spark tasks.
+INGEST_ENGINES = ("duckdb", "spark")
 #: Called after each batch with the input's name and the lines read so far.
 Progress = Callable[[str, int], None]
 
@@ -57,6 +64,12 @@ class IngestOptions:
     #: a file's header and its data in different batches).
     block_bytes: int = BLOCK_BYTES
     sniff_bytes: int = SNIFF_BYTES
+    #: Worker processes reading files side by side; None = ``ingest.jobs`` in the config.
+    jobs: int | None = None
+    #: ``duckdb`` (this machine, serial or a process pool) or ``spark`` (one Spark task per file).
+    engine: str = "duckdb"
+    #: Spark master for ``engine="spark"``; None = ``engine.spark_master`` in the config.
+    spark_master: str | None = None
 
 
 def format_names() -> list[str]:
@@ -78,19 +91,55 @@ def ingest(
         raise UnknownFormatError(
             f"unknown format {options.format!r}; known: {', '.join(format_names())}"
         )
+    if options.engine not in INGEST_ENGINES:
+        raise ValueError(
+            f"unknown ingest engine {options.engine!r}; known: {', '.join(INGEST_ENGINES)}"
+        )
     sources = expand(paths)
     run = RunStats(run_id=lake.new_run_id(), started=dt.datetime.now(dt.UTC).isoformat())
+    # One reference time for the whole run, whichever process reads which file.
     now = options.now or dt.datetime.now(dt.UTC)
-    con = duckdb.connect()
-    try:
-        for index, source in enumerate(sources):
-            stats = FileStats(name=source.name)
-            run.files.append(stats)
-            _ingest_one(source, index, run.run_id, lake, config, options, con, now, stats, progress)
-    finally:
-        con.close()
+    jobs = options.jobs or config.ingest.jobs
+    if options.engine == "spark" or (jobs > 1 and len(sources) > 1):
+        from reconwatch.ingest.parallel import ingest_parallel
+
+        run.files = ingest_parallel(
+            sources, run.run_id, lake, config, replace(options, now=now), jobs, progress
+        )
+    else:
+        con = duckdb.connect()
+        try:
+            for index, source in enumerate(sources):
+                run.files.append(
+                    ingest_source(
+                        source, index, run.run_id, lake, config, options, con, now, progress
+                    )
+                )
+        finally:
+            con.close()
     lake.save_run(run)
     return run
+
+
+def ingest_source(
+    source: Source,
+    index: int,
+    run_id: str,
+    lake: Lake,
+    config: Config,
+    options: IngestOptions,
+    con: duckdb.DuckDBPyConnection,
+    now: dt.datetime,
+    progress: Progress | None = None,
+) -> FileStats:
+    """Parse one input into the lake and return its accounting.
+
+    ``index`` (the input's place in the run) names its lake files, so serial,
+    pooled and Spark runs write the same layout.
+    """
+    stats = FileStats(name=source.name)
+    _ingest_one(source, index, run_id, lake, config, options, con, now, stats, progress)
+    return stats
 
 
 def _ingest_one(
