@@ -93,8 +93,14 @@ def dark_space_probe(
             toward_dark.destination_ip, home
         )
         toward_dark = toward_dark.filter(~inside_out)
-    per_source = toward_dark.group_by("source_ip").aggregate(**scan_metrics(toward_dark))
-    found = per_source.filter(per_source.target_count >= cfg.min_dark_hosts)
+    # Count first, collect after: only the sources over the threshold have
+    # their target and port arrays built (bounded memory on big inputs).
+    counts = toward_dark.group_by("source_ip").aggregate(
+        _dark=toward_dark.destination_ip.nunique()
+    )
+    over = counts.filter(counts._dark >= cfg.min_dark_hosts).select("source_ip")
+    chosen = toward_dark.semi_join(over, "source_ip")
+    found = chosen.group_by("source_ip").aggregate(**scan_metrics(chosen))
     return as_findings(
         found,
         DARK_SPACE,
