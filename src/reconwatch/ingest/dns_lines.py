@@ -40,15 +40,12 @@ from reconwatch import schema
 from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import normalise_ips
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
-from reconwatch.ingest.linesql import lit
+from reconwatch.ingest.linesql import INVALID_DESTINATION, INVALID_SOURCE, INVALID_TIMESTAMP, lit
 from reconwatch.ingest.slices import run_sliced
 
 # Reject reasons shared by the parsers built on this module.
 MISSING_TIMESTAMP: Final = "missing timestamp"
-INVALID_TIMESTAMP: Final = "invalid timestamp"
 MISSING_SOURCE: Final = "missing source address"
-INVALID_SOURCE: Final = "invalid source address"
-INVALID_DESTINATION: Final = "invalid destination address"
 
 #: Columns of the query result that are not copied into the table as they are.
 _INTERNAL: Final = frozenset(
