@@ -95,9 +95,7 @@ def dark_space_probe(
         toward_dark = toward_dark.filter(~inside_out)
     # Count first, collect after: only the sources over the threshold have
     # their target and port arrays built (bounded memory on big inputs).
-    counts = toward_dark.group_by("source_ip").aggregate(
-        _dark=toward_dark.destination_ip.nunique()
-    )
+    counts = toward_dark.group_by("source_ip").aggregate(_dark=toward_dark.destination_ip.nunique())
     over = counts.filter(counts._dark >= cfg.min_dark_hosts).select("source_ip")
     chosen = toward_dark.semi_join(over, "source_ip")
     found = chosen.group_by("source_ip").aggregate(**scan_metrics(chosen))

@@ -168,17 +168,17 @@ def _ingest_one(
     parser = parser_cls(ParseContext(config, con, source.name, now)) if parser_cls else None
     try:
         for number, lines in enumerate(read_batches(stream, head, options.block_bytes)):
-            parsed = _parse_batch(parser, lines, stats)
-            _account(parsed, lines, stats)
+            parsed = parse_batch(parser, lines, stats)
+            account_batch(parsed, lines, stats)
             basename = f"{run_id}-{index:05d}-{number:05d}"
             if parser is not None:
                 for table_name, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
                     if rows.num_rows:
-                        rows = _with_constants(rows, source.name, parser)
+                        rows = with_constants(rows, source.name, parser)
                         table = schema.conform(rows, schema.TABLES[table_name])
                         lake.write(table_name, table, basename)
             if parsed.rejects.num_rows:
-                rejects = _with_constants(parsed.rejects, source.name, parser)
+                rejects = with_constants(parsed.rejects, source.name, parser)
                 rejects = rejects.set_column(
                     rejects.schema.get_field_index("raw"),
                     "raw",
@@ -194,7 +194,8 @@ def _ingest_one(
         stream.close()
 
 
-def _parse_batch(parser: Parser | None, lines: pa.Table, stats: FileStats) -> Parsed:
+def parse_batch(parser: Parser | None, lines: pa.Table, stats: FileStats) -> Parsed:
+    """One batch through ``parser`` (None: every line rejected as unrecognised)."""
     numbers = lines.column("log_line")
     raw = lines.column("line")
     if parser is None:
@@ -212,7 +213,8 @@ def _parse_batch(parser: Parser | None, lines: pa.Table, stats: FileStats) -> Pa
         return Parsed(rows=_EMPTY_ROWS, rejects=reject_table(numbers, reason, raw))
 
 
-def _account(parsed: Parsed, lines: pa.Table, stats: FileStats) -> None:
+def account_batch(parsed: Parsed, lines: pa.Table, stats: FileStats) -> None:
+    """Add a parsed batch's counts and reject reasons to ``stats``."""
     stats.lines += lines.num_rows
     stats.parsed += parsed.row_count
     stats.rejected += parsed.rejects.num_rows
@@ -224,7 +226,8 @@ def _account(parsed: Parsed, lines: pa.Table, stats: FileStats) -> None:
             stats.reject_reasons[reason] = stats.reject_reasons.get(reason, 0) + item["counts"]
 
 
-def _with_constants(table: pa.Table, log_file: str, parser: Parser | None) -> pa.Table:
+def with_constants(table: pa.Table, log_file: str, parser: Parser | None) -> pa.Table:
+    """``table`` with the columns every row of one input shares (its file, dataset)."""
     n = table.num_rows
     table = table.drop_columns([c for c in ("log_file",) if c in table.column_names])
     table = table.append_column("log_file", pa.repeat(pa.scalar(log_file, pa.string()), n))

@@ -40,7 +40,13 @@ from reconwatch.config import Config
 from reconwatch.enrich.geo import Geo
 from reconwatch.ingest import mapping, registry
 from reconwatch.ingest.base import ParseContext, Parser
-from reconwatch.ingest.run import AUTO, UnknownFormatError, _account, _parse_batch, _with_constants
+from reconwatch.ingest.run import (
+    AUTO,
+    UnknownFormatError,
+    account_batch,
+    parse_batch,
+    with_constants,
+)
 from reconwatch.ingest.sources import head_lines
 from reconwatch.ingest.syslogmux import SyslogMuxParser
 from reconwatch.lake import FileStats
@@ -412,8 +418,8 @@ class Watcher:
                 state.parser = parser_cls(context)
                 state.stats.format = parser_cls.name
         stats = FileStats(name=name)
-        parsed = _parse_batch(state.parser, lines, stats)
-        _account(parsed, lines, stats)
+        parsed = parse_batch(state.parser, lines, stats)
+        account_batch(parsed, lines, stats)
         if stats.error:
             log.warning("%s", stats.error)
         self._count(state, stats)
@@ -422,7 +428,7 @@ class Watcher:
             return
         for table, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
             if rows.num_rows and table in batches:
-                rows = schema.conform(_with_constants(rows, name, parser), schema.TABLES[table])
+                rows = schema.conform(with_constants(rows, name, parser), schema.TABLES[table])
                 batches[table].append(_valid(rows))
 
     def _count(self, state: _Input, stats: FileStats) -> None:
