@@ -130,7 +130,9 @@ def _is_url(location: str) -> bool:
 
 
 def _stamp() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    # Microseconds: records written within one second (a compaction, then a
+    # retention) must still sort in the order they happened.
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
 
 
 class Lake:
@@ -272,7 +274,8 @@ class Lake:
 
     def maintenance(self) -> list[dict[str, Any]]:
         """The records of past compactions and retention runs, oldest first."""
-        return [_without_path(d) for d in self._read_json(MAINTENANCE)]
+        records = [_without_path(d) for d in self._read_json(MAINTENANCE)]
+        return sorted(records, key=lambda d: str(d.get("at", "")))
 
     # -- partitions, compaction, retention --------------------------------------------------
 
