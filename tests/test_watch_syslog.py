@@ -249,3 +249,67 @@ def test_a_port_in_use_fails_at_start() -> None:
         rx = SyslogReceiver([Endpoint.parse(f"tcp://127.0.0.1:{port}")])
         with pytest.raises(OSError):
             rx.start()
+
+
+def test_a_peer_sending_blanks_forever_holds_no_memory() -> None:
+    rx = SyslogReceiver([Endpoint.parse("tcp://127.0.0.1:0")])
+    rx.start()
+    try:
+        with socket.create_connection(("127.0.0.1", rx.ports()[0])) as sock:
+            for _ in range(200):
+                sock.sendall(b" " * 65536)
+            time.sleep(0.5)  # let the receiver read the 13 MB of blanks
+            held = [len(t.get_protocol().buffer) for t in list(rx._connections)]
+            assert held == [0]  # nothing kept while the framing is undecided
+            sock.sendall(b"\n\n" + rfc3164_sshd(1).encode() + b"\n")
+            got = drain_until(rx, 1)
+    finally:
+        rx.stop()
+    assert lines_of(got) == [rfc3164_sshd(1)]
+
+
+def test_the_queue_is_bounded_in_bytes_too() -> None:
+    # Few but large messages: the byte budget, not the message count, pauses the peer.
+    rx = SyslogReceiver([Endpoint.parse("tcp://127.0.0.1:0")], max_pending_bytes=1_000_000)
+    rx.start()
+    big = "x" * 100_000
+    sent = 60
+
+    def send() -> None:
+        with socket.create_connection(("127.0.0.1", rx.ports()[0])) as sock:
+            sock.sendall(
+                b"".join(octet(f"<13>Oct 10 12:00:00 h app: {big} {i}") for i in range(sent))
+            )
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    got: list[Batch] = []
+    try:
+        time.sleep(0.5)
+        highest = rx._pending_bytes
+        deadline = time.monotonic() + 30
+        while sum(b.messages for b in got) < sent and time.monotonic() < deadline:
+            got += rx.drain()
+            time.sleep(0.01)
+    finally:
+        sender.join()
+        rx.stop()
+    assert 1_000_000 <= highest < 1_000_000 + 2 * 300_000  # paused near the bound
+    assert sum(b.messages for b in got) == sent  # and nothing lost
+
+
+def test_connections_beyond_the_cap_are_refused() -> None:
+    rx = SyslogReceiver([Endpoint.parse("tcp://127.0.0.1:0")], max_connections=2)
+    rx.start()
+    socks = []
+    try:
+        for _ in range(4):
+            socks.append(socket.create_connection(("127.0.0.1", rx.ports()[0])))
+        deadline = time.monotonic() + 5
+        while rx.stats.refused_connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        for sock in socks:
+            sock.close()
+        rx.stop()
+    assert rx.stats.connections == 2 and rx.stats.refused_connections == 2

@@ -41,6 +41,10 @@ MAX_MESSAGE_BYTES: Final = 256 * 1024
 #: Kernel receive buffer asked for UDP sockets: room for a burst while the
 #: loop thread waits for the GIL.
 UDP_RCVBUF: Final = 8 * 1024 * 1024
+#: Bytes of messages waiting to be parsed before TCP peers are paused.
+MAX_PENDING_BYTES: Final = 256 * 1024 * 1024
+#: Open TCP connections at most (each holds a descriptor and a partial frame).
+MAX_CONNECTIONS: Final = 512
 
 
 class EndpointError(ValueError):
@@ -83,6 +87,7 @@ class ReceiverStats:
     messages: int = 0
     udp_dropped: int = 0
     connections: int = 0
+    refused_connections: int = 0
     framing_errors: int = 0
     per_stream: dict[str, int] = field(default_factory=dict)
 
@@ -98,9 +103,21 @@ def _clean(message: bytes) -> bytes:
 class SyslogReceiver:
     """Listeners on ``endpoints``: ``start`` binds (errors surface at once), ``drain`` reads."""
 
-    def __init__(self, endpoints: list[Endpoint], max_pending: int = 500_000) -> None:
+    def __init__(
+        self,
+        endpoints: list[Endpoint],
+        max_pending: int = 500_000,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self.endpoints = endpoints
         self.max_pending = max_pending
+        #: Bytes waiting, bounded too: 500,000 messages of 256 KiB each would
+        #: be 128 GB before TCP peers were paused.
+        self.max_pending_bytes = max_pending_bytes
+        #: Open TCP connections beyond this are refused (file descriptors).
+        self.max_connections = max_connections
+        self._pending_bytes = 0
         self.stats = ReceiverStats()
         #: Stream names (``tcp://127.0.0.1:5514``) as bound, in endpoint order.
         self.streams: list[str] = []
@@ -164,6 +181,7 @@ class SyslogReceiver:
         """Take every waiting message (and let paused TCP peers send again)."""
         with self._lock:
             batches, self._queue, self._pending = self._queue, [], 0
+            self._pending_bytes = 0
         if self._paused and self._loop is not None:
             self._loop.call_soon_threadsafe(self._resume_all)
         return batches
@@ -206,6 +224,8 @@ class SyslogReceiver:
     async def _shutdown(self) -> None:
         for server in self._servers:
             server.close()
+        # Paused peers hold data in the kernel: let them deliver it before closing.
+        self._resume_all()
         # Let data already in the kernel buffers arrive: a few loop turns, until quiet.
         for _ in range(50):
             before = self.stats.messages
@@ -228,6 +248,7 @@ class SyslogReceiver:
         with self._lock:
             self._queue.append(Batch(stream, data, messages))
             self._pending += messages
+            self._pending_bytes += len(data)
             pending = self._pending
         self.stats.messages += messages
         self.stats.per_stream[stream] += messages
@@ -235,7 +256,7 @@ class SyslogReceiver:
             self.wake.set()
 
     def _full(self) -> bool:
-        return self._pending >= self.max_pending
+        return self._pending >= self.max_pending or self._pending_bytes >= self.max_pending_bytes
 
 
 class _Datagrams(asyncio.DatagramProtocol):
@@ -265,6 +286,10 @@ class _Stream(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
+        if len(self.receiver._connections) >= self.receiver.max_connections:
+            self.receiver.stats.refused_connections += 1
+            transport.close()
+            return
         self.transport = transport
         self.receiver._connections.add(transport)
         self.receiver.stats.connections += 1
@@ -281,12 +306,16 @@ class _Stream(asyncio.Protocol):
             self.receiver._paused.discard(self.transport)
 
     def data_received(self, data: bytes) -> None:
+        if self.transport is None:
+            return  # refused at connection_made
         self.buffer += data
         if self.octets is None:
-            start = self.buffer.lstrip()
-            if not start:
+            # Leading blanks say nothing about the framing; keep none of them
+            # (a peer sending spaces forever must not grow the buffer).
+            self.buffer = bytearray(self.buffer.lstrip())
+            if not self.buffer:
                 return
-            self.octets = start[:1].isdigit()
+            self.octets = self.buffer[:1].isdigit()
         if self.octets:
             self._octet_counted()
         else:
