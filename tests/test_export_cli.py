@@ -57,6 +57,9 @@ def _bad_documents(hunted: dict[str, Any]) -> dict[str, tuple[str, str]]:
     wrong_schema = {**hunted, "schema": "reconwatch.cases/9"}
     injected = json.loads(json.dumps(hunted))
     injected["cases"][0]["sources"] = ["1.2.3.4'] OR [ipv4-addr:value = '0.0.0.0/0"]
+    # An IPv6 zone id: ipaddress accepts any text after "%".
+    zoned = json.loads(json.dumps(hunted))
+    zoned["cases"][0]["sources"] = ["fe80::1%x'] OR [ipv4-addr:value = '10.0.0.1"]
     bad_time = json.loads(json.dumps(hunted))
     bad_time["cases"][0]["first_seen"] = "yesterday"
     return {
@@ -65,6 +68,7 @@ def _bad_documents(hunted: dict[str, Any]) -> dict[str, tuple[str, str]]:
         "other json": ('{"hello": 1}', "not a reconwatch cases document"),
         "wrong schema": (json.dumps(wrong_schema), "reconwatch.cases/9' is not supported"),
         "injected source": (json.dumps(injected), "is not an IP address"),
+        "zone id source": (json.dumps(zoned), "is not an IP address"),
         "bad time": (json.dumps(bad_time), "is not an ISO 8601 time"),
     }
 

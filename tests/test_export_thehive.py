@@ -229,3 +229,37 @@ def test_cli_push_server_error_is_a_click_error(hunted: dict[str, Any], tmp_path
     assert result.exit_code == 1
     assert result.output.startswith("Error: TheHive refused alert") and "HTTP 500" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_redirect_is_refused_and_the_key_goes_nowhere_else(hunted: dict[str, Any]) -> None:
+    with FakeHive() as elsewhere:
+        seen: list[dict[str, Any]] = []
+
+        class Redirect(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                seen.append({"auth": self.headers.get("Authorization")})
+                self.send_response(301)
+                self.send_header("Location", elsewhere.url + "/api/v1/alert")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}"
+            with pytest.raises(TheHiveError, match="HTTP 301"):
+                push_alerts(alerts(hunted)[:1], url, "s3cret")
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert seen == [{"auth": "Bearer s3cret"}]
+    assert elsewhere.requests == []  # neither the key nor the alert followed the redirect
+
+
+def test_urls_with_a_query_or_user_are_refused(hunted: dict[str, Any]) -> None:
+    for url in ("https://hive.example/?a=b", "https://user:pw@hive.example", "https://h/#x"):
+        with pytest.raises(TheHiveError, match="no query, fragment or user"):
+            push_alerts(alerts(hunted)[:1], url, "k")

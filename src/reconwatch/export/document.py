@@ -107,6 +107,10 @@ def _check_case(case: object, where: str) -> None:
 
 
 def is_ip(value: str) -> bool:
+    """An address in canonical form, and no IPv6 zone id: ``ipaddress`` accepts
+    any text after ``%``, which would reach STIX patterns and rules verbatim."""
+    if "%" in value:
+        return False
     try:
         ipaddress.ip_address(value)
     except ValueError:

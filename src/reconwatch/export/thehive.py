@@ -243,9 +243,21 @@ def api_key_from_env(variable: str) -> str:
 def _endpoint(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     # Only http(s): urllib would also open file:// and ftp:// URLs.
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TheHiveError(f"TheHive URL must be http(s)://host[:port], not {clean(url, 80)!r}")
-    return url.rstrip("/") + "/api/v1/alert"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise TheHiveError(f"TheHive URL must have no query, fragment or user: {clean(url, 80)!r}")
+    path = parts.path.rstrip("/") + "/api/v1/alert"
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Refuse redirects: urllib would forward the Authorization header to any
+    host (https -> http too) and turn the POST into a bodiless GET whose 200
+    would read as "created"."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def _already_exists(status: int, body: str) -> bool:
@@ -269,6 +281,9 @@ def push_alerts(
     if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    opener = urllib.request.build_opener(
+        _NoRedirects(), urllib.request.HTTPSHandler(context=context)
+    )
     results = []
     for item in alerts_:
         ref = str(item.get("sourceRef"))
@@ -283,8 +298,11 @@ def push_alerts(
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
+            with opener.open(request, timeout=timeout) as response:
                 response.read()
+                status = response.status
+            if status not in (200, 201):
+                raise TheHiveError(f"TheHive answered HTTP {status} for alert {clean(ref, 60)}")
             results.append(PushResult(ref, "created"))
         except urllib.error.HTTPError as exc:
             body = exc.read(4096).decode("utf-8", "replace")
