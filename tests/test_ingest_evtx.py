@@ -50,3 +50,16 @@ def test_a_corrupt_evtx_is_reported_not_raised(tmp_path: Path) -> None:
     (stats,) = ingest([str(bad)], Lake(tmp_path / "lake"), Config()).files
     assert stats.error is not None and "broken.evtx" in stats.error
     assert stats.lines == 0
+
+
+def test_a_corrupt_record_is_skipped_and_reading_goes_on(plain: Path, tmp_path: Path) -> None:
+    data = bytearray(plain.read_bytes())
+    data[4616:4632] = b"\xff" * 16  # inside the record: its timestamp becomes impossible
+    damaged = tmp_path / "damaged.evtx"
+    damaged.write_bytes(bytes(data))
+    (stats,) = ingest([str(damaged)], Lake(tmp_path / "lake"), Config()).files
+    # The record's line stays (empty, so line N is still record N) and is
+    # accounted for; the file is not declared unreadable. (Alone in its file,
+    # the empty line leaves nothing to recognise the format by.)
+    assert stats.error is None
+    assert (stats.lines, stats.parsed, stats.rejected + stats.skipped) == (1, 0, 1)

@@ -34,6 +34,8 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 EVTX_MAGIC = b"ElfFile\x00"
 #: A compressed ``.evtx`` is decompressed into memory up to this size, then to disk.
 EVTX_SPOOL_BYTES = 64 * 1024 * 1024
+#: Corrupt records beyond the good ones by this many: the file is not an event log.
+MAX_EVTX_ERRORS = 1000
 
 
 class InputError(Exception):
@@ -130,6 +132,8 @@ class _EvtxRecords(io.RawIOBase):
         super().__init__()
         self._records = parser.records_json()
         self._buffer = b""
+        self.records = 0
+        self.errors = 0
 
     def readable(self) -> bool:
         return True
@@ -141,8 +145,17 @@ class _EvtxRecords(io.RawIOBase):
                 record = next(self._records)
             except StopIteration:
                 break
-            except RuntimeError as exc:  # a corrupt chunk: report it as unreadable input
-                raise OSError(f"evtx: {exc}") from exc
+            except RuntimeError as exc:
+                # One corrupt record: an empty line keeps line N = record N
+                # (it is counted as skipped) and reading goes on; a file that
+                # is nothing but errors is unreadable input.
+                self.errors += 1
+                if self.errors - self.records > MAX_EVTX_ERRORS:
+                    raise OSError(f"evtx: {exc}") from exc
+                parts.append(b"\n")
+                have += 1
+                continue
+            self.records += 1
             # One record per line, whatever newlines the event text holds.
             line = record["data"].replace("\r", " ").replace("\n", " ").encode("utf-8") + b"\n"
             parts.append(line)
