@@ -248,6 +248,15 @@ def test_removed_user_is_logged_out(app: Any) -> None:
     assert client.get("/cases", follow_redirects=False).status_code == 303
 
 
+def test_a_re_created_user_does_not_inherit_old_sessions(app: Any) -> None:
+    client = logged_in(app, "lena")
+    store = app.state.web.store
+    store.remove_user("lena")
+    store.add_user("lena", "admin", hash_password(PASSWORD, FAST))  # another person now
+    assert client.get("/cases", follow_redirects=False).status_code == 303
+    assert logged_in(app, "lena").get("/cases", follow_redirects=False).status_code == 200
+
+
 def test_secret_key_is_kept_in_a_private_file_next_to_the_store(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store' / 'cases.db'}"
     (tmp_path / "store").mkdir()

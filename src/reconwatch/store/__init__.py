@@ -313,10 +313,13 @@ class CaseStore:
         with self.session() as session, session.begin():
             if session.get(User, name) is not None:
                 raise ValueError(f"user {name!r} already exists")
+            now = dt.datetime.now(dt.UTC)
+            # sessions_after: cookies of an earlier user of the same name
+            # (removed, then re-created) must not open the new account.
             session.add(
                 User(
                     name=name, role=role, password_hash=password_hash,
-                    created_at=dt.datetime.now(dt.UTC),
+                    created_at=now, sessions_after=now,
                 )
             )  # fmt: skip
 
