@@ -221,6 +221,18 @@ class Actor(ABC):
         """The events of this actor; ``start_us`` is the scenario start."""
 
 
+class BenignActor(Actor):
+    """An actor no detection may flag and triage may not escalate: a control."""
+
+    @property
+    def expected_detections(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def escalate(self) -> bool:
+        return False
+
+
 @dataclass(frozen=True)
 class VerticalScanner(Actor):
     """nmap SYN scan (``-sS --top-ports 100``) of one host, run at each of ``runs``.
@@ -660,7 +672,7 @@ class InternalSweep(Actor):
 
 
 @dataclass(frozen=True)
-class BenignClient(Actor):
+class BenignClient(BenignActor):
     """A real user of the web server who also mistypes two ports (negative control).
 
     HTTPS and HTTP visits that succeed, plus two failed connections (each a
@@ -682,14 +694,6 @@ class BenignClient(Actor):
         (5460.0, 443),
         (5463.0, 80),
     )
-
-    @property
-    def expected_detections(self) -> tuple[str, ...]:
-        return ()
-
-    @property
-    def escalate(self) -> bool:
-        return False
 
     def emit(self, site: Site, rng: np.random.Generator, start_us: int) -> Events:
         open_ports = site.open_ports(self.target)

@@ -46,7 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from reconwatch.generate import addresses, dns, text, web
-from reconwatch.generate.actors import TOP_100_TCP, Actor
+from reconwatch.generate.actors import TOP_100_TCP, Actor, BenignActor
 from reconwatch.generate.addresses import PublicV4Pool
 from reconwatch.generate.families import Planted
 from reconwatch.generate.family import US, Context, FamilyActor
@@ -158,7 +158,7 @@ def _tcp_conns(
 
 
 @dataclass(frozen=True)
-class NatGateway(Actor):
+class NatGateway(BenignActor):
     """A branch office's NAT gateway: ``connections`` outbound connections over
     the whole sample from one internal address, to ``servers`` internet
     servers (popular ones far more often, as real traffic is).
@@ -185,14 +185,6 @@ class NatGateway(Actor):
     def internal(self) -> bool:
         return True
 
-    @property
-    def expected_detections(self) -> tuple[str, ...]:
-        return ()
-
-    @property
-    def escalate(self) -> bool:
-        return False
-
     def emit(self, site: Site, rng: np.random.Generator, start_us: int) -> Events:
         n = self.connections
         seed = int(rng.integers(0, 2**31))
@@ -213,7 +205,7 @@ class NatGateway(Actor):
 
 
 @dataclass(frozen=True)
-class MonitoringProbe(Actor):
+class MonitoringProbe(BenignActor):
     """Nagios checking ``ports`` on each of ``hosts`` every ``interval_s``
     seconds (``check_tcp``: connect, read the banner, close), with a little
     scheduling jitter. Every check is answered: monitoring only watches
@@ -232,14 +224,6 @@ class MonitoringProbe(Actor):
     @property
     def internal(self) -> bool:
         return True
-
-    @property
-    def expected_detections(self) -> tuple[str, ...]:
-        return ()
-
-    @property
-    def escalate(self) -> bool:
-        return False
 
     def emit(self, site: Site, rng: np.random.Generator, start_us: int) -> Events:
         per_round = len(self.hosts) * len(self.ports)
