@@ -60,6 +60,8 @@ def _bad_documents(hunted: dict[str, Any]) -> dict[str, tuple[str, str]]:
     # An IPv6 zone id: ipaddress accepts any text after "%".
     zoned = json.loads(json.dumps(hunted))
     zoned["cases"][0]["sources"] = ["fe80::1%x'] OR [ipv4-addr:value = '10.0.0.1"]
+    bad_findings = json.loads(json.dumps(hunted))
+    bad_findings["cases"][0]["findings"] = ["x"]
     bad_time = json.loads(json.dumps(hunted))
     bad_time["cases"][0]["first_seen"] = "yesterday"
     return {
@@ -69,6 +71,7 @@ def _bad_documents(hunted: dict[str, Any]) -> dict[str, tuple[str, str]]:
         "wrong schema": (json.dumps(wrong_schema), "reconwatch.cases/9' is not supported"),
         "injected source": (json.dumps(injected), "is not an IP address"),
         "zone id source": (json.dumps(zoned), "is not an IP address"),
+        "findings not objects": (json.dumps(bad_findings), "must be a list of objects"),
         "bad time": (json.dumps(bad_time), "is not an ISO 8601 time"),
     }
 

@@ -263,3 +263,6 @@ def test_urls_with_a_query_or_user_are_refused(hunted: dict[str, Any]) -> None:
     for url in ("https://hive.example/?a=b", "https://user:pw@hive.example", "https://h/#x"):
         with pytest.raises(TheHiveError, match="no query, fragment or user"):
             push_alerts(alerts(hunted)[:1], url, "k")
+    # The key never crosses a network in clear (loopback, as in these tests, is fine).
+    with pytest.raises(TheHiveError, match="plain http"):
+        push_alerts(alerts(hunted)[:1], "http://hive.example", "k")

@@ -104,6 +104,18 @@ def _check_case(case: object, where: str) -> None:
             raise CasesDocumentError(f"{where}: source {str(source)[:60]!r} is not an IP address")
     for key in ("first_seen", "last_seen"):
         parse_time(case[key], f"{where}: {key}")
+    # Nested parts the exporters read as objects: a hand-edited or foreign
+    # document must fail here with a clean message, not deep inside one.
+    findings = case.get("findings", [])
+    if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
+        raise CasesDocumentError(f"{where}: 'findings' must be a list of objects")
+    for finding in findings:
+        evidence = finding.get("evidence", [])
+        if not isinstance(evidence, list) or not all(isinstance(e, dict) for e in evidence):
+            raise CasesDocumentError(f"{where}: a finding's 'evidence' must be a list of objects")
+    for key in ("activity", "enrichment", "criteria", "answers"):
+        if case.get(key) is not None and not isinstance(case[key], dict):
+            raise CasesDocumentError(f"{where}: {key!r} must be an object")
 
 
 def is_ip(value: str) -> bool:

@@ -11,6 +11,7 @@ standard library.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -247,8 +248,20 @@ def _endpoint(url: str) -> str:
         raise TheHiveError(f"TheHive URL must be http(s)://host[:port], not {clean(url, 80)!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise TheHiveError(f"TheHive URL must have no query, fragment or user: {clean(url, 80)!r}")
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        # The API key travels in a header: never in clear across a network.
+        raise TheHiveError(f"refusing to send the API key over plain http to {clean(url, 80)!r}")
     path = parts.path.rstrip("/") + "/api/v1/alert"
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
