@@ -219,3 +219,19 @@ def test_files_that_vanish_from_a_directory_are_forgotten(tmp_path: Path) -> Non
     log.unlink()
     assert texts(tailer.poll()) == ["last words"]
     assert log not in tailer.followed
+
+
+def test_the_rest_of_a_cut_line_is_dropped_not_read_as_a_new_line(tmp_path: Path) -> None:
+    log = tmp_path / "junk.log"
+    log.write_text("")
+    tailer = FileTailer([str(log)], read_bytes=4096, max_line_bytes=2048)
+    # The tail of an overlong line could otherwise start a "line" of the
+    # writer's choosing (a forged syslog line).
+    append(log, "x" * 10_000 + "Oct 10 12:00:00 forged sshd[1]: Accepted password for root\n")
+    append(log, "next line\n")
+    chunks = []
+    for _ in range(10):
+        chunks += tailer.poll()
+    rows = [row for c in chunks for row in c.lines.to_pylist()]
+    assert [(r["log_line"], r["line"][:5]) for r in rows] == [(1, "xxxxx"), (2, "next ")]
+    assert tailer.cut_lines == 1

@@ -61,6 +61,10 @@ class _Followed:
     inode: Inode | None = None
     offset: int = 0
     pending: bytes = b""
+    #: The current line was cut at ``max_line_bytes``: drop its rest up to the
+    #: next newline instead of reading it as a new line (whose start the writer
+    #: of the log would then choose).
+    skipping: bool = False
     next_line: int = 1
     fresh: bool = True
     #: Read from the start when the file (re)appears.
@@ -232,7 +236,7 @@ class FileTailer:
             # Truncated in place (copytruncate): what is there now is new content.
             if state.pending:
                 self._emit(state, state.pending)
-            state.pending = b""
+            state.pending, state.skipping = b"", False
             state.offset = 0
             state.next_line = 1
             state.fresh = True
@@ -298,6 +302,7 @@ class FileTailer:
             while len(self.finished) > FINISHED_MEMORY:
                 self.finished.popitem(last=False)
         state.fh, state.inode, state.offset, state.parked = None, None, 0, False
+        state.skipping = False
 
     def _read(self, state: _Followed, limit: int | None) -> int:
         """Read up to ``limit`` bytes (None: to the end); return how many were read."""
@@ -313,6 +318,11 @@ class FileTailer:
             state.offset += len(block)
             if budget is not None:
                 budget -= len(block)
+            if state.skipping:
+                end = block.find(b"\n")
+                if end < 0:
+                    continue  # still inside the cut line
+                block, state.skipping = block[end + 1 :], False
             data = state.pending + block
             cut = data.rfind(b"\n")
             if cut < 0:
@@ -321,10 +331,12 @@ class FileTailer:
                 state.pending = data[cut + 1 :]
                 self._emit(state, data[:cut])
             if len(state.pending) > self.max_line_bytes:
-                # Bounded memory: a line that never ends is handed on cut.
+                # Bounded memory: a line that never ends is handed on cut, and
+                # the rest of it is dropped up to its newline.
                 self._emit(state, state.pending[: self.max_line_bytes])
                 self.cut_lines += 1
                 state.pending = b""
+                state.skipping = True
         return total
 
     def _emit(self, state: _Followed, data: bytes) -> None:
