@@ -138,28 +138,12 @@ def ingest_source(
     pooled and Spark runs write the same layout.
     """
     stats = FileStats(name=source.name)
-    _ingest_one(source, index, run_id, lake, config, options, con, now, stats, progress)
-    return stats
-
-
-def _ingest_one(
-    source: Source,
-    index: int,
-    run_id: str,
-    lake: Lake,
-    config: Config,
-    options: IngestOptions,
-    con: duckdb.DuckDBPyConnection,
-    now: dt.datetime,
-    stats: FileStats,
-    progress: Progress | None,
-) -> None:
     try:
         stream = source.open()
         head = read_head(stream, options.sniff_bytes)
     except (InputError, OSError, EOFError, zlib.error) as exc:
         stats.error = str(exc) if isinstance(exc, InputError) else f"{source.name}: {exc}"
-        return
+        return stats
     if options.format == AUTO:
         parser_cls = registry.sniff(head_lines(head, options.sniff_bytes))
     else:
@@ -192,6 +176,7 @@ def _ingest_one(
         stats.error = f"{source.name}: read failed after line {stats.lines}: {exc}"
     finally:
         stream.close()
+    return stats
 
 
 def parse_batch(parser: Parser | None, lines: pa.Table, stats: FileStats) -> Parsed:
