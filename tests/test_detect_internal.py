@@ -222,3 +222,52 @@ def test_ranges_that_text_cannot_match_are_refused() -> None:
     assert only.matches("10.0.0.2") and not only.matches("10.0.0.25")
     with pytest.raises(ValueError, match="every address"):
         text_prefixes(parse_networks(["0.0.0.0/0"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    nets=st.lists(st.one_of(_v4_networks(), _v6_networks()), min_size=1, max_size=6),
+    offsets=st.lists(st.integers(-(2**12), 2**12), min_size=1, max_size=8),
+)
+def test_in_networks_on_the_engine_agrees_with_ipaddress(
+    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network], offsets: list[int]
+) -> None:
+    """The engine test (prefixes grouped under their first octet or hextet) is exact."""
+    from reconwatch.detect.ranges import in_networks
+
+    try:
+        text_prefixes(nets)
+    except ValueError:
+        assume(False)
+        return
+    # Siblings under the same first octet/hextet put several prefixes in one group.
+    nets = nets + [n.supernet(new_prefix=n.prefixlen - 1) for n in nets if n.prefixlen > 8]
+    nets = [n for n in nets if _refused(n) is False]
+    assume(nets)
+    addresses = set()
+    for net in nets:
+        top = 2**32 if net.version == 4 else 2**128
+        for offset in offsets:
+            for base in (int(net.network_address), int(net.broadcast_address)):
+                value = (base + offset) % top
+                addresses.add(
+                    str(
+                        ipaddress.ip_address(value)
+                        if net.version == 4
+                        else ipaddress.IPv6Address(value)
+                    )
+                )
+    table = ibis.memtable(pa.table({"a": pa.array(sorted(addresses), pa.string())}))
+    con = ibis.duckdb.connect()
+    got = con.to_pyarrow(table.mutate(hit=in_networks(table.a, nets)))
+    for address, hit in zip(got["a"].to_pylist(), got["hit"].to_pylist(), strict=True):
+        expected = any(ipaddress.ip_address(address) in net for net in nets)
+        assert hit == expected, (address, nets)
+
+
+def _refused(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    try:
+        text_prefixes([net])
+    except ValueError:
+        return True
+    return False

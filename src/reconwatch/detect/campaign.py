@@ -44,7 +44,13 @@ import ibis
 import ibis.expr.types as ir
 
 from reconwatch.config import DistributedScanConfig
-from reconwatch.detect.portscan import FINDING_TYPES, as_findings, failed_probes, scan_metrics
+from reconwatch.detect.portscan import (
+    FINDING_TYPES,
+    as_findings,
+    busy_sources,
+    failed_probes,
+    scan_metrics,
+)
 
 DISTRIBUTED: Final = "distributed_scan"
 LABEL_PREFIX: Final = "campaign:"
@@ -69,7 +75,9 @@ def distributed_scan(network: ir.Table, cfg: DistributedScanConfig) -> ir.Table:
     counts); ``window_start`` is the campaign window; score is the number of
     distinct hosts the whole campaign covered.
     """
-    probes = failed_probes(network)
+    # A member probes at least min_member_hosts hosts, so it has at least as
+    # many failed probes in the whole input: the rest cannot be members.
+    probes = busy_sources(failed_probes(network), cfg.min_member_hosts)
     probes = probes.mutate(
         network_transport=probes.network_transport.coalesce("unknown"),
         _net=ipv4_net24(probes.destination_ip),

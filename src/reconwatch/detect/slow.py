@@ -54,7 +54,7 @@ from reconwatch.config import SlowScanConfig
 from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, SORT_KEYS, Detection
 from reconwatch.detect.campaign import DISTRIBUTED, distributed_scan
 from reconwatch.detect.darkspace import DARK_SPACE, dark_space_probe
-from reconwatch.detect.portscan import FINDING_TYPES, as_findings, failed_probes
+from reconwatch.detect.portscan import FINDING_TYPES, as_findings, busy_sources, failed_probes
 from reconwatch.detect.volume import TRAFFIC_SPIKE, traffic_spike
 from reconwatch.schema import TIMESTAMP, conform
 
@@ -140,6 +140,8 @@ def _merge(cells: ir.Table, state: ir.Table) -> ir.Table:
 
 def _findings(cells: ir.Table, cfg: SlowScanConfig) -> ir.Table:
     """``slow_scan`` findings from state cells."""
+    # A day of min_pairs pairs is at least that many cells of its source.
+    cells = busy_sources(cells, cfg.min_pairs)
     cells = cells.mutate(
         _pair=cells.destination_ip + ":" + cells.destination_port.cast("string"),
     )
