@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from reconwatch.ingest import auth_openvpn, auth_sshd, auth_windows
 from reconwatch.ingest.auth_openvpn import OpenVpnParser
 from reconwatch.ingest.auth_sshd import SshdParser
 from reconwatch.ingest.auth_windows import WindowsJsonParser
-from reconwatch.ingest.linesql import INVALID_SOURCE
+from reconwatch.ingest.linesql import INVALID_SOURCE, INVALID_TIMESTAMP
 from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.lake import Lake
 
@@ -358,3 +360,233 @@ def test_windows_explicit_credentials_and_ntlm_outcome() -> None:
 @given(st.lists(st.text(max_size=300), min_size=1, max_size=8))
 def test_windows_parser_accounts_for_any_text(lines: list[str]) -> None:
     parse(make(WindowsJsonParser), [line.replace("\n", " ").replace("\r", " ") for line in lines])
+
+
+# -- Windows Security events: Get-WinEvent | ConvertTo-Json ----------------------------
+
+
+def winevent(line: int, second: int, **values: object) -> dict[str, object]:
+    """A row of the Get-WinEvent fixtures (DC01, 2023-11-14 22:13:2x.123 UTC)."""
+    return {
+        **AUTH_NULLS,
+        "log_line": line,
+        "timestamp": utc(2023, 11, 14, 22, 13, second, 123000),
+        "service_name": "windows",
+        "observer_name": "DC01.corp.example",
+        "event_dataset": "windows.security",
+        **values,
+    }
+
+
+GET_WINEVENT_ROWS = [
+    winevent(1, 20, source_ip="198.51.100.20", source_port=49812, user_name="alice",
+             event_outcome="success", event_action="login", auth_method="ntlm",
+             event_code="4624"),
+    # RDP (logon type 10): IpPort "0" is no port.
+    winevent(2, 21, source_ip="203.0.113.45", user_name="alice", event_outcome="success",
+             event_action="login", auth_method="negotiate", event_code="4624"),
+    winevent(3, 22, source_ip="203.0.113.66", source_port=51515, user_name="administrator",
+             event_outcome="failure", event_action="login", auth_method="ntlm",
+             event_code="4625"),
+    winevent(4, 23, source_ip="203.0.113.66", source_port=51516, user_name="admin",
+             event_outcome="failure", event_action="login", auth_method="ntlm",
+             event_code="4625"),
+    winevent(6, 25, source_ip="10.0.0.15", user_name="bob", event_action="explicit_credentials",
+             event_code="4648"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "get-winevent-ps51.json",  # UTF-16 LE + BOM, CRLF, 4-space indent, "\/Date(ms)\/"
+        "get-winevent-ps7.json",  # UTF-8, 2-space indent, ISO stamps with a +01:00 offset
+    ],
+)
+def test_get_winevent_convertto_json_arrays(tmp_path: Path, name: str) -> None:
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(FIXTURES / name)], lake, Config(), IngestOptions(now=NOW)).files
+    # Line N is the Nth event of the array: 8 events, 5 rows, 3 rejects.
+    assert (stats.error, stats.format, stats.lines, stats.parsed, stats.rejected) == (
+        None, "windows-json", 8, 5, 3,
+    )  # fmt: skip
+    table = lake.read("auth").sort_by("log_line").drop_columns(["log_file"])
+    assert table.to_pylist() == GET_WINEVENT_ROWS
+    rejected = [(r["log_line"], r["reason"]) for r in lake.read("rejects").to_pylist()]
+    assert sorted(rejected) == [
+        (5, auth_windows.NO_ADDRESS),  # 4634 logoff
+        (7, auth_windows.NO_ADDRESS),  # 4776 NTLM validation names a workstation only
+        (8, auth_windows.OTHER_EVENT),  # 4672 special privileges
+    ]
+    raw = {r["log_line"]: r["raw"] for r in lake.read("rejects").to_pylist()}
+    assert raw[7].startswith('{"Id":4776,') and '"Value":"carol"' in raw[7]
+
+
+def _record(code: object, properties: object, **extra: object) -> dict[str, object]:
+    return {
+        "Id": code,
+        "ProviderName": "Microsoft-Windows-Security-Auditing",
+        "MachineName": "DC01",
+        "TimeCreated": "/Date(1700000000123)/",
+        "Properties": properties,
+        **extra,
+    }
+
+
+def _values(*values: object) -> list[dict[str, object]]:
+    return [{"Value": v} for v in values]
+
+
+#: 4625 with SID objects (ConvertTo-Json -Depth 3 or more) and numbers as numbers.
+LOGON_FAILURE = _values(
+    {"BinaryLength": 12, "AccountDomainSid": None, "Value": "S-1-0-0"}, "-", "-", 0,
+    {"BinaryLength": 12, "AccountDomainSid": None, "Value": "S-1-0-0"}, "guest", "", 3221225581,
+    "%%2313", 3221225572, 3, "NtLmSsp ", "NTLM", "x", "-", "-", 0, 0, "-", "192.0.2.9", "40000",
+)  # fmt: skip
+
+
+def test_get_winevent_single_event_is_one_pretty_object(tmp_path: Path) -> None:
+    # One event: ConvertTo-Json writes an object, not an array.
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(_record(4625, LOGON_FAILURE), indent=4).replace("\n", "\r\n"))
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(path)], lake, Config()).files
+    assert (stats.format, stats.lines, stats.parsed) == ("windows-json", 1, 1)
+    (row,) = lake.read("auth").to_pylist()
+    assert (row["user_name"], row["source_ip"], row["source_port"], row["timestamp"]) == (
+        "guest", "192.0.2.9", 40000, utc(2023, 11, 14, 22, 13, 20, 123000),
+    )  # fmt: skip
+
+
+def test_get_winevent_bad_records_are_rejected_at_their_place(tmp_path: Path) -> None:
+    events: list[object] = [
+        _record(4625, LOGON_FAILURE),
+        5,
+        {"RecordId": 1, "Properties": []},
+        _record("x", LOGON_FAILURE),
+        _record(4625, None),
+        _record(4625, "not a list"),
+        _record(4625, LOGON_FAILURE, ProviderName="Some-Other-Provider"),
+        _record(4625, LOGON_FAILURE, TimeCreated="/Date(99999999999999999)/"),
+        _record(4625, LOGON_FAILURE[:19]),  # cut before IpAddress
+        _record(4776, _values("MICROSOFT_AUTHENTICATION_PACKAGE_V1_0", "eve", "WS-1", 0)),
+        _record(4625, LOGON_FAILURE, TimeCreated="2023-11-14T22:13:20.1234567-05:00"),
+    ]
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(events, indent=2))
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(path)], lake, Config(), IngestOptions(format="windows-json")).files
+    assert (stats.error, stats.lines, stats.parsed + stats.rejected) == (None, 11, 11)
+    rows_ = lake.read("auth").to_pylist()
+    assert [(r["log_line"], r["timestamp"]) for r in rows_] == [
+        (1, utc(2023, 11, 14, 22, 13, 20, 123000)),
+        (11, utc(2023, 11, 15, 3, 13, 20, 123456)),
+    ]
+    assert sorted((r["log_line"], r["reason"]) for r in lake.read("rejects").to_pylist()) == [
+        (2, auth_windows.NOT_JSON),
+        (3, auth_windows.NOT_WINDOWS),
+        (4, auth_windows.NOT_WINDOWS),
+        (5, auth_windows.NO_ADDRESS),
+        (6, auth_windows.NO_ADDRESS),
+        (7, auth_windows.OTHER_EVENT),
+        (8, INVALID_TIMESTAMP),
+        (9, auth_windows.NO_ADDRESS),
+        (10, auth_windows.NO_ADDRESS),
+    ]
+
+
+def test_get_winevent_ntlm_validation_status_zero_is_success() -> None:
+    # Get-WinEvent gives Status as a number: 0 is success, like evtx_dump's "0x0".
+    lines = [
+        json.dumps(
+            {"@timestamp": "2026-09-30T10:00:00Z",
+             "winlog": {"event_id": 4776, "event_data": {"TargetUserName": "eve",
+                                                         "IpAddress": "192.0.2.5", "Status": s}}}
+        )
+        for s in ("0", "0x0", "3221225578")
+    ]  # fmt: skip
+    out = rows(parse(make(WindowsJsonParser), lines).rows, "auth")
+    assert [r["event_outcome"] for r in out] == ["success", "success", "failure"]
+
+
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        (b'[\n  {\n    "Id": 4624,\n    "Properties": [\n', "unexpected end of data"),
+        (b"[\n  {garbage\n", "not valid JSON"),
+    ],
+)
+def test_broken_json_array_is_a_one_line_error(tmp_path: Path, content: bytes, where: str) -> None:
+    path = tmp_path / "broken.json"
+    path.write_bytes(content)
+    (stats,) = ingest([str(path)], Lake(tmp_path / "lake"), Config()).files
+    assert stats.error is not None and where in stats.error
+    assert str(path) in stats.error and "\n" not in stats.error and "Traceback" not in stats.error
+    assert stats.lines == 0
+
+
+def test_truncated_array_keeps_the_events_before_the_cut(tmp_path: Path) -> None:
+    record = _record(4625, LOGON_FAILURE, Message="x\r\n" * 300)
+    text = json.dumps([record] * 30_000, indent=2)
+    path = tmp_path / "cut.json"
+    path.write_text(text[: len(text) - 500])
+    (stats,) = ingest([str(path)], Lake(tmp_path / "lake"), Config()).files
+    assert stats.error is not None and str(path) in stats.error and "\n" not in stats.error
+    assert "unexpected end of data" in stats.error
+    # The values DuckDB handed out before it met the cut (whole batches of
+    # 10,000, as many as it had parsed: 10,000 here) are read and kept.
+    assert stats.lines % 10_000 == 0 and stats.parsed == stats.lines
+    assert f"read failed after line {stats.lines}:" in stats.error
+
+
+_JSON_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.text(max_size=30),
+    st.sampled_from(["-", "0", "0x0", "192.0.2.1", "::1", "/Date(1700000000123)/",
+                     "/Date(-99999999999999999)/", "2023-11-14T22:13:20+01:00"]),
+)  # fmt: skip
+_JSON_VALUES = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+_WIN_EVENTS = st.one_of(
+    _JSON_VALUES,
+    st.builds(
+        _record,
+        st.one_of(st.sampled_from([4624, 4625, 4634, 4648, 4776, 4672]), _JSON_SCALARS),
+        st.one_of(st.lists(st.builds(lambda v: {"Value": v}, _JSON_VALUES), max_size=22),
+                  _JSON_VALUES),
+        TimeCreated=_JSON_SCALARS,
+        MachineName=_JSON_SCALARS,
+    ),
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(events=st.lists(_WIN_EVENTS, min_size=1, max_size=12), indent=st.sampled_from([None, 2, 4]))
+def test_get_winevent_property_every_event_accounted_for(events: list[object], indent: int) -> None:
+    if not any(isinstance(e, dict) for e in events[:1]):
+        events = [{"Id": 4624, "Properties": []}, *events]  # "[" then "{": an array of objects
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "events.json"
+        path.write_text(json.dumps(events, indent=indent))
+        options = IngestOptions(format="windows-json")
+        (stats,) = ingest([str(path)], Lake(Path(folder) / "lake"), Config(), options).files
+    assert stats.error is None
+    assert stats.lines == len(events) == stats.parsed + stats.rejected + stats.skipped
+
+
+@settings(max_examples=30, deadline=None)
+@given(cut=st.integers(0, 14_000), junk=st.binary(max_size=8), at=st.integers(0, 14_000))
+def test_get_winevent_mutated_export_never_crashes(cut: int, junk: bytes, at: int) -> None:
+    data = (FIXTURES / "get-winevent-ps7.json").read_bytes()
+    data = data[:at] + junk + data[at + len(junk) : len(data) - cut]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "events.json"
+        path.write_bytes(data)
+        (stats,) = ingest([str(path)], Lake(Path(folder) / "lake"), Config()).files
+    assert stats.lines == stats.parsed + stats.rejected + stats.skipped
+    if stats.error is not None:
+        assert str(path) in stats.error and "\n" not in stats.error

@@ -95,3 +95,91 @@ def test_stdin_is_a_source() -> None:
         [sys.executable, "-c", code], input=b"a\nb\nc\n", capture_output=True, check=True
     )
     assert out.stdout.strip() == b"3"
+
+
+def _read(path: Path) -> list[tuple[int, str]]:
+    (source,) = expand([str(path)])
+    stream = source.open()
+    try:
+        out: list[tuple[int, str]] = []
+        for batch in read_batches(stream, read_head(stream)):
+            numbers, lines = batch.column("log_line"), batch.column("line")
+            out += list(zip(numbers.to_pylist(), lines.to_pylist(), strict=True))
+        return out
+    finally:
+        stream.close()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_with_a_bom_reads_as_utf8_lines(tmp_path: Path, encoding: str) -> None:
+    bom = b"\xff\xfe" if encoding == "utf-16-le" else b"\xfe\xff"
+    path = tmp_path / "ps.log"
+    path.write_bytes(bom + "café\r\n\r\nzürich 𝄞\r\nlast".encode(encoding))
+    assert _read(path) == [(1, "café"), (2, ""), (3, "zürich 𝄞"), (4, "last")]
+
+
+def test_utf16_input_is_parsed_like_its_utf8_twin(tmp_path: Path) -> None:
+    # Any format: Windows PowerShell 5.1's ``>`` writes UTF-16 LE with a BOM.
+    from reconwatch.config import Config
+    from reconwatch.ingest.run import ingest
+    from reconwatch.lake import Lake
+
+    text = (Path(__file__).parent / "fixtures" / "auth" / "windows.jsonl").read_text()
+    (tmp_path / "utf8.jsonl").write_text(text)
+    (tmp_path / "utf16.jsonl").write_bytes(
+        b"\xff\xfe" + text.replace("\n", "\r\n").encode("utf-16-le")
+    )
+    run = ingest(
+        [str(tmp_path / "utf8.jsonl"), str(tmp_path / "utf16.jsonl")],
+        Lake(tmp_path / "l"),
+        Config(),
+    )
+    utf8, utf16 = ((f.format, f.lines, f.parsed, f.rejected, f.error) for f in run.files)
+    assert utf8 == utf16 == ("windows-json", 8, 3, 5, None)
+
+
+def test_json_array_reads_as_one_compact_value_per_line(tmp_path: Path) -> None:
+    text = (
+        '[\n    {\n        "a":  "x\\r\\ny",\n        "b":  [\n 1, 2 ]\n    },\n'
+        '    {"c": null},\n 7\n]\n'
+    )
+    plain = tmp_path / "array.json"
+    plain.write_text(text)
+    expected = [(1, '{"a":"x\\r\\ny","b":[1,2]}'), (2, '{"c":null}'), (3, "7")]
+    assert _read(plain) == expected
+    # Compressed, UTF-16 and UTF-8 with a BOM: copied to a temporary file for DuckDB.
+    packed = tmp_path / "array.json.gz"
+    packed.write_bytes(gzip.compress(b"\xff\xfe" + text.encode("utf-16-le")))
+    assert _read(packed) == expected
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert _read(bom) == expected
+
+
+def test_pretty_printed_objects_read_one_per_line(tmp_path: Path) -> None:
+    path = tmp_path / "jq.json"
+    path.write_text('{\n  "a": 1\n}\n{\n  "b": {\n    "c": 2\n  }\n}\n')
+    assert _read(path) == [(1, '{"a":1}'), (2, '{"b":{"c":2}}')]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}\n{"b": 2}\n',  # JSON lines stay lines
+        "[Thu Oct 13 10:00:00 2026] [error] [client 192.0.2.1] x\n",  # a bracket is not JSON
+        "[]\n",
+        "{ not json\n",
+    ],
+)
+def test_other_text_is_left_as_it_is(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "x.log"
+    path.write_text(text)
+    assert [line for _, line in _read(path)] == text.splitlines()
+
+
+def test_broken_json_array_is_an_input_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('[\n  {"a": 1},\n  {"b": \n')
+    with pytest.raises(OSError, match="not valid JSON: unexpected end of data") as caught:
+        _read(path)
+    assert "\n" not in str(caught.value)
