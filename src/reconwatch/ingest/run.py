@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -150,25 +151,21 @@ def ingest_source(
         parser_cls = registry.FORMATS[options.format]
     stats.format = parser_cls.name if parser_cls else None
     parser = parser_cls(ParseContext(config, con, source.name, now)) if parser_cls else None
+    # One batch's lake files are written on a thread while the next batch is
+    # read and parsed (Parquet encoding releases the GIL and uses one core,
+    # parsing leaves one idle between its parallel steps); at most one write
+    # is in flight, so memory stays at two batches.
+    writer = ThreadPoolExecutor(1, thread_name_prefix="lake-write")
+    pending: Future[None] | None = None
     try:
         for number, lines in enumerate(read_batches(stream, head, options.block_bytes)):
             parsed = parse_batch(parser, lines, stats)
             account_batch(parsed, lines, stats)
+            outputs = _lake_tables(parsed, parser, source.name)
+            if pending is not None:
+                pending.result()
             basename = f"{run_id}-{index:05d}-{number:05d}"
-            if parser is not None:
-                for table_name, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
-                    if rows.num_rows:
-                        rows = with_constants(rows, source.name, parser)
-                        table = schema.conform(rows, schema.TABLES[table_name])
-                        lake.write(table_name, table, basename)
-            if parsed.rejects.num_rows:
-                rejects = with_constants(parsed.rejects, source.name, parser)
-                rejects = rejects.set_column(
-                    rejects.schema.get_field_index("raw"),
-                    "raw",
-                    pc.utf8_slice_codeunits(rejects.column("raw"), 0, schema.MAX_RAW_CHARS),
-                )
-                lake.write("rejects", schema.conform(rejects, schema.REJECTS), basename)
+            pending = writer.submit(_write_tables, lake, outputs, basename)
             if progress:
                 progress(source.name, stats.lines)
     except (OSError, EOFError, zlib.error) as exc:
@@ -176,7 +173,36 @@ def ingest_source(
         stats.error = f"{source.name}: read failed after line {stats.lines}: {exc}"
     finally:
         stream.close()
+        writer.shutdown(wait=True)
+    if pending is not None:
+        pending.result()  # a lake that cannot be written stops the run (LakeError)
     return stats
+
+
+def _lake_tables(
+    parsed: Parsed, parser: Parser | None, log_file: str
+) -> list[tuple[str, pa.Table]]:
+    """The lake tables of one parsed batch, conformed: (table name, rows) pairs."""
+    outputs = []
+    if parser is not None:
+        for table_name, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
+            if rows.num_rows:
+                rows = with_constants(rows, log_file, parser)
+                outputs.append((table_name, schema.conform(rows, schema.TABLES[table_name])))
+    if parsed.rejects.num_rows:
+        rejects = with_constants(parsed.rejects, log_file, parser)
+        rejects = rejects.set_column(
+            rejects.schema.get_field_index("raw"),
+            "raw",
+            pc.utf8_slice_codeunits(rejects.column("raw"), 0, schema.MAX_RAW_CHARS),
+        )
+        outputs.append(("rejects", schema.conform(rejects, schema.REJECTS)))
+    return outputs
+
+
+def _write_tables(lake: Lake, outputs: list[tuple[str, pa.Table]], basename: str) -> None:
+    for table_name, table in outputs:
+        lake.write(table_name, table, basename)
 
 
 def parse_batch(parser: Parser | None, lines: pa.Table, stats: FileStats) -> Parsed:
