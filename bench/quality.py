@@ -6,7 +6,14 @@ whole hunt over it (``reconwatch.hunt.hunt``, default config plus the
 sample's ``reconwatch.yaml``) and scores the cases against ``truth.json``:
 
 - per actor type: recall (an actor is found when its source has a case
-  holding every expected detection);
+  holding every expected detection, and what the truth asks beyond
+  detections holds: a coordinated scan's members are found when one campaign
+  case lists exactly them -- ``distributed_scan`` lives there, their other
+  detections in their own cases --, an expected tool hint is on the source's
+  case, a recon chain's one case holds DNS, network and web findings and
+  links the addresses its DNS answered to the ones it probed,
+  ``resolved_then_probed``); escalation is right when every case listing the
+  source escalates as ``truth.json`` says;
 - per detection: precision and recall over sources (a source predicted for a
   detection is any source a finding of that detection names; a false positive
   is a predicted source whose truth does not expect that detection, with the
@@ -53,9 +60,10 @@ from typing import Any
 from reconwatch.cases import Case, Finding
 from reconwatch.cli import SAMPLE_DIRS
 from reconwatch.config import Config, TRWConfig, load_config
+from reconwatch.detect.campaign import DISTRIBUTED
 from reconwatch.detect.scantype import STEALTH_TYPES, probe_type
 from reconwatch.engine import Engine
-from reconwatch.generate import ALL_FAMILIES, GroundTruth, generate_sample
+from reconwatch.generate import ALL_FAMILIES, ActorTruth, GroundTruth, generate_sample
 from reconwatch.generate.lookalikes import EXPECTED_INTERNAL_CASE, LOOKALIKE_KINDS
 from reconwatch.hunt import hunt
 from reconwatch.lake import Lake
@@ -79,12 +87,44 @@ class Report:
     )
     lookalikes: list[tuple[str, str, str, str, bool]] = field(default_factory=list)
     probes: list[tuple[str, str, str, int | str, int | str, str, str]] = field(default_factory=list)
+    links: list[tuple[str, str, str, str, bool]] = field(default_factory=list)
     background_cases: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
 
 
 def _cases_by_source(cases: Sequence[Case]) -> dict[str, Case]:
     return {s: c for c in cases for s in c.sources}
+
+
+#: Lake tables a recon chain's case must draw findings from (its timeline).
+CHAIN_TABLES = ("dns", "network", "http")
+
+
+def _beyond_detections(
+    actor: ActorTruth, truth: GroundTruth, own: Case | None, campaigns: Sequence[Case]
+) -> tuple[set[str], list[tuple[str, str, bool]]]:
+    """The detections ``actor``'s own case must hold, and the checks beyond
+    detections the truth asks for: (expectation, what the hunt gave, ok)."""
+    expected = set(actor.expected_detections)
+    checks: list[tuple[str, str, bool]] = []
+    if actor.campaign:
+        members = set(truth.campaign_members(actor.campaign))
+        listing = [c for c in campaigns if actor.address in c.sources]
+        ok = any(set(c.sources) == members and DISTRIBUTED in c.detections for c in listing)
+        got = "; ".join(f"campaign case of {len(c.sources)} sources" for c in listing)
+        checks.append((f"one campaign case listing its {len(members)} members", got or "none", ok))
+        expected.discard(DISTRIBUTED)
+    if actor.tools:
+        tools = [str(t["tool"]) for t in own.activity.tools] if own else []
+        ok = set(actor.tools) <= set(tools)
+        checks.append((f"tool hint {', '.join(actor.tools)}", ", ".join(tools) or "none", ok))
+    if actor.resolved_then_probed:
+        tables = sorted({f.source_table for f in own.findings}) if own else []
+        linked = own.activity.resolved_then_probed if own else 0
+        ok = set(CHAIN_TABLES) <= set(tables) and linked > 0
+        got = f"findings from {', '.join(tables) or 'no case'}; {linked} resolved then probed"
+        checks.append((f"one case: {' + '.join(CHAIN_TABLES)}, resolved_then_probed", got, ok))
+    return expected, checks
 
 
 def _detections_by_source(cases: Sequence[Case]) -> dict[str, set[str]]:
@@ -232,14 +272,29 @@ def score(truth: GroundTruth, cases: Sequence[Case], lake_root: Path, config: Co
 
     # Recall per actor type: every actor expected to raise a case.
     # Escalation is reported beside it (truth.json states it; not a target here).
+    # A campaign member is in two cases: its own, and the campaign's.
+    own = {s: c for c in cases if c.campaign is None for s in c.sources}
+    campaigns = [c for c in cases if c.campaign is not None]
     kinds: dict[str, list[tuple[str, bool, bool]]] = defaultdict(list)
+    shown: set[tuple[str, str]] = set()
     for actor in truth.actors:
         if not actor.expected_detections:
             continue
-        case = by_source.get(actor.address)
-        hit = case is not None and set(actor.expected_detections) <= set(case.detections)
-        escalation = case is not None and case.escalate == actor.escalate
+        case = own.get(actor.address)
+        expected, checks = _beyond_detections(actor, truth, case, campaigns)
+        hit = not expected or (case is not None and expected <= set(case.detections))
+        hit = hit and all(ok for _, _, ok in checks)
+        holding = [c for c in cases if actor.address in c.sources]
+        escalation = bool(holding) and all(c.escalate == actor.escalate for c in holding)
         kinds[actor.kind].append((actor.address, hit, escalation))
+        for what, got, ok in checks:
+            # One row per campaign, not per member.
+            who = actor.campaign or actor.address
+            if (who, what) not in shown:
+                shown.add((who, what))
+                report.links.append((actor.kind, who, what, got, ok))
+            if not ok:
+                report.missed.append(f"{actor.kind} {actor.address}: expected {what}, got {got}")
     for kind, rows in kinds.items():
         missed = [a for a, hit, _ in rows if not hit]
         right = sum(ok for _, _, ok in rows)
@@ -421,6 +476,13 @@ def render(report: Report, markdown: bool) -> str:
                 )
                 for d, e, tp, p, ok, false, extra in report.detections
             ],
+            markdown,
+        ),
+        "",
+        f"{head}Campaigns, tool hints and cross-log links",
+        _table(
+            ("actor type", "source or campaign", "expected", "got", "ok"),
+            [(k, w, e, g, "yes" if ok else "NO") for k, w, e, g, ok in report.links],
             markdown,
         ),
         "",

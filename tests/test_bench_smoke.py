@@ -25,7 +25,9 @@ def test_netfilter_bench_prints_its_figures() -> None:
 def test_quality_bench_scores_the_labelled_corpus() -> None:
     """bench/quality.py at a small size: its tables, and what they measured.
 
-    Recall is 1.0 for every actor type, no background source gets a case,
+    Recall is 1.0 for every actor type (a coordinated scan's members in one
+    campaign case, zmap's tool hint, the recon chain's cross-log case too),
+    no background source gets a case,
     no benign look-alike does (the internal vulnerability scanner gets its
     internal case), and TRW flags every scanner within 5 failed first
     contacts in log order: every target is met, so ``--strict`` exits 0.
@@ -38,8 +40,13 @@ def test_quality_bench_scores_the_labelled_corpus() -> None:
     assert out.returncode == 0, out.stdout + out.stderr  # --strict: every target met
     text = out.stdout
     kinds = _section(text, "Recall per actor type")
-    assert len(kinds) == 17 and {r[3] for r in kinds} == {"1.00"}, kinds
-    assert {r[4] for r in kinds} == {"1/1"}, kinds  # escalated exactly as truth.json says
+    assert len(kinds) == 25 and {r[3] for r in kinds} == {"1.00"}, kinds
+    # Escalated exactly as truth.json says: one actor per type, six campaign members.
+    assert {(r[0], r[1]) for r in kinds if r[1] != "1"} == {("scan_campaign", "6")}, kinds
+    assert all(r[4] == f"{r[1]}/{r[1]}" for r in kinds), kinds
+    links = {r[0]: r[2:] for r in _section(text, "Campaigns, tool hints and cross-log links")}
+    assert set(links) == {"recon_chain", "scan_campaign", "zmap_scanner"}, links
+    assert {ok for *_, ok in links.values()} == {"yes"}, links
     lookalikes = {(r[0], r[1]): r[3:] for r in _section(text, "Benign look-alikes")}
     assert {kind for kind, _ in lookalikes} == LOOKALIKE_KINDS and len(lookalikes) == 10
     flagged = {key: got for key, (got, ok) in lookalikes.items() if ok != "yes"}

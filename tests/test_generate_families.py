@@ -108,12 +108,20 @@ def test_network_only_is_the_default_and_unchanged(sample: Sample, tmp_path: Pat
 def test_minimum_size_holds_every_actor(tmp_path: Path) -> None:
     minimum = min_sample_size(ALL_FAMILIES)
     assert min_sample_size() == MIN_SAMPLE_SIZE
-    assert minimum == MIN_SAMPLE_SIZE + 2026  # the family actors' lines
+    # The family actors' lines (2026 before the recon chain, SRV brute force,
+    # vhost sweep, ANY flood and internal Host probe added 266), and the 423
+    # network lines of the actors planted with the families only (recon chain
+    # scan 53, campaign 6 x 14, traffic spike 160, zmap 126).
+    assert minimum == MIN_SAMPLE_SIZE + 423 + 2292
     truth = generate_sample(tmp_path / "a", size=minimum, families=ALL_FAMILIES)
     assert sum(truth.files.values()) == minimum
     family_files = (BIND_LOG, ZEEK_DNS_LOG, ACCESS_LOG, EVE_LOG, AUTH_LOG)
     actor_lines = sum(a.lines.get(f, 0) for a in truth.actors for f in family_files)
-    assert actor_lines == sum(truth.files[f] for f in family_files) == 2026
+    assert actor_lines == sum(truth.files[f] for f in family_files) == 2292
+    added = {a.address for a in truth.actors[8:17]}
+    network = sum(a.lines.get(f, 0) for a in truth.actors for f in (FIREWALL_LOG, ZEEK_CONN_LOG)
+                  if a.address in added)  # fmt: skip
+    assert network == 423
     with pytest.raises(ValueError, match=f"at least {minimum}"):
         generate_sample(tmp_path / "b", size=minimum - 1, families=ALL_FAMILIES)
 
@@ -151,24 +159,51 @@ EXPECTED_FAMILY_ACTORS = [
     ("192.0.2.171", "internal_probe", ("internal_name_probe", "private_answer_leak"), True),
     ("192.0.2.88", "sensitive_path_prober", ("web_sensitive_path_probe",), False),
     ("192.0.2.120", "bare_ip_client", ("web_host_bare_ip",), False),
+    ("198.51.100.70", "srv_bruteforce", ("srv_bruteforce",), False),
+    ("198.51.100.88", "vhost_sweep", ("web_vhost_sweep",), False),
+    ("192.0.2.150", "dns_any_flood", ("dns_any_flood",), False),
+    ("192.0.2.130", "internal_host_probe", ("web_internal_host",), True),
 ]
+CAMPAIGN = ("192.0.2.31", "192.0.2.57", "192.0.2.93", "198.51.100.131", "198.51.100.164",
+            "198.51.100.227")  # fmt: skip
+#: Network actors planted only with the other families, after the demo's 8.
+EXPECTED_ADDED_NETWORK_ACTORS = [
+    ("198.51.100.120", "recon_chain",
+     ("block_scan", "dns_bruteforce", "web_sensitive_path_probe"), False),
+    *[(a, "scan_campaign", ("distributed_scan", "trw_scan"), False) for a in CAMPAIGN],
+    ("198.51.100.140", "traffic_spike", ("traffic_spike",), False),
+    ("198.51.100.190", "zmap_scanner", ("horizontal_scan", "trw_scan"), True),
+]  # fmt: skip
 
 
 def test_truth_lists_the_family_actors_after_the_network_ones(sample: Sample) -> None:
     truth = sample[1]
-    got = [(a.address, a.kind, a.expected_detections, a.escalate) for a in truth.actors[8:]]
+    got = [(a.address, a.kind, a.expected_detections, a.escalate) for a in truth.actors[17:]]
     assert got == EXPECTED_FAMILY_ACTORS
+    added = [(a.address, a.kind, a.expected_detections, a.escalate) for a in truth.actors[8:17]]
+    assert added == EXPECTED_ADDED_NETWORK_ACTORS
+    # What the truth asks beyond detections: one campaign, a tool hint, a chain.
+    assert {a.campaign for a in truth.actors if a.campaign} == {"tcp/8080@203.0.113.0/24"}
+    assert truth.campaign_members("tcp/8080@203.0.113.0/24") == CAMPAIGN
+    assert [(a.address, a.tools) for a in truth.actors if a.tools] == [
+        ("198.51.100.190", ("zmap",))
+    ]
+    assert [a.address for a in truth.actors if a.resolved_then_probed] == ["198.51.100.120"]
+    chain = truth.actor("198.51.100.120")
+    assert sorted(chain.lines) == sorted((FIREWALL_LOG, ZEEK_CONN_LOG, BIND_LOG, ZEEK_DNS_LOG,
+                                          ACCESS_LOG))  # fmt: skip
     assert truth.actors[0].kind == "vertical_scanner"
     # IDS alerts are context merged into the scanners' entries.
     assert truth.actor("198.51.100.23").lines[EVE_LOG] == 2
     assert truth.actor("192.0.2.45").lines[EVE_LOG] == 4
     assert truth.actor("192.0.2.45").expected_detections == ("block_scan", "trw_scan")
-    assert truth.expected("dns_bruteforce") == ("198.51.100.33",)
-    assert truth.expected("web_sensitive_path_probe") == ("192.0.2.77", "192.0.2.88")
+    assert truth.expected("dns_bruteforce") == ("198.51.100.120", "198.51.100.33")
+    assert truth.expected("web_sensitive_path_probe") == ("198.51.100.120", "192.0.2.77",
+                                                          "192.0.2.88")  # fmt: skip
     assert "198.51.100.61" in truth.escalated
     assert not any(a.internal for a in truth.actors[8:])
     # One entry per source: family behaviours of a known source merge into it.
-    assert len({a.address for a in truth.actors}) == len(truth.actors) == 18
+    assert len({a.address for a in truth.actors}) == len(truth.actors) == 31
 
 
 def test_actor_line_counts_match_every_file(sample: Sample) -> None:
@@ -251,7 +286,9 @@ ZEEK_DNS_HEADER = [
     "\tcount\tstring\tcount\tstring\tbool\tbool\tbool\tbool\tcount\tvector[string]"
     "\tvector[interval]\tbool",
 ]
-QTYPE_NUMBERS = {"A": 1, "NS": 2, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28, "AXFR": 252}
+#: Zeek's qtype_name for type 255 (ANY) is "*".
+QTYPE_NUMBERS = {"A": 1, "NS": 2, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33,
+                 "AXFR": 252, "*": 255}  # fmt: skip
 RCODE_NUMBERS = {"NOERROR": 0, "NXDOMAIN": 3, "REFUSED": 5}
 
 
@@ -291,7 +328,7 @@ def test_zeek_dns_header_and_fields(sample: Sample) -> None:
 def test_bind_and_zeek_see_the_same_transactions(sample: Sample) -> None:
     bind = [BIND_QUERY.match(x) for x in data_lines(sample[0] / BIND_LOG)]
     queries = Counter((m["ip"], m["port"], m["qname"], m["type"]) for m in bind if m)
-    zeek = Counter((r[2], r[3], r[9], r[13]) for r in zeek_dns(sample))
+    zeek = Counter((r[2], r[3], r[9], "ANY" if r[13] == "*" else r[13]) for r in zeek_dns(sample))
     assert queries == zeek
 
 
@@ -404,7 +441,8 @@ def test_web_background_looks_like_visitors(sample: Sample) -> None:
     actors = {a.address for a in sample[1].actors}
     background = [m for m in access(sample) if m["ip"] not in actors]
     actor_lines = sum(a.lines.get(ACCESS_LOG, 0) for a in sample[1].actors)
-    assert len(background) == sample[1].files[ACCESS_LOG] - actor_lines == 1916
+    # int(0.12 x (20,000 - min_sample_size(ALL_FAMILIES) = 4,715)): the web share.
+    assert len(background) == sample[1].files[ACCESS_LOG] - actor_lines == 1834
     statuses = Counter(m["status"] for m in background)
     assert statuses["200"] / len(background) > 0.7 and statuses["304"] > 0
     missing: dict[str, set[str]] = defaultdict(set)
@@ -444,7 +482,14 @@ def test_nikto_sensitive_prober_and_bare_ip(sample: Sample) -> None:
     assert len(set(targets)) == len(targets) == 18
     assert {m["status"] for m in prober} == {"403", "404"}
     bare = [m for m in rows if re.match(r"^\d+\.\d+\.\d+\.\d+$", m["host"])]
-    assert {m["ip"] for m in bare} == {"192.0.2.120"}
+    # Besides the bare-IP client, only the internal Host probe names addresses
+    # (two private ones, under the bare-IP threshold of 3).
+    assert {m["ip"] for m in bare} == {"192.0.2.120", "192.0.2.130"}
+    assert sorted(m["host"] for m in bare if m["ip"] == "192.0.2.130") == [
+        "10.0.5.20",
+        "172.16.0.1",
+    ]
+    bare = [m for m in bare if m["ip"] == "192.0.2.120"]
     assert {(m["host"], m["port"]) for m in bare} == {
         ("203.0.113.10", "80"),
         ("203.0.113.10", "443"),

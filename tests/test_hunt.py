@@ -36,12 +36,23 @@ def test_each_planted_scanner_is_one_case_with_its_detections(
     sample: tuple[GroundTruth, HuntResult, Path],
 ) -> None:
     truth, result, _ = sample
-    cases = {c.sources[0]: c for c in result.cases}
+    # A coordinated scan's members are each in their own case (TRW) and all in
+    # one campaign case, which holds their distributed_scan findings.
+    cases = {c.sources[0]: c for c in result.cases if c.campaign is None}
+    campaigns = [c for c in result.cases if c.campaign is not None]
     scanners = [a for a in truth.actors if a.expected_detections]
     assert {a.address for a in scanners} == set(cases), "missed scanners or false alarms"
+    assert [sorted(c.sources) for c in campaigns] == [
+        sorted(truth.campaign_members(a.campaign)) for a in scanners if a.campaign
+    ][:1]
     for actor in scanners:
         case = cases[actor.address]
-        assert set(actor.expected_detections) <= set(case.detections), actor.kind
+        expected = set(actor.expected_detections)
+        if actor.campaign:
+            assert "distributed_scan" in campaigns[0].detections
+            assert campaigns[0].escalate == actor.escalate
+            expected.discard("distributed_scan")
+        assert expected <= set(case.detections), actor.kind
         assert case.escalate == actor.escalate, (actor.kind, case.reasons)
         assert case.internal == actor.internal, actor.kind
         expected = {DETECTIONS[d].technique for d in actor.expected_detections}
@@ -101,9 +112,10 @@ def test_evidence_points_at_the_real_line(sample: tuple[GroundTruth, HuntResult,
     _, result, _ = sample
     for case in result.cases:
         for finding in case.findings:
+            source = finding.source_ip  # a campaign case has several sources
             for item in finding.evidence:
                 line = Path(item.log_file).read_text().splitlines()[item.log_line - 1]
-                assert case.sources[0] in line or _expanded(case.sources[0]) in line
+                assert source in line or _expanded(source) in line
 
 
 def _expanded(address: str) -> str:

@@ -9,7 +9,10 @@ writer; new behaviours add an actor.
 - :func:`generate_sample` writes the demo site: ``firewall/kern.log``,
   ``zeek/conn.log``, ``reconwatch.yaml`` and ``truth.json``; with
   ``families=ALL_FAMILIES`` also ``dns/query.log``, ``zeek/dns.log``,
-  ``web/access.log``, ``ids/eve.json`` and ``auth/auth.log``.
+  ``web/access.log``, ``ids/eve.json`` and ``auth/auth.log``, and actors for
+  every detection family (DNS ANY flood and SRV brute force, vhost sweep,
+  internal Host headers, a coordinated scan, a traffic spike, zmap, a
+  DNS-to-scan-to-web recon chain) beside the demo's scanners.
 - :func:`write_netfilter_lines` streams N netfilter lines with hidden
   scanners, for throughput benchmarks.
 - ``generate_sample(..., lookalikes=True)`` adds the benign look-alikes of

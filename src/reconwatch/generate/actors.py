@@ -3,8 +3,11 @@
 An actor turns its parameters into :class:`~.model.Events` (what the firewall
 logged, what the internal sensor logged) and states what a correct pipeline
 should conclude about it: which detections fire (``vertical_scan``,
-``horizontal_scan``, ``block_scan``, ``flag_scan``, ``trw_scan``), whether
-the case is escalated, whether the source is internal. Those statements are
+``horizontal_scan``, ``block_scan``, ``flag_scan``, ``trw_scan``, and for the
+actors of :func:`family_network_actors` ``distributed_scan`` and
+``traffic_spike``), whether the case is escalated, whether the source is
+internal, and for some the coordinated scan it belongs to (:attr:`Actor.campaign`)
+or the tool hints its case must carry (:attr:`Actor.tools`). Those statements are
 the ground truth tests and benchmarks score against, so each actor is built
 to sit clearly on one side of every default threshold in
 :mod:`reconwatch.config` (the docstrings say by how much).
@@ -205,6 +208,16 @@ class Actor(ABC):
     @property
     def internal(self) -> bool:
         return False
+
+    @property
+    def campaign(self) -> str:
+        """Key shared by the members of one coordinated scan ("" for a lone actor)."""
+        return ""
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        """Tool hints (``detect/tools.py`` names) the source's case must carry."""
+        return ()
 
     @property
     @abstractmethod
@@ -726,6 +739,221 @@ class BenignClient(BenignActor):
         return Events(packets=Packets.concat(packets), conns=Conns.concat(conns))
 
 
+@dataclass(frozen=True)
+class ZmapScanner(Actor):
+    """zmap ``-p PORT`` over part of our range, with a fixed source port.
+
+    zmap's probes carry IP ID 54321 (its signature), window 65535 and a high
+    TTL; ``--source-port`` pins one port for the whole run. Over the /25 by
+    default: 126 hosts in about 15 s (threshold 26 per 5 minutes), 126 failed
+    first contacts for TRW, 126 host:port pairs (escalated). The packet
+    fields give the case the ``zmap`` tool hint (detect/tools.py: IP ID 54321
+    in >= 90 % of >= 10 failed SYNs).
+    """
+
+    kind: ClassVar[str] = "zmap_scanner"
+    description: ClassVar[str] = (
+        "zmap sweep of one port across a /25 (IP ID 54321, one source port)"
+    )
+    address: str
+    network: str
+    port: int
+    at: float = 0.0
+
+    @property
+    def expected_detections(self) -> tuple[str, ...]:
+        return ("horizontal_scan", "trw_scan")
+
+    @property
+    def escalate(self) -> bool:
+        return ipaddress.ip_network(self.network).num_addresses - 2 >= REPEAT_MIN_PROBES
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        return ("zmap",)
+
+    def emit(self, site: Site, rng: np.random.Generator, start_us: int) -> Events:
+        hosts = [str(h) for h in ipaddress.ip_network(self.network).hosts()]
+        order = [hosts[i] for i in rng.permutation(len(hosts))]
+        n = len(order)
+        ts = start_us + _us(self.at) + _gaps(rng, n, 0.12)
+        p = probes(
+            site,
+            rng,
+            self.address,
+            order,
+            ts,
+            sport=int(rng.integers(32768, 61000)),
+            dport=self.port,
+            flags=SYN,
+            length4=40,
+            ttl=rng.integers(243, 250, size=n),
+            window=65535,
+            ip_id=54321,
+        )
+        return Events(packets=p, conns=reset_handshakes(p, rng, internal_src=False))
+
+
+@dataclass(frozen=True)
+class CoordinatedScanner(Actor):
+    """One member of a coordinated scan: its own slice of a shared sweep.
+
+    Several sources split the hosts of one /24 on one port between them
+    (:func:`coordinated_scan` deals the slices, disjoint). Each member sends
+    one masscan-style SYN per host of its slice, about 15 s apart: 14 hosts by
+    default, far under the horizontal threshold (26 per 5 minutes), but a
+    ``distributed_scan`` member (>= 8 hosts in the hour, <= 25 per 5 minutes);
+    the members together cover 6 x 14 = 84 hosts (>= 64) with no overlap, so
+    the campaign detection makes one case listing every member. Every probe
+    fails, so TRW flags each member on its own too (its own case). 14 pairs
+    per member and 84 for the campaign: not escalated.
+    """
+
+    kind: ClassVar[str] = "scan_campaign"
+    description: ClassVar[str] = "member of a coordinated SYN sweep split among several sources"
+    address: str
+    hosts: tuple[str, ...]
+    port: int
+    group: str
+    at: float = 0.0
+
+    @property
+    def campaign(self) -> str:
+        return self.group
+
+    @property
+    def expected_detections(self) -> tuple[str, ...]:
+        return ("distributed_scan", "trw_scan")
+
+    @property
+    def escalate(self) -> bool:
+        return len(self.hosts) >= REPEAT_MIN_PROBES
+
+    def emit(self, site: Site, rng: np.random.Generator, start_us: int) -> Events:
+        order = [self.hosts[i] for i in rng.permutation(len(self.hosts))]
+        n = len(order)
+        ts = start_us + _us(self.at) + _gaps(rng, n, 15.0)
+        p = probes(
+            site,
+            rng,
+            self.address,
+            order,
+            ts,
+            sport=int(rng.integers(40000, 60000)),
+            dport=self.port,
+            flags=SYN,
+            length4=40,
+            ttl=rng.integers(44, 58, size=n),
+            window=1024,
+        )
+        return Events(packets=p, conns=reset_handshakes(p, rng, internal_src=False))
+
+
+def coordinated_scan(
+    members: Sequence[str], network: str, port: int, at: float, per_member: int = 14
+) -> tuple[CoordinatedScanner, ...]:
+    """The members of one coordinated scan of ``network`` on ``port``.
+
+    The hosts are shuffled once (a generator seeded by the campaign key, so
+    the split does not depend on the sample's seed) and dealt in disjoint
+    slices of ``per_member``; members start a few seconds apart from ``at``.
+    """
+    group = f"tcp/{port}@{network}"
+    hosts = [str(h) for h in ipaddress.ip_network(network).hosts()]
+    shuffle = np.random.default_rng(list(group.encode())).permutation(len(hosts))
+    return tuple(
+        CoordinatedScanner(
+            address,
+            hosts=tuple(hosts[j] for j in shuffle[i * per_member : (i + 1) * per_member]),
+            port=port,
+            group=group,
+            at=at + 7.0 * i,
+        )
+        for i, address in enumerate(members)
+    )
+
+
+@dataclass(frozen=True)
+class SpikingClient(Actor):
+    """A regular client of the web server whose volume jumps in one window.
+
+    One HTTPS connection (firewall accept and Zeek ``SF``: two events) in each
+    5-minute window of ``windows``, then ``burst`` connections within about
+    two minutes of ``burst_at``: a mirror job pulling the site, or someone
+    mapping it through the same address. Every connection succeeds, so no
+    scan detection applies; ``traffic_spike`` does: the burst window holds
+    2 x (``burst`` + 1) = 122 events (>= 100) against a median of 2 and a MAD
+    of 0 (threshold 2 + 6 x 1). Not escalated (no scan, no pairs probed).
+    """
+
+    kind: ClassVar[str] = "traffic_spike"
+    description: ClassVar[str] = (
+        "web client polling once per 5 minutes, then 60 connections in two minutes"
+    )
+    address: str
+    target: str
+    #: Window numbers (5 minutes each, from the scenario start) of the polls.
+    windows: tuple[int, int] = (1, 21)
+    burst_at: float = 0.0
+    burst: int = 60
+
+    @property
+    def expected_detections(self) -> tuple[str, ...]:
+        return ("traffic_spike",)
+
+    @property
+    def escalate(self) -> bool:
+        return False
+
+    def emit(self, site: Site, rng: np.random.Generator, start_us: int) -> Events:
+        first, last = self.windows
+        polls = np.arange(first, last, dtype=np.int64) * 300 * US + rng.integers(
+            5 * US, 290 * US, size=last - first
+        )
+        burst = _us(self.burst_at) + _gaps(rng, self.burst, 2.0)
+        ts = np.sort(start_us + np.concatenate([polls, burst]))
+        n = len(ts)
+        p = probes(
+            site,
+            rng,
+            self.address,
+            [self.target] * n,
+            ts,
+            sport=rng.integers(32768, 61000, size=n),
+            dport=443,
+            flags=SYN,
+            length4=60,
+            ttl=52,
+            window=64240,
+            df=True,
+        )
+        return Events(packets=p, conns=client_session(p, rng, internal_src=False))
+
+
+@dataclass(frozen=True)
+class ResolvedHostScanner(BlockScanner):
+    """The network step of a recon chain: a block scan of the addresses the
+    source's own DNS enumeration returned (the DNS and web steps are family
+    actors at the same address, merged into one truth entry, one case).
+
+    5 hosts x 10 ports = 50 probes in about 30 s; 3 reach open services
+    (80 and 443 on the web server, 25 on the mail server), 47 fail: block scan
+    (>= 5 hosts, >= 5 ports, >= 40 pairs), under the vertical (16 ports) and
+    horizontal (26 hosts) thresholds. TRW is not expected: with 5 hosts and an
+    accepted first contact possible, the walk may stop short of the boundary.
+    """
+
+    kind: ClassVar[str] = "recon_chain"
+    description: ClassVar[str] = (
+        "DNS enumeration of the zone, then a scan of the addresses it resolved"
+    )
+    ports: tuple[int, ...] = (21, 22, 25, 80, 110, 143, 443, 3306, 3389, 8080)
+
+    @property
+    def expected_detections(self) -> tuple[str, ...]:
+        return ("block_scan",)
+
+
 def client_session(p: Packets, rng: np.random.Generator, *, internal_src: bool) -> Conns:
     """Complete HTTP/HTTPS/SMTP sessions for accepted client SYNs (Zeek SF)."""
     n = len(p)
@@ -787,3 +1015,31 @@ def demo_actors(site: Site) -> tuple[Actor, ...]:
         IPv6Scanner("2001:db8:ffff:7::66", target=site.web_v6, runs=(6315.0,)),
         BenignClient("192.0.2.200", target=site.web_v4),
     )
+
+
+def family_network_actors(site: Site) -> tuple[Actor, ...]:
+    """The network actors planted only with the other log families.
+
+    They came after the default sample was pinned, so the network-only
+    sample leaves them out (its files stay byte for byte the same); with any
+    other family they join :func:`demo_actors`. Placed (seconds after the
+    first 5-minute boundary) where no other actor shares what their
+    detections count: the recon chain's scan at 610 s, the coordinated
+    sweep of tcp/8080 from 3000 s (hour 0, no other
+    source probes 8 hosts on 8080 then), the traffic spike's burst at 5400 s
+    over polls from 300 s to 6300 s, zmap on tcp/6379 at 6610 s.
+    """
+    members = ("192.0.2.31", "192.0.2.57", "192.0.2.93", "198.51.100.131", "198.51.100.164",
+               "198.51.100.227")  # fmt: skip
+    return (
+        ResolvedHostScanner("198.51.100.120", hosts=CHAIN_TARGETS, at=610.0),
+        *coordinated_scan(members, site.public_v4, 8080, at=3000.0),
+        SpikingClient("198.51.100.140", target=site.web_v4, burst_at=5400.0),
+        ZmapScanner("198.51.100.190", network="203.0.113.128/25", port=6379, at=6610.0),
+    )
+
+
+#: What the recon chain's DNS enumeration resolves (www, mail, ns1, ns2, vpn):
+#: the hosts its scan then probes.
+CHAIN_TARGETS: Final = ("203.0.113.10", "203.0.113.25", "203.0.113.30", "203.0.113.53",
+                        "203.0.113.54")  # fmt: skip

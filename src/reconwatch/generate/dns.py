@@ -50,7 +50,7 @@ ZEEK_DNS_TYPES: Final = (
 
 QTYPES: Final = {
     "A": 1, "NS": 2, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33,
-    "AXFR": 252,
+    "AXFR": 252, "ANY": 255,
 }  # fmt: skip
 QCLASSES: Final = {"IN": 1, "CH": 3}
 QCLASS_NAMES: Final = ("-", "C_INTERNET", "-", "C_CHAOS")
@@ -250,7 +250,8 @@ def zeek_lines(q: Queries, rng: np.random.Generator) -> pa.Array:
         "\t",
         text.dec(qtype),
         "\t",
-        text.strings(q.qtype),
+        # Zeek names type 255 "*" (its DNS analyzer's table), not "ANY".
+        text.strings(np.where(q.qtype == "ANY", "*", q.qtype).astype(object)),
         "\t",
         text.dec(rcode),
         "\t",
@@ -613,3 +614,116 @@ def admin_checks(ctx: Context, address: str, at: float) -> Queries:
         cookie=np.ones(n, np.bool_),
         rtt=rng.integers(150, 900, size=n),
     )
+
+
+def any_flood(ctx: Context, address: str, at: float, queries: int = 30) -> DnsActor:
+    """``dig ANY`` again and again: the zone apex and its published names,
+    ``queries`` ANY questions in about a minute (one every 2 s), the way
+    reflection tools test a server and enumeration scripts pull every record
+    type at once. BIND answers with one RRset (``minimal-any``, RFC 8482).
+
+    30 ANY queries in one 5-minute window against a threshold of 20; 11
+    distinct names, all existing, so no brute force.
+    """
+    site = ctx.site
+    rng = ctx.rng(f"dns_any_flood:{address}")
+    labels = ["", *sorted(ZONE_HOSTS)]
+    pick = [labels[i % len(labels)] for i in range(queries)]
+    answers = [zone_answer(label) if label else f"ns1.{site.zone},ns2.{site.zone}"
+               for label in pick]  # fmt: skip
+    n = queries
+    q = Queries.build(
+        n,
+        ts=_at(ctx, at, _steps(rng, n, 2.0)),
+        client=address,
+        cport=rng.integers(1024, 65536, size=n),
+        server=site.dns_v4,
+        name=[f"{label}.{site.zone}" if label else site.zone for label in pick],
+        qclass="IN",
+        qtype="ANY",
+        rcode="NOERROR",
+        answers=answers,
+        ttl=np.full(n, 3600),
+        rd=np.ones(n, np.bool_),
+        ra=np.zeros(n, np.bool_),
+        aa=np.ones(n, np.bool_),
+        tcp=np.zeros(n, np.bool_),
+        cookie=np.zeros(n, np.bool_),
+        rtt=rng.integers(150, 900, size=n),
+    )
+    actor = FamilyActor(
+        address,
+        "dns_any_flood",
+        f"{n} ANY queries for {site.zone} and its names in about a minute",
+        ("dns_any_flood",),
+    )
+    return DnsActor(actor, q)
+
+
+#: ``_service._proto`` names an SRV brute force tries (nmap's dns-srv-enum,
+#: dnsrecon ``-t srv``): Active Directory, VoIP, mail, chat, licensing.
+SRV_NAMES: Final = (
+    "_ldap._tcp", "_kerberos._tcp", "_kerberos._udp", "_kpasswd._tcp", "_gc._tcp",
+    "_ldap._tcp.dc._msdcs", "_kerberos._tcp.dc._msdcs", "_sip._tls", "_sip._tcp", "_sip._udp",
+    "_sipfederationtls._tcp", "_xmpp-server._tcp", "_xmpp-client._tcp", "_autodiscover._tcp",
+    "_caldav._tcp", "_carddav._tcp", "_imap._tcp", "_imaps._tcp", "_submission._tcp",
+    "_pop3s._tcp", "_h323cs._tcp", "_collab-edge._tls", "_cisco-uds._tcp", "_vlmcs._tcp",
+)  # fmt: skip
+#: The SRV records the site publishes (mail client autoconfiguration).
+SRV_RECORDS: Final = {"_autodiscover._tcp": "mail", "_imaps._tcp": "mail",
+                      "_submission._tcp": "mail"}  # fmt: skip
+
+
+def srv_bruteforce(ctx: Context, address: str, at: float) -> DnsActor:
+    """dnsrecon ``-t srv``: the 24 ``_service._proto`` names of :data:`SRV_NAMES`
+    under the site zone, threaded, in about 15 s. The 3 mail records answer
+    (the target host's name); the rest are NXDOMAIN. 24 distinct SRV names
+    under one zone against a threshold of 10; SRV names are not counted by
+    ``dns_bruteforce``.
+    """
+    site = ctx.site
+    rng = ctx.rng(f"srv_bruteforce:{address}")
+    n = len(SRV_NAMES)
+    answers = [f"{SRV_RECORDS[s]}.{site.zone}" if s in SRV_RECORDS else "-" for s in SRV_NAMES]
+    q = Queries.build(
+        n,
+        ts=_at(ctx, at, _steps(rng, n, 0.6)),
+        client=address,
+        cport=rng.integers(32768, 61000, size=n),
+        server=site.dns_v4,
+        name=[f"{s}.{site.zone}" for s in SRV_NAMES],
+        qclass="IN",
+        qtype="SRV",
+        rcode=["NOERROR" if a != "-" else "NXDOMAIN" for a in answers],
+        answers=answers,
+        ttl=np.full(n, 3600),
+        rd=np.ones(n, np.bool_),
+        ra=np.zeros(n, np.bool_),
+        aa=np.ones(n, np.bool_),
+        tcp=np.zeros(n, np.bool_),
+        cookie=np.zeros(n, np.bool_),
+        rtt=rng.integers(150, 900, size=n),
+    )
+    actor = FamilyActor(
+        address,
+        "srv_bruteforce",
+        f"SRV brute force of {n} _service._proto names under {site.zone} (AD, SIP, XMPP...)",
+        ("srv_bruteforce",),
+    )
+    return DnsActor(actor, q)
+
+
+def chain_enumeration(ctx: Context, address: str, at: float, names: int = 51) -> DnsActor:
+    """The first step of a recon chain: a short brute force (:func:`brute_force`
+    with ``names`` words after the wildcard probe: 52 names, >= 50) whose
+    answers (www, mail, webmail, smtp, ns1, ns2, vpn: 5 addresses) the same
+    source scans next; the case links them (``resolved_then_probed``)."""
+    found = brute_force(ctx, address, at, names)
+    actor = FamilyActor(
+        address,
+        "recon_chain",
+        f"brute force of {names + 1} names under {ctx.site.zone}",
+        ("dns_bruteforce",),
+        resolved_then_probed=True,
+    )
+    return DnsActor(actor, found.queries)

@@ -12,7 +12,10 @@ network actors of :func:`.actors.demo_actors`): the web wordlist scan at
 900 s, the subdomain brute force at 1500 s, the benign admin from 1800 s,
 the PTR sweep at 2400 s, Nikto at 2650 s, the zone transfer at 3000 s, the
 CHAOS probe at 3620 s, the secrets prober at 3900 s, the wordlist scanner
-back for SSH at 4500 s, the bare-IP client at 5100 s.
+back for SSH at 4500 s, the bare-IP client at 5100 s. Added later: the
+recon chain's DNS enumeration at 420 s (its scan, a network actor, at 610 s)
+and web probing at 700 s, the SRV brute force at 1150 s, the virtual-host
+sweep at 2150 s, the ANY flood at 4150 s, the internal Host probe at 5250 s.
 
 Unlike the network logs, these files are generated in one piece (not in time
 slices): they are a third of the lines at most, and a million-line sample
@@ -136,6 +139,15 @@ def planted(ctx: Context) -> list[Planted]:
     guesses = auth.password_guesser(ctx, guesser.address, 4500.0)
     out.append(Planted(guesser, (auth.part(guesses, site.bastion_hostname),)))
     web_actor(web.bare_ip(ctx, "192.0.2.120", 5100.0))
+    # Added with the actors of actors.family_network_actors: the recon chain's
+    # DNS and web steps (merged into its network entry), then four more.
+    chain = "198.51.100.120"
+    dns_actor(dns.chain_enumeration(ctx, chain, 420.0))
+    web_actor(web.chain_probe(ctx, chain, 700.0))
+    dns_actor(dns.srv_bruteforce(ctx, "198.51.100.70", 1150.0))
+    web_actor(web.vhost_sweep(ctx, "198.51.100.88", 2150.0))
+    dns_actor(dns.any_flood(ctx, "192.0.2.150", 4150.0))
+    web_actor(web.internal_host(ctx, "192.0.2.130", 5250.0))
     # IDS alerts: context on sources the other logs show scanning.
     web_v4, block = site.web_v4, "203.0.113.40"
     alerts = (

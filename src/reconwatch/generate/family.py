@@ -54,3 +54,7 @@ class FamilyActor:
     #: Distinct servers contacted and distinct destination ports.
     targets: int = 1
     ports: int = 1
+    #: Tool hints the source's case must carry (``detect/tools.py`` names).
+    tools: tuple[str, ...] = ()
+    #: The case must link DNS answers to the addresses then probed.
+    resolved_then_probed: bool = False

@@ -32,6 +32,7 @@ from reconwatch.generate.actors import (
     HorizontalSweep,
     VerticalScanner,
     demo_actors,
+    family_network_actors,
 )
 from reconwatch.generate.addresses import PublicV4Pool
 from reconwatch.generate.background import (
@@ -146,6 +147,8 @@ def _actor_truth(actor: Actor, events: Events, files: Mapping[str, str]) -> Acto
         lines=lines,
         targets=len(targets),
         ports=len(ports),
+        campaign=actor.campaign,
+        tools=actor.tools,
     )
 
 
@@ -237,11 +240,18 @@ def min_sample_size(families: Collection[str] = NETWORK_ONLY, *, lookalikes: boo
     ctx = Context(DEFAULT_SITE, 0, start_us, start_us + _span_us(), _aligned(start_us))
     plants = planted(ctx) + (family_lookalikes(ctx) if lookalikes else [])
     extra = 0
-    if lookalikes:
-        for actor in network_lookalikes(DEFAULT_SITE):
-            events = actor.emit(DEFAULT_SITE, np.random.default_rng(0), ctx.actors_us)
-            extra += sum(len(b) for b in events.batches().values())
+    for actor in _network_extras(DEFAULT_SITE, chosen, lookalikes):
+        events = actor.emit(DEFAULT_SITE, np.random.default_rng(0), ctx.actors_us)
+        extra += sum(len(b) for b in events.batches().values())
     return MIN_SAMPLE_SIZE + extra + actor_lines(selected(plants, chosen))
+
+
+def _network_extras(site: Site, chosen: Collection[str], lookalikes: bool) -> tuple[Actor, ...]:
+    """Network actors beyond :func:`demo_actors`: those planted with the other
+    families (none in the network-only sample, which stays as pinned), then
+    the look-alikes."""
+    extras = family_network_actors(site) if tuple(chosen) != NETWORK_ONLY else ()
+    return extras + (network_lookalikes(site) if lookalikes else ())
 
 
 def _span_us() -> int:
@@ -280,6 +290,8 @@ def _truths(network: Sequence[ActorTruth], written: Written) -> tuple[ActorTruth
                 first_seen=min(old.first_seen, _iso(item.first_us)),
                 last_seen=max(old.last_seen, _iso(item.last_us)),
                 lines=lines,
+                tools=tuple(sorted(set(old.tools) | set(fam.tools))),
+                resolved_then_probed=old.resolved_then_probed or fam.resolved_then_probed,
             )
             continue
         where[address] = len(out)
@@ -296,6 +308,8 @@ def _truths(network: Sequence[ActorTruth], written: Written) -> tuple[ActorTruth
                 lines=dict(item.lines),
                 targets=fam.targets,
                 ports=fam.ports,
+                tools=tuple(sorted(fam.tools)),
+                resolved_then_probed=fam.resolved_then_probed,
             )
         )
     return tuple(out)
@@ -324,10 +338,13 @@ def generate_sample(
     the network alone, 1,267 belong to the named actors and the rest is
     background, exactly as before the other families existed (the files are
     byte for byte the same, which is why the network alone is the default).
-    With more families, each family gets its actors' lines plus a share
-    (:data:`.families.SHARES`) of the lines beyond :func:`min_sample_size`;
-    the network logs take the rest. ``start`` (UTC; naive means UTC) defaults
-    to :data:`DEFAULT_START`; the sample lasts :data:`SPAN`.
+    With more families, the network logs also hold the actors of
+    :func:`.actors.family_network_actors` (a recon chain's scan, a coordinated
+    scan, a traffic spike, zmap), each family gets its actors' lines plus a
+    share (:data:`.families.SHARES`) of the lines beyond
+    :func:`min_sample_size`, and the network logs take the rest. ``start``
+    (UTC; naive means UTC) defaults to :data:`DEFAULT_START`; the sample
+    lasts :data:`SPAN`.
 
     ``lookalikes`` adds the benign look-alikes of :mod:`.lookalikes` (NAT
     gateway, monitoring, an internal vulnerability scanner, crawlers, CDN
@@ -369,7 +386,7 @@ def generate_sample(
             size=network_size,
             writers={"packets": netfilter, "conns": zeek},
             files=files,
-            actors=demo_actors(site) + (network_lookalikes(site) if lookalikes else ()),
+            actors=demo_actors(site) + _network_extras(site, chosen, lookalikes),
             actors_start_us=_aligned(start_us),
             background=background,
         )

@@ -35,6 +35,19 @@ class ActorTruth:
     #: Distinct destination addresses, and distinct TCP/UDP destination ports.
     targets: int = 0
     ports: int = 0
+    #: Coordinated scan: every member of one campaign carries the same key, and
+    #: one campaign case must list exactly those members ("" for a lone actor).
+    campaign: str = ""
+    #: Tool hints (``detect/tools.py``) the source's case must carry, e.g. "zmap".
+    tools: tuple[str, ...] = ()
+    #: The case must link the source's DNS answers to the addresses it then
+    #: probed (``Activity.resolved_then_probed`` > 0): enumeration feeding a scan.
+    resolved_then_probed: bool = False
+
+
+#: Fields of :class:`ActorTruth` left out of ``truth.json`` when they hold their
+#: default, so samples without such actors keep their pinned ``truth.json``.
+OPTIONAL_FIELDS: dict[str, Any] = {"campaign": "", "tools": (), "resolved_then_probed": False}
 
 
 @dataclass(frozen=True)
@@ -57,13 +70,24 @@ class GroundTruth:
 
     def to_json(self) -> str:
         """Stable, indented JSON (the content of ``truth.json``)."""
-        return json.dumps(asdict(self), indent=2) + "\n"
+        data = asdict(self)
+        for actor in data["actors"]:
+            for name, default in OPTIONAL_FIELDS.items():
+                if actor[name] == default:
+                    del actor[name]
+        return json.dumps(data, indent=2) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> GroundTruth:
         data: dict[str, Any] = json.loads(text)
         actors = tuple(
-            ActorTruth(**{**a, "expected_detections": tuple(a["expected_detections"])})
+            ActorTruth(
+                **{
+                    **a,
+                    "expected_detections": tuple(a["expected_detections"]),
+                    "tools": tuple(a.get("tools", ())),
+                }
+            )
             for a in data["actors"]
         )
         return cls(
@@ -84,6 +108,10 @@ class GroundTruth:
     def expected(self, detection: str) -> tuple[str, ...]:
         """Addresses for which ``detection`` must fire."""
         return tuple(a.address for a in self.actors if detection in a.expected_detections)
+
+    def campaign_members(self, campaign: str) -> tuple[str, ...]:
+        """Addresses of the members of ``campaign``."""
+        return tuple(a.address for a in self.actors if campaign and a.campaign == campaign)
 
     @property
     def escalated(self) -> tuple[str, ...]:

@@ -364,5 +364,119 @@ def bare_ip(ctx: Context, address: str, at: float) -> WebActor:
     return WebActor(actor, req)
 
 
+#: Host names a virtual-host brute force tries (gobuster ``vhost``, ffuf with
+#: ``-H "Host: FUZZ.example.com"``); the site serves the first four.
+VHOST_WORDS: Final = (
+    "www", "api", "portal", "webmail", "dev", "staging", "test", "admin", "intranet", "beta",
+    "old", "new", "mail", "vpn", "git", "gitlab", "jenkins", "jira", "confluence", "grafana",
+    "kibana", "internal", "backup", "demo", "uat", "qa", "stage", "prod", "sso", "auth",
+    "crm", "erp", "hr", "monitor", "status", "docs", "wiki", "shop", "m", "cdn",
+)  # fmt: skip
+
+
+def vhost_sweep(ctx: Context, address: str, at: float) -> WebActor:
+    """A virtual-host brute force against the web server's address: ``GET /``
+    with a different ``Host: word.example.com`` each time (40 words, about
+    one every half second, a spoofed Chrome user agent). nginx's default
+    server answers 404 for the names it does not serve. 40 distinct Host
+    values in one 15-minute window against a threshold of 10; one path only,
+    so no wordlist scan."""
+    rng = ctx.rng(f"web_vhost_sweep:{address}")
+    site = ctx.site
+    n = len(VHOST_WORDS)
+    served = [i < 4 for i in range(n)]
+    req = _requests(
+        n,
+        ts=_at(ctx, at, rng, n, 0.5),
+        client=address,
+        host=[f"{w}.{site.zone}:443" for w in VHOST_WORDS],
+        method="GET",
+        target="/",
+        status=np.where(served, 200, 404).astype(np.int64),
+        size=np.where(served, 14872, 555).astype(np.int64),
+        referer="-",
+        agent=SPOOFED_CHROME,
+    )
+    actor = FamilyActor(
+        address,
+        "vhost_sweep",
+        f"virtual-host brute force: {n} Host names under {site.zone} on the web server",
+        ("web_vhost_sweep",),
+    )
+    return WebActor(actor, req)
+
+
+#: Host headers of an outsider reaching for internal hosts through the public
+#: web server (host-header routing and SSRF probes): two private addresses
+#: (under ``web_host_bare_ip``'s 3) and names under private suffixes.
+INTERNAL_HOSTS: Final = ("10.0.5.20", "intranet.corp", "jira.internal", "172.16.0.1",
+                         "gitlab.corp", "vcenter.lan")  # fmt: skip
+
+
+def internal_host(ctx: Context, address: str, at: float) -> WebActor:
+    """Requests to the public server with internal Host values
+    (:data:`INTERNAL_HOSTS`), one each, a few seconds apart, hoping a
+    misrouted virtual host or proxy forwards them inside: ``web_internal_host``
+    (6 requests against a threshold of 1), the playbook's internal
+    enumeration criterion (escalated). 6 Host values stay under the vhost
+    sweep's 10, 2 IP literals under the bare-IP threshold of 3."""
+    rng = ctx.rng(f"web_internal_host:{address}")
+    n = len(INTERNAL_HOSTS)
+    req = _requests(
+        n,
+        ts=_at(ctx, at, rng, n, 4.0),
+        client=address,
+        host=[f"{h}:80" for h in INTERNAL_HOSTS],
+        method="GET",
+        target="/",
+        status=np.full(n, 404, np.int64),
+        size=np.full(n, 555, np.int64),
+        referer="-",
+        agent=BROWSERS[3],
+    )
+    actor = FamilyActor(
+        address,
+        "internal_host_probe",
+        "requests naming internal addresses and internal-only names in Host",
+        ("web_internal_host",),
+        escalate=True,
+    )
+    return WebActor(actor, req)
+
+
+#: The recon chain's web step: the front page, then secrets.
+CHAIN_PATHS: Final = ("/", "/robots.txt", "/.env", "/.git/config", "/admin/", "/server-status",
+                      "/wp-login.php", "/backup.sql")  # fmt: skip
+
+
+def chain_probe(ctx: Context, address: str, at: float) -> WebActor:
+    """The last step of a recon chain: the web server it found, the front page
+    and robots.txt, then six sensitive paths (403/404, nothing served):
+    ``web_sensitive_path_probe`` (6 against a threshold of 3)."""
+    rng = ctx.rng(f"web_chain_probe:{address}")
+    n = len(CHAIN_PATHS)
+    status = [200 if p in ("/", "/robots.txt") else 403 if p in ("/.git/config",
+              "/server-status") else 404 for p in CHAIN_PATHS]  # fmt: skip
+    req = _requests(
+        n,
+        ts=_at(ctx, at, rng, n, 3.0),
+        client=address,
+        host=f"www.{ctx.site.zone}:443",
+        method="GET",
+        target=list(CHAIN_PATHS),
+        status=np.array(status, np.int64),
+        size=np.array([14872, 68, 555, 153, 555, 153, 555, 555], np.int64),
+        referer="-",
+        agent=BROWSERS[4],
+    )
+    actor = FamilyActor(
+        address,
+        "recon_chain",
+        "then web probing of the server it found (secrets, admin paths)",
+        ("web_sensitive_path_probe",),
+    )
+    return WebActor(actor, req)
+
+
 def part(r: Requests, actor: int = -1) -> Part:
     return Part(ACCESS_LOG, r.ts, lines(r), actor)
