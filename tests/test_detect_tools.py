@@ -59,6 +59,15 @@ def test_packet_fields_name_the_scanner() -> None:
     assert hints["198.51.100.4"] == [] and hints["198.51.100.5"] == []
 
 
+def test_window_1024_with_a_ttl_255_template_is_masscan_not_nmap() -> None:
+    masscan = probes("198.51.100.6", tcp_window=1024, ip_ttl=lambda i: 243 + i % 3)
+    # One probe below the template's range: nmap's (or anyone's) low TTLs.
+    mixed = probes("198.51.100.7", tcp_window=1024, ip_ttl=lambda i: 60 if i == 0 else 243)
+    hints = _hints(masscan + mixed)
+    assert hints["198.51.100.6"][0] == "masscan"
+    assert "masscan" not in hints["198.51.100.7"] and "nmap -sS" in hints["198.51.100.7"]
+
+
 def test_nmap_confidence_rises_with_randomised_ttls() -> None:
     fixed = probes("198.51.100.2", tcp_window=1024, ip_ttl=50, source_port=lambda i: 50000 + i)
     row = packet_stats(ibis.memtable(network_rows(fixed))).to_pyarrow().to_pylist()[0]

@@ -10,6 +10,10 @@ packets instead of asking the kernel for connections:
   4096 in the rest (Emerging Threats rule 2009582 "ET SCAN NMAP -sS window
   1024" keys on it), and pick a random TTL per probe, so one source shows
   many TTLs where a host's stack would show one.
+* **masscan** sends window 1024 too, but in every probe, from a packet
+  template with TTL 255: one source's probes arrive with window 1024 and a
+  TTL of 255 less the hops (at least ``MASSCAN_MIN_TTL``), where nmap's
+  random TTLs (below 64 initially) arrive far lower.
 * A **fixed source port** across many destinations is a stateless scanner's
   habit (masscan, zmap, nmap's raw scans keep one port per run); a kernel
   picks a new ephemeral port per connection.
@@ -31,6 +35,8 @@ import ibis.expr.types as ir
 MIN_PROBES: Final = 10
 ZMAP_IP_ID: Final = 54321
 NMAP_WINDOWS: Final = (1024, 2048, 3072, 4096)
+#: An initial TTL of 255 seen after at most 63 hops.
+MASSCAN_MIN_TTL: Final = 192
 
 
 def packet_stats(network: ir.Table) -> ir.Table:
@@ -48,6 +54,7 @@ def packet_stats(network: ir.Table) -> ir.Table:
         nmap_windows=syn.tcp_window.isin(NMAP_WINDOWS).ifelse(1, 0).sum(),
         window_1024=(syn.tcp_window == 1024).ifelse(1, 0).sum(),
         ttls=syn.ip_ttl.nunique(),
+        ttl_min=syn.ip_ttl.min(),
         with_ttl=syn.ip_ttl.count(),
         source_ports=syn.source_port.nunique(),
         with_port=syn.source_port.count(),
@@ -76,7 +83,19 @@ def hints_from_packets(row: dict[str, Any]) -> list[dict[str, Any]]:
         )
     nmap = _share(row["nmap_windows"], row["with_window"])
     first = _share(row["window_1024"], row["with_window"])
-    if nmap >= 0.9 and first >= 0.5:
+    template_ttl = (row.get("ttl_min") or 0) >= MASSCAN_MIN_TTL
+    if first >= 0.99 and template_ttl and (row["with_ttl"] or 0) >= MIN_PROBES:
+        hints.append(
+            {
+                "tool": "masscan",
+                "confidence": "medium",
+                "evidence": (
+                    f"TCP window 1024 in {first:.0%} of {probes} SYN probes, all with TTL >= "
+                    f"{MASSCAN_MIN_TTL} (a TTL 255 packet template; nmap randomises lower TTLs)"
+                ),
+            }
+        )
+    elif nmap >= 0.9 and first >= 0.5:
         many_ttls = (row["ttls"] or 0) >= 5 and _share(row["ttls"], row["with_ttl"]) >= 0.05
         hints.append(
             {
