@@ -193,3 +193,19 @@ def test_cli_spark_ingest_and_hunt_with_jobs(
         assert hunted.exit_code == 0, hunted.output
         documents.append(json.loads(hunted.stdout[hunted.stdout.index("{") :]))
     assert documents[0]["cases"] and documents[0]["cases"] == documents[1]["cases"]
+    # The cluster workflow: hunt over the lake the Spark tasks wrote, without
+    # ingesting anything else; Spark and DuckDB give the same cases.
+    over_lake = []
+    for engine in (["--engine", "spark", "--spark-master", "local[2]"], ["--engine", "duckdb"]):
+        hunted = runner.invoke(
+            main, ["hunt", "--lake", str(tmp_path / "lake"), "--config", config, "--json", *engine]
+        )
+        assert hunted.exit_code == 0, hunted.output
+        over_lake.append(json.loads(hunted.stdout[hunted.stdout.index("{") :]))
+    assert over_lake[0]["ingest"] is None  # nothing ingested
+    assert over_lake[0]["cases"] and over_lake[0]["cases"] == over_lake[1]["cases"]
+    # The lake holds every family of the sample, so more actors than firewall + zeek.
+    actors = {case["actor"] for case in over_lake[0]["cases"]}
+    assert {case["actor"] for case in documents[0]["cases"]} < actors
+    nothing = runner.invoke(main, ["hunt", "--config", config])
+    assert nothing.exit_code != 0 and "--lake to hunt over an existing lake" in nothing.output

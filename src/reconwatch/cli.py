@@ -114,7 +114,7 @@ _jobs_option = click.option(
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @_config_option
 @_format_option
 @click.option(
@@ -162,10 +162,17 @@ def hunt(
     now: str | None,
     jobs: int | None,
 ) -> None:
-    """Ingest PATHS (files, directories, .gz, or - for stdin) and hunt for reconnaissance."""
+    """Ingest PATHS (files, directories, .gz, or - for stdin) and hunt for reconnaissance.
+
+    With --lake and no PATHS, hunt over what the lake already holds (e.g. after
+    `ingest --engine spark` on a cluster).
+    """
     from reconwatch.hunt import hunt as run_hunt
     from reconwatch.report.console import print_cases, print_ingest
 
+    if not paths and lake_dir is None:
+        _fail("give PATHS to ingest, or --lake to hunt over an existing lake")
+        return
     config = _config(config_path)
     overrides = {k: v for k, v in (("kind", engine), ("spark_master", spark_master)) if v}
     if overrides:
@@ -175,7 +182,7 @@ def hunt(
     try:
         with _progress(console) as progress:
             result = run_hunt(
-                paths,
+                paths or None,
                 config,
                 out_dir=out_dir,
                 lake_dir=lake_dir,
