@@ -45,6 +45,9 @@ def test_slow_scan_state_carries_across_hunts(tmp_path: Path) -> None:
     (case,) = [c for c in second.cases if SOURCE in c.sources]
     (finding,) = [f for f in case.findings if f.detection == "slow_scan"]
     assert finding.score == 120  # distinct pairs over both hunts
+    # The new state was written beside the old one, then put in its place.
+    state = out / SLOW_STATE_FILE
+    assert state.is_file() and not state.with_name(state.name + ".partial").exists()
 
 
 def test_without_state_each_half_is_below_threshold(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from reconwatch.cases import Case, build_cases
 from reconwatch.config import Config
 from reconwatch.detect import run_detections
-from reconwatch.detect.slow import carry_state, save_slow_state
+from reconwatch.detect.slow import carry_state, commit_slow_state
 from reconwatch.engine import Engine
 from reconwatch.enrich import Enrichment
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
@@ -105,8 +105,10 @@ def hunt(
             findings = run_detections(engine.tables(), config.detect, site=config.site)
             slow_state = None
             if state_file is not None:
+                # On DuckDB whatever the detection engine: the state streams to
+                # one Parquet file there (the same cells on both, see slow.py).
                 findings, slow_state = carry_state(
-                    engine.table("network"), findings, state_file, config.detect.slow_scan
+                    local.table("network"), findings, state_file, config.detect.slow_scan
                 )
             tables = local.tables()
             cases = build_cases(tables, findings, config.triage.evidence_samples)
@@ -145,7 +147,7 @@ def hunt(
         if store is not None:
             store.close()
     if state_file is not None and slow_state is not None:
-        save_slow_state(slow_state, state_file)  # only once the whole hunt succeeded
+        commit_slow_state(slow_state, state_file)  # only once the whole hunt succeeded
     exposure.cases = {c.id: sorted(c.sources) for c in cases}
     result = HuntResult(
         run=run,

@@ -213,19 +213,41 @@ def slow_scan_with_state(
 
 def carry_state(
     network: ir.Table, findings: pa.Table, state_file: Path, cfg: SlowScanConfig
-) -> tuple[pa.Table, pa.Table]:
+) -> tuple[pa.Table, Path]:
     """The runner's ``findings`` with ``slow_scan`` rows counted over the saved state too.
 
     Returns the findings (same columns and order as ``run_detections``) and
-    the new state; the caller saves it with ``save_slow_state`` once the hunt
-    has succeeded, so a failed hunt leaves the old state in place.
+    the new state, written next to ``state_file`` as a partial file; the caller
+    puts it in place with ``commit_slow_state`` once the hunt has succeeded, so
+    a failed hunt leaves the old state in place. The state holds a row per
+    failed host:port pair per source and 5 minutes (about half the lines of a
+    firewall log full of internet noise), so it never passes through Python:
+    the engine of ``network`` reads the old file and writes the new one
+    (DuckDB streams both within ``engine.memory_limit``). ``network`` must be
+    on an engine that writes one Parquet file (DuckDB).
     """
-    found, new_state = slow_scan_with_state(network, load_slow_state(state_file), cfg)
+    backend = ibis.get_backend(network)
+    state = None
+    if state_file.exists():
+        state = backend.read_parquet(str(state_file))
+    found, new_state = slow_scan_with_state(network, state, cfg)
     slow = conform(found.to_pyarrow(), FINDINGS)
     slow = slow.append_column("source_table", pa.repeat(pa.scalar("network"), slow.num_rows))
     others = findings.filter(pc.not_equal(findings["detection"], SLOW))
     merged = pa.concat_tables([others, conform(slow, RUN_FINDINGS)])
-    return merged.sort_by([(key, "ascending") for key in SORT_KEYS]), new_state.to_pyarrow()
+    partial = _partial(state_file)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    new_state.to_parquet(partial)
+    return merged.sort_by([(key, "ascending") for key in SORT_KEYS]), partial
+
+
+def commit_slow_state(partial: Path, state_file: Path) -> None:
+    """Put the state ``carry_state`` wrote in place (an atomic rename)."""
+    partial.replace(state_file)
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
 
 
 def state_path(lake_root: Path) -> Path:
@@ -243,7 +265,7 @@ def load_slow_state(path: Path) -> pa.Table | None:
 def save_slow_state(state: pa.Table, path: Path) -> None:
     """Write the state atomically: a crash mid-write leaves the old state intact."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+    partial = _partial(path)
     pq.write_table(conform(state, SLOW_STATE), partial)
     partial.replace(path)
 
