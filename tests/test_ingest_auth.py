@@ -332,14 +332,64 @@ def test_windows_json_winlogbeat_and_evtx_dump_shapes() -> None:
             "event_code": "4625",
             "observer_name": "WS-7",
         },
+        # 4776 and 4634 name no client address: kept with a null source.
+        {
+            **AUTH_NULLS,
+            "log_line": 4,
+            "timestamp": utc(2026, 9, 30, 10, 0, 3),
+            "source_ip": None,
+            "user_name": "carol",
+            "event_outcome": "success",
+            "event_action": "credential_validation",
+            "auth_method": "ntlm",
+            "service_name": "windows",
+            "event_code": "4776",
+            "observer_name": "DC01",
+        },
+        {
+            **AUTH_NULLS,
+            "log_line": 5,
+            "timestamp": utc(2026, 9, 30, 10, 0, 4),
+            "source_ip": None,
+            "user_name": "alice",
+            "event_action": "logout",
+            "service_name": "windows",
+            "event_code": "4634",
+            "observer_name": "DC01",
+        },
     ]
     assert rejects(parsed) == [
-        (4, auth_windows.NO_ADDRESS),
-        (5, auth_windows.NO_ADDRESS),
         (6, auth_windows.OTHER_EVENT),
+        # A 4624 local logon (IpAddress "-") stays rejected: the address is its point.
         (7, auth_windows.NO_ADDRESS),
         (8, auth_windows.NOT_WINDOWS),
     ]
+
+
+def test_windows_events_without_a_client_address_by_nature() -> None:
+    lines = [
+        # 4776 with an address anyway (an enriched export): kept.
+        '{"@timestamp":"2026-09-30T10:00:00Z","winlog":{"event_id":4776,"computer_name":"DC",'
+        '"event_data":{"TargetUserName":"eve","Workstation":"WS-9","IpAddress":"192.0.2.5",'
+        '"Status":"0xC000006A"}}}',
+        # "-" is no address; a given but invalid one is still a reject.
+        '{"@timestamp":"2026-09-30T10:00:01Z","winlog":{"event_id":4634,"computer_name":"DC",'
+        '"event_data":{"TargetUserName":"bob","IpAddress":"-"}}}',
+        '{"@timestamp":"2026-09-30T10:00:02Z","winlog":{"event_id":4634,"computer_name":"DC",'
+        '"event_data":{"TargetUserName":"bob","IpAddress":"not-an-ip"}}}',
+        '{"@timestamp":"2026-09-30T10:00:03Z","winlog":{"event_id":4625,"computer_name":"DC",'
+        '"event_data":{"TargetUserName":"bob"}}}',
+    ]
+    parsed = parse(make(WindowsJsonParser), lines)
+    out = rows(parsed.rows, "auth")
+    assert [
+        (r["log_line"], r["source_ip"], r["event_action"], r["event_outcome"], r["auth_method"])
+        for r in out
+    ] == [
+        (1, "192.0.2.5", "credential_validation", "failure", "ntlm"),
+        (2, None, "logout", None, None),
+    ]
+    assert rejects(parsed) == [(3, INVALID_SOURCE), (4, auth_windows.NO_ADDRESS)]
 
 
 def test_windows_explicit_credentials_and_ntlm_outcome() -> None:
@@ -391,8 +441,13 @@ GET_WINEVENT_ROWS = [
     winevent(4, 23, source_ip="203.0.113.66", source_port=51516, user_name="admin",
              event_outcome="failure", event_action="login", auth_method="ntlm",
              event_code="4625"),
+    # 4634 logoff and 4776 NTLM validation (which names a workstation only): no source.
+    winevent(5, 24, source_ip=None, user_name="alice", event_action="logout",
+             event_code="4634"),
     winevent(6, 25, source_ip="10.0.0.15", user_name="bob", event_action="explicit_credentials",
              event_code="4648"),
+    winevent(7, 26, source_ip=None, user_name="carol", event_outcome="success",
+             event_action="credential_validation", auth_method="ntlm", event_code="4776"),
 ]  # fmt: skip
 
 
@@ -406,20 +461,18 @@ GET_WINEVENT_ROWS = [
 def test_get_winevent_convertto_json_arrays(tmp_path: Path, name: str) -> None:
     lake = Lake(tmp_path / "lake")
     (stats,) = ingest([str(FIXTURES / name)], lake, Config(), IngestOptions(now=NOW)).files
-    # Line N is the Nth event of the array: 8 events, 5 rows, 3 rejects.
+    # Line N is the Nth event of the array: 8 events, 7 rows, 1 reject.
     assert (stats.error, stats.format, stats.lines, stats.parsed, stats.rejected) == (
-        None, "windows-json", 8, 5, 3,
+        None, "windows-json", 8, 7, 1,
     )  # fmt: skip
     table = lake.read("auth").sort_by("log_line").drop_columns(["log_file"])
     assert table.to_pylist() == GET_WINEVENT_ROWS
     rejected = [(r["log_line"], r["reason"]) for r in lake.read("rejects").to_pylist()]
     assert sorted(rejected) == [
-        (5, auth_windows.NO_ADDRESS),  # 4634 logoff
-        (7, auth_windows.NO_ADDRESS),  # 4776 NTLM validation names a workstation only
         (8, auth_windows.OTHER_EVENT),  # 4672 special privileges
     ]
     raw = {r["log_line"]: r["raw"] for r in lake.read("rejects").to_pylist()}
-    assert raw[7].startswith('{"Id":4776,') and '"Value":"carol"' in raw[7]
+    assert raw[8].startswith('{"Id":4672,')
 
 
 def _record(code: object, properties: object, **extra: object) -> dict[str, object]:
@@ -477,11 +530,14 @@ def test_get_winevent_bad_records_are_rejected_at_their_place(tmp_path: Path) ->
     lake = Lake(tmp_path / "lake")
     (stats,) = ingest([str(path)], lake, Config(), IngestOptions(format="windows-json")).files
     assert (stats.error, stats.lines, stats.parsed + stats.rejected) == (None, 11, 11)
-    rows_ = lake.read("auth").to_pylist()
+    rows_ = lake.read("auth").sort_by("log_line").to_pylist()
     assert [(r["log_line"], r["timestamp"]) for r in rows_] == [
         (1, utc(2023, 11, 14, 22, 13, 20, 123000)),
+        (10, utc(2023, 11, 14, 22, 13, 20, 123000)),
         (11, utc(2023, 11, 15, 3, 13, 20, 123456)),
     ]
+    (ntlm,) = (r for r in rows_ if r["log_line"] == 10)
+    assert (ntlm["source_ip"], ntlm["user_name"], ntlm["event_outcome"]) == (None, "eve", "success")
     assert sorted((r["log_line"], r["reason"]) for r in lake.read("rejects").to_pylist()) == [
         (2, auth_windows.NOT_JSON),
         (3, auth_windows.NOT_WINDOWS),
@@ -491,7 +547,6 @@ def test_get_winevent_bad_records_are_rejected_at_their_place(tmp_path: Path) ->
         (7, auth_windows.OTHER_EVENT),
         (8, INVALID_TIMESTAMP),
         (9, auth_windows.NO_ADDRESS),
-        (10, auth_windows.NO_ADDRESS),
     ]
 
 

@@ -245,14 +245,96 @@ def test_windows_dns_debug_log() -> None:
 def test_dnsmasq_queries_become_rows_and_their_follow_ups_are_skipped() -> None:
     parsed = parse(DnsmasqParser, fixture("dnsmasq.log"))
     assert rows(parsed) == [
-        row(1, at(2026, 11, 28, 4, 0), "192.0.2.1", "www.example.com", "A"),
-        row(4, at(2026, 11, 28, 4, 0, 1), "2001:db8::7", "v6.example.com", "AAAA"),
+        row(1, at(2026, 11, 28, 4, 0), "192.0.2.1", "www.example.com", "A",
+            rcode="NOERROR", answers=["93.184.216.34"]),
+        row(4, at(2026, 11, 28, 4, 0, 1), "2001:db8::7", "v6.example.com", "AAAA",
+            rcode="NXDOMAIN"),
+        # ``config ... is <PTR>``: answered locally, the record's data is not logged.
         row(6, at(2026, 11, 28, 4, 0, 2), "192.0.2.9", "1.2.0.192.in-addr.arpa", "PTR",
-            port=53211),
+            port=53211, rcode="NOERROR"),
     ]  # fmt: skip
     assert parsed.rows.column("observer_name").to_pylist() == ["gw", "gw", None]
     assert parsed.skipped == 4
     assert rejects(parsed) == [(8, "not a dnsmasq query line"), (9, "invalid source address")]
+
+
+def test_dnsmasq_extra_replies_join_their_query_by_serial() -> None:
+    parsed = parse(DnsmasqParser, fixture("dnsmasq-extra.log"))
+    t = at(2026, 11, 28, 4, 10)
+    c = "198.51.100.7"
+    assert rows(parsed, (*KEYS, "network_transport")) == [
+        # Interleaved with serial 43's query; the CNAME's target is an answer too.
+        {**row(1, t, c, "www.example.com", "A", port=53211, rcode="NOERROR",
+               answers=["edge.example.net", "203.0.113.80", "203.0.113.81"]),
+         "network_transport": None},
+        {**row(3, t, "198.51.100.8", "nx.example.com", "A", port=40000, rcode="NXDOMAIN"),
+         "network_transport": None},
+        {**row(9, t + dt.timedelta(seconds=1), c, "www.example.com", "AAAA", port=53212,
+               rcode="NOERROR", answers=["edge.example.net", "2001:db8::80"]),
+         "network_transport": None},
+        # dnsmasq writes a reverse answer under the address, not the in-addr.arpa name.
+        {**row(12, t + dt.timedelta(seconds=1), "198.51.100.9", "10.113.0.203.in-addr.arpa",
+               "PTR", port=5353, rcode="NOERROR", answers=["host10.example.com"]),
+         "network_transport": None},
+        # ``reply error is SERVFAIL`` names no query: only the serial ties it.
+        {**row(15, t + dt.timedelta(seconds=2), c, "broken.example.com", "TXT", port=53213,
+               rcode="SERVFAIL"),
+         "network_transport": None},
+        {**row(18, t + dt.timedelta(seconds=3), c, "example.com", "MX", port=53214,
+               rcode="NOERROR"),
+         "network_transport": None},
+        {**row(21, t + dt.timedelta(seconds=3), c, "router.lan", "A", port=53215,
+               rcode="NOERROR", answers=["192.0.2.254"]),
+         "network_transport": None},
+        {**row(23, t + dt.timedelta(seconds=4), c, "big.example.com", "A", port=53216,
+               rcode="NOERROR", answers=["203.0.113.99"]),
+         "network_transport": "tcp"},
+        {**row(25, t + dt.timedelta(seconds=5), c, "nodata.example.com", "AAAA", port=53217,
+               rcode="NOERROR"),
+         "network_transport": "udp"},
+    ]  # fmt: skip
+    assert rejects(parsed) == []
+    assert parsed.skipped == 17
+
+
+def test_dnsmasq_replies_without_serials_join_by_name_in_line_order() -> None:
+    parsed = parse(DnsmasqParser, fixture("dnsmasq-replies.log"))
+    t = at(2026, 11, 28, 4, 20)
+    s = dt.timedelta(seconds=1)
+    assert rows(parsed) == [
+        row(1, t, "192.0.2.1", "a.example.com", "A", rcode="NOERROR", answers=["203.0.113.1"]),
+        # A CNAME run keeps going through the chain's names.
+        row(3, t, "192.0.2.2", "b.example.com", "A", rcode="NOERROR",
+            answers=["cdn.example.net", "203.0.113.7"]),
+        row(8, t + s, "192.0.2.1", "nx.example.com", "A", rcode="NXDOMAIN"),
+        row(10, t + s, "192.0.2.1", "router.lan", "A", rcode="NOERROR",
+            answers=["192.0.2.254"]),
+        row(12, t + 2 * s, "192.0.2.1", "7.113.0.203.in-addr.arpa", "PTR", rcode="NOERROR",
+            answers=["cdn.example.net"]),
+        # The latest earlier query of the name gets the reply, not the first one.
+        row(15, t + 3 * s, "192.0.2.1", "a.example.com", "AAAA", rcode="NOERROR"),
+        # ``reply error is SERVFAIL`` names no query: without serials it stays unpaired.
+        row(18, t + 4 * s, "192.0.2.3", "down.example.com", "A"),
+        row(22, t + 5 * s, "192.0.2.4", "late.example.com", "A", rcode="NOERROR",
+            answers=["203.0.113.5"]),
+    ]  # fmt: skip
+    # Line 21 (another dnsmasq process) answers nothing of process 812's; still skipped.
+    assert rejects(parsed) == []
+    assert parsed.skipped == 16
+
+
+def test_dnsmasq_reply_in_the_next_batch_is_skipped_unjoined() -> None:
+    lines = fixture("dnsmasq-replies.log")
+    con = duckdb.connect()
+    try:
+        parser = DnsmasqParser(ParseContext(Config(), con, "test.log", NOW))
+        first = parse_with(parser, lines[:23])
+        second = parse_with(parser, lines[23:], first=24)
+    finally:
+        con.close()
+    late = rows(first)[-1]
+    assert (late["log_line"], late["dns_answers"], late["dns_response_code"]) == (22, None, None)
+    assert second.row_count == 0 and second.skipped == 1 and second.rejects.num_rows == 0
 
 
 OTHER_PROGRAMS = [
@@ -336,7 +418,7 @@ OWN_SAMPLES = {
     "bind": ["bind9-logs/bind9-logs.log", "bind9-refused/bind9-refused.log",
              "bind9-syslog/bind9-syslog.log"],
     "windns": ["windns.log"],
-    "dnsmasq": ["dnsmasq.log"],
+    "dnsmasq": ["dnsmasq.log", "dnsmasq-extra.log", "dnsmasq-replies.log"],
     "unbound": ["unbound.log", "unbound-file.log"],
     "coredns": ["coredns.log"],
     "route53resolver": ["route53.log"],
@@ -384,6 +466,7 @@ def test_sniffers_never_raise(sample: list[str]) -> None:
 # -- properties ------------------------------------------------------------------------------
 
 _REAL = [line for name in OWN_SAMPLES if name != "bind" for line in fixture(OWN_SAMPLES[name][0])]
+_REAL += fixture("dnsmasq-extra.log")[:12] + fixture("dnsmasq-replies.log")[:14]
 _REAL += [
     "28-Nov-2026 04:00:00.123 queries: info: client @0x7f 192.0.2.1#53211 (a): view v: "
     "query: a IN A +E(0)K (198.51.100.53)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 from pathlib import Path
 
@@ -36,12 +37,29 @@ def test_real_security_log_is_parsed_by_the_windows_parser(
     path = FIXTURE if compressed else plain
     lake = Lake(tmp_path / "lake")
     (stats,) = ingest([str(path)], lake, Config()).files
-    # 4776 names a workstation, not an address: read, recognised, and
-    # rejected with that reason (the auth table is keyed by address).
-    assert (stats.format, stats.lines, stats.parsed, stats.rejected) == ("windows-json", 1, 0, 1)
-    assert stats.reject_reasons == {NO_ADDRESS: 1}
-    (reject,) = lake.read("rejects").to_pylist()
-    assert reject["log_line"] == 1 and "at_adm" in reject["raw"]
+    # 4776 names a workstation, not an address: stored with a null source_ip,
+    # its user, outcome (Status 0x0) and the domain controller that logged it.
+    assert (stats.format, stats.lines, stats.parsed, stats.rejected) == ("windows-json", 1, 1, 0)
+    assert NO_ADDRESS not in stats.reject_reasons
+    assert lake.read("rejects").num_rows == 0
+    (row,) = lake.read("auth").to_pylist()
+    assert row == {
+        "timestamp": dt.datetime(2020, 4, 1, 8, 45, 42, 187315, tzinfo=dt.UTC),
+        "source_ip": None,
+        "source_port": None,
+        "destination_ip": None,
+        "destination_port": None,
+        "user_name": "at_adm",
+        "event_outcome": "success",
+        "event_action": "credential_validation",
+        "auth_method": "ntlm",
+        "service_name": "windows",
+        "event_code": "4776",
+        "observer_name": "DC_TEST2k12.TEST.SAAS",
+        "event_dataset": "windows.security",
+        "log_file": str(path),
+        "log_line": 1,
+    }
 
 
 def test_a_corrupt_evtx_is_reported_not_raised(tmp_path: Path) -> None:

@@ -235,6 +235,58 @@ def test_fastlog_real_sample_in_the_configured_zone(crowdsec_hub: Path) -> None:
     ]  # fmt: skip
 
 
+def test_fastlog_snort_yearless_stamps_take_the_syslog_year_and_roll_over() -> None:
+    # Read on 2026-11-28: the first stamp (December) is last year's, January turns it.
+    parsed = parse(FastLogParser, fixture("fast-snort.log"))
+    alerts = conformed(parsed.rows, "alert")
+    assert pick(alerts, "log_line", "timestamp", "source_ip", "source_port", "destination_ip",
+                "destination_port", "network_transport", "rule_id", "rule_name", "rule_category",
+                "event_severity") == [
+        (1, at(2025, 12, 31, 23, 59, 58, 123456), "198.51.100.7", 53222, "203.0.113.10", 22,
+         "tcp", "2009582", "ET SCAN NMAP -sS window 1024", "Attempted Information Leak", 2),
+        (2, at(2025, 12, 31, 23, 59, 59, 500000), "198.51.100.7", None, "203.0.113.10", None,
+         "icmp", "2100366", "GPL ICMP_INFO PING *NIX", "Misc activity", 3),
+        (3, at(2026, 1, 1, 0, 0, 1, 1), "198.51.100.8", 40000, "203.0.113.10", 22, "tcp",
+         "2001219", "ET SCAN Potential SSH Scan", "Attempted Information Leak", 2),
+        (4, at(2026, 1, 1, 0, 0, 2), "2001:db8::66", 40002, "2001:db8::10", 161, "udp",
+         "2009583", "ET SCAN v6", None, 1),
+    ]  # fmt: skip
+    assert rejects(parsed) == [
+        (6, "invalid timestamp"),
+        (7, "invalid timestamp"),
+        (8, "invalid timestamp"),
+    ]
+    assert parsed.skipped == 1
+
+
+def test_fastlog_snort_year_from_config_zone_and_across_batches() -> None:
+    config = Config.model_validate({"syslog": {"year": 2019, "timezone": "Europe/Paris"}})
+    con = duckdb.connect()
+    try:
+        parser = FastLogParser(ParseContext(config, con, "t.log", NOW))
+        lines = fixture("fast-snort.log")[:4]
+        # December in one batch, January in the next: the year carries over and turns.
+        first = conformed(parse_with(parser, lines[:2]).rows, "alert")
+        second = conformed(parse_with(parser, lines[2:], first=3).rows, "alert")
+    finally:
+        con.close()
+    assert [r["timestamp"] for r in first + second] == [
+        at(2019, 12, 31, 22, 59, 58, 123456),
+        at(2019, 12, 31, 22, 59, 59, 500000),
+        at(2019, 12, 31, 23, 0, 1, 1),
+        at(2019, 12, 31, 23, 0, 2),
+    ]
+
+
+def test_fastlog_suricata_and_snort_stamps_in_one_file() -> None:
+    lines = [fixture("fast.log")[0], fixture("fast-snort.log")[2]]
+    alerts = conformed(parse(FastLogParser, lines).rows, "alert")
+    assert [r["timestamp"] for r in alerts] == [
+        at(2026, 11, 28, 4, 0, 0, 123456),
+        at(2026, 1, 1, 0, 0, 1, 1),
+    ]
+
+
 # -- sniffing --------------------------------------------------------------------------------
 
 
@@ -250,6 +302,7 @@ def test_each_sniffer_claims_only_its_own_samples(shared_data: Path) -> None:
         hub / "suricata-logs-fastlog" / "suricata-logs-fastlog.log": "fastlog",
         FIXTURES / "eve.json": "suricata-eve",
         FIXTURES / "fast.log": "fastlog",
+        FIXTURES / "fast-snort.log": "fastlog",
     }
     paths = [p for p in sorted(shared_data.rglob("*")) if p.suffix in (".log", ".json")]
     paths += sorted((Path(__file__).parent / "fixtures").rglob("*.*"))
@@ -270,7 +323,7 @@ def test_sniffers_never_raise(sample: list[str]) -> None:
 
 # -- properties ------------------------------------------------------------------------------
 
-_REAL = fixture("eve.json") + fixture("fast.log")
+_REAL = fixture("eve.json") + fixture("fast.log") + fixture("fast-snort.log")
 
 
 def _mutate(line: str, cut: int, insert: str) -> str:

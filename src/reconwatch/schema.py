@@ -64,10 +64,10 @@ def _common_tail() -> list[pa.Field]:
     ]
 
 
-def _endpoints() -> list[pa.Field]:
+def _endpoints(source_required: bool = True) -> list[pa.Field]:
     return [
         pa.field("timestamp", TIMESTAMP, nullable=False),
-        pa.field("source_ip", pa.string(), nullable=False),
+        pa.field("source_ip", pa.string(), nullable=not source_required),
         pa.field("source_port", pa.int32()),
         pa.field("destination_ip", pa.string()),
         pa.field("destination_port", pa.int32()),
@@ -120,7 +120,11 @@ HTTP: Final = pa.schema(
 #: User activity: logins, logouts, VPN sessions.
 AUTH: Final = pa.schema(
     [
-        *_endpoints(),
+        # source_ip is null for events that name no client address by nature
+        # (Windows 4634 logoff, 4776 NTLM credential validation): they still say
+        # who did what where (user, outcome, observer). Correlation by source
+        # address (cases, triage, watch) joins on it and so passes them over.
+        *_endpoints(source_required=False),
         pa.field("user_name", pa.string()),
         # success | failure | null (informational events such as a disconnect).
         pa.field("event_outcome", pa.string()),

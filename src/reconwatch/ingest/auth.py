@@ -5,9 +5,14 @@ Each format lives in its own ``auth_<name>`` module; this module lists them.
 
 from __future__ import annotations
 
-from reconwatch.ingest.auth_openvpn import OpenVpnParser
+from reconwatch.ingest.auth_openvpn import OpenVpnParser, OpenVpnStatusParser
 from reconwatch.ingest.auth_sshd import SshdParser
 from reconwatch.ingest.auth_windows import WindowsJsonParser
 from reconwatch.ingest.base import Parser
 
-PARSERS: tuple[type[Parser], ...] = (WindowsJsonParser, SshdParser, OpenVpnParser)
+PARSERS: tuple[type[Parser], ...] = (
+    WindowsJsonParser,
+    SshdParser,
+    OpenVpnStatusParser,
+    OpenVpnParser,
+)

@@ -20,10 +20,14 @@ Three JSON shapes of the same events are read, one object per line:
 
 Events kept (``auth`` rows): 4624 logon (success), 4625 failed logon, 4634
 logoff, 4648 logon with explicit credentials, 4776 NTLM credential validation
-(success when ``Status`` is 0). 4634 and 4776 name no client address, and
-4624/4625 of local logons have ``IpAddress`` "-": such lines are rejected with
-``NO_ADDRESS`` (the auth table is keyed by a source address). Other event ids
-are rejected with ``OTHER_EVENT``.
+(success when ``Status`` is 0; ``auth_method`` ntlm). 4634 and 4776 name no
+client address by nature (4776's ``Workstation`` is a NetBIOS name, and the
+auth table has no column for a source host name): they become rows with a
+NULL ``source_ip`` (``source_optional``), still carrying the user, outcome,
+action and the logging computer (``observer_name``); an address they do
+carry (an enriched export) is kept. 4624/4625/4648 without one (local logons,
+``IpAddress`` "-") are rejected with ``NO_ADDRESS``: for them the address is
+the point of the row. Other event ids are rejected with ``OTHER_EVENT``.
 
 ``.evtx`` files (plain or compressed) reach this parser as the second shape:
 ``ingest.sources`` decodes them record by record with the ``evtx`` package,
@@ -53,6 +57,9 @@ NOT_JSON: Final = "not a JSON object"
 NOT_WINDOWS: Final = "not a Windows event"
 OTHER_EVENT: Final = "Windows event not read"
 NO_ADDRESS: Final = "Windows event without a client address"
+
+#: Events that carry no client address by nature: kept with a NULL source_ip.
+NO_CLIENT_EVENTS: Final = (4634, 4776)
 
 #: Event id -> (event_action, event_outcome); 4776's outcome comes from Status.
 EVENTS: Final = {
@@ -180,6 +187,7 @@ class WindowsJsonParser(Parser):
                 f"CASE WHEN by_place THEN CASE code {places} END END",
             )
         codes = ", ".join(str(c) for c in EVENTS)
+        no_client = ", ".join(str(c) for c in NO_CLIENT_EVENTS)
         low, high = _MS_RANGE
         sql = f"""
         WITH j AS (
@@ -206,14 +214,16 @@ class WindowsJsonParser(Parser):
         SELECT log_line, _row, skip,
                coalesce(CASE WHEN ms BETWEEN {low} AND {high} THEN epoch_ms(ms) END,
                         timezone('UTC', TRY_CAST(time0 AS TIMESTAMPTZ))) AS timestamp,
-               ip0 AS source_raw,
+               nullif(nullif(ip0, '-'), '') AS source_raw,
+               code IN ({no_client}) AS source_optional,
                CAST(TRY_CAST(nullif(port0, '0') AS USMALLINT) AS INTEGER) AS source_port,
                nullif(nullif(user0, '-'), '') AS user_name,
                {_case(0)} AS event_action,
                CASE WHEN code = 4776 THEN CASE WHEN lower(status0) IN ('0x0', '0') THEN 'success'
                                                ELSE 'failure' END
                     ELSE {_case(1)} END AS event_outcome,
-               lower(nullif(nullif(trim(package0), '-'), '')) AS auth_method,
+               CASE WHEN code = 4776 THEN 'ntlm'
+                    ELSE lower(nullif(nullif(trim(package0), '-'), '')) END AS auth_method,
                'windows' AS service_name,
                CAST(code AS VARCHAR) AS event_code,
                computer AS observer_name,
@@ -221,7 +231,8 @@ class WindowsJsonParser(Parser):
                     WHEN code IS NULL THEN {lit(NOT_WINDOWS)}
                     WHEN code NOT IN ({codes}) OR provider <> {lit(PROVIDER)}
                         THEN {lit(OTHER_EVENT)}
-                    WHEN coalesce(ip0, '-') IN ('-', '') THEN {lit(NO_ADDRESS)}
+                    WHEN coalesce(ip0, '-') IN ('-', '') AND code NOT IN ({no_client})
+                        THEN {lit(NO_ADDRESS)}
                END AS reason
         FROM f
         """  # noqa: S608 - constant SQL and a generated view name; JSON paths are bound

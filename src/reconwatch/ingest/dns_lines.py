@@ -135,7 +135,7 @@ class SqlLineParser(Parser):
         # DuckDB refuses parameters a statement does not use.
         params = {k: v for k, v in self.params().items() if f"${k}" in sql}
         con = self.ctx.con
-        result = pa.concat_tables(run_sliced(con, sql, params, numbered, VIEW))
+        result = self.combine(pa.concat_tables(run_sliced(con, sql, params, numbered, VIEW)))
         if "skip" in result.column_names:
             result = result.filter(pc.invert(pc.fill_null(result.column("skip"), False)))
             result = result.drop_columns(["skip"])
@@ -153,6 +153,15 @@ class SqlLineParser(Parser):
             skipped=lines.num_rows - result.num_rows,
             other_tables=parsed.other_tables,
         )
+
+    def combine(self, result: pa.Table) -> pa.Table:
+        """The whole batch's query result, before skipped lines leave it.
+
+        The query runs on slices of the batch; a parser that relates lines to
+        each other (dnsmasq's replies to their queries) does it here, over the
+        whole batch at once. The default keeps ``result`` as it is.
+        """
+        return result
 
     def finish(self, result: pa.Table, envelope_time: pa.Array, lines: pa.Table) -> Parsed:
         """Dates, addresses and the split of rows from rejects (Arrow only).

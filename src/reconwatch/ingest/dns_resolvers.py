@@ -6,12 +6,42 @@ dnsmasq (``log-queries``; syslog program ``dnsmasq``, or its own
     Nov 28 04:00:00 gw dnsmasq[812]: query[A] www.example.com from 192.0.2.1
     Nov 28 04:00:00 dnsmasq[812]: 17 192.0.2.1/53211 query[AAAA] x.example.com from 192.0.2.1
 
-Query lines become rows (``log-queries=extra`` adds the client's port). The
-lines that follow a query (``forwarded``, ``reply``, ``cached``, ``config``,
-``/etc/hosts``, ``validation``, ``dnssec-query``...) describe that query's
-resolution, not another event: they are skipped, and their answers and
-NXDOMAINs are not joined back to the query (a later version may). Any other
-dnsmasq line is rejected (``not a dnsmasq query line``).
+Query lines become rows (``log-queries=extra`` adds a serial number and the
+client's port; ``log-queries=proto`` a ``UDP``/``TCP`` prefix, kept as the
+transport). The lines that follow a query (``forwarded``, ``reply``,
+``cached``, ``config``, ``DHCP``, ``/etc/hosts``, ``validation``,
+``dnssec-query``...) describe that query's resolution, not another event: they
+are skipped (counted), and the answer lines among them (``reply``, ``cached``,
+``cached-stale``, ``config``, ``DHCP``, ``auth``, a hosts file: ``SOURCE NAME is
+DATA``) give the query row its ``dns_answers`` and ``dns_response_code``:
+
+* which query a line answers: with ``log-queries=extra`` every line carries the
+  query's serial (``42 192.0.2.1/53211 reply www.example.com is 192.0.2.80``),
+  and a line answers the latest earlier query of the same serial from the same
+  process (host and pid): exact, as dnsmasq itself numbers them. Without
+  ``extra`` the rule is a best reading of dnsmasq's single-threaded log: the
+  answer lines of one reply are written one after the other, and a run of
+  answer lines (a new run starts after any other line or where the name
+  changes other than after a ``<CNAME>``) answers the latest earlier query
+  from the same process whose name is the run's first name (a PTR query's
+  ``d.c.b.a.in-addr.arpa`` also matches the ``a.b.c.d`` that dnsmasq writes
+  for reverse answers; IPv6 reverse answers match only in ``extra`` mode).
+  Two concurrent queries of the same name share one upstream reply in dnsmasq:
+  the later query gets it.
+* ``dns_answers``: the addresses and names in answer order; a ``<CNAME>`` line
+  contributes its target (the name of the next line of the reply); type
+  placeholders (``<PTR>``, ``<TXT>``...) carry no data and are left out.
+  NULL when no answer line carries data.
+* ``dns_response_code``: ``NXDOMAIN`` (``NXDOMAIN``, ``NXDOMAIN-IPv4``...),
+  ``SERVFAIL``, ``REFUSED``, ``FORMERR``, ``NOTIMP`` or the mnemonic of a
+  numeric code if any answer line says so, else ``NOERROR`` (addresses, names,
+  ``NODATA``); NULL for a query without an answer line (forwarded with no
+  reply logged, or a reply in the next batch).
+* batches: the pairing runs over one batch (about a megabyte of lines): a
+  reply whose query ended the previous batch is skipped without being joined,
+  and that query's row keeps NULL answers and response code.
+
+Any other dnsmasq line is rejected (``not a dnsmasq query line``).
 
 Unbound (``log-queries``/``log-replies``; syslog program ``unbound``, or its
 own ``logfile`` with an epoch or ``log-time-ascii`` stamp)::
@@ -41,6 +71,9 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar, Final
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from reconwatch.ingest import syslog
 from reconwatch.ingest.dns_lines import (
     BLANK_SQL,
@@ -51,6 +84,7 @@ from reconwatch.ingest.dns_lines import (
     qname_sql,
 )
 from reconwatch.ingest.linesql import lit
+from reconwatch.ingest.slices import run_on
 
 #: RFC 3164 stamp at the start of a line (a program's own file, no host).
 _BSD_START: Final = r"^(?:<\d{1,3}>)?([A-Z][a-z]{2}  ?\d{1,2} \d{2}:\d{2}:\d{2}) "
@@ -95,13 +129,26 @@ class _ResolverParser(SqlLineParser):
 
 
 DNSMASQ_QUERY: Final = r"^(?:\d+ ([^/\s]+)/(\d+) )?query\[([A-Za-z0-9]+)\] (\S+) from (\S+)$"
+#: ``log-queries=extra``'s serial (and client), when dnsmasq has one for the line.
+_SERIAL: Final = r"^(?:\d+ (?:\S+/\d+ )?)?"
 #: Lines that follow a query and describe its resolution: skipped.
 DNSMASQ_FOLLOW: Final = (
-    r"^(?:\d+ \S+/\d+ )?(?:reply|forwarded|cached|cached-stale|config|validation|"
-    r"dnssec-query|dnssec-retry|dnssec-response|ipset add|nftset add|auth|/\S+) "
+    _SERIAL + r"(?:reply|forwarded|cached|cached-stale|config|DHCP|validation|"
+    r"dnssec-query|dnssec-retry|dnssec-response|ipset add|nftset add|auth|/\S+)(?:\[[^\]]*\])? "
 )
+#: The follow-up lines that answer: ``SOURCE NAME is DATA`` (then an optional
+#: `` (DNSSEC signed)`` or `` (EDE: ...)``, not read).
+DNSMASQ_ANSWER: Final = (
+    _SERIAL + r"(?:reply|cached|cached-stale|config|DHCP|auth|/\S+) (\S+) is (not implemented|\S+)"
+)
+#: Helper columns of the batch query, used by ``DnsmasqParser.combine`` only.
+_PAIRING: Final = ("dm_kind", "dm_proc", "dm_serial", "dm_name", "dm_data")
+#: Numeric response codes dnsmasq writes as numbers (it names SERVFAIL, REFUSED...).
+_RCODES: Final = {6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE"}
 NOT_DNSMASQ: Final = "not a dnsmasq query line"
-_DNSMASQ_SNIFF = re.compile(r"dnsmasq\[\d+\]: (?:\d+ \S+/\d+ )?query\[[A-Za-z0-9]+\] \S+ from ")
+_DNSMASQ_SNIFF = re.compile(
+    r"dnsmasq\[\d+\]: (?:(?:UDP|TCP) )?(?:\d+ \S+/\d+ )?query\[[A-Za-z0-9]+\] \S+ from "
+)
 
 
 class DnsmasqParser(_ResolverParser):
@@ -124,24 +171,165 @@ class DnsmasqParser(_ResolverParser):
         k = syslog
         return f"""
         WITH {self.lines_sql()},
+        proto AS (
+            SELECT *, CASE WHEN starts_with(message, 'UDP ') OR starts_with(message, 'TCP ')
+                           THEN lower(left(message, 3)) END AS network_transport
+            FROM msg
+        ),
+        body AS (
+            SELECT * EXCLUDE (message),
+                   CASE WHEN network_transport IS NULL THEN message ELSE substr(message, 5) END
+                       AS message
+            FROM proto
+        ),
         cut AS (
             SELECT *,
                    regexp_extract(message, {lit(DNSMASQ_QUERY)},
                                   ['cip', 'cport', 'type', 'name', 'ip']) AS q
-            FROM msg
+            FROM body
+        ),
+        answer AS (
+            SELECT *,
+                   CASE WHEN q.name = '' AND mine THEN
+                        regexp_extract(message, {lit(DNSMASQ_ANSWER)}, ['name', 'data']) END AS a
+            FROM cut
         )
         SELECT log_line, _row, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD}, observer_name,
                nullif(q.ip, '') AS source_raw,
                CAST(TRY_CAST(nullif(q.cport, '') AS USMALLINT) AS INTEGER) AS source_port,
+               network_transport,
                {qname_sql("q.name")} AS dns_question_name,
                upper(q.type) AS dns_question_type,
                'IN' AS dns_question_class,
                'allowed' AS event_action,
                CASE WHEN NOT mine THEN {lit(OTHER_PROGRAM)}
                     WHEN q.name = '' THEN {lit(NOT_DNSMASQ)} END AS reason,
-               q.name = '' AND mine AND regexp_matches(message, {lit(DNSMASQ_FOLLOW)}) AS skip
-        FROM cut
+               q.name = '' AND mine AND regexp_matches(message, {lit(DNSMASQ_FOLLOW)}) AS skip,
+               CASE WHEN mine AND q.name <> '' THEN 'q'
+                    WHEN coalesce(a.name, '') <> '' THEN 'a' END AS dm_kind,
+               concat_ws('/', observer_name,
+                         split_part(split_part(line, 'dnsmasq[', 2), ']', 1)) AS dm_proc,
+               CASE WHEN regexp_matches(message, '^[0-9]{{1,10}} ')
+                    THEN CAST(split_part(message, ' ', 1) AS BIGINT) END AS dm_serial,
+               CASE WHEN q.name <> '' THEN {qname_sql("q.name")}
+                    ELSE {qname_sql("a.name")} END AS dm_name,
+               a.data AS dm_data
+        FROM answer
         """  # noqa: S608 - constant patterns and a generated view name only
+
+    def combine(self, result: pa.Table) -> pa.Table:
+        """Answers and response codes joined to the queries they answer (module doc)."""
+        n = result.num_rows
+        answers = pa.nulls(n, pa.list_(pa.string()))
+        rcodes = pa.nulls(n, pa.string())
+        kind = result.column("dm_kind").combine_chunks()
+        if pc.any(pc.equal(kind, "a")).as_py():
+            paired = pc.is_valid(kind)
+            lines = pa.table(
+                {
+                    "pos": pc.indices_nonzero(paired),
+                    "log_line": pc.filter(result.column("log_line"), paired),
+                    **{c: pc.filter(result.column(c), paired) for c in _PAIRING},
+                }
+            )
+            cursor = self.ctx.con.cursor()
+            try:
+                found = run_on(_PAIR_SQL, {}, "{view}", cursor, lines)
+            finally:
+                cursor.close()
+            if found.num_rows:
+                # ``found`` is sorted by pos: each query row takes its own row of it.
+                at = pc.is_in(pc.indices_nonzero(pa.repeat(pa.scalar(True), n)), found["pos"])
+                index = pc.replace_with_mask(
+                    pa.nulls(n, pa.uint64()),
+                    at,
+                    pc.indices_nonzero(pa.repeat(pa.scalar(True), found.num_rows)),
+                )
+                answers = pc.take(found["answers"], index).combine_chunks()
+                rcodes = pc.take(found["rcode"], index).combine_chunks()
+        return (
+            result.drop_columns(list(_PAIRING))
+            .append_column("dns_answers", answers)
+            .append_column("dns_response_code", rcodes)
+        )
+
+
+def _reverse_v4(name: str) -> str:
+    """SQL: ``a.b.c.d`` for a name ``d.c.b.a.in-addr.arpa``, else the name itself."""
+    parts = ", ".join(f"split_part({name}, '.', {i})" for i in (4, 3, 2, 1))
+    return (
+        f"CASE WHEN regexp_full_match({name}, '(?:\\d{{1,3}}\\.){{4}}in-addr\\.arpa') "
+        f"THEN concat_ws('.', {parts}) ELSE {name} END"
+    )
+
+
+_NUMERIC_RCODE = " ".join(f"WHEN {code} THEN {lit(name)}" for code, name in _RCODES.items())
+#: Over the query and answer lines of a batch (``pos``, ``log_line`` and ``_PAIRING``):
+#: for each query that has answer lines, its answers and response code, by ``pos``.
+_PAIR_SQL: Final = f"""
+WITH s AS (SELECT *, {_reverse_v4("dm_name")} AS key FROM {{view}}),
+w AS (
+    SELECT *, lag(dm_kind) OVER p AS prev_kind, lag(dm_name) OVER p AS prev_name,
+           lag(dm_data) OVER p AS prev_data
+    FROM s WINDOW p AS (PARTITION BY dm_proc ORDER BY log_line)
+),
+runs AS (
+    SELECT *,
+           sum(CASE WHEN dm_kind = 'a' AND (prev_kind IS DISTINCT FROM 'a'
+                         OR (prev_name IS DISTINCT FROM dm_name
+                             AND prev_data IS DISTINCT FROM '<CNAME>')) THEN 1 ELSE 0 END)
+               OVER (PARTITION BY dm_proc ORDER BY log_line ROWS UNBOUNDED PRECEDING) AS run
+    FROM w
+),
+ans AS (
+    SELECT *,
+           CASE WHEN dm_serial IS NOT NULL THEN 's' || dm_serial ELSE 'r' || run END AS grp,
+           first_value(key) OVER (PARTITION BY dm_proc, run ORDER BY log_line) AS head_key,
+           min(log_line) OVER (PARTITION BY dm_proc, run) AS head_line
+    FROM runs WHERE dm_kind = 'a'
+),
+ans2 AS (
+    SELECT *, lead(dm_name) OVER (PARTITION BY dm_proc, grp ORDER BY log_line) AS next_name
+    FROM ans
+),
+queries AS (
+    SELECT pos AS qpos, log_line AS qline, dm_proc AS qproc, dm_serial AS qserial, key AS qkey
+    FROM s WHERE dm_kind = 'q'
+),
+by_serial AS (
+    SELECT a.log_line, a.dm_data, a.next_name, q.qpos
+    FROM (SELECT * FROM ans2 WHERE dm_serial IS NOT NULL) a
+    ASOF JOIN queries q
+        ON a.dm_proc = q.qproc AND a.dm_serial = q.qserial AND a.log_line > q.qline
+),
+by_name AS (
+    SELECT a.log_line, a.dm_data, a.next_name, q.qpos
+    FROM (SELECT * FROM ans2 WHERE dm_serial IS NULL) a
+    ASOF JOIN queries q
+        ON a.dm_proc = q.qproc AND a.head_key = q.qkey AND a.head_line > q.qline
+),
+vals AS (
+    SELECT qpos, log_line,
+           CASE WHEN dm_data = '<CNAME>' THEN next_name
+                WHEN starts_with(dm_data, '<') OR starts_with(dm_data, 'NXDOMAIN')
+                     OR starts_with(dm_data, 'NODATA')
+                     OR dm_data IN ('SERVFAIL', 'REFUSED', 'FORMERR', 'not implemented')
+                     OR regexp_full_match(dm_data, '[0-9]+') THEN NULL
+                ELSE dm_data END AS answer,
+           CASE WHEN starts_with(dm_data, 'NXDOMAIN') THEN 'NXDOMAIN'
+                WHEN dm_data IN ('SERVFAIL', 'REFUSED', 'FORMERR') THEN dm_data
+                WHEN dm_data = 'not implemented' THEN 'NOTIMP'
+                WHEN regexp_full_match(dm_data, '[0-9]{{1,5}}') THEN
+                     CASE CAST(dm_data AS INTEGER) {_NUMERIC_RCODE}
+                          ELSE 'RCODE' || CAST(dm_data AS INTEGER) END
+                ELSE 'NOERROR' END AS rc
+    FROM (SELECT * FROM by_serial UNION ALL SELECT * FROM by_name)
+)
+SELECT qpos AS pos,
+       list(answer ORDER BY log_line) FILTER (WHERE answer IS NOT NULL) AS answers,
+       coalesce(arg_min(rc, log_line) FILTER (WHERE rc <> 'NOERROR'), 'NOERROR') AS rcode
+FROM vals GROUP BY qpos ORDER BY qpos
+"""  # noqa: S608 - constant patterns and a generated view name only
 
 
 UNBOUND_QUERY: Final = (

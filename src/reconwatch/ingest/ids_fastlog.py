@@ -7,7 +7,14 @@
         -> 172.31.18.55:5060
 
 (one line). ``[Classification: ...]`` is absent for rules without a classtype.
-The stamp is the sensor's local time (read in ``syslog.timezone``). Addresses
+The stamp is the sensor's local time (read in ``syslog.timezone``). Suricata
+writes ``MM/DD/YYYY-HH:MM:SS.ffffff``; Snort 2, and Snort 3 without ``-y``
+(``--include-year``), leave the year out (``08/04-13:32:11.123456``). Such a
+yearless stamp is dated like an RFC 3164 syslog stamp: its month, day and time
+of day go to ``SyslogEnvelope.resolve``, which takes the year from
+``syslog.year`` (or the ingest date) and turns it over at Dec -> Jan in line
+order, carrying it from batch to batch of the file. Snort 3 puts the message
+in double quotes, which are dropped. Addresses
 are ``addr:port``, IPv6 with or without brackets (the port is what follows the
 last colon); ICMP and other protocols without ports write the bare address.
 ``rule_id`` is the signature id (the middle of ``gid:sid:rev``), as for eve.json.
@@ -21,6 +28,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
+from reconwatch.ingest import syslog
 from reconwatch.ingest.dns_lines import BLANK_SQL, VIEW, SqlLineParser
 from reconwatch.ingest.linesql import lit
 
@@ -35,8 +43,10 @@ INVALID_PORT: Final = "invalid port"
 GID_SID_REV: Final = r"\d+:\d+:\d+"
 PORT: Final = r"\d{1,5}"
 _SNIFF = re.compile(  # the head as a whole, for a handful of sample lines
-    r"^\d{2}/\d{2}/\d{4}-\d{2}:\d{2}:\d{2}(?:\.\d+)? +\[\*\*\] \[\d+:\d+:\d+\] "
+    r"^\d{2}/\d{2}(?:/\d{4})?-\d{2}:\d{2}:\d{2}(?:\.\d+)? +\[\*\*\] \[\d+:\d+:\d+\] "
 )
+#: Snort's stamp without ``-y``: month, day, time of day (the year from the syslog rules).
+YEARLESS: Final = r"\d{2}/\d{2}-\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?"
 #: Transports whose endpoints carry ports in fast.log.
 _PORTED: Final = "('tcp', 'udp', 'sctp')"
 
@@ -56,6 +66,7 @@ class FastLogParser(SqlLineParser):
             return False
 
     def query(self) -> str:
+        k = syslog
         formats = ("'%m/%d/%Y-%H:%M:%S.%f'", "'%m/%d/%Y-%H:%M:%S'")
         stamp = self.local_to_utc(
             f"coalesce(try_strptime(stamp, {formats[0]}), try_strptime(stamp, {formats[1]}))"
@@ -99,6 +110,7 @@ class FastLogParser(SqlLineParser):
         ),
         ported AS (
             SELECT *,
+                   regexp_full_match(stamp, {lit(YEARLESS)}) AS yearless,
                    network_transport IN {_PORTED} AS has_ports,
                    CASE WHEN has_ports THEN split_part(src, ':', -1) END AS sport,
                    CASE WHEN has_ports THEN split_part(dst, ':', -1) END AS dport
@@ -114,6 +126,12 @@ class FastLogParser(SqlLineParser):
         )
         SELECT log_line, _row,
                {stamp} AS own_time,
+               -- A yearless (Snort) stamp: dated by ``SyslogEnvelope.resolve``.
+               CAST(NULL AS TIMESTAMP) AS {k.TIME},
+               CASE WHEN yearless AND TRY_CAST(left(stamp, 2) AS INTEGER) BETWEEN 1 AND 12
+                    THEN CAST(left(stamp, 2) AS INTEGER) END AS {k.MONTH},
+               CASE WHEN yearless THEN CAST(substr(stamp, 4, 2) AS INTEGER) END AS {k.DAY},
+               CASE WHEN yearless THEN TRY_CAST(substr(stamp, 7) AS TIME) END AS {k.TOD},
                -- IPv6 may be written in brackets before its port.
                nullif(CASE WHEN starts_with(sip, '[') AND suffix(sip, ']')
                            THEN substr(sip, 2, length(sip) - 2) ELSE sip END, '') AS source_raw,
@@ -124,7 +142,9 @@ class FastLogParser(SqlLineParser):
                CAST(TRY_CAST(dport AS USMALLINT) AS INTEGER) AS destination_port,
                network_transport,
                split_part(gsr, ':', 2) AS rule_id,
-               msg AS rule_name,
+               -- Snort 3 quotes the message; Snort 2 and Suricata do not.
+               CASE WHEN length(msg) >= 2 AND starts_with(msg, '"') AND suffix(msg, '"')
+                    THEN substr(msg, 2, length(msg) - 2) ELSE msg END AS rule_name,
                nullif(cls, '') AS rule_category,
                CAST(prio AS SMALLINT) AS event_severity,
                CASE WHEN p1 = 0 OR p2 = 0 OR prio IS NULL OR dst = ''

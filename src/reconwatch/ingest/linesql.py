@@ -16,6 +16,10 @@ The query contract (``{view}`` stands for the batch's registered relation, with
 * ``reason`` (VARCHAR): a fixed reject reason, NULL for a good line.
 * ``source_raw`` / ``destination_raw`` (VARCHAR): address texts; NULL or ''
   for a destination the source does not give.
+* optionally ``source_optional`` (BOOLEAN): true where an absent (NULL or '')
+  source address is the event's nature, not a fault: the row keeps a NULL
+  ``source_ip`` (only the ``auth`` table allows it). A source that is given
+  but invalid is still rejected.
 * ``timestamp`` (TIMESTAMP, naive UTC). With an envelope, the ``sl_*`` columns
   stand for it, and ``timestamp`` is optional: where present and not NULL it
   wins over the envelope's stamp.
@@ -51,6 +55,7 @@ _INTERNAL: Final = frozenset(
         "skip",
         "reason",
         "source_raw",
+        "source_optional",
         "destination_raw",
         "timestamp",
         syslog.KIND,
@@ -134,7 +139,13 @@ def _finish(
         return result.column(name).combine_chunks()
 
     skip = pc.fill_null(column("skip"), False)
-    source = addresses(column("source_raw"))
+    source_raw = column("source_raw")
+    source = addresses(source_raw)
+    bad_source = pc.is_null(source)
+    if "source_optional" in result.column_names:
+        absent = pc.fill_null(pc.equal(source_raw, ""), True)
+        optional = pc.and_(pc.fill_null(column("source_optional"), False), absent)
+        bad_source = pc.and_(bad_source, pc.invert(optional))
     if "destination_raw" in result.column_names:
         destination_raw = column("destination_raw")
         destination = addresses(destination_raw)
@@ -148,7 +159,7 @@ def _finish(
     reason = pc.coalesce(
         column("reason"),
         pc.if_else(pc.is_null(timestamps), pa.scalar(INVALID_TIMESTAMP), null_text),
-        pc.if_else(pc.is_null(source), pa.scalar(INVALID_SOURCE), null_text),
+        pc.if_else(bad_source, pa.scalar(INVALID_SOURCE), null_text),
         pc.if_else(bad_destination, pa.scalar(INVALID_DESTINATION), null_text),
     )
     reason = pc.if_else(skip, null_text, reason)
