@@ -313,3 +313,30 @@ def test_connections_beyond_the_cap_are_refused() -> None:
             sock.close()
         rx.stop()
     assert rx.stats.connections == 2 and rx.stats.refused_connections == 2
+
+
+def test_idle_connections_are_closed_and_free_their_slot() -> None:
+    rx = SyslogReceiver([Endpoint.parse("tcp://127.0.0.1:0")], max_connections=1, idle_timeout=0.5)
+    rx.start()
+    port = rx.ports()[0]
+    try:
+        idle = socket.create_connection(("127.0.0.1", port))
+        deadline = time.monotonic() + 10
+        while rx.stats.idle_closed < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rx.stats.idle_closed == 1
+        assert idle.recv(1) == b""  # closed by the receiver
+        talker = socket.create_connection(("127.0.0.1", port))  # the slot is free again
+        # A connection that keeps sending is not idle, however long it lives.
+        talker_start = time.monotonic()
+        for i in range(12):
+            talker.sendall((rfc3164_sshd(i) + "\n").encode())
+            time.sleep(0.1)
+        assert time.monotonic() - talker_start > 1.0  # twice the idle timeout
+        got = drain_until(rx, 12)
+        assert rx.stats.idle_closed == 1 and rx.stats.refused_connections == 0
+        assert len(lines_of(got)) == 12
+        idle.close()
+        talker.close()
+    finally:
+        rx.stop()

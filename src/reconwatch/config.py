@@ -872,6 +872,13 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}{where}: not valid YAML") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    #: A TCP connection that sends nothing for this long is closed. Connections
+    #: are capped (512), so idle ones -- a crashed sender's, or an attacker's
+    #: held open on purpose -- would otherwise keep real senders out; rsyslog
+    #: and syslog-ng reconnect by themselves. Long, because a sender that is
+    #: quiet at night is not a fault. A connection paused by us (queue full)
+    #: is never idle.
+    tcp_idle_seconds: float = Field(3600.0, gt=0)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

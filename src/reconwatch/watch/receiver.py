@@ -45,6 +45,9 @@ UDP_RCVBUF: Final = 8 * 1024 * 1024
 MAX_PENDING_BYTES: Final = 256 * 1024 * 1024
 #: Open TCP connections at most (each holds a descriptor and a partial frame).
 MAX_CONNECTIONS: Final = 512
+#: Seconds without data after which a TCP connection is closed (see
+#: ``WatchConfig.tcp_idle_seconds``).
+IDLE_TIMEOUT: Final = 3600.0
 
 
 class EndpointError(ValueError):
@@ -88,6 +91,8 @@ class ReceiverStats:
     udp_dropped: int = 0
     connections: int = 0
     refused_connections: int = 0
+    #: TCP connections closed after ``idle_timeout`` seconds without data.
+    idle_closed: int = 0
     framing_errors: int = 0
     per_stream: dict[str, int] = field(default_factory=dict)
 
@@ -109,6 +114,7 @@ class SyslogReceiver:
         max_pending: int = 500_000,
         max_pending_bytes: int = MAX_PENDING_BYTES,
         max_connections: int = MAX_CONNECTIONS,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         self.endpoints = endpoints
         self.max_pending = max_pending
@@ -117,6 +123,8 @@ class SyslogReceiver:
         self.max_pending_bytes = max_pending_bytes
         #: Open TCP connections beyond this are refused (file descriptors).
         self.max_connections = max_connections
+        #: Seconds of silence after which a TCP connection is closed.
+        self.idle_timeout = idle_timeout
         self._pending_bytes = 0
         self.stats = ReceiverStats()
         #: Stream names (``tcp://127.0.0.1:5514``) as bound, in endpoint order.
@@ -283,6 +291,8 @@ class _Stream(asyncio.Protocol):
         self.buffer = bytearray()
         self.octets: bool | None = None
         self.transport: asyncio.Transport | None = None
+        self.last_data = 0.0
+        self.idle_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -293,6 +303,25 @@ class _Stream(asyncio.Protocol):
         self.transport = transport
         self.receiver._connections.add(transport)
         self.receiver.stats.connections += 1
+        loop = asyncio.get_running_loop()
+        self.last_data = loop.time()
+        self.idle_timer = loop.call_later(self.receiver.idle_timeout, self._check_idle)
+
+    def _check_idle(self) -> None:
+        """Close the connection after ``idle_timeout`` s without data (one timer, re-armed)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        loop = asyncio.get_running_loop()
+        if self.transport in self.receiver._paused:
+            self.last_data = loop.time()  # silent because we stopped reading it
+        idle = loop.time() - self.last_data
+        if idle >= self.receiver.idle_timeout:
+            self.receiver.stats.idle_closed += 1
+            self.transport.close()
+            return
+        # Active since the timer was armed: look again when it could be idle.
+        wait = max(self.receiver.idle_timeout - idle, self.receiver.idle_timeout / 10)
+        self.idle_timer = loop.call_later(wait, self._check_idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
         # The peer is gone: its last message needs no trailer to be complete.
@@ -301,6 +330,8 @@ class _Stream(asyncio.Protocol):
         elif self.buffer:
             self.receiver.stats.framing_errors += 1
         self.buffer.clear()
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
         if self.transport is not None:
             self.receiver._connections.discard(self.transport)
             self.receiver._paused.discard(self.transport)
@@ -308,6 +339,7 @@ class _Stream(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.transport is None:
             return  # refused at connection_made
+        self.last_data = asyncio.get_running_loop().time()
         self.buffer += data
         if self.octets is None:
             # Leading blanks say nothing about the framing; keep none of them

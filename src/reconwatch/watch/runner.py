@@ -200,7 +200,11 @@ class Watcher:
         )
         self.endpoints = [Endpoint.parse(text) for text in options.syslog]
         self.receiver = (
-            SyslogReceiver(self.endpoints, self.settings.max_pending_messages)
+            SyslogReceiver(
+                self.endpoints,
+                self.settings.max_pending_messages,
+                idle_timeout=self.settings.tcp_idle_seconds,
+            )
             if self.endpoints
             else None
         )
