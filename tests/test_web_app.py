@@ -272,6 +272,20 @@ def test_secret_key_is_kept_in_a_private_file_next_to_the_store(tmp_path: Path) 
     assert second.get("/cases", follow_redirects=False).status_code == 200
 
 
+def test_servers_starting_at_once_agree_on_one_secret(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reconwatch.web.auth import load_or_create_secret
+
+    path = tmp_path / "reconwatch-web.secret"
+    for _ in range(20):
+        path.unlink(missing_ok=True)
+        with ThreadPoolExecutor(8) as pool:
+            keys = set(pool.map(lambda _: load_or_create_secret(path), range(8)))
+        assert keys == {path.read_text().strip()}  # one key, complete, for everyone
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no drafts left
+
+
 # -- headers ------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import tempfile
 import threading
 import time
 from collections import deque
@@ -86,14 +87,20 @@ def load_or_create_secret(path: Path) -> str:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
-    # O_EXCL: two servers starting at once must not each write a different key.
+    # Written whole under a private name, then linked into place: link() fails
+    # if the name exists, so two servers starting at once agree on one key, and
+    # the file is never seen half-written.
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    draft = Path(name)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        time.sleep(0.2)  # the other server is writing it
-        return _read_secret(path)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secret + "\n")
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secret + "\n")
+        try:
+            path.hardlink_to(draft)
+        except FileExistsError:
+            return _read_secret(path)  # the other server's key, complete
+    finally:
+        draft.unlink()
     return secret
 
 
