@@ -83,6 +83,25 @@ def test_rotation_finishes_the_old_file_then_reads_the_new_one(tmp_path: Path) -
     assert texts(tailer.poll()) == ["b3"]
 
 
+def test_a_rotated_backlog_is_read_in_bounded_polls(tmp_path: Path) -> None:
+    log = tmp_path / "syslog"
+    log.write_text("")
+    tailer = FileTailer([str(log)], read_bytes=4096)
+    lines = [f"old {n:05d} " + "x" * 90 for n in range(400)]  # 40 KB: ten polls' worth
+    append(log, "\n".join(lines) + "\n")
+    log.rename(tmp_path / "syslog.1")
+    log.write_text("new 1\n")
+    got: list[str] = []
+    for _ in range(20):
+        chunks = tailer.poll()
+        # No poll reads more than read_bytes of the old file (plus a carried line).
+        assert sum(len(t) + 1 for t in texts(chunks) if t.startswith("old")) <= 4096 + 100
+        got += texts(chunks)
+        if got and got[-1] == "new 1":
+            break
+    assert got == [*lines, "new 1"]  # every old line, in order, then the new file
+
+
 def test_truncation_restarts_at_zero(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("")

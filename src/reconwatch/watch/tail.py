@@ -8,8 +8,8 @@ latency. What each poll does, per followed path:
   whole lines are handed on, a partial last line waits for its newline (and
   is cut at ``max_line_bytes`` so one endless line cannot grow memory);
 * **rotation** (the path now names another inode: ``logrotate`` with
-  ``create``): the old file is read to its end, its partial line flushed,
-  then the new file is read from its start;
+  ``create``): the old file is read to its end (``read_bytes`` per poll),
+  its partial line flushed, then the new file is read from its start;
 * **truncation** (the file is shorter than what was read:
   ``copytruncate``): reading restarts at 0;
 * **new files** in a followed directory are read from their start (they are
@@ -224,8 +224,11 @@ class FileTailer:
             if not same or not self._reopen(state):
                 self._finish(state)  # replaced or removed while parked
         elif state.fh is not None and (stat is None or _inode(stat) != state.inode):
-            # Rotated (or removed): finish the old file first, then move on.
-            self._read(state, limit=None)
+            # Rotated (or removed): finish the old file first, then move on. Its
+            # backlog (a burst the bounded polls had not caught up with) is read
+            # ``read_bytes`` per poll like any growth, not in one go.
+            if self._read(state, limit=self.read_bytes) >= self.read_bytes:
+                return False  # more of the old file at the next poll
             self._finish(state)
         if stat is None:
             return state.fh is None
