@@ -89,6 +89,26 @@ def test_real_crowdsec_samples_conform(crowdsec_hub: Path, tmp_path: Path) -> No
     assert got.to_pylist() == expected.to_pylist()
 
 
+def test_real_crowdsec_web_samples_conform(crowdsec_hub: Path, tmp_path: Path) -> None:
+    # The web path lists (sensitive-path families, product fingerprints, plugin
+    # trees) on real probes: the generated sample plants no technology prober.
+    lake = Lake(tmp_path / "lake")
+    names = ("http-admin-interface-probing", "http-technology-probing", "http-wordpress-scan")
+    ingest([str(crowdsec_hub / name) for name in names], lake, Config())
+    web = ["web_sensitive_path_probe", "web_technology_probe", "web_wordlist_scan"]
+    duck = Engine(lake)
+    spark = Engine(lake, SPARK)
+    try:
+        expected, got = findings_on(duck, Config(), web), findings_on(spark, Config(), web)
+    finally:
+        duck.close()
+        spark.close()
+    assert {row["detection"] for row in expected.to_pylist()} == {
+        "web_sensitive_path_probe", "web_technology_probe"
+    }  # fmt: skip
+    assert got.to_pylist() == expected.to_pylist()
+
+
 def test_a_whole_hunt_on_spark_gives_the_same_cases(tmp_path: Path) -> None:
     generate_sample(tmp_path / "sample", size=3000, seed=5)
     config = load_config(tmp_path / "sample" / "reconwatch.yaml")

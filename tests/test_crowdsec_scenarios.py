@@ -94,13 +94,16 @@ SCENARIOS: dict[str, Scope] = {
         "probes for secrets (.env, .git, shell histories) (T1595.003)"
     ),
     "crowdsecurity/http-admin-interface-probing": recon(
-        "probes for admin interfaces (phpMyAdmin, Cisco ASA WebVPN) (T1595.003)"
+        "probes for admin interfaces, renamed installs included (phpMyAdmin variants, "
+        "Cisco ASA WebVPN): web_sensitive_path_probe (T1595.003)"
     ),
     "crowdsecurity/http-wordpress-scan": recon(
-        "WordPress plugin paths answered 404: vulnerability hunting (T1595.002)"
+        "WordPress plugin scripts and readmes answered 404: vulnerability hunting, "
+        "web_technology_probe (T1595.002)"
     ),
     "crowdsecurity/http-technology-probing": recon(
-        "a path that fingerprints one product (AEM, camera CGI) answered 403/404 (T1595.002)"
+        "a path that fingerprints one product (AEM, camera CGI) answered 403/404: "
+        "web_technology_probe (T1595.002)"
     ),
     "mstilkerich/bind9-refused": recon(
         "refused zone transfers and ANY queries: DNS enumeration (T1590.002)"
@@ -132,22 +135,12 @@ SAMPLE_SCOPES: dict[str, Scope] = {
 
 #: Reconnaissance that CrowdSec flags and reconwatch misses by design of its
 #: thresholds: real findings, kept failing (strict xfail) until addressed.
-KNOWN_MISSES: dict[str, str] = {
-    "http-admin-interface-probing": (
-        "3 admin-interface 404s; web_sensitive_path_probe needs 3 listed paths and "
-        "/phpmyadmin2017 is not in data/sensitive_paths.yaml (only /phpmyadmin and under it)"
-    ),
-    "http-technology-probing": (
-        "CrowdSec's scenario is a trigger (one 403/404 on a product path is enough, and "
-        "it does not remediate); reconwatch has no technology-path list and wants 3 "
-        "sensitive paths or 25 4xx paths"
-    ),
-    "http-wordpress-scan": (
-        "4 WordPress plugin .php 404s per source within seconds; reconwatch's sensitive "
-        "paths hold /wp-admin, /wp-login.php, /xmlrpc.php but no /wp-content/plugins rule "
-        "(which needs the status: real sites serve plugin assets)"
-    ),
-}
+#: None today: http-admin-interface-probing (``/phpmyadmin2017``) is caught by
+#: the ``/phpmyadmin*`` family of data/sensitive_paths.yaml, and
+#: http-technology-probing and http-wordpress-scan by web_technology_probe
+#: (data/technology_paths.yaml: product fingerprints at 1 path, WordPress
+#: plugin scripts and readmes at 3).
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def hub_samples() -> list[str]:

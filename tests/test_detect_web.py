@@ -22,6 +22,7 @@ from reconwatch.config import (
     ScannerUserAgentConfig,
     SensitivePathProbeConfig,
     WebHostBareIpConfig,
+    WebTechnologyProbeConfig,
     WebVhostSweepConfig,
     WebWordlistScanConfig,
 )
@@ -216,6 +217,125 @@ def test_sensitive_path_probe_is_found_and_one_login_page_is_not() -> None:
     ]
 
 
+def test_phpmyadmin_variants_are_one_family_and_look_alikes_are_not() -> None:
+    paths = {
+        "/phpmyadmin2017/index.php": True,  # the CrowdSec hub sample's
+        "/phpMyAdmin-5.2.1-all-languages/": True,
+        "/phpmyadmin_old/": True,
+        "/db/phpmyadmin": True,  # still matched as the plain entry
+        "/pma2019/": True,
+        "/pma/": True,
+        "/adminer-4.8.1.php": True,
+        "/tools/adminer.php": True,
+        "/pmaps/": False,  # hence no /pma* family
+        "/blog/about-phpmyadmin": False,
+        "/docs/phpmyadmin-guide/": False,  # families match from the root only
+    }
+    t = ibis.memtable(pa.table({"p": pa.array(list(paths), pa.string())}))
+    got = t.select(s=web.is_sensitive(t.p)).to_pyarrow().column("s").to_pylist()
+    assert dict(zip(paths, got, strict=True)) == paths
+    assert "/phpmyadmin" in web.sensitive_families()
+    assert "/phpmyadmin" in web.sensitive_paths()  # Sigma's endswith list keeps it
+    assert not any(p.endswith("*") for p in web.sensitive_paths())
+
+
+# --- web_technology_probe ---------------------------------------------------------------------
+
+
+def test_technology_paths_name_their_product() -> None:
+    paths = {
+        "/crx/packmgr/service.jsp": "Adobe Experience Manager",
+        "/CGI-BIN/videoconfiguration.cgi": "ACTi video monitoring panel",
+        "/vpn/../vpns/cfg/smb.conf": "Citrix ADC / Gateway",
+        "/blog/wp-content/plugins/akismet/readme.txt": "WordPress plugins and themes",
+        "/wp-content/plugins/akismet/": "WordPress plugins and themes",
+        "/wp-content/plugins/akismet/style.css": None,  # an asset browsers load
+        "/wp-content/uploads/2024/cat.jpg": None,
+        "/crxde-tutorial": None,
+        "/some/random/path": None,
+    }
+    t = ibis.memtable(pa.table({"p": pa.array(list(paths), pa.string())}))
+    got = t.select(x=web.technology_product(t.p)).to_pyarrow().column("x").to_pylist()
+    assert dict(zip(paths, got, strict=True)) == paths
+
+
+def test_technology_probe_needs_a_refusal_and_a_plugin_hunt_needs_three() -> None:
+    plugins = [
+        "/wp-content/plugins/adminimize/adminimize_page.php",
+        "/wp-content/plugins/sniplets/modules/syntax_highlight.php",
+        "/wp-content/plugins/blocksy-companion/readme.txt",
+    ]
+    rows = [
+        {"source_ip": ATTACKER, "url_path": p, "http_response_status_code": 404, "seconds": n}
+        for n, p in enumerate(plugins)
+    ]
+    rows.append(
+        {
+            "source_ip": "198.51.100.8",
+            "url_path": "/crx/packmgr/service.jsp",
+            "http_response_status_code": 403,
+            "seconds": 5,
+        }
+    )
+    # A visitor of a real WordPress site: plugin scripts answered 200 are no guess.
+    rows += [
+        {"source_ip": BENIGN, "url_path": p.replace("adminimize", "akismet"), "seconds": 10 + n}
+        for n, p in enumerate(plugins)
+    ]
+    # A page with stale links to a removed plugin: assets and two scripts 404.
+    rows += [
+        {
+            "source_ip": "192.0.2.21",
+            "url_path": f"/wp-content/plugins/old-gallery/{name}",
+            "http_response_status_code": 404,
+            "seconds": 20 + n,
+        }
+        for n, name in enumerate(["gallery.css", "gallery.js", "ajax.php", "thumbs.php"])
+    ]
+    # A 401 on a product path: the product is there and asks for a login.
+    rows.append(
+        {
+            "source_ip": "192.0.2.22",
+            "url_path": "/crx/de/index.jsp",
+            "http_response_status_code": 401,
+            "seconds": 30,
+        }
+    )
+    rows += browsing(50)
+    result = findings(web.web_technology_probe(table(rows), WebTechnologyProbeConfig()))
+    assert result == [
+        finding(
+            detection="web_technology_probe",
+            source_ip=ATTACKER,
+            window_start=at(0),
+            first_seen=at(0),
+            last_seen=at(2),
+            event_count=3,
+            target_count=3,
+            targets=sorted(plugins),
+            score=3.0,
+            label="WordPress plugins and themes",
+        ),
+        finding(
+            detection="web_technology_probe",
+            source_ip="198.51.100.8",
+            window_start=at(0),
+            first_seen=at(5),
+            last_seen=at(5),
+            event_count=1,
+            target_count=1,
+            targets=["/crx/packmgr/service.jsp"],
+            score=1.0,
+            label="Adobe Experience Manager",
+        ),
+    ]
+    # The thresholds are the config's: a fourth distinct plugin path demanded.
+    strict = WebTechnologyProbeConfig(min_family_paths=4)
+    assert [f["label"] for f in findings(web.web_technology_probe(table(rows), strict))] == [
+        "Adobe Experience Manager"
+    ]
+
+
 # --- web_host_bare_ip -------------------------------------------------------------------------
 
 
@@ -308,6 +428,7 @@ def test_web_detections_are_registered_on_the_http_table() -> None:
         assert hasattr(DetectConfig(), DETECTIONS[name].config)
     assert DETECTIONS["web_scanner_user_agent"].technique == "T1595.002"
     assert DETECTIONS["web_wordlist_scan"].technique == "T1595.003"
+    assert DETECTIONS["web_technology_probe"].technique == "T1595.002"
 
 
 @pytest.mark.parametrize("name", list(web.DETECTIONS))
@@ -359,7 +480,18 @@ def test_crowdsec_hub_web_samples(crowdsec_hub: Path) -> None:
     assert found.column("targets").to_pylist() == [
         ["/.bash_history", "/.bashrc", "/.cvs", "/.cvsignore", "/.env", "/.git/head"]
     ]
-    # Too small for our thresholds (CrowdSec flags them with its own lists):
-    # 3 admin-interface probes (2 listed paths), 8 WordPress plugin 404s from 2 sources.
-    assert run_all(hub_http(crowdsec_hub, "http-admin-interface-probing")) == []
-    assert run_all(hub_http(crowdsec_hub, "http-wordpress-scan")) == []
+    # 3 admin-interface 404s, /phpmyadmin2017 by the /phpmyadmin* family.
+    assert run_all(hub_http(crowdsec_hub, "http-admin-interface-probing")) == [
+        ("web_sensitive_path_probe", "157.230.234.189", 3, 3.0, "sensitive paths")
+    ]
+    # WordPress plugin scripts and readmes answered 404: 3 and 4 distinct paths.
+    assert run_all(hub_http(crowdsec_hub, "http-wordpress-scan")) == [
+        ("web_technology_probe", "127.0.0.1", 3, 3.0, "WordPress plugins and themes"),
+        ("web_technology_probe", "192.168.1.1", 4, 4.0, "WordPress plugins and themes"),
+    ]
+    # One 403/404 on a product's fingerprint path is enough; a random 404 is not.
+    assert run_all(hub_http(crowdsec_hub, "http-technology-probing")) == [
+        ("web_technology_probe", "10.0.0.1", 1, 1.0, "ACTi video monitoring panel"),
+        ("web_technology_probe", "10.0.0.1", 1, 1.0, "Adobe Experience Manager"),
+        ("web_technology_probe", "10.0.0.2", 1, 1.0, "Adobe Experience Manager"),
+    ]

@@ -487,11 +487,45 @@ class SensitivePathProbeConfig(Section):
     A visitor may land on ``/wp-login.php`` once; asking for ``/.env``,
     ``/.git/config`` and ``/phpmyadmin`` is a probe. ``min_paths`` (3)
     distinct sensitive paths within ``window_seconds`` (3600 s), whatever the
-    status (a 200 on ``/.env`` is worse, not better).
+    status (a 200 on ``/.env`` is worse, not better). Renamed installs count
+    (``/phpmyadmin2017/``: the data file's ``/phpmyadmin*`` families), so a
+    prober cannot stay under 3 by guessing variants. CrowdSec's
+    http-admin-interface-probing wants 4 distinct 403/404 paths, leak 1 per
+    10 s; 3 in an hour is as strict as our other path lists.
     """
 
     window_seconds: int = Field(3600, gt=0)
     min_paths: int = Field(3, ge=1)
+
+
+class WebTechnologyProbeConfig(Section):
+    """Requests for one product's paths answered 403/404 (data/technology_paths.yaml).
+
+    A site running the product answers its paths; a 404 (or a 403 from a
+    front end that blocks them) means the client guessed, hunting for the
+    product and its known vulnerabilities. ``statuses`` (403, 404): 401 is a
+    login the product itself asks for, 429 is rate limiting. Per client and
+    product within ``window_seconds`` (3600 s, as the sensitive paths: the
+    bots spread their guesses over minutes):
+
+    - a fingerprint (AEM's ``/crx/packmgr``, a camera's CGI, a VPN portal's
+      internals): ``min_fingerprint_paths`` (1). Nothing but recon and
+      exploit tooling asks a site for them, which is why CrowdSec's
+      http-technology-probing is a trigger on one 403/404 (it alerts without
+      remediation; here too web findings alone never escalate).
+    - a CMS extension tree (WordPress plugins and themes...):
+      ``min_family_paths`` (3) distinct scripts, readmes or directories. A
+      site that dropped the CMS still gets one or two stale links; a plugin
+      hunt asks for dozens (CrowdSec's http-wordpress-scan: 4 distinct
+      403/404 ``/wp-*.php`` paths, leak 1 per 10 s).
+    """
+
+    window_seconds: int = Field(3600, gt=0)
+    statuses: list[Annotated[int, Field(ge=400, le=499)]] = Field(
+        default_factory=lambda: [403, 404], min_length=1
+    )
+    min_fingerprint_paths: int = Field(1, ge=1)
+    min_family_paths: int = Field(3, ge=1)
 
 
 class WebHostBareIpConfig(Section):
@@ -590,6 +624,7 @@ class DetectConfig(Section):
     web_wordlist_scan: WebWordlistScanConfig = WebWordlistScanConfig()
     web_scanner_user_agent: ScannerUserAgentConfig = ScannerUserAgentConfig()
     web_sensitive_path_probe: SensitivePathProbeConfig = SensitivePathProbeConfig()
+    web_technology_probe: WebTechnologyProbeConfig = WebTechnologyProbeConfig()
     web_host_bare_ip: WebHostBareIpConfig = WebHostBareIpConfig()
     web_vhost_sweep: WebVhostSweepConfig = WebVhostSweepConfig()
     internal_name_probe: InternalNameProbeConfig = InternalNameProbeConfig()
@@ -837,6 +872,13 @@ class WatchConfig(Section):
     #: Syslog messages waiting to be parsed: beyond it TCP peers are paused
     #: (nothing lost) and UDP datagrams are dropped and counted.
     max_pending_messages: int = Field(500_000, ge=1000)
+    #: A TCP connection that sends nothing for this long is closed. Connections
+    #: are capped (512), so idle ones -- a crashed sender's, or an attacker's
+    #: held open on purpose -- would otherwise keep real senders out; rsyslog
+    #: and syslog-ng reconnect by themselves. Long, because a sender that is
+    #: quiet at night is not a fault. A connection paused by us (queue full)
+    #: is never idle.
+    tcp_idle_seconds: float = Field(3600.0, gt=0)
     #: Webhook: seconds per attempt and attempts per alert (bounded retries).
     webhook_timeout_seconds: float = Field(5.0, gt=0)
     webhook_attempts: int = Field(3, ge=1, le=10)
@@ -872,13 +914,6 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}{where}: not valid YAML") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    #: A TCP connection that sends nothing for this long is closed. Connections
-    #: are capped (512), so idle ones -- a crashed sender's, or an attacker's
-    #: held open on purpose -- would otherwise keep real senders out; rsyslog
-    #: and syslog-ng reconnect by themselves. Long, because a sender that is
-    #: quiet at night is not a fault. A connection paused by us (queue full)
-    #: is never idle.
-    tcp_idle_seconds: float = Field(3600.0, gt=0)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

@@ -1,13 +1,15 @@
-"""Web reconnaissance: wordlist scans, scanner user agents, sensitive paths, bare-IP
-Host headers and virtual-host sweeps.
+"""Web reconnaissance: wordlist scans, scanner user agents, sensitive paths,
+technology probes, bare-IP Host headers and virtual-host sweeps.
 
 Every detection reads the ``http`` table, in the same portable Ibis subset as
 the port scans (no regex: ``lower``, ``contains``, ``startswith``,
 ``endswith``, ``replace``, ``length``), with their two-grid windows and
 non-overlapping best-window selection. The matching lists are maintained data
-files with their sources: ``reconwatch/data/scanner_user_agents.yaml`` and
-``reconwatch/data/sensitive_paths.yaml``. They are small, so each becomes an
-OR of ``contains``/``endswith`` expressions evaluated by the engine.
+files with their sources: ``reconwatch/data/scanner_user_agents.yaml``,
+``reconwatch/data/sensitive_paths.yaml`` and
+``reconwatch/data/technology_paths.yaml``. They are small, so each becomes an
+OR of ``contains``/``startswith``/``endswith`` expressions evaluated by the
+engine.
 
 ``targets`` holds the requested paths (or Host values for ``web_vhost_sweep``
 and ``web_host_bare_ip``), sorted and capped at ``MAX_TARGETS``;
@@ -17,6 +19,7 @@ and ``web_host_bare_ip``), sorted and capped at ``MAX_TARGETS``;
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
@@ -28,6 +31,7 @@ from reconwatch.config import (
     ScannerUserAgentConfig,
     SensitivePathProbeConfig,
     WebHostBareIpConfig,
+    WebTechnologyProbeConfig,
     WebVhostSweepConfig,
     WebWordlistScanConfig,
 )
@@ -38,6 +42,7 @@ from reconwatch.detect.portscan import as_findings
 WEB_WORDLIST_SCAN: Final = "web_wordlist_scan"
 WEB_SCANNER_USER_AGENT: Final = "web_scanner_user_agent"
 WEB_SENSITIVE_PATH_PROBE: Final = "web_sensitive_path_probe"
+WEB_TECHNOLOGY_PROBE: Final = "web_technology_probe"
 WEB_HOST_BARE_IP: Final = "web_host_bare_ip"
 WEB_VHOST_SWEEP: Final = "web_vhost_sweep"
 
@@ -69,12 +74,74 @@ def scanner_user_agents() -> tuple[tuple[str, tuple[str, ...]], ...]:
     )
 
 
-@functools.cache
-def sensitive_paths() -> tuple[str, ...]:
-    """Lower-case sensitive paths from ``data/sensitive_paths.yaml``, sorted."""
+#: The suffix that makes a sensitive-path entry a family (``/phpmyadmin*``).
+FAMILY_MARK: Final = "*"
+
+
+def _sensitive_entries() -> list[str]:
     data = _data("sensitive_paths.yaml")
     assert isinstance(data, dict)
-    return tuple(sorted({str(p).lower().rstrip("/") for p in data["paths"]}))
+    return [str(p).lower() for p in data["paths"]]
+
+
+@functools.cache
+def sensitive_paths() -> tuple[str, ...]:
+    """Lower-case sensitive paths from ``data/sensitive_paths.yaml``, sorted; a
+    family (``/phpmyadmin*``) is here as its plain path (``/phpmyadmin``)."""
+    return tuple(sorted({p.rstrip(FAMILY_MARK).rstrip("/") for p in _sensitive_entries()}))
+
+
+@functools.cache
+def sensitive_families() -> tuple[str, ...]:
+    """The stems of the family entries (``/phpmyadmin*`` gives ``/phpmyadmin``), sorted."""
+    return tuple(
+        sorted({p.rstrip(FAMILY_MARK) for p in _sensitive_entries() if p.endswith(FAMILY_MARK)})
+    )
+
+
+@dataclass(frozen=True)
+class TechnologyFamily:
+    """A CMS's extension trees: paths containing one of ``under`` and ending with
+    one of ``endings`` (files a browser never fetches)."""
+
+    product: str
+    under: tuple[str, ...]
+    endings: tuple[str, ...]
+
+
+@functools.cache
+def technology_fingerprints() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(product, lower-case paths) from ``data/technology_paths.yaml``, in file order."""
+    data = _data("technology_paths.yaml")
+    assert isinstance(data, dict)
+    return tuple(
+        (str(item["product"]), tuple(str(p).lower().rstrip("/") for p in item["paths"]))
+        for item in data["fingerprints"]
+    )
+
+
+@functools.cache
+def technology_families() -> tuple[TechnologyFamily, ...]:
+    """The extension-tree families from ``data/technology_paths.yaml``, in file order."""
+    data = _data("technology_paths.yaml")
+    assert isinstance(data, dict)
+    return tuple(
+        TechnologyFamily(
+            str(item["product"]),
+            tuple(str(u).lower() for u in item["under"]),
+            tuple(str(e).lower() for e in item["endings"]),
+        )
+        for item in data["families"]
+    )
+
+
+def _any(tests: list[ir.BooleanValue]) -> ir.BooleanValue:
+    return functools.reduce(lambda a, b: a | b, tests)
+
+
+def _is_entry(lowered: ir.StringValue, entry: str) -> ir.BooleanValue:
+    """The listed-path test: equal to ``entry``, ending with it or under it."""
+    return (lowered == entry) | lowered.endswith(entry) | lowered.startswith(entry + "/")
 
 
 def scanner_name(user_agent: ir.StringValue) -> ir.StringValue:
@@ -93,13 +160,31 @@ def scanner_name(user_agent: ir.StringValue) -> ir.StringValue:
 
 def is_sensitive(path: ir.StringValue) -> ir.BooleanValue:
     """True when the lower-cased ``path`` equals a listed path, ends with it, or
-    lies under it (``/phpmyadmin/index.php``)."""
+    lies under it (``/phpmyadmin/index.php``), or starts with a family's stem
+    (``/phpmyadmin2017/index.php``)."""
     lowered = path.lower()
-    tests = [
-        (lowered == entry) | lowered.endswith(entry) | lowered.startswith(entry + "/")
-        for entry in sensitive_paths()
+    tests = [_is_entry(lowered, entry) for entry in sensitive_paths()]
+    tests += [lowered.startswith(stem) for stem in sensitive_families()]
+    return _any(tests)
+
+
+def technology_product(path: ir.StringValue) -> ir.StringValue:
+    """The product whose path the lower-cased ``path`` is (fingerprints first,
+    then families, in file order), or null."""
+    lowered = path.lower()
+    branches = [
+        (_any([_is_entry(lowered, p) for p in paths]), product)
+        for product, paths in technology_fingerprints()
     ]
-    return functools.reduce(lambda a, b: a | b, tests)
+    branches += [
+        (
+            _any([lowered.contains(u) for u in family.under])
+            & _any([lowered.endswith(e) for e in family.endings]),
+            family.product,
+        )
+        for family in technology_families()
+    ]
+    return ibis.cases(*branches, else_=ibis.null("string"))
 
 
 def _count_of(text: ir.StringValue, char: str) -> ir.IntegerValue:
@@ -195,6 +280,45 @@ def web_sensitive_path_probe(http: ir.Table, cfg: SensitivePathProbeConfig) -> i
     return as_findings(best, WEB_SENSITIVE_PATH_PROBE, label=SENSITIVE_LABEL)
 
 
+def web_technology_probe(http: ir.Table, cfg: WebTechnologyProbeConfig) -> ir.Table:
+    """Requests for one product's paths that the site does not serve:
+    ``web_technology_probe`` findings.
+
+    A path of ``data/technology_paths.yaml`` answered with one of
+    ``cfg.statuses`` (403, 404): a site running the product answers it, so the
+    client guessed, hunting for that product and its known vulnerabilities.
+    Per client, product and window of ``cfg.window_seconds`` (3600 s),
+    distinct paths (lower-cased) >= ``cfg.min_fingerprint_paths`` (1) for a
+    product fingerprint (AEM's ``/crx/packmgr``, a camera's CGI: nobody else
+    asks for them) and >= ``cfg.min_family_paths`` (3) for a CMS's extension
+    tree (WordPress plugins: stale links to a removed plugin give one or two).
+    Score: distinct paths. Label: the product. Targets: those paths.
+    """
+    fingerprints = {product for product, _ in technology_fingerprints()}
+    status = http.http_response_status_code
+    events = http.filter(http.url_path.notnull() & status.isin(list(cfg.statuses)))
+    events = events.mutate(_product=technology_product(events.url_path))
+    events = events.filter(events._product.notnull())
+    events = events.mutate(
+        _path=events.url_path.lower(),
+        _min_paths=ibis.ifelse(
+            events._product.isin(sorted(fingerprints)),
+            cfg.min_fingerprint_paths,
+            cfg.min_family_paths,
+        ),
+    )
+    best = windowed_findings(
+        events,
+        window_seconds=cfg.window_seconds,
+        keys=["source_ip", "_product"],
+        target="_path",
+        having=lambda t: t.target_count >= t._min_paths,
+        score=lambda t: t.target_count,
+        extra=lambda t: {"_min_paths": t._min_paths.max()},
+    )
+    return as_findings(best, WEB_TECHNOLOGY_PROBE, label=best._product)
+
+
 def web_host_bare_ip(http: ir.Table, cfg: WebHostBareIpConfig) -> ir.Table:
     """Requests with an IP literal as Host: ``web_host_bare_ip`` findings.
 
@@ -254,6 +378,14 @@ DETECTIONS: Final[dict[str, Detection]] = {
         "web_sensitive_path_probe",
         "one client requesting several secret or admin paths (/.env, /.git/config...)",
         WORDLIST_SCANNING,
+        ("http",),
+    ),
+    WEB_TECHNOLOGY_PROBE: Detection(
+        web_technology_probe,
+        "web_technology_probe",
+        "one client asking for a product's paths the site does not serve "
+        "(AEM package manager, WordPress plugins...)",
+        VULNERABILITY_SCANNING,
         ("http",),
     ),
     WEB_HOST_BARE_IP: Detection(

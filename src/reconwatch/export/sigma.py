@@ -30,7 +30,7 @@ import yaml
 from reconwatch.config import DetectConfig, SiteConfig
 from reconwatch.detect import DETECTIONS
 from reconwatch.detect.dns import CHAOS_NAMES
-from reconwatch.detect.web import scanner_user_agents, sensitive_paths
+from reconwatch.detect.web import scanner_user_agents, sensitive_families, sensitive_paths
 from reconwatch.export import document as doc
 from reconwatch.netaddr import PRIVATE_NETWORKS
 
@@ -223,7 +223,8 @@ def specs(cfg: DetectConfig) -> dict[str, RuleSpec]:
             web,
             {
                 "selection": {"cs-uri-stem|endswith": list(sensitive_paths())},
-                "condition": "selection",
+                "families": {"cs-uri-stem|startswith": list(sensitive_families())},
+                "condition": "selection or families",
             },
             "medium",
             Correlation(
@@ -313,6 +314,10 @@ UNSUPPORTED: Final[dict[str, str]] = {
     "slow_scan": "a day-long pair count kept under every fast threshold, with state across hunts",
     "dark_space_probe": "depends on the site's dark-space map learned from traffic",
     "traffic_spike": "compares each source with its own median baseline",
+    "web_technology_probe": (
+        "one threshold per product (one fingerprint path, three plugin files), "
+        "which a single value_count correlation cannot hold"
+    ),
 }
 
 
