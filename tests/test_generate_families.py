@@ -109,15 +109,16 @@ def test_minimum_size_holds_every_actor(tmp_path: Path) -> None:
     minimum = min_sample_size(ALL_FAMILIES)
     assert min_sample_size() == MIN_SAMPLE_SIZE
     # The family actors' lines (2026 before the recon chain, SRV brute force,
-    # vhost sweep, ANY flood and internal Host probe added 266), and the 423
+    # vhost sweep, ANY flood and internal Host probe added 266, the WordPress
+    # plugin prober 12), and the 423
     # network lines of the actors planted with the families only (recon chain
     # scan 53, campaign 6 x 14, traffic spike 160, zmap 126).
-    assert minimum == MIN_SAMPLE_SIZE + 423 + 2292
+    assert minimum == MIN_SAMPLE_SIZE + 423 + 2304
     truth = generate_sample(tmp_path / "a", size=minimum, families=ALL_FAMILIES)
     assert sum(truth.files.values()) == minimum
     family_files = (BIND_LOG, ZEEK_DNS_LOG, ACCESS_LOG, EVE_LOG, AUTH_LOG)
     actor_lines = sum(a.lines.get(f, 0) for a in truth.actors for f in family_files)
-    assert actor_lines == sum(truth.files[f] for f in family_files) == 2292
+    assert actor_lines == sum(truth.files[f] for f in family_files) == 2304
     added = {a.address for a in truth.actors[8:17]}
     network = sum(a.lines.get(f, 0) for a in truth.actors for f in (FIREWALL_LOG, ZEEK_CONN_LOG)
                   if a.address in added)  # fmt: skip
@@ -163,6 +164,7 @@ EXPECTED_FAMILY_ACTORS = [
     ("198.51.100.88", "vhost_sweep", ("web_vhost_sweep",), False),
     ("192.0.2.150", "dns_any_flood", ("dns_any_flood",), False),
     ("192.0.2.130", "internal_host_probe", ("web_internal_host",), True),
+    ("192.0.2.96", "technology_prober", ("web_technology_probe",), False),
 ]
 CAMPAIGN = ("192.0.2.31", "192.0.2.57", "192.0.2.93", "198.51.100.131", "198.51.100.164",
             "198.51.100.227")  # fmt: skip
@@ -203,7 +205,7 @@ def test_truth_lists_the_family_actors_after_the_network_ones(sample: Sample) ->
     assert "198.51.100.61" in truth.escalated
     assert not any(a.internal for a in truth.actors[8:])
     # One entry per source: family behaviours of a known source merge into it.
-    assert len({a.address for a in truth.actors}) == len(truth.actors) == 31
+    assert len({a.address for a in truth.actors}) == len(truth.actors) == 32
 
 
 def test_actor_line_counts_match_every_file(sample: Sample) -> None:
@@ -441,8 +443,8 @@ def test_web_background_looks_like_visitors(sample: Sample) -> None:
     actors = {a.address for a in sample[1].actors}
     background = [m for m in access(sample) if m["ip"] not in actors]
     actor_lines = sum(a.lines.get(ACCESS_LOG, 0) for a in sample[1].actors)
-    # int(0.12 x (20,000 - min_sample_size(ALL_FAMILIES) = 4,715)): the web share.
-    assert len(background) == sample[1].files[ACCESS_LOG] - actor_lines == 1834
+    # int(0.12 x (20,000 - min_sample_size(ALL_FAMILIES) = 4,727)): the web share.
+    assert len(background) == sample[1].files[ACCESS_LOG] - actor_lines == 1832
     statuses = Counter(m["status"] for m in background)
     assert statuses["200"] / len(background) > 0.7 and statuses["304"] > 0
     missing: dict[str, set[str]] = defaultdict(set)

@@ -148,6 +148,7 @@ def planted(ctx: Context) -> list[Planted]:
     web_actor(web.vhost_sweep(ctx, "198.51.100.88", 2150.0))
     dns_actor(dns.any_flood(ctx, "192.0.2.150", 4150.0))
     web_actor(web.internal_host(ctx, "192.0.2.130", 5250.0))
+    web_actor(web.technology_probe(ctx, "192.0.2.96", 4700.0))
     # IDS alerts: context on sources the other logs show scanning.
     web_v4, block = site.web_v4, "203.0.113.40"
     alerts = (

@@ -332,6 +332,50 @@ def sensitive_probe(ctx: Context, address: str, at: float) -> WebActor:
     return WebActor(actor, req)
 
 
+#: Plugins a WordPress scanner asks for first (wpscan's popular list, in part).
+WP_PLUGINS: Final = (
+    "contact-form-7",
+    "wordpress-seo",
+    "akismet",
+    "jetpack",
+    "woocommerce",
+    "elementor",
+    "wpforms-lite",
+    "really-simple-ssl",
+    "classic-editor",
+    "all-in-one-seo-pack",
+    "wp-file-manager",
+    "revslider",
+)
+
+
+def technology_probe(ctx: Context, address: str, at: float) -> WebActor:
+    """A WordPress plugin enumeration (wpscan ``--enumerate p`` with a random
+    browser user agent): each plugin's readme.txt, answered 404 by a site that
+    does not run WordPress; 12 requests in about half a minute."""
+    rng = ctx.rng(f"web_technology_probe:{address}")
+    n = len(WP_PLUGINS)
+    req = _requests(
+        n,
+        ts=_at(ctx, at, rng, n, 2.5),
+        client=address,
+        host=f"www.{ctx.site.zone}:443",
+        method="GET",
+        target=[f"/wp-content/plugins/{slug}/readme.txt" for slug in WP_PLUGINS],
+        status=np.full(n, 404, np.int64),
+        size=np.full(n, 555, np.int64),
+        referer="-",
+        agent=BROWSERS[2],
+    )
+    actor = FamilyActor(
+        address,
+        "technology_prober",
+        "WordPress plugin enumeration (wpscan-like) against a site without WordPress",
+        ("web_technology_probe",),
+    )
+    return WebActor(actor, req)
+
+
 def bare_ip(ctx: Context, address: str, at: float) -> WebActor:
     """An internet-wide scanner's banner grab: ``/`` and a couple of paths on
     the bare address (``Host: 203.0.113.10``) over HTTP and HTTPS; the
