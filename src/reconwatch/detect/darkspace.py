@@ -60,8 +60,13 @@ def dark_destinations(network: ir.Table, cfg: DarkSpaceConfig) -> ir.Table:
     judged = network.semi_join(logs_successes, "event_dataset")
     seen = judged.select("destination_ip").distinct()
     reached = answered.select("destination_ip").distinct()
-    talkers = network.select(destination_ip=network.source_ip).distinct()
-    dark = seen.anti_join(reached, "destination_ip").anti_join(talkers, "destination_ip")
+    candidates = seen.anti_join(reached, "destination_ip")
+    # Of the sources, only those among the (few) candidates matter: a semi-join
+    # against the candidates, not a distinct over every source (millions on
+    # an internet-facing firewall).
+    talking = network.semi_join(candidates, network.source_ip == candidates.destination_ip)
+    talkers = talking.select(destination_ip=talking.source_ip).distinct()
+    dark = candidates.anti_join(talkers, "destination_ip")
     if cfg.monitored:
         dark = dark.semi_join(expand(cfg.monitored), "destination_ip")
     if cfg.known_dark:
