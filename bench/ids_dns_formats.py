@@ -1,4 +1,4 @@
-"""Parse throughput of the IDS and DNS formats on generated lines (lines/s per format).
+"""Parse throughput of the IDS, Zeek and DNS formats on generated lines (lines/s per format).
 
 For each format: N generated lines (random clients, names, ports) in batches of
 the framework's size, parsed by the format's parser alone (no file reading, no
@@ -142,6 +142,70 @@ ZEEK_DNS_HEADER = [
         "AA", "TC", "RD", "RA", "Z", "answers", "TTLs", "rejected"]),
 ]  # fmt: skip
 
+
+def _zeek_header(path: str, fields: list[str]) -> list[str]:
+    return [r"#separator \x09", "#set_separator\t,", "#empty_field\t(empty)",
+            "#unset_field\t-", f"#path\t{path}", "#fields\t" + "\t".join(fields)]  # fmt: skip
+
+
+def _zeek_conn(r: random.Random, i: int) -> str:
+    state = r.choice(["S0", "REJ", "SF", "RSTO", "OTH"])
+    return "\t".join([f"{1795838400 + i}.123456", "CAbc", _ip(r), str(r.randrange(1024, 65536)),
+                      _ip(r), str(r.randrange(1, 1024)), r.choice(["tcp", "udp"]), "-",
+                      "0.000123", "0", "0", state, "T", "F", "0", "S", "1", "44", "0", "0",
+                      "(empty)"])  # fmt: skip
+
+
+def _zeek_http(r: random.Random, i: int) -> str:
+    return "\t".join([f"{1795838400 + i}.5", "CH1", _ip(r), str(r.randrange(1024, 65536)),
+                      _ip(r), "80", "1", r.choice(["GET", "POST", "HEAD"]), _name(r),
+                      f"/p{r.randrange(1000)}?q={r.randrange(100)}", "-", "1.1", "sqlmap/1.7",
+                      "-", "0", str(r.randrange(100000)), r.choice(["200", "404", "403"]), "OK",
+                      "-", "-", "(empty)", "-", "-", "-", "-", "-", "-", "-", "-",
+                      "-"])  # fmt: skip
+
+
+def _zeek_notice(r: random.Random, i: int) -> str:
+    src = _ip(r)
+    note, msg = r.choice([
+        ("Scan::Address_Scan", f"{src} scanned at least 25 unique hosts on port 22/tcp in 0m4s"),
+        ("Scan::Port_Scan", f"{src} scanned at least 15 unique ports of host 192.0.2.1 in 0m2s"),
+    ])  # fmt: skip
+    return "\t".join([f"{1795838400 + i}.0", "-", "-", "-", "-", "-", "-", "-", "-", "-", note,
+                      msg, "local", src, "-", "22", "-", "zeek", "Notice::ACTION_LOG", "(empty)",
+                      "3600.000000"])  # fmt: skip
+
+
+def _zeek_weird(r: random.Random, i: int) -> str:
+    return "\t".join([f"{1795838400 + i}.0", "CW1", _ip(r), str(r.randrange(1024, 65536)),
+                      _ip(r), str(r.randrange(1, 1024)),
+                      r.choice(["bad_TCP_checksum", "data_before_established"]), "-", "F",
+                      "zeek", "TCP"])  # fmt: skip
+
+
+#: Zeek logs start with their TSV header; the other formats have none.
+HEADERS: dict[str, list[str]] = {
+    "zeek-dns": ZEEK_DNS_HEADER,
+    "zeek-conn": _zeek_header("conn", [
+        "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service",
+        "duration", "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp",
+        "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
+        "tunnel_parents"]),
+    "zeek-http": _zeek_header("http", [
+        "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "trans_depth", "method",
+        "host", "uri", "referrer", "version", "user_agent", "origin", "request_body_len",
+        "response_body_len", "status_code", "status_msg", "info_code", "info_msg", "tags",
+        "username", "password", "proxied", "orig_fuids", "orig_filenames", "orig_mime_types",
+        "resp_fuids", "resp_filenames", "resp_mime_types"]),
+    "zeek-notice": _zeek_header("notice", [
+        "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "fuid",
+        "file_mime_type", "file_desc", "proto", "note", "msg", "sub", "src", "dst", "p", "n",
+        "peer_descr", "actions", "email_dest", "suppress_for"]),
+    "zeek-weird": _zeek_header("weird", [
+        "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "name", "addl",
+        "notice", "peer", "source"]),
+}  # fmt: skip
+
 GENERATORS: dict[str, Callable[[random.Random, int], str]] = {
     "bind": bind,
     "windns": windns,
@@ -152,6 +216,10 @@ GENERATORS: dict[str, Callable[[random.Random, int], str]] = {
     "fastlog": fastlog,
     "suricata-eve": eve,
     "zeek-dns": _zeek_dns,
+    "zeek-conn": _zeek_conn,
+    "zeek-http": _zeek_http,
+    "zeek-notice": _zeek_notice,
+    "zeek-weird": _zeek_weird,
 }
 
 
@@ -188,8 +256,7 @@ def main() -> None:
     for fmt in args.format or sorted(GENERATORS):
         r = random.Random(args.seed)
         lines = [GENERATORS[fmt](r, i) for i in range(args.lines)]
-        if fmt == "zeek-dns":
-            lines = ZEEK_DNS_HEADER + lines
+        lines = HEADERS.get(fmt, []) + lines
         per_core, wall = measure(fmt, lines, cores)
         print(f"{fmt:<18}{per_core:>18,.0f}{wall:>18,.0f}")
 

@@ -6,6 +6,8 @@ batches of ``--batch`` lines, as ``ingest.run`` would, once on one DuckDB thread
 (per-core figure) and once on every core. Parsing only: no file reading, no lake.
 
     .venv/bin/python bench/web_auth_formats.py --lines 1000000
+    .venv/bin/python bench/web_auth_formats.py --lines 20000 --format windows-json \
+        --format "mapping (JSON)"
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import pyarrow as pa
 from reconwatch.config import Config, IngestConfig
 from reconwatch.ingest.auth_openvpn import OpenVpnParser
 from reconwatch.ingest.auth_sshd import SshdParser
+from reconwatch.ingest.auth_windows import WindowsJsonParser
 from reconwatch.ingest.base import ParseContext, Parser
-from reconwatch.ingest.honeypot_cowrie import CowrieJsonParser
+from reconwatch.ingest.honeypot_cowrie import CowrieJsonParser, CowrieTextParser
 from reconwatch.ingest.honeypot_opencanary import OpenCanaryParser
 from reconwatch.ingest.mapping import MappingParser
 from reconwatch.ingest.web_alb import AlbParser
@@ -69,6 +72,12 @@ def samples() -> dict[str, tuple[type[Parser], list[str], Config]]:
     canary = (FIXTURES / "honeypot" / "opencanary.json").read_text().splitlines()[1:4]
     mapping = Config(ingest=IngestConfig(mappings=[str(FIXTURES / "mapping" / "vpn.yaml")]))
     csv_row = "30/09/2026 12:00:00,alice,203.0.113.1,51000,success,note"
+    edr = Config(ingest=IngestConfig(mappings=[str(FIXTURES / "mapping" / "edr.yaml")]))
+    # The Winlogbeat, evtx_dump and flat shapes that give rows (the fixture's later
+    # lines are rejected on purpose).
+    windows = (FIXTURES / "auth" / "windows.jsonl").read_text().splitlines()[:3]
+    cowrie_text = (HUB / "cowrie-logs" / "cowrie-logs.log").read_text().splitlines()
+    edr_rows = (FIXTURES / "mapping" / "edr.jsonl").read_text().splitlines()[:2]
     return {
         "clf (Apache/nginx combined)": (ClfParser, apache.splitlines(), config),
         "nginx-json": (NginxJsonParser, [nginx], config),
@@ -80,14 +89,17 @@ def samples() -> dict[str, tuple[type[Parser], list[str], Config]]:
             config,
         ),
         "sshd": (SshdParser, sshd, config),
+        "windows-json": (WindowsJsonParser, windows, config),
         "openvpn": (
             OpenVpnParser,
             (FIXTURES / "auth" / "openvpn.log").read_text().splitlines(),
             config,
         ),
         "cowrie (JSON)": (CowrieJsonParser, cowrie, config),
+        "cowrie (text)": (CowrieTextParser, cowrie_text, config),
         "opencanary": (OpenCanaryParser, canary, config),
         "mapping (CSV)": (MappingParser, [csv_row], mapping),
+        "mapping (JSON)": (MappingParser, edr_rows, edr),
     }
 
 
@@ -106,7 +118,7 @@ def run(
     prefix: list[str] = []
     if name.startswith("iis"):
         prefix = (FIXTURES / "web" / "iis.log").read_text().splitlines()[:4]
-    if name.startswith("mapping"):
+    if name == "mapping (CSV)":
         prefix = ["Time,User,Client IP,Port,Result,Comment"]
     tables = []
     all_lines = prefix + lines
@@ -134,12 +146,17 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__)
     options.add_argument("--lines", type=int, default=1_000_000)
     options.add_argument("--batch", type=int, default=250_000)
+    options.add_argument(
+        "--format", action="append", choices=sorted(samples()), help="only these (repeatable)"
+    )
     args = options.parse_args()
     cores = os.cpu_count() or 1
     print(f"{args.lines:,} lines per format, batches of {args.batch:,}, {cores} cores")
     print(f"| format | lines/s, 1 thread | lines/s, {cores} threads |")
     print("|---|---:|---:|")
     for name, (parser_cls, templates, config) in samples().items():
+        if args.format and name not in args.format:
+            continue
         lines = _lines(name, templates, args.lines)
         one = run(name, parser_cls, lines, config, 1, args.batch)
         every = run(name, parser_cls, lines, config, cores, args.batch)

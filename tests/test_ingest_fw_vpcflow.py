@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ingest_helpers import make, parse, rejects, utc
+from reconwatch.ingest import registry
 from reconwatch.ingest.fw_vpcflow import VpcFlowParser
 from test_ingest_fw_helpers import fixture_lines, network, parse_fixture
 
@@ -71,3 +72,77 @@ def test_headerless_default_lines_and_junk() -> None:
     parsed = parse(make(VpcFlowParser), lines)
     assert parsed.rows.num_rows == 1
     assert rejects(parsed) == [(2, "wrong number of fields"), (3, "wrong number of fields")]
+
+
+# -- custom format with version 3 to 5 fields ------------------------------------------------
+
+CUSTOM = "vpcflow-v5-custom.log"
+ENI_APP = "eni-0a1b2c3d4e5f60718"
+ENI_NAT = "eni-0fedcba9876543210"
+
+
+def test_custom_format_with_v4_and_v5_fields() -> None:
+    """A custom field list naming every version 3 to 5 field the parser does not
+    map (region, az-id, sublocation-type/-id, pkt-src/dst-aws-service,
+    flow-direction, traffic-path...): the header places each field, so the
+    extra columns shift nothing and the known ones are read where they sit."""
+    header = fixture_lines(CUSTOM)[0].split()
+    assert {"region", "az-id", "sublocation-type", "sublocation-id"} <= set(header)  # v4
+    assert {"flow-direction", "traffic-path", "pkt-src-aws-service",
+            "pkt-dst-aws-service"} <= set(header)  # v5  # fmt: skip
+    parsed = parse_fixture(VpcFlowParser, CUSTOM)
+    out = network(parsed)
+    assert [(r["log_line"], r["source_ip"], r.get("source_port"), r["destination_ip"],
+             r.get("destination_port"), r.get("tcp_flags"), r["event_action"],
+             r["observer_name"]) for r in out] == [
+        # ingress SSH probe, refused
+        (2, "198.51.100.7", 40123, "10.0.1.5", 22, "SYN", "rejected", ENI_APP),
+        # egress to S3 from an Outpost subnet through a gateway endpoint (traffic-path 7)
+        (3, "10.0.1.5", 51000, "52.216.0.10", 443, "ACK SYN FIN", "allowed", ENI_APP),
+        # the NAT gateway's interface: see the next test
+        (4, "10.0.0.220", 49152, "10.0.1.9", 443, "SYN FIN", "allowed", ENI_NAT),
+        (5, "10.0.1.9", 443, "10.0.0.220", 49152, "ACK SYN", "allowed", ENI_NAT),
+        # IPv6 in a Wavelength Zone, pkt-*-aws-service set
+        (6, "2600:1f16:abc::10", 443, "2600:1f18:def::20", 40000, "ACK SYN", "allowed",
+         ENI_APP),
+    ]  # fmt: skip
+    assert out[0]["timestamp"] == utc(2023, 11, 14, 22, 13, 20)
+    assert [(r["network_bytes"], r["network_packets"]) for r in out] == [
+        (44, 1), (5230, 12), (1200, 10), (9800, 12), (700, 5),
+    ]  # fmt: skip
+    # The header and the NODATA record (all its flow fields '-').
+    assert (parsed.skipped, rejects(parsed)) == (2, [])
+
+
+def test_custom_format_nat_gateway_source_is_srcaddr_not_pkt_srcaddr() -> None:
+    """On a NAT gateway's interface srcaddr and pkt-srcaddr differ.
+
+    AWS documents ``srcaddr`` as "the source address for incoming traffic, or the
+    IPv4 or IPv6 address of the network interface for outgoing traffic on the
+    network interface", and ``pkt-srcaddr`` as "the packet-level (original) source
+    IP address of the traffic", to tell an intermediate layer (a NAT gateway, an
+    EKS node's interface) from the original source. The parser reads ``srcaddr``
+    and ``dstaddr`` only: ``source_ip`` is what crossed this interface, so on the
+    NAT gateway's egress record (line 5, the reply relayed from 203.0.113.5 to
+    the private instance) the source is the gateway itself (10.0.1.9), and the
+    internet host appears in no row's source. Likewise on the ingress record
+    (line 4) ``destination_ip`` is the gateway, not the internet host the
+    instance meant to reach (pkt-dstaddr 203.0.113.5).
+    """
+    lines = fixture_lines(CUSTOM)
+    header = lines[0].split()
+    record = dict(zip(header, lines[4].split(), strict=True))
+    assert (record["srcaddr"], record["pkt-srcaddr"]) == ("10.0.1.9", "203.0.113.5")
+    assert record["flow-direction"] == "egress"
+    out = {r["log_line"]: r for r in network(parse_fixture(VpcFlowParser, CUSTOM))}
+    assert (out[5]["source_ip"], out[5]["destination_ip"]) == ("10.0.1.9", "10.0.0.220")
+    assert (out[4]["source_ip"], out[4]["destination_ip"]) == ("10.0.0.220", "10.0.1.9")
+    assert "203.0.113.5" not in {r["source_ip"] for r in out.values()}
+    # Where nothing is in between, the two agree and so does the row.
+    first = dict(zip(header, lines[1].split(), strict=True))
+    assert first["srcaddr"] == first["pkt-srcaddr"] == out[2]["source_ip"]
+
+
+def test_custom_v5_header_is_sniffed() -> None:
+    sample = fixture_lines(CUSTOM)
+    assert [p.name for p in registry.PARSERS if p.sniff(sample)] == ["aws-vpcflow"]

@@ -33,8 +33,10 @@ NOW = dt.datetime(2026, 11, 28, 5, 0, tzinfo=dt.UTC)
 NEW_PARSERS = [p for p in PARSERS if p is not ZeekConnParser]
 
 
-def at(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
+def at(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0
+) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, us, tzinfo=dt.UTC)
 
 
 def parse_with(parser: Parser, lines: list[str], first: int = 1) -> Parsed:
@@ -165,6 +167,91 @@ def test_json_notice_and_weird() -> None:
     assert rejects(parse(ZeekWeirdParser, [weird])) == [(1, "invalid port")]
 
 
+HTTP_KEYS = (
+    "log_line", "timestamp", "source_ip", "source_port", "destination_ip", "destination_port",
+    "url_domain", "http_request_method", "url_path", "url_query", "http_version",
+    "http_response_status_code", "http_response_bytes", "http_request_referrer",
+    "user_agent_original", "user_name",
+)  # fmt: skip
+
+
+def test_http_log_json() -> None:
+    """http.log as ``LogAscii::use_json`` writes it: Zeek's own field names, epoch or
+    ISO 8601 ``ts``, unset fields left out, sets and vectors as arrays."""
+    parsed = parse(ZeekHttpParser, fixture("zeek-http.json"))
+    assert stored(parsed, "http", *HTTP_KEYS) == [
+        (1, at(2026, 11, 28, 4, 0, 0, 500000), "192.0.2.1", 46378, "203.0.113.10", 80,
+         "testmyids.com", "GET", "/admin/login.php", "user=a&x=1", "1.1", 404, 39, None,
+         "sqlmap/1.7", None),
+        (2, at(2026, 11, 28, 4, 0, 1, 250000), "2001:db8::7", 40002, "2001:db8::80", 443,
+         "example.com", "POST", "/", None, "1.1", 301, 0, "http://evil.example/", None, "bob"),
+        # A request Zeek saw no HTTP fields for (e.g. a connection cut before the
+        # request line) is still a row: who talked to the web server, when.
+        (3, at(2026, 11, 28, 4, 0, 2), "192.0.2.3", 40003, "203.0.113.10", 80,
+         None, None, None, None, None, None, None, None, None, None),
+    ]  # fmt: skip
+    assert rejects(parsed) == [(4, "invalid source address")]
+    assert parsed.skipped == 0
+
+
+def test_http_log_json_and_tsv_give_the_same_row() -> None:
+    """The same request written as TSV and as JSON lines ends up as the same row."""
+    tsv = fixture("zeek-http.log")
+    fields = tsv[6].split("\t")[1:]
+    values = tsv[8].split("\t")
+    record: dict[str, Any] = {
+        name: value for name, value in zip(fields, values, strict=True) if value not in ("-",)
+    }
+    record["ts"] = float(record["ts"])
+    for name in ("id.orig_p", "id.resp_p", "trans_depth", "request_body_len",
+                 "response_body_len", "status_code"):  # fmt: skip
+        record[name] = int(record[name])
+    record["tags"] = []
+    from_json = stored(parse(ZeekHttpParser, [json.dumps(record)]), "http", *HTTP_KEYS[1:])
+    from_tsv = stored(parse(ZeekHttpParser, tsv[:9]), "http", *HTTP_KEYS[1:])
+    assert from_json == from_tsv and len(from_tsv) == 1
+
+
+def test_json_notice_and_weird_fixtures() -> None:
+    notice = parse(ZeekNoticeParser, fixture("zeek-notice.json"))
+    assert stored(notice, "alert", "log_line", "timestamp", "source_ip", "source_port",
+                  "destination_ip", "destination_port", "network_transport", "rule_id",
+                  "rule_category", "event_action") == [
+        (1, at(2026, 11, 28, 4, 0), "192.0.2.66", None, None, 22, None, "Scan::Address_Scan",
+         "Scan", None),
+        (2, at(2026, 11, 28, 4, 0, 2), "192.0.2.5", 5555, "203.0.113.10", 443, "tcp",
+         "SSL::Invalid_Server_Cert", "SSL", "denied"),
+    ]  # fmt: skip
+    weird = parse(ZeekWeirdParser, fixture("zeek-weird.json"))
+    assert stored(weird, "alert", "log_line", "source_ip", "source_port", "destination_ip",
+                  "destination_port", "rule_id", "rule_category") == [
+        (1, "192.0.2.66", 40000, "203.0.113.10", 80, "bad_TCP_checksum", "weird"),
+    ]  # fmt: skip
+    # A weird without a connection (no id.*) names no actor: rejected, as in TSV.
+    assert rejects(weird) == [(2, "missing source address")]
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("zeek-http.json", "zeek-http"),
+        ("zeek-notice.json", "zeek-notice"),
+        ("zeek-weird.json", "zeek-weird"),
+    ],
+)
+def test_format_auto_sniffs_zeek_json(tmp_path: Path, name: str, fmt: str) -> None:
+    """``--format auto`` on a JSON log without any ``#`` header: the keys decide."""
+    sample = fixture(name)
+    chosen = registry.sniff(sample)
+    assert chosen is not None and chosen.name == fmt
+    assert [p.name for p in registry.PARSERS if p.sniff(sample)] == [fmt]
+    # Through the framework, from a file whose name says nothing.
+    data = tmp_path / "export.log"
+    data.write_text("\n".join(sample) + "\n")
+    stats = run.ingest([str(data)], Lake(tmp_path / "lake"), Config(), run.IngestOptions(now=NOW))
+    assert [f.format for f in stats.files] == [fmt]
+
+
 def test_another_zeek_log_is_rejected_by_path() -> None:
     lines = fixture("zeek-http.log")
     parsed = parse(ZeekDnsParser, lines)
@@ -179,6 +266,9 @@ OWNED = {
     "zeek-http.log": "zeek-http",
     "zeek-notice.log": "zeek-notice",
     "zeek-weird.log": "zeek-weird",
+    "zeek-http.json": "zeek-http",
+    "zeek-notice.json": "zeek-notice",
+    "zeek-weird.json": "zeek-weird",
 }
 
 
@@ -255,8 +345,11 @@ def test_ingest_zeek_logs_into_their_tables(tmp_path: Path) -> None:
         ("zeek-http", 10, 2, 0, 8),
         ("zeek-notice", 11, 3, 0, 8),
         ("zeek-weird", 11, 2, 1, 8),
+        ("zeek-http", 4, 3, 1, 0),
+        ("zeek-notice", 2, 2, 0, 0),
+        ("zeek-weird", 2, 1, 1, 0),
     ]  # fmt: skip
     assert sorted(lake.read("dns").column("event_dataset").to_pylist()) == ["zeek.dns"] * 5
-    assert lake.read("http").num_rows == 2
+    assert lake.read("http").num_rows == 5
     alerts = lake.read("alert").to_pylist()
-    assert sorted(r["event_dataset"] for r in alerts) == ["zeek.notice"] * 3 + ["zeek.weird"] * 2
+    assert sorted(r["event_dataset"] for r in alerts) == ["zeek.notice"] * 5 + ["zeek.weird"] * 3

@@ -205,7 +205,7 @@ def _timestamp_sql(mapping: Mapping, text: str) -> str:
         )
     if fmt in ("epoch", "epoch_ms"):
         scale = " / 1000.0" if fmt == "epoch_ms" else ""
-        return f"timezone('UTC', to_timestamp(TRY_CAST({text} AS DOUBLE){scale}))"
+        return f"timezone('UTC', TRY(to_timestamp(TRY_CAST({text} AS DOUBLE){scale})))"
     if "%z" in fmt or "%Z" in fmt:
         return f"timezone('UTC', try_strptime({text}, $map_format))"
     return local(f"try_strptime({text}, $map_format)")
