@@ -39,8 +39,12 @@ def batch(lines: list[str], first: int = 1) -> pa.Table:
 
 
 def parse(parser: Parser, lines: list[str], first: int = 1) -> Parsed:
-    """Parse one batch and check the accounting promise on it."""
-    parsed = parser.parse(batch(lines, first))
+    """Parse one batch as ingest does (the parser, then the framework's time
+    range check) and check the accounting promise on it."""
+    from reconwatch.ingest.run import reject_impossible_times
+
+    lines_table = batch(lines, first)
+    parsed = reject_impossible_times(parser.parse(lines_table), lines_table)
     assert parsed.row_count + parsed.rejects.num_rows + parsed.skipped == len(lines)
     return parsed
 

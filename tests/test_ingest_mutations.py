@@ -259,10 +259,8 @@ def check(parser: type[Parser], parsed: Parsed, lines: list[str]) -> None:
         if not data.num_rows:
             continue
         assert data.column("timestamp").null_count == 0, name
-        # Rows stamped outside Python's datetime range (years 1-9999) are a known
-        # bug (test_years_python_cannot_hold_are_rejected, xfail): leave them out
-        # here so that the other checks still run on the rest.
-        data = data.filter(_in_python_range(data.column("timestamp")))
+        # Years 1-9999 only (ingest's reject_impossible_times; see the test below).
+        assert pc.all(_in_python_range(data.column("timestamp"))).as_py(), name
         out = rows(data, name)  # conforming casts safely: a bad type raises here
         for row in out:
             seen.append(row["log_line"])
@@ -406,10 +404,6 @@ OUT_OF_RANGE_YEARS = [
 ]  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parser bug (reported): years outside 1-9999 become rows instead of rejects",
-)
 @pytest.mark.parametrize(
     ("parser", "lines", "config"),
     [pytest.param(p, lines, c, id=name) for name, p, lines, c in OUT_OF_RANGE_YEARS],
@@ -424,11 +418,6 @@ def test_years_python_cannot_hold_are_rejected(
     assert INVALID_TIMESTAMP in parsed.rejects.column("reason").to_pylist()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parser bug (reported): mapping.py reads the CSV header with Python's csv module, "
-    "whose field limit (131,072 characters) raises _csv.Error out of parse()",
-)
 def test_mapping_csv_header_past_csv_field_limit() -> None:
     """A first line with one field past 131,072 characters (``--format mapping``
     forced: sniffing swallows the error and just declines the file)."""

@@ -90,3 +90,20 @@ def test_huge_raw_lines_are_cut_in_the_rejects_table(tmp_path: Path) -> None:
     ingest([str(path)], lake, Config())
     (row,) = lake.read("rejects").to_pylist()
     assert len(row["raw"]) == 4096
+
+
+def test_a_year_no_reader_can_hold_is_a_rejected_line(tmp_path: Path) -> None:
+    """A parser may read "30/Sep/0000" or a huge epoch; ingest rejects the row
+    rather than store a time Python (and every reader of the lake) cannot hold."""
+    log = tmp_path / "access.json"
+    good = (
+        '{"time_local":"30/Sep/2026:12:00:00 +0200","remote_addr":"198.51.100.7",'
+        '"request":"GET / HTTP/1.1","status":"200","body_bytes_sent":"5"}'
+    )
+    log.write_text(good + "\n" + good.replace("2026", "0000") + "\n")
+    lake = Lake(tmp_path / "lake")
+    run = ingest([str(log)], lake, Config(), IngestOptions(format="nginx-json"))
+    assert (run.totals.parsed, run.totals.rejected) == (1, 1)
+    assert run.files[0].reject_reasons == {"invalid timestamp": 1}
+    assert lake.read("rejects").column("log_line").to_pylist() == [2]
+    assert [d.name for d in (tmp_path / "lake" / "http").iterdir()] == ["event_date=2026-09-30"]

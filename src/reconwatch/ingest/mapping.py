@@ -157,7 +157,12 @@ def activate(config: Config) -> list[Mapping]:
 
 
 def _csv_fields(line: str, delimiter: str) -> list[str]:
-    return next(csv.reader([line], delimiter=delimiter), [])
+    """The fields of one CSV line; none for a line the csv module cannot read
+    (a field past its 131,072-character limit): such a line is no header."""
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return []
 
 
 def matches(mapping: Mapping, sample: Sequence[str]) -> bool:

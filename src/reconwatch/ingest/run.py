@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Final
 
 import duckdb
 import pyarrow as pa
@@ -27,6 +28,7 @@ from reconwatch import schema
 from reconwatch.config import Config
 from reconwatch.ingest import mapping, registry
 from reconwatch.ingest.base import ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.linesql import INVALID_TIMESTAMP
 from reconwatch.ingest.sources import (
     BLOCK_BYTES,
     SNIFF_BYTES,
@@ -212,7 +214,7 @@ def parse_batch(parser: Parser | None, lines: pa.Table, stats: FileStats) -> Par
     if parser is None:
         return Parsed(rows=_EMPTY_ROWS, rejects=reject_table(numbers, "format not recognised", raw))
     try:
-        parsed = parser.parse(lines)
+        parsed = reject_impossible_times(parser.parse(lines), lines)
         total = parsed.row_count + parsed.rejects.num_rows + parsed.skipped
         if total != lines.num_rows:
             raise AccountingError(f"accounted for {total} of {lines.num_rows} lines")
@@ -222,6 +224,57 @@ def parse_batch(parser: Parser | None, lines: pa.Table, stats: FileStats) -> Par
         stats.error = f"{stats.name}: parser {parser.name} failed on lines {first}-{last}: {exc}"
         reason = f"parser {parser.name} failed"
         return Parsed(rows=_EMPTY_ROWS, rejects=reject_table(numbers, reason, raw))
+
+
+#: Timestamps a reader of the lake can hold: Python's datetime (years 1 to
+#: 9999), in microseconds from the epoch. Engines hold wider ones, so a parser
+#: may let "30/Sep/0000" or an epoch of 10^14 s through; every reader would
+#: then fail on the row (and the lake would get a partition for year 0).
+_MIN_MICROS: Final = -62_135_596_800_000_000
+_MAX_MICROS: Final = 253_402_300_799_999_999
+_PER_UNIT: Final = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0}
+
+
+def reject_impossible_times(parsed: Parsed, lines: pa.Table) -> Parsed:
+    """Rows whose timestamp lies outside years 1-9999 become "invalid timestamp" rejects.
+
+    One check for every parser, in Arrow, after parsing: a row is moved, so
+    each line still lands once (in a table, or in the rejects).
+    """
+    tables = {"": parsed.rows, **parsed.other_tables}
+    moved: list[pa.Array] = []
+    kept: dict[str, pa.Table] = {}
+    for name, table in tables.items():
+        column = "timestamp"
+        if column not in table.column_names or table.num_rows == 0:
+            kept[name] = table
+            continue
+        values = table.column(column)
+        unit = getattr(values.type, "unit", None)
+        per = _PER_UNIT.get(unit or "", 0)
+        if per == 0:  # nanoseconds (or not a timestamp) cannot leave years 1677-2262
+            kept[name] = table
+            continue
+        raw = pc.cast(values, pa.int64())
+        bad = pc.fill_null(
+            pc.or_(pc.less(raw, _MIN_MICROS // per), pc.greater(raw, _MAX_MICROS // per)),
+            False,
+        )
+        if not pc.any(bad).as_py():
+            kept[name] = table
+            continue
+        moved.append(pc.filter(table.column("log_line"), bad).combine_chunks())
+        kept[name] = table.filter(pc.invert(bad))
+    if not moved:
+        return parsed
+    numbers = pa.concat_arrays(moved)
+    raw_lines = pc.take(lines.column("line"), pc.index_in(numbers, lines.column("log_line")))
+    rejects = pa.concat_tables(
+        [parsed.rejects, reject_table(numbers, INVALID_TIMESTAMP, raw_lines)],
+        promote_options="permissive",
+    ).sort_by("log_line")
+    rows = kept.pop("")
+    return replace(parsed, rows=rows, rejects=rejects, other_tables=kept)
 
 
 def account_batch(parsed: Parsed, lines: pa.Table, stats: FileStats) -> None:
