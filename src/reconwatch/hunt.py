@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from reconwatch.cases import Case, build_cases
 from reconwatch.config import Config
 from reconwatch.detect import run_detections
@@ -97,6 +99,9 @@ def hunt(
     with _lake_for(out_dir, lake_dir) as lake:
         options = options or IngestOptions()
         run = ingest(paths, lake, config, options, progress) if paths is not None else None
+        # Arrow's allocator keeps the freed parse buffers (about 180 MB) for
+        # reuse; the detections run in DuckDB, so give them back first.
+        pa.default_memory_pool().release_unused()
         engine = Engine(lake, config.engine)
         # Findings are few: cases and their evidence are gathered on embedded
         # DuckDB over the same lake whichever engine ran the detections.
