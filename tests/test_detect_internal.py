@@ -271,3 +271,15 @@ def _refused(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
     except ValueError:
         return True
     return False
+
+
+def test_in_networks_matches_grouped_prefixes_of_the_private_ranges() -> None:
+    """172.16.0.0/12 is 16 prefixes under "172.": the group's head test must admit them."""
+    from reconwatch.detect.ranges import in_networks
+
+    inside = ["172.16.0.1", "172.20.1.1", "172.31.255.254", "10.1.2.3", "192.168.1.1"]
+    outside = ["172.15.0.1", "172.32.0.1", "11.0.0.1", "8.8.8.8"]
+    table = ibis.memtable(pa.table({"a": pa.array(inside + outside, pa.string())}))
+    nets = parse_networks(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])
+    got = ibis.duckdb.connect().to_pyarrow(table.mutate(hit=in_networks(table.a, nets)))
+    assert got["hit"].to_pylist() == [True] * len(inside) + [False] * len(outside)

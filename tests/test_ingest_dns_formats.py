@@ -579,3 +579,15 @@ def test_a_mixed_syslog_file_reaches_each_program_parser(tmp_path: Path) -> None
         (5, "unbound", "A", "192.0.2.7", "allowed"),
     ]  # fmt: skip
     assert lake.read("network").column("log_line").to_pylist() == [1]
+
+
+def test_unbound_epoch_stamps_are_utc_whatever_the_hosts_zone() -> None:
+    # DuckDB's session zone is the host's (TZ): a non-UTC server must store the same UTC.
+    con = duckdb.connect()
+    try:
+        con.execute("SET GLOBAL TimeZone = 'America/New_York'")
+        parser = UnboundParser(ParseContext(Config(), con, "test.log", NOW))
+        parsed = parse_with(parser, fixture("unbound-file.log")[:1])
+    finally:
+        con.close()
+    assert [r["timestamp"] for r in rows(parsed)] == [at(2026, 11, 28, 4, 0)]

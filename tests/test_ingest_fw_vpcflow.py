@@ -146,3 +146,14 @@ def test_custom_format_nat_gateway_source_is_srcaddr_not_pkt_srcaddr() -> None:
 def test_custom_v5_header_is_sniffed() -> None:
     sample = fixture_lines(CUSTOM)
     assert [p.name for p in registry.PARSERS if p.sniff(sample)] == ["aws-vpcflow"]
+
+
+def test_start_is_utc_whatever_the_hosts_zone() -> None:
+    # DuckDB's session zone is the host's (TZ): a non-UTC server must store the same UTC.
+    parser = make(VpcFlowParser)
+    parser.ctx.con.execute("SET GLOBAL TimeZone = 'America/New_York'")
+    parsed = parse(parser, fixture_lines("vpcflow-v5.log"))
+    assert [r["timestamp"] for r in network(parsed)] == [
+        utc(2023, 11, 14, 22, 13, 20),
+        utc(2023, 11, 14, 22, 13, 25),
+    ]

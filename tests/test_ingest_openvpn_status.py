@@ -171,3 +171,11 @@ def test_ingest_stores_status_rows(tmp_path: Path, version: int) -> None:
     table = lake.read("auth")
     assert set(table.column("event_dataset").to_pylist()) == {"openvpn.status"}
     assert OpenVpnStatusParser in auth.PARSERS
+
+
+def test_time_t_is_utc_whatever_the_hosts_zone() -> None:
+    # DuckDB's session zone is the host's (TZ): a non-UTC server must store the same UTC.
+    parser = make(OpenVpnStatusParser)
+    parser.ctx.con.execute("SET GLOBAL TimeZone = 'America/New_York'")
+    out = [tuple(r[k] for k in KEYS) for r in rows(parse(parser, fixture(2)).rows, "auth")]
+    assert [r[1] for r in out] == [utc(2026, 9, 30, 10), utc(2026, 9, 30, 9, 30)]

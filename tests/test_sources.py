@@ -169,6 +169,7 @@ def test_pretty_printed_objects_read_one_per_line(tmp_path: Path) -> None:
         "[Thu Oct 13 10:00:00 2026] [error] [client 192.0.2.1] x\n",  # a bracket is not JSON
         "[]\n",
         "{ not json\n",
+        '{\n{"a": 1}\n{"b": 2}\n',  # JSON lines after a stray "{" line: still lines
     ],
 )
 def test_other_text_is_left_as_it_is(tmp_path: Path, text: str) -> None:

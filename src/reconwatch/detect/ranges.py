@@ -50,7 +50,7 @@ def in_ranges(address: ir.StringValue, prefixes: Sequence[TextPrefix]) -> ir.Boo
     tests = list(exact)
     for head, members in groups.items():
         tests.append(
-            members[0] if len(members) == 1 else address.startswith(head + "0") & any_of(members)
+            members[0] if len(members) == 1 else address.startswith(head) & any_of(members)
         )
     return address.notnull() & any_of(tests)
 

@@ -329,7 +329,7 @@ class OpenVpnStatusParser(Parser):
         SELECT log_line, _row, skip,
                coalesce(
                    CASE WHEN regexp_full_match(epoch, '[0-9]{{1,12}}')
-                        THEN CAST(to_timestamp(CAST(epoch AS BIGINT)) AS TIMESTAMP) END,
+                        THEN timezone('UTC', to_timestamp(CAST(epoch AS BIGINT))) END,
                    {local}) AS timestamp,
                nullif(CASE WHEN starts_with(host, '[') AND suffix(host, ']')
                            THEN substr(host, 2, length(host) - 2) ELSE host END, '')

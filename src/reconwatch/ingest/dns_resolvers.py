@@ -380,7 +380,7 @@ class UnboundParser(_ResolverParser):
         )
         SELECT log_line, _row, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD}, observer_name,
                CASE WHEN e.secs <> '' THEN
-                   CAST(to_timestamp(CAST(e.secs AS BIGINT)) AS TIMESTAMP) END AS own_time,
+                   timezone('UTC', to_timestamp(CAST(e.secs AS BIGINT))) END AS own_time,
                nullif(q.ip, '') AS source_raw,
                {qname_sql("q.name")} AS dns_question_name,
                upper(q.type) AS dns_question_type,

@@ -153,7 +153,7 @@ class VpcFlowParser(Parser):
         t AS (SELECT *, {transport_sql("proto")} AS network_transport FROM v)
         SELECT log_line, _row,
                blank OR (complete AND {status} IN ('NODATA', 'SKIPDATA')) AS skip,
-               CAST(TRY(to_timestamp(TRY_CAST({field("start")} AS BIGINT))) AS TIMESTAMP)
+               timezone('UTC', TRY(to_timestamp(TRY_CAST({field("start")} AS BIGINT))))
                    AS timestamp,
                src AS source_raw, dst AS destination_raw,
                CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("spt")} END

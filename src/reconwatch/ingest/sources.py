@@ -184,15 +184,17 @@ def _json_layout(head: bytes) -> str | None:
 
     ``[`` then ``{`` (blanks between): an array of objects, one or many lines
     (``ConvertTo-Json``, ``ConvertTo-Json -Compress``). ``{`` alone on the
-    first line: pretty-printed objects, one or several (``ConvertTo-Json`` of a
-    single object, ``jq .``). JSON lines start ``{"`` and stay as they are.
+    first line, then a key or ``}``: pretty-printed objects, one or several
+    (``ConvertTo-Json`` of a single object, ``jq .``). JSON lines start ``{"``
+    and stay as they are, even after a stray ``{`` line.
     """
     text = head.removeprefix(UTF8_BOM).lstrip()
     if text.startswith(b"["):
         return "array" if text[1:].lstrip().startswith(b"{") else None
     if text.startswith(b"{"):
-        first, newline, _ = text[1:].partition(b"\n")
-        return "unstructured" if newline and not first.strip() else None
+        first, newline, rest = text[1:].partition(b"\n")
+        pretty = newline and not first.strip() and rest.lstrip()[:1] in (b'"', b"}")
+        return "unstructured" if pretty else None
     return None
 
 
