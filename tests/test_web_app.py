@@ -286,6 +286,24 @@ def test_servers_starting_at_once_agree_on_one_secret(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no drafts left
 
 
+def test_a_filesystem_without_hard_links_still_gets_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from reconwatch.web.auth import load_or_create_secret
+
+    def refuse(self: Path, target: Path) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(Path, "hardlink_to", refuse)
+    path = tmp_path / "reconwatch-web.secret"
+    key = load_or_create_secret(path)
+    assert path.read_text().strip() == key and path.stat().st_mode & 0o777 == 0o600
+    assert load_or_create_secret(path) == key
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
 # -- headers ------------------------------------------------------------------------------
 
 

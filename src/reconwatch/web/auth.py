@@ -99,6 +99,13 @@ def load_or_create_secret(path: Path) -> str:
             path.hardlink_to(draft)
         except FileExistsError:
             return _read_secret(path)  # the other server's key, complete
+        except OSError:
+            # No hard links here (some SMB, vboxsf, exFAT mounts): an exclusive
+            # create instead; only a second server starting in the same
+            # instant could then read the file before it is written.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secret + "\n")
     finally:
         draft.unlink()
     return secret
