@@ -399,6 +399,51 @@ def _steps(rng: np.random.Generator, n: int, mean_s: float) -> I64:
     return out
 
 
+def _answered(
+    rng: np.random.Generator,
+    ts: I64,
+    address: str,
+    server: str,
+    name: object,
+    qtype: object,
+    answers: list[str],
+    *,
+    rcode: object = None,
+    ttl: int = 3600,
+    cookie: bool = False,
+    cport_low: int = 32768,
+    cport_high: int = 61000,
+) -> Queries:
+    """Queries one client sent over UDP to our authoritative server, answered
+    by it (RD set, RA clear, AA set, a reply in 150-900 us). ``rcode`` defaults
+    to NOERROR for answered names and NXDOMAIN for ``-``. The generator draws
+    the source ports, then the reply times, after the caller's time stamps."""
+    n = len(ts)
+    if rcode is None:
+        rcode = ["NOERROR" if a != "-" else "NXDOMAIN" for a in answers]
+    return Queries.build(
+        n,
+        ts=ts,
+        client=address,
+        cport=rng.integers(cport_low, cport_high, size=n),
+        server=server,
+        name=name,
+        qclass="IN",
+        qtype=qtype,
+        rcode=rcode
+        if rcode is not None
+        else ["NOERROR" if a != "-" else "NXDOMAIN" for a in answers],
+        answers=answers,
+        ttl=np.full(n, ttl),
+        rd=np.ones(n, np.bool_),
+        ra=np.zeros(n, np.bool_),
+        aa=np.ones(n, np.bool_),
+        tcp=np.zeros(n, np.bool_),
+        cookie=np.full(n, cookie, np.bool_),
+        rtt=rng.integers(150, 900, size=n),
+    )
+
+
 def brute_force(ctx: Context, address: str, at: float, names: int = 300) -> DnsActor:
     """dnsrecon ``-t brt``: a random label first (is there a wildcard?), then
     ``names`` wordlist names, threaded, within about two minutes, straight at
@@ -414,25 +459,9 @@ def brute_force(ctx: Context, address: str, at: float, names: int = 300) -> DnsA
     labels = [probe, *wordlist(names)]
     n = len(labels)
     answers = [zone_answer(label) for label in labels]
-    q = Queries.build(
-        n,
-        ts=_at(ctx, at, _steps(rng, n, 0.3)),
-        client=address,
-        cport=rng.integers(32768, 61000, size=n),
-        server=site.dns_v4,
-        name=[f"{label}.{site.zone}" for label in labels],
-        qclass="IN",
-        qtype="A",
-        rcode=["NOERROR" if a != "-" else "NXDOMAIN" for a in answers],
-        answers=answers,
-        ttl=np.full(n, 3600),
-        rd=np.ones(n, np.bool_),
-        ra=np.zeros(n, np.bool_),
-        aa=np.ones(n, np.bool_),
-        tcp=np.zeros(n, np.bool_),
-        cookie=np.zeros(n, np.bool_),
-        rtt=rng.integers(150, 900, size=n),
-    )
+    ts = _at(ctx, at, _steps(rng, n, 0.3))
+    names_asked = [f"{label}.{site.zone}" for label in labels]
+    q = _answered(rng, ts, address, site.dns_v4, names_asked, "A", answers)
     actor = FamilyActor(
         address,
         "dns_bruteforce",
@@ -453,25 +482,12 @@ def ptr_sweep(ctx: Context, address: str, at: float) -> DnsActor:
     reverse = f"{net[2]}.{net[1]}.{net[0]}.in-addr.arpa"
     n = 256
     answers = [f"{PTR_HOSTS[i]}.{site.zone}" if i in PTR_HOSTS else "-" for i in range(n)]
-    q = Queries.build(
-        n,
-        ts=_at(ctx, at, _steps(rng, n, 0.1)),
-        client=address,
-        cport=rng.integers(1024, 65536, size=n),
-        server=site.dns_v4,
-        name=[f"{i}.{reverse}" for i in range(n)],
-        qclass="IN",
-        qtype="PTR",
-        rcode=["NOERROR" if a != "-" else "NXDOMAIN" for a in answers],
-        answers=answers,
-        ttl=np.full(n, 86400),
-        rd=np.ones(n, np.bool_),
-        ra=np.zeros(n, np.bool_),
-        aa=np.ones(n, np.bool_),
-        tcp=np.zeros(n, np.bool_),
-        cookie=np.zeros(n, np.bool_),
-        rtt=rng.integers(150, 900, size=n),
-    )
+    ts = _at(ctx, at, _steps(rng, n, 0.1))
+    names = [f"{i}.{reverse}" for i in range(n)]
+    q = _answered(
+        rng, ts, address, site.dns_v4, names, "PTR", answers, ttl=86400, cport_low=1024,
+        cport_high=65536,
+    )  # fmt: skip
     actor = FamilyActor(
         address, "ptr_sweep", f"fierce-style PTR sweep of {site.public_v4}", ("ptr_sweep",)
     )
@@ -595,25 +611,10 @@ def admin_checks(ctx: Context, address: str, at: float) -> Queries:
     rng = ctx.rng(f"dns_admin:{address}")
     labels = sorted(ZONE_HOSTS)
     n = len(labels)
-    return Queries.build(
-        n,
-        ts=_at(ctx, at, _steps(rng, n, 4.0)),
-        client=address,
-        cport=rng.integers(32768, 61000, size=n),
-        server=site.dns_v4,
-        name=[f"{label}.{site.zone}" for label in labels],
-        qclass="IN",
-        qtype="A",
-        rcode="NOERROR",
-        answers=[ZONE_HOSTS[label] for label in labels],
-        ttl=np.full(n, 3600),
-        rd=np.ones(n, np.bool_),
-        ra=np.zeros(n, np.bool_),
-        aa=np.ones(n, np.bool_),
-        tcp=np.zeros(n, np.bool_),
-        cookie=np.ones(n, np.bool_),
-        rtt=rng.integers(150, 900, size=n),
-    )
+    ts = _at(ctx, at, _steps(rng, n, 4.0))
+    names = [f"{label}.{site.zone}" for label in labels]
+    answers = [ZONE_HOSTS[label] for label in labels]
+    return _answered(rng, ts, address, site.dns_v4, names, "A", answers, cookie=True)
 
 
 def any_flood(ctx: Context, address: str, at: float, queries: int = 30) -> DnsActor:
@@ -632,25 +633,12 @@ def any_flood(ctx: Context, address: str, at: float, queries: int = 30) -> DnsAc
     answers = [zone_answer(label) if label else f"ns1.{site.zone},ns2.{site.zone}"
                for label in pick]  # fmt: skip
     n = queries
-    q = Queries.build(
-        n,
-        ts=_at(ctx, at, _steps(rng, n, 2.0)),
-        client=address,
-        cport=rng.integers(1024, 65536, size=n),
-        server=site.dns_v4,
-        name=[f"{label}.{site.zone}" if label else site.zone for label in pick],
-        qclass="IN",
-        qtype="ANY",
-        rcode="NOERROR",
-        answers=answers,
-        ttl=np.full(n, 3600),
-        rd=np.ones(n, np.bool_),
-        ra=np.zeros(n, np.bool_),
-        aa=np.ones(n, np.bool_),
-        tcp=np.zeros(n, np.bool_),
-        cookie=np.zeros(n, np.bool_),
-        rtt=rng.integers(150, 900, size=n),
-    )
+    ts = _at(ctx, at, _steps(rng, n, 2.0))
+    names = [f"{label}.{site.zone}" if label else site.zone for label in pick]
+    q = _answered(
+        rng, ts, address, site.dns_v4, names, "ANY", answers, rcode="NOERROR", cport_low=1024,
+        cport_high=65536,
+    )  # fmt: skip
     actor = FamilyActor(
         address,
         "dns_any_flood",
@@ -685,25 +673,9 @@ def srv_bruteforce(ctx: Context, address: str, at: float) -> DnsActor:
     rng = ctx.rng(f"srv_bruteforce:{address}")
     n = len(SRV_NAMES)
     answers = [f"{SRV_RECORDS[s]}.{site.zone}" if s in SRV_RECORDS else "-" for s in SRV_NAMES]
-    q = Queries.build(
-        n,
-        ts=_at(ctx, at, _steps(rng, n, 0.6)),
-        client=address,
-        cport=rng.integers(32768, 61000, size=n),
-        server=site.dns_v4,
-        name=[f"{s}.{site.zone}" for s in SRV_NAMES],
-        qclass="IN",
-        qtype="SRV",
-        rcode=["NOERROR" if a != "-" else "NXDOMAIN" for a in answers],
-        answers=answers,
-        ttl=np.full(n, 3600),
-        rd=np.ones(n, np.bool_),
-        ra=np.zeros(n, np.bool_),
-        aa=np.ones(n, np.bool_),
-        tcp=np.zeros(n, np.bool_),
-        cookie=np.zeros(n, np.bool_),
-        rtt=rng.integers(150, 900, size=n),
-    )
+    ts = _at(ctx, at, _steps(rng, n, 0.6))
+    names = [f"{s}.{site.zone}" for s in SRV_NAMES]
+    q = _answered(rng, ts, address, site.dns_v4, names, "SRV", answers)
     actor = FamilyActor(
         address,
         "srv_bruteforce",
