@@ -1,0 +1,255 @@
+"""``reconwatch block``: applying, extending and removing block rules (nftables), audited."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconwatch.cli.common import (
+    config_from,
+    config_option,
+    fail,
+)
+from reconwatch.config import Config
+from reconwatch.report.text import clean
+
+_netns_option = click.option(
+    "--netns", help="Run nft inside this network namespace (ip netns exec NS)."
+)
+_table_option = click.option(
+    "--table", help="nft table (default: respond.nft_table from the config)."
+)
+_audit_option = click.option(
+    "--audit",
+    "audit_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Audit log (JSON lines); default: respond.audit_log from the config.",
+)
+_why_option = click.option("--why", default="", help="Why; recorded in the audit log.")
+_who_option = click.option("--who", help="Who; default: the OS user (the sudo invoker).")
+
+
+@click.group()
+def block() -> None:
+    """List, apply, extend and remove live nftables blocks (root).
+
+    Every change is written to the audit log. ``apply`` changes the live
+    ruleset only with --yes (or after a confirmation prompt).
+    """
+
+
+def _block_settings(
+    config_path: Path | None, table: str | None, audit_path: Path | None
+) -> tuple[Config, str, Path | None]:
+    config = config_from(config_path)
+    audit = audit_path or getattr(config.respond, "audit_log", None)
+    return config, table or config.respond.nft_table, audit
+
+
+def _respond_call(action: Callable[[], Any]) -> Any:
+    from reconwatch.respond.apply import NftError
+
+    try:
+        return action()
+    except (NftError, LookupError, ValueError, OSError) as exc:
+        fail(str(exc))
+
+
+@block.command("list")
+@config_option
+@_table_option
+@_netns_option
+@click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
+def block_list(
+    config_path: Path | None, table: str | None, netns: str | None, as_json: bool
+) -> None:
+    """The live blocks with their remaining time."""
+    from reconwatch.respond.apply import list_blocks
+
+    _, table_name, _ = _block_settings(config_path, table, None)
+    blocks = _respond_call(lambda: list_blocks(table_name, netns))
+    if as_json:
+        rows = [
+            {
+                "network": str(b.network),
+                "timeout_seconds": b.timeout_seconds,
+                "expires_seconds": b.expires_seconds,
+                "comment": b.comment,
+            }
+            for b in blocks
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for b in blocks:
+        click.echo(f"{b.network!s:45} {b.expires_seconds:>9}s left  {clean(b.comment, 128)}")
+    click.echo(f"{len(blocks)} blocks in table inet {table_name}")
+
+
+@block.command("apply")
+@click.option(
+    "--cases",
+    "cases_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="cases.json written by a hunt.",
+)
+@click.option("--case", "case_ids", multiple=True, help="Only these case ids (repeatable).")
+@config_option
+@_table_option
+@_netns_option
+@_audit_option
+@_why_option
+@_who_option
+@click.option("--yes", is_flag=True, help="Apply without asking (scripts).")
+@click.option("--dry-run", is_flag=True, help="Print the ruleset; change nothing.")
+def block_apply(
+    cases_path: Path,
+    case_ids: tuple[str, ...],
+    config_path: Path | None,
+    table: str | None,
+    netns: str | None,
+    audit_path: Path | None,
+    why: str,
+    who: str | None,
+    yes: bool,
+    dry_run: bool,
+) -> None:
+    """Load the blocks of a hunt's cases into the live nftables ruleset."""
+    from reconwatch.respond.apply import apply_nftables, plan_from_cases_document
+
+    config, table_name, audit = _block_settings(config_path, table, audit_path)
+    try:
+        document = json.loads(cases_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(f"{cases_path}: {exc}")
+    plan = _respond_call(lambda: plan_from_cases_document(document, config, case_ids=case_ids))
+    preview = _respond_call(lambda: apply_nftables(plan, table_name, netns=netns, dry_run=True))
+    click.echo(
+        f"{len(plan.entries)} entries for {len(preview.cases)} cases, "
+        f"{len(plan.refused)} refused, into table inet {table_name}"
+        + (f" in netns {netns}" if netns else "")
+    )
+    if dry_run:
+        click.echo(preview.ruleset)
+        return
+    if not yes and not click.confirm("Apply these blocks to the live ruleset?", default=False):
+        fail("not applied (answer yes, or pass --yes)")
+    _respond_call(
+        lambda: apply_nftables(
+            plan,
+            table_name,
+            netns=netns,
+            dry_run=False,
+            audit=audit,
+            who=who,
+            why=why or f"reconwatch block apply --cases {cases_path}",
+        )
+    )
+    click.echo("applied")
+
+
+@block.command("extend")
+@click.argument("address")
+@click.argument("seconds", type=click.IntRange(1, 365 * 86400))
+@config_option
+@_table_option
+@_netns_option
+@_audit_option
+@_why_option
+@_who_option
+@click.option("--case", "case_ids", multiple=True, help="Case ids this is for (audit).")
+def block_extend(
+    address: str,
+    seconds: int,
+    config_path: Path | None,
+    table: str | None,
+    netns: str | None,
+    audit_path: Path | None,
+    why: str,
+    who: str | None,
+    case_ids: tuple[str, ...],
+) -> None:
+    """Add SECONDS to the live block holding ADDRESS."""
+    from reconwatch.respond.apply import extend_block
+    from reconwatch.respond.protect import ProtectedRanges
+
+    config, table_name, audit = _block_settings(config_path, table, audit_path)
+    protected = _respond_call(lambda: ProtectedRanges.from_site(config.site))
+    block_ = _respond_call(
+        lambda: extend_block(
+            address,
+            seconds,
+            table_name,
+            netns=netns,
+            protected=protected,
+            audit=audit,
+            who=who,
+            why=why,
+            cases=case_ids,
+        )
+    )
+    click.echo(f"{block_.network} now ends in {block_.timeout_seconds}s")
+
+
+@block.command("remove")
+@click.argument("address")
+@config_option
+@_table_option
+@_netns_option
+@_audit_option
+@_why_option
+@_who_option
+@click.option("--case", "case_ids", multiple=True, help="Case ids this is for (audit).")
+def block_remove(
+    address: str,
+    config_path: Path | None,
+    table: str | None,
+    netns: str | None,
+    audit_path: Path | None,
+    why: str,
+    who: str | None,
+    case_ids: tuple[str, ...],
+) -> None:
+    """Remove the live block holding ADDRESS (the whole element)."""
+    from reconwatch.respond.apply import remove_block
+
+    _, table_name, audit = _block_settings(config_path, table, audit_path)
+    removed = _respond_call(
+        lambda: remove_block(
+            address, table_name, netns=netns, audit=audit, who=who, why=why, cases=case_ids
+        )
+    )
+    click.echo(f"removed {removed.network}")
+
+
+@block.command("unblock")
+@config_option
+@_table_option
+@_netns_option
+@_audit_option
+@_why_option
+@_who_option
+@click.option("--yes", is_flag=True, help="Unblock without asking.")
+def block_unblock(
+    config_path: Path | None,
+    table: str | None,
+    netns: str | None,
+    audit_path: Path | None,
+    why: str,
+    who: str | None,
+    yes: bool,
+) -> None:
+    """Delete the whole reconwatch table: every block ends now."""
+    from reconwatch.respond.apply import unblock_all
+
+    _, table_name, audit = _block_settings(config_path, table, audit_path)
+    if not yes and not click.confirm(f"Delete table inet {table_name}?", default=False):
+        fail("nothing changed (answer yes, or pass --yes)")
+    held = _respond_call(
+        lambda: unblock_all(table_name, netns=netns, audit=audit, who=who, why=why)
+    )
+    click.echo(f"unblocked {len(held)} entries")

@@ -1,0 +1,102 @@
+"""What every command shares: one-line errors, the console, the config, common options.
+
+Errors the user can fix (a missing file, a bad config key, an unknown format)
+print one line naming the file and exit 2; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
+
+from reconwatch.config import Config, ConfigError, load_config
+from reconwatch.engine import EngineError
+from reconwatch.ingest.mapping import MappingError
+from reconwatch.ingest.run import AUTO, UnknownFormatError, format_names
+from reconwatch.ingest.sources import InputError
+from reconwatch.lake import LakeError
+from reconwatch.report.text import clean
+
+USER_ERRORS = (ConfigError, InputError, UnknownFormatError, EngineError, MappingError, LakeError)
+
+
+def fail(message: str) -> None:
+    # One line, cleaned: the message may quote a file name or text from a log.
+    click.echo(f"reconwatch: error: {clean(message, 1000)}", err=True)
+    sys.exit(2)
+
+
+def make_console(stderr: bool = False) -> Console:
+    """Rich console; 120 columns when output is not a terminal (files, CI logs, pipes)."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, width=120)
+    return console
+
+
+def config_from(path: Path | None) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        fail(str(exc))
+        raise  # unreachable; keeps type checkers calm
+
+
+def parse_now(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--now: not an ISO 8601 time: {value!r}")
+        raise
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@contextmanager
+def progress_bar(console: Console) -> Iterator[Callable[[str, int], None] | None]:
+    """A live line counter on long runs, only when a person is watching the terminal."""
+    if not console.is_terminal:
+        yield None
+        return
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("reading", total=None)
+
+        def update(name: str, lines: int) -> None:
+            bar.update(task, description=f"{lines:,} lines from {name[-60:]}")
+
+        yield update
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="YAML config file (defaults are documented in docs/configuration.md).",
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    default=AUTO,
+    show_default=True,
+    type=click.Choice(format_names()),
+    help="Input format; auto sniffs each file.",
+)
+now_option = click.option(
+    "--now",
+    help="Reference time (ISO 8601) for year-less syslog stamps; default: the clock.",
+)
+jobs_option = click.option(
+    "--jobs",
+    type=click.IntRange(1, 256),
+    help="Worker processes reading input files side by side (default: ingest.jobs, 1).",
+)
