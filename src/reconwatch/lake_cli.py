@@ -7,28 +7,21 @@ the lake as a folder or a URL (``s3://bucket/prefix``, ``file:///srv/lake``).
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from reconwatch.config import ConfigError, load_config
+from reconwatch.cli_errors import config_from, fail
 from reconwatch.lake import PARTITION, Lake, LakeError, PartitionInfo
-from reconwatch.report.text import clean
-
-
-def _fail(message: str) -> None:
-    click.echo(f"reconwatch: error: {clean(message, 1000)}", err=True)
-    sys.exit(2)
 
 
 def _open(location: str) -> Lake:
     try:
         return Lake(location)
     except LakeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         raise  # unreachable; keeps type checkers calm
 
 
@@ -38,7 +31,7 @@ def _day(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        _fail(f"--date: not a YYYY-MM-DD date: {value!r}")
+        fail(f"--date: not a YYYY-MM-DD date: {value!r}")
         raise
 
 
@@ -100,7 +93,7 @@ def lake_compact(location: str, dataset: str | None, day: str | None, min_files:
     try:
         done = store.compact(dataset, _day(day), min_files=min_files)
     except (LakeError, OSError) as exc:
-        _fail(f"{location}: compaction failed: {exc}")
+        fail(f"{location}: compaction failed: {exc}")
         return
     for item in done:
         click.echo(
@@ -129,18 +122,15 @@ def lake_retain(
 ) -> None:
     """Drop partitions older than --days days and record what was dropped."""
     if days is None:
-        try:
-            days = load_config(config_path).ingest.retention_days
-        except ConfigError as exc:
-            _fail(str(exc))
+        days = config_from(config_path).ingest.retention_days
     if days is None:
-        _fail("how many days to keep? pass --days or set ingest.retention_days")
+        fail("how many days to keep? pass --days or set ingest.retention_days")
         return
     store = _open(location)
     try:
         dropped = store.retain(days, _day(today))
     except (LakeError, OSError) as exc:
-        _fail(f"{location}: retention failed: {exc}")
+        fail(f"{location}: retention failed: {exc}")
         return
     for part in dropped:
         click.echo(f"dropped {part.name}: {part.files:,} file(s), {part.rows:,} rows")
@@ -151,5 +141,5 @@ def _partitions(store: Lake, dataset: str | None, day: dt.date | None) -> list[P
     try:
         return store.partitions(dataset, day)
     except OSError as exc:
-        _fail(f"{store.location}: cannot list the lake: {exc}")
+        fail(f"{store.location}: cannot list the lake: {exc}")
         raise

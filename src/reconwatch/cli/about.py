@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from reconwatch.cli.common import (
-    config_from,
-    config_option,
-)
+from reconwatch.cli.common import config_option
+from reconwatch.cli_errors import config_from
 
 
 @click.command("config")

@@ -9,11 +9,8 @@ from typing import Any
 
 import click
 
-from reconwatch.cli.common import (
-    config_from,
-    config_option,
-    fail,
-)
+from reconwatch.cli.common import config_option
+from reconwatch.cli_errors import config_from, fail
 from reconwatch.config import Config
 from reconwatch.report.text import clean
 

@@ -8,10 +8,8 @@ from typing import Any
 
 import click
 
-from reconwatch.cli.common import (
-    fail,
-    make_console,
-)
+from reconwatch.cli.common import make_console
+from reconwatch.cli_errors import fail
 from reconwatch.report.text import clean
 
 

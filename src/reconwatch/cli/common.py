@@ -1,13 +1,13 @@
-"""What every command shares: one-line errors, the console, the config, common options.
+"""What the core commands share: the console, progress, user-error types, common options.
 
 Errors the user can fix (a missing file, a bad config key, an unknown format)
-print one line naming the file and exit 2; they never show a traceback.
+print one line naming the file and exit 2 (``reconwatch.cli_errors.fail``, shared
+with the fronts); they never show a traceback.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,21 +16,15 @@ import click
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
-from reconwatch.config import Config, ConfigError, load_config
+from reconwatch.cli_errors import fail
+from reconwatch.config import ConfigError
 from reconwatch.engine import EngineError
 from reconwatch.ingest.mapping import MappingError
 from reconwatch.ingest.run import AUTO, UnknownFormatError, format_names
 from reconwatch.ingest.sources import InputError
 from reconwatch.lake import LakeError
-from reconwatch.report.text import clean
 
 USER_ERRORS = (ConfigError, InputError, UnknownFormatError, EngineError, MappingError, LakeError)
-
-
-def fail(message: str) -> None:
-    # One line, cleaned: the message may quote a file name or text from a log.
-    click.echo(f"reconwatch: error: {clean(message, 1000)}", err=True)
-    sys.exit(2)
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -39,14 +33,6 @@ def make_console(stderr: bool = False) -> Console:
     if not console.is_terminal:
         console = Console(stderr=stderr, highlight=False, width=120)
     return console
-
-
-def config_from(path: Path | None) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        fail(str(exc))
-        raise  # unreachable; keeps type checkers calm
 
 
 def parse_now(value: str | None) -> dt.datetime | None:

@@ -7,11 +7,8 @@ from pathlib import Path
 
 import click
 
-from reconwatch.cli.common import (
-    config_from,
-    config_option,
-    fail,
-)
+from reconwatch.cli.common import config_option
+from reconwatch.cli_errors import config_from, fail
 from reconwatch.report.text import clean
 
 

@@ -10,9 +10,7 @@ import click
 
 from reconwatch.cli.common import (
     USER_ERRORS,
-    config_from,
     config_option,
-    fail,
     format_option,
     jobs_option,
     make_console,
@@ -20,6 +18,7 @@ from reconwatch.cli.common import (
     parse_now,
     progress_bar,
 )
+from reconwatch.cli_errors import config_from, fail
 from reconwatch.generate import ALL_FAMILIES, min_sample_size
 from reconwatch.ingest.run import IngestOptions
 from reconwatch.report.text import clean

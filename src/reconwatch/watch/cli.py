@@ -17,15 +17,11 @@ from types import FrameType
 
 import click
 
-from reconwatch.config import Config, ConfigError, load_config
+from reconwatch.cli_errors import config_from, fail
+from reconwatch.config import Config
 from reconwatch.ingest.run import AUTO, UnknownFormatError, format_names
 from reconwatch.report.text import clean
 from reconwatch.watch.receiver import Endpoint, EndpointError
-
-
-def _fail(message: str) -> None:
-    click.echo(f"reconwatch: error: {clean(message, 1000)}", err=True)
-    sys.exit(2)
 
 
 @click.command()
@@ -99,13 +95,9 @@ def watch(
     from reconwatch.watch.runner import Watcher, WatchOptions
 
     if not paths and not syslog:
-        _fail("nothing to watch: give PATHS and/or --syslog udp://HOST:PORT")
+        fail("nothing to watch: give PATHS and/or --syslog udp://HOST:PORT")
     logging.basicConfig(level=logging.WARNING, format="reconwatch: %(levelname)s: %(message)s")
-    try:
-        config: Config = load_config(config_path)
-    except ConfigError as exc:
-        _fail(str(exc))
-        return
+    config: Config = config_from(config_path)
     store_url = store_url or config.store.url
     if alert_interval is not None:
         config = config.model_copy(
@@ -137,7 +129,7 @@ def watch(
         watcher = Watcher(config, options, sinks)
         watcher.start()
     except (EndpointError, UnknownFormatError, ValueError, OSError, SQLAlchemyError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     for path in paths:
         if not Path(path).exists():

@@ -12,21 +12,16 @@ import importlib
 import ipaddress
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from reconwatch.cli_errors import config_from, fail
 from reconwatch.report.text import clean
 
 WEB_MODULES = ("fastapi", "uvicorn", "argon2", "itsdangerous", "python_multipart", "jinja2")
 INSTALL_HINT = "pip install 'reconwatch[web]'"
 MIN_PASSWORD = 12
-
-
-def _fail(message: str) -> NoReturn:
-    # One line, cleaned: the message may quote a URL or a name typed by someone else.
-    click.echo(f"reconwatch: error: {clean(message, 1000)}", err=True)
-    sys.exit(2)
 
 
 def require_web_extra() -> None:
@@ -35,16 +30,7 @@ def require_web_extra() -> None:
         try:
             importlib.import_module(name)
         except ImportError:
-            _fail(f"the web UI needs the {name} package: {INSTALL_HINT}")
-
-
-def _config(path: Path | None) -> Any:
-    from reconwatch.config import ConfigError, load_config
-
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        _fail(str(exc))
+            fail(f"the web UI needs the {name} package: {INSTALL_HINT}")
 
 
 def _store_url(store_url: str | None, config: Any) -> str:
@@ -59,7 +45,7 @@ def _open_store(url: str) -> Any:
     try:
         return CaseStore(url)
     except Exception as exc:  # a bad URL or an unreachable server is a user error
-        _fail(f"cannot open case store {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        fail(f"cannot open case store {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
 
 
 _store_option = click.option(
@@ -134,7 +120,7 @@ def serve(
     from reconwatch.web.app import create_app
     from reconwatch.web.auth import secret_path_for
 
-    config = _config(config_path)
+    config = config_from(config_path)
     url = _store_url(store_url, config)
     if not is_loopback(host):
         click.echo(
@@ -143,7 +129,7 @@ def serve(
             err=True,
         )
     if (ssl_certfile is None) != (ssl_keyfile is None):
-        _fail("--ssl-certfile and --ssl-keyfile go together")
+        fail("--ssl-certfile and --ssl-keyfile go together")
     secure = secure_cookies if secure_cookies is not None else ssl_certfile is not None
     secret_path = secret_file or secret_path_for(url, config_path)
     try:
@@ -156,9 +142,9 @@ def serve(
             blocks_dir=blocks_dir,
         )
     except (OSError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except Exception as exc:  # an unreachable store server is a user error
-        _fail(f"cannot open case store {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        fail(f"cannot open case store {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"reconwatch web UI on {scheme}://{clean(host, 100)}:{port}/ (store {url})")
     uvicorn.run(
@@ -194,18 +180,18 @@ def users_add(
     from reconwatch.web.auth import hash_password
 
     if not name or len(name) > 64 or not all(c.isalnum() or c in "_.@-" for c in name):
-        _fail("a user name is 1-64 letters, digits and _ . @ -")
+        fail("a user name is 1-64 letters, digits and _ . @ -")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password) < MIN_PASSWORD:
-        _fail(f"the password must have at least {MIN_PASSWORD} characters")
-    store = _open_store(_store_url(store_url, _config(config_path)))
+        fail(f"the password must have at least {MIN_PASSWORD} characters")
+    store = _open_store(_store_url(store_url, config_from(config_path)))
     try:
         store.add_user(name, role, hash_password(password))
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         store.close()
     click.echo(f"user {name} added ({role})")
@@ -216,7 +202,7 @@ def users_add(
 @_config_option
 def users_list(store_url: str | None, config_path: Path | None) -> None:
     """The analysts, their roles and whether they hold an API token."""
-    store = _open_store(_store_url(store_url, _config(config_path)))
+    store = _open_store(_store_url(store_url, config_from(config_path)))
     try:
         rows = store.list_users()
     finally:
@@ -233,13 +219,13 @@ def users_list(store_url: str | None, config_path: Path | None) -> None:
 @_config_option
 def users_remove(name: str, store_url: str | None, config_path: Path | None) -> None:
     """Remove an analyst (their entries in audit trails stay)."""
-    store = _open_store(_store_url(store_url, _config(config_path)))
+    store = _open_store(_store_url(store_url, config_from(config_path)))
     try:
         removed = store.remove_user(name)
     finally:
         store.close()
     if not removed:
-        _fail(f"no user {name!r}")
+        fail(f"no user {name!r}")
     click.echo(f"user {name} removed")
 
 
@@ -253,7 +239,7 @@ def users_token(name: str, revoke: bool, store_url: str | None, config_path: Pat
     require_web_extra()
     from reconwatch.web.auth import new_api_token
 
-    store = _open_store(_store_url(store_url, _config(config_path)))
+    store = _open_store(_store_url(store_url, config_from(config_path)))
     try:
         if revoke:
             store.update_user(name, clear_token=True)
@@ -262,7 +248,7 @@ def users_token(name: str, revoke: bool, store_url: str | None, config_path: Pat
         token, digest = new_api_token()
         store.update_user(name, api_token_hash=digest)
     except KeyError:
-        _fail(f"no user {name!r}")
+        fail(f"no user {name!r}")
     finally:
         store.close()
     click.echo(token)
