@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -13,6 +13,8 @@ from reconwatch.cli.common import config_option
 from reconwatch.cli_errors import config_from, fail
 from reconwatch.config import Config
 from reconwatch.report.text import clean
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _netns_option = click.option(
     "--netns", help="Run nft inside this network namespace (ip netns exec NS)."
@@ -28,6 +30,16 @@ _audit_option = click.option(
 )
 _why_option = click.option("--why", default="", help="Why; recorded in the audit log.")
 _who_option = click.option("--who", help="Who; default: the OS user (the sudo invoker).")
+
+
+def _changing_options(command: F) -> F:
+    """The options of every command that changes live rules: config, nft table,
+    namespace, and the audit trail (where, why, who)."""
+    for option in reversed(
+        (config_option, _table_option, _netns_option, _audit_option, _why_option, _who_option)
+    ):
+        command = option(command)
+    return command
 
 
 @click.group()
@@ -95,12 +107,7 @@ def block_list(
     help="cases.json written by a hunt.",
 )
 @click.option("--case", "case_ids", multiple=True, help="Only these case ids (repeatable).")
-@config_option
-@_table_option
-@_netns_option
-@_audit_option
-@_why_option
-@_who_option
+@_changing_options
 @click.option("--yes", is_flag=True, help="Apply without asking (scripts).")
 @click.option("--dry-run", is_flag=True, help="Print the ruleset; change nothing.")
 def block_apply(
@@ -152,12 +159,7 @@ def block_apply(
 @block.command("extend")
 @click.argument("address")
 @click.argument("seconds", type=click.IntRange(1, 365 * 86400))
-@config_option
-@_table_option
-@_netns_option
-@_audit_option
-@_why_option
-@_who_option
+@_changing_options
 @click.option("--case", "case_ids", multiple=True, help="Case ids this is for (audit).")
 def block_extend(
     address: str,
@@ -194,12 +196,7 @@ def block_extend(
 
 @block.command("remove")
 @click.argument("address")
-@config_option
-@_table_option
-@_netns_option
-@_audit_option
-@_why_option
-@_who_option
+@_changing_options
 @click.option("--case", "case_ids", multiple=True, help="Case ids this is for (audit).")
 def block_remove(
     address: str,
@@ -224,12 +221,7 @@ def block_remove(
 
 
 @block.command("unblock")
-@config_option
-@_table_option
-@_netns_option
-@_audit_option
-@_why_option
-@_who_option
+@_changing_options
 @click.option("--yes", is_flag=True, help="Unblock without asking.")
 def block_unblock(
     config_path: Path | None,
