@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 import duckdb
@@ -66,3 +67,21 @@ def rows(data: pa.Table, table: str) -> list[dict[str, Any]]:
 
 def rejects(parsed: Parsed) -> list[tuple[int, str]]:
     return [(r["log_line"], r["reason"]) for r in parsed.rejects.to_pylist()]
+
+
+def check_two_batches(parser: Parser, lines: list[str], cut: int) -> None:
+    """Parse ``lines`` as two batches cut at ``cut`` (a parser carries state from
+    one to the next) and check that each line lands once, in its own batch, and
+    that every row, in any table, has a time and a source address."""
+    cut = min(cut, len(lines))
+    for start, end in itertools.pairwise(sorted({0, cut, len(lines)})):
+        parsed = parse(parser, lines[start:end], first=start + 1)
+        tables = [parsed.rows, *parsed.other_tables.values()]
+        seen = [n for t in tables for n in t.column("log_line").to_pylist()]
+        seen += parsed.rejects.column("log_line").to_pylist()
+        assert len(seen) == len(set(seen))
+        assert set(seen) <= set(range(start + 1, end + 1))
+        for table in tables:
+            if table.num_rows:
+                assert table.column("timestamp").null_count == 0
+                assert table.column("source_ip").null_count == 0

@@ -4,7 +4,6 @@ Snort/Suricata fast.log -> ``alert``. Exact values, rejects, sniffing, propertie
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ingest_helpers import check_two_batches, make
+from ingest_helpers import parse as parse_with
 from reconwatch import schema
 from reconwatch.config import Config
 from reconwatch.ingest import ids, registry, run
@@ -29,18 +30,6 @@ NOW = dt.datetime(2026, 11, 28, 5, 0, tzinfo=dt.UTC)
 
 def at(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)
-
-
-def parse_with(parser: Parser, lines: list[str], first: int = 1) -> Parsed:
-    table = pa.table(
-        {
-            "log_line": pa.array(range(first, first + len(lines)), pa.int64()),
-            "line": pa.array(lines, pa.string()),
-        }
-    )
-    parsed = parser.parse(table)
-    assert parsed.row_count + parsed.rejects.num_rows + parsed.skipped == len(lines)
-    return parsed
 
 
 def parse(parser_cls: type[Parser], lines: list[str], config: Config | None = None) -> Parsed:
@@ -349,23 +338,7 @@ _LINES = st.lists(
 def test_random_and_mutated_lines_never_raise_and_are_accounted(
     parser_cls: type[Parser], lines: list[str], cut: int
 ) -> None:
-    con = duckdb.connect()
-    try:
-        parser = parser_cls(ParseContext(Config(), con, "t.log", NOW))
-        cut = min(cut, len(lines))
-        for start, end in itertools.pairwise(sorted({0, cut, len(lines)})):
-            parsed = parse_with(parser, lines[start:end], first=start + 1)
-            tables = [parsed.rows, *parsed.other_tables.values()]
-            seen = [n for t in tables for n in t.column("log_line").to_pylist()]
-            seen += parsed.rejects.column("log_line").to_pylist()
-            assert len(seen) == len(set(seen))
-            assert set(seen) <= set(range(start + 1, end + 1))
-            for table in tables:
-                if table.num_rows:
-                    assert table.column("timestamp").null_count == 0
-                    assert table.column("source_ip").null_count == 0
-    finally:
-        con.close()
+    check_two_batches(make(parser_cls), lines, cut)
 
 
 # -- through the framework -------------------------------------------------------------------

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest_helpers import NOW, make, parse, rejects, rows, utc
+from ingest_helpers import NOW, check_two_batches, make, parse, rejects, rows, utc
 from reconwatch.config import Config, SyslogConfig
 from reconwatch.ingest import auth, auth_openvpn, registry
 from reconwatch.ingest.auth_openvpn import OpenVpnParser, OpenVpnStatusParser
@@ -146,17 +145,7 @@ _LINES = st.lists(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=_LINES, cut=st.integers(0, 30))
 def test_random_and_mutated_lines_never_raise_and_are_accounted(lines: list[str], cut: int) -> None:
-    parser = make(OpenVpnStatusParser)
-    cut = min(cut, len(lines))
-    for start, end in itertools.pairwise(sorted({0, cut, len(lines)})):
-        parsed = parse(parser, lines[start:end], first=start + 1)
-        seen = parsed.rows.column("log_line").to_pylist()
-        seen += parsed.rejects.column("log_line").to_pylist()
-        assert len(seen) == len(set(seen))
-        assert set(seen) <= set(range(start + 1, end + 1))
-        if parsed.rows.num_rows:
-            assert parsed.rows.column("timestamp").null_count == 0
-            assert parsed.rows.column("source_ip").null_count == 0
+    check_two_batches(make(OpenVpnStatusParser), lines, cut)
 
 
 @pytest.mark.parametrize("version", [1, 2, 3])
