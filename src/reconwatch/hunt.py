@@ -19,8 +19,8 @@ import pyarrow as pa
 
 from reconwatch.cases import Case, build_cases
 from reconwatch.config import Config
-from reconwatch.detect import run_detections
-from reconwatch.detect.slow import carry_state, commit_slow_state
+from reconwatch.detect import DETECTIONS, run_detections
+from reconwatch.detect.slow import SLOW, carry_state, commit_slow_state
 from reconwatch.engine import Engine
 from reconwatch.enrich import Enrichment
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
@@ -107,7 +107,10 @@ def hunt(
         # DuckDB over the same lake whichever engine ran the detections.
         local = engine if engine.kind == "duckdb" else Engine(lake, config.engine, "duckdb")
         try:
-            findings = run_detections(engine.tables(), config.detect, site=config.site)
+            # With a state file, carry_state computes slow_scan (over state and
+            # input): running it here as well would only be thrown away.
+            names = None if state_file is None else [n for n in DETECTIONS if n != SLOW]
+            findings = run_detections(engine.tables(), config.detect, names, site=config.site)
             slow_state = None
             if state_file is not None:
                 # On DuckDB whatever the detection engine: the state streams to
