@@ -8,6 +8,7 @@ Python side, ``py-spy record`` over this script.
 
     .venv/bin/python bench/hunt_stages.py --lines 2000000
     .venv/bin/python bench/hunt_stages.py --log /var/log/kern.log
+    .venv/bin/python bench/hunt_stages.py --lines 1000000 --engine spark
 
 Not a test: figures go to docs/benchmarks.md with the command that produced them.
 """
@@ -28,19 +29,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log", type=Path, help="hunt this file instead of generating one")
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
+    parser.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"])
+    parser.add_argument("--spark-master", default="local[2]")
     args = parser.parse_args()
 
     import pyarrow as pa
 
     from reconwatch.cases import build_cases
-    from reconwatch.config import Config
+    from reconwatch.config import Config, EngineConfig
     from reconwatch.detect import DETECTIONS, run_detections
     from reconwatch.engine import Engine
     from reconwatch.generate import write_netfilter_lines
     from reconwatch.ingest.run import ingest
     from reconwatch.lake import Lake
 
-    config = Config()
+    config = Config(engine=EngineConfig(kind=args.engine, spark_master=args.spark_master))
     with tempfile.TemporaryDirectory(prefix="rw-stages-", dir=args.work) as tmp:
         work = Path(tmp)
         log = args.log
@@ -53,7 +56,11 @@ def main() -> None:
         start = time.perf_counter()
         run = ingest([str(log)], lake, config)
         timings.append(("ingest", time.perf_counter() - start))
+        start = time.perf_counter()
         engine = Engine(lake, config.engine)
+        timings.append((f"start {args.engine}", time.perf_counter() - start))
+        # Cases gather their evidence on DuckDB whichever engine detects (as in a hunt).
+        local = engine if engine.kind == "duckdb" else Engine(lake, config.engine, "duckdb")
         try:
             tables = engine.tables()
             found = []
@@ -65,10 +72,11 @@ def main() -> None:
                 timings.append((f"detect {name}", time.perf_counter() - start))
             findings = pa.concat_tables(found)
             start = time.perf_counter()
-            cases = build_cases(tables, findings, config.triage.evidence_samples)
+            cases = build_cases(local.tables(), findings, config.triage.evidence_samples)
             timings.append(("build_cases", time.perf_counter() - start))
         finally:
             engine.close()
+            local.close()
         lines = run.totals.lines
         total = sum(seconds for _, seconds in timings)
         print(f"{'stage':<32} {'seconds':>8} {'share':>6}")
