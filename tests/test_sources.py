@@ -170,6 +170,9 @@ def test_pretty_printed_objects_read_one_per_line(tmp_path: Path) -> None:
         "[]\n",
         "{ not json\n",
         '{\n{"a": 1}\n{"b": 2}\n',  # JSON lines after a stray "{" line: still lines
+        '[\n{"a": 1}\n{"b": 2}\n',  # ... and after a stray "[" line (not one array)
+        '[{"a": 1}]\n[{"b": 2}, {"c": 3}]\n',  # one array per line: lines
+        '\ufeff[\r\n\r\n{"a": 1}\r\n{"b": 2}',  # the same with a BOM, CRLF, blanks
     ],
 )
 def test_other_text_is_left_as_it_is(tmp_path: Path, text: str) -> None:
@@ -181,6 +184,36 @@ def test_other_text_is_left_as_it_is(tmp_path: Path, text: str) -> None:
 def test_broken_json_array_is_an_input_error_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text('[\n  {"a": 1},\n  {"b": \n')
-    with pytest.raises(OSError, match="not valid JSON: unexpected end of data") as caught:
+    with pytest.raises(InputError, match="not valid JSON: unexpected end of data") as caught:
         _read(path)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_json_lines_under_a_stray_bracket_are_ingested_line_by_line(
+    tmp_path: Path, packed: bool
+) -> None:
+    """A hand-edited export: "[" then Suricata eve.json lines (no commas, no "]").
+
+    Not one JSON document, so not a whole-file error either: line 1 is
+    rejected, every event below it is read as in the plain file (the
+    compressed copy goes through DuckDB's temporary spool first).
+    """
+    from reconwatch.config import Config
+    from reconwatch.ingest.run import ingest
+    from reconwatch.lake import Lake
+
+    eve = (Path(__file__).parent / "fixtures" / "ids" / "eve.json").read_bytes()
+    stray = b"[\n" + eve
+    path = tmp_path / ("stray.json.gz" if packed else "stray.json")
+    path.write_bytes(gzip.compress(stray) if packed else stray)
+    plain_path = tmp_path / "eve.json"
+    plain_path.write_bytes(eve)
+    (plain,) = ingest([str(plain_path)], Lake(tmp_path / "plain"), Config()).files
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(path)], lake, Config()).files
+    assert stats.error is None and stats.format == plain.format
+    assert (stats.lines, stats.parsed) == (plain.lines + 1, plain.parsed)
+    assert stats.rejected == plain.rejected + 1
+    first = [r for r in lake.read("rejects").to_pylist() if r["log_line"] == 1]
+    assert [r["raw"] for r in first] == ["["]

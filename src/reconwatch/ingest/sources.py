@@ -207,7 +207,9 @@ def _json_values(source: Path | BinaryIO, layout: str, name: str) -> BinaryIO:
     a plain file (compressed, re-encoded, stdin) is first copied to a
     temporary file, as DuckDB reads files by path. Malformed or truncated JSON
     is an ``InputError`` (nothing read) or an ``OSError`` (after the values
-    before it), each one line naming the value where parsing stopped.
+    before it), each one line naming the value where parsing stopped, unless
+    the content is JSON lines after all (``_lines_after_all``): then the plain
+    lines are returned.
     """
     import shutil
     import tempfile
@@ -238,14 +240,48 @@ def _json_values(source: Path | BinaryIO, layout: str, name: str) -> BinaryIO:
         # ``to_arrow_reader`` from DuckDB 1.4 on; ``fetch_record_batch`` is its old name.
         to_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
         reader = to_reader(JSON_VALUES_PER_BATCH)
-    except duckdb.Error as exc:
+        first = _JsonValues.first_chunk(reader)
+    except Exception as exc:  # duckdb.Error, or DuckDB's error surfaced through Arrow
         con.close()
+        with open(path, "rb") as spooled:
+            head = spooled.read(SNIFF_BYTES)
+        if _lines_after_all(head):
+            # Not one JSON document but lines that start like one: read them
+            # as lines, so each is parsed or rejected on its own (nothing lost).
+            lines = open(path, "rb")  # noqa: SIM115 - handed to the caller, who closes it
+            if temp is not None:
+                Path(temp).unlink()  # the open handle keeps the content readable
+            return lines
         if temp is not None:
             Path(temp).unlink()
         raise InputError(f"{name}: {_json_error(exc)}") from exc
     # Unbuffered: each read is one chunk at most, so an error raised by a
     # read never takes the values read before it along (a buffered read would).
-    return cast(BinaryIO, _JsonValues(con, reader, temp))
+    return cast(BinaryIO, _JsonValues(con, reader, temp, first))
+
+
+def _lines_after_all(head: bytes) -> bool:
+    """True when JSON that DuckDB could not read as one document is JSON lines after all.
+
+    Two shapes that look like an array at first sight: JSON lines under a
+    stray ``[`` line (a hand-edited export), and one array per line (some
+    exporters batch events so). Both have a whole JSON value on the first or
+    second non-blank line; a broken pretty-printed document has not, and stays
+    an error naming the fault.
+    """
+    import json
+
+    values = [line.strip() for line in head.removeprefix(UTF8_BOM).split(b"\n")[:-1]]
+    values = [line for line in values if line]
+    if values[:1] == [b"["]:
+        values = values[1:]
+    if not values:
+        return False
+    try:
+        json.loads(values[0])
+    except ValueError:
+        return False
+    return True
 
 
 _DUCKDB_JSON_ERROR = re.compile(r"record/value \d+: ([^\n]*?)\.?\s*$", re.MULTILINE)
@@ -269,19 +305,36 @@ def _json_error(exc: BaseException) -> str:
 class _JsonValues(_Chunks):
     """The values of a DuckDB JSON reader as a byte stream of lines."""
 
-    def __init__(self, con: Any, reader: Any, temp: str | None) -> None:
+    def __init__(self, con: Any, reader: Any, temp: str | None, first: bytes | None) -> None:
         super().__init__()
         self._con = con
         self._reader = reader
         self._temp = temp
+        self._first: bytes | None = first
+
+    @staticmethod
+    def first_chunk(reader: Any) -> bytes | None:
+        """The first values, read before the stream is handed out (errors raise as DuckDB's)."""
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return None
+        return _JsonValues._lines(batch)
 
     def _next_chunk(self) -> bytes | None:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
         try:
             batch = self._reader.read_next_batch()
         except StopIteration:
             return None
         except Exception as exc:  # DuckDB's error, surfaced through Arrow
             raise OSError(_json_error(exc)) from exc
+        return self._lines(batch)
+
+    @staticmethod
+    def _lines(batch: pa.RecordBatch) -> bytes:
         if batch.num_rows == 0:
             return b""
         # The batch's values joined by newlines in one Arrow call.
