@@ -312,6 +312,31 @@ def test_dnsmasq_replies_without_serials_join_by_name_in_line_order() -> None:
     assert parsed.skipped == 16
 
 
+def test_pihole_blocking_lines_answer_their_query() -> None:
+    """Pi-hole FTL's own answers (``gravity blocked NAME is 0.0.0.0``...) are answer lines.
+
+    Written from FTL's ``blockingreason`` strings (v5 "blacklisted", v6
+    "denied") and its test suite's ``gravity blocked ... is 0.0.0.0``. They
+    were once rejected as "not a dnsmasq query line".
+    """
+    parsed = parse(DnsmasqParser, fixture("pihole.log"))
+    t = at(2026, 11, 28, 4, 30)
+    s = dt.timedelta(seconds=1)
+    assert rows(parsed) == [
+        row(1, t, "192.168.1.5", "ads.example.com", "A", rcode="NOERROR", answers=["0.0.0.0"]),
+        row(3, t + s, "192.168.1.5", "ads.example.com", "AAAA", rcode="NOERROR",
+            answers=["::"]),
+        row(5, t + 2 * s, "192.168.1.6", "tracker.example.net", "A", rcode="NOERROR",
+            answers=["0.0.0.0"]),
+        row(7, t + 3 * s, "192.168.1.6", "telemetry.example.org", "A", rcode="NOERROR",
+            answers=["0.0.0.0"]),
+        row(9, t + 4 * s, "192.168.1.7", "mask.icloud.com", "A", rcode="NXDOMAIN"),
+        row(11, t + 5 * s, "192.168.1.5", "www.example.com", "A", rcode="NOERROR",
+            answers=["93.184.215.14"]),
+    ]  # fmt: skip
+    assert (rejects(parsed), parsed.skipped) == ([], 7)
+
+
 def test_dnsmasq_reply_in_the_next_batch_is_skipped_unjoined() -> None:
     lines = fixture("dnsmasq-replies.log")
     con = duckdb.connect()
@@ -407,7 +432,7 @@ OWN_SAMPLES = {
     "bind": ["bind9-logs/bind9-logs.log", "bind9-refused/bind9-refused.log",
              "bind9-syslog/bind9-syslog.log"],
     "windns": ["windns.log"],
-    "dnsmasq": ["dnsmasq.log", "dnsmasq-extra.log", "dnsmasq-replies.log"],
+    "dnsmasq": ["dnsmasq.log", "dnsmasq-extra.log", "dnsmasq-replies.log", "pihole.log"],
     "unbound": ["unbound.log", "unbound-file.log"],
     "coredns": ["coredns.log"],
     "route53resolver": ["route53.log"],

@@ -41,6 +41,11 @@ DATA``) give the query row its ``dns_answers`` and ``dns_response_code``:
   reply whose query ended the previous batch is skipped without being joined,
   and that query's row keeps NULL answers and response code.
 
+Pi-hole's ``pihole.log`` is dnsmasq's (FTL embeds it): a query Pi-hole blocks
+itself is answered by a line naming the list (``gravity blocked``, ``exactly
+denied``, ``regex blacklisted``, ``special domain``... ``NAME is 0.0.0.0``),
+read as any other answer line (the sinkhole address, or ``NXDOMAIN``).
+
 Any other dnsmasq line is rejected (``not a dnsmasq query line``).
 
 Unbound (``log-queries``/``log-replies``; syslog program ``unbound``, or its
@@ -131,15 +136,28 @@ class _ResolverParser(SqlLineParser):
 DNSMASQ_QUERY: Final = r"^(?:\d+ ([^/\s]+)/(\d+) )?query\[([A-Za-z0-9]+)\] (\S+) from (\S+)$"
 #: ``log-queries=extra``'s serial (and client), when dnsmasq has one for the line.
 _SERIAL: Final = r"^(?:\d+ (?:\S+/\d+ )?)?"
+#: Pi-hole FTL's dnsmasq answers a query it blocks itself with a line naming
+#: why (FTL's ``blockingreason``: v5 "blacklisted", v6 "denied"), e.g.
+#: ``gravity blocked ads.example.com is 0.0.0.0`` (or ``::``, or ``NXDOMAIN``
+#: in that blocking mode).
+_PIHOLE_BLOCKED: Final = (
+    r"gravity blocked|exactly blacklisted|regex blacklisted|exactly denied|regex denied|"
+    r"special domain"
+)
 #: Lines that follow a query and describe its resolution: skipped.
 DNSMASQ_FOLLOW: Final = (
     _SERIAL + r"(?:reply|forwarded|cached|cached-stale|config|DHCP|validation|"
-    r"dnssec-query|dnssec-retry|dnssec-response|ipset add|nftset add|auth|/\S+)(?:\[[^\]]*\])? "
+    r"dnssec-query|dnssec-retry|dnssec-response|ipset add|nftset add|auth|"
+    + _PIHOLE_BLOCKED
+    + r"|/\S+)(?:\[[^\]]*\])? "
 )
 #: The follow-up lines that answer: ``SOURCE NAME is DATA`` (then an optional
 #: `` (DNSSEC signed)`` or `` (EDE: ...)``, not read).
 DNSMASQ_ANSWER: Final = (
-    _SERIAL + r"(?:reply|cached|cached-stale|config|DHCP|auth|/\S+) (\S+) is (not implemented|\S+)"
+    _SERIAL
+    + r"(?:reply|cached|cached-stale|config|DHCP|auth|"
+    + _PIHOLE_BLOCKED
+    + r"|/\S+) (\S+) is (not implemented|\S+)"
 )
 #: Helper columns of the batch query, used by ``DnsmasqParser.combine`` only.
 _PAIRING: Final = ("dm_kind", "dm_proc", "dm_serial", "dm_name", "dm_data")
