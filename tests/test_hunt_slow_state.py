@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from reconwatch.config import Config
+from reconwatch.detect.slow import SLOW_STATE
 from reconwatch.hunt import SLOW_STATE_FILE, HuntResult, hunt
 from reconwatch.ingest.run import IngestOptions
 
@@ -48,6 +52,10 @@ def test_slow_scan_state_carries_across_hunts(tmp_path: Path) -> None:
     # The new state was written beside the old one, then put in its place.
     state = out / SLOW_STATE_FILE
     assert state.is_file() and not state.with_name(state.name + ".partial").exists()
+    # Merged counts stay integers in the file (DuckDB sums BIGINT as HUGEINT,
+    # which Parquet would store as DOUBLE).
+    assert pq.read_schema(state).field("event_count").type == pa.int64()
+    assert pq.read_schema(state).names == SLOW_STATE.names
 
 
 def test_without_state_each_half_is_below_threshold(tmp_path: Path) -> None:

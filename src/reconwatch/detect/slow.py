@@ -133,7 +133,9 @@ def _merge(cells: ir.Table, state: ir.Table) -> ir.Table:
     merged = both.group_by(list(STATE_KEYS)).aggregate(
         first_seen=both.first_seen.min(),
         last_seen=both.last_seen.max(),
-        event_count=both.event_count.sum(),
+        # DuckDB sums BIGINT as HUGEINT (Parquet: DOUBLE), but Ibis types the
+        # sum int64 and drops a cast to int64 as a no-op: go through a decimal.
+        event_count=both.event_count.sum().cast("decimal(38, 0)").cast("int64"),
     )
     return _as_state(merged)
 
