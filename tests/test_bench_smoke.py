@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import ROOT
 from reconwatch.generate.lookalikes import LOOKALIKE_KINDS
@@ -105,3 +106,32 @@ def test_scale_bench_prints_its_figures() -> None:
     assert (ingest[0], ingest[2], hunt[2:4]) == ("20,000", "ingest", ["hunt", "duckdb"])
     assert float(hunt[-2]) > 0  # the tree's peak memory was sampled
     assert int(hunt[-1]) >= 4  # cases: at least the four hidden scanners
+
+
+def test_scale_curve_is_drawn_from_the_scale_table(tmp_path: Path) -> None:
+    """docs/scale-curve.svg is what docs/benchmarks.md's Scale table gives (``--check``),
+    and the exponents printed for a table are the slopes of its rows."""
+    script = str(ROOT / "bench" / "scale_curve.py")
+    check = subprocess.run(
+        [sys.executable, script, "--check"], capture_output=True, text=True, timeout=60
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(
+        "# x\n\n## Scale\n\n"
+        "| events | MB of log | phase | seconds | events/s | peak MiB | tree MiB | cases |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+        "| 1,000,000 | 1 | hunt, A | 10.0 | | 1 | 100 | |\n"
+        "| 10,000,000 | 1 | hunt, A | 100.0 | | 1 | 200 | |\n"
+        "| 1,000,000 | 1 | hunt, B | 10.0 | | 1 | 100 | |\n"
+        "| 10,000,000 | 1 | hunt, B | 1000.0 | | 1 | 300 | |\n"
+        "| 50,000,000 | 1 | hunt, B | not yet run | | | | |\n\n## Next\n"
+    )
+    svg = tmp_path / "curve.svg"
+    out = subprocess.run(
+        [sys.executable, script, "--doc", str(doc), "--out", str(svg)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    rows = {line.split()[1]: line.split() for line in out.stdout.splitlines()[1:-1]}
+    assert (rows["A"][2:4], rows["B"][2:4]) == (["2", "1.00"], ["2", "2.00"])
+    assert svg.read_text().count("<polyline") == 4  # two phases in two panels
