@@ -13,11 +13,12 @@ syslog messages wait):
    beyond reconnaissance (exploit alerts, logins, 2xx on secrets);
 4. append the rows to the rolling window, evict what fell out of it, and
    re-run the detections whose tables changed;
-5. decide per actor whether to alert, update, or keep quiet (``AlertBook``),
-   build cases and triage for the actors about to be alerted, and send.
+5. decide per actor whether to alert, update, or keep quiet (the alert
+   book, ``book``), build cases and triage for the actors about to be
+   alerted, and send.
 
 State across batches is the window, each input's parser (syslog years,
-Zeek headers), and the alert book; all bounded.
+Zeek headers; ``inputs``), and the alert book; all bounded.
 """
 
 from __future__ import annotations
@@ -29,41 +30,30 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch import schema
 from reconwatch.cases import Case, actor_of, build_cases, finding_of
 from reconwatch.config import Config
 from reconwatch.enrich.geo import Geo
 from reconwatch.ingest import mapping, registry
-from reconwatch.ingest.base import ParseContext, Parser
-from reconwatch.ingest.run import (
-    AUTO,
-    UnknownFormatError,
-    account_batch,
-    parse_batch,
-    with_constants,
-)
-from reconwatch.ingest.sources import head_lines
-from reconwatch.ingest.syslogmux import SyslogMuxParser
-from reconwatch.lake import FileStats
+from reconwatch.ingest.run import AUTO, UnknownFormatError
 from reconwatch.store import CaseStore, History
 from reconwatch.triage import triage
 from reconwatch.watch import state as saved
-from reconwatch.watch.alerts import Alert, Sink, severity_rank
+from reconwatch.watch.alerts import Sink
+from reconwatch.watch.book import MAX_ACTORS, ActorState, book_entry, from_book
 from reconwatch.watch.detector import WindowDetections, honeypot_touches
+from reconwatch.watch.inputs import Inputs
 from reconwatch.watch.receiver import Endpoint, SyslogReceiver
 from reconwatch.watch.tail import Chunk, FileTailer, lines_from_bytes
-from reconwatch.watch.watchlist import Hit, Watchlist
+from reconwatch.watch.watchlist import Watchlist
 from reconwatch.watch.window import EVENT_TABLES, RollingWindow
 
 log = logging.getLogger(__name__)
 
-#: Actors remembered by the alert book; the least recently active go first.
-MAX_ACTORS = 100_000
 #: Cycles between two passes forgetting actors that left the window (a minute).
 PRUNE_EVERY = 120
 #: Severity floors: an earlier case's actor back, a honeypot touched, and an
@@ -97,53 +87,6 @@ class WatchOptions:
 
 
 @dataclass
-class ActorState:
-    """What the alert book knows of one actor."""
-
-    actor: str
-    sources: set[str] = field(default_factory=set)
-    detections: set[str] = field(default_factory=set)
-    evidence_events: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-    first_seen: dt.datetime | None = None
-    last_seen: dt.datetime | None = None
-    severity: str = "low"
-    case_id: str | None = None
-    watch: Hit | None = None
-    beyond: set[str] = field(default_factory=set)
-    honeypot_touches: int = 0
-    reasons: list[str] = field(default_factory=list)
-    #: What was last sent, and when (monotonic seconds); None before the first alert.
-    sent_at: float | None = None
-    sent_events: int = 0
-    sent_detections: frozenset[str] = frozenset()
-    sent_severity: str = "low"
-    sent_beyond: frozenset[str] = frozenset()
-    sequence: int = 0
-    #: Evidence events when the case was last built (cases cost queries).
-    cased_events: int = -1
-    cased_detections: frozenset[str] = frozenset()
-    touched: float = 0.0
-
-    @property
-    def volume(self) -> int:
-        """What "grew materially" is measured on: findings' events, plus watched
-        activity and honeypot touches (which no finding may cover)."""
-        watched = sum(v for k, v in self.counts.items() if k.startswith("watchlist_"))
-        return self.evidence_events + watched + self.honeypot_touches
-
-    def seen(self, first: dt.datetime | None, last: dt.datetime | None) -> None:
-        if first is not None:
-            self.first_seen = first if self.first_seen is None else min(self.first_seen, first)
-        if last is not None:
-            self.last_seen = last if self.last_seen is None else max(self.last_seen, last)
-
-    def raise_to(self, severity: str) -> None:
-        if severity_rank(severity) > severity_rank(self.severity):
-            self.severity = severity
-
-
-@dataclass
 class Counts:
     lines: int = 0
     parsed: int = 0
@@ -155,16 +98,6 @@ class Counts:
     cycles: int = 0
     #: Cycles that failed (logged) and were skipped.
     errors: int = 0
-
-
-class _Input:
-    """One input (a followed file or a syslog stream) and its parser."""
-
-    def __init__(self, name: str, fixed: type[Parser] | None) -> None:
-        self.name = name
-        self.fixed = fixed
-        self.parser: Parser | None = None
-        self.stats = FileStats(name=name)
 
 
 class Watcher:
@@ -212,9 +145,9 @@ class Watcher:
         if self.receiver is not None:
             self.receiver.wake = self.wake
             self.receiver.wake_at = self.settings.batch_lines
-        self.inputs: dict[str, _Input] = {}
         self.streams: set[str] = set()
         self.counts = Counts()
+        self.inputs = Inputs(config, self.fixed, self.detections.con, totals=self.counts)
         self.book: dict[str, ActorState] = {}
         self._unsent: set[str] = set()
         #: The latest findings over the window (kept between detection runs).
@@ -287,7 +220,7 @@ class Watcher:
     def _save(self, folder: Path) -> None:
         positions = self.tailer.positions() if self.tailer is not None else []
         window = {name: self.window.table(name) for name in EVENT_TABLES}
-        book = [_book_entry(s) for s in self.book.values() if s.sent_at is not None]
+        book = [book_entry(s) for s in self.book.values() if s.sent_at is not None]
         saved.save(folder, positions, window, book)
 
     def _resume(self, folder: Path) -> None:
@@ -296,7 +229,7 @@ class Watcher:
                 self.window.append(name, rows)
         now = self.clock()
         for entry in saved.load_alerts(folder):
-            self.book[entry["actor"]] = _from_book(entry, now)
+            self.book[entry["actor"]] = from_book(entry, now)
 
     def summary(self) -> dict[str, Any]:
         counts = asdict(self.counts)
@@ -330,7 +263,7 @@ class Watcher:
         self._refresh_watchlist()
         batches: dict[str, list[pa.Table]] = {name: [] for name in EVENT_TABLES}
         for name, lines, fresh in self._lines(final):
-            self._parse(name, lines, fresh, batches)
+            self.inputs.parse(name, lines, fresh, batches)
         now = dt.datetime.now(dt.UTC)
         changed: set[str] = set()
         new_rows: dict[str, pa.Table] = {}
@@ -386,8 +319,7 @@ class Watcher:
                 # Files the tailer forgot (rotated away and deleted) take their parsers along.
                 names = {str(p) for p in self.tailer.followed} | self.streams
                 names |= {c.name for c in chunks}
-                for name in [n for n in self.inputs if n not in names]:
-                    del self.inputs[name]
+                self.inputs.retain(names)
             for chunk in chunks:
                 yield chunk.name, chunk.lines, chunk.fresh
         if self.receiver is not None:
@@ -395,54 +327,9 @@ class Watcher:
             for batch in self.receiver.drain():
                 by_stream.setdefault(batch.stream, []).append(batch.data)
             for stream, blobs in by_stream.items():
-                state = self._input(stream, syslog=True)
+                state = self.inputs.get(stream, syslog=True)
                 first = state.stats.lines + 1
                 yield stream, lines_from_bytes(b"\n".join(blobs), first), False
-
-    def _input(self, name: str, syslog: bool = False) -> _Input:
-        state = self.inputs.get(name)
-        if state is None:
-            fixed = self.fixed or (SyslogMuxParser if syslog else None)
-            state = self.inputs[name] = _Input(name, fixed)
-        return state
-
-    def _parse(
-        self, name: str, lines: pa.Table, fresh: bool, batches: dict[str, list[pa.Table]]
-    ) -> None:
-        state = self._input(name)
-        if fresh and state.fixed is None:
-            state.parser = None  # a new file (or a rotated one) is sniffed again
-        if state.parser is None:
-            parser_cls = state.fixed or registry.sniff(
-                head_lines(_sample(lines), 1 << 30, limit=20)
-            )
-            if parser_cls is not None:
-                now = dt.datetime.now(dt.UTC)
-                context = ParseContext(self.config, self.detections.con, name, now)
-                state.parser = parser_cls(context)
-                state.stats.format = parser_cls.name
-        stats = FileStats(name=name)
-        parsed = parse_batch(state.parser, lines, stats)
-        account_batch(parsed, lines, stats)
-        if stats.error:
-            log.warning("%s", stats.error)
-        self._count(state, stats)
-        parser = state.parser
-        if parser is None:
-            return
-        for table, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
-            if rows.num_rows and table in batches:
-                rows = schema.conform(with_constants(rows, name, parser), schema.TABLES[table])
-                batches[table].append(_valid(rows))
-
-    def _count(self, state: _Input, stats: FileStats) -> None:
-        for target in (state.stats, self.counts):
-            target.lines += stats.lines
-            target.parsed += stats.parsed
-            target.rejected += stats.rejected
-            target.skipped += stats.skipped
-            for reason, count in stats.reject_reasons.items():
-                target.reject_reasons[reason] = target.reject_reasons.get(reason, 0) + count
 
     # -- what cannot wait for a detection ----------------------------------------------
 
@@ -468,7 +355,7 @@ class Watcher:
             state.detections.add("honeypot_touch")
             state.raise_to(HONEYPOT_SEVERITY)
             rules = ", ".join(sorted(str(r) for r in row["rule_name_distinct"] if r))[:200]
-            _reason(state, f"touched a honeypot ({rules})")
+            state.add_reason(f"touched a honeypot ({rules})")
             touched.add(state.actor)
         return touched
 
@@ -501,14 +388,14 @@ class Watcher:
                 key = f"watchlist_{name}_events"
                 state.counts[key] = state.counts.get(key, 0) + int(row["timestamp_count"])
                 state.raise_to(WATCHLIST_SEVERITY)
-                _reason(state, f"actor of earlier case {hit.entry.case_id} ({hit.matched})")
+                state.add_reason(f"actor of earlier case {hit.entry.case_id} ({hit.matched})")
                 touched.add(source)
             for label, beyond in self._beyond_recon(name, mine).items():
                 for source in beyond:
                     state = self._state(source, tick)
                     state.beyond.add(label)
                     state.raise_to(BEYOND_RECON_SEVERITY)
-                    _reason(state, f"beyond reconnaissance: {label}")
+                    state.add_reason(f"beyond reconnaissance: {label}")
         return touched
 
     def _beyond_recon(self, table: str, rows: pa.Table) -> dict[str, set[str]]:
@@ -554,7 +441,6 @@ class Watcher:
     ) -> int:
         """Alert, update or keep quiet, per actor; at the last cycle every unsent change goes."""
         interval = self.settings.alert_interval_seconds
-        growth = 1.0 + self.settings.update_growth
         candidates = []
         # Actors with changes not sent yet (interval not over) are looked at again
         # every cycle, even when no new line of theirs arrives.
@@ -566,18 +452,13 @@ class Watcher:
             if state.sent_at is None:
                 candidates.append(state)
                 continue
-            grew = state.volume > state.sent_events and (state.volume >= state.sent_events * growth)
-            new_kind = not (
-                state.detections <= state.sent_detections and state.beyond <= state.sent_beyond
-            )
-            raised = severity_rank(state.severity) > severity_rank(state.sent_severity)
-            if not (grew or new_kind or raised):
+            if not state.changed(self.settings.update_growth):
                 self._unsent.discard(actor)
                 continue
             self._unsent.add(actor)
-            due = final or tick - state.sent_at >= interval
+            due = state.due(tick, interval, final)
             # A new kind of finding may raise the severity: triage decides, now.
-            if due or raised or frozenset(state.detections) != state.cased_detections:
+            if due or state.raised or frozenset(state.detections) != state.cased_detections:
                 candidates.append(state)
         if not candidates:
             return 0
@@ -585,9 +466,7 @@ class Watcher:
         sent = 0
         for state in candidates:
             first = state.sent_at is None
-            raised = severity_rank(state.severity) > severity_rank(state.sent_severity)
-            due = state.sent_at is not None and (final or tick - state.sent_at >= interval)
-            if first or raised or due:
+            if first or state.raised or state.due(tick, interval, final):
                 self._send(state, update=not first, tick=tick)
                 self._unsent.discard(state.actor)
                 sent += 1
@@ -644,7 +523,7 @@ class Watcher:
         elif state.case_id is None:
             state.case_id = case.id
         for reason in case.reasons:
-            _reason(state, reason)
+            state.add_reason(reason)
         state.cased_events = state.evidence_events
         state.cased_detections = frozenset(state.detections)
 
@@ -658,45 +537,13 @@ class Watcher:
             return {}
 
     def _send(self, state: ActorState, update: bool, tick: float) -> None:
-        state.sequence += 1
-        counts = dict(state.counts)
-        counts["evidence_events"] = state.evidence_events
-        if state.honeypot_touches:
-            counts["honeypot_touches"] = state.honeypot_touches
-        watch = None
-        if state.watch is not None:
-            watch = {
-                "case_id": state.watch.entry.case_id,
-                "actor": state.watch.entry.actor,
-                "matched": state.watch.matched,
-            }
-        alert = Alert(
-            actor=state.actor,
-            detections=sorted(state.detections),
-            severity=state.severity,
-            counts=counts,
-            first_seen=_iso(state.first_seen),
-            last_seen=_iso(state.last_seen),
-            case_id=state.case_id,
-            update=update,
-            sequence=state.sequence,
-            sources=sorted(state.sources)[:50],
-            watchlist=watch,
-            beyond_recon=sorted(state.beyond),
-            honeypot=state.honeypot_touches > 0,
-            reasons=list(state.reasons),
-            emitted_at=dt.datetime.now(dt.UTC).isoformat(),
-        )
+        alert = state.next_alert(update)
         for sink in self.sinks:
             try:
                 sink.send(alert)
             except Exception:  # one broken sink must not silence the others
                 log.exception("alert sink %s failed", type(sink).__name__)
-        state.sent_at = tick
-        state.sent_events = state.volume
-        state.sent_detections = frozenset(state.detections)
-        state.sent_severity = state.severity
-        state.sent_beyond = frozenset(state.beyond)
+        state.record_sent(tick)
         self.counts.alerts += 1
         if update:
             self.counts.updates += 1
@@ -712,61 +559,3 @@ class Watcher:
             self.watchlist = Watchlist.load(self.store, self.geo)
         except Exception:  # keep the last good watchlist
             log.exception("watchlist not refreshed")
-
-
-_BOOK_SETS: Final = ("sources", "detections", "beyond")
-_BOOK_SENT_SETS: Final = ("sent_detections", "sent_beyond")
-_BOOK_PLAIN: Final = (
-    "actor", "evidence_events", "counts", "severity", "case_id", "honeypot_touches",
-    "reasons", "sent_events", "sent_severity", "sequence",
-)  # fmt: skip
-
-
-def _book_entry(actor: ActorState) -> dict[str, Any]:
-    """An alerted actor as JSON, for the next run's alert book."""
-    entry: dict[str, Any] = {name: getattr(actor, name) for name in _BOOK_PLAIN}
-    entry.update({name: sorted(getattr(actor, name)) for name in (*_BOOK_SETS, *_BOOK_SENT_SETS)})
-    entry["first_seen"] = _iso(actor.first_seen)
-    entry["last_seen"] = _iso(actor.last_seen)
-    return entry
-
-
-def _from_book(entry: dict[str, Any], now: float) -> ActorState:
-    """An actor of the saved book; counted as alerted just now, so the rate limit
-    holds across the restart and its next alert is an update."""
-    actor = ActorState(**{name: entry[name] for name in _BOOK_PLAIN})
-    for name in _BOOK_SETS:
-        setattr(actor, name, set(entry[name]))
-    for name in _BOOK_SENT_SETS:
-        setattr(actor, name, frozenset(entry[name]))
-    actor.first_seen = _parse_iso(entry.get("first_seen"))
-    actor.last_seen = _parse_iso(entry.get("last_seen"))
-    actor.sent_at = now
-    actor.touched = now
-    return actor
-
-
-def _parse_iso(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
-
-
-def _reason(state: ActorState, text: str) -> None:
-    if text not in state.reasons and len(state.reasons) < 20:
-        state.reasons.append(text)
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _sample(lines: pa.Table) -> bytes:
-    head = lines.column("line").slice(0, 50).to_pylist()
-    return "\n".join(str(v) for v in head).encode("utf-8", errors="replace")
-
-
-def _valid(rows: pa.Table) -> pa.Table:
-    """Rows with a timestamp and a source (parsers guarantee both; log text is untrusted)."""
-    ok = pc.and_(pc.is_valid(rows.column("timestamp")), pc.is_valid(rows.column("source_ip")))
-    if pc.all(ok).as_py():
-        return rows
-    return rows.filter(ok)
