@@ -34,7 +34,7 @@ import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -81,6 +81,26 @@ class FileStats:
     reject_reasons: dict[str, int] = field(default_factory=dict)
 
 
+class LineTally(Protocol):
+    """Line accounting that inputs add up into (a FileStats, the watch's totals)."""
+
+    lines: int
+    parsed: int
+    rejected: int
+    skipped: int
+    reject_reasons: dict[str, int]
+
+
+def add_counts(target: LineTally, stats: FileStats) -> None:
+    """Add one input's (or batch's) line accounting to ``target``."""
+    target.lines += stats.lines
+    target.parsed += stats.parsed
+    target.rejected += stats.rejected
+    target.skipped += stats.skipped
+    for reason, count in stats.reject_reasons.items():
+        target.reject_reasons[reason] = target.reject_reasons.get(reason, 0) + count
+
+
 @dataclass
 class RunStats:
     run_id: str
@@ -91,12 +111,7 @@ class RunStats:
     def totals(self) -> FileStats:
         total = FileStats(name="total")
         for f in self.files:
-            total.lines += f.lines
-            total.parsed += f.parsed
-            total.rejected += f.rejected
-            total.skipped += f.skipped
-            for reason, count in f.reject_reasons.items():
-                total.reject_reasons[reason] = total.reject_reasons.get(reason, 0) + count
+            add_counts(total, f)
         return total
 
     def to_json(self) -> dict[str, Any]:

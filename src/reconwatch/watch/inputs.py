@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Collection
-from typing import Protocol
 
 import duckdb
 import pyarrow as pa
@@ -18,19 +17,9 @@ from reconwatch.ingest.base import ParseContext, Parser
 from reconwatch.ingest.run import account_batch, parse_batch, with_constants
 from reconwatch.ingest.sources import head_lines
 from reconwatch.ingest.syslogmux import SyslogMuxParser
-from reconwatch.lake import FileStats
+from reconwatch.lake import FileStats, LineTally, add_counts
 
 log = logging.getLogger(__name__)
-
-
-class Tally(Protocol):
-    """Line accounting that batches add to (an input's FileStats, the watch's totals)."""
-
-    lines: int
-    parsed: int
-    rejected: int
-    skipped: int
-    reject_reasons: dict[str, int]
 
 
 class Input:
@@ -51,7 +40,7 @@ class Inputs:
         config: Config,
         fixed: type[Parser] | None,
         con: duckdb.DuckDBPyConnection,
-        totals: Tally,
+        totals: LineTally,
     ) -> None:
         self.config = config
         #: The parser of ``--format`` (None: sniffed per file).
@@ -111,16 +100,6 @@ class Inputs:
                 rows = schema.conform(with_constants(rows, name, parser), schema.TABLES[table])
                 batches[table].append(_valid(rows))
         return stats
-
-
-def add_counts(target: Tally, stats: FileStats) -> None:
-    """Add one batch's line accounting to ``target``."""
-    target.lines += stats.lines
-    target.parsed += stats.parsed
-    target.rejected += stats.rejected
-    target.skipped += stats.skipped
-    for reason, count in stats.reject_reasons.items():
-        target.reject_reasons[reason] = target.reject_reasons.get(reason, 0) + count
 
 
 def _sample(lines: pa.Table) -> bytes:
