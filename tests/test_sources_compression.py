@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import zlib
 from pathlib import Path
 
 import pytest
-import zstandard
+from backports import zstd
 
 from reconwatch.config import Config
 from reconwatch.ingest.run import ingest
@@ -34,7 +35,7 @@ EXPECTED = [f"line {n} é" for n in range(1, 2001)] + ["last line, no newline"]
     [
         bz2.compress,
         gzip.compress,
-        lambda data: zstandard.ZstdCompressor().compress(data),
+        zstd.compress,
     ],
     ids=["bzip2", "gzip", "zstd"],
 )
@@ -45,9 +46,8 @@ def test_compressed_file_reads_as_its_lines(tmp_path: Path, compress: object) ->
 
 
 def test_zstd_of_several_frames_reads_all_of_them(tmp_path: Path) -> None:
-    compressor = zstandard.ZstdCompressor()
     path = tmp_path / "cat.zst"
-    path.write_bytes(compressor.compress(b"a\nb\n") + compressor.compress(b"c\nd\n"))
+    path.write_bytes(zstd.compress(b"a\nb\n") + zstd.compress(b"c\nd\n"))
     assert _lines(path) == ["a", "b", "c", "d"]
 
 
@@ -59,7 +59,7 @@ def test_plain_text_starting_with_bzh_is_not_bzip2(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("suffix", ["bz2", "zst"])
 def test_corrupt_compressed_input_is_an_error_not_a_crash(tmp_path: Path, suffix: str) -> None:
-    good = bz2.compress(TEXT) if suffix == "bz2" else zstandard.ZstdCompressor().compress(TEXT)
+    good = bz2.compress(TEXT) if suffix == "bz2" else zstd.compress(TEXT)
     path = tmp_path / f"broken.{suffix}"
     path.write_bytes(good[:40] + b"\x00" * 200 + good[240:])
     run = ingest([str(path)], Lake(tmp_path / "lake"), Config())
@@ -71,6 +71,50 @@ def test_corrupt_compressed_input_is_an_error_not_a_crash(tmp_path: Path, suffix
 
 def test_sources_expand_keeps_compressed_files(tmp_path: Path) -> None:
     (tmp_path / "a.log.bz2").write_bytes(bz2.compress(b"x\n"))
-    (tmp_path / "b.log.zst").write_bytes(zstandard.ZstdCompressor().compress(b"y\n"))
+    (tmp_path / "b.log.zst").write_bytes(zstd.compress(b"y\n"))
     names = [Path(s.name).name for s in expand([str(tmp_path)])]
     assert names == ["a.log.bz2", "b.log.zst"]
+
+
+BIG = b"".join(f"Nov 28 04:00:00 gw line {n} of a rotated log\n".encode() for n in range(200_000))
+
+
+def _readable_prefix(compressed: bytes, suffix: str) -> bytes:
+    """What a streaming decompressor gets out of ``compressed`` before it ends."""
+    if suffix == "gz":
+        return zlib.decompressobj(wbits=31).decompress(compressed)
+    return zstd.ZstdDecompressor().decompress(compressed)
+
+
+@pytest.mark.parametrize("suffix", ["gz", "zst"])
+def test_truncated_compressed_file_keeps_every_readable_line(tmp_path: Path, suffix: str) -> None:
+    """A file cut short (a copy interrupted, a disk full) keeps all it can give.
+
+    Every line a streaming decompressor can still read is counted (the last,
+    cut mid-line, too), and the error says where reading stopped. Reading a
+    whole block at once used to lose the block the fault fell in (all of a
+    small file), and zstd's cut went unreported.
+    """
+    whole = gzip.compress(BIG) if suffix == "gz" else zstd.compress(BIG)
+    cut = whole[: len(whole) * 3 // 5]
+    readable = _readable_prefix(cut, suffix)
+    assert 0 < len(readable) < len(BIG)
+    expected = readable.count(b"\n") + (0 if readable.endswith(b"\n") else 1)
+    path = tmp_path / f"cut.log.{suffix}"
+    path.write_bytes(cut)
+    (stats,) = ingest([str(path)], Lake(tmp_path / "lake"), Config()).files
+    assert stats.lines == expected
+    assert stats.error is not None and str(path) in stats.error
+    assert f"read failed after line {expected}:" in stats.error
+    assert stats.lines == stats.parsed + stats.rejected + stats.skipped
+
+
+def test_a_hunt_over_a_cut_file_warns_in_its_cases_document(tmp_path: Path) -> None:
+    from reconwatch.hunt import hunt
+
+    whole = gzip.compress(BIG)
+    path = tmp_path / "cut.log.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    result = hunt([str(path)], Config(), out_dir=tmp_path / "out")
+    (warning,) = result.document()["warnings"]
+    assert str(path) in warning and "read failed after line" in warning

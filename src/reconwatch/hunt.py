@@ -139,7 +139,10 @@ def hunt(
             if case.actor in history:
                 case.id = history[case.actor].case_id  # one case per actor across hunts
         enrichment = Enrichment.load(config.enrich)
-        warnings = [f"enrichment: {error}" for error in enrichment.errors]
+        # An input read only in part (truncated, corrupt, unreadable) leaves the
+        # verdicts blind to what it held: say so wherever the cases go.
+        warnings = [f.error for f in (run.files if run else []) if f.error]
+        warnings += [f"enrichment: {error}" for error in enrichment.errors]
         exercise_sources = [str(n) for e in enrichment.exercises for n in e.sources]
         try:
             cases = triage(

@@ -18,10 +18,12 @@ from __future__ import annotations
 import bz2
 import codecs
 import gzip
+import importlib
 import io
 import os
 import re
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,15 +107,22 @@ def _decompressed(buffered: io.BufferedReader[Any]) -> BinaryIO:
     if magic[:3] == BZIP2_MAGIC and magic[3:4].isdigit() and magic[3:4] != b"0":
         return bz2.BZ2File(buffered, mode="rb")  # type: ignore[return-value]
     if magic == ZSTD_MAGIC:
-        import zstandard  # optional at import time: only zstd inputs need it
-
-        # read_across_frames: zstd files made by concatenation (like ``cat a.zst
-        # b.zst``, or logrotate appending) hold several frames, all of them lines.
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            buffered, read_across_frames=True, closefd=True
-        )
-        return io.BufferedReader(_ZstdErrorsAsOSError(reader, zstandard.ZstdError))
+        zstd = _zstd()
+        # Python's own zstd file (3.14's compression.zstd): it reads every frame
+        # of a concatenated file (``cat a.zst b.zst``, logrotate appending) and,
+        # like gzip and bz2, raises EOFError where a file was cut short (the
+        # ``zstandard`` package's reader ended such a file silently).
+        reader = zstd.ZstdFile(buffered, mode="rb")
+        return io.BufferedReader(_ZstdErrorsAsOSError(reader, zstd.ZstdError))
     return buffered
+
+
+def _zstd() -> Any:
+    """``compression.zstd`` (Python 3.14+) or its backport, imported when a zstd input comes."""
+    try:
+        return importlib.import_module("compression.zstd")
+    except ImportError:
+        return importlib.import_module("backports.zstd")
 
 
 def _peek(stream: BinaryIO, size: int) -> bytes:
@@ -426,12 +435,12 @@ class _ZstdErrorsAsOSError(io.RawIOBase):
     """A zstd reader whose corrupt-data errors are ``OSError``, as gzip's and bz2's are.
 
     ``ingest.run`` reports an unreadable input by catching ``OSError``; the
-    ``zstandard`` package raises its own ``ZstdError``, which would stop the run.
+    zstd module raises its own ``ZstdError``, which would stop the run.
     """
 
-    def __init__(self, reader: BinaryIO, error: type[Exception]) -> None:
+    def __init__(self, reader: Any, error: type[Exception]) -> None:
         super().__init__()
-        self._reader = reader
+        self._reader = reader  # a ZstdFile (read1: BinaryIO does not declare it)
         self._error = error
 
     def readable(self) -> bool:
@@ -439,7 +448,8 @@ class _ZstdErrorsAsOSError(io.RawIOBase):
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         try:
-            data = self._reader.read(len(buffer))
+            # read1: one step of decompression, so a fault loses nothing read before it.
+            data = self._reader.read1(len(buffer))
         except self._error as exc:
             raise OSError(f"zstd: {exc}") from exc
         buffer[: len(data)] = data
@@ -510,7 +520,14 @@ def read_batches(
     pending = head
     next_line = 1
     while True:
-        block = stream.read(block_bytes)
+        block, error = _read_block(stream, block_bytes)
+        if error is not None:
+            # Keep what was read before the fault (a truncated gzip's readable
+            # lines, the last one cut short included), then report the fault.
+            data = pending + block
+            if data:
+                yield _split(data, next_line)
+            raise error
         if not block:
             break
         data = pending + block
@@ -531,6 +548,28 @@ def read_batches(
         pending = pending[cut + 1 :]
     if pending:
         yield _split(pending, next_line)
+
+
+def _read_block(stream: BinaryIO, size: int) -> tuple[bytes, Exception | None]:
+    """Up to ``size`` bytes, and the error that stopped reading early (None if none).
+
+    Read in the stream's own pieces (``read1``): a plain ``read(size)`` that
+    fails part-way (a truncated or corrupt compressed file) loses everything
+    it had decompressed in that call, up to a whole block of good lines.
+    """
+    read = getattr(stream, "read1", None) or stream.read
+    pieces: list[bytes] = []
+    got = 0
+    while got < size:
+        try:
+            piece = read(size - got)
+        except (OSError, EOFError, zlib.error) as exc:
+            return b"".join(pieces), exc
+        if not piece:
+            break
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces), None
 
 
 SNIFF_BYTES = 64 * 1024
