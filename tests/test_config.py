@@ -37,6 +37,33 @@ def test_file_overrides_only_what_it_names(tmp_path: Path) -> None:
         ("detect: [1, 2\n", r"c\.yaml:\d+: not valid YAML"),
         ("- a\n- b\n", r"top level must be a mapping"),
         ("netfilter:\n  default_action: maybe\n", r"netfilter\.default_action"),
+        # Ranges that are never blocked must not cover a whole address family.
+        ("site:\n  protected: [0.0.0.0/0]\n", r"site\.protected: .*every address \(0\.0\.0\.0/0\)"),
+        ("site:\n  protected: ['::/0']\n", r"site\.protected: .*every address \(::/0\)"),
+        ("site:\n  protected: [0.0.0.0/1, 128.0.0.0/1]\n", r"site\.protected: .*0\.0\.0\.0/0"),
+        ("site:\n  home_networks: ['::/0']\n", r"site\.home_networks: .*every address"),
+        (
+            "site:\n  home_networks: [0.0.0.0/1]\n  protected: [128.0.0.0/1]\n",
+            r"site: .*home_networks and protected together cover every address",
+        ),
+        ("site:\n  internal_zones: ['.']\n", r"site\.internal_zones: .*empty"),
+        ("site:\n  private_suffixes: [lan, '']\n", r"site\.private_suffixes: .*empty"),
+        # Years a lake timestamp can hold.
+        ("syslog:\n  year: 99999\n", r"syslog\.year: .*9999"),
+        ("syslog:\n  year: 0\n", r"syslog\.year: .*greater than or equal to 1"),
+        ("syslog:\n  year: -2024\n", r"syslog\.year"),
+        # A partial table would fail the hunt on the first case of a missing severity.
+        ("respond:\n  block_for_seconds: {low: 60}\n", r"respond\.block_for_seconds: .*medium"),
+        # inf passed every gt=0 bound; nan is no threshold either.
+        ("detect:\n  traffic_spike:\n    k: .inf\n", r"detect\.traffic_spike\.k: .*finite"),
+        ("enrich:\n  timeout_seconds: .inf\n", r"enrich\.timeout_seconds"),
+        ("watch:\n  update_growth: .nan\n", r"watch\.update_growth"),
+        ("detect:\n  distributed_scan:\n    max_overlap: .inf\n", r"max_overlap"),
+        # Hosts of one /24: more than 256 can never be reached.
+        ("detect:\n  distributed_scan:\n    min_member_hosts: 300\n", r"min_member_hosts"),
+        ("detect:\n  distributed_scan:\n    min_total_hosts: 257\n", r"min_total_hosts"),
+        # A control character: the reader's error has no mark, only a position.
+        ("syslog:\n  timezone: UTC\nx: \x01\n", r"c\.yaml:3: not valid YAML"),
     ],
 )
 def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, message: str) -> None:
@@ -51,3 +78,61 @@ def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, message: str) -
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_config_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"site:\n  internal_zones: [caf\xe9]\n")  # Latin-1, not UTF-8
+    with pytest.raises(
+        ConfigError, match=r"c\.yaml:2: not valid YAML \(not UTF-8: byte 0xe9"
+    ) as info:
+        load_config(path)
+    assert "\n" not in str(info.value)
+    path.write_bytes(b"\xff\xfe\x00x: [\n")  # the reviewer's file
+    with pytest.raises(ConfigError, match=r"c\.yaml:1: not valid YAML .*offset 0"):
+        load_config(path)
+
+
+def test_config_with_utf8_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"\xef\xbb\xbfsyslog:\n  timezone: Europe/Paris\n")
+    assert load_config(path).syslog.timezone == "Europe/Paris"
+
+
+def test_unreadable_config_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match=r"cannot read config: Is a directory") as info:
+        load_config(tmp_path)
+    assert "\n" not in str(info.value)
+    path = tmp_path / "c.yaml"
+    path.write_text("syslog:\n  year: 2024\n")
+
+    def denied(self: Path) -> bytes:  # chmod does not stop root, who runs CI here
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(ConfigError, match=r"c\.yaml: cannot read config: Permission denied"):
+        load_config(path)
+
+
+def test_deeply_nested_config_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("detect: " + "[" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "syslog:\n  year: 1\n",
+        "syslog:\n  year: 9999\n",
+        "syslog:\n  year: null\n",
+        "site:\n  protected: [0.0.0.0/1, '2000::/3']\n  home_networks: [10.0.0.0/8]\n",
+        "respond:\n  block_for_seconds: {low: 60, medium: 60, high: 60, critical: 60}\n",
+        "detect:\n  distributed_scan:\n    min_member_hosts: 256\n    min_total_hosts: 256\n",
+    ],
+)
+def test_limits_themselves_are_accepted(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    load_config(path)

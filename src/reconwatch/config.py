@@ -43,7 +43,34 @@ def _valid_timezone(name: str) -> str:
     return name
 
 
+def _whole_families(items: list[str]) -> str:
+    """The address families ``items`` cover entirely, merged (``0.0.0.0/0``), or ``""``."""
+    return ", ".join(str(net) for net in collapse(parse_networks(items)) if net.prefixlen == 0)
+
+
+def _not_everything(items: list[str]) -> list[str]:
+    # A range in these lists is never blocked (and, in home_networks, makes its
+    # sources internal): one that covers a whole address family, alone or
+    # merged with its neighbours, turns containment off for that family.
+    whole = _whole_families(items)
+    if whole:
+        raise ValueError(
+            f"these ranges cover every address ({whole}): a range listed here is never "
+            "blocked, so nothing could be; list only your own ranges"
+        )
+    return items
+
+
+def _valid_zones(items: list[str]) -> list[str]:
+    if any(not zone.strip().strip(".") for zone in items):
+        raise ValueError("a DNS zone cannot be empty (or only dots)")
+    return items
+
+
 CidrList = Annotated[list[str], AfterValidator(_valid_cidrs)]
+#: Ranges that are never blocked: valid CIDRs that do not cover a whole family.
+NeverBlockedCidrList = Annotated[CidrList, AfterValidator(_not_everything)]
+ZoneList = Annotated[list[str], AfterValidator(_valid_zones)]
 Action = Literal["allowed", "denied", "dropped", "rejected"]
 Severity = Literal["low", "medium", "high", "critical"]
 Disposition = Literal["malicious", "suspicious"]
@@ -77,16 +104,25 @@ def _default_block_for() -> dict[Severity, int]:
     }
 
 
+def _every_severity(values: dict[Severity, int]) -> dict[Severity, int]:
+    missing = [severity for severity in _default_block_for() if severity not in values]
+    if missing:
+        raise ValueError(f"no value for {', '.join(missing)} (all of low, medium, high, critical)")
+    return values
+
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are never a threshold: .inf passed every gt=0 bound unseen.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SiteConfig(Section):
     #: Our own address space. Sources inside it are internal (ATT&CK T1046 rather
     #: than external reconnaissance) and are never blocked. Default: the private
     #: ranges (RFC 1918, RFC 6598 shared space, IPv6 ULA), which nearly every site
-    #: uses internally; add your public ranges.
-    home_networks: CidrList = Field(
+    #: uses internally; add your public ranges. Ranges covering a whole address
+    #: family (0.0.0.0/0, ::/0) are refused: nothing could ever be blocked.
+    home_networks: NeverBlockedCidrList = Field(
         default_factory=lambda: [
             "10.0.0.0/8",
             "172.16.0.0/12",
@@ -98,7 +134,8 @@ class SiteConfig(Section):
     #: Other ranges that containment must never touch: resolvers, upstream
     #: routers, partners, monitoring. Loopback, link-local, multicast and the
     #: unspecified/default routes are always protected in addition to these.
-    protected: CidrList = Field(default_factory=list)
+    #: Ranges covering a whole address family (0.0.0.0/0, ::/0) are refused.
+    protected: NeverBlockedCidrList = Field(default_factory=list)
     #: Ranges that are never reachable or announced from outside (management
     #: LANs, internal server subnets). An external source probing them is
     #: "enumerating internal IP addresses not typically visible externally",
@@ -108,17 +145,29 @@ class SiteConfig(Section):
     #: DNS zones that exist only inside (``corp.example.com``, ``ad.example.net``):
     #: an outside client asking for names in them already knows, or is guessing,
     #: internal naming.
-    internal_zones: list[str] = Field(default_factory=list)
+    internal_zones: ZoneList = Field(default_factory=list)
     #: Suffixes reserved or widely used for private names, internal wherever
     #: they appear: ``internal`` (ICANN, 2024), ``home.arpa`` (RFC 8375),
     #: ``local`` (mDNS, RFC 6762), and the customary ``lan``, ``intranet``,
     #: ``corp``, ``private``, ``localdomain``.
-    private_suffixes: list[str] = Field(
+    private_suffixes: ZoneList = Field(
         default_factory=lambda: [
             *("internal", "home.arpa", "local", "lan"),
             *("intranet", "corp", "private", "localdomain"),
         ]
     )
+
+    @model_validator(mode="after")
+    def _something_blockable(self) -> SiteConfig:
+        # Each list may be fine alone (0.0.0.0/1 and 128.0.0.0/1) and still,
+        # together, leave no address that could be blocked.
+        whole = _whole_families([*self.home_networks, *self.protected])
+        if whole:
+            raise ValueError(
+                f"home_networks and protected together cover every address ({whole}): "
+                "nothing could ever be blocked"
+            )
+        return self
 
     def internal_names(self) -> list[str]:
         """Lower-case zones whose names are internal (``internal_zones``, ``private_suffixes``)."""
@@ -144,7 +193,9 @@ class SyslogConfig(Section):
     #: means the reference year (``--now``, default the clock), one less when the
     #: file's first month lies after the reference month; a step back of six
     #: months or more inside a file (Dec -> Jan) moves later lines to the next year.
-    year: int | None = None
+    #: 1..9999: the years a timestamp of the lake can hold (outside them every
+    #: line would be rejected as "invalid timestamp").
+    year: int | None = Field(None, ge=1, le=9999)
     #: Zone of the syslog stamps that carry none (RFC 3164, journal short-iso
     #: always has one). UTC is the safe default for servers.
     timezone: Annotated[str, AfterValidator(_valid_timezone)] = "UTC"
@@ -255,10 +306,11 @@ class DistributedScanConfig(Section):
 
     window_seconds: int = Field(3600, gt=0)
     fast_window_seconds: int = Field(300, gt=0)
-    min_member_hosts: int = Field(8, ge=2)
+    #: Hosts of one /24: at most 256.
+    min_member_hosts: int = Field(8, ge=2, le=256)
     max_member_hosts_per_fast_window: int = Field(25, ge=1)
     min_sources: int = Field(3, ge=2)
-    min_total_hosts: int = Field(64, ge=2)
+    min_total_hosts: int = Field(64, ge=2, le=256)
     max_overlap: float = Field(0.25, ge=0)
 
     @model_validator(mode="after")
@@ -656,9 +708,11 @@ class RespondConfig(Section):
     #: How long a block lasts, by case severity (nftables/ipset timeouts). A
     #: block that outlives its reason turns into an outage nobody remembers.
     #: At most 24 days: ipset's largest timeout is 2,147,483 s.
-    block_for_seconds: dict[Severity, Annotated[int, Field(gt=0, le=2_147_483)]] = Field(
-        default_factory=_default_block_for
-    )
+    #: Every severity needs a value (a missing one would fail the hunt later).
+    block_for_seconds: Annotated[
+        dict[Severity, Annotated[int, Field(gt=0, le=2_147_483)]],
+        AfterValidator(_every_severity),
+    ] = Field(default_factory=_default_block_for)
     #: Rule budget: firewalls slow down and operators lose track beyond this.
     max_entries: int = Field(10000, ge=1)
     nft_table: str = Field("reconwatch", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,30}$")
@@ -907,13 +961,31 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
+        raw = path.read_bytes()
+    except OSError as exc:  # missing, a directory, permission denied...
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}:{line}: not valid YAML (not UTF-8: byte 0x{raw[exc.start]:02x}"
+            f" at offset {exc.start})"
+        ) from exc
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
+        position = getattr(exc, "position", None)  # ReaderError: a forbidden character
+        if mark is not None:
+            where = f":{mark.line + 1}"
+        elif isinstance(position, int):
+            where = f":{text.count(chr(10), 0, position) + 1}"
+        else:
+            where = ""
         raise ConfigError(f"{path}{where}: not valid YAML") from exc
+    except RecursionError as exc:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{path}: not valid YAML (nested too deeply)") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     try:
