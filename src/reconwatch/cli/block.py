@@ -106,7 +106,13 @@ def block_list(
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="cases.json written by a hunt.",
 )
-@click.option("--case", "case_ids", multiple=True, help="Only these case ids (repeatable).")
+@click.option(
+    "--case",
+    "case_ids",
+    multiple=True,
+    help="Only these case ids (repeatable): their blocks are ADDED to the live ones, "
+    "which stay as they are.",
+)
 @_changing_options
 @click.option("--yes", is_flag=True, help="Apply without asking (scripts).")
 @click.option("--dry-run", is_flag=True, help="Print the ruleset; change nothing.")
@@ -122,38 +128,92 @@ def block_apply(
     yes: bool,
     dry_run: bool,
 ) -> None:
-    """Load the blocks of a hunt's cases into the live nftables ruleset."""
-    from reconwatch.respond.apply import apply_nftables, plan_from_cases_document
+    """Load the blocks of a hunt's cases into the live nftables ruleset.
+
+    Without --case the live table becomes the plan of every blockable case
+    (blocks not in it are lifted). With --case the selected cases' blocks are
+    added to the live table: every other live block keeps its expiry.
+    """
+    from reconwatch.respond.apply import (
+        add_nftables,
+        apply_nftables,
+        missing_case_ids,
+        plan_from_cases_document,
+    )
 
     config, table_name, audit = _block_settings(config_path, table, audit_path)
     try:
         document = json.loads(cases_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         fail(f"{cases_path}: {exc}")
+    if not isinstance(document, dict):
+        fail(f"{cases_path}: not a cases document (a JSON object with a cases list)")
+    missing = missing_case_ids(document, case_ids)
+    if missing:
+        fail(f"{cases_path} has no case {', '.join(missing)}; nothing applied")
     plan = _respond_call(lambda: plan_from_cases_document(document, config, case_ids=case_ids))
-    preview = _respond_call(lambda: apply_nftables(plan, table_name, netns=netns, dry_run=True))
+    adding = bool(case_ids)
+
+    def run(dry: bool) -> Any:
+        change = add_nftables if adding else apply_nftables
+        return _respond_call(
+            lambda: change(
+                plan,
+                table_name,
+                netns=netns,
+                dry_run=dry,
+                audit=None if dry else audit,
+                who=who,
+                why=why or f"reconwatch block apply --cases {cases_path}",
+            )
+        )
+
+    preview = run(True)
+    where = f"table inet {table_name}" + (f" in netns {netns}" if netns else "")
     click.echo(
         f"{len(plan.entries)} entries for {len(preview.cases)} cases, "
-        f"{len(plan.refused)} refused, into table inet {table_name}"
-        + (f" in netns {netns}" if netns else "")
+        f"{len(plan.refused)} refused, "
+        + (f"added to {where} (other live blocks kept)" if adding else f"into {where}")
     )
+    for refusal in plan.refused:
+        click.echo(
+            f"refused {clean(refusal.address, 64)} (case {clean(refusal.case_id, 64)}): "
+            f"{clean(refusal.why, 200)}"
+        )
+    for cid in case_ids:
+        _explain_unblockable(document, cid, config)
+    for note in preview.notes:
+        click.echo(clean(note, 300))
+    if adding and not preview.ruleset:
+        click.echo(f"nothing to add to {where}")
+        return
     if dry_run:
         click.echo(preview.ruleset)
         return
-    if not yes and not click.confirm("Apply these blocks to the live ruleset?", default=False):
+    question = "Add these blocks to" if adding else "Apply these blocks to"
+    if not yes and not click.confirm(f"{question} the live ruleset?", default=False):
         fail("not applied (answer yes, or pass --yes)")
-    _respond_call(
-        lambda: apply_nftables(
-            plan,
-            table_name,
-            netns=netns,
-            dry_run=False,
-            audit=audit,
-            who=who,
-            why=why or f"reconwatch block apply --cases {cases_path}",
-        )
-    )
-    click.echo("applied")
+    done = run(False)
+    click.echo(f"added {len(done.entries)} entries" if adding else "applied")
+
+
+def _explain_unblockable(document: dict[str, Any], case_id: str, config: Config) -> None:
+    """One line when a selected case gives no block requests at all, saying why."""
+    for case in document.get("cases", []):
+        if not isinstance(case, dict) or case.get("id") != case_id:
+            continue
+        disposition = case.get("disposition")
+        severity = case.get("severity")
+        if disposition not in config.respond.block_dispositions:
+            why = f"disposition {disposition!r} is not in respond.block_dispositions"
+        elif severity not in config.respond.block_for_seconds:
+            why = f"severity {severity!r} has no respond.block_for_seconds"
+        elif not case.get("sources"):
+            why = "it has no sources"
+        else:
+            return
+        click.echo(f"case {clean(case_id, 64)} is not blocked: {clean(why, 200)}")
+        return
 
 
 @block.command("extend")

@@ -14,6 +14,10 @@ This is the only module of reconwatch that changes a live firewall, so:
 * an address is never *added* by extend/remove, and extend re-checks the
   element against the protected ranges it is given (always at least the
   special ranges) before re-adding it;
+* :func:`add_nftables` adds a plan to the live table without replacing it:
+  every other live element keeps its expiry, a live block is never shortened,
+  and a missing table is created with ``create table`` (which fails, changing
+  nothing, if the table appeared in the meantime);
 * with ``audit`` set, every action appends one record to the audit log
   (:mod:`reconwatch.respond.audit`), after it succeeded.
 
@@ -24,6 +28,7 @@ of a namespace (a container host) without touching the host's ruleset.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import json
@@ -42,16 +47,20 @@ from reconwatch.respond.blocklist import (
     DEFAULT_IPV6_PREFIX,
     MAX_TIMEOUT_SECONDS,
     SEVERITY_RANK,
+    BlockEntry,
     BlockPlan,
     BlockRequest,
     build_blocklist,
+    entry_comment,
     sanitize_comment,
+    verified_entries,
 )
 from reconwatch.respond.nftables import (
     COMMENT_LIMIT,
     SET_V4,
     SET_V6,
     check_table_name,
+    nft_duration,
     render_nftables,
 )
 from reconwatch.respond.protect import ProtectedRanges
@@ -69,13 +78,18 @@ class NftError(RuntimeError):
 
 @dataclass(frozen=True)
 class ApplyResult:
-    """What :func:`apply_nftables` did (or, in a dry run, would do)."""
+    """What :func:`apply_nftables` / :func:`add_nftables` did (or, in a dry run, would do).
+
+    ``notes`` (add only) says which planned entries were not added, or only
+    in part, because a live block already holds them for at least as long.
+    """
 
     argv: tuple[str, ...]
     ruleset: str
     applied: bool
     entries: tuple[str, ...]
     cases: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,10 +148,11 @@ def _audit(
     entries: Sequence[str],
     table: str,
     netns: str | None,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     if audit is None:
         return
-    details = {"table": table, "netns": netns}
+    details = {"table": table, "netns": netns, **(extra or {})}
     append_audit(
         audit,
         audit_record(what, why=why, who=who, cases=cases, entries=entries, details=details),
@@ -335,10 +350,182 @@ def unblock_all(
     return held
 
 
+#: nft's message when a table or set does not exist (``list set`` of a missing
+#: table); ``ip netns exec`` of a missing namespace says it without ``Error:``.
+_MISSING: Final = "Error: No such file or directory"
+
+
+def _live_remaining(block: ActiveBlock) -> float:
+    """Seconds ``block`` still has; an element without timeout never ends."""
+    return float("inf") if block.timeout_seconds == 0 else block.expires_seconds
+
+
+def _add_element(table: str, entry: BlockEntry) -> str:
+    set_name = SET_V4 if entry.network.version == 4 else SET_V6
+    comment = entry_comment(entry, COMMENT_LIMIT)
+    timeout = nft_duration(entry.timeout_seconds)
+    return (
+        f"add element inet {table} {set_name} "
+        f'{{ {entry.network} timeout {timeout} comment "{comment}" }}'
+    )
+
+
+def _create_ruleset(plan: BlockPlan, table: str) -> str:
+    """``render_nftables`` with ``create table`` instead of its replace prologue.
+
+    ``create`` fails when the table exists, so the transaction can only ever
+    create a missing table, never replace a live one.
+    """
+    rendered = render_nftables(plan, table)
+    start = rendered.find(f"\ntable inet {table} {{\n")
+    if start < 0:  # pragma: no cover - render_nftables always writes the table
+        raise RuntimeError("render_nftables wrote no table")
+    return (
+        "#!/usr/sbin/nft -f\n"
+        f"# Add {len(plan.entries)} entries: table inet {table} does not exist yet, so it is\n"
+        "# created (create fails, changing nothing, if the table exists by then).\n"
+        f"create table inet {table}\n" + rendered[start + 1 :]
+    )
+
+
+def _additions(
+    entries: Sequence[BlockEntry], live: Sequence[ActiveBlock]
+) -> tuple[list[ActiveBlock], list[BlockEntry], list[str]]:
+    """What to delete and add so the live set also holds ``entries``.
+
+    For each entry: a live element strictly wider than it already blocks it
+    (noted, unchanged); live elements inside it (or equal) with at least the
+    entry's timeout left are kept and cut out of it; those with less are
+    replaced by the entry (so a live block is never shortened, and nft's
+    interval sets never get overlapping elements).
+    """
+    deletes: list[ActiveBlock] = []
+    adds: list[BlockEntry] = []
+    notes: list[str] = []
+    for entry in entries:
+        network = entry.network
+        near = [
+            b for b in live if b.network.version == network.version and b.network.overlaps(network)
+        ]
+        wider = [b for b in near if b.network != network and network.subnet_of(b.network)]  # type: ignore[arg-type]
+        if wider:
+            notes.append(
+                f"{network}: not added, live block {wider[0].network} holds it "
+                f"({wider[0].expires_seconds}s left)"
+            )
+            continue
+        pieces: list[IPNetwork] = [network]
+        for b in near:  # all inside ``network`` (CIDRs nest or are disjoint)
+            if _live_remaining(b) < entry.timeout_seconds:
+                deletes.append(b)
+                continue
+            notes.append(
+                f"{network}: live block {b.network} kept ({b.expires_seconds}s left)"
+                if b.timeout_seconds
+                else f"{network}: live block {b.network} kept (no timeout)"
+            )
+            pieces = [
+                piece
+                for p in pieces
+                for piece in (
+                    p.address_exclude(b.network) if b.network.subnet_of(p) else [p]  # type: ignore[arg-type]
+                )
+            ]
+        adds.extend(dataclasses.replace(entry, network=p) for p in pieces)
+    adds.sort(key=lambda e: (e.network.version, int(e.network.network_address)))
+    return deletes, adds, notes
+
+
+def add_nftables(
+    plan: BlockPlan,
+    table: str,
+    *,
+    netns: str | None = None,
+    dry_run: bool = True,
+    audit: Path | None = None,
+    who: str | None = None,
+    why: str = "",
+) -> ApplyResult:
+    """Add ``plan``'s entries to the live ``table inet <table>``; replace nothing else.
+
+    Unlike :func:`apply_nftables` (the live set *becomes* the plan), every
+    live element outside the plan stays with its own expiry. A planned entry
+    equal to, or holding, live elements with less time left replaces them
+    (``delete element`` + ``add element``, one transaction); live elements
+    with at least as much time left are kept and left out of the entry; an
+    entry inside a wider live element is not added (``notes`` says so). When
+    the table does not exist it is created with the plan's entries (``create
+    table``: nft refuses, changing nothing, if it exists by then).
+
+    Reads the live sets even in a dry run (``nft -j list``, read-only; when
+    they cannot be read, a dry run shows the planned elements with a note); a
+    dry run changes nothing and writes no audit record. The audit record of
+    a real run is an ``apply`` with ``details.mode`` ``add`` and the live
+    elements it ``replaced``.
+    """
+    table = check_table_name(table)
+    check_netns(netns)
+    planned = verified_entries(plan)
+    cases = tuple(sorted({c for e in planned for c in e.case_ids}))
+    args = ["-f", "-"]
+    argv = tuple(["ip", "netns", "exec", netns, "nft", *args] if netns else ["nft", *args])
+    if not planned:
+        return ApplyResult(argv, "", False, (), cases)
+    try:
+        live: list[ActiveBlock] | None = list_blocks(table, netns)
+    except NftError as exc:
+        if _MISSING not in str(exc):
+            if not dry_run:
+                raise
+            # A preview without the rights to read the ruleset (not root): show
+            # the plan's elements; the real run reads the live set and merges.
+            note = f"live table not read ({exc}); shown: the planned elements"
+            script = "".join(f"{_add_element(table, e)}\n" for e in planned)
+            entries = tuple(str(e.network) for e in planned)
+            return ApplyResult(argv, script, False, entries, cases, (note,))
+        live = None
+    if live is None:
+        deletes: list[ActiveBlock] = []
+        adds = list(planned)
+        notes: list[str] = []
+        script = _create_ruleset(BlockPlan(tuple(adds), plan.refused), table) if adds else ""
+    else:
+        deletes, adds, notes = _additions(planned, live)
+        verified_entries(BlockPlan(tuple(adds), ()))
+        lines = [
+            f"delete element inet {table} {b.set_name} {{ {_element_text(b)} }}" for b in deletes
+        ]
+        lines += [_add_element(table, e) for e in adds]
+        script = "".join(f"{line}\n" for line in lines)
+    entries = tuple(str(e.network) for e in adds)
+    if dry_run or not script:
+        return ApplyResult(argv, script, False, entries, cases, tuple(notes))
+    argv = tuple(nft_argv(args, netns))
+    _run(args, netns, stdin=script)
+    _audit(
+        audit,
+        "apply",
+        why=why,
+        who=who,
+        cases=cases,
+        entries=entries,
+        table=table,
+        netns=netns,
+        extra={"mode": "add", "replaced": [_element_text(b) for b in deletes]},
+    )
+    return ApplyResult(argv, script, True, entries, cases, tuple(notes))
+
+
 def remaining(block: ActiveBlock, now: dt.datetime | None = None) -> dt.datetime:
     """When ``block`` ends, as a UTC time (for ``block list``)."""
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     return moment + dt.timedelta(seconds=block.expires_seconds)
+
+
+def missing_case_ids(document: Mapping[str, Any], case_ids: Iterable[str]) -> list[str]:
+    """The ids of ``case_ids`` that no case of a ``cases.json`` document has, in order."""
+    known = {case.get("id") for case in document.get("cases", []) if isinstance(case, Mapping)}
+    return [cid for cid in dict.fromkeys(case_ids) if cid not in known]
 
 
 def plan_from_cases_document(
@@ -357,8 +544,13 @@ def plan_from_cases_document(
     the sources go through :func:`build_blocklist` again, so a hand-edited
     document cannot smuggle a protected address in. ``extra_protected`` adds
     allowlists and approved exercise sources. ``respond.ipv6_prefix`` is used
-    when the config has it (else IPv6 stays /128).
+    when the config has it (else IPv6 stays /128). A ``case_ids`` id that
+    no case of the document has raises ``LookupError`` (a typo must not
+    silently give an empty plan).
     """
+    missing = missing_case_ids(document, case_ids)
+    if missing:
+        raise LookupError(f"no case {', '.join(missing)} in the cases document")
     wanted = set(config.respond.block_dispositions)
     only = set(case_ids)
     requests: list[BlockRequest] = []
