@@ -120,6 +120,9 @@ def test_cases_queue_show_and_decide(crowdsec_hub: Path, tmp_path: Path) -> None
     assert [a["action"] for a in shown["actions"]] == ["opened", "close"]
     assert shown["actions"][-1]["who"] == "alice"
     refused = reconwatch("cases", "decide", "--store", store, case_id, "close")
+    assert refused.returncode == 2 and "cannot be closed again" in refused.stderr
+    other_id = json.loads((out / "cases.json").read_text())["cases"][1]["id"]
+    refused = reconwatch("cases", "decide", "--store", store, other_id, "close")
     assert refused.returncode == 2 and "disposition and a reason" in refused.stderr
     missing = reconwatch("cases", "show", "--store", store, "RW-nope")
     assert missing.returncode == 2 and "no case 'RW-nope'" in missing.stderr

@@ -58,3 +58,59 @@ def test_out_dir_gets_a_sqlite_store_by_default(tmp_path: Path) -> None:
         assert [c.id for c in store.list()] == [result.cases[0].id]
     finally:
         store.close()
+
+
+def test_a_closed_false_positive_stays_decided_when_the_same_logs_are_hunted_again(
+    tmp_path: Path,
+) -> None:
+    """The analyst's verdict on activity stands: no new case, no escalation, no block.
+
+    Two bursts on two days escalate (repeated scanning) and are blocked as
+    malicious; the analyst closes the case as a false positive. Hunting the
+    same file again finds the same activity: it is the closed case's (same id,
+    its verdict in ``analyst``), not a new escalated case to block. Activity
+    beyond the closed span (a third day) is new: a new case, whose id is the
+    same in the hunt's cases, its block comments and the store.
+    """
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    two_days = tmp_path / "two-days.log"
+    two_days.write_text(
+        burst(tmp_path / "a.log", "Sep 30 10:00:00").read_text()
+        + burst(tmp_path / "b.log", "Oct  1 09:00:00").read_text()
+    )
+    (case,) = hunt([str(two_days)], Config(), store_url=url, options=options).cases
+    assert case.escalate and case.disposition == "malicious" and case.containment["block"]
+    store = CaseStore(url)
+    try:
+        store.decide(case.id, "alice", "close", disposition="false_positive", reason="our scanner")
+    finally:
+        store.close()
+
+    again = hunt([str(two_days)], Config(), store_url=url, options=options)
+    (same,) = again.cases
+    assert same.id == case.id
+    assert same.analyst == {
+        "case_id": case.id, "status": "closed", "disposition": "false_positive",
+        "reason": "our scanner",
+    }  # fmt: skip
+    assert (same.escalate, same.reasons, same.disposition) == (False, [], "benign")
+    assert same.containment["block"] is False
+    assert f"case {case.id} closed by an analyst as false_positive" in same.containment["why"]
+    assert again.plan.entries == ()
+    assert again.document()["cases"][0]["analyst"]["disposition"] == "false_positive"
+
+    three_days = tmp_path / "three-days.log"
+    three_days.write_text(
+        two_days.read_text() + burst(tmp_path / "c.log", "Oct  2 08:00:00").read_text()
+    )
+    later = hunt([str(three_days)], Config(), store_url=url, options=options)
+    (new,) = later.cases
+    assert new.analyst is None and new.id != case.id and new.id.startswith(case.id)
+    assert {c for e in later.plan.entries for c in e.case_ids} == {new.id}
+    store = CaseStore(url)
+    try:
+        stored = {c.id: c.status for c in store.list()}
+    finally:
+        store.close()
+    assert stored == {case.id: "closed", new.id: "escalated"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from pg import postgres_server
-from reconwatch.store import CaseStore, count_episodes
+from reconwatch.store import CaseStore, StoreError, count_episodes
 from reconwatch.store.models import Base
 
 
@@ -109,6 +110,78 @@ def test_closing_needs_a_reason(store: CaseStore) -> None:
     store.record([first], "r1", 900)
     with pytest.raises(ValueError, match="disposition and a reason"):
         store.decide(first["id"], "alice", "close", disposition="benign")
+
+
+def test_empty_or_contradictory_decisions_are_refused(store: CaseStore) -> None:
+    first = doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00")
+    store.record([first], "r1", 900)
+    case_id = first["id"]
+    with pytest.raises(ValueError, match="needs an assignee"):
+        store.decide(case_id, "alice", "assign")
+    with pytest.raises(ValueError, match="needs an assignee"):
+        store.decide(case_id, "alice", "assign", assignee="  ")
+    with pytest.raises(ValueError, match="comment needs a reason"):
+        store.decide(case_id, "alice", "comment", reason=" ")
+    with pytest.raises(ValueError, match="escalating a case needs a reason"):
+        store.decide(case_id, "alice", "escalate")
+    with pytest.raises(ValueError, match="unknown action"):
+        store.decide(case_id, "alice", "reopen", reason="x")
+    store.decide(case_id, "alice", "close", disposition="false_positive", reason="our scanner")
+    with pytest.raises(ValueError, match=r"is closed .*cannot be escalated"):
+        store.decide(case_id, "bob", "escalate", reason="looks bad")
+    with pytest.raises(ValueError, match=r"is closed .*cannot be closed again"):
+        store.decide(case_id, "bob", "close", disposition="malicious", reason="second look")
+    # Notes and hand-overs on a closed case are still fine.
+    store.decide(case_id, "bob", "comment", reason="checked with the network team")
+    store.decide(case_id, "bob", "assign", assignee="carol")
+    stored = store.get(case_id)
+    assert stored is not None
+    assert (stored.status, stored.analyst_disposition, stored.assignee) == (
+        "closed",
+        "false_positive",
+        "carol",
+    )
+    assert [(a.action, a.detail) for a in stored.actions] == [
+        ("opened", "run r1"),
+        ("close", "our scanner"),
+        ("comment", "checked with the network team"),
+        ("assign", "carol"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("notaurl", "ArgumentError"),
+        ("nosuchdialect://host/db", "NoSuchModuleError"),
+        ("sqlite:////nonexistent/dir/cases.db", "unable to open database file"),
+    ],
+)
+def test_a_store_that_cannot_be_opened_is_one_store_error(url: str, error: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        CaseStore(url)
+    message = str(caught.value)
+    assert message.startswith(f"cannot open case store {url}: ") and error in message
+    assert "\n" not in message
+
+
+def test_a_password_in_the_url_is_not_repeated_in_the_error() -> None:
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    with pytest.raises(StoreError) as caught:
+        CaseStore("postgresql+psycopg://analyst:s3cret@127.0.0.1:1/cases")
+    assert "s3cret" not in str(caught.value) and "analyst:***@127.0.0.1" in str(caught.value)
+
+
+def test_without_create_a_missing_sqlite_file_is_refused_not_made(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    with pytest.raises(StoreError, match=f"^no case store at {re.escape(str(missing))}$"):
+        CaseStore(f"sqlite:///{missing}", create=False)
+    assert not missing.exists()
+    CaseStore(f"sqlite:///{missing}").close()  # a hunt creates it
+    CaseStore(f"sqlite:///{missing}", create=False).close()  # now it is there
+    CaseStore("sqlite://", create=False).close()  # in memory: nothing to look for
+    with pytest.raises(StoreError, match="cannot open case store notaurl"):
+        CaseStore("notaurl", create=False)
 
 
 def test_episode_counting() -> None:

@@ -218,6 +218,9 @@ class Case:
     #: Bounded chart data (timeline, hosts x ports heat map, DNS volume), see
     #: report/series.py; empty until the hunt computes it from the lake.
     series: dict[str, Any] = field(default_factory=dict)
+    #: An analyst's decision that already covers this activity (the case store's
+    #: closed case: ``case_id``, ``disposition``, ``reason``); None otherwise.
+    analyst: dict[str, Any] | None = None
 
     @property
     def actor(self) -> str:

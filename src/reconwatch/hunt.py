@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Final
 
 import pyarrow as pa
 
@@ -33,7 +34,7 @@ from reconwatch.respond.blocklist import BlockPlan
 from reconwatch.respond.containment import plan_blocks, write_rules
 from reconwatch.respond.exposure import ExposureReport, exposure_audit, write_exposure_files
 from reconwatch.respond.honeypot import HoneypotSuggestions, suggest_honeypots, write_honeypot_files
-from reconwatch.store import CaseStore
+from reconwatch.store import CaseStore, Decision
 from reconwatch.triage import triage
 
 CASES_FILE = "cases.json"
@@ -135,9 +136,20 @@ def hunt(
     store = CaseStore(store_url) if store_url else None
     try:
         history = store.history([c.actor for c in cases]) if store else {}
+        decided = store.decided([c.actor for c in cases if c.actor not in history]) if store else {}
         for case in cases:
             if case.actor in history:
                 case.id = history[case.actor].case_id  # one case per actor across hunts
+            elif case.actor in decided:
+                _already_decided(case, decided[case.actor])
+        if store:
+            # A new case whose id a closed case of the actor holds gets a new id now,
+            # so cases.json, the rule comments and the store all name it alike.
+            fresh = [c.id for c in cases if c.actor not in history and c.analyst is None]
+            renamed = store.new_ids(fresh)
+            for case in cases:
+                if case.analyst is None and case.id in renamed:
+                    case.id = renamed[case.id]
         enrichment = Enrichment.load(config.enrich)
         # An input read only in part (truncated, corrupt, unreadable) leaves the
         # verdicts blind to what it held: say so wherever the cases go.
@@ -150,7 +162,11 @@ def hunt(
             )
         finally:
             enrichment.close()
+        _keep_decisions(cases)
         plan = plan_blocks(cases, config, extra_protected=exercise_sources)
+        for case in cases:
+            if case.analyst is not None and not case.containment.get("block"):
+                case.containment["why"] = _decision_text(case.analyst)
         if store is not None:
             run_id = run.run_id if run else "lake"
             store.record([case_to_dict(c) for c in cases], run_id, config.triage.repeat_gap_seconds)
@@ -171,6 +187,48 @@ def hunt(
     if out_dir is not None:
         result.outputs = _write_outputs(result, out_dir, config)
     return result
+
+
+#: An analyst's closing disposition as a case's (cases.json's ``disposition`` values).
+_ANALYST_DISPOSITIONS: Final = {
+    "false_positive": "benign",
+    "benign": "benign",
+    "benign_scanner": "benign_scanner",
+    "approved_exercise": "approved_exercise",
+    "malicious": "malicious",
+}
+
+
+def _already_decided(case: Case, closed: Decision) -> None:
+    """Mark ``case`` as the closed case's activity when that case's span covers it.
+
+    Re-hunting data an analyst has already closed a case on (say, as a false
+    positive) must not open a new case, escalate or block again; activity
+    outside the closed span is new and gets a new case.
+    """
+    if not closed.covers(case.first_seen, case.last_seen):
+        return
+    case.id = closed.case_id
+    case.analyst = {
+        "case_id": closed.case_id,
+        "status": "closed",
+        "disposition": closed.disposition,
+        "reason": closed.reason,
+    }
+
+
+def _keep_decisions(cases: list[Case]) -> None:
+    """After triage: the analyst's verdict stands over the hunt's for decided activity."""
+    for case in cases:
+        if case.analyst is None:
+            continue
+        case.escalate = False
+        case.reasons = []
+        case.disposition = _ANALYST_DISPOSITIONS.get(case.analyst["disposition"] or "", "benign")
+
+
+def _decision_text(analyst: dict[str, Any]) -> str:
+    return f"case {analyst['case_id']} closed by an analyst as {analyst['disposition']}"
 
 
 def _write_outputs(result: HuntResult, out_dir: Path, config: Config) -> dict[str, Path]:

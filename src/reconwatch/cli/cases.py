@@ -27,12 +27,13 @@ _store_option = click.option(
 
 
 def _open_store(url: str) -> Any:
-    from reconwatch.store import CaseStore
+    """The existing store at ``url``: these commands never create one (a typo is an error)."""
+    from reconwatch.store import CaseStore, StoreError
 
     try:
-        return CaseStore(url)
-    except Exception as exc:  # a bad URL or an unreachable server is a user error
-        fail(f"cannot open case store {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        return CaseStore(url, create=False)
+    except StoreError as exc:  # a bad URL, a missing file or an unreachable server
+        fail(str(exc))
 
 
 @cases.command("list")
@@ -50,8 +51,10 @@ def cases_list(store_url: str, status: str | None, limit: int) -> None:
     finally:
         store.close()
     table = Table(title=f"{len(rows)} case(s)")
-    for column in ("case", "actor", "status", "severity", "score", "T2", "runs", "episodes",
-                   "last seen UTC"):  # fmt: skip
+    # The id is the handle for `show` and `decide`: never cut; the actor folds instead.
+    table.add_column("case", no_wrap=True, min_width=max((len(r.id) for r in rows), default=4))
+    table.add_column("actor", overflow="fold")
+    for column in ("status", "severity", "score", "T2", "runs", "episodes", "last seen UTC"):
         table.add_column(column)
     for row in rows:
         table.add_row(
@@ -114,8 +117,12 @@ def cases_show(store_url: str, case_id: str) -> None:
         ["benign", "false_positive", "benign_scanner", "approved_exercise", "malicious"]
     ),
 )
-@click.option("--reason", default="", help="Why (required to close); kept in the audit trail.")
-@click.option("--assignee", help="Analyst to assign the case to.")
+@click.option(
+    "--reason",
+    default="",
+    help="Why (required to escalate, close or comment); kept in the audit trail.",
+)
+@click.option("--assignee", help="Analyst to assign the case to (required to assign).")
 @click.option("--who", default=lambda: os.environ.get("USER", "analyst"), show_default="$USER")
 def cases_decide(
     store_url: str, case_id: str, action: str, disposition: str | None, reason: str,

@@ -80,6 +80,7 @@ def hunt(
     """
     from reconwatch.hunt import hunt as run_hunt
     from reconwatch.report.console import print_cases, print_ingest
+    from reconwatch.store import StoreError
 
     if not paths and lake_dir is None:
         fail("give PATHS to ingest, or --lake to hunt over an existing lake")
@@ -88,6 +89,10 @@ def hunt(
     overrides = {k: v for k, v in (("kind", engine), ("spark_master", spark_master)) if v}
     if overrides:
         config = config.model_copy(update={"engine": config.engine.model_copy(update=overrides)})
+    # A store named by --store or store.url is opened (created) before any work, so a
+    # bad URL fails in a second, not after the whole hunt. OUT/reconwatch.db, the
+    # default, is left to the hunt: OUT may not exist yet.
+    _check_store(store_url or config.store.url)
     console = make_console(stderr=as_json)
     options = IngestOptions(format=fmt, now=parse_now(now), jobs=jobs)
     try:
@@ -104,11 +109,11 @@ def hunt(
     except USER_ERRORS as exc:
         fail(str(exc))
         return
+    except StoreError as exc:  # OUT/reconwatch.db, or a server gone since the check
+        fail(str(exc))
+        return
     if result.run is not None:
         print_ingest(console, result.run)
-        for f in result.run.files:
-            if f.error:
-                console.print(f"reconwatch: warning: {clean(f.error, 500)}", markup=False)
     for warning in result.warnings:
         console.print(f"reconwatch: warning: {clean(warning, 500)}", markup=False)
     print_cases(console, result.cases)
@@ -116,6 +121,18 @@ def hunt(
         console.print(f"{name}: {path}", markup=False)
     if as_json:
         click.echo(json.dumps(result.document(), indent=2))
+
+
+def _check_store(url: str | None) -> None:
+    """Open and close the case store at ``url`` (creating it, as the hunt would), or fail."""
+    if url is None:
+        return
+    from reconwatch.store import CaseStore, StoreError
+
+    try:
+        CaseStore(url).close()
+    except StoreError as exc:
+        fail(str(exc))
 
 
 @click.command()

@@ -87,6 +87,7 @@ def case_to_dict(case: Case) -> dict[str, Any]:
         "reasons": case.reasons,
         "criteria": case.criteria,
         "disposition": case.disposition,
+        "analyst": case.analyst,
         "answers": case.answers,
         "targets": targets[:LIST_CAP],
         "target_count": len(targets),

@@ -16,6 +16,12 @@ What a hunt does with it (``CaseStore.record``):
   "repeated scanning" across runs and days;
 * the analyst's decision (status, analyst disposition, assignee) is never
   overwritten by a hunt; the hunt's own verdict is refreshed.
+
+Opening a store that cannot be opened (a malformed URL, a missing driver, a
+SQLite file in a folder that does not exist, an unreachable server) raises
+:class:`StoreError` with a one-line message; with ``create=False`` a SQLite
+file that does not exist is refused instead of created (commands that only
+read or decide on cases must not make an empty store from a typo).
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.util.exc import CommandError
 from sqlalchemy import ColumnElement, case, create_engine, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from reconwatch.store.models import Action, CaseSource, Sighting, StoredCase, User
@@ -55,6 +63,48 @@ SORT_KEYS: dict[str, Any] = {
 }
 
 
+class StoreError(Exception):
+    """The case store cannot be opened; the message is one line, fit for the user."""
+
+
+#: What opening a store can raise for a bad URL, a missing driver module, an
+#: unreachable server, a file that is not a database, or a store newer than the
+#: code (Alembic cannot find its revision).
+_OPEN_ERRORS = (SQLAlchemyError, CommandError, ImportError, OSError, ValueError)
+
+
+def _display_url(url: str) -> str:
+    """``url`` for messages, with a password replaced by ``***``."""
+    try:
+        parsed = make_url(url)
+    except SQLAlchemyError:
+        return url
+    return parsed.render_as_string(hide_password=True) if parsed.password else url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other URLs and in-memory databases.
+
+    Raises :class:`StoreError` when ``url`` is not a URL at all.
+    """
+    try:
+        parsed = make_url(url)
+    except SQLAlchemyError as exc:
+        raise _open_error(url, exc) from exc
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):  # a SQLite URI filename (?uri=true): left to SQLite
+        return None
+    return Path(database)
+
+
+def _open_error(url: str, exc: BaseException) -> StoreError:
+    lines = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return StoreError(f"cannot open case store {_display_url(url)}: {detail}")
+
+
 @dataclass(frozen=True)
 class History:
     """What the store knew of an actor before this hunt."""
@@ -64,6 +114,26 @@ class History:
     runs: int
     status: str
     analyst_disposition: str | None
+
+
+def reopened_id(case_id: str, now: dt.datetime) -> str:
+    """The id of an actor's new case when its earlier case, with ``case_id``, is closed."""
+    return f"{case_id}-{now:%H%M%S}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An actor's latest closed case: the analyst's verdict on the span it covers."""
+
+    case_id: str
+    disposition: str | None
+    reason: str | None
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+
+    def covers(self, first: dt.datetime, last: dt.datetime) -> bool:
+        """Whether activity from ``first`` to ``last`` lies within the closed case's span."""
+        return _utc(self.first_seen) <= _utc(first) and _utc(last) <= _utc(self.last_seen)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -118,12 +188,28 @@ def count_episodes(spans: Iterable[tuple[dt.datetime, dt.datetime]], gap_seconds
 
 
 class CaseStore:
-    """A case store at ``url``; the schema is migrated to the latest on open."""
+    """A case store at ``url``; the schema is migrated to the latest on open.
 
-    def __init__(self, url: str = DEFAULT_URL) -> None:
+    ``create=False`` refuses a SQLite file that does not exist yet (for
+    commands that work on existing cases); other URLs are opened either way.
+    Any failure to open is a :class:`StoreError`.
+    """
+
+    def __init__(self, url: str = DEFAULT_URL, *, create: bool = True) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, future=True)
-        self._migrate()
+        if not create:
+            path = sqlite_file(url)
+            if path is not None and not path.exists():
+                raise StoreError(f"no case store at {path}")
+        try:
+            self.engine: Engine = create_engine(url, future=True)
+        except _OPEN_ERRORS as exc:
+            raise _open_error(url, exc) from exc
+        try:
+            self._migrate()
+        except _OPEN_ERRORS as exc:
+            self.engine.dispose()
+            raise _open_error(url, exc) from exc
 
     def _migrate(self) -> None:
         cfg = AlembicConfig()
@@ -161,6 +247,40 @@ class CaseStore:
                 for row in rows
             }
 
+    def new_ids(self, ids: Sequence[str], now: dt.datetime | None = None) -> dict[str, str]:
+        """For case ids already in the store (closed cases), the id a new case gets."""
+        if not ids:
+            return {}
+        now = now or dt.datetime.now(dt.UTC)
+        with self.session() as session:
+            taken = session.scalars(select(StoredCase.id).where(StoredCase.id.in_(list(ids))))
+            return {case_id: reopened_id(case_id, now) for case_id in taken}
+
+    def decided(self, actors: Sequence[str]) -> dict[str, Decision]:
+        """Each actor's latest closed case (by last activity), for actors that have one.
+
+        A hunt over activity such a case already covers (the same logs hunted
+        again) keeps the analyst's verdict instead of opening a new case.
+        """
+        if not actors:
+            return {}
+        with self.session() as session:
+            rows = session.scalars(
+                select(StoredCase)
+                .where(StoredCase.actor.in_(list(actors)), StoredCase.status == CLOSED)
+                .order_by(StoredCase.last_seen, StoredCase.id)
+            ).all()
+            return {
+                row.actor: Decision(
+                    case_id=row.id,
+                    disposition=row.analyst_disposition,
+                    reason=row.analyst_reason,
+                    first_seen=_utc(row.first_seen),
+                    last_seen=_utc(row.last_seen),
+                )
+                for row in rows  # the latest last: it wins
+            }
+
     def record(
         self,
         documents: Sequence[dict[str, Any]],
@@ -190,14 +310,21 @@ class CaseStore:
             .where(StoredCase.actor == doc["actor"], StoredCase.status != CLOSED)
             .options(selectinload(StoredCase.sightings), selectinload(StoredCase.sources))
         ).first()
+        if case is None and doc.get("analyst"):
+            # Activity an analyst already closed a case on (the hunt matched it
+            # with ``decided``): nothing new to record, the verdict stands.
+            closed = session.get(StoredCase, doc["analyst"]["case_id"])
+            if closed is not None and closed.status == CLOSED:
+                return closed.id
         if case is None:
             case = StoredCase(
                 id=doc["id"], actor=doc["actor"], first_seen=first, last_seen=last,
                 status="open", runs=0, episodes=0, created_at=now,
             )  # fmt: skip
             if session.get(StoredCase, doc["id"]) is not None:
-                # The actor's earlier case with this id was closed; a new one is needed.
-                case.id = f"{doc['id']}-{now:%H%M%S}"
+                # The actor's earlier case with this id was closed; a new one is needed
+                # (the hunt gives it one up front with ``new_ids``: this is a backstop).
+                case.id = reopened_id(doc["id"], now)
             session.add(case)
             case.actions.append(
                 Action(at=now, who="reconwatch", action="opened", detail=f"run {run_id}")
@@ -368,14 +495,24 @@ class CaseStore:
         self, case_id: str, who: str, action: str, *, disposition: str | None = None,
         reason: str = "", assignee: str | None = None,
     ) -> None:  # fmt: skip
-        """Record an analyst's action; closing needs a disposition and a reason."""
+        """Record an analyst's action on a case; ``ValueError`` when it makes no sense.
+
+        The rules about the case itself, shared by the CLI and the web UI:
+        escalating, closing and commenting need a reason; closing also needs a
+        disposition; assigning needs an assignee; a closed case cannot be
+        escalated or closed again (a hunt that sees the actor again opens a new
+        case). ``KeyError`` when there is no such case.
+        """
+        reason = reason.strip()
+        assignee = (assignee or "").strip() or None
+        if action not in DECISIONS:
+            raise ValueError(f"unknown action {action!r}; one of {', '.join(DECISIONS)}")
         with self.session() as session, session.begin():
             case = session.get(StoredCase, case_id)
             if case is None:
                 raise KeyError(case_id)
+            _check_decision(case, action, disposition=disposition, reason=reason, assignee=assignee)
             if action == "close":
-                if not disposition or not reason:
-                    raise ValueError("closing a case needs a disposition and a reason")
                 case.status = CLOSED
                 case.analyst_disposition = disposition
                 case.analyst_reason = reason
@@ -383,11 +520,32 @@ class CaseStore:
                 case.status = "escalated"
             elif action == "assign":
                 case.assignee = assignee
-            elif action != "comment":
-                raise ValueError(f"unknown action {action!r}")
             case.actions.append(
                 Action(
                     at=dt.datetime.now(dt.UTC), who=who, action=action,
                     detail=reason or (assignee or ""),
                 )
             )  # fmt: skip
+
+
+#: The analyst decisions :meth:`CaseStore.decide` records.
+DECISIONS = ("escalate", "close", "assign", "comment")
+
+
+def _check_decision(
+    case: StoredCase, action: str, *, disposition: str | None, reason: str, assignee: str | None
+) -> None:
+    """Refuse an empty or contradictory decision (closed-case rules first, as the web UI)."""
+    if case.status == CLOSED and action in ("escalate", "close"):
+        verb = "escalated" if action == "escalate" else "closed again"
+        raise ValueError(
+            f"case {case.id} is closed (as {case.analyst_disposition or 'unknown'}); "
+            f"it cannot be {verb}"
+        )
+    if action == "close" and (not disposition or not reason):
+        raise ValueError("closing a case needs a disposition and a reason")
+    if action in ("escalate", "comment") and not reason:
+        verb = "escalating a case" if action == "escalate" else "a comment"
+        raise ValueError(f"{verb} needs a reason")
+    if action == "assign" and not assignee:
+        raise ValueError("assigning a case needs an assignee")

@@ -93,12 +93,21 @@ def perform(
         if store.get_user(assignee) is None:
             raise ActionError(400, f"no user {assignee!r} to assign to")
         detail = f"to {assignee}" + (f": {reason}" if reason else "")
-        store.decide(case.id, who, "assign", reason=detail, assignee=assignee)
+        _decide(store, case.id, who, "assign", reason=detail, assignee=assignee)
         return f"assigned to {assignee}"
-    store.decide(case.id, who, request.action, disposition=request.disposition, reason=reason)
+    _decide(store, case.id, who, request.action, disposition=request.disposition, reason=reason)
     return {"escalate": "escalated to Tier 2", "close": "closed", "comment": "comment added"}[
         request.action
     ]
+
+
+def _decide(store: CaseStore, case_id: str, who: str, action: str, **details: Any) -> None:
+    """``store.decide``; the store's own refusal (say, the case was closed meanwhile
+    by someone else) is a conflict, not a server error."""
+    try:
+        store.decide(case_id, who, action, **details)
+    except ValueError as exc:
+        raise ActionError(409, str(exc)) from exc
 
 
 def block_plan(case: StoredCase, config: Config, reason: str = "") -> BlockPlan:

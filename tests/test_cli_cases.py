@@ -1,0 +1,176 @@
+"""``reconwatch cases`` and the hunt's ``--store``: real runs of the entry point on small stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconwatch.store import CaseStore
+
+#: The id a store gives the actor's next case once the first was closed (27 characters).
+REOPENED = "RW-20260930-d33ffe12-101010"
+
+
+def reconwatch(*args: str) -> subprocess.CompletedProcess[str]:
+    # COLUMNS as the reviewer had it: the id must not depend on the width anyway.
+    env = {**os.environ, "COLUMNS": "250"}
+    return subprocess.run(
+        [sys.executable, "-m", "reconwatch.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"reconwatch: error: {message}"), result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def doc(case_id: str, actor: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": case_id,
+        "actor": actor,
+        "sources": ["198.51.100.7"],
+        "first_seen": "2026-09-30T10:00:00+00:00",
+        "last_seen": "2026-09-30T10:01:00+00:00",
+        "severity": "low",
+        "escalate": False,
+        "reasons": [],
+        "disposition": "suspicious",
+        "detections": ["horizontal_scan"],
+        "activity": {"events": 20},
+        **extra,
+    }
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    opened = CaseStore(url)
+    try:
+        opened.record([doc("RW-20260930-aaaaaaaa", "198.51.100.7")], "r1", 900)
+        opened.record(
+            [doc(REOPENED, "campaign:tcp/8080@198.51.100.0/24+203.0.113.0/24")], "r1", 900
+        )
+    finally:
+        opened.close()
+    return url
+
+
+def test_the_queue_never_cuts_a_case_id(store: str) -> None:
+    listing = reconwatch("cases", "list", "--store", store)
+    assert listing.returncode == 0, listing.stderr
+    assert REOPENED in listing.stdout and "RW-20260930-aaaaaaaa" in listing.stdout
+    assert "RW-20260930-d33ffe…" not in listing.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("list",), ("show", "RW-20260930-aaaaaaaa"), ("decide", "RW-20260930-aaaaaaaa", "comment")],
+)
+def test_case_commands_do_not_create_a_store_from_a_typo(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    typo = tmp_path / "typo.db"
+    result = reconwatch("cases", command[0], "--store", f"sqlite:///{typo}", *command[1:])
+    one_line_error(result, f"no case store at {typo}")
+    assert not typo.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("assign",), "assigning a case needs an assignee"),
+        (("assign", "--assignee", " "), "assigning a case needs an assignee"),
+        (("comment",), "a comment needs a reason"),
+        (("escalate",), "escalating a case needs a reason"),
+        (("close", "--reason", "ours"), "closing a case needs a disposition and a reason"),
+    ],
+)
+def test_decide_refuses_empty_decisions(store: str, args: tuple[str, ...], message: str) -> None:
+    result = reconwatch("cases", "decide", "--store", store, "RW-20260930-aaaaaaaa", *args)
+    one_line_error(result, message)
+    shown = json.loads(reconwatch("cases", "show", "--store", store, "RW-20260930-aaaaaaaa").stdout)
+    assert [a["action"] for a in shown["actions"]] == ["opened"]
+    assert (shown["status"], shown["assignee"]) == ("open", None)
+
+
+def test_decide_refuses_to_escalate_or_reclose_a_closed_case(store: str) -> None:
+    case_id = "RW-20260930-aaaaaaaa"
+    closed = reconwatch(
+        "cases", "decide", "--store", store, case_id, "close",
+        "--disposition", "false_positive", "--reason", "our scanner",
+    )  # fmt: skip
+    assert closed.returncode == 0, closed.stderr
+    escalated = reconwatch(
+        "cases", "decide", "--store", store, case_id, "escalate", "--reason", "looks bad"
+    )
+    one_line_error(
+        escalated, f"case {case_id} is closed (as false_positive); it cannot be escalated"
+    )
+    again = reconwatch(
+        "cases", "decide", "--store", store, case_id, "close",
+        "--disposition", "malicious", "--reason", "second look",
+    )  # fmt: skip
+    one_line_error(
+        again, f"case {case_id} is closed (as false_positive); it cannot be closed again"
+    )
+    shown = json.loads(reconwatch("cases", "show", "--store", store, case_id).stdout)
+    assert (shown["status"], shown["analyst_disposition"]) == ("closed", "false_positive")
+    assert [a["action"] for a in shown["actions"]] == ["opened", "close"]
+
+
+def test_decide_records_a_real_assignment(store: str) -> None:
+    case_id = "RW-20260930-aaaaaaaa"
+    result = reconwatch("cases", "decide", "--store", store, case_id, "assign", "--assignee", "bob")
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(reconwatch("cases", "show", "--store", store, case_id).stdout)
+    assert shown["assignee"] == "bob" and shown["actions"][-1]["detail"] == "bob"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("notaurl", "cannot open case store notaurl: ArgumentError: "),
+        (
+            "sqlite:////nonexistent/x.db",
+            "cannot open case store sqlite:////nonexistent/x.db: OperationalError: ",
+        ),
+    ],
+)
+def test_hunt_with_a_bad_store_fails_before_any_work(
+    tmp_path: Path, url: str, message: str
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "kern.log").write_text("not a log line\n")
+    out = tmp_path / "out"
+    by_option = reconwatch("hunt", str(logs), "--out", str(out), "--store", url)
+    one_line_error(by_option, message)
+    config = tmp_path / "reconwatch.yaml"
+    config.write_text(json.dumps({"store": {"url": url}}))
+    by_config = reconwatch("hunt", str(logs), "--out", str(out), "--config", str(config))
+    one_line_error(by_config, message)
+    assert not out.exists()  # nothing was ingested, hunted or written
+
+
+def test_hunt_creates_the_store_it_is_given(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "kern.log").write_text("not a log line\n")
+    db = tmp_path / "new.db"
+    result = reconwatch("hunt", str(logs), "--store", f"sqlite:///{db}")
+    assert result.returncode == 0, result.stderr
+    assert db.is_file()
+    listing = reconwatch("cases", "list", "--store", f"sqlite:///{db}")
+    assert listing.returncode == 0 and "0 case(s)" in listing.stdout
