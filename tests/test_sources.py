@@ -217,3 +217,19 @@ def test_json_lines_under_a_stray_bracket_are_ingested_line_by_line(
     assert stats.rejected == plain.rejected + 1
     first = [r for r in lake.read("rejects").to_pylist() if r["log_line"] == 1]
     assert [r["raw"] for r in first] == ["["]
+
+
+def test_an_empty_directory_is_reported_not_silently_empty(tmp_path: Path) -> None:
+    """A hunt of an empty folder says so (a warning in cases.json), never "nothing found"."""
+    from reconwatch.config import Config
+    from reconwatch.hunt import hunt
+
+    empty = tmp_path / "logs"
+    empty.mkdir()
+    (empty / ".hidden").write_text("x\n")  # hidden files are skipped: still empty
+    (source,) = expand([str(empty)])
+    with pytest.raises(InputError, match=r"logs: no input files in this directory"):
+        source.open()
+    result = hunt([str(empty)], Config(), out_dir=tmp_path / "out")
+    assert result.cases == []
+    assert result.document()["warnings"] == [f"{empty}: no input files in this directory"]

@@ -75,6 +75,8 @@ class Source:
         if self.path is None:
             raw = sys.stdin.buffer
         else:
+            if self.path.is_dir():
+                raise InputError(f"{self.name}: no input files in this directory")
             try:
                 raw = self.path.open("rb")
             except OSError as exc:
@@ -465,6 +467,8 @@ def expand(paths: Iterable[str]) -> list[Source]:
 
     Hidden files (``.name``) inside directories are left out, as editors and
     rotation tools leave state files there; a hidden file named explicitly is read.
+    A directory without any file is kept as a source that cannot be opened, so
+    the run reports it instead of finding nothing in silence.
     """
     sources: list[Source] = []
     for text in paths:
@@ -473,12 +477,17 @@ def expand(paths: Iterable[str]) -> list[Source]:
             continue
         path = Path(text)
         if path.is_dir():
+            found = len(sources)
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith("."):
                         child = Path(root) / name
                         sources.append(Source(str(child), child))
+            if len(sources) == found:
+                # Kept as an input that cannot be read, so the run says so (a
+                # hunt of an empty folder is not "no reconnaissance found").
+                sources.append(Source(text, path))
         elif path.exists():
             sources.append(Source(text, path))
         else:
