@@ -157,3 +157,22 @@ def test_every_front_is_a_reconwatch_command() -> None:
         assert f"  {command} " in listing, command
         result = runner.invoke(main, [command, "--help"])
         assert result.exit_code == 0, (command, result.output)
+
+
+def test_a_file_read_in_part_is_one_warning_in_hunt_and_ingest(tmp_path: Path) -> None:
+    import gzip
+
+    lines = "".join(
+        f"Sep 30 10:00:{n % 60:02d} gw sshd[1]: Connection closed {n}\n" for n in range(50_000)
+    )
+    whole = gzip.compress(lines.encode())
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    hunted = reconwatch("hunt", str(cut))
+    assert hunted.returncode == 0, hunted.stderr
+    warnings = [line for line in hunted.stdout.splitlines() if "read failed after line" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("reconwatch: warning:")
+    assert "not read to the end" in hunted.stdout
+    ingested = reconwatch("ingest", str(cut), "--lake", str(tmp_path / "lake"))
+    assert ingested.returncode == 0, ingested.stderr
+    assert sum("read failed after line" in line for line in ingested.stdout.splitlines()) == 1

@@ -113,7 +113,7 @@ def hunt(
         fail(str(exc))
         return
     if result.run is not None:
-        print_ingest(console, result.run)
+        print_ingest(console, result.run, errors=False)  # the warnings below hold them
     for warning in result.warnings:
         console.print(f"reconwatch: warning: {clean(warning, 500)}", markup=False)
     print_cases(console, result.cases)

@@ -13,7 +13,11 @@ from reconwatch.report.text import clean
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
 
-def print_ingest(console: Console, run: RunStats) -> None:
+def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
+    """The per-file line accounting; then, with ``errors``, each file's read error.
+
+    A hunt passes ``errors=False``: its warnings, printed after, hold them.
+    """
     table = Table(title="Input accounting (every line parsed, rejected or skipped)")
     for column in (
         "file",
@@ -22,13 +26,16 @@ def print_ingest(console: Console, run: RunStats) -> None:
         "parsed",
         "rejected",
         "skipped",
-        "top reject reasons",
+        "notes (top reject reasons)",
     ):
         justify = "right" if column in ("lines", "parsed", "rejected", "skipped") else "left"
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for f in run.files:
         reasons = sorted(f.reject_reasons.items(), key=lambda kv: -kv[1])[:2]
-        note = f.error or "; ".join(f"{r} ({n})" for r, n in reasons)
+        note = "; ".join(f"{r} ({n})" for r, n in reasons)
+        if f.error:
+            # The error itself (long, with the file name) is a warning under the table.
+            note = "not read to the end (see the warning)" + (f"; {note}" if note else "")
         table.add_row(
             Text(_tail(clean(f.name, 1000), 48)),
             Text(f.format or "unrecognised"),
@@ -41,6 +48,9 @@ def print_ingest(console: Console, run: RunStats) -> None:
     t = run.totals
     table.add_row("total", "", str(t.lines), str(t.parsed), str(t.rejected), str(t.skipped), "")
     console.print(table)
+    for f in run.files if errors else []:
+        if f.error:
+            console.print(f"reconwatch: warning: {clean(f.error, 500)}", markup=False)
 
 
 def _scope(case: Case) -> str:
