@@ -585,7 +585,7 @@ def test_a_case_closed_as_benign_is_not_watched(tmp_path: Path, store_url: str) 
             "access.log",
             web(NEIGHBOUR, "/.env", 404),
             web(NEIGHBOUR, "/.env", 200),
-            "2xx on a sensitive path",
+            "2xx on a secret path",
         ),
     ],
 )

@@ -24,7 +24,7 @@ import pyarrow as pa
 from reconwatch.detect.ids import is_exploit
 from reconwatch.detect.scantype import scan_types
 from reconwatch.detect.tools import hints_from_findings, hints_from_packets, packet_stats
-from reconwatch.detect.web import is_sensitive
+from reconwatch.detect.web import is_admin_interface, is_secret
 
 #: Cap on list-valued facts kept per case (targets, ports, exposed services):
 #: a /16 sweep has 65,536 targets; counts stay exact, lists are samples.
@@ -164,10 +164,15 @@ class Activity:
     exploit_alerts: int = 0
     exploit_rules: list[str] = field(default_factory=list)
     first_exploit_alert: dt.datetime | None = None
-    #: Sensitive paths (data/sensitive_paths.yaml) that answered 2xx to the
-    #: source: a secret or admin page was served, not only asked for.
+    #: Secret, source and backup paths (data/sensitive_paths.yaml, ``secrets``)
+    #: that answered 2xx to the source: data was served, not only asked for.
     sensitive_successes: int = 0
     sensitive_success_paths: list[str] = field(default_factory=list)
+    #: Admin interfaces (data/sensitive_paths.yaml, ``admin_interfaces``; not
+    #: secrets) that answered 2xx to the source: an exposed login or console,
+    #: reported, but not a sign of compromise by itself.
+    admin_successes: int = 0
+    admin_success_paths: list[str] = field(default_factory=list)
     #: Connections that succeeded *from* one of our hosts *to* the source:
     #: a scanned host talking back to the scanner is a sign of compromise.
     back_connections: int = 0
@@ -364,7 +369,8 @@ def _merge(parts: list[Activity]) -> Activity:
             "events", "failed", "succeeded", "target_count", "port_count", "probed_pairs",
             "exposed_count", "dns_queries", "dns_names", "dns_nxdomain", "http_requests",
             "http_client_errors", "http_paths", "auth_successes", "auth_failures", "alerts",
-            "back_connections", "exploit_alerts", "sensitive_successes", "resolved_then_probed",
+            "back_connections", "exploit_alerts", "sensitive_successes", "admin_successes",
+            "resolved_then_probed",
         ):  # fmt: skip
             setattr(merged, name, getattr(merged, name) + getattr(part, name))
         stamps = [t for t in (merged.first_seen, part.first_seen) if t is not None]
@@ -380,6 +386,9 @@ def _merge(parts: list[Activity]) -> Activity:
         merged.exploit_rules = sorted({*merged.exploit_rules, *part.exploit_rules})[:LIST_CAP]
         merged.sensitive_success_paths = sorted(
             {*merged.sensitive_success_paths, *part.sensitive_success_paths}
+        )[:LIST_CAP]
+        merged.admin_success_paths = sorted(
+            {*merged.admin_success_paths, *part.admin_success_paths}
         )[:LIST_CAP]
         merged.first_exploit_alert = _earliest(merged.first_exploit_alert, part.first_exploit_alert)
         merged.back_connection_samples = sorted(
@@ -500,14 +509,28 @@ def _http_activity(events: ir.Table, result: dict[str, Activity]) -> None:
         activity.http_client_errors = row["errors"] or 0
         activity.http_paths = row["paths"]
     ok = (status >= 200) & (status <= 299) & events.url_path.notnull()
-    served = events.filter(ok & is_sensitive(events.url_path))
+    served = events.filter(ok).mutate(
+        _secret=is_secret(events.url_path), _admin=is_admin_interface(events.url_path)
+    )
+    served = served.filter(served._secret | served._admin)
     hits = served.group_by("source_ip").aggregate(
-        count=served.count(), paths=served.url_path.collect(distinct=True)
+        secrets=served._secret.ifelse(1, 0).sum(),
+        secret_paths=served._secret.ifelse(served.url_path, ibis.null("string")).collect(
+            distinct=True
+        ),
+        admin=served._admin.ifelse(1, 0).sum(),
+        admin_paths=served._admin.ifelse(served.url_path, ibis.null("string")).collect(
+            distinct=True
+        ),
     )
     for row in hits.to_pyarrow().to_pylist():
         activity = result[row["source_ip"]]
-        activity.sensitive_successes = row["count"]
-        activity.sensitive_success_paths = sorted(row["paths"] or [])[:LIST_CAP]
+        activity.sensitive_successes = row["secrets"] or 0
+        activity.sensitive_success_paths = sorted(p for p in row["secret_paths"] or [] if p)[
+            :LIST_CAP
+        ]
+        activity.admin_successes = row["admin"] or 0
+        activity.admin_success_paths = sorted(p for p in row["admin_paths"] or [] if p)[:LIST_CAP]
 
 
 def _auth_activity(events: ir.Table, result: dict[str, Activity]) -> None:

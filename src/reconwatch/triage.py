@@ -10,6 +10,7 @@ checked, rather than implying a clean result.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict
 from ipaddress import ip_network
@@ -33,10 +34,41 @@ QUESTIONS = (
     "potential IP address gathering?",
 )
 
-#: Detections that are scanning evidence for the "repeated scanning" criterion.
+#: Detections that are scanning evidence for the "repeated scanning" criterion:
+#: every detection whose finding says the source itself went looking. Port
+#: and packet scans (vertical, horizontal, block, flag, TRW, distributed,
+#: slow, dark space), IDS scan signatures and honeypot touches; DNS
+#: enumeration (subdomain and SRV brute force, PTR sweeps, zone transfers,
+#: CHAOS fingerprinting, ANY floods, internal names asked from outside); web
+#: reconnaissance (wordlist scans, scanner user agents, secret/admin path
+#: probes, technology probes, vhost sweeps, internal Host headers). The
+#: playbook names DNS enumeration and web reconnaissance as reconnaissance
+#: too, so a source that walks the zone on four days repeats as surely as one
+#: that port-scans on four days. Left out, because they are not the source
+#: scanning: ``traffic_spike`` (volume above the source's own baseline: a
+#: backup or a flash crowd does it), ``private_answer_leak`` (what our DNS
+#: answered, a misconfiguration; a client resolving a name it was given
+#: triggers it) and ``web_host_bare_ip`` (requests addressed by IP: load
+#: balancer health checks and uptime monitors do it every few minutes).
 SCAN_DETECTIONS = frozenset(
-    {"vertical_scan", "horizontal_scan", "block_scan", "flag_scan", "trw_scan"}
-)
+    {
+        # packets
+        "vertical_scan", "horizontal_scan", "block_scan", "flag_scan", "trw_scan",
+        "distributed_scan", "slow_scan", "dark_space_probe", "ids_scan_alert",
+        "honeypot_touch",
+        # DNS enumeration
+        "dns_bruteforce", "ptr_sweep", "zone_transfer", "dns_chaos_probe", "dns_any_flood",
+        "srv_bruteforce", "internal_name_probe",
+        # web reconnaissance
+        "web_wordlist_scan", "web_scanner_user_agent", "web_sensitive_path_probe",
+        "web_technology_probe", "web_vhost_sweep", "web_internal_host",
+    }
+)  # fmt: skip
+
+#: Scan detections that summarise a whole day (``slow_scan``) or the whole
+#: input (``dark_space_probe``): their span is not one burst, so they mark the
+#: episode they start in but do not stretch it over the bursts in between.
+WHOLE_SPAN_DETECTIONS = frozenset({"slow_scan", "dark_space_probe"})
 
 #: nmap options behind psad's probe types, for the analyst's benefit.
 PROBE_NAMES = {
@@ -123,10 +155,17 @@ def scan_episodes(case: Case, gap_seconds: int) -> list[list[Finding]]:
             continue
         if end is None or (finding.first_seen - end).total_seconds() > gap_seconds:
             episodes.append([])
-            end = finding.last_seen
+            end = finding.first_seen
         episodes[-1].append(finding)
-        end = max(end, finding.last_seen)
+        if finding.detection not in WHOLE_SPAN_DETECTIONS:
+            end = max(end, finding.last_seen)
     return episodes
+
+
+def _episode_end(episode: list[Finding]) -> dt.datetime:
+    """Where an episode ends: its last finding's end, whole-span summaries aside."""
+    ends = [f.last_seen for f in episode if f.detection not in WHOLE_SPAN_DETECTIONS]
+    return max(ends) if ends else episode[0].first_seen
 
 
 def evaluate_criteria(
@@ -151,7 +190,7 @@ def _repeated_scanning(case: Case, config: Config, earlier: History | None) -> d
     reasons: list[str] = []
     episodes = scan_episodes(case, rules.repeat_gap_seconds)
     if earlier is not None and episodes:
-        spans = [(e[0].first_seen, max(f.last_seen for f in e)) for e in episodes]
+        spans = [(e[0].first_seen, _episode_end(e)) for e in episodes]
         total = count_episodes([*spans, *earlier.sightings], rules.repeat_gap_seconds)
         if total > len(episodes) and total >= rules.repeat_min_episodes:
             reasons.append(
@@ -161,9 +200,10 @@ def _repeated_scanning(case: Case, config: Config, earlier: History | None) -> d
     if len(episodes) >= rules.repeat_min_episodes:
         starts = ", ".join(f"{e[0].first_seen:%Y-%m-%d %H:%M}" for e in episodes[:5])
         more = f" and {len(episodes) - 5} more" if len(episodes) > 5 else ""
+        kinds = ", ".join(sorted({f.detection for e in episodes for f in e}))
         reasons.append(
             f"Repeated scanning from {source}: {len(episodes)} separate scan episodes "
-            f"(starting {starts}{more} UTC)"
+            f"(starting {starts}{more} UTC; {kinds})"
         )
     probed = case.activity.probed_pairs
     if probed >= rules.repeat_min_probes:
@@ -226,8 +266,11 @@ def _compromise(case: Case) -> dict[str, Any]:
     """Criterion 4: signs of compromise or unauthorised access after the reconnaissance.
 
     A successful login from the scanning source at or after its first scan,
-    IDS exploitation/intrusion alerts on the source, secret or admin paths
-    served (2xx) to it, or one of our hosts opening connections back to it.
+    IDS exploitation/intrusion alerts on the source, secret, source or backup
+    paths served (2xx) to it (data exposed), or one of our hosts opening
+    connections back to it. An admin interface served (a login page, a
+    console) is exposure worth reporting, not a compromise by itself: it is
+    named in the evidence either way but never meets the criterion alone.
     """
     act = case.activity
     evidence = []
@@ -244,21 +287,31 @@ def _compromise(case: Case) -> dict[str, Any]:
         )
     if act.sensitive_successes:
         evidence.append(
-            f"{act.sensitive_successes} sensitive path request(s) answered 2xx: "
-            f"{', '.join(act.sensitive_success_paths[:5])}"
+            f"{act.sensitive_successes} secret/source/backup path request(s) answered 2xx "
+            f"(data exposed): {', '.join(act.sensitive_success_paths[:5])}"
         )
     if act.back_connections:
         evidence.append(
             f"{act.back_connections} connection(s) from our hosts back to the source, e.g. "
             f"{', '.join(act.back_connection_samples[:5])}"
         )
+    admin = (
+        [
+            f"{act.admin_successes} admin interface request(s) answered 2xx (an exposed "
+            f"admin interface, not a compromise by itself): "
+            f"{', '.join(act.admin_success_paths[:5])}"
+        ]
+        if act.admin_successes
+        else []
+    )
     if evidence:
-        return {"met": True, "evidence": evidence}
+        return {"met": True, "evidence": evidence + admin}
     return {
         "met": False,
         "evidence": [
-            "not met: no login success, exploitation alert, sensitive path served or "
-            "back-connection seen"
+            "not met: no login success, exploitation alert, secret path served or "
+            "back-connection seen",
+            *admin,
         ],
     }
 
@@ -561,6 +614,16 @@ def _answers(
             f"It sent {act.http_requests} web requests for {act.http_paths} distinct paths; "
             f"{act.http_client_errors} were answered with a 4xx error."
         )
+        if act.sensitive_successes:
+            parts.append(
+                f"{act.sensitive_successes} request(s) for secret, source or backup paths "
+                f"were served (2xx): {', '.join(act.sensitive_success_paths[:5])}."
+            )
+        if act.admin_successes:
+            parts.append(
+                f"Exposed admin interface(s): {act.admin_successes} request(s) answered 2xx, "
+                f"{', '.join(act.admin_success_paths[:5])}."
+            )
     q1 = ("Yes. " + " ".join(parts)) if parts else f"{who}: no network or web activity logged."
     known = case.criteria.get("known_threat_actor", {})
     benign = sorted({n for s in case.sources if s in contexts for n in contexts[s].benign})

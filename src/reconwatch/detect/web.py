@@ -77,26 +77,41 @@ def scanner_user_agents() -> tuple[tuple[str, tuple[str, ...]], ...]:
 #: The suffix that makes a sensitive-path entry a family (``/phpmyadmin*``).
 FAMILY_MARK: Final = "*"
 
+#: The two lists of ``data/sensitive_paths.yaml``: secrets, source and backups
+#: (one served is data exposure), and admin interfaces (one served is an
+#: exposed login or console, not a compromise by itself).
+SECRETS: Final = "secrets"
+ADMIN_INTERFACES: Final = "admin_interfaces"
+SENSITIVE_KINDS: Final = (SECRETS, ADMIN_INTERFACES)
 
-def _sensitive_entries() -> list[str]:
+
+@functools.cache
+def _sensitive_entries(kinds: tuple[str, ...] = SENSITIVE_KINDS) -> tuple[str, ...]:
     data = _data("sensitive_paths.yaml")
     assert isinstance(data, dict)
-    return [str(p).lower() for p in data["paths"]]
+    return tuple(str(p).lower() for kind in kinds for p in data[kind])
+
+
+def _plain(entries: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({p.rstrip(FAMILY_MARK).rstrip("/") for p in entries}))
+
+
+def _stems(entries: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({p.rstrip(FAMILY_MARK) for p in entries if p.endswith(FAMILY_MARK)}))
 
 
 @functools.cache
-def sensitive_paths() -> tuple[str, ...]:
-    """Lower-case sensitive paths from ``data/sensitive_paths.yaml``, sorted; a
-    family (``/phpmyadmin*``) is here as its plain path (``/phpmyadmin``)."""
-    return tuple(sorted({p.rstrip(FAMILY_MARK).rstrip("/") for p in _sensitive_entries()}))
+def sensitive_paths(kinds: tuple[str, ...] = SENSITIVE_KINDS) -> tuple[str, ...]:
+    """Lower-case sensitive paths from ``data/sensitive_paths.yaml`` (both lists,
+    or those in ``kinds``), sorted; a family (``/phpmyadmin*``) is here as its
+    plain path (``/phpmyadmin``)."""
+    return _plain(_sensitive_entries(kinds))
 
 
 @functools.cache
-def sensitive_families() -> tuple[str, ...]:
+def sensitive_families(kinds: tuple[str, ...] = SENSITIVE_KINDS) -> tuple[str, ...]:
     """The stems of the family entries (``/phpmyadmin*`` gives ``/phpmyadmin``), sorted."""
-    return tuple(
-        sorted({p.rstrip(FAMILY_MARK) for p in _sensitive_entries() if p.endswith(FAMILY_MARK)})
-    )
+    return _stems(_sensitive_entries(kinds))
 
 
 @dataclass(frozen=True)
@@ -158,14 +173,27 @@ def scanner_name(user_agent: ir.StringValue) -> ir.StringValue:
     return ibis.cases(*branches, else_=ibis.null("string"))
 
 
-def is_sensitive(path: ir.StringValue) -> ir.BooleanValue:
+def is_sensitive(path: ir.StringValue, kinds: tuple[str, ...] = SENSITIVE_KINDS) -> ir.BooleanValue:
     """True when the lower-cased ``path`` equals a listed path, ends with it, or
     lies under it (``/phpmyadmin/index.php``), or starts with a family's stem
-    (``/phpmyadmin2017/index.php``)."""
+    (``/phpmyadmin2017/index.php``). Both lists by default; ``kinds`` narrows
+    to ``(SECRETS,)`` or ``(ADMIN_INTERFACES,)``."""
     lowered = path.lower()
-    tests = [_is_entry(lowered, entry) for entry in sensitive_paths()]
-    tests += [lowered.startswith(stem) for stem in sensitive_families()]
+    tests = [_is_entry(lowered, entry) for entry in sensitive_paths(kinds)]
+    tests += [lowered.startswith(stem) for stem in sensitive_families(kinds)]
     return _any(tests)
+
+
+def is_secret(path: ir.StringValue) -> ir.BooleanValue:
+    """A secret, source or backup path (``/.env``, ``/.git/config``, ``/backup.sql``):
+    served, it is data exposure."""
+    return is_sensitive(path, (SECRETS,))
+
+
+def is_admin_interface(path: ir.StringValue) -> ir.BooleanValue:
+    """An admin interface that is not also a secret path (``/wp-login.php``,
+    ``/phpmyadmin/``, ``/manager/html``): served, it is an exposed interface."""
+    return is_sensitive(path, (ADMIN_INTERFACES,)) & ~is_secret(path)
 
 
 def technology_product(path: ir.StringValue) -> ir.StringValue:

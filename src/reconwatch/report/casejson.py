@@ -123,6 +123,8 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             "first_exploit_alert": iso(act.first_exploit_alert),
             "sensitive_successes": act.sensitive_successes,
             "sensitive_success_paths": act.sensitive_success_paths,
+            "admin_successes": act.admin_successes,
+            "admin_success_paths": act.admin_success_paths,
             "back_connections": act.back_connections,
             "back_connection_samples": act.back_connection_samples,
             "tools": act.tools,

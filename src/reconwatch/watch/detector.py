@@ -29,7 +29,7 @@ from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS
 from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, SORT_KEYS
 from reconwatch.detect.ids import HONEYPOT_CATEGORY, is_exploit
-from reconwatch.detect.web import is_sensitive
+from reconwatch.detect.web import is_secret
 from reconwatch.watch.window import EVENT_TABLES
 
 #: Detections that need the whole window whatever their own window: a
@@ -185,10 +185,7 @@ class WindowDetections:
         http = self.ibis.table(view)
         status = http.http_response_status_code
         hits = http.filter(
-            (status >= 200)
-            & (status <= 299)
-            & http.url_path.notnull()
-            & is_sensitive(http.url_path)
+            (status >= 200) & (status <= 299) & http.url_path.notnull() & is_secret(http.url_path)
         ).select("source_ip", "url_path", "http_response_status_code")
         return str(self.ibis.compile(hits))
 
@@ -206,7 +203,10 @@ class WindowDetections:
         return self._batch_query("watch_alert_batch", "alert", self._exploits, alerts)
 
     def sensitive_successes(self, http: pa.Table) -> pa.Table:
-        """Rows of ``http`` answered 2xx on a sensitive path (data/sensitive_paths.yaml)."""
+        """Rows of ``http`` answered 2xx on a secret, source or backup path (the
+        ``secrets`` of data/sensitive_paths.yaml): data served, as triage's "signs of
+        compromise" reads it. An admin interface served (``/wp-login.php``) is not
+        beyond reconnaissance by itself, so it is not among them."""
         return self._batch_query("watch_http_batch", "http", self._sensitive, http)
 
     def _batch_query(self, view: str, table: str, sql: str, rows: pa.Table) -> pa.Table:

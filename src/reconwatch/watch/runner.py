@@ -410,7 +410,7 @@ class Watcher:
             label = "successful login"
         elif table == "http":
             hits = self.detections.sensitive_successes(rows)
-            label = "2xx on a sensitive path"
+            label = "2xx on a secret path"
         else:
             return found
         if hits.num_rows:
