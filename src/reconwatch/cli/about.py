@@ -24,6 +24,9 @@ def formats() -> None:
     """List the input formats and what each one reads."""
     from reconwatch.ingest.registry import PARSERS
 
+    width = max(len(p.name) for p in PARSERS)
+    click.echo(f"{'format':{width}} {'table':8} reads (--format NAME; auto sniffs them all)")
     for parser in PARSERS:
         doc = (parser.__doc__ or "").strip().splitlines()[0] if parser.__doc__ else ""
-        click.echo(f"{parser.name:12} {parser.table:8} {doc}")
+        # Docstrings are reStructuredText: ``name`` reads as `name` on a terminal.
+        click.echo(f"{parser.name:{width}} {parser.table:8} {doc.replace('``', '`')}")
