@@ -109,7 +109,7 @@ def _decompressed(buffered: io.BufferedReader[Any]) -> BinaryIO:
     if magic[:3] == BZIP2_MAGIC and magic[3:4].isdigit() and magic[3:4] != b"0":
         return bz2.BZ2File(buffered, mode="rb")  # type: ignore[return-value]
     if magic == ZSTD_MAGIC:
-        zstd = _zstd()
+        zstd = zstd_module()
         # Python's own zstd file (3.14's compression.zstd): it reads every frame
         # of a concatenated file (``cat a.zst b.zst``, logrotate appending) and,
         # like gzip and bz2, raises EOFError where a file was cut short (the
@@ -119,7 +119,7 @@ def _decompressed(buffered: io.BufferedReader[Any]) -> BinaryIO:
     return buffered
 
 
-def _zstd() -> Any:
+def zstd_module() -> Any:
     """``compression.zstd`` (Python 3.14+) or its backport, imported when a zstd input comes."""
     try:
         return importlib.import_module("compression.zstd")
@@ -529,14 +529,22 @@ def read_batches(
     pending = head
     next_line = 1
     while True:
-        block, error = _read_block(stream, block_bytes)
+        # A fault met while the head was read (a small file cut short) comes first.
+        block, error = (
+            (b"", head.error)
+            if isinstance(head, Head) and head.error
+            else (_read_block(stream, block_bytes))
+        )
         if error is not None:
-            # Keep what was read before the fault (a truncated gzip's readable
-            # lines, the last one cut short included), then report the fault.
+            # Keep every whole line read before the fault (a truncated gzip's
+            # readable lines); the line it cut short is left out, as a cut line
+            # can read as a different event (an address missing its last digit).
             data = pending + block
-            if data:
-                yield _split(data, next_line)
-            raise error
+            cut = data.rfind(b"\n")
+            if cut >= 0:
+                yield _split(data[:cut], next_line)
+            cut_short = " (the line it cut short was not read)" if data[cut + 1 :] else ""
+            raise OSError(f"{error}{cut_short}") from error
         if not block:
             break
         data = pending + block
@@ -584,9 +592,23 @@ def _read_block(stream: BinaryIO, size: int) -> tuple[bytes, Exception | None]:
 SNIFF_BYTES = 64 * 1024
 
 
-def read_head(stream: BinaryIO, size: int = SNIFF_BYTES) -> bytes:
-    """Read the first bytes of a stream for sniffing (pass them back to ``read_batches``)."""
-    return stream.read(size)
+class Head(bytes):
+    """The first bytes of a stream, and the read error met while reading them (if any)."""
+
+    error: Exception | None = None
+
+
+def read_head(stream: BinaryIO, size: int = SNIFF_BYTES) -> Head:
+    """Read the first bytes of a stream for sniffing (pass them back to ``read_batches``).
+
+    A fault (a small compressed file cut short) does not lose what came before
+    it: the head holds those bytes and the error, which ``read_batches`` raises
+    after their lines.
+    """
+    data, error = _read_block(stream, size)
+    head = Head(data)
+    head.error = error
+    return head
 
 
 def head_lines(head: bytes, size: int = SNIFF_BYTES, limit: int = 20) -> list[str]:
