@@ -216,9 +216,56 @@ def test_case_merges_with_overlapping_live_blocks(tmp_path: Path, netns: str) ->
     for network in ("198.51.100.0/31", "198.51.100.3/32", "198.51.100.4/30"):
         assert now[network]["timeout_seconds"] == SECONDS["high"]
 
-    # An entry inside a wider live block is not added (and says so).
-    single = write_cases(tmp_path / "single.json", case("RW-in", "critical", "198.51.100.5"))
+    # An entry inside a wider live block that outlasts it is not added (and says so).
+    single = write_cases(
+        tmp_path / "single.json",
+        case("RW-in", "low", "198.51.100.5"),
+        case("RW-in-long", "critical", "198.51.100.6"),
+    )
     inside = run("apply", "--cases", str(single), "--case", "RW-in", *common)
     assert inside.exit_code == 0, inside.output
     assert "198.51.100.5/32: not added, live block 198.51.100.4/30 holds it" in inside.output
     assert sorted(live(netns)) == sorted(now)
+    # One that would outlive it gets its full time: the wider block is split
+    # around it, its other parts keeping the time they had (never lengthened).
+    longer = run("apply", "--cases", str(single), "--case", "RW-in-long", *common)
+    assert longer.exit_code == 0, longer.output
+    assert "live block 198.51.100.4/30" in longer.output and "split" in longer.output
+    after = live(netns)
+    assert sorted(after) == [
+        "198.51.100.0/31", "198.51.100.2/32", "198.51.100.3/32", "198.51.100.4/31",
+        "198.51.100.6/32", "198.51.100.7/32", "203.0.113.9/32",
+    ]  # fmt: skip
+    assert after["198.51.100.6/32"]["timeout_seconds"] == SECONDS["critical"]
+    for network in ("198.51.100.4/31", "198.51.100.7/32"):
+        assert after[network]["expires_seconds"] <= SECONDS["high"]
+        assert after[network]["comment"] == now["198.51.100.4/30"]["comment"]
+
+
+def test_two_entries_inside_one_expiring_block_split_it_once() -> None:
+    """The second entry splits what the first left of the wider block, not the block again
+    (deleting it twice, or re-adding parts that overlap the first entry, would make
+    nft refuse the whole transaction)."""
+    from ipaddress import ip_network
+
+    from reconwatch.respond.apply import ActiveBlock, _additions
+    from reconwatch.respond.blocklist import BlockEntry
+
+    wide = ActiveBlock(ip_network("198.51.100.0/24"), "ipv4_addr", 3600, 60, "case RW-old")
+    entries = [
+        BlockEntry(ip_network(f"198.51.100.{i}/32"), ("RW-new",), "scan", "high", 86400)
+        for i in (5, 200)
+    ]
+    changes = _additions(entries, [wide])
+    assert changes.deletes == [wide]
+    assert [str(e.network) for e in changes.adds] == ["198.51.100.5/32", "198.51.100.200/32"]
+    kept = [b.network for b in changes.keeps]
+    # The rest of the /24, exactly once: 254 addresses, no overlap with the entries.
+    assert sum(n.num_addresses for n in kept) == 254
+    assert not any(n.overlaps(e.network) for n in kept for e in entries)
+    assert all((b.timeout_seconds, b.comment) == (60, "case RW-old") for b in changes.keeps)
+    # A live element that never expires is never split: it already holds both.
+    forever = ActiveBlock(ip_network("198.51.100.0/24"), "ipv4_addr", 0, 0, "by hand")
+    held = _additions(entries, [forever])
+    assert (held.deletes, held.adds, held.keeps) == ([], [], [])
+    assert all("holds it (no timeout)" in note for note in held.notes)

@@ -272,3 +272,23 @@ def test_a_whole_input_summary_does_not_swallow_separate_bursts() -> None:
         ["dark_space_probe", "vertical_scan"],
         ["vertical_scan"],
     ]
+
+
+def test_one_slow_scan_running_past_midnight_is_one_episode() -> None:
+    """slow_scan reports one finding per UTC day: the day after's continues the scan.
+
+    A scan probing every few minutes from 20:00 to 04:00 is one finding ending
+    near 23:59 and one starting near 00:00: one episode, not "repeated"; a
+    burst three hours after the slow scan's first day began is still its own.
+    """
+    day = 24 * HOUR
+    gap = Config().triage.repeat_gap_seconds
+    midnight = [finding("slow_scan", 0, day - 120), finding("slow_scan", day + 60, day + 4 * HOUR)]
+    episodes = scan_episodes(Case("c", [SOURCE], midnight, Activity()), gap)
+    assert [[f.detection for f in e] for e in episodes] == [["slow_scan", "slow_scan"]]
+    # Two days apart (a quiet day between): two episodes.
+    apart = [finding("slow_scan", 0, day - 120), finding("slow_scan", 2 * day + 60, 3 * day)]
+    assert len(scan_episodes(Case("c", [SOURCE], apart, Activity()), gap)) == 2
+    # A burst long after the first day's summary began is not swallowed by it.
+    burst = [finding("slow_scan", 0, day - 120), finding("vertical_scan", 3 * HOUR, 3 * HOUR + 60)]
+    assert len(scan_episodes(Case("c", [SOURCE], burst, Activity()), gap)) == 2

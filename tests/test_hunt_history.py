@@ -114,3 +114,73 @@ def test_a_closed_false_positive_stays_decided_when_the_same_logs_are_hunted_aga
     finally:
         store.close()
     assert stored == {case.id: "closed", new.id: "escalated"}
+
+
+def _close(url: str, case_id: str) -> None:
+    store = CaseStore(url)
+    try:
+        store.decide(case_id, "alice", "close", disposition="false_positive", reason="ours")
+    finally:
+        store.close()
+
+
+def test_any_closed_case_covering_the_activity_keeps_its_verdict_over_an_open_one(
+    tmp_path: Path,
+) -> None:
+    """Not only the latest closed case counts, and a later open case does not absorb it.
+
+    A (two days, escalated) is closed; B (a later burst) is closed too; C (a
+    burst later still) stays open. Re-hunting A's logs is A's activity: A's id,
+    A's verdict, no Tier 2 package, nothing blocked, and C is left as it was
+    (A's closed episodes must not make C "repeated" and blocked).
+    """
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    a_log = tmp_path / "a.log"
+    a_log.write_text(
+        burst(tmp_path / "a1.log", "Sep 30 10:00:00").read_text()
+        + burst(tmp_path / "a2.log", "Oct  1 09:00:00").read_text()
+    )
+    (a,) = hunt([str(a_log)], Config(), store_url=url, options=options).cases
+    assert a.escalate
+    _close(url, a.id)
+    b_log = burst(tmp_path / "b.log", "Oct  5 10:00:00")
+    (b,) = hunt([str(b_log)], Config(), store_url=url, options=options).cases
+    _close(url, b.id)
+    c_log = burst(tmp_path / "c.log", "Oct  9 10:00:00")
+    (c,) = hunt([str(c_log)], Config(), store_url=url, options=options).cases
+    assert len({a.id, b.id, c.id}) == 3 and not c.escalate
+
+    again = hunt([str(a_log)], Config(), store_url=url, options=options)
+    (same,) = again.cases
+    assert (same.id, same.escalate, same.disposition, same.tier2) == (a.id, False, "benign", {})
+    assert same.analyst is not None and same.analyst["case_id"] == a.id
+    assert again.plan.entries == ()
+    store = CaseStore(url)
+    try:
+        stored = {s.id: (s.status, s.runs) for s in store.list()}
+    finally:
+        store.close()
+    assert stored == {a.id: ("closed", 1), b.id: ("closed", 1), c.id: ("open", 1)}
+
+
+def test_a_renamed_case_id_is_always_free(tmp_path: Path) -> None:
+    """Reopening at the same second of another day cannot land on an id already used."""
+    store = CaseStore(f"sqlite:///{tmp_path / 'cases.db'}")
+    try:
+        at = dt.datetime(2026, 11, 28, 4, 0, tzinfo=dt.UTC)
+        documents = [{
+            "id": "RW-1", "actor": "198.51.100.7", "first_seen": at.isoformat(),
+            "last_seen": at.isoformat(), "severity": "low", "escalate": False,
+            "disposition": "suspicious", "reasons": [], "sources": ["198.51.100.7"],
+        }]  # fmt: skip
+        ids = []
+        for day in range(3):
+            now = at + dt.timedelta(days=day)
+            renamed = store.new_ids([documents[0]["id"]], now)
+            doc = {**documents[0], "id": renamed.get("RW-1", "RW-1")}
+            ids.append(store.record([doc], f"run{day}", 900, now=now)[doc["id"]])
+            store.decide(ids[-1], "alice", "close", disposition="benign", reason="ours")
+        assert ids == ["RW-1", "RW-1-040000", "RW-1-040000-2"]
+    finally:
+        store.close()

@@ -136,12 +136,14 @@ def hunt(
     store = CaseStore(store_url) if store_url else None
     try:
         history = store.history([c.actor for c in cases]) if store else {}
-        decided = store.decided([c.actor for c in cases if c.actor not in history]) if store else {}
+        decided = store.decided([c.actor for c in cases]) if store else {}
         for case in cases:
-            if case.actor in history:
+            # Activity an analyst has closed a case on is that case's, even when
+            # the actor has an open case for later activity.
+            closed = _already_decided(case, decided.get(case.actor, []))
+            if not closed and case.actor in history:
                 case.id = history[case.actor].case_id  # one case per actor across hunts
-            elif case.actor in decided:
-                _already_decided(case, decided[case.actor])
+        history = {a: h for a, h in history.items() if not _decided_actor(a, cases)}
         if store:
             # A new case whose id a closed case of the actor holds gets a new id now,
             # so cases.json, the rule comments and the store all name it alike.
@@ -199,15 +201,17 @@ _ANALYST_DISPOSITIONS: Final = {
 }
 
 
-def _already_decided(case: Case, closed: Decision) -> None:
-    """Mark ``case`` as the closed case's activity when that case's span covers it.
+def _already_decided(case: Case, closed_cases: list[Decision]) -> bool:
+    """Mark ``case`` as a closed case's activity when one's span covers it; say if so.
 
     Re-hunting data an analyst has already closed a case on (say, as a false
     positive) must not open a new case, escalate or block again; activity
-    outside the closed span is new and gets a new case.
+    outside every closed span is new and gets (or joins) an open case.
     """
-    if not closed.covers(case.first_seen, case.last_seen):
-        return
+    covering = [c for c in closed_cases if c.covers(case.first_seen, case.last_seen)]
+    if not covering:
+        return False
+    closed = covering[-1]
     case.id = closed.case_id
     case.analyst = {
         "case_id": closed.case_id,
@@ -215,6 +219,12 @@ def _already_decided(case: Case, closed: Decision) -> None:
         "disposition": closed.disposition,
         "reason": closed.reason,
     }
+    return True
+
+
+def _decided_actor(actor: str, cases: list[Case]) -> bool:
+    """Whether this hunt's case of ``actor`` is activity an analyst already decided on."""
+    return any(c.actor == actor and c.analyst is not None for c in cases)
 
 
 def _keep_decisions(cases: list[Case]) -> None:
@@ -224,6 +234,7 @@ def _keep_decisions(cases: list[Case]) -> None:
             continue
         case.escalate = False
         case.reasons = []
+        case.tier2 = {}  # nothing to hand over: the case is closed
         case.disposition = _ANALYST_DISPOSITIONS.get(case.analyst["disposition"] or "", "benign")
 
 

@@ -147,18 +147,33 @@ def _is_internal(source: str, home: Sequence[IPNetwork]) -> bool:
 
 def scan_episodes(case: Case, gap_seconds: int) -> list[list[Finding]]:
     """Scan findings merged into episodes: a finding starting more than
-    ``gap_seconds`` after everything before it ended opens a new episode."""
+    ``gap_seconds`` after everything before it ended opens a new episode.
+
+    A whole-span summary (``slow_scan``'s day) does not stretch the episode for
+    the bursts after it, but the next day's summary of the same detection
+    continues it: one low-and-slow scan running past midnight is one episode.
+    """
     episodes: list[list[Finding]] = []
-    end = None
+    end: dt.datetime | None = None
+    #: Per whole-span detection, where its summaries in the current episode end.
+    summary_end: dict[str, dt.datetime] = {}
     for finding in sorted(case.findings, key=lambda f: (f.first_seen, f.detection)):
         if finding.detection not in SCAN_DETECTIONS:
             continue
-        if end is None or (finding.first_seen - end).total_seconds() > gap_seconds:
+        whole = finding.detection in WHOLE_SPAN_DETECTIONS
+        reach = end
+        if whole and finding.detection in summary_end and reach is not None:
+            reach = max(reach, summary_end[finding.detection])
+        if reach is None or (finding.first_seen - reach).total_seconds() > gap_seconds:
             episodes.append([])
             end = finding.first_seen
+            summary_end = {}
         episodes[-1].append(finding)
-        if finding.detection not in WHOLE_SPAN_DETECTIONS:
-            end = max(end, finding.last_seen)
+        if whole:
+            before = summary_end.get(finding.detection, finding.last_seen)
+            summary_end[finding.detection] = max(before, finding.last_seen)
+        else:
+            end = max(end, finding.last_seen) if end is not None else finding.last_seen
     return episodes
 
 

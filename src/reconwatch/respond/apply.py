@@ -388,38 +388,80 @@ def _create_ruleset(plan: BlockPlan, table: str) -> str:
     )
 
 
-def _additions(
-    entries: Sequence[BlockEntry], live: Sequence[ActiveBlock]
-) -> tuple[list[ActiveBlock], list[BlockEntry], list[str]]:
+@dataclass
+class _Additions:
+    """The element changes that make a live set also hold some planned entries."""
+
+    deletes: list[ActiveBlock]
+    adds: list[BlockEntry]
+    #: Parts of a live element split around a planned entry, re-added with the
+    #: time the element had left and its comment.
+    keeps: list[ActiveBlock]
+    notes: list[str]
+
+
+def _split_around(block: ActiveBlock, network: IPNetwork) -> list[ActiveBlock]:
+    """``block`` minus ``network`` (inside it), each part keeping its remaining time."""
+    return [
+        ActiveBlock(
+            part, block.set_name, block.expires_seconds, block.expires_seconds, block.comment
+        )
+        for part in block.network.address_exclude(network)  # type: ignore[arg-type]
+    ]
+
+
+def _additions(entries: Sequence[BlockEntry], live: Sequence[ActiveBlock]) -> _Additions:
     """What to delete and add so the live set also holds ``entries``.
 
-    For each entry: a live element strictly wider than it already blocks it
-    (noted, unchanged); live elements inside it (or equal) with at least the
-    entry's timeout left are kept and cut out of it; those with less are
-    replaced by the entry (so a live block is never shortened, and nft's
-    interval sets never get overlapping elements).
+    A live block is never shortened and nft's interval sets never get
+    overlapping elements. For each entry: a live element wider than it with at
+    least the entry's timeout left already blocks it (noted, unchanged); one
+    with less is split around it (its other parts re-added with the time it
+    had left) so the entry gets its full timeout. Live elements inside the
+    entry (or equal) with at least its timeout left are kept and cut out of
+    it; those with less are replaced by it.
     """
-    deletes: list[ActiveBlock] = []
-    adds: list[BlockEntry] = []
-    notes: list[str] = []
+    changes = _Additions([], [], [], [])
+    current = list(live)
+
+    def drop(block: ActiveBlock) -> None:
+        current.remove(block)
+        if block in changes.keeps:  # a part this run re-adds: just do not re-add it
+            changes.keeps.remove(block)
+        else:
+            changes.deletes.append(block)
+
     for entry in entries:
         network = entry.network
         near = [
-            b for b in live if b.network.version == network.version and b.network.overlaps(network)
+            b
+            for b in current
+            if b.network.version == network.version and b.network.overlaps(network)
         ]
         wider = [b for b in near if b.network != network and network.subnet_of(b.network)]  # type: ignore[arg-type]
         if wider:
-            notes.append(
-                f"{network}: not added, live block {wider[0].network} holds it "
-                f"({wider[0].expires_seconds}s left)"
+            outer = wider[0]  # set elements never overlap: at most one holds the entry
+            if _live_remaining(outer) >= entry.timeout_seconds:
+                left = f"{outer.expires_seconds}s left" if outer.timeout_seconds else "no timeout"
+                changes.notes.append(
+                    f"{network}: not added, live block {outer.network} holds it ({left})"
+                )
+                continue
+            drop(outer)
+            parts = _split_around(outer, network)
+            changes.keeps.extend(parts)
+            current.extend(parts)
+            changes.notes.append(
+                f"{network}: live block {outer.network} ({outer.expires_seconds}s left) split "
+                f"around it, its other parts kept with their time"
             )
-            continue
+            near = []
         pieces: list[IPNetwork] = [network]
         for b in near:  # all inside ``network`` (CIDRs nest or are disjoint)
             if _live_remaining(b) < entry.timeout_seconds:
-                deletes.append(b)
+                drop(b)
                 continue
-            notes.append(
+            changes.notes.append(
                 f"{network}: live block {b.network} kept ({b.expires_seconds}s left)"
                 if b.timeout_seconds
                 else f"{network}: live block {b.network} kept (no timeout)"
@@ -431,9 +473,9 @@ def _additions(
                     p.address_exclude(b.network) if b.network.subnet_of(p) else [p]  # type: ignore[arg-type]
                 )
             ]
-        adds.extend(dataclasses.replace(entry, network=p) for p in pieces)
-    adds.sort(key=lambda e: (e.network.version, int(e.network.network_address)))
-    return deletes, adds, notes
+        changes.adds.extend(dataclasses.replace(entry, network=p) for p in pieces)
+    changes.adds.sort(key=lambda e: (e.network.version, int(e.network.network_address)))
+    return changes
 
 
 def add_nftables(
@@ -490,10 +532,16 @@ def add_nftables(
         notes: list[str] = []
         script = _create_ruleset(BlockPlan(tuple(adds), plan.refused), table) if adds else ""
     else:
-        deletes, adds, notes = _additions(planned, live)
+        changes = _additions(planned, live)
+        deletes, adds, notes = changes.deletes, changes.adds, changes.notes
         verified_entries(BlockPlan(tuple(adds), ()))
         lines = [
             f"delete element inet {table} {b.set_name} {{ {_element_text(b)} }}" for b in deletes
+        ]
+        lines += [
+            f"add element inet {table} {b.set_name} {{ {b.network} timeout "
+            f'{b.expires_seconds}s comment "{sanitize_comment(b.comment, COMMENT_LIMIT)}" }}'
+            for b in changes.keeps
         ]
         lines += [_add_element(table, e) for e in adds]
         script = "".join(f"{line}\n" for line in lines)

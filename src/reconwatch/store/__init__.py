@@ -116,9 +116,23 @@ class History:
     analyst_disposition: str | None
 
 
-def reopened_id(case_id: str, now: dt.datetime) -> str:
-    """The id of an actor's new case when its earlier case, with ``case_id``, is closed."""
-    return f"{case_id}-{now:%H%M%S}"
+def reopened_id(session: Session, case_id: str, now: dt.datetime) -> str:
+    """A free id for an actor's new case when ``case_id`` is taken (its closed case).
+
+    ``ID-HHMMSS``; a daily hunt at a fixed time (or over a lake whose first
+    event never moves) can meet its own earlier one: then ``-2``, ``-3``...
+    """
+    base = f"{case_id}-{now:%H%M%S}"
+    taken = set(
+        session.scalars(
+            select(StoredCase.id).where(StoredCase.id.startswith(base, autoescape=True))
+        )
+    )
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
 
 
 @dataclass(frozen=True)
@@ -254,32 +268,34 @@ class CaseStore:
         now = now or dt.datetime.now(dt.UTC)
         with self.session() as session:
             taken = session.scalars(select(StoredCase.id).where(StoredCase.id.in_(list(ids))))
-            return {case_id: reopened_id(case_id, now) for case_id in taken}
+            return {case_id: reopened_id(session, case_id, now) for case_id in taken.all()}
 
-    def decided(self, actors: Sequence[str]) -> dict[str, Decision]:
-        """Each actor's latest closed case (by last activity), for actors that have one.
+    def decided(self, actors: Sequence[str]) -> dict[str, list[Decision]]:
+        """Each actor's closed cases (oldest activity first), for actors that have any.
 
-        A hunt over activity such a case already covers (the same logs hunted
-        again) keeps the analyst's verdict instead of opening a new case.
+        A hunt over activity one of them already covers (the same logs hunted
+        again) keeps that case's verdict instead of opening a new case.
         """
         if not actors:
             return {}
+        found: dict[str, list[Decision]] = {}
         with self.session() as session:
             rows = session.scalars(
                 select(StoredCase)
                 .where(StoredCase.actor.in_(list(actors)), StoredCase.status == CLOSED)
-                .order_by(StoredCase.last_seen, StoredCase.id)
+                .order_by(StoredCase.first_seen, StoredCase.id)
             ).all()
-            return {
-                row.actor: Decision(
-                    case_id=row.id,
-                    disposition=row.analyst_disposition,
-                    reason=row.analyst_reason,
-                    first_seen=_utc(row.first_seen),
-                    last_seen=_utc(row.last_seen),
+            for row in rows:
+                found.setdefault(row.actor, []).append(
+                    Decision(
+                        case_id=row.id,
+                        disposition=row.analyst_disposition,
+                        reason=row.analyst_reason,
+                        first_seen=_utc(row.first_seen),
+                        last_seen=_utc(row.last_seen),
+                    )
                 )
-                for row in rows  # the latest last: it wins
-            }
+        return found
 
     def record(
         self,
@@ -305,17 +321,18 @@ class CaseStore:
     ) -> str:
         first = dt.datetime.fromisoformat(doc["first_seen"])
         last = dt.datetime.fromisoformat(doc["last_seen"])
+        if doc.get("analyst"):
+            # Activity an analyst already closed a case on (the hunt matched it
+            # with ``decided``): nothing new to record, the verdict stands, and
+            # an open case of the actor (later activity) is not touched either.
+            closed = session.get(StoredCase, doc["analyst"]["case_id"])
+            if closed is not None and closed.status == CLOSED:
+                return closed.id
         case = session.scalars(
             select(StoredCase)
             .where(StoredCase.actor == doc["actor"], StoredCase.status != CLOSED)
             .options(selectinload(StoredCase.sightings), selectinload(StoredCase.sources))
         ).first()
-        if case is None and doc.get("analyst"):
-            # Activity an analyst already closed a case on (the hunt matched it
-            # with ``decided``): nothing new to record, the verdict stands.
-            closed = session.get(StoredCase, doc["analyst"]["case_id"])
-            if closed is not None and closed.status == CLOSED:
-                return closed.id
         if case is None:
             case = StoredCase(
                 id=doc["id"], actor=doc["actor"], first_seen=first, last_seen=last,
@@ -324,7 +341,7 @@ class CaseStore:
             if session.get(StoredCase, doc["id"]) is not None:
                 # The actor's earlier case with this id was closed; a new one is needed
                 # (the hunt gives it one up front with ``new_ids``: this is a backstop).
-                case.id = reopened_id(doc["id"], now)
+                case.id = reopened_id(session, doc["id"], now)
             session.add(case)
             case.actions.append(
                 Action(at=now, who="reconwatch", action="opened", detail=f"run {run_id}")
