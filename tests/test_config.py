@@ -58,6 +58,13 @@ def test_file_overrides_only_what_it_names(tmp_path: Path) -> None:
         ("detect:\n  traffic_spike:\n    k: .inf\n", r"detect\.traffic_spike\.k: .*finite"),
         ("enrich:\n  timeout_seconds: .inf\n", r"enrich\.timeout_seconds"),
         ("watch:\n  update_growth: .nan\n", r"watch\.update_growth"),
+        # DuckDB cannot run the detections in nothing; AWS rule numbers end at 32766.
+        ("engine:\n  memory_limit: 0MB\n", r"engine\.memory_limit: .*at least 16MB"),
+        ("engine:\n  memory_limit: 900KiB\n", r"engine\.memory_limit: .*too little"),
+        (
+            "respond:\n  aws_first_rule_number: 32760\n  aws_max_rules: 18\n",
+            r"respond: .*rule numbers end at 32766",
+        ),
         ("detect:\n  distributed_scan:\n    max_overlap: .inf\n", r"max_overlap"),
         # Hosts of one /24: more than 256 can never be reached.
         ("detect:\n  distributed_scan:\n    min_member_hosts: 300\n", r"min_member_hosts"),
@@ -130,6 +137,9 @@ def test_deeply_nested_config_is_one_line(tmp_path: Path) -> None:
         "site:\n  protected: [0.0.0.0/1, '2000::/3']\n  home_networks: [10.0.0.0/8]\n",
         "respond:\n  block_for_seconds: {low: 60, medium: 60, high: 60, critical: 60}\n",
         "detect:\n  distributed_scan:\n    min_member_hosts: 256\n    min_total_hosts: 256\n",
+        "engine:\n  memory_limit: 16MB\n",
+        "engine:\n  memory_limit: 1.5 GiB\n",
+        "respond:\n  aws_first_rule_number: 32749\n  aws_max_rules: 18\n",
     ],
 )
 def test_limits_themselves_are_accepted(tmp_path: Path, text: str) -> None:

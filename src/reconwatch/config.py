@@ -15,8 +15,9 @@ Unknown keys are errors (a misspelt threshold must not be silently ignored).
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -731,12 +732,41 @@ class RespondConfig(Section):
     #: AWS network ACLs hold 20 rules by default: keep room for the site's own.
     aws_first_rule_number: int = Field(1, ge=1, le=32766)
     aws_max_rules: int = Field(18, ge=0, le=32766)
+
+    @model_validator(mode="after")
+    def _aws_rules_fit(self) -> RespondConfig:
+        # AWS rule numbers end at 32766: past it, rules would silently be dropped.
+        last = self.aws_first_rule_number + self.aws_max_rules - 1
+        if last > 32766:
+            raise ValueError(
+                f"aws_first_rule_number + aws_max_rules - 1 = {last}: AWS network ACL "
+                "rule numbers end at 32766"
+            )
+        return self
+
     #: Where `reconwatch block` appends one JSON line per action (who, what, why).
     audit_log: Path | None = None
     #: Asset inventory CSV (ip, port, proto, service, owner) for the exposure audit.
     inventory: Path | None = None
     #: node_id of the generated OpenCanary configuration.
     honeypot_node_id: str = Field("reconwatch-1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+#: Bytes per unit of ``engine.memory_limit`` (DuckDB's units: KB = 1000, KiB = 1024).
+_MEMORY_UNITS: Final = {
+    "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+}  # fmt: skip
+#: Below this DuckDB cannot run the detections even spilling (64 MB already fails
+#: on dark_space_probe's hash tables over 500,000 events; 80 MB is the test's floor).
+MIN_MEMORY_BYTES: Final = 16 * 10**6
+
+
+def _workable_memory(text: str) -> str:
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)", text.strip()).groups()  # type: ignore[union-attr]
+    if float(number) * _MEMORY_UNITS.get(unit, 0) < MIN_MEMORY_BYTES:
+        raise ValueError(f"{text} is too little for DuckDB to run the detections (at least 16MB)")
+    return text
 
 
 class EngineConfig(Section):
@@ -752,7 +782,9 @@ class EngineConfig(Section):
     #: hunt would take). 512 MB keeps a hunt's whole process under about 1 GB
     #: at any size (measured: 0.66 GB at 2M netfilter lines, 0.90 GB at 20M),
     #: at about 20% more time at 20M lines than 768 MB; raise it on a big box.
-    memory_limit: str = Field("512MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    memory_limit: Annotated[str, AfterValidator(_workable_memory)] = Field(
+        "512MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+    )
     #: Worker threads; null = one per core.
     threads: int | None = Field(None, ge=1)
 
