@@ -269,3 +269,32 @@ def test_two_entries_inside_one_expiring_block_split_it_once() -> None:
     held = _additions(entries, [forever])
     assert (held.deletes, held.adds, held.keeps) == ([], [], [])
     assert all("holds it (no timeout)" in note for note in held.notes)
+
+
+def test_a_dry_run_without_the_rights_to_read_the_live_set_shows_the_plan() -> None:
+    """A preview by a user who may not list the ruleset: the planned elements, and why.
+
+    Run as an unprivileged user (``setpriv`` to nobody when the suite runs as root).
+    """
+    import os
+    import sys
+
+    script = (
+        "from ipaddress import ip_network\n"
+        "from reconwatch.respond.apply import add_nftables\n"
+        "from reconwatch.respond.blocklist import BlockEntry, BlockPlan\n"
+        "entry = BlockEntry(ip_network('198.51.100.7/32'), ('RW-1',), 'scan', 'high', 3600)\n"
+        "result = add_nftables(BlockPlan((entry,), ()), 'reconwatch', dry_run=True)\n"
+        "print(result.applied)\nprint(result.notes[0])\nprint(result.ruleset, end='')\n"
+    )
+    unprivileged = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    argv = [*(unprivileged if os.geteuid() == 0 else []), sys.executable, "-c", script]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+    applied, note, *rules = out.stdout.splitlines()
+    assert applied == "False"
+    assert note.startswith("live table not read (") and "not permitted" in note.lower()
+    assert note.endswith("shown: the planned elements")
+    assert rules == [
+        "add element inet reconwatch ipv4_addr { 198.51.100.7/32 timeout 1h comment "
+        '"case RW-1 : scan" }'
+    ]

@@ -521,7 +521,8 @@ def add_nftables(
                 raise
             # A preview without the rights to read the ruleset (not root): show
             # the plan's elements; the real run reads the live set and merges.
-            note = f"live table not read ({exc}); shown: the planned elements"
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            note = f"live table not read ({first}); shown: the planned elements"
             script = "".join(f"{_add_element(table, e)}\n" for e in planned)
             entries = tuple(str(e.network) for e in planned)
             return ApplyResult(argv, script, False, entries, cases, (note,))
