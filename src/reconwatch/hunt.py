@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pyarrow as pa
 
@@ -34,7 +34,7 @@ from reconwatch.respond.blocklist import BlockPlan
 from reconwatch.respond.containment import plan_blocks, write_rules
 from reconwatch.respond.exposure import ExposureReport, exposure_audit, write_exposure_files
 from reconwatch.respond.honeypot import HoneypotSuggestions, suggest_honeypots, write_honeypot_files
-from reconwatch.store import CaseStore, Decision
+from reconwatch.store import CaseStore, Decision, History
 from reconwatch.triage import triage
 
 CASES_FILE = "cases.json"
@@ -135,23 +135,7 @@ def hunt(
         store_url = f"sqlite:///{(out_dir / STORE_FILE).resolve()}"
     store = CaseStore(store_url) if store_url else None
     try:
-        history = store.history([c.actor for c in cases]) if store else {}
-        decided = store.decided([c.actor for c in cases]) if store else {}
-        for case in cases:
-            # Activity an analyst has closed a case on is that case's, even when
-            # the actor has an open case for later activity.
-            closed = _already_decided(case, decided.get(case.actor, []))
-            if not closed and case.actor in history:
-                case.id = history[case.actor].case_id  # one case per actor across hunts
-        history = {a: h for a, h in history.items() if not _decided_actor(a, cases)}
-        if store:
-            # A new case whose id a closed case of the actor holds gets a new id now,
-            # so cases.json, the rule comments and the store all name it alike.
-            fresh = [c.id for c in cases if c.actor not in history and c.analyst is None]
-            renamed = store.new_ids(fresh)
-            for case in cases:
-                if case.analyst is None and case.id in renamed:
-                    case.id = renamed[case.id]
+        history = _case_ids(store, cases) if store else {}
         enrichment = Enrichment.load(config.enrich)
         # An input read only in part (truncated, corrupt, unreadable) leaves the
         # verdicts blind to what it held: say so wherever the cases go.
@@ -166,9 +150,6 @@ def hunt(
             enrichment.close()
         _keep_decisions(cases)
         plan = plan_blocks(cases, config, extra_protected=exercise_sources)
-        for case in cases:
-            if case.analyst is not None and not case.containment.get("block"):
-                case.containment["why"] = _decision_text(case.analyst)
         if store is not None:
             run_id = run.run_id if run else "lake"
             store.record([case_to_dict(c) for c in cases], run_id, config.triage.repeat_gap_seconds)
@@ -222,9 +203,28 @@ def _already_decided(case: Case, closed_cases: list[Decision]) -> bool:
     return True
 
 
-def _decided_actor(actor: str, cases: list[Case]) -> bool:
-    """Whether this hunt's case of ``actor`` is activity an analyst already decided on."""
-    return any(c.actor == actor and c.analyst is not None for c in cases)
+def _case_ids(store: CaseStore, cases: list[Case]) -> dict[str, History]:
+    """Give each case its id in the store; return the history triage may count.
+
+    Activity a closed case spans is that case's (``_already_decided``), even
+    when the actor has an open case for later activity, whose history then
+    does not count towards it. Otherwise an actor's open case keeps its id
+    across hunts, and a new case whose id a closed case holds is renamed now,
+    so cases.json, the rule comments and the store all name it alike.
+    """
+    actors = [c.actor for c in cases]
+    history = store.history(actors)
+    decided = store.decided(actors)
+    for case in cases:
+        if _already_decided(case, decided.get(case.actor, [])):
+            history.pop(case.actor, None)
+        elif case.actor in history:
+            case.id = history[case.actor].case_id
+    fresh = [c for c in cases if c.actor not in history and c.analyst is None]
+    renamed = store.new_ids([c.id for c in fresh])
+    for case in fresh:
+        case.id = renamed.get(case.id, case.id)
+    return history
 
 
 def _keep_decisions(cases: list[Case]) -> None:
@@ -236,10 +236,6 @@ def _keep_decisions(cases: list[Case]) -> None:
         case.reasons = []
         case.tier2 = {}  # nothing to hand over: the case is closed
         case.disposition = _ANALYST_DISPOSITIONS.get(case.analyst["disposition"] or "", "benign")
-
-
-def _decision_text(analyst: dict[str, Any]) -> str:
-    return f"case {analyst['case_id']} closed by an analyst as {analyst['disposition']}"
 
 
 def _write_outputs(result: HuntResult, out_dir: Path, config: Config) -> dict[str, Path]:

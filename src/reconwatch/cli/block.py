@@ -199,21 +199,14 @@ def block_apply(
 
 def _explain_unblockable(document: dict[str, Any], case_id: str, config: Config) -> None:
     """One line when a selected case gives no block requests at all, saying why."""
+    from reconwatch.respond.apply import why_not_blocked
+
     for case in document.get("cases", []):
-        if not isinstance(case, dict) or case.get("id") != case_id:
-            continue
-        disposition = case.get("disposition")
-        severity = case.get("severity")
-        if disposition not in config.respond.block_dispositions:
-            why = f"disposition {disposition!r} is not in respond.block_dispositions"
-        elif severity not in config.respond.block_for_seconds:
-            why = f"severity {severity!r} has no respond.block_for_seconds"
-        elif not case.get("sources"):
-            why = "it has no sources"
-        else:
+        if isinstance(case, dict) and case.get("id") == case_id:
+            why = why_not_blocked(case, config)
+            if why is not None:
+                click.echo(f"case {clean(case_id, 64)} is not blocked: {clean(why, 200)}")
             return
-        click.echo(f"case {clean(case_id, 64)} is not blocked: {clean(why, 200)}")
-        return
 
 
 @block.command("extend")

@@ -577,6 +577,18 @@ def missing_case_ids(document: Mapping[str, Any], case_ids: Iterable[str]) -> li
     return [cid for cid in dict.fromkeys(case_ids) if cid not in known]
 
 
+def why_not_blocked(case: Mapping[str, Any], config: Config) -> str | None:
+    """Why a ``cases.json`` case gives no block request; None when it gives some."""
+    disposition, severity = case.get("disposition"), case.get("severity")
+    if disposition not in config.respond.block_dispositions:
+        return f"disposition {disposition!r} is not in respond.block_dispositions"
+    if severity not in SEVERITY_RANK or severity not in config.respond.block_for_seconds:
+        return f"severity {severity!r} has no respond.block_for_seconds"
+    if not case.get("sources"):
+        return "it has no sources"
+    return None
+
+
 def plan_from_cases_document(
     document: Mapping[str, Any],
     config: Config,
@@ -600,21 +612,18 @@ def plan_from_cases_document(
     missing = missing_case_ids(document, case_ids)
     if missing:
         raise LookupError(f"no case {', '.join(missing)} in the cases document")
-    wanted = set(config.respond.block_dispositions)
     only = set(case_ids)
     requests: list[BlockRequest] = []
     for case in document.get("cases", []):
         if not isinstance(case, Mapping):
             continue
         cid = case.get("id")
-        severity = case.get("severity")
-        if not isinstance(cid, str) or severity not in SEVERITY_RANK:
+        if not isinstance(cid, str) or (only and cid not in only):
             continue
-        if (only and cid not in only) or case.get("disposition") not in wanted:
+        if why_not_blocked(case, config) is not None:
             continue
-        seconds = config.respond.block_for_seconds.get(severity)
-        if seconds is None:
-            continue
+        severity = case["severity"]
+        seconds = config.respond.block_for_seconds[severity]
         detections = [d for d in case.get("detections", []) if isinstance(d, str)]
         reason = "reconnaissance: " + ", ".join(detections)
         requests.extend(

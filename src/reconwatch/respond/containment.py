@@ -51,7 +51,11 @@ def plan_blocks(
     requests: list[BlockRequest] = []
     for case in cases:
         if case.disposition not in wanted:
-            case.containment = {"block": False, "why": f"disposition {case.disposition}"}
+            why = f"disposition {case.disposition}"
+            if case.analyst is not None:  # activity an analyst closed a case on
+                closed = case.analyst
+                why = f"case {closed['case_id']} closed by an analyst as {closed['disposition']}"
+            case.containment = {"block": False, "why": why}
             continue
         seconds = config.respond.block_for_seconds[case.severity]  # type: ignore[index]
         reason = "reconnaissance: " + ", ".join(case.detections)
