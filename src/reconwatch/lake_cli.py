@@ -8,16 +8,36 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from reconwatch.cli_errors import config_from, fail
-from reconwatch.lake import PARTITION, Lake, LakeError, PartitionInfo
+from reconwatch.cli_types import LazyChoice
+
+if TYPE_CHECKING:
+    from reconwatch.lake import Lake, PartitionInfo
+
+
+def _datasets() -> list[str]:
+    from reconwatch.lake import PARTITION
+
+    return sorted(PARTITION)
+
+
+def _lake_errors() -> tuple[type[Exception], ...]:
+    # The lake (Arrow) is imported by the time one of its errors is raised.
+    from reconwatch.lake import LakeError
+
+    return (LakeError, OSError)
 
 
 def _open(location: str) -> Lake:
+    # Imported here: other reconwatch commands need not load Arrow to start.
+    from reconwatch.lake import Lake, LakeError
+
     try:
         return Lake(location)
     except LakeError as exc:
@@ -42,7 +62,7 @@ def _console() -> Console:
 
 _dataset_option = click.option(
     "--dataset",
-    type=click.Choice(sorted(PARTITION)),
+    type=LazyChoice(_datasets),
     help="Only this table (network, dns, http, auth, alert, rejects).",
 )
 _date_option = click.option("--date", "day", help="Only this day's partition (YYYY-MM-DD).")
@@ -92,7 +112,7 @@ def lake_compact(location: str, dataset: str | None, day: str | None, min_files:
     store = _open(location)
     try:
         done = store.compact(dataset, _day(day), min_files=min_files)
-    except (LakeError, OSError) as exc:
+    except _lake_errors() as exc:
         fail(f"{location}: compaction failed: {exc}")
         return
     for item in done:
@@ -129,7 +149,7 @@ def lake_retain(
     store = _open(location)
     try:
         dropped = store.retain(days, _day(today))
-    except (LakeError, OSError) as exc:
+    except _lake_errors() as exc:
         fail(f"{location}: retention failed: {exc}")
         return
     for part in dropped:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from reconwatch.cli.common import config_option
 from reconwatch.cli_errors import config_from, fail
-from reconwatch.config import Config
 from reconwatch.report.text import clean
+
+if TYPE_CHECKING:
+    from reconwatch.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -17,14 +17,25 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from reconwatch.cli_errors import fail
-from reconwatch.config import ConfigError
-from reconwatch.engine import EngineError
-from reconwatch.ingest.mapping import MappingError
-from reconwatch.ingest.run import AUTO, UnknownFormatError, format_names
-from reconwatch.ingest.sources import InputError
-from reconwatch.lake import LakeError
+from reconwatch.cli_types import AUTO, format_choice
 
-USER_ERRORS = (ConfigError, InputError, UnknownFormatError, EngineError, MappingError, LakeError)
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """The error types a user can fix (a one-line message, no traceback).
+
+    A function, not a module constant: naming the types imports the engine,
+    the lake and every parser (DuckDB, Arrow, Ibis: about a second), which a
+    command that never reaches them (``--help``, ``cases list``) should not
+    pay for. ``except user_errors()`` evaluates only when something was raised.
+    """
+    from reconwatch.config import ConfigError
+    from reconwatch.engine import EngineError
+    from reconwatch.ingest.mapping import MappingError
+    from reconwatch.ingest.run import UnknownFormatError
+    from reconwatch.ingest.sources import InputError
+    from reconwatch.lake import LakeError
+
+    return (ConfigError, InputError, UnknownFormatError, EngineError, MappingError, LakeError)
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -74,7 +85,7 @@ format_option = click.option(
     "fmt",
     default=AUTO,
     show_default=True,
-    type=click.Choice(format_names()),
+    type=format_choice(),
     help="Input format; auto sniffs each file.",
 )
 now_option = click.option(

@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from reconwatch.cli.common import (
-    USER_ERRORS,
     config_option,
     format_option,
     jobs_option,
@@ -17,10 +16,9 @@ from reconwatch.cli.common import (
     now_option,
     parse_now,
     progress_bar,
+    user_errors,
 )
 from reconwatch.cli_errors import config_from, fail
-from reconwatch.generate import ALL_FAMILIES, min_sample_size
-from reconwatch.ingest.run import IngestOptions
 from reconwatch.report.text import clean
 
 
@@ -79,6 +77,7 @@ def hunt(
     `ingest --engine spark` on a cluster).
     """
     from reconwatch.hunt import hunt as run_hunt
+    from reconwatch.ingest.run import IngestOptions
     from reconwatch.report.console import print_cases, print_ingest
     from reconwatch.store import StoreError
 
@@ -106,7 +105,7 @@ def hunt(
                 progress=progress,
                 store_url=store_url,
             )
-    except USER_ERRORS as exc:
+    except user_errors() as exc:
         fail(str(exc))
         return
     except StoreError as exc:  # OUT/reconwatch.db, or a server gone since the check
@@ -160,6 +159,7 @@ def ingest(
     jobs: int | None, engine: str, spark_master: str | None,
 ) -> None:  # fmt: skip
     """Parse PATHS into the Parquet lake without hunting (for later `hunt --lake`)."""
+    from reconwatch.ingest.run import IngestOptions
     from reconwatch.ingest.run import ingest as run_ingest
     from reconwatch.lake import Lake
     from reconwatch.report.console import print_ingest
@@ -181,10 +181,31 @@ def ingest(
                 ),
                 progress,
             )
-    except USER_ERRORS as exc:
+    except user_errors() as exc:
         fail(str(exc))
         return
     print_ingest(console, run)
+
+
+class _SampleSize(click.IntRange):
+    """Line counts from the smallest sample that holds every planted actor.
+
+    The minimum is computed by the generator (NumPy, Arrow), imported only
+    when ``demo`` runs or shows its help, not whenever a command starts.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # click sets it in __init__; here it is computed
+    def min(self) -> int:
+        from reconwatch.generate import ALL_FAMILIES, min_sample_size
+
+        return min_sample_size(ALL_FAMILIES)
+
+    @min.setter
+    def min(self, _value: object) -> None:
+        """Ignored: ``click.IntRange.__init__`` assigns the bound it was given (none)."""
 
 
 @click.command()
@@ -192,7 +213,7 @@ def ingest(
     "--size",
     default=20000,
     show_default=True,
-    type=click.IntRange(min=min_sample_size(ALL_FAMILIES)),
+    type=_SampleSize(),
     help="Number of log lines to generate over all the sample's files.",
 )
 @click.option("--seed", default=7, show_default=True, type=int, help="Random seed.")
@@ -209,7 +230,7 @@ def demo(size: int, seed: int, out_dir: Path) -> None:
     Firewall, Zeek, DNS server, web server, Suricata and sshd logs of one site,
     with planted reconnaissance actors whose ground truth the summary checks.
     """
-    from reconwatch.generate import generate_sample
+    from reconwatch.generate import ALL_FAMILIES, generate_sample
     from reconwatch.hunt import hunt as run_hunt
     from reconwatch.report.console import print_cases, print_ingest
 

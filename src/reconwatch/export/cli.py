@@ -15,12 +15,8 @@ from typing import Any
 
 import click
 
-from reconwatch.config import ConfigError, load_config
+from reconwatch.export import DEFAULT_INDEX, DEFAULT_SOC
 from reconwatch.export import document as doc
-from reconwatch.export.ecs import DEFAULT_INDEX, export_ecs
-from reconwatch.export.ocsf import export_ocsf
-from reconwatch.export.sigma import export_sigma, unsupported
-from reconwatch.export.stix import DEFAULT_SOC, export_stix
 from reconwatch.export.thehive import (
     LEVELS,
     AlertOptions,
@@ -31,6 +27,9 @@ from reconwatch.export.thehive import (
     push_alerts,
 )
 from reconwatch.report.text import clean
+
+# The other exporters are imported by their commands: they load STIX and the
+# detections' registry (Ibis, Arrow), which no other command should wait for.
 
 #: Elasticsearch index / data stream names: lower case, no spaces or separators.
 _INDEX = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,254}$")
@@ -90,6 +89,8 @@ def export() -> None:
 )
 def stix_command(cases_json: str, out: Path | None, soc_name: str) -> None:
     """STIX 2.1 bundle: indicators, sightings, observed data, actors, attack patterns."""
+    from reconwatch.export.stix import export_stix
+
     _write(_convert(export_stix, _load(cases_json), soc_name), out)
 
 
@@ -99,6 +100,8 @@ def stix_command(cases_json: str, out: Path | None, soc_name: str) -> None:
 @click.option("--ndjson", is_flag=True, help="One finding per line instead of a JSON array.")
 def ocsf_command(cases_json: str, out: Path | None, ndjson: bool) -> None:
     """OCSF 1.5 Detection Findings (class 2004), one per case."""
+    from reconwatch.export.ocsf import export_ocsf
+
     _write(_convert(export_ocsf, _load(cases_json), ndjson), out)
 
 
@@ -110,6 +113,8 @@ def ocsf_command(cases_json: str, out: Path | None, ndjson: bool) -> None:
 )
 def ecs_command(cases_json: str, out: Path | None, index: str) -> None:
     """ECS alerts as NDJSON for the Elasticsearch/OpenSearch _bulk API."""
+    from reconwatch.export.ecs import export_ecs
+
     if not _INDEX.match(index):
         raise _error(f"{index!r} is not a valid index name (lower case letters, digits, . _ + -)")
     _write(_convert(export_ecs, _load(cases_json), index), out)
@@ -182,6 +187,9 @@ def thehive_command(
 )
 def sigma_command(out_dir: Path | None, config_path: Path | None) -> None:
     """Sigma rules (correlation rules for count-based detections) with the config's thresholds."""
+    from reconwatch.config import ConfigError, load_config
+    from reconwatch.export.sigma import export_sigma, unsupported
+
     try:
         cfg = load_config(config_path).detect
     except ConfigError as exc:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from reconwatch.report.casejson import SCHEMA
+from reconwatch.report import SCHEMA
 
 #: Namespace of every id an exporter derives (uuid5), so re-exporting the same
 #: case gives the same STIX ids, ECS ``_id``s and Sigma rule ids.

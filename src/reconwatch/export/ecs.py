@@ -19,11 +19,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from reconwatch import __version__
+from reconwatch.export import DEFAULT_INDEX
 from reconwatch.export import document as doc
 from reconwatch.export.sigma import rule_id
 
 ECS_VERSION: Final = "8.12.0"
-DEFAULT_INDEX: Final = "reconwatch-alerts"
 
 #: Every field this exporter writes -> its ECS type (ECS 8.12 reference).
 #: ``labels`` is an object whose values are keywords.

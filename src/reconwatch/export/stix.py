@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from reconwatch.enrich.intel import untyped_import
+from reconwatch.export import DEFAULT_SOC
 from reconwatch.export import document as doc
 
 stix2: Any = untyped_import("stix2")
@@ -34,8 +35,6 @@ stix2: Any = untyped_import("stix2")
 #: attack patterns, threat actors): fixed, so every export emits the very
 #: same version of them instead of a conflicting one.
 REFERENCE_TIME: Final = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-DEFAULT_SOC: Final = "reconwatch SOC"
 
 
 def _id(kind: str, *key: str) -> str:

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from reconwatch import schema
 from reconwatch.config import Config
-from reconwatch.ingest import mapping, registry
+from reconwatch.ingest import AUTO, mapping, registry
 from reconwatch.ingest.base import ParseContext, Parsed, Parser, reject_table
 from reconwatch.ingest.linesql import INVALID_TIMESTAMP
 from reconwatch.ingest.sources import (
@@ -41,7 +41,6 @@ from reconwatch.ingest.sources import (
 )
 from reconwatch.lake import FileStats, Lake, RunStats
 
-AUTO = "auto"
 #: Where the per-file parsers run: this machine (DuckDB, serial or a process pool) or Spark tasks.
 INGEST_ENGINES = ("duckdb", "spark")
 #: Called after each batch with the input's name and the lines read so far.

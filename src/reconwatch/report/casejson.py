@@ -13,8 +13,7 @@ from typing import Any
 from reconwatch import __version__
 from reconwatch.cases import LIST_CAP, Case, Evidence, Finding
 from reconwatch.lake import RunStats
-
-SCHEMA = "reconwatch.cases/1"
+from reconwatch.report import SCHEMA
 
 
 def iso(value: dt.datetime | None) -> str | None:

@@ -18,8 +18,7 @@ from types import FrameType
 import click
 
 from reconwatch.cli_errors import config_from, fail
-from reconwatch.config import Config
-from reconwatch.ingest.run import AUTO, UnknownFormatError, format_names
+from reconwatch.cli_types import AUTO, format_choice
 from reconwatch.report.text import clean
 from reconwatch.watch.receiver import Endpoint, EndpointError
 
@@ -38,7 +37,7 @@ from reconwatch.watch.receiver import Endpoint, EndpointError
     "fmt",
     default=AUTO,
     show_default=True,
-    type=click.Choice(format_names()),
+    type=format_choice(),
     help="Input format; auto sniffs each file (syslog streams: routed by program).",
 )
 @click.option(
@@ -91,13 +90,14 @@ def watch(
     # Imported here: other reconwatch commands need not load the engine to start.
     from sqlalchemy.exc import SQLAlchemyError
 
+    from reconwatch.ingest.run import UnknownFormatError
     from reconwatch.watch.alerts import Sink, StdoutSink, SyslogSink, WebhookSink
     from reconwatch.watch.runner import Watcher, WatchOptions
 
     if not paths and not syslog:
         fail("nothing to watch: give PATHS and/or --syslog udp://HOST:PORT")
     logging.basicConfig(level=logging.WARNING, format="reconwatch: %(levelname)s: %(message)s")
-    config: Config = config_from(config_path)
+    config = config_from(config_path)
     store_url = store_url or config.store.url
     if alert_interval is not None:
         config = config.model_copy(

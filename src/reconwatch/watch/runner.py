@@ -38,8 +38,8 @@ import pyarrow.compute as pc
 from reconwatch.cases import Case, actor_of, build_cases, finding_of
 from reconwatch.config import Config
 from reconwatch.enrich.geo import Geo
-from reconwatch.ingest import mapping, registry
-from reconwatch.ingest.run import AUTO, UnknownFormatError
+from reconwatch.ingest import AUTO, mapping, registry
+from reconwatch.ingest.run import UnknownFormatError
 from reconwatch.store import CaseStore, History
 from reconwatch.triage import triage
 from reconwatch.watch import state as saved
