@@ -44,6 +44,8 @@ def main() -> None:
     from reconwatch.lake import Lake
 
     config = Config(engine=EngineConfig(kind=args.engine, spark_master=args.spark_master))
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rw-stages-", dir=args.work) as tmp:
         work = Path(tmp)
         log = args.log
