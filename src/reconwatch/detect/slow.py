@@ -198,19 +198,31 @@ def slow_scan_with_state(
     the first run. The new state keeps the newest ``cfg.state_windows`` long
     windows.
     """
+    cells = _cells_with_state(network, state, cfg)
+    return _findings(cells, cfg), _kept_state(cells, cfg)
+
+
+def _cells_with_state(
+    network: ir.Table, state: ir.Table | pa.Table | None, cfg: SlowScanConfig
+) -> ir.Table:
+    """The cells of ``network`` merged with those of ``state`` (if any)."""
     cells = slow_cells(network, cfg)
-    if state is not None:
-        if isinstance(state, pa.Table):
-            state = ibis.memtable(conform(state, SLOW_STATE))
-        cells = _merge(cells, state)
-    findings = _findings(cells, cfg)
+    if state is None:
+        return cells
+    if isinstance(state, pa.Table):
+        state = ibis.memtable(conform(state, SLOW_STATE))
+    return _merge(cells, state)
+
+
+def _kept_state(cells: ir.Table, cfg: SlowScanConfig) -> ir.Table:
+    """The newest ``cfg.state_windows`` long windows of ``cells``, as state rows."""
     # The newest window over the whole state: a window aggregate over no
     # partition is portable (Spark puts it on one task; the state is small).
     epoch = cells.window_start.epoch_seconds()
     newest = epoch.max().over(ibis.window())
     oldest_kept = newest - (cfg.state_windows - 1) * cfg.window_seconds
     kept = cells.mutate(_keep=epoch >= oldest_kept).filter(lambda t: t._keep).drop("_keep")
-    return findings, _as_state(kept)
+    return _as_state(kept)
 
 
 def carry_state(
@@ -232,14 +244,16 @@ def carry_state(
     state = None
     if state_file.exists():
         state = backend.read_parquet(str(state_file))
-    found, new_state = slow_scan_with_state(network, state, cfg)
-    slow = conform(found.to_pyarrow(), FINDINGS)
+    partial = _partial(state_file)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    # The findings and the new state both read every cell: computed once into
+    # a temporary table (DuckDB spills it under engine.memory_limit), not twice.
+    with _cells_with_state(network, state, cfg).cache() as cells:
+        slow = conform(_findings(cells, cfg).to_pyarrow(), FINDINGS)
+        _kept_state(cells, cfg).to_parquet(partial)
     slow = slow.append_column("source_table", pa.repeat(pa.scalar("network"), slow.num_rows))
     others = findings.filter(pc.not_equal(findings["detection"], SLOW))
     merged = pa.concat_tables([others, conform(slow, RUN_FINDINGS)])
-    partial = _partial(state_file)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    new_state.to_parquet(partial)
     return merged.sort_by([(key, "ascending") for key in SORT_KEYS]), partial
 
 
