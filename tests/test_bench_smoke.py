@@ -135,3 +135,51 @@ def test_scale_curve_is_drawn_from_the_scale_table(tmp_path: Path) -> None:
     rows = {line.split()[1]: line.split() for line in out.stdout.splitlines()[1:-1]}
     assert (rows["A"][2:4], rows["B"][2:4]) == (["2", "1.00"], ["2", "2.00"])
     assert svg.read_text().count("<polyline") == 4  # two phases in two panels
+
+
+def test_families_bench_hunts_every_file_alone(tmp_path: Path) -> None:
+    """bench/families.py on the smallest sample with every family: one row per file,
+    its lines are the file's data lines (counted here, not taken from the script), grep's
+    floor counted the same lines (no note says otherwise), and every file that holds a
+    planted actor's detectable lines gets a case from its hunt alone. auth.log is left
+    out of that: its planted actor (the SSH password guesser) is context with no
+    detection of its own (truth.json lists the web scan for that address)."""
+    from reconwatch.generate import ALL_FAMILIES, generate_sample
+    from reconwatch.generate.scenario import min_sample_size
+
+    sample = tmp_path / "sample"
+    truth = generate_sample(
+        sample, size=min_sample_size(ALL_FAMILIES), seed=3, families=ALL_FAMILIES
+    )
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "families.py"), "--sample", str(sample),
+         "--work", str(tmp_path), "--markdown"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    table = [line for line in out.stdout.splitlines() if line.startswith("|")]
+    head, rows = table[0], [[c.strip() for c in r.strip("|").split("|")] for r in table[2:]]
+    assert [c.strip() for c in head.strip("|").split("|")][:4] == [
+        "family", "file", "format", "lines"
+    ]  # fmt: skip
+    by_file = {r[1]: r for r in rows}
+    files = ["firewall/kern.log", "zeek/conn.log", "dns/query.log", "zeek/dns.log",
+             "web/access.log", "ids/eve.json", "auth/auth.log"]  # fmt: skip
+    assert sorted(by_file) == sorted(files) and len(rows) == len(files), rows
+    detectable = {
+        file
+        for actor in truth.actors
+        if actor.expected_detections
+        for file, n in actor.lines.items()
+        if n
+    } - {"auth/auth.log"}
+    assert {"web/access.log", "dns/query.log", "zeek/dns.log", "ids/eve.json"} <= detectable
+    for file, row in by_file.items():
+        with (sample / file).open() as f:
+            data = sum(1 for line in f if not (file.startswith("zeek/") and line.startswith("#")))
+        lines, cases, note = int(row[3].replace(",", "")), int(row[10]), row[11]
+        assert lines == data > 0, (file, row)
+        assert "grep counted" not in note and "rejected" not in note, (file, row)
+        assert float(row[6]) > 0 and int(row[7].replace(",", "")) > 0, row  # hunt s, lines/s
+        if file in detectable:
+            assert cases >= 1, (file, row)
