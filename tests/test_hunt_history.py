@@ -105,15 +105,49 @@ def test_a_closed_false_positive_stays_decided_when_the_same_logs_are_hunted_aga
         two_days.read_text() + burst(tmp_path / "c.log", "Oct  2 08:00:00").read_text()
     )
     later = hunt([str(three_days)], Config(), store_url=url, options=options)
-    (new,) = later.cases
-    assert new.analyst is None and new.id != case.id and new.id.startswith(case.id)
-    assert {c for e in later.plan.entries for c in e.case_ids} == {new.id}
+    closed, new = sorted(later.cases, key=lambda c: c.first_seen)
+    # The two closed days stay the closed case's; only the third day is new,
+    # judged on its own: the episodes the analyst closed do not make it "repeated".
+    assert closed.id == case.id and closed.analyst is not None
+    assert closed.first_seen.day == 30 and closed.last_seen.day == 1
+    assert new.analyst is None and new.id not in (case.id, "")
+    assert (new.first_seen.month, new.first_seen.day) == (10, 2)
+    assert len(new.findings) == 1 and not new.escalate
+    assert later.plan.entries == ()
     store = CaseStore(url)
     try:
-        stored = {c.id: c.status for c in store.list()}
+        stored = {c.id: (c.status, c.episodes) for c in store.list()}
     finally:
         store.close()
-    assert stored == {case.id: "closed", new.id: "escalated"}
+    assert stored == {case.id: ("closed", 1), new.id: ("open", 1)}
+
+
+def test_closed_activity_in_a_lake_does_not_make_new_activity_repeated(tmp_path: Path) -> None:
+    """Hunting a lake re-reads the activity an analyst closed: it must not count again.
+
+    A morning burst is closed as a false positive; the afternoon burst of the
+    same source, hunted over the same lake (which still holds the morning), is
+    a new case of one episode: not "2 separate scan episodes", not escalated,
+    not blocked; the morning stays the closed case's.
+    """
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    lake = tmp_path / "lake"
+    options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    morning = burst(tmp_path / "a.log", "Sep 30 10:00:00")
+    (first,) = hunt([str(morning)], Config(), store_url=url, lake_dir=lake, options=options).cases
+    _close(url, first.id)
+    afternoon = burst(tmp_path / "b.log", "Sep 30 14:00:00")
+    later = hunt([str(afternoon)], Config(), store_url=url, lake_dir=lake, options=options)
+    closed, new = sorted(later.cases, key=lambda c: c.first_seen)
+    assert (closed.id, closed.disposition) == (first.id, "benign")
+    assert (closed.first_seen.hour, new.first_seen.hour) == (10, 14)
+    assert new.analyst is None and new.id != first.id
+    assert not new.escalate and new.disposition != "malicious"
+    assert not any("episodes" in reason for reason in new.reasons)
+    assert later.plan.entries == ()
+    document = {c["id"]: c for c in later.document()["cases"]}
+    assert document[first.id]["analyst"]["disposition"] == "false_positive"
+    assert document[new.id]["analyst"] is None
 
 
 def _close(url: str, case_id: str) -> None:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from reconwatch.cases import Case, build_cases
+from reconwatch.cases import Case, actor_of, build_cases, finding_of
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS, run_detections
 from reconwatch.detect.slow import SLOW, carry_state, commit_slow_state
@@ -36,6 +37,9 @@ from reconwatch.respond.exposure import ExposureReport, exposure_audit, write_ex
 from reconwatch.respond.honeypot import HoneypotSuggestions, suggest_honeypots, write_honeypot_files
 from reconwatch.store import CaseStore, Decision, History
 from reconwatch.triage import triage
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 CASES_FILE = "cases.json"
 STORE_FILE = "reconwatch.db"
@@ -97,6 +101,29 @@ def hunt(
     # Low-and-slow scans span batches: a hunt over a fresh lake carries the
     # slow-scan state in OUT/state (a hunt over --lake reads every batch anyway).
     state_file = out_dir / SLOW_STATE_FILE if out_dir is not None and lake_dir is None else None
+    store_url = store_url or config.store.url
+    if store_url is None and out_dir is not None:
+        store_url = f"sqlite:///{(out_dir / STORE_FILE).resolve()}"
+    # Opened first: a store that cannot be opened fails the hunt before any
+    # work, and the analysts' closed cases shape the cases built below.
+    store = CaseStore(store_url) if store_url else None
+    try:
+        return _hunt(paths, config, out_dir, lake_dir, options, progress, store, state_file)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _hunt(
+    paths: Iterable[str] | None,
+    config: Config,
+    out_dir: Path | None,
+    lake_dir: Path | str | None,
+    options: IngestOptions | None,
+    progress: Progress | None,
+    store: CaseStore | None,
+    state_file: Path | None,
+) -> HuntResult:
     with _lake_for(out_dir, lake_dir) as lake:
         options = options or IngestOptions()
         run = ingest(paths, lake, config, options, progress) if paths is not None else None
@@ -120,7 +147,7 @@ def hunt(
                     local.table("network"), findings, state_file, config.detect.slow_scan
                 )
             tables = local.tables()
-            cases = build_cases(tables, findings, config.triage.evidence_samples)
+            cases = _cases(tables, findings, config.triage.evidence_samples, store)
             attach_series(tables, cases)  # chart data for report.html and the web UI
             # The playbook's network audit and honeypot plan, while the lake is open.
             actors = sorted({s for c in cases for s in c.sources})
@@ -130,32 +157,22 @@ def hunt(
             engine.close()
             local.close()
 
-    store_url = store_url or config.store.url
-    if store_url is None and out_dir is not None:
-        store_url = f"sqlite:///{(out_dir / STORE_FILE).resolve()}"
-    store = CaseStore(store_url) if store_url else None
+    history = _case_ids(store, cases) if store else {}
+    enrichment = Enrichment.load(config.enrich)
+    # An input read only in part (truncated, corrupt, unreadable) leaves the
+    # verdicts blind to what it held: say so wherever the cases go.
+    warnings = [f.error for f in (run.files if run else []) if f.error]
+    warnings += [f"enrichment: {error}" for error in enrichment.errors]
+    exercise_sources = [str(n) for e in enrichment.exercises for n in e.sources]
     try:
-        history = _case_ids(store, cases) if store else {}
-        enrichment = Enrichment.load(config.enrich)
-        # An input read only in part (truncated, corrupt, unreadable) leaves the
-        # verdicts blind to what it held: say so wherever the cases go.
-        warnings = [f.error for f in (run.files if run else []) if f.error]
-        warnings += [f"enrichment: {error}" for error in enrichment.errors]
-        exercise_sources = [str(n) for e in enrichment.exercises for n in e.sources]
-        try:
-            cases = triage(
-                cases, config, tables=list(tables), history=history, enrichment=enrichment
-            )
-        finally:
-            enrichment.close()
-        _keep_decisions(cases)
-        plan = plan_blocks(cases, config, extra_protected=exercise_sources)
-        if store is not None:
-            run_id = run.run_id if run else "lake"
-            store.record([case_to_dict(c) for c in cases], run_id, config.triage.repeat_gap_seconds)
+        cases = triage(cases, config, tables=list(tables), history=history, enrichment=enrichment)
     finally:
-        if store is not None:
-            store.close()
+        enrichment.close()
+    _keep_decisions(cases)
+    plan = plan_blocks(cases, config, extra_protected=exercise_sources)
+    if store is not None:
+        run_id = run.run_id if run else "lake"
+        store.record([case_to_dict(c) for c in cases], run_id, config.triage.repeat_gap_seconds)
     if state_file is not None and slow_state is not None:
         commit_slow_state(slow_state, state_file)  # only once the whole hunt succeeded
     exposure.cases = {c.id: sorted(c.sources) for c in cases}
@@ -182,17 +199,52 @@ _ANALYST_DISPOSITIONS: Final = {
 }
 
 
-def _already_decided(case: Case, closed_cases: list[Decision]) -> bool:
-    """Mark ``case`` as a closed case's activity when one's span covers it; say if so.
+def _cases(
+    tables: Mapping[str, ir.Table],
+    findings: pa.Table,
+    evidence_samples: int,
+    store: CaseStore | None,
+) -> list[Case]:
+    """The hunt's cases; activity an analyst's closed case covers stays that case's.
 
-    Re-hunting data an analyst has already closed a case on (say, as a false
-    positive) must not open a new case, escalate or block again; activity
-    outside every closed span is new and gets (or joins) an open case.
+    Re-hunting logs an analyst has closed a case on (say, as a false positive)
+    must not open a new case, escalate or block again, and must not count as
+    an earlier episode of the actor's new activity either. So each finding
+    that lies within one of its actor's closed spans goes to a case marked
+    with that decision (``_mark_decided``), and only the other findings build
+    the open or new cases that triage judges.
     """
-    covering = [c for c in closed_cases if c.covers(case.first_seen, case.last_seen)]
-    if not covering:
-        return False
-    closed = covering[-1]
+    if store is None or findings.num_rows == 0:
+        return build_cases(tables, findings, evidence_samples)
+    rows = [finding_of(row) for row in findings.to_pylist()]  # findings are few
+    decided = store.decided(sorted({actor_of(f) for f in rows}))
+    if not decided:
+        return build_cases(tables, findings, evidence_samples)
+    # Per actor, the newest closed case covering any of its findings.
+    covering: dict[str, Decision] = {}
+    covered = []
+    for finding in rows:
+        actor = actor_of(finding)
+        within = [
+            d for d in decided.get(actor, []) if d.covers(finding.first_seen, finding.last_seen)
+        ]
+        covered.append(bool(within))
+        if within:
+            newest = within[-1]  # decided() lists each actor's closed cases oldest first
+            known = covering.get(actor)
+            covering[actor] = (
+                newest if known is None or known.first_seen <= newest.first_seen else known
+            )
+    mask = pa.array(covered, pa.bool_())
+    cases = build_cases(tables, findings.filter(pc.invert(mask)), evidence_samples)
+    closed = build_cases(tables, findings.filter(mask), evidence_samples)
+    for case in closed:
+        _mark_decided(case, covering[case.actor])
+    return cases + closed
+
+
+def _mark_decided(case: Case, closed: Decision) -> None:
+    """``case`` is activity the analyst's closed case ``closed`` covers: its id and verdict."""
     case.id = closed.case_id
     case.analyst = {
         "case_id": closed.case_id,
@@ -200,27 +252,22 @@ def _already_decided(case: Case, closed_cases: list[Decision]) -> bool:
         "disposition": closed.disposition,
         "reason": closed.reason,
     }
-    return True
 
 
 def _case_ids(store: CaseStore, cases: list[Case]) -> dict[str, History]:
     """Give each case its id in the store; return the history triage may count.
 
-    Activity a closed case spans is that case's (``_already_decided``), even
-    when the actor has an open case for later activity, whose history then
-    does not count towards it. Otherwise an actor's open case keeps its id
-    across hunts, and a new case whose id a closed case holds is renamed now,
-    so cases.json, the rule comments and the store all name it alike.
+    Cases of decided activity already carry their closed case's id (``_cases``).
+    An actor's open case keeps its id across hunts, and a new case whose id a
+    closed case holds is renamed now, so cases.json, the rule comments and
+    the store all name it alike.
     """
-    actors = [c.actor for c in cases]
-    history = store.history(actors)
-    decided = store.decided(actors)
-    for case in cases:
-        if _already_decided(case, decided.get(case.actor, [])):
-            history.pop(case.actor, None)
-        elif case.actor in history:
+    undecided = [c for c in cases if c.analyst is None]
+    history = store.history([c.actor for c in undecided])
+    for case in undecided:
+        if case.actor in history:
             case.id = history[case.actor].case_id
-    fresh = [c for c in cases if c.actor not in history and c.analyst is None]
+    fresh = [c for c in undecided if c.actor not in history]
     renamed = store.new_ids([c.id for c in fresh])
     for case in fresh:
         case.id = renamed.get(case.id, case.id)
