@@ -488,9 +488,10 @@ def watch_dir(tmp_path: Path) -> Path:
     return logs
 
 
-def test_an_earlier_actors_neighbour_is_alerted_with_the_case_id(
+def test_an_earlier_actors_neighbour_is_alerted_naming_the_case(
     tmp_path: Path, store_url: str
 ) -> None:
+    """The earlier case is named in ``watchlist``; it is not the neighbour's own case."""
     case_id = earlier_case(store_url)
     logs = watch_dir(tmp_path)
     sink = Collect()
@@ -504,7 +505,7 @@ def test_an_earlier_actors_neighbour_is_alerted_with_the_case_id(
     assert len(sink.alerts) == 1
     alert = sink.alerts[0][1]
     assert alert.actor == NEIGHBOUR
-    assert alert.case_id == case_id
+    assert alert.case_id is None  # no case of its own yet
     assert alert.watchlist == {
         "case_id": case_id,
         "actor": SCANNER,
@@ -513,6 +514,41 @@ def test_an_earlier_actors_neighbour_is_alerted_with_the_case_id(
     assert alert.severity == "medium"
     assert alert.beyond_recon == []
     assert alert.counts["watchlist_network_events"] == 1
+
+
+def test_the_earlier_actor_itself_is_alerted_under_its_own_case(
+    tmp_path: Path, store_url: str
+) -> None:
+    case_id = earlier_case(store_url)
+    logs = watch_dir(tmp_path)
+    sink = Collect()
+    w = watcher([logs], sink, store=store_url)
+    try:
+        (logs / "kern.log").write_text(netfilter(22, src=SCANNER))
+        w.cycle()
+    finally:
+        w.finish()
+    (alert,) = [a for _, a in sink.alerts]
+    assert (alert.actor, alert.case_id) == (SCANNER, case_id)
+    assert alert.watchlist is not None and alert.watchlist["case_id"] == case_id
+
+
+def test_a_neighbour_that_scans_gets_its_own_case_id_not_the_earlier_one(
+    tmp_path: Path, store_url: str
+) -> None:
+    case_id = earlier_case(store_url)
+    logs = watch_dir(tmp_path)
+    sink = Collect()
+    w = watcher([logs], sink, store=store_url)
+    try:
+        (logs / "kern.log").write_text("".join(netfilter(p, src=NEIGHBOUR) for p in range(1, 41)))
+        w.cycle()
+    finally:
+        w.finish()
+    alerts = [a for _, a in sink.alerts if a.actor == NEIGHBOUR]
+    assert alerts and alerts[-1].detections
+    assert alerts[-1].case_id is not None and alerts[-1].case_id != case_id
+    assert alerts[-1].watchlist is not None and alerts[-1].watchlist["case_id"] == case_id
 
 
 def test_continued_watched_activity_is_updated_at_most_once_per_interval(

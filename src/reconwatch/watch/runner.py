@@ -383,7 +383,10 @@ class Watcher:
                 hit = hits[source]
                 state.watch = hit
                 state.sources.add(source)
-                state.case_id = state.case_id or hit.entry.case_id
+                if source == hit.entry.source_ip:
+                    # Its own earlier case. A neighbour's (same /24, /64 or ASN) is
+                    # named in the alert's watchlist part, never as this actor's case.
+                    state.case_id = state.case_id or hit.entry.case_id
                 state.seen(row["timestamp_min"], row["timestamp_max"])
                 key = f"watchlist_{name}_events"
                 state.counts[key] = state.counts.get(key, 0) + int(row["timestamp_count"])
