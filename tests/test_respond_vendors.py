@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconwatch.config import SiteConfig
+from reconwatch.config import Config, SiteConfig
 from reconwatch.netaddr import IPNetwork
 from reconwatch.respond import (
     BlockEntry,
@@ -192,39 +192,88 @@ def test_pf_rendering() -> None:
 
 def test_asa_rendering() -> None:
     text = render_asa(SMALL, generated_at=WHEN + dt.timedelta(seconds=1))
-    assert text.splitlines()[6:] == [
-        "object-group network RECONWATCH-90",
-        " description reconwatch blocks of 90 s",
-        " network-object host 45.33.32.156",
-        "exit",
-        "time-range RECONWATCH-EXP-90",
+    lines = text.splitlines()
+    body = lines[lines.index("") + 1 :]
+
+    def block(seconds: int, objects: str, end: str, until: str) -> list[str]:
+        group, time_range = f"RECONWATCH-2609301000-{seconds}", f"RECONWATCH-E2609301000-{seconds}"
+        return [
+            f"object-group network {group}",
+            f" description reconwatch blocks of {seconds} s until {until}",
+            objects,
+            "exit",
+            f"time-range {time_range}",
+            f" absolute end {end}",
+            "exit",
+            f"access-list outside_access_in line 1 extended deny ip object-group {group} any "
+            f"time-range {time_range}",
+            "",
+        ]
+
+    def removal(seconds: int) -> list[str]:
+        group, time_range = f"RECONWATCH-2609301000-{seconds}", f"RECONWATCH-E2609301000-{seconds}"
+        return [
+            f"! no access-list outside_access_in extended deny ip object-group {group} any "
+            f"time-range {time_range}",
+            f"! no object-group network {group}",
+            f"! no time-range {time_range}",
+        ]
+
+    assert body == [
         # 10:01:31 rounds up: a block never ends before its timeout.
-        " absolute end 10:02 30 September 2026",
-        "exit",
-        "access-list RECONWATCH-IN extended deny ip object-group RECONWATCH-90 any "
-        "time-range RECONWATCH-EXP-90",
-        "",
-        "object-group network RECONWATCH-3600",
-        " description reconwatch blocks of 3600 s",
-        " network-object 198.51.100.0 255.255.255.248",
-        "exit",
-        "time-range RECONWATCH-EXP-3600",
-        " absolute end 11:01 30 September 2026",
-        "exit",
-        "access-list RECONWATCH-IN extended deny ip object-group RECONWATCH-3600 any "
-        "time-range RECONWATCH-EXP-3600",
-        "",
-        "object-group network RECONWATCH-1814400",
-        " description reconwatch blocks of 1814400 s",
-        " network-object 2001:db8:4::/64",
-        "exit",
-        "time-range RECONWATCH-EXP-1814400",
-        " absolute end 10:01 21 October 2026",
-        "exit",
-        "access-list RECONWATCH-IN extended deny ip object-group RECONWATCH-1814400 any "
-        "time-range RECONWATCH-EXP-1814400",
+        *block(
+            90,
+            " network-object host 45.33.32.156",
+            "10:02 30 September 2026",
+            "2026-09-30T10:02:00Z",
+        ),
+        *block(
+            3600,
+            " network-object 198.51.100.0 255.255.255.248",
+            "11:01 30 September 2026",
+            "2026-09-30T11:01:00Z",
+        ),
+        *block(
+            1814400,
+            " network-object 2001:db8:4::/64",
+            "10:01 21 October 2026",
+            "2026-10-21T10:01:00Z",
+        ),
+        "! Remove (after the expiry, or to lift the blocks now), in this order:",
+        *removal(90),
+        *removal(3600),
+        *removal(1814400),
     ]
-    assert text.splitlines()[2] == "! Bind once: access-group RECONWATCH-IN in interface outside"
+
+
+def test_asa_never_binds_a_deny_only_acl() -> None:
+    """Binding a deny-only ACL inbound replaces the interface's ACL: its implicit
+    deny then drops every other inbound packet. The file only inserts ACEs at
+    line 1 of the site's existing inbound ACL, whose name is configurable."""
+    text = render_asa(SMALL, acl="OUTSIDE-IN", generated_at=WHEN)
+    commands = [line for line in text.splitlines() if line and not line.startswith("!")]
+    assert not any(line.startswith("access-group") for line in commands)
+    aces = [line for line in commands if line.startswith("access-list")]
+    assert len(aces) == 3
+    assert all(line.startswith("access-list OUTSIDE-IN line 1 extended deny ip ") for line in aces)
+    assert "existing inbound ACL OUTSIDE-IN" in text
+    assert "Never bind" in text
+    assert Config().respond.asa_access_list == "outside_access_in"
+
+
+def test_asa_names_differ_between_runs() -> None:
+    """A later run's file never adds members to, or moves the end of, an earlier run's group."""
+    first = render_asa(SMALL, generated_at=WHEN)
+    later = render_asa(SMALL, generated_at=WHEN + dt.timedelta(hours=1))
+    groups = {
+        line for line in first.splitlines() if line.startswith(("object-group", "time-range"))
+    }
+    assert groups
+    assert groups.isdisjoint(later.splitlines())
+    longest = "x" * 41  # the longest name respond.asa_object_group allows
+    for line in render_asa(SMALL, longest, generated_at=WHEN).splitlines():
+        if line.startswith(("object-group network", "time-range")):
+            assert len(line.split()[-1]) <= 64, line
 
 
 def test_panos_edl_rendering() -> None:
@@ -489,10 +538,11 @@ def pf_networks(text: str) -> list[IPNetwork]:
 def asa_networks(text: str) -> list[IPNetwork]:
     found: list[IPNetwork] = []
     allowed = re.compile(
-        r"(!.*|exit|object-group network RECONWATCH-\d+| description reconwatch blocks of \d+ s"
-        r"|time-range RECONWATCH-EXP-\d+| absolute end \d\d:\d\d \d+ [A-Z][a-z]+ \d{4}"
-        r"|access-list RECONWATCH-IN extended deny ip object-group RECONWATCH-\d+ any"
-        r" time-range RECONWATCH-EXP-\d+|)"
+        r"(!.*|exit|object-group network RECONWATCH-\d{10}-\d+"
+        rf"| description reconwatch blocks of \d+ s until {_STAMP}"
+        r"|time-range RECONWATCH-E\d{10}-\d+| absolute end \d\d:\d\d \d+ [A-Z][a-z]+ \d{4}"
+        r"|access-list outside_access_in line 1 extended deny ip object-group"
+        r" RECONWATCH-\d{10}-\d+ any time-range RECONWATCH-E\d{10}-\d+|)"
     )
     for line in text.splitlines():
         if match := re.fullmatch(r" network-object host ([0-9a-f.:]+)", line):

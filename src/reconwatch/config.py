@@ -703,6 +703,23 @@ class TriageConfig(Section):
     evidence_samples: int = Field(5, ge=1, le=100)
 
 
+#: Words nft 1.0.6 refuses as a table name (each was tried with ``nft -c``); one
+#: such name makes the whole file fail to load. Not exhaustive: ``nft -c -f``
+#: remains the final check before applying.
+NFT_TABLE_KEYWORDS: Final = frozenset(
+    """
+    accept add ah arp bridge chain comment comp constant continue counter create ct dccp
+    define delete describe dnat drop dst dup dynamic element elements esp ether export
+    exthdr fib flags flowtable flush frag fwd goto handle hbh hook icmp icmpv6 iif
+    iifname include index inet insert interval ip ip6 jhash jump limit list log map mark
+    masquerade meta meter mh monitor netdev notrack numgen oif oifname osf policy
+    position priority queue quota redirect reject rename replace reset return rt rule
+    ruleset sctp set size snat socket symhash synproxy table tcp th timeout tproxy type
+    udp update vlan vmap
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+
+
 class RespondConfig(Section):
     #: Block only escalated (malicious) cases by default; "suspicious" adds the rest.
     block_dispositions: list[Disposition] = Field(default_factory=_default_block_dispositions)
@@ -715,7 +732,8 @@ class RespondConfig(Section):
         AfterValidator(_every_severity),
     ] = Field(default_factory=_default_block_for)
     #: Rule budget: firewalls slow down and operators lose track beyond this.
-    max_entries: int = Field(10000, ge=1)
+    #: At most 65536: an ipset (block-ipset.sh) holds no more elements.
+    max_entries: int = Field(10000, ge=1, le=65536)
     nft_table: str = Field("reconwatch", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,30}$")
     ipset_name: str = Field("reconwatch", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,20}$")
     #: IPv6 sources are blocked as their /64 (one host owns a whole /64, and
@@ -726,12 +744,27 @@ class RespondConfig(Section):
     #: Names used in those files (validated: they end up in rule text).
     pf_table: str = Field("reconwatch", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,21}$")
     asa_object_group: str = Field("RECONWATCH", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,40}$")
-    asa_access_list: str = Field("RECONWATCH-IN", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,40}$")
+    #: The site's existing inbound ACL on the ASA (``show running-config
+    #: access-group``): the ASA file inserts its denies at its line 1 and never
+    #: binds an ACL of its own (a deny-only ACL bound inbound drops everything else).
+    asa_access_list: str = Field("outside_access_in", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,40}$")
     fortigate_prefix: str = Field("reconwatch", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,20}$")
     aws_network_acl_id: str | None = Field(None, pattern=r"^acl-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
     #: AWS network ACLs hold 20 rules by default: keep room for the site's own.
     aws_first_rule_number: int = Field(1, ge=1, le=32766)
     aws_max_rules: int = Field(18, ge=0, le=32766)
+
+    @model_validator(mode="after")
+    def _writers_have_their_settings(self) -> RespondConfig:
+        # Checked here, not when the hunt writes the files at its very end.
+        if "aws_nacl" in self.writers and self.aws_network_acl_id is None:
+            raise ValueError(
+                "the aws_nacl writer needs respond.aws_network_acl_id "
+                "(the network ACL's id, acl-...)"
+            )
+        if self.nft_table.lower() in NFT_TABLE_KEYWORDS:
+            raise ValueError(f"respond.nft_table {self.nft_table!r} is an nft keyword")
+        return self
 
     @model_validator(mode="after")
     def _aws_rules_fit(self) -> RespondConfig:

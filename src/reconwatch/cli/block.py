@@ -135,6 +135,11 @@ def block_apply(
     Without --case the live table becomes the plan of every blockable case
     (blocks not in it are lifted). With --case the selected cases' blocks are
     added to the live table: every other live block keeps its expiry.
+
+    Nothing the hunt refused is ever planned: each case's recorded
+    containment is honoured (refusals, planned entries), and the sources are
+    checked again against the protections of --config (site ranges, approved
+    exercise sources, benign-scanner lists).
     """
     from reconwatch.respond.apply import (
         add_nftables,
@@ -228,11 +233,16 @@ def block_extend(
     case_ids: tuple[str, ...],
 ) -> None:
     """Add SECONDS to the live block holding ADDRESS."""
-    from reconwatch.respond.apply import extend_block
+    from reconwatch.respond.apply import config_protected_sources, extend_block
     from reconwatch.respond.protect import ProtectedRanges
 
     config, table_name, audit = _block_settings(config_path, table, audit_path)
-    protected = _respond_call(lambda: ProtectedRanges.from_site(config.site))
+    # What a hunt with this config protects: the site, exercise sources, benign scanners.
+    protected = _respond_call(
+        lambda: ProtectedRanges.from_site(
+            config.site, extra=config_protected_sources(config, [address])
+        )
+    )
     block_ = _respond_call(
         lambda: extend_block(
             address,

@@ -50,9 +50,11 @@ from reconwatch.respond.blocklist import (
     BlockEntry,
     BlockPlan,
     BlockRequest,
+    Refusal,
     build_blocklist,
     entry_comment,
     sanitize_comment,
+    validate_address,
     verified_entries,
 )
 from reconwatch.respond.nftables import (
@@ -577,8 +579,19 @@ def missing_case_ids(document: Mapping[str, Any], case_ids: Iterable[str]) -> li
     return [cid for cid in dict.fromkeys(case_ids) if cid not in known]
 
 
+def _recorded(case: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``containment`` the hunt recorded on a ``cases.json`` case (None: none)."""
+    recorded = case.get("containment")
+    return recorded if isinstance(recorded, Mapping) and recorded else None
+
+
 def why_not_blocked(case: Mapping[str, Any], config: Config) -> str | None:
-    """Why a ``cases.json`` case gives no block request; None when it gives some."""
+    """Why a ``cases.json`` case gives no block request; None when it gives some.
+
+    The config decides first (disposition, severity, sources); then the hunt's
+    own record: a case the hunt did not block (``containment.block`` false
+    with a ``why``, e.g. its disposition then) is not blocked now either.
+    """
     disposition, severity = case.get("disposition"), case.get("severity")
     if disposition not in config.respond.block_dispositions:
         return f"disposition {disposition!r} is not in respond.block_dispositions"
@@ -586,7 +599,85 @@ def why_not_blocked(case: Mapping[str, Any], config: Config) -> str | None:
         return f"severity {severity!r} has no respond.block_for_seconds"
     if not case.get("sources"):
         return "it has no sources"
+    recorded = _recorded(case)
+    if recorded is not None and not recorded.get("block") and "why" in recorded:
+        return f"the hunt did not block it: {_text(recorded['why'])}"
     return None
+
+
+def _text(value: object, limit: int = 200) -> str:
+    """Document text for a refusal reason (shown escaped by the CLI), bounded."""
+    return (value if isinstance(value, str) else repr(value))[:limit]
+
+
+def _intervals(networks: Iterable[IPNetwork]) -> dict[int, list[tuple[int, int]]]:
+    """``networks`` merged into sorted disjoint ``(first, last)`` intervals per family."""
+    merged: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+    for version in (4, 6):
+        bounds = sorted(
+            (int(n.network_address), int(n.broadcast_address))
+            for n in networks
+            if n.version == version
+        )
+        for first, last in bounds:
+            spans = merged[version]
+            if spans and first <= spans[-1][1] + 1:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], last))
+            else:
+                spans.append((first, last))
+    return merged
+
+
+def _covered(network: IPNetwork, intervals: Mapping[int, list[tuple[int, int]]]) -> bool:
+    """Whether every address of ``network`` lies inside the merged ``intervals``."""
+    first, last = int(network.network_address), int(network.broadcast_address)
+    return any(a <= first and last <= b for a, b in intervals[network.version])
+
+
+def _recorded_entries(recorded: Mapping[str, Any]) -> list[IPNetwork]:
+    """The networks the hunt planned for a case (malformed items are ignored)."""
+    found: list[IPNetwork] = []
+    entries = recorded.get("entries")
+    for item in entries if isinstance(entries, list) else []:
+        try:
+            found.append(ipaddress.ip_network(item, strict=True))
+        except (TypeError, ValueError):
+            continue
+    return found
+
+
+def config_protected_sources(config: Config, addresses: Iterable[str] = ()) -> list[str]:
+    """What a hunt with ``config`` protects besides its site's ranges.
+
+    The sources of approved exercises (``enrich.exercises``, read with the
+    hunt's own loader) and every address of ``addresses`` on a benign-scanner
+    list (``enrich.warninglists``). Unlike a hunt, which notes an unreadable
+    file as a warning and goes on, a file that cannot be read raises
+    ``ValueError``: nothing is blocked on a guess about what is protected.
+    """
+    from reconwatch.enrich.benign import BenignScanners, WarninglistError
+    from reconwatch.enrich.exercises import ExerciseError, load_exercises
+
+    protected: list[str] = []
+    enrich = config.enrich
+    if enrich.exercises is not None:
+        try:
+            protected += [str(n) for e in load_exercises(enrich.exercises) for n in e.sources]
+        except ExerciseError as exc:
+            raise ValueError(f"enrich.exercises: {exc}; nothing planned") from exc
+    wanted: list[str] = []
+    for text in addresses:
+        try:
+            wanted.append(str(validate_address(text)))
+        except ValueError:
+            continue
+    if enrich.warninglists and wanted:
+        try:
+            benign = BenignScanners.load(enrich.warninglists)
+        except WarninglistError as exc:
+            raise ValueError(f"enrich.warninglists: {exc}; nothing planned") from exc
+        protected += [ip for ip, names in benign.lookup(wanted).items() if names]
+    return protected
 
 
 def plan_from_cases_document(
@@ -596,46 +687,130 @@ def plan_from_cases_document(
     case_ids: Sequence[str] = (),
     extra_protected: Iterable[str] = (),
 ) -> BlockPlan:
-    """The block plan for a ``cases.json`` document, as a hunt would build it.
+    """The block plan for a ``cases.json`` document: never more than the hunt planned.
 
     For ``reconwatch block apply --cases OUT/cases.json``: the operator applies
-    what the hunt wrote and reviewed, not a new analysis. Only cases whose
-    disposition is in ``respond.block_dispositions`` are blocked (and only
-    ``case_ids`` when given), for ``respond.block_for_seconds`` by severity;
-    the sources go through :func:`build_blocklist` again, so a hand-edited
-    document cannot smuggle a protected address in. ``extra_protected`` adds
-    allowlists and approved exercise sources. ``respond.ipv6_prefix`` is used
-    when the config has it (else IPv6 stays /128). A ``case_ids`` id that
-    no case of the document has raises ``LookupError`` (a typo must not
-    silently give an empty plan).
+    what the hunt wrote and reviewed, not a new analysis. Two checks, and the
+    stricter wins:
+
+    * the hunt's record on each case (``containment``): a source the hunt
+      refused is refused again with the hunt's reason (``refused by the hunt:
+      protected: ...``), a source no recorded entry covers is refused, a case
+      the hunt did not block is not blocked, and no entry ends up wider than
+      the hunt's (IPv6 falls back to /128 when ``respond.ipv6_prefix`` would
+      widen past it). This holds even when ``config`` is not the hunt's: its
+      ``site.protected`` and home networks are in the record. In a document
+      where some case has a record, a case without one is refused;
+    * the current ``config``: disposition (``respond.block_dispositions``),
+      ``respond.block_for_seconds`` by severity, and the ranges a hunt with
+      it protects: the site's, approved exercise sources and benign-scanner
+      addresses (:func:`config_protected_sources`), sources the document's
+      enrichment puts on a benign list, and ``extra_protected``. Every source
+      goes through :func:`build_blocklist` again, so a hand-edited document
+      cannot smuggle a protected address in.
+
+    Only ``case_ids`` are planned when given; an id that no case of the
+    document has raises ``LookupError`` (a typo must not silently give an
+    empty plan). A document without any record (hand-written) is checked
+    against the config alone.
     """
     missing = missing_case_ids(document, case_ids)
     if missing:
         raise LookupError(f"no case {', '.join(missing)} in the cases document")
     only = set(case_ids)
+    cases = [c for c in document.get("cases", []) if isinstance(c, Mapping)]
+    any_recorded = any(_recorded(c) is not None for c in cases)
     requests: list[BlockRequest] = []
-    for case in document.get("cases", []):
-        if not isinstance(case, Mapping):
-            continue
+    refusals: list[Refusal] = []
+    recorded_networks: list[IPNetwork] = []
+    recorded_cases: set[str] = set()
+    benign: list[str] = []
+    for case in cases:
+        enrichment = case.get("enrichment")
+        if isinstance(enrichment, Mapping):
+            benign += [
+                str(source)
+                for source, context in enrichment.items()
+                if isinstance(context, Mapping) and context.get("benign_lists")
+            ]
         cid = case.get("id")
         if not isinstance(cid, str) or (only and cid not in only):
             continue
         if why_not_blocked(case, config) is not None:
             continue
         severity = case["severity"]
+        sources = case.get("sources")
+        sources = sources if isinstance(sources, list) else []
+        recorded = _recorded(case)
+        if recorded is None and any_recorded:
+            refusals += [
+                Refusal(_text(s, 64), cid, "the hunt recorded no containment for this case")
+                for s in sources
+            ]
+            continue
+        allowed: dict[int, list[tuple[int, int]]] | None = None
+        hunt_refused: Mapping[Any, Any] = {}
+        if recorded is not None:
+            recorded_cases.add(cid)
+            networks = _recorded_entries(recorded)
+            recorded_networks += networks
+            allowed = _intervals(networks)
+            refused_field = recorded.get("refused")
+            hunt_refused = refused_field if isinstance(refused_field, Mapping) else {}
         seconds = config.respond.block_for_seconds[severity]
         detections = [d for d in case.get("detections", []) if isinstance(d, str)]
         reason = "reconnaissance: " + ", ".join(detections)
-        requests.extend(
-            BlockRequest(
-                address=source,
-                case_id=cid,
-                reason=reason,
-                severity=severity,
-                timeout_seconds=seconds,
+        for source in sources:
+            if allowed is not None:
+                text = _text(source, 64)
+                if isinstance(source, str) and source in hunt_refused:
+                    why = f"refused by the hunt: {_text(hunt_refused[source])}"
+                    refusals.append(Refusal(text, cid, why))
+                    continue
+                try:
+                    single = ipaddress.ip_network(validate_address(source))
+                except ValueError:
+                    pass  # build_blocklist refuses it and says why
+                else:
+                    if not _covered(single, allowed):
+                        why = "not planned by the hunt (no recorded entry of the case covers it)"
+                        refusals.append(Refusal(text, cid, why))
+                        continue
+            requests.append(
+                BlockRequest(
+                    address=source,
+                    case_id=cid,
+                    reason=reason,
+                    severity=severity,
+                    timeout_seconds=seconds,
+                )
             )
-            for source in case.get("sources", [])
-        )
+    addresses = [r.address for r in requests if isinstance(r.address, str)]
+    protected = ProtectedRanges.from_site(
+        config.site,
+        extra=[
+            *extra_protected,
+            *config_protected_sources(config, addresses),
+            *(b for b in benign if _is_address(b)),
+        ],
+    )
     prefix: int = getattr(config.respond, "ipv6_prefix", DEFAULT_IPV6_PREFIX)
-    protected = ProtectedRanges.from_site(config.site, extra=extra_protected)
-    return build_blocklist(requests, protected, config.respond.max_entries, ipv6_prefix=prefix)
+    plan = build_blocklist(requests, protected, config.respond.max_entries, ipv6_prefix=prefix)
+    if recorded_cases:
+        allowed_all = _intervals(recorded_networks)
+        wider = [
+            e
+            for e in plan.entries
+            if set(e.case_ids) & recorded_cases and not _covered(e.network, allowed_all)
+        ]
+        if wider:  # respond.ipv6_prefix widens past what the hunt planned
+            plan = build_blocklist(requests, protected, config.respond.max_entries)
+    return BlockPlan(plan.entries, (*refusals, *plan.refused))
+
+
+def _is_address(text: str) -> bool:
+    try:
+        validate_address(text)
+    except ValueError:
+        return False
+    return True

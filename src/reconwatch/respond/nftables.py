@@ -26,6 +26,7 @@ import datetime as dt
 import re
 from typing import Final
 
+from reconwatch.config import NFT_TABLE_KEYWORDS
 from reconwatch.respond.blocklist import BlockEntry, BlockPlan, entry_comment, verified_entries
 
 #: Same pattern as ``RespondConfig.nft_table``.
@@ -34,21 +35,9 @@ TABLE_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,30}")
 #: nft's limit on element comments (NFTNL_UDATA_COMMENT_MAXLEN).
 COMMENT_LIMIT: Final = 128
 
-#: Words nft 1.0.6 refuses as a table name (each was tried with ``nft -c``); one
-#: such name makes the whole file fail to load. Not exhaustive: ``nft -c -f``
-#: remains the final check before applying.
-NFT_KEYWORDS: Final = frozenset(
-    """
-    accept add ah arp bridge chain comment comp constant continue counter create ct dccp
-    define delete describe dnat drop dst dup dynamic element elements esp ether export
-    exthdr fib flags flowtable flush frag fwd goto handle hbh hook icmp icmpv6 iif
-    iifname include index inet insert interval ip ip6 jhash jump limit list log map mark
-    masquerade meta meter mh monitor netdev notrack numgen oif oifname osf policy
-    position priority queue quota redirect reject rename replace reset return rt rule
-    ruleset sctp set size snat socket symhash synproxy table tcp th timeout tproxy type
-    udp update vlan vmap
-    """.split()  # noqa: SIM905 (a word list reads better as text)
-)
+#: Words nft refuses as a table name (defined beside ``respond.nft_table``,
+#: which refuses them too, so a config never fails only at the end of a hunt).
+NFT_KEYWORDS: Final = NFT_TABLE_KEYWORDS
 
 SET_V4: Final = "ipv4_addr"
 SET_V6: Final = "ipv6_addr"

@@ -46,7 +46,8 @@ from reconwatch.respond.blocklist import (
 PF_TABLE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,21}")
 
 #: Cisco ASA object and ACL names: letters, digits, ``_`` and ``-``; kept
-#: short enough that ``-<seconds>`` suffixes stay inside ASA's 64-character limit.
+#: short enough that the ``-<run>-<seconds>`` suffixes of object-group and
+#: time-range names (:func:`asa_names`) stay inside ASA's 64-character limit.
 ASA_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,40}")
 
 #: FortiGate object names allow 79 characters; the writer adds the network.
@@ -195,20 +196,51 @@ def _asa_time(when: dt.datetime) -> str:
     return f"{when:%H:%M} {when.day} {_MONTHS[when.month - 1]} {when.year}"
 
 
+#: ASA's limit for object-group and time-range names.
+ASA_NAME_LIMIT: Final = 64
+
+#: What ``respond.asa_access_list`` defaults to: the name ASDM gives the ACL
+#: bound inbound on the ``outside`` interface.
+ASA_INBOUND_ACL: Final = "outside_access_in"
+
+
+def asa_names(group: str, seconds: int, when: dt.datetime) -> tuple[str, str]:
+    """The object-group and time-range names of one timeout of one run.
+
+    The generation time (UTC, to the minute) is part of both names, so the
+    file of a later hunt never adds members to, or moves the end of, an
+    earlier run's group: every run's blocks end at their own time.
+    """
+    group = _check(group, ASA_NAME, "ASA object-group name")
+    stamp = f"{when.astimezone(dt.UTC):%y%m%d%H%M}"
+    names = (f"{group}-{stamp}-{seconds}", f"{group}-E{stamp}-{seconds}")
+    for name in names:  # <= 41 + 2 + 10 + 1 + 8 characters: never reached
+        if len(name) > ASA_NAME_LIMIT:  # pragma: no cover
+            raise ValueError(f"ASA name {name} is longer than {ASA_NAME_LIMIT} characters")
+    return names
+
+
 def render_asa(
     plan: BlockPlan,
     group: str = "RECONWATCH",
-    acl: str = "RECONWATCH-IN",
+    acl: str = ASA_INBOUND_ACL,
     *,
     generated_at: dt.datetime | None = None,
 ) -> str:
     """ASA CLI: per timeout an object-group, a time-range ending at the expiry,
-    and one ``deny ip`` ACE using both.
+    and one ``deny ip`` ACE using both, inserted at ``line 1`` of ``acl``.
 
-    ASA objects do not expire, but an ACE with ``time-range`` stops matching
-    at its ``absolute end`` (ASA clock; keep it on NTP and UTC). The ACL must
-    be bound once with ``access-group ACL in interface outside`` (header). ASA
-    9.x ACLs are unified, so one ACE covers IPv4 and IPv6 objects alike.
+    ``acl`` is the site's *existing* inbound ACL (the one ``show
+    running-config access-group`` shows bound ``in interface outside``). The
+    file never binds an ACL: binding a deny-only list with ``access-group``
+    would replace the interface's ACL, and its implicit deny would drop all
+    other inbound traffic. Inserting at the top keeps every existing rule,
+    behind the denies. ASA objects do not expire, but an ACE with
+    ``time-range`` stops matching at its ``absolute end`` (ASA clock; keep it
+    on NTP and UTC). The removal commands for exactly this file's ACEs,
+    groups and time-ranges end the file, commented out. ASA 9.x ACLs are
+    unified, so one ACE covers IPv4 and IPv6 objects alike (``any`` is any4
+    and any6).
     """
     group = _check(group, ASA_NAME, "ASA object-group name")
     acl = _check(acl, ASA_NAME, "ASA access-list name")
@@ -217,25 +249,40 @@ def render_asa(
     groups = _by_timeout(entries)
     lines = [f"! {h}" for h in _header("Cisco ASA", plan, entries, when)]
     lines += [
-        f"! Bind once: access-group {acl} in interface outside",
+        f"! Paste in config mode: each ACE is inserted at line 1 of the existing inbound ACL {acl}",
+        "! (show running-config access-group: the ACL bound in interface outside; set",
+        "! respond.asa_access_list to its name). Its own rules stay, behind these denies.",
+        "! Never bind these lines with access-group: that would replace the interface's ACL",
+        "! and its implicit deny would drop all other inbound traffic.",
         "! Each ACE stops matching at the end of its time-range (the block's expiry).",
-        f"! Remove: clear configure access-list {acl}; then no object-group network "
-        f"{group}-<seconds> and no time-range {group}-EXP-<seconds> for each below",
         "",
     ]
+    removal: list[str] = []
     for seconds, members in groups.items():
-        name = f"{group}-{seconds}"
+        name, time_range = asa_names(group, seconds, when)
         until = _ceil_minute(when + dt.timedelta(seconds=seconds))
+        ace = f"access-list {acl} extended deny ip object-group {name} any time-range {time_range}"
         lines += [
             f"object-group network {name}",
-            f" description {sanitize_comment(f'reconwatch blocks of {seconds} s', 200)}",
+            " description "
+            + sanitize_comment(f"reconwatch blocks of {seconds} s until {_stamp(until)}", 200),
             *(_asa_object(e) for e in members),
             "exit",
-            f"time-range {group}-EXP-{seconds}",
+            f"time-range {time_range}",
             f" absolute end {_asa_time(until)}",
             "exit",
-            f"access-list {acl} extended deny ip object-group {name} any "
-            f"time-range {group}-EXP-{seconds}",
+            ace.replace(" extended ", " line 1 extended ", 1),
+            "",
+        ]
+        removal += [
+            f"! no {ace}",
+            f"! no object-group network {name}",
+            f"! no time-range {time_range}",
+        ]
+    if removal:
+        lines += [
+            "! Remove (after the expiry, or to lift the blocks now), in this order:",
+            *removal,
             "",
         ]
     return "\n".join(lines)
@@ -467,7 +514,7 @@ def write_vendor_files(
     *,
     pf_table: str = "reconwatch",
     asa_object_group: str = "RECONWATCH",
-    asa_access_list: str = "RECONWATCH-IN",
+    asa_access_list: str = ASA_INBOUND_ACL,
     fortigate_prefix: str = "reconwatch",
     aws_network_acl_id: str | None = None,
     aws_first_rule_number: int = 1,
