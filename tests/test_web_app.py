@@ -451,6 +451,46 @@ def test_a_protected_source_is_never_blocked(app: Any, tmp_path: Path) -> None:
     assert "block_refused" in actions and "approve_block" not in actions
 
 
+def test_an_exercise_source_is_never_blocked_by_an_approval(
+    hunted: tuple[HuntResult, Config, Path], tmp_path: Path
+) -> None:
+    """The web approval protects what a hunt with the same config protects."""
+    _, config, db = hunted
+    copy = tmp_path / "cases.db"
+    copy.write_bytes(db.read_bytes())
+    store = CaseStore(f"sqlite:///{copy}")
+    try:
+        case = next(
+            c for c in store.list(limit=100) if c.escalate and not c.document.get("internal")
+        )
+    finally:
+        store.close()
+    source = case.document["sources"][0]
+    calendar = tmp_path / "exercises.yaml"
+    calendar.write_text(
+        "exercises:\n  - name: red team\n"
+        f"    sources: [{source}]\n"
+        "    start: 2026-01-01T00:00:00Z\n    end: 2026-01-02T00:00:00Z\n"
+        "    scope: [203.0.113.0/24]\n    contact: redteam@example.org\n",
+        encoding="utf-8",
+    )
+    enrich = config.enrich.model_copy(update={"exercises": calendar})
+    application = create_app(
+        f"sqlite:///{copy}",
+        config.model_copy(update={"enrich": enrich}),
+        blocks_dir=tmp_path / "blocks",
+    )
+    add_users(application.state.web.store)
+    try:
+        client = logged_in(application, "theo")
+        response = act(client, case.id, action="approve_block", reason="confirmed scanner")
+        assert response.status_code == 409
+        assert "nothing to block" in response.text and source in response.text
+        assert not (tmp_path / "blocks" / case.id).exists()
+    finally:
+        application.state.web.store.close()
+
+
 # -- queue ----------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconwatch.config import Config
+from reconwatch.respond.apply import config_protected_sources
 from reconwatch.respond.blocklist import BlockPlan, BlockRequest, build_blocklist
 from reconwatch.respond.containment import write_rules
 from reconwatch.respond.nftables import render_nftables
@@ -115,7 +116,10 @@ def block_plan(case: StoredCase, config: Config, reason: str = "") -> BlockPlan:
 
     Unlike a hunt, the analyst's approval stands for the disposition: the
     plan is built whatever the hunt's verdict was. Protected ranges, known
-    benign scanners among the sources and the rule budget still apply.
+    benign scanners among the sources (the case's and the config's
+    warninglists), approved-exercise sources and the rule budget still apply.
+    Raises ``ValueError`` when what is protected cannot be read (a broken
+    exercises or warninglist file): nothing is blocked on a guess.
     """
     doc: dict[str, Any] = dict(case.document)
     enrichment = doc.get("enrichment") or {}
@@ -124,6 +128,7 @@ def block_plan(case: StoredCase, config: Config, reason: str = "") -> BlockPlan:
         for source, context in enrichment.items()
         if isinstance(context, dict) and context.get("benign_lists")
     ]
+    benign += config_protected_sources(config, [s.source_ip for s in case.sources])
     detections = [d for d in doc.get("detections", []) if isinstance(d, str)]
     why = "reconnaissance: " + ", ".join(detections)
     if reason:
@@ -158,7 +163,10 @@ def _approve_block(
 ) -> str:
     if not _SAFE_ID.match(case.id):
         raise ActionError(400, "this case id cannot name a directory of rule files")
-    plan = block_plan(case, config, reason)
+    try:
+        plan = block_plan(case, config, reason)
+    except ValueError as exc:
+        raise ActionError(409, f"cannot plan blocks: {exc}") from exc
     refused = "; ".join(f"{r.address}: {r.why}" for r in plan.refused)
     if not plan.entries:
         store.add_action(
