@@ -83,6 +83,24 @@ def test_spike_within_the_sources_usual_spread_is_not_flagged() -> None:
     ] == [(801, 6.01)]
 
 
+def test_a_busy_sources_fluctuation_short_of_double_is_not_flagged() -> None:
+    """Past the MAD test but not twice the median: ordinary load, not a spike.
+
+    80 to 82 connections per 5 minutes (median 81, MAD 1): 120 is 39 MADs up,
+    yet under 2 x 81; 162 is twice the median and flagged.
+    """
+    rows = [row for w in range(24) for row in window(w, 80 + w % 3)]
+    assert findings(traffic_spike(table(rows + window(30, 120)), TrafficSpikeConfig())) == []
+    assert [f["event_count"] for f in findings(
+        traffic_spike(table(rows + window(30, 162)), TrafficSpikeConfig())
+    )] == [162]  # fmt: skip
+    # The ratio test can be loosened back to the MAD test alone.
+    loose = TrafficSpikeConfig(min_ratio=1.0)
+    assert [
+        f["event_count"] for f in findings(traffic_spike(table(rows + window(30, 120)), loose))
+    ] == [120]
+
+
 def test_small_spikes_and_short_histories_are_not_flagged() -> None:
     # 2 per window, then 60: far above the baseline but under min_events (100).
     assert findings(traffic_spike(table(steady(2) + window(30, 60)), TrafficSpikeConfig())) == []

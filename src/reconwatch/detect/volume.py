@@ -8,13 +8,16 @@ mean and standard deviation are dragged up by the very spike they should
 reveal. A window is a spike when
 
     count > median + k * max(MAD, 1)   and   count >= min_events
+                                       and   count >= min_ratio * median
 
 with k = 6 (about 4 standard deviations for normal data, 1 sigma = 1.4826
-MAD) and a floor of 1 under the MAD so that a perfectly steady source (MAD 0)
-does not alarm on one extra event. ``min_events`` (100) keeps small sources'
-noise out, and a source needs ``min_baseline_windows`` (6) non-empty windows
-before it has a baseline. Empty windows are not counted (a source idle most
-of the day would otherwise have median 0 and spike on every active window).
+MAD), min_ratio = 2 (a busy source's ordinary fluctuation never doubles it;
+see ``TrafficSpikeConfig``) and a floor of 1 under the MAD so that a
+perfectly steady source (MAD 0) does not alarm on one extra event.
+``min_events`` (100) keeps small sources' noise out, and a source needs
+``min_baseline_windows`` (6) non-empty windows before it has a baseline.
+Empty windows are not counted (a source idle most of the day would otherwise
+have median 0 and spike on every active window).
 
 Exact medians, portably: percentile functions differ by engine (DuckDB's
 ``median`` interpolates, Spark's ``percentile_approx`` does not and is
@@ -79,7 +82,9 @@ def _spikes(cells: ir.Table, keys: Sequence[str], cfg: TrafficSpikeConfig) -> ir
     scored = with_median.join(mad, key_columns)
     spread = ibis.greatest(scored._mad, 1.0)
     spikes = scored.filter(
-        (scored._count > scored._median + cfg.k * spread) & (scored._count >= cfg.min_events)
+        (scored._count > scored._median + cfg.k * spread)
+        & (scored._count >= cfg.min_events)
+        & (scored._count >= cfg.min_ratio * scored._median)
     ).mutate(score=(scored._count - scored._median) / spread)
     return spikes.select(*key_columns, "_window", "score")
 
