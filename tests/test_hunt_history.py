@@ -218,3 +218,23 @@ def test_a_renamed_case_id_is_always_free(tmp_path: Path) -> None:
         assert ids == ["RW-1", "RW-1-040000", "RW-1-040000-2"]
     finally:
         store.close()
+
+
+def test_a_case_escalated_by_an_analyst_stays_escalated_in_later_hunts(tmp_path: Path) -> None:
+    """Tier 2 works on an escalated case until it is closed: a hunt does not call it suspicious."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    day1 = burst(tmp_path / "day1.log", "Sep 30 10:00:00")
+    (first,) = hunt([str(day1)], Config(), store_url=url, options=options).cases
+    assert not first.escalate and first.disposition == "suspicious"
+    store = CaseStore(url)
+    try:
+        store.decide(first.id, "alice", "escalate", reason="same /24 as yesterday's exploit")
+    finally:
+        store.close()
+    again = hunt([str(day1)], Config(), store_url=url, options=options)
+    (case,) = again.cases
+    assert case.id == first.id
+    assert case.escalate and case.disposition == "malicious"
+    assert f"Escalated to Tier 2 earlier (case {first.id})" in case.reasons[-1]
+    assert again.document()["cases"][0]["escalate"] is True

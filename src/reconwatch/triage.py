@@ -123,11 +123,28 @@ def triage(
         case.disposition = "malicious" if case.escalate else "suspicious"
         exercise = _exercise_verdicts(case, enrichment)
         _benign_or_exercise(case, contexts, exercise)
+        _still_escalated(case, earlier)
         case.answers = _answers(case, tables, contexts, intel_on)
         case.checklist = _checklist(case, tables, contexts, intel_on, exercise, config)
     for case in cases:
         case.tier2 = _tier2_package(case, cases, history.get(case.actor), contexts)
     return sorted(cases, key=lambda c: (-SEVERITIES.index(c.severity), c.first_seen, c.id))
+
+
+def _still_escalated(case: Case, earlier: History | None) -> None:
+    """An actor's case escalated to Tier 2 (by an analyst or an earlier hunt) stays so.
+
+    Escalation is undone only by closing the case: a later hunt that sees
+    less of the actor (a quiet day, a lake since trimmed) must not report the
+    case as merely suspicious while Tier 2 works on it.
+    """
+    if earlier is None or earlier.status != "escalated" or case.escalate:
+        return
+    case.escalate = True
+    case.disposition = "malicious"
+    case.reasons.append(
+        f"Escalated to Tier 2 earlier (case {earlier.case_id}); it stays escalated until closed"
+    )
 
 
 def _techniques(case: Case) -> list[str]:
