@@ -95,6 +95,14 @@ def test_case_commands_do_not_create_a_store_from_a_typo(
         (("comment",), "a comment needs a reason"),
         (("escalate",), "escalating a case needs a reason"),
         (("close", "--reason", "ours"), "closing a case needs a disposition and a reason"),
+        (
+            ("escalate", "--reason", "r", "--disposition", "benign"),
+            "--disposition is for close, not escalate",
+        ),
+        (
+            ("comment", "--reason", "r", "--assignee", "bob"),
+            "--assignee is for assign, not comment",
+        ),
     ],
 )
 def test_decide_refuses_empty_decisions(store: str, args: tuple[str, ...], message: str) -> None:

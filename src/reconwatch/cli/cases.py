@@ -129,6 +129,11 @@ def cases_decide(
     assignee: str | None, who: str,
 ) -> None:  # fmt: skip
     """Record an analyst decision on a case (hunts never overwrite it)."""
+    # An option the action does not use would be dropped without a word.
+    if disposition is not None and action != "close":
+        fail(f"--disposition is for close, not {action}")
+    if assignee is not None and action != "assign":
+        fail(f"--assignee is for assign, not {action}")
     store = _open_store(store_url)
     try:
         store.decide(case_id, who, action, disposition=disposition, reason=reason,
