@@ -652,7 +652,9 @@ def test_going_beyond_reconnaissance_escalates(
     assert raised.update is True
     assert raised.severity == "critical"
     assert raised.beyond_recon == [label]
-    assert raised.case_id == case_id
+    # The neighbour's alert names the earlier case; it is not that case's.
+    assert raised.watchlist is not None and raised.watchlist["case_id"] == case_id
+    assert raised.case_id != case_id
     assert any(label in reason for reason in raised.reasons)
 
 
