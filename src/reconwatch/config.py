@@ -22,7 +22,13 @@ from typing import Annotated, Final, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from reconwatch.netaddr import PRIVATE_NETWORKS, IPNetwork, collapse, parse_networks
+from reconwatch.netaddr import (
+    PRIVATE_NETWORKS,
+    IPNetwork,
+    collapse,
+    parse_networks,
+    text_prefixes,
+)
 
 
 class ConfigError(Exception):
@@ -168,6 +174,10 @@ class SiteConfig(Section):
                 f"home_networks and protected together cover every address ({whole}): "
                 "nothing could ever be blocked"
             )
+        # The detections test these ranges as text prefixes; one too wide to
+        # widen (``netaddr.MAX_TEXT_PREFIXES``) is refused now, not mid-hunt.
+        text_prefixes(self.home())
+        text_prefixes(self.internal_address_networks())
         return self
 
     def internal_names(self) -> list[str]:

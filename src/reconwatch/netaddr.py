@@ -86,22 +86,71 @@ MAX_TEXT_PREFIXES = 4096
 class TextPrefix(NamedTuple):
     """A test on an address's canonical text.
 
-    ``prefix`` starts it; when ``colon_at`` is set, a ``:`` sits at that
-    0-based offset (so that the partial hextet ``fd`` matches ``fd12:`` but not
-    the 3-digit ``fd1:``); when ``exact``, the text is ``prefix`` itself (a
-    single address: ``10.0.0.2`` must not match ``10.0.0.25``).
+    ``prefix`` starts it; when ``colon_at`` is set, the hextet that ``prefix``
+    opens ends (its first ``:`` or the end of the text) at that 0-based offset
+    (so that the partial hextet ``fd`` matches ``fd12:`` but neither the
+    3-digit ``fd1:`` nor ``fd::1:2``);
+    with ``colon_from`` as well, it ends anywhere from ``colon_from`` to
+    ``colon_at`` (a hextet whose fixed nibbles are zero prints 1 to n digits).
+    When ``exact``, the text is ``prefix`` itself (a single address:
+    ``10.0.0.2`` must not match ``10.0.0.25``). When ``expanded``, the test
+    reads the text with its ``::`` written out as zero hextets (see
+    ``expand_text``): ranges whose prefix ends in zero hextets cannot be
+    matched on the compressed text, as those zeros may be folded into ``::``
+    with the free part.
     """
 
     prefix: str
     colon_at: int | None = None
     exact: bool = False
+    expanded: bool = False
+    colon_from: int | None = None
 
     def matches(self, text: str) -> bool:
-        """The same test in Python (the engines evaluate it in ``detect.internal``)."""
+        """The same test in Python (the engines evaluate it in ``detect.ranges``)."""
+        if self.expanded:
+            text = expand_text(text)
         if self.exact:
             return text == self.prefix
+        if not text.startswith(self.prefix):
+            return False
         at = self.colon_at
-        return text.startswith(self.prefix) and (at is None or text[at : at + 1] == ":")
+        if at is None:
+            return True
+        first = at if self.colon_from is None else self.colon_from
+        # The hextet runs on to ``first`` at least, and ends by ``at``.
+        if ":" in text[len(self.prefix) : first] or len(text) < first:
+            return False
+        return ":" in text[first : at + 1] or len(text) <= at
+
+
+#: ``::`` written out: ``ZERO_HEXTETS[: 2 * n - 1]`` is ``n`` zero hextets.
+ZERO_HEXTETS = ":".join(["0"] * 8)
+
+
+def _hextet_count(part: str) -> int:
+    """Hextets written in ``part`` (one side of ``::``); a dotted IPv4 tail counts two."""
+    if part == "":
+        return 0
+    return part.count(":") + 1 + (1 if "." in part else 0)
+
+
+def expand_text(text: str) -> str:
+    """``text`` with its ``::`` written out as zero hextets, nothing else changed.
+
+    ``2001:db8::1`` -> ``2001:db8:0:0:0:0:0:1``; text without ``::`` (IPv4,
+    uncompressed IPv6) is returned as it is. Canonical hextets carry no
+    leading zeros, so every address then has one text of 8 hextets (or 6 and
+    a dotted IPv4 tail) and zero hextets in a prefix become plain text.
+    ``detect.ranges.expanded`` is the same function in the engines.
+    """
+    at = text.find("::")
+    if at < 0:
+        return text
+    left, right = text[:at], text[at + 2 :]
+    zeros = 8 - _hextet_count(left) - _hextet_count(right)
+    middle = ZERO_HEXTETS[: max(2 * zeros - 1, 0)]
+    return (left + ":" if left else "") + middle + (":" + right if right else "")
 
 
 def _aligned(net: IPNetwork, step: int) -> list[IPNetwork]:
@@ -114,6 +163,64 @@ def _aligned(net: IPNetwork, step: int) -> list[IPNetwork]:
     return list(net.subnets(new_prefix=target))
 
 
+def _v4_prefixes(
+    net: ipaddress.IPv4Network, *, head: str = "", expanded: bool = False
+) -> list[TextPrefix]:
+    """Text prefixes of an IPv4 range, after ``head`` (an IPv6 text before a dotted tail)."""
+    result = []
+    for sub in _aligned(net, 8):
+        if sub.prefixlen == 32:
+            result.append(
+                TextPrefix(head + str(sub.network_address), exact=True, expanded=expanded)
+            )
+            continue
+        octets = str(sub.network_address).split(".")[: sub.prefixlen // 8]
+        text = ".".join(octets) + "." if octets else ""
+        result.append(TextPrefix(head + text, expanded=expanded))
+    return result
+
+
+def _v6_exact(address: ipaddress.IPv6Address) -> list[TextPrefix]:
+    """One IPv6 address: its canonical text, and for IPv4-mapped also the dotted form."""
+    texts = [str(address)]
+    if address.ipv4_mapped is not None:
+        texts.append(f"::ffff:{address.ipv4_mapped}")
+    return [TextPrefix(text, exact=True) for text in dict.fromkeys(texts)]
+
+
+def _v6_prefixes(sub: ipaddress.IPv6Network) -> list[TextPrefix]:
+    """Text prefixes of an IPv6 range aligned to a nibble (prefix length < 128)."""
+    hextets = sub.network_address.exploded.split(":")
+    full, nibbles = divmod(sub.prefixlen, 16)
+    head = [format(int(h, 16), "x") for h in hextets[:full]]
+    fixed = hextets[full][: nibbles // 4]
+    digits = fixed.lstrip("0")
+    zero_run = any(a == b == "0" for a, b in itertools.pairwise(head))
+    zero_edge = (digits == "") if nibbles else (not head or head[-1] == "0")
+    # A zero hextet next to the free part, or two in a row, may be compressed
+    # into ``::`` (with the zeros after it): such ranges test the expanded text.
+    expanded = zero_run or zero_edge
+    text = ":".join(head) + (":" if head else "")
+    result: list[TextPrefix] = []
+    if nibbles == 0:
+        result.append(TextPrefix(text, expanded=expanded))
+    elif digits:
+        # Leading zero nibbles are not printed; the rest fixes the hextet's
+        # printed width, so where it ends is known.
+        width = 4 - (len(fixed) - len(digits))
+        result.append(TextPrefix(text + digits, len(text) + width, expanded=expanded))
+    else:
+        # The fixed nibbles are zero: the hextet prints 1 to (4 - nibbles) digits.
+        width = 4 - nibbles // 4
+        result.append(TextPrefix(text, len(text) + width, expanded=True, colon_from=len(text) + 1))
+    if expanded and sub.prefixlen > 96:
+        # The last 32 bits may be printed as a dotted IPv4 tail (``::ffff:1.2.3.4``).
+        tail = ipaddress.IPv4Network((int(sub.network_address) & 0xFFFFFFFF, sub.prefixlen - 96))
+        head6 = ":".join(format(int(h, 16), "x") for h in hextets[:6]) + ":"
+        result.extend(_v4_prefixes(tail, head=head6, expanded=True))
+    return result
+
+
 def text_prefixes(networks: Iterable[IPNetwork]) -> list[TextPrefix]:
     """Text prefixes that match exactly the canonical addresses inside ``networks``.
 
@@ -122,49 +229,24 @@ def text_prefixes(networks: Iterable[IPNetwork]) -> list[TextPrefix]:
     without integer conversion. IPv4 ranges widen to whole octets
     (172.16.0.0/12 -> ``172.16.`` .. ``172.31.``). IPv6 ranges match whole
     hextets plus the printed nibbles of a partial one (fc00::/7 -> ``fc`` and
-    ``fd`` with a colon 4 characters on). Single addresses match exactly. IPv6
-    prefixes that end in a zero hextet (or all-zero nibbles) or hold two zero
-    hextets in a row are refused: the canonical text may compress those zeros
-    with the free part into ``::``, and no plain prefix can follow that.
+    ``fd`` with the hextet ending 4 characters on). Single addresses match
+    exactly. IPv6 prefixes that end in a zero hextet (or all-zero nibbles) or
+    hold two zero hextets in a row test the text with its ``::`` written out
+    (``expanded``): 2001:db8::/48 -> ``2001:db8:0:`` on ``2001:db8:0:0:...``.
     """
     result: list[TextPrefix] = []
     for net in networks:
         if net.prefixlen == 0:
             raise ValueError(f"{net} matches every address; list real ranges")
-        if net.prefixlen == net.max_prefixlen:
-            result.append(TextPrefix(str(net.network_address), exact=True))
-            continue
         if isinstance(net, ipaddress.IPv4Network):
-            for sub in _aligned(net, 8):
-                if sub.prefixlen == 32:
-                    result.append(TextPrefix(str(sub.network_address), exact=True))
-                    continue
-                octets = str(sub.network_address).split(".")[: sub.prefixlen // 8]
-                result.append(TextPrefix(".".join(octets) + "."))
-            continue
-        for sub in _aligned(net, 4):
-            if sub.prefixlen == 128:
-                result.append(TextPrefix(str(sub.network_address), exact=True))
-                continue
-            hextets = sub.network_address.exploded.split(":")
-            full, nibbles = divmod(sub.prefixlen, 16)
-            head = [format(int(h, 16), "x") for h in hextets[:full]]
-            fixed = hextets[full][: nibbles // 4]
-            digits = fixed.lstrip("0")
-            zero_run = any(a == b == "0" for a, b in itertools.pairwise(head))
-            zero_edge = (digits == "") if nibbles else (not head or head[-1] == "0")
-            if zero_run or zero_edge:
-                # A zero hextet next to the free part may be compressed into
-                # ``::`` with the zeros after it: no text prefix follows it.
-                raise ValueError(f"{net}: zero hextets in the prefix cannot be matched by text")
-            text = ":".join(head) + (":" if head else "")
-            if nibbles == 0:
-                result.append(TextPrefix(text))
-            else:
-                # Leading zero nibbles are not printed; the rest fixes the
-                # hextet's printed width, so its closing colon's offset is known.
-                width = 4 - (len(fixed) - len(digits))
-                result.append(TextPrefix(text + digits, len(text) + width))
+            result.extend(_v4_prefixes(net))
+        else:
+            for sub in _aligned(net, 4):
+                assert isinstance(sub, ipaddress.IPv6Network)
+                if sub.prefixlen == sub.max_prefixlen:
+                    result.extend(_v6_exact(sub.network_address))
+                else:
+                    result.extend(_v6_prefixes(sub))
         if len(result) > MAX_TEXT_PREFIXES:
             raise ValueError(f"{net} widens to too many text prefixes; list aligned ranges")
     return result
