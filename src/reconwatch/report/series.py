@@ -80,7 +80,27 @@ def bucket_seconds(span_seconds: int) -> int:
     return days * DAY
 
 
+#: Epoch seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the stamps
+#: Python (and the lake, which rejects the rest at ingest) can hold.
+FIRST_EPOCH: Final = -62_135_596_800
+LAST_EPOCH: Final = 253_402_300_799
+
+
+def first_bucket(size: int) -> int:
+    """The earliest bucket start for buckets of ``size``: the first multiple of it in year 1.
+
+    Buckets are aligned to multiples of their size since 1970; with a wide
+    bucket the one that holds an event of early year 1 (Go's zero time,
+    0001-01-01, which a log source may write for "no time") would start in
+    year 0, which no datetime (nor the charts) can show. Such events go in
+    this first bucket instead, whose start then lies a little after them.
+    """
+    return -(-FIRST_EPOCH // size) * size
+
+
 def _iso(epoch: int) -> str:
+    """ISO 8601 UTC text of ``epoch``, kept within years 1-9999 (never raises)."""
+    epoch = min(max(epoch, FIRST_EPOCH), LAST_EPOCH)
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -137,6 +157,7 @@ def attach_series(tables: Mapping[str, ir.Table], cases: Sequence[Case]) -> None
             {
                 "_case": pa.array(list(buckets), pa.int64()),
                 "_size": pa.array(list(buckets.values()), pa.int64()),
+                "_floor": pa.array([first_bucket(b) for b in buckets.values()], pa.int64()),
             }
         )
     )
@@ -154,8 +175,10 @@ def attach_series(tables: Mapping[str, ir.Table], cases: Sequence[Case]) -> None
 def _bucketed(events: ir.Table, sizes: ir.Table) -> ir.Table:
     """``events`` with ``_bucket``: the epoch second its case's bucket starts at."""
     joined = events.join(sizes, "_case")
-    # Floor division before the cast, as the detections do (portable to Spark).
-    return joined.mutate(_bucket=((joined._epoch // joined._size) * joined._size).cast("int64"))
+    # Floor division before the cast, as the detections do (portable to Spark);
+    # never before the first bucket that starts in year 1 (see first_bucket).
+    start = ((joined._epoch // joined._size) * joined._size).cast("int64")
+    return joined.mutate(_bucket=ibis.greatest(start, joined._floor))
 
 
 def _timeline(events: ir.Table, sizes: ir.Table, series: dict[int, dict[str, Any]]) -> None:
