@@ -22,6 +22,7 @@ import importlib
 import io
 import os
 import re
+import stat
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
@@ -64,14 +65,22 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class Source:
-    """One input: a path on disk, or stdin (``path is None``)."""
+    """One input: a path on disk, or stdin (``path is None``).
+
+    With ``skipped`` set, the input is not read at all: ``open`` raises an
+    ``InputError`` with that text, so the run reports it as a warning (a FIFO
+    met in a directory walk, a path naming a file already read).
+    """
 
     name: str
     path: Path | None
+    skipped: str | None = None
 
     def open(self) -> BinaryIO:
-        """A binary stream of the decompressed content."""
+        """A binary stream of the decompressed content (a leading UTF-8 BOM removed)."""
         raw: BinaryIO
+        if self.skipped is not None:
+            raise InputError(self.skipped)
         if self.path is None:
             raw = sys.stdin.buffer
         else:
@@ -88,10 +97,16 @@ class Source:
             return _evtx_lines(self.path if plain and self.path else stream, self.name)
         if _peek(stream, 2)[:2] in UTF16_BOMS:
             stream = io.BufferedReader(_Utf16AsUtf8(stream))
+        # A UTF-8 BOM (Notepad, PowerShell 7's ``Out-File -Encoding utf8BOM``)
+        # says nothing about the lines: it goes before sniffing and parsing see
+        # the first line, whatever the format.
+        bom = _peek(stream, len(UTF8_BOM)).startswith(UTF8_BOM)
+        if bom:
+            stream.read(len(UTF8_BOM))
         layout = _json_layout(_peek(stream, 256))
         if layout is None:
             return stream
-        if stream is buffered and self.path is not None:
+        if stream is buffered and self.path is not None and not bom:
             stream.close()  # DuckDB reads the file itself
             return _json_values(self.path, layout, self.name)
         return _json_values(stream, layout, self.name)
@@ -462,37 +477,109 @@ class _ZstdErrorsAsOSError(io.RawIOBase):
         super().close()
 
 
+def _file_key(path: Path) -> tuple[int, int] | None:
+    """What identifies the file ``path`` leads to (device, inode); None if it cannot be read."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino)
+
+
+def _not_regular(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file (``a FIFO``...), else None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # a dangling link: opening it reports the error
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device",
+             stat.S_ISBLK: "a device"}  # fmt: skip
+    return next((kind for test, kind in kinds.items() if test(mode)), "not a regular file")
+
+
 def expand(paths: Iterable[str]) -> list[Source]:
     """Turn command-line paths into sources: directories recursively, in name order.
 
     Hidden files (``.name``) inside directories are left out, as editors and
     rotation tools leave state files there; a hidden file named explicitly is read.
     A directory without any file is kept as a source that cannot be opened, so
-    the run reports it instead of finding nothing in silence.
+    the run reports it instead of finding nothing in silence. FIFOs, sockets
+    and devices met in a directory are skipped with a warning (a FIFO would
+    block the run forever); one named on the command line is read, as a named
+    pipe handed over on purpose is an ordinary input. Paths that lead to the
+    same file (``a.log ./a.log``, a directory and a file in it, hard links)
+    are read once, at the first, and the others named in one warning.
     """
     sources: list[Source] = []
+    firsts: dict[tuple[int, int] | str, str] = {}
+    repeats: dict[tuple[int, int] | str, list[str]] = {}
+    not_read: set[tuple[int, int] | str] = set()
+
+    def add(name: str, path: Path | None, skipped: str | None = None) -> None:
+        key = "-" if path is None else _file_key(path)
+        if key is not None and key in firsts:
+            if key in not_read:
+                if skipped is None:  # a FIFO skipped in a walk, then named: read it
+                    not_read.discard(key)
+                    firsts[key] = name
+                    sources.append(Source(name, path))
+                return  # else skipped already, with its warning
+            if key not in repeats:
+                repeats[key] = []
+                sources.append(Source(name, path, skipped=""))  # its warning, filled in below
+            repeats[key].append(name)
+            return
+        if key is not None:
+            firsts[key] = name
+            if skipped is not None:
+                not_read.add(key)
+        sources.append(Source(name, path, skipped))
+
     for text in paths:
         if text == "-":
-            sources.append(Source("-", None))
+            add("-", None)
             continue
         path = Path(text)
         if path.is_dir():
-            found = len(sources)
+            found = 0
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith("."):
+                        found += 1
                         child = Path(root) / name
-                        sources.append(Source(str(child), child))
-            if len(sources) == found:
+                        kind = _not_regular(child)
+                        reason = f"{child}: {kind}, not a regular file: skipped" if kind else None
+                        add(str(child), child, reason)
+            if not found:
                 # Kept as an input that cannot be read, so the run says so (a
                 # hunt of an empty folder is not "no reconnaissance found").
                 sources.append(Source(text, path))
         elif path.exists():
-            sources.append(Source(text, path))
+            add(text, path)
         else:
             raise InputError(f"{text}: no such file or directory")
-    return sources
+    return [_with_repeats(source, firsts, repeats) for source in sources]
+
+
+def _with_repeats(
+    source: Source,
+    firsts: dict[tuple[int, int] | str, str],
+    repeats: dict[tuple[int, int] | str, list[str]],
+) -> Source:
+    """The placeholder of a file's repeated paths with its one-line warning."""
+    if source.skipped != "":
+        return source
+    key = "-" if source.path is None else _file_key(source.path)
+    assert key is not None
+    first = firsts[key]
+    times = len(repeats[key]) + 1
+    others = [name for name in dict.fromkeys(repeats[key]) if name != first]
+    also = f" (also as {', '.join(others)})" if others else ""
+    reason = f"{first}: the same file named {times} times{also}: read once"
+    return Source(", ".join(others) or first, source.path, skipped=reason)
 
 
 def _split(block: bytes, first_line: int) -> pa.Table:
