@@ -130,3 +130,19 @@ def test_a_directory_and_a_file_in_it_and_hard_links(tmp_path: Path) -> None:
     assert [s.skipped is None for s in sources] == [True, False]
     stats = run(tmp_path, [str(folder), str(folder / "a.log"), str(tmp_path / "b.log")])
     assert stats.totals.parsed == 2
+
+
+def test_the_accounting_table_says_a_repeated_path_was_not_read(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reconwatch.cli import main
+
+    log = tmp_path / "a.log"
+    log.write_text("".join(NETFILTER.format(sec=n, port=n + 1) + "\n" for n in range(3)))
+    result = CliRunner().invoke(
+        main, ["ingest", "--lake", str(tmp_path / "lake"), str(log), str(log)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "not read (see the warning)" in result.output
+    assert "not read to the end" not in result.output
+    assert "the same file named 2 times" in result.output

@@ -35,7 +35,10 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
         note = "; ".join(f"{r} ({n})" for r, n in reasons)
         if f.error:
             # The error itself (long, with the file name) is a warning under the table.
-            note = "not read to the end (see the warning)" + (f"; {note}" if note else "")
+            # Nothing read (a skipped FIFO, a repeated path, an unreadable file)
+            # or stopped part way (a truncated archive): the note says which.
+            what = "not read" if f.lines == 0 else "not read to the end"
+            note = f"{what} (see the warning)" + (f"; {note}" if note else "")
         table.add_row(
             Text(_tail(clean(f.name, 1000), 48)),
             Text(f.format or "unrecognised"),
