@@ -79,6 +79,14 @@ class FileStats:
     #: A reason the input could not be read to its end (unreadable, corrupt gzip...).
     error: str | None = None
     reject_reasons: dict[str, int] = field(default_factory=dict)
+    #: The number of the first line read: above 1 when an earlier run into the
+    #: same lake read the file's beginning (``ingest.sources.Source.first_line``).
+    first_line: int = 1
+    #: What identifies the content read, so that a later run into the lake does
+    #: not read it again: ``bytes`` read, ``head_bytes`` and ``head_sha256`` (the
+    #: SHA-256 of the file's first bytes), ``end_line``, and ``resumable`` (a
+    #: plain file a later run may read on from ``bytes``). None for stdin.
+    fingerprint: dict[str, Any] | None = None
 
 
 class LineTally(Protocol):

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import duckdb
 import pyarrow as pa
@@ -36,6 +36,7 @@ from reconwatch.ingest.sources import (
     Source,
     expand,
     head_lines,
+    head_sha256,
     read_batches,
     read_head,
 )
@@ -97,7 +98,7 @@ def ingest(
         raise ValueError(
             f"unknown ingest engine {options.engine!r}; known: {', '.join(INGEST_ENGINES)}"
         )
-    sources = expand(paths)
+    sources = after_earlier_runs(expand(paths), lake)
     run = RunStats(run_id=lake.new_run_id(), started=dt.datetime.now(dt.UTC).isoformat())
     # One reference time for the whole run, whichever process reads which file.
     now = options.now or dt.datetime.now(dt.UTC)
@@ -123,6 +124,73 @@ def ingest(
     return run
 
 
+def after_earlier_runs(sources: list[Source], lake: Lake) -> list[Source]:
+    """``sources`` less what earlier runs into ``lake`` read of them.
+
+    A lake is appended to: a daily ``hunt --lake L /var/log/kern.log`` would
+    otherwise add every line read the day before again, doubling events,
+    evidence and counts. A file whose first bytes and length match what an
+    earlier run read (``FileStats.fingerprint``), under whatever name (a
+    rotated ``kern.log.1``), is not read again: a warning says so. A plain
+    file that has grown since is read on from where that run stopped, its
+    lines numbered on. A file shorter than what was read, or whose beginning
+    differs, is another file and read whole.
+    """
+    earlier = [
+        (run["run_id"], f["fingerprint"])
+        for run in lake.runs()
+        for f in run.get("files", [])
+        if isinstance(f.get("fingerprint"), dict)
+    ]
+    if not earlier:
+        return sources
+    result = []
+    for source in sources:
+        match = _read_before(source, earlier)
+        if match is None:
+            result.append(source)
+            continue
+        run_id, seen = match
+        path = source.path
+        assert path is not None
+        if seen["bytes"] == path.stat().st_size:
+            note = (
+                f"{source.name}: already in the lake (run {run_id}, "
+                f"{seen['end_line']:,} lines): not read again"
+            )
+            result.append(replace(source, skipped=note))
+        elif seen["resumable"]:
+            result.append(
+                replace(source, start_byte=seen["bytes"], first_line=seen["end_line"] + 1)
+            )
+        else:
+            result.append(source)  # a compressed file that changed: read whole
+    return result
+
+
+def _read_before(
+    source: Source, earlier: list[tuple[str, dict[str, Any]]]
+) -> tuple[str, dict[str, Any]] | None:
+    """The earlier run that read the most of ``source``'s content, if any did."""
+    path = source.path
+    if path is None or source.skipped is not None or not path.is_file():
+        return None
+    size = path.stat().st_size
+    digests: dict[int, str] = {}
+    best: tuple[str, dict[str, Any]] | None = None
+    for run_id, seen in earlier:
+        if seen["bytes"] > size or seen["head_bytes"] > size:
+            continue
+        head = int(seen["head_bytes"])
+        if head not in digests:
+            digests[head] = head_sha256(path, head)
+        if digests[head] != seen["head_sha256"]:
+            continue
+        if best is None or seen["bytes"] > best[1]["bytes"]:
+            best = (run_id, seen)
+    return best
+
+
 def ingest_source(
     source: Source,
     index: int,
@@ -139,7 +207,7 @@ def ingest_source(
     ``index`` (the input's place in the run) names its lake files, so serial,
     pooled and Spark runs write the same layout.
     """
-    stats = FileStats(name=source.name)
+    stats = FileStats(name=source.name, first_line=source.first_line)
     try:
         stream = source.open()
         head = read_head(stream, options.sniff_bytes)
@@ -159,7 +227,8 @@ def ingest_source(
     writer = ThreadPoolExecutor(1, thread_name_prefix="lake-write")
     pending: Future[None] | None = None
     try:
-        for number, lines in enumerate(read_batches(stream, head, options.block_bytes)):
+        batches = read_batches(stream, head, options.block_bytes, source.first_line)
+        for number, lines in enumerate(batches):
             parsed = parse_batch(parser, lines, stats)
             account_batch(parsed, lines, stats)
             outputs = _lake_tables(parsed, parser, source.name)
@@ -173,6 +242,8 @@ def ingest_source(
         # A truncated or corrupt compressed file: keep what was read, say where it stopped.
         stats.error = f"{source.name}: read failed after line {stats.lines}: {exc}"
     finally:
+        if stats.error is None:
+            stats.fingerprint = source.fingerprint(stream, source.first_line + stats.lines - 1)
         stream.close()
         writer.shutdown(wait=True)
     if pending is not None:

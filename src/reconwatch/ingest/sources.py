@@ -18,6 +18,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import gzip
+import hashlib
 import importlib
 import io
 import os
@@ -28,7 +29,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Final, cast
 
 import numpy as np
 import pyarrow as pa
@@ -75,12 +76,18 @@ class Source:
     name: str
     path: Path | None
     skipped: str | None = None
+    #: Where to start reading a plain file an earlier run into the same lake
+    #: read up to ``start_byte`` (its lines then numbered from ``first_line``).
+    start_byte: int = 0
+    first_line: int = 1
 
     def open(self) -> BinaryIO:
         """A binary stream of the decompressed content (a leading UTF-8 BOM removed)."""
         raw: BinaryIO
         if self.skipped is not None:
             raise InputError(self.skipped)
+        if self.start_byte and self.path is not None:
+            return self._open_on()
         if self.path is None:
             raw = sys.stdin.buffer
         else:
@@ -110,6 +117,47 @@ class Source:
             stream.close()  # DuckDB reads the file itself
             return _json_values(self.path, layout, self.name)
         return _json_values(stream, layout, self.name)
+
+    def _open_on(self) -> BinaryIO:
+        """The plain file from ``start_byte`` on (it was plain lines when first read)."""
+        assert self.path is not None
+        try:
+            raw = self.path.open("rb")
+        except OSError as exc:
+            raise InputError(f"{self.name}: cannot open: {exc.strerror}") from exc
+        raw.seek(self.start_byte)
+        return raw
+
+    def fingerprint(self, stream: BinaryIO, end_line: int) -> dict[str, Any] | None:
+        """What identifies what was read from ``stream`` (see ``FileStats.fingerprint``).
+
+        Called once the stream was read to its end. A plain file (read as
+        bytes, not decompressed or re-encoded) may be read on from where this
+        run stopped; any other file only skipped when it is the same again.
+        """
+        if self.path is None or self.skipped is not None:
+            return None
+        plain = isinstance(stream, io.BufferedReader) and isinstance(stream.raw, io.FileIO)
+        try:
+            end = stream.tell() if plain else self.path.stat().st_size
+            head_bytes = min(end, FINGERPRINT_HEAD_BYTES)
+            digest = head_sha256(self.path, head_bytes)
+        except (OSError, ValueError):
+            return None  # nothing to recognise it by: a later run reads it whole
+        return {
+            "bytes": end, "head_bytes": head_bytes, "head_sha256": digest,
+            "end_line": end_line, "resumable": plain,
+        }  # fmt: skip
+
+
+#: How much of a file's beginning identifies it (its first lines, time stamps and all).
+FINGERPRINT_HEAD_BYTES: Final = 65536
+
+
+def head_sha256(path: Path, size: int) -> str:
+    """SHA-256 of the first ``size`` bytes of the file at ``path``."""
+    with path.open("rb") as handle:
+        return hashlib.sha256(handle.read(size)).hexdigest()
 
 
 def _decompressed(buffered: io.BufferedReader[Any]) -> BinaryIO:
@@ -606,15 +654,16 @@ def _split(block: bytes, first_line: int) -> pa.Table:
 
 
 def read_batches(
-    stream: BinaryIO, head: bytes = b"", block_bytes: int = BLOCK_BYTES
+    stream: BinaryIO, head: bytes = b"", block_bytes: int = BLOCK_BYTES, first_line: int = 1
 ) -> Iterator[pa.Table]:
     """Yield tables of (``log_line``, ``line``), each holding whole lines only.
 
     ``head`` is content already read from the stream (for sniffing). A final
     line without a newline is still a line; an empty input yields nothing.
+    Lines are numbered from ``first_line``.
     """
     pending = head
-    next_line = 1
+    next_line = first_line
     while True:
         # A fault met while the head was read (a small file cut short) comes first.
         block, error = (
