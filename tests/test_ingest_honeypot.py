@@ -108,6 +108,15 @@ def test_cowrie_text_real_sample(crowdsec_hub: Path) -> None:
     assert CowrieTextParser.programs == ("cowrie",)
 
 
+def test_cowrie_text_lines_quoted_inside_other_text_are_not_events(crowdsec_hub: Path) -> None:
+    """CrowdSec's parser.assert quotes the sample's Cowrie lines: they are not Cowrie's lines."""
+    quoted = (crowdsec_hub / "cowrie-logs" / "parser.assert").read_text().splitlines()
+    assert any("cowrie[2806]: 2020-12-08T06:28:43" in line for line in quoted)
+    parsed = parse(make(CowrieTextParser), quoted)
+    assert parsed.rows.num_rows == 0
+    assert len(rejects(parsed)) == len([line for line in quoted if line.strip()])
+
+
 def test_opencanary_fixture() -> None:
     lines = (FIXTURES / "opencanary.json").read_text().splitlines()
     parsed = parse(make(OpenCanaryParser), lines)

@@ -112,9 +112,12 @@ class CowrieJsonParser(Parser):
         return run_batch(self.ctx.con, lines, sql, params)
 
 
-#: ``ISO-stamp [system] message`` anywhere after a syslog envelope's tag (or at the start).
+#: ``ISO-stamp [system] message`` at the start, or after a syslog envelope's tag
+#: (``host cowrie[2806]: 2020-...``). The envelope holds no quote or ``=``: a
+#: line that merely quotes a Cowrie line (a parser test file, a SIEM export:
+#: ``message == "... cowrie[2806]: 2020-..."``) is not one.
 TEXT: Final = (
-    r"(?:^|: )(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})) "
+    r"^(?:[^\"'=]*?: )?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})) "
     r"\[([^\]]*)\] (.*)$"
 )
 NEW_CONNECTION: Final = r"^New connection: (.+):(\d+) \((.+):(\d+)\)"
