@@ -163,15 +163,27 @@ class _Accepted:
     unit: IPNetwork
 
 
+#: IPv6 prefixes whose addresses stand for many hosts each, never widened: a
+#: NAT64 prefix's /64 is every IPv4 address reached through that translator
+#: (RFC 6052 well-known 64:ff9b::/96, RFC 8215 local-use 64:ff9b:1::/48), and
+#: a Teredo address (2001::/32) is one tunnelled client of a shared server.
+NOT_WIDENED: Final = tuple(
+    ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2001::/32")
+)
+
+
 def widen(address: IPAddress, ipv6_prefix: int, protected: ProtectedRanges) -> IPNetwork:
     """The network blocked for ``address``: its ``/ipv6_prefix`` when IPv6 and allowed.
 
     IPv4 stays a /32. An IPv6 network that ``protected`` refuses (it would
     touch a home network, an allowlisted /128, the IPv4-mapped space...) is
-    not widened: the single address is kept.
+    not widened: the single address is kept, as for translation and tunnel
+    prefixes (``NOT_WIDENED``), where a /64 holds other people's traffic.
     """
     single = ipaddress.ip_network(address)
     if not isinstance(address, ipaddress.IPv6Address) or ipv6_prefix >= 128:
+        return single
+    if any(address in network for network in NOT_WIDENED):
         return single
     wide = ipaddress.IPv6Network((int(address), ipv6_prefix), strict=False)
     return wide if protected.check(wide) is None else single
