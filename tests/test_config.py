@@ -46,6 +46,8 @@ def test_file_overrides_only_what_it_names(tmp_path: Path) -> None:
             "site:\n  home_networks: [0.0.0.0/1]\n  protected: [128.0.0.0/1]\n",
             r"site: .*home_networks and protected together cover every address",
         ),
+        ("site:\n  internal_only: [0.0.0.0/0]\n", r"site\.internal_only: .*every address"),
+        ("detect:\n  traffic_spike:\n    min_ratio: 0.5\n", r"detect\.traffic_spike\.min_ratio"),
         ("site:\n  internal_zones: ['.']\n", r"site\.internal_zones: .*empty"),
         ("site:\n  private_suffixes: [lan, '']\n", r"site\.private_suffixes: .*empty"),
         # Years a lake timestamp can hold.

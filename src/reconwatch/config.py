@@ -68,6 +68,18 @@ def _not_everything(items: list[str]) -> list[str]:
     return items
 
 
+def _not_all_internal(items: list[str]) -> list[str]:
+    # Every address "never reachable from outside" would make every probe from
+    # outside an enumeration of internal addresses (an escalation criterion).
+    whole = _whole_families(items)
+    if whole:
+        raise ValueError(
+            f"these ranges cover every address ({whole}): list only the ranges "
+            "never reachable or announced from outside"
+        )
+    return items
+
+
 def _valid_zones(items: list[str]) -> list[str]:
     if any(not zone.strip().strip(".") for zone in items):
         raise ValueError("a DNS zone cannot be empty (or only dots)")
@@ -148,7 +160,9 @@ class SiteConfig(Section):
     #: "enumerating internal IP addresses not typically visible externally",
     #: a playbook escalation criterion. Not derived from home_networks: behind
     #: DNAT a public service is often logged at a private address.
-    internal_only: CidrList = Field(default_factory=list)
+    internal_only: Annotated[CidrList, AfterValidator(_not_all_internal)] = Field(
+        default_factory=list
+    )
     #: DNS zones that exist only inside (``corp.example.com``, ``ad.example.net``):
     #: an outside client asking for names in them already knows, or is guessing,
     #: internal naming.
