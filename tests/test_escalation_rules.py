@@ -31,8 +31,27 @@ HOUR = 3600
 DAY = 86400
 
 
-def hunt(http: list[dict[str, Any]] | None = None, dns: list[dict[str, Any]] | None = None) -> Case:
+def hunt(
+    http: list[dict[str, Any]] | None = None,
+    dns: list[dict[str, Any]] | None = None,
+    auth: list[dict[str, Any]] | None = None,
+) -> Case:
     tables = {}
+    if auth is not None:
+        tables["auth"] = ibis.memtable(
+            table_rows(
+                schema.AUTH,
+                {
+                    "source_ip": SOURCE,
+                    "destination_ip": "203.0.113.22",
+                    "event_dataset": "sshd",
+                    "log_file": "auth.log",
+                    "event_action": "login",
+                    "service_name": "sshd",
+                },
+                auth,
+            )
+        )
     if http is not None:
         tables["http"] = ibis.memtable(
             table_rows(
@@ -140,6 +159,35 @@ def test_a_secret_served_is_still_a_sign_of_compromise() -> None:
     assert compromise["met"] is True and case.escalate is True
     assert "/.env" in compromise["evidence"][0] and "data exposed" in compromise["evidence"][0]
     assert "/wp-login.php" not in " ".join(case.reasons[:1])
+
+
+def test_a_login_after_the_scan_names_only_the_users_who_logged_in() -> None:
+    case = hunt(
+        [scanner("/.git/HEAD", 404)],
+        auth=[
+            {"user_name": "admin", "event_outcome": "failure", "seconds": 60},
+            {"user_name": "root", "event_outcome": "failure", "seconds": 61},
+            {"user_name": "alice", "event_outcome": "success", "seconds": 62},
+        ],
+    )
+    act = case.activity
+    assert act.auth_users == ["admin", "alice", "root"]
+    assert act.auth_success_users == ["alice"]
+    compromise = case.criteria["compromise"]
+    assert compromise["met"] is True
+    assert compromise["evidence"][0].endswith("user(s): alice")
+    assert case_to_dict(case)["activity"]["auth_success_users"] == ["alice"]
+
+
+def test_a_login_before_the_scan_is_not_called_no_login() -> None:
+    case = hunt(
+        [scanner("/.git/HEAD", 404, 600)],
+        auth=[{"user_name": "alice", "event_outcome": "success", "seconds": 0}],
+    )
+    compromise = case.criteria["compromise"]
+    assert compromise["met"] is False
+    assert "no login success after the scan began" in compromise["evidence"][0]
+    assert "came before it" in compromise["evidence"][0]
 
 
 def test_campaign_activity_merges_admin_successes() -> None:

@@ -155,6 +155,8 @@ class Activity:
     auth_successes: int = 0
     auth_failures: int = 0
     auth_users: list[str] = field(default_factory=list)
+    #: The users of the successful logins only (``auth_users`` holds every attempt's).
+    auth_success_users: list[str] = field(default_factory=list)
     first_auth_success: dt.datetime | None = None
     #: IDS alerts and honeypot touches from the source, with their rule names.
     alerts: int = 0
@@ -382,6 +384,9 @@ def _merge(parts: list[Activity]) -> Activity:
             merged.probe_types[kind] = merged.probe_types.get(kind, 0) + count
         merged.datasets = sorted({*merged.datasets, *part.datasets})
         merged.auth_users = sorted({*merged.auth_users, *part.auth_users})[:LIST_CAP]
+        merged.auth_success_users = sorted(
+            {*merged.auth_success_users, *part.auth_success_users}
+        )[:LIST_CAP]
         merged.alert_rules = sorted({*merged.alert_rules, *part.alert_rules})[:LIST_CAP]
         merged.exploit_rules = sorted({*merged.exploit_rules, *part.exploit_rules})[:LIST_CAP]
         merged.sensitive_success_paths = sorted(
@@ -540,6 +545,7 @@ def _auth_activity(events: ir.Table, result: dict[str, Activity]) -> None:
         failures=(events.event_outcome == "failure").ifelse(1, 0).sum(),
         first_success=success.ifelse(events.timestamp, ibis.null()).min(),
         users=events.user_name.collect(distinct=True),
+        success_users=success.ifelse(events.user_name, ibis.null()).collect(distinct=True),
     )
     for row in totals.to_pyarrow().to_pylist():
         activity = result[row["source_ip"]]
@@ -547,6 +553,9 @@ def _auth_activity(events: ir.Table, result: dict[str, Activity]) -> None:
         activity.auth_failures = row["failures"] or 0
         activity.first_auth_success = row["first_success"]
         activity.auth_users = sorted(u for u in (row["users"] or []) if u)[:LIST_CAP]
+        activity.auth_success_users = sorted(u for u in (row["success_users"] or []) if u)[
+            :LIST_CAP
+        ]
 
 
 def _alert_activity(events: ir.Table, result: dict[str, Activity]) -> None:

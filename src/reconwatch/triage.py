@@ -307,7 +307,7 @@ def _compromise(case: Case) -> dict[str, Any]:
     act = case.activity
     evidence = []
     if act.first_auth_success is not None and act.first_auth_success >= case.first_seen:
-        users = ", ".join(act.auth_users[:5]) or "unknown user"
+        users = ", ".join(act.auth_success_users[:5]) or "unknown user"
         evidence.append(
             f"Successful login from the scanning source at {_ts(act.first_auth_success)} "
             f"(after the scan began), user(s): {users}"
@@ -338,11 +338,16 @@ def _compromise(case: Case) -> dict[str, Any]:
     )
     if evidence:
         return {"met": True, "evidence": evidence + admin}
+    logins = (
+        f"no login success after the scan began (the first, at {_ts(act.first_auth_success)}, "
+        "came before it)"
+        if act.first_auth_success is not None
+        else "no login success"
+    )
     return {
         "met": False,
         "evidence": [
-            "not met: no login success, exploitation alert, secret path served or "
-            "back-connection seen",
+            f"not met: {logins}, exploitation alert, secret path served or back-connection seen",
             *admin,
         ],
     }
@@ -527,8 +532,8 @@ def _identity(act: Activity) -> str:
         parts.append(f"DNS names it {', '.join(act.host_names[:5])}")
     if act.host_users:
         parts.append(f"users who logged on to it: {', '.join(act.host_users[:10])}")
-    if act.auth_users:
-        parts.append(f"users who logged in from it: {', '.join(act.auth_users[:10])}")
+    if act.auth_success_users:
+        parts.append(f"users who logged in from it: {', '.join(act.auth_success_users[:10])}")
     return ("The source machine: " + "; ".join(parts)) if parts else ""
 
 

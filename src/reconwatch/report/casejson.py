@@ -114,6 +114,7 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             "auth_successes": act.auth_successes,
             "auth_failures": act.auth_failures,
             "auth_users": act.auth_users,
+            "auth_success_users": act.auth_success_users,
             "first_auth_success": iso(act.first_auth_success),
             "alerts": act.alerts,
             "alert_rules": act.alert_rules,
