@@ -57,15 +57,23 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
 
 
 def _scope(case: Case) -> str:
-    """What the actor touched, in the terms of the logs that saw it."""
+    """What the actor touched, in the terms of the logs its detections read.
+
+    A web scanner's case says how many paths it asked for, even when the
+    firewall also logged its connections; a case with findings in several
+    logs names each (``16 hosts x 1 ports; 40 DNS names``).
+    """
     act = case.activity
-    if act.events:
-        return f"{act.target_count} hosts x {act.port_count} ports"
-    if act.dns_queries:
-        return f"{act.dns_names} DNS names"
-    if act.http_requests:
-        return f"{act.http_paths} web paths"
-    return f"{sum(f.event_count for f in case.findings)} events"
+    measures = {
+        "network": (act.events, f"{act.target_count} hosts x {act.port_count} ports"),
+        "dns": (act.dns_queries, f"{act.dns_names} DNS names"),
+        "http": (act.http_requests, f"{act.http_paths} web paths"),
+    }
+    found = {f.source_table for f in case.findings}
+    parts = [text for table, (seen, text) in measures.items() if table in found and seen]
+    if not parts:  # findings in other logs (IDS alerts, auth): what was logged at all
+        parts = [text for seen, text in measures.values() if seen][:1]
+    return "; ".join(parts) or f"{sum(f.event_count for f in case.findings)} events"
 
 
 def _tail(text: str, width: int) -> str:
