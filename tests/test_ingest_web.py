@@ -103,6 +103,28 @@ def test_clf_vhost_combined_and_common(crowdsec_hub: Path) -> None:
     ]
 
 
+def test_clf_a_user_name_with_a_space_is_the_user_not_a_vhost() -> None:
+    """Apache writes %u as the client sent it: ``John Smith`` is two words before the stamp."""
+    stamp = '[30/Sep/2026:10:00:00 +0000] "GET /admin/ HTTP/1.1" 401 381'
+    parsed = parse(
+        make(ClfParser),
+        [
+            f"198.51.100.9 - John Smith {stamp}",
+            f"2001:db8::9 - Jo Ann Smith {stamp}",
+            f"www.example.org:443 198.51.100.10 - John Smith {stamp}",
+            f"www.example.org:443 198.51.100.11 - - {stamp}",
+        ],
+    )
+    assert rejects(parsed) == []
+    got = [(r["source_ip"], r["user_name"], r["url_domain"]) for r in rows(parsed.rows, "http")]
+    assert got == [
+        ("198.51.100.9", "John Smith", None),
+        ("2001:db8::9", "Jo Ann Smith", None),
+        ("198.51.100.10", "John Smith", "www.example.org"),
+        ("198.51.100.11", None, "www.example.org"),
+    ]
+
+
 def test_clf_malformed_requests_are_rows_with_null_method(crowdsec_hub: Path) -> None:
     lines = (crowdsec_hub / "apache2-malformed" / "apache2-logs.log").read_text().splitlines()
     parsed = parse(

@@ -42,7 +42,8 @@ QUOTED: Final = r'"((?:[^"\\]|\\.)*)"'
 #: and optionally "referrer" "user agent". Not anchored at the end: extra fields pass.
 #: Two words before the stamp (``ip - [...]``, a recipe without ``$remote_user``
 #: that CrowdSec's nginx parser reads too) are host and ident; three are host,
-#: ident and user; four start with the vhost.
+#: ident and user; four start with the vhost (the batch query also reads a user
+#: name holding spaces, see its ``vhosts`` step; the sniffer needs no such line).
 CLF: Final = (
     r"^(\S+) (\S+)(?: (\S+))?(?: (\S+))? \[([^\]]*)\] " + QUOTED + r" (\S+) (\S+)"
     r"(?: " + QUOTED + " " + QUOTED + ")?"
@@ -51,6 +52,9 @@ CLF: Final = (
 REQUEST: Final = r"^([A-Za-z][A-Za-z0-9_-]{0,31}) (\S+)(?: (HTTP/\d(?:\.\d)?))?$"
 #: scheme://[userinfo@]host[:port] at the start of an absolute-form target.
 ABSOLUTE: Final = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^/?#:]*)(?::\d*)?(.*)$"
+
+#: A word that can only be a client address (IPv4, IPv6), not a user or ident.
+ADDRESS_LIKE: Final = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*"
 
 #: Apache's two escapes inside a quoted field, for ``regexp_replace``.
 ESCAPED: Final = r'\\(["\\])'
@@ -157,16 +161,24 @@ class ClfParser(Parser):
                           {lit(TAIL)}, ['ref', 'agent']) AS t
             FROM cut
         ),
+        vhosts AS (
+            -- Four or more words: a vhost first when the second word is an
+            -- address (``vhost:port host ident user``); else the user holds a
+            -- space (``host ident John Smith``, Apache writes %u as it came).
+            SELECT *, len(h) >= 4 AND regexp_full_match(h[2], {lit(ADDRESS_LIKE)}) AS has_vhost
+            FROM tails
+        ),
         named AS (
             SELECT log_line, _row, skip,
-                   p2_ok AND len(h) BETWEEN 2 AND 4 AND m.status <> '' AS matched,
-                   CASE WHEN len(h) = 4 THEN h[1] END AS vhost,
-                   CASE WHEN len(h) = 4 THEN h[2] ELSE h[1] END AS source_raw,
-                   CASE WHEN len(h) = 4 THEN h[4] WHEN len(h) = 3 THEN h[3] END AS user0,
+                   p2_ok AND len(h) >= 2 AND m.status <> '' AS matched,
+                   CASE WHEN has_vhost THEN h[1] END AS vhost,
+                   CASE WHEN has_vhost THEN h[2] ELSE h[1] END AS source_raw,
+                   CASE WHEN has_vhost THEN nullif(array_to_string(h[4:], ' '), '')
+                        WHEN len(h) >= 3 THEN array_to_string(h[3:], ' ') END AS user0,
                    time0, {unescape("m.request")} AS request,
                    m.status AS status0, m.bytes AS bytes0,
                    {unescape("t.ref")} AS ref0, {unescape("t.agent")} AS agent0
-            FROM (SELECT *, time0 IS NOT NULL AS p2_ok FROM tails)
+            FROM (SELECT *, time0 IS NOT NULL AS p2_ok FROM vhosts)
         ),
         split AS (
             SELECT *, {request_struct("request")} FROM named
