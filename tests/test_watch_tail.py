@@ -118,6 +118,25 @@ def test_truncation_restarts_at_zero(tmp_path: Path) -> None:
     assert chunks[0].lines.column("log_line").to_pylist() == [1]
 
 
+def test_truncation_and_regrowth_between_two_polls_is_read_whole(tmp_path: Path) -> None:
+    """copytruncate, then more written than before the next poll: nothing is lost."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    tailer = FileTailer([str(log)])
+    append(log, "".join(f"10:00:0{n} old {n}\n" for n in range(3)))
+    assert len(texts(tailer.poll())) == 3
+    with log.open("r+") as fh:
+        fh.truncate(0)
+    new = [f"10:05:{n:02d} new {n}" for n in range(12)]
+    append(log, "".join(f"{line}\n" for line in new))  # longer than the old content
+    chunks = tailer.poll()
+    assert texts(chunks) == new
+    assert chunks[0].fresh
+    assert chunks[0].lines.column("log_line").to_pylist() == list(range(1, 13))
+    append(log, "10:06:00 later\n")
+    assert texts(tailer.poll()) == ["10:06:00 later"]  # growth as usual afterwards
+
+
 def test_new_files_in_a_directory_are_read_from_their_start(tmp_path: Path) -> None:
     (tmp_path / "present.log").write_text("before start\n")
     tailer = FileTailer([str(tmp_path)])

@@ -36,6 +36,9 @@ from reconwatch.ingest.sources import BZIP2_MAGIC, GZIP_MAGIC, ZSTD_MAGIC
 
 #: Inodes of finished (rotated) files remembered, so a renamed file is not re-read.
 FINISHED_MEMORY: Final = 4096
+#: How much of a followed file's beginning tells its content apart from what
+#: replaces it in place (time stamps of the first lines, a Zeek ``#open``).
+HEAD_BYTES: Final = 1024
 #: A file that has not grown for this long is closed (and reopened when it
 #: grows): rotated files pile up in a directory, open descriptors must not.
 IDLE_CLOSE_SECONDS: Final = 300.0
@@ -74,6 +77,10 @@ class _Followed:
     idle_since: float = field(default_factory=time.monotonic)
     #: Inode of a file not to be read (compressed), so it is not reopened every poll.
     ignored: Inode | None = None
+    #: The file's first bytes when last seen: a file truncated and written past
+    #: the old offset between two polls (copytruncate, then a burst) is no
+    #: shorter than what was read, but its beginning is new.
+    head: bytes = b""
     chunks: list[Chunk] = field(default_factory=list)
 
 
@@ -235,7 +242,7 @@ class FileTailer:
         if state.fh is None and (state.ignored == _inode(stat) or not self._open(state, stat)):
             return False
         assert state.fh is not None
-        if stat.st_size < state.offset:
+        if stat.st_size < state.offset or self._head_changed(state):
             # Truncated in place (copytruncate): what is there now is new content.
             if state.pending:
                 self._emit(state, state.pending)
@@ -243,7 +250,9 @@ class FileTailer:
             state.offset = 0
             state.next_line = 1
             state.fresh = True
+            state.head = b""
             state.fh.seek(0)
+        self._remember_head(state, stat.st_size)
         now = time.monotonic()
         if self._read(state, limit=self.read_bytes):
             state.idle_since = now
@@ -251,6 +260,25 @@ class FileTailer:
             state.fh.close()
             state.fh, state.parked = None, True
         return False
+
+    def _head_changed(self, state: _Followed) -> bool:
+        """Whether the open file's first bytes differ from those seen before."""
+        if not state.head or state.fh is None:
+            return False
+        try:
+            now = os.pread(state.fh.fileno(), len(state.head), 0)
+        except OSError:
+            return False
+        return now != state.head
+
+    def _remember_head(self, state: _Followed, size: int) -> None:
+        """Keep the file's first ``HEAD_BYTES`` (more of them while the file is short)."""
+        if len(state.head) >= HEAD_BYTES or size <= len(state.head) or state.fh is None:
+            return
+        try:
+            state.head = os.pread(state.fh.fileno(), HEAD_BYTES, 0)
+        except OSError:
+            state.head = b""
 
     def _reopen(self, state: _Followed) -> bool:
         """Open a parked file again where it was left (same inode, same partial line)."""
@@ -305,7 +333,7 @@ class FileTailer:
             while len(self.finished) > FINISHED_MEMORY:
                 self.finished.popitem(last=False)
         state.fh, state.inode, state.offset, state.parked = None, None, 0, False
-        state.skipping = False
+        state.skipping, state.head = False, b""
 
     def _read(self, state: _Followed, limit: int | None) -> int:
         """Read up to ``limit`` bytes (None: to the end); return how many were read."""
