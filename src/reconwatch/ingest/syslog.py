@@ -32,9 +32,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zoneinfo
+from functools import lru_cache
 from typing import Final
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -123,6 +126,14 @@ class SyslogEnvelope:
     ``ROLLOVER_MONTHS`` or more starts the next year, a jump forward of more
     than that is a late line of the year before. The last stamp's year and
     month are kept for the file's next batch.
+
+    Clocks going back: in a zone with daylight saving time, the wall-clock
+    hour before the autumn change comes twice (02:00-03:00 in Europe/Paris),
+    and a stamp without a zone does not say which. File order does: a stamp
+    in that hour is the first (summer) reading until the file jumps back by
+    more than ``FOLD_JUMP`` within the hour, and the second (winter) reading
+    from there on. A file that never shows the jump reads the first (as
+    Python's ``fold=0``). The state carries across batches.
     """
 
     def __init__(self, config: SyslogConfig, now: dt.datetime) -> None:
@@ -131,6 +142,9 @@ class SyslogEnvelope:
         #: Year and month of the last RFC 3164 stamp seen in this file (None before any).
         self.year: int | None = None
         self.month: int | None = None
+        #: Per repeated hour (its local start): the latest local stamp seen in
+        #: it so far (µs) and whether the file already jumped back into it.
+        self.folds: dict[int, tuple[int, bool]] = {}
 
     # -- step 1: in the parser's query ------------------------------------------------
 
@@ -273,13 +287,100 @@ class SyslogEnvelope:
             )
         )
         local = "try(make_date(year, month, day)) + tod"
-        build = f"SELECT {self._local_to_utc(local)} AS utc FROM {{view}} ORDER BY pos"  # noqa: S608
+        build = (
+            f"SELECT pos, {local} AS local, {self._local_to_utc(local)} AS utc "  # noqa: S608
+            "FROM {view} ORDER BY log_line"
+        )
         built = _query(con, build, stamps.append_column("year", year), self.params())
         self.year = int(year[-1].as_py())
         self.month = int(month[-1].as_py())
-        # Back in the order of ``result``: ``stamps`` was sorted by line, ``build`` by pos.
         utc = built.column("utc").combine_chunks().cast(pa.timestamp("us"))
+        if self._convert_zone:
+            local_times = built.column("local").combine_chunks().cast(pa.timestamp("us"))
+            utc = self._repeated_hours(local_times, utc)
+        # Back in the order of ``result``: ``built`` is in line order (most often the same).
+        if not _ascending(built.column("pos")):
+            utc = pc.take(utc, pc.sort_indices(built.column("pos")))
         return pc.replace_with_mask(times, has_month, utc)
+
+    def _repeated_hours(self, local: pa.Array, utc: pa.Array) -> pa.Array:
+        """``utc`` with the stamps of a repeated (clocks back) hour read in file order."""
+        valid = local.drop_null()
+        if len(valid) == 0:
+            return utc
+        lows, highs = pc.min_max(valid).values()
+        years = range(lows.as_py().year, highs.as_py().year + 1)
+        micros = pc.fill_null(local.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+        result = utc.cast(pa.int64()).to_numpy(zero_copy_only=False).copy()
+        changed = False
+        for start, end, first, second in (
+            r for y in years for r in fall_backs(self.config.timezone, y)
+        ):
+            inside = pc.fill_null(
+                pc.and_(pc.greater_equal(local, pa.scalar(start, pa.timestamp("us"))),
+                        pc.less(local, pa.scalar(end, pa.timestamp("us")))),
+                False,
+            )  # fmt: skip
+            where = np.flatnonzero(inside.to_numpy(zero_copy_only=False))
+            if len(where) == 0:
+                continue
+            key = int(np.datetime64(start, "us").astype(np.int64))
+            # No stamp of the hour yet: its start stands in (nothing jumps back past it).
+            seen, jumped = self.folds.get(key, (key, False))
+            values = micros[where]
+            # The latest stamp of the hour before each one, in file order.
+            before = np.maximum.accumulate(np.concatenate([[seen], values]))[:-1]
+            jumps = values < before - FOLD_JUMP_US
+            second_reading = np.logical_or.accumulate(np.concatenate([[jumped], jumps]))[1:]
+            result[where] = values - np.where(second_reading, second, first)
+            self.folds[key] = (int(max(seen, values.max())), bool(second_reading[-1]))
+            changed = True
+        if not changed:
+            return utc
+        return pa.array(result, pa.int64()).cast(pa.timestamp("us"))
+
+
+#: A step back in the repeated hour larger than this is the clocks going back,
+#: not a line logged a little late.
+FOLD_JUMP: Final = dt.timedelta(minutes=10)
+FOLD_JUMP_US: Final = int(FOLD_JUMP.total_seconds() * 1_000_000)
+
+
+@lru_cache(maxsize=256)
+def fall_backs(zone: str, year: int) -> tuple[tuple[dt.datetime, dt.datetime, int, int], ...]:
+    """The repeated wall-clock intervals of ``zone`` in ``year``: clocks going back.
+
+    Each is (local start, local end, the first reading's UTC offset, the
+    second's), offsets in microseconds: a wall-clock time ``t`` inside is UTC
+    ``t - first`` the first time round and ``t - second`` the second.
+    Found by stepping through the year's UTC hours (offset changes fall on
+    whole hours or half hours; a half-hour step finds them all).
+    """
+    tz = zoneinfo.ZoneInfo(zone)
+    found = []
+    at = dt.datetime(year, 1, 1, tzinfo=dt.UTC) - dt.timedelta(days=1)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=1)
+    step = dt.timedelta(minutes=30)
+    before = at.astimezone(tz).utcoffset()
+    while at < end:
+        after_at = at + step
+        after = after_at.astimezone(tz).utcoffset()
+        if before is not None and after is not None and after < before:
+            # The change happened at ``after_at`` (to the step): local time
+            # jumped from after_at + before back to after_at + after.
+            naive = after_at.replace(tzinfo=None)
+            start, stop = naive + after, naive + before
+            if start.year == year:
+                found.append(
+                    (
+                        start,
+                        stop,
+                        int(before.total_seconds() * 1e6),
+                        int(after.total_seconds() * 1e6),
+                    )
+                )
+        before, at = after, after_at
+    return tuple(found)
 
 
 def _ascending(values: pa.ChunkedArray | pa.Array) -> bool:
