@@ -384,9 +384,9 @@ def _merge(parts: list[Activity]) -> Activity:
             merged.probe_types[kind] = merged.probe_types.get(kind, 0) + count
         merged.datasets = sorted({*merged.datasets, *part.datasets})
         merged.auth_users = sorted({*merged.auth_users, *part.auth_users})[:LIST_CAP]
-        merged.auth_success_users = sorted(
-            {*merged.auth_success_users, *part.auth_success_users}
-        )[:LIST_CAP]
+        merged.auth_success_users = sorted({*merged.auth_success_users, *part.auth_success_users})[
+            :LIST_CAP
+        ]
         merged.alert_rules = sorted({*merged.alert_rules, *part.alert_rules})[:LIST_CAP]
         merged.exploit_rules = sorted({*merged.exploit_rules, *part.exploit_rules})[:LIST_CAP]
         merged.sensitive_success_paths = sorted(
