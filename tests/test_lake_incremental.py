@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 
@@ -44,9 +45,9 @@ def test_the_same_file_again_is_not_read_again(tmp_path: Path) -> None:
     assert first.totals.parsed == 30 and first.files[0].fingerprint is not None
     again = ingest([str(log)], lake, Config(), OPTIONS)
     (stats,) = again.files
-    assert (stats.lines, stats.parsed) == (0, 0)
-    assert stats.error is not None and "already in the lake" in stats.error
-    assert first.run_id in stats.error and "30 lines" in stats.error
+    assert (stats.lines, stats.parsed, stats.error) == (0, 0, None)
+    assert stats.note is not None and "already in the lake" in stats.note
+    assert first.run_id in stats.note and "30 lines" in stats.note
     assert log_lines(lake) == list(range(1, 31))
 
 
@@ -77,7 +78,7 @@ def test_a_rotated_copy_is_recognised_and_another_file_is_read_whole(tmp_path: P
     log.write_text(lines(100, 5))  # the new file of the same name: other content
     run = ingest([str(tmp_path / "kern.log.1"), str(log)], lake, Config(), OPTIONS)
     rotated, new = run.files
-    assert rotated.lines == 0 and "already in the lake" in (rotated.error or "")
+    assert rotated.lines == 0 and "already in the lake" in (rotated.note or "")
     assert (new.first_line, new.lines, new.error) == (1, 5, None)
     assert lake.read("network").num_rows == 25
 
@@ -89,7 +90,7 @@ def test_a_compressed_file_is_skipped_when_unchanged(tmp_path: Path) -> None:
     (first,) = ingest([str(archive)], lake, Config(), OPTIONS).files
     assert first.fingerprint is not None and first.fingerprint["resumable"] is False
     (again,) = ingest([str(archive)], lake, Config(), OPTIONS).files
-    assert again.lines == 0 and "already in the lake" in (again.error or "")
+    assert again.lines == 0 and "already in the lake" in (again.note or "")
     assert lake.read("network").num_rows == 10
 
 
@@ -100,3 +101,85 @@ def test_hunting_a_lake_twice_with_the_same_file_counts_its_events_once(tmp_path
     (first,) = hunt([str(log)], Config(), lake_dir=lake, options=OPTIONS).cases
     (again,) = hunt([str(log)], Config(), lake_dir=lake, options=OPTIONS).cases
     assert first.activity.events == again.activity.events == 30
+
+
+def zeek_conn(rows: range) -> str:
+    from test_ingest_zeek import HEADER, conn
+
+    return "".join(
+        line + "\n"
+        for line in [
+            *(HEADER if rows.start == 0 else []),
+            *(conn(f"1790762400.{n:06d}", "198.51.100.7", 40000, "203.0.113.10", n + 1)
+              for n in rows),
+        ]
+    )  # fmt: skip
+
+
+def test_a_grown_header_bound_file_keeps_its_header_and_adds_only_new_rows(
+    tmp_path: Path,
+) -> None:
+    """Zeek's columns come from its #fields header: it is read whole, old rows left out."""
+    log = tmp_path / "conn.log"
+    log.write_text(zeek_conn(range(0, 20)))
+    lake = Lake(tmp_path / "lake")
+    (first,) = ingest([str(log)], lake, Config(), OPTIONS).files
+    assert first.parsed == 20 and first.fingerprint is not None
+    assert first.fingerprint["resumable"] is False  # header-bound
+    with log.open("a") as handle:
+        handle.write(zeek_conn(range(20, 30)))
+    (grown,) = ingest([str(log)], lake, Config(), OPTIONS).files
+    assert (grown.format, grown.lines, grown.parsed, grown.rejected) == ("zeek-conn", 10, 10, 0)
+    assert grown.first_line == first.fingerprint["end_line"] + 1
+    ports = sorted(lake.read("network").column("destination_port").to_pylist())
+    assert ports == list(range(1, 31))  # each row once
+
+
+def test_a_file_that_gave_no_row_is_read_again_next_time(tmp_path: Path) -> None:
+    """A wrong --format parses nothing: once mended, the file must not be 'already in the lake'."""
+    log = tmp_path / "kern.log"
+    log.write_text(lines(0, 5))
+    lake = Lake(tmp_path / "lake")
+    wrong = IngestOptions(now=OPTIONS.now, format="clf")
+    (bad,) = ingest([str(log)], lake, Config(), wrong).files
+    assert (bad.parsed, bad.fingerprint) == (0, None)
+    (good,) = ingest([str(log)], lake, Config(), OPTIONS).files
+    assert (good.parsed, good.note) == (5, None)
+
+
+def test_an_unreadable_input_is_a_warning_not_a_crash_on_the_next_run(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    log = tmp_path / "kern.log"
+    log.write_text(lines(0, 5))
+    other = tmp_path / "secret.log"
+    other.write_text(lines(100, 5))
+    lake = Lake(tmp_path / "lake")
+    ingest([str(log)], lake, Config(), OPTIONS)
+    # As for a file the user may not read (this suite runs as root: a chmod would not do).
+    real_open = Path.open
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == other:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    run = ingest([str(log), str(other)], lake, Config(), OPTIONS)
+    assert run.files[0].note is not None
+    assert "Permission denied" in (run.files[1].error or "")
+
+
+def test_a_broken_fingerprint_in_a_run_file_is_ignored(tmp_path: Path) -> None:
+    import json
+
+    log = tmp_path / "kern.log"
+    log.write_text(lines(0, 5))
+    lake = Lake(tmp_path / "lake")
+    first = ingest([str(log)], lake, Config(), OPTIONS)
+    (record,) = (tmp_path / "lake" / "_runs").glob(f"{first.run_id}.json")
+    document = json.loads(record.read_text())
+    del document["files"][0]["fingerprint"]["head_sha256"]
+    record.write_text(json.dumps(document))
+    (again,) = ingest([str(log)], lake, Config(), OPTIONS).files
+    assert (again.parsed, again.note) == (5, None)  # read again: nothing to recognise it by

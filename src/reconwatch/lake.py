@@ -79,13 +79,18 @@ class FileStats:
     #: A reason the input could not be read to its end (unreadable, corrupt gzip...).
     error: str | None = None
     reject_reasons: dict[str, int] = field(default_factory=dict)
+    #: Why the input was not read though nothing is wrong with it ("already in
+    #: the lake"): shown in the accounting, not a warning like ``error``.
+    note: str | None = None
     #: The number of the first line read: above 1 when an earlier run into the
     #: same lake read the file's beginning (``ingest.sources.Source.first_line``).
     first_line: int = 1
     #: What identifies the content read, so that a later run into the lake does
     #: not read it again: ``bytes`` read, ``head_bytes`` and ``head_sha256`` (the
-    #: SHA-256 of the file's first bytes), ``end_line``, and ``resumable`` (a
-    #: plain file a later run may read on from ``bytes``). None for stdin.
+    #: SHA-256 of the file's first bytes), ``end_line``, ``format``, and
+    #: ``resumable`` (a plain file of a format whose lines read alone, which a
+    #: later run may read on from ``bytes``). None for stdin, and for an input
+    #: that gave no row (a later run reads it again, say with a fixed config).
     fingerprint: dict[str, Any] | None = None
 
 

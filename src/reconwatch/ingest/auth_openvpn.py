@@ -220,6 +220,9 @@ class OpenVpnStatusParser(Parser):
     session still connected.
     """
 
+    #: Its lines are read by a header (columns, layout) met before them.
+    reads_lines_alone = False
+
     name = "openvpn-status"
     dataset = "openvpn.status"
     table = "auth"

@@ -78,6 +78,10 @@ class Parser(ABC):
     #: Program tags claimed by prefix, for devices whose tag is a message id
     #: (Cisco ``%ASA-6-302013``: "%ASA-").
     program_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: Every line reads on its own, without lines before it (a header naming
+    #: the columns): a file of this format that grew may be read on from the
+    #: middle by a later run into the same lake (``ingest.run.after_earlier_runs``).
+    reads_lines_alone: ClassVar[bool] = True
 
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx

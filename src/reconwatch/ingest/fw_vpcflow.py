@@ -71,6 +71,9 @@ _SNIFF_DEFAULT: Final = re.compile(
 class VpcFlowParser(Parser):
     """AWS VPC Flow Logs, default or custom field lists, header-driven."""
 
+    #: Its lines are read by a header (columns, layout) met before them.
+    reads_lines_alone = False
+
     name = "aws-vpcflow"
     dataset = "aws.vpcflow"
     table = "network"

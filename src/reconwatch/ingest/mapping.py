@@ -274,6 +274,9 @@ def _select_sql(mapping: Mapping, source: dict[str, str]) -> tuple[str, dict[str
 class MappingParser(Parser):
     """CSV or JSON lines read through a user's mapping file."""
 
+    #: Its lines are read by a header (columns, layout) met before them.
+    reads_lines_alone = False
+
     name = "mapping"
     dataset = "mapping"
     table = "network"

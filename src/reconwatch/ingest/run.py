@@ -35,8 +35,8 @@ from reconwatch.ingest.sources import (
     InputError,
     Source,
     expand,
+    head_digests,
     head_lines,
-    head_sha256,
     read_batches,
     read_head,
 )
@@ -131,17 +131,19 @@ def after_earlier_runs(sources: list[Source], lake: Lake) -> list[Source]:
     otherwise add every line read the day before again, doubling events,
     evidence and counts. A file whose first bytes and length match what an
     earlier run read (``FileStats.fingerprint``), under whatever name (a
-    rotated ``kern.log.1``), is not read again: a warning says so. A plain
-    file that has grown since is read on from where that run stopped, its
-    lines numbered on. A file shorter than what was read, or whose beginning
-    differs, is another file and read whole.
+    rotated ``kern.log.1`` not yet compressed), is not read again: the
+    accounting notes it. A plain file that has grown since, of a format whose
+    lines read alone, is read on from where that run stopped, as the format
+    that run found, its lines numbered on. Anything else (a file shorter
+    than what was read, a different beginning, a compressed or header-bound
+    file that changed) is read whole.
     """
-    earlier = [
-        (run["run_id"], f["fingerprint"])
-        for run in lake.runs()
-        for f in run.get("files", [])
-        if isinstance(f.get("fingerprint"), dict)
-    ]
+    earlier: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+    for run in lake.runs():
+        for stats in run.get("files", []):
+            seen = stats.get("fingerprint")
+            if _usable(seen):
+                earlier.setdefault(int(seen["head_bytes"]), []).append((run["run_id"], seen))
     if not earlier:
         return sources
     result = []
@@ -150,45 +152,67 @@ def after_earlier_runs(sources: list[Source], lake: Lake) -> list[Source]:
         if match is None:
             result.append(source)
             continue
-        run_id, seen = match
-        path = source.path
-        assert path is not None
-        if seen["bytes"] == path.stat().st_size:
-            note = (
-                f"{source.name}: already in the lake (run {run_id}, "
-                f"{seen['end_line']:,} lines): not read again"
-            )
-            result.append(replace(source, skipped=note))
-        elif seen["resumable"]:
+        (run_id, seen), size = match
+        if seen["bytes"] == size:
+            note = f"already in the lake (run {run_id}, {seen['end_line']:,} lines): not read again"
+            result.append(replace(source, already=note))
+        elif seen["resumable"] and seen.get("format") in registry.FORMATS:
             result.append(
-                replace(source, start_byte=seen["bytes"], first_line=seen["end_line"] + 1)
+                replace(
+                    source,
+                    start_byte=int(seen["bytes"]),
+                    first_line=int(seen["end_line"]) + 1,
+                    format=str(seen["format"]),
+                )
             )
         else:
-            result.append(source)  # a compressed file that changed: read whole
+            # Read whole (the header, the decompression), the known lines left out.
+            result.append(replace(source, keep_from=int(seen["end_line"]) + 1))
     return result
 
 
+def _usable(seen: object) -> bool:
+    """A fingerprint with every key of the right type (a hand-edited run file may not)."""
+    if not isinstance(seen, dict):
+        return False
+    numbers = ("bytes", "head_bytes", "end_line")
+    return (
+        all(isinstance(seen.get(key), int) and seen[key] >= 0 for key in numbers)
+        and isinstance(seen.get("head_sha256"), str)
+        and isinstance(seen.get("resumable"), bool)
+    )
+
+
 def _read_before(
-    source: Source, earlier: list[tuple[str, dict[str, Any]]]
-) -> tuple[str, dict[str, Any]] | None:
-    """The earlier run that read the most of ``source``'s content, if any did."""
+    source: Source, earlier: dict[int, list[tuple[str, dict[str, Any]]]]
+) -> tuple[tuple[str, dict[str, Any]], int] | None:
+    """The earlier run that read the most of ``source``'s content, and its size now.
+
+    The file's beginning is read once and hashed at each length an earlier
+    fingerprint covers. A file that cannot be read here is left to the run,
+    which reports it as for any input.
+    """
     path = source.path
-    if path is None or source.skipped is not None or not path.is_file():
+    if path is None or source.skipped is not None:
         return None
-    size = path.stat().st_size
-    digests: dict[int, str] = {}
+    try:
+        if not path.is_file():
+            return None
+        size = path.stat().st_size
+        digests = head_digests(path, [n for n in earlier if n <= size])
+    except OSError:
+        return None
     best: tuple[str, dict[str, Any]] | None = None
-    for run_id, seen in earlier:
-        if seen["bytes"] > size or seen["head_bytes"] > size:
+    for head, runs in earlier.items():
+        digest = digests.get(head)
+        if digest is None:
             continue
-        head = int(seen["head_bytes"])
-        if head not in digests:
-            digests[head] = head_sha256(path, head)
-        if digests[head] != seen["head_sha256"]:
-            continue
-        if best is None or seen["bytes"] > best[1]["bytes"]:
-            best = (run_id, seen)
-    return best
+        for run_id, seen in runs:
+            if seen["head_sha256"] != digest or seen["bytes"] > size:
+                continue
+            if best is None or seen["bytes"] > best[1]["bytes"]:
+                best = (run_id, seen)
+    return (best, size) if best is not None else None
 
 
 def ingest_source(
@@ -207,14 +231,20 @@ def ingest_source(
     ``index`` (the input's place in the run) names its lake files, so serial,
     pooled and Spark runs write the same layout.
     """
-    stats = FileStats(name=source.name, first_line=source.first_line)
+    stats = FileStats(name=source.name, first_line=max(source.first_line, source.keep_from))
+    if source.already is not None:
+        stats.note = source.already
+        return stats
     try:
         stream = source.open()
         head = read_head(stream, options.sniff_bytes)
     except (InputError, OSError, EOFError, zlib.error) as exc:
         stats.error = str(exc) if isinstance(exc, InputError) else f"{source.name}: {exc}"
         return stats
-    if options.format == AUTO:
+    parser_cls: type[Parser] | None
+    if options.format == AUTO and source.format in registry.FORMATS:
+        parser_cls = registry.FORMATS[source.format]  # read on mid-file: as found before
+    elif options.format == AUTO:
         parser_cls = registry.sniff(head_lines(head, options.sniff_bytes))
     else:
         parser_cls = registry.FORMATS[options.format]
@@ -230,6 +260,8 @@ def ingest_source(
         batches = read_batches(stream, head, options.block_bytes, source.first_line)
         for number, lines in enumerate(batches):
             parsed = parse_batch(parser, lines, stats)
+            if source.keep_from > 1:
+                parsed, lines = _new_part(parsed, lines, source.keep_from)
             account_batch(parsed, lines, stats)
             outputs = _lake_tables(parsed, parser, source.name)
             if pending is not None:
@@ -242,8 +274,13 @@ def ingest_source(
         # A truncated or corrupt compressed file: keep what was read, say where it stopped.
         stats.error = f"{source.name}: read failed after line {stats.lines}: {exc}"
     finally:
-        if stats.error is None:
-            stats.fingerprint = source.fingerprint(stream, source.first_line + stats.lines - 1)
+        if stats.error is None and stats.parsed > 0 and parser_cls is not None:
+            # Nothing parsed (a wrong --format, a missing mapping): a later run,
+            # config mended, should read it again rather than skip it.
+            stats.fingerprint = source.fingerprint(
+                stream, stats.first_line + stats.lines - 1, parser_cls.name,
+                parser_cls.reads_lines_alone,
+            )  # fmt: skip
         stream.close()
         writer.shutdown(wait=True)
     if pending is not None:
@@ -345,6 +382,30 @@ def reject_impossible_times(parsed: Parsed, lines: pa.Table) -> Parsed:
     ).sort_by("log_line")
     rows = kept.pop("")
     return replace(parsed, rows=rows, rejects=rejects, other_tables=kept)
+
+
+def _new_part(parsed: Parsed, lines: pa.Table, keep_from: int) -> tuple[Parsed, pa.Table]:
+    """A batch's rows, rejects and lines from line ``keep_from`` on.
+
+    The lines before it were read into the lake by an earlier run; they were
+    parsed again only for what they set up (a header). Lines that gave no row
+    and no reject are counted as skipped, as the parser counted them.
+    """
+
+    def kept(table: pa.Table) -> pa.Table:
+        if table.num_rows == 0:
+            return table
+        return table.filter(pc.greater_equal(table.column("log_line"), keep_from))
+
+    lines = kept(lines)
+    rows, rejects = kept(parsed.rows), kept(parsed.rejects)
+    others = {name: kept(table) for name, table in parsed.other_tables.items()}
+    accounted = rows.num_rows + rejects.num_rows + sum(t.num_rows for t in others.values())
+    new = replace(
+        parsed, rows=rows, rejects=rejects, other_tables=others,
+        skipped=lines.num_rows - accounted,
+    )  # fmt: skip
+    return new, lines
 
 
 def account_batch(parsed: Parsed, lines: pa.Table, stats: FileStats) -> None:

@@ -77,9 +77,17 @@ class Source:
     path: Path | None
     skipped: str | None = None
     #: Where to start reading a plain file an earlier run into the same lake
-    #: read up to ``start_byte`` (its lines then numbered from ``first_line``).
+    #: read up to ``start_byte`` (its lines then numbered from ``first_line``,
+    #: read as ``format``: the middle of a file is no place to sniff it).
     start_byte: int = 0
     first_line: int = 1
+    format: str | None = None
+    #: For a file read whole although an earlier run read its first lines (a
+    #: header-bound or compressed file that grew): rows of lines before this
+    #: number are parsed (headers hold state) but neither kept nor counted.
+    keep_from: int = 1
+    #: Not read, for a good reason (already in the lake): the accounting's note.
+    already: str | None = None
 
     def open(self) -> BinaryIO:
         """A binary stream of the decompressed content (a leading UTF-8 BOM removed)."""
@@ -128,25 +136,33 @@ class Source:
         raw.seek(self.start_byte)
         return raw
 
-    def fingerprint(self, stream: BinaryIO, end_line: int) -> dict[str, Any] | None:
+    def fingerprint(
+        self, stream: BinaryIO, end_line: int, fmt: str, lines_alone: bool
+    ) -> dict[str, Any] | None:
         """What identifies what was read from ``stream`` (see ``FileStats.fingerprint``).
 
-        Called once the stream was read to its end. A plain file (read as
-        bytes, not decompressed or re-encoded) may be read on from where this
-        run stopped; any other file only skipped when it is the same again.
+        Called once the stream was read to its end, before it is closed. A
+        plain file (read as bytes, not decompressed or re-encoded) of a format
+        whose lines read alone may be read on from where this run stopped; any
+        other file is only skipped when it is the same again. Length and head
+        are taken from the open file, so a rotation meanwhile cannot mix two.
         """
         if self.path is None or self.skipped is not None:
             return None
         plain = isinstance(stream, io.BufferedReader) and isinstance(stream.raw, io.FileIO)
         try:
-            end = stream.tell() if plain else self.path.stat().st_size
-            head_bytes = min(end, FINGERPRINT_HEAD_BYTES)
-            digest = head_sha256(self.path, head_bytes)
-        except (OSError, ValueError):
+            if plain:
+                end = stream.tell()
+                head = os.pread(stream.fileno(), min(end, FINGERPRINT_HEAD_BYTES), 0)
+            else:
+                end = self.path.stat().st_size
+                head = head_bytes(self.path, min(end, FINGERPRINT_HEAD_BYTES))
+        except (OSError, ValueError, io.UnsupportedOperation):
             return None  # nothing to recognise it by: a later run reads it whole
         return {
-            "bytes": end, "head_bytes": head_bytes, "head_sha256": digest,
-            "end_line": end_line, "resumable": plain,
+            "bytes": end, "head_bytes": len(head),
+            "head_sha256": hashlib.sha256(head).hexdigest(), "end_line": end_line,
+            "format": fmt, "resumable": plain and lines_alone,
         }  # fmt: skip
 
 
@@ -154,10 +170,26 @@ class Source:
 FINGERPRINT_HEAD_BYTES: Final = 65536
 
 
-def head_sha256(path: Path, size: int) -> str:
-    """SHA-256 of the first ``size`` bytes of the file at ``path``."""
+def head_bytes(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of the file at ``path`` (fewer if it is shorter)."""
     with path.open("rb") as handle:
-        return hashlib.sha256(handle.read(size)).hexdigest()
+        return handle.read(size)
+
+
+def head_digests(path: Path, sizes: Iterable[int]) -> dict[int, str]:
+    """SHA-256 of the file's first ``n`` bytes for each ``n`` of ``sizes``: one read,
+    one pass (the hash of each shorter prefix is taken on the way)."""
+    wanted = sorted(set(sizes))
+    head = head_bytes(path, wanted[-1]) if wanted else b""
+    digests: dict[int, str] = {}
+    hasher, done = hashlib.sha256(), 0
+    for size in wanted:
+        if size > len(head):
+            break
+        hasher.update(head[done:size])
+        done = size
+        digests[size] = hasher.copy().hexdigest()
+    return digests
 
 
 def _decompressed(buffered: io.BufferedReader[Any]) -> BinaryIO:

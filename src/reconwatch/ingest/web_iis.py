@@ -97,6 +97,9 @@ def _header_sql(fields: list[str]) -> str:
 class IisParser(Parser):
     """IIS W3C extended logs, header blocks and all."""
 
+    #: Its lines are read by a header (columns, layout) met before them.
+    reads_lines_alone = False
+
     name = "iis"
     dataset = "iis"
     table = "http"

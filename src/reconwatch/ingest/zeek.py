@@ -191,6 +191,9 @@ class ZeekParser(Parser):
     ``finish`` (the Arrow-side checks, then rows and rejects).
     """
 
+    #: Its lines are read by a header (columns, layout) met before them.
+    reads_lines_alone = False
+
     #: The log's ``#path`` (and JSON ``_path``) value, e.g. "conn".
     zeek_path: ClassVar[str]
     #: Zeek fields the mapping needs besides ``ts`` (always extracted).

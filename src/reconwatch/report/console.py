@@ -39,9 +39,13 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
             # or stopped part way (a truncated archive): the note says which.
             what = "not read" if f.lines == 0 else "not read to the end"
             note = f"{what} (see the warning)" + (f"; {note}" if note else "")
+        elif f.note:
+            note = f.note
+        elif f.first_line > 1:
+            note = f"read on from line {f.first_line:,}" + (f"; {note}" if note else "")
         table.add_row(
             Text(_tail(clean(f.name, 1000), 48)),
-            Text(f.format or "unrecognised"),
+            Text(f.format or ("-" if f.note else "unrecognised")),
             str(f.lines),
             str(f.parsed),
             str(f.rejected),
