@@ -140,6 +140,8 @@ def _still_escalated(case: Case, earlier: History | None) -> None:
     """
     if earlier is None or earlier.status != "escalated" or case.escalate:
         return
+    if case.disposition in ("approved_exercise", "benign_scanner"):
+        return  # known since: the exercise calendar or a benign list says who it is
     case.escalate = True
     case.disposition = "malicious"
     case.reasons.append(

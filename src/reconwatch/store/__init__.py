@@ -217,7 +217,9 @@ class CaseStore:
             if path is not None and not path.exists():
                 raise StoreError(f"no case store at {path}")
         try:
-            self.engine: Engine = create_engine(url, future=True)
+            # pre_ping: a hunt holds the store open for its whole run; a pooled
+            # connection a server or proxy dropped meanwhile is replaced, not used.
+            self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
         except _OPEN_ERRORS as exc:
             raise _open_error(url, exc) from exc
         try:
