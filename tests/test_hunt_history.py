@@ -141,6 +141,10 @@ def test_closed_activity_in_a_lake_does_not_make_new_activity_repeated(tmp_path:
     closed, new = sorted(later.cases, key=lambda c: c.first_seen)
     assert (closed.id, closed.disposition) == (first.id, "benign")
     assert (closed.first_seen.hour, new.first_seen.hour) == (10, 14)
+    # The new case's activity and evidence are the afternoon's alone.
+    assert new.activity.events == 20 and new.activity.first_seen is not None
+    assert new.activity.first_seen.hour == 14
+    assert all(e.timestamp.hour == 14 for f in new.findings for e in f.evidence)
     assert new.analyst is None and new.id != first.id
     assert not new.escalate and new.disposition != "malicious"
     assert not any("episodes" in reason for reason in new.reasons)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
 from typing import Any
@@ -285,9 +285,17 @@ def actor_of(finding: Finding) -> str:
 
 
 def build_cases(
-    tables: Mapping[str, ir.Table] | ir.Table, findings: pa.Table, evidence_samples: int
+    tables: Mapping[str, ir.Table] | ir.Table,
+    findings: pa.Table,
+    evidence_samples: int,
+    excluded: Sequence[tuple[str, dt.datetime, dt.datetime]] = (),
 ) -> list[Case]:
-    """Group findings by actor and attach activity facts and evidence from the lake tables."""
+    """Group findings by actor and attach activity facts and evidence from the lake tables.
+
+    ``excluded`` holds (source, first, last) spans whose events are left out
+    of the activity and evidence: activity an analyst already closed a case
+    on, which must not weigh on the source's new case.
+    """
     if findings.num_rows == 0:
         return []
     if not isinstance(tables, Mapping):
@@ -295,10 +303,19 @@ def build_cases(
     found = [finding_of(row) for row in findings.to_pylist()]
     sources = sorted({f.source_ip for f in found})
     actors = ibis.memtable(pa.table({"actor": pa.array(sources, pa.string())}))
+    spans = _spans(excluded) if excluded else None
 
     def events_of(name: str) -> ir.Table:
         table = tables[name]
-        return table.join(actors, table.source_ip == actors.actor).select(table)
+        events = table.join(actors, table.source_ip == actors.actor).select(table)
+        if spans is None:
+            return events
+        within = [
+            events.source_ip == spans._span_source,
+            events.timestamp >= spans._span_first,
+            events.timestamp <= spans._span_last,
+        ]
+        return events.anti_join(spans, within)
 
     activity: dict[str, Activity] = defaultdict(Activity)
     if "network" in tables:
@@ -347,6 +364,19 @@ def build_cases(
             )
         )
     return cases
+
+
+def _spans(excluded: Sequence[tuple[str, dt.datetime, dt.datetime]]) -> ir.Table:
+    stamp = pa.timestamp("us", tz="UTC")
+    return ibis.memtable(
+        pa.table(
+            {
+                "_span_source": pa.array([s for s, _, _ in excluded], pa.string()),
+                "_span_first": pa.array([f for _, f, _ in excluded], stamp),
+                "_span_last": pa.array([last for _, _, last in excluded], stamp),
+            }
+        )
+    )
 
 
 def _unique_tools(hints: list[dict[str, Any]]) -> list[dict[str, Any]]:

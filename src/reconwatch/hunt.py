@@ -236,7 +236,15 @@ def _cases(
                 newest if known is None or known.first_seen <= newest.first_seen else known
             )
     mask = pa.array(covered, pa.bool_())
-    cases = build_cases(tables, findings.filter(pc.invert(mask)), evidence_samples)
+    # The new cases' activity and evidence leave the closed spans out too.
+    excluded = sorted(
+        {
+            (finding.source_ip, decision.first_seen, decision.last_seen)
+            for finding in rows
+            for decision in decided.get(actor_of(finding), [])
+        }
+    )
+    cases = build_cases(tables, findings.filter(pc.invert(mask)), evidence_samples, excluded)
     closed = build_cases(tables, findings.filter(mask), evidence_samples)
     for case in closed:
         _mark_decided(case, covering[case.actor])
