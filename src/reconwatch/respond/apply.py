@@ -37,6 +37,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -655,15 +656,15 @@ def config_protected_sources(config: Config, addresses: Iterable[str] = ()) -> l
     file as a warning and goes on, a file that cannot be read raises
     ``ValueError``: nothing is blocked on a guess about what is protected.
     """
-    from reconwatch.enrich.benign import BenignScanners, WarninglistError
-    from reconwatch.enrich.exercises import ExerciseError, load_exercises
+    from reconwatch.enrich.benign import WarninglistError
+    from reconwatch.enrich.exercises import ExerciseError
 
     protected: list[str] = []
     enrich = config.enrich
     if enrich.exercises is not None:
         try:
-            protected += [str(n) for e in load_exercises(enrich.exercises) for n in e.sources]
-        except ExerciseError as exc:
+            protected += list(_exercise_sources(*_versioned([enrich.exercises])))
+        except (ExerciseError, OSError) as exc:
             raise ValueError(f"enrich.exercises: {exc}; nothing planned") from exc
     wanted: list[str] = []
     for text in addresses:
@@ -673,11 +674,32 @@ def config_protected_sources(config: Config, addresses: Iterable[str] = ()) -> l
             continue
     if enrich.warninglists and wanted:
         try:
-            benign = BenignScanners.load(enrich.warninglists)
-        except WarninglistError as exc:
+            benign = _benign_scanners(_versioned(enrich.warninglists))
+        except (WarninglistError, OSError) as exc:
             raise ValueError(f"enrich.warninglists: {exc}; nothing planned") from exc
         protected += [ip for ip, names in benign.lookup(wanted).items() if names]
     return protected
+
+
+def _versioned(paths: Iterable[Path]) -> tuple[tuple[str, int], ...]:
+    """``paths`` with their modification times: a cache key that an edit changes."""
+    return tuple((str(path), path.stat().st_mtime_ns) for path in paths)
+
+
+# The web UI plans a case's blocks on every view of its page: the lists are
+# read once per version of their files, not per request.
+@lru_cache(maxsize=4)
+def _exercise_sources(versioned: tuple[str, int]) -> tuple[str, ...]:
+    from reconwatch.enrich.exercises import load_exercises
+
+    return tuple(str(n) for e in load_exercises(Path(versioned[0])) for n in e.sources)
+
+
+@lru_cache(maxsize=4)
+def _benign_scanners(versioned: tuple[tuple[str, int], ...]) -> Any:
+    from reconwatch.enrich.benign import BenignScanners
+
+    return BenignScanners.load([Path(path) for path, _ in versioned])
 
 
 def plan_from_cases_document(
