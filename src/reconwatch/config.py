@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
@@ -55,29 +56,29 @@ def _whole_families(items: list[str]) -> str:
     return ", ".join(str(net) for net in collapse(parse_networks(items)) if net.prefixlen == 0)
 
 
-def _not_everything(items: list[str]) -> list[str]:
-    # A range in these lists is never blocked (and, in home_networks, makes its
-    # sources internal): one that covers a whole address family, alone or
-    # merged with its neighbours, turns containment off for that family.
-    whole = _whole_families(items)
-    if whole:
-        raise ValueError(
-            f"these ranges cover every address ({whole}): a range listed here is never "
-            "blocked, so nothing could be; list only your own ranges"
-        )
-    return items
+def _not_every_address(advice: str) -> Callable[[list[str]], list[str]]:
+    """A validator refusing a list of ranges that covers a whole address family
+    (alone, or merged with neighbours: 0.0.0.0/1 and 128.0.0.0/1)."""
+
+    def check(items: list[str]) -> list[str]:
+        whole = _whole_families(items)
+        if whole:
+            raise ValueError(f"these ranges cover every address ({whole}): {advice}")
+        return items
+
+    return check
 
 
-def _not_all_internal(items: list[str]) -> list[str]:
-    # Every address "never reachable from outside" would make every probe from
-    # outside an enumeration of internal addresses (an escalation criterion).
-    whole = _whole_families(items)
-    if whole:
-        raise ValueError(
-            f"these ranges cover every address ({whole}): list only the ranges "
-            "never reachable or announced from outside"
-        )
-    return items
+# A range in these lists is never blocked (and, in home_networks, makes its
+# sources internal): one that covers a whole family turns containment off for it.
+_not_everything = _not_every_address(
+    "a range listed here is never blocked, so nothing could be; list only your own ranges"
+)
+# Every address "never reachable from outside" would make every probe from
+# outside an enumeration of internal addresses (an escalation criterion).
+_not_all_internal = _not_every_address(
+    "list only the ranges never reachable or announced from outside"
+)
 
 
 def _valid_zones(items: list[str]) -> list[str]:
