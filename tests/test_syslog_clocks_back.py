@@ -74,3 +74,15 @@ def test_the_change_carries_across_batches(tmp_path: Path) -> None:
     times = utc_times(lake)
     assert times[19] == dt.datetime(2026, 10, 25, 0, 59)
     assert times[20:] == [dt.datetime(2026, 10, 25, 1, m, 30) for m in range(0, 20)]
+
+
+def test_an_impossible_date_beside_the_repeated_hour_stays_a_reject(tmp_path: Path) -> None:
+    log = write(tmp_path / "kern.log", ["02:59:50", "02:00:10"])
+    with log.open("a") as handle:
+        handle.write(LINE.replace("Oct 25", "Oct 32").format(clock="02:30:00", port=99))
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(log)], lake, PARIS, OPTIONS).files
+    assert (stats.parsed, stats.rejected) == (2, 1)
+    assert utc_times(lake) == [
+        dt.datetime(2026, 10, 25, 0, 59, 50), dt.datetime(2026, 10, 25, 1, 0, 10),
+    ]  # fmt: skip

@@ -311,7 +311,8 @@ class SyslogEnvelope:
         lows, highs = pc.min_max(valid).values()
         years = range(lows.as_py().year, highs.as_py().year + 1)
         micros = pc.fill_null(local.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-        result = utc.cast(pa.int64()).to_numpy(zero_copy_only=False).copy()
+        missing = pc.is_null(utc).to_numpy(zero_copy_only=False)  # impossible dates stay null
+        result = pc.fill_null(utc.cast(pa.int64()), 0).to_numpy(zero_copy_only=False).copy()
         changed = False
         for start, end, first, second in (
             r for y in years for r in fall_backs(self.config.timezone, y)
@@ -337,7 +338,7 @@ class SyslogEnvelope:
             changed = True
         if not changed:
             return utc
-        return pa.array(result, pa.int64()).cast(pa.timestamp("us"))
+        return pa.array(result, pa.int64(), mask=missing).cast(pa.timestamp("us"))
 
 
 #: A step back in the repeated hour larger than this is the clocks going back,
