@@ -92,6 +92,21 @@ def test_a_fifo_named_explicitly_is_read(tmp_path: Path) -> None:
     assert stats.files[0].parsed == 4 and stats.files[0].error is None
 
 
+def test_a_fifo_met_in_a_walk_and_named_too_is_read_once_without_a_warning(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "fw.log").write_bytes(netfilter_lines(3))
+    os.mkfifo(folder / "pipe")
+    sources = expand([str(folder), str(folder / "pipe"), str(folder / "fw.log")])
+    assert [(s.name, s.skipped) for s in sources] == [
+        (str(folder / "fw.log"), None),
+        (str(folder / "pipe"), None),  # named on purpose: read, where the walk met it
+        (str(folder / "fw.log"), f"{folder / 'fw.log'}: the same file named 2 times: read once"),
+    ]
+
+
 @pytest.mark.parametrize("compress", [False, True])
 def test_a_utf8_bom_is_removed_before_sniffing_and_parsing(tmp_path: Path, compress: bool) -> None:
     def put(name: str, data: bytes) -> str:

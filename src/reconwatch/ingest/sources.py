@@ -594,25 +594,31 @@ def expand(paths: Iterable[str]) -> list[Source]:
     """
     sources: list[Source] = []
     firsts: dict[tuple[int, int] | str, str] = {}
+    #: Where each file's (first) source is in ``sources``.
+    where: dict[tuple[int, int] | str, int] = {}
     repeats: dict[tuple[int, int] | str, list[str]] = {}
+    #: Each repeated file's placeholder (its position in ``sources``) and key.
+    placeholders: dict[int, tuple[int, int] | str] = {}
     not_read: set[tuple[int, int] | str] = set()
 
     def add(name: str, path: Path | None, skipped: str | None = None) -> None:
         key = "-" if path is None else _file_key(path)
         if key is not None and key in firsts:
             if key in not_read:
-                if skipped is None:  # a FIFO skipped in a walk, then named: read it
+                if skipped is None:  # a FIFO skipped in a walk, then named: read it there
                     not_read.discard(key)
                     firsts[key] = name
-                    sources.append(Source(name, path))
+                    sources[where[key]] = Source(name, path)
                 return  # else skipped already, with its warning
             if key not in repeats:
                 repeats[key] = []
+                placeholders[len(sources)] = key
                 sources.append(Source(name, path, skipped=""))  # its warning, filled in below
             repeats[key].append(name)
             return
         if key is not None:
             firsts[key] = name
+            where[key] = len(sources)
             if skipped is not None:
                 not_read.add(key)
         sources.append(Source(name, path, skipped))
@@ -641,22 +647,15 @@ def expand(paths: Iterable[str]) -> list[Source]:
             add(text, path)
         else:
             raise InputError(f"{text}: no such file or directory")
-    return [_with_repeats(source, firsts, repeats) for source in sources]
+    for index, key in placeholders.items():
+        sources[index] = _repeated(sources[index], firsts[key], repeats[key])
+    return sources
 
 
-def _with_repeats(
-    source: Source,
-    firsts: dict[tuple[int, int] | str, str],
-    repeats: dict[tuple[int, int] | str, list[str]],
-) -> Source:
-    """The placeholder of a file's repeated paths with its one-line warning."""
-    if source.skipped != "":
-        return source
-    key = "-" if source.path is None else _file_key(source.path)
-    assert key is not None
-    first = firsts[key]
-    times = len(repeats[key]) + 1
-    others = [name for name in dict.fromkeys(repeats[key]) if name != first]
+def _repeated(source: Source, first: str, repeats: list[str]) -> Source:
+    """The placeholder of a file's repeated paths, with its one-line warning."""
+    times = len(repeats) + 1
+    others = [name for name in dict.fromkeys(repeats) if name != first]
     also = f" (also as {', '.join(others)})" if others else ""
     reason = f"{first}: the same file named {times} times{also}: read once"
     return Source(", ".join(others) or first, source.path, skipped=reason)
