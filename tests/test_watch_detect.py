@@ -488,22 +488,32 @@ def watch_dir(tmp_path: Path) -> Path:
     return logs
 
 
+def one_cycle(tmp_path: Path, store_url: str, files: dict[str, str]) -> list[Any]:
+    """The alerts of one watch cycle over ``files`` (name -> text), with a case store."""
+    logs = watch_dir(tmp_path)
+    sink = Collect()
+    w = watcher([logs], sink, store=store_url)
+    try:
+        for name, text in files.items():
+            (logs / name).write_text(text)
+        w.cycle()
+    finally:
+        w.finish()
+    return [alert for _, alert in sink.alerts]
+
+
 def test_an_earlier_actors_neighbour_is_alerted_naming_the_case(
     tmp_path: Path, store_url: str
 ) -> None:
     """The earlier case is named in ``watchlist``; it is not the neighbour's own case."""
     case_id = earlier_case(store_url)
-    logs = watch_dir(tmp_path)
-    sink = Collect()
-    w = watcher([logs], sink, store=store_url)
-    try:
-        (logs / "kern.log").write_text(netfilter(22, src=NEIGHBOUR))
-        (logs / "other.log").write_text(netfilter(22, src="192.0.2.200"))
-        w.cycle()
-    finally:
-        w.finish()
-    assert len(sink.alerts) == 1
-    alert = sink.alerts[0][1]
+    alerts = one_cycle(
+        tmp_path,
+        store_url,
+        {"kern.log": netfilter(22, src=NEIGHBOUR), "other.log": netfilter(22, src="192.0.2.200")},
+    )
+    assert len(alerts) == 1
+    alert = alerts[0]
     assert alert.actor == NEIGHBOUR
     assert alert.case_id is None  # no case of its own yet
     assert alert.watchlist == {
@@ -520,15 +530,7 @@ def test_the_earlier_actor_itself_is_alerted_under_its_own_case(
     tmp_path: Path, store_url: str
 ) -> None:
     case_id = earlier_case(store_url)
-    logs = watch_dir(tmp_path)
-    sink = Collect()
-    w = watcher([logs], sink, store=store_url)
-    try:
-        (logs / "kern.log").write_text(netfilter(22, src=SCANNER))
-        w.cycle()
-    finally:
-        w.finish()
-    (alert,) = [a for _, a in sink.alerts]
+    (alert,) = one_cycle(tmp_path, store_url, {"kern.log": netfilter(22, src=SCANNER)})
     assert (alert.actor, alert.case_id) == (SCANNER, case_id)
     assert alert.watchlist is not None and alert.watchlist["case_id"] == case_id
 
@@ -537,15 +539,8 @@ def test_a_neighbour_that_scans_gets_its_own_case_id_not_the_earlier_one(
     tmp_path: Path, store_url: str
 ) -> None:
     case_id = earlier_case(store_url)
-    logs = watch_dir(tmp_path)
-    sink = Collect()
-    w = watcher([logs], sink, store=store_url)
-    try:
-        (logs / "kern.log").write_text("".join(netfilter(p, src=NEIGHBOUR) for p in range(1, 41)))
-        w.cycle()
-    finally:
-        w.finish()
-    alerts = [a for _, a in sink.alerts if a.actor == NEIGHBOUR]
+    scan = "".join(netfilter(p, src=NEIGHBOUR) for p in range(1, 41))
+    alerts = [a for a in one_cycle(tmp_path, store_url, {"kern.log": scan}) if a.actor == NEIGHBOUR]
     assert alerts and alerts[-1].detections
     assert alerts[-1].case_id is not None and alerts[-1].case_id != case_id
     assert alerts[-1].watchlist is not None and alerts[-1].watchlist["case_id"] == case_id
