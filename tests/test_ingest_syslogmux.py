@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
@@ -118,3 +119,145 @@ def test_devices_without_a_program_tag_are_routed_too(tmp_path: Path) -> None:
     assert datasets == {1: "cisco.asa", 2: "cisco.asa", 4: "cef", 5: "mikrotik"}
     assert [r["event_dataset"] for r in lake.read("auth").to_pylist()] == ["sshd"]
     assert [r["dns_question_name"] for r in lake.read("dns").to_pylist()] == ["version.bind"]
+
+
+BOOT = "Dec 31 23:59:{second:02d} fw kernel: [    0.{second:06d}] ACPI: PCI Interrupt Link enabled"
+SSHD_FAIL = (
+    "Jan  1 00:00:{second:02d} fw sshd[812]: Failed password for invalid user admin from "
+    "198.51.100.8 port {port} ssh2"
+)
+NAMED = (
+    "Jan  1 00:00:{second:02d} fw named[90]: client @0x7f 192.0.2.3#5353 (x.example.com): "
+    "query: x.example.com IN A + (192.0.2.53)"
+)
+DROP_NEW_YEAR = (
+    "Jan  1 00:00:{second:02d} fw kernel: RW-DROP: IN=eth0 OUT= MAC=00:00 SRC=198.51.100.7 "
+    "DST=203.0.113.5 LEN=44 TOS=0x00 PREC=0x00 TTL=43 ID=1 PROTO=TCP SPT=40000 DPT={port} "
+    "WINDOW=1024 RES=0x00 SYN URGP=0"
+)
+
+
+def _messages_after_boot(first_drop: bool) -> list[str]:
+    """A /var/log/messages whose first lines (all that sniffing reads) are the kernel's:
+    with ``first_drop``, one netfilter line among them."""
+    lines = [BOOT.format(second=s) for s in range(30)]
+    if first_drop:
+        lines[5] = DROP_NEW_YEAR.format(second=5, port=19).replace("Jan  1 00:00", "Dec 31 23:59")
+    for second in range(10):
+        lines.append(DROP_NEW_YEAR.format(second=second, port=20 + second))
+        lines.append(SSHD_FAIL.format(second=second, port=40000 + second))
+        lines.append(NAMED.format(second=second))
+        lines.append(CRON)
+    return lines
+
+
+def test_other_programs_in_a_file_sniffed_as_one_programs_are_parsed_by_theirs(
+    tmp_path: Path,
+) -> None:
+    from reconwatch.ingest.netfilter import NOT_NETFILTER
+    from reconwatch.ingest.run import IngestOptions
+
+    log = tmp_path / "messages"
+    log.write_text("\n".join(_messages_after_boot(first_drop=True)) + "\n")
+    lake = Lake(tmp_path / "lake")
+    # Small batches: the sshd and named parsers keep their year across them.
+    options = IngestOptions(block_bytes=2048, now=dt.datetime(2027, 1, 2, tzinfo=dt.UTC))
+    (stats,) = ingest([str(log)], lake, Config(), options).files
+    assert stats.format == "netfilter"  # the sniffer saw kernel lines only
+    assert (stats.lines, stats.parsed, stats.rejected) == (70, 31, 39)
+    assert stats.reject_reasons == {NOT_NETFILTER: 39}  # boot messages and CRON
+    network = lake.read("network").sort_by("log_line").to_pylist()
+    assert [(r["destination_port"], r["event_dataset"]) for r in network] == [
+        (19, "netfilter"),
+        *((20 + s, "netfilter") for s in range(10)),
+    ]
+    auth = lake.read("auth").sort_by("log_line").to_pylist()
+    assert [(r["source_port"], r["event_dataset"]) for r in auth] == [
+        (40000 + s, "sshd") for s in range(10)
+    ]
+    dns = lake.read("dns").to_pylist()
+    assert [r["dns_question_name"] for r in dns] == ["x.example.com"] * 10
+    # Every program's parser dated its lines the same way, batch after batch.
+    years = {r["timestamp"].year for table in (network, auth, dns) for r in table[-10:]}
+    assert years == {2027}
+    assert network[0]["timestamp"].year == 2026
+    rejected = {r["log_line"] for r in lake.read("rejects").to_pylist()}
+    assert rejected == set(range(1, 31)) - {6} | {31 + 4 * s + 3 for s in range(10)}
+
+
+def test_a_syslog_file_whose_first_lines_no_parser_claims_goes_to_the_multiplexer(
+    tmp_path: Path,
+) -> None:
+    from reconwatch.ingest.netfilter import NOT_NETFILTER
+
+    log = tmp_path / "kern.log"
+    log.write_text("\n".join(_messages_after_boot(first_drop=False)) + "\n")
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(log)], lake, Config()).files
+    assert (stats.format, stats.lines, stats.parsed, stats.rejected) == ("syslog", 70, 30, 40)
+    assert stats.reject_reasons == {NOT_NETFILTER: 30, NO_PARSER: 10}
+    assert lake.read("network").num_rows == lake.read("auth").num_rows == 10
+    assert lake.read("dns").num_rows == 10
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                DROP.format(port=80),
+                SSHD_FAIL.format(second=1, port=1),
+                NAMED.format(second=2),
+                CRON,
+                "",
+                "x",
+            ]
+        )
+        | st.text()
+    )
+)
+def test_a_one_program_parser_handing_over_accounts_for_every_line(lines: list[str]) -> None:
+    import datetime as dt
+
+    import duckdb
+
+    from reconwatch.ingest.base import ParseContext
+    from reconwatch.ingest.netfilter import NetfilterParser
+    from reconwatch.ingest.syslogmux import OtherPrograms
+
+    texts = [t.replace("\n", " ").replace("\r", " ") for t in lines]
+    batch = pa.table(
+        {
+            "log_line": pa.array(range(1, len(texts) + 1), pa.int64()),
+            "line": pa.array(texts, pa.string()),
+        }
+    )
+    parser = NetfilterParser(ParseContext(Config(), duckdb.connect(), "t", dt.datetime.now(dt.UTC)))
+    others = OtherPrograms.of(parser)
+    assert others is not None
+    parsed = others(parser.parse(batch), batch)
+    tables = [parsed.rows, *parsed.other_tables.values(), parsed.rejects]
+    numbers = [n for table in tables for n in table.column("log_line").to_pylist()]
+    # Each line lands once: in a table, in the rejects, or skipped (blank).
+    assert len(numbers) == len(set(numbers))
+    assert len(numbers) + parsed.skipped == len(texts)
+    handed = {n for table in parsed.other_tables.values() for n in table["log_line"].to_pylist()}
+    assert handed == {
+        i for i, text in enumerate(texts, 1) if text in (SSHD_FAIL.format(second=1, port=1),
+                                                         NAMED.format(second=2))
+    }  # fmt: skip
+
+
+def test_only_one_program_parsers_hand_over() -> None:
+    import datetime as dt
+
+    import duckdb
+
+    from reconwatch.ingest.base import ParseContext
+    from reconwatch.ingest.syslogmux import OtherPrograms
+    from reconwatch.ingest.web_clf import ClfParser
+
+    ctx = ParseContext(Config(), duckdb.connect(), "t", dt.datetime.now(dt.UTC))
+    assert OtherPrograms.of(SyslogMuxParser(ctx)) is None
+    assert OtherPrograms.of(ClfParser(ctx)) is None
+    assert OtherPrograms.of(None) is None

@@ -38,4 +38,11 @@ def sniff(sample: Sequence[str]) -> type[Parser] | None:
     for parser in PARSERS:
         if parser.sniff(sample):
             return parser
+    # Syslog lines that no parser recognised (a kern.log or messages file that
+    # starts with the kernel's boot messages, a relay file of cron jobs): the
+    # lines further down may still be packets, logins or queries, which the
+    # multiplexer hands to their programs' parsers. The rest it rejects with
+    # the reason "syslog program without a parser", not "format not recognised".
+    if any(syslogmux.program_of(line) is not None for line in sample):
+        return syslogmux.SyslogMuxParser
     return None

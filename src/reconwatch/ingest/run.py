@@ -40,6 +40,7 @@ from reconwatch.ingest.sources import (
     read_batches,
     read_head,
 )
+from reconwatch.ingest.syslogmux import OtherPrograms
 from reconwatch.lake import FileStats, Lake, RunStats
 
 #: Where the per-file parsers run: this machine (DuckDB, serial or a process pool) or Spark tasks.
@@ -258,8 +259,9 @@ def ingest_source(
     pending: Future[None] | None = None
     try:
         batches = read_batches(stream, head, options.block_bytes, source.first_line)
+        others = OtherPrograms.of(parser)
         for number, lines in enumerate(batches):
-            parsed = parse_batch(parser, lines, stats)
+            parsed = parse_batch(parser, lines, stats, others)
             if source.keep_from > 1:
                 parsed, lines = _new_part(parsed, lines, source.keep_from)
             account_batch(parsed, lines, stats)
@@ -314,14 +316,26 @@ def _write_tables(lake: Lake, outputs: list[tuple[str, pa.Table]], basename: str
         lake.write(table_name, table, basename)
 
 
-def parse_batch(parser: Parser | None, lines: pa.Table, stats: FileStats) -> Parsed:
-    """One batch through ``parser`` (None: every line rejected as unrecognised)."""
+def parse_batch(
+    parser: Parser | None,
+    lines: pa.Table,
+    stats: FileStats,
+    others: OtherPrograms | None = None,
+) -> Parsed:
+    """One batch through ``parser`` (None: every line rejected as unrecognised).
+
+    ``others`` (``OtherPrograms.of(parser)``, one per file) passes the lines of
+    other syslog programs that ``parser`` rejected on to their own parsers.
+    """
     numbers = lines.column("log_line")
     raw = lines.column("line")
     if parser is None:
         return Parsed(rows=_EMPTY_ROWS, rejects=reject_table(numbers, "format not recognised", raw))
     try:
-        parsed = reject_impossible_times(parser.parse(lines), lines)
+        parsed = parser.parse(lines)
+        if others is not None:
+            parsed = others(parsed, lines)
+        parsed = reject_impossible_times(parsed, lines)
         total = parsed.row_count + parsed.rejects.num_rows + parsed.skipped
         if total != lines.num_rows:
             raise AccountingError(f"accounted for {total} of {lines.num_rows} lines")

@@ -190,6 +190,69 @@ class SyslogMuxParser(Parser):
         return programs
 
 
+class OtherPrograms:
+    """Lines of other programs in a file sniffed as one program's, parsed by theirs.
+
+    Sniffing reads a file's first lines: a ``/var/log/messages`` that starts
+    with the kernel's boot messages is given to the netfilter parser, which
+    rejects the sshd logins and BIND queries further down as "not a netfilter
+    LOG line". After each batch, the program tags of the parser's rejected
+    lines are read (rejects only: one more regex over a few lines, none over
+    a clean file); lines of a program that another parser claims go through a
+    multiplexer kept for the whole file (so their parsers keep their state,
+    such as the syslog year, from batch to batch), and what it makes of them
+    replaces their rejects. Lines of the parser's own programs stay rejected.
+    """
+
+    def __init__(self, parser: Parser) -> None:
+        self.parser = parser
+        self.mux: SyslogMuxParser | None = None
+
+    @classmethod
+    def of(cls, parser: Parser | None) -> OtherPrograms | None:
+        """The hand-over for ``parser``, None where it reads no syslog programs."""
+        if parser is None or not parser.programs or isinstance(parser, SyslogMuxParser):
+            return None
+        return cls(parser)
+
+    def __call__(self, parsed: Parsed, lines: pa.Table) -> Parsed:
+        if parsed.rejects.num_rows == 0:
+            return parsed
+        # In line order, as _programs returns its tags.
+        rejects = parsed.rejects.sort_by("log_line")
+        mux = self.mux or SyslogMuxParser(self.parser.ctx)
+        self.mux = mux
+        rejected = lines.take(pc.index_in(rejects.column("log_line"), lines.column("log_line")))
+        programs = mux._programs(rejected)
+        own = type(self.parser)
+        others = [
+            program
+            for program in pc.unique(programs).drop_null().to_pylist()
+            if mux.owners.get(program, own) is not own
+        ]
+        if not others:
+            return parsed
+        handed = pc.fill_null(pc.is_in(programs, pa.array(others, pa.string())), False)
+        taken = mux.parse(rejected.filter(handed))
+        tables = {self.parser.table: parsed.rows, **parsed.other_tables}
+        for table, rows in [(mux.table, taken.rows), *taken.other_tables.items()]:
+            if rows.num_rows == 0:
+                continue
+            mine = tables.get(table)
+            if mine is None or mine.num_rows == 0:
+                tables[table] = rows
+                continue
+            mine = conform(_with_dataset(mine, self.parser.dataset), TABLES[table])
+            tables[table] = pa.concat_tables([mine, rows]).sort_by("log_line")
+        kept = rejects.filter(pc.invert(handed)).select(["log_line", "reason", "raw"])
+        return Parsed(
+            rows=tables.pop(self.parser.table),
+            rejects=pa.concat_tables([kept, taken.rejects]).sort_by("log_line"),
+            skipped=parsed.skipped + taken.skipped,
+            other_tables=tables,
+        )
+
+
 def _with_dataset(rows: pa.Table, dataset: str) -> pa.Table:
     """Keep each sub-parser's dataset name (the framework would write "syslog")."""
     if "event_dataset" in rows.column_names:

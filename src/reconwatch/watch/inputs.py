@@ -16,7 +16,7 @@ from reconwatch.ingest import registry
 from reconwatch.ingest.base import ParseContext, Parser
 from reconwatch.ingest.run import account_batch, parse_batch, with_constants
 from reconwatch.ingest.sources import head_lines
-from reconwatch.ingest.syslogmux import SyslogMuxParser
+from reconwatch.ingest.syslogmux import OtherPrograms, SyslogMuxParser
 from reconwatch.lake import FileStats, LineTally, add_counts
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,8 @@ class Input:
         self.name = name
         self.fixed = fixed
         self.parser: Parser | None = None
+        #: Lines of other syslog programs ``parser`` rejected, to their parsers.
+        self.others: OtherPrograms | None = None
         self.stats = FileStats(name=name)
 
 
@@ -75,7 +77,10 @@ class Inputs:
         """
         state = self.get(name)
         if fresh and state.fixed is None:
-            state.parser = None  # a new file (or a rotated one) is sniffed again
+            state.parser, state.others = (
+                None,
+                None,
+            )  # a new file (or a rotated one) is sniffed again
         if state.parser is None:
             parser_cls = state.fixed or registry.sniff(
                 head_lines(_sample(lines), 1 << 30, limit=20)
@@ -84,9 +89,10 @@ class Inputs:
                 now = dt.datetime.now(dt.UTC)
                 context = ParseContext(self.config, self.con, name, now)
                 state.parser = parser_cls(context)
+                state.others = OtherPrograms.of(state.parser)
                 state.stats.format = parser_cls.name
         stats = FileStats(name=name)
-        parsed = parse_batch(state.parser, lines, stats)
+        parsed = parse_batch(state.parser, lines, stats, state.others)
         account_batch(parsed, lines, stats)
         if stats.error:
             log.warning("%s", stats.error)
