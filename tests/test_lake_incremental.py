@@ -183,3 +183,52 @@ def test_a_broken_fingerprint_in_a_run_file_is_ignored(tmp_path: Path) -> None:
     record.write_text(json.dumps(document))
     (again,) = ingest([str(log)], lake, Config(), OPTIONS).files
     assert (again.parsed, again.note) == (5, None)  # read again: nothing to recognise it by
+
+
+HOLD = IngestOptions(now=OPTIONS.now, hold_unfinished_line=True)
+
+
+def test_a_half_written_last_line_is_left_for_the_next_run(tmp_path: Path) -> None:
+    """A writer caught mid-line: DPT=22 must not be read as DPT=2, nor '2 WINDOW=...' later."""
+    import os
+
+    log = tmp_path / "kern.log"
+    whole = lines(0, 30) + LINE.format(minute=0, second=30, port=22)
+    cut = whole.rindex("DPT=22") + len("DPT=2")
+    log.write_text(whole[:cut])
+    lake = Lake(tmp_path / "lake")
+    (first,) = ingest([str(log)], lake, Config(), HOLD).files
+    assert (first.lines, first.parsed, first.rejected) == (30, 30, 0)
+    assert first.note is not None and "left for the next run" in first.note
+    assert first.fingerprint is not None and first.fingerprint["bytes"] == len(lines(0, 30))
+    with log.open("a") as handle:
+        handle.write(whole[cut:])
+    (second,) = ingest([str(log)], lake, Config(), HOLD).files
+    assert (second.first_line, second.lines, second.parsed, second.rejected) == (31, 1, 1, 0)
+    assert second.note is None
+    ports = lake.read("network").sort_by("log_line").column("destination_port").to_pylist()
+    assert ports == [*range(1, 31), 22]
+    # A file that stays without its newline is read to its end once it is quiet.
+    log.write_text(whole[:cut])
+    quiet = dt.datetime.now().timestamp() - 3600
+    os.utime(log, (quiet, quiet))
+    (old,) = ingest([str(log)], Lake(tmp_path / "other"), Config(), HOLD).files
+    assert (old.lines, old.parsed, old.note) == (31, 31, None)
+
+
+def test_a_fresh_lake_reads_an_unfinished_last_line_as_it_is(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    log.write_text(lines(0, 3).rstrip("\n"))
+    (stats,) = ingest([str(log)], Lake(tmp_path / "lake"), Config(), OPTIONS).files
+    assert (stats.lines, stats.parsed, stats.note) == (3, 3, None)
+
+
+def test_hunting_into_a_lake_holds_an_unfinished_line_and_a_plain_hunt_does_not(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "kern.log"
+    log.write_text(lines(0, 3).rstrip("\n"))
+    into_lake = hunt([str(log)], Config(), lake_dir=tmp_path / "lake", options=OPTIONS)
+    assert into_lake.run is not None and into_lake.run.totals.lines == 2
+    plain = hunt([str(log)], Config(), options=OPTIONS)
+    assert plain.run is not None and plain.run.totals.lines == 3

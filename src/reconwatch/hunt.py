@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -126,6 +126,8 @@ def _hunt(
 ) -> HuntResult:
     with _lake_for(out_dir, lake_dir) as lake:
         options = options or IngestOptions()
+        if lake_dir is not None:  # appended to: a later run reads an unfinished last line whole
+            options = replace(options, hold_unfinished_line=True)
         run = ingest(paths, lake, config, options, progress) if paths is not None else None
         # Arrow's allocator keeps the freed parse buffers (about 180 MB) for
         # reuse; the detections run in DuckDB, so give them back first.

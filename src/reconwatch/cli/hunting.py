@@ -178,6 +178,7 @@ def ingest(
                     jobs=jobs,
                     engine=engine,
                     spark_master=spark_master,
+                    hold_unfinished_line=True,
                 ),
                 progress,
             )

@@ -32,11 +32,13 @@ from reconwatch.ingest.linesql import INVALID_TIMESTAMP
 from reconwatch.ingest.sources import (
     BLOCK_BYTES,
     SNIFF_BYTES,
+    HoldBack,
     InputError,
     Source,
     expand,
     head_digests,
     head_lines,
+    is_plain,
     read_batches,
     read_head,
 )
@@ -74,6 +76,10 @@ class IngestOptions:
     engine: str = "duckdb"
     #: Spark master for ``engine="spark"``; None = ``engine.spark_master`` in the config.
     spark_master: str | None = None
+    #: Leave out a plain file's last line while it has no newline and the file
+    #: was just written (``sources.HoldBack``): for runs into a lake that later
+    #: runs append to, which read the line whole. A fresh lake reads it as is.
+    hold_unfinished_line: bool = False
 
 
 def format_names() -> list[str]:
@@ -257,8 +263,10 @@ def ingest_source(
     # is in flight, so memory stays at two batches.
     writer = ThreadPoolExecutor(1, thread_name_prefix="lake-write")
     pending: Future[None] | None = None
+    hold: HoldBack | None = None
     try:
-        batches = read_batches(stream, head, options.block_bytes, source.first_line)
+        hold = HoldBack(stream) if options.hold_unfinished_line and is_plain(stream) else None
+        batches = read_batches(stream, head, options.block_bytes, source.first_line, hold)
         others = OtherPrograms.of(parser)
         for number, lines in enumerate(batches):
             parsed = parse_batch(parser, lines, stats, others)
@@ -276,12 +284,14 @@ def ingest_source(
         # A truncated or corrupt compressed file: keep what was read, say where it stopped.
         stats.error = f"{source.name}: read failed after line {stats.lines}: {exc}"
     finally:
+        held = hold.bytes if hold is not None else 0
+        stats.note = hold.note() if hold is not None else None
         if stats.error is None and stats.parsed > 0 and parser_cls is not None:
             # Nothing parsed (a wrong --format, a missing mapping): a later run,
             # config mended, should read it again rather than skip it.
             stats.fingerprint = source.fingerprint(
                 stream, stats.first_line + stats.lines - 1, parser_cls.name,
-                parser_cls.reads_lines_alone,
+                parser_cls.reads_lines_alone, held,
             )  # fmt: skip
         stream.close()
         writer.shutdown(wait=True)

@@ -25,6 +25,7 @@ import os
 import re
 import stat
 import sys
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -137,22 +138,23 @@ class Source:
         return raw
 
     def fingerprint(
-        self, stream: BinaryIO, end_line: int, fmt: str, lines_alone: bool
+        self, stream: BinaryIO, end_line: int, fmt: str, lines_alone: bool, held: int = 0
     ) -> dict[str, Any] | None:
         """What identifies what was read from ``stream`` (see ``FileStats.fingerprint``).
 
-        Called once the stream was read to its end, before it is closed. A
-        plain file (read as bytes, not decompressed or re-encoded) of a format
-        whose lines read alone may be read on from where this run stopped; any
-        other file is only skipped when it is the same again. Length and head
-        are taken from the open file, so a rotation meanwhile cannot mix two.
+        Called once the stream was read to its end, before it is closed;
+        ``held`` bytes at its end were left unread (``HoldBack``). A plain
+        file (read as bytes, not decompressed or re-encoded) of a format whose
+        lines read alone may be read on from where this run stopped; any other
+        file is only skipped when it is the same again. Length and head are
+        taken from the open file, so a rotation meanwhile cannot mix two.
         """
         if self.path is None or self.skipped is not None:
             return None
-        plain = isinstance(stream, io.BufferedReader) and isinstance(stream.raw, io.FileIO)
+        plain = is_plain(stream)
         try:
             if plain:
-                end = stream.tell()
+                end = stream.tell() - held
                 head = os.pread(stream.fileno(), min(end, FINGERPRINT_HEAD_BYTES), 0)
             else:
                 end = self.path.stat().st_size
@@ -164,6 +166,54 @@ class Source:
             "head_sha256": hashlib.sha256(head).hexdigest(), "end_line": end_line,
             "format": fmt, "resumable": plain and lines_alone,
         }  # fmt: skip
+
+
+def is_plain(stream: BinaryIO) -> bool:
+    """True for a file read as it is on disk (not decompressed, re-encoded or stdin)."""
+    return isinstance(stream, io.BufferedReader) and isinstance(stream.raw, io.FileIO)
+
+
+#: A plain file's last line without its newline, in a file written to less
+#: than this long ago, is left for the next run: its writer is most likely
+#: still writing it (Zeek and buffered writers flush in blocks, not lines).
+PARTIAL_LINE_SECONDS: Final = 60
+
+
+class HoldBack:
+    """Leaves out a plain file's unfinished last line (see ``PARTIAL_LINE_SECONDS``).
+
+    Read half-written, ``DPT=22`` is taken as ``DPT=2`` and the next run into
+    the lake, reading on from the byte after it, rejects ``2 WINDOW=...``.
+    Left out, the line is read whole by the next run. A file that stays
+    without a final newline is read to its end once it has been quiet for
+    ``PARTIAL_LINE_SECONDS``.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.fileno = stream.fileno()
+        #: Bytes left out (0: none), and how long before the file had last been written.
+        self.bytes = 0
+        self.age = 0.0
+
+    def keep(self, line: bytes) -> bool:
+        """True when ``line``, the file's last and without a newline, is left out."""
+        try:
+            age = time.time() - os.fstat(self.fileno).st_mtime
+        except OSError:
+            return False
+        if age >= PARTIAL_LINE_SECONDS:
+            return False
+        self.bytes, self.age = len(line), max(age, 0.0)
+        return True
+
+    def note(self) -> str | None:
+        """What the run's accounting says of the line left out (None: nothing was)."""
+        if not self.bytes:
+            return None
+        return (
+            f"last line not finished (no newline, file written {self.age:.0f} s ago):"
+            " left for the next run"
+        )
 
 
 #: How much of a file's beginning identifies it (its first lines, time stamps and all).
@@ -685,13 +735,18 @@ def _split(block: bytes, first_line: int) -> pa.Table:
 
 
 def read_batches(
-    stream: BinaryIO, head: bytes = b"", block_bytes: int = BLOCK_BYTES, first_line: int = 1
+    stream: BinaryIO,
+    head: bytes = b"",
+    block_bytes: int = BLOCK_BYTES,
+    first_line: int = 1,
+    hold: HoldBack | None = None,
 ) -> Iterator[pa.Table]:
     """Yield tables of (``log_line``, ``line``), each holding whole lines only.
 
     ``head`` is content already read from the stream (for sniffing). A final
-    line without a newline is still a line; an empty input yields nothing.
-    Lines are numbered from ``first_line``.
+    line without a newline is still a line, unless ``hold`` leaves it out
+    (a file still being written); an empty input yields nothing. Lines are
+    numbered from ``first_line``.
     """
     pending = head
     next_line = first_line
@@ -730,7 +785,7 @@ def read_batches(
         next_line += batch.num_rows
         yield batch
         pending = pending[cut + 1 :]
-    if pending:
+    if pending and not (hold is not None and hold.keep(pending)):
         yield _split(pending, next_line)
 
 

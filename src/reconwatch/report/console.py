@@ -40,7 +40,7 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
             what = "not read" if f.lines == 0 else "not read to the end"
             note = f"{what} (see the warning)" + (f"; {note}" if note else "")
         elif f.note:
-            note = f.note
+            note = f.note + (f"; {note}" if note else "")
         elif f.first_line > 1:
             note = f"read on from line {f.first_line:,}" + (f"; {note}" if note else "")
         table.add_row(
