@@ -265,3 +265,43 @@ def test_bucket_size_never_gives_more_than_max_buckets(start: int, span: int) ->
     if smaller and size <= NICE_BUCKETS[-1]:
         # The next smaller nice size would have been too fine for the worst alignment.
         assert span // smaller[-1] + 2 >= MAX_BUCKETS
+
+
+def _spanning(case_id: str, source: str, first: int, last: int) -> Case:
+    """A case of ``source`` whose one finding spans seconds ``first``-``last`` after BASE_TIME."""
+    finding = Finding(
+        detection="vertical_scan", source_ip=source, window_start=None,
+        first_seen=BASE_TIME + dt.timedelta(seconds=first),
+        last_seen=BASE_TIME + dt.timedelta(seconds=last),
+        event_count=1, target_count=1, port_count=1, targets=[], ports=[], score=1.0, label=None,
+    )  # fmt: skip
+    return Case(id=case_id, sources=[source], findings=[finding], activity=Activity())
+
+
+def test_an_actors_closed_case_and_its_new_case_chart_their_own_events(tmp_path: Path) -> None:
+    """Activity an analyst closed (0-99 s) and new activity (1000-1099 s) of one source:
+    each case's charts leave out the other's span; events between them show in both."""
+    closed_span = [{"destination_port": 22, "seconds": s} for s in range(0, 100, 10)]  # 10
+    between = [{"destination_port": 23, "seconds": s} for s in (500, 600)]  # 2
+    new_span = [{"destination_port": 80, "seconds": s} for s in range(1000, 1100, 4)]  # 25
+    network = [
+        {"source_ip": SCANNER, "destination_ip": "10.0.0.2", **row}
+        for row in closed_span + between + new_span
+    ]
+    dns = [
+        {"source_ip": SCANNER, "dns_response_code": "NOERROR", "seconds": s}
+        for s in (5, 1005, 1010)
+    ]
+    closed, new = series_for(
+        tmp_path,
+        {"network": network_rows(network), "dns": dns_rows(dns)},
+        [_spanning("RW-closed", SCANNER, 0, 99), _spanning("RW-new", SCANNER, 1000, 1099)],
+    )
+
+    def counted(series: dict[str, Any], dataset: str) -> int:
+        return sum(p["events"] for p in series["timeline"] if p["dataset"] == dataset)
+
+    assert (counted(closed, "network"), counted(new, "network")) == (12, 27)
+    assert closed["heatmap"]["ports"] == [22, 23] and sorted(new["heatmap"]["ports"]) == [23, 80]
+    assert (counted(closed, "dns"), counted(new, "dns")) == (1, 2)
+    assert sum(p["queries"] for p in new["dns"]) == 2

@@ -132,10 +132,11 @@ def attach_series(tables: Mapping[str, ir.Table], cases: Sequence[Case]) -> None
             case.series = empty_series()
         return
 
+    others = _other_cases_spans(cases)
+
     def events_of(name: str) -> ir.Table:
         """``(_case, source_ip, destination_ip, destination_port, _epoch, dataset)`` rows."""
-        table = tables[name]
-        joined = table.join(mapping, table.source_ip == mapping._source)
+        joined = _of_cases(tables[name], mapping, others)
         return joined.select(
             _case=joined._case,
             source_ip=joined.source_ip,
@@ -167,9 +168,63 @@ def attach_series(tables: Mapping[str, ir.Table], cases: Sequence[Case]) -> None
     if "network" in tables:
         _heatmap(events_of("network"), series)
     if "dns" in tables:
-        _dns(tables["dns"], mapping, sizes, series)
+        _dns(_of_cases(tables["dns"], mapping, others), sizes, series)
     for index, case in enumerate(cases):
         case.series = series[index]
+
+
+def _of_cases(table: ir.Table, mapping: ir.Table, others: ir.Table | None) -> ir.Table:
+    """``table``'s rows of each case's sources, with ``_case``; see ``_other_cases_spans``."""
+    joined = table.join(mapping, table.source_ip == mapping._source)
+    if others is None:
+        return joined
+    return joined.anti_join(
+        others,
+        [
+            joined._case == others._o_case,
+            joined.source_ip == others._o_source,
+            joined.timestamp >= others._o_first,
+            joined.timestamp <= others._o_last,
+            (joined.timestamp < others._own_first) | (joined.timestamp > others._own_last),
+        ],
+    )
+
+
+def _other_cases_spans(cases: Sequence[Case]) -> ir.Table | None:
+    """Per case, the spans of the other cases of its sources (None: no source has two).
+
+    One actor can have two cases in a hunt: activity an analyst closed (a
+    false positive, say) and new activity after it. Each case's charts leave
+    out the events inside the other's span (unless they are inside its own
+    too), as its activity and evidence do; events outside every case's span
+    stay in both, as context.
+    """
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for index, case in enumerate(cases):
+        for source in case.sources:
+            by_source[source].append(index)
+    spans = [(c.first_seen, c.last_seen) if c.findings else None for c in cases]
+    rows: list[tuple[int, str, dt.datetime, dt.datetime, dt.datetime, dt.datetime]] = []
+    for source, indices in by_source.items():
+        for index in indices:
+            own = spans[index]
+            for other in (spans[i] for i in indices if i != index):
+                if own is not None and other is not None:
+                    rows.append((index, source, *other, *own))
+    if not rows:
+        return None
+    stamp = pa.timestamp("us", tz="UTC")
+    columns = zip(*rows, strict=True)
+    names = ("_o_case", "_o_source", "_o_first", "_o_last", "_own_first", "_own_last")
+    types = (pa.int64(), pa.string(), stamp, stamp, stamp, stamp)
+    return ibis.memtable(
+        pa.table(
+            {
+                name: pa.array(list(values), kind)
+                for name, values, kind in zip(names, columns, types, strict=True)
+            }
+        )
+    )
 
 
 def _bucketed(events: ir.Table, sizes: ir.Table) -> ir.Table:
@@ -243,10 +298,8 @@ def _heatmap(network: ir.Table, series: dict[int, dict[str, Any]]) -> None:
         }
 
 
-def _dns(
-    dns: ir.Table, mapping: ir.Table, sizes: ir.Table, series: dict[int, dict[str, Any]]
-) -> None:
-    joined = dns.join(mapping, dns.source_ip == mapping._source)
+def _dns(joined: ir.Table, sizes: ir.Table, series: dict[int, dict[str, Any]]) -> None:
+    """DNS volume per case and client; ``joined``: the dns table's rows of each case."""
     queries = joined.select(
         _case=joined._case,
         client=joined.source_ip,
