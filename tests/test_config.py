@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,46 @@ def test_limits_themselves_are_accepted(tmp_path: Path, text: str) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(text)
     load_config(path)
+
+
+def _number_fields() -> list[tuple[str, ...]]:
+    """The path of every int or float setting of the config (optional ones too)."""
+    from pydantic import BaseModel
+
+    from reconwatch.config import _numeric
+
+    found: list[tuple[str, ...]] = []
+
+    def walk(model: type[BaseModel], path: tuple[str, ...]) -> None:
+        for name, field in model.model_fields.items():
+            kind = field.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                walk(kind, (*path, name))
+            elif _numeric(kind):
+                found.append((*path, name))
+
+    walk(Config, ())
+    return found
+
+
+def test_every_number_setting_refuses_a_boolean(tmp_path: Path) -> None:
+    """``min_ports: true`` is a typo, not a threshold of 1 (bool is an int to pydantic)."""
+    fields = _number_fields()
+    assert ("detect", "vertical_scan", "min_ports") in fields
+    assert ("detect", "traffic_spike", "min_ratio") in fields
+    assert len(fields) > 40
+    for path in fields:
+        text = ""
+        for depth, key in enumerate(path):
+            text += "  " * depth + key + (": true\n" if depth == len(path) - 1 else ":\n")
+        config = tmp_path / "c.yaml"
+        config.write_text(text)
+        key = re.escape(".".join(path))
+        with pytest.raises(ConfigError, match=rf"{key}: .*a number, not true"):
+            load_config(config)
+
+
+def test_a_yes_no_setting_still_takes_a_boolean(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("detect:\n  dns_bruteforce:\n    require_response_code: true\n")
+    assert load_config(config).detect.dns_bruteforce.require_response_code is True

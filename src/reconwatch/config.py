@@ -18,10 +18,20 @@ import ipaddress
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Final, Literal
+from types import UnionType
+from typing import Annotated, Any, Final, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from reconwatch.netaddr import (
     PRIVATE_NETWORKS,
@@ -134,6 +144,32 @@ def _every_severity(values: dict[Severity, int]) -> dict[Severity, int]:
 class Section(BaseModel):
     # inf and nan are never a threshold: .inf passed every gt=0 bound unseen.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """``min_ports: true`` is a slip, not 1: a number field refuses YAML booleans.
+
+        Pydantic's lax mode reads a boolean as 0 or 1 (bool is an int in
+        Python), which would turn a typo into a silent threshold of 1.
+        """
+        if isinstance(value, bool) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            if field is not None and _numeric(field.annotation):
+                raise ValueError(f"a number, not {str(value).lower()}")
+        return value
+
+
+def _numeric(annotation: Any) -> bool:
+    """True for int and float fields (optional ones too), not for bool or unions with it."""
+    options = (
+        get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    )
+    return (
+        bool is not annotation
+        and bool not in options
+        and any(option in (int, float) for option in options)
+    )
 
 
 class SiteConfig(Section):
