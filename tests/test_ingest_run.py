@@ -35,16 +35,63 @@ def test_unrecognised_file_is_counted_and_stored_as_rejects(tmp_path: Path) -> N
     lake = Lake(tmp_path / "lake")
     run = ingest([str(path)], lake, Config())
     (stats,) = run.files
-    assert (stats.format, stats.lines, stats.parsed, stats.rejected) == (None, 4, 0, 4)
-    assert stats.reject_reasons == {"format not recognised": 4}
+    assert (stats.format, stats.lines, stats.parsed, stats.rejected, stats.skipped) == (
+        None, 4, 0, 3, 1,
+    )  # fmt: skip
+    assert stats.reject_reasons == {"format not recognised": 3}
     rejects = lake.read("rejects").sort_by("log_line").to_pylist()
     assert [(r["log_line"], r["raw"], r["log_file"]) for r in rejects] == [
         (1, "hello", str(path)),
         (2, "world", str(path)),
-        (3, "", str(path)),
         (4, "bye", str(path)),
     ]
-    assert lake.runs()[0]["totals"]["rejected"] == 4
+    assert lake.runs()[0]["totals"]["rejected"] == 3
+
+
+def test_a_file_of_blank_lines_is_skipped_not_unrecognised(tmp_path: Path) -> None:
+    path = tmp_path / "blank.log"
+    path.write_text("\n\n   \n\t\r\n")
+    (stats,) = ingest([str(path)], Lake(tmp_path / "lake"), Config()).files
+    assert (stats.lines, stats.parsed, stats.rejected, stats.skipped) == (4, 0, 0, 4)
+
+
+EVE = (
+    '{{"timestamp": "2026-03-10T10:00:0{n}.000000+0000", "event_type": "alert", '
+    '"src_ip": "89.248.165.9", "src_port": 5060, "dest_ip": "203.0.113.40", "dest_port": 80, '
+    '"proto": "TCP", "payload_printable": "{payload}", "alert": {{"action": "allowed", "gid": 1, '
+    '"signature_id": 2008578, "rev": 4, "signature": "ET SCAN Nmap Scripting Engine", '
+    '"category": "Attempted Information Leak", "severity": 2}}}}'
+)
+CLF = (
+    '159.89.9.9 - - [10/Mar/2026:10:01:0{n} +0000] "GET /{path} HTTP/1.1" 404 162 "-" "Mozilla/5.0"'
+)
+
+
+@pytest.mark.parametrize("first_line_bytes", [70_000, 300_000])
+def test_a_long_first_line_does_not_hide_the_file_from_sniffing(
+    tmp_path: Path, first_line_bytes: int
+) -> None:
+    """eve.json with payloads, or a huge URL put first: the head is read on to whole lines."""
+    eve = tmp_path / "eve.json"
+    eve.write_text(
+        "\n".join(
+            [EVE.format(n=0, payload="A" * first_line_bytes)]
+            + [EVE.format(n=n, payload="x") for n in range(1, 4)]
+        )
+        + "\n"
+    )
+    access = tmp_path / "access.log"
+    access.write_text(
+        "\n".join(
+            [CLF.format(n=0, path="a" * first_line_bytes)]
+            + [CLF.format(n=n, path=f"p{n}") for n in range(1, 4)]
+        )
+        + "\n"
+    )
+    lake = Lake(tmp_path / "lake")
+    files = {Path(f.name).name: f for f in ingest([str(eve), str(access)], lake, Config()).files}
+    assert (files["eve.json"].format, files["eve.json"].parsed) == ("suricata-eve", 4)
+    assert (files["access.log"].format, files["access.log"].parsed) == ("clf", 4)
 
 
 def test_unknown_format_name_is_refused(tmp_path: Path) -> None:

@@ -340,7 +340,14 @@ def parse_batch(
     numbers = lines.column("log_line")
     raw = lines.column("line")
     if parser is None:
-        return Parsed(rows=_EMPTY_ROWS, rejects=reject_table(numbers, "format not recognised", raw))
+        # Blank lines are skipped, as every parser skips them (a file of blank
+        # lines is empty, not unrecognised).
+        blank = pc.equal(pc.utf8_trim_whitespace(raw), "")
+        kept = pc.invert(blank)
+        rejects = reject_table(
+            pc.filter(numbers, kept), "format not recognised", pc.filter(raw, kept)
+        )
+        return Parsed(rows=_EMPTY_ROWS, rejects=rejects, skipped=lines.num_rows - len(rejects))
     try:
         parsed = parser.parse(lines)
         if others is not None:

@@ -812,6 +812,9 @@ def _read_block(stream: BinaryIO, size: int) -> tuple[bytes, Exception | None]:
 
 
 SNIFF_BYTES = 64 * 1024
+#: Lines sniffers are given, and how far the head is read to find them.
+SNIFF_LINES: Final = 20
+SNIFF_MAX_BYTES: Final = 2 * 1024 * 1024
 
 
 class Head(bytes):
@@ -828,12 +831,20 @@ def read_head(stream: BinaryIO, size: int = SNIFF_BYTES) -> Head:
     after their lines.
     """
     data, error = _read_block(stream, size)
+    # Long lines (eve.json with payloads, a 70 KB URL put first to hide a file)
+    # must not leave the sniffer without a whole line: read on until the head
+    # holds enough lines to sniff, the input ends, or SNIFF_MAX_BYTES.
+    while error is None and len(data) < SNIFF_MAX_BYTES and data.count(b"\n") < SNIFF_LINES:
+        more, error = _read_block(stream, size)
+        if not more:
+            break
+        data += more
     head = Head(data)
     head.error = error
     return head
 
 
-def head_lines(head: bytes, size: int = SNIFF_BYTES, limit: int = 20) -> list[str]:
+def head_lines(head: bytes, size: int = SNIFF_BYTES, limit: int = SNIFF_LINES) -> list[str]:
     """The first ``limit`` non-blank lines of ``head``, read with ``read_head(stream, size)``.
 
     When ``head`` filled ``size`` its last line may be cut, so it is dropped.

@@ -45,7 +45,7 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
             note = f"read on from line {f.first_line:,}" + (f"; {note}" if note else "")
         table.add_row(
             Text(_tail(clean(f.name, 1000), 48)),
-            Text(f.format or ("-" if f.note else "unrecognised")),
+            Text(f.format or ("-" if f.note or f.rejected == 0 else "unrecognised")),
             str(f.lines),
             str(f.parsed),
             str(f.rejected),
