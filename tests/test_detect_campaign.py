@@ -150,3 +150,23 @@ def test_ipv4_net24_is_the_first_three_octets_and_null_for_ipv6() -> None:
     ips = ibis.memtable(pa.table({"ip": ["203.0.113.5", "10.1.2.3", "2001:db8::1"]}))
     result = ips.select(net=ipv4_net24(ips.ip)).to_pyarrow().column("net").to_pylist()
     assert result == ["203.0.113", "10.1.2", None]
+
+
+def test_a_campaign_case_counts_distinct_ports_hosts_and_pairs_over_its_members() -> None:
+    """Four members on tcp/22: one port, not four; hosts and pairs of the union."""
+    from reconwatch.cases import build_cases
+
+    rows = coordinated()
+    # Two members also probe one same extra host and port: counted once in the union.
+    rows += [
+        {"source_ip": s, "destination_ip": "203.0.113.255", "destination_port": 23, "seconds": 9}
+        for s in ("198.51.100.1", "198.51.100.2")
+    ]
+    network = table(rows)
+    found = distributed_scan(network, DistributedScanConfig()).to_pyarrow()
+    (case,) = build_cases(network, found, 3)
+    assert case.campaign == LABEL and len(case.sources) == 4
+    activity = case.activity
+    assert (activity.port_count, activity.target_count) == (2, 256)  # .255 is in the sweep
+    assert activity.probed_pairs == 257  # 256 hosts on 22 and one on 23
+    assert activity.events == 258  # event counts stay sums

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
 from typing import Any
@@ -343,12 +343,22 @@ def build_cases(
     by_actor: dict[str, list[Finding]] = defaultdict(list)
     for finding in found:
         by_actor[actor_of(finding)].append(finding)
+    groups = {
+        actor: members
+        for actor, items in by_actor.items()
+        if len(members := sorted({f.source_ip for f in items})) > 1
+    }
+    breadth = _union_breadth(tables, events_of, groups) if groups else {}
     cases = []
     for actor, items in sorted(by_actor.items()):
         items.sort(key=lambda f: (f.first_seen, f.detection, f.source_ip))
         members = sorted({f.source_ip for f in items})
         first = min(f.first_seen for f in items)
         merged = _merge([activity[m] for m in members])
+        # Distinct counts of the union, not the members' sum (``_merge`` made
+        # a new Activity for a multi-source actor: no member's is changed).
+        for name, value in breadth.get(actor, {}).items():
+            setattr(merged, name, value)
         labels: dict[str, list[str | None]] = defaultdict(list)
         for f in items:
             labels[f.detection].append(f.label)
@@ -364,6 +374,68 @@ def build_cases(
             )
         )
     return cases
+
+
+def _union_breadth(
+    tables: Mapping[str, ir.Table],
+    events_of: Callable[[str], ir.Table],
+    groups: Mapping[str, Sequence[str]],
+) -> dict[str, dict[str, int]]:
+    """Distinct counts over the union of each multi-source actor's events.
+
+    A campaign's members probe the same port on different hosts: adding up
+    their per-source counts of distinct ports would give six members six
+    ports where they probed one. Counts of events stay sums (``_merge``).
+    """
+    pairs = [(actor, member) for actor, members in groups.items() for member in members]
+    mapping = ibis.memtable(
+        pa.table(
+            {
+                "_actor": pa.array([a for a, _ in pairs], pa.string()),
+                "_member": pa.array([m for _, m in pairs], pa.string()),
+            }
+        )
+    )
+
+    def joined(name: str) -> ir.Table:
+        events = events_of(name)
+        return events.join(mapping, events.source_ip == mapping._member)
+
+    def distinct_rows(table: ir.Table, columns: Sequence[str], name: str) -> ir.Table:
+        return (
+            table.select("_actor", *columns)
+            .distinct()
+            .group_by("_actor")
+            .aggregate(**{name: ibis._.count()})
+        )
+
+    queries: list[ir.Table] = []
+    if "network" in tables:
+        network = joined("network")
+        queries.append(
+            network.group_by("_actor").aggregate(
+                target_count=network.destination_ip.nunique(),
+                port_count=network.destination_port.nunique(),
+            )
+        )
+        failed = network.filter(network.connection_outcome == "failed")
+        pair = ["destination_ip", "destination_port"]
+        queries.append(distinct_rows(failed, pair, "probed_pairs"))
+        answered = network.filter(network.connection_outcome == "succeeded")
+        service = ["destination_ip", "destination_port", "network_transport"]
+        queries.append(distinct_rows(answered, service, "exposed_count"))
+    if "dns" in tables:
+        dns = joined("dns")
+        queries.append(dns.group_by("_actor").aggregate(dns_names=dns.dns_question_name.nunique()))
+    if "http" in tables:
+        http = joined("http")
+        queries.append(http.group_by("_actor").aggregate(http_paths=http.url_path.nunique()))
+    result: dict[str, dict[str, int]] = defaultdict(dict)
+    for query in queries:
+        for row in query.to_pyarrow().to_pylist():
+            actor = row.pop("_actor")
+            result[actor].update({key: int(value or 0) for key, value in row.items()})
+    return dict(result)
 
 
 def _spans(excluded: Sequence[tuple[str, dt.datetime, dt.datetime]]) -> ir.Table:
