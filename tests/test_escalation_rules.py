@@ -340,3 +340,28 @@ def test_one_slow_scan_running_past_midnight_is_one_episode() -> None:
     # A burst long after the first day's summary began is not swallowed by it.
     burst = [finding("slow_scan", 0, day - 120), finding("vertical_scan", 3 * HOUR, 3 * HOUR + 60)]
     assert len(scan_episodes(Case("c", [SOURCE], burst, Activity()), gap)) == 2
+
+
+def _name_brute_force(codes: list[str | None]) -> list[dict[str, Any]]:
+    """Sixty random names under one zone, answered with ``codes`` in turn."""
+    return [
+        {
+            "dns_question_name": f"w{n:03d}x.example.com",
+            "dns_response_code": codes[n % len(codes)],
+            "seconds": n,
+        }
+        for n in range(60)
+    ]
+
+
+def test_the_dns_answer_says_when_the_log_holds_no_response_codes() -> None:
+    """A BIND query log records questions only: '0 NXDOMAIN (0%)' would read as all resolved."""
+    q4 = QUESTIONS[3]
+    logged = hunt(dns=_name_brute_force(["NXDOMAIN", "NXDOMAIN", "NOERROR"]))
+    assert "60 DNS queries for 60 distinct names, 40 of them NXDOMAIN (67%)" in logged.answers[q4]
+    unlogged = hunt(dns=_name_brute_force([None]))
+    answer = unlogged.answers[q4]
+    assert "their answers are not in the logs" in answer and "NXDOMAIN (" not in answer
+    assert unlogged.activity.dns_answered == 0 and logged.activity.dns_answered == 60
+    partly = hunt(dns=_name_brute_force(["NXDOMAIN", None]))
+    assert "30 of the 30 with a logged answer NXDOMAIN (100%)" in partly.answers[q4]

@@ -146,6 +146,9 @@ class Activity:
     dns_queries: int = 0
     dns_names: int = 0
     dns_nxdomain: int = 0
+    #: Queries whose answer code was logged (a query-only log such as BIND's
+    #: query log records none: NXDOMAIN shares mean nothing there).
+    dns_answered: int = 0
     #: Web requests the source made, and how many got a 4xx answer.
     http_requests: int = 0
     http_client_errors: int = 0
@@ -471,7 +474,8 @@ def _merge(parts: list[Activity]) -> Activity:
     for part in parts:
         for name in (
             "events", "failed", "succeeded", "target_count", "port_count", "probed_pairs",
-            "exposed_count", "dns_queries", "dns_names", "dns_nxdomain", "http_requests",
+            "exposed_count", "dns_queries", "dns_names", "dns_nxdomain", "dns_answered",
+            "http_requests",
             "http_client_errors", "http_paths", "auth_successes", "auth_failures", "alerts",
             "back_connections", "exploit_alerts", "sensitive_successes", "admin_successes",
             "resolved_then_probed",
@@ -594,12 +598,14 @@ def _dns_activity(events: ir.Table, result: dict[str, Activity]) -> None:
         queries=events.count(),
         names=events.dns_question_name.nunique(),
         nxdomain=nx.sum(),
+        answered=events.dns_response_code.notnull().ifelse(1, 0).sum(),
     )
     for row in totals.to_pyarrow().to_pylist():
         activity = result[row["source_ip"]]
         activity.dns_queries = row["queries"]
         activity.dns_names = row["names"]
         activity.dns_nxdomain = row["nxdomain"] or 0
+        activity.dns_answered = row["answered"] or 0
 
 
 def _http_activity(events: ir.Table, result: dict[str, Activity]) -> None:

@@ -702,16 +702,24 @@ def _answers(
     elif act.dns_queries == 0:
         q4 = "The DNS logs in this hunt hold no query from this source."
     else:
-        share = 100 * act.dns_nxdomain / act.dns_queries
         verdict = (
             "They match enumeration: " + "; ".join(f.describe() for f in dns_findings[:4]) + "."
             if dns_findings
             else "No DNS enumeration pattern was detected in them."
         )
-        q4 = (
-            f"{act.dns_queries} DNS queries for {act.dns_names} distinct names, "
-            f"{act.dns_nxdomain} of them NXDOMAIN ({share:.0f}%). {verdict}"
-        )
+        if act.dns_answered == 0:
+            answers = "their answers are not in the logs (a query log records no response codes)"
+        elif act.dns_answered < act.dns_queries:
+            share = 100 * act.dns_nxdomain / act.dns_answered
+            answers = (
+                f"{act.dns_nxdomain} of the {act.dns_answered} with a logged answer NXDOMAIN "
+                f"({share:.0f}%)"
+            )
+        else:
+            share = 100 * act.dns_nxdomain / act.dns_queries
+            answers = f"{act.dns_nxdomain} of them NXDOMAIN ({share:.0f}%)"
+        names = f"{act.dns_queries} DNS queries for {act.dns_names} distinct names"
+        q4 = f"{names}, {answers}. {verdict}"
     return dict(zip(QUESTIONS, (q1, q2, q3, q4), strict=True))
 
 

@@ -108,6 +108,7 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             "dns_queries": act.dns_queries,
             "dns_names": act.dns_names,
             "dns_nxdomain": act.dns_nxdomain,
+            "dns_answered": act.dns_answered,
             "http_requests": act.http_requests,
             "http_client_errors": act.http_client_errors,
             "http_paths": act.http_paths,
