@@ -177,6 +177,19 @@ def test_a_login_after_the_scan_names_only_the_users_who_logged_in() -> None:
     assert compromise["met"] is True
     assert compromise["evidence"][0].endswith("user(s): alice")
     assert case_to_dict(case)["activity"]["auth_success_users"] == ["alice"]
+    # The access question names the logins: VPN and SSH are public-facing too.
+    q1 = case.answers[QUESTIONS[0]]
+    assert "3 login attempt(s) to our services, 2 failed; 1 succeeded (as alice)" in q1
+
+
+def test_the_access_answer_of_a_dns_only_source_names_its_login() -> None:
+    case = hunt(
+        dns=_name_brute_force(["NXDOMAIN"]),
+        auth=[{"user_name": "bob", "event_outcome": "success", "seconds": 120}],
+    )
+    q1 = case.answers[QUESTIONS[0]]
+    assert q1.startswith("Yes. ") and "1 succeeded (as bob)" in q1
+    assert "no network" not in q1
 
 
 def test_a_login_before_the_scan_is_not_called_no_login() -> None:

@@ -663,7 +663,25 @@ def _answers(
                 f"Exposed admin interface(s): {act.admin_successes} request(s) answered 2xx, "
                 f"{', '.join(act.admin_success_paths[:5])}."
             )
-    q1 = ("Yes. " + " ".join(parts)) if parts else f"{who}: no network or web activity logged."
+    attempts = act.auth_successes + act.auth_failures
+    if attempts:
+        # VPN and SSH gateways are public-facing too: logins belong in this answer.
+        logins = f"It made {attempts} login attempt(s) to our services, {act.auth_failures} failed"
+        if act.auth_successes:
+            users = ", ".join(act.auth_success_users[:5]) or "unknown user"
+            logins += (
+                f"; {act.auth_successes} succeeded (as {users}), the first at "
+                f"{_ts(act.first_auth_success)}"
+            )
+        parts.append(logins + ".")
+    if act.alerts:
+        rules = f": {', '.join(act.alert_rules[:3])}" if act.alert_rules else ""
+        parts.append(f"The IDS or a honeypot raised {act.alerts} alert(s) on it{rules}.")
+    q1 = (
+        ("Yes. " + " ".join(parts))
+        if parts
+        else f"{who}: no network, web, login or alert activity logged."
+    )
     known = case.criteria.get("known_threat_actor", {})
     benign = sorted({n for s in case.sources if s in contexts for n in contexts[s].benign})
     if not intel_on:
