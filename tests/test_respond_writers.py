@@ -845,3 +845,23 @@ def test_translation_and_tunnel_addresses_are_never_widened() -> None:
         ["64:ff9b::7f00:1/128", "64:ff9b:1::c633:6407/128", "2001:0:4136:e378::1/128",
          "2a01:4f8:1:2::/64"]
     )  # fmt: skip
+
+
+def test_a_slash_64_holding_a_translation_prefix_is_never_widened() -> None:
+    """64:ff9b::1:0:1 is outside 64:ff9b::/96 but its /64 holds all of it: kept a /128.
+
+    With different severities the /128 of the /96 source used to sit inside the
+    other's /64: the writers refused the overlapping plan and no rule file was
+    written for any actor.
+    """
+    plan = build_blocklist(
+        [req("64:ff9b::1:0:1", "RW-1", severity="medium", timeout=HOUR),
+         req("64:ff9b::c633:6417", "RW-2", severity="critical", timeout=7 * 24 * HOUR),
+         req("64:ff9b:2::5", "RW-3")],
+        PROTECTED, 100, ipv6_prefix=64,
+    )  # fmt: skip
+    assert sorted(cidrs(plan)) == sorted(
+        ["64:ff9b::1:0:1/128", "64:ff9b::c633:6417/128", "64:ff9b:2::/64"]
+    )
+    assert len(verified_entries(plan)) == 3  # no overlap: the writers accept it
+    assert "64:ff9b::1:0:1" in render_nftables(plan, "reconwatch")  # and render it

@@ -183,9 +183,13 @@ def widen(address: IPAddress, ipv6_prefix: int, protected: ProtectedRanges) -> I
     single = ipaddress.ip_network(address)
     if not isinstance(address, ipaddress.IPv6Address) or ipv6_prefix >= 128:
         return single
-    if any(address in network for network in NOT_WIDENED):
-        return single
     wide = ipaddress.IPv6Network((int(address), ipv6_prefix), strict=False)
+    # Overlap, not membership: 64:ff9b::1:0:1 lies outside 64:ff9b::/96, but
+    # its /64 holds the whole prefix. Decided by the wide network alone, like
+    # the protected check, so every address of a /64 gets the same unit
+    # (build_blocklist relies on units never nesting).
+    if any(wide.overlaps(network) for network in NOT_WIDENED):
+        return single
     return wide if protected.check(wide) is None else single
 
 
