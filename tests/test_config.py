@@ -192,3 +192,31 @@ def test_a_yes_no_setting_still_takes_a_boolean(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("detect:\n  dns_bruteforce:\n    require_response_code: true\n")
     assert load_config(config).detect.dns_bruteforce.require_response_code is True
+
+
+def test_ipv4_mapped_ranges_protect_the_ipv4_addresses_they_hold(tmp_path: Path) -> None:
+    """Log addresses are unwrapped (::ffff:a.b.c.d is a.b.c.d): config ranges must be too."""
+    from reconwatch.respond.protect import ProtectedRanges
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "site:\n"
+        '  protected: ["::ffff:198.51.100.53/128", "::ffff:198.51.100.0/125", "2001:db8::/32"]\n'
+        '  home_networks: ["::ffff:10.0.0.0/104"]\n'
+    )
+    site = load_config(config).site
+    assert site.protected == ["198.51.100.53/32", "198.51.100.0/29", "2001:db8::/32"]
+    assert site.home_networks == ["10.0.0.0/8"]
+    ranges = ProtectedRanges.from_site(site)
+    import ipaddress
+
+    for address in ("198.51.100.53", "198.51.100.7", "10.1.2.3"):
+        assert ranges.check(ipaddress.ip_network(address)) is not None, address
+    assert ranges.check(ipaddress.ip_network("198.51.100.9")) is None
+
+
+def test_a_zone_id_in_a_range_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text('site:\n  protected: ["fe80::1%eth0/128"]\n')
+    with pytest.raises(ConfigError, match=r"site\.protected: .*zone ids"):
+        load_config(config)

@@ -47,8 +47,12 @@ class ConfigError(Exception):
 
 
 def _valid_cidrs(items: list[str]) -> list[str]:
-    parse_networks(items)
-    return items
+    """``items`` checked, IPv4-mapped ranges written as the IPv4 ranges they are."""
+    networks = parse_networks(items)
+    return [
+        str(network) if network.version == 4 and ":" in item else item
+        for item, network in zip(items, networks, strict=True)
+    ]
 
 
 def _valid_timezone(name: str) -> str:
@@ -425,7 +429,7 @@ def _expandable_cidrs(items: list[str]) -> list[str]:
         raise ValueError(
             f"these ranges hold {total} addresses; at most {MAX_EXPANDED_ADDRESSES} can be listed"
         )
-    return items
+    return _valid_cidrs(items)
 
 
 ExpandableCidrList = Annotated[list[str], AfterValidator(_expandable_cidrs)]

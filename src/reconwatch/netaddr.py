@@ -38,8 +38,29 @@ def normalise_ip(text: str) -> str:
 
 
 def parse_networks(items: Iterable[str]) -> list[IPNetwork]:
-    """Parse CIDRs or bare addresses (host bits must be zero, as a config typo is a bug)."""
-    return [ipaddress.ip_network(item.strip(), strict=True) for item in items]
+    """Parse CIDRs or bare addresses (host bits must be zero, as a config typo is a bug).
+
+    IPv4-mapped ranges (``::ffff:198.51.100.0/120``) are the IPv4 ranges they
+    hold (``198.51.100.0/24``): log addresses are unwrapped the same way
+    (``parse_ip``), so a protected range written in its dual-stack form must
+    protect the IPv4 addresses. Zone ids (``fe80::1%eth0``) are refused.
+    """
+    networks = []
+    for item in items:
+        text = item.strip()
+        if "%" in text:
+            raise ValueError(f"zone ids are not accepted in a range: {text!r}")
+        networks.append(unmapped(ipaddress.ip_network(text, strict=True)))
+    return networks
+
+
+def unmapped(network: IPNetwork) -> IPNetwork:
+    """The IPv4 network an IPv4-mapped IPv6 network of /96 or longer stands for, else itself."""
+    if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
+        mapped = network.network_address.ipv4_mapped
+        if mapped is not None:
+            return ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+    return network
 
 
 def in_any(addr: IPAddress, networks: Sequence[IPNetwork]) -> bool:
