@@ -75,6 +75,34 @@ def test_unknown_case_id_is_an_error_even_in_a_dry_run(tmp_path: Path) -> None:
     assert "delete table" not in dry.output
 
 
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"cases": [{**case("RW-1", "high", "198.51.100.7"), "detections": None}]},
+         "case 0: 'detections' must be a list of names"),
+        ({"cases": [case("RW-1", "apocalyptic", "198.51.100.7")]},
+         "case 0: severity 'apocalyptic' is not one of low, medium, high, critical"),
+        ({"cases": [{**case("RW-1", "high", "198.51.100.7"), "containment": [1]}]},
+         "case 0: 'containment' must be an object"),
+        ({"cases": [{**case("RW-1", "high"), "sources": "198.51.100.7"}]},
+         "case 0: 'sources' must be a list"),
+        ({"schema": "other/1", "cases": []},
+         "schema 'other/1' is not supported (expected reconwatch.cases/1)"),
+        ({"cases": {"RW-1": {}}}, "not a cases document (a JSON object with a cases list)"),
+        ({"cases": ["RW-1"]}, "case 0 is not an object"),
+    ],
+)  # fmt: skip
+def test_a_malformed_cases_document_is_one_line_not_a_traceback_nor_nothing(
+    tmp_path: Path, document: dict[str, Any], message: str
+) -> None:
+    """A hand edit must fail in one line, not crash in planning or apply 'nothing'."""
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    done = run("apply", "--cases", str(path), "--dry-run")
+    assert done.exit_code == 2, done.output
+    assert done.output.strip().splitlines() == [f"reconwatch: error: {path}: {message}"]
+
+
 def test_refused_addresses_are_listed_with_case_and_reason(tmp_path: Path) -> None:
     path = write_cases(
         tmp_path / "cases.json",

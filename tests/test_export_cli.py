@@ -64,7 +64,22 @@ def _bad_documents(hunted: dict[str, Any]) -> dict[str, tuple[str, str]]:
     bad_findings["cases"][0]["findings"] = ["x"]
     bad_time = json.loads(json.dumps(hunted))
     bad_time["cases"][0]["first_seen"] = "yesterday"
+
+    def with_case(**changes: Any) -> str:
+        document = json.loads(json.dumps(hunted))
+        document["cases"][0].update(changes)
+        return json.dumps(document)
+
     return {
+        "score not a number": (with_case(score="high"), "'score' must be a number"),
+        "unknown severity": (with_case(severity="apocalyptic"), "is not one of low, medium"),
+        "detections null": (with_case(detections=None), "'detections' must be a list"),
+        "containment a list": (with_case(containment=[]), "'containment' must be an object"),
+        "cases an object": (json.dumps({**hunted, "cases": {}}), "'cases' is not a list"),
+        "bad generated_at": (
+            json.dumps({**hunted, "generated_at": "nope"}),
+            "generated_at: 'nope' is not an ISO 8601 time",
+        ),
         "not json": ("{oops", "not JSON"),
         "a list": ("[1, 2]", "not a reconwatch cases document"),
         "other json": ('{"hello": 1}', "not a reconwatch cases document"),

@@ -141,6 +141,7 @@ def block_apply(
     checked again against the protections of --config (site ranges, approved
     exercise sources, benign-scanner lists).
     """
+    from reconwatch.export.document import CasesDocumentError, check_block_document
     from reconwatch.respond.apply import (
         add_nftables,
         apply_nftables,
@@ -153,8 +154,11 @@ def block_apply(
         document = json.loads(cases_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         fail(f"{cases_path}: {exc}")
-    if not isinstance(document, dict):
-        fail(f"{cases_path}: not a cases document (a JSON object with a cases list)")
+    try:
+        # Each part planning reads has its type: a hand edit fails here, in one line.
+        document = check_block_document(document, str(cases_path))
+    except CasesDocumentError as exc:
+        fail(str(exc))
     missing = missing_case_ids(document, case_ids)
     if missing:
         fail(f"{cases_path} has no case {', '.join(missing)}; nothing applied")

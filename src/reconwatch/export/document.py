@@ -45,6 +45,10 @@ TECHNIQUES: Final[dict[str, str]] = {
 }
 
 
+#: Case severities, lowest first (triage.SEVERITIES; not imported: exporters stay light).
+SEVERITIES: Final = ("low", "medium", "high", "critical")
+
+
 class CasesDocumentError(ValueError):
     """The input is not a usable cases document; the message is one line."""
 
@@ -84,9 +88,58 @@ def check_document(data: object, name: str = "document") -> dict[str, Any]:
         )
     if not isinstance(data["cases"], list):
         raise CasesDocumentError(f"{name}: 'cases' is not a list")
+    if data.get("generated_at") is not None:
+        parse_time(data["generated_at"], f"{name}: generated_at")
     for index, case in enumerate(data["cases"]):
         _check_case(case, f"{name}: case {index}")
     return data
+
+
+def check_block_document(data: object, name: str = "document") -> dict[str, Any]:
+    """``data`` if ``block apply --cases`` can plan from it.
+
+    Lighter than :func:`check_document`: a hand-written list of cases (id,
+    severity, sources) is enough, since planning re-checks every address
+    against the protections anyway. What planning reads must have its type,
+    so that a hand edit fails here in one line and not deep inside it; a
+    ``schema``, when given, must be this reconwatch's.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+        raise CasesDocumentError(f"{name}: not a cases document (a JSON object with a cases list)")
+    if "schema" in data and data["schema"] != SCHEMA:
+        raise CasesDocumentError(
+            f"{name}: schema {str(data['schema'])[:60]!r} is not supported (expected {SCHEMA})"
+        )
+    for index, case in enumerate(data["cases"]):
+        where = f"{name}: case {index}"
+        if not isinstance(case, dict):
+            raise CasesDocumentError(f"{where} is not an object")
+        if not isinstance(case.get("id"), str):
+            raise CasesDocumentError(f"{where}: missing or non-text 'id'")
+        if case.get("severity") not in SEVERITIES:
+            raise CasesDocumentError(
+                f"{where}: severity {str(case.get('severity'))[:30]!r} is not one of "
+                f"{', '.join(SEVERITIES)}"
+            )
+        if not isinstance(case.get("sources"), list):
+            raise CasesDocumentError(f"{where}: 'sources' must be a list")
+        _check_typed_parts(case, where)
+    return data
+
+
+def _check_typed_parts(case: dict[str, Any], where: str) -> None:
+    """The optional parts whose type planning and exporting rely on."""
+    score = case.get("score")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+        raise CasesDocumentError(f"{where}: 'score' must be a number")
+    detections = case.get("detections", [])
+    if not isinstance(detections, list) or not all(isinstance(d, str) for d in detections):
+        raise CasesDocumentError(f"{where}: 'detections' must be a list of names")
+    for key in ("containment", "enrichment"):
+        if case.get(key) is not None and not isinstance(case[key], dict):
+            raise CasesDocumentError(f"{where}: {key!r} must be an object")
+    if case.get("disposition") is not None and not isinstance(case["disposition"], str):
+        raise CasesDocumentError(f"{where}: 'disposition' must be text")
 
 
 def _check_case(case: object, where: str) -> None:
@@ -104,6 +157,10 @@ def _check_case(case: object, where: str) -> None:
             raise CasesDocumentError(f"{where}: source {str(source)[:60]!r} is not an IP address")
     for key in ("first_seen", "last_seen"):
         parse_time(case[key], f"{where}: {key}")
+    if case["severity"] not in SEVERITIES:
+        raise CasesDocumentError(f"{where}: severity {case['severity'][:30]!r} is not one of "
+                                 f"{', '.join(SEVERITIES)}")  # fmt: skip
+    _check_typed_parts(case, where)
     # Nested parts the exporters read as objects: a hand-edited or foreign
     # document must fail here with a clean message, not deep inside one.
     findings = case.get("findings", [])
