@@ -91,3 +91,34 @@ def test_a_file_rotated_while_down_is_finished_and_its_successor_read_whole(
         ],
         str(current): [{"log_line": 1, "line": "new 1"}],
     }
+
+
+def test_a_state_folder_that_cannot_be_written_is_an_error_at_start(tmp_path: Path) -> None:
+    """Found only at shutdown, the whole run's positions and window were lost."""
+    from click.testing import CliRunner
+
+    from reconwatch.cli import main
+
+    log = tmp_path / "kern.log"
+    log.write_text("")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = CliRunner().invoke(main, ["watch", str(log), "--state", str(blocker / "state")])
+    assert done.exit_code == 2, done.output
+    lines = done.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.output
+    assert lines[0].startswith(f"reconwatch: error: --state {blocker / 'state'}: cannot save")
+
+
+def test_a_store_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reconwatch.cli import main
+
+    log = tmp_path / "kern.log"
+    log.write_text("")
+    for url in (f"sqlite:///{tmp_path}/missing/dir/x.db", "bogus://"):
+        done = CliRunner().invoke(main, ["watch", str(log), "--store", url])
+        assert done.exit_code == 2, done.output
+        lines = done.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("reconwatch: error: cannot open case store")

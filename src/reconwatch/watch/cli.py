@@ -91,6 +91,7 @@ def watch(
     from sqlalchemy.exc import SQLAlchemyError
 
     from reconwatch.ingest.run import UnknownFormatError
+    from reconwatch.store import StoreError
     from reconwatch.watch.alerts import Sink, StdoutSink, SyslogSink, WebhookSink
     from reconwatch.watch.runner import Watcher, WatchOptions
 
@@ -128,7 +129,14 @@ def watch(
         )
         watcher = Watcher(config, options, sinks)
         watcher.start()
-    except (EndpointError, UnknownFormatError, ValueError, OSError, SQLAlchemyError) as exc:
+    except (
+        EndpointError,
+        UnknownFormatError,
+        ValueError,
+        OSError,
+        SQLAlchemyError,
+        StoreError,
+    ) as exc:
         fail(str(exc))
         return
     for path in paths:

@@ -141,6 +141,8 @@ class Watcher:
             if self.endpoints
             else None
         )
+        if options.state_dir is not None:
+            saved.check_writable(options.state_dir)
         self.wake = threading.Event()
         if self.receiver is not None:
             self.receiver.wake = self.wake

@@ -65,6 +65,23 @@ def save(
     _write_json(folder / ALERTS, {"version": VERSION, "actors": alerts})
 
 
+def check_writable(folder: Path) -> None:
+    """Raise ``OSError`` (one line, naming ``folder``) unless the state can be saved there.
+
+    Checked when the watch starts: found only at shutdown, an unwritable
+    folder would lose the positions, the window and the alert book of the
+    whole run, and a service manager would never say so.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".reconwatch-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise OSError(f"--state {folder}: cannot save the watch state there: {why}") from None
+
+
 def load_positions(folder: Path) -> list[dict[str, Any]]:
     data = _read_json(folder / POSITIONS)
     return list(data["files"]) if data else []
