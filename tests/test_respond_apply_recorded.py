@@ -271,3 +271,31 @@ def test_apply_after_a_real_hunt_refuses_what_it_refused(tmp_path: Path) -> None
     assert str(target) not in dry.output
     assert f"refused {target.network_address} (case " in dry.output
     assert f"refused by the hunt: protected: overlaps site protected range {protect}" in dry.output
+    # An analyst closes that hunt's first blocked case as a false positive: applying
+    # the (older) cases.json must not block it again. The hunt's store sits beside it.
+    from reconwatch.store import CaseStore
+
+    document = json.loads((out / "cases.json").read_text())
+    blocked = [c for c in document["cases"] if c["containment"].get("block")]
+    cleared = blocked[0]
+    store = CaseStore(f"sqlite:///{out / 'reconwatch.db'}", create=False)
+    try:
+        store.decide(cleared["id"], "alice", "close", disposition="false_positive",
+                     reason="our own scanner")  # fmt: skip
+    finally:
+        store.close()
+    after = run("apply", "--cases", str(out / "cases.json"), "--dry-run")
+    assert after.exit_code == 0, after.output
+    assert f"{cleared['id']}: closed in the case store as false_positive (our own scanner)" in (
+        after.output
+    )
+    ruleset = after.output[after.output.index("#!/usr/sbin/nft") :]
+    for source in cleared["sources"]:
+        assert source not in ruleset
+    assert len(blocked) == 1 or any(s in ruleset for s in blocked[1]["sources"])
+    # Without a store beside it (a copy elsewhere), the command says it could not check.
+    copy = tmp_path / "elsewhere" / "cases.json"
+    copy.parent.mkdir()
+    copy.write_text((out / "cases.json").read_text())
+    unchecked = run("apply", "--cases", str(copy), "--dry-run")
+    assert "decisions since the hunt were not checked" in unchecked.output

@@ -115,12 +115,19 @@ def block_list(
     help="Only these case ids (repeatable): their blocks are ADDED to the live ones, "
     "which stay as they are.",
 )
+@click.option(
+    "--store",
+    "store_url",
+    help="Case store whose analyst decisions since the hunt count (default: store.url, "
+    "else the hunt's reconwatch.db next to --cases when there is one).",
+)
 @_changing_options
 @click.option("--yes", is_flag=True, help="Apply without asking (scripts).")
 @click.option("--dry-run", is_flag=True, help="Print the ruleset; change nothing.")
 def block_apply(
     cases_path: Path,
     case_ids: tuple[str, ...],
+    store_url: str | None,
     config_path: Path | None,
     table: str | None,
     netns: str | None,
@@ -162,6 +169,7 @@ def block_apply(
     missing = missing_case_ids(document, case_ids)
     if missing:
         fail(f"{cases_path} has no case {', '.join(missing)}; nothing applied")
+    document, decisions = _analyst_decisions(document, store_url or config.store.url, cases_path)
     plan = _respond_call(lambda: plan_from_cases_document(document, config, case_ids=case_ids))
     adding = bool(case_ids)
 
@@ -191,6 +199,8 @@ def block_apply(
             f"refused {clean(refusal.address, 64)} (case {clean(refusal.case_id, 64)}): "
             f"{clean(refusal.why, 200)}"
         )
+    for decision in decisions:
+        click.echo(clean(decision, 300))
     for cid in case_ids:
         _explain_unblockable(document, cid, config)
     for note in preview.notes:
@@ -206,6 +216,42 @@ def block_apply(
         fail("not applied (answer yes, or pass --yes)")
     done = run(False)
     click.echo(f"added {len(done.entries)} entries" if adding else "applied")
+
+
+def _analyst_decisions(
+    document: dict[str, Any], store_url: str | None, cases_path: Path
+) -> tuple[dict[str, Any], list[str]]:
+    """``document`` with the dispositions of cases closed in the store since the hunt.
+
+    The store is ``store_url``, else the hunt's default ``reconwatch.db`` next
+    to the cases file when it exists; with neither, the document is used as
+    it is, and a line says the decisions were not checked.
+    """
+    from reconwatch.respond.apply import with_analyst_decisions
+    from reconwatch.store import CaseStore, StoreError
+
+    if store_url is None:
+        beside = cases_path.parent / "reconwatch.db"
+        if not beside.is_file():
+            unchecked = (
+                "no case store given or beside the cases file: analysts' decisions since "
+                "the hunt were not checked (--store URL)"
+            )
+            return document, [unchecked]
+        store_url = f"sqlite:///{beside.resolve()}"
+    try:
+        store = CaseStore(store_url, create=False)
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        decided: dict[str, tuple[str, str | None]] = {}
+        for case in document.get("cases", []):
+            stored = store.get(case["id"])
+            if stored is not None and stored.status == "closed" and stored.analyst_disposition:
+                decided[case["id"]] = (stored.analyst_disposition, stored.analyst_reason)
+    finally:
+        store.close()
+    return with_analyst_decisions(document, decided)
 
 
 def _explain_unblockable(document: dict[str, Any], case_id: str, config: Config) -> None:

@@ -586,6 +586,33 @@ def _recorded(case: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return recorded if isinstance(recorded, Mapping) and recorded else None
 
 
+def with_analyst_decisions(
+    document: Mapping[str, Any], decided: Mapping[str, tuple[str, str | None]]
+) -> tuple[dict[str, Any], list[str]]:
+    """``document`` with the dispositions analysts gave its cases since the hunt.
+
+    ``decided`` maps a case id to the disposition (and reason) of its closed
+    case in the store. A ``cases.json`` is a snapshot: applying yesterday's
+    file must not re-block a source an analyst has since closed as a false
+    positive. Each changed case is said in one line; planning then treats it
+    by its new disposition (``respond.block_dispositions``).
+    """
+    changed = dict(document)
+    cases: list[Any] = []
+    notes: list[str] = []
+    for case in document.get("cases", []):
+        cid = case.get("id") if isinstance(case, Mapping) else None
+        if isinstance(cid, str) and cid in decided and isinstance(case, Mapping):
+            disposition, reason = decided[cid]
+            if disposition != case.get("disposition"):
+                case = {**case, "disposition": disposition}
+                why = f" ({_text(reason, 120)})" if reason else ""
+                notes.append(f"{cid}: closed in the case store as {disposition}{why}")
+        cases.append(case)
+    changed["cases"] = cases
+    return changed, notes
+
+
 def why_not_blocked(case: Mapping[str, Any], config: Config) -> str | None:
     """Why a ``cases.json`` case gives no block request; None when it gives some.
 
