@@ -193,3 +193,22 @@ def test_info_lists_partitions_with_files_rows_and_bytes(fragmented: tuple[Lake,
     total = sum(p.rows for p in parts)
     assert total == lake.read("dns").num_rows
     assert f"{total:,}" in result.output
+
+
+@pytest.mark.parametrize("command", [["info"], ["compact"], ["retain", "--days", "3"]])
+def test_a_path_that_is_no_lake_is_an_error_not_an_empty_lake(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """A typo must not read as "0 partitions": it is said in one line."""
+    a_file = tmp_path / "kern.log"
+    a_file.write_text("x\n")
+    (tmp_path / "logs").mkdir()
+    cases = {
+        str(tmp_path / "missing"): "no such directory (no lake here)",
+        str(a_file): "not a directory (a lake is a folder)",
+        str(tmp_path / "logs"): "not a reconwatch lake (no tables and no _runs folder)",
+    }
+    for location, message in cases.items():
+        result = CliRunner().invoke(lake_group, [command[0], location, *command[1:]])
+        assert result.exit_code == 2, result.output
+        assert result.output.strip().splitlines() == [f"reconwatch: error: {location}: {message}"]
