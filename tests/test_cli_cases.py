@@ -143,7 +143,27 @@ def test_decide_records_a_real_assignment(store: str) -> None:
     result = reconwatch("cases", "decide", "--store", store, case_id, "assign", "--assignee", "bob")
     assert result.returncode == 0, result.stderr
     shown = json.loads(reconwatch("cases", "show", "--store", store, case_id).stdout)
-    assert shown["assignee"] == "bob" and shown["actions"][-1]["detail"] == "bob"
+    assert shown["assignee"] == "bob" and shown["actions"][-1]["detail"] == "to bob"
+    noted = reconwatch(
+        "cases", "decide", "--store", store, case_id, "assign", "--assignee", "carol",
+        "--reason", "yours",
+    )  # fmt: skip
+    assert noted.returncode == 0, noted.stderr
+    shown = json.loads(reconwatch("cases", "show", "--store", store, case_id).stdout)
+    assert shown["actions"][-1]["detail"] == "to carol: yours"  # as the web UI writes it
+
+
+def test_with_web_users_a_case_goes_only_to_one_of_them(store: str) -> None:
+    opened = CaseStore(store)
+    try:
+        opened.add_user("theo", "t1", "not-a-real-hash")
+    finally:
+        opened.close()
+    case_id = "RW-20260930-aaaaaaaa"
+    typo = reconwatch("cases", "decide", "--store", store, case_id, "assign", "--assignee", "teo")
+    one_line_error(typo, "no user 'teo' to assign to")
+    done = reconwatch("cases", "decide", "--store", store, case_id, "assign", "--assignee", "theo")
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize(

@@ -547,6 +547,15 @@ class CaseStore:
         assignee = (assignee or "").strip() or None
         if action not in DECISIONS:
             raise ValueError(f"unknown action {action!r}; one of {', '.join(DECISIONS)}")
+        # A store with web UI users: a case goes to one of them (a typo would
+        # hand it to nobody), from the CLI as from the web UI.
+        users = action == "assign" and assignee is not None and self.list_users()
+        if users and assignee is not None and self.get_user(assignee) is None:
+            raise ValueError(f"no user {assignee!r} to assign to")
+        detail = reason
+        if action == "assign":
+            # The trail says who it went to, then the note (as the web UI writes it).
+            detail = f"to {assignee}" + (f": {reason}" if reason else "")
         with self.session() as session, session.begin():
             case = session.get(StoredCase, case_id)
             if case is None:
@@ -561,10 +570,7 @@ class CaseStore:
             elif action == "assign":
                 case.assignee = assignee
             case.actions.append(
-                Action(
-                    at=dt.datetime.now(dt.UTC), who=who, action=action,
-                    detail=reason or (assignee or ""),
-                )
+                Action(at=dt.datetime.now(dt.UTC), who=who, action=action, detail=detail)
             )  # fmt: skip
 
 

@@ -93,8 +93,7 @@ def perform(
         assignee = (request.assignee or "").strip()
         if store.get_user(assignee) is None:
             raise ActionError(400, f"no user {assignee!r} to assign to")
-        detail = f"to {assignee}" + (f": {reason}" if reason else "")
-        _decide(store, case.id, who, "assign", reason=detail, assignee=assignee)
+        _decide(store, case.id, who, "assign", reason=reason, assignee=assignee)
         return f"assigned to {assignee}"
     _decide(store, case.id, who, request.action, disposition=request.disposition, reason=reason)
     return {"escalate": "escalated to Tier 2", "close": "closed", "comment": "comment added"}[
