@@ -188,6 +188,15 @@ def test_every_number_setting_refuses_a_boolean(tmp_path: Path) -> None:
             load_config(config)
 
 
+def test_a_map_of_numbers_refuses_a_boolean_value(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "respond:\n  block_for_seconds: {low: true, medium: 60, high: 60, critical: 60}\n"
+    )
+    with pytest.raises(ConfigError, match=r"respond\.block_for_seconds: .*low: a number, not true"):
+        load_config(config)
+
+
 def test_a_yes_no_setting_still_takes_a_boolean(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("detect:\n  dns_bruteforce:\n    require_response_code: true\n")

@@ -308,6 +308,9 @@ def test_extend_refuses_protected_and_unknown(pair: Pair) -> None:
     (block,) = list_blocks(TABLE, pair.a)
     assert isinstance(block, ActiveBlock)
     assert block.timeout_seconds == 600
+    # The IPv4-mapped spelling names the same block (logs and plans unwrap it).
+    longer = extend_block(f"::ffff:{B_ADDR}", 60, TABLE, netns=pair.a)
+    assert str(longer.network) == f"{B_ADDR}/32" and longer.timeout_seconds > 600
 
 
 @pytest.mark.root

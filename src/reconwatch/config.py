@@ -157,15 +157,24 @@ class Section(BaseModel):
         Pydantic's lax mode reads a boolean as 0 or 1 (bool is an int in
         Python), which would turn a typo into a silent threshold of 1.
         """
-        if isinstance(value, bool) and info.field_name is not None:
-            field = cls.model_fields.get(info.field_name)
-            if field is not None and _numeric(field.annotation):
-                raise ValueError(f"a number, not {str(value).lower()}")
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None:
+            return value
+        if isinstance(value, bool) and _numeric(field.annotation):
+            raise ValueError(f"a number, not {str(value).lower()}")
+        # Maps of numbers too: block_for_seconds: {low: true} is not 1 second.
+        if isinstance(value, dict) and get_origin(field.annotation) is dict:
+            numbers = _numeric(get_args(field.annotation)[1])
+            flags = [key for key, item in value.items() if isinstance(item, bool)]
+            if numbers and flags:
+                raise ValueError(f"{flags[0]}: a number, not {str(value[flags[0]]).lower()}")
         return value
 
 
 def _numeric(annotation: Any) -> bool:
     """True for int and float fields (optional ones too), not for bool or unions with it."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
     options = (
         get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
     )

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from reconwatch.config import Config
-from reconwatch.netaddr import IPNetwork
+from reconwatch.netaddr import IPNetwork, parse_networks
 from reconwatch.respond.audit import Action, append_audit, audit_record
 from reconwatch.respond.blocklist import (
     DEFAULT_IPV6_PREFIX,
@@ -232,9 +232,13 @@ def list_blocks(table: str, netns: str | None = None) -> list[ActiveBlock]:
 
 
 def _find(table: str, address: str, netns: str | None) -> ActiveBlock:
-    """The live element equal to, or holding, ``address`` (an address or CIDR)."""
+    """The live element equal to, or holding, ``address`` (an address or CIDR).
+
+    IPv4-mapped forms (``::ffff:198.51.100.23``) are the IPv4 addresses they
+    hold, as in the logs and the plans: that is what a block holds.
+    """
     try:
-        wanted = ipaddress.ip_network(address, strict=True)
+        (wanted,) = parse_networks([address])
     except (TypeError, ValueError):
         raise ValueError(f"{address!r} is not an IP address or CIDR") from None
     for block in list_blocks(table, netns):
