@@ -86,6 +86,26 @@ def test_a_later_run_updates_the_case_and_counts_episodes(store: CaseStore) -> N
     assert len(history.sightings) == 2
 
 
+def test_one_hunt_with_two_scan_episodes_records_two_sightings(store: CaseStore) -> None:
+    """The stored episode count agrees with the escalation reason ("2 separate episodes")."""
+    episodes = [
+        {"first_seen": "2026-09-30T10:05:00Z", "last_seen": "2026-09-30T10:09:00Z",
+         "detections": ["vertical_scan"], "events": 30},
+        {"first_seen": "2026-09-30T13:05:00Z", "last_seen": "2026-09-30T13:08:00Z",
+         "detections": ["horizontal_scan", "trw_scan"], "events": 12},
+    ]  # fmt: skip
+    hunt = doc("2026-09-30T10:05:00Z", "2026-09-30T13:08:00Z", escalate=True, episodes=episodes)
+    store.record([hunt], "run-1", 900)
+    stored = store.get(hunt["id"])
+    assert stored is not None
+    assert (stored.runs, stored.episodes, len(stored.sightings)) == (1, 2, 2)
+    spans = sorted((s.detections, s.events) for s in stored.sightings)
+    assert spans == [(["horizontal_scan", "trw_scan"], 12), (["vertical_scan"], 30)]
+    store.record([copy.deepcopy(hunt)], "run-2", 900)  # the same hunt again: nothing new
+    again = store.get(hunt["id"])
+    assert again is not None and (again.runs, again.episodes, len(again.sightings)) == (1, 2, 2)
+
+
 def test_analyst_decisions_survive_reruns(store: CaseStore) -> None:
     first = doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00")
     store.record([first], "r1", 900)
@@ -145,7 +165,7 @@ def test_empty_or_contradictory_decisions_are_refused(store: CaseStore) -> None:
         ("opened", "run r1"),
         ("close", "our scanner"),
         ("comment", "checked with the network team"),
-        ("assign", "carol"),
+        ("assign", "to carol"),
     ]
 
 

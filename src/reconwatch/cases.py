@@ -228,6 +228,9 @@ class Case:
     #: Bounded chart data (timeline, hosts x ports heat map, DNS volume), see
     #: report/series.py; empty until the hunt computes it from the lake.
     series: dict[str, Any] = field(default_factory=dict)
+    #: The scan episodes triage counted (``triage.episode_spans``): first_seen,
+    #: last_seen, detections, events. The case store records one sighting each.
+    episodes: list[dict[str, Any]] = field(default_factory=list)
     #: An analyst's decision that already covers this activity (the case store's
     #: closed case: ``case_id``, ``disposition``, ``reason``); None otherwise.
     analyst: dict[str, Any] | None = None

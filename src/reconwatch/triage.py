@@ -113,6 +113,7 @@ def triage(
         case.enrichment = {s: _context_dict(contexts[s]) for s in case.sources if s in contexts}
         earlier = history.get(case.actor)
         case.criteria = evaluate_criteria(case, config, earlier)
+        case.episodes = episode_spans(case, config.triage.repeat_gap_seconds)
         case.criteria["known_threat_actor"] = _known_actor(case, contexts, intel_on)
         case.escalate = any(c["met"] for c in case.criteria.values())
         case.reasons = [
@@ -194,6 +195,24 @@ def scan_episodes(case: Case, gap_seconds: int) -> list[list[Finding]]:
         else:
             end = max(end, finding.last_seen) if end is not None else finding.last_seen
     return episodes
+
+
+def episode_spans(case: Case, gap_seconds: int) -> list[dict[str, Any]]:
+    """The case's scan episodes as the store records them (one sighting each).
+
+    The same episodes the "repeated scanning" criterion counts, so the store's
+    episode count and the escalation reason agree; a case without scan
+    findings has none (the store then records the case's span).
+    """
+    return [
+        {
+            "first_seen": episode[0].first_seen,
+            "last_seen": _episode_end(episode),
+            "detections": sorted({f.detection for f in episode}),
+            "events": sum(f.event_count for f in episode),
+        }
+        for episode in scan_episodes(case, gap_seconds)
+    ]
 
 
 def _episode_end(episode: list[Finding]) -> dt.datetime:

@@ -22,6 +22,11 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def _episode(episode: dict[str, Any]) -> dict[str, Any]:
+    times = {key: iso(episode[key]) for key in ("first_seen", "last_seen")}
+    return {**episode, **times}
+
+
 def _evidence(item: Evidence) -> dict[str, Any]:
     return {
         "file": item.log_file,
@@ -85,6 +90,7 @@ def case_to_dict(case: Case) -> dict[str, Any]:
         "escalate": case.escalate,
         "reasons": case.reasons,
         "criteria": case.criteria,
+        "episodes": [_episode(episode) for episode in case.episodes],
         "disposition": case.disposition,
         "analyst": case.analyst,
         "answers": case.answers,

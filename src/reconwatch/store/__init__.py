@@ -370,16 +370,18 @@ class CaseStore:
                 Action(at=now, who="reconwatch", action="opened", detail=f"run {run_id}")
             )
         known = {(_utc(s.first_seen), _utc(s.last_seen)) for s in case.sightings}
-        if (first, last) not in known:
-            case.sightings.append(
-                Sighting(
-                    run_id=run_id, first_seen=first, last_seen=last,
-                    detections=list(doc.get("detections", [])),
-                    events=int(doc.get("activity", {}).get("events", 0)),
-                )
-            )  # fmt: skip
-            case.runs += 1
-            known.add((first, last))
+        added = False
+        for span_first, span_last, detections, events in _sightings(doc, first, last):
+            if (span_first, span_last) not in known:
+                case.sightings.append(
+                    Sighting(
+                        run_id=run_id, first_seen=span_first, last_seen=span_last,
+                        detections=detections, events=events,
+                    )
+                )  # fmt: skip
+                known.add((span_first, span_last))
+                added = True
+        case.runs += int(added)
         case.first_seen = min(_utc(case.first_seen), first)
         case.last_seen = max(_utc(case.last_seen), last)
         case.episodes = count_episodes(known, gap)
@@ -572,6 +574,30 @@ class CaseStore:
             case.actions.append(
                 Action(at=dt.datetime.now(dt.UTC), who=who, action=action, detail=detail)
             )  # fmt: skip
+
+
+def _sightings(
+    doc: dict[str, Any], first: dt.datetime, last: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime, list[str], int]]:
+    """What one hunt saw of a case: its scan episodes (``episodes``, as triage
+    counted them for "repeated scanning"), else the case's whole span.
+
+    One sighting per episode: a hunt that saw two bursts three hours apart
+    records two, so the stored episode count agrees with the escalation reason.
+    """
+    episodes = doc.get("episodes")
+    if isinstance(episodes, list) and episodes:
+        return [
+            (
+                _utc(dt.datetime.fromisoformat(e["first_seen"])),
+                _utc(dt.datetime.fromisoformat(e["last_seen"])),
+                list(e.get("detections", [])),
+                int(e.get("events", 0)),
+            )
+            for e in episodes
+        ]
+    events = int(doc.get("activity", {}).get("events", 0))
+    return [(first, last, list(doc.get("detections", [])), events)]
 
 
 #: The analyst decisions :meth:`CaseStore.decide` records.
