@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 
 from reconwatch import schema
 from reconwatch.config import EngineConfig
+from reconwatch.copies import Copy, single_input, without_copies
 from reconwatch.lake import Lake
 
 ENGINES = ("duckdb", "spark")
@@ -66,6 +67,9 @@ class Engine:
         self.lake = lake
         self.kind = kind
         self._session: Any = None
+        #: Rows left out as copies of another file's (``reconwatch.copies``), by table.
+        self.copies: dict[str, list[Copy]] = {}
+        self._deduplicated: dict[tuple[str, tuple[str, ...]], ir.Table] = {}
         if kind == "spark":
             self._session = spark_session(config.spark_master)
             self.con: Any = ibis.pyspark.connect(self._session)
@@ -99,7 +103,19 @@ class Engine:
         else:
             table = self.con.read_parquet(files, hive_partitioning=True)
         # Select the schema's columns so partition columns and evolution never leak.
-        return table.select(*schema.TABLES[name].names)
+        table = table.select(*schema.TABLES[name].names)
+        if name == "rejects" or single_input(files):
+            return table
+        # The same events in two inputs (kern.log and syslog) count once. Decided
+        # once per table and set of files: it takes a few queries.
+        key = (name, tuple(files))
+        if key not in self._deduplicated:
+            self._deduplicated[key], self.copies[name] = without_copies(table, name)
+        return self._deduplicated[key]
+
+    def copy_notes(self) -> list[str]:
+        """One line per input whose rows were left out as copies of another's."""
+        return [copy.message() for copies in self.copies.values() for copy in copies]
 
     def tables(self) -> dict[str, ir.Table]:
         """Every event table the lake holds data for (``network`` always, maybe empty)."""

@@ -155,6 +155,7 @@ def _hunt(
             actors = sorted({s for c in cases for s in c.sources})
             exposure = exposure_audit(tables, actors, config.respond.inventory)
             honeypots = suggest_honeypots(tables["network"], actors, home=config.site.home())
+            copies = local.copy_notes()
         finally:
             engine.close()
             local.close()
@@ -165,6 +166,7 @@ def _hunt(
     # verdicts blind to what it held: say so wherever the cases go.
     warnings = [f.error for f in (run.files if run else []) if f.error]
     warnings += [f"enrichment: {error}" for error in enrichment.errors]
+    warnings += copies  # events two inputs both logged, counted once
     exercise_sources = [str(n) for e in enrichment.exercises for n in e.sources]
     try:
         cases = triage(cases, config, tables=list(tables), history=history, enrichment=enrichment)
