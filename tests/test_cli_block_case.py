@@ -130,6 +130,8 @@ def test_a_case_without_blocks_says_why(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     assert done.output.splitlines() == [
         "0 entries for 0 cases, 0 refused, added to table inet reconwatch (other live blocks kept)",
+        "no case store given or beside the cases file: analysts' decisions since the hunt "
+        "were not checked (--store URL)",
         "case RW-1 is not blocked: disposition 'suspicious' is not in respond.block_dispositions",
         "nothing to add to table inet reconwatch",
     ]

@@ -31,6 +31,7 @@ from reconwatch.respond import BlockPlan, BlockRequest, ProtectedRanges, build_b
 from reconwatch.respond.apply import (
     ActiveBlock,
     NftError,
+    NoTableError,
     apply_nftables,
     check_netns,
     extend_block,
@@ -258,7 +259,7 @@ def test_block_drops_packets_and_unblock_lets_them_pass(pair: Pair, tmp_path: Pa
     assert pair.b_pings_a()
     assert must(tool("ip"), "netns", "exec", pair.a, tool("nft"), "list", "tables") == ""
     assert unblock_all(TABLE, netns=pair.a) == []  # twice is the same as once
-    with pytest.raises(NftError, match="No such file or directory"):
+    with pytest.raises(NoTableError, match=rf"^no table inet {TABLE} in network namespace"):
         list_blocks(TABLE, pair.a)
 
     records = read_audit(audit)

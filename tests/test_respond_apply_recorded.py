@@ -155,10 +155,10 @@ def test_a_case_the_hunt_did_not_block_says_so(tmp_path: Path) -> None:
     path = write(tmp_path / "cases.json", document)
     dry = run("apply", "--cases", str(path), "--case", "RW-2", "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert dry.output.splitlines()[1] == (
+    assert (
         "case RW-2 is not blocked: the hunt did not block it: "
         "case RW-0 closed by an analyst as benign"
-    )
+    ) in dry.output.splitlines()
 
 
 def test_no_entry_is_wider_than_the_hunts() -> None:

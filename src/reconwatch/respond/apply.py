@@ -79,6 +79,10 @@ class NftError(RuntimeError):
     """An nft command failed; the message has the command and nft's stderr."""
 
 
+class NoTableError(NftError):
+    """The table (or its set) is not in the ruleset: nothing was applied there."""
+
+
 @dataclass(frozen=True)
 class ApplyResult:
     """What :func:`apply_nftables` / :func:`add_nftables` did (or, in a dry run, would do).
@@ -137,7 +141,9 @@ def _run(args: Sequence[str], netns: str | None, stdin: str | None = None) -> st
         argv, input=stdin, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
     )
     if done.returncode != 0:
-        raise NftError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
+        # nft's first line says what; the rest points at the offending token.
+        said = (done.stderr.strip().splitlines() or ["no message"])[0]
+        raise NftError(f"{' '.join(argv)} failed ({done.returncode}): {said}")
     return done.stdout
 
 
@@ -212,7 +218,17 @@ def list_blocks(table: str, netns: str | None = None) -> list[ActiveBlock]:
     table = check_table_name(table)
     found: list[ActiveBlock] = []
     for set_name in (SET_V4, SET_V6):
-        document = json.loads(_run(["-j", "list", "set", "inet", table, set_name], netns))
+        try:
+            listed = _run(["-j", "list", "set", "inet", table, set_name], netns)
+        except NftError as exc:
+            if _MISSING not in str(exc):
+                raise
+            where = f" in network namespace {netns}" if netns else ""
+            raise NoTableError(
+                f"no table inet {table}{where} (or no set {set_name} in it): "
+                "nothing was applied there (reconwatch block apply)"
+            ) from None
+        document = json.loads(listed)
         for item in document.get("nftables", []):
             for elem in item.get("set", {}).get("elem", []):
                 inner = elem.get("elem", elem) if isinstance(elem, dict) else elem
@@ -523,7 +539,7 @@ def add_nftables(
     try:
         live: list[ActiveBlock] | None = list_blocks(table, netns)
     except NftError as exc:
-        if _MISSING not in str(exc):
+        if not isinstance(exc, NoTableError):
             if not dry_run:
                 raise
             # A preview without the rights to read the ruleset (not root): show
