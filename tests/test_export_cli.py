@@ -71,6 +71,8 @@ def _bad_documents(hunted: dict[str, Any]) -> dict[str, tuple[str, str]]:
         return json.dumps(document)
 
     return {
+        "mapped source": (with_case(sources=["::ffff:10.0.0.5"]), "is not an IP address"),
+        "upper-case IPv6": (with_case(sources=["2001:DB8::1"]), "is not an IP address"),
         "score not a number": (with_case(score="high"), "'score' must be a number"),
         "unknown severity": (with_case(severity="apocalyptic"), "is not one of low, medium"),
         "detections null": (with_case(detections=None), "'detections' must be a list"),

@@ -181,10 +181,13 @@ def is_ip(value: str) -> bool:
     if "%" in value:
         return False
     try:
-        ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value)
     except ValueError:
         return False
-    return True
+    # Canonical only, as hunts write them: an IPv4-mapped ::ffff:10.0.0.5 would
+    # slip a home address past checks made on its IPv4 form.
+    mapped = isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None
+    return not mapped and str(address) == value
 
 
 def ip_version(value: str) -> int:
