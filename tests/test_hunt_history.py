@@ -243,3 +243,23 @@ def test_a_case_escalated_by_an_analyst_stays_escalated_in_later_hunts(tmp_path:
     assert case.escalate and case.disposition == "malicious"
     assert f"Escalated to Tier 2 earlier (case {first.id})" in case.reasons[-1]
     assert again.document()["cases"][0]["escalate"] is True
+
+
+def test_an_escalated_case_keeps_its_severity_in_a_quieter_hunt(tmp_path: Path) -> None:
+    """Day 1 escalated it at high; day 2 sees one burst: still escalated, still high."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    day1 = burst(tmp_path / "day1.log", "Sep 30 10:00:00")
+    (first,) = hunt([str(day1)], Config(), store_url=url, options=options).cases
+    assert first.severity == "low"
+    # What a busier day-1 hunt recorded for the actor: escalated, high.
+    earlier = hunt([str(day1)], Config(), options=options).document()
+    document = {**earlier["cases"][0], "actor": first.actor, "severity": "high",
+                "escalate": True, "reasons": ["Repeated scanning"]}  # fmt: skip
+    store = CaseStore(url)
+    try:
+        store.record([document], "busier-day-1", 900)
+    finally:
+        store.close()
+    (case,) = hunt([str(day1)], Config(), store_url=url, options=options).cases
+    assert case.escalate and case.severity == "high"

@@ -145,6 +145,11 @@ def _still_escalated(case: Case, earlier: History | None) -> None:
         return  # known since: the exercise calendar or a benign list says who it is
     case.escalate = True
     case.disposition = "malicious"
+    # Nor does its severity fall while Tier 2 works on it (nor its block's length).
+    if earlier.severity in SEVERITIES and SEVERITIES.index(earlier.severity) > SEVERITIES.index(
+        case.severity
+    ):
+        case.severity = earlier.severity
     case.reasons.append(
         f"Escalated to Tier 2 earlier (case {earlier.case_id}); it stays escalated until closed"
     )

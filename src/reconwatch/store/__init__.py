@@ -115,6 +115,8 @@ class History:
     runs: int
     status: str
     analyst_disposition: str | None
+    #: The severity the last hunt gave the case (an escalated case keeps at least it).
+    severity: str = "low"
 
 
 def reopened_id(session: Session, case_id: str, now: dt.datetime) -> str:
@@ -280,6 +282,7 @@ class CaseStore:
                     runs=row.runs,
                     status=row.status,
                     analyst_disposition=row.analyst_disposition,
+                    severity=row.severity,
                 )
                 for row in rows
             }
