@@ -294,3 +294,41 @@ def test_years_follow_line_numbers_not_row_order() -> None:
         (2, utc(2026, 1, 1, 0, 0, 1)),
         (1, utc(2025, 12, 31, 23, 59, 59)),
     ]
+
+
+def test_inputs_matching_a_timezones_pattern_are_read_in_that_zone(tmp_path: Any) -> None:
+    """A central log server: the Paris firewall's clock is local time, the rest UTC."""
+    from pathlib import Path
+
+    from reconwatch.config import Config, ConfigError, load_config
+    from reconwatch.ingest.run import IngestOptions, ingest
+    from reconwatch.lake import Lake
+
+    line = (
+        "Jul 14 12:00:00 {host} kernel: RW-DROP: IN=eth0 OUT= SRC=198.51.100.7 "
+        "DST=203.0.113.5 LEN=44 TTL=43 ID=1 PROTO=TCP SPT=40000 DPT=22 WINDOW=1024 SYN URGP=0\n"
+    )
+    root = Path(tmp_path)
+    (root / "remote" / "paris-fw").mkdir(parents=True)
+    (root / "remote" / "nyc-fw").mkdir(parents=True)
+    paris = root / "remote" / "paris-fw" / "kern.log"
+    paris.write_text(line.format(host="paris-fw"))
+    nyc = root / "remote" / "nyc-fw" / "kern.log"
+    nyc.write_text(line.format(host="nyc-fw"))
+    config_file = root / "rw.yaml"
+    config_file.write_text(
+        "syslog:\n  timezone: UTC\n  timezones:\n    '*/paris-fw/*': Europe/Paris\n"
+    )
+    config = load_config(config_file)
+    assert config.syslog.zone_for(str(paris)) == "Europe/Paris"
+    assert config.syslog.zone_for("remote/nyc-fw/kern.log") == "UTC"
+    lake = Lake(root / "lake")
+    ingest([str(paris), str(nyc)], lake, config, IngestOptions(now=NOW))
+    stamps = {r["observer_name"]: r["timestamp"] for r in lake.read("network").to_pylist()}
+    assert stamps["nyc-fw"] == dt.datetime(2026, 7, 14, 12, 0, tzinfo=UTC)
+    assert stamps["paris-fw"] == dt.datetime(2026, 7, 14, 10, 0, tzinfo=UTC)  # CEST = UTC+2
+    bad = root / "bad.yaml"
+    bad.write_text("syslog:\n  timezones:\n    '*': Mars/Olympus\n")
+    with pytest.raises(ConfigError, match="unknown time zone"):
+        load_config(bad)
+    assert Config().for_input("x.log") == Config()

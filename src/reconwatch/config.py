@@ -274,6 +274,26 @@ class SyslogConfig(Section):
     #: Zone of the syslog stamps that carry none (RFC 3164, journal short-iso
     #: always has one). UTC is the safe default for servers.
     timezone: Annotated[str, AfterValidator(_valid_timezone)] = "UTC"
+    #: Zones of particular inputs, by shell pattern on the input's path as given
+    #: or absolute (``"/var/log/remote/paris-fw/*": Europe/Paris``; ``*`` also
+    #: matches ``/``): a central log server keeps the files of hosts whose
+    #: clocks are set to different zones. The first pattern that matches wins;
+    #: other inputs use ``timezone``.
+    timezones: dict[str, Annotated[str, AfterValidator(_valid_timezone)]] = Field(
+        default_factory=dict
+    )
+
+    def zone_for(self, name: str) -> str:
+        """The zone of the stamps without one in the input called ``name``."""
+        import fnmatch
+
+        if not self.timezones or name == "-":
+            return self.timezone
+        absolute = str(Path(name).absolute())
+        for pattern, zone in self.timezones.items():
+            if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(absolute, pattern):
+                return zone
+        return self.timezone
 
 
 class NetfilterConfig(Section):
@@ -1102,6 +1122,13 @@ class Config(Section):
     ingest: IngestConfig = IngestConfig()
     enrich: EnrichConfig = EnrichConfig()
     watch: WatchConfig = WatchConfig()
+
+    def for_input(self, name: str) -> Config:
+        """This config as one input's parsers read it (its ``syslog.timezones`` zone)."""
+        zone = self.syslog.zone_for(name)
+        if zone == self.syslog.timezone:
+            return self
+        return self.model_copy(update={"syslog": self.syslog.model_copy(update={"timezone": zone})})
 
 
 def load_config(path: Path | None) -> Config:

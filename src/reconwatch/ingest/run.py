@@ -256,7 +256,8 @@ def ingest_source(
     else:
         parser_cls = registry.FORMATS[options.format]
     stats.format = parser_cls.name if parser_cls else None
-    parser = parser_cls(ParseContext(config, con, source.name, now)) if parser_cls else None
+    context = ParseContext(config.for_input(source.name), con, source.name, now)
+    parser = parser_cls(context) if parser_cls else None
     # One batch's lake files are written on a thread while the next batch is
     # read and parsed (Parquet encoding releases the GIL and uses one core,
     # parsing leaves one idle between its parallel steps); at most one write

@@ -87,7 +87,7 @@ class Inputs:
             )
             if parser_cls is not None:
                 now = dt.datetime.now(dt.UTC)
-                context = ParseContext(self.config, self.con, name, now)
+                context = ParseContext(self.config.for_input(name), self.con, name, now)
                 state.parser = parser_cls(context)
                 state.others = OtherPrograms.of(state.parser)
                 state.stats.format = parser_cls.name
