@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from hypothesis import given, settings
@@ -151,18 +152,26 @@ def _messages_after_boot(first_drop: bool) -> list[str]:
     return lines
 
 
+def _ingest_messages(tmp_path: Path, first_drop: bool, **options: Any) -> tuple[Any, Lake]:
+    """Ingest ``_messages_after_boot`` into a new lake: the file's stats and the lake."""
+    from reconwatch.ingest.run import IngestOptions
+
+    log = tmp_path / "messages"
+    log.write_text("\n".join(_messages_after_boot(first_drop)) + "\n")
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(log)], lake, Config(), IngestOptions(**options)).files
+    return stats, lake
+
+
 def test_other_programs_in_a_file_sniffed_as_one_programs_are_parsed_by_theirs(
     tmp_path: Path,
 ) -> None:
     from reconwatch.ingest.netfilter import NOT_NETFILTER
-    from reconwatch.ingest.run import IngestOptions
 
-    log = tmp_path / "messages"
-    log.write_text("\n".join(_messages_after_boot(first_drop=True)) + "\n")
-    lake = Lake(tmp_path / "lake")
     # Small batches: the sshd and named parsers keep their year across them.
-    options = IngestOptions(block_bytes=2048, now=dt.datetime(2027, 1, 2, tzinfo=dt.UTC))
-    (stats,) = ingest([str(log)], lake, Config(), options).files
+    stats, lake = _ingest_messages(
+        tmp_path, True, block_bytes=2048, now=dt.datetime(2027, 1, 2, tzinfo=dt.UTC)
+    )
     assert stats.format == "netfilter"  # the sniffer saw kernel lines only
     assert (stats.lines, stats.parsed, stats.rejected) == (70, 31, 39)
     assert stats.reject_reasons == {NOT_NETFILTER: 39}  # boot messages and CRON
@@ -190,10 +199,7 @@ def test_a_syslog_file_whose_first_lines_no_parser_claims_goes_to_the_multiplexe
 ) -> None:
     from reconwatch.ingest.netfilter import NOT_NETFILTER
 
-    log = tmp_path / "kern.log"
-    log.write_text("\n".join(_messages_after_boot(first_drop=False)) + "\n")
-    lake = Lake(tmp_path / "lake")
-    (stats,) = ingest([str(log)], lake, Config()).files
+    stats, lake = _ingest_messages(tmp_path, False)
     assert (stats.format, stats.lines, stats.parsed, stats.rejected) == ("syslog", 70, 30, 40)
     assert stats.reject_reasons == {NOT_NETFILTER: 30, NO_PARSER: 10}
     assert lake.read("network").num_rows == lake.read("auth").num_rows == 10
