@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 
@@ -107,3 +108,20 @@ def test_one_input_costs_no_query() -> None:
     assert single_input(one)
     assert not single_input([*one, one[0].replace("-00000-00000-", "-00001-00000-")])
     assert not single_input([*one, f"{folder}/compacted-1.parquet"])
+
+
+def test_a_copy_that_began_earlier_is_sampled_where_both_files_have_rows(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """syslog kept lines from before kern.log began: its first rows have no twin."""
+    import reconwatch.copies
+
+    monkeypatch.setattr(reconwatch.copies, "SAMPLE_ROWS", 5)
+    early = [packet(s, port=100 + s, flags="SYN") for s in range(10)]
+    shared = [packet(s, port=200 + s, flags="SYN") for s in range(10, 30)]
+    later = [packet(s, port=300 + s, flags="SYN") for s in range(30, 45)]
+    kern = tmp_path / "kern.log"
+    kern.write_text("\n".join(shared + later) + "\n")  # 35 rows, the larger
+    syslog = tmp_path / "syslog"
+    syslog.write_text("\n".join(early + shared) + "\n")  # 30 rows, the first 10 its own
+    assert network_rows(tmp_path, kern, syslog) == 45

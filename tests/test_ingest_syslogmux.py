@@ -267,3 +267,14 @@ def test_only_one_program_parsers_hand_over() -> None:
     assert OtherPrograms.of(SyslogMuxParser(ctx)) is None
     assert OtherPrograms.of(ClfParser(ctx)) is None
     assert OtherPrograms.of(None) is None
+
+
+def test_an_application_log_that_looks_like_syslog_stays_unrecognised() -> None:
+    from reconwatch.ingest import registry
+
+    app = [f"2024-05-01T10:00:0{n}Z INFO main: started worker {n}" for n in range(5)]
+    assert registry.sniff(app) is None
+    boot = [BOOT.format(second=s) for s in range(20)]
+    assert registry.sniff(boot) is SyslogMuxParser
+    cron_only = [CRON] * 20  # syslog, but no program with a parser: nothing to hand on
+    assert registry.sniff(cron_only) is None

@@ -232,3 +232,20 @@ def test_hunting_into_a_lake_holds_an_unfinished_line_and_a_plain_hunt_does_not(
     assert into_lake.run is not None and into_lake.run.totals.lines == 2
     plain = hunt([str(log)], Config(), options=OPTIONS)
     assert plain.run is not None and plain.run.totals.lines == 3
+
+
+def test_a_pipe_never_holds_back_its_last_line(tmp_path: Path) -> None:
+    """stdin or a named pipe has no next run: its last line is read as it is."""
+    import os
+
+    from reconwatch.ingest.sources import HoldBack
+
+    reader, writer = os.pipe()
+    os.write(writer, b"x")
+    os.close(writer)
+    with open(reader, "rb") as pipe:
+        assert HoldBack(pipe).keep(b"x") is False
+    written = tmp_path / "kern.log"
+    written.write_bytes(b"x")
+    with written.open("rb") as plain:
+        assert HoldBack(plain).keep(b"x") is True

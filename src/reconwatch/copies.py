@@ -8,9 +8,10 @@ a FIN probe sent twice would cross a threshold of three, and every count in a
 case would be doubled.
 
 For each lake table, files that log the same dataset from the same observer
-over overlapping times are compared on a sample: when most of the smaller
-file's sampled rows have an identical row (every column but the file and the
-line number, nulls equal) in the larger one, the smaller file's rows that
+(or both from none) over overlapping times are compared on a sample of the
+smaller file's rows within the larger one's time span: when at least half
+have an identical row (every column but the file and the line number, nulls
+equal) in the larger one, the smaller file's rows that
 have such a twin are left out of every detection and case. Rows without a
 twin stay (syslog's lines from before kern.log began, say). What was left out
 is said per file, in the hunt's warnings.
@@ -136,8 +137,11 @@ def _compare(
     when the sample says ``small`` is not a copy."""
     original = table.filter(_of(table, large)).view()
     copy = table.filter(_of(table, small))
-    size = min(SAMPLE_ROWS, int(str(small["rows"])))
-    sample = copy.order_by("log_line").limit(SAMPLE_ROWS).view()
+    # Sampled where both files have rows: syslog's lines from before kern.log
+    # began have no twin to find, and must not hide the copies after them.
+    shared = copy.filter(copy.timestamp.between(large["first"], large["last"]))
+    sample = shared.order_by("log_line").limit(SAMPLE_ROWS).view()
+    size = int(sample.count().to_pyarrow().as_py())
     twins = sample.semi_join(original, _twins(sample, original, identity)).count()
     if size == 0 or int(twins.to_pyarrow().as_py()) < COPY_SHARE * size:
         return None

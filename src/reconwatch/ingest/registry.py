@@ -39,10 +39,13 @@ def sniff(sample: Sequence[str]) -> type[Parser] | None:
         if parser.sniff(sample):
             return parser
     # Syslog lines that no parser recognised (a kern.log or messages file that
-    # starts with the kernel's boot messages, a relay file of cron jobs): the
-    # lines further down may still be packets, logins or queries, which the
-    # multiplexer hands to their programs' parsers. The rest it rejects with
-    # the reason "syslog program without a parser", not "format not recognised".
-    if any(syslogmux.program_of(line) is not None for line in sample):
+    # starts with the kernel's boot messages): the lines further down may
+    # still be packets, logins or queries, which the multiplexer hands to
+    # their programs' parsers. Only when most sampled lines are syslog and one
+    # of their programs has a parser: an application log whose lines merely
+    # look like syslog (``... INFO main: started``) stays "not recognised".
+    programs = [syslogmux.program_of(line) for line in sample]
+    tagged = [p for p in programs if p is not None]
+    if 2 * len(tagged) > len(sample) and any(p in syslogmux.claimants() for p in tagged):
         return syslogmux.SyslogMuxParser
     return None

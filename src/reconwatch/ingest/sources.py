@@ -169,7 +169,8 @@ class Source:
 
 
 def is_plain(stream: BinaryIO) -> bool:
-    """True for a file read as it is on disk (not decompressed, re-encoded or stdin)."""
+    """True for bytes read as they are (not decompressed or re-encoded): a file on
+    disk, or stdin or a pipe (``HoldBack`` and fingerprints tell those apart)."""
     return isinstance(stream, io.BufferedReader) and isinstance(stream.raw, io.FileIO)
 
 
@@ -196,11 +197,18 @@ class HoldBack:
         self.age = 0.0
 
     def keep(self, line: bytes) -> bool:
-        """True when ``line``, the file's last and without a newline, is left out."""
+        """True when ``line``, the file's last and without a newline, is left out.
+
+        Regular files only: stdin and a named pipe have no next run to read
+        the line (no fingerprint), and a pipe's mtime is its last write.
+        """
         try:
-            age = time.time() - os.fstat(self.fileno).st_mtime
+            status = os.fstat(self.fileno)
         except OSError:
             return False
+        if not stat.S_ISREG(status.st_mode):
+            return False
+        age = time.time() - status.st_mtime
         if age >= PARTIAL_LINE_SECONDS:
             return False
         self.bytes, self.age = len(line), max(age, 0.0)

@@ -39,10 +39,10 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
             # or stopped part way (a truncated archive): the note says which.
             what = "not read" if f.lines == 0 else "not read to the end"
             note = f"{what} (see the warning)" + (f"; {note}" if note else "")
-        elif f.note:
-            note = f.note + (f"; {note}" if note else "")
-        elif f.first_line > 1:
-            note = f"read on from line {f.first_line:,}" + (f"; {note}" if note else "")
+        else:
+            said = [f"read on from line {f.first_line:,}"] if f.first_line > 1 and f.lines else []
+            said += [f.note] if f.note else []
+            note = "; ".join([*said, note] if note else said)
         table.add_row(
             Text(_tail(clean(f.name, 1000), 48)),
             Text(f.format or ("-" if f.note or f.rejected == 0 else "unrecognised")),
