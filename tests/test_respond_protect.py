@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reconwatch.config import SiteConfig
 from reconwatch.netaddr import IPNetwork
-from reconwatch.respond.protect import IPV4_MAPPED, MIN_PREFIX, ProtectedRanges
+from reconwatch.respond.protect import IPV4_CARRIERS, MIN_PREFIX, ProtectedRanges
 
 SITE = SiteConfig(
     home_networks=["203.0.113.0/24", "10.0.0.0/8", "2001:db8:1::/48"],
@@ -151,13 +151,19 @@ def naive_check(ranges: ProtectedRanges, network: IPNetwork) -> bool:
         return True
     if any(network.version == p.version and network.overlaps(p) for p in ranges.networks()):
         return True
-    if isinstance(network, ipaddress.IPv6Network) and network.overlaps(IPV4_MAPPED):
-        low = int(max(network.network_address, IPV4_MAPPED.network_address)) & 0xFFFFFFFF
-        high = int(min(network.broadcast_address, IPV4_MAPPED.broadcast_address)) & 0xFFFFFFFF
+    if not isinstance(network, ipaddress.IPv6Network):
+        return False
+    for carrier, start, _kind in IPV4_CARRIERS:
+        if not network.overlaps(carrier):
+            continue
+        shift = 128 - start - 32
+        low = int(max(network.network_address, carrier.network_address)) >> shift & 0xFFFFFFFF
+        high = int(min(network.broadcast_address, carrier.broadcast_address)) >> shift
         v4 = ipaddress.summarize_address_range(
-            ipaddress.IPv4Address(low), ipaddress.IPv4Address(high)
+            ipaddress.IPv4Address(low), ipaddress.IPv4Address(high & 0xFFFFFFFF)
         )
-        return any(naive_check(ranges, part) for part in v4)
+        if any(naive_check(ranges, part) for part in v4):
+            return True
     return False
 
 
@@ -177,3 +183,21 @@ def test_allowed_networks_never_touch_a_protected_address(network: IPNetwork) ->
     for protected in PROTECTED.networks():
         assert not (protected.version == network.version and protected.overlaps(network))
     assert network.prefixlen >= MIN_PREFIX[network.version]
+
+
+@pytest.mark.parametrize(
+    ("carried", "neighbour"),
+    [("64:ff9b::c633:6435", "64:ff9b::c633:6436"), ("::c633:6435", "::c633:6436"),
+     ("::ffff:198.51.100.53", "::ffff:198.51.100.54"),
+     ("2002:c633:6435::/48", "2002:c633:6436::/48"),
+     ("2002:c633:6435:7::/64", "2002:c633:6436:7::/64")],
+)  # fmt: skip
+def test_an_ipv6_form_of_a_protected_ipv4_address_is_protected(
+    carried: str, neighbour: str
+) -> None:
+    """A resolver reached through NAT64, or a partner's 6to4 site, stays protected."""
+    ranges = ProtectedRanges.from_site(SiteConfig(home_networks=[], protected=["198.51.100.53"]))
+    why = ranges.check(ipaddress.ip_network(carried))
+    expected = "198.51.100.53/32: overlaps site protected range 198.51.100.53/32"
+    assert why is not None and why.endswith(expected), why
+    assert ranges.check(ipaddress.ip_network(neighbour)) is None

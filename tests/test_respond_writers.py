@@ -837,12 +837,12 @@ def test_empty_ipset_script_is_harmless(netns: str, tmp_path: Path) -> None:
 def test_translation_and_tunnel_addresses_are_never_widened() -> None:
     """A NAT64 or Teredo /64 holds other people's traffic: the single address is blocked."""
     plan = build_blocklist(
-        [req("64:ff9b::7f00:1"), req("64:ff9b:1::c633:6407"), req("2001:0:4136:e378::1"),
+        [req("64:ff9b::2d21:2009"), req("64:ff9b:1::c633:6407"), req("2001:0:4136:e378::1"),
          req("2a01:4f8:1:2::99")],
         PROTECTED, 100, ipv6_prefix=64,
     )  # fmt: skip
     assert sorted(cidrs(plan)) == sorted(
-        ["64:ff9b::7f00:1/128", "64:ff9b:1::c633:6407/128", "2001:0:4136:e378::1/128",
+        ["64:ff9b::2d21:2009/128", "64:ff9b:1::c633:6407/128", "2001:0:4136:e378::1/128",
          "2a01:4f8:1:2::/64"]
     )  # fmt: skip
 

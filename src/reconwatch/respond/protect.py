@@ -36,6 +36,19 @@ MIN_PREFIX: Final[dict[int, int]] = {4: 8, 6: 32}
 #: IPv4-mapped IPv6 addresses (RFC 4291 2.5.5.2); checked by unwrapping to IPv4.
 IPV4_MAPPED: Final = ipaddress.IPv6Network("::ffff:0:0/96")
 
+#: IPv6 prefixes that carry an IPv4 address, and the bit where it starts: a
+#: source there is an IPv4 host (or site) in IPv6 form, so the IPv4 address
+#: is checked as well (a protected resolver reached through NAT64 stays
+#: protected). IPv4-mapped, NAT64's well-known prefix (RFC 6052), the
+#: deprecated IPv4-compatible form (RFC 4291), 6to4 (RFC 3056: the site's
+#: router's address follows 2002::/16).
+IPV4_CARRIERS: Final[tuple[tuple[ipaddress.IPv6Network, int, str], ...]] = (
+    (IPV4_MAPPED, 96, "IPv4-mapped"),
+    (ipaddress.IPv6Network("64:ff9b::/96"), 96, "NAT64"),
+    (ipaddress.IPv6Network("::/96"), 96, "IPv4-compatible"),
+    (ipaddress.IPv6Network("2002::/16"), 16, "6to4"),
+)
+
 #: Ranges no containment may touch on any site, with why. Blocking any of them
 #: breaks the host itself (loopback, unspecified), its neighbours (link-local,
 #: broadcast, multicast: DHCP, ARP-adjacent services, routing protocols, mDNS)
@@ -126,19 +139,22 @@ class ProtectedRanges:
                 f"prefix /{network.prefixlen} is wider than /{minimum}: "
                 "blocking that much is never a reconnaissance response"
             )
-        if isinstance(network, ipaddress.IPv6Network) and network.overlaps(IPV4_MAPPED):
-            # Overlapping CIDRs nest, so the overlap is the smaller of the two.
-            inner = network if network.subnet_of(IPV4_MAPPED) else IPV4_MAPPED
-            unwrapped = ipaddress.IPv4Network(
-                (int(inner.network_address) & 0xFFFFFFFF, inner.prefixlen - 96)
-            )
-            why = self.check(unwrapped)
-            if why is not None:
-                return f"IPv4-mapped {unwrapped}: {why}"
         hit = self._overlapping(network)
-        if hit is None:
-            return None
-        return f"overlaps {hit.label} {hit.network}"
+        if hit is not None:
+            return f"overlaps {hit.label} {hit.network}"
+        if isinstance(network, ipaddress.IPv6Network):
+            for carrier, start, kind in IPV4_CARRIERS:
+                if not network.overlaps(carrier):
+                    continue
+                # Overlapping CIDRs nest, so the overlap is the smaller of the two.
+                inner = network if network.subnet_of(carrier) else carrier
+                length = min(max(inner.prefixlen - start, 0), 32)
+                bits = (int(inner.network_address) >> (128 - start - 32)) & 0xFFFFFFFF
+                unwrapped = ipaddress.IPv4Network((bits, length), strict=False)
+                why = self.check(unwrapped)
+                if why is not None:
+                    return f"{kind} {unwrapped}: {why}"
+        return None
 
     def _overlapping(self, network: IPNetwork) -> ProtectedRange | None:
         first = int(network.network_address)
