@@ -156,7 +156,7 @@ def test_decide_records_a_real_assignment(store: str) -> None:
 def test_with_web_users_a_case_goes_only_to_one_of_them(store: str) -> None:
     opened = CaseStore(store)
     try:
-        opened.add_user("theo", "t1", "not-a-real-hash")
+        opened.add_user("theo", "l1", "not-a-real-hash")
     finally:
         opened.close()
     case_id = "RW-20260930-aaaaaaaa"
