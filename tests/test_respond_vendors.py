@@ -116,18 +116,18 @@ def test_default_keeps_single_ipv6_addresses_and_ipv4_is_never_widened() -> None
 
 def test_widened_network_touching_a_protected_range_keeps_the_single_address() -> None:
     # 2001:db8:77::9 is allowlisted: its /64 neighbour 2001:db8:77::5 stays a /128.
-    # ::5 widens to ::/64, which holds ::1 and the IPv4-mapped space: stays a /128.
+    # ::5 is the IPv4-compatible form of 0.0.0.5 (this-network): never blocked,
+    # and its /64 (::/64, which holds ::1 and the IPv4-mapped space) never either.
     plan = build_blocklist(
         [req("2001:db8:77::5"), req("2001:db8:78::5"), req("::5")],
         PROTECTED,
         10,
         ipv6_prefix=64,
     )
-    assert [str(e.network) for e in plan.entries] == [
-        "::5/128",
-        "2001:db8:77::5/128",
-        "2001:db8:78::/64",
-    ]
+    assert [str(e.network) for e in plan.entries] == ["2001:db8:77::5/128", "2001:db8:78::/64"]
+    (refused,) = plan.refused
+    assert refused.address == "::5" and "IPv4-compatible 0.0.0.5/32" in refused.why
+    assert str(widen(ipaddress.ip_address("::5"), 64, PROTECTED)) == "::5/128"
     assert str(widen(ipaddress.ip_address("2001:db8:77::5"), 64, PROTECTED)) == "2001:db8:77::5/128"
 
 
