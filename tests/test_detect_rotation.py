@@ -56,9 +56,6 @@ def test_the_prefix_is_one_case_and_one_block() -> None:
     found = run_detections(network, Config().detect, ["ipv6_rotating_scan"])
     (case,) = build_cases(network, found, 3)
     assert case.campaign == f"campaign:ipv6 {PREFIX}" and len(case.sources) == 30
-    from reconwatch.report.console import _who
-
-    assert _who(case) == f"{PREFIX} (30 addresses)"  # the terminal names the prefix
     from reconwatch.respond.blocklist import BlockRequest
 
     plan = build_blocklist(

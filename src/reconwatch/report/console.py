@@ -60,14 +60,6 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
             console.print(f"reconwatch: warning: {clean(f.error, 500)}", markup=False)
 
 
-def _who(case: Case) -> str:
-    """The case's sources; an IPv6 prefix's rotating addresses by the prefix."""
-    prefix = "campaign:ipv6 "
-    if case.campaign and case.campaign.startswith(prefix) and len(case.sources) > 1:
-        return f"{case.campaign.removeprefix(prefix)} ({len(case.sources)} addresses)"
-    return ", ".join(case.sources)
-
-
 def _scope(case: Case) -> str:
     """What the actor touched, in the terms of the logs its detections read.
 
@@ -108,7 +100,7 @@ def print_cases(console: Console, cases: list[Case]) -> None:
     for c in cases:
         table.add_row(
             c.id,
-            Text(clean(_who(c), 80)),
+            Text(clean(", ".join(c.sources), 80)),
             Text(c.severity, style=SEVERITY_STYLE[c.severity]),
             Text("yes", style="bold") if c.escalate else Text("no"),
             "\n".join(c.detections),
