@@ -155,25 +155,3 @@ def test_copies_in_two_inputs_are_left_out_alike(tmp_path: Path) -> None:
             engine.close()
     assert counts["duckdb"][0] == 40 and len(counts["duckdb"][1]) == 1
     assert counts["spark"] == counts["duckdb"]
-
-
-def test_ipv6_rotating_scan_is_identical_on_both_engines(tmp_path: Path) -> None:
-    from conftest import network_rows
-
-    rows = [
-        {"source_ip": f"2a0b:4340:a1:7:{n + 1:x}::{n + 2:x}", "destination_ip": "2001:db8:1::10",
-         "destination_port": 1000 + n, "seconds": n}
-        for n in range(40)
-    ]  # fmt: skip
-    lake = Lake(tmp_path / "lake")
-    lake.write("network", network_rows(rows), "rotation")
-    duck = Engine(lake)
-    spark = Engine(lake, SPARK)
-    try:
-        names = ["ipv6_rotating_scan"]
-        expected, got = findings_on(duck, Config(), names), findings_on(spark, Config(), names)
-    finally:
-        duck.close()
-        spark.close()
-    assert expected.num_rows == 40
-    assert got.to_pylist() == expected.to_pylist()

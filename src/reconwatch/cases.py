@@ -97,13 +97,6 @@ class Finding:
                 f"{self.target_count} hosts x {self.port_count} ports probed "
                 f"({int(self.score)} host:port pairs) within {span}"
             )
-        if self.detection == "ipv6_rotating_scan":
-            prefix = (self.label or "").removeprefix("campaign:ipv6 ")
-            return (
-                f"{self.event_count} probes of {self.target_count} hosts x {self.port_count} "
-                f"ports from this address of {prefix}, one of its rotating addresses, "
-                f"within {span}"
-            )
         if self.detection == "flag_scan":
             return f"{self.event_count} stealth-scan packets ({self.label}) within {span}"
         if self.detection == "trw_scan":

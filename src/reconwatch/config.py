@@ -381,26 +381,6 @@ class TRWConfig(Section):
         return self
 
 
-class Ipv6RotationConfig(Section):
-    """One IPv6 scanner using many addresses of its own prefix.
-
-    An IPv6 host owns a whole /64 and can send every probe from a new address
-    in it: counted per address, such a scan trips nothing (containment already
-    blocks the /64 for this reason). Failed probes from IPv6 sources are
-    counted per ``prefix_length`` prefix (64) instead, with the per-source
-    scans' numbers: ``min_ports`` (16) ports of one host, or ``min_hosts`` (26)
-    hosts on one port, within ``window_seconds`` (300 s, two grids). A prefix
-    counts when at least ``min_sources`` (4) of its addresses took part: a
-    home or office LAN has a few devices, a rotating scanner many addresses.
-    """
-
-    prefix_length: int = Field(64, ge=32, le=120)
-    window_seconds: int = Field(300, gt=0)
-    min_ports: int = Field(16, ge=2)
-    min_hosts: int = Field(26, ge=2)
-    min_sources: int = Field(4, ge=2)
-
-
 class DistributedScanConfig(Section):
     """Several sources splitting one sweep between them (a coordinated scan).
 
@@ -788,7 +768,6 @@ class DetectConfig(Section):
     flag_scan: FlagScanConfig = FlagScanConfig()
     trw: TRWConfig = TRWConfig()
     distributed_scan: DistributedScanConfig = DistributedScanConfig()
-    ipv6_rotating_scan: Ipv6RotationConfig = Ipv6RotationConfig()
     slow_scan: SlowScanConfig = SlowScanConfig()
     dark_space_probe: DarkSpaceConfig = DarkSpaceConfig()
     traffic_spike: TrafficSpikeConfig = TrafficSpikeConfig()

@@ -54,8 +54,7 @@ SCAN_DETECTIONS = frozenset(
     {
         # packets
         "vertical_scan", "horizontal_scan", "block_scan", "flag_scan", "trw_scan",
-        "distributed_scan", "ipv6_rotating_scan", "slow_scan", "dark_space_probe",
-        "ids_scan_alert",
+        "distributed_scan", "slow_scan", "dark_space_probe", "ids_scan_alert",
         "honeypot_touch",
         # DNS enumeration
         "dns_bruteforce", "ptr_sweep", "zone_transfer", "dns_chaos_probe", "dns_any_flood",

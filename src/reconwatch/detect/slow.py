@@ -55,7 +55,6 @@ from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, SORT_KEYS, Detection
 from reconwatch.detect.campaign import DISTRIBUTED, distributed_scan
 from reconwatch.detect.darkspace import DARK_SPACE, dark_space_probe
 from reconwatch.detect.portscan import FINDING_TYPES, as_findings, busy_sources, failed_probes
-from reconwatch.detect.rotation import ROTATION, ipv6_rotating_scan
 from reconwatch.detect.volume import TRAFFIC_SPIKE, traffic_spike
 from reconwatch.schema import TIMESTAMP, conform
 
@@ -292,12 +291,6 @@ DETECTIONS: Final[dict[str, Detection]] = {
         distributed_scan,
         "distributed_scan",
         "several sources splitting one sweep of a /24 between them (coordinated scan)",
-        SCANNING_IP_BLOCKS,
-    ),
-    ROTATION: Detection(
-        ipv6_rotating_scan,
-        "ipv6_rotating_scan",
-        "one IPv6 scanner sending its probes from many addresses of its own /64",
         SCANNING_IP_BLOCKS,
     ),
     SLOW: Detection(
