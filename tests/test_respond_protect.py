@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reconwatch.config import SiteConfig
 from reconwatch.netaddr import IPNetwork
-from reconwatch.respond.protect import IPV4_CARRIERS, MIN_PREFIX, ProtectedRanges
+from reconwatch.respond.protect import IPV4_CARRIERS, LOCAL_NAT64, MIN_PREFIX, ProtectedRanges
 
 SITE = SiteConfig(
     home_networks=["203.0.113.0/24", "10.0.0.0/8", "2001:db8:1::/48"],
@@ -153,16 +153,14 @@ def naive_check(ranges: ProtectedRanges, network: IPNetwork) -> bool:
         return True
     if not isinstance(network, ipaddress.IPv6Network):
         return False
-    for carrier, start, _kind in IPV4_CARRIERS:
+    for carrier, carried, _kind in IPV4_CARRIERS:
         if not network.overlaps(carrier):
             continue
-        shift = 128 - start - 32
-        low = int(max(network.network_address, carrier.network_address)) >> shift & 0xFFFFFFFF
-        high = int(min(network.broadcast_address, carrier.broadcast_address)) >> shift
-        v4 = ipaddress.summarize_address_range(
-            ipaddress.IPv4Address(low), ipaddress.IPv4Address(high & 0xFFFFFFFF)
-        )
-        if any(naive_check(ranges, part) for part in v4):
+        inner = network if network.subnet_of(carrier) else carrier
+        v4 = carried(inner)
+        if carrier == LOCAL_NAT64 and v4.subnet_of(ipaddress.IPv4Network("0.0.0.0/8")):
+            continue
+        if naive_check(ranges, v4):
             return True
     return False
 
@@ -190,7 +188,9 @@ def test_allowed_networks_never_touch_a_protected_address(network: IPNetwork) ->
     [("64:ff9b::c633:6435", "64:ff9b::c633:6436"), ("::c633:6435", "::c633:6436"),
      ("::ffff:198.51.100.53", "::ffff:198.51.100.54"),
      ("2002:c633:6435::/48", "2002:c633:6436::/48"),
-     ("2002:c633:6435:7::/64", "2002:c633:6436:7::/64")],
+     ("2002:c633:6435:7::/64", "2002:c633:6436:7::/64"),
+     ("64:ff9b:1::c633:6435", "64:ff9b:1::c633:6436"),  # RFC 8215, as a /96
+     ("64:ff9b:1:c633:64:3500::", "64:ff9b:1:c633:64:3600::")],  # RFC 6052's /48 layout
 )  # fmt: skip
 def test_an_ipv6_form_of_a_protected_ipv4_address_is_protected(
     carried: str, neighbour: str

@@ -10,9 +10,11 @@ themselves. So every network that might become a rule passes through
   is always a bug (``0.0.0.0/0`` and ``::/0`` are refused by this rule first);
 * it shares even one address with a protected range (overlap, not containment:
   a /24 that merely touches a protected /32 still blocks that /32);
-* it is IPv4-mapped IPv6 (``::ffff:a.b.c.d``) overlapping the mapped form of a
-  protected IPv4 range: the mapped part is unwrapped and checked as IPv4, so a
-  protected address cannot be smuggled through in its IPv6 spelling.
+* it is an IPv6 form of a protected IPv4 range (IPv4-mapped ``::ffff:a.b.c.d``,
+  NAT64 ``64:ff9b::/96`` and the local-use ``64:ff9b:1::/48``,
+  IPv4-compatible ``::a.b.c.d``, 6to4 ``2002::/16``; :data:`IPV4_CARRIERS`):
+  the IPv4 part is read out and checked as IPv4, so a protected address
+  cannot be smuggled through in an IPv6 spelling.
 
 Protected ranges are: the always-protected special ranges (:data:`ALWAYS`),
 the site's home networks, the site's ``protected`` list and any ``extra``
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -36,17 +38,53 @@ MIN_PREFIX: Final[dict[int, int]] = {4: 8, 6: 32}
 #: IPv4-mapped IPv6 addresses (RFC 4291 2.5.5.2); checked by unwrapping to IPv4.
 IPV4_MAPPED: Final = ipaddress.IPv6Network("::ffff:0:0/96")
 
-#: IPv6 prefixes that carry an IPv4 address, and the bit where it starts: a
-#: source there is an IPv4 host (or site) in IPv6 form, so the IPv4 address
-#: is checked as well (a protected resolver reached through NAT64 stays
-#: protected). IPv4-mapped, NAT64's well-known prefix (RFC 6052), the
-#: deprecated IPv4-compatible form (RFC 4291), 6to4 (RFC 3056: the site's
-#: router's address follows 2002::/16).
-IPV4_CARRIERS: Final[tuple[tuple[ipaddress.IPv6Network, int, str], ...]] = (
-    (IPV4_MAPPED, 96, "IPv4-mapped"),
-    (ipaddress.IPv6Network("64:ff9b::/96"), 96, "NAT64"),
-    (ipaddress.IPv6Network("::/96"), 96, "IPv4-compatible"),
-    (ipaddress.IPv6Network("2002::/16"), 16, "6to4"),
+
+#: RFC 8215's local-use NAT64 prefix: the operator picks the layout inside it,
+#: so both readings are tried, and a reading that gives 0.0.0.0/8 (zero bits
+#: where the other layout has none) is taken as "not this layout".
+LOCAL_NAT64: Final = ipaddress.IPv6Network("64:ff9b:1::/48")
+_THIS_NETWORK: Final = ipaddress.IPv4Network("0.0.0.0/8")
+
+
+def _contiguous(start: int) -> Callable[[ipaddress.IPv6Network], ipaddress.IPv4Network]:
+    """The IPv4 network carried in 32 bits from bit ``start`` of ``inner``."""
+
+    def carried(inner: ipaddress.IPv6Network) -> ipaddress.IPv4Network:
+        length = min(max(inner.prefixlen - start, 0), 32)
+        bits = (int(inner.network_address) >> (128 - start - 32)) & 0xFFFFFFFF
+        return ipaddress.IPv4Network((bits, length), strict=False)
+
+    return carried
+
+
+def _nat64_48(inner: ipaddress.IPv6Network) -> ipaddress.IPv4Network:
+    """RFC 6052's /48 layout: IPv4 bits 0-15 at bits 48-63, 16-31 at 72-87 (u octet between)."""
+    value = int(inner.network_address)
+    bits = ((value >> 64) & 0xFFFF) << 16 | ((value >> 40) & 0xFFFF)
+    prefix = inner.prefixlen
+    length = min(max(prefix - 48, 0), 16) + min(max(prefix - 72, 0), 16)
+    return ipaddress.IPv4Network((bits, length), strict=False)
+
+
+#: IPv6 prefixes that carry an IPv4 address, and how to read it: a source
+#: there is an IPv4 host (or site) in IPv6 form, so the IPv4 address is
+#: checked as well (a protected resolver reached through NAT64 stays
+#: protected). IPv4-mapped, NAT64's well-known prefix (RFC 6052) and its
+#: local-use prefix (RFC 8215; read both as a /96 and in RFC 6052's /48
+#: layout, since the operator chooses), the deprecated IPv4-compatible form
+#: (RFC 4291), 6to4 (RFC 3056: the site's router's address follows 2002::/16).
+IPV4_CARRIERS: Final[
+    tuple[
+        tuple[ipaddress.IPv6Network, Callable[[ipaddress.IPv6Network], ipaddress.IPv4Network], str],
+        ...,
+    ]
+] = (
+    (IPV4_MAPPED, _contiguous(96), "IPv4-mapped"),
+    (ipaddress.IPv6Network("64:ff9b::/96"), _contiguous(96), "NAT64"),
+    (LOCAL_NAT64, _contiguous(96), "local-use NAT64"),
+    (LOCAL_NAT64, _nat64_48, "local-use NAT64 (/48 layout)"),
+    (ipaddress.IPv6Network("::/96"), _contiguous(96), "IPv4-compatible"),
+    (ipaddress.IPv6Network("2002::/16"), _contiguous(16), "6to4"),
 )
 
 #: Ranges no containment may touch on any site, with why. Blocking any of them
@@ -143,14 +181,13 @@ class ProtectedRanges:
         if hit is not None:
             return f"overlaps {hit.label} {hit.network}"
         if isinstance(network, ipaddress.IPv6Network):
-            for carrier, start, kind in IPV4_CARRIERS:
+            for carrier, carried, kind in IPV4_CARRIERS:
                 if not network.overlaps(carrier):
                     continue
                 # Overlapping CIDRs nest, so the overlap is the smaller of the two.
-                inner = network if network.subnet_of(carrier) else carrier
-                length = min(max(inner.prefixlen - start, 0), 32)
-                bits = (int(inner.network_address) >> (128 - start - 32)) & 0xFFFFFFFF
-                unwrapped = ipaddress.IPv4Network((bits, length), strict=False)
+                unwrapped = carried(network if network.subnet_of(carrier) else carrier)
+                if carrier == LOCAL_NAT64 and unwrapped.subnet_of(_THIS_NETWORK):
+                    continue  # the other layout's reading
                 why = self.check(unwrapped)
                 if why is not None:
                     return f"{kind} {unwrapped}: {why}"
