@@ -174,7 +174,8 @@ def test_other_programs_in_a_file_sniffed_as_one_programs_are_parsed_by_theirs(
     )
     assert stats.format == "netfilter"  # the sniffer saw kernel lines only
     assert (stats.lines, stats.parsed, stats.rejected) == (70, 31, 39)
-    assert stats.reject_reasons == {NOT_NETFILTER: 39}  # boot messages and CRON
+    # Boot messages are the kernel's: not netfilter. CRON has no parser.
+    assert stats.reject_reasons == {NOT_NETFILTER: 29, NO_PARSER: 10}
     network = lake.read("network").sort_by("log_line").to_pylist()
     assert [(r["destination_port"], r["event_dataset"]) for r in network] == [
         (19, "netfilter"),
@@ -276,5 +277,19 @@ def test_an_application_log_that_looks_like_syslog_stays_unrecognised() -> None:
     assert registry.sniff(app) is None
     boot = [BOOT.format(second=s) for s in range(20)]
     assert registry.sniff(boot) is SyslogMuxParser
-    cron_only = [CRON] * 20  # syslog, but no program with a parser: nothing to hand on
-    assert registry.sniff(cron_only) is None
+    # /var/log/syslog after rotation: systemd and cron first, the drops later.
+    cron_first = [CRON] * 20
+    assert registry.sniff(cron_first) is SyslogMuxParser
+    iso_pid = [f"2026-09-30T10:00:0{n}+00:00 fw systemd[1]: Started job {n}" for n in range(5)]
+    assert registry.sniff(iso_pid) is SyslogMuxParser
+
+
+def test_a_syslog_whose_first_lines_are_systemd_and_cron_still_yields_its_drops(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "syslog"
+    log.write_text("\n".join([CRON] * 25 + [DROP.format(port=p) for p in range(1, 21)]) + "\n")
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(log)], lake, Config()).files
+    assert (stats.format, stats.parsed, stats.rejected) == ("syslog", 20, 25)
+    assert stats.reject_reasons == {NO_PARSER: 25}

@@ -201,7 +201,9 @@ class OtherPrograms:
     a clean file); lines of a program that another parser claims go through a
     multiplexer kept for the whole file (so their parsers keep their state,
     such as the syslog year, from batch to batch), and what it makes of them
-    replaces their rejects. Lines of the parser's own programs stay rejected.
+    replaces their rejects; lines of programs nobody claims get its reason,
+    "syslog program without a parser". Lines of the parser's own programs
+    stay rejected with its reason.
     """
 
     def __init__(self, parser: Parser) -> None:
@@ -228,7 +230,9 @@ class OtherPrograms:
         others = [
             program
             for program in pc.unique(programs).drop_null().to_pylist()
-            if mux.owners.get(program, own) is not own
+            # Unclaimed programs too: the multiplexer rejects them for what
+            # they are ("syslog program without a parser").
+            if mux.owners.get(program) is not own
         ]
         if not others:
             return parsed
