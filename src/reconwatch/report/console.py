@@ -80,6 +80,16 @@ def _scope(case: Case) -> str:
     return "; ".join(parts) or f"{sum(f.event_count for f in case.findings)} events"
 
 
+def _sources(case: Case) -> str:
+    """The case's first source and how many more (a campaign's list is in cases.json).
+
+    Listing a 6-source campaign in full squeezed the column to nothing on a
+    120-column terminal: every case lost its source.
+    """
+    more = len(case.sources) - 1
+    return case.sources[0] + (f" +{more} more" if more > 0 else "")
+
+
 def _tail(text: str, width: int) -> str:
     """The end of a path is what tells files apart."""
     return text if len(text) <= width else "…" + text[-(width - 1) :]
@@ -90,19 +100,24 @@ def print_cases(console: Console, cases: list[Case]) -> None:
         console.print("No reconnaissance found.")
         return
     table = Table(title=f"{len(cases)} case(s), {sum(c.escalate for c in cases)} escalated")
+    # Who and whether it went to Tier 2 must always show: the scope (several
+    # logs' measures) wraps instead, where a no_wrap scope used to squeeze the
+    # source column to nothing on a 120-column terminal.
     table.add_column("case", no_wrap=True)
-    table.add_column("source", overflow="fold", min_width=15)
-    table.add_column("sev", no_wrap=True)
-    table.add_column("T2", no_wrap=True)
+    table.add_column("source", no_wrap=True, min_width=15)
+    table.add_column("severity", no_wrap=True, min_width=8)
     table.add_column("detections", no_wrap=True)
     table.add_column("scope", justify="right", no_wrap=True)
     table.add_column("first seen UTC", no_wrap=True)
     for c in cases:
+        # Escalated to Tier 2: first in the severity cell, so no narrow
+        # terminal can cut it away (a column of its own was squeezed to "…").
+        level = Text("T2 ", style="bold") if c.escalate else Text()
+        level.append(c.severity, style=SEVERITY_STYLE[c.severity])
         table.add_row(
             c.id,
-            Text(clean(", ".join(c.sources), 80)),
-            Text(c.severity, style=SEVERITY_STYLE[c.severity]),
-            Text("yes", style="bold") if c.escalate else Text("no"),
+            Text(clean(_sources(c), 60)),
+            level,
             "\n".join(c.detections),
             _scope(c),
             f"{c.first_seen:%m-%d %H:%M}",
