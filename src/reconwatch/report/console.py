@@ -104,7 +104,7 @@ def print_cases(console: Console, cases: list[Case]) -> None:
     # logs' measures) wraps instead, where a no_wrap scope used to squeeze the
     # source column to nothing on a 120-column terminal.
     table.add_column("case", no_wrap=True)
-    table.add_column("source", no_wrap=True, min_width=15)
+    table.add_column("source", no_wrap=True, min_width=20)
     table.add_column("severity", no_wrap=True, min_width=8)
     table.add_column("detections", no_wrap=True)
     table.add_column("scope", justify="right", no_wrap=True)
