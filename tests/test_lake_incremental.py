@@ -249,3 +249,27 @@ def test_a_pipe_never_holds_back_its_last_line(tmp_path: Path) -> None:
     written.write_bytes(b"x")
     with written.open("rb") as plain:
         assert HoldBack(plain).keep(b"x") is True
+
+
+def test_two_ingests_into_one_lake_at_once_store_each_line_once(tmp_path: Path) -> None:
+    """Overlapping cron runs: the second waits for the first, then reads nothing new."""
+    import threading
+
+    log = tmp_path / "kern.log"
+    log.write_text(lines(0, 400))
+    lake_dir = tmp_path / "lake"
+    results: list[Any] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        start.wait()
+        results.append(ingest([str(log)], Lake(lake_dir), Config(), OPTIONS))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    parsed = sorted(r.totals.parsed for r in results)
+    assert parsed == [0, 400]  # one run read the file, the other found it in the lake
+    assert log_lines(Lake(lake_dir)) == list(range(1, 401))

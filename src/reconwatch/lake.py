@@ -28,10 +28,14 @@ next maintenance call finishes or undoes an interrupted compaction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
+import logging
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,7 +56,11 @@ PARTITION = {
     "rejects": "ingest_date",
 }
 
+log = logging.getLogger(__name__)
+
 RUNS = "_runs"
+#: The file whose flock serialises ingest runs into one local lake.
+INGEST_LOCK = "_ingest.lock"
 MAINTENANCE = "_maintenance"
 JOURNALS = "_compacting"
 #: Rows per compacted file: one file per day for most sites, and a size (a few
@@ -293,6 +301,34 @@ class Lake:
             document["_path"] = info.path
             documents.append(document)
         return documents
+
+    @contextlib.contextmanager
+    def ingest_lock(self) -> Iterator[None]:
+        """Hold the lake's ingest lock (a local lake; object storage has none).
+
+        Two runs into one lake at once (overlapping cron jobs) would each read
+        what the other had not recorded yet, and store every line twice. The
+        second run waits for the first (``flock`` on ``LAKE/_ingest.lock``),
+        then sees the first run's record and reads only what is new.
+        """
+        if self.local is None:
+            yield
+            return
+        try:
+            self.local.mkdir(parents=True, exist_ok=True)
+            handle = (self.local / INGEST_LOCK).open("a")
+        except OSError as exc:
+            raise LakeError(f"{self.location}: cannot write the lake: {exc}") from exc
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.warning("%s: another ingest into this lake is running; waiting", self.location)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def save_run(self, run: RunStats) -> str:
         return self._write_json(RUNS, f"{run.run_id}.json", run.to_json())

@@ -105,6 +105,18 @@ def ingest(
         raise ValueError(
             f"unknown ingest engine {options.engine!r}; known: {', '.join(INGEST_ENGINES)}"
         )
+    with lake.ingest_lock():
+        return _ingest_locked(paths, lake, config, options, progress)
+
+
+def _ingest_locked(
+    paths: Iterable[str],
+    lake: Lake,
+    config: Config,
+    options: IngestOptions,
+    progress: Progress | None,
+) -> RunStats:
+    """``ingest`` under the lake's lock: what earlier runs read, then this run."""
     sources = after_earlier_runs(expand(paths), lake)
     run = RunStats(run_id=lake.new_run_id(), started=dt.datetime.now(dt.UTC).isoformat())
     # One reference time for the whole run, whichever process reads which file.
