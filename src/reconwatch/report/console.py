@@ -100,9 +100,9 @@ def print_cases(console: Console, cases: list[Case]) -> None:
         console.print("No reconnaissance found.")
         return
     table = Table(title=f"{len(cases)} case(s), {sum(c.escalate for c in cases)} escalated")
-    # Who and whether it went to Tier 2 must always show: the scope (several
-    # logs' measures) wraps instead, where a no_wrap scope used to squeeze the
-    # source column to nothing on a 120-column terminal.
+    # Who and whether it went to Tier 2 must always show: the source column
+    # keeps 20 characters (a campaign lists its first source, "+N more"), and
+    # T2 leads the severity cell; other cells are cut with "…" first.
     table.add_column("case", no_wrap=True)
     table.add_column("source", no_wrap=True, min_width=20)
     table.add_column("severity", no_wrap=True, min_width=8)
