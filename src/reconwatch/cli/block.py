@@ -228,7 +228,7 @@ def _analyst_decisions(
     it is, and a line says the decisions were not checked.
     """
     from reconwatch.respond.apply import with_analyst_decisions
-    from reconwatch.store import CaseStore, StoreError
+    from reconwatch.store import CLOSED, CaseStore, StoreError
 
     if store_url is None:
         beside = cases_path.parent / "reconwatch.db"
@@ -247,7 +247,7 @@ def _analyst_decisions(
         decided: dict[str, tuple[str, str | None]] = {}
         for case in document.get("cases", []):
             stored = store.get(case["id"])
-            if stored is not None and stored.status == "closed" and stored.analyst_disposition:
+            if stored is not None and stored.status == CLOSED and stored.analyst_disposition:
                 decided[case["id"]] = (stored.analyst_disposition, stored.analyst_reason)
     finally:
         store.close()

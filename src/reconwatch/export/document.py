@@ -116,11 +116,6 @@ def check_block_document(data: object, name: str = "document") -> dict[str, Any]
             raise CasesDocumentError(f"{where} is not an object")
         if not isinstance(case.get("id"), str):
             raise CasesDocumentError(f"{where}: missing or non-text 'id'")
-        if case.get("severity") not in SEVERITIES:
-            raise CasesDocumentError(
-                f"{where}: severity {str(case.get('severity'))[:30]!r} is not one of "
-                f"{', '.join(SEVERITIES)}"
-            )
         if not isinstance(case.get("sources"), list):
             raise CasesDocumentError(f"{where}: 'sources' must be a list")
         _check_typed_parts(case, where)
@@ -128,7 +123,12 @@ def check_block_document(data: object, name: str = "document") -> dict[str, Any]
 
 
 def _check_typed_parts(case: dict[str, Any], where: str) -> None:
-    """The optional parts whose type planning and exporting rely on."""
+    """The severity, and the optional parts whose type planning and exporting rely on."""
+    if case.get("severity") not in SEVERITIES:
+        raise CasesDocumentError(
+            f"{where}: severity {str(case.get('severity'))[:30]!r} is not one of "
+            f"{', '.join(SEVERITIES)}"
+        )
     score = case.get("score")
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
         raise CasesDocumentError(f"{where}: 'score' must be a number")
@@ -157,9 +157,6 @@ def _check_case(case: object, where: str) -> None:
             raise CasesDocumentError(f"{where}: source {str(source)[:60]!r} is not an IP address")
     for key in ("first_seen", "last_seen"):
         parse_time(case[key], f"{where}: {key}")
-    if case["severity"] not in SEVERITIES:
-        raise CasesDocumentError(f"{where}: severity {case['severity'][:30]!r} is not one of "
-                                 f"{', '.join(SEVERITIES)}")  # fmt: skip
     _check_typed_parts(case, where)
     # Nested parts the exporters read as objects: a hand-edited or foreign
     # document must fail here with a clean message, not deep inside one.

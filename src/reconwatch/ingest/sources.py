@@ -838,16 +838,16 @@ def read_head(stream: BinaryIO, size: int = SNIFF_BYTES) -> Head:
     it: the head holds those bytes and the error, which ``read_batches`` raises
     after their lines.
     """
-    data, error = _read_block(stream, size)
+    more, error = _read_block(stream, size)
+    pieces, got, lines = [more], len(more), more.count(b"\n")
     # Long lines (eve.json with payloads, a 70 KB URL put first to hide a file)
     # must not leave the sniffer without a whole line: read on until the head
     # holds enough lines to sniff, the input ends, or SNIFF_MAX_BYTES.
-    while error is None and len(data) < SNIFF_MAX_BYTES and data.count(b"\n") < SNIFF_LINES:
+    while error is None and more and got < SNIFF_MAX_BYTES and lines < SNIFF_LINES:
         more, error = _read_block(stream, size)
-        if not more:
-            break
-        data += more
-    head = Head(data)
+        pieces.append(more)
+        got, lines = got + len(more), lines + more.count(b"\n")
+    head = Head(b"".join(pieces))
     head.error = error
     return head
 
