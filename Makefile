@@ -9,7 +9,8 @@ OUT    ?= out/demo
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# setup.py builds the compiled netfilter scanner: a changed C file is built again.
+$(VENV)/.installed: pyproject.toml setup.py src/reconwatch/ingest/_nffields.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	touch $@
 

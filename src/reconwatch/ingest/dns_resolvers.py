@@ -252,7 +252,7 @@ class DnsmasqParser(_ResolverParser):
             )
             cursor = self.ctx.con.cursor()
             try:
-                found = run_on(_PAIR_SQL, {}, "{view}", cursor, lines)
+                found = run_on(_PAIR_SQL, {}, "{view}", None, cursor, lines)
             finally:
                 cursor.close()
             if found.num_rows:

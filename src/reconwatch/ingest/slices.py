@@ -10,6 +10,7 @@ Arrow release the GIL). Every line-oriented parser uses this one mechanism.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Final
@@ -40,10 +41,14 @@ def run_on(
     sql: str,
     params: dict[str, object],
     placeholder: str,
+    prepare: Callable[[pa.Table], pa.Table] | None,
     cursor: duckdb.DuckDBPyConnection,
     lines: pa.Table,
 ) -> pa.Table:
-    """Run ``sql`` over ``lines``, registered under a fresh name put for ``placeholder``."""
+    """Run ``sql`` over ``lines`` (first through ``prepare``, if given), registered
+    under a fresh name put for ``placeholder``."""
+    if prepare is not None:
+        lines = prepare(lines)
     view = f"batch_lines_{uuid.uuid4().hex}"
     cursor.register(view, lines)
     try:
@@ -58,13 +63,19 @@ def run_sliced(
     params: dict[str, object],
     lines: pa.Table,
     placeholder: str,
+    prepare: Callable[[pa.Table], pa.Table] | None = None,
 ) -> list[pa.Table]:
-    """The query's result for each slice of ``lines``, in slice (= line) order."""
+    """The query's result for each slice of ``lines``, in slice (= line) order.
+
+    ``prepare``, if given, turns each slice into what the query reads, on the
+    slice's own thread (work that releases the GIL runs side by side).
+    """
     parts = split(lines, threads(con))
     cursors = [con.cursor() for _ in parts]
     try:
         with ThreadPoolExecutor(len(parts)) as pool:
-            return list(pool.map(partial(run_on, sql, params, placeholder), cursors, parts))
+            run = partial(run_on, sql, params, placeholder, prepare)
+            return list(pool.map(run, cursors, parts))
     finally:
         for cursor in cursors:
             cursor.close()
