@@ -50,6 +50,25 @@ def test_block_boundaries_never_split_or_renumber_lines(block: int) -> None:
     assert lines_of(data, block) == expected
 
 
+def test_batches_kept_by_the_caller_stay_intact_while_later_blocks_are_read() -> None:
+    # read_batches reads every block into one reused buffer: a batch that still
+    # pointed into it would change as later blocks are read.
+    lines = [f"line {i} " + "y" * (i * 7 % 90) for i in range(300)]
+    lines[40] = "z" * 5000  # longer than a block: the buffer grows
+    lines[41] = "crlf only in this block\r"
+    lines[200] = "bad \udcff utf-8"
+    data = "\n".join(lines).encode("utf-8", "surrogateescape") + b"\n"
+    stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+    head = read_head(stream, 300)
+    batches = list(read_batches(stream, head, block_bytes=700))
+    assert len(batches) > 20
+    got = [line for batch in batches for line in batch.column("line").to_pylist()]
+    numbers = [n for batch in batches for n in batch.column("log_line").to_pylist()]
+    expected = [line.rstrip("\r").replace("\udcff", "\ufffd") for line in lines]
+    assert got == expected
+    assert numbers == list(range(1, 301))
+
+
 def test_head_is_passed_back_without_loss() -> None:
     stream = io.BufferedReader(io.BytesIO(b"one\ntwo\nthree"))  # type: ignore[arg-type]
     head = read_head(stream)

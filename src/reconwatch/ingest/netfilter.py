@@ -169,23 +169,7 @@ class NetfilterParser(Parser):
         port_transports = ", ".join(_lit(t) for t in PORT_TRANSPORTS)
         icmp = ", ".join(_lit(t) for t in ICMP_TRANSPORTS)
         k = syslog
-        fields = (
-            view
-            if compiled
-            else f"""(
-            SELECT *, addr.src AS f_src, addr.dst AS f_dst, ttl_id.ttl AS f_ttl,
-                   ttl_id.id AS f_id, pp.proto AS f_proto, pp.spt AS f_spt, pp.dpt AS f_dpt,
-                   CASE WHEN pp.proto = 'TCP' THEN regexp_extract(line, {_lit(WINDOW_FLAGS)}) END
-                       AS f_window
-            FROM (
-                SELECT *,
-                       regexp_extract(line, {_lit(ADDRESSES)}, ['src', 'dst']) AS addr,
-                       regexp_extract(line, {_lit(TTL_ID)}, ['ttl', 'id']) AS ttl_id,
-                       regexp_extract(line, {_lit(PROTO_PORTS)}, ['proto', 'spt', 'dpt']) AS pp
-                FROM {view}
-            )
-        )"""
-        )  # noqa: S608 - constant patterns and the generated view name
+        fields = view if compiled else _regex_fields_sql(view)
         sql = f"""
         WITH lines AS (
             SELECT log_line, _row, line, {FIELD_COLUMNS} FROM {fields}
@@ -390,6 +374,23 @@ class NetfilterParser(Parser):
             pc.take(lines.column("line"), rejected),
         )
         return Parsed(rows=rows, rejects=rejects)
+
+
+def _regex_fields_sql(view: str) -> str:
+    """``view`` with the ``FIELD_NAMES`` columns cut by the four patterns (no scanner)."""
+    return f"""(
+        SELECT *, addr.src AS f_src, addr.dst AS f_dst, ttl_id.ttl AS f_ttl,
+               ttl_id.id AS f_id, pp.proto AS f_proto, pp.spt AS f_spt, pp.dpt AS f_dpt,
+               CASE WHEN pp.proto = 'TCP' THEN regexp_extract(line, {_lit(WINDOW_FLAGS)}) END
+                   AS f_window
+        FROM (
+            SELECT *,
+                   regexp_extract(line, {_lit(ADDRESSES)}, ['src', 'dst']) AS addr,
+                   regexp_extract(line, {_lit(TTL_ID)}, ['ttl', 'id']) AS ttl_id,
+                   regexp_extract(line, {_lit(PROTO_PORTS)}, ['proto', 'spt', 'dpt']) AS pp
+            FROM {view}
+        )
+    )"""  # noqa: S608 - constant patterns, generated view name
 
 
 def with_compiled_fields(lines: pa.Table) -> pa.Table:

@@ -719,13 +719,16 @@ def _repeated(source: Source, first: str, repeats: list[str]) -> Source:
     return Source(", ".join(others) or first, source.path, skipped=reason)
 
 
-def _split(block: bytes, first_line: int) -> pa.Table:
+def _split(block: bytes | memoryview, first_line: int, has_cr: bool | None = None) -> pa.Table:
     """``block`` cut at its newlines into numbered lines.
 
     The block is wrapped as one Arrow binary value (no copy, no Python
     ``str``), split in Arrow and checked as UTF-8 by the cast; only a block
     that is not valid UTF-8 is decoded in Python, with U+FFFD for bad bytes.
-    Decoding every block took about five times as long as this.
+    Decoding every block took about five times as long as this. The lines
+    are new Arrow buffers: nothing returned refers to ``block`` (whose memory
+    ``read_batches`` reuses). ``has_cr``: whether the block holds a carriage
+    return, when the caller knows (looked up here otherwise).
     """
     offsets = pa.array([0, len(block)], pa.int64()).buffers()[1]
     whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(block)])
@@ -733,10 +736,12 @@ def _split(block: bytes, first_line: int) -> pa.Table:
     try:
         lines = raw.cast(pa.string())
     except pa.ArrowInvalid:
-        text = block.decode("utf-8", errors="replace")
+        text = str(block, "utf-8", errors="replace")
         lines = pc.list_flatten(pc.split_pattern(pa.array([text], pa.large_string()), "\n"))
         lines = lines.cast(pa.string())
-    if b"\r" in block:
+    if has_cr is None:
+        has_cr = bytes(block).find(b"\r") >= 0 if isinstance(block, memoryview) else b"\r" in block
+    if has_cr:
         lines = pc.utf8_rtrim(lines, "\r")
     numbers = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
     return pa.table({"log_line": numbers, "line": lines})
@@ -755,46 +760,88 @@ def read_batches(
     line without a newline is still a line, unless ``hold`` leaves it out
     (a file still being written); an empty input yields nothing. Lines are
     numbered from ``first_line``.
+
+    Blocks are read into one buffer that is used again for the next block
+    (the unfinished line moved to its front), and cut where they lie: a new
+    32 MiB ``bytes`` per block, joined to the carried-over line and sliced
+    again, cost more than the cutting itself (page faults on fresh memory).
     """
-    pending = head
+    buffer = bytearray(max(len(head), block_bytes) + block_bytes)
+    view = memoryview(buffer)
+    view[: len(head)] = head
+    pending = len(head)  # bytes of unfinished line at the front of ``buffer``
     next_line = first_line
+    # A fault met while the head was read (a small file cut short) comes first.
+    fault: Exception | None = head.error if isinstance(head, Head) else None
     while True:
-        # A fault met while the head was read (a small file cut short) comes first.
-        block, error = (
-            (b"", head.error)
-            if isinstance(head, Head) and head.error
-            else (_read_block(stream, block_bytes))
-        )
+        if len(buffer) - pending < block_bytes:
+            # A line longer than a block: a bigger buffer (never resized in
+            # place: a slice of the old one may still be exported).
+            grown = bytearray(pending + block_bytes)
+            grown[:pending] = view[:pending]
+            buffer, view = grown, memoryview(grown)
+        got, error = 0, fault
+        if error is None:
+            got, error = _read_into(stream, view[pending : pending + block_bytes])
+        end = pending + got
+        cut = buffer.rfind(b"\n", 0, end) if got or error is not None else -1
         if error is not None:
             # Keep every whole line read before the fault (a truncated gzip's
             # readable lines); the line it cut short is left out, as a cut line
             # can read as a different event (an address missing its last digit).
-            data = pending + block
-            cut = data.rfind(b"\n")
             if cut >= 0:
-                yield _split(data[:cut], next_line)
-            cut_short = " (the line it cut short was not read)" if data[cut + 1 :] else ""
+                yield _split(view[:cut], next_line, buffer.find(b"\r", 0, cut) >= 0)
+            cut_short = " (the line it cut short was not read)" if end > cut + 1 else ""
             raise OSError(f"{error}{cut_short}") from error
-        if not block:
+        if not got:
             break
-        data = pending + block
-        cut = data.rfind(b"\n")
         if cut < 0:
-            pending = data
+            pending = end
             continue
-        pending = data[cut + 1 :]
-        batch = _split(data[:cut], next_line)
+        batch = _split(view[:cut], next_line, buffer.find(b"\r", 0, cut) >= 0)
         next_line += batch.num_rows
         yield batch
+        # The tail may overlap where it goes: copied out first.
+        rest = bytes(view[cut + 1 : end])
+        view[: len(rest)] = rest
+        pending = len(rest)
     # ``head`` may hold whole lines that the loop above never cut.
-    cut = pending.rfind(b"\n")
+    cut = buffer.rfind(b"\n", 0, pending)
     if cut >= 0:
-        batch = _split(pending[:cut], next_line)
+        batch = _split(view[:cut], next_line, buffer.find(b"\r", 0, cut) >= 0)
         next_line += batch.num_rows
         yield batch
-        pending = pending[cut + 1 :]
-    if pending and not (hold is not None and hold.keep(pending)):
-        yield _split(pending, next_line)
+    tail = bytes(view[cut + 1 : pending])
+    if tail and not (hold is not None and hold.keep(tail)):
+        yield _split(tail, next_line)
+
+
+def _read_into(stream: BinaryIO, target: memoryview) -> tuple[int, Exception | None]:
+    """Fill ``target`` from ``stream`` as far as it goes: the byte count, and the
+    error that stopped reading early (None if none).
+
+    Read in the stream's own pieces (``readinto1``, else ``read1``): a plain
+    ``read(size)`` that fails part-way (a truncated or corrupt compressed file)
+    loses everything it had decompressed in that call, up to a whole block of
+    good lines.
+    """
+    readinto = getattr(stream, "readinto1", None) or getattr(stream, "readinto", None)
+    read = getattr(stream, "read1", None) or stream.read
+    got = 0
+    while got < len(target):
+        try:
+            if readinto is not None:
+                count = readinto(target[got:]) or 0
+            else:
+                piece = read(len(target) - got)
+                count = len(piece)
+                target[got : got + count] = piece
+        except (OSError, EOFError, zlib.error) as exc:
+            return got, exc
+        if not count:
+            break
+        got += count
+    return got, None
 
 
 def _read_block(stream: BinaryIO, size: int) -> tuple[bytes, Exception | None]:
