@@ -165,3 +165,16 @@ def test_exact_median_of_odd_and_even_counts() -> None:
         {"key": "b", "median": 6.0},
         {"key": "c", "median": 4.0},
     ]
+
+
+def test_the_smallest_source_that_can_spike_is_not_dropped_before_counting() -> None:
+    # min_events in one window and one event in each of the other five baseline
+    # windows: 105 events in all, the fewest with which a source can spike.
+    # The pre-filter (busy_sources) keeps sources with at least that many.
+    cfg = TrafficSpikeConfig()
+    rows = [row for w in range(5) for row in window(w, 1)] + window(7, cfg.min_events)
+    assert len(rows) == cfg.min_events + cfg.min_baseline_windows - 1
+    found = findings(traffic_spike(table(rows), cfg))
+    assert [(f["window_start"], f["event_count"]) for f in found] == [(at(2100), 100)]
+    # One event fewer in the baseline: only five windows, no baseline, no spike.
+    assert findings(traffic_spike(table(rows[1:]), cfg)) == []

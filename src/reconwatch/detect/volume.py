@@ -37,7 +37,7 @@ import ibis.expr.types as ir
 
 from reconwatch.config import TrafficSpikeConfig
 from reconwatch.detect.campaign import ipv4_net24
-from reconwatch.detect.portscan import FINDING_TYPES, as_findings, scan_metrics
+from reconwatch.detect.portscan import FINDING_TYPES, as_findings, busy_sources, scan_metrics
 
 TRAFFIC_SPIKE: Final = "traffic_spike"
 
@@ -101,6 +101,13 @@ def traffic_spike(network: ir.Table, cfg: TrafficSpikeConfig) -> ir.Table:
     the second). Score: the robust z-score ``(count - median) / max(MAD, 1)``.
     Label: null for the source baseline, ``"to a.b.c.0/24"`` for a range.
     """
+    # A spike window holds min_events and the source needs min_baseline_windows
+    # non-empty windows: fewer events in the whole input can never spike. One
+    # count per source drops nearly every source before the window counts
+    # (busy_sources; 0.3 s of 0.7 s on 2M events went to counting windows of
+    # sources with a handful of events).
+    least = cfg.min_events + max(cfg.min_baseline_windows - 1, 0)
+    network = busy_sources(network, least)
     epoch = network.timestamp.epoch_seconds()
     # Floor division before any cast (see portscan.window_slots).
     events = network.mutate(_window=(epoch // cfg.window_seconds).cast("int64"))
