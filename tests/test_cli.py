@@ -172,11 +172,25 @@ def test_a_file_read_in_part_is_one_warning_in_hunt_and_ingest(tmp_path: Path) -
     whole = gzip.compress(lines.encode())
     cut = tmp_path / "cut.log.gz"
     cut.write_bytes(whole[: len(whole) // 2])
-    hunted = reconwatch("hunt", str(cut))
-    assert hunted.returncode == 0, hunted.stderr
+    whole_file = tmp_path / "whole.log"
+    whole_file.write_text(lines[:2000])
+    out = tmp_path / "out"
+    hunted = reconwatch("hunt", str(cut), str(whole_file), "--out", str(out))
+    # The hunt finishes and writes its results, and says by its exit status
+    # (3, not 0 or 2) that an input was read only in part.
+    assert hunted.returncode == 3, hunted.stderr
+    assert (out / "cases.json").exists()
     warnings = [line for line in hunted.stdout.splitlines() if "read failed after line" in line]
     assert len(warnings) == 1 and warnings[0].startswith("reconwatch: warning:")
     assert "not read to the end" in hunted.stdout
+    assert hunted.stderr.strip().splitlines()[-1] == (
+        "reconwatch: 1 of 2 inputs read only in part or not at all (see above): exit status 3"
+    )
     ingested = reconwatch("ingest", str(cut), "--lake", str(tmp_path / "lake"))
-    assert ingested.returncode == 0, ingested.stderr
+    assert ingested.returncode == 3, ingested.stderr
     assert sum("read failed after line" in line for line in ingested.stdout.splitlines()) == 1
+    assert "1 of 1 inputs read only in part" in ingested.stderr
+    # A complete run exits 0, with --json too (the cases document on stdout).
+    complete = reconwatch("hunt", str(whole_file), "--json")
+    assert complete.returncode == 0, complete.stderr
+    assert json.loads(complete.stdout)["cases"] == []

@@ -8,9 +8,11 @@ with the fronts); they never show a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -18,6 +20,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from reconwatch.cli_errors import fail
 from reconwatch.cli_types import AUTO, format_choice
+
+if TYPE_CHECKING:  # the lake module imports Arrow: not at start-up
+    from reconwatch.lake import RunStats
 
 
 def user_errors() -> tuple[type[Exception], ...]:
@@ -72,6 +77,25 @@ def progress_bar(console: Console) -> Iterator[Callable[[str, int], None] | None
             bar.update(task, description=f"{lines:,} lines from {name[-60:]}")
 
         yield update
+
+
+#: Exit status of a hunt or ingest that finished but read some input only in
+#: part or not at all (truncated gzip, unreadable file): its results stand,
+#: and scripts can tell them from a complete run's (0) and a failed run's (2).
+INCOMPLETE_INPUT_EXIT = 3
+
+
+def exit_if_incomplete(run: RunStats | None) -> None:
+    """Exit with ``INCOMPLETE_INPUT_EXIT`` when an input of ``run`` stopped on an error."""
+    failed = [f for f in (run.files if run is not None else []) if f.error]
+    if failed:
+        total = len(run.files) if run is not None else 0
+        click.echo(
+            f"reconwatch: {len(failed)} of {total} inputs read only in part or not at all "
+            f"(see above): exit status {INCOMPLETE_INPUT_EXIT}",
+            err=True,
+        )
+        sys.exit(INCOMPLETE_INPUT_EXIT)
 
 
 config_option = click.option(

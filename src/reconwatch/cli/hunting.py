@@ -10,6 +10,7 @@ import click
 
 from reconwatch.cli.common import (
     config_option,
+    exit_if_incomplete,
     format_option,
     jobs_option,
     make_console,
@@ -120,6 +121,7 @@ def hunt(
         console.print(f"{name}: {path}", markup=False)
     if as_json:
         click.echo(json.dumps(result.document(), indent=2))
+    exit_if_incomplete(result.run)
 
 
 def _check_store(url: str | None) -> None:
@@ -186,6 +188,7 @@ def ingest(
         fail(str(exc))
         return
     print_ingest(console, run)
+    exit_if_incomplete(run)
 
 
 class _SampleSize(click.IntRange):
