@@ -19,12 +19,14 @@ of ``config.netfilter.prefix_actions``.
 
 Each batch is one DuckDB query, run on slices of the batch side by side; then
 ``SyslogEnvelope.resolve`` dates the RFC 3164 stamps (line order matters there)
-and Arrow checks the addresses and splits rows from rejects. In the query each
-field is cut by a short unanchored regex whose match covers only that field and
-its neighbours: RE2 pays per byte of the match when it extracts groups, so
-several short matches cost less than one pattern spanning the line (measured).
-A packet quoted inside an ICMP error (``[SRC=... PROTO=UDP SPT=...]``) comes
-after the outer fields, and the leftmost match is the outer packet's.
+and Arrow checks the addresses and splits rows from rejects. The packet fields
+are defined by short unanchored regexes (``ADDRESSES``, ``TTL_ID``,
+``PROTO_PORTS``, ``WINDOW_FLAGS``) whose match covers only that field and its
+neighbours; a compiled scanner (``_nffields.c``, see ``with_compiled_fields``)
+captures exactly what they capture, in one pass per line, before the query
+runs, and the query runs the regexes itself only when the scanner was not
+built. A packet quoted inside an ICMP error (``[SRC=... PROTO=UDP SPT=...]``)
+comes after the outer fields, and the leftmost match is the outer packet's.
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ class NetfilterParser(Parser):
 
     def _sql(self, view: str, compiled: bool) -> tuple[str, dict[str, object]]:
         """The batch query over ``view``; ``compiled``: the view holds the ``f_`` field
-        columns already (``compiled_fields``), else regexes cut them here."""
+        columns already (``with_compiled_fields``), else regexes cut them here."""
         action, params = self._action_sql("lower(log_prefix)")
         params.update(self.envelope.params())
         flags = ", ".join(
