@@ -241,10 +241,14 @@ def measure_fail2ban(log: Path, lines: int, work: Path) -> Measured | None:
 
 def throughput(args: argparse.Namespace, root: Path) -> None:
     from reconwatch.generate import write_netfilter_lines
+    from reconwatch.ingest import netfilter
 
+    # Without a C compiler the netfilter fields are cut by regexes (slower): say which.
+    scanner = "compiled" if netfilter.compiled is not None else "regex (not built)"
     print(
         f"# throughput: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}; "
+        f"netfilter field scanner {scanner}; "
         f"psad and fail2ban-regex on the first {args.slow_lines:,} lines of each file"
     )
     header = (
