@@ -20,6 +20,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+from ibis.common.exceptions import IbisError
 
 from reconwatch.detect.ids import is_exploit
 from reconwatch.detect.scantype import scan_types
@@ -311,17 +312,51 @@ def build_cases(
     actors = ibis.memtable(pa.table({"actor": pa.array(sources, pa.string())}))
     spans = _spans(excluded) if excluded else None
 
+    cached: dict[str, ir.Table] = {}
+
     def events_of(name: str) -> ir.Table:
+        """The actors' events of table ``name``, cut from the lake once.
+
+        A dozen queries below read them: each one joined the whole table (2M
+        events) to the actors again before they were cached (in a temporary
+        table of the table's backend, released when the cases are built). A
+        table with no backend of its own (an in-memory table) is not cached:
+        its cache would land on another backend than the lake's tables.
+        """
+        if name in cached:
+            return cached[name]
         table = tables[name]
         events = table.join(actors, table.source_ip == actors.actor).select(table)
-        if spans is None:
+        if spans is not None:
+            within = [
+                events.source_ip == spans._span_source,
+                events.timestamp >= spans._span_first,
+                events.timestamp <= spans._span_last,
+            ]
+            events = events.anti_join(spans, within)
+        try:
+            table._find_backend(use_default=False)
+        except IbisError:
             return events
-        within = [
-            events.source_ip == spans._span_source,
-            events.timestamp >= spans._span_first,
-            events.timestamp <= spans._span_last,
-        ]
-        return events.anti_join(spans, within)
+        cached[name] = events.cache()
+        return cached[name]
+
+    try:
+        return _cases_of(tables, found, sources, actors, events_of, evidence_samples)
+    finally:
+        for table in cached.values():
+            table.release()
+
+
+def _cases_of(
+    tables: Mapping[str, ir.Table],
+    found: list[Finding],
+    sources: list[str],
+    actors: ir.Table,
+    events_of: Callable[[str], ir.Table],
+    evidence_samples: int,
+) -> list[Case]:
+    """``build_cases`` once the actors' events can be read (``events_of``)."""
 
     activity: dict[str, Activity] = defaultdict(Activity)
     if "network" in tables:
