@@ -69,6 +69,23 @@ def test_batches_kept_by_the_caller_stay_intact_while_later_blocks_are_read() ->
     assert numbers == list(range(1, 301))
 
 
+def test_a_raw_stream_with_only_read_is_read_whole() -> None:
+    class OnlyRead(io.RawIOBase):
+        """readinto() is RawIOBase's own: it raises NotImplementedError."""
+
+        def __init__(self) -> None:
+            self.pieces = [b"a\nb", b"\nc"]
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            return self.pieces.pop(0) if self.pieces else b""
+
+    batches = list(read_batches(OnlyRead()))  # type: ignore[arg-type]
+    assert [line for b in batches for line in b.column("line").to_pylist()] == ["a", "b", "c"]
+
+
 def test_head_is_passed_back_without_loss() -> None:
     stream = io.BufferedReader(io.BytesIO(b"one\ntwo\nthree"))  # type: ignore[arg-type]
     head = read_head(stream)

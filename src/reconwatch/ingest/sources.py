@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import importlib
 import io
+import mmap
 import os
 import re
 import stat
@@ -766,7 +767,9 @@ def read_batches(
     32 MiB ``bytes`` per block, joined to the carried-over line and sliced
     again, cost more than the cutting itself (page faults on fresh memory).
     """
-    buffer = bytearray(max(len(head), block_bytes) + block_bytes)
+    # Anonymous memory is zeroed page by page as it is first touched: a small
+    # input costs a few pages, not a whole zero-filled block (a bytearray).
+    buffer = _buffer(max(len(head), block_bytes) + block_bytes)
     view = memoryview(buffer)
     view[: len(head)] = head
     pending = len(head)  # bytes of unfinished line at the front of ``buffer``
@@ -777,7 +780,7 @@ def read_batches(
         if len(buffer) - pending < block_bytes:
             # A line longer than a block: a bigger buffer (never resized in
             # place: a slice of the old one may still be exported).
-            grown = bytearray(pending + block_bytes)
+            grown = _buffer(pending + block_bytes)
             grown[:pending] = view[:pending]
             buffer, view = grown, memoryview(grown)
         got, error = 0, fault
@@ -816,14 +819,19 @@ def read_batches(
         yield _split(tail, next_line)
 
 
+def _buffer(size: int) -> mmap.mmap:
+    """``size`` bytes of anonymous memory, writable, zeroed lazily by the kernel."""
+    return mmap.mmap(-1, size)
+
+
 def _read_into(stream: BinaryIO, target: memoryview) -> tuple[int, Exception | None]:
     """Fill ``target`` from ``stream`` as far as it goes: the byte count, and the
     error that stopped reading early (None if none).
 
-    Read in the stream's own pieces (``readinto1``, else ``read1``): a plain
-    ``read(size)`` that fails part-way (a truncated or corrupt compressed file)
-    loses everything it had decompressed in that call, up to a whole block of
-    good lines.
+    Read in the stream's own pieces (``readinto1`` or ``readinto``, else
+    ``read1`` or ``read``): a plain ``read(size)`` that fails part-way (a
+    truncated or corrupt compressed file) loses everything it had decompressed
+    in that call, up to a whole block of good lines.
     """
     readinto = getattr(stream, "readinto1", None) or getattr(stream, "readinto", None)
     read = getattr(stream, "read1", None) or stream.read
@@ -831,7 +839,11 @@ def _read_into(stream: BinaryIO, target: memoryview) -> tuple[int, Exception | N
     while got < len(target):
         try:
             if readinto is not None:
-                count = readinto(target[got:]) or 0
+                try:
+                    count = readinto(target[got:]) or 0
+                except NotImplementedError:  # a raw stream that only has read()
+                    readinto = None
+                    continue
             else:
                 piece = read(len(target) - got)
                 count = len(piece)
