@@ -139,6 +139,7 @@ static void scan_line(const unsigned char *s, size_t begin, size_t end, Span spa
 /* Appends s[span) to the column; 0 on success, -1 when memory or int32 runs out. */
 static int append(Column *column, const unsigned char *s, Span span) {
     size_t n = span.end - span.start;
+    if (n == 0) return 0; /* nothing to copy (and data may still be NULL) */
     if (column->len + n > (size_t)INT32_MAX) return -1;
     if (column->len + n > column->cap) {
         size_t cap = column->cap ? column->cap : 4096;
