@@ -12,6 +12,9 @@ $(BIN)/python:
 # setup.py builds the compiled netfilter scanner: a changed C file is built again.
 $(VENV)/.installed: pyproject.toml setup.py src/reconwatch/ingest/_nffields.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@$(BIN)/python -c "import reconwatch.ingest._nffields" 2>/dev/null || echo "note: built \
+	without the compiled netfilter scanner (no C compiler?): parsing is slower; after \
+	installing gcc, run 'make clean' and make again"
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.installed
