@@ -86,6 +86,10 @@ class FileStats:
     skipped: int = 0
     #: A reason the input could not be read to its end (unreadable, corrupt gzip...).
     error: str | None = None
+    #: ``error`` says why the input was left out on purpose (the same file named
+    #: twice, a FIFO met in a directory walk): warned about, but nothing meant to
+    #: be read was lost (``hunt`` and ``ingest`` exit 0, not 3, for it).
+    deliberate_skip: bool = False
     reject_reasons: dict[str, int] = field(default_factory=dict)
     #: Why the input was not read though nothing is wrong with it ("already in
     #: the lake"): shown in the accounting, not a warning like ``error``.

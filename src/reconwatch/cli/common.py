@@ -87,7 +87,9 @@ INCOMPLETE_INPUT_EXIT = 3
 
 def exit_if_incomplete(run: RunStats | None) -> None:
     """Exit with ``INCOMPLETE_INPUT_EXIT`` when an input of ``run`` stopped on an error."""
-    failed = [f for f in (run.files if run is not None else []) if f.error]
+    failed = [
+        f for f in (run.files if run is not None else []) if f.error and not f.deliberate_skip
+    ]
     if failed:
         total = len(run.files) if run is not None else 0
         click.echo(

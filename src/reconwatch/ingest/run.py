@@ -259,6 +259,7 @@ def ingest_source(
         head = read_head(stream, options.sniff_bytes)
     except (InputError, OSError, EOFError, zlib.error) as exc:
         stats.error = str(exc) if isinstance(exc, InputError) else f"{source.name}: {exc}"
+        stats.deliberate_skip = source.skipped is not None
         return stats
     parser_cls: type[Parser] | None
     if options.format == AUTO and source.format in registry.FORMATS:
