@@ -7,10 +7,10 @@ memory, so the limit really binds and the hunt completes because DuckDB
 spills to ``LAKE/_tmp``; the cases are those of an unbounded hunt.
 
 (The detections drop sources that cannot reach their thresholds first, so
-they need little memory: at 500,000 events and since ``traffic_spike`` does
-too, 72 MB no longer binds and 66 MB runs out of memory even with spilling,
-as some hash tables cannot spill. At 800,000 events 80-96 MB bind and
-complete, 70 MB runs out; see docs/benchmarks.md.)
+they need little memory: with a ``traffic_spike`` pre-filter that was tried,
+72 MB no longer bound at 500,000 events and 66 MB ran out of memory even with
+spilling, as some hash tables cannot spill; at 800,000 events 80-96 MB bound
+and completed. 88 MB leaves room either way; see docs/benchmarks.md.)
 """
 
 from __future__ import annotations

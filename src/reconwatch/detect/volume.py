@@ -37,7 +37,7 @@ import ibis.expr.types as ir
 
 from reconwatch.config import TrafficSpikeConfig
 from reconwatch.detect.campaign import ipv4_net24
-from reconwatch.detect.portscan import FINDING_TYPES, as_findings, busy_sources, scan_metrics
+from reconwatch.detect.portscan import FINDING_TYPES, as_findings, scan_metrics
 
 TRAFFIC_SPIKE: Final = "traffic_spike"
 
@@ -108,15 +108,8 @@ def traffic_spike(network: ir.Table, cfg: TrafficSpikeConfig) -> ir.Table:
     # Only a source with enough windows, one of them reaching min_events, can
     # spike, overall or towards one range (a range's windows are the source's
     # windows, its counts at most the source's). Nearly every source fails this
-    # cheap test, which spares the string work and medians below. Before it,
-    # one count per source drops those with fewer events in the whole input
-    # than the smallest spike (busy_sources: 0.3 s of 0.7 s on 2M events went
-    # to counting the windows of sources with a handful of events). Only here:
-    # ``events`` is read again below, and on Spark every reading repeats its
-    # plan (a pre-filtered ``events`` ran the driver out of heap).
-    least = cfg.min_events + max(cfg.min_baseline_windows - 1, 0)
-    counted = busy_sources(events, least)
-    per_window = counted.group_by(window).aggregate(_count=counted.count())
+    # cheap test, which spares the string work and medians below.
+    per_window = events.group_by(window).aggregate(_count=events.count())
     shape = per_window.group_by("source_ip").aggregate(
         _windows=per_window.count(), _busiest=per_window._count.max()
     )
