@@ -169,8 +169,8 @@ def test_exact_median_of_odd_and_even_counts() -> None:
 
 def test_the_smallest_source_that_can_spike_is_not_dropped_before_counting() -> None:
     # min_events in one window and one event in each of the other five baseline
-    # windows: 105 events in all, the fewest with which a source can spike.
-    # The pre-filter (busy_sources) keeps sources with at least that many.
+    # windows: 105 events in all, the fewest with which a source can spike
+    # (a bound any pre-filter by event count must respect).
     cfg = TrafficSpikeConfig()
     rows = [row for w in range(5) for row in window(w, 1)] + window(7, cfg.min_events)
     assert len(rows) == cfg.min_events + cfg.min_baseline_windows - 1
