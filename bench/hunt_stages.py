@@ -37,7 +37,7 @@ def main() -> None:
 
     from reconwatch.cases import build_cases
     from reconwatch.config import Config, EngineConfig
-    from reconwatch.detect import DETECTIONS, run_detections
+    from reconwatch.detect import DETECTIONS, busy_inputs, run_detections
     from reconwatch.engine import Engine
     from reconwatch.generate import write_netfilter_lines
     from reconwatch.ingest.run import ingest
@@ -65,13 +65,19 @@ def main() -> None:
         local = engine if engine.kind == "duckdb" else Engine(lake, config.engine, "duckdb")
         try:
             tables = engine.tables()
+            start = time.perf_counter()
+            busy = busy_inputs(tables, config.detect, None, engine.busy_events)
+            timings.append(("busy sources' events", time.perf_counter() - start))
             found = []
             for name, detection in DETECTIONS.items():
                 if any(table not in tables for table in detection.inputs):
                     continue  # no such logs in the lake: the hunt skips it too
                 start = time.perf_counter()
-                found.append(run_detections(tables, config.detect, [name], site=config.site))
+                found.append(
+                    run_detections(tables, config.detect, [name], site=config.site, busy=busy)
+                )
                 timings.append((f"detect {name}", time.perf_counter() - start))
+            engine.drop_busy()
             findings = pa.concat_tables(found)
             start = time.perf_counter()
             cases = build_cases(local.tables(), findings, config.triage.evidence_samples)

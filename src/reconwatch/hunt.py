@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from reconwatch.cases import Case, actor_of, build_cases, finding_of
 from reconwatch.config import Config
-from reconwatch.detect import DETECTIONS, run_detections
+from reconwatch.detect import DETECTIONS, busy_inputs, run_detections
 from reconwatch.detect.slow import SLOW, carry_state, commit_slow_state
 from reconwatch.engine import Engine
 from reconwatch.enrich import Enrichment
@@ -140,7 +140,12 @@ def _hunt(
             # With a state file, carry_state computes slow_scan (over state and
             # input): running it here as well would only be thrown away.
             names = None if state_file is None else [n for n in DETECTIONS if n != SLOW]
-            findings = run_detections(engine.tables(), config.detect, names, site=config.site)
+            detected = engine.tables()
+            try:
+                busy = busy_inputs(detected, config.detect, names, engine.busy_events)
+                findings = run_detections(detected, config.detect, names, config.site, busy=busy)
+            finally:
+                engine.drop_busy()
             slow_state = None
             if state_file is not None:
                 # On DuckDB whatever the detection engine: the state streams to

@@ -10,7 +10,7 @@ actor and window), so stages after detection may work on them in Python.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -66,3 +66,13 @@ class Detection(NamedTuple):
     inputs: tuple[str, ...] = ("network",)
     #: Takes ``site=SiteConfig`` too (which ranges and zones are ours or internal).
     site: bool = False
+    #: ``least_events(cfg)``: fewer events of one source in the first input
+    #: than this, and the detection cannot report that source, whatever the
+    #: other sources do. The runner may then give it only the events of the
+    #: sources with at least that many (``reconwatch.detect.busy_inputs``):
+    #: on internet-facing logs nearly every source sends a handful of packets.
+    #: None when a source's findings depend on other sources' events.
+    least_events: Callable[[Any], int] | None = None
+    #: Takes ``whole=`` too: the whole first input when the runner narrowed it
+    #: (dark space is judged from every source's traffic, probers from their own).
+    whole: bool = False

@@ -67,6 +67,12 @@ def ipv4_net24(ip: ir.StringValue) -> ir.StringValue:
     return ibis.ifelse(from_end >= 0, ip.substr(0, ip.length() - from_end - 1), ibis.null("string"))
 
 
+def distributed_least_events(cfg: DistributedScanConfig) -> int:
+    """A member probes ``min_member_hosts`` hosts, so it sent at least as many
+    failed probes; non-members' events never count."""
+    return cfg.min_member_hosts
+
+
 def distributed_scan(network: ir.Table, cfg: DistributedScanConfig) -> ir.Table:
     """Members of coordinated sweeps: ``distributed_scan`` findings, one per member source.
 
@@ -75,9 +81,8 @@ def distributed_scan(network: ir.Table, cfg: DistributedScanConfig) -> ir.Table:
     counts); ``window_start`` is the campaign window; score is the number of
     distinct hosts the whole campaign covered.
     """
-    # A member probes at least min_member_hosts hosts, so it has at least as
-    # many failed probes in the whole input: the rest cannot be members.
-    probes = busy_sources(failed_probes(network), cfg.min_member_hosts)
+    # The sources with too few failed probes cannot be members.
+    probes = busy_sources(failed_probes(network), distributed_least_events(cfg))
     probes = probes.mutate(
         network_transport=probes.network_transport.coalesce("unknown"),
         _net=ipv4_net24(probes.destination_ip),

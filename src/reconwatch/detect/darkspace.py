@@ -76,8 +76,17 @@ def dark_destinations(network: ir.Table, cfg: DarkSpaceConfig) -> ir.Table:
     return dark
 
 
+def dark_least_events(cfg: DarkSpaceConfig) -> int:
+    """A prober reached ``min_dark_hosts`` dark addresses, one event each at least."""
+    return cfg.min_dark_hosts
+
+
 def dark_space_probe(
-    network: ir.Table, cfg: DarkSpaceConfig, *, site: SiteConfig | None = None
+    network: ir.Table,
+    cfg: DarkSpaceConfig,
+    *,
+    site: SiteConfig | None = None,
+    whole: ir.Table | None = None,
 ) -> ir.Table:
     """Sources probing at least ``cfg.min_dark_hosts`` (5) dark addresses: ``dark_space_probe``.
 
@@ -87,13 +96,16 @@ def dark_space_probe(
     ``monitored`` is empty, those from inside ``site.home_networks`` to
     addresses outside it (an inside host failing to reach dead internet
     addresses is not probing our dark space). Score: distinct dark
-    addresses probed. No label.
+    addresses probed. No label. ``whole``: the whole input, when ``network``
+    holds only the events of the sources that may be reported
+    (``Detection.least_events``); which addresses are dark is judged from it.
     """
-    toward_dark = network.semi_join(dark_destinations(network, cfg), "destination_ip")
+    dark = dark_destinations(network if whole is None else whole, cfg)
+    toward_dark = network.semi_join(dark, "destination_ip")
     # Internet noise hits dark space all the time (half the events of a
     # generated 1M-line file), nearly all from sources that cannot reach the
     # threshold: drop them with one plain count before the range tests.
-    toward_dark = busy_sources(toward_dark, cfg.min_dark_hosts)
+    toward_dark = busy_sources(toward_dark, dark_least_events(cfg))
     home = site.home() if site is not None else []
     if home and not cfg.monitored:
         # Our dark space is ours: an inside host (a NAT gateway) failing to

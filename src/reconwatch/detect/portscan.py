@@ -200,6 +200,22 @@ def _windowed_candidates(
     return chosen.group_by(group).aggregate(**scan_metrics(chosen))
 
 
+def vertical_least_events(cfg: VerticalScanConfig) -> int:
+    """A vertical scan is ``min_ports`` failed probes at least (see ``Detection.least_events``)."""
+    return cfg.min_ports
+
+
+def horizontal_least_events(cfg: HorizontalScanConfig) -> int:
+    """A horizontal sweep is ``min_hosts`` failed probes at least."""
+    return cfg.min_hosts
+
+
+def block_least_events(cfg: BlockScanConfig) -> int:
+    """A block scan's window has ``min_pairs`` distinct pairs (and ``min_hosts``,
+    ``min_ports``), so at least as many failed probes."""
+    return max(cfg.min_pairs, cfg.min_hosts, cfg.min_ports)
+
+
 def vertical_scan(network: ir.Table, cfg: VerticalScanConfig) -> ir.Table:
     """One source probing many ports of one host: ``vertical_scan`` findings.
 
@@ -257,10 +273,7 @@ def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
     services on a few servers (say 5 x 5 = 25 pairs) out. Score: distinct
     pairs. No label: the finding is about the source as a whole.
     """
-    # A window needs min_pairs distinct pairs, so at least that many events
-    # (and min_hosts, min_ports): see busy_sources.
-    least = max(cfg.min_pairs, cfg.min_hosts, cfg.min_ports)
-    events = busy_sources(failed_probes(network), least)
+    events = busy_sources(failed_probes(network), block_least_events(cfg))
     # "host:port" is unambiguous even for IPv6 hosts: the port, all digits, is
     # what follows the last colon.
     events = events.mutate(

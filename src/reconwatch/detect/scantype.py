@@ -105,6 +105,11 @@ def scan_types(network: ir.Table) -> ir.Table:
     )
 
 
+def flag_least_events(cfg: FlagScanConfig) -> int:
+    """A flag scan is ``min_packets`` probe packets of one source at least."""
+    return cfg.min_packets
+
+
 def flag_scan(network: ir.Table, cfg: FlagScanConfig) -> ir.Table:
     """FIN, NULL and XMAS probes from one source: ``flag_scan`` findings.
 

@@ -52,10 +52,10 @@ import pyarrow.parquet as pq
 
 from reconwatch.config import SlowScanConfig
 from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, SORT_KEYS, Detection
-from reconwatch.detect.campaign import DISTRIBUTED, distributed_scan
-from reconwatch.detect.darkspace import DARK_SPACE, dark_space_probe
+from reconwatch.detect.campaign import DISTRIBUTED, distributed_least_events, distributed_scan
+from reconwatch.detect.darkspace import DARK_SPACE, dark_least_events, dark_space_probe
 from reconwatch.detect.portscan import FINDING_TYPES, as_findings, busy_sources, failed_probes
-from reconwatch.detect.volume import TRAFFIC_SPIKE, traffic_spike
+from reconwatch.detect.volume import TRAFFIC_SPIKE, traffic_least_events, traffic_spike
 from reconwatch.schema import TIMESTAMP, conform
 
 SLOW: Final = "slow_scan"
@@ -292,6 +292,7 @@ DETECTIONS: Final[dict[str, Detection]] = {
         "distributed_scan",
         "several sources splitting one sweep of a /24 between them (coordinated scan)",
         SCANNING_IP_BLOCKS,
+        least_events=distributed_least_events,
     ),
     SLOW: Detection(
         slow_scan,
@@ -305,11 +306,14 @@ DETECTIONS: Final[dict[str, Detection]] = {
         "one source probing addresses that nothing legitimate talks to (dark space)",
         SCANNING_IP_BLOCKS,
         site=True,
+        least_events=dark_least_events,
+        whole=True,
     ),
     TRAFFIC_SPIKE: Detection(
         traffic_spike,
         "traffic_spike",
         "a source's events per window far above its own median baseline",
         IP_ADDRESSES,
+        least_events=traffic_least_events,
     ),
 }

@@ -82,19 +82,28 @@ def walk(network: ir.Table, cfg: TRWConfig) -> ir.Table:
     return counted.mutate(llr=failures * up + successes * down).drop("_failed", "_row", "_failures")
 
 
-def _possible_scanners(network: ir.Table, cfg: TRWConfig, upper: float) -> ir.Table:
-    """``network`` without the sources whose walk cannot reach ``upper``: never a result change.
+def trw_least_events(cfg: TRWConfig) -> int:
+    """Failed events a source needs before its walk can reach the scanner boundary.
 
     A walk only climbs on failed first contacts, by ``up`` each, so reaching
-    ``upper`` takes at least ``upper / up`` of them, hence as many failed
-    events of the source. One plain count of failed events per source drops
-    the many sources that sent a handful of packets before the two window
-    sorts of the walk (on 2M generated events: 1.2M sources, 50 of them with
-    four failed events or more). The slack in the bound lets float rounding
-    keep a source, never drop one.
+    ``ln(PD/PF)`` takes at least ``ln(PD/PF) / up`` of them, hence as many
+    failed events of the source (4 with the defaults). The slack in the bound
+    lets float rounding keep a source, never drop one.
     """
+    upper = math.log(cfg.detection_probability / cfg.false_positive_probability)
     up = math.log((1 - cfg.theta1) / (1 - cfg.theta0))
-    least = math.ceil(upper / up - 1e-6) if up > 0 else 0
+    return max(1, math.ceil(upper / up - 1e-6)) if up > 0 else 1
+
+
+def _possible_scanners(network: ir.Table, cfg: TRWConfig) -> ir.Table:
+    """``network`` without the sources whose walk cannot reach the scanner boundary.
+
+    Never a result change (see ``trw_least_events``). One plain count of
+    failed events per source drops the many sources that sent a handful of
+    packets before the two window sorts of the walk (on 2M generated events:
+    1.2M sources, 50 of them with four failed events or more).
+    """
+    least = trw_least_events(cfg)
     if least <= 1:
         return network
     failed = network.filter(network.connection_outcome == "failed")
@@ -116,7 +125,7 @@ def trw_scan(network: ir.Table, cfg: TRWConfig) -> ir.Table:
     """
     upper = math.log(cfg.detection_probability / cfg.false_positive_probability)
     lower = math.log((1 - cfg.detection_probability) / (1 - cfg.false_positive_probability))
-    steps = walk(_possible_scanners(network, cfg, upper), cfg)
+    steps = walk(_possible_scanners(network, cfg), cfg)
     # Where each source's walk first crosses either boundary, as window
     # aggregates over the source: the walk is used once, where a group-by
     # joined back would have the engine compute it twice.

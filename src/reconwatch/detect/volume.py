@@ -89,6 +89,12 @@ def _spikes(cells: ir.Table, keys: Sequence[str], cfg: TrafficSpikeConfig) -> ir
     return spikes.select(*key_columns, "_window", "score")
 
 
+def traffic_least_events(cfg: TrafficSpikeConfig) -> int:
+    """A spike needs ``min_baseline_windows`` non-empty windows of the source
+    (overall or towards one range), one of them with ``min_events``."""
+    return cfg.min_events + cfg.min_baseline_windows - 1
+
+
 def traffic_spike(network: ir.Table, cfg: TrafficSpikeConfig) -> ir.Table:
     """Windows in which a source sends far more than it usually does: ``traffic_spike``.
 

@@ -1,0 +1,214 @@
+"""Detections handed only the busy sources' events find exactly what they find on all events.
+
+``busy_inputs`` narrows a table once to the sources with at least the lowest
+``Detection.least_events`` of the detections that take it; every bound must
+be a true lower bound, or a finding would be lost. These tests compare whole
+runs with and without narrowing, on the generated sample and under random
+thresholds around the bounds, and pin the edges: a source with exactly the
+bound, dark space judged from every source, the share limit.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from conftest import network_rows
+from reconwatch.config import Config, DetectConfig, load_config
+from reconwatch.detect import DETECTIONS, NARROW_FLOOR, busy_inputs, run_detections
+from reconwatch.engine import Engine
+from reconwatch.generate import ALL_FAMILIES, generate_sample
+from reconwatch.ingest.run import ingest
+from reconwatch.lake import Lake
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, Config]:
+    root = tmp_path_factory.mktemp("busy")
+    generate_sample(root / "sample", size=8000, seed=5, families=ALL_FAMILIES)
+    config = load_config(root / "sample" / "reconwatch.yaml")
+    lake = Lake(root / "lake")
+    ingest([str(root / "sample")], lake, config)
+    return lake, config
+
+
+@pytest.fixture()
+def engine(sample: tuple[Lake, Config]) -> Iterator[Engine]:
+    lake, config = sample
+    opened = Engine(lake, config.engine)
+    yield opened
+    opened.close()
+
+
+def both_ways(
+    engine: Engine, config: Config, detect: DetectConfig
+) -> tuple[pa.Table, pa.Table, int]:
+    """Findings without and with narrowing (always narrowed), and the narrowed row count."""
+    tables = engine.tables()
+    whole = run_detections(tables, detect, site=config.site)
+    busy = busy_inputs(tables, detect, None, partial(engine.busy_events, share_limit=1.0))
+    try:
+        narrowed = run_detections(tables, detect, site=config.site, busy=busy)
+        rows = busy["network"].events.count().execute() if "network" in busy else -1
+    finally:
+        engine.drop_busy()
+    return whole, narrowed, rows
+
+
+def test_narrowing_changes_no_finding_on_the_generated_sample(
+    engine: Engine, sample: tuple[Lake, Config]
+) -> None:
+    _, config = sample
+    whole, narrowed, rows = both_ways(engine, config, config.detect)
+    total = engine.tables()["network"].count().execute()
+    assert 0 < rows < total  # the noise's one-off sources are left out
+    detections = set(whole.column("detection").to_pylist())
+    assert {"vertical_scan", "horizontal_scan", "trw_scan", "dark_space_probe"} <= detections
+    assert narrowed.equals(whole)
+
+
+def random_thresholds(rng: random.Random) -> DetectConfig:
+    """Thresholds spread around NARROW_FLOOR and the sample's scanners' sizes."""
+    low = partial(rng.randint, 2, 12)
+    return DetectConfig.model_validate(
+        {
+            "vertical_scan": {"min_ports": low()},
+            "horizontal_scan": {"min_hosts": rng.randint(2, 30)},
+            "block_scan": {"min_hosts": low(), "min_ports": low(), "min_pairs": rng.randint(2, 45)},
+            "flag_scan": {"min_packets": rng.randint(1, 6)},
+            "trw": {"theta1": rng.choice([0.2, 0.3, 0.45])},
+            "distributed_scan": {"min_member_hosts": rng.randint(2, 10), "min_sources": 2},
+            "dark_space_probe": {"min_dark_hosts": rng.randint(1, 8)},
+            "traffic_spike": {
+                "min_events": rng.randint(1, 120),
+                "min_baseline_windows": rng.randint(3, 8),
+                "min_ratio": rng.choice([1.0, 2.0]),
+                "k": rng.choice([1.0, 6.0]),
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_narrowing_changes_no_finding_under_random_thresholds(
+    engine: Engine, sample: tuple[Lake, Config], seed: int
+) -> None:
+    _, config = sample
+    detect = random_thresholds(random.Random(seed))
+    whole, narrowed, rows = both_ways(engine, config, detect)
+    assert whole.num_rows > 0 and rows > 0
+    assert narrowed.equals(whole), seed
+
+
+def lake_of(tmp_path: Path, rows: list[dict[str, Any]]) -> Lake:
+    lake = Lake(tmp_path / "lake")
+    lake.write("network", network_rows(rows), "test")
+    return lake
+
+
+def noise(count: int) -> list[dict[str, Any]]:
+    """One failed probe each from ``count`` sources (the internet's background)."""
+    return [
+        {
+            "source_ip": f"10.{n // 65536}.{n // 256 % 256}.{n % 256}",
+            "destination_ip": "203.0.113.1",
+        }
+        for n in range(count)
+    ]
+
+
+def test_a_source_with_exactly_the_bound_is_still_found(tmp_path: Path) -> None:
+    detect = DetectConfig()
+    least = DETECTIONS["vertical_scan"].least_events
+    assert least is not None and least(detect.vertical_scan) == detect.vertical_scan.min_ports
+    ports = detect.vertical_scan.min_ports
+    scanner = [
+        {
+            "source_ip": "198.51.100.9",
+            "destination_ip": "203.0.113.7",
+            "destination_port": p,
+            "seconds": p,
+        }
+        for p in range(1, ports + 1)
+    ]
+    engine = Engine(lake_of(tmp_path, scanner + noise(200)))
+    try:
+        tables = engine.tables()
+        busy = busy_inputs(tables, detect, None, engine.busy_events)
+        assert busy["network"].least == NARROW_FLOOR  # TRW's 4 is the lowest bound
+        assert busy["network"].events.count().execute() == ports
+        found = run_detections(tables, detect, ["vertical_scan"], busy=busy)
+    finally:
+        engine.close()
+    assert found.column("source_ip").to_pylist() == ["198.51.100.9"]
+
+
+def test_dark_space_is_judged_from_every_source_when_narrowed(tmp_path: Path) -> None:
+    """A host that only a one-packet client reached is alive, narrowed table or not."""
+    prober = "198.51.100.66"
+    dark = [f"203.0.113.{h}" for h in range(50, 55)]
+    alive = "203.0.113.99"
+    rows = [
+        {"source_ip": prober, "destination_ip": host, "destination_port": 23, "seconds": n}
+        for n, host in enumerate([*dark, alive])
+    ]
+    rows.append(
+        {
+            "source_ip": "192.0.2.200",
+            "destination_ip": alive,
+            "destination_port": 443,
+            "event_action": "allowed",
+            "connection_outcome": "succeeded",
+            "seconds": 30,
+        }
+    )
+    detect = DetectConfig()
+    engine = Engine(lake_of(tmp_path, rows + noise(100)))
+    try:
+        tables = engine.tables()
+        busy = busy_inputs(tables, detect, None, engine.busy_events)
+        assert busy["network"].events.count().execute() == len(dark) + 1  # the client is gone
+        found = run_detections(tables, detect, ["dark_space_probe"], busy=busy)
+    finally:
+        engine.close()
+    assert found.column("source_ip").to_pylist() == [prober]
+    assert found.column("targets").to_pylist() == [dark]
+
+
+def test_busy_events_declines_when_busy_sources_hold_most_events(tmp_path: Path) -> None:
+    rows = [
+        {"source_ip": f"198.51.100.{s}", "destination_ip": "203.0.113.1", "destination_port": p}
+        for s in range(1, 4)
+        for p in range(10)
+    ]
+    engine = Engine(lake_of(tmp_path, rows + noise(20)))
+    try:
+        network = engine.tables()["network"]
+        assert engine.busy_events(network, 4) is None  # 30 of 50 events are busy
+        narrowed = engine.busy_events(network, 4, share_limit=0.7)
+        assert narrowed is not None and narrowed.count().execute() == 30
+        assert busy_inputs({"network": network}, DetectConfig(), None, engine.busy_events) == {}
+        engine.drop_busy()
+        temporary = engine.con.con.sql("SELECT table_name FROM duckdb_tables() WHERE temporary")
+        assert temporary.fetchall() == []
+    finally:
+        engine.close()
+
+
+def test_one_detection_alone_is_not_narrowed(engine: Engine) -> None:
+    calls: list[int] = []
+
+    def narrow(table: Any, least: int) -> None:
+        calls.append(least)
+
+    tables = engine.tables()
+    assert busy_inputs(tables, DetectConfig(), ["vertical_scan"], narrow) == {}
+    assert calls == []
+    busy_inputs(tables, DetectConfig(), ["vertical_scan", "horizontal_scan", "flag_scan"], narrow)
+    assert calls == [DetectConfig().vertical_scan.min_ports]  # flag_scan's 3 is under the floor
