@@ -9,6 +9,8 @@ every finding.
 
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 import hashlib
 from collections import defaultdict
@@ -313,6 +315,8 @@ def build_cases(
     spans = _spans(excluded) if excluded else None
 
     cached: dict[str, ir.Table] = {}
+    # Each cache is released when the cases are built, even if one release fails.
+    releases = contextlib.ExitStack()
 
     def events_of(name: str) -> ir.Table:
         """The actors' events of table ``name``, cut from the lake once.
@@ -338,14 +342,11 @@ def build_cases(
             table._find_backend(use_default=False)
         except IbisError:
             return events
-        cached[name] = events.cache()
+        cached[name] = releases.enter_context(events.cache())
         return cached[name]
 
-    try:
+    with releases:
         return _cases_of(tables, found, sources, actors, events_of, evidence_samples)
-    finally:
-        for table in cached.values():
-            table.release()
 
 
 def _cases_of(

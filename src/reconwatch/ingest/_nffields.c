@@ -73,6 +73,19 @@ static inline int starts(const unsigned char *s, size_t i, size_t end, const cha
 
 #define LIT(s) (s), (sizeof(s) - 1)
 
+/* "A=(\S*) B=(\S*)" at ``i`` (``a`` and ``b`` are " A=" and " B=", each ``n``
+ * bytes): fills both spans and returns 1, or returns 0 and leaves them. */
+static inline int pair(const unsigned char *s, size_t i, size_t end, const char *a, const char *b,
+                       size_t n, Span *first, Span *second) {
+    if (!starts(s, i, end, a, n)) return 0;
+    size_t one = i + n, one_end = non_space_run(s, one, end);
+    if (!starts(s, one_end, end, b, n)) return 0;
+    size_t two = one_end + n;
+    *first = (Span){one, one_end};
+    *second = (Span){two, non_space_run(s, two, end)};
+    return 1;
+}
+
 /* Finds the four matches in s[begin, end) and fills ``spans`` (empty = ''). */
 static void scan_line(const unsigned char *s, size_t begin, size_t end, Span spans[N_FIELDS]) {
     int have_addresses = 0, have_ttl = 0, have_proto = 0, have_window = 0;
@@ -82,15 +95,8 @@ static void scan_line(const unsigned char *s, size_t begin, size_t end, Span spa
         const unsigned char *space = memchr(s + p, ' ', end - p);
         if (space == NULL) break;
         p = (size_t)(space - s);
-        if (!have_addresses && starts(s, p, end, LIT(" SRC="))) {
-            size_t src = p + 5, src_end = non_space_run(s, src, end);
-            if (starts(s, src_end, end, LIT(" DST="))) {
-                size_t dst = src_end + 5;
-                spans[F_SRC] = (Span){src, src_end};
-                spans[F_DST] = (Span){dst, non_space_run(s, dst, end)};
-                have_addresses = 1;
-            }
-        }
+        if (!have_addresses)
+            have_addresses = pair(s, p, end, " SRC=", " DST=", 5, &spans[F_SRC], &spans[F_DST]);
         if (!have_ttl) {
             size_t value = 0;
             if (starts(s, p, end, LIT(" TTL=")))
@@ -111,14 +117,7 @@ static void scan_line(const unsigned char *s, size_t begin, size_t end, Span spa
         if (!have_proto && starts(s, p, end, LIT(" PROTO="))) {
             size_t proto = p + 7, proto_end = non_space_run(s, proto, end);
             spans[F_PROTO] = (Span){proto, proto_end};
-            if (starts(s, proto_end, end, LIT(" SPT="))) {
-                size_t spt = proto_end + 5, spt_end = non_space_run(s, spt, end);
-                if (starts(s, spt_end, end, LIT(" DPT="))) {
-                    size_t dpt = spt_end + 5;
-                    spans[F_SPT] = (Span){spt, spt_end};
-                    spans[F_DPT] = (Span){dpt, non_space_run(s, dpt, end)};
-                }
-            }
+            pair(s, proto_end, end, " SPT=", " DPT=", 5, &spans[F_SPT], &spans[F_DPT]);
             have_proto = 1;
         }
         if (!have_window && starts(s, p, end, LIT(" WINDOW=")) && p + 8 < end &&

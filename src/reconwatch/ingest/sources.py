@@ -720,7 +720,7 @@ def _repeated(source: Source, first: str, repeats: list[str]) -> Source:
     return Source(", ".join(others) or first, source.path, skipped=reason)
 
 
-def _split(block: bytes | memoryview, first_line: int, has_cr: bool | None = None) -> pa.Table:
+def _split(block: bytes | memoryview, first_line: int, has_cr: bool) -> pa.Table:
     """``block`` cut at its newlines into numbered lines.
 
     The block is wrapped as one Arrow binary value (no copy, no Python
@@ -729,7 +729,7 @@ def _split(block: bytes | memoryview, first_line: int, has_cr: bool | None = Non
     Decoding every block took about five times as long as this. The lines
     are new Arrow buffers: nothing returned refers to ``block`` (whose memory
     ``read_batches`` reuses). ``has_cr``: whether the block holds a carriage
-    return, when the caller knows (looked up here otherwise).
+    return (the caller looks in its own buffer, without a copy).
     """
     offsets = pa.array([0, len(block)], pa.int64()).buffers()[1]
     whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(block)])
@@ -740,8 +740,6 @@ def _split(block: bytes | memoryview, first_line: int, has_cr: bool | None = Non
         text = str(block, "utf-8", errors="replace")
         lines = pc.list_flatten(pc.split_pattern(pa.array([text], pa.large_string()), "\n"))
         lines = lines.cast(pa.string())
-    if has_cr is None:
-        has_cr = bytes(block).find(b"\r") >= 0 if isinstance(block, memoryview) else b"\r" in block
     if has_cr:
         lines = pc.utf8_rtrim(lines, "\r")
     numbers = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
@@ -816,7 +814,7 @@ def read_batches(
         yield batch
     tail = bytes(view[cut + 1 : pending])
     if tail and not (hold is not None and hold.keep(tail)):
-        yield _split(tail, next_line)
+        yield _split(tail, next_line, b"\r" in tail)
 
 
 def _buffer(size: int) -> mmap.mmap:
