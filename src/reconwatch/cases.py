@@ -10,7 +10,6 @@ every finding.
 from __future__ import annotations
 
 import contextlib
-
 import datetime as dt
 import hashlib
 from collections import defaultdict
@@ -22,12 +21,12 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from ibis.common.exceptions import IbisError
 
 from reconwatch.detect.ids import is_exploit
 from reconwatch.detect.scantype import scan_types
 from reconwatch.detect.tools import hints_from_findings, hints_from_packets, packet_stats
 from reconwatch.detect.web import is_admin_interface, is_secret
+from reconwatch.engine import cached
 
 #: Cap on list-valued facts kept per case (targets, ports, exposed services):
 #: a /16 sweep has 65,536 targets; counts stay exact, lists are samples.
@@ -314,7 +313,7 @@ def build_cases(
     actors = ibis.memtable(pa.table({"actor": pa.array(sources, pa.string())}))
     spans = _spans(excluded) if excluded else None
 
-    cached: dict[str, ir.Table] = {}
+    cut: dict[str, ir.Table] = {}
     # Each cache is released when the cases are built, even if one release fails.
     releases = contextlib.ExitStack()
 
@@ -322,13 +321,12 @@ def build_cases(
         """The actors' events of table ``name``, cut from the lake once.
 
         A dozen queries below read them: each one joined the whole table (2M
-        events) to the actors again before they were cached (in a temporary
-        table of the table's backend, released when the cases are built). A
-        table with no backend of its own (an in-memory table) is not cached:
-        its cache would land on another backend than the lake's tables.
+        events) to the actors again before they were cached (``engine.cached``:
+        a temporary table of the lake's backend, released when the cases are
+        built).
         """
-        if name in cached:
-            return cached[name]
+        if name in cut:
+            return cut[name]
         table = tables[name]
         events = table.join(actors, table.source_ip == actors.actor).select(table)
         if spans is not None:
@@ -338,12 +336,8 @@ def build_cases(
                 events.timestamp <= spans._span_last,
             ]
             events = events.anti_join(spans, within)
-        try:
-            table._find_backend(use_default=False)
-        except IbisError:
-            return events
-        cached[name] = releases.enter_context(events.cache())
-        return cached[name]
+        cut[name] = cached(events, releases)
+        return cut[name]
 
     with releases:
         return _cases_of(tables, found, sources, actors, events_of, evidence_samples)

@@ -14,12 +14,14 @@ timestamps with ``from_unixtime``, which reads the session zone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+from ibis.common.exceptions import IbisError
 
 from reconwatch import schema
 from reconwatch.config import EngineConfig
@@ -31,6 +33,22 @@ ENGINES = ("duckdb", "spark")
 #: ``busy_events`` declines when the busy sources hold more than this share
 #: of the events: copying most of a table to skip a little of it does not pay.
 BUSY_SHARE_LIMIT = 0.5
+
+
+def cached(expr: ir.Table, releases: contextlib.ExitStack) -> ir.Table:
+    """``expr`` computed once into a temporary table of its backend, released
+    when ``releases`` closes, for a result that several queries read.
+
+    An expression over in-memory tables only is returned as it is: it has no
+    backend of its own, and its cache would land on Ibis's default backend,
+    which the lake's tables could then not be joined with ("Multiple backends
+    found").
+    """
+    try:
+        expr._find_backend(use_default=False)
+    except IbisError:
+        return expr
+    return releases.enter_context(expr.cache())
 
 
 class EngineError(Exception):

@@ -23,6 +23,7 @@ The shape is a contract (documented in docs/cases-json.md, used by the web UI)::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 from collections import defaultdict
@@ -34,6 +35,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from reconwatch.cases import Case
+from reconwatch.engine import cached
 
 #: At most this many time buckets per case: enough to see bursts and pauses,
 #: few enough for a chart a browser draws instantly.
@@ -146,7 +148,20 @@ def attach_series(tables: Mapping[str, ir.Table], cases: Sequence[Case]) -> None
             dataset=ibis.literal(name),
         )
 
-    everything = ibis.union(*(events_of(name) for name in present))
+    # Read three times below: cut from the lake once (a temporary table).
+    with contextlib.ExitStack() as releases:
+        everything = cached(ibis.union(*(events_of(name) for name in present)), releases)
+        _fill(everything, tables, mapping, others, cases)
+
+
+def _fill(
+    everything: ir.Table,
+    tables: Mapping[str, ir.Table],
+    mapping: ir.Table,
+    others: ir.Table | None,
+    cases: Sequence[Case],
+) -> None:
+    """``attach_series`` once the cases' events (``everything``) can be read."""
     spans = everything.group_by("_case").aggregate(
         start=everything._epoch.min(), end=everything._epoch.max()
     )
@@ -166,7 +181,7 @@ def attach_series(tables: Mapping[str, ir.Table], cases: Sequence[Case]) -> None
     series = {index: empty_series(size) for index, size in buckets.items()}
     _timeline(everything, sizes, series)
     if "network" in tables:
-        _heatmap(events_of("network"), series)
+        _heatmap(everything.filter(everything.dataset == "network"), series)
     if "dns" in tables:
         _dns(_of_cases(tables["dns"], mapping, others), sizes, series)
     for index, case in enumerate(cases):
