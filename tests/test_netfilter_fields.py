@@ -33,30 +33,15 @@ def test_the_compiled_scanner_is_built() -> None:
 
 
 def regex_fields(lines: list[str]) -> dict[str, list[str]]:
-    """The eight texts as DuckDB's regexes capture them (the specification)."""
+    """The texts as DuckDB's regexes capture them (the specification, and what the
+    parser runs when the scanner is not built)."""
     con = duckdb.connect()
     con.register("batch_lines", pa.table({"line": pa.array(lines, pa.string())}))
-    rows = con.execute(
-        """
-        SELECT addr.src, addr.dst, ttl_id.ttl, ttl_id.id, pp.proto, pp.spt, pp.dpt,
-               regexp_extract(line, $window)
-        FROM (
-            SELECT line,
-                   regexp_extract(line, $addresses, ['src', 'dst']) AS addr,
-                   regexp_extract(line, $ttl_id, ['ttl', 'id']) AS ttl_id,
-                   regexp_extract(line, $proto_ports, ['proto', 'spt', 'dpt']) AS pp
-            FROM batch_lines
-        )
-        """,
-        {
-            "addresses": nf.ADDRESSES,
-            "ttl_id": nf.TTL_ID,
-            "proto_ports": nf.PROTO_PORTS,
-            "window": nf.WINDOW_FLAGS,
-        },
-    ).fetchall()
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(nf.FIELD_NAMES)
-    return {name: list(values) for name, values in zip(nf.FIELD_NAMES, columns, strict=True)}
+    # The parser cuts WINDOW..flags of TCP lines only; the scanner, of every line.
+    columns = nf.FIELD_COLUMNS.replace("f_window", "regexp_extract(line, $window) AS f_window")
+    query = f"SELECT {columns} FROM {nf._regex_fields_sql('batch_lines')}"
+    table = con.sql(query, params={"window": nf.WINDOW_FLAGS}).to_arrow_table()
+    return {name: table.column(name).to_pylist() for name in nf.FIELD_NAMES}
 
 
 def compiled_fields(lines: list[str]) -> dict[str, list[str]]:
@@ -113,6 +98,43 @@ EDGE_CASES = [
     " SRC=\u00e9\u00e9 DST=\U0001f600 PROTO=\u0661 TTL=\u0661",
     "SRC=1.2.3.4 DST=5.6.7.8 PROTO=TCP",  # no space before: no match
     "\x00 SRC=\x00 DST=\x00",
+    # The envelope and the head: PRI, both stamp kinds, tags with and without pid.
+    "<13>Sep 30 10:09:23 fw1 kernel: [1.2] IN=eth0 OUT=eth1 SRC=1",
+    "<1234>Sep 30 10:09:23 fw1 kernel: IN=eth0",
+    "<>Sep 30 10:09:23 fw1 kernel: IN=eth0",
+    "Sep  8 10:09:23 fw1 kernel: IN=eth0 OUT= SRC=1",
+    "Sep 8 10:09:23 fw1 kernel: IN=eth0 OUT= SRC=1",
+    "Sep   8 10:09:23 fw1 kernel: IN=eth0",
+    "Sep 308 10:09:23 fw1 kernel: IN=eth0",
+    "SEP 30 10:09:23 fw1 kernel: IN=eth0",
+    "Sep 30 10:9:23 fw1 kernel: IN=eth0",
+    "2026-09-30T10:09:23+0200 host kernel: IN= OUT=eth0",
+    "2023-03-18T20:36:59.594792+01:00 host kernel: x IN=a OUT=b",
+    "2023-03-18T20:36:59.123456789-01:00 host kernel: x IN=a",
+    "2023-03-18T20:36:59.1234567890+01:00 host kernel: IN=",
+    "2023-03-18T20:36:59Z host sshd[12]: Failed",
+    "2023-03-18T20:36:59Z host sshd[x]: Failed",
+    "2023-03-18T20:36:59Z host sshd[12]x: Failed",
+    "2023-03-18T20:36:59Z host sshd[]: a=b",
+    "2023-03-18T20:36:59+02:0x host k: a=b",
+    "2023-03-18T20:36:59+02 host k: a=b",
+    "2023-03-18T20:36:59. host k: a=b",
+    "2023-03-18 20:36:59Z host k: a=b",
+    "Sep 30 10:09:23 host\tkernel: a=b",
+    "Sep 30 10:09:23  host kernel: a=b",
+    "Sep 30 10:09:23 fw1 kernel:IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: no equals here",
+    "Sep 30 10:09:23 fw1 kernel: ",
+    "Sep 30 10:09:23 fw1 kernel:",
+    "Sep 30 10:09:23 fw1 kernel",
+    "Sep 30 10:09:23 fw1 ker:nel: IN=x",
+    "Sep 30 10:09:23 fw1 [kernel]: IN=x",
+    "<4>1 2026-09-30T10:09:23.123+02:00 host app procid msgid - IN=a",
+    "Sep 30 10:09:23 fw1 kernel: IN=eth0  OUT=x",
+    "Sep 30 10:09:23 fw1 kernel: IN=eth0 OUT=x OUT=y",
+    "Sep 30 10:09:23 fw1 kernel: IN=eth0\tOUT=x",
+    "Sep 30 10:09:23 fw1 kernel: =",
+    "Sep 30 10:09:23 fw1 kernel: \u00e9 IN=\u00e9 OUT=\U0001f600",
 ]
 
 
@@ -126,7 +148,61 @@ PIECES = st.one_of(
     st.text(alphabet="0123456789abcdefABCDEF:. x", max_size=6),
     st.text(max_size=4),
 )
-LINES = st.lists(st.lists(PIECES, max_size=24).map("".join), min_size=1, max_size=40)
+
+
+#: Syslog envelopes built part by part, each part mostly valid and sometimes
+#: not, so that every branch of the envelope is reached (random text rarely
+#: makes a valid stamp).
+def _part(valid: list[str], invalid: list[str]) -> st.SearchStrategy[str]:
+    """A valid piece 17 times in 20, else an invalid one or any short text."""
+    return st.tuples(
+        st.integers(0, 19), st.sampled_from(valid), st.sampled_from(invalid), st.text(max_size=3)
+    ).map(lambda c: c[1] if c[0] < 17 else c[2] if c[0] < 19 else c[3])
+
+
+ENVELOPE = st.tuples(
+    _part(["", "<13>", "<4>", "<191>"], ["<1234>", "<>", "<1", "<x>"]),
+    _part(
+        [
+            "Sep 30 10:09:23",
+            "Oct  8 00:00:00",
+            "Oct 8 23:59:59",
+            "2026-09-30T10:09:23Z",
+            "2026-09-30T10:09:23+0200",
+            "2023-03-18T20:36:59.594792+01:00",
+            "2023-03-18T20:36:59.123456789-01:00",
+        ],
+        [
+            "Sep   8 10:09:23",
+            "SEP 30 10:09:23",
+            "Sep 308 10:09:23",
+            "Sep 30 10:9:23",
+            "2026-09-30T10:09:23",
+            "2026-09-30T10:09:23.+02:00",
+            "2026-09-30T10:09:23.1234567890Z",
+            "2026-09-30T10:09:23+02:0",
+            "2026-09-30 10:09:23Z",
+        ],
+    ),
+    _part([" "], ["  ", "\t", ""]),
+    _part(["fw1", "host.example", "\u00e9"], ["", "-"]),
+    _part([" "], ["  ", "\t", ""]),
+    _part(["kernel", "sshd", "named"], ["", "ker:nel", "[k]", "k]"]),
+    _part(["", "[12]"], ["[]", "[x]", "[12", "[12]x"]),
+    _part([":", ": "], ["", ";"]),
+    _part(
+        ["", " [1.2] IN=eth0 OUT=", " [UFW BLOCK] IN=eth0 OUT=eth1 ", " OUT=eth0 ", " IN="],
+        [" no equals", " =", " IN=a  OUT=b", " IN=a\tOUT=b", " IN=a OUT=b OUT=c", "IN=a"],
+    ),
+).map("".join)
+LINES = st.lists(
+    st.one_of(
+        st.lists(PIECES, max_size=24).map("".join),
+        st.tuples(ENVELOPE, st.lists(PIECES, max_size=12).map("".join)).map("".join),
+    ),
+    min_size=1,
+    max_size=40,
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,11 +1,12 @@
 /*
- * The netfilter LOG fields in one pass per line: the compiled twin of four
- * regular expressions in reconwatch/ingest/netfilter.py.
+ * The netfilter LOG fields in one pass per line: the compiled twin of six
+ * regular expressions in reconwatch/ingest/netfilter.py and syslog.py.
  *
  * The SQL parser cuts SRC/DST, TTL/ID, PROTO/SPT/DPT and the WINDOW..flags
- * text with four unanchored RE2 searches; they were 60% of its time. This
- * module finds the same four matches while walking each line's spaces once
- * and returns the eight captured texts as Arrow string buffers. It implements
+ * text with four unanchored RE2 searches; they were 60% of its time, and the
+ * syslog envelope and the head split most of the rest. This module finds the
+ * same matches while walking each line's spaces once and returns the fifteen
+ * captured texts as Arrow string buffers. It implements
  * exactly what the patterns say under RE2's leftmost-first rules (the SQL is
  * the specification; tests/test_netfilter_fields.py compares the two on
  * generated and random lines):
@@ -15,10 +16,20 @@
  *   PROTO_PORTS   " PROTO=(\S*)(?: SPT=(\S*) DPT=(\S*))?"
  *   WINDOW_FLAGS  " WINDOW=\d+(?: RES=0x[0-9A-Fa-f]{2})?[^=]*"   (whole match)
  *
+ * and, anchored at the line's start, the syslog envelope with the netfilter
+ * head (syslog.bsd_iso_pattern(netfilter.HEAD): stamp, host, program, head)
+ * and the head's parts (netfilter.HEAD_PARTS: key part, value, OUT value):
+ *
+ *   ^(?:<\d{1,3}>)?(BSD_STAMP|ISO_STAMP) (\S+) ([^\s:\[\]]+)(?:\[\d+\])?:
+ *       (?: ([^=]*=\S*(?: OUT=\S*)?))?
+ *   ^([^=]*)=(\S*)(?: OUT=(\S*))?                       (over the head)
+ *
  * A greedy run followed by a literal that cannot belong to the run (a space
  * after \S*, a non-digit after \d+) never gives back characters, so each
  * match is decided at its first position without backtracking; the leftmost
- * position that matches wins. A pattern that does not match, and an optional
+ * position that matches wins. The same holds in the envelope: no stamp starts
+ * with '<', a fraction of ten digits leaves a digit where the zone must be,
+ * and the host, tag and head each end at the first byte they cannot take. A pattern that does not match, and an optional
  * group that does not take part, give '' (as DuckDB's regexp_extract does).
  *
  * Log lines are untrusted: every index is checked against the line's end, the
@@ -31,7 +42,24 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { F_SRC, F_DST, F_TTL, F_ID, F_PROTO, F_SPT, F_DPT, F_WINDOW, N_FIELDS };
+enum {
+    F_SRC,
+    F_DST,
+    F_TTL,
+    F_ID,
+    F_PROTO,
+    F_SPT,
+    F_DPT,
+    F_WINDOW,
+    F_STAMP,
+    F_HOST,
+    F_PROGRAM,
+    F_HEAD,
+    F_KEYPART,
+    F_VALUE,
+    F_OUT,
+    N_FIELDS
+};
 
 typedef struct {
     int32_t *offsets; /* n + 1 entries */
@@ -51,6 +79,10 @@ static inline int is_space(unsigned char c) {
 }
 
 static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static inline int is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+
+static inline int is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
 
 static inline int is_hex(unsigned char c) {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -86,11 +118,101 @@ static inline int pair(const unsigned char *s, size_t i, size_t end, const char 
     return 1;
 }
 
+/* True when s[i, i + n) is all digits except where ``shape`` (n bytes) has
+ * another character, which must then be there: "dddd-dd-ddTdd:dd:dd". */
+static int shaped(const unsigned char *s, size_t i, size_t end, const char *shape, size_t n) {
+    if (i > end || end - i < n) return 0;
+    for (size_t k = 0; k < n; k++) {
+        if (shape[k] == 'd' ? !is_digit(s[i + k]) : s[i + k] != (unsigned char)shape[k]) return 0;
+    }
+    return 1;
+}
+
+/* The end of a stamp starting at ``p`` (BSD_STAMP or ISO_STAMP), or 0 when none. */
+static size_t stamp_end(const unsigned char *s, size_t p, size_t end) {
+    if (p < end && is_upper(s[p])) {
+        /* [A-Z][a-z]{2}  ?\d{1,2} \d{2}:\d{2}:\d{2} */
+        if (end - p < 4 || !is_lower(s[p + 1]) || !is_lower(s[p + 2]) || s[p + 3] != ' ') return 0;
+        size_t q = p + 4;
+        if (q < end && s[q] == ' ') q++;
+        size_t day = q;
+        while (q < end && q - day < 2 && is_digit(s[q])) q++;
+        if (q == day || q >= end || s[q] != ' ') return 0;
+        q++;
+        return shaped(s, q, end, "dd:dd:dd", 8) ? q + 8 : 0;
+    }
+    /* \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2}) */
+    if (!shaped(s, p, end, "dddd-dd-ddTdd:dd:dd", 19)) return 0;
+    size_t q = p + 19;
+    if (q < end && s[q] == '.') {
+        size_t digits = digit_run(s, q + 1, end) - (q + 1);
+        if (digits == 0 || digits > 9) return 0; /* the zone cannot start at a '.' or digit */
+        q += 1 + digits;
+    }
+    if (q < end && s[q] == 'Z') return q + 1;
+    if (q < end && (s[q] == '+' || s[q] == '-') && shaped(s, q + 1, end, "dd", 2)) {
+        q += 3;
+        if (q < end && s[q] == ':') q++;
+        return shaped(s, q, end, "dd", 2) ? q + 2 : 0;
+    }
+    return 0;
+}
+
+/* RE2's [^\s:\[\]] */
+static inline int is_tag_char(unsigned char c) {
+    return !is_space(c) && c != ':' && c != '[' && c != ']';
+}
+
+/* The envelope and head at the start of s[begin, end) (see the top); spans stay
+ * empty where the pattern does not match, the head's when only it does not. */
+static void scan_envelope(const unsigned char *s, size_t begin, size_t end, Span spans[N_FIELDS]) {
+    size_t p = begin;
+    if (p < end && s[p] == '<') { /* (?:<\d{1,3}>)? -- no stamp starts with '<' */
+        size_t digits = digit_run(s, p + 1, end) - (p + 1);
+        if (digits == 0 || digits > 3 || p + 1 + digits >= end || s[p + 1 + digits] != '>') return;
+        p += digits + 2;
+    }
+    size_t stamp = p, stamp_stop = stamp_end(s, p, end);
+    if (stamp_stop == 0 || stamp_stop >= end || s[stamp_stop] != ' ') return;
+    size_t host = stamp_stop + 1, host_stop = non_space_run(s, host, end);
+    if (host_stop == host || host_stop >= end || s[host_stop] != ' ') return;
+    size_t program = host_stop + 1, program_stop = program;
+    while (program_stop < end && is_tag_char(s[program_stop])) program_stop++;
+    if (program_stop == program) return;
+    size_t colon = program_stop;
+    if (colon < end && s[colon] == '[') { /* (?:\[\d+\])? then ':' */
+        size_t pid_stop = digit_run(s, colon + 1, end);
+        if (pid_stop == colon + 1 || pid_stop >= end || s[pid_stop] != ']') return;
+        colon = pid_stop + 1;
+    }
+    if (colon >= end || s[colon] != ':') return;
+    spans[F_STAMP] = (Span){stamp, stamp_stop};
+    spans[F_HOST] = (Span){host, host_stop};
+    spans[F_PROGRAM] = (Span){program, program_stop};
+    /* (?: ([^=]*=\S*(?: OUT=\S*)?))? */
+    size_t head = colon + 1;
+    if (head >= end || s[head] != ' ') return;
+    head++;
+    const unsigned char *equals = memchr(s + head, '=', end - head);
+    if (equals == NULL) return;
+    size_t value = (size_t)(equals - s) + 1, value_stop = non_space_run(s, value, end);
+    size_t head_stop = value_stop;
+    spans[F_KEYPART] = (Span){head, value - 1};
+    spans[F_VALUE] = (Span){value, value_stop};
+    if (starts(s, value_stop, end, LIT(" OUT="))) {
+        size_t out = value_stop + 5;
+        head_stop = non_space_run(s, out, end);
+        spans[F_OUT] = (Span){out, head_stop};
+    }
+    spans[F_HEAD] = (Span){head, head_stop};
+}
+
 /* Finds the four matches in s[begin, end) and fills ``spans`` (empty = ''). */
 static void scan_line(const unsigned char *s, size_t begin, size_t end, Span spans[N_FIELDS]) {
     int have_addresses = 0, have_ttl = 0, have_proto = 0, have_window = 0;
     size_t p = begin;
     for (int f = 0; f < N_FIELDS; f++) spans[f].start = spans[f].end = begin;
+    scan_envelope(s, begin, end, spans);
     while (p < end) {
         const unsigned char *space = memchr(s + p, ' ', end - p);
         if (space == NULL) break;
@@ -162,7 +284,8 @@ static void free_columns(Column columns[N_FIELDS]) {
 
 PyDoc_STRVAR(scan_doc,
              "scan(offsets, data, offset, length)\n--\n\n"
-             "The eight captured texts (src, dst, ttl, id, proto, spt, dpt, window) of an\n"
+             "The fifteen captured texts (src, dst, ttl, id, proto, spt, dpt, window, stamp,\n"
+             "host, program, head, keypart, value, out) of an\n"
              "Arrow string array's rows offset..offset+length, given its int32 offsets and\n"
              "data buffers: a tuple of (offsets bytes, data bytes) pairs, one per text.");
 

@@ -24,9 +24,11 @@ are defined by short unanchored regexes (``ADDRESSES``, ``TTL_ID``,
 ``PROTO_PORTS``, ``WINDOW_FLAGS``) whose match covers only that field and its
 neighbours; a compiled scanner (``_nffields.c``, see ``with_compiled_fields``)
 captures exactly what they capture, in one pass per line, before the query
-runs, and the query runs the regexes itself only when the scanner was not
-built. A packet quoted inside an ICMP error (``[SRC=... PROTO=UDP SPT=...]``)
-comes after the outer fields, and the leftmost match is the outer packet's.
+runs -- and with them what the BSD/ISO syslog envelope regex and ``HEAD_PARTS``
+capture -- and the query runs the regexes itself only when the scanner was
+not built (``_regex_fields_sql``). A packet quoted inside an ICMP error
+(``[SRC=... PROTO=UDP SPT=...]``) comes after the outer fields, and the
+leftmost match is the outer packet's.
 """
 
 from __future__ import annotations
@@ -98,8 +100,23 @@ PROTO_PORTS: Final = r" PROTO=(\S*)(?: SPT=(\S*) DPT=(\S*))?"
 WINDOW_FLAGS: Final = r" WINDOW=\d+(?: RES=0x[0-9A-Fa-f]{2})?[^=]*"
 
 #: The texts the four patterns above capture, as the batch query names them:
-#: ADDRESSES' two groups, TTL_ID's two, PROTO_PORTS' three and WINDOW_FLAGS' match.
-FIELD_NAMES: Final = ("f_src", "f_dst", "f_ttl", "f_id", "f_proto", "f_spt", "f_dpt", "f_window")
+#: ADDRESSES' two groups, TTL_ID's two, PROTO_PORTS' three and WINDOW_FLAGS' match;
+#: then the syslog envelope's four groups (``syslog.bsd_iso_pattern(HEAD)``:
+#: stamp, host, program, head) and HEAD_PARTS' three groups over that head.
+FIELD_NAMES: Final = (
+    "f_src",
+    "f_dst",
+    "f_ttl",
+    "f_id",
+    "f_proto",
+    "f_spt",
+    "f_dpt",
+    "f_window",
+    *syslog.PRECUT,
+    "h_keypart",
+    "h_value",
+    "h_out",
+)
 FIELD_COLUMNS: Final = ", ".join(FIELD_NAMES)
 
 #: Sniffing looks this far into a line: the fields sit in its first few hundred characters.
@@ -161,8 +178,9 @@ class NetfilterParser(Parser):
         return f"CASE {' '.join(whens)} ELSE $nf_default_action END", params
 
     def _sql(self, view: str, compiled: bool) -> tuple[str, dict[str, object]]:
-        """The batch query over ``view``; ``compiled``: the view holds the ``f_`` field
-        columns already (``with_compiled_fields``), else regexes cut them here."""
+        """The batch query over ``view``; ``compiled``: the view holds the
+        ``FIELD_NAMES`` columns already (``with_compiled_fields``), else regexes
+        cut them here."""
         action, params = self._action_sql("lower(log_prefix)")
         params.update(self.envelope.params())
         flags = ", ".join(
@@ -178,14 +196,15 @@ class NetfilterParser(Parser):
             -- A regex, not trim(): RE2 stops at the first other character.
             WHERE NOT regexp_full_match(line, '\\s*')
         ),
-        env AS ({self.envelope.select_sql("lines", HEAD)}),
+        env AS ({self.envelope.select_sql("lines", HEAD, precut=True)}),
         cut AS (
             SELECT log_line, _row, line, {k.KIND}, {k.HOST}, {k.TIME}, {k.MONTH}, {k.DAY},
                    {k.TOD}, {k.MESSAGE},
                    CASE WHEN {k.KIND} IS NULL THEN
                        regexp_extract(line, {_lit(PROXMOX)}, ['chain', 'stamp', 'head'])
                    END AS pve,
-                   f_src, f_dst, f_ttl, f_id, f_proto, f_spt, f_dpt, f_window
+                   f_src, f_dst, f_ttl, f_id, f_proto, f_spt, f_dpt, f_window,
+                   h_keypart, h_value, h_out
             FROM env
         ),
         heads AS (
@@ -200,7 +219,12 @@ class NetfilterParser(Parser):
             FROM cut
         ),
         parts AS (
-            SELECT *, regexp_extract(head, {_lit(HEAD_PARTS)}, ['keypart', 'value', 'out']) AS hp
+            SELECT *,
+                   -- The head of a BSD or ISO envelope is split already.
+                   CASE WHEN {k.KIND} IN ('bsd', 'iso')
+                        THEN struct_pack(keypart := h_keypart, value := h_value, out := h_out)
+                        ELSE regexp_extract(head, {_lit(HEAD_PARTS)}, ['keypart', 'value', 'out'])
+                   END AS hp
             FROM heads
         ),
         keyed AS (
@@ -379,18 +403,31 @@ class NetfilterParser(Parser):
 
 
 def _regex_fields_sql(view: str) -> str:
-    """``view`` with the ``FIELD_NAMES`` columns cut by the four patterns (no scanner)."""
+    """``view`` with the ``FIELD_NAMES`` columns cut by their patterns (no scanner)."""
+    stamp, host, program, head = syslog.PRECUT
     return f"""(
-        SELECT *, addr.src AS f_src, addr.dst AS f_dst, ttl_id.ttl AS f_ttl,
-               ttl_id.id AS f_id, pp.proto AS f_proto, pp.spt AS f_spt, pp.dpt AS f_dpt,
-               CASE WHEN pp.proto = 'TCP' THEN regexp_extract(line, {_lit(WINDOW_FLAGS)}) END
-                   AS f_window
+        SELECT *, hp.keypart AS h_keypart, hp.value AS h_value, hp.out AS h_out
         FROM (
-            SELECT *,
-                   regexp_extract(line, {_lit(ADDRESSES)}, ['src', 'dst']) AS addr,
-                   regexp_extract(line, {_lit(TTL_ID)}, ['ttl', 'id']) AS ttl_id,
-                   regexp_extract(line, {_lit(PROTO_PORTS)}, ['proto', 'spt', 'dpt']) AS pp
-            FROM {view}
+            SELECT *, regexp_extract({head}, {_lit(HEAD_PARTS)}, ['keypart', 'value', 'out'])
+                   AS hp
+            FROM (
+                SELECT *, addr.src AS f_src, addr.dst AS f_dst, ttl_id.ttl AS f_ttl,
+                       ttl_id.id AS f_id, pp.proto AS f_proto, pp.spt AS f_spt, pp.dpt AS f_dpt,
+                       CASE WHEN pp.proto = 'TCP' THEN regexp_extract(line, {_lit(WINDOW_FLAGS)})
+                       END AS f_window,
+                       env.stamp AS {stamp}, env.host AS {host}, env.program AS {program},
+                       env.message AS {head}
+                FROM (
+                    SELECT *,
+                           regexp_extract(line, {_lit(ADDRESSES)}, ['src', 'dst']) AS addr,
+                           regexp_extract(line, {_lit(TTL_ID)}, ['ttl', 'id']) AS ttl_id,
+                           regexp_extract(line, {_lit(PROTO_PORTS)}, ['proto', 'spt', 'dpt'])
+                               AS pp,
+                           regexp_extract(line, {_lit(syslog.bsd_iso_pattern(HEAD))},
+                                          ['stamp', 'host', 'program', 'message']) AS env
+                    FROM {view}
+                )
+            )
         )
     )"""  # noqa: S608 - constant patterns, generated view name
 

@@ -67,6 +67,10 @@ TOD: Final = "sl_tod"
 #: Used inside ``select_sql`` only.
 STAMP: Final = "sl_stamp"
 
+#: The columns that hold the BSD/ISO envelope's four groups already cut, for
+#: ``select_sql(..., precut=True)`` (the netfilter scanner cuts them in C).
+PRECUT: Final = ("e_stamp", "e_host", "e_program", "e_head")
+
 #: A month that steps back by this many months or more starts the next year
 #: (Dec -> Jan is -11); one that jumps forward by more is a late line from the
 #: year before (Jan, then a Dec line relayed late). Half a year either way is
@@ -166,7 +170,7 @@ class SyslogEnvelope:
             return local
         return f"timezone('UTC', timezone($syslog_tz, {local}))"
 
-    def select_sql(self, source: str, message: str = r"(.*)") -> str:
+    def select_sql(self, source: str, message: str = r"(.*)", precut: bool = False) -> str:
         """A query over ``source`` (a relation with a ``line`` column) adding the envelope.
 
         Added columns: ``sl_kind`` ('bsd', 'iso', 'rfc5424', or NULL when no
@@ -178,9 +182,19 @@ class SyslogEnvelope:
         until ``resolve``, and for impossible stamps); and for RFC 3164
         ``sl_month``, ``sl_day`` and ``sl_tod`` (time of day), which ``resolve``
         needs. ``source`` keeps its columns; keep ``log_line`` among them.
+        ``precut``: ``source`` has the ``PRECUT`` columns, what
+        ``bsd_iso_pattern(message)`` captures on each line, cut beforehand.
         """
         fields = "['stamp', 'host', 'program', 'message']"
-        bsd_iso = sql_literal(bsd_iso_pattern(message))
+        bsd_iso = f"regexp_extract(line, {sql_literal(bsd_iso_pattern(message))}, {fields})"
+        if precut:
+            pieces = ", ".join(
+                f"{name} := {column}"
+                for name, column in zip(
+                    ("stamp", "host", "program", "message"), PRECUT, strict=True
+                )
+            )
+            bsd_iso = f"struct_pack({pieces})"
         rfc5424 = sql_literal(rfc5424_pattern(message))
         months = sql_literal(_MONTHS)
         iso_zoned = sql_literal(ISO_STAMP)
@@ -218,7 +232,7 @@ class SyslogEnvelope:
                 SELECT *,
                        -- A DFA-only test first: the RFC 5424 pattern runs for its lines only.
                        CASE WHEN is_5424 THEN regexp_extract(line, {rfc5424}, {fields})
-                            ELSE regexp_extract(line, {bsd_iso}, {fields}) END AS sl_env
+                            ELSE {bsd_iso} END AS sl_env
                 FROM (SELECT *, regexp_matches(line, '^<\\d{{1,3}}>1 ') AS is_5424
                       FROM {source})
             )
