@@ -11,6 +11,8 @@ import pyarrow as pa
 import pytest
 
 from reconwatch import schema
+from reconwatch.config import Config
+from reconwatch.lake import Lake
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -53,6 +55,21 @@ def table_rows(
         for field in table_schema
     }
     return pa.Table.from_pydict(columns, schema=table_schema)
+
+
+def sample_lake(root: Path, seed: int) -> tuple[Lake, Config]:
+    """Every log family's generated sample (8,000 lines) in a lake under ``root``,
+    with the sample's config (its site, exercises and thresholds)."""
+    from reconwatch.cli import SAMPLE_DIRS
+    from reconwatch.config import load_config
+    from reconwatch.generate import ALL_FAMILIES, generate_sample
+    from reconwatch.ingest.run import ingest
+
+    generate_sample(root / "sample", size=8000, seed=seed, families=ALL_FAMILIES)
+    config = load_config(root / "sample" / "reconwatch.yaml")
+    lake = Lake(root / "lake")
+    ingest([str(root / "sample" / d) for d in SAMPLE_DIRS], lake, config)
+    return lake, config
 
 
 def network_rows(rows: list[dict[str, Any]]) -> pa.Table:

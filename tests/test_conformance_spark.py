@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
-from reconwatch.cli import SAMPLE_DIRS
+from conftest import sample_lake
 from reconwatch.config import Config, EngineConfig, load_config
-from reconwatch.detect import DETECTIONS, run_detections
+from reconwatch.detect import DETECTIONS, busy_inputs, run_detections
 from reconwatch.engine import Engine
-from reconwatch.generate import ALL_FAMILIES, generate_sample
+from reconwatch.generate import generate_sample
 from reconwatch.hunt import hunt
 from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.lake import Lake
@@ -30,12 +31,7 @@ SPARK = EngineConfig(kind="spark", spark_master="local[2]")
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, Config]:
-    root = tmp_path_factory.mktemp("conformance")
-    generate_sample(root / "sample", size=8000, seed=11, families=ALL_FAMILIES)
-    config = load_config(root / "sample" / "reconwatch.yaml")
-    lake = Lake(root / "lake")
-    ingest([str(root / "sample" / d) for d in SAMPLE_DIRS], lake, config)
-    return lake, config
+    return sample_lake(tmp_path_factory.mktemp("conformance"), seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +43,14 @@ def spark_engine(generated: tuple[Lake, Config]) -> Iterator[Engine]:
 
 
 def findings_on(engine: Engine, config: Config, names: list[str] | None = None) -> pa.Table:
-    return run_detections(engine.tables(), config.detect, names)
+    """The findings; on DuckDB from the busy sources' events wherever a detection
+    can take them (Spark never narrows), so both ways are compared as well."""
+    tables = engine.tables()
+    busy = busy_inputs(tables, config.detect, names, partial(engine.busy_events, share_limit=1.0))
+    try:
+        return run_detections(tables, config.detect, names, busy=busy)
+    finally:
+        engine.drop_busy()
 
 
 def test_every_detection_is_identical_on_both_engines(

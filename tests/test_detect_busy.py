@@ -19,23 +19,16 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from conftest import network_rows
-from reconwatch.config import Config, DetectConfig, load_config
+from conftest import network_rows, sample_lake
+from reconwatch.config import Config, DetectConfig
 from reconwatch.detect import DETECTIONS, NARROW_FLOOR, busy_inputs, run_detections
 from reconwatch.engine import Engine
-from reconwatch.generate import ALL_FAMILIES, generate_sample
-from reconwatch.ingest.run import ingest
 from reconwatch.lake import Lake
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, Config]:
-    root = tmp_path_factory.mktemp("busy")
-    generate_sample(root / "sample", size=8000, seed=5, families=ALL_FAMILIES)
-    config = load_config(root / "sample" / "reconwatch.yaml")
-    lake = Lake(root / "lake")
-    ingest([str(root / "sample")], lake, config)
-    return lake, config
+    return sample_lake(tmp_path_factory.mktemp("busy"), seed=5)
 
 
 @pytest.fixture()
