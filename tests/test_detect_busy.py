@@ -181,15 +181,23 @@ def test_busy_events_declines_when_busy_sources_hold_most_events(tmp_path: Path)
         for p in range(10)
     ]
     engine = Engine(lake_of(tmp_path, rows + noise(20)))
+
+    def temporary() -> int:
+        query = "SELECT count(*) FROM duckdb_tables() WHERE temporary"
+        count: int = engine.con.con.sql(query).fetchall()[0][0]
+        return count
+
     try:
         network = engine.tables()["network"]
-        assert engine.busy_events(network, 4) is None  # 30 of 50 events are busy
         narrowed = engine.busy_events(network, 4, share_limit=0.7)
         assert narrowed is not None and narrowed.count().execute() == 30
+        assert temporary() == 2  # the busy sources and their events
+        # Declining drops its own count at once, and nothing made before it.
+        assert engine.busy_events(network, 4) is None  # 30 of 50 events are busy
+        assert temporary() == 2 and narrowed.count().execute() == 30
         assert busy_inputs({"network": network}, DetectConfig(), None, engine.busy_events) == {}
         engine.drop_busy()
-        temporary = engine.con.con.sql("SELECT table_name FROM duckdb_tables() WHERE temporary")
-        assert temporary.fetchall() == []
+        assert temporary() == 0
     finally:
         engine.close()
 

@@ -163,6 +163,7 @@ class Engine:
         sources = self._temporary("_busy_sources", counts.filter(counts._events >= least))
         kept = sources._events.sum().execute()
         if kept is not None and kept > share_limit * table.count().execute():
+            self.con.drop_table(self._busy.pop(), force=True)  # this call's table only
             return None
         return self._temporary("_busy_events", table.semi_join(sources, "source_ip"))
 
