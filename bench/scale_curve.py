@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import itertools
 import math
 import sys
 from dataclasses import dataclass
@@ -47,7 +48,10 @@ def _number(text: str) -> float | None:
 def read_table(doc: str) -> list[Point]:
     """The measured rows of the Scale table (rows not yet run are left out)."""
     section = doc.split("\n## Scale\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("|")]
+    lines = section.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("|"))
+    # The first table only: later ones in the section are other runs.
+    rows = list(itertools.takewhile(lambda line: line.startswith("|"), lines[start:]))
     header = [cell.strip() for cell in rows[0].strip("|").split("|")]
     column = {name: index for index, name in enumerate(header)}
     points = []
