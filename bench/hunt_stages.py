@@ -65,19 +65,19 @@ def main() -> None:
         local = engine if engine.kind == "duckdb" else Engine(lake, config.engine, "duckdb")
         try:
             tables = engine.tables()
-            start = time.perf_counter()
-            busy = busy_inputs(tables, config.detect, None, engine.busy_events)
-            timings.append(("busy sources' events", time.perf_counter() - start))
             found = []
-            for name, detection in DETECTIONS.items():
-                if any(table not in tables for table in detection.inputs):
-                    continue  # no such logs in the lake: the hunt skips it too
+            with engine.busy_sources() as narrow:
                 start = time.perf_counter()
-                found.append(
-                    run_detections(tables, config.detect, [name], site=config.site, busy=busy)
-                )
-                timings.append((f"detect {name}", time.perf_counter() - start))
-            engine.drop_busy()
+                busy = busy_inputs(tables, config.detect, None, narrow)
+                timings.append(("busy sources' events", time.perf_counter() - start))
+                for name, detection in DETECTIONS.items():
+                    if any(table not in tables for table in detection.inputs):
+                        continue  # no such logs in the lake: the hunt skips it too
+                    start = time.perf_counter()
+                    found.append(
+                        run_detections(tables, config.detect, [name], site=config.site, busy=busy)
+                    )
+                    timings.append((f"detect {name}", time.perf_counter() - start))
             findings = pa.concat_tables(found)
             start = time.perf_counter()
             cases = build_cases(local.tables(), findings, config.triage.evidence_samples)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +45,9 @@ def findings_on(engine: Engine, config: Config, names: list[str] | None = None) 
     """The findings; on DuckDB from the busy sources' events wherever a detection
     can take them (Spark never narrows), so both ways are compared as well."""
     tables = engine.tables()
-    busy = busy_inputs(tables, config.detect, names, partial(engine.busy_events, share_limit=1.0))
-    try:
+    with engine.busy_sources(share_limit=1.0) as narrow:
+        busy = busy_inputs(tables, config.detect, names, narrow)
         return run_detections(tables, config.detect, names, busy=busy)
-    finally:
-        engine.drop_busy()
 
 
 def test_every_detection_is_identical_on_both_engines(

@@ -39,18 +39,20 @@ def engine(sample: tuple[Lake, Config]) -> Iterator[Engine]:
     opened.close()
 
 
+#: The detections that may be narrowed (the others never see a narrowed table).
+NARROWABLE = [name for name, d in DETECTIONS.items() if d.least_events is not None]
+
+
 def both_ways(
     engine: Engine, config: Config, detect: DetectConfig
 ) -> tuple[pa.Table, pa.Table, int]:
     """Findings without and with narrowing (always narrowed), and the narrowed row count."""
     tables = engine.tables()
-    whole = run_detections(tables, detect, site=config.site)
-    busy = busy_inputs(tables, detect, None, partial(engine.busy_events, share_limit=1.0))
-    try:
-        narrowed = run_detections(tables, detect, site=config.site, busy=busy)
+    whole = run_detections(tables, detect, NARROWABLE, site=config.site)
+    with engine.busy_sources(share_limit=1.0) as narrow:
+        busy = busy_inputs(tables, detect, NARROWABLE, narrow)
+        narrowed = run_detections(tables, detect, NARROWABLE, site=config.site, busy=busy)
         rows = busy["network"].events.count().execute() if "network" in busy else -1
-    finally:
-        engine.drop_busy()
     return whole, narrowed, rows
 
 
@@ -189,14 +191,16 @@ def test_busy_events_declines_when_busy_sources_hold_most_events(tmp_path: Path)
 
     try:
         network = engine.tables()["network"]
-        narrowed = engine.busy_events(network, 4, share_limit=0.7)
-        assert narrowed is not None and narrowed.count().execute() == 30
-        assert temporary() == 2  # the busy sources and their events
-        # Declining drops its own count at once, and nothing made before it.
-        assert engine.busy_events(network, 4) is None  # 30 of 50 events are busy
-        assert temporary() == 2 and narrowed.count().execute() == 30
-        assert busy_inputs({"network": network}, DetectConfig(), None, engine.busy_events) == {}
-        engine.drop_busy()
+        with engine.busy_sources(share_limit=0.7) as narrow:
+            narrowed = narrow(network, 4)
+            assert narrowed is not None and narrowed.count().execute() == 30
+            assert temporary() == 2  # the busy sources and their events
+            # Declining drops its own count at once, and nothing made before it.
+            assert engine.busy_events(network, 4) is None  # 30 of 50 events are busy
+            assert temporary() == 2 and narrowed.count().execute() == 30
+        assert temporary() == 0  # dropped on leaving
+        with engine.busy_sources() as narrow:
+            assert busy_inputs({"network": network}, DetectConfig(), None, narrow) == {}
         assert temporary() == 0
     finally:
         engine.close()

@@ -15,8 +15,10 @@ timestamps with ``from_unixtime``, which reads the session zone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ibis
@@ -92,7 +94,7 @@ class Engine:
         #: Rows left out as copies of another file's (``reconwatch.copies``), by table.
         self.copies: dict[str, list[Copy]] = {}
         self._deduplicated: dict[tuple[str, tuple[str, ...]], ir.Table] = {}
-        self._busy: list[str] = []  # temporary tables made by busy_events
+        self._busy: list[str] = []  # temporary tables made by busy_events, newest last
         if kind == "spark":
             self._session = spark_session(config.spark_master)
             self.con: Any = ibis.pyspark.connect(self._session)
@@ -172,10 +174,18 @@ class Engine:
         self._busy.append(name)
         return self.con.create_table(name, expr, temp=True, overwrite=True)
 
-    def drop_busy(self) -> None:
-        """Drop the tables ``busy_events`` made (their memory goes back to the cases)."""
-        while self._busy:
-            self.con.drop_table(self._busy.pop(), force=True)
+    @contextlib.contextmanager
+    def busy_sources(
+        self, share_limit: float = BUSY_SHARE_LIMIT
+    ) -> Iterator[Callable[[ir.Table, int], ir.Table | None]]:
+        """``busy_events`` with ``share_limit``, to hand ``detect.busy_inputs``;
+        the tables it made are dropped on leaving (their memory goes back to
+        the cases)."""
+        try:
+            yield functools.partial(self.busy_events, share_limit=share_limit)
+        finally:
+            while self._busy:
+                self.con.drop_table(self._busy.pop(), force=True)
 
     def copy_notes(self) -> list[str]:
         """One line per input whose rows were left out as copies of another's."""

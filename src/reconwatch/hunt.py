@@ -141,11 +141,9 @@ def _hunt(
             # input): running it here as well would only be thrown away.
             names = None if state_file is None else [n for n in DETECTIONS if n != SLOW]
             detected = engine.tables()
-            try:
-                busy = busy_inputs(detected, config.detect, names, engine.busy_events)
+            with engine.busy_sources() as narrow:
+                busy = busy_inputs(detected, config.detect, names, narrow)
                 findings = run_detections(detected, config.detect, names, config.site, busy=busy)
-            finally:
-                engine.drop_busy()
             slow_state = None
             if state_file is not None:
                 # On DuckDB whatever the detection engine: the state streams to
