@@ -223,6 +223,25 @@ def test_clf_rejects_with_reasons() -> None:
     ]
 
 
+@pytest.mark.parametrize("status", ["32768", "40000", "65535", "65536", "-1", "0x1F"])
+def test_a_status_out_of_range_is_rejected_not_a_batch_error(status: str) -> None:
+    # A status cast to USMALLINT and then to SMALLINT raised a conversion error
+    # above 32767, which failed the whole batch, the good lines with it.
+    good = '192.0.2.1 - - [30/Sep/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5'
+    parsed = parse(make(ClfParser), [good, good.replace(" 200 ", f" {status} ")])
+    assert [r["http_response_status_code"] for r in rows(parsed.rows, "http")] == [200]
+    assert rejects(parsed) == [(2, web_clf.INVALID_STATUS)]
+    entry = {
+        "time": "2026-09-30T10:00:00Z",
+        "remote_addr": "192.0.2.1",
+        "request": "GET / HTTP/1.1",
+    }
+    lines = [json.dumps({**entry, "status": 200}), json.dumps({**entry, "status": status})]
+    parsed = parse(make(NginxJsonParser), lines)
+    assert [r["http_response_status_code"] for r in rows(parsed.rows, "http")] == [200]
+    assert rejects(parsed) == [(2, web_clf.INVALID_STATUS)]
+
+
 def test_clf_all_real_samples_parse(shared_data: Path, crowdsec_hub: Path) -> None:
     benign = (shared_data / "benign-web" / "apache_logs").read_text().splitlines()
     parsed = parse(make(ClfParser), benign)

@@ -53,6 +53,7 @@ from reconwatch.ingest.dns_lines import (
     qname_sql,
 )
 from reconwatch.ingest.linesql import lit
+from reconwatch.ingest.web_clf import status_code_sql
 from reconwatch.schema import TABLES
 
 INVALID_JSON: Final = "invalid JSON"
@@ -275,8 +276,7 @@ class SuricataEveParser(SqlLineParser):
                     THEN substr({_v("http.url")}, strpos({_v("http.url")}, '?') + 1) END
                    AS url_query,
                {_v("http.protocol")} AS http_version,
-               CAST(TRY_CAST({_v("http.status")} AS USMALLINT) AS SMALLINT)
-                   AS http_response_status_code,
+               {status_code_sql(_v("http.status"))} AS http_response_status_code,
                TRY_CAST({_v("http.length")} AS BIGINT) AS http_response_bytes,
                {_v("http.http_refer")} AS http_request_referrer,
                {_v("http.http_user_agent")} AS user_agent_original,

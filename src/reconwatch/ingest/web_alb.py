@@ -33,6 +33,7 @@ from reconwatch.ingest.web_clf import (
     path_query_sql,
     request_sql,
     request_struct,
+    status_code_sql,
     unescape,
 )
 
@@ -104,8 +105,7 @@ class AlbParser(Parser):
                lower(coalesce({dash_null("domain0")}, nullif(abs_url.host, ''))) AS url_domain,
                http_request_method, http_version,
                {path_query_sql()},
-               CAST(TRY_CAST(nullif(status0, '-') AS USMALLINT) AS SMALLINT)
-                   AS http_response_status_code,
+               {status_code_sql("status0")} AS http_response_status_code,
                TRY_CAST(nullif(bytes0, '-') AS BIGINT) AS http_response_bytes,
                {dash_null("agent0")} AS user_agent_original,
                CASE WHEN NOT matched THEN {lit(NOT_ALB)}

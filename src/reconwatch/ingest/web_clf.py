@@ -76,6 +76,15 @@ def unescape(column: str) -> str:
     )
 
 
+def status_code_sql(text: str) -> str:
+    """An HTTP status: three digits as a SMALLINT, anything else NULL.
+
+    Never a cast that can fail: a status cast to USMALLINT and then to SMALLINT
+    stopped the whole batch with a conversion error above 32767.
+    """
+    return f"CASE WHEN regexp_full_match({text}, '[0-9]{{3}}') THEN CAST({text} AS SMALLINT) END"
+
+
 def dash_null(column: str) -> str:
     """'-' and '' stand for "no value" in access logs."""
     return f"CASE WHEN {column} IN ('-', '') THEN NULL ELSE {column} END"
@@ -200,7 +209,7 @@ class ClfParser(Parser):
                    AS destination_port,
                http_request_method, http_version,
                {path_query_sql()},
-               CAST(TRY_CAST(status0 AS USMALLINT) AS SMALLINT) AS http_response_status_code,
+               {status_code_sql("status0")} AS http_response_status_code,
                TRY_CAST(CASE WHEN bytes0 = '-' THEN NULL ELSE bytes0 END AS BIGINT)
                    AS http_response_bytes,
                {dash_null("ref0")} AS http_request_referrer,

@@ -29,6 +29,7 @@ from reconwatch.ingest.web_clf import (
     path_query_sql,
     request_sql,
     request_struct,
+    status_code_sql,
     unescape,
 )
 
@@ -84,7 +85,7 @@ class HaproxyParser(Parser):
                lower(nullif(abs_url.host, '')) AS url_domain,
                http_request_method, http_version,
                {path_query_sql()},
-               CAST(TRY_CAST(m.status AS USMALLINT) AS SMALLINT) AS http_response_status_code,
+               {status_code_sql("m.status")} AS http_response_status_code,
                TRY_CAST(m.bytes AS BIGINT) AS http_response_bytes,
                CASE WHEN {k.KIND} IS NULL OR {k.PROGRAM} IS DISTINCT FROM 'haproxy'
                         THEN {lit(NOT_HAPROXY)}

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser
 from reconwatch.ingest.linesql import lit, run_batch
-from reconwatch.ingest.web_clf import INVALID_STATUS
+from reconwatch.ingest.web_clf import INVALID_STATUS, status_code_sql
 
 NO_HEADER: Final = "no #Fields header before this line"
 FIELD_COUNT: Final = "field count differs from #Fields"
@@ -79,7 +79,7 @@ def _header_sql(fields: list[str]) -> str:
            {get("cs-uri-stem")} AS url_path,
            {get("cs-uri-query")} AS url_query,
            {get("cs-version")} AS http_version,
-           CAST(TRY_CAST({status} AS USMALLINT) AS SMALLINT) AS http_response_status_code,
+           {status_code_sql(status)} AS http_response_status_code,
            TRY_CAST({get("sc-bytes")} AS BIGINT) AS http_response_bytes,
            {get("cs(Referer)", plus=True)} AS http_request_referrer,
            {get("cs(User-Agent)", plus=True)} AS user_agent_original,

@@ -32,7 +32,7 @@ from reconwatch.ingest.linesql import (
     run_batch,
     sniff_json_objects,
 )
-from reconwatch.ingest.web_clf import INVALID_STATUS, REQUEST, dash_null
+from reconwatch.ingest.web_clf import INVALID_STATUS, REQUEST, dash_null, status_code_sql
 
 NOT_JSON: Final = "not a JSON object"
 NOT_ACCESS_LOG: Final = "JSON without the configured client address key"
@@ -116,8 +116,7 @@ class NginxJsonParser(Parser):
                coalesce(nullif(f_url_query, ''),
                         CASE WHEN contains(target, '?')
                              THEN substr(target, strpos(target, '?') + 1) END) AS url_query,
-               CAST(TRY_CAST(f_http_response_status_code AS USMALLINT) AS SMALLINT)
-                   AS http_response_status_code,
+               {status_code_sql("f_http_response_status_code")} AS http_response_status_code,
                TRY_CAST(f_http_response_bytes AS BIGINT) AS http_response_bytes,
                {dash_null("f_http_request_referrer")} AS http_request_referrer,
                {dash_null("f_user_agent_original")} AS user_agent_original,
@@ -125,7 +124,7 @@ class NginxJsonParser(Parser):
                CASE WHEN v IS NULL THEN {lit(NOT_JSON)}
                     WHEN f_source_ip IS NULL THEN {lit(NOT_ACCESS_LOG)}
                     WHEN f_http_response_status_code IS NOT NULL
-                         AND TRY_CAST(f_http_response_status_code AS USMALLINT) IS NULL
+                         AND NOT regexp_full_match(f_http_response_status_code, '[0-9]{{3}}')
                         THEN {lit(INVALID_STATUS)}
                END AS reason
         FROM t

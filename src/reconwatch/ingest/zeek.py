@@ -54,6 +54,7 @@ import pyarrow.compute as pc
 from reconwatch import schema
 from reconwatch.ingest.addresses import normalise_ips
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.web_clf import status_code_sql
 
 # Reject reasons: short and fixed, because the run statistics count them by value.
 NO_FIELDS: Final = "data before #fields header"
@@ -743,8 +744,7 @@ class ZeekHttpParser(_ZeekEventParser):
                    CASE WHEN contains(uri, '?') THEN substr(uri, strpos(uri, '?') + 1) END
                        AS url_query,
                    version AS http_version,
-                   CAST(TRY_CAST(status_code AS USMALLINT) AS SMALLINT)
-                       AS http_response_status_code,
+                   {status_code_sql("status_code")} AS http_response_status_code,
                    TRY_CAST(response_body_len AS BIGINT) AS http_response_bytes,
                    referrer AS http_request_referrer,
                    user_agent AS user_agent_original,
