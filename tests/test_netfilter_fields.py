@@ -1,8 +1,10 @@
-"""The compiled netfilter field scanner against its specification, the query's regexes.
+"""The compiled netfilter field scanner against its specification, the query's SQL.
 
 ``_nffields.c`` must capture exactly what DuckDB's RE2 captures with
-``ADDRESSES``, ``TTL_ID``, ``PROTO_PORTS`` and ``WINDOW_FLAGS``; and the parser
-must give the same rows and rejects whichever of the two cuts the fields.
+``ADDRESSES``, ``TTL_ID``, ``PROTO_PORTS``, ``WINDOW_FLAGS`` and the envelope,
+and compute from those texts exactly what ``TYPED_FIELDS`` computes (numbers,
+flags, canonical addresses, blank lines); and the parser must give the same
+rows and rejects whichever of the two cuts the fields.
 """
 
 from __future__ import annotations
@@ -32,21 +34,48 @@ def test_the_compiled_scanner_is_built() -> None:
     assert nf.NetfilterParser(ParseContext(Config(), duckdb.connect(), "x", NOW)).compiled
 
 
-def regex_fields(lines: list[str]) -> dict[str, list[str]]:
-    """The texts as DuckDB's regexes capture them (the specification, and what the
-    parser runs when the scanner is not built)."""
+Fields = dict[str, list[str | int | bool | None]]
+
+
+def regex_fields(lines: list[str]) -> Fields:
+    """The texts as DuckDB's regexes capture them and the values TYPED_FIELDS
+    computes from them (the specification, and what the parser runs when the
+    scanner is not built)."""
     con = duckdb.connect()
     con.register("batch_lines", pa.table({"line": pa.array(lines, pa.string())}))
     # The parser cuts WINDOW..flags of TCP lines only; the scanner, of every line.
     columns = nf.FIELD_COLUMNS.replace("f_window", "regexp_extract(line, $window) AS f_window")
-    query = f"SELECT {columns} FROM {nf._regex_fields_sql('batch_lines')}"
+    query = f"""SELECT {nf.FIELD_COLUMNS}, {nf.typed_fields_sql()}
+                FROM (SELECT line, {columns} FROM {nf._regex_fields_sql("batch_lines")})"""
     table = con.sql(query, params={"window": nf.WINDOW_FLAGS}).to_arrow_table()
-    return {name: table.column(name).to_pylist() for name in nf.FIELD_NAMES}
+    return {name: table.column(name).to_pylist() for name in nf.COMPILED_COLUMNS}
 
 
-def compiled_fields(lines: list[str]) -> dict[str, list[str]]:
+def compiled_fields(lines: list[str]) -> Fields:
     table = nf.with_compiled_fields(pa.table({"line": pa.array(lines, pa.string())}))
-    return {name: table.column(name).to_pylist() for name in nf.FIELD_NAMES}
+    return {name: table.column(name).to_pylist() for name in nf.COMPILED_COLUMNS}
+
+
+def test_the_scanner_returns_the_columns_the_parser_names() -> None:
+    assert nf.compiled is not None
+    assert [name for name, _ in nf.compiled.FIELDS] == [
+        name.split("_", 1)[1] for name in nf.COMPILED_COLUMNS
+    ]
+    assert nf.compiled.TCP_FLAGS == nf.TCP_FLAGS
+    table = nf.with_compiled_fields(pa.table({"line": pa.array([KERNEL], pa.string())}))
+    assert table.select(nf.TYPED_NAMES).to_pylist() == [
+        {
+            "f_flags": "SYN",
+            "n_ttl": 43,
+            "n_id": 25313,
+            "n_spt": 52220,
+            "n_dpt": 80,
+            "n_window": 1024,
+            "f_blank": False,
+            "f_src_v4": True,
+            "f_dst_v4": True,
+        }
+    ]
 
 
 KERNEL = (
@@ -91,6 +120,29 @@ EDGE_CASES = [
     " WINDOW=1024 RES=0x0",
     " WINDOW=64240 SYN ACK=123",
     " WINDOW=1 RES=0x0a",
+    # Numbers as TRY_CAST reads them: leading zeros, the type's limit, ports of 1-5 digits.
+    " TTL=255 ID=65535 PROTO=TCP SPT=65535 DPT=0 WINDOW=65535 SYN",
+    " TTL=256 ID=65536 PROTO=TCP SPT=65536 DPT=99999 WINDOW=65536 SYN",
+    " TTL=0000000000000000000255 ID=00000000000001 PROTO=TCP SPT=00080 DPT=000080",
+    " TTL=99999999999999999999999 ID=4294967296 PROTO=UDP SPT=+1 DPT=1e3 WINDOW=1.5",
+    " PROTO=TCP SPT=\u0661 DPT=\uff11 WINDOW=\u0661 SYN",
+    # Flags: every one, in any order, repeated, glued, tab-separated, cut off by '='.
+    " WINDOW=000001024 RES=0x00 FIN SYN RST PSH ACK URG ECE CWR URGP=0",
+    " WINDOW=1 SYNACK SYN\tACK  FIN FIN syn",
+    " WINDOW=1 RES=0x00 URGP=0 SYN",
+    " WINDOW=1 SYN",
+    " WINDOW=1SYN ACK",
+    # Canonical dotted quads, and near misses.
+    " SRC=0.0.0.0 DST=255.255.255.255",
+    " SRC=01.2.3.4 DST=1.2.3.04",
+    " SRC=256.1.1.1 DST=1.2.3.4.5",
+    " SRC=1.2.3 DST=1.2.3.4.",
+    " SRC=1234.1.1.1 DST=.1.2.3.4",
+    " SRC=1..2.3 DST=\u0661.2.3.4",
+    # Blank lines: RE2's spaces only (not the vertical tab or other Unicode spaces).
+    "\t\r\f \n",
+    "\x0b",
+    " \u00a0 ",
     # Tabs and other RE2 spaces end a value; other Unicode spaces do not.
     " SRC=1.2.3.4\tDST=5.6.7.8 DST=9.9.9.9",
     " SRC=1.2.3.4 DST=5.6.7.8\r",
@@ -144,7 +196,11 @@ def test_edge_cases_capture_what_the_regexes_capture() -> None:
 
 KEYS = [" SRC=", " DST=", " TTL=", " HOPLIMIT=", " ID=", " PROTO=", " SPT=", " DPT=", " WINDOW="]
 PIECES = st.one_of(
-    st.sampled_from([*KEYS, " RES=0x", "0a", "ZZ", " ", "\t", "\r", "=", "TCP", "SYN", "12", "0"]),
+    st.sampled_from(
+        [*KEYS, " RES=0x", "0a", "ZZ", " ", "\t", "\r", "\f", "\x0b", "=", "TCP", "12", "0"]
+    ),
+    st.sampled_from(["SYN", "ACK", "FIN", "CWR", " URGP=0", "255", "256", "65535", "65536"]),
+    st.sampled_from(["00080", "1.2.3.4", "01.2.3.4", "10.0.0.255", "1.2.3.", "."]),
     st.text(alphabet="0123456789abcdefABCDEF:. x", max_size=6),
     st.text(max_size=4),
 )
@@ -217,13 +273,13 @@ def test_a_slice_of_an_array_is_scanned_from_its_own_offset() -> None:
     assert part.column("line").chunk(0).offset == 3
     got = nf.with_compiled_fields(part)
     want = regex_fields(EDGE_CASES[3:12])
-    assert {name: got.column(name).to_pylist() for name in nf.FIELD_NAMES} == want
+    assert {name: got.column(name).to_pylist() for name in nf.COMPILED_COLUMNS} == want
     # Several chunks, and large_string lines, are read the same way.
     chunked = pa.table(
         {"line": pa.chunked_array([EDGE_CASES[:5], EDGE_CASES[5:]], pa.large_string())}
     )
     got = nf.with_compiled_fields(chunked)
-    assert {name: got.column(name).to_pylist() for name in nf.FIELD_NAMES} == regex_fields(
+    assert {name: got.column(name).to_pylist() for name in nf.COMPILED_COLUMNS} == regex_fields(
         EDGE_CASES
     )
 

@@ -25,8 +25,10 @@ are defined by short unanchored regexes (``ADDRESSES``, ``TTL_ID``,
 neighbours; a compiled scanner (``_nffields.c``, see ``with_compiled_fields``)
 captures exactly what they capture, in one pass per line, before the query
 runs -- and with them what the BSD/ISO syslog envelope regex and ``HEAD_PARTS``
-capture -- and the query runs the regexes itself only when the scanner was
-not built (``_regex_fields_sql``). A packet quoted inside an ICMP error
+capture -- and computes from those texts what ``TYPED_FIELDS`` specifies in
+SQL (numbers, TCP flags, canonical dotted quads, blank lines); the query runs
+the regexes and that SQL itself only when the scanner was not built
+(``_regex_fields_sql``). A packet quoted inside an ICMP error
 (``[SRC=... PROTO=UDP SPT=...]``) comes after the outer fields, and the
 leftmost match is the outer packet's.
 """
@@ -50,7 +52,7 @@ from reconwatch.ingest.slices import run_sliced
 
 compiled: ModuleType | None
 try:
-    # The four field regexes below in one compiled pass (setup.py builds it).
+    # The field regexes and TYPED_FIELDS below in one compiled pass (setup.py builds it).
     from reconwatch.ingest import _nffields as compiled
 except ImportError:  # installed without a C compiler: DuckDB's regexes cut them
     compiled = None
@@ -119,12 +121,58 @@ FIELD_NAMES: Final = (
 )
 FIELD_COLUMNS: Final = ", ".join(FIELD_NAMES)
 
-#: Sniffing looks this far into a line: the fields sit in its first few hundred characters.
-_SNIFF_CHARS: Final = 4096
-
 
 def _lit(text: str) -> str:
     return syslog.sql_literal(text)
+
+
+def _flags_sql(text: str) -> str:
+    """The TCP flags among ``text``'s space-separated tokens, in TCP_FLAGS' order."""
+    named = ", ".join(
+        f"CASE WHEN contains({text} || ' ', ' {f} ') THEN '{f}' END" for f in TCP_FLAGS
+    )
+    return f"concat_ws(' ', {named})"
+
+
+#: What the batch query reads besides the texts, computed from them (and, for
+#: the blank test, from the line): each SQL expression is the specification,
+#: and what runs when the scanner is not built; the scanner computes the same
+#: in C. Numbers are TRY_CAST's reading (null where none); ports must be 1-5
+#: digits; ``f_flags`` names the flags among WINDOW..flags (gated to TCP lines
+#: by the query, as is ``n_window``).
+TYPED_FIELDS: Final = (
+    ("f_flags", _flags_sql("f_window")),
+    ("n_ttl", "CAST(TRY_CAST(f_ttl AS UTINYINT) AS INTEGER)"),
+    ("n_id", "CAST(TRY_CAST(f_id AS USMALLINT) AS INTEGER)"),
+    *(
+        (
+            f"n_{port}",
+            f"CASE WHEN regexp_full_match(f_{port}, '[0-9]{{1,5}}') "
+            f"THEN CAST(TRY_CAST(f_{port} AS USMALLINT) AS INTEGER) END",
+        )
+        for port in ("spt", "dpt")
+    ),
+    (
+        "n_window",
+        "CAST(TRY_CAST(regexp_extract(f_window, '^ WINDOW=(\\d+)', 1) AS USMALLINT) AS INTEGER)",
+    ),
+    # A regex, not trim(): RE2 stops at the first other character.
+    ("f_blank", "regexp_full_match(line, '\\s*')"),
+    ("f_src_v4", f"regexp_full_match(f_src, {_lit(CANONICAL_IPV4)})"),
+    ("f_dst_v4", f"regexp_full_match(f_dst, {_lit(CANONICAL_IPV4)})"),
+)
+TYPED_NAMES: Final = tuple(name for name, _ in TYPED_FIELDS)
+#: Every column the scanner adds (or ``_regex_fields_sql`` computes), in order.
+COMPILED_COLUMNS: Final = (*FIELD_NAMES, *TYPED_NAMES)
+
+
+def typed_fields_sql() -> str:
+    """``TYPED_FIELDS`` as a select list over a relation with the texts and ``line``."""
+    return ", ".join(f"{sql} AS {name}" for name, sql in TYPED_FIELDS)
+
+
+#: Sniffing looks this far into a line: the fields sit in its first few hundred characters.
+_SNIFF_CHARS: Final = 4096
 
 
 def _looks_like_netfilter(line: str) -> bool:
@@ -179,22 +227,18 @@ class NetfilterParser(Parser):
 
     def _sql(self, view: str, compiled: bool) -> tuple[str, dict[str, object]]:
         """The batch query over ``view``; ``compiled``: the view holds the
-        ``FIELD_NAMES`` columns already (``with_compiled_fields``), else regexes
-        cut them here."""
+        ``COMPILED_COLUMNS`` already (``with_compiled_fields``), else regexes
+        cut them and ``TYPED_FIELDS`` computes the rest here."""
         action, params = self._action_sql("lower(log_prefix)")
         params.update(self.envelope.params())
-        flags = ", ".join(
-            f"CASE WHEN contains(flagtext, ' {f} ') THEN '{f}' END" for f in TCP_FLAGS
-        )
         port_transports = ", ".join(_lit(t) for t in PORT_TRANSPORTS)
         icmp = ", ".join(_lit(t) for t in ICMP_TRANSPORTS)
         k = syslog
         fields = view if compiled else _regex_fields_sql(view)
         sql = f"""
         WITH lines AS (
-            SELECT log_line, _row, line, {FIELD_COLUMNS} FROM {fields}
-            -- A regex, not trim(): RE2 stops at the first other character.
-            WHERE NOT regexp_full_match(line, '\\s*')
+            SELECT log_line, _row, line, {", ".join(COMPILED_COLUMNS)} FROM {fields}
+            WHERE NOT f_blank
         ),
         env AS ({self.envelope.select_sql("lines", HEAD, precut=True)}),
         cut AS (
@@ -203,8 +247,8 @@ class NetfilterParser(Parser):
                    CASE WHEN {k.KIND} IS NULL THEN
                        regexp_extract(line, {_lit(PROXMOX)}, ['chain', 'stamp', 'head'])
                    END AS pve,
-                   f_src, f_dst, f_ttl, f_id, f_proto, f_spt, f_dpt, f_window,
-                   h_keypart, h_value, h_out
+                   f_src, f_dst, f_proto, f_spt, f_dpt, f_window,
+                   h_keypart, h_value, h_out, {", ".join(TYPED_NAMES)}
             FROM env
         ),
         heads AS (
@@ -254,8 +298,8 @@ class NetfilterParser(Parser):
                                   WHEN 'OUT' THEN nullif(hp.value, '') END AS interface_out,
                    f_src AS source_raw,
                    f_dst AS destination_raw,
-                   regexp_full_match(f_src, {_lit(CANONICAL_IPV4)}) AS source_canonical,
-                   regexp_full_match(f_dst, {_lit(CANONICAL_IPV4)}) AS destination_canonical,
+                   f_src_v4 AS source_canonical,
+                   f_dst_v4 AS destination_canonical,
                    f_proto AS proto,
                    CASE f_proto WHEN 'TCP' THEN 'tcp' WHEN 'UDP' THEN 'udp' WHEN 'ICMP' THEN 'icmp'
                         ELSE CASE
@@ -267,32 +311,28 @@ class NetfilterParser(Parser):
                    END END AS network_transport,
                    f_spt AS spt,
                    f_dpt AS dpt,
+                   n_spt,
+                   n_dpt,
                    CASE WHEN f_spt = '' AND f_proto <> '' THEN
                        contains(line, ' FRAG:') OR contains(line, ' INCOMPLETE ')
                    END AS no_l4_header,
-                   CAST(TRY_CAST(f_ttl AS UTINYINT) AS SMALLINT) AS ip_ttl,
-                   CAST(TRY_CAST(f_id AS USMALLINT) AS INTEGER) AS ip_id,
-                   CAST(TRY_CAST(regexp_extract(wf, '^ WINDOW=(\\d+)', 1) AS USMALLINT) AS INTEGER)
-                       AS tcp_window,
-                   nullif(wf, '') || ' ' AS flagtext
+                   CAST(n_ttl AS SMALLINT) AS ip_ttl,
+                   n_id AS ip_id,
+                   CASE WHEN wf IS NOT NULL THEN n_window END AS tcp_window,
+                   CASE WHEN wf <> '' THEN f_flags END AS flags
             FROM prefixed
         ),
         ported AS (
             SELECT *,
-                   CASE WHEN network_transport NOT IN ({icmp})
-                             AND regexp_full_match(spt, '[0-9]{{1,5}}')
-                        THEN CAST(TRY_CAST(spt AS USMALLINT) AS INTEGER) END AS source_port,
-                   CASE WHEN network_transport NOT IN ({icmp})
-                             AND regexp_full_match(dpt, '[0-9]{{1,5}}')
-                        THEN CAST(TRY_CAST(dpt AS USMALLINT) AS INTEGER) END AS destination_port,
+                   CASE WHEN network_transport NOT IN ({icmp}) THEN n_spt END AS source_port,
+                   CASE WHEN network_transport NOT IN ({icmp}) THEN n_dpt END AS destination_port,
                    {action} AS event_action
             FROM fields
         )
         SELECT log_line, _row, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
                source_raw, destination_raw, source_canonical, destination_canonical,
                network_transport, source_port, destination_port,
-               CASE WHEN network_transport = 'tcp' AND flagtext IS NOT NULL
-                    THEN concat_ws(' ', {flags}) END AS tcp_flags,
+               CASE WHEN network_transport = 'tcp' THEN flags END AS tcp_flags,
                ip_ttl, ip_id, tcp_window, interface_in, interface_out, log_prefix,
                event_action,
                CASE WHEN event_action = 'allowed' THEN 'succeeded' ELSE 'failed' END
@@ -403,9 +443,12 @@ class NetfilterParser(Parser):
 
 
 def _regex_fields_sql(view: str) -> str:
-    """``view`` with the ``FIELD_NAMES`` columns cut by their patterns (no scanner)."""
+    """``view`` with the ``COMPILED_COLUMNS`` cut by their patterns and computed
+    by ``TYPED_FIELDS`` (no scanner)."""
     stamp, host, program, head = syslog.PRECUT
     return f"""(
+      SELECT *, {typed_fields_sql()}
+      FROM (
         SELECT *, hp.keypart AS h_keypart, hp.value AS h_value, hp.out AS h_out
         FROM (
             SELECT *, regexp_extract({head}, {_lit(HEAD_PARTS)}, ['keypart', 'value', 'out'])
@@ -429,14 +472,15 @@ def _regex_fields_sql(view: str) -> str:
                 )
             )
         )
+      )
     )"""  # noqa: S608 - constant patterns, generated view name
 
 
 def with_compiled_fields(lines: pa.Table) -> pa.Table:
-    """``lines`` with the ``FIELD_NAMES`` columns cut by the compiled scanner.
+    """``lines`` with the ``COMPILED_COLUMNS`` cut and computed by the compiled scanner.
 
-    The same texts as the query's regexes (``NetfilterParser._sql`` with
-    ``compiled=False``), about ten times as fast; the scanner releases the GIL,
+    The same values as the query's regexes and ``TYPED_FIELDS``
+    (``_regex_fields_sql``), many times as fast; the scanner releases the GIL,
     so slices run side by side.
     """
     assert compiled is not None
@@ -448,12 +492,18 @@ def with_compiled_fields(lines: pa.Table) -> pa.Table:
     if line.null_count:
         line = pc.fill_null(line, "")  # cut lines are never null; be safe all the same
     _, offsets, data = line.buffers()
-    texts = compiled.scan(offsets, data if data is not None else b"", line.offset, len(line))
-    for name, (text_offsets, text_data) in zip(FIELD_NAMES, texts, strict=True):
-        column = pa.Array.from_buffers(
-            pa.string(), len(line), [None, pa.py_buffer(text_offsets), pa.py_buffer(text_data)]
-        )
-        lines = lines.append_column(name, column)
+    scanned = compiled.scan(offsets, data if data is not None else b"", line.offset, len(line))
+    for name, (_, kind), buffers in zip(COMPILED_COLUMNS, compiled.FIELDS, scanned, strict=True):
+        if kind == "text":  # offsets and data
+            array = pa.Array.from_buffers(
+                pa.string(), len(line), [None, *(pa.py_buffer(b) for b in buffers)]
+            )
+        elif kind == "number":  # values and validity
+            values, valid = (pa.py_buffer(b) for b in buffers)
+            array = pa.Array.from_buffers(pa.int32(), len(line), [valid, values])
+        else:  # a bitmap of truths, never null
+            array = pa.Array.from_buffers(pa.bool_(), len(line), [None, pa.py_buffer(buffers[0])])
+        lines = lines.append_column(name, array)
     return lines
 
 
