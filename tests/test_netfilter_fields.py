@@ -66,14 +66,19 @@ def test_the_scanner_returns_the_columns_the_parser_names() -> None:
     assert table.select(nf.TYPED_NAMES).to_pylist() == [
         {
             "f_flags": "SYN",
+            "h_prefix": "[UFW BLOCK]",
             "n_ttl": 43,
             "n_id": 25313,
             "n_spt": 52220,
             "n_dpt": 80,
             "n_window": 1024,
+            "e_month": 9,
+            "e_day": 30,
+            "e_tod": dt.time(10, 9, 23),
             "f_blank": False,
             "f_src_v4": True,
             "f_dst_v4": True,
+            "e_5424": False,
         }
     ]
 
@@ -139,6 +144,49 @@ EDGE_CASES = [
     " SRC=1.2.3 DST=1.2.3.4.",
     " SRC=1234.1.1.1 DST=.1.2.3.4",
     " SRC=1..2.3 DST=\u0661.2.3.4",
+    # BSD stamps: every month, a name that is none, days with one digit, the
+    # time of day as TRY_CAST(... AS TIME) reads it (24:00:00 is one).
+    *(
+        f"{m} {d} 10:09:23 fw1 kernel: IN=eth0 OUT="
+        for m, d in zip(
+            ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+            ["1", " 2", "03", "10", "29", "30", "31", "00", "99", "9", " 9", "19"],
+        )
+    ),
+    "Foo 30 10:09:23 fw1 kernel: IN=eth0",
+    "Jal 30 10:09:23 fw1 kernel: IN=eth0",
+    "Sep 30 24:00:00 fw1 kernel: IN=eth0",
+    "Sep 30 24:00:01 fw1 kernel: IN=eth0",
+    "Sep 30 23:60:00 fw1 kernel: IN=eth0",
+    "Sep 30 23:59:60 fw1 kernel: IN=eth0",
+    "Sep 30 99:99:99 fw1 kernel: IN=eth0",
+    "Sep 30 00:00:00 fw1 kernel: IN=eth0",
+    # RFC 5424's start, and near misses.
+    "<1>1 x",
+    "<123>1 2026-09-30T10:09:23Z h k - - - IN=a",
+    "<1234>1 x",
+    "<>1 x",
+    "<12>2 x",
+    "<12>1",
+    "<12>1\tx",
+    "x<12>1 x",
+    # Log prefixes: the key part without its key, uptime and spaces.
+    "Sep 30 10:09:23 fw1 kernel: [  123.456] RW-DROP: IN=eth0 OUT=",
+    "Sep 30 10:09:23 fw1 kernel: [\t1.2]  IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: [1.2]x IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: [1.] IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: [.2] IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: [1.2 IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: [1.2][3.4] IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: [UFW BLOCK] OUT=eth0",
+    "Sep 30 10:09:23 fw1 kernel: \tpre\t IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: OUT=eth0",
+    "Sep 30 10:09:23 fw1 kernel: xIN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: N=eth0",
+    "Sep 30 10:09:23 fw1 kernel: UT=eth0",
+    "Sep 30 10:09:23 fw1 kernel: \u00e9 [1.2] IN=x",
+    "2026-09-30T10:09:23Z fw1 kernel: [9.9] DROP IN=eth0",
     # Blank lines: RE2's spaces only (not the vertical tab or other Unicode spaces).
     "\t\r\f \n",
     "\x0b",
@@ -221,6 +269,9 @@ ENVELOPE = st.tuples(
     _part(
         [
             "Sep 30 10:09:23",
+            "Dec 31 24:00:00",
+            "Foo 30 10:09:23",
+            "Jan 1 23:60:00",
             "Oct  8 00:00:00",
             "Oct 8 23:59:59",
             "2026-09-30T10:09:23Z",
@@ -247,7 +298,15 @@ ENVELOPE = st.tuples(
     _part(["", "[12]"], ["[]", "[x]", "[12", "[12]x"]),
     _part([":", ": "], ["", ";"]),
     _part(
-        ["", " [1.2] IN=eth0 OUT=", " [UFW BLOCK] IN=eth0 OUT=eth1 ", " OUT=eth0 ", " IN="],
+        [
+            "",
+            " [1.2] IN=eth0 OUT=",
+            " [UFW BLOCK] IN=eth0 OUT=eth1 ",
+            " OUT=eth0 ",
+            " IN=",
+            " [  12.5] RW-DROP: IN=eth0 OUT=",
+            " [1.2]x  OUT=",
+        ],
         [" no equals", " =", " IN=a  OUT=b", " IN=a\tOUT=b", " IN=a OUT=b OUT=c", "IN=a"],
     ),
 ).map("".join)
@@ -325,6 +384,19 @@ def test_the_parser_gives_the_same_rows_and_rejects_either_way(
                 assert fast.rows.equals(reference.rows), path
                 assert fast.rejects.equals(reference.rejects), path
                 assert fast.skipped == reference.skipped
+
+
+def test_the_parser_agrees_on_the_edge_cases() -> None:
+    table = pa.table(
+        {
+            "log_line": pa.array(range(1, len(EDGE_CASES) + 1), pa.int64()),
+            "line": pa.array(EDGE_CASES, pa.string()),
+        }
+    )
+    fast, reference = parse_both(table, threads=1)
+    assert fast.rows.num_rows > 0
+    assert fast.rows.equals(reference.rows)
+    assert fast.rejects.equals(reference.rejects)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

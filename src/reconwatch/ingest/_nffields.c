@@ -34,10 +34,13 @@
  *
  * From those texts it also computes what the query would compute next
  * (netfilter.TYPED_FIELDS, SQL that is the specification of each): the TCP
- * flags named among WINDOW's tokens, the numbers of TTL, ID, SPT, DPT and
- * WINDOW as DuckDB's TRY_CAST reads them, whether SRC and DST are canonical
- * dotted quads, and whether the line is blank. These are plain digit and
- * token rules, exact in a few lines of C, and were a third of the query's time.
+ * flags named among WINDOW's tokens, the log prefix (the head's key part
+ * without its key, the kernel's [uptime] and spaces), the numbers of TTL, ID,
+ * SPT, DPT and WINDOW as DuckDB's TRY_CAST reads them, a BSD stamp's month,
+ * day and time of day, whether SRC and DST are canonical dotted quads, whether
+ * the line is blank and whether it starts an RFC 5424 envelope. These are
+ * plain digit and token rules, exact in a few lines of C, and were most of
+ * the query's time.
  *
  * Log lines are untrusted: every index is checked against the line's end, the
  * input offsets against the data buffer, and output sizes against int32.
@@ -81,14 +84,21 @@ typedef struct {
 } Span;
 
 /* The typed columns after the texts, in the order scan() returns them. */
-enum { N_TTL, N_ID, N_SPT, N_DPT, N_WINDOW, N_NUMBERS };
-enum { B_BLANK, B_SRC_V4, B_DST_V4, N_TRUTHS };
+enum { T_FLAGS = N_FIELDS, T_PREFIX, N_TEXTS };
+enum { N_TTL, N_ID, N_SPT, N_DPT, N_WINDOW, N_MONTH, N_DAY, N_NUMBERS };
+enum { B_BLANK, B_SRC_V4, B_DST_V4, B_5424, N_TRUTHS };
 
 /* An int32 Arrow column: values and validity bitmap. */
 typedef struct {
     int32_t *values;
     unsigned char *valid;
 } Numbers;
+
+/* An Arrow time64[us] column (a BSD stamp's time of day). */
+typedef struct {
+    int64_t *values;
+    unsigned char *valid;
+} Times;
 
 /* netfilter.TCP_FLAGS, in that order: each three letters. */
 static const char TCP_FLAGS[][4] = {"CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"};
@@ -346,11 +356,77 @@ static int is_blank(const unsigned char *s, size_t begin, size_t end) {
     return 1;
 }
 
+/* syslog.IS_5424: ^<\d{1,3}>1 followed by a space. */
+static int starts_5424(const unsigned char *s, size_t begin, size_t end) {
+    if (begin >= end || s[begin] != '<') return 0;
+    size_t digits = digit_run(s, begin + 1, end) - (begin + 1);
+    size_t p = begin + 1 + digits;
+    return digits >= 1 && digits <= 3 && starts(s, p, end, LIT(">1 "));
+}
+
+static const char MONTHS[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+/* syslog.PRECUT_TYPED for a BSD stamp (scan_envelope checked its shape:
+ * [A-Z][a-z]{2}  ?\d{1,2} \d{2}:\d{2}:\d{2}): the month 1-12 (-1 for a name
+ * that is none), the day, and the time of day in microseconds as DuckDB's
+ * TRY_CAST(... AS TIME) reads it (-1 where it gives NULL; 24:00:00 is a time). */
+static void bsd_parts(const unsigned char *s, Span stamp, int32_t *month, int32_t *day,
+                      int64_t *tod) {
+    *month = -1;
+    for (int m = 0; m < 12; m++) {
+        if (memcmp(s + stamp.start, MONTHS + 3 * m, 3) == 0) *month = m + 1;
+    }
+    /* CAST(trim(substr(stamp, 5, 2)) AS INTEGER): two bytes, spaces trimmed */
+    *day = 0;
+    for (size_t i = stamp.start + 4; i < stamp.start + 6; i++) {
+        if (is_digit(s[i])) *day = *day * 10 + (s[i] - '0');
+    }
+    const unsigned char *t = s + stamp.end - 8; /* right(stamp, 8): "hh:mm:ss" */
+    int hours = (t[0] - '0') * 10 + (t[1] - '0');
+    int minutes = (t[3] - '0') * 10 + (t[4] - '0');
+    int seconds = (t[6] - '0') * 10 + (t[7] - '0');
+    if ((hours <= 23 && minutes <= 59 && seconds <= 59) ||
+        (hours == 24 && minutes == 0 && seconds == 0))
+        *tod = ((int64_t)hours * 3600 + minutes * 60 + seconds) * 1000000;
+    else
+        *tod = -1;
+}
+
+/* The log prefix of a head's key part (netfilter.TYPED_FIELDS' h_prefix): the
+ * key part without its trailing key (IN, else OUT; none: empty), a leading
+ * kernel uptime ^\[\s*\d+\.\d+\] removed, then spaces trimmed. */
+static Span log_prefix(const unsigned char *s, Span keypart) {
+    size_t start = keypart.start, end = keypart.end, n = end - start;
+    if (n >= 2 && memcmp(s + end - 2, "IN", 2) == 0)
+        end -= 2;
+    else if (n >= 3 && memcmp(s + end - 3, "OUT", 3) == 0)
+        end -= 3;
+    else
+        return (Span){start, start};
+    if (start < end && s[start] == '[') {
+        size_t p = start + 1;
+        while (p < end && is_space(s[p])) p++;
+        size_t whole = digit_run(s, p, end);
+        if (whole > p && whole < end && s[whole] == '.') {
+            size_t fraction = digit_run(s, whole + 1, end);
+            if (fraction > whole + 1 && fraction < end && s[fraction] == ']') start = fraction + 1;
+        }
+    }
+    while (start < end && s[start] == ' ') start++;
+    while (end > start && s[end - 1] == ' ') end--;
+    return (Span){start, end};
+}
+
 static inline void set_bit(unsigned char *bits, Py_ssize_t row) {
     bits[row >> 3] |= (unsigned char)(1u << (row & 7));
 }
 
 static void put_number(Numbers *column, Py_ssize_t row, int32_t value) {
+    column->values[row] = value < 0 ? 0 : value;
+    if (value >= 0) set_bit(column->valid, row);
+}
+
+static void put_time(Times *column, Py_ssize_t row, int64_t value) {
     column->values[row] = value < 0 ? 0 : value;
     if (value >= 0) set_bit(column->valid, row);
 }
@@ -373,10 +449,7 @@ static int append(Column *column, const unsigned char *s, Span span) {
     return 0;
 }
 
-/* The text columns: the fifteen captured texts, then the flags. */
-#define N_TEXTS (N_FIELDS + 1)
-
-static void free_columns(Column columns[N_TEXTS], Numbers numbers[N_NUMBERS],
+static void free_columns(Column columns[N_TEXTS], Numbers numbers[N_NUMBERS], Times *times,
                          unsigned char *truths[N_TRUTHS]) {
     for (int f = 0; f < N_TEXTS; f++) {
         PyMem_RawFree(columns[f].offsets);
@@ -386,6 +459,8 @@ static void free_columns(Column columns[N_TEXTS], Numbers numbers[N_NUMBERS],
         PyMem_RawFree(numbers[f].values);
         PyMem_RawFree(numbers[f].valid);
     }
+    PyMem_RawFree(times->values);
+    PyMem_RawFree(times->valid);
     for (int f = 0; f < N_TRUTHS; f++) PyMem_RawFree(truths[f]);
 }
 
@@ -393,11 +468,9 @@ PyDoc_STRVAR(scan_doc,
              "scan(offsets, data, offset, length)\n--\n\n"
              "The columns named in FIELDS for an Arrow string array's rows\n"
              "offset..offset+length, given its int32 offsets and data buffers: the\n"
-             "sixteen texts (src, dst, ttl, id, proto, spt, dpt, window, stamp, host,\n"
-             "program, head, keypart, value, out, flags) as (offsets, data) pairs, the\n"
-             "five int32 numbers (ttl, id, spt, dpt, window) as (values, validity\n"
-             "bitmap) pairs, and the three booleans (blank, src_v4, dst_v4) as\n"
-             "1-tuples of a bitmap; all as bytes, in FIELDS' order.");
+             "texts as (offsets, data) pairs, the int32 numbers and the int64 times as\n"
+             "(values, validity bitmap) pairs, and the booleans as 1-tuples of a\n"
+             "bitmap; all as bytes, in FIELDS' order.");
 
 static PyObject *scan(PyObject *self, PyObject *args) {
     (void)self;
@@ -407,9 +480,11 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     Column columns[N_TEXTS];
     Numbers numbers[N_NUMBERS];
+    Times times;
     unsigned char *truths[N_TRUTHS];
     memset(columns, 0, sizeof(columns));
     memset(numbers, 0, sizeof(numbers));
+    memset(&times, 0, sizeof(times));
     memset(truths, 0, sizeof(truths));
     size_t bitmap_bytes = ((size_t)length + 7) / 8;
     int failed = 0; /* 1: bad input, 2: out of memory */
@@ -435,6 +510,12 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             PyErr_NoMemory();
             goto done;
         }
+    }
+    times.values = PyMem_RawMalloc((size_t)length * sizeof(int64_t) + 1);
+    times.valid = PyMem_RawCalloc(bitmap_bytes + 1, 1);
+    if (times.values == NULL || times.valid == NULL) {
+        PyErr_NoMemory();
+        goto done;
     }
     for (int f = 0; f < N_TRUTHS; f++) {
         truths[f] = PyMem_RawCalloc(bitmap_bytes + 1, 1);
@@ -468,10 +549,19 @@ static PyObject *scan(PyObject *self, PyObject *args) {
                 columns[f].offsets[row + 1] = (int32_t)columns[f].len;
             }
             char flags[4 * N_FLAGS];
-            if (append(&columns[N_FIELDS], (const unsigned char *)flags,
-                       flag_text(flag_bits(s, spans[F_WINDOW]), flags)) != 0)
+            if (append(&columns[T_FLAGS], (const unsigned char *)flags,
+                       flag_text(flag_bits(s, spans[F_WINDOW]), flags)) != 0 ||
+                append(&columns[T_PREFIX], s, log_prefix(s, spans[F_KEYPART])) != 0)
                 failed = 2;
-            columns[N_FIELDS].offsets[row + 1] = (int32_t)columns[N_FIELDS].len;
+            for (int f = T_FLAGS; f < N_TEXTS; f++) columns[f].offsets[row + 1] = (int32_t)columns[f].len;
+            int32_t month = -1, day = -1;
+            int64_t tod = -1;
+            if (spans[F_STAMP].end > spans[F_STAMP].start && is_upper(s[spans[F_STAMP].start]))
+                bsd_parts(s, spans[F_STAMP], &month, &day, &tod);
+            put_number(&numbers[N_MONTH], row, month);
+            put_number(&numbers[N_DAY], row, day);
+            put_time(&times, row, tod);
+            if (starts_5424(s, begin, end)) set_bit(truths[B_5424], row);
             put_number(&numbers[N_TTL], row, digits_value(s, spans[F_TTL], 255));
             put_number(&numbers[N_ID], row, digits_value(s, spans[F_ID], 65535));
             for (int p = 0; p < 2; p++) { /* [0-9]{1,5}, then TRY_CAST */
@@ -499,9 +589,9 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    result = PyTuple_New(N_TEXTS + N_NUMBERS + N_TRUTHS);
+    result = PyTuple_New(N_TEXTS + N_NUMBERS + 1 + N_TRUTHS);
     if (result == NULL) goto done;
-    for (int f = 0; f < N_TEXTS + N_NUMBERS + N_TRUTHS; f++) {
+    for (int f = 0; f < N_TEXTS + N_NUMBERS + 1 + N_TRUTHS; f++) {
         PyObject *item;
         if (f < N_TEXTS) {
             const Column *c = &columns[f];
@@ -513,8 +603,12 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             item = Py_BuildValue("(y#y#)", (const char *)n->values,
                                  (Py_ssize_t)((size_t)length * sizeof(int32_t)),
                                  (const char *)n->valid, (Py_ssize_t)bitmap_bytes);
+        } else if (f == N_TEXTS + N_NUMBERS) {
+            item = Py_BuildValue("(y#y#)", (const char *)times.values,
+                                 (Py_ssize_t)((size_t)length * sizeof(int64_t)),
+                                 (const char *)times.valid, (Py_ssize_t)bitmap_bytes);
         } else {
-            item = Py_BuildValue("(y#)", (const char *)truths[f - N_TEXTS - N_NUMBERS],
+            item = Py_BuildValue("(y#)", (const char *)truths[f - N_TEXTS - N_NUMBERS - 1],
                                  (Py_ssize_t)bitmap_bytes);
         }
         if (item == NULL) {
@@ -524,7 +618,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         PyTuple_SET_ITEM(result, f, item);
     }
 done:
-    free_columns(columns, numbers, truths);
+    free_columns(columns, numbers, &times, truths);
     PyBuffer_Release(&offsets_view);
     PyBuffer_Release(&data_view);
     return result;
@@ -547,18 +641,33 @@ static struct PyModuleDef module = {
     NULL,
 };
 
+/* What scan() returns, in order: the names and kinds of FIELDS. */
+static const char *const COLUMNS[][2] = {
+    {"src", "text"},     {"dst", "text"},      {"ttl", "text"},     {"id", "text"},
+    {"proto", "text"},   {"spt", "text"},      {"dpt", "text"},     {"window", "text"},
+    {"stamp", "text"},   {"host", "text"},     {"program", "text"}, {"head", "text"},
+    {"keypart", "text"}, {"value", "text"},    {"out", "text"},     {"flags", "text"},
+    {"prefix", "text"},  {"ttl", "number"},    {"id", "number"},    {"spt", "number"},
+    {"dpt", "number"},   {"window", "number"}, {"month", "number"}, {"day", "number"},
+    {"tod", "time"},     {"blank", "truth"},   {"src_v4", "truth"}, {"dst_v4", "truth"},
+    {"5424", "truth"},
+};
+#define N_COLUMNS (sizeof(COLUMNS) / sizeof(COLUMNS[0]))
+_Static_assert(N_COLUMNS == N_TEXTS + N_NUMBERS + 1 + N_TRUTHS, "COLUMNS names every column");
+
 PyMODINIT_FUNC PyInit__nffields(void) {
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     /* What scan() returns, for the Python side to name and check. */
-    PyObject *fields = Py_BuildValue(
-        "((ss)(ss)(ss)(ss)(ss)(ss)(ss)(ss)(ss)(ss)(ss)(ss)(ss)(ss)(ss)(ss)"
-        "(ss)(ss)(ss)(ss)(ss)(ss)(ss)(ss))",
-        "src", "text", "dst", "text", "ttl", "text", "id", "text", "proto", "text", "spt", "text",
-        "dpt", "text", "window", "text", "stamp", "text", "host", "text", "program", "text", "head",
-        "text", "keypart", "text", "value", "text", "out", "text", "flags", "text", "ttl",
-        "number", "id", "number", "spt", "number", "dpt", "number", "window", "number", "blank",
-        "truth", "src_v4", "truth", "dst_v4", "truth");
+    PyObject *fields = PyTuple_New(N_COLUMNS);
+    for (size_t f = 0; fields != NULL && f < N_COLUMNS; f++) {
+        PyObject *named = Py_BuildValue("(ss)", COLUMNS[f][0], COLUMNS[f][1]);
+        if (named == NULL) {
+            Py_CLEAR(fields);
+            break;
+        }
+        PyTuple_SET_ITEM(fields, (Py_ssize_t)f, named);
+    }
     PyObject *flags = PyTuple_New(N_FLAGS);
     if (flags != NULL) {
         for (size_t f = 0; f < N_FLAGS; f++) {

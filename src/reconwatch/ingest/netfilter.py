@@ -134,14 +134,29 @@ def _flags_sql(text: str) -> str:
     return f"concat_ws(' ', {named})"
 
 
+def _prefix_sql(prefix: str) -> str:
+    """The log prefix in ``prefix``: without the kernel's ``[uptime]``, trimmed, NULL if empty."""
+    return f"""nullif(trim(CASE WHEN starts_with({prefix}, '[')
+                            THEN regexp_replace({prefix}, {_lit(UPTIME)}, '')
+                            ELSE {prefix} END), '')"""
+
+
+#: The key that ends the head's key part (``IN`` or ``OUT``), NULL if neither.
+_FIRST_KEY: Final = "CASE WHEN suffix({0}, 'IN') THEN 'IN' WHEN suffix({0}, 'OUT') THEN 'OUT' END"
+#: The key part without its key: the prefix as the line gives it.
+_PREFIX0: Final = "left({0}, length({0}) - length(" + _FIRST_KEY + "))"
+
 #: What the batch query reads besides the texts, computed from them (and, for
 #: the blank test, from the line): each SQL expression is the specification,
 #: and what runs when the scanner is not built; the scanner computes the same
 #: in C. Numbers are TRY_CAST's reading (null where none); ports must be 1-5
 #: digits; ``f_flags`` names the flags among WINDOW..flags (gated to TCP lines
-#: by the query, as is ``n_window``).
+#: by the query, as is ``n_window``); ``h_prefix`` is the log prefix of a
+#: BSD/ISO line's head ('' for none); the ``e_`` columns are the envelope's
+#: (``syslog.PRECUT_TYPED``).
 TYPED_FIELDS: Final = (
     ("f_flags", _flags_sql("f_window")),
+    ("h_prefix", f"coalesce({_prefix_sql(_PREFIX0.format('h_keypart'))}, '')"),
     ("n_ttl", "CAST(TRY_CAST(f_ttl AS UTINYINT) AS INTEGER)"),
     ("n_id", "CAST(TRY_CAST(f_id AS USMALLINT) AS INTEGER)"),
     *(
@@ -156,10 +171,12 @@ TYPED_FIELDS: Final = (
         "n_window",
         "CAST(TRY_CAST(regexp_extract(f_window, '^ WINDOW=(\\d+)', 1) AS USMALLINT) AS INTEGER)",
     ),
+    *((name, sql) for name, sql in syslog.PRECUT_TYPED if name != "e_5424"),
     # A regex, not trim(): RE2 stops at the first other character.
     ("f_blank", "regexp_full_match(line, '\\s*')"),
     ("f_src_v4", f"regexp_full_match(f_src, {_lit(CANONICAL_IPV4)})"),
     ("f_dst_v4", f"regexp_full_match(f_dst, {_lit(CANONICAL_IPV4)})"),
+    *((name, sql) for name, sql in syslog.PRECUT_TYPED if name == "e_5424"),
 )
 TYPED_NAMES: Final = tuple(name for name, _ in TYPED_FIELDS)
 #: Every column the scanner adds (or ``_regex_fields_sql`` computes), in order.
@@ -272,10 +289,7 @@ class NetfilterParser(Parser):
             FROM heads
         ),
         keyed AS (
-            SELECT *,
-                   CASE WHEN suffix(hp.keypart, 'IN') THEN 'IN'
-                        WHEN suffix(hp.keypart, 'OUT') THEN 'OUT' END AS first_key
-            FROM parts
+            SELECT *, {_FIRST_KEY.format("hp.keypart")} AS first_key FROM parts
         ),
         prefixed AS (
             SELECT *, left(hp.keypart, length(hp.keypart) - length(first_key)) AS prefix0
@@ -288,11 +302,9 @@ class NetfilterParser(Parser):
                        try_strptime(pve.stamp, '%d/%b/%Y:%H:%M:%S %z')) END) AS {k.TIME},
                    first_key IS NOT NULL AND length(prefix0) <= {MAX_PREFIX_CHARS}
                        AS is_netfilter,
-                   nullif(trim(CASE
-                       WHEN is_pve THEN pve.chain || ' ' || prefix0
-                       WHEN starts_with(prefix0, '[')
-                           THEN regexp_replace(prefix0, {_lit(UPTIME)}, '')
-                       ELSE prefix0 END), '') AS log_prefix,
+                   CASE WHEN {k.KIND} IN ('bsd', 'iso') THEN nullif(h_prefix, '')
+                        WHEN is_pve THEN nullif(trim(pve.chain || ' ' || prefix0), '')
+                        ELSE {_prefix_sql("prefix0")} END AS log_prefix,
                    CASE first_key WHEN 'IN' THEN nullif(hp.value, '') END AS interface_in,
                    CASE first_key WHEN 'IN' THEN nullif(hp.out, '')
                                   WHEN 'OUT' THEN nullif(hp.value, '') END AS interface_out,
@@ -498,9 +510,10 @@ def with_compiled_fields(lines: pa.Table) -> pa.Table:
             array = pa.Array.from_buffers(
                 pa.string(), len(line), [None, *(pa.py_buffer(b) for b in buffers)]
             )
-        elif kind == "number":  # values and validity
+        elif kind in ("number", "time"):  # values and validity
             values, valid = (pa.py_buffer(b) for b in buffers)
-            array = pa.Array.from_buffers(pa.int32(), len(line), [valid, values])
+            kind_type = pa.int32() if kind == "number" else pa.time64("us")
+            array = pa.Array.from_buffers(kind_type, len(line), [valid, values])
         else:  # a bitmap of truths, never null
             array = pa.Array.from_buffers(pa.bool_(), len(line), [None, pa.py_buffer(buffers[0])])
         lines = lines.append_column(name, array)

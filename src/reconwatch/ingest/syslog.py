@@ -80,6 +80,8 @@ PRECUT: Final = ("e_stamp", "e_host", "e_program", "e_head")
 ROLLOVER_MONTHS: Final = 6
 
 _MONTHS: Final = "JanFebMarAprMayJunJulAugSepOctNovDec"
+
+
 #: Zone names that mean UTC: stamps in them need no conversion.
 UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Zulu", "GMT"})
 
@@ -87,6 +89,34 @@ UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "
 def sql_literal(text: str) -> str:
     """A DuckDB string literal (for the constant patterns below, never for log text)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def _bsd_month(stamp: str) -> str:
+    return f"CAST(nullif((instr({sql_literal(_MONTHS)}, left({stamp}, 3)) + 2) // 3, 0) AS INTEGER)"
+
+
+def _bsd_day(stamp: str) -> str:
+    return f"CAST(trim(substr({stamp}, 5, 2)) AS INTEGER)"
+
+
+def _bsd_tod(stamp: str) -> str:
+    return f"TRY_CAST(right({stamp}, 8) AS TIME)"
+
+
+#: Whether the line starts an RFC 5424 envelope (a DFA-only test).
+IS_5424: Final = "regexp_matches(line, '^<\\d{1,3}>1 ')"
+
+#: What ``select_sql(..., precut=True)`` reads besides ``PRECUT``, computed
+#: beforehand from the line and ``e_stamp`` (the netfilter scanner does it in
+#: C); each SQL expression is the specification. The month, day and time of
+#: day are those of a BSD stamp (``e_stamp`` starting with a capital), NULL
+#: for any other.
+PRECUT_TYPED: Final = (
+    ("e_month", f"CASE WHEN e_stamp[1] BETWEEN 'A' AND 'Z' THEN {_bsd_month('e_stamp')} END"),
+    ("e_day", f"CASE WHEN e_stamp[1] BETWEEN 'A' AND 'Z' THEN {_bsd_day('e_stamp')} END"),
+    ("e_tod", f"CASE WHEN e_stamp[1] BETWEEN 'A' AND 'Z' THEN {_bsd_tod('e_stamp')} END"),
+    ("e_5424", IS_5424),
+)
 
 
 def bsd_iso_pattern(message: str) -> str:
@@ -183,7 +213,8 @@ class SyslogEnvelope:
         ``sl_month``, ``sl_day`` and ``sl_tod`` (time of day), which ``resolve``
         needs. ``source`` keeps its columns; keep ``log_line`` among them.
         ``precut``: ``source`` has the ``PRECUT`` columns, what
-        ``bsd_iso_pattern(message)`` captures on each line, cut beforehand.
+        ``bsd_iso_pattern(message)`` captures on each line, cut beforehand,
+        and the ``PRECUT_TYPED`` columns computed from them.
         """
         fields = "['stamp', 'host', 'program', 'message']"
         bsd_iso = f"regexp_extract(line, {sql_literal(bsd_iso_pattern(message))}, {fields})"
@@ -195,8 +226,12 @@ class SyslogEnvelope:
                 )
             )
             bsd_iso = f"struct_pack({pieces})"
+            # For a BSD line the stamp is e_stamp: its parts are computed already.
+            month, day, tod, is_5424 = (name for name, _ in PRECUT_TYPED)
+        else:
+            month, day, tod = _bsd_month(STAMP), _bsd_day(STAMP), _bsd_tod(STAMP)
+            is_5424 = IS_5424
         rfc5424 = sql_literal(rfc5424_pattern(message))
-        months = sql_literal(_MONTHS)
         iso_zoned = sql_literal(ISO_STAMP)
         iso_local = sql_literal(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?")
         zoned_time = f"timezone('UTC', TRY_CAST({STAMP} AS TIMESTAMPTZ))"
@@ -211,13 +246,9 @@ class SyslogEnvelope:
                        WHEN regexp_full_match({STAMP}, {iso_local}) THEN {local_time}
                    END
                END AS {TIME},
-               CASE WHEN {KIND} = 'bsd' THEN
-                   CAST(nullif((instr({months}, left({STAMP}, 3)) + 2) // 3, 0) AS INTEGER)
-               END AS {MONTH},
-               CASE WHEN {KIND} = 'bsd' THEN
-                   CAST(trim(substr({STAMP}, 5, 2)) AS INTEGER)
-               END AS {DAY},
-               CASE WHEN {KIND} = 'bsd' THEN TRY_CAST(right({STAMP}, 8) AS TIME) END AS {TOD}
+               CASE WHEN {KIND} = 'bsd' THEN {month} END AS {MONTH},
+               CASE WHEN {KIND} = 'bsd' THEN {day} END AS {DAY},
+               CASE WHEN {KIND} = 'bsd' THEN {tod} END AS {TOD}
         FROM (
             SELECT * EXCLUDE (sl_env, is_5424),
                    CASE WHEN sl_env.stamp = '' THEN NULL
@@ -233,8 +264,7 @@ class SyslogEnvelope:
                        -- A DFA-only test first: the RFC 5424 pattern runs for its lines only.
                        CASE WHEN is_5424 THEN regexp_extract(line, {rfc5424}, {fields})
                             ELSE {bsd_iso} END AS sl_env
-                FROM (SELECT *, regexp_matches(line, '^<\\d{{1,3}}>1 ') AS is_5424
-                      FROM {source})
+                FROM (SELECT *, {is_5424} AS is_5424 FROM {source})
             )
         )
         """  # noqa: S608 - constant patterns and a caller-given relation name only
