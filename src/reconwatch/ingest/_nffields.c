@@ -6,8 +6,8 @@
  * text with four unanchored RE2 searches; they were 60% of its time, and the
  * syslog envelope and the head split most of the rest. This module finds the
  * same matches while walking each line's spaces once and returns the fifteen
- * captured texts as Arrow string buffers. It implements
- * exactly what the patterns say under RE2's leftmost-first rules (the SQL is
+ * captured texts as Arrow string buffers. It implements exactly what the
+ * patterns say under RE2's leftmost-first rules (the SQL is
  * the specification; tests/test_netfilter_fields.py compares the two on
  * generated and random lines):
  *
@@ -29,11 +29,13 @@
  * match is decided at its first position without backtracking; the leftmost
  * position that matches wins. The same holds in the envelope: no stamp starts
  * with '<', a fraction of ten digits leaves a digit where the zone must be,
- * and the host, tag and head each end at the first byte they cannot take. A pattern that does not match, and an optional
- * group that does not take part, give '' (as DuckDB's regexp_extract does).
+ * and the host, tag and head each end at the first byte they cannot take. A
+ * pattern that does not match, and an optional group that does not take
+ * part, give '' (as DuckDB's regexp_extract does).
  *
  * From those texts it also computes what the query would compute next
- * (netfilter.TYPED_FIELDS, SQL that is the specification of each): the TCP
+ * (netfilter.TYPED_FIELDS and syslog.PRECUT_TYPED, SQL that is the
+ * specification of each): the TCP
  * flags named among WINDOW's tokens, the log prefix (the head's key part
  * without its key, the kernel's [uptime] and spaces), the numbers of TTL, ID,
  * SPT, DPT and WINDOW as DuckDB's TRY_CAST reads them, a BSD stamp's month,
@@ -42,9 +44,11 @@
  * plain digit and token rules, exact in a few lines of C, and were most of
  * the query's time.
  *
- * Log lines are untrusted: every index is checked against the line's end, the
- * input offsets against the data buffer, and output sizes against int32.
- * The GIL is released while lines are scanned, so slices run side by side.
+ * Log lines are untrusted: every index is checked against the line's end and
+ * the input offsets against the data buffer; no text is longer in all than
+ * the rows' bytes, which the offsets keep under 2 GiB. The output is written
+ * straight into the bytes objects returned (no copy), with the GIL released
+ * while lines are scanned, so slices run side by side.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -431,37 +435,28 @@ static void put_time(Times *column, Py_ssize_t row, int64_t value) {
     if (value >= 0) set_bit(column->valid, row);
 }
 
-/* Appends s[span) to the column; 0 on success, -1 when memory or int32 runs out. */
+/* What scan() returns, in order: the names and kinds of FIELDS. */
+static const char *const COLUMNS[][2] = {
+    {"src", "text"},     {"dst", "text"},      {"ttl", "text"},     {"id", "text"},
+    {"proto", "text"},   {"spt", "text"},      {"dpt", "text"},     {"window", "text"},
+    {"stamp", "text"},   {"host", "text"},     {"program", "text"}, {"head", "text"},
+    {"keypart", "text"}, {"value", "text"},    {"out", "text"},     {"flags", "text"},
+    {"prefix", "text"},  {"ttl", "number"},    {"id", "number"},    {"spt", "number"},
+    {"dpt", "number"},   {"window", "number"}, {"month", "number"}, {"day", "number"},
+    {"tod", "time"},     {"blank", "truth"},   {"src_v4", "truth"}, {"dst_v4", "truth"},
+    {"5424", "truth"},
+};
+#define N_COLUMNS (sizeof(COLUMNS) / sizeof(COLUMNS[0]))
+_Static_assert(N_COLUMNS == N_TEXTS + N_NUMBERS + 1 + N_TRUTHS, "COLUMNS names every column");
+
+/* Appends s[span) to the column; 0 on success, -1 when it would pass the
+ * column's capacity (which only rows that overlap can make it do). */
 static int append(Column *column, const unsigned char *s, Span span) {
     size_t n = span.end - span.start;
-    if (n == 0) return 0; /* nothing to copy (and data may still be NULL) */
-    if (column->len + n > (size_t)INT32_MAX) return -1;
-    if (column->len + n > column->cap) {
-        size_t cap = column->cap ? column->cap : 4096;
-        while (cap < column->len + n) cap *= 2;
-        char *grown = PyMem_RawRealloc(column->data, cap);
-        if (grown == NULL) return -1;
-        column->data = grown;
-        column->cap = cap;
-    }
+    if (n > column->cap - column->len) return -1;
     memcpy(column->data + column->len, s + span.start, n);
     column->len += n;
     return 0;
-}
-
-static void free_columns(Column columns[N_TEXTS], Numbers numbers[N_NUMBERS], Times *times,
-                         unsigned char *truths[N_TRUTHS]) {
-    for (int f = 0; f < N_TEXTS; f++) {
-        PyMem_RawFree(columns[f].offsets);
-        PyMem_RawFree(columns[f].data);
-    }
-    for (int f = 0; f < N_NUMBERS; f++) {
-        PyMem_RawFree(numbers[f].values);
-        PyMem_RawFree(numbers[f].valid);
-    }
-    PyMem_RawFree(times->values);
-    PyMem_RawFree(times->valid);
-    for (int f = 0; f < N_TRUTHS; f++) PyMem_RawFree(truths[f]);
 }
 
 PyDoc_STRVAR(scan_doc,
@@ -472,63 +467,78 @@ PyDoc_STRVAR(scan_doc,
              "(values, validity bitmap) pairs, and the booleans as 1-tuples of a\n"
              "bitmap; all as bytes, in FIELDS' order.");
 
+/* The bytes objects scan() returns, in order: two per text, number and time
+ * column, one per truth. They are made first and written in place (no copy). */
+enum {
+    OUT_TEXTS = 0,
+    OUT_NUMBERS = OUT_TEXTS + 2 * N_TEXTS,
+    OUT_TIME = OUT_NUMBERS + 2 * N_NUMBERS,
+    OUT_TRUTHS = OUT_TIME + 2,
+    N_OUT = OUT_TRUTHS + N_TRUTHS
+};
+
 static PyObject *scan(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer offsets_view, data_view;
     Py_ssize_t first, length;
     if (!PyArg_ParseTuple(args, "y*y*nn", &offsets_view, &data_view, &first, &length)) return NULL;
     PyObject *result = NULL;
-    Column columns[N_TEXTS];
-    Numbers numbers[N_NUMBERS];
-    Times times;
-    unsigned char *truths[N_TRUTHS];
-    memset(columns, 0, sizeof(columns));
-    memset(numbers, 0, sizeof(numbers));
-    memset(&times, 0, sizeof(times));
-    memset(truths, 0, sizeof(truths));
-    size_t bitmap_bytes = ((size_t)length + 7) / 8;
-    int failed = 0; /* 1: bad input, 2: out of memory */
+    PyObject *out[N_OUT] = {NULL};
     if (first < 0 || length < 0 || length >= INT32_MAX ||
         (size_t)offsets_view.len / sizeof(int32_t) < (size_t)first + (size_t)length + 1) {
         PyErr_SetString(PyExc_ValueError, "offsets do not cover the rows asked for");
         goto done;
     }
+    const char *raw_offsets = offsets_view.buf;
+    int32_t bounds[2];
+    memcpy(&bounds[0], raw_offsets + (size_t)first * sizeof(int32_t), sizeof(int32_t));
+    memcpy(&bounds[1], raw_offsets + ((size_t)first + (size_t)length) * sizeof(int32_t),
+           sizeof(int32_t));
+    /* No text is longer in all than the rows' bytes (each is a part of its line,
+     * the flags and prefix too); rows the loop finds bad stop it first. */
+    size_t text_bytes = bounds[1] > bounds[0] ? (size_t)bounds[1] - (size_t)bounds[0] : 0;
+    if (text_bytes > (size_t)data_view.len) text_bytes = (size_t)data_view.len;
+    size_t bitmap_bytes = ((size_t)length + 7) / 8;
+    for (int f = 0; f < N_OUT; f++) {
+        size_t size;
+        if (f < OUT_NUMBERS)
+            size = f % 2 == 0 ? ((size_t)length + 1) * sizeof(int32_t) : text_bytes;
+        else if (f < OUT_TIME)
+            size = f % 2 == 0 ? (size_t)length * sizeof(int32_t) : bitmap_bytes;
+        else if (f < OUT_TRUTHS)
+            size = f % 2 == 0 ? (size_t)length * sizeof(int64_t) : bitmap_bytes;
+        else
+            size = bitmap_bytes;
+        out[f] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+        if (out[f] == NULL) goto done;
+    }
+    Column columns[N_TEXTS];
+    Numbers numbers[N_NUMBERS];
+    Times times;
+    unsigned char *truths[N_TRUTHS];
     for (int f = 0; f < N_TEXTS; f++) {
-        columns[f].offsets = PyMem_RawMalloc(((size_t)length + 1) * sizeof(int32_t));
-        if (columns[f].offsets == NULL) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        columns[f].offsets[0] = 0;
+        columns[f] = (Column){(int32_t *)PyBytes_AS_STRING(out[OUT_TEXTS + 2 * f]),
+                              PyBytes_AS_STRING(out[OUT_TEXTS + 2 * f + 1]), 0, text_bytes};
     }
-    /* Zeroed bitmaps: only the bits that are set are written. The +1 keeps
-     * zero-length allocations from returning NULL. */
     for (int f = 0; f < N_NUMBERS; f++) {
-        numbers[f].values = PyMem_RawMalloc((size_t)length * sizeof(int32_t) + 1);
-        numbers[f].valid = PyMem_RawCalloc(bitmap_bytes + 1, 1);
-        if (numbers[f].values == NULL || numbers[f].valid == NULL) {
-            PyErr_NoMemory();
-            goto done;
-        }
+        numbers[f] = (Numbers){(int32_t *)PyBytes_AS_STRING(out[OUT_NUMBERS + 2 * f]),
+                               (unsigned char *)PyBytes_AS_STRING(out[OUT_NUMBERS + 2 * f + 1])};
     }
-    times.values = PyMem_RawMalloc((size_t)length * sizeof(int64_t) + 1);
-    times.valid = PyMem_RawCalloc(bitmap_bytes + 1, 1);
-    if (times.values == NULL || times.valid == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    times = (Times){(int64_t *)PyBytes_AS_STRING(out[OUT_TIME]),
+                    (unsigned char *)PyBytes_AS_STRING(out[OUT_TIME + 1])};
     for (int f = 0; f < N_TRUTHS; f++) {
-        truths[f] = PyMem_RawCalloc(bitmap_bytes + 1, 1);
-        if (truths[f] == NULL) {
-            PyErr_NoMemory();
-            goto done;
-        }
+        truths[f] = (unsigned char *)PyBytes_AS_STRING(out[OUT_TRUTHS + f]);
     }
+    int failed = 0; /* 1: offsets outside the data, 2: rows that overlap */
     {
-        int32_t row_offsets[2];
         const unsigned char *s = data_view.buf;
-        const char *raw_offsets = offsets_view.buf;
         Py_BEGIN_ALLOW_THREADS;
+        /* Bitmaps start cleared: only the bits that are set are written. */
+        for (int f = 0; f < N_NUMBERS; f++) memset(numbers[f].valid, 0, bitmap_bytes);
+        memset(times.valid, 0, bitmap_bytes);
+        for (int f = 0; f < N_TRUTHS; f++) memset(truths[f], 0, bitmap_bytes);
+        for (int f = 0; f < N_TEXTS; f++) columns[f].offsets[0] = 0;
+        int32_t row_offsets[2];
         for (Py_ssize_t row = 0; row < length && !failed; row++) {
             /* memcpy: an Arrow buffer need not be aligned for int32 in every case. */
             memcpy(row_offsets, raw_offsets + ((size_t)first + (size_t)row) * sizeof(int32_t),
@@ -541,19 +551,15 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             size_t begin = (size_t)row_offsets[0], end = (size_t)row_offsets[1];
             Span spans[N_FIELDS];
             scan_line(s, begin, end, spans);
-            for (int f = 0; f < N_FIELDS; f++) {
-                if (append(&columns[f], s, spans[f]) != 0) {
-                    failed = 2;
-                    break;
-                }
-                columns[f].offsets[row + 1] = (int32_t)columns[f].len;
-            }
             char flags[4 * N_FLAGS];
+            for (int f = 0; f < N_FIELDS; f++) {
+                if (append(&columns[f], s, spans[f]) != 0) failed = 2;
+            }
             if (append(&columns[T_FLAGS], (const unsigned char *)flags,
                        flag_text(flag_bits(s, spans[F_WINDOW]), flags)) != 0 ||
                 append(&columns[T_PREFIX], s, log_prefix(s, spans[F_KEYPART])) != 0)
                 failed = 2;
-            for (int f = T_FLAGS; f < N_TEXTS; f++) columns[f].offsets[row + 1] = (int32_t)columns[f].len;
+            for (int f = 0; f < N_TEXTS; f++) columns[f].offsets[row + 1] = (int32_t)columns[f].len;
             int32_t month = -1, day = -1;
             int64_t tod = -1;
             if (spans[F_STAMP].end > spans[F_STAMP].start && is_upper(s[spans[F_STAMP].start]))
@@ -581,44 +587,29 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS;
     }
-    if (failed == 1) {
-        PyErr_SetString(PyExc_ValueError, "offsets outside the data buffer");
+    if (failed) {
+        PyErr_SetString(PyExc_ValueError, failed == 1 ? "offsets outside the data buffer"
+                                                      : "rows that overlap in the data buffer");
         goto done;
     }
-    if (failed == 2) {
-        PyErr_NoMemory();
-        goto done;
+    /* The texts' data to their length (shrunk in place). */
+    for (int f = 0; f < N_TEXTS; f++) {
+        if (_PyBytes_Resize(&out[OUT_TEXTS + 2 * f + 1], (Py_ssize_t)columns[f].len) < 0) goto done;
     }
-    result = PyTuple_New(N_TEXTS + N_NUMBERS + 1 + N_TRUTHS);
+    result = PyTuple_New(N_COLUMNS);
     if (result == NULL) goto done;
-    for (int f = 0; f < N_TEXTS + N_NUMBERS + 1 + N_TRUTHS; f++) {
-        PyObject *item;
-        if (f < N_TEXTS) {
-            const Column *c = &columns[f];
-            item = Py_BuildValue("(y#y#)", (const char *)c->offsets,
-                                 (Py_ssize_t)((length + 1) * sizeof(int32_t)),
-                                 c->data ? c->data : "", (Py_ssize_t)c->len);
-        } else if (f < N_TEXTS + N_NUMBERS) {
-            const Numbers *n = &numbers[f - N_TEXTS];
-            item = Py_BuildValue("(y#y#)", (const char *)n->values,
-                                 (Py_ssize_t)((size_t)length * sizeof(int32_t)),
-                                 (const char *)n->valid, (Py_ssize_t)bitmap_bytes);
-        } else if (f == N_TEXTS + N_NUMBERS) {
-            item = Py_BuildValue("(y#y#)", (const char *)times.values,
-                                 (Py_ssize_t)((size_t)length * sizeof(int64_t)),
-                                 (const char *)times.valid, (Py_ssize_t)bitmap_bytes);
-        } else {
-            item = Py_BuildValue("(y#)", (const char *)truths[f - N_TEXTS - N_NUMBERS - 1],
-                                 (Py_ssize_t)bitmap_bytes);
-        }
+    for (int f = 0, o = 0; f < (int)N_COLUMNS; f++) {
+        int pieces = o >= OUT_TRUTHS ? 1 : 2;
+        PyObject *item = pieces == 1 ? PyTuple_Pack(1, out[o]) : PyTuple_Pack(2, out[o], out[o + 1]);
         if (item == NULL) {
             Py_CLEAR(result);
             goto done;
         }
         PyTuple_SET_ITEM(result, f, item);
+        o += pieces;
     }
 done:
-    free_columns(columns, numbers, &times, truths);
+    for (int f = 0; f < N_OUT; f++) Py_XDECREF(out[f]);
     PyBuffer_Release(&offsets_view);
     PyBuffer_Release(&data_view);
     return result;
@@ -641,19 +632,6 @@ static struct PyModuleDef module = {
     NULL,
 };
 
-/* What scan() returns, in order: the names and kinds of FIELDS. */
-static const char *const COLUMNS[][2] = {
-    {"src", "text"},     {"dst", "text"},      {"ttl", "text"},     {"id", "text"},
-    {"proto", "text"},   {"spt", "text"},      {"dpt", "text"},     {"window", "text"},
-    {"stamp", "text"},   {"host", "text"},     {"program", "text"}, {"head", "text"},
-    {"keypart", "text"}, {"value", "text"},    {"out", "text"},     {"flags", "text"},
-    {"prefix", "text"},  {"ttl", "number"},    {"id", "number"},    {"spt", "number"},
-    {"dpt", "number"},   {"window", "number"}, {"month", "number"}, {"day", "number"},
-    {"tod", "time"},     {"blank", "truth"},   {"src_v4", "truth"}, {"dst_v4", "truth"},
-    {"5424", "truth"},
-};
-#define N_COLUMNS (sizeof(COLUMNS) / sizeof(COLUMNS[0]))
-_Static_assert(N_COLUMNS == N_TEXTS + N_NUMBERS + 1 + N_TRUTHS, "COLUMNS names every column");
 
 PyMODINIT_FUNC PyInit__nffields(void) {
     PyObject *m = PyModule_Create(&module);
