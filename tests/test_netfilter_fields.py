@@ -151,6 +151,7 @@ EDGE_CASES = [
         for m, d in zip(
             ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
             ["1", " 2", "03", "10", "29", "30", "31", "00", "99", "9", " 9", "19"],
+            strict=True,
         )
     ),
     "Foo 30 10:09:23 fw1 kernel: IN=eth0",
