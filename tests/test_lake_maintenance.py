@@ -18,7 +18,7 @@ from reconwatch.detect import run_detections
 from reconwatch.engine import Engine
 from reconwatch.generate import ALL_FAMILIES, generate_sample
 from reconwatch.ingest.run import IngestOptions, ingest
-from reconwatch.lake import JOURNALS, PARTITION, Lake, LakeError
+from reconwatch.lake import JOURNALS, NO_DICTIONARY, PARTITION, Lake, LakeError
 from reconwatch.lake_cli import lake as lake_group
 
 NOW = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
@@ -74,6 +74,30 @@ def test_compaction_keeps_every_row_and_every_finding(fragmented: tuple[Lake, Co
     leftovers = [p for p in (lake.root).rglob("*") if p.name.startswith(".compact-")]
     assert leftovers == [] and not any((lake.root / JOURNALS).glob("*.json"))
     assert lake.compact() == []  # nothing left to compact
+
+
+def _dictionary_columns(lake: Lake, table: str) -> set[str]:
+    """The columns that some row group of ``table`` stores with a dictionary."""
+    found = set()
+    for path in lake.files(table):
+        meta = pq.ParquetFile(path).metadata
+        for group in range(meta.num_row_groups):
+            for index in range(meta.num_columns):
+                column = meta.row_group(group).column(index)
+                if "RLE_DICTIONARY" in column.encodings:
+                    found.add(column.path_in_schema)
+    return found
+
+
+def test_near_unique_columns_are_written_without_a_dictionary(
+    fragmented: tuple[Lake, Config],
+) -> None:
+    lake, _ = fragmented
+    for compacted in (False, True):
+        dictionary = _dictionary_columns(lake, "network")
+        assert {"source_ip", "destination_port", "event_action"} <= dictionary, compacted
+        assert not dictionary & NO_DICTIONARY, compacted
+        lake.compact()
 
 
 def test_compaction_of_one_table_and_day_only(fragmented: tuple[Lake, Config]) -> None:
