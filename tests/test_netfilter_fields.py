@@ -10,6 +10,8 @@ rows and rejects whichever of the two cuts the fields.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import re
 from pathlib import Path
 
 import duckdb
@@ -48,7 +50,22 @@ def regex_fields(lines: list[str]) -> Fields:
     query = f"""SELECT {nf.FIELD_COLUMNS}, {nf.typed_fields_sql()}
                 FROM (SELECT line, {columns} FROM {nf._regex_fields_sql("batch_lines")})"""
     table = con.sql(query, params={"window": nf.WINDOW_FLAGS}).to_arrow_table()
+    # The scanner's RFC 5952 texts: what FULL_IPV6 and _compress_ipv6 give.
+    for name, address in zip(nf.FAST_IPV6, ("f_src", "f_dst"), strict=True):
+        table = table.append_column(
+            name, pa.array(map(compressed_ipv6, table[address].to_pylist()))
+        )
     return {name: table.column(name).to_pylist() for name in nf.COMPILED_COLUMNS}
+
+
+def compressed_ipv6(text: str) -> str:
+    """``_compress_ipv6``'s text of a full eight-group address, '' for any other
+    text and for an IPv4-mapped one (left to ipaddress)."""
+    if not re.fullmatch(nf.FULL_IPV6, text):
+        return ""
+    compressed = nf._compress_ipv6(pa.array([text])).to_pylist()[0]
+    assert compressed == str(ipaddress.IPv6Address(text)) or compressed.startswith("::ffff:")
+    return "" if compressed.startswith("::ffff:") else compressed
 
 
 def compiled_fields(lines: list[str]) -> Fields:
@@ -188,6 +205,16 @@ EDGE_CASES = [
     "Sep 30 10:09:23 fw1 kernel: UT=eth0",
     "Sep 30 10:09:23 fw1 kernel: \u00e9 [1.2] IN=x",
     "2026-09-30T10:09:23Z fw1 kernel: [9.9] DROP IN=eth0",
+    # IPv6 as the kernel writes it (eight full groups), and near misses.
+    " SRC=0000:0000:0000:0000:0000:0000:0000:0000 DST=0000:0000:0000:0000:0000:0000:0000:0001",
+    " SRC=2001:0DB8:0000:0000:0001:0000:0000:0001 DST=1:0:0:2:0:0:0:3",
+    " SRC=fe80:0000:0000:0000:0000:0000:0000:0000 DST=0:1:0:1:0:1:0:1",
+    " SRC=0000:0000:0000:0000:0000:ffff:c000:0201 DST=0:0:0:0:0:0:ffff:1",
+    " SRC=0000:0000:0000:0000:0000:0000:c000:0201 DST=1:2:3:4:5:6:7:8",
+    " SRC=1:2:3:4:5:6:7:8:9 DST=1:2:3:4:5:6:7 SRC=x",
+    " SRC=10000:0:0:0:0:0:0:0 DST=1:2:3:4:5:6:7:8:",
+    " SRC=2001:db8::1 DST=::ffff:1.2.3.4",
+    " SRC=g:0:0:0:0:0:0:0 DST=1:2:3:4:5:6:7:\u0661",
     # Blank lines: RE2's spaces only (not the vertical tab or other Unicode spaces).
     "\t\r\f \n",
     "\x0b",
@@ -325,6 +352,25 @@ LINES = st.lists(
 @given(LINES)
 def test_any_text_captures_what_the_regexes_capture(lines: list[str]) -> None:
     assert compiled_fields(lines) == regex_fields(lines)
+
+
+GROUPS = st.one_of(
+    st.sampled_from(["0", "00", "0000", "1", "ffff", "FFFF", "0a0B", "abcd", "", "12345", "g"]),
+    st.text(alphabet="0123456789abcdefABCDEF", min_size=1, max_size=4),
+)
+IPV6 = st.one_of(
+    st.lists(st.sampled_from(["0", "0000", "0", "1"]), min_size=8, max_size=8).map(":".join),
+    st.lists(GROUPS, min_size=7, max_size=9).map(":".join),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(IPV6, IPV6)
+def test_full_ipv6_is_compressed_as_arrow_and_ipaddress_do(source: str, target: str) -> None:
+    lines = [f"x SRC={source} DST={target} LEN=1"]
+    got = compiled_fields(lines)
+    assert got["f_src6"] == [compressed_ipv6(source)]
+    assert got["f_dst6"] == [compressed_ipv6(target)]
 
 
 def test_a_slice_of_an_array_is_scanned_from_its_own_offset() -> None:

@@ -40,7 +40,9 @@
  * without its key, the kernel's [uptime] and spaces), the numbers of TTL, ID,
  * SPT, DPT and WINDOW as DuckDB's TRY_CAST reads them, a BSD stamp's month,
  * day and time of day, whether SRC and DST are canonical dotted quads, whether
- * the line is blank and whether it starts an RFC 5424 envelope. These are
+ * the line is blank and whether it starts an RFC 5424 envelope; and the
+ * RFC 5952 text of SRC and DST written as eight full IPv6 groups (what
+ * netfilter._compress_ipv6 gives in Arrow). These are
  * plain digit and token rules, exact in a few lines of C, and were most of
  * the query's time.
  *
@@ -88,7 +90,7 @@ typedef struct {
 } Span;
 
 /* The typed columns after the texts, in the order scan() returns them. */
-enum { T_FLAGS = N_FIELDS, T_PREFIX, N_TEXTS };
+enum { T_FLAGS = N_FIELDS, T_PREFIX, T_SRC6, T_DST6, N_TEXTS };
 enum { N_TTL, N_ID, N_SPT, N_DPT, N_WINDOW, N_MONTH, N_DAY, N_NUMBERS };
 enum { B_BLANK, B_SRC_V4, B_DST_V4, B_5424, N_TRUTHS };
 
@@ -421,6 +423,61 @@ static Span log_prefix(const unsigned char *s, Span keypart) {
     return (Span){start, end};
 }
 
+static inline unsigned hex_value(unsigned char c) {
+    return is_digit(c) ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/* The RFC 5952 text of an address written as eight groups of one to four hex
+ * digits (how the kernel writes IPv6) into ``out``: lower case, no leading
+ * zeros, the first longest run of two or more zero groups as "::". An empty
+ * span for any other text, and for a text that starts "::ffff:" (IPv4-mapped,
+ * which netfilter._addresses leaves to ipaddress). netfilter.FULL_IPV6 and
+ * _compress_ipv6 are the specification. */
+static Span ipv6_compressed(const unsigned char *s, Span address, char out[40]) {
+    const Span none = {0, 0};
+    unsigned groups[8];
+    size_t i = address.start;
+    for (int g = 0; g < 8; g++) {
+        if (g > 0) {
+            if (i >= address.end || s[i] != ':') return none;
+            i++;
+        }
+        size_t first = i;
+        unsigned value = 0;
+        while (i < address.end && i - first < 4 && is_hex(s[i])) value = value * 16 + hex_value(s[i++]);
+        if (i == first) return none;
+        groups[g] = value;
+    }
+    if (i != address.end) return none;
+    int run = -1, run_length = 1; /* a run must be two groups or more */
+    for (int g = 0; g < 8;) {
+        int h = g;
+        while (h < 8 && groups[h] == 0) h++;
+        if (h - g > run_length) {
+            run = g;
+            run_length = h - g;
+        }
+        g = h > g ? h : g + 1;
+    }
+    static const char digits[] = "0123456789abcdef";
+    size_t n = 0;
+    for (int g = 0; g < 8;) {
+        if (g == run) {
+            out[n++] = ':';
+            out[n++] = ':';
+            g += run_length;
+            continue;
+        }
+        if (n > 0 && out[n - 1] != ':') out[n++] = ':';
+        unsigned value = groups[g++];
+        int shift = 12;
+        while (shift > 0 && (value >> shift) == 0) shift -= 4;
+        for (; shift >= 0; shift -= 4) out[n++] = digits[(value >> shift) & 15];
+    }
+    if (n >= 7 && memcmp(out, "::ffff:", 7) == 0) return none;
+    return (Span){0, n};
+}
+
 static inline void set_bit(unsigned char *bits, Py_ssize_t row) {
     bits[row >> 3] |= (unsigned char)(1u << (row & 7));
 }
@@ -435,16 +492,31 @@ static void put_time(Times *column, Py_ssize_t row, int64_t value) {
     if (value >= 0) set_bit(column->valid, row);
 }
 
-/* What scan() returns, in order: the names and kinds of FIELDS. */
-static const char *const COLUMNS[][2] = {
-    {"src", "text"},     {"dst", "text"},      {"ttl", "text"},     {"id", "text"},
-    {"proto", "text"},   {"spt", "text"},      {"dpt", "text"},     {"window", "text"},
-    {"stamp", "text"},   {"host", "text"},     {"program", "text"}, {"head", "text"},
-    {"keypart", "text"}, {"value", "text"},    {"out", "text"},     {"flags", "text"},
-    {"prefix", "text"},  {"ttl", "number"},    {"id", "number"},    {"spt", "number"},
-    {"dpt", "number"},   {"window", "number"}, {"month", "number"}, {"day", "number"},
-    {"tod", "time"},     {"blank", "truth"},   {"src_v4", "truth"}, {"dst_v4", "truth"},
-    {"5424", "truth"},
+/* What scan() returns, in order (netfilter.COMPILED_COLUMNS): name, kind, and
+ * the column's place among those of its kind. */
+typedef struct {
+    const char *name;
+    const char *kind;
+    int index;
+} Returned;
+
+static const Returned COLUMNS[] = {
+    {"src", "text", F_SRC},        {"dst", "text", F_DST},
+    {"ttl", "text", F_TTL},        {"id", "text", F_ID},
+    {"proto", "text", F_PROTO},    {"spt", "text", F_SPT},
+    {"dpt", "text", F_DPT},        {"window", "text", F_WINDOW},
+    {"stamp", "text", F_STAMP},    {"host", "text", F_HOST},
+    {"program", "text", F_PROGRAM}, {"head", "text", F_HEAD},
+    {"keypart", "text", F_KEYPART}, {"value", "text", F_VALUE},
+    {"out", "text", F_OUT},        {"flags", "text", T_FLAGS},
+    {"prefix", "text", T_PREFIX},  {"ttl", "number", N_TTL},
+    {"id", "number", N_ID},        {"spt", "number", N_SPT},
+    {"dpt", "number", N_DPT},      {"window", "number", N_WINDOW},
+    {"month", "number", N_MONTH},  {"day", "number", N_DAY},
+    {"tod", "time", 0},            {"blank", "truth", B_BLANK},
+    {"src_v4", "truth", B_SRC_V4}, {"dst_v4", "truth", B_DST_V4},
+    {"5424", "truth", B_5424},     {"src6", "text", T_SRC6},
+    {"dst6", "text", T_DST6},
 };
 #define N_COLUMNS (sizeof(COLUMNS) / sizeof(COLUMNS[0]))
 _Static_assert(N_COLUMNS == N_TEXTS + N_NUMBERS + 1 + N_TRUTHS, "COLUMNS names every column");
@@ -559,6 +631,12 @@ static PyObject *scan(PyObject *self, PyObject *args) {
                        flag_text(flag_bits(s, spans[F_WINDOW]), flags)) != 0 ||
                 append(&columns[T_PREFIX], s, log_prefix(s, spans[F_KEYPART])) != 0)
                 failed = 2;
+            char address[40];
+            for (int a = 0; a < 2; a++) {
+                Span text = ipv6_compressed(s, spans[a == 0 ? F_SRC : F_DST], address);
+                if (append(&columns[a == 0 ? T_SRC6 : T_DST6], (const unsigned char *)address, text))
+                    failed = 2;
+            }
             for (int f = 0; f < N_TEXTS; f++) columns[f].offsets[row + 1] = (int32_t)columns[f].len;
             int32_t month = -1, day = -1;
             int64_t tod = -1;
@@ -598,15 +676,23 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     result = PyTuple_New(N_COLUMNS);
     if (result == NULL) goto done;
-    for (int f = 0, o = 0; f < (int)N_COLUMNS; f++) {
-        int pieces = o >= OUT_TRUTHS ? 1 : 2;
-        PyObject *item = pieces == 1 ? PyTuple_Pack(1, out[o]) : PyTuple_Pack(2, out[o], out[o + 1]);
+    for (size_t f = 0; f < N_COLUMNS; f++) {
+        const char *kind = COLUMNS[f].kind;
+        int index = COLUMNS[f].index;
+        PyObject *item;
+        if (strcmp(kind, "truth") == 0)
+            item = PyTuple_Pack(1, out[OUT_TRUTHS + index]);
+        else {
+            int o = strcmp(kind, "text") == 0     ? OUT_TEXTS + 2 * index
+                    : strcmp(kind, "number") == 0 ? OUT_NUMBERS + 2 * index
+                                                  : OUT_TIME;
+            item = PyTuple_Pack(2, out[o], out[o + 1]);
+        }
         if (item == NULL) {
             Py_CLEAR(result);
             goto done;
         }
-        PyTuple_SET_ITEM(result, f, item);
-        o += pieces;
+        PyTuple_SET_ITEM(result, (Py_ssize_t)f, item);
     }
 done:
     for (int f = 0; f < N_OUT; f++) Py_XDECREF(out[f]);
@@ -639,7 +725,7 @@ PyMODINIT_FUNC PyInit__nffields(void) {
     /* What scan() returns, for the Python side to name and check. */
     PyObject *fields = PyTuple_New(N_COLUMNS);
     for (size_t f = 0; fields != NULL && f < N_COLUMNS; f++) {
-        PyObject *named = Py_BuildValue("(ss)", COLUMNS[f][0], COLUMNS[f][1]);
+        PyObject *named = Py_BuildValue("(ss)", COLUMNS[f].name, COLUMNS[f].kind);
         if (named == NULL) {
             Py_CLEAR(fields);
             break;

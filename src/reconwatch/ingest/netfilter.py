@@ -179,8 +179,13 @@ TYPED_FIELDS: Final = (
     *((name, sql) for name, sql in syslog.PRECUT_TYPED if name == "e_5424"),
 )
 TYPED_NAMES: Final = tuple(name for name, _ in TYPED_FIELDS)
+#: SRC's and DST's RFC 5952 text when the kernel wrote them as eight full
+#: groups, '' otherwise and for IPv4-mapped addresses: what ``FULL_IPV6`` and
+#: ``_compress_ipv6`` (the specification) give. Without the scanner they are
+#: '' and ``_addresses`` compresses in Arrow.
+FAST_IPV6: Final = ("f_src6", "f_dst6")
 #: Every column the scanner adds (or ``_regex_fields_sql`` computes), in order.
-COMPILED_COLUMNS: Final = (*FIELD_NAMES, *TYPED_NAMES)
+COMPILED_COLUMNS: Final = (*FIELD_NAMES, *TYPED_NAMES, *FAST_IPV6)
 
 
 def typed_fields_sql() -> str:
@@ -265,7 +270,7 @@ class NetfilterParser(Parser):
                        regexp_extract(line, {_lit(PROXMOX)}, ['chain', 'stamp', 'head'])
                    END AS pve,
                    f_src, f_dst, f_proto, f_spt, f_dpt, f_window,
-                   h_keypart, h_value, h_out, {", ".join(TYPED_NAMES)}
+                   h_keypart, h_value, h_out, {", ".join(TYPED_NAMES)}, {", ".join(FAST_IPV6)}
             FROM env
         ),
         heads AS (
@@ -310,6 +315,8 @@ class NetfilterParser(Parser):
                                   WHEN 'OUT' THEN nullif(hp.value, '') END AS interface_out,
                    f_src AS source_raw,
                    f_dst AS destination_raw,
+                   f_src6 AS source_ipv6,
+                   f_dst6 AS destination_ipv6,
                    f_src_v4 AS source_canonical,
                    f_dst_v4 AS destination_canonical,
                    f_proto AS proto,
@@ -343,6 +350,7 @@ class NetfilterParser(Parser):
         )
         SELECT log_line, _row, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
                source_raw, destination_raw, source_canonical, destination_canonical,
+               source_ipv6, destination_ipv6,
                network_transport, source_port, destination_port,
                CASE WHEN network_transport = 'tcp' THEN flags END AS tcp_flags,
                ip_ttl, ip_id, tcp_window, interface_in, interface_out, log_prefix,
@@ -416,8 +424,10 @@ class NetfilterParser(Parser):
         def column(name: str) -> pa.Array:
             return result.column(name).combine_chunks()
 
-        source = _addresses(column("source_raw"), column("source_canonical"))
-        destination = _addresses(column("destination_raw"), column("destination_canonical"))
+        source = _addresses(*(column(f"source_{c}") for c in ("raw", "canonical", "ipv6")))
+        destination = _addresses(
+            *(column(f"destination_{c}") for c in ("raw", "canonical", "ipv6"))
+        )
         checks = [
             column("line_reason"),
             pc.is_null(timestamps),
@@ -459,7 +469,7 @@ def _regex_fields_sql(view: str) -> str:
     by ``TYPED_FIELDS`` (no scanner)."""
     stamp, host, program, head = syslog.PRECUT
     return f"""(
-      SELECT *, {typed_fields_sql()}
+      SELECT *, {typed_fields_sql()}, {", ".join(f"'' AS {name}" for name in FAST_IPV6)}
       FROM (
         SELECT *, hp.keypart AS h_keypart, hp.value AS h_value, hp.out AS h_out
         FROM (
@@ -520,29 +530,39 @@ def with_compiled_fields(lines: pa.Table) -> pa.Table:
     return lines
 
 
-def _addresses(raw: pa.Array, canonical: pa.Array) -> pa.Array:
+def _addresses(raw: pa.Array, canonical: pa.Array, ipv6: pa.Array) -> pa.Array:
     """Canonical address text, null where none, for what the query did not already
-    recognise as canonical dotted-quad IPv4 (nearly every value): the kernel's
-    full IPv6 spelling in Arrow (``_compress_ipv6``), anything else with
-    ``normalise_ips``."""
+    recognise as canonical dotted-quad IPv4 (nearly every value): the scanner's
+    RFC 5952 text of the kernel's full IPv6 spelling (``ipv6``, '' where it gave
+    none), else ``_normalised``."""
     others = pc.invert(canonical)
     if not pc.any(others).as_py():
         return raw
-    values = pc.filter(raw, others)
-    full = pc.match_substring_regex(values, FULL_IPV6)
-    if pc.any(full).as_py():
-        compressed = _compress_ipv6(pc.filter(values, full))
-        # IPv4-mapped addresses are unwrapped by normalise_ips; leave them to it.
-        mapped = pc.starts_with(compressed, "::ffff:")
+    done = pc.filter(ipv6, others)
+    missing = pc.equal(done, "")
+    if pc.any(missing).as_py():
         done = pc.replace_with_mask(
-            pa.nulls(len(values), pa.string()), full, pc.if_else(mapped, None, compressed)
+            done, missing, _normalised(pc.filter(pc.filter(raw, others), missing))
         )
-        fast = pc.is_valid(done)
-        slow = pc.invert(fast)
-        if pc.any(slow).as_py():
-            done = pc.replace_with_mask(done, slow, normalise_ips(pc.filter(values, slow)))
-        return pc.replace_with_mask(raw, others, done)
-    return pc.replace_with_mask(raw, others, normalise_ips(values))
+    return pc.replace_with_mask(raw, others, done)
+
+
+def _normalised(values: pa.Array) -> pa.Array:
+    """Canonical text of address texts, null where none: the kernel's full IPv6
+    spelling in Arrow (``_compress_ipv6``), anything else with ``normalise_ips``."""
+    full = pc.match_substring_regex(values, FULL_IPV6)
+    if not pc.any(full).as_py():
+        return normalise_ips(values)
+    compressed = _compress_ipv6(pc.filter(values, full))
+    # IPv4-mapped addresses are unwrapped by normalise_ips; leave them to it.
+    mapped = pc.starts_with(compressed, "::ffff:")
+    done = pc.replace_with_mask(
+        pa.nulls(len(values), pa.string()), full, pc.if_else(mapped, None, compressed)
+    )
+    slow = pc.is_null(done)
+    if pc.any(slow).as_py():
+        done = pc.replace_with_mask(done, slow, normalise_ips(pc.filter(values, slow)))
+    return done
 
 
 #: IPv6 as the kernel writes it: eight groups of four hex digits (and any other
