@@ -205,6 +205,12 @@ EDGE_CASES = [
     "Sep 30 10:09:23 fw1 kernel: UT=eth0",
     "Sep 30 10:09:23 fw1 kernel: \u00e9 [1.2] IN=x",
     "2026-09-30T10:09:23Z fw1 kernel: [9.9] DROP IN=eth0",
+    # trim() removes Unicode space separators too (not tabs, U+0085 or U+2028).
+    "Sep 30 10:09:23 fw1 kernel: [UFW BLOCK]\u00a0IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: \u3000DROP\u1680\u2000\u200a\u202f\u205f IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: [1.2]\u2009x\u200b OUT=eth0",
+    "Sep 30 10:09:23 fw1 kernel: \u0085x\u2028 IN=eth0",
+    "Sep 30 10:09:23 fw1 kernel: \u00a0\u00a0IN=eth0",
     # IPv6 as the kernel writes it (eight full groups), and near misses.
     " SRC=0000:0000:0000:0000:0000:0000:0000:0000 DST=0000:0000:0000:0000:0000:0000:0000:0001",
     " SRC=2001:0DB8:0000:0000:0001:0000:0000:0001 DST=1:0:0:2:0:0:0:3",
@@ -334,6 +340,8 @@ ENVELOPE = st.tuples(
             " IN=",
             " [  12.5] RW-DROP: IN=eth0 OUT=",
             " [1.2]x  OUT=",
+            " [UFW\u00a0BLOCK]\u00a0IN=eth0 ",
+            " \u3000\u2003DROP\u205f OUT=",
         ],
         [" no equals", " =", " IN=a  OUT=b", " IN=a\tOUT=b", " IN=a OUT=b OUT=c", "IN=a"],
     ),

@@ -6,8 +6,8 @@
  * text with four unanchored RE2 searches; they were 60% of its time, and the
  * syslog envelope and the head split most of the rest. This module finds the
  * same matches while walking each line's spaces once and returns the fifteen
- * captured texts as Arrow string buffers. It implements exactly what the
- * patterns say under RE2's leftmost-first rules (the SQL is
+ * captured texts as Arrow string buffers (with the values below: see FIELDS).
+ * It implements exactly what the patterns say under RE2's leftmost-first rules (the SQL is
  * the specification; tests/test_netfilter_fields.py compares the two on
  * generated and random lines):
  *
@@ -398,9 +398,33 @@ static void bsd_parts(const unsigned char *s, Span stamp, int32_t *month, int32_
         *tod = -1;
 }
 
+/* The length of the space separator that starts at s[i] (0 if none): the
+ * characters DuckDB's trim() removes, U+0020, U+00A0, U+1680, U+2000-U+200A,
+ * U+202F, U+205F and U+3000, in UTF-8 (lines are valid UTF-8 here). */
+static size_t space_separator(const unsigned char *s, size_t i, size_t end) {
+    if (i >= end) return 0;
+    if (s[i] == 0x20) return 1;
+    if (end - i >= 2 && s[i] == 0xC2 && s[i + 1] == 0xA0) return 2;
+    if (end - i < 3) return 0;
+    unsigned a = s[i], b = s[i + 1], c = s[i + 2];
+    int three = (a == 0xE1 && b == 0x9A && c == 0x80) ||
+                (a == 0xE2 && b == 0x80 && ((c >= 0x80 && c <= 0x8A) || c == 0xAF)) ||
+                (a == 0xE2 && b == 0x81 && c == 0x9F) || (a == 0xE3 && b == 0x80 && c == 0x80);
+    return three ? 3 : 0;
+}
+
+/* The length of the space separator that ends at s[end) and starts at or
+ * after ``start`` (0 if none); UTF-8 lead bytes tell where a character starts. */
+static size_t space_separator_before(const unsigned char *s, size_t start, size_t end) {
+    for (size_t n = 1; n <= 3 && n <= end - start; n++) {
+        if (space_separator(s, end - n, end) == n) return n;
+    }
+    return 0;
+}
+
 /* The log prefix of a head's key part (netfilter.TYPED_FIELDS' h_prefix): the
  * key part without its trailing key (IN, else OUT; none: empty), a leading
- * kernel uptime ^\[\s*\d+\.\d+\] removed, then spaces trimmed. */
+ * kernel uptime ^\[\s*\d+\.\d+\] removed, then trimmed as trim() does. */
 static Span log_prefix(const unsigned char *s, Span keypart) {
     size_t start = keypart.start, end = keypart.end, n = end - start;
     if (n >= 2 && memcmp(s + end - 2, "IN", 2) == 0)
@@ -418,8 +442,8 @@ static Span log_prefix(const unsigned char *s, Span keypart) {
             if (fraction > whole + 1 && fraction < end && s[fraction] == ']') start = fraction + 1;
         }
     }
-    while (start < end && s[start] == ' ') start++;
-    while (end > start && s[end - 1] == ' ') end--;
+    for (size_t n; (n = space_separator(s, start, end)) > 0;) start += n;
+    for (size_t n; (n = space_separator_before(s, start, end)) > 0;) end -= n;
     return (Span){start, end};
 }
 
@@ -513,9 +537,9 @@ static const Returned COLUMNS[] = {
     {"id", "number", N_ID},        {"spt", "number", N_SPT},
     {"dpt", "number", N_DPT},      {"window", "number", N_WINDOW},
     {"month", "number", N_MONTH},  {"day", "number", N_DAY},
-    {"tod", "time", 0},            {"blank", "truth", B_BLANK},
-    {"src_v4", "truth", B_SRC_V4}, {"dst_v4", "truth", B_DST_V4},
-    {"5424", "truth", B_5424},     {"src6", "text", T_SRC6},
+    {"tod", "time", 0},            {"5424", "truth", B_5424},
+    {"blank", "truth", B_BLANK},   {"src_v4", "truth", B_SRC_V4},
+    {"dst_v4", "truth", B_DST_V4}, {"src6", "text", T_SRC6},
     {"dst6", "text", T_DST6},
 };
 #define N_COLUMNS (sizeof(COLUMNS) / sizeof(COLUMNS[0]))

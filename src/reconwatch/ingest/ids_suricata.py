@@ -52,8 +52,7 @@ from reconwatch.ingest.dns_lines import (
     check_rows,
     qname_sql,
 )
-from reconwatch.ingest.linesql import lit
-from reconwatch.ingest.web_clf import status_code_sql
+from reconwatch.ingest.linesql import lit, status_code_sql
 from reconwatch.schema import TABLES
 
 INVALID_JSON: Final = "invalid JSON"

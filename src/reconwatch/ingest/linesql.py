@@ -48,6 +48,20 @@ INVALID_SOURCE: Final = "invalid source address"
 INVALID_DESTINATION: Final = "invalid destination address"
 
 
+def is_status_sql(text: str) -> str:
+    """Whether ``text`` is an HTTP status as the web parsers accept one: three digits."""
+    return f"regexp_full_match({text}, '[0-9]{{3}}')"
+
+
+def status_code_sql(text: str) -> str:
+    """An HTTP status (``is_status_sql``) as a SMALLINT, anything else NULL.
+
+    Never a cast that can fail: a status cast to USMALLINT and then to SMALLINT
+    stopped the whole batch with a conversion error above 32767.
+    """
+    return f"CASE WHEN {is_status_sql(text)} THEN CAST({text} AS SMALLINT) END"
+
+
 #: Query columns that steer the split and never reach the rows.
 _INTERNAL: Final = frozenset(
     {

@@ -26,7 +26,9 @@ neighbours; a compiled scanner (``_nffields.c``, see ``with_compiled_fields``)
 captures exactly what they capture, in one pass per line, before the query
 runs -- and with them what the BSD/ISO syslog envelope regex and ``HEAD_PARTS``
 capture -- and computes from those texts what ``TYPED_FIELDS`` specifies in
-SQL (numbers, TCP flags, canonical dotted quads, blank lines); the query runs
+SQL (numbers, TCP flags, the log prefix, a BSD stamp's parts, canonical
+dotted quads, blank lines, the RFC 5424 start) and the RFC 5952 text of
+eight-group IPv6 addresses (``FAST_IPV6``); the query runs
 the regexes and that SQL itself only when the scanner was not built
 (``_regex_fields_sql``). A packet quoted inside an ICMP error
 (``[SRC=... PROTO=UDP SPT=...]``) comes after the outer fields, and the
@@ -141,10 +143,17 @@ def _prefix_sql(prefix: str) -> str:
                             ELSE {prefix} END), '')"""
 
 
-#: The key that ends the head's key part (``IN`` or ``OUT``), NULL if neither.
-_FIRST_KEY: Final = "CASE WHEN suffix({0}, 'IN') THEN 'IN' WHEN suffix({0}, 'OUT') THEN 'OUT' END"
-#: The key part without its key: the prefix as the line gives it.
-_PREFIX0: Final = "left({0}, length({0}) - length(" + _FIRST_KEY + "))"
+def _first_key_sql(keypart: str) -> str:
+    """The key that ends the head's key part (``IN`` or ``OUT``), NULL if neither."""
+    return (
+        f"CASE WHEN suffix({keypart}, 'IN') THEN 'IN' WHEN suffix({keypart}, 'OUT') THEN 'OUT' END"
+    )
+
+
+def _prefix0_sql(keypart: str, key: str) -> str:
+    """The key part without its key: the prefix as the line gives it."""
+    return f"left({keypart}, length({keypart}) - length({key}))"
+
 
 #: What the batch query reads besides the texts, computed from them (and, for
 #: the blank test, from the line): each SQL expression is the specification,
@@ -156,7 +165,10 @@ _PREFIX0: Final = "left({0}, length({0}) - length(" + _FIRST_KEY + "))"
 #: (``syslog.PRECUT_TYPED``).
 TYPED_FIELDS: Final = (
     ("f_flags", _flags_sql("f_window")),
-    ("h_prefix", f"coalesce({_prefix_sql(_PREFIX0.format('h_keypart'))}, '')"),
+    (
+        "h_prefix",
+        f"coalesce({_prefix_sql(_prefix0_sql('h_keypart', _first_key_sql('h_keypart')))}, '')",
+    ),
     ("n_ttl", "CAST(TRY_CAST(f_ttl AS UTINYINT) AS INTEGER)"),
     ("n_id", "CAST(TRY_CAST(f_id AS USMALLINT) AS INTEGER)"),
     *(
@@ -171,12 +183,11 @@ TYPED_FIELDS: Final = (
         "n_window",
         "CAST(TRY_CAST(regexp_extract(f_window, '^ WINDOW=(\\d+)', 1) AS USMALLINT) AS INTEGER)",
     ),
-    *((name, sql) for name, sql in syslog.PRECUT_TYPED if name != "e_5424"),
+    *syslog.PRECUT_TYPED,
     # A regex, not trim(): RE2 stops at the first other character.
     ("f_blank", "regexp_full_match(line, '\\s*')"),
     ("f_src_v4", f"regexp_full_match(f_src, {_lit(CANONICAL_IPV4)})"),
     ("f_dst_v4", f"regexp_full_match(f_dst, {_lit(CANONICAL_IPV4)})"),
-    *((name, sql) for name, sql in syslog.PRECUT_TYPED if name == "e_5424"),
 )
 TYPED_NAMES: Final = tuple(name for name, _ in TYPED_FIELDS)
 #: SRC's and DST's RFC 5952 text when the kernel wrote them as eight full
@@ -294,10 +305,10 @@ class NetfilterParser(Parser):
             FROM heads
         ),
         keyed AS (
-            SELECT *, {_FIRST_KEY.format("hp.keypart")} AS first_key FROM parts
+            SELECT *, {_first_key_sql("hp.keypart")} AS first_key FROM parts
         ),
         prefixed AS (
-            SELECT *, left(hp.keypart, length(hp.keypart) - length(first_key)) AS prefix0
+            SELECT *, {_prefix0_sql("hp.keypart", "first_key")} AS prefix0
             FROM keyed
         ),
         fields AS (

@@ -25,7 +25,7 @@ from typing import Final
 import pyarrow as pa
 
 from reconwatch.ingest.base import Parsed, Parser
-from reconwatch.ingest.linesql import lit, run_batch
+from reconwatch.ingest.linesql import is_status_sql, lit, run_batch, status_code_sql
 from reconwatch.ingest.web_clf import (
     INVALID_STATUS,
     QUOTED,
@@ -33,7 +33,6 @@ from reconwatch.ingest.web_clf import (
     path_query_sql,
     request_sql,
     request_struct,
-    status_code_sql,
     unescape,
 )
 
@@ -109,7 +108,7 @@ class AlbParser(Parser):
                TRY_CAST(nullif(bytes0, '-') AS BIGINT) AS http_response_bytes,
                {dash_null("agent0")} AS user_agent_original,
                CASE WHEN NOT matched THEN {lit(NOT_ALB)}
-                    WHEN status0 <> '-' AND NOT regexp_full_match(status0, '[0-9]{{3}}')
+                    WHEN status0 <> '-' AND NOT {is_status_sql("status0")}
                         THEN {lit(INVALID_STATUS)}
                END AS reason
         FROM targets

@@ -30,7 +30,7 @@ from typing import Final
 import pyarrow as pa
 
 from reconwatch.ingest.base import ParseContext, Parsed, Parser
-from reconwatch.ingest.linesql import lit, run_batch
+from reconwatch.ingest.linesql import is_status_sql, lit, run_batch, status_code_sql
 
 NOT_ACCESS_LOG: Final = "not an access log line"
 INVALID_STATUS: Final = "invalid status"
@@ -74,15 +74,6 @@ def unescape(column: str) -> str:
         f"CASE WHEN contains({column}, '\\') "
         f"THEN regexp_replace({column}, {lit(ESCAPED)}, '\\1', 'g') ELSE {column} END"
     )
-
-
-def status_code_sql(text: str) -> str:
-    """An HTTP status: three digits as a SMALLINT, anything else NULL.
-
-    Never a cast that can fail: a status cast to USMALLINT and then to SMALLINT
-    stopped the whole batch with a conversion error above 32767.
-    """
-    return f"CASE WHEN regexp_full_match({text}, '[0-9]{{3}}') THEN CAST({text} AS SMALLINT) END"
 
 
 def dash_null(column: str) -> str:
@@ -216,7 +207,7 @@ class ClfParser(Parser):
                {dash_null("agent0")} AS user_agent_original,
                {dash_null("user0")} AS user_name,
                CASE WHEN NOT matched THEN {lit(NOT_ACCESS_LOG)}
-                    WHEN status0 <> '-' AND NOT regexp_full_match(status0, '[0-9]{{3}}')
+                    WHEN status0 <> '-' AND NOT {is_status_sql("status0")}
                         THEN {lit(INVALID_STATUS)}
                     WHEN bytes0 <> '-' AND NOT regexp_full_match(bytes0, '[0-9]{{1,18}}')
                         THEN {lit(INVALID_BYTES)}

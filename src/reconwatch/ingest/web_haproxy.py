@@ -23,13 +23,12 @@ import pyarrow as pa
 from reconwatch.ingest import syslog
 from reconwatch.ingest.auth_sshd import sniff_programs
 from reconwatch.ingest.base import ParseContext, Parsed, Parser
-from reconwatch.ingest.linesql import lit, run_batch
+from reconwatch.ingest.linesql import lit, run_batch, status_code_sql
 from reconwatch.ingest.web_clf import (
     QUOTED,
     path_query_sql,
     request_sql,
     request_struct,
-    status_code_sql,
     unescape,
 )
 

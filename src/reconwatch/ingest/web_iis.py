@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser
-from reconwatch.ingest.linesql import lit, run_batch
-from reconwatch.ingest.web_clf import INVALID_STATUS, status_code_sql
+from reconwatch.ingest.linesql import is_status_sql, lit, run_batch, status_code_sql
+from reconwatch.ingest.web_clf import INVALID_STATUS
 
 NO_HEADER: Final = "no #Fields header before this line"
 FIELD_COUNT: Final = "field count differs from #Fields"
@@ -87,7 +87,7 @@ def _header_sql(fields: list[str]) -> str:
            {get("s-computername")} AS observer_name,
            CASE WHEN {"FALSE" if has_required else "TRUE"} THEN {lit(MISSING_COLUMNS)}
                 WHEN len(parts) <> {len(fields)} THEN {lit(FIELD_COUNT)}
-                WHEN {status} IS NOT NULL AND NOT regexp_full_match({status}, '[0-9]{{3}}')
+                WHEN {status} IS NOT NULL AND NOT {is_status_sql(status)}
                     THEN {lit(INVALID_STATUS)}
            END AS reason
     FROM s

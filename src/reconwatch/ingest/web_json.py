@@ -26,13 +26,15 @@ import pyarrow as pa
 from reconwatch.config import IngestConfig
 from reconwatch.ingest.base import Parsed, Parser
 from reconwatch.ingest.linesql import (
+    is_status_sql,
     json_path,
     json_values_sql,
     lit,
     run_batch,
     sniff_json_objects,
+    status_code_sql,
 )
-from reconwatch.ingest.web_clf import INVALID_STATUS, REQUEST, dash_null, status_code_sql
+from reconwatch.ingest.web_clf import INVALID_STATUS, REQUEST, dash_null
 
 NOT_JSON: Final = "not a JSON object"
 NOT_ACCESS_LOG: Final = "JSON without the configured client address key"
@@ -124,7 +126,7 @@ class NginxJsonParser(Parser):
                CASE WHEN v IS NULL THEN {lit(NOT_JSON)}
                     WHEN f_source_ip IS NULL THEN {lit(NOT_ACCESS_LOG)}
                     WHEN f_http_response_status_code IS NOT NULL
-                         AND NOT regexp_full_match(f_http_response_status_code, '[0-9]{{3}}')
+                         AND NOT {is_status_sql("f_http_response_status_code")}
                         THEN {lit(INVALID_STATUS)}
                END AS reason
         FROM t

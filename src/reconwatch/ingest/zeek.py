@@ -54,7 +54,7 @@ import pyarrow.compute as pc
 from reconwatch import schema
 from reconwatch.ingest.addresses import normalise_ips
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
-from reconwatch.ingest.web_clf import status_code_sql
+from reconwatch.ingest.linesql import status_code_sql
 
 # Reject reasons: short and fixed, because the run statistics count them by value.
 NO_FIELDS: Final = "data before #fields header"
