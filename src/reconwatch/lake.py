@@ -68,6 +68,28 @@ JOURNALS = "_compacting"
 #: dictionary would fill up and be dropped for each file, after the work of
 #: building it (a fifth of the write time of a netfilter batch).
 NO_DICTIONARY = frozenset({"log_line", "source_port", "ip_id"})
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The Parquet columns of ``schema`` to write with a dictionary: every leaf
+    but those of ``NO_DICTIONARY`` (by leaf path: Parquet matches
+    ``use_dictionary`` against ``dns_answers.list.element``, not ``dns_answers``)."""
+    return [
+        path
+        for field in schema
+        if field.name not in NO_DICTIONARY
+        for path in _leaf_paths(field.name, field.type)
+    ]
+
+
+def _leaf_paths(path: str, kind: pa.DataType) -> list[str]:
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _leaf_paths(f"{path}.list.element", kind.value_type)
+    if pa.types.is_struct(kind):
+        return [leaf for child in kind for leaf in _leaf_paths(f"{path}.{child.name}", child.type)]
+    return [path]
+
+
 #: Rows per compacted file: one file per day for most sites, and a size (a few
 #: hundred MB of Parquet) that one Spark task or DuckDB thread reads comfortably.
 COMPACT_FILE_ROWS = 8_000_000
@@ -253,7 +275,7 @@ class Lake:
                 basename_template=f"{basename}-{{i}}.parquet",
                 existing_data_behavior="overwrite_or_ignore",
                 filesystem=self.fs,
-                use_dictionary=[c for c in data.column_names if c not in NO_DICTIONARY],
+                use_dictionary=dictionary_columns(data.schema),
             )
         except OSError as exc:
             # Not an OSError any more: ingest reads an OSError as a damaged input
@@ -440,7 +462,7 @@ class Lake:
                     temporary[-1],
                     table_schema,
                     filesystem=self.fs,
-                    use_dictionary=[c for c in table_schema.names if c not in NO_DICTIONARY],
+                    use_dictionary=dictionary_columns(table_schema),
                 )
                 written = 0
             writer.write_table(group, row_group_size=COMPACT_GROUP_ROWS)

@@ -518,35 +518,42 @@ static void put_time(Times *column, Py_ssize_t row, int64_t value) {
 
 /* What scan() returns, in order (netfilter.COMPILED_COLUMNS): name, kind, and
  * the column's place among those of its kind. */
+typedef enum { K_TEXT, K_NUMBER, K_TIME, K_TRUTH } Kind;
+static const char *const KIND_NAMES[] = {"text", "number", "time", "truth"};
+
 typedef struct {
     const char *name;
-    const char *kind;
+    Kind kind;
     int index;
 } Returned;
 
 static const Returned COLUMNS[] = {
-    {"src", "text", F_SRC},        {"dst", "text", F_DST},
-    {"ttl", "text", F_TTL},        {"id", "text", F_ID},
-    {"proto", "text", F_PROTO},    {"spt", "text", F_SPT},
-    {"dpt", "text", F_DPT},        {"window", "text", F_WINDOW},
-    {"stamp", "text", F_STAMP},    {"host", "text", F_HOST},
-    {"program", "text", F_PROGRAM}, {"head", "text", F_HEAD},
-    {"keypart", "text", F_KEYPART}, {"value", "text", F_VALUE},
-    {"out", "text", F_OUT},        {"flags", "text", T_FLAGS},
-    {"prefix", "text", T_PREFIX},  {"ttl", "number", N_TTL},
-    {"id", "number", N_ID},        {"spt", "number", N_SPT},
-    {"dpt", "number", N_DPT},      {"window", "number", N_WINDOW},
-    {"month", "number", N_MONTH},  {"day", "number", N_DAY},
-    {"tod", "time", 0},            {"5424", "truth", B_5424},
-    {"blank", "truth", B_BLANK},   {"src_v4", "truth", B_SRC_V4},
-    {"dst_v4", "truth", B_DST_V4}, {"src6", "text", T_SRC6},
-    {"dst6", "text", T_DST6},
+    {"src", K_TEXT, F_SRC},        {"dst", K_TEXT, F_DST},
+    {"ttl", K_TEXT, F_TTL},        {"id", K_TEXT, F_ID},
+    {"proto", K_TEXT, F_PROTO},    {"spt", K_TEXT, F_SPT},
+    {"dpt", K_TEXT, F_DPT},        {"window", K_TEXT, F_WINDOW},
+    {"stamp", K_TEXT, F_STAMP},    {"host", K_TEXT, F_HOST},
+    {"program", K_TEXT, F_PROGRAM}, {"head", K_TEXT, F_HEAD},
+    {"keypart", K_TEXT, F_KEYPART}, {"value", K_TEXT, F_VALUE},
+    {"out", K_TEXT, F_OUT},        {"flags", K_TEXT, T_FLAGS},
+    {"prefix", K_TEXT, T_PREFIX},  {"ttl", K_NUMBER, N_TTL},
+    {"id", K_NUMBER, N_ID},        {"spt", K_NUMBER, N_SPT},
+    {"dpt", K_NUMBER, N_DPT},      {"window", K_NUMBER, N_WINDOW},
+    {"month", K_NUMBER, N_MONTH},  {"day", K_NUMBER, N_DAY},
+    {"tod", K_TIME, 0},            {"5424", K_TRUTH, B_5424},
+    {"blank", K_TRUTH, B_BLANK},   {"src_v4", K_TRUTH, B_SRC_V4},
+    {"dst_v4", K_TRUTH, B_DST_V4}, {"src6", K_TEXT, T_SRC6},
+    {"dst6", K_TEXT, T_DST6},
 };
 #define N_COLUMNS (sizeof(COLUMNS) / sizeof(COLUMNS[0]))
 _Static_assert(N_COLUMNS == N_TEXTS + N_NUMBERS + 1 + N_TRUTHS, "COLUMNS names every column");
 
 /* Appends s[span) to the column; 0 on success, -1 when it would pass the
- * column's capacity (which only rows that overlap can make it do). */
+ * column's capacity. The capacity is the rows' bytes (last offset minus
+ * first): each text is a part of its own line (the flags, the prefix and the
+ * IPv6 text no longer than the part they come from), and rows that each end
+ * where the next begins add up to exactly that, so -1 means the input changed
+ * while it was scanned. */
 static int append(Column *column, const unsigned char *s, Span span) {
     size_t n = span.end - span.start;
     if (n > column->cap - column->len) return -1;
@@ -625,7 +632,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     for (int f = 0; f < N_TRUTHS; f++) {
         truths[f] = (unsigned char *)PyBytes_AS_STRING(out[OUT_TRUTHS + f]);
     }
-    int failed = 0; /* 1: offsets outside the data, 2: rows that overlap */
+    int failed = 0; /* 1: offsets outside the data, 2: a column past its capacity */
     {
         const unsigned char *s = data_view.buf;
         Py_BEGIN_ALLOW_THREADS;
@@ -691,26 +698,33 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     if (failed) {
         PyErr_SetString(PyExc_ValueError, failed == 1 ? "offsets outside the data buffer"
-                                                      : "rows that overlap in the data buffer");
+                                                      : "data changed while it was scanned");
         goto done;
     }
-    /* The texts' data to their length (shrunk in place). */
+    /* The texts' data to their length (shrunk in place). _PyBytes_Resize is
+     * CPython's own (private, stable from 3.x to 3.13): the buffers were sized
+     * for the worst case, which reserves address space (about 19 times the
+     * rows' bytes per call) but touches only the pages written. */
     for (int f = 0; f < N_TEXTS; f++) {
         if (_PyBytes_Resize(&out[OUT_TEXTS + 2 * f + 1], (Py_ssize_t)columns[f].len) < 0) goto done;
     }
     result = PyTuple_New(N_COLUMNS);
     if (result == NULL) goto done;
     for (size_t f = 0; f < N_COLUMNS; f++) {
-        const char *kind = COLUMNS[f].kind;
         int index = COLUMNS[f].index;
         PyObject *item;
-        if (strcmp(kind, "truth") == 0)
+        switch (COLUMNS[f].kind) {
+        case K_TEXT:
+            item = PyTuple_Pack(2, out[OUT_TEXTS + 2 * index], out[OUT_TEXTS + 2 * index + 1]);
+            break;
+        case K_NUMBER:
+            item = PyTuple_Pack(2, out[OUT_NUMBERS + 2 * index], out[OUT_NUMBERS + 2 * index + 1]);
+            break;
+        case K_TIME:
+            item = PyTuple_Pack(2, out[OUT_TIME], out[OUT_TIME + 1]);
+            break;
+        default:
             item = PyTuple_Pack(1, out[OUT_TRUTHS + index]);
-        else {
-            int o = strcmp(kind, "text") == 0     ? OUT_TEXTS + 2 * index
-                    : strcmp(kind, "number") == 0 ? OUT_NUMBERS + 2 * index
-                                                  : OUT_TIME;
-            item = PyTuple_Pack(2, out[o], out[o + 1]);
         }
         if (item == NULL) {
             Py_CLEAR(result);
@@ -749,7 +763,7 @@ PyMODINIT_FUNC PyInit__nffields(void) {
     /* What scan() returns, for the Python side to name and check. */
     PyObject *fields = PyTuple_New(N_COLUMNS);
     for (size_t f = 0; fields != NULL && f < N_COLUMNS; f++) {
-        PyObject *named = Py_BuildValue("(ss)", COLUMNS[f].name, COLUMNS[f].kind);
+        PyObject *named = Py_BuildValue("(ss)", COLUMNS[f].name, KIND_NAMES[COLUMNS[f].kind]);
         if (named == NULL) {
             Py_CLEAR(fields);
             break;
