@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+import types
 from pathlib import Path
 
 import duckdb
@@ -78,6 +79,11 @@ def test_the_scanner_returns_the_columns_the_parser_names() -> None:
     assert [name for name, _ in nf.compiled.FIELDS] == [
         name.split("_", 1)[1] for name in nf.COMPILED_COLUMNS
     ]
+    assert nf.scanner_matches(nf.compiled)
+    # A stale build (older sources, fewer or other columns) is not used.
+    stale = types.SimpleNamespace(FIELDS=nf.compiled.FIELDS[:15])
+    assert not nf.scanner_matches(stale)
+    assert not nf.scanner_matches(types.SimpleNamespace())
     assert nf.compiled.TCP_FLAGS == nf.TCP_FLAGS
     table = nf.with_compiled_fields(pa.table({"line": pa.array([KERNEL], pa.string())}))
     assert table.select(nf.TYPED_NAMES).to_pylist() == [

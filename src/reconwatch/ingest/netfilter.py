@@ -199,6 +199,22 @@ FAST_IPV6: Final = ("f_src6", "f_dst6")
 COMPILED_COLUMNS: Final = (*FIELD_NAMES, *TYPED_NAMES, *FAST_IPV6)
 
 
+def scanner_matches(module: object) -> bool:
+    """Whether a built scanner returns the columns this code names, in order.
+
+    A build from older sources (an editable install whose extension was not
+    rebuilt) returns fewer or other columns: it is left unused, and the SQL
+    cuts the fields, rather than its columns being misnamed.
+    """
+    fields = getattr(module, "FIELDS", None)
+    names = [name.split("_", 1)[1] for name in COMPILED_COLUMNS]
+    return isinstance(fields, tuple) and [field[0] for field in fields] == names
+
+
+if compiled is not None and not scanner_matches(compiled):
+    compiled = None
+
+
 def typed_fields_sql() -> str:
     """``TYPED_FIELDS`` as a select list over a relation with the texts and ``line``."""
     return ", ".join(f"{sql} AS {name}" for name, sql in TYPED_FIELDS)
