@@ -442,8 +442,8 @@ static Span log_prefix(const unsigned char *s, Span keypart) {
             if (fraction > whole + 1 && fraction < end && s[fraction] == ']') start = fraction + 1;
         }
     }
-    for (size_t n; (n = space_separator(s, start, end)) > 0;) start += n;
-    for (size_t n; (n = space_separator_before(s, start, end)) > 0;) end -= n;
+    for (size_t space; (space = space_separator(s, start, end)) > 0;) start += space;
+    for (size_t space; (space = space_separator_before(s, start, end)) > 0;) end -= space;
     return (Span){start, end};
 }
 

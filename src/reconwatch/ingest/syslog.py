@@ -80,8 +80,6 @@ PRECUT: Final = ("e_stamp", "e_host", "e_program", "e_head")
 ROLLOVER_MONTHS: Final = 6
 
 _MONTHS: Final = "JanFebMarAprMayJunJulAugSepOctNovDec"
-
-
 #: Zone names that mean UTC: stamps in them need no conversion.
 UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Zulu", "GMT"})
 
@@ -112,9 +110,10 @@ IS_5424: Final = "regexp_matches(line, '^<\\d{1,3}>1 ')"
 #: day are those of a BSD stamp (``e_stamp`` starting with a capital), NULL
 #: for any other.
 PRECUT_TYPED: Final = (
-    ("e_month", f"CASE WHEN e_stamp[1] BETWEEN 'A' AND 'Z' THEN {_bsd_month('e_stamp')} END"),
-    ("e_day", f"CASE WHEN e_stamp[1] BETWEEN 'A' AND 'Z' THEN {_bsd_day('e_stamp')} END"),
-    ("e_tod", f"CASE WHEN e_stamp[1] BETWEEN 'A' AND 'Z' THEN {_bsd_tod('e_stamp')} END"),
+    *(
+        (name, f"CASE WHEN e_stamp[1] BETWEEN 'A' AND 'Z' THEN {part('e_stamp')} END")
+        for name, part in (("e_month", _bsd_month), ("e_day", _bsd_day), ("e_tod", _bsd_tod))
+    ),
     ("e_5424", IS_5424),
 )
 
