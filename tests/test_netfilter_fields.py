@@ -2,9 +2,11 @@
 
 ``_nffields.c`` must capture exactly what DuckDB's RE2 captures with
 ``ADDRESSES``, ``TTL_ID``, ``PROTO_PORTS``, ``WINDOW_FLAGS`` and the envelope,
-and compute from those texts exactly what ``TYPED_FIELDS`` computes (numbers,
-flags, canonical addresses, blank lines); and the parser must give the same
-rows and rejects whichever of the two cuts the fields.
+and compute from those texts exactly what ``TYPED_FIELDS`` and
+``syslog.PRECUT_TYPED`` compute (numbers, flags, the log prefix, a BSD stamp's
+parts, canonical addresses, blank lines) and what ``_compress_ipv6`` makes of
+eight-group IPv6; and the parser must give the same rows and rejects whichever
+of the two cuts the fields.
 """
 
 from __future__ import annotations
