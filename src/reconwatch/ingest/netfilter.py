@@ -37,6 +37,7 @@ leftmost match is the outer packet's.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -212,6 +213,12 @@ def scanner_matches(module: object) -> bool:
 
 
 if compiled is not None and not scanner_matches(compiled):
+    warnings.warn(
+        "the compiled netfilter scanner was built from other sources and is not used "
+        "(parsing is slower): reinstall reconwatch to build it again",
+        RuntimeWarning,
+        stacklevel=1,
+    )
     compiled = None
 
 
