@@ -80,6 +80,10 @@ def random_thresholds(rng: random.Random) -> DetectConfig:
             "trw": {"theta1": rng.choice([0.2, 0.3, 0.45])},
             "distributed_scan": {"min_member_hosts": rng.randint(2, 10), "min_sources": 2},
             "dark_space_probe": {"min_dark_hosts": rng.randint(1, 8)},
+            "slow_scan": {
+                "min_pairs": rng.randint(4, 40),
+                "max_pairs_per_fast_window": rng.randint(5, 40),
+            },
             "traffic_spike": {
                 "min_events": rng.randint(1, 120),
                 "min_baseline_windows": rng.randint(3, 8),

@@ -15,12 +15,14 @@ from reconwatch.config import DarkSpaceConfig, DetectConfig, EngineConfig, SlowS
 from reconwatch.detect import DETECTIONS as ALL_DETECTIONS
 from reconwatch.detect import run_detections
 from reconwatch.detect.darkspace import dark_space_probe
+from reconwatch.detect.portscan import busy_sources
 from reconwatch.detect.slow import (
     DETECTIONS,
     SLOW_STATE,
     STATE_KEYS,
     load_slow_state,
     save_slow_state,
+    slow_least_events,
     slow_scan,
     slow_scan_with_state,
     state_path,
@@ -183,6 +185,34 @@ def test_state_keeps_only_the_newest_windows() -> None:
         at(MIDNIGHT),
         at(MIDNIGHT + 86400),
     }
+
+
+def test_the_busy_sources_events_change_no_finding_and_no_state() -> None:
+    # A slow scanner one probe short of min_pairs: not busy, but in the state.
+    short = [{**row, "source_ip": "198.51.100.55"} for row in slow_probes(99, start=MIDNIGHT + 60)]
+    rows = mixed_day() + short
+    cfg = SlowScanConfig()
+    whole_findings, whole_state = slow_scan_with_state(table(rows), None, cfg)
+    busy = busy_sources(table(rows), slow_least_events(cfg))
+    assert busy.source_ip.nunique().execute() == 3  # the scanners and the busy client
+    found, state = slow_scan_with_state(table(rows), None, cfg, busy=busy)
+    assert findings(found) == findings(whole_findings)
+    assert [f["source_ip"] for f in findings(found)] == [SCANNER]
+    keys = [(key, "ascending") for key in STATE_KEYS]
+    # The state holds every source's cells, the busy table's or not.
+    assert state.to_pyarrow().sort_by(keys).equals(whole_state.to_pyarrow().sort_by(keys))
+    assert "198.51.100.55" in set(state.to_pyarrow().column("source_ip").to_pylist())
+
+
+def test_a_batch_without_failed_probes_keeps_the_newest_windows_of_the_state() -> None:
+    cfg = SlowScanConfig(state_windows=1)
+    quiet = table(busy_client()).filter(lambda t: t.connection_outcome != "failed")
+    found, state = slow_scan_with_state(quiet, None, cfg)
+    assert findings(found) == [] and state.to_pyarrow().num_rows == 0
+    _, saved = slow_scan_with_state(table(slow_probes(10, start=MIDNIGHT + 86400)), None, cfg)
+    _, kept = slow_scan_with_state(quiet, saved.to_pyarrow(), cfg)
+    assert kept.to_pyarrow().num_rows == 10
+    assert set(kept.to_pyarrow().column("window_start").to_pylist()) == {at(MIDNIGHT + 86400)}
 
 
 def test_windows_must_nest() -> None:

@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 
 from reconwatch.cases import Case, actor_of, build_cases, finding_of
 from reconwatch.config import Config
-from reconwatch.detect import DETECTIONS, busy_inputs, run_detections
-from reconwatch.detect.slow import SLOW, carry_state, commit_slow_state
+from reconwatch.detect import DETECTIONS, busy_inputs, narrowed_events, run_detections
+from reconwatch.detect.slow import SLOW, carry_state, commit_slow_state, slow_least_events
 from reconwatch.engine import Engine
 from reconwatch.enrich import Enrichment
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
@@ -89,7 +89,7 @@ def hunt(
     paths: Iterable[str] | None,
     config: Config,
     *,
-    out_dir: Path | None = None,
+    out_dir: Path | str | None = None,
     lake_dir: Path | str | None = None,
     options: IngestOptions | None = None,
     progress: Progress | None = None,
@@ -97,6 +97,7 @@ def hunt(
 ) -> HuntResult:
     """Run every stage; with ``paths=None`` hunt over an existing lake only."""
     if out_dir is not None:
+        out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
     # Low-and-slow scans span batches: a hunt over a fresh lake carries the
     # slow-scan state in OUT/state (a hunt over --lake reads every batch anyway).
@@ -141,16 +142,23 @@ def _hunt(
             # input): running it here as well would only be thrown away.
             names = None if state_file is None else [n for n in DETECTIONS if n != SLOW]
             detected = engine.tables()
+            slow_state = None
             with engine.busy_sources() as narrow:
                 busy = busy_inputs(detected, config.detect, names, narrow)
                 findings = run_detections(detected, config.detect, names, config.site, busy=busy)
-            slow_state = None
-            if state_file is not None:
-                # On DuckDB whatever the detection engine: the state streams to
-                # one Parquet file there (the same cells on both, see slow.py).
-                findings, slow_state = carry_state(
-                    local.table("network"), findings, state_file, config.detect.slow_scan
-                )
+                if state_file is not None:
+                    # On DuckDB whatever the detection engine: the state streams to
+                    # one Parquet file there (the same cells on both, see slow.py).
+                    # The busy sources' events (DuckDB only) spare it a count per source.
+                    slow_cfg = config.detect.slow_scan
+                    narrowed = narrowed_events(busy, "network", slow_least_events(slow_cfg))
+                    findings, slow_state = carry_state(
+                        local.table("network"),
+                        findings,
+                        state_file,
+                        slow_cfg,
+                        busy=narrowed if local is engine else None,
+                    )
             tables = local.tables()
             cases = _cases(tables, findings, config.triage.evidence_samples, store)
             attach_series(tables, cases)  # chart data for report.html and the web UI

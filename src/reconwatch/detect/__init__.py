@@ -141,6 +141,15 @@ def busy_inputs(
     return busy
 
 
+def narrowed_events(busy: Mapping[str, Busy] | None, table: str, least: int) -> ir.Table | None:
+    """``busy``'s events of ``table`` when they hold every source with ``least``
+    events or more (it was narrowed with a bound no higher), else None."""
+    narrowed = (busy or {}).get(table)
+    if narrowed is None or least < narrowed.least:
+        return None
+    return narrowed.events
+
+
 def run_detections(
     tables: Mapping[str, ir.Table] | ir.Table,
     cfg: DetectConfig,
@@ -172,15 +181,13 @@ def run_detections(
         options: dict[str, Any] = {}
         if detection.site:
             options["site"] = site or SiteConfig()
-        narrowed = (busy or {}).get(detection.inputs[0])
-        if (
-            narrowed is not None
-            and detection.least_events is not None
-            and detection.least_events(settings) >= narrowed.least
-        ):
+        narrowed = None
+        if detection.least_events is not None:
+            narrowed = narrowed_events(busy, detection.inputs[0], detection.least_events(settings))
+        if narrowed is not None:
             if detection.whole:
                 options["whole"] = inputs[0]
-            inputs[0] = narrowed.events
+            inputs[0] = narrowed
         expr = detection.function(*inputs, settings, **options)
         found = conform(expr.to_pyarrow(), FINDINGS)
         found = found.append_column(
