@@ -131,7 +131,8 @@ def test_rerunning_into_the_same_out_dir_does_not_double_count(
     sample_dir = out.parent / "sample"
     config = load_config(sample_dir / "reconwatch.yaml")
     inputs = [str(sample_dir / d) for d in SAMPLE_DIRS]
-    again = hunt(inputs, config, out_dir=out)
+    again = hunt(inputs, config, out_dir=str(out))  # a str names the folder as well as a Path
+    assert again.outputs["cases"] == out / "cases.json"
     assert [(c.id, c.activity.events) for c in again.cases] == [
         (c.id, c.activity.events) for c in first.cases
     ]
