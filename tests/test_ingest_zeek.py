@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from reconwatch import schema
 from reconwatch.config import Config
 from reconwatch.ingest import registry, run
-from reconwatch.ingest.base import ParseContext, Parsed
+from reconwatch.ingest.base import ParseContext, Parsed, kept_rows
 from reconwatch.ingest.zeek import ZeekConnParser, ZeekHeader, unescape
 from reconwatch.lake import Lake
 
@@ -773,3 +773,11 @@ def test_ingest_cuts_a_100kb_reject_to_the_raw_limit(tmp_path: Path) -> None:
     (reject,) = lake.read("rejects").to_pylist()
     assert reject["reason"] == "wrong number of fields"
     assert reject["raw"] == "B" * schema.MAX_RAW_CHARS
+
+
+def test_kept_rows_copies_nothing_for_a_clean_batch_and_filters_otherwise() -> None:
+    table = pa.table({"n": [1, 2, 3]})
+    assert kept_rows(table, pa.array([True, True, True])) is table
+    assert kept_rows(table, pa.array([True, False, True])).column("n").to_pylist() == [1, 3]
+    # A null is not a yes (as Arrow's filter drops it).
+    assert kept_rows(table, pa.array([True, None, True])).column("n").to_pylist() == [1, 3]

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from reconwatch.config import Config
 
@@ -104,6 +105,14 @@ def reject_table(log_line: pa.Array, reason: pa.Array | str, raw: pa.Array) -> p
     if isinstance(reason, str):
         reason = pa.repeat(pa.scalar(reason, pa.string()), len(log_line))
     return pa.table({"log_line": log_line, "reason": reason, "raw": raw})
+
+
+def kept_rows(table: pa.Table, good: pa.Array) -> pa.Table:
+    """``table``'s rows where ``good`` is true (never null); ``table`` itself when
+    every row is: a filter copies every column, and most batches are clean."""
+    if good.null_count == 0 and pc.all(good).as_py():
+        return table
+    return table.filter(good)
 
 
 EMPTY_REJECTS = pa.table(

@@ -39,7 +39,14 @@ import pyarrow.compute as pc
 from reconwatch import schema
 from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import normalise_ips
-from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.base import (
+    EMPTY_REJECTS,
+    ParseContext,
+    Parsed,
+    Parser,
+    kept_rows,
+    reject_table,
+)
 from reconwatch.ingest.linesql import INVALID_DESTINATION, INVALID_SOURCE, INVALID_TIMESTAMP, lit
 from reconwatch.ingest.slices import run_sliced
 
@@ -177,7 +184,7 @@ def split_rows(
 ) -> tuple[pa.Table, pa.Table]:
     """Rows and rejects of a query result that follows the module's contract."""
     table, good, rejects = check_rows(result, envelope_time, lines)
-    return table.filter(good), rejects
+    return kept_rows(table, good), rejects
 
 
 def check_rows(

@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 
 from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import normalise_ips
-from reconwatch.ingest.base import EMPTY_REJECTS, Parsed, reject_table
+from reconwatch.ingest.base import EMPTY_REJECTS, Parsed, kept_rows, reject_table
 from reconwatch.ingest.slices import run_sliced
 
 INVALID_TIMESTAMP: Final = "invalid timestamp"
@@ -184,8 +184,8 @@ def _finish(
         .append_column("timestamp", timestamps)
         .append_column("source_ip", source)
         .append_column("destination_ip", destination)
-        .filter(good)
     )
+    rows = kept_rows(rows, good)
     bad = pc.is_valid(reason)
     rejected = pc.filter(column("_row"), bad)
     if len(rejected) == 0:

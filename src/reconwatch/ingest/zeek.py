@@ -53,7 +53,14 @@ import pyarrow.compute as pc
 
 from reconwatch import schema
 from reconwatch.ingest.addresses import normalise_ips
-from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.base import (
+    EMPTY_REJECTS,
+    ParseContext,
+    Parsed,
+    Parser,
+    kept_rows,
+    reject_table,
+)
 from reconwatch.ingest.linesql import status_code_sql
 
 # Reject reasons: short and fixed, because the run statistics count them by value.
@@ -550,7 +557,8 @@ class ZeekConnParser(ZeekParser):
                 "network_bytes": col("network_bytes"),
                 "network_packets": col("network_packets"),
             }
-        ).filter(good)
+        )
+        rows = kept_rows(rows, good)
         if rows.num_rows == result.num_rows:
             return Parsed(rows=rows, rejects=EMPTY_REJECTS)
         bad = pc.invert(good)
@@ -614,8 +622,8 @@ class _ZeekEventParser(ZeekParser):
             .append_column("timestamp", col("ts_us").cast(schema.TIMESTAMP))
             .append_column("source_ip", source)
             .append_column("destination_ip", destination)
-            .filter(good)
         )
+        rows = kept_rows(rows, good)
         if rows.num_rows == result.num_rows:
             return Parsed(rows=rows, rejects=EMPTY_REJECTS)
         bad = pc.invert(good)
