@@ -375,6 +375,8 @@ def main() -> None:
     parser.add_argument("--no-truth", action="store_true", help="throughput only")
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
     args = parser.parse_args()
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rw-compare-", dir=args.work) as tmp:
         throughput(args, Path(tmp))
         if not args.no_truth:
