@@ -416,18 +416,18 @@ class Lake:
         for part in self.partitions(table, day):
             if part.files < min_files:
                 continue
+            # Listed again: what is rewritten and deleted (an ingest may have
+            # added a file since ``partitions``; it is compacted with the rest).
             old = sorted(f.path for f in self._parquet(part.path))
-            new = self._rewrite(part, old, file_rows)
-            rows_after = sum(self._rows(p) for p in new)
-            if rows_after != part.rows:  # never delete what was not copied
-                raise LakeError(f"{part.name}: compaction wrote {rows_after} of {part.rows} rows")
+            rows = sum(self._rows(p) for p in old)
+            new = self._rewrite(part, old, file_rows, rows)
             done.append(
                 {
                     "partition": part.name,
                     "files_before": len(old),
                     "files_after": len(new),
-                    "rows": part.rows,
-                    "bytes_before": part.bytes,
+                    "rows": rows,
+                    "bytes_before": sum(self.fs.get_file_info(p).size or 0 for p in old),
                     "bytes_after": sum(self.fs.get_file_info(p).size or 0 for p in new),
                 }
             )
@@ -439,7 +439,8 @@ class Lake:
             )
         return done
 
-    def _rewrite(self, part: PartitionInfo, old: list[str], file_rows: int) -> list[str]:
+    def _rewrite(self, part: PartitionInfo, old: list[str], file_rows: int, rows: int) -> list[str]:
+        """``old`` (``rows`` rows) rewritten into new files of ``part``, which replace them."""
         job = uuid.uuid4().hex[:8]
         table_schema = schema.TABLES[part.table]
         source = ds.dataset(old, format="parquet", schema=table_schema, filesystem=self.fs)
@@ -478,6 +479,13 @@ class Lake:
         flush()
         if writer is not None:
             writer.close()
+        copied = sum(self._rows(path) for path in temporary)
+        if copied != rows:  # never delete what was not copied: checked before anything moves
+            for path in temporary:
+                self.fs.delete_file(path)
+            raise LakeError(
+                f"{part.name}: compaction wrote {copied} of {rows} rows; nothing changed"
+            )
         final = [
             f"{part.path}/compacted-{_stamp()}-{job}-{n:03d}.parquet" for n in range(len(temporary))
         ]
