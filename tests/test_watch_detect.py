@@ -692,3 +692,26 @@ def test_bad_lines_are_rejected_and_counted_never_fatal(tmp_path: Path) -> None:
     assert counts.parsed == 2
     assert counts.rejected == 3
     assert sum(counts.reject_reasons.values()) == 3
+
+
+def test_the_window_spills_into_its_own_folder_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A service often runs in a folder it cannot write (DuckDB's in-memory
+    # default is ./.tmp): a query beyond memory_limit must still run.
+    locked = tmp_path / "cwd"
+    locked.mkdir(mode=0o555)
+    monkeypatch.chdir(locked)
+    cfg = Config.model_validate({"engine": {"memory_limit": "32MB", "threads": 1}})
+    detections = WindowDetections(cfg, ["vertical_scan"])
+    spill = Path(detections.con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+    try:
+        assert spill.is_dir() and locked not in spill.parents
+        # About 200 MB of distinct groups under a 32 MB budget: it spills.
+        groups = "SELECT repeat(i::VARCHAR, 8) AS k, count(*) FROM range(3000000) t(i) GROUP BY k"
+        (count,) = detections.con.execute(f"SELECT count(*) FROM ({groups})").fetchone()
+        assert count == 3000000
+        assert not (locked / ".tmp").exists()
+    finally:
+        detections.close()
+    assert not spill.exists()

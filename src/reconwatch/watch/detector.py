@@ -14,6 +14,7 @@ rows (or lost rows to eviction) since it last ran.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 from collections.abc import Iterable
 from typing import Any, Final
@@ -74,7 +75,14 @@ class WindowDetections:
 
     def __init__(self, config: Config, names: Iterable[str] | None = None) -> None:
         self.config = config
-        settings: dict[str, Any] = {"memory_limit": config.engine.memory_limit}
+        # Beyond memory_limit DuckDB spills; an in-memory database's default
+        # spill folder is ./.tmp, which a service's working directory (often
+        # /) refuses. A private folder, removed on close.
+        self._spill = tempfile.TemporaryDirectory(prefix="reconwatch-watch-spill-")
+        settings: dict[str, Any] = {
+            "memory_limit": config.engine.memory_limit,
+            "temp_directory": self._spill.name,
+        }
         if config.engine.threads is not None:
             settings["threads"] = config.engine.threads
         self.ibis = ibis.duckdb.connect(**settings)
@@ -220,6 +228,7 @@ class WindowDetections:
 
     def close(self) -> None:
         self.ibis.disconnect()
+        self._spill.cleanup()
 
 
 def honeypot_touches(alerts: pa.Table) -> pa.Table:
