@@ -29,6 +29,14 @@ def probe(source: str, seconds: int = 0) -> dict[str, Any]:
             "seconds": seconds}  # fmt: skip
 
 
+def runs_of_four(tmp_path: Path, runs: int) -> Lake:
+    """A lake of ``runs`` files in one partition, four probes from one source each."""
+    lake = Lake(tmp_path / "lake")
+    for n in range(runs):
+        lake.write("network", network_rows([probe(f"192.0.2.{n}")] * 4), f"run-{n}")
+    return lake
+
+
 def sorted_rows(lake: Lake, table: str) -> list[dict[str, Any]]:
     return sorted(lake.read(table).to_pylist(), key=lambda r: repr(sorted(r.items())))
 
@@ -120,9 +128,7 @@ def test_compaction_of_one_table_and_day_only(fragmented: tuple[Lake, Config]) -
 
 
 def test_a_compaction_cut_short_is_never_seen_twice_and_is_finished(tmp_path: Path) -> None:
-    lake = Lake(tmp_path / "lake")
-    for n in range(3):
-        lake.write("network", network_rows([probe(f"192.0.2.{n}")] * 4), f"run-{n}")
+    lake = runs_of_four(tmp_path, 3)
     (part,) = lake.partitions("network")
     old = lake.files("network")
     merged = pa.concat_tables(pq.read_table(p) for p in old)
@@ -141,9 +147,7 @@ def test_a_compaction_cut_short_is_never_seen_twice_and_is_finished(tmp_path: Pa
 
 
 def test_a_compaction_cut_short_before_its_files_were_in_place_is_undone(tmp_path: Path) -> None:
-    lake = Lake(tmp_path / "lake")
-    for n in range(2):
-        lake.write("network", network_rows([probe(f"192.0.2.{n}")] * 4), f"run-{n}")
+    lake = runs_of_four(tmp_path, 2)
     (part,) = lake.partitions("network")
     old = lake.files("network")
     first = f"{part.path}/compacted-y-000.parquet"
@@ -165,9 +169,7 @@ def test_a_compaction_cut_short_before_its_files_were_in_place_is_undone(tmp_pat
 def test_a_compaction_that_loses_rows_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lake = Lake(tmp_path / "lake")
-    for n in range(3):
-        lake.write("network", network_rows([probe(f"192.0.2.{n}")] * 4), f"run-{n}")
+    lake = runs_of_four(tmp_path, 3)
     old = lake.files("network")
     before = sorted_rows(lake, "network")
     # A fault in the writer: the rewrite holds one row less than the files it replaces.
@@ -189,9 +191,7 @@ def test_a_compaction_that_loses_rows_changes_nothing(
 def test_a_file_written_during_a_compaction_is_compacted_with_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lake = Lake(tmp_path / "lake")
-    for n in range(2):
-        lake.write("network", network_rows([probe(f"192.0.2.{n}")] * 4), f"run-{n}")
+    lake = runs_of_four(tmp_path, 2)
     partitions = lake.partitions
 
     def then_an_ingest(*args: Any, **kwargs: Any) -> Any:
