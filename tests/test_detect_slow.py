@@ -215,6 +215,25 @@ def test_a_batch_without_failed_probes_keeps_the_newest_windows_of_the_state() -
     assert set(kept.to_pyarrow().column("window_start").to_pylist()) == {at(MIDNIGHT + 86400)}
 
 
+@pytest.mark.parametrize(
+    "first_day",
+    [
+        dt.datetime(2040, 1, 1, tzinfo=dt.UTC),  # epoch seconds past 2**31
+        dt.datetime(1969, 12, 29, tzinfo=dt.UTC),  # before 1970, fractional seconds
+    ],
+)
+def test_the_state_keeps_the_newest_windows_whatever_the_epoch(first_day: dt.datetime) -> None:
+    cfg = SlowScanConfig(state_windows=1)
+    # Hourly from 00:59:59.5: the newest probe is half a second before the
+    # last day's end (epoch -0.5 for 1969-12-31, whose floor is in that day).
+    start = (first_day - BASE_TIME).total_seconds() + 3599.5
+    rows = [p for day in range(3) for p in slow_probes(24, step=3600, start=start + day * 86400)]
+    _, state = slow_scan_with_state(table(rows), None, cfg)
+    kept = state.to_pyarrow()
+    assert kept.num_rows == 24  # the last day's cells only
+    assert set(kept.column("window_start").to_pylist()) == {first_day + dt.timedelta(days=2)}
+
+
 def test_windows_must_nest() -> None:
     with pytest.raises(ValueError, match="multiple of fast_window_seconds"):
         SlowScanConfig(window_seconds=1000, fast_window_seconds=300)

@@ -273,9 +273,9 @@ def _kept_state(
     engine filters the cells by as it writes them, where a subquery over the
     cells would have it compute them twice or join every cell with it.
     """
-    newest = [_seconds(probes.timestamp.max().epoch_seconds())]
+    newest = [_seconds(probes.timestamp.max())]
     if state is not None:
-        newest.append(_seconds(state.window_start.max().epoch_seconds()))
+        newest.append(_seconds(state.window_start.max()))
     known = [seconds for seconds in newest if seconds is not None]
     if not known:
         return _as_state(cells.limit(0))  # no cell at all
@@ -284,9 +284,14 @@ def _kept_state(
     return _as_state(cells.filter(cells.window_start.epoch_seconds() >= oldest_kept))
 
 
-def _seconds(value: ir.NumericScalar) -> int | None:
-    """A scalar's whole epoch seconds (floored), None for no value (empty input)."""
-    result = value.execute()
+def _seconds(value: ir.TimestampScalar) -> int | None:
+    """A time's whole epoch seconds (floored), None for no value (empty input).
+
+    The engine's own epoch (as the windows use it), fetched as a double: Ibis
+    types ``epoch_seconds`` int32, which would wrap after 2038 and truncate
+    (not floor) before 1970 on its way to Python.
+    """
+    result = value.epoch_seconds().cast("float64").execute()
     if result is None or result != result:  # None or NaN: an empty table's maximum
         return None
     return math.floor(float(result))
