@@ -234,6 +234,23 @@ def test_the_state_keeps_the_newest_windows_whatever_the_epoch(first_day: dt.dat
     assert set(kept.column("window_start").to_pylist()) == {first_day + dt.timedelta(days=2)}
 
 
+def test_a_forged_future_stamp_does_not_make_the_state_forget_the_real_days() -> None:
+    cfg = SlowScanConfig(state_windows=2)
+    rows = slow_probes(10) + slow_probes(10, start=MIDNIGHT + 86400)
+    forged = (dt.datetime(2039, 6, 1, tzinfo=dt.UTC) - BASE_TIME).total_seconds()
+    rows += [{**rows[0], "seconds": forged}]
+    now = at(MIDNIGHT + 86400 + 3600)
+    _, state = slow_scan_with_state(table(rows), None, cfg, now=now)
+    days = set(state.to_pyarrow().column("window_start").to_pylist())
+    # The two real days stay; the forged day's cell too (it is no reason to drop anything).
+    assert days == {at(MIDNIGHT), at(MIDNIGHT + 86400), dt.datetime(2039, 6, 1, tzinfo=dt.UTC)}
+    # Without the clock the forged day would be the newest and the only one kept.
+    _, blind = slow_scan_with_state(table(rows), None, cfg)
+    assert set(blind.to_pyarrow().column("window_start").to_pylist()) == {
+        dt.datetime(2039, 6, 1, tzinfo=dt.UTC)
+    }
+
+
 def test_windows_must_nest() -> None:
     with pytest.raises(ValueError, match="multiple of fast_window_seconds"):
         SlowScanConfig(window_seconds=1000, fast_window_seconds=300)

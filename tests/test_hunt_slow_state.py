@@ -63,3 +63,16 @@ def test_without_state_each_half_is_below_threshold(tmp_path: Path) -> None:
     evening.write_text(slow_lines(60, 60))
     alone = hunt([str(evening)], Config(), out_dir=tmp_path / "fresh", options=NOW)
     assert _slow_sources(alone) == []
+
+
+def test_a_line_stamped_years_ahead_does_not_wipe_the_state(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    morning, evening = tmp_path / "morning.log", tmp_path / "evening.log"
+    # A forged line (syslog over UDP is easy to forge) dated 2039, among the morning's.
+    forged = slow_lines(0, 1).replace("Nov 28 00:00:00", "2039-06-01T00:00:00Z", 1)
+    morning.write_text(slow_lines(0, 60) + forged.replace(f"SRC={SOURCE}", "SRC=192.0.2.250"))
+    evening.write_text(slow_lines(60, 60))
+    hunt([str(morning)], Config(), out_dir=out, options=NOW)
+    days = set(pq.read_table(out / SLOW_STATE_FILE).column("window_start").to_pylist())
+    assert dt.datetime(2026, 11, 28, tzinfo=dt.UTC) in days  # the real day is still there
+    assert _slow_sources(hunt([str(evening)], Config(), out_dir=out, options=NOW)) == [SOURCE]

@@ -7,6 +7,7 @@ files run the same code.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import tempfile
@@ -158,6 +159,7 @@ def _hunt(
                         state_file,
                         slow_cfg,
                         busy=narrowed if local is engine else None,
+                        now=options.now or dt.datetime.now(dt.UTC),
                     )
             tables = local.tables()
             cases = _cases(tables, findings, config.triage.evidence_samples, store)

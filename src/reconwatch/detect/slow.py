@@ -40,6 +40,7 @@ slow" once its day is over); it is pruned by age, not by source.
 
 from __future__ import annotations
 
+import datetime
 import math
 from pathlib import Path
 from typing import Final
@@ -79,6 +80,10 @@ SLOW_STATE: Final = pa.schema(
         pa.field("event_count", pa.int64()),
     ]
 )
+
+#: How far past the clock an event may stand for the newest day of the state
+#: (as far as the watch's window lets one move its watermark).
+FUTURE_SKEW: Final = datetime.timedelta(minutes=5)
 
 STATE_KEYS: Final = (
     "source_ip",
@@ -208,6 +213,7 @@ def slow_scan_with_state(
     cfg: SlowScanConfig,
     *,
     busy: ir.Table | None = None,
+    now: datetime.datetime | None = None,
 ) -> tuple[ir.Table, ir.Table]:
     """Findings over ``state`` + ``network``, and the state to keep for the next run.
 
@@ -217,6 +223,9 @@ def slow_scan_with_state(
     windows. ``busy``, if given, holds every event of ``network``'s sources
     with ``cfg.min_pairs`` events or more (``slow_least_events``; the hunt's
     narrowed table): without a state the findings are counted on it alone.
+    ``now`` (the clock): events stamped more than ``FUTURE_SKEW`` past it do
+    not count as the newest day, so one line with a forged future stamp
+    cannot make the state forget the real days (its own cell is kept).
     """
     if isinstance(state, pa.Table):
         state = ibis.memtable(conform(state, SLOW_STATE))
@@ -240,7 +249,8 @@ def slow_scan_with_state(
         )
     # The new state holds every cell, written as it is computed (the engine
     # streams it; never cached nor read twice).
-    return findings, _kept_state(_cells_with_state(probes, state, cfg), probes, state, cfg)
+    cells = _cells_with_state(probes, state, cfg)
+    return findings, _kept_state(cells, probes, state, cfg, now)
 
 
 def _candidates(probes: ir.Table, state: ir.Table, least: int) -> ir.Table:
@@ -264,7 +274,11 @@ def _cells_with_state(probes: ir.Table, state: ir.Table | None, cfg: SlowScanCon
 
 
 def _kept_state(
-    cells: ir.Table, probes: ir.Table, state: ir.Table | None, cfg: SlowScanConfig
+    cells: ir.Table,
+    probes: ir.Table,
+    state: ir.Table | None,
+    cfg: SlowScanConfig,
+    now: datetime.datetime | None,
 ) -> ir.Table:
     """The newest ``cfg.state_windows`` long windows of ``cells``, as state rows.
 
@@ -279,7 +293,10 @@ def _kept_state(
     known = [seconds for seconds in newest if seconds is not None]
     if not known:
         return _as_state(cells.limit(0))  # no cell at all
-    newest_window = max(known) // cfg.window_seconds * cfg.window_seconds
+    latest = max(known)
+    if now is not None:
+        latest = min(latest, math.floor((now + FUTURE_SKEW).timestamp()))
+    newest_window = latest // cfg.window_seconds * cfg.window_seconds
     oldest_kept = newest_window - (cfg.state_windows - 1) * cfg.window_seconds
     return _as_state(cells.filter(cells.window_start.epoch_seconds() >= oldest_kept))
 
@@ -304,6 +321,7 @@ def carry_state(
     cfg: SlowScanConfig,
     *,
     busy: ir.Table | None = None,
+    now: datetime.datetime | None = None,
 ) -> tuple[pa.Table, Path]:
     """The runner's ``findings`` with ``slow_scan`` rows counted over the saved state too.
 
@@ -315,8 +333,8 @@ def carry_state(
     firewall log full of internet noise), so it never passes through Python:
     the engine of ``network`` reads the old file and writes the new one
     (DuckDB streams both within ``engine.memory_limit``). ``network`` must be
-    on an engine that writes one Parquet file (DuckDB); ``busy`` as for
-    ``slow_scan_with_state``, on the same engine.
+    on an engine that writes one Parquet file (DuckDB); ``busy`` and ``now``
+    as for ``slow_scan_with_state`` (``busy`` on the same engine).
     """
     backend = ibis.get_backend(network)
     state = None
@@ -324,7 +342,7 @@ def carry_state(
         state = backend.read_parquet(str(state_file))
     partial = _partial(state_file)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    findings_expr, state_expr = slow_scan_with_state(network, state, cfg, busy=busy)
+    findings_expr, state_expr = slow_scan_with_state(network, state, cfg, busy=busy, now=now)
     slow = conform(findings_expr.to_pyarrow(), FINDINGS)
     state_expr.to_parquet(partial)
     slow = slow.append_column("source_table", pa.repeat(pa.scalar("network"), slow.num_rows))
