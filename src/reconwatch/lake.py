@@ -418,7 +418,8 @@ class Lake:
                 continue
             # Listed again: what is rewritten and deleted (an ingest may have
             # added a file since ``partitions``; it is compacted with the rest).
-            old = sorted(f.path for f in self._parquet(part.path))
+            listed = sorted(self._parquet(part.path), key=lambda info: info.path)
+            old = [info.path for info in listed]
             rows = sum(self._rows(p) for p in old)
             new = self._rewrite(part, old, file_rows, rows)
             done.append(
@@ -427,7 +428,7 @@ class Lake:
                     "files_before": len(old),
                     "files_after": len(new),
                     "rows": rows,
-                    "bytes_before": sum(self.fs.get_file_info(p).size or 0 for p in old),
+                    "bytes_before": sum(info.size or 0 for info in listed),
                     "bytes_after": sum(self.fs.get_file_info(p).size or 0 for p in new),
                 }
             )

@@ -241,9 +241,10 @@ def slow_scan_with_state(
         # findings' distinct counts never see the rest.
         candidates = _candidates(probes, state, cfg.min_pairs)
         findings = _findings(
-            _merge(
-                slow_cells(probes.semi_join(candidates, "source_ip"), cfg),
+            _cells_with_state(
+                probes.semi_join(candidates, "source_ip"),
                 state.semi_join(candidates, "source_ip"),
+                cfg,
             ),
             cfg,
         )

@@ -50,7 +50,14 @@ import pyarrow.compute as pc
 from reconwatch import schema
 from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import CANONICAL_IPV4, normalise_ips
-from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.base import (
+    EMPTY_REJECTS,
+    ParseContext,
+    Parsed,
+    Parser,
+    kept_rows,
+    reject_table,
+)
 from reconwatch.ingest.slices import run_sliced
 
 compiled: ModuleType | None
@@ -480,9 +487,9 @@ class NetfilterParser(Parser):
             .append_column("source_ip", source)
             .append_column("destination_ip", destination)
         )
-        if not pc.any(bad).as_py():  # a clean slice: a filter would copy every column
+        rows = kept_rows(rows, pc.invert(bad))
+        if rows.num_rows == result.num_rows:
             return Parsed(rows=rows, rejects=EMPTY_REJECTS)
-        rows = rows.filter(pc.invert(bad))
         rejected = pc.filter(column("_row"), bad)
         reasons = []
         for check, text in zip(checks, texts, strict=True):
