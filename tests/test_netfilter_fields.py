@@ -27,6 +27,7 @@ from reconwatch.config import Config
 from reconwatch.generate import write_netfilter_lines
 from reconwatch.ingest import netfilter as nf
 from reconwatch.ingest.base import ParseContext, Parsed
+from reconwatch.ingest.slices import MIN_SLICE_ROWS
 from reconwatch.ingest.sources import read_batches
 
 NOW = dt.datetime(2026, 10, 5, 12, 0, tzinfo=dt.UTC)
@@ -417,12 +418,14 @@ def test_offsets_outside_the_data_are_refused_not_read() -> None:
         nf.compiled.scan(offsets, b"abcd", -1, 1)
 
 
-def parse_both(lines: pa.Table, threads: int = 2) -> tuple[Parsed, Parsed]:
+def parse_both(
+    lines: pa.Table, threads: int = 2, config: Config | None = None
+) -> tuple[Parsed, Parsed]:
     results = []
     for compiled in (True, False):
         con = duckdb.connect()
         con.execute(f"SET threads = {threads}")
-        parser = nf.NetfilterParser(ParseContext(Config(), con, "test.log", NOW))
+        parser = nf.NetfilterParser(ParseContext(config or Config(), con, "test.log", NOW))
         parser.compiled = compiled
         results.append(parser.parse(lines))
     return results[0], results[1]
@@ -475,3 +478,217 @@ def test_the_parser_agrees_on_any_text(lines: list[str]) -> None:
     fast, reference = parse_both(table, threads=1)
     assert fast.rows.equals(reference.rows)
     assert fast.rejects.equals(reference.rejects)
+
+
+# -- plain lines: assembled in Arrow, the rest through the query ---------------------
+
+PLAIN = (
+    "Sep 30 10:09:23 fw1 kernel: [1.2] RW-DROP: IN=eth0 OUT= SRC=198.51.100.7 "
+    "DST=203.0.113.10 LEN=44 TTL=43 ID=1 PROTO=TCP SPT=52220 DPT=80 WINDOW=1024 RES=0x00 SYN URGP=0"
+)
+#: Lines on either side of each condition of plain lines, and what a plain
+#: line's columns are assembled from (prefix keywords, interfaces, host, stamp).
+PLAIN_EDGE_CASES = [
+    PLAIN,
+    PLAIN.replace("PROTO=TCP", "PROTO=UDP").replace(" WINDOW=1024 RES=0x00 SYN URGP=0", ""),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=ICMP TYPE=8 CODE=0"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=ICMP SPT=1 DPT=2"),
+    # Transports: the kernel's names, other spellings, numbers, names the query
+    # lowers, what it rejects; ports where a transport needs them.
+    PLAIN.replace("PROTO=TCP", "PROTO=ICMPv6"),
+    PLAIN.replace("PROTO=TCP", "PROTO=icmpv6"),
+    PLAIN.replace("PROTO=TCP", "PROTO=tcp"),
+    PLAIN.replace("PROTO=TCP", "PROTO=Tcp"),
+    PLAIN.replace("PROTO=TCP", "PROTO=SCTP"),
+    PLAIN.replace("PROTO=TCP", "PROTO=UDPLITE"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=SCTP"),
+    PLAIN.replace("PROTO=TCP", "PROTO=6"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=2"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=007"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=255"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=256"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=1234"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=GRE"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=ESP_x-1"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=A2345678901234567"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=1x"),
+    PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=\u0130CMPV6"),
+    PLAIN.replace("PROTO=TCP", "PROTO=47"),
+    PLAIN.replace("PROTO=TCP SPT=52220", "PROTO=47 SPT="),
+    PLAIN.replace("PROTO=TCP SPT=52220", "PROTO=TCP SPT="),
+    PLAIN.replace("PROTO=TCP", "PROTO="),
+    PLAIN.replace(" SPT=52220 DPT=80", ""),
+    PLAIN.replace(" SPT=52220 DPT=80", "") + " FRAG:1480",
+    PLAIN.replace("DPT=80", "DPT=65536"),
+    PLAIN.replace("DPT=80", "DPT="),
+    PLAIN.replace("SPT=52220", "SPT=x"),
+    PLAIN.replace("SPT=52220", "SPT=000080"),
+    PLAIN.replace(" WINDOW=1024 RES=0x00 SYN URGP=0", ""),
+    PLAIN.replace(" RES=0x00 SYN URGP=0", ""),
+    PLAIN.replace("TTL=43 ID=1", "TTL=300 ID=70000"),
+    PLAIN.replace("TTL=43 ID=1 ", ""),
+    PLAIN.replace("SRC=198.51.100.7", "SRC="),
+    PLAIN.replace("DST=203.0.113.10", "DST="),
+    PLAIN.replace("SRC=198.51.100.7", "SRC=2001:0db8:0000:0000:0000:0000:0000:0001"),
+    PLAIN.replace("SRC=198.51.100.7", "SRC=198.51.100.007"),
+    PLAIN.replace("SRC=198.51.100.7", "SRC=not-an-address"),
+    # Keys and prefixes: OUT first, no prefix, a key glued to text, prefix lengths.
+    PLAIN.replace("IN=eth0 OUT= ", "OUT=eth1 "),
+    PLAIN.replace("IN=eth0 OUT= ", "IN=eth0 OUT=eth1 "),
+    PLAIN.replace("IN=eth0 OUT= ", "IN= OUT= "),
+    PLAIN.replace("[1.2] RW-DROP: ", ""),
+    PLAIN.replace("[1.2] RW-DROP: ", "[1.2] "),
+    PLAIN.replace("RW-DROP: IN=", "xIN="),
+    PLAIN.replace("RW-DROP: IN=", "XX="),
+    PLAIN.replace("RW-DROP:", "x" * 256),
+    PLAIN.replace("[1.2] RW-DROP: ", "x" * 256),
+    PLAIN.replace("[1.2] RW-DROP: ", "x" * 257),
+    PLAIN.replace("[1.2] RW-DROP: IN=eth0 OUT= ", "y" * 256 + "OUT=eth1 "),
+    PLAIN.replace("[1.2] RW-DROP: IN=eth0 OUT= ", "y" * 257 + "OUT=eth1 "),
+    PLAIN.replace("RW-DROP:", "\u00e9" * 200),
+    # Action keywords: case, order, inside words, none, not ASCII.
+    PLAIN.replace("RW-DROP:", "[UFW ALLOW]"),
+    PLAIN.replace("RW-DROP:", "[ufw block]"),
+    PLAIN.replace("RW-DROP:", "policy ACCEPT then DROP"),
+    PLAIN.replace("RW-DROP:", "DROPPED-ACCEPTED"),
+    PLAIN.replace("RW-DROP:", "nothing-known"),
+    PLAIN.replace("RW-DROP:", "\u00c9DROP"),
+    PLAIN.replace("RW-DROP:", "DR\u00d3P"),
+    PLAIN.replace("RW-DROP:", "DROP\u00a0"),
+    # Envelopes: hosts that are none, PRI, ISO stamps (possible or not), RFC 5424,
+    # Proxmox, none at all, and blank lines among plain ones.
+    PLAIN.replace(" fw1 ", " - "),
+    "<4>" + PLAIN,
+    PLAIN.replace("Sep 30 10:09:23", "Sep  3 10:09:23"),
+    PLAIN.replace("Sep 30 10:09:23", "Feb 30 24:00:00"),
+    PLAIN.replace("Sep 30 10:09:23", "2026-09-30T10:09:23+02:00"),
+    PLAIN.replace("Sep 30 10:09:23", "2026-09-30T10:09:23.123456Z"),
+    PLAIN.replace("Sep 30 10:09:23", "2026-09-30T10:09:23.123456789-0130"),
+    PLAIN.replace("Sep 30 10:09:23", "2026-02-30T10:09:23Z"),
+    PLAIN.replace("Sep 30 10:09:23", "2026-09-30T24:00:00Z"),
+    PLAIN.replace("Sep 30 10:09:23", "2026-09-30T23:59:60+00:00"),
+    PLAIN.replace("Sep 30 10:09:23", "0000-01-01T00:00:00Z"),
+    PLAIN.replace("Sep 30 10:09:23 fw1 kernel:", "<4>1 2026-09-30T10:09:23Z fw1 kernel - - -"),
+    PLAIN.replace(
+        "Sep 30 10:09:23 fw1 kernel: [1.2] RW-DROP:",
+        "100 4 PVEFW-HOST-IN 30/Sep/2026:10:09:23 +0200 policy DROP:",
+    ),
+    PLAIN.replace("Sep 30 10:09:23 fw1 kernel: ", ""),
+    "",
+    "   ",
+    PLAIN.replace("SPT=52220", "SPT=1"),
+]
+
+
+def plain_of(lines: pa.Table) -> list[bool]:
+    """Which of ``lines`` the parser assembles without its query."""
+    scanned = nf.with_compiled_fields(lines.append_column("_row", pa.array(range(len(lines)))))
+    _, plain = nf.assemble_plain(scanned, Config().netfilter, duckdb.connect())
+    return [bool(value) for value in plain.to_pylist()]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_plain_lines_are_assembled_as_the_query_reads_them(threads: int) -> None:
+    # Several times over, so that with two threads both slices hold both kinds.
+    texts = PLAIN_EDGE_CASES * (2 * MIN_SLICE_ROWS // len(PLAIN_EDGE_CASES) + 1)
+    table = pa.table(
+        {
+            "log_line": pa.array(range(1, len(texts) + 1), pa.int64()),
+            "line": pa.array(texts, pa.string()),
+        }
+    )
+    plain = dict(zip(PLAIN_EDGE_CASES, plain_of(table)[: len(PLAIN_EDGE_CASES)], strict=True))
+    # Both kinds are there: the Arrow assembly and the query each have their lines.
+    assert plain[PLAIN] and plain[PLAIN.replace("PROTO=TCP", "PROTO=ICMPv6")]
+    assert plain[PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=007")]
+    assert not plain[PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=256")]
+    assert not plain[PLAIN.replace("PROTO=TCP SPT=52220 DPT=80", "PROTO=SCTP")]
+    assert not plain[PLAIN.replace("Sep 30 10:09:23 fw1 kernel: ", "")]
+    assert 30 < sum(plain.values()) < len(PLAIN_EDGE_CASES) - 20
+    fast, reference = parse_both(table, threads=threads)
+    assert fast.rows.num_rows > len(texts) // 2
+    assert fast.rows.equals(reference.rows)
+    assert fast.rejects.equals(reference.rejects)
+    assert fast.skipped == reference.skipped
+
+
+def test_plain_lines_take_the_configured_action_keywords() -> None:
+    table = pa.table(
+        {
+            "log_line": pa.array(range(1, len(PLAIN_EDGE_CASES) + 1), pa.int64()),
+            "line": pa.array(PLAIN_EDGE_CASES, pa.string()),
+        }
+    )
+    configs = [
+        {"prefix_actions": {"Ufw": "allowed", "\u00e9": "rejected", "drop": "denied"}},
+        {"prefix_actions": {}, "default_action": "allowed"},
+        {"prefix_actions": {"RW-": "rejected", "ACCEPT": "allowed"}, "default_action": "denied"},
+    ]
+    seen = set()
+    for netfilter in configs:
+        config = Config.model_validate({"netfilter": netfilter})
+        fast, reference = parse_both(table, threads=1, config=config)
+        assert fast.rows.equals(reference.rows)
+        assert fast.rejects.equals(reference.rejects)
+        seen.update(fast.rows.column("event_action").to_pylist())
+    assert {"allowed", "rejected", "denied", "dropped"} <= seen
+
+
+def test_every_generated_line_is_plain(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    write_netfilter_lines(log, 5_000, seed=5, scanners=3)
+    with log.open("rb") as stream:
+        lines = next(read_batches(stream))
+    plain = plain_of(lines)
+    assert sum(plain) == len(plain)
+
+
+PLAIN_PIECES = st.tuples(
+    st.sampled_from(
+        [
+            "Sep 30 10:09:23 fw1 kernel: ",
+            "2026-09-30T10:09:23.5+02:00 h kernel: ",
+            "<6>Oct  1 00:00:00 - kernel: ",
+            "Dec 31 23:59:59 fw kernel: ",
+            "",
+        ]
+    ),
+    st.sampled_from(["", "[1.2] ", "[UFW BLOCK] ", "DROP: ", "ufw allow ", "\u00e9 ", "x"]),
+    st.sampled_from(["IN=eth0 OUT= ", "IN= OUT=eth1 ", "OUT=eth1 ", "IN=eth0 OUT=eth1 ", "IN="]),
+    st.sampled_from(
+        ["SRC=10.0.0.1 DST=10.0.0.2 ", "SRC=1.2.3.4 DST= ", "SRC=::1 DST=1.1.1.1 ", ""]
+    ),
+    st.sampled_from(["LEN=40 TTL=64 ID=1 ", "TTL=999 ", "HOPLIMIT=3 ", ""]),
+    st.sampled_from(
+        [
+            "PROTO=TCP ",
+            "PROTO=UDP ",
+            "PROTO=ICMP ",
+            "PROTO=ICMPv6 ",
+            "PROTO=2 ",
+            "PROTO=Tcp ",
+            "PROTO=IGMP ",
+            "PROTO=SCTP ",
+            "PROTO=999 ",
+            "PROTO=",
+            "",
+        ]
+    ),
+    st.sampled_from(["SPT=1 DPT=2 ", "SPT=0 DPT=65535 ", "SPT=1 DPT=x ", "SPT= DPT=3 ", ""]),
+    st.sampled_from(["WINDOW=1024 RES=0x00 SYN URGP=0", "WINDOW=5 ACK FIN", "WINDOW=", ""]),
+).map("".join)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(PLAIN_PIECES, st.sampled_from(["", " \t"])), min_size=1, max_size=60))
+def test_the_parser_agrees_on_near_plain_lines(lines: list[str]) -> None:
+    table = pa.table(
+        {
+            "log_line": pa.array(range(1, len(lines) + 1), pa.int64()),
+            "line": pa.array(lines, pa.string()),
+        }
+    )
+    fast, reference = parse_both(table, threads=1)
+    assert fast.rows.equals(reference.rows)
+    assert fast.rejects.equals(reference.rejects)
+    assert fast.skipped == reference.skipped

@@ -19,7 +19,10 @@ of ``config.netfilter.prefix_actions``.
 
 Each batch is one DuckDB query, run on slices of the batch side by side; then
 ``SyslogEnvelope.resolve`` dates the RFC 3164 stamps (line order matters there)
-and Arrow checks the addresses and splits rows from rejects. The packet fields
+and Arrow checks the addresses and splits rows from rejects. With the compiled
+scanner, the query's result for a plain line (nearly every line of a firewall's
+log: see ``assemble_plain``) is assembled from the scanner's columns in Arrow,
+and only the batch's other lines go through the query. The packet fields
 are defined by short unanchored regexes (``ADDRESSES``, ``TTL_ID``,
 ``PROTO_PORTS``, ``WINDOW_FLAGS``) whose match covers only that field and its
 neighbours; a compiled scanner (``_nffields.c``, see ``with_compiled_fields``)
@@ -37,17 +40,21 @@ leftmost match is the outer packet's.
 
 from __future__ import annotations
 
+import uuid
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from types import ModuleType
 from typing import ClassVar, Final
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch import schema
+from reconwatch.config import NetfilterConfig
 from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import CANONICAL_IPV4, normalise_ips
 from reconwatch.ingest.base import (
@@ -58,7 +65,7 @@ from reconwatch.ingest.base import (
     kept_rows,
     reject_table,
 )
-from reconwatch.ingest.slices import run_sliced
+from reconwatch.ingest.slices import map_sliced, run_on, run_sliced
 
 compiled: ModuleType | None
 try:
@@ -262,6 +269,8 @@ class NetfilterParser(Parser):
         self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
         #: Cut the fields with the compiled scanner (when built) or in the query.
         self.compiled = compiled is not None
+        #: The batch query's result schema, which plain lines are assembled into.
+        self._schema: pa.Schema | None = None
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -286,6 +295,8 @@ class NetfilterParser(Parser):
             params[f"nf_kw_{index}"] = keyword.lower()
             params[f"nf_act_{index}"] = action
             whens.append(f"WHEN contains({lowered_prefix}, $nf_kw_{index}) THEN $nf_act_{index}")
+        if not whens:  # no keywords configured: every line takes the default
+            return "$nf_default_action", params
         return f"CASE {' '.join(whens)} ELSE $nf_default_action END", params
 
     def _sql(self, view: str, compiled: bool) -> tuple[str, dict[str, object]]:
@@ -434,8 +445,10 @@ class NetfilterParser(Parser):
         con = self.ctx.con
         # Slices run side by side on every core (see ingest/slices.py), each
         # cutting its own fields first when the compiled scanner does it.
-        prepare = with_compiled_fields if self.compiled else None
-        results = run_sliced(con, sql, params, numbered, _VIEW, prepare)
+        if self.compiled:
+            results = self._scan_and_assemble(sql, params, numbered)
+        else:
+            results = run_sliced(con, sql, params, numbered, _VIEW)
         # Years need every RFC 3164 stamp of the batch in line order: one
         # narrow step over the whole batch, between the two parallel ones.
         timestamps = self.envelope.resolve(con, pa.concat_tables(results))
@@ -452,6 +465,44 @@ class NetfilterParser(Parser):
             rejects=_in_line_order(rejects),
             skipped=lines.num_rows - start,
         )
+
+    def _scan_and_assemble(
+        self, sql: str, params: dict[str, object], numbered: pa.Table
+    ) -> list[pa.Table]:
+        """The batch query's result, one table per slice: the scanner cuts each
+        slice, its plain lines are assembled in Arrow (``assemble_plain``) and
+        the batch's other lines go through the query, once for the batch.
+
+        The query's result for a plain line is a renaming of the scanner's
+        columns; converting some thirty columns into DuckDB and back cost more
+        than the scanner itself, and planning the query costs as much as
+        running it over a few hundred lines. Lines the query reads any other
+        way (no known envelope, a port missing, a prefix that is not ASCII...)
+        still go through it, which stays the one definition.
+        """
+        con = self.ctx.con
+        if self._schema is None:
+            with con.cursor() as cursor:
+                empty = numbered.slice(0, 0)
+                self._schema = run_on(
+                    sql, params, _VIEW, with_compiled_fields, cursor, empty
+                ).schema
+        schema = self._schema
+        config = self.ctx.config.netfilter
+        slices = map_sliced(con, numbered, lambda cursor, lines: _scan_slice(lines, config, cursor))
+        others = [part.others for part in slices if part.others.num_rows]
+        queried = pa.table({})
+        if others:
+            with con.cursor() as cursor:
+                queried = run_on(sql, params, _VIEW, None, cursor, pa.concat_tables(others))
+            if not _ascending(queried.column("log_line")):
+                queried = queried.sort_by("log_line")
+        results, start = [], 0
+        for part in slices:
+            count = part.others.num_rows
+            results.append(part.merged(queried.slice(start, count), schema))
+            start += count
+        return results
 
     def _finish(self, result: pa.Table, timestamps: pa.Array, lines: pa.Table) -> Parsed:
         """Check times and addresses, then split rows from rejects (Arrow, no loop per line).
@@ -571,6 +622,236 @@ def with_compiled_fields(lines: pa.Table) -> pa.Table:
     return lines
 
 
+#: The kernel's names of the transports nearly every line has, and the query's.
+KNOWN_TRANSPORTS: Final = {
+    "TCP": "tcp",
+    "UDP": "udp",
+    "ICMP": "icmp",
+    "ICMPv6": "ipv6-icmp",
+    "UDPLITE": "udplite",
+    "SCTP": "sctp",
+    "DCCP": "dccp",
+}
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """A scanned slice: every line assembled as if plain, which lines are
+    (``plain``), and the scanned lines that are neither plain nor blank."""
+
+    assembled: pa.Table
+    plain: pa.Array
+    others_mask: pa.Array
+    blank: pa.Array
+    others: pa.Table
+
+    def merged(self, queried: pa.Table, schema: pa.Schema) -> pa.Table:
+        """The slice's result: the query's rows (``queried``, the others' in
+        line order) in the others' places, blank lines left out as the query
+        leaves them out."""
+        merged = self.assembled.cast(schema)
+        if self.others.num_rows:
+            merged = pa.Table.from_arrays(
+                [
+                    pc.replace_with_mask(
+                        merged.column(i).combine_chunks(),
+                        self.others_mask,
+                        queried.column(i).combine_chunks(),
+                    )
+                    for i in range(merged.num_columns)
+                ],
+                schema=schema,
+            )
+        return merged.filter(pc.invert(self.blank)) if pc.any(self.blank).as_py() else merged
+
+
+def _scan_slice(
+    lines: pa.Table, config: NetfilterConfig, cursor: duckdb.DuckDBPyConnection
+) -> _Slice:
+    scanned = with_compiled_fields(lines)
+    assembled, plain = assemble_plain(scanned, config, cursor)
+    blank = scanned.column("f_blank").combine_chunks()
+    others = pc.and_(pc.invert(plain), pc.invert(blank))
+    kept = scanned.filter(others) if pc.any(others).as_py() else scanned.slice(0, 0)
+    return _Slice(assembled, plain, others, blank, kept)
+
+
+def _transports(proto: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``network_transport`` as the query reads PROTO's text, null where it
+    rejects it and for any PROTO that is not ASCII (``lower`` in SQL is
+    Unicode's: such a line is not plain, and the query reads it)."""
+    known = pc.take(
+        pa.array(list(KNOWN_TRANSPORTS.values())),
+        pc.index_in(proto, pa.array(list(KNOWN_TRANSPORTS))),
+    )
+    if pc.all(pc.is_valid(known)).as_py():
+        return known
+    # The query's branches, in its order: icmpv6 in any case, 1-3 digits
+    # (0-255, leading zeros dropped), a name (lowered).
+    lowered = pc.ascii_lower(proto)
+    digits = pc.match_substring_regex(proto, r"^[0-9]{1,3}$")
+    number = pc.cast(pc.if_else(digits, proto, pa.scalar(None, pa.string())), pa.int16())
+    number = pc.if_else(pc.less_equal(number, 255), number, pa.scalar(None, pa.int16()))
+    named = pc.match_substring_regex(proto, r"^[A-Za-z][A-Za-z0-9_-]{0,15}$")
+    none = pa.scalar(None, pa.string())
+    return pc.if_else(
+        pc.equal(lowered, "icmpv6"),
+        "ipv6-icmp",
+        pc.if_else(digits, pc.cast(number, pa.string()), pc.if_else(named, lowered, none)),
+    )
+
+
+def assemble_plain(
+    scanned: pa.Table, config: NetfilterConfig, cursor: duckdb.DuckDBPyConnection
+) -> tuple[pa.Table, pa.Array]:
+    """The query's result for plain lines, from the scanner's columns, and
+    which lines are plain.
+
+    A plain line is a netfilter LOG line in a BSD or ISO envelope with SRC,
+    DST and a protocol the query reads, ports where it needs them and only
+    readable ones, an ASCII prefix and protocol: a line the query gives no
+    reject reason and reads by renaming. Each condition below names the
+    query's branch it stands for. Rows of other lines hold nothing meaningful.
+    ``cursor`` reads ISO stamps with the envelope's own SQL.
+    """
+
+    def column(name: str) -> pa.ChunkedArray:
+        return scanned.column(name)
+
+    n = scanned.num_rows
+    none = pa.scalar(None, pa.string())
+    no_int = pa.scalar(None, pa.int32())
+    keypart = column("h_keypart")
+    is_in = pc.ends_with(keypart, "IN")
+    proto = column("f_proto")
+    spt, dpt = column("f_spt"), column("f_dpt")
+    transport = _transports(proto)
+    icmp = pc.is_in(transport, pa.array(ICMP_TRANSPORTS))
+    ported = pc.is_in(transport, pa.array(PORT_TRANSPORTS))
+    # The query reads WINDOW and the flags for the kernel's spelling "TCP" only.
+    tcp = pc.equal(proto, "TCP")
+    prefix = _nullif_empty(column("h_prefix"))
+    action = _action(prefix, config)
+    host = column("e_host")
+    tests = [
+        pc.invert(column("f_blank")),
+        # sl_kind 'bsd' or 'iso': a stamp was cut and RFC 5424 is not the envelope.
+        pc.invert(column("e_5424")),
+        pc.not_equal(column("e_stamp"), ""),
+        # is_netfilter: the head's key is IN or OUT, the prefix before it at
+        # most MAX_PREFIX_CHARS (bytes here, so never more characters).
+        pc.or_(
+            pc.and_(is_in, pc.less_equal(pc.binary_length(keypart), MAX_PREFIX_CHARS + 2)),
+            pc.and_(
+                pc.ends_with(keypart, "OUT"),
+                pc.less_equal(pc.binary_length(keypart), MAX_PREFIX_CHARS + 3),
+            ),
+        ),
+        # line_reason MISSING_FIELDS.
+        pc.not_equal(column("f_src"), ""),
+        pc.not_equal(column("f_dst"), ""),
+        # packet_reason: INVALID_PROTOCOL (and a PROTO that is not ASCII, which
+        # the query may lower otherwise); INVALID_PORT (a port given but not
+        # read; ICMP has none); MISSING_PORT (a transport with ports without them).
+        pc.is_valid(transport),
+        pc.or_(
+            icmp,
+            pc.and_(
+                pc.or_(pc.equal(spt, ""), pc.is_valid(column("n_spt"))),
+                pc.or_(pc.equal(dpt, ""), pc.is_valid(column("n_dpt"))),
+            ),
+        ),
+        pc.or_(pc.invert(ported), pc.not_equal(spt, "")),
+        # event_action lowers the prefix: ASCII's lower case is everyone's.
+        pc.string_is_ascii(column("h_prefix")),
+    ]
+    plain = tests[0]
+    for test in tests[1:]:
+        plain = pc.and_(plain, test)
+    plain = pc.fill_null(plain, False)
+    assembled = pa.table(
+        {
+            "log_line": column("log_line"),
+            "_row": column("_row"),
+            syslog.TIME: _iso_times(column("e_stamp"), cursor),
+            syslog.MONTH: column("e_month"),
+            syslog.DAY: column("e_day"),
+            syslog.TOD: column("e_tod"),
+            "source_raw": column("f_src"),
+            "destination_raw": column("f_dst"),
+            "source_canonical": column("f_src_v4"),
+            "destination_canonical": column("f_dst_v4"),
+            "source_ipv6": column("f_src6"),
+            "destination_ipv6": column("f_dst6"),
+            "network_transport": transport,
+            "source_port": pc.if_else(icmp, no_int, column("n_spt")),
+            "destination_port": pc.if_else(icmp, no_int, column("n_dpt")),
+            "tcp_flags": pc.if_else(
+                pc.and_(tcp, pc.not_equal(column("f_window"), "")), column("f_flags"), none
+            ),
+            "ip_ttl": pc.cast(column("n_ttl"), pa.int16()),
+            "ip_id": column("n_id"),
+            "tcp_window": pc.if_else(tcp, column("n_window"), no_int),
+            "interface_in": pc.if_else(is_in, _nullif_empty(column("h_value")), none),
+            "interface_out": pc.if_else(
+                is_in, _nullif_empty(column("h_out")), _nullif_empty(column("h_value"))
+            ),
+            "log_prefix": prefix,
+            "event_action": action,
+            "connection_outcome": pc.if_else(
+                pc.fill_null(pc.equal(action, "allowed"), False), "succeeded", "failed"
+            ),
+            "observer_name": _nullif_empty(pc.if_else(pc.equal(host, "-"), none, host)),
+            "line_reason": pa.nulls(n, pa.string()),
+            "packet_reason": pa.nulls(n, pa.string()),
+        }
+    )
+    combined = plain.combine_chunks() if isinstance(plain, pa.ChunkedArray) else plain
+    return assembled, combined
+
+
+def _nullif_empty(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
+
+
+def _action(prefix: pa.ChunkedArray, config: NetfilterConfig) -> pa.Array:
+    """``_action_sql`` over ASCII prefixes: the first keyword the lowered prefix
+    contains names the action, else the default (also for no prefix)."""
+    default = pa.scalar(config.default_action, pa.string())
+    if not config.prefix_actions:
+        return pa.repeat(default, len(prefix))
+    # A log has a handful of distinct prefixes: each is read once.
+    encoded = pc.dictionary_encode(prefix.combine_chunks())
+    distinct = encoded.dictionary
+    n = len(distinct)
+    lowered = pc.ascii_lower(distinct)
+    hits = [pc.match_substring(lowered, keyword.lower()) for keyword in config.prefix_actions]
+    actions = pc.case_when(
+        pc.make_struct(*hits),
+        *(pa.repeat(pa.scalar(act, pa.string()), n) for act in config.prefix_actions.values()),
+        pa.repeat(default, n),
+    )
+    return pc.fill_null(pc.take(actions, encoded.indices), default)
+
+
+def _iso_times(stamps: pa.ChunkedArray, cursor: duckdb.DuckDBPyConnection) -> pa.Array:
+    """The UTC time of ISO stamps as the envelope's SQL reads them, null for BSD ones."""
+    first = pc.utf8_slice_codeunits(stamps, 0, 1)
+    iso = pc.invert(pc.and_(pc.greater_equal(first, "A"), pc.less_equal(first, "Z")))
+    if not pc.any(iso).as_py():
+        return pa.nulls(len(stamps), pa.timestamp("us"))
+    view = f"iso_stamps_{uuid.uuid4().hex}"
+    cursor.register(view, pa.table({"stamp": stamps, "iso": iso}))
+    try:
+        times = cursor.sql(
+            f"SELECT CASE WHEN iso THEN {syslog.ISO_TIME_SQL.format(stamp='stamp')} END "  # noqa: S608
+            f"AS t FROM {view}"
+        ).to_arrow_table()
+    finally:
+        cursor.unregister(view)
+    return times.column(0)
+
+
 def _addresses(raw: pa.Array, canonical: pa.Array, ipv6: pa.Array) -> pa.Array:
     """Canonical address text, null where none, for what the query did not already
     recognise as canonical dotted-quad IPv4 (nearly every value): the scanner's
@@ -657,12 +938,15 @@ ROW_COLUMNS: Final = [
 _VIEW: Final = "__netfilter_lines__"
 
 
+def _ascending(numbers: pa.ChunkedArray) -> bool:
+    """True when line numbers ``numbers`` only go up."""
+    values = numbers.combine_chunks()
+    return len(values) < 2 or bool(pc.all(pc.greater(values[1:], values[:-1])).as_py())
+
+
 def _in_line_order(table: pa.Table) -> pa.Table:
     """``table`` sorted by ``log_line``; DuckDB keeps the input order, so usually a no-op."""
-    numbers = table.column("log_line").combine_chunks()
-    if len(numbers) < 2 or pc.all(pc.greater(numbers[1:], numbers[:-1])).as_py():
-        return table
-    return table.sort_by("log_line")
+    return table if _ascending(table.column("log_line")) else table.sort_by("log_line")
 
 
 PARSERS: tuple[type[Parser], ...] = (NetfilterParser,)

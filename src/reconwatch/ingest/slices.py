@@ -70,12 +70,24 @@ def run_sliced(
     ``prepare``, if given, turns each slice into what the query reads, on the
     slice's own thread (work that releases the GIL runs side by side).
     """
+    return map_sliced(con, lines, partial(run_on, sql, params, placeholder, prepare))
+
+
+def map_sliced(
+    con: duckdb.DuckDBPyConnection,
+    lines: pa.Table,
+    work: Callable[[duckdb.DuckDBPyConnection, pa.Table], pa.Table],
+) -> list[pa.Table]:
+    """``work(cursor, slice)`` for each slice of ``lines``, side by side, in slice order.
+
+    Each slice gets a cursor of its own; ``work`` should spend its time in
+    code that releases the GIL (DuckDB, Arrow, a compiled scanner).
+    """
     parts = split(lines, threads(con))
     cursors = [con.cursor() for _ in parts]
     try:
         with ThreadPoolExecutor(len(parts)) as pool:
-            run = partial(run_on, sql, params, placeholder, prepare)
-            return list(pool.map(run, cursors, parts))
+            return list(pool.map(work, cursors, parts))
     finally:
         for cursor in cursors:
             cursor.close()

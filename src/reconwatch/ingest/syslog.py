@@ -101,6 +101,9 @@ def _bsd_tod(stamp: str) -> str:
     return f"TRY_CAST(right({stamp}, 8) AS TIME)"
 
 
+#: The UTC time of a zoned (ISO or RFC 5424) stamp in column ``{stamp}``.
+ISO_TIME_SQL: Final = "timezone('UTC', TRY_CAST({stamp} AS TIMESTAMPTZ))"
+
 #: Whether the line starts an RFC 5424 envelope (a DFA-only test).
 IS_5424: Final = "regexp_matches(line, '^<\\d{1,3}>1 ')"
 
@@ -233,7 +236,7 @@ class SyslogEnvelope:
         rfc5424 = sql_literal(rfc5424_pattern(message))
         iso_zoned = sql_literal(ISO_STAMP)
         iso_local = sql_literal(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?")
-        zoned_time = f"timezone('UTC', TRY_CAST({STAMP} AS TIMESTAMPTZ))"
+        zoned_time = ISO_TIME_SQL.format(stamp=STAMP)
         local_time = self._local_to_utc(f"TRY_CAST({STAMP} AS TIMESTAMP)")
         return f"""
         SELECT * EXCLUDE ({STAMP}),
