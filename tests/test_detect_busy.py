@@ -21,7 +21,7 @@ import pytest
 
 from conftest import network_rows, sample_lake
 from reconwatch.config import Config, DetectConfig
-from reconwatch.detect import DETECTIONS, NARROW_FLOOR, busy_inputs, run_detections
+from reconwatch.detect import DETECTIONS, NARROW_FLOOR, Busy, busy_inputs, run_detections
 from reconwatch.engine import Engine
 from reconwatch.lake import Lake
 
@@ -103,6 +103,29 @@ def test_narrowing_changes_no_finding_under_random_thresholds(
     whole, narrowed, rows = both_ways(engine, config, detect)
     assert whole.num_rows > 0 and rows > 0
     assert narrowed.equals(whole), seed
+
+
+@pytest.mark.parametrize("seed", [None, 0, 1])
+def test_extra_quiet_sources_in_the_narrowed_table_change_no_finding(
+    engine: Engine, sample: tuple[Lake, Config], seed: int | None
+) -> None:
+    """The busy sources are picked by a hash of their address, so a quiet source
+    sharing a hash with a busy one comes along: harmless, as are the sources
+    between the bound narrowed with and a detection's own."""
+    _, config = sample
+    detect = config.detect if seed is None else random_thresholds(random.Random(seed))
+    tables = engine.tables()
+    whole = run_detections(tables, detect, NARROWABLE, site=config.site)
+    with engine.busy_sources(share_limit=1.0) as narrow:
+        wider = narrow(tables["network"], 2)
+        assert wider is not None
+        strict = narrow(tables["network"], NARROW_FLOOR)
+        assert strict is not None and wider.count().execute() > strict.count().execute()
+        # Declared as narrowed with the floor, holding every source of 2 events or more.
+        busy = {"network": Busy(NARROW_FLOOR, wider)}
+        narrowed = run_detections(tables, detect, NARROWABLE, site=config.site, busy=busy)
+    assert whole.num_rows > 0
+    assert narrowed.equals(whole)
 
 
 def lake_of(tmp_path: Path, rows: list[dict[str, Any]]) -> Lake:

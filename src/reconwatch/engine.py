@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.common.exceptions import IbisError
 
@@ -51,6 +52,12 @@ def cached(expr: ir.Table, releases: contextlib.ExitStack) -> ir.Table:
     except IbisError:
         return expr
     return releases.enter_context(expr.cache())
+
+
+@ibis.udf.scalar.builtin(name="hash")  # type: ignore[untyped-decorator]
+def _duckdb_hash(value: str) -> dt.UInt64:
+    """DuckDB's own 64-bit hash (Ibis's ``hash()`` casts it through BIT to a
+    signed integer, which costs a tenth more per row)."""
 
 
 class EngineError(Exception):
@@ -140,9 +147,7 @@ class Engine:
                 # Every detection reads the table: the anti-join runs once, not
                 # once per detection (3x the detections' time on 1M + 1M rows).
                 # A temporary table spills under engine.memory_limit.
-                deduplicated = self.con.create_table(
-                    f"_without_copies_{name}", deduplicated, temp=True, overwrite=True
-                )
+                deduplicated = self._temp_table(f"_without_copies_{name}", deduplicated)
             self._deduplicated[key] = deduplicated
         return self._deduplicated[key]
 
@@ -159,7 +164,14 @@ class Engine:
         """
         if self.kind != "duckdb":
             return None
-        counts = table.group_by("source_ip").aggregate(_events=table.count())
+        # Sources are counted by a 64-bit hash of their address: grouping
+        # millions of integers costs half what grouping their texts does, and
+        # the events are then picked by the same integer. Sources that share a
+        # hash with a busy one come along with all their events (with 64 bits,
+        # practically never): a detection's result is the same on any table
+        # that holds every event of its busy sources (what ``least_events``
+        # promises), as for the sources between this bound and its own.
+        counts = table.group_by(_key=_duckdb_hash(table.source_ip)).aggregate(_events=table.count())
         # Two steps: a query reading ``table`` twice would have DuckDB
         # materialise every column of it first (1.5 s instead of 0.5 s on 2M events).
         sources = self._temporary("_busy_sources", counts.filter(counts._events >= least))
@@ -167,12 +179,23 @@ class Engine:
         if kept is not None and kept > share_limit * table.count().execute():
             self.con.drop_table(self._busy.pop(), force=True)  # this call's table only
             return None
-        return self._temporary("_busy_events", table.semi_join(sources, "source_ip"))
+        busy = table.filter(_duckdb_hash(table.source_ip).isin(sources._key))
+        return self._temporary("_busy_events", busy)
 
     def _temporary(self, prefix: str, expr: ir.Table) -> ir.Table:
         name = f"{prefix}_{len(self._busy)}"
         self._busy.append(name)
-        return self.con.create_table(name, expr, temp=True, overwrite=True)
+        return self._temp_table(name, expr)
+
+    def _temp_table(self, name: str, expr: ir.Table) -> ir.Table:
+        """``expr`` written once into DuckDB temporary table ``name`` (replaced).
+
+        Not ``create_table(..., overwrite=True)``: for a temporary table Ibis
+        writes it under another name and then copies it whole to ``name``
+        (4.4 s instead of 2.4 s for 3.7M events).
+        """
+        self.con.drop_table(name, force=True)
+        return self.con.create_table(name, expr, temp=True)
 
     @contextlib.contextmanager
     def busy_sources(
