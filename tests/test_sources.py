@@ -6,11 +6,21 @@ import gzip
 import io
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from reconwatch.ingest.sources import InputError, expand, head_lines, read_batches, read_head
+from reconwatch.ingest.sources import (
+    InputError,
+    ReadAhead,
+    expand,
+    head_lines,
+    read_batches,
+    read_head,
+)
 
 
 def lines_of(data: bytes, block: int = 1 << 20) -> list[tuple[int, str]]:
@@ -67,6 +77,64 @@ def test_batches_kept_by_the_caller_stay_intact_while_later_blocks_are_read() ->
     expected = [line.rstrip("\r").replace("\udcff", "\ufffd") for line in lines]
     assert got == expected
     assert numbers == list(range(1, 301))
+
+
+def test_read_ahead_gives_every_batch_in_order_and_one_read_ahead_at_most() -> None:
+    lines = [f"line {i} " + "y" * (i * 7 % 90) for i in range(300)]
+    data = "\n".join(lines).encode() + b"\n"
+    read: list[int] = []
+
+    def counted() -> Iterator[pa.Table]:
+        stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+        for batch in read_batches(stream, block_bytes=700):
+            read.append(batch.num_rows)
+            yield batch
+
+    with ReadAhead(counted()) as batches:
+        got: list[str] = []
+        for number, batch in enumerate(batches, start=1):
+            # The batch handed over, and the next one at most, have been read.
+            assert number <= len(read) <= number + 1
+            got += batch.column("line").to_pylist()
+    assert got == lines
+    assert len(read) > 20
+
+
+def test_read_ahead_raises_a_read_error_after_the_batches_before_it() -> None:
+    def failing() -> Iterator[pa.Table]:
+        yield pa.table({"line": ["a"]})
+        yield pa.table({"line": ["b"]})
+        raise OSError("disk gone")
+
+    batches = ReadAhead(failing())
+    got = [next(batches).column("line")[0].as_py(), next(batches).column("line")[0].as_py()]
+    assert got == ["a", "b"]
+    with pytest.raises(OSError, match="disk gone"):
+        next(batches)
+    with pytest.raises(StopIteration):  # the error ended the batches
+        next(batches)
+    batches.close()
+
+
+def test_closing_read_ahead_waits_for_the_read_in_flight() -> None:
+    started, release = threading.Event(), threading.Event()
+    finished: list[bool] = []
+
+    def slow() -> Iterator[pa.Table]:
+        yield pa.table({"line": ["a"]})
+        started.set()
+        release.wait(10)
+        finished.append(True)
+        yield pa.table({"line": ["b"]})
+
+    batches = ReadAhead(slow())
+    assert next(batches).num_rows == 1
+    assert started.wait(10)  # the second batch is being read
+    threading.Timer(0.2, release.set).start()
+    batches.close()
+    assert finished == [True]  # close() returned only after the read ended
+    with pytest.raises(StopIteration):
+        next(batches)
 
 
 def test_a_raw_stream_with_only_read_is_read_whole() -> None:

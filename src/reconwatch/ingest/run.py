@@ -34,6 +34,7 @@ from reconwatch.ingest.sources import (
     SNIFF_BYTES,
     HoldBack,
     InputError,
+    ReadAhead,
     Source,
     expand,
     head_digests,
@@ -278,9 +279,12 @@ def ingest_source(
     writer = ThreadPoolExecutor(1, thread_name_prefix="lake-write")
     pending: Future[None] | None = None
     hold: HoldBack | None = None
+    batches: ReadAhead | None = None
     try:
         hold = HoldBack(stream) if options.hold_unfinished_line and is_plain(stream) else None
-        batches = read_batches(stream, head, options.block_bytes, source.first_line, hold)
+        batches = ReadAhead(
+            read_batches(stream, head, options.block_bytes, source.first_line, hold)
+        )
         others = OtherPrograms.of(parser)
         for number, lines in enumerate(batches):
             parsed = parse_batch(parser, lines, stats, others)
@@ -298,6 +302,8 @@ def ingest_source(
         # A truncated or corrupt compressed file: keep what was read, say where it stopped.
         stats.error = f"{source.name}: read failed after line {stats.lines}: {exc}"
     finally:
+        if batches is not None:
+            batches.close()  # no read in flight when the stream is asked where it stands
         held = hold.bytes if hold is not None else 0
         stats.note = hold.note() if hold is not None else None
         if stats.error is None and stats.parsed > 0 and parser_cls is not None:

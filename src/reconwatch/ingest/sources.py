@@ -29,6 +29,7 @@ import sys
 import time
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, cast
@@ -815,6 +816,54 @@ def read_batches(
     tail = bytes(view[cut + 1 : pending])
     if tail and not (hold is not None and hold.keep(tail)):
         yield _split(tail, next_line, b"\r" in tail)
+
+
+class ReadAhead:
+    """``batches`` (``read_batches``) produced one batch ahead on a thread of its own.
+
+    Reading and splitting a block (about a third of a netfilter batch's time)
+    then runs while the caller parses the batch before, on the core the
+    parse leaves idle between its parallel steps; both release the GIL. At
+    most one batch is read ahead, so memory grows by one batch. A read error
+    is raised where the batch it stopped would have come, after the batches
+    read before it. ``close()`` (or leaving a ``with``) waits for the read in
+    flight: call it before closing the stream.
+    """
+
+    def __init__(self, batches: Iterator[pa.Table]) -> None:
+        self._batches = batches
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="read-ahead")
+        self._next: Future[pa.Table | None] | None = self._pool.submit(self._read)
+
+    def _read(self) -> pa.Table | None:
+        return next(self._batches, None)
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        return self
+
+    def __next__(self) -> pa.Table:
+        if self._next is None:
+            raise StopIteration
+        try:
+            batch = self._next.result()
+        except BaseException:
+            self._next = None
+            raise
+        if batch is None:
+            self._next = None
+            raise StopIteration
+        self._next = self._pool.submit(self._read)
+        return batch
+
+    def close(self) -> None:
+        self._next = None
+        self._pool.shutdown(wait=True)  # the read in flight ends before the stream closes
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _buffer(size: int) -> mmap.mmap:
