@@ -24,6 +24,7 @@ only ranked rows come back.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import re
@@ -35,6 +36,7 @@ from typing import Any, Final
 import ibis
 import ibis.expr.types as ir
 
+from reconwatch.engine import cached
 from reconwatch.netaddr import IPNetwork, parse_ip
 
 #: OpenCanary modules by (port, transport): the module's config prefix.
@@ -193,6 +195,21 @@ def suggest_honeypots(
     means every source with a failed event. ``home``: only destinations inside
     these networks can be placements (a honeypot must be ours to deploy).
     """
+    with contextlib.ExitStack() as releases:
+        return _suggest(
+            network, scanners, home, max_placements, max_ports, min_ports_per_placement, releases
+        )
+
+
+def _suggest(
+    network: ir.Table,
+    scanners: Sequence[str] | None,
+    home: Sequence[IPNetwork] | None,
+    max_placements: int,
+    max_ports: int,
+    min_ports_per_placement: int,
+    releases: contextlib.ExitStack,
+) -> HoneypotSuggestions:
     if scanners is not None:
         probes = network.filter(network.source_ip.isin(list(scanners)))
     else:
@@ -205,6 +222,12 @@ def suggest_honeypots(
             network.columns
         )
     probes = probes.filter(probes.destination_port.notnull())
+    # The scanners' probes and the dark ones among them are read by two and
+    # three queries: computed once each (a scan of the whole table apiece).
+    probes = cached(
+        probes.select("source_ip", "destination_ip", "destination_port", "network_transport"),
+        releases,
+    )
 
     port_rows = (
         probes.group_by(["destination_port", "network_transport"])
@@ -222,7 +245,7 @@ def suggest_honeypots(
     ]
 
     alive = _answered(network)
-    dark = probes.anti_join(alive, probes.destination_ip == alive.alive_ip)
+    dark = cached(probes.anti_join(alive, probes.destination_ip == alive.alive_ip), releases)
     dest_rows = (
         dark.group_by("destination_ip")
         .aggregate(scanners=dark.source_ip.nunique(), probes=dark.count())
