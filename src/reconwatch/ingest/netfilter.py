@@ -637,10 +637,10 @@ KNOWN_TRANSPORTS: Final = {
 @dataclass(frozen=True)
 class _Slice:
     """A scanned slice: every line assembled as if plain, which lines are
-    (``plain``), and the scanned lines that are neither plain nor blank."""
+    neither plain nor blank (``others_mask``) and their scanned columns
+    (``others``), and which are blank."""
 
     assembled: pa.Table
-    plain: pa.Array
     others_mask: pa.Array
     blank: pa.Array
     others: pa.Table
@@ -673,7 +673,7 @@ def _scan_slice(
     blank = scanned.column("f_blank").combine_chunks()
     others = pc.and_(pc.invert(plain), pc.invert(blank))
     kept = scanned.filter(others) if pc.any(others).as_py() else scanned.slice(0, 0)
-    return _Slice(assembled, plain, others, blank, kept)
+    return _Slice(assembled, others, blank, kept)
 
 
 def _transports(proto: pa.ChunkedArray) -> pa.ChunkedArray:
