@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest_helpers import make, parse, rejects, utc
+from reconwatch.config import Config
 from reconwatch.ingest.fw_mikrotik import MikrotikParser
-from test_ingest_fw_helpers import network, parse_fixture
+from test_ingest_fw_helpers import fixture_lines, network, parse_fixture
 
 
 def test_real_scan_sample(crowdsec_hub: Path) -> None:
@@ -60,3 +61,16 @@ def test_foreign_lines_rejected() -> None:
         (1, "not a MikroTik firewall line"),
         (2, "not a MikroTik firewall line"),
     ]
+
+
+def test_no_action_keywords_give_every_line_the_default_action() -> None:
+    config = Config.model_validate(
+        {"netfilter": {"prefix_actions": {}, "default_action": "denied"}}
+    )
+    parsed = parse(make(MikrotikParser, config), fixture_lines("mikrotik.log"))
+    out = network(parsed)
+    assert len(out) == 3 and rejects(parsed) == [
+        (4, "invalid port"),
+        (5, "malformed MikroTik firewall line"),
+    ]
+    assert {row["event_action"] for row in out} == {"denied"}

@@ -16,6 +16,8 @@ import ipaddress
 import re
 import types
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import duckdb
 import pyarrow as pa
@@ -587,8 +589,15 @@ def plain_of(lines: pa.Table) -> list[bool]:
     return [bool(value) for value in plain.to_pylist()]
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_plain_lines_are_assembled_as_the_query_reads_them(threads: int) -> None:
+@pytest.mark.parametrize(
+    ("threads", "share"), [(1, 0.0), (2, 0.0), (1, nf.PLAIN_SHARE), (2, nf.PLAIN_SHARE)]
+)
+def test_plain_lines_are_assembled_as_the_query_reads_them(
+    threads: int, share: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Share 0: every slice is assembled, however few of its lines are plain;
+    # the default: a slice of these goes through the query whole.
+    monkeypatch.setattr(nf, "PLAIN_SHARE", share)
     # Several times over, so that with two threads both slices hold both kinds.
     texts = PLAIN_EDGE_CASES * (2 * MIN_SLICE_ROWS // len(PLAIN_EDGE_CASES) + 1)
     table = pa.table(
@@ -612,7 +621,8 @@ def test_plain_lines_are_assembled_as_the_query_reads_them(threads: int) -> None
     assert fast.skipped == reference.skipped
 
 
-def test_plain_lines_take_the_configured_action_keywords() -> None:
+def test_plain_lines_take_the_configured_action_keywords(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nf, "PLAIN_SHARE", 0.0)  # assembled, not queried whole
     table = pa.table(
         {
             "log_line": pa.array(range(1, len(PLAIN_EDGE_CASES) + 1), pa.int64()),
@@ -688,7 +698,36 @@ def test_the_parser_agrees_on_near_plain_lines(lines: list[str]) -> None:
             "line": pa.array(lines, pa.string()),
         }
     )
+    for share in (0.0, nf.PLAIN_SHARE):  # assembled, and as a slice's share decides
+        with mock.patch.object(nf, "PLAIN_SHARE", share):
+            fast, reference = parse_both(table, threads=1)
+        assert fast.rows.equals(reference.rows)
+        assert fast.rejects.equals(reference.rejects)
+        assert fast.skipped == reference.skipped
+
+
+def test_a_slice_of_few_plain_lines_goes_through_the_query_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Assembling a slice and then replacing most of it costs more than the query."""
+    proxmox = PLAIN.replace(
+        "Sep 30 10:09:23 fw1 kernel: [1.2] RW-DROP:",
+        "100 4 PVEFW-HOST-IN 30/Sep/2026:10:09:23 +0200 policy DROP:",
+    )
+    lines = [proxmox] * 9 + [PLAIN]
+    table = pa.table({"log_line": pa.array(range(1, 11), pa.int64()), "line": lines})
+    assembled: list[int] = []
+    real = nf._assemble
+
+    def counting(scanned: pa.Table, *args: Any) -> pa.Table:
+        assembled.append(scanned.num_rows)
+        return real(scanned, *args)
+
+    monkeypatch.setattr(nf, "_assemble", counting)
     fast, reference = parse_both(table, threads=1)
+    assert assembled == []  # one plain line in ten: the query read the slice
+    assert fast.rows.equals(reference.rows) and fast.rows.num_rows == 10
+    monkeypatch.setattr(nf, "PLAIN_SHARE", 0.05)
+    fast, reference = parse_both(table, threads=1)
+    assert assembled == [10]
     assert fast.rows.equals(reference.rows)
-    assert fast.rejects.equals(reference.rejects)
-    assert fast.skipped == reference.skipped

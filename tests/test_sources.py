@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -338,3 +341,37 @@ def test_an_empty_directory_is_reported_not_silently_empty(tmp_path: Path) -> No
     result = hunt([str(empty)], Config(), out_dir=tmp_path / "out")
     assert result.cases == []
     assert result.document()["warnings"] == [f"{empty}: no input files in this directory"]
+
+
+def test_an_ingest_of_a_live_pipe_stops_at_once_on_ctrl_c(tmp_path: Path) -> None:
+    """No read-ahead from a pipe: its read waits for the writer, and stopping
+    would wait for that read (it hung until the writer closed the pipe)."""
+    fifo = tmp_path / "kern.fifo"
+    os.mkfifo(fifo)
+    lake = tmp_path / "lake"
+    line = (
+        "Sep 30 10:09:23 fw1 kernel: [1.2] RW-DROP: IN=eth0 OUT= SRC=198.51.100.7 "
+        "DST=203.0.113.10 LEN=44 TTL=43 ID=1 PROTO=TCP SPT=52220 DPT=80 WINDOW=1024 SYN URGP=0\n"
+    )
+    code = (
+        "from reconwatch.config import Config\n"
+        "from reconwatch.ingest.run import IngestOptions, ingest\n"
+        "from reconwatch.lake import Lake\n"
+        f"ingest([{str(fifo)!r}], Lake({str(lake)!r}), Config(),\n"
+        "       IngestOptions(block_bytes=1 << 16, sniff_bytes=4096))\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
+    with fifo.open("wb", buffering=0) as writer:
+        writer.write(line.encode() * 3000)  # a few batches; the pipe then stays open
+        deadline = time.monotonic() + 60
+        while not list(lake.glob("network/*/*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(lake.glob("network/*/*.parquet")), "the child wrote no batch"
+        time.sleep(0.5)  # it now waits for more lines
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=15)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    assert child.returncode != 0  # stopped by the interrupt, not by the end of input

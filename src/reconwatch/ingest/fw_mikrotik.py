@@ -38,6 +38,7 @@ from reconwatch.ingest.fw_common import (
     transport_sql,
 )
 from reconwatch.ingest.linesql import lit, run_batch
+from reconwatch.ingest.netfilter import prefix_action_sql
 
 NOT_MIKROTIK: Final = "not a MikroTik firewall line"
 MALFORMED: Final = "malformed MikroTik firewall line"
@@ -86,20 +87,10 @@ class MikrotikParser(Parser):
     def sniff(cls, sample: Sequence[str]) -> bool:
         return sniff_share(sample, _SNIFF)
 
-    def _action_sql(self, prefix: str) -> tuple[str, dict[str, object]]:
-        """CASE over the configured netfilter keywords, as bound parameters."""
-        netfilter = self.ctx.config.netfilter
-        params: dict[str, object] = {"mt_default": netfilter.default_action}
-        whens = []
-        for index, (keyword, action) in enumerate(netfilter.prefix_actions.items()):
-            params[f"mt_kw_{index}"] = keyword.lower()
-            params[f"mt_act_{index}"] = action
-            whens.append(f"WHEN contains(lower({prefix}), $mt_kw_{index}) THEN $mt_act_{index}")
-        return f"CASE {' '.join(whens)} ELSE $mt_default END", params
-
     def parse(self, lines: pa.Table) -> Parsed:
         k = syslog
-        action, params = self._action_sql("coalesce(e.prefix, '')")
+        netfilter = self.ctx.config.netfilter
+        action, params = prefix_action_sql(netfilter, "lower(coalesce(e.prefix, ''))", "mt")
         flags = ", ".join(
             f"CASE WHEN contains(',' || replace(m.flags, ' ', '') || ',', {lit(',' + n + ',')}) "
             f"THEN {lit(n)} END"

@@ -286,24 +286,11 @@ class NetfilterParser(Parser):
 
     # -- SQL ----------------------------------------------------------------------
 
-    def _action_sql(self, lowered_prefix: str) -> tuple[str, dict[str, object]]:
-        """CASE over the configured keywords, as bound parameters (config is data too)."""
-        netfilter = self.ctx.config.netfilter
-        params: dict[str, object] = {"nf_default_action": netfilter.default_action}
-        whens = []
-        for index, (keyword, action) in enumerate(netfilter.prefix_actions.items()):
-            params[f"nf_kw_{index}"] = keyword.lower()
-            params[f"nf_act_{index}"] = action
-            whens.append(f"WHEN contains({lowered_prefix}, $nf_kw_{index}) THEN $nf_act_{index}")
-        if not whens:  # no keywords configured: every line takes the default
-            return "$nf_default_action", params
-        return f"CASE {' '.join(whens)} ELSE $nf_default_action END", params
-
     def _sql(self, view: str, compiled: bool) -> tuple[str, dict[str, object]]:
         """The batch query over ``view``; ``compiled``: the view holds the
         ``COMPILED_COLUMNS`` already (``with_compiled_fields``), else regexes
         cut them and ``TYPED_FIELDS`` computes the rest here."""
-        action, params = self._action_sql("lower(log_prefix)")
+        action, params = prefix_action_sql(self.ctx.config.netfilter, "lower(log_prefix)", "nf")
         params.update(self.envelope.params())
         port_transports = ", ".join(_lit(t) for t in PORT_TRANSPORTS)
         icmp = ", ".join(_lit(t) for t in ICMP_TRANSPORTS)
@@ -489,12 +476,17 @@ class NetfilterParser(Parser):
                 ).schema
         schema = self._schema
         config = self.ctx.config.netfilter
-        slices = map_sliced(con, numbered, lambda cursor, lines: _scan_slice(lines, config, cursor))
+        slices = map_sliced(
+            con, numbered, lambda cursor, lines: _scan_slice(lines, config, sql, params, cursor)
+        )
         others = [part.others for part in slices if part.others.num_rows]
         queried = pa.table({})
         if others:
-            with con.cursor() as cursor:
-                queried = run_on(sql, params, _VIEW, None, cursor, pa.concat_tables(others))
+            # On slices side by side too when they are many (a kern.log of
+            # other kernel messages, Proxmox or RFC 5424 envelopes).
+            queried = pa.concat_tables(
+                run_sliced(con, sql, params, pa.concat_tables(others), _VIEW)
+            )
             if not _ascending(queried.column("log_line")):
                 queried = queried.sort_by("log_line")
         results, start = [], 0
@@ -554,6 +546,26 @@ class NetfilterParser(Parser):
             pc.take(lines.column("line"), rejected),
         )
         return Parsed(rows=rows, rejects=rejects)
+
+
+def prefix_action_sql(
+    config: NetfilterConfig, lowered_prefix: str, tag: str
+) -> tuple[str, dict[str, object]]:
+    """``event_action`` in SQL from the lowered prefix expression ``lowered_prefix``:
+    the action of the first configured keyword it contains, else the default.
+
+    Keywords and actions are bound parameters named ``{tag}_...`` (config is
+    data too); a query holding two of these needs two tags.
+    """
+    params: dict[str, object] = {f"{tag}_default_action": config.default_action}
+    whens = []
+    for index, (keyword, action) in enumerate(config.prefix_actions.items()):
+        params[f"{tag}_kw_{index}"] = keyword.lower()
+        params[f"{tag}_act_{index}"] = action
+        whens.append(f"WHEN contains({lowered_prefix}, ${tag}_kw_{index}) THEN ${tag}_act_{index}")
+    if not whens:  # no keywords configured: every line takes the default
+        return f"${tag}_default_action", params
+    return f"CASE {' '.join(whens)} ELSE ${tag}_default_action END", params
 
 
 def _regex_fields_sql(view: str) -> str:
@@ -638,11 +650,12 @@ KNOWN_TRANSPORTS: Final = {
 class _Slice:
     """A scanned slice: every line assembled as if plain, which lines are
     neither plain nor blank (``others_mask``) and their scanned columns
-    (``others``), and which are blank."""
+    (``others``), and which are blank; or (``blank`` None) the query's
+    result for the whole slice, when few of its lines were plain."""
 
     assembled: pa.Table
-    others_mask: pa.Array
-    blank: pa.Array
+    others_mask: pa.Array | None
+    blank: pa.Array | None
     others: pa.Table
 
     def merged(self, queried: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -650,6 +663,8 @@ class _Slice:
         line order) in the others' places, blank lines left out as the query
         leaves them out."""
         merged = self.assembled.cast(schema)
+        if self.blank is None:
+            return merged
         if self.others.num_rows:
             merged = pa.Table.from_arrays(
                 [
@@ -665,11 +680,24 @@ class _Slice:
         return merged.filter(pc.invert(self.blank)) if pc.any(self.blank).as_py() else merged
 
 
+#: A slice with fewer plain lines than this share goes through the query
+#: whole: assembling, then replacing most of it, costs more than the query.
+PLAIN_SHARE: Final = 0.5
+
+
 def _scan_slice(
-    lines: pa.Table, config: NetfilterConfig, cursor: duckdb.DuckDBPyConnection
+    lines: pa.Table,
+    config: NetfilterConfig,
+    sql: str,
+    params: dict[str, object],
+    cursor: duckdb.DuckDBPyConnection,
 ) -> _Slice:
     scanned = with_compiled_fields(lines)
-    assembled, plain = assemble_plain(scanned, config, cursor)
+    plain, transport = plain_lines(scanned)
+    if pc.sum(plain).as_py() < PLAIN_SHARE * len(plain):
+        whole = run_on(sql, params, _VIEW, None, cursor, scanned)
+        return _Slice(whole, None, None, scanned.slice(0, 0))
+    assembled = _assemble(scanned, plain, transport, config, cursor)
     blank = scanned.column("f_blank").combine_chunks()
     others = pc.and_(pc.invert(plain), pc.invert(blank))
     kept = scanned.filter(others) if pc.any(others).as_py() else scanned.slice(0, 0)
@@ -704,35 +732,30 @@ def _transports(proto: pa.ChunkedArray) -> pa.ChunkedArray:
 def assemble_plain(
     scanned: pa.Table, config: NetfilterConfig, cursor: duckdb.DuckDBPyConnection
 ) -> tuple[pa.Table, pa.Array]:
-    """The query's result for plain lines, from the scanner's columns, and
-    which lines are plain.
+    """The query's result for plain lines (``plain_lines``), from the scanner's
+    columns, and which lines are plain. Rows of other lines hold nothing
+    meaningful. ``cursor`` reads ISO stamps with the envelope's own SQL."""
+    plain, transport = plain_lines(scanned)
+    return _assemble(scanned, plain, transport, config, cursor), plain
+
+
+def plain_lines(scanned: pa.Table) -> tuple[pa.Array, pa.ChunkedArray]:
+    """Which scanned lines are plain, and ``network_transport`` as the query reads it.
 
     A plain line is a netfilter LOG line in a BSD or ISO envelope with SRC,
     DST and a protocol the query reads, ports where it needs them and only
-    readable ones, an ASCII prefix and protocol: a line the query gives no
-    reject reason and reads by renaming. Each condition below names the
-    query's branch it stands for. Rows of other lines hold nothing meaningful.
-    ``cursor`` reads ISO stamps with the envelope's own SQL.
+    readable ones, and an ASCII prefix: a line the query gives no reason
+    (its address and time are checked afterwards, for every line) and reads
+    by renaming the scanner's columns. Each condition below names the
+    query's branch it stands for.
     """
 
     def column(name: str) -> pa.ChunkedArray:
         return scanned.column(name)
 
-    n = scanned.num_rows
-    none = pa.scalar(None, pa.string())
-    no_int = pa.scalar(None, pa.int32())
     keypart = column("h_keypart")
-    is_in = pc.ends_with(keypart, "IN")
-    proto = column("f_proto")
     spt, dpt = column("f_spt"), column("f_dpt")
-    transport = _transports(proto)
-    icmp = pc.is_in(transport, pa.array(ICMP_TRANSPORTS))
-    ported = pc.is_in(transport, pa.array(PORT_TRANSPORTS))
-    # The query reads WINDOW and the flags for the kernel's spelling "TCP" only.
-    tcp = pc.equal(proto, "TCP")
-    prefix = _nullif_empty(column("h_prefix"))
-    action = _action(prefix, config)
-    host = column("e_host")
+    transport = _transports(column("f_proto"))
     tests = [
         pc.invert(column("f_blank")),
         # sl_kind 'bsd' or 'iso': a stamp was cut and RFC 5424 is not the envelope.
@@ -741,7 +764,10 @@ def assemble_plain(
         # is_netfilter: the head's key is IN or OUT, the prefix before it at
         # most MAX_PREFIX_CHARS (bytes here, so never more characters).
         pc.or_(
-            pc.and_(is_in, pc.less_equal(pc.binary_length(keypart), MAX_PREFIX_CHARS + 2)),
+            pc.and_(
+                pc.ends_with(keypart, "IN"),
+                pc.less_equal(pc.binary_length(keypart), MAX_PREFIX_CHARS + 2),
+            ),
             pc.and_(
                 pc.ends_with(keypart, "OUT"),
                 pc.less_equal(pc.binary_length(keypart), MAX_PREFIX_CHARS + 3),
@@ -755,13 +781,13 @@ def assemble_plain(
         # read; ICMP has none); MISSING_PORT (a transport with ports without them).
         pc.is_valid(transport),
         pc.or_(
-            icmp,
+            pc.is_in(transport, pa.array(ICMP_TRANSPORTS)),
             pc.and_(
                 pc.or_(pc.equal(spt, ""), pc.is_valid(column("n_spt"))),
                 pc.or_(pc.equal(dpt, ""), pc.is_valid(column("n_dpt"))),
             ),
         ),
-        pc.or_(pc.invert(ported), pc.not_equal(spt, "")),
+        pc.or_(pc.invert(pc.is_in(transport, pa.array(PORT_TRANSPORTS))), pc.not_equal(spt, "")),
         # event_action lowers the prefix: ASCII's lower case is everyone's.
         pc.string_is_ascii(column("h_prefix")),
     ]
@@ -769,11 +795,37 @@ def assemble_plain(
     for test in tests[1:]:
         plain = pc.and_(plain, test)
     plain = pc.fill_null(plain, False)
-    assembled = pa.table(
+    combined = plain.combine_chunks() if isinstance(plain, pa.ChunkedArray) else plain
+    return combined, transport
+
+
+def _assemble(
+    scanned: pa.Table,
+    plain: pa.Array,
+    transport: pa.ChunkedArray,
+    config: NetfilterConfig,
+    cursor: duckdb.DuckDBPyConnection,
+) -> pa.Table:
+    """``assemble_plain``'s table, given ``plain_lines``' results."""
+
+    def column(name: str) -> pa.ChunkedArray:
+        return scanned.column(name)
+
+    n = scanned.num_rows
+    none = pa.scalar(None, pa.string())
+    no_int = pa.scalar(None, pa.int32())
+    is_in = pc.ends_with(column("h_keypart"), "IN")
+    icmp = pc.is_in(transport, pa.array(ICMP_TRANSPORTS))
+    # The query reads WINDOW and the flags for the kernel's spelling "TCP" only.
+    tcp = pc.equal(column("f_proto"), "TCP")
+    prefix = _nullif_empty(column("h_prefix"))
+    action = _action(prefix, config)
+    host = column("e_host")
+    return pa.table(
         {
             "log_line": column("log_line"),
             "_row": column("_row"),
-            syslog.TIME: _iso_times(column("e_stamp"), cursor),
+            syslog.TIME: _iso_times(column("e_stamp"), plain, cursor),
             syslog.MONTH: column("e_month"),
             syslog.DAY: column("e_day"),
             syslog.TOD: column("e_tod"),
@@ -806,8 +858,6 @@ def assemble_plain(
             "packet_reason": pa.nulls(n, pa.string()),
         }
     )
-    combined = plain.combine_chunks() if isinstance(plain, pa.ChunkedArray) else plain
-    return assembled, combined
 
 
 def _nullif_empty(values: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -815,7 +865,7 @@ def _nullif_empty(values: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _action(prefix: pa.ChunkedArray, config: NetfilterConfig) -> pa.Array:
-    """``_action_sql`` over ASCII prefixes: the first keyword the lowered prefix
+    """``prefix_action_sql`` over ASCII prefixes: the first keyword the lowered prefix
     contains names the action, else the default (also for no prefix)."""
     default = pa.scalar(config.default_action, pa.string())
     if not config.prefix_actions:
@@ -834,10 +884,14 @@ def _action(prefix: pa.ChunkedArray, config: NetfilterConfig) -> pa.Array:
     return pc.fill_null(pc.take(actions, encoded.indices), default)
 
 
-def _iso_times(stamps: pa.ChunkedArray, cursor: duckdb.DuckDBPyConnection) -> pa.Array:
-    """The UTC time of ISO stamps as the envelope's SQL reads them, null for BSD ones."""
+def _iso_times(
+    stamps: pa.ChunkedArray, plain: pa.Array, cursor: duckdb.DuckDBPyConnection
+) -> pa.Array:
+    """The UTC time of the ISO stamps of plain lines as the envelope's SQL
+    reads them; null for BSD stamps and other lines."""
     first = pc.utf8_slice_codeunits(stamps, 0, 1)
     iso = pc.invert(pc.and_(pc.greater_equal(first, "A"), pc.less_equal(first, "Z")))
+    iso = pc.and_(iso, plain)
     if not pc.any(iso).as_py():
         return pa.nulls(len(stamps), pa.timestamp("us"))
     view = f"iso_stamps_{uuid.uuid4().hex}"

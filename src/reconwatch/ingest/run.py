@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -279,12 +279,15 @@ def ingest_source(
     writer = ThreadPoolExecutor(1, thread_name_prefix="lake-write")
     pending: Future[None] | None = None
     hold: HoldBack | None = None
-    batches: ReadAhead | None = None
+    batches: Iterator[pa.Table] | None = None
     try:
         hold = HoldBack(stream) if options.hold_unfinished_line and is_plain(stream) else None
-        batches = ReadAhead(
-            read_batches(stream, head, options.block_bytes, source.first_line, hold)
-        )
+        batches = read_batches(stream, head, options.block_bytes, source.first_line, hold)
+        if source.path is not None and source.path.is_file():
+            # Read ahead from files only: a read from a pipe or stdin can wait
+            # for its writer indefinitely, and stopping (Ctrl-C, a lake that
+            # cannot be written) would wait for that read.
+            batches = ReadAhead(batches)
         others = OtherPrograms.of(parser)
         for number, lines in enumerate(batches):
             parsed = parse_batch(parser, lines, stats, others)
@@ -302,7 +305,7 @@ def ingest_source(
         # A truncated or corrupt compressed file: keep what was read, say where it stopped.
         stats.error = f"{source.name}: read failed after line {stats.lines}: {exc}"
     finally:
-        if batches is not None:
+        if isinstance(batches, ReadAhead):
             batches.close()  # no read in flight when the stream is asked where it stands
         held = hold.bytes if hold is not None else 0
         stats.note = hold.note() if hold is not None else None

@@ -827,7 +827,9 @@ class ReadAhead:
     most one batch is read ahead, so memory grows by one batch. A read error
     is raised where the batch it stopped would have come, after the batches
     read before it. ``close()`` (or leaving a ``with``) waits for the read in
-    flight: call it before closing the stream.
+    flight: call it before closing the stream, and read ahead only where
+    reads end (files): a pipe's read can wait for its writer indefinitely,
+    and stopping would wait with it.
     """
 
     def __init__(self, batches: Iterator[pa.Table]) -> None:
