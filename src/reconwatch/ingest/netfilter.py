@@ -465,7 +465,8 @@ class NetfilterParser(Parser):
         than the scanner itself, and planning the query costs as much as
         running it over a few hundred lines. Lines the query reads any other
         way (no known envelope, a port missing, a prefix that is not ASCII...)
-        still go through it, which stays the one definition.
+        still go through it, which stays the one definition; so does a whole
+        slice with fewer than ``PLAIN_SHARE`` of its lines plain.
         """
         con = self.ctx.con
         if self._schema is None:
@@ -694,7 +695,7 @@ def _scan_slice(
 ) -> _Slice:
     scanned = with_compiled_fields(lines)
     plain, transport = plain_lines(scanned)
-    if pc.sum(plain).as_py() < PLAIN_SHARE * len(plain):
+    if (pc.sum(plain).as_py() or 0) < PLAIN_SHARE * len(plain):
         whole = run_on(sql, params, _VIEW, None, cursor, scanned)
         return _Slice(whole, None, None, scanned.slice(0, 0))
     assembled = _assemble(scanned, plain, transport, config, cursor)
