@@ -62,6 +62,7 @@ from reconwatch.ingest.base import (
     ParseContext,
     Parsed,
     Parser,
+    ascending,
     kept_rows,
     reject_table,
 )
@@ -488,7 +489,7 @@ class NetfilterParser(Parser):
             queried = pa.concat_tables(
                 run_sliced(con, sql, params, pa.concat_tables(others), _VIEW)
             )
-            if not _ascending(queried.column("log_line")):
+            if not ascending(queried.column("log_line")):
                 queried = queried.sort_by("log_line")
         results, start = [], 0
         for part in slices:
@@ -993,15 +994,9 @@ ROW_COLUMNS: Final = [
 _VIEW: Final = "__netfilter_lines__"
 
 
-def _ascending(numbers: pa.ChunkedArray) -> bool:
-    """True when line numbers ``numbers`` only go up."""
-    values = numbers.combine_chunks()
-    return len(values) < 2 or bool(pc.all(pc.greater(values[1:], values[:-1])).as_py())
-
-
 def _in_line_order(table: pa.Table) -> pa.Table:
     """``table`` sorted by ``log_line``; DuckDB keeps the input order, so usually a no-op."""
-    return table if _ascending(table.column("log_line")) else table.sort_by("log_line")
+    return table if ascending(table.column("log_line")) else table.sort_by("log_line")
 
 
 PARSERS: tuple[type[Parser], ...] = (NetfilterParser,)

@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.config import SyslogConfig
+from reconwatch.ingest.base import ascending
 
 #: ``<PRI>`` before a BSD or ISO envelope (syslog relays keep it, files drop it).
 PRI: Final = r"(?:<\d{1,3}>)?"
@@ -304,7 +305,7 @@ class SyslogEnvelope:
                 "tod": pc.filter(result.column(TOD), has_month),
             }
         )
-        if not _ascending(stamps.column("log_line")):
+        if not ascending(stamps.column("log_line")):
             stamps = stamps.sort_by("log_line")
         month = stamps.column("month").combine_chunks()
         previous = pa.concat_arrays([pa.array([self.month], pa.int32()), month[:-1]])
@@ -345,7 +346,7 @@ class SyslogEnvelope:
             local_times = built.column("local").combine_chunks().cast(pa.timestamp("us"))
             utc = self._repeated_hours(local_times, utc)
         # Back in the order of ``result``: ``built`` is in line order (most often the same).
-        if not _ascending(built.column("pos")):
+        if not ascending(built.column("pos")):
             utc = pc.take(utc, pc.sort_indices(built.column("pos")))
         return pc.replace_with_mask(times, has_month, utc)
 
@@ -428,15 +429,6 @@ def fall_backs(zone: str, year: int) -> tuple[tuple[dt.datetime, dt.datetime, in
                 )
         before, at = after, after_at
     return tuple(found)
-
-
-def _ascending(values: pa.ChunkedArray | pa.Array) -> bool:
-    """True when ``values`` (no nulls) never goes down: a check that saves a sort."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if len(values) < 2:
-        return True
-    return bool(pc.all(pc.greater_equal(values[1:], values[:-1])).as_py())
 
 
 def _query(
