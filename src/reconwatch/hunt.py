@@ -23,7 +23,14 @@ import pyarrow.compute as pc
 from reconwatch.cases import Case, actor_of, build_cases, finding_of
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS, busy_inputs, narrowed_events, run_detections
-from reconwatch.detect.slow import SLOW, carry_state, commit_slow_state, slow_least_events
+from reconwatch.detect.slow import (
+    PART_ROWS,
+    SLOW,
+    commit_slow_state,
+    findings_over_state,
+    slow_least_events,
+    write_state,
+)
 from reconwatch.engine import Engine
 from reconwatch.enrich import Enrichment
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
@@ -139,28 +146,37 @@ def _hunt(
         # DuckDB over the same lake whichever engine ran the detections.
         local = engine if engine.kind == "duckdb" else Engine(lake, config.engine, "duckdb")
         try:
-            # With a state file, carry_state computes slow_scan (over state and
-            # input): running it here as well would only be thrown away.
+            # With a state file, findings_over_state computes slow_scan (over state
+            # and input): running it here as well would only be thrown away.
             names = None if state_file is None else [n for n in DETECTIONS if n != SLOW]
             detected = engine.tables()
             slow_state = None
+            slow_cfg = config.detect.slow_scan
             with engine.busy_sources() as narrow:
                 busy = busy_inputs(detected, config.detect, names, narrow)
                 findings = run_detections(detected, config.detect, names, config.site, busy=busy)
                 if state_file is not None:
-                    # On DuckDB whatever the detection engine: the state streams to
-                    # one Parquet file there (the same cells on both, see slow.py).
-                    # The busy sources' events (DuckDB only) spare it a count per source.
-                    slow_cfg = config.detect.slow_scan
+                    # On DuckDB whatever the detection engine (the same cells on both,
+                    # see slow.py). The busy sources' events (DuckDB only) spare it a
+                    # count per source.
                     narrowed = narrowed_events(busy, "network", slow_least_events(slow_cfg))
-                    findings, slow_state = carry_state(
+                    findings = findings_over_state(
                         local.table("network"),
                         findings,
                         state_file,
                         slow_cfg,
                         busy=narrowed if local is engine else None,
-                        now=options.now or dt.datetime.now(dt.UTC),
                     )
+            if state_file is not None:
+                # Streamed to one Parquet file by DuckDB, once the busy tables are
+                # dropped: their memory is the grouping's.
+                slow_state = write_state(
+                    local.table("network"),
+                    state_file,
+                    slow_cfg,
+                    parts=local.parts("network", PART_ROWS),
+                    now=options.now or dt.datetime.now(dt.UTC),
+                )
             tables = local.tables()
             cases = _cases(tables, findings, config.triage.evidence_samples, store)
             attach_series(tables, cases)  # chart data for report.html and the web UI

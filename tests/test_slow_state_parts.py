@@ -1,0 +1,238 @@
+"""The slow-scan state written a run of lake files at a time, and kept as parts of cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import network_rows
+from reconwatch.config import Config, SlowScanConfig
+from reconwatch.detect.base import RUN_FINDINGS
+from reconwatch.detect.slow import (
+    SLOW,
+    STATE_KEYS,
+    commit_slow_state,
+    findings_over_state,
+    slow_scan,
+    slow_scan_with_state,
+    write_state,
+)
+from reconwatch.engine import Engine, record_batches
+from reconwatch.ingest.run import ingest
+from reconwatch.lake import Lake
+from test_copies import OPTIONS, packet
+from test_detect_slow import MIDNIGHT, SCANNER, at, findings, mixed_day, slow_probes, table
+
+CFG = SlowScanConfig()
+
+
+def lake_of(tmp_path: Path, batches: list[list[dict[str, Any]]]) -> Lake:
+    """A lake whose network table holds one file per batch, in this order."""
+    lake = Lake(tmp_path / "lake")
+    for n, rows in enumerate(batches):
+        lake.write("network", network_rows(rows), f"batch-{n:03d}")
+    return lake
+
+
+def cells(state: pa.Table) -> pa.Table:
+    """The state's rows regrouped into cells (rows of one key are one cell), sorted."""
+    grouped = state.group_by(list(STATE_KEYS)).aggregate(
+        [("first_seen", "min"), ("last_seen", "max"), ("event_count", "sum")]
+    )
+    grouped = grouped.rename_columns(
+        [*STATE_KEYS, "first_seen", "last_seen", "event_count"]
+    ).select(state.column_names)
+    return grouped.sort_by([(key, "ascending") for key in STATE_KEYS])
+
+
+def in_batches(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [rows[n : n + size] for n in range(0, len(rows), size)]
+
+
+def test_file_groups_close_a_run_once_it_holds_the_rows_and_never_split_a_file(
+    tmp_path: Path,
+) -> None:
+    sizes = [3, 5, 2, 7, 1, 6]
+    rows = slow_probes(sum(sizes))
+    batches, start = [], 0
+    for size in sizes:
+        batches.append(rows[start : start + size])
+        start += size
+    lake = lake_of(tmp_path, batches)
+    groups = lake.file_groups("network", 6)
+    assert [f for group in groups for f in group] == lake.files("network")
+    counts = [[pq.read_metadata(f).num_rows for f in group] for group in groups]
+    assert counts == [[3, 5], [2, 7], [1, 6]]
+    assert lake.file_groups("network", 1) == [[f] for f in lake.files("network")]
+    assert lake.file_groups("network", 10**9) == [lake.files("network")]
+    assert Lake(tmp_path / "empty").file_groups("network", 6) == []
+
+
+def test_each_part_is_read_once_and_together_they_are_the_table(tmp_path: Path) -> None:
+    rows = mixed_day()
+    lake = lake_of(tmp_path, in_batches(rows, 40))
+    engine = Engine(lake)
+    try:
+        parts = engine.parts("network", 100)
+        assert parts is not None and len(parts) == len(lake.file_groups("network", 100)) > 1
+        t = parts.table
+        assert t.schema() == engine.table("network").schema()
+        per_part = [reader.read_all() for reader in parts.each(t.select("log_line", "source_ip"))]
+        sizes = [part.num_rows for part in per_part]
+        assert sizes == [
+            sum(pq.read_metadata(f).num_rows for f in group)
+            for group in lake.file_groups("network", 100)
+        ]
+        together = pa.concat_tables(per_part).sort_by("log_line")
+        whole = engine.table("network").select("log_line", "source_ip").to_pyarrow()
+        assert together.equals(whole.sort_by("log_line"))
+    finally:
+        engine.close()
+
+
+def test_no_parts_when_copies_were_left_out_of_the_table(tmp_path: Path) -> None:
+    kern, syslog = tmp_path / "kern.log", tmp_path / "syslog"
+    kern.write_text("\n".join(packet(s) for s in (10, 11)) + "\n")
+    syslog.write_text("\n".join(packet(s) for s in (9, 10, 11)) + "\n")
+    lake = Lake(tmp_path / "lake")
+    ingest([str(kern), str(syslog)], lake, Config(), OPTIONS)
+    engine = Engine(lake)
+    try:
+        assert engine.parts("network", 1) is None  # the files hold rows the table does not
+        assert engine.table("network").count().execute() == 3
+    finally:
+        engine.close()
+    # Without copies the same engine gives parts.
+    alone = Lake(tmp_path / "alone")
+    ingest([str(syslog)], alone, Config(), OPTIONS)
+    engine = Engine(alone)
+    try:
+        assert engine.parts("network", 1) is not None
+        assert Engine(Lake(tmp_path / "none")).parts("network", 1) is None  # no file at all
+    finally:
+        engine.close()
+
+
+def split_cell_day() -> list[dict[str, Any]]:
+    """mixed_day plus one cell whose two probes fall in different files (batches of 40)."""
+    rows = mixed_day()
+    twice = {"source_ip": "192.0.2.99", "destination_ip": "203.0.113.200", "destination_port": 8}
+    return [{**twice, "seconds": MIDNIGHT + 1}, *rows, {**twice, "seconds": MIDNIGHT + 2}]
+
+
+@pytest.mark.parametrize("part_rows", [1, 45, 100, 10**9])
+def test_the_state_written_in_parts_is_the_cells_of_the_whole(
+    tmp_path: Path, part_rows: int
+) -> None:
+    rows = split_cell_day()
+    lake = lake_of(tmp_path, in_batches(rows, 40))
+    engine = Engine(lake)
+    try:
+        network = engine.table("network")
+        partial = write_state(
+            network,
+            tmp_path / "state.parquet",
+            CFG,
+            parts=engine.parts("network", part_rows),
+        )
+        written = pq.read_table(partial)
+        _, whole = slow_scan_with_state(table(rows), None, CFG)
+        expected = whole.to_pyarrow().sort_by([(key, "ascending") for key in STATE_KEYS])
+        assert cells(written).equals(expected)
+        # The cell whose probes lie in the first and the last file is two rows
+        # unless one part holds both files.
+        split = pc.equal(written["source_ip"], "192.0.2.99")
+        one_part = len(lake.file_groups("network", part_rows)) == 1
+        assert pc.sum(split).as_py() == (1 if one_part else 2)
+        assert written.num_rows == expected.num_rows + (0 if one_part else 1)
+        # Written whole (no parts) it is the same state.
+        whole_written = pq.read_table(write_state(network, tmp_path / "w.parquet", CFG))
+        assert cells(whole_written).equals(expected)
+    finally:
+        engine.close()
+
+
+def test_findings_over_a_state_written_in_parts_are_those_of_the_whole(tmp_path: Path) -> None:
+    rows = sorted(split_cell_day(), key=lambda r: r["seconds"])
+    half = len(rows) // 2
+    state_file = tmp_path / "state" / "slow_scan.parquet"
+    first = Engine(lake_of(tmp_path / "first", in_batches(rows[:half], 30)))
+    try:
+        network = first.table("network")
+        commit_slow_state(
+            write_state(network, state_file, CFG, parts=first.parts("network", 50)), state_file
+        )
+    finally:
+        first.close()
+    second = Engine(lake_of(tmp_path / "second", in_batches(rows[half:], 30)))
+    try:
+        empty = pa.Table.from_pylist([], schema=RUN_FINDINGS)
+        found = findings_over_state(second.table("network"), empty, state_file, CFG)
+    finally:
+        second.close()
+    assert found.column("detection").to_pylist() == [SLOW]
+    whole = findings(slow_scan(table(rows), CFG))
+    assert [f["source_ip"] for f in whole] == [SCANNER]
+    assert found.select(whole[0].keys()).to_pylist() == whole
+
+
+def test_a_run_appends_its_cells_to_the_old_rows_without_regrouping_them() -> None:
+    cfg = SlowScanConfig(state_windows=2)
+    _, first = slow_scan_with_state(table(slow_probes(10)), None, cfg)
+    old = first.to_pyarrow()
+    # The same probes again, and one more day.
+    again = slow_probes(10) + slow_probes(5, start=MIDNIGHT + 86400)
+    _, second = slow_scan_with_state(table(again), old, cfg)
+    new = second.to_pyarrow()
+    assert new.num_rows == 2 * old.num_rows + 5  # the old rows, then the batch's cells
+    assert new.slice(0, old.num_rows).equals(old)
+    merged = cells(new)
+    assert merged.num_rows == old.num_rows + 5
+    assert set(pc.unique(merged["event_count"]).to_pylist()) == {1, 2}  # a day seen twice
+    # The day after next forgets the first day, old rows and new alike.
+    _, third = slow_scan_with_state(table(slow_probes(1, start=MIDNIGHT + 2 * 86400)), new, cfg)
+    days = set(third.to_pyarrow().column("window_start").to_pylist())
+    assert days == {at(MIDNIGHT + 86400), at(MIDNIGHT + 2 * 86400)}
+
+
+def test_record_batches_streams_an_expression_over_an_in_memory_table() -> None:
+    data = pa.table({"n": list(range(10))})
+    expr = ibis.memtable(data)
+    expr = expr.filter(expr.n % 2 == 0)
+    reader = record_batches(expr, rows=2)
+    batches = list(reader)
+    assert all(batch.num_rows <= 2 for batch in batches)
+    assert pa.Table.from_batches(batches).column("n").to_pylist() == [0, 2, 4, 6, 8]
+
+
+def test_write_state_keeps_the_saved_rows_then_appends_the_new_cells(tmp_path: Path) -> None:
+    state_file = tmp_path / "state" / "slow_scan.parquet"
+    morning = Engine(lake_of(tmp_path / "morning", in_batches(slow_probes(30), 10)))
+    try:
+        commit_slow_state(
+            write_state(
+                morning.table("network"), state_file, CFG, parts=morning.parts("network", 10)
+            ),
+            state_file,
+        )
+    finally:
+        morning.close()
+    saved = pq.read_table(state_file)
+    assert saved.num_rows == 30
+    evening = Engine(lake_of(tmp_path / "evening", in_batches(slow_probes(20, start=0), 10)))
+    try:
+        partial = write_state(
+            evening.table("network"), state_file, CFG, parts=evening.parts("network", 10)
+        )
+    finally:
+        evening.close()
+    written = pq.read_table(partial)
+    assert written.num_rows == 50
+    assert written.slice(0, 30).equals(saved)
+    assert pq.read_table(state_file).equals(saved)  # the old file untouched until committed
