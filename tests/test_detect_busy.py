@@ -16,12 +16,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow as pa
 import pytest
 
 from conftest import network_rows, sample_lake
 from reconwatch.config import Config, DetectConfig
 from reconwatch.detect import DETECTIONS, NARROW_FLOOR, Busy, busy_inputs, run_detections
+from reconwatch.detect.portscan import busy_sources, busy_sources_read_once
 from reconwatch.engine import Engine
 from reconwatch.lake import Lake
 
@@ -245,3 +247,24 @@ def test_one_detection_alone_is_not_narrowed(engine: Engine) -> None:
     assert calls == []
     busy_inputs(tables, DetectConfig(), ["vertical_scan", "horizontal_scan", "flag_scan"], narrow)
     assert calls == [DetectConfig().vertical_scan.min_ports]  # flag_scan's 3 is under the floor
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_busy_sources_read_once_keeps_the_same_rows_as_busy_sources(seed: int) -> None:
+    rng = random.Random(seed)
+    sources = [f"198.51.100.{n}" for n in range(12)] + [None]
+    rows = [
+        {
+            "source_ip": rng.choice(sources),
+            "destination_port": rng.randrange(1, 30),
+            "seconds": rng.randrange(0, 3600),
+        }
+        for _ in range(rng.randrange(0, 120))
+    ]
+    events = ibis.memtable(network_rows(rows))
+    keys = [(key, "ascending") for key in ("source_ip", "destination_port", "timestamp")]
+    for minimum in (1, 3, 8, 20):
+        plain = busy_sources(events, minimum).to_pyarrow().sort_by(keys)
+        once = busy_sources_read_once(events, minimum).to_pyarrow().sort_by(keys)
+        assert once.to_pylist() == plain.to_pylist()  # (nullability flags differ)
+        assert None not in once.column("source_ip").to_pylist()

@@ -87,6 +87,20 @@ def busy_sources(events: ir.Table, minimum: int) -> ir.Table:
     return events.semi_join(busy, "source_ip")
 
 
+def busy_sources_read_once(events: ir.Table, minimum: int) -> ir.Table:
+    """``busy_sources`` for ``events`` that are costly to compute: the same rows.
+
+    ``busy_sources`` reads ``events`` twice (the count, then the rows), and
+    DuckDB computes a subquery read twice twice. Here the count per source
+    is a window over the rows, which reads them once, at the price of
+    partitioning them: slower on a plain scan (block_scan 0.12 to 0.18 s on
+    20M generated lines), faster on a join (dark_space_probe 2.8 to 1.5 s).
+    Sources without an address (null) are dropped, as the semi-join drops them.
+    """
+    counted = events.mutate(_events=events.source_ip.count().over(group_by="source_ip"))
+    return counted.filter(counted._events >= minimum).drop("_events")
+
+
 def window_slots(events: ir.Table, window_seconds: int) -> ir.Table:
     """Each event twice, once in its grid-A window and once in its grid-B window.
 
