@@ -201,3 +201,27 @@ def test_flag_scan_thresholds_come_from_config() -> None:
         (at(0), "FIN"),
         (at(120), "NULL"),
     ]
+
+
+def test_flag_scan_takes_exactly_the_events_whose_probe_type_is_stealth() -> None:
+    """flag_scan picks its events by their raw columns: the same as by probe_type."""
+    transports = ["tcp", "udp", "icmp", "sctp", None]
+    flag_texts = ["FIN", "", "URG PSH FIN", "SYN", "ACK", "ACK FIN", "URG PSH", "fin", None]
+    rows, sources = [], {}
+    for t, transport in enumerate(transports):
+        for f, flags in enumerate(flag_texts):
+            source = f"198.51.{t}.{f}"
+            sources[source] = (transport, flags)
+            rows += packets([flags] * 3, source_ip=source, network_transport=transport)
+    events = table(rows)
+    typed = events.mutate(probe_type=probe_type(events)).to_pyarrow()
+    stealth = {
+        s
+        for s, kind in zip(
+            typed["source_ip"].to_pylist(), typed["probe_type"].to_pylist(), strict=True
+        )
+        if kind in ("FIN", "NULL", "XMAS")
+    }
+    assert len(stealth) == 3  # tcp with FIN, no flag, or URG PSH FIN
+    found = findings(flag_scan(events, FlagScanConfig()))
+    assert {f["source_ip"] for f in found} == stealth

@@ -58,6 +58,8 @@ TCP_FLAG_TYPES: Final[dict[str, str]] = {
 
 #: Probe types no TCP stack sends as the first packet of a connection.
 STEALTH_TYPES: Final = ("FIN", "NULL", "XMAS")
+#: The TCP flag strings of those probe types.
+STEALTH_FLAGS: Final = tuple(f for f, kind in TCP_FLAG_TYPES.items() if kind in STEALTH_TYPES)
 
 ICMP_TRANSPORTS: Final = ("icmp", "ipv6-icmp")
 
@@ -124,8 +126,13 @@ def flag_scan(network: ir.Table, cfg: FlagScanConfig) -> ir.Table:
     Score: packets. Label: the probe types seen, sorted and comma-joined
     (``"FIN,NULL"``).
     """
-    typed = network.mutate(probe_type=probe_type(network))
-    stealth = typed.filter(typed.probe_type.isin(STEALTH_TYPES))
+    # The stealth types picked by their raw columns first: a plain comparison
+    # DuckDB pushes into the Parquet scan, which then decodes the other columns
+    # of the few matching rows only (20M generated lines: 0.7 to 0.16 s).
+    stealth = network.filter(
+        (network.network_transport == "tcp") & network.tcp_flags.isin(STEALTH_FLAGS)
+    )
+    stealth = stealth.mutate(probe_type=probe_type(stealth))
     slotted = window_slots(stealth, cfg.window_seconds)
     candidates = slotted.group_by(["source_ip", SLOT, WINDOW_START]).aggregate(
         **scan_metrics(slotted),
