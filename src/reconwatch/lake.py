@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -266,8 +267,21 @@ class Lake:
         else:
             today = dt.datetime.now(dt.UTC).date()
             dates = pa.repeat(pa.scalar(today, pa.date32()), data.num_rows)
-        data = data.append_column(column, dates)
         try:
+            first, last = pc.min_max(dates).values()
+            if dates.null_count == 0 and first == last:
+                # One day (nearly every batch): written as it is. Arrow's dataset
+                # writer would copy every column to split the rows by day first.
+                folder = f"{self.table_dir(table)}/{column}={first.as_py().isoformat()}"
+                self.fs.create_dir(folder, recursive=True)
+                pq.write_table(
+                    data,
+                    f"{folder}/{basename}-0.parquet",
+                    filesystem=self.fs,
+                    use_dictionary=dictionary_columns(data.schema),
+                )
+                return
+            data = data.append_column(column, dates)
             pq.write_to_dataset(
                 data,
                 root_path=self.table_dir(table),

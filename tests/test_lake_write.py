@@ -1,0 +1,66 @@
+"""Lake.write: one file per day partition, whether a batch holds one day or several."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from conftest import network_rows
+from reconwatch import schema
+from reconwatch.lake import NO_DICTIONARY, Lake
+
+DAY = 86400
+
+
+def rows(seconds: list[float]) -> pa.Table:
+    return network_rows(
+        [
+            {"source_ip": f"198.51.100.{n % 250}", "destination_ip": "203.0.113.10", "seconds": s}
+            for n, s in enumerate(seconds)
+        ]
+    )
+
+
+def written(lake: Lake) -> dict[str, pa.Table]:
+    """Each file of the network table (path under the table folder) as read back."""
+    base = Path(lake.table_dir("network"))
+    return {str(Path(f).relative_to(base)): pq.read_table(f) for f in lake.files("network")}
+
+
+def test_a_batch_of_one_day_is_one_file_in_its_day_folder(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    data = rows([0, 10, 20, 3600])
+    day = data.column("timestamp")[0].as_py().date().isoformat()
+    lake.write("network", data, "batch")
+    files = written(lake)
+    assert list(files) == [f"event_date={day}/batch-0.parquet"]
+    (table,) = files.values()
+    # The partition column is the folder's name, not a column of the file.
+    assert table.column_names == schema.TABLES["network"].names
+    assert table.equals(data)
+    # The same dictionaries as for every batch: none for the near-unique columns.
+    meta = pq.read_metadata(f"{lake.table_dir('network')}/event_date={day}/batch-0.parquet")
+    encodings = {
+        meta.schema.column(i).name: meta.row_group(0).column(i).encodings
+        for i in range(meta.num_columns)
+    }
+    for name, kinds in encodings.items():
+        assert ("RLE_DICTIONARY" in kinds) == (name not in NO_DICTIONARY), name
+    read = lake.read("network")
+    assert read.column("timestamp").equals(data.column("timestamp"))
+    # Written again under the same name: replaced, not added to.
+    lake.write("network", rows([5]), "batch")
+    assert [t.num_rows for t in written(lake).values()] == [1]
+
+
+def test_a_batch_across_midnight_is_one_file_per_day(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    data = rows([0, 10, DAY, DAY + 5, 2 * DAY])
+    lake.write("network", data, "batch")
+    days = sorted({t.date().isoformat() for t in data.column("timestamp").to_pylist()})
+    files = written(lake)
+    assert list(files) == [f"event_date={d}/batch-0.parquet" for d in days]
+    assert [t.num_rows for t in files.values()] == [2, 2, 1]
+    assert pa.concat_tables(files.values()).sort_by("log_line").equals(data.sort_by("log_line"))
