@@ -21,8 +21,16 @@ import pyarrow as pa
 import pytest
 
 from conftest import network_rows, sample_lake
+from reconwatch import schema
 from reconwatch.config import Config, DetectConfig
-from reconwatch.detect import DETECTIONS, NARROW_FLOOR, Busy, busy_inputs, run_detections
+from reconwatch.detect import (
+    BUSY_COLUMNS,
+    DETECTIONS,
+    NARROW_FLOOR,
+    Busy,
+    busy_inputs,
+    run_detections,
+)
 from reconwatch.detect.portscan import busy_sources, busy_sources_read_once
 from reconwatch.engine import Engine
 from reconwatch.lake import Lake
@@ -268,3 +276,22 @@ def test_busy_sources_read_once_keeps_the_same_rows_as_busy_sources(seed: int) -
         once = busy_sources_read_once(events, minimum).to_pyarrow().sort_by(keys)
         assert once.to_pylist() == plain.to_pylist()  # (nullability flags differ)
         assert None not in once.column("source_ip").to_pylist()
+
+
+@pytest.mark.parametrize("name", [n for n, d in DETECTIONS.items() if d.least_events is not None])
+def test_a_narrowed_detection_reads_only_the_busy_columns(name: str) -> None:
+    """The narrowed table holds BUSY_COLUMNS only: every detection that may
+    get it must be computable from them (Ibis checks columns as it builds)."""
+    detection = DETECTIONS[name]
+    table = detection.inputs[0]
+    columns = BUSY_COLUMNS.get(table, tuple(schema.TABLES[table].names))
+    fields = [schema.TABLES[table].field(column) for column in columns]
+    narrowed = ibis.table(ibis.schema(pa.schema(fields)), name="busy")
+    whole = ibis.table(ibis.schema(schema.TABLES[table]), name="whole")
+    options: dict[str, Any] = {}
+    if detection.site:
+        options["site"] = Config().site
+    if detection.whole:
+        options["whole"] = whole
+    cfg = getattr(DetectConfig(), detection.config)
+    detection.function(narrowed, cfg, **options)  # raises on a column it lacks
