@@ -349,7 +349,8 @@ def _seconds(value: ir.TimestampScalar) -> int | None:
     types ``epoch_seconds`` int32, which would wrap after 2038 and truncate
     (not floor) before 1970 on its way to Python.
     """
-    result = value.epoch_seconds().cast("float64").execute()
+    # Through Arrow: Ibis's ``execute`` converts through pandas.
+    result = value.epoch_seconds().cast("float64").to_pyarrow().as_py()
     if result is None or result != result:  # None or NaN: an empty table's maximum
         return None
     return math.floor(float(result))
