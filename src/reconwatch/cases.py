@@ -297,12 +297,17 @@ def build_cases(
     findings: pa.Table,
     evidence_samples: int,
     excluded: Sequence[tuple[str, dt.datetime, dt.datetime]] = (),
+    *,
+    by_source: Mapping[str, ir.Table] | None = None,
 ) -> list[Case]:
     """Group findings by actor and attach activity facts and evidence from the lake tables.
 
     ``excluded`` holds (source, first, last) spans whose events are left out
     of the activity and evidence: activity an analyst already closed a case
-    on, which must not weigh on the source's new case.
+    on, which must not weigh on the source's new case. ``by_source``: tables
+    that hold every event of the findings' sources (or more), such as
+    ``engine.of_sources`` cuts, read for those instead of the whole tables
+    (the events towards the sources still come from ``tables``).
     """
     if findings.num_rows == 0:
         return []
@@ -327,7 +332,7 @@ def build_cases(
         """
         if name in cut:
             return cut[name]
-        table = tables[name]
+        table = (by_source or tables).get(name, tables[name])
         events = table.join(actors, table.source_ip == actors.actor).select(table)
         if spans is not None:
             within = [

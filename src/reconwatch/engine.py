@@ -18,7 +18,7 @@ import contextlib
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import ibis
@@ -53,6 +53,24 @@ def cached(expr: ir.Table, releases: contextlib.ExitStack) -> ir.Table:
     except IbisError:
         return expr
     return releases.enter_context(expr.cache())
+
+
+def of_sources(
+    tables: Mapping[str, ir.Table], sources: Sequence[str], releases: contextlib.ExitStack
+) -> dict[str, ir.Table]:
+    """Each of ``tables`` cut to the events of ``sources`` (by ``source_ip``),
+    each computed once (``cached``) for the stages that read only those.
+
+    After the detections, the cases, their charts, the exposure audit and the
+    honeypot plan read the findings' sources' events: each cut them from the
+    whole table, a scan of every row apiece (0.5-0.8 s each on 20M lines).
+    """
+    known = sorted({source for source in sources if source is not None})
+    wanted = ibis.memtable(pa.table({"_source": pa.array(known, pa.string())}))
+    return {
+        name: cached(table.semi_join(wanted, table.source_ip == wanted._source), releases)
+        for name, table in tables.items()
+    }
 
 
 def record_batches(expr: ir.Table, rows: int = 1 << 20) -> pa.RecordBatchReader:

@@ -7,6 +7,7 @@ files run the same code.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import shutil
@@ -31,7 +32,7 @@ from reconwatch.detect.slow import (
     slow_least_events,
     write_state,
 )
-from reconwatch.engine import Engine
+from reconwatch.engine import Engine, of_sources
 from reconwatch.enrich import Enrichment
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
 from reconwatch.lake import Lake, RunStats
@@ -178,12 +179,22 @@ def _hunt(
                     now=options.now or dt.datetime.now(dt.UTC),
                 )
             tables = local.tables()
-            cases = _cases(tables, findings, config.triage.evidence_samples, store)
-            attach_series(tables, cases)  # chart data for report.html and the web UI
-            # The playbook's network audit and honeypot plan, while the lake is open.
-            actors = sorted({s for c in cases for s in c.sources})
-            exposure = exposure_audit(tables, actors, config.respond.inventory)
-            honeypots = suggest_honeypots(tables["network"], actors, home=config.site.home())
+            with contextlib.ExitStack() as releases:
+                # The stages below read the findings' sources' events (the cases
+                # also the events towards them): cut from each table once.
+                sources = findings.column("source_ip").to_pylist()
+                cut = of_sources(tables, sources, releases) if sources else tables
+                cases = _cases(tables, findings, config.triage.evidence_samples, store, cut)
+                attach_series(cut, cases)  # chart data for report.html and the web UI
+                # The playbook's network audit and honeypot plan, while the lake is open.
+                actors = sorted({s for c in cases for s in c.sources})
+                exposure = exposure_audit(cut, actors, config.respond.inventory)
+                honeypots = suggest_honeypots(
+                    tables["network"],
+                    actors,
+                    home=config.site.home(),
+                    scanner_events=cut["network"],
+                )
             copies = local.copy_notes()
         finally:
             engine.close()
@@ -237,6 +248,7 @@ def _cases(
     findings: pa.Table,
     evidence_samples: int,
     store: CaseStore | None,
+    by_source: Mapping[str, ir.Table] | None = None,
 ) -> list[Case]:
     """The hunt's cases; activity an analyst's closed case covers stays that case's.
 
@@ -248,11 +260,11 @@ def _cases(
     the open or new cases that triage judges.
     """
     if store is None or findings.num_rows == 0:
-        return build_cases(tables, findings, evidence_samples)
+        return build_cases(tables, findings, evidence_samples, by_source=by_source)
     rows = [finding_of(row) for row in findings.to_pylist()]  # findings are few
     decided = store.decided(sorted({actor_of(f) for f in rows}))
     if not decided:
-        return build_cases(tables, findings, evidence_samples)
+        return build_cases(tables, findings, evidence_samples, by_source=by_source)
     # Per actor, the newest closed case covering any of its findings.
     covering: dict[str, Decision] = {}
     covered = []
@@ -277,8 +289,10 @@ def _cases(
             for decision in decided.get(actor_of(finding), [])
         }
     )
-    cases = build_cases(tables, findings.filter(pc.invert(mask)), evidence_samples, excluded)
-    closed = build_cases(tables, findings.filter(mask), evidence_samples)
+    cases = build_cases(
+        tables, findings.filter(pc.invert(mask)), evidence_samples, excluded, by_source=by_source
+    )
+    closed = build_cases(tables, findings.filter(mask), evidence_samples, by_source=by_source)
     for case in closed:
         _mark_decided(case, covering[case.actor])
     return cases + closed

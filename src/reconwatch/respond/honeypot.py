@@ -188,16 +188,27 @@ def suggest_honeypots(
     max_placements: int = 5,
     max_ports: int = 10,
     min_ports_per_placement: int = 3,
+    scanner_events: ir.Table | None = None,
 ) -> HoneypotSuggestions:
     """Rank dark addresses and scanned ports (see the module docstring).
 
     ``scanners``: the sources whose probes count (the cases' actors); None
     means every source with a failed event. ``home``: only destinations inside
     these networks can be placements (a honeypot must be ours to deploy).
+    ``scanner_events``: ``network`` rows holding every event of ``scanners``
+    (or more), read for their probes instead of the whole table (which still
+    tells which addresses answer).
     """
     with contextlib.ExitStack() as releases:
         return _suggest(
-            network, scanners, home, max_placements, max_ports, min_ports_per_placement, releases
+            network,
+            scanners,
+            home,
+            max_placements,
+            max_ports,
+            min_ports_per_placement,
+            releases,
+            scanner_events,
         )
 
 
@@ -209,9 +220,11 @@ def _suggest(
     max_ports: int,
     min_ports_per_placement: int,
     releases: contextlib.ExitStack,
+    scanner_events: ir.Table | None,
 ) -> HoneypotSuggestions:
     if scanners is not None:
-        probes = network.filter(network.source_ip.isin(list(scanners)))
+        events = network if scanner_events is None else scanner_events
+        probes = events.filter(events.source_ip.isin(list(scanners)))
     else:
         failing = (
             network.filter(network.connection_outcome == "failed")
