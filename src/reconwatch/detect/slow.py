@@ -56,6 +56,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -414,10 +415,21 @@ def write_state(
     # time (a part's stream is made once the previous one has been read).
     old_rows = (record_batches(table) for table in rows[:-1])
     cells = parts.each(rows[-1]) if parts is not None else (record_batches(t) for t in rows[-1:])
-    with pq.ParquetWriter(partial, SLOW_STATE, **STATE_WRITER) as writer:
+    # Each batch is written on a thread while DuckDB makes the next (4.7 to
+    # 4.1 s on 20M generated lines); one batch in flight at most.
+    with (
+        pq.ParquetWriter(partial, SLOW_STATE, **STATE_WRITER) as writer,
+        ThreadPoolExecutor(1, thread_name_prefix="state-write") as pool,
+    ):
+        written: Future[None] | None = None
         for stream in itertools.chain(old_rows, cells):
             for batch in stream:
-                writer.write_table(conform(pa.Table.from_batches([batch]), SLOW_STATE))
+                table = conform(pa.Table.from_batches([batch]), SLOW_STATE)
+                if written is not None:
+                    written.result()
+                written = pool.submit(writer.write_table, table)
+        if written is not None:
+            written.result()
     return partial
 
 
