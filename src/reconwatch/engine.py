@@ -19,6 +19,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ibis
@@ -71,6 +72,30 @@ def of_sources(
         name: cached(table.semi_join(wanted, table.source_ip == wanted._source), releases)
         for name, table in tables.items()
     }
+
+
+def results(exprs: Sequence[ir.Table]) -> Iterator[pa.Table]:
+    """Each of ``exprs``'s result as Arrow, in order.
+
+    On DuckDB the next expression is compiled on a thread while DuckDB runs
+    the one before: Ibis takes 30-200 ms of Python to compile a detection,
+    about as long as DuckDB takes to run it on 2M lines, and DuckDB lets go of
+    the interpreter while it runs. Elsewhere (Spark) one after the other.
+    """
+    backends = [ibis.get_backend(expr) for expr in exprs]
+    if any(backend.name != "duckdb" for backend in backends):
+        for expr in exprs:
+            yield expr.to_pyarrow()
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="compile") as pool:
+        pairs = list(zip(backends, exprs, strict=True))
+        compiled = [pool.submit(backend.compile, expr) for backend, expr in pairs]
+        for (backend, expr), sql in zip(pairs, compiled, strict=True):
+            # Ibis's own steps before a query (its in-memory tables registered),
+            # then the query as Ibis's ``to_pyarrow`` runs it.
+            backend._run_pre_execute_hooks(expr)
+            table: pa.Table = backend.con.sql(sql.result()).to_arrow_table()
+            yield table
 
 
 def record_batches(expr: ir.Table, rows: int = 1 << 20) -> pa.RecordBatchReader:

@@ -28,6 +28,7 @@ from reconwatch.detect.portscan import (
 )
 from reconwatch.detect.scantype import flag_least_events, flag_scan
 from reconwatch.detect.trw import trw_least_events, trw_scan
+from reconwatch.engine import results
 from reconwatch.schema import conform
 
 #: ATT&CK Active Scanning: Scanning IP Blocks.
@@ -193,7 +194,7 @@ def run_detections(
     selected = _selected(names)
     if not isinstance(tables, Mapping):
         tables = {"network": tables}
-    results = [RUN_FINDINGS.empty_table()]
+    planned: list[tuple[str, ir.Table]] = []
     for name in selected:
         detection = DETECTIONS[name]
         if any(table not in tables for table in detection.inputs):
@@ -210,12 +211,12 @@ def run_detections(
             if detection.whole:
                 options["whole"] = inputs[0]
             inputs[0] = narrowed
-        expr = detection.function(*inputs, settings, **options)
-        found = conform(expr.to_pyarrow(), FINDINGS)
-        found = found.append_column(
-            "source_table", pa.repeat(pa.scalar(detection.inputs[0]), found.num_rows)
-        )
-        results.append(conform(found, RUN_FINDINGS))
-    findings = pa.concat_tables(results)
+        planned.append((detection.inputs[0], detection.function(*inputs, settings, **options)))
+    found = [RUN_FINDINGS.empty_table()]
+    for (table, _), result in zip(planned, results([expr for _, expr in planned]), strict=True):
+        rows = conform(result, FINDINGS)
+        rows = rows.append_column("source_table", pa.repeat(pa.scalar(table), rows.num_rows))
+        found.append(conform(rows, RUN_FINDINGS))
+    findings = pa.concat_tables(found)
     # Arrow places nulls last by default (TRW's window_start, block_scan's label).
     return findings.sort_by([(key, "ascending") for key in SORT_KEYS])
