@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from conftest import BASE_TIME, network_rows
 from reconwatch.config import TrafficSpikeConfig
-from reconwatch.detect.volume import exact_median, traffic_spike
+from reconwatch.detect.volume import exact_median, traffic_least_events, traffic_spike
 
 SOURCE = "198.51.100.7"
 
@@ -178,3 +178,15 @@ def test_the_smallest_source_that_can_spike_is_not_dropped_before_counting() -> 
     assert [(f["window_start"], f["event_count"]) for f in found] == [(at(2100), 100)]
     # One event fewer in the baseline: only five windows, no baseline, no spike.
     assert findings(traffic_spike(table(rows[1:]), cfg)) == []
+
+
+def test_a_source_with_just_the_events_a_spike_needs_is_still_found() -> None:
+    """traffic_spike drops the sources under ``traffic_least_events`` first:
+    one with exactly that many (five quiet windows, then 100) is a spike."""
+    cfg = TrafficSpikeConfig()
+    rows = steady(1, windows=cfg.min_baseline_windows - 1) + window(8, cfg.min_events)
+    assert len(rows) == traffic_least_events(cfg)
+    (found,) = findings(traffic_spike(table(rows), cfg))
+    assert found["event_count"] == cfg.min_events
+    # One event fewer in the spike: under min_events, no finding.
+    assert findings(traffic_spike(table(rows[:-1]), cfg)) == []
