@@ -37,7 +37,7 @@ def test_each_result_is_the_expressions_own_in_order(tmp_path: Path) -> None:
         for expr, table in zip(exprs, got, strict=True):
             expected = expr.to_pyarrow()
             assert table.to_pylist() == expected.to_pylist()
-            assert table.column_names == expected.column_names
+            assert table.schema == expected.schema  # the types Ibis would give
         assert got[0].column("n").to_pylist() == [8, 7, 7, 7, 7, 7, 7]
         assert got[2].num_rows == 0
     finally:
@@ -53,3 +53,20 @@ def test_a_failing_query_raises_after_the_results_before_it() -> None:
     assert next(stream).column("x").to_pylist() == [1, 2]
     with pytest.raises(duckdb.Error):
         next(stream)
+
+
+def test_a_failing_detection_notes_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconwatch.config import DetectConfig
+    from reconwatch.detect import DETECTIONS, run_detections
+
+    detection = DETECTIONS["vertical_scan"]
+
+    def broken(network: ibis.Table, *args: object, **kwargs: object) -> ibis.Table:
+        # Compiles, but DuckDB cannot read a file name as a number.
+        return network.select(source_ip=network.log_file.cast("int64").cast("string"))
+
+    monkeypatch.setitem(DETECTIONS, "vertical_scan", detection._replace(function=broken))
+    table = ibis.memtable(network_rows([{"source_ip": "198.51.100.7", "seconds": 1}]))
+    with pytest.raises(duckdb.Error) as raised:
+        run_detections(table, DetectConfig(), ["block_scan", "vertical_scan"])
+    assert "in detection vertical_scan" in raised.value.__notes__

@@ -76,3 +76,16 @@ def test_a_batch_across_midnight_is_one_file_per_day(tmp_path: Path) -> None:
     assert list(files) == [f"event_date={d}/batch-0.parquet" for d in days]
     assert [t.num_rows for t in files.values()] == [2, 2, 1]
     assert pa.concat_tables(files.values()).sort_by("log_line").equals(data.sort_by("log_line"))
+
+
+def test_a_batch_across_midnight_is_written_with_the_same_parquet_options(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    lake.write("network", rows([0, DAY]), "batch")
+    for path in lake.files("network"):
+        meta = pq.read_metadata(path)
+        columns = {meta.schema.column(i).name: meta.row_group(0).column(i) for i in range(22)}
+        assert "RLE_DICTIONARY" not in columns["source_ip"].encodings
+        assert "RLE_DICTIONARY" in columns["destination_ip"].encodings
+        stats = columns["destination_ip"].statistics
+        assert stats is None or not stats.has_min_max
+        assert columns["timestamp"].statistics.has_min_max

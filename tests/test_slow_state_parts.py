@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -236,3 +237,92 @@ def test_write_state_keeps_the_saved_rows_then_appends_the_new_cells(tmp_path: P
     assert written.num_rows == 50
     assert written.slice(0, 30).equals(saved)
     assert pq.read_table(state_file).equals(saved)  # the old file untouched until committed
+
+
+def test_hunts_run_again_over_the_same_log_keep_the_state_within_bounds(tmp_path: Path) -> None:
+    """Each run over the same lines adds a copy of their cells; once the rows
+    pass twice those of the last regrouping, the old rows are regrouped."""
+    from reconwatch.detect.slow import COMPACTED_KEY
+
+    state_file = tmp_path / "state" / "slow_scan.parquet"
+    engine = Engine(lake_of(tmp_path, in_batches(split_cell_day(), 40)))
+    counts, compacted = [], []
+    try:
+        network = engine.table("network")
+        for _ in range(8):
+            partial = write_state(network, state_file, CFG, parts=engine.parts("network", 45))
+            commit_slow_state(partial, state_file)
+            meta = pq.read_metadata(state_file)
+            counts.append(meta.num_rows)
+            compacted.append(int(meta.metadata[COMPACTED_KEY.encode()]))
+    finally:
+        engine.close()
+    first = counts[0]
+    assert compacted[0] == first
+    # Appended twice more, regrouped on the fourth run (3x > 2x), and so on.
+    assert counts[:4] == [first, 2 * first, 3 * first, counts[3]]
+    assert counts[3] < 3 * first
+    assert max(counts) <= 5 * first
+    assert compacted[3] == counts[3]
+    # Whatever the rows, they are the cells of the day with eight times its events.
+    _, once = slow_scan_with_state(table(split_cell_day()), None, CFG)
+    expected = once.to_pyarrow().sort_by([(key, "ascending") for key in STATE_KEYS])
+    merged = cells(pq.read_table(state_file))
+    assert merged.drop_columns(["event_count"]).equals(expected.drop_columns(["event_count"]))
+    assert merged["event_count"].to_pylist() == [8 * n for n in expected["event_count"].to_pylist()]
+
+
+def test_a_failed_state_write_leaves_no_partial_file(tmp_path: Path) -> None:
+    state_file = tmp_path / "state" / "slow_scan.parquet"
+    engine = Engine(lake_of(tmp_path, in_batches(slow_probes(30), 10)))
+    try:
+        parts = engine.parts("network", 10)
+        assert parts is not None
+        broken = parts.table.mutate(timestamp=parts.table.log_file.cast("timestamp"))
+        parts.table = broken  # every piece's query fails in DuckDB
+        with pytest.raises(duckdb.Error):
+            write_state(engine.table("network"), state_file, CFG, parts=parts)
+    finally:
+        engine.close()
+    assert not state_file.with_name(state_file.name + ".partial").exists()
+    assert not state_file.exists()
+
+
+def test_a_hunt_reading_the_lake_in_pieces_carries_the_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reconwatch.hunt as hunt_module
+    from test_hunt_slow_state import NOW, SOURCE, slow_lines
+
+    monkeypatch.setattr(hunt_module, "PART_ROWS", 1)  # one lake file per piece
+    out = tmp_path / "out"
+    mornings = []
+    for n in range(3):  # three inputs: three lake files, three pieces
+        path = tmp_path / f"morning-{n}.log"
+        path.write_text(slow_lines(20 * n, 20))
+        mornings.append(str(path))
+    evening = tmp_path / "evening.log"
+    evening.write_text(slow_lines(60, 60))
+    hunt_module.hunt(mornings, Config(), out_dir=out, options=NOW)
+    state = pq.read_table(out / hunt_module.SLOW_STATE_FILE)
+    assert state.num_rows == 60 and set(state["source_ip"].to_pylist()) == {SOURCE}
+    second = hunt_module.hunt([str(evening)], Config(), out_dir=out, options=NOW)
+    (finding,) = [f for c in second.cases for f in c.findings if f.detection == "slow_scan"]
+    assert finding.score == 120
+
+
+def test_each_part_may_join_an_in_memory_table(tmp_path: Path) -> None:
+    lake = lake_of(tmp_path, in_batches(mixed_day(), 40))
+    engine = Engine(lake)
+    try:
+        parts = engine.parts("network", 50)
+        assert parts is not None
+        wanted = ibis.memtable(pa.table({"s": [SCANNER]}))
+        t = parts.table
+        picked = t.semi_join(wanted, t.source_ip == wanted.s)
+        expr = picked.aggregate(n=picked.count())
+        got = sum(reader.read_all()["n"][0].as_py() for reader in parts.each(expr))
+        whole = engine.table("network")
+        assert got == whole.filter(whole.source_ip == SCANNER).count().to_pyarrow().as_py() > 0
+    finally:
+        engine.close()

@@ -102,7 +102,8 @@ def record_batches(expr: ir.Table, rows: int = 1 << 20) -> pa.RecordBatchReader:
     """``expr``'s rows (a DuckDB expression) streamed in Arrow batches of up to ``rows``.
 
     Not Ibis's ``to_pyarrow_batches``: Ibis 12 fetches them with DuckDB's
-    ``fetch_record_batch``, which DuckDB 2 no longer has. Ibis's own way to a
+    ``fetch_record_batch``, which DuckDB 2 no longer has (``to_arrow_reader``
+    is there from DuckDB 1.5, the floor in pyproject.toml). Ibis's own way to a
     DuckDB relation (registering the in-memory tables the expression reads
     first) is private, and pinned with Ibis (``<13``).
     """
@@ -146,6 +147,7 @@ class TableParts:
         """``expr`` (an expression over ``table``) over each run of files in
         turn, streamed in batches of up to ``rows``; read each stream before
         asking for the next (the view then moves on to the next files)."""
+        self._backend._run_pre_execute_hooks(expr)  # its in-memory tables, if any
         sql = self._backend.compile(expr)
         for files in self._groups:
             self._point(files)

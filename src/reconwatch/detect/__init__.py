@@ -183,7 +183,7 @@ def run_detections(
 ) -> pa.Table:
     """Run the detections (all, or those in ``names``) and return their findings.
 
-    Each detection is executed on its own (a failing one names itself), then
+    Each detection is executed on its own (a failing one's error notes its name), then
     the results are conformed to FINDINGS, concatenated and sorted by
     detection, source, window start and label (nulls last), so the same input
     gives the same table on every engine and every run. ``site`` (default
@@ -194,7 +194,7 @@ def run_detections(
     selected = _selected(names)
     if not isinstance(tables, Mapping):
         tables = {"network": tables}
-    planned: list[tuple[str, ir.Table]] = []
+    planned: list[tuple[str, str, ir.Table]] = []
     for name in selected:
         detection = DETECTIONS[name]
         if any(table not in tables for table in detection.inputs):
@@ -211,9 +211,16 @@ def run_detections(
             if detection.whole:
                 options["whole"] = inputs[0]
             inputs[0] = narrowed
-        planned.append((detection.inputs[0], detection.function(*inputs, settings, **options)))
+        expr = detection.function(*inputs, settings, **options)
+        planned.append((name, detection.inputs[0], expr))
     found = [RUN_FINDINGS.empty_table()]
-    for (table, _), result in zip(planned, results([expr for _, expr in planned]), strict=True):
+    stream = results([expr for _, _, expr in planned])
+    for name, table, _ in planned:
+        try:
+            result = next(stream)
+        except Exception as exc:
+            exc.add_note(f"in detection {name}")
+            raise
         rows = conform(result, FINDINGS)
         rows = rows.append_column("source_table", pa.repeat(pa.scalar(table), rows.num_rows))
         found.append(conform(rows, RUN_FINDINGS))

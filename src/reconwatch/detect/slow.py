@@ -40,8 +40,10 @@ the new state; the hunt keeps the state in
 and saves it only after the whole hunt succeeded. When the hunt reads the
 whole lake (``--lake``) no state is needed: the lake already holds every
 batch. Re-running a hunt on the same batch counts its events twice in the
-state, but not its host:port pairs, which are what the threshold counts. The state keeps the
-newest ``state_windows`` (2) long windows; a batch older than that is counted
+state, but not its host:port pairs, which are what the threshold counts; it
+adds a copy of the batch's cells to the state's rows, which ``write_state``
+regroups once they pass twice the rows of their last regrouping. The state
+keeps the newest ``state_windows`` (2) long windows; a batch older than that is counted
 without the days already forgotten. Changing ``window_seconds`` or
 ``fast_window_seconds`` invalidates the state: delete the file.
 
@@ -112,8 +114,8 @@ STATE_KEYS: Final = (
 #: Lake rows per piece whose failed probes ``write_state`` groups into cells
 #: at once (``Engine.parts``). On 20M generated lines (11M failed probes,
 #: 10.3M cells) one grouping of every probe spilled under the default 512 MB
-#: and took 5-7 s; pieces of 1M rows 3.5-3.9 s, with 1.7% more rows (cells
-#: split between pieces); pieces of 130k rows were no faster and 16M no slower.
+#: and took 5-7 s; pieces of 1M rows 3.5-3.9 s, with 0.2% more rows (cells
+#: split between pieces; 1.7% with pieces of 130k rows, which were no faster).
 PART_ROWS: Final = 1_000_000
 
 #: Parquet options of the state file: dictionaries for the destinations (a
@@ -123,6 +125,14 @@ STATE_WRITER: Final[dict[str, Any]] = {
     "use_dictionary": ["destination_ip", "destination_port"],
     "write_statistics": ["window_start", "fast_start", "first_seen", "last_seen"],
 }
+
+#: Rows per batch streamed to the state file: with the batch DuckDB makes
+#: meanwhile and the one being written, about 60 MB outside DuckDB's budget.
+STATE_BATCH_ROWS: Final = 1 << 18
+
+#: The state file's metadata key for its rows right after they were last
+#: regrouped into cells (``write_state``).
+COMPACTED_KEY: Final = "reconwatch.compacted_rows"
 
 #: The state file under a lake: ``LAKE/_state/slow_scan.parquet``.
 STATE_FILE: Final = Path("_state") / "slow_scan.parquet"
@@ -332,11 +342,18 @@ def _oldest_kept(
 
 
 def _state_rows(
-    network: ir.Table, state: ir.Table | None, cfg: SlowScanConfig, oldest: int | None
+    network: ir.Table,
+    state: ir.Table | None,
+    cfg: SlowScanConfig,
+    oldest: int | None,
+    *,
+    regroup: bool = False,
 ) -> list[ir.Table]:
-    """The new state's rows: the old state's, then ``network``'s cells, in the
-    windows from ``oldest`` on."""
-    rows = [] if state is None else [_as_state(state)]
+    """The new state's rows: the old state's (``regroup``: regrouped into their
+    cells), then ``network``'s cells, in the windows from ``oldest`` on."""
+    rows = []
+    if state is not None:
+        rows.append(_merge(state.limit(0), state) if regroup else _as_state(state))
     rows.append(slow_cells(network, cfg))
     if oldest is None:  # no probe and no state row: every table is empty
         return rows
@@ -397,40 +414,73 @@ def write_state(
 
     Returns the partial file; the caller puts it in place with
     ``commit_slow_state`` once the hunt has succeeded, so a failed hunt
-    leaves the old state in place. ``parts`` (``Engine.parts``): ``network``'s
-    lake files, whose probes are then grouped into cells a run of files at a
-    time (see the module docstring). ``now`` as for ``slow_scan_with_state``.
+    leaves the old state in place (and no partial file). ``parts``
+    (``Engine.parts``): ``network``'s lake files, whose probes are then
+    grouped into cells a run of files at a time (see the module docstring).
+    ``now`` as for ``slow_scan_with_state``.
+
+    The old state's rows are copied as they are, unless they have grown past
+    twice the rows the state had when they were last regrouped (hunts run
+    again over the same log add a copy of its cells each time): then they
+    are regrouped into their cells first. The file's metadata keeps that
+    count (``COMPACTED_KEY``), so the state stays within about twice its
+    cells, and a run regroups it once per doubling.
 
     The state holds a row per failed host:port pair per source and 5 minutes
     (about half the lines of a firewall log full of internet noise), so it
-    never passes through Python whole: DuckDB streams it in batches (within
-    ``engine.memory_limit``) to one Parquet file.
+    never passes through Python whole: DuckDB streams it in batches of
+    ``STATE_BATCH_ROWS`` to one Parquet file.
     """
     state = _saved_state(network, state_file)
     partial = _partial(state_file)
     partial.parent.mkdir(parents=True, exist_ok=True)
     oldest = _oldest_kept(network, state, cfg, now)
-    rows = _state_rows(network if parts is None else parts.table, state, cfg, oldest)
+    old_count, compacted = _state_counts(state_file)
+    regroup = state is not None and old_count > 2 * compacted
+    table = network if parts is None else parts.table
+    rows = _state_rows(table, state, cfg, oldest, regroup=regroup)
     # The old state's rows (if any), then the batch's cells; one stream at a
     # time (a part's stream is made once the previous one has been read).
-    old_rows = (record_batches(table) for table in rows[:-1])
-    cells = parts.each(rows[-1]) if parts is not None else (record_batches(t) for t in rows[-1:])
-    # Each batch is written on a thread while DuckDB makes the next (4.7 to
-    # 4.1 s on 20M generated lines); one batch in flight at most.
-    with (
-        pq.ParquetWriter(partial, SLOW_STATE, **STATE_WRITER) as writer,
-        ThreadPoolExecutor(1, thread_name_prefix="state-write") as pool,
-    ):
-        written: Future[None] | None = None
-        for stream in itertools.chain(old_rows, cells):
-            for batch in stream:
-                table = conform(pa.Table.from_batches([batch]), SLOW_STATE)
-                if written is not None:
-                    written.result()
-                written = pool.submit(writer.write_table, table)
-        if written is not None:
-            written.result()
+    old_rows = (record_batches(t, STATE_BATCH_ROWS) for t in rows[:-1])
+    cells = (
+        parts.each(rows[-1], STATE_BATCH_ROWS)
+        if parts is not None
+        else (record_batches(t, STATE_BATCH_ROWS) for t in rows[-1:])
+    )
+    try:
+        # Each batch is written on a thread while DuckDB makes the next (4.7
+        # to 4.1 s on 20M generated lines); one batch in flight at most.
+        with (
+            pq.ParquetWriter(partial, SLOW_STATE, **STATE_WRITER) as writer,
+            ThreadPoolExecutor(1, thread_name_prefix="state-write") as pool,
+        ):
+            written: Future[None] | None = None
+            count = 0
+            for stream in itertools.chain(old_rows, cells):
+                for batch in stream:
+                    batch_table = conform(pa.Table.from_batches([batch]), SLOW_STATE)
+                    if written is not None:
+                        written.result()
+                    written = pool.submit(writer.write_table, batch_table)
+                    count += batch.num_rows
+            if written is not None:
+                written.result()
+            kept = count if state is None or regroup else compacted
+            writer.add_key_value_metadata({COMPACTED_KEY: str(kept)})
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return partial
+
+
+def _state_counts(state_file: Path) -> tuple[int, int]:
+    """The state file's rows, and its rows when they were last regrouped
+    (``COMPACTED_KEY``; a file without it was written regrouped)."""
+    if not state_file.exists():
+        return 0, 0
+    meta = pq.read_metadata(state_file)
+    compacted = (meta.metadata or {}).get(COMPACTED_KEY.encode())
+    return meta.num_rows, meta.num_rows if compacted is None else int(compacted)
 
 
 def commit_slow_state(partial: Path, state_file: Path) -> None:

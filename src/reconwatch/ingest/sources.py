@@ -403,9 +403,7 @@ def _json_values(source: Path | BinaryIO, layout: str, name: str) -> BinaryIO:
             " FROM read_json_objects($path, format = $layout)",
             params={"path": path, "layout": layout},
         )
-        # ``to_arrow_reader`` from DuckDB 1.4 on; ``fetch_record_batch`` is its old name.
-        to_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
-        reader = to_reader(JSON_VALUES_PER_BATCH)
+        reader = relation.to_arrow_reader(JSON_VALUES_PER_BATCH)
         first = _JsonValues.first_chunk(reader)
     except Exception as exc:  # duckdb.Error, or DuckDB's error surfaced through Arrow
         con.close()
