@@ -169,8 +169,8 @@ def _hunt(
                         busy=narrowed if local is engine else None,
                     )
             if state_file is not None:
-                # Streamed to one Parquet file by DuckDB, once the busy tables are
-                # dropped: their memory is the grouping's.
+                # Streamed from DuckDB to one Parquet file, once the busy tables
+                # are dropped: their memory is the grouping's.
                 slow_state = write_state(
                     local.table("network"),
                     state_file,
