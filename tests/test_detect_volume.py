@@ -181,8 +181,8 @@ def test_the_smallest_source_that_can_spike_is_not_dropped_before_counting() -> 
 
 
 def test_a_source_with_just_the_events_a_spike_needs_is_still_found() -> None:
-    """traffic_spike drops the sources under ``traffic_least_events`` first:
-    one with exactly that many (five quiet windows, then 100) is a spike."""
+    """``traffic_least_events`` is exact: a source with that many events (five
+    quiet windows, then 100) is a spike, so a narrowed table may drop fewer."""
     cfg = TrafficSpikeConfig()
     rows = steady(1, windows=cfg.min_baseline_windows - 1) + window(8, cfg.min_events)
     assert len(rows) == traffic_least_events(cfg)

@@ -37,7 +37,7 @@ import ibis.expr.types as ir
 
 from reconwatch.config import TrafficSpikeConfig
 from reconwatch.detect.campaign import ipv4_net24
-from reconwatch.detect.portscan import FINDING_TYPES, as_findings, busy_sources, scan_metrics
+from reconwatch.detect.portscan import FINDING_TYPES, as_findings, scan_metrics
 
 TRAFFIC_SPIKE: Final = "traffic_spike"
 
@@ -107,10 +107,6 @@ def traffic_spike(network: ir.Table, cfg: TrafficSpikeConfig) -> ir.Table:
     the second). Score: the robust z-score ``(count - median) / max(MAD, 1)``.
     Label: null for the source baseline, ``"to a.b.c.0/24"`` for a range.
     """
-    # A source with fewer events than a spike needs has no spike: one plain
-    # count drops them before the windows (the hunt's narrowed table holds
-    # the sources of 4 events or more; 20M generated lines: 1.0 to 0.5 s).
-    network = busy_sources(network, traffic_least_events(cfg))
     epoch = network.timestamp.epoch_seconds()
     # Floor division before any cast (see portscan.window_slots).
     events = network.mutate(_window=(epoch // cfg.window_seconds).cast("int64"))
