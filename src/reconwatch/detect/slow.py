@@ -414,7 +414,8 @@ def write_state(
 
     Returns the partial file; the caller puts it in place with
     ``commit_slow_state`` once the hunt has succeeded, so a failed hunt
-    leaves the old state in place (and no partial file). ``parts``
+    leaves the old state in place (a failed write leaves no partial file
+    either). ``parts``
     (``Engine.parts``): ``network``'s lake files, whose probes are then
     grouped into cells a run of files at a time (see the module docstring).
     ``now`` as for ``slow_scan_with_state``.
@@ -423,8 +424,9 @@ def write_state(
     twice the rows the state had when they were last regrouped (hunts run
     again over the same log add a copy of its cells each time): then they
     are regrouped into their cells first. The file's metadata keeps that
-    count (``COMPACTED_KEY``), so the state stays within about twice its
-    cells, and a run regroups it once per doubling.
+    count (``COMPACTED_KEY``), so the state stays within a few times its
+    cells (hunts run again and again over one batch: at most 5 times),
+    and a run regroups it once per doubling.
 
     The state holds a row per failed host:port pair per source and 5 minutes
     (about half the lines of a firewall log full of internet noise), so it
