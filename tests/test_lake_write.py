@@ -89,3 +89,13 @@ def test_a_batch_across_midnight_is_written_with_the_same_parquet_options(tmp_pa
         stats = columns["destination_ip"].statistics
         assert stats is None or not stats.has_min_max
         assert columns["timestamp"].statistics.has_min_max
+
+
+def test_a_day_python_cannot_hold_is_named_as_arrow_names_it(tmp_path: Path) -> None:
+    """Year 0 fits Arrow's dates, not Python's: the folder is still written."""
+    lake = Lake(tmp_path / "lake")
+    data = rows([0])
+    year_zero = pa.array([-62135596800 - 300 * DAY], pa.int64()).cast(pa.timestamp("s", tz="UTC"))
+    data = data.set_column(0, "timestamp", year_zero.cast(data.schema.field("timestamp").type))
+    lake.write("network", data, "batch")
+    assert list(written(lake)) == ["event_date=0000-03-07/batch-0.parquet"]

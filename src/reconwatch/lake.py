@@ -291,7 +291,10 @@ class Lake:
             if dates.null_count == 0 and first == last:
                 # One day (nearly every batch): written as it is. Arrow's dataset
                 # writer would copy every column to split the rows by day first.
-                folder = f"{self.table_dir(table)}/{column}={first.as_py().isoformat()}"
+                # Arrow's own text of the day, as the dataset writer names folders
+                # (Python's date cannot hold year 0 or 10000, which Arrow stores).
+                day = first.cast(pa.string()).as_py()
+                folder = f"{self.table_dir(table)}/{column}={day}"
                 self.fs.create_dir(folder, recursive=True)
                 pq.write_table(
                     data,
