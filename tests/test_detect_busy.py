@@ -295,3 +295,59 @@ def test_a_narrowed_detection_reads_only_the_busy_columns(name: str) -> None:
         options["whole"] = whole
     cfg = getattr(DetectConfig(), detection.config)
     detection.function(narrowed, cfg, **options)  # raises on a column it lacks
+
+
+def test_a_count_first_detection_gets_only_its_own_busy_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``traffic_spike`` (``Detection.count_first``) is handed the narrowed table
+    cut to the sources with its own ``least_events``, counted first; a source
+    with exactly that many events still spikes."""
+    detect = DetectConfig()
+    cfg = detect.traffic_spike
+    detection = DETECTIONS["traffic_spike"]
+    assert detection.count_first and detection.least_events is not None
+    least = detection.least_events(cfg)
+    spiker = "198.51.100.7"
+    # Five quiet 5-minute windows, then min_events in one: the fewest events a spike needs.
+    target = {"destination_ip": "203.0.113.5", "destination_port": 80}
+    quiet = [
+        {"source_ip": spiker, "seconds": 300 * w, **target}
+        for w in range(cfg.min_baseline_windows - 1)
+    ]
+    burst = [
+        {"source_ip": spiker, "seconds": 3000 + n % 60, **target} for n in range(cfg.min_events)
+    ]
+    assert len(quiet) + len(burst) == least
+    # Sources busy enough for the narrowed table (NARROW_FLOOR), short of a spike's bound.
+    medium = [
+        {
+            "source_ip": f"192.0.2.{s}",
+            "destination_ip": "203.0.113.9",
+            "destination_port": p,
+            "seconds": 60 * p,
+        }
+        for s in range(1, 6)
+        for p in range(1, NARROW_FLOOR + 6)
+    ]
+    seen: list[list[str]] = []
+    real = detection.function
+
+    def spy(network: Any, settings: Any, **options: Any) -> Any:
+        seen.append(sorted(set(network.source_ip.execute())))
+        return real(network, settings, **options)
+
+    monkeypatch.setitem(DETECTIONS, "traffic_spike", detection._replace(function=spy))
+    engine = Engine(lake_of(tmp_path, quiet + burst + medium + noise(300)))
+    try:
+        tables = engine.tables()
+        busy = busy_inputs(tables, detect, None, engine.busy_events)
+        assert busy["network"].least < least
+        narrowed_sources = set(busy["network"].events.source_ip.execute())
+        assert {spiker, "192.0.2.1"} <= narrowed_sources
+        found = run_detections(tables, detect, ["traffic_spike"], busy=busy)
+    finally:
+        engine.close()
+    assert seen == [[spiker]]
+    assert found.column("source_ip").to_pylist() == [spiker]
+    assert found.column("event_count").to_pylist() == [cfg.min_events]

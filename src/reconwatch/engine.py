@@ -74,6 +74,14 @@ def of_sources(
     }
 
 
+def on_duckdb(expr: ir.Expr) -> bool:
+    """Whether ``expr`` runs on DuckDB (False for an expression over unbound tables)."""
+    try:
+        return bool(ibis.get_backend(expr).name == "duckdb")
+    except IbisError:
+        return False
+
+
 def results(exprs: Sequence[ir.Table]) -> Iterator[pa.Table]:
     """Each of ``exprs``'s result as Arrow, in order.
 

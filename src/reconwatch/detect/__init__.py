@@ -21,6 +21,7 @@ from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, SORT_KEYS, Detection
 from reconwatch.detect.portscan import (
     block_least_events,
     block_scan,
+    busy_sources,
     horizontal_least_events,
     horizontal_scan,
     vertical_least_events,
@@ -206,7 +207,10 @@ def run_detections(
             options["site"] = site or SiteConfig()
         narrowed = None
         if detection.least_events is not None:
-            narrowed = narrowed_events(busy, detection.inputs[0], detection.least_events(settings))
+            least = detection.least_events(settings)
+            narrowed = narrowed_events(busy, detection.inputs[0], least)
+            if narrowed is not None and detection.count_first:
+                narrowed = busy_sources(narrowed, least)
         if narrowed is not None:
             if detection.whole:
                 options["whole"] = inputs[0]

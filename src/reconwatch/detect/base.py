@@ -76,3 +76,10 @@ class Detection(NamedTuple):
     #: Takes ``whole=`` too: the whole first input when the runner narrowed it
     #: (dark space is judged from every source's traffic, probers from their own).
     whole: bool = False
+    #: Given a narrowed table (``busy_inputs``, a table DuckDB holds), the runner
+    #: first keeps only the sources with ``least_events`` there (one plain count
+    #: per source): for a detection whose own first steps cost more per source
+    #: than that count and which does not count them itself. Not done in the
+    #: detection: Spark (never given a narrowed table) would compute such a count
+    #: again at every reading of the events it feeds.
+    count_first: bool = False

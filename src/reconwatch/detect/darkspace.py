@@ -41,6 +41,7 @@ from reconwatch.detect.portscan import (
     scan_metrics,
 )
 from reconwatch.detect.ranges import in_networks
+from reconwatch.engine import on_duckdb
 from reconwatch.netaddr import parse_networks
 
 DARK_SPACE: Final = "dark_space_probe"
@@ -66,12 +67,7 @@ def dark_destinations(network: ir.Table, cfg: DarkSpaceConfig) -> ir.Table:
     seen = judged.select("destination_ip").distinct()
     reached = answered.select("destination_ip").distinct()
     candidates = seen.anti_join(reached, "destination_ip")
-    # Of the sources, only those among the (few) candidates matter: a semi-join
-    # against the candidates, not a distinct over every source (millions on
-    # an internet-facing firewall).
-    talking = network.semi_join(candidates, network.source_ip == candidates.destination_ip)
-    talkers = talking.select(destination_ip=talking.source_ip).distinct()
-    dark = candidates.anti_join(talkers, "destination_ip")
+    dark = _silent(candidates, network)
     if cfg.monitored:
         dark = dark.semi_join(expand(cfg.monitored), "destination_ip")
     if cfg.known_dark:
@@ -79,6 +75,27 @@ def dark_destinations(network: ir.Table, cfg: DarkSpaceConfig) -> ir.Table:
         known = known.semi_join(expand(cfg.known_dark), "destination_ip")
         dark = ibis.union(dark, known, distinct=True)
     return dark
+
+
+def _silent(candidates: ir.Table, network: ir.Table) -> ir.Table:
+    """The ``candidates`` (``destination_ip``) never seen as a ``source_ip`` in ``network``.
+
+    Never a distinct over every source (millions on an internet-facing
+    firewall): the few candidates are looked up as the sources stream past.
+    DuckDB does that in one anti-join, built on the candidates (a right
+    anti-join), reading the sources once. Spark cannot build an anti-join on
+    its left side and would shuffle every source instead, so there the
+    sources among the candidates are picked first (a semi-join against the
+    candidates, broadcast), then taken away -- a plan that uses the
+    candidates twice, which Ibis writes out twice and DuckDB computed twice
+    (20M generated lines: 1.46 s for the dark set, 0.92 s as one anti-join).
+    """
+    if on_duckdb(network):
+        sources = network.select(_source=network.source_ip)
+        return candidates.anti_join(sources, candidates.destination_ip == sources._source)
+    talking = network.semi_join(candidates, network.source_ip == candidates.destination_ip)
+    talkers = talking.select(destination_ip=talking.source_ip).distinct()
+    return candidates.anti_join(talkers, "destination_ip")
 
 
 def dark_least_events(cfg: DarkSpaceConfig) -> int:

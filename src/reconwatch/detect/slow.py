@@ -544,5 +544,6 @@ DETECTIONS: Final[dict[str, Detection]] = {
         "a source's events per window far above its own median baseline",
         IP_ADDRESSES,
         least_events=traffic_least_events,
+        count_first=True,
     ),
 }
