@@ -8,9 +8,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from reconwatch.config import SyslogConfig
-from reconwatch.ingest.syslog import SyslogEnvelope
+from reconwatch.ingest.syslog import SyslogEnvelope, wall_clock
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
@@ -332,3 +334,48 @@ def test_inputs_matching_a_timezones_pattern_are_read_in_that_zone(tmp_path: Any
     with pytest.raises(ConfigError, match="unknown time zone"):
         load_config(bad)
     assert Config().for_input("x.log") == Config()
+
+
+_STAMP_PARTS = st.tuples(
+    st.one_of(st.none(), st.integers(-3000, 12000), st.sampled_from([1900, 2000, 2024, 2100])),
+    st.one_of(st.none(), st.integers(-1, 14), st.just(2)),
+    st.one_of(st.none(), st.integers(-1, 32), st.sampled_from([28, 29, 30])),
+    st.one_of(st.none(), st.integers(0, 86_400_000_000 - 1)),
+)
+#: Runs of one year and month (as in a log), the days changing within them.
+_IN_LINE_ORDER = st.lists(_STAMP_PARTS, max_size=40).map(
+    lambda rows: sorted(rows, key=lambda row: tuple(-1 if v is None else v for v in row))
+)
+_LEAP_DAYS = [(year, 2, 29, 0) for year in (1900, 2000, 2023, 2024)]
+_ONE_MONTH = [(2024, 3, day, 3_600_000_000) for day in (1, 1, 2, 31, 32, 31)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(st.lists(_STAMP_PARTS, max_size=40), _IN_LINE_ORDER))
+@example(_LEAP_DAYS)
+@example(_ONE_MONTH)
+def test_wall_clock_is_duckdbs_make_date_plus_time_of_day(
+    parts: list[tuple[int | None, int | None, int | None, int | None]],
+) -> None:
+    """Leap years, impossible dates (February 30, month 13), missing parts and
+    years far from now: the same TIMESTAMPs (or nulls) as the SQL it replaced."""
+
+    def column(n: int) -> list[int | None]:
+        return [row[n] for row in parts]
+
+    table = pa.table(
+        {
+            "i": pa.array(range(len(parts)), pa.int64()),
+            "year": pa.array(column(0), pa.int32()),
+            "month": pa.array(column(1), pa.int32()),
+            "day": pa.array(column(2), pa.int32()),
+            "tod": pa.array(column(3), pa.int64()).cast(pa.time64("us")),
+        }
+    )
+    mine = wall_clock(table["year"], table["month"], table["day"], table["tod"])
+    con = duckdb.connect()
+    con.register("stamps", table)
+    sql = "SELECT try(make_date(year, month, day)) + tod AS t FROM stamps ORDER BY i"
+    theirs = con.sql(sql).to_arrow_table().column("t").cast(pa.timestamp("us"))
+    # As integers: Python's datetime cannot hold year 0 or 10000.
+    assert mine.cast(pa.int64()).to_pylist() == theirs.cast(pa.int64()).to_pylist()

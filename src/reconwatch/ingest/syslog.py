@@ -320,35 +320,41 @@ class SyslogEnvelope:
             }
         )
         base = self._base_year(int(month[0].as_py()))
-        turns = f"""
-            SELECT CAST($base_year + sum(CASE WHEN month - previous <= -{ROLLOVER_MONTHS} THEN 1
-                                              WHEN month - previous > {ROLLOVER_MONTHS} THEN -1
-                                              ELSE 0 END)
-                       OVER (ORDER BY log_line ROWS UNBOUNDED PRECEDING) AS INTEGER) AS year
-            FROM {{view}} ORDER BY log_line
-        """  # noqa: S608 - generated view name only; values are bound
-        at_changes = _query(con, turns, changes, {"base_year": base}).column("year")
+        # Each change's year: the base plus the turns up to it (a step back of
+        # ROLLOVER_MONTHS or more is a new year, a jump forward of more than
+        # that a late line of the year before; no month before: no turn).
+        step = pc.fill_null(pc.subtract(changes.column("month"), changes.column("previous")), 0)
+        steps = step.to_numpy(zero_copy_only=False)
+        turns = np.where(steps <= -ROLLOVER_MONTHS, 1, np.where(steps > ROLLOVER_MONTHS, -1, 0))
+        at_changes = pa.array(base + np.cumsum(turns), pa.int32())
         year = pc.fill_null_forward(
-            pc.replace_with_mask(
-                pa.nulls(len(month), pa.int32()), changed, at_changes.combine_chunks()
-            )
+            pc.replace_with_mask(pa.nulls(len(month), pa.int32()), changed, at_changes)
         )
-        local = "try(make_date(year, month, day)) + tod"
-        build = (
-            f"SELECT pos, {local} AS local, {self._local_to_utc(local)} AS utc "  # noqa: S608
-            "FROM {view} ORDER BY log_line"
+        local = wall_clock(year, month, stamps.column("day"), stamps.column("tod"))
+        utc = (
+            _query(
+                con,
+                self._to_utc,
+                pa.table({"i": np.arange(len(local)), "local": local}),
+                self.params(),
+            ).column("utc")
+            if self._convert_zone
+            else local
         )
-        built = _query(con, build, stamps.append_column("year", year), self.params())
         self.year = int(year[-1].as_py())
         self.month = int(month[-1].as_py())
-        utc = built.column("utc").combine_chunks().cast(pa.timestamp("us"))
         if self._convert_zone:
-            local_times = built.column("local").combine_chunks().cast(pa.timestamp("us"))
-            utc = self._repeated_hours(local_times, utc)
-        # Back in the order of ``result``: ``built`` is in line order (most often the same).
-        if not ascending(built.column("pos")):
-            utc = pc.take(utc, pc.sort_indices(built.column("pos")))
+            utc = self._repeated_hours(local, utc.combine_chunks().cast(pa.timestamp("us")))
+        # Back in the order of ``result``: ``stamps`` is in line order (most often the same).
+        positions = stamps.column("pos")
+        if not ascending(positions):
+            utc = pc.take(utc, pc.sort_indices(positions))
         return pc.replace_with_mask(times, has_month, utc)
+
+    @property
+    def _to_utc(self) -> str:
+        """A query turning the wall-clock ``local`` column of ``{view}`` into UTC, in row order."""
+        return f"SELECT {self._local_to_utc('local')} AS utc FROM {{view}} ORDER BY i"  # noqa: S608
 
     def _repeated_hours(self, local: pa.Array, utc: pa.Array) -> pa.Array:
         """``utc`` with the stamps of a repeated (clocks back) hour read in file order."""
@@ -386,6 +392,51 @@ class SyslogEnvelope:
         if not changed:
             return utc
         return pa.array(result, pa.int64(), mask=missing).cast(pa.timestamp("us"))
+
+
+def wall_clock(year: pa.Array, month: pa.Array, day: pa.Array, tod: pa.Array) -> pa.Array:
+    """The wall-clock TIMESTAMPs (µs) of dates and times of day, null where the
+    date does not exist (February 30) or a part is missing -- what DuckDB's
+    ``try(make_date(year, month, day)) + tod`` gives, in NumPy: DuckDB took
+    a query per batch (about 10 ms of 25 for 130,000 netfilter stamps).
+
+    Stamps in line order keep their date for hours, so each run of one date
+    is turned into days once (the arithmetic over every stamp cost 9 ms).
+    """
+    y, m, d = (
+        pc.fill_null(part.cast(pa.int64()), 1).to_numpy(zero_copy_only=False)
+        for part in (year, month, day)
+    )
+    valid = np.ones(len(y), dtype=bool)
+    for part in (year, month, day, tod):
+        if part.null_count:
+            valid &= pc.is_valid(part).to_numpy(zero_copy_only=False)
+    runs = np.flatnonzero(np.diff(y) | np.diff(m) | np.diff(d)) + 1
+    starts = np.concatenate([[0], runs]) if len(y) else runs
+    days, known = _days_from_civil(y[starts], m[starts], d[starts])
+    lengths = np.diff(np.append(starts, len(y)))
+    valid &= np.repeat(known, lengths)
+    seconds = pc.fill_null(tod.cast(pa.time64("us")).cast(pa.int64()), 0)
+    micros = np.repeat(days * 86_400_000_000, lengths) + seconds.to_numpy(zero_copy_only=False)
+    return pa.array(micros, pa.timestamp("us"), mask=~valid)
+
+
+_MONTH_DAYS: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's
+    ``days_from_civil``), and whether each date exists."""
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    in_range = (m >= 1) & (m <= 12) & (d >= 1)
+    last = _MONTH_DAYS[np.where(in_range, m, 0)] + (leap & (m == 2))
+    exists = in_range & (d <= last)
+    y = y - (m <= 2)
+    era = np.floor_divide(y, 400)
+    year_of_era = y - era * 400
+    day_of_year = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + d - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468, exists
 
 
 #: A step back in the repeated hour larger than this is the clocks going back,
