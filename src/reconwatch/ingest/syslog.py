@@ -152,9 +152,9 @@ class SyslogEnvelope:
     1. ``select_sql`` goes into the parser's batch query and cuts the envelope
        of every line (parallel over lines). Zoned stamps become UTC there;
        RFC 3164 stamps only get their month, day and time of day.
-    2. ``resolve`` gives RFC 3164 stamps their year (a window query in line
-       order over the stamps where the month changes) and their UTC time, and
-       returns the batch's complete UTC timestamp column.
+    2. ``resolve`` gives RFC 3164 stamps their year (counting the turns of
+       the year in line order over the stamps where the month changes) and
+       their UTC time, and returns the batch's complete UTC timestamp column.
 
     Years: the first RFC 3164 stamp of a file takes ``config.year``, or when
     that is null the year of ``now``, minus one if its month is after ``now``'s
@@ -288,23 +288,37 @@ class SyslogEnvelope:
         of ``select_sql``, in any row order. Advances the file's year state.
 
         A year can only turn where the month changes from one stamp to the
-        next, so the window query runs over those rows alone (a handful per
+        next, so the turns are counted over those rows alone (a handful per
         batch), and the other stamps take the year of the change before them.
         """
-        times = result.column(TIME).combine_chunks().cast(pa.timestamp("us"))
         months = result.column(MONTH).combine_chunks()
-        has_month = pc.is_valid(months)
-        if not pc.any(has_month).as_py():
-            return times
-        stamps = pa.table(
-            {
-                "pos": pc.indices_nonzero(has_month),
-                "log_line": pc.filter(result.column("log_line"), has_month),
-                "month": pc.filter(months, has_month),
-                "day": pc.filter(result.column(DAY), has_month),
-                "tod": pc.filter(result.column(TOD), has_month),
-            }
-        )
+        # Most batches are RFC 3164 throughout (a firewall's kernel log): then
+        # every stamp is resolved here, and nothing needs picking out or merging.
+        everyone = months.null_count == 0 and len(months) > 0
+        if everyone:
+            stamps = pa.table(
+                {
+                    "pos": np.arange(len(months)),
+                    "log_line": result.column("log_line"),
+                    "month": months,
+                    "day": result.column(DAY),
+                    "tod": result.column(TOD),
+                }
+            )
+        else:
+            has_month = pc.is_valid(months)
+            times = result.column(TIME).combine_chunks().cast(pa.timestamp("us"))
+            if not pc.any(has_month).as_py():
+                return times
+            stamps = pa.table(
+                {
+                    "pos": pc.indices_nonzero(has_month),
+                    "log_line": pc.filter(result.column("log_line"), has_month),
+                    "month": pc.filter(months, has_month),
+                    "day": pc.filter(result.column(DAY), has_month),
+                    "tod": pc.filter(result.column(TOD), has_month),
+                }
+            )
         if not ascending(stamps.column("log_line")):
             stamps = stamps.sort_by("log_line")
         month = stamps.column("month").combine_chunks()
@@ -349,6 +363,8 @@ class SyslogEnvelope:
         positions = stamps.column("pos")
         if not ascending(positions):
             utc = pc.take(utc, pc.sort_indices(positions))
+        if everyone:
+            return utc
         return pc.replace_with_mask(times, has_month, utc)
 
     @property
