@@ -419,10 +419,7 @@ def wall_clock(year: pa.Array, month: pa.Array, day: pa.Array, tod: pa.Array) ->
     Stamps in line order keep their date for hours, so each run of one date
     is turned into days once (the arithmetic over every stamp cost 9 ms).
     """
-    y, m, d = (
-        pc.fill_null(part.cast(pa.int64()), 1).to_numpy(zero_copy_only=False)
-        for part in (year, month, day)
-    )
+    y, m, d = (_filled(part.cast(pa.int64()), 1) for part in (year, month, day))
     valid = np.ones(len(y), dtype=bool)
     for part in (year, month, day, tod):
         if part.null_count:
@@ -432,9 +429,17 @@ def wall_clock(year: pa.Array, month: pa.Array, day: pa.Array, tod: pa.Array) ->
     days, known = _days_from_civil(y[starts], m[starts], d[starts])
     lengths = np.diff(np.append(starts, len(y)))
     valid &= np.repeat(known, lengths)
-    seconds = pc.fill_null(tod.cast(pa.time64("us")).cast(pa.int64()), 0)
-    micros = np.repeat(days * 86_400_000_000, lengths) + seconds.to_numpy(zero_copy_only=False)
+    seconds = _filled(tod.cast(pa.time64("us")).cast(pa.int64()), 0)
+    micros = np.repeat(days * 86_400_000_000, lengths) + seconds
     return pa.array(micros, pa.timestamp("us"), mask=~valid)
+
+
+def _filled(values: pa.Array | pa.ChunkedArray, fill: int) -> np.ndarray:
+    """``values`` as NumPy, nulls replaced by ``fill`` (no copy in Arrow when there is none)."""
+    if values.null_count:
+        values = pc.fill_null(values, fill)
+    filled: np.ndarray = values.to_numpy(zero_copy_only=False)
+    return filled
 
 
 _MONTH_DAYS: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
