@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import example, given, settings
@@ -278,6 +279,49 @@ def test_several_years_in_one_file() -> None:
     months = ["Nov", "Feb", "Jun", "Dec", "Jan"]
     rows = reader.read([f"{m}  1 00:00:00 h k: x" for m in months])
     assert [r["utc"].year for r in rows] == [2020, 2021, 2021, 2021, 2022]
+
+
+@pytest.mark.parametrize(
+    ("months", "years"),
+    [
+        (["Jul", "Jan"], [2021, 2022]),  # six months back: the next year
+        (["Jun", "Jan"], [2021, 2021]),  # five back: a late line of the same year
+        (["Jan", "Aug"], [2021, 2020]),  # seven forward: a late line of the year before
+        (["Jan", "Jul"], [2021, 2021]),  # six forward: the same year
+    ],
+)
+def test_a_year_turns_at_six_months_back_exactly(months: list[str], years: list[int]) -> None:
+    rows = Reader(config=SyslogConfig(year=2021)).read([f"{m}  1 00:00:00 h k: x" for m in months])
+    assert [r["utc"].year for r in rows] == years
+
+
+def test_years_past_9999_are_resolved_in_a_zone_with_clock_changes() -> None:
+    """A configured year of 9999 rolls over into 10000 (Python's datetime
+    stops at 9999: the zone's clock changes are looked up up to there)."""
+    reader = Reader(config=SyslogConfig(year=9999, timezone="Europe/Paris"))
+    table = pa.table(
+        {
+            "log_line": pa.array([1, 2], pa.int64()),
+            "line": ["Dec 31 23:00:00 h k: a", "Jan  1 01:00:00 h k: b"],
+        }
+    )
+    reader.con.register("batch", table)
+    sql = reader.envelope.select_sql("batch")
+    result = reader.con.sql(sql, params=reader.envelope.params()).to_arrow_table()
+    times = reader.envelope.resolve(reader.con, result)
+    hour = 3_600_000_000
+    local_new_year = (np.datetime64("10000-01-01T00:00", "us").astype(np.int64)).item()
+    assert times.cast(pa.int64()).to_pylist() == [local_new_year - 2 * hour, local_new_year]
+    assert reader.envelope.year == 10000
+
+
+def test_a_date_past_what_a_timestamp_holds_has_no_time() -> None:
+    """A year carried past about 290,000 (as many rollovers) would wrap around."""
+    parts = [pa.array([value], pa.int32()) for value in (300_000, 1, 1)]
+    tod = pa.array([0], pa.int64()).cast(pa.time64("us"))
+    assert wall_clock(*parts, tod).to_pylist() == [None]
+    near = [pa.array([value], pa.int32()) for value in (290_000, 1, 1)]
+    assert wall_clock(*near, tod).null_count == 0
 
 
 def test_a_jump_forward_of_more_than_half_a_year_reads_as_the_year_before() -> None:

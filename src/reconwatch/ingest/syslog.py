@@ -377,8 +377,16 @@ class SyslogEnvelope:
         valid = local.drop_null()
         if len(valid) == 0:
             return utc
-        lows, highs = pc.min_max(valid).values()
-        years = range(lows.as_py().year, highs.as_py().year + 1)
+        lows, highs = pc.min_max(valid.cast(pa.int64())).values()
+        # Years through NumPy: Python's datetime stops at 9999 (a configured
+        # year of 9999 rolls over into 10000); ``fall_backs`` looks a day
+        # beyond its year, so the clock changes of years 1 and 9999 and
+        # beyond are not looked up (no zone has rules for them).
+        first, last = (
+            int(np.datetime64(bound.as_py(), "us").astype("datetime64[Y]").astype(int)) + 1970
+            for bound in (lows, highs)
+        )
+        years = range(max(first, dt.MINYEAR + 1), min(last, dt.MAXYEAR - 1) + 1)
         micros = pc.fill_null(local.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
         missing = pc.is_null(utc).to_numpy(zero_copy_only=False)  # impossible dates stay null
         result = pc.fill_null(utc.cast(pa.int64()), 0).to_numpy(zero_copy_only=False).copy()
@@ -427,6 +435,9 @@ def wall_clock(year: pa.Array, month: pa.Array, day: pa.Array, tod: pa.Array) ->
     runs = np.flatnonzero(np.diff(y) | np.diff(m) | np.diff(d)) + 1
     starts = np.concatenate([[0], runs]) if len(y) else runs
     days, known = _days_from_civil(y[starts], m[starts], d[starts])
+    # Beyond what a timestamp holds (a year carried past 290,000 by as many
+    # rollovers) the microseconds would wrap: no such time, as for February 30.
+    known &= np.abs(days) < TIMESTAMP_DAYS
     lengths = np.diff(np.append(starts, len(y)))
     valid &= np.repeat(known, lengths)
     seconds = _filled(tod.cast(pa.time64("us")).cast(pa.int64()), 0)
@@ -442,6 +453,9 @@ def _filled(values: pa.Array | pa.ChunkedArray, fill: int) -> np.ndarray:
     return filled
 
 
+#: Whole days a microsecond TIMESTAMP holds on either side of 1970, less the
+#: day a time of day may add.
+TIMESTAMP_DAYS: Final = (2**63 - 1) // 86_400_000_000 - 1
 _MONTH_DAYS: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
