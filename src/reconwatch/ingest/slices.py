@@ -10,6 +10,7 @@ Arrow release the GIL). Every line-oriented parser uses this one mechanism.
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -22,10 +23,19 @@ import pyarrow as pa
 MIN_SLICE_ROWS: Final = 16_384
 
 
+#: ``threads``'s answer per connection: asked once, as the setting does not
+#: change while a connection parses (the query took 4 ms a batch on a busy
+#: machine, on the parse's main thread).
+_THREADS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, int] = weakref.WeakKeyDictionary()
+
+
 def threads(con: duckdb.DuckDBPyConnection) -> int:
     """DuckDB's thread setting: how many slices a batch is worth."""
-    rows = con.sql("SELECT current_setting('threads')").fetchall()
-    return max(1, int(rows[0][0]))
+    known = _THREADS.get(con)
+    if known is None:
+        rows = con.sql("SELECT current_setting('threads')").fetchall()
+        known = _THREADS[con] = max(1, int(rows[0][0]))
+    return known
 
 
 def split(table: pa.Table, slices: int) -> list[pa.Table]:
