@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconwatch.ingest.sources import (
     InputError,
@@ -375,3 +377,15 @@ def test_an_ingest_of_a_live_pipe_stops_at_once_on_ctrl_c(tmp_path: Path) -> Non
             if child.poll() is None:
                 child.kill()
     assert child.returncode != 0  # stopped by the interrupt, not by the end of input
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(alphabet="ab\r é", max_size=6), min_size=1, max_size=30))
+def test_a_carriage_return_is_cut_from_line_ends_only(lines: list[str]) -> None:
+    """Lines ending in carriage returns lose them (CRLF files); one inside a
+    line stays, with or without a line ending in one next to it."""
+    data = ("\n".join(lines) + "\n").encode()
+    for block in (3, 64):
+        assert lines_of(data, block) == [
+            (number, line.rstrip("\r")) for number, line in enumerate(lines, 1)
+        ]

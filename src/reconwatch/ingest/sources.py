@@ -719,7 +719,7 @@ def _repeated(source: Source, first: str, repeats: list[str]) -> Source:
     return Source(", ".join(others) or first, source.path, skipped=reason)
 
 
-def _split(block: bytes | memoryview, first_line: int, has_cr: bool) -> pa.Table:
+def _split(block: bytes | memoryview, first_line: int) -> pa.Table:
     """``block`` cut at its newlines into numbered lines.
 
     The block is wrapped as one Arrow binary value (no copy, no Python
@@ -727,8 +727,8 @@ def _split(block: bytes | memoryview, first_line: int, has_cr: bool) -> pa.Table
     that is not valid UTF-8 is decoded in Python, with U+FFFD for bad bytes.
     Decoding every block took about five times as long as this. The lines
     are new Arrow buffers: nothing returned refers to ``block`` (whose memory
-    ``read_batches`` reuses). ``has_cr``: whether the block holds a carriage
-    return (the caller looks in its own buffer, without a copy).
+    ``read_batches`` reuses). A carriage return ending a line (CRLF files)
+    is cut off.
     """
     offsets = pa.array([0, len(block)], pa.int64()).buffers()[1]
     whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(block)])
@@ -739,10 +739,23 @@ def _split(block: bytes | memoryview, first_line: int, has_cr: bool) -> pa.Table
         text = str(block, "utf-8", errors="replace")
         lines = pc.list_flatten(pc.split_pattern(pa.array([text], pa.large_string()), "\n"))
         lines = lines.cast(pa.string())
-    if has_cr:
+    if _ends_with_cr(lines):
         lines = pc.utf8_rtrim(lines, "\r")
     numbers = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
     return pa.table({"log_line": numbers, "line": lines})
+
+
+def _ends_with_cr(lines: pa.Array) -> bool:
+    """Whether any of ``lines`` (strings) ends with a carriage return: a look
+    at each line's last byte, where searching the block for one (nearly
+    always in vain) read all of it while holding the GIL."""
+    _, offsets, data = lines.buffers()
+    if data is None or len(lines) == 0:
+        return False
+    bounds = np.frombuffer(offsets, np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    ends = bounds[1:]
+    last = ends[ends > bounds[:-1]] - 1  # the last byte of every line that has one
+    return bool(np.any(np.frombuffer(data, np.uint8)[last] == ord("\r")))
 
 
 def read_batches(
@@ -790,7 +803,7 @@ def read_batches(
             # readable lines); the line it cut short is left out, as a cut line
             # can read as a different event (an address missing its last digit).
             if cut >= 0:
-                yield _split(view[:cut], next_line, buffer.find(b"\r", 0, cut) >= 0)
+                yield _split(view[:cut], next_line)
             cut_short = " (the line it cut short was not read)" if end > cut + 1 else ""
             raise OSError(f"{error}{cut_short}") from error
         if not got:
@@ -798,7 +811,7 @@ def read_batches(
         if cut < 0:
             pending = end
             continue
-        batch = _split(view[:cut], next_line, buffer.find(b"\r", 0, cut) >= 0)
+        batch = _split(view[:cut], next_line)
         next_line += batch.num_rows
         yield batch
         # The tail may overlap where it goes: copied out first.
@@ -808,12 +821,12 @@ def read_batches(
     # ``head`` may hold whole lines that the loop above never cut.
     cut = buffer.rfind(b"\n", 0, pending)
     if cut >= 0:
-        batch = _split(view[:cut], next_line, buffer.find(b"\r", 0, cut) >= 0)
+        batch = _split(view[:cut], next_line)
         next_line += batch.num_rows
         yield batch
     tail = bytes(view[cut + 1 : pending])
     if tail and not (hold is not None and hold.keep(tail)):
-        yield _split(tail, next_line, b"\r" in tail)
+        yield _split(tail, next_line)
 
 
 class ReadAhead:
