@@ -379,9 +379,9 @@ class SyslogEnvelope:
             return utc
         lows, highs = pc.min_max(valid.cast(pa.int64())).values()
         # Years through NumPy: Python's datetime stops at 9999 (a configured
-        # year of 9999 rolls over into 10000); ``fall_backs`` looks a day
-        # beyond its year, so the clock changes of years 1 and 9999 and
-        # beyond are not looked up (no zone has rules for them).
+        # year of 9999 rolls over into 10000). ``fall_backs`` steps a day past
+        # its year's ends, which datetime cannot do for years 1 and 9999: their
+        # clock changes (and any beyond) are not looked up.
         first, last = (
             int(np.datetime64(bound.as_py(), "us").astype("datetime64[Y]").astype(int)) + 1970
             for bound in (lows, highs)
