@@ -27,7 +27,10 @@ class Reader:
         self.envelope = SyslogEnvelope(config or SyslogConfig(), now)
         self.next_line = 1
 
-    def read(self, lines: list[str], numbers: list[int] | None = None) -> list[dict[str, Any]]:
+    def parse(
+        self, lines: list[str], numbers: list[int] | None = None
+    ) -> tuple[pa.Table, pa.Array]:
+        """The envelope query's result for one batch, and its resolved UTC times."""
         if numbers is None:
             numbers = list(range(self.next_line, self.next_line + len(lines)))
             self.next_line += len(lines)
@@ -38,7 +41,10 @@ class Reader:
         sql = self.envelope.select_sql("batch")
         result = self.con.sql(sql, params=self.envelope.params()).to_arrow_table()
         self.con.unregister("batch")
-        times = self.envelope.resolve(self.con, result)
+        return result, self.envelope.resolve(self.con, result)
+
+    def read(self, lines: list[str], numbers: list[int] | None = None) -> list[dict[str, Any]]:
+        result, times = self.parse(lines, numbers)
         rows = result.select(["log_line", "sl_kind", "sl_host", "sl_program", "sl_message"])
         out = []
         for row, time in zip(rows.to_pylist(), times.to_pylist(), strict=True):
@@ -296,19 +302,10 @@ def test_a_year_turns_at_six_months_back_exactly(months: list[str], years: list[
 
 
 def test_years_past_9999_are_resolved_in_a_zone_with_clock_changes() -> None:
-    """A configured year of 9999 rolls over into 10000 (Python's datetime
-    stops at 9999: the zone's clock changes are looked up up to there)."""
+    """A configured year of 9999 rolls over into 10000, which Python's datetime
+    cannot hold (the zone's clock changes are looked up to 9998 only)."""
     reader = Reader(config=SyslogConfig(year=9999, timezone="Europe/Paris"))
-    table = pa.table(
-        {
-            "log_line": pa.array([1, 2], pa.int64()),
-            "line": ["Dec 31 23:00:00 h k: a", "Jan  1 01:00:00 h k: b"],
-        }
-    )
-    reader.con.register("batch", table)
-    sql = reader.envelope.select_sql("batch")
-    result = reader.con.sql(sql, params=reader.envelope.params()).to_arrow_table()
-    times = reader.envelope.resolve(reader.con, result)
+    _, times = reader.parse(["Dec 31 23:00:00 h k: a", "Jan  1 01:00:00 h k: b"])
     hour = 3_600_000_000
     local_new_year = (np.datetime64("10000-01-01T00:00", "us").astype(np.int64)).item()
     assert times.cast(pa.int64()).to_pylist() == [local_new_year - 2 * hour, local_new_year]

@@ -415,10 +415,9 @@ def write_state(
     Returns the partial file; the caller puts it in place with
     ``commit_slow_state`` once the hunt has succeeded, so a failed hunt
     leaves the old state in place (a failed write leaves no partial file
-    either). ``parts``
-    (``Engine.parts``): ``network``'s lake files, whose probes are then
-    grouped into cells a run of files at a time (see the module docstring).
-    ``now`` as for ``slow_scan_with_state``.
+    either). ``parts`` (``Engine.parts``): ``network``'s lake files, whose
+    probes are then grouped into cells a run of files at a time (see the
+    module docstring). ``now`` as for ``slow_scan_with_state``.
 
     The old state's rows are copied as they are, unless they have grown past
     twice the rows the state had when they were last regrouped (hunts run
