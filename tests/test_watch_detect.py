@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import threading
 import time
 from pathlib import Path
@@ -25,8 +26,9 @@ from reconwatch.config import (
 from reconwatch.detect import run_detections
 from reconwatch.store import CaseStore
 from reconwatch.watch.alerts import Alert
+from reconwatch.watch.cli import stopper
 from reconwatch.watch.detector import WindowDetections, horizon
-from reconwatch.watch.runner import Watcher, WatchOptions, longest_window
+from reconwatch.watch.runner import STOP_POLL_SECONDS, Watcher, WatchOptions, longest_window
 from reconwatch.watch.window import RollingWindow
 
 SCANNER = "198.51.100.7"
@@ -309,6 +311,38 @@ def test_each_detection_reads_only_the_look_back_it_needs() -> None:
 
 
 # -- latency -------------------------------------------------------------------------------
+
+
+def test_a_stop_ends_a_long_pause_without_a_wake(tmp_path: Path) -> None:
+    # The signal handler only sets ``stop`` (it may not set ``wake``, see
+    # cli.stopper): the pause between cycles must notice it on its own.
+    w = watcher([tmp_path / "kern.log"], Collect(), cfg=config(batch_seconds=10))
+    stop = threading.Event()
+    loop = threading.Thread(target=w.run, args=(stop,))
+    loop.start()
+    time.sleep(0.5)  # into the first pause
+    stopped = time.monotonic()
+    stop.set()
+    loop.join(5)
+    assert not loop.is_alive(), "the watch did not stop within 5 s"
+    assert time.monotonic() - stopped < 1.0 + STOP_POLL_SECONDS
+
+
+def test_the_stop_signal_handler_takes_no_lock_of_wake(tmp_path: Path) -> None:
+    # Python runs the handler on the main thread between two bytecodes, maybe
+    # while that thread holds ``wake``'s lock inside ``Event.wait``: a handler
+    # setting ``wake`` then waited for ever. Holding that lock here (CPython's
+    # Event keeps it as ``_cond``), the handler must still return at once.
+    w = watcher([tmp_path / "kern.log"], Collect())
+    stop = threading.Event()
+    handle = stopper(stop)
+    with w.wake._cond:  # type: ignore[attr-defined]
+        call = threading.Thread(target=handle, args=(signal.SIGTERM, None))
+        call.start()
+        call.join(5)
+        assert not call.is_alive(), "the handler waited on wake's lock"
+    assert stop.is_set()
+    w.finish()
 
 
 def test_alert_within_two_seconds_of_the_crossing_line(tmp_path: Path) -> None:

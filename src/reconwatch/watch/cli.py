@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -146,14 +147,8 @@ def watch(
                 err=True,
             )
     stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        del frame
-        stop.set()
-        watcher.wake.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, stopper(stop))
+    signal.signal(signal.SIGINT, stopper(stop))
     listening = ", ".join(watcher.receiver.streams) if watcher.receiver else "no syslog"
     click.echo(
         f"reconwatch: watching {len(paths)} path(s); {listening}; "
@@ -163,3 +158,22 @@ def watch(
     watcher.run(stop)
     click.echo(json.dumps(watcher.summary(), sort_keys=True), err=True)
     sys.exit(0)
+
+
+def stopper(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
+    """A signal handler that sets ``stop`` and touches nothing else.
+
+    Python runs a handler on the main thread between two bytecodes, possibly
+    while that thread holds a lock: it must take no lock the main thread may
+    hold. The watch's main thread never waits on ``stop`` (it only asks
+    ``is_set``), so setting it is safe; setting the watcher's ``wake`` here
+    once hung the watch for ever, when the signal came while ``wake.wait``
+    held that event's lock. The pause between cycles looks at ``stop`` every
+    ``STOP_POLL_SECONDS`` instead.
+    """
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        stop.set()
+
+    return handle

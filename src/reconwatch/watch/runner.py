@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 #: Cycles between two passes forgetting actors that left the window (a minute).
 PRUNE_EVERY = 120
+#: How often a pause between cycles looks whether the watch was told to stop
+#: (seconds): the longest a stop waits before the last cycle begins.
+STOP_POLL_SECONDS = 0.1
 #: Severity floors: an earlier case's actor back, a honeypot touched, and an
 #: earlier actor going beyond reconnaissance (the playbook's "signs of
 #: compromise or unauthorized access": Tier 2 now).
@@ -188,9 +191,21 @@ class Watcher:
                 # cycle starts afresh (the window and the alert book are kept).
                 self.counts.errors += 1
                 log.exception("watch cycle failed")
-            self.wake.wait(max(0.0, interval - (self.clock() - began)))
-            self.wake.clear()
+            self._pause(interval - (self.clock() - began), stop)
         self.finish()
+
+    def _pause(self, seconds: float, stop: threading.Event) -> None:
+        """Wait ``seconds``, or less if woken (enough lines arrived) or stopped.
+
+        ``stop`` is looked at every ``STOP_POLL_SECONDS``: the signal handler
+        that sets it may not set ``wake`` too (see ``cli.stopper``).
+        """
+        end = time.monotonic() + seconds
+        while not stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0 or self.wake.wait(min(left, STOP_POLL_SECONDS)):
+                break
+        self.wake.clear()
 
     def finish(self) -> None:
         """Stop listening, read what is left (partial lines too), alert, close sinks."""
