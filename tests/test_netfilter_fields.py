@@ -409,6 +409,50 @@ def test_a_slice_of_an_array_is_scanned_from_its_own_offset() -> None:
     )
 
 
+#: A line with every field the scanner looks for after the envelope.
+FIELDS_LINE = (
+    "SRC=10.0.0.1 DST=10.0.0.2 LEN=40 TTL=64 ID=7 PROTO=TCP SPT=1 DPT=22 WINDOW=9 SYN URGP=0"
+)
+
+
+def aligned_lines() -> list[str]:
+    """``FIELDS_LINE`` after 0 to 40 bytes, so that each key starts at every
+    place in a 16-byte block (the SSE2 search reads 16 at a time); lines that
+    end in a space or a key's first letters, before a line that starts with a
+    key (the search reads past a line's end into the next line, which must not
+    count); and a last line that ends where the data ends."""
+    lines = []
+    for pad in range(41):
+        lines += [f"{'x' * pad} {FIELDS_LINE}", "x " * pad, "SRC=1.2.3.4 DST=5.6.7.8 TTL=1"]
+        lines += [f"{'y' * pad} S", "PROTO=UDP SPT=1 DPT=2", f"{'z' * pad} SRC=1.1.1.1 DST="]
+    return [*lines, f"x {FIELDS_LINE} W"]
+
+
+def test_fields_are_found_at_every_place_in_a_block() -> None:
+    lines = aligned_lines()
+    assert compiled_fields(lines) == regex_fields(lines)
+
+
+def scan_both_ways(lines: list[str]) -> None:
+    """The portable search (machines without SSE2) finds what SSE2 finds."""
+    assert nf.compiled is not None
+    _, offsets, data = pa.array(lines, pa.string()).buffers()
+    data = data if data is not None else b""
+    fast = nf.compiled.scan(offsets, data, 0, len(lines))
+    assert nf.compiled.scan(offsets, data, 0, len(lines), True) == fast
+
+
+def test_the_portable_search_finds_what_sse2_finds() -> None:
+    scan_both_ways(aligned_lines())
+    scan_both_ways(EDGE_CASES)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(LINES)
+def test_the_portable_search_finds_what_sse2_finds_in_any_text(lines: list[str]) -> None:
+    scan_both_ways(lines)
+
+
 def test_offsets_outside_the_data_are_refused_not_read() -> None:
     assert nf.compiled is not None
     offsets = pa.array([0, 4, 400], pa.int32()).buffers()[1]
