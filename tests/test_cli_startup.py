@@ -108,7 +108,8 @@ def test_head_revision_is_the_migrations_head() -> None:
 
 def test_an_up_to_date_store_opens_without_alembic(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cases.db'}"
-    CaseStore(url).close()  # created and migrated (Alembic runs here)
+    code = f"from reconwatch.store import CaseStore\nCaseStore({url!r}).close()"
+    assert "alembic" not in _loaded_after(code)  # a new store: made from the models
     code = f"from reconwatch.store import CaseStore\nCaseStore({url!r}, create=False).close()"
     assert "alembic" not in _loaded_after(code)
 

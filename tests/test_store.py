@@ -5,16 +5,21 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import re
+import sqlite3
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, make_url, text
 
 from pg import postgres_server
-from reconwatch.store import CaseStore, StoreError, count_episodes
+from reconwatch.store import HEAD_REVISION, MIGRATIONS, CaseStore, StoreError, count_episodes
 from reconwatch.store.models import Base
 
 
@@ -57,10 +62,109 @@ def doc(first: str, last: str, *, escalate: bool = False, **extra: Any) -> dict[
     }
 
 
-def test_migrations_create_exactly_the_models(store: CaseStore) -> None:
-    with store.engine.connect() as con:
+def migrate(url: str) -> None:
+    """Alembic's migrations run on an empty database (a new store skips them)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()
+
+
+def schema_of(url: str) -> dict[str, Any]:
+    """Every table's columns, keys and indexes, and Alembic's version rows."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = inspect(connection)
+            tables = {
+                name: {
+                    "columns": [
+                        (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                        for c in found.get_columns(name)
+                    ],
+                    "primary_key": found.get_pk_constraint(name),
+                    "foreign_keys": sorted(
+                        (tuple(k["constrained_columns"]), k["referred_table"])
+                        for k in found.get_foreign_keys(name)
+                    ),
+                    "indexes": sorted(
+                        (i["name"] or "", tuple(i["column_names"]), bool(i["unique"]))
+                        for i in found.get_indexes(name)
+                    ),
+                    "unique": sorted(
+                        tuple(u["column_names"]) for u in found.get_unique_constraints(name)
+                    ),
+                }
+                for name in found.get_table_names()
+            }
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    finally:
+        engine.dispose()
+    return {"tables": tables, "versions": [tuple(row) for row in versions]}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_empty(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """URLs of two empty databases on one server kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    url = make_url(request.getfixturevalue("pg_url"))
+    names = [f"rw_{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        for name in names:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    first, second = (url.set(database=name).render_as_string(False) for name in names)
+    return first, second
+
+
+def test_migrations_create_exactly_the_models(two_empty: tuple[str, str]) -> None:
+    migrated, _ = two_empty
+    migrate(migrated)
+    engine = create_engine(migrated)
+    with engine.connect() as con:
         diff = compare_metadata(MigrationContext.configure(con), Base.metadata)
+    engine.dispose()
     assert diff == []
+
+
+def test_a_new_store_is_what_the_migrations_make(two_empty: tuple[str, str]) -> None:
+    # A store opened on an empty database is made from the models at once,
+    # without Alembic: the same tables, keys, indexes and version row.
+    migrated, created = two_empty
+    migrate(migrated)
+    CaseStore(created).close()
+    made = schema_of(created)
+    assert made == schema_of(migrated)
+    assert made["versions"] == [(HEAD_REVISION,)]
+    assert set(made["tables"]) == {*Base.metadata.tables, "alembic_version"}
+    # Both open as up-to-date stores, and work.
+    for url in (migrated, created):
+        store = CaseStore(url)
+        first = doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00")
+        assert store.record([first], "run-1", 900) == {first["id"]: first["id"]}
+        store.close()
+
+
+def test_a_database_with_other_tables_keeps_them(tmp_path: Path) -> None:
+    # Only an empty database takes the shortcut; one holding anything else
+    # goes through the migrations, which add the store's tables beside it.
+    path = tmp_path / "cases.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE unrelated (x INTEGER)")
+        db.execute("INSERT INTO unrelated VALUES (7)")
+    CaseStore(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT x FROM unrelated").fetchall() == [(7,)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (HEAD_REVISION,)
+        ]
 
 
 def test_rerunning_the_same_hunt_creates_no_duplicates(store: CaseStore) -> None:
