@@ -142,6 +142,22 @@ def test_closing_read_ahead_waits_for_the_read_in_flight() -> None:
         next(batches)
 
 
+def test_closing_read_ahead_closes_the_reader_left_part_way() -> None:
+    closed: list[bool] = []
+
+    def reader() -> Iterator[pa.Table]:
+        try:
+            for line in "abc":
+                yield pa.table({"line": [line]})
+        finally:
+            closed.append(True)
+
+    batches = ReadAhead(reader())
+    assert next(batches).num_rows == 1
+    batches.close()
+    assert closed == [True]  # while ``batches`` is still referenced
+
+
 def test_a_raw_stream_with_only_read_is_read_whole() -> None:
     class OnlyRead(io.RawIOBase):
         """readinto() is RawIOBase's own: it raises NotImplementedError."""

@@ -871,6 +871,11 @@ class ReadAhead:
     def close(self) -> None:
         self._next = None
         self._pool.shutdown(wait=True)  # the read in flight ends before the stream closes
+        # A reader left part-way (a lake that cannot be written) lets go of its
+        # block buffer now, not whenever this object is collected.
+        close = getattr(self._batches, "close", None)
+        if close is not None:
+            close()
 
     def __enter__(self) -> ReadAhead:
         return self
