@@ -322,6 +322,57 @@ def test_watch_command_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     assert proc.stdout.empty()  # --quiet: nothing on stdout
 
 
+#: A child that installs the watch's stop handler for SIGINT and SIGTERM, sends
+#: itself SIGINT, and SIGTERM at the n-th traced event of the first handler's
+#: run (a second Ctrl-C, or a supervisor's SIGTERM after one): Python runs the
+#: second handler inside the first.
+NESTED_STOP = """
+import os, signal, sys
+from reconwatch.watch.cli import StopFlag, stopper
+n = int(sys.argv[1])
+stop = StopFlag()
+handle = stopper(stop)
+events = [0]
+def tracer(frame, event, arg):
+    if frame.f_code is handle.__code__ or events[0]:
+        events[0] += 1
+        if events[0] == n:
+            os.kill(os.getpid(), signal.SIGTERM)
+    return tracer
+signal.signal(signal.SIGTERM, handle)
+signal.signal(signal.SIGINT, handle)
+sys.settrace(tracer)
+os.kill(os.getpid(), signal.SIGINT)
+for _ in range(100):
+    pass
+sys.settrace(None)
+print(stop.is_set())
+"""
+
+
+def test_a_second_stop_signal_inside_the_first_handler_does_not_hang() -> None:
+    # The handler takes no lock: one setting a threading.Event waited for ever
+    # on the Event's lock, held by the handler it interrupted (traced events
+    # 8 to 25 here), and so did one setting the watcher's wake-up Event while
+    # the watch waited on it.
+    hung = []
+    for n in range(1, 30):
+        try:
+            done = subprocess.run(
+                [str(PYTHON), "-c", NESTED_STOP, str(n)],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                cwd=ROOT,
+            )
+        except subprocess.TimeoutExpired:  # run() kills the child (SIGKILL)
+            hung.append(n)
+            continue
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "True"
+    assert hung == [], f"hung when the second signal came at traced events {hung}"
+
+
 def test_watch_command_rejects_bad_arguments() -> None:
     for args, message in (
         (["--syslog", "http://x:1"], "expected udp or tcp"),

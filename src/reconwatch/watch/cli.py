@@ -11,7 +11,6 @@ import json
 import logging
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -146,7 +145,7 @@ def watch(
                 f"reconwatch: warning: {clean(path, 500)}: not there yet; followed when it appears",
                 err=True,
             )
-    stop = threading.Event()
+    stop = StopFlag()
     signal.signal(signal.SIGTERM, stopper(stop))
     signal.signal(signal.SIGINT, stopper(stop))
     listening = ", ".join(watcher.receiver.streams) if watcher.receiver else "no syslog"
@@ -160,17 +159,32 @@ def watch(
     sys.exit(0)
 
 
-def stopper(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
-    """A signal handler that sets ``stop`` and touches nothing else.
+class StopFlag:
+    """Set by the stop signals' handler, read by the watch between cycles.
 
-    Python runs a handler on the main thread between two bytecodes, possibly
-    while that thread holds a lock: it must take no lock the main thread may
-    hold. The watch's main thread never waits on ``stop`` (it only asks
-    ``is_set``), so setting it is safe; setting the watcher's ``wake`` here
-    once hung the watch for ever, when the signal came while ``wake.wait``
-    held that event's lock. The pause between cycles looks at ``stop`` every
-    ``STOP_POLL_SECONDS`` instead.
+    A plain attribute, not a ``threading.Event``: Python runs a signal
+    handler on the main thread between two bytecodes, and runs it again for
+    a second signal while the first is still running, so the handler must
+    take no lock. Setting an Event takes the Event's lock (and notifies under
+    it): a second signal (Ctrl-C twice, or SIGTERM after Ctrl-C) arriving
+    then made the nested handler wait for ever on a lock its own thread held;
+    setting the watcher's ``wake`` Event from the handler hung the same way
+    when the signal came inside ``wake.wait``. The pause between cycles looks
+    at this flag every ``STOP_POLL_SECONDS`` instead of being woken.
     """
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+def stopper(stop: StopFlag) -> Callable[[int, FrameType | None], None]:
+    """A signal handler that sets ``stop`` and touches nothing else (see ``StopFlag``)."""
 
     def handle(signum: int, frame: FrameType | None) -> None:
         del signum, frame

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -65,6 +65,12 @@ STOP_POLL_SECONDS = 0.1
 WATCHLIST_SEVERITY = "medium"
 HONEYPOT_SEVERITY = "high"
 BEYOND_RECON_SEVERITY = "critical"
+
+
+class Stopping(Protocol):
+    """What tells ``Watcher.run`` to stop: a ``threading.Event`` or ``cli.StopFlag``."""
+
+    def is_set(self) -> bool: ...
 
 
 def longest_window(config: Config) -> int:
@@ -179,7 +185,7 @@ class Watcher:
             self.streams = set(self.receiver.streams)
         self._refresh_watchlist(force=True)
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: Stopping) -> None:
         """Cycle until ``stop`` is set, then flush (the caller prints the summary)."""
         interval = self.settings.batch_seconds
         while not stop.is_set():
@@ -194,11 +200,11 @@ class Watcher:
             self._pause(interval - (self.clock() - began), stop)
         self.finish()
 
-    def _pause(self, seconds: float, stop: threading.Event) -> None:
+    def _pause(self, seconds: float, stop: Stopping) -> None:
         """Wait ``seconds``, or less if woken (enough lines arrived) or stopped.
 
         ``stop`` is looked at every ``STOP_POLL_SECONDS``: the signal handler
-        that sets it may not set ``wake`` too (see ``cli.stopper``).
+        that sets it may take no lock, so it wakes nothing (see ``cli.StopFlag``).
         """
         end = time.monotonic() + seconds
         while not stop.is_set():
