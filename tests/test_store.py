@@ -6,6 +6,9 @@ import copy
 import datetime as dt
 import re
 import sqlite3
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy.exc import OperationalError
 
+import reconwatch.store as store_module
 from pg import postgres_server
 from reconwatch.store import HEAD_REVISION, MIGRATIONS, CaseStore, StoreError, count_episodes
 from reconwatch.store.models import Base
@@ -108,20 +113,30 @@ def schema_of(url: str) -> dict[str, Any]:
     return {"tables": tables, "versions": [tuple(row) for row in versions]}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def two_empty(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
-    """URLs of two empty databases on one server kind."""
+def empty_databases(request: pytest.FixtureRequest, tmp_path: Path, count: int) -> list[str]:
+    """URLs of ``count`` empty databases of the kind ``request.param`` names."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+        return [f"sqlite:///{tmp_path / f'{n}.db'}" for n in range(count)]
     url = make_url(request.getfixturevalue("pg_url"))
-    names = [f"rw_{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    names = [f"rw_{uuid.uuid4().hex[:12]}" for _ in range(count)]
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         for name in names:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    first, second = (url.set(database=name).render_as_string(False) for name in names)
+    return [url.set(database=name).render_as_string(False) for name in names]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_empty(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """URLs of two empty databases on one server kind."""
+    first, second = empty_databases(request, tmp_path, 2)
     return first, second
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def five_empty(request: pytest.FixtureRequest, tmp_path: Path) -> list[str]:
+    return empty_databases(request, tmp_path, 5)
 
 
 def test_migrations_create_exactly_the_models(two_empty: tuple[str, str]) -> None:
@@ -150,6 +165,56 @@ def test_a_new_store_is_what_the_migrations_make(two_empty: tuple[str, str]) -> 
         first = doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00")
         assert store.record([first], "run-1", 900) == {first["id"]: first["id"]}
         store.close()
+
+
+def test_an_interrupted_creation_leaves_an_empty_database(
+    two_empty: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Killed, or the disk full, after the tables and before the version row:
+    # nothing is left, and the next open creates the store.
+    url, _ = two_empty
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise OperationalError("CREATE TABLE alembic_version", {}, Exception("disk full"))
+
+    monkeypatch.setattr(store_module.ALEMBIC_VERSION, "create", interrupted)
+    with pytest.raises(StoreError, match="disk full"):
+        CaseStore(url)
+    monkeypatch.undo()
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert inspect(connection).get_table_names() == []
+    engine.dispose()
+    CaseStore(url).close()
+    assert schema_of(url)["versions"] == [(HEAD_REVISION,)]
+
+
+OPEN_AT = """
+import sys, time
+from reconwatch.store import CaseStore
+url, start = sys.argv[1], float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+CaseStore(url).close()
+"""
+
+
+def test_processes_opening_one_new_store_at_once_all_succeed(five_empty: list[str]) -> None:
+    # A hunt and the web UI started together on a new store: one creates it,
+    # the others wait for its lock and find it made (both used to try).
+    for url in five_empty:
+        start = time.time() + 1.5
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT, url, str(start)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        outputs = [child.communicate(timeout=120)[0] for child in children]
+        assert [child.returncode for child in children] == [0, 0, 0], outputs
+        assert schema_of(url)["versions"] == [(HEAD_REVISION,)]
 
 
 def test_a_database_with_other_tables_keeps_them(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """The case store: cases kept across hunts, with history and the analysts' decisions.
 
 SQLite file by default (``sqlite:///reconwatch.db``), PostgreSQL by URL
-(``postgresql+psycopg://user@host/db``). The schema is created and upgraded by
-Alembic migrations shipped in the package, so an existing store follows the
-code forward.
+(``postgresql+psycopg://user@host/db``). The schema is upgraded by Alembic
+migrations shipped in the package, so an existing store follows the code
+forward; an empty database gets the newest schema at once.
 
 What a hunt does with it (``CaseStore.record``):
 
@@ -55,9 +55,12 @@ from reconwatch.store.models import Action, Base, CaseSource, Sighting, StoredCa
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration's revision (the suite checks it is Alembic's head). A
-#: store already there is opened without Alembic, which takes a third of a
-#: second to import and load its scripts: ``cases list`` should answer at once.
+#: store already there, or a new one, is opened without Alembic, which takes
+#: a tenth to a third of a second to import and load its scripts: ``cases
+#: list`` should answer at once.
 HEAD_REVISION: Final = "0002"
+#: PostgreSQL advisory lock taken while a new store is created (any constant).
+STORE_LOCK: Final = 0x7265636F6E  # "recon"
 #: Alembic's version table as Alembic creates it (its name for the key too).
 ALEMBIC_VERSION: Final = Table(
     "alembic_version",
@@ -273,8 +276,22 @@ class CaseStore:
         version row of the newest migration at once: what the migrations would
         make (the suite compares the two), without importing Alembic, which
         costs a tenth of a second (mako, pygments) on every new store -- every
-        hunt into a new OUT folder. False (nothing done) for any other database."""
+        hunt into a new OUT folder. False (nothing done) for any other database.
+
+        One transaction, holding the database's write lock from the start: two
+        processes opening one new store (a hunt and the web UI) do not both
+        create it, and an interrupted creation leaves an empty database, not
+        tables without a version. A migration that inserts rows must insert
+        them here too (none does yet).
+        """
         with self.engine.begin() as connection:
+            dialect = connection.dialect.name
+            if dialect == "sqlite":
+                # The driver sends no BEGIN before DDL: without this, each
+                # statement below would be committed on its own.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            elif dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORE_LOCK})
             if inspect(connection).get_table_names():
                 return False
             Base.metadata.create_all(connection)
