@@ -57,8 +57,13 @@
 
 #include <stdint.h>
 #include <string.h>
-#ifdef __SSE2__
+/* SSE2: GCC and Clang say so; MSVC has it on every x64 build. */
+#if defined(__SSE2__) || defined(_M_X64)
+#define HAVE_SSE2 1
 #include <emmintrin.h>
+#endif
+#ifdef _MSC_VER
+#include <intrin.h>
 #endif
 
 enum {
@@ -247,6 +252,17 @@ static void scan_envelope(const unsigned char *s, size_t begin, size_t end, Span
     spans[F_HEAD] = (Span){head, head_stop};
 }
 
+/* The index of ``mask``'s lowest set bit (``mask`` is not 0). */
+static inline size_t lowest_bit(unsigned mask) {
+#ifdef _MSC_VER
+    unsigned long index;
+    _BitScanForward(&index, mask);
+    return (size_t)index;
+#else
+    return (size_t)__builtin_ctz(mask);
+#endif
+}
+
 static inline int is_candidate_letter(unsigned char c) {
     return c == 'S' || c == 'T' || c == 'H' || c == 'P' || c == 'W';
 }
@@ -260,7 +276,7 @@ static inline int is_candidate_letter(unsigned char c) {
 static inline unsigned candidates(const unsigned char *s, size_t base, size_t end, size_t limit,
                                   int portable) {
     unsigned mask = 0;
-#ifdef __SSE2__
+#ifdef HAVE_SSE2
     if (!portable && base + 17 <= limit) {
         __m128i here = _mm_loadu_si128((const __m128i *)(s + base));
         __m128i next = _mm_loadu_si128((const __m128i *)(s + base + 1));
@@ -271,7 +287,9 @@ static inline unsigned candidates(const unsigned char *s, size_t base, size_t en
         letter = _mm_or_si128(letter, _mm_cmpeq_epi8(next, _mm_set1_epi8('W')));
         __m128i space = _mm_cmpeq_epi8(here, _mm_set1_epi8(' '));
         mask = (unsigned)_mm_movemask_epi8(_mm_and_si128(space, letter));
-        if (end - base < 17) mask &= (1u << (end - base - 1)) - 1; /* the letter in the line */
+        /* Only letters inside the line (every key's test stops at the line's
+         * end as well: this keeps the next line's bytes out of the dispatch). */
+        if (end - base < 17) mask &= (1u << (end - base - 1)) - 1;
         return mask;
     }
 #else
@@ -295,7 +313,7 @@ static void scan_line(const unsigned char *s, size_t begin, size_t end, size_t l
     for (size_t base = begin; base < end; base += 16) {
         unsigned mask = candidates(s, base, end, limit, portable);
         while (mask) {
-            p = base + (size_t)__builtin_ctz(mask);
+            p = base + lowest_bit(mask);
             mask &= mask - 1;
             switch (s[p + 1]) { /* each pattern's letter after the space */
             case 'S':
