@@ -293,32 +293,25 @@ class SyslogEnvelope:
         """
         months = result.column(MONTH).combine_chunks()
         # Most batches are RFC 3164 throughout (a firewall's kernel log): then
-        # every stamp is resolved here, and nothing needs picking out or merging.
-        everyone = months.null_count == 0 and len(months) > 0
-        if everyone:
-            stamps = pa.table(
-                {
-                    "pos": np.arange(len(months)),
-                    "log_line": result.column("log_line"),
-                    "month": months,
-                    "day": result.column(DAY),
-                    "tod": result.column(TOD),
-                }
-            )
-        else:
-            has_month = pc.is_valid(months)
-            times = result.column(TIME).combine_chunks().cast(pa.timestamp("us"))
-            if not pc.any(has_month).as_py():
-                return times
-            stamps = pa.table(
-                {
-                    "pos": pc.indices_nonzero(has_month),
-                    "log_line": pc.filter(result.column("log_line"), has_month),
-                    "month": pc.filter(months, has_month),
-                    "day": pc.filter(result.column(DAY), has_month),
-                    "tod": pc.filter(result.column(TOD), has_month),
-                }
-            )
+        # every stamp is resolved here, and nothing is picked out or merged back.
+        has_month = None if len(months) and months.null_count == 0 else pc.is_valid(months)
+        if has_month is not None and not pc.any(has_month).as_py():
+            return self._zoned_times(result)
+
+        def picked(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+            return column if has_month is None else pc.filter(column, has_month)
+
+        stamps = pa.table(
+            {
+                "pos": np.arange(len(months))
+                if has_month is None
+                else pc.indices_nonzero(has_month),
+                "log_line": picked(result.column("log_line")),
+                "month": picked(months),
+                "day": picked(result.column(DAY)),
+                "tod": picked(result.column(TOD)),
+            }
+        )
         if not ascending(stamps.column("log_line")):
             stamps = stamps.sort_by("log_line")
         month = stamps.column("month").combine_chunks()
@@ -363,9 +356,14 @@ class SyslogEnvelope:
         positions = stamps.column("pos")
         if not ascending(positions):
             utc = pc.take(utc, pc.sort_indices(positions))
-        if everyone:
+        if has_month is None:
             return utc
-        return pc.replace_with_mask(times, has_month, utc)
+        return pc.replace_with_mask(self._zoned_times(result), has_month, utc)
+
+    @staticmethod
+    def _zoned_times(result: pa.Table) -> pa.Array:
+        """The times ``select_sql`` gave the stamps that carry their zone (UTC)."""
+        return result.column(TIME).combine_chunks().cast(pa.timestamp("us"))
 
     @property
     def _to_utc(self) -> str:
