@@ -259,6 +259,7 @@ def test_windows_must_nest() -> None:
 def test_family_registry_is_merged_with_configs_and_techniques() -> None:
     assert list(DETECTIONS) == [
         "distributed_scan",
+        "ipv6_prefix_scan",
         "slow_scan",
         "dark_space_probe",
         "traffic_spike",
@@ -270,6 +271,7 @@ def test_family_registry_is_merged_with_configs_and_techniques() -> None:
         assert detection.description and "\n" not in detection.description
     assert {name: d.technique for name, d in DETECTIONS.items()} == {
         "distributed_scan": "T1595.001",
+        "ipv6_prefix_scan": "T1595.001",
         "slow_scan": "T1595.001",
         "dark_space_probe": "T1595.001",
         "traffic_spike": "T1590.005",

@@ -344,6 +344,28 @@ class BlockScanConfig(Section):
     min_pairs: int = Field(40, ge=2)
 
 
+class Ipv6PrefixScanConfig(Section):
+    """Addresses of one IPv6 /64 splitting a port scan between them.
+
+    A host owns its whole /64 (SLAAC, privacy addresses) and may send every
+    probe from a new address of it, so no address ever reaches a per-source
+    threshold. The /64 is taken as one actor and judged by the port-scan
+    thresholds above, all per ``window_seconds`` (300 s) of failed attempts:
+    ``min_ports`` (16) ports of one host (vertical), ``min_hosts`` (26) hosts
+    on one port (horizontal), or ``min_block_hosts`` (5) hosts,
+    ``min_block_ports`` (5) ports and ``min_block_pairs`` (40) host:port pairs
+    (block), from at least ``min_sources`` (2) of its addresses.
+    """
+
+    window_seconds: int = Field(300, gt=0)
+    min_sources: int = Field(2, ge=2)
+    min_ports: int = Field(16, ge=2)
+    min_hosts: int = Field(26, ge=2)
+    min_block_hosts: int = Field(5, ge=2)
+    min_block_ports: int = Field(5, ge=2)
+    min_block_pairs: int = Field(40, ge=2)
+
+
 class FlagScanConfig(Section):
     """Packets whose TCP flags no normal stack sends first (FIN, NULL, XMAS).
 
@@ -768,6 +790,7 @@ class DetectConfig(Section):
     flag_scan: FlagScanConfig = FlagScanConfig()
     trw: TRWConfig = TRWConfig()
     distributed_scan: DistributedScanConfig = DistributedScanConfig()
+    ipv6_prefix_scan: Ipv6PrefixScanConfig = Ipv6PrefixScanConfig()
     slow_scan: SlowScanConfig = SlowScanConfig()
     dark_space_probe: DarkSpaceConfig = DarkSpaceConfig()
     traffic_spike: TrafficSpikeConfig = TrafficSpikeConfig()

@@ -37,7 +37,7 @@ QUESTIONS = (
 #: Detections that are scanning evidence for the "repeated scanning" criterion:
 #: every detection whose finding says the source itself went looking. Port
 #: and packet scans (vertical, horizontal, block, flag, TRW, distributed,
-#: slow, dark space), IDS scan signatures and honeypot touches; DNS
+#: IPv6 /64 rotation, slow, dark space), IDS scan signatures and honeypot touches; DNS
 #: enumeration (subdomain and SRV brute force, PTR sweeps, zone transfers,
 #: CHAOS fingerprinting, ANY floods, internal names asked from outside); web
 #: reconnaissance (wordlist scans, scanner user agents, secret/admin path
@@ -54,7 +54,8 @@ SCAN_DETECTIONS = frozenset(
     {
         # packets
         "vertical_scan", "horizontal_scan", "block_scan", "flag_scan", "trw_scan",
-        "distributed_scan", "slow_scan", "dark_space_probe", "ids_scan_alert",
+        "distributed_scan", "ipv6_prefix_scan", "slow_scan", "dark_space_probe",
+        "ids_scan_alert",
         "honeypot_touch",
         # DNS enumeration
         "dns_bruteforce", "ptr_sweep", "zone_transfer", "dns_chaos_probe", "dns_any_flood",

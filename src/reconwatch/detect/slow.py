@@ -74,6 +74,7 @@ from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, SORT_KEYS, Detection
 from reconwatch.detect.campaign import DISTRIBUTED, distributed_least_events, distributed_scan
 from reconwatch.detect.darkspace import DARK_SPACE, dark_least_events, dark_space_probe
 from reconwatch.detect.portscan import FINDING_TYPES, as_findings, busy_sources, failed_probes
+from reconwatch.detect.prefix import PREFIX_SCAN, ipv6_prefix_scan
 from reconwatch.detect.volume import TRAFFIC_SPIKE, traffic_least_events, traffic_spike
 from reconwatch.engine import TableParts, record_batches
 from reconwatch.schema import TIMESTAMP, conform
@@ -520,6 +521,12 @@ DETECTIONS: Final[dict[str, Detection]] = {
         "several sources splitting one sweep of a /24 between them (coordinated scan)",
         SCANNING_IP_BLOCKS,
         least_events=distributed_least_events,
+    ),
+    PREFIX_SCAN: Detection(
+        ipv6_prefix_scan,
+        "ipv6_prefix_scan",
+        "addresses of one IPv6 /64 splitting a port scan between them (address rotation)",
+        SCANNING_IP_BLOCKS,
     ),
     SLOW: Detection(
         slow_scan,

@@ -311,6 +311,7 @@ UNSUPPORTED: Final[dict[str, str]] = {
     "trw_scan": "a sequential likelihood-ratio test over first contacts, not a count",
     "flag_scan": "needs the TCP flags of each packet, which the Sigma taxonomy has no field for",
     "distributed_scan": "splits one sweep between several sources (set logic across groups)",
+    "ipv6_prefix_scan": "groups sources by their IPv6 /64, which no Sigma field or modifier gives",
     "slow_scan": "a day-long pair count kept under every fast threshold, with state across hunts",
     "dark_space_probe": "depends on the site's dark-space map learned from traffic",
     "traffic_spike": "compares each source with its own median baseline",
