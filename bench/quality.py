@@ -7,9 +7,10 @@ sample's ``reconwatch.yaml``) and scores the cases against ``truth.json``:
 
 - per actor type: recall (an actor is found when its source has a case
   holding every expected detection, and what the truth asks beyond
-  detections holds: a coordinated scan's members are found when one campaign
-  case lists exactly them -- ``distributed_scan`` lives there, their other
-  detections in their own cases --, an expected tool hint is on the source's
+  detections holds: a coordinated scan's or a rotating IPv6 scan's members
+  are found when one campaign case lists exactly them -- ``distributed_scan``
+  and ``ipv6_prefix_scan`` live there, their other detections in their own
+  cases --, an expected tool hint is on the source's
   case, a recon chain's one case holds DNS, network and web findings and
   links the addresses its DNS answered to the ones it probed,
   ``resolved_then_probed``); escalation is right when every case listing the
@@ -61,6 +62,7 @@ from reconwatch.cases import Case, Finding
 from reconwatch.cli import SAMPLE_DIRS
 from reconwatch.config import Config, TRWConfig, load_config
 from reconwatch.detect.campaign import DISTRIBUTED
+from reconwatch.detect.prefix import PREFIX_SCAN
 from reconwatch.detect.scantype import STEALTH_TYPES, probe_type
 from reconwatch.engine import Engine
 from reconwatch.generate import ALL_FAMILIES, ActorTruth, GroundTruth, generate_sample
@@ -96,6 +98,9 @@ def _cases_by_source(cases: Sequence[Case]) -> dict[str, Case]:
     return {s: c for c in cases for s in c.sources}
 
 
+#: Detections whose findings make a campaign case, not the member's own.
+CAMPAIGN_DETECTIONS = frozenset({DISTRIBUTED, PREFIX_SCAN})
+
 #: Lake tables a recon chain's case must draw findings from (its timeline).
 CHAIN_TABLES = ("dns", "network", "http")
 
@@ -110,10 +115,11 @@ def _beyond_detections(
     if actor.campaign:
         members = set(truth.campaign_members(actor.campaign))
         listing = [c for c in campaigns if actor.address in c.sources]
-        ok = any(set(c.sources) == members and DISTRIBUTED in c.detections for c in listing)
+        grouped = expected & CAMPAIGN_DETECTIONS
+        ok = any(set(c.sources) == members and grouped <= set(c.detections) for c in listing)
         got = "; ".join(f"campaign case of {len(c.sources)} sources" for c in listing)
         checks.append((f"one campaign case listing its {len(members)} members", got or "none", ok))
-        expected.discard(DISTRIBUTED)
+        expected -= grouped
     if actor.tools:
         tools = [str(t["tool"]) for t in own.activity.tools] if own else []
         ok = set(actor.tools) <= set(tools)

@@ -27,7 +27,8 @@ def test_quality_bench_scores_the_labelled_corpus() -> None:
     """bench/quality.py at a small size: its tables, and what they measured.
 
     Recall is 1.0 for every actor type (a coordinated scan's members in one
-    campaign case, zmap's tool hint, the recon chain's cross-log case too),
+    campaign case, a rotating IPv6 scan's in one too, zmap's tool hint, the
+    recon chain's cross-log case too),
     no background source gets a case,
     no benign look-alike does (the internal vulnerability scanner gets its
     internal case), and TRW flags every scanner within 5 failed first
@@ -41,12 +42,16 @@ def test_quality_bench_scores_the_labelled_corpus() -> None:
     assert out.returncode == 0, out.stdout + out.stderr  # --strict: every target met
     text = out.stdout
     kinds = _section(text, "Recall per actor type")
-    assert len(kinds) == 26 and {r[3] for r in kinds} == {"1.00"}, kinds
-    # Escalated exactly as truth.json says: one actor per type, six campaign members.
-    assert {(r[0], r[1]) for r in kinds if r[1] != "1"} == {("scan_campaign", "6")}, kinds
+    assert len(kinds) == 27 and {r[3] for r in kinds} == {"1.00"}, kinds
+    # Escalated exactly as truth.json says: one actor per type, six campaign
+    # members, the rotating IPv6 scan's 40 addresses.
+    assert {(r[0], r[1]) for r in kinds if r[1] != "1"} == {
+        ("scan_campaign", "6"),
+        ("ipv6_rotation", "40"),
+    }, kinds
     assert all(r[4] == f"{r[1]}/{r[1]}" for r in kinds), kinds
     links = {r[0]: r[2:] for r in _section(text, "Campaigns, tool hints and cross-log links")}
-    assert set(links) == {"recon_chain", "scan_campaign", "zmap_scanner"}, links
+    assert set(links) == {"recon_chain", "scan_campaign", "zmap_scanner", "ipv6_rotation"}, links
     assert {ok for *_, ok in links.values()} == {"yes"}, links
     lookalikes = {(r[0], r[1]): r[3:] for r in _section(text, "Benign look-alikes")}
     assert {kind for kind, _ in lookalikes} == LOOKALIKE_KINDS and len(lookalikes) == 10

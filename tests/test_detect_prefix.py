@@ -12,14 +12,16 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
 from conftest import BASE_TIME, network_rows
 from reconwatch.cases import build_cases
-from reconwatch.config import DetectConfig, EngineConfig, Ipv6PrefixScanConfig
+from reconwatch.config import DetectConfig, EngineConfig, Ipv6PrefixScanConfig, SiteConfig
 from reconwatch.detect import run_detections
-from reconwatch.detect.prefix import ipv6_net64, ipv6_prefix_scan
+from reconwatch.detect.prefix import ipv6_net64, ipv6_prefix_scan, key_in_networks, net64_groups
 from reconwatch.engine import Engine
 from reconwatch.lake import Lake
+from reconwatch.report.console import print_cases
 
 PREFIX = "2001:db8:77:1"
 NETWORK = f"{PREFIX}::/64"
@@ -33,6 +35,16 @@ def at(seconds: float) -> dt.datetime:
 
 def table(rows: list[dict[str, Any]]) -> ibis.Table:
     return ibis.memtable(network_rows(rows))
+
+
+def scan(
+    rows: list[dict[str, Any]],
+    cfg: Ipv6PrefixScanConfig | None = None,
+    site: SiteConfig | None = None,
+) -> list[dict[str, Any]]:
+    """The detection's findings over ``rows``, sorted."""
+    expr = ipv6_prefix_scan(table(rows), cfg or Ipv6PrefixScanConfig(), site or SiteConfig())
+    return findings(expr)
 
 
 def findings(expr: ibis.Table) -> list[dict[str, Any]]:
@@ -94,9 +106,68 @@ def test_net64_is_what_ipaddress_says(hextets: list[list[int]]) -> None:
         assert net64(addresses) == [expected_net64(a) for a in addresses]
 
 
+def canonical(hextets: list[int]) -> str | None:
+    """Canonical text of eight hextets; None for an IPv4-mapped address
+    (the lake holds those as IPv4)."""
+    address = ipaddress.IPv6Address(":".join(f"{h:x}" for h in hextets))
+    return None if address.ipv4_mapped is not None else str(address)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(HEXTET, min_size=8, max_size=8), min_size=1, max_size=20),
+    st.lists(
+        st.tuples(st.lists(HEXTET, min_size=8, max_size=8), st.integers(0, 128)),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_key_in_networks_is_overlap_of_the_64(
+    hextets: list[list[int]], ranges: list[tuple[list[int], int]]
+) -> None:
+    addresses = [a for a in map(canonical, hextets) if a is not None]
+    networks = [
+        ipaddress.IPv6Network(
+            (ipaddress.IPv6Address(":".join(f"{h:x}" for h in groups)), bits), strict=False
+        )
+        for groups, bits in ranges
+    ]
+    if not addresses:
+        return
+    ips = ibis.memtable(pa.table({"ip": addresses}))
+    keyed = ips.mutate(key=net64_groups(ips.ip))
+    got = keyed.select(hit=key_in_networks(keyed.key, networks)).to_pyarrow().column(0)
+    expected = [
+        any(ipaddress.IPv6Network(f"{a}/64", strict=False).overlaps(n) for n in networks)
+        for a in addresses
+    ]
+    assert got.to_pylist() == expected
+
+
+@pytest.mark.parametrize(
+    ("network", "inside", "outside"),
+    [
+        ("fe80::/10", ["fe80::1", "fe9a::1", "febf:ffff::1"], ["fec0::1", "fe7f::1", "fe8::1"]),
+        ("fc00::/7", ["fc00::1", "fd12:3456::1"], ["fe00::1", "fbff::1", "fc::1"]),
+        ("2001:db8::/29", ["2001:db8::1", "2001:dbf:ffff::1"], ["2001:dc0::1", "2001:db7::1"]),
+        ("2001::/32", ["2001:0:4136:e378::1", "2001::1"], ["2001:1::1", "2002::1"]),
+        ("64:ff9b::/96", ["64:ff9b::c000:201", "64:ff9b::1:0:1"], ["64:ff9b:1::1"]),
+        ("::/64", ["::1", "::ffff:0:c000:201", "::1:0:0:1"], ["0:0:0:1::1", "1::"]),
+    ],
+)
+def test_key_in_networks_on_partial_hextets(
+    network: str, inside: list[str], outside: list[str]
+) -> None:
+    ips = ibis.memtable(pa.table({"ip": inside + outside}))
+    keyed = ips.mutate(key=net64_groups(ips.ip))
+    test = key_in_networks(keyed.key, [ipaddress.IPv6Network(network)])
+    got = keyed.select(hit=test).to_pyarrow().column(0).to_pylist()
+    assert got == [True] * len(inside) + [False] * len(outside)
+
+
 def test_a_vertical_scan_from_forty_addresses_is_one_actor() -> None:
     rows = rotating(vertical(40))
-    result = findings(ipv6_prefix_scan(table(rows), Ipv6PrefixScanConfig()))
+    result = scan(rows, Ipv6PrefixScanConfig())
     assert len(result) == 40
     assert {f["label"] for f in result} == {LABEL}
     assert {f["source_ip"] for f in result} == {row["source_ip"] for row in rows}
@@ -122,50 +193,66 @@ def test_each_threshold_of_the_port_scans_applies_to_the_prefix() -> None:
         ),
     }
     for name, (enough, short) in cases.items():
-        assert findings(ipv6_prefix_scan(table(rotating(enough)), cfg)), name
-        assert not findings(ipv6_prefix_scan(table(rotating(short)), cfg)), name
+        assert scan(rotating(enough), cfg), name
+        assert not scan(rotating(short), cfg), name
 
 
-def test_one_address_alone_is_the_per_source_detections_business() -> None:
-    rows = [{**row, "source_ip": f"{PREFIX}::9"} for row in rotating(vertical(40))]
-    assert not findings(ipv6_prefix_scan(table(rows), Ipv6PrefixScanConfig()))
-    # A second address of the /64, an hour later: not in the scan's windows.
-    later = [*rows, {**rows[0], "source_ip": f"{PREFIX}::a", "seconds": 3600}]
-    assert not findings(ipv6_prefix_scan(table(later), Ipv6PrefixScanConfig()))
-    two = [*rows[:-1], {**rows[-1], "source_ip": f"{PREFIX}::a"}]
-    assert not findings(ipv6_prefix_scan(table(two), Ipv6PrefixScanConfig(min_sources=3)))
-    assert {
-        f["source_ip"] for f in findings(ipv6_prefix_scan(table(two), Ipv6PrefixScanConfig()))
-    } == {
-        f"{PREFIX}::9",
-        f"{PREFIX}::a",
-    }
+def test_an_address_scanning_alone_is_the_per_source_detections_business() -> None:
+    lone = [{**row, "source_ip": f"{PREFIX}::9"} for row in rotating(vertical(40))]
+    assert not scan(lone)
+    # A neighbour's stray packet in the scan's window makes no rotation ...
+    stray = {**lone[0], "source_ip": f"{PREFIX}::a", "destination_port": 25, "seconds": 5}
+    assert not scan([*lone, stray])
+    # ... nor do the lone scanner's later probes, under every limit, with the
+    # neighbour's: 10 + 10 ports, but the first address is a scanner of its own.
+    later = [{**row, "seconds": row["seconds"] + 900} for row in lone[:10]]
+    later += [{**row, "source_ip": f"{PREFIX}::a", "seconds": 900} for row in lone[10:20]]
+    assert not scan([*lone, *later])
+    # Two addresses sharing the scan, neither at a limit alone: one rotation.
+    shared = [{**row, "source_ip": f"{PREFIX}::{n % 2 + 1}"} for n, row in enumerate(lone[:30])]
+    assert {f["source_ip"] for f in scan(shared)} == {f"{PREFIX}::1", f"{PREFIX}::2"}
+    assert not scan(shared, Ipv6PrefixScanConfig(min_sources=3))
+
+
+def test_our_own_networks_and_shared_prefixes_are_no_actor() -> None:
+    # An office LAN's /64 (ours) whose outbound probes the firewall drops.
+    ours = rotating(vertical(40), prefix="2001:db8:100:10")
+    assert scan(ours)
+    assert not scan(ours, site=SiteConfig(home_networks=["2001:db8:100::/48"]))
+    # NAT64: the IPv4 internet behind one /64; Teredo; link-local; SIIT.
+    for prefix in ("64:ff9b:0:0", "2001:0:4136:e378", "fe80:0:0:0", "0:0:0:0"):
+        rows = rotating(vertical(40), prefix=prefix)
+        assert not scan(rows), prefix
+        assert scan(rows, Ipv6PrefixScanConfig(shared_ranges=[])), prefix
+    # A site's own NAT64 prefix, narrower than a /64, stands for its /64.
+    mine = rotating(vertical(40), prefix="2001:db8:64:0")
+    assert not scan(mine, Ipv6PrefixScanConfig(shared_ranges=["2001:db8:64::/96"]))
 
 
 def test_neighbouring_prefixes_ipv4_and_successes_do_not_add_up() -> None:
     cfg = Ipv6PrefixScanConfig()
     # Ten ports from each of two /64s of one /48: 20 together, under 16 each.
     split = rotating(vertical(10)) + rotating(vertical(20)[10:], prefix="2001:db8:77:2")
-    assert not findings(ipv6_prefix_scan(table(split), cfg))
+    assert not scan(split, cfg)
     ipv4 = [
         {**row, "source_ip": f"198.51.100.{n + 1}", "destination_ip": "203.0.113.5"}
         for n, row in enumerate(rotating(vertical(40)))
     ]
-    assert not findings(ipv6_prefix_scan(table(ipv4), cfg))
+    assert not scan(ipv4, cfg)
     answered = [{**row, "connection_outcome": "succeeded"} for row in rotating(vertical(40))]
-    assert not findings(ipv6_prefix_scan(table(answered), cfg))
+    assert not scan(answered, cfg)
 
 
 def test_a_busy_lan_is_no_scan() -> None:
     """Two hundred addresses of one office /64 failing to reach two services."""
     probes = [(WEB, 443), ("2001:db8:100::25", 25)] * 100
-    assert not findings(ipv6_prefix_scan(table(rotating(probes)), Ipv6PrefixScanConfig()))
+    assert not scan(rotating(probes), Ipv6PrefixScanConfig())
 
 
 def test_a_scan_straddling_a_window_boundary_is_found_once() -> None:
     # 20 ports from 280 s to 318 s: 10 + 10 on grid A, all 20 in grid B's 150-450 s.
     rows = rotating(vertical(20), offset=280)
-    result = findings(ipv6_prefix_scan(table(rows), Ipv6PrefixScanConfig()))
+    result = scan(rows, Ipv6PrefixScanConfig())
     assert {f["window_start"] for f in result} == {at(150)}
     assert len(result) == 20
 
@@ -175,7 +262,7 @@ def test_a_long_scan_is_one_actor_over_its_windows() -> None:
     rows = []
     for w in range(3):
         rows += rotating(vertical(16), offset=300 * w + 10)
-    result = findings(ipv6_prefix_scan(table(rows), Ipv6PrefixScanConfig()))
+    result = scan(rows, Ipv6PrefixScanConfig())
     assert {f["window_start"] for f in result} == {at(0), at(300), at(600)}
     assert {f["label"] for f in result} == {LABEL}
 
@@ -189,21 +276,36 @@ def test_the_members_make_one_case() -> None:
     assert sorted(case.sources) == sorted(row["source_ip"] for row in rows)
     assert (case.activity.port_count, case.activity.target_count) == (30, 1)
     assert case.activity.events == 30
+    # Shown as the /64 it is, not as one address of it.
+    assert case.network == NETWORK
+    assert f"one of {NETWORK}, whose addresses probed 30 host:port pairs" in (
+        case.findings[0].describe()
+    )
+    console = Console(record=True, width=160)
+    print_cases(console, [case])
+    assert f"{NETWORK} (30 addresses)" in console.export_text()
 
 
 def test_identical_on_spark(tmp_path: Path) -> None:
     rows = rotating(vertical(20), offset=280) + rotating(
         [(f"2001:db8:100::{h:x}", 22) for h in range(1, 30)], prefix="::1:2", offset=900
     )
+    # Left out on both engines: a lone scanner with a neighbour's stray
+    # packet, a NAT64 /64, and a /64 of ours.
+    lone = [{**row, "source_ip": "2001:db8:5::9"} for row in rotating(vertical(40))]
+    rows += [*lone, {**lone[0], "source_ip": "2001:db8:5::a", "destination_port": 25}]
+    rows += rotating(vertical(40), prefix="64:ff9b:0:0", offset=1800)
+    rows += rotating(vertical(40), prefix="2001:db8:100:10", offset=2400)
     lake = Lake(tmp_path / "lake")
     lake.write("network", network_rows(rows), "rotation")
     duck = Engine(lake)
     spark = Engine(lake, EngineConfig(kind="spark", spark_master="local[2]"))
     try:
         names = ["ipv6_prefix_scan"]
-        expected = run_detections(duck.tables(), DetectConfig(), names)
+        site = SiteConfig(home_networks=["2001:db8:100::/48"])
+        expected = run_detections(duck.tables(), DetectConfig(), names, site)
         assert set(expected.column("label").to_pylist()) == {LABEL, "campaign:ipv6@0:0:1:2::/64"}
-        assert run_detections(spark.tables(), DetectConfig(), names).equals(expected)
+        assert run_detections(spark.tables(), DetectConfig(), names, site).equals(expected)
         sources = spark.table("network").select("source_ip").distinct()
         nets = sources.mutate(net=ipv6_net64(sources.source_ip)).to_pyarrow().to_pylist()
         assert {r["net"] for r in nets} == {expected_net64(r["source_ip"]) for r in nets}

@@ -11,7 +11,13 @@ import pyarrow.compute as pc
 import pytest
 
 from conftest import BASE_TIME, network_rows, spark_sql_options
-from reconwatch.config import DarkSpaceConfig, DetectConfig, EngineConfig, SlowScanConfig
+from reconwatch.config import (
+    DarkSpaceConfig,
+    DetectConfig,
+    EngineConfig,
+    SiteConfig,
+    SlowScanConfig,
+)
 from reconwatch.detect import DETECTIONS as ALL_DETECTIONS
 from reconwatch.detect import run_detections
 from reconwatch.detect.darkspace import dark_space_probe
@@ -289,7 +295,8 @@ def spark_sql(expr: ibis.Table, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_each_detection_compiles_for_spark(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     detection = DETECTIONS[name]
     cfg = getattr(DetectConfig(), detection.config)
-    sql = spark_sql(detection.function(table(mixed_day()), cfg), monkeypatch)
+    options = {"site": SiteConfig(home_networks=["2001:db8:100::/48"])} if detection.site else {}
+    sql = spark_sql(detection.function(table(mixed_day()), cfg, **options), monkeypatch)
     assert "SELECT" in sql
     # The portable subset: no regex functions, no engine-specific percentiles.
     for banned in ("REGEXP", "RLIKE", "PERCENTILE", "MEDIAN(", "APPROX_"):

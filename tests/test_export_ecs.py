@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from export_helpers import HOSTILE_ACTOR, INTEL_SOURCE, case_by_source, edge_document, hunted, write
 from reconwatch.export.cli import export
-from reconwatch.export.ecs import ECS_FIELDS, alerts, export_ecs
+from reconwatch.export.ecs import ECS_FIELDS, RELATED_SOURCES, alerts, export_ecs
 
 __all__ = ["hunted"]
 
@@ -134,6 +134,31 @@ def test_campaign_gives_one_alert_per_source_with_geo(hunted: dict[str, Any]) ->
     assert [d["labels"]["blocked"] for d in campaign][-1] == "false"  # the refused member
     (v6,) = [d for _, d in pairs if d["event"]["id"] == "RW-20260930-ipv6"]
     assert v6["source"]["ip"] == "2001:db8:ffff:7::99"
+
+
+def test_a_case_of_many_sources_grows_the_export_linearly(hunted: dict[str, Any]) -> None:
+    """A rotating IPv6 scanner decides how many sources its case has: each
+    alert names a bounded share of them, so the export grows with the sources,
+    not with their square."""
+
+    def exported(n: int) -> list[dict[str, Any]]:
+        document = edge_document(hunted)
+        case = document["cases"][0]
+        members = [f"2001:db8:77:1::{i + 1:x}" for i in range(n)]
+        case.update(sources=members, enrichment={}, campaign="campaign:ipv6@2001:db8:77:1::/64")
+        case["containment"]["refused"] = {}
+        document["cases"] = [case]
+        return [alert for _, alert in bulk(export_ecs(document))]
+
+    small, large = exported(50), exported(2000)
+    assert len(large) == 2000
+    assert {a["labels"]["blocked"] for a in large} == {"true"}
+    for alert in large:
+        check_ecs(alert)
+        sources = [ip for ip in alert["related"]["ip"] if ip.startswith("2001:db8:77:1::")]
+        assert sources[0] == alert["source"]["ip"] and len(sources) == RELATED_SOURCES + 1
+    per_alert = max(len(json.dumps(a)) for a in large)
+    assert per_alert <= max(len(json.dumps(a)) for a in small) + 100
 
 
 @pytest.mark.parametrize("bad", ["Upper", "a b", "_x", "a/b", ""])

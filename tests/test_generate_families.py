@@ -34,6 +34,7 @@ from reconwatch.generate import (
     generate_sample,
     min_sample_size,
 )
+from reconwatch.generate.actors import rotating_scan
 from reconwatch.generate.dns import ZONE_HOSTS, wordlist
 
 Sample = tuple[Path, GroundTruth]
@@ -110,19 +111,20 @@ def test_minimum_size_holds_every_actor(tmp_path: Path) -> None:
     assert min_sample_size() == MIN_SAMPLE_SIZE
     # The family actors' lines (2026 before the recon chain, SRV brute force,
     # vhost sweep, ANY flood and internal Host probe added 266, the WordPress
-    # plugin prober 12), and the 423
+    # plugin prober 12), and the 463
     # network lines of the actors planted with the families only (recon chain
-    # scan 53, campaign 6 x 14, traffic spike 160, zmap 126).
-    assert minimum == MIN_SAMPLE_SIZE + 423 + 2304
+    # scan 53, campaign 6 x 14, traffic spike 160, zmap 126, the rotating IPv6
+    # scan's 40 SYNs).
+    assert minimum == MIN_SAMPLE_SIZE + 463 + 2304
     truth = generate_sample(tmp_path / "a", size=minimum, families=ALL_FAMILIES)
     assert sum(truth.files.values()) == minimum
     family_files = (BIND_LOG, ZEEK_DNS_LOG, ACCESS_LOG, EVE_LOG, AUTH_LOG)
     actor_lines = sum(a.lines.get(f, 0) for a in truth.actors for f in family_files)
     assert actor_lines == sum(truth.files[f] for f in family_files) == 2304
-    added = {a.address for a in truth.actors[8:17]}
+    added = {a.address for a in truth.actors[8:ADDED_END]}
     network = sum(a.lines.get(f, 0) for a in truth.actors for f in (FIREWALL_LOG, ZEEK_CONN_LOG)
                   if a.address in added)  # fmt: skip
-    assert network == 423
+    assert network == 463
     with pytest.raises(ValueError, match=f"at least {minimum}"):
         generate_sample(tmp_path / "b", size=minimum - 1, families=ALL_FAMILIES)
 
@@ -168,6 +170,8 @@ EXPECTED_FAMILY_ACTORS = [
 ]
 CAMPAIGN = ("192.0.2.31", "192.0.2.57", "192.0.2.93", "198.51.100.131", "198.51.100.164",
             "198.51.100.227")  # fmt: skip
+#: The rotating IPv6 scan's members: 40 addresses of one /64, a port each.
+ROTATION = tuple(a.address for a in rotating_scan("2001:db8:ffff:9::/64", "::1", range(40), 0))
 #: Network actors planted only with the other families, after the demo's 8.
 EXPECTED_ADDED_NETWORK_ACTORS = [
     ("198.51.100.120", "recon_chain",
@@ -175,18 +179,31 @@ EXPECTED_ADDED_NETWORK_ACTORS = [
     *[(a, "scan_campaign", ("distributed_scan", "trw_scan"), False) for a in CAMPAIGN],
     ("198.51.100.140", "traffic_spike", ("traffic_spike",), False),
     ("198.51.100.190", "zmap_scanner", ("horizontal_scan", "trw_scan"), True),
+    *[(a, "ipv6_rotation", ("ipv6_prefix_scan",), False) for a in ROTATION],
 ]  # fmt: skip
+#: Where the actors of the other families start in the truth's list.
+ADDED_END = 8 + len(EXPECTED_ADDED_NETWORK_ACTORS)
 
 
 def test_truth_lists_the_family_actors_after_the_network_ones(sample: Sample) -> None:
     truth = sample[1]
-    got = [(a.address, a.kind, a.expected_detections, a.escalate) for a in truth.actors[17:]]
+    got = [(a.address, a.kind, a.expected_detections, a.escalate)
+           for a in truth.actors[ADDED_END:]]  # fmt: skip
     assert got == EXPECTED_FAMILY_ACTORS
-    added = [(a.address, a.kind, a.expected_detections, a.escalate) for a in truth.actors[8:17]]
+    added = [(a.address, a.kind, a.expected_detections, a.escalate)
+             for a in truth.actors[8:ADDED_END]]  # fmt: skip
     assert added == EXPECTED_ADDED_NETWORK_ACTORS
     # What the truth asks beyond detections: one campaign, a tool hint, a chain.
-    assert {a.campaign for a in truth.actors if a.campaign} == {"tcp/8080@203.0.113.0/24"}
+    assert {a.campaign for a in truth.actors if a.campaign} == {
+        "tcp/8080@203.0.113.0/24",
+        "ipv6@2001:db8:ffff:9::/64",
+    }
     assert truth.campaign_members("tcp/8080@203.0.113.0/24") == CAMPAIGN
+    assert truth.campaign_members("ipv6@2001:db8:ffff:9::/64") == ROTATION
+    assert len(set(ROTATION)) == 40
+    assert {str(ipaddress.IPv6Network(f"{a}/64", strict=False)) for a in ROTATION} == {
+        "2001:db8:ffff:9::/64"
+    }
     assert [(a.address, a.tools) for a in truth.actors if a.tools] == [
         ("198.51.100.190", ("zmap",))
     ]
@@ -205,7 +222,7 @@ def test_truth_lists_the_family_actors_after_the_network_ones(sample: Sample) ->
     assert "198.51.100.61" in truth.escalated
     assert not any(a.internal for a in truth.actors[8:])
     # One entry per source: family behaviours of a known source merge into it.
-    assert len({a.address for a in truth.actors}) == len(truth.actors) == 32
+    assert len({a.address for a in truth.actors}) == len(truth.actors) == 72
 
 
 def test_actor_line_counts_match_every_file(sample: Sample) -> None:
@@ -443,8 +460,8 @@ def test_web_background_looks_like_visitors(sample: Sample) -> None:
     actors = {a.address for a in sample[1].actors}
     background = [m for m in access(sample) if m["ip"] not in actors]
     actor_lines = sum(a.lines.get(ACCESS_LOG, 0) for a in sample[1].actors)
-    # int(0.12 x (20,000 - min_sample_size(ALL_FAMILIES) = 4,727)): the web share.
-    assert len(background) == sample[1].files[ACCESS_LOG] - actor_lines == 1832
+    # int(0.12 x (20,000 - min_sample_size(ALL_FAMILIES) = 4,767)): the web share.
+    assert len(background) == sample[1].files[ACCESS_LOG] - actor_lines == 1827
     statuses = Counter(m["status"] for m in background)
     assert statuses["200"] / len(background) > 0.7 and statuses["304"] > 0
     missing: dict[str, set[str]] = defaultdict(set)

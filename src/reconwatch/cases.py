@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from reconwatch.detect.ids import is_exploit
+from reconwatch.detect.prefix import LABEL_PREFIX as PREFIX_LABEL
 from reconwatch.detect.scantype import scan_types
 from reconwatch.detect.tools import hints_from_findings, hints_from_packets, packet_stats
 from reconwatch.detect.web import is_admin_interface, is_secret
@@ -105,6 +106,12 @@ class Finding:
             return (
                 f"sequential test (TRW) flagged it {self.label} "
                 f"({self.target_count} hosts, log-likelihood {self.score:.1f})"
+            )
+        if self.detection == "ipv6_prefix_scan" and self.label:
+            return (
+                f"{self.port_count} port(s) of {self.target_count} host(s) probed from this "
+                f"address, one of {rotating_network(self.label)}, whose addresses probed "
+                f"{int(self.score)} host:port pairs together within the window"
             )
         if self.detection == "internal_name_probe":
             return (
@@ -243,6 +250,12 @@ class Case:
         return self.campaign or self.sources[0]
 
     @property
+    def network(self) -> str | None:
+        """The IPv6 /64 whose addresses the case's sources are (a rotating
+        scanner's case, ``ipv6_prefix_scan``); None for other cases."""
+        return rotating_network(self.campaign) if self.campaign else None
+
+    @property
     def detections(self) -> list[str]:
         return sorted({f.detection for f in self.findings})
 
@@ -273,6 +286,11 @@ def _duration(delta: dt.timedelta) -> str:
 
 
 CAMPAIGN_PREFIX = "campaign:"
+
+
+def rotating_network(label: str) -> str | None:
+    """The /64 an ``ipv6_prefix_scan`` label names (``campaign:ipv6@N/64``), else None."""
+    return label[len(PREFIX_LABEL) :] if label.startswith(PREFIX_LABEL) else None
 
 
 def case_id(actor: str, first_seen: dt.datetime) -> str:

@@ -35,6 +35,7 @@ from pydantic import (
 
 from reconwatch.netaddr import (
     PRIVATE_NETWORKS,
+    TRANSLATED_IPV6,
     IPNetwork,
     collapse,
     parse_networks,
@@ -354,11 +355,20 @@ class Ipv6PrefixScanConfig(Section):
     ``min_ports`` (16) ports of one host (vertical), ``min_hosts`` (26) hosts
     on one port (horizontal), or ``min_block_hosts`` (5) hosts,
     ``min_block_ports`` (5) ports and ``min_block_pairs`` (40) host:port pairs
-    (block), from at least ``min_sources`` (2) of its addresses.
+    (block), from at least ``min_sources`` (2) of its addresses that never
+    meet one alone (those are the per-source detections' scanners). Sources in
+    ``home_networks`` (our own LANs share a /64 between hosts) and in
+    ``shared_ranges`` are left out: NAT64 and Teredo prefixes (a /64 there is
+    many hosts), link-local ``fe80::/10`` (every link's hosts) and ``::/64``
+    (IPv4-compatible and SIIT-translated addresses). Add a site's own NAT64
+    prefix there; a range narrower than a /64 stands for its /64.
     """
 
     window_seconds: int = Field(300, gt=0)
     min_sources: int = Field(2, ge=2)
+    shared_ranges: CidrList = Field(
+        default_factory=lambda: [*TRANSLATED_IPV6, "fe80::/10", "::/64"]
+    )
     min_ports: int = Field(16, ge=2)
     min_hosts: int = Field(26, ge=2)
     min_block_hosts: int = Field(5, ge=2)

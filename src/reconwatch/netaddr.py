@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple, TypeAlias
+from typing import Final, NamedTuple, TypeAlias
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -144,6 +144,12 @@ class TextPrefix(NamedTuple):
             return False
         return ":" in text[first : at + 1] or len(text) <= at
 
+
+#: IPv6 prefixes whose addresses stand for many hosts each: a NAT64 prefix's
+#: /64 is every IPv4 address reached through that translator (RFC 6052
+#: well-known 64:ff9b::/96, RFC 8215 local-use 64:ff9b:1::/48), and a Teredo
+#: address (2001::/32) is one tunnelled client of a shared server.
+TRANSLATED_IPV6: Final = ("64:ff9b::/96", "64:ff9b:1::/48", "2001::/32")
 
 #: ``::`` written out: ``ZERO_HEXTETS[: 2 * n - 1]`` is ``n`` zero hextets.
 ZERO_HEXTETS = ":".join(["0"] * 8)

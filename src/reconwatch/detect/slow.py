@@ -527,6 +527,7 @@ DETECTIONS: Final[dict[str, Detection]] = {
         "ipv6_prefix_scan",
         "addresses of one IPv6 /64 splitting a port scan between them (address rotation)",
         SCANNING_IP_BLOCKS,
+        site=True,
     ),
     SLOW: Detection(
         slow_scan,

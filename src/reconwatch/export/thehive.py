@@ -106,16 +106,15 @@ def description(case: Mapping[str, Any]) -> str:
 def _observables(case: Mapping[str, Any], options: AlertOptions) -> list[dict[str, Any]]:
     blocked = set(doc.blocked_sources(case))
     seen = _ms(case["first_seen"])
+    # Once per case: a rotating IPv6 scanner's case has thousands of sources.
+    actors: dict[str, list[str]] = {}
+    for source, match in doc.intel_matches(case):
+        if match.get("actor"):
+            actors.setdefault(source, []).append(str(match["actor"]))
     observables: list[dict[str, Any]] = []
     for source in case["sources"]:
         tags = ["reconwatch:source"]
-        tags += [
-            _tag(f"threat-actor:{a}")
-            for s, m in doc.intel_matches(case)
-            if s == source
-            for a in [m.get("actor")]
-            if a
-        ]
+        tags += [_tag(f"threat-actor:{a}") for a in actors.get(source, ())]
         observables.append(
             {
                 "dataType": "ip",

@@ -4,8 +4,8 @@ An actor turns its parameters into :class:`~.model.Events` (what the firewall
 logged, what the internal sensor logged) and states what a correct pipeline
 should conclude about it: which detections fire (``vertical_scan``,
 ``horizontal_scan``, ``block_scan``, ``flag_scan``, ``trw_scan``, and for the
-actors of :func:`family_network_actors` ``distributed_scan`` and
-``traffic_spike``), whether the case is escalated, whether the source is
+actors of :func:`family_network_actors` ``distributed_scan``,
+``ipv6_prefix_scan`` and ``traffic_spike``), whether the case is escalated, whether the source is
 internal, and for some the coordinated scan it belongs to (:attr:`Actor.campaign`)
 or the tool hints its case must carry (:attr:`Actor.tools`). Those statements are
 the ground truth tests and benchmarks score against, so each actor is built
@@ -874,6 +874,81 @@ def coordinated_scan(
 
 
 @dataclass(frozen=True)
+class RotatingScanner(Actor):
+    """One address of an IPv6 scanner that sends every probe from a new
+    address of its /64 (the SI6 IPv6 Toolkit's ``-s PREFIX/LEN`` does it).
+
+    :func:`rotating_scan` gives each port of the scan its own member: one
+    nmap-like SYN (44 bytes, window 1024, random hop limit), no retry, to a
+    closed port (one reaching an open port would look like any client). No
+    address probes more than one port, so no per-source detection can fire;
+    the members together probe 40 ports of one host in about 80 s, a vertical
+    scan of the /64 (threshold 16), so ``ipv6_prefix_scan`` makes one case
+    listing every member. 40 pairs: not escalated.
+    """
+
+    kind: ClassVar[str] = "ipv6_rotation"
+    description: ClassVar[str] = (
+        "one address of an IPv6 /64 that spreads a SYN scan over its addresses, a port each"
+    )
+    address: str
+    target: str
+    port: int
+    group: str
+    at: float = 0.0
+
+    @property
+    def campaign(self) -> str:
+        return self.group
+
+    @property
+    def expected_detections(self) -> tuple[str, ...]:
+        return ("ipv6_prefix_scan",)
+
+    @property
+    def escalate(self) -> bool:
+        return False
+
+    def emit(self, site: Site, rng: np.random.Generator, start_us: int) -> Events:
+        p = probes(
+            site,
+            rng,
+            self.address,
+            [self.target],
+            np.array([start_us + _us(self.at)], dtype=np.int64),
+            sport=int(rng.integers(33000, 64000)),
+            dport=self.port,
+            flags=SYN,
+            length4=44,
+            ttl=_nmap_ttl(rng, 1),
+            window=1024,
+        )
+        return Events(packets=p, conns=reset_handshakes(p, rng, internal_src=False))
+
+
+def rotating_scan(
+    network: str, target: str, ports: Sequence[int], at: float, step: float = 2.0
+) -> tuple[RotatingScanner, ...]:
+    """The members of one rotating scan of ``target`` from the /64 ``network``:
+    one per port, ``step`` seconds apart from ``at``. Their interface ids come
+    from a generator seeded by the network (not the sample's seed), so the
+    members are the same in every sample."""
+    net = ipaddress.IPv6Network(network)
+    draw = np.random.default_rng(list(network.encode()))
+    iids = draw.integers(1, 2**63, size=len(ports), dtype=np.int64)
+    return tuple(
+        RotatingScanner(
+            str(net.network_address + int(iid)),
+            target=target,
+            port=port,
+            group=f"ipv6@{network}",
+            at=at + step * i,
+        )
+        for i, (iid, port) in enumerate(zip(iids, ports, strict=True))
+    )
+
+
+@dataclass(frozen=True)
 class SpikingClient(Actor):
     """A regular client of the web server whose volume jumps in one window.
 
@@ -1027,15 +1102,21 @@ def family_network_actors(site: Site) -> tuple[Actor, ...]:
     detections count: the recon chain's scan at 610 s, the coordinated
     sweep of tcp/8080 from 3000 s (hour 0, no other
     source probes 8 hosts on 8080 then), the traffic spike's burst at 5400 s
-    over polls from 300 s to 6300 s, zmap on tcp/6379 at 6610 s.
+    over polls from 300 s to 6300 s, zmap on tcp/6379 at 6610 s, and a
+    rotating IPv6 scan of the v6 web server at 1810-1888 s (the other IPv6
+    scanner comes at 6315 s, from another /64).
     """
     members = ("192.0.2.31", "192.0.2.57", "192.0.2.93", "198.51.100.131", "198.51.100.164",
                "198.51.100.227")  # fmt: skip
+    # An address that reached an open port did nothing a client does not do:
+    # the rotating scan's members each probe a closed one.
+    closed = [port for port in TOP_100_TCP if port not in site.open_ports(site.web_v6)]
     return (
         ResolvedHostScanner("198.51.100.120", hosts=CHAIN_TARGETS, at=610.0),
         *coordinated_scan(members, site.public_v4, 8080, at=3000.0),
         SpikingClient("198.51.100.140", target=site.web_v4, burst_at=5400.0),
         ZmapScanner("198.51.100.190", network="203.0.113.128/25", port=6379, at=6610.0),
+        *rotating_scan("2001:db8:ffff:9::/64", site.web_v6, closed[:40], at=1810.0),
     )
 
 

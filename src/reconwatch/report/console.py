@@ -86,6 +86,8 @@ def _sources(case: Case) -> str:
     Listing a 6-source campaign in full squeezed the column to nothing on a
     120-column terminal: every case lost its source.
     """
+    if case.network is not None:  # a rotating IPv6 scanner: the /64 is the actor
+        return f"{case.network} ({len(case.sources)} addresses)"
     more = len(case.sources) - 1
     return case.sources[0] + (f" +{more} more" if more > 0 else "")
 

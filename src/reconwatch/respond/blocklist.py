@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from reconwatch.netaddr import IPAddress, IPNetwork, parse_ip
+from reconwatch.netaddr import TRANSLATED_IPV6, IPAddress, IPNetwork, parse_ip
 from reconwatch.respond.protect import ProtectedRanges
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -163,13 +163,9 @@ class _Accepted:
     unit: IPNetwork
 
 
-#: IPv6 prefixes whose addresses stand for many hosts each, never widened: a
-#: NAT64 prefix's /64 is every IPv4 address reached through that translator
-#: (RFC 6052 well-known 64:ff9b::/96, RFC 8215 local-use 64:ff9b:1::/48), and
-#: a Teredo address (2001::/32) is one tunnelled client of a shared server.
-NOT_WIDENED: Final = tuple(
-    ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2001::/32")
-)
+#: IPv6 prefixes whose addresses stand for many hosts each, never widened
+#: (``netaddr.TRANSLATED_IPV6``: NAT64 and Teredo).
+NOT_WIDENED: Final = tuple(ipaddress.IPv6Network(n) for n in TRANSLATED_IPV6)
 
 
 def widen(address: IPAddress, ipv6_prefix: int, protected: ProtectedRanges) -> IPNetwork:
