@@ -278,8 +278,10 @@ def test_the_members_make_one_case() -> None:
     assert case.activity.events == 30
     # Shown as the /64 it is, not as one address of it.
     assert case.network == NETWORK
-    assert f"one of {NETWORK}, whose addresses probed 30 host:port pairs" in (
-        case.findings[0].describe()
+    first = case.findings[0]
+    assert first.describe() == (
+        f"1 port(s) of 1 host(s) probed from {first.source_ip}, one of the addresses of "
+        f"{NETWORK}, which probed 30 host:port pairs together in the window"
     )
     console = Console(record=True, width=160)
     print_cases(console, [case])
@@ -335,6 +337,7 @@ def kernel_line(n: int, source: str, port: int) -> str:
 def test_a_hunt_makes_one_escalated_case_and_blocks_the_prefix_once(tmp_path: Path) -> None:
     from reconwatch.config import Config
     from reconwatch.hunt import hunt
+    from reconwatch.triage import QUESTIONS
 
     # 120 ports of our web server in four minutes, each from a new address.
     probes = rotating(vertical(120))
@@ -351,6 +354,11 @@ def test_a_hunt_makes_one_escalated_case_and_blocks_the_prefix_once(tmp_path: Pa
     assert case.campaign == LABEL
     assert sorted(case.sources) == sorted(row["source_ip"] for row in probes)
     assert case.escalate  # 120 host:port pairs: repeated scanning
+    # The analyst reads one scan of the /64, not six of its members.
+    assert case.answers[QUESTIONS[2]].startswith(
+        f"Yes. ipv6_prefix_scan: 120 addresses of {NETWORK} split a port scan between them "
+        "(120 port(s) of 1 host(s), 120 host:port pairs failed), none at a limit alone."
+    )
     (entry,) = result.plan.entries  # the /64, once for its 120 addresses
     assert str(entry.network) == NETWORK
     assert NETWORK in (tmp_path / "out" / "block.nft").read_text()

@@ -109,9 +109,9 @@ class Finding:
             )
         if self.detection == "ipv6_prefix_scan" and self.label:
             return (
-                f"{self.port_count} port(s) of {self.target_count} host(s) probed from this "
-                f"address, one of {rotating_network(self.label)}, whose addresses probed "
-                f"{int(self.score)} host:port pairs together within the window"
+                f"{self.port_count} port(s) of {self.target_count} host(s) probed from "
+                f"{self.source_ip}, one of the addresses of {rotating_network(self.label)}, "
+                f"which probed {int(self.score)} host:port pairs together in the window"
             )
         if self.detection == "internal_name_probe":
             return (

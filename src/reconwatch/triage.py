@@ -723,6 +723,14 @@ def _answers(
         q2 += f" The source is on known research-scanner lists: {', '.join(benign)}."
     patterns = "; ".join(f"{f.detection}: {f.describe()}" for f in case.findings[:6])
     more = f"; and {len(case.findings) - 6} more finding(s)" if len(case.findings) > 6 else ""
+    if case.network is not None:
+        # One actor behind many addresses: the /64's scan, not six of its members.
+        patterns = (
+            f"ipv6_prefix_scan: {len(case.sources)} addresses of {case.network} split a "
+            f"port scan between them ({act.port_count} port(s) of {act.target_count} "
+            f"host(s), {act.probed_pairs} host:port pairs failed), none at a limit alone"
+        )
+        more = ""
     probes = ", ".join(
         f"{PROBE_NAMES.get(kind, kind)} x{count}"
         for kind, count in sorted(act.probe_types.items(), key=lambda kv: -kv[1])
