@@ -362,3 +362,9 @@ def test_a_hunt_makes_one_escalated_case_and_blocks_the_prefix_once(tmp_path: Pa
     (entry,) = result.plan.entries  # the /64, once for its 120 addresses
     assert str(entry.network) == NETWORK
     assert NETWORK in (tmp_path / "out" / "block.nft").read_text()
+    # The report names the /64 and lists 50 of the 120 findings, not all.
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert f"## {case.id}: {NETWORK} (120 addresses)" in report
+    assert report.count("- **ipv6_prefix_scan**:") == 50
+    assert "- ... and 70 more finding(s) (cases.json)" in report
+    assert "- ... and 70 more (cases.json)" in report  # the Tier 2 timeline

@@ -24,9 +24,11 @@ from reconwatch.config import (
 )
 from reconwatch.detect import run_detections
 from reconwatch.store import CaseStore
+from reconwatch.watch import watchlist as watchlist_module
 from reconwatch.watch.alerts import Alert
 from reconwatch.watch.detector import WindowDetections, horizon
 from reconwatch.watch.runner import STOP_POLL_SECONDS, Watcher, WatchOptions, longest_window
+from reconwatch.watch.watchlist import Watchlist
 from reconwatch.watch.window import RollingWindow
 
 SCANNER = "198.51.100.7"
@@ -308,6 +310,41 @@ def test_each_detection_reads_only_the_look_back_it_needs() -> None:
         detections.close()
 
 
+def test_a_lone_scanner_and_a_neighbours_stray_packet_are_no_rotation_in_watch() -> None:
+    """An address scanning 20 ports alone, a neighbour's packet after it: the
+    hunt makes no /64 case of them, and nor does a watch cycle seen from 650 s
+    (a 600 s look-back would cut the scan to 3 ports and join the two)."""
+    cfg = Config()
+    assert horizon("ipv6_prefix_scan", cfg) is None
+    start = dt.datetime(2026, 9, 30, 10, 0, tzinfo=dt.UTC)
+    probes = [("2001:db8:77:1::a", 1000 + n, 10 * n) for n in range(20)]
+    probes += [("2001:db8:77:1::b", 25, 200), ("198.51.100.9", 443, 650)]
+    rows = schema.conform(
+        pa.Table.from_pylist(
+            [
+                {"timestamp": start + dt.timedelta(seconds=s), "source_ip": source,
+                 "destination_ip": "2001:db8:100::80", "destination_port": port,
+                 "network_transport": "tcp", "connection_outcome": "failed",
+                 "event_dataset": "netfilter", "log_file": "f", "log_line": n + 1}
+                for n, (source, port, s) in enumerate(probes)
+            ]
+        ),
+        schema.NETWORK,
+    )  # fmt: skip
+    names = ["vertical_scan", "ipv6_prefix_scan"]
+    detections = WindowDetections(cfg, names)
+    try:
+        detections.point("network", rows, start + dt.timedelta(seconds=650))
+        found = detections.run()
+    finally:
+        detections.close()
+    hunted = run_detections(ibis.memtable(rows), cfg.detect, names)
+    # (The scan itself was alerted when it was current: the 600 s look-back
+    # of vertical_scan no longer holds 16 of its ports.)
+    assert "ipv6_prefix_scan" not in found.column("detection").to_pylist()
+    assert hunted.column("detection").to_pylist() == ["vertical_scan"]
+
+
 # -- latency -------------------------------------------------------------------------------
 
 
@@ -491,6 +528,34 @@ def earlier_case(store_url: str, *, closed_as: str | None = None) -> str:
         return case_id
     finally:
         store.close()
+
+
+def test_the_watchlist_holds_the_newest_cases_whatever_their_sources(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three cases at most (``MAX_CASES``): the newest, of 500 addresses of one
+    /64, does not push the two before it out; the fourth-newest is out."""
+    monkeypatch.setattr(watchlist_module, "MAX_CASES", 3)
+    store = CaseStore(store_url)
+    day = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    docs = []
+    for n, sources in enumerate(
+        [["198.51.100.1"], ["198.51.101.1"], ["198.51.102.1"],
+         [f"2001:db8:77:1::{i + 1:x}" for i in range(500)]]
+    ):  # fmt: skip
+        seen = day + dt.timedelta(hours=n)
+        docs.append({
+            "id": f"RW-20261201-0000000{n}", "actor": sources[0], "sources": sources,
+            "first_seen": seen.isoformat(), "last_seen": seen.isoformat(), "severity": "low",
+            "escalate": False, "reasons": [], "disposition": "suspicious",
+            "detections": ["vertical_scan"], "activity": {"events": 40},
+        })  # fmt: skip
+    try:
+        store.record(docs, "hunt-1", 900)
+        watched = Watchlist.load(store)
+    finally:
+        store.close()
+    assert set(watched.prefixes) == {"2001:db8:77:1::/64", "198.51.101.0/24", "198.51.102.0/24"}
 
 
 @pytest.fixture

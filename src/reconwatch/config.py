@@ -356,7 +356,10 @@ class Ipv6PrefixScanConfig(Section):
     on one port (horizontal), or ``min_block_hosts`` (5) hosts,
     ``min_block_ports`` (5) ports and ``min_block_pairs`` (40) host:port pairs
     (block), from at least ``min_sources`` (2) of its addresses that never
-    meet one alone (those are the per-source detections' scanners). Sources in
+    meet one alone (those are the per-source detections' scanners). These
+    limits are settings of their own, the per-source detections' defaults:
+    change them together with ``vertical_scan``'s, ``horizontal_scan``'s and
+    ``block_scan``'s. Sources in
     ``home_networks`` (our own LANs share a /64 between hosts) and in
     ``shared_ranges`` are left out: NAT64 and Teredo prefixes (a /64 there is
     many hosts), link-local ``fe80::/10`` (every link's hosts) and ``::/64``

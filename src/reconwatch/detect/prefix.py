@@ -11,9 +11,9 @@ IPv6 sources, a /64 trips when at least ``min_sources`` (2) of its addresses
 together meet one of the port-scan thresholds -- ``min_ports`` (16) ports of
 one host, ``min_hosts`` (26) hosts on one port, or ``min_block_hosts`` (5)
 hosts, ``min_block_ports`` (5) ports and ``min_block_pairs`` (40) host:port
-pairs, the numbers a single source is judged by. Only the addresses that
-never meet one of them alone count: those are the per-source detections'
-scanners. Sources in ``site.home_networks`` (our LANs' /64s are shared by
+pairs, by default the numbers a single source is judged by (settings of
+their own: see ``Ipv6PrefixScanConfig``). Only the addresses that never meet
+one of them alone count: those are the per-source detections' scanners. Sources in ``site.home_networks`` (our LANs' /64s are shared by
 their hosts) and in ``shared_ranges`` (NAT64, Teredo, link-local, ``::/64``:
 a /64 there is many hosts) are left out.
 

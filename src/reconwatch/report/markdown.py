@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Final
 
 from reconwatch.cases import Case
 from reconwatch.lake import RunStats
 from reconwatch.report.casejson import iso
 from reconwatch.report.text import markdown as md
+
+#: Timeline entries and findings a case lists in the report at most (a
+#: rotating IPv6 scanner's case has one per address; cases.json has them all).
+LISTED: Final = 50
 
 
 def render_report(cases: list[Case], run: RunStats | None, blocked: int, refused: int) -> str:
@@ -36,7 +41,7 @@ def render_report(cases: list[Case], run: RunStats | None, blocked: int, refused
         ]
         for c in cases:
             lines.append(
-                f"| {c.id} | {md(', '.join(c.sources))} | {c.severity} | "
+                f"| {c.id} | {md(_who(c))} | {c.severity} | "
                 f"{'yes' if c.escalate else 'no'} | {', '.join(c.detections)} | "
                 f"{iso(c.first_seen)} | {iso(c.last_seen)} |"
             )
@@ -68,7 +73,7 @@ def _ingest(run: RunStats) -> list[str]:
 
 def _case(c: Case) -> list[str]:
     lines = [
-        f"## {c.id}: {md(', '.join(c.sources))} ({c.severity}, {c.disposition})",
+        f"## {c.id}: {md(_who(c))} ({c.severity}, {c.disposition})",
         "",
         f"- Source is **{'internal' if c.internal else 'external'}**; "
         f"techniques: {', '.join(c.techniques)}",
@@ -97,7 +102,10 @@ def _case(c: Case) -> list[str]:
                      f"{md(step['result'], 300)}")  # fmt: skip
     if c.escalate and c.tier2:
         lines += ["", "### Tier 2 package", ""]
-        lines += [f"- {md(item['time'])} {md(item['event'], 300)}" for item in c.tier2["timeline"]]
+        timeline = c.tier2["timeline"]
+        lines += [f"- {md(item['time'])} {md(item['event'], 300)}" for item in timeline[:LISTED]]
+        if len(timeline) > LISTED:
+            lines.append(f"- ... and {len(timeline) - LISTED} more (cases.json)")
         if c.tier2["related_sources"]:
             lines.append(
                 "- Related sources (same /24 or /64): "
@@ -110,7 +118,7 @@ def _case(c: Case) -> list[str]:
     for question, answer in c.answers.items():
         lines += [f"**{question}**", "", md(answer, 2000), ""]
     lines += ["### Findings", ""]
-    for f in c.findings:
+    for f in c.findings[:LISTED]:
         lines.append(f"- **{f.detection}**: {md(f.describe(), 300)}")
         for e in f.evidence:
             port = f":{e.destination_port}" if e.destination_port is not None else ""
@@ -118,5 +126,16 @@ def _case(c: Case) -> list[str]:
                 f"  - `{md(e.location(), 120)}` {iso(e.timestamp)} -> "
                 f"{md(e.destination_ip or '-')}{port} {md(e.detail, 300)}"
             )
+    if len(c.findings) > LISTED:
+        lines.append(f"- ... and {len(c.findings) - LISTED} more finding(s) (cases.json)")
     lines.append("")
     return lines
+
+
+def _who(c: Case) -> str:
+    """The case's actor in a heading or a table cell: a rotating IPv6 scanner
+    as its /64; otherwise its sources, the first ten of a campaign."""
+    if c.network is not None:
+        return f"{c.network} ({len(c.sources)} addresses)"
+    shown = ", ".join(c.sources[:10])
+    return shown + (f" and {len(c.sources) - 10} more" if len(c.sources) > 10 else "")

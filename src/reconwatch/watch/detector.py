@@ -35,8 +35,12 @@ from reconwatch.watch.window import EVENT_TABLES
 
 #: Detections that need the whole window whatever their own window: a
 #: baseline of many windows (traffic_spike), "nobody ever reached it"
-#: (dark space), a day of slow probing (slow_scan).
-WHOLE_WINDOW: Final = frozenset({"traffic_spike", "dark_space_probe", "slow_scan"})
+#: (dark space), a day of slow probing (slow_scan), and "this address never
+#: scanned alone" (ipv6_prefix_scan: cut mid-window, a lone scanner's probes
+#: joined a neighbour's stray packet as a /64 "rotation").
+WHOLE_WINDOW: Final = frozenset(
+    {"traffic_spike", "dark_space_probe", "slow_scan", "ipv6_prefix_scan"}
+)
 #: Look-back of detections without a window of their own (TRW's first
 #: contacts): an hour of a source's first contacts decides it.
 DEFAULT_HORIZON: Final = 3600

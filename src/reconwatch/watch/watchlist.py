@@ -80,7 +80,18 @@ class Watchlist:
 
     @classmethod
     def load(cls, store: CaseStore, geo: Geo | None = None) -> Watchlist:
-        """Every watched case source in ``store``, plus their AS numbers if ``geo`` knows them."""
+        """Every watched case source in ``store``, plus their AS numbers if ``geo`` knows them.
+
+        The newest ``MAX_CASES`` cases, with all their sources: a limit on
+        the rows of cases x sources let one rotating IPv6 scanner's case of
+        50,000 addresses push every other case out.
+        """
+        newest = (
+            select(StoredCase.id)
+            .order_by(StoredCase.last_seen.desc(), StoredCase.id)
+            .limit(MAX_CASES)
+            .subquery()
+        )
         query = (
             select(
                 StoredCase.id,
@@ -90,9 +101,9 @@ class Watchlist:
                 StoredCase.analyst_disposition,
                 CaseSource.source_ip,
             )
+            .join(newest, newest.c.id == StoredCase.id)
             .join(CaseSource, CaseSource.case_id == StoredCase.id)
             .order_by(StoredCase.last_seen.desc(), StoredCase.id)
-            .limit(MAX_CASES)
         )
         entries = []
         with store.session() as session:
