@@ -13,9 +13,10 @@ one host, ``min_hosts`` (26) hosts on one port, or ``min_block_hosts`` (5)
 hosts, ``min_block_ports`` (5) ports and ``min_block_pairs`` (40) host:port
 pairs, by default the numbers a single source is judged by (settings of
 their own: see ``Ipv6PrefixScanConfig``). Only the addresses that never meet
-one of them alone count: those are the per-source detections' scanners. Sources in ``site.home_networks`` (our LANs' /64s are shared by
-their hosts) and in ``shared_ranges`` (NAT64, Teredo, link-local, ``::/64``:
-a /64 there is many hosts) are left out.
+one of them alone count: those are the per-source detections' scanners.
+Sources in ``site.home_networks`` (our LANs' /64s are shared by their hosts)
+and in ``shared_ranges`` (NAT64, Teredo, link-local, ``::/64``: a /64 there
+is many hosts) are left out.
 
 Findings are per member address and window (its own targets, ports and
 counts in the window; score: the host:port pairs the whole /64 probed there).
