@@ -41,9 +41,14 @@ def scan(
     rows: list[dict[str, Any]],
     cfg: Ipv6PrefixScanConfig | None = None,
     site: SiteConfig | None = None,
+    detect: DetectConfig | None = None,
 ) -> list[dict[str, Any]]:
-    """The detection's findings over ``rows``, sorted."""
-    expr = ipv6_prefix_scan(table(rows), cfg or Ipv6PrefixScanConfig(), site or SiteConfig())
+    """The detection's findings over ``rows``, sorted (``cfg`` replaces the
+    section of ``detect``, default ``DetectConfig()``)."""
+    detect = detect or DetectConfig()
+    if cfg is not None:
+        detect = detect.model_copy(update={"ipv6_prefix_scan": cfg})
+    expr = ipv6_prefix_scan(table(rows), detect.ipv6_prefix_settings, site or SiteConfig())
     return findings(expr)
 
 
@@ -316,9 +321,29 @@ def test_identical_on_spark(tmp_path: Path) -> None:
         spark.close()
 
 
-def test_one_source_is_no_rotation() -> None:
+def test_one_source_is_no_rotation_and_shared_ranges_are_ipv6() -> None:
     with pytest.raises(ValueError, match="min_sources"):
         Ipv6PrefixScanConfig(min_sources=1)
+    with pytest.raises(ValueError, match=r"IPv6 ranges only; not 100\.64\.0\.0/10"):
+        Ipv6PrefixScanConfig(shared_ranges=["64:ff9b::/96", "100.64.0.0/10"])
+
+
+def test_the_limits_are_the_port_scans_own() -> None:
+    """One setting per limit, for an address and for a /64: raised in
+    ``vertical_scan``, it is raised for both."""
+    rows = rotating(vertical(20))
+    assert scan(rows)
+    higher = DetectConfig.model_validate({"vertical_scan": {"min_ports": 21}})
+    assert not scan(rows, detect=higher)
+    # An address probing 18 ports is a scanner alone at 16, not at 21: then
+    # it and a neighbour's 3 ports are a rotation of 21.
+    lone = [{**row, "source_ip": f"{PREFIX}::9"} for row in rows[:18]]
+    neighbour = [{**row, "source_ip": f"{PREFIX}::a"} for row in rotating(vertical(21))[18:]]
+    assert not scan([*lone, *neighbour])
+    assert {f["source_ip"] for f in scan([*lone, *neighbour], detect=higher)} == {
+        f"{PREFIX}::9",
+        f"{PREFIX}::a",
+    }
 
 
 def kernel_line(n: int, source: str, port: int) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Final, Literal, Union, get_args, get_origin
@@ -345,38 +346,49 @@ class BlockScanConfig(Section):
     min_pairs: int = Field(40, ge=2)
 
 
+def _ipv6_only(items: list[str]) -> list[str]:
+    """A list of IPv6 ranges: an IPv4 range there would be ignored without a word."""
+    ipv4 = [str(net) for net in parse_networks(items) if net.version == 4]
+    if ipv4:
+        raise ValueError(f"IPv6 ranges only; not {', '.join(ipv4)}")
+    return items
+
+
 class Ipv6PrefixScanConfig(Section):
     """Addresses of one IPv6 /64 splitting a port scan between them.
 
-    A host owns its whole /64 (SLAAC, privacy addresses) and may send every
-    probe from a new address of it, so no address ever reaches a per-source
-    threshold. The /64 is taken as one actor and judged by the port-scan
-    thresholds above, all per ``window_seconds`` (300 s) of failed attempts:
-    ``min_ports`` (16) ports of one host (vertical), ``min_hosts`` (26) hosts
-    on one port (horizontal), or ``min_block_hosts`` (5) hosts,
-    ``min_block_ports`` (5) ports and ``min_block_pairs`` (40) host:port pairs
-    (block), from at least ``min_sources`` (2) of its addresses that never
-    meet one alone (those are the per-source detections' scanners). These
-    limits are settings of their own, the per-source detections' defaults:
-    change them together with ``vertical_scan``'s, ``horizontal_scan``'s and
-    ``block_scan``'s. Sources in
-    ``home_networks`` (our own LANs share a /64 between hosts) and in
-    ``shared_ranges`` are left out: NAT64 and Teredo prefixes (a /64 there is
-    many hosts), link-local ``fe80::/10`` (every link's hosts) and ``::/64``
+    A host is usually given a whole /64 (SLAAC, privacy addresses) and may
+    send every probe from a new address of it, so no address ever reaches a
+    per-source threshold. The /64 is taken as one actor and held, per
+    ``window_seconds`` (300 s) of failed attempts, to the limits of
+    ``vertical_scan``, ``horizontal_scan`` and ``block_scan`` (read from those
+    sections: one setting each, for an address and for a /64), from at least
+    ``min_sources`` (2) of its addresses that never meet one alone (those are
+    the per-source detections' scanners). Sources in ``home_networks`` (our
+    own LANs share a /64 between hosts) and in ``shared_ranges`` (IPv6 only)
+    are left out: NAT64 and Teredo prefixes (a /64 there is many hosts),
+    link-local ``fe80::/10`` (every link's hosts) and ``::/64``
     (IPv4-compatible and SIIT-translated addresses). Add a site's own NAT64
     prefix there; a range narrower than a /64 stands for its /64.
     """
 
     window_seconds: int = Field(300, gt=0)
     min_sources: int = Field(2, ge=2)
-    shared_ranges: CidrList = Field(
+    shared_ranges: Annotated[CidrList, AfterValidator(_ipv6_only)] = Field(
         default_factory=lambda: [*TRANSLATED_IPV6, "fe80::/10", "::/64"]
     )
-    min_ports: int = Field(16, ge=2)
-    min_hosts: int = Field(26, ge=2)
-    min_block_hosts: int = Field(5, ge=2)
-    min_block_ports: int = Field(5, ge=2)
-    min_block_pairs: int = Field(40, ge=2)
+
+
+@dataclass(frozen=True)
+class PrefixScanSettings:
+    """What ``ipv6_prefix_scan`` reads (``DetectConfig.ipv6_prefix_settings``):
+    its own section and the port-scan limits it holds a /64, and an address
+    alone, to."""
+
+    scan: Ipv6PrefixScanConfig
+    vertical: VerticalScanConfig
+    horizontal: HorizontalScanConfig
+    block: BlockScanConfig
 
 
 class FlagScanConfig(Section):
@@ -824,6 +836,14 @@ class DetectConfig(Section):
     web_internal_host: WebInternalHostConfig = WebInternalHostConfig()
     ids_scan_alert: IdsScanAlertConfig = IdsScanAlertConfig()
     honeypot_touch: HoneypotTouchConfig = HoneypotTouchConfig()
+
+    @property
+    def ipv6_prefix_settings(self) -> PrefixScanSettings:
+        """``ipv6_prefix_scan``'s section with the port scans' limits (its
+        ``Detection.config``): a /64 is held to the limits one address is."""
+        return PrefixScanSettings(
+            self.ipv6_prefix_scan, self.vertical_scan, self.horizontal_scan, self.block_scan
+        )
 
 
 class TriageConfig(Section):

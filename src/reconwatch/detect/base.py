@@ -55,7 +55,8 @@ class Detection(NamedTuple):
 
     #: ``function(*input_tables, cfg) -> ibis.Table`` with the FINDINGS columns.
     function: Callable[..., ir.Table]
-    #: Attribute of ``DetectConfig`` holding its thresholds.
+    #: Attribute of ``DetectConfig`` holding its thresholds (a section, or a
+    #: property combining sections: ``ipv6_prefix_settings``).
     config: str
     #: What it finds, in one line (for ``--help``, reports and docs).
     description: str

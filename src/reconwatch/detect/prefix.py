@@ -8,11 +8,10 @@ scan. Zeek's scan policy and psad count per address and share the blind
 spot. Here the /64 is the actor: per window of ``window_seconds`` (300 s, two
 grids as for the port scans, see ``portscan``), over the failed attempts of
 IPv6 sources, a /64 trips when at least ``min_sources`` (2) of its addresses
-together meet one of the port-scan thresholds -- ``min_ports`` (16) ports of
-one host, ``min_hosts`` (26) hosts on one port, or ``min_block_hosts`` (5)
-hosts, ``min_block_ports`` (5) ports and ``min_block_pairs`` (40) host:port
-pairs, by default the numbers a single source is judged by (settings of
-their own: see ``Ipv6PrefixScanConfig``). Only the addresses that never meet
+together meet one of the port-scan limits a single address is held to, read
+from their sections -- ``vertical_scan.min_ports`` (16) ports of one host,
+``horizontal_scan.min_hosts`` (26) hosts on one port, or ``block_scan``'s 5
+hosts, 5 ports and 40 host:port pairs. Only the addresses that never meet
 one of them alone count: those are the per-source detections' scanners.
 Sources in ``site.home_networks`` (our LANs' /64s are shared by their hosts)
 and in ``shared_ranges`` (NAT64, Teredo, link-local, ``::/64``: a /64 there
@@ -38,7 +37,7 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 
-from reconwatch.config import Ipv6PrefixScanConfig, SiteConfig
+from reconwatch.config import PrefixScanSettings, SiteConfig
 from reconwatch.detect.portscan import (
     SLOT,
     WINDOW_START,
@@ -86,8 +85,8 @@ def net64_groups(ip: ir.StringValue) -> ir.StringValue:
 
 def key_in_networks(key: ir.StringValue, networks: Sequence[IPNetwork]) -> ir.BooleanValue:
     """True when the /64 whose ``net64_groups`` is ``key`` lies in, or holds,
-    one of the IPv6 ``networks``: a network narrower than a /64 stands for
-    its /64.
+    one of the IPv6 ``networks`` (IPv4 ones are passed over): a network
+    narrower than a /64 stands for its /64.
 
     The groups a network fixes whole are a text prefix of the key; a group
     it fixes in part is left-padded to four digits, and its fixed bits are
@@ -96,15 +95,15 @@ def key_in_networks(key: ir.StringValue, networks: Sequence[IPNetwork]) -> ir.Bo
     groups = key.split(":")
     tests: list[ir.BooleanValue] = []
     for network in networks:
-        if network.version != 6:
+        if not isinstance(network, ipaddress.IPv6Network):
             continue
-        bits = min(network.prefixlen, 64)
-        hextets = ipaddress.IPv6Address(int(network.network_address)).exploded.split(":")[:4]
-        whole, rest = divmod(bits, 16)
-        fixed = [format(int(h, 16), "x") for h in hextets[:whole]]
-        test = key.startswith(":".join(fixed) + ":") if fixed else ibis.literal(True)
+        hextets = network.network_address.exploded.split(":")[:4]
+        whole, rest = divmod(min(network.prefixlen, 64), 16)
+        fixed = ":".join(format(int(h, 16), "x") for h in hextets[:whole])
         if whole == 4:
-            test = key == ":".join(fixed)
+            test = key == fixed
+        else:
+            test = key.startswith(fixed + ":") if fixed else ibis.literal(True)
         if rest:
             digits, extra = divmod(rest, 4)
             padded = groups[whole].lpad(4, "0")
@@ -140,14 +139,15 @@ def _joined(parts: list[ir.StringValue]) -> ir.StringValue:
     return joined
 
 
-def prefix_least_events(cfg: Ipv6PrefixScanConfig) -> int:
+def prefix_least_events(cfg: PrefixScanSettings) -> int:
     """Failed probes a /64 sends in a window that trips: at least the smallest
-    threshold (a distinct count is at most the events counted)."""
-    block = max(cfg.min_block_hosts, cfg.min_block_ports, cfg.min_block_pairs)
-    return max(cfg.min_sources, min(cfg.min_ports, cfg.min_hosts, block))
+    limit (a distinct count is at most the events counted)."""
+    block = max(cfg.block.min_hosts, cfg.block.min_ports, cfg.block.min_pairs)
+    vertical, horizontal = cfg.vertical.min_ports, cfg.horizontal.min_hosts
+    return max(cfg.scan.min_sources, min(vertical, horizontal, block))
 
 
-def ipv6_prefix_scan(network: ir.Table, cfg: Ipv6PrefixScanConfig, site: SiteConfig) -> ir.Table:
+def ipv6_prefix_scan(network: ir.Table, cfg: PrefixScanSettings, site: SiteConfig) -> ir.Table:
     """Addresses of one /64 scanning together: ``ipv6_prefix_scan`` findings, one
     per member address and window (see the module docstring)."""
     probes = failed_probes(network)
@@ -179,10 +179,10 @@ def ipv6_prefix_scan(network: ir.Table, cfg: Ipv6PrefixScanConfig, site: SiteCon
     ).drop("_events", "_lowest", "_highest")
     # Our own /64s and the shared ones are no actor: tested on the /64 keys of
     # the few probes left (dropping sources only lowers the counts above).
-    excluded = [*site.home(), *parse_networks(cfg.shared_ranges)]
+    excluded = [*site.home(), *parse_networks(cfg.scan.shared_ranges)]
     if any(network.version == 6 for network in excluded):
         probes = probes.filter(~key_in_networks(probes._prefix, excluded))
-    slotted = window_slots(probes, cfg.window_seconds)
+    slotted = window_slots(probes, cfg.scan.window_seconds)
     group = ["_prefix", SLOT, WINDOW_START]
     # An address that meets a limit alone in some window is a scanner the
     # per-source detections report: its probes make no /64 case, or one
@@ -190,7 +190,7 @@ def ipv6_prefix_scan(network: ir.Table, cfg: Ipv6PrefixScanConfig, site: SiteCon
     alone = _meeting_limits(slotted, ["source_ip", *group], cfg).select("source_ip")
     rotated = slotted.anti_join(alone, "source_ip")
     windows = _meeting_limits(rotated, group, cfg)
-    candidates = windows.filter(windows._sources >= cfg.min_sources)
+    candidates = windows.filter(windows._sources >= cfg.scan.min_sources)
     kept = best_windows(candidates.select(*group, "score"), ["_prefix"])
     # Every member's metrics in every window, then the kept windows' (a
     # semi-join first would read the probes once more: see _meeting_limits).
@@ -199,7 +199,7 @@ def ipv6_prefix_scan(network: ir.Table, cfg: Ipv6PrefixScanConfig, site: SiteCon
     return as_findings(found, PREFIX_SCAN, label=LABEL_PREFIX + net64_text(found._prefix))
 
 
-def _meeting_limits(events: ir.Table, keys: list[str], cfg: Ipv6PrefixScanConfig) -> ir.Table:
+def _meeting_limits(events: ir.Table, keys: list[str], cfg: PrefixScanSettings) -> ir.Table:
     """The ``keys`` groups of ``events`` whose probes meet one of the port-scan
     limits, with their distinct sources (``_sources``) and host:port pairs (``score``).
 
@@ -236,11 +236,11 @@ def _meeting_limits(events: ir.Table, keys: list[str], cfg: Ipv6PrefixScanConfig
         _horizontal=widest._port_hosts.max(),
     )
     return groups.filter(
-        (groups._vertical >= cfg.min_ports)
-        | (groups._horizontal >= cfg.min_hosts)
+        (groups._vertical >= cfg.vertical.min_ports)
+        | (groups._horizontal >= cfg.horizontal.min_hosts)
         | (
-            (groups._hosts >= cfg.min_block_hosts)
-            & (groups._ports >= cfg.min_block_ports)
-            & (groups.score >= cfg.min_block_pairs)
+            (groups._hosts >= cfg.block.min_hosts)
+            & (groups._ports >= cfg.block.min_ports)
+            & (groups.score >= cfg.block.min_pairs)
         )
     ).select(*keys, "_sources", "score")

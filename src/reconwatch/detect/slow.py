@@ -524,7 +524,7 @@ DETECTIONS: Final[dict[str, Detection]] = {
     ),
     PREFIX_SCAN: Detection(
         ipv6_prefix_scan,
-        "ipv6_prefix_scan",
+        "ipv6_prefix_settings",
         "addresses of one IPv6 /64 splitting a port scan between them (address rotation)",
         SCANNING_IP_BLOCKS,
         site=True,
