@@ -255,6 +255,19 @@ class Case:
         scanner's case, ``ipv6_prefix_scan``); None for other cases."""
         return rotating_network(self.campaign) if self.campaign else None
 
+    def named(self, shown: int, *, compact: bool = False) -> str:
+        """The case's actor in a line of text: a rotating IPv6 scanner as its
+        /64 and how many addresses; other cases as their first ``shown``
+        sources and how many more, "+N more" when ``compact`` (a table
+        column), else "and N more" (a campaign's full list is in cases.json)."""
+        if self.network is not None:
+            return f"{self.network} ({len(self.sources)} addresses)"
+        more = len(self.sources) - shown
+        if more <= 0:
+            return ", ".join(self.sources)
+        tail = f" +{more} more" if compact else f" and {more} more"
+        return ", ".join(self.sources[:shown]) + tail
+
     @property
     def detections(self) -> list[str]:
         return sorted({f.detection for f in self.findings})

@@ -762,8 +762,6 @@ def _answers(
         q2 = "No: none of the sources matches an indicator of the configured feeds."
     if benign:
         q2 += f" The source is on known research-scanner lists: {', '.join(benign)}."
-    patterns = "; ".join(f"{f.detection}: {f.describe()}" for f in case.findings[:6])
-    more = f"; and {len(case.findings) - 6} more finding(s)" if len(case.findings) > 6 else ""
     if case.network is not None:
         # One actor behind many addresses: the /64's scan, not six of its members.
         patterns = (
@@ -771,12 +769,15 @@ def _answers(
             f"port scan between them ({act.port_count} port(s) of {act.target_count} "
             f"host(s), {act.probed_pairs} host:port pairs failed), none at a limit alone"
         )
-        more = ""
+    else:
+        patterns = "; ".join(f"{f.detection}: {f.describe()}" for f in case.findings[:6])
+        if len(case.findings) > 6:
+            patterns += f"; and {len(case.findings) - 6} more finding(s)"
     probes = ", ".join(
         f"{PROBE_NAMES.get(kind, kind)} x{count}"
         for kind, count in sorted(act.probe_types.items(), key=lambda kv: -kv[1])
     )
-    q3 = f"Yes. {patterns}{more}." + (f" Probe types: {probes}." if probes else "")
+    q3 = f"Yes. {patterns}." + (f" Probe types: {probes}." if probes else "")
     if act.resolved_then_probed:
         q3 += (
             f" It probed {act.resolved_then_probed} address(es) our DNS had given it, e.g. "

@@ -81,15 +81,12 @@ def _scope(case: Case) -> str:
 
 
 def _sources(case: Case) -> str:
-    """The case's first source and how many more (a campaign's list is in cases.json).
+    """The case's first source and how many more, or a rotating scanner's /64.
 
     Listing a 6-source campaign in full squeezed the column to nothing on a
     120-column terminal: every case lost its source.
     """
-    if case.network is not None:  # a rotating IPv6 scanner: the /64 is the actor
-        return f"{case.network} ({len(case.sources)} addresses)"
-    more = len(case.sources) - 1
-    return case.sources[0] + (f" +{more} more" if more > 0 else "")
+    return case.named(1, compact=True)
 
 
 def _tail(text: str, width: int) -> str:

@@ -41,7 +41,7 @@ def render_report(cases: list[Case], run: RunStats | None, blocked: int, refused
         ]
         for c in cases:
             lines.append(
-                f"| {c.id} | {md(_who(c))} | {c.severity} | "
+                f"| {c.id} | {md(c.named(10))} | {c.severity} | "
                 f"{'yes' if c.escalate else 'no'} | {', '.join(c.detections)} | "
                 f"{iso(c.first_seen)} | {iso(c.last_seen)} |"
             )
@@ -73,7 +73,7 @@ def _ingest(run: RunStats) -> list[str]:
 
 def _case(c: Case) -> list[str]:
     lines = [
-        f"## {c.id}: {md(_who(c))} ({c.severity}, {c.disposition})",
+        f"## {c.id}: {md(c.named(10))} ({c.severity}, {c.disposition})",
         "",
         f"- Source is **{'internal' if c.internal else 'external'}**; "
         f"techniques: {', '.join(c.techniques)}",
@@ -130,12 +130,3 @@ def _case(c: Case) -> list[str]:
         lines.append(f"- ... and {len(c.findings) - LISTED} more finding(s) (cases.json)")
     lines.append("")
     return lines
-
-
-def _who(c: Case) -> str:
-    """The case's actor in a heading or a table cell: a rotating IPv6 scanner
-    as its /64; otherwise its sources, the first ten of a campaign."""
-    if c.network is not None:
-        return f"{c.network} ({len(c.sources)} addresses)"
-    shown = ", ".join(c.sources[:10])
-    return shown + (f" and {len(c.sources) - 10} more" if len(c.sources) > 10 else "")
