@@ -393,3 +393,9 @@ def test_a_hunt_makes_one_escalated_case_and_blocks_the_prefix_once(tmp_path: Pa
     assert report.count("- **ipv6_prefix_scan**:") == 50
     assert "- ... and 70 more finding(s) (cases.json)" in report
     assert "- ... and 70 more (cases.json)" in report  # the Tier 2 timeline
+    # So does the HTML report: its first 50 addresses, findings and context rows.
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert page.count("<p><b>ipv6_prefix_scan</b>") == 50
+    assert "... and 70 more finding(s) (cases.json)" in page
+    assert "... and 70 more address(es) (cases.json)" in page
+    assert "... and 70 more timeline entries (cases.json)" in page

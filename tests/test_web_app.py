@@ -696,6 +696,25 @@ def test_hostile_case_text_is_escaped_everywhere(app: Any) -> None:
     assert api.json()["actor"] == f"203.0.113.9 {XSS}"
 
 
+def test_a_case_of_thousands_of_addresses_lists_the_first_ones(app: Any) -> None:
+    # A rotating IPv6 scanner: one finding per address of its /64.
+    sources = [f"2001:db8:ffff:9::{n:x}" for n in range(1, 451)]
+    finding = {"detection": "ipv6_prefix_scan", "description": "part of a rotation", "evidence": []}
+    doc = case_doc(7, id="RW-20260901-rotating", actor=sources[0], sources=sources,
+                   findings=[{**finding, "source_ip": s} for s in sources])  # fmt: skip
+    app.state.web.store.record([doc], "rotation", 900)
+    client = logged_in(app, "theo")
+    page = client.get("/cases/RW-20260901-rotating").text
+    shown = re.search(r'data-testid="sources">(.*?)</dd>', page, re.S)
+    assert shown is not None
+    assert shown.group(1).count("2001:db8:ffff:9::") == 200
+    assert "and 250 more" in shown.group(1)
+    assert page.count("<summary><strong>ipv6_prefix_scan</strong>") == 50
+    assert "50 of 450 findings shown" in page
+    api = client.get("/api/v1/cases/RW-20260901-rotating").json()
+    assert len(api["sources"]) == 450 and len(api["document"]["findings"]) == 450
+
+
 # -- the REST API -------------------------------------------------------------------------------
 
 

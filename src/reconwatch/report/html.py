@@ -27,6 +27,7 @@ from markupsafe import Markup
 
 from reconwatch.report.charts import dns_volume_svg, heatmap_svg, safe_text, timeline_svg
 from reconwatch.report.series import TOP_HOSTS, TOP_PORTS
+from reconwatch.report.text import LISTED
 from reconwatch.respond.blocklist import BlockPlan
 
 TEMPLATE: Final = "report.html.j2"
@@ -129,5 +130,6 @@ def render_html(
         exposure_known=bool(exposure),
         top_hosts=TOP_HOSTS,
         top_ports=TOP_PORTS,
+        listed=LISTED,
         rendered_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final
 
 from reconwatch.cases import Case
 from reconwatch.lake import RunStats
 from reconwatch.report.casejson import iso
+from reconwatch.report.text import LISTED
 from reconwatch.report.text import markdown as md
-
-#: Timeline entries and findings a case lists in the report at most (a
-#: rotating IPv6 scanner's case has one per address; cases.json has them all).
-LISTED: Final = 50
 
 
 def render_report(cases: list[Case], run: RunStats | None, blocked: int, refused: int) -> str:

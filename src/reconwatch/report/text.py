@@ -8,6 +8,11 @@ inject content into a report. Everything from a log passes through here.
 from __future__ import annotations
 
 import re
+from typing import Final
+
+#: Timeline entries, findings and addresses a report lists per case at most (a
+#: rotating IPv6 scanner's case has one of each per address; cases.json has them all).
+LISTED: Final = 50
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]#|~])")

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from reconwatch.report.text import clean
+from reconwatch.report.text import LISTED, clean
 from reconwatch.store.models import Action, StoredCase
 
 CRITERIA = {
@@ -22,6 +22,7 @@ CRITERIA = {
     "compromise": "Signs of compromise or unauthorized access",
 }
 MAX_DNS_NAMES = 200
+SOURCES_SHOWN = 200
 
 
 def text(value: object, limit: int = 500) -> str:
@@ -116,11 +117,16 @@ def case_view(case: StoredCase) -> dict[str, Any]:
     return {
         "case": case,
         "doc": doc,
-        "sources": [s.source_ip for s in case.sources],
+        # A rotating IPv6 scanner's case has thousands of addresses, each with
+        # its findings: the page lists the first ones, the API has them all.
+        "sources": [s.source_ip for s in case.sources[:SOURCES_SHOWN]],
+        "sources_total": len(case.sources),
+        "sources_shown": SOURCES_SHOWN,
         "answers": list(_dict(doc.get("answers")).items()),
         "reasons": _list(doc.get("reasons")),
         "criteria": criteria(doc),
-        "findings": [_dict(f) for f in _list(doc.get("findings"))],
+        "findings": [_dict(f) for f in _list(doc.get("findings"))[:LISTED]],
+        "findings_total": len(_list(doc.get("findings"))),
         "checklist": [_dict(c) for c in _list(doc.get("checklist"))],
         "dns_names": dns_names(doc),
         "dns_total": activity.get("dns_names", 0),
