@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter
 from typing import Any
@@ -9,10 +10,13 @@ from typing import Any
 import stix2
 
 from export_helpers import HOSTILE_ACTOR, INTEL_SOURCE, case_by_source, edge_document, hunted
-from reconwatch.export.document import blocked_sources
+from reconwatch.detect.prefix import LABEL_PREFIX
+from reconwatch.export.document import ROTATING_CAMPAIGN, blocked_sources
 from reconwatch.export.stix import export_stix
 
 __all__ = ["hunted"]  # the session fixture, imported for pytest
+
+ROTATION = "2001:db8:ffff:9::/64"  # the sample's rotating IPv6 scanner
 
 
 def parse(text: str) -> tuple[Any, dict[str, Any]]:
@@ -134,3 +138,53 @@ def test_campaign_ipv6_and_benign_edge_cases(hunted: dict[str, Any]) -> None:
 def _hostile_sources(hunted: dict[str, Any]) -> list[str]:
     base = next(c for c in hunted["cases"] if c["containment"].get("block"))
     return list(base["sources"])
+
+
+def rotation_document(hunted: dict[str, Any], campaign: str) -> dict[str, Any]:
+    """The sample's rotating IPv6 scanner (40 addresses of one /64), blocked,
+    one member named by intelligence."""
+    case = copy.deepcopy(
+        next(c for c in hunted["cases"] if c.get("campaign") == f"{ROTATING_CAMPAIGN}{ROTATION}")
+    )
+    members = case["sources"]
+    case.update(
+        campaign=campaign,
+        disposition="malicious",
+        containment={"block": True, "entries": [ROTATION], "timeout_seconds": 3600},
+        enrichment={members[3]: {"intel": [{"feed": "partner", "actor": HOSTILE_ACTOR}]}},
+    )
+    document = copy.deepcopy(hunted)
+    document["cases"] = [case]
+    return document
+
+
+def test_a_rotating_ipv6_scanner_is_one_indicator_of_its_64(hunted: dict[str, Any]) -> None:
+    assert ROTATING_CAMPAIGN == LABEL_PREFIX  # the exporters' copy of the detection's label
+    document = rotation_document(hunted, f"{ROTATING_CAMPAIGN}{ROTATION}")
+    _, objects = parse(export_stix(document))
+    # Its block is the /64 and its next probe comes from a new address: one
+    # indicator for the /64, not one for each of the 40 addresses seen.
+    (indicator,) = by_type(objects, "indicator")
+    assert indicator.pattern == f"[ipv6-addr:value ISSUBSET '{ROTATION}']"
+    assert indicator.name == f"Reconnaissance from {ROTATION} (40 addresses seen)"
+    (sighting,) = by_type(objects, "sighting")
+    assert sighting.sighting_of_ref == indicator.id and "count" not in sighting
+    (campaign,) = by_type(objects, "campaign")
+    assert campaign.name == f"Rotating IPv6 scan from {ROTATION}"
+    (actor,) = by_type(objects, "threat-actor")
+    links = {
+        (r.relationship_type, r.source_ref, r.target_ref) for r in by_type(objects, "relationship")
+    }
+    assert ("indicates", indicator.id, actor.id) in links
+    assert ("indicates", indicator.id, campaign.id) in links
+    # What was seen stays per address.
+    seen = {o.value for o in by_type(objects, "ipv6-addr")}
+    assert seen == set(document["cases"][0]["sources"]) and len(seen) == 40
+
+
+def test_a_label_that_is_no_64_keeps_one_indicator_per_address(hunted: dict[str, Any]) -> None:
+    for label in (f"{ROTATING_CAMPAIGN}2001:db8:ffff:9::1/64", f"{ROTATING_CAMPAIGN}']"):
+        _, objects = parse(export_stix(rotation_document(hunted, label)))
+        patterns = {o.pattern for o in by_type(objects, "indicator")}
+        assert len(patterns) == 40
+        assert all(p.startswith("[ipv6-addr:value = '2001:db8:ffff:9:") for p in patterns)

@@ -221,6 +221,24 @@ def generated_at(document: Mapping[str, Any]) -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+#: The ``campaign`` label of a rotating IPv6 scanner's case, before its /64
+#: (``detect.prefix.LABEL_PREFIX``; not imported: exporters stay light).
+ROTATING_CAMPAIGN: Final = "campaign:ipv6@"
+
+
+def rotating_network(case: Mapping[str, Any]) -> str | None:
+    """The /64 whose addresses took turns scanning (the case's campaign label
+    names it), checked by ``ipaddress``; None for every other case."""
+    label = case.get("campaign")
+    if not isinstance(label, str) or not label.startswith(ROTATING_CAMPAIGN):
+        return None
+    try:
+        network = ipaddress.ip_network(label[len(ROTATING_CAMPAIGN) :], strict=True)
+    except ValueError:
+        return None
+    return str(network) if network.version == 6 else None
+
+
 def blocked_sources(case: Mapping[str, Any]) -> list[str]:
     """The sources containment would block: the case's block is on, the source
     was not refused (protected, internal...) and the disposition is not benign."""

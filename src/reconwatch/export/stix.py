@@ -8,7 +8,9 @@ What is in it (docs/exports.md has the table):
   many events);
 - an ``indicator`` (pattern ``[ipv4-addr:value = '…']``) for each source that
   containment would block, a ``sighting`` of it by the SOC, and ``indicates``
-  relationships to the techniques' ``attack-pattern``s;
+  relationships to the techniques' ``attack-pattern``s; a rotating IPv6
+  scanner's case has one indicator for its /64 (``ISSUBSET``) instead, as its
+  block is the /64 and its next probe will come from a new address;
 - a ``threat-actor`` for every actor named by matching threat intelligence,
   with ``indicates`` from the indicator and ``attributed-to`` from the
   ``campaign`` when the case is a coordinated campaign.
@@ -77,6 +79,11 @@ def _pattern(value: str) -> str:
     return f"[{kind}:value = '{value}']"
 
 
+def _subnet_pattern(network: str) -> str:
+    # ``network`` was parsed by ipaddress (document.rotating_network).
+    return f"[ipv6-addr:value ISSUBSET '{network}']"
+
+
 class _Bundle:
     """Objects by id: shared objects (attack patterns, actors) are added once."""
 
@@ -132,6 +139,7 @@ def _case_objects(
         if match.get("actor"):
             matched.setdefault(source, set()).add(str(match["actor"]))
 
+    network = doc.rotating_network(case)
     campaign = None
     if case.get("campaign"):
         campaign = out.add(
@@ -140,7 +148,9 @@ def _case_objects(
                 created=first,
                 modified=modified,
                 created_by_ref=identity.id,
-                name=f"Coordinated scan {case['campaign']}",
+                name=f"Rotating IPv6 scan from {network}"
+                if network
+                else f"Coordinated scan {case['campaign']}",
                 first_seen=first,
                 last_seen=last,
                 allow_custom=False,
@@ -161,19 +171,27 @@ def _case_objects(
         last + dt.timedelta(seconds=timeout) if isinstance(timeout, int) and timeout > 0 else None
     )
     summary = ", ".join(str(d) for d in case.get("detections") or [])
-    for source in doc.blocked_sources(case):
+    blocked = doc.blocked_sources(case)
+    # What one indicator stands for: an address, or the /64 a rotating scanner
+    # draws its addresses from (with the members whose intel it carries).
+    indicated: dict[str, list[str]] = {source: [source] for source in blocked}
+    if network and blocked:
+        indicated = {network: blocked}
+    for key, members in indicated.items():
         indicator = out.add(
             stix2.Indicator(
-                id=_id("indicator", source),
+                id=_id("indicator", key),
                 created=first,
                 modified=modified,
                 created_by_ref=identity.id,
-                name=f"Reconnaissance source {source}",
+                name=f"Reconnaissance from {key} ({len(members)} addresses seen)"
+                if key == network
+                else f"Reconnaissance source {key}",
                 description=f"reconwatch case {case_id} ({case.get('disposition')}): {summary}",
                 indicator_types=["malicious-activity"]
                 if case.get("disposition") == "malicious"
                 else ["anomalous-activity"],
-                pattern=_pattern(source),
+                pattern=_subnet_pattern(key) if key == network else _pattern(key),
                 pattern_type="stix",
                 valid_from=first,
                 valid_until=valid_until,
@@ -183,7 +201,7 @@ def _case_objects(
             )
         )
         sighting: dict[str, Any] = {
-            "id": _id("sighting", case_id, source),
+            "id": _id("sighting", case_id, key),
             "created": first,
             "modified": modified,
             "created_by_ref": identity.id,
@@ -200,7 +218,7 @@ def _case_objects(
         out.add(stix2.Sighting(**sighting, allow_custom=False))
         for pattern in patterns:
             out.add(_relationship("indicates", indicator, pattern, first, modified, identity))
-        for name in sorted(matched.get(source, ())):
+        for name in sorted(set().union(*(matched.get(m, set()) for m in members))):
             out.add(
                 _relationship(
                     "indicates", indicator, actor_objects[name], first, modified, identity
