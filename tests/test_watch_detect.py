@@ -190,9 +190,11 @@ def test_window_evicts_by_event_time() -> None:
     window.append("network", network_rows([0, 10, 20], base), now=clock)
     window.append("network", network_rows([200, 290], base), now=clock)
     assert window.evict() == 0
+    assert window.evicted_until == {}
     window.append("network", network_rows([315], base), now=clock)
     # Watermark 315 s: rows before 15 s fell out; the part holding 20 s is cut, not dropped.
     assert window.evict() == 2
+    assert window.evicted_until == {"network": base + dt.timedelta(seconds=15)}
     kept = window.table("network").column("timestamp").to_pylist()
     assert [int((t - base).total_seconds()) for t in kept] == [20, 200, 290, 315]
 
@@ -205,8 +207,9 @@ def test_window_rows_are_bounded_whatever_the_rate() -> None:
         window.evict()
         assert window.rows <= 1000
     kept = window.table("network").column("timestamp").to_pylist()
-    # The newest rows are the ones kept.
+    # The newest rows are the ones kept; the newest evicted one bounds the cut.
     assert min(kept) == base + dt.timedelta(seconds=3000 - 1000)
+    assert window.evicted_until == {"network": base + dt.timedelta(seconds=3000 - 1001)}
 
 
 def test_a_forged_future_stamp_does_not_empty_the_window() -> None:
@@ -343,6 +346,76 @@ def test_a_lone_scanner_and_a_neighbours_stray_packet_are_no_rotation_in_watch()
     # of vertical_scan no longer holds 16 of its ports.)
     assert "ipv6_prefix_scan" not in found.column("detection").to_pylist()
     assert hunted.column("detection").to_pylist() == ["vertical_scan"]
+
+
+DAY = dt.timedelta(days=1)
+
+
+def probe_rows(start: dt.datetime, probes: list[tuple[str, int, int]]) -> pa.Table:
+    """Failed probes of one host: (source, port, seconds after ``start``)."""
+    return schema.conform(
+        pa.Table.from_pylist(
+            [
+                {"timestamp": start + dt.timedelta(seconds=s), "source_ip": source,
+                 "destination_ip": "2001:db8:100::80", "destination_port": port,
+                 "network_transport": "tcp", "connection_outcome": "failed",
+                 "event_dataset": "netfilter", "log_file": "f", "log_line": n + 1}
+                for n, (source, port, s) in enumerate(probes)
+            ]
+        ),
+        schema.NETWORK,
+    )  # fmt: skip
+
+
+def test_eviction_cutting_a_lone_scan_makes_no_rotation() -> None:
+    """A lone scanner's 24 ports, a neighbour's 3 in the same window: no /64
+    rotation. Once eviction has taken the scan's first ten ports, what is left
+    of it (14) and the neighbour's 3 meet the limit together and neither
+    alone; that window is no longer whole, and no finding comes of it. A
+    rotation in a whole window after the cut still does."""
+    cfg = Config()
+    start = dt.datetime(2026, 9, 30, 10, 0, tzinfo=dt.UTC)
+    lone = [("2001:db8:77:1::a", 1000 + n, 10 * n) for n in range(24)]
+    stray = [("2001:db8:77:1::b", 25 + n, 235 + n) for n in range(3)]
+    later = [(f"2001:db8:77:2::{n + 1:x}", 2000 + n, 3000 + 5 * n) for n in range(20)]
+    window = RollingWindow(seconds=86_400, max_rows=10_000)
+    window.append("network", probe_rows(start, [*lone, *stray, *later]), start + DAY)
+    detections = WindowDetections(cfg, ["ipv6_prefix_scan"])
+    try:
+
+        def rotations() -> set[str]:
+            rows = window.table("network")
+            detections.point("network", rows, window.watermark, window.evicted_until.get("network"))
+            return set(detections.run().column("source_ip").to_pylist())
+
+        assert rotations() == {s for s, _, _ in later}
+        assert window.watermark == start + dt.timedelta(seconds=3095)
+        window.span = dt.timedelta(seconds=3000)  # the cut: 95 s after the start
+        assert window.evict() == 10
+        assert window.evicted_until["network"] == start + dt.timedelta(seconds=95)
+        left = window.table("network")
+        cut = run_detections(ibis.memtable(left), cfg.detect, ["ipv6_prefix_scan"])
+        assert {"2001:db8:77:1::a", "2001:db8:77:1::b"} <= set(cut.column("source_ip").to_pylist())
+        assert rotations() == {s for s, _, _ in later}
+    finally:
+        detections.close()
+
+
+def test_a_resumed_window_counts_as_cut_before_its_oldest_row(tmp_path: Path) -> None:
+    from reconwatch.watch import state as saved
+
+    start = dt.datetime(2026, 9, 30, 10, 0, tzinfo=dt.UTC)
+    rows = probe_rows(start, [("2001:db8:77:1::a", 1000 + n, 10 * n + 40) for n in range(5)])
+    saved.save(tmp_path / "state", [], {"network": rows}, [])
+    log = tmp_path / "kern.log"
+    log.write_text("")
+    watcher = Watcher(Config(), WatchOptions(paths=[str(log)], state_dir=tmp_path / "state"), [])
+    try:
+        assert watcher.window.table("network").num_rows == 5
+        # Rows before the oldest saved one may have been evicted before the save.
+        assert watcher.window.evicted_until == {"network": start + dt.timedelta(seconds=40)}
+    finally:
+        watcher.finish()
 
 
 # -- latency -------------------------------------------------------------------------------

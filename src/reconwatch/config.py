@@ -390,6 +390,10 @@ class PrefixScanSettings:
     horizontal: HorizontalScanConfig
     block: BlockScanConfig
 
+    @property
+    def window_seconds(self) -> int:
+        return self.scan.window_seconds
+
 
 class FlagScanConfig(Section):
     """Packets whose TCP flags no normal stack sends first (FIN, NULL, XMAS).

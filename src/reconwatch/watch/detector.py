@@ -41,6 +41,12 @@ from reconwatch.watch.window import EVENT_TABLES
 WHOLE_WINDOW: Final = frozenset(
     {"traffic_spike", "dark_space_probe", "slow_scan", "ipv6_prefix_scan"}
 )
+#: Detections whose findings from windows eviction has cut into are dropped:
+#: an address whose first probes were evicted is a lone scanner no longer
+#: (ipv6_prefix_scan would join what is left of it with a neighbour's packet
+#: into a /64 "rotation" a day old). Those windows were whole, and looked at,
+#: when they were current.
+WHOLE_WINDOWS_ONLY: Final = frozenset({"ipv6_prefix_scan"})
 #: Look-back of detections without a window of their own (TRW's first
 #: contacts): an hour of a source's first contacts decides it.
 DEFAULT_HORIZON: Final = 3600
@@ -101,6 +107,8 @@ class WindowDetections:
                 for table in DETECTIONS[name].inputs:
                     self.views[table].add(seconds)
         self.sizes: dict[str, int] = {}
+        #: Per table, the bound of its evicted rows (RollingWindow.evicted_until).
+        self.evicted_until: dict[str, dt.datetime] = {}
         self._dirty: set[str] = set(self.names)
         for name in EVENT_TABLES:
             self.point(name, schema.empty(schema.TABLES[name]))
@@ -130,13 +138,22 @@ class WindowDetections:
         self._sensitive = self._compile_sensitive()
         self._exploits = self._compile_exploits()
 
-    def point(self, name: str, rows: pa.Table, newest: dt.datetime | None = None) -> None:
+    def point(
+        self,
+        name: str,
+        rows: pa.Table,
+        newest: dt.datetime | None = None,
+        evicted_until: dt.datetime | None = None,
+    ) -> None:
         """Make table ``name``'s views read ``rows`` (Arrow, zero copy).
 
-        ``newest`` (the window's watermark) places the look-back views; the
-        detections reading this table must re-run.
+        ``newest`` (the window's watermark) places the look-back views;
+        ``evicted_until`` bounds the rows the window evicted (None: none yet).
+        The detections reading this table must re-run.
         """
         self.con.register(name, rows)
+        if evicted_until is not None:
+            self.evicted_until[name] = evicted_until
         self.sizes[name] = rows.num_rows
         for seconds in self.views.get(name, ()):
             part = rows
@@ -185,9 +202,21 @@ class WindowDetections:
                 "source_table", pa.repeat(pa.scalar(inputs[0]), found.num_rows)
             )
             self._findings[name] = schema.conform(found, RUN_FINDINGS)
-        parts = [RUN_FINDINGS.empty_table(), *self._findings.values()]
+        parts = [RUN_FINDINGS.empty_table()]
+        parts += [self._whole_windows(name, found) for name, found in self._findings.items()]
         findings = pa.concat_tables(parts)
         return findings.sort_by([(key, "ascending") for key in SORT_KEYS])
+
+    def _whole_windows(self, name: str, found: pa.Table) -> pa.Table:
+        """``found`` without the findings of windows eviction cut into, for
+        ``WHOLE_WINDOWS_ONLY`` detections: a finding's window began less than
+        ``window_seconds`` before its first event."""
+        cuts = [self.evicted_until[t] for t in DETECTIONS[name].inputs if t in self.evicted_until]
+        if name not in WHOLE_WINDOWS_ONLY or not cuts or not found.num_rows:
+            return found
+        window = getattr(self.config.detect, DETECTIONS[name].config).window_seconds
+        since = pa.scalar(max(cuts) + dt.timedelta(seconds=window), schema.TIMESTAMP)
+        return found.filter(pc.greater_equal(found.column("first_seen"), since))
 
     # -- beyond reconnaissance, on one batch's rows ----------------------------------------
 

@@ -250,6 +250,9 @@ class Watcher:
         for name, rows in saved.load_window(folder).items():
             if name in EVENT_TABLES:
                 self.window.append(name, rows)
+                if rows.num_rows:
+                    # What came before the saved rows may have been evicted.
+                    self.window.cut(name, pc.min(rows.column("timestamp")).as_py())
         now = self.clock()
         for entry in saved.load_alerts(folder):
             self.book[entry["actor"]] = from_book(entry, now)
@@ -301,7 +304,9 @@ class Watcher:
         for name in EVENT_TABLES:
             rows = self.window.table(name)
             if name in changed or rows.num_rows != before[name]:
-                self.detections.point(name, rows, self.window.watermark)
+                self.detections.point(
+                    name, rows, self.window.watermark, self.window.evicted_until.get(name)
+                )
                 changed.add(name)
         tick = self.clock()
         touched: set[str] = set()

@@ -50,6 +50,10 @@ class RollingWindow:
         self.parts: dict[str, list[_Part]] = {name: [] for name in EVENT_TABLES}
         self.watermark: dt.datetime | None = None
         self.evicted = 0
+        #: Per table, a bound on the stamps of the rows evicted so far (every
+        #: evicted row is at or before it): windows of events from before it
+        #: are no longer whole. Absent while nothing of the table was evicted.
+        self.evicted_until: dict[str, dt.datetime] = {}
 
     @property
     def rows(self) -> int:
@@ -75,16 +79,18 @@ class RollingWindow:
         evicted = 0
         if self.watermark is not None:
             cutoff = self.watermark - self.span
-            for parts in self.parts.values():
+            for name, parts in self.parts.items():
                 kept = []
                 for part in parts:
                     if part.last < cutoff:
                         evicted += part.rows.num_rows
+                        self.cut(name, part.last)
                         continue
                     if part.first < cutoff:
                         mask = pc.greater_equal(part.rows.column("timestamp"), pa.scalar(cutoff))
                         rows = part.rows.filter(mask)
                         evicted += part.rows.num_rows - rows.num_rows
+                        self.cut(name, cutoff)
                         if rows.num_rows == 0:
                             continue
                         part = _Part(rows, *_bounds(rows))
@@ -102,14 +108,23 @@ class RollingWindow:
                 del self.parts[name][index]
                 excess -= part.rows.num_rows
                 evicted += part.rows.num_rows
+                self.cut(name, part.last)
             else:
-                order = pc.sort_indices(part.rows.column("timestamp"))
-                rows = part.rows.take(order).slice(excess)
+                ordered = part.rows.take(pc.sort_indices(part.rows.column("timestamp")))
+                rows = ordered.slice(excess)
                 self.parts[name][index] = _Part(rows, *_bounds(rows))
+                self.cut(name, ordered.column("timestamp")[excess - 1].as_py())
                 evicted += excess
                 excess = 0
         self.evicted += evicted
         return evicted
+
+    def cut(self, table: str, until: dt.datetime) -> None:
+        """Note that rows of ``table`` up to ``until`` may be gone (evicted, or
+        before a saved window was written)."""
+        known = self.evicted_until.get(table)
+        if known is None or until > known:
+            self.evicted_until[table] = until
 
     def table(self, name: str) -> pa.Table:
         parts = self.parts[name]
