@@ -6,6 +6,7 @@ The ``root`` tests load real nftables rules into a throwaway network namespace
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import subprocess
@@ -299,6 +300,27 @@ def test_two_entries_inside_one_expiring_block_split_it_once() -> None:
     held = _additions(entries, [forever])
     assert (held.deletes, held.adds, held.keeps) == ([], [], [])
     assert all("holds it (no timeout)" in note for note in held.notes)
+
+
+def test_a_block_ending_now_is_not_re_added_in_parts_without_a_timeout() -> None:
+    """nft prints what an element has left in whole seconds: under one second
+    reads 0. Its parts re-added with ``timeout 0s`` would never expire."""
+    from ipaddress import ip_network
+
+    from reconwatch.respond.apply import ActiveBlock, _additions
+    from reconwatch.respond.blocklist import BlockEntry
+
+    ending = ActiveBlock(ip_network("198.51.100.0/25"), "ipv4_addr", 2, 0, "case RW-old")
+    entry = BlockEntry(ip_network("198.51.100.5/32"), ("RW-new",), "scan", "high", 3600)
+    changes = _additions([entry], [ending])
+    assert changes.deletes == [ending] and changes.keeps == []
+    assert [e.network for e in changes.adds] == [entry.network]
+    assert changes.notes == [
+        "198.51.100.5/32: live block 198.51.100.0/25 (ending now) replaced by it"
+    ]
+    # With a second left, the parts keep that second.
+    left = dataclasses.replace(ending, expires_seconds=1)
+    assert {b.expires_seconds for b in _additions([entry], [left]).keeps} == {1}
 
 
 def test_a_dry_run_without_the_rights_to_read_the_live_set_shows_the_plan() -> None:

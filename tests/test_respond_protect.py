@@ -190,7 +190,9 @@ def test_allowed_networks_never_touch_a_protected_address(network: IPNetwork) ->
      ("2002:c633:6435::/48", "2002:c633:6436::/48"),
      ("2002:c633:6435:7::/64", "2002:c633:6436:7::/64"),
      ("64:ff9b:1::c633:6435", "64:ff9b:1::c633:6436"),  # RFC 8215, as a /96
-     ("64:ff9b:1:c633:64:3500::", "64:ff9b:1:c633:64:3600::")],  # RFC 6052's /48 layout
+     ("64:ff9b:1:c633:64:3500::", "64:ff9b:1:c633:64:3600::"),  # RFC 6052's /48 layout
+     # Teredo (RFC 4380): the client's address inverted in the last 32 bits.
+     ("2001:0:4136:e378:8000:63bf:39cc:9bca", "2001:0:4136:e378:8000:63bf:39cc:9bc9")],
 )  # fmt: skip
 def test_an_ipv6_form_of_a_protected_ipv4_address_is_protected(
     carried: str, neighbour: str

@@ -491,6 +491,52 @@ def test_an_exercise_source_is_never_blocked_by_an_approval(
         application.state.web.store.close()
 
 
+def test_an_approval_holds_to_the_hunts_refusals_whatever_the_servers_config(
+    tmp_path: Path,
+) -> None:
+    """A server started without the hunt's config knows none of its home or
+    protected ranges: what the hunt refused, widened or called internal is
+    held to the hunt's record."""
+    hunt_blocked = {"block": True, "timeout_seconds": 3600, "refused": {}}
+    docs = [
+        case_doc(3, id="RW-20260901-refused", actor="198.51.100.77", sources=["198.51.100.77"],
+                 containment={**hunt_blocked, "entries": [],
+                              "refused": {"198.51.100.77": "protected: partner resolver"}}),
+        case_doc(6, id="RW-20260901-narrowed", actor="2001:db8:ffff:9::5",
+                 sources=["2001:db8:ffff:9::5"],
+                 containment={**hunt_blocked, "entries": ["2001:db8:ffff:9::5/128"]}),
+        case_doc(9, id="RW-20260901-internal", actor="10.1.2.3", sources=["10.1.2.3"],
+                 internal=True, containment={"block": False, "why": "disposition suspicious"}),
+        case_doc(12, id="RW-20260901-unblocked", actor="198.51.100.90", sources=["198.51.100.90"],
+                 disposition="suspicious",
+                 containment={"block": False, "why": "disposition suspicious"}),
+    ]  # fmt: skip
+    application = create_app(f"sqlite:///{tmp_path / 's.db'}", blocks_dir=tmp_path / "blocks")
+    store = application.state.web.store
+    add_users(store)
+    store.record(docs, "hunt", 900)
+    try:
+        client = logged_in(application, "theo")
+        refused = act(client, "RW-20260901-refused", action="approve_block", reason="block it")
+        assert refused.status_code == 409
+        assert "refused by the hunt: protected: partner resolver" in refused.text
+        internal = act(client, "RW-20260901-internal", action="approve_block", reason="block it")
+        assert internal.status_code == 409 and "an internal source" in internal.text
+        assert not (tmp_path / "blocks" / "RW-20260901-refused").exists()
+        assert not (tmp_path / "blocks" / "RW-20260901-internal").exists()
+        # The hunt kept this one at /128 (a protected neighbour in its /64):
+        # respond.ipv6_prefix (64) of this server's config does not widen it.
+        act(client, "RW-20260901-narrowed", action="approve_block", reason="block it")
+        nft = (tmp_path / "blocks" / "RW-20260901-narrowed" / "block.nft").read_text()
+        assert "2001:db8:ffff:9::5" in nft and "2001:db8:ffff:9::/64" not in nft
+        # The analyst's approval stands for the hunt's disposition.
+        act(client, "RW-20260901-unblocked", action="approve_block", reason="confirmed")
+        nft = (tmp_path / "blocks" / "RW-20260901-unblocked" / "block.nft").read_text()
+        assert "198.51.100.90" in nft and "approved: reconnaissance" in nft
+    finally:
+        store.close()
+
+
 # -- queue ----------------------------------------------------------------------------------
 
 

@@ -424,7 +424,14 @@ class _Additions:
 
 
 def _split_around(block: ActiveBlock, network: IPNetwork) -> list[ActiveBlock]:
-    """``block`` minus ``network`` (inside it), each part keeping its remaining time."""
+    """``block`` minus ``network`` (inside it), each part keeping its remaining time.
+
+    None when less than a second is left (nft prints whole seconds, so 0): a
+    part re-added with ``timeout 0s`` would never expire, and the element
+    ends now anyway.
+    """
+    if block.expires_seconds < 1:
+        return []
     return [
         ActiveBlock(
             part, block.set_name, block.expires_seconds, block.expires_seconds, block.comment
@@ -477,6 +484,8 @@ def _additions(entries: Sequence[BlockEntry], live: Sequence[ActiveBlock]) -> _A
             changes.notes.append(
                 f"{network}: live block {outer.network} ({outer.expires_seconds}s left) split "
                 f"around it, its other parts kept with their time"
+                if parts
+                else f"{network}: live block {outer.network} (ending now) replaced by it"
             )
             near = []
         pieces: list[IPNetwork] = [network]
@@ -633,22 +642,25 @@ def with_analyst_decisions(
     return changed, notes
 
 
-def why_not_blocked(case: Mapping[str, Any], config: Config) -> str | None:
+def why_not_blocked(
+    case: Mapping[str, Any], config: Config, *, approved: bool = False
+) -> str | None:
     """Why a ``cases.json`` case gives no block request; None when it gives some.
 
     The config decides first (disposition, severity, sources); then the hunt's
     own record: a case the hunt did not block (``containment.block`` false
     with a ``why``, e.g. its disposition then) is not blocked now either.
+    An analyst's approval (``approved``) stands for both dispositions.
     """
     disposition, severity = case.get("disposition"), case.get("severity")
-    if disposition not in config.respond.block_dispositions:
+    if not approved and disposition not in config.respond.block_dispositions:
         return f"disposition {disposition!r} is not in respond.block_dispositions"
     if severity not in SEVERITY_RANK or severity not in config.respond.block_for_seconds:
         return f"severity {severity!r} has no respond.block_for_seconds"
     if not case.get("sources"):
         return "it has no sources"
     recorded = _recorded(case)
-    if recorded is not None and not recorded.get("block") and "why" in recorded:
+    if not approved and recorded is not None and not recorded.get("block") and "why" in recorded:
         return f"the hunt did not block it: {_text(recorded['why'])}"
     return None
 
@@ -755,6 +767,7 @@ def plan_from_cases_document(
     *,
     case_ids: Sequence[str] = (),
     extra_protected: Iterable[str] = (),
+    approved: bool = False,
 ) -> BlockPlan:
     """The block plan for a ``cases.json`` document: never more than the hunt planned.
 
@@ -782,6 +795,13 @@ def plan_from_cases_document(
     document has raises ``LookupError`` (a typo must not silently give an
     empty plan). A document without any record (hand-written) is checked
     against the config alone.
+
+    ``approved`` (the web UI's block approval; the rules' reason says
+    "approved") stands for the disposition, the config's and the hunt's: a
+    case the hunt did not block for its disposition then is planned against
+    the config alone, unless it is internal. What the
+    hunt refused stays refused and what it blocked is not widened, whatever
+    the config of the server approving it says.
     """
     missing = missing_case_ids(document, case_ids)
     if missing:
@@ -805,37 +825,45 @@ def plan_from_cases_document(
         cid = case.get("id")
         if not isinstance(cid, str) or (only and cid not in only):
             continue
-        if why_not_blocked(case, config) is not None:
+        if why_not_blocked(case, config, approved=approved) is not None:
             continue
         severity = case["severity"]
         sources = case.get("sources")
         sources = sources if isinstance(sources, list) else []
         recorded = _recorded(case)
-        if recorded is None and any_recorded:
+        hunt_refused: Mapping[Any, Any] = {}
+        if recorded is not None:
+            refused_field = recorded.get("refused")
+            hunt_refused = refused_field if isinstance(refused_field, Mapping) else {}
+        if case.get("internal") is True:
+            # Inside the hunt's home networks, whatever this config's are.
+            why = "an internal source (in the hunt's home networks)"
+            refusals += [Refusal(_text(s, 64), cid, why) for s in sources]
+            continue
+        if approved and recorded is not None and recorded.get("block") is not True:
+            recorded = None  # the hunt planned no block to hold the approval to
+        if recorded is None and any_recorded and not approved:
             refusals += [
                 Refusal(_text(s, 64), cid, "the hunt recorded no containment for this case")
                 for s in sources
             ]
             continue
         allowed: dict[int, list[tuple[int, int]]] | None = None
-        hunt_refused: Mapping[Any, Any] = {}
         if recorded is not None:
             recorded_cases.add(cid)
             networks = _recorded_entries(recorded)
             recorded_networks += networks
             allowed = _intervals(networks)
-            refused_field = recorded.get("refused")
-            hunt_refused = refused_field if isinstance(refused_field, Mapping) else {}
         seconds = config.respond.block_for_seconds[severity]
         detections = [d for d in case.get("detections", []) if isinstance(d, str)]
-        reason = "reconnaissance: " + ", ".join(detections)
+        reason = ("approved: " if approved else "") + "reconnaissance: " + ", ".join(detections)
         for source in sources:
+            text = _text(source, 64)
+            if isinstance(source, str) and source in hunt_refused:
+                why = f"refused by the hunt: {_text(hunt_refused[source])}"
+                refusals.append(Refusal(text, cid, why))
+                continue
             if allowed is not None:
-                text = _text(source, 64)
-                if isinstance(source, str) and source in hunt_refused:
-                    why = f"refused by the hunt: {_text(hunt_refused[source])}"
-                    refusals.append(Refusal(text, cid, why))
-                    continue
                 try:
                     single = ipaddress.ip_network(validate_address(source))
                 except ValueError:

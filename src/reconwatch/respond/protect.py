@@ -66,13 +66,21 @@ def _nat64_48(inner: ipaddress.IPv6Network) -> ipaddress.IPv4Network:
     return ipaddress.IPv4Network((bits, length), strict=False)
 
 
+def _teredo_client(inner: ipaddress.IPv6Network) -> ipaddress.IPv4Network:
+    """RFC 4380: the Teredo client's IPv4 address is the last 32 bits, inverted."""
+    length = min(max(inner.prefixlen - 96, 0), 32)
+    bits = ~int(inner.network_address) & 0xFFFFFFFF
+    return ipaddress.IPv4Network((bits, length), strict=False)
+
+
 #: IPv6 prefixes that carry an IPv4 address, and how to read it: a source
 #: there is an IPv4 host (or site) in IPv6 form, so the IPv4 address is
 #: checked as well (a protected resolver reached through NAT64 stays
 #: protected). IPv4-mapped, NAT64's well-known prefix (RFC 6052) and its
 #: local-use prefix (RFC 8215; read both as a /96 and in RFC 6052's /48
 #: layout, since the operator chooses), the deprecated IPv4-compatible form
-#: (RFC 4291), 6to4 (RFC 3056: the site's router's address follows 2002::/16).
+#: (RFC 4291), 6to4 (RFC 3056: the site's router's address follows 2002::/16),
+#: Teredo (RFC 4380: the client's address, inverted, in the last 32 bits).
 IPV4_CARRIERS: Final[
     tuple[
         tuple[ipaddress.IPv6Network, Callable[[ipaddress.IPv6Network], ipaddress.IPv4Network], str],
@@ -85,6 +93,7 @@ IPV4_CARRIERS: Final[
     (LOCAL_NAT64, _nat64_48, "local-use NAT64 (/48 layout)"),
     (ipaddress.IPv6Network("::/96"), _contiguous(96), "IPv4-compatible"),
     (ipaddress.IPv6Network("2002::/16"), _contiguous(16), "6to4"),
+    (ipaddress.IPv6Network("2001::/32"), _teredo_client, "Teredo"),
 )
 
 #: Ranges no containment may touch on any site, with why. Blocking any of them

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from reconwatch.config import Config
-from reconwatch.respond.apply import config_protected_sources
-from reconwatch.respond.blocklist import BlockPlan, BlockRequest, build_blocklist
+from reconwatch.respond.apply import plan_from_cases_document
+from reconwatch.respond.blocklist import BlockPlan
 from reconwatch.respond.containment import write_rules
 from reconwatch.respond.nftables import render_nftables
-from reconwatch.respond.protect import ProtectedRanges
 from reconwatch.store import CLOSED, CaseStore
 from reconwatch.store.models import StoredCase
 
@@ -110,45 +109,27 @@ def _decide(store: CaseStore, case_id: str, who: str, action: str, **details: An
         raise ActionError(409, str(exc)) from exc
 
 
-def block_plan(case: StoredCase, config: Config, reason: str = "") -> BlockPlan:
-    """The block plan for one case's sources, as a hunt would build it.
+def block_plan(case: StoredCase, config: Config) -> BlockPlan:
+    """The block plan for one case's sources, as approving it would write it.
 
     Unlike a hunt, the analyst's approval stands for the disposition: the
-    plan is built whatever the hunt's verdict was. Protected ranges, known
-    benign scanners among the sources (the case's and the config's
-    warninglists), approved-exercise sources and the rule budget still apply.
-    Raises ``ValueError`` when what is protected cannot be read (a broken
-    exercises or warninglist file): nothing is blocked on a guess.
+    plan is built whatever the hunt's verdict was. Everything else holds
+    (``plan_from_cases_document``): what the hunt refused stays refused and
+    what it blocked is not widened, whatever this server's config says (it
+    may run without the hunt's); an internal case is never blocked; the
+    config's protected ranges, known benign scanners among the sources (the
+    case's and the config's warninglists), approved-exercise sources and the
+    rule budget apply. Raises ``ValueError`` when what is protected cannot be
+    read (a broken exercises or warninglist file): nothing is blocked on a
+    guess.
     """
-    doc: dict[str, Any] = dict(case.document)
-    enrichment = doc.get("enrichment") or {}
-    benign = [
-        source
-        for source, context in enrichment.items()
-        if isinstance(context, dict) and context.get("benign_lists")
-    ]
-    benign += config_protected_sources(config, [s.source_ip for s in case.sources])
-    detections = [d for d in doc.get("detections", []) if isinstance(d, str)]
-    why = "reconnaissance: " + ", ".join(detections)
-    if reason:
-        why = f"approved: {why}"
-    seconds = config.respond.block_for_seconds.get(case.severity, 3600)  # type: ignore[call-overload]
-    requests = [
-        BlockRequest(
-            address=source.source_ip,
-            case_id=case.id,
-            reason=why,
-            severity=case.severity,  # type: ignore[arg-type]
-            timeout_seconds=int(seconds),
-        )
-        for source in case.sources
-    ]
-    return build_blocklist(
-        requests,
-        ProtectedRanges.from_site(config.site, extra=benign),
-        config.respond.max_entries,
-        ipv6_prefix=config.respond.ipv6_prefix,
-    )
+    doc: dict[str, Any] = {
+        **dict(case.document),
+        "id": case.id,
+        "severity": case.severity,
+        "sources": [s.source_ip for s in case.sources],
+    }
+    return plan_from_cases_document({"cases": [doc]}, config, case_ids=[case.id], approved=True)
 
 
 def proposed_rules(case: StoredCase, config: Config) -> tuple[BlockPlan, str]:
@@ -163,7 +144,7 @@ def _approve_block(
     if not _SAFE_ID.match(case.id):
         raise ActionError(400, "this case id cannot name a directory of rule files")
     try:
-        plan = block_plan(case, config, reason)
+        plan = block_plan(case, config)
     except ValueError as exc:
         raise ActionError(409, f"cannot plan blocks: {exc}") from exc
     refused = "; ".join(f"{r.address}: {r.why}" for r in plan.refused)
