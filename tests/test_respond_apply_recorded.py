@@ -299,3 +299,37 @@ def test_apply_after_a_real_hunt_refuses_what_it_refused(tmp_path: Path) -> None
     copy.write_text((out / "cases.json").read_text())
     unchecked = run("apply", "--cases", str(copy), "--dry-run")
     assert "decisions since the hunt were not checked" in unchecked.output
+
+
+def test_a_block_approved_in_the_store_counts_as_the_analysts_verdict(tmp_path: Path) -> None:
+    """The web UI's approval of a case the hunt did not block (its verdict
+    then) is applied by ``block apply --case``, held to the hunt's refusals."""
+    from reconwatch.store import CaseStore
+
+    refused = {"198.51.100.8": "protected: partner scanner"}
+    suspicious = {
+        **case("RW-20260930-approved", "198.51.100.7", "198.51.100.8", disposition="suspicious"),
+        "containment": {"block": False, "why": "disposition suspicious", "refused": refused},
+        "actor": "198.51.100.7", "score": 40.0, "escalate": False,
+        "first_seen": "2026-09-30T10:00:00+00:00", "last_seen": "2026-09-30T10:05:00+00:00",
+    }  # fmt: skip
+    cases_json = write(tmp_path / "cases.json", {"cases": [suspicious]})
+    args = ["apply", "--cases", str(cases_json), "--case", suspicious["id"], "--dry-run"]
+    store = CaseStore(f"sqlite:///{tmp_path / 'reconwatch.db'}")  # beside cases.json
+    try:
+        store.record([suspicious], "hunt", 900)
+        before = run(*args)
+        assert before.exit_code == 0, before.output
+        assert before.output.startswith("0 entries for 0 cases")
+        assert "is not blocked: disposition 'suspicious'" in before.output
+        store.add_action(suspicious["id"], "theo", "approve_block", "confirmed | blocks ...")
+    finally:
+        store.close()
+    after = run(*args)
+    assert after.exit_code == 0, after.output
+    assert after.output.startswith("1 entries for 1 cases, 1 refused")
+    assert "refused 198.51.100.8 (case RW-20260930-approved): refused by the hunt" in after.output
+    assert f"{suspicious['id']}: block approved in the case store by theo" in after.output
+    assert "is not blocked" not in after.output
+    ruleset = after.output[after.output.index("#!/usr/sbin/nft") :]
+    assert "198.51.100.7" in ruleset and "198.51.100.8" not in ruleset

@@ -169,8 +169,12 @@ def block_apply(
     missing = missing_case_ids(document, case_ids)
     if missing:
         fail(f"{cases_path} has no case {', '.join(missing)}; nothing applied")
-    document, decisions = _analyst_decisions(document, store_url or config.store.url, cases_path)
-    plan = _respond_call(lambda: plan_from_cases_document(document, config, case_ids=case_ids))
+    document, decisions, approved = _analyst_decisions(
+        document, store_url or config.store.url, cases_path
+    )
+    plan = _respond_call(
+        lambda: plan_from_cases_document(document, config, case_ids=case_ids, approved=approved)
+    )
     adding = bool(case_ids)
 
     def run(dry: bool) -> Any:
@@ -202,7 +206,7 @@ def block_apply(
     for decision in decisions:
         click.echo(clean(decision, 300))
     for cid in case_ids:
-        _explain_unblockable(document, cid, config)
+        _explain_unblockable(document, cid, config, approved)
     for note in preview.notes:
         click.echo(clean(note, 300))
     if adding and not preview.ruleset:
@@ -220,8 +224,10 @@ def block_apply(
 
 def _analyst_decisions(
     document: dict[str, Any], store_url: str | None, cases_path: Path
-) -> tuple[dict[str, Any], list[str]]:
-    """``document`` with the dispositions of cases closed in the store since the hunt.
+) -> tuple[dict[str, Any], list[str], set[str]]:
+    """``document`` with the dispositions of cases closed in the store since the
+    hunt, lines saying so, and the open cases an analyst approved a block for
+    (in the web UI: the approval stands for the disposition).
 
     The store is ``store_url``, else the hunt's default ``reconwatch.db`` next
     to the cases file when it exists; with neither, the document is used as
@@ -237,7 +243,7 @@ def _analyst_decisions(
                 "no case store given or beside the cases file: analysts' decisions since "
                 "the hunt were not checked (--store URL)"
             )
-            return document, [unchecked]
+            return document, [unchecked], set()
         store_url = f"sqlite:///{beside.resolve()}"
     try:
         store = CaseStore(store_url, create=False)
@@ -245,22 +251,34 @@ def _analyst_decisions(
         fail(str(exc))
     try:
         decided: dict[str, tuple[str, str | None]] = {}
+        approved: dict[str, str] = {}
         for case in document.get("cases", []):
             stored = store.get(case["id"])
-            if stored is not None and stored.status == CLOSED and stored.analyst_disposition:
-                decided[case["id"]] = (stored.analyst_disposition, stored.analyst_reason)
+            if stored is None:
+                continue
+            if stored.status == CLOSED:
+                if stored.analyst_disposition:
+                    decided[case["id"]] = (stored.analyst_disposition, stored.analyst_reason)
+                continue
+            approvals = [a.who for a in stored.actions if a.action == "approve_block"]
+            if approvals:
+                approved[case["id"]] = approvals[-1]
     finally:
         store.close()
-    return with_analyst_decisions(document, decided)
+    document, notes = with_analyst_decisions(document, decided)
+    notes += [f"{cid}: block approved in the case store by {who}" for cid, who in approved.items()]
+    return document, notes, set(approved)
 
 
-def _explain_unblockable(document: dict[str, Any], case_id: str, config: Config) -> None:
+def _explain_unblockable(
+    document: dict[str, Any], case_id: str, config: Config, approved: set[str]
+) -> None:
     """One line when a selected case gives no block requests at all, saying why."""
     from reconwatch.respond.apply import why_not_blocked
 
     for case in document.get("cases", []):
         if isinstance(case, dict) and case.get("id") == case_id:
-            why = why_not_blocked(case, config)
+            why = why_not_blocked(case, config, approved=case_id in approved)
             if why is not None:
                 click.echo(f"case {clean(case_id, 64)} is not blocked: {clean(why, 200)}")
             return

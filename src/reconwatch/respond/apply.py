@@ -35,7 +35,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -767,7 +767,7 @@ def plan_from_cases_document(
     *,
     case_ids: Sequence[str] = (),
     extra_protected: Iterable[str] = (),
-    approved: bool = False,
+    approved: Collection[str] = (),
 ) -> BlockPlan:
     """The block plan for a ``cases.json`` document: never more than the hunt planned.
 
@@ -796,10 +796,11 @@ def plan_from_cases_document(
     empty plan). A document without any record (hand-written) is checked
     against the config alone.
 
-    ``approved`` (the web UI's block approval; the rules' reason says
-    "approved") stands for the disposition, the config's and the hunt's: a
-    case the hunt did not block for its disposition then is planned against
-    the config alone, unless it is internal. What the
+    ``approved`` names the cases an analyst approved a block for (the web
+    UI; the rules' reason says "approved"): the approval stands for the
+    disposition, the config's and the hunt's, so a case the hunt did not
+    block for its disposition then is planned against the config alone,
+    unless it is internal. What the
     hunt refused stays refused and what it blocked is not widened, whatever
     the config of the server approving it says.
     """
@@ -825,7 +826,8 @@ def plan_from_cases_document(
         cid = case.get("id")
         if not isinstance(cid, str) or (only and cid not in only):
             continue
-        if why_not_blocked(case, config, approved=approved) is not None:
+        is_approved = cid in approved
+        if why_not_blocked(case, config, approved=is_approved) is not None:
             continue
         severity = case["severity"]
         sources = case.get("sources")
@@ -840,9 +842,9 @@ def plan_from_cases_document(
             why = "an internal source (in the hunt's home networks)"
             refusals += [Refusal(_text(s, 64), cid, why) for s in sources]
             continue
-        if approved and recorded is not None and recorded.get("block") is not True:
+        if is_approved and recorded is not None and recorded.get("block") is not True:
             recorded = None  # the hunt planned no block to hold the approval to
-        if recorded is None and any_recorded and not approved:
+        if recorded is None and any_recorded and not is_approved:
             refusals += [
                 Refusal(_text(s, 64), cid, "the hunt recorded no containment for this case")
                 for s in sources
@@ -856,7 +858,7 @@ def plan_from_cases_document(
             allowed = _intervals(networks)
         seconds = config.respond.block_for_seconds[severity]
         detections = [d for d in case.get("detections", []) if isinstance(d, str)]
-        reason = ("approved: " if approved else "") + "reconnaissance: " + ", ".join(detections)
+        reason = ("approved: " if is_approved else "") + "reconnaissance: " + ", ".join(detections)
         for source in sources:
             text = _text(source, 64)
             if isinstance(source, str) and source in hunt_refused:

@@ -129,7 +129,9 @@ def block_plan(case: StoredCase, config: Config) -> BlockPlan:
         "severity": case.severity,
         "sources": [s.source_ip for s in case.sources],
     }
-    return plan_from_cases_document({"cases": [doc]}, config, case_ids=[case.id], approved=True)
+    return plan_from_cases_document(
+        {"cases": [doc]}, config, case_ids=[case.id], approved=[case.id]
+    )
 
 
 def proposed_rules(case: StoredCase, config: Config) -> tuple[BlockPlan, str]:
@@ -160,6 +162,9 @@ def _approve_block(
     detail = f"{reason} | blocks {entries} for {plan.entries[0].timeout_seconds}s"
     if refused:
         detail += f" | refused {refused}"
-    detail += f" | rules in {files.nftables.parent} (apply with reconwatch block apply or nft -f)"
+    detail += (
+        f" | rules in {files.nftables.parent} (add to the live blocks with reconwatch block "
+        f"apply --cases HUNT/cases.json --case {case.id}; nft -f block.nft replaces them all)"
+    )
     store.add_action(case.id, who, "approve_block", detail)
     return f"block approved: {entries}; rules written to {files.nftables}"
