@@ -191,6 +191,7 @@ def test_allowed_networks_never_touch_a_protected_address(network: IPNetwork) ->
      ("2002:c633:6435:7::/64", "2002:c633:6436:7::/64"),
      ("64:ff9b:1::c633:6435", "64:ff9b:1::c633:6436"),  # RFC 8215, as a /96
      ("64:ff9b:1:c633:64:3500::", "64:ff9b:1:c633:64:3600::"),  # RFC 6052's /48 layout
+     ("::ffff:0:c633:6435", "::ffff:0:c633:6436"),  # IPv4-translated (SIIT)
      # Teredo (RFC 4380): the client's address inverted in the last 32 bits.
      ("2001:0:4136:e378:8000:63bf:39cc:9bca", "2001:0:4136:e378:8000:63bf:39cc:9bc9")],
 )  # fmt: skip
@@ -203,3 +204,26 @@ def test_an_ipv6_form_of_a_protected_ipv4_address_is_protected(
     expected = "198.51.100.53/32: overlaps site protected range 198.51.100.53/32"
     assert why is not None and why.endswith(expected), why
     assert ranges.check(ipaddress.ip_network(neighbour)) is None
+
+
+@pytest.mark.parametrize(
+    ("written", "carried", "neighbour"),
+    [("64:ff9b::c633:6435", "198.51.100.53", "198.51.100.54"),  # a resolver, in NAT64 form
+     ("::ffff:0:c633:6400/120", "198.51.100.200", "198.51.101.1"),  # SIIT
+     ("2002:c633:6435::/48", "198.51.100.53", "198.51.100.54")],  # a 6to4 site: its router
+)  # fmt: skip
+def test_a_protected_range_written_in_an_ipv6_form_protects_its_ipv4(
+    written: str, carried: str, neighbour: str
+) -> None:
+    ranges = ProtectedRanges.from_site(SiteConfig(home_networks=[], protected=[written]))
+    why = ranges.check(ipaddress.ip_network(carried))
+    assert why is not None and why.startswith(
+        f"overlaps site protected range {ipaddress.ip_network(written)} ("
+    ), why
+    assert ranges.check(ipaddress.ip_network(neighbour)) is None
+
+
+def test_a_whole_translation_prefix_protected_does_not_protect_all_of_ipv4() -> None:
+    ranges = ProtectedRanges.from_site(SiteConfig(home_networks=[], protected=["64:ff9b::/96"]))
+    assert ranges.check(ipaddress.ip_network("198.51.100.7")) is None
+    assert ranges.check(ipaddress.ip_network("64:ff9b::c633:6407")) is not None

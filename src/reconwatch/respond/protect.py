@@ -79,7 +79,8 @@ def _teredo_client(inner: ipaddress.IPv6Network) -> ipaddress.IPv4Network:
 #: protected). IPv4-mapped, NAT64's well-known prefix (RFC 6052) and its
 #: local-use prefix (RFC 8215; read both as a /96 and in RFC 6052's /48
 #: layout, since the operator chooses), the deprecated IPv4-compatible form
-#: (RFC 4291), 6to4 (RFC 3056: the site's router's address follows 2002::/16),
+#: (RFC 4291), IPv4-translated (SIIT, RFC 2765: ``::ffff:0:a.b.c.d``), 6to4
+#: (RFC 3056: the site's router's address follows 2002::/16),
 #: Teredo (RFC 4380: the client's address, inverted, in the last 32 bits).
 IPV4_CARRIERS: Final[
     tuple[
@@ -92,6 +93,7 @@ IPV4_CARRIERS: Final[
     (LOCAL_NAT64, _contiguous(96), "local-use NAT64"),
     (LOCAL_NAT64, _nat64_48, "local-use NAT64 (/48 layout)"),
     (ipaddress.IPv6Network("::/96"), _contiguous(96), "IPv4-compatible"),
+    (ipaddress.IPv6Network("::ffff:0:0:0/96"), _contiguous(96), "IPv4-translated (SIIT)"),
     (ipaddress.IPv6Network("2002::/16"), _contiguous(16), "6to4"),
     (ipaddress.IPv6Network("2001::/32"), _teredo_client, "Teredo"),
 )
@@ -170,6 +172,7 @@ class ProtectedRanges:
         ranges += [ProtectedRange(n, "home network") for n in site.home()]
         ranges += [ProtectedRange(n, "site protected range") for n in site.protected_networks()]
         ranges += [ProtectedRange(n, "allowlisted") for n in parse_networks(list(extra))]
+        ranges += [carried for r in ranges for carried in _carried_ranges(r)]
         return cls(tuple(ranges))
 
     def check(self, network: IPNetwork) -> str | None:
@@ -219,6 +222,24 @@ class ProtectedRanges:
     def networks(self) -> Sequence[IPNetwork]:
         """Every protected network, in the order given (for display and tests)."""
         return [r.network for r in self.ranges]
+
+
+def _carried_ranges(protected: ProtectedRange) -> Iterable[ProtectedRange]:
+    """The IPv4 range a protected IPv6 range carries (a resolver written in
+    its NAT64 form, a 6to4 site whose router's address it holds), at least a
+    /8: the IPv4 host is protected in either form. A whole carrier prefix
+    (``64:ff9b::/96``) carries all of IPv4 and protects none of it."""
+    network = protected.network
+    if not isinstance(network, ipaddress.IPv6Network):
+        return
+    for carrier, carried, kind in IPV4_CARRIERS:
+        if not network.subnet_of(carrier):
+            continue
+        unwrapped = carried(network)
+        if carrier == LOCAL_NAT64 and unwrapped.subnet_of(_THIS_NETWORK):
+            continue  # the other layout's reading
+        if unwrapped.prefixlen >= MIN_PREFIX[4]:
+            yield ProtectedRange(unwrapped, f"{protected.label} {network} ({kind})")
 
 
 def _labelled(items: Iterable[tuple[str, str]]) -> Iterable[ProtectedRange]:
