@@ -196,7 +196,10 @@ def test_asa_rendering() -> None:
     body = lines[lines.index("") + 1 :]
 
     def block(seconds: int, objects: str, end: str, until: str) -> list[str]:
-        group, time_range = f"RECONWATCH-2609301000-{seconds}", f"RECONWATCH-E2609301000-{seconds}"
+        group, time_range = (
+            f"RECONWATCH-260930100001-{seconds}",
+            f"RECONWATCH-E260930100001-{seconds}",
+        )
         return [
             f"object-group network {group}",
             f" description reconwatch blocks of {seconds} s until {until}",
@@ -211,7 +214,10 @@ def test_asa_rendering() -> None:
         ]
 
     def removal(seconds: int) -> list[str]:
-        group, time_range = f"RECONWATCH-2609301000-{seconds}", f"RECONWATCH-E2609301000-{seconds}"
+        group, time_range = (
+            f"RECONWATCH-260930100001-{seconds}",
+            f"RECONWATCH-E260930100001-{seconds}",
+        )
         return [
             f"! no access-list outside_access_in extended deny ip object-group {group} any "
             f"time-range {time_range}",
@@ -264,7 +270,7 @@ def test_asa_never_binds_a_deny_only_acl() -> None:
 def test_asa_names_differ_between_runs() -> None:
     """A later run's file never adds members to, or moves the end of, an earlier run's group."""
     first = render_asa(SMALL, generated_at=WHEN)
-    later = render_asa(SMALL, generated_at=WHEN + dt.timedelta(hours=1))
+    later = render_asa(SMALL, generated_at=WHEN + dt.timedelta(seconds=1))  # the same minute
     groups = {
         line for line in first.splitlines() if line.startswith(("object-group", "time-range"))
     }
@@ -538,11 +544,11 @@ def pf_networks(text: str) -> list[IPNetwork]:
 def asa_networks(text: str) -> list[IPNetwork]:
     found: list[IPNetwork] = []
     allowed = re.compile(
-        r"(!.*|exit|object-group network RECONWATCH-\d{10}-\d+"
+        r"(!.*|exit|object-group network RECONWATCH-\d{12}-\d+"
         rf"| description reconwatch blocks of \d+ s until {_STAMP}"
-        r"|time-range RECONWATCH-E\d{10}-\d+| absolute end \d\d:\d\d \d+ [A-Z][a-z]+ \d{4}"
+        r"|time-range RECONWATCH-E\d{12}-\d+| absolute end \d\d:\d\d \d+ [A-Z][a-z]+ \d{4}"
         r"|access-list outside_access_in line 1 extended deny ip object-group"
-        r" RECONWATCH-\d{10}-\d+ any time-range RECONWATCH-E\d{10}-\d+|)"
+        r" RECONWATCH-\d{12}-\d+ any time-range RECONWATCH-E\d{12}-\d+|)"
     )
     for line in text.splitlines():
         if match := re.fullmatch(r" network-object host ([0-9a-f.:]+)", line):

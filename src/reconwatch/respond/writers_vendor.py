@@ -207,14 +207,14 @@ ASA_INBOUND_ACL: Final = "outside_access_in"
 def asa_names(group: str, seconds: int, when: dt.datetime) -> tuple[str, str]:
     """The object-group and time-range names of one timeout of one run.
 
-    The generation time (UTC, to the minute) is part of both names, so the
+    The generation time (UTC, to the second) is part of both names, so the
     file of a later hunt never adds members to, or moves the end of, an
     earlier run's group: every run's blocks end at their own time.
     """
     group = _check(group, ASA_NAME, "ASA object-group name")
-    stamp = f"{when.astimezone(dt.UTC):%y%m%d%H%M}"
+    stamp = f"{when.astimezone(dt.UTC):%y%m%d%H%M%S}"
     names = (f"{group}-{stamp}-{seconds}", f"{group}-E{stamp}-{seconds}")
-    for name in names:  # <= 41 + 2 + 10 + 1 + 8 characters: never reached
+    for name in names:  # <= 41 + 2 + 12 + 1 + 8 characters: never reached
         if len(name) > ASA_NAME_LIMIT:  # pragma: no cover
             raise ValueError(f"ASA name {name} is longer than {ASA_NAME_LIMIT} characters")
     return names
