@@ -313,41 +313,6 @@ def test_each_detection_reads_only_the_look_back_it_needs() -> None:
         detections.close()
 
 
-def test_a_lone_scanner_and_a_neighbours_stray_packet_are_no_rotation_in_watch() -> None:
-    """An address scanning 20 ports alone, a neighbour's packet after it: the
-    hunt makes no /64 case of them, and nor does a watch cycle seen from 650 s
-    (a 600 s look-back would cut the scan to 3 ports and join the two)."""
-    cfg = Config()
-    assert horizon("ipv6_prefix_scan", cfg) is None
-    start = dt.datetime(2026, 9, 30, 10, 0, tzinfo=dt.UTC)
-    probes = [("2001:db8:77:1::a", 1000 + n, 10 * n) for n in range(20)]
-    probes += [("2001:db8:77:1::b", 25, 200), ("198.51.100.9", 443, 650)]
-    rows = schema.conform(
-        pa.Table.from_pylist(
-            [
-                {"timestamp": start + dt.timedelta(seconds=s), "source_ip": source,
-                 "destination_ip": "2001:db8:100::80", "destination_port": port,
-                 "network_transport": "tcp", "connection_outcome": "failed",
-                 "event_dataset": "netfilter", "log_file": "f", "log_line": n + 1}
-                for n, (source, port, s) in enumerate(probes)
-            ]
-        ),
-        schema.NETWORK,
-    )  # fmt: skip
-    names = ["vertical_scan", "ipv6_prefix_scan"]
-    detections = WindowDetections(cfg, names)
-    try:
-        detections.point("network", rows, start + dt.timedelta(seconds=650))
-        found = detections.run()
-    finally:
-        detections.close()
-    hunted = run_detections(ibis.memtable(rows), cfg.detect, names)
-    # (The scan itself was alerted when it was current: the 600 s look-back
-    # of vertical_scan no longer holds 16 of its ports.)
-    assert "ipv6_prefix_scan" not in found.column("detection").to_pylist()
-    assert hunted.column("detection").to_pylist() == ["vertical_scan"]
-
-
 DAY = dt.timedelta(days=1)
 
 
@@ -365,6 +330,30 @@ def probe_rows(start: dt.datetime, probes: list[tuple[str, int, int]]) -> pa.Tab
         ),
         schema.NETWORK,
     )  # fmt: skip
+
+
+def test_a_lone_scanner_and_a_neighbours_stray_packet_are_no_rotation_in_watch() -> None:
+    """An address scanning 20 ports alone, a neighbour's packet after it: the
+    hunt makes no /64 case of them, and nor does a watch cycle seen from 650 s
+    (a 600 s look-back would cut the scan to 3 ports and join the two)."""
+    cfg = Config()
+    assert horizon("ipv6_prefix_scan", cfg) is None
+    start = dt.datetime(2026, 9, 30, 10, 0, tzinfo=dt.UTC)
+    probes = [("2001:db8:77:1::a", 1000 + n, 10 * n) for n in range(20)]
+    probes += [("2001:db8:77:1::b", 25, 200), ("198.51.100.9", 443, 650)]
+    rows = probe_rows(start, probes)
+    names = ["vertical_scan", "ipv6_prefix_scan"]
+    detections = WindowDetections(cfg, names)
+    try:
+        detections.point("network", rows, start + dt.timedelta(seconds=650))
+        found = detections.run()
+    finally:
+        detections.close()
+    hunted = run_detections(ibis.memtable(rows), cfg.detect, names)
+    # (The scan itself was alerted when it was current: the 600 s look-back
+    # of vertical_scan no longer holds 16 of its ports.)
+    assert "ipv6_prefix_scan" not in found.column("detection").to_pylist()
+    assert hunted.column("detection").to_pylist() == ["vertical_scan"]
 
 
 def test_eviction_cutting_a_lone_scan_makes_no_rotation() -> None:
