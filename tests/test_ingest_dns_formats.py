@@ -337,6 +337,28 @@ def test_pihole_blocking_lines_answer_their_query() -> None:
     assert (rejects(parsed), parsed.skipped) == ([], 7)
 
 
+def test_dnsmasq_types_without_a_name_are_type_numbers() -> None:
+    """dnsmasq (and Pi-hole) write a type they cannot name as ``type=N``; the row's
+    type is ``TYPE<n>``, as zeek-dns names a type Zeek left unnamed."""
+    lines = [
+        "Nov 28 04:00:04 gw dnsmasq[812]: query[type=65] www.example.com from 192.0.2.1",
+        "Nov 28 04:00:04 gw dnsmasq[812]: reply www.example.com is <HTTPS>",
+        "Nov 28 04:00:05 gw dnsmasq[812]: 17 192.0.2.1/53211 query[type=64] _dns.resolver.arpa "
+        "from 192.0.2.1",
+        "Nov 28 04:00:06 gw dnsmasq[812]: query[type=] www.example.com from 192.0.2.1",
+        "Nov 28 04:00:06 gw dnsmasq[812]: query[type=x] www.example.com from 192.0.2.1",
+    ]
+    parsed = parse(DnsmasqParser, lines)
+    assert rows(parsed) == [
+        row(1, at(2026, 11, 28, 4, 0, 4), "192.0.2.1", "www.example.com", "TYPE65",
+            rcode="NOERROR"),
+        row(3, at(2026, 11, 28, 4, 0, 5), "192.0.2.1", "_dns.resolver.arpa", "TYPE64",
+            port=53211),
+    ]  # fmt: skip
+    assert rejects(parsed) == [(4, "not a dnsmasq query line"), (5, "not a dnsmasq query line")]
+    assert DnsmasqParser.sniff(lines[:1])
+
+
 def test_dnsmasq_reply_in_the_next_batch_is_skipped_unjoined() -> None:
     lines = fixture("dnsmasq-replies.log")
     con = duckdb.connect()

@@ -114,3 +114,36 @@ def test_malformed_and_foreign_lines() -> None:
         (3, "invalid source address"),
     ]
     assert parsed.skipped == 1
+
+
+def test_106023_of_a_protocol_without_a_name_and_pix_fwsm_markers() -> None:
+    acl = 'by access-group "outside_in" [0x0, 0x0]'
+    parsed = parse(
+        make(CiscoAsaParser),
+        [
+            f"Oct 10 12:35:16 fw01 %ASA-4-106023: Deny protocol 47 src outside:{SCANNER} "
+            f"dst inside:203.0.113.11 {acl}",
+            # The ASA's forerunners wrote the same messages under their own names.
+            f"Oct 10 12:35:17 fw01 %PIX-4-106023: Deny protocol 4 src outside:{SCANNER} "
+            f"dst inside:203.0.113.11 {acl}",
+            f"Oct 10 12:35:18 fw01 %FWSM-4-106023: Deny tcp src outside:{SCANNER}/40126 "
+            f"dst inside:203.0.113.11/3389 {acl}",
+            # A common number is named like the other messages' protocols.
+            f"Oct 10 12:35:19 fw01 %ASA-4-106023: Deny protocol 6 src outside:{SCANNER} "
+            f"dst inside:203.0.113.11 {acl}",
+            f"Oct 10 12:35:20 fw01 %ASA-4-106023: Deny protocol 999 src outside:{SCANNER} "
+            f"dst inside:203.0.113.11 {acl}",
+        ],
+    )
+    base = {**DENY, "source_ip": SCANNER, "destination_ip": "203.0.113.11",
+            "interface_in": "outside"}  # fmt: skip
+    assert network(parsed) == [
+        {**base, "log_line": 1, "timestamp": t(16), "network_transport": "47"},
+        {**base, "log_line": 2, "timestamp": t(17), "network_transport": "4"},
+        {**base, "log_line": 3, "timestamp": t(18), "network_transport": "tcp",
+         "source_port": 40126, "destination_port": 3389},
+        {**base, "log_line": 4, "timestamp": t(19), "network_transport": "tcp"},
+    ]  # fmt: skip
+    assert rejects(parsed) == [(5, "malformed Cisco ASA message")]
+    assert CiscoAsaParser.sniff([f"Oct 10 12:35:17 fw01 %PIX-4-106023: Deny protocol 4 src "
+                                 f"outside:{SCANNER} dst inside:203.0.113.11 {acl}"])  # fmt: skip

@@ -4,6 +4,7 @@ Snort/Suricata fast.log -> ``alert``. Exact values, rejects, sniffing, propertie
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from reconwatch.ingest.base import ParseContext, Parsed, Parser
 from reconwatch.ingest.ids_fastlog import FastLogParser
 from reconwatch.ingest.ids_suricata import SuricataEveParser
 from reconwatch.lake import Lake
+from reconwatch.netaddr import normalise_ip
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ids"
 NOW = dt.datetime(2026, 11, 28, 5, 0, tzinfo=dt.UTC)
@@ -276,6 +278,204 @@ def test_fastlog_suricata_and_snort_stamps_in_one_file() -> None:
     ]
 
 
+def _alert(stamp: str, proto: str, ends: str, marker: str = "") -> str:
+    """A fast.log line as Suricata (``MM/DD/YYYY`` stamp) or Snort (yearless) writes it."""
+    return (f"{stamp}  {marker}[**] [1:2200080:2] probe [**] [Classification: Misc activity] "
+            f"[Priority: 3] {{{proto}}} {ends}")  # fmt: skip
+
+
+SURICATA = "11/28/2026-04:00:00.000000"
+SNORT = "11/28-04:00:00.000000"
+ENDS = ("source_ip", "source_port", "destination_ip", "destination_port", "network_transport")
+
+
+def test_fastlog_suricata_writes_a_number_after_every_address() -> None:
+    # alert-fastlog.c writes ``addr:N`` whatever the protocol: ICMP's type and
+    # code, 0 for protocols without ports. Neither is a port.
+    lines = [
+        "07/11/2022-10:29:02.860293  [**] [1:2100366:8] GPL ICMP_INFO PING *NIX [**] "
+        "[Classification: Misc activity] [Priority: 3] {ICMP} 2.57.122.209:8 -> 172.31.18.55:0",
+        "07/11/2022-10:29:03.860293  [**] [1:2200080:2] v6 ping [**] "
+        "[Classification: Misc activity] [Priority: 3] {IPv6-ICMP} 2001:db8::1:128 -> "
+        "2001:db8::2:0",
+        "07/11/2022-10:29:06.860293  [**] [1:2200081:2] gre [**] "
+        "[Classification: Misc activity] [Priority: 3] {GRE} 2.57.122.209:0 -> 172.31.18.55:0",
+        _alert(SURICATA, "SCTP", "2001:db8::1:2905 -> 2001:db8::2:2905"),
+        # The address ``::`` and one ending in ``::``, each followed by its number.
+        _alert(SURICATA, "IPv6-ICMP", ":::128 -> 2001:db8:::0"),
+        _alert(SURICATA, "TCP", ":::40000 -> [2001:db8::10]:22"),
+    ]
+    parsed = parse(FastLogParser, lines)
+    assert rejects(parsed) == []
+    assert pick(conformed(parsed.rows, "alert"), *ENDS) == [
+        ("2.57.122.209", None, "172.31.18.55", None, "icmp"),
+        ("2001:db8::1", None, "2001:db8::2", None, "ipv6-icmp"),
+        ("2.57.122.209", None, "172.31.18.55", None, "gre"),
+        ("2001:db8::1", 2905, "2001:db8::2", 2905, "sctp"),
+        ("::", None, "2001:db8::", None, "ipv6-icmp"),
+        ("::", 40000, "2001:db8::10", 22, "tcp"),
+    ]
+
+
+def test_fastlog_bare_addresses_and_which_ipv6_suffix_is_a_port() -> None:
+    lines = [
+        # Snort writes no ports for ICMP: with its yearless stamp, a last group
+        # that reads both ways belongs to the address.
+        _alert(SNORT, "IPV6-ICMP", "2001:db8::1:128 -> 2001:db8::2:0"),
+        # A Suricata stamp, but one end has no number: neither has.
+        _alert(SURICATA, "ICMP", "192.0.2.66 -> 2001:db8::2:0"),
+        _alert(SURICATA, "IPv6-ICMP", "2001:db8::80 -> 2001:db8::2:0"),
+        # One end is only an address with its number cut off: both have one.
+        _alert(SNORT, "IPV6-ICMP", "2001:db8:0:0:1:2:3:4:128 -> 2001:db8::2:0"),
+        _alert(SNORT, "IPV6-ICMP", "2001:db8:::128 -> 2001:db8::2:0"),
+        # Full eight groups: the last is the address's own.
+        _alert(SNORT, "ICMP", "2001:db8:0:0:1:2:3:4 -> ::ffff:192.0.2.1"),
+        # TCP and UDP always carry ports, whatever the stamp.
+        _alert(SNORT, "TCP", "2001:db8::1:40000 -> 2001:db8::2:22"),
+        # Snort writes TCP fragments without ports.
+        _alert(SNORT, "TCP", "192.0.2.66 -> 203.0.113.10"),
+        _alert(SNORT, "SCTP", "2001:db8::1:2 -> 2001:db8::3:4"),
+        # A port on one end only, and a port that is not one.
+        _alert(SURICATA, "TCP", "192.0.2.66:40000 -> 203.0.113.10"),
+        _alert(SURICATA, "ICMP", "[2001:db8::1]:8 -> [2001:db8::2]"),
+        _alert(SURICATA, "TCP", "192.0.2.66:70000 -> 203.0.113.10:22"),
+        _alert(SURICATA, "TCP", "192.0.2.66:x -> 203.0.113.10:22"),
+        _alert(SURICATA, "TCP", "[2001:db8::1]: -> 203.0.113.10:22"),
+        # Cut or not, nothing here is an address.
+        _alert(SURICATA, "IPv6-ICMP", "2001:db8::zz:128 -> 2001:db8::2:0"),
+    ]
+    parsed = parse(FastLogParser, lines)
+    assert pick(conformed(parsed.rows, "alert"), "log_line", *ENDS) == [
+        (1, "2001:db8::1:128", None, "2001:db8::2:0", None, "ipv6-icmp"),
+        (2, "192.0.2.66", None, "2001:db8::2:0", None, "icmp"),
+        (3, "2001:db8::80", None, "2001:db8::2:0", None, "ipv6-icmp"),
+        (4, "2001:db8::1:2:3:4", None, "2001:db8::2", None, "ipv6-icmp"),
+        (5, "2001:db8::", None, "2001:db8::2", None, "ipv6-icmp"),
+        (6, "2001:db8::1:2:3:4", None, "192.0.2.1", None, "icmp"),
+        (7, "2001:db8::1", 40000, "2001:db8::2", 22, "tcp"),
+        (8, "192.0.2.66", None, "203.0.113.10", None, "tcp"),
+        (9, "2001:db8::1:2", None, "2001:db8::3:4", None, "sctp"),
+    ]  # fmt: skip
+    assert rejects(parsed) == [
+        (10, "invalid port"),
+        (11, "invalid port"),
+        (12, "invalid port"),
+        (13, "invalid port"),
+        (14, "invalid port"),
+        (15, "invalid source address"),
+    ]
+
+
+def test_fastlog_inline_action_markers() -> None:
+    ends = "2.57.122.209:28487 -> 172.31.18.55:80"
+    lines = [
+        "07/11/2022-10:29:04.860293  [Drop] [**] [1:2400000:1] ET DROP Spamhaus DROP Listed "
+        "Traffic Inbound [**] [Classification: Misc Attack] [Priority: 2] {TCP} "
+        "2.57.122.209:28487 -> 172.31.18.55:80",
+        "07/11/2022-10:29:05.860293  [wDrop] [**] [1:2400000:1] ET DROP Spamhaus DROP Listed "
+        "Traffic Inbound [**] [Classification: Misc Attack] [Priority: 2] {TCP} "
+        "2.57.122.209:28488 -> 172.31.18.55:80",
+        _alert(SURICATA, "TCP", ends),
+        # Snort 2 and Snort 3.
+        _alert(SNORT, "TCP", ends, "[WDrop] "),
+        _alert(SNORT, "TCP", ends, "[block] "),
+        _alert(SNORT, "TCP", ends, "[reset] "),
+        _alert(SNORT, "TCP", ends, "[would_drop] "),
+        _alert(SNORT, "TCP", ends, "[cant_block] "),
+        # An action of neither kind: the row, without one.
+        _alert(SNORT, "TCP", ends, "[hold] "),
+        _alert(SURICATA, "TCP", ends, "[Drop it] "),
+        _alert(SURICATA, "TCP", ends, "Drop "),
+    ]
+    parsed = parse(FastLogParser, lines)
+    alerts = conformed(parsed.rows, "alert")
+    assert pick(alerts, "log_line", "event_action") == [
+        (1, "denied"), (2, "allowed"), (3, "allowed"), (4, "allowed"), (5, "denied"),
+        (6, "denied"), (7, "allowed"), (8, "allowed"), (9, None),
+    ]  # fmt: skip
+    assert pick(alerts[:2], "timestamp", "source_port", "rule_id", "rule_name") == [
+        (at(2022, 7, 11, 10, 29, 4, 860293), 28487, "2400000",
+         "ET DROP Spamhaus DROP Listed Traffic Inbound"),
+        (at(2022, 7, 11, 10, 29, 5, 860293), 28488, "2400000",
+         "ET DROP Spamhaus DROP Listed Traffic Inbound"),
+    ]  # fmt: skip
+    assert rejects(parsed) == [(10, "not a fast.log alert"), (11, "invalid timestamp")]
+    # A file of an IPS's drops alone is still fast.log.
+    chosen = registry.sniff(lines[:2])
+    assert chosen is not None and chosen.name == "fastlog"
+
+
+def test_fastlog_unnamed_protocol_is_its_number() -> None:
+    lines = [
+        _alert(SURICATA, "PROTO:047", "2.57.122.209 -> 172.31.18.55"),
+        _alert(SURICATA, "PROTO:253", "2.57.122.209:0 -> 172.31.18.55:0"),
+        _alert(SNORT, "PROTO:006", "2.57.122.209 -> 172.31.18.55"),
+    ]
+    alerts = conformed(parse(FastLogParser, lines).rows, "alert")
+    assert pick(alerts, "network_transport", "source_port") == [
+        ("47", None), ("253", None), ("tcp", None),
+    ]  # fmt: skip
+
+
+_GROUPS = st.one_of(
+    st.sampled_from([0, 0, 0, 1, 0x8, 0x80, 0x128, 0xDB8, 0x2001, 0xFFFF]),
+    st.integers(0, 0xFFFF),
+)
+_V6 = st.lists(_GROUPS, min_size=8, max_size=8).map(
+    lambda g: ipaddress.IPv6Address(b"".join(x.to_bytes(2, "big") for x in g))
+)
+_V4 = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address)
+#: (what the sensor writes in braces, the transport read, whether Snort writes ports).
+_PROTOS = [("TCP", "tcp", True), ("UDP", "udp", True), ("SCTP", "sctp", False),
+           ("ICMP", "icmp", False), ("IPv6-ICMP", "ipv6-icmp", False), ("GRE", "gre", False),
+           ("PROTO:047", "47", False)]  # fmt: skip
+
+
+_END = st.tuples(st.one_of(_V6, _V4), st.integers(0, 65535))
+_WRITTEN = st.tuples(
+    st.sampled_from(["suricata", "snort"]),
+    st.sampled_from(_PROTOS),
+    st.tuples(_END, _END),
+    st.sampled_from(["compressed", "exploded", "bracketed"]),
+)
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _written(
+    writer: str,
+    proto: tuple[str, str, bool],
+    ends: tuple[tuple[Address, int], tuple[Address, int]],
+    spelling: str,
+) -> tuple[str, tuple[Any, ...]]:
+    """A line as ``writer`` writes it, and the endpoints it stands for."""
+    name, transport, snort_ports = proto
+    with_ports = writer == "suricata" or snort_ports
+
+    def end(address: Address, port: int) -> str:
+        text = address.exploded if spelling == "exploded" else address.compressed
+        if address.version == 6 and spelling == "bracketed":
+            text = f"[{text}]"
+        return f"{text}:{port}" if with_ports else text
+
+    stamp = SURICATA if writer == "suricata" else SNORT
+    line = _alert(stamp, name, f"{end(*ends[0])} -> {end(*ends[1])}")
+    kept = with_ports and transport in ("tcp", "udp", "sctp")
+    (src, sport), (dst, dport) = ends
+    return line, (normalise_ip(str(src)), sport if kept else None,
+                  normalise_ip(str(dst)), dport if kept else None, transport)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_WRITTEN, min_size=1, max_size=40))
+def test_fastlog_endpoints_as_suricata_and_snort_write_them(
+    written: list[tuple[str, tuple[str, str, bool], Any, str]],
+) -> None:
+    lines, expected = zip(*(_written(*w) for w in written), strict=True)
+    parsed = parse(FastLogParser, list(lines))
+    assert rejects(parsed) == []
+    assert pick(conformed(parsed.rows, "alert"), *ENDS) == list(expected)
+
+
 # -- sniffing --------------------------------------------------------------------------------
 
 
@@ -312,7 +512,16 @@ def test_sniffers_never_raise(sample: list[str]) -> None:
 
 # -- properties ------------------------------------------------------------------------------
 
-_REAL = fixture("eve.json") + fixture("fast.log") + fixture("fast-snort.log")
+_REAL = (
+    fixture("eve.json")
+    + fixture("fast.log")
+    + fixture("fast-snort.log")
+    + [
+        _alert(SURICATA, "IPv6-ICMP", "2001:db8::1:128 -> 2001:db8:::0", "[Drop] "),
+        _alert(SNORT, "IPV6-ICMP", "2001:db8::1:128 -> [2001:db8::2]", "[would_drop] "),
+        _alert(SURICATA, "PROTO:047", "2.57.122.209:0 -> 172.31.18.55:0"),
+    ]
+)
 
 
 def _mutate(line: str, cut: int, insert: str) -> str:

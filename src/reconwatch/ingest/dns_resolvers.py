@@ -8,7 +8,9 @@ dnsmasq (``log-queries``; syslog program ``dnsmasq``, or its own
 
 Query lines become rows (``log-queries=extra`` adds a serial number and the
 client's port; ``log-queries=proto`` a ``UDP``/``TCP`` prefix, kept as the
-transport). The lines that follow a query (``forwarded``, ``reply``,
+transport). The type is dnsmasq's mnemonic, or for a type it has no name for
+(``query[type=65]``) ``TYPE65``, as ``zeek.dns`` names an unnamed type. The
+lines that follow a query (``forwarded``, ``reply``,
 ``cached``, ``config``, ``DHCP``, ``/etc/hosts``, ``validation``,
 ``dnssec-query``...) describe that query's resolution, not another event: they
 are skipped (counted), and the answer lines among them (``reply``, ``cached``,
@@ -133,7 +135,10 @@ class _ResolverParser(SqlLineParser):
             return False
 
 
-DNSMASQ_QUERY: Final = r"^(?:\d+ ([^/\s]+)/(\d+) )?query\[([A-Za-z0-9]+)\] (\S+) from (\S+)$"
+#: The type is its mnemonic, or ``type=N`` for one dnsmasq has no name for.
+DNSMASQ_QUERY: Final = (
+    r"^(?:\d+ ([^/\s]+)/(\d+) )?query\[(type=\d{1,5}|[A-Za-z0-9]+)\] (\S+) from (\S+)$"
+)
 #: ``log-queries=extra``'s serial (and client), when dnsmasq has one for the line.
 _SERIAL: Final = r"^(?:\d+ (?:\S+/\d+ )?)?"
 #: Pi-hole FTL's dnsmasq answers a query it blocks itself with a line naming
@@ -165,7 +170,8 @@ _PAIRING: Final = ("dm_kind", "dm_proc", "dm_serial", "dm_name", "dm_data")
 _RCODES: Final = {6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE"}
 NOT_DNSMASQ: Final = "not a dnsmasq query line"
 _DNSMASQ_SNIFF = re.compile(
-    r"dnsmasq\[\d+\]: (?:(?:UDP|TCP) )?(?:\d+ \S+/\d+ )?query\[[A-Za-z0-9]+\] \S+ from "
+    r"dnsmasq\[\d+\]: (?:(?:UDP|TCP) )?(?:\d+ \S+/\d+ )?query\[(?:type=\d{1,5}|[A-Za-z0-9]+)\] "
+    r"\S+ from "
 )
 
 
@@ -217,7 +223,10 @@ class DnsmasqParser(_ResolverParser):
                CAST(TRY_CAST(nullif(q.cport, '') AS USMALLINT) AS INTEGER) AS source_port,
                network_transport,
                {qname_sql("q.name")} AS dns_question_name,
-               upper(q.type) AS dns_question_type,
+               -- TYPE<n> for a number, as zeek.dns names an unnamed type.
+               CASE WHEN starts_with(q.type, 'type=')
+                    THEN 'TYPE' || CAST(CAST(substr(q.type, 6) AS INTEGER) AS VARCHAR)
+                    ELSE upper(q.type) END AS dns_question_type,
                'IN' AS dns_question_class,
                'allowed' AS event_action,
                CASE WHEN NOT mine THEN {lit(OTHER_PROGRAM)}

@@ -1,6 +1,7 @@
 """Cisco ASA and Firepower Threat Defense syslog messages (``--format cisco-asa``).
 
-Every message carries ``%ASA-<level>-<id>:`` (``%FTD-`` on FTD) and the text
+Every message carries ``%ASA-<level>-<id>:`` (``%FTD-`` on FTD, ``%PIX-`` and
+``%FWSM-`` on the ASA's forerunners, whose messages it kept) and the text
 Cisco documents for that id in "Cisco Secure Firewall ASA Series Syslog
 Messages". The line either sits in a syslog relay's envelope
 (``Oct 10 12:34:56 fw01 %ASA-6-302013: ...``) or starts with the ASA's own stamp,
@@ -48,7 +49,9 @@ UNSUPPORTED: Final = "unsupported Cisco ASA message"
 MALFORMED: Final = "malformed Cisco ASA message"
 NO_ATTACKER: Final = "threat detection without an attacker address"
 
-FIELDS: Final = ("proto", "src", "spt", "dst", "dpt", "iface", "flags", "dir", "verdict", "bytes")
+FIELDS: Final = (
+    "proto", "pnum", "src", "spt", "dst", "dpt", "iface", "flags", "dir", "verdict", "bytes",
+)  # fmt: skip
 
 
 class Message(NamedTuple):
@@ -76,9 +79,10 @@ MESSAGES: Final = {
     "106015": Message(r"^Deny (\S+) \(no connection\) from (\S+?)/(\d+) to (\S+?)/(\d+) "
                       r"flags (.*?) ?on interface (\S+)",
                       ("proto", "src", "spt", "dst", "dpt", "flags", "iface"), "denied", "deny"),
-    "106023": Message(r"^Deny (\S+) src ([^\s:]+):(\S+?)(?:/(\d+))? dst " + _IF_ADDR
-                      + r"(?:/(\d+))? (?:\(type \d+, code \d+\) )?by access-group",
-                      ("proto", "iface", "src", "spt", "dst", "dpt"), "denied", "deny"),
+    # A protocol without a name is its number: ``Deny protocol 47 src ...``.
+    "106023": Message(r"^Deny (?:protocol (\d{1,3})|(\S+)) src ([^\s:]+):(\S+?)(?:/(\d+))? dst "
+                      + _IF_ADDR + r"(?:/(\d+))? (?:\(type \d+, code \d+\) )?by access-group",
+                      ("pnum", "proto", "iface", "src", "spt", "dst", "dpt"), "denied", "deny"),
     "106100": Message(r"^access-list \S+ (permitted|denied|est-allowed) (\S+) ([^\s/]+)/(\S+?)"
                       r"\((\d+)\)(?:\(\S*\))? -> [^\s/]+/(\S+?)\((\d+)\)",
                       ("verdict", "proto", "iface", "src", "spt", "dst", "dpt"), None, "acl"),
@@ -106,19 +110,19 @@ MESSAGES: Final = {
 TCP_FLAGS: Final = ("CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN")
 ALERT_IDS: Final = ("733100", "733101")
 
-#: What precedes ``%ASA-6-302013:`` (or %FTD-), the level and the id. The message
-#: after the marker is taken with substr(): a capture to the line's end costs
-#: RE2 per byte.
-MARKER: Final = r"^(.*?)%(?:ASA|FTD)-(\d)-(\d{6}):"
-#: Length of ``%ASA-6-302013:``.
-MARKER_CHARS: Final = 14
+#: What precedes ``%ASA-6-302013:`` (or %FTD-, or the older %PIX- and %FWSM-),
+#: the facility, the level and the id. The message after the marker is taken
+#: with substr(): a capture to the line's end costs RE2 per byte.
+MARKER: Final = r"^(.*?)%(ASA|FTD|PIX|FWSM)-(\d)-(\d{6}):"
+#: Length of ``%-6-302013:``, the marker without its facility.
+MARKER_CHARS: Final = 11
 #: The ASA's own stamp (``logging timestamp``): month, day, year, time, no zone;
 #: then the device name when ``logging device-id`` is set (``fw02 : %ASA-...``).
 OWN_STAMP: Final = (
     r"^(?:<\d{1,3}>)?([A-Z][a-z]{2} +\d{1,2} \d{4} \d{2}:\d{2}:\d{2})(?: ([^\s:%]+))?"
 )
 
-_SNIFF: Final = re.compile(r"%(?:ASA|FTD)-\d-\d{6}: ")
+_SNIFF: Final = re.compile(r"%(?:ASA|FTD|PIX|FWSM)-\d-\d{6}: ")
 
 
 def _case(values: dict[str, str | None], default: str = "NULL") -> str:
@@ -169,13 +173,16 @@ class CiscoAsaParser(Parser):
         ),
         env AS ({self.envelope.select_sql("lines", "()")}),
         m AS (
-            SELECT *, regexp_extract(line, {lit(MARKER)}, ['before', 'level', 'id']) AS mk,
+            SELECT *,
+                   regexp_extract(line, {lit(MARKER)}, ['before', 'facility', 'level', 'id'])
+                       AS mk,
                    regexp_extract(line, {lit(OWN_STAMP)}, ['stamp', 'host']) AS own
             FROM env
         ),
         n AS (
             SELECT *, nullif(mk.id, '') AS msg_id,
-                   ltrim(substr(line, length(mk.before) + {MARKER_CHARS + 1}), ' ') AS body,
+                   ltrim(substr(line, length(mk.before) + length(mk.facility)
+                                      + {MARKER_CHARS + 1}), ' ') AS body,
                    CAST(nullif(mk.level, '') AS INTEGER) AS level
             FROM m
         ),
@@ -189,7 +196,7 @@ class CiscoAsaParser(Parser):
             SELECT *,
                    msg_id IN ({alerts}) AS {ALERT_FLAG},
                    f.dir = 'outbound' AS swap,
-                   {transport_sql("NULL", "f.proto")} AS network_transport,
+                   {transport_sql("f.pnum", "f.proto")} AS network_transport,
                    coalesce({_case({i: m.action for i, m in MESSAGES.items()})}, {verdicts})
                        AS event_action
             FROM x
