@@ -514,6 +514,20 @@ def test_alb_real_sample(crowdsec_hub: Path) -> None:
     )
 
 
+def test_alb_byte_counts_below_zero_are_no_count(crowdsec_hub: Path) -> None:
+    """A ``-1`` where a byte count stands (what ALB writes for "none" in its
+    other number fields) is no count, not a negative one."""
+    log = crowdsec_hub / "aws-alb-http-bad-user-agent" / "aws-alb-http-bad-user-agent.log"
+    line = log.read_text().splitlines()[0]
+    fields = line.split(" ")
+    assert fields[10:12] == ["0", "57"]  # received_bytes, sent_bytes
+    for sent in ("-1", "18446744073709551616", "57"):
+        (row,) = rows(
+            parse(make(AlbParser), [" ".join([*fields[:11], sent, *fields[12:]])]).rows, "http"
+        )
+        assert row["http_response_bytes"] == (57 if sent == "57" else None)
+
+
 def test_alb_rejects_other_lines() -> None:
     parsed = parse(make(AlbParser), ["https 2023-04-26T12:23:00Z app/x 1.2.3.4:1 - truncated"])
     assert rejects(parsed) == [(1, "not an ALB access log line")]

@@ -52,7 +52,7 @@ from reconwatch.ingest.dns_lines import (
     check_rows,
     qname_sql,
 )
-from reconwatch.ingest.linesql import lit, status_code_sql
+from reconwatch.ingest.linesql import byte_count_sql, lit, status_code_sql
 from reconwatch.schema import TABLES
 
 INVALID_JSON: Final = "invalid JSON"
@@ -276,7 +276,7 @@ class SuricataEveParser(SqlLineParser):
                    AS url_query,
                {_v("http.protocol")} AS http_version,
                {status_code_sql(_v("http.status"))} AS http_response_status_code,
-               TRY_CAST({_v("http.length")} AS BIGINT) AS http_response_bytes,
+               {byte_count_sql(_v("http.length"))} AS http_response_bytes,
                {_v("http.http_refer")} AS http_request_referrer,
                {_v("http.http_user_agent")} AS user_agent_original,
                CASE WHEN NOT ok THEN {lit(INVALID_JSON)}

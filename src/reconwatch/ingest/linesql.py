@@ -62,6 +62,13 @@ def status_code_sql(text: str) -> str:
     return f"CASE WHEN {is_status_sql(text)} THEN CAST({text} AS SMALLINT) END"
 
 
+def byte_count_sql(value: str) -> str:
+    """A byte count as a BIGINT: NULL for anything but a whole number from 0 to
+    2**63 - 1 (a ``-1`` some logs write for "none", a number too big for the
+    column), never a cast that can fail."""
+    return f"TRY_CAST(TRY_CAST({value} AS UBIGINT) AS BIGINT)"
+
+
 #: Query columns that steer the split and never reach the rows.
 _INTERNAL: Final = frozenset(
     {

@@ -25,7 +25,7 @@ from typing import Final
 import pyarrow as pa
 
 from reconwatch.ingest.base import Parsed, Parser
-from reconwatch.ingest.linesql import is_status_sql, lit, run_batch, status_code_sql
+from reconwatch.ingest.linesql import byte_count_sql, is_status_sql, lit, run_batch, status_code_sql
 from reconwatch.ingest.web_clf import (
     INVALID_STATUS,
     QUOTED,
@@ -105,7 +105,7 @@ class AlbParser(Parser):
                http_request_method, http_version,
                {path_query_sql()},
                {status_code_sql("status0")} AS http_response_status_code,
-               TRY_CAST(nullif(bytes0, '-') AS BIGINT) AS http_response_bytes,
+               {byte_count_sql("nullif(bytes0, '-')")} AS http_response_bytes,
                {dash_null("agent0")} AS user_agent_original,
                CASE WHEN NOT matched THEN {lit(NOT_ALB)}
                     WHEN status0 <> '-' AND NOT {is_status_sql("status0")}

@@ -30,7 +30,7 @@ from typing import Final
 import pyarrow as pa
 
 from reconwatch.ingest.base import ParseContext, Parsed, Parser
-from reconwatch.ingest.linesql import is_status_sql, lit, run_batch, status_code_sql
+from reconwatch.ingest.linesql import byte_count_sql, is_status_sql, lit, run_batch, status_code_sql
 
 NOT_ACCESS_LOG: Final = "not an access log line"
 INVALID_STATUS: Final = "invalid status"
@@ -201,7 +201,7 @@ class ClfParser(Parser):
                http_request_method, http_version,
                {path_query_sql()},
                {status_code_sql("status0")} AS http_response_status_code,
-               TRY_CAST(CASE WHEN bytes0 = '-' THEN NULL ELSE bytes0 END AS BIGINT)
+               {byte_count_sql("CASE WHEN bytes0 = '-' THEN NULL ELSE bytes0 END")}
                    AS http_response_bytes,
                {dash_null("ref0")} AS http_request_referrer,
                {dash_null("agent0")} AS user_agent_original,

@@ -23,7 +23,7 @@ import pyarrow as pa
 from reconwatch.ingest import syslog
 from reconwatch.ingest.auth_sshd import sniff_programs
 from reconwatch.ingest.base import ParseContext, Parsed, Parser
-from reconwatch.ingest.linesql import lit, run_batch, status_code_sql
+from reconwatch.ingest.linesql import byte_count_sql, lit, run_batch, status_code_sql
 from reconwatch.ingest.web_clf import (
     QUOTED,
     path_query_sql,
@@ -85,7 +85,7 @@ class HaproxyParser(Parser):
                http_request_method, http_version,
                {path_query_sql()},
                {status_code_sql("m.status")} AS http_response_status_code,
-               TRY_CAST(m.bytes AS BIGINT) AS http_response_bytes,
+               {byte_count_sql("m.bytes")} AS http_response_bytes,
                CASE WHEN {k.KIND} IS NULL OR {k.PROGRAM} IS DISTINCT FROM 'haproxy'
                         THEN {lit(NOT_HAPROXY)}
                     WHEN m.ip = '' THEN {lit(NOT_HTTPLOG)}

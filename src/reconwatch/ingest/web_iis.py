@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser
-from reconwatch.ingest.linesql import is_status_sql, lit, run_batch, status_code_sql
+from reconwatch.ingest.linesql import byte_count_sql, is_status_sql, lit, run_batch, status_code_sql
 from reconwatch.ingest.web_clf import INVALID_STATUS
 
 NO_HEADER: Final = "no #Fields header before this line"
@@ -80,7 +80,7 @@ def _header_sql(fields: list[str]) -> str:
            {get("cs-uri-query")} AS url_query,
            {get("cs-version")} AS http_version,
            {status_code_sql(status)} AS http_response_status_code,
-           TRY_CAST({get("sc-bytes")} AS BIGINT) AS http_response_bytes,
+           {byte_count_sql(get("sc-bytes"))} AS http_response_bytes,
            {get("cs(Referer)", plus=True)} AS http_request_referrer,
            {get("cs(User-Agent)", plus=True)} AS user_agent_original,
            {get("cs-username")} AS user_name,

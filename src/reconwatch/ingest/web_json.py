@@ -26,6 +26,7 @@ import pyarrow as pa
 from reconwatch.config import IngestConfig
 from reconwatch.ingest.base import Parsed, Parser
 from reconwatch.ingest.linesql import (
+    byte_count_sql,
     is_status_sql,
     json_path,
     json_values_sql,
@@ -119,7 +120,7 @@ class NginxJsonParser(Parser):
                         CASE WHEN contains(target, '?')
                              THEN substr(target, strpos(target, '?') + 1) END) AS url_query,
                {status_code_sql("f_http_response_status_code")} AS http_response_status_code,
-               TRY_CAST(f_http_response_bytes AS BIGINT) AS http_response_bytes,
+               {byte_count_sql("f_http_response_bytes")} AS http_response_bytes,
                {dash_null("f_http_request_referrer")} AS http_request_referrer,
                {dash_null("f_user_agent_original")} AS user_agent_original,
                {dash_null("f_user_name")} AS user_name,

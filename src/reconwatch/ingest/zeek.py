@@ -61,7 +61,7 @@ from reconwatch.ingest.base import (
     kept_rows,
     reject_table,
 )
-from reconwatch.ingest.linesql import status_code_sql
+from reconwatch.ingest.linesql import byte_count_sql, status_code_sql
 
 # Reject reasons: short and fixed, because the run statistics count them by value.
 NO_FIELDS: Final = "data before #fields header"
@@ -753,7 +753,7 @@ class ZeekHttpParser(_ZeekEventParser):
                        AS url_query,
                    version AS http_version,
                    {status_code_sql("status_code")} AS http_response_status_code,
-                   TRY_CAST(response_body_len AS BIGINT) AS http_response_bytes,
+                   {byte_count_sql("response_body_len")} AS http_response_bytes,
                    referrer AS http_request_referrer,
                    user_agent AS user_agent_original,
                    username AS user_name
