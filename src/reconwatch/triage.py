@@ -590,7 +590,7 @@ def _tier2_package(
         for f in sorted(case.findings, key=lambda f: f.first_seen)
     ]
     related = _related(at, cases, near)
-    shown = sorted(related)[:RELATED_MAX]
+    shown = sorted(related, key=by_address)[:RELATED_MAX]
     return {
         "timeline": timeline,
         "related_sources": shown,
@@ -604,6 +604,12 @@ def _tier2_package(
         ],
         "recommended_actions": list(TIER2_ACTIONS),
     }
+
+
+def by_address(source: str) -> tuple[int, int]:
+    """Sort key of an address: IPv4 before IPv6, each in numeric order."""
+    addr = parse_ip(source)
+    return addr.version, int(addr)
 
 
 def _asn(source: str, contexts: Mapping[str, SourceContext]) -> int | None:

@@ -1,0 +1,129 @@
+"""Triage verdicts on real hunts of small logs: compromise timing, exercises, history, intel.
+
+Each test hunts a few netfilter, sshd or nginx JSON lines end to end, so the
+facts triage reads (activity, destinations, sightings) come from the lake as
+in production.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconwatch.cases import Case
+from reconwatch.config import Config
+from reconwatch.hunt import HuntResult, hunt
+from reconwatch.ingest.run import IngestOptions
+
+NOW = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+NETFILTER = (
+    "{stamp} fw1 kernel: [1.0] RW-{action}: IN=eth0 OUT= MAC=00:00 SRC={src} DST={dst} LEN=44 "
+    "TOS=0x00 PREC=0x00 TTL=43 ID=1 PROTO=TCP SPT=40000 DPT={port} WINDOW=1024 RES=0x00 "
+    "SYN URGP=0"
+)
+SSHD = "{stamp} bastion sshd[123]: {outcome} password for {user} from {src} port 50000 ssh2"
+SCANNER = "198.51.100.8"
+OURS = "203.0.113.10"
+
+
+def scan(day: str, hhmm: str, src: str, dst: str = OURS, ports: int = 20) -> list[str]:
+    """A SYN scan of ``ports`` ports, one a second, from ``day``T``hhmm``:00Z."""
+    return [
+        NETFILTER.format(
+            stamp=f"{day}T{hhmm}:{p - 1:02d}+00:00", action="DROP", src=src, dst=dst, port=p
+        )
+        for p in range(1, ports + 1)
+    ]
+
+
+def accepted(stamp: str, src: str, dst: str, port: int) -> str:
+    """A connection the firewall let through (``connection_outcome`` succeeded)."""
+    return NETFILTER.format(stamp=stamp, action="ACCEPT", src=src, dst=dst, port=port)
+
+
+def login(stamp: str, user: str, src: str = SCANNER, outcome: str = "Accepted") -> str:
+    return SSHD.format(stamp=stamp, outcome=outcome, user=user, src=src)
+
+
+def web(stamp: str, src: str, server: str, path: str, status: int, agent: str) -> str:
+    return json.dumps(
+        {
+            "time_iso8601": stamp,
+            "remote_addr": src,
+            "server_addr": server,
+            "host": server,
+            "request_method": "GET",
+            "request_uri": path,
+            "server_protocol": "HTTP/1.1",
+            "status": str(status),
+            "http_user_agent": agent,
+        }
+    )
+
+
+def write(path: Path, lines: list[str]) -> str:
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def run(
+    tmp_path: Path,
+    logs: dict[str, list[str]],
+    enrich: dict[str, Any] | None = None,
+    out: Path | None = None,
+) -> HuntResult:
+    paths = [write(tmp_path / name, lines) for name, lines in logs.items()]
+    config = Config.model_validate({"enrich": enrich or {}})
+    return hunt(paths, config, out_dir=out, options=NOW)
+
+
+def case_of(result: HuntResult, source: str) -> Case:
+    (case,) = [c for c in result.cases if source in c.sources]
+    return case
+
+
+def calendar(tmp_path: Path) -> Path:
+    """The Q3 red team: 198.51.100.0/28, 10:00-12:00 UTC on 30 September, 203.0.113.0/24."""
+    path = tmp_path / "exercises.yaml"
+    exercise = {
+        "name": "Q3 red team",
+        "sources": ["198.51.100.0/28"],
+        "start": "2026-09-30T12:00:00+02:00",
+        "end": "2026-09-30T14:00:00+02:00",
+        "scope": ["203.0.113.0/24"],
+        "contact": "rt@example.com",
+    }
+    path.write_text(yaml.safe_dump({"exercises": [exercise]}))
+    return path
+
+
+def nikto(src: str, server: str) -> list[str]:
+    agent = "Mozilla/5.00 (Nikto/2.1.6)"
+    return [
+        web("2026-09-30T10:02:00+00:00", src, server, "/admin/", 404, agent),
+        web("2026-09-30T10:02:01+00:00", src, server, "/test/", 404, agent),
+    ]
+
+
+# -- the Tier 2 package ------------------------------------------------------------
+
+
+def test_related_sources_are_listed_by_address(tmp_path: Path) -> None:
+    sources = ["198.51.100.9", "198.51.100.10", "198.51.100.100", "198.51.100.20"]
+    lines = [line for s in sources for line in scan("2026-09-30", "10:00", s)]
+    result = run(tmp_path, {"kern.log": lines})
+    related = case_of(result, "198.51.100.9").tier2["related_sources"]
+    assert related == ["198.51.100.10", "198.51.100.20", "198.51.100.100"]
+
+
+def test_by_address_puts_ipv4_before_ipv6_in_numeric_order() -> None:
+    from reconwatch.triage import by_address
+
+    shuffled = ["2001:db8::10", "10.0.0.10", "2001:db8::9", "10.0.0.9", "9.0.0.1"]
+    assert sorted(shuffled, key=by_address) == [
+        "9.0.0.1", "10.0.0.9", "10.0.0.10", "2001:db8::9", "2001:db8::10",
+    ]  # fmt: skip
