@@ -18,6 +18,7 @@ from reconwatch.cases import Case
 from reconwatch.config import Config
 from reconwatch.hunt import HuntResult, hunt
 from reconwatch.ingest.run import IngestOptions
+from reconwatch.store import CaseStore
 
 NOW = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
 NETFILTER = (
@@ -107,6 +108,38 @@ def nikto(src: str, server: str) -> list[str]:
         web("2026-09-30T10:02:00+00:00", src, server, "/admin/", 404, agent),
         web("2026-09-30T10:02:01+00:00", src, server, "/test/", 404, agent),
     ]
+
+
+# -- repeated scanning across hunts -------------------------------------------------
+
+
+def test_a_sighting_that_was_no_scan_is_not_an_earlier_episode(tmp_path: Path) -> None:
+    src = "198.51.100.30"
+    out = tmp_path / "out"
+    bare = [
+        web(f"2026-09-30T10:{m:02d}:00+00:00", src, "203.0.113.80", "/", 200, "curl/8.0")
+        for m in range(5)
+    ]
+    first = run(tmp_path, {"access.json": bare}, out=out)
+    assert case_of(first, src).detections == ["web_host_bare_ip"]
+    second = run(tmp_path, {"kern.log": scan("2026-10-01", "10:00", src)}, out=out)
+    case = case_of(second, src)
+    assert case.criteria["repeated_scanning"]["met"] is False, case.reasons
+    assert not case.escalate
+    store = CaseStore(f"sqlite:///{out / 'reconwatch.db'}")
+    try:
+        (stored,) = store.list()
+        assert (stored.runs, stored.episodes) == (2, 1)
+    finally:
+        store.close()
+    # A scan on a third day is the second scan episode: repeated.
+    third = run(tmp_path, {"kern.log": scan("2026-10-02", "10:00", src)}, out=out)
+    again = case_of(third, src)
+    assert again.escalate
+    assert any(
+        "across hunts: 2 separate episodes including 1 earlier scan episode" in r
+        for r in again.reasons
+    )
 
 
 # -- the Tier 2 package ------------------------------------------------------------

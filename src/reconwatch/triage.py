@@ -24,6 +24,7 @@ from reconwatch.detect.internal import INTERNAL_ENUMERATION
 from reconwatch.enrich import Enrichment, SourceContext
 from reconwatch.enrich.exercises import Verdict
 from reconwatch.netaddr import IPNetwork, in_any, parse_ip
+from reconwatch.scanning import SCAN_DETECTIONS
 from reconwatch.store import History, count_episodes
 
 #: The playbook's "Questions for Analysis", verbatim: the keys of ``Case.answers``.
@@ -34,38 +35,6 @@ QUESTIONS = (
     "What is the frequency and volume of DNS queries, and do they correspond with "
     "potential IP address gathering?",
 )
-
-#: Detections that are scanning evidence for the "repeated scanning" criterion:
-#: every detection whose finding says the source itself went looking. Port
-#: and packet scans (vertical, horizontal, block, flag, TRW, distributed,
-#: IPv6 /64 rotation, slow, dark space), IDS scan signatures and honeypot touches; DNS
-#: enumeration (subdomain and SRV brute force, PTR sweeps, zone transfers,
-#: CHAOS fingerprinting, ANY floods, internal names asked from outside); web
-#: reconnaissance (wordlist scans, scanner user agents, secret/admin path
-#: probes, technology probes, vhost sweeps, internal Host headers). The
-#: playbook names DNS enumeration and web reconnaissance as reconnaissance
-#: too, so a source that walks the zone on four days repeats as surely as one
-#: that port-scans on four days. Left out, because they are not the source
-#: scanning: ``traffic_spike`` (volume above the source's own baseline: a
-#: backup or a flash crowd does it), ``private_answer_leak`` (what our DNS
-#: answered, a misconfiguration; a client resolving a name it was given
-#: triggers it) and ``web_host_bare_ip`` (requests addressed by IP: load
-#: balancer health checks and uptime monitors do it every few minutes).
-SCAN_DETECTIONS = frozenset(
-    {
-        # packets
-        "vertical_scan", "horizontal_scan", "block_scan", "flag_scan", "trw_scan",
-        "distributed_scan", "ipv6_prefix_scan", "slow_scan", "dark_space_probe",
-        "ids_scan_alert",
-        "honeypot_touch",
-        # DNS enumeration
-        "dns_bruteforce", "ptr_sweep", "zone_transfer", "dns_chaos_probe", "dns_any_flood",
-        "srv_bruteforce", "internal_name_probe",
-        # web reconnaissance
-        "web_wordlist_scan", "web_scanner_user_agent", "web_sensitive_path_probe",
-        "web_technology_probe", "web_vhost_sweep", "web_internal_host",
-    }
-)  # fmt: skip
 
 #: Scan detections that summarise a whole day (``slow_scan``) or the whole
 #: input (``dark_space_probe``): their span is not one burst, so they mark the
@@ -251,12 +220,15 @@ def _repeated_scanning(case: Case, config: Config, earlier: History | None) -> d
     reasons: list[str] = []
     episodes = scan_episodes(case, rules.repeat_gap_seconds)
     if earlier is not None and episodes:
+        # Only earlier sightings that were scan episodes: a hunt that saw the
+        # actor's health checks (web_host_bare_ip) saw no scanning to repeat.
         spans = [(e[0].first_seen, _episode_end(e)) for e in episodes]
-        total = count_episodes([*spans, *earlier.sightings], rules.repeat_gap_seconds)
+        total = count_episodes([*spans, *earlier.episodes], rules.repeat_gap_seconds)
         if total > len(episodes) and total >= rules.repeat_min_episodes:
             reasons.append(
                 f"Repeated scanning from {source} across hunts: {total} separate episodes "
-                f"including {len(earlier.sightings)} earlier sighting(s) in case {earlier.case_id}"
+                f"including {len(earlier.episodes)} earlier scan episode(s) in case "
+                f"{earlier.case_id}"
             )
     if len(episodes) >= rules.repeat_min_episodes:
         starts = ", ".join(f"{e[0].first_seen:%Y-%m-%d %H:%M}" for e in episodes[:5])
