@@ -19,6 +19,7 @@ from reconwatch.config import Config
 from reconwatch.hunt import HuntResult, hunt
 from reconwatch.ingest.run import IngestOptions
 from reconwatch.store import CaseStore
+from reconwatch.triage import QUESTIONS
 
 NOW = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
 NETFILTER = (
@@ -140,6 +141,60 @@ def test_a_sighting_that_was_no_scan_is_not_an_earlier_episode(tmp_path: Path) -
         "across hunts: 2 separate episodes including 1 earlier scan episode" in r
         for r in again.reasons
     )
+
+
+# -- threat intelligence and calendars that could not be read -----------------------
+
+
+def test_an_unreadable_feed_is_not_checked_not_clean(tmp_path: Path) -> None:
+    feeds = [{"name": "partner", "type": "plain", "path": str(tmp_path / "nonexistent.txt")}]
+    result = run(tmp_path, {"kern.log": scan("2026-09-30", "10:00", SCANNER)}, {"feeds": feeds})
+    case = case_of(result, SCANNER)
+    known = case.criteria["known_threat_actor"]
+    assert known["met"] is None
+    assert "could not be read" in known["evidence"][0] and "partner" in known["evidence"][0]
+    assert case.checklist[0]["status"] == "not done"
+    assert "partner" in case.checklist[0]["result"]
+    answer = case.answers[QUESTIONS[1]]
+    assert answer.startswith("Not checked") and "could not be read" in answer
+
+
+def test_a_feed_that_loaded_and_one_that_did_not_are_each_named(tmp_path: Path) -> None:
+    good = tmp_path / "good.txt"
+    good.write_text("192.0.2.0/24\n")
+    feeds = [
+        {"name": "good", "type": "plain", "path": str(good)},
+        {"name": "gone", "type": "plain", "path": str(tmp_path / "nonexistent.txt")},
+    ]
+    result = run(tmp_path, {"kern.log": scan("2026-09-30", "10:00", SCANNER)}, {"feeds": feeds})
+    case = case_of(result, SCANNER)
+    known = case.criteria["known_threat_actor"]
+    assert known["met"] is None
+    text = " ".join(known["evidence"])
+    assert "no source matches feed good" in text and "gone could not be read" in text
+    assert case.checklist[0]["status"] == "not done"
+    answer = case.answers[QUESTIONS[1]]
+    assert "good" in answer and "gone" in answer and not answer.startswith("No:")
+    # A match in the feed that loaded is a match all the same.
+    matched = run(
+        tmp_path, {"kern.log": scan("2026-09-30", "10:00", "192.0.2.66")}, {"feeds": feeds}
+    )
+    hit = case_of(matched, "192.0.2.66").criteria["known_threat_actor"]
+    assert hit["met"] is True
+    assert any("gone could not be read" in e for e in hit["evidence"])
+
+
+def test_an_unreadable_exercise_calendar_is_not_a_clean_check(tmp_path: Path) -> None:
+    broken = tmp_path / "exercises.yaml"
+    broken.write_text("exercises: [\n")
+    result = run(
+        tmp_path,
+        {"kern.log": scan("2026-09-30", "10:00", SCANNER)},
+        {"exercises": str(broken)},
+    )
+    step = case_of(result, SCANNER).checklist[1]
+    assert step["status"] == "not done"
+    assert "could not be read" in step["result"] and "exercises.yaml" in step["result"]
 
 
 # -- the Tier 2 package ------------------------------------------------------------

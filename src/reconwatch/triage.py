@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from ipaddress import ip_network
 from typing import Any, Final
 
@@ -77,7 +77,8 @@ def triage(
     home = config.site.home()
     history = history or {}
     contexts = enrichment.sources(s for c in cases for s in c.sources) if enrichment else {}
-    intel_on = bool(config.enrich.feeds)
+    intel = _Intel.of(config, enrichment)
+    calendar = _calendar_problem(config, enrichment)
     for case in cases:
         case.internal = all(_is_internal(source, home) for source in case.sources)
         case.techniques = _techniques(case)
@@ -85,7 +86,7 @@ def triage(
         earlier = history.get(case.actor)
         case.criteria = evaluate_criteria(case, config, earlier)
         case.episodes = episode_spans(case, config.triage.repeat_gap_seconds)
-        case.criteria["known_threat_actor"] = _known_actor(case, contexts, intel_on)
+        case.criteria["known_threat_actor"] = _known_actor(case, contexts, intel)
         case.escalate = any(c["met"] for c in case.criteria.values())
         case.reasons = [
             reason for c in case.criteria.values() if c["met"] for reason in c["evidence"]
@@ -96,8 +97,8 @@ def triage(
         exercise = _exercise_verdicts(case, enrichment)
         _benign_or_exercise(case, contexts, exercise)
         _still_escalated(case, earlier)
-        case.answers = _answers(case, tables, contexts, intel_on)
-        case.checklist = _checklist(case, tables, contexts, intel_on, exercise, config)
+        case.answers = _answers(case, tables, contexts, intel)
+        case.checklist = _checklist(case, tables, intel, exercise, config, calendar)
     near = _Neighbours(cases, contexts)
     for at, case in enumerate(cases):
         case.tier2 = _tier2_package(at, cases, history.get(case.actor), near)
@@ -358,11 +359,61 @@ def _context_dict(ctx: SourceContext) -> dict[str, Any]:
     return {"intel": ctx.intel, "benign_lists": ctx.benign, "geo": asdict(ctx.geo)}
 
 
+@dataclass(frozen=True)
+class _Intel:
+    """Which configured threat-intelligence feeds triage could match against."""
+
+    #: Feed names in the configuration, in its order.
+    configured: tuple[str, ...]
+    #: Configured feeds that could not be read: name -> why.
+    unread: Mapping[str, str]
+
+    @classmethod
+    def of(cls, config: Config, enrichment: Enrichment | None) -> _Intel:
+        names = tuple(feed.name for feed in config.enrich.feeds)
+        if enrichment is None:
+            unread = {name: "not loaded for this run" for name in names}
+        else:
+            unread = {n: why for n, why in enrichment.unread_feeds().items() if n in names}
+        return cls(names, unread)
+
+    @property
+    def on(self) -> bool:
+        return bool(self.configured)
+
+    @property
+    def read(self) -> list[str]:
+        return [name for name in self.configured if name not in self.unread]
+
+    def unread_notes(self) -> list[str]:
+        """One line per feed that could not be read."""
+        return [f"feed {name} could not be read: {why}" for name, why in self.unread.items()]
+
+    def unread_names(self) -> str:
+        return ", ".join(self.unread)
+
+
+def _calendar_problem(config: Config, enrichment: Enrichment | None) -> str | None:
+    """Why the configured exercise calendar was not consulted; None when it was (or is none)."""
+    if config.enrich.exercises is None:
+        return None
+    if enrichment is None:
+        return "the exercise calendar was not loaded for this run"
+    if enrichment.exercises_error is not None:
+        return f"the exercise calendar could not be read: {enrichment.exercises_error}"
+    return None
+
+
 def _known_actor(
-    case: Case, contexts: Mapping[str, SourceContext], intel_on: bool
+    case: Case, contexts: Mapping[str, SourceContext], intel: _Intel
 ) -> dict[str, Any]:
-    """Criterion 3: sources linked to known threat actor activity (threat-intel matches)."""
-    if not intel_on:
+    """Criterion 3: sources linked to known threat actor activity (threat-intel matches).
+
+    A match in a feed that was read meets it; no match is "not met" only when
+    every configured feed was read: otherwise the criterion was not evaluated
+    (in full), and each feed that could not be read is named.
+    """
+    if not intel.on:
         return {
             "met": None,
             "evidence": ["not checked: no threat-intelligence feed is configured"],
@@ -379,10 +430,20 @@ def _known_actor(
                 f"{actor}{confidence}"
             )
     if evidence:
-        return {"met": True, "evidence": evidence[:20]}
+        return {"met": True, "evidence": evidence[:20] + intel.unread_notes()}
+    if not intel.unread:
+        return {
+            "met": False,
+            "evidence": ["not met: no source matches a threat-intelligence indicator"],
+        }
+    if not intel.read:
+        return {"met": None, "evidence": [f"not checked: {n}" for n in intel.unread_notes()]}
     return {
-        "met": False,
-        "evidence": ["not met: no source matches a threat-intelligence indicator"],
+        "met": None,
+        "evidence": [
+            f"not evaluated in full: no source matches feed {', '.join(intel.read)}",
+            *intel.unread_notes(),
+        ],
     }
 
 
@@ -479,12 +540,16 @@ def severity_of(value: float) -> str:
 def _checklist(
     case: Case,
     tables: Collection[str],
-    contexts: Mapping[str, SourceContext],
-    intel_on: bool,
+    intel: _Intel,
     exercise: list[tuple[str, Verdict]],
     config: Config,
+    calendar: str | None,
 ) -> list[dict[str, str]]:
-    """The playbook's additional L1 steps, each with what was done and found."""
+    """The playbook's additional L1 steps, each with what was done and found.
+
+    A step whose source (a feed, the calendar) could not be read is "not
+    done", saying why: never a clean result.
+    """
     act = case.activity
     if "auth" not in tables:
         users = {"status": "not done", "result": "no user-activity (auth/VPN) logs in this hunt"}
@@ -506,12 +571,17 @@ def _checklist(
     if identity:
         users = {"status": "done", "result": f"{users['result']}. {identity}"}
     known = case.criteria["known_threat_actor"]
-    if not intel_on:
-        intel = {"status": "not done", "result": "no threat-intelligence feed is configured"}
+    if not intel.on:
+        checked = {"status": "not done", "result": "no threat-intelligence feed is configured"}
     else:
-        intel = {"status": "done", "result": "; ".join(known["evidence"][:3])}
+        notes = known["evidence"][:3] + [
+            n for n in intel.unread_notes() if n not in known["evidence"][:3]
+        ]
+        checked = {"status": "not done" if intel.unread else "done", "result": "; ".join(notes)}
     if config.enrich.exercises is None:
         drill = {"status": "not done", "result": "no exercise calendar is configured"}
+    elif calendar is not None:
+        drill = {"status": "not done", "result": calendar}
     elif not exercise or all(v.status == "none" for _, v in exercise):
         drill = {"status": "done", "result": "no approved exercise covers these sources"}
     else:
@@ -520,7 +590,7 @@ def _checklist(
             "result": "; ".join(f"{s}: {v.status} ({v.exercise})" for s, v in exercise),
         }
     return [
-        {"step": "Cross-reference the sources with threat intelligence", **intel},
+        {"step": "Cross-reference the sources with threat intelligence", **checked},
         {"step": "Check approved security exercises and red-team activity", **drill},
         {"step": "Correlate with user activity for legitimate access", **users},
     ]
@@ -665,7 +735,7 @@ def _answers(
     case: Case,
     tables: Collection[str],
     contexts: Mapping[str, SourceContext],
-    intel_on: bool,
+    intel: _Intel,
 ) -> dict[str, str]:
     act = case.activity
     source = ", ".join(case.sources[:10]) + (
@@ -728,7 +798,8 @@ def _answers(
     )
     known = case.criteria.get("known_threat_actor", {})
     benign = sorted({n for s in case.sources if s in contexts for n in contexts[s].benign})
-    if not intel_on:
+    unread = f"the threat-intelligence feed(s) {intel.unread_names()} could not be read"
+    if not intel.on:
         q2 = (
             "Not checked: no threat-intelligence feed is configured, so the source could "
             "not be matched against known malicious addresses. Cross-reference it manually "
@@ -736,6 +807,19 @@ def _answers(
         )
     elif known.get("met"):
         q2 = "Yes. " + "; ".join(known["evidence"][:5]) + "."
+        if intel.unread:
+            q2 += f" Besides, {unread}."
+    elif intel.unread and not intel.read:
+        q2 = (
+            f"Not checked: {unread}, so the source could not be matched against known "
+            "malicious addresses. Cross-reference it manually (L1 step)."
+        )
+    elif intel.unread:
+        q2 = (
+            f"Not checked in full: none of the sources matches an indicator of feed(s) "
+            f"{', '.join(intel.read)}, but {unread}. Cross-reference it manually against "
+            "those (L1 step)."
+        )
     else:
         q2 = "No: none of the sources matches an indicator of the configured feeds."
     if benign:
