@@ -103,12 +103,175 @@ def calendar(tmp_path: Path) -> Path:
     return path
 
 
+# -- signs of compromise: only what came at or after the scan began -------------------
+
+
+def test_a_login_after_the_scan_is_compromise_although_another_came_before(
+    tmp_path: Path,
+) -> None:
+    result = run(
+        tmp_path,
+        {
+            "kern.log": scan("2026-09-30", "10:00", SCANNER),
+            "auth.log": [
+                login("2026-09-30T09:00:00+00:00", "bob"),
+                login("2026-09-30T10:30:00+00:00", "mallory"),
+            ],
+        },
+    )
+    case = case_of(result, SCANNER)
+    compromise = case.criteria["compromise"]
+    assert compromise["met"] is True
+    (login_evidence,) = [e for e in compromise["evidence"] if "login" in e]
+    assert "2026-09-30 10:30:00 UTC" in login_evidence and "mallory" in login_evidence
+    assert "bob" not in login_evidence
+    assert "2026-09-30 09:00:00 UTC" in login_evidence  # the earlier one, said as such
+    assert case.escalate and case.disposition == "malicious"
+    act = case.activity
+    assert act.first_auth_success == dt.datetime(2026, 9, 30, 9, tzinfo=dt.UTC)
+    assert act.first_auth_success_after_scan == dt.datetime(2026, 9, 30, 10, 30, tzinfo=dt.UTC)
+    assert (act.auth_successes_after_scan, act.auth_success_users_after_scan) == (1, ["mallory"])
+    users = case.checklist[2]["result"]
+    assert "first success 2026-09-30 09:00:00 UTC (before the scan)" in users
+    assert "first after the scan began 2026-09-30 10:30:00 UTC" in users
+    document = result.document()["cases"][0]["activity"]
+    assert document["first_auth_success_after_scan"] == "2026-09-30T10:30:00Z"
+    assert document["auth_success_users_after_scan"] == ["mallory"]
+
+
+def test_only_logins_before_the_scan_are_no_compromise(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        {
+            "kern.log": scan("2026-09-30", "10:00", SCANNER),
+            "auth.log": [login("2026-09-30T09:00:00+00:00", "bob")],
+        },
+    )
+    case = case_of(result, SCANNER)
+    assert case.criteria["compromise"]["met"] is False
+    assert "came before it" in case.criteria["compromise"]["evidence"][0]
+    assert case.activity.first_auth_success_after_scan is None
+    assert "(before the scan)" in case.checklist[2]["result"]
+
+
+def test_a_connection_back_to_the_source_before_the_scan_is_not_compromise(
+    tmp_path: Path,
+) -> None:
+    day_before = accepted("2026-09-29T10:00:00+00:00", OURS, SCANNER, 443)
+    result = run(tmp_path, {"kern.log": [day_before, *scan("2026-09-30", "10:00", SCANNER)]})
+    case = case_of(result, SCANNER)
+    compromise = case.criteria["compromise"]
+    assert compromise["met"] is False, compromise
+    assert not case.escalate
+    assert case.activity.back_connections == 0
+    assert case.activity.back_connections_before_scan == 1
+    assert any("before the scan began" in e for e in compromise["evidence"])
+
+
+def test_a_connection_back_to_the_source_after_the_scan_is_compromise(tmp_path: Path) -> None:
+    before = accepted("2026-09-29T10:00:00+00:00", OURS, SCANNER, 443)
+    after = accepted("2026-09-30T10:05:00+00:00", OURS, SCANNER, 4444)
+    result = run(tmp_path, {"kern.log": [before, *scan("2026-09-30", "10:00", SCANNER), after]})
+    case = case_of(result, SCANNER)
+    assert case.criteria["compromise"]["met"] is True
+    assert case.activity.back_connections == 1
+    assert case.activity.back_connection_samples == [f"{OURS}:4444"]
+    assert case.activity.back_connections_before_scan == 1
+
+
+# -- approved exercises -------------------------------------------------------------
+
+
 def nikto(src: str, server: str) -> list[str]:
     agent = "Mozilla/5.00 (Nikto/2.1.6)"
     return [
         web("2026-09-30T10:02:00+00:00", src, server, "/admin/", 404, agent),
         web("2026-09-30T10:02:01+00:00", src, server, "/test/", 404, agent),
     ]
+
+
+def test_approved_web_reconnaissance_is_judged_on_the_hosts_it_touched(tmp_path: Path) -> None:
+    enrich = {"exercises": str(calendar(tmp_path))}
+    inside = run(tmp_path, {"access.json": nikto("198.51.100.3", "203.0.113.80")}, enrich)
+    case = case_of(inside, "198.51.100.3")
+    assert "web_scanner_user_agent" in case.detections
+    assert case.disposition == "approved_exercise" and not case.escalate
+    assert case.checklist[1]["result"] == "198.51.100.3: in_exercise (Q3 red team)"
+    # The same requests to a server outside the scope are flagged, naming the server.
+    outside = run(tmp_path, {"access.json": nikto("198.51.100.3", "192.0.2.80")}, enrich)
+    strayed = case_of(outside, "198.51.100.3")
+    assert strayed.disposition != "approved_exercise"
+    assert any("outside its scope" in r and "192.0.2.80" in r for r in strayed.reasons)
+
+
+def test_a_login_after_the_exercise_window_is_not_covered_by_it(tmp_path: Path) -> None:
+    red = "198.51.100.4"
+    result = run(
+        tmp_path,
+        {
+            "kern.log": scan("2026-09-30", "10:01", red),
+            "auth.log": [login("2026-09-30T15:00:00+00:00", "root", red)],
+        },
+        {"exercises": str(calendar(tmp_path))},
+    )
+    case = case_of(result, red)
+    assert case.criteria["compromise"]["met"] is True
+    assert case.escalate and case.disposition == "malicious"
+    assert any("Q3 red team" in r and "not suppressed" in r for r in case.reasons)
+    assert case.checklist[1]["result"] == f"{red}: outside_window (Q3 red team)"
+
+
+def test_a_sign_of_compromise_inside_the_exercise_window_and_scope_is_not_covered(
+    tmp_path: Path,
+) -> None:
+    red = "198.51.100.4"
+    # The scanned host connects back to the tester within the window.
+    back = accepted("2026-09-30T10:30:00+00:00", OURS, red, 4444)
+    result = run(
+        tmp_path,
+        {"kern.log": [*scan("2026-09-30", "10:01", red), back]},
+        {"exercises": str(calendar(tmp_path))},
+    )
+    case = case_of(result, red)
+    assert case.criteria["compromise"]["met"] is True
+    assert case.escalate and case.disposition == "malicious"
+    assert any(
+        "Q3 red team" in r and "more than scan" in r and "rt@example.com" in r for r in case.reasons
+    )
+    assert case.checklist[1]["result"] == f"{red}: in_exercise (Q3 red team)"
+
+
+def test_events_naming_no_host_are_not_shown_in_the_exercise_scope(tmp_path: Path) -> None:
+    red = "198.51.100.4"
+    # sshd names no address of ours: the host tried is not known to be in scope.
+    result = run(
+        tmp_path,
+        {
+            "kern.log": scan("2026-09-30", "10:01", red),
+            "auth.log": [login("2026-09-30T10:30:00+00:00", "root", red, outcome="Failed")],
+        },
+        {"exercises": str(calendar(tmp_path))},
+    )
+    case = case_of(result, red)
+    assert case.disposition != "approved_exercise"
+    touching = "outside its scope, touching a host its logs do not name"
+    assert any(touching in r for r in case.reasons)
+
+
+def test_other_activity_outside_the_exercise_window_is_not_covered(tmp_path: Path) -> None:
+    red = "198.51.100.4"
+    result = run(
+        tmp_path,
+        {
+            "kern.log": scan("2026-09-30", "10:01", red),
+            "auth.log": [login("2026-09-30T15:00:00+00:00", "root", red, outcome="Failed")],
+        },
+        {"exercises": str(calendar(tmp_path))},
+    )
+    case = case_of(result, red)
+    assert case.disposition != "approved_exercise"
+    assert any("outside its window" in r for r in case.reasons)
+    assert case.activity.active_until == dt.datetime(2026, 9, 30, 15, tzinfo=dt.UTC)
 
 
 # -- repeated scanning across hunts -------------------------------------------------

@@ -308,11 +308,17 @@ def _compromise(case: Case) -> dict[str, Any]:
     """
     act = case.activity
     evidence = []
-    if act.first_auth_success is not None and act.first_auth_success >= case.first_seen:
-        users = ", ".join(act.auth_success_users[:5]) or "unknown user"
+    if act.first_auth_success_after_scan is not None:
+        users = ", ".join(act.auth_success_users_after_scan[:5]) or "unknown user"
+        first = act.first_auth_success_after_scan
+        earlier = (
+            f"; an earlier one, at {_ts(act.first_auth_success)}, came before the scan"
+            if act.first_auth_success is not None and act.first_auth_success < first
+            else ""
+        )
         evidence.append(
-            f"Successful login from the scanning source at {_ts(act.first_auth_success)} "
-            f"(after the scan began), user(s): {users}"
+            f"{act.auth_successes_after_scan} successful login(s) from the scanning source at or "
+            f"after the scan began, the first at {_ts(first)}, user(s): {users}{earlier}"
         )
     if act.exploit_alerts:
         evidence.append(
@@ -326,9 +332,18 @@ def _compromise(case: Case) -> dict[str, Any]:
         )
     if act.back_connections:
         evidence.append(
-            f"{act.back_connections} connection(s) from our hosts back to the source, e.g. "
-            f"{', '.join(act.back_connection_samples[:5])}"
+            f"{act.back_connections} connection(s) from our hosts back to the source after the "
+            f"scan began, e.g. {', '.join(act.back_connection_samples[:5])}"
         )
+    # Our hosts using a service at that address before it scanned us is context.
+    before = (
+        [
+            f"{act.back_connections_before_scan} connection(s) from our hosts to the source "
+            "before the scan began (not a sign of compromise by itself)"
+        ]
+        if act.back_connections_before_scan
+        else []
+    )
     admin = (
         [
             f"{act.admin_successes} admin interface request(s) answered 2xx (an exposed "
@@ -339,7 +354,7 @@ def _compromise(case: Case) -> dict[str, Any]:
         else []
     )
     if evidence:
-        return {"met": True, "evidence": evidence + admin}
+        return {"met": True, "evidence": evidence + admin + before}
     logins = (
         f"no login success after the scan began (the first, at {_ts(act.first_auth_success)}, "
         "came before it)"
@@ -351,6 +366,7 @@ def _compromise(case: Case) -> dict[str, Any]:
         "evidence": [
             f"not met: {logins}, exploitation alert, secret path served or back-connection seen",
             *admin,
+            *before,
         ],
     }
 
@@ -447,13 +463,33 @@ def _known_actor(
     }
 
 
+#: How events that name no destination address (an sshd line, a web log
+#: without the server's address) show among the hosts an exercise source
+#: touched: they cannot be shown to lie in the exercise's scope.
+NO_DESTINATION: Final = "a host its logs do not name"
+
+
 def _exercise_verdicts(case: Case, enrichment: Enrichment | None) -> list[tuple[str, Verdict]]:
+    """Each source's exercise verdict, judged on everything the actor did.
+
+    The window holds all of the actor's activity in any log, not only its
+    findings (a login hours after the scan is activity too); the scope holds
+    the hosts it touched (the destination addresses of its events), never the
+    paths or names a web or DNS finding lists.
+    """
     if enrichment is None or not enrichment.exercises:
         return []
-    targets = case.targets
-    return [
-        (s, enrichment.exercise(s, case.first_seen, case.last_seen, targets)) for s in case.sources
-    ]
+    act = case.activity
+    first = min(t for t in (case.first_seen, act.active_from) if t is not None)
+    last = max(t for t in (case.last_seen, act.active_until) if t is not None)
+    if case.destinations is not None:
+        hosts = [d if d is not None else NO_DESTINATION for d in case.destinations]
+    else:  # not gathered (cases built without the testers): the hosts the findings name
+        hosts = sorted(
+            {t for f in case.findings if f.source_table == "network" for t in f.targets}
+            | {e.destination_ip for f in case.findings for e in f.evidence if e.destination_ip}
+        )
+    return [(s, enrichment.exercise(s, first, last, hosts)) for s in case.sources]
 
 
 def _benign_or_exercise(
@@ -464,23 +500,37 @@ def _benign_or_exercise(
     """Known research scanners and approved exercises are recorded, not escalated.
 
     Never when the source did more than scan (a login, a back-connection): a
-    "benign" scanner that logs in is not benign. An exercise source acting
+    "benign" scanner that logs in is not benign, and an exercise covers
+    reconnaissance, not a sign of compromise. An exercise source acting
     outside its window or scope is flagged, never suppressed.
     """
-    did_more = bool(case.criteria["compromise"]["met"]) or case.activity.auth_successes > 0
+    compromise = bool(case.criteria["compromise"]["met"])
+    did_more = compromise or case.activity.auth_successes > 0
     statuses = {v.status for _, v in exercise}
-    if exercise and statuses == {"in_exercise"}:
+    if exercise and statuses == {"in_exercise"} and not did_more:
         names = sorted({v.exercise or "" for _, v in exercise})
         case.disposition = "approved_exercise"
         case.escalate = False
         case.reasons = [f"Approved exercise {', '.join(names)}: inside its window and scope"]
         return
+    what = "signs of compromise" if compromise else "a successful login"
     for source, verdict in exercise:
         if verdict.status in ("outside_window", "outside_scope"):
             where = "window" if verdict.status == "outside_window" else "scope"
+            strays = (
+                f", touching {', '.join(verdict.out_of_scope[:5])}"
+                + (" ..." if len(verdict.out_of_scope) > 5 else "")
+                if verdict.status == "outside_scope" and verdict.out_of_scope
+                else ""
+            )
             case.reasons.append(
                 f"{source} belongs to exercise {verdict.exercise} but acted outside its {where}"
-                f" (contact {verdict.contact}): not suppressed"
+                f"{strays} (contact {verdict.contact}): not suppressed"
+            )
+        elif verdict.status == "in_exercise":
+            case.reasons.append(
+                f"{source} belongs to exercise {verdict.exercise} but did more than scan "
+                f"({what}; contact {verdict.contact}): not suppressed"
             )
     listed = [contexts[s].benign for s in case.sources if s in contexts]
     if listed and len(listed) == len(case.sources) and all(listed) and not did_more:
@@ -554,12 +604,15 @@ def _checklist(
     if "auth" not in tables:
         users = {"status": "not done", "result": "no user-activity (auth/VPN) logs in this hunt"}
     elif act.auth_successes or act.auth_failures:
-        when = (
-            f"; first success {_ts(act.first_auth_success)}"
-            f" ({'after' if act.first_auth_success >= case.first_seen else 'before'} the scan)"
-            if act.first_auth_success is not None
-            else ""
-        )
+        when = ""
+        first, after = act.first_auth_success, act.first_auth_success_after_scan
+        if first is not None and after is not None and first < after:
+            when = (
+                f"; first success {_ts(first)} (before the scan), "
+                f"first after the scan began {_ts(after)}"
+            )
+        elif first is not None:
+            when = f"; first success {_ts(first)} ({'after' if after else 'before'} the scan)"
         users = {
             "status": "done",
             "result": f"{act.auth_successes} successful and {act.auth_failures} failed logins "
@@ -787,6 +840,9 @@ def _answers(
                 f"; {act.auth_successes} succeeded (as {users}), the first at "
                 f"{_ts(act.first_auth_success)}"
             )
+            after = act.first_auth_success_after_scan
+            if after is not None and after != act.first_auth_success:
+                logins += f", the first after the scan began at {_ts(after)}"
         parts.append(logins + ".")
     if act.alerts:
         rules = f": {', '.join(act.alert_rules[:3])}" if act.alert_rules else ""

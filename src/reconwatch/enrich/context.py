@@ -18,6 +18,7 @@ from reconwatch.enrich.exercises import Exercise, ExerciseError, Verdict, check,
 from reconwatch.enrich.feeds import load_intel
 from reconwatch.enrich.geo import Geo, GeoInfo
 from reconwatch.enrich.intel import IntelIndex
+from reconwatch.netaddr import in_any, parse_ip
 
 
 @dataclass
@@ -83,6 +84,11 @@ class Enrichment:
             for r in self.intel.reports
             if not r.loaded
         }
+
+    def testers(self, ips: Iterable[str]) -> set[str]:
+        """The addresses among ``ips`` that some exercise lists as its testers' sources."""
+        networks = [n for e in self.exercises for n in e.source_networks()]
+        return {ip for ip in set(ips) if networks and in_any(parse_ip(ip), networks)}
 
     def sources(self, ips: Iterable[str]) -> dict[str, SourceContext]:
         """Context for every address given, in three set-based lookups."""
