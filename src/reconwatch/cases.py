@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
 from typing import Any
@@ -170,6 +170,12 @@ class Activity:
     #: The users of the successful logins only (``auth_users`` holds every attempt's).
     auth_success_users: list[str] = field(default_factory=list)
     first_auth_success: dt.datetime | None = None
+    #: The successful logins at or after the scan began (the case's first
+    #: finding): how many, the first one's time, and their users. A login
+    #: before the scan (the source's usual user, say) does not hide a later one.
+    auth_successes_after_scan: int = 0
+    first_auth_success_after_scan: dt.datetime | None = None
+    auth_success_users_after_scan: list[str] = field(default_factory=list)
     #: IDS alerts and honeypot touches from the source, with their rule names.
     alerts: int = 0
     alert_rules: list[str] = field(default_factory=list)
@@ -187,10 +193,18 @@ class Activity:
     #: reported, but not a sign of compromise by itself.
     admin_successes: int = 0
     admin_success_paths: list[str] = field(default_factory=list)
-    #: Connections that succeeded *from* one of our hosts *to* the source:
-    #: a scanned host talking back to the scanner is a sign of compromise.
+    #: Connections that succeeded *from* one of our hosts *to* the source at
+    #: or after the scan began: a scanned host talking back to the scanner is
+    #: a sign of compromise. Samples are "our host:port".
     back_connections: int = 0
     back_connection_samples: list[str] = field(default_factory=list)
+    #: Such connections before the scan began: our hosts using a service at
+    #: that address (a mirror, an API) is not the scan's doing; reported only.
+    back_connections_before_scan: int = 0
+    #: The source's first and last event in any log (network, DNS, web, auth,
+    #: alerts): ``first_seen``/``last_seen`` are its network events only.
+    active_from: dt.datetime | None = None
+    active_until: dt.datetime | None = None
     #: Who and what the source address is, from our own logs: names DNS gives
     #: it (A/AAAA answers holding it, PTR answers for it), and the users who
     #: logged on to it (auth events aimed at it or logged by a host of that
@@ -243,6 +257,11 @@ class Case:
     #: An analyst's decision that already covers this activity (the case store's
     #: closed case: ``case_id``, ``disposition``, ``reason``); None otherwise.
     analyst: dict[str, Any] | None = None
+    #: Every destination address the actor's events name, in any log (None
+    #: for events that name none): the hosts it touched, on which an approved
+    #: exercise's scope is judged. Gathered only for the actors ``build_cases``
+    #: is asked for (an exercise's testers); None when not gathered.
+    destinations: list[str | None] | None = None
 
     @property
     def actor(self) -> str:
@@ -330,6 +349,7 @@ def build_cases(
     excluded: Sequence[tuple[str, dt.datetime, dt.datetime]] = (),
     *,
     by_source: Mapping[str, ir.Table] | None = None,
+    testers: Collection[str] = (),
 ) -> list[Case]:
     """Group findings by actor and attach activity facts and evidence from the lake tables.
 
@@ -339,6 +359,9 @@ def build_cases(
     that hold every event of the findings' sources (or more), such as
     ``engine.of_sources`` cuts, read for those instead of the whole tables
     (the events towards the sources still come from ``tables``).
+    ``testers``: sources whose actors' destination addresses are gathered in
+    full (``Case.destinations``): an approved exercise's, whose scope triage
+    judges on them.
     """
     if findings.num_rows == 0:
         return []
@@ -376,16 +399,16 @@ def build_cases(
         return cut[name]
 
     with releases:
-        return _cases_of(tables, found, sources, actors, events_of, evidence_samples)
+        return _cases_of(tables, found, sources, events_of, evidence_samples, set(testers))
 
 
 def _cases_of(
     tables: Mapping[str, ir.Table],
     found: list[Finding],
     sources: list[str],
-    actors: ir.Table,
     events_of: Callable[[str], ir.Table],
     evidence_samples: int,
+    testers: set[str],
 ) -> list[Case]:
     """``build_cases`` once the actors' events can be read (``events_of``)."""
 
@@ -400,10 +423,7 @@ def _cases_of(
         _auth_activity(events_of("auth"), activity)
     if "alert" in tables:
         _alert_activity(events_of("alert"), activity)
-    if "network" in tables:
-        network = tables["network"]
-        back = network.join(actors, network.destination_ip == actors.actor).select(network)
-        _back_connections(back, activity)
+    _active_spans(tables, events_of, activity)
     if "dns" in tables and "network" in tables:
         _resolved_then_probed(events_of("dns"), events_of("network"), activity)
     _identities(tables, sources, activity)
@@ -421,6 +441,14 @@ def _cases_of(
         if len(members := sorted({f.source_ip for f in items})) > 1
     }
     breadth = _union_breadth(tables, events_of, groups) if groups else {}
+    # Every actor with its members and when its scan began (its first finding).
+    members_of = {actor: sorted({f.source_ip for f in items}) for actor, items in by_actor.items()}
+    began = _actor_members(
+        [(a, m, min(f.first_seen for f in by_actor[a])) for a, ms in members_of.items() for m in ms]
+    )
+    after = _after_scan(tables, events_of, began)
+    wanted = sorted(a for a, ms in members_of.items() if testers.intersection(ms))
+    touched = _destinations(tables, events_of, began, wanted) if wanted else {}
     cases = []
     for actor, items in sorted(by_actor.items()):
         items.sort(key=lambda f: (f.first_seen, f.detection, f.source_ip))
@@ -436,6 +464,10 @@ def _cases_of(
             labels[f.detection].append(f.label)
         # A copy: a source's Activity may also serve a campaign case.
         merged = replace(merged, tools=_unique_tools([*merged.tools, *hints_from_findings(labels)]))
+        # Facts about what came after the scan began are the actor's own (a
+        # source's scan may begin earlier in its campaign than on its own).
+        for name, value in after.get(actor, {}).items():
+            setattr(merged, name, value)
         cases.append(
             Case(
                 id=case_id(actor, first),
@@ -443,9 +475,126 @@ def _cases_of(
                 findings=items,
                 activity=merged,
                 campaign=actor if actor.startswith(CAMPAIGN_PREFIX) else None,
+                destinations=touched.get(actor, []) if actor in wanted else None,
             )
         )
     return cases
+
+
+def _actor_members(rows: Sequence[tuple[str, str, dt.datetime]]) -> ir.Table:
+    """(actor, member source, when the actor's scan began) as a table to join events to."""
+    return ibis.memtable(
+        pa.table(
+            {
+                "_actor": pa.array([a for a, _, _ in rows], pa.string()),
+                "_member": pa.array([m for _, m, _ in rows], pa.string()),
+                "_began": pa.array([b for _, _, b in rows], pa.timestamp("us", "UTC")),
+            }
+        )
+    )
+
+
+def _after_scan(
+    tables: Mapping[str, ir.Table], events_of: Callable[[str], ir.Table], began: ir.Table
+) -> dict[str, dict[str, Any]]:
+    """Per actor, the signs of compromise that count only at or after its scan began.
+
+    Successful logins from its members (how many, the first, their users), and
+    connections our hosts opened to its members: those at or after the scan
+    (count, samples) and those before it (count). One query per table.
+    """
+    result: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {
+            "auth_successes_after_scan": 0,
+            "first_auth_success_after_scan": None,
+            "auth_success_users_after_scan": [],
+            "back_connections": 0,
+            "back_connection_samples": [],
+            "back_connections_before_scan": 0,
+        }
+    )
+    if "auth" in tables:
+        auth = events_of("auth")
+        joined = auth.join(began, auth.source_ip == began._member)
+        ok = joined.filter(
+            (joined.event_outcome == "success") & (joined.timestamp >= joined._began)
+        )
+        logins = ok.group_by("_actor").aggregate(
+            count=ok.count(),
+            first=ok.timestamp.min(),
+            users=ok.user_name.collect(distinct=True),
+        )
+        for row in logins.to_pyarrow().to_pylist():
+            facts = result[row["_actor"]]
+            facts["auth_successes_after_scan"] = row["count"]
+            facts["first_auth_success_after_scan"] = row["first"]
+            facts["auth_success_users_after_scan"] = sorted(u for u in (row["users"] or []) if u)[
+                :LIST_CAP
+            ]
+    if "network" in tables:
+        network = tables["network"]
+        succeeded = network.filter(network.connection_outcome == "succeeded")
+        back = succeeded.join(began, succeeded.destination_ip == began._member)
+        later = back.timestamp >= back._began
+        sample = back.source_ip.concat(":", back.destination_port.cast("string"))
+        totals = back.group_by("_actor").aggregate(
+            after=later.ifelse(1, 0).sum(),
+            before=later.ifelse(0, 1).sum(),
+            samples=later.ifelse(sample, ibis.null("string")).collect(distinct=True),
+        )
+        for row in totals.to_pyarrow().to_pylist():
+            facts = result[row["_actor"]]
+            facts["back_connections"] = row["after"] or 0
+            facts["back_connections_before_scan"] = row["before"] or 0
+            facts["back_connection_samples"] = sorted(s for s in (row["samples"] or []) if s)[:10]
+    return dict(result)
+
+
+#: Tables whose events name a destination address (the host the source touched).
+DESTINATION_TABLES = ("network", "dns", "http", "auth", "alert")
+
+
+def _destinations(
+    tables: Mapping[str, ir.Table],
+    events_of: Callable[[str], ir.Table],
+    began: ir.Table,
+    actors: Sequence[str],
+) -> dict[str, list[str | None]]:
+    """The distinct destination addresses of the ``actors``' events in every log
+    (None once when some event names none), one union query."""
+    wanted = began.filter(began._actor.isin(list(actors)))
+    parts = []
+    for name in DESTINATION_TABLES:
+        if name in tables:
+            events = events_of(name)
+            joined = events.join(wanted, events.source_ip == wanted._member)
+            parts.append(joined.select("_actor", "destination_ip"))
+    if not parts:
+        return {}
+    found = ibis.union(*parts, distinct=True).order_by(["_actor", "destination_ip"])
+    result: dict[str, list[str | None]] = defaultdict(list)
+    for row in found.to_pyarrow().to_pylist():
+        result[row["_actor"]].append(row["destination_ip"])
+    return dict(result)
+
+
+def _active_spans(
+    tables: Mapping[str, ir.Table],
+    events_of: Callable[[str], ir.Table],
+    result: dict[str, Activity],
+) -> None:
+    """Each source's first and last event in any log (``active_from``, ``active_until``)."""
+    for name in DESTINATION_TABLES:
+        if name not in tables:
+            continue
+        events = events_of(name)
+        spans = events.group_by("source_ip").aggregate(
+            first=events.timestamp.min(), last=events.timestamp.max()
+        )
+        for row in spans.to_pyarrow().to_pylist():
+            activity = result[row["source_ip"]]
+            activity.active_from = _earliest(activity.active_from, row["first"])
+            activity.active_until = _latest(activity.active_until, row["last"])
 
 
 def _union_breadth(
@@ -535,6 +684,10 @@ def _earliest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | Non
     return min(t for t in (a, b) if t is not None) if (a or b) else None
 
 
+def _latest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    return max(t for t in (a, b) if t is not None) if (a or b) else None
+
+
 def _merge(parts: list[Activity]) -> Activity:
     """One actor's activity from its member sources' (a campaign has many)."""
     if len(parts) == 1:
@@ -546,8 +699,7 @@ def _merge(parts: list[Activity]) -> Activity:
             "exposed_count", "dns_queries", "dns_names", "dns_nxdomain", "dns_answered",
             "http_requests",
             "http_client_errors", "http_paths", "auth_successes", "auth_failures", "alerts",
-            "back_connections", "exploit_alerts", "sensitive_successes", "admin_successes",
-            "resolved_then_probed",
+            "exploit_alerts", "sensitive_successes", "admin_successes", "resolved_then_probed",
         ):  # fmt: skip
             setattr(merged, name, getattr(merged, name) + getattr(part, name))
         stamps = [t for t in (merged.first_seen, part.first_seen) if t is not None]
@@ -571,9 +723,8 @@ def _merge(parts: list[Activity]) -> Activity:
             {*merged.admin_success_paths, *part.admin_success_paths}
         )[:LIST_CAP]
         merged.first_exploit_alert = _earliest(merged.first_exploit_alert, part.first_exploit_alert)
-        merged.back_connection_samples = sorted(
-            {*merged.back_connection_samples, *part.back_connection_samples}
-        )[:10]
+        merged.active_from = _earliest(merged.active_from, part.active_from)
+        merged.active_until = _latest(merged.active_until, part.active_until)
         merged.tools = _unique_tools([*merged.tools, *part.tools])
         merged.host_names = sorted({*merged.host_names, *part.host_names})[:LIST_CAP]
         merged.host_users = sorted({*merged.host_users, *part.host_users})[:LIST_CAP]
@@ -844,21 +995,6 @@ def _identities(
             activity = result[source]
             activity.host_names = sorted(names.get(source, ()))[:LIST_CAP]
             activity.host_users = sorted(users.get(source, ()))[:LIST_CAP]
-
-
-def _back_connections(events: ir.Table, result: dict[str, Activity]) -> None:
-    """Succeeded connections towards each actor (``events`` joined on destination)."""
-    back = events.filter(events.connection_outcome == "succeeded")
-    totals = back.group_by("destination_ip").aggregate(
-        connections=back.count(),
-        samples=(back.source_ip.concat(":", back.destination_port.cast("string"))).collect(
-            distinct=True
-        ),
-    )
-    for row in totals.to_pyarrow().to_pylist():
-        activity = result[row["destination_ip"]]
-        activity.back_connections = row["connections"]
-        activity.back_connection_samples = sorted(s for s in (row["samples"] or []) if s)[:10]
 
 
 def _service(row: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -118,7 +118,15 @@ def hunt(
     # work, and the analysts' closed cases shape the cases built below.
     store = CaseStore(store_url) if store_url else None
     try:
-        return _hunt(paths, config, out_dir, lake_dir, options, progress, store, state_file)
+        # Read before the lake: the exercise calendar says whose destinations
+        # the cases gather (an exercise's scope is judged on them).
+        enrichment = Enrichment.load(config.enrich)
+        try:
+            return _hunt(
+                paths, config, out_dir, lake_dir, options, progress, store, state_file, enrichment
+            )
+        finally:
+            enrichment.close()
     finally:
         if store is not None:
             store.close()
@@ -133,6 +141,7 @@ def _hunt(
     progress: Progress | None,
     store: CaseStore | None,
     state_file: Path | None,
+    enrichment: Enrichment,
 ) -> HuntResult:
     with _lake_for(out_dir, lake_dir) as lake:
         options = options or IngestOptions()
@@ -184,7 +193,11 @@ def _hunt(
                 # also the events towards them): cut from each table once.
                 sources = findings.column("source_ip").to_pylist()
                 cut = of_sources(tables, sources, releases) if sources else tables
-                cases = _cases(tables, findings, config.triage.evidence_samples, store, cut)
+                # An approved exercise's scope is judged on every host its testers touched.
+                testers = enrichment.testers(sources)
+                cases = _cases(
+                    tables, findings, config.triage.evidence_samples, store, cut, testers
+                )
                 attach_series(cut, cases)  # chart data for report.html and the web UI
                 # The playbook's network audit and honeypot plan, while the lake is open.
                 actors = sorted({s for c in cases for s in c.sources})
@@ -201,17 +214,13 @@ def _hunt(
             local.close()
 
     history = _case_ids(store, cases) if store else {}
-    enrichment = Enrichment.load(config.enrich)
     # An input read only in part (truncated, corrupt, unreadable) leaves the
     # verdicts blind to what it held: say so wherever the cases go.
     warnings = [f.error for f in (run.files if run else []) if f.error]
     warnings += [f"enrichment: {error}" for error in enrichment.errors]
     warnings += copies  # events two inputs both logged, counted once
     exercise_sources = [str(n) for e in enrichment.exercises for n in e.sources]
-    try:
-        cases = triage(cases, config, tables=list(tables), history=history, enrichment=enrichment)
-    finally:
-        enrichment.close()
+    cases = triage(cases, config, tables=list(tables), history=history, enrichment=enrichment)
     _keep_decisions(cases)
     plan = plan_blocks(cases, config, extra_protected=exercise_sources)
     if store is not None:
@@ -249,6 +258,7 @@ def _cases(
     evidence_samples: int,
     store: CaseStore | None,
     by_source: Mapping[str, ir.Table] | None = None,
+    testers: Collection[str] = (),
 ) -> list[Case]:
     """The hunt's cases; activity an analyst's closed case covers stays that case's.
 
@@ -260,11 +270,11 @@ def _cases(
     the open or new cases that triage judges.
     """
     if store is None or findings.num_rows == 0:
-        return build_cases(tables, findings, evidence_samples, by_source=by_source)
+        return build_cases(tables, findings, evidence_samples, by_source=by_source, testers=testers)
     rows = [finding_of(row) for row in findings.to_pylist()]  # findings are few
     decided = store.decided(sorted({actor_of(f) for f in rows}))
     if not decided:
-        return build_cases(tables, findings, evidence_samples, by_source=by_source)
+        return build_cases(tables, findings, evidence_samples, by_source=by_source, testers=testers)
     # Per actor, the newest closed case covering any of its findings.
     covering: dict[str, Decision] = {}
     covered = []
@@ -290,9 +300,12 @@ def _cases(
         }
     )
     cases = build_cases(
-        tables, findings.filter(pc.invert(mask)), evidence_samples, excluded, by_source=by_source
+        tables, findings.filter(pc.invert(mask)), evidence_samples, excluded,
+        by_source=by_source, testers=testers,
+    )  # fmt: skip
+    closed = build_cases(
+        tables, findings.filter(mask), evidence_samples, by_source=by_source, testers=testers
     )
-    closed = build_cases(tables, findings.filter(mask), evidence_samples, by_source=by_source)
     for case in closed:
         _mark_decided(case, covering[case.actor])
     return cases + closed

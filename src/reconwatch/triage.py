@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from ipaddress import ip_network
 from typing import Any, Final
 
@@ -24,6 +24,7 @@ from reconwatch.detect.internal import INTERNAL_ENUMERATION
 from reconwatch.enrich import Enrichment, SourceContext
 from reconwatch.enrich.exercises import Verdict
 from reconwatch.netaddr import IPNetwork, in_any, parse_ip
+from reconwatch.scanning import SCAN_DETECTIONS
 from reconwatch.store import History, count_episodes
 
 #: The playbook's "Questions for Analysis", verbatim: the keys of ``Case.answers``.
@@ -34,38 +35,6 @@ QUESTIONS = (
     "What is the frequency and volume of DNS queries, and do they correspond with "
     "potential IP address gathering?",
 )
-
-#: Detections that are scanning evidence for the "repeated scanning" criterion:
-#: every detection whose finding says the source itself went looking. Port
-#: and packet scans (vertical, horizontal, block, flag, TRW, distributed,
-#: IPv6 /64 rotation, slow, dark space), IDS scan signatures and honeypot touches; DNS
-#: enumeration (subdomain and SRV brute force, PTR sweeps, zone transfers,
-#: CHAOS fingerprinting, ANY floods, internal names asked from outside); web
-#: reconnaissance (wordlist scans, scanner user agents, secret/admin path
-#: probes, technology probes, vhost sweeps, internal Host headers). The
-#: playbook names DNS enumeration and web reconnaissance as reconnaissance
-#: too, so a source that walks the zone on four days repeats as surely as one
-#: that port-scans on four days. Left out, because they are not the source
-#: scanning: ``traffic_spike`` (volume above the source's own baseline: a
-#: backup or a flash crowd does it), ``private_answer_leak`` (what our DNS
-#: answered, a misconfiguration; a client resolving a name it was given
-#: triggers it) and ``web_host_bare_ip`` (requests addressed by IP: load
-#: balancer health checks and uptime monitors do it every few minutes).
-SCAN_DETECTIONS = frozenset(
-    {
-        # packets
-        "vertical_scan", "horizontal_scan", "block_scan", "flag_scan", "trw_scan",
-        "distributed_scan", "ipv6_prefix_scan", "slow_scan", "dark_space_probe",
-        "ids_scan_alert",
-        "honeypot_touch",
-        # DNS enumeration
-        "dns_bruteforce", "ptr_sweep", "zone_transfer", "dns_chaos_probe", "dns_any_flood",
-        "srv_bruteforce", "internal_name_probe",
-        # web reconnaissance
-        "web_wordlist_scan", "web_scanner_user_agent", "web_sensitive_path_probe",
-        "web_technology_probe", "web_vhost_sweep", "web_internal_host",
-    }
-)  # fmt: skip
 
 #: Scan detections that summarise a whole day (``slow_scan``) or the whole
 #: input (``dark_space_probe``): their span is not one burst, so they mark the
@@ -108,7 +77,8 @@ def triage(
     home = config.site.home()
     history = history or {}
     contexts = enrichment.sources(s for c in cases for s in c.sources) if enrichment else {}
-    intel_on = bool(config.enrich.feeds)
+    intel = _Intel.of(config, enrichment)
+    calendar = _calendar_problem(config, enrichment)
     for case in cases:
         case.internal = all(_is_internal(source, home) for source in case.sources)
         case.techniques = _techniques(case)
@@ -116,7 +86,7 @@ def triage(
         earlier = history.get(case.actor)
         case.criteria = evaluate_criteria(case, config, earlier)
         case.episodes = episode_spans(case, config.triage.repeat_gap_seconds)
-        case.criteria["known_threat_actor"] = _known_actor(case, contexts, intel_on)
+        case.criteria["known_threat_actor"] = _known_actor(case, contexts, intel)
         case.escalate = any(c["met"] for c in case.criteria.values())
         case.reasons = [
             reason for c in case.criteria.values() if c["met"] for reason in c["evidence"]
@@ -127,8 +97,8 @@ def triage(
         exercise = _exercise_verdicts(case, enrichment)
         _benign_or_exercise(case, contexts, exercise)
         _still_escalated(case, earlier)
-        case.answers = _answers(case, tables, contexts, intel_on)
-        case.checklist = _checklist(case, tables, contexts, intel_on, exercise, config)
+        case.answers = _answers(case, tables, contexts, intel)
+        case.checklist = _checklist(case, tables, intel, exercise, config, calendar)
     near = _Neighbours(cases, contexts)
     for at, case in enumerate(cases):
         case.tier2 = _tier2_package(at, cases, history.get(case.actor), near)
@@ -251,12 +221,15 @@ def _repeated_scanning(case: Case, config: Config, earlier: History | None) -> d
     reasons: list[str] = []
     episodes = scan_episodes(case, rules.repeat_gap_seconds)
     if earlier is not None and episodes:
+        # Only earlier sightings that were scan episodes: a hunt that saw the
+        # actor's health checks (web_host_bare_ip) saw no scanning to repeat.
         spans = [(e[0].first_seen, _episode_end(e)) for e in episodes]
-        total = count_episodes([*spans, *earlier.sightings], rules.repeat_gap_seconds)
+        total = count_episodes([*spans, *earlier.episodes], rules.repeat_gap_seconds)
         if total > len(episodes) and total >= rules.repeat_min_episodes:
             reasons.append(
                 f"Repeated scanning from {source} across hunts: {total} separate episodes "
-                f"including {len(earlier.sightings)} earlier sighting(s) in case {earlier.case_id}"
+                f"including {len(earlier.episodes)} earlier scan episode(s) in case "
+                f"{earlier.case_id}"
             )
     if len(episodes) >= rules.repeat_min_episodes:
         starts = ", ".join(f"{e[0].first_seen:%Y-%m-%d %H:%M}" for e in episodes[:5])
@@ -335,11 +308,17 @@ def _compromise(case: Case) -> dict[str, Any]:
     """
     act = case.activity
     evidence = []
-    if act.first_auth_success is not None and act.first_auth_success >= case.first_seen:
-        users = ", ".join(act.auth_success_users[:5]) or "unknown user"
+    if act.first_auth_success_after_scan is not None:
+        users = ", ".join(act.auth_success_users_after_scan[:5]) or "unknown user"
+        first = act.first_auth_success_after_scan
+        earlier = (
+            f"; an earlier one, at {_ts(act.first_auth_success)}, came before the scan"
+            if act.first_auth_success is not None and act.first_auth_success < first
+            else ""
+        )
         evidence.append(
-            f"Successful login from the scanning source at {_ts(act.first_auth_success)} "
-            f"(after the scan began), user(s): {users}"
+            f"{act.auth_successes_after_scan} successful login(s) from the scanning source at or "
+            f"after the scan began, the first at {_ts(first)}, user(s): {users}{earlier}"
         )
     if act.exploit_alerts:
         evidence.append(
@@ -353,9 +332,18 @@ def _compromise(case: Case) -> dict[str, Any]:
         )
     if act.back_connections:
         evidence.append(
-            f"{act.back_connections} connection(s) from our hosts back to the source, e.g. "
-            f"{', '.join(act.back_connection_samples[:5])}"
+            f"{act.back_connections} connection(s) from our hosts back to the source after the "
+            f"scan began, e.g. {', '.join(act.back_connection_samples[:5])}"
         )
+    # Our hosts using a service at that address before it scanned us is context.
+    before = (
+        [
+            f"{act.back_connections_before_scan} connection(s) from our hosts to the source "
+            "before the scan began (not a sign of compromise by itself)"
+        ]
+        if act.back_connections_before_scan
+        else []
+    )
     admin = (
         [
             f"{act.admin_successes} admin interface request(s) answered 2xx (an exposed "
@@ -366,7 +354,7 @@ def _compromise(case: Case) -> dict[str, Any]:
         else []
     )
     if evidence:
-        return {"met": True, "evidence": evidence + admin}
+        return {"met": True, "evidence": evidence + admin + before}
     logins = (
         f"no login success after the scan began (the first, at {_ts(act.first_auth_success)}, "
         "came before it)"
@@ -378,6 +366,7 @@ def _compromise(case: Case) -> dict[str, Any]:
         "evidence": [
             f"not met: {logins}, exploitation alert, secret path served or back-connection seen",
             *admin,
+            *before,
         ],
     }
 
@@ -386,11 +375,61 @@ def _context_dict(ctx: SourceContext) -> dict[str, Any]:
     return {"intel": ctx.intel, "benign_lists": ctx.benign, "geo": asdict(ctx.geo)}
 
 
+@dataclass(frozen=True)
+class _Intel:
+    """Which configured threat-intelligence feeds triage could match against."""
+
+    #: Feed names in the configuration, in its order.
+    configured: tuple[str, ...]
+    #: Configured feeds that could not be read: name -> why.
+    unread: Mapping[str, str]
+
+    @classmethod
+    def of(cls, config: Config, enrichment: Enrichment | None) -> _Intel:
+        names = tuple(feed.name for feed in config.enrich.feeds)
+        if enrichment is None:
+            unread = {name: "not loaded for this run" for name in names}
+        else:
+            unread = {n: why for n, why in enrichment.unread_feeds().items() if n in names}
+        return cls(names, unread)
+
+    @property
+    def on(self) -> bool:
+        return bool(self.configured)
+
+    @property
+    def read(self) -> list[str]:
+        return [name for name in self.configured if name not in self.unread]
+
+    def unread_notes(self) -> list[str]:
+        """One line per feed that could not be read."""
+        return [f"feed {name} could not be read: {why}" for name, why in self.unread.items()]
+
+    def unread_names(self) -> str:
+        return ", ".join(self.unread)
+
+
+def _calendar_problem(config: Config, enrichment: Enrichment | None) -> str | None:
+    """Why the configured exercise calendar was not consulted; None when it was (or is none)."""
+    if config.enrich.exercises is None:
+        return None
+    if enrichment is None:
+        return "the exercise calendar was not loaded for this run"
+    if enrichment.exercises_error is not None:
+        return f"the exercise calendar could not be read: {enrichment.exercises_error}"
+    return None
+
+
 def _known_actor(
-    case: Case, contexts: Mapping[str, SourceContext], intel_on: bool
+    case: Case, contexts: Mapping[str, SourceContext], intel: _Intel
 ) -> dict[str, Any]:
-    """Criterion 3: sources linked to known threat actor activity (threat-intel matches)."""
-    if not intel_on:
+    """Criterion 3: sources linked to known threat actor activity (threat-intel matches).
+
+    A match in a feed that was read meets it; no match is "not met" only when
+    every configured feed was read: otherwise the criterion was not evaluated
+    (in full), and each feed that could not be read is named.
+    """
+    if not intel.on:
         return {
             "met": None,
             "evidence": ["not checked: no threat-intelligence feed is configured"],
@@ -407,20 +446,50 @@ def _known_actor(
                 f"{actor}{confidence}"
             )
     if evidence:
-        return {"met": True, "evidence": evidence[:20]}
+        return {"met": True, "evidence": evidence[:20] + intel.unread_notes()}
+    if not intel.unread:
+        return {
+            "met": False,
+            "evidence": ["not met: no source matches a threat-intelligence indicator"],
+        }
+    if not intel.read:
+        return {"met": None, "evidence": [f"not checked: {n}" for n in intel.unread_notes()]}
     return {
-        "met": False,
-        "evidence": ["not met: no source matches a threat-intelligence indicator"],
+        "met": None,
+        "evidence": [
+            f"not evaluated in full: no source matches feed {', '.join(intel.read)}",
+            *intel.unread_notes(),
+        ],
     }
 
 
+#: How events that name no destination address (an sshd line, a web log
+#: without the server's address) show among the hosts an exercise source
+#: touched: they cannot be shown to lie in the exercise's scope.
+NO_DESTINATION: Final = "a host its logs do not name"
+
+
 def _exercise_verdicts(case: Case, enrichment: Enrichment | None) -> list[tuple[str, Verdict]]:
+    """Each source's exercise verdict, judged on everything the actor did.
+
+    The window holds all of the actor's activity in any log, not only its
+    findings (a login hours after the scan is activity too); the scope holds
+    the hosts it touched (the destination addresses of its events), never the
+    paths or names a web or DNS finding lists.
+    """
     if enrichment is None or not enrichment.exercises:
         return []
-    targets = case.targets
-    return [
-        (s, enrichment.exercise(s, case.first_seen, case.last_seen, targets)) for s in case.sources
-    ]
+    act = case.activity
+    first = min(t for t in (case.first_seen, act.active_from) if t is not None)
+    last = max(t for t in (case.last_seen, act.active_until) if t is not None)
+    if case.destinations is not None:
+        hosts = [d if d is not None else NO_DESTINATION for d in case.destinations]
+    else:  # not gathered (cases built without the testers): the hosts the findings name
+        hosts = sorted(
+            {t for f in case.findings if f.source_table == "network" for t in f.targets}
+            | {e.destination_ip for f in case.findings for e in f.evidence if e.destination_ip}
+        )
+    return [(s, enrichment.exercise(s, first, last, hosts)) for s in case.sources]
 
 
 def _benign_or_exercise(
@@ -431,23 +500,37 @@ def _benign_or_exercise(
     """Known research scanners and approved exercises are recorded, not escalated.
 
     Never when the source did more than scan (a login, a back-connection): a
-    "benign" scanner that logs in is not benign. An exercise source acting
+    "benign" scanner that logs in is not benign, and an exercise covers
+    reconnaissance, not a sign of compromise. An exercise source acting
     outside its window or scope is flagged, never suppressed.
     """
-    did_more = bool(case.criteria["compromise"]["met"]) or case.activity.auth_successes > 0
+    compromise = bool(case.criteria["compromise"]["met"])
+    did_more = compromise or case.activity.auth_successes > 0
     statuses = {v.status for _, v in exercise}
-    if exercise and statuses == {"in_exercise"}:
+    if exercise and statuses == {"in_exercise"} and not did_more:
         names = sorted({v.exercise or "" for _, v in exercise})
         case.disposition = "approved_exercise"
         case.escalate = False
         case.reasons = [f"Approved exercise {', '.join(names)}: inside its window and scope"]
         return
+    what = "signs of compromise" if compromise else "a successful login"
     for source, verdict in exercise:
         if verdict.status in ("outside_window", "outside_scope"):
             where = "window" if verdict.status == "outside_window" else "scope"
+            strays = (
+                f", touching {', '.join(verdict.out_of_scope[:5])}"
+                + (" ..." if len(verdict.out_of_scope) > 5 else "")
+                if verdict.status == "outside_scope" and verdict.out_of_scope
+                else ""
+            )
             case.reasons.append(
                 f"{source} belongs to exercise {verdict.exercise} but acted outside its {where}"
-                f" (contact {verdict.contact}): not suppressed"
+                f"{strays} (contact {verdict.contact}): not suppressed"
+            )
+        elif verdict.status == "in_exercise":
+            case.reasons.append(
+                f"{source} belongs to exercise {verdict.exercise} but did more than scan "
+                f"({what}; contact {verdict.contact}): not suppressed"
             )
     listed = [contexts[s].benign for s in case.sources if s in contexts]
     if listed and len(listed) == len(case.sources) and all(listed) and not did_more:
@@ -507,22 +590,29 @@ def severity_of(value: float) -> str:
 def _checklist(
     case: Case,
     tables: Collection[str],
-    contexts: Mapping[str, SourceContext],
-    intel_on: bool,
+    intel: _Intel,
     exercise: list[tuple[str, Verdict]],
     config: Config,
+    calendar: str | None,
 ) -> list[dict[str, str]]:
-    """The playbook's additional L1 steps, each with what was done and found."""
+    """The playbook's additional L1 steps, each with what was done and found.
+
+    A step whose source (a feed, the calendar) could not be read is "not
+    done", saying why: never a clean result.
+    """
     act = case.activity
     if "auth" not in tables:
         users = {"status": "not done", "result": "no user-activity (auth/VPN) logs in this hunt"}
     elif act.auth_successes or act.auth_failures:
-        when = (
-            f"; first success {_ts(act.first_auth_success)}"
-            f" ({'after' if act.first_auth_success >= case.first_seen else 'before'} the scan)"
-            if act.first_auth_success is not None
-            else ""
-        )
+        when = ""
+        first, after = act.first_auth_success, act.first_auth_success_after_scan
+        if first is not None and after is not None and first < after:
+            when = (
+                f"; first success {_ts(first)} (before the scan), "
+                f"first after the scan began {_ts(after)}"
+            )
+        elif first is not None:
+            when = f"; first success {_ts(first)} ({'after' if after else 'before'} the scan)"
         users = {
             "status": "done",
             "result": f"{act.auth_successes} successful and {act.auth_failures} failed logins "
@@ -534,12 +624,17 @@ def _checklist(
     if identity:
         users = {"status": "done", "result": f"{users['result']}. {identity}"}
     known = case.criteria["known_threat_actor"]
-    if not intel_on:
-        intel = {"status": "not done", "result": "no threat-intelligence feed is configured"}
+    if not intel.on:
+        checked = {"status": "not done", "result": "no threat-intelligence feed is configured"}
     else:
-        intel = {"status": "done", "result": "; ".join(known["evidence"][:3])}
+        notes = known["evidence"][:3] + [
+            n for n in intel.unread_notes() if n not in known["evidence"][:3]
+        ]
+        checked = {"status": "not done" if intel.unread else "done", "result": "; ".join(notes)}
     if config.enrich.exercises is None:
         drill = {"status": "not done", "result": "no exercise calendar is configured"}
+    elif calendar is not None:
+        drill = {"status": "not done", "result": calendar}
     elif not exercise or all(v.status == "none" for _, v in exercise):
         drill = {"status": "done", "result": "no approved exercise covers these sources"}
     else:
@@ -548,7 +643,7 @@ def _checklist(
             "result": "; ".join(f"{s}: {v.status} ({v.exercise})" for s, v in exercise),
         }
     return [
-        {"step": "Cross-reference the sources with threat intelligence", **intel},
+        {"step": "Cross-reference the sources with threat intelligence", **checked},
         {"step": "Check approved security exercises and red-team activity", **drill},
         {"step": "Correlate with user activity for legitimate access", **users},
     ]
@@ -590,7 +685,7 @@ def _tier2_package(
         for f in sorted(case.findings, key=lambda f: f.first_seen)
     ]
     related = _related(at, cases, near)
-    shown = sorted(related)[:RELATED_MAX]
+    shown = sorted(related, key=by_address)[:RELATED_MAX]
     return {
         "timeline": timeline,
         "related_sources": shown,
@@ -604,6 +699,12 @@ def _tier2_package(
         ],
         "recommended_actions": list(TIER2_ACTIONS),
     }
+
+
+def by_address(source: str) -> tuple[int, int]:
+    """Sort key of an address: IPv4 before IPv6, each in numeric order."""
+    addr = parse_ip(source)
+    return addr.version, int(addr)
 
 
 def _asn(source: str, contexts: Mapping[str, SourceContext]) -> int | None:
@@ -687,7 +788,7 @@ def _answers(
     case: Case,
     tables: Collection[str],
     contexts: Mapping[str, SourceContext],
-    intel_on: bool,
+    intel: _Intel,
 ) -> dict[str, str]:
     act = case.activity
     source = ", ".join(case.sources[:10]) + (
@@ -739,6 +840,9 @@ def _answers(
                 f"; {act.auth_successes} succeeded (as {users}), the first at "
                 f"{_ts(act.first_auth_success)}"
             )
+            after = act.first_auth_success_after_scan
+            if after is not None and after != act.first_auth_success:
+                logins += f", the first after the scan began at {_ts(after)}"
         parts.append(logins + ".")
     if act.alerts:
         rules = f": {', '.join(act.alert_rules[:3])}" if act.alert_rules else ""
@@ -750,7 +854,8 @@ def _answers(
     )
     known = case.criteria.get("known_threat_actor", {})
     benign = sorted({n for s in case.sources if s in contexts for n in contexts[s].benign})
-    if not intel_on:
+    unread = f"the threat-intelligence feed(s) {intel.unread_names()} could not be read"
+    if not intel.on:
         q2 = (
             "Not checked: no threat-intelligence feed is configured, so the source could "
             "not be matched against known malicious addresses. Cross-reference it manually "
@@ -758,6 +863,19 @@ def _answers(
         )
     elif known.get("met"):
         q2 = "Yes. " + "; ".join(known["evidence"][:5]) + "."
+        if intel.unread:
+            q2 += f" Besides, {unread}."
+    elif intel.unread and not intel.read:
+        q2 = (
+            f"Not checked: {unread}, so the source could not be matched against known "
+            "malicious addresses. Cross-reference it manually (L1 step)."
+        )
+    elif intel.unread:
+        q2 = (
+            f"Not checked in full: none of the sources matches an indicator of feed(s) "
+            f"{', '.join(intel.read)}, but {unread}. Cross-reference it manually against "
+            "those (L1 step)."
+        )
     else:
         q2 = "No: none of the sources matches an indicator of the configured feeds."
     if benign:

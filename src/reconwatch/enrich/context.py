@@ -18,6 +18,7 @@ from reconwatch.enrich.exercises import Exercise, ExerciseError, Verdict, check,
 from reconwatch.enrich.feeds import load_intel
 from reconwatch.enrich.geo import Geo, GeoInfo
 from reconwatch.enrich.intel import IntelIndex
+from reconwatch.netaddr import in_any, parse_ip
 
 
 @dataclass
@@ -45,6 +46,9 @@ class Enrichment:
     exercises: list[Exercise]
     geo: Geo
     errors: list[str] = field(default_factory=list)
+    #: Why the configured exercise calendar could not be read; None when it was
+    #: (or none is configured). Its exercises are then unknown, not absent.
+    exercises_error: str | None = None
 
     @classmethod
     def load(cls, config: EnrichConfig, cache_dir: Path | None = None) -> Enrichment:
@@ -59,14 +63,32 @@ class Enrichment:
             errors.append(str(exc))
             benign = BenignScanners.load([])
         exercises: list[Exercise] = []
+        exercises_error = None
         if config.exercises is not None:
             try:
                 exercises = load_exercises(config.exercises)
             except ExerciseError as exc:
                 errors.append(str(exc))
+                exercises_error = str(exc)
         geo = Geo.open(config.geo)
         errors.extend(geo.errors)
-        return cls(intel=intel, benign=benign, exercises=exercises, geo=geo, errors=errors)
+        return cls(
+            intel=intel, benign=benign, exercises=exercises, geo=geo, errors=errors,
+            exercises_error=exercises_error,
+        )  # fmt: skip
+
+    def unread_feeds(self) -> dict[str, str]:
+        """Configured feeds that could not be read at all: name -> why."""
+        return {
+            r.feed: (r.errors[0] if r.errors else "not read")
+            for r in self.intel.reports
+            if not r.loaded
+        }
+
+    def testers(self, ips: Iterable[str]) -> set[str]:
+        """The addresses among ``ips`` that some exercise lists as its testers' sources."""
+        networks = [n for e in self.exercises for n in e.source_networks()]
+        return {ip for ip in set(ips) if networks and in_any(parse_ip(ip), networks)}
 
     def sources(self, ips: Iterable[str]) -> dict[str, SourceContext]:
         """Context for every address given, in three set-based lookups."""

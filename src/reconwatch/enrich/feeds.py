@@ -300,6 +300,7 @@ def load_intel(config: EnrichConfig, cache_dir: Path | None = None) -> IntelInde
             report.errors.append(str(exc))
             continue
         report.errors.extend(errors)
+        report.loaded = True
         tables.append(
             to_indicators(raw, feed.name, report, config.min_prefix_ipv4, config.min_prefix_ipv6)
         )

@@ -126,6 +126,9 @@ class LoadReport:
     indicators: int = 0
     refused: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    #: Whether the feed's content was read at all: a feed never downloaded or
+    #: unreadable contributes nothing, and triage must say it was not checked.
+    loaded: bool = False
 
     def refuse(self, reason: str, count: int = 1) -> None:
         self.refused[reason] = self.refused.get(reason, 0) + count

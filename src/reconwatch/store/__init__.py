@@ -13,7 +13,8 @@ What a hunt does with it (``CaseStore.record``):
 * each hunt adds a *sighting* (its span and detections) unless the same span
   was already recorded, so re-running a hunt on the same data changes nothing;
 * separate sightings more than ``gap`` apart count as separate *episodes*:
-  "repeated scanning" across runs and days;
+  "repeated scanning" across runs and days; a sighting of no scanning (a case
+  of bare-IP web requests or a traffic spike only) is kept but is no episode;
 * the analyst's decision (status, analyst disposition, assignee) is never
   overwritten by a hunt; the hunt's own verdict is refreshed.
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -51,6 +52,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from reconwatch.scanning import is_scan
 from reconwatch.store.models import Action, Base, CaseSource, Sighting, StoredCase, User
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -140,6 +142,10 @@ class History:
     analyst_disposition: str | None
     #: The severity the last hunt gave the case (an escalated case keeps at least it).
     severity: str = "low"
+    #: The sightings that were scan episodes (``scanning.is_scan``): only they
+    #: count towards "repeated scanning". A hunt that saw the actor do no
+    #: scanning (bare-IP web requests, a traffic spike) records a sighting too.
+    episodes: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
 
 
 def reopened_id(session: Session, case_id: str, now: dt.datetime) -> str:
@@ -336,6 +342,7 @@ class CaseStore:
                     status=row.status,
                     analyst_disposition=row.analyst_disposition,
                     severity=row.severity,
+                    episodes=_episodes(row.sightings),
                 )
                 for row in rows
             }
@@ -440,7 +447,7 @@ class CaseStore:
         case.runs += int(added)
         case.first_seen = min(_utc(case.first_seen), first)
         case.last_seen = max(_utc(case.last_seen), last)
-        case.episodes = count_episodes(known, gap)
+        case.episodes = count_episodes(_episodes(case.sightings), gap)
         case.severity = doc["severity"]
         case.score = float(doc.get("score", 0.0))
         case.escalate = bool(doc["escalate"])
@@ -636,7 +643,8 @@ def _sightings(
     doc: dict[str, Any], first: dt.datetime, last: dt.datetime
 ) -> list[tuple[dt.datetime, dt.datetime, list[str], int]]:
     """What one hunt saw of a case: its scan episodes (``episodes``, as triage
-    counted them for "repeated scanning"), else the case's whole span.
+    counted them for "repeated scanning"), else the case's whole span (with
+    the case's detections, none of them scanning: no episode, see ``_episodes``).
 
     One sighting per episode: a hunt that saw two bursts three hours apart
     records two, so the stored episode count agrees with the escalation reason.
@@ -654,6 +662,13 @@ def _sightings(
         ]
     events = int(doc.get("activity", {}).get("events", 0))
     return [(first, last, list(doc.get("detections", [])), events)]
+
+
+def _episodes(sightings: Iterable[Sighting]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The spans of the sightings that were scan episodes (not a non-scan case's span)."""
+    return [
+        (_utc(s.first_seen), _utc(s.last_seen)) for s in sightings if is_scan(s.detections or [])
+    ]
 
 
 #: The analyst decisions :meth:`CaseStore.decide` records.
