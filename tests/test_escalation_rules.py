@@ -192,6 +192,14 @@ def test_the_access_answer_of_a_dns_only_source_names_its_login() -> None:
     assert "no network" not in q1
 
 
+def test_the_access_answer_of_a_dns_only_source_names_its_queries() -> None:
+    """Our DNS servers are public-facing: a name brute force is access to them."""
+    q1 = hunt(dns=_name_brute_force(["NXDOMAIN"])).answers[QUESTIONS[0]]
+    assert q1 == (
+        f"Yes. External source {SOURCE} sent our DNS servers 60 queries for 60 distinct names."
+    )
+
+
 def test_a_login_before_the_scan_is_not_called_no_login() -> None:
     case = hunt(
         [scanner("/.git/HEAD", 404, 600)],

@@ -830,6 +830,12 @@ def _answers(
                 f"Exposed admin interface(s): {act.admin_successes} request(s) answered 2xx, "
                 f"{', '.join(act.admin_success_paths[:5])}."
             )
+    if act.dns_queries:
+        # Our DNS servers are public-facing too (question 4 weighs the queries).
+        parts.append(
+            f"{'It' if parts else who} sent our DNS servers {act.dns_queries} queries for "
+            f"{act.dns_names} distinct names."
+        )
     attempts = act.auth_successes + act.auth_failures
     if attempts:
         # VPN and SSH gateways are public-facing too: logins belong in this answer.
@@ -850,7 +856,7 @@ def _answers(
     q1 = (
         ("Yes. " + " ".join(parts))
         if parts
-        else f"{who}: no network, web, login or alert activity logged."
+        else f"{who}: no network, DNS, web, login or alert activity logged."
     )
     known = case.criteria.get("known_threat_actor", {})
     benign = sorted({n for s in case.sources if s in contexts for n in contexts[s].benign})
