@@ -21,6 +21,7 @@ from reconwatch.config import Config
 from reconwatch.ingest import dns, registry, run
 from reconwatch.ingest.base import ParseContext, Parsed, Parser
 from reconwatch.ingest.dns_bind import BindParser
+from reconwatch.ingest.dns_lines import qtype_sql
 from reconwatch.ingest.dns_resolvers import CoreDnsParser, DnsmasqParser, UnboundParser
 from reconwatch.ingest.dns_route53 import Route53ResolverParser
 from reconwatch.ingest.dns_windows import WindowsDnsParser
@@ -339,7 +340,8 @@ def test_pihole_blocking_lines_answer_their_query() -> None:
 
 def test_dnsmasq_types_without_a_name_are_type_numbers() -> None:
     """dnsmasq (and Pi-hole) write a type they cannot name as ``type=N``; the row's
-    type is ``TYPE<n>``, as zeek-dns names a type Zeek left unnamed."""
+    type is the number's mnemonic (an older dnsmasq has no name for HTTPS), else
+    ``TYPE<n>``, as every DNS parser names a number (``dns_lines.qtype_sql``)."""
     lines = [
         "Nov 28 04:00:04 gw dnsmasq[812]: query[type=65] www.example.com from 192.0.2.1",
         "Nov 28 04:00:04 gw dnsmasq[812]: reply www.example.com is <HTTPS>",
@@ -347,16 +349,43 @@ def test_dnsmasq_types_without_a_name_are_type_numbers() -> None:
         "from 192.0.2.1",
         "Nov 28 04:00:06 gw dnsmasq[812]: query[type=] www.example.com from 192.0.2.1",
         "Nov 28 04:00:06 gw dnsmasq[812]: query[type=x] www.example.com from 192.0.2.1",
+        "Nov 28 04:00:07 gw dnsmasq[812]: query[type=65280] www.example.com from 192.0.2.1",
     ]
     parsed = parse(DnsmasqParser, lines)
     assert rows(parsed) == [
-        row(1, at(2026, 11, 28, 4, 0, 4), "192.0.2.1", "www.example.com", "TYPE65",
+        row(1, at(2026, 11, 28, 4, 0, 4), "192.0.2.1", "www.example.com", "HTTPS",
             rcode="NOERROR"),
-        row(3, at(2026, 11, 28, 4, 0, 5), "192.0.2.1", "_dns.resolver.arpa", "TYPE64",
+        row(3, at(2026, 11, 28, 4, 0, 5), "192.0.2.1", "_dns.resolver.arpa", "SVCB",
             port=53211),
+        row(6, at(2026, 11, 28, 4, 0, 7), "192.0.2.1", "www.example.com", "TYPE65280"),
     ]  # fmt: skip
     assert rejects(parsed) == [(4, "not a dnsmasq query line"), (5, "not a dnsmasq query line")]
     assert DnsmasqParser.sniff(lines[:1])
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("252", "AXFR"), ("251", "IXFR"), ("255", "ANY"), ("1", "A"), ("12", "PTR"),
+        ("33", "SRV"), ("16", "TXT"), ("28", "AAAA"), ("65", "HTTPS"), ("0252", "AXFR"),
+        ("TYPE252", "AXFR"), ("type255", "ANY"), ("TYPE65280", "TYPE65280"),
+        ("65280", "TYPE65280"), ("00065280", "00065280"), ("70000", "70000"),
+        ("1.5", "1.5"), ("1e2", "1E2"), ("+7", "+7"), ("TYPE", "TYPE"), ("axfr", "AXFR"),
+        ("A", "A"), ("", ""), (None, None),
+    ],
+)  # fmt: skip
+def test_query_types_written_as_numbers_become_mnemonics(
+    written: str | None, expected: str | None
+) -> None:
+    """One spelling per type whatever the source wrote: a number or ``TYPE<n>`` with
+    a name in ``QTYPES`` becomes it, another number ``TYPE<n>``; text that is not
+    a type number (more than five digits, past 65535, signs, decimals) is kept."""
+    con = duckdb.connect()
+    try:
+        sql = f"SELECT {qtype_sql('t')} FROM (SELECT CAST(? AS VARCHAR) AS t)"
+        assert con.execute(sql, [written]).fetchone() == (expected,)
+    finally:
+        con.close()
 
 
 def test_dnsmasq_reply_in_the_next_batch_is_skipped_unjoined() -> None:

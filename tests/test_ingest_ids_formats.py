@@ -133,6 +133,30 @@ def test_eve_dns_queries_and_answers_in_every_version() -> None:
     assert dns_rows[0]["timestamp"] == at(2026, 11, 28, 4, 0, 3)
 
 
+def test_eve_dns_numeric_rrtypes_become_mnemonics() -> None:
+    """Suricata writes the number of a type it has no name for ("252" for AXFR):
+    the row gets the mnemonic, or TYPE<n> for a number without one."""
+
+    def event(n: int, rrtype: str, v3: bool = False) -> str:
+        dns: dict[str, Any] = {"type": "query", "id": 4700 + n, "tx_id": 0}
+        if v3:
+            dns["queries"] = [{"rrname": "example.com", "rrtype": rrtype}]
+        else:
+            dns |= {"rrname": "example.com", "rrtype": rrtype}
+        return json.dumps({
+            "timestamp": f"2026-11-28T04:00:0{n}.400000+0000", "flow_id": n,
+            "event_type": "dns", "src_ip": "203.0.113.66", "src_port": 53214,
+            "dest_ip": "198.51.100.53", "dest_port": 53, "proto": "TCP", "dns": dns,
+        })  # fmt: skip
+
+    lines = [event(0, "252"), event(1, "251"), event(2, "255"), event(3, "65", v3=True),
+             event(4, "65280"), event(5, "TYPE252"), event(6, "txt")]  # fmt: skip
+    dns_rows = conformed(parse(SuricataEveParser, lines).other_tables["dns"], "dns")
+    assert [r["dns_question_type"] for r in dns_rows] == [
+        "AXFR", "IXFR", "ANY", "HTTPS", "TYPE65280", "AXFR", "TXT"
+    ]  # fmt: skip
+
+
 def test_eve_http() -> None:
     http = conformed(parse(SuricataEveParser, fixture("eve.json")).other_tables["http"], "http")
     assert pick(http, "log_line", "timestamp", "source_ip", "destination_ip", "destination_port",

@@ -97,6 +97,26 @@ def test_dns_log_json() -> None:
     ]  # fmt: skip
 
 
+def test_dns_log_unnamed_types_are_read_from_the_number() -> None:
+    """Zeek names a type it does not know ``query-<n>`` (consts.zeek's default);
+    with no name only ``qtype`` is there. Both become the number's mnemonic (a
+    Zeek older than the type) or ``TYPE<n>``, as every DNS parser writes it."""
+    base = {"ts": 1795838400.0, "uid": "C1", "id.orig_h": "192.0.2.1", "id.orig_p": 53211,
+            "id.resp_h": "198.51.100.53", "id.resp_p": 53, "proto": "udp", "trans_id": 1,
+            "query": "example.com"}  # fmt: skip
+    lines = [
+        json.dumps(base | {"qtype": 65, "qtype_name": "query-65"}),
+        json.dumps(base | {"qtype": 65280, "qtype_name": "query-65280"}),
+        json.dumps(base | {"qtype": 252}),
+        json.dumps(base | {"qtype": 255, "qtype_name": "*"}),
+        json.dumps(base | {"qtype": 1, "qtype_name": "A"}),
+    ]
+    parsed = parse(ZeekDnsParser, lines)
+    assert [t for (t,) in stored(parsed, "dns", "dns_question_type")] == [
+        "HTTPS", "TYPE65280", "AXFR", "ANY", "A"
+    ]  # fmt: skip
+
+
 def test_http_log() -> None:
     parsed = parse(ZeekHttpParser, fixture("zeek-http.log"))
     assert stored(parsed, "http", "log_line", "timestamp", "source_ip", "destination_ip",

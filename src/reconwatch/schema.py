@@ -81,7 +81,8 @@ DNS: Final = pa.schema(
         pa.field("network_transport", pa.string()),
         # Lower-case, without the trailing dot.
         pa.field("dns_question_name", pa.string()),
-        # Mnemonic (A, AAAA, PTR, AXFR, ANY, TXT, SRV...), or TYPE<n> when unknown.
+        # Mnemonic (A, AAAA, PTR, AXFR, ANY, TXT, SRV...), or TYPE<n> when unknown
+        # (a number a source wrote becomes its mnemonic: ingest.dns_lines.QTYPES).
         pa.field("dns_question_type", pa.string()),
         # IN, CH (version.bind probes), HS.
         pa.field("dns_question_class", pa.string()),

@@ -43,6 +43,7 @@ from reconwatch.ingest.dns_lines import (
     SqlLineParser,
     in_list,
     qname_sql,
+    qtype_sql,
 )
 from reconwatch.ingest.linesql import lit
 
@@ -172,9 +173,12 @@ class BindParser(SqlLineParser):
             )
         }
                    AS dns_question_name,
-               CASE kind WHEN 'query' THEN upper(q.type) WHEN 'denied' THEN upper(d.type)
-                         WHEN 'xfer' THEN CASE WHEN x.type = 'AXFR' THEN 'AXFR' ELSE 'IXFR' END
-               END AS dns_question_type,
+               {
+            qtype_sql(
+                "CASE kind WHEN 'query' THEN q.type WHEN 'denied' THEN d.type "
+                "WHEN 'xfer' THEN CASE WHEN x.type = 'AXFR' THEN 'AXFR' ELSE 'IXFR' END END"
+            )
+        } AS dns_question_type,
                CASE kind WHEN 'query' THEN upper(q.cls) WHEN 'denied' THEN upper(d.cls)
                          WHEN 'bad_xfer' THEN upper(b.cls) WHEN 'xfer' THEN upper(x.cls)
                END AS dns_question_class,

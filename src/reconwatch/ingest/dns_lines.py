@@ -88,6 +88,50 @@ def qname_sql(expr: str) -> str:
     )
 
 
+#: Query type numbers -> mnemonics (IANA DNS parameters): the types of RFC 1035
+#: and the ones in use since, the transfer and meta types (IXFR 251, AXFR
+#: 252, ANY 255) above all. A source that has no name for a type writes its
+#: number (Suricata's eve.json ``"rrtype":"252"``, dnsmasq's ``type=65``, Zeek's
+#: ``qtype``) or ``TYPE<n>`` (BIND, Unbound, CoreDNS, RFC 3597); ``qtype_sql``
+#: turns either into the mnemonic, so one type is spelled one way whatever
+#: logged it. A number missing here stays ``TYPE<n>``.
+QTYPES: Final[dict[int, str]] = {
+    1: "A", 2: "NS", 3: "MD", 4: "MF", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG",
+    9: "MR", 10: "NULL", 11: "WKS", 12: "PTR", 13: "HINFO", 14: "MINFO", 15: "MX",
+    16: "TXT", 17: "RP", 18: "AFSDB", 19: "X25", 20: "ISDN", 21: "RT", 22: "NSAP",
+    23: "NSAP-PTR", 24: "SIG", 25: "KEY", 26: "PX", 27: "GPOS", 28: "AAAA", 29: "LOC",
+    30: "NXT", 33: "SRV", 35: "NAPTR", 36: "KX", 37: "CERT", 38: "A6", 39: "DNAME",
+    41: "OPT", 42: "APL", 43: "DS", 44: "SSHFP", 45: "IPSECKEY", 46: "RRSIG",
+    47: "NSEC", 48: "DNSKEY", 49: "DHCID", 50: "NSEC3", 51: "NSEC3PARAM", 52: "TLSA",
+    53: "SMIMEA", 55: "HIP", 59: "CDS", 60: "CDNSKEY", 61: "OPENPGPKEY", 62: "CSYNC",
+    63: "ZONEMD", 64: "SVCB", 65: "HTTPS", 99: "SPF", 108: "EUI48", 109: "EUI64",
+    249: "TKEY", 250: "TSIG", 251: "IXFR", 252: "AXFR", 253: "MAILB", 254: "MAILA",
+    255: "ANY", 256: "URI", 257: "CAA", 32768: "TA", 32769: "DLV",
+}  # fmt: skip
+
+#: A query type written as a number: ``252``, or ``TYPE252`` (RFC 3597).
+_QTYPE_NUMBER: Final = r"(?:TYPE)?[0-9]{1,5}"
+
+
+def qtype_sql(expr: str) -> str:
+    """SQL: the query type ``expr`` upper-cased, a number (``252``, ``TYPE252``)
+    made its mnemonic from ``QTYPES`` (``AXFR``), or ``TYPE<n>`` when it has none.
+
+    The regex runs only on values that start like a number (a digit or
+    ``TYPE``): mnemonics, nearly every row, are kept after two cheap tests.
+    """
+    text = f"upper({expr})"
+    number = f"TRY_CAST(ltrim({text}, 'TYPE') AS USMALLINT)"
+    names = " ".join(f"WHEN {n} THEN {lit(name)}" for n, name in sorted(QTYPES.items()))
+    return (
+        f"CASE WHEN NOT (starts_with({text}, 'TYPE') OR left({text}, 1) BETWEEN '0' AND '9') "
+        f"THEN {text} "
+        f"WHEN regexp_full_match({text}, {lit(_QTYPE_NUMBER)}) AND {number} IS NOT NULL "
+        f"THEN coalesce(CASE {number} {names} END, 'TYPE' || CAST({number} AS VARCHAR)) "
+        f"ELSE {text} END"
+    )
+
+
 def in_list(values: tuple[str, ...]) -> str:
     """SQL list of constant literals, for ``IN (...)``."""
     return ", ".join(lit(v) for v in values)

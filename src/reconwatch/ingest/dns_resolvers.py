@@ -9,7 +9,8 @@ dnsmasq (``log-queries``; syslog program ``dnsmasq``, or its own
 Query lines become rows (``log-queries=extra`` adds a serial number and the
 client's port; ``log-queries=proto`` a ``UDP``/``TCP`` prefix, kept as the
 transport). The type is dnsmasq's mnemonic, or for a type it has no name for
-(``query[type=65]``) ``TYPE65``, as ``zeek.dns`` names an unnamed type. The
+(``query[type=65]``) the number's (``HTTPS``), else ``TYPE<n>``, as every DNS
+parser names a number (``dns_lines.qtype_sql``). The
 lines that follow a query (``forwarded``, ``reply``,
 ``cached``, ``config``, ``DHCP``, ``/etc/hosts``, ``validation``,
 ``dnssec-query``...) describe that query's resolution, not another event: they
@@ -89,6 +90,7 @@ from reconwatch.ingest.dns_lines import (
     SqlLineParser,
     in_list,
     qname_sql,
+    qtype_sql,
 )
 from reconwatch.ingest.linesql import lit
 from reconwatch.ingest.slices import run_on
@@ -223,10 +225,12 @@ class DnsmasqParser(_ResolverParser):
                CAST(TRY_CAST(nullif(q.cport, '') AS USMALLINT) AS INTEGER) AS source_port,
                network_transport,
                {qname_sql("q.name")} AS dns_question_name,
-               -- TYPE<n> for a number, as zeek.dns names an unnamed type.
-               CASE WHEN starts_with(q.type, 'type=')
-                    THEN 'TYPE' || CAST(CAST(substr(q.type, 6) AS INTEGER) AS VARCHAR)
-                    ELSE upper(q.type) END AS dns_question_type,
+               -- type=N: the number's mnemonic, else TYPE<n> (qtype_sql).
+               {
+            qtype_sql(
+                "CASE WHEN starts_with(q.type, 'type=') THEN substr(q.type, 6) ELSE q.type END"
+            )
+        } AS dns_question_type,
                'IN' AS dns_question_class,
                'allowed' AS event_action,
                CASE WHEN NOT mine THEN {lit(OTHER_PROGRAM)}
@@ -410,7 +414,7 @@ class UnboundParser(_ResolverParser):
                    timezone('UTC', to_timestamp(CAST(e.secs AS BIGINT))) END AS own_time,
                nullif(q.ip, '') AS source_raw,
                {qname_sql("q.name")} AS dns_question_name,
-               upper(q.type) AS dns_question_type,
+               {qtype_sql("q.type")} AS dns_question_type,
                nullif(q.cls, '') AS dns_question_class,
                nullif(q.rcode, '') AS dns_response_code,
                'allowed' AS event_action,
@@ -490,7 +494,7 @@ class CoreDnsParser(_ResolverParser):
                CASE lower(proto) WHEN 'udp' THEN 'udp' WHEN 'tcp' THEN 'tcp' END
                    AS network_transport,
                {qname_sql("qname")} AS dns_question_name,
-               upper(qtype) AS dns_question_type,
+               {qtype_sql("qtype")} AS dns_question_type,
                nullif(qclass, '') AS dns_question_class,
                nullif(rcode, '') AS dns_response_code,
                CAST(TRY_CAST(id AS USMALLINT) AS INTEGER) AS dns_id,

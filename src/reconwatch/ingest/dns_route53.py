@@ -27,6 +27,7 @@ from reconwatch.ingest.dns_lines import (
     VIEW,
     SqlLineParser,
     qname_sql,
+    qtype_sql,
 )
 from reconwatch.ingest.linesql import lit
 
@@ -90,7 +91,7 @@ class Route53ResolverParser(SqlLineParser):
                CASE lower({_v("transport")}) WHEN 'udp' THEN 'udp' WHEN 'tcp' THEN 'tcp' END
                    AS network_transport,
                {qname_sql(_v("query_name"))} AS dns_question_name,
-               upper({_v("query_type")}) AS dns_question_type,
+               {qtype_sql(_v("query_type"))} AS dns_question_type,
                upper({_v("query_class")}) AS dns_question_class,
                {_v("rcode")} AS dns_response_code,
                CASE WHEN {_v("answers")} IS NOT NULL

@@ -31,7 +31,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from reconwatch.ingest.dns_lines import VIEW, SqlLineParser, qname_sql
+from reconwatch.ingest.dns_lines import VIEW, SqlLineParser, qname_sql, qtype_sql
 from reconwatch.ingest.linesql import lit
 
 NOT_PACKET: Final = "not a Windows DNS packet line"
@@ -108,7 +108,7 @@ class WindowsDnsParser(SqlLineParser):
                nullif(ip, '') AS source_raw,
                lower(proto) AS network_transport,
                {qname_sql(name)} AS dns_question_name,
-               upper(qtype) AS dns_question_type,
+               {qtype_sql("qtype")} AS dns_question_type,
                CASE WHEN qr = 'R' THEN rcode END AS dns_response_code,
                CAST(TRY_CAST('0x' || xid AS INTEGER) AS INTEGER) AS dns_id,
                'allowed' AS event_action,

@@ -16,7 +16,9 @@ One file holds every event type. Each line lands in exactly one place:
   event (``stream.pkt_invalid_ack``...), ``rule_category`` its type.
 * ``dns`` -> ``dns`` (``suricata.dns``): queries (eve v1/v2 ``type: query``,
   v3 ``request``) and answers (``answer``/``response``); the name and type
-  from ``rrname``/``rrtype`` or v3's ``queries[0]``; ``dns_answers`` from v2/v3
+  from ``rrname``/``rrtype`` or v3's ``queries[0]`` (Suricata writes the number
+  of a type it has no name for, ``"252"`` for AXFR: made the mnemonic by
+  ``dns_lines.qtype_sql``); ``dns_answers`` from v2/v3
   ``answers[].rdata``, v1's single ``rdata``, or v2 ``grouped``. An answer's
   packet goes from the server to the client, so its addresses are swapped:
   ``source_ip`` is always the client.
@@ -51,6 +53,7 @@ from reconwatch.ingest.dns_lines import (
     SqlLineParser,
     check_rows,
     qname_sql,
+    qtype_sql,
 )
 from reconwatch.ingest.linesql import byte_count_sql, lit, status_code_sql
 from reconwatch.schema import TABLES
@@ -259,7 +262,7 @@ class SuricataEveParser(SqlLineParser):
                -- dns
                {qname_sql(f"coalesce({_v('dns.rrname')}, {_v('dns.queries[0].rrname')})")}
                    AS dns_question_name,
-               upper(coalesce({_v("dns.rrtype")}, {_v("dns.queries[0].rrtype")}))
+               {qtype_sql(f"coalesce({_v('dns.rrtype')}, {_v('dns.queries[0].rrtype')})")}
                    AS dns_question_type,
                CASE WHEN event_type = 'dns' THEN 'IN' END AS dns_question_class,
                {_v("dns.rcode")} AS dns_response_code,

@@ -61,6 +61,7 @@ from reconwatch.ingest.base import (
     kept_rows,
     reject_table,
 )
+from reconwatch.ingest.dns_lines import qtype_sql
 from reconwatch.ingest.linesql import byte_count_sql, status_code_sql
 
 # Reject reasons: short and fixed, because the run statistics count them by value.
@@ -656,7 +657,8 @@ class ZeekDnsParser(_ZeekEventParser):
     """Zeek dns.log (TSV or JSON) -> ``dns``, one row per DNS transaction.
 
     ``query`` lower-cased without a trailing dot; ``qtype_name`` (``*`` is
-    ANY; an unnamed type becomes ``TYPE<n>``); ``qclass_name`` as IN, CH...;
+    ANY; an unnamed type, ``query-<n>`` or only ``qtype``, becomes the
+    number's mnemonic or ``TYPE<n>``: ``dns_lines.qtype_sql``); ``qclass_name`` as IN, CH...;
     ``rcode_name``; ``answers`` (Zeek's TTLs are not kept: the table has no
     column for them); ``trans_id``. ``event_action`` is ``rejected`` when Zeek
     saw the server reject the query (``rejected`` T), else allowed. Query
@@ -689,6 +691,13 @@ class ZeekDnsParser(_ZeekEventParser):
             f"WHEN {_literal(zeek)} THEN {_literal(ours)}" for zeek, ours in _QCLASSES.items()
         )
         query = '"query"'
+        # Zeek names the types it knows; an unnamed one is ``query-<n>`` (its
+        # consts.zeek default) or, with no name at all, only the number: both
+        # are read from the number (qtype_sql: the mnemonic, else TYPE<n>).
+        qtype = qtype_sql(
+            "CASE WHEN qtype_name IS NULL OR starts_with(qtype_name, 'query-') "
+            "THEN coalesce(qtype, substr(qtype_name, 7)) ELSE qtype_name END"
+        )
         return f"""
             SELECT log_line, error, ts_us,
                    "id.orig_h" AS source_raw, "id.resp_h" AS destination_raw,
@@ -698,8 +707,7 @@ class ZeekDnsParser(_ZeekEventParser):
                         THEN lower(left({query}, -1)) ELSE lower({query}) END
                        AS dns_question_name,
                    CASE WHEN qtype_name = '*' THEN 'ANY'
-                        WHEN qtype_name IS NOT NULL THEN upper(qtype_name)
-                        WHEN qtype IS NOT NULL THEN 'TYPE' || qtype END AS dns_question_type,
+                        ELSE {qtype} END AS dns_question_type,
                    CASE qclass_name {classes} ELSE qclass_name END AS dns_question_class,
                    rcode_name AS dns_response_code,
                    {_set_sql('"answers"')} AS dns_answers,
