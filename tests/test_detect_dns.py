@@ -451,7 +451,8 @@ def test_crowdsec_hub_bind_samples(crowdsec_hub: Path) -> None:
     ]
     assert run_all(hub_dns(crowdsec_hub, "bind9-logs")) == [
         ("zone_transfer", "192.168.1.2", "2022-10-20", 1, 1.0, "AXFR"),
-        ("zone_transfer", "::1", "2022-11-03", 3, 3.0, "AXFR"),
+        # Three denied AXFRs and a NOTAUTH "bad zone transfer request" (XFR).
+        ("zone_transfer", "::1", "2022-11-03", 4, 4.0, "AXFR,XFR"),
     ]
     allow = ZoneTransferConfig(authorised_secondaries=["::1/128"])
     kept = dns.zone_transfer(hub_dns(crowdsec_hub, "bind9-logs"), allow).to_pyarrow()
@@ -472,6 +473,24 @@ def test_targets_are_capped_but_target_count_is_not() -> None:
     assert found["target_count"] == dns.MAX_TARGETS + 1
     assert found["targets"] == [f"w{n:04d}.example.org" for n in range(dns.MAX_TARGETS)]
     assert found["label"] == "example.org"  # no long random label: no wildcard probe
+
+
+def test_bad_zone_transfer_requests_are_zone_transfers() -> None:
+    """BIND's "bad zone transfer request" names the zone, not AXFR or IXFR: the
+    row's type is XFR, and the refused request is a transfer attempt all the same."""
+    lines = [
+        "28-Nov-2026 04:00:00.123 client @0x7fa0 203.0.113.66#61738 (example.com): bad zone "
+        "transfer request: 'example.com/IN': non-authoritative zone (NOTAUTH)",
+        "28-Nov-2026 04:00:01.123 client @0x7fa0 203.0.113.66#61739 (example.org): bad zone "
+        "transfer request: 'example.org/IN': non-authoritative zone (NOTAUTH)",
+    ]
+    parsed = parse(make(BindParser), lines).rows
+    parsed = parsed.append_column("log_file", pa.repeat(pa.scalar("named.log"), 2))
+    t = ibis.memtable(schema.conform(parsed, schema.DNS))
+    result = findings(dns.zone_transfer(t, ZoneTransferConfig()))
+    assert [(f["source_ip"], f["label"], f["event_count"], f["targets"]) for f in result] == [
+        ("203.0.113.66", "XFR", 2, ["example.com", "example.org"])
+    ]
 
 
 def test_axfr_and_ixfr_from_one_client_are_one_finding() -> None:

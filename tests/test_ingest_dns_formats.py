@@ -153,7 +153,7 @@ def test_bind_real_security_lines(crowdsec_hub: Path) -> None:
         (4, "::1", 62449, "example.com", "AXFR", None, "denied"),
         (5, "::1", 62465, "example.com", "AXFR", None, "denied"),
         (6, "::1", 62466, "example.com", "AXFR", None, "denied"),
-        (7, "::1", 61738, "example.com", None, "NOTAUTH", "rejected"),
+        (7, "::1", 61738, "example.com", "XFR", "NOTAUTH", "rejected"),
         (10, "192.168.1.1", 44717, "wr_test", "A", None, "denied"),
         (11, "192.168.1.1", 3076, "example.com", "ANY", None, "denied"),
         (12, "192.168.1.1", 3076, "example.com", "ANY", None, "denied"),

@@ -74,6 +74,12 @@ def _endpoints(source_required: bool = True) -> list[pa.Field]:
     ]
 
 
+#: ``dns_question_type`` of a zone transfer request that the log does not say is
+#: AXFR or IXFR (BIND's ``bad zone transfer request: 'example.com/IN': ...``
+#: names the zone only). Not a DNS mnemonic: no type is called XFR; it stands
+#: for "AXFR or IXFR", and ``zone_transfer`` counts it as a transfer.
+TRANSFER_UNSAID: Final = "XFR"
+
 #: DNS queries and answers, from resolvers and sensors.
 DNS: Final = pa.schema(
     [
@@ -82,7 +88,9 @@ DNS: Final = pa.schema(
         # Lower-case, without the trailing dot.
         pa.field("dns_question_name", pa.string()),
         # Mnemonic (A, AAAA, PTR, AXFR, ANY, TXT, SRV...), or TYPE<n> when unknown
-        # (a number a source wrote becomes its mnemonic: ingest.dns_lines.QTYPES).
+        # (a number a source wrote becomes its mnemonic: ingest.dns_lines.QTYPES);
+        # XFR (TRANSFER_UNSAID) for a zone transfer request whose kind the log
+        # does not say.
         pa.field("dns_question_type", pa.string()),
         # IN, CH (version.bind probes), HS.
         pa.field("dns_question_class", pa.string()),

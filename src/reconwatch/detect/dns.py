@@ -40,6 +40,7 @@ from reconwatch.detect.base import Detection
 from reconwatch.detect.portscan import SLOT, WINDOW_START, as_findings, best_windows, window_slots
 from reconwatch.detect.ranges import in_networks
 from reconwatch.netaddr import parse_networks
+from reconwatch.schema import TRANSFER_UNSAID
 
 DNS_BRUTEFORCE: Final = "dns_bruteforce"
 PTR_SWEEP: Final = "ptr_sweep"
@@ -70,6 +71,11 @@ CHAOS_NAMES: Final = (
     "id.server",
     "version.server",
 )
+
+#: Query types that ask for a zone transfer: AXFR, IXFR, and XFR for a request
+#: the log does not say is either (``schema.TRANSFER_UNSAID``: BIND's "bad zone
+#: transfer request" line).
+TRANSFER_TYPES: Final = ("AXFR", "IXFR", TRANSFER_UNSAID)
 
 #: A first label at least this long under a brute-forced zone is counted as a
 #: wildcard probe (dnsrecon, dnsenum, fierce and dnsmap first resolve a random
@@ -330,15 +336,18 @@ def authorised_addresses(cfg: ZoneTransferConfig) -> list[str]:
 def zone_transfer(dns: ir.Table, cfg: ZoneTransferConfig) -> ir.Table:
     """AXFR/IXFR requests from clients that are not authorised: ``zone_transfer`` findings.
 
-    Refused and denied requests count (BIND logs "zone transfer denied"; an
-    attempt is the reconnaissance, whether or not it worked). The allowlist is
+    Refused and denied requests count (BIND logs "zone transfer denied" and
+    "bad zone transfer request ... (NOTAUTH)"; an attempt is the
+    reconnaissance, whether or not it worked). The types are
+    ``TRANSFER_TYPES``: ``XFR`` is a transfer request whose kind the log does
+    not say (BIND's "bad zone transfer request" line). The allowlist is
     expanded to exact addresses in Python (it is small) and compared by
     equality. Per client and window of ``cfg.window_seconds`` (86400 s),
     requests >= ``cfg.min_requests`` (1). Score: requests. Label: the
-    transfer types asked (``AXFR`` or ``AXFR,IXFR``). Targets: the zones.
+    transfer types asked (``AXFR``, ``AXFR,IXFR``, ``AXFR,XFR``). Targets: the zones.
     """
     named = _named(dns)
-    events = named.filter(named._type.isin(("AXFR", "IXFR")))
+    events = named.filter(named._type.isin(TRANSFER_TYPES))
     allowed = authorised_addresses(cfg)
     if allowed:
         events = events.filter(~events.source_ip.isin(allowed))

@@ -19,7 +19,9 @@ The ``client @0x...`` object address (BIND >= 9.11), the ``(name)`` and the
 ``bind.query``, action allowed, the server address as destination); denied
 queries and zone transfers (``bind.security``, action denied); refused transfer
 requests (``bad zone transfer request``, action rejected, the response code in
-parentheses kept, the type null since BIND does not say AXFR or IXFR);
+parentheses kept, the type ``XFR``, ``schema.TRANSFER_UNSAID``: BIND names the
+zone but not AXFR or IXFR on this line, and the request is a transfer either
+way);
 transfers that start (``bind.security``, action allowed, AXFR or IXFR).
 ``transfer of ... ended`` lines are skipped: the transfer was counted when it
 started. Any other line is rejected: ``not a BIND query or security line``, or
@@ -46,6 +48,7 @@ from reconwatch.ingest.dns_lines import (
     qtype_sql,
 )
 from reconwatch.ingest.linesql import lit
+from reconwatch.schema import TRANSFER_UNSAID
 
 NOT_BIND: Final = "not a BIND query or security line"
 #: A syslog line of another program (the multiplexer routes these in mixed files).
@@ -176,7 +179,8 @@ class BindParser(SqlLineParser):
                {
             qtype_sql(
                 "CASE kind WHEN 'query' THEN q.type WHEN 'denied' THEN d.type "
-                "WHEN 'xfer' THEN CASE WHEN x.type = 'AXFR' THEN 'AXFR' ELSE 'IXFR' END END"
+                "WHEN 'xfer' THEN CASE WHEN x.type = 'AXFR' THEN 'AXFR' ELSE 'IXFR' END "
+                f"WHEN 'bad_xfer' THEN {lit(TRANSFER_UNSAID)} END"
             )
         } AS dns_question_type,
                CASE kind WHEN 'query' THEN upper(q.cls) WHEN 'denied' THEN upper(d.cls)
