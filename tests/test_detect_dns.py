@@ -22,12 +22,16 @@ from reconwatch.config import (
     DnsAnyFloodConfig,
     DnsBruteforceConfig,
     DnsChaosProbeConfig,
+    EngineConfig,
     PtrSweepConfig,
     SrvBruteforceConfig,
     ZoneTransferConfig,
 )
-from reconwatch.detect import DETECTIONS, dns
+from reconwatch.detect import DETECTIONS, dns, run_detections
+from reconwatch.engine import Engine
 from reconwatch.ingest.dns_bind import BindParser
+from reconwatch.ingest.dns_windows import WindowsDnsParser
+from reconwatch.lake import Lake
 
 ATTACKER = "198.51.100.7"
 BENIGN = "192.0.2.20"
@@ -507,3 +511,184 @@ def test_axfr_and_ixfr_from_one_client_are_one_finding() -> None:
     assert [(f["label"], f["event_count"], f["targets"]) for f in result] == [
         ("AXFR,IXFR", 3, ["example.org"])
     ]
+
+
+# --- requests, not rows: a query and its answer logged as two rows --------------------------
+
+
+def exchange(n: int, dataset: str, *, answered: bool = True, **row: Any) -> list[dict[str, Any]]:
+    """Query ``n`` as a source that logs both halves writes it: the query row (no
+    response code) and, when ``answered``, the answer row a moment later."""
+    base = {"source_ip": ATTACKER, "event_dataset": dataset, "seconds": n, **row}
+    rows = [{**base, "dns_response_code": None}]
+    if answered:
+        rows.append({**base, "seconds": n + 0.01, "dns_response_code": "NOERROR", **row})
+    return rows
+
+
+def any_queries(count: int, dataset: str, **kw: Any) -> list[dict[str, Any]]:
+    return [
+        r
+        for n in range(count)
+        for r in exchange(
+            n, dataset, dns_question_name="example.com", dns_question_type="ANY", **kw
+        )
+    ]
+
+
+def flood_counts(rows: list[dict[str, Any]]) -> list[int]:
+    return [f["event_count"] for f in findings(dns.dns_any_flood(table(rows), DnsAnyFloodConfig()))]
+
+
+@pytest.mark.parametrize("dataset", ["windns", "suricata.dns", "unbound"])
+def test_a_query_and_its_answer_are_one_request(dataset: str) -> None:
+    # Ten ANY queries answered: twenty rows, ten requests, under the 20 of the rule.
+    assert flood_counts(any_queries(10, dataset)) == []
+    assert flood_counts(any_queries(20, dataset)) == [20]
+    # A log of answers only counts its answers; unanswered queries count too.
+    answers = [r for r in any_queries(20, dataset) if r["dns_response_code"]]
+    assert flood_counts(answers) == [20]
+    assert flood_counts(any_queries(20, dataset, answered=False)) == [20]
+    # Zeek (one row per transaction) is not such a source: twenty rows there,
+    # half unanswered (no rcode), are twenty requests, not ten pairs.
+    zeek = [
+        {**r, "event_dataset": "zeek.dns", "seconds": n}
+        for n, r in enumerate(any_queries(10, dataset))
+    ]
+    assert flood_counts(zeek) == [20]
+
+
+def test_windows_dns_debug_log_queries_and_responses() -> None:
+    """The Windows DNS debug log writes ``Rcv`` (the query) and ``Snd R`` (the
+    response) for each query: ten ANY queries are ten, not a flood of twenty."""
+
+    def lines(count: int) -> list[str]:
+        out = []
+        for i in range(count):
+            stamp = f"11/28/2026 4:00:{i:02d} AM 0E4C PACKET  0000020D2A6F2150 UDP"
+            xid = f"{i + 1:04x}"
+            out += [
+                f"{stamp} Rcv 203.0.113.20    {xid}   Q [0001   D   NOERROR] ANY    "
+                "(7)example(3)com(0)",
+                f"{stamp} Snd 203.0.113.20    {xid} R Q [8081   DR  NOERROR] ANY    "
+                "(7)example(3)com(0)",
+            ]
+        return out
+
+    def flood(count: int) -> list[int]:
+        parsed = parse(make(WindowsDnsParser), lines(count)).rows
+        parsed = parsed.append_column("log_file", pa.repeat(pa.scalar("dns.log"), 2 * count))
+        if "event_dataset" not in parsed.column_names:
+            parsed = parsed.append_column(
+                "event_dataset", pa.repeat(pa.scalar("windns"), 2 * count)
+            )
+        t = ibis.memtable(schema.conform(parsed, schema.DNS))
+        return [f["event_count"] for f in findings(dns.dns_any_flood(t, DnsAnyFloodConfig()))]
+
+    assert flood(10) == []
+    assert flood(20) == [20]
+
+
+def test_bind_query_line_and_its_denial_are_one_transfer_request() -> None:
+    # With query logging on, BIND writes "query: example.org IN AXFR" and then
+    # "zone transfer 'example.org/AXFR/IN' denied" for one request.
+    rows = [
+        {
+            "source_ip": ATTACKER,
+            "event_dataset": dataset,
+            "dns_question_name": "example.org",
+            "dns_question_type": "AXFR",
+            "dns_response_code": None,
+            "event_action": action,
+            "seconds": 5,
+        }
+        for dataset, action in (("bind.query", "allowed"), ("bind.security", "denied"))
+    ]
+    result = findings(dns.zone_transfer(table(rows), ZoneTransferConfig()))
+    assert [(f["event_count"], f["score"]) for f in result] == [(1, 1.0)]
+    # And its denied ANY queries (query (cache) '...' denied) beside their query lines.
+    anys = [{**row, "dns_question_type": "ANY", "seconds": n} for n in range(15) for row in rows]
+    assert flood_counts(anys) == []
+
+
+def test_every_dns_detection_counts_requests() -> None:
+    """Chaos probes, brute force, PTR and SRV walks: event_count is requests too
+    (names and addresses were distinct counts already)."""
+    chaos = [
+        r
+        for n in range(2)
+        for r in exchange(n, "suricata.dns", dns_question_name="version.bind",
+                          dns_question_type="TXT", dns_question_class="CH")
+    ]  # fmt: skip
+    (probe,) = findings(dns.dns_chaos_probe(table(chaos), DnsChaosProbeConfig()))
+    assert (probe["event_count"], probe["score"]) == (2, 2.0)
+    brute = [
+        r for n in range(60) for r in exchange(n, "windns", dns_question_name=f"w{n}.example.org")
+    ]
+    for r in brute:
+        r["dns_response_code"] = r["dns_response_code"] and "NXDOMAIN"
+    (found,) = findings(dns.dns_bruteforce(table(brute), DnsBruteforceConfig()))
+    assert (found["event_count"], found["target_count"]) == (60, 60)
+    sweep = [
+        r
+        for n in range(40)
+        for r in exchange(n, "unbound", dns_question_name=f"{n}.113.0.203.in-addr.arpa",
+                          dns_question_type="PTR")
+    ]  # fmt: skip
+    (walk,) = findings(dns.ptr_sweep(table(sweep), PtrSweepConfig()))
+    assert (walk["event_count"], walk["target_count"]) == (40, 40)
+    srv = [
+        r
+        for n, s in enumerate(SERVICES)
+        for r in exchange(n, "windns", dns_question_name=f"_{s}._tcp.example.org",
+                          dns_question_type="SRV")
+    ]  # fmt: skip
+    (enum,) = findings(dns.srv_bruteforce(table(srv), SrvBruteforceConfig()))
+    assert (enum["event_count"], enum["target_count"]) == (10, 10)
+
+
+def spark_rows() -> list[dict[str, Any]]:
+    """Pairs of every kind, for the Spark comparison: an ANY flood of 20 answered
+    queries from the attacker (a finding of 20), 10 from the benign client (none),
+    a BIND transfer request (query line and denial), a chaos probe, a brute force."""
+    rows = any_queries(20, "windns")
+    rows += [{**r, "source_ip": BENIGN} for r in any_queries(10, "suricata.dns")]
+    rows += [
+        {
+            "source_ip": ATTACKER,
+            "event_dataset": dataset,
+            "dns_question_name": "example.org",
+            "dns_question_type": "AXFR",
+            "dns_response_code": None,
+            "seconds": 30,
+        }
+        for dataset in ("bind.query", "bind.security")
+    ]
+    rows += exchange(31, "unbound", dns_question_name="version.bind", dns_question_type="TXT")
+    brute = [
+        r
+        for n in range(60)
+        for r in exchange(40 + n, "windns", dns_question_name=f"w{n}.example.net")
+    ]
+    return rows + [{**r, "dns_response_code": r["dns_response_code"] and "NXDOMAIN"} for r in brute]
+
+
+def test_requests_are_counted_the_same_on_spark(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    lake.write("dns", dns_rows(spark_rows()), "pairs")
+    names = list(dns.DETECTIONS)
+    duck, spark = Engine(lake), Engine(lake, EngineConfig(kind="spark", spark_master="local[2]"))
+    try:
+        expected = run_detections(duck.tables(), DetectConfig(), names)
+        assert sorted(
+            (r["detection"], r["source_ip"], r["event_count"]) for r in expected.to_pylist()
+        ) == [
+            ("dns_any_flood", ATTACKER, 20),
+            ("dns_bruteforce", ATTACKER, 60),
+            ("dns_chaos_probe", ATTACKER, 1),
+            ("zone_transfer", ATTACKER, 1),
+        ]
+        assert run_detections(spark.tables(), DetectConfig(), names).equals(expected)
+    finally:
+        duck.close()
+        spark.close()

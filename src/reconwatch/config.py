@@ -639,7 +639,8 @@ class DnsAnyFloodConfig(Section):
 
     RFC 8482 lets servers answer ANY minimally and modern stub resolvers do
     not send it; ``min_queries`` (20) ANY queries within ``window_seconds``
-    (300 s) is far beyond a stray ``dig ANY``.
+    (300 s) is far beyond a stray ``dig ANY``. Queries are requests: a query and
+    its answer logged as two rows count once (``detect.dns.request_count``).
     """
 
     window_seconds: int = Field(300, gt=0)

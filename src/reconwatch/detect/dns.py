@@ -14,6 +14,9 @@ list is ``reconwatch/data/public_suffixes.yaml``).
 
 ``targets`` holds the queried names (or, for PTR sweeps, the addresses), sorted
 and capped at ``MAX_TARGETS``; ``target_count`` is always the full count.
+
+``event_count`` (and every threshold on a number of queries) counts requests,
+not rows: some logs hold a query and its answer as two rows (``request_count``).
 """
 
 from __future__ import annotations
@@ -77,6 +80,18 @@ CHAOS_NAMES: Final = (
 #: transfer request" line).
 TRANSFER_TYPES: Final = ("AXFR", "IXFR", TRANSFER_UNSAID)
 
+#: Sources (``event_dataset``) that log a query and its answer as two rows: the
+#: query without a response code, the answer with one (Windows DNS debug log
+#: ``Rcv`` + ``Snd R``, Suricata query + answer events, Unbound log-queries +
+#: log-replies).
+PAIRED_DATASETS: Final = ("suricata.dns", "unbound", "windns")
+#: BIND's query log; its security and transfer lines (``BIND_VERDICTS``) are the
+#: server's verdict on a request whose ``query:`` line the query log also holds
+#: when query logging is on (an AXFR denied is a ``query: ... AXFR`` line and a
+#: ``zone transfer ... denied`` line).
+BIND_QUERIES: Final = "bind.query"
+BIND_VERDICTS: Final = "bind.security"
+
 #: A first label at least this long under a brute-forced zone is counted as a
 #: wildcard probe (dnsrecon, dnsenum, fierce and dnsmap first resolve a random
 #: label of 10-32 characters to learn whether the zone answers everything).
@@ -119,12 +134,35 @@ def zone_of(name: ir.StringValue) -> ir.StringValue:
 
 def _named(dns: ir.Table) -> ir.Table:
     """Queries with a name, lower-cased (as ingest promises, enforced again here
-    because a mapping file can bring anything), with ``_type`` upper-cased."""
+    because a mapping file can bring anything), with ``_type`` upper-cased, and
+    ``_asked``/``_answer`` (1 or 0) marking the two halves of a logged query and
+    answer pair (``request_count``)."""
     events = dns.filter(dns.dns_question_name.notnull() & (dns.dns_question_name != ""))
+    paired = events.event_dataset.isin(PAIRED_DATASETS)
+    answered = events.dns_response_code.notnull()
+    asked = (paired & ~answered) | (events.event_dataset == BIND_QUERIES)
+    answer = (paired & answered) | (events.event_dataset == BIND_VERDICTS)
     return events.mutate(
         _name=events.dns_question_name.lower(),
         _type=events.dns_question_type.upper(),
+        _asked=asked.cast("int64"),
+        _answer=answer.cast("int64"),
     )
+
+
+def request_count(events: ir.Table) -> ir.IntegerValue:
+    """The number of requests among ``events`` (an aggregate over ``_named`` rows).
+
+    A row of a source that logs one row per query (Zeek, dnsmasq, CoreDNS,
+    Route 53, a mapping file) is one request. Where a query and its answer are
+    two rows (``PAIRED_DATASETS``, BIND's query log beside its security lines),
+    the query rows are counted when the group holds any, else the answers (a
+    log of answers only): ten ANY queries answered are ten, not twenty. A query
+    never answered still counts.
+    """
+    asked = events._asked.sum()
+    answers = events._answer.sum()
+    return events.count() - asked - answers + ibis.ifelse(asked > 0, asked, answers)
 
 
 def capped_targets(values: ir.Column) -> ir.ArrayValue:
@@ -142,10 +180,13 @@ def windowed_findings(
     score: Callable[[ir.Table], ir.NumericValue],
     extra: Callable[[ir.Table], dict[str, Any]] | None = None,
     collected: Callable[[ir.Table], dict[str, Any]] | None = None,
+    count: Callable[[ir.Table], ir.IntegerValue] | None = None,
 ) -> ir.Table:
     """Per ``keys`` and window: the findings metrics, filtered by ``having``.
 
-    Adds ``first_seen``, ``last_seen``, ``event_count``, ``target_count``
+    Adds ``first_seen``, ``last_seen``, ``event_count`` (rows, or the
+    aggregate ``count`` gives: the DNS detections count requests with
+    ``request_count``), ``target_count``
     (distinct ``target``), ``targets``, the scalar aggregates of ``extra``
     (which ``having`` may test) and the array aggregates of ``collected``,
     then keeps the non-overlapping best windows by ``score``. The keys must
@@ -160,7 +201,7 @@ def windowed_findings(
     counts = slotted.group_by(group).aggregate(
         first_seen=slotted.timestamp.min(),
         last_seen=slotted.timestamp.max(),
-        event_count=slotted.count(),
+        event_count=count(slotted) if count else slotted.count(),
         target_count=slotted[target].nunique(),
         **(extra(slotted) if extra else {}),
     )
@@ -221,6 +262,7 @@ def dns_bruteforce(dns: ir.Table, cfg: DnsBruteforceConfig) -> ir.Table:
         target="_name",
         having=having,
         score=lambda t: t.target_count,
+        count=request_count,
         extra=lambda s: {
             "_answered": s._answered.sum(),
             "_nx": s._nx.sum(),
@@ -282,6 +324,7 @@ def ptr_sweep(dns: ir.Table, cfg: PtrSweepConfig, *, site: SiteConfig | None = N
         target="_address",
         having=lambda t: t.target_count >= cfg.min_coverage,
         score=lambda t: t.target_count,
+        count=request_count,
     )
     # The total counts our own space only: a mail server reverse-resolves its
     # clients' scattered internet addresses all day; a sweeper maps ours.
@@ -294,6 +337,7 @@ def ptr_sweep(dns: ir.Table, cfg: PtrSweepConfig, *, site: SiteConfig | None = N
         target="_address",
         having=lambda t: t.target_count >= cfg.min_queries,
         score=lambda t: t.target_count,
+        count=request_count,
     )
     walk = windowed_findings(
         _ip6_names(dns),
@@ -302,6 +346,7 @@ def ptr_sweep(dns: ir.Table, cfg: PtrSweepConfig, *, site: SiteConfig | None = N
         target="_name",
         having=lambda t: t.target_count >= cfg.min_ip6_names,
         score=lambda t: t.target_count,
+        count=request_count,
     )
     return ibis.union(
         as_findings(per_block, PTR_SWEEP, label=per_block._block),
@@ -358,6 +403,7 @@ def zone_transfer(dns: ir.Table, cfg: ZoneTransferConfig) -> ir.Table:
         target="_name",
         having=lambda t: t.event_count >= cfg.min_requests,
         score=lambda t: t.event_count,
+        count=request_count,
         collected=lambda s: {"label": s._type.collect(distinct=True).sort().join(",")},
     )
     return as_findings(best, ZONE_TRANSFER)
@@ -383,6 +429,7 @@ def dns_chaos_probe(dns: ir.Table, cfg: DnsChaosProbeConfig) -> ir.Table:
         target="_name",
         having=lambda t: t.event_count >= cfg.min_queries,
         score=lambda t: t.event_count,
+        count=request_count,
     )
     return as_findings(best, DNS_CHAOS_PROBE, label="CH")
 
@@ -402,6 +449,7 @@ def dns_any_flood(dns: ir.Table, cfg: DnsAnyFloodConfig) -> ir.Table:
         target="_name",
         having=lambda t: t.event_count >= cfg.min_queries,
         score=lambda t: t.event_count,
+        count=request_count,
     )
     return as_findings(best, DNS_ANY_FLOOD, label="ANY")
 
@@ -425,6 +473,7 @@ def srv_bruteforce(dns: ir.Table, cfg: SrvBruteforceConfig) -> ir.Table:
         target="_name",
         having=lambda t: t.target_count >= cfg.min_names,
         score=lambda t: t.target_count,
+        count=request_count,
     )
     return as_findings(best, SRV_BRUTEFORCE, label=best._zone)
 
