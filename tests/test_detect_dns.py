@@ -7,6 +7,7 @@ client asking. Attacker 198.51.100.7, benign client 192.0.2.20.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,77 @@ def test_bruteforce_on_query_only_logs_follows_require_response_code() -> None:
     assert [(f["label"], f["score"]) for f in found] == [("example.org", 50.0)]
     strict = DnsBruteforceConfig(require_response_code=True)
     assert findings(dns.dns_bruteforce(table(rows), strict)) == []
+
+
+#: A mail server: it looks each connecting client up in DNS blocklists.
+MAIL_SERVER = "192.0.2.25"
+
+
+def dnsbl_lookups(count: int = 60, source: str = MAIL_SERVER) -> list[dict[str, Any]]:
+    """``count`` clients' addresses, reversed, under zen.spamhaus.org (IPv4) and
+    under an IPv6 list (32 nibbles), in 15 minutes, 9 in 10 not listed."""
+    rows = []
+    for n in range(count):
+        v4 = ipaddress.ip_address(f"198.51.{n % 7}.{n + 1}")
+        v6 = ipaddress.ip_address(f"2001:db8:{n:x}::{n + 7:x}")
+        for address, zone in ((v4, "zen.spamhaus.org"), (v6, "v6.bl.example.net")):
+            reversed_name = address.reverse_pointer.rsplit(".", 2)[0]  # without .in-addr.arpa
+            rows.append(
+                {
+                    "source_ip": source,
+                    "dns_question_name": f"{reversed_name}.{zone}",
+                    "dns_response_code": "NOERROR" if n % 10 == 0 else "NXDOMAIN",
+                    "seconds": n * 10,
+                }
+            )
+    return rows
+
+
+def test_dnsbl_lookups_of_reversed_addresses_are_not_a_bruteforce() -> None:
+    """4.3.2.1.zen.spamhaus.org is a blocklist asked about 1.2.3.4, not a guess:
+    a mail server's 60 lookups (90% NXDOMAIN) under one list are not found, and
+    a wordlist under the same zone with numbers in it still is."""
+    rows = dnsbl_lookups()
+    assert len({r["dns_question_name"] for r in rows}) == 120
+    assert findings(dns.dns_bruteforce(table(rows), DnsBruteforceConfig())) == []
+    # Numbers as labels are not an address: one or three labels, 256, text among them.
+    guesses = [f"{n}.mail.example.org" for n in range(20)]
+    guesses += [f"{n}.{n}.{n}.example.org" for n in range(20)]
+    guesses += [f"{n}.256.1.1.example.org" for n in range(5)]
+    guesses += [f"{n}.1.1.web.example.org" for n in range(5)]
+    wordlist = [
+        {
+            "source_ip": ATTACKER,
+            "dns_question_name": name,
+            "dns_response_code": "NXDOMAIN",
+            "seconds": i,
+        }
+        for i, name in enumerate(guesses)
+    ]
+    found = findings(dns.dns_bruteforce(table(rows + wordlist), DnsBruteforceConfig()))
+    assert [(f["source_ip"], f["label"], f["target_count"]) for f in found] == [
+        (ATTACKER, "example.org", 50)
+    ]
+
+
+def test_reversed_address_reads_ipv4_octets_and_ipv6_nibbles() -> None:
+    v6 = ipaddress.ip_address("2001:db8::1").reverse_pointer.rsplit(".", 2)[0]
+    cases = {
+        "4.3.2.1.zen.spamhaus.org": True,
+        "255.255.255.255.bl.example": True,
+        f"{v6}.bl.example": True,
+        "256.3.2.1.bl.example": False,
+        "4.3.2.1": False,  # an address written as a name, no list under it
+        "a.3.2.1.bl.example": False,
+        "1234.3.2.1.bl.example": False,
+        "3.2.1.bl.example": False,
+        f"g{v6[1:]}.bl.example": False,
+        f"ab.{v6[4:]}.bl.example": False,
+        "www.example.com": False,
+    }
+    t = ibis.memtable({"name": list(cases)})
+    got = t.select(r=dns.reversed_address(t.name)).to_pyarrow().column("r").to_pylist()
+    assert dict(zip(cases, got, strict=True)) == cases
 
 
 # --- ptr_sweep --------------------------------------------------------------------------------
@@ -650,7 +722,8 @@ def test_every_dns_detection_counts_requests() -> None:
 def spark_rows() -> list[dict[str, Any]]:
     """Pairs of every kind, for the Spark comparison: an ANY flood of 20 answered
     queries from the attacker (a finding of 20), 10 from the benign client (none),
-    a BIND transfer request (query line and denial), a chaos probe, a brute force."""
+    a BIND transfer request (query line and denial), a chaos probe, a brute force,
+    and a mail server's DNSBL lookups (none)."""
     rows = any_queries(20, "windns")
     rows += [{**r, "source_ip": BENIGN} for r in any_queries(10, "suricata.dns")]
     rows += [
@@ -670,7 +743,8 @@ def spark_rows() -> list[dict[str, Any]]:
         for n in range(60)
         for r in exchange(40 + n, "windns", dns_question_name=f"w{n}.example.net")
     ]
-    return rows + [{**r, "dns_response_code": r["dns_response_code"] and "NXDOMAIN"} for r in brute]
+    brute = [{**r, "dns_response_code": r["dns_response_code"] and "NXDOMAIN"} for r in brute]
+    return rows + brute + dnsbl_lookups()
 
 
 def test_requests_are_counted_the_same_on_spark(tmp_path: Path) -> None:

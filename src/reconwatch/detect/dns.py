@@ -165,6 +165,53 @@ def request_count(events: ir.Table) -> ir.IntegerValue:
     return events.count() - asked - answers + ibis.ifelse(asked > 0, asked, answers)
 
 
+def _without(text: ir.StringValue, chars: str) -> ir.StringValue:
+    """``text`` with every one of ``chars`` removed (nested ``replace``: no regex)."""
+    for char in chars:
+        text = text.replace(char, "")
+    return text
+
+
+#: ``x.`` 32 times: the 32 nibble labels of a reversed IPv6 address and their dots.
+NIBBLE_CHARS: Final = 32 * 2
+
+
+def reversed_address(name: ir.StringValue) -> ir.BooleanValue:
+    """Whether ``name`` (lower-case) starts with a reversed IP address and goes on
+    under a zone: ``4.3.2.1.zen.spamhaus.org`` (four decimal labels 0-255) or 32
+    one-nibble labels (``b.a.9.8...1.0.0.2.zen.spamhaus.org``).
+
+    That is how DNSBLs and other address-keyed lists are asked (a mail server
+    looks up each connecting client: 1.2.3.4 -> ``4.3.2.1.<list>``), not a
+    guess from a wordlist. Portable string functions only: the labels read under
+    a CASE on their count (see ``_ptr_names``), digits and nibbles tested by
+    removing them.
+    """
+    labels = labels_of(name)
+    count = labels.length()
+    v4 = count >= 5
+
+    def label(i: int) -> ir.StringValue:
+        return ibis.ifelse(v4, labels[i], ibis.null("string"))
+
+    octets = [label(i) for i in range(4)]
+    short = [o.length().between(1, 3) & ((o.length() < 3) | (o <= "255")) for o in octets]
+    digits = _without(octets[0] + octets[1] + octets[2] + octets[3], "0123456789") == ""
+    ipv4 = v4 & short[0] & short[1] & short[2] & short[3] & digits
+    # 32 dots and 32 hex digits in the first 64 characters, a dot last, no empty
+    # label: 32 labels of one nibble each.
+    head = name.substr(0, NIBBLE_CHARS)
+    ipv6 = (
+        (count >= 33)
+        & (_without(head, ".").length() == NIBBLE_CHARS // 2)
+        & (_without(head, "0123456789abcdef.") == "")
+        & head.endswith(".")
+        & ~head.startswith(".")
+        & ~head.contains("..")
+    )
+    return (ipv4 | ipv6).coalesce(False)
+
+
 def capped_targets(values: ir.Column) -> ir.ArrayValue:
     """Distinct values, sorted (engine-independent order) and capped at MAX_TARGETS."""
     return values.collect(distinct=True).sort()[:MAX_TARGETS]
@@ -224,7 +271,10 @@ def dns_bruteforce(dns: ir.Table, cfg: DnsBruteforceConfig) -> ir.Table:
     response code >= ``cfg.min_nxdomain_share`` (0.5). When no query of the
     group has a response code (query-only logs) the share test passes unless
     ``cfg.require_response_code``. Reverse zones are ``ptr_sweep``'s business
-    and SRV names ``srv_bruteforce``'s, so both are left out. Score: distinct
+    and SRV names ``srv_bruteforce``'s, so both are left out, and so are names
+    that start with a reversed address (``4.3.2.1.zen.spamhaus.org``,
+    ``reversed_address``): a mail server's DNSBL lookups of its clients, mostly
+    NXDOMAIN (listed is the exception), not wordlist guesses. Score: distinct
     names. Label: the zone, followed by `` (wildcard probe)`` when the window
     holds an NXDOMAIN name whose first label has at least
     ``WILDCARD_PROBE_MIN_LABEL`` characters (the random label the tools
@@ -232,7 +282,10 @@ def dns_bruteforce(dns: ir.Table, cfg: DnsBruteforceConfig) -> ir.Table:
     """
     named = _named(dns)
     events = named.filter(
-        ~named._name.endswith(".arpa") & ~named._name.startswith("_") & (named._type != "PTR")
+        ~named._name.endswith(".arpa")
+        & ~named._name.startswith("_")
+        & (named._type != "PTR")
+        & ~reversed_address(named._name)
     )
     first_label = labels_of(events._name)[0]
     rcode = events.dns_response_code.upper()
