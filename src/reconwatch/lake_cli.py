@@ -171,6 +171,6 @@ def lake_retain(
 def _partitions(store: Lake, dataset: str | None, day: dt.date | None) -> list[PartitionInfo]:
     try:
         return store.partitions(dataset, day)
-    except OSError as exc:
+    except _lake_errors() as exc:
         fail(f"{store.location}: cannot list the lake: {exc}")
         raise
