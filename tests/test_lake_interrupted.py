@@ -20,7 +20,9 @@ import pytest
 
 import reconwatch
 from conftest import network_rows
-from reconwatch.lake import RUNS, WRITING, FileStats, Lake, RunStats
+from reconwatch.config import Config
+from reconwatch.hunt import hunt
+from reconwatch.lake import RUNS, WRITING, FileStats, Lake, LakeError, RunStats
 
 SRC = Path(reconwatch.__file__).resolve().parents[1]
 LINE = (
@@ -178,6 +180,46 @@ def test_the_rows_of_an_interrupted_run_are_not_counted_and_are_removed(tmp_path
     assert log_lines(Lake(lake)) == list(range(1, 701))
     assert written[0].exists() and not written[1].exists()
     assert len(list((lake / RUNS).glob("*.json"))) == 2
+
+
+def test_an_interrupted_hunt_does_not_poison_the_next_into_the_same_out(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    log.write_text(lines(0, 400))
+    out = tmp_path / "out"
+    interrupt(paused(tmp_path, "record", "hunt", str(log), "--out", str(out)))
+    assert not (out / "lake" / RUNS).exists() and list((out / "lake").rglob("*.parquet"))
+    again = reconwatch_cli("hunt", str(log), "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    assert log_lines(Lake(out / "lake")) == list(range(1, 401))
+    assert "did not finish" not in again.stderr  # replaced whole, nothing to clean up
+
+
+def test_a_second_hunt_into_an_out_in_use_fails_at_once(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    log.write_text(lines(0, 400))
+    out = tmp_path / "out"
+    first = paused(tmp_path, "record", "hunt", str(log), "--out", str(out))
+    try:
+        second = reconwatch_cli("hunt", str(log), "--out", str(out))
+    finally:
+        interrupt(first)
+    line = one_line_error(second)
+    assert str(out) in line and "another hunt is writing into this folder" in line
+    # Once the first is gone, OUT is free again and its lake fresh.
+    third = reconwatch_cli("hunt", str(log), "--out", str(out))
+    assert third.returncode == 0, third.stderr
+    assert log_lines(Lake(out / "lake")) == list(range(1, 401))
+
+
+def test_out_lake_holding_other_files_is_not_replaced(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    log.write_text(lines(0, 10))
+    out = tmp_path / "out"
+    (out / "lake").mkdir(parents=True)
+    (out / "lake" / "notes.txt").write_text("mine\n")
+    with pytest.raises(LakeError, match=r"notes\.txt"):
+        hunt([str(log)], Config(), out_dir=out)
+    assert (out / "lake" / "notes.txt").read_text() == "mine\n"
 
 
 def test_a_damaged_file_of_a_finished_run_is_a_one_line_error(tmp_path: Path) -> None:
