@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from click.testing import CliRunner
 
 import reconwatch
 from conftest import network_rows
+from reconwatch.cli import main
 from reconwatch.config import Config
 from reconwatch.hunt import hunt
 from reconwatch.lake import RUNS, WRITING, FileStats, Lake, LakeError, RunStats
@@ -220,6 +222,26 @@ def test_out_lake_holding_other_files_is_not_replaced(tmp_path: Path) -> None:
     with pytest.raises(LakeError, match=r"notes\.txt"):
         hunt([str(log)], Config(), out_dir=out)
     assert (out / "lake" / "notes.txt").read_text() == "mine\n"
+
+
+def test_hunting_a_lake_that_is_not_there_is_an_error(tmp_path: Path) -> None:
+    runner = CliRunner()
+    (tmp_path / "empty").mkdir()
+    cases = {
+        str(tmp_path / "typo"): "no such directory (no lake here)",
+        str(tmp_path / "empty"): "not a reconwatch lake (no tables and no _runs folder)",
+    }
+    for location, message in cases.items():
+        result = runner.invoke(main, ["hunt", "--lake", location])
+        assert result.exit_code == 2, result.output
+        assert result.output.strip().splitlines() == [f"reconwatch: error: {location}: {message}"]
+    assert not (tmp_path / "typo").exists()
+    # With inputs, a new lake is made.
+    log = tmp_path / "kern.log"
+    log.write_text(lines(0, 10))
+    made = runner.invoke(main, ["hunt", str(log), "--lake", str(tmp_path / "new")])
+    assert made.exit_code == 0, made.output
+    assert log_lines(Lake(tmp_path / "new")) == list(range(1, 11))
 
 
 def test_a_damaged_file_of_a_finished_run_is_a_one_line_error(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ from reconwatch.lake import (
     Lake,
     LakeError,
     RunStats,
+    require_lake,
 )
 from reconwatch.report.casejson import case_to_dict, cases_document
 from reconwatch.report.html import render_html
@@ -167,8 +168,11 @@ def hunt(
     """Run every stage; with ``paths=None`` hunt over an existing lake only.
 
     OUT is one hunt's at a time: a second hunt into an OUT that another is
-    writing into raises ``LakeError`` at once.
+    writing into raises ``LakeError`` at once. A lake hunted without inputs
+    must exist (``require_lake``); with inputs, ``lake_dir`` is made if new.
     """
+    if paths is None and lake_dir is not None:
+        require_lake(Lake(lake_dir))  # a typo is not an empty lake
     if out_dir is None:
         return _hunt_into(paths, config, None, lake_dir, options, progress, store_url)
     out_dir = Path(out_dir)

@@ -719,6 +719,23 @@ class Lake:
         return dropped
 
 
+def require_lake(lake: Lake) -> None:
+    """Raise ``LakeError`` unless ``lake`` is there to be read: a typo is not an empty lake.
+
+    A local lake must be a folder holding tables or ``_runs``; object storage
+    has no folders to look for, and is taken as it is.
+    """
+    folder = lake.local
+    if folder is None:
+        return
+    if not folder.exists():
+        raise LakeError(f"{lake.location}: no such directory (no lake here)")
+    if not folder.is_dir():
+        raise LakeError(f"{lake.location}: not a directory (a lake is a folder)")
+    if not any((folder / name).is_dir() for name in (*PARTITION, RUNS)):
+        raise LakeError(f"{lake.location}: not a reconwatch lake (no tables and no _runs folder)")
+
+
 def _run_started(run_id: str) -> dt.datetime:
     """When run ``run_id`` (``Lake.new_run_id``'s form) started."""
     return dt.datetime.strptime(run_id[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=dt.UTC)
