@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
@@ -31,7 +32,7 @@ from ibis.common.exceptions import IbisError
 from reconwatch import schema
 from reconwatch.config import EngineConfig
 from reconwatch.copies import Copy, single_input, without_copies
-from reconwatch.lake import Lake
+from reconwatch.lake import Lake, LakeError
 
 ENGINES = ("duckdb", "spark")
 
@@ -241,7 +242,12 @@ class Engine:
             self.con.con.register(view, self.lake.dataset(name))
             table = self.con.table(view)
         else:
-            table = self.con.read_parquet(files, hive_partitioning=True)
+            try:
+                table = self.con.read_parquet(files, hive_partitioning=True)
+            except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+                # A damaged file (its footer is read here): one line, not a traceback.
+                first = str(exc).strip().splitlines()[0]
+                raise LakeError(f"{self.lake.location}: cannot read table {name}: {first}") from exc
         # Select the schema's columns so partition columns and evolution never leak.
         table = table.select(*schema.TABLES[name].names)
         if name == "rejects" or single_input(files):

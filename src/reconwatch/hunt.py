@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import shutil
 import tempfile
@@ -35,7 +36,17 @@ from reconwatch.detect.slow import (
 from reconwatch.engine import Engine, of_sources
 from reconwatch.enrich import Enrichment
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
-from reconwatch.lake import Lake, RunStats
+from reconwatch.lake import (
+    INGEST_LOCK,
+    JOURNALS,
+    MAINTENANCE,
+    PARTITION,
+    RUNS,
+    Lake,
+    LakeError,
+    RunStats,
+    require_lake,
+)
 from reconwatch.report.casejson import case_to_dict, cases_document
 from reconwatch.report.html import render_html
 from reconwatch.report.markdown import render_report
@@ -73,21 +84,71 @@ class HuntResult:
         return cases_document(self.cases, self.run, self.warnings)
 
 
+#: Held (``flock``) by the hunt writing into OUT: one hunt per OUT at a time.
+OUT_LOCK = ".reconwatch-hunt.lock"
+#: What a lake holds: OUT/lake holding anything else is not replaced.
+_LAKE_ENTRIES: Final = frozenset({*PARTITION, RUNS, MAINTENANCE, JOURNALS, INGEST_LOCK, "_tmp"})
+
+
+@contextmanager
+def _out_lock(out_dir: Path) -> Iterator[None]:
+    """Hold OUT for this hunt, or fail at once if another hunt holds it.
+
+    Two hunts into one OUT would share its fresh lake (each counting the
+    other's events) and overwrite each other's cases and rules: the second
+    is refused rather than made to wait.
+    """
+    try:
+        handle = (out_dir / OUT_LOCK).open("a")
+    except OSError as exc:
+        raise LakeError(f"{out_dir}: cannot write the output folder: {exc}") from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LakeError(
+                f"{out_dir}: another hunt is writing into this folder; "
+                "wait for it to finish or give another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fresh(root: Path) -> None:
+    """Remove what an earlier hunt left in ``root`` (OUT/lake), finished or cut short."""
+    if not root.exists() and not root.is_symlink():
+        return
+    if not root.is_dir() or root.is_symlink():
+        raise LakeError(f"{root}: not a folder; a hunt into OUT writes its lake there")
+    strangers = sorted(p.name for p in root.iterdir() if p.name not in _LAKE_ENTRIES)
+    if strangers:
+        raise LakeError(
+            f"{root}: holds {strangers[0]!r}, which is no part of a lake; "
+            "not replaced (move it away, or give another --out)"
+        )
+    try:
+        shutil.rmtree(root)
+    except OSError as exc:
+        raise LakeError(f"{root}: cannot replace the lake of an earlier hunt: {exc}") from exc
+
+
 @contextmanager
 def _lake_for(out_dir: Path | None, lake_dir: Path | str | None) -> Iterator[Lake]:
     """The lake a hunt writes to.
 
     An explicit ``--lake`` is appended to (history accumulates). Otherwise a
     hunt gets a fresh lake: ``OUT/lake`` (replaced if an earlier hunt left one,
-    so re-running a hunt never double-counts events) or a temporary folder.
+    even one cut short, so re-running a hunt never double-counts events; the
+    caller holds OUT, see ``_out_lock``) or a temporary folder.
     """
     if lake_dir is not None:
         yield Lake(lake_dir)
         return
     if out_dir is not None:
         root = out_dir / "lake"
-        if (root / "_runs").is_dir():
-            shutil.rmtree(root)
+        _fresh(root)
         yield Lake(root)
         return
     with tempfile.TemporaryDirectory(prefix="reconwatch-lake-") as tmp:
@@ -104,10 +165,35 @@ def hunt(
     progress: Progress | None = None,
     store_url: str | None = None,
 ) -> HuntResult:
-    """Run every stage; with ``paths=None`` hunt over an existing lake only."""
-    if out_dir is not None:
-        out_dir = Path(out_dir)
+    """Run every stage; with ``paths=None`` hunt over an existing lake only.
+
+    OUT is one hunt's at a time: a second hunt into an OUT that another is
+    writing into raises ``LakeError`` at once. A lake hunted without inputs
+    must exist (``require_lake``); with inputs, ``lake_dir`` is made if new.
+    """
+    if paths is None and lake_dir is not None:
+        require_lake(Lake(lake_dir))  # a typo is not an empty lake
+    if out_dir is None:
+        return _hunt_into(paths, config, None, lake_dir, options, progress, store_url)
+    out_dir = Path(out_dir)
+    try:
         out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LakeError(f"{out_dir}: cannot make the output folder: {exc}") from exc
+    with _out_lock(out_dir):
+        return _hunt_into(paths, config, out_dir, lake_dir, options, progress, store_url)
+
+
+def _hunt_into(
+    paths: Iterable[str] | None,
+    config: Config,
+    out_dir: Path | None,
+    lake_dir: Path | str | None,
+    options: IngestOptions | None,
+    progress: Progress | None,
+    store_url: str | None,
+) -> HuntResult:
+    """``hunt`` once OUT (if any) is there and held."""
     # Low-and-slow scans span batches: a hunt over a fresh lake carries the
     # slow-scan state in OUT/state (a hunt over --lake reads every batch anyway).
     state_file = out_dir / SLOW_STATE_FILE if out_dir is not None and lake_dir is None else None

@@ -11,6 +11,15 @@ Layout::
 Each ingest run appends new files and never rewrites old ones, so a crash
 mid-run leaves earlier runs intact. Later stages read the lake, nothing else.
 
+A run's files count once its record ``_runs/<run>.json`` is written, after
+all of them: readers (:meth:`Lake.files`, :meth:`Lake.partitions`, compaction)
+leave out the files of a run without one (interrupted, or still writing),
+and the next ingest into the lake deletes them (``remove_unfinished``). Each
+file is written under a hidden name (``.ingest-<name>``) and renamed into
+place once complete, so no reader meets half a file; object stores, whose
+objects appear only once uploaded whole and whose rename is a copy, are
+written directly.
+
 ``LAKE`` is a local folder or a URL that a ``pyarrow.fs`` filesystem serves:
 ``file:///srv/lake``, ``s3://bucket/prefix`` (credentials from the usual AWS
 environment or files; a private endpoint with
@@ -33,9 +42,10 @@ import datetime as dt
 import fcntl
 import json
 import logging
+import re
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -64,6 +74,17 @@ RUNS = "_runs"
 INGEST_LOCK = "_ingest.lock"
 MAINTENANCE = "_maintenance"
 JOURNALS = "_compacting"
+#: Prefix of a file being written (hidden: readers and Spark skip it), renamed when complete.
+WRITING = ".ingest-"
+#: A lake file an ingest run wrote: ``<run id>-<file>-<batch>-<n>.parquet``, the run id
+#: being ``Lake.new_run_id``'s. Other names (compacted files) belong to no run.
+RUN_FILE = re.compile(r"(?:\.ingest-)?(\d{8}T\d{12}-[0-9a-f]{8})-")
+#: An unfinished run on a lake without the ingest lock (object storage) is
+#: deleted only once it started this long ago: another run may be writing it.
+STALE_RUN = dt.timedelta(days=1)
+#: Filesystems whose ``move`` is a copy and whose objects appear only once
+#: written whole: lake files are written under their own names.
+_NO_RENAME = frozenset({"S3FileSystem", "GcsFileSystem"})
 #: Columns written without a dictionary: different on nearly every row by
 #: nature (the line number, an ephemeral port, the IP ID), so Parquet's
 #: dictionary would fill up and be dropped for each file, after the work of
@@ -241,6 +262,8 @@ class Lake:
             self.local = Path(root)
             self.fs = pafs.LocalFileSystem()
             self.base = str(self.local)
+        #: Files are written under a hidden name and renamed (not on object stores).
+        self.renames = type(self.fs).__name__ not in _NO_RENAME
 
     @property
     def root(self) -> Path:
@@ -296,23 +319,30 @@ class Lake:
                 day = first.cast(pa.string()).as_py()
                 folder = f"{self.table_dir(table)}/{column}={day}"
                 self.fs.create_dir(folder, recursive=True)
+                name = f"{basename}-0.parquet"
+                where = f"{folder}/{WRITING}{name}" if self.renames else f"{folder}/{name}"
                 pq.write_table(
-                    data,
-                    f"{folder}/{basename}-0.parquet",
-                    filesystem=self.fs,
-                    **parquet_options(table, data.schema),
+                    data, where, filesystem=self.fs, **parquet_options(table, data.schema)
                 )
+                if self.renames:
+                    self.fs.move(where, f"{folder}/{name}")
                 return
             data = data.append_column(column, dates)
+            prefix = WRITING if self.renames else ""
+            written: list[str] = []
             pq.write_to_dataset(
                 data,
                 root_path=self.table_dir(table),
                 partition_cols=[column],
-                basename_template=f"{basename}-{{i}}.parquet",
+                basename_template=f"{prefix}{basename}-{{i}}.parquet",
                 existing_data_behavior="overwrite_or_ignore",
                 filesystem=self.fs,
+                file_visitor=lambda file: written.append(file.path),
                 **parquet_options(table, data.schema),
             )
+            for where in written if self.renames else []:
+                folder, _, name = where.rpartition("/")
+                self.fs.move(where, f"{folder}/{name.removeprefix(WRITING)}")
         except OSError as exc:
             # Not an OSError any more: ingest reads an OSError as a damaged input
             # and goes on, but a lake that cannot be written must stop the run.
@@ -333,9 +363,67 @@ class Lake:
         ]
 
     def files(self, table: str) -> list[str]:
-        """The table's Parquet files in name order, as paths on the lake's filesystem."""
+        """The table's Parquet files in name order, as paths on the lake's filesystem.
+
+        Left out: the old or new files of a compaction in flight, and the files
+        of ingest runs that have no record in ``_runs`` (cut short, or still
+        writing), whose lines are not counted as read.
+        """
+        visible = self._visible()
+        return sorted(f.path for f in self._parquet(self.table_dir(table)) if visible(f))
+
+    def _visible(self) -> Callable[[pafs.FileInfo], bool]:
+        """Whether a listed lake file is one readers see (see ``files``)."""
         hidden = self._hidden_by_compaction()
-        return sorted(f.path for f in self._parquet(self.table_dir(table)) if f.path not in hidden)
+        done = self.run_ids()
+
+        def visible(info: pafs.FileInfo) -> bool:
+            if info.path in hidden:
+                return False
+            match = RUN_FILE.match(info.base_name)
+            return match is None or match.group(1) in done
+
+        return visible
+
+    def run_ids(self) -> set[str]:
+        """The ids of the runs recorded in ``_runs`` (those that finished)."""
+        return {
+            info.base_name.removesuffix(".json")
+            for info in self._list(self._path(RUNS))
+            if info.type == pafs.FileType.File
+            and info.base_name.endswith(".json")
+            and not info.base_name.startswith((".", "_"))
+        }
+
+    def remove_unfinished(self, *, locked: bool) -> tuple[int, list[str]]:
+        """Delete the files of ingest runs that never finished (no record in ``_runs``).
+
+        The next run into the lake calls this: their lines were never counted
+        as read, so it would read them again. ``locked``: the caller holds the
+        ingest lock, so no run is writing now; without it (object storage)
+        only runs started over ``STALE_RUN`` ago are taken. Returns the number
+        of files deleted and the runs they belonged to.
+        """
+        done = self.run_ids()
+        oldest = dt.datetime.now(dt.UTC) - STALE_RUN
+        doomed: list[str] = []
+        runs: set[str] = set()
+        for table in PARTITION:
+            for info in self._list(self.table_dir(table), recursive=True):
+                match = RUN_FILE.match(info.base_name)
+                if info.type != pafs.FileType.File or match is None:
+                    continue
+                run = match.group(1)
+                writing = info.base_name.startswith(WRITING)
+                if run in done and not writing:
+                    continue
+                if not locked and _run_started(run) > oldest:
+                    continue
+                doomed.append(info.path)
+                runs.add(run)
+        for path in doomed:
+            self.fs.delete_file(path)
+        return len(doomed), sorted(runs)
 
     def read(self, table: str) -> pa.Table:
         """The whole table as Arrow (for small tables and tests; detections use the engine)."""
@@ -352,20 +440,32 @@ class Lake:
         directory = self._path(folder)
         self.fs.create_dir(directory, recursive=True)
         path = f"{directory}/{name}"
-        with self.fs.open_output_stream(path) as out:
+        # A record appears whole or not at all (a run's record commits its files).
+        where = f"{directory}/.{name}.tmp" if self.renames else path
+        with self.fs.open_output_stream(where) as out:
             out.write(json.dumps(payload, indent=2).encode("utf-8"))
+        if self.renames:
+            self.fs.move(where, path)
         return path
 
     def _read_json(self, folder: str) -> list[dict[str, Any]]:
         infos = [
             i
             for i in self._list(self._path(folder))
-            if i.type == pafs.FileType.File and i.base_name.endswith(".json")
+            if i.type == pafs.FileType.File
+            and i.base_name.endswith(".json")
+            and not i.base_name.startswith(".")
         ]
         documents = []
         for info in sorted(infos, key=lambda i: i.base_name):
             with self.fs.open_input_stream(info.path) as stream:
-                document = json.loads(stream.read().decode("utf-8"))
+                text = stream.read()
+            try:
+                document = json.loads(text.decode("utf-8"))
+            except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError
+                raise LakeError(f"{info.path}: damaged lake record: {exc}") from exc
+            if not isinstance(document, dict):
+                raise LakeError(f"{info.path}: damaged lake record: not a JSON object")
             document["_path"] = info.path
             documents.append(document)
         return documents
@@ -415,7 +515,7 @@ class Lake:
         self, table: str | None = None, day: dt.date | None = None
     ) -> list[PartitionInfo]:
         """Every day partition (of ``table``, on ``day``) with its files, rows and bytes."""
-        hidden = self._hidden_by_compaction()
+        visible = self._visible()
         found = []
         for name in [table] if table else list(PARTITION):
             column = PARTITION[name]
@@ -423,7 +523,7 @@ class Lake:
                 value = _partition_day(entry, column)
                 if value is None or (day is not None and value != day):
                     continue
-                files = [f for f in self._parquet(entry.path) if f.path not in hidden]
+                files = [f for f in self._parquet(entry.path) if visible(f)]
                 rows = sum(self._rows(f.path) for f in files)
                 size = sum(f.size or 0 for f in files)
                 found.append(PartitionInfo(name, column, value, entry.path, len(files), rows, size))
@@ -443,8 +543,11 @@ class Lake:
         return groups
 
     def _rows(self, path: str) -> int:
-        with self.fs.open_input_file(path) as handle:
-            rows: int = pq.ParquetFile(handle).metadata.num_rows
+        try:
+            with self.fs.open_input_file(path) as handle:
+                rows: int = pq.ParquetFile(handle).metadata.num_rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise LakeError(f"{path}: damaged Parquet file in the lake: {exc}") from exc
         return rows
 
     def compact(
@@ -466,8 +569,13 @@ class Lake:
             if part.files < min_files:
                 continue
             # Listed again: what is rewritten and deleted (an ingest may have
-            # added a file since ``partitions``; it is compacted with the rest).
-            listed = sorted(self._parquet(part.path), key=lambda info: info.path)
+            # added a file since ``partitions``; it is compacted with the rest
+            # if its run has finished, and left alone if not).
+            visible = self._visible()
+            listed = sorted(
+                (info for info in self._parquet(part.path) if visible(info)),
+                key=lambda info: info.path,
+            )
             old = [info.path for info in listed]
             rows = sum(self._rows(p) for p in old)
             new = self._rewrite(part, old, file_rows, rows)
@@ -609,6 +717,28 @@ class Lake:
             },
         )
         return dropped
+
+
+def require_lake(lake: Lake) -> None:
+    """Raise ``LakeError`` unless ``lake`` is there to be read: a typo is not an empty lake.
+
+    A local lake must be a folder holding tables or ``_runs``; object storage
+    has no folders to look for, and is taken as it is.
+    """
+    folder = lake.local
+    if folder is None:
+        return
+    if not folder.exists():
+        raise LakeError(f"{lake.location}: no such directory (no lake here)")
+    if not folder.is_dir():
+        raise LakeError(f"{lake.location}: not a directory (a lake is a folder)")
+    if not any((folder / name).is_dir() for name in (*PARTITION, RUNS)):
+        raise LakeError(f"{lake.location}: not a reconwatch lake (no tables and no _runs folder)")
+
+
+def _run_started(run_id: str) -> dt.datetime:
+    """When run ``run_id`` (``Lake.new_run_id``'s form) started."""
+    return dt.datetime.strptime(run_id[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=dt.UTC)
 
 
 def _partition_day(entry: pafs.FileInfo, column: str) -> dt.date | None:

@@ -37,22 +37,14 @@ def _lake_errors() -> tuple[type[Exception], ...]:
 def _open(location: str) -> Lake:
     """The lake at ``location``, which must exist: a typo is not an empty lake."""
     # Imported here: other reconwatch commands need not load Arrow to start.
-    from reconwatch.lake import PARTITION, RUNS, Lake, LakeError
+    from reconwatch.lake import Lake, LakeError, require_lake
 
     try:
         store = Lake(location)
+        require_lake(store)
     except LakeError as exc:
         fail(str(exc))
         raise  # unreachable; keeps type checkers calm
-    folder = store.local
-    if folder is not None:
-        # Object storage has no folders to look for; a local lake must be there.
-        if not folder.exists():
-            fail(f"{location}: no such directory (no lake here)")
-        if not folder.is_dir():
-            fail(f"{location}: not a directory (a lake is a folder)")
-        if not any((folder / name).is_dir() for name in (*PARTITION, RUNS)):
-            fail(f"{location}: not a reconwatch lake (no tables and no _runs folder)")
     return store
 
 
@@ -171,6 +163,6 @@ def lake_retain(
 def _partitions(store: Lake, dataset: str | None, day: dt.date | None) -> list[PartitionInfo]:
     try:
         return store.partitions(dataset, day)
-    except OSError as exc:
+    except _lake_errors() as exc:
         fail(f"{store.location}: cannot list the lake: {exc}")
         raise

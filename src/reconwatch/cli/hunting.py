@@ -31,13 +31,14 @@ from reconwatch.report.text import clean
     "--out",
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Write cases.json, report.md, block.nft and block-ipset.sh here.",
+    help="Write cases.json, report.md, block.nft and block-ipset.sh here "
+    "(one hunt at a time: a second hunt into a folder in use fails).",
 )
 @click.option(
     "--lake",
     "lake_dir",
     help="Append to this Parquet lake (folder, s3://bucket/prefix, file://...) and hunt "
-    "over all of it (default: a fresh lake).",
+    "over all of it (default: a fresh lake, OUT/lake with --out). Without PATHS it must exist.",
 )
 @click.option(
     "--store",

@@ -13,6 +13,7 @@ lake and the accounting are the same whichever way the files were spread.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,7 +45,9 @@ from reconwatch.ingest.sources import (
     read_head,
 )
 from reconwatch.ingest.syslogmux import OtherPrograms
-from reconwatch.lake import FileStats, Lake, RunStats
+from reconwatch.lake import FileStats, Lake, LakeError, RunStats
+
+log = logging.getLogger(__name__)
 
 #: Where the per-file parsers run: this machine (DuckDB, serial or a process pool) or Spark tasks.
 INGEST_ENGINES = ("duckdb", "spark")
@@ -118,6 +121,7 @@ def _ingest_locked(
     progress: Progress | None,
 ) -> RunStats:
     """``ingest`` under the lake's lock: what earlier runs read, then this run."""
+    remove_unfinished(lake)
     sources = after_earlier_runs(expand(paths), lake)
     run = RunStats(run_id=lake.new_run_id(), started=dt.datetime.now(dt.UTC).isoformat())
     # One reference time for the whole run, whichever process reads which file.
@@ -142,6 +146,27 @@ def _ingest_locked(
             con.close()
     lake.save_run(run)
     return run
+
+
+def remove_unfinished(lake: Lake) -> None:
+    """Delete what runs cut short left in ``lake`` (no reader counts it), with a note.
+
+    A run's files count once its record is in ``_runs`` (written last): the
+    lines of a run without one were never counted as read, so this run reads
+    them again if it is given them, and its files must go rather than count
+    twice. A local lake is under its ingest lock here, so no other run is
+    writing; on object storage only runs started over a day ago are taken.
+    """
+    try:
+        count, runs = lake.remove_unfinished(locked=lake.local is not None)
+    except OSError as exc:
+        raise LakeError(f"{lake.location}: cannot clean up the lake: {exc}") from exc
+    if count:
+        log.warning(
+            "%s: removed %d file(s) of %d ingest run(s) that did not finish (%s): "
+            "their lines were never counted",
+            lake.location, count, len(runs), ", ".join(runs),
+        )  # fmt: skip
 
 
 def after_earlier_runs(sources: list[Source], lake: Lake) -> list[Source]:
