@@ -27,7 +27,9 @@ from reconwatch.config import (
     WebWordlistScanConfig,
 )
 from reconwatch.detect import DETECTIONS, web
+from reconwatch.ingest.web_alb import AlbParser
 from reconwatch.ingest.web_clf import ClfParser
+from test_ingest_web import alb_sweep_lines
 
 ATTACKER = "198.51.100.7"
 BENIGN = "192.0.2.20"
@@ -416,6 +418,18 @@ def test_vhost_sweep_is_found_and_a_few_sites_are_not() -> None:
     result = findings(web.web_vhost_sweep(table(rows), WebVhostSweepConfig()))
     assert [(f["source_ip"], f["score"], f["targets"], f["label"]) for f in result] == [
         (ATTACKER, 10.0, sorted(vhosts), "Host")
+    ]
+
+
+def test_https_vhost_sweep_through_an_alb_is_found() -> None:
+    """Fifteen Host names under one TLS SNI name: the sweep is in the Host names."""
+    lines = alb_sweep_lines(15)
+    parsed = parse(make(AlbParser), lines).rows
+    parsed = parsed.append_column("event_dataset", pa.repeat(pa.scalar("aws.elb"), len(lines)))
+    t = ibis.memtable(schema.conform(parsed, schema.HTTP))
+    result = findings(web.web_vhost_sweep(t, WebVhostSweepConfig()))
+    assert [(f["source_ip"], f["score"], f["label"]) for f in result] == [
+        ("198.51.100.88", 15.0, "Host")
     ]
 
 
