@@ -219,6 +219,19 @@ def test_sensitive_path_probe_is_found_and_one_login_page_is_not() -> None:
     ]
 
 
+def test_a_probe_repeated_inside_one_window_is_one_finding() -> None:
+    """The same three secrets at 10:10 and again at 10:40: wholly inside the
+    10:00 hour, so one finding there, not one in each offset hour around it."""
+    probe = ["/.env", "/.git/config", "/phpmyadmin/"]
+    rows = [
+        {"source_ip": ATTACKER, "url_path": p, "http_response_status_code": 404, "seconds": t + n}
+        for t in (600, 2400)
+        for n, p in enumerate(probe)
+    ]
+    result = findings(web.web_sensitive_path_probe(table(rows), SensitivePathProbeConfig()))
+    assert [(f["window_start"], f["event_count"], f["score"]) for f in result] == [(at(0), 6, 3.0)]
+
+
 def test_phpmyadmin_variants_are_one_family_and_look_alikes_are_not() -> None:
     paths = {
         "/phpmyadmin2017/index.php": True,  # the CrowdSec hub sample's
