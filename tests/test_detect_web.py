@@ -219,6 +219,64 @@ def test_sensitive_path_probe_is_found_and_one_login_page_is_not() -> None:
     ]
 
 
+def test_an_editor_in_the_wordpress_admin_and_actuator_polling_are_not_probes() -> None:
+    """Pages under one admin interface are one interface: a logged-in editor
+    (``/wp-login.php`` then ``/wp-admin``) and Spring Boot monitoring
+    (``/actuator/...``) stay under 3; a prober's guesses do not."""
+    editor = [
+        "/wp-login.php",
+        "/wp-admin/",
+        "/wp-admin/edit.php",
+        "/wp-admin/post.php",
+        "/wp-admin/load-styles.php",
+        "/wp-admin/admin-ajax.php",
+        "/wp-admin/edit.php",
+    ]
+    monitoring = ["/actuator/health", "/actuator/info", "/actuator/prometheus"] * 4
+    prober = ["/wp-admin/", "/.env", "/.git/HEAD", "/phpmyadmin/", "/server-status"]
+    rows = [{"source_ip": BENIGN, "url_path": p, "seconds": n} for n, p in enumerate(editor)] + [
+        {"source_ip": "192.0.2.30", "url_path": p, "seconds": 15 * n}
+        for n, p in enumerate(monitoring)
+    ]
+    rows += [
+        {"source_ip": ATTACKER, "url_path": p, "http_response_status_code": 404, "seconds": n}
+        for n, p in enumerate(prober)
+    ]
+    result = findings(web.web_sensitive_path_probe(table(rows), SensitivePathProbeConfig()))
+    assert [(f["source_ip"], f["score"], f["targets"]) for f in result] == [
+        (ATTACKER, 5.0, sorted(p.lower() for p in prober))
+    ]
+
+
+def test_renamed_installs_are_distinct_guesses_and_pages_under_one_are_not() -> None:
+    paths = {
+        "/wp-admin/": "/wp-admin",
+        "/wp-admin/post.php": "/wp-admin",
+        "/actuator/health": "/actuator",
+        "/manager/html/list": "/manager/html",
+        "/administrator/db/index.php": "/administrator",
+        "/phpMyAdmin/index.php": "/phpmyadmin",
+        "/phpmyadmin2017/index.php": "/phpmyadmin2017",
+        "/phpmyadmin_old/": "/phpmyadmin_old",
+        "/adminer-4.8.1.php": "/adminer-4.8.1.php",
+        "/blog/wp-login.php": "/blog/wp-login.php",
+        # Secrets are each a guess, wherever they lie.
+        "/.git/HEAD": "/.git/head",
+        "/api/.env": "/api/.env",
+        "/phpmyadmin/config.json": "/phpmyadmin/config.json",
+    }
+    t = ibis.memtable(pa.table({"p": pa.array(list(paths), pa.string())}))
+    got = t.select(f=web.sensitive_family(t.p)).to_pyarrow().column("f").to_pylist()
+    assert dict(zip(paths, got, strict=True)) == paths
+    # Three renamed installs guessed: three, so a prober cannot hide in variants.
+    rows = [
+        {"source_ip": ATTACKER, "url_path": p, "http_response_status_code": 404, "seconds": n}
+        for n, p in enumerate(["/phpmyadmin/", "/phpmyadmin2017/", "/phpMyAdmin_old/index.php"])
+    ]
+    result = findings(web.web_sensitive_path_probe(table(rows), SensitivePathProbeConfig()))
+    assert [f["score"] for f in result] == [3.0]
+
+
 def test_a_probe_repeated_inside_one_window_is_one_finding() -> None:
     """The same three secrets at 10:10 and again at 10:40: wholly inside the
     10:00 hour, so one finding there, not one in each offset hour around it."""
