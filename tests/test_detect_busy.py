@@ -309,11 +309,10 @@ def test_a_count_first_detection_gets_only_its_own_busy_sources(
     assert detection.count_first and detection.least_events is not None
     least = detection.least_events(cfg)
     spiker = "198.51.100.7"
-    # Five quiet 5-minute windows, then min_events in one: the fewest events a spike needs.
+    # Six quiet 5-minute windows, then min_events in one: the fewest events a spike needs.
     target = {"destination_ip": "203.0.113.5", "destination_port": 80}
     quiet = [
-        {"source_ip": spiker, "seconds": 300 * w, **target}
-        for w in range(cfg.min_baseline_windows - 1)
+        {"source_ip": spiker, "seconds": 300 * w, **target} for w in range(cfg.min_baseline_windows)
     ]
     burst = [
         {"source_ip": spiker, "seconds": 3000 + n % 60, **target} for n in range(cfg.min_events)

@@ -13,10 +13,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import table_rows
+from ingest_helpers import make, parse
 from reconwatch import schema
 from reconwatch.config import DetectConfig, EngineConfig, SiteConfig
 from reconwatch.detect import run_detections
+from reconwatch.detect.ranges import is_address
 from reconwatch.engine import Engine
+from reconwatch.ingest.web_clf import ClfParser
 from reconwatch.lake import Lake
 from reconwatch.netaddr import (
     PRIVATE_NETWORKS,
@@ -141,10 +144,125 @@ def test_thresholds_hold() -> None:
     assert found["private_answer_leak"]["targets"] == ["192.168.1.10"]
 
 
+#: Names whose first labels look like a private address, and address forms.
+LOOK_ALIKES_DNS = [
+    # A PTR answer (Google Cloud's reverse names start with the address, reversed).
+    {
+        "dns_question_name": "34.117.59.10.in-addr.arpa",
+        "dns_question_type": "PTR",
+        "dns_answers": ["10.59.117.34.bc.googleusercontent.com"],
+        "seconds": 1,
+    },
+    {
+        "dns_question_name": "cdn.example.net",
+        "dns_answers": ["192.168.example.net", "172.16.0.1.nip.example", "fdab"],
+        "seconds": 2,
+    },
+    # Not canonical dotted quads: no address an engine would store.
+    {"dns_question_name": "odd.example.net", "dns_answers": ["10.0.0.256"], "seconds": 3},
+    # IPv6 literals are addresses: a ULA, and a private IPv4 in its mapped form.
+    {"dns_question_name": "v6.example.net", "dns_answers": ["FD00::7"], "seconds": 4},
+    {"dns_question_name": "mapped.example.net", "dns_answers": ["::ffff:10.0.0.5"], "seconds": 5},
+]
+LOOK_ALIKES_HTTP = [
+    {"url_domain": "10.mirror.example.org:80"},
+    {"url_domain": "192.168.example.org"},
+    {"url_domain": "fdab"},
+    {"url_domain": "[fd00::1]"},
+    {"url_domain": "[::ffff:10.0.0.5]:8080"},
+]
+
+
+def test_names_that_start_like_addresses_are_not_addresses() -> None:
+    """Only address literals are tested against address ranges; names are names."""
+    con = ibis.duckdb.connect()
+    tables = {
+        "dns": con.create_table("dns", dns_rows(LOOK_ALIKES_DNS)),
+        "http": con.create_table("http", http_rows(LOOK_ALIKES_HTTP)),
+    }
+    found = _by_detection(run_detections(tables, DetectConfig(), NAMES, site=SiteConfig()))
+    assert set(found) == {"private_answer_leak", "web_internal_host"}
+    # Targets as answered: the mapped form is the address 10.0.0.5.
+    assert found["private_answer_leak"]["targets"] == ["::ffff:10.0.0.5", "fd00::7"]
+    assert found["private_answer_leak"]["score"] == 2
+    assert found["web_internal_host"]["targets"] == ["::ffff:10.0.0.5", "fd00::1"]
+    assert found["web_internal_host"]["event_count"] == 2
+
+
+def test_a_debian_mirror_vhost_and_a_cloud_ptr_name_are_no_findings() -> None:
+    """The reviewer's two lines: a CLF vhost and a Zeek PTR answer, both names."""
+    line = (
+        '10.mirror.example.org:80 198.51.100.7 - - [28/Nov/2026:04:00:01 +0000] "GET /debian/'
+        ' HTTP/1.1" 200 512 "-" "Debian APT-HTTP/1.3 (2.6.1)"'
+    )
+    parsed = parse(make(ClfParser), [line]).rows
+    assert parsed.column("url_domain").to_pylist() == ["10.mirror.example.org"]
+    parsed = parsed.append_column("event_dataset", pa.array(["clf"]))
+    parsed = parsed.append_column("log_file", pa.array(["access.log"]))
+    con = ibis.duckdb.connect()
+    tables = {
+        "dns": con.create_table("dns", dns_rows(LOOK_ALIKES_DNS[:1])),
+        "http": con.create_table("http", schema.conform(parsed, schema.HTTP)),
+    }
+    assert run_detections(tables, DetectConfig(), NAMES, site=SiteConfig()).num_rows == 0
+
+
+ADDRESS_TEXTS = {
+    "10.0.0.5": True,
+    "0.0.0.0": True,
+    "255.255.255.255": True,
+    "199.99.9.9": True,
+    "fd00::1": True,
+    "::ffff:10.0.0.5": True,
+    "2001:db8::1": True,
+    "10.mirror.example.org": False,
+    "10.59.117.34.bc.googleusercontent.com": False,
+    "192.168.example.org": False,
+    "fdab": False,
+    "cafe": False,
+    "10.0.0.256": False,
+    "10.0.0.260": False,
+    "10.0.0.300": False,
+    "010.0.0.5": False,
+    "10.0.0.05": False,
+    "10.0.0.1234": False,
+    "10..0.5": False,
+    "10.0.0.": False,
+    "1.2.3": False,
+    "1.2.3.4.5": False,
+    "fe80::1%eth0": False,
+    "": False,
+}
+
+
+def _is_address(texts: list[str | None]) -> list[bool]:
+    t = ibis.memtable(pa.table({"text": pa.array(texts, pa.string())}))
+    return t.select(a=is_address(t.text)).to_pyarrow().column("a").to_pylist()
+
+
+def test_address_literals_are_told_from_names() -> None:
+    texts: list[str | None] = [*ADDRESS_TEXTS, None]
+    assert _is_address(texts) == [*ADDRESS_TEXTS.values(), False]
+
+
+@settings(max_examples=200, deadline=None)
+@given(octets=st.lists(st.integers(0, 1100), min_size=4, max_size=4), pad=st.integers(0, 3))
+def test_dotted_quads_are_exactly_the_canonical_ones(octets: list[int], pad: int) -> None:
+    text = ".".join(str(o) for o in octets)
+    padded = ".".join(str(o).zfill(pad) for o in octets)
+    expected = []
+    for candidate in (text, padded):
+        try:
+            expected.append(str(ipaddress.IPv4Address(candidate)) == candidate)
+        except ValueError:
+            expected.append(False)
+    assert _is_address([text, padded]) == expected
+
+
 def test_the_detections_are_identical_on_spark(tmp_path: Path) -> None:
     lake = Lake(tmp_path / "lake")
-    lake.write("dns", dns_rows(DNS), "internal")
-    lake.write("http", http_rows(HTTP), "internal")
+    lake.write("dns", dns_rows(DNS + LOOK_ALIKES_DNS), "internal")
+    lake.write("http", http_rows(HTTP + LOOK_ALIKES_HTTP), "internal")
     duck = Engine(lake)
     spark = Engine(lake, EngineConfig(kind="spark", spark_master="local[2]"))
     try:

@@ -156,6 +156,16 @@ def test_scan_inside_one_window_is_one_finding_on_the_round_grid() -> None:
     assert [(f["window_start"], f["event_count"]) for f in result] == [(at(0), 16)]
 
 
+def test_a_scan_retried_inside_one_window_is_one_finding() -> None:
+    """16 ports at 10:00:10, all retried at 10:03:00 (nmap retransmits what went
+    unanswered): both offset windows around the 10:00 one hold 16 ports too,
+    but the scan lies wholly inside the 10:00 window, which is its one finding
+    (the offset pair covers the same probes with two findings, not more)."""
+    rows = probes(range(1000, 1016), start=10) + probes(range(1000, 1016), start=180)
+    result = findings(vertical_scan(table(rows), VerticalScanConfig()))
+    assert [(f["window_start"], f["event_count"]) for f in result] == [(at(0), 32)]
+
+
 def test_fractions_of_a_second_never_round_into_the_next_window() -> None:
     # The last probe at 10:04:59.9 belongs to the 10:00 window: 16 ports there.
     rows = probes(range(1000, 1016), start=284.9)

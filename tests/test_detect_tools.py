@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import ibis
@@ -73,6 +74,41 @@ def test_nmap_confidence_rises_with_randomised_ttls() -> None:
     row = packet_stats(ibis.memtable(network_rows(fixed))).to_pyarrow().to_pylist()[0]
     (hint,) = hints_from_packets(row)
     assert hint["confidence"] == "medium"
+
+
+def test_a_large_nmap_scan_keeps_high_confidence() -> None:
+    """nmap's TTL is random in 37..59 (23 values), so a scan of its default
+    1000 ports shows about 23 distinct TTLs: a share of the probes would fall
+    under 5 % past ~460 probes. Five distinct TTLs are the test, at any size."""
+    rng = random.Random(7)
+    for n in (30, 1000, 5000):
+        scan = probes(
+            "198.51.100.2",
+            n=n,
+            tcp_window=lambda i: 1024 if i % 8 else 2048,
+            ip_ttl=lambda i: rng.randint(37, 59) - 9,  # nine hops away
+            destination_ip="203.0.113.9",
+            destination_port=lambda i: 1 + i,
+            source_port=lambda i: 50000 + i % 3,
+        )
+        row = packet_stats(ibis.memtable(network_rows(scan))).to_pyarrow().to_pylist()[0]
+        (hint,) = hints_from_packets(row)
+        assert (hint["tool"], hint["confidence"]) == ("nmap -sS", "high")
+        assert "distinct TTLs" in hint["evidence"]
+    # Four TTLs (a few routes, or a stack's one TTL and some noise) stay medium.
+    four = probes(
+        "198.51.100.3",
+        n=1000,
+        tcp_window=1024,
+        ip_ttl=lambda i: 50 + i % 4,
+        destination_ip="203.0.113.9",
+        destination_port=lambda i: 1 + i,
+        source_port=lambda i: 50000 + i,
+    )
+    row = packet_stats(ibis.memtable(network_rows(four))).to_pyarrow().to_pylist()[0]
+    assert [(h["tool"], h["confidence"]) for h in hints_from_packets(row)] == [
+        ("nmap -sS", "medium")
+    ]
 
 
 def test_detections_imply_tools() -> None:

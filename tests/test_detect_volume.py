@@ -107,9 +107,38 @@ def test_small_spikes_and_short_histories_are_not_flagged() -> None:
     # Four windows of history (under min_baseline_windows 6) then a burst.
     rows = steady(10, windows=4) + window(4, 500)
     assert findings(traffic_spike(table(rows), TrafficSpikeConfig())) == []
+    # Nor under 5: the burst's own window is not part of its history.
+    assert findings(traffic_spike(table(rows), TrafficSpikeConfig(min_baseline_windows=5))) == []
     assert (
-        len(findings(traffic_spike(table(rows), TrafficSpikeConfig(min_baseline_windows=5)))) == 1
+        len(findings(traffic_spike(table(rows), TrafficSpikeConfig(min_baseline_windows=4)))) == 1
     )
+
+
+def test_only_the_windows_before_a_burst_are_its_history() -> None:
+    """A burst in a source's first window has no history, whatever follows it.
+
+    The reviewer's case: 100 connections in the first 100 s, then one in each
+    of the next five windows (six windows in all) was a spike at the very first
+    window; so would it be with any number of quiet windows after it.
+    """
+    cfg = TrafficSpikeConfig()
+    first = [
+        {"source_ip": "198.51.100.141", "destination_ip": "203.0.113.10", "seconds": n}
+        for n in range(100)
+    ]
+    later = [
+        {"source_ip": "198.51.100.141", "destination_ip": "203.0.113.10", "seconds": 300 * w}
+        for w in range(1, 6)
+    ]
+    assert findings(traffic_spike(table(first + later), cfg)) == []
+    assert findings(traffic_spike(table(steady(1, windows=24)[6:] + window(0, 500)), cfg)) == []
+    # Five windows, then the burst: still one short of a history.
+    assert findings(traffic_spike(table(steady(1, windows=5) + window(5, 500)), cfg)) == []
+    (found,) = findings(traffic_spike(table(steady(1, windows=6) + window(6, 500)), cfg))
+    assert found["window_start"] == at(1800)
+    # Towards one /24 as well: a range's history is its own earlier windows.
+    busy = [row for w in range(12) for row in window(w, 400 if w % 2 else 800, net="198.18.0")]
+    assert findings(traffic_spike(table(busy + window(11, 150) + window(12, 1)), cfg)) == []
 
 
 def test_each_source_has_its_own_baseline() -> None:
@@ -168,23 +197,23 @@ def test_exact_median_of_odd_and_even_counts() -> None:
 
 
 def test_the_smallest_source_that_can_spike_is_not_dropped_before_counting() -> None:
-    # min_events in one window and one event in each of the other five baseline
-    # windows: 105 events in all, the fewest with which a source can spike
-    # (a bound any pre-filter by event count must respect).
+    # One event in each of six windows, then min_events in one: 106 events in
+    # all, the fewest with which a source can spike (a bound any pre-filter by
+    # event count must respect).
     cfg = TrafficSpikeConfig()
-    rows = [row for w in range(5) for row in window(w, 1)] + window(7, cfg.min_events)
-    assert len(rows) == cfg.min_events + cfg.min_baseline_windows - 1
+    rows = [row for w in range(6) for row in window(w, 1)] + window(7, cfg.min_events)
+    assert len(rows) == cfg.min_events + cfg.min_baseline_windows
     found = findings(traffic_spike(table(rows), cfg))
     assert [(f["window_start"], f["event_count"]) for f in found] == [(at(2100), 100)]
-    # One event fewer in the baseline: only five windows, no baseline, no spike.
+    # One event fewer in the history: only five windows before, no spike.
     assert findings(traffic_spike(table(rows[1:]), cfg)) == []
 
 
 def test_a_source_with_just_the_events_a_spike_needs_is_still_found() -> None:
-    """``traffic_least_events`` is exact: a source with that many events (five
+    """``traffic_least_events`` is exact: a source with that many events (six
     quiet windows, then 100) is a spike, so a narrowed table may drop fewer."""
     cfg = TrafficSpikeConfig()
-    rows = steady(1, windows=cfg.min_baseline_windows - 1) + window(8, cfg.min_events)
+    rows = steady(1, windows=cfg.min_baseline_windows) + window(8, cfg.min_events)
     assert len(rows) == traffic_least_events(cfg)
     (found,) = findings(traffic_spike(table(rows), cfg))
     assert found["event_count"] == cfg.min_events

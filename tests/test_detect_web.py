@@ -27,7 +27,9 @@ from reconwatch.config import (
     WebWordlistScanConfig,
 )
 from reconwatch.detect import DETECTIONS, web
+from reconwatch.ingest.web_alb import AlbParser
 from reconwatch.ingest.web_clf import ClfParser
+from test_ingest_web import alb_sweep_lines
 
 ATTACKER = "198.51.100.7"
 BENIGN = "192.0.2.20"
@@ -215,6 +217,77 @@ def test_sensitive_path_probe_is_found_and_one_login_page_is_not() -> None:
             label="sensitive paths",
         )
     ]
+
+
+def test_an_editor_in_the_wordpress_admin_and_actuator_polling_are_not_probes() -> None:
+    """Pages under one admin interface are one interface: a logged-in editor
+    (``/wp-login.php`` then ``/wp-admin``) and Spring Boot monitoring
+    (``/actuator/...``) stay under 3; a prober's guesses do not."""
+    editor = [
+        "/wp-login.php",
+        "/wp-admin/",
+        "/wp-admin/edit.php",
+        "/wp-admin/post.php",
+        "/wp-admin/load-styles.php",
+        "/wp-admin/admin-ajax.php",
+        "/wp-admin/edit.php",
+    ]
+    monitoring = ["/actuator/health", "/actuator/info", "/actuator/prometheus"] * 4
+    prober = ["/wp-admin/", "/.env", "/.git/HEAD", "/phpmyadmin/", "/server-status"]
+    rows = [{"source_ip": BENIGN, "url_path": p, "seconds": n} for n, p in enumerate(editor)] + [
+        {"source_ip": "192.0.2.30", "url_path": p, "seconds": 15 * n}
+        for n, p in enumerate(monitoring)
+    ]
+    rows += [
+        {"source_ip": ATTACKER, "url_path": p, "http_response_status_code": 404, "seconds": n}
+        for n, p in enumerate(prober)
+    ]
+    result = findings(web.web_sensitive_path_probe(table(rows), SensitivePathProbeConfig()))
+    assert [(f["source_ip"], f["score"], f["targets"]) for f in result] == [
+        (ATTACKER, 5.0, sorted(p.lower() for p in prober))
+    ]
+
+
+def test_renamed_installs_are_distinct_guesses_and_pages_under_one_are_not() -> None:
+    paths = {
+        "/wp-admin/": "/wp-admin",
+        "/wp-admin/post.php": "/wp-admin",
+        "/actuator/health": "/actuator",
+        "/manager/html/list": "/manager/html",
+        "/administrator/db/index.php": "/administrator",
+        "/phpMyAdmin/index.php": "/phpmyadmin",
+        "/phpmyadmin2017/index.php": "/phpmyadmin2017",
+        "/phpmyadmin_old/": "/phpmyadmin_old",
+        "/adminer-4.8.1.php": "/adminer-4.8.1.php",
+        "/blog/wp-login.php": "/blog/wp-login.php",
+        # Secrets are each a guess, wherever they lie.
+        "/.git/HEAD": "/.git/head",
+        "/api/.env": "/api/.env",
+        "/phpmyadmin/config.json": "/phpmyadmin/config.json",
+    }
+    t = ibis.memtable(pa.table({"p": pa.array(list(paths), pa.string())}))
+    got = t.select(f=web.sensitive_family(t.p)).to_pyarrow().column("f").to_pylist()
+    assert dict(zip(paths, got, strict=True)) == paths
+    # Three renamed installs guessed: three, so a prober cannot hide in variants.
+    rows = [
+        {"source_ip": ATTACKER, "url_path": p, "http_response_status_code": 404, "seconds": n}
+        for n, p in enumerate(["/phpmyadmin/", "/phpmyadmin2017/", "/phpMyAdmin_old/index.php"])
+    ]
+    result = findings(web.web_sensitive_path_probe(table(rows), SensitivePathProbeConfig()))
+    assert [f["score"] for f in result] == [3.0]
+
+
+def test_a_probe_repeated_inside_one_window_is_one_finding() -> None:
+    """The same three secrets at 10:10 and again at 10:40: wholly inside the
+    10:00 hour, so one finding there, not one in each offset hour around it."""
+    probe = ["/.env", "/.git/config", "/phpmyadmin/"]
+    rows = [
+        {"source_ip": ATTACKER, "url_path": p, "http_response_status_code": 404, "seconds": t + n}
+        for t in (600, 2400)
+        for n, p in enumerate(probe)
+    ]
+    result = findings(web.web_sensitive_path_probe(table(rows), SensitivePathProbeConfig()))
+    assert [(f["window_start"], f["event_count"], f["score"]) for f in result] == [(at(0), 6, 3.0)]
 
 
 def test_phpmyadmin_variants_are_one_family_and_look_alikes_are_not() -> None:
@@ -416,6 +489,18 @@ def test_vhost_sweep_is_found_and_a_few_sites_are_not() -> None:
     result = findings(web.web_vhost_sweep(table(rows), WebVhostSweepConfig()))
     assert [(f["source_ip"], f["score"], f["targets"], f["label"]) for f in result] == [
         (ATTACKER, 10.0, sorted(vhosts), "Host")
+    ]
+
+
+def test_https_vhost_sweep_through_an_alb_is_found() -> None:
+    """Fifteen Host names under one TLS SNI name: the sweep is in the Host names."""
+    lines = alb_sweep_lines(15)
+    parsed = parse(make(AlbParser), lines).rows
+    parsed = parsed.append_column("event_dataset", pa.repeat(pa.scalar("aws.elb"), len(lines)))
+    t = ibis.memtable(schema.conform(parsed, schema.HTTP))
+    result = findings(web.web_vhost_sweep(t, WebVhostSweepConfig()))
+    assert [(f["source_ip"], f["score"], f["label"]) for f in result] == [
+        ("198.51.100.88", 15.0, "Host")
     ]
 
 

@@ -528,6 +528,35 @@ def test_alb_byte_counts_below_zero_are_no_count(crowdsec_hub: Path) -> None:
         assert row["http_response_bytes"] == (57 if sent == "57" else None)
 
 
+ALB_SWEEP = (
+    "https 2026-11-28T04:00:{s:02d}.186641Z app/x/490d 198.51.100.88:{port} 10.0.0.1:80 0.086"
+    ' 0.048 0.037 404 404 0 57 "GET https://{host}:443/ HTTP/1.1"'
+    ' "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0" ECDHE-RSA-AES128-GCM-SHA256'
+    " TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/"
+    '73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "{sni}"'
+    ' "arn:aws:acm:us-east-2:123456789012:certificate/1" 1 2026-11-28T04:00:00.000000Z'
+    ' "forward" "-" "-" "10.0.0.1:80" "404" "-" "-"'
+)
+
+
+def alb_sweep_lines(count: int, *, sni: str = "www.example.com") -> list[str]:
+    """An HTTPS vhost sweep through one balancer: ``count`` Host names, one SNI name."""
+    return [
+        ALB_SWEEP.format(s=10 + i, port=44740 + i, host=f"w{i}.example.com", sni=sni)
+        for i in range(count)
+    ]
+
+
+def test_alb_domain_is_the_requested_host_not_the_sni_name() -> None:
+    """The request's host is what the client asked for (its Host header); the TLS
+    SNI name is what it negotiated, the same for every vhost behind one certificate."""
+    out = rows(parse(make(AlbParser), alb_sweep_lines(3)).rows, "http")
+    assert [r["url_domain"] for r in out] == ["w0.example.com", "w1.example.com", "w2.example.com"]
+    no_host = ALB_SWEEP.format(s=1, port=1, host="", sni="WWW.Example.com")
+    (row,) = rows(parse(make(AlbParser), [no_host]).rows, "http")
+    assert row["url_domain"] == "www.example.com"  # the SNI name, only when the URL has no host
+
+
 def test_alb_rejects_other_lines() -> None:
     parsed = parse(make(AlbParser), ["https 2023-04-26T12:23:00Z app/x 1.2.3.4:1 - truncated"])
     assert rejects(parsed) == [(1, "not an ALB access log line")]

@@ -695,7 +695,9 @@ class SensitivePathProbeConfig(Section):
     A visitor may land on ``/wp-login.php`` once; asking for ``/.env``,
     ``/.git/config`` and ``/phpmyadmin`` is a probe. ``min_paths`` (3)
     distinct sensitive paths within ``window_seconds`` (3600 s), whatever the
-    status (a 200 on ``/.env`` is worse, not better). Renamed installs count
+    status (a 200 on ``/.env`` is worse, not better). The pages under one
+    admin interface count once (a WordPress editor's ``/wp-admin/...``,
+    Spring Boot monitoring's ``/actuator/...``). Renamed installs count
     (``/phpmyadmin2017/``: the data file's ``/phpmyadmin*`` families), so a
     prober cannot stay under 3 by guessing variants. CrowdSec's
     http-admin-interface-probing wants 4 distinct 403/404 paths, leak 1 per

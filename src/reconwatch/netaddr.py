@@ -279,6 +279,21 @@ def text_prefixes(networks: Iterable[IPNetwork]) -> list[TextPrefix]:
     return result
 
 
+def mapped_text_prefixes(networks: Iterable[IPNetwork]) -> list[TextPrefix]:
+    """Text prefixes of the IPv4 ranges among ``networks`` in IPv4-mapped form.
+
+    10.0.0.0/8 -> ``::ffff:10.``: text read from a log as it came (a DNS
+    answer, a Host) may write an IPv4 address mapped into IPv6, which is the
+    same address (``parse_ip`` unwraps it at ingest; ranges are unwrapped by
+    ``parse_networks``).
+    """
+    result: list[TextPrefix] = []
+    for net in networks:
+        if isinstance(net, ipaddress.IPv4Network):
+            result.extend(_v4_prefixes(net, head="::ffff:"))
+    return result
+
+
 def reverse_zones(networks: Iterable[IPNetwork]) -> list[str]:
     """The reverse-DNS zones (``in-addr.arpa``/``ip6.arpa``) covering ``networks``.
 

@@ -15,7 +15,11 @@ externally" leave three traces beyond packets aimed at internal-only ranges
 "Outside" means a source not in ``site.home_networks``. Address ranges are
 matched as text prefixes of the canonical address (see
 ``netaddr.text_prefixes``), which every engine evaluates without integer
-conversion, like the rest of the detections' portable Ibis subset.
+conversion, like the rest of the detections' portable Ibis subset. Only
+address literals are tested against them (``ranges.is_address``): a DNS
+answer or a Host may be a name, and ``10.mirror.example.org`` or the PTR name
+``10.59.117.34.bc.googleusercontent.com`` start like 10.0.0.0/8 without being
+in it.
 """
 
 from __future__ import annotations
@@ -34,8 +38,14 @@ from reconwatch.config import (
 from reconwatch.detect.base import Detection
 from reconwatch.detect.dns import IP_ADDRESSES, windowed_findings
 from reconwatch.detect.portscan import as_findings
-from reconwatch.detect.ranges import in_ranges, under_zones
-from reconwatch.netaddr import IPNetwork, reverse_zones, text_prefixes
+from reconwatch.detect.ranges import in_ranges, is_address, under_zones
+from reconwatch.netaddr import (
+    IPNetwork,
+    TextPrefix,
+    mapped_text_prefixes,
+    reverse_zones,
+    text_prefixes,
+)
 
 INTERNAL_NAME_PROBE: Final = "internal_name_probe"
 PRIVATE_ANSWER_LEAK: Final = "private_answer_leak"
@@ -60,6 +70,18 @@ def _without_final_dot(name: ir.StringValue) -> ir.StringValue:
 
 def _internal(site: SiteConfig) -> list[IPNetwork]:
     return site.internal_address_networks()
+
+
+def _internal_address(text: ir.StringValue, site: SiteConfig) -> ir.BooleanValue:
+    """True when the lower-cased ``text`` is an address literal in an internal range.
+
+    Names are not addresses, whatever their first labels look like (see
+    ``ranges.is_address``); IPv4 addresses also match in their IPv4-mapped
+    form (``::ffff:10.0.0.5``).
+    """
+    networks = _internal(site)
+    prefixes: list[TextPrefix] = [*text_prefixes(networks), *mapped_text_prefixes(networks)]
+    return in_ranges(text, prefixes) & is_address(text)
 
 
 def internal_name_probe(
@@ -98,12 +120,16 @@ def private_answer_leak(
     Per client and window of ``cfg.window_seconds`` (3600 s), distinct
     question names whose answers hold an address in private or
     ``site.internal_only`` ranges >= ``cfg.min_names`` (1). Score: distinct
-    names. Label: ``private answers``. Targets: the leaked addresses.
+    names. Label: ``private answers``. Targets: the leaked addresses. Answers
+    that are names (CNAME, PTR targets) are not addresses, whatever their
+    first labels look like.
     """
     outside = from_outside(dns, site)
     answered = outside.filter(outside.dns_answers.notnull() & (outside.dns_answers.length() > 0))
     one = answered.mutate(_answer=answered.dns_answers.unnest())
-    leaks = one.filter(in_ranges(one._answer, text_prefixes(_internal(site))))
+    # Lower-cased after the unnest: Spark takes no generator nested in an expression.
+    one = one.mutate(_answer=one._answer.lower())
+    leaks = one.filter(_internal_address(one._answer, site))
     leaks = leaks.mutate(_name=leaks.dns_question_name.lower().coalesce(""))
     best = windowed_findings(
         leaks,
@@ -139,14 +165,15 @@ def web_internal_host(http: ir.Table, cfg: WebInternalHostConfig, *, site: SiteC
 
     Per client and window of ``cfg.window_seconds`` (3600 s), requests whose
     Host (port and brackets removed) is a private or ``site.internal_only``
-    address, or a name under ``site.internal_names()``, >=
-    ``cfg.min_requests`` (1). Score: requests. Label: ``internal Host``.
-    Targets: the Host values.
+    address literal, or a name under ``site.internal_names()``, >=
+    ``cfg.min_requests`` (1). A name is judged by the name rules only
+    (``10.mirror.example.org`` is no address). Score: requests. Label:
+    ``internal Host``. Targets: the Host values.
     """
     outside = from_outside(http, site)
     hosts = outside.filter(outside.url_domain.notnull() & (outside.url_domain != ""))
     hosts = hosts.mutate(_host=_host_part(hosts.url_domain))
-    internal = in_ranges(hosts._host, text_prefixes(_internal(site))) | under_zones(
+    internal = _internal_address(hosts._host, site) | under_zones(
         hosts._host, site.internal_names()
     )
     events = hosts.filter(internal)

@@ -23,11 +23,16 @@ windows k-1 and k+1. Per source and key (the scanned host, the probed port,
 slots, and inside a run we keep every other window -- the even or the odd
 ones -- so the kept findings never overlap and every dropped window overlaps
 a kept one. The alternation kept is the one holding the strongest window
-(highest score); on a tie, the one with the higher total score (better
-coverage of a long scan); on a tie again, grid A (windows on round times,
-which analysts expect). So a scan inside one window yields one finding, a
-scan straddling a boundary is found once on grid B, and a steady scan over
-an hour yields the twelve non-overlapping grid-A windows, not 23.
+(highest score); on a tie, the one covering more events (the sum of its
+windows' ``event_count``: each event lies in one window of each grid, so
+this is how many of the run's events its findings hold, the better coverage
+of a long scan); on a tie again, grid A (windows on round times, which
+analysts expect). So a scan inside one window yields one finding, a scan
+straddling a boundary is found once on grid B, and a steady scan over an
+hour yields the twelve non-overlapping grid-A windows, not 23. (A sum of
+scores would not do: a scan retried inside one grid-A window shows its full
+distinct count in both grid-B windows around it, whose scores then add up
+to twice the grid-A one for the same probes.)
 
 Everything here is the portable Ibis subset (integer division of epoch
 seconds, GROUP BY with COUNT(DISTINCT), window functions over a partition with
@@ -148,9 +153,9 @@ def best_windows(candidates: ir.Table, keys: Sequence[str]) -> ir.Table:
     """Keep the non-overlapping best windows per ``keys`` (see the module docstring).
 
     ``candidates`` has one row per ``keys`` + ``window_slot`` that met its
-    threshold, with a numeric ``score``. Runs of consecutive slots are found
-    with the gaps-and-islands trick (slot minus row number is constant along a
-    run); then every other slot of a run is kept.
+    threshold, with a numeric ``score`` and the window's ``event_count``. Runs
+    of consecutive slots are found with the gaps-and-islands trick (slot minus
+    row number is constant along a run); then every other slot of a run is kept.
     """
     key_columns = list(keys)
     ordered = ibis.window(group_by=key_columns, order_by=[SLOT])
@@ -159,11 +164,13 @@ def best_windows(candidates: ir.Table, keys: Sequence[str]) -> ir.Table:
     run = ibis.window(group_by=[*key_columns, "_run"])
     even_score = ibis.ifelse(runs._even, runs.score, None)
     odd_score = ibis.ifelse(runs._even, None, runs.score)
+    even_events = ibis.ifelse(runs._even, runs.event_count, None)
+    odd_events = ibis.ifelse(runs._even, None, runs.event_count)
     scored = runs.mutate(
         _even_max=even_score.max().over(run).coalesce(0),
         _odd_max=odd_score.max().over(run).coalesce(0),
-        _even_sum=even_score.sum().over(run).coalesce(0),
-        _odd_sum=odd_score.sum().over(run).coalesce(0),
+        _even_sum=even_events.sum().over(run).coalesce(0),
+        _odd_sum=odd_events.sum().over(run).coalesce(0),
     )
     keep_even = (scored._even_max > scored._odd_max) | (
         (scored._even_max == scored._odd_max) & (scored._even_sum >= scored._odd_sum)

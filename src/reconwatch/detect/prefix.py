@@ -191,7 +191,8 @@ def ipv6_prefix_scan(network: ir.Table, cfg: PrefixScanSettings, site: SiteConfi
     rotated = slotted.anti_join(alone, "source_ip")
     windows = _meeting_limits(rotated, group, cfg)
     candidates = windows.filter(windows._sources >= cfg.scan.min_sources)
-    kept = best_windows(candidates.select(*group, "score"), ["_prefix"])
+    kept = best_windows(candidates.select(*group, "score", "event_count"), ["_prefix"])
+    kept = kept.drop("event_count")  # the members' own counts are the findings'.
     # Every member's metrics in every window, then the kept windows' (a
     # semi-join first would read the probes once more: see _meeting_limits).
     members = rotated.group_by(["source_ip", *group]).aggregate(**scan_metrics(rotated))
@@ -201,7 +202,8 @@ def ipv6_prefix_scan(network: ir.Table, cfg: PrefixScanSettings, site: SiteConfi
 
 def _meeting_limits(events: ir.Table, keys: list[str], cfg: PrefixScanSettings) -> ir.Table:
     """The ``keys`` groups of ``events`` whose probes meet one of the port-scan
-    limits, with their distinct sources (``_sources``) and host:port pairs (``score``).
+    limits, with their distinct sources (``_sources``), host:port pairs
+    (``score``) and probes (``event_count``).
 
     One reading of ``events``: every distinct count is a sum of "first row of
     its value" flags (``row_number() == 0``), and the widest vertical scan
@@ -232,6 +234,7 @@ def _meeting_limits(events: ir.Table, keys: list[str], cfg: PrefixScanSettings) 
         _hosts=widest._host.sum(),
         _ports=widest._port.sum(),
         score=widest._pair.sum(),
+        event_count=widest.count(),
         _vertical=widest._host_ports.max(),
         _horizontal=widest._port_hosts.max(),
     )
@@ -243,4 +246,4 @@ def _meeting_limits(events: ir.Table, keys: list[str], cfg: PrefixScanSettings) 
             & (groups._ports >= cfg.block.min_ports)
             & (groups.score >= cfg.block.min_pairs)
         )
-    ).select(*keys, "_sources", "score")
+    ).select(*keys, "_sources", "score", "event_count")

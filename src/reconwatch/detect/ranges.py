@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Final
 
 import ibis
 import ibis.expr.types as ir
@@ -133,3 +134,78 @@ def under_zones(name: ir.StringValue, zones: Sequence[str]) -> ir.BooleanValue:
     """True when the lower-cased ``name`` is one of ``zones`` or lies under one."""
     tests = [(name == zone) | name.endswith("." + zone) for zone in zones]
     return name.notnull() & any_of(tests)
+
+
+def _only(text: ir.StringValue, chars: str) -> ir.BooleanValue:
+    """True when ``text`` holds no character outside ``chars`` (no regex)."""
+    for char in chars:
+        text = text.replace(char, "")
+    return text == ""
+
+
+def _count(text: ir.StringValue, char: str) -> ir.IntegerValue:
+    return text.length() - text.replace(char, "").length()
+
+
+def _masked(text: ir.StringValue, classes: dict[str, str]) -> ir.StringValue:
+    """``text`` with each digit replaced by the letter of its class (``"012": "a"``...)."""
+    for digits, letter in classes.items():
+        for digit in digits:
+            text = text.replace(digit, letter)
+    return text
+
+
+def _any_in(text: ir.StringValue, needles: Sequence[str]) -> ir.BooleanValue:
+    return any_of([text.contains(needle) for needle in needles])
+
+
+#: Octets above 255 (no leading zero, at most three digits), by digit class:
+#: a first digit of 3-9, or 2 then 6-9, or 25 then 6-9.
+_ABOVE_255: Final = (
+    ({"012": "a", "3456789": "b"}, [f".b{x}{y}." for x in "ab" for y in "ab"]),
+    ({"2": "t", "6789": "s", "013458": "o"}, [f".ts{x}." for x in "tso"]),
+    ({"2": "t", "5": "f", "6789": "s", "01348": "o"}, [".tfs."]),
+)
+
+
+def is_dotted_quad(text: ir.StringValue) -> ir.BooleanValue:
+    """True when ``text`` is an IPv4 address in canonical dotted-quad form.
+
+    Digits and exactly three dots, each octet 0..255 without a leading zero:
+    ``10.0.0.5``, not ``10.mirror.example.org`` nor ``010.0.0.5`` nor
+    ``10.0.0.256``. Without regex or splitting: each test reads the text
+    (dots around it) once, with its digits replaced by classes, so the SQL
+    stays small where the text is itself a long expression.
+    """
+    dotted = "." + text + "."
+    digits = _masked(dotted, {"0123456789": "d"})
+    zeros = _masked(dotted, {"123456789": "d"})
+    shape = (
+        _only(text, "0123456789.")
+        & (_count(text, ".") == 3)
+        & ~dotted.contains("..")  # an empty octet
+        & ~digits.contains("dddd")  # more than three digits
+        & ~_any_in(zeros, [".0d", ".00"])  # a leading zero
+    )
+    for classes, needles in _ABOVE_255:
+        shape = shape & ~_any_in(_masked(dotted, classes), needles)
+    return text.notnull() & shape.fill_null(False)
+
+
+def is_address(text: ir.StringValue) -> ir.BooleanValue:
+    """True when the lower-cased ``text`` is an address literal, not a name.
+
+    Addresses are canonical IPv4 dotted quads (``is_dotted_quad``) and IPv6
+    literals: hex digits and colons, at least two, perhaps a dotted IPv4 tail
+    (``fd00::1``, ``::ffff:10.0.0.5``). Host and DNS names are never
+    addresses, even when their first labels look like octets
+    (``10.mirror.example.org``): ``in_ranges`` alone would read them as the
+    addresses they start with. A boolean, to be tested beside ``in_ranges``
+    on the same text.
+    """
+    ipv6 = (
+        _only(text, "0123456789abcdef:.")
+        & (_count(text, ":") >= 2)
+        & _count(text, ".").isin([0, 3])
+    )
+    return is_dotted_quad(text) | (text.notnull() & ipv6.fill_null(False))

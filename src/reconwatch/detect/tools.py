@@ -35,6 +35,8 @@ import ibis.expr.types as ir
 MIN_PROBES: Final = 10
 ZMAP_IP_ID: Final = 54321
 NMAP_WINDOWS: Final = (1024, 2048, 3072, 4096)
+#: Distinct TTLs that show nmap's per-probe random TTL (a host's stack sends one).
+NMAP_MIN_TTLS: Final = 5
 #: An initial TTL of 255 seen after at most 63 hops.
 MASSCAN_MIN_TTL: Final = 192
 
@@ -96,7 +98,10 @@ def hints_from_packets(row: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     elif nmap >= 0.9 and first >= 0.5:
-        many_ttls = (row["ttls"] or 0) >= 5 and _share(row["ttls"], row["with_ttl"]) >= 0.05
+        # nmap draws each probe's TTL from 37..59 (23 values): any scan of ten
+        # probes or more shows five of them, however large it grows (a share of
+        # the probes would wrongly demote a scan of nmap's default 1000 ports).
+        many_ttls = (row["ttls"] or 0) >= NMAP_MIN_TTLS
         hints.append(
             {
                 "tool": "nmap -sS",

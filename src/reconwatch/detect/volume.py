@@ -14,8 +14,11 @@ with k = 6 (about 4 standard deviations for normal data, 1 sigma = 1.4826
 MAD), min_ratio = 2 (a busy source's ordinary fluctuation never doubles it;
 see ``TrafficSpikeConfig``) and a floor of 1 under the MAD so that a
 perfectly steady source (MAD 0) does not alarm on one extra event.
-``min_events`` (100) keeps small sources' noise out, and a source needs
-``min_baseline_windows`` (6) non-empty windows before it has a baseline.
+``min_events`` (100) keeps small sources' noise out, and a window is judged
+only after ``min_baseline_windows`` (6) non-empty windows of the source
+before it: its history (the window itself and later ones are not; the
+median and MAD, once there is such a history, are those of every window
+read, see ``docs/detections.md``).
 Empty windows are not counted (a source idle most of the day would otherwise
 have median 0 and spike on every active window).
 
@@ -61,10 +64,12 @@ def _spikes(cells: ir.Table, keys: Sequence[str], cfg: TrafficSpikeConfig) -> ir
     """Per ``keys``, the windows above the baseline: ``keys``, ``_window``, ``score``.
 
     ``cells`` holds event counts (``_cells``) per ``keys``, ``_window`` and
-    maybe finer keys, summed here. Keys that cannot spike -- too short a
-    history, or no window reaching ``min_events`` -- are dropped before the
-    medians: nearly every source is such a key, and the window functions
-    behind the medians are the costly part.
+    maybe finer keys, summed here. A window is judged only when the key has
+    ``min_baseline_windows`` non-empty windows before it (``_before``, its
+    history). Keys that cannot spike -- too few windows for a history and a
+    spike after it, or no window reaching ``min_events`` -- are dropped
+    before the medians: nearly every source is such a key, and the window
+    functions behind the medians are the costly part.
     """
     key_columns = list(keys)
     counts = cells.group_by([*key_columns, "_window"]).aggregate(_count=cells._cells.sum())
@@ -72,9 +77,13 @@ def _spikes(cells: ir.Table, keys: Sequence[str], cfg: TrafficSpikeConfig) -> ir
         _windows=counts.count(), _busiest=counts._count.max()
     )
     eligible = shape.filter(
-        (shape._windows >= cfg.min_baseline_windows) & (shape._busiest >= cfg.min_events)
+        (shape._windows > cfg.min_baseline_windows) & (shape._busiest >= cfg.min_events)
     )
     counts = counts.semi_join(eligible, key_columns)
+    # A key's windows are distinct: the 0-based row number is how many came before.
+    counts = counts.mutate(
+        _before=ibis.row_number().over(group_by=key_columns, order_by=counts._window)
+    )
     median = exact_median(counts, key_columns, "_count", "_median")
     with_median = counts.join(median, key_columns)
     deviation = with_median.mutate(_dev=(with_median._count - with_median._median).abs())
@@ -82,7 +91,8 @@ def _spikes(cells: ir.Table, keys: Sequence[str], cfg: TrafficSpikeConfig) -> ir
     scored = with_median.join(mad, key_columns)
     spread = ibis.greatest(scored._mad, 1.0)
     spikes = scored.filter(
-        (scored._count > scored._median + cfg.k * spread)
+        (scored._before >= cfg.min_baseline_windows)
+        & (scored._count > scored._median + cfg.k * spread)
         & (scored._count >= cfg.min_events)
         & (scored._count >= cfg.min_ratio * scored._median)
     ).mutate(score=(scored._count - scored._median) / spread)
@@ -91,8 +101,8 @@ def _spikes(cells: ir.Table, keys: Sequence[str], cfg: TrafficSpikeConfig) -> ir
 
 def traffic_least_events(cfg: TrafficSpikeConfig) -> int:
     """A spike needs ``min_baseline_windows`` non-empty windows of the source
-    (overall or towards one range), one of them with ``min_events``."""
-    return cfg.min_events + cfg.min_baseline_windows - 1
+    (overall or towards one range) before a window with ``min_events``."""
+    return cfg.min_events + cfg.min_baseline_windows
 
 
 def traffic_spike(network: ir.Table, cfg: TrafficSpikeConfig) -> ir.Table:
@@ -111,16 +121,16 @@ def traffic_spike(network: ir.Table, cfg: TrafficSpikeConfig) -> ir.Table:
     # Floor division before any cast (see portscan.window_slots).
     events = network.mutate(_window=(epoch // cfg.window_seconds).cast("int64"))
     window = ["source_ip", "_window"]
-    # Only a source with enough windows, one of them reaching min_events, can
-    # spike, overall or towards one range (a range's windows are the source's
-    # windows, its counts at most the source's). Nearly every source fails this
-    # cheap test, which spares the string work and medians below.
+    # Only a source with a history and a window after it, one reaching
+    # min_events, can spike, overall or towards one range (a range's windows
+    # are the source's windows, its counts at most the source's). Nearly every
+    # source fails this cheap test, which spares the string work and medians below.
     per_window = events.group_by(window).aggregate(_count=events.count())
     shape = per_window.group_by("source_ip").aggregate(
         _windows=per_window.count(), _busiest=per_window._count.max()
     )
     possible = shape.filter(
-        (shape._windows >= cfg.min_baseline_windows) & (shape._busiest >= cfg.min_events)
+        (shape._windows > cfg.min_baseline_windows) & (shape._busiest >= cfg.min_events)
     )
     busy = events.semi_join(possible, "source_ip")
     # Both baselines sum these cells.

@@ -184,6 +184,38 @@ def is_sensitive(path: ir.StringValue, kinds: tuple[str, ...] = SENSITIVE_KINDS)
     return _any(tests)
 
 
+def sensitive_family(path: ir.StringValue) -> ir.StringValue:
+    """What a sensitive ``path`` counts as: one admin interface, or one secret path.
+
+    The pages under an admin interface are one interface, whoever browses
+    them: a WordPress editor's ``/wp-admin/edit.php``, ``/wp-admin/post.php``
+    and ``/wp-admin/load-styles.php`` are ``/wp-admin``, Spring Boot
+    monitoring's ``/actuator/health`` and ``/actuator/prometheus`` are
+    ``/actuator``. A family's renamed install is its own interface, named by
+    its first segment (``/phpmyadmin2017/index.php`` is ``/phpmyadmin2017``:
+    a prober guessing variants guesses distinct installs). Any other admin
+    path is itself without a final ``/``; a secret path is always itself
+    (``/.env``, ``/api/.env`` and ``/.git/config`` are three guesses).
+    Lower-cased.
+    """
+    lowered = path.lower()
+    admin = (ADMIN_INTERFACES,)
+    branches: list[tuple[ir.BooleanValue, ir.StringValue | str]] = [(is_secret(path), lowered)]
+    # Longest entries first: ``/adminer.php/x`` is under ``/adminer.php``, not ``/adminer``.
+    for entry in sorted(sensitive_paths(admin), key=len, reverse=True):
+        branches.append((lowered.startswith(entry + "/"), entry))
+    for stem in sensitive_families(admin):
+        rest = lowered.substr(len(stem))
+        cut = rest.find("/")
+        segment = ibis.cases((cut < 0, rest), else_=rest.substr(0, cut))
+        branches.append((lowered.startswith(stem), stem + segment))
+    trimmed = ibis.cases(
+        (lowered.endswith("/") & (lowered.length() > 1), lowered.substr(0, lowered.length() - 1)),
+        else_=lowered,
+    )
+    return ibis.cases(*branches, else_=trimmed)
+
+
 def is_secret(path: ir.StringValue) -> ir.BooleanValue:
     """A secret, source or backup path (``/.env``, ``/.git/config``, ``/backup.sql``):
     served, it is data exposure."""
@@ -291,19 +323,24 @@ def web_sensitive_path_probe(http: ir.Table, cfg: SensitivePathProbeConfig) -> i
 
     Per client and window of ``cfg.window_seconds`` (3600 s), distinct
     sensitive paths (lower-cased) >= ``cfg.min_paths`` (3), whatever the
-    status. Score: distinct sensitive paths. Label: ``sensitive paths``.
-    Targets: those paths.
+    status, the pages under one admin interface counting once
+    (``sensitive_family``): a WordPress editor browsing ``/wp-admin`` after
+    ``/wp-login.php`` is two, a prober's ``/wp-admin/``, ``/.env``,
+    ``/.git/head`` and ``/phpmyadmin/`` are four. Score: those distinct
+    paths and interfaces. Label: ``sensitive paths``. Targets: the paths
+    requested (``target_count``: how many).
     """
     events = http.filter(http.url_path.notnull())
     events = events.filter(is_sensitive(events.url_path))
-    events = events.mutate(_path=events.url_path.lower())
+    events = events.mutate(_path=events.url_path.lower(), _family=sensitive_family(events.url_path))
     best = windowed_findings(
         events,
         window_seconds=cfg.window_seconds,
         keys=["source_ip"],
         target="_path",
-        having=lambda t: t.target_count >= cfg.min_paths,
-        score=lambda t: t.target_count,
+        having=lambda t: t._families >= cfg.min_paths,
+        score=lambda t: t._families,
+        extra=lambda t: {"_families": t._family.nunique()},
     )
     return as_findings(best, WEB_SENSITIVE_PATH_PROBE, label=SENSITIVE_LABEL)
 

@@ -9,7 +9,9 @@ AWS documents the line as space-separated fields, the free-text ones quoted::
 
 (more fields follow in newer logs; they are allowed and ignored). The request is
 always in absolute form (``GET https://www.example.com:443/robots.txt HTTP/1.1``),
-so ``url_domain`` is the SNI ``domain_name`` or else the request's host.
+so ``url_domain`` is the request's host: what the client asked for (its Host
+header), which an HTTPS vhost sweep varies under one TLS SNI name. The SNI
+``domain_name`` stands in only when the request has no host.
 ``destination_ip`` stays null: the client talked to the load balancer, whose
 address the log does not give (``target:port`` is the back end the balancer
 chose, not something the client aimed at). The status is the balancer's own
@@ -101,7 +103,9 @@ class AlbParser(Parser):
                timezone('UTC', TRY_CAST(time0 AS TIMESTAMPTZ)) AS timestamp,
                nullif(client.ip, '') AS source_raw,
                CAST(TRY_CAST(nullif(client.port, '') AS USMALLINT) AS INTEGER) AS source_port,
-               lower(coalesce({dash_null("domain0")}, nullif(abs_url.host, ''))) AS url_domain,
+               -- The request's host is what the client asked for (the Host header);
+               -- the TLS SNI name only stands in when the request has none.
+               lower(coalesce(nullif(abs_url.host, ''), {dash_null("domain0")})) AS url_domain,
                http_request_method, http_version,
                {path_query_sql()},
                {status_code_sql("status0")} AS http_response_status_code,
