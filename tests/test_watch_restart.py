@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from test_watch_alerts import Process, netfilter
 
@@ -60,6 +63,44 @@ def test_restart_keeps_positions_window_and_alert_book(tmp_path: Path) -> None:
     finally:
         third.kill()
     assert code == 0
+
+
+def test_a_line_half_written_at_the_stop_is_read_whole_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    # "nothing is read twice", and DPT=22 is never taken as DPT=2: the stop
+    # used to parse the half line (port 2) and save the offset past it, and
+    # the restart rejected its rest.
+    log, state = tmp_path / "p.log", tmp_path / "state"
+    log.write_text("")
+    args = [str(log), "--state", str(state), "--from-start"]
+    line = netfilter(22, SCANNER)
+    cut = line.index("DPT=22") + len("DPT=2")
+    first = Process(args)
+    try:
+        first.wait_for_stderr(r"watching", timeout=60)
+        with log.open("a") as fh:
+            fh.write(line[:cut])
+        time.sleep(1.5)  # polled: the half line waits for its newline
+        code, summary = first.stop(signal.SIGTERM)
+    finally:
+        first.kill()
+    assert code == 0 and (summary["lines"], summary["rejected"]) == (0, 0)
+    with log.open("a") as fh:
+        fh.write(line[cut:] + "\n")
+    second = Process(args)
+    try:
+        second.wait_for_stderr(r"watching", timeout=60)
+        time.sleep(1.5)
+        code, summary = second.stop(signal.SIGTERM)
+    finally:
+        second.kill()
+    assert code == 0
+    assert (summary["lines"], summary["parsed"], summary["rejected"]) == (1, 1, 0), summary
+    window = pq.read_table(state / "window" / "network.parquet")
+    assert window.select(["destination_port", "log_line"]).to_pylist() == [
+        {"destination_port": 22, "log_line": 1}
+    ]
 
 
 def test_a_file_rotated_while_down_is_finished_and_its_successor_read_whole(

@@ -342,7 +342,8 @@ class Watcher:
         if self.tailer is not None:
             chunks: list[Chunk] = self.tailer.poll()
             if final:
-                chunks += self.tailer.flush()
+                # With --state the restart reads a partial last line whole.
+                chunks += self.tailer.flush(keep_partial=self.options.state_dir is not None)
             if len(self.inputs) > len(self.tailer.followed) + len(self.streams):
                 # Files the tailer forgot (rotated away and deleted) take their parsers along.
                 names = {str(p) for p in self.tailer.followed} | self.streams
