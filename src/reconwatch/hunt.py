@@ -94,6 +94,18 @@ def _lake_for(out_dir: Path | None, lake_dir: Path | str | None) -> Iterator[Lak
         yield Lake(Path(tmp))
 
 
+class OutputError(Exception):
+    """The output folder cannot be made; the message is one line naming it."""
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) or raise :class:`OutputError`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot create the folder: {exc.strerror or exc}") from None
+
+
 def hunt(
     paths: Iterable[str] | None,
     config: Config,
@@ -107,7 +119,7 @@ def hunt(
     """Run every stage; with ``paths=None`` hunt over an existing lake only."""
     if out_dir is not None:
         out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_folder(out_dir)
     # Low-and-slow scans span batches: a hunt over a fresh lake carries the
     # slow-scan state in OUT/state (a hunt over --lake reads every batch anyway).
     state_file = out_dir / SLOW_STATE_FILE if out_dir is not None and lake_dir is None else None
