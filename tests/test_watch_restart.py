@@ -158,8 +158,38 @@ def test_a_store_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
 
     log = tmp_path / "kern.log"
     log.write_text("")
-    for url in (f"sqlite:///{tmp_path}/missing/dir/x.db", "bogus://"):
+    missing = tmp_path / "missing" / "dir" / "x.db"
+    for url, error in (
+        (f"sqlite:///{missing}", f"no case store at {missing}"),
+        ("bogus://", "cannot open case store bogus://"),
+    ):
         done = CliRunner().invoke(main, ["watch", str(log), "--store", url])
         assert done.exit_code == 2, done.output
         lines = done.output.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("reconwatch: error: cannot open case store")
+        assert len(lines) == 1 and lines[0].startswith(f"reconwatch: error: {error}")
+
+
+def test_a_mistyped_store_is_refused_not_created(tmp_path: Path) -> None:
+    # Watch only reads the store: a typo made a new empty one (and a watchlist
+    # of nothing), where `cases` refuses it.
+    from reconwatch.store import CaseStore
+
+    log = tmp_path / "kern.log"
+    log.write_text("")
+    typo = tmp_path / "reconwatch.bd"
+    refused = Process([str(log), "--store", f"sqlite:///{typo}"])
+    try:
+        assert refused.proc.wait(60) == 2
+        refused.err_thread.join(10)
+    finally:
+        refused.kill()
+    assert "".join(refused.stderr) == f"reconwatch: error: no case store at {typo}\n"
+    assert not typo.exists()
+    CaseStore(f"sqlite:///{typo}").close()  # a hunt made it: now it is watched
+    watch = Process([str(log), "--store", f"sqlite:///{typo}"])
+    try:
+        watch.wait_for_stderr(r"watching", timeout=60)
+        code, summary = watch.stop(signal.SIGTERM)
+    finally:
+        watch.kill()
+    assert code == 0 and summary["errors"] == 0

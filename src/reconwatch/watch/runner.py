@@ -163,7 +163,9 @@ class Watcher:
         self._unsent: set[str] = set()
         #: The latest findings over the window (kept between detection runs).
         self.findings: pa.Table | None = None
-        self.store = CaseStore(options.store_url) if options.store_url else None
+        # Only read (the watchlist, case ids): a SQLite file that is not there is
+        # a typo, refused as `cases` refuses it, never a new empty store.
+        self.store = CaseStore(options.store_url, create=False) if options.store_url else None
         geo_config = config.enrich.geo
         has_geo = bool(
             geo_config.iptoasn
