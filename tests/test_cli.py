@@ -77,6 +77,22 @@ def test_user_errors_are_one_line_without_traceback(args: tuple[str, ...], messa
     assert result.stderr.strip().count("\n") == 0
 
 
+@pytest.mark.parametrize("command", ["hunt", "demo"])
+def test_an_out_folder_that_cannot_be_made_is_one_line(command: str, tmp_path: Path) -> None:
+    # A file where a folder would go (as /dev/null/x): NotADirectoryError's
+    # traceback, exit 1, as --lake already does not.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    log = tmp_path / "kern.log"
+    log.write_text("")
+    inputs = [str(log)] if command == "hunt" else ["--size", "5000"]
+    result = reconwatch(command, *inputs, "--out", str(blocker / "x"))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        f"reconwatch: error: --out {blocker / 'x'}: cannot create the folder: Not a directory\n"
+    )
+
+
 def test_bad_config_is_one_line(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("detect:\n  vertical_scan:\n    min_ports: -1\n")

@@ -124,6 +124,48 @@ def test_unreadable_config_is_one_line(tmp_path: Path, monkeypatch: pytest.Monke
         load_config(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # The second block silently replaced the first: min_ports fell back to 16.
+        (
+            "detect:\n  vertical_scan: {min_ports: 40}\n  vertical_scan: {window_seconds: 600}\n",
+            "c.yaml:3: duplicate key 'vertical_scan' (first on line 2)",
+        ),
+        # Two site blocks: the home networks of the first were lost.
+        (
+            "site:\n  home_networks: [10.0.0.0/8]\ndetect: {}\nsite:\n  protected: []\n",
+            "c.yaml:4: duplicate key 'site' (first on line 1)",
+        ),
+        (
+            "detect:\n  vertical_scan:\n    min_ports: 40\n    min_ports: 4\n",
+            "c.yaml:4: duplicate key 'min_ports' (first on line 3)",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_refused_naming_file_line_and_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{tmp_path / message}"
+
+
+def test_merge_keys_may_still_be_overridden(tmp_path: Path) -> None:
+    # YAML's own way to repeat a key on purpose: the mapping's own key wins.
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "detect:\n"
+        "  vertical_scan: &scan {window_seconds: 600, min_ports: 40}\n"
+        "  block_scan:\n    <<: *scan\n    min_ports: 7\n"
+    )
+    detect = load_config(path).detect
+    assert (detect.vertical_scan.window_seconds, detect.vertical_scan.min_ports) == (600, 40)
+    assert (detect.block_scan.window_seconds, detect.block_scan.min_ports) == (600, 7)
+
+
 def test_deeply_nested_config_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("detect: " + "[" * 5000 + "\n")

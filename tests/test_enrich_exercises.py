@@ -83,6 +83,12 @@ def test_unknown_source_is_none(exercises: list[Exercise]) -> None:
             " end: 2026-01-01T00:00:00Z, scope: [10.0.0.0/8], contact: a}\n",
             r"bad\.yaml: exercises\.0: Value error, end must be after start",
         ),
+        # A second scope list replaced the first in silence: another exercise's scope.
+        (
+            "exercises:\n  - name: x\n    sources: [10.0.0.0/8]\n    scope: [10.0.0.0/8]\n"
+            "    scope: [0.0.0.0/0]\n",
+            r"bad\.yaml:5: duplicate key 'scope' \(first on line 4\)$",
+        ),
         ("exercises: [\n", r"bad\.yaml:\d+: not valid YAML"),
         ("- a\n", r"bad\.yaml: the top level must be a mapping"),
         ("exercise: []\n", r"bad\.yaml: exercise: Extra inputs are not permitted"),

@@ -221,6 +221,20 @@ def test_hostile_csv_never_raises() -> None:
     ]
 
 
+def test_a_column_mapped_twice_is_refused_naming_file_line_and_key(tmp_path: Path) -> None:
+    # The second source_ip silently replaced the first: another column read as the source.
+    bad = tmp_path / "bad.yaml"
+    text = VPN.read_text(encoding="utf-8")
+    bad.write_text(
+        text.replace("  source_port: Port\n", "  source_port: Port\n  source_ip: User\n")
+    )
+    line = text.splitlines().index("  source_port: Port") + 2
+    with pytest.raises(MappingError) as caught:
+        load_mapping(bad)
+    first = line - 2
+    assert str(caught.value) == f"{bad}:{line}: duplicate key 'source_ip' (first on line {first})"
+
+
 def test_unusable_mapping_file_rejects_instead_of_stopping_the_run(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed\n")

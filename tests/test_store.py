@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import re
 import sqlite3
 import subprocess
@@ -215,6 +216,61 @@ def test_processes_opening_one_new_store_at_once_all_succeed(five_empty: list[st
         outputs = [child.communicate(timeout=120)[0] for child in children]
         assert [child.returncode for child in children] == [0, 0, 0], outputs
         assert schema_of(url)["versions"] == [(HEAD_REVISION,)]
+
+
+RECORD_AT = """
+import json, sys, time
+from reconwatch.store import CaseStore
+url, start, run, documents = sys.argv[1], float(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
+store = CaseStore(url)
+time.sleep(max(0.0, start - time.time()))
+store.record(documents, run, 900)
+store.close()
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def one_empty(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    (url,) = empty_databases(request, tmp_path, 1)
+    return url
+
+
+def test_hunts_recording_the_same_actors_at_once_all_succeed(one_empty: str) -> None:
+    # Three hunts into one store at once, each seeing the same actors: each
+    # actor gets one case (with every hunt's sighting) and no hunt fails on
+    # the case it did not see when it looked (PostgreSQL used to raise a
+    # UniqueViolation on cases_pkey in all but one of them).
+    CaseStore(one_empty).close()  # made beforehand: only the recording races
+    actors = [f"198.51.100.{n}" for n in range(1, 41)]
+    start = time.time() + 2.0
+    children = []
+    for run in range(3):
+        documents = [
+            doc(f"2026-09-30T1{run}:00:00+00:00", f"2026-09-30T1{run}:01:00+00:00",
+                id=f"RW-20260930-{n:08x}", actor=actor, sources=[actor])
+            for n, actor in enumerate(actors)
+        ]  # fmt: skip
+        command = [sys.executable, "-c", RECORD_AT, one_empty, str(start), f"run-{run}"]
+        children.append(
+            subprocess.Popen(
+                [*command, json.dumps(documents)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    outputs = [child.communicate(timeout=120)[0] for child in children]
+    assert [child.returncode for child in children] == [0, 0, 0], outputs
+    store = CaseStore(one_empty)
+    try:
+        cases = store.list(limit=1000)
+        assert sorted(c.actor for c in cases) == sorted(actors)
+        for case in cases:
+            stored = store.get(case.id)
+            assert stored is not None
+            assert (stored.runs, len(stored.sightings)) == (3, 3)
+    finally:
+        store.close()
 
 
 def test_a_database_with_other_tables_keeps_them(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from test_watch_alerts import Process, netfilter
 
@@ -62,6 +65,44 @@ def test_restart_keeps_positions_window_and_alert_book(tmp_path: Path) -> None:
     assert code == 0
 
 
+def test_a_line_half_written_at_the_stop_is_read_whole_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    # "nothing is read twice", and DPT=22 is never taken as DPT=2: the stop
+    # used to parse the half line (port 2) and save the offset past it, and
+    # the restart rejected its rest.
+    log, state = tmp_path / "p.log", tmp_path / "state"
+    log.write_text("")
+    args = [str(log), "--state", str(state), "--from-start"]
+    line = netfilter(22, SCANNER)
+    cut = line.index("DPT=22") + len("DPT=2")
+    first = Process(args)
+    try:
+        first.wait_for_stderr(r"watching", timeout=60)
+        with log.open("a") as fh:
+            fh.write(line[:cut])
+        time.sleep(1.5)  # polled: the half line waits for its newline
+        code, summary = first.stop(signal.SIGTERM)
+    finally:
+        first.kill()
+    assert code == 0 and (summary["lines"], summary["rejected"]) == (0, 0)
+    with log.open("a") as fh:
+        fh.write(line[cut:] + "\n")
+    second = Process(args)
+    try:
+        second.wait_for_stderr(r"watching", timeout=60)
+        time.sleep(1.5)
+        code, summary = second.stop(signal.SIGTERM)
+    finally:
+        second.kill()
+    assert code == 0
+    assert (summary["lines"], summary["parsed"], summary["rejected"]) == (1, 1, 0), summary
+    window = pq.read_table(state / "window" / "network.parquet")
+    assert window.select(["destination_port", "log_line"]).to_pylist() == [
+        {"destination_port": 22, "log_line": 1}
+    ]
+
+
 def test_a_file_rotated_while_down_is_finished_and_its_successor_read_whole(
     tmp_path: Path,
 ) -> None:
@@ -117,8 +158,38 @@ def test_a_store_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
 
     log = tmp_path / "kern.log"
     log.write_text("")
-    for url in (f"sqlite:///{tmp_path}/missing/dir/x.db", "bogus://"):
+    missing = tmp_path / "missing" / "dir" / "x.db"
+    for url, error in (
+        (f"sqlite:///{missing}", f"no case store at {missing}"),
+        ("bogus://", "cannot open case store bogus://"),
+    ):
         done = CliRunner().invoke(main, ["watch", str(log), "--store", url])
         assert done.exit_code == 2, done.output
         lines = done.output.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("reconwatch: error: cannot open case store")
+        assert len(lines) == 1 and lines[0].startswith(f"reconwatch: error: {error}")
+
+
+def test_a_mistyped_store_is_refused_not_created(tmp_path: Path) -> None:
+    # Watch only reads the store: a typo made a new empty one (and a watchlist
+    # of nothing), where `cases` refuses it.
+    from reconwatch.store import CaseStore
+
+    log = tmp_path / "kern.log"
+    log.write_text("")
+    typo = tmp_path / "reconwatch.bd"
+    refused = Process([str(log), "--store", f"sqlite:///{typo}"])
+    try:
+        assert refused.proc.wait(60) == 2
+        refused.err_thread.join(10)
+    finally:
+        refused.kill()
+    assert "".join(refused.stderr) == f"reconwatch: error: no case store at {typo}\n"
+    assert not typo.exists()
+    CaseStore(f"sqlite:///{typo}").close()  # a hunt made it: now it is watched
+    watch = Process([str(log), "--store", f"sqlite:///{typo}"])
+    try:
+        watch.wait_for_stderr(r"watching", timeout=60)
+        code, summary = watch.stop(signal.SIGTERM)
+    finally:
+        watch.kill()
+    assert code == 0 and summary["errors"] == 0

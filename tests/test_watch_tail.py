@@ -62,6 +62,42 @@ def test_flush_hands_on_the_partial_line(tmp_path: Path) -> None:
     assert texts(tailer.flush()) == ["half"]
 
 
+def test_a_partial_line_kept_for_a_restart_is_read_whole_after_it(tmp_path: Path) -> None:
+    # With --state the stop keeps the half-written line unread and saves the
+    # offset of its start: handed on, "DPT=2" of "DPT=22" was parsed as port 2
+    # and the rest ("2 WINDOW=...") rejected after the restart.
+    log = tmp_path / "a.log"
+    log.write_text("")
+    tailer = FileTailer([str(log)])
+    append(log, "done\nSRC=198.51.100.7 DPT=2")
+    assert texts(tailer.poll()) == ["done"]
+    assert texts(tailer.flush(keep_partial=True)) == []
+    (position,) = tailer.positions()
+    tailer.close()
+    assert (position["offset"], position["next_line"]) == (len("done\n"), 2)
+    append(log, "2 SYN\n")
+    again = FileTailer([str(log)], positions=[position])
+    chunks = again.poll()
+    again.close()
+    assert [c.lines.to_pylist() for c in chunks] == [
+        [{"log_line": 2, "line": "SRC=198.51.100.7 DPT=22 SYN"}]
+    ]
+
+
+def test_the_rest_of_a_cut_line_is_still_dropped_after_a_restart(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("")
+    tailer = FileTailer([str(log)], max_line_bytes=10)
+    append(log, "x" * 25)
+    assert texts(tailer.poll()) == ["x" * 10]
+    positions = tailer.positions()
+    tailer.close()
+    append(log, "yyy\nnext\n")
+    again = FileTailer([str(log)], positions=positions, max_line_bytes=10)
+    assert texts(again.poll()) == ["next"]
+    again.close()
+
+
 def test_rotation_finishes_the_old_file_then_reads_the_new_one(tmp_path: Path) -> None:
     log = tmp_path / "syslog"
     log.write_text("")

@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from reconwatch import strict_yaml
 from reconwatch.netaddr import (
     PRIVATE_NETWORKS,
     TRANSLATED_IPV6,
@@ -1211,7 +1212,10 @@ def load_config(path: Path | None) -> Config:
             f" at offset {exc.start})"
         ) from exc
     try:
-        data = yaml.safe_load(text) or {}
+        data = strict_yaml.load(text) or {}
+    except strict_yaml.DuplicateKeyError as exc:
+        # PyYAML would keep the second and drop the first in silence.
+        raise ConfigError(f"{path}:{strict_yaml.error_line(exc)}: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         position = getattr(exc, "position", None)  # ReaderError: a forbidden character

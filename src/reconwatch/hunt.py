@@ -155,6 +155,18 @@ def _lake_for(out_dir: Path | None, lake_dir: Path | str | None) -> Iterator[Lak
         yield Lake(Path(tmp))
 
 
+class OutputError(Exception):
+    """The output folder cannot be made; the message is one line naming it."""
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) or raise :class:`OutputError`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot create the folder: {exc.strerror or exc}") from None
+
+
 def hunt(
     paths: Iterable[str] | None,
     config: Config,
@@ -176,10 +188,7 @@ def hunt(
     if out_dir is None:
         return _hunt_into(paths, config, None, lake_dir, options, progress, store_url)
     out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LakeError(f"{out_dir}: cannot make the output folder: {exc}") from exc
+    make_folder(out_dir)
     with _out_lock(out_dir):
         return _hunt_into(paths, config, out_dir, lake_dir, options, progress, store_url)
 

@@ -78,6 +78,7 @@ def hunt(
     With --lake and no PATHS, hunt over what the lake already holds (e.g. after
     `ingest --engine spark` on a cluster).
     """
+    from reconwatch.hunt import OutputError
     from reconwatch.hunt import hunt as run_hunt
     from reconwatch.ingest.run import IngestOptions
     from reconwatch.report.console import print_cases, print_ingest
@@ -107,9 +108,10 @@ def hunt(
                 progress=progress,
                 store_url=store_url,
             )
+    except OutputError as exc:
+        fail(f"--out {exc}")
     except user_errors() as exc:
         fail(str(exc))
-        return
     except StoreError as exc:  # OUT/reconwatch.db, or a server gone since the check
         fail(str(exc))
         return
@@ -236,16 +238,28 @@ def demo(size: int, seed: int, out_dir: Path) -> None:
     with planted reconnaissance actors whose ground truth the summary checks.
     """
     from reconwatch.generate import ALL_FAMILIES, generate_sample
+    from reconwatch.hunt import OutputError, make_folder
     from reconwatch.hunt import hunt as run_hunt
     from reconwatch.report.console import print_cases, print_ingest
 
     console = make_console()
     sample_dir = out_dir / "sample"
-    truth = generate_sample(sample_dir, size=size, seed=seed, families=ALL_FAMILIES)
+    try:
+        make_folder(out_dir)
+        truth = generate_sample(sample_dir, size=size, seed=seed, families=ALL_FAMILIES)
+    except OutputError as exc:
+        fail(f"--out {exc}")
+    except OSError as exc:  # the disk full, a folder made read-only meanwhile
+        fail(f"--out {out_dir}: cannot write the sample: {exc.strerror or exc}")
     console.print(f"Generated sample logs in {sample_dir} (seed {seed}).", markup=False)
     config = config_from(sample_dir / "reconwatch.yaml")
     inputs = [str(sample_dir / d) for d in SAMPLE_DIRS]
-    result = run_hunt(inputs, config, out_dir=out_dir / "hunt")
+    try:
+        result = run_hunt(inputs, config, out_dir=out_dir / "hunt")
+    except OutputError as exc:
+        fail(f"--out {exc}")
+    except user_errors() as exc:
+        fail(str(exc))
     if result.run is not None:
         print_ingest(console, result.run)
     print_cases(console, result.cases)

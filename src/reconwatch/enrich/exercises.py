@@ -28,6 +28,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from reconwatch import strict_yaml
 from reconwatch.netaddr import IPAddress, IPNetwork, in_any, parse_ip, parse_networks
 
 Status = Literal["in_exercise", "outside_window", "outside_scope", "none"]
@@ -95,9 +96,11 @@ class Verdict:
 def load_exercises(path: Path) -> list[Exercise]:
     """Read and validate an exercises file; errors name the file and the key."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = strict_yaml.load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise ExerciseError(f"{path}: cannot read: {exc.strerror}") from exc
+    except strict_yaml.DuplicateKeyError as exc:  # e.g. two 'scope:' lists: the first lost
+        raise ExerciseError(f"{path}:{strict_yaml.error_line(exc)}: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

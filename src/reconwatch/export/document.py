@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -130,7 +131,7 @@ def _check_typed_parts(case: dict[str, Any], where: str) -> None:
             f"{', '.join(SEVERITIES)}"
         )
     score = case.get("score")
-    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+    if score is not None and not _is_number(score):
         raise CasesDocumentError(f"{where}: 'score' must be a number")
     detections = case.get("detections", [])
     if not isinstance(detections, list) or not all(isinstance(d, str) for d in detections):
@@ -142,10 +143,101 @@ def _check_typed_parts(case: dict[str, Any], where: str) -> None:
         raise CasesDocumentError(f"{where}: 'disposition' must be text")
 
 
+def _is_number(value: object) -> bool:
+    """A finite JSON number (not a bool; ``json`` reads ``NaN`` and ``Infinity`` too)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_text_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_integer_list(value: object) -> bool:
+    return isinstance(value, list) and all(_is_integer(v) for v in value)
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_object(value: object) -> bool:
+    return isinstance(value, dict)
+
+
+def _field(
+    parent: Mapping[str, Any],
+    key: str,
+    ok: Callable[[object], bool],
+    what: str,
+    where: str,
+    name: str = "",
+) -> Any:
+    """``parent[key]`` when absent, null or ``ok(value)``; else the one-line error
+    naming ``name`` (the field's path in the case, ``key`` by default)."""
+    value = parent.get(key)
+    if value is not None and not ok(value):
+        raise CasesDocumentError(f"{where}: {name or key!r} must be {what}")
+    return value
+
+
+def _check_exported_parts(case: dict[str, Any], where: str) -> None:
+    """Every other field an exporter reads, with the type it reads it as.
+
+    A hand-edited document with a number where a list belongs crashed every
+    exporter with a traceback, and a text where a list belongs was worse: it
+    was read letter by letter ("techniques": "T1595" exported attack patterns
+    T, 1, 5, 9 and 5). Absent or null is fine: exporters read those as empty.
+    """
+    _field(case, "techniques", _is_text_list, "a list of ATT&CK ids (text)", where)
+    _field(case, "reasons", _is_text_list, "a list of text", where)
+    _field(case, "targets", _is_text_list, "a list of text", where)
+    _field(case, "ports", _is_integer_list, "a list of integers", where)
+    _field(case, "campaign", _is_text, "text", where)
+    _field(case, "escalate", _is_bool, "true or false", where)
+    tier2 = _field(case, "tier2", _is_object, "an object", where)
+    if tier2:
+        _field(tier2, "recommended_actions", _is_text_list, "a list of text", where,
+               "tier2.recommended_actions")  # fmt: skip
+    for name, value in (case.get("criteria") or {}).items():
+        if value is not None and not isinstance(value, dict):
+            raise CasesDocumentError(f"{where}: 'criteria.{str(name)[:40]}' must be an object")
+    activity = case.get("activity") or {}
+    _field(activity, "datasets", _is_text_list, "a list of text", where, "activity.datasets")
+    for finding in case.get("findings") or []:
+        _field(finding, "event_count", _is_number, "a number", where, "findings[].event_count")
+    containment = case.get("containment") or {}
+    _field(containment, "block", _is_bool, "true or false", where,
+           "containment.block")  # fmt: skip
+    _field(containment, "entries", _is_text_list, "a list of text", where, "containment.entries")
+    _field(containment, "timeout_seconds", _is_integer, "an integer", where,
+           "containment.timeout_seconds")  # fmt: skip
+    _field(containment, "refused", _is_object, "an object", where, "containment.refused")
+    for source, entry in (case.get("enrichment") or {}).items():
+        if entry is not None and not isinstance(entry, dict):
+            raise CasesDocumentError(f"{where}: 'enrichment.{str(source)[:60]}' must be an object")
+        matches = (entry or {}).get("intel")
+        for match in matches if isinstance(matches, list) else []:  # as intel_matches reads it
+            if isinstance(match, dict):
+                _field(match, "confidence", _is_number, "a number", where,
+                       f"enrichment.{str(source)[:60]}.intel[].confidence")  # fmt: skip
+
+
 def _check_case(case: object, where: str) -> None:
     if not isinstance(case, dict):
         raise CasesDocumentError(f"{where} is not an object")
-    for key in ("id", "actor", "severity", "disposition", "first_seen", "last_seen"):
+    if not isinstance(case.get("id"), str):
+        raise CasesDocumentError(f"{where}: missing or non-text 'id'")
+    # From here on, errors name the case by its id too (what a person searches for).
+    where = f"{where} ({case['id'][:60]})"
+    for key in ("actor", "severity", "disposition", "first_seen", "last_seen"):
         if not isinstance(case.get(key), str):
             raise CasesDocumentError(f"{where}: missing or non-text {key!r}")
     sources = case.get("sources")
@@ -166,10 +258,11 @@ def _check_case(case: object, where: str) -> None:
     for finding in findings:
         evidence = finding.get("evidence", [])
         if not isinstance(evidence, list) or not all(isinstance(e, dict) for e in evidence):
-            raise CasesDocumentError(f"{where}: a finding's 'evidence' must be a list of objects")
+            raise CasesDocumentError(f"{where}: 'findings[].evidence' must be a list of objects")
     for key in ("activity", "enrichment", "criteria", "answers"):
         if case.get(key) is not None and not isinstance(case[key], dict):
             raise CasesDocumentError(f"{where}: {key!r} must be an object")
+    _check_exported_parts(case, where)
 
 
 def is_ip(value: str) -> bool:

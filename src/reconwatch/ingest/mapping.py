@@ -45,7 +45,7 @@ import pyarrow.csv as pacsv
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from reconwatch import schema
+from reconwatch import schema, strict_yaml
 from reconwatch.config import Config
 from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
 from reconwatch.ingest.linesql import json_path, json_values_sql, lit, run_batch
@@ -132,9 +132,11 @@ class Mapping(BaseModel):
 
 def load_mapping(path: Path) -> Mapping:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = strict_yaml.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise MappingError(f"{path}: cannot read mapping: {exc.strerror}") from exc
+    except strict_yaml.DuplicateKeyError as exc:  # two columns mapped: the first lost
+        raise MappingError(f"{path}:{strict_yaml.error_line(exc)}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise MappingError(f"{path}: not valid YAML") from exc
     try:

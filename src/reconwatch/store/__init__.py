@@ -63,6 +63,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION: Final = "0002"
 #: PostgreSQL advisory lock taken while a new store is created (any constant).
 STORE_LOCK: Final = 0x7265636F6E  # "recon"
+#: PostgreSQL advisory lock taken while a hunt records its cases (any other constant).
+RECORD_LOCK: Final = 0x7265636F72  # "recor"
 #: Alembic's version table as Alembic creates it (its name for the key too).
 ALEMBIC_VERSION: Final = Table(
     "alembic_version",
@@ -398,6 +400,7 @@ class CaseStore:
         now = now or dt.datetime.now(dt.UTC)
         ids: dict[str, str] = {}
         with self.session() as session, session.begin():
+            _lock_for_recording(session)
             for doc in documents:
                 ids[doc["id"]] = self._record_one(session, doc, run_id, gap_seconds, now)
         return ids
@@ -637,6 +640,25 @@ class CaseStore:
             case.actions.append(
                 Action(at=dt.datetime.now(dt.UTC), who=who, action=action, detail=detail)
             )  # fmt: skip
+
+
+def _lock_for_recording(session: Session) -> None:
+    """Hold the store's write lock for the rest of ``session``'s transaction.
+
+    Recording looks each actor's open case up, then inserts one when there is
+    none: two hunts recording at once would both find none and both insert
+    it, and all but one would fail on the case's key. Taken before the first
+    look-up, the lock makes concurrent recordings run one after the other,
+    each seeing what the one before it committed. PostgreSQL: an advisory
+    lock held until the transaction ends; SQLite: ``BEGIN IMMEDIATE`` (the
+    driver would begin only at the first write, after the look-ups).
+    """
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RECORD_LOCK})
 
 
 def _sightings(

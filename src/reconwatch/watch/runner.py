@@ -163,7 +163,9 @@ class Watcher:
         self._unsent: set[str] = set()
         #: The latest findings over the window (kept between detection runs).
         self.findings: pa.Table | None = None
-        self.store = CaseStore(options.store_url) if options.store_url else None
+        # Only read (the watchlist, case ids): a SQLite file that is not there is
+        # a typo, refused as `cases` refuses it, never a new empty store.
+        self.store = CaseStore(options.store_url, create=False) if options.store_url else None
         geo_config = config.enrich.geo
         has_geo = bool(
             geo_config.iptoasn
@@ -342,7 +344,8 @@ class Watcher:
         if self.tailer is not None:
             chunks: list[Chunk] = self.tailer.poll()
             if final:
-                chunks += self.tailer.flush()
+                # With --state the restart reads a partial last line whole.
+                chunks += self.tailer.flush(keep_partial=self.options.state_dir is not None)
             if len(self.inputs) > len(self.tailer.followed) + len(self.streams):
                 # Files the tailer forgot (rotated away and deleted) take their parsers along.
                 names = {str(p) for p in self.tailer.followed} | self.streams

@@ -16,12 +16,19 @@ latency. What each poll does, per followed path:
   new content); files present at start are read from their end unless
   ``from_start``. A rotated file that reappears under a new name
   (``access.log`` -> ``access.log.1``) is recognised by its inode and not
-  read twice. Compressed files (rotated ``.gz``) and hidden files are skipped.
+  read twice. Compressed files (rotated ``.gz``) and hidden files are skipped;
+  so are FIFOs, sockets and devices found in a directory (a FIFO would block
+  the open for ever), with one warning each;
+* a **named pipe** given by name is read as a stream: opened non-blocking
+  (no writer yet does not hold up the watch, nor its stop), read as data
+  arrives, and never taken as truncated, rotated or idle.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import stat as stat_module
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -34,6 +41,8 @@ import pyarrow.compute as pc
 
 from reconwatch.ingest.sources import BZIP2_MAGIC, GZIP_MAGIC, ZSTD_MAGIC
 
+#: Why a FIFO, a socket or a device found in a followed directory is not read.
+NOT_REGULAR: Final = "not a regular file: skipped"
 #: Inodes of finished (rotated) files remembered, so a renamed file is not re-read.
 FINISHED_MEMORY: Final = 4096
 #: How much of a followed file's beginning tells its content apart from what
@@ -44,6 +53,8 @@ HEAD_BYTES: Final = 1024
 IDLE_CLOSE_SECONDS: Final = 300.0
 
 Inode = tuple[int, int]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -81,11 +92,27 @@ class _Followed:
     #: the old offset between two polls (copytruncate, then a burst) is no
     #: shorter than what was read, but its beginning is new.
     head: bytes = b""
+    #: A named pipe (FIFO named on the command line): a stream, without
+    #: offsets to seek to, a size to compare or an idle close.
+    pipe: bool = False
     chunks: list[Chunk] = field(default_factory=list)
 
 
 def _inode(stat: os.stat_result) -> Inode:
     return (stat.st_dev, stat.st_ino)
+
+
+def _not_regular(mode: int) -> str | None:
+    """What a file of ``mode`` is when it is not a regular file (``a FIFO``...), else None."""
+    if stat_module.S_ISREG(mode):
+        return None
+    if stat_module.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat_module.S_ISSOCK(mode):
+        return "a socket"
+    if stat_module.S_ISCHR(mode) or stat_module.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 def _compressed(fh: BinaryIO) -> bool:
@@ -129,10 +156,10 @@ class FileTailer:
         self.read_bytes = read_bytes
         self.max_line_bytes = max_line_bytes
         self.followed: dict[Path, _Followed] = {}
-        #: inode -> (offset reached, next line number), for files finished after
-        #: a rotation (or followed by a previous run), so evidence keeps its
-        #: true line numbers when reading carries on.
-        self.finished: OrderedDict[Inode, tuple[int, int]] = OrderedDict()
+        #: inode -> (offset reached, next line number, inside a cut line), for
+        #: files finished after a rotation (or followed by a previous run), so
+        #: evidence keeps its true line numbers when reading carries on.
+        self.finished: OrderedDict[Inode, tuple[int, int, bool]] = OrderedDict()
         #: Why a file is not read (compressed...), by name, for the summary.
         self.skipped: dict[str, str] = {}
         #: Lines cut at ``max_line_bytes``.
@@ -144,7 +171,11 @@ class FileTailer:
         resumed = False
         for saved in positions or []:
             inode = (int(saved["dev"]), int(saved["ino"]))
-            self.finished[inode] = (int(saved["offset"]), int(saved.get("next_line", 1)))
+            self.finished[inode] = (
+                int(saved["offset"]),
+                int(saved.get("next_line", 1)),
+                bool(saved.get("skipping", False)),
+            )
             resumed = True
         # Files present now start at their end unless asked otherwise.
         for path in self._discover():
@@ -161,13 +192,51 @@ class FileTailer:
         found: list[Path] = []
         for root in self.roots:
             if root.is_dir():
-                for dirpath, dirs, files in os.walk(root):
-                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                    found.extend(Path(dirpath) / n for n in sorted(files) if not n.startswith("."))
+                self._walk(root, found)
             else:
                 # A named file is followed even before it exists (it may be created later).
                 found.append(root)
         return found
+
+    def _walk(self, folder: Path, found: list[Path]) -> None:
+        """The files under ``folder`` (hidden ones left out), in name order, as ``os.walk``.
+
+        FIFOs, sockets and devices are left out with one warning each: opening
+        a FIFO blocks until a writer comes, which would hold the watch (and
+        its stop) for ever. A link that leads nowhere is kept (it may come to).
+        """
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:
+            return
+        folders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                if entry.is_dir():
+                    if not entry.is_symlink():  # not followed, as os.walk does not
+                        folders.append(path)
+                    continue
+                kind = None if entry.is_file() else _not_regular(entry.stat().st_mode)
+            except OSError:
+                kind = None  # gone, or a dangling link: followed when it appears
+            if kind is None:
+                found.append(path)
+                if self.skipped.get(str(path), "").endswith(NOT_REGULAR):
+                    del self.skipped[str(path)]  # a file there now: a FIFO again is told again
+            else:
+                self._skip(path, f"{kind}, {NOT_REGULAR}")
+        for sub in folders:
+            self._walk(sub, found)
+
+    def _skip(self, path: Path, reason: str) -> None:
+        """Note why ``path`` is not read (in the summary), warning the first time."""
+        if self.skipped.get(str(path)) != reason:
+            self.skipped[str(path)] = reason
+            log.warning("%s: %s", path, reason)
 
     def poll(self) -> list[Chunk]:
         """Read what every followed file gained since the last poll."""
@@ -185,11 +254,18 @@ class FileTailer:
             del self.followed[path]  # vanished from its directory: forget it
         return chunks
 
-    def flush(self) -> list[Chunk]:
-        """Partial last lines as lines (at shutdown: nothing read is left behind)."""
+    def flush(self, keep_partial: bool = False) -> list[Chunk]:
+        """Partial last lines as lines (at shutdown: nothing read is left behind).
+
+        With ``keep_partial`` (a restart will carry on: ``positions``), a file's
+        partial last line is left unread instead, to be read whole after the
+        restart: handed on now, ``DPT=2`` of a line stopped mid-write would be
+        parsed as port 2, and its rest rejected after the restart. A named
+        pipe's is handed on either way (nothing can be read from it again).
+        """
         chunks = []
         for state in self.followed.values():
-            if state.pending:
+            if state.pending and (state.pipe or not keep_partial):
                 self._emit(state, state.pending)
                 state.pending = b""
             chunks.extend(state.chunks)
@@ -197,15 +273,21 @@ class FileTailer:
         return chunks
 
     def positions(self) -> list[dict[str, Any]]:
-        """Where each followed file stands, for a restart (after ``flush``)."""
+        """Where each followed file stands, for a restart (after ``flush``).
+
+        The offset is that of the first byte not handed on: a partial last line
+        still waiting (``flush(keep_partial=True)``) is read again, whole, after
+        the restart. Named pipes have no position.
+        """
         out = []
         for state in self.followed.values():
-            if state.inode is not None:
+            if state.inode is not None and not state.pipe:
                 dev, ino = state.inode
                 out.append(
                     {
                         "path": str(state.path), "dev": dev, "ino": ino,
-                        "offset": state.offset, "next_line": state.next_line,
+                        "offset": state.offset - len(state.pending),
+                        "next_line": state.next_line, "skipping": state.skipping,
                     }
                 )  # fmt: skip
         return out
@@ -242,7 +324,7 @@ class FileTailer:
         if state.fh is None and (state.ignored == _inode(stat) or not self._open(state, stat)):
             return False
         assert state.fh is not None
-        if stat.st_size < state.offset or self._head_changed(state):
+        if not state.pipe and (stat.st_size < state.offset or self._head_changed(state)):
             # Truncated in place (copytruncate): what is there now is new content.
             if state.pending:
                 self._emit(state, state.pending)
@@ -256,7 +338,7 @@ class FileTailer:
         now = time.monotonic()
         if self._read(state, limit=self.read_bytes):
             state.idle_since = now
-        elif now - state.idle_since >= self.idle_close_seconds:
+        elif not state.pipe and now - state.idle_since >= self.idle_close_seconds:
             state.fh.close()
             state.fh, state.parked = None, True
         return False
@@ -282,12 +364,8 @@ class FileTailer:
 
     def _reopen(self, state: _Followed) -> bool:
         """Open a parked file again where it was left (same inode, same partial line)."""
-        try:
-            fh = state.path.open("rb")
-        except OSError:
-            return False
-        if _inode(os.fstat(fh.fileno())) != state.inode:
-            fh.close()
+        fh = self._open_file(state.path, state.inode) if state.inode is not None else None
+        if fh is None:
             return False
         fh.seek(state.offset)
         state.fh, state.parked = fh, False
@@ -298,29 +376,63 @@ class FileTailer:
         inode = _inode(stat)
         if any(s.inode == inode for s in self.followed.values() if s is not state):
             return False  # another name of a file already followed (renamed, not yet finished)
-        try:
-            fh = state.path.open("rb")
-        except OSError:
+        named = state.path in self.roots
+        kind = _not_regular(stat.st_mode)
+        if kind is not None and not (named and kind == "a FIFO"):
+            # Found in a directory (or a socket, a device): never opened, as
+            # opening a FIFO waits for a writer.
+            state.ignored = inode
+            self._skip(state.path, f"{kind}, {NOT_REGULAR}")
             return False
-        if _compressed(fh):
+        fh = self._open_file(state.path, inode)
+        if fh is None:
+            return False
+        pipe = kind is not None
+        if not pipe and _compressed(fh):
             fh.close()
             state.ignored = inode
             self.skipped[str(state.path)] = "compressed file (rotated log): not followed"
             return False
-        state.fh, state.inode, state.pending = fh, inode, b""
-        state.fresh = True
+        state.fh, state.inode, state.pending, state.pipe = fh, inode, b"", pipe
+        state.fresh, state.skipping = True, False
         state.next_line = 1
-        if inode in self.finished:
+        if pipe:
+            state.offset = 0  # a stream: counts what was read, nothing to seek to
+        elif inode in self.finished:
             # A rotated file under its new name: carry on where it was left.
-            state.offset, state.next_line = self.finished.pop(inode)
+            state.offset, state.next_line, state.skipping = self.finished.pop(inode)
         elif state.start_at_zero:
             state.offset = 0
         else:
             # Joined midway: line numbers count from where reading began.
             state.offset = stat.st_size
         state.start_at_zero = True  # once followed, a replacement file is read whole
-        fh.seek(state.offset)
+        if not pipe:
+            fh.seek(state.offset)
         return True
+
+    @staticmethod
+    def _open_file(path: Path, inode: Inode) -> BinaryIO | None:
+        """``path`` opened for reading, never waiting: None if it cannot be, or is
+        no longer the file ``inode`` names (replaced since its ``stat``).
+
+        Non-blocking, so a FIFO without a writer (or one that replaced the file
+        between the ``stat`` and the open) does not hold the watch; a regular
+        file reads the same either way. Unbuffered: a pipe with no data yet
+        reads as nothing (None), not as an error.
+        """
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            if _inode(os.fstat(fd)) != inode:
+                os.close(fd)
+                return None
+            return os.fdopen(fd, "rb", buffering=0)
+        except OSError:
+            os.close(fd)
+            return None
 
     def _finish(self, state: _Followed) -> None:
         if state.pending:
@@ -328,12 +440,12 @@ class FileTailer:
             state.pending = b""
         if state.fh is not None:
             state.fh.close()
-        if state.inode is not None:
-            self.finished[state.inode] = (state.offset, state.next_line)
+        if state.inode is not None and not state.pipe:
+            self.finished[state.inode] = (state.offset, state.next_line, state.skipping)
             while len(self.finished) > FINISHED_MEMORY:
                 self.finished.popitem(last=False)
         state.fh, state.inode, state.offset, state.parked = None, None, 0, False
-        state.skipping, state.head = False, b""
+        state.skipping, state.head, state.pipe = False, b"", False
 
     def _read(self, state: _Followed, limit: int | None) -> int:
         """Read up to ``limit`` bytes (None: to the end); return how many were read."""
