@@ -436,3 +436,25 @@ def test_episode_counting() -> None:
     assert count_episodes(spans, 900) == 2
     assert count_episodes(spans, 0) == 3
     assert count_episodes([], 900) == 0
+
+
+def test_a_sqlite_recording_waits_for_a_long_one_before_it(tmp_path: Path) -> None:
+    """Another hunt's recording may hold the file for longer than the driver's
+    5 s default: the next one waits for it instead of failing as locked."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    store = CaseStore(url)
+    holder = sqlite3.connect(tmp_path / "cases.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # as a recording in another process does
+    release = threading.Timer(6.0, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        began = time.monotonic()
+        store.record([doc("2026-09-30T10:00:00Z", "2026-09-30T10:05:00Z")], "later", 900)
+        assert time.monotonic() - began >= 5.5
+        assert [c.id for c in store.list()] == ["RW-20260930-aaaaaaaa"]
+    finally:
+        release.join()
+        holder.close()
+        store.close()

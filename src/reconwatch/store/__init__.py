@@ -63,6 +63,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION: Final = "0002"
 #: PostgreSQL advisory lock taken while a new store is created (any constant).
 STORE_LOCK: Final = 0x7265636F6E  # "recon"
+#: How long a SQLite writer waits for another's transaction before giving up.
+SQLITE_BUSY_SECONDS: Final = 60.0
 #: PostgreSQL advisory lock taken while a hunt records its cases (any other constant).
 RECORD_LOCK: Final = 0x7265636F72  # "recor"
 #: Alembic's version table as Alembic creates it (its name for the key too).
@@ -252,7 +254,16 @@ class CaseStore:
         try:
             # pre_ping: a hunt holds the store open for its whole run; a pooled
             # connection a server or proxy dropped meanwhile is replaced, not used.
-            self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+            # SQLite: a writer waits up to SQLITE_BUSY_SECONDS for another's
+            # transaction (a concurrent hunt recording thousands of cases takes
+            # seconds; the driver's 5 s ended in "database is locked").
+            sqlite = make_url(url).get_backend_name() == "sqlite"
+            self.engine: Engine = create_engine(
+                url,
+                future=True,
+                pool_pre_ping=True,
+                connect_args={"timeout": SQLITE_BUSY_SECONDS} if sqlite else {},
+            )
         except _OPEN_ERRORS as exc:
             raise _open_error(url, exc) from exc
         try:
