@@ -137,10 +137,12 @@ def under_zones(name: ir.StringValue, zones: Sequence[str]) -> ir.BooleanValue:
 
 
 def _only(text: ir.StringValue, chars: str) -> ir.BooleanValue:
-    """True when ``text`` holds no character outside ``chars`` (no regex)."""
-    for char in chars:
-        text = text.replace(char, "")
-    return text == ""
+    """True when ``text`` holds no character outside ``chars`` (no regex).
+
+    ``translate`` deletes every character of ``chars`` in one call (SQL's
+    TRANSLATE on both engines): a chain of one ``replace`` per character
+    made the detections' Spark plans several times larger."""
+    return text.translate(chars, "") == ""
 
 
 def _count(text: ir.StringValue, char: str) -> ir.IntegerValue:
@@ -148,11 +150,11 @@ def _count(text: ir.StringValue, char: str) -> ir.IntegerValue:
 
 
 def _masked(text: ir.StringValue, classes: dict[str, str]) -> ir.StringValue:
-    """``text`` with each digit replaced by the letter of its class (``"012": "a"``...)."""
-    for digits, letter in classes.items():
-        for digit in digits:
-            text = text.replace(digit, letter)
-    return text
+    """``text`` with each digit replaced by the letter of its class (``"012": "a"``...),
+    in one ``translate``."""
+    digits = "".join(classes)
+    letters = "".join(letter * len(group) for group, letter in classes.items())
+    return text.translate(digits, letters)
 
 
 def _any_in(text: ir.StringValue, needles: Sequence[str]) -> ir.BooleanValue:
