@@ -41,7 +41,7 @@ from reconwatch.config import (
 )
 from reconwatch.detect.base import Detection
 from reconwatch.detect.portscan import SLOT, WINDOW_START, as_findings, best_windows, window_slots
-from reconwatch.detect.ranges import in_networks
+from reconwatch.detect.ranges import in_networks, without
 from reconwatch.netaddr import parse_networks
 from reconwatch.schema import TRANSFER_UNSAID
 
@@ -165,13 +165,6 @@ def request_count(events: ir.Table) -> ir.IntegerValue:
     return events.count() - asked - answers + ibis.ifelse(asked > 0, asked, answers)
 
 
-def _without(text: ir.StringValue, chars: str) -> ir.StringValue:
-    """``text`` with every one of ``chars`` removed (nested ``replace``: no regex)."""
-    for char in chars:
-        text = text.replace(char, "")
-    return text
-
-
 #: ``x.`` 32 times: the 32 nibble labels of a reversed IPv6 address and their dots.
 NIBBLE_CHARS: Final = 32 * 2
 
@@ -196,15 +189,15 @@ def reversed_address(name: ir.StringValue) -> ir.BooleanValue:
 
     octets = [label(i) for i in range(4)]
     short = [o.length().between(1, 3) & ((o.length() < 3) | (o <= "255")) for o in octets]
-    digits = _without(octets[0] + octets[1] + octets[2] + octets[3], "0123456789") == ""
+    digits = without(octets[0] + octets[1] + octets[2] + octets[3], "0123456789") == ""
     ipv4 = v4 & short[0] & short[1] & short[2] & short[3] & digits
     # 32 dots and 32 hex digits in the first 64 characters, a dot last, no empty
     # label: 32 labels of one nibble each.
     head = name.substr(0, NIBBLE_CHARS)
     ipv6 = (
         (count >= 33)
-        & (_without(head, ".").length() == NIBBLE_CHARS // 2)
-        & (_without(head, "0123456789abcdef.") == "")
+        & (without(head, ".").length() == NIBBLE_CHARS // 2)
+        & (without(head, "0123456789abcdef.") == "")
         & head.endswith(".")
         & ~head.startswith(".")
         & ~head.contains("..")

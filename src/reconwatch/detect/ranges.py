@@ -136,13 +136,18 @@ def under_zones(name: ir.StringValue, zones: Sequence[str]) -> ir.BooleanValue:
     return name.notnull() & any_of(tests)
 
 
-def _only(text: ir.StringValue, chars: str) -> ir.BooleanValue:
-    """True when ``text`` holds no character outside ``chars`` (no regex).
+def without(text: ir.StringValue, chars: str) -> ir.StringValue:
+    """``text`` with every one of ``chars`` removed (no regex).
 
-    ``translate`` deletes every character of ``chars`` in one call (SQL's
-    TRANSLATE on both engines): a chain of one ``replace`` per character
-    made the detections' Spark plans several times larger."""
-    return text.translate(chars, "") == ""
+    One SQL ``TRANSLATE`` on both engines: a chain of one ``replace`` per
+    character made the detections' Spark plans several times larger (the
+    internal detections' ran out of heap)."""
+    return text.translate(chars, "")
+
+
+def _only(text: ir.StringValue, chars: str) -> ir.BooleanValue:
+    """True when ``text`` holds no character outside ``chars``."""
+    return without(text, chars) == ""
 
 
 def _count(text: ir.StringValue, char: str) -> ir.IntegerValue:

@@ -38,6 +38,7 @@ from reconwatch.config import (
 from reconwatch.detect.base import Detection
 from reconwatch.detect.dns import IP_ADDRESSES, windowed_findings
 from reconwatch.detect.portscan import as_findings
+from reconwatch.detect.ranges import without
 
 WEB_WORDLIST_SCAN: Final = "web_wordlist_scan"
 WEB_SCANNER_USER_AGENT: Final = "web_scanner_user_agent"
@@ -251,12 +252,6 @@ def _count_of(text: ir.StringValue, char: str) -> ir.IntegerValue:
     return text.length() - text.replace(char, "").length()
 
 
-def _without(text: ir.StringValue, chars: str) -> ir.StringValue:
-    for char in chars:
-        text = text.replace(char, "")
-    return text
-
-
 def is_ip_literal(host: ir.StringValue) -> ir.BooleanValue:
     """True when a Host value is an IP address literal, with or without a port.
 
@@ -266,9 +261,9 @@ def is_ip_literal(host: ir.StringValue) -> ir.BooleanValue:
     write it unbracketed, only hex digits, dots and at least two colons.
     """
     lowered = host.lower()
-    ipv4 = (_without(lowered, "0123456789.:") == "") & (_count_of(lowered, ".") == 3)
+    ipv4 = (without(lowered, "0123456789.:") == "") & (_count_of(lowered, ".") == 3)
     ipv6 = lowered.startswith("[") | (
-        (_without(lowered, "0123456789abcdef.:") == "") & (_count_of(lowered, ":") >= 2)
+        (without(lowered, "0123456789abcdef.:") == "") & (_count_of(lowered, ":") >= 2)
     )
     return lowered.notnull() & (lowered != "") & (ipv4 | ipv6)
 
