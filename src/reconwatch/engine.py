@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Final
 
 import duckdb
 import ibis
@@ -173,6 +173,10 @@ class EngineError(Exception):
     """An engine that cannot start (Spark not installed, bad master URL...)."""
 
 
+#: Driver heap of a local Spark session (Spark's own default is 1g).
+LOCAL_DRIVER_MEMORY: Final = "3g"
+
+
 def spark_session(master: str, app: str = "reconwatch") -> Any:
     """A Spark session for reconwatch: UTC, no UI, modest shuffle width for small clusters."""
     try:
@@ -184,10 +188,14 @@ def spark_session(master: str, app: str = "reconwatch") -> Any:
     # Python tasks (Spark ingest) must run this interpreter, where reconwatch is
     # installed; PySpark's own default is whatever "python3" is on the PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(master).appName(app)
+    if master.startswith("local"):
+        # Local mode runs everything in the driver, whose default heap (1 GB)
+        # the detections' plans outgrew (CI: "Java heap space" planning the
+        # internal detections); a cluster sets its own.
+        builder = builder.config("spark.driver.memory", LOCAL_DRIVER_MEMORY)
     return (
-        SparkSession.builder.master(master)
-        .appName(app)
-        .config("spark.sql.session.timeZone", "UTC")
+        builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "8")
         .getOrCreate()
