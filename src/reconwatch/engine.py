@@ -121,48 +121,6 @@ def record_batches(expr: ir.Table, rows: int = 1 << 20) -> pa.RecordBatchReader:
     return reader
 
 
-class TableParts:
-    """A lake table on DuckDB read one run of its files at a time.
-
-    ``table`` is a view over the files of the current run (a DuckDB variable
-    holds their paths); ``each`` runs one expression over ``table`` for every
-    run in turn, compiled once (Ibis takes tens of milliseconds to compile
-    one, as long as DuckDB takes to run it over a few files).
-    """
-
-    def __init__(self, backend: Any, name: str, groups: list[list[str]]) -> None:
-        if name not in schema.TABLES:
-            raise ValueError(f"not a lake table: {name!r}")
-        self._backend = backend
-        self._groups = groups
-        self._variable = f"reconwatch_parts_{name}"
-        self._point(groups[0])
-        view = f"_parts_{name}"
-        # Identifiers from the schema's table names, never from data; DuckDB
-        # takes no parameter in a view's definition, hence the variable.
-        backend.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM"  # noqa: S608
-            f" read_parquet(getvariable('{self._variable}'), hive_partitioning = true)"
-        )
-        self.table: ir.Table = backend.table(view).select(*schema.TABLES[name].names)
-
-    def _point(self, files: list[str]) -> None:
-        self._backend.con.execute(f"SET VARIABLE {self._variable} = $files", {"files": files})
-
-    def __len__(self) -> int:
-        return len(self._groups)
-
-    def each(self, expr: ir.Table, rows: int = 1 << 20) -> Iterator[pa.RecordBatchReader]:
-        """``expr`` (an expression over ``table``) over each run of files in
-        turn, streamed in batches of up to ``rows``; read each stream before
-        asking for the next (the view then moves on to the next files)."""
-        self._backend._run_pre_execute_hooks(expr)  # its in-memory tables, if any
-        sql = self._backend.compile(expr)
-        for files in self._groups:
-            self._point(files)
-            yield self._backend.con.sql(sql).to_arrow_reader(rows)
-
-
 @ibis.udf.scalar.builtin(name="hash")  # type: ignore[untyped-decorator]
 def _duckdb_hash(value: str) -> dt.UInt64:
     """DuckDB's own 64-bit hash (Ibis's ``hash()`` casts it through BIT to a
@@ -272,20 +230,6 @@ class Engine:
                 deduplicated = self._temp_table(f"_without_copies_{name}", deduplicated)
             self._deduplicated[key] = deduplicated
         return self._deduplicated[key]
-
-    def parts(self, name: str, rows: int) -> TableParts | None:
-        """``table(name)`` to be read a run of its files at a time (``TableParts``),
-        runs of about ``rows`` rows (``Lake.file_groups``): for work that is
-        cheaper in pieces than whole, such as a grouping whose groups mostly lie
-        within a few files. None on Spark, on a remote lake, for a table with
-        no file, and when the table's events were read without another input's
-        copies of them (those are left out of the table, not of its files).
-        """
-        self.table(name)  # finds the copies
-        if self.kind != "duckdb" or self.lake.remote or self.copies.get(name):
-            return None
-        groups = self.lake.file_groups(name, rows)
-        return TableParts(self.con, name, groups) if groups else None
 
     def busy_events(
         self, table: ir.Table, least: int, share_limit: float = BUSY_SHARE_LIMIT

@@ -26,7 +26,6 @@ from reconwatch.cases import Case, actor_of, build_cases, finding_of
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS, busy_inputs, narrowed_events, run_detections
 from reconwatch.detect.slow import (
-    PART_ROWS,
     SLOW,
     commit_slow_state,
     findings_over_state,
@@ -274,12 +273,11 @@ def _hunt(
                     )
             if state_file is not None:
                 # Streamed from DuckDB to one Parquet file, once the busy tables
-                # are dropped: their memory is the grouping's.
+                # are dropped: a regrouping of the old rows needs their memory.
                 slow_state = write_state(
                     local.table("network"),
                     state_file,
                     slow_cfg,
-                    parts=local.parts("network", PART_ROWS),
                     now=options.now or dt.datetime.now(dt.UTC),
                 )
             tables = local.tables()

@@ -529,19 +529,6 @@ class Lake:
                 found.append(PartitionInfo(name, column, value, entry.path, len(files), rows, size))
         return sorted(found, key=lambda p: (p.table, p.day))
 
-    def file_groups(self, table: str, rows: int) -> list[list[str]]:
-        """``files(table)`` in runs of consecutive files of about ``rows`` rows
-        each (a run closes once it holds ``rows``; a file is never split)."""
-        groups: list[list[str]] = []
-        held = rows  # the first file opens a run
-        for path in self.files(table):
-            if held >= rows:
-                groups.append([])
-                held = 0
-            groups[-1].append(path)
-            held += self._rows(path)
-        return groups
-
     def _rows(self, path: str) -> int:
         try:
             with self.fs.open_input_file(path) as handle:

@@ -23,15 +23,16 @@ through the state equal the findings over the whole (tested). The plain
 prior state.
 
 The state's rows are *parts* of cells: rows with the same key are one cell
-(first and last time their min and max, events their sum). A run appends
-its batch's cells to the old state's kept rows instead of regrouping the
-two (regrouping millions of old cells cost more than the batch itself), and
-the hunt groups a batch's probes into cells a few lake files at a time
-(small groupings that need not spill) rather than in one grouping of every
-probe. A cell that spans runs or file groups is so a few rows. Whatever reads
-the state regroups it (``_merge``) or counts distinct pairs, which several
-rows of one cell do not change; and a source's rows are still at least its
-cells, so counting rows bounds its cells from above.
+(first and last time their min and max, events their sum). A run writes its
+batch's failed probes one row each (``_probe_rows``: a part of its cell,
+first and last time its own, one event) after the old state's kept rows,
+instead of grouping them into cells or regrouping the old rows: grouping
+cost more than writing (20M generated lines, 11M failed probes: 10.3M cells
+in 4.5 s, 11M rows in 2.7 s), since on internet noise nearly every probe is
+a cell of its own. Whatever reads the state regroups it (``_merge``) or
+counts distinct pairs, which several rows of one cell do not change; and a
+source's rows are still at least its cells, so counting rows bounds its
+cells from above.
 
 Wiring: ``findings_over_state`` replaces the ``slow_scan`` rows of the
 runner's findings with those over state + batch, and ``write_state`` writes
@@ -41,14 +42,14 @@ and saves it only after the whole hunt succeeded. When the hunt reads the
 whole lake (``--lake``) no state is needed: the lake already holds every
 batch. Re-running a hunt on the same batch counts its events twice in the
 state, but not its host:port pairs, which are what the threshold counts; it
-adds a copy of the batch's cells to the state's rows, which ``write_state``
-regroups once they pass twice the rows of their last regrouping. The state
+adds a copy of the batch's probes to the state's rows, which ``write_state``
+regroups into cells once they pass twice the rows of their last regrouping. The state
 keeps the newest ``state_windows`` (2) long windows; a batch older than that is counted
 without the days already forgotten. Changing ``window_seconds`` or
 ``fast_window_seconds`` invalidates the state: delete the file.
 
-The state holds a row per failed host:port pair per source and 5 minutes
-(per run or file group that saw it), so a fast scanner's pairs are in it
+The state holds a row per failed probe (a host:port pair's repeats within 5
+minutes become one row once the state is regrouped), so a fast scanner's pairs are in it
 too (a source is only known to be "not slow" once its day is over); it is
 pruned by age, not by source.
 """
@@ -56,7 +57,6 @@ pruned by age, not by source.
 from __future__ import annotations
 
 import datetime
-import itertools
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -76,7 +76,7 @@ from reconwatch.detect.darkspace import DARK_SPACE, dark_least_events, dark_spac
 from reconwatch.detect.portscan import FINDING_TYPES, as_findings, busy_sources, failed_probes
 from reconwatch.detect.prefix import PREFIX_SCAN, ipv6_prefix_scan
 from reconwatch.detect.volume import TRAFFIC_SPIKE, traffic_least_events, traffic_spike
-from reconwatch.engine import TableParts, record_batches
+from reconwatch.engine import record_batches
 from reconwatch.schema import TIMESTAMP, conform
 
 SLOW: Final = "slow_scan"
@@ -111,13 +111,6 @@ STATE_KEYS: Final = (
     "destination_ip",
     "destination_port",
 )
-
-#: Lake rows per piece whose failed probes ``write_state`` groups into cells
-#: at once (``Engine.parts``). On 20M generated lines (11M failed probes,
-#: 10.3M cells) one grouping of every probe spilled under the default 512 MB
-#: and took 5-7 s; pieces of 1M rows 3.5-3.9 s, with 0.2% more rows (cells
-#: split between pieces; 1.7% with pieces of 130k rows, which were no faster).
-PART_ROWS: Final = 1_000_000
 
 #: Parquet options of the state file: dictionaries for the destinations (a
 #: network's own addresses and ports), statistics for the times (what the next
@@ -174,6 +167,23 @@ def slow_cells(network: ir.Table, cfg: SlowScanConfig) -> ir.Table:
         fast_start=_window_start(fast_epoch, fast),
     )
     return _as_state(cells)
+
+
+def _probe_rows(network: ir.Table, cfg: SlowScanConfig) -> ir.Table:
+    """The failed probes in ``network`` as state rows, one each: a part of its
+    cell (``SLOW_STATE`` columns; first and last time its own, one event)."""
+    probes = failed_probes(network)
+    fast_epoch = (probes.timestamp.epoch_seconds() // cfg.fast_window_seconds).cast(
+        "int64"
+    ) * cfg.fast_window_seconds
+    rows = probes.mutate(
+        window_start=_window_start(fast_epoch, cfg.window_seconds),
+        fast_start=_window_start(fast_epoch, cfg.fast_window_seconds),
+        first_seen=probes.timestamp,
+        last_seen=probes.timestamp,
+        event_count=ibis.literal(1, "int64"),
+    )
+    return _as_state(rows)
 
 
 def _as_state(table: ir.Table) -> ir.Table:
@@ -351,11 +361,11 @@ def _state_rows(
     regroup: bool = False,
 ) -> list[ir.Table]:
     """The new state's rows: the old state's (``regroup``: regrouped into their
-    cells), then ``network``'s cells, in the windows from ``oldest`` on."""
+    cells), then ``network``'s failed probes, in the windows from ``oldest`` on."""
     rows = []
     if state is not None:
         rows.append(_merge(state.limit(0), state) if regroup else _as_state(state))
-    rows.append(slow_cells(network, cfg))
+    rows.append(_probe_rows(network, cfg))
     if oldest is None:  # no probe and no state row: every table is empty
         return rows
     return [table.filter(table.window_start.epoch_seconds() >= oldest) for table in rows]
@@ -408,7 +418,6 @@ def write_state(
     state_file: Path,
     cfg: SlowScanConfig,
     *,
-    parts: TableParts | None = None,
     now: datetime.datetime | None = None,
 ) -> Path:
     """The new state over the saved one and ``network``, written next to ``state_file``.
@@ -416,22 +425,20 @@ def write_state(
     Returns the partial file; the caller puts it in place with
     ``commit_slow_state`` once the hunt has succeeded, so a failed hunt
     leaves the old state in place (a failed write leaves no partial file
-    either). ``parts`` (``Engine.parts``): ``network``'s lake files, whose
-    probes are then grouped into cells a run of files at a time (see the
-    module docstring). ``now`` as for ``slow_scan_with_state``.
+    either). ``now`` as for ``slow_scan_with_state``.
 
     The old state's rows are copied as they are, unless they have grown past
-    twice the rows the state had when they were last regrouped (hunts run
-    again over the same log add a copy of its cells each time): then they
-    are regrouped into their cells first. The file's metadata keeps that
-    count (``COMPACTED_KEY``), so the state stays within a few times its
-    cells (hunts run again and again over one batch: at most 5 times),
-    and a run regroups it once per doubling.
+    twice the rows the state had when they were last regrouped (each run
+    adds its failed probes, hunts run again over the same log a copy of them):
+    then they are regrouped into their cells first. The file's metadata keeps
+    that count (``COMPACTED_KEY``), so the state stays within a few times
+    its cells plus the newest batch's probes, and a run regroups it once
+    per doubling.
 
-    The state holds a row per failed host:port pair per source and 5 minutes
-    (about half the lines of a firewall log full of internet noise), so it
-    never passes through Python whole: DuckDB streams it in batches of
-    ``STATE_BATCH_ROWS`` to one Parquet file.
+    The state holds a row per failed probe (about half the lines of a
+    firewall log full of internet noise), so it never passes through Python
+    whole: DuckDB streams it in batches of ``STATE_BATCH_ROWS`` to one
+    Parquet file.
     """
     state = _saved_state(network, state_file)
     partial = _partial(state_file)
@@ -439,26 +446,18 @@ def write_state(
     oldest = _oldest_kept(network, state, cfg, now)
     old_count, compacted = _state_counts(state_file)
     regroup = state is not None and old_count > 2 * compacted
-    table = network if parts is None else parts.table
-    rows = _state_rows(table, state, cfg, oldest, regroup=regroup)
-    # The old state's rows (if any), then the batch's cells; one stream at a
-    # time (a part's stream is made once the previous one has been read).
-    old_rows = (record_batches(t, STATE_BATCH_ROWS) for t in rows[:-1])
-    cells = (
-        parts.each(rows[-1], STATE_BATCH_ROWS)
-        if parts is not None
-        else (record_batches(t, STATE_BATCH_ROWS) for t in rows[-1:])
-    )
+    rows = _state_rows(network, state, cfg, oldest, regroup=regroup)
     try:
         # Each batch is written on a thread while DuckDB makes the next (4.7
-        # to 4.1 s on 20M generated lines); one batch in flight at most.
+        # to 4.1 s on 20M generated lines); one batch in flight at most. One
+        # stream at a time: the old state's rows (if any), then the batch's.
         with (
             pq.ParquetWriter(partial, SLOW_STATE, **STATE_WRITER) as writer,
             ThreadPoolExecutor(1, thread_name_prefix="state-write") as pool,
         ):
             written: Future[None] | None = None
             count = 0
-            for stream in itertools.chain(old_rows, cells):
+            for stream in (record_batches(t, STATE_BATCH_ROWS) for t in rows):
                 for batch in stream:
                     batch_table = conform(pa.Table.from_batches([batch]), SLOW_STATE)
                     if written is not None:

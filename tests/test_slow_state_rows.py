@@ -1,4 +1,4 @@
-"""The slow-scan state written a run of lake files at a time, and kept as parts of cells."""
+"""The slow-scan state: written a row per failed probe, kept as parts of cells."""
 
 from __future__ import annotations
 
@@ -25,9 +25,7 @@ from reconwatch.detect.slow import (
     write_state,
 )
 from reconwatch.engine import Engine, record_batches
-from reconwatch.ingest.run import ingest
 from reconwatch.lake import Lake
-from test_copies import OPTIONS, packet
 from test_detect_slow import MIDNIGHT, SCANNER, at, findings, mixed_day, slow_probes, table
 
 CFG = SlowScanConfig()
@@ -56,70 +54,6 @@ def in_batches(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any
     return [rows[n : n + size] for n in range(0, len(rows), size)]
 
 
-def test_file_groups_close_a_run_once_it_holds_the_rows_and_never_split_a_file(
-    tmp_path: Path,
-) -> None:
-    sizes = [3, 5, 2, 7, 1, 6]
-    rows = slow_probes(sum(sizes))
-    batches, start = [], 0
-    for size in sizes:
-        batches.append(rows[start : start + size])
-        start += size
-    lake = lake_of(tmp_path, batches)
-    groups = lake.file_groups("network", 6)
-    assert [f for group in groups for f in group] == lake.files("network")
-    counts = [[pq.read_metadata(f).num_rows for f in group] for group in groups]
-    assert counts == [[3, 5], [2, 7], [1, 6]]
-    assert lake.file_groups("network", 1) == [[f] for f in lake.files("network")]
-    assert lake.file_groups("network", 10**9) == [lake.files("network")]
-    assert Lake(tmp_path / "empty").file_groups("network", 6) == []
-
-
-def test_each_part_is_read_once_and_together_they_are_the_table(tmp_path: Path) -> None:
-    rows = mixed_day()
-    lake = lake_of(tmp_path, in_batches(rows, 40))
-    engine = Engine(lake)
-    try:
-        parts = engine.parts("network", 100)
-        assert parts is not None and len(parts) == len(lake.file_groups("network", 100)) > 1
-        t = parts.table
-        assert t.schema() == engine.table("network").schema()
-        per_part = [reader.read_all() for reader in parts.each(t.select("log_line", "source_ip"))]
-        sizes = [part.num_rows for part in per_part]
-        assert sizes == [
-            sum(pq.read_metadata(f).num_rows for f in group)
-            for group in lake.file_groups("network", 100)
-        ]
-        together = pa.concat_tables(per_part).sort_by("log_line")
-        whole = engine.table("network").select("log_line", "source_ip").to_pyarrow()
-        assert together.equals(whole.sort_by("log_line"))
-    finally:
-        engine.close()
-
-
-def test_no_parts_when_copies_were_left_out_of_the_table(tmp_path: Path) -> None:
-    kern, syslog = tmp_path / "kern.log", tmp_path / "syslog"
-    kern.write_text("\n".join(packet(s) for s in (10, 11)) + "\n")
-    syslog.write_text("\n".join(packet(s) for s in (9, 10, 11)) + "\n")
-    lake = Lake(tmp_path / "lake")
-    ingest([str(kern), str(syslog)], lake, Config(), OPTIONS)
-    engine = Engine(lake)
-    try:
-        assert engine.parts("network", 1) is None  # the files hold rows the table does not
-        assert engine.table("network").count().execute() == 3
-    finally:
-        engine.close()
-    # Without copies the same engine gives parts.
-    alone = Lake(tmp_path / "alone")
-    ingest([str(syslog)], alone, Config(), OPTIONS)
-    engine = Engine(alone)
-    try:
-        assert engine.parts("network", 1) is not None
-        assert Engine(Lake(tmp_path / "none")).parts("network", 1) is None  # no file at all
-    finally:
-        engine.close()
-
-
 def split_cell_day() -> list[dict[str, Any]]:
     """mixed_day plus one cell whose two probes fall in different files (batches of 40)."""
     rows = mixed_day()
@@ -127,48 +61,41 @@ def split_cell_day() -> list[dict[str, Any]]:
     return [{**twice, "seconds": MIDNIGHT + 1}, *rows, {**twice, "seconds": MIDNIGHT + 2}]
 
 
-@pytest.mark.parametrize("part_rows", [1, 45, 100, 10**9])
-def test_the_state_written_in_parts_is_the_cells_of_the_whole(
-    tmp_path: Path, part_rows: int
+def test_the_state_is_a_row_per_failed_probe_and_regrouped_the_cells_of_the_whole(
+    tmp_path: Path,
 ) -> None:
     rows = split_cell_day()
     lake = lake_of(tmp_path, in_batches(rows, 40))
     engine = Engine(lake)
     try:
         network = engine.table("network")
-        partial = write_state(
-            network,
-            tmp_path / "state.parquet",
-            CFG,
-            parts=engine.parts("network", part_rows),
-        )
-        written = pq.read_table(partial)
+        written = pq.read_table(write_state(network, tmp_path / "state.parquet", CFG))
         _, whole = slow_scan_with_state(table(rows), None, CFG)
-        expected = whole.to_pyarrow().sort_by([(key, "ascending") for key in STATE_KEYS])
+        expected = cells(whole.to_pyarrow())  # the same probes, grouped into cells
         assert cells(written).equals(expected)
-        # The cell whose probes lie in the first and the last file is two rows
-        # unless one part holds both files.
+        # The cell of two probes (in the first and the last file) is two rows.
         split = pc.equal(written["source_ip"], "192.0.2.99")
-        one_part = len(lake.file_groups("network", part_rows)) == 1
-        assert pc.sum(split).as_py() == (1 if one_part else 2)
-        assert written.num_rows == expected.num_rows + (0 if one_part else 1)
-        # Written whole (no parts) it is the same state.
-        whole_written = pq.read_table(write_state(network, tmp_path / "w.parquet", CFG))
-        assert cells(whole_written).equals(expected)
+        assert pc.sum(split).as_py() == 2
+        assert written.num_rows == expected.num_rows + 1
+        probes = network.filter(
+            (network.connection_outcome == "failed") & network.destination_port.notnull()
+        )
+        assert written.num_rows == probes.count().to_pyarrow().as_py()
+        # Each row is one event, its first and last time its own.
+        assert set(written["event_count"].to_pylist()) == {1}
+        assert written["first_seen"].equals(written["last_seen"])
     finally:
         engine.close()
 
 
-def test_findings_over_a_state_written_in_parts_are_those_of_the_whole(tmp_path: Path) -> None:
+def test_findings_over_a_written_state_are_those_of_the_whole(tmp_path: Path) -> None:
     rows = sorted(split_cell_day(), key=lambda r: r["seconds"])
     half = len(rows) // 2
     state_file = tmp_path / "state" / "slow_scan.parquet"
     first = Engine(lake_of(tmp_path / "first", in_batches(rows[:half], 30)))
     try:
         network = first.table("network")
-        commit_slow_state(
-            write_state(network, state_file, CFG, parts=first.parts("network", 50)), state_file
-        )
+        commit_slow_state(write_state(network, state_file, CFG), state_file)
     finally:
         first.close()
     second = Engine(lake_of(tmp_path / "second", in_batches(rows[half:], 30)))
@@ -212,25 +139,18 @@ def test_record_batches_streams_an_expression_over_an_in_memory_table() -> None:
     assert pa.Table.from_batches(batches).column("n").to_pylist() == [0, 2, 4, 6, 8]
 
 
-def test_write_state_keeps_the_saved_rows_then_appends_the_new_cells(tmp_path: Path) -> None:
+def test_write_state_keeps_the_saved_rows_then_appends_the_new_probes(tmp_path: Path) -> None:
     state_file = tmp_path / "state" / "slow_scan.parquet"
     morning = Engine(lake_of(tmp_path / "morning", in_batches(slow_probes(30), 10)))
     try:
-        commit_slow_state(
-            write_state(
-                morning.table("network"), state_file, CFG, parts=morning.parts("network", 10)
-            ),
-            state_file,
-        )
+        commit_slow_state(write_state(morning.table("network"), state_file, CFG), state_file)
     finally:
         morning.close()
     saved = pq.read_table(state_file)
     assert saved.num_rows == 30
     evening = Engine(lake_of(tmp_path / "evening", in_batches(slow_probes(20, start=0), 10)))
     try:
-        partial = write_state(
-            evening.table("network"), state_file, CFG, parts=evening.parts("network", 10)
-        )
+        partial = write_state(evening.table("network"), state_file, CFG)
     finally:
         evening.close()
     written = pq.read_table(partial)
@@ -240,7 +160,7 @@ def test_write_state_keeps_the_saved_rows_then_appends_the_new_cells(tmp_path: P
 
 
 def test_hunts_run_again_over_the_same_log_keep_the_state_within_bounds(tmp_path: Path) -> None:
-    """Each run over the same lines adds a copy of their cells; once the rows
+    """Each run over the same lines adds a copy of their probes; once the rows
     pass twice those of the last regrouping, the old rows are regrouped."""
     from reconwatch.detect.slow import COMPACTED_KEY
 
@@ -250,7 +170,7 @@ def test_hunts_run_again_over_the_same_log_keep_the_state_within_bounds(tmp_path
     try:
         network = engine.table("network")
         for _ in range(8):
-            partial = write_state(network, state_file, CFG, parts=engine.parts("network", 45))
+            partial = write_state(network, state_file, CFG)
             commit_slow_state(partial, state_file)
             meta = pq.read_metadata(state_file)
             counts.append(meta.num_rows)
@@ -260,44 +180,57 @@ def test_hunts_run_again_over_the_same_log_keep_the_state_within_bounds(tmp_path
     first = counts[0]
     assert compacted[0] == first
     # Appended twice more, regrouped on the fourth run (3x > 2x), and so on.
-    assert counts[:4] == [first, 2 * first, 3 * first, counts[3]]
-    assert counts[3] < 3 * first
+    # Regrouped, the old rows are the cells (one cell is two probes), then
+    # the run's probes follow.
+    assert counts[:4] == [first, 2 * first, 3 * first, 2 * first - 1]
     assert max(counts) <= 5 * first
     assert compacted[3] == counts[3]
     # Whatever the rows, they are the cells of the day with eight times its events.
     _, once = slow_scan_with_state(table(split_cell_day()), None, CFG)
-    expected = once.to_pyarrow().sort_by([(key, "ascending") for key in STATE_KEYS])
+    expected = cells(once.to_pyarrow())
     merged = cells(pq.read_table(state_file))
     assert merged.drop_columns(["event_count"]).equals(expected.drop_columns(["event_count"]))
     assert merged["event_count"].to_pylist() == [8 * n for n in expected["event_count"].to_pylist()]
 
 
-def test_a_failed_state_write_leaves_no_partial_file(tmp_path: Path) -> None:
+def test_a_failed_state_write_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reconwatch.detect.slow as slow_module
+
     state_file = tmp_path / "state" / "slow_scan.parquet"
+    partial = state_file.with_name(state_file.name + ".partial")
+    opened = []
+    writer = slow_module.pq.ParquetWriter
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        opened.append(partial.exists())
+        made = writer(*args, **kwargs)
+        opened.append(partial.exists())
+        return made
+
+    monkeypatch.setattr(slow_module.pq, "ParquetWriter", watched)
     engine = Engine(lake_of(tmp_path, in_batches(slow_probes(30), 10)))
     try:
-        parts = engine.parts("network", 10)
-        assert parts is not None
-        broken = parts.table.mutate(timestamp=parts.table.log_file.cast("timestamp"))
-        parts.table = broken  # every piece's query fails in DuckDB
+        network = engine.table("network")
+        # Only the rows' stream reads source_ip: it fails once the file is open.
+        broken = network.mutate(source_ip=network.log_file.cast("int32").cast("string"))
         with pytest.raises(duckdb.Error):
-            write_state(engine.table("network"), state_file, CFG, parts=parts)
+            write_state(broken, state_file, CFG)
     finally:
         engine.close()
-    assert not state_file.with_name(state_file.name + ".partial").exists()
+    assert opened == [False, True]  # the partial file was there when the stream failed
+    assert not partial.exists()
     assert not state_file.exists()
 
 
-def test_a_hunt_reading_the_lake_in_pieces_carries_the_state(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_hunt_over_several_inputs_carries_the_state(tmp_path: Path) -> None:
     import reconwatch.hunt as hunt_module
     from test_hunt_slow_state import NOW, SOURCE, slow_lines
 
-    monkeypatch.setattr(hunt_module, "PART_ROWS", 1)  # one lake file per piece
     out = tmp_path / "out"
     mornings = []
-    for n in range(3):  # three inputs: three lake files, three pieces
+    for n in range(3):  # three inputs: three lake files
         path = tmp_path / f"morning-{n}.log"
         path.write_text(slow_lines(20 * n, 20))
         mornings.append(str(path))
@@ -309,20 +242,3 @@ def test_a_hunt_reading_the_lake_in_pieces_carries_the_state(
     second = hunt_module.hunt([str(evening)], Config(), out_dir=out, options=NOW)
     (finding,) = [f for c in second.cases for f in c.findings if f.detection == "slow_scan"]
     assert finding.score == 120
-
-
-def test_each_part_may_join_an_in_memory_table(tmp_path: Path) -> None:
-    lake = lake_of(tmp_path, in_batches(mixed_day(), 40))
-    engine = Engine(lake)
-    try:
-        parts = engine.parts("network", 50)
-        assert parts is not None
-        wanted = ibis.memtable(pa.table({"s": [SCANNER]}))
-        t = parts.table
-        picked = t.semi_join(wanted, t.source_ip == wanted.s)
-        expr = picked.aggregate(n=picked.count())
-        got = sum(reader.read_all()["n"][0].as_py() for reader in parts.each(expr))
-        whole = engine.table("network")
-        assert got == whole.filter(whole.source_ip == SCANNER).count().to_pyarrow().as_py() > 0
-    finally:
-        engine.close()
