@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import shutil
 import tempfile
@@ -34,6 +33,7 @@ from reconwatch.detect.slow import (
 )
 from reconwatch.engine import Engine, of_sources
 from reconwatch.enrich import Enrichment
+from reconwatch.files import LockBusy, exclusive, write_text_atomic
 from reconwatch.ingest.run import IngestOptions, Progress, ingest
 from reconwatch.lake import (
     INGEST_LOCK,
@@ -97,22 +97,17 @@ def _out_lock(out_dir: Path) -> Iterator[None]:
     other's events) and overwrite each other's cases and rules: the second
     is refused rather than made to wait.
     """
-    try:
-        handle = (out_dir / OUT_LOCK).open("a")
-    except OSError as exc:
-        raise LakeError(f"{out_dir}: cannot write the output folder: {exc}") from exc
-    with handle:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held.enter_context(exclusive(out_dir / OUT_LOCK, wait=None))
+        except OSError as exc:
+            raise LakeError(f"{out_dir}: cannot write the output folder: {exc}") from exc
+        except LockBusy:
             raise LakeError(
                 f"{out_dir}: another hunt is writing into this folder; "
                 "wait for it to finish or give another --out"
             ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
 
 
 def _fresh(root: Path) -> None:
@@ -449,14 +444,14 @@ def _keep_decisions(cases: list[Case]) -> None:
 def _write_outputs(result: HuntResult, out_dir: Path, config: Config) -> dict[str, Path]:
     document = result.document()
     cases_path = out_dir / CASES_FILE
-    cases_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(cases_path, json.dumps(document, indent=2) + "\n")
     html_path = out_dir / HTML_FILE
     exposure = result.exposure.to_dict() if result.exposure is not None else None
-    html_path.write_text(render_html(document, exposure, result.plan), encoding="utf-8")
+    write_text_atomic(html_path, render_html(document, exposure, result.plan))
     report_path = out_dir / REPORT_FILE
-    report_path.write_text(
+    write_text_atomic(
+        report_path,
         render_report(result.cases, result.run, len(result.plan.entries), len(result.plan.refused)),
-        encoding="utf-8",
     )
     rules = write_rules(result.plan, out_dir, config)
     outputs = {

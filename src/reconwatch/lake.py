@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import re
@@ -57,6 +56,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from reconwatch import schema
+from reconwatch.files import exclusive
 
 PARTITION = {
     "network": "event_date",
@@ -482,21 +482,17 @@ class Lake:
         if self.local is None:
             yield
             return
-        try:
-            self.local.mkdir(parents=True, exist_ok=True)
-            handle = (self.local / INGEST_LOCK).open("a")
-        except OSError as exc:
-            raise LakeError(f"{self.location}: cannot write the lake: {exc}") from exc
-        with handle:
+
+        def waiting() -> None:
+            log.warning("%s: another ingest into this lake is running; waiting", self.location)
+
+        with contextlib.ExitStack() as held:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.warning("%s: another ingest into this lake is running; waiting", self.location)
-                fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                self.local.mkdir(parents=True, exist_ok=True)
+                held.enter_context(exclusive(self.local / INGEST_LOCK, wait=waiting))
+            except OSError as exc:
+                raise LakeError(f"{self.location}: cannot write the lake: {exc}") from exc
+            yield
 
     def save_run(self, run: RunStats) -> str:
         return self._write_json(RUNS, f"{run.run_id}.json", run.to_json())

@@ -23,7 +23,6 @@ import datetime as dt
 import functools
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import uuid
@@ -46,6 +45,7 @@ from reconwatch.enrich.intel import (
     to_indicators,
     untyped_import,
 )
+from reconwatch.files import write_atomic
 
 #: A download larger than this is refused: no legitimate IP feed comes near it,
 #: and an unbounded read would let a hostile server fill the disk.
@@ -149,14 +149,14 @@ def _fetch(
         if exc.code == 304:
             return False
         raise
-    atomic_write(directory / name, body)
+    write_atomic(directory / name, body, private=True)
     meta[name] = {
         "url": url,
         "etag": etag,
         "last_modified": modified,
         "fetched": dt.datetime.now(dt.UTC).isoformat(),
     }
-    atomic_write(directory / META_FILE, json.dumps(meta, indent=2).encode())
+    write_atomic(directory / META_FILE, json.dumps(meta, indent=2).encode(), private=True)
     return True
 
 
@@ -196,14 +196,14 @@ def _update_taxii(feed: FeedConfig, target: Path, timeout: float) -> FeedUpdate:
     for envelope in as_pages(collection.get_objects, per_request=1000):
         objects.extend(envelope.get("objects", []))
     bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}
-    atomic_write(target / CACHE_FILES["taxii"], json.dumps(bundle).encode())
+    write_atomic(target / CACHE_FILES["taxii"], json.dumps(bundle).encode(), private=True)
     meta = _read_meta(target)
     meta[CACHE_FILES["taxii"]] = {
         "url": feed.url,
         "objects": len(objects),
         "fetched": dt.datetime.now(dt.UTC).isoformat(),
     }
-    atomic_write(target / META_FILE, json.dumps(meta, indent=2).encode())
+    write_atomic(target / META_FILE, json.dumps(meta, indent=2).encode(), private=True)
     return FeedUpdate(feed.name, "updated", files=1)
 
 
@@ -229,20 +229,6 @@ def _read_meta(directory: Path) -> dict[str, dict[str, Any]]:
     except (OSError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` so readers see the old file or the whole new one, never a part."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- loading

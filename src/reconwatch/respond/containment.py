@@ -13,6 +13,7 @@ from pathlib import Path
 
 from reconwatch.cases import Case
 from reconwatch.config import Config
+from reconwatch.files import write_text_atomic
 from reconwatch.respond.blocklist import BlockPlan, BlockRequest, build_blocklist
 from reconwatch.respond.ipset import render_ipset_script
 from reconwatch.respond.nftables import render_nftables
@@ -98,9 +99,9 @@ def plan_blocks(
 
 def write_rules(plan: BlockPlan, out_dir: Path, config: Config) -> ContainmentFiles:
     nft = out_dir / NFT_FILE
-    nft.write_text(render_nftables(plan, config.respond.nft_table), encoding="utf-8")
+    write_text_atomic(nft, render_nftables(plan, config.respond.nft_table))
     ipset = out_dir / IPSET_FILE
-    ipset.write_text(render_ipset_script(plan, config.respond.ipset_name), encoding="utf-8")
+    write_text_atomic(ipset, render_ipset_script(plan, config.respond.ipset_name))
     r = config.respond
     vendors = write_vendor_files(
         plan,

@@ -33,6 +33,7 @@ from typing import Any, Final
 
 import ibis.expr.types as ir
 
+from reconwatch.files import write_text_atomic
 from reconwatch.netaddr import parse_ip
 from reconwatch.report.text import markdown
 
@@ -483,7 +484,7 @@ EXPOSURE_JSON: Final = "exposure.json"
 def write_exposure_files(report: ExposureReport, out_dir: Path) -> dict[str, Path]:
     """``exposure.md`` (for people) and ``exposure.json`` (for scripts)."""
     markdown_path = out_dir / EXPOSURE_MD
-    markdown_path.write_text(render_markdown(report), encoding="utf-8")
+    write_text_atomic(markdown_path, render_markdown(report))
     json_path = out_dir / EXPOSURE_JSON
-    json_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(json_path, json.dumps(report.to_dict(), indent=2) + "\n")
     return {"exposure": markdown_path, "exposure_json": json_path}

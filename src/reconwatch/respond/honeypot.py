@@ -37,6 +37,7 @@ import ibis
 import ibis.expr.types as ir
 
 from reconwatch.engine import cached
+from reconwatch.files import write_text_atomic
 from reconwatch.netaddr import IPNetwork, parse_ip
 
 #: OpenCanary modules by (port, transport): the module's config prefix.
@@ -368,10 +369,10 @@ def write_honeypot_files(
         render_opencanary(suggestions.placements[0], node_id) if suggestions.placements else None
     )
     path = out_dir / HONEYPOTS_FILE
-    path.write_text(json.dumps(suggestions.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(suggestions.to_dict(), indent=2) + "\n")
     written["honeypots"] = path
     if config is not None:
         canary = out_dir / OPENCANARY_FILE
-        canary.write_text(config, encoding="utf-8")
+        write_text_atomic(canary, config)
         written["opencanary"] = canary
     return written

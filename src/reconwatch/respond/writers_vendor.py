@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
+from reconwatch.files import write_text_atomic
 from reconwatch.respond.blocklist import (
     SEVERITY_RANK,
     BlockEntry,
@@ -556,6 +557,6 @@ def write_vendor_files(
     written: dict[str, Path] = {}
     for name, text in texts.items():
         path = out_dir / VENDOR_FILES[name]
-        path.write_text(text, encoding="utf-8")
+        write_text_atomic(path, text)
         written[name] = path
     return written
