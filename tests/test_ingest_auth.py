@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections import Counter
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest_helpers import NOW, make, parse, rejects, rows, utc
 from reconwatch.config import Config, SyslogConfig
-from reconwatch.ingest import auth_openvpn, auth_sshd, auth_windows
+from reconwatch.ingest import auth_openvpn, auth_sshd, auth_windows, base
 from reconwatch.ingest.auth_openvpn import OpenVpnParser
 from reconwatch.ingest.auth_sshd import SshdParser
 from reconwatch.ingest.auth_windows import WindowsJsonParser
@@ -645,3 +647,116 @@ def test_get_winevent_mutated_export_never_crashes(cut: int, junk: bytes, at: in
     assert stats.lines == stats.parsed + stats.rejected + stats.skipped
     if stats.error is not None:
         assert str(path) in stats.error and "\n" not in stats.error
+
+
+# -- rsyslog's "message repeated N times" ----------------------------------------------------
+
+REPEATED_LOG = [
+    "Dec  6 10:00:00 host sshd[123]: Failed password for root from 203.0.113.5 port 22 ssh2",
+    "Dec  6 10:00:02 host sshd[123]: message repeated 3 times: [ Failed password for root from "
+    "203.0.113.5 port 22 ssh2]",
+    "Dec  6 10:00:03 host sshd[124]: message repeated 2 times: [ Server listening on 0.0.0.0 "
+    "port 22.]",
+    "Dec  6 10:00:04 host sshd[125]: message repeated 99999999 times: [ Failed password for "
+    "invalid user a from 203.0.113.6 port 23 ssh2]",
+    "Dec  6 10:00:05 host sshd[126]: message repeated 2 times: [ Failed password for root from "
+    "203.0.113.7 port 24 ssh2",  # no closing bracket: not rsyslog's line
+    "Dec  6 10:00:06 host sshd[127]: message repeated 2 times:[Failed password for root from "
+    "203.0.113.8 port 25 ssh2]",  # nor this
+]
+
+
+def test_sshd_repeated_messages_are_read_inside_and_marked_with_their_count() -> None:
+    parsed = parse(make(SshdParser), REPEATED_LOG)
+    table = parsed.rows
+    assert table.column("log_line").to_pylist() == [1, 2, 4]
+    assert table.column(base.REPEAT).to_pylist() == [None, 3, 99999999]
+    out = rows(table, "auth")
+    assert [(r["source_ip"], r["user_name"], r["event_action"]) for r in out] == [
+        ("203.0.113.5", "root", "login"),
+        ("203.0.113.5", "root", "login"),
+        ("203.0.113.6", "a", "login"),
+    ]
+    assert rejects(parsed) == [(3, auth_sshd.NO_CLIENT), (5, auth_sshd.NO_CLIENT),
+                               (6, auth_sshd.NO_CLIENT)]  # fmt: skip
+
+
+def test_repeated_rows_are_written_once_per_event_and_counted(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("\n".join(REPEATED_LOG) + "\n")
+    lake = Lake(tmp_path / "lake")
+    run = ingest([str(log)], lake, Config(), IngestOptions(now=NOW))
+    (stats,) = run.files
+    # Lines are accounted once each; the events beyond them are counted apart.
+    assert (stats.lines, stats.parsed, stats.rejected, stats.skipped) == (6, 3, 3, 0)
+    assert stats.repeated == 2 + (base.MAX_REPEAT - 1)
+    assert stats.repeats_cut == 99999999 - base.MAX_REPEAT
+    assert run.to_json()["totals"]["repeated"] == stats.repeated
+    table = pq.read_table(lake.files("auth"))
+    per_line = Counter(table.column("log_line").to_pylist())
+    assert per_line == {1: 1, 2: 3, 4: base.MAX_REPEAT}
+    assert "event_repeat" not in table.column_names
+
+
+def test_repeat_counts_are_clamped_and_null_is_one() -> None:
+    import pyarrow as pa
+
+    rows_in = pa.table({"log_line": [1, 2, 3, 4], base.REPEAT: [None, 0, 2, -5]})
+    repeats = base.repeat_counts(rows_in)
+    assert repeats.counts is not None and repeats.counts.tolist() == [1, 1, 2, 1]
+    assert (repeats.extra, repeats.cut) == (1, 0)
+    out = base.repeated_rows(rows_in)
+    assert out.column_names == ["log_line"]
+    assert out.column("log_line").to_pylist() == [1, 2, 3, 3, 4]
+    plain = pa.table({"log_line": [1]})
+    assert base.repeated_rows(plain).equals(plain) and base.repeat_counts(plain).extra == 0
+
+
+def test_a_batch_of_forged_repeat_counts_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Log text says how many events a line stands for: capped per line and per
+    batch (in line order), and what the caps leave out is counted."""
+    import pyarrow as pa
+
+    monkeypatch.setattr(base, "MAX_BATCH_REPEAT", 1500)
+    rows_in = pa.table({"log_line": [1, 2, 3, 4], base.REPEAT: [10**9, 5, 10**6, 3]})
+    repeats = base.repeat_counts(rows_in)
+    # Line 1: 1,000 (the line cap, 999 extra); line 2: 5; line 3: what is
+    # left of the batch's 1,500 extra rows (497 of its 999); line 4: none.
+    assert repeats.counts is not None
+    assert repeats.counts.tolist() == [1000, 5, 498, 1]
+    assert repeats.extra == 1500
+    assert repeats.cut == (10**9 - 1 + 4 + 10**6 - 1 + 2) - 1500
+    assert base.repeated_rows(rows_in).num_rows == 4 + 1500
+
+
+@pytest.mark.parametrize("kernel_lines", [1, 30])  # read by the multiplexer / handed to it
+def test_repeated_sshd_lines_in_a_mixed_syslog_file(tmp_path: Path, kernel_lines: int) -> None:
+    kernel = (
+        "Dec  6 10:00:00 fw kernel: [12.3] DROP IN=eth0 OUT= MAC= SRC=198.51.100.9 "
+        "DST=203.0.113.10 LEN=44 TOS=0x00 PREC=0x00 TTL=49 ID=1 PROTO=TCP SPT=4000 DPT=22 "
+        "WINDOW=1024 RES=0x00 SYN URGP=0"
+    )
+    log = tmp_path / "syslog"
+    log.write_text("\n".join([*[kernel] * kernel_lines, *REPEATED_LOG[:2]]) + "\n")
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(log)], lake, Config(), IngestOptions(now=NOW)).files
+    assert stats.format == ("syslog" if kernel_lines == 1 else "netfilter")
+    assert (stats.lines, stats.parsed, stats.repeated) == (kernel_lines + 2, kernel_lines + 2, 2)
+    auth = pq.read_table(lake.files("auth"))
+    assert sorted(Counter(auth.column("log_line").to_pylist()).values()) == [1, 3]
+    assert pq.read_table(lake.files("network")).num_rows == kernel_lines
+
+
+def test_the_reports_say_how_many_events_repeated_lines_added(tmp_path: Path) -> None:
+    from reconwatch.hunt import hunt
+
+    log = tmp_path / "auth.log"
+    log.write_text("\n".join(REPEATED_LOG[:2]) + "\n")
+    out = tmp_path / "out"
+    result = hunt([str(log)], Config(), out_dir=out, options=IngestOptions(now=NOW))
+    assert result.run is not None and result.run.totals.repeated == 2
+    said = "2 more events in repeated-message lines"
+    assert said in (out / "report.md").read_text()
+    assert said in (out / "report.html").read_text()
+    document = json.loads((out / "cases.json").read_text())
+    assert document["ingest"]["files"][0]["repeated"] == 2

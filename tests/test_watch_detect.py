@@ -858,3 +858,20 @@ def test_the_window_spills_into_its_own_folder_whatever_the_working_directory(
     finally:
         detections.close()
     assert not spill.exists()
+
+
+def test_a_repeated_message_line_is_as_many_events_in_the_window(tmp_path: Path) -> None:
+    logs = watch_dir(tmp_path)
+    sink = Collect()
+    w = watcher([logs], sink)
+    try:
+        failed = sshd_failed(NEIGHBOUR).rstrip("\n")
+        head, message = failed.split("sshd[812]: ", 1)
+        repeated = f"{head}sshd[812]: message repeated 4 times: [ {message}]\n"
+        (logs / "auth.log").write_text(failed + "\n" + repeated)
+        w.cycle()
+        assert (w.counts.lines, w.counts.parsed, w.counts.repeated) == (2, 2, 3)
+        auth = w.window.table("auth")
+        assert auth.column("source_ip").to_pylist() == [NEIGHBOUR] * 5
+    finally:
+        w.finish()

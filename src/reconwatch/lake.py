@@ -152,6 +152,12 @@ class FileStats:
     parsed: int = 0
     rejected: int = 0
     skipped: int = 0
+    #: Events beyond one per parsed line: lines that stand for several
+    #: (rsyslog's "message repeated N times: [ ... ]"), written once per event.
+    repeated: int = 0
+    #: Events such lines claimed beyond the caps (``ingest.base.MAX_REPEAT``
+    #: per line, ``MAX_BATCH_REPEAT`` per batch): counted, not written.
+    repeats_cut: int = 0
     #: A reason the input could not be read to its end (unreadable, corrupt gzip...).
     error: str | None = None
     #: ``error`` says why the input was left out on purpose (the same file named
@@ -181,6 +187,8 @@ class LineTally(Protocol):
     parsed: int
     rejected: int
     skipped: int
+    repeated: int
+    repeats_cut: int
     reject_reasons: dict[str, int]
 
 
@@ -190,6 +198,8 @@ def add_counts(target: LineTally, stats: FileStats) -> None:
     target.parsed += stats.parsed
     target.rejected += stats.rejected
     target.skipped += stats.skipped
+    target.repeated += stats.repeated
+    target.repeats_cut += stats.repeats_cut
     for reason, count in stats.reject_reasons.items():
         target.reject_reasons[reason] = target.reject_reasons.get(reason, 0) + count
 

@@ -18,9 +18,10 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Final, NamedTuple
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,6 +40,52 @@ class ParseContext:
     log_file: str
     #: Reference "now" for year inference of year-less syslog stamps (UTC).
     now: dt.datetime
+
+
+#: Optional column of a parser's rows: how many events the row's line stands
+#: for (rsyslog's "message repeated N times: [ ... ]"; null is one). The
+#: framework accounts the line once and writes the row that many times
+#: (``repeated_rows``). The count is log text (a forged syslog line can say
+#: anything), so it is capped: at ``MAX_REPEAT`` per line (sshd, the parser
+#: that reads such lines, repeats a message within one connection, at most
+#: MaxAuthTries times) and ``MAX_BATCH_REPEAT`` extra rows per batch, which
+#: keeps a batch's memory bounded; what the caps leave out is counted
+#: (``Repeats.cut``), never written.
+REPEAT: Final = "event_repeat"
+MAX_REPEAT: Final = 1_000
+MAX_BATCH_REPEAT: Final = 1_000_000
+
+
+class Repeats(NamedTuple):
+    """A batch's repeated events: ``counts`` per row (None: one each), the
+    events written beyond one per row (``extra``) and those the caps cut."""
+
+    counts: np.ndarray | None
+    extra: int
+    cut: int
+
+
+def repeat_counts(rows: pa.Table) -> Repeats:
+    """How many times to write each row (``REPEAT``, capped, see there)."""
+    if REPEAT not in rows.column_names or rows.num_rows == 0:
+        return Repeats(None, 0, 0)
+    asked = pc.fill_null(rows.column(REPEAT), 1).combine_chunks().cast(pa.int64()).to_numpy()
+    asked = np.maximum(asked, 1)
+    per_line = np.minimum(asked, MAX_REPEAT) - 1
+    # The batch's budget goes to the rows in line order.
+    before = np.cumsum(per_line) - per_line
+    extra = np.clip(MAX_BATCH_REPEAT - before, 0, per_line)
+    return Repeats(extra + 1, int(extra.sum()), int((asked - 1).sum() - extra.sum()))
+
+
+def repeated_rows(rows: pa.Table) -> pa.Table:
+    """``rows`` with each row written as many times as ``repeat_counts`` says,
+    without the ``REPEAT`` column."""
+    repeats = repeat_counts(rows)
+    rows = rows.drop_columns([c for c in (REPEAT,) if c in rows.column_names])
+    if repeats.counts is None or repeats.extra == 0:
+        return rows
+    return rows.take(pa.array(np.repeat(np.arange(rows.num_rows), repeats.counts)))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,14 @@ import pyarrow.compute as pc
 from reconwatch import schema
 from reconwatch.config import Config
 from reconwatch.ingest import AUTO, mapping, registry
-from reconwatch.ingest.base import ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.base import (
+    ParseContext,
+    Parsed,
+    Parser,
+    reject_table,
+    repeat_counts,
+    repeated_rows,
+)
 from reconwatch.ingest.linesql import INVALID_TIMESTAMP
 from reconwatch.ingest.sources import (
     BLOCK_BYTES,
@@ -356,6 +363,7 @@ def _lake_tables(
     if parser is not None:
         for table_name, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
             if rows.num_rows:
+                rows = repeated_rows(rows)
                 rows = with_constants(rows, log_file, parser)
                 outputs.append((table_name, schema.conform(rows, schema.TABLES[table_name])))
     if parsed.rejects.num_rows:
@@ -493,6 +501,10 @@ def account_batch(parsed: Parsed, lines: pa.Table, stats: FileStats) -> None:
     stats.parsed += parsed.row_count
     stats.rejected += parsed.rejects.num_rows
     stats.skipped += parsed.skipped
+    for rows in [parsed.rows, *parsed.other_tables.values()]:
+        repeats = repeat_counts(rows)
+        stats.repeated += repeats.extra
+        stats.repeats_cut += repeats.cut
     if parsed.rejects.num_rows:
         counts = pc.value_counts(parsed.rejects.column("reason")).to_pylist()
         for item in counts:

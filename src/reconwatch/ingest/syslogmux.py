@@ -25,7 +25,14 @@ from typing import ClassVar, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.base import (
+    EMPTY_REJECTS,
+    REPEAT,
+    ParseContext,
+    Parsed,
+    Parser,
+    reject_table,
+)
 from reconwatch.ingest.syslog import (
     BSD_STAMP,
     ISO_STAMP,
@@ -147,9 +154,11 @@ class SyslogMuxParser(Parser):
             rejects.append(parsed.rejects)
             for table, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
                 if rows.num_rows:
-                    rows = conform(_with_dataset(rows, parser.dataset), TABLES[table])
-                    outputs.setdefault(table, []).append(rows)
-        tables = {name: pa.concat_tables(parts) for name, parts in outputs.items()}
+                    outputs.setdefault(table, []).append(_conformed(rows, parser.dataset, table))
+        tables = {
+            name: pa.concat_tables(parts, promote_options="default")
+            for name, parts in outputs.items()
+        }
         main = tables.pop(self.table, pa.table({"log_line": pa.array([], pa.int64())}))
         return Parsed(
             rows=main,
@@ -246,8 +255,9 @@ class OtherPrograms:
             if mine is None or mine.num_rows == 0:
                 tables[table] = rows
                 continue
-            mine = conform(_with_dataset(mine, self.parser.dataset), TABLES[table])
-            tables[table] = pa.concat_tables([mine, rows]).sort_by("log_line")
+            mine = _conformed(mine, self.parser.dataset, table)
+            both = pa.concat_tables([mine, rows], promote_options="default")
+            tables[table] = both.sort_by("log_line")
         kept = rejects.filter(pc.invert(handed)).select(["log_line", "reason", "raw"])
         return Parsed(
             rows=tables.pop(self.parser.table),
@@ -255,6 +265,15 @@ class OtherPrograms:
             skipped=parsed.skipped + taken.skipped,
             other_tables=tables,
         )
+
+
+def _conformed(rows: pa.Table, dataset: str, table: str) -> pa.Table:
+    """``rows`` conformed to ``table``'s schema with their parser's dataset,
+    keeping how many events each stands for (``REPEAT``, written out later)."""
+    out = conform(_with_dataset(rows, dataset), TABLES[table])
+    if REPEAT in rows.column_names:
+        out = out.append_column(REPEAT, rows.column(REPEAT).cast(pa.int64()))
+    return out
 
 
 def _with_dataset(rows: pa.Table, dataset: str) -> pa.Table:

@@ -31,3 +31,9 @@ def markdown(text: str, limit: int = 200) -> str:
     """``clean`` plus escaping of every Markdown/HTML metacharacter."""
     text = clean(text, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN.sub(r"\\\1", text)
+
+
+def repeat_note(repeated: int, cut: int) -> str:
+    """What repeated-message lines added to an input's events (and what their caps cut)."""
+    note = f"{repeated:,} more events in repeated-message lines"
+    return note + (f" ({cut:,} beyond the repeat caps not written)" if cut else "")

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from reconwatch import schema
 from reconwatch.config import Config
 from reconwatch.ingest import registry
-from reconwatch.ingest.base import ParseContext, Parser
+from reconwatch.ingest.base import ParseContext, Parser, repeated_rows
 from reconwatch.ingest.run import account_batch, parse_batch, with_constants
 from reconwatch.ingest.sources import head_lines
 from reconwatch.ingest.syslogmux import OtherPrograms, SyslogMuxParser
@@ -103,7 +103,8 @@ class Inputs:
             return stats
         for table, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
             if rows.num_rows and table in batches:
-                rows = schema.conform(with_constants(rows, name, parser), schema.TABLES[table])
+                rows = with_constants(repeated_rows(rows), name, parser)
+                rows = schema.conform(rows, schema.TABLES[table])
                 batches[table].append(_valid(rows))
         return stats
 

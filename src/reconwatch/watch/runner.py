@@ -101,6 +101,8 @@ class Counts:
     parsed: int = 0
     rejected: int = 0
     skipped: int = 0
+    repeated: int = 0
+    repeats_cut: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
     alerts: int = 0
     updates: int = 0
