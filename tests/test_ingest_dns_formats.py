@@ -229,6 +229,23 @@ def test_windows_dns_debug_log() -> None:
     assert rejects(parsed) == [(12, "not a Windows DNS packet line")]
 
 
+def test_windows_dns_two_digit_years_are_this_century() -> None:
+    """A server whose short date shows two digits of the year: 11/28/26 is
+    2026, not the year 26; other year lengths are no stamp."""
+    entry = (
+        "{date} 4:00:00 AM 0E4C PACKET  0000020D2A6F2150 UDP Rcv 192.0.2.1       d2f0   Q "
+        "[0001   D   NOERROR] A      (3)www(7)example(3)com(0)"
+    )
+    lines = [entry.format(date=d) for d in ("11/28/26", "1/2/99", "11/28/026")]
+    assert WindowsDnsParser.sniff(lines[:1])
+    parsed = parse(WindowsDnsParser, lines)
+    assert [(r["log_line"], r["timestamp"]) for r in rows(parsed)] == [
+        (1, at(2026, 11, 28, 4, 0)),
+        (2, at(1999, 1, 2, 4, 0)),
+    ]
+    assert rejects(parsed) == [(3, "invalid timestamp")]
+
+
 # -- dnsmasq, Unbound, CoreDNS ---------------------------------------------------------------
 
 

@@ -302,6 +302,28 @@ def test_fastlog_suricata_and_snort_stamps_in_one_file() -> None:
     ]
 
 
+def test_fastlog_snort_two_digit_year_is_this_century_and_a_snort_stamp() -> None:
+    """Snort's ``-y`` writes the year modulo 100 (``%02d``): 22 is 2022, never
+    the year 22; and the stamp is Snort's, so an ICMP end's last group stays
+    the address's own (Snort writes no ports for it)."""
+    short = "08/04/22-13:32:11.123456"
+    lines = [
+        _alert(short, "TCP", "198.51.100.7:53222 -> 203.0.113.10:22"),
+        _alert(short, "IPV6-ICMP", "2001:db8::1:128 -> 2001:db8::2:0"),
+        _alert("08/04/99-13:32:11", "TCP", "198.51.100.7:53222 -> 203.0.113.10:22"),
+        _alert("08/04/2-13:32:11", "TCP", "198.51.100.7:53222 -> 203.0.113.10:22"),
+    ]
+    assert FastLogParser.sniff(lines[:1])
+    parsed = parse(FastLogParser, lines)
+    assert pick(conformed(parsed.rows, "alert"), "log_line", "timestamp", *ENDS) == [
+        (1, at(2022, 8, 4, 13, 32, 11, 123456), "198.51.100.7", 53222, "203.0.113.10", 22, "tcp"),
+        (2, at(2022, 8, 4, 13, 32, 11, 123456), "2001:db8::1:128", None, "2001:db8::2:0", None,
+         "ipv6-icmp"),
+        (3, at(1999, 8, 4, 13, 32, 11), "198.51.100.7", 53222, "203.0.113.10", 22, "tcp"),
+    ]  # fmt: skip
+    assert rejects(parsed) == [(4, "invalid timestamp")]
+
+
 def _alert(stamp: str, proto: str, ends: str, marker: str = "") -> str:
     """A fast.log line as Suricata (``MM/DD/YYYY`` stamp) or Snort (yearless) writes it."""
     return (f"{stamp}  {marker}[**] [1:2200080:2] probe [**] [Classification: Misc activity] "

@@ -41,8 +41,17 @@ NOT_PACKET: Final = "not a Windows DNS packet line"
 #: short pieces are checked by patterns.
 XID: Final = r"[0-9A-Fa-f]{1,4}"
 LABELS: Final = r"(?:\(\d+\)[^()\s]*)+"
-_SNIFF = re.compile(r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}(?: [AP]M)? [0-9A-Fa-f]+ PACKET ")
-_STAMPS: Final = ("'%m/%d/%Y %I:%M:%S %p'", "'%m/%d/%Y %H:%M:%S'")
+_SNIFF = re.compile(
+    r"^\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}) \d{1,2}:\d{2}:\d{2}(?: [AP]M)? [0-9A-Fa-f]+ PACKET "
+)
+#: The stamp's date as Windows writes it for the US short date, with a
+#: four-digit year or, under a two-digit short-date setting, two digits (read
+#: as strptime's ``%y``: 00-68 are 20xx). DuckDB's ``%Y`` alone would read
+#: ``26`` as the year 26.
+_STAMPS: Final = {
+    4: ("'%m/%d/%Y %I:%M:%S %p'", "'%m/%d/%Y %H:%M:%S'"),
+    2: ("'%m/%d/%y %I:%M:%S %p'", "'%m/%d/%y %H:%M:%S'"),
+}
 
 
 class WindowsDnsParser(SqlLineParser):
@@ -60,9 +69,13 @@ class WindowsDnsParser(SqlLineParser):
             return False
 
     def query(self) -> str:
-        stamp = self.local_to_utc(
-            f"coalesce(try_strptime(stamp, {_STAMPS[0]}), try_strptime(stamp, {_STAMPS[1]}))"
+        year_digits = "length(split_part(split_part(stamp, ' ', 1), '/', 3))"
+        whens = " ".join(
+            f"WHEN {digits} THEN coalesce(try_strptime(stamp, {twelve}), "
+            f"try_strptime(stamp, {day}))"
+            for digits, (twelve, day) in _STAMPS.items()
         )
+        stamp = self.local_to_utc(f"CASE {year_digits} {whens} END")
         name = "trim(regexp_replace(name, '\\(\\d+\\)', '.', 'g'), '.')"
         return f"""
         WITH entries AS (

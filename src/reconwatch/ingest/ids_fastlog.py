@@ -9,7 +9,9 @@
 (one line). ``[Classification: ...]`` is absent for rules without a classtype.
 The stamp is the sensor's local time (read in ``syslog.timezone``). Suricata
 writes ``MM/DD/YYYY-HH:MM:SS.ffffff``; Snort 2, and Snort 3 without ``-y``
-(``--include-year``), leave the year out (``08/04-13:32:11.123456``). Such a
+(``--include-year``), leave the year out (``08/04-13:32:11.123456``); with
+``-y`` Snort writes two digits (``08/04/22-13:32:11.123456``: 2022, read as
+strptime's ``%y`` reads it). A
 yearless stamp is dated like an RFC 3164 syslog stamp: its month, day and time
 of day go to ``SyslogEnvelope.resolve``, which takes the year from
 ``syslog.year`` (or the ingest date) and turns it over at Dec -> Jan in line
@@ -69,9 +71,15 @@ PORT: Final = r"\d{1,5}"
 #: The action an inline sensor writes before the first ``[**]`` (without brackets).
 MARKER: Final = r"[A-Za-z_]{1,24}"
 _SNIFF = re.compile(  # the head as a whole, for a handful of sample lines
-    r"^\d{2}/\d{2}(?:/\d{4})?-\d{2}:\d{2}:\d{2}(?:\.\d+)? +(?:\[[A-Za-z_]{1,24}\] +)?"
+    r"^\d{2}/\d{2}(?:/\d{4}|/\d{2})?-\d{2}:\d{2}:\d{2}(?:\.\d+)? +(?:\[[A-Za-z_]{1,24}\] +)?"
     r"\[\*\*\] \[\d+:\d+:\d+\] "
 )
+#: Where the first ``-`` of a stamp stands (1-based) when it holds a four-digit
+#: year (Suricata: ``07/11/2022-10:29:32``) and a two-digit one (Snort's ``-y``,
+#: ``%02d`` of the year modulo 100: ``08/04/22-13:32:11``, read as 20YY for 00-68,
+#: 19YY for 69-99, as strptime's ``%y`` does).
+FULL_YEAR_DASH: Final = 11
+SHORT_YEAR_DASH: Final = 9
 #: Snort's stamp without ``-y``: month, day, time of day (the year from the syslog rules).
 YEARLESS: Final = r"\d{2}/\d{2}-\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?"
 #: Transports whose ports are kept.
@@ -156,14 +164,15 @@ def endpoints(result: pa.Table) -> pa.Table:
     * neither: the rest, a cand that reads both ways (``2001:db8::1:128`` of an
       ICMPv6 alert).
 
-    A vote for ports wins over none, against over none. When neither end votes,
-    the stamp decides: a stamp with its year is Suricata's, which always
-    writes ports; a yearless one Snort's, which writes none for these
-    protocols. One end for and one against: ``INVALID_PORT``. "An address" is
-    what ``normalise_ips`` accepts, the test every address of the lake passes;
-    it runs on the cut-off hosts of cand ends (addresses, few distinct) and on
-    the whole text of the ones that may read both ways (other protocols only:
-    ICMP types, few distinct). Arrow only, on the unsettled lines alone.
+    A vote for ports wins over none, against over none. When neither end votes, the
+    stamp decides: a stamp with a four-digit year is Suricata's, which always writes
+    ports; a yearless one, or one with Snort's two-digit year (``-y``), Snort's,
+    which writes none for these protocols. One end for and one against:
+    ``INVALID_PORT``. "An address" is what ``normalise_ips`` accepts, the test every
+    address of the lake passes; it runs on the cut-off hosts of cand ends
+    (addresses, few distinct) and on the whole text of the ones that may read both
+    ways (other protocols only: ICMP types, few distinct). Arrow only, on the
+    unsettled lines alone.
     """
     unsettled = pc.invert(pc.fill_null(result.column("settled").combine_chunks(), True))
     table = result
@@ -238,9 +247,18 @@ class FastLogParser(SqlLineParser):
 
     def query(self) -> str:
         k = syslog
-        formats = ("'%m/%d/%Y-%H:%M:%S.%f'", "'%m/%d/%Y-%H:%M:%S'")
+
+        def parsed(year: str) -> str:
+            return (
+                f"coalesce(try_strptime(stamp, '%m/%d/{year}-%H:%M:%S.%f'), "
+                f"try_strptime(stamp, '%m/%d/{year}-%H:%M:%S'))"
+            )
+
+        # The year's digits are told by where the time starts: DuckDB's %Y
+        # reads "22" as the year 22 (a Snort -y stamp would land in year 0022).
         stamp = self.local_to_utc(
-            f"coalesce(try_strptime(stamp, {formats[0]}), try_strptime(stamp, {formats[1]}))"
+            f"CASE strpos(stamp, '-') WHEN {FULL_YEAR_DASH} THEN {parsed('%Y')}"
+            f" WHEN {SHORT_YEAR_DASH} THEN {parsed('%y')} END"
         )
         blocked = ", ".join(lit(m) for m in BLOCKED)
         passed = ", ".join(lit(m) for m in PASSED)
@@ -355,7 +373,8 @@ class FastLogParser(SqlLineParser):
                -- For ``endpoints``, on the lines left to it.
                CASE WHEN NOT settled THEN port_proto END AS port_proto,
                -- Suricata's stamp (with its year): its endpoints always carry a number.
-               CASE WHEN NOT settled THEN substr(stamp, 6, 1) = '/' END AS dated,
+               CASE WHEN NOT settled THEN substr(stamp, 6, 1) = '/'
+                                          AND strpos(stamp, '-') = {FULL_YEAR_DASH} END AS dated,
                {sides},
                CASE WHEN settled THEN CASE WHEN cut THEN s_host ELSE s_whole END END
                    AS source_raw,
