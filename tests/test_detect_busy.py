@@ -75,6 +75,7 @@ def test_narrowing_changes_no_finding_on_the_generated_sample(
     assert 0 < rows < total  # the noise's one-off sources are left out
     detections = set(whole.column("detection").to_pylist())
     assert {"vertical_scan", "horizontal_scan", "trw_scan", "dark_space_probe"} <= detections
+    assert {"web_wordlist_scan", "web_vhost_sweep"} <= detections  # http narrowed too
     assert narrowed.equals(whole)
 
 
@@ -94,6 +95,8 @@ def random_thresholds(rng: random.Random) -> DetectConfig:
                 "min_pairs": rng.randint(4, 40),
                 "max_pairs_per_fast_window": rng.randint(5, 40),
             },
+            "web_wordlist_scan": {"min_error_paths": low(), "min_errors": low()},
+            "web_vhost_sweep": {"min_hosts": rng.randint(2, 12)},
             "traffic_spike": {
                 "min_events": rng.randint(1, 120),
                 "min_baseline_windows": rng.randint(3, 8),

@@ -154,6 +154,22 @@ def test_dnsrecon_burst_is_one_finding_with_the_wildcard_probe() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("probe", "marked"),
+    [
+        ("abcdefghijkl.example.org", True),  # a first label of 12 characters
+        ("abcdefghijk.example.org", False),  # 11
+        ("abcdefghijkl.x.example.org", True),  # the first label, not the name
+        ("abc.defghijklmnop.example.org", False),
+    ],
+)
+def test_the_wildcard_probe_is_read_on_the_first_label(probe: str, marked: bool) -> None:
+    rows = dnsrecon_burst(60)
+    rows[0]["dns_question_name"] = probe
+    (result,) = findings(dns.dns_bruteforce(table(rows), DnsBruteforceConfig()))
+    assert result["label"] == ("example.org (wildcard probe)" if marked else "example.org")
+
+
 def test_bruteforce_without_nxdomain_majority_or_names_is_not_found() -> None:
     # 60 names that all exist (an internal host browsing its own zone).
     answered = [

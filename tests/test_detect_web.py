@@ -418,6 +418,8 @@ def test_ip_literal_hosts_are_recognised_without_regex() -> None:
         "203.0.113.80:8080",
         "[2001:db8::1]:443",
         "2001:db8::1",
+        "fe80::1",  # starts with a hex letter
+        "[fe80::1]:8080",
         "www.example.org",
         "1.2.3",
         "cafe.be",
@@ -428,7 +430,7 @@ def test_ip_literal_hosts_are_recognised_without_regex() -> None:
     t = ibis.memtable(pa.table({"h": pa.array(hosts, pa.string())}))
     got = t.select(ip=web.is_ip_literal(t.h)).to_pyarrow().column("ip").to_pylist()
     # A missing Host is not an IP literal: False, not null.
-    assert got == [True, True, True, True, False, False, False, False, False, False]
+    assert got == [True, True, True, True, True, True, False, False, False, False, False, False]
 
 
 def test_bare_ip_host_requests_are_found_at_three() -> None:

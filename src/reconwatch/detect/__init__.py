@@ -101,6 +101,13 @@ BUSY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "log_line",
         "tcp_flags",
     ),
+    "http": (
+        "timestamp",
+        "source_ip",
+        "url_domain",
+        "url_path",
+        "http_response_status_code",
+    ),
 }
 
 #: ``narrow(table, least)``: the events of ``table``'s sources with at least

@@ -41,7 +41,7 @@ from reconwatch.config import (
 )
 from reconwatch.detect.base import Detection
 from reconwatch.detect.portscan import SLOT, WINDOW_START, as_findings, best_windows, window_slots
-from reconwatch.detect.ranges import in_networks, without
+from reconwatch.detect.ranges import DIGITS, HEX_LETTERS, gated, in_networks, without
 from reconwatch.netaddr import parse_networks
 from reconwatch.schema import TRANSFER_UNSAID
 
@@ -202,7 +202,14 @@ def reversed_address(name: ir.StringValue) -> ir.BooleanValue:
         & ~head.startswith(".")
         & ~head.contains("..")
     )
-    return (ipv4 | ipv6).coalesce(False)
+    # Only a name starting with a digit and a digit or dot ("4.", "25"), or a
+    # nibble label ("b."), can be one: the labels are split behind that test
+    # (most names fail it).
+    first, second = name.substr(0, 1), name.substr(1, 1)
+    maybe = (first.isin(DIGITS) & second.isin([*DIGITS, "."])) | (
+        first.isin(HEX_LETTERS) & (second == ".")
+    )
+    return gated(maybe, ipv4 | ipv6)
 
 
 def capped_targets(values: ir.Column) -> ir.ArrayValue:
@@ -280,13 +287,15 @@ def dns_bruteforce(dns: ir.Table, cfg: DnsBruteforceConfig) -> ir.Table:
         & (named._type != "PTR")
         & ~reversed_address(named._name)
     )
-    first_label = labels_of(events._name)[0]
+    # The first label's length from its dot: no second split of every name.
+    dot = events._name.find(".")
+    first_label_length = ibis.ifelse(dot >= 0, dot, events._name.length())
     rcode = events.dns_response_code.upper()
     events = events.mutate(
         _zone=zone_of(events._name),
         _answered=rcode.notnull().cast("int64"),
         _nx=(rcode == "NXDOMAIN").cast("int64").coalesce(0),
-        _probe=((first_label.length() >= WILDCARD_PROBE_MIN_LABEL) & (rcode == "NXDOMAIN"))
+        _probe=((first_label_length >= WILDCARD_PROBE_MIN_LABEL) & (rcode == "NXDOMAIN"))
         .cast("int64")
         .coalesce(0),
     )

@@ -38,7 +38,7 @@ from reconwatch.config import (
 from reconwatch.detect.base import Detection
 from reconwatch.detect.dns import IP_ADDRESSES, windowed_findings
 from reconwatch.detect.portscan import as_findings
-from reconwatch.detect.ranges import in_ranges, is_address, under_zones
+from reconwatch.detect.ranges import gated, in_ranges, is_address, under_zones
 from reconwatch.netaddr import (
     IPNetwork,
     TextPrefix,
@@ -81,7 +81,9 @@ def _internal_address(text: ir.StringValue, site: SiteConfig) -> ir.BooleanValue
     """
     networks = _internal(site)
     prefixes: list[TextPrefix] = [*text_prefixes(networks), *mapped_text_prefixes(networks)]
-    return in_ranges(text, prefixes) & is_address(text)
+    # The address test (a score of character tests) only where the cheap
+    # prefix test passed.
+    return gated(in_ranges(text, prefixes), is_address(text))
 
 
 def internal_name_probe(
