@@ -386,3 +386,25 @@ def test_the_dns_answer_says_when_the_log_holds_no_response_codes() -> None:
     assert unlogged.activity.dns_answered == 0 and logged.activity.dns_answered == 60
     partly = hunt(dns=_name_brute_force(["NXDOMAIN", None]))
     assert "30 of the 30 with a logged answer NXDOMAIN (100%)" in partly.answers[q4]
+
+
+def test_question_three_does_not_call_bare_ip_requests_alone_a_reconnaissance_pattern() -> None:
+    rows = [
+        {"url_domain": "203.0.113.80", "url_path": "/", "http_response_status_code": 200,
+         "seconds": n * 1200}
+        for n in range(6)
+    ]  # fmt: skip
+    monitor = hunt(rows)
+    assert set(monitor.detections) == {"web_host_bare_ip"}
+    answer = monitor.answers[QUESTIONS[2]]
+    assert answer.startswith("Not clearly. web_host_bare_ip: ")
+    assert "health checks" in answer and "No scan of address ranges" in answer
+    # The same requests beside a scanner's user agent: a reconnaissance pattern.
+    scanned = hunt([*rows, scanner("/", 404), scanner("/admin", 404, 5)])
+    assert scanned.answers[QUESTIONS[2]].startswith("Yes. ")
+
+
+def test_every_detection_left_out_of_scanning_has_a_question_three_caveat() -> None:
+    from reconwatch.triage import NOT_SCANNING
+
+    assert set(NOT_SCANNING) == set(DETECTIONS) - SCAN_DETECTIONS

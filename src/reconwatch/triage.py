@@ -27,6 +27,22 @@ from reconwatch.netaddr import IPNetwork, in_any, parse_ip
 from reconwatch.scanning import SCAN_DETECTIONS
 from reconwatch.store import History, count_episodes
 
+#: What each detection outside ``SCAN_DETECTIONS`` says about reconnaissance,
+#: for question 3 when a case holds nothing else (see ``reconwatch.scanning``).
+NOT_SCANNING: Final = {
+    "traffic_spike": (
+        "traffic above the source's own baseline, which backups, updates and flash crowds cause too"
+    ),
+    "private_answer_leak": (
+        "our DNS answered with internal addresses, a disclosure by our servers rather "
+        "than a pattern of the client's"
+    ),
+    "web_host_bare_ip": (
+        "requests addressed to our servers by IP instead of by name, as clients walking "
+        "address ranges do, but also load-balancer health checks and uptime monitors"
+    ),
+}
+
 #: The playbook's "Questions for Analysis", verbatim: the keys of ``Case.answers``.
 QUESTIONS = (
     "Are there unusual patterns of access to public-facing resources?",
@@ -902,6 +918,17 @@ def _answers(
         for kind, count in sorted(act.probe_types.items(), key=lambda kv: -kv[1])
     )
     q3 = f"Yes. {patterns}." + (f" Probe types: {probes}." if probes else "")
+    if case.network is None and not any(f.detection in SCAN_DETECTIONS for f in case.findings):
+        # Signals that clients other than scanners give too: say so, not "Yes".
+        caveats = "; ".join(
+            NOT_SCANNING[d]
+            for d in sorted({f.detection for f in case.findings})
+            if d in NOT_SCANNING
+        )
+        q3 = (
+            f"Not clearly. {patterns}: {caveats}. No scan of address ranges, DNS "
+            "enumeration or web reconnaissance was seen from this source."
+        )
     if act.resolved_then_probed:
         q3 += (
             f" It probed {act.resolved_then_probed} address(es) our DNS had given it, e.g. "
