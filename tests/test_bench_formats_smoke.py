@@ -37,3 +37,15 @@ def test_web_auth_bench_runs_windows_cowrie_text_and_json_mapping() -> None:
     assert [c[0] for c in cells] == WEB_AUTH
     for name, *rates in cells:
         assert all(_rate(value) > 0 for value in rates), name
+
+
+def test_firewall_bench_runs_two_formats() -> None:
+    argv = [sys.executable, str(ROOT / "bench" / "firewall_formats.py"), "--lines", "2000"]
+    argv += ["--format", "pf", "--format", "cef"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=True)
+    lines = out.stdout.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("format"))
+    rows = [line.split() for line in lines[start + 1 :] if line.strip()]
+    assert [row[0] for row in rows] == ["pf", "cef"]
+    for name, *rates in rows:
+        assert len(rates) == 3 and all(_rate(value) > 0 for value in rates), name

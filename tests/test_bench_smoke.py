@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -188,3 +189,32 @@ def test_families_bench_hunts_every_file_alone(tmp_path: Path) -> None:
         assert float(row[6]) > 0 and int(row[7].replace(",", "")) > 0, row  # hunt s, lines/s
         if file in detectable:
             assert cases >= 1, (file, row)
+
+
+def test_intel_match_bench_matches_the_listed_sources() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "intel_match.py"), "--indicators", "2000",
+         "--events", "20000", "--sources", "2000"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    cells = [re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in out.stdout.splitlines()]
+    figures = {cell[0]: cell[1].split() for cell in cells if len(cell) == 2}
+    assert figures["indicators"][:3] == ["2,000", "kept", "2,000,"]
+    assert figures["events"][0] == "20,000"
+    pairs = int(figures["match (distinct)"][1].replace(",", ""))
+    hits = int(figures["hits -> events"][1].replace(",", ""))
+    assert 0 < pairs <= 2000 and pairs <= hits < 20000  # some sources listed, not all
+
+
+def test_webui_queue_bench_times_every_view() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "webui_queue.py"), "--cases", "50", "--repeat", "2"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    lines = out.stdout.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("view"))
+    rows = [line.rsplit(None, 3) for line in lines[start + 1 :] if line.strip()]
+    assert len(rows) >= 5
+    assert rows[0][0].startswith("default") and int(rows[0][3]) == 50  # the first page: every case
+    for view, median, worst, _ in rows:
+        assert 0 < float(median) <= float(worst), view
