@@ -133,3 +133,19 @@ def test_help_lists_every_format() -> None:
     result = run("--help")
     for name in ("stix", "ocsf", "ecs", "thehive", "sigma"):
         assert name in result.output
+
+
+def test_out_replaces_an_existing_file_whole(hunted: dict[str, Any], tmp_path: Path) -> None:
+    """A reader of the old file (here a hard link to it) keeps the old bytes: the
+    new file is written aside and renamed over it, never rewritten in place."""
+    path = write(tmp_path / "cases.json", hunted)
+    out = tmp_path / "exports" / "cases.ocsf.json"
+    out.parent.mkdir()
+    out.write_text("stale\n", encoding="utf-8")
+    reader = tmp_path / "reader-view"
+    reader.hardlink_to(out)
+    result = run("ocsf", str(path), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8")) == json.loads(run("ocsf", str(path)).stdout)
+    assert reader.read_text(encoding="utf-8") == "stale\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["cases.ocsf.json"]

@@ -26,6 +26,7 @@ from reconwatch.export.thehive import (
     export_thehive,
     push_alerts,
 )
+from reconwatch.files import write_text_atomic
 from reconwatch.report.text import clean
 
 # The other exporters are imported by their commands: they load STIX and the
@@ -63,7 +64,7 @@ def _write(text: str, out: Path | None) -> None:
         click.echo(text, nl=False)
         return
     try:
-        out.write_text(text, encoding="utf-8")
+        write_text_atomic(out, text)
     except OSError as exc:
         raise _error(f"{out}: cannot write: {exc.strerror}") from None
     click.echo(f"wrote {clean(str(out), 200)}", err=True)
@@ -202,7 +203,7 @@ def sigma_command(out_dir: Path | None, config_path: Path | None) -> None:
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
             for name, text in sorted(files.items()):
-                (out_dir / f"{name}.yml").write_text(text, encoding="utf-8")
+                write_text_atomic(out_dir / f"{name}.yml", text)
         except OSError as exc:
             raise _error(f"{out_dir}: cannot write: {exc.strerror}") from None
         click.echo(f"wrote {len(files)} rule files to {clean(str(out_dir), 200)}", err=True)

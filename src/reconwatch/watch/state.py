@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reconwatch import schema
+from reconwatch.files import write_text_atomic
 
 POSITIONS: Final = "positions.json"
 ALERTS: Final = "alerts.json"
@@ -29,9 +30,7 @@ VERSION: Final = 1
 
 
 def _write_json(path: Path, data: Any) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    partial.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def _read_json(path: Path) -> Any:
