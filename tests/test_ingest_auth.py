@@ -751,12 +751,14 @@ def test_the_reports_say_how_many_events_repeated_lines_added(tmp_path: Path) ->
     from reconwatch.hunt import hunt
 
     log = tmp_path / "auth.log"
-    log.write_text("\n".join(REPEATED_LOG[:2]) + "\n")
+    # 2 more events, then 999 more and 99,998,999 beyond the cap of 1,000 a line.
+    log.write_text("\n".join([*REPEATED_LOG[:2], REPEATED_LOG[3]]) + "\n")
     out = tmp_path / "out"
     result = hunt([str(log)], Config(), out_dir=out, options=IngestOptions(now=NOW))
-    assert result.run is not None and result.run.totals.repeated == 2
-    said = "2 more events in repeated-message lines"
+    assert result.run is not None and result.run.totals.repeated == 1001
+    said = "1,001 more events in repeated-message lines (99,998,999 beyond the repeat caps"
     assert said in (out / "report.md").read_text()
     assert said in (out / "report.html").read_text()
     document = json.loads((out / "cases.json").read_text())
-    assert document["ingest"]["files"][0]["repeated"] == 2
+    assert document["ingest"]["files"][0]["repeated"] == 1001
+    assert document["ingest"]["files"][0]["repeats_cut"] == 99_998_999
