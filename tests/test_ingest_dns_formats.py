@@ -246,6 +246,204 @@ def test_windows_dns_two_digit_years_are_this_century() -> None:
     assert rejects(parsed) == [(3, "invalid timestamp")]
 
 
+#: A query entry of the debug log, its stamp left to fill in.
+WINDNS_ENTRY = (
+    "{stamp} 0E4C PACKET  0000020D2A6F2150 UDP Rcv 192.0.2.1       d2f0   Q "
+    "[0001   D   NOERROR] A      (3)www(7)example(3)com(0)"
+)
+WINDNS_AMBIGUOUS = (
+    "test.log: Windows DNS dates are ambiguous (no day above 12 in the first {n} entries); "
+    "read as month/day; set ingest.windows_dns_date_order to dmy if the server writes day first"
+)
+
+
+def windns(*stamps: str) -> list[str]:
+    return [WINDNS_ENTRY.format(stamp=s) for s in stamps]
+
+
+def date_order(order: str) -> Config:
+    return Config.model_validate({"ingest": {"windows_dns_date_order": order}})
+
+
+def times(parsed: Parsed) -> list[tuple[int, dt.datetime]]:
+    return [(r["log_line"], r["timestamp"]) for r in rows(parsed)]
+
+
+def windns_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "reconwatch.ingest.dns_windows"]
+
+
+def test_windows_dns_day_first_dates_are_read_day_first_when_a_day_is_above_12(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An en-GB / fr-FR server (``dd/MM/yyyy``, 24-hour): one day above 12 in
+    the sample settles the file, its days up to 12 included."""
+    lines = windns("28/11/2026 16:00:00", "1/12/2026 04:00:00", "12/1/2026 4:00:00 PM")
+    assert WindowsDnsParser.sniff(lines[:1])
+    parsed = parse(WindowsDnsParser, lines)
+    assert times(parsed) == [
+        (1, at(2026, 11, 28, 16, 0)),
+        (2, at(2026, 12, 1, 4, 0)),
+        (3, at(2026, 1, 12, 16, 0)),
+    ]
+    assert rejects(parsed) == []
+    assert windns_warnings(caplog) == []
+
+
+def test_windows_dns_dotted_and_dashed_dates(caplog: pytest.LogCaptureFixture) -> None:
+    """de-DE writes ``28.11.2026``, nl-NL ``28-11-2026``: one separator, twice."""
+    lines = windns("28.11.2026 16:00:00", "2.12.26 16:00:01", "28-11-2026 16:00:02")
+    mixed = windns("28.11/2026 16:00:03")
+    assert all(WindowsDnsParser.sniff([line]) for line in lines)
+    assert not WindowsDnsParser.sniff(mixed)
+    parsed = parse(WindowsDnsParser, lines + mixed)
+    assert times(parsed) == [
+        (1, at(2026, 11, 28, 16, 0)),
+        (2, at(2026, 12, 2, 16, 0, 1)),
+        (3, at(2026, 11, 28, 16, 0, 2)),
+    ]
+    assert rejects(parsed) == [(4, "invalid timestamp")]
+    assert windns_warnings(caplog) == []
+
+
+def test_windows_dns_days_up_to_12_read_day_first_only_when_set(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No day above 12: ``dmy`` reads the file right; ``auto`` cannot tell and
+    reads month first (Windows' US default), saying so once, with the file."""
+    lines = windns("5/11/2026 16:00:00", "12/11/2026 16:00:01", "3/4/26 16:00:02")
+    assert times(parse(WindowsDnsParser, lines, date_order("dmy"))) == [
+        (1, at(2026, 11, 5, 16, 0)),
+        (2, at(2026, 11, 12, 16, 0, 1)),
+        (3, at(2026, 4, 3, 16, 0, 2)),
+    ]
+    assert windns_warnings(caplog) == []
+    parsed = parse(WindowsDnsParser, lines)
+    assert times(parsed) == [
+        (1, at(2026, 5, 11, 16, 0)),
+        (2, at(2026, 12, 11, 16, 0, 1)),
+        (3, at(2026, 3, 4, 16, 0, 2)),
+    ]
+    assert rejects(parsed) == []
+    assert windns_warnings(caplog) == [WINDNS_AMBIGUOUS.format(n=3)]
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+
+
+def test_windows_dns_month_first_set_rejects_day_first_dates(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lines = windns("28/11/2026 16:00:00", "11/28/2026 4:00:00 PM", "5/11/2026 16:00:00")
+    parsed = parse(WindowsDnsParser, lines, date_order("mdy"))
+    assert times(parsed) == [(2, at(2026, 11, 28, 16, 0)), (3, at(2026, 5, 11, 16, 0))]
+    assert rejects(parsed) == [(1, "invalid timestamp")]
+    # And the other way round: ``dmy`` reads no date as month first.
+    parsed = parse(WindowsDnsParser, lines, date_order("dmy"))
+    assert times(parsed) == [(1, at(2026, 11, 28, 16, 0)), (3, at(2026, 11, 5, 16, 0))]
+    assert rejects(parsed) == [(2, "invalid timestamp")]
+    assert windns_warnings(caplog) == []
+
+
+def test_windows_dns_two_digit_years_in_either_order() -> None:
+    mdy = windns("11/28/26 4:00:00 AM", "1/2/99 16:00:00", "2/29/27 16:00:00")
+    for config in (date_order("mdy"), None):  # ``auto``: no day above 12 first, so mdy
+        parsed = parse(WindowsDnsParser, mdy, config)
+        assert times(parsed) == [(1, at(2026, 11, 28, 4, 0)), (2, at(1999, 1, 2, 16, 0))]
+        assert rejects(parsed) == [(3, "invalid timestamp")]
+    dmy = windns("28/11/26 04:00:00", "2/1/99 16:00:00", "29/2/27 16:00:00")
+    for config in (date_order("dmy"), None):  # ``auto`` decides dmy from the 28
+        parsed = parse(WindowsDnsParser, dmy, config)
+        assert times(parsed) == [(1, at(2026, 11, 28, 4, 0)), (2, at(1999, 1, 2, 16, 0))]
+        # 2027 is not a leap year, whatever the order.
+        assert rejects(parsed) == [(3, "invalid timestamp")]
+
+
+def test_windows_dns_contradictory_dates_are_never_guessed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A sample with a day above 12 in both places (two locales in one file):
+    each date is read in the one order it allows, one that reads both ways
+    differently is rejected, and the file is named in a warning."""
+    lines = windns(
+        "28/11/2026 16:00:00", "11/28/2026 4:00:01 PM", "5/6/2026 16:00:02", "6/6/2026 16:00:03"
+    )
+    parsed = parse(WindowsDnsParser, lines)
+    assert times(parsed) == [
+        (1, at(2026, 11, 28, 16, 0)),
+        (2, at(2026, 11, 28, 16, 0, 1)),
+        (4, at(2026, 6, 6, 16, 0, 3)),
+    ]
+    assert rejects(parsed) == [(3, "invalid timestamp")]
+    assert windns_warnings(caplog) == [
+        "test.log: Windows DNS dates disagree (day first on line 1, month first on line 2): "
+        "each date is read in the one order it allows and dates that read both ways are "
+        "rejected; set ingest.windows_dns_date_order to mdy or dmy to read them all one way"
+    ]
+    # A setting reads them all one way, without a warning.
+    caplog.clear()
+    parsed = parse(WindowsDnsParser, lines, date_order("dmy"))
+    assert times(parsed) == [
+        (1, at(2026, 11, 28, 16, 0)),
+        (3, at(2026, 6, 5, 16, 0, 2)),
+        (4, at(2026, 6, 6, 16, 0, 3)),
+    ]
+    assert rejects(parsed) == [(2, "invalid timestamp")]
+    assert windns_warnings(caplog) == []
+
+
+def test_windows_dns_order_is_decided_once_per_file(caplog: pytest.LogCaptureFixture) -> None:
+    """The header block holds no date: the first batch with entries decides,
+    and the file's later batches keep that order (and do not warn again)."""
+    parser = make(WindowsDnsParser)
+    header = fixture("windns.log")[:6]
+    assert parse_with(parser, header).skipped == 6
+    first = parse_with(parser, windns("5/11/2026 16:00:00"), first=7)
+    later = parse_with(parser, windns("28/11/2026 16:00:00", "6/11/2026 16:00:01"), first=8)
+    assert times(first) == [(7, at(2026, 5, 11, 16, 0))]
+    assert times(later) == [(9, at(2026, 6, 11, 16, 0, 1))]
+    assert rejects(later) == [(8, "invalid timestamp")]
+    assert windns_warnings(caplog) == [WINDNS_AMBIGUOUS.format(n=1)]
+
+
+def test_windows_dns_date_order_setting_is_checked() -> None:
+    assert Config().ingest.windows_dns_date_order == "auto"
+    with pytest.raises(ValueError, match="windows_dns_date_order"):
+        date_order("ymd")
+
+
+def test_windows_dns_date_order_through_ingest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The setting reaches each file's parser; ``auto`` decides file by file."""
+    header = fixture("windns.log")[:6]
+    uk, us = tmp_path / "uk.log", tmp_path / "us.log"
+    uk.write_text("\n".join([*header, *windns("5/11/2026 16:00:00")]) + "\n")
+    us.write_text("\n".join([*header, *windns("11/13/2026 4:00:00 PM")]) + "\n")
+
+    notes: list[str | None] = []
+
+    def ingest(config: Config, lake: str) -> tuple[list[tuple[int, int]], list[Any]]:
+        stats = run.ingest([str(uk), str(us)], Lake(tmp_path / lake), config,
+                           run.IngestOptions(now=NOW))  # fmt: skip
+        notes[:] = [f.note for f in stats.files]
+        stored = Lake(tmp_path / lake).read("dns").to_pylist()
+        return [(f.parsed, f.rejected) for f in stats.files], sorted(
+            (Path(r["log_file"]).name, r["timestamp"]) for r in stored
+        )
+
+    assert ingest(date_order("dmy"), "dmy") == (
+        [(1, 0), (0, 1)],
+        [("uk.log", at(2026, 11, 5, 16, 0))],
+    )
+    assert windns_warnings(caplog) == [] and notes == [None, None]
+    assert ingest(Config(), "auto") == (
+        [(1, 0), (1, 0)],
+        [("uk.log", at(2026, 5, 11, 16, 0)), ("us.log", at(2026, 11, 13, 16, 0))],
+    )
+    assert windns_warnings(caplog) == [WINDNS_AMBIGUOUS.format(n=1).replace("test.log", str(uk))]
+    # Stored with the run as the input's accounting note (shown in the reports), not only logged.
+    assert notes == [WINDNS_AMBIGUOUS.format(n=1).removeprefix("test.log: "), None]
+
+
 # -- dnsmasq, Unbound, CoreDNS ---------------------------------------------------------------
 
 

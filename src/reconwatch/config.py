@@ -1119,6 +1119,15 @@ class IngestConfig(Section):
     nginx_json_fields: Annotated[dict[str, list[str]], AfterValidator(_valid_nginx_json_fields)] = (
         Field(default_factory=_default_nginx_json_fields)
     )
+    #: Windows DNS debug log: the order of the stamp's date, which follows the
+    #: server's short-date locale (US ``11/28/2026``, en-GB, de-DE, fr-FR...
+    #: ``28/11/2026``). ``auto`` decides per file from its first 5,000 lines: a
+    #: first number above 12 means day first, a second one month first; when
+    #: none is above 12 the file is read month first (Windows' US default) with
+    #: a warning naming it, and when both are, each date in the one order it
+    #: allows (one that reads both ways is rejected). ``mdy``/``dmy`` read every
+    #: file in that order only.
+    windows_dns_date_order: Literal["auto", "mdy", "dmy"] = "auto"
     #: Worker processes that read input files side by side (one file per worker;
     #: a single big file is still read by one). 1 keeps ingest in the hunt's
     #: process; ``--jobs`` overrides it.

@@ -133,6 +133,10 @@ class Parser(ABC):
 
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx
+        #: What the parser had to assume about this input (a Windows DNS log
+        #: whose date order its lines do not settle): the input's accounting
+        #: note (``FileStats.note``), so it is shown and stored with the run.
+        self.notes: list[str] = []
 
     @classmethod
     @abstractmethod

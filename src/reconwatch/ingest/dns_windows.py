@@ -11,9 +11,24 @@
 After the transport and direction come the remote address, the query id
 (hex), ``R`` for a response or a blank for a query, the opcode, the flags and
 response code in brackets, the type and the name in DNS label form
-(``(3)www(7)example(3)com(0)`` -> ``www.example.com``). The stamp is the
-server's local time in its locale; the US form (``M/D/YYYY h:mm:ss AM``, or
-24-hour) is read, in ``syslog.timezone``.
+(``(3)www(7)example(3)com(0)`` -> ``www.example.com``).
+
+The stamp is the server's local time (read in ``syslog.timezone``) written in
+the server's short-date locale: month first in the US (``11/28/2026 4:00:00
+AM``), day first in most others (en-GB, fr-FR ``28/11/2026 16:00:00``, de-DE
+``28.11.2026``, nl-NL ``28-11-2026``); 12- or 24-hour, a year of four digits or
+two (``%y``: 00-68 are 20xx). The date's separator is ``/``, ``.`` or ``-``,
+the same twice. ``ingest.windows_dns_date_order`` sets the order: ``mdy`` or
+``dmy`` read every date in that order only (a date impossible in it, such as
+``28/11/2026`` under ``mdy``, is ``invalid timestamp``); ``auto`` (the default)
+decides once per file from the first ``SAMPLE_LINES`` lines of the first batch
+that holds entries: a first number above 12 means day first, a second number
+above 12 month first. A sample with neither is read month first (Windows' US
+default) with a warning naming the file, as a day-first file whose days are
+all 12 or less would be misread (day and month swapped). A sample with both
+(two locales in one file) is read line by line in the one order each date
+allows, with a warning, and a date that reads both ways differently
+(``5/6/2026``) is ``invalid timestamp``: it is never guessed.
 
 Rows: queries the server received (``Rcv`` without ``R``) and the responses it
 sent (``Snd R``, with the response code): the remote is the client. Packets
@@ -27,12 +42,19 @@ not parse are rejected: ``not a Windows DNS packet line``.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, Literal
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconwatch.ingest.base import ParseContext, Parsed
 from reconwatch.ingest.dns_lines import VIEW, SqlLineParser, qname_sql, qtype_sql
 from reconwatch.ingest.linesql import lit
+
+log = logging.getLogger(__name__)
 
 NOT_PACKET: Final = "not a Windows DNS packet line"
 
@@ -42,16 +64,57 @@ NOT_PACKET: Final = "not a Windows DNS packet line"
 XID: Final = r"[0-9A-Fa-f]{1,4}"
 LABELS: Final = r"(?:\(\d+\)[^()\s]*)+"
 _SNIFF = re.compile(
-    r"^\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}) \d{1,2}:\d{2}:\d{2}(?: [AP]M)? [0-9A-Fa-f]+ PACKET "
+    r"^\d{1,2}([/.-])\d{1,2}\1(?:\d{4}|\d{2}) \d{1,2}:\d{2}:\d{2}(?: [AP]M)? [0-9A-Fa-f]+ PACKET "
 )
-#: The stamp's date as Windows writes it for the US short date, with a
-#: four-digit year or, under a two-digit short-date setting, two digits (read
-#: as strptime's ``%y``: 00-68 are 20xx). DuckDB's ``%Y`` alone would read
-#: ``26`` as the year 26.
-_STAMPS: Final = {
-    4: ("'%m/%d/%Y %I:%M:%S %p'", "'%m/%d/%Y %H:%M:%S'"),
-    2: ("'%m/%d/%y %I:%M:%S %p'", "'%m/%d/%y %H:%M:%S'"),
-}
+#: The orders of a date (``ingest.windows_dns_date_order`` less ``auto``), and
+#: ``either``: each date in the one order it allows (a file whose sample holds
+#: both orders), NULL for one that reads both ways.
+Order = Literal["mdy", "dmy", "either"]
+#: The stamp's day and month as strptime reads them once the date's separators
+#: are ``/``, the year of four digits or, under a two-digit short-date setting,
+#: two (strptime's ``%y``: 00-68 are 20xx; DuckDB's ``%Y`` alone would read
+#: ``26`` as the year 26), the time 12- or 24-hour.
+_DATES: Final = {"mdy": "%m/%d/", "dmy": "%d/%m/"}
+_YEARS: Final = {4: "%Y", 2: "%y"}
+_TIMES: Final = (" %I:%M:%S %p", " %H:%M:%S")
+#: ``auto`` decides a file's order from at most this many lines (of the first
+#: batch that holds entries): with detailed logging about 20 lines a packet.
+SAMPLE_LINES: Final = 5_000
+#: An entry's date in the sample, read by Arrow (RE2 has no back-references:
+#: the two separators are compared apart).
+_SAMPLE: Final = (
+    r"^(?P<first>\d{1,2})(?P<sep>[/.-])(?P<second>\d{1,2})(?P<sep2>[/.-])"
+    r"(?:\d{4}|\d{2}) .* PACKET "
+)
+
+
+def _read_sql(order: Literal["mdy", "dmy"]) -> str:
+    """SQL: the wall-clock TIMESTAMP of ``ustamp`` (the stamp with ``/`` between
+    the parts of its date) read in ``order``, NULL when it does not read so."""
+    year_digits = "length(split_part(split_part(ustamp, ' ', 1), '/', 3))"
+    whens = " ".join(
+        f"WHEN {digits} THEN coalesce("
+        + ", ".join(f"try_strptime(ustamp, {lit(_DATES[order] + year + time)})" for time in _TIMES)
+        + ")"
+        for digits, year in _YEARS.items()
+    )
+    return f"CASE {year_digits} {whens} END"
+
+
+def _times_sql(order: Order) -> str:
+    """SQL select list: ``t_main`` and ``t_other``, the stamp read in ``order``
+    (``either``: month first, then day first; else ``t_other`` is NULL)."""
+    if order == "either":
+        return f"{_read_sql('mdy')} AS t_main, {_read_sql('dmy')} AS t_other"
+    return f"{_read_sql(order)} AS t_main, CAST(NULL AS TIMESTAMP) AS t_other"
+
+
+#: SQL: the local time of ``t_main`` and ``t_other`` (``_times_sql``): the one
+#: that is not NULL, NULL when they differ (a date that reads both ways).
+_LOCAL_SQL: Final = (
+    "CASE WHEN t_other IS NULL THEN t_main WHEN t_main IS NULL THEN t_other "
+    "WHEN t_main = t_other THEN t_main END"
+)
 
 
 class WindowsDnsParser(SqlLineParser):
@@ -61,6 +124,12 @@ class WindowsDnsParser(SqlLineParser):
     dataset = "windns"
     table = "dns"
 
+    def __init__(self, ctx: ParseContext) -> None:
+        super().__init__(ctx)
+        setting = ctx.config.ingest.windows_dns_date_order
+        #: The file's date order; None while ``auto`` has seen no entry.
+        self.order: Order | None = None if setting == "auto" else setting
+
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
         try:
@@ -68,14 +137,63 @@ class WindowsDnsParser(SqlLineParser):
         except Exception:  # a sniffer must never stop format detection
             return False
 
+    def parse(self, lines: pa.Table) -> Parsed:
+        if self.order is None:
+            self.order = self.sample_order(lines)
+        return super().parse(lines)
+
+    def sample_order(self, lines: pa.Table) -> Order | None:
+        """The date order of the file ``lines`` begin (see the module
+        docstring), warned about when the sample does not settle it; None
+        when the lines hold no entry yet (a header block alone)."""
+        sample = lines.slice(0, SAMPLE_LINES)
+        found = pc.extract_regex(sample.column("line"), _SAMPLE)
+        same = pc.equal(pc.struct_field(found, "sep"), pc.struct_field(found, "sep2"))
+        first = pc.cast(pc.struct_field(found, "first"), pa.int8())
+        second = pc.cast(pc.struct_field(found, "second"), pa.int8())
+        entries = pc.sum(pc.cast(same, pa.int64())).as_py() or 0
+        if entries == 0:
+            return None
+
+        def is_day(n: pa.ChunkedArray) -> pa.ChunkedArray:
+            return pc.and_(pc.greater(n, 12), pc.less_equal(n, 31))
+
+        def is_month(n: pa.ChunkedArray) -> pa.ChunkedArray:
+            return pc.and_(pc.greater_equal(n, 1), pc.less_equal(n, 12))
+
+        def first_line(mask: pa.ChunkedArray) -> int | None:
+            """The line number of the first sampled date that ``mask`` marks."""
+            at = pc.index(pc.fill_null(pc.and_(same, mask), False), True).as_py()
+            return None if at < 0 else int(sample.column("log_line")[at].as_py())
+
+        day_first = first_line(pc.and_(is_day(first), is_month(second)))
+        month_first = first_line(pc.and_(is_month(first), is_day(second)))
+        if day_first is not None and month_first is not None:
+            self._caution(
+                f"Windows DNS dates disagree (day first on line {day_first}, month first on "
+                f"line {month_first}): each date is read in the one order it allows and dates "
+                "that read both ways are rejected; set ingest.windows_dns_date_order to mdy "
+                "or dmy to read them all one way"
+            )
+            return "either"
+        if day_first is not None:
+            return "dmy"
+        if month_first is None:
+            self._caution(
+                f"Windows DNS dates are ambiguous (no day above 12 in the first {entries:,} "
+                "entries); read as month/day; set ingest.windows_dns_date_order to dmy "
+                "if the server writes day first"
+            )
+        return "mdy"
+
+    def _caution(self, text: str) -> None:
+        """Say what was assumed about the file: logged now, and the input's
+        accounting note (stored with the run, shown in the reports)."""
+        log.warning("%s: %s", self.ctx.log_file, text)
+        self.notes.append(text)
+
     def query(self) -> str:
-        year_digits = "length(split_part(split_part(stamp, ' ', 1), '/', 3))"
-        whens = " ".join(
-            f"WHEN {digits} THEN coalesce(try_strptime(stamp, {twelve}), "
-            f"try_strptime(stamp, {day}))"
-            for digits, (twelve, day) in _STAMPS.items()
-        )
-        stamp = self.local_to_utc(f"CASE {year_digits} {whens} END")
+        stamp = self.local_to_utc(_LOCAL_SQL)
         name = "trim(regexp_replace(name, '\\(\\d+\\)', '.', 'g'), '.')"
         return f"""
         WITH entries AS (
@@ -97,11 +215,17 @@ class WindowsDnsParser(SqlLineParser):
         parts AS (
             SELECT *, left(after, lb - 1) AS pre,
                    substr(after, lb + 2, rb - lb - 2) AS flagtext,
-                   trim(substr(after, rb + 2)) AS post
+                   trim(substr(after, rb + 2)) AS post,
+                   -- The date's separators made ``/`` when they are ``.`` or ``-``
+                   -- (a date that mixes them then reads in no order).
+                   CASE WHEN strpos(stamp, '/') > 0 THEN stamp
+                        WHEN strpos(stamp, '.') > 0 THEN replace(stamp, '.', '/')
+                        ELSE replace(stamp, '-', '/') END AS ustamp
             FROM brackets
         ),
         tokens AS (
-            SELECT *, split_part(pre, ' ', 2) AS proto, split_part(pre, ' ', 3) AS dir,
+            SELECT *, {_times_sql(self.order or "mdy")},
+                   split_part(pre, ' ', 2) AS proto, split_part(pre, ' ', 3) AS dir,
                    ltrim(substr(pre, length(split_part(pre, ' ', 1)) + 10)) AS peer_etc,
                    -- ``R`` before the opcode marks a response, a blank a query.
                    substr(pre, length(pre) - 2, 1) AS qr,

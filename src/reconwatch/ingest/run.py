@@ -340,7 +340,8 @@ def ingest_source(
         if isinstance(batches, ReadAhead):
             batches.close()  # no read in flight when the stream is asked where it stands
         held = hold.bytes if hold is not None else 0
-        stats.note = hold.note() if hold is not None else None
+        notes = [hold.note() if hold is not None else None, *(parser.notes if parser else [])]
+        stats.note = "; ".join(note for note in notes if note) or None
         if stats.error is None and stats.parsed > 0 and parser_cls is not None:
             # Nothing parsed (a wrong --format, a missing mapping): a later run,
             # config mended, should read it again rather than skip it.
