@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from reconwatch.config import Config
-from reconwatch.detect.slow import SLOW_STATE
+from reconwatch.config import Config, SlowScanConfig
+from reconwatch.detect.slow import SLOW_STATE, filled_state
 from reconwatch.hunt import SLOW_STATE_FILE, HuntResult, hunt
 from reconwatch.ingest.run import IngestOptions
 
@@ -73,6 +74,7 @@ def test_a_line_stamped_years_ahead_does_not_wipe_the_state(tmp_path: Path) -> N
     morning.write_text(slow_lines(0, 60) + forged.replace(f"SRC={SOURCE}", "SRC=192.0.2.250"))
     evening.write_text(slow_lines(60, 60))
     hunt([str(morning)], Config(), out_dir=out, options=NOW)
-    days = set(pq.read_table(out / SLOW_STATE_FILE).column("window_start").to_pylist())
+    saved = filled_state(ibis.memtable(pq.read_table(out / SLOW_STATE_FILE)), SlowScanConfig())
+    days = set(saved.to_pyarrow().column("window_start").to_pylist())
     assert dt.datetime(2026, 11, 28, tzinfo=dt.UTC) in days  # the real day is still there
     assert _slow_sources(hunt([str(evening)], Config(), out_dir=out, options=NOW)) == [SOURCE]

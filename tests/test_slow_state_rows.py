@@ -16,10 +16,13 @@ from conftest import network_rows
 from reconwatch.config import Config, SlowScanConfig
 from reconwatch.detect.base import RUN_FINDINGS
 from reconwatch.detect.slow import (
+    DERIVED,
     SLOW,
     STATE_KEYS,
     commit_slow_state,
+    filled_state,
     findings_over_state,
+    save_slow_state,
     slow_scan,
     slow_scan_with_state,
     write_state,
@@ -40,7 +43,9 @@ def lake_of(tmp_path: Path, batches: list[list[dict[str, Any]]]) -> Lake:
 
 
 def cells(state: pa.Table) -> pa.Table:
-    """The state's rows regrouped into cells (rows of one key are one cell), sorted."""
+    """The state's rows regrouped into cells (rows of one key are one cell), sorted;
+    compact rows filled in first."""
+    state = filled_state(ibis.memtable(state), CFG).to_pyarrow()
     grouped = state.group_by(list(STATE_KEYS)).aggregate(
         [("first_seen", "min"), ("last_seen", "max"), ("event_count", "sum")]
     )
@@ -69,7 +74,12 @@ def test_the_state_is_a_row_per_failed_probe_and_regrouped_the_cells_of_the_whol
     engine = Engine(lake)
     try:
         network = engine.table("network")
-        written = pq.read_table(write_state(network, tmp_path / "state.parquet", CFG))
+        compact = pq.read_table(write_state(network, tmp_path / "state.parquet", CFG))
+        # A first run's rows are all its probes' own: compact, only what is
+        # theirs (source, destination, time) written, the rest filled in on reading.
+        for name in DERIVED:
+            assert compact[name].null_count == compact.num_rows, name
+        written = filled_state(ibis.memtable(compact), CFG).to_pyarrow()
         _, whole = slow_scan_with_state(table(rows), None, CFG)
         expected = cells(whole.to_pyarrow())  # the same probes, grouped into cells
         assert cells(written).equals(expected)
@@ -108,6 +118,36 @@ def test_findings_over_a_written_state_are_those_of_the_whole(tmp_path: Path) ->
     whole = findings(slow_scan(table(rows), CFG))
     assert [f["source_ip"] for f in whole] == [SCANNER]
     assert found.select(whole[0].keys()).to_pylist() == whole
+
+
+def test_a_state_file_without_compact_rows_reads_the_same(tmp_path: Path) -> None:
+    """A state file whose rows are all filled in (an older version's, or the
+    watch's) gives the same findings and the same next state as a compact one."""
+    rows = sorted(split_cell_day(), key=lambda r: r["seconds"])
+    half = len(rows) // 2
+    compact_file = tmp_path / "compact" / "slow_scan.parquet"
+    filled_file = tmp_path / "filled" / "slow_scan.parquet"
+    first = Engine(lake_of(tmp_path / "first", in_batches(rows[:half], 30)))
+    try:
+        commit_slow_state(write_state(first.table("network"), compact_file, CFG), compact_file)
+    finally:
+        first.close()
+    _, filled = slow_scan_with_state(table(rows[:half]), None, CFG)
+    save_slow_state(filled.to_pyarrow(), filled_file)
+    assert pq.read_table(filled_file)["window_start"].null_count == 0
+    compact = pq.read_table(compact_file)
+    assert compact["window_start"].null_count == compact.num_rows > 0
+    second = Engine(lake_of(tmp_path / "second", in_batches(rows[half:], 30)))
+    empty = pa.Table.from_pylist([], schema=RUN_FINDINGS)
+    try:
+        network = second.table("network")
+        found = [findings_over_state(network, empty, f, CFG) for f in (compact_file, filled_file)]
+        states = [pq.read_table(write_state(network, f, CFG)) for f in (compact_file, filled_file)]
+    finally:
+        second.close()
+    assert found[0].column("detection").to_pylist() == [SLOW]
+    assert found[0].equals(found[1])
+    assert cells(states[0]).equals(cells(states[1]))
 
 
 def test_a_run_appends_its_cells_to_the_old_rows_without_regrouping_them() -> None:
