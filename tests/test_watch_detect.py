@@ -18,6 +18,7 @@ from reconwatch.config import (
     DetectConfig,
     EnrichConfig,
     GeoConfig,
+    IngestConfig,
     SlowScanConfig,
     VerticalScanConfig,
     WatchConfig,
@@ -858,6 +859,26 @@ def test_the_window_spills_into_its_own_folder_whatever_the_working_directory(
     finally:
         detections.close()
     assert not spill.exists()
+
+
+def test_behind_a_trusted_proxy_the_window_holds_the_forwarded_client(tmp_path: Path) -> None:
+    logs = watch_dir(tmp_path)
+    sink = Collect()
+    cfg = Config(watch=WatchConfig(), ingest=IngestConfig(trusted_proxies=["10.0.0.10"]))
+    w = watcher([logs], sink, cfg=cfg)
+    try:
+        lines = [
+            web("10.0.0.10", "/.env", 404).rstrip("\n") + f' "{SCANNER}, 10.0.0.10"',
+            web("10.0.0.10", "/", 200).rstrip("\n") + ' "-"',
+            web(NEIGHBOUR, "/", 200).rstrip("\n") + ' "192.0.2.200"',
+        ]
+        (logs / "access.log").write_text("\n".join(lines) + "\n")
+        w.cycle()
+        assert (w.counts.lines, w.counts.parsed, w.counts.forwarded) == (3, 3, 1)
+        http = w.window.table("http")
+        assert http.column("source_ip").to_pylist() == [SCANNER, "10.0.0.10", NEIGHBOUR]
+    finally:
+        w.finish()
 
 
 def test_a_repeated_message_line_is_as_many_events_in_the_window(tmp_path: Path) -> None:

@@ -1095,7 +1095,37 @@ def _default_nginx_json_fields() -> dict[str, list[str]]:
         "http_request_referrer": ["http_referer", "http_referrer", "referer", "referrer"],
         "user_agent_original": ["http_user_agent", "user_agent", "agent"],
         "user_name": ["remote_user"],
+        # Read only behind ``ingest.trusted_proxies`` (see there).
+        "forwarded_for": ["http_x_forwarded_for", "x_forwarded_for"],
     }
+
+
+#: The widest range ``ingest.trusted_proxies`` takes, per address family.
+MIN_PROXY_PREFIX: Final = {4: 8, 6: 16}
+
+
+def _valid_trusted_proxies(items: list[str]) -> list[str]:
+    """Valid CIDRs, none wider than ``MIN_PROXY_PREFIX`` nor all together every address.
+
+    A row whose peer is in the list takes its client from X-Forwarded-For,
+    which the client writes itself; trusting everyone would let any scanner
+    name an innocent third party as the source (to be reported and blocked).
+    """
+    items = _valid_cidrs(items)
+    for network in parse_networks(items):
+        if network.prefixlen < MIN_PROXY_PREFIX[network.version]:
+            raise ValueError(
+                f"{network} is wider than /{MIN_PROXY_PREFIX[network.version]}: any client in "
+                "it could name any address in X-Forwarded-For and have it blamed; "
+                "list only your own proxies and load balancers"
+            )
+    whole = _whole_families(items)
+    if whole:
+        raise ValueError(
+            f"these ranges cover every address ({whole}): any client could name any "
+            "address in X-Forwarded-For; list only your own proxies and load balancers"
+        )
+    return items
 
 
 def _valid_nginx_json_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -1135,6 +1165,20 @@ class IngestConfig(Section):
     #: Days of partitions ``reconwatch lake retain`` keeps when ``--days`` is
     #: not given; null = no default, the command then needs ``--days``.
     retention_days: int | None = Field(None, ge=1)
+    #: The site's own reverse proxies, load balancers and CDN ranges (CIDRs or
+    #: addresses). A web log row whose client is one of them takes its client
+    #: from the X-Forwarded-For the log carries (clf's first quoted field after
+    #: the user agent, nginx JSON's ``forwarded_for`` keys, IIS's
+    #: ``X-Forwarded-For`` field): the rightmost entry that is not a trusted
+    #: proxy, as nginx's realip module with ``real_ip_recursive on`` reads it
+    #: (``ingest.forwarded``). Empty (the default): the header is never read.
+    #: The header is the client's own text up to where our proxies appended to
+    #: it, so a range wider than /8 (IPv4) or /16 (IPv6), or a list covering
+    #: every address, is refused: any client inside could name any address as
+    #: itself and have an innocent third party reported and blocked.
+    trusted_proxies: Annotated[list[str], AfterValidator(_valid_trusted_proxies)] = Field(
+        default_factory=list
+    )
 
     def nginx_json_keys(self) -> dict[str, list[str]]:
         """The effective nginx JSON keys: defaults overridden by the configured columns."""

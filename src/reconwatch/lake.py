@@ -158,6 +158,9 @@ class FileStats:
     #: Events such lines claimed beyond the caps (``ingest.base.MAX_REPEAT``
     #: per line, ``MAX_BATCH_REPEAT`` per batch): counted, not written.
     repeats_cut: int = 0
+    #: Rows whose client was read from X-Forwarded-For, their peer being one of
+    #: ``ingest.trusted_proxies`` (``ingest.forwarded``).
+    forwarded: int = 0
     #: A reason the input could not be read to its end (unreadable, corrupt gzip...).
     error: str | None = None
     #: ``error`` says why the input was left out on purpose (the same file named
@@ -189,6 +192,7 @@ class LineTally(Protocol):
     skipped: int
     repeated: int
     repeats_cut: int
+    forwarded: int
     reject_reasons: dict[str, int]
 
 
@@ -200,6 +204,7 @@ def add_counts(target: LineTally, stats: FileStats) -> None:
     target.skipped += stats.skipped
     target.repeated += stats.repeated
     target.repeats_cut += stats.repeats_cut
+    target.forwarded += stats.forwarded
     for reason, count in stats.reject_reasons.items():
         target.reject_reasons[reason] = target.reject_reasons.get(reason, 0) + count
 

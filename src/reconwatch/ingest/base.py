@@ -56,6 +56,13 @@ MAX_REPEAT: Final = 1_000
 MAX_BATCH_REPEAT: Final = 1_000_000
 
 
+#: Optional column of a web parser's rows: the X-Forwarded-For header as
+#: logged (``"203.0.113.9, 10.0.0.2"``; null or '-' when absent). Behind the
+#: site's own proxies (``ingest.trusted_proxies``) the framework reads the
+#: client from it, then drops the column (``ingest.forwarded.forwarded_rows``).
+FORWARDED: Final = "forwarded_for"
+
+
 class Repeats(NamedTuple):
     """A batch's repeated events: ``counts`` per row (None: one each), the
     events written beyond one per row (``extra``) and those the caps cut."""

@@ -36,6 +36,7 @@ from reconwatch.ingest.base import (
     repeat_counts,
     repeated_rows,
 )
+from reconwatch.ingest.forwarded import forwarded_rows
 from reconwatch.ingest.linesql import INVALID_TIMESTAMP
 from reconwatch.ingest.sources import (
     BLOCK_BYTES,
@@ -326,7 +327,7 @@ def ingest_source(
             if source.keep_from > 1:
                 parsed, lines = _new_part(parsed, lines, source.keep_from)
             account_batch(parsed, lines, stats)
-            outputs = _lake_tables(parsed, parser, source.name)
+            outputs = _lake_tables(parsed, parser, source.name, stats)
             if pending is not None:
                 pending.result()
             basename = f"{run_id}-{index:05d}-{number:05d}"
@@ -357,13 +358,19 @@ def ingest_source(
 
 
 def _lake_tables(
-    parsed: Parsed, parser: Parser | None, log_file: str
+    parsed: Parsed, parser: Parser | None, log_file: str, stats: FileStats
 ) -> list[tuple[str, pa.Table]]:
-    """The lake tables of one parsed batch, conformed: (table name, rows) pairs."""
+    """The lake tables of one parsed batch, conformed: (table name, rows) pairs.
+
+    Clients read from X-Forwarded-For on the way are counted into ``stats``.
+    """
     outputs = []
     if parser is not None:
+        trusted = parser.ctx.config.ingest.trusted_proxies
         for table_name, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
             if rows.num_rows:
+                rows, forwarded = forwarded_rows(rows, trusted)
+                stats.forwarded += forwarded
                 rows = repeated_rows(rows)
                 rows = with_constants(rows, log_file, parser)
                 outputs.append((table_name, schema.conform(rows, schema.TABLES[table_name])))

@@ -7,7 +7,17 @@ One parser reads the three ``LogFormat`` recipes, as they differ only at the end
     vhost_combined  %v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"
 
 nginx's default ``combined`` is the same text. Fields after the user agent
-(nginx recipes often add ``"$http_x_forwarded_for"``) are allowed and ignored.
+are allowed; the first of them, when quoted, is read as X-Forwarded-For, as
+nginx's stock ``main`` recipe logs it::
+
+    main  $remote_addr - $remote_user [$time_local] "$request" $status
+          $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"
+
+(Apache: ``"%{X-Forwarded-For}i"`` after the user agent). It is used only
+behind the proxies listed in ``ingest.trusted_proxies`` (see
+``ingest.forwarded``), so a recipe that logs something else there
+(``"$host"``, ``"$upstream_addr"``) must not be combined with that list.
+Others are ignored.
 
 Why rows are kept for broken requests: scanners send TLS handshakes, binary junk
 and bare words to port 80 (``"\\x16\\x03\\x01"``, ``"HELP"``, ``"-"``); the server
@@ -29,7 +39,7 @@ from typing import Final
 
 import pyarrow as pa
 
-from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.base import FORWARDED, ParseContext, Parsed, Parser
 from reconwatch.ingest.linesql import byte_count_sql, is_status_sql, lit, run_batch, status_code_sql
 
 NOT_ACCESS_LOG: Final = "not an access log line"
@@ -64,8 +74,9 @@ _SNIFF_RE: Final = re.compile(CLF)
 #: What the batch query cuts after the stamp's ``] ``: "request" status bytes
 #: (three groups, anchored: RE2 extracts these in one pass, see ``syslog``).
 MIDDLE: Final = "^" + QUOTED + r" (\S+) (\S+)"
-#: And after those: "referrer" "user agent" (absent in the common format).
-TAIL: Final = "^ " + QUOTED + " " + QUOTED
+#: And after those: "referrer" "user agent" (absent in the common format),
+#: then optionally "X-Forwarded-For" (nginx's ``main``).
+TAIL: Final = "^ " + QUOTED + " " + QUOTED + "(?: " + QUOTED + ")?"
 
 
 def unescape(column: str) -> str:
@@ -158,7 +169,7 @@ class ClfParser(Parser):
         tails AS (
             SELECT *, regexp_extract(
                           substr(rest, length(m.request) + length(m.status) + length(m.bytes) + 5),
-                          {lit(TAIL)}, ['ref', 'agent']) AS t
+                          {lit(TAIL)}, ['ref', 'agent', 'xff']) AS t
             FROM cut
         ),
         vhosts AS (
@@ -177,7 +188,8 @@ class ClfParser(Parser):
                         WHEN len(h) >= 3 THEN array_to_string(h[3:], ' ') END AS user0,
                    time0, {unescape("m.request")} AS request,
                    m.status AS status0, m.bytes AS bytes0,
-                   {unescape("t.ref")} AS ref0, {unescape("t.agent")} AS agent0
+                   {unescape("t.ref")} AS ref0, {unescape("t.agent")} AS agent0,
+                   {unescape("t.xff")} AS xff0
             FROM (SELECT *, time0 IS NOT NULL AS p2_ok FROM vhosts)
         ),
         split AS (
@@ -206,6 +218,7 @@ class ClfParser(Parser):
                {dash_null("ref0")} AS http_request_referrer,
                {dash_null("agent0")} AS user_agent_original,
                {dash_null("user0")} AS user_name,
+               {dash_null("xff0")} AS {FORWARDED},
                CASE WHEN NOT matched THEN {lit(NOT_ACCESS_LOG)}
                     WHEN status0 <> '-' AND NOT {is_status_sql("status0")}
                         THEN {lit(INVALID_STATUS)}

@@ -11,6 +11,11 @@ read, cookies, termination state, connection counts, queues, optional
 milliseconds and no zone: it is read in ``config.syslog.timezone`` and preferred
 to the envelope's stamp. A status of -1 (the client went away) is null. Other
 HAProxy lines (TCP-mode logs, start-up messages) are rejected with ``NOT_HTTPLOG``.
+
+X-Forwarded-For is not read (``ingest.trusted_proxies`` does not apply): the
+``{captured headers}`` are positional, ``|``-separated values whose names
+only HAProxy's configuration holds (``capture request header``), and HAProxy
+is most often the site's edge, whose client is the real one.
 """
 
 from __future__ import annotations

@@ -20,6 +20,14 @@ kept for the next batch. Directive lines are skipped. Values are separated by
 one space; IIS writes spaces inside values as ``+`` (user agent, referrer) and
 an empty value as ``-``. Stamps are UTC: W3C logging always writes UTC, whatever
 the server's zone (only the rollover of files follows local time, if asked).
+
+Behind a load balancer ``c-ip`` is the balancer. IIS 8.5+ logs the request's
+X-Forwarded-For as a custom field (``<customFields><add
+logFieldName="X-Forwarded-For" sourceName="X-Forwarded-For"
+sourceType="RequestHeader"/>``): a ``#Fields`` naming ``X-Forwarded-For`` or
+``cs(X-Forwarded-For)`` (any case) hands it to the framework, which reads the
+client from it behind ``ingest.trusted_proxies`` (``ingest.forwarded``;
+``+`` read as the space IIS wrote it for).
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser
+from reconwatch.ingest.base import EMPTY_REJECTS, FORWARDED, ParseContext, Parsed, Parser
 from reconwatch.ingest.linesql import byte_count_sql, is_status_sql, lit, run_batch, status_code_sql
 from reconwatch.ingest.web_clf import INVALID_STATUS
 
@@ -40,6 +48,10 @@ MISSING_COLUMNS: Final = "#Fields lacks date, time or c-ip"
 
 #: W3C field -> (http column, how its text is read).
 _PLUS_AS_SPACE: Final = ("cs(User-Agent)", "cs(Referer)", "cs(Cookie)")
+#: Field names of the X-Forwarded-For header, any case: an IIS 8.5+ custom
+#: field (its name is the operator's choice; the header's own is the usual one)
+#: or W3C's request header syntax.
+FORWARDED_FIELDS: Final = ("X-Forwarded-For", "cs(X-Forwarded-For)")
 
 
 def _value(index: int) -> str:
@@ -62,6 +74,8 @@ def _header_sql(fields: list[str]) -> str:
     port = get("s-port")
     cport = get("c-port")
     has_required = all(n in where for n in ("date", "time", "c-ip"))
+    named = [name for name in FORWARDED_FIELDS if name.lower() in where]
+    forwarded = get(named[0], plus=True) if named else "CAST(NULL AS VARCHAR)"
     return f"""
     WITH s AS (
         SELECT log_line, _row, regexp_full_match(line, '\\s*') AS skip,
@@ -85,6 +99,7 @@ def _header_sql(fields: list[str]) -> str:
            {get("cs(User-Agent)", plus=True)} AS user_agent_original,
            {get("cs-username")} AS user_name,
            {get("s-computername")} AS observer_name,
+           {forwarded} AS {FORWARDED},
            CASE WHEN {"FALSE" if has_required else "TRUE"} THEN {lit(MISSING_COLUMNS)}
                 WHEN len(parts) <> {len(fields)} THEN {lit(FIELD_COUNT)}
                 WHEN {status} IS NOT NULL AND NOT {is_status_sql(status)}

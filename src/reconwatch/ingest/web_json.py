@@ -14,6 +14,12 @@ whole request line (``request``) or its parts (``request_method``,
 ``request_uri``, ``server_protocol``) may be logged; the parts win when both are.
 A stamp may be ``$time_iso8601``, ``$time_local`` (``30/Sep/2026:10:00:00 +0200``)
 or ``$msec`` (epoch seconds with milliseconds).
+
+Behind a reverse proxy or load balancer ``remote_addr`` is the proxy: log
+``"http_x_forwarded_for":"$http_x_forwarded_for"`` too (keys of the
+``forwarded_for`` column), and list the proxies in
+``ingest.trusted_proxies``; the framework then reads the client from it
+(``ingest.forwarded``). Without that list the header is never read.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Final
 import pyarrow as pa
 
 from reconwatch.config import IngestConfig
-from reconwatch.ingest.base import Parsed, Parser
+from reconwatch.ingest.base import FORWARDED, Parsed, Parser
 from reconwatch.ingest.linesql import (
     byte_count_sql,
     is_status_sql,
@@ -124,6 +130,7 @@ class NginxJsonParser(Parser):
                {dash_null("f_http_request_referrer")} AS http_request_referrer,
                {dash_null("f_user_agent_original")} AS user_agent_original,
                {dash_null("f_user_name")} AS user_name,
+               f_forwarded_for AS {FORWARDED},
                CASE WHEN v IS NULL THEN {lit(NOT_JSON)}
                     WHEN f_source_ip IS NULL THEN {lit(NOT_ACCESS_LOG)}
                     WHEN f_http_response_status_code IS NOT NULL

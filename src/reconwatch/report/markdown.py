@@ -7,7 +7,7 @@ import datetime as dt
 from reconwatch.cases import Case
 from reconwatch.lake import RunStats
 from reconwatch.report.casejson import iso
-from reconwatch.report.text import LISTED, repeat_note
+from reconwatch.report.text import LISTED, forwarded_note, repeat_note
 from reconwatch.report.text import markdown as md
 
 
@@ -60,6 +60,9 @@ def _ingest(run: RunStats) -> list[str]:
         )
         if f.repeated or f.repeats_cut:
             more = repeat_note(f.repeated, f.repeats_cut)
+            note = f"{more}; {note}" if note else more
+        if f.forwarded:
+            more = forwarded_note(f.forwarded)
             note = f"{more}; {note}" if note else more
         lines.append(
             f"| {md(f.name, 80)} | {f.format or 'unrecognised'} | {f.lines} | {f.parsed} | "

@@ -37,3 +37,9 @@ def repeat_note(repeated: int, cut: int) -> str:
     """What repeated-message lines added to an input's events (and what their caps cut)."""
     note = f"{repeated:,} more events in repeated-message lines"
     return note + (f" ({cut:,} beyond the repeat caps not written)" if cut else "")
+
+
+def forwarded_note(forwarded: int) -> str:
+    """How many rows (requests, not distinct clients) of an input took their
+    client from X-Forwarded-For (``ingest.forwarded``)."""
+    return f"clients of {forwarded:,} requests read from X-Forwarded-For behind trusted proxies"

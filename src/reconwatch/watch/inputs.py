@@ -14,6 +14,7 @@ from reconwatch import schema
 from reconwatch.config import Config
 from reconwatch.ingest import registry
 from reconwatch.ingest.base import ParseContext, Parser, repeated_rows
+from reconwatch.ingest.forwarded import forwarded_rows
 from reconwatch.ingest.run import account_batch, parse_batch, with_constants
 from reconwatch.ingest.sources import head_lines
 from reconwatch.ingest.syslogmux import OtherPrograms, SyslogMuxParser
@@ -96,16 +97,18 @@ class Inputs:
         account_batch(parsed, lines, stats)
         if stats.error:
             log.warning("%s", stats.error)
+        parser = state.parser
+        if parser is not None:
+            trusted = parser.ctx.config.ingest.trusted_proxies
+            for table, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
+                if rows.num_rows and table in batches:
+                    rows, forwarded = forwarded_rows(rows, trusted)
+                    stats.forwarded += forwarded
+                    rows = with_constants(repeated_rows(rows), name, parser)
+                    rows = schema.conform(rows, schema.TABLES[table])
+                    batches[table].append(_valid(rows))
         for target in (state.stats, self.totals):
             add_counts(target, stats)
-        parser = state.parser
-        if parser is None:
-            return stats
-        for table, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
-            if rows.num_rows and table in batches:
-                rows = with_constants(repeated_rows(rows), name, parser)
-                rows = schema.conform(rows, schema.TABLES[table])
-                batches[table].append(_valid(rows))
         return stats
 
 

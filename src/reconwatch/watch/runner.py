@@ -103,6 +103,7 @@ class Counts:
     skipped: int = 0
     repeated: int = 0
     repeats_cut: int = 0
+    forwarded: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
     alerts: int = 0
     updates: int = 0
