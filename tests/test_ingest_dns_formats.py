@@ -390,18 +390,45 @@ def test_windows_dns_contradictory_dates_are_never_guessed(
     assert windns_warnings(caplog) == []
 
 
-def test_windows_dns_order_is_decided_once_per_file(caplog: pytest.LogCaptureFixture) -> None:
-    """The header block holds no date: the first batch with entries decides,
-    and the file's later batches keep that order (and do not warn again)."""
+def test_windows_dns_order_is_settled_by_the_first_batch_that_says_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The header block holds no date; a batch whose dates all read both ways
+    is read month first (noted once), and the first batch with a day above 12
+    settles the order for the rest of the file (noted, with where it changed)."""
     parser = make(WindowsDnsParser)
     header = fixture("windns.log")[:6]
     assert parse_with(parser, header).skipped == 6
     first = parse_with(parser, windns("5/11/2026 16:00:00"), first=7)
     later = parse_with(parser, windns("28/11/2026 16:00:00", "6/11/2026 16:00:01"), first=8)
+    last = parse_with(parser, windns("5/12/2026 16:00:00", "7/12/2026 16:00:00"), first=10)
     assert times(first) == [(7, at(2026, 5, 11, 16, 0))]
-    assert times(later) == [(9, at(2026, 6, 11, 16, 0, 1))]
-    assert rejects(later) == [(8, "invalid timestamp")]
-    assert windns_warnings(caplog) == [WINDNS_AMBIGUOUS.format(n=1)]
+    assert times(later) == [(8, at(2026, 11, 28, 16, 0)), (9, at(2026, 11, 6, 16, 0, 1))]
+    assert times(last) == [(10, at(2026, 12, 5, 16, 0)), (11, at(2026, 12, 7, 16, 0))]
+    switched = (
+        "test.log: Windows DNS dates: a day above 12 came in the batch from line 8: read "
+        "day first from there; the dates from line 7 up to it were read month first"
+    )
+    assert windns_warnings(caplog) == [WINDNS_AMBIGUOUS.format(n=1), switched]
+    assert parser.learnt == {"windns_date_order": "dmy"}
+
+
+def test_windows_dns_order_carries_over_to_a_run_reading_the_file_on(tmp_path: Path) -> None:
+    """A day-first file that grew is read on from where the last run stopped,
+    in the order that run settled, though its new lines have no day above 12."""
+    header = fixture("windns.log")[:6]
+    log = tmp_path / "dns.log"
+    log.write_text("\n".join([*header, *windns("28/11/2026 16:00:00")]) + "\n")
+    lake = Lake(tmp_path / "lake")
+    first = run.ingest([str(log)], lake, Config(), run.IngestOptions(now=NOW)).files[0]
+    assert first.fingerprint is not None
+    assert first.fingerprint["learnt"] == {"windns_date_order": "dmy"}
+    with log.open("a") as grown:
+        grown.write("\n".join(windns("5/12/2026 16:00:00")) + "\n")
+    second = run.ingest([str(log)], lake, Config(), run.IngestOptions(now=NOW)).files[0]
+    assert (second.first_line, second.parsed, second.note) == (8, 1, None)
+    stamps = sorted(r["timestamp"] for r in lake.read("dns").to_pylist())
+    assert stamps == [at(2026, 11, 28, 16, 0), at(2026, 12, 5, 16, 0)]
 
 
 def test_windows_dns_date_order_setting_is_checked() -> None:

@@ -1151,12 +1151,13 @@ class IngestConfig(Section):
     )
     #: Windows DNS debug log: the order of the stamp's date, which follows the
     #: server's short-date locale (US ``11/28/2026``, en-GB, de-DE, fr-FR...
-    #: ``28/11/2026``). ``auto`` decides per file from its first 5,000 lines: a
-    #: first number above 12 means day first, a second one month first; when
-    #: none is above 12 the file is read month first (Windows' US default) with
-    #: a warning naming it, and when both are, each date in the one order it
-    #: allows (one that reads both ways is rejected). ``mdy``/``dmy`` read every
-    #: file in that order only.
+    #: ``28/11/2026``). ``auto`` settles it per file from the first 5,000 lines
+    #: of a batch: a first number above 12 means day first, a second one month
+    #: first; while none is above 12 the file is read month first (Windows' US
+    #: default) with a warning naming it, until a batch settles it; when both
+    #: are, each date in the one order it allows (one that reads both ways is
+    #: rejected). A run reading a grown file on keeps the order the last run
+    #: settled. ``mdy``/``dmy`` read every file in that order only.
     windows_dns_date_order: Literal["auto", "mdy", "dmy"] = "auto"
     #: Worker processes that read input files side by side (one file per worker;
     #: a single big file is still read by one). 1 keeps ingest in the hunt's

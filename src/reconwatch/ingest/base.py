@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Final, NamedTuple
 
@@ -40,6 +40,10 @@ class ParseContext:
     log_file: str
     #: Reference "now" for year inference of year-less syslog stamps (UTC).
     now: dt.datetime
+    #: What the parser of an earlier run learnt about this input
+    #: (``Parser.learnt``), when this run reads it on from where that one
+    #: stopped (``ingest.run.after_earlier_runs``); empty otherwise.
+    carried: Mapping[str, str] = field(default_factory=dict)
 
 
 #: Optional column of a parser's rows: how many events the row's line stands
@@ -144,6 +148,11 @@ class Parser(ABC):
         #: whose date order its lines do not settle): the input's accounting
         #: note (``FileStats.note``), so it is shown and stored with the run.
         self.notes: list[str] = []
+        #: What the parser settled about this input from lines a later run,
+        #: reading the grown file on from where this one stopped, will not see
+        #: (the Windows DNS log's date order): kept in the input's fingerprint
+        #: and handed to that run's parser (``ParseContext.carried``).
+        self.learnt: dict[str, str] = {}
 
     @classmethod
     @abstractmethod

@@ -21,11 +21,15 @@ two (``%y``: 00-68 are 20xx). The date's separator is ``/``, ``.`` or ``-``,
 the same twice. ``ingest.windows_dns_date_order`` sets the order: ``mdy`` or
 ``dmy`` read every date in that order only (a date impossible in it, such as
 ``28/11/2026`` under ``mdy``, is ``invalid timestamp``); ``auto`` (the default)
-decides once per file from the first ``SAMPLE_LINES`` lines of the first batch
-that holds entries: a first number above 12 means day first, a second number
-above 12 month first. A sample with neither is read month first (Windows' US
+settles it per file from the first ``SAMPLE_LINES`` lines of a batch: a first
+number above 12 means day first, a second number above 12 month first. A
+batch whose dates all read both ways is read month first (Windows' US
 default) with a warning naming the file, as a day-first file whose days are
-all 12 or less would be misread (day and month swapped). A sample with both
+all 12 or less would be misread (day and month swapped), and the next batch
+is looked at again; the first batch that says the order settles it for the
+rest of the file (a warning says where, if it is not month first), and for a
+later run that reads the grown file on from where this one stopped
+(``Parser.learnt``, kept with the input's fingerprint). A sample with both
 (two locales in one file) is read line by line in the one order each date
 allows, with a warning, and a date that reads both ways differently
 (``5/6/2026``) is ``invalid timestamp``: it is never guessed.
@@ -45,7 +49,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -80,6 +84,10 @@ _TIMES: Final = (" %I:%M:%S %p", " %H:%M:%S")
 #: ``auto`` decides a file's order from at most this many lines (of the first
 #: batch that holds entries): with detailed logging about 20 lines a packet.
 SAMPLE_LINES: Final = 5_000
+#: The key of the settled order in ``Parser.learnt`` (kept for a run that
+#: reads the file on from where this one stopped), and its values.
+DATE_ORDER: Final = "windns_date_order"
+ORDERS: Final = ("mdy", "dmy", "either")
 #: An entry's date in the sample, read by Arrow (RE2 has no back-references:
 #: the two separators are compared apart).
 _SAMPLE: Final = (
@@ -127,8 +135,20 @@ class WindowsDnsParser(SqlLineParser):
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)
         setting = ctx.config.ingest.windows_dns_date_order
-        #: The file's date order; None while ``auto`` has seen no entry.
+        #: The file's date order; None while ``auto`` has not settled it (no
+        #: entry yet, or only dates that read both ways: ``_guessed``).
         self.order: Order | None = None if setting == "auto" else setting
+        carried = ctx.carried.get(DATE_ORDER)
+        if setting == "auto" and carried in ORDERS:
+            # Read on from where an earlier run stopped: the order it settled
+            # on (the file's new lines may hold no day above 12).
+            self.order = cast(Order, carried)
+            self.learnt[DATE_ORDER] = self.order
+        #: The line from which ``auto`` read dates month first for want of a
+        #: day above 12 (None: it has not had to).
+        self._guessed: int | None = None
+        #: The order of the batch being parsed (what ``query`` reads).
+        self._batch_order: Order = self.order or "mdy"
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -139,13 +159,37 @@ class WindowsDnsParser(SqlLineParser):
 
     def parse(self, lines: pa.Table) -> Parsed:
         if self.order is None:
-            self.order = self.sample_order(lines)
+            self._settle(lines)
+        self._batch_order = self.order or "mdy"
         return super().parse(lines)
 
-    def sample_order(self, lines: pa.Table) -> Order | None:
-        """The date order of the file ``lines`` begin (see the module
-        docstring), warned about when the sample does not settle it; None
-        when the lines hold no entry yet (a header block alone)."""
+    def _settle(self, lines: pa.Table) -> None:
+        """Settle the file's order from this batch's dates if they say it (and
+        keep it for a run that reads on: ``learnt``); else read them month
+        first, noted once, and look again at the next batch."""
+        order, entries = self.sample_order(lines)
+        if order is not None:
+            if self._guessed is not None and order != "mdy":
+                first = int(lines.column("log_line")[0].as_py())
+                self._caution(
+                    f"Windows DNS dates: a day above 12 came in the batch from line "
+                    f"{first:,}: read {'day first' if order == 'dmy' else 'in either order'} "
+                    f"from there; the dates from line {self._guessed:,} up to it were "
+                    "read month first"
+                )
+            self.order = order
+            self.learnt[DATE_ORDER] = order
+        elif entries and self._guessed is None:
+            self._guessed = int(lines.column("log_line")[0].as_py())
+            self._caution(
+                f"Windows DNS dates are ambiguous (no day above 12 in the first {entries:,} "
+                "entries); read as month/day; set ingest.windows_dns_date_order to dmy "
+                "if the server writes day first"
+            )
+
+    def sample_order(self, lines: pa.Table) -> tuple[Order | None, int]:
+        """The date order the dates of ``lines`` say (see the module
+        docstring; None: they do not say it) and how many dates were looked at."""
         sample = lines.slice(0, SAMPLE_LINES)
         found = pc.extract_regex(sample.column("line"), _SAMPLE)
         same = pc.equal(pc.struct_field(found, "sep"), pc.struct_field(found, "sep2"))
@@ -153,7 +197,7 @@ class WindowsDnsParser(SqlLineParser):
         second = pc.cast(pc.struct_field(found, "second"), pa.int8())
         entries = pc.sum(pc.cast(same, pa.int64())).as_py() or 0
         if entries == 0:
-            return None
+            return None, 0
 
         def is_day(n: pa.ChunkedArray) -> pa.ChunkedArray:
             return pc.and_(pc.greater(n, 12), pc.less_equal(n, 31))
@@ -175,16 +219,10 @@ class WindowsDnsParser(SqlLineParser):
                 "that read both ways are rejected; set ingest.windows_dns_date_order to mdy "
                 "or dmy to read them all one way"
             )
-            return "either"
+            return "either", entries
         if day_first is not None:
-            return "dmy"
-        if month_first is None:
-            self._caution(
-                f"Windows DNS dates are ambiguous (no day above 12 in the first {entries:,} "
-                "entries); read as month/day; set ingest.windows_dns_date_order to dmy "
-                "if the server writes day first"
-            )
-        return "mdy"
+            return "dmy", entries
+        return ("mdy" if month_first is not None else None), entries
 
     def _caution(self, text: str) -> None:
         """Say what was assumed about the file: logged now, and the input's
@@ -224,7 +262,7 @@ class WindowsDnsParser(SqlLineParser):
             FROM brackets
         ),
         tokens AS (
-            SELECT *, {_times_sql(self.order or "mdy")},
+            SELECT *, {_times_sql(self._batch_order)},
                    split_part(pre, ' ', 2) AS proto, split_part(pre, ' ', 3) AS dir,
                    ltrim(substr(pre, length(split_part(pre, ' ', 1)) + 10)) AS peer_etc,
                    -- ``R`` before the opcode marks a response, a blank a query.

@@ -216,12 +216,24 @@ def after_earlier_runs(sources: list[Source], lake: Lake) -> list[Source]:
                     start_byte=int(seen["bytes"]),
                     first_line=int(seen["end_line"]) + 1,
                     format=str(seen["format"]),
+                    carried=_learnt(seen),
                 )
             )
         else:
             # Read whole (the header, the decompression), the known lines left out.
             result.append(replace(source, keep_from=int(seen["end_line"]) + 1))
     return result
+
+
+def _learnt(seen: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """What the earlier run's parser learnt about the file (text to text only:
+    a run file may have been edited by hand)."""
+    learnt = seen.get("learnt")
+    if not isinstance(learnt, dict):
+        return ()
+    return tuple(
+        sorted((k, v) for k, v in learnt.items() if isinstance(k, str) and isinstance(v, str))
+    )
 
 
 def _usable(seen: object) -> bool:
@@ -303,7 +315,9 @@ def ingest_source(
     else:
         parser_cls = registry.FORMATS[options.format]
     stats.format = parser_cls.name if parser_cls else None
-    context = ParseContext(config.for_input(source.name), con, source.name, now)
+    context = ParseContext(
+        config.for_input(source.name), con, source.name, now, dict(source.carried)
+    )
     parser = parser_cls(context) if parser_cls else None
     # One batch's lake files are written on a thread while the next batch is
     # read and parsed (Parquet encoding releases the GIL and uses one core,
@@ -348,7 +362,7 @@ def ingest_source(
             # config mended, should read it again rather than skip it.
             stats.fingerprint = source.fingerprint(
                 stream, stats.first_line + stats.lines - 1, parser_cls.name,
-                parser_cls.reads_lines_alone, held,
+                parser_cls.reads_lines_alone, held, parser.learnt if parser else None,
             )  # fmt: skip
         stream.close()
         writer.shutdown(wait=True)

@@ -85,6 +85,8 @@ class Source:
     start_byte: int = 0
     first_line: int = 1
     format: str | None = None
+    #: And with what that run's parser learnt about the file (``Parser.learnt``).
+    carried: tuple[tuple[str, str], ...] = ()
     #: For a file read whole although an earlier run read its first lines (a
     #: header-bound or compressed file that grew): rows of lines before this
     #: number are parsed (headers hold state) but neither kept nor counted.
@@ -140,7 +142,13 @@ class Source:
         return raw
 
     def fingerprint(
-        self, stream: BinaryIO, end_line: int, fmt: str, lines_alone: bool, held: int = 0
+        self,
+        stream: BinaryIO,
+        end_line: int,
+        fmt: str,
+        lines_alone: bool,
+        held: int = 0,
+        learnt: dict[str, str] | None = None,
     ) -> dict[str, Any] | None:
         """What identifies what was read from ``stream`` (see ``FileStats.fingerprint``).
 
@@ -150,6 +158,7 @@ class Source:
         lines read alone may be read on from where this run stopped; any other
         file is only skipped when it is the same again. Length and head are
         taken from the open file, so a rotation meanwhile cannot mix two.
+        ``learnt``: what the parser learnt about the file, for a run reading on.
         """
         if self.path is None or self.skipped is not None:
             return None
@@ -163,11 +172,12 @@ class Source:
                 head = head_bytes(self.path, min(end, FINGERPRINT_HEAD_BYTES))
         except (OSError, ValueError, io.UnsupportedOperation):
             return None  # nothing to recognise it by: a later run reads it whole
-        return {
+        found = {
             "bytes": end, "head_bytes": len(head),
             "head_sha256": hashlib.sha256(head).hexdigest(), "end_line": end_line,
             "format": fmt, "resumable": plain and lines_alone,
         }  # fmt: skip
+        return {**found, "learnt": dict(learnt)} if learnt else found
 
 
 def is_plain(stream: BinaryIO) -> bool:
