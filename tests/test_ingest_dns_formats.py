@@ -676,6 +676,33 @@ def test_unbound_queries_and_replies() -> None:
     assert rejects(parsed) == [(3, "not an unbound query line")]
 
 
+@pytest.mark.parametrize(
+    ("parser", "line"),
+    [
+        ("dnsmasq", "query[A] www.example.com from 192.0.2.1"),
+        ("unbound", "[812:0] info: 192.0.2.1 www.example.com. A IN"),
+    ],
+)
+def test_resolver_lines_rsyslog_folded_count_as_many_queries(
+    tmp_path: Path, parser: str, line: str
+) -> None:
+    """rsyslog's ``message repeated N times: [ msg]`` (on by default in Debian
+    and Ubuntu) after a query line: N more identical queries, not a reject."""
+    log = tmp_path / f"{parser}.log"
+    log.write_text(
+        f"Nov 28 04:00:00 ns {parser}[812]: {line}\n"
+        f"Nov 28 04:00:30 ns {parser}[812]: message repeated 4 times: [ {line}]\n"
+        f"Nov 28 04:00:31 ns {parser}[812]: message repeated 2 times: [ not a query at all]\n"
+    )
+    lake = Lake(tmp_path / "lake")
+    (stats,) = run.ingest([str(log)], lake, Config(), run.IngestOptions(now=NOW)).files
+    assert (stats.format, stats.lines, stats.parsed, stats.rejected) == (parser, 3, 2, 1)
+    assert stats.repeated == 3  # one row per line, and three more for the folded line
+    stored = sorted((r["log_line"], r["timestamp"]) for r in lake.read("dns").to_pylist())
+    assert stored == [(1, at(2026, 11, 28, 4, 0))] + [(2, at(2026, 11, 28, 4, 0, 30))] * 4
+    assert {r["dns_question_name"] for r in lake.read("dns").to_pylist()} == {"www.example.com"}
+
+
 def test_unbound_own_log_file_epoch_and_ascii_stamps() -> None:
     parsed = parse(UnboundParser, fixture("unbound-file.log"))
     assert rows(parsed) == [

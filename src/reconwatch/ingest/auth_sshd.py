@@ -37,12 +37,6 @@ NOT_SYSLOG: Final = "not a syslog line"
 NOT_SSHD: Final = "not an sshd line"
 NO_CLIENT: Final = "unrecognised sshd message"
 
-#: rsyslog's line for identical messages it folded (``$RepeatedMsgReduction``,
-#: on in Debian's and Ubuntu's rsyslog.conf): ``message repeated 3 times: [
-#: Failed password for root from 203.0.113.5 port 22 ssh2]``. The message
-#: inside is read as any other, and its row written N times (``base.REPEAT``).
-REPEATED: Final = r"^message repeated (\d{1,9}) times: \[ ?(.*)\]$"
-
 #: The program names sshd logs under: OpenSSH 9.8 split the per-connection
 #: work into ``sshd-session`` (and ``sshd-auth`` in 10.0).
 SSHD_PROGRAMS: Final = ("sshd", "sshd-session", "sshd-auth")
@@ -182,23 +176,11 @@ class SshdParser(Parser):
         WITH lines AS (
             SELECT log_line, _row, line, regexp_full_match(line, '\\s*') AS skip FROM {{view}}
         ),
-        env AS ({self.envelope.select_sql("lines")}),
         -- rsyslog's "message repeated N times: [ msg]": msg, N times.
-        wrapped AS (
-            SELECT *, CASE WHEN starts_with({k.MESSAGE}, 'message repeated ')
-                           THEN regexp_extract({k.MESSAGE}, {lit(REPEATED)}, ['n', 'msg'])
-                      END AS rep
-            FROM env
-        ),
-        unwrapped AS (
-            SELECT * EXCLUDE (rep) REPLACE (
-                       CASE WHEN rep.msg <> '' THEN rep.msg ELSE {k.MESSAGE} END AS {k.MESSAGE}),
-                   CASE WHEN rep.msg <> '' THEN TRY_CAST(rep.n AS BIGINT) END AS {REPEAT}
-            FROM wrapped
-        ),
+        env AS ({self.envelope.select_sql("lines", repeats=True)}),
         kinds AS (
             SELECT *, CASE WHEN {k.PROGRAM} IN ({programs}) THEN {kind} END AS kind
-            FROM unwrapped
+            FROM env
         ),
         cut AS (SELECT *, {fields} AS f FROM kinds)
         SELECT log_line, _row, skip, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},

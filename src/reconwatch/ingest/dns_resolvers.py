@@ -83,6 +83,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.ingest import syslog
+from reconwatch.ingest.base import REPEAT
 from reconwatch.ingest.dns_lines import (
     BLANK_SQL,
     MISSING_TIMESTAMP,
@@ -120,9 +121,10 @@ class _ResolverParser(SqlLineParser):
         return f"""
         raw AS (SELECT log_line, _row, {self.own_file_sql} AS line FROM {VIEW}
                 WHERE NOT {BLANK_SQL}),
-        env AS ({self.envelope.select_sql("raw")}),
+        -- rsyslog's "message repeated N times: [ msg]": msg, N times.
+        env AS ({self.envelope.select_sql("raw", repeats=True)}),
         msg AS (
-            SELECT log_line, _row, line, {k.KIND}, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
+            SELECT log_line, _row, line, {k.KIND}, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD}, {REPEAT},
                    {k.HOST} AS observer_name,
                    {k.KIND} IS NULL OR {k.PROGRAM} IN ({in_list(self.programs)}) AS mine,
                    CASE WHEN {k.KIND} IS NULL THEN line ELSE {k.MESSAGE} END AS message
@@ -233,6 +235,7 @@ class DnsmasqParser(_ResolverParser):
         } AS dns_question_type,
                'IN' AS dns_question_class,
                'allowed' AS event_action,
+               {REPEAT},
                CASE WHEN NOT mine THEN {lit(OTHER_PROGRAM)}
                     WHEN q.name = '' THEN {lit(NOT_DNSMASQ)} END AS reason,
                q.name = '' AND mine AND regexp_matches(message, {lit(DNSMASQ_FOLLOW)}) AS skip,
@@ -418,6 +421,7 @@ class UnboundParser(_ResolverParser):
                nullif(q.cls, '') AS dns_question_class,
                nullif(q.rcode, '') AS dns_response_code,
                'allowed' AS event_action,
+               {REPEAT},
                CASE WHEN NOT mine THEN {lit(OTHER_PROGRAM)}
                     WHEN q.name = '' THEN {lit(NOT_UNBOUND)}
                     WHEN {k.KIND} IS NULL AND coalesce(e.secs, '') = ''

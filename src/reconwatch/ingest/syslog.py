@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.config import SyslogConfig
-from reconwatch.ingest.base import ascending
+from reconwatch.ingest.base import REPEAT, ascending
 
 #: ``<PRI>`` before a BSD or ISO envelope (syslog relays keep it, files drop it).
 PRI: Final = r"(?:<\d{1,3}>)?"
@@ -61,6 +61,12 @@ KIND: Final = "sl_kind"
 HOST: Final = "sl_host"
 PROGRAM: Final = "sl_program"
 MESSAGE: Final = "sl_message"
+#: rsyslog's line for identical messages it folded (``$RepeatedMsgReduction``,
+#: on in Debian's and Ubuntu's rsyslog.conf): ``message repeated 3 times: [
+#: Failed password for root from 203.0.113.5 port 22 ssh2]``. With
+#: ``select_sql(..., repeats=True)`` the message inside is read as any other,
+#: and its row written N times (``base.REPEAT``).
+REPEATED: Final = r"^message repeated (\d{1,9}) times: \[ ?(.*)\]$"
 TIME: Final = "sl_time"
 MONTH: Final = "sl_month"
 DAY: Final = "sl_day"
@@ -203,7 +209,9 @@ class SyslogEnvelope:
             return local
         return f"timezone('UTC', timezone($syslog_tz, {local}))"
 
-    def select_sql(self, source: str, message: str = r"(.*)", precut: bool = False) -> str:
+    def select_sql(
+        self, source: str, message: str = r"(.*)", precut: bool = False, repeats: bool = False
+    ) -> str:
         """A query over ``source`` (a relation with a ``line`` column) adding the envelope.
 
         Added columns: ``sl_kind`` ('bsd', 'iso', 'rfc5424', or NULL when no
@@ -218,6 +226,10 @@ class SyslogEnvelope:
         ``precut``: ``source`` has the ``PRECUT`` columns, what
         ``bsd_iso_pattern(message)`` captures on each line, cut beforehand,
         and the ``PRECUT_TYPED`` columns computed from them.
+        ``repeats``: rsyslog's ``message repeated N times: [ msg]`` is read as
+        ``msg`` (``sl_message``) and N goes to a ``base.REPEAT`` column (NULL
+        for other lines), which the parser passes on for the framework to write
+        the row N times (``message`` must then capture the whole message).
         """
         fields = "['stamp', 'host', 'program', 'message']"
         bsd_iso = f"regexp_extract(line, {sql_literal(bsd_iso_pattern(message))}, {fields})"
@@ -239,7 +251,7 @@ class SyslogEnvelope:
         iso_local = sql_literal(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?")
         zoned_time = ISO_TIME_SQL.format(stamp=STAMP)
         local_time = self._local_to_utc(f"TRY_CAST({STAMP} AS TIMESTAMP)")
-        return f"""
+        sql = f"""
         SELECT * EXCLUDE ({STAMP}),
                CASE {KIND}
                    WHEN 'iso' THEN {zoned_time}
@@ -271,6 +283,20 @@ class SyslogEnvelope:
             )
         )
         """  # noqa: S608 - constant patterns and a caller-given relation name only
+        if not repeats:
+            return sql
+        # A prefix test first: the pattern runs on the repeat lines only.
+        return f"""
+        SELECT * EXCLUDE (sl_rep) REPLACE (
+                   CASE WHEN sl_rep.msg <> '' THEN sl_rep.msg ELSE {MESSAGE} END AS {MESSAGE}),
+               CASE WHEN sl_rep.msg <> '' THEN TRY_CAST(sl_rep.n AS BIGINT) END AS {REPEAT}
+        FROM (
+            SELECT *, CASE WHEN starts_with({MESSAGE}, 'message repeated ')
+                           THEN regexp_extract({MESSAGE}, {sql_literal(REPEATED)}, ['n', 'msg'])
+                      END AS sl_rep
+            FROM ({sql})
+        )
+        """  # noqa: S608 - constant patterns and the query above only
 
     # -- step 2: after the parser's query ---------------------------------------------
 
