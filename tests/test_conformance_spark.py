@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from conftest import sample_lake
+from conftest import network_rows, sample_lake
 from reconwatch.config import Config, EngineConfig, load_config
 from reconwatch.detect import DETECTIONS, busy_inputs, run_detections
 from reconwatch.engine import Engine
@@ -155,3 +155,23 @@ def test_copies_in_two_inputs_are_left_out_alike(tmp_path: Path) -> None:
             engine.close()
     assert counts["duckdb"][0] == 40 and len(counts["duckdb"][1]) == 1
     assert counts["spark"] == counts["duckdb"]
+
+
+def test_a_lake_with_files_of_an_older_schema_reads_alike(tmp_path: Path) -> None:
+    """Files an older version wrote lack a newer column: Spark merges the
+    files' schemas as DuckDB reads them by name (the column null in those)."""
+    from test_lake_schema_evolution import ADDED, rows
+
+    lake = Lake(tmp_path / "lake")
+    lake.write("network", network_rows(rows("192.0.2.1", 3)).drop_columns(ADDED), "a")
+    lake.write("network", network_rows(rows("192.0.2.2", 2, observer_name="fw1")), "b")
+    seen = {}
+    for name, config in (("duckdb", EngineConfig()), ("spark", SPARK)):
+        engine = Engine(lake, config)
+        try:
+            table = engine.table("network").to_pyarrow()
+            seen[name] = sorted((r["source_ip"], r["observer_name"]) for r in table.to_pylist())
+        finally:
+            engine.close()
+    assert seen["duckdb"] == [("192.0.2.1", None)] * 3 + [("192.0.2.2", "fw1")] * 2
+    assert seen["spark"] == seen["duckdb"]
