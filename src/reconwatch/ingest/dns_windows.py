@@ -81,8 +81,8 @@ Order = Literal["mdy", "dmy", "either"]
 _DATES: Final = {"mdy": "%m/%d/", "dmy": "%d/%m/"}
 _YEARS: Final = {4: "%Y", 2: "%y"}
 _TIMES: Final = (" %I:%M:%S %p", " %H:%M:%S")
-#: ``auto`` decides a file's order from at most this many lines (of the first
-#: batch that holds entries): with detailed logging about 20 lines a packet.
+#: ``auto`` looks for a file's order in at most this many lines of a batch
+#: (each batch until one settles it): with detailed logging about 20 lines a packet.
 SAMPLE_LINES: Final = 5_000
 #: The key of the settled order in ``Parser.learnt`` (kept for a run that
 #: reads the file on from where this one stopped), and its values.
