@@ -21,7 +21,23 @@ from reconwatch.cli.hunting import SAMPLE_DIRS, demo, hunt, ingest
 __all__ = ["SAMPLE_DIRS", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: The exit status after Ctrl-C: 128 + SIGINT, as shells report an interrupted command.
+INTERRUPTED_EXIT = 130
+
+
+class _Main(click.Group):
+    """The root group: Ctrl-C in a command ends it with one line and status 130
+    (click's own handling says "Aborted!" with status 1, as for any abort)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\nreconwatch: interrupted", err=True)
+            ctx.exit(INTERRUPTED_EXIT)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconwatch")
 def main() -> None:
     """Hunt IP-address reconnaissance (ATT&CK T1590.005, T1595) in firewall and sensor logs."""
