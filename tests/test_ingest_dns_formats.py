@@ -431,6 +431,21 @@ def test_windows_dns_order_carries_over_to_a_run_reading_the_file_on(tmp_path: P
     assert stamps == [at(2026, 11, 28, 16, 0), at(2026, 12, 5, 16, 0)]
 
 
+@pytest.mark.parametrize("order", ["auto", "mdy", "dmy"])
+def test_windows_dns_year_first_dates_are_read_whatever_the_order(
+    order: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """sv-SE (``2026-11-05``) and ja-JP / zh-CN (``2026/11/05``) servers write
+    the year first: such a date says its order, so no setting or warning matters."""
+    parser = make(WindowsDnsParser, date_order(order))
+    lines = windns("2026-11-05 16:00:00", "2026/11/28 04:00:01", "2026-11-31 16:00:00")
+    assert WindowsDnsParser.sniff(lines[:1]) and WindowsDnsParser.sniff(lines[1:2])
+    parsed = parse_with(parser, lines)
+    assert times(parsed) == [(1, at(2026, 11, 5, 16, 0)), (2, at(2026, 11, 28, 4, 0, 1))]
+    assert rejects(parsed) == [(3, "invalid timestamp")]  # no 31 November
+    assert windns_warnings(caplog) == []
+
+
 def test_windows_dns_date_order_setting_is_checked() -> None:
     assert Config().ingest.windows_dns_date_order == "auto"
     with pytest.raises(ValueError, match="windows_dns_date_order"):

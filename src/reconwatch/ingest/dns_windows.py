@@ -18,7 +18,9 @@ the server's short-date locale: month first in the US (``11/28/2026 4:00:00
 AM``), day first in most others (en-GB, fr-FR ``28/11/2026 16:00:00``, de-DE
 ``28.11.2026``, nl-NL ``28-11-2026``); 12- or 24-hour, a year of four digits or
 two (``%y``: 00-68 are 20xx). The date's separator is ``/``, ``.`` or ``-``,
-the same twice. ``ingest.windows_dns_date_order`` sets the order: ``mdy`` or
+the same twice. A date that starts with its year (sv-SE ``2026-11-28``, ja-JP
+and zh-CN ``2026/11/28``) says its order and is read so whatever the
+setting. For the others ``ingest.windows_dns_date_order`` sets the order: ``mdy`` or
 ``dmy`` read every date in that order only (a date impossible in it, such as
 ``28/11/2026`` under ``mdy``, is ``invalid timestamp``); ``auto`` (the default)
 settles it per file from the first ``SAMPLE_LINES`` lines of a batch: a first
@@ -68,7 +70,8 @@ NOT_PACKET: Final = "not a Windows DNS packet line"
 XID: Final = r"[0-9A-Fa-f]{1,4}"
 LABELS: Final = r"(?:\(\d+\)[^()\s]*)+"
 _SNIFF = re.compile(
-    r"^\d{1,2}([/.-])\d{1,2}\1(?:\d{4}|\d{2}) \d{1,2}:\d{2}:\d{2}(?: [AP]M)? [0-9A-Fa-f]+ PACKET "
+    r"^(?:\d{1,2}([/.-])\d{1,2}\1(?:\d{4}|\d{2})|\d{4}([/.-])\d{1,2}\2\d{1,2}) "
+    r"\d{1,2}:\d{2}:\d{2}(?: [AP]M)? [0-9A-Fa-f]+ PACKET "
 )
 #: The orders of a date (``ingest.windows_dns_date_order`` less ``auto``), and
 #: ``either``: each date in the one order it allows (a file whose sample holds
@@ -109,12 +112,27 @@ def _read_sql(order: Literal["mdy", "dmy"]) -> str:
     return f"CASE {year_digits} {whens} END"
 
 
+#: SQL: the date of ``ustamp`` starts with its year (sv-SE ``2026-11-28``,
+#: ja-JP and zh-CN ``2026/11/28``): read so whatever the order setting.
+_YEAR_FIRST: Final = "length(split_part(ustamp, '/', 1)) = 4"
+#: SQL: such a stamp's wall-clock TIMESTAMP.
+_YEAR_FIRST_SQL: Final = (
+    "coalesce("
+    + ", ".join(f"try_strptime(ustamp, {lit('%Y/%m/%d' + time)})" for time in _TIMES)
+    + ")"
+)
+
+
 def _times_sql(order: Order) -> str:
     """SQL select list: ``t_main`` and ``t_other``, the stamp read in ``order``
-    (``either``: month first, then day first; else ``t_other`` is NULL)."""
-    if order == "either":
-        return f"{_read_sql('mdy')} AS t_main, {_read_sql('dmy')} AS t_other"
-    return f"{_read_sql(order)} AS t_main, CAST(NULL AS TIMESTAMP) AS t_other"
+    (``either``: month first, then day first; else ``t_other`` is NULL); a
+    stamp whose date starts with its year is read so, ``t_other`` NULL."""
+    main = _read_sql("mdy" if order == "either" else order)
+    other = _read_sql("dmy") if order == "either" else "CAST(NULL AS TIMESTAMP)"
+    return (
+        f"CASE WHEN {_YEAR_FIRST} THEN {_YEAR_FIRST_SQL} ELSE {main} END AS t_main, "
+        f"CASE WHEN {_YEAR_FIRST} THEN NULL ELSE {other} END AS t_other"
+    )
 
 
 #: SQL: the local time of ``t_main`` and ``t_other`` (``_times_sql``): the one
