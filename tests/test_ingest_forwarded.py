@@ -307,6 +307,27 @@ def test_hunt_names_the_scanners_behind_a_cdn_never_the_cdn(tmp_path: Path) -> N
     assert {source for case in blind.cases for source in case.sources} == {CDN}
 
 
+def test_the_sites_proxies_are_never_blocked(tmp_path: Path) -> None:
+    """A scan through the CDN without a header to read keeps the CDN's address
+    (public, not a home network): its case must not block the site's own edge."""
+    from reconwatch.hunt import hunt
+
+    log = tmp_path / "access.log"
+    log.write_text(proxied_site_log().replace(", 10.0.0.2", "").replace('"198.51.100.7"', '"-"'))
+    config = Config.model_validate(
+        {
+            "ingest": {"trusted_proxies": [CDN, "10.0.0.0/28"]},
+            "respond": {"block_dispositions": ["malicious", "suspicious"]},
+        }
+    )
+    result = hunt([str(log)], config, options=IngestOptions(now=NOW))
+    flagged = {source for case in result.cases for source in case.sources}
+    assert CDN in flagged  # the scanner whose header said nothing
+    assert CDN not in {str(entry.network.network_address) for entry in result.plan.entries}
+    refused = {r.address: r.why for r in result.plan.refused}
+    assert refused[CDN] == f"protected: overlaps trusted proxy {CDN}/32"
+
+
 # -- config -----------------------------------------------------------------------------
 
 

@@ -305,10 +305,11 @@ def block_extend(
     from reconwatch.respond.protect import ProtectedRanges
 
     config, table_name, audit = _block_settings(config_path, table, audit_path)
-    # What a hunt with this config protects: the site, exercise sources, benign scanners.
+    # What a hunt with this config protects: the site, its proxies, exercise sources,
+    # benign scanners.
     protected = _respond_call(
-        lambda: ProtectedRanges.from_site(
-            config.site, extra=config_protected_sources(config, [address])
+        lambda: ProtectedRanges.from_config(
+            config, extra=config_protected_sources(config, [address])
         )
     )
     block_ = _respond_call(

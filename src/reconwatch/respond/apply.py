@@ -885,8 +885,8 @@ def plan_from_cases_document(
                 )
             )
     addresses = [r.address for r in requests if isinstance(r.address, str)]
-    protected = ProtectedRanges.from_site(
-        config.site,
+    protected = ProtectedRanges.from_config(
+        config,
         extra=[
             *extra_protected,
             *config_protected_sources(config, addresses),

@@ -72,7 +72,7 @@ def plan_blocks(
         )
     plan = build_blocklist(
         requests,
-        ProtectedRanges.from_site(config.site, extra=[*extra_protected, *benign]),
+        ProtectedRanges.from_config(config, extra=[*extra_protected, *benign]),
         config.respond.max_entries,
         ipv6_prefix=config.respond.ipv6_prefix,
     )

@@ -17,8 +17,11 @@ themselves. So every network that might become a rule passes through
   cannot be smuggled through in an IPv6 spelling.
 
 Protected ranges are: the always-protected special ranges (:data:`ALWAYS`),
-the site's home networks, the site's ``protected`` list and any ``extra``
-ranges a caller adds (approved exercise sources, allowlists).
+the site's home networks, the site's ``protected`` list, the site's own
+proxies and load balancers (``ingest.trusted_proxies``: a web log's rows keep
+a proxy's address when X-Forwarded-For cannot be read, and a CDN's ranges are
+public, not home) and any ``extra`` ranges a caller adds (approved exercise
+sources, allowlists).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from reconwatch.config import SiteConfig
+from reconwatch.config import Config, SiteConfig
 from reconwatch.netaddr import IPNetwork, parse_networks
 
 #: Wider prefixes than these are never a recon response (see module docstring).
@@ -161,8 +164,16 @@ class ProtectedRanges:
         return cls(tuple(_labelled(ALWAYS)))
 
     @classmethod
-    def from_site(cls, site: SiteConfig, extra: Iterable[str] = ()) -> ProtectedRanges:
-        """Always-protected ranges + home networks + ``site.protected`` + ``extra``.
+    def from_config(cls, config: Config, extra: Iterable[str] = ()) -> ProtectedRanges:
+        """``from_site`` with the site's own proxies (``ingest.trusted_proxies``)."""
+        return cls.from_site(config.site, extra, proxies=config.ingest.trusted_proxies)
+
+    @classmethod
+    def from_site(
+        cls, site: SiteConfig, extra: Iterable[str] = (), *, proxies: Iterable[str] = ()
+    ) -> ProtectedRanges:
+        """Always-protected ranges + home networks + ``site.protected`` + the
+        site's own ``proxies`` + ``extra``.
 
         ``extra`` takes CIDRs or bare addresses (allowlists, approved exercise
         sources). A malformed entry raises ``ValueError``: a typo in an
@@ -171,6 +182,7 @@ class ProtectedRanges:
         ranges = list(_labelled(ALWAYS))
         ranges += [ProtectedRange(n, "home network") for n in site.home()]
         ranges += [ProtectedRange(n, "site protected range") for n in site.protected_networks()]
+        ranges += [ProtectedRange(n, "trusted proxy") for n in parse_networks(list(proxies))]
         ranges += [ProtectedRange(n, "allowlisted") for n in parse_networks(list(extra))]
         ranges += [carried for r in ranges for carried in _carried_ranges(r)]
         return cls(tuple(ranges))
