@@ -200,6 +200,8 @@ class Engine:
         self.copies: dict[str, list[Copy]] = {}
         self._deduplicated: dict[tuple[str, tuple[str, ...]], ir.Table] = {}
         self._busy: list[str] = []  # temporary tables made by busy_events, newest last
+        #: Whether a set of lake files all have the same columns (``_same_columns``).
+        self._same_columns: dict[tuple[str, ...], bool] = {}
         if kind == "spark":
             self._session = spark_session(config.spark_master)
             self.con: Any = ibis.pyspark.connect(self._session)
@@ -239,8 +241,12 @@ class Engine:
                 # newer column: by position, a missing column fails the read, or
                 # is dropped from every file when such a file comes first). Not
                 # always: DuckDB then reads every file's footer at every query.
+                listed = tuple(files)
+                if listed not in self._same_columns:
+                    self._same_columns[listed] = _same_columns(files)
+                uniform = self._same_columns[listed]
                 table = self.con.read_parquet(
-                    files, hive_partitioning=True, union_by_name=not _same_columns(files)
+                    files, hive_partitioning=True, union_by_name=not uniform
                 )
             except (duckdb.IOException, duckdb.InvalidInputException) as exc:
                 # A damaged file (its footer is read here): one line, not a traceback.
