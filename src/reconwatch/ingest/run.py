@@ -371,23 +371,32 @@ def ingest_source(
     return stats
 
 
+def event_tables(
+    parsed: Parsed, parser: Parser | None, log_file: str, stats: FileStats
+) -> list[tuple[str, pa.Table]]:
+    """The event tables of one parsed batch as the lake (and the watch) keep
+    them: (table name, rows) pairs, conformed. On the way each row's client is
+    read from X-Forwarded-For behind trusted proxies (counted into ``stats``)
+    and a row standing for several events is written that many times."""
+    if parser is None:
+        return []
+    outputs = []
+    trusted = parser.ctx.config.ingest.trusted_proxies
+    for table_name, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
+        if rows.num_rows:
+            rows, forwarded = forwarded_rows(rows, trusted)
+            stats.forwarded += forwarded
+            rows = with_constants(repeated_rows(rows), log_file, parser)
+            outputs.append((table_name, schema.conform(rows, schema.TABLES[table_name])))
+    return outputs
+
+
 def _lake_tables(
     parsed: Parsed, parser: Parser | None, log_file: str, stats: FileStats
 ) -> list[tuple[str, pa.Table]]:
-    """The lake tables of one parsed batch, conformed: (table name, rows) pairs.
-
-    Clients read from X-Forwarded-For on the way are counted into ``stats``.
-    """
-    outputs = []
-    if parser is not None:
-        trusted = parser.ctx.config.ingest.trusted_proxies
-        for table_name, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
-            if rows.num_rows:
-                rows, forwarded = forwarded_rows(rows, trusted)
-                stats.forwarded += forwarded
-                rows = repeated_rows(rows)
-                rows = with_constants(rows, log_file, parser)
-                outputs.append((table_name, schema.conform(rows, schema.TABLES[table_name])))
+    """The lake tables of one parsed batch, conformed: (table name, rows) pairs
+    (``event_tables``, then the rejects)."""
+    outputs = event_tables(parsed, parser, log_file, stats)
     if parsed.rejects.num_rows:
         rejects = with_constants(parsed.rejects, log_file, parser)
         rejects = rejects.set_column(

@@ -10,12 +10,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch import schema
 from reconwatch.config import Config
 from reconwatch.ingest import registry
-from reconwatch.ingest.base import ParseContext, Parser, repeated_rows
-from reconwatch.ingest.forwarded import forwarded_rows
-from reconwatch.ingest.run import account_batch, parse_batch, with_constants
+from reconwatch.ingest.base import ParseContext, Parser
+from reconwatch.ingest.run import account_batch, event_tables, parse_batch
 from reconwatch.ingest.sources import head_lines
 from reconwatch.ingest.syslogmux import OtherPrograms, SyslogMuxParser
 from reconwatch.lake import FileStats, LineTally, add_counts
@@ -97,16 +95,9 @@ class Inputs:
         account_batch(parsed, lines, stats)
         if stats.error:
             log.warning("%s", stats.error)
-        parser = state.parser
-        if parser is not None:
-            trusted = parser.ctx.config.ingest.trusted_proxies
-            for table, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
-                if rows.num_rows and table in batches:
-                    rows, forwarded = forwarded_rows(rows, trusted)
-                    stats.forwarded += forwarded
-                    rows = with_constants(repeated_rows(rows), name, parser)
-                    rows = schema.conform(rows, schema.TABLES[table])
-                    batches[table].append(_valid(rows))
+        for table, rows in event_tables(parsed, state.parser, name, stats):
+            if table in batches:
+                batches[table].append(_valid(rows))
         for target in (state.stats, self.totals):
             add_counts(target, stats)
         return stats
