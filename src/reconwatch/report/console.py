@@ -8,7 +8,7 @@ from rich.text import Text
 
 from reconwatch.cases import Case
 from reconwatch.lake import RunStats
-from reconwatch.report.text import clean, forwarded_note, repeat_note
+from reconwatch.report.text import accounting_notes, clean
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -42,9 +42,7 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
         else:
             said = [f"read on from line {f.first_line:,}"] if f.first_line > 1 and f.lines else []
             said += [f.note] if f.note else []
-            # rsyslog's "message repeated N times" lines: their events are written N times.
-            said += [repeat_note(f.repeated, f.repeats_cut)] if f.repeated or f.repeats_cut else []
-            said += [forwarded_note(f.forwarded)] if f.forwarded else []
+            said += accounting_notes(f.repeated, f.repeats_cut, f.forwarded)
             note = "; ".join([*said, note] if note else said)
         table.add_row(
             Text(_tail(clean(f.name, 1000), 48)),

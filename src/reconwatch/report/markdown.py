@@ -7,7 +7,7 @@ import datetime as dt
 from reconwatch.cases import Case
 from reconwatch.lake import RunStats
 from reconwatch.report.casejson import iso
-from reconwatch.report.text import LISTED, forwarded_note, repeat_note
+from reconwatch.report.text import LISTED, accounting_notes
 from reconwatch.report.text import markdown as md
 
 
@@ -58,12 +58,8 @@ def _ingest(run: RunStats) -> list[str]:
         note = f.error or ", ".join(
             f"{reason}: {count}" for reason, count in sorted(f.reject_reasons.items())
         )
-        if f.repeated or f.repeats_cut:
-            more = repeat_note(f.repeated, f.repeats_cut)
-            note = f"{more}; {note}" if note else more
-        if f.forwarded:
-            more = forwarded_note(f.forwarded)
-            note = f"{more}; {note}" if note else more
+        said = accounting_notes(f.repeated, f.repeats_cut, f.forwarded)
+        note = "; ".join([*said, note] if note else said)
         lines.append(
             f"| {md(f.name, 80)} | {f.format or 'unrecognised'} | {f.lines} | {f.parsed} | "
             f"{f.rejected} | {f.skipped} | {md(note, 160)} |"

@@ -43,3 +43,11 @@ def forwarded_note(forwarded: int) -> str:
     """How many rows (requests, not distinct clients) of an input took their
     client from X-Forwarded-For (``ingest.forwarded``)."""
     return f"clients of {forwarded:,} requests read from X-Forwarded-For behind trusted proxies"
+
+
+def accounting_notes(repeated: int, repeats_cut: int, forwarded: int) -> list[str]:
+    """What an input's accounting row says beyond its counts, in every report
+    alike: the events repeated-message lines added, the clients read from
+    X-Forwarded-For."""
+    notes = [repeat_note(repeated, repeats_cut)] if repeated or repeats_cut else []
+    return notes + ([forwarded_note(forwarded)] if forwarded else [])
