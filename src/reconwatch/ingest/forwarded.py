@@ -81,10 +81,11 @@ def forwarded_rows(rows: pa.Table, trusted_proxies: Sequence[str]) -> Forwarded:
     behind ``trusted_proxies`` (see the module doc); ``read`` rows were."""
     if FORWARDED not in rows.column_names:
         return Forwarded(rows, 0)
-    header = rows.column(FORWARDED).combine_chunks().cast(pa.string())
+    header = rows.column(FORWARDED)
     rows = rows.drop_columns([FORWARDED])
     if not trusted_proxies or rows.num_rows == 0 or "source_ip" not in rows.column_names:
-        return Forwarded(rows, 0)
+        return Forwarded(rows, 0)  # the header is never read (the default)
+    header = header.combine_chunks().cast(pa.string())
     networks = _networks(tuple(trusted_proxies))
     source = rows.column("source_ip").combine_chunks().cast(pa.string())
     given = pc.and_(pc.is_valid(header), pc.invert(pc.is_in(header, pa.array(["", "-"]))))
