@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from reconwatch.cases import Activity, Case, Finding
 from reconwatch.report.console import _scope
 
@@ -44,31 +46,65 @@ def test_other_logs_fall_back_to_what_was_logged() -> None:
     assert _scope(case(finding("ids_scan", "alert", events=7))) == "7 events"
 
 
-def test_the_case_table_always_shows_who_and_tier_2_at_120_columns() -> None:
-    """A 6-source campaign and several logs' scope squeezed the source column to nothing."""
-    import datetime as dt
+def _campaign_and_web_scanner() -> list[Case]:
+    at = dt.datetime(2026, 9, 30, 10, 12, tzinfo=dt.UTC)
 
-    from rich.console import Console
+    def found(name: str, source: str, table: str = "network") -> Finding:
+        return Finding(name, source, None, at, at, 1, 1, 1, [], [], 1.0, None, source_table=table)
 
-    from reconwatch.cases import Activity, Case, Finding
-    from reconwatch.report.console import print_cases
-
-    at = dt.datetime(2026, 9, 30, tzinfo=dt.UTC)
-
-    def finding(name: str, source: str) -> Finding:
-        return Finding(name, source, None, at, at, 1, 1, 1, [], [], 1.0, None)
-
-    busy = Activity(events=5, target_count=5, port_count=10, dns_names=52, http_paths=8)
-    cases = [
-        Case("RW-20260930-336be1234", ["198.51.100.7"],
-             [finding("ids_scan_alert", "198.51.100.7"),
-              finding("web_sensitive_path_probe", "198.51.100.7")],
+    busy = Activity(events=5, target_count=5, port_count=10, dns_queries=60, dns_names=52,
+                    http_requests=9, http_paths=8)  # fmt: skip
+    return [
+        Case("RW-20260930-336be1234", ["2001:db8:ffff:9::/64"],
+             [found("vertical_scan", "198.51.100.7"),
+              found("web_sensitive_path_probe", "198.51.100.7", "http"),
+              found("dns_bruteforce", "198.51.100.7", "dns")],
              busy, severity="critical", escalate=True),
         Case("RW-20260930-ad5da1234", [f"203.0.113.{i}" for i in range(6)],
-             [finding("distributed_scan", "203.0.113.1")], Activity(), severity="low"),
+             [found("distributed_scan", "203.0.113.1")],
+             Activity(events=3, target_count=84, port_count=1), severity="low"),
     ]  # fmt: skip
-    console = Console(width=120, record=True)
-    print_cases(console, cases)
-    text = console.export_text()
-    assert "198.51.100.7" in text and "203.0.113.0 +5" in text
-    assert "T2 crit" in text
+
+
+def _table(width: int) -> list[str]:
+    from rich.console import Console
+
+    from reconwatch.report.console import print_cases
+
+    console = Console(width=width, record=True)
+    print_cases(console, _campaign_and_web_scanner())
+    return console.export_text().splitlines()
+
+
+@pytest.mark.parametrize("width", [80, 90, 100, 119, 120, 160, 240])
+def test_the_case_table_always_shows_which_who_tier_2_and_when(width: int) -> None:
+    """The case id (the handle of every later command), the source, T2 and the
+    time stay whole at any width from 80 columns (a 6-source campaign and
+    several logs' scope once squeezed the source to nothing, then the id and
+    the time to "…")."""
+    lines = _table(width)
+    text = "\n".join(lines)
+    assert max(len(line) for line in lines) <= width
+    for case_id in ("RW-20260930-336be1234", "RW-20260930-ad5da1234"):
+        assert case_id in text
+    assert "2001:db8:ffff:9::/64" in text and "203.0.113.0 +5 more" in text
+    assert "T2 critical" in text and text.count("09-30 10:12") == 2
+    assert "(times in UTC)" in lines[0]
+
+
+def test_the_detections_and_the_scope_come_while_they_fit() -> None:
+    header = {
+        width: next(line for line in _table(width) if "┃ case" in line) for width in (80, 95, 140)
+    }
+    assert "detections" not in header[80] and "scope" not in header[80]
+    assert "detections" in header[95] and "scope" not in header[95]
+    assert "detections" in header[140] and "scope" in header[140]
+    cut = "\n".join(_table(95))
+    assert "web_sensitive_p…" in cut  # a name cut where the width runs out
+    wide = _table(140)
+    # One line per log in the scope, beside the detections it came from.
+    row = next(i for i, line in enumerate(wide) if "RW-20260930-336be1234" in line)
+    scope = [line.split("│")[5].strip() for line in wide[row : row + 3]]
+    assert scope == ["5 hosts x 10 ports", "52 DNS names", "8 web paths"]
+    names = [line.split("│")[4].strip() for line in wide[row : row + 3]]
+    assert names == ["dns_bruteforce", "vertical_scan", "web_sensitive_path_probe"]

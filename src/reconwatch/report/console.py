@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -95,31 +97,66 @@ def _tail(text: str, width: int) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
+#: The case table's widths: the longest severity ("T2 critical"), a time
+#: ("09-30 10:12"), the narrowest a source, a detection's name or a scope
+#: may get, and the widest a detection's name is shown.
+SEVERITY_WIDTH: Final = len("T2 critical")
+TIME_WIDTH: Final = len("09-30 10:12")
+SOURCE_WIDTH: Final = 20
+NARROWEST: Final = 10
+DETECTION_WIDTH: Final = 24
+
+
+def _frame(columns: int) -> int:
+    """Characters a table's borders and cell padding take for ``columns`` columns."""
+    return columns + 1 + 2 * columns
+
+
 def print_cases(console: Console, cases: list[Case]) -> None:
     if not cases:
         console.print("No reconnaissance found.")
         return
-    table = Table(title=f"{len(cases)} case(s), {sum(c.escalate for c in cases)} escalated")
-    # Who and whether it went to Tier 2 must always show: the source column
-    # keeps 20 characters (a campaign lists its first source, "+N more"), and
-    # T2 leads the severity cell; other cells are cut with "…" first.
-    table.add_column("case", no_wrap=True)
-    table.add_column("source", no_wrap=True, min_width=20)
-    table.add_column("severity", no_wrap=True, min_width=8)
-    table.add_column("detections", no_wrap=True)
-    table.add_column("scope", justify="right", no_wrap=True)
-    table.add_column("first seen UTC", no_wrap=True)
+    escalated = sum(c.escalate for c in cases)
+    table = Table(title=f"{len(cases)} case(s), {escalated} escalated (times in UTC)")
+    # What must always show, whatever the width (piped output is laid out at
+    # 120 columns): the case id whole (the handle every later command
+    # takes), the source (at least 20 characters: a campaign lists its first
+    # source, "+N more"), the severity with T2 first, and when. The
+    # detections and the scope come next while they fit at 10 characters;
+    # a long name or source (an IPv6 /64 and its count) is cut with "…",
+    # the scope wraps.
+    ids = max(len(c.id) for c in cases)
+    names = min(
+        DETECTION_WIDTH,
+        max((len(d) for c in cases for d in c.detections), default=len("detections")),
+    )
+    room = console.width - _frame(4) - ids - SOURCE_WIDTH - SEVERITY_WIDTH - TIME_WIDTH
+    column = _frame(2) - _frame(1)  # what one more column's border and padding take
+    show_detections = room >= column + NARROWEST
+    names = min(names, room - column)
+    room -= column + names if show_detections else 0
+    show_scope = room >= column + NARROWEST
+    room -= column + NARROWEST if show_scope else 0
+    table.add_column("case", no_wrap=True, min_width=ids)
+    table.add_column(
+        "source", no_wrap=True, min_width=SOURCE_WIDTH, max_width=SOURCE_WIDTH + max(room, 0)
+    )
+    table.add_column("severity", no_wrap=True, min_width=SEVERITY_WIDTH)
+    if show_detections:
+        table.add_column("detections", no_wrap=True, min_width=NARROWEST, max_width=names)
+    if show_scope:
+        table.add_column("scope", justify="right", min_width=NARROWEST)
+    table.add_column("first seen", no_wrap=True, min_width=TIME_WIDTH)
     for c in cases:
         # Escalated to Tier 2: first in the severity cell, so no narrow
         # terminal can cut it away (a column of its own was squeezed to "…").
         level = Text("T2 ", style="bold") if c.escalate else Text()
         level.append(c.severity, style=SEVERITY_STYLE[c.severity])
-        table.add_row(
-            c.id,
-            Text(clean(_sources(c), 60)),
-            level,
-            "\n".join(c.detections),
-            _scope(c),
-            f"{c.first_seen:%m-%d %H:%M}",
-        )
+        cells: list[str | Text] = [c.id, Text(clean(_sources(c), 60)), level]
+        if show_detections:
+            cells.append("\n".join(c.detections))
+        if show_scope:
+            cells.append(_scope(c).replace("; ", "\n"))  # one line per log, as the detections
+        cells.append(f"{c.first_seen:%m-%d %H:%M}")
+        table.add_row(*cells)
     console.print(table)
