@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from reconwatch import schema
 from reconwatch.config import Config, NetfilterConfig, SyslogConfig
 from reconwatch.ingest import netfilter as nf
-from reconwatch.ingest.base import ParseContext, Parsed
+from reconwatch.ingest.base import REPEAT, ParseContext, Parsed
 from reconwatch.ingest.netfilter import NetfilterParser
 from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.lake import Lake
@@ -630,6 +630,71 @@ def test_a_big_batch_gives_the_same_result_in_slices() -> None:
     assert rows[0]["timestamp"] == utc(2025, 12, 31, 23, 59, 59)
     assert rows[-1]["timestamp"] == utc(2026, 1, 1, 0, 0, 1)
     assert [r["log_line"] for r in rows] == sorted(r["log_line"] for r in rows)
+
+
+# -- rsyslog's "message repeated N times" ------------------------------------------------------
+
+
+def repeated(count: int, inner: str, close: str = "]", stamp: str = "Sep 30 10:09:24") -> str:
+    """rsyslog's line for ``count`` lines identical to ``inner`` ($RepeatedMsgReduction)."""
+    return f"{stamp} fw1 kernel: message repeated {count} times: [ {inner}{close}"
+
+
+REPEAT_LINES = [
+    kernel(prefix="[UFW BLOCK] "),
+    repeated(2, f"[19955416.516358] [UFW BLOCK] {KV} "),  # the kernel's trailing space kept
+    repeated(3, f"[UFW BLOCK] {KV}"),
+    repeated(2, f"[UFW BLOCK] {KV}", close=""),  # no closing bracket: not rsyslog's line
+    f"<13>1 2026-09-30T10:09:26Z fw1 kernel - - - message repeated 4 times: [ [UFW BLOCK] {KV}]",
+    repeated(5, f"OUT=eth1 {MAC} {IP4} {SYN}"),  # no prefix at all
+]
+
+
+def test_a_repeated_packet_is_read_inside_the_wrapper_with_its_count() -> None:
+    """The wrapper was read as the log prefix ("message repeated 2 times: [ ...")
+    and the line as one packet: the prefix is the kernel's, and the row stands
+    for the count the line gives (the framework writes it that many times)."""
+    parsed = parse(REPEAT_LINES, threads=1)
+    assert rejected(parsed) == []
+    assert parsed.rows.column(REPEAT).to_pylist() == [None, 2, 3, None, 4, 5]
+    out = network(parsed)
+    assert [r["log_prefix"] for r in out] == [
+        "[UFW BLOCK]", "[UFW BLOCK]", "[UFW BLOCK]",
+        "message repeated 2 times: [ [UFW BLOCK]", "[UFW BLOCK]", None,
+    ]  # fmt: skip
+    assert [(r["interface_in"], r["interface_out"]) for r in out] == [("eth0", None)] * 5 + [
+        (None, "eth1")
+    ]
+    for row in out:
+        assert (row["source_ip"], row["destination_port"], row["tcp_flags"]) == (
+            "198.51.100.7", 80, "SYN",
+        )  # fmt: skip
+    assert out[4]["timestamp"] == utc(2026, 9, 30, 10, 9, 26)
+
+
+def test_a_repeat_line_in_one_slice_of_a_big_batch() -> None:
+    """Slices side by side: only the slice holding the repeat line has a count."""
+    lines = [kernel()] * 20_000 + [repeated(7, f"{KV} ")] + [kernel()] * 20_000
+    sliced = make_parser(threads=2).parse(batch(lines))
+    whole = make_parser(threads=1).parse(batch(lines))
+    assert sliced.rows.equals(whole.rows)
+    counts = sliced.rows.column(REPEAT).to_pylist()
+    assert counts[20_000] == 7 and counts.count(None) == 40_000
+    assert network(sliced)[20_000]["log_prefix"] is None
+
+
+def test_lines_without_repeats_carry_no_count_column() -> None:
+    assert REPEAT not in parse([kernel(), kernel(prefix="[UFW BLOCK] ")]).rows.column_names
+
+
+def test_repeated_packets_are_stored_once_per_packet(tmp_path: Path) -> None:
+    path = tmp_path / "kern.log"
+    path.write_text("\n".join(REPEAT_LINES) + "\n", encoding="utf-8")
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(path)], lake, Config(), IngestOptions(now=NOW)).files
+    assert (stats.lines, stats.parsed, stats.rejected, stats.repeated) == (6, 6, 0, 1 + 2 + 3 + 4)
+    per_line = [r["log_line"] for r in lake.read("network").to_pylist()]
+    assert sorted(per_line) == [1, 2, 2, 3, 3, 3, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6]
 
 
 # -- sniffing ----------------------------------------------------------------------------------

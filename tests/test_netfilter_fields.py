@@ -280,6 +280,16 @@ EDGE_CASES = [
     "Sep 30 10:09:23 fw1 kernel: IN=eth0\tOUT=x",
     "Sep 30 10:09:23 fw1 kernel: =",
     "Sep 30 10:09:23 fw1 kernel: \u00e9 IN=\u00e9 OUT=\U0001f600",
+    # rsyslog's repeat wrapper (the query unwraps it; the scanner cuts as ever).
+    "Sep 30 10:09:23 fw1 kernel: message repeated 2 times: [ [1.2] X: IN=a OUT=b SRC=1.2.3.4"
+    " DST=5.6.7.8 PROTO=TCP SPT=1 DPT=2 WINDOW=3 SYN URGP=0 ]",
+    "Sep 30 10:09:23 fw1 kernel: message repeated 2 times: [IN=a SRC=1.2.3.4 DST=5.6.7.8 PROTO=1]",
+    "Sep 30 10:09:23 fw1 kernel: message repeated 2 times: [ IN=a SRC=1.2.3.4 DST=5.6.7.8 PROTO=x",
+    "Sep 30 10:09:23 fw1 kernel: message repeated 1234567890 times: [ IN=a SRC=1 DST=2 PROTO=U]",
+    "Sep 30 10:09:23 fw1 kernel: message repeated x times: [ IN=a SRC=1.2.3.4 DST=5.6.7.8 PROTO=U]",
+    "Sep 30 10:09:23 fw1 kernel: message repeated 3 times: [ no key here]",
+    "<13>1 2026-09-30T10:09:26Z fw1 kernel - - - message repeated 4 times: [ IN=a SRC=1.2.3.4"
+    " DST=5.6.7.8 PROTO=UDP SPT=1 DPT=2 ]",
 ]
 
 

@@ -59,6 +59,7 @@ from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import CANONICAL_IPV4, normalise_ips
 from reconwatch.ingest.base import (
     EMPTY_REJECTS,
+    REPEAT,
     ParseContext,
     Parsed,
     Parser,
@@ -105,6 +106,13 @@ HEAD: Final = r"([^=]*=\S*(?: OUT=\S*)?)"
 #: finding where the key starts is left to suffix tests, which cost less than
 #: a lazy group. The prefix so holds no '=': ``XX=eth0 OUT=`` has key ``XX``.
 HEAD_PARTS: Final = r"^([^=]*)=(\S*)(?: OUT=(\S*))?"
+#: rsyslog's fold of identical lines (``$RepeatedMsgReduction``, on in
+#: Debian's and Ubuntu's rsyslog.conf): ``kernel: message repeated 2 times: [
+#: [UFW BLOCK] IN=eth0 ...]``, a retransmitted packet logged again (IPv6 has
+#: no IP ID to tell them apart). Over the head the envelope cut (the wrapper
+#: holds no '=', so it is the head's start): the count and the real head. A
+#: line is read so only when it ends with the wrapper's ']' too.
+REPEATED_HEAD: Final = r"^message repeated (\d{1,9}) times: \[ ?(.*)$"
 #: The kernel's ``[uptime]`` before the prefix (printk time stamps).
 UPTIME: Final = r"^\[\s*\d+\.\d+\]"
 #: Proxmox pve-firewall: VMID, level, chain, stamp, then the netfilter fields.
@@ -309,6 +317,12 @@ class NetfilterParser(Parser):
                    CASE WHEN {k.KIND} IS NULL THEN
                        regexp_extract(line, {_lit(PROXMOX)}, ['chain', 'stamp', 'head'])
                    END AS pve,
+                   -- A prefix test first: the pattern runs on rsyslog's repeat lines only.
+                   CASE WHEN starts_with({k.MESSAGE}, 'message repeated ')
+                             AND suffix(rtrim(line), ']') THEN
+                       nullif(regexp_extract({k.MESSAGE}, {_lit(REPEATED_HEAD)}, ['n', 'head']),
+                              {{'n': '', 'head': ''}})
+                   END AS rep,
                    f_src, f_dst, f_proto, f_spt, f_dpt, f_window,
                    h_keypart, h_value, h_out, {", ".join(TYPED_NAMES)}, {", ".join(FAST_IPV6)}
             FROM env
@@ -318,7 +332,9 @@ class NetfilterParser(Parser):
                    coalesce(pve.stamp, '') <> '' AS is_pve,
                    -- Lines in no known envelope get their head cut all the same, to
                    -- tell a netfilter line in a strange envelope from anything else.
-                   CASE WHEN {k.KIND} IS NOT NULL THEN {k.MESSAGE}
+                   rep IS NOT NULL AS repeated,
+                   CASE WHEN rep IS NOT NULL THEN rep.head
+                        WHEN {k.KIND} IS NOT NULL THEN {k.MESSAGE}
                         WHEN pve.stamp <> '' THEN pve.head
                         ELSE regexp_extract(line, {_lit("^" + HEAD)}, 1) END AS head,
                    CASE WHEN f_proto = 'TCP' THEN f_window END AS wf
@@ -326,8 +342,9 @@ class NetfilterParser(Parser):
         ),
         parts AS (
             SELECT *,
-                   -- The head of a BSD or ISO envelope is split already.
-                   CASE WHEN {k.KIND} IN ('bsd', 'iso')
+                   -- The head of a BSD or ISO envelope is split already (with
+                   -- a repeat's wrapper in it: that head is split here).
+                   CASE WHEN {k.KIND} IN ('bsd', 'iso') AND NOT repeated
                         THEN struct_pack(keypart := h_keypart, value := h_value, out := h_out)
                         ELSE regexp_extract(head, {_lit(HEAD_PARTS)}, ['keypart', 'value', 'out'])
                    END AS hp
@@ -342,12 +359,14 @@ class NetfilterParser(Parser):
         ),
         fields AS (
             SELECT log_line, _row, {k.KIND}, {k.MONTH}, {k.DAY}, {k.TOD}, is_pve,
+                   CASE WHEN repeated THEN TRY_CAST(rep.n AS BIGINT) END AS {REPEAT},
                    {k.HOST} AS observer_name,
                    coalesce({k.TIME}, CASE WHEN is_pve THEN timezone('UTC',
                        try_strptime(pve.stamp, '%d/%b/%Y:%H:%M:%S %z')) END) AS {k.TIME},
                    first_key IS NOT NULL AND length(prefix0) <= {MAX_PREFIX_CHARS}
                        AS is_netfilter,
-                   CASE WHEN {k.KIND} IN ('bsd', 'iso') THEN nullif(h_prefix, '')
+                   CASE WHEN {k.KIND} IN ('bsd', 'iso') AND NOT repeated
+                        THEN nullif(h_prefix, '')
                         WHEN is_pve THEN nullif(trim(pve.chain || ' ' || prefix0), '')
                         ELSE {_prefix_sql("prefix0")} END AS log_prefix,
                    CASE first_key WHEN 'IN' THEN nullif(hp.value, '') END AS interface_in,
@@ -398,6 +417,7 @@ class NetfilterParser(Parser):
                CASE WHEN event_action = 'allowed' THEN 'succeeded' ELSE 'failed' END
                    AS connection_outcome,
                observer_name,
+               {REPEAT},
                -- Checked before the time (in Arrow): a line in no known envelope has none.
                CASE WHEN NOT is_netfilter THEN {_lit(NOT_NETFILTER)}
                     WHEN {k.KIND} IS NULL AND NOT is_pve THEN {_lit(UNKNOWN_ENVELOPE)}
@@ -446,7 +466,8 @@ class NetfilterParser(Parser):
             start += result.num_rows
         with ThreadPoolExecutor(len(results)) as pool:
             finished = list(pool.map(partial(self._finish, lines=lines), results, pieces))
-        rows = pa.concat_tables([part.rows for part in finished])
+        # A slice with a repeat line has a REPEAT column, the others not (null there).
+        rows = pa.concat_tables([part.rows for part in finished], promote_options="default")
         rejects = pa.concat_tables([part.rejects for part in finished])
         return Parsed(
             rows=_in_line_order(rows),
@@ -526,8 +547,11 @@ class NetfilterParser(Parser):
             pc.or_(pc.is_valid(checks[0]), pc.or_(checks[1], checks[2])),
             pc.or_(checks[3], pc.is_valid(checks[4])),
         )
+        # The repeat count only when a line of the slice has one (rarely).
+        repeats = column(REPEAT)
+        kept = ROW_COLUMNS + ([REPEAT] if repeats.null_count < len(repeats) else [])
         rows = (
-            result.select(ROW_COLUMNS)
+            result.select(kept)
             .append_column("timestamp", timestamps)
             .append_column("source_ip", source)
             .append_column("destination_ip", destination)
@@ -792,6 +816,8 @@ def plain_lines(scanned: pa.Table) -> tuple[pa.Array, pa.ChunkedArray]:
         pc.or_(pc.invert(pc.is_in(transport, pa.array(PORT_TRANSPORTS))), pc.not_equal(spt, "")),
         # event_action lowers the prefix: ASCII's lower case is everyone's.
         pc.string_is_ascii(column("h_prefix")),
+        # rsyslog's repeat wrapper: the query unwraps it (REPEATED_HEAD).
+        pc.invert(pc.starts_with(keypart, "message repeated ")),
     ]
     plain = tests[0]
     for test in tests[1:]:
@@ -856,6 +882,7 @@ def _assemble(
                 pc.fill_null(pc.equal(action, "allowed"), False), "succeeded", "failed"
             ),
             "observer_name": _nullif_empty(pc.if_else(pc.equal(host, "-"), none, host)),
+            REPEAT: pa.nulls(n, pa.int64()),  # a repeat line is never plain
             "line_reason": pa.nulls(n, pa.string()),
             "packet_reason": pa.nulls(n, pa.string()),
         }
