@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from typing import ClassVar, Final
 
 from reconwatch.ingest import syslog
+from reconwatch.ingest.base import REPEAT
 from reconwatch.ingest.dns_lines import (
     BLANK_SQL,
     MISSING_TIMESTAMP,
@@ -100,10 +101,11 @@ class BindParser(SqlLineParser):
         stamp = self.local_to_utc(f"try_strptime(c.stamp, {_STAMP_FORMATS})")
         return f"""
         WITH lines AS (SELECT log_line, _row, line FROM {VIEW} WHERE NOT {BLANK_SQL}),
-        env AS ({self.envelope.select_sql("lines")}),
+        -- rsyslog's "named[..]: message repeated N times: [ ...]": the line inside, N times.
+        env AS ({self.envelope.select_sql("lines", repeats=True)}),
         msg AS (
             SELECT log_line, _row, {k.KIND}, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
-                   {k.HOST} AS observer_name,
+                   {k.HOST} AS observer_name, {REPEAT},
                    {k.KIND} IS NULL OR {k.PROGRAM} IN ({in_list(self.programs)}) AS mine,
                    CASE WHEN {k.KIND} IS NULL THEN line ELSE {k.MESSAGE} END AS m
             FROM env
@@ -125,7 +127,7 @@ class BindParser(SqlLineParser):
         ),
         cs AS (
             SELECT log_line, _row, {k.KIND}, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
-                   observer_name, mine,
+                   observer_name, mine, {REPEAT},
                    {{'stamp': regexp_extract(prefix, {lit(STAMP)}, 1),
                      'ip': split_part(ap, '#', 1),
                      'port': split_part(ap, '#', 2),
@@ -191,6 +193,7 @@ class BindParser(SqlLineParser):
                          WHEN 'bad_xfer' THEN 'rejected' WHEN 'xfer' THEN 'allowed'
                END AS event_action,
                CASE kind WHEN 'query' THEN 'bind.query' ELSE 'bind.security' END AS event_dataset,
+               {REPEAT},
                CASE WHEN NOT mine THEN {lit(OTHER_PROGRAM)}
                     WHEN kind IS NULL THEN {lit(NOT_BIND)}
                     WHEN c.stamp = '' AND {k.KIND} IS NULL THEN {lit(MISSING_TIMESTAMP)}

@@ -28,7 +28,7 @@ from typing import ClassVar, Final, NamedTuple
 import pyarrow as pa
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
 from reconwatch.ingest.fw_common import (
     ALERT_FLAG,
     INVALID_PORT,
@@ -179,12 +179,26 @@ class CiscoAsaParser(Parser):
                    regexp_extract(line, {lit(OWN_STAMP)}, ['stamp', 'host']) AS own
             FROM env
         ),
-        n AS (
+        n0 AS (
             SELECT *, nullif(mk.id, '') AS msg_id,
                    ltrim(substr(line, length(mk.before) + length(mk.facility)
-                                      + {MARKER_CHARS + 1}), ' ') AS body,
+                                      + {MARKER_CHARS + 1}), ' ') AS body0,
                    CAST(nullif(mk.level, '') AS INTEGER) AS level
             FROM m
+        ),
+        -- rsyslog's "%ASA-4-106023: message repeated N times: [ Deny ...]" (the
+        -- marker is its tag): the message inside, N events.
+        r AS (
+            SELECT *, CASE WHEN starts_with(body0, 'message repeated ') THEN
+                          nullif(regexp_extract(body0, {lit(syslog.REPEATED)}, ['n', 'msg']),
+                                 {{'n': '', 'msg': ''}})
+                      END AS rep
+            FROM n0
+        ),
+        n AS (
+            SELECT *, CASE WHEN rep IS NOT NULL THEN rep.msg ELSE body0 END AS body,
+                   CASE WHEN rep IS NOT NULL THEN TRY_CAST(rep.n AS BIGINT) END AS {REPEAT}
+            FROM r
         ),
         t AS (
             SELECT *, CASE msg_id {tests} END AS known FROM n
@@ -228,6 +242,7 @@ class CiscoAsaParser(Parser):
                CASE WHEN {ALERT_FLAG} THEN 'threat-detection' END AS rule_category,
                CASE WHEN {ALERT_FLAG} THEN CAST(greatest(1, least(4, level)) AS SMALLINT) END
                    AS event_severity,
+               {REPEAT},
                CASE WHEN msg_id IS NULL THEN {lit(NOT_ASA)}
                     WHEN msg_id NOT IN ({ids}) THEN {lit(UNSUPPORTED)}
                     WHEN NOT known THEN {lit(MALFORMED)}

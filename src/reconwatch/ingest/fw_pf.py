@@ -28,7 +28,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
 from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     NOT_SYSLOG,
@@ -82,7 +82,8 @@ class PfParser(Parser):
         WITH lines AS (
             SELECT log_line, _row, line, regexp_full_match(line, '\\s*') AS skip FROM {{view}}
         ),
-        env AS ({self.envelope.select_sql("lines")}),
+        -- rsyslog's "message repeated N times: [ ...]": the record inside, N times.
+        env AS ({self.envelope.select_sql("lines", repeats=True)}),
         cut AS (
             SELECT *, CASE WHEN {k.PROGRAM} = 'filterlog' THEN string_split({k.MESSAGE}, ',')
                       END AS f
@@ -121,6 +122,7 @@ class PfParser(Parser):
                nullif(f[4], '') AS log_prefix,
                event_action,
                {outcome_sql("event_action")} AS connection_outcome,
+               {REPEAT},
                CASE WHEN {k.KIND} IS NULL THEN {lit(NOT_SYSLOG)}
                     WHEN f IS NULL THEN {lit(NOT_FILTERLOG)}
                     WHEN o IS NULL OR event_action IS NULL OR f[8] NOT IN ('in', 'out')
