@@ -302,7 +302,9 @@ PIECES = st.one_of(
     st.sampled_from(
         [*KEYS, " RES=0x", "0a", "ZZ", " ", "\t", "\r", "\f", "\x0b", "=", "TCP", "12", "0"]
     ),
-    st.sampled_from(["SYN", "ACK", "FIN", "CWR", " URGP=0", "255", "256", "65535", "65536"]),
+    st.sampled_from(
+        ["SYN", "ACK", "FIN", "CWR", " URGP=0", "255", "256", "65535", "65536", "]", " ]"]
+    ),
     st.sampled_from(["00080", "1.2.3.4", "01.2.3.4", "10.0.0.255", "1.2.3.", "."]),
     st.text(alphabet="0123456789abcdefABCDEF:. x", max_size=6),
     st.text(max_size=4),
@@ -363,14 +365,28 @@ ENVELOPE = st.tuples(
             " [1.2]x  OUT=",
             " [UFW\u00a0BLOCK]\u00a0IN=eth0 ",
             " \u3000\u2003DROP\u205f OUT=",
+            # rsyslog's repeat wrapper (its closing ']' is a piece of the rest).
+            " message repeated 2 times: [ [UFW BLOCK] IN=eth0 OUT=eth1 ",
+            " message repeated 123456789 times: [IN=eth0 OUT=",
         ],
-        [" no equals", " =", " IN=a  OUT=b", " IN=a\tOUT=b", " IN=a OUT=b OUT=c", "IN=a"],
+        [
+            " no equals",
+            " =",
+            " IN=a  OUT=b",
+            " IN=a\tOUT=b",
+            " IN=a OUT=b OUT=c",
+            "IN=a",
+            " message repeated x times: [ IN=a",
+            " message repeated 2 times: IN=a",
+        ],
     ),
 ).map("".join)
 LINES = st.lists(
     st.one_of(
         st.lists(PIECES, max_size=24).map("".join),
         st.tuples(ENVELOPE, st.lists(PIECES, max_size=12).map("".join)).map("".join),
+        # Closed as rsyslog closes a repeat's wrapper.
+        st.tuples(ENVELOPE, st.lists(PIECES, max_size=12).map("".join), st.just("]")).map("".join),
     ),
     min_size=1,
     max_size=40,

@@ -152,7 +152,7 @@ def print_cases(console: Console, cases: list[Case]) -> None:
         # terminal can cut it away (a column of its own was squeezed to "…").
         level = Text("T2 ", style="bold") if c.escalate else Text()
         level.append(c.severity, style=SEVERITY_STYLE[c.severity])
-        cells: list[str | Text] = [c.id, Text(clean(_sources(c), 60)), level]
+        cells: list[str | Text] = [Text(c.id), Text(clean(_sources(c), 60)), level]
         if show_detections:
             cells.append("\n".join(c.detections))
         if show_scope:
