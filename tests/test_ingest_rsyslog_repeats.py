@@ -1,10 +1,11 @@
-"""rsyslog's ``message repeated N times: [ msg]`` for the firewall and BIND parsers.
+"""rsyslog's ``message repeated N times: [ msg]`` for the firewall, BIND and OpenVPN parsers.
 
 rsyslog folds identical messages so (``$RepeatedMsgReduction``, on in Debian's
 and Ubuntu's rsyslog.conf). A pf or ASA denial of a retransmitted packet (IPv6
-has no IP ID) and a resolver's repeated query are identical lines: the record
-inside is read, and written N times. (netfilter, sshd, dnsmasq and Unbound have
-their own tests beside their parsers.)
+has no IP ID), a resolver's repeated query and an OpenVPN server's error for a
+scanner's retried packet are identical lines: the record inside is read, and
+written N times. (netfilter, sshd, dnsmasq and Unbound have their own tests
+beside their parsers.)
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ CASES = [
         "19-Oct-2022 05:34:03.425 client @0x7f65100ee4d8 104.219.136.31#3076 (example.com): "
         "query 'example.com/ANY/IN' denied",
     ),
+    (
+        "openvpn",
+        "auth",
+        "Sep 30 12:00:00 vpn1 openvpn[812]: ",
+        "198.51.100.9:1194 TLS Error: TLS key negotiation failed to occur within 60 seconds",
+    ),
 ]
 
 
@@ -71,4 +78,4 @@ def test_a_folded_line_is_its_record_written_n_times(
         for r in sorted(stored, key=lambda r: r["log_line"])
     )
     assert copies == [first] * 3
-    assert first["source_ip"] in ("2001:db8::7", "198.51.100.7", "104.219.136.31")
+    assert first["source_ip"] in ("2001:db8::7", "198.51.100.7", "104.219.136.31", "198.51.100.9")

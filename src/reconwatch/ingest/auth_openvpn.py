@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from reconwatch.ingest import syslog
 from reconwatch.ingest.auth_sshd import sniff_programs
-from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
 from reconwatch.ingest.linesql import lit, run_batch
 
 NOT_OPENVPN: Final = "not an openvpn line"
@@ -114,7 +114,9 @@ class OpenVpnParser(Parser):
         WITH lines AS (
             SELECT log_line, _row, line, regexp_full_match(line, '\\s*') AS skip FROM {{view}}
         ),
-        env AS ({self.envelope.select_sql("lines")}),
+        -- rsyslog's "message repeated N times: [ ...]" (a client's identical
+        -- packets: a scanner's retries from one port): the message inside, N times.
+        env AS ({self.envelope.select_sql("lines", repeats=True)}),
         own AS (
             SELECT *, CASE WHEN {k.KIND} IS NULL
                            THEN regexp_extract(line, {lit(OWN_STAMP)}, ['stamp', 'msg']) END AS o
@@ -146,6 +148,7 @@ class OpenVpnParser(Parser):
                {_case([m.action for m in MESSAGES])} AS event_action,
                {_case([m.outcome for m in MESSAGES])} AS event_outcome,
                'openvpn' AS service_name,
+               {REPEAT},
                CASE WHEN text IS NULL THEN {lit(NOT_OPENVPN)}
                     WHEN c.ip = '' THEN {lit(NO_CLIENT)}
                     WHEN kind IS NULL THEN {lit(UNREAD)}
