@@ -331,6 +331,47 @@ def test_one_hunt_with_two_scan_episodes_records_two_sightings(store: CaseStore)
     assert again is not None and (again.runs, again.episodes, len(again.sightings)) == (1, 2, 2)
 
 
+def test_get_many_loads_what_get_loads_in_a_few_queries(
+    store: CaseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``block apply`` reads every case of a hunt: one query per case (and three
+    more for its sightings, actions and sources) was seconds of round trips to
+    a PostgreSQL store for a hunt's hundreds of cases."""
+    from sqlalchemy import event
+
+    cases = [
+        doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00",
+            id=f"RW-20260930-{i:08x}", actor=f"198.51.100.{i}", sources=[f"198.51.100.{i}"])
+        for i in range(7)
+    ]  # fmt: skip
+    store.record(cases, "run-1", 900)
+    store.add_action(cases[3]["id"], "alice", "approve_block", "ok")
+    ids = [c["id"] for c in cases]
+    monkeypatch.setattr(store_module, "GET_MANY_CHUNK", 3)  # three chunks
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        many = store.get_many([*ids, "RW-20260930-ffffffff", ids[0]])
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert sorted(many) == sorted(ids)  # a missing id is left out, a repeated one read once
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 3 * 4
+    for case_id in ids:
+        one = store.get(case_id)
+        assert one is not None
+        got = many[case_id]
+        assert (got.actor, got.status, got.runs) == (one.actor, one.status, one.runs)
+        assert [s.run_id for s in got.sightings] == [s.run_id for s in one.sightings]
+        assert [(a.who, a.action) for a in got.actions] == [(a.who, a.action) for a in one.actions]
+        assert sorted(s.source_ip for s in got.sources) == sorted(s.source_ip for s in one.sources)
+    assert [a.action for a in many[ids[3]].actions][-1] == "approve_block"
+    assert store.get_many([]) == {}
+
+
 def test_analyst_decisions_survive_reruns(store: CaseStore) -> None:
     first = doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00")
     store.record([first], "r1", 900)

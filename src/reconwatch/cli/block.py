@@ -252,8 +252,10 @@ def _analyst_decisions(
     try:
         decided: dict[str, tuple[str, str | None]] = {}
         approved: dict[str, str] = {}
-        for case in document.get("cases", []):
-            stored = store.get(case["id"])
+        cases = document.get("cases", [])
+        known = store.get_many([case["id"] for case in cases])
+        for case in cases:
+            stored = known.get(case["id"])
             if stored is None:
                 continue
             if stored.status == CLOSED:
