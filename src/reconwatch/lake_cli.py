@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from reconwatch.cli_console import make_console
 from reconwatch.cli_errors import config_from, fail
 from reconwatch.cli_types import LazyChoice
 
@@ -58,11 +58,6 @@ def _day(value: str | None) -> dt.date | None:
         raise
 
 
-def _console() -> Console:
-    console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=120)
-
-
 _dataset_option = click.option(
     "--dataset",
     type=LazyChoice(_datasets),
@@ -96,7 +91,7 @@ def lake_info(location: str, dataset: str | None, day: str | None) -> None:
         f"{sum(p.bytes for p in parts):,}",
         style="bold",
     )
-    _console().print(table)
+    make_console().print(table)
 
 
 @lake.command("compact")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from reconwatch.cli.common import make_console
+from reconwatch.cli_console import make_console
 from reconwatch.cli_errors import fail
 from reconwatch.report.text import clean
 

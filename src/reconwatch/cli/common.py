@@ -43,14 +43,6 @@ def user_errors() -> tuple[type[Exception], ...]:
     return (ConfigError, InputError, UnknownFormatError, EngineError, MappingError, LakeError)
 
 
-def make_console(stderr: bool = False) -> Console:
-    """Rich console; 120 columns when output is not a terminal (files, CI logs, pipes)."""
-    console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, width=120)
-    return console
-
-
 def parse_now(value: str | None) -> dt.datetime | None:
     if value is None:
         return None

@@ -13,12 +13,12 @@ from reconwatch.cli.common import (
     exit_if_incomplete,
     format_option,
     jobs_option,
-    make_console,
     now_option,
     parse_now,
     progress_bar,
     user_errors,
 )
+from reconwatch.cli_console import make_console
 from reconwatch.cli_errors import config_from, fail
 from reconwatch.report.text import clean
 

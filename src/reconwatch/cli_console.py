@@ -1,0 +1,31 @@
+"""The Rich console every command prints its tables on.
+
+A leaf module, as ``cli_errors``: the fronts that live beside their code
+(``lake_cli``) use it without importing ``reconwatch.cli``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from rich.console import Console
+
+#: Columns of a table printed anywhere but a terminal (files, CI logs, pipes)
+#: when ``COLUMNS`` does not say: Rich's own 80 cut the case ids and times.
+PIPED_WIDTH: Final = 120
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A terminal's width on a terminal; elsewhere ``COLUMNS`` (a positive
+    number, as shells and ``COLUMNS=200 reconwatch hunt ... | less -S`` set
+    it), else ``PIPED_WIDTH``."""
+    console = Console(stderr=stderr, highlight=False)
+    if console.is_terminal:
+        return console
+    return Console(stderr=stderr, highlight=False, width=_columns() or PIPED_WIDTH)
+
+
+def _columns() -> int | None:
+    value = os.environ.get("COLUMNS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None

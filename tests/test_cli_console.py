@@ -1,0 +1,31 @@
+"""The console commands print tables on: 120 columns when piped, unless COLUMNS says."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconwatch.cli_console import PIPED_WIDTH, make_console
+
+
+@pytest.fixture(autouse=True)
+def _piped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Output is captured (not a terminal) and nothing forces one."""
+    for name in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_piped_output_is_laid_out_at_120_columns() -> None:
+    console = make_console()
+    assert not console.is_terminal
+    assert console.width == PIPED_WIDTH == 120
+    assert make_console(stderr=True).width == PIPED_WIDTH
+
+
+@pytest.mark.parametrize(("columns", "width"), [("200", 200), (" 90 ", 90), ("abc", 120),
+                                                ("0", 120), ("-5", 120), ("", 120)])  # fmt: skip
+def test_columns_sets_the_width_of_piped_output(
+    monkeypatch: pytest.MonkeyPatch, columns: str, width: int
+) -> None:
+    """``COLUMNS=200 reconwatch hunt ... | less -S``: the whole case table, wide."""
+    monkeypatch.setenv("COLUMNS", columns)
+    assert make_console().width == width
