@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from ingest_helpers import NOW
 from reconwatch.config import Config
 from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.lake import Lake
-from test_ingest_netfilter import NOW
 
 CASES = [
     (
