@@ -11,19 +11,20 @@ from typing import Final
 
 from rich.console import Console
 
-#: Columns of a table printed anywhere but a terminal (files, CI logs, pipes)
-#: when ``COLUMNS`` does not say: Rich's own 80 cut the case ids and times.
+#: The fewest columns a table printed anywhere but a terminal (files, CI
+#: logs, pipes) is laid out at: Rich's own 80 cut the case ids and times.
 PIPED_WIDTH: Final = 120
 
 
 def make_console(stderr: bool = False) -> Console:
-    """A terminal's width on a terminal; elsewhere ``COLUMNS`` (a positive
-    number, as shells and ``COLUMNS=200 reconwatch hunt ... | less -S`` set
-    it), else ``PIPED_WIDTH``."""
+    """A terminal's width on a terminal; elsewhere ``PIPED_WIDTH``, or
+    ``COLUMNS`` when it asks for more (``COLUMNS=200 reconwatch hunt ... |
+    less -S``). Never fewer: many environments export a ``COLUMNS`` of 80
+    that says nothing about where the output goes (CI runners, containers)."""
     console = Console(stderr=stderr, highlight=False)
     if console.is_terminal:
         return console
-    return Console(stderr=stderr, highlight=False, width=_columns() or PIPED_WIDTH)
+    return Console(stderr=stderr, highlight=False, width=max(PIPED_WIDTH, _columns() or 0))
 
 
 def _columns() -> int | None:
