@@ -201,7 +201,7 @@ class Engine:
         self._deduplicated: dict[tuple[str, tuple[str, ...]], ir.Table] = {}
         self._busy: list[str] = []  # temporary tables made by busy_events, newest last
         #: Whether a set of lake files all have the same columns (``_same_columns``).
-        self._same_columns: dict[tuple[str, ...], bool] = {}
+        self._uniform: dict[tuple[str, ...], bool] = {}
         if kind == "spark":
             self._session = spark_session(config.spark_master)
             self.con: Any = ibis.pyspark.connect(self._session)
@@ -242,9 +242,9 @@ class Engine:
                 # is dropped from every file when such a file comes first). Not
                 # always: DuckDB then reads every file's footer at every query.
                 listed = tuple(files)
-                if listed not in self._same_columns:
-                    self._same_columns[listed] = _same_columns(files)
-                uniform = self._same_columns[listed]
+                if listed not in self._uniform:
+                    self._uniform[listed] = _same_columns(files)
+                uniform = self._uniform[listed]
                 table = self.con.read_parquet(
                     files, hive_partitioning=True, union_by_name=not uniform
                 )

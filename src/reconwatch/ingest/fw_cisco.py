@@ -188,16 +188,11 @@ class CiscoAsaParser(Parser):
         ),
         -- rsyslog's "%ASA-4-106023: message repeated N times: [ Deny ...]" (the
         -- marker is its tag): the message inside, N events.
-        r AS (
-            SELECT *, CASE WHEN starts_with(body0, 'message repeated ') THEN
-                          nullif(regexp_extract(body0, {lit(syslog.REPEATED)}, ['n', 'msg']),
-                                 {{'n': '', 'msg': ''}})
-                      END AS rep
-            FROM n0
-        ),
+        r AS (SELECT *, {syslog.repeat_sql("body0")} AS rep FROM n0),
         n AS (
             SELECT *, CASE WHEN rep IS NOT NULL THEN rep.msg ELSE body0 END AS body,
-                   CASE WHEN rep IS NOT NULL THEN TRY_CAST(rep.n AS BIGINT) END AS {REPEAT}
+                   CASE WHEN rep IS NOT NULL THEN {syslog.repeat_count_sql("rep")} END
+                       AS {REPEAT}
             FROM r
         ),
         t AS (

@@ -317,12 +317,8 @@ class NetfilterParser(Parser):
                    CASE WHEN {k.KIND} IS NULL THEN
                        regexp_extract(line, {_lit(PROXMOX)}, ['chain', 'stamp', 'head'])
                    END AS pve,
-                   -- A prefix test first: the pattern runs on rsyslog's repeat lines only.
-                   CASE WHEN starts_with({k.MESSAGE}, 'message repeated ')
-                             AND suffix(rtrim(line), ']') THEN
-                       nullif(regexp_extract({k.MESSAGE}, {_lit(REPEATED_HEAD)}, ['n', 'head']),
-                              {{'n': '', 'head': ''}})
-                   END AS rep,
+                   CASE WHEN suffix(rtrim(line), ']')
+                        THEN {k.repeat_sql(k.MESSAGE, REPEATED_HEAD)} END AS rep,
                    f_src, f_dst, f_proto, f_spt, f_dpt, f_window,
                    h_keypart, h_value, h_out, {", ".join(TYPED_NAMES)}, {", ".join(FAST_IPV6)}
             FROM env
@@ -333,7 +329,7 @@ class NetfilterParser(Parser):
                    -- Lines in no known envelope get their head cut all the same, to
                    -- tell a netfilter line in a strange envelope from anything else.
                    rep IS NOT NULL AS repeated,
-                   CASE WHEN rep IS NOT NULL THEN rep.head
+                   CASE WHEN rep IS NOT NULL THEN rep.msg
                         WHEN {k.KIND} IS NOT NULL THEN {k.MESSAGE}
                         WHEN pve.stamp <> '' THEN pve.head
                         ELSE regexp_extract(line, {_lit("^" + HEAD)}, 1) END AS head,
@@ -359,7 +355,7 @@ class NetfilterParser(Parser):
         ),
         fields AS (
             SELECT log_line, _row, {k.KIND}, {k.MONTH}, {k.DAY}, {k.TOD}, is_pve,
-                   CASE WHEN repeated THEN TRY_CAST(rep.n AS BIGINT) END AS {REPEAT},
+                   CASE WHEN repeated THEN {k.repeat_count_sql("rep")} END AS {REPEAT},
                    {k.HOST} AS observer_name,
                    coalesce({k.TIME}, CASE WHEN is_pve THEN timezone('UTC',
                        try_strptime(pve.stamp, '%d/%b/%Y:%H:%M:%S %z')) END) AS {k.TIME},

@@ -67,6 +67,26 @@ MESSAGE: Final = "sl_message"
 #: ``select_sql(..., repeats=True)`` the message inside is read as any other,
 #: and its row written N times (``base.REPEAT``).
 REPEATED: Final = r"^message repeated (\d{1,9}) times: \[ ?(.*)\]$"
+
+
+def repeat_sql(text: str, pattern: str = REPEATED) -> str:
+    """SQL: rsyslog's repeat wrapper in ``text`` as a struct ``{n, msg}`` (the
+    count's digits, the message inside), NULL when ``text`` is no wrapper.
+    A prefix test first: the pattern runs on the repeat lines only.
+    ``pattern`` has those two groups: ``REPEATED``, or a parser's own for a
+    text its envelope cut short of the closing ']' (netfilter's head)."""
+    return (
+        f"CASE WHEN starts_with({text}, 'message repeated ') THEN "
+        f"nullif(regexp_extract({text}, {sql_literal(pattern)}, ['n', 'msg']), "
+        "{'n': '', 'msg': ''}) END"
+    )
+
+
+def repeat_count_sql(rep: str) -> str:
+    """SQL: the ``base.REPEAT`` value of a ``repeat_sql`` struct ``rep``."""
+    return f"TRY_CAST({rep}.n AS BIGINT)"
+
+
 TIME: Final = "sl_time"
 MONTH: Final = "sl_month"
 DAY: Final = "sl_day"
@@ -285,17 +305,11 @@ class SyslogEnvelope:
         """  # noqa: S608 - constant patterns and a caller-given relation name only
         if not repeats:
             return sql
-        # A prefix test first: the pattern runs on the repeat lines only.
         return f"""
         SELECT * EXCLUDE (sl_rep) REPLACE (
                    CASE WHEN sl_rep.msg <> '' THEN sl_rep.msg ELSE {MESSAGE} END AS {MESSAGE}),
-               CASE WHEN sl_rep.msg <> '' THEN TRY_CAST(sl_rep.n AS BIGINT) END AS {REPEAT}
-        FROM (
-            SELECT *, CASE WHEN starts_with({MESSAGE}, 'message repeated ')
-                           THEN regexp_extract({MESSAGE}, {sql_literal(REPEATED)}, ['n', 'msg'])
-                      END AS sl_rep
-            FROM ({sql})
-        )
+               CASE WHEN sl_rep.msg <> '' THEN {repeat_count_sql("sl_rep")} END AS {REPEAT}
+        FROM (SELECT *, {repeat_sql(MESSAGE)} AS sl_rep FROM ({sql}))
         """  # noqa: S608 - constant patterns and the query above only
 
     # -- step 2: after the parser's query ---------------------------------------------
