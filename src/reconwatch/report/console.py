@@ -97,19 +97,16 @@ def _tail(text: str, width: int) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
-#: The case table's widths: the longest severity ("T2 critical"), a time
-#: ("09-30 10:12"), the narrowest a source, a detection's name or a scope
-#: may get, and the widest a detection's name is shown.
+#: The case table's widths: what each column adds to the frame (its border
+#: and two spaces of padding; the table has one border more), the longest
+#: severity ("T2 critical"), a time ("09-30 10:12"), the narrowest a source,
+#: a detection's name or a scope may get, the widest a detection's name is shown.
+COLUMN_FRAME: Final = 3
 SEVERITY_WIDTH: Final = len("T2 critical")
 TIME_WIDTH: Final = len("09-30 10:12")
 SOURCE_WIDTH: Final = 20
 NARROWEST: Final = 10
 DETECTION_WIDTH: Final = 24
-
-
-def _frame(columns: int) -> int:
-    """Characters a table's borders and cell padding take for ``columns`` columns."""
-    return columns + 1 + 2 * columns
 
 
 def print_cases(console: Console, cases: list[Case]) -> None:
@@ -130,13 +127,13 @@ def print_cases(console: Console, cases: list[Case]) -> None:
         DETECTION_WIDTH,
         max((len(d) for c in cases for d in c.detections), default=len("detections")),
     )
-    room = console.width - _frame(4) - ids - SOURCE_WIDTH - SEVERITY_WIDTH - TIME_WIDTH
-    column = _frame(2) - _frame(1)  # what one more column's border and padding take
-    show_detections = room >= column + NARROWEST
-    names = min(names, room - column)
-    room -= column + names if show_detections else 0
-    show_scope = room >= column + NARROWEST
-    room -= column + NARROWEST if show_scope else 0
+    # Past the four columns that always show: what the others may take.
+    room = console.width - 1 - 4 * COLUMN_FRAME - ids - SOURCE_WIDTH - SEVERITY_WIDTH - TIME_WIDTH
+    show_detections = room >= COLUMN_FRAME + NARROWEST
+    names = min(names, room - COLUMN_FRAME)
+    room -= COLUMN_FRAME + names if show_detections else 0
+    show_scope = room >= COLUMN_FRAME + NARROWEST
+    room -= COLUMN_FRAME + NARROWEST if show_scope else 0
     table.add_column("case", no_wrap=True, min_width=ids)
     table.add_column(
         "source", no_wrap=True, min_width=SOURCE_WIDTH, max_width=SOURCE_WIDTH + max(room, 0)
