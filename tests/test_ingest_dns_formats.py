@@ -18,7 +18,7 @@ from ingest_helpers import check_two_batches, make
 from ingest_helpers import parse as parse_with
 from reconwatch import schema
 from reconwatch.config import Config
-from reconwatch.ingest import dns, registry, run
+from reconwatch.ingest import dns, dns_windows, registry, run
 from reconwatch.ingest.base import ParseContext, Parsed, Parser
 from reconwatch.ingest.dns_bind import BindParser
 from reconwatch.ingest.dns_lines import qtype_sql
@@ -429,6 +429,62 @@ def test_windows_dns_order_carries_over_to_a_run_reading_the_file_on(tmp_path: P
     assert (second.first_line, second.parsed, second.note) == (8, 1, None)
     stamps = sorted(r["timestamp"] for r in lake.read("dns").to_pylist())
     assert stamps == [at(2026, 11, 28, 16, 0), at(2026, 12, 5, 16, 0)]
+
+
+def test_windows_dns_a_day_above_12_at_a_batch_end_settles_the_order() -> None:
+    """A batch is about 200,000 lines: its first entries may be hours of days
+    up to 12; dates only move on, so its last lines are looked at too."""
+    n = 2 * dns_windows.SAMPLE_LINES + 10
+    parsed = parse(WindowsDnsParser, windns(*["5/11/2026 16:00:00"] * n, "13/11/2026 16:00:00"))
+    got = times(parsed)
+    assert got[0] == (1, at(2026, 11, 5, 16, 0)) and got[-1] == (n + 1, at(2026, 11, 13, 16, 0))
+
+
+def _windns_runs(tmp_path: Path, *appended: list[str]) -> list[Any]:
+    """The header and the first stamps, ingested; then each later list of
+    lines appended and the grown file ingested on: each run's FileStats."""
+    log = tmp_path / "dns.log"
+    lake = Lake(tmp_path / "lake")
+    stats = []
+    for number, lines in enumerate(appended):
+        with log.open("a") as out:
+            out.write("\n".join([*fixture("windns.log")[:6], *lines] if number == 0 else lines))
+            out.write("\n")
+        stats.append(run.ingest([str(log)], lake, Config(), run.IngestOptions(now=NOW)).files[0])
+    return stats
+
+
+def test_windows_dns_a_carried_order_the_new_dates_contradict_is_dropped(
+    tmp_path: Path,
+) -> None:
+    """The order an earlier run settled is checked on this run's first dates (a
+    server's locale changed, a run file was edited): read in either order then."""
+    first, second = _windns_runs(
+        tmp_path, windns("28/11/2026 16:00:00"), windns("11/29/2026 4:00:00 PM")
+    )
+    assert first.fingerprint["learnt"] == {"windns_date_order": "dmy"}
+    assert second.note == (
+        "Windows DNS dates from line 8 do not fit the dmy order an earlier run of this file "
+        "settled on: read in either order from there"
+    )
+    assert second.fingerprint["learnt"] == {"windns_date_order": "either"}
+    assert (second.parsed, second.rejected) == (1, 0)
+
+
+def test_windows_dns_an_earlier_runs_guess_is_named_when_a_later_run_settles(
+    tmp_path: Path,
+) -> None:
+    """A run that saw only days up to 12 read them month first (noted); the run
+    that meets a day above 12 says from which line the file was read so."""
+    first, second = _windns_runs(
+        tmp_path, windns("5/11/2026 16:00:00"), windns("13/11/2026 16:00:00")
+    )
+    assert first.fingerprint["learnt"] == {"windns_guessed_from": "7"}
+    assert second.note == (
+        "Windows DNS dates: a day above 12 came in the batch from line 8: read day first "
+        "from there; the dates from line 7 up to it were read month first"
+    )
+    assert second.fingerprint["learnt"] == {"windns_date_order": "dmy"}
 
 
 @pytest.mark.parametrize("order", ["auto", "mdy", "dmy"])

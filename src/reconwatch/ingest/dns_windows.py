@@ -84,13 +84,19 @@ Order = Literal["mdy", "dmy", "either"]
 _DATES: Final = {"mdy": "%m/%d/", "dmy": "%d/%m/"}
 _YEARS: Final = {4: "%Y", 2: "%y"}
 _TIMES: Final = (" %I:%M:%S %p", " %H:%M:%S")
-#: ``auto`` looks for a file's order in at most this many lines of a batch
-#: (each batch until one settles it): with detailed logging about 20 lines a packet.
+#: ``auto`` looks for a file's order in at most this many lines at each end
+#: of a batch (each batch until one settles it; dates only move on, so the
+#: batch's last lines hold its latest days): with detailed logging about 20
+#: lines a packet.
 SAMPLE_LINES: Final = 5_000
 #: The key of the settled order in ``Parser.learnt`` (kept for a run that
 #: reads the file on from where this one stopped), and its values.
 DATE_ORDER: Final = "windns_date_order"
 ORDERS: Final = ("mdy", "dmy", "either")
+#: The key, in ``Parser.learnt`` while no order is settled, of the first line
+#: read month first for want of a day above 12: the run that settles the
+#: order later says from where the file's rows were read so.
+GUESSED_FROM: Final = "windns_guessed_from"
 #: An entry's date in the sample, read by Arrow (RE2 has no back-references:
 #: the two separators are compared apart).
 _SAMPLE: Final = (
@@ -156,17 +162,24 @@ class WindowsDnsParser(SqlLineParser):
         #: The file's date order; None while ``auto`` has not settled it (no
         #: entry yet, or only dates that read both ways: ``_guessed``).
         self.order: Order | None = None if setting == "auto" else setting
-        carried = ctx.carried.get(DATE_ORDER)
-        if setting == "auto" and carried in ORDERS:
-            # Read on from where an earlier run stopped: the order it settled
-            # on (the file's new lines may hold no day above 12).
-            self.order = cast(Order, carried)
-            self.learnt[DATE_ORDER] = self.order
-        #: The line from which ``auto`` read dates month first for want of a
-        #: day above 12 (None: it has not had to).
+        #: The order an earlier run settled, read on with (the file's new
+        #: lines may hold no day above 12) until this run's first dates are
+        #: checked against it (a file's locale can change, a run file be edited).
+        self._carried: Order | None = None
+        #: The first line read month first for want of a day above 12, by this
+        #: run or (``GUESSED_FROM``) an earlier one; None: none was.
         self._guessed: int | None = None
-        #: The order of the batch being parsed (what ``query`` reads).
-        self._batch_order: Order = self.order or "mdy"
+        #: Whether this run has said it reads ambiguous dates month first.
+        self._said_guess = False
+        if setting == "auto":
+            carried = ctx.carried.get(DATE_ORDER)
+            guessed = ctx.carried.get(GUESSED_FROM, "")
+            if carried in ORDERS:
+                self.order = self._carried = cast(Order, carried)
+                self.learnt[DATE_ORDER] = carried
+            elif guessed.isdigit():
+                self._guessed = int(guessed)
+                self.learnt[GUESSED_FROM] = guessed
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -176,19 +189,21 @@ class WindowsDnsParser(SqlLineParser):
             return False
 
     def parse(self, lines: pa.Table) -> Parsed:
-        if self.order is None:
+        if self._carried is not None:
+            self._check_carried(lines)
+        elif self.order is None:
             self._settle(lines)
-        self._batch_order = self.order or "mdy"
         return super().parse(lines)
 
     def _settle(self, lines: pa.Table) -> None:
         """Settle the file's order from this batch's dates if they say it (and
         keep it for a run that reads on: ``learnt``); else read them month
-        first, noted once, and look again at the next batch."""
-        order, entries = self.sample_order(lines)
+        first, noted once a run, and look again at the next batch (an earlier
+        run's guess is kept too: ``GUESSED_FROM``)."""
+        order, entries, dated = self.sample_order(lines)
+        first = int(lines.column("log_line")[0].as_py()) if lines.num_rows else 0
         if order is not None:
             if self._guessed is not None and order != "mdy":
-                first = int(lines.column("log_line")[0].as_py())
                 self._caution(
                     f"Windows DNS dates: a day above 12 came in the batch from line "
                     f"{first:,}: read {'day first' if order == 'dmy' else 'in either order'} "
@@ -196,26 +211,55 @@ class WindowsDnsParser(SqlLineParser):
                     "read month first"
                 )
             self.order = order
+            self.learnt.pop(GUESSED_FROM, None)
             self.learnt[DATE_ORDER] = order
-        elif entries and self._guessed is None:
-            self._guessed = int(lines.column("log_line")[0].as_py())
-            self._caution(
-                f"Windows DNS dates are ambiguous (no day above 12 in the first {entries:,} "
-                "entries); read as month/day; set ingest.windows_dns_date_order to dmy "
-                "if the server writes day first"
-            )
+        elif entries:
+            if self._guessed is None:
+                self._guessed = dated
+                self.learnt[GUESSED_FROM] = str(dated)
+            if not self._said_guess:
+                self._said_guess = True
+                self._caution(
+                    f"Windows DNS dates are ambiguous (no day above 12 in the first "
+                    f"{entries:,} entries); read as month/day; set "
+                    "ingest.windows_dns_date_order to dmy if the server writes day first"
+                )
 
-    def sample_order(self, lines: pa.Table) -> tuple[Order | None, int]:
+    def _check_carried(self, lines: pa.Table) -> None:
+        """The carried order against the first dates of this run: kept when
+        they fit it (or say nothing), else dates are read in either order
+        (each in the one order it allows), noted."""
+        order, entries, _ = self.sample_order(lines)
+        if not entries:
+            return
+        carried, self._carried = self._carried, None
+        if order is None or order == carried or carried == "either":
+            return
+        first = int(lines.column("log_line")[0].as_py())
+        self._caution(
+            f"Windows DNS dates from line {first:,} do not fit the {carried} order an "
+            "earlier run of this file settled on: read in either order from there"
+        )
+        self.order = "either"
+        self.learnt[DATE_ORDER] = "either"
+
+    def sample_order(self, lines: pa.Table) -> tuple[Order | None, int, int]:
         """The date order the dates of ``lines`` say (see the module
-        docstring; None: they do not say it) and how many dates were looked at."""
-        sample = lines.slice(0, SAMPLE_LINES)
+        docstring; None: they do not say it), how many dates were looked at
+        and the line of the first (0 when none)."""
+        n = lines.num_rows
+        sample = (
+            lines
+            if n <= 2 * SAMPLE_LINES
+            else pa.concat_tables([lines.slice(0, SAMPLE_LINES), lines.slice(n - SAMPLE_LINES)])
+        )
         found = pc.extract_regex(sample.column("line"), _SAMPLE)
         same = pc.equal(pc.struct_field(found, "sep"), pc.struct_field(found, "sep2"))
         first = pc.cast(pc.struct_field(found, "first"), pa.int8())
         second = pc.cast(pc.struct_field(found, "second"), pa.int8())
         entries = pc.sum(pc.cast(same, pa.int64())).as_py() or 0
         if entries == 0:
-            return None, 0
+            return None, 0, 0
 
         def is_day(n: pa.ChunkedArray) -> pa.ChunkedArray:
             return pc.and_(pc.greater(n, 12), pc.less_equal(n, 31))
@@ -228,6 +272,7 @@ class WindowsDnsParser(SqlLineParser):
             at = pc.index(pc.fill_null(pc.and_(same, mask), False), True).as_py()
             return None if at < 0 else int(sample.column("log_line")[at].as_py())
 
+        dated = first_line(pc.is_valid(first)) or 0
         day_first = first_line(pc.and_(is_day(first), is_month(second)))
         month_first = first_line(pc.and_(is_month(first), is_day(second)))
         if day_first is not None and month_first is not None:
@@ -237,10 +282,10 @@ class WindowsDnsParser(SqlLineParser):
                 "that read both ways are rejected; set ingest.windows_dns_date_order to mdy "
                 "or dmy to read them all one way"
             )
-            return "either", entries
+            return "either", entries, dated
         if day_first is not None:
-            return "dmy", entries
-        return ("mdy" if month_first is not None else None), entries
+            return "dmy", entries, dated
+        return ("mdy" if month_first is not None else None), entries, dated
 
     def _caution(self, text: str) -> None:
         """Say what was assumed about the file: logged now, and the input's
@@ -280,7 +325,7 @@ class WindowsDnsParser(SqlLineParser):
             FROM brackets
         ),
         tokens AS (
-            SELECT *, {_times_sql(self._batch_order)},
+            SELECT *, {_times_sql(self.order or "mdy")},
                    split_part(pre, ' ', 2) AS proto, split_part(pre, ' ', 3) AS dir,
                    ltrim(substr(pre, length(split_part(pre, ' ', 1)) + 10)) AS peer_etc,
                    -- ``R`` before the opcode marks a response, a blank a query.
