@@ -161,6 +161,10 @@ class FileStats:
     #: Rows whose client was read from X-Forwarded-For, their peer being one of
     #: ``ingest.trusted_proxies`` (``ingest.forwarded``).
     forwarded: int = 0
+    #: Rows from a trusted proxy with an X-Forwarded-For that named no client
+    #: (``unknown``, an obfuscated id, a recipe logging something else there):
+    #: kept with the proxy's address, which containment never blocks.
+    forwarded_unread: int = 0
     #: A reason the input could not be read to its end (unreadable, corrupt gzip...).
     error: str | None = None
     #: ``error`` says why the input was left out on purpose (the same file named
@@ -193,6 +197,7 @@ class LineTally(Protocol):
     repeated: int
     repeats_cut: int
     forwarded: int
+    forwarded_unread: int
     reject_reasons: dict[str, int]
 
 
@@ -205,6 +210,7 @@ def add_counts(target: LineTally, stats: FileStats) -> None:
     target.repeated += stats.repeated
     target.repeats_cut += stats.repeats_cut
     target.forwarded += stats.forwarded
+    target.forwarded_unread += stats.forwarded_unread
     for reason, count in stats.reject_reasons.items():
         target.reject_reasons[reason] = target.reject_reasons.get(reason, 0) + count
 

@@ -65,10 +65,13 @@ _WITH_PORT: Final = (
 
 
 class Forwarded(NamedTuple):
-    """Rows with their clients read from X-Forwarded-For, and how many were (``read``)."""
+    """Rows with their clients read from X-Forwarded-For, how many were
+    (``read``) and how many from a trusted proxy had a header that named none
+    (``unread``: they keep the proxy's address)."""
 
     rows: pa.Table
     read: int
+    unread: int = 0
 
 
 @lru_cache(maxsize=8)
@@ -97,7 +100,7 @@ def forwarded_rows(rows: pa.Table, trusted_proxies: Sequence[str]) -> Forwarded:
     found = pc.is_valid(client)
     count = int(pc.sum(found.cast(pa.int64())).as_py() or 0)
     if count == 0:
-        return Forwarded(rows, 0)
+        return Forwarded(rows, 0, len(picked))
     # The rows whose client was read: ``asked`` less those whose walk found none.
     read = pc.replace_with_mask(asked, asked, found)
     rows = rows.set_column(
@@ -114,31 +117,43 @@ def forwarded_rows(rows: pa.Table, trusted_proxies: Sequence[str]) -> Forwarded:
     else:
         new = pc.replace_with_mask(pa.nulls(rows.num_rows, pa.int32()), read, ports)
         rows = rows.append_column("source_port", new)
-    return Forwarded(rows, count)
+    return Forwarded(rows, count, len(picked) - count)
 
 
 def _walk(headers: pa.Array, networks: Sequence[IPNetwork]) -> tuple[pa.Array, pa.Array]:
-    """Per header (none null): the client address (null: none) and its port."""
+    """Per header (none null): the client address (null: none) and its port.
+
+    One hop at a time from the right, each over the rows still walking: a
+    row stops at its first entry that is not a trusted proxy (nearly every
+    row at the first or second), so the entries further left -- the client's
+    own text, as many as it likes -- are never read, let alone normalised.
+    """
     entries = pc.split_pattern(headers, ",")
+    values = entries.values
+    offsets = entries.offsets.to_numpy()[:-1].astype(np.int64)
     lengths = pc.list_value_length(entries).to_numpy().astype(np.int64)
-    flat = pc.list_flatten(entries)
-    # Only the MAX_HOPS rightmost entries of each header are read: every
-    # header splits into one entry at least, so no group below is empty.
-    ends = np.cumsum(lengths)
-    from_end = np.repeat(ends, lengths) - 1 - np.arange(len(flat))
-    flat = flat.filter(pa.array(from_end < MAX_HOPS))
-    kept = np.minimum(lengths, MAX_HOPS)
-    starts = np.cumsum(kept) - kept
-    address, port = _entries(flat)
-    # The walk stops at the rightmost entry that is not a trusted proxy (an
-    # entry that is no address is not one either).
-    stop = pc.invert(in_networks(address, networks)).to_numpy(zero_copy_only=False)
-    last = np.maximum.reduceat(np.where(stop, np.arange(len(flat)), -1), starts)
-    stopped = last >= starts
-    at = pa.array(np.where(stopped, last, 0))
-    none = pa.array(~stopped)
-    client = pc.if_else(none, pa.scalar(None, pa.string()), pc.take(address, at))
-    return client, pc.if_else(none, pa.scalar(None, pa.int32()), pc.take(port, at))
+    walking = np.ones(len(headers), dtype=bool)
+    stopped: list[np.ndarray] = []
+    found: list[tuple[pa.Array, pa.Array]] = []
+    for hop in range(MAX_HOPS):
+        rows = np.flatnonzero(walking & (lengths > hop))
+        if len(rows) == 0:
+            break
+        address, port = _entries(pc.take(values, pa.array(offsets[rows] + lengths[rows] - 1 - hop)))
+        # An entry that is no address is not a trusted proxy either: it stops too.
+        stop = ~in_networks(address, networks).to_numpy(zero_copy_only=False)
+        stopped.append(rows[stop])
+        found.append((address.filter(pa.array(stop)), port.filter(pa.array(stop))))
+        walking[rows[stop]] = False
+    # Rows still walking: every entry read was a trusted proxy: no client.
+    at = np.full(len(headers), -1, dtype=np.int64)
+    if stopped:
+        which = np.concatenate(stopped)
+        at[which] = np.arange(len(which))
+    pick = pa.array(at, mask=at < 0)
+    clients = pa.concat_arrays([a for a, _ in found]) if found else pa.array([], pa.string())
+    ports = pa.concat_arrays([p for _, p in found]) if found else pa.array([], pa.int32())
+    return pc.take(clients, pick), pc.take(ports, pick)
 
 
 def _entries(text: pa.Array) -> tuple[pa.Array, pa.Array]:

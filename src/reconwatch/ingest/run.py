@@ -384,8 +384,9 @@ def event_tables(
     trusted = parser.ctx.config.ingest.trusted_proxies
     for table_name, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
         if rows.num_rows:
-            rows, forwarded = forwarded_rows(rows, trusted)
+            rows, forwarded, unread = forwarded_rows(rows, trusted)
             stats.forwarded += forwarded
+            stats.forwarded_unread += unread
             rows = with_constants(repeated_rows(rows), log_file, parser)
             outputs.append((table_name, schema.conform(rows, schema.TABLES[table_name])))
     return outputs

@@ -44,7 +44,7 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
         else:
             said = [f"read on from line {f.first_line:,}"] if f.first_line > 1 and f.lines else []
             said += [f.note] if f.note else []
-            said += accounting_notes(f.repeated, f.repeats_cut, f.forwarded)
+            said += accounting_notes(f.repeated, f.repeats_cut, f.forwarded, f.forwarded_unread)
             note = "; ".join([*said, note] if note else said)
         table.add_row(
             Text(_tail(clean(f.name, 1000), 48)),

@@ -58,7 +58,7 @@ def _ingest(run: RunStats) -> list[str]:
         note = f.error or ", ".join(
             f"{reason}: {count}" for reason, count in sorted(f.reject_reasons.items())
         )
-        said = accounting_notes(f.repeated, f.repeats_cut, f.forwarded)
+        said = accounting_notes(f.repeated, f.repeats_cut, f.forwarded, f.forwarded_unread)
         note = "; ".join([*said, note] if note else said)
         lines.append(
             f"| {md(f.name, 80)} | {f.format or 'unrecognised'} | {f.lines} | {f.parsed} | "

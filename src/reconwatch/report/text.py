@@ -45,9 +45,18 @@ def forwarded_note(forwarded: int) -> str:
     return f"clients of {forwarded:,} requests read from X-Forwarded-For behind trusted proxies"
 
 
-def accounting_notes(repeated: int, repeats_cut: int, forwarded: int) -> list[str]:
+def unread_note(unread: int) -> str:
+    """How many rows from a trusted proxy had an X-Forwarded-For that named no
+    client: a log format that puts something else there shows so."""
+    return f"{unread:,} requests from trusted proxies with no client in X-Forwarded-For"
+
+
+def accounting_notes(
+    repeated: int, repeats_cut: int, forwarded: int, forwarded_unread: int = 0
+) -> list[str]:
     """What an input's accounting row says beyond its counts, in every report
     alike: the events repeated-message lines added, the clients read from
-    X-Forwarded-For."""
+    X-Forwarded-For and the headers from trusted proxies that named none."""
     notes = [repeat_note(repeated, repeats_cut)] if repeated or repeats_cut else []
-    return notes + ([forwarded_note(forwarded)] if forwarded else [])
+    notes += [forwarded_note(forwarded)] if forwarded else []
+    return notes + ([unread_note(forwarded_unread)] if forwarded_unread else [])

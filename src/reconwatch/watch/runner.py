@@ -104,6 +104,7 @@ class Counts:
     repeated: int = 0
     repeats_cut: int = 0
     forwarded: int = 0
+    forwarded_unread: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
     alerts: int = 0
     updates: int = 0
