@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.netaddr import IPNetwork, collapse, normalise_ip
+from reconwatch.netaddr import IPNetwork, collapse, in_any, normalise_ip, parse_ip
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 CANONICAL_IPV4 = rf"^{_OCTET}(\.{_OCTET}){{3}}$"
@@ -48,20 +48,14 @@ def normalise_ips(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.if_else(canonical, values, slow)
 
 
-# -- Range membership, vectorised -----------------------------------------------------
+# -- Range membership ----------------------------------------------------------------
 #
 # ``detect.ranges.in_networks`` tests ranges in the engines (Ibis) as text
-# prefixes; ingest works on Arrow batches before any engine sees them. Here a
-# canonical IPv4 address becomes its number (numpy), and a canonical IPv6 one
-# a key whose text order is the numeric order (the 32 hex digits of its 128
-# bits), so a range is two comparisons either way.
+# prefixes; ingest works on Arrow batches before any engine sees them. A
+# canonical IPv4 address becomes its number (numpy: two comparisons per
+# range); anything else is read by ``netaddr`` once per distinct value, as
+# ``normalise_ips`` already read it (IPv6 values are few beside IPv4 ones).
 
-#: A canonical IPv6 text (lower-case hex, at most one ``::``): the hextets
-#: before ``::``, and when it is there, the ones after it.
-_V6_PARTS = (
-    r"^(?P<head>(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?)"
-    r"(?:(?P<gap>::)(?P<tail>(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?))?$"
-)
 _OCTET_WEIGHTS = np.array([1 << 24, 1 << 16, 1 << 8, 1], dtype=np.uint64)
 
 
@@ -72,40 +66,10 @@ def ipv4_numbers(values: pa.Array) -> np.ndarray:
     return numbers
 
 
-def _hextets(text: pa.Array) -> pa.Array:
-    """Each ``:``-separated hextet of ``text`` on 4 hex digits, the colons
-    dropped ("2001:db8" -> "20010db8"; "" stays "")."""
-    padded = pc.replace_substring_regex(text, "(^|:)", "\\1000")
-    joined = pc.replace_substring_regex(padded, "0*([0-9a-f]{4})(?::|$)", "\\1")
-    return pc.if_else(pc.equal(text, ""), "", joined)
-
-
-def ipv6_keys(values: pa.Array) -> pa.Array:
-    """The 32 hex digits of each canonical IPv6 address; null for anything else."""
-    values = values.cast(pa.string())
-    parts = pc.extract_regex(values, _V6_PARTS)
-    head = _hextets(pc.struct_field(parts, "head"))
-    tail = _hextets(pc.struct_field(parts, "tail"))
-    gap = pc.equal(pc.struct_field(parts, "gap"), "::")
-    zeros = pc.subtract(32, pc.add(pc.binary_length(head), pc.binary_length(tail)))
-    # Without ``::`` the text writes all 8 hextets; with it, at least one is left out.
-    whole = pc.if_else(gap, pc.greater_equal(zeros, 4), pc.equal(zeros, 0))
-    filler = pc.binary_repeat(pa.repeat(pa.scalar("0"), len(values)), pc.max_element_wise(zeros, 0))
-    keys = pc.binary_join_element_wise(head, filler, tail, "")
-    return pc.if_else(pc.fill_null(whole, False), keys, pa.scalar(None, pa.string()))
-
-
-def ipv6_key(address: ipaddress.IPv6Address) -> str:
-    """``ipv6_keys`` of one address, for a range's ends."""
-    return f"{int(address):032x}"
-
-
 def in_networks(values: pa.Array | pa.ChunkedArray, networks: Sequence[IPNetwork]) -> pa.Array:
-    """Whether each canonical address lies in one of ``networks`` (null: false).
-
-    Tested once per distinct value (a web log's clients repeat), two
-    comparisons per merged range; text that is no canonical address is in none.
-    """
+    """Whether each address lies in one of ``networks`` (null, or text that is
+    no address: false). Tested once per distinct value (a web log's clients
+    repeat)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     values = values.cast(pa.string())
@@ -123,14 +87,10 @@ def in_networks(values: pa.Array | pa.ChunkedArray, networks: Sequence[IPNetwork
             low, high = int(net4.network_address), int(net4.broadcast_address)
             hits |= (numbers >= low) & (numbers <= high)
         inside[np.flatnonzero(v4)] = hits
-    v6 = pc.match_substring_regex(distinct, ":").to_numpy(zero_copy_only=False)
-    v6_nets = [n for n in merged if isinstance(n, ipaddress.IPv6Network)]
-    if v6_nets and v6.any():
-        keys = ipv6_keys(distinct.filter(pa.array(v6)))
-        found = pa.repeat(pa.scalar(False), len(keys))
-        for net6 in v6_nets:
-            first, last = ipv6_key(net6.network_address), ipv6_key(net6.broadcast_address)
-            within = pc.and_(pc.greater_equal(keys, first), pc.less_equal(keys, last))
-            found = pc.or_(found, pc.fill_null(within, False))
-        inside[np.flatnonzero(v6)] = found.to_numpy(zero_copy_only=False)
+    others = np.flatnonzero(~v4)
+    for at, text in zip(others, distinct.filter(pa.array(~v4)).to_pylist(), strict=True):
+        try:
+            inside[at] = in_any(parse_ip(text), merged)
+        except ValueError:
+            continue  # no address: in no range
     return pc.fill_null(pc.is_in(values, distinct.filter(pa.array(inside))), False)
