@@ -1119,13 +1119,13 @@ def _valid_trusted_proxies(items: list[str]) -> list[str]:
                 "it could name any address in X-Forwarded-For and have it blamed; "
                 "list only your own proxies and load balancers"
             )
-    whole = _whole_families(items)
-    if whole:
-        raise ValueError(
-            f"these ranges cover every address ({whole}): any client could name any "
-            "address in X-Forwarded-For; list only your own proxies and load balancers"
-        )
-    return items
+    return _not_every_proxy(items)
+
+
+_not_every_proxy = _not_every_address(
+    "any client could name any address in X-Forwarded-For; "
+    "list only your own proxies and load balancers"
+)
 
 
 def _valid_nginx_json_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -173,7 +173,8 @@ class ProtectedRanges:
         cls, site: SiteConfig, extra: Iterable[str] = (), *, proxies: Iterable[str] = ()
     ) -> ProtectedRanges:
         """Always-protected ranges + home networks + ``site.protected`` + the
-        site's own ``proxies`` + ``extra``.
+        site's own ``proxies`` + ``extra``. With a whole ``Config`` at hand, call
+        ``from_config``: it passes the trusted proxies, which must never be blocked.
 
         ``extra`` takes CIDRs or bare addresses (allowlists, approved exercise
         sources). A malformed entry raises ``ValueError``: a typo in an
