@@ -7,10 +7,13 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import BASE_TIME, network_rows
+from reconwatch.cases import Finding, coordinated_actors
 from reconwatch.config import DistributedScanConfig, HorizontalScanConfig
-from reconwatch.detect.campaign import distributed_scan, ipv4_net24
+from reconwatch.detect.campaign import Signature, distributed_scan, ipv4_net24, label_signature
 from reconwatch.detect.portscan import horizontal_scan
 
 #: 2026-09-30 10:00:00 UTC in epoch seconds: the campaign window of BASE_TIME.
@@ -170,3 +173,126 @@ def test_a_campaign_case_counts_distinct_ports_hosts_and_pairs_over_its_members(
     assert (activity.port_count, activity.target_count) == (2, 256)  # .255 is in the sweep
     assert activity.probed_pairs == 257  # 256 hosts on 22 and one on 23
     assert activity.events == 258  # event counts stay sums
+
+
+def test_one_sweep_over_two_ports_and_two_hours_is_one_campaign_case() -> None:
+    """The same four sources on tcp/22 and tcp/80, this hour and the next:
+    four labels, one case, known by the first hour's tcp/22 label."""
+    from reconwatch.cases import build_cases
+
+    hour = coordinated()
+    rows = [*hour, *({**row, "destination_port": 80} for row in hour)]
+    rows += [{**row, "seconds": row["seconds"] + 3600} for row in rows]
+    network = table(rows)
+    found = distributed_scan(network, DistributedScanConfig()).to_pyarrow()
+    assert len(set(found.column("label").to_pylist())) == 4
+    (case,) = build_cases(network, found, 3)
+    assert case.campaign == case.actor == LABEL
+    assert case.sources == [f"198.51.100.{s}" for s in range(1, 5)]
+    assert len(case.findings) == 16 and case.ports == [22, 80]
+    assert (case.activity.port_count, case.activity.target_count) == (2, 256)
+
+
+def test_campaigns_without_a_shared_member_stay_apart() -> None:
+    from reconwatch.cases import build_cases
+
+    rows = coordinated()
+    # Four other sources split the same /24 on tcp/80 in the same hour.
+    for s in range(4):
+        rows += slice_sweep(f"192.0.2.{s + 1}", range(64 * s, 64 * s + 64), port=80, offset=s)
+    network = table(rows)
+    found = distributed_scan(network, DistributedScanConfig()).to_pyarrow()
+    cases = build_cases(network, found, 3)
+    assert sorted((c.campaign, len(c.sources)) for c in cases) == [
+        (f"campaign:tcp/22@203.0.113.0/24@{WINDOW_EPOCH}", 4),
+        (f"campaign:tcp/80@203.0.113.0/24@{WINDOW_EPOCH}", 4),
+    ]
+
+
+def test_label_signature_reads_the_label_contract_and_nothing_else() -> None:
+    assert label_signature(LABEL) == Signature(WINDOW_EPOCH, "tcp", 22, (203, 0, 113))
+    assert label_signature("campaign:unknown/0@10.0.0.0/24@0") == Signature(
+        0, "unknown", 0, (10, 0, 0)
+    )
+    for other in (
+        "campaign:ipv6@2001:db8::/64",
+        "198.51.100.1",
+        LABEL + "x",
+        "campaign:tcp/22@1.2.3.0/24",
+    ):
+        assert label_signature(other) is None
+
+
+def _member_finding(source: str, label: str) -> Finding:
+    return Finding(
+        detection="distributed_scan",
+        source_ip=source,
+        window_start=None,
+        first_seen=at(0),
+        last_seen=at(1),
+        event_count=8,
+        target_count=8,
+        port_count=1,
+        targets=[],
+        ports=[],
+        score=64.0,
+        label=label,
+    )
+
+
+def _components(memberships: dict[str, set[str]]) -> list[set[str]]:
+    """Labels linked by shared members, by a walk over the graph (the reference)."""
+    left, groups = set(memberships), []
+    while left:
+        todo, group = [left.pop()], set()
+        while todo:
+            label = todo.pop()
+            group.add(label)
+            near = {o for o in left if memberships[o] & memberships[label]}
+            left -= near
+            todo += near
+        groups.append(group)
+    return groups
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(st.integers(0, 3), st.sampled_from(["tcp", "udp"]), st.integers(1, 4)),
+        st.sets(st.integers(0, 9), min_size=1, max_size=4),
+        max_size=8,
+    ),
+    st.sets(st.integers(0, 9), max_size=3),
+)
+def test_coordinated_actors_are_the_connected_labels_known_by_the_first(
+    campaigns: dict[tuple[int, str, int], set[int]], loners: set[int]
+) -> None:
+    def label(window: int, transport: str, port: int) -> str:
+        return f"campaign:{transport}/{port}@203.0.113.0/24@{3600 * window}"
+
+    by_actor: dict[str, list[Finding]] = {
+        label(*key): [_member_finding(f"192.0.2.{m}", label(*key)) for m in sorted(members)]
+        for key, members in campaigns.items()
+    }
+    # Sources on their own (and a rotating IPv6 campaign) are never joined.
+    for m in loners:
+        by_actor[f"192.0.2.{m}"] = [_member_finding(f"192.0.2.{m}", "SYN")]
+    by_actor["campaign:ipv6@2001:db8::/64"] = [
+        _member_finding("2001:db8::1", "campaign:ipv6@2001:db8::/64")
+    ]
+    memberships = {label(*k): {f"192.0.2.{m}" for m in ms} for k, ms in campaigns.items()}
+
+    joined = coordinated_actors(by_actor)
+
+    def first(group: set[str]) -> str:
+        return min(group, key=lambda a: label_signature(a) or Signature(0, "", 0, (0, 0, 0)))
+
+    expected = {first(group): group for group in _components(memberships)}
+    expected.update({actor: {actor} for actor in by_actor if actor not in memberships})
+    # Which of by_actor's actors each joined actor's findings came from.
+    came_from = {
+        actor: {f.source_ip if f.label == "SYN" else str(f.label) for f in items}
+        for actor, items in joined.items()
+    }
+    assert came_from == expected
+    assert sum(map(len, joined.values())) == sum(map(len, by_actor.values()))

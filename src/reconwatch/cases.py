@@ -1,10 +1,11 @@
 """Findings -> cases: one case per actor, with the facts triage needs.
 
-An actor is one source IP for now (later: a /24, a /64, or a campaign of many
-sources). The facts are gathered from the lake in a handful of set-based
-queries for all actors at once (never one query per case): activity totals,
-what answered the actor, probe types, and sample events with file:line for
-every finding.
+An actor is one source IP, or many: the addresses of one IPv6 /64 scanning
+together (``ipv6_prefix_scan``), or the members of a coordinated sweep
+(``distributed_scan``, one actor per sweep: ``coordinated_actors``). The
+facts are gathered from the lake in a handful of set-based queries for all
+actors at once (never one query per case): activity totals, what answered
+the actor, probe types, and sample events with file:line for every finding.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from reconwatch.detect.campaign import label_signature
 from reconwatch.detect.ids import is_exploit
 from reconwatch.detect.prefix import LABEL_PREFIX as PREFIX_LABEL
 from reconwatch.detect.scantype import scan_types
@@ -342,6 +344,46 @@ def actor_of(finding: Finding) -> str:
     return finding.source_ip
 
 
+def coordinated_actors(by_actor: Mapping[str, list[Finding]]) -> dict[str, list[Finding]]:
+    """``by_actor`` with the ``distributed_scan`` campaigns that share a member
+    source joined into one actor.
+
+    The detection labels each (hour, transport, port, /24) of a sweep apart,
+    so twelve sources splitting a /24 on eight ports made eight cases listing
+    the same twelve: one sweep, one case. Labels are linked when a source is
+    a member of both (transitively); a source is one actor wherever it
+    shows. The joined actor is known by its first label in
+    ``label_signature`` order (earliest hour, then transport, port, /24): a
+    later hunt that sees more of the sweep keeps the key, and the case's id
+    and history with it.
+    """
+    owner: dict[str, str] = {}  # member source -> the first label it was seen in
+    parent: dict[str, str] = {}
+
+    def root(label: str) -> str:
+        while parent[label] != label:
+            parent[label] = parent[parent[label]]
+            label = parent[label]
+        return label
+
+    signatures = {a: sig for a in by_actor if (sig := label_signature(a)) is not None}
+    for label in sorted(signatures, key=signatures.__getitem__):
+        parent[label] = label
+        for finding in by_actor[label]:
+            linked = sorted(
+                {root(label), root(owner.setdefault(finding.source_ip, label))},
+                key=signatures.__getitem__,
+            )
+            # The earlier root stays: each group's root is its first label.
+            for later in linked[1:]:
+                parent[later] = linked[0]
+    joined: dict[str, list[Finding]] = {}
+    for actor, items in by_actor.items():
+        key = root(actor) if actor in parent else actor
+        joined.setdefault(key, []).extend(items)
+    return joined
+
+
 def build_cases(
     tables: Mapping[str, ir.Table] | ir.Table,
     findings: pa.Table,
@@ -435,6 +477,7 @@ def _cases_of(
     by_actor: dict[str, list[Finding]] = defaultdict(list)
     for finding in found:
         by_actor[actor_of(finding)].append(finding)
+    by_actor = coordinated_actors(by_actor)
     groups = {
         actor: members
         for actor, items in by_actor.items()

@@ -30,15 +30,20 @@ large to sweep), and a coordinated IPv6 scan would need integer prefixes.
 Label contract: every member's finding carries the same label,
 ``campaign:<transport>/<port>@<a.b.c>.0/24@<window epoch seconds>``, e.g.
 ``campaign:tcp/22@203.0.113.0/24@1790762400``. It is stable (the same data
-gives the same label on every engine and run) and readable; the case builder
-groups findings with equal labels into one campaign case. The same sweep
+gives the same label on every engine and run) and readable. The same sweep
 continuing into the next hour gets the next window's label; everything
 before the last ``@`` names the sweep across windows.
+
+One sweep often spans several ports, /24s or hours, each its own label: the
+case builder makes one campaign case of the labels linked by shared member
+sources (``cases.coordinated_actors``), known by the first label in
+:func:`label_signature` order.
 """
 
 from __future__ import annotations
 
-from typing import Final
+import re
+from typing import Final, NamedTuple
 
 import ibis
 import ibis.expr.types as ir
@@ -54,6 +59,30 @@ from reconwatch.detect.portscan import (
 
 DISTRIBUTED: Final = "distributed_scan"
 LABEL_PREFIX: Final = "campaign:"
+
+
+#: ``campaign:<transport>/<port>@<a.b.c>.0/24@<epoch>``; the transport is
+#: the lake's text (``unknown`` when the log named none).
+_LABEL: Final = re.compile(r"campaign:([^/@]+)/(\d+)@(\d+)\.(\d+)\.(\d+)\.0/24@(-?\d+)")
+
+
+class Signature(NamedTuple):
+    """What a ``distributed_scan`` label names, in the order campaigns sort by."""
+
+    window: int
+    transport: str
+    port: int
+    net: tuple[int, int, int]
+
+
+def label_signature(label: str) -> Signature | None:
+    """The window, transport, port and /24 of a ``distributed_scan`` label;
+    None for any other text (an ``ipv6_prefix_scan`` label, a source)."""
+    match = _LABEL.fullmatch(label)
+    if match is None:
+        return None
+    transport, port, a, b, c, window = match.groups()
+    return Signature(int(window), transport, int(port), (int(a), int(b), int(c)))
 
 
 def ipv4_net24(ip: ir.StringValue) -> ir.StringValue:
