@@ -552,3 +552,39 @@ def test_random_headers_give_the_rightmost_untrusted_entry_and_its_port(
         - read
     )
     assert FORWARDED not in result.rows.column_names
+
+
+def test_a_failure_reading_the_header_keeps_the_rows_and_says_so_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in the header's reading (its text is the client's) must neither
+    stop the run nor lose a request: each row keeps its peer's address, as
+    when the header names no client, and the input's note says so once."""
+    import reconwatch.ingest.run as run_module
+
+    def failing(rows: pa.Table, trusted: object) -> object:
+        raise RuntimeError(f"cannot read {rows.column(FORWARDED)[0]}")
+
+    monkeypatch.setattr(run_module, "forwarded_rows", failing)
+    log = tmp_path / "access.log"
+    lines = [main_line(PROXY, f"203.0.113.{n % 250 + 1}") for n in range(2000)]
+    log.write_text("\n".join(lines) + "\n")
+    # Small batches: the failure repeats in each, the note does not.
+    options = IngestOptions(now=NOW, block_bytes=16 << 10)
+    run = ingest([str(log)], Lake(tmp_path / "lake"), TRUSTING, options)
+    (stats,) = run.files
+    assert (stats.lines, stats.parsed, stats.rejected, stats.forwarded) == (2000, 2000, 0, 0)
+    assert stats.error is None
+    assert stats.note == (
+        "X-Forwarded-For not read (a reconwatch error, see the log) from line 1 on: "
+        "those rows keep the proxy's address"
+    )
+    table = Lake(tmp_path / "lake").read("http")
+    assert table.column("source_ip").to_pylist() == [PROXY] * 2000
+    assert FORWARDED not in table.column_names
+    warnings = [
+        r.getMessage() for r in caplog.records if "X-Forwarded-For not read" in r.getMessage()
+    ]
+    assert len(warnings) > 1 and "RuntimeError" in warnings[0]
+    # The exception quoted the header (the client's text): never shown.
+    assert not any("203.0.113" in w for w in warnings)

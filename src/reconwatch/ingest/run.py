@@ -29,6 +29,7 @@ from reconwatch import schema
 from reconwatch.config import Config
 from reconwatch.ingest import AUTO, mapping, registry
 from reconwatch.ingest.base import (
+    FORWARDED,
     ParseContext,
     Parsed,
     Parser,
@@ -384,12 +385,39 @@ def event_tables(
     trusted = parser.ctx.config.ingest.trusted_proxies
     for table_name, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
         if rows.num_rows:
-            rows, forwarded, unread = forwarded_rows(rows, trusted)
+            try:
+                rows, forwarded, unread = forwarded_rows(rows, trusted)
+            except Exception as exc:  # a bug reading the header must not stop the run
+                rows = _forwarded_failed(rows, parser, log_file, exc)
+                forwarded = unread = 0
             stats.forwarded += forwarded
             stats.forwarded_unread += unread
             rows = with_constants(repeated_rows(rows), log_file, parser)
             outputs.append((table_name, schema.conform(rows, schema.TABLES[table_name])))
     return outputs
+
+
+#: The input's note when X-Forwarded-For could not be read (then the line number).
+FORWARDED_FAILED: Final = "X-Forwarded-For not read (a reconwatch error, see the log) from line"
+
+
+def _forwarded_failed(rows: pa.Table, parser: Parser, log_file: str, exc: Exception) -> pa.Table:
+    """``rows`` as they came, less the header: each keeps its peer's address
+    (the proxy's, which is never blocked), as if the header named no client.
+    Logged with the batch's lines and noted once per input. The exception's
+    text may quote a header (log text): only its type is shown, the whole
+    of it is logged at debug level.
+    """
+    numbers = rows.column("log_line")
+    first, last = pc.min(numbers).as_py(), pc.max(numbers).as_py()
+    log.warning(
+        "%s: X-Forwarded-For not read on lines %s-%s (%s); the rows keep the peer's address",
+        log_file, first, last, type(exc).__name__,
+    )  # fmt: skip
+    log.debug("X-Forwarded-For failure", exc_info=exc)
+    if not any(note.startswith(FORWARDED_FAILED) for note in parser.notes):
+        parser.notes.append(f"{FORWARDED_FAILED} {first} on: those rows keep the proxy's address")
+    return rows.drop_columns([FORWARDED]) if FORWARDED in rows.column_names else rows
 
 
 def _lake_tables(
