@@ -1,9 +1,10 @@
-"""rsyslog's ``message repeated N times: [ msg]`` for the firewall, BIND and OpenVPN parsers.
+"""rsyslog's ``message repeated N times: [ msg]``: firewall, BIND, OpenVPN, HAProxy parsers.
 
 rsyslog folds identical messages so (``$RepeatedMsgReduction``, on in Debian's
 and Ubuntu's rsyslog.conf). A pf or ASA denial of a retransmitted packet (IPv6
-has no IP ID), a resolver's repeated query and an OpenVPN server's error for a
-scanner's retried packet are identical lines: the record inside is read, and
+has no IP ID), a RouterOS log line (no sequence number), a resolver's repeated
+query and an OpenVPN server's error for a scanner's retried packet are
+identical lines: the record inside is read, and
 written N times. (netfilter, sshd, dnsmasq and Unbound have their own tests
 beside their parsers.)
 """
@@ -48,7 +49,32 @@ CASES = [
         "Sep 30 12:00:00 vpn1 openvpn[812]: ",
         "198.51.100.9:1194 TLS Error: TLS key negotiation failed to occur within 60 seconds",
     ),
+    (
+        # The topics stand where a tag does, with no colon: rsyslog takes them for it.
+        "mikrotik",
+        "network",
+        "Sep 30 10:00:00 192.168.88.1 firewall,info ",
+        "drop-tcp input: in:ether1-WAN out:(unknown 0), connection-state:new src-mac "
+        "00:17:10:88:bc:02, proto TCP (SYN), 36.97.161.219:59388->80.82.202.145:23, len 40",
+    ),
+    (
+        "haproxy",
+        "http",
+        "Feb  6 12:14:14 localhost haproxy[14389]: ",
+        "10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 10/0/30/69/109 404 2750 "
+        '- - ---- 1/1/1/1/0 0/0 {1wt.eu} {} "GET /wp-login.php HTTP/1.1"',
+    ),
 ]
+
+#: Each case's client, read from the record.
+SOURCES = {
+    "pf": "2001:db8::7",
+    "cisco-asa": "198.51.100.7",
+    "bind": "104.219.136.31",
+    "openvpn": "198.51.100.9",
+    "mikrotik": "36.97.161.219",
+    "haproxy": "10.0.1.2",
+}
 
 
 @pytest.mark.parametrize("sniffed", [False, True], ids=["format", "sniffed"])
@@ -78,4 +104,4 @@ def test_a_folded_line_is_its_record_written_n_times(
         for r in sorted(stored, key=lambda r: r["log_line"])
     )
     assert copies == [first] * 3
-    assert first["source_ip"] in ("2001:db8::7", "198.51.100.7", "104.219.136.31", "198.51.100.9")
+    assert first["source_ip"] == SOURCES[format_name]

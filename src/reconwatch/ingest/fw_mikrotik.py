@@ -11,7 +11,10 @@ A firewall rule with ``action=log`` (or ``log=yes``) makes RouterOS write::
 syslog envelope does not apply: this parser reads the stamp itself (ISO 8601
 with a zone, or RFC 3164, dated like every RFC 3164 stamp by
 ``SyslogEnvelope.resolve``). IPv6 endpoints with ports are bracketed
-(``[2001:db8::1]:443``); ICMP endpoints have no port.
+(``[2001:db8::1]:443``); ICMP endpoints have no port. rsyslog's ``message
+repeated N times: [ ...]`` (after the topics, which it takes for the tag) is
+read as the line inside, N packets: RouterOS lines carry no sequence number,
+so a retransmitted SYN logged twice is folded so.
 
 RouterOS does not log the rule's action, so it is read from the log prefix
 with the netfilter keywords (``config.netfilter.prefix_actions``: ``drop``,
@@ -28,7 +31,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
 from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     bad_port_sql,
@@ -52,6 +55,12 @@ ENVELOPE: Final = (
 )
 #: The packet: protocol (and TCP flags or ICMP type), then the endpoints. Any
 #: connection state and MAC come before it; a NAT rewrite comes after it.
+#: rsyslog's repeat wrapper where the message follows the topics (rsyslog
+#: takes them for the tag): the line up to them, the count, the line inside.
+REPEATED: Final = (
+    rf"^((?:<\d{{1,3}}>)?(?:{syslog.ISO_STAMP}|{syslog.BSD_STAMP}) \S+ "
+    r"[a-z0-9,]*firewall[a-z0-9,]*:? )message repeated (\d{1,9}) times: \[ ?(.*)\]$"
+)
 PACKET: Final = r" proto (\S+)(?: \(([^)]*)\))?, ([^\s,>-]+)->([^\s,]+),"
 _ENDPOINT_V6: Final = r"^\[([^\]]*)\]:(\d+)$"
 _ENDPOINT_V4: Final = r"^([^:\[\]]*):(\S*)$"
@@ -99,8 +108,19 @@ class MikrotikParser(Parser):
         stamp = "e.stamp"
         months = lit("JanFebMarAprMayJunJulAugSepOctNovDec")
         sql = f"""
-        WITH lines AS (
-            SELECT log_line, _row, line, regexp_full_match(line, '\\s*') AS skip FROM {{view}}
+        WITH wrapped AS (
+            SELECT log_line, _row, line,
+                   CASE WHEN contains(line, ' message repeated ')
+                        THEN regexp_extract(line, {lit(REPEATED)}, ['head', 'n', 'msg']) END AS rep
+            FROM {{view}}
+        ),
+        -- rsyslog's "message repeated N times: [ ...]": the line inside, N packets.
+        lines AS (
+            SELECT log_line, _row,
+                   CASE WHEN rep.n <> '' THEN rep.head || rep.msg ELSE line END AS line,
+                   CASE WHEN rep.n <> '' THEN TRY_CAST(rep.n AS BIGINT) END AS {REPEAT},
+                   regexp_full_match(line, '\\s*') AS skip
+            FROM wrapped
         ),
         env AS (
             SELECT *,
@@ -145,6 +165,7 @@ class MikrotikParser(Parser):
                nullif(trim(concat_ws(' ', nullif(trim(e.prefix), ''), e.chain)), '') AS log_prefix,
                event_action,
                {outcome_sql("event_action")} AS connection_outcome,
+               {REPEAT},
                CASE WHEN e.stamp = '' THEN CASE WHEN contains(line, 'firewall,')
                     THEN {lit(MALFORMED)} ELSE {lit(NOT_MIKROTIK)} END
                     WHEN m.src = '' OR s.a = '' OR d.a = '' OR network_transport IS NULL

@@ -11,6 +11,7 @@ read, cookies, termination state, connection counts, queues, optional
 milliseconds and no zone: it is read in ``config.syslog.timezone`` and preferred
 to the envelope's stamp. A status of -1 (the client went away) is null. Other
 HAProxy lines (TCP-mode logs, start-up messages) are rejected with ``NOT_HTTPLOG``.
+rsyslog's ``message repeated N times: [ ...]`` is read as the line inside, N times.
 
 X-Forwarded-For is not read (``ingest.trusted_proxies`` does not apply): the
 ``{captured headers}`` are positional, ``|``-separated values whose names
@@ -27,7 +28,7 @@ import pyarrow as pa
 
 from reconwatch.ingest import syslog
 from reconwatch.ingest.auth_sshd import sniff_programs
-from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
 from reconwatch.ingest.linesql import byte_count_sql, lit, run_batch, status_code_sql
 from reconwatch.ingest.web_clf import (
     QUOTED,
@@ -66,7 +67,9 @@ class HaproxyParser(Parser):
         WITH lines AS (
             SELECT log_line, _row, line, regexp_full_match(line, '\\s*') AS skip FROM {{view}}
         ),
-        env AS ({self.envelope.select_sql("lines")}),
+        -- rsyslog's "message repeated N times: [ ...]": the request inside, N times
+        -- (one cut at rsyslog's 800 characters loses its closing quote: rejected).
+        env AS ({self.envelope.select_sql("lines", repeats=True)}),
         cut AS (
             SELECT *, CASE WHEN {k.PROGRAM} = 'haproxy'
                            THEN regexp_extract({k.MESSAGE}, {lit(HTTPLOG)}, {_NAMES}) END AS m
@@ -91,6 +94,7 @@ class HaproxyParser(Parser):
                {path_query_sql()},
                {status_code_sql("m.status")} AS http_response_status_code,
                {byte_count_sql("m.bytes")} AS http_response_bytes,
+               {REPEAT},
                CASE WHEN {k.KIND} IS NULL OR {k.PROGRAM} IS DISTINCT FROM 'haproxy'
                         THEN {lit(NOT_HAPROXY)}
                     WHEN m.ip = '' THEN {lit(NOT_HTTPLOG)}
