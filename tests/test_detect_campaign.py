@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any
 
 import ibis
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import BASE_TIME, network_rows
-from reconwatch.cases import Finding, coordinated_actors
+from reconwatch.cases import Finding, actor_of, joined_actors
 from reconwatch.config import DistributedScanConfig, HorizontalScanConfig
 from reconwatch.detect.campaign import Signature, distributed_scan, ipv4_net24, label_signature
 from reconwatch.detect.portscan import horizontal_scan
@@ -263,9 +264,10 @@ def _components(memberships: dict[str, set[str]]) -> list[set[str]]:
         max_size=8,
     ),
     st.sets(st.integers(0, 9), max_size=3),
+    st.randoms(use_true_random=False),
 )
-def test_coordinated_actors_are_the_connected_labels_known_by_the_first(
-    campaigns: dict[tuple[int, str, int], set[int]], loners: set[int]
+def test_joined_actors_are_the_connected_labels_known_by_the_first(
+    campaigns: dict[tuple[int, str, int], set[int]], loners: set[int], order: random.Random
 ) -> None:
     def label(window: int, transport: str, port: int) -> str:
         return f"campaign:{transport}/{port}@203.0.113.0/24@{3600 * window}"
@@ -282,7 +284,9 @@ def test_coordinated_actors_are_the_connected_labels_known_by_the_first(
     ]
     memberships = {label(*k): {f"192.0.2.{m}" for m in ms} for k, ms in campaigns.items()}
 
-    joined = coordinated_actors(by_actor)
+    found = [f for items in by_actor.values() for f in items]
+    order.shuffle(found)  # the findings' order must not matter
+    joined = joined_actors(found)
 
     def first(group: set[str]) -> str:
         return min(group, key=lambda a: label_signature(a) or Signature(0, "", 0, (0, 0, 0)))
@@ -290,9 +294,8 @@ def test_coordinated_actors_are_the_connected_labels_known_by_the_first(
     expected = {first(group): group for group in _components(memberships)}
     expected.update({actor: {actor} for actor in by_actor if actor not in memberships})
     # Which of by_actor's actors each joined actor's findings came from.
-    came_from = {
-        actor: {f.source_ip if f.label == "SYN" else str(f.label) for f in items}
-        for actor, items in joined.items()
-    }
+    came_from: dict[str, set[str]] = {}
+    for f in found:
+        came_from.setdefault(joined[actor_of(f)], set()).add(actor_of(f))
     assert came_from == expected
-    assert sum(map(len, joined.values())) == sum(map(len, by_actor.values()))
+    assert set(joined) == set(by_actor)

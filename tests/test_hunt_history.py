@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from reconwatch.cases import Case
 from reconwatch.config import Config
 from reconwatch.hunt import hunt
 from reconwatch.ingest.run import IngestOptions
@@ -263,3 +264,76 @@ def test_an_escalated_case_keeps_its_severity_in_a_quieter_hunt(tmp_path: Path) 
         store.close()
     (case,) = hunt([str(day1)], Config(), store_url=url, options=options).cases
     assert case.escalate and case.severity == "high"
+
+
+SWEEP_OFFSETS = {80: 0, 22: 20}
+
+
+def sweep(path: Path, ports: tuple[int, ...]) -> Path:
+    """Four sources splitting 203.0.113.0/24 in quarters on each of ``ports``
+    within an hour, each under the 5-minute thresholds: one coordinated sweep.
+    A port's probes are at the same times whichever other ports the sweep has."""
+    lines = []
+    for s in range(4):
+        for n, host in enumerate(range(64 * s, 64 * s + 64)):
+            for port in ports:
+                second = n * 50 + SWEEP_OFFSETS[port] + s
+                stamp = f"Sep 30 10:{second // 60:02d}:{second % 60:02d}"
+                lines.append(
+                    LINE.format(stamp=stamp, port=port)
+                    .replace("SRC=198.51.100.7", f"SRC=192.0.2.{s + 1}")
+                    .replace("DST=203.0.113.10", f"DST=203.0.113.{host}")
+                )
+    path.write_text("\n".join(sorted(lines, key=lambda line: line[:15])) + "\n")
+    return path
+
+
+def campaign_cases(cases: list[Case]) -> list[Case]:
+    return [c for c in cases if c.campaign is not None]
+
+
+def test_a_closed_campaign_case_stays_decided_for_each_of_its_ports(tmp_path: Path) -> None:
+    """A sweep of two ports is one campaign case of two labels; once closed,
+    hunting the same logs again opens no case for either port (the decision
+    names the case's actor, its first label, which each label is joined to)."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    log = sweep(tmp_path / "sweep.log", (22, 80))
+    (case,) = campaign_cases(hunt([str(log)], Config(), store_url=url, options=options).cases)
+    assert case.ports == [22, 80] and len({f.label for f in case.findings}) == 2
+    assert case.campaign is not None and case.campaign.startswith("campaign:tcp/22@")
+    store = CaseStore(url)
+    try:
+        store.decide(case.id, "alice", "close", disposition="false_positive", reason="our test")
+    finally:
+        store.close()
+
+    (again,) = campaign_cases(hunt([str(log)], Config(), store_url=url, options=options).cases)
+    assert again.id == case.id and again.analyst is not None
+    assert again.ports == [22, 80]
+
+
+def test_a_port_closed_before_the_sweep_grew_stays_decided(tmp_path: Path) -> None:
+    """The analyst closed the tcp/80 sweep (its own label was its case's
+    actor); the logs then show the same sources on tcp/22 too, which joins
+    both under the tcp/22 label. The tcp/80 part stays the closed case's;
+    only tcp/22 is new."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    (web,) = campaign_cases(
+        hunt(
+            [str(sweep(tmp_path / "80.log", (80,)))], Config(), store_url=url, options=options
+        ).cases
+    )
+    assert web.campaign is not None and web.campaign.startswith("campaign:tcp/80@")
+    store = CaseStore(url)
+    try:
+        store.decide(web.id, "alice", "close", disposition="false_positive", reason="our test")
+    finally:
+        store.close()
+
+    both = sweep(tmp_path / "both.log", (22, 80))
+    cases = campaign_cases(hunt([str(both)], Config(), store_url=url, options=options).cases)
+    closed, new = sorted(cases, key=lambda c: c.analyst is None)
+    assert closed.id == web.id and closed.ports == [80] and closed.analyst is not None
+    assert new.analyst is None and new.ports == [22] and new.id != web.id

@@ -539,6 +539,37 @@ def test_actors_that_left_the_window_are_forgotten_and_alerted_anew(tmp_path: Pa
     assert [(a.actor, a.update) for _, a in sink.alerts] == [(SCANNER, False), (SCANNER, False)]
 
 
+def test_a_sweep_of_two_ports_is_one_actor_one_alert_one_case(tmp_path: Path) -> None:
+    """Four sources splitting a /24 on tcp/22 and tcp/80: the distributed_scan
+    labels the two ports apart; the watch's book, like the hunt's cases, joins
+    them (``cases.joined_actors``): one alert for the sweep, its case on both."""
+    log = tmp_path / "kern.log"
+    log.write_text("")
+    sink = Collect()
+    w = watcher([log], sink, detections=["distributed_scan"])
+    # Within the hour before this one: the campaign's windows are clock hours.
+    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    start = hour - dt.timedelta(minutes=59)
+    lines = []
+    for s in range(4):
+        for n, host in enumerate(range(64 * s, 64 * s + 64)):
+            for k, port in enumerate((22, 80)):
+                at = start + dt.timedelta(seconds=n * 15 + k * 5 + s)
+                lines.append(
+                    (at, netfilter(port, src=f"192.0.2.{s + 1}", dst=f"203.0.113.{host}", at=at))
+                )
+    try:
+        append(log, "".join(line for _, line in sorted(lines)))
+        w.cycle()
+    finally:
+        w.finish()
+    (alert,) = [a for _, a in sink.alerts]
+    assert alert.actor.startswith("campaign:tcp/22@203.0.113.0/24@")
+    assert alert.detections == ["distributed_scan"]
+    assert alert.counts["ports"] == 2 and alert.counts["targets"] == 256
+    assert alert.case_id is not None and alert.case_id.startswith("RW-")
+
+
 def test_updates_need_material_growth(tmp_path: Path) -> None:
     log = tmp_path / "kern.log"
     log.write_text("")

@@ -2,7 +2,7 @@
 
 An actor is one source IP, or many: the addresses of one IPv6 /64 scanning
 together (``ipv6_prefix_scan``), or the members of a coordinated sweep
-(``distributed_scan``, one actor per sweep: ``coordinated_actors``). The
+(``distributed_scan``, one actor per sweep: ``joined_actors``). The
 facts are gathered from the lake in a handful of set-based queries for all
 actors at once (never one query per case): activity totals, what answered
 the actor, probe types, and sample events with file:line for every finding.
@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
 from typing import Any
@@ -23,7 +23,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from reconwatch.detect.campaign import label_signature
+from reconwatch.detect.campaign import Signature, label_signature
 from reconwatch.detect.ids import is_exploit
 from reconwatch.detect.prefix import LABEL_PREFIX as PREFIX_LABEL
 from reconwatch.detect.scantype import scan_types
@@ -344,9 +344,10 @@ def actor_of(finding: Finding) -> str:
     return finding.source_ip
 
 
-def coordinated_actors(by_actor: Mapping[str, list[Finding]]) -> dict[str, list[Finding]]:
-    """``by_actor`` with the ``distributed_scan`` campaigns that share a member
-    source joined into one actor.
+def joined_actors(found: Iterable[Finding]) -> dict[str, str]:
+    """Each ``actor_of`` of ``found`` -> the actor its case is known by: itself,
+    but for ``distributed_scan`` campaigns that share a member source, which
+    are one actor.
 
     The detection labels each (hour, transport, port, /24) of a sweep apart,
     so twelve sources splitting a /24 on eight ports made eight cases listing
@@ -354,34 +355,36 @@ def coordinated_actors(by_actor: Mapping[str, list[Finding]]) -> dict[str, list[
     a member of both (transitively); a source is one actor wherever it
     shows. The joined actor is known by its first label in
     ``label_signature`` order (earliest hour, then transport, port, /24): a
-    later hunt that sees more of the sweep keeps the key, and the case's id
-    and history with it.
+    later hunt that sees the sweep go on keeps the key, and the case's id and
+    history with it. Whatever groups findings by actor (the case builder, the
+    analysts' decisions, the watch's book) reads it here.
     """
+    members: dict[str, set[str]] = defaultdict(set)
+    signatures: dict[str, Signature] = {}
+    joined: dict[str, str] = {}
+    for finding in found:
+        actor = actor_of(finding)
+        joined[actor] = actor
+        if (signature := label_signature(actor)) is not None:
+            signatures[actor] = signature
+            members[actor].add(finding.source_ip)
     owner: dict[str, str] = {}  # member source -> the first label it was seen in
-    parent: dict[str, str] = {}
 
     def root(label: str) -> str:
-        while parent[label] != label:
-            parent[label] = parent[parent[label]]
-            label = parent[label]
+        while joined[label] != label:
+            joined[label] = joined[joined[label]]
+            label = joined[label]
         return label
 
-    signatures = {a: sig for a in by_actor if (sig := label_signature(a)) is not None}
     for label in sorted(signatures, key=signatures.__getitem__):
-        parent[label] = label
-        for finding in by_actor[label]:
+        for source in sorted(members[label]):
             linked = sorted(
-                {root(label), root(owner.setdefault(finding.source_ip, label))},
-                key=signatures.__getitem__,
+                {root(label), root(owner.setdefault(source, label))}, key=signatures.__getitem__
             )
             # The earlier root stays: each group's root is its first label.
             for later in linked[1:]:
-                parent[later] = linked[0]
-    joined: dict[str, list[Finding]] = {}
-    for actor, items in by_actor.items():
-        key = root(actor) if actor in parent else actor
-        joined.setdefault(key, []).extend(items)
-    return joined
+                joined[later] = linked[0]
+    return {actor: root(actor) for actor in joined}
 
 
 def build_cases(
@@ -475,9 +478,9 @@ def _cases_of(
             _attach_evidence(events_of(name), name, subset, evidence_samples)
 
     by_actor: dict[str, list[Finding]] = defaultdict(list)
+    joined = joined_actors(found)
     for finding in found:
-        by_actor[actor_of(finding)].append(finding)
-    by_actor = coordinated_actors(by_actor)
+        by_actor[joined[actor_of(finding)]].append(finding)
     groups = {
         actor: members
         for actor, items in by_actor.items()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.cases import Case, actor_of, build_cases, finding_of
+from reconwatch.cases import Case, Finding, actor_of, build_cases, finding_of, joined_actors
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS, busy_inputs, narrowed_events, run_detections
 from reconwatch.detect.slow import (
@@ -360,20 +360,30 @@ def _cases(
     if store is None or findings.num_rows == 0:
         return build_cases(tables, findings, evidence_samples, by_source=by_source, testers=testers)
     rows = [finding_of(row) for row in findings.to_pylist()]  # findings are few
-    decided = store.decided(sorted({actor_of(f) for f in rows}))
+    joined = joined_actors(rows)
+
+    def actors(finding: Finding) -> list[str]:
+        """The finding's actor; and a joined campaign's own label, which the
+        decisions on its cases named before campaigns were joined."""
+        own = actor_of(finding)
+        return [joined[own]] if joined[own] == own else [joined[own], own]
+
+    decided = store.decided(sorted({a for f in rows for a in actors(f)}))
     if not decided:
         return build_cases(tables, findings, evidence_samples, by_source=by_source, testers=testers)
+
+    def decisions(finding: Finding) -> list[Decision]:
+        return [d for a in actors(finding) for d in decided.get(a, [])]
+
     # Per actor, the newest closed case covering any of its findings.
     covering: dict[str, Decision] = {}
     covered = []
     for finding in rows:
-        actor = actor_of(finding)
-        within = [
-            d for d in decided.get(actor, []) if d.covers(finding.first_seen, finding.last_seen)
-        ]
+        actor = joined[actor_of(finding)]
+        within = [d for d in decisions(finding) if d.covers(finding.first_seen, finding.last_seen)]
         covered.append(bool(within))
         if within:
-            newest = within[-1]  # decided() lists each actor's closed cases oldest first
+            newest = max(within, key=lambda d: d.first_seen)
             known = covering.get(actor)
             covering[actor] = (
                 newest if known is None or known.first_seen <= newest.first_seen else known
@@ -384,7 +394,7 @@ def _cases(
         {
             (finding.source_ip, decision.first_seen, decision.last_seen)
             for finding in rows
-            for decision in decided.get(actor_of(finding), [])
+            for decision in decisions(finding)
         }
     )
     cases = build_cases(
@@ -395,7 +405,8 @@ def _cases(
         tables, findings.filter(mask), evidence_samples, by_source=by_source, testers=testers
     )
     for case in closed:
-        _mark_decided(case, covering[case.actor])
+        # The whole hunt's actor: the closed findings alone may join differently.
+        _mark_decided(case, covering[joined[actor_of(case.findings[0])]])
     return cases + closed
 
 

@@ -36,7 +36,7 @@ before the last ``@`` names the sweep across windows.
 
 One sweep often spans several ports, /24s or hours, each its own label: the
 case builder makes one campaign case of the labels linked by shared member
-sources (``cases.coordinated_actors``), known by the first label in
+sources (``cases.joined_actors``), known by the first label in
 :func:`label_signature` order.
 """
 

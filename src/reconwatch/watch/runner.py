@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.cases import Case, actor_of, build_cases, finding_of
+from reconwatch.cases import Case, actor_of, build_cases, finding_of, joined_actors
 from reconwatch.config import Config
 from reconwatch.enrich.geo import Geo
 from reconwatch.ingest import AUTO, mapping, registry
@@ -460,9 +460,12 @@ class Watcher:
     def _from_findings(self, findings: pa.Table, tick: float) -> set[str]:
         touched = set()
         per_actor: dict[str, list[dict[str, Any]]] = {}
-        for row in findings.to_pylist():
-            finding = finding_of(row)
-            per_actor.setdefault(actor_of(finding), []).append(row)
+        rows = findings.to_pylist()
+        found = [finding_of(row) for row in rows]
+        # Keyed as the cases are (a coordinated sweep's labels are one actor).
+        joined = joined_actors(found)
+        for row, finding in zip(rows, found, strict=True):
+            per_actor.setdefault(joined[actor_of(finding)], []).append(row)
         for actor, rows in per_actor.items():
             state = self._state(actor, tick)
             state.detections |= {r["detection"] for r in rows}
@@ -525,9 +528,9 @@ class Watcher:
         if not wanted:
             return
         actors = {s.actor for s in wanted}
-        mask = [
-            actor_of(finding_of(row)) in actors for row in findings.to_pylist()
-        ]  # findings are few: one row per actor and window
+        found = [finding_of(row) for row in findings.to_pylist()]  # few: one per actor and window
+        joined = joined_actors(found)
+        mask = [joined[actor_of(finding)] in actors for finding in found]
         subset = findings.filter(pa.array(mask, pa.bool_()))
         if subset.num_rows == 0:
             return
