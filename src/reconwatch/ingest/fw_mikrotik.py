@@ -53,14 +53,14 @@ ENVELOPE: Final = (
     rf"^(?:<\d{{1,3}}>)?({syslog.ISO_STAMP}|{syslog.BSD_STAMP}) (\S+) "
     r"([a-z0-9,]*firewall[a-z0-9,]*):? (.*?)(\S+): in:(\S*) out:([^,]*),"
 )
-#: The packet: protocol (and TCP flags or ICMP type), then the endpoints. Any
-#: connection state and MAC come before it; a NAT rewrite comes after it.
 #: rsyslog's repeat wrapper where the message follows the topics (rsyslog
 #: takes them for the tag): the line up to them, the count, the line inside.
 REPEATED: Final = (
     rf"^((?:<\d{{1,3}}>)?(?:{syslog.ISO_STAMP}|{syslog.BSD_STAMP}) \S+ "
     r"[a-z0-9,]*firewall[a-z0-9,]*:? )message repeated (\d{1,9}) times: \[ ?(.*)\]$"
 )
+#: The packet: protocol (and TCP flags or ICMP type), then the endpoints. Any
+#: connection state and MAC come before it; a NAT rewrite comes after it.
 PACKET: Final = r" proto (\S+)(?: \(([^)]*)\))?, ([^\s,>-]+)->([^\s,]+),"
 _ENDPOINT_V6: Final = r"^\[([^\]]*)\]:(\d+)$"
 _ENDPOINT_V4: Final = r"^([^:\[\]]*):(\S*)$"
