@@ -332,6 +332,25 @@ def rotating_network(case: Mapping[str, Any]) -> str | None:
     return str(network) if network.version == 6 else None
 
 
+#: How many of a campaign's sweeps an exporter names (``sweeps``).
+SWEEPS_SHOWN: Final = 20
+
+
+def sweeps(case: Mapping[str, Any]) -> list[str]:
+    """The ``distributed_scan`` labels of a coordinated campaign's findings,
+    sorted: one per (transport, port, /24, hour) the sweep covered (the case
+    is known by the first, ``campaign``); empty for other cases."""
+    return sorted(
+        {
+            label
+            for finding in case.get("findings") or []
+            if isinstance(label := finding.get("label"), str)
+            and finding.get("detection") == "distributed_scan"
+            and label.startswith("campaign:")
+        }
+    )
+
+
 def blocked_sources(case: Mapping[str, Any]) -> list[str]:
     """The sources containment would block: the case's block is on, the source
     was not refused (protected, internal...) and the disposition is not benign."""
