@@ -175,3 +175,34 @@ def test_a_lake_with_files_of_an_older_schema_reads_alike(tmp_path: Path) -> Non
             engine.close()
     assert seen["duckdb"] == [("192.0.2.1", None)] * 3 + [("192.0.2.2", "fw1")] * 2
     assert seen["spark"] == seen["duckdb"]
+
+
+def test_scans_the_grids_cut_are_found_alike(tmp_path: Path) -> None:
+    """nmap -T1's 20 ports (15 s apart) 75 s into a window, and a sweep of 27
+    hosts 11 s apart: the grids' windows hold too few of either; the sliding
+    windows of ``portscan._cut_scans`` find both, on both engines."""
+    base = dt.datetime(2026, 9, 30, 10, 0, tzinfo=dt.UTC)
+    rows = [
+        {"source_ip": "198.51.100.7", "destination_ip": "203.0.113.10",
+         "destination_port": port, "timestamp": base + dt.timedelta(seconds=75 + n * 15)}
+        for n, port in enumerate(range(1, 21))
+    ] + [
+        {"source_ip": "198.51.100.8", "destination_ip": f"203.0.113.{n + 1}",
+         "destination_port": 22, "timestamp": base + dt.timedelta(seconds=75 + n * 11)}
+        for n in range(27)
+    ]  # fmt: skip
+    lake = Lake(tmp_path / "lake")
+    lake.write("network", network_rows(rows), "cut")
+    names = ["vertical_scan", "horizontal_scan"]
+    found = {}
+    for name, config in (("duckdb", EngineConfig()), ("spark", SPARK)):
+        engine = Engine(lake, config)
+        try:
+            found[name] = findings_on(engine, Config(), names).to_pylist()
+        finally:
+            engine.close()
+    assert [(f["detection"], f["window_start"]) for f in found["duckdb"]] == [
+        ("horizontal_scan", base + dt.timedelta(seconds=75)),
+        ("vertical_scan", base + dt.timedelta(seconds=75)),
+    ]
+    assert found["spark"] == found["duckdb"]
