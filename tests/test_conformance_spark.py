@@ -178,9 +178,10 @@ def test_a_lake_with_files_of_an_older_schema_reads_alike(tmp_path: Path) -> Non
 
 
 def test_scans_the_grids_cut_are_found_alike(tmp_path: Path) -> None:
-    """nmap -T1's 20 ports (15 s apart) 75 s into a window, and a sweep of 27
-    hosts 11 s apart: the grids' windows hold too few of either; the sliding
-    windows of ``portscan._cut_scans`` find both, on both engines."""
+    """nmap -T1's 20 ports (15 s apart) 75 s into a window, a sweep of 27
+    hosts 11 s apart and 6 x 8 host:port pairs 6 s apart: the grids' windows
+    hold too few of each; the sliding windows of ``portscan._cut_scans``
+    find all three, on both engines."""
     base = dt.datetime(2026, 9, 30, 10, 0, tzinfo=dt.UTC)
     rows = [
         {"source_ip": "198.51.100.7", "destination_ip": "203.0.113.10",
@@ -190,10 +191,14 @@ def test_scans_the_grids_cut_are_found_alike(tmp_path: Path) -> None:
         {"source_ip": "198.51.100.8", "destination_ip": f"203.0.113.{n + 1}",
          "destination_port": 22, "timestamp": base + dt.timedelta(seconds=75 + n * 11)}
         for n in range(27)
+    ] + [
+        {"source_ip": "198.51.100.9", "destination_ip": f"203.0.113.{n // 8 + 1}",
+         "destination_port": 8000 + n % 8, "timestamp": base + dt.timedelta(seconds=75 + n * 6)}
+        for n in range(48)
     ]  # fmt: skip
     lake = Lake(tmp_path / "lake")
     lake.write("network", network_rows(rows), "cut")
-    names = ["vertical_scan", "horizontal_scan"]
+    names = ["vertical_scan", "horizontal_scan", "block_scan"]
     found = {}
     for name, config in (("duckdb", EngineConfig()), ("spark", SPARK)):
         engine = Engine(lake, config)
@@ -201,7 +206,8 @@ def test_scans_the_grids_cut_are_found_alike(tmp_path: Path) -> None:
             found[name] = findings_on(engine, Config(), names).to_pylist()
         finally:
             engine.close()
-    assert [(f["detection"], f["window_start"]) for f in found["duckdb"]] == [
+    assert sorted((f["detection"], f["window_start"]) for f in found["duckdb"]) == [
+        ("block_scan", base + dt.timedelta(seconds=75)),
         ("horizontal_scan", base + dt.timedelta(seconds=75)),
         ("vertical_scan", base + dt.timedelta(seconds=75)),
     ]

@@ -449,3 +449,23 @@ def test_a_key_is_found_exactly_when_some_window_holds_the_threshold(
     for f in found:  # each holds what it says, inside its window
         assert f["port_count"] >= 16 and f["window_start"] <= f["first_seen"]
         assert f["last_seen"] < f["window_start"] + dt.timedelta(seconds=300)
+
+
+def test_a_block_scan_the_grids_cut_is_found() -> None:
+    """6 hosts x 8 ports, one pair every 6 s from 75 s into a window: 38 pairs
+    in grid A's best window, 36 in grid B's, under 40; 48 in the window of
+    its first probe."""
+    pairs = [(h, p) for h in range(1, 7) for p in range(1, 9)]
+    rows = [
+        {"source_ip": SCANNER, "destination_ip": f"203.0.113.{h}", "destination_port": 8000 + p,
+         "seconds": 75 + n * 6}
+        for n, (h, p) in enumerate(pairs)
+    ]  # fmt: skip
+    (found,) = findings(block_scan(table(rows), BlockScanConfig()))
+    assert (found["window_start"], found["first_seen"], found["last_seen"]) == (
+        at(75), at(75), at(75 + 47 * 6)
+    )  # fmt: skip
+    assert (found["score"], found["target_count"], found["port_count"]) == (48, 6, 8)
+    # 40 pairs from only 4 hosts meet the pairs but not the hosts: no scan.
+    few_hosts = [r for r in rows if r["destination_ip"] < "203.0.113.5"]
+    assert findings(block_scan(table(few_hosts), BlockScanConfig(min_pairs=30))) == []

@@ -15,10 +15,9 @@ detection therefore runs on two grids of the same width ``W``, offset by
 Any burst shorter than ``W / 2`` then lies wholly inside some window of one
 of the grids, whichever second it started in. A longer one may be cut by
 both (nmap ``-T1``'s 20 ports, 15 s apart, can show 15 in every window):
-``vertical_scan`` and ``horizontal_scan`` count again, in windows starting
-at each probe, around the grid windows that held half their threshold
-(``_cut_scans``), so that they find a key exactly when some window of ``W``
-holds the threshold.
+the three scans count again, in windows starting at each probe, around the
+grid windows that held half their threshold (``_cut_scans``), so that they
+find a key exactly when some window of ``W`` holds the thresholds.
 
 The two grids overlap, so one burst inside one window usually shows up twice
 (once per grid). Number the windows of both grids along time as slots
@@ -48,7 +47,7 @@ The window helpers are shared with the other windowed detections.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import ibis
@@ -235,7 +234,8 @@ def _windowed_candidates(
         & (counts._distinct >= math.ceil(minimum / 2))
         & (counts._distinct < minimum)
     )
-    return grid, _cut_scans(busy, near, hits, window_seconds, keys, counted, minimum)
+    cut = _cut_scans(busy, near, hits, window_seconds, keys, {counted: minimum}, counted)
+    return grid, cut
 
 
 def _cut_scans(
@@ -244,24 +244,25 @@ def _cut_scans(
     hits: ir.Table,
     window_seconds: int,
     keys: Sequence[str],
-    counted: str,
-    minimum: int,
+    minimums: Mapping[str, int],
+    scored: str,
 ) -> ir.Table:
     """The scans the two grids cut: windows of ``window_seconds`` starting at a probe.
 
     The grids find every burst up to half a window long, and most longer
     ones, not all: 20 ports at nmap's ``-T1`` pace (15 s apart, 285 s) can
     fall 15 and 15 in both grids' windows. Any window, whatever its start,
-    spans two of grid A's, one of which holds at least half its distinct
-    values: ``near`` holds grid A's windows that held half of ``minimum``
-    (but not all of it). Around each (a window either side), every probe
-    starts a window, and those holding ``minimum`` distinct ``counted``
-    values, and overlapping no window of the grids' ``hits`` (found there),
-    are the cut scans. Overlapping ones are one run; each run gives its
-    fullest window (the earliest on a tie), with full metrics and
-    ``window_start`` at its first probe. So a key is found exactly when some
-    window holds ``minimum`` values, the definition, not only when a grid's
-    does. Near misses are few: these joins read few rows.
+    spans two of grid A's, one of which holds at least half of its distinct
+    values: ``near`` holds grid A's windows that held half of a threshold
+    (but were no hit). Around each (a window either side), every probe
+    starts a window, and those holding ``minimums`` (column -> least
+    distinct values, all met), and overlapping no window of the grids'
+    ``hits`` (found there), are the cut scans. Overlapping ones are one
+    run; each run gives its fullest window (most distinct ``scored``
+    values, the ``score``; the earliest on a tie), with full metrics and
+    ``window_start`` at its first probe. So a key is found exactly when
+    some window holds the thresholds, the definition, not only when a
+    grid's does. Near misses are few: these joins read few rows.
     """
     seconds = int(window_seconds)
     width = ibis.interval(seconds=seconds)
@@ -285,11 +286,16 @@ def _cut_scans(
             probes.timestamp < windows._start + width,
         ]
 
+    counted = sorted({*minimums, scored})
     pairs = probes.join(starts, inside(starts)).select(
-        *(starts[k] for k in keys), starts._start, _value=probes[counted]
+        *(starts[k] for k in keys), starts._start, *(probes[c] for c in counted)
     )
-    full = pairs.group_by([*keys, "_start"]).aggregate(_distinct=pairs._value.nunique())
-    full = full.filter(full._distinct >= minimum)
+    full = pairs.group_by([*keys, "_start"]).aggregate(
+        **{f"_n{i}": pairs[c].nunique() for i, c in enumerate(counted)}
+    )
+    n = {c: full[f"_n{i}"] for i, c in enumerate(counted)}
+    met = [n[c] >= minimum for c, minimum in minimums.items()]
+    full = full.filter(met).mutate(_score=n[scored])
     full = full.anti_join(
         hits,
         [
@@ -307,12 +313,14 @@ def _cut_scans(
     )
     ranked = runs.mutate(
         _rank=ibis.row_number().over(
-            group_by=[*keys, "_run"], order_by=[ibis.desc("_distinct"), "_start"]
+            group_by=[*keys, "_run"], order_by=[ibis.desc("_score"), "_start"]
         )
     )
     chosen = ranked.filter(ranked._rank == 0).select(*keys, "_start")
     found = probes.join(chosen, inside(chosen)).select(probes, chosen._start)
-    metrics = found.group_by([*keys, "_start"]).aggregate(**scan_metrics(found))
+    metrics = found.group_by([*keys, "_start"]).aggregate(
+        **scan_metrics(found), score=found[scored].nunique()
+    )
     return metrics.mutate(**{WINDOW_START: metrics._start.cast(FINDING_TYPES[WINDOW_START])}).drop(
         "_start"
     )
@@ -353,7 +361,7 @@ def vertical_scan(network: ir.Table, cfg: VerticalScanConfig) -> ir.Table:
     candidates = candidates.mutate(score=candidates.port_count)
     best = best_windows(candidates, keys)
     return as_findings(best, VERTICAL, label=best.destination_ip).union(
-        as_findings(cut, VERTICAL, score=cut.port_count, label=cut.destination_ip)
+        as_findings(cut, VERTICAL, label=cut.destination_ip)
     )
 
 
@@ -383,7 +391,7 @@ def horizontal_scan(network: ir.Table, cfg: HorizontalScanConfig) -> ir.Table:
         return found.network_transport + "/" + found.destination_port.cast("string")
 
     return as_findings(best, HORIZONTAL, label=label(best)).union(
-        as_findings(cut, HORIZONTAL, score=cut.target_count, label=label(cut))
+        as_findings(cut, HORIZONTAL, label=label(cut))
     )
 
 
@@ -413,13 +421,24 @@ def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
         _ports=slotted.destination_port.nunique(),
         _pairs=slotted._pair.nunique(),
     )
-    hits = counts.filter(
+    met = (
         (counts._hosts >= cfg.min_hosts)
         & (counts._ports >= cfg.min_ports)
         & (counts._pairs >= cfg.min_pairs)
-    ).select(*group)
+    )
+    hits = counts.filter(met).select(*group)
     chosen = slotted.semi_join(hits, group)
     candidates = chosen.group_by(group).aggregate(
         **scan_metrics(chosen), score=chosen._pair.nunique()
     )
-    return as_findings(best_windows(candidates, ["source_ip"]), BLOCK)
+    # A window meeting all three holds min_pairs pairs: half of them in one
+    # of the two grid-A windows it spans (see _cut_scans).
+    near = counts.filter(
+        (counts[SLOT] % 2 == 0) & (counts._pairs >= math.ceil(cfg.min_pairs / 2)) & ~met
+    )
+    minimums = {"destination_ip": cfg.min_hosts, "destination_port": cfg.min_ports,
+                "_pair": cfg.min_pairs}  # fmt: skip
+    cut = _cut_scans(events, near, hits, cfg.window_seconds, ["source_ip"], minimums, "_pair")
+    return as_findings(best_windows(candidates, ["source_ip"]), BLOCK).union(
+        as_findings(cut, BLOCK)
+    )
