@@ -469,3 +469,14 @@ def test_a_block_scan_the_grids_cut_is_found() -> None:
     # 40 pairs from only 4 hosts meet the pairs but not the hosts: no scan.
     few_hosts = [r for r in rows if r["destination_ip"] < "203.0.113.5"]
     assert findings(block_scan(table(few_hosts), BlockScanConfig(min_pairs=30))) == []
+
+
+def test_two_cut_scans_of_one_key_are_two_findings() -> None:
+    """-T1 scans of the same host 10 minutes apart, each cut by the grids:
+    each sliding run gives its own finding, at its own first probe."""
+    rows = probes(range(1, 21), start=75.5, step=15) + probes(range(21, 41), start=675.5, step=15)
+    found = findings(vertical_scan(table(rows), VerticalScanConfig()))
+    assert [(f["window_start"], f["ports"]) for f in found] == [
+        (at(75.5), list(range(1, 21))),
+        (at(675.5), list(range(21, 41))),
+    ]

@@ -264,8 +264,7 @@ def _cut_scans(
     some window holds the thresholds, the definition, not only when a
     grid's does. Near misses are few: these joins read few rows.
     """
-    seconds = int(window_seconds)
-    width = ibis.interval(seconds=seconds)
+    width = ibis.interval(seconds=int(window_seconds))
     spans = near.select(
         *keys, _from=near[WINDOW_START] - width, _to=near[WINDOW_START] + width + width
     )
@@ -304,10 +303,13 @@ def _cut_scans(
             hits[WINDOW_START] < full._start + width,
         ],
     )
-    # A window starting a whole window after the one before it begins a new run.
-    epoch = full._start.epoch_seconds()
-    previous = epoch.lag().over(ibis.window(group_by=list(keys), order_by="_start"))
-    marked = full.mutate(_new=ibis.ifelse(previous.isnull() | (epoch - previous >= seconds), 1, 0))
+    # A window starting a whole window after the one before it begins a new
+    # run. Timestamps, not epoch seconds: DuckDB's epoch keeps the fraction
+    # of a second, Spark's drops it.
+    previous = full._start.lag().over(ibis.window(group_by=list(keys), order_by="_start"))
+    marked = full.mutate(
+        _new=ibis.ifelse(previous.isnull() | (full._start >= previous + width), 1, 0)
+    )
     runs = marked.mutate(
         _run=marked._new.sum().over(ibis.cumulative_window(group_by=list(keys), order_by="_start"))
     )
