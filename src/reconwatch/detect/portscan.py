@@ -234,7 +234,9 @@ def _windowed_candidates(
         & (counts._distinct >= math.ceil(minimum / 2))
         & (counts._distinct < minimum)
     )
-    cut = _cut_scans(busy, near, hits, window_seconds, keys, {counted: minimum}, counted)
+    # ``events``, not ``busy``: near windows exist for busy sources only, and
+    # each use of ``busy`` would count every source's events again.
+    cut = _cut_scans(events, near, hits, window_seconds, keys, {counted: minimum}, counted)
     return grid, cut
 
 
@@ -408,13 +410,13 @@ def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
     services on a few servers (say 5 x 5 = 25 pairs) out. Score: distinct
     pairs. No label: the finding is about the source as a whole.
     """
-    events = busy_sources(failed_probes(network), block_least_events(cfg))
+    probes = failed_probes(network)
     # "host:port" is unambiguous even for IPv6 hosts: the port, all digits, is
     # what follows the last colon.
-    events = events.mutate(
-        _pair=events.destination_ip + ":" + events.destination_port.cast("string")
+    probes = probes.mutate(
+        _pair=probes.destination_ip + ":" + probes.destination_port.cast("string")
     )
-    slotted = window_slots(events, cfg.window_seconds)
+    slotted = window_slots(busy_sources(probes, block_least_events(cfg)), cfg.window_seconds)
     group = ["source_ip", SLOT, WINDOW_START]
     # First pass: counts only; the arrays are collected for the few hits (see
     # _windowed_candidates).
@@ -440,7 +442,7 @@ def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
     )
     minimums = {"destination_ip": cfg.min_hosts, "destination_port": cfg.min_ports,
                 "_pair": cfg.min_pairs}  # fmt: skip
-    cut = _cut_scans(events, near, hits, cfg.window_seconds, ["source_ip"], minimums, "_pair")
+    cut = _cut_scans(probes, near, hits, cfg.window_seconds, ["source_ip"], minimums, "_pair")
     return as_findings(best_windows(candidates, ["source_ip"]), BLOCK).union(
         as_findings(cut, BLOCK)
     )
