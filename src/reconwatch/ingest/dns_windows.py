@@ -16,7 +16,8 @@ response code in brackets, the type and the name in DNS label form
 The stamp is the server's local time (read in ``syslog.timezone``) written in
 the server's short-date locale: month first in the US (``11/28/2026 4:00:00
 AM``), day first in most others (en-GB, fr-FR ``28/11/2026 16:00:00``, de-DE
-``28.11.2026``, nl-NL ``28-11-2026``); 12- or 24-hour, a year of four digits or
+``28.11.2026``, nl-NL ``28-11-2026``); 12- or 24-hour (``AM``/``PM`` in
+any case: en-AU and en-NZ servers write ``pm``), a year of four digits or
 two (``%y``: 00-68 are 20xx). The date's separator is ``/``, ``.`` or ``-``,
 the same twice. A date that starts with its year (sv-SE ``2026-11-28``, ja-JP
 and zh-CN ``2026/11/28``) says its order and is read so whatever the
@@ -71,7 +72,7 @@ XID: Final = r"[0-9A-Fa-f]{1,4}"
 LABELS: Final = r"(?:\(\d+\)[^()\s]*)+"
 _SNIFF = re.compile(
     r"^(?:\d{1,2}([/.-])\d{1,2}\1(?:\d{4}|\d{2})|\d{4}([/.-])\d{1,2}\2\d{1,2}) "
-    r"\d{1,2}:\d{2}:\d{2}(?: [AP]M)? [0-9A-Fa-f]+ PACKET "
+    r"\d{1,2}:\d{2}:\d{2}(?: [AaPp][Mm])? [0-9A-Fa-f]+ PACKET "
 )
 #: The orders of a date (``ingest.windows_dns_date_order`` less ``auto``), and
 #: ``either``: each date in the one order it allows (a file whose sample holds
