@@ -985,7 +985,7 @@ def test_unbound_epoch_stamps_are_utc_whatever_the_hosts_zone() -> None:
 
 
 def test_windows_dns_lower_case_am_pm() -> None:
-    """en-AU and en-NZ servers write their 12-hour times with ``am``/``pm``."""
+    """A locale that writes its 12-hour times with ``am``/``pm``."""
     lines = windns("28/11/2026 4:00:00 pm", "1/12/2026 11:59:59 am")
     assert WindowsDnsParser.sniff(lines[:1])
     parsed = parse(WindowsDnsParser, lines)

@@ -17,7 +17,7 @@ The stamp is the server's local time (read in ``syslog.timezone``) written in
 the server's short-date locale: month first in the US (``11/28/2026 4:00:00
 AM``), day first in most others (en-GB, fr-FR ``28/11/2026 16:00:00``, de-DE
 ``28.11.2026``, nl-NL ``28-11-2026``); 12- or 24-hour (``AM``/``PM`` in
-any case: en-AU and en-NZ servers write ``pm``), a year of four digits or
+any case, as some locales write ``pm``), a year of four digits or
 two (``%y``: 00-68 are 20xx). The date's separator is ``/``, ``.`` or ``-``,
 the same twice. A date that starts with its year (sv-SE ``2026-11-28``, ja-JP
 and zh-CN ``2026/11/28``) says its order and is read so whatever the
