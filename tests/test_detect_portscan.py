@@ -7,12 +7,9 @@ unless it says otherwise) and asserts the exact findings.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from typing import Any
 
 import ibis
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from conftest import BASE_TIME, network_rows
 from reconwatch.config import BlockScanConfig, HorizontalScanConfig, VerticalScanConfig
@@ -363,120 +360,4 @@ def test_block_scan_ignores_successful_connections() -> None:
 def test_block_scan_straddling_a_boundary_is_caught_once() -> None:
     assert windows(block_scan(table(block(8, 8, start=270)), BlockScanConfig())) == [
         (None, at(150))
-    ]
-
-
-# --- scans the grids cut -------------------------------------------------------------------------
-
-
-def test_nmap_t1_top_20_ports_is_found_whatever_second_it_starts() -> None:
-    """nmap -T1 waits 15 s between probes: 20 ports take 285 s. Started 75 s
-    into a grid-A window, the grids' windows each hold 15 of them (under 16):
-    the cut scan is found in the window starting at its first probe, whole.
-    From any other second, one grid's window holds 16 or more."""
-    for start in range(0, 300, 15):
-        rows = probes(range(1, 21), start=start, step=15)
-        (found,) = findings(vertical_scan(table(rows), VerticalScanConfig()))
-        assert found["port_count"] >= 16 and found["first_seen"] >= at(start), start
-    rows = probes(range(1, 21), start=75, step=15)
-    (cut,) = findings(vertical_scan(table(rows), VerticalScanConfig()))
-    assert (cut["window_start"], cut["first_seen"], cut["last_seen"]) == (at(75), at(75), at(360))
-    assert cut["ports"] == list(range(1, 21)) and cut["event_count"] == 20
-    assert (cut["score"], cut["label"]) == (20, HOST)
-
-
-def test_a_horizontal_sweep_the_grids_cut_is_found() -> None:
-    rows = [
-        {"source_ip": SCANNER, "destination_port": 22, "destination_ip": f"203.0.113.{n + 1}",
-         "seconds": 75 + n * 11}
-        for n in range(27)
-    ]  # fmt: skip
-    (found,) = findings(horizontal_scan(table(rows), HorizontalScanConfig()))
-    assert (found["window_start"], found["target_count"], found["label"]) == (at(75), 27, "tcp/22")
-
-
-def test_sixteen_ports_over_more_than_a_window_are_no_scan() -> None:
-    # 16 ports 20 s apart span 300 s: no window of 300 s holds them all.
-    assert (
-        findings(
-            vertical_scan(table(probes(range(1, 17), start=75, step=20)), VerticalScanConfig())
-        )
-        == []
-    )
-
-
-def test_a_cut_scan_beside_a_found_one_is_reported_once_each() -> None:
-    """The same source and host: a fast scan at 10:00 (grids), a -T1 scan an
-    hour later (cut): two findings; the cut one is not lost for the key
-    having a grid finding elsewhere."""
-    rows = probes(range(1, 31)) + probes(range(100, 120), start=3600 + 75, step=15)
-    found = findings(vertical_scan(table(rows), VerticalScanConfig()))
-    assert [(f["window_start"], f["port_count"]) for f in found] == [(at(0), 30), (at(3675), 20)]
-
-
-def _some_window_holds(times_ports: list[tuple[int, int]], minimum: int, width: int) -> bool:
-    """The reference: some window of ``width`` seconds, starting at a probe,
-    holds ``minimum`` distinct ports."""
-    return any(
-        len({p for u, p in times_ports if t <= u < t + width}) >= minimum for t, _ in times_ports
-    )
-
-
-@settings(max_examples=80, deadline=None)
-@given(
-    st.integers(0, 600),
-    st.integers(5, 25),
-    st.integers(12, 24),
-    st.lists(st.tuples(st.integers(0, 900), st.integers(1, 30)), max_size=20),
-)
-def test_a_key_is_found_exactly_when_some_window_holds_the_threshold(
-    start: int, step: int, count: int, noise: list[tuple[int, int]]
-) -> None:
-    """A paced scan near the threshold (12-24 ports, 5-25 s apart, from any
-    second) among stray probes, against the definition itself."""
-    times_ports = [(start + n * step, 100 + n) for n in range(count)] + noise
-    rows = [
-        {"source_ip": SCANNER, "destination_ip": HOST, "destination_port": p, "seconds": t}
-        for t, p in times_ports
-    ]
-    found = findings(vertical_scan(table(rows), VerticalScanConfig()))
-    assert bool(found) == _some_window_holds(times_ports, 16, 300)
-    spans = sorted(
-        (f["window_start"], f["window_start"] + dt.timedelta(seconds=300)) for f in found
-    )
-    for (_, end), (later, _) in itertools.pairwise(spans):
-        assert later >= end  # no two findings of a key overlap
-    for f in found:  # each holds what it says, inside its window
-        assert f["port_count"] >= 16 and f["window_start"] <= f["first_seen"]
-        assert f["last_seen"] < f["window_start"] + dt.timedelta(seconds=300)
-
-
-def test_a_block_scan_the_grids_cut_is_found() -> None:
-    """6 hosts x 8 ports, one pair every 6 s from 75 s into a window: 38 pairs
-    in grid A's best window, 36 in grid B's, under 40; 48 in the window of
-    its first probe."""
-    pairs = [(h, p) for h in range(1, 7) for p in range(1, 9)]
-    rows = [
-        {"source_ip": SCANNER, "destination_ip": f"203.0.113.{h}", "destination_port": 8000 + p,
-         "seconds": 75 + n * 6}
-        for n, (h, p) in enumerate(pairs)
-    ]  # fmt: skip
-    (found,) = findings(block_scan(table(rows), BlockScanConfig()))
-    assert (found["window_start"], found["first_seen"], found["last_seen"]) == (
-        at(75), at(75), at(75 + 47 * 6)
-    )  # fmt: skip
-    assert (found["score"], found["target_count"], found["port_count"]) == (48, 6, 8)
-    # 40 pairs from only 4 hosts meet the pairs but not the hosts: no scan.
-    few_hosts = [r for r in rows if r["destination_ip"] < "203.0.113.5"]
-    assert findings(block_scan(table(few_hosts), BlockScanConfig(min_pairs=30))) == []
-
-
-def test_two_cut_scans_of_one_key_are_two_findings() -> None:
-    """-T1 scans of the same host 10 minutes apart, each cut by the grids:
-    each sliding run gives its own finding, at its own first probe."""
-    rows = probes(range(1, 21), start=75.5, step=15) + probes(range(21, 41), start=675.5, step=15)
-    found = findings(vertical_scan(table(rows), VerticalScanConfig()))
-    assert [(f["window_start"], f["ports"]) for f in found] == [
-        (at(75.5), list(range(1, 21))),
-        (at(675.5), list(range(21, 41))),
     ]

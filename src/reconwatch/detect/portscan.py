@@ -13,11 +13,7 @@ from 10:04:52 to 10:05:07 are 8 + 8 on a 5-minute grid. Each windowed
 detection therefore runs on two grids of the same width ``W``, offset by
 ``W // 2`` (grid A starts at multiples of ``W``, grid B half a window later).
 Any burst shorter than ``W / 2`` then lies wholly inside some window of one
-of the grids, whichever second it started in. A longer one may be cut by
-both (nmap ``-T1``'s 20 ports, 15 s apart, can show 15 in every window):
-the three scans count again, in windows starting at each probe, around the
-grid windows that held half their threshold (``_cut_scans``), so that they
-find a key exactly when some window of ``W`` holds the thresholds.
+of the grids, whichever second it started in.
 
 The two grids overlap, so one burst inside one window usually shows up twice
 (once per grid). Number the windows of both grids along time as slots
@@ -46,8 +42,7 @@ The window helpers are shared with the other windowed detections.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import ibis
@@ -208,10 +203,8 @@ def as_findings(table: ir.Table, detection: str, **columns: Any) -> ir.Table:
 
 def _windowed_candidates(
     events: ir.Table, window_seconds: int, keys: Sequence[str], counted: str, minimum: int
-) -> tuple[ir.Table, ir.Table]:
-    """Windows whose distinct ``counted`` values reach ``minimum``, with full
-    metrics: the grids' (with ``window_slot``, for ``best_windows``), and the
-    sliding windows of the scans the grids cut (``_cut_scans``).
+) -> ir.Table:
+    """Windows whose distinct ``counted`` values reach ``minimum``, with full metrics.
 
     Two passes, because nearly every (key, window) group is innocent: the first
     counts distinct values per group (cheap); only the groups over the
@@ -220,114 +213,12 @@ def _windowed_candidates(
     collecting arrays for every group. Before both, ``busy_sources`` drops the
     sources with fewer than ``minimum`` events in all.
     """
-    busy = busy_sources(events, minimum)
-    slotted = window_slots(busy, window_seconds)
+    slotted = window_slots(busy_sources(events, minimum), window_seconds)
     group = [*keys, SLOT, WINDOW_START]
     counts = slotted.group_by(group).aggregate(_distinct=slotted[counted].nunique())
     hits = counts.filter(counts._distinct >= minimum).drop("_distinct")
     chosen = slotted.semi_join(hits, group)
-    grid = chosen.group_by(group).aggregate(**scan_metrics(chosen))
-    # Grid A's windows tile time: a window of any start spans two of them, one
-    # holding at least half its distinct values.
-    near = counts.filter(
-        (counts[SLOT] % 2 == 0)
-        & (counts._distinct >= math.ceil(minimum / 2))
-        & (counts._distinct < minimum)
-    )
-    # ``events``, not ``busy``: near windows exist for busy sources only, and
-    # each use of ``busy`` would count every source's events again.
-    cut = _cut_scans(events, near, hits, window_seconds, keys, {counted: minimum}, counted)
-    return grid, cut
-
-
-def _cut_scans(
-    events: ir.Table,
-    near: ir.Table,
-    hits: ir.Table,
-    window_seconds: int,
-    keys: Sequence[str],
-    minimums: Mapping[str, int],
-    scored: str,
-) -> ir.Table:
-    """The scans the two grids cut: windows of ``window_seconds`` starting at a probe.
-
-    The grids find every burst up to half a window long, and most longer
-    ones, not all: 20 ports at nmap's ``-T1`` pace (15 s apart, 285 s) can
-    fall 15 and 15 in both grids' windows. Any window, whatever its start,
-    spans two of grid A's, one of which holds at least half of its distinct
-    values: ``near`` holds grid A's windows that held half of a threshold
-    (but were no hit). Around each (a window either side), every probe
-    starts a window, and those holding ``minimums`` (column -> least
-    distinct values, all met), and overlapping no window of the grids'
-    ``hits`` (found there), are the cut scans. Overlapping ones are one
-    run; each run gives its fullest window (most distinct ``scored``
-    values, the ``score``; the earliest on a tie), with full metrics and
-    ``window_start`` at its first probe. So a key is found exactly when
-    some window holds the thresholds, the definition, not only when a
-    grid's does. Near misses are few: these joins read few rows.
-    """
-    width = ibis.interval(seconds=int(window_seconds))
-    spans = near.select(
-        *keys, _from=near[WINDOW_START] - width, _to=near[WINDOW_START] + width + width
-    )
-    probes = events.semi_join(
-        spans,
-        [
-            *(events[k] == spans[k] for k in keys),
-            events.timestamp >= spans._from,
-            events.timestamp < spans._to,
-        ],
-    )
-    starts = probes.select(*keys, _start=probes.timestamp).distinct()
-
-    def inside(windows: ir.Table) -> list[ir.BooleanValue]:
-        return [
-            *(probes[k] == windows[k] for k in keys),
-            probes.timestamp >= windows._start,
-            probes.timestamp < windows._start + width,
-        ]
-
-    counted = sorted({*minimums, scored})
-    pairs = probes.join(starts, inside(starts)).select(
-        *(starts[k] for k in keys), starts._start, *(probes[c] for c in counted)
-    )
-    full = pairs.group_by([*keys, "_start"]).aggregate(
-        **{f"_n{i}": pairs[c].nunique() for i, c in enumerate(counted)}
-    )
-    n = {c: full[f"_n{i}"] for i, c in enumerate(counted)}
-    met = [n[c] >= minimum for c, minimum in minimums.items()]
-    full = full.filter(met).mutate(_score=n[scored])
-    full = full.anti_join(
-        hits,
-        [
-            *(full[k] == hits[k] for k in keys),
-            full._start < hits[WINDOW_START] + width,
-            hits[WINDOW_START] < full._start + width,
-        ],
-    )
-    # A window starting a whole window after the one before it begins a new
-    # run. Timestamps, not epoch seconds: DuckDB's epoch keeps the fraction
-    # of a second, Spark's drops it.
-    previous = full._start.lag().over(ibis.window(group_by=list(keys), order_by="_start"))
-    marked = full.mutate(
-        _new=ibis.ifelse(previous.isnull() | (full._start >= previous + width), 1, 0)
-    )
-    runs = marked.mutate(
-        _run=marked._new.sum().over(ibis.cumulative_window(group_by=list(keys), order_by="_start"))
-    )
-    ranked = runs.mutate(
-        _rank=ibis.row_number().over(
-            group_by=[*keys, "_run"], order_by=[ibis.desc("_score"), "_start"]
-        )
-    )
-    chosen = ranked.filter(ranked._rank == 0).select(*keys, "_start")
-    found = probes.join(chosen, inside(chosen)).select(probes, chosen._start)
-    metrics = found.group_by([*keys, "_start"]).aggregate(
-        **scan_metrics(found), score=found[scored].nunique()
-    )
-    return metrics.mutate(**{WINDOW_START: metrics._start.cast(FINDING_TYPES[WINDOW_START])}).drop(
-        "_start"
-    )
+    return chosen.group_by(group).aggregate(**scan_metrics(chosen))
 
 
 def vertical_least_events(cfg: VerticalScanConfig) -> int:
@@ -358,15 +249,13 @@ def vertical_scan(network: ir.Table, cfg: VerticalScanConfig) -> ir.Table:
     Label: the scanned host.
     """
     keys = ["source_ip", "destination_ip"]
-    candidates, cut = _windowed_candidates(
+    candidates = _windowed_candidates(
         failed_probes(network), cfg.window_seconds, keys, "destination_port", cfg.min_ports
     )
     candidates = candidates.filter(candidates.port_count >= cfg.min_ports)
     candidates = candidates.mutate(score=candidates.port_count)
     best = best_windows(candidates, keys)
-    return as_findings(best, VERTICAL, label=best.destination_ip).union(
-        as_findings(cut, VERTICAL, label=cut.destination_ip)
-    )
+    return as_findings(best, VERTICAL, label=best.destination_ip)
 
 
 def horizontal_scan(network: ir.Table, cfg: HorizontalScanConfig) -> ir.Table:
@@ -384,19 +273,14 @@ def horizontal_scan(network: ir.Table, cfg: HorizontalScanConfig) -> ir.Table:
     probes = failed_probes(network)
     # Null never equals null in the second pass's join: name the unknown transport.
     probes = probes.mutate(network_transport=probes.network_transport.coalesce("unknown"))
-    candidates, cut = _windowed_candidates(
+    candidates = _windowed_candidates(
         probes, cfg.window_seconds, keys, "destination_ip", cfg.min_hosts
     )
     candidates = candidates.filter(candidates.target_count >= cfg.min_hosts)
     candidates = candidates.mutate(score=candidates.target_count)
     best = best_windows(candidates, keys)
-
-    def label(found: ir.Table) -> ir.StringValue:
-        return found.network_transport + "/" + found.destination_port.cast("string")
-
-    return as_findings(best, HORIZONTAL, label=label(best)).union(
-        as_findings(cut, HORIZONTAL, label=label(cut))
-    )
+    label = best.network_transport + "/" + best.destination_port.cast("string")
+    return as_findings(best, HORIZONTAL, label=label)
 
 
 def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
@@ -410,13 +294,13 @@ def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
     services on a few servers (say 5 x 5 = 25 pairs) out. Score: distinct
     pairs. No label: the finding is about the source as a whole.
     """
-    probes = failed_probes(network)
+    events = busy_sources(failed_probes(network), block_least_events(cfg))
     # "host:port" is unambiguous even for IPv6 hosts: the port, all digits, is
     # what follows the last colon.
-    probes = probes.mutate(
-        _pair=probes.destination_ip + ":" + probes.destination_port.cast("string")
+    events = events.mutate(
+        _pair=events.destination_ip + ":" + events.destination_port.cast("string")
     )
-    slotted = window_slots(busy_sources(probes, block_least_events(cfg)), cfg.window_seconds)
+    slotted = window_slots(events, cfg.window_seconds)
     group = ["source_ip", SLOT, WINDOW_START]
     # First pass: counts only; the arrays are collected for the few hits (see
     # _windowed_candidates).
@@ -425,24 +309,13 @@ def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
         _ports=slotted.destination_port.nunique(),
         _pairs=slotted._pair.nunique(),
     )
-    met = (
+    hits = counts.filter(
         (counts._hosts >= cfg.min_hosts)
         & (counts._ports >= cfg.min_ports)
         & (counts._pairs >= cfg.min_pairs)
-    )
-    hits = counts.filter(met).select(*group)
+    ).select(*group)
     chosen = slotted.semi_join(hits, group)
     candidates = chosen.group_by(group).aggregate(
         **scan_metrics(chosen), score=chosen._pair.nunique()
     )
-    # A window meeting all three holds min_pairs pairs: half of them in one
-    # of the two grid-A windows it spans (see _cut_scans).
-    near = counts.filter(
-        (counts[SLOT] % 2 == 0) & (counts._pairs >= math.ceil(cfg.min_pairs / 2)) & ~met
-    )
-    minimums = {"destination_ip": cfg.min_hosts, "destination_port": cfg.min_ports,
-                "_pair": cfg.min_pairs}  # fmt: skip
-    cut = _cut_scans(probes, near, hits, cfg.window_seconds, ["source_ip"], minimums, "_pair")
-    return as_findings(best_windows(candidates, ["source_ip"]), BLOCK).union(
-        as_findings(cut, BLOCK)
-    )
+    return as_findings(best_windows(candidates, ["source_ip"]), BLOCK)
