@@ -259,7 +259,13 @@ def _components(memberships: dict[str, set[str]]) -> list[set[str]]:
 @settings(max_examples=300, deadline=None)
 @given(
     st.dictionaries(
-        st.tuples(st.integers(0, 3), st.sampled_from(["tcp", "udp"]), st.integers(1, 4)),
+        # Ports and /24s whose text order is not their order (9 < 10, 22 < 100).
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from(["tcp", "udp"]),
+            st.sampled_from([9, 10, 22, 100]),
+            st.sampled_from(["203.0.113", "198.51.100", "10.9.0", "10.10.0"]),
+        ),
         st.sets(st.integers(0, 9), min_size=1, max_size=4),
         max_size=8,
     ),
@@ -267,10 +273,10 @@ def _components(memberships: dict[str, set[str]]) -> list[set[str]]:
     st.randoms(use_true_random=False),
 )
 def test_joined_actors_are_the_connected_labels_known_by_the_first(
-    campaigns: dict[tuple[int, str, int], set[int]], loners: set[int], order: random.Random
+    campaigns: dict[tuple[int, str, int, str], set[int]], loners: set[int], order: random.Random
 ) -> None:
-    def label(window: int, transport: str, port: int) -> str:
-        return f"campaign:{transport}/{port}@203.0.113.0/24@{3600 * window}"
+    def label(window: int, transport: str, port: int, net: str) -> str:
+        return f"campaign:{transport}/{port}@{net}.0/24@{3600 * window}"
 
     by_actor: dict[str, list[Finding]] = {
         label(*key): [_member_finding(f"192.0.2.{m}", label(*key)) for m in sorted(members)]
@@ -289,7 +295,15 @@ def test_joined_actors_are_the_connected_labels_known_by_the_first(
     joined = joined_actors(found)
 
     def first(group: set[str]) -> str:
-        return min(group, key=lambda a: label_signature(a) or Signature(0, "", 0, (0, 0, 0)))
+        """The earliest hour, then transport, port and /24 as numbers (the reference order)."""
+
+        def order(label: str) -> tuple[int, str, int, tuple[int, ...]]:
+            transport, rest = label.removeprefix("campaign:").split("/", 1)
+            port, net, window = rest.split("@")
+            octets = tuple(int(o) for o in net.removesuffix(".0/24").split("."))
+            return (int(window), transport, int(port), octets)
+
+        return min(group, key=order)
 
     expected = {first(group): group for group in _components(memberships)}
     expected.update({actor: {actor} for actor in by_actor if actor not in memberships})

@@ -266,7 +266,7 @@ def test_an_escalated_case_keeps_its_severity_in_a_quieter_hunt(tmp_path: Path) 
     assert case.escalate and case.severity == "high"
 
 
-SWEEP_OFFSETS = {80: 0, 22: 20}
+SWEEP_OFFSETS = {80: 0, 22: 20, 8080: 10}
 
 
 def sweep(path: Path, ports: tuple[int, ...]) -> Path:
@@ -337,3 +337,28 @@ def test_a_port_closed_before_the_sweep_grew_stays_decided(tmp_path: Path) -> No
     closed, new = sorted(cases, key=lambda c: c.analyst is None)
     assert closed.id == web.id and closed.ports == [80] and closed.analyst is not None
     assert new.analyst is None and new.ports == [22] and new.id != web.id
+
+
+def test_a_closed_sweep_stays_decided_when_a_port_sorting_first_joins_it(tmp_path: Path) -> None:
+    """The analyst closed the tcp/80 + tcp/8080 sweep (known by its tcp/80
+    label); the logs then show tcp/22 too, which sorts first and becomes the
+    sweep's key. The 80 and 8080 activity stays the closed case's (its
+    decision is found under any label of the sweep); tcp/22's, reaching past
+    the closed span, is new."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    two = sweep(tmp_path / "two.log", (80, 8080))
+    (web,) = campaign_cases(hunt([str(two)], Config(), store_url=url, options=options).cases)
+    assert web.campaign is not None and web.campaign.startswith("campaign:tcp/80@")
+    assert web.ports == [80, 8080]
+    store = CaseStore(url)
+    try:
+        store.decide(web.id, "alice", "close", disposition="false_positive", reason="our test")
+    finally:
+        store.close()
+
+    three = sweep(tmp_path / "three.log", (22, 80, 8080))
+    cases = campaign_cases(hunt([str(three)], Config(), store_url=url, options=options).cases)
+    closed, new = sorted(cases, key=lambda c: c.analyst is None)
+    assert closed.id == web.id and closed.ports == [80, 8080] and closed.analyst is not None
+    assert new.analyst is None and new.ports == [22]

@@ -355,9 +355,10 @@ def joined_actors(found: Iterable[Finding]) -> dict[str, str]:
     a member of both (transitively); a source is one actor wherever it
     shows. The joined actor is known by its first label in
     ``label_signature`` order (earliest hour, then transport, port, /24): a
-    later hunt that sees the sweep go on keeps the key, and the case's id and
-    history with it. Whatever groups findings by actor (the case builder, the
-    analysts' decisions, the watch's book) reads it here.
+    later hunt that sees the sweep go on in later hours keeps the key, and
+    the case's id and history with it (a label sorting earlier moves it).
+    Whatever groups findings by actor (the case builder, the analysts'
+    decisions, the watch's book) reads it here.
     """
     members: dict[str, set[str]] = defaultdict(set)
     signatures: dict[str, Signature] = {}

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import shutil
 import tempfile
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -361,12 +362,15 @@ def _cases(
         return build_cases(tables, findings, evidence_samples, by_source=by_source, testers=testers)
     rows = [finding_of(row) for row in findings.to_pylist()]  # findings are few
     joined = joined_actors(rows)
+    group: dict[str, list[str]] = defaultdict(list)
+    for own, actor in sorted(joined.items()):
+        group[actor].append(own)
 
     def actors(finding: Finding) -> list[str]:
-        """The finding's actor; and a joined campaign's own label, which the
-        decisions on its cases named before campaigns were joined."""
-        own = actor_of(finding)
-        return [joined[own]] if joined[own] == own else [joined[own], own]
+        """Every key its actor's decisions may be stored under: each label of a
+        joined campaign (the key moves when a label that sorts first joins;
+        a case closed before campaigns were joined is keyed by its own label)."""
+        return group[joined[actor_of(finding)]]
 
     decided = store.decided(sorted({a for f in rows for a in actors(f)}))
     if not decided:
