@@ -292,23 +292,31 @@ def campaign_cases(cases: list[Case]) -> list[Case]:
     return [c for c in cases if c.campaign is not None]
 
 
-def test_a_closed_campaign_case_stays_decided_for_each_of_its_ports(tmp_path: Path) -> None:
-    """A sweep of two ports is one campaign case of two labels; once closed,
-    hunting the same logs again opens no case for either port (the decision
-    names the case's actor, its first label, which each label is joined to)."""
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
+def hunt_campaign(log: Path, url: str) -> list[Case]:
     options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
-    log = sweep(tmp_path / "sweep.log", (22, 80))
-    (case,) = campaign_cases(hunt([str(log)], Config(), store_url=url, options=options).cases)
-    assert case.ports == [22, 80] and len({f.label for f in case.findings}) == 2
-    assert case.campaign is not None and case.campaign.startswith("campaign:tcp/22@")
+    return campaign_cases(hunt([str(log)], Config(), store_url=url, options=options).cases)
+
+
+def close(url: str, case: Case) -> None:
     store = CaseStore(url)
     try:
         store.decide(case.id, "alice", "close", disposition="false_positive", reason="our test")
     finally:
         store.close()
 
-    (again,) = campaign_cases(hunt([str(log)], Config(), store_url=url, options=options).cases)
+
+def test_a_closed_campaign_case_stays_decided_for_each_of_its_ports(tmp_path: Path) -> None:
+    """A sweep of two ports is one campaign case of two labels; once closed,
+    hunting the same logs again opens no case for either port (the decision
+    names the case's actor, its first label, which each label is joined to)."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    log = sweep(tmp_path / "sweep.log", (22, 80))
+    (case,) = hunt_campaign(log, url)
+    assert case.ports == [22, 80] and len({f.label for f in case.findings}) == 2
+    assert case.campaign is not None and case.campaign.startswith("campaign:tcp/22@")
+    close(url, case)
+
+    (again,) = hunt_campaign(log, url)
     assert again.id == case.id and again.analyst is not None
     assert again.ports == [22, 80]
 
@@ -319,21 +327,11 @@ def test_a_port_closed_before_the_sweep_grew_stays_decided(tmp_path: Path) -> No
     both under the tcp/22 label. The tcp/80 part stays the closed case's;
     only tcp/22 is new."""
     url = f"sqlite:///{tmp_path / 'cases.db'}"
-    options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
-    (web,) = campaign_cases(
-        hunt(
-            [str(sweep(tmp_path / "80.log", (80,)))], Config(), store_url=url, options=options
-        ).cases
-    )
+    (web,) = hunt_campaign(sweep(tmp_path / "80.log", (80,)), url)
     assert web.campaign is not None and web.campaign.startswith("campaign:tcp/80@")
-    store = CaseStore(url)
-    try:
-        store.decide(web.id, "alice", "close", disposition="false_positive", reason="our test")
-    finally:
-        store.close()
+    close(url, web)
 
-    both = sweep(tmp_path / "both.log", (22, 80))
-    cases = campaign_cases(hunt([str(both)], Config(), store_url=url, options=options).cases)
+    cases = hunt_campaign(sweep(tmp_path / "both.log", (22, 80)), url)
     closed, new = sorted(cases, key=lambda c: c.analyst is None)
     assert closed.id == web.id and closed.ports == [80] and closed.analyst is not None
     assert new.analyst is None and new.ports == [22] and new.id != web.id
@@ -346,19 +344,12 @@ def test_a_closed_sweep_stays_decided_when_a_port_sorting_first_joins_it(tmp_pat
     decision is found under any label of the sweep); tcp/22's, reaching past
     the closed span, is new."""
     url = f"sqlite:///{tmp_path / 'cases.db'}"
-    options = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
-    two = sweep(tmp_path / "two.log", (80, 8080))
-    (web,) = campaign_cases(hunt([str(two)], Config(), store_url=url, options=options).cases)
+    (web,) = hunt_campaign(sweep(tmp_path / "two.log", (80, 8080)), url)
     assert web.campaign is not None and web.campaign.startswith("campaign:tcp/80@")
     assert web.ports == [80, 8080]
-    store = CaseStore(url)
-    try:
-        store.decide(web.id, "alice", "close", disposition="false_positive", reason="our test")
-    finally:
-        store.close()
+    close(url, web)
 
-    three = sweep(tmp_path / "three.log", (22, 80, 8080))
-    cases = campaign_cases(hunt([str(three)], Config(), store_url=url, options=options).cases)
+    cases = hunt_campaign(sweep(tmp_path / "three.log", (22, 80, 8080)), url)
     closed, new = sorted(cases, key=lambda c: c.analyst is None)
     assert closed.id == web.id and closed.ports == [80, 8080] and closed.analyst is not None
     assert new.analyst is None and new.ports == [22]
