@@ -489,22 +489,13 @@ class CaseStore:
     # -- what analysts use ----------------------------------------------------------
 
     def get(self, case_id: str) -> StoredCase | None:
-        with self.session() as session:
-            return session.scalars(
-                select(StoredCase)
-                .where(StoredCase.id == case_id)
-                .options(
-                    selectinload(StoredCase.sightings),
-                    selectinload(StoredCase.actions),
-                    selectinload(StoredCase.sources),
-                )
-            ).first()
+        return self.get_many([case_id]).get(case_id)
 
     def get_many(self, case_ids: Sequence[str]) -> dict[str, StoredCase]:
-        """The stored cases of ``case_ids`` that exist, by id, as ``get`` loads
-        each: a few queries per ``GET_MANY_CHUNK`` ids, not a few per case (a
-        hunt's hundreds of cases took seconds of round trips to a PostgreSQL
-        store)."""
+        """The stored cases of ``case_ids`` that exist, by id, with their
+        sightings, actions and sources: a few queries per ``GET_MANY_CHUNK``
+        ids, not a few per case (a hunt's hundreds of cases took seconds of
+        round trips to a PostgreSQL store)."""
         wanted = sorted(set(case_ids))
         found: dict[str, StoredCase] = {}
         with self.session() as session:
