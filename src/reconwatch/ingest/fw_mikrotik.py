@@ -57,7 +57,7 @@ ENVELOPE: Final = (
 #: takes them for the tag): the line up to them, the count, the line inside.
 REPEATED: Final = (
     rf"^((?:<\d{{1,3}}>)?(?:{syslog.ISO_STAMP}|{syslog.BSD_STAMP}) \S+ "
-    r"[a-z0-9,]*firewall[a-z0-9,]*:? )message repeated (\d{1,9}) times: \[ ?(.*)\]$"
+    r"[a-z0-9,]*firewall[a-z0-9,]*:? )" + syslog.REPEATED.removeprefix("^")
 )
 #: The packet: protocol (and TCP flags or ICMP type), then the endpoints. Any
 #: connection state and MAC come before it; a NAT rewrite comes after it.
@@ -118,7 +118,7 @@ class MikrotikParser(Parser):
         lines AS (
             SELECT log_line, _row,
                    CASE WHEN rep.n <> '' THEN rep.head || rep.msg ELSE line END AS line,
-                   CASE WHEN rep.n <> '' THEN TRY_CAST(rep.n AS BIGINT) END AS {REPEAT},
+                   CASE WHEN rep.n <> '' THEN {syslog.repeat_count_sql("rep")} END AS {REPEAT},
                    regexp_full_match(line, '\\s*') AS skip
             FROM wrapped
         ),
