@@ -388,6 +388,12 @@ def joined_actors(found: Iterable[Finding]) -> dict[str, str]:
     return {actor: root(actor) for actor in joined}
 
 
+def actor_keys(found: Sequence[Finding]) -> list[str]:
+    """The actor each of ``found`` belongs to, campaigns joined (``joined_actors``)."""
+    joined = joined_actors(found)
+    return [joined[actor_of(finding)] for finding in found]
+
+
 def build_cases(
     tables: Mapping[str, ir.Table] | ir.Table,
     findings: pa.Table,
@@ -479,9 +485,8 @@ def _cases_of(
             _attach_evidence(events_of(name), name, subset, evidence_samples)
 
     by_actor: dict[str, list[Finding]] = defaultdict(list)
-    joined = joined_actors(found)
-    for finding in found:
-        by_actor[joined[actor_of(finding)]].append(finding)
+    for finding, actor in zip(found, actor_keys(found), strict=True):
+        by_actor[actor].append(finding)
     groups = {
         actor: members
         for actor, items in by_actor.items()

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.cases import Case, actor_of, build_cases, finding_of, joined_actors
+from reconwatch.cases import Case, actor_keys, build_cases, finding_of
 from reconwatch.config import Config
 from reconwatch.enrich.geo import Geo
 from reconwatch.ingest import AUTO, mapping, registry
@@ -461,11 +461,9 @@ class Watcher:
         touched = set()
         per_actor: dict[str, list[dict[str, Any]]] = {}
         rows = findings.to_pylist()
-        found = [finding_of(row) for row in rows]
         # Keyed as the cases are (a coordinated sweep's labels are one actor).
-        joined = joined_actors(found)
-        for row, finding in zip(rows, found, strict=True):
-            per_actor.setdefault(joined[actor_of(finding)], []).append(row)
+        for row, actor in zip(rows, actor_keys([finding_of(r) for r in rows]), strict=True):
+            per_actor.setdefault(actor, []).append(row)
         for actor, rows in per_actor.items():
             state = self._state(actor, tick)
             state.detections |= {r["detection"] for r in rows}
@@ -529,8 +527,7 @@ class Watcher:
             return
         actors = {s.actor for s in wanted}
         found = [finding_of(row) for row in findings.to_pylist()]  # few: one per actor and window
-        joined = joined_actors(found)
-        mask = [joined[actor_of(finding)] in actors for finding in found]
+        mask = [actor in actors for actor in actor_keys(found)]
         subset = findings.filter(pa.array(mask, pa.bool_()))
         if subset.num_rows == 0:
             return
