@@ -272,7 +272,7 @@ def _components(memberships: dict[str, set[str]]) -> list[set[str]]:
     st.sets(st.integers(0, 9), max_size=3),
     st.randoms(use_true_random=False),
 )
-def test_joined_actors_are_the_connected_labels_known_by_the_first(
+def test_joined_actors_are_the_connected_labels_known_by_the_first_key_or_label(
     campaigns: dict[tuple[int, str, int, str], set[int]], loners: set[int], order: random.Random
 ) -> None:
     def label(window: int, transport: str, port: int, net: str) -> str:
@@ -292,7 +292,9 @@ def test_joined_actors_are_the_connected_labels_known_by_the_first(
 
     found = [f for items in by_actor.values() for f in items]
     order.shuffle(found)  # the findings' order must not matter
-    joined = joined_actors(found)
+    # Keys an earlier hunt knew a sweep by (some labels, a source, a label not here).
+    keys = {a for a in by_actor if order.random() < 0.3} | {label(9, "tcp", 1, "10.0.0")}
+    joined = joined_actors(found, keys)
 
     def first(group: set[str]) -> str:
         """The earliest hour, then transport, port and /24 as numbers (the reference order)."""
@@ -305,7 +307,8 @@ def test_joined_actors_are_the_connected_labels_known_by_the_first(
 
         return min(group, key=order)
 
-    expected = {first(group): group for group in _components(memberships)}
+    # A group holding known keys is known by the first of them, else by its first label.
+    expected = {first(group & keys or group): group for group in _components(memberships)}
     expected.update({actor: {actor} for actor in by_actor if actor not in memberships})
     # Which of by_actor's actors each joined actor's findings came from.
     came_from: dict[str, set[str]] = {}

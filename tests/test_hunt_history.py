@@ -353,3 +353,28 @@ def test_a_closed_sweep_stays_decided_when_a_port_sorting_first_joins_it(tmp_pat
     closed, new = sorted(cases, key=lambda c: c.analyst is None)
     assert closed.id == web.id and closed.ports == [80, 8080] and closed.analyst is not None
     assert new.analyst is None and new.ports == [22]
+
+
+def test_an_open_sweep_keeps_its_case_when_a_port_sorting_first_joins_it(tmp_path: Path) -> None:
+    """The tcp/80 sweep's case is open (known by its tcp/80 label); the logs
+    then show the same sources on tcp/22 too, which sorts first. The sweep
+    keeps its key and its case: one open case holding both ports, not a new
+    case beside the old one."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    (web,) = hunt_campaign(sweep(tmp_path / "80.log", (80,)), url)
+    assert web.campaign is not None and web.campaign.startswith("campaign:tcp/80@")
+
+    (grown,) = hunt_campaign(sweep(tmp_path / "both.log", (22, 80)), url)
+    assert grown.id == web.id and grown.campaign == web.campaign
+    assert grown.ports == [22, 80] and grown.analyst is None
+    store = CaseStore(url)
+    try:
+        sweeps = [c for c in store.list() if c.actor.startswith("campaign:")]
+        assert [(c.id, c.actor, c.status != "closed") for c in sweeps] == [
+            (web.id, web.campaign, True)
+        ]
+    finally:
+        store.close()
+    # A fresh store has no key to keep: the same logs are known by tcp/22.
+    (fresh,) = hunt_campaign(tmp_path / "both.log", f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert fresh.campaign is not None and fresh.campaign.startswith("campaign:tcp/22@")

@@ -570,6 +570,49 @@ def test_a_sweep_of_two_ports_is_one_actor_one_alert_one_case(tmp_path: Path) ->
     assert alert.case_id is not None and alert.case_id.startswith("RW-")
 
 
+def test_a_sweep_alerted_on_one_port_keeps_its_key_when_a_port_sorting_first_joins(
+    tmp_path: Path,
+) -> None:
+    """The sweep was alerted as tcp/80; the same sources then probe tcp/22 of
+    the same /24 in the same hour, whose label sorts first. The book keeps the
+    alerted key: the growth is the same actor (an update, or nothing), never a
+    second alert for the same sweep."""
+    log = tmp_path / "kern.log"
+    log.write_text("")
+    sink = Collect()
+    clock = FakeClock()
+    w = watcher(
+        [log], sink, cfg=config(alert_interval_seconds=1), detections=["distributed_scan"],
+        clock=clock,
+    )  # fmt: skip
+    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    start = hour - dt.timedelta(minutes=59)
+
+    def sweep(port: int, offset: int) -> str:
+        lines = []
+        for s in range(4):
+            for n, host in enumerate(range(64 * s, 64 * s + 64)):
+                at = start + dt.timedelta(seconds=n * 15 + offset + s)
+                lines.append(
+                    (at, netfilter(port, src=f"192.0.2.{s + 1}", dst=f"203.0.113.{host}", at=at))
+                )
+        return "".join(line for _, line in sorted(lines))
+
+    try:
+        append(log, sweep(80, 0))
+        w.cycle()
+        clock.now += 5
+        append(log, sweep(22, 5))
+        w.cycle()
+    finally:
+        w.finish()
+    alerts = [a for _, a in sink.alerts]
+    assert alerts[0].actor.startswith("campaign:tcp/80@203.0.113.0/24@")
+    assert {a.actor for a in alerts} == {alerts[0].actor}
+    assert [a.update for a in alerts] == [False, True]
+    assert alerts[1].counts["ports"] == 2 and alerts[1].case_id == alerts[0].case_id
+
+
 def test_updates_need_material_growth(tmp_path: Path) -> None:
     log = tmp_path / "kern.log"
     log.write_text("")

@@ -344,7 +344,7 @@ def actor_of(finding: Finding) -> str:
     return finding.source_ip
 
 
-def joined_actors(found: Iterable[Finding]) -> dict[str, str]:
+def joined_actors(found: Iterable[Finding], keys: Collection[str] = ()) -> dict[str, str]:
     """Each ``actor_of`` of ``found`` -> the actor its case is known by: itself,
     but for ``distributed_scan`` campaigns that share a member source, which
     are one actor.
@@ -356,7 +356,11 @@ def joined_actors(found: Iterable[Finding]) -> dict[str, str]:
     shows. The joined actor is known by its first label in
     ``label_signature`` order (earliest hour, then transport, port, /24): a
     later hunt that sees the sweep go on in later hours keeps the key, and
-    the case's id and history with it (a label sorting earlier moves it).
+    the case's id and history with it. A label sorting earlier (the sweep
+    reached port 22 after port 80) would move the key: ``keys``, the labels
+    already known as a sweep's key (an open case's actor in the store, an
+    actor in the watch's alert book), keep it. A sweep holding several keeps
+    the first of them (two sweeps a new source joins: the earlier one's).
     Whatever groups findings by actor (the case builder, the analysts'
     decisions, the watch's book) reads it here.
     """
@@ -385,12 +389,15 @@ def joined_actors(found: Iterable[Finding]) -> dict[str, str]:
             # The earlier root stays: each group's root is its first label.
             for later in linked[1:]:
                 joined[later] = linked[0]
-    return {actor: root(actor) for actor in joined}
+    kept: dict[str, str] = {}  # a group's root -> the first known key among its labels
+    for label in sorted(set(keys).intersection(signatures), key=signatures.__getitem__):
+        kept.setdefault(root(label), label)
+    return {actor: kept.get(root(actor), root(actor)) for actor in joined}
 
 
-def actor_keys(found: Sequence[Finding]) -> list[str]:
+def actor_keys(found: Sequence[Finding], keys: Collection[str] = ()) -> list[str]:
     """The actor each of ``found`` belongs to, campaigns joined (``joined_actors``)."""
-    joined = joined_actors(found)
+    joined = joined_actors(found, keys)
     return [joined[actor_of(finding)] for finding in found]
 
 
@@ -402,6 +409,7 @@ def build_cases(
     *,
     by_source: Mapping[str, ir.Table] | None = None,
     testers: Collection[str] = (),
+    keys: Collection[str] = (),
 ) -> list[Case]:
     """Group findings by actor and attach activity facts and evidence from the lake tables.
 
@@ -413,7 +421,8 @@ def build_cases(
     (the events towards the sources still come from ``tables``).
     ``testers``: sources whose actors' destination addresses are gathered in
     full (``Case.destinations``): an approved exercise's, whose scope triage
-    judges on them.
+    judges on them. ``keys``: campaign labels a sweep keeps as its actor
+    (``joined_actors``).
     """
     if findings.num_rows == 0:
         return []
@@ -451,7 +460,7 @@ def build_cases(
         return cut[name]
 
     with releases:
-        return _cases_of(tables, found, sources, events_of, evidence_samples, set(testers))
+        return _cases_of(tables, found, sources, events_of, evidence_samples, set(testers), keys)
 
 
 def _cases_of(
@@ -461,6 +470,7 @@ def _cases_of(
     events_of: Callable[[str], ir.Table],
     evidence_samples: int,
     testers: set[str],
+    keys: Collection[str],
 ) -> list[Case]:
     """``build_cases`` once the actors' events can be read (``events_of``)."""
 
@@ -485,7 +495,7 @@ def _cases_of(
             _attach_evidence(events_of(name), name, subset, evidence_samples)
 
     by_actor: dict[str, list[Finding]] = defaultdict(list)
-    for finding, actor in zip(found, actor_keys(found), strict=True):
+    for finding, actor in zip(found, actor_keys(found, keys), strict=True):
         by_actor[actor].append(finding)
     groups = {
         actor: members

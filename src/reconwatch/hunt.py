@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.cases import Case, Finding, actor_of, build_cases, finding_of, joined_actors
+from reconwatch.cases import (
+    CAMPAIGN_PREFIX,
+    Case,
+    Finding,
+    actor_of,
+    build_cases,
+    finding_of,
+    joined_actors,
+)
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS, busy_inputs, narrowed_events, run_detections
 from reconwatch.detect.slow import (
@@ -361,7 +369,11 @@ def _cases(
     if store is None or findings.num_rows == 0:
         return build_cases(tables, findings, evidence_samples, by_source=by_source, testers=testers)
     rows = [finding_of(row) for row in findings.to_pylist()]  # findings are few
-    joined = joined_actors(rows)
+    # A sweep with an open case keeps that case's key when a label sorting
+    # first joins it (``joined_actors``): the case goes on, no new one opens.
+    campaigns = sorted({a for f in rows if (a := actor_of(f)).startswith(CAMPAIGN_PREFIX)})
+    keys = set(store.history(campaigns))
+    joined = joined_actors(rows, keys)
     group: dict[str, list[str]] = defaultdict(list)
     for own, actor in sorted(joined.items()):
         group[actor].append(own)
@@ -374,7 +386,9 @@ def _cases(
 
     decided = store.decided(sorted({a for f in rows for a in actors(f)}))
     if not decided:
-        return build_cases(tables, findings, evidence_samples, by_source=by_source, testers=testers)
+        return build_cases(
+            tables, findings, evidence_samples, by_source=by_source, testers=testers, keys=keys
+        )
 
     def decisions(finding: Finding) -> list[Decision]:
         return [d for a in actors(finding) for d in decided.get(a, [])]
@@ -403,7 +417,7 @@ def _cases(
     )
     cases = build_cases(
         tables, findings.filter(pc.invert(mask)), evidence_samples, excluded,
-        by_source=by_source, testers=testers,
+        by_source=by_source, testers=testers, keys=keys,
     )  # fmt: skip
     closed = build_cases(
         tables, findings.filter(mask), evidence_samples, by_source=by_source, testers=testers

@@ -461,8 +461,10 @@ class Watcher:
         touched = set()
         per_actor: dict[str, list[dict[str, Any]]] = {}
         rows = findings.to_pylist()
-        # Keyed as the cases are (a coordinated sweep's labels are one actor).
-        for row, actor in zip(rows, actor_keys([finding_of(r) for r in rows]), strict=True):
+        # Keyed as the cases are (a coordinated sweep's labels are one actor,
+        # which keeps the key it was alerted under when a label sorting first joins).
+        keys = actor_keys([finding_of(r) for r in rows], self.book.keys())
+        for row, actor in zip(rows, keys, strict=True):
             per_actor.setdefault(actor, []).append(row)
         for actor, rows in per_actor.items():
             state = self._state(actor, tick)
@@ -527,14 +529,15 @@ class Watcher:
             return
         actors = {s.actor for s in wanted}
         found = [finding_of(row) for row in findings.to_pylist()]  # few: one per actor and window
-        mask = [actor in actors for actor in actor_keys(found)]
+        known = set(self.book)
+        mask = [actor in actors for actor in actor_keys(found, known)]
         subset = findings.filter(pa.array(mask, pa.bool_()))
         if subset.num_rows == 0:
             return
         present = [n for n in EVENT_TABLES if self.detections.sizes.get(n, 0)]
         tables = {name: self.detections.table(name) for name in present}
         try:
-            cases = build_cases(tables, subset, self.config.triage.evidence_samples)
+            cases = build_cases(tables, subset, self.config.triage.evidence_samples, keys=known)
             history = self._history([c.actor for c in cases])
             cases = triage(cases, self.config, tables=present, history=history)
         except Exception:  # a case that cannot be built must not stop alerting
