@@ -175,3 +175,40 @@ def test_a_lake_with_files_of_an_older_schema_reads_alike(tmp_path: Path) -> Non
             engine.close()
     assert seen["duckdb"] == [("192.0.2.1", None)] * 3 + [("192.0.2.2", "fw1")] * 2
     assert seen["spark"] == seen["duckdb"]
+
+
+def test_scans_both_grids_cut_are_found_alike(tmp_path: Path) -> None:
+    """nmap -T1 --top-ports 20 started 75 s into a window (vertical) and a
+    30-host sweep 9.5 s apart (horizontal): found off the grids on both
+    engines, the same rows (``portscan.cut_windows``), beside a grid finding."""
+    base = dt.datetime(2026, 9, 30, 10, 0, tzinfo=dt.UTC)
+    rows = [
+        {"source_ip": "198.51.100.7", "destination_ip": "203.0.113.10",
+         "destination_port": 1000 + n, "timestamp": base + dt.timedelta(seconds=75 + 15 * n)}
+        for n in range(20)
+    ] + [
+        {"source_ip": "198.51.100.8", "destination_ip": f"203.0.113.{n + 1}",
+         "destination_port": 22, "timestamp": base + dt.timedelta(seconds=75 + 9.5 * n)}
+        for n in range(30)
+    ] + [
+        {"source_ip": "198.51.100.7", "destination_ip": "203.0.113.10",
+         "destination_port": 2000 + n, "timestamp": base + dt.timedelta(seconds=610 + n)}
+        for n in range(16)
+    ]  # fmt: skip
+    lake = Lake(tmp_path / "lake")
+    lake.write("network", network_rows(rows), "cut")
+    names = ["vertical_scan", "horizontal_scan"]
+    found = {}
+    for name, config in (("duckdb", EngineConfig()), ("spark", SPARK)):
+        engine = Engine(lake, config)
+        try:
+            found[name] = findings_on(engine, Config(), names).to_pylist()
+        finally:
+            engine.close()
+    starts = [(f["detection"], f["window_start"] - base, f["score"]) for f in found["duckdb"]]
+    assert sorted(starts) == [
+        ("horizontal_scan", dt.timedelta(seconds=75), 30),
+        ("vertical_scan", dt.timedelta(seconds=75), 20),
+        ("vertical_scan", dt.timedelta(seconds=600), 16),
+    ]
+    assert found["spark"] == found["duckdb"]

@@ -7,9 +7,12 @@ unless it says otherwise) and asserts the exact findings.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 import ibis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import BASE_TIME, network_rows
 from reconwatch.config import BlockScanConfig, HorizontalScanConfig, VerticalScanConfig
@@ -194,6 +197,94 @@ def test_steady_scan_yields_the_non_overlapping_round_windows() -> None:
     ]
 
 
+def test_a_scan_both_grids_cut_is_found_in_a_window_starting_at_a_probe() -> None:
+    """nmap -T1 --top-ports 20: 20 ports 15 s apart (285 s) from 10:01:15.
+    The round grid holds 15 + 5 of them, the offset grid 5 + 15: no grid
+    window reaches 16 ports. The window starting at the first probe holds all
+    20: one finding, its window starting at that probe."""
+    rows = probes(range(1000, 1020), start=75, step=15)
+    result = findings(vertical_scan(table(rows), VerticalScanConfig()))
+    assert [
+        (f["window_start"], f["first_seen"], f["last_seen"], f["port_count"], f["event_count"])
+        for f in result
+    ] == [(at(75), at(75), at(360), 20, 20)]
+    assert result[0]["score"] == 20 and result[0]["ports"] == list(range(1000, 1020))
+
+
+def test_a_cut_scan_is_not_found_again_beside_a_grid_finding() -> None:
+    """The same cut scan, then 16 ports inside the 10:10 window: the grid's
+    finding stands and the cut scan is found once, before it."""
+    rows = probes(range(1000, 1020), start=75, step=15) + probes(range(2000, 2016), start=610)
+    assert [
+        (f["window_start"], f["port_count"])
+        for f in findings(vertical_scan(table(rows), VerticalScanConfig()))
+    ] == [(at(75), 20), (at(600), 16)]
+
+
+def test_a_near_miss_both_grids_cut_is_still_no_finding() -> None:
+    """15 ports 20 s apart: no window of any start holds 16."""
+    rows = probes(range(1000, 1015), start=75, step=20) + probes([1000], start=75 + 15 * 20)
+    assert findings(vertical_scan(table(rows), VerticalScanConfig())) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([HOST, "203.0.113.11"]),
+            st.integers(1, 8),  # the port
+            st.integers(0, 2 * 150),  # in half seconds: 0 to 150 s, windows of 40 s
+        ),
+        max_size=60,
+    ),
+    st.sampled_from([3, 4, 5]),
+)
+def test_every_window_holding_the_threshold_overlaps_a_finding(
+    probed: list[tuple[str, int, int]], minimum: int
+) -> None:
+    """Against a brute force over windows starting at every probe: each one
+    holding ``minimum`` ports overlaps a finding of its host; each finding's
+    metrics are its own window's; the grid's findings and the cut ones never
+    overlap each other."""
+    width = 40
+    rows = [
+        {"source_ip": SCANNER, "destination_ip": host, "destination_port": port, "seconds": t / 2}
+        for host, port, t in probed
+    ]
+    cfg = VerticalScanConfig(window_seconds=width, min_ports=minimum)
+    found = findings(vertical_scan(table(rows), cfg)) if rows else []
+
+    def inside(host: str, start: float) -> list[dict[str, Any]]:
+        return [
+            r for r in rows
+            if r["destination_ip"] == host and start <= r["seconds"] < start + width
+        ]  # fmt: skip
+
+    def seconds(when: dt.datetime) -> float:
+        return (when - BASE_TIME).total_seconds()
+
+    spans = {host: [seconds(f["window_start"]) for f in found if f["label"] == host]
+             for host in (HOST, "203.0.113.11")}  # fmt: skip
+    for row in rows:
+        host, start = row["destination_ip"], row["seconds"]
+        if len({r["destination_port"] for r in inside(host, start)}) >= minimum:
+            assert any(abs(s - start) < width for s in spans[host]), (host, start)
+    for f in found:
+        start = seconds(f["window_start"])
+        mine = inside(f["label"], start)
+        assert f["port_count"] == len({r["destination_port"] for r in mine}) >= minimum
+        assert f["event_count"] == len(mine)
+        assert seconds(f["first_seen"]) == min(r["seconds"] for r in mine)
+        assert seconds(f["last_seen"]) == max(r["seconds"] for r in mine)
+    # A grid window starts on a multiple of half the width; a cut one, at a
+    # probe, never does (it would be a grid window the grids' findings overlap).
+    # Only two cut windows may overlap.
+    for host, starts in spans.items():
+        for one, other in itertools.combinations(starts, 2):
+            if abs(one - other) < width:
+                assert one % (width // 2) and other % (width // 2), (host, one, other)
+
+
 def test_selection_is_per_source_and_host() -> None:
     rows = (
         probes(range(1000, 1016))
@@ -280,6 +371,16 @@ def test_horizontal_sweep_labels_each_port() -> None:
         (f["label"], f["target_count"])
         for f in findings(horizontal_scan(table(rows), HorizontalScanConfig()))
     ] == [("tcp/22", 26), ("tcp/3389", 30)]
+
+
+def test_a_horizontal_sweep_both_grids_cut_is_found() -> None:
+    """30 hosts 9.5 s apart (275.5 s) from 10:01:15: at most 24 of them in any
+    grid window, all 30 in the window starting at the first probe."""
+    rows = [{**row, "seconds": 75 + n * 9.5} for n, row in enumerate(sweep(30))]
+    result = findings(horizontal_scan(table(rows), HorizontalScanConfig()))
+    assert [(f["label"], f["window_start"], f["target_count"]) for f in result] == [
+        ("tcp/22", at(75), 30)
+    ]
 
 
 def test_horizontal_sweep_straddling_a_boundary_is_caught_once() -> None:

@@ -34,6 +34,14 @@ scores would not do: a scan retried inside one grid-A window shows its full
 distinct count in both grid-B windows around it, whose scores then add up
 to twice the grid-A one for the same probes.)
 
+Two grids still cut a burst longer than half a window in the worst
+alignment (20 probes over 285 s, 75 s into a window: 15 + 5 on one grid,
+5 + 15 on the other). ``vertical_scan`` and ``horizontal_scan`` therefore
+also look for windows starting at any probe where both grids came close
+(``cut_windows``: linear in the few near misses' probes); such a window is
+a finding when it overlaps none the grids kept. ``block_scan`` (three
+counts at once) keeps the two grids only.
+
 Everything here is the portable Ibis subset (integer division of epoch
 seconds, GROUP BY with COUNT(DISTINCT), window functions over a partition with
 an ORDER BY, sorted collected arrays), so DuckDB and Spark give the same rows.
@@ -134,6 +142,10 @@ def window_slots(events: ir.Table, window_seconds: int) -> ir.Table:
     return ibis.union(grids[0], grids[1], distinct=False)
 
 
+#: The columns ``scan_metrics`` reads.
+SCAN_COLUMNS: Final = ("timestamp", "destination_ip", "destination_port")
+
+
 def scan_metrics(events: ir.Table) -> dict[str, ir.Value]:
     """The aggregates every scan finding carries, over a grouped ``events`` table."""
     return {
@@ -201,24 +213,165 @@ def as_findings(table: ir.Table, detection: str, **columns: Any) -> ir.Table:
     return table.select(**selected)
 
 
-def _windowed_candidates(
-    events: ir.Table, window_seconds: int, keys: Sequence[str], counted: str, minimum: int
+def _windowed_findings(
+    events: ir.Table,
+    window_seconds: int,
+    keys: Sequence[str],
+    counted: str,
+    minimum: int,
+    score: str,
 ) -> ir.Table:
-    """Windows whose distinct ``counted`` values reach ``minimum``, with full metrics.
+    """The windows whose distinct ``counted`` values reach ``minimum``, with
+    full metrics and ``score`` (a metric's name) as the score: the best of
+    both grids (``best_windows``), then the windows both grids cut
+    (``cut_windows``).
 
-    Two passes, because nearly every (key, window) group is innocent: the first
-    counts distinct values per group (cheap); only the groups over the
-    threshold are then re-read to collect their sorted target and port arrays,
-    which is the costly part. On 2M events this is several times faster than
-    collecting arrays for every group. Before both, ``busy_sources`` drops the
-    sources with fewer than ``minimum`` events in all.
+    Two passes over the grids, because nearly every (key, window) group is
+    innocent: the first counts distinct values per group (cheap); only the
+    groups over the threshold are then re-read to collect their sorted target
+    and port arrays, which is the costly part. On 2M events this is several
+    times faster than collecting arrays for every group. Before both,
+    ``busy_sources`` drops the sources with fewer than ``minimum`` events in all.
     """
+    # Only the columns read below: every step's SQL would carry all of them
+    # (Ibis's compile time grows with it; the engines prune them anyway).
+    events = events.select(*dict.fromkeys([*keys, *SCAN_COLUMNS]))
     slotted = window_slots(busy_sources(events, minimum), window_seconds)
     group = [*keys, SLOT, WINDOW_START]
     counts = slotted.group_by(group).aggregate(_distinct=slotted[counted].nunique())
     hits = counts.filter(counts._distinct >= minimum).drop("_distinct")
     chosen = slotted.semi_join(hits, group)
-    return chosen.group_by(group).aggregate(**scan_metrics(chosen))
+    candidates = chosen.group_by(group).aggregate(**scan_metrics(chosen))
+    best = best_windows(candidates.mutate(score=candidates[score]), keys).drop(SLOT)
+    cut = cut_windows(slotted, counts, best, keys, counted, minimum, window_seconds, score)
+    # Spark reads timestamps without a zone: the grids' starts carry UTC.
+    types = best.schema()
+    cut = cut.select(**{name: cut[name].cast(types[name]) for name in best.columns})
+    return ibis.union(best, cut, distinct=False)
+
+
+def cut_windows(
+    slotted: ir.Table,
+    counts: ir.Table,
+    kept: ir.Table,
+    keys: Sequence[str],
+    counted: str,
+    minimum: int,
+    window_seconds: int,
+    score: str,
+) -> ir.Table:
+    """Windows of ``window_seconds`` that hold ``minimum`` distinct ``counted``
+    values where both grids cut them, one per grid-A window they start in.
+
+    Two grids find every burst of at most half a window; a longer one can be
+    split by both (nmap ``-T1 --top-ports 20``: 20 probes in 285 s started
+    75 s into a window show 15 ports in every window of both grids). Here the
+    windows start at any probe. A window starting in grid-A window ``A_k``
+    ends inside ``A_(k+1)``, and every such window overlaps the grid-B window
+    ``B_k`` between them (or is ``A_k``): when ``B_k`` met the threshold, a
+    window ``best_windows`` kept overlaps it already (``B_k`` or a neighbour
+    of its run: ``A_k``, ``A_(k+1)``). Only where ``B_k`` did not, and ``A_k``
+    and ``A_(k+1)`` hold ``minimum`` values between them (a window inside both
+    holds no more), are the probes of those two windows looked at (near
+    misses: on real traffic a few keys).
+
+    Linear in those probes, no self-join: each value's distinct probe times
+    ``o`` (ascending, the one before ``p``) give the window starts ``t`` whose
+    window ``[t, t + W)`` holds the value from ``o`` on: ``max(o - W, p) < t
+    <= o``; those intervals of one value are disjoint, so the values a window
+    starting at ``t`` holds are the intervals around ``t``: the intervals
+    begun before ``t`` minus those ended before ``t``, one running sum over
+    the interval ends in time order. The count only falls just after an
+    interval's end, so its highest values are at ends: windows starting at a
+    probe. Per ``A_k`` the window holding the most values (the earliest on a
+    tie) among those overlapping no window ``kept`` (the grids' findings)
+    is the finding, with metrics from its probes; every window that meets the
+    threshold thus overlaps a finding. Two such findings of neighbouring
+    ``A_k`` may overlap (a long scan both grids cut twice): rare, since a
+    scan that long fills grid windows.
+    """
+    key_columns = list(keys)
+    span = ibis.interval(seconds=int(window_seconds))
+    ordered = ibis.window(group_by=key_columns, order_by=[SLOT])
+    slot, distinct = counts[SLOT], counts._distinct
+    ahead = counts.mutate(
+        _s1=slot.lead(1).over(ordered),
+        _d1=distinct.lead(1).over(ordered),
+        _s2=slot.lead(2).over(ordered),
+        _d2=distinct.lead(2).over(ordered),
+    )
+    # The grid-B window after A_k is slot 2k+1, the next grid-A window 2k+2.
+    between = ibis.ifelse(ahead._s1 == ahead[SLOT] + 1, ahead._d1, 0)
+    after = ibis.cases(
+        (ahead._s1 == ahead[SLOT] + 2, ahead._d1),
+        (ahead._s2 == ahead[SLOT] + 2, ahead._d2),
+        else_=0,
+    )
+    near = ahead.filter(
+        (ahead[SLOT] % 2 == 0) & (between < minimum) & (ahead._distinct + after >= minimum)
+    )
+    near = near.select(*key_columns, _k=near[SLOT] // 2, _from=near[WINDOW_START])
+
+    # The probes of A_k and A_(k+1) (the grid-A copy of each probe), as near miss k's.
+    grid_a = slotted.filter(slotted[SLOT] % 2 == 0)
+    grid_a = grid_a.mutate(_n=grid_a[SLOT] // 2)
+    within = (grid_a._n >= near._k) & (grid_a._n <= near._k + 1)
+    around = grid_a.join(near, [*key_columns, within])
+    around = around.select(*dict.fromkeys([*key_columns, *SCAN_COLUMNS]), "_k", "_from")
+
+    # Each value's distinct probe times: the interval of window starts each adds.
+    value = [*key_columns, "_k", counted]
+    times = around.select(*value, "_from", "timestamp").distinct()
+    before = times.timestamp.lag().over(ibis.window(group_by=value, order_by="timestamp"))
+    opens = ibis.greatest(times.timestamp - span, before.coalesce(times.timestamp - span))
+    intervals = times.mutate(_open=opens)
+    moments = [*key_columns, "_k", "_from", "_at"]
+    edges = ibis.union(
+        intervals.select(*key_columns, "_k", "_from", _at=intervals._open, _opened=1, _ended=0),
+        intervals.select(*key_columns, "_k", "_from", _at=intervals.timestamp, _opened=0, _ended=1),
+        distinct=False,
+    )
+    edges = edges.group_by(moments).aggregate(
+        _opened=edges._opened.sum(), _ended=edges._ended.sum()
+    )
+    running = ibis.cumulative_window(group_by=[*key_columns, "_k"], order_by="_at")
+    held = edges.mutate(
+        _held=(edges._opened.sum().over(running) - edges._opened)
+        - (edges._ended.sum().over(running) - edges._ended)
+    )
+    starts = held.filter(
+        (held._ended > 0)
+        & (held._held >= minimum)
+        & (held._at >= held._from)
+        & (held._at < held._from + span)
+    )
+    # Not over a window the grids' findings hold already.
+    starts = starts.anti_join(
+        kept,
+        [
+            *key_columns,
+            kept[WINDOW_START] < starts._at + span,
+            starts._at < kept[WINDOW_START] + span,
+        ],
+    )
+    pick = ibis.window(
+        group_by=[*key_columns, "_k"], order_by=[ibis.desc(starts._held), starts._at]
+    )
+    best = starts.filter(ibis.row_number().over(pick) == 0).select(*key_columns, "_k", "_at")
+
+    # The chosen windows' probes, for the findings' metrics.
+    inside = around.join(
+        best,
+        [
+            *key_columns,
+            "_k",
+            around.timestamp >= best._at,
+            around.timestamp < best._at + span,
+        ],
+    )
+    window = inside.group_by([*key_columns, "_at"]).aggregate(**scan_metrics(inside))
+    metrics = window.rename({WINDOW_START: "_at"})
+    return metrics.mutate(score=metrics[score])
 
 
 def vertical_least_events(cfg: VerticalScanConfig) -> int:
@@ -249,12 +402,10 @@ def vertical_scan(network: ir.Table, cfg: VerticalScanConfig) -> ir.Table:
     Label: the scanned host.
     """
     keys = ["source_ip", "destination_ip"]
-    candidates = _windowed_candidates(
-        failed_probes(network), cfg.window_seconds, keys, "destination_port", cfg.min_ports
-    )
-    candidates = candidates.filter(candidates.port_count >= cfg.min_ports)
-    candidates = candidates.mutate(score=candidates.port_count)
-    best = best_windows(candidates, keys)
+    best = _windowed_findings(
+        failed_probes(network), cfg.window_seconds, keys, "destination_port", cfg.min_ports,
+        "port_count",
+    )  # fmt: skip
     return as_findings(best, VERTICAL, label=best.destination_ip)
 
 
@@ -273,12 +424,9 @@ def horizontal_scan(network: ir.Table, cfg: HorizontalScanConfig) -> ir.Table:
     probes = failed_probes(network)
     # Null never equals null in the second pass's join: name the unknown transport.
     probes = probes.mutate(network_transport=probes.network_transport.coalesce("unknown"))
-    candidates = _windowed_candidates(
-        probes, cfg.window_seconds, keys, "destination_ip", cfg.min_hosts
+    best = _windowed_findings(
+        probes, cfg.window_seconds, keys, "destination_ip", cfg.min_hosts, "target_count"
     )
-    candidates = candidates.filter(candidates.target_count >= cfg.min_hosts)
-    candidates = candidates.mutate(score=candidates.target_count)
-    best = best_windows(candidates, keys)
     label = best.network_transport + "/" + best.destination_port.cast("string")
     return as_findings(best, HORIZONTAL, label=label)
 
@@ -303,7 +451,7 @@ def block_scan(network: ir.Table, cfg: BlockScanConfig) -> ir.Table:
     slotted = window_slots(events, cfg.window_seconds)
     group = ["source_ip", SLOT, WINDOW_START]
     # First pass: counts only; the arrays are collected for the few hits (see
-    # _windowed_candidates).
+    # _windowed_findings).
     counts = slotted.group_by(group).aggregate(
         _hosts=slotted.destination_ip.nunique(),
         _ports=slotted.destination_port.nunique(),
