@@ -54,6 +54,19 @@ def case_by_source(document: dict[str, Any], source: str) -> dict[str, Any]:
     return next(c for c in document["cases"] if source in c["sources"])
 
 
+def swept_ports(hunted: dict[str, Any], ports: range) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A copy of the hunt's document whose tcp/8080 sweep (a ``distributed_scan``
+    campaign) swept ``ports`` too, with the same members (the case builder
+    joins such labels), and that case."""
+    document = copy.deepcopy(hunted)
+    case = next(c for c in document["cases"] if str(c.get("campaign")).startswith("campaign:tcp/"))
+    for port in ports:
+        label = case["campaign"].replace("campaign:tcp/8080@", f"campaign:tcp/{port}@")
+        assert label != case["campaign"]
+        case["findings"].append({**copy.deepcopy(case["findings"][0]), "label": label})
+    return document, case
+
+
 def edge_document(hunted: dict[str, Any]) -> dict[str, Any]:
     """Hand-made cases built on a real one: a campaign of many sources (one
     refused, one named by intel), a blocked IPv6 source, and hostile evidence."""

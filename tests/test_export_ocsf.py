@@ -8,7 +8,14 @@ from typing import Any
 import py_ocsf_models
 from py_ocsf_models.events.findings.detection_finding import DetectionFinding
 
-from export_helpers import HOSTILE_ACTOR, INTEL_SOURCE, case_by_source, edge_document, hunted
+from export_helpers import (
+    HOSTILE_ACTOR,
+    INTEL_SOURCE,
+    case_by_source,
+    edge_document,
+    hunted,
+    swept_ports,
+)
 from reconwatch.export.ocsf import OCSF_VERSION, export_ocsf, findings
 
 __all__ = ["hunted"]
@@ -94,6 +101,16 @@ def test_intel_match_is_a_reputation_and_an_enrichment(hunted: dict[str, Any]) -
     assert source.reputation is not None and source.reputation.provider == "partner"
     intel = [e for e in model.enrichments or [] if e.type == "threat_intel"]
     assert intel[0].data["actor"] == HOSTILE_ACTOR
+
+
+def test_a_campaign_lists_its_sweeps(hunted: dict[str, Any]) -> None:
+    for extra, shown, count in ((range(0), 1, 1), (range(9000, 9023), 20, 24)):
+        document, case = swept_ports(hunted, extra)
+        (item,) = [i for i in findings(document) if i["finding_info"]["uid"] == case["id"]]
+        validate(item)
+        mine = item["unmapped"]["reconwatch"]
+        assert mine["campaign"] == case["campaign"] and mine["sweep_count"] == count
+        assert len(mine["sweeps"]) == shown and case["campaign"] in mine["sweeps"]
 
 
 def test_edge_cases_validate_and_ndjson_is_one_finding_per_line(hunted: dict[str, Any]) -> None:

@@ -9,7 +9,14 @@ from typing import Any
 
 import stix2
 
-from export_helpers import HOSTILE_ACTOR, INTEL_SOURCE, case_by_source, edge_document, hunted
+from export_helpers import (
+    HOSTILE_ACTOR,
+    INTEL_SOURCE,
+    case_by_source,
+    edge_document,
+    hunted,
+    swept_ports,
+)
 from reconwatch.detect.prefix import LABEL_PREFIX
 from reconwatch.export.document import ROTATING_CAMPAIGN, blocked_sources
 from reconwatch.export.stix import export_stix
@@ -193,27 +200,21 @@ def test_a_label_that_is_no_64_keeps_one_indicator_per_address(hunted: dict[str,
 def test_a_campaign_of_several_sweeps_names_each_in_its_description(
     hunted: dict[str, Any],
 ) -> None:
-    document = copy.deepcopy(hunted)
-    case = next(c for c in document["cases"] if str(c.get("campaign")).startswith("campaign:tcp/"))
-
-    def stix_campaign() -> Any:
+    def stix_campaign(document: dict[str, Any], case: dict[str, Any]) -> Any:
         _, objects = parse(export_stix(document))
         name = f"Coordinated scan {case['campaign']}"
         (found,) = [o for o in by_type(objects, "campaign") if o.name == name]
         return found
 
-    assert "description" not in stix_campaign()  # one sweep: the name is its label
-    # The same members on a second port: the case builder joins such labels.
+    # One sweep: the name is its label.
+    assert "description" not in stix_campaign(*swept_ports(hunted, range(0)))
+    # The same members on a second port.
+    document, case = swept_ports(hunted, range(8443, 8444))
     other = case["campaign"].replace("campaign:tcp/8080@", "campaign:tcp/8443@")
-    assert other != case["campaign"]
-    case["findings"].append({**copy.deepcopy(case["findings"][0]), "label": other})
-    assert stix_campaign().description == (
+    assert stix_campaign(document, case).description == (
         f"2 sweeps (transport/port@/24@hour start, epoch seconds): {case['campaign']}, {other}"
     )
     # A long sweep: the first 20 named, the rest counted.
-    for port in range(9000, 9022):
-        label = case["campaign"].replace("campaign:tcp/8080@", f"campaign:tcp/{port}@")
-        case["findings"].append({**copy.deepcopy(case["findings"][0]), "label": label})
-    description = stix_campaign().description
+    description = stix_campaign(*swept_ports(hunted, range(9000, 9023))).description
     assert description.startswith("24 sweeps") and description.endswith(" and 4 more")
     assert description.count("campaign:") == 20

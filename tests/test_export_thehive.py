@@ -22,10 +22,12 @@ from export_helpers import (
     case_by_source,
     edge_document,
     hunted,
+    swept_ports,
     write,
 )
 from reconwatch.export.cli import export
 from reconwatch.export.thehive import AlertOptions, TheHiveError, alerts, push_alerts
+from reconwatch.report.text import markdown
 
 __all__ = ["hunted"]
 
@@ -97,6 +99,21 @@ def test_hostile_text_is_escaped_in_markdown_and_kept_as_data(hunted: dict[str, 
     )
     assert HOSTILE_PATH not in hostile["description"] and "<script>" not in hostile["description"]
     assert "&lt;script&gt;" in hostile["description"] and "\\`id\\`" in hostile["description"]
+
+
+def test_a_campaign_names_its_key_and_its_sweeps(hunted: dict[str, Any]) -> None:
+    def described(document: dict[str, Any], case: dict[str, Any]) -> str:
+        (item,) = [a for a in alerts(document) if a["sourceRef"] == case["id"]]
+        return str(item["description"])
+
+    document, case = swept_ports(hunted, range(0))
+    campaign = markdown(case["campaign"])
+    assert f"**Campaign:** {campaign}\n" in described(document, case)  # one sweep: its key
+    document, case = swept_ports(hunted, range(9000, 9023))
+    text = described(document, case)
+    line = next(ln for ln in text.splitlines() if ln.startswith("**Campaign:**"))
+    assert line.startswith(f"**Campaign:** {campaign} (24 sweeps ")
+    assert line.endswith(" and 4 more)") and line.count("campaign:") == 21
 
 
 def test_options_set_source_tlp_and_pap(hunted: dict[str, Any]) -> None:

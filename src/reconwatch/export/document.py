@@ -339,7 +339,7 @@ SWEEPS_SHOWN: Final = 20
 def sweeps(case: Mapping[str, Any]) -> list[str]:
     """The ``distributed_scan`` labels of a coordinated campaign's findings,
     sorted: one per (transport, port, /24, hour) the sweep covered (the case
-    is known by the first, ``campaign``); empty for other cases."""
+    is known by one of them, ``campaign``); empty for other cases."""
     return sorted(
         {
             label
@@ -348,6 +348,21 @@ def sweeps(case: Mapping[str, Any]) -> list[str]:
             and finding.get("detection") == "distributed_scan"
             and label.startswith("campaign:")
         }
+    )
+
+
+def sweeps_named(case: Mapping[str, Any]) -> str | None:
+    """A campaign of several sweeps in a line: how many, and the first
+    ``SWEEPS_SHOWN`` of them (``sweeps``); None for one sweep or none (the
+    campaign key says it all)."""
+    swept = sweeps(case)
+    if len(swept) < 2:
+        return None
+    more = len(swept) - SWEEPS_SHOWN
+    return (
+        f"{len(swept)} sweeps (transport/port@/24@hour start, epoch seconds): "
+        + ", ".join(swept[:SWEEPS_SHOWN])
+        + (f" and {more} more" if more > 0 else "")
     )
 
 

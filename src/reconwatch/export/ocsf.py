@@ -182,6 +182,7 @@ def finding(case: Mapping[str, Any], exported_ms: int) -> dict[str, Any]:
         [f"{len(case['sources'])} source(s), detections: {', '.join(detections)}", *reasons]
     )
     start, end = _ms(case["first_seen"]), _ms(case["last_seen"])
+    swept = doc.sweeps(case)
     result: dict[str, Any] = {
         "category_uid": CATEGORY_UID,
         "category_name": "Findings",
@@ -248,6 +249,9 @@ def finding(case: Mapping[str, Any], exported_ms: int) -> dict[str, Any]:
             "reconwatch": {
                 "escalate": bool(case.get("escalate")),
                 "campaign": case.get("campaign"),
+                # A sweep of several ports, /24s or hours: each label (cases.json has all).
+                "sweeps": swept[: doc.SWEEPS_SHOWN],
+                "sweep_count": len(swept),
                 "criteria_met": sorted(
                     k for k, v in (case.get("criteria") or {}).items() if (v or {}).get("met")
                 ),

@@ -142,9 +142,6 @@ def _case_objects(
     network = doc.rotating_network(case)
     campaign = None
     if case.get("campaign"):
-        swept = doc.sweeps(case)
-        named = ", ".join(swept[: doc.SWEEPS_SHOWN])
-        more = len(swept) - doc.SWEEPS_SHOWN
         campaign = out.add(
             stix2.Campaign(
                 id=_id("campaign", str(case["campaign"])),
@@ -155,13 +152,7 @@ def _case_objects(
                 if network
                 else f"Coordinated scan {case['campaign']}",
                 # One label per port, /24 and hour the sweep covered.
-                description=(
-                    f"{len(swept)} sweeps (transport/port@/24@hour start, epoch seconds): "
-                    + named
-                    + (f" and {more} more" if more > 0 else "")
-                )
-                if len(swept) > 1
-                else None,
+                description=doc.sweeps_named(case),
                 first_seen=first,
                 last_seen=last,
                 allow_custom=False,

@@ -70,6 +70,10 @@ def description(case: Mapping[str, Any]) -> str:
         f"**Seen:** {markdown(case['first_seen'])} to {markdown(case['last_seen'])}",
         f"**Detections:** {', '.join(markdown(str(d)) for d in case.get('detections') or [])}",
     ]
+    if case.get("campaign"):
+        swept = doc.sweeps_named(case)
+        campaign = markdown(str(case["campaign"]), 200)
+        lines.append(f"**Campaign:** {campaign}" + (f" ({markdown(swept, 2000)})" if swept else ""))
     actors = doc.actors(case)
     if actors:
         lines.append(f"**Threat intelligence names:** {', '.join(markdown(a) for a in actors)}")
