@@ -32,3 +32,23 @@ def test_columns_widens_piped_output_never_narrows_it(
     about a log file, and would cut warnings and tables: 120 still."""
     monkeypatch.setenv("COLUMNS", columns)
     assert make_console().width == width
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "12²"])
+def test_a_size_that_is_no_ascii_number_is_ignored_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """Rich reads COLUMNS and LINES with ``isdigit`` then ``int``; ``²``
+    passes the first and fails the second: every command ended in a
+    traceback. Only ASCII digits are a size (``int`` reads ``٣`` as 3, which
+    no shell would export): the others are ignored, as any non-number."""
+    from click.testing import CliRunner
+
+    from reconwatch.cli import main
+
+    monkeypatch.setenv("COLUMNS", value)
+    monkeypatch.setenv("LINES", value)
+    assert make_console().width == PIPED_WIDTH
+    result = CliRunner().invoke(main, ["formats"], env={"COLUMNS": value, "LINES": value})
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert "netfilter" in result.output

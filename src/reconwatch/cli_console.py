@@ -21,6 +21,7 @@ def make_console(stderr: bool = False) -> Console:
     ``COLUMNS`` when it asks for more (``COLUMNS=200 reconwatch hunt ... |
     less -S``). Never fewer: many environments export a ``COLUMNS`` of 80
     that says nothing about where the output goes (CI runners, containers)."""
+    _drop_unreadable_sizes()
     console = Console(stderr=stderr, highlight=False)
     if console.is_terminal:
         return console
@@ -29,4 +30,21 @@ def make_console(stderr: bool = False) -> Console:
 
 def _columns() -> int | None:
     value = os.environ.get("COLUMNS", "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else None
+    return int(value) if _number(value) and int(value) > 0 else None
+
+
+def _number(value: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also holds for ``²``, which ``int`` refuses."""
+    return value.isascii() and value.isdigit()
+
+
+def _drop_unreadable_sizes() -> None:
+    """Forget a ``COLUMNS`` or ``LINES`` that is no number, as a shell would.
+
+    Rich reads both with ``isdigit`` then ``int``: ``COLUMNS=²`` made every
+    command end in a ValueError traceback before printing anything.
+    """
+    for name in ("COLUMNS", "LINES"):
+        value = os.environ.get(name)
+        if value is not None and not _number(value.strip()):
+            del os.environ[name]
