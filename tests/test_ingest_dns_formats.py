@@ -306,6 +306,23 @@ def test_windows_dns_dotted_and_dashed_dates(caplog: pytest.LogCaptureFixture) -
     assert windns_warnings(caplog) == []
 
 
+def test_windows_dns_dotted_times(caplog: pytest.LogCaptureFixture) -> None:
+    """fi-FI writes its long time ``H.mm.ss``: ``28.11.2026 16.00.00``. A time
+    that mixes ``:`` and ``.`` reads in no way."""
+    lines = windns("28.11.2026 16.00.00", "1.12.2026 4.05.09", "28/11/2026 4.00.01 PM")
+    mixed = windns("28.11.2026 16:00.02", "28.11.2026 16.00:03")
+    assert all(WindowsDnsParser.sniff([line]) for line in lines)
+    assert not any(WindowsDnsParser.sniff([line]) for line in mixed)
+    parsed = parse(WindowsDnsParser, lines + mixed)
+    assert times(parsed) == [
+        (1, at(2026, 11, 28, 16, 0)),
+        (2, at(2026, 12, 1, 4, 5, 9)),
+        (3, at(2026, 11, 28, 16, 0, 1)),
+    ]
+    assert rejects(parsed) == [(4, "invalid timestamp"), (5, "invalid timestamp")]
+    assert windns_warnings(caplog) == []
+
+
 def test_windows_dns_days_up_to_12_read_day_first_only_when_set(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

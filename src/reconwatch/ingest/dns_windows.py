@@ -19,6 +19,7 @@ AM``), day first in most others (en-GB, fr-FR ``28/11/2026 16:00:00``, de-DE
 ``28.11.2026``, nl-NL ``28-11-2026``); 12- or 24-hour (``AM``/``PM`` in
 any case, as some locales write ``pm``), a year of four digits or
 two (``%y``: 00-68 are 20xx). The date's separator is ``/``, ``.`` or ``-``,
+the same twice; the time's ``:`` or ``.`` (fi-FI ``28.11.2026 16.00.00``),
 the same twice. A date that starts with its year (sv-SE ``2026-11-28``, ja-JP
 and zh-CN ``2026/11/28``) says its order and is read so whatever the
 setting. For the others ``ingest.windows_dns_date_order`` sets the order: ``mdy`` or
@@ -72,7 +73,7 @@ XID: Final = r"[0-9A-Fa-f]{1,4}"
 LABELS: Final = r"(?:\(\d+\)[^()\s]*)+"
 _SNIFF = re.compile(
     r"^(?:\d{1,2}([/.-])\d{1,2}\1(?:\d{4}|\d{2})|\d{4}([/.-])\d{1,2}\2\d{1,2}) "
-    r"\d{1,2}:\d{2}:\d{2}(?: [AaPp][Mm])? [0-9A-Fa-f]+ PACKET "
+    r"\d{1,2}([:.])\d{2}\3\d{2}(?: [AaPp][Mm])? [0-9A-Fa-f]+ PACKET "
 )
 #: The orders of a date (``ingest.windows_dns_date_order`` less ``auto``), and
 #: ``either``: each date in the one order it allows (a file whose sample holds
@@ -318,12 +319,21 @@ class WindowsDnsParser(SqlLineParser):
             SELECT *, left(after, lb - 1) AS pre,
                    substr(after, lb + 2, rb - lb - 2) AS flagtext,
                    trim(substr(after, rb + 2)) AS post,
-                   -- The date's separators made ``/`` when they are ``.`` or ``-``
-                   -- (a date that mixes them then reads in no order).
-                   CASE WHEN strpos(stamp, '/') > 0 THEN stamp
-                        WHEN strpos(stamp, '.') > 0 THEN replace(stamp, '.', '/')
-                        ELSE replace(stamp, '-', '/') END AS ustamp
+                   split_part(stamp, ' ', 1) AS sdate,
+                   substr(stamp, length(split_part(stamp, ' ', 1)) + 1) AS stime
             FROM brackets
+        ),
+        stamps AS (
+            SELECT *,
+                   -- The date's separators made ``/`` when they are ``.`` or ``-``
+                   -- (a date that mixes them then reads in no order), the time's
+                   -- ``:`` when they are ``.`` (fi-FI ``16.00.00``).
+                   CASE WHEN strpos(sdate, '/') > 0 THEN sdate
+                        WHEN strpos(sdate, '.') > 0 THEN replace(sdate, '.', '/')
+                        ELSE replace(sdate, '-', '/') END
+                   || CASE WHEN strpos(stime, ':') > 0 THEN stime
+                           ELSE replace(stime, '.', ':') END AS ustamp
+            FROM parts
         ),
         tokens AS (
             SELECT *, {_times_sql(self.order or "mdy")},
@@ -334,7 +344,7 @@ class WindowsDnsParser(SqlLineParser):
                    split_part(flagtext, ' ', -1) AS rcode,
                    split_part(post, ' ', 1) AS qtype,
                    split_part(post, ' ', -1) AS name
-            FROM parts
+            FROM stamps
         ),
         peers AS (
             SELECT *, split_part(peer_etc, ' ', 1) AS ip,
