@@ -131,6 +131,18 @@ def test_jsonl_mapping_to_network() -> None:
     ]
 
 
+def test_numbers_outside_their_range_are_rejected() -> None:
+    """A port is 0 to 65535 as in every parser: ``-1`` and ``65536`` are
+    whole numbers the SQL type holds, and were read as ports."""
+    header = "Time,User,Client IP,Port,Result,Comment"
+    stamp = "30/09/2026 12:00:0{n},u,198.51.100.7,{port},failure,x"
+    ports = ["0", "65535", "-1", "65536", "+7", "99999999999"]
+    lines = [header, *(stamp.format(n=n, port=port) for n, port in enumerate(ports))]
+    parsed = parse(make(MappingParser, config(VPN)), lines)
+    assert [r["source_port"] for r in rows(parsed.other_tables["auth"], "auth")] == [0, 65535, 7]
+    assert rejects(parsed) == [(n, "invalid source_port") for n in (4, 5, 7)]
+
+
 def test_no_matching_mapping_rejects_the_file() -> None:
     parsed = parse(make(MappingParser, config(VPN)), ["a,b,c", "1,2,3"])
     assert rejects(parsed) == [(1, mapping.NO_MAPPING), (2, mapping.NO_MAPPING)]

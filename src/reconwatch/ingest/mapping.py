@@ -218,6 +218,23 @@ def _timestamp_sql(mapping: Mapping, text: str) -> str:
     return local(f"try_strptime({text}, $map_format)")
 
 
+#: The values a mapped number column may hold (lowest, highest or None); a
+#: value outside is rejected as ``invalid COLUMN``, as every parser rejects a
+#: port above 65535 or below 0. The SQL types alone would let ``-1`` through.
+_RANGES: Final[dict[str, tuple[int, int | None]]] = {
+    "source_port": (0, 65535),
+    "destination_port": (0, 65535),
+    "ip_ttl": (0, 255),
+    "ip_id": (0, 65535),
+    "tcp_window": (0, 65535),
+    "dns_id": (0, 65535),
+    "http_response_status_code": (0, 999),
+    "network_bytes": (0, None),
+    "network_packets": (0, None),
+    "http_response_bytes": (0, None),
+}
+
+
 def _sql_type(field: pa.Field) -> str | None:
     kinds = {
         pa.int16(): "SMALLINT",
@@ -249,9 +266,13 @@ def _select_sql(mapping: Mapping, source: dict[str, str]) -> tuple[str, dict[str
             if kind is None:
                 selects.append(f"{text} AS {column}")
             else:
-                selects.append(f"TRY_CAST({text} AS {kind}) AS {column}")
+                value = f"TRY_CAST({text} AS {kind})"
+                selects.append(f"{value} AS {column}")
+                low, high = _RANGES.get(column, (None, None))
+                outside = [f"{value} < {low}"] if low is not None else []
+                outside += [f"{value} > {high}"] if high is not None else []
                 checks.append(
-                    f"WHEN {text} IS NOT NULL AND TRY_CAST({text} AS {kind}) IS NULL "
+                    f"WHEN {text} IS NOT NULL AND ({' OR '.join([f'{value} IS NULL', *outside])}) "
                     f"THEN {lit('invalid ' + column)}"
                 )
     for index, (column, value) in enumerate(mapping.constants.items()):
