@@ -266,13 +266,14 @@ def _select_sql(mapping: Mapping, source: dict[str, str]) -> tuple[str, dict[str
             if kind is None:
                 selects.append(f"{text} AS {column}")
             else:
-                value = f"TRY_CAST({text} AS {kind})"
-                selects.append(f"{value} AS {column}")
+                number = f"TRY_CAST({text} AS {kind})"
+                selects.append(f"{number} AS {column}")
                 low, high = _RANGES.get(column, (None, None))
-                outside = [f"{value} < {low}"] if low is not None else []
-                outside += [f"{value} > {high}"] if high is not None else []
+                bad = [f"{number} IS NULL"]
+                bad += [f"{number} < {low}"] if low is not None else []
+                bad += [f"{number} > {high}"] if high is not None else []
                 checks.append(
-                    f"WHEN {text} IS NOT NULL AND ({' OR '.join([f'{value} IS NULL', *outside])}) "
+                    f"WHEN {text} IS NOT NULL AND ({' OR '.join(bad)}) "
                     f"THEN {lit('invalid ' + column)}"
                 )
     for index, (column, value) in enumerate(mapping.constants.items()):
