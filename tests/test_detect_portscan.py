@@ -211,6 +211,28 @@ def test_a_scan_both_grids_cut_is_found_in_a_window_starting_at_a_probe() -> Non
     assert result[0]["score"] == 20 and result[0]["ports"] == list(range(1000, 1020))
 
 
+def test_a_cut_scan_of_exactly_the_threshold_is_found() -> None:
+    """16 ports 15 s apart from 10:01:15 (225 s): 15 + 1 and 5 + 11 on the
+    grids; the window starting at the first probe holds exactly 16."""
+    rows = probes(range(1000, 1016), start=75, step=15)
+    assert [
+        (f["window_start"], f["port_count"])
+        for f in findings(vertical_scan(table(rows), VerticalScanConfig()))
+    ] == [(at(75), 16)]
+
+
+def test_a_cut_windows_metrics_end_before_its_end() -> None:
+    """The -T1 scan, then its last port again at exactly 300 s after the
+    first probe: outside the window [75 s, 375 s), so not in its metrics."""
+    rows = probes(range(1000, 1020), start=75, step=15) + probes([1019], start=375)
+    (found,) = findings(vertical_scan(table(rows), VerticalScanConfig()))
+    assert (found["window_start"], found["event_count"], found["last_seen"]) == (
+        at(75),
+        20,
+        at(360),
+    )
+
+
 def test_a_cut_scan_is_not_found_again_beside_a_grid_finding() -> None:
     """The same cut scan, then 16 ports inside the 10:10 window: the grid's
     finding stands and the cut scan is found once, before it."""

@@ -271,9 +271,12 @@ def cut_windows(
     ``B_k`` between them (or is ``A_k``): when ``B_k`` met the threshold, a
     window ``best_windows`` kept overlaps it already (``B_k`` or a neighbour
     of its run: ``A_k``, ``A_(k+1)``). Only where ``B_k`` did not, and ``A_k``
-    and ``A_(k+1)`` hold ``minimum`` values between them (a window inside both
-    holds no more), are the probes of those two windows looked at (near
-    misses: on real traffic a few keys).
+    and ``A_(k+1)`` together hold ``minimum`` distinct values (a window inside
+    both holds no more), are the probes of those two windows looked at (near
+    misses: counted together, so a client retrying the same ten closed ports
+    all day is none). Every join is on the keys and ``k`` (a kept window that
+    overlaps a start in ``A_k`` starts in ``A_(k-1)``, ``A_k`` or
+    ``A_(k+1)``): linear in the probes whatever one key sends.
 
     Linear in those probes, no self-join: each value's distinct probe times
     ``o`` (ascending, the one before ``p``) give the window starts ``t`` whose
@@ -291,33 +294,28 @@ def cut_windows(
     scan that long fills grid windows.
     """
     key_columns = list(keys)
-    span = ibis.interval(seconds=int(window_seconds))
-    ordered = ibis.window(group_by=key_columns, order_by=[SLOT])
-    slot, distinct = counts[SLOT], counts._distinct
-    ahead = counts.mutate(
-        _s1=slot.lead(1).over(ordered),
-        _d1=distinct.lead(1).over(ordered),
-        _s2=slot.lead(2).over(ordered),
-        _d2=distinct.lead(2).over(ordered),
-    )
-    # The grid-B window after A_k is slot 2k+1, the next grid-A window 2k+2.
-    between = ibis.ifelse(ahead._s1 == ahead[SLOT] + 1, ahead._d1, 0)
-    after = ibis.cases(
-        (ahead._s1 == ahead[SLOT] + 2, ahead._d1),
-        (ahead._s2 == ahead[SLOT] + 2, ahead._d2),
-        else_=0,
-    )
-    near = ahead.filter(
-        (ahead[SLOT] % 2 == 0) & (between < minimum) & (ahead._distinct + after >= minimum)
-    )
-    near = near.select(*key_columns, _k=near[SLOT] // 2, _from=near[WINDOW_START])
-
-    # The probes of A_k and A_(k+1) (the grid-A copy of each probe), as near miss k's.
+    width = int(window_seconds)
+    span = ibis.interval(seconds=width)
+    # Each probe of grid-A window A_n as near miss n's and n-1's (A_k and
+    # A_(k+1) hold the probes of every window starting in A_k), with A_k's start.
     grid_a = slotted.filter(slotted[SLOT] % 2 == 0)
-    grid_a = grid_a.mutate(_n=grid_a[SLOT] // 2)
-    within = (grid_a._n >= near._k) & (grid_a._n <= near._k + 1)
-    around = grid_a.join(near, [*key_columns, within])
-    around = around.select(*dict.fromkeys([*key_columns, *SCAN_COLUMNS]), "_k", "_from")
+    number = grid_a[SLOT] // 2
+    start = grid_a[WINDOW_START]
+    columns = dict.fromkeys([*key_columns, *SCAN_COLUMNS])
+    pairs = ibis.union(
+        grid_a.select(*columns, _k=number, _from=start),
+        grid_a.select(*columns, _k=number - 1, _from=start - span),
+        distinct=False,
+    )
+    # Near misses: A_k and A_(k+1) together hold ``minimum`` values (counted
+    # together: a client retrying the same ten ports is none), B_k does not.
+    together = pairs.group_by([*key_columns, "_k", "_from"]).aggregate(
+        _values=pairs[counted].nunique()
+    )
+    near = together.filter(together._values >= minimum)
+    grid_b = counts.filter((counts[SLOT] % 2 == 1) & (counts._distinct >= minimum))
+    near = near.anti_join(grid_b, [*key_columns, grid_b[SLOT] == near._k * 2 + 1])
+    around = pairs.semi_join(near, [*key_columns, "_k"])
 
     # Each value's distinct probe times: the interval of window starts each adds.
     value = [*key_columns, "_k", counted]
@@ -345,13 +343,21 @@ def cut_windows(
         & (held._at >= held._from)
         & (held._at < held._from + span)
     )
-    # Not over a window the grids' findings hold already.
+    # Not over a window the grids' findings hold already. A kept window that
+    # overlaps a start in A_k starts in A_(k-1), A_k or A_(k+1): joined on k
+    # (an equi-join, whatever the number of a key's findings).
+    base = kept[WINDOW_START].epoch_seconds() // width
+    nearby = ibis.union(
+        *(kept.select(*key_columns, WINDOW_START, _k=base + step) for step in (-1, 0, 1)),
+        distinct=False,
+    )
     starts = starts.anti_join(
-        kept,
+        nearby,
         [
             *key_columns,
-            kept[WINDOW_START] < starts._at + span,
-            starts._at < kept[WINDOW_START] + span,
+            "_k",
+            nearby[WINDOW_START] < starts._at + span,
+            starts._at < nearby[WINDOW_START] + span,
         ],
     )
     pick = ibis.window(
