@@ -539,6 +539,24 @@ def test_actors_that_left_the_window_are_forgotten_and_alerted_anew(tmp_path: Pa
     assert [(a.actor, a.update) for _, a in sink.alerts] == [(SCANNER, False), (SCANNER, False)]
 
 
+def sweep_lines(offsets: dict[int, int]) -> str:
+    """Four sources splitting 203.0.113.0/24 in quarters on each port of
+    ``offsets`` (port -> seconds added to its probes' times), each under the
+    horizontal threshold, within the hour before this one (the campaign's
+    windows are clock hours): one coordinated sweep, lines in time order."""
+    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    start = hour - dt.timedelta(minutes=59)
+    lines = []
+    for s in range(4):
+        for n, host in enumerate(range(64 * s, 64 * s + 64)):
+            for port, offset in offsets.items():
+                at = start + dt.timedelta(seconds=n * 15 + offset + s)
+                lines.append(
+                    (at, netfilter(port, src=f"192.0.2.{s + 1}", dst=f"203.0.113.{host}", at=at))
+                )
+    return "".join(line for _, line in sorted(lines))
+
+
 def test_a_sweep_of_two_ports_is_one_actor_one_alert_one_case(tmp_path: Path) -> None:
     """Four sources splitting a /24 on tcp/22 and tcp/80: the distributed_scan
     labels the two ports apart; the watch's book, like the hunt's cases, joins
@@ -547,19 +565,8 @@ def test_a_sweep_of_two_ports_is_one_actor_one_alert_one_case(tmp_path: Path) ->
     log.write_text("")
     sink = Collect()
     w = watcher([log], sink, detections=["distributed_scan"])
-    # Within the hour before this one: the campaign's windows are clock hours.
-    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    start = hour - dt.timedelta(minutes=59)
-    lines = []
-    for s in range(4):
-        for n, host in enumerate(range(64 * s, 64 * s + 64)):
-            for k, port in enumerate((22, 80)):
-                at = start + dt.timedelta(seconds=n * 15 + k * 5 + s)
-                lines.append(
-                    (at, netfilter(port, src=f"192.0.2.{s + 1}", dst=f"203.0.113.{host}", at=at))
-                )
     try:
-        append(log, "".join(line for _, line in sorted(lines)))
+        append(log, sweep_lines({22: 0, 80: 5}))
         w.cycle()
     finally:
         w.finish()
@@ -585,24 +592,11 @@ def test_a_sweep_alerted_on_one_port_keeps_its_key_when_a_port_sorting_first_joi
         [log], sink, cfg=config(alert_interval_seconds=1), detections=["distributed_scan"],
         clock=clock,
     )  # fmt: skip
-    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    start = hour - dt.timedelta(minutes=59)
-
-    def sweep(port: int, offset: int) -> str:
-        lines = []
-        for s in range(4):
-            for n, host in enumerate(range(64 * s, 64 * s + 64)):
-                at = start + dt.timedelta(seconds=n * 15 + offset + s)
-                lines.append(
-                    (at, netfilter(port, src=f"192.0.2.{s + 1}", dst=f"203.0.113.{host}", at=at))
-                )
-        return "".join(line for _, line in sorted(lines))
-
     try:
-        append(log, sweep(80, 0))
+        append(log, sweep_lines({80: 0}))
         w.cycle()
         clock.now += 5
-        append(log, sweep(22, 5))
+        append(log, sweep_lines({22: 5}))
         w.cycle()
     finally:
         w.finish()
