@@ -278,7 +278,7 @@ def cut_windows(
     overlaps a start in ``A_k`` starts in ``A_(k-1)``, ``A_k`` or
     ``A_(k+1)``): linear in the probes whatever one key sends.
 
-    Linear in those probes, no self-join: each value's distinct probe times
+    The count, without a self-join: each value's distinct probe times
     ``o`` (ascending, the one before ``p``) give the window starts ``t`` whose
     window ``[t, t + W)`` holds the value from ``o`` on: ``max(o - W, p) < t
     <= o``; those intervals of one value are disjoint, so the values a window
