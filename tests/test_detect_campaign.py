@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import BASE_TIME, network_rows
+from reconwatch.campaign_labels import Signature, by_signature, label_signature
 from reconwatch.cases import Finding, actor_of, joined_actors
 from reconwatch.config import DistributedScanConfig, HorizontalScanConfig
-from reconwatch.detect.campaign import Signature, distributed_scan, ipv4_net24, label_signature
+from reconwatch.detect.campaign import distributed_scan, ipv4_net24
 from reconwatch.detect.portscan import horizontal_scan
 
 #: 2026-09-30 10:00:00 UTC in epoch seconds: the campaign window of BASE_TIME.
@@ -222,6 +223,27 @@ def test_label_signature_reads_the_label_contract_and_nothing_else() -> None:
         "campaign:tcp/22@1.2.3.0/24",
     ):
         assert label_signature(other) is None
+
+
+def test_sweeps_rank_by_hour_then_port_as_a_number() -> None:
+    hour = WINDOW_EPOCH
+    labels = [
+        f"campaign:tcp/10@203.0.113.0/24@{hour}",
+        f"campaign:tcp/9@203.0.113.0/24@{hour + 3600}",
+        f"campaign:tcp/9@203.0.113.0/24@{hour}",
+        f"campaign:tcp/9@203.0.2.0/24@{hour}",
+        "campaign:other",
+        f"campaign:udp/9@203.0.113.0/24@{hour}",
+    ]
+    # Text order would put port 10 before 9 and 203.0.113 before 203.0.2.
+    assert by_signature(set(labels)) == [
+        f"campaign:tcp/9@203.0.2.0/24@{hour}",
+        f"campaign:tcp/9@203.0.113.0/24@{hour}",
+        f"campaign:tcp/10@203.0.113.0/24@{hour}",
+        f"campaign:udp/9@203.0.113.0/24@{hour}",
+        f"campaign:tcp/9@203.0.113.0/24@{hour + 3600}",
+        "campaign:other",
+    ]
 
 
 def _member_finding(source: str, label: str) -> Finding:

@@ -113,6 +113,14 @@ def test_a_campaign_lists_its_sweeps(hunted: dict[str, Any]) -> None:
         assert len(mine["sweeps"]) == shown and case["campaign"] in mine["sweeps"]
 
 
+def test_a_campaign_lists_its_sweeps_by_port_number(hunted: dict[str, Any]) -> None:
+    document, case = swept_ports(hunted, range(79, 82))
+    (item,) = [i for i in findings(document) if i["finding_info"]["uid"] == case["id"]]
+    swept = item["unmapped"]["reconwatch"]["sweeps"]
+    # As text, 8080 would come between 80 and 81.
+    assert [int(label.split("/")[1].split("@")[0]) for label in swept] == [79, 80, 81, 8080]
+
+
 def test_edge_cases_validate_and_ndjson_is_one_finding_per_line(hunted: dict[str, Any]) -> None:
     document = edge_document(hunted)
     for item in findings(document):

@@ -23,7 +23,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from reconwatch.detect.campaign import Signature, label_signature
+from reconwatch.campaign_labels import Signature, label_signature
 from reconwatch.detect.ids import is_exploit
 from reconwatch.detect.prefix import LABEL_PREFIX as PREFIX_LABEL
 from reconwatch.detect.scantype import scan_types

@@ -42,12 +42,12 @@ sources (``cases.joined_actors``), known by the first label in
 
 from __future__ import annotations
 
-import re
-from typing import Final, NamedTuple
+from typing import Final
 
 import ibis
 import ibis.expr.types as ir
 
+from reconwatch.campaign_labels import LABEL_PREFIX
 from reconwatch.config import DistributedScanConfig
 from reconwatch.detect.portscan import (
     FINDING_TYPES,
@@ -58,31 +58,6 @@ from reconwatch.detect.portscan import (
 )
 
 DISTRIBUTED: Final = "distributed_scan"
-LABEL_PREFIX: Final = "campaign:"
-
-
-#: ``campaign:<transport>/<port>@<a.b.c>.0/24@<epoch>``; the transport is
-#: the lake's text (``unknown`` when the log named none).
-_LABEL: Final = re.compile(r"campaign:([^/@]+)/(\d+)@(\d+)\.(\d+)\.(\d+)\.0/24@(-?\d+)")
-
-
-class Signature(NamedTuple):
-    """What a ``distributed_scan`` label names, in the order campaigns sort by."""
-
-    window: int
-    transport: str
-    port: int
-    net: tuple[int, int, int]
-
-
-def label_signature(label: str) -> Signature | None:
-    """The window, transport, port and /24 of a ``distributed_scan`` label;
-    None for any other text (an ``ipv6_prefix_scan`` label, a source)."""
-    match = _LABEL.fullmatch(label)
-    if match is None:
-        return None
-    transport, port, a, b, c, window = match.groups()
-    return Signature(int(window), transport, int(port), (int(a), int(b), int(c)))
 
 
 def ipv4_net24(ip: ir.StringValue) -> ir.StringValue:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from reconwatch.campaign_labels import LABEL_PREFIX, by_signature
 from reconwatch.report import SCHEMA
 
 #: Namespace of every id an exporter derives (uuid5), so re-exporting the same
@@ -337,16 +338,18 @@ SWEEPS_SHOWN: Final = 20
 
 
 def sweeps(case: Mapping[str, Any]) -> list[str]:
-    """The ``distributed_scan`` labels of a coordinated campaign's findings,
-    sorted: one per (transport, port, /24, hour) the sweep covered (the case
-    is known by one of them, ``campaign``); empty for other cases."""
-    return sorted(
+    """The ``distributed_scan`` labels of a coordinated campaign's findings:
+    one per (transport, port, /24, hour) the sweep covered (the case is known
+    by one of them, ``campaign``), in the order the case builder ranks them
+    (earliest hour, then transport, port as a number, /24); empty for other
+    cases."""
+    return by_signature(
         {
             label
             for finding in case.get("findings") or []
             if isinstance(label := finding.get("label"), str)
             and finding.get("detection") == "distributed_scan"
-            and label.startswith("campaign:")
+            and label.startswith(LABEL_PREFIX)
         }
     )
 

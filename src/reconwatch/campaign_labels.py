@@ -1,0 +1,47 @@
+"""The label contract of ``distributed_scan`` campaigns, free of the engine.
+
+``reconwatch.detect.campaign`` writes the labels; the case builder and the
+exporters read them (the exporters without importing Ibis). See that module
+for what a campaign is.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, NamedTuple
+
+LABEL_PREFIX: Final = "campaign:"
+
+
+#: ``campaign:<transport>/<port>@<a.b.c>.0/24@<epoch>``; the transport is
+#: the lake's text (``unknown`` when the log named none).
+_LABEL: Final = re.compile(r"campaign:([^/@]+)/(\d+)@(\d+)\.(\d+)\.(\d+)\.0/24@(-?\d+)")
+
+
+class Signature(NamedTuple):
+    """What a ``distributed_scan`` label names, in the order campaigns sort by."""
+
+    window: int
+    transport: str
+    port: int
+    net: tuple[int, int, int]
+
+
+def label_signature(label: str) -> Signature | None:
+    """The window, transport, port and /24 of a ``distributed_scan`` label;
+    None for any other text (an ``ipv6_prefix_scan`` label, a source)."""
+    match = _LABEL.fullmatch(label)
+    if match is None:
+        return None
+    transport, port, a, b, c, window = match.groups()
+    return Signature(int(window), transport, int(port), (int(a), int(b), int(c)))
+
+
+def by_signature(labels: set[str] | list[str]) -> list[str]:
+    """``labels`` in ``label_signature`` order (earliest hour, then transport,
+    port, /24: port 9 before port 10), any other text after them as text."""
+    return sorted(labels, key=lambda label: _order(label_signature(label), label))
+
+
+def _order(signature: Signature | None, label: str) -> tuple[bool, Signature | tuple[()], str]:
+    return (signature is None, signature or (), label)
