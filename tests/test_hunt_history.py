@@ -273,17 +273,33 @@ def sweep(path: Path, ports: tuple[int, ...]) -> Path:
     """Four sources splitting 203.0.113.0/24 in quarters on each of ``ports``
     within an hour, each under the 5-minute thresholds: one coordinated sweep.
     A port's probes are at the same times whichever other ports the sweep has."""
+    return write_sorted(path, sweep_lines(ports))
+
+
+def sweep_lines(ports: tuple[int, ...], first_source: int = 1) -> list[str]:
+    """``sweep``'s lines, its sources 192.0.2.``first_source`` and the three after."""
     lines = []
     for s in range(4):
         for n, host in enumerate(range(64 * s, 64 * s + 64)):
             for port in ports:
                 second = n * 50 + SWEEP_OFFSETS[port] + s
-                stamp = f"Sep 30 10:{second // 60:02d}:{second % 60:02d}"
                 lines.append(
-                    LINE.format(stamp=stamp, port=port)
-                    .replace("SRC=198.51.100.7", f"SRC=192.0.2.{s + 1}")
-                    .replace("DST=203.0.113.10", f"DST=203.0.113.{host}")
+                    probe(second, f"192.0.2.{first_source + s}", f"203.0.113.{host}", port)
                 )
+    return lines
+
+
+def probe(second: int, source: str, host: str, port: int) -> str:
+    """One dropped SYN ``second`` seconds after 10:00 on Sep 30."""
+    stamp = f"Sep 30 10:{second // 60:02d}:{second % 60:02d}"
+    return (
+        LINE.format(stamp=stamp, port=port)
+        .replace("SRC=198.51.100.7", f"SRC={source}")
+        .replace("DST=203.0.113.10", f"DST={host}")
+    )
+
+
+def write_sorted(path: Path, lines: list[str]) -> Path:
     path.write_text("\n".join(sorted(lines, key=lambda line: line[:15])) + "\n")
     return path
 
@@ -378,3 +394,43 @@ def test_an_open_sweep_keeps_its_case_when_a_port_sorting_first_joins_it(tmp_pat
     # A fresh store has no key to keep: the same logs are known by tcp/22.
     (fresh,) = hunt_campaign(tmp_path / "both.log", f"sqlite:///{tmp_path / 'fresh.db'}")
     assert fresh.campaign is not None and fresh.campaign.startswith("campaign:tcp/22@")
+
+
+def test_two_open_sweeps_a_source_joins_name_each_other_on_their_trails(tmp_path: Path) -> None:
+    """Two sweeps by different sources (tcp/80 and tcp/22) are two open
+    campaign cases; a later hunt sees a source that is a member of both,
+    which joins them into one campaign, recorded under the first key
+    (tcp/22). The tcp/80 case gets no activity from then on: both trails
+    say so, once however often the logs are hunted; neither case is closed."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    apart = sweep_lines((80,)) + sweep_lines((22,), first_source=5)
+    cases = hunt_campaign(write_sorted(tmp_path / "apart.log", apart), url)
+    web, ssh = sorted(cases, key=lambda c: c.ports)[::-1]
+    assert (ssh.ports, web.ports) == ([22], [80]) and ssh.id != web.id
+    # 192.0.2.9 probes ten hosts on each port in the same hour: a member of both.
+    bridge = [
+        probe(1000 + 60 * i, "192.0.2.9", f"203.0.113.{100 + i}", p)
+        for i in range(10)
+        for p in (22, 80)
+    ]
+    joined_log = write_sorted(tmp_path / "joined.log", apart + bridge)
+    for _ in range(2):
+        (joined,) = hunt_campaign(joined_log, url)
+        assert joined.id == ssh.id and joined.ports == [22, 80]
+        assert "192.0.2.9" in joined.sources
+        store = CaseStore(url)
+        try:
+            stored = {c.id: c for c in store.list() if c.actor.startswith("campaign:")}
+            trail = {
+                case_id: [a.detail for a in store.get(case_id).actions if a.action == "linked"]
+                for case_id in stored
+            }
+        finally:
+            store.close()
+        assert sorted((c.id, c.status != "closed") for c in stored.values()) == sorted(
+            [(ssh.id, True), (web.id, True)]
+        )
+        (on_web,) = trail[web.id]
+        assert on_web.startswith(f"its sweep joined case {ssh.id}'s (run ")
+        (on_ssh,) = trail[ssh.id]
+        assert on_ssh.startswith(f"took in the sweep of open case {web.id} ({web.campaign}, run ")

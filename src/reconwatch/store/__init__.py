@@ -16,7 +16,9 @@ What a hunt does with it (``CaseStore.record``):
   "repeated scanning" across runs and days; a sighting of no scanning (a case
   of bare-IP web requests or a traffic spike only) is kept but is no episode;
 * the analyst's decision (status, analyst disposition, assignee) is never
-  overwritten by a hunt; the hunt's own verdict is refreshed.
+  overwritten by a hunt; the hunt's own verdict is refreshed;
+* a campaign case whose sweep took in another open case's (a source joined
+  them) and that case name each other in a ``linked`` action, once.
 
 Opening a store that cannot be opened (a malformed URL, a missing driver, a
 SQLite file in a folder that does not exist, an unreachable server) raises
@@ -52,6 +54,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from reconwatch.campaign_labels import label_signature
 from reconwatch.scanning import is_scan
 from reconwatch.store.models import Action, Base, CaseSource, Sighting, StoredCase, User
 
@@ -76,6 +79,8 @@ ALEMBIC_VERSION: Final = Table(
 )
 DEFAULT_URL = "sqlite:///reconwatch.db"
 CLOSED = "closed"
+#: The trail's action when a hunt joined two open cases' sweeps (``_link_joined_sweeps``).
+LINKED = "linked"
 #: Roles of the web UI's analysts, least to most privileged.
 ROLES = ("l1", "t2", "admin")
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -484,6 +489,7 @@ class CaseStore:
         for source in doc["sources"]:
             if source not in present:
                 case.sources.append(CaseSource(source_ip=source))
+        _link_joined_sweeps(session, case, doc, run_id, now)
         return case.id
 
     # -- what analysts use ----------------------------------------------------------
@@ -669,6 +675,50 @@ class CaseStore:
             case.actions.append(
                 Action(at=dt.datetime.now(dt.UTC), who=who, action=action, detail=detail)
             )  # fmt: skip
+
+
+def _link_joined_sweeps(
+    session: Session, case: StoredCase, doc: dict[str, Any], run_id: str, now: dt.datetime
+) -> None:
+    """Note on both trails when ``case``'s sweep took in another open case's.
+
+    A source that is a member of two sweeps joins them into one campaign
+    (``cases.joined_actors``), recorded under one key; a sweep that had its
+    own open case (known by another of the joined labels) gets no activity
+    from then on. Neither case is closed or merged here (that is the
+    analyst's call, with its disposition): each names the other once, so
+    the stale one is not worked as if it were still alive.
+    """
+    labels = {
+        label
+        for finding in doc.get("findings") or []
+        if isinstance(label := finding.get("label"), str)
+        and label != case.actor
+        and label_signature(label) is not None
+    }
+    if not labels:
+        return
+    others = session.scalars(
+        select(StoredCase)
+        .where(StoredCase.actor.in_(sorted(labels)), StoredCase.status != CLOSED)
+        .where(StoredCase.id != case.id)
+        .options(selectinload(StoredCase.actions))
+        .order_by(StoredCase.id)
+    ).all()
+    for other in others:
+        note = f"its sweep joined case {case.id}'s (run {run_id}): later activity goes there"
+        if any(
+            a.action == LINKED and a.detail.startswith(f"its sweep joined case {case.id}'s ")
+            for a in other.actions
+        ):
+            continue
+        other.actions.append(Action(at=now, who="reconwatch", action=LINKED, detail=note))
+        case.actions.append(
+            Action(
+                at=now, who="reconwatch", action=LINKED,
+                detail=f"took in the sweep of open case {other.id} ({other.actor}, run {run_id})",
+            )
+        )  # fmt: skip
 
 
 def _lock_for_recording(session: Session) -> None:
