@@ -25,6 +25,7 @@ from reconwatch.ingest.sources import (
     head_lines,
     read_batches,
     read_head,
+    utf16_without_bom,
 )
 
 
@@ -243,6 +244,32 @@ def test_utf16_with_a_bom_reads_as_utf8_lines(tmp_path: Path, encoding: str) -> 
     assert _read(path) == [(1, "café"), (2, ""), (3, "zürich 𝄞"), (4, "last")]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_reads_as_utf8_lines(tmp_path: Path, encoding: str) -> None:
+    # .NET's UnicodeEncoding(false, false) and cmd /u write no byte order mark.
+    path = tmp_path / "dns.log"
+    path.write_bytes("12/7/2026 4:00:00 PM 0A1C PACKET\r\ncafé 𝄞\r\n\r\nlast".encode(encoding))
+    assert _read(path) == [
+        (1, "12/7/2026 4:00:00 PM 0A1C PACKET"),
+        (2, "café 𝄞"),
+        (3, ""),
+        (4, "last"),
+    ]
+
+
+def test_text_with_zero_bytes_is_not_taken_for_utf16(tmp_path: Path) -> None:
+    # A log whose writer crashed leaves a run of zero bytes (pre-allocated
+    # space); UTF-8 text never holds them otherwise. Neither is UTF-16.
+    path = tmp_path / "kern.log"
+    path.write_bytes(b"\0" * 300 + b"after the hole\nnext\n")
+    assert _read(path) == [(1, "\0" * 300 + "after the hole"), (2, "next")]
+    assert utf16_without_bom(b"\0" * 512) is None
+    assert utf16_without_bom(b"plain ASCII log text, no zero") is None
+    assert utf16_without_bom("a é".encode("utf-16-le")) is None  # too short to tell
+    assert utf16_without_bom("mostly ASCII, with ü".encode("utf-16-be")) == "utf-16-be"
+    assert utf16_without_bom("Журнал событий: порт 22".encode("utf-16-le")) is None
+
+
 def test_utf16_input_is_parsed_like_its_utf8_twin(tmp_path: Path) -> None:
     # Any format: Windows PowerShell 5.1's ``>`` writes UTF-16 LE with a BOM.
     from reconwatch.config import Config
@@ -254,13 +281,14 @@ def test_utf16_input_is_parsed_like_its_utf8_twin(tmp_path: Path) -> None:
     (tmp_path / "utf16.jsonl").write_bytes(
         b"\xff\xfe" + text.replace("\n", "\r\n").encode("utf-16-le")
     )
+    (tmp_path / "no-bom.jsonl").write_bytes(text.replace("\n", "\r\n").encode("utf-16-be"))
     run = ingest(
-        [str(tmp_path / "utf8.jsonl"), str(tmp_path / "utf16.jsonl")],
+        [str(tmp_path / name) for name in ("utf8.jsonl", "utf16.jsonl", "no-bom.jsonl")],
         Lake(tmp_path / "l"),
         Config(),
     )
-    utf8, utf16 = ((f.format, f.lines, f.parsed, f.rejected, f.error) for f in run.files)
-    assert utf8 == utf16 == ("windows-json", 8, 5, 3, None)
+    utf8, utf16, no_bom = ((f.format, f.lines, f.parsed, f.rejected, f.error) for f in run.files)
+    assert utf8 == utf16 == no_bom == ("windows-json", 8, 5, 3, None)
 
 
 def test_json_array_reads_as_one_compact_value_per_line(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ are not UTF-8 become U+FFFD so a corrupt line is kept (and usually rejected)
 rather than lost.
 
 Content is recognised by its first bytes, whatever the file is called: a
-compression magic, an ``.evtx`` header, a UTF-16 byte order mark (the text is
-re-encoded as UTF-8), and JSON that is not one object per line (an array of
+compression magic, an ``.evtx`` header, UTF-16 with or without a byte order
+mark (the text is re-encoded as UTF-8), and JSON that is not one object per line (an array of
 objects, or pretty-printed objects, as PowerShell's ``ConvertTo-Json`` and
 ``jq .`` write), which becomes one compact JSON value per line: line N is the
 Nth element of the array.
@@ -57,6 +57,10 @@ MAX_EVTX_ERRORS = 1000
 #: ``>`` and ``Out-File`` write UTF-16 LE with one).
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 UTF8_BOM = b"\xef\xbb\xbf"
+#: Bytes looked at for UTF-16 without a byte order mark (``utf16_without_bom``),
+#: and the fewest code units that can tell.
+UTF16_SNIFF_BYTES: Final = 512
+UTF16_SNIFF_UNITS: Final = 8
 #: Bytes of UTF-16 decoded at a time.
 UTF16_BLOCK_BYTES = 4 * 1024 * 1024
 #: JSON values (array elements) handed out per batch by a multi-line JSON input.
@@ -117,6 +121,8 @@ class Source:
             return _evtx_lines(self.path if plain and self.path else stream, self.name)
         if _peek(stream, 2)[:2] in UTF16_BOMS:
             stream = io.BufferedReader(_Utf16AsUtf8(stream))
+        elif (encoding := utf16_without_bom(_peek(stream, UTF16_SNIFF_BYTES))) is not None:
+            stream = io.BufferedReader(_Utf16AsUtf8(stream, encoding))
         # A UTF-8 BOM (Notepad, PowerShell 7's ``Out-File -Encoding utf8BOM``)
         # says nothing about the lines: it goes before sniffing and parsing see
         # the first line, whatever the format.
@@ -331,16 +337,40 @@ class _Chunks(io.RawIOBase):
         return size
 
 
-class _Utf16AsUtf8(_Chunks):
-    """A UTF-16 stream (with its byte order mark) re-encoded as UTF-8, block by block.
+def utf16_without_bom(head: bytes) -> str | None:
+    """``"utf-16-le"`` or ``"utf-16-be"`` for text that starts like UTF-16
+    without a byte order mark, else None.
 
-    The BOM goes (it tells the byte order); a malformed code unit becomes U+FFFD.
+    Some Windows writers leave the mark out (.NET's ``UnicodeEncoding(false,
+    false)``, the redirections of ``cmd /u``). Log text is mostly ASCII, which UTF-16
+    writes as its byte and a zero: a zero in nearly every high byte and in
+    almost no low byte says which order. UTF-8 and single-byte log text hold
+    no zero bytes at all.
+    """
+    units = len(head) // 2
+    if units < UTF16_SNIFF_UNITS:
+        return None
+    even = head[0 : units * 2 : 2].count(0)
+    odd = head[1 : units * 2 : 2].count(0)
+    if odd >= units * 0.75 and even <= units * 0.05:
+        return "utf-16-le"
+    if even >= units * 0.75 and odd <= units * 0.05:
+        return "utf-16-be"
+    return None
+
+
+class _Utf16AsUtf8(_Chunks):
+    """A UTF-16 stream re-encoded as UTF-8, block by block.
+
+    ``utf-16``: the stream starts with a byte order mark, which goes (it tells
+    the byte order); ``utf-16-le`` or ``-be`` for one without
+    (``utf16_without_bom``). A malformed code unit becomes U+FFFD.
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, encoding: str = "utf-16") -> None:
         super().__init__()
         self._stream = stream
-        self._decoder = codecs.getincrementaldecoder("utf-16")(errors="replace")
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
         self._done = False
 
     def _next_chunk(self) -> bytes | None:
