@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from reconwatch.config import Config
 from reconwatch.ingest.run import ingest
+from reconwatch.ingest.syslog import REPEAT_MARKER_REASON
 from reconwatch.ingest.syslogmux import NO_PARSER, NOT_SYSLOG, SyslogMuxParser, program_of
 from reconwatch.lake import Lake
 
@@ -56,6 +57,32 @@ def test_mixed_file_routes_kernel_lines_and_accounts_for_the_rest(tmp_path: Path
     ]
     rejects = sorted((r["log_line"], r["reason"]) for r in lake.read("rejects").to_pylist())
     assert rejects == [(2, NO_PARSER), (4, NOT_SYSLOG), (6, NO_PARSER)]
+
+
+def test_repeat_markers_are_named_whichever_parser_rejects_them(tmp_path: Path) -> None:
+    """sysklogd's, the BSDs' and syslog-ng's "last message repeated" carry no
+    message: one reason for them, in a netfilter-only file (the netfilter
+    parser rejects them) as in a mixed one (the multiplexer does)."""
+    markers = [
+        "Sep 30 10:09:30 fw last message repeated 3 times",
+        "Sep 30 10:09:31 fw --- last message repeated 1 time ---",
+        "Sep 30 10:09:32 fw syslog-ng[99]: Last message 'kernel: [1.0] RW-DR' repeated 2 "
+        "times, suppressed by syslog-ng on fw",
+    ]
+    # Not markers: a message that only mentions one, and a truncated one.
+    others = [
+        "Sep 30 10:09:33 fw CRON[1]: (root) CMD (echo last message repeated 3 times now)",
+        "Sep 30 10:09:34 fw last message repeated",
+    ]
+    drops = [DROP.format(port=p) for p in (22, 23)]
+    for name, lines in (("kern.log", [drops[0], *markers[:2], drops[1]]),
+                        ("syslog", [drops[0], CRON, *markers, *others, drops[1]])):  # fmt: skip
+        log = tmp_path / name
+        log.write_text("\n".join(lines) + "\n")
+        (stats,) = ingest([str(log)], Lake(tmp_path / f"lake-{name}"), Config()).files
+        assert stats.parsed == 2 and stats.rejected == len(lines) - 2, name
+        named = stats.reject_reasons.get(REPEAT_MARKER_REASON)
+        assert named == (2 if name == "kern.log" else 3), stats.reject_reasons
 
 
 def test_a_single_program_file_goes_to_its_own_parser(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ from reconwatch.ingest.sources import (
     read_batches,
     read_head,
 )
+from reconwatch.ingest.syslog import named_repeat_markers
 from reconwatch.ingest.syslogmux import OtherPrograms
 from reconwatch.lake import FileStats, Lake, LakeError, RunStats
 
@@ -469,6 +470,7 @@ def parse_batch(
         if others is not None:
             parsed = others(parsed, lines)
         parsed = reject_impossible_times(parsed, lines)
+        parsed = replace(parsed, rejects=named_repeat_markers(parsed.rejects))
         total = parsed.row_count + parsed.rejects.num_rows + parsed.skipped
         if total != lines.num_rows:
             raise AccountingError(f"accounted for {total} of {lines.num_rows} lines")

@@ -566,3 +566,36 @@ def _query(
         return cursor.sql(sql.replace("{view}", view), params=params).to_arrow_table()
     finally:
         cursor.close()
+
+
+#: A syslog daemon's note that the previous message came again, without the
+#: message: sysklogd's and the BSDs' ``last message repeated 3 times`` (macOS
+#: and FreeBSD between ``---``), syslog-ng's ``Last message 'kernel: ...'
+#: repeated 2 times, suppressed by syslog-ng on fw1`` (the message cut short).
+#: rsyslog's ``message repeated N times: [ msg ]`` holds the message and is
+#: read by each parser as N events.
+REPEAT_MARKER: Final = (
+    r"(?:^|\s)(?:--- )?last message repeated \d{1,9} times?(?: ---)?\s*$"
+    r"|\sLast message '.*' repeated \d{1,9} times?, suppressed by syslog-ng"
+)
+#: The reject reason of such a line, whatever the parser said of it.
+REPEAT_MARKER_REASON: Final = "syslog repeat marker without the message (not expanded)"
+
+
+def named_repeat_markers(rejects: pa.Table) -> pa.Table:
+    """``rejects`` with repeat markers' reason set to ``REPEAT_MARKER_REASON``.
+
+    Such a line is no event of any format, so every parser rejects it, each
+    with its own words ("not a netfilter LOG line", "not a syslog line"):
+    one reason for all says what it is. It is not expanded into copies of
+    the line before it (the daemon's previous message in that file, which
+    may be a line rejected, or in an earlier batch). One regex over the
+    rejected lines only.
+    """
+    if rejects.num_rows == 0:
+        return rejects
+    marker = pc.fill_null(pc.match_substring_regex(rejects.column("raw"), REPEAT_MARKER), False)
+    if not pc.any(marker).as_py():
+        return rejects
+    reasons = pc.if_else(marker, REPEAT_MARKER_REASON, rejects.column("reason"))
+    return rejects.set_column(rejects.schema.get_field_index("reason"), "reason", reasons)
