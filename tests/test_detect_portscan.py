@@ -260,15 +260,15 @@ def test_a_near_miss_both_grids_cut_is_still_no_finding() -> None:
         max_size=60,
     ),
     st.sampled_from([3, 4, 5]),
+    st.sampled_from([40, 41]),  # an odd width: grid B starts half a second off the half
 )
 def test_every_window_holding_the_threshold_overlaps_a_finding(
-    probed: list[tuple[str, int, int]], minimum: int
+    probed: list[tuple[str, int, int]], minimum: int, width: int
 ) -> None:
     """Against a brute force over windows starting at every probe: each one
     holding ``minimum`` ports overlaps a finding of its host; each finding's
-    metrics are its own window's; the grid's findings and the cut ones never
-    overlap each other."""
-    width = 40
+    metrics are its own window's; a finding off both grids starts at a probe;
+    the grid's findings and the cut ones never overlap each other."""
     rows = [
         {"source_ip": SCANNER, "destination_ip": host, "destination_port": port, "seconds": t / 2}
         for host, port, t in probed
@@ -285,6 +285,12 @@ def test_every_window_holding_the_threshold_overlaps_a_finding(
     def seconds(when: dt.datetime) -> float:
         return (when - BASE_TIME).total_seconds()
 
+    def on_grid(start: float) -> bool:
+        """Grid A starts on multiples of the width in epoch seconds, grid B half
+        a width (floored) later."""
+        epoch = BASE_TIME.timestamp() + start
+        return epoch % width == 0 or (epoch - width // 2) % width == 0
+
     spans = {host: [seconds(f["window_start"]) for f in found if f["label"] == host]
              for host in (HOST, "203.0.113.11")}  # fmt: skip
     for row in rows:
@@ -298,13 +304,15 @@ def test_every_window_holding_the_threshold_overlaps_a_finding(
         assert f["event_count"] == len(mine)
         assert seconds(f["first_seen"]) == min(r["seconds"] for r in mine)
         assert seconds(f["last_seen"]) == max(r["seconds"] for r in mine)
-    # A grid window starts on a multiple of half the width; a cut one, at a
-    # probe, never does (it would be a grid window the grids' findings overlap).
-    # Only two cut windows may overlap.
+        if not on_grid(start):
+            assert start == seconds(f["first_seen"]), f  # a cut window starts at a probe
+
+    # A cut window never starts on a grid (it would be a grid window the grids'
+    # findings overlap). Only two cut windows may overlap.
     for host, starts in spans.items():
         for one, other in itertools.combinations(starts, 2):
             if abs(one - other) < width:
-                assert one % (width // 2) and other % (width // 2), (host, one, other)
+                assert not on_grid(one) and not on_grid(other), (host, one, other)
 
 
 def test_selection_is_per_source_and_host() -> None:
