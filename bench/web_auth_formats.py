@@ -35,6 +35,7 @@ from reconwatch.ingest.web_clf import ClfParser
 from reconwatch.ingest.web_haproxy import HaproxyParser
 from reconwatch.ingest.web_iis import IisParser
 from reconwatch.ingest.web_json import NginxJsonParser
+from reconwatch.ingest.web_nginx_error import NginxErrorParser
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB = ROOT.parent / "shared" / "data" / "formats" / "crowdsec-hub"
@@ -78,6 +79,13 @@ def samples() -> dict[str, tuple[type[Parser], list[str], Config]]:
     windows = (FIXTURES / "auth" / "windows.jsonl").read_text().splitlines()[:3]
     cowrie_text = (HUB / "cowrie-logs" / "cowrie-logs.log").read_text().splitlines()
     edr_rows = (FIXTURES / "mapping" / "edr.jsonl").read_text().splitlines()[:2]
+    # nginx's own error file and pfSense's GUI through RFC 5424 syslog.
+    nginx_error = [
+        '2026/09/30 12:00:00 [error] 812#812: *7 open() "/usr/share/nginx/html/.env" failed '
+        '(2: No such file or directory), client: 203.0.113.1, server: _, request: "GET /.env '
+        'HTTP/1.1", host: "www.example.com"',
+        *(HUB / "pfsense-rfc5424-nginx" / "pfsense-rfc5424-nginx.log").read_text().splitlines(),
+    ]
     return {
         "clf (Apache/nginx combined)": (ClfParser, apache.splitlines(), config),
         "nginx-json": (NginxJsonParser, [nginx], config),
@@ -88,6 +96,7 @@ def samples() -> dict[str, tuple[type[Parser], list[str], Config]]:
             (FIXTURES / "web" / "haproxy.log").read_text().splitlines()[:3],
             config,
         ),
+        "nginx-error": (NginxErrorParser, nginx_error, config),
         "sshd": (SshdParser, sshd, config),
         "windows-json": (WindowsJsonParser, windows, config),
         "openvpn": (

@@ -9,7 +9,7 @@ import sys
 from conftest import ROOT
 
 ZEEK = ["zeek-conn", "zeek-http", "zeek-notice", "zeek-weird"]
-WEB_AUTH = ["windows-json", "cowrie (text)", "mapping (JSON)"]
+WEB_AUTH = ["nginx-error", "windows-json", "cowrie (text)", "mapping (JSON)"]
 
 
 def _rate(value: str) -> int:
@@ -27,7 +27,7 @@ def test_ids_dns_bench_runs_the_zeek_formats() -> None:
         assert all(_rate(value) > 0 for value in row.split()[1:]), row
 
 
-def test_web_auth_bench_runs_windows_cowrie_text_and_json_mapping() -> None:
+def test_web_auth_bench_runs_nginx_error_windows_cowrie_text_and_json_mapping() -> None:
     argv = [sys.executable, str(ROOT / "bench" / "web_auth_formats.py"), "--lines", "2000"]
     for fmt in WEB_AUTH:
         argv += ["--format", fmt]

@@ -27,6 +27,7 @@ OWNERS = {
     "formats/crowdsec-hub/nginx-http-sensitive-files/nginx-http-sensitive-files.log": "clf",
     "formats/crowdsec-hub/nginx_http-logs/nginx_http-logs.log": "clf",
     "formats/crowdsec-hub/opnsense-sshd/opnsense-sshd.log": "sshd",
+    "formats/crowdsec-hub/pfsense-rfc5424-nginx/pfsense-rfc5424-nginx.log": "nginx-error",
     "formats/crowdsec-hub/sshd-invalid-bf/sshd-invalid-bf.log": "sshd",
     "formats/crowdsec-hub/sshd-logs/sshd-logs.log": "sshd",
     "formats/crowdsec-hub/sshd-success-logs/sshd-success-logs.log": "sshd",

@@ -1,4 +1,5 @@
-"""Parsers of the web family: access logs of web servers, proxies and load balancers.
+"""Parsers of the web family: access logs of web servers, proxies and load
+balancers, and nginx's error log (its requests for missing files).
 
 Each format lives in its own ``web_<name>`` module; this module only lists them
 in sniffing order (the formats with the most specific markers first).
@@ -12,6 +13,7 @@ from reconwatch.ingest.web_clf import ClfParser
 from reconwatch.ingest.web_haproxy import HaproxyParser
 from reconwatch.ingest.web_iis import IisParser
 from reconwatch.ingest.web_json import NginxJsonParser
+from reconwatch.ingest.web_nginx_error import NginxErrorParser
 
 PARSERS: tuple[type[Parser], ...] = (
     NginxJsonParser,
@@ -19,4 +21,6 @@ PARSERS: tuple[type[Parser], ...] = (
     AlbParser,
     HaproxyParser,
     ClfParser,
+    # Its own lines start with a stamp no access log has; in syslog, program nginx.
+    NginxErrorParser,
 )

@@ -1,0 +1,273 @@
+"""nginx error log, its own file or through syslog (``--format nginx-error``).
+
+nginx writes every request for a missing file to its error log
+(``log_not_found on`` is the default), and pfSense and OPNsense send their web
+GUI's nginx error log through syslog: for those hosts it is the only record of
+web reconnaissance. The line, as ``ngx_log_error_core`` and
+``ngx_http_log_error`` write it::
+
+    2026/09/30 10:00:00 [error] 812#812: *7 open() "/usr/local/www/.env" failed
+        (2: No such file or directory), client: 198.51.100.7, server: , request: "GET /.env
+        HTTP/2.0", host: "fw.example.net"
+
+stamp (server local time, no zone), ``[level]``, ``pid#tid:``, ``*connection``
+(only for messages about a connection), the message, then for messages about a
+request ``[ while ACTION], client: ADDR, server: NAME[, request: "LINE"][,
+subrequest: "URI"][, upstream: "URL"][, host: "HOST"][, referrer: "URL"]`` in
+that order. Each request-bound line (with ``client:`` and ``request:``) is one
+``http`` row: client, method, path, query and protocol from the request line,
+``url_domain`` from ``host`` (lower-case, port dropped), referrer, and a status
+read from the message (``STATUSES``): the error log has none, and the status is
+what nginx answers such a request with, unless ``error_page`` or a retry on
+another upstream server changes it. Other messages get a null status.
+
+In syslog (RFC 3164, ISO and RFC 5424 envelopes, program ``nginx``: nginx's own
+``error_log syslog:`` writer sends the whole line, stamp included) nginx's stamp
+is preferred to the envelope's and the envelope host is the observer; rsyslog's
+``message repeated N times: [ msg]`` is read as ``msg``, N times. Stamps
+without a zone (nginx's own) are read in ``config.syslog.timezone`` (the
+input's zone of ``syslog.timezones``, as every parser's own stamps are).
+
+Log text is written raw by nginx (``%V``: no escapes, not even for ``"``): the
+request line is kept as logged, and a quoted value holding quotes is cut where
+the rest of the line still reads as nginx's fields. A request line that is no
+request (TLS handshakes and binary junk from scanners, a bare word) is a row
+with a null method and the text in ``url_path``, as in ``clf``.
+
+Rejected, each with its reason: lines that are no nginx error line
+(``NOT_NGINX_ERROR``), nginx's process messages (start-up, signals, workers:
+no ``*connection``, ``NO_CONNECTION``), connection messages without a client
+request (TLS handshake failures, keepalive timeouts, ``NO_REQUEST``), lines
+naming two different clients (``AMBIGUOUS_CLIENT``), nginx *access* lines sent
+through syslog (``ACCESS_IN_SYSLOG``: read them with ``clf`` from the access log
+file) and lines of other syslog programs (``OTHER_PROGRAM``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar, Final, NamedTuple
+
+import pyarrow as pa
+
+from reconwatch.ingest import syslog
+from reconwatch.ingest.auth_sshd import syslog_program
+from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
+from reconwatch.ingest.fw_common import local_to_utc_sql
+from reconwatch.ingest.linesql import lit, run_batch
+from reconwatch.ingest.web_clf import CLF, path_query_sql, request_sql, request_struct
+
+NOT_NGINX_ERROR: Final = "not an nginx error log line"
+NO_CONNECTION: Final = "nginx message without a client connection"
+NO_REQUEST: Final = "nginx error line without a client request"
+AMBIGUOUS_CLIENT: Final = "nginx error line naming more than one client"
+ACCESS_IN_SYSLOG: Final = "nginx access line in syslog: not read"
+OTHER_PROGRAM: Final = "line of another syslog program"
+
+#: nginx's level names (``err_levels`` in ``src/core/ngx_log.c``).
+LEVELS: Final = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
+_LEVEL: Final = "(?:" + "|".join(LEVELS) + ")"
+_STAMP: Final = r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}"
+
+#: A line of nginx's own file, for sniffing: stamp, [level], pid#tid.
+OWN_LINE: Final = rf"^{_STAMP} \[{_LEVEL}\] \d+#\d+: "
+#: The head of a message: the stamp (optional in syslog only), the level, the
+#: connection number (absent from process messages) and the rest.
+HEAD: Final = rf"^(?:({_STAMP}) )?\[({_LEVEL})\] \d+#\d+: (?:\*(\d+) )?(.*)$"
+_HEAD_NAMES: Final = "['stamp', 'level', 'conn', 'rest']"
+
+#: Where the request's fields start: ``, client: ADDR, server: `` (the address
+#: is nginx's ``addr_text``, never holding a space or a comma).
+CLIENT_AT: Final = r", client: ([^\s,]*), server: "
+#: The message before the first ``CLIENT_AT`` (lazy: the shortest).
+BEFORE_CLIENT: Final = r"^(.*?)" + CLIENT_AT
+
+
+def _field(name: str, capture: bool) -> str:
+    """An optional ``, name: "value"`` field; the closing quote may be cut off
+    with the line's end (nginx cuts a message at 2048 bytes)."""
+    value = "(.*?)" if capture else "(?:.*?)"
+    return f'(?:, {name}: "{value}(?:"|$))?'
+
+
+#: The request's fields from ``CLIENT_AT`` to the end, in nginx's order.
+#: Values are raw text: each is the shortest that lets the rest of the line
+#: read as the fields that follow.
+FIELDS: Final = (
+    r"^, client: ([^\s,]*), server: (.*?)"
+    + _field("request", True)
+    + _field("subrequest", False)
+    + _field("upstream", False)
+    + _field("host", True)
+    + _field("referrer", True)
+    + "$"
+)
+_FIELD_NAMES: Final = "['client', 'server', 'request', 'host', 'referrer']"
+
+
+class Status(NamedTuple):
+    """A message nginx logs for a request, and the status it answers it with."""
+
+    pattern: str
+    status: int
+    #: The level nginx logs it at, where the same words at another level mean
+    #: something else (an ``open()`` of a temporary file fails at ``crit``).
+    level: str | None = None
+
+
+_ACTION: Final = r"(?: while [a-z ]+)?$"
+_ERRNO: Final = r"\(\d+: [^)]*\)"
+
+#: nginx's own messages and the status it answers the request with, first
+#: match wins (source: nginx's ``src/http``; the errno texts are glibc's and
+#: FreeBSD's, which agree). Upstream failures come first: ``connect() to
+#: unix:/run/php.sock failed (2: No such file or directory)`` is a 502.
+STATUSES: Final = (
+    # ngx_event_connect / ngx_http_upstream_next(NGX_HTTP_UPSTREAM_FT_ERROR)
+    Status(rf"^connect\(\) (?:to \S+ )?failed {_ERRNO} while connecting to upstream$", 502),
+    Status(r"^no live upstreams while connecting to upstream$", 502),
+    Status(r"^upstream prematurely closed connection while reading response header "
+           r"from upstream$", 502),
+    Status(rf"^recv\(\) failed {_ERRNO} while reading response header from upstream$", 502),
+    # NGX_HTTP_UPSTREAM_FT_TIMEOUT (after the header nginx has sent its status already)
+    Status(rf"^upstream timed out {_ERRNO} while (?:connecting to|sending request to|"
+           r"reading response header from) upstream$", 504),
+    # ngx_http_static_module (and flv, mp4): ENOENT, ENOTDIR, ENAMETOOLONG
+    Status(r'^[a-z]+\(\) ".*" failed \(\d+: (?:No such file or directory|Not a directory|'
+           r"File name too long)\)" + _ACTION, 404, "error"),
+    # ngx_http_index_module: any error but EACCES
+    Status(rf'^".*" is not found {_ERRNO}' + _ACTION, 404, "error"),
+    # ngx_http_static_module: EACCES, and EMLINK/ELOOP under disable_symlinks
+    Status(r'^[a-z]+\(\) ".*" failed \(\d+: (?:Permission denied|Too many links|'
+           r"Too many levels of symbolic links)\)" + _ACTION, 403, "error"),
+    Status(r'^".*" is forbidden \(\d+: Permission denied\)' + _ACTION, 403, "error"),
+    # ngx_http_core_module: a directory without an index file, autoindex off
+    Status(r'^directory index of ".*" is forbidden' + _ACTION, 403),
+    # ngx_http_access_module (deny)
+    Status(r"^access forbidden by rule" + _ACTION, 403),
+    # ngx_http_auth_basic_module
+    Status(r'^user ".*" was not found in ".*"' + _ACTION, 401),
+    Status(r'^user ".*": password mismatch' + _ACTION, 401),
+    # PHP-FPM answers a script it cannot find with "Status: 404"
+    Status(r'^FastCGI sent in stderr: "Primary script unknown"', 404),
+    # client_max_body_size
+    Status(r"^client intended to send too large (?:chunked )?body: ", 413),
+    # limit_req_status and limit_conn_status default to 503 (", dry run" rejects nothing)
+    Status(r"^limiting requests, excess: ", 503),
+    Status(r"^limiting connections by zone ", 503),
+    # ngx_http_process_request_line: a request line that does not parse
+    Status(r"^client sent invalid (?:method|request)(?: in HTTP/0\.9 request)?" + _ACTION, 400),
+)  # fmt: skip
+
+
+def status_sql(message: str, level: str) -> str:
+    """SQL: the status of ``STATUSES`` for ``message`` logged at ``level``, else NULL."""
+    whens = " ".join(
+        f"WHEN {f'{level} = {lit(s.level)} AND ' if s.level else ''}"
+        f"regexp_matches({message}, {lit(s.pattern)}) THEN {s.status}"
+        for s in STATUSES
+    )
+    return f"CAST(CASE {whens} END AS SMALLINT)"
+
+
+_OWN_LINE_RE: Final = re.compile(OWN_LINE)
+
+
+class NginxErrorParser(Parser):
+    """nginx error log lines about client requests (own file, or syslog program ``nginx``)."""
+
+    name = "nginx-error"
+    dataset = "nginx.error"
+    table = "http"
+    programs: ClassVar[tuple[str, ...]] = ("nginx",)
+
+    def __init__(self, ctx: ParseContext) -> None:
+        super().__init__(ctx)
+        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
+
+    @classmethod
+    def sniff(cls, sample: Sequence[str]) -> bool:
+        """True when at least half of the sample (and one line) is nginx's own
+        error lines (stamp, level, pid#tid) or syslog lines of program ``nginx``."""
+        try:
+            hits = sum(
+                1
+                for line in sample
+                if _OWN_LINE_RE.match(line[:65536]) or syslog_program(line[:65536]) in cls.programs
+            )
+            return hits > 0 and hits * 2 >= len(sample)
+        except Exception:  # a sniffer must never stop format detection
+            return False
+
+    def parse(self, lines: pa.Table) -> Parsed:
+        k = syslog
+        tz = self.ctx.config.syslog.timezone
+        local = "try_strptime(h.stamp, '%Y/%m/%d %H:%M:%S')"
+        sql = f"""
+        WITH lines AS (
+            SELECT log_line, _row, line, regexp_full_match(line, '\\s*') AS skip FROM {{view}}
+        ),
+        -- rsyslog's "message repeated N times: [ msg]": msg, N times.
+        env AS ({self.envelope.select_sql("lines", repeats=True)}),
+        msg AS (
+            -- A line of nginx's own file has no envelope: the whole line is the message.
+            SELECT *, CASE WHEN {k.KIND} IS NULL THEN line ELSE {k.MESSAGE} END AS message,
+                   {k.KIND} IS NOT NULL AND {k.PROGRAM} IS DISTINCT FROM 'nginx' AS other
+            FROM env
+        ),
+        heads AS (
+            SELECT *, CASE WHEN NOT other
+                           THEN regexp_extract(message, {lit(HEAD)}, {_HEAD_NAMES}) END AS h
+            FROM msg
+        ),
+        clients AS (
+            -- Every client the line names: a message quoting a decoded URI or a
+            -- header can hold the words of a forged one (", client: 192.0.2.9,
+            -- server: "); a line naming two different ones is not read.
+            SELECT *, regexp_extract_all(h.rest, {lit(CLIENT_AT)}, 1) AS named,
+                      regexp_extract(h.rest, {lit(BEFORE_CLIENT)}, 1) AS text
+            FROM heads
+        ),
+        cut AS (
+            SELECT *, regexp_extract(substr(h.rest, length(text) + 1), {lit(FIELDS)},
+                                     {_FIELD_NAMES}) AS f
+            FROM clients
+        ),
+        -- nginx writes the request line raw (no escapes to undo).
+        split AS (SELECT *, nullif(f.request, '') AS request, {request_struct("f.request")}
+                  FROM cut),
+        reqs AS (SELECT *, {request_sql("request")} FROM split),
+        targets AS (
+            SELECT *, CASE WHEN abs_url IS NOT NULL THEN coalesce(nullif(abs_url.rest, ''), '/')
+                           ELSE target0 END AS target1
+            FROM reqs
+        )
+        SELECT log_line, _row, skip, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
+               {k.HOST} AS observer_name,
+               CASE WHEN h.stamp <> '' THEN {local_to_utc_sql(local, tz, "nginx_tz")} END
+                   AS timestamp,
+               f.client AS source_raw,
+               lower(coalesce(nullif(regexp_replace(f.host, ':[0-9]+$', ''), ''),
+                              nullif(abs_url.host, ''))) AS url_domain,
+               http_request_method, http_version,
+               {path_query_sql()},
+               {status_sql("text", "h.level")} AS http_response_status_code,
+               nullif(f.referrer, '') AS http_request_referrer,
+               {REPEAT},
+               CASE WHEN other THEN {lit(OTHER_PROGRAM)}
+                    WHEN h.level = '' AND {k.KIND} IS NOT NULL
+                         AND regexp_matches(message, {lit(CLF)}) THEN {lit(ACCESS_IN_SYSLOG)}
+                    -- nginx's own file always has the stamp; only syslog may stand in for it
+                    WHEN h.level = '' OR ({k.KIND} IS NULL AND h.stamp = '')
+                        THEN {lit(NOT_NGINX_ERROR)}
+                    WHEN h.conn = '' THEN {lit(NO_CONNECTION)}
+                    WHEN len(list_distinct(named)) > 1 THEN {lit(AMBIGUOUS_CLIENT)}
+                    WHEN len(named) = 0 OR request IS NULL THEN {lit(NO_REQUEST)}
+               END AS reason
+        FROM targets
+        """  # noqa: S608 - constant patterns and a generated view name only
+        params: dict[str, object] = {}
+        if tz not in syslog.UTC_NAMES:
+            params["nginx_tz"] = tz
+        return run_batch(self.ctx.con, lines, sql, params, self.envelope)
