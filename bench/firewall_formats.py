@@ -106,6 +106,16 @@ def leef(r: random.Random, i: int) -> str:
             f"devTime={1795838400000 + i}")  # fmt: skip
 
 
+def windows_firewall(r: random.Random, i: int) -> str:
+    # Records as Windows 10 and Server 2019+ write them (with pid), no header: a
+    # file read on from the middle.
+    if i % 4:
+        return (f"2026-11-28 04:00:{i % 60:02d} DROP TCP {_ip(r)} {_ip(r)} {_port(r)} "
+                f"{_port(r)} 52 S {r.randrange(1 << 32)} 0 64240 - - - RECEIVE 4")  # fmt: skip
+    return (f"2026-11-28 04:00:{i % 60:02d} ALLOW UDP {_ip(r)} {_ip(r)} {_port(r)} 53 0 - - - "
+            "- - - - SEND 2188")  # fmt: skip
+
+
 GENERATORS: dict[str, Callable[[random.Random, int], str]] = {
     "pf": pf,
     "cisco-asa": cisco,
@@ -115,6 +125,7 @@ GENERATORS: dict[str, Callable[[random.Random, int], str]] = {
     "fortigate": fortigate,
     "cef": cef,
     "leef": leef,
+    "windows-firewall": windows_firewall,
 }
 
 

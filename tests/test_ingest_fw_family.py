@@ -44,7 +44,7 @@ def _head(path: Path) -> list[str]:
 def test_family_lists_every_parser_once() -> None:
     names = [parser.name for parser in firewalls.PARSERS]
     assert names == ["cef", "leef", "aws-vpcflow", "panos", "fortigate", "cisco-asa", "pf",
-                     "mikrotik"]  # fmt: skip
+                     "mikrotik", "windows-firewall"]  # fmt: skip
     assert all(registry.FORMATS[name] in firewalls.PARSERS for name in names)
 
 

@@ -4,7 +4,11 @@ Each vendor lives in its own ``fw_<vendor>`` module; this module only lists
 them for the registry, in sniffing order: formats with unmistakable markers
 first (CEF/LEEF headers, the VPC Flow Logs header, PAN-OS' CSV head,
 FortiGate's ``date= time=``, Cisco's ``%ASA-n-NNNNNN``), then the syslog
-program (``filterlog``) and MikroTik's topics.
+program (``filterlog``) and MikroTik's topics. The Windows Firewall log comes
+last: its markers (the ``#Software: Microsoft Windows Firewall`` directive, or
+records in the exact version 1.5 layout) are as unmistakable, and none of the
+sniffers before it claims such a file, nor it theirs, so no place among them
+changes what a file is read as.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from reconwatch.ingest.fw_mikrotik import MikrotikParser
 from reconwatch.ingest.fw_panos import PanosParser
 from reconwatch.ingest.fw_pf import PfParser
 from reconwatch.ingest.fw_vpcflow import VpcFlowParser
+from reconwatch.ingest.fw_windows import WindowsFirewallParser
 
 PARSERS: tuple[type[Parser], ...] = (
     CefParser,
@@ -27,4 +32,5 @@ PARSERS: tuple[type[Parser], ...] = (
     CiscoAsaParser,
     PfParser,
     MikrotikParser,
+    WindowsFirewallParser,
 )
