@@ -25,8 +25,12 @@ from reconwatch.ingest.syslogmux import SyslogMuxParser, claimants
 from reconwatch.ingest.web_nginx_error import (
     ACCESS_IN_SYSLOG,
     AMBIGUOUS_CLIENT,
+    CUT,
+    DEBUG,
+    MAX_LINE_BYTES,
     NO_CONNECTION,
     NO_REQUEST,
+    NO_STATUS,
     NOT_NGINX_ERROR,
     OTHER_PROGRAM,
     NginxErrorParser,
@@ -151,6 +155,11 @@ def test_real_pfsense_sample_is_sniffed_and_ingested_as_nginx_error(
 )  # fmt: skip
 def test_own_file_status_from_the_message(level: str, message: str, status: int | None) -> None:
     parsed = parse(make(NginxErrorParser), [own(request_of(message), level)])
+    if status is None:
+        # No status implied (mostly a request that succeeded, in the access log):
+        # as a row it would count the request twice.
+        assert parsed.rows.num_rows == 0 and rejects(parsed) == [(1, NO_STATUS)]
+        return
     assert rows(parsed.rows, "http") == [
         http(
             log_line=1,
@@ -206,7 +215,7 @@ def test_ipv6_clients_queries_referrers_ports_and_absolute_targets() -> None:
     assert rejects(parsed) == [(3, INVALID_SOURCE)]
 
 
-def test_garbage_and_cut_request_lines_are_rows_with_null_method() -> None:
+def test_garbage_request_lines_are_rows_with_null_method_and_cut_ones_rejected() -> None:
     tls = "\\x16\\x03\\x01\\x00\\xA5\\x01\\x00\\x00\\xA1\\x03\\x03"
     lines = [
         # Escaped as in the brief's sample, and raw bytes read as U+FFFD.
@@ -221,18 +230,38 @@ def test_garbage_and_cut_request_lines_are_rows_with_null_method() -> None:
         own('open() "/srv/www/aaa" failed (2: No such file or directory), client: 203.0.113.9, '
             'server: _, request: "GET /aaa?q=' + "z" * 40),
     ]  # fmt: skip
-    out = rows(parse(make(NginxErrorParser), lines).rows, "http")
+    parsed = parse(make(NginxErrorParser), lines)
     summary = [
         (r["source_ip"], r["http_request_method"], r["url_path"], r["url_query"],
          r["http_version"], r["url_domain"], r["http_response_status_code"])
-        for r in out
+        for r in rows(parsed.rows, "http")
     ]  # fmt: skip
     assert summary == [
         ("203.0.113.9", None, tls, None, None, None, 400),
         ("fd00::9", None, "\ufffd\ufffd\x01", None, None, None, 400),
         ("203.0.113.9", "GET", '/a"b', None, "HTTP/1.1", "h", 404),
-        ("203.0.113.9", "GET", "/aaa", "q=" + "z" * 40, None, None, 404),
     ]
+    # Without its last field's closing quote, the line may have lost its real client.
+    assert rejects(parsed) == [(4, CUT)]
+
+
+def test_no_line_blames_an_address_a_client_wrote() -> None:
+    """Request data quoting a client: in a debug line (nginx adds no fields of
+    its own there), and in a line cut at nginx's 2048 bytes, where the real
+    client is what was cut off."""
+    forged = ', client: 10.0.0.5, server: , request: "GET /.git/config HTTP/1.1", host: "w"'
+    debug = own(f'http header: "X-Note: a{forged}"', "debug")
+    path = '/x" failed (2: No such file or directory)' + forged[:-1] + "/" + "a/" * 1200
+    cut = own(f'open() "/srv/www{path}" failed (2: No such file or directory), client: 198.5')
+    assert len(cut.encode()) > MAX_LINE_BYTES
+    cut = cut.encode()[:MAX_LINE_BYTES].decode() + '"'  # an attacker can end it on a quote
+    referred = own(request_of('open() "/srv/www/x" failed (2: No such file or directory)')
+                   + ', referrer: "http://x/, client: 1.1.1.1, server: y"')  # fmt: skip
+    parsed = parse(make(NginxErrorParser), [debug, cut, referred])
+    assert parsed.rows.num_rows == 0
+    # The third hides its own sender (a second client in its Referer): rejected,
+    # and counted under its reason, not blamed on anyone.
+    assert rejects(parsed) == [(1, DEBUG), (2, CUT), (3, AMBIGUOUS_CLIENT)]
 
 
 def test_other_lines_are_rejected_each_with_its_reason() -> None:
@@ -301,12 +330,13 @@ def test_each_envelope_with_and_without_nginx_stamp() -> None:
         # Without nginx's stamp the envelope's stands in.
         f"2026-09-30T12:00:09+02:00 web4 nginx: [error] 812#812: *7 {ERROR_MESSAGE}",
     ]
-    config = Config(syslog=SyslogConfig(timezone="Europe/Paris"))
-    out = rows(parse(make(NginxErrorParser, config), lines).rows, "http")
+    # The configured zone (UTC) is not these hosts' (+02:00): an envelope's zoned
+    # stamp wins over nginx's zone-less one; under RFC 3164 nginx's is read in UTC.
+    out = rows(parse(make(NginxErrorParser), lines).rows, "http")
     assert [(r["observer_name"], r["timestamp"], r["http_response_status_code"]) for r in out] == [
-        ("web1", utc(2026, 9, 30, 10, 0, 5), 404),
-        ("web1", utc(2026, 9, 30, 10, 0, 5), 404),
-        ("web2", utc(2026, 9, 30, 10, 0, 5), 404),  # nginx's stamp, to the second
+        ("web1", utc(2026, 9, 30, 12, 0, 5), 404),
+        ("web1", utc(2026, 9, 30, 12, 0, 5), 404),
+        ("web2", utc(2026, 9, 30, 10, 0, 5, 250_000), 404),
         ("web3", utc(2026, 9, 30, 10, 0, 5), 404),
         ("web4", utc(2026, 9, 30, 10, 0, 9), 404),
     ]
@@ -510,15 +540,11 @@ HOSTILE = [
 ]
 
 
-def test_hostile_lines_never_raise_and_long_requests_are_kept() -> None:
+def test_hostile_lines_never_raise_and_overlong_lines_are_not_trusted() -> None:
     parsed = parse(make(NginxErrorParser), HOSTILE)
-    out = rows(parsed.rows, "http")
-    assert [
-        (r["log_line"], r["source_ip"], r["http_request_method"], r["url_path"]) for r in out
-    ] == [
-        (5, "198.51.100.7", "GET", "/" + "b" * 100_000)  # no protocol: read as HTTP/0.9
-    ]
-    assert [n for n, _ in rejects(parsed)] == [1, 2, 3, 4]
+    assert parsed.rows.num_rows == 0
+    # nginx writes no line longer than 2047 bytes: the last one is no line of its.
+    assert [n for n, _ in rejects(parsed)] == [1, 2, 3, 4, 5] and rejects(parsed)[4] == (5, CUT)
 
 
 # -- end to end ---------------------------------------------------------------------------

@@ -69,10 +69,14 @@ def test_repeat_markers_are_named_whichever_parser_rejects_them(tmp_path: Path) 
         "Sep 30 10:09:32 fw syslog-ng[99]: Last message 'kernel: [1.0] RW-DR' repeated 2 "
         "times, suppressed by syslog-ng on fw",
     ]
-    # Not markers: a message that only mentions one, and a truncated one.
+    # Not markers: messages that only mention one (at their end too, or a
+    # syslog-ng one inside a program's own text), and a truncated one.
     others = [
         "Sep 30 10:09:33 fw CRON[1]: (root) CMD (echo last message repeated 3 times now)",
         "Sep 30 10:09:34 fw last message repeated",
+        "Sep 30 10:09:35 fw kernel: [1.0] no packet here, last message repeated 3 times",
+        "Sep 30 10:09:36 fw CRON[1]: x Last message 'a' repeated 2 times, suppressed by "
+        "syslog-ng on fw",
     ]
     drops = [DROP.format(port=p) for p in (22, 23)]
     for name, lines in (("kern.log", [drops[0], *markers[:2], drops[1]]),

@@ -499,3 +499,33 @@ def test_a_sqlite_recording_waits_for_a_long_one_before_it(tmp_path: Path) -> No
         release.join()
         holder.close()
         store.close()
+
+
+def test_a_joined_sweep_links_its_labels_open_cases_once_and_never_a_closed_one(
+    store: CaseStore,
+) -> None:
+    """A campaign case recorded under one label whose findings hold two more
+    (a source joined the sweeps): the open case of one is linked both ways,
+    once however often it is recorded; the closed one's trail (the analyst's
+    record) gets nothing. On SQLite and PostgreSQL."""
+    hour = "203.0.113.0/24@1790762400"
+    ssh, web, tls = (f"campaign:tcp/{port}@{hour}" for port in (22, 80, 443))
+
+    def sweep(case_id: str, actor: str, labels: list[str]) -> dict[str, Any]:
+        findings = [{"detection": "distributed_scan", "label": label} for label in labels]
+        found = doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:50:00+00:00", findings=findings)
+        return {**found, "id": case_id, "actor": actor}
+
+    store.record([sweep("RW-web", web, [web]), sweep("RW-tls", tls, [tls])], "run-1", 900)
+    store.decide("RW-tls", "alice", "close", disposition="benign", reason="our scan")
+    for run in ("run-2", "run-3"):
+        store.record([sweep("RW-ssh", ssh, [ssh, web, tls])], run, 900)
+    linked = {
+        case_id: [a.detail for a in store.get(case_id).actions if a.action == "linked"]
+        for case_id in ("RW-ssh", "RW-web", "RW-tls")
+    }
+    assert linked == {
+        "RW-ssh": [f"took in the sweep of open case RW-web ({web}, run run-2)"],
+        "RW-web": ["its sweep joined case RW-ssh's (run run-2): later activity goes there"],
+        "RW-tls": [],
+    }

@@ -574,9 +574,13 @@ def _query(
 #: repeated 2 times, suppressed by syslog-ng on fw1`` (the message cut short).
 #: rsyslog's ``message repeated N times: [ msg ]`` holds the message and is
 #: read by each parser as N events.
+#: Anchored to the envelope: the words inside another program's message (a
+#: URL a client chose, say) must not rename that line's reject.
 REPEAT_MARKER: Final = (
-    r"(?:^|\s)(?:--- )?last message repeated \d{1,9} times?(?: ---)?\s*$"
-    r"|\sLast message '.*' repeated \d{1,9} times?, suppressed by syslog-ng"
+    rf"^{PRI}(?:{BSD_STAMP}|{ISO_STAMP}) \S+ (?:(?:syslogd|syslog-ng)(?:\[\d+\])?: )?"
+    r"(?:--- )?last message repeated \d{1,9} times?(?: ---)?\s*$"
+    rf"|^{PRI}(?:{BSD_STAMP}|{ISO_STAMP}) \S+ syslog-ng(?:\[\d+\])?: Last message '.*' "
+    r"repeated \d{1,9} times?, suppressed by syslog-ng on \S+\s*$"
 )
 #: The reject reason of such a line, whatever the parser said of it.
 REPEAT_MARKER_REASON: Final = "syslog repeat marker without the message (not expanded)"

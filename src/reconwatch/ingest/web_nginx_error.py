@@ -1,9 +1,9 @@
 """nginx error log, its own file or through syslog (``--format nginx-error``).
 
 nginx writes every request for a missing file to its error log
-(``log_not_found on`` is the default), and pfSense and OPNsense send their web
-GUI's nginx error log through syslog: for those hosts it is the only record of
-web reconnaissance. The line, as ``ngx_log_error_core`` and
+(``log_not_found on`` is the default), and pfSense sends its web GUI's nginx
+error log through syslog (as OPNsense does with its nginx plugin): for those
+hosts it is the only record of web reconnaissance. The line, as ``ngx_log_error_core`` and
 ``ngx_http_log_error`` write it::
 
     2026/09/30 10:00:00 [error] 812#812: *7 open() "/usr/local/www/.env" failed
@@ -19,11 +19,16 @@ that order. Each request-bound line (with ``client:`` and ``request:``) is one
 ``url_domain`` from ``host`` (lower-case, port dropped), referrer, and a status
 read from the message (``STATUSES``): the error log has none, and the status is
 what nginx answers such a request with, unless ``error_page`` or a retry on
-another upstream server changes it. Other messages get a null status.
+another upstream server changes it. A line whose message implies no status (a
+PHP warning over FastCGI, a response buffered to a file: mostly requests that
+succeeded, which the access log holds) is rejected (``NO_STATUS``): as a row it
+would count the request twice beside its access log.
 
 In syslog (RFC 3164, ISO and RFC 5424 envelopes, program ``nginx``: nginx's own
-``error_log syslog:`` writer sends the whole line, stamp included) nginx's stamp
-is preferred to the envelope's and the envelope host is the observer; rsyslog's
+``error_log syslog:`` writer sends the whole line, stamp included) the
+envelope's stamp is taken when it carries a zone (ISO, RFC 5424: nginx's own
+has none, and the configured zone may not be that host's), nginx's own under an
+RFC 3164 envelope (seconds and a year); the envelope host is the observer; rsyslog's
 ``message repeated N times: [ msg]`` is read as ``msg``, N times. Stamps
 without a zone (nginx's own) are read in ``config.syslog.timezone`` (the
 input's zone of ``syslog.timezones``, as every parser's own stamps are).
@@ -33,6 +38,17 @@ request line is kept as logged, and a quoted value holding quotes is cut where
 the rest of the line still reads as nginx's fields. A request line that is no
 request (TLS handshakes and binary junk from scanners, a bare word) is a row
 with a null method and the text in ``url_path``, as in ``clf``.
+
+Whom a line blames must be the client nginx wrote, never text a client sent:
+the message before nginx's ``, client:`` quotes the decoded URI, and the
+request line, host and referrer after it are the client's own bytes. So a
+line naming two different clients is rejected (``AMBIGUOUS_CLIENT``: a scanner
+can have its own lines rejected so, by quoting a second client in a header,
+which the accounting then shows), and so is a line nginx (or a relay) cut
+short (``CUT``: 2047 bytes and more, nginx's ``NGX_MAX_ERROR_STR``, or not
+ending in the closing quote of its last field), whose real client may be the
+part cut off, with a forged one left in the message. ``[debug]`` lines carry
+no request fields of nginx's (``DEBUG``), only raw request data.
 
 Rejected, each with its reason: lines that are no nginx error line
 (``NOT_NGINX_ERROR``), nginx's process messages (start-up, signals, workers:
@@ -59,6 +75,11 @@ from reconwatch.ingest.linesql import lit, run_batch
 from reconwatch.ingest.web_clf import CLF, path_query_sql, request_sql, request_struct
 
 NOT_NGINX_ERROR: Final = "not an nginx error log line"
+DEBUG: Final = "nginx debug line: no request fields"
+CUT: Final = "nginx error line cut short: client not trusted"
+NO_STATUS: Final = "nginx error line implying no status: not read"
+#: nginx cuts a line at ``NGX_MAX_ERROR_STR`` (2048) bytes, its newline included.
+MAX_LINE_BYTES: Final = 2047
 NO_CONNECTION: Final = "nginx message without a client connection"
 NO_REQUEST: Final = "nginx error line without a client request"
 AMBIGUOUS_CLIENT: Final = "nginx error line naming more than one client"
@@ -82,6 +103,10 @@ _HEAD_NAMES: Final = "['stamp', 'level', 'conn', 'rest']"
 CLIENT_AT: Final = r", client: ([^\s,]*), server: "
 #: The message before the first ``CLIENT_AT`` (lazy: the shortest).
 BEFORE_CLIENT: Final = r"^(.*?)" + CLIENT_AT
+#: The message before the last ``CLIENT_AT``: what the status is read from (the
+#: same as the first where nginx named its client once; where a URI quotes the
+#: same address again, the message nginx wrote before its own).
+BEFORE_LAST_CLIENT: Final = r"^(.*)" + CLIENT_AT
 
 
 def _field(name: str, capture: bool) -> str:
@@ -156,8 +181,12 @@ STATUSES: Final = (
     # limit_req_status and limit_conn_status default to 503 (", dry run" rejects nothing)
     Status(r"^limiting requests, excess: ", 503),
     Status(r"^limiting connections by zone ", 503),
-    # ngx_http_process_request_line: a request line that does not parse
+    # ngx_http_process_request_line: a request line that does not parse, or too long a URI
     Status(r"^client sent invalid (?:method|request)(?: in HTTP/0\.9 request)?" + _ACTION, 400),
+    Status(r"^client sent too long URI" + _ACTION, 414),
+    # ngx_http_request.c: a bad Host header; plain HTTP to a TLS port (497, answered 400)
+    Status(r"^client sent invalid host header" + _ACTION, 400),
+    Status(r"^client sent plain HTTP request to HTTPS port" + _ACTION, 400),
 )  # fmt: skip
 
 
@@ -226,7 +255,8 @@ class NginxErrorParser(Parser):
             -- header can hold the words of a forged one (", client: 192.0.2.9,
             -- server: "); a line naming two different ones is not read.
             SELECT *, regexp_extract_all(h.rest, {lit(CLIENT_AT)}, 1) AS named,
-                      regexp_extract(h.rest, {lit(BEFORE_CLIENT)}, 1) AS text
+                      regexp_extract(h.rest, {lit(BEFORE_CLIENT)}, 1) AS text,
+                      regexp_extract(h.rest, {lit(BEFORE_LAST_CLIENT)}, 1) AS said
             FROM heads
         ),
         cut AS (
@@ -245,14 +275,15 @@ class NginxErrorParser(Parser):
         )
         SELECT log_line, _row, skip, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
                {k.HOST} AS observer_name,
-               CASE WHEN h.stamp <> '' THEN {local_to_utc_sql(local, tz, "nginx_tz")} END
-                   AS timestamp,
+               -- nginx's stamp has no zone: an envelope's zoned time comes first.
+               CASE WHEN h.stamp <> '' AND {k.TIME} IS NULL
+                    THEN {local_to_utc_sql(local, tz, "nginx_tz")} END AS timestamp,
                f.client AS source_raw,
                lower(coalesce(nullif(regexp_replace(f.host, ':[0-9]+$', ''), ''),
                               nullif(abs_url.host, ''))) AS url_domain,
                http_request_method, http_version,
                {path_query_sql()},
-               {status_sql("text", "h.level")} AS http_response_status_code,
+               {status_sql("said", "h.level")} AS http_response_status_code,
                nullif(f.referrer, '') AS http_request_referrer,
                {REPEAT},
                CASE WHEN other THEN {lit(OTHER_PROGRAM)}
@@ -261,9 +292,15 @@ class NginxErrorParser(Parser):
                     -- nginx's own file always has the stamp; only syslog may stand in for it
                     WHEN h.level = '' OR ({k.KIND} IS NULL AND h.stamp = '')
                         THEN {lit(NOT_NGINX_ERROR)}
+                    WHEN h.level = 'debug' THEN {lit(DEBUG)}
                     WHEN h.conn = '' THEN {lit(NO_CONNECTION)}
+                    -- A request-bound line ends with its last field's closing quote.
+                    WHEN strlen(rtrim(message)) >= {MAX_LINE_BYTES}
+                         OR (request IS NOT NULL AND NOT suffix(rtrim(message), '"'))
+                        THEN {lit(CUT)}
                     WHEN len(list_distinct(named)) > 1 THEN {lit(AMBIGUOUS_CLIENT)}
                     WHEN len(named) = 0 OR request IS NULL THEN {lit(NO_REQUEST)}
+                    WHEN {status_sql("said", "h.level")} IS NULL THEN {lit(NO_STATUS)}
                END AS reason
         FROM targets
         """  # noqa: S608 - constant patterns and a generated view name only
