@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from hypothesis import strategies as st
 
 from reconwatch import schema
 from reconwatch.config import Config
@@ -85,3 +86,56 @@ def check_two_batches(parser: Parser, lines: list[str], cut: int) -> None:
             if table.num_rows:
                 assert table.column("timestamp").null_count == 0
                 assert table.column("source_ip").null_count == 0
+
+
+#: An ``http`` row's columns that a parser may leave null (``http(**values)`` fills them).
+HTTP_NULLS: dict[str, Any] = {
+    "source_port": None,
+    "destination_ip": None,
+    "destination_port": None,
+    "url_domain": None,
+    "url_query": None,
+    "http_request_referrer": None,
+    "user_agent_original": None,
+    "user_name": None,
+    "observer_name": None,
+    "http_request_method": None,
+    "http_version": None,
+    "url_path": None,
+    "http_response_status_code": None,
+    "http_response_bytes": None,
+}
+
+
+def http(**values: object) -> dict[str, object]:
+    return {**HTTP_NULLS, **values}
+
+
+def mutated_lines(seeds: list[str], inserts: str, max_size: int) -> st.SearchStrategy[list[str]]:
+    """Batches of up to ``max_size`` lines: ``seeds`` as they are, seeds with up to
+    four edits (a character deleted, one of ``inserts`` inserted, the rest cut
+    off or doubled), and any text: for the "every line accounted" properties."""
+
+    @st.composite
+    def mutated(draw: st.DrawFn) -> str:
+        line = draw(st.sampled_from(seeds))
+        for _ in range(draw(st.integers(1, 4))):
+            if not line:
+                break
+            at = draw(st.integers(0, len(line) - 1))
+            kind = draw(st.sampled_from(["delete", "insert", "cut", "dup"]))
+            if kind == "delete":
+                line = line[:at] + line[at + 1 :]
+            elif kind == "insert":
+                line = line[:at] + draw(st.sampled_from(list(inserts))) + line[at:]
+            elif kind == "cut":
+                line = line[:at]
+            else:
+                line = line[:at] + line[at:] + line[at:]
+        return line
+
+    return st.lists(
+        st.one_of(mutated(), st.text(max_size=200), st.sampled_from(seeds)),
+        min_size=1,
+        max_size=max_size,
+    )

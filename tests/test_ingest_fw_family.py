@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest_helpers import NOW, make, parse
+from ingest_helpers import NOW, make, mutated_lines, parse
 from reconwatch.config import Config
 from reconwatch.ingest import firewalls, registry
 from reconwatch.ingest.base import Parser
@@ -119,28 +119,7 @@ def test_ingest_sniffs_every_format_into_the_lake(tmp_path: Path, crowdsec_hub: 
 _SEEDS = [line for name in OWN_FIXTURES for line in fixture_lines(name)]
 
 
-@st.composite
-def _mutated(draw: st.DrawFn) -> str:
-    line = draw(st.sampled_from(_SEEDS))
-    for _ in range(draw(st.integers(1, 4))):
-        if not line:
-            break
-        at = draw(st.integers(0, len(line) - 1))
-        kind = draw(st.sampled_from(["delete", "insert", "cut", "dup"]))
-        if kind == "delete":
-            line = line[:at] + line[at + 1 :]
-        elif kind == "insert":
-            line = line[:at] + draw(st.sampled_from(list(',|= :"\\[]()-/.x9\t'))) + line[at:]
-        elif kind == "cut":
-            line = line[:at]
-        else:
-            line = line[:at] + line[at:] + line[at:]
-    return line
-
-
-_LINES = st.lists(
-    st.one_of(_mutated(), st.text(max_size=200), st.sampled_from(_SEEDS)), min_size=1, max_size=8
-)
+_LINES = mutated_lines(_SEEDS, ',|= :"\\[]()-/.x9\t', 8)
 
 
 def _check(parser: type[Parser], lines: list[str]) -> None:

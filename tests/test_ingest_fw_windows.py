@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest_helpers import NOW, check_two_batches, make, parse, rejects, utc
+from ingest_helpers import NOW, check_two_batches, make, mutated_lines, parse, rejects, utc
 from reconwatch.config import Config, SyslogConfig
 from reconwatch.hunt import hunt
 from reconwatch.ingest import registry
@@ -302,28 +302,7 @@ def test_twenty_dropped_syns_to_one_host_make_a_vertical_scan_case(tmp_path: Pat
 _SEEDS = [*HEADER_PID, SYN, DNS, PING, V6, LOST, with_pid(SYN), FIELDS, ""]
 
 
-@st.composite
-def _mutated(draw: st.DrawFn) -> str:
-    line = draw(st.sampled_from(_SEEDS))
-    for _ in range(draw(st.integers(1, 4))):
-        if not line:
-            break
-        at = draw(st.integers(0, len(line) - 1))
-        kind = draw(st.sampled_from(["delete", "insert", "cut", "dup"]))
-        if kind == "delete":
-            line = line[:at] + line[at + 1 :]
-        elif kind == "insert":
-            line = line[:at] + draw(st.sampled_from(list("#- :.x9\tSA"))) + line[at:]
-        elif kind == "cut":
-            line = line[:at]
-        else:
-            line = line[:at] + line[at:] + line[at:]
-    return line
-
-
-_LINES = st.lists(
-    st.one_of(_mutated(), st.text(max_size=200), st.sampled_from(_SEEDS)), min_size=1, max_size=12
-)
+_LINES = mutated_lines(_SEEDS, "#- :.x9\tSA", 12)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest_helpers import NOW, make, parse, rejects, rows, utc
+from ingest_helpers import NOW, http, make, parse, rejects, rows, utc
 from reconwatch.config import Config, SyslogConfig
 from reconwatch.hunt import hunt
 from reconwatch.ingest import base, registry
@@ -38,27 +38,6 @@ from reconwatch.ingest.web_nginx_error import (
 from reconwatch.lake import Lake
 
 PFSENSE = Path("pfsense-rfc5424-nginx") / "pfsense-rfc5424-nginx.log"
-
-HTTP_NULLS = {
-    "source_port": None,
-    "destination_ip": None,
-    "destination_port": None,
-    "url_domain": None,
-    "url_query": None,
-    "http_request_referrer": None,
-    "user_agent_original": None,
-    "user_name": None,
-    "observer_name": None,
-    "http_request_method": None,
-    "http_version": None,
-    "url_path": None,
-    "http_response_status_code": None,
-    "http_response_bytes": None,
-}
-
-
-def http(**values: object) -> dict[str, object]:
-    return {**HTTP_NULLS, **values}
 
 
 def own(message: str, level: str = "error", second: int = 0) -> str:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest_helpers import NOW, batch, make, parse, rejects, rows, utc
+from ingest_helpers import NOW, batch, http, make, parse, rejects, rows, utc
 from reconwatch.config import Config, IngestConfig, SyslogConfig
 from reconwatch.ingest import web_clf
 from reconwatch.ingest.linesql import INVALID_SOURCE, INVALID_TIMESTAMP
@@ -24,27 +24,6 @@ from reconwatch.ingest.web_json import NginxJsonParser
 from reconwatch.lake import Lake
 
 FIXTURES = Path(__file__).parent / "fixtures" / "web"
-
-HTTP_NULLS = {
-    "source_port": None,
-    "destination_ip": None,
-    "destination_port": None,
-    "url_domain": None,
-    "url_query": None,
-    "http_request_referrer": None,
-    "user_agent_original": None,
-    "user_name": None,
-    "observer_name": None,
-    "http_request_method": None,
-    "http_version": None,
-    "url_path": None,
-    "http_response_status_code": None,
-    "http_response_bytes": None,
-}
-
-
-def http(**values: object) -> dict[str, object]:
-    return {**HTTP_NULLS, **values}
 
 
 # -- Apache / nginx: common, combined, vhost_combined ----------------------------------
