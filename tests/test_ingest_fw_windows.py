@@ -15,8 +15,10 @@ from reconwatch.ingest.fw_common import INVALID_PORT, UNKNOWN_ACTION
 from reconwatch.ingest.fw_windows import (
     EVENTS_LOST,
     MALFORMED,
+    MAX_HEADERS,
     MISSING_FIELDS,
     NOT_RECORD,
+    TOO_MANY_HEADERS,
     WRONG_FIELD_COUNT,
     WindowsFirewallParser,
 )
@@ -207,6 +209,60 @@ def test_malformed_lines_are_rejected_with_their_reasons() -> None:
         (5, MALFORMED), (6, INVALID_PORT), (7, INVALID_SOURCE), (8, INVALID_TIMESTAMP),
     ]  # fmt: skip
     assert parsed.skipped == 1  # the blank line
+
+
+def test_a_shifted_record_is_never_read_with_its_fields_shifted() -> None:
+    """A doubled blank (an empty field) or a stray token: under the 1.5 layout,
+    17 or 18 fields, the 18th read as pid only where it is one, after a path."""
+    doubled = SYN.replace(" 3389 ", "  3389 ")
+    extra = SYN.replace(" S ", " S X ")
+    for head in ([], HEADER):
+        parsed = parse(make(WindowsFirewallParser), [*head, doubled, extra, with_pid(SYN)])
+        assert [r["log_line"] for r in network(parsed)] == [len(head) + 3]
+        assert rejects(parsed) == [
+            (len(head) + 1, WRONG_FIELD_COUNT),
+            (len(head) + 2, WRONG_FIELD_COUNT),
+        ]
+    # Under a header naming pid, a record without it but with a doubled blank
+    # has the count; its empty field still says it is shifted.
+    parsed = parse(make(WindowsFirewallParser), [*HEADER_PID, doubled])
+    assert parsed.rows.num_rows == 0 and rejects(parsed) == [(5, WRONG_FIELD_COUNT)]
+
+
+def test_trailing_blanks_a_bom_and_a_capitalised_header_are_read() -> None:
+    capitalised = "#Fields: " + " ".join(
+        name.capitalize() for name in FIELDS.removeprefix("#Fields: ").split()
+    )
+    lines = [
+        "\ufeff#Version: 1.5",
+        capitalised,
+        with_pid(SYN) + "  ",
+        PING.replace(" - - 60", " 7 9 60"),
+    ]
+    parsed = parse(make(WindowsFirewallParser), lines)
+    got = [
+        (r["log_line"], r.get("destination_port"), r.get("source_port")) for r in network(parsed)
+    ]
+    # ICMP has no ports, whatever the record says.
+    assert got == [(3, 3389, 40000), (4, None, None)] and parsed.skipped == 2
+    assert registry.sniff([SYN + " ", DNS + " "]) is WindowsFirewallParser
+
+
+def test_a_name_given_twice_is_read_at_its_first_place() -> None:
+    parsed = parse(make(WindowsFirewallParser), [FIELDS + " src-ip", SYN + " 192.0.2.99"])
+    assert [r["source_ip"] for r in network(parsed)] == ["198.51.100.7"]
+
+
+def test_lines_under_too_many_different_headers_are_rejected_not_queried() -> None:
+    """A hostile file of a new header before every record: one query per
+    distinct header would be thousands per batch."""
+    lines = []
+    for n in range(MAX_HEADERS + 6):
+        lines += [FIELDS + f" extra{n}", SYN + " 0"]
+    parsed = parse(make(WindowsFirewallParser), lines)
+    assert parsed.rows.num_rows == MAX_HEADERS - 1  # the batch's first layout is number 0
+    assert {reason for _, reason in rejects(parsed)} == {TOO_MANY_HEADERS}
+    assert parsed.rows.num_rows + len(rejects(parsed)) + parsed.skipped == len(lines)
 
 
 def test_a_header_without_the_addresses_rejects_its_records() -> None:

@@ -22,7 +22,11 @@ a file may hold several. Records before any ``#Fields:`` (a file cut mid-way)
 take the version 1.5 list, with or without ``pid`` by their field count, and
 so do records under a header naming exactly the 1.5 fields (a file begun
 before an upgrade to 1709 keeps its header until it rolls over, while the
-records gain ``pid``). ``#`` lines are skipped.
+records gain ``pid``): an 18th field is read as ``pid`` only when it is one
+and a path precedes it. A record with an empty field (a doubled blank) is
+rejected with the wrong count: every field after it would be shifted. One
+query runs per distinct header of a batch, at most ``MAX_HEADERS``; the lines
+under more are rejected. ``#`` lines are skipped.
 
 ``DROP`` is ``dropped`` (a failed attempt, as for every firewall parser),
 ``ALLOW`` ``allowed``; the older firewall's (XP SP2, Server 2003) ``OPEN``,
@@ -49,7 +53,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser
+from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
 from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     SNIFF_CHARS,
@@ -93,6 +97,15 @@ STATES: Final = ("OPEN", "OPEN-INBOUND", "CLOSE")
 LOST: Final = "INFO-EVENTS-LOST"
 
 FIELDS_DIRECTIVE: Final = "#Fields:"
+#: Distinct ``#Fields:`` headers read in one batch: one query each. Windows writes
+#: one per rollover (a file of its default 4 MB holds tens of thousands of
+#: records); the lines under any more are rejected (``TOO_MANY_HEADERS``), so a
+#: file of thousands of different headers cannot cost thousands of queries.
+MAX_HEADERS: Final = 64
+TOO_MANY_HEADERS: Final = f"more than {MAX_HEADERS} different #Fields headers in one batch"
+#: What the 18th field of a 1.5 record may be: ``pid`` (a number, or ``-``).
+_PID: Final = r"[0-9]+|-"
+PATHS: Final = ("RECEIVE", "SEND", "FORWARD", "UNKNOWN", "-")
 SOFTWARE: Final = "#Software: Microsoft Windows Firewall"
 
 _DATE: Final = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -108,7 +121,7 @@ _SNIFF_RECORD: Final = re.compile(
     r"(?:\d{1,5}|-) (?:\d{1,5}|-) (?:\d+|-) "  # ports, size
     r"(?:[A-Z]{1,8}|-) (?:\d+|-) (?:\d+|-) (?:\d+|-) "  # tcpflags, tcpsyn, tcpack, tcpwin
     r"(?:\d+|-) (?:\d+|-) (?:\d+|-) "  # icmptype, icmpcode, info
-    r"(?:RECEIVE|SEND|FORWARD|UNKNOWN|-)(?: (?:\d+|-))?$"  # path, pid
+    r"(?:RECEIVE|SEND|FORWARD|UNKNOWN|-)(?: (?:\d+|-))?\s*$"  # path, pid (trailing blanks)
 )
 
 
@@ -122,8 +135,15 @@ def _record_sql(fields: tuple[str, ...] | None, timezone: str) -> str:
         # takes records with or without it, as no header does.
         names: tuple[str, ...] = (*DEFAULT_FIELDS, PID)
         counts: tuple[int, ...] = (len(DEFAULT_FIELDS), len(DEFAULT_FIELDS) + 1)
+        # Which of 17 or 18 a record is must be certain: a stray token read as
+        # pid would shift nothing, but one inside would shift every later field.
+        layout = (
+            f"n = {len(DEFAULT_FIELDS)} OR (regexp_full_match(f[{len(names)}], {lit(_PID)})"
+            f" AND f[{len(DEFAULT_FIELDS)}] IN ({', '.join(lit(p) for p in PATHS)}))"
+        )
     else:
         names, counts = fields, (len(fields),)
+        layout = "TRUE"
     positions: dict[str, int] = {}
     for index, name in enumerate(names):
         positions.setdefault(name.lower(), index + 1)  # a name given twice: the first
@@ -147,7 +167,7 @@ def _record_sql(fields: tuple[str, ...] | None, timezone: str) -> str:
         FROM {{view}}
     ),
     v AS (
-        SELECT log_line, _row, skip, len(f) AS n,
+        SELECT log_line, _row, skip, len(f) AS n, f,
                {field("date")} AS w_date, {field("time")} AS w_time,
                {field("action")} AS w_action, {field("protocol")} AS w_proto,
                {field("src-ip")} AS src, {field("dst-ip")} AS dst,
@@ -184,7 +204,9 @@ def _record_sql(fields: tuple[str, ...] | None, timezone: str) -> str:
            CASE WHEN {"FALSE" if required else "TRUE"} THEN {lit(MISSING_FIELDS)}
                 WHEN NOT stamped THEN {lit(NOT_RECORD)}
                 WHEN w_action = {lit(LOST)} THEN {lit(EVENTS_LOST)}
+                -- An empty field is a doubled blank: the fields after it are shifted.
                 WHEN n NOT IN ({", ".join(str(count) for count in counts)})
+                     OR list_contains(f, '') OR NOT ({layout})
                     THEN {lit(WRONG_FIELD_COUNT)}
                 WHEN event_action IS NULL THEN {lit(UNKNOWN_ACTION)}
                 WHEN src IS NULL OR dst IS NULL OR network_transport IS NULL
@@ -226,27 +248,48 @@ class WindowsFirewallParser(Parser):
         return sniff_share(sample, _SNIFF_RECORD)
 
     def parse(self, lines: pa.Table) -> Parsed:
-        text = lines.column("line")
+        # A byte order mark before a directive (files joined together), as web_iis.
+        text = pc.utf8_ltrim(lines.column("line"), "\ufeff")
         directive = pc.fill_null(pc.starts_with(text, "#"), False)
         is_fields = pc.fill_null(pc.starts_with(text, FIELDS_DIRECTIVE), False)
         group = pc.cumulative_sum(is_fields.cast(pa.int64()))
-        headers: list[tuple[str, ...] | None] = [self.fields]
-        # One Python step per header line in the batch (a handful), not per line.
+        # Each header line, then each distinct header: one query per distinct
+        # header (Windows writes the same one at every rollover), at most
+        # MAX_HEADERS of them. One Python step per header line, never per record.
+        distinct: dict[tuple[str, ...] | None, int] = {self.fields: 0}
+        numbers = [0]
         for header in pc.filter(text, is_fields).to_pylist():
-            headers.append(tuple(str(header)[len(FIELDS_DIRECTIVE) :].split()))
+            named = tuple(str(header)[len(FIELDS_DIRECTIVE) :].split())
+            numbers.append(distinct.setdefault(named, len(distinct)))
+        kind = pc.take(pa.array(numbers, pa.int64()), group)
         skipped = int(pc.sum(directive.cast(pa.int64())).as_py() or 0)
         data = pc.invert(directive)
         timezone = self.ctx.config.syslog.timezone
         params: dict[str, object] = {} if timezone in UTC_NAMES else {"wf_tz": timezone}
         results: list[Parsed] = []
-        for number, fields in enumerate(headers):
-            part = lines.filter(pc.and_(data, pc.equal(group, number)))
-            if part.num_rows:
-                results.append(run_batch(self.ctx.con, part, _record_sql(fields, timezone), params))
-        self.fields = headers[-1]
+        for fields, number in distinct.items():
+            part = lines.filter(pc.and_(data, pc.equal(kind, number)))
+            if part.num_rows == 0:
+                continue
+            if number >= MAX_HEADERS:
+                results.append(_rejected(part, TOO_MANY_HEADERS))
+                continue
+            results.append(run_batch(self.ctx.con, part, _record_sql(fields, timezone), params))
+        self.fields = next(f for f, n in distinct.items() if n == numbers[-1])
         rows = [r.rows for r in results if r.rows.num_rows]
         return Parsed(
             rows=pa.concat_tables(rows, promote_options="default") if rows else empty_rows(),
             rejects=pa.concat_tables([EMPTY_REJECTS, *(r.rejects for r in results)]),
             skipped=skipped + sum(r.skipped for r in results),
         )
+
+
+def _rejected(part: pa.Table, reason: str) -> Parsed:
+    """Every line of ``part`` rejected with ``reason`` (blank ones skipped)."""
+    blank = pc.equal(pc.utf8_trim_whitespace(part.column("line")), "")
+    kept = part.filter(pc.invert(blank))
+    return Parsed(
+        rows=empty_rows(),
+        rejects=reject_table(kept.column("log_line"), reason, kept.column("line")),
+        skipped=part.num_rows - kept.num_rows,
+    )
