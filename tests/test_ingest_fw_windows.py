@@ -11,14 +11,13 @@ from ingest_helpers import NOW, check_two_batches, make, mutated_lines, parse, r
 from reconwatch.config import Config, SyslogConfig
 from reconwatch.hunt import hunt
 from reconwatch.ingest import registry
+from reconwatch.ingest.base import MAX_LAYOUTS, TOO_MANY_LAYOUTS
 from reconwatch.ingest.fw_common import INVALID_PORT, UNKNOWN_ACTION
 from reconwatch.ingest.fw_windows import (
     EVENTS_LOST,
     MALFORMED,
-    MAX_HEADERS,
     MISSING_FIELDS,
     NOT_RECORD,
-    TOO_MANY_HEADERS,
     WRONG_FIELD_COUNT,
     WindowsFirewallParser,
 )
@@ -257,11 +256,11 @@ def test_lines_under_too_many_different_headers_are_rejected_not_queried() -> No
     """A hostile file of a new header before every record: one query per
     distinct header would be thousands per batch."""
     lines = []
-    for n in range(MAX_HEADERS + 6):
+    for n in range(MAX_LAYOUTS + 6):
         lines += [FIELDS + f" extra{n}", SYN + " 0"]
     parsed = parse(make(WindowsFirewallParser), lines)
-    assert parsed.rows.num_rows == MAX_HEADERS - 1  # the batch's first layout is number 0
-    assert {reason for _, reason in rejects(parsed)} == {TOO_MANY_HEADERS}
+    assert parsed.rows.num_rows == MAX_LAYOUTS - 1  # the batch's first layout is number 0
+    assert {reason for _, reason in rejects(parsed)} == {TOO_MANY_LAYOUTS}
     assert parsed.rows.num_rows + len(rejects(parsed)) + parsed.skipped == len(lines)
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ingest_helpers import NOW, batch, http, make, parse, rejects, rows, utc
 from reconwatch.config import Config, IngestConfig, SyslogConfig
 from reconwatch.ingest import web_clf
+from reconwatch.ingest.base import MAX_LAYOUTS, TOO_MANY_LAYOUTS
 from reconwatch.ingest.linesql import INVALID_SOURCE, INVALID_TIMESTAMP
 from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.ingest.slices import MIN_SLICE_ROWS
@@ -459,6 +460,20 @@ def test_iis_file_with_a_byte_order_mark() -> None:
     assert IisParser.sniff(lines[:6])
     parsed = parse(make(IisParser), lines)
     assert (parsed.rows.num_rows, parsed.skipped) == (3, 8)
+
+
+def test_iis_lines_under_too_many_different_headers_are_rejected_not_queried() -> None:
+    """The same header again is one layout; a hostile file of a new header
+    before every record would be a query each: past MAX_LAYOUTS, rejected."""
+    lines = (FIXTURES / "iis.log").read_text().splitlines()
+    fields, record = lines[3], lines[4]
+    again = parse(make(IisParser), [fields, record] * 100)
+    assert again.rows.num_rows == 100
+    hostile = [line for n in range(MAX_LAYOUTS + 6) for line in (f"{fields} x-{n}", record + " -")]
+    parsed = parse(make(IisParser), hostile)
+    assert parsed.rows.num_rows == MAX_LAYOUTS - 1  # layout 0 is the one before the batch
+    assert {reason for _, reason in rejects(parsed)} == {TOO_MANY_LAYOUTS}
+    assert parsed.rows.num_rows + len(rejects(parsed)) + parsed.skipped == len(hostile)
 
 
 def test_iis_data_before_any_header_is_rejected() -> None:

@@ -174,6 +174,43 @@ def reject_table(log_line: pa.Array, reason: pa.Array | str, raw: pa.Array) -> p
     return pa.table({"log_line": log_line, "reason": reason, "raw": raw})
 
 
+#: Distinct field headers (W3C ``#Fields:``) read in one batch: one query each.
+#: Writers repeat one header at each rollover or restart; the lines under any
+#: more are rejected (``TOO_MANY_LAYOUTS``), so a file of thousands of
+#: different headers cannot cost thousands of queries.
+MAX_LAYOUTS: Final = 64
+TOO_MANY_LAYOUTS: Final = f"more than {MAX_LAYOUTS} different #Fields headers in one batch"
+
+
+class Layouts(NamedTuple):
+    """A batch's field headers: each line's layout number, the layouts."""
+
+    #: Per line, the number of the header in force above it (0: the one in
+    #: force when the batch began).
+    of_line: pa.Array
+    #: Each distinct header (None: none yet), by number in order of appearance.
+    numbers: dict[tuple[str, ...] | None, int]
+    #: The header in force at the batch's end, for the next batch.
+    last: tuple[str, ...] | None
+
+
+def header_layouts(text: pa.Array, directive: str, previous: tuple[str, ...] | None) -> Layouts:
+    """The layouts of a header-driven batch (``directive``: ``"#Fields:"``).
+
+    One Python step per header line (a handful), never per record; a header
+    met again (the same one written at every rollover) is one layout.
+    """
+    is_header = pc.fill_null(pc.starts_with(text, directive), False)
+    group = pc.cumulative_sum(is_header.cast(pa.int64()))
+    numbers: dict[tuple[str, ...] | None, int] = {previous: 0}
+    per_header = [0]
+    last = previous
+    for header in pc.filter(text, is_header).to_pylist():
+        last = tuple(str(header)[len(directive) :].split())
+        per_header.append(numbers.setdefault(last, len(numbers)))
+    return Layouts(pc.take(pa.array(per_header, pa.int64()), group), numbers, last)
+
+
 def kept_rows(table: pa.Table, good: pa.Array) -> pa.Table:
     """``table``'s rows where ``good`` is true (never null); ``table`` itself when
     every row is: a filter copies every column, and most batches are clean."""

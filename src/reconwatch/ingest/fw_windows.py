@@ -25,8 +25,8 @@ before an upgrade to 1709 keeps its header until it rolls over, while the
 records gain ``pid``): an 18th field is read as ``pid`` only when it is one
 and a path precedes it. A record with an empty field (a doubled blank) is
 rejected with the wrong count: every field after it would be shifted. One
-query runs per distinct header of a batch, at most ``MAX_HEADERS``; the lines
-under more are rejected. ``#`` lines are skipped.
+query runs per distinct header of a batch, at most ``base.MAX_LAYOUTS``; the
+lines under more are rejected. ``#`` lines are skipped.
 
 ``DROP`` is ``dropped`` (a failed attempt, as for every firewall parser),
 ``ALLOW`` ``allowed``; the older firewall's (XP SP2, Server 2003) ``OPEN``,
@@ -53,7 +53,16 @@ from typing import ClassVar, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.base import (
+    EMPTY_REJECTS,
+    MAX_LAYOUTS,
+    TOO_MANY_LAYOUTS,
+    ParseContext,
+    Parsed,
+    Parser,
+    header_layouts,
+    reject_table,
+)
 from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     SNIFF_CHARS,
@@ -97,12 +106,6 @@ STATES: Final = ("OPEN", "OPEN-INBOUND", "CLOSE")
 LOST: Final = "INFO-EVENTS-LOST"
 
 FIELDS_DIRECTIVE: Final = "#Fields:"
-#: Distinct ``#Fields:`` headers read in one batch: one query each. Windows writes
-#: one per rollover (a file of its default 4 MB holds tens of thousands of
-#: records); the lines under any more are rejected (``TOO_MANY_HEADERS``), so a
-#: file of thousands of different headers cannot cost thousands of queries.
-MAX_HEADERS: Final = 64
-TOO_MANY_HEADERS: Final = f"more than {MAX_HEADERS} different #Fields headers in one batch"
 #: What the 18th field of a 1.5 record may be: ``pid`` (a number, or ``-``).
 _PID: Final = r"[0-9]+|-"
 PATHS: Final = ("RECEIVE", "SEND", "FORWARD", "UNKNOWN", "-")
@@ -251,31 +254,23 @@ class WindowsFirewallParser(Parser):
         # A byte order mark before a directive (files joined together), as web_iis.
         text = pc.utf8_ltrim(lines.column("line"), "\ufeff")
         directive = pc.fill_null(pc.starts_with(text, "#"), False)
-        is_fields = pc.fill_null(pc.starts_with(text, FIELDS_DIRECTIVE), False)
-        group = pc.cumulative_sum(is_fields.cast(pa.int64()))
-        # Each header line, then each distinct header: one query per distinct
-        # header (Windows writes the same one at every rollover), at most
-        # MAX_HEADERS of them. One Python step per header line, never per record.
-        distinct: dict[tuple[str, ...] | None, int] = {self.fields: 0}
-        numbers = [0]
-        for header in pc.filter(text, is_fields).to_pylist():
-            named = tuple(str(header)[len(FIELDS_DIRECTIVE) :].split())
-            numbers.append(distinct.setdefault(named, len(distinct)))
-        kind = pc.take(pa.array(numbers, pa.int64()), group)
+        # One query per distinct header (Windows writes the same one at every
+        # rollover), at most MAX_LAYOUTS of them.
+        layouts = header_layouts(text, FIELDS_DIRECTIVE, self.fields)
         skipped = int(pc.sum(directive.cast(pa.int64())).as_py() or 0)
         data = pc.invert(directive)
         timezone = self.ctx.config.syslog.timezone
         params: dict[str, object] = {} if timezone in UTC_NAMES else {"wf_tz": timezone}
         results: list[Parsed] = []
-        for fields, number in distinct.items():
-            part = lines.filter(pc.and_(data, pc.equal(kind, number)))
+        for fields, number in layouts.numbers.items():
+            part = lines.filter(pc.and_(data, pc.equal(layouts.of_line, number)))
             if part.num_rows == 0:
                 continue
-            if number >= MAX_HEADERS:
-                results.append(_rejected(part, TOO_MANY_HEADERS))
+            if number >= MAX_LAYOUTS:
+                results.append(_rejected(part, TOO_MANY_LAYOUTS))
                 continue
             results.append(run_batch(self.ctx.con, part, _record_sql(fields, timezone), params))
-        self.fields = next(f for f, n in distinct.items() if n == numbers[-1])
+        self.fields = layouts.last
         rows = [r.rows for r in results if r.rows.num_rows]
         return Parsed(
             rows=pa.concat_tables(rows, promote_options="default") if rows else empty_rows(),

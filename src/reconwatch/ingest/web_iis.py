@@ -15,8 +15,10 @@ block in the same file)::
 (each shown on two lines here, one line in the file).
 Each line takes the ``#Fields`` in force above it: per batch, a running count of
 ``#Fields`` lines (Arrow) says which header each line belongs to, and one query
-runs per header (a handful per file, never one per line); the last header is
-kept for the next batch. Directive lines are skipped. Values are separated by
+runs per distinct header (``base.header_layouts``: a handful per file, never one
+per line; the lines under more than ``base.MAX_LAYOUTS`` different ones in a
+batch, which only a hostile file has, are rejected); the last header is kept
+for the next batch. Directive lines are skipped. Values are separated by
 one space; IIS writes spaces inside values as ``+`` (user agent, referrer) and
 an empty value as ``-``. Stamps are UTC: W3C logging always writes UTC, whatever
 the server's zone (only the rollover of files follows local time, if asked).
@@ -38,7 +40,16 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.ingest.base import EMPTY_REJECTS, FORWARDED, ParseContext, Parsed, Parser
+from reconwatch.ingest.base import (
+    EMPTY_REJECTS,
+    FORWARDED,
+    MAX_LAYOUTS,
+    TOO_MANY_LAYOUTS,
+    ParseContext,
+    Parsed,
+    Parser,
+    header_layouts,
+)
 from reconwatch.ingest.linesql import byte_count_sql, is_status_sql, lit, run_batch, status_code_sql
 from reconwatch.ingest.web_clf import INVALID_STATUS
 
@@ -122,7 +133,7 @@ class IisParser(Parser):
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)
         #: The ``#Fields`` in force at the end of the previous batch.
-        self.fields: list[str] | None = None
+        self.fields: tuple[str, ...] | None = None
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -144,32 +155,30 @@ class IisParser(Parser):
         # A byte-order mark may open the file (IIS writes none, copies and exports may).
         text = pc.utf8_ltrim(lines.column("line"), "\ufeff")
         directive = pc.starts_with(text, "#")
-        is_fields = pc.starts_with(text, "#Fields:")
-        group = pc.cumulative_sum(is_fields.cast(pa.int64()))
-        headers: list[list[str] | None] = [self.fields]
-        # One Python step per header line in the batch (a handful), not per line.
-        for header in pc.filter(text, is_fields).to_pylist():
-            headers.append(str(header)[len("#Fields:") :].split())
+        # One query per distinct header (IIS writes one at every start and
+        # rollover), at most MAX_LAYOUTS of them.
+        layouts = header_layouts(text, "#Fields:", self.fields)
         skipped = int(pc.sum(directive.cast(pa.int64())).as_py() or 0)
         data = pc.invert(directive)
         results: list[Parsed] = []
-        for number, fields in enumerate(headers):
-            mask = pc.and_(data, pc.equal(group, number))
+        for fields, number in layouts.numbers.items():
+            mask = pc.and_(data, pc.equal(layouts.of_line, number))
             part = lines.filter(mask)
             if part.num_rows == 0:
                 continue
-            if fields is None:
+            if fields is None or number >= MAX_LAYOUTS:
+                reason = NO_HEADER if fields is None else TOO_MANY_LAYOUTS
                 rejects = pa.table(
                     {
                         "log_line": part.column("log_line"),
-                        "reason": pa.repeat(pa.scalar(NO_HEADER), part.num_rows),
+                        "reason": pa.repeat(pa.scalar(reason), part.num_rows),
                         "raw": part.column("line"),
                     }
                 )
                 results.append(Parsed(rows=pa.table({}), rejects=rejects))
                 continue
-            results.append(run_batch(self.ctx.con, part, _header_sql(fields), {}))
-        self.fields = headers[-1]
+            results.append(run_batch(self.ctx.con, part, _header_sql(list(fields)), {}))
+        self.fields = layouts.last
         rows = [r.rows for r in results if r.rows.num_rows]
         return Parsed(
             rows=pa.concat_tables(rows)
