@@ -14,19 +14,18 @@ record per dropped packet or allowed connection, ``-`` for an empty field::
 
 (each one line in the file). Windows 10 1709 and Server 2019 onwards append
 ``pid``. Fields are read by the ``#Fields:`` positions in force above each
-record, as ``web_iis`` does: per batch, a running count of ``#Fields:`` lines
-(Arrow) says which header a line belongs to, one query runs per header (a
-handful per file, never one per line), and the last header is kept for the
-next batch. Windows writes the header block again when the log rolls over, so
+record, as for IIS (``linesql.run_by_headers``: one query per distinct header
+of a batch, a handful per file, never one per line; the lines under more than
+``base.MAX_LAYOUTS`` are rejected), and the last header is kept for the next
+batch. Windows writes the header block again when the log rolls over, so
 a file may hold several. Records before any ``#Fields:`` (a file cut mid-way)
 take the version 1.5 list, with or without ``pid`` by their field count, and
 so do records under a header naming exactly the 1.5 fields (a file begun
 before an upgrade to 1709 keeps its header until it rolls over, while the
 records gain ``pid``): an 18th field is read as ``pid`` only when it is one
 and a path precedes it. A record with an empty field (a doubled blank) is
-rejected with the wrong count: every field after it would be shifted. One
-query runs per distinct header of a batch, at most ``base.MAX_LAYOUTS``; the
-lines under more are rejected. ``#`` lines are skipped.
+rejected with the wrong count: every field after it would be shifted. ``#``
+lines are skipped.
 
 ``DROP`` is ``dropped`` (a failed attempt, as for every firewall parser),
 ``ALLOW`` ``allowed``; the older firewall's (XP SP2, Server 2003) ``OPEN``,
@@ -51,17 +50,11 @@ from collections.abc import Sequence
 from typing import ClassVar, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from reconwatch.ingest.base import (
-    EMPTY_REJECTS,
-    MAX_LAYOUTS,
-    TOO_MANY_LAYOUTS,
     ParseContext,
     Parsed,
     Parser,
-    header_layouts,
-    reject_table,
 )
 from reconwatch.ingest.fw_common import (
     INVALID_PORT,
@@ -70,7 +63,6 @@ from reconwatch.ingest.fw_common import (
     UTC_NAMES,
     bad_port_sql,
     case_map,
-    empty_rows,
     local_to_utc_sql,
     outcome_sql,
     port_sql,
@@ -78,7 +70,7 @@ from reconwatch.ingest.fw_common import (
     transport_sql,
 )
 from reconwatch.ingest.fw_pf import TCP_FLAGS
-from reconwatch.ingest.linesql import byte_count_sql, lit, run_batch
+from reconwatch.ingest.linesql import byte_count_sql, lit, run_by_headers
 
 NOT_RECORD: Final = "not a Windows Firewall log record"
 WRONG_FIELD_COUNT: Final = "wrong number of fields"
@@ -105,7 +97,6 @@ ACTIONS: Final = {
 STATES: Final = ("OPEN", "OPEN-INBOUND", "CLOSE")
 LOST: Final = "INFO-EVENTS-LOST"
 
-FIELDS_DIRECTIVE: Final = "#Fields:"
 #: What the 18th field of a 1.5 record may be: ``pid`` (a number, or ``-``).
 _PID: Final = r"[0-9]+|-"
 PATHS: Final = ("RECEIVE", "SEND", "FORWARD", "UNKNOWN", "-")
@@ -251,40 +242,11 @@ class WindowsFirewallParser(Parser):
         return sniff_share(sample, _SNIFF_RECORD)
 
     def parse(self, lines: pa.Table) -> Parsed:
-        # A byte order mark before a directive (files joined together), as web_iis.
-        text = pc.utf8_ltrim(lines.column("line"), "\ufeff")
-        directive = pc.fill_null(pc.starts_with(text, "#"), False)
-        # One query per distinct header (Windows writes the same one at every
-        # rollover), at most MAX_LAYOUTS of them.
-        layouts = header_layouts(text, FIELDS_DIRECTIVE, self.fields)
-        skipped = int(pc.sum(directive.cast(pa.int64())).as_py() or 0)
-        data = pc.invert(directive)
         timezone = self.ctx.config.syslog.timezone
         params: dict[str, object] = {} if timezone in UTC_NAMES else {"wf_tz": timezone}
-        results: list[Parsed] = []
-        for fields, number in layouts.numbers.items():
-            part = lines.filter(pc.and_(data, pc.equal(layouts.of_line, number)))
-            if part.num_rows == 0:
-                continue
-            if number >= MAX_LAYOUTS:
-                results.append(_rejected(part, TOO_MANY_LAYOUTS))
-                continue
-            results.append(run_batch(self.ctx.con, part, _record_sql(fields, timezone), params))
-        self.fields = layouts.last
-        rows = [r.rows for r in results if r.rows.num_rows]
-        return Parsed(
-            rows=pa.concat_tables(rows, promote_options="default") if rows else empty_rows(),
-            rejects=pa.concat_tables([EMPTY_REJECTS, *(r.rejects for r in results)]),
-            skipped=skipped + sum(r.skipped for r in results),
-        )
-
-
-def _rejected(part: pa.Table, reason: str) -> Parsed:
-    """Every line of ``part`` rejected with ``reason`` (blank ones skipped)."""
-    blank = pc.equal(pc.utf8_trim_whitespace(part.column("line")), "")
-    kept = part.filter(pc.invert(blank))
-    return Parsed(
-        rows=empty_rows(),
-        rejects=reject_table(kept.column("log_line"), reason, kept.column("line")),
-        skipped=part.num_rows - kept.num_rows,
-    )
+        # No header yet: the 1.5 fields (``_record_sql`` of None), never a reject.
+        parsed, self.fields = run_by_headers(
+            self.ctx.con, lines, self.fields, lambda fields: _record_sql(fields, timezone),
+            params, no_header=NOT_RECORD,
+        )  # fmt: skip
+        return parsed

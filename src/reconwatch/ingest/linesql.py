@@ -40,7 +40,15 @@ import pyarrow.compute as pc
 
 from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import normalise_ips
-from reconwatch.ingest.base import EMPTY_REJECTS, Parsed, kept_rows, reject_table
+from reconwatch.ingest.base import (
+    EMPTY_REJECTS,
+    MAX_LAYOUTS,
+    TOO_MANY_LAYOUTS,
+    Parsed,
+    header_layouts,
+    kept_rows,
+    reject_table,
+)
 from reconwatch.ingest.slices import run_sliced
 
 INVALID_TIMESTAMP: Final = "invalid timestamp"
@@ -109,6 +117,65 @@ def numbered(lines: pa.Table) -> pa.Table:
     return lines.append_column("_row", pa.array(range(lines.num_rows), pa.int64()))
 
 
+#: A header-driven parser's query for the records under one header (None: no
+#: header in force yet); None for records it cannot read without one.
+HeaderQuery = Callable[[tuple[str, ...] | None], str | None]
+
+
+def run_by_headers(
+    con: duckdb.DuckDBPyConnection,
+    lines: pa.Table,
+    previous: tuple[str, ...] | None,
+    query: HeaderQuery,
+    params: dict[str, object],
+    no_header: str,
+) -> tuple[Parsed, tuple[str, ...] | None]:
+    """A batch of a W3C-style log (IIS, Windows Firewall): ``#`` directive
+    lines skipped (a byte order mark before one too), each record read by
+    ``query`` of the ``#Fields:`` in force above it (``previous`` at the
+    batch's start), one query per distinct header (``base.header_layouts``).
+    Records ``query`` has no SQL for are rejected with ``no_header``; those
+    under more than ``MAX_LAYOUTS`` headers with ``TOO_MANY_LAYOUTS``. Returns
+    the batch's result and the header in force at its end."""
+    text = pc.utf8_ltrim(lines.column("line"), "\ufeff")
+    directive = pc.fill_null(pc.starts_with(text, "#"), False)
+    layouts = header_layouts(text, "#Fields:", previous)
+    data = pc.invert(directive)
+    skipped = int(pc.sum(directive.cast(pa.int64())).as_py() or 0)
+    results = [Parsed(rows=_no_rows(), rejects=EMPTY_REJECTS, skipped=skipped)]
+    for fields, number in layouts.numbers.items():
+        part = lines.filter(pc.and_(data, pc.equal(layouts.of_line, number)))
+        if part.num_rows == 0:
+            continue
+        sql = query(fields) if number < MAX_LAYOUTS else None
+        if sql is None:
+            results.append(_rejected(part, no_header if number < MAX_LAYOUTS else TOO_MANY_LAYOUTS))
+        else:
+            results.append(run_batch(con, part, sql, params))
+    rows = [r.rows for r in results if r.rows.num_rows]
+    parsed = Parsed(
+        rows=pa.concat_tables(rows, promote_options="default") if rows else _no_rows(),
+        rejects=pa.concat_tables([r.rejects for r in results]),
+        skipped=sum(r.skipped for r in results),
+    )
+    return parsed, layouts.last
+
+
+def _no_rows() -> pa.Table:
+    return pa.table({"log_line": pa.array([], pa.int64())})
+
+
+def _rejected(part: pa.Table, reason: str) -> Parsed:
+    """Every line of ``part`` rejected with ``reason``, blank ones skipped."""
+    blank = pc.equal(pc.utf8_trim_whitespace(part.column("line")), "")
+    kept = part.filter(pc.invert(blank))
+    return Parsed(
+        rows=_no_rows(),
+        rejects=reject_table(kept.column("log_line"), reason, kept.column("line")),
+        skipped=part.num_rows - kept.num_rows,
+    )
+
+
 def run_batch(
     con: duckdb.DuckDBPyConnection,
     lines: pa.Table,
@@ -118,7 +185,7 @@ def run_batch(
 ) -> Parsed:
     """Run a parser's batch ``sql`` (see the module doc) and split the result."""
     if lines.num_rows == 0:
-        return Parsed(rows=pa.table({"log_line": pa.array([], pa.int64())}), rejects=EMPTY_REJECTS)
+        return Parsed(rows=_no_rows(), rejects=EMPTY_REJECTS)
     if envelope is not None:
         params = {**params, **envelope.params()}
     results = run_sliced(con, sql, params, numbered(lines), "{view}")

@@ -15,7 +15,7 @@ block in the same file)::
 (each shown on two lines here, one line in the file).
 Each line takes the ``#Fields`` in force above it: per batch, a running count of
 ``#Fields`` lines (Arrow) says which header each line belongs to, and one query
-runs per distinct header (``base.header_layouts``: a handful per file, never one
+runs per distinct header (``linesql.run_by_headers``: a handful per file, never one
 per line; the lines under more than ``base.MAX_LAYOUTS`` different ones in a
 batch, which only a hostile file has, are rejected); the last header is kept
 for the next batch. Directive lines are skipped. Values are separated by
@@ -38,19 +38,20 @@ from collections.abc import Sequence
 from typing import Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from reconwatch.ingest.base import (
-    EMPTY_REJECTS,
     FORWARDED,
-    MAX_LAYOUTS,
-    TOO_MANY_LAYOUTS,
     ParseContext,
     Parsed,
     Parser,
-    header_layouts,
 )
-from reconwatch.ingest.linesql import byte_count_sql, is_status_sql, lit, run_batch, status_code_sql
+from reconwatch.ingest.linesql import (
+    byte_count_sql,
+    is_status_sql,
+    lit,
+    run_by_headers,
+    status_code_sql,
+)
 from reconwatch.ingest.web_clf import INVALID_STATUS
 
 NO_HEADER: Final = "no #Fields header before this line"
@@ -70,7 +71,7 @@ def _value(index: int) -> str:
     return f"nullif(parts[{index}], '-')"
 
 
-def _header_sql(fields: list[str]) -> str:
+def _header_sql(fields: Sequence[str]) -> str:
     """The batch query for data lines under one ``#Fields`` header."""
     where = {name.lower(): i + 1 for i, name in enumerate(fields)}
 
@@ -153,37 +154,8 @@ class IisParser(Parser):
 
     def parse(self, lines: pa.Table) -> Parsed:
         # A byte-order mark may open the file (IIS writes none, copies and exports may).
-        text = pc.utf8_ltrim(lines.column("line"), "\ufeff")
-        directive = pc.starts_with(text, "#")
-        # One query per distinct header (IIS writes one at every start and
-        # rollover), at most MAX_LAYOUTS of them.
-        layouts = header_layouts(text, "#Fields:", self.fields)
-        skipped = int(pc.sum(directive.cast(pa.int64())).as_py() or 0)
-        data = pc.invert(directive)
-        results: list[Parsed] = []
-        for fields, number in layouts.numbers.items():
-            mask = pc.and_(data, pc.equal(layouts.of_line, number))
-            part = lines.filter(mask)
-            if part.num_rows == 0:
-                continue
-            if fields is None or number >= MAX_LAYOUTS:
-                reason = NO_HEADER if fields is None else TOO_MANY_LAYOUTS
-                rejects = pa.table(
-                    {
-                        "log_line": part.column("log_line"),
-                        "reason": pa.repeat(pa.scalar(reason), part.num_rows),
-                        "raw": part.column("line"),
-                    }
-                )
-                results.append(Parsed(rows=pa.table({}), rejects=rejects))
-                continue
-            results.append(run_batch(self.ctx.con, part, _header_sql(list(fields)), {}))
-        self.fields = layouts.last
-        rows = [r.rows for r in results if r.rows.num_rows]
-        return Parsed(
-            rows=pa.concat_tables(rows)
-            if rows
-            else pa.table({"log_line": pa.array([], pa.int64())}),
-            rejects=pa.concat_tables([EMPTY_REJECTS, *(r.rejects for r in results)]),
-            skipped=skipped + sum(r.skipped for r in results),
-        )
+        parsed, self.fields = run_by_headers(
+            self.ctx.con, lines, self.fields,
+            lambda fields: None if fields is None else _header_sql(fields), {}, NO_HEADER,
+        )  # fmt: skip
+        return parsed
