@@ -68,9 +68,9 @@ from typing import ClassVar, Final, NamedTuple
 import pyarrow as pa
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.auth_sshd import syslog_program
+from reconwatch.ingest.auth_sshd import sniff_programs
 from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
-from reconwatch.ingest.fw_common import local_to_utc_sql
+from reconwatch.ingest.fw_common import local_to_utc_sql, sniff_share
 from reconwatch.ingest.linesql import lit, run_batch
 from reconwatch.ingest.web_clf import CLF, path_query_sql, request_sql, request_struct
 
@@ -110,8 +110,9 @@ BEFORE_LAST_CLIENT: Final = r"^(.*)" + CLIENT_AT
 
 
 def _field(name: str, capture: bool) -> str:
-    """An optional ``, name: "value"`` field; the closing quote may be cut off
-    with the line's end (nginx cuts a message at 2048 bytes)."""
+    """An optional ``, name: "value"`` field; a value the line's end cut off
+    (no closing quote) still reads, so that the line is rejected as ``CUT``
+    rather than as having no request."""
     value = "(.*?)" if capture else "(?:.*?)"
     return f'(?:, {name}: "{value}(?:"|$))?'
 
@@ -217,17 +218,9 @@ class NginxErrorParser(Parser):
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
-        """True when at least half of the sample (and one line) is nginx's own
-        error lines (stamp, level, pid#tid) or syslog lines of program ``nginx``."""
-        try:
-            hits = sum(
-                1
-                for line in sample
-                if _OWN_LINE_RE.match(line[:65536]) or syslog_program(line[:65536]) in cls.programs
-            )
-            return hits > 0 and hits * 2 >= len(sample)
-        except Exception:  # a sniffer must never stop format detection
-            return False
+        """At least half of the sample nginx's own error lines (stamp, level,
+        pid#tid), or syslog lines of program ``nginx``."""
+        return sniff_share(sample, _OWN_LINE_RE) or sniff_programs(sample, cls.programs)
 
     def parse(self, lines: pa.Table) -> Parsed:
         k = syslog
@@ -261,7 +254,8 @@ class NginxErrorParser(Parser):
         ),
         cut AS (
             SELECT *, regexp_extract(substr(h.rest, length(text) + 1), {lit(FIELDS)},
-                                     {_FIELD_NAMES}) AS f
+                                     {_FIELD_NAMES}) AS f,
+                   {status_sql("said", "h.level")} AS status
             FROM clients
         ),
         -- nginx writes the request line raw (no escapes to undo).
@@ -283,7 +277,7 @@ class NginxErrorParser(Parser):
                               nullif(abs_url.host, ''))) AS url_domain,
                http_request_method, http_version,
                {path_query_sql()},
-               {status_sql("said", "h.level")} AS http_response_status_code,
+               status AS http_response_status_code,
                nullif(f.referrer, '') AS http_request_referrer,
                {REPEAT},
                CASE WHEN other THEN {lit(OTHER_PROGRAM)}
@@ -300,7 +294,7 @@ class NginxErrorParser(Parser):
                         THEN {lit(CUT)}
                     WHEN len(list_distinct(named)) > 1 THEN {lit(AMBIGUOUS_CLIENT)}
                     WHEN len(named) = 0 OR request IS NULL THEN {lit(NO_REQUEST)}
-                    WHEN {status_sql("said", "h.level")} IS NULL THEN {lit(NO_STATUS)}
+                    WHEN status IS NULL THEN {lit(NO_STATUS)}
                END AS reason
         FROM targets
         """  # noqa: S608 - constant patterns and a generated view name only
