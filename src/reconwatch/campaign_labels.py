@@ -1,8 +1,9 @@
-"""The label contract of ``distributed_scan`` campaigns, free of the engine.
+"""The label contract of campaigns, free of the engine.
 
-``reconwatch.detect.campaign`` writes the labels; the case builder and the
-exporters read them (the exporters without importing Ibis). See that module
-for what a campaign is.
+``reconwatch.detect.campaign`` (coordinated sweeps) and
+``reconwatch.detect.prefix`` (rotating IPv6 scanners) write the labels; the
+case builder, the case store and the exporters read them (the exporters
+without importing Ibis). See those modules for what a campaign is.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ from __future__ import annotations
 import re
 from typing import Final, NamedTuple
 
-LABEL_PREFIX: Final = "campaign:"
+#: Every campaign label starts so (a coordinated sweep's, a rotating IPv6
+#: scanner's): such a finding's actor is its label, not its source.
+CAMPAIGN_PREFIX: Final = "campaign:"
+#: ``ipv6_prefix_scan``'s labels: ``campaign:ipv6@<the /64>``.
+ROTATING_PREFIX: Final = "campaign:ipv6@"
 
 
 #: ``campaign:<transport>/<port>@<a.b.c>.0/24@<epoch>``; the transport is

@@ -23,9 +23,13 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from reconwatch.campaign_labels import Signature, label_signature
+from reconwatch.campaign_labels import (
+    CAMPAIGN_PREFIX,
+    ROTATING_PREFIX,
+    Signature,
+    label_signature,
+)
 from reconwatch.detect.ids import is_exploit
-from reconwatch.detect.prefix import LABEL_PREFIX as PREFIX_LABEL
 from reconwatch.detect.scantype import scan_types
 from reconwatch.detect.tools import hints_from_findings, hints_from_packets, packet_stats
 from reconwatch.detect.web import is_admin_interface, is_secret
@@ -319,12 +323,9 @@ def _duration(delta: dt.timedelta) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
-CAMPAIGN_PREFIX = "campaign:"
-
-
 def rotating_network(label: str) -> str | None:
     """The /64 an ``ipv6_prefix_scan`` label names (``campaign:ipv6@N/64``), else None."""
-    return label[len(PREFIX_LABEL) :] if label.startswith(PREFIX_LABEL) else None
+    return label[len(ROTATING_PREFIX) :] if label.startswith(ROTATING_PREFIX) else None
 
 
 def case_id(actor: str, first_seen: dt.datetime) -> str:

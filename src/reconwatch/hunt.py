@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from reconwatch.campaign_labels import CAMPAIGN_PREFIX
 from reconwatch.cases import (
-    CAMPAIGN_PREFIX,
     Case,
     Finding,
     actor_of,

@@ -47,7 +47,7 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 
-from reconwatch.campaign_labels import LABEL_PREFIX
+from reconwatch.campaign_labels import CAMPAIGN_PREFIX
 from reconwatch.config import DistributedScanConfig
 from reconwatch.detect.portscan import (
     FINDING_TYPES,
@@ -133,7 +133,7 @@ def distributed_scan(network: ir.Table, cfg: DistributedScanConfig) -> ir.Table:
         .cast(FINDING_TYPES["window_start"])
     )
     label = (
-        LABEL_PREFIX
+        CAMPAIGN_PREFIX
         + found.network_transport
         + "/"
         + found.destination_port.cast("string")

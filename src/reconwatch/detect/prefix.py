@@ -37,6 +37,7 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 
+from reconwatch.campaign_labels import ROTATING_PREFIX
 from reconwatch.config import PrefixScanSettings, SiteConfig
 from reconwatch.detect.portscan import (
     SLOT,
@@ -52,7 +53,7 @@ from reconwatch.netaddr import IPNetwork, parse_networks
 
 PREFIX_SCAN: Final = "ipv6_prefix_scan"
 #: Every member's label starts with this, then the /64 (see the module docstring).
-LABEL_PREFIX: Final = "campaign:ipv6@"
+LABEL_PREFIX: Final = ROTATING_PREFIX
 
 
 def ipv6_net64(ip: ir.StringValue) -> ir.StringValue:

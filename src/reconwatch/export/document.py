@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from reconwatch.campaign_labels import LABEL_PREFIX, by_signature
+from reconwatch.campaign_labels import CAMPAIGN_PREFIX, ROTATING_PREFIX, by_signature
 from reconwatch.report import SCHEMA
 
 #: Namespace of every id an exporter derives (uuid5), so re-exporting the same
@@ -315,9 +315,8 @@ def generated_at(document: Mapping[str, Any]) -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-#: The ``campaign`` label of a rotating IPv6 scanner's case, before its /64
-#: (``detect.prefix.LABEL_PREFIX``; not imported: exporters stay light).
-ROTATING_CAMPAIGN: Final = "campaign:ipv6@"
+#: The ``campaign`` label of a rotating IPv6 scanner's case, before its /64.
+ROTATING_CAMPAIGN: Final = ROTATING_PREFIX
 
 
 def rotating_network(case: Mapping[str, Any]) -> str | None:
@@ -349,7 +348,7 @@ def sweeps(case: Mapping[str, Any]) -> list[str]:
             for finding in case.get("findings") or []
             if isinstance(label := finding.get("label"), str)
             and finding.get("detection") == "distributed_scan"
-            and label.startswith(LABEL_PREFIX)
+            and label.startswith(CAMPAIGN_PREFIX)
         }
     )
 
