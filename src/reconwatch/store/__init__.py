@@ -705,13 +705,11 @@ def _link_joined_sweeps(
         .options(selectinload(StoredCase.actions))
         .order_by(StoredCase.id)
     ).all()
+    joined = f"its sweep joined case {case.id}'s"  # once per pair: the run differs
     for other in others:
-        note = f"its sweep joined case {case.id}'s (run {run_id}): later activity goes there"
-        if any(
-            a.action == LINKED and a.detail.startswith(f"its sweep joined case {case.id}'s ")
-            for a in other.actions
-        ):
+        if any(a.action == LINKED and a.detail.startswith(joined) for a in other.actions):
             continue
+        note = f"{joined} (run {run_id}): later activity goes there"
         other.actions.append(Action(at=now, who="reconwatch", action=LINKED, detail=note))
         case.actions.append(
             Action(
