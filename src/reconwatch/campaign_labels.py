@@ -9,7 +9,8 @@ without importing Ibis). See those modules for what a campaign is.
 from __future__ import annotations
 
 import re
-from typing import Final, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, NamedTuple
 
 #: Every campaign label starts so (a coordinated sweep's, a rotating IPv6
 #: scanner's): such a finding's actor is its label, not its source.
@@ -40,6 +41,16 @@ def label_signature(label: str) -> Signature | None:
         return None
     transport, port, a, b, c, window = match.groups()
     return Signature(int(window), transport, int(port), (int(a), int(b), int(c)))
+
+
+def sweep_labels(findings: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The coordinated-sweep labels among ``findings`` (case documents'
+    ``findings``: one per transport, port, /24 and hour a campaign covered)."""
+    return {
+        label
+        for finding in findings
+        if isinstance(label := finding.get("label"), str) and label_signature(label) is not None
+    }
 
 
 def by_signature(labels: set[str] | list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from reconwatch.campaign_labels import CAMPAIGN_PREFIX, ROTATING_PREFIX, by_signature
+from reconwatch.campaign_labels import ROTATING_PREFIX, by_signature, sweep_labels
 from reconwatch.report import SCHEMA
 
 #: Namespace of every id an exporter derives (uuid5), so re-exporting the same
@@ -342,15 +342,7 @@ def sweeps(case: Mapping[str, Any]) -> list[str]:
     by one of them, ``campaign``), in the order the case builder ranks them
     (earliest hour, then transport, port as a number, /24); empty for other
     cases."""
-    return by_signature(
-        {
-            label
-            for finding in case.get("findings") or []
-            if isinstance(label := finding.get("label"), str)
-            and finding.get("detection") == "distributed_scan"
-            and label.startswith(CAMPAIGN_PREFIX)
-        }
-    )
+    return by_signature(sweep_labels(case.get("findings") or []))
 
 
 def sweeps_named(case: Mapping[str, Any]) -> str | None:

@@ -54,7 +54,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
-from reconwatch.campaign_labels import label_signature
+from reconwatch.campaign_labels import sweep_labels
 from reconwatch.scanning import is_scan
 from reconwatch.store.models import Action, Base, CaseSource, Sighting, StoredCase, User
 
@@ -689,13 +689,7 @@ def _link_joined_sweeps(
     analyst's call, with its disposition): each names the other once, so
     the stale one is not worked as if it were still alive.
     """
-    labels = {
-        label
-        for finding in doc.get("findings") or []
-        if isinstance(label := finding.get("label"), str)
-        and label != case.actor
-        and label_signature(label) is not None
-    }
+    labels = sweep_labels(doc.get("findings") or []) - {case.actor}
     if not labels:
         return
     others = session.scalars(
