@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from ingest_helpers import make, parse, rejects, utc
+import pyarrow.compute as pc
+
+from ingest_helpers import batch, make, parse, rejects, utc
 from reconwatch.ingest import registry
-from reconwatch.ingest.fw_vpcflow import VpcFlowParser
+from reconwatch.ingest.base import MAX_LAYOUTS, TOO_MANY_LAYOUTS, layouts
+from reconwatch.ingest.fw_vpcflow import DEFAULT_FIELDS, VpcFlowParser
 from test_ingest_fw_helpers import fixture_lines, network, parse_fixture
 
 ENI = "eni-1235b8ca123456789"
@@ -157,3 +160,47 @@ def test_start_is_utc_whatever_the_hosts_zone() -> None:
         utc(2023, 11, 14, 22, 13, 20),
         utc(2023, 11, 14, 22, 13, 25),
     ]
+
+
+# -- many headers in one batch ------------------------------------------------------------
+
+V2_RECORD = (
+    "2 123456789010 eni-1 198.51.100.7 10.0.1.5 40123 22 6 1 44 1418530010 1418530070 REJECT OK"
+)
+
+
+def test_concatenated_files_repeating_one_header_are_one_layout() -> None:
+    """``cat`` of a day's delivered files repeats the header once per file:
+    one layout (one query), every record read, every header skipped."""
+    header = " ".join(DEFAULT_FIELDS)
+    lines = [line for _ in range(200) for line in (header, V2_RECORD, V2_RECORD)]
+    text = batch(lines).column("line")
+    is_header = pc.equal(text, header)
+    found = layouts(text, is_header, lambda h: tuple(h.split()), DEFAULT_FIELDS)
+    assert list(found.numbers) == [DEFAULT_FIELDS]
+    parsed = parse(make(VpcFlowParser), lines)
+    assert (parsed.rows.num_rows, parsed.skipped, rejects(parsed)) == (400, 200, [])
+
+
+def test_lines_under_too_many_different_headers_are_rejected_not_queried() -> None:
+    """A new header before every record (each with one more field) would be a
+    query per record: past MAX_LAYOUTS, the records are rejected."""
+    header = " ".join(DEFAULT_FIELDS)
+    lines = []
+    for n in range(MAX_LAYOUTS + 6):
+        lines += [f"{header} extra{n}", V2_RECORD + " -"]
+    parser = make(VpcFlowParser)
+    parsed = parse(parser, lines)
+    assert parsed.rows.num_rows == MAX_LAYOUTS - 1  # layout 0: the default, before any header
+    assert {reason for _, reason in rejects(parsed)} == {TOO_MANY_LAYOUTS}
+    assert parsed.skipped == MAX_LAYOUTS + 6
+    # The last header stays in force for the next batch, too many or not.
+    assert parser.fields == (*DEFAULT_FIELDS, f"extra{MAX_LAYOUTS + 5}")
+
+
+def test_a_header_without_a_needed_field_leaves_the_one_before_in_force() -> None:
+    no_start = " ".join(name for name in DEFAULT_FIELDS if name != "start")
+    v5 = fixture_lines("vpcflow-v5.log")
+    parsed = parse(make(VpcFlowParser), [v5[0], no_start, v5[1]])
+    assert [(r["log_line"], r.get("tcp_flags")) for r in network(parsed)] == [(3, "SYN")]
+    assert parsed.skipped == 2

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Final, NamedTuple
 
@@ -174,12 +174,13 @@ def reject_table(log_line: pa.Array, reason: pa.Array | str, raw: pa.Array) -> p
     return pa.table({"log_line": log_line, "reason": reason, "raw": raw})
 
 
-#: Distinct field headers (W3C ``#Fields:``) read in one batch: one query each.
-#: Writers repeat one header at each rollover or restart; the lines under any
-#: more are rejected (``TOO_MANY_LAYOUTS``), so a file of thousands of
-#: different headers cannot cost thousands of queries.
+#: Distinct field headers (W3C ``#Fields:``, a VPC flow log's field names) read
+#: in one batch: one query each. Writers repeat one header at each rollover or
+#: restart (and ``cat`` of many delivered files repeats it once per file); the
+#: lines under any more are rejected (``TOO_MANY_LAYOUTS``), so a file of
+#: thousands of different headers cannot cost thousands of queries.
 MAX_LAYOUTS: Final = 64
-TOO_MANY_LAYOUTS: Final = f"more than {MAX_LAYOUTS} different #Fields headers in one batch"
+TOO_MANY_LAYOUTS: Final = f"more than {MAX_LAYOUTS} different field headers in one batch"
 
 
 class Layouts(NamedTuple):
@@ -195,18 +196,35 @@ class Layouts(NamedTuple):
 
 
 def header_layouts(text: pa.Array, directive: str, previous: tuple[str, ...] | None) -> Layouts:
-    """The layouts of a header-driven batch (``directive``: ``"#Fields:"``).
+    """The layouts of a W3C-style batch (``directive``: ``"#Fields:"``)."""
+    is_header = pc.fill_null(pc.starts_with(text, directive), False)
+
+    def fields_of(header: str) -> tuple[str, ...]:
+        return tuple(header[len(directive) :].split())
+
+    return layouts(text, is_header, fields_of, previous)
+
+
+def layouts(
+    text: pa.Array,
+    is_header: pa.Array,
+    fields_of: Callable[[str], tuple[str, ...] | None],
+    previous: tuple[str, ...] | None,
+) -> Layouts:
+    """The layouts of a header-driven batch: ``is_header`` marks its header
+    lines, ``fields_of`` reads one (None: a header that changes nothing, the
+    one before stays in force).
 
     One Python step per header line (a handful), never per record; a header
     met again (the same one written at every rollover) is one layout.
     """
-    is_header = pc.fill_null(pc.starts_with(text, directive), False)
     group = pc.cumulative_sum(is_header.cast(pa.int64()))
     numbers: dict[tuple[str, ...] | None, int] = {previous: 0}
     per_header = [0]
     last = previous
     for header in pc.filter(text, is_header).to_pylist():
-        last = tuple(str(header)[len(directive) :].split())
+        fields = fields_of(str(header))
+        last = last if fields is None else fields
         per_header.append(numbers.setdefault(last, len(numbers)))
     return Layouts(pc.take(pa.array(per_header, pa.int64()), group), numbers, last)
 

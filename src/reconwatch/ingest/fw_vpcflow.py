@@ -13,10 +13,12 @@ with a header naming the fields, in the default (version 2) format::
 
 or any custom list of version 3 to 5 fields (``tcp-flags``, ``flow-direction``,
 ``pkt-srcaddr``...). The header sets the field positions for the lines after
-it (several concatenated files have several headers: one Python step per
-header, never per line); a file without a header is read in the default
-format. Headers are skipped lines, and so are records with ``log-status``
-``NODATA`` or ``SKIPDATA``, which carry no flow by design.
+it (several concatenated files have several headers: one query per distinct
+header, never per line or per file; the lines under more than
+``base.MAX_LAYOUTS`` different ones in a batch are rejected); a file without a
+header is read in the default format. Headers are skipped lines, and so are
+records with ``log-status`` ``NODATA`` or ``SKIPDATA``, which carry no flow by
+design.
 
 ``ACCEPT`` is ``allowed``; ``REJECT`` (a security group or network ACL
 refused the flow) is ``rejected``. ``start`` (epoch seconds) is the time;
@@ -27,7 +29,6 @@ the flag names.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from typing import ClassVar, Final
@@ -35,7 +36,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.base import ParseContext, Parsed, Parser, layouts
 from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     bad_port_sql,
@@ -44,7 +45,7 @@ from reconwatch.ingest.fw_common import (
     sniff_share,
     transport_sql,
 )
-from reconwatch.ingest.linesql import lit, run_batch
+from reconwatch.ingest.linesql import lit, run_by_layouts
 
 WRONG_FIELD_COUNT: Final = "wrong number of fields"
 UNKNOWN_ACTION: Final = "unknown action"
@@ -105,77 +106,74 @@ class VpcFlowParser(Parser):
             ),
             False,
         )
-        starts = pc.indices_nonzero(is_header).to_pylist()  # one per header, not per line
-        bounds = [0, *starts, lines.num_rows]
-        parts: list[Parsed] = []
-        for begin, end in itertools.pairwise(bounds):
-            if end <= begin:
-                continue
-            segment = lines.slice(begin, end - begin)
-            if begin in starts:
-                header = str(segment.column("line")[0].as_py()).split()
-                if all(name in header for name in REQUIRED):
-                    self.fields = tuple(header)
-            parts.append(run_batch(self.ctx.con, segment, self._sql(), {}))
-        return Parsed(
-            rows=pa.concat_tables([p.rows for p in parts], promote_options="default"),
-            rejects=pa.concat_tables([p.rejects for p in parts]),
-            skipped=sum(p.skipped for p in parts),
-        )
+        found = layouts(text, is_header, _fields_of, self.fields)
+        # Never "no header": the default fields are in force before the first.
+        parsed = run_by_layouts(self.ctx.con, lines, is_header, found, _sql, {}, MALFORMED)
+        self.fields = found.last or DEFAULT_FIELDS
+        return parsed
 
-    def _sql(self) -> str:
-        positions = {name: index + 1 for index, name in enumerate(self.fields)}
 
-        def field(name: str) -> str:
-            # A field the header does not name is NULL; '-' means "does not apply".
-            position = positions.get(name)
-            return f"nullif(f[{position}], '-')" if position else "CAST(NULL AS VARCHAR)"
+def _fields_of(header: str) -> tuple[str, ...] | None:
+    """A header's fields; None (the fields before stay in force) when it lacks
+    one the records need."""
+    fields = tuple(header.split())
+    return fields if all(name in fields for name in REQUIRED) else None
 
-        flags = ", ".join(
-            f"CASE WHEN flagbits & {bit} <> 0 THEN {lit(name)} END" for name, bit in _FLAG_BITS
-        )
-        count = len(self.fields)
-        status = field("log-status")
-        return f"""
-        WITH lines AS (
-            SELECT log_line, _row, line, string_split(trim(line), ' ') AS f,
-                   (regexp_full_match(line, {lit(HEADER)}) AND contains(line, ' srcaddr ')
-                    AND contains(line, ' dstaddr ')) OR regexp_full_match(line, '\\s*') AS blank
-            FROM {{view}}
-        ),
-        v AS (
-            SELECT *, {field("srcaddr")} AS src, {field("dstaddr")} AS dst,
-                   {field("srcport")} AS spt, {field("dstport")} AS dpt,
-                   {field("protocol")} AS proto, {field("action")} AS verdict,
-                   TRY_CAST({field("tcp-flags")} AS INTEGER) AS flagbits,
-                   CASE {field("action")} WHEN 'ACCEPT' THEN 'allowed'
-                        WHEN 'REJECT' THEN 'rejected' END AS event_action,
-                   len(f) = {count} AS complete
-            FROM lines
-        ),
-        t AS (SELECT *, {transport_sql("proto")} AS network_transport FROM v)
-        SELECT log_line, _row,
-               blank OR (complete AND {status} IN ('NODATA', 'SKIPDATA')) AS skip,
-               timezone('UTC', TRY(to_timestamp(TRY_CAST({field("start")} AS BIGINT))))
-                   AS timestamp,
-               src AS source_raw, dst AS destination_raw,
-               CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("spt")} END
-                   AS source_port,
-               CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("dpt")} END
-                   AS destination_port,
-               network_transport,
-               CASE WHEN network_transport = 'tcp' AND flagbits IS NOT NULL
-                    THEN concat_ws(' ', {flags}) END AS tcp_flags,
-               event_action,
-               {outcome_sql("event_action")} AS connection_outcome,
-               CAST(TRY_CAST({field("bytes")} AS UBIGINT) AS BIGINT) AS network_bytes,
-               CAST(TRY_CAST({field("packets")} AS UBIGINT) AS BIGINT) AS network_packets,
-               {field("interface-id")} AS observer_name,
-               CASE WHEN NOT complete THEN {lit(WRONG_FIELD_COUNT)}
-                    WHEN event_action IS NULL THEN {lit(UNKNOWN_ACTION)}
-                    WHEN src IS NULL OR dst IS NULL OR network_transport IS NULL
-                        THEN {lit(MALFORMED)}
-                    WHEN {bad_port_sql("spt")} OR {bad_port_sql("dpt")} THEN {lit(INVALID_PORT)}
-               END AS reason
-        FROM t
-        """  # noqa: S608 - constant patterns, integer positions and a generated view name only
+
+def _sql(fields: tuple[str, ...] | None) -> str:
+    """The query for the records under ``fields``."""
+    fields = fields or DEFAULT_FIELDS
+    positions = {name: index + 1 for index, name in enumerate(fields)}
+
+    def field(name: str) -> str:
+        # A field the header does not name is NULL; '-' means "does not apply".
+        position = positions.get(name)
+        return f"nullif(f[{position}], '-')" if position else "CAST(NULL AS VARCHAR)"
+
+    flags = ", ".join(
+        f"CASE WHEN flagbits & {bit} <> 0 THEN {lit(name)} END" for name, bit in _FLAG_BITS
+    )
+    count = len(fields)
+    status = field("log-status")
+    return f"""
+    WITH lines AS (
+        SELECT log_line, _row, line, string_split(trim(line), ' ') AS f,
+               regexp_full_match(line, '\\s*') AS blank
+        FROM {{view}}
+    ),
+    v AS (
+        SELECT *, {field("srcaddr")} AS src, {field("dstaddr")} AS dst,
+               {field("srcport")} AS spt, {field("dstport")} AS dpt,
+               {field("protocol")} AS proto, {field("action")} AS verdict,
+               TRY_CAST({field("tcp-flags")} AS INTEGER) AS flagbits,
+               CASE {field("action")} WHEN 'ACCEPT' THEN 'allowed'
+                    WHEN 'REJECT' THEN 'rejected' END AS event_action,
+               len(f) = {count} AS complete
+        FROM lines
+    ),
+    t AS (SELECT *, {transport_sql("proto")} AS network_transport FROM v)
+    SELECT log_line, _row,
+           blank OR (complete AND {status} IN ('NODATA', 'SKIPDATA')) AS skip,
+           timezone('UTC', TRY(to_timestamp(TRY_CAST({field("start")} AS BIGINT))))
+               AS timestamp,
+           src AS source_raw, dst AS destination_raw,
+           CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("spt")} END
+               AS source_port,
+           CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("dpt")} END
+               AS destination_port,
+           network_transport,
+           CASE WHEN network_transport = 'tcp' AND flagbits IS NOT NULL
+                THEN concat_ws(' ', {flags}) END AS tcp_flags,
+           event_action,
+           {outcome_sql("event_action")} AS connection_outcome,
+           CAST(TRY_CAST({field("bytes")} AS UBIGINT) AS BIGINT) AS network_bytes,
+           CAST(TRY_CAST({field("packets")} AS UBIGINT) AS BIGINT) AS network_packets,
+           {field("interface-id")} AS observer_name,
+           CASE WHEN NOT complete THEN {lit(WRONG_FIELD_COUNT)}
+                WHEN event_action IS NULL THEN {lit(UNKNOWN_ACTION)}
+                WHEN src IS NULL OR dst IS NULL OR network_transport IS NULL
+                    THEN {lit(MALFORMED)}
+                WHEN {bad_port_sql("spt")} OR {bad_port_sql("dpt")} THEN {lit(INVALID_PORT)}
+           END AS reason
+    FROM t
+    """  # noqa: S608 - constant patterns, integer positions and a generated view name only

@@ -44,6 +44,7 @@ from reconwatch.ingest.base import (
     EMPTY_REJECTS,
     MAX_LAYOUTS,
     TOO_MANY_LAYOUTS,
+    Layouts,
     Parsed,
     header_layouts,
     kept_rows,
@@ -140,8 +141,24 @@ def run_by_headers(
     text = pc.utf8_ltrim(lines.column("line"), "\ufeff")
     directive = pc.fill_null(pc.starts_with(text, "#"), False)
     layouts = header_layouts(text, "#Fields:", previous)
-    data = pc.invert(directive)
-    skipped = int(pc.sum(directive.cast(pa.int64())).as_py() or 0)
+    return run_by_layouts(con, lines, directive, layouts, query, params, no_header), layouts.last
+
+
+def run_by_layouts(
+    con: duckdb.DuckDBPyConnection,
+    lines: pa.Table,
+    headers: pa.Array,
+    layouts: Layouts,
+    query: HeaderQuery,
+    params: dict[str, object],
+    no_header: str,
+) -> Parsed:
+    """A header-driven batch: the ``headers`` lines skipped, the records under
+    each layout read by one query (``query`` of its fields; None: rejected
+    with ``no_header``), those under more than ``MAX_LAYOUTS`` layouts
+    rejected with ``TOO_MANY_LAYOUTS``."""
+    data = pc.invert(headers)
+    skipped = int(pc.sum(headers.cast(pa.int64())).as_py() or 0)
     results = [Parsed(rows=_no_rows(), rejects=EMPTY_REJECTS, skipped=skipped)]
     for fields, number in layouts.numbers.items():
         part = lines.filter(pc.and_(data, pc.equal(layouts.of_line, number)))
@@ -153,12 +170,11 @@ def run_by_headers(
         else:
             results.append(run_batch(con, part, sql, params))
     rows = [r.rows for r in results if r.rows.num_rows]
-    parsed = Parsed(
+    return Parsed(
         rows=pa.concat_tables(rows, promote_options="default") if rows else _no_rows(),
         rejects=pa.concat_tables([r.rejects for r in results]),
         skipped=sum(r.skipped for r in results),
     )
-    return parsed, layouts.last
 
 
 def _no_rows() -> pa.Table:
