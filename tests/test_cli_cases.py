@@ -74,6 +74,65 @@ def test_the_queue_never_cuts_a_case_id(store: str) -> None:
     assert "RW-20260930-d33ffe…" not in listing.stdout
 
 
+def _queue(store: str, width: int) -> list[str]:
+    from rich.console import Console
+
+    from reconwatch.cli.cases import queue_table
+
+    opened = CaseStore(store, create=False)
+    try:
+        rows = opened.list()
+    finally:
+        opened.close()
+    console = Console(width=width, record=True)
+    console.print(queue_table(rows, width))
+    return console.export_text().splitlines()
+
+
+@pytest.mark.parametrize("width", [80, 90, 100, 120, 160])
+def test_the_queue_fits_the_terminal_and_keeps_who_which_and_when(store: str, width: int) -> None:
+    """At 80 columns Rich squeezed every column of the queue to a few letters
+    ("esc…", an address over three lines): the columns that do not fit are
+    left out instead, the id, the actor, the status and the time never."""
+    lines = _queue(store, width)
+    assert max(len(line) for line in lines) <= width
+    text = "\n".join(lines)
+    assert REOPENED in text and "RW-20260930-aaaaaaaa" in text
+    assert "198.51.100.7 " in text  # an IPv4 actor on one line
+    actor = "".join(line.split("│")[2].strip() for line in lines if line.count("│") > 3)
+    assert "campaign:tcp/8080@198.51.100.0/24+203.0.113.0/24" in actor  # folded, whole
+    assert text.count("open") == 2 and "09-30 10:01" in text
+    assert "…" not in text
+
+
+def test_the_queue_leaves_out_the_least_needed_columns_first(store: str) -> None:
+    """The fixture's 27-character id and the three other columns that always
+    show take 76 columns; then severity (11 more), T2 (6), score (8), the
+    year (5), runs (7), episodes (11)."""
+    widths = (80, 90, 105, 120, 130)
+    text = {width: "\n".join(_queue(store, width)) for width in widths}
+    header = {
+        width: next(line for line in text[width].splitlines() if "┃ case" in line)
+        for width in widths
+    }
+    shown = {
+        width: [
+            name
+            for name in ("severity", "T2", "score", "runs", "episodes")
+            if name in header[width]
+        ]
+        for width in widths
+    }
+    assert shown == {
+        80: [],
+        90: ["severity"],
+        105: ["severity", "T2", "score"],
+        120: ["severity", "T2", "score", "runs"],
+        130: ["severity", "T2", "score", "runs", "episodes"],
+    }
+    assert [width for width in widths if "2026-09-30 10:01" in text[width]] == [120, 130]
+
+
 @pytest.mark.parametrize(
     "command",
     [("list",), ("show", "RW-20260930-aaaaaaaa"), ("decide", "RW-20260930-aaaaaaaa", "comment")],

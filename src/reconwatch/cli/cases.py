@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Final
 
 import click
 
@@ -42,27 +43,75 @@ def _open_store(url: str) -> Any:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 def cases_list(store_url: str, status: str | None, limit: int) -> None:
     """The case queue, newest activity first."""
-    from rich.table import Table
-    from rich.text import Text
-
     store = _open_store(store_url)
     try:
         rows = store.list(status=status, limit=limit)
     finally:
         store.close()
-    table = Table(title=f"{len(rows)} case(s)")
-    # The id is the handle for `show` and `decide`: never cut; the actor folds instead.
-    table.add_column("case", no_wrap=True, min_width=max((len(r.id) for r in rows), default=4))
-    table.add_column("actor", overflow="fold")
-    for column in ("status", "severity", "score", "T2", "runs", "episodes", "last seen UTC"):
-        table.add_column(column)
+    console = make_console()
+    console.print(queue_table(rows, console.width))
+
+
+#: What each column adds to a table's frame (its border and two spaces of
+#: padding; the table has one border more), and the narrowest an actor gets
+#: (an IPv4 address whole; a campaign or IPv6 label folds below it).
+COLUMN_FRAME: Final = 3
+ACTOR_WIDTH: Final = 16
+FULL_TIME: Final = "%Y-%m-%d %H:%M"
+SHORT_TIME: Final = "%m-%d %H:%M"
+#: The queue's columns in their order; the id (whole: the handle of ``show``
+#: and ``decide``), the actor, the status and the time always show.
+_QUEUE: Final = (
+    "case", "actor", "status", "severity", "score", "T2", "runs", "episodes", "last seen",
+)  # fmt: skip
+#: The others, with their widths, in the order they come while they fit (at
+#: 80 columns the severity; the rest from about 100); None: the time's year.
+_BY_NEED: Final = (
+    ("severity", 8), ("T2", 3), ("score", 5), ("year", None), ("runs", 4), ("episodes", 8),
+)  # fmt: skip
+
+
+def queue_table(rows: Sequence[Any], width: int) -> Any:
+    """The queue as a Rich table no wider than ``width``: the columns that do
+    not fit beside the id, the actor, the status and the time are left out,
+    the least needed first (at 80 columns a Rich table squeezed every column
+    to a few letters: "esc…", an address over three lines)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    widths = {
+        "case": max((len(r.id) for r in rows), default=len("case")),
+        "actor": ACTOR_WIDTH,
+        "status": len("escalated"),
+        "last seen": len("09-30 10:12"),
+    }
+    used = 1 + sum(COLUMN_FRAME + w for w in widths.values())
+    stamp = SHORT_TIME
+    for name, least in _BY_NEED:
+        cost = len("2026-") if least is None else COLUMN_FRAME + least
+        if used + cost > width:
+            break
+        used += cost
+        if least is None:
+            stamp = FULL_TIME
+            widths["last seen"] += cost
+        else:
+            widths[name] = least
+    table = Table(title=f"{len(rows)} case(s) (times in UTC)")
+    for name in _QUEUE:
+        if name == "actor":
+            table.add_column(name, overflow="fold", min_width=ACTOR_WIDTH)
+        elif name in widths:
+            table.add_column(name, no_wrap=True, min_width=widths[name])
     for row in rows:
-        table.add_row(
-            row.id, Text(clean(row.actor, 60)), row.status, row.severity, f"{row.score:.0f}",
-            "yes" if row.escalate else "no", str(row.runs), str(row.episodes),
-            f"{row.last_seen:%Y-%m-%d %H:%M}",
-        )  # fmt: skip
-    make_console().print(table)
+        cells = {
+            "case": row.id, "actor": Text(clean(row.actor, 60)), "status": row.status,
+            "severity": row.severity, "score": f"{row.score:.0f}",
+            "T2": "yes" if row.escalate else "no", "runs": str(row.runs),
+            "episodes": str(row.episodes), "last seen": f"{row.last_seen:{stamp}}",
+        }  # fmt: skip
+        table.add_row(*(cells[name] for name in _QUEUE if name in widths))
+    return table
 
 
 @cases.command("show")
