@@ -108,3 +108,46 @@ def test_the_detections_and_the_scope_come_while_they_fit() -> None:
     assert scope == ["5 hosts x 10 ports", "52 DNS names", "8 web paths"]
     names = [line.split("│")[4].strip() for line in wide[row : row + 3]]
     assert names == ["dns_bruteforce", "vertical_scan", "web_sensitive_path_probe"]
+
+
+# -- the input accounting ---------------------------------------------------------------------
+
+
+def _accounting(width: int) -> list[str]:
+    from rich.console import Console
+
+    from reconwatch.lake import FileStats, RunStats
+    from reconwatch.report.console import print_ingest
+
+    base = "/var/log/remote-collectors/site-a/2026/09/30"
+    run = RunStats("r1", "2026-09-30T10:00:00Z", [
+        FileStats(f"{base}/firewall/kern.log", "netfilter", 1_234_567, 1_234_567),
+        FileStats(f"{base}/edge/access.log", "clf", 20, 17, 3,
+                  reject_reasons={"not a common log format line": 3}),
+        FileStats(f"{base}/bastion/auth.log", "sshd", 5, 5),
+    ])  # fmt: skip
+    console = Console(width=width, record=True)
+    print_ingest(console, run)
+    return console.export_text().splitlines()
+
+
+@pytest.mark.parametrize("width", [80, 90, 100, 120, 160, 240])
+def test_the_accounting_keeps_each_path_s_end_its_counts_and_notes(width: int) -> None:
+    """At 80 columns Rich cut every path to the same "/var/lo…": the paths
+    keep their end (what tells files apart), the counts stay whole, and the
+    notes go under the table when they do not fit beside it."""
+    lines = _accounting(width)
+    text = "\n".join(lines)
+    assert max(len(line) for line in lines) <= width
+    for end in ("firewall/kern.log", "edge/access.log", "bastion/auth.log"):
+        assert end in text
+    assert "1234567" in text and "1234592" in text  # the total
+    header = "\n".join(lines[: next(i for i, line in enumerate(lines) if "┡" in line)])
+    row = next(line for line in lines if "edge/access.log" in line)
+    # 57 columns of counts and frame; the notes come beside them with 16
+    # columns for themselves and 16 for the path (at 92 columns and more).
+    if width >= 92:
+        assert "notes" in header and "not a common" in row
+    else:
+        assert "notes" not in header
+        assert row.split("│")[1].strip() + ": not a common log format line (3)" in lines

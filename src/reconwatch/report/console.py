@@ -9,58 +9,87 @@ from rich.table import Table
 from rich.text import Text
 
 from reconwatch.cases import Case
-from reconwatch.lake import RunStats
+from reconwatch.lake import FileStats, RunStats
 from reconwatch.report.text import accounting_notes, clean
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+#: The accounting table's widths: the most of a path shown (its end: what
+#: tells files apart), the narrowest the notes get beside the counts; below
+#: that the notes are printed under the table, one line per file.
+FILE_WIDTH: Final = 48
+NOTES_WIDTH: Final = 16
+_COUNTS: Final = ("lines", "parsed", "rejected", "skipped")
+_HEADERS: Final = ("file", "format", *_COUNTS)
 
 
 def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
     """The per-file line accounting; then, with ``errors``, each file's read error.
 
     A hunt passes ``errors=False``: its warnings, printed after, hold them.
+    On a narrow terminal the paths keep their end and the notes go under the
+    table (at 80 columns Rich cut every path to the same "/var/lo…").
     """
-    table = Table(title="Input accounting (every line parsed, rejected or skipped)")
-    for column in (
-        "file",
-        "format",
-        "lines",
-        "parsed",
-        "rejected",
-        "skipped",
-        "notes (top reject reasons)",
-    ):
-        justify = "right" if column in ("lines", "parsed", "rejected", "skipped") else "left"
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for f in run.files:
-        reasons = sorted(f.reject_reasons.items(), key=lambda kv: -kv[1])[:2]
-        note = "; ".join(f"{r} ({n})" for r, n in reasons)
-        if f.error:
-            # The error itself (long, with the file name) is a warning under the table.
-            # Nothing read (a skipped FIFO, a repeated path, an unreadable file)
-            # or stopped part way (a truncated archive): the note says which.
-            what = "not read" if f.lines == 0 else "not read to the end"
-            note = f"{what} (see the warning)" + (f"; {note}" if note else "")
-        else:
-            said = [f"read on from line {f.first_line:,}"] if f.first_line > 1 and f.lines else []
-            said += [f.note] if f.note else []
-            said += accounting_notes(f.repeated, f.repeats_cut, f.forwarded, f.forwarded_unread)
-            note = "; ".join([*said, note] if note else said)
-        table.add_row(
-            Text(_tail(clean(f.name, 1000), 48)),
-            Text(f.format or ("-" if f.note or f.rejected == 0 else "unrecognised")),
-            str(f.lines),
-            str(f.parsed),
-            str(f.rejected),
-            str(f.skipped),
-            Text(clean(note, 80)),
-        )
     t = run.totals
-    table.add_row("total", "", str(t.lines), str(t.parsed), str(t.rejected), str(t.skipped), "")
+    rows = [
+        [_tail(clean(f.name, 1000), FILE_WIDTH),
+         f.format or ("-" if f.note or f.rejected == 0 else "unrecognised"),
+         str(f.lines), str(f.parsed), str(f.rejected), str(f.skipped), _note(f)]
+        for f in run.files
+    ]  # fmt: skip
+    rows.append(["total", "", str(t.lines), str(t.parsed), str(t.rejected), str(t.skipped), ""])
+    # The widest cell of each column but the notes, its header included.
+    widths = [max(len(row[i]) for row in [_HEADERS, *rows]) for i in range(6)]
+    counts = 1 + 6 * COLUMN_FRAME + sum(widths[1:])
+    # The notes beside the counts while the path keeps 16 characters too:
+    # the notes take up to half of what is left, the path the rest.
+    room = console.width - counts - COLUMN_FRAME
+    notes_beside = room >= 2 * NOTES_WIDTH
+    if notes_beside:
+        notes_width = min(max(len(row[-1]) for row in rows), max(NOTES_WIDTH, room // 2))
+        room -= max(notes_width, NOTES_WIDTH)
+    else:
+        room += COLUMN_FRAME
+    file_width = max(min(widths[0], room), len("total"))
+    table = Table(title="Input accounting (every line parsed, rejected or skipped)")
+    table.add_column("file", no_wrap=True, min_width=file_width, max_width=file_width)
+    table.add_column("format", no_wrap=True, min_width=widths[1])
+    for column, width in zip(_COUNTS, widths[2:], strict=True):
+        table.add_column(column, justify="right", no_wrap=True, min_width=width)
+    if notes_beside:
+        table.add_column("notes (top reject reasons)", min_width=max(notes_width, NOTES_WIDTH))
+    for row in rows:
+        row[0] = _tail(row[0], file_width)
+        cells = [Text(cell) for cell in row]
+        table.add_row(*(cells if notes_beside else cells[:-1]))
     console.print(table)
+    if not notes_beside:
+        for row in rows:
+            if row[-1]:
+                console.print(Text(f"{row[0]}: {row[-1]}"))
     for f in run.files if errors else []:
         if f.error:
             console.print(f"reconwatch: warning: {clean(f.error, 500)}", markup=False)
+
+
+def _note(f: FileStats) -> str:
+    """An input's accounting note: why it was not read (whole), where reading
+    began, what its counts leave unsaid, its top reject reasons."""
+    reasons = sorted(f.reject_reasons.items(), key=lambda kv: -kv[1])[:2]
+    note = "; ".join(f"{r} ({n})" for r, n in reasons)
+    if f.error:
+        # The error itself (long, with the file name) is a warning under the table.
+        # Nothing read (a skipped FIFO, a repeated path, an unreadable file)
+        # or stopped part way (a truncated archive): the note says which.
+        what = "not read" if f.lines == 0 else "not read to the end"
+        note = f"{what} (see the warning)" + (f"; {note}" if note else "")
+    else:
+        said = [f"read on from line {f.first_line:,}"] if f.first_line > 1 and f.lines else []
+        said += [f.note] if f.note else []
+        said += accounting_notes(f.repeated, f.repeats_cut, f.forwarded, f.forwarded_unread)
+        note = "; ".join([*said, note] if note else said)
+    return clean(note, 80)
 
 
 def _scope(case: Case) -> str:
