@@ -23,7 +23,6 @@ from reconwatch.ingest.run import IngestOptions, ingest
 from reconwatch.ingest.sources import head_lines
 from reconwatch.ingest.syslogmux import SyslogMuxParser, claimants
 from reconwatch.ingest.web_nginx_error import (
-    ACCESS_IN_SYSLOG,
     AMBIGUOUS_CLIENT,
     CUT,
     DEBUG,
@@ -259,8 +258,6 @@ def test_other_lines_are_rejected_each_with_its_reason() -> None:
         "[error] 812#812: *7 access forbidden by rule, client: 198.51.100.7, server: a, "
         'request: "GET / HTTP/1.1"',  # own file without its stamp
         "2026/09/30 10:00:00 [fatal] 812#812: *7 no such level",
-        "Sep 30 10:00:01 web nginx: 198.51.100.7 - - [30/Sep/2026:10:00:01 +0000] "
-        '"GET / HTTP/1.1" 404 153 "-" "curl/8.0"',
         "Sep 30 10:00:02 web nginx: worker process 812 exited on signal 9",
         "Sep 30 10:00:03 web sshd[1]: Accepted publickey for a from 198.51.100.7 port 1 ssh2",
         "",
@@ -277,10 +274,74 @@ def test_other_lines_are_rejected_each_with_its_reason() -> None:
         (7, NOT_NGINX_ERROR),
         (8, NOT_NGINX_ERROR),
         (9, NOT_NGINX_ERROR),
-        (10, ACCESS_IN_SYSLOG),
-        (11, NOT_NGINX_ERROR),
-        (12, OTHER_PROGRAM),
+        (10, NOT_NGINX_ERROR),
+        (11, OTHER_PROGRAM),
     ]
+
+
+# -- access lines nginx sends through syslog ---------------------------------------------
+
+ACCESS = (
+    '198.51.100.7 - - [30/Sep/2026:10:00:01 +0200] "GET /.env?x=1 HTTP/1.1" 404 153 "-" "curl/8.0"'
+)
+
+
+def test_access_lines_in_syslog_are_read_as_the_access_log() -> None:
+    """``access_log syslog:server=...`` tags its lines ``nginx``, as the error
+    log's writer does: where syslog is the only copy of the access log, its
+    lines are the record of the scan (they were rejected, "read them from the
+    access log file"). Read as ``clf`` reads the file, beside the error lines,
+    with the envelope's host as observer and their own dataset."""
+    lines = [
+        f"<190>Sep 30 08:00:01 web1 nginx: {ACCESS}",
+        "Sep 30 08:00:02 web1 nginx: " + own(request_of('open() "/srv/www/x" failed '
+                                                       "(2: No such file or directory)")),
+        "Sep 30 08:00:03 web1 nginx: 198.51.100.7 - - [30/Sep/2026:10:00:03 +0200] "
+        '"GET / HTTP/1.1" 2x0 1 "-" "-"',  # a status that is none: clf's reason
+        "Sep 30 08:00:04 web1 nginx: message repeated 2 times: [ " + ACCESS + "]",
+    ]  # fmt: skip
+    parsed = parse(make(NginxErrorParser), lines)
+    out = sorted(rows(parsed.rows, "http"), key=lambda r: r["log_line"])
+    assert [(r["log_line"], r["event_dataset"], r["http_response_status_code"]) for r in out] == [
+        (1, "nginx.access", 404),
+        (2, "nginx.error", 404),
+        (4, "nginx.access", 404),
+    ]
+    first = out[0]
+    assert first["timestamp"] == utc(2026, 9, 30, 8, 0, 1)  # the line's own zoned stamp
+    assert (first["source_ip"], first["url_path"], first["url_query"]) == (
+        "198.51.100.7", "/.env", "x=1",
+    )  # fmt: skip
+    assert (first["user_agent_original"], first["observer_name"]) == ("curl/8.0", "web1")
+    assert rejects(parsed) == [(3, "invalid status")]
+    assert parsed.rows.column("event_repeat").to_pylist()[-1:] == [2]
+
+
+@pytest.mark.parametrize("kernel", [False, True], ids=["nginx only", "mixed syslog"])
+def test_access_lines_in_syslog_reach_the_lake_once_per_event(tmp_path: Path, kernel: bool) -> None:
+    """Through the file's own parser and through the syslog multiplexer: each
+    row under its own dataset, a repeated access line written once per event."""
+    log = tmp_path / "messages"
+    nginx = [
+        f"Sep 30 08:00:01 web1 nginx: {ACCESS}",
+        "Sep 30 08:00:04 web1 nginx: message repeated 2 times: [ " + ACCESS + "]",
+        NGINX.format(name=".git/config"),
+    ]
+    log.write_text("\n".join([DROP.format(port=22)] * kernel + nginx) + "\n")
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(log)], lake, Config(), IngestOptions(now=NOW)).files
+    assert stats.format == ("syslog" if kernel else "nginx-error")
+    assert (stats.lines, stats.parsed, stats.rejected, stats.repeated) == (
+        3 + kernel,
+        3 + kernel,
+        0,
+        1,
+    )
+    web = lake.read("http").to_pylist()
+    assert Counter((r["event_dataset"], r["url_path"]) for r in web) == {
+        ("nginx.access", "/.env"): 3,
+        ("nginx.error", "/.git/config"): 1,
+    }
 
 
 def test_a_client_named_twice_alike_is_read() -> None:

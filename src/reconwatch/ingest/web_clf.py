@@ -124,31 +124,17 @@ def path_query_sql() -> str:
     """
 
 
-class ClfParser(Parser):
-    """Apache/nginx common, combined and vhost_combined access logs."""
-
-    name = "clf"
-    dataset = "clf"
-    table = "http"
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-
-    @classmethod
-    def sniff(cls, sample: Sequence[str]) -> bool:
-        """True when at least half of the sample lines (and one) are access log lines."""
-        try:
-            hits = sum(1 for line in sample if _SNIFF_RE.match(line[:65536]))
-            return hits > 0 and hits * 2 >= len(sample)
-        except Exception:  # a sniffer must never stop format detection
-            return False
-
-    def parse(self, lines: pa.Table) -> Parsed:
-        sql = f"""
-        WITH pos AS (
-            SELECT log_line, _row, line, regexp_full_match(line, '\\s*') AS skip,
-                   strpos(line, ' [') AS p1
-            FROM {{view}}
+def clf_ctes(source: str, text: str = "line", carry: Sequence[str] = ()) -> str:
+    """The access-line query's steps (``WITH`` list items, ending with
+    ``targets``) over ``source``, a relation with ``log_line``, ``_row`` and
+    the access line in column ``text``; ``carry``: more columns of ``source``
+    the steps pass on (a syslog envelope's, see ``nginx-error``)."""
+    keep = "".join(f"{column}, " for column in carry)
+    return f"""
+        pos AS (
+            SELECT log_line, _row, {keep}{text} AS line,
+                   regexp_full_match({text}, '\\s*') AS skip, strpos({text}, ' [') AS p1
+            FROM {source}
         ),
         heads AS (
             SELECT *, CASE WHEN p1 > 0 THEN string_split(left(line, p1 - 1), ' ') END AS h,
@@ -159,7 +145,7 @@ class ClfParser(Parser):
             SELECT *, strpos(after, '] "') AS p2 FROM heads
         ),
         cut AS (
-            SELECT log_line, _row, skip, h,
+            SELECT log_line, _row, {keep}skip, h,
                    CASE WHEN p2 > 0 THEN left(after, p2 - 1) END AS time0,
                    regexp_extract(substr(after, p2 + 2), {lit(MIDDLE)},
                                   ['request', 'status', 'bytes']) AS m,
@@ -180,7 +166,7 @@ class ClfParser(Parser):
             FROM tails
         ),
         named AS (
-            SELECT log_line, _row, skip,
+            SELECT log_line, _row, {keep}skip,
                    p2_ok AND len(h) >= 2 AND m.status <> '' AS matched,
                    CASE WHEN has_vhost THEN h[1] END AS vhost,
                    CASE WHEN has_vhost THEN h[2] ELSE h[1] END AS source_raw,
@@ -203,7 +189,15 @@ class ClfParser(Parser):
                            ELSE target0 END AS target1
             FROM reqs
         )
-        SELECT log_line, _row, skip,
+    """  # noqa: S608 - constant patterns and the caller's relation and column names only
+
+
+def clf_select(carry: Sequence[str] = ()) -> str:
+    """The access-line query's result over ``clf_ctes``'s ``targets`` (the
+    ``linesql`` contract), with the ``carry`` columns."""
+    keep = "".join(f"{column}, " for column in carry)
+    return f"""
+        SELECT log_line, _row, {keep}skip,
                timezone('UTC', try_strptime(time0, '%d/%b/%Y:%H:%M:%S %z')) AS timestamp,
                source_raw,
                lower(coalesce(nullif(regexp_replace(vhost, ':\\d+$', ''), ''),
@@ -226,7 +220,30 @@ class ClfParser(Parser):
                         THEN {lit(INVALID_BYTES)}
                END AS reason
         FROM targets
-        """  # noqa: S608 - constant patterns and a generated view name only
+    """  # noqa: S608 - constant patterns and the caller's relation and column names only
+
+
+class ClfParser(Parser):
+    """Apache/nginx common, combined and vhost_combined access logs."""
+
+    name = "clf"
+    dataset = "clf"
+    table = "http"
+
+    def __init__(self, ctx: ParseContext) -> None:
+        super().__init__(ctx)
+
+    @classmethod
+    def sniff(cls, sample: Sequence[str]) -> bool:
+        """True when at least half of the sample lines (and one) are access log lines."""
+        try:
+            hits = sum(1 for line in sample if _SNIFF_RE.match(line[:65536]))
+            return hits > 0 and hits * 2 >= len(sample)
+        except Exception:  # a sniffer must never stop format detection
+            return False
+
+    def parse(self, lines: pa.Table) -> Parsed:
+        sql = f"WITH {clf_ctes('{view}')} {clf_select()}"
         return run_batch(self.ctx.con, lines, sql, {})
 
 

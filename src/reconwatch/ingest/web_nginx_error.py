@@ -54,9 +54,13 @@ Rejected, each with its reason: lines that are no nginx error line
 (``NOT_NGINX_ERROR``), nginx's process messages (start-up, signals, workers:
 no ``*connection``, ``NO_CONNECTION``), connection messages without a client
 request (TLS handshake failures, keepalive timeouts, ``NO_REQUEST``), lines
-naming two different clients (``AMBIGUOUS_CLIENT``), nginx *access* lines sent
-through syslog (``ACCESS_IN_SYSLOG``: read them with ``clf`` from the access log
-file) and lines of other syslog programs (``OTHER_PROGRAM``).
+naming two different clients (``AMBIGUOUS_CLIENT``) and lines of other syslog
+programs (``OTHER_PROGRAM``).
+
+nginx *access* lines in syslog (``access_log syslog:`` tags them ``nginx`` too,
+and syslog may be their only copy) are read by ``clf``'s query over the
+message (``clf_ctes``): rows of dataset ``nginx.access`` (``ACCESS_DATASET``),
+rejected for ``clf``'s reasons, the envelope's host as observer.
 """
 
 from __future__ import annotations
@@ -66,13 +70,21 @@ from collections.abc import Sequence
 from typing import ClassVar, Final, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from reconwatch.ingest import syslog
 from reconwatch.ingest.auth_sshd import sniff_programs
 from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
 from reconwatch.ingest.fw_common import local_to_utc_sql, sniff_share
 from reconwatch.ingest.linesql import lit, run_batch
-from reconwatch.ingest.web_clf import CLF, path_query_sql, request_sql, request_struct
+from reconwatch.ingest.web_clf import (
+    CLF,
+    clf_ctes,
+    clf_select,
+    path_query_sql,
+    request_sql,
+    request_struct,
+)
 
 NOT_NGINX_ERROR: Final = "not an nginx error log line"
 DEBUG: Final = "nginx debug line: no request fields"
@@ -83,7 +95,11 @@ MAX_LINE_BYTES: Final = 2047
 NO_CONNECTION: Final = "nginx message without a client connection"
 NO_REQUEST: Final = "nginx error line without a client request"
 AMBIGUOUS_CLIENT: Final = "nginx error line naming more than one client"
-ACCESS_IN_SYSLOG: Final = "nginx access line in syslog: not read"
+#: The reason an access line in syslog gets from the error query: such lines
+#: are then read by ``clf``'s query (never a reject reason in the output).
+ACCESS_IN_SYSLOG: Final = "nginx access line in syslog"
+#: The dataset of the access lines read from syslog.
+ACCESS_DATASET: Final = "nginx.access"
 OTHER_PROGRAM: Final = "line of another syslog program"
 
 #: nginx's level names (``err_levels`` in ``src/core/ngx_log.c``).
@@ -301,4 +317,40 @@ class NginxErrorParser(Parser):
         params: dict[str, object] = {}
         if tz not in syslog.UTC_NAMES:
             params["nginx_tz"] = tz
-        return run_batch(self.ctx.con, lines, sql, params, self.envelope)
+        parsed = run_batch(self.ctx.con, lines, sql, params, self.envelope)
+        access = pc.equal(parsed.rejects.column("reason"), ACCESS_IN_SYSLOG)
+        if not pc.any(access).as_py():
+            return parsed
+        # nginx's access_log syslog: writer tags its lines "nginx" too: read
+        # them as the clf parser reads an access log file (a second query over
+        # those lines only; most batches have none).
+        numbers = pc.filter(parsed.rejects.column("log_line"), access)
+        read = run_batch(
+            self.ctx.con,
+            lines.filter(pc.is_in(lines.column("log_line"), value_set=numbers)),
+            self._access_sql(),
+            {},
+            self.envelope,
+        )
+        errors = parsed.rows.append_column(
+            "event_dataset", pa.repeat(pa.scalar(self.dataset), parsed.rows.num_rows)
+        )
+        return Parsed(
+            rows=pa.concat_tables([errors, read.rows], promote_options="default"),
+            rejects=pa.concat_tables([parsed.rejects.filter(pc.invert(access)), read.rejects]),
+            skipped=parsed.skipped + read.skipped,
+        )
+
+    def _access_sql(self) -> str:
+        """nginx access lines in syslog: the message read by ``clf``'s query,
+        the envelope's stamp where the line's own is unreadable, its host the
+        observer."""
+        k = syslog
+        carry = (k.TIME, k.MONTH, k.DAY, k.TOD, k.HOST, REPEAT)
+        return f"""
+        WITH lines AS (SELECT log_line, _row, line FROM {{view}}),
+        env AS ({self.envelope.select_sql("lines", repeats=True)}),
+        {clf_ctes("env", k.MESSAGE, carry)}
+        SELECT *, {k.HOST} AS observer_name, {lit(ACCESS_DATASET)} AS event_dataset
+        FROM ({clf_select(carry)})
+        """  # noqa: S608 - constant patterns and a generated view name only
