@@ -317,6 +317,53 @@ def test_access_lines_in_syslog_are_read_as_the_access_log() -> None:
     assert parsed.rows.column("event_repeat").to_pylist()[-1:] == [2]
 
 
+JSON_ACCESS = (
+    '{"time_iso8601":"2026-09-30T10:00:05+02:00","remote_addr":"198.51.100.8",'
+    '"request":"GET /wp-login.php?a=b HTTP/1.1","status":"404","body_bytes_sent":"10",'
+    '"http_user_agent":"zgrab/0.x"}'
+)
+
+
+def test_json_access_lines_in_syslog_are_read_as_nginx_json_reads_them() -> None:
+    """An ``escape=json`` recipe sent through syslog: read under the configured
+    keys (``ingest.nginx_json_fields``), rejected for nginx-json's reasons."""
+    lines = [
+        f"Sep 30 08:00:05 web1 nginx: {JSON_ACCESS}",
+        'Sep 30 08:00:06 web1 nginx: {"status":"404","request":"GET / HTTP/1.1"}',
+        "Sep 30 08:00:07 web1 nginx: {not json",
+        # No stamp of its own: the envelope's.
+        'Sep 30 08:00:08 web1 nginx: {"remote_addr":"198.51.100.8","request":"GET /a HTTP/1.0",'
+        '"status":"403"}',
+    ]
+    parsed = parse(make(NginxErrorParser), lines)
+    out = sorted(rows(parsed.rows, "http"), key=lambda r: r["log_line"])
+    assert [
+        (r["log_line"], r["event_dataset"], r["source_ip"], r["url_path"], r.get("url_query"),
+         r["http_response_status_code"], r["observer_name"], r["timestamp"])
+        for r in out
+    ] == [
+        (1, "nginx.access", "198.51.100.8", "/wp-login.php", "a=b", 404, "web1",
+         utc(2026, 9, 30, 8, 0, 5)),
+        (4, "nginx.access", "198.51.100.8", "/a", None, 403, "web1", utc(2026, 9, 30, 8, 0, 8)),
+    ]  # fmt: skip
+    assert out[0]["user_agent_original"] == "zgrab/0.x"
+    assert rejects(parsed) == [
+        (2, "JSON without the configured client address key"),
+        (3, "not a JSON object"),
+    ]
+
+
+def test_json_access_lines_in_syslog_follow_the_configured_keys() -> None:
+    config = Config.model_validate(
+        {"ingest": {"nginx_json_fields": {"source_ip": ["client"], "url_path": ["uri"]}}}
+    )
+    line = 'Sep 30 08:00:05 web1 nginx: {"client":"198.51.100.9","uri":"/.git/HEAD","status":"404"}'
+    parsed = parse(make(NginxErrorParser, config), [line])
+    assert [(r["source_ip"], r["url_path"]) for r in rows(parsed.rows, "http")] == [
+        ("198.51.100.9", "/.git/HEAD")
+    ]
+
+
 @pytest.mark.parametrize("kernel", [False, True], ids=["nginx only", "mixed syslog"])
 def test_access_lines_in_syslog_reach_the_lake_once_per_event(tmp_path: Path, kernel: bool) -> None:
     """Through the file's own parser and through the syslog multiplexer: each

@@ -58,41 +58,40 @@ def _looks_like_access_log(value: dict[str, object]) -> bool:
     return has_client and has_request and has_status
 
 
-class NginxJsonParser(Parser):
-    """nginx (or any web server's) JSON access log with configurable keys."""
+class JsonAccessQuery:
+    """The query reading JSON access lines under the configured keys; its
+    steps and result are apart so that ``nginx-error`` runs it over syslog
+    messages (``ctes`` over a relation and column of its choice)."""
 
-    name = "nginx-json"
-    dataset = "nginx.json"
-    table = "http"
-
-    @classmethod
-    def sniff(cls, sample: Sequence[str]) -> bool:
-        """JSON objects with a client address, a request and a status under default keys."""
-        try:
-            return sniff_json_objects(sample, _looks_like_access_log)
-        except Exception:  # a sniffer must never stop format detection
-            return False
-
-    def parse(self, lines: pa.Table) -> Parsed:
-        keys = self.ctx.config.ingest.nginx_json_keys()
+    def __init__(self, config: IngestConfig) -> None:
         paths: list[str] = []
-        first: dict[str, str] = {}
-        for column, names in keys.items():
+        #: Per column, the SQL of its value: the first of its keys present
+        #: ('' counts as present: nginx logs '' for unset).
+        self.first: dict[str, str] = {}
+        for column, names in config.nginx_json_keys().items():
             indices = []
             for key in names:
                 paths.append(json_path(key))
                 indices.append(f"v[{len(paths)}]")
-            # The first key present wins; '' counts as present (nginx logs '' for unset).
-            first[column] = f"coalesce({', '.join(indices)})" if len(indices) > 1 else indices[0]
-        sql = f"""
-        WITH j AS (
-            SELECT log_line, _row, regexp_full_match(line, '\\s*') AS skip,
-                   {json_values_sql("line", "nginx_paths")} AS v
-            FROM {{view}}
+            self.first[column] = (
+                f"coalesce({', '.join(indices)})" if len(indices) > 1 else indices[0]
+            )
+        #: The JSON paths, bound as a parameter (keys are config text: never in the SQL).
+        self.params: dict[str, object] = {"nginx_paths": paths}
+
+    def ctes(self, source: str, text: str = "line", carry: Sequence[str] = ()) -> str:
+        """The steps (``WITH`` list items, ending with ``t``) over ``source``,
+        whose column ``text`` holds the JSON; ``carry``: columns passed on."""
+        keep = "".join(f"{column}, " for column in carry)
+        values = ", ".join(f"{expr} AS f_{column}" for column, expr in self.first.items())
+        return f"""
+        j AS (
+            SELECT log_line, _row, {keep}regexp_full_match({text}, '\\s*') AS skip,
+                   {json_values_sql(text, "nginx_paths")} AS v
+            FROM {source}
         ),
         f AS (
-            SELECT log_line, _row, skip, v,
-                   {", ".join(f"{expr} AS f_{column}" for column, expr in first.items())}
+            SELECT log_line, _row, {keep}skip, v, {values}
             FROM j
         ),
         r AS (
@@ -104,7 +103,14 @@ class NginxJsonParser(Parser):
             SELECT *, coalesce(nullif(f_url_path, ''), nullif(req.target, '')) AS target
             FROM r
         )
-        SELECT log_line, _row, skip,
+        """  # noqa: S608 - constant SQL and the caller's names; JSON paths are bound
+
+    @staticmethod
+    def select(carry: Sequence[str] = ()) -> str:
+        """The result over ``ctes``'s ``t`` (the ``linesql`` contract), with ``carry``."""
+        keep = "".join(f"{column}, " for column in carry)
+        return f"""
+        SELECT log_line, _row, {keep}skip,
                coalesce(
                    timezone('UTC', TRY_CAST(f_timestamp AS TIMESTAMPTZ)),
                    timezone('UTC', try_strptime(f_timestamp, '%d/%b/%Y:%H:%M:%S %z')),
@@ -138,5 +144,25 @@ class NginxJsonParser(Parser):
                         THEN {lit(INVALID_STATUS)}
                END AS reason
         FROM t
-        """  # noqa: S608 - constant SQL and a generated view name; JSON paths are bound
-        return run_batch(self.ctx.con, lines, sql, {"nginx_paths": paths})
+        """  # noqa: S608 - constant SQL and the caller's column names
+
+
+class NginxJsonParser(Parser):
+    """nginx (or any web server's) JSON access log with configurable keys."""
+
+    name = "nginx-json"
+    dataset = "nginx.json"
+    table = "http"
+
+    @classmethod
+    def sniff(cls, sample: Sequence[str]) -> bool:
+        """JSON objects with a client address, a request and a status under default keys."""
+        try:
+            return sniff_json_objects(sample, _looks_like_access_log)
+        except Exception:  # a sniffer must never stop format detection
+            return False
+
+    def parse(self, lines: pa.Table) -> Parsed:
+        query = JsonAccessQuery(self.ctx.config.ingest)
+        sql = f"WITH {query.ctes('{view}')} {query.select()}"
+        return run_batch(self.ctx.con, lines, sql, query.params)
