@@ -36,6 +36,7 @@ from reconwatch.ingest.web_haproxy import HaproxyParser
 from reconwatch.ingest.web_iis import IisParser
 from reconwatch.ingest.web_json import NginxJsonParser
 from reconwatch.ingest.web_nginx_error import NginxErrorParser
+from reconwatch.ingest.web_syslog import SyslogAccessParser
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB = ROOT.parent / "shared" / "data" / "formats" / "crowdsec-hub"
@@ -97,6 +98,15 @@ def samples() -> dict[str, tuple[type[Parser], list[str], Config]]:
             config,
         ),
         "nginx-error": (NginxErrorParser, nginx_error, config),
+        # Apache's access log relayed through syslog (logger -t apache2).
+        "web-syslog": (
+            SyslogAccessParser,
+            [
+                f"Sep 30 12:00:{n % 60:02d} web1 apache2: {line}"
+                for n, line in enumerate(apache.splitlines()[:200])
+            ],
+            config,
+        ),
         "sshd": (SshdParser, sshd, config),
         "windows-json": (WindowsJsonParser, windows, config),
         "openvpn": (

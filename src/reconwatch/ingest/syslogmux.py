@@ -40,6 +40,7 @@ from reconwatch.ingest.syslog import (
     bsd_iso_pattern,
     rfc5424_pattern,
 )
+from reconwatch.ingest.web_syslog import SyslogAccessParser, access_mask
 from reconwatch.schema import TABLES, conform
 
 NO_PARSER: Final = "syslog program without a parser"
@@ -142,19 +143,19 @@ class SyslogMuxParser(Parser):
             if part.num_rows == 0:
                 continue
             parser_cls = self.owners.get(program) if program is not None else None
+            if parser_cls is None and program is not None:
+                # A program nobody claims may be relaying a web server's access
+                # log (rsyslog imfile, ``logger -t apache2``): those lines go to
+                # web-syslog, the others are rejected as before.
+                access = access_mask(part.column("line"))
+                if pc.any(access).as_py():
+                    skipped += self._run(SyslogAccessParser, part.filter(access), outputs, rejects)
+                    part = part.filter(pc.invert(access))
             if parser_cls is None:
                 reason = NOT_SYSLOG if program is None else NO_PARSER
                 rejects.append(reject_table(part.column("log_line"), reason, part.column("line")))
                 continue
-            parser = self.parsers.get(parser_cls)
-            if parser is None:
-                parser = self.parsers[parser_cls] = parser_cls(self.ctx)
-            parsed = parser.parse(part)
-            skipped += parsed.skipped
-            rejects.append(parsed.rejects)
-            for table, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
-                if rows.num_rows:
-                    outputs.setdefault(table, []).append(_conformed(rows, parser.dataset, table))
+            skipped += self._run(parser_cls, part, outputs, rejects)
         tables = {
             name: pa.concat_tables(parts, promote_options="default")
             for name, parts in outputs.items()
@@ -169,6 +170,26 @@ class SyslogMuxParser(Parser):
             skipped=skipped,
             other_tables=tables,
         )
+
+    def _run(
+        self,
+        parser_cls: type[Parser],
+        part: pa.Table,
+        outputs: dict[str, list[pa.Table]],
+        rejects: list[pa.Table],
+    ) -> int:
+        """``part`` parsed by the file's one ``parser_cls`` (made on first use),
+        its rows added to ``outputs``, its rejects to ``rejects``; its skipped
+        lines returned."""
+        parser = self.parsers.get(parser_cls)
+        if parser is None:
+            parser = self.parsers[parser_cls] = parser_cls(self.ctx)
+        parsed = parser.parse(part)
+        rejects.append(parsed.rejects)
+        for table, rows in [(parser.table, parsed.rows), *parsed.other_tables.items()]:
+            if rows.num_rows:
+                outputs.setdefault(table, []).append(_conformed(rows, parser.dataset, table))
+        return parsed.skipped
 
     def _programs(self, lines: pa.Table) -> pa.ChunkedArray:
         view = f"mux_{uuid.uuid4().hex}"

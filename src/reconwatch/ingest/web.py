@@ -14,6 +14,7 @@ from reconwatch.ingest.web_haproxy import HaproxyParser
 from reconwatch.ingest.web_iis import IisParser
 from reconwatch.ingest.web_json import NginxJsonParser
 from reconwatch.ingest.web_nginx_error import NginxErrorParser
+from reconwatch.ingest.web_syslog import SyslogAccessParser
 
 PARSERS: tuple[type[Parser], ...] = (
     NginxJsonParser,
@@ -23,4 +24,6 @@ PARSERS: tuple[type[Parser], ...] = (
     ClfParser,
     # Its own lines start with a stamp no access log has; in syslog, program nginx.
     NginxErrorParser,
+    # Access lines in syslog under any other program tag.
+    SyslogAccessParser,
 )

@@ -59,9 +59,10 @@ programs (``OTHER_PROGRAM``).
 
 nginx *access* lines in syslog (``access_log syslog:`` tags them ``nginx`` too,
 and syslog may be their only copy) are read by ``clf``'s query over the
-message (``clf_ctes``), or ``nginx-json``'s for a message starting with ``{``
-(``JsonAccessQuery``): rows of dataset ``nginx.access`` (``ACCESS_DATASET``),
-rejected for those parsers' reasons, the envelope's host as observer.
+message, or ``nginx-json``'s for a message starting with ``{``
+(``web_syslog.access_query``): rows of dataset ``nginx.access``
+(``ACCESS_DATASET``), rejected for those parsers' reasons, the envelope's host
+as observer.
 """
 
 from __future__ import annotations
@@ -80,13 +81,11 @@ from reconwatch.ingest.fw_common import local_to_utc_sql, sniff_share
 from reconwatch.ingest.linesql import lit, run_batch
 from reconwatch.ingest.web_clf import (
     CLF,
-    clf_ctes,
-    clf_select,
     path_query_sql,
     request_sql,
     request_struct,
 )
-from reconwatch.ingest.web_json import JsonAccessQuery
+from reconwatch.ingest.web_syslog import access_query
 
 NOT_NGINX_ERROR: Final = "not an nginx error log line"
 DEBUG: Final = "nginx debug line: no request fields"
@@ -100,8 +99,6 @@ AMBIGUOUS_CLIENT: Final = "nginx error line naming more than one client"
 #: The reason an access line in syslog gets from the error query: such lines
 #: are then read by ``clf``'s query (never a reject reason in the output).
 ACCESS_IN_SYSLOG: Final = "nginx access line in syslog"
-#: Likewise for JSON access lines (``escape=json`` recipes), read by ``nginx-json``'s query.
-JSON_IN_SYSLOG: Final = "nginx JSON access line in syslog"
 #: The dataset of the access lines read from syslog.
 ACCESS_DATASET: Final = "nginx.access"
 OTHER_PROGRAM: Final = "line of another syslog program"
@@ -302,9 +299,9 @@ class NginxErrorParser(Parser):
                {REPEAT},
                CASE WHEN other THEN {lit(OTHER_PROGRAM)}
                     WHEN h.level = '' AND {k.KIND} IS NOT NULL
-                         AND starts_with(ltrim(message), '{{') THEN {lit(JSON_IN_SYSLOG)}
-                    WHEN h.level = '' AND {k.KIND} IS NOT NULL
-                         AND regexp_matches(message, {lit(CLF)}) THEN {lit(ACCESS_IN_SYSLOG)}
+                         AND (starts_with(ltrim(message), '{{')
+                              OR regexp_matches(message, {lit(CLF)}))
+                        THEN {lit(ACCESS_IN_SYSLOG)}
                     -- nginx's own file always has the stamp; only syslog may stand in for it
                     WHEN h.level = '' OR ({k.KIND} IS NULL AND h.stamp = '')
                         THEN {lit(NOT_NGINX_ERROR)}
@@ -324,46 +321,28 @@ class NginxErrorParser(Parser):
         if tz not in syslog.UTC_NAMES:
             params["nginx_tz"] = tz
         parsed = run_batch(self.ctx.con, lines, sql, params, self.envelope)
-        reasons = parsed.rejects.column("reason")
-        routed = pc.is_in(reasons, value_set=pa.array([ACCESS_IN_SYSLOG, JSON_IN_SYSLOG]))
+        routed = pc.equal(parsed.rejects.column("reason"), ACCESS_IN_SYSLOG)
         if not pc.any(routed).as_py():
             return parsed
         # nginx's access_log syslog: writer tags its lines "nginx" too: read
-        # them as clf and nginx-json read an access log file (a query over
-        # those lines only, per kind; most batches have none).
+        # them as web-syslog reads access lines in syslog (a second query over
+        # those lines only; most batches have none).
+        numbers = pc.filter(parsed.rejects.column("log_line"), routed)
+        access_sql, access_params = access_query(
+            self.envelope, self.ctx.config.ingest, ACCESS_DATASET
+        )
+        read = run_batch(
+            self.ctx.con,
+            lines.filter(pc.is_in(lines.column("log_line"), value_set=numbers)),
+            access_sql,
+            access_params,
+            self.envelope,
+        )
         errors = parsed.rows.append_column(
             "event_dataset", pa.repeat(pa.scalar(self.dataset), parsed.rows.num_rows)
         )
-        results = [Parsed(errors, parsed.rejects.filter(pc.invert(routed)), parsed.skipped)]
-        for reason, (query, query_params) in self._access_queries().items():
-            numbers = pc.filter(parsed.rejects.column("log_line"), pc.equal(reasons, reason))
-            if len(numbers):
-                access = lines.filter(pc.is_in(lines.column("log_line"), value_set=numbers))
-                results.append(run_batch(self.ctx.con, access, query, query_params, self.envelope))
         return Parsed(
-            rows=pa.concat_tables([r.rows for r in results], promote_options="default"),
-            rejects=pa.concat_tables([r.rejects for r in results]),
-            skipped=sum(r.skipped for r in results),
+            rows=pa.concat_tables([errors, read.rows], promote_options="default"),
+            rejects=pa.concat_tables([parsed.rejects.filter(pc.invert(routed)), read.rejects]),
+            skipped=parsed.skipped + read.skipped,
         )
-
-    def _access_queries(self) -> dict[str, tuple[str, dict[str, object]]]:
-        """Per routing reason, the query (and its parameters) reading those
-        access lines in syslog: the message read as ``clf`` or ``nginx-json``
-        read it, the envelope's stamp where the line has none readable, its
-        host the observer."""
-        # Constant SQL, our column names and a generated view name only: the
-        # log text is read by the queries, never written into them.
-        k = syslog
-        carry = (k.TIME, k.MONTH, k.DAY, k.TOD, k.HOST, REPEAT)
-        envelope = self.envelope.select_sql("lines", repeats=True)
-        head = f"WITH lines AS (SELECT log_line, _row, line FROM {{view}}), env AS ({envelope}),"  # noqa: S608
-        added = f"{k.HOST} AS observer_name, {lit(ACCESS_DATASET)} AS event_dataset"
-        json = JsonAccessQuery(self.ctx.config.ingest)
-        steps = {
-            ACCESS_IN_SYSLOG: (clf_ctes("env", k.MESSAGE, carry), clf_select(carry), {}),
-            JSON_IN_SYSLOG: (json.ctes("env", k.MESSAGE, carry), json.select(carry), json.params),
-        }
-        return {
-            reason: (f"{head} {ctes} SELECT *, {added} FROM ({select})", params)  # noqa: S608
-            for reason, (ctes, select, params) in steps.items()
-        }
