@@ -204,3 +204,32 @@ def test_a_header_without_a_needed_field_leaves_the_one_before_in_force() -> Non
     parsed = parse(make(VpcFlowParser), [v5[0], no_start, v5[1]])
     assert [(r["log_line"], r.get("tcp_flags")) for r in network(parsed)] == [(3, "SYN")]
     assert parsed.skipped == 2
+
+
+def test_a_custom_header_may_start_with_srcaddr_and_end_with_dstaddr() -> None:
+    """The sniffer took such a header; the parser did not read it (it looked
+    for " srcaddr " between spaces) and rejected every record."""
+    header = "srcaddr srcport dstport protocol start action dstaddr"
+    record = "198.51.100.7 40123 22 6 1418530010 REJECT 10.0.1.5"
+    parsed = parse(make(VpcFlowParser), [header, record, record])
+    out = network(parsed)
+    assert [(r["source_ip"], r["destination_ip"], r["destination_port"]) for r in out] == [
+        ("198.51.100.7", "10.0.1.5", 22)
+    ] * 2
+    assert (parsed.skipped, rejects(parsed)) == (1, [])
+
+
+def test_a_byte_order_mark_before_a_later_header() -> None:
+    """``cat`` of delivered files can leave a file's byte order mark mid-batch:
+    the header after it is still a header (read as a record, its swapped
+    addresses would have been read in the default order)."""
+    swapped = "version account-id interface-id dstaddr srcaddr srcport dstport protocol " \
+        "packets bytes start end action log-status"  # fmt: skip
+    record = "2 1 eni-1 10.0.1.5 198.51.100.7 40123 22 6 1 44 1418530010 1418530070 REJECT OK"
+    parsed = parse(make(VpcFlowParser), [V2_RECORD, "\ufeff" + swapped, "\ufeff" + record])
+    out = network(parsed)
+    assert [(r["source_ip"], r["destination_ip"]) for r in out] == [
+        ("198.51.100.7", "10.0.1.5"),
+        ("198.51.100.7", "10.0.1.5"),
+    ]
+    assert (parsed.skipped, rejects(parsed)) == (1, [])

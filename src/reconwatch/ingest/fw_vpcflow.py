@@ -58,8 +58,9 @@ DEFAULT_FIELDS: Final = (
 #: Fields a header must name for its records to be read.
 REQUIRED: Final = ("srcaddr", "dstaddr", "start", "action")
 #: A header line: only field names (and ``srcaddr`` and ``dstaddr`` among them,
-#: tested beside this pattern, never first or last in a real header).
+#: tested beside this pattern with ``_NAMED``: first or last in a custom list too).
 HEADER: Final = r"^[a-z][a-z0-9-]*( [a-z][a-z0-9-]*)+\s*$"
+_NAMED: Final = r"(?:^| ){name}(?: |\s*$)"
 _FLAG_BITS: Final = (("URG", 32), ("ACK", 16), ("PSH", 8), ("RST", 4), ("SYN", 2), ("FIN", 1))
 
 _SNIFF_HEADER: Final = re.compile(r"^(?=.*\bsrcaddr\b)(?=.*\bdstaddr\b)[a-z][a-z0-9 -]*$")
@@ -96,12 +97,14 @@ class VpcFlowParser(Parser):
         return sniff_share(sample, _SNIFF_DEFAULT)
 
     def parse(self, lines: pa.Table) -> Parsed:
-        text = lines.column("line")
+        # A byte order mark may start any of several files joined with cat.
+        text = pc.utf8_ltrim(lines.column("line"), "\ufeff")
         is_header = pc.fill_null(
             pc.and_(
                 pc.match_substring_regex(text, HEADER),
                 pc.and_(
-                    pc.match_substring(text, " srcaddr "), pc.match_substring(text, " dstaddr ")
+                    pc.match_substring_regex(text, _NAMED.format(name="srcaddr")),
+                    pc.match_substring_regex(text, _NAMED.format(name="dstaddr")),
                 ),
             ),
             False,
@@ -137,7 +140,7 @@ def _sql(fields: tuple[str, ...] | None) -> str:
     status = field("log-status")
     return f"""
     WITH lines AS (
-        SELECT log_line, _row, line, string_split(trim(line), ' ') AS f,
+        SELECT log_line, _row, line, string_split(trim(ltrim(line, '\ufeff')), ' ') AS f,
                regexp_full_match(line, '\\s*') AS blank
         FROM {{view}}
     ),

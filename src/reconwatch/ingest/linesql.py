@@ -161,14 +161,16 @@ def run_by_layouts(
     skipped = int(pc.sum(headers.cast(pa.int64())).as_py() or 0)
     results = [Parsed(rows=_no_rows(), rejects=EMPTY_REJECTS, skipped=skipped)]
     for fields, number in layouts.numbers.items():
+        if number >= MAX_LAYOUTS:
+            break  # numbered in order: the rest are rejected below, in one step
         part = lines.filter(pc.and_(data, pc.equal(layouts.of_line, number)))
         if part.num_rows == 0:
             continue
-        sql = query(fields) if number < MAX_LAYOUTS else None
-        if sql is None:
-            results.append(_rejected(part, no_header if number < MAX_LAYOUTS else TOO_MANY_LAYOUTS))
-        else:
-            results.append(run_batch(con, part, sql, params))
+        sql = query(fields)
+        results.append(run_batch(con, part, sql, params) if sql else _rejected(part, no_header))
+    if len(layouts.numbers) > MAX_LAYOUTS:
+        beyond = lines.filter(pc.and_(data, pc.greater_equal(layouts.of_line, MAX_LAYOUTS)))
+        results.append(_rejected(beyond, TOO_MANY_LAYOUTS))
     rows = [r.rows for r in results if r.rows.num_rows]
     return Parsed(
         rows=pa.concat_tables(rows, promote_options="default") if rows else _no_rows(),
