@@ -293,7 +293,7 @@ def test_access_lines_in_syslog_are_read_as_the_access_log() -> None:
     access log file"). Read as ``clf`` reads the file, beside the error lines,
     with the envelope's host as observer and their own dataset."""
     lines = [
-        f"<190>Sep 30 08:00:01 web1 nginx: {ACCESS}",
+        f"<190>Sep 30 09:59:59 web1 nginx: {ACCESS}",  # the line's own stamp wins
         "Sep 30 08:00:02 web1 nginx: " + own(request_of('open() "/srv/www/x" failed '
                                                        "(2: No such file or directory)")),
         "Sep 30 08:00:03 web1 nginx: 198.51.100.7 - - [30/Sep/2026:10:00:03 +0200] "
@@ -328,7 +328,7 @@ def test_json_access_lines_in_syslog_are_read_as_nginx_json_reads_them() -> None
     """An ``escape=json`` recipe sent through syslog: read under the configured
     keys (``ingest.nginx_json_fields``), rejected for nginx-json's reasons."""
     lines = [
-        f"Sep 30 08:00:05 web1 nginx: {JSON_ACCESS}",
+        f"Sep 30 09:00:05 web1 nginx: {JSON_ACCESS}",  # the line's own stamp wins
         'Sep 30 08:00:06 web1 nginx: {"status":"404","request":"GET / HTTP/1.1"}',
         "Sep 30 08:00:07 web1 nginx: {not json",
         # No stamp of its own: the envelope's.

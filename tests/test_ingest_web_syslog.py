@@ -22,7 +22,8 @@ COMBINED = (
     '198.51.100.7 - - [30/Sep/2026:10:00:01 +0200] "GET /.env HTTP/1.1" 404 153 "-" "curl/8.0"'
 )
 #: Apache through ``CustomLog "|/usr/bin/logger -t apache2" combined``.
-APACHE = f"Sep 30 08:00:01 web1 apache2: {COMBINED}"
+#: The envelope's stamps below are off from the lines' own: the own one wins.
+APACHE = f"Sep 30 09:59:59 web1 apache2: {COMBINED}"
 #: rsyslog imfile under an admin's tag, ISO envelope (the line's own stamp wins).
 IMFILE = (
     "2026-09-30T08:00:02.123+00:00 web2 apache-access: 198.51.100.7 - - "
@@ -30,11 +31,11 @@ IMFILE = (
 )
 #: RFC 5424, vhost_combined (the vhost's port is the destination port).
 RFC5424 = (
-    "<134>1 2026-09-30T08:00:03Z web3 httpd 812 - - www.example.net:443 198.51.100.9 - - "
+    "<134>1 2026-09-30T09:00:03Z web3 httpd 812 - - www.example.net:443 198.51.100.9 - - "
     '[30/Sep/2026:08:00:03 +0000] "GET /admin HTTP/1.1" 403 5 "-" "nikto"'
 )
 JSON = (
-    'Sep 30 08:00:04 web4 web01: {"time_iso8601":"2026-09-30T08:00:04+00:00",'
+    'Sep 30 09:00:04 web4 web01: {"time_iso8601":"2026-09-30T08:00:04+00:00",'
     '"remote_addr":"198.51.100.10","request":"GET /.git/HEAD HTTP/1.1","status":"404"}'
 )
 APACHE_ERROR = (
@@ -66,6 +67,18 @@ def test_access_lines_under_any_tag_and_envelope() -> None:
     assert (out[2]["url_domain"], out[2]["destination_port"]) == ("www.example.net", 443)
     assert {r["event_dataset"] for r in out} == {"syslog.access"}
     assert rejects(parsed) == []
+
+
+def test_the_envelope_s_stamp_stands_in_for_an_unreadable_own_one() -> None:
+    garbled = COMBINED.replace("30/Sep/2026:10:00:01 +0200", "30/Sept/2026:10:00:01")
+    no_time = '{"remote_addr":"198.51.100.10","request":"GET / HTTP/1.1","status":"404"}'
+    lines = [f"Sep 30 09:59:59 web1 apache2: {garbled}", f"Sep 30 09:59:58 web1 x: {no_time}"]
+    parsed = parse(make(SyslogAccessParser), lines)
+    out = sorted(rows(parsed.rows, "http"), key=lambda r: r["log_line"])
+    assert [r["timestamp"] for r in out] == [
+        utc(2026, 9, 30, 9, 59, 59),
+        utc(2026, 9, 30, 9, 59, 58),
+    ]
 
 
 def test_other_lines_are_rejected_each_with_its_reason() -> None:
