@@ -131,7 +131,7 @@ def _accounting(width: int) -> list[str]:
     return console.export_text().splitlines()
 
 
-@pytest.mark.parametrize("width", [80, 90, 100, 120, 160, 240])
+@pytest.mark.parametrize("width", [66, 80, 90, 100, 120, 160, 240])
 def test_the_accounting_keeps_each_path_s_end_its_counts_and_notes(width: int) -> None:
     """At 80 columns Rich cut every path to the same "/var/lo…": the paths
     keep their end (what tells files apart), the counts stay whole, and the
@@ -151,3 +151,18 @@ def test_the_accounting_keeps_each_path_s_end_its_counts_and_notes(width: int) -
     else:
         assert "notes" not in header
         assert row.split("│")[1].strip() + ": not a common log format line (3)" in lines
+
+
+def test_a_path_is_cut_by_terminal_cells_from_the_left() -> None:
+    """A CJK character takes two cells: cut by characters, the path was still
+    too wide, and Rich cut its end (the file name) instead."""
+    from rich.cells import cell_len
+
+    from reconwatch.report.console import _tail
+
+    path = "/srv/ログ/ウェブサーバー/アクセスログ/本番環境/アクセス.log"
+    for width in (10, 20, 30):
+        cut = _tail(path, width)
+        assert cell_len(cut) <= width and cut.startswith("…")
+        assert cut.endswith("アクセス.log"[-(width // 3) :])
+    assert _tail(path, 200) == path

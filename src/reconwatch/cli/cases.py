@@ -57,6 +57,7 @@ def cases_list(store_url: str, status: str | None, limit: int) -> None:
 #: (an IPv4 address whole; a campaign or IPv6 label folds below it).
 COLUMN_FRAME: Final = 3
 ACTOR_WIDTH: Final = 16
+NARROWEST_ACTOR: Final = 6
 FULL_TIME: Final = "%Y-%m-%d %H:%M"
 SHORT_TIME: Final = "%m-%d %H:%M"
 #: The queue's columns in their order; the id (whole: the handle of ``show``
@@ -86,6 +87,10 @@ def queue_table(rows: Sequence[Any], width: int) -> Any:
         "last seen": len("09-30 10:12"),
     }
     used = 1 + sum(COLUMN_FRAME + w for w in widths.values())
+    # Narrower still (below 69 columns for 20-character ids): the actor folds
+    # shorter, down to NARROWEST_ACTOR; below that Rich squeezes the table.
+    widths["actor"] = max(NARROWEST_ACTOR, ACTOR_WIDTH - max(used - width, 0))
+    used -= ACTOR_WIDTH - widths["actor"]
     stamp = SHORT_TIME
     for name, least in _BY_NEED:
         cost = len("2026-") if least is None else COLUMN_FRAME + least
@@ -100,7 +105,7 @@ def queue_table(rows: Sequence[Any], width: int) -> Any:
     table = Table(title=f"{len(rows)} case(s) (times in UTC)")
     for name in _QUEUE:
         if name == "actor":
-            table.add_column(name, overflow="fold", min_width=ACTOR_WIDTH)
+            table.add_column(name, overflow="fold", min_width=widths[name])
         elif name in widths:
             table.add_column(name, no_wrap=True, min_width=widths[name])
     for row in rows:

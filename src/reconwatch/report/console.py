@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -40,14 +41,14 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
     ]  # fmt: skip
     rows.append(["total", "", str(t.lines), str(t.parsed), str(t.rejected), str(t.skipped), ""])
     # The widest cell of each column but the notes, its header included.
-    widths = [max(len(row[i]) for row in [_HEADERS, *rows]) for i in range(6)]
+    widths = [max(cell_len(row[i]) for row in [_HEADERS, *rows]) for i in range(6)]
     counts = 1 + 6 * COLUMN_FRAME + sum(widths[1:])
     # The notes beside the counts while the path keeps 16 characters too:
     # the notes take up to half of what is left, the path the rest.
     room = console.width - counts - COLUMN_FRAME
     notes_beside = room >= 2 * NOTES_WIDTH
     if notes_beside:
-        notes_width = min(max(len(row[-1]) for row in rows), max(NOTES_WIDTH, room // 2))
+        notes_width = min(max(cell_len(row[-1]) for row in rows), max(NOTES_WIDTH, room // 2))
         room -= max(notes_width, NOTES_WIDTH)
     else:
         room += COLUMN_FRAME
@@ -122,8 +123,18 @@ def _sources(case: Case) -> str:
 
 
 def _tail(text: str, width: int) -> str:
-    """The end of a path is what tells files apart."""
-    return text if len(text) <= width else "…" + text[-(width - 1) :]
+    """The end of a path is what tells files apart: ``text`` cut to ``width``
+    terminal cells from the left (a CJK character takes two)."""
+    if cell_len(text) <= width:
+        return text
+    kept: list[str] = []
+    used = 1  # the "…"
+    for char in reversed(text):
+        used += cell_len(char)
+        if used > width:
+            break
+        kept.append(char)
+    return "…" + "".join(reversed(kept))
 
 
 #: The case table's widths: what each column adds to the frame (its border
