@@ -125,3 +125,56 @@ def test_a_copy_that_began_earlier_is_sampled_where_both_files_have_rows(
     syslog = tmp_path / "syslog"
     syslog.write_text("\n".join(early + shared) + "\n")  # 30 rows, the first 10 its own
     assert network_rows(tmp_path, kern, syslog) == 45
+
+
+ACCESS = (
+    '198.51.100.{client} - - [30/Sep/2026:10:00:{second:02d} +0000] "GET /{path} HTTP/1.1" '
+    '404 153 "-" "curl/8.0"'
+)
+
+
+def access(second: int, path: str = "x", client: int = 7) -> str:
+    return ACCESS.format(second=second, path=path, client=client)
+
+
+def http_rows(tmp_path: Path, *files: Path) -> int:
+    lake = Lake(tmp_path / "lake")
+    ingest([str(f) for f in files], lake, Config(), OPTIONS)
+    engine = Engine(lake)
+    try:
+        return int(engine.tables()["http"].count().to_pyarrow().as_py())
+    finally:
+        engine.close()
+
+
+def test_an_access_log_and_its_copy_through_syslog_count_once(tmp_path: Path) -> None:
+    """nginx's ``access_log`` to a file and to ``syslog:`` (or Apache's to a
+    file and through ``logger``): two datasets, the file naming no host and
+    the copy its relay, the same requests."""
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(access(s, f"p{s}") for s in range(20)) + "\n")
+    relayed = tmp_path / "messages"
+    relayed.write_text(
+        "\n".join(f"Sep 30 10:00:{s:02d} web1 nginx: {access(s, f'p{s}')}" for s in range(20))
+        + "\n"
+    )
+    assert http_rows(tmp_path, log, relayed) == 20
+    apache = tmp_path / "apache"
+    apache.write_text(
+        "\n".join(f"Sep 30 10:00:{s:02d} web1 apache2: {access(s, f'p{s}')}" for s in range(20))
+        + "\n"
+    )
+    assert http_rows(tmp_path / "two", log, apache) == 20
+
+
+def test_another_server_s_relayed_requests_are_not_copies(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(access(s, f"p{s}") for s in range(20)) + "\n")
+    other = tmp_path / "messages"
+    other.write_text(
+        "\n".join(
+            f"Sep 30 10:00:{s:02d} web2 apache2: {access(s, f'p{s}', client=8)}" for s in range(20)
+        )
+        + "\n"
+    )
+    assert http_rows(tmp_path, log, other) == 40

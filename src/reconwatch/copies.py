@@ -8,7 +8,8 @@ a FIN probe sent twice would cross a threshold of three, and every count in a
 case would be doubled.
 
 For each lake table, files that log the same dataset from the same observer
-(or both from none) over overlapping times are compared on a sample of the
+(or both from none; or a web server's access log file and its copy relayed
+through syslog, ``RELAYED``) over overlapping times are compared on a sample of the
 smaller file's rows within the larger one's time span: when at least half
 have an identical row (every column but the file and the line number, nulls
 equal) in the larger one, the smaller file's rows that
@@ -36,6 +37,10 @@ SAMPLE_ROWS: Final = 2000
 COPY_SHARE: Final = 0.5
 #: Columns that say where a row was read, not what happened.
 WHERE_READ: Final = ("log_file", "log_line")
+#: Datasets that hold the same events from two inputs: a web server's access
+#: log read from its file (``clf``, ``nginx.json``) and the copy it (or rsyslog)
+#: sent through syslog (``nginx.access``, ``syslog.access``).
+RELAYED: Final = (frozenset({"clf", "nginx.json", "nginx.access", "syslog.access"}),)
 #: Lake file names written by ingest: run id, input index, batch (compaction renames them).
 _INGEST_FILE = re.compile(r"(?:^|/)(\d{8}T\d+-[0-9a-f]+)-(\d{5})-\d{5}-\d+\.parquet$")
 
@@ -102,11 +107,23 @@ def without_copies(table: ir.Table, name: str) -> tuple[ir.Table, list[Copy]]:
     return table, found
 
 
+def _relayed(large: dict[str, object], small: dict[str, object]) -> bool:
+    """A web server's access log and its copy through syslog: two datasets of
+    ``RELAYED`` (its file names no host, the syslog copy its relay's)."""
+    one, other = large["event_dataset"], small["event_dataset"]
+    return one != other and any(one in group and other in group for group in RELAYED)
+
+
 def _candidates(large: dict[str, object], small: dict[str, object]) -> bool:
-    """Same dataset and observer, another file, overlapping times."""
+    """Same dataset and observer (or a file and its syslog copy), another
+    file, overlapping times."""
+    relayed = _relayed(large, small)
+    observers = large["observer_name"] == small["observer_name"] or (
+        relayed and (large["observer_name"] is None or small["observer_name"] is None)
+    )
     return (
-        large["event_dataset"] == small["event_dataset"]
-        and large["observer_name"] == small["observer_name"]
+        (large["event_dataset"] == small["event_dataset"] or relayed)
+        and observers
         and large["log_file"] != small["log_file"]
         and large["first"] is not None
         and small["first"] is not None
@@ -135,6 +152,9 @@ def _compare(
 ) -> tuple[ir.Table, int] | None:
     """``table`` without ``small``'s twins of ``large``'s rows, and how many; None
     when the sample says ``small`` is not a copy."""
+    if _relayed(large, small):
+        # The same request says which file and relay it came through: not an event's part.
+        identity = [c for c in identity if c not in ("event_dataset", "observer_name")]
     original = table.filter(_of(table, large)).view()
     copy = table.filter(_of(table, small))
     # Sampled where both files have rows: syslog's lines from before kern.log
