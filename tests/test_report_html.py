@@ -315,7 +315,7 @@ def test_case_sections_answer_the_playbook(report_page: str) -> None:
     assert "198.51.100.0/24 (feed feed-<script>alert(1)</script>" in text  # TI match
     assert "10.0.0.2:443/tcp" in text  # exposure
     assert "internal address(es) revealed" in text
-    assert "198.51.100.7/32" in text and "86400 s" in text  # proposed block
+    assert "198.51.100.7/32" in text and "1 day (86,400 s)" in text  # proposed block
     assert "Correlate with SIEM" in text  # Tier 2 package
     hrefs = [a["href"] for t, a in check(page).tags if t == "a"]
     sections = {a.get("id") for t, a in check(page).tags if t == "section"}

@@ -30,3 +30,31 @@ def test_markdown_and_html_are_escaped() -> None:
 def test_clean_never_leaves_control_characters(text: str) -> None:
     out = clean(text, limit=10_000)
     assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in out)
+
+
+def test_durations_read_in_the_largest_whole_unit() -> None:
+    from reconwatch.report.text import duration, expiry
+
+    assert [duration(s) for s in (0, 1, 59, 60, 90, 3600, 7200, 86400, 21 * 86400)] == [
+        "0 seconds", "1 second", "59 seconds", "1 minute", "90 seconds", "1 hour", "2 hours",
+        "1 day", "21 days",
+    ]  # fmt: skip
+    assert expiry(21 * 86400) == "21 days (1,814,400 s)"
+
+
+def test_the_markdown_report_states_a_block_s_lifetime_in_days() -> None:
+    import datetime as dt
+
+    from reconwatch.cases import Activity, Case, Finding
+    from reconwatch.report.markdown import render_report
+
+    at = dt.datetime(2026, 9, 30, 10, tzinfo=dt.UTC)
+    found = Finding(
+        detection="vertical_scan", source_ip="198.51.100.7", window_start=at, first_seen=at,
+        last_seen=at, event_count=20, target_count=1, port_count=20, targets=[], ports=[],
+        score=1.0, label=None, source_table="network",
+    )  # fmt: skip
+    case = Case(id="RW-1", sources=["198.51.100.7"], findings=[found], activity=Activity())
+    case.containment = {"block": True, "entries": ["198.51.100.7/32"], "timeout_seconds": 1814400}
+    report = render_report([case], None, 1, 0)
+    assert "block 198.51.100.7/32 for 21 days (1,814,400 s)" in report

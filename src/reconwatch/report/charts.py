@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from markupsafe import escape
 
-from reconwatch.report.text import clean
+from reconwatch.report.text import clean, duration, plural
 
 #: Charts never draw more than this, even from a hand-edited document.
 MAX_SLOTS: Final = 120
@@ -146,20 +146,6 @@ def _scale(value: int) -> tuple[int, int]:
         power *= 10
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
-
-
-def _duration(seconds: int) -> str:
-    if seconds % 86400 == 0:
-        return _plural(seconds // 86400, "day")
-    if seconds % 3600 == 0:
-        return _plural(seconds // 3600, "hour")
-    if seconds % 60 == 0:
-        return _plural(seconds // 60, "minute")
-    return _plural(seconds, "second")
-
-
 def _stamp(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -212,7 +198,7 @@ def _time_axis(slots: _Slots, left: float, width: float, y: float, slot_width: f
         body.append(f'<line x1="{_f(x)}" y1="{_f(y)}" x2="{_f(x)}" y2="{_f(y + 4)}" '
                     f'stroke="{INK}"/>')  # fmt: skip
         body.append(_label(x, y + 15, _tick(slots.epoch(index), slots.bucket, span), "middle"))
-    caption = f"time (UTC) from {_stamp(slots.start)}, buckets of {_duration(slots.bucket)}"
+    caption = f"time (UTC) from {_stamp(slots.start)}, buckets of {duration(slots.bucket)}"
     body.append(_label(left + width / 2, y + 30, caption, "middle", ' fill="#555"'))
     return body
 
@@ -292,7 +278,7 @@ def timeline_svg(case_doc: Mapping[str, Any]) -> str:
     body += _legend(legend, left, height - 12)
     label = (
         f"Events over time from case {safe_text(case_doc.get('id', ''))}: {total:,} events "
-        f"({', '.join(datasets)}) in buckets of {_duration(slots.bucket)}"
+        f"({', '.join(datasets)}) in buckets of {duration(slots.bucket)}"
     )
     return _svg(width, height, label, body)
 
@@ -430,6 +416,6 @@ def dns_volume_svg(case_doc: Mapping[str, Any]) -> str:
     total = sum(c[0] for c in cells.values())
     label = (
         f"DNS query volume of case {safe_text(case_doc.get('id', ''))}: {total:,} queries from "
-        f"{_plural(len(clients), 'client')} in buckets of {_duration(slots.bucket)}"
+        f"{plural(len(clients), 'client')} in buckets of {duration(slots.bucket)}"
     )
     return _svg(width, height, label, body)

@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from reconwatch.report.charts import dns_volume_svg, heatmap_svg, safe_text, timeline_svg
 from reconwatch.report.series import TOP_HOSTS, TOP_PORTS
-from reconwatch.report.text import LISTED, accounting_notes
+from reconwatch.report.text import LISTED, accounting_notes, expiry
 from reconwatch.respond.blocklist import BlockPlan
 
 TEMPLATE: Final = "report.html.j2"
@@ -55,6 +55,7 @@ def _environment() -> Environment:
     env.filters["clean"] = _clean
     # The same words as the console and report.md (numbers with thousands separators).
     env.globals["accounting_notes"] = accounting_notes
+    env.filters["expiry"] = expiry
     return env
 
 

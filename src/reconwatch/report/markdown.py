@@ -7,7 +7,7 @@ import datetime as dt
 from reconwatch.cases import Case
 from reconwatch.lake import RunStats
 from reconwatch.report.casejson import iso
-from reconwatch.report.text import LISTED, accounting_notes
+from reconwatch.report.text import LISTED, accounting_notes, expiry
 from reconwatch.report.text import markdown as md
 
 
@@ -82,7 +82,7 @@ def _case(c: Case) -> list[str]:
     if contain.get("block"):
         lines.append(
             f"- Containment: block {', '.join(contain['entries'])} for "
-            f"{contain['timeout_seconds']} s (see block.nft / block-ipset.sh)"
+            f"{expiry(contain['timeout_seconds'])} (see block.nft / block-ipset.sh)"
         )
     elif contain.get("refused"):
         why = "; ".join(f"{md(k)}: {md(v)}" for k, v in contain["refused"].items())

@@ -60,3 +60,24 @@ def accounting_notes(
     notes = [repeat_note(repeated, repeats_cut)] if repeated or repeats_cut else []
     notes += [forwarded_note(forwarded)] if forwarded else []
     return notes + ([unread_note(forwarded_unread)] if forwarded_unread else [])
+
+
+def plural(count: int, word: str) -> str:
+    """``1 day``, ``2 days``, ``1,000 clients``."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
+def duration(seconds: int) -> str:
+    """A whole number of days, hours, minutes or else seconds: ``21 days``, ``90 seconds``."""
+    if seconds and seconds % 86400 == 0:
+        return plural(seconds // 86400, "day")
+    if seconds and seconds % 3600 == 0:
+        return plural(seconds // 3600, "hour")
+    if seconds and seconds % 60 == 0:
+        return plural(seconds // 60, "minute")
+    return plural(seconds, "second")
+
+
+def expiry(seconds: int) -> str:
+    """A block's lifetime for a report: ``21 days (1,814,400 s)``."""
+    return f"{duration(seconds)} ({seconds:,} s)"
