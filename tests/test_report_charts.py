@@ -101,11 +101,11 @@ def test_heatmap_rows_are_hosts_and_columns_are_ports() -> None:
     root = parse(heatmap_svg(doc(SERIES)))
     cells = tips(root)
     assert cells["10.0.0.2 port 22: 7 events"] is not None
-    assert cells["10.0.0.2 port 443: 1 events"] is not None
+    assert cells["10.0.0.2 port 443: 1 event"] is not None
     assert cells["10.0.0.9 port 443: 4 events"] is not None
     assert cells["10.0.0.9 port 22: none"] is not None
     # Same host -> same row (y); same port -> same column (x).
-    assert cells["10.0.0.2 port 22: 7 events"].get("y") == cells["10.0.0.2 port 443: 1 events"].get(
+    assert cells["10.0.0.2 port 22: 7 events"].get("y") == cells["10.0.0.2 port 443: 1 event"].get(
         "y"
     )
     assert cells["10.0.0.2 port 22: 7 events"].get("x") == cells["10.0.0.10 port 22: 3 events"].get(
@@ -115,7 +115,7 @@ def test_heatmap_rows_are_hosts_and_columns_are_ports() -> None:
     assert len(grid) == 3 * 2
     # Busier cells are darker: compare the fill's lightness.
     assert _lightness(cells["10.0.0.2 port 22: 7 events"]) < _lightness(
-        cells["10.0.0.2 port 443: 1 events"]
+        cells["10.0.0.2 port 443: 1 event"]
     )
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert {"22", "443", "10.0.0.2", "destination port", "destination host"} <= set(texts)

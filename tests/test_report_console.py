@@ -131,7 +131,7 @@ def _accounting(width: int) -> list[str]:
     return console.export_text().splitlines()
 
 
-@pytest.mark.parametrize("width", [66, 80, 90, 100, 120, 160, 240])
+@pytest.mark.parametrize("width", [76, 80, 90, 100, 120, 160, 240])
 def test_the_accounting_keeps_each_path_s_end_its_counts_and_notes(width: int) -> None:
     """At 80 columns Rich cut every path to the same "/var/lo…": the paths
     keep their end (what tells files apart), the counts stay whole, and the
@@ -151,6 +151,13 @@ def test_the_accounting_keeps_each_path_s_end_its_counts_and_notes(width: int) -
     else:
         assert "notes" not in header
         assert row.split("│")[1].strip() + ": not a common log format line (3)" in lines
+
+
+def test_the_accounting_fits_a_narrow_terminal() -> None:
+    """At 66 columns the counts (7 digits here) leave a path 9 cells: its end."""
+    lines = _accounting(66)
+    assert max(len(line) for line in lines) <= 66
+    assert "…kern.log" in "\n".join(lines)
 
 
 def test_a_path_is_cut_by_terminal_cells_from_the_left() -> None:

@@ -34,6 +34,7 @@ from reconwatch.detect.scantype import scan_types
 from reconwatch.detect.tools import hints_from_findings, hints_from_packets, packet_stats
 from reconwatch.detect.web import is_admin_interface, is_secret
 from reconwatch.engine import cached
+from reconwatch.report.text import plural
 
 #: Cap on list-valued facts kept per case (targets, ports, exposed services):
 #: a /16 sweep has 65,536 targets; counts stay exact, lists are samples.
@@ -135,7 +136,10 @@ class Finding:
                 f"({self.target_count} distinct) within {span}"
             )
         label = f" ({self.label})" if self.label else ""
-        return f"{self.event_count} events, {self.target_count} targets{label} within {span}"
+        return (
+            f"{plural(self.event_count, 'event')}, {plural(self.target_count, 'target')}{label} "
+            f"within {span}"
+        )
 
 
 @dataclass

@@ -272,7 +272,9 @@ def timeline_svg(case_doc: Mapping[str, Any]) -> str:
             h = plot_h * events / maximum
             y -= h
             colour = DATASET_COLOURS.get(dataset, OTHER_COLOUR)
-            body.append(_rect(x, y, bar_w, h, colour, f"{when} {dataset}: {events:,} events"))
+            body.append(
+                _rect(x, y, bar_w, h, colour, f"{when} {dataset}: {plural(events, 'event')}")
+            )
     body += _time_axis(slots, left, plot_w, top + plot_h, slot_w)
     legend = [(DATASET_COLOURS.get(d, OTHER_COLOUR), d) for d in datasets]
     body += _legend(legend, left, height - 12)
@@ -331,7 +333,7 @@ def heatmap_svg(case_doc: Mapping[str, Any]) -> str:
         for c, port in enumerate(ports):
             count = grid[r][c]
             fill = _heat_colour(count, maximum) if count else HEAT_EMPTY
-            tip = f"{host} port {port}: {count:,} events" if count else f"{host} port {port}: none"
+            tip = f"{host} port {port}: {plural(count, 'event') if count else 'none'}"
             body.append(
                 _rect(left + c * cell, y, cell - 1, cell - 1, fill, tip,
                       "" if count else ' stroke="#e4e4e4"')
@@ -343,7 +345,7 @@ def heatmap_svg(case_doc: Mapping[str, Any]) -> str:
     steps = sorted({1, *(m for m in marks if m >= 1)})
     x = left + 6
     for value in steps:
-        body.append(_rect(x, y - 10, 14, 14, _heat_colour(value, maximum), f"{value:,} events"))
+        body.append(_rect(x, y - 10, 14, 14, _heat_colour(value, maximum), plural(value, "event")))
         body.append(_label(x + 18, y + 1, f"{value:,}"))
         x += 30 + 7 * len(f"{value:,}")
     total = sum(sum(row) for row in grid)
