@@ -137,3 +137,20 @@ def test_mixed_syslog_hands_unclaimed_programs_access_lines_to_web_syslog(tmp_pa
 @given(mutated_lines([APACHE, IMFILE, RFC5424, JSON, APACHE_ERROR], '"[]{}: -', 12))
 def test_any_mix_is_fully_accounted(lines: list[str]) -> None:
     parse(make(SyslogAccessParser), lines)  # parse() checks rows + rejects + skipped
+
+
+def test_other_programs_in_a_web_syslog_file_go_to_their_parsers(tmp_path: Path) -> None:
+    """Sniffed by its first lines (the web server's), a relay's file may hold
+    sshd's lines further down: they are logins, not "not an access log line"."""
+    sshd = "Sep 30 08:00:10 web1 sshd[7]: Failed password for root from 198.51.100.7 port 5 ssh2"
+    log = tmp_path / "remote.log"
+    # Past the lines sniffing reads (its sample), so the file is web-syslog's.
+    first = [APACHE, IMFILE] * 100
+    log.write_text("\n".join([*first, sshd, CRON, APACHE_ERROR]) + "\n")
+    lake = Lake(tmp_path / "lake")
+    (stats,) = ingest([str(log)], lake, Config(), IngestOptions(now=NOW)).files
+    assert (stats.format, stats.lines, stats.parsed, stats.rejected) == ("web-syslog", 203, 201, 2)
+    assert stats.reject_reasons == {NO_PARSER: 2}
+    assert lake.read("http").num_rows == 200
+    (login,) = lake.read("auth").to_pylist()
+    assert (login["log_line"], login["source_ip"]) == (201, "198.51.100.7")

@@ -137,6 +137,10 @@ class Parser(ABC):
     #: Program tags claimed by prefix, for devices whose tag is a message id
     #: (Cisco ``%ASA-6-302013``: "%ASA-").
     program_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: Its lines are syslog lines of programs it does not name (``web-syslog``:
+    #: any tag): other parsers' programs in its file go to them, as for a
+    #: parser with ``programs`` (``syslogmux.OtherPrograms``).
+    syslog_borne: ClassVar[bool] = False
     #: Every line reads on its own, without lines before it (a header naming
     #: the columns): a file of this format that grew may be read on from the
     #: middle by a later run into the same lake (``ingest.run.after_earlier_runs``).

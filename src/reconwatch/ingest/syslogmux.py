@@ -243,7 +243,9 @@ class OtherPrograms:
     @classmethod
     def of(cls, parser: Parser | None) -> OtherPrograms | None:
         """The hand-over for ``parser``, None where it reads no syslog programs."""
-        if parser is None or not parser.programs or isinstance(parser, SyslogMuxParser):
+        if parser is None or isinstance(parser, SyslogMuxParser):
+            return None
+        if not (parser.programs or parser.syslog_borne):
             return None
         return cls(parser)
 

@@ -108,6 +108,9 @@ class SyslogAccessParser(Parser):
     name = "web-syslog"
     dataset = ACCESS_DATASET
     table = "http"
+    #: A file sniffed as this one may hold other programs' lines further down
+    #: (a relay's file that starts with the web server's): they go to theirs.
+    syslog_borne = True
 
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)
