@@ -116,6 +116,58 @@ def windows_firewall(r: random.Random, i: int) -> str:
             "- - - - SEND 2188")  # fmt: skip
 
 
+def juniper_srx(r: random.Random, i: int) -> str:
+    # Half structured (sd-syslog), half text; denials, closed sessions (with
+    # their skipped CREATE in the text half) and screen scans.
+    if i % 2:
+        stamp = f"<14>1 2026-11-28T04:{i // 60 % 60:02d}:{i % 60:02d}.184+01:00 srx1"
+        if i % 6 == 1:
+            return (f'{stamp} RT_FLOW - RT_FLOW_SESSION_DENY [junos@2636.1.1.1.2.134 '
+                    f'source-address="{_ip(r)}" source-port="{_port(r)}" '
+                    f'destination-address="{_ip(r)}" destination-port="{_port(r)}" '
+                    'connection-tag="0" service-name="None" protocol-id="6" icmp-type="0" '
+                    'policy-name="deny-all" source-zone-name="untrust" '
+                    'destination-zone-name="trust" application="UNKNOWN" '
+                    'nested-application="UNKNOWN" username="N/A" roles="N/A" '
+                    'packet-incoming-interface="ge-0/0/0.0" encrypted="No" '
+                    f'reason="Denied by policy" session-id-32="{i}"]')  # fmt: skip
+        if i % 6 == 3:
+            return (f'{stamp} RT_FLOW - RT_FLOW_SESSION_CLOSE [junos@2636.1.1.1.2.134 '
+                    f'reason="TCP FIN" source-address="{_ip(r)}" source-port="{_port(r)}" '
+                    f'destination-address="{_ip(r)}" destination-port="443" connection-tag="0" '
+                    'service-name="junos-https" nat-source-address="192.0.2.1" '
+                    f'nat-source-port="{_port(r)}" nat-destination-address="{_ip(r)}" '
+                    'nat-destination-port="443" nat-connection-tag="0" '
+                    'src-nat-rule-type="source rule" src-nat-rule-name="nat1" '
+                    'dst-nat-rule-type="N/A" dst-nat-rule-name="N/A" protocol-id="6" '
+                    'policy-name="permit-web" source-zone-name="trust" '
+                    f'destination-zone-name="untrust" session-id-32="{i}" '
+                    'packets-from-client="6" bytes-from-client="337" packets-from-server="4" '
+                    'bytes-from-server="535" elapsed-time="1" application="HTTP" '
+                    'nested-application="UNKNOWN" username="N/A" roles="N/A" '
+                    'packet-incoming-interface="ge-0/0/1.0" encrypted="No"]')  # fmt: skip
+        return (f'{stamp} RT_IDS - RT_SCREEN_TCP [junos@2636.1.1.1.2.137 '
+                f'attack-name="TCP port scan!" source-address="{_ip(r)}" '
+                f'source-port="{_port(r)}" destination-address="{_ip(r)}" '
+                f'destination-port="{_port(r)}" source-zone-name="untrust" '
+                'interface-name="ge-0/0/0.0" action="drop"]')  # fmt: skip
+    stamp = f"Nov 28 04:{i // 60 % 60:02d}:{i % 60:02d} srx1"
+    if i % 6 == 0:
+        return (f"{stamp} RT_FLOW: RT_FLOW_SESSION_DENY: session denied {_ip(r)}/{_port(r)}->"
+                f"{_ip(r)}/{_port(r)} 0x0 None 6(0) deny-all untrust trust UNKNOWN UNKNOWN "
+                "N/A(N/A) ge-0/0/0.0 UNKNOWN policy deny")  # fmt: skip
+    src, sport, dst = _ip(r), _port(r), _ip(r)
+    if i % 6 == 2:
+        return (f"{stamp} RT_FLOW: RT_FLOW_SESSION_CREATE: session created {src}/{sport}->"
+                f"{dst}/443 0x0 junos-https 192.0.2.1/{sport}->{dst}/443 0x0 source rule nat1 "
+                f"N/A N/A 6 permit-web trust untrust {i} N/A(N/A) ge-0/0/1.0 HTTP UNKNOWN "
+                "No")  # fmt: skip
+    return (f"{stamp} RT_FLOW: RT_FLOW_SESSION_CLOSE: session closed TCP FIN: {src}/{sport}->"
+            f"{dst}/443 0x0 junos-https 192.0.2.1/{sport}->{dst}/443 0x0 source rule nat1 "
+            f"N/A N/A 6 permit-web trust untrust {i} 6(337) 4(535) 1 HTTP UNKNOWN N/A(N/A) "
+            "ge-0/0/1.0 No")  # fmt: skip
+
+
 GENERATORS: dict[str, Callable[[random.Random, int], str]] = {
     "pf": pf,
     "cisco-asa": cisco,
@@ -126,6 +178,7 @@ GENERATORS: dict[str, Callable[[random.Random, int], str]] = {
     "cef": cef,
     "leef": leef,
     "windows-firewall": windows_firewall,
+    "juniper-srx": juniper_srx,
 }
 
 

@@ -44,7 +44,7 @@ def _head(path: Path) -> list[str]:
 def test_family_lists_every_parser_once() -> None:
     names = [parser.name for parser in firewalls.PARSERS]
     assert names == ["cef", "leef", "aws-vpcflow", "panos", "fortigate", "cisco-asa", "pf",
-                     "mikrotik", "windows-firewall"]  # fmt: skip
+                     "mikrotik", "windows-firewall", "juniper-srx"]  # fmt: skip
     assert all(registry.FORMATS[name] in firewalls.PARSERS for name in names)
 
 
@@ -175,6 +175,12 @@ def test_cef_accounts_for_any_text(lines: list[str]) -> None:
 @given(_LINES)
 def test_leef_accounts_for_any_text(lines: list[str]) -> None:
     _check(firewalls.PARSERS[1], lines)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_LINES)
+def test_juniper_accounts_for_any_text(lines: list[str]) -> None:
+    _check(firewalls.PARSERS[9], lines)
 
 
 @settings(max_examples=60, deadline=None)

@@ -37,6 +37,13 @@ CASES = [
         '"outside_in" [0x0, 0x0]',
     ),
     (
+        "juniper-srx",
+        "network",
+        "Sep 30 10:00:00 srx1 RT_FLOW: ",
+        "RT_FLOW_SESSION_DENY: session denied 198.51.100.7/40000->203.0.113.10/22 0x0 junos-ssh "
+        "6(0) deny-all untrust trust UNKNOWN UNKNOWN N/A(N/A) ge-0/0/0.0 UNKNOWN policy deny",
+    ),
+    (
         "bind",
         "dns",
         "Nov 13 10:59:46 keira named[2075772]: ",
@@ -70,6 +77,7 @@ CASES = [
 SOURCES = {
     "pf": "2001:db8::7",
     "cisco-asa": "198.51.100.7",
+    "juniper-srx": "198.51.100.7",
     "bind": "104.219.136.31",
     "openvpn": "198.51.100.9",
     "mikrotik": "36.97.161.219",
