@@ -65,3 +65,27 @@ def test_foreign_and_broken_lines() -> None:
         (2, "malformed FortiGate log"),
         (3, "invalid port"),
     ]
+
+
+def test_counts_summing_past_the_column_lose_their_count_not_the_batch() -> None:
+    """sentbyte + rcvdbyte past 2**63 - 1 stopped the whole batch with DuckDB's
+    overflow error; a negative count was kept as it was."""
+    base = (
+        'date=2026-10-10 time=12:00:00 type="traffic" srcip=198.51.100.7 dstip=203.0.113.10 '
+        'srcport=1 dstport=22 proto=6 action="close" '
+    )
+    parsed = parse(
+        make(FortigateParser),
+        [
+            base + "sentbyte=9223372036854775807 rcvdbyte=1 sentpkt=1 rcvdpkt=1",
+            base + "sentbyte=-5 rcvdbyte=10 sentpkt=2 rcvdpkt=3",
+            base + "sentbyte=100 rcvdbyte=10 sentpkt=2 rcvdpkt=3",
+        ],
+    )
+    rows = network(parsed)
+    assert [(r.get("network_bytes"), r.get("network_packets")) for r in rows] == [
+        (None, 2),
+        (None, 5),
+        (110, 5),
+    ]
+    assert rejects(parsed) == []

@@ -565,3 +565,56 @@ def test_any_mix_of_mutated_lines_is_accounted(lines: list[str]) -> None:
         if table.num_rows:
             assert table.column("timestamp").null_count == 0
             assert table.column("source_ip").null_count == 0
+
+
+# -- review: counts past 2**63, on-box files, relays ---------------------------------------
+
+
+def test_counts_summing_past_the_column_lose_their_count_not_the_batch() -> None:
+    """Two counts each under 2**63 summed past it stopped the whole batch with
+    DuckDB's overflow error: one spoofed UDP line hid every line beside it."""
+    huge = "9223372036854775807"
+    lines = [
+        TEXT_DENY,
+        TEXT_CLOSE.replace("6(337) 4(535)", f"6({huge}) 4(1)"),
+        flow("RT_FLOW_SESSION_CLOSE", SD_CLOSE.split("[", 1)[1][len(SD) + 1 : -1].replace(
+            'bytes-from-client="337"', f'bytes-from-client="{huge}"')),
+    ]  # fmt: skip
+    parsed = parse(make(JuniperSrxParser), lines)
+    rows = network(parsed)
+    assert [r["log_line"] for r in rows] == [1, 2, 3]
+    assert [r.get("network_bytes") for r in rows[1:]] == [None, None]
+    assert [r.get("network_packets") for r in rows[1:]] == [10, 10]
+    assert rejects(parsed) == []
+
+
+def test_junos_own_log_files_with_two_spaces_before_the_host() -> None:
+    """``/var/log/`` on the box: ``Nov  3 19:06:50  srx1 RT_FLOW: ...``."""
+    on_box = TEXT_DENY.replace("Sep 30 10:00:01 srx1", "Sep 30 10:00:01  srx1")
+    parsed = parse(make(JuniperSrxParser), [on_box, TEXT_SCREEN_TCP.replace(" srx1", "  srx1", 1)])
+    assert [(r["source_ip"], r["observer_name"]) for r in network(parsed)] == [(SCANNER, "srx1")]
+    assert [a["rule_name"] for a in alerts(parsed)] == ["TCP port scan!"]
+    assert rejects(parsed) == []
+
+
+def test_the_text_form_relayed_as_rfc5424_and_screens_without_their_id() -> None:
+    """A relay re-sending the text form as RFC 5424 (MSGID ``-`` or the id, no
+    Junos element), and a screen whose id a relay dropped: still read."""
+    text = TEXT_DENY.split("RT_FLOW: ", 1)[1]
+    screen_text = TEXT_SCREEN_TCP.split("RT_SCREEN_TCP: ", 1)[1]
+    lines = [
+        f"<14>1 2026-09-30T10:00:01Z srx1 RT_FLOW - - - {text}",
+        "<14>1 2026-09-30T10:00:02Z srx1 RT_FLOW - RT_FLOW_SESSION_DENY - "
+        + text.split(": ", 1)[1],
+        f"Sep 30 10:05:02 srx1 RT_IDS: {screen_text}",
+    ]
+    parsed = parse(make(JuniperSrxParser), lines)
+    assert [(r["log_line"], r["source_ip"], r["destination_port"]) for r in network(parsed)] == [
+        (1, SCANNER, 22),
+        (2, SCANNER, 22),
+    ]
+    (alert,) = alerts(parsed)
+    assert (alert["rule_id"], alert["rule_name"], alert["source_ip"]) == (
+        "RT_SCREEN", "TCP port scan!", SCANNER,
+    )  # fmt: skip
+    assert rejects(parsed) == []

@@ -44,7 +44,7 @@ from reconwatch.ingest.fw_common import (
     split_alerts,
     transport_sql,
 )
-from reconwatch.ingest.linesql import lit, run_batch
+from reconwatch.ingest.linesql import count_sum_sql, lit, run_batch
 
 NOT_FORTIGATE: Final = "not a FortiGate log"
 UNSUPPORTED: Final = "unsupported FortiGate log type"
@@ -136,8 +136,8 @@ class FortigateParser(Parser):
                CASE WHEN NOT {ALERT_FLAG} THEN {outcome_sql("event_action")} END
                    AS connection_outcome,
                CASE WHEN NOT {ALERT_FLAG} THEN nullif(k_action, '') END AS connection_state,
-               TRY_CAST(k_sentbyte AS BIGINT) + TRY_CAST(k_rcvdbyte AS BIGINT) AS network_bytes,
-               TRY_CAST(k_sentpkt AS BIGINT) + TRY_CAST(k_rcvdpkt AS BIGINT) AS network_packets,
+               {count_sum_sql("k_sentbyte", "k_rcvdbyte")} AS network_bytes,
+               {count_sum_sql("k_sentpkt", "k_rcvdpkt")} AS network_packets,
                nullif(k_attackid, '') AS rule_id,
                nullif(k_attack, '') AS rule_name,
                nullif(k_subtype, '') AS rule_category,

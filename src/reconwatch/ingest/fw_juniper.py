@@ -101,7 +101,7 @@ from reconwatch.ingest.fw_common import (
     split_alerts,
     transport_sql,
 )
-from reconwatch.ingest.linesql import byte_count_sql, lit, run_batch
+from reconwatch.ingest.linesql import count_sum_sql, lit, run_batch
 
 NOT_JUNOS: Final = "not a Junos RT_FLOW or RT_IDS message"
 UNSUPPORTED: Final = "unsupported Junos message"
@@ -113,9 +113,14 @@ PROGRAMS: Final = ("RT_FLOW", "RT_IDS")
 DENY: Final = "RT_FLOW_SESSION_DENY"
 CLOSE: Final = "RT_FLOW_SESSION_CLOSE"
 CREATE: Final = "RT_FLOW_SESSION_CREATE"
-SCREENS: Final = tuple(
-    f"RT_SCREEN_{name}"
-    for name in ("TCP", "UDP", "ICMP", "IP", "TCP_SRC_IP", "TCP_DST_IP", "SESSION_LIMIT")
+#: A screen relayed without its message id (``RT_IDS: TCP port scan! source: ...``).
+SCREEN_UNNAMED: Final = "RT_SCREEN"
+SCREENS: Final = (
+    *(
+        f"RT_SCREEN_{name}"
+        for name in ("TCP", "UDP", "ICMP", "IP", "TCP_SRC_IP", "TCP_DST_IP", "SESSION_LIMIT")
+    ),
+    SCREEN_UNNAMED,
 )
 #: Screens whose text endpoints carry a port (``addr:port``, IPv6 too).
 PORTED_SCREENS: Final = ("RT_SCREEN_TCP", "RT_SCREEN_UDP")
@@ -135,6 +140,8 @@ STRUCTURED: Final = (
     rf"^(<\d{{1,3}}>1 \S+ \S+ \S+ \S+ (\S+)) "
     rf"(?:\[junos@[0-9]+(?:\.[0-9]+)*((?: {PARAM})*)\])?"
 )
+#: Junos' own log files: two spaces between the stamp and the host.
+ON_BOX: Final = r"^((?:<\d{1,3}>)?[A-Z][a-z]{2}  ?\d{1,2} \d{2}:\d{2}:\d{2})  "
 #: The text form's message id before its text.
 TEXT_ID: Final = r"^([A-Z][A-Z0-9_]*): "
 #: The text form of a logical system's messages may name it first.
@@ -226,7 +233,10 @@ class JuniperSrxParser(Parser):
         scan = "regexp_matches(lower(attack), 'scan|sweep')"
         sql = f"""
         WITH raw AS (
-            SELECT log_line, _row, line, regexp_full_match(line, '\\s*') AS skip,
+            SELECT log_line, _row, regexp_full_match(line, '\\s*') AS skip,
+                   -- Junos' own log files put two spaces between the stamp
+                   -- and the host (``Nov  3 19:06:50  srx1 RT_FLOW: ...``).
+                   regexp_replace(line, {lit(ON_BOX)}, '\\1 ') AS line,
                    -- The MSGID and Junos' element, checked against the whole
                    -- parameter grammar (no parameters: not Junos' element).
                    CASE WHEN {k.IS_5424} THEN regexp_extract(line, {lit(STRUCTURED)},
@@ -236,9 +246,10 @@ class JuniperSrxParser(Parser):
         ),
         -- The envelope reads an RFC 5424 line's header with a NILVALUE for its
         -- structured data: read above, it would be scanned again (the text
-        -- after it, Junos' English, is not read).
+        -- after it, Junos' English, is not read). An RFC 5424 line without
+        -- Junos' element (a relay re-sending the text form) keeps its text.
         lines AS (
-            SELECT * REPLACE (CASE WHEN sd.head <> '' THEN sd.head || ' -' ELSE line END AS line)
+            SELECT * REPLACE (CASE WHEN sd.params <> '' THEN sd.head || ' -' ELSE line END AS line)
             FROM raw
         ),
         -- rsyslog's "message repeated N times: [ ...]": the message inside, N events.
@@ -246,8 +257,8 @@ class JuniperSrxParser(Parser):
         h AS (
             SELECT *,
                    {k.PROGRAM} IN ({programs}) AS ours,
-                   {k.KIND} = 'rfc5424' AS structured,
-                   CASE WHEN {k.KIND} <> 'rfc5424'
+                   {k.KIND} = 'rfc5424' AND sd.params <> '' AS structured,
+                   CASE WHEN NOT ({k.KIND} = 'rfc5424' AND sd.params <> '')
                         THEN regexp_extract({k.MESSAGE}, {lit(TEXT_ID)}, 1) END AS tag
             FROM env
         ),
@@ -256,12 +267,19 @@ class JuniperSrxParser(Parser):
                    CASE WHEN ours IS NOT TRUE THEN NULL
                         WHEN structured THEN nullif(sd.id, '')
                         WHEN tag <> '' THEN tag
+                        -- RFC 5424 without Junos' element: the MSGID names the
+                        -- text form's message (a relay re-sending it), if it is one.
+                        WHEN {k.KIND} = 'rfc5424' AND sd.id NOT IN ('', '-') THEN sd.id
                         -- A structured message relayed in a traditional template: no id.
                         WHEN {k.PROGRAM} = 'RT_FLOW' THEN CASE
                             WHEN starts_with({k.MESSAGE}, 'session denied ') THEN {lit(DENY)}
                             WHEN starts_with({k.MESSAGE}, 'session closed ') THEN {lit(CLOSE)}
                             WHEN starts_with({k.MESSAGE}, 'session created ') THEN {lit(CREATE)}
                         END
+                        -- A screen without its id: which screen is not said.
+                        WHEN {k.PROGRAM} = 'RT_IDS'
+                             AND regexp_matches({k.MESSAGE}, {lit(SCREEN_TEXT)})
+                            THEN {lit(SCREEN_UNNAMED)}
                    END AS msg_id,
                    CASE WHEN tag <> '' THEN substr({k.MESSAGE}, length(tag) + 3)
                         ELSE {k.MESSAGE} END AS body,
@@ -371,8 +389,8 @@ class JuniperSrxParser(Parser):
                    AS connection_outcome,
                CASE kind WHEN {lit(DENY)} THEN 'deny' WHEN {lit(CLOSE)} THEN nullif(ended, '')
                    END AS connection_state,
-               {byte_count_sql("bc")} + {byte_count_sql("bs")} AS network_bytes,
-               {byte_count_sql("pc")} + {byte_count_sql("ps")} AS network_packets,
+               {count_sum_sql("bc", "bs")} AS network_bytes,
+               {count_sum_sql("pc", "ps")} AS network_packets,
                'juniper.srx' AS event_dataset,
                CASE WHEN {ALERT_FLAG} THEN msg_id END AS rule_id,
                CASE WHEN {ALERT_FLAG} THEN nullif(attack, '') END AS rule_name,

@@ -78,6 +78,17 @@ def byte_count_sql(value: str) -> str:
     return f"TRY_CAST(TRY_CAST({value} AS UBIGINT) AS BIGINT)"
 
 
+def count_sum_sql(first: str, second: str) -> str:
+    """Two counts (bytes or packets of the two directions, each as
+    ``byte_count_sql`` reads it) added as a BIGINT: NULL where either is, or
+    where the sum passes 2**63 - 1 (added as HUGEINT: a BIGINT sum that
+    overflows stops the whole batch with an error)."""
+    return (
+        f"TRY_CAST(CAST({byte_count_sql(first)} AS HUGEINT) "
+        f"+ CAST({byte_count_sql(second)} AS HUGEINT) AS BIGINT)"
+    )
+
+
 #: Query columns that steer the split and never reach the rows.
 _INTERNAL: Final = frozenset(
     {
