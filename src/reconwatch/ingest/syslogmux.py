@@ -40,7 +40,7 @@ from reconwatch.ingest.syslog import (
     bsd_iso_pattern,
     rfc5424_pattern,
 )
-from reconwatch.ingest.web_syslog import SyslogAccessParser, access_mask
+from reconwatch.ingest.web_syslog import NOT_ACCESS, SyslogAccessParser, access_mask
 from reconwatch.schema import TABLES, conform
 
 NO_PARSER: Final = "syslog program without a parser"
@@ -115,6 +115,7 @@ class SyslogMuxParser(Parser):
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)
         self.owners = claimants()
+        self._claimed = pa.array(list(self.owners), pa.string())
         self.parsers: dict[type[Parser], Parser] = {}
 
     @classmethod
@@ -134,28 +135,27 @@ class SyslogMuxParser(Parser):
         outputs: dict[str, list[pa.Table]] = {}
         rejects = [EMPTY_REJECTS]
         skipped = int(pc.sum(blank).as_py() or 0)
-        # Python runs per distinct program (a handful), never per line.
-        for program in pc.unique(programs).to_pylist():
-            mask = pc.and_not(
-                pc.is_null(programs) if program is None else pc.equal(programs, program), blank
-            )
-            part = lines.filter(pc.fill_null(mask, False))
-            if part.num_rows == 0:
-                continue
-            parser_cls = self.owners.get(program) if program is not None else None
-            if parser_cls is None and program is not None:
-                # A program nobody claims may be relaying a web server's access
-                # log (rsyslog imfile, ``logger -t apache2``): those lines go to
-                # web-syslog, the others are rejected as before.
-                access = access_mask(part.column("line"))
-                if pc.any(access).as_py():
-                    skipped += self._run(SyslogAccessParser, part.filter(access), outputs, rejects)
-                    part = part.filter(pc.invert(access))
-            if parser_cls is None:
-                reason = NOT_SYSLOG if program is None else NO_PARSER
+        # Lines of programs nobody claims, in one step however many tags they
+        # carry (a relay of per-container tags, ``logger -t`` by any user):
+        # web servers' access lines go to web-syslog, the rest are rejected.
+        claimed = pc.fill_null(pc.is_in(programs, value_set=self._claimed), False)
+        unclaimed = pc.and_(pc.invert(claimed), pc.is_valid(programs))
+        access = pc.and_(unclaimed, access_mask(lines.column("line")))
+        if pc.any(access).as_py():
+            skipped += self._run_access(lines.filter(access), outputs, rejects)
+        for mask, reason in (
+            (pc.and_not(unclaimed, access), NO_PARSER),
+            (pc.is_null(programs), NOT_SYSLOG),
+        ):
+            part = lines.filter(pc.and_not(pc.fill_null(mask, False), blank))
+            if part.num_rows:
                 rejects.append(reject_table(part.column("log_line"), reason, part.column("line")))
-                continue
-            skipped += self._run(parser_cls, part, outputs, rejects)
+        # Python runs per distinct claimed program (at most the registry's
+        # claims), never per line.
+        for program in pc.unique(pc.filter(programs, claimed)).to_pylist():
+            part = lines.filter(pc.and_not(pc.equal(programs, program), blank))
+            if part.num_rows:
+                skipped += self._run(self.owners[program], part, outputs, rejects)
         tables = {
             name: pa.concat_tables(parts, promote_options="default")
             for name, parts in outputs.items()
@@ -190,6 +190,23 @@ class SyslogMuxParser(Parser):
             if rows.num_rows:
                 outputs.setdefault(table, []).append(_conformed(rows, parser.dataset, table))
         return parsed.skipped
+
+    def _run_access(
+        self, part: pa.Table, outputs: dict[str, list[pa.Table]], rejects: list[pa.Table]
+    ) -> int:
+        """Unclaimed programs' access lines, read by web-syslog: those it finds
+        are no access line after all (an application's JSON) keep "syslog
+        program without a parser"."""
+        mine: list[pa.Table] = []
+        skipped = self._run(SyslogAccessParser, part, outputs, mine)
+        for table in mine:
+            reason = table.column("reason")
+            other = pc.fill_null(pc.is_in(reason, value_set=pa.array(NOT_ACCESS)), False)
+            fixed = pc.if_else(other, pa.scalar(NO_PARSER), reason)
+            rejects.append(
+                table.set_column(table.schema.get_field_index("reason"), "reason", fixed)
+            )
+        return skipped
 
     def _programs(self, lines: pa.Table) -> pa.ChunkedArray:
         view = f"mux_{uuid.uuid4().hex}"

@@ -192,10 +192,11 @@ def clf_ctes(source: str, text: str = "line", carry: Sequence[str] = ()) -> str:
     """  # noqa: S608 - constant patterns and the caller's relation and column names only
 
 
-def clf_select(carry: Sequence[str] = ()) -> str:
+def clf_select(carry: Sequence[str] = (), extra: Sequence[str] = ()) -> str:
     """The access-line query's result over ``clf_ctes``'s ``targets`` (the
-    ``linesql`` contract), with the ``carry`` columns."""
-    keep = "".join(f"{column}, " for column in carry)
+    ``linesql`` contract), with the ``carry`` columns and ``extra`` ones
+    (``expression AS name`` over the steps' columns)."""
+    keep = "".join(f"{column}, " for column in [*carry, *extra])
     return f"""
         SELECT log_line, _row, {keep}skip,
                timezone('UTC', try_strptime(time0, '%d/%b/%Y:%H:%M:%S %z')) AS timestamp,

@@ -106,9 +106,10 @@ class JsonAccessQuery:
         """  # noqa: S608 - constant SQL and the caller's names; JSON paths are bound
 
     @staticmethod
-    def select(carry: Sequence[str] = ()) -> str:
-        """The result over ``ctes``'s ``t`` (the ``linesql`` contract), with ``carry``."""
-        keep = "".join(f"{column}, " for column in carry)
+    def select(carry: Sequence[str] = (), extra: Sequence[str] = ()) -> str:
+        """The result over ``ctes``'s ``t`` (the ``linesql`` contract), with
+        ``carry`` and ``extra`` columns (``expression AS name``)."""
+        keep = "".join(f"{column}, " for column in [*carry, *extra])
         return f"""
         SELECT log_line, _row, {keep}skip,
                coalesce(

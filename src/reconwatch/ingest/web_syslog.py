@@ -14,8 +14,11 @@ may be the only one. The message is the access line itself::
 vhost_combined, nginx's ``main``) or, for a message starting with ``{``, by
 ``nginx-json``'s under the configured keys (``ingest.nginx_json_fields``), and
 rejected for their reasons. Rows have dataset ``syslog.access`` (``nginx.access``
-for nginx's), the line's own zoned stamp (the envelope's where the line's is
-unreadable), the envelope's host as observer; rsyslog's ``message repeated N
+for nginx's), the line's own zoned stamp (the envelope's only where the line
+has none, JSON without a time key: an own stamp that does not read is
+rejected, as in its file), the envelope's host as observer; JSON must name a
+request (or path) and a status (``NOT_ACCESS_JSON``: an application's JSON
+naming a client ``ip`` is no web request); rsyslog's ``message repeated N
 times: [ msg]`` is read as ``msg``, N events. A line without a syslog envelope
 is rejected (``NOT_SYSLOG``).
 
@@ -39,13 +42,19 @@ from reconwatch.config import IngestConfig
 from reconwatch.ingest import syslog
 from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
 from reconwatch.ingest.fw_common import sniff_share
-from reconwatch.ingest.linesql import lit, run_batch
-from reconwatch.ingest.web_clf import clf_ctes, clf_select
-from reconwatch.ingest.web_json import JsonAccessQuery
+from reconwatch.ingest.linesql import INVALID_TIMESTAMP, lit, run_batch
+from reconwatch.ingest.web_clf import NOT_ACCESS_LOG, clf_ctes, clf_select
+from reconwatch.ingest.web_json import NOT_ACCESS_LOG as NOT_CLIENT_JSON
+from reconwatch.ingest.web_json import NOT_JSON, JsonAccessQuery
 
 #: The dataset of this parser's rows.
 ACCESS_DATASET: Final = "syslog.access"
 NOT_SYSLOG: Final = "not a syslog line"
+NOT_ACCESS_JSON: Final = "JSON without a request and a status: not an access line"
+#: Reasons that say a message is no access line at all: for the lines the
+#: multiplexer hands over (programs nobody claims), "syslog program without a
+#: parser" stands instead (``syslogmux``).
+NOT_ACCESS: Final = (NOT_ACCESS_LOG, NOT_JSON, NOT_CLIENT_JSON, NOT_ACCESS_JSON)
 
 #: How an access line's message starts: ``clf``'s words before the stamp, the
 #: bracketed stamp and the request's opening quote; or a JSON object's ``{"``.
@@ -66,6 +75,17 @@ def access_mask(lines: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
     bsd = pc.match_substring_regex(lines, BSD_ISO_ACCESS)
     rfc5424 = pc.match_substring_regex(lines, RFC5424_ACCESS)
     return pc.fill_null(pc.or_(bsd, rfc5424), False)
+
+
+#: What the result's reason needs beyond the readers' columns: the line's own
+#: stamp as written, and for JSON whether it names a request and a status.
+CLF_EXTRA: Final = ("coalesce(time0, '') AS _stamp", "false AS _json",
+                    "'' AS _request", "'' AS _status")  # fmt: skip
+JSON_EXTRA: Final = (
+    "coalesce(f_timestamp, '') AS _stamp", "true AS _json",
+    "coalesce(nullif(f_request, ''), f_url_path, '') AS _request",
+    "coalesce(f_http_response_status_code, '') AS _status",
+)  # fmt: skip
 
 
 def access_query(
@@ -90,14 +110,22 @@ def access_query(
     json_env AS (SELECT * FROM routed WHERE _json),
     {clf_ctes("clf_env", k.MESSAGE, carry)},
     {json.ctes("json_env", k.MESSAGE, carry)}
-    SELECT * EXCLUDE (_blank)
+    SELECT * EXCLUDE (_blank, _stamp, _json, _request, _status)
              -- A line without an envelope has an empty message, which the
              -- steps would skip as blank: it is rejected instead.
              REPLACE (_blank OR ({k.KIND} IS NOT NULL AND coalesce(skip, false)) AS skip,
-                      CASE WHEN {k.KIND} IS NULL THEN {lit(NOT_SYSLOG)} ELSE reason END
-                          AS reason),
+                      CASE WHEN {k.KIND} IS NULL THEN {lit(NOT_SYSLOG)}
+                           WHEN reason IS NOT NULL THEN reason
+                           -- An access line names its request and its answer:
+                           -- other JSON (an application's) is not one.
+                           WHEN _json AND (_request = '' OR _status = '')
+                               THEN {lit(NOT_ACCESS_JSON)}
+                           -- A stamp of its own that does not read: as in its
+                           -- file, not the envelope's stamp in its place.
+                           WHEN _stamp <> '' AND timestamp IS NULL THEN {lit(INVALID_TIMESTAMP)}
+                      END AS reason),
            {k.HOST} AS observer_name, {lit(dataset)} AS event_dataset
-    FROM ({clf_select(carry)} UNION ALL BY NAME {json.select(carry)})
+    FROM ({clf_select(carry, CLF_EXTRA)} UNION ALL BY NAME {json.select(carry, JSON_EXTRA)})
     """  # noqa: S608
     return sql, json.params
 
