@@ -178,3 +178,22 @@ def test_another_server_s_relayed_requests_are_not_copies(tmp_path: Path) -> Non
         + "\n"
     )
     assert http_rows(tmp_path, log, other) == 40
+
+
+def test_another_server_answering_the_same_scanner_alike_is_not_a_copy(tmp_path: Path) -> None:
+    """The access file names no host, so a relayed copy from any host could
+    match it: a scanner's identical requests to two servers, each with its
+    own users' requests beside them, are two servers' rows (all kept)."""
+    scan = [access(s, f"p{s}") for s in range(20)]
+    log = tmp_path / "access.log"
+    log.write_text("\n".join([*scan, *(access(s, "home", client=20 + s) for s in range(5))]) + "\n")
+    other = tmp_path / "messages"
+    other.write_text(
+        "\n".join(
+            f"Sep 30 10:00:{line[line.index(':10:00:') + 7 : line.index(':10:00:') + 9]} "
+            f"web2 apache2: {line}"
+            for line in [*scan, *(access(s, "shop", client=40 + s) for s in range(5))]
+        )
+        + "\n"
+    )
+    assert http_rows(tmp_path, log, other) == 50

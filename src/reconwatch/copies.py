@@ -35,6 +35,9 @@ import ibis.expr.types as ir
 SAMPLE_ROWS: Final = 2000
 #: Share of the sample with a twin that makes the smaller file a copy.
 COPY_SHARE: Final = 0.5
+#: The share, both ways, for a web server's access log and a relayed copy
+#: (``RELAYED``): the file names no host, so another server's relay could match.
+RELAYED_SHARE: Final = 0.99
 #: Columns that say where a row was read, not what happened.
 WHERE_READ: Final = ("log_file", "log_line")
 #: Datasets that hold the same events from two inputs: a web server's access
@@ -147,23 +150,40 @@ def _twins(rows: ir.Table, others: ir.Table, identity: list[str]) -> list[ir.Boo
     return [rows[c].identical_to(others[c]) for c in identity]
 
 
+def _mostly_twins(
+    rows: ir.Table, others: ir.Table, identity: list[str], span: dict[str, object], share: float
+) -> bool:
+    """Whether ``share`` of a sample of ``rows`` within ``span``'s times (where
+    both files have rows: syslog's lines from before kern.log began have no
+    twin to find, and must not hide the copies after them) have a twin in
+    ``others``."""
+    shared = rows.filter(rows.timestamp.between(span["first"], span["last"]))
+    sample = shared.order_by("log_line").limit(SAMPLE_ROWS).view()
+    size = int(sample.count().to_pyarrow().as_py())
+    twins = sample.semi_join(others, _twins(sample, others, identity)).count()
+    return size > 0 and int(twins.to_pyarrow().as_py()) >= share * size
+
+
 def _compare(
     table: ir.Table, identity: list[str], large: dict[str, object], small: dict[str, object]
 ) -> tuple[ir.Table, int] | None:
     """``table`` without ``small``'s twins of ``large``'s rows, and how many; None
     when the sample says ``small`` is not a copy."""
-    if _relayed(large, small):
+    relayed = _relayed(large, small)
+    if relayed:
         # The same request says which file and relay it came through: not an event's part.
         identity = [c for c in identity if c not in ("event_dataset", "observer_name")]
     original = table.filter(_of(table, large)).view()
     copy = table.filter(_of(table, small))
-    # Sampled where both files have rows: syslog's lines from before kern.log
-    # began have no twin to find, and must not hide the copies after them.
-    shared = copy.filter(copy.timestamp.between(large["first"], large["last"]))
-    sample = shared.order_by("log_line").limit(SAMPLE_ROWS).view()
-    size = int(sample.count().to_pyarrow().as_py())
-    twins = sample.semi_join(original, _twins(sample, original, identity)).count()
-    if size == 0 or int(twins.to_pyarrow().as_py()) < COPY_SHARE * size:
+    if not _mostly_twins(copy, original, identity, large, COPY_SHARE):
+        return None
+    # A file naming no host against a relay's copy: another server behind the
+    # same scanner answers much alike, so each must be the other's copy, all
+    # but a few rows, both ways (two servers differ at least in their users').
+    if relayed and not (
+        _mostly_twins(copy, original, identity, large, RELAYED_SHARE)
+        and _mostly_twins(original, copy, identity, small, RELAYED_SHARE)
+    ):
         return None
     kept = copy.anti_join(original, _twins(copy, original, identity)).select(*table.columns)
     rows = int(str(small["rows"])) - int(kept.count().to_pyarrow().as_py())
