@@ -40,6 +40,9 @@ def test_durations_read_in_the_largest_whole_unit() -> None:
         "1 day", "21 days",
     ]  # fmt: skip
     assert expiry(21 * 86400) == "21 days (1,814,400 s)"
+    assert expiry(86400.0) == "1 day (86,400 s)"
+    # A hand-edited cases document: no crash of the HTML report.
+    assert [expiry(v) for v in (None, "1814400", True, -5, 1.5)] == ["not given"] * 5
 
 
 def test_the_markdown_report_states_a_block_s_lifetime_in_days() -> None:

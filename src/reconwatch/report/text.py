@@ -78,6 +78,11 @@ def duration(seconds: int) -> str:
     return plural(seconds, "second")
 
 
-def expiry(seconds: int) -> str:
-    """A block's lifetime for a report: ``21 days (1,814,400 s)``."""
+def expiry(seconds: object) -> str:
+    """A block's lifetime for a report: ``21 days (1,814,400 s)``; "not given"
+    where a (hand-edited) cases document holds no whole number of seconds."""
+    if isinstance(seconds, float) and seconds.is_integer():
+        seconds = int(seconds)
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+        return "not given"
     return f"{duration(seconds)} ({seconds:,} s)"
