@@ -33,7 +33,7 @@ from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     bad_port_sql,
     outcome_sql,
-    port_sql,
+    ports_sql,
     sniff_share,
     transport_sql,
 )
@@ -117,10 +117,7 @@ class _KeyedParser(Parser):
                coalesce(nullif(o_host, ''), {k.HOST}) AS observer_name,
                {lit(self.dataset)} AS event_dataset,
                src AS source_raw, dst AS destination_raw,
-               CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("spt")} END
-                   AS source_port,
-               CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("dpt")} END
-                   AS destination_port,
+               {ports_sql("spt", "dpt")},
                network_transport,
                nullif(name, '') AS log_prefix,
                event_action,

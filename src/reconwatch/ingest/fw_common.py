@@ -48,6 +48,19 @@ def port_sql(text: str) -> str:
     return f"CAST(TRY_CAST(nullif({text}, '') AS USMALLINT) AS INTEGER)"
 
 
+#: Transports whose packets carry ports.
+PORTED: Final = "('tcp', 'udp', 'sctp')"
+
+
+def ports_sql(source: str, destination: str, transport: str = "network_transport") -> str:
+    """The ``source_port`` and ``destination_port`` columns (a SELECT list
+    part): ``port_sql`` of each where ``transport`` carries ports, else NULL."""
+    return (
+        f"CASE WHEN {transport} IN {PORTED} THEN {port_sql(source)} END AS source_port, "
+        f"CASE WHEN {transport} IN {PORTED} THEN {port_sql(destination)} END AS destination_port"
+    )
+
+
 def bad_port_sql(text: str) -> str:
     """TRUE when ``text`` is given but is not a port number 0..65535."""
     return (

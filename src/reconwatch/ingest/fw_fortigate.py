@@ -39,7 +39,7 @@ from reconwatch.ingest.fw_common import (
     case_map,
     local_to_utc_sql,
     outcome_sql,
-    port_sql,
+    ports_sql,
     sniff_share,
     split_alerts,
     transport_sql,
@@ -124,10 +124,7 @@ class FortigateParser(Parser):
                {ALERT_FLAG},
                nullif(k_devname, '') AS observer_name,
                k_srcip AS source_raw, k_dstip AS destination_raw,
-               CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("k_srcport")}
-                    END AS source_port,
-               CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("k_dstport")}
-                    END AS destination_port,
+               {ports_sql("k_srcport", "k_dstport")},
                network_transport,
                nullif(k_srcintf, '') AS interface_in,
                nullif(k_dstintf, '') AS interface_out,

@@ -93,10 +93,11 @@ from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
 from reconwatch.ingest.fw_common import (
     ALERT_FLAG,
     INVALID_PORT,
+    PORTED,
     bad_port_sql,
     extract_struct,
     outcome_sql,
-    port_sql,
+    ports_sql,
     sniff_share,
     split_alerts,
     transport_sql,
@@ -373,14 +374,13 @@ class JuniperSrxParser(Parser):
                    END AS event_action
             FROM e
         ),
-        w AS (SELECT *, network_transport IN ('tcp', 'udp', 'sctp') AS has_ports FROM v)
+        w AS (SELECT *, network_transport IN {PORTED} AS has_ports FROM v)
         SELECT log_line, _row, skip OR coalesce(kind = {lit(CREATE)}, false) AS skip,
                {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
                {k.HOST} AS observer_name,
                {ALERT_FLAG},
                src AS source_raw, dst AS destination_raw,
-               CASE WHEN has_ports THEN {port_sql("spt")} END AS source_port,
-               CASE WHEN has_ports THEN {port_sql("dpt")} END AS destination_port,
+               {ports_sql("spt", "dpt")},
                network_transport,
                nullif(iface, '') AS interface_in,
                nullif(policy, '') AS log_prefix,

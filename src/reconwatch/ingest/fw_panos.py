@@ -45,7 +45,7 @@ from reconwatch.ingest.fw_common import (
     case_map,
     local_to_utc_sql,
     outcome_sql,
-    port_sql,
+    ports_sql,
     sniff_share,
     split_alerts,
     transport_sql,
@@ -146,10 +146,7 @@ class PanosParser(Parser):
                    AS event_dataset,
                nullif({f(3)}, '') AS observer_name,
                {f(8)} AS source_raw, {f(9)} AS destination_raw,
-               CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql(f(25))} END
-                   AS source_port,
-               CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql(f(26))} END
-                   AS destination_port,
+               {ports_sql(f(25), f(26))},
                network_transport,
                nullif({f(19)}, '') AS interface_in,
                nullif({f(20)}, '') AS interface_out,

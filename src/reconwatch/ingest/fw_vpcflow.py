@@ -41,7 +41,7 @@ from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     bad_port_sql,
     outcome_sql,
-    port_sql,
+    ports_sql,
     sniff_share,
     transport_sql,
 )
@@ -160,10 +160,7 @@ def _sql(fields: tuple[str, ...] | None) -> str:
            timezone('UTC', TRY(to_timestamp(TRY_CAST({field("start")} AS BIGINT))))
                AS timestamp,
            src AS source_raw, dst AS destination_raw,
-           CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("spt")} END
-               AS source_port,
-           CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("dpt")} END
-               AS destination_port,
+           {ports_sql("spt", "dpt")},
            network_transport,
            CASE WHEN network_transport = 'tcp' AND flagbits IS NOT NULL
                 THEN concat_ws(' ', {flags}) END AS tcp_flags,

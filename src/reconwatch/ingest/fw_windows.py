@@ -65,7 +65,7 @@ from reconwatch.ingest.fw_common import (
     case_map,
     local_to_utc_sql,
     outcome_sql,
-    port_sql,
+    ports_sql,
     sniff_share,
     transport_sql,
 )
@@ -180,10 +180,7 @@ def _record_sql(fields: tuple[str, ...] | None, timezone: str) -> str:
     SELECT log_line, _row, skip,
            {local_to_utc_sql(local, timezone, "wf_tz")} AS timestamp,
            src AS source_raw, dst AS destination_raw,
-           CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("spt")} END
-               AS source_port,
-           CASE WHEN network_transport IN ('tcp', 'udp', 'sctp') THEN {port_sql("dpt")} END
-               AS destination_port,
+           {ports_sql("spt", "dpt")},
            network_transport,
            CASE WHEN network_transport = 'tcp' AND regexp_full_match(w_flags, {lit(_FLAG_LETTERS)})
                 THEN concat_ws(' ', {flags}) END AS tcp_flags,
