@@ -175,15 +175,13 @@ def _compare(
         identity = [c for c in identity if c not in ("event_dataset", "observer_name")]
     original = table.filter(_of(table, large)).view()
     copy = table.filter(_of(table, small))
-    if not _mostly_twins(copy, original, identity, large, COPY_SHARE):
-        return None
     # A file naming no host against a relay's copy: another server behind the
     # same scanner answers much alike, so each must be the other's copy, all
     # but a few rows, both ways (two servers differ at least in their users').
-    if relayed and not (
-        _mostly_twins(copy, original, identity, large, RELAYED_SHARE)
-        and _mostly_twins(original, copy, identity, small, RELAYED_SHARE)
-    ):
+    share = RELAYED_SHARE if relayed else COPY_SHARE
+    if not _mostly_twins(copy, original, identity, large, share):
+        return None
+    if relayed and not _mostly_twins(original, copy, identity, small, share):
         return None
     kept = copy.anti_join(original, _twins(copy, original, identity)).select(*table.columns)
     rows = int(str(small["rows"])) - int(kept.count().to_pyarrow().as_py())

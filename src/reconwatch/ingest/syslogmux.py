@@ -286,6 +286,10 @@ class OtherPrograms:
         if not others:
             return parsed
         handed = pc.fill_null(pc.is_in(programs, pa.array(others, pa.string())), False)
+        if self.parser.syslog_borne:
+            # web-syslog read its access lines already: they keep its reasons
+            # (the multiplexer would hand them to a second web-syslog).
+            handed = pc.and_not(handed, access_mask(rejected.column("line")))
         taken = mux.parse(rejected.filter(handed))
         tables = {self.parser.table: parsed.rows, **parsed.other_tables}
         for table, rows in [(mux.table, taken.rows), *taken.other_tables.items()]:

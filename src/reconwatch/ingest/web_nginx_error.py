@@ -80,12 +80,11 @@ from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
 from reconwatch.ingest.fw_common import local_to_utc_sql, sniff_share
 from reconwatch.ingest.linesql import lit, run_batch
 from reconwatch.ingest.web_clf import (
-    CLF,
     path_query_sql,
     request_sql,
     request_struct,
 )
-from reconwatch.ingest.web_syslog import access_query
+from reconwatch.ingest.web_syslog import access_mask, access_query
 
 NOT_NGINX_ERROR: Final = "not an nginx error log line"
 DEBUG: Final = "nginx debug line: no request fields"
@@ -96,9 +95,6 @@ MAX_LINE_BYTES: Final = 2047
 NO_CONNECTION: Final = "nginx message without a client connection"
 NO_REQUEST: Final = "nginx error line without a client request"
 AMBIGUOUS_CLIENT: Final = "nginx error line naming more than one client"
-#: The reason an access line in syslog gets from the error query: such lines
-#: are then read by ``clf``'s query (never a reject reason in the output).
-ACCESS_IN_SYSLOG: Final = "nginx access line in syslog"
 #: The dataset of the access lines read from syslog.
 ACCESS_DATASET: Final = "nginx.access"
 OTHER_PROGRAM: Final = "line of another syslog program"
@@ -240,6 +236,30 @@ class NginxErrorParser(Parser):
         return sniff_share(sample, _OWN_LINE_RE) or sniff_programs(sample, cls.programs)
 
     def parse(self, lines: pa.Table) -> Parsed:
+        # nginx's access_log syslog: writer tags its lines "nginx" too: they
+        # are read as web-syslog reads access lines in syslog, the rest as
+        # error lines (one query each; most batches have no access lines).
+        access = access_mask(lines.column("line"), "nginx")
+        if not pc.any(access).as_py():
+            return self._errors(lines)
+        errors = self._errors(lines.filter(pc.invert(access)))
+        access_sql, access_params = access_query(
+            self.envelope, self.ctx.config.ingest, ACCESS_DATASET
+        )
+        read = run_batch(
+            self.ctx.con, lines.filter(access), access_sql, access_params, self.envelope
+        )
+        named = errors.rows.append_column(
+            "event_dataset", pa.repeat(pa.scalar(self.dataset), errors.rows.num_rows)
+        )
+        return Parsed(
+            rows=pa.concat_tables([named, read.rows], promote_options="default"),
+            rejects=pa.concat_tables([errors.rejects, read.rejects]).sort_by("log_line"),
+            skipped=errors.skipped + read.skipped,
+        )
+
+    def _errors(self, lines: pa.Table) -> Parsed:
+        """The error lines (and whatever else is not an nginx access line)."""
         k = syslog
         tz = self.ctx.config.syslog.timezone
         local = "try_strptime(h.stamp, '%Y/%m/%d %H:%M:%S')"
@@ -298,10 +318,6 @@ class NginxErrorParser(Parser):
                nullif(f.referrer, '') AS http_request_referrer,
                {REPEAT},
                CASE WHEN other THEN {lit(OTHER_PROGRAM)}
-                    WHEN h.level = '' AND {k.KIND} IS NOT NULL
-                         AND (starts_with(ltrim(message), '{{')
-                              OR regexp_matches(message, {lit(CLF)}))
-                        THEN {lit(ACCESS_IN_SYSLOG)}
                     -- nginx's own file always has the stamp; only syslog may stand in for it
                     WHEN h.level = '' OR ({k.KIND} IS NULL AND h.stamp = '')
                         THEN {lit(NOT_NGINX_ERROR)}
@@ -320,29 +336,4 @@ class NginxErrorParser(Parser):
         params: dict[str, object] = {}
         if tz not in syslog.UTC_NAMES:
             params["nginx_tz"] = tz
-        parsed = run_batch(self.ctx.con, lines, sql, params, self.envelope)
-        routed = pc.equal(parsed.rejects.column("reason"), ACCESS_IN_SYSLOG)
-        if not pc.any(routed).as_py():
-            return parsed
-        # nginx's access_log syslog: writer tags its lines "nginx" too: read
-        # them as web-syslog reads access lines in syslog (a second query over
-        # those lines only; most batches have none).
-        numbers = pc.filter(parsed.rejects.column("log_line"), routed)
-        access_sql, access_params = access_query(
-            self.envelope, self.ctx.config.ingest, ACCESS_DATASET
-        )
-        read = run_batch(
-            self.ctx.con,
-            lines.filter(pc.is_in(lines.column("log_line"), value_set=numbers)),
-            access_sql,
-            access_params,
-            self.envelope,
-        )
-        errors = parsed.rows.append_column(
-            "event_dataset", pa.repeat(pa.scalar(self.dataset), parsed.rows.num_rows)
-        )
-        return Parsed(
-            rows=pa.concat_tables([errors, read.rows], promote_options="default"),
-            rejects=pa.concat_tables([parsed.rejects.filter(pc.invert(routed)), read.rejects]),
-            skipped=parsed.skipped + read.skipped,
-        )
+        return run_batch(self.ctx.con, lines, sql, params, self.envelope)

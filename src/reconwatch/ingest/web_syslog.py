@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 from reconwatch.config import IngestConfig
 from reconwatch.ingest import syslog
 from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
-from reconwatch.ingest.fw_common import sniff_share
+from reconwatch.ingest.fw_common import NOT_SYSLOG, sniff_share
 from reconwatch.ingest.linesql import INVALID_TIMESTAMP, lit, run_batch
 from reconwatch.ingest.web_clf import NOT_ACCESS_LOG, clf_ctes, clf_select
 from reconwatch.ingest.web_json import NOT_ACCESS_LOG as NOT_CLIENT_JSON
@@ -49,7 +49,6 @@ from reconwatch.ingest.web_json import NOT_JSON, JsonAccessQuery
 
 #: The dataset of this parser's rows.
 ACCESS_DATASET: Final = "syslog.access"
-NOT_SYSLOG: Final = "not a syslog line"
 NOT_ACCESS_JSON: Final = "JSON without a request and a status: not an access line"
 #: Reasons that say a message is no access line at all: for the lines the
 #: multiplexer hands over (programs nobody claims), "syslog program without a
@@ -57,23 +56,35 @@ NOT_ACCESS_JSON: Final = "JSON without a request and a status: not an access lin
 NOT_ACCESS: Final = (NOT_ACCESS_LOG, NOT_JSON, NOT_CLIENT_JSON, NOT_ACCESS_JSON)
 
 #: How an access line's message starts: ``clf``'s words before the stamp, the
-#: bracketed stamp and the request's opening quote; or a JSON object's ``{"``.
-ACCESS_START: Final = r'(?:\{"|\S+ \S+(?: \S+)?(?: \S+)? \[[^\]]*\] ")'
-#: A syslog line (RFC 3164 or ISO envelope, or RFC 5424) whose message starts so.
-BSD_ISO_ACCESS: Final = (
-    rf"^{syslog.PRI}(?:{syslog.BSD_STAMP}|{syslog.ISO_STAMP}) \S+ {syslog.TAG} {ACCESS_START}"
-)
-RFC5424_ACCESS: Final = (
-    rf"^<\d{{1,3}}>1 \S+ \S+ \S+ \S+ \S+ {syslog.STRUCTURED_DATA} \x{{FEFF}}?{ACCESS_START}"
-)
+#: bracketed stamp and the request's opening quote; or a JSON object's ``{``.
+ACCESS_START: Final = r'(?:\{|\S+ \S+(?: \S+)?(?: \S+)? \[[^\]]*\] ")'
+
+
+def _access_patterns(tag: str, app: str) -> tuple[str, str]:
+    """A syslog line whose message starts like an access line: RFC 3164 or ISO
+    envelope (``tag``: the program tag's pattern), RFC 5424 (``app``: its APP-NAME's)."""
+    return (
+        rf"^{syslog.PRI}(?:{syslog.BSD_STAMP}|{syslog.ISO_STAMP}) \S+ {tag} {ACCESS_START}",
+        rf"^<\d{{1,3}}>1 \S+ \S+ {app} \S+ \S+ {syslog.STRUCTURED_DATA} "
+        rf"\x{{FEFF}}?{ACCESS_START}",
+    )
+
+
+BSD_ISO_ACCESS, RFC5424_ACCESS = _access_patterns(syslog.TAG, r"\S+")
 _SNIFF: Final = re.compile(BSD_ISO_ACCESS + "|" + RFC5424_ACCESS.replace(r"\x{FEFF}", "\ufeff"))
 
 
-def access_mask(lines: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+def access_mask(
+    lines: pa.Array | pa.ChunkedArray, program: str | None = None
+) -> pa.Array | pa.ChunkedArray:
     """Which of ``lines`` are syslog lines whose message starts like an access
-    line (Arrow's RE2, vectorised; never null)."""
-    bsd = pc.match_substring_regex(lines, BSD_ISO_ACCESS)
-    rfc5424 = pc.match_substring_regex(lines, RFC5424_ACCESS)
+    line, of any program or of ``program`` only (Arrow's RE2, vectorised;
+    never null)."""
+    patterns = (BSD_ISO_ACCESS, RFC5424_ACCESS)
+    if program is not None:
+        name = re.escape(program)
+        patterns = _access_patterns(rf"{name}(?:\[\d+\])?:", name)
+    bsd, rfc5424 = (pc.match_substring_regex(lines, pattern) for pattern in patterns)
     return pc.fill_null(pc.or_(bsd, rfc5424), False)
 
 
@@ -152,6 +163,3 @@ class SyslogAccessParser(Parser):
     def parse(self, lines: pa.Table) -> Parsed:
         sql, params = access_query(self.envelope, self.ctx.config.ingest, self.dataset)
         return run_batch(self.ctx.con, lines, sql, params, self.envelope)
-
-
-PARSERS: tuple[type[Parser], ...] = (SyslogAccessParser,)
