@@ -250,6 +250,12 @@ def ascending(values: pa.ChunkedArray | pa.Array) -> bool:
     return bool(pc.all(pc.greater_equal(values[1:], values[:-1])).as_py())
 
 
+def empty_rows() -> pa.Table:
+    """The rows of a batch that gave none (only ``log_line``; the framework
+    conforms rows to their table)."""
+    return pa.table({"log_line": pa.array([], pa.int64())})
+
+
 EMPTY_REJECTS = pa.table(
     {
         "log_line": pa.array([], pa.int64()),

@@ -15,7 +15,6 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.ingest.base import Parsed
@@ -116,11 +115,6 @@ def sniff_share(sample: Sequence[str], pattern: re.Pattern[str], share: float = 
         return hits > 0 and hits >= share * len(lines)
     except Exception:  # a sniffer must never stop format detection
         return False
-
-
-def empty_rows() -> pa.Table:
-    """The rows of an empty batch."""
-    return pa.table({"log_line": pa.array([], pa.int64())})
 
 
 def extract_struct(text: str, pattern: str, groups: Sequence[str], fields: Sequence[str]) -> str:

@@ -46,6 +46,7 @@ from reconwatch.ingest.base import (
     TOO_MANY_LAYOUTS,
     Layouts,
     Parsed,
+    empty_rows,
     header_layouts,
     kept_rows,
     reject_table,
@@ -170,7 +171,7 @@ def run_by_layouts(
     rejected with ``TOO_MANY_LAYOUTS``."""
     data = pc.invert(headers)
     skipped = int(pc.sum(headers.cast(pa.int64())).as_py() or 0)
-    results = [Parsed(rows=_no_rows(), rejects=EMPTY_REJECTS, skipped=skipped)]
+    results = [Parsed(rows=empty_rows(), rejects=EMPTY_REJECTS, skipped=skipped)]
     for fields, number in layouts.numbers.items():
         if number >= MAX_LAYOUTS:
             break  # numbered in order: the rest are rejected below, in one step
@@ -184,14 +185,10 @@ def run_by_layouts(
         results.append(_rejected(beyond, TOO_MANY_LAYOUTS))
     rows = [r.rows for r in results if r.rows.num_rows]
     return Parsed(
-        rows=pa.concat_tables(rows, promote_options="default") if rows else _no_rows(),
+        rows=pa.concat_tables(rows, promote_options="default") if rows else empty_rows(),
         rejects=pa.concat_tables([r.rejects for r in results]),
         skipped=sum(r.skipped for r in results),
     )
-
-
-def _no_rows() -> pa.Table:
-    return pa.table({"log_line": pa.array([], pa.int64())})
 
 
 def _rejected(part: pa.Table, reason: str) -> Parsed:
@@ -199,7 +196,7 @@ def _rejected(part: pa.Table, reason: str) -> Parsed:
     blank = pc.equal(pc.utf8_trim_whitespace(part.column("line")), "")
     kept = part.filter(pc.invert(blank))
     return Parsed(
-        rows=_no_rows(),
+        rows=empty_rows(),
         rejects=reject_table(kept.column("log_line"), reason, kept.column("line")),
         skipped=part.num_rows - kept.num_rows,
     )
@@ -214,7 +211,7 @@ def run_batch(
 ) -> Parsed:
     """Run a parser's batch ``sql`` (see the module doc) and split the result."""
     if lines.num_rows == 0:
-        return Parsed(rows=_no_rows(), rejects=EMPTY_REJECTS)
+        return Parsed(rows=empty_rows(), rejects=EMPTY_REJECTS)
     if envelope is not None:
         params = {**params, **envelope.params()}
     results = run_sliced(con, sql, params, numbered(lines), "{view}")

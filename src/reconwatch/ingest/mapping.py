@@ -47,7 +47,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from reconwatch import schema, strict_yaml
 from reconwatch.config import Config
-from reconwatch.ingest.base import EMPTY_REJECTS, ParseContext, Parsed, Parser, reject_table
+from reconwatch.ingest.base import (
+    EMPTY_REJECTS,
+    ParseContext,
+    Parsed,
+    Parser,
+    empty_rows,
+    reject_table,
+)
 from reconwatch.ingest.linesql import json_path, json_values_sql, lit, run_batch
 
 NO_MAPPING: Final = "no mapping matches this file"
@@ -350,16 +357,14 @@ class MappingParser(Parser):
 
     def parse(self, lines: pa.Table) -> Parsed:
         if lines.num_rows == 0:
-            return Parsed(
-                rows=pa.table({"log_line": pa.array([], pa.int64())}), rejects=EMPTY_REJECTS
-            )
+            return Parsed(rows=empty_rows(), rejects=EMPTY_REJECTS)
         if self.mapping is None and not self.unusable:
             self._choose(lines)
         mapping = self.mapping
         if mapping is None:
             reason = BAD_MAPPING if self.unusable else NO_MAPPING
             return Parsed(
-                rows=pa.table({"log_line": pa.array([], pa.int64())}),
+                rows=empty_rows(),
                 rejects=reject_table(lines.column("log_line"), reason, lines.column("line")),
             )
         parsed = (
@@ -373,11 +378,7 @@ class MappingParser(Parser):
                 "event_dataset", pa.repeat(pa.scalar(mapping.name, pa.string()), rows.num_rows)
             )
         other: dict[str, pa.Table] = {mapping.table: rows} if mapping.table != self.table else {}
-        main = (
-            rows
-            if mapping.table == self.table
-            else pa.table({"log_line": pa.array([], pa.int64())})
-        )
+        main = rows if mapping.table == self.table else empty_rows()
         return Parsed(rows=main, rejects=parsed.rejects, skipped=parsed.skipped, other_tables=other)
 
     def _parse_json(self, lines: pa.Table, mapping: Mapping) -> Parsed:
@@ -407,7 +408,7 @@ class MappingParser(Parser):
         skipped = lines.num_rows - data.num_rows
         if data.num_rows == 0:
             return Parsed(
-                rows=pa.table({"log_line": pa.array([], pa.int64())}),
+                rows=empty_rows(),
                 rejects=EMPTY_REJECTS,
                 skipped=skipped,
             )
@@ -468,9 +469,7 @@ class MappingParser(Parser):
         parsed = (
             run_batch(self.ctx.con, good, sql, params)
             if good.num_rows
-            else Parsed(
-                rows=pa.table({"log_line": pa.array([], pa.int64())}), rejects=EMPTY_REJECTS
-            )
+            else Parsed(rows=empty_rows(), rejects=EMPTY_REJECTS)
         )
         rejects = parsed.rejects
         if bad.num_rows:

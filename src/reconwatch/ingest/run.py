@@ -33,6 +33,7 @@ from reconwatch.ingest.base import (
     ParseContext,
     Parsed,
     Parser,
+    empty_rows,
     reject_table,
     repeat_counts,
     repeated_rows,
@@ -63,9 +64,6 @@ log = logging.getLogger(__name__)
 INGEST_ENGINES = ("duckdb", "spark")
 #: Called after each batch with the input's name and the lines read so far.
 Progress = Callable[[str, int], None]
-
-
-_EMPTY_ROWS = pa.table({"log_line": pa.array([], pa.int64())})
 
 
 class AccountingError(Exception):
@@ -464,7 +462,7 @@ def parse_batch(
         rejects = reject_table(
             pc.filter(numbers, kept), "format not recognised", pc.filter(raw, kept)
         )
-        return Parsed(rows=_EMPTY_ROWS, rejects=rejects, skipped=lines.num_rows - len(rejects))
+        return Parsed(rows=empty_rows(), rejects=rejects, skipped=lines.num_rows - len(rejects))
     try:
         parsed = parser.parse(lines)
         if others is not None:
@@ -479,7 +477,7 @@ def parse_batch(
         first, last = numbers[0].as_py(), numbers[-1].as_py()
         stats.error = f"{stats.name}: parser {parser.name} failed on lines {first}-{last}: {exc}"
         reason = f"parser {parser.name} failed"
-        return Parsed(rows=_EMPTY_ROWS, rejects=reject_table(numbers, reason, raw))
+        return Parsed(rows=empty_rows(), rejects=reject_table(numbers, reason, raw))
 
 
 #: Timestamps a reader of the lake can hold: Python's datetime (years 1 to

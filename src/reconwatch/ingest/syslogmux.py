@@ -31,6 +31,7 @@ from reconwatch.ingest.base import (
     ParseContext,
     Parsed,
     Parser,
+    empty_rows,
     reject_table,
 )
 from reconwatch.ingest.syslog import (
@@ -160,7 +161,7 @@ class SyslogMuxParser(Parser):
             name: pa.concat_tables(parts, promote_options="default")
             for name, parts in outputs.items()
         }
-        main = tables.pop(self.table, pa.table({"log_line": pa.array([], pa.int64())}))
+        main = tables.pop(self.table, empty_rows())
         return Parsed(
             rows=main,
             rejects=pa.concat_tables(
