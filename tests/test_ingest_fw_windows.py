@@ -369,3 +369,11 @@ def test_any_mix_of_lines_is_accounted_for(lines: list[str], cut: int) -> None:
     check_two_batches(parser, lines, cut)  # rows + rejects + skipped == lines, per batch
     again = parse(make(WindowsFirewallParser), lines)
     assert all(r.as_py() for r in again.rejects.column("reason"))
+
+
+def test_a_byte_order_mark_before_a_headerless_record() -> None:
+    """A file cut before its header (or joined with cat) may start a record
+    with a byte order mark: it is the record's, not part of its date."""
+    parsed = parse(make(WindowsFirewallParser), ["\ufeff" + SYN, SYN])
+    assert len(network(parsed)) == 2
+    assert rejects(parsed) == []

@@ -45,7 +45,7 @@ from reconwatch.ingest.fw_common import (
     sniff_share,
     transport_sql,
 )
-from reconwatch.ingest.linesql import lit, run_by_layouts
+from reconwatch.ingest.linesql import lit, run_by_layouts, without_bom
 
 WRONG_FIELD_COUNT: Final = "wrong number of fields"
 UNKNOWN_ACTION: Final = "unknown action"
@@ -97,8 +97,8 @@ class VpcFlowParser(Parser):
         return sniff_share(sample, _SNIFF_DEFAULT)
 
     def parse(self, lines: pa.Table) -> Parsed:
-        # A byte order mark may start any of several files joined with cat.
-        text = pc.utf8_ltrim(lines.column("line"), "\ufeff")
+        lines = without_bom(lines)
+        text = lines.column("line")
         is_header = pc.fill_null(
             pc.and_(
                 pc.match_substring_regex(text, HEADER),
@@ -140,7 +140,7 @@ def _sql(fields: tuple[str, ...] | None) -> str:
     status = field("log-status")
     return f"""
     WITH lines AS (
-        SELECT log_line, _row, line, string_split(trim(ltrim(line, '\ufeff')), ' ') AS f,
+        SELECT log_line, _row, line, string_split(trim(line), ' ') AS f,
                regexp_full_match(line, '\\s*') AS blank
         FROM {{view}}
     ),

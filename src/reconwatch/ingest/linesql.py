@@ -150,10 +150,19 @@ def run_by_headers(
     Records ``query`` has no SQL for are rejected with ``no_header``; those
     under more than ``MAX_LAYOUTS`` headers with ``TOO_MANY_LAYOUTS``. Returns
     the batch's result and the header in force at its end."""
-    text = pc.utf8_ltrim(lines.column("line"), "\ufeff")
+    lines = without_bom(lines)
+    text = lines.column("line")
     directive = pc.fill_null(pc.starts_with(text, "#"), False)
     layouts = header_layouts(text, "#Fields:", previous)
     return run_by_layouts(con, lines, directive, layouts, query, params, no_header), layouts.last
+
+
+def without_bom(lines: pa.Table) -> pa.Table:
+    """``lines`` with a byte order mark before any line removed: files joined
+    with ``cat`` carry each file's mark at its first line, mid-batch, where
+    it would hide a header, or shift a headerless record's first field."""
+    at = lines.schema.get_field_index("line")
+    return lines.set_column(at, "line", pc.utf8_ltrim(lines.column("line"), "\ufeff"))
 
 
 def run_by_layouts(
