@@ -17,8 +17,8 @@ from export_helpers import (
     hunted,
     swept_ports,
 )
-from reconwatch.detect.prefix import LABEL_PREFIX
-from reconwatch.export.document import ROTATING_CAMPAIGN, blocked_sources
+from reconwatch.campaign_labels import ROTATING_PREFIX
+from reconwatch.export.document import blocked_sources
 from reconwatch.export.stix import export_stix
 
 __all__ = ["hunted"]  # the session fixture, imported for pytest
@@ -151,7 +151,7 @@ def rotation_document(hunted: dict[str, Any], campaign: str) -> dict[str, Any]:
     """The sample's rotating IPv6 scanner (40 addresses of one /64), blocked,
     one member named by intelligence."""
     case = copy.deepcopy(
-        next(c for c in hunted["cases"] if c.get("campaign") == f"{ROTATING_CAMPAIGN}{ROTATION}")
+        next(c for c in hunted["cases"] if c.get("campaign") == f"{ROTATING_PREFIX}{ROTATION}")
     )
     members = case["sources"]
     case.update(
@@ -166,8 +166,7 @@ def rotation_document(hunted: dict[str, Any], campaign: str) -> dict[str, Any]:
 
 
 def test_a_rotating_ipv6_scanner_is_one_indicator_of_its_64(hunted: dict[str, Any]) -> None:
-    assert ROTATING_CAMPAIGN == LABEL_PREFIX  # the exporters' copy of the detection's label
-    document = rotation_document(hunted, f"{ROTATING_CAMPAIGN}{ROTATION}")
+    document = rotation_document(hunted, f"{ROTATING_PREFIX}{ROTATION}")
     _, objects = parse(export_stix(document))
     # Its block is the /64 and its next probe comes from a new address: one
     # indicator for the /64, not one for each of the 40 addresses seen.
@@ -190,7 +189,7 @@ def test_a_rotating_ipv6_scanner_is_one_indicator_of_its_64(hunted: dict[str, An
 
 
 def test_a_label_that_is_no_64_keeps_one_indicator_per_address(hunted: dict[str, Any]) -> None:
-    for label in (f"{ROTATING_CAMPAIGN}2001:db8:ffff:9::1/64", f"{ROTATING_CAMPAIGN}']"):
+    for label in (f"{ROTATING_PREFIX}2001:db8:ffff:9::1/64", f"{ROTATING_PREFIX}']"):
         _, objects = parse(export_stix(rotation_document(hunted, label)))
         patterns = {o.pattern for o in by_type(objects, "indicator")}
         assert len(patterns) == 40

@@ -14,6 +14,10 @@ from rich.console import Console
 #: The fewest columns a table printed anywhere but a terminal (files, CI
 #: logs, pipes) is laid out at: Rich's own 80 cut the case ids and times.
 PIPED_WIDTH: Final = 120
+#: What each column adds to a Rich table's width: its border and two spaces
+#: of padding (the table has one border more): for the tables that decide
+#: which columns fit.
+COLUMN_FRAME: Final = 3
 
 
 def make_console(stderr: bool = False) -> Console:

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 import click
 
-from reconwatch.cli_console import make_console
+from reconwatch.cli_console import COLUMN_FRAME, make_console
 from reconwatch.cli_errors import fail
 from reconwatch.report.text import clean
 
@@ -52,10 +52,8 @@ def cases_list(store_url: str, status: str | None, limit: int) -> None:
     console.print(queue_table(rows, console.width))
 
 
-#: What each column adds to a table's frame (its border and two spaces of
-#: padding; the table has one border more), and the narrowest an actor gets
-#: (an IPv4 address whole; a campaign or IPv6 label folds below it).
-COLUMN_FRAME: Final = 3
+#: The narrowest an actor gets (an IPv4 address whole; a campaign or IPv6
+#: label folds below it); ``COLUMN_FRAME``: what each column adds.
 ACTOR_WIDTH: Final = 16
 NARROWEST_ACTOR: Final = 6
 FULL_TIME: Final = "%Y-%m-%d %H:%M"

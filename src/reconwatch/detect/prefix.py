@@ -52,8 +52,6 @@ from reconwatch.detect.ranges import any_of
 from reconwatch.netaddr import IPNetwork, parse_networks
 
 PREFIX_SCAN: Final = "ipv6_prefix_scan"
-#: Every member's label starts with this, then the /64 (see the module docstring).
-LABEL_PREFIX: Final = ROTATING_PREFIX
 
 
 def ipv6_net64(ip: ir.StringValue) -> ir.StringValue:
@@ -198,7 +196,7 @@ def ipv6_prefix_scan(network: ir.Table, cfg: PrefixScanSettings, site: SiteConfi
     # semi-join first would read the probes once more: see _meeting_limits).
     members = rotated.group_by(["source_ip", *group]).aggregate(**scan_metrics(rotated))
     found = members.join(kept, group)
-    return as_findings(found, PREFIX_SCAN, label=LABEL_PREFIX + net64_text(found._prefix))
+    return as_findings(found, PREFIX_SCAN, label=ROTATING_PREFIX + net64_text(found._prefix))
 
 
 def _meeting_limits(events: ir.Table, keys: list[str], cfg: PrefixScanSettings) -> ir.Table:

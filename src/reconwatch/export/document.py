@@ -315,18 +315,14 @@ def generated_at(document: Mapping[str, Any]) -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-#: The ``campaign`` label of a rotating IPv6 scanner's case, before its /64.
-ROTATING_CAMPAIGN: Final = ROTATING_PREFIX
-
-
 def rotating_network(case: Mapping[str, Any]) -> str | None:
     """The /64 whose addresses took turns scanning (the case's campaign label
     names it), checked by ``ipaddress``; None for every other case."""
     label = case.get("campaign")
-    if not isinstance(label, str) or not label.startswith(ROTATING_CAMPAIGN):
+    if not isinstance(label, str) or not label.startswith(ROTATING_PREFIX):
         return None
     try:
-        network = ipaddress.ip_network(label[len(ROTATING_CAMPAIGN) :], strict=True)
+        network = ipaddress.ip_network(label[len(ROTATING_PREFIX) :], strict=True)
     except ValueError:
         return None
     return str(network) if network.version == 6 else None

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from reconwatch.cases import Case
+from reconwatch.cli_console import COLUMN_FRAME
 from reconwatch.lake import FileStats, RunStats
 from reconwatch.report.text import accounting_notes, clean
 
@@ -137,11 +138,10 @@ def _tail(text: str, width: int) -> str:
     return "…" + "".join(reversed(kept))
 
 
-#: The case table's widths: what each column adds to the frame (its border
-#: and two spaces of padding; the table has one border more), the longest
-#: severity ("T2 critical"), a time ("09-30 10:12"), the narrowest a source,
-#: a detection's name or a scope may get, the widest a detection's name is shown.
-COLUMN_FRAME: Final = 3
+#: The case table's widths: the longest severity ("T2 critical"), a time
+#: ("09-30 10:12"), the narrowest a source, a detection's name or a scope may
+#: get, the widest a detection's name is shown (``COLUMN_FRAME``: each column's
+#: frame).
 SEVERITY_WIDTH: Final = len("T2 critical")
 TIME_WIDTH: Final = len("09-30 10:12")
 SOURCE_WIDTH: Final = 20
