@@ -255,13 +255,16 @@ class JuniperSrxParser(Parser):
         ),
         -- rsyslog's "message repeated N times: [ ...]": the message inside, N events.
         env AS ({self.envelope.select_sql("lines", repeats=True)}),
-        h AS (
+        h0 AS (
             SELECT *,
                    {k.PROGRAM} IN ({programs}) AS ours,
-                   {k.KIND} = 'rfc5424' AND sd.params <> '' AS structured,
-                   CASE WHEN NOT ({k.KIND} = 'rfc5424' AND sd.params <> '')
-                        THEN regexp_extract({k.MESSAGE}, {lit(TEXT_ID)}, 1) END AS tag
+                   coalesce({k.KIND} = 'rfc5424' AND sd.params <> '', false) AS structured
             FROM env
+        ),
+        h AS (
+            SELECT *, CASE WHEN NOT structured
+                           THEN regexp_extract({k.MESSAGE}, {lit(TEXT_ID)}, 1) END AS tag
+            FROM h0
         ),
         i AS (
             SELECT *,
@@ -288,7 +291,7 @@ class JuniperSrxParser(Parser):
                    -- checked above): the element splits at its quotes, names
                    -- and values alternating. With one, each parameter is
                    -- matched in turn and its value unescaped.
-                   CASE WHEN structured AND sd.params <> '' THEN
+                   CASE WHEN structured THEN
                         CASE WHEN NOT contains(sd.params, '\\')
                              THEN string_split(sd.params, '"')
                              ELSE flatten(list_transform(
@@ -374,7 +377,8 @@ class JuniperSrxParser(Parser):
                    END AS event_action
             FROM e
         ),
-        w AS (SELECT *, network_transport IN {PORTED} AS has_ports FROM v)
+        w AS (SELECT *, network_transport IN {PORTED} AS has_ports,
+                        {ALERT_FLAG} AND {scan} AS is_scan FROM v)
         SELECT log_line, _row, skip OR coalesce(kind = {lit(CREATE)}, false) AS skip,
                {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
                {k.HOST} AS observer_name,
@@ -394,10 +398,10 @@ class JuniperSrxParser(Parser):
                'juniper.srx' AS event_dataset,
                CASE WHEN {ALERT_FLAG} THEN msg_id END AS rule_id,
                CASE WHEN {ALERT_FLAG} THEN nullif(attack, '') END AS rule_name,
-               CASE WHEN {ALERT_FLAG} THEN CASE WHEN {scan} THEN {lit(SCAN_CATEGORY)}
+               CASE WHEN {ALERT_FLAG} THEN CASE WHEN is_scan THEN {lit(SCAN_CATEGORY)}
                                                 ELSE {lit(SCREEN_CATEGORY)} END END
                    AS rule_category,
-               CAST(CASE WHEN {ALERT_FLAG} THEN CASE WHEN {scan} THEN {SCAN_SEVERITY}
+               CAST(CASE WHEN {ALERT_FLAG} THEN CASE WHEN is_scan THEN {SCAN_SEVERITY}
                                                      ELSE {SCREEN_SEVERITY} END END
                     AS SMALLINT) AS event_severity,
                {REPEAT},
