@@ -224,7 +224,14 @@ def test_no_actors_or_tables_is_an_empty_report() -> None:
     assert empty.services == []
     assert empty.to_dict()["actors"] == {}
     assert exposure_audit({}, [ACTOR]).to_dict()["actors"] == {
-        ACTOR: {"services": [], "web": [], "dns": [], "internal_addresses": [], "ptr_names": []}
+        ACTOR: {
+            "services": [],
+            "web": [],
+            "dns": [],
+            "internal_addresses": [],
+            "ptr_names": [],
+            "zone_transfers": [],
+        }
     }
     assert "none given" in render_markdown(empty)
 
@@ -234,3 +241,44 @@ def test_write_exposure_files(tmp_path: Path) -> None:
     written = write_exposure_files(report, tmp_path)
     assert written["exposure"].read_text(encoding="utf-8") == render_markdown(report)
     assert json.loads(written["exposure_json"].read_text(encoding="utf-8")) == report.to_dict()
+
+
+def transfer(actor: str, zone: str, code: str | None, **row: Any) -> dict[str, Any]:
+    return {
+        "source_ip": actor,
+        "destination_ip": "192.0.2.53",
+        "dns_question_name": zone,
+        "dns_question_type": "AXFR",
+        "dns_response_code": code,
+        **row,
+    }
+
+
+def test_zones_handed_over_are_listed_escaped_and_secondaries_left_out() -> None:
+    hostile = "corp<script>alert(1)</script>.example.org"
+    dns = table_of(
+        schema.DNS,
+        [
+            transfer(ACTOR, hostile, "NOERROR"),
+            transfer(ACTOR, "example.org", "NOERROR"),
+            transfer(ACTOR, "example.org", "NOERROR"),
+            transfer(ACTOR, "example.net", "REFUSED", event_action="rejected"),
+            transfer(ACTOR, "example.com", None),  # a request alone
+            transfer(OTHER, "example.org", "NOERROR"),  # the secondary
+            transfer(BYSTANDER, "example.org", "NOERROR"),  # no actor
+        ],
+    )
+    report = exposure_audit({"dns": dns}, [ACTOR, OTHER], secondaries=[OTHER])
+    given = [(t.source, t.zone, t.transfers) for t in report.zone_transfers()]
+    assert given == [(ACTOR, hostile, 1), (ACTOR, "example.org", 2)]
+    assert report.actors[OTHER].zone_transfers == []
+    document = report.to_dict()
+    assert [t["zone"] for t in document["zone_transfers"]] == [hostile, "example.org"]
+    assert document["zone_transfers"][1]["server"] == "192.0.2.53"
+    text = render_markdown(report)
+    assert "- Zones handed over by zone transfer: 2\n" in text
+    assert "<script>" not in text
+    assert "AXFR of example.org from 192.0.2.53 to 198.51.100.7 (2 times, first" in text
+    # Without the secondaries named, its transfer is an exposure like any other.
+    unnamed = exposure_audit({"dns": dns}, [ACTOR, OTHER])
+    assert [t.source for t in unnamed.zone_transfers()] == [ACTOR, ACTOR, OTHER]

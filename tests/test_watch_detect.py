@@ -110,6 +110,10 @@ def web(src: str, path: str, status: int) -> str:
     )
 
 
+def named(src: str, text: str) -> str:
+    return f"{stamp()} ns1 named[53]: client @0x7f3a {src}#40001 (example.com): {text}\n"
+
+
 def opencanary(src: str) -> str:
     now = dt.datetime.now(dt.UTC)
     return (
@@ -829,6 +833,12 @@ def test_a_case_closed_as_benign_is_not_watched(tmp_path: Path, store_url: str) 
             web(NEIGHBOUR, "/.env", 404),
             web(NEIGHBOUR, "/.env", 200),
             "2xx on a secret path",
+        ),
+        (
+            "named.log",
+            named(NEIGHBOUR, "zone transfer 'example.com/AXFR/IN' denied"),
+            named(NEIGHBOUR, "transfer of 'example.com/IN': AXFR started (serial 7)"),
+            "zone transfer served",
         ),
     ],
 )

@@ -29,6 +29,7 @@ from reconwatch.campaign_labels import (
     Signature,
     label_signature,
 )
+from reconwatch.detect.dns import transfers_served
 from reconwatch.detect.ids import is_exploit
 from reconwatch.detect.scantype import scan_types
 from reconwatch.detect.tools import hints_from_findings, hints_from_packets, packet_stats
@@ -142,6 +143,29 @@ class Finding:
         )
 
 
+@dataclass(frozen=True)
+class ZoneTransfer:
+    """A zone transfer one of our DNS servers gave a source (``detect.dns.transfers_served``)."""
+
+    source: str
+    zone: str
+    #: AXFR or IXFR.
+    type: str
+    #: The server that answered (its address, else the host that logged it); None if unsaid.
+    server: str | None
+    transfers: int
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+
+    def describe(self) -> str:
+        """``AXFR of example.com from 203.0.113.53 to 198.51.100.9 (2 times, first ...)``."""
+        server = f" from {self.server}" if self.server else ""
+        return (
+            f"{self.type} of {self.zone}{server} to {self.source} "
+            f"({plural(self.transfers, 'time')}, first {self.first_seen:%Y-%m-%d %H:%M:%S} UTC)"
+        )
+
+
 @dataclass
 class Activity:
     """Everything the lake says about one source, not only what a detection flagged."""
@@ -203,6 +227,10 @@ class Activity:
     #: reported, but not a sign of compromise by itself.
     admin_successes: int = 0
     admin_success_paths: list[str] = field(default_factory=list)
+    #: Zone transfers our DNS servers gave the source (not only refused): the
+    #: whole zone, every name and address in it, handed over. Per source, zone,
+    #: type and server, first first.
+    zone_transfers: list[ZoneTransfer] = field(default_factory=list)
     #: Connections that succeeded *from* one of our hosts *to* the source at
     #: or after the scan began: a scanned host talking back to the scanner is
     #: a sign of compromise. Samples are "our host:port".
@@ -789,6 +817,9 @@ def _merge(parts: list[Activity]) -> Activity:
         merged.admin_success_paths = sorted(
             {*merged.admin_success_paths, *part.admin_success_paths}
         )[:LIST_CAP]
+        merged.zone_transfers = sorted(
+            [*merged.zone_transfers, *part.zone_transfers], key=_transfer_order
+        )[:LIST_CAP]
         merged.first_exploit_alert = _earliest(merged.first_exploit_alert, part.first_exploit_alert)
         merged.active_from = _earliest(merged.active_from, part.active_from)
         merged.active_until = _latest(merged.active_until, part.active_until)
@@ -803,6 +834,10 @@ def _merge(parts: list[Activity]) -> Activity:
         ):
             merged.first_auth_success = part.first_auth_success
     return merged
+
+
+def _transfer_order(t: ZoneTransfer) -> tuple[dt.datetime, str, str, str, str]:
+    return (t.first_seen, t.source, t.zone, t.type, t.server or "")
 
 
 def finding_of(row: dict[str, Any]) -> Finding:
@@ -893,6 +928,31 @@ def _dns_activity(events: ir.Table, result: dict[str, Activity]) -> None:
         activity.dns_names = row["names"]
         activity.dns_nxdomain = row["nxdomain"] or 0
         activity.dns_answered = row["answered"] or 0
+    for transfer in zone_transfers_given(events):
+        given = result[transfer.source].zone_transfers
+        if len(given) < LIST_CAP:
+            given.append(transfer)
+
+
+def zone_transfers_given(dns: ir.Table) -> list[ZoneTransfer]:
+    """The zone transfers our DNS servers gave the sources of ``dns``
+    (``detect.dns.transfers_served``), per source, zone, type and server,
+    first first."""
+    served = transfers_served(dns)
+    given = served.group_by(
+        source_ip=served.source_ip,
+        zone=served.dns_question_name.lower().fill_null(""),
+        type=served.dns_question_type.upper(),
+        server=served.destination_ip.fill_null(served.observer_name),
+    ).aggregate(
+        transfers=served.count(),
+        first_seen=served.timestamp.min(),
+        last_seen=served.timestamp.max(),
+    )
+    transfers = [
+        ZoneTransfer(source=r.pop("source_ip"), **r) for r in given.to_pyarrow().to_pylist()
+    ]
+    return sorted(transfers, key=_transfer_order)
 
 
 def _http_activity(events: ir.Table, result: dict[str, Activity]) -> None:

@@ -33,6 +33,7 @@ from reconwatch.cases import (
 )
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS, busy_inputs, narrowed_events, run_detections
+from reconwatch.detect.dns import authorised_addresses
 from reconwatch.detect.slow import (
     SLOW,
     commit_slow_state,
@@ -298,7 +299,12 @@ def _hunt(
                 attach_series(cut, cases)  # chart data for report.html and the web UI
                 # The playbook's network audit and honeypot plan, while the lake is open.
                 actors = sorted({s for c in cases for s in c.sources})
-                exposure = exposure_audit(cut, actors, config.respond.inventory)
+                exposure = exposure_audit(
+                    cut,
+                    actors,
+                    config.respond.inventory,
+                    secondaries=authorised_addresses(config.detect.zone_transfer),
+                )
                 honeypots = suggest_honeypots(
                     tables["network"],
                     actors,

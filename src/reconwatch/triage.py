@@ -20,10 +20,12 @@ from typing import Any, Final
 from reconwatch.cases import Activity, Case, Finding
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS
+from reconwatch.detect.dns import authorised_addresses
 from reconwatch.detect.internal import INTERNAL_ENUMERATION
 from reconwatch.enrich import Enrichment, SourceContext
 from reconwatch.enrich.exercises import Verdict
 from reconwatch.netaddr import IPNetwork, in_any, parse_ip
+from reconwatch.report.text import plural
 from reconwatch.scanning import SCAN_DETECTIONS
 from reconwatch.store import History, count_episodes
 
@@ -226,7 +228,7 @@ def evaluate_criteria(
             "met": None,
             "evidence": ["not checked: no threat-intelligence feed is configured"],
         },
-        "compromise": _compromise(case),
+        "compromise": _compromise(case, config),
     }
 
 
@@ -312,12 +314,14 @@ def _internal_enumeration(case: Case, config: Config) -> dict[str, Any]:
     return {"met": False, "evidence": ["not met: no target inside site.internal_only"]}
 
 
-def _compromise(case: Case) -> dict[str, Any]:
+def _compromise(case: Case, config: Config) -> dict[str, Any]:
     """Criterion 4: signs of compromise or unauthorised access after the reconnaissance.
 
     A successful login from the scanning source at or after its first scan,
     IDS exploitation/intrusion alerts on the source, secret, source or backup
-    paths served (2xx) to it (data exposed), or one of our hosts opening
+    paths served (2xx) to it (data exposed), a zone transfer one of our DNS
+    servers gave it (every name and address of the zone: unauthorised access
+    unless it is an authorised secondary), or one of our hosts opening
     connections back to it. An admin interface served (a login page, a
     console) is exposure worth reporting, not a compromise by itself: it is
     named in the evidence either way but never meets the criterion alone.
@@ -345,6 +349,15 @@ def _compromise(case: Case) -> dict[str, Any]:
         evidence.append(
             f"{act.sensitive_successes} secret/source/backup path request(s) answered 2xx "
             f"(data exposed): {', '.join(act.sensitive_success_paths[:5])}"
+        )
+    secondaries = set(authorised_addresses(config.detect.zone_transfer))
+    given = [t for t in act.zone_transfers if t.source not in secondaries]
+    if given:
+        evidence.append(
+            f"{plural(len(given), 'zone transfer')} served to the source (unauthorised access: "
+            f"every name and address of the zone handed over): "
+            f"{'; '.join(t.describe() for t in given[:5])}"
+            + (f"; and {len(given) - 5} more" if len(given) > 5 else "")
         )
     if act.back_connections:
         evidence.append(
@@ -380,7 +393,8 @@ def _compromise(case: Case) -> dict[str, Any]:
     return {
         "met": False,
         "evidence": [
-            f"not met: {logins}, exploitation alert, secret path served or back-connection seen",
+            f"not met: {logins}, exploitation alert, secret path served, zone transfer served "
+            "or back-connection seen",
             *admin,
             *before,
         ],
@@ -852,6 +866,11 @@ def _answers(
             f"{'It' if parts else who} sent our DNS servers {act.dns_queries} queries for "
             f"{act.dns_names} distinct names."
         )
+        if act.zone_transfers:
+            parts.append(
+                f"Zone transfer(s) served: "
+                f"{'; '.join(t.describe() for t in act.zone_transfers[:5])}."
+            )
     attempts = act.auth_successes + act.auth_failures
     if attempts:
         # VPN and SSH gateways are public-facing too: logins belong in this answer.

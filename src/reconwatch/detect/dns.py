@@ -464,6 +464,30 @@ def zone_transfer(dns: ir.Table, cfg: ZoneTransferConfig) -> ir.Table:
     return as_findings(best, ZONE_TRANSFER)
 
 
+#: The transfer types whose answer hands the zone over (``XFR``, a request
+#: BIND refused without naming the kind, never answers).
+SERVED_TYPES: Final = ("AXFR", "IXFR")
+
+
+def transfers_served(dns: ir.Table) -> ir.Table:
+    """The zone transfers a server *gave*, not only was asked for.
+
+    A transfer's answer logged with ``NOERROR`` (Zeek, Suricata answers,
+    Windows DNS ``Snd R``, CoreDNS, Route 53), or BIND's ``transfer of
+    'zone/IN': AXFR started`` (``BIND_VERDICTS``, allowed). A request alone
+    (BIND's ``query:`` line, an eve request, a Windows ``Rcv``) says nothing
+    of its outcome, and a refusal (REFUSED, NOTAUTH, "denied") gave nothing.
+    ``zone_transfer`` counts the attempts; these are what the attempts won:
+    every name and address of the zone.
+    """
+    gave = (dns.dns_response_code.upper() == "NOERROR") | (dns.event_dataset == BIND_VERDICTS)
+    return dns.filter(
+        dns.dns_question_type.upper().isin(SERVED_TYPES)
+        & (dns.event_action.fill_null("allowed") == "allowed")
+        & gave
+    )
+
+
 def dns_chaos_probe(dns: ir.Table, cfg: DnsChaosProbeConfig) -> ir.Table:
     """Server fingerprinting queries (``version.bind``...): ``dns_chaos_probe`` findings.
 

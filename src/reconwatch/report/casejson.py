@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from reconwatch import __version__
-from reconwatch.cases import LIST_CAP, Case, Evidence, Finding
+from reconwatch.cases import LIST_CAP, Case, Evidence, Finding, ZoneTransfer
 from reconwatch.lake import RunStats
 from reconwatch.report import SCHEMA
 
@@ -20,6 +20,19 @@ def iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def zone_transfer_dict(transfer: ZoneTransfer) -> dict[str, Any]:
+    """A zone transfer served, as cases.json and exposure.json write it."""
+    return {
+        "source": transfer.source,
+        "zone": transfer.zone,
+        "type": transfer.type,
+        "server": transfer.server,
+        "transfers": transfer.transfers,
+        "first_seen": iso(transfer.first_seen),
+        "last_seen": iso(transfer.last_seen),
+    }
 
 
 def _episode(episode: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +148,7 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             "sensitive_success_paths": act.sensitive_success_paths,
             "admin_successes": act.admin_successes,
             "admin_success_paths": act.admin_success_paths,
+            "zone_transfers": [zone_transfer_dict(t) for t in act.zone_transfers],
             "back_connections": act.back_connections,
             "back_connection_samples": act.back_connection_samples,
             "back_connections_before_scan": act.back_connections_before_scan,

@@ -11,6 +11,9 @@ revealed. So for the actors of the cases this module lists, from the lake:
 * **what DNS revealed**: answers our resolvers gave the actor, flagging
   internal addresses (RFC 1918, RFC 6598, IPv6 ULA and other non-global
   ranges) handed to an external client, and the names PTR answers revealed;
+* **zones handed over**: zone transfers (AXFR/IXFR) our DNS servers gave
+  an actor that is not an authorised secondary: every name and address of
+  the zone, the most complete answer reconnaissance can get;
 * **services nobody listed**: with an asset inventory (CSV ``ip, port, proto,
   service, owner``), every exposed service the inventory does not name is
   flagged: an unknown service answering a scanner is the finding that
@@ -26,15 +29,17 @@ from __future__ import annotations
 import csv
 import ipaddress
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import ibis.expr.types as ir
 
+from reconwatch.cases import ZoneTransfer, zone_transfers_given
 from reconwatch.files import write_text_atomic
 from reconwatch.netaddr import parse_ip
+from reconwatch.report.casejson import zone_transfer_dict
 from reconwatch.report.text import markdown
 
 #: Cap on each list per actor in the report (counts stay exact).
@@ -127,6 +132,7 @@ class ActorExposure:
     services: list[ExposedService] = field(default_factory=list)
     web: list[WebAnswer] = field(default_factory=list)
     dns: list[DnsReveal] = field(default_factory=list)
+    zone_transfers: list[ZoneTransfer] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +147,7 @@ class ActorExposure:
             ],
             "internal_addresses": sorted({d.answer for d in self.dns if d.internal}),
             "ptr_names": sorted({d.answer for d in self.dns if d.qtype == "PTR"}),
+            "zone_transfers": [zone_transfer_dict(t) for t in self.zone_transfers],
         }
 
 
@@ -160,6 +167,10 @@ class ExposureReport:
     def internal_leaks(self) -> list[DnsReveal]:
         return [d for a in self.actors.values() for d in a.dns if d.internal]
 
+    def zone_transfers(self) -> list[ZoneTransfer]:
+        """Every zone transfer given to an actor, by actor, first first."""
+        return [t for _, a in sorted(self.actors.items()) for t in a.zone_transfers]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "inventory": self.inventory_used,
@@ -169,6 +180,7 @@ class ExposureReport:
                 {"actor": d.actor, "name": d.name, "answer": d.answer}
                 for d in self.internal_leaks()
             ],
+            "zone_transfers": [zone_transfer_dict(t) for t in self.zone_transfers()],
             "actors": {a: e.to_dict() for a, e in sorted(self.actors.items())},
             "cases": {
                 cid: {
@@ -286,12 +298,15 @@ def exposure_audit(
     inventory: Path | Sequence[InventoryItem] | None = None,
     *,
     cases: Mapping[str, Sequence[str]] | None = None,
+    secondaries: Collection[str] = (),
 ) -> ExposureReport:
     """The exposure of ``actors`` (source addresses) over the lake ``tables``.
 
     ``tables`` is :meth:`reconwatch.engine.Engine.tables` (or memtables in
     tests); absent tables are simply not audited. ``cases`` maps case ids to
-    their sources for the per-case summary.
+    their sources for the per-case summary. ``secondaries``: addresses
+    allowed to transfer zones (``detect.zone_transfer.authorised_secondaries``
+    expanded), whose transfers are no exposure.
     """
     wanted = sorted({_canonical(a) for a in actors})
     per_actor = {a: ActorExposure(a) for a in wanted}
@@ -340,6 +355,13 @@ def exposure_audit(
                         internal=_is_internal(answer),
                     )
                 )
+
+    if wanted and "dns" in tables:
+        dns, excluded = tables["dns"], set(secondaries)
+        for transfer in zone_transfers_given(dns.filter(dns.source_ip.isin(wanted))):
+            given = per_actor[transfer.source].zone_transfers
+            if transfer.source not in excluded and len(given) < LIST_CAP:
+                given.append(transfer)
 
     items: list[InventoryItem] = (
         load_inventory(inventory) if isinstance(inventory, Path) else list(inventory or [])
@@ -398,14 +420,29 @@ def render_markdown(report: ExposureReport) -> str:
     lines = ["# Exposure audit", ""]
     unlisted = report.unlisted()
     leaks = report.internal_leaks()
+    transfers = report.zone_transfers()
     lines += [
         f"- Services that answered the actors: {len(report.services)}",
         f"- Not in the asset inventory: {len(unlisted)}"
         if report.inventory_used
         else "- Asset inventory: none given (no service could be checked against it)",
         f"- Internal addresses revealed by DNS: {len({d.answer for d in leaks})}",
+        f"- Zones handed over by zone transfer: {len({t.zone for t in transfers})}",
         "",
     ]
+    if transfers:
+        lines += [
+            "## Zones handed over by zone transfer",
+            "",
+            "Every name and address in these zones is now known to the actor. Allow "
+            "transfers to the secondaries only (BIND `allow-transfer`, Windows DNS "
+            '"Only to servers listed on the Name Servers tab", CoreDNS `transfer { to ... }`) '
+            "and review what the zones reveal (internal hosts, test systems, names that "
+            "give away roles).",
+            "",
+        ]
+        lines += [f"- {markdown(t.describe())}" for t in transfers]
+        lines.append("")
     if unlisted:
         lines += ["## Exposed services nobody listed", ""]
         lines += [
@@ -445,7 +482,7 @@ def render_markdown(report: ExposureReport) -> str:
             )
         lines.append("")
     for actor, exposure in sorted(report.actors.items()):
-        if not (exposure.services or exposure.web or exposure.dns):
+        if not (exposure.services or exposure.web or exposure.dns or exposure.zone_transfers):
             continue
         lines += [f"## Actor {markdown(actor)}", ""]
         if exposure.services:
@@ -459,6 +496,7 @@ def render_markdown(report: ExposureReport) -> str:
             + (" **internal**" if d.internal else "")
             for d in exposure.dns
         ]
+        lines += [f"- zone transfer {markdown(t.describe())}" for t in exposure.zone_transfers]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 

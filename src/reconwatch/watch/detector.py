@@ -29,6 +29,7 @@ from reconwatch import schema
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS
 from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, SORT_KEYS
+from reconwatch.detect.dns import authorised_addresses, transfers_served
 from reconwatch.detect.ids import HONEYPOT_CATEGORY, is_exploit
 from reconwatch.detect.web import is_secret
 from reconwatch.watch.window import EVENT_TABLES
@@ -137,6 +138,7 @@ class WindowDetections:
             self._sql[name] = str(self.ibis.compile(expr))
         self._sensitive = self._compile_sensitive()
         self._exploits = self._compile_exploits()
+        self._transfers = self._compile_transfers(authorised_addresses(config.detect.zone_transfer))
 
     def point(
         self,
@@ -238,6 +240,14 @@ class WindowDetections:
         hits = alert.filter(is_exploit(alert) & ~honeypot).select("source_ip", "rule_name")
         return str(self.ibis.compile(hits))
 
+    def _compile_transfers(self, secondaries: list[str]) -> str:
+        view = "watch_dns_batch"
+        self.point(view, schema.empty(schema.TABLES["dns"]))
+        given = transfers_served(self.ibis.table(view))
+        if secondaries:
+            given = given.filter(~given.source_ip.isin(secondaries))
+        return str(self.ibis.compile(given.select("source_ip", "dns_question_name")))
+
     def exploit_alerts(self, alerts: pa.Table) -> pa.Table:
         """Rows of ``alerts`` that are exploitation signatures (data/ids_signatures.yaml,
         as triage's "signs of compromise" reads them), honeypot touches aside."""
@@ -249,6 +259,12 @@ class WindowDetections:
         compromise" reads it. An admin interface served (``/wp-login.php``) is not
         beyond reconnaissance by itself, so it is not among them."""
         return self._batch_query("watch_http_batch", "http", self._sensitive, http)
+
+    def zone_transfers_served(self, dns: pa.Table) -> pa.Table:
+        """Rows of ``dns`` that are zone transfers a server gave to a client other
+        than the authorised secondaries (``detect.dns.transfers_served``), as
+        triage's "signs of compromise" reads them."""
+        return self._batch_query("watch_dns_batch", "dns", self._transfers, dns)
 
     def _batch_query(self, view: str, table: str, sql: str, rows: pa.Table) -> pa.Table:
         if rows.num_rows == 0:

@@ -449,6 +449,9 @@ class Watcher:
         elif table == "http":
             hits = self.detections.sensitive_successes(rows)
             label = "2xx on a secret path"
+        elif table == "dns":
+            hits = self.detections.zone_transfers_served(rows)
+            label = "zone transfer served"
         else:
             return found
         if hits.num_rows:

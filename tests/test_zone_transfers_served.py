@@ -1,0 +1,240 @@
+"""Zone transfers served versus refused: the case, triage and the exposure audit.
+
+A zone transfer request is reconnaissance whether or not it works
+(``zone_transfer``); one that a server *answered* handed the whole zone over.
+Each test hunts real log lines end to end (BIND's own log, Zeek's dns.log,
+the Windows DNS debug log), so the served/refused split is read from the rows
+the parsers write, as in production.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from reconwatch.cases import Case
+from reconwatch.config import Config
+from reconwatch.hunt import HuntResult, hunt
+from reconwatch.ingest.run import IngestOptions
+from reconwatch.triage import QUESTIONS
+
+NOW = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+REFUSED = "198.51.100.20"
+SERVED = "198.51.100.21"
+SECONDARY = "192.0.2.53"
+SERVER = "203.0.113.53"
+
+
+def bind(stamp: str, client: str, text: str, category: str = "security: error: ") -> str:
+    return f"28-Nov-2026 {stamp} {category}client @0x7f3a {client}#40001 (example.com): {text}"
+
+
+def query(stamp: str, client: str) -> str:
+    return bind(stamp, client, f"query: example.com IN AXFR -T ({SERVER})", "queries: info: ")
+
+
+def refused(client: str = REFUSED) -> list[str]:
+    """BIND's two lines for a refused AXFR: the query, then the verdict."""
+    return [
+        query("04:00:00.000", client),
+        bind("04:00:00.001", client, "zone transfer 'example.com/AXFR/IN' denied"),
+    ]
+
+
+def served(client: str = SERVED) -> list[str]:
+    """BIND's lines for an AXFR it gave: the query, the transfer's start and end."""
+    return [
+        query("04:05:00.000", client),
+        bind(
+            "04:05:00.001",
+            client,
+            "transfer of 'example.com/IN': AXFR started (serial 2026112801)",
+            "xfer-out: info: ",
+        ),
+        bind(
+            "04:05:00.300",
+            client,
+            "transfer of 'example.com/IN': AXFR ended: 3 messages, 412 records",
+            "xfer-out: info: ",
+        ),
+    ]
+
+
+def run(
+    tmp_path: Path, logs: dict[str, list[str]], detect: dict[str, Any] | None = None
+) -> HuntResult:
+    paths = []
+    for name, lines in logs.items():
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n")
+        paths.append(str(path))
+    config = Config.model_validate({"detect": detect or {}})
+    return hunt(paths, config, out_dir=tmp_path / "out", options=NOW)
+
+
+def case_of(result: HuntResult, source: str) -> Case:
+    (case,) = [c for c in result.cases if source in c.sources]
+    return case
+
+
+def test_a_zone_transfer_bind_gave_is_unauthorised_access_and_a_refused_one_is_not(
+    tmp_path: Path,
+) -> None:
+    result = run(tmp_path, {"named.log": [*refused(), *served()]})
+
+    asked = case_of(result, REFUSED)
+    assert "zone_transfer" in asked.detections
+    assert asked.activity.zone_transfers == []
+    assert asked.criteria["compromise"]["met"] is False
+    assert "zone transfer served" in asked.criteria["compromise"]["evidence"][0]
+    assert not asked.escalate
+
+    given = case_of(result, SERVED)
+    assert "zone_transfer" in given.detections
+    (transfer,) = given.activity.zone_transfers
+    # BIND's transfer line names no server address, and its own file no host.
+    assert (transfer.source, transfer.zone, transfer.type, transfer.transfers) == (
+        SERVED,
+        "example.com",
+        "AXFR",
+        1,
+    )
+    assert transfer.first_seen == dt.datetime(2026, 11, 28, 4, 5, 0, 1000, tzinfo=dt.UTC)
+    compromise = given.criteria["compromise"]
+    assert compromise["met"] is True
+    (evidence,) = compromise["evidence"]
+    assert "1 zone transfer served" in evidence and "AXFR of example.com" in evidence
+    assert "unauthorised access" in evidence
+    assert given.escalate and given.disposition == "malicious"
+    assert "Zone transfer(s) served: AXFR of example.com" in given.answers[QUESTIONS[0]]
+
+    document = {c["id"]: c for c in result.document()["cases"]}[given.id]
+    assert document["activity"]["zone_transfers"] == [
+        {
+            "source": SERVED,
+            "zone": "example.com",
+            "type": "AXFR",
+            "server": None,
+            "transfers": 1,
+            "first_seen": "2026-11-28T04:05:00.001000Z",
+            "last_seen": "2026-11-28T04:05:00.001000Z",
+        }
+    ]
+
+
+def test_the_exposure_audit_names_the_zones_handed_over(tmp_path: Path) -> None:
+    run(tmp_path, {"named.log": [*refused(), *served()]})
+    audit = json.loads((tmp_path / "out" / "exposure.json").read_text())
+    assert [(t["source"], t["zone"], t["type"]) for t in audit["zone_transfers"]] == [
+        (SERVED, "example.com", "AXFR")
+    ]
+    assert audit["actors"][SERVED]["zone_transfers"][0]["zone"] == "example.com"
+    assert audit["actors"][REFUSED]["zone_transfers"] == []
+    report = (tmp_path / "out" / "exposure.md").read_text()
+    assert "- Zones handed over by zone transfer: 1" in report
+    assert "## Zones handed over by zone transfer" in report
+    assert "allow-transfer" in report
+    assert f"AXFR of example.com to {SERVED}" in report
+    assert f"AXFR of example.com to {REFUSED}" not in report
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert f'Zones handed over to <span class="mono">{SERVED}</span>' in page
+    assert "AXFR example.com (1x, first 2026-11-28T04:05:00.001000Z)" in page
+    assert f'Zones handed over to <span class="mono">{REFUSED}</span>' not in page
+
+
+def test_an_authorised_secondary_transferring_is_neither_a_compromise_nor_an_exposure(
+    tmp_path: Path,
+) -> None:
+    # The secondary also port-scans (a monitoring job): it has a case, but its
+    # zone transfer is its job.
+    scan = [
+        f"2026-11-28T04:10:{p:02d}+00:00 fw1 kernel: [1.0] RW-DROP: IN=eth0 OUT= MAC=00 "
+        f"SRC={SECONDARY} DST=203.0.113.10 LEN=44 TOS=0x00 PREC=0x00 TTL=43 ID=1 PROTO=TCP "
+        f"SPT=40000 DPT={p + 1} WINDOW=1024 RES=0x00 SYN URGP=0"
+        for p in range(30)
+    ]
+    result = run(
+        tmp_path,
+        {"named.log": served(SECONDARY), "kern.log": scan},
+        {"zone_transfer": {"authorised_secondaries": [SECONDARY]}},
+    )
+    case = case_of(result, SECONDARY)
+    assert "zone_transfer" not in case.detections
+    assert [t.zone for t in case.activity.zone_transfers] == ["example.com"]  # the fact stays
+    assert case.criteria["compromise"]["met"] is False
+    audit = json.loads((tmp_path / "out" / "exposure.json").read_text())
+    assert audit["zone_transfers"] == []
+
+
+ZEEK_HEADER = [
+    "#separator \\x09",
+    "#set_separator\t,",
+    "#empty_field\t(empty)",
+    "#unset_field\t-",
+    "#path\tdns",
+    "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\trtt\tquery"
+    "\tqclass\tqclass_name\tqtype\tqtype_name\trcode\trcode_name\tAA\tTC\tRD\tRA\tZ\tanswers"
+    "\tTTLs\trejected",
+    "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tcount\tinterval\tstring\tcount\tstring"
+    "\tcount\tstring\tcount\tstring\tbool\tbool\tbool\tbool\tcount\tvector[string]"
+    "\tvector[interval]\tbool",
+]
+
+
+def zeek(ts: str, client: str, qtype: str, rcode: str, rejected: str) -> str:
+    code = {"NOERROR": "0", "REFUSED": "5", "NOTAUTH": "9"}[rcode]
+    number = {"AXFR": "252", "IXFR": "251"}[qtype]
+    return (
+        f"{ts}\tC{client[-2:]}\t{client}\t40000\t{SERVER}\t53\ttcp\t1\t0.01\texample.com\t1"
+        f"\tC_INTERNET\t{number}\t{qtype}\t{code}\t{rcode}\tT\tF\tF\tF\t0\t-\t-\t{rejected}"
+    )
+
+
+def test_zeek_answers_tell_a_transfer_given_from_one_refused(tmp_path: Path) -> None:
+    other = "198.51.100.22"
+    result = run(
+        tmp_path,
+        {
+            "dns.log": [
+                *ZEEK_HEADER,
+                zeek("1795838400.000000", REFUSED, "AXFR", "REFUSED", "T"),
+                zeek("1795838401.000000", other, "AXFR", "NOTAUTH", "F"),
+                zeek("1795838402.000000", SERVED, "IXFR", "NOERROR", "F"),
+                zeek("1795838403.000000", SERVED, "IXFR", "NOERROR", "F"),
+            ]
+        },
+    )
+    assert case_of(result, REFUSED).activity.zone_transfers == []
+    assert case_of(result, other).activity.zone_transfers == []
+    (transfer,) = case_of(result, SERVED).activity.zone_transfers
+    assert (transfer.type, transfer.server, transfer.transfers) == ("IXFR", SERVER, 2)
+    assert transfer.last_seen - transfer.first_seen == dt.timedelta(seconds=1)
+    assert case_of(result, SERVED).criteria["compromise"]["met"] is True
+    assert case_of(result, REFUSED).criteria["compromise"]["met"] is False
+
+
+def test_a_windows_dns_request_alone_is_no_transfer_but_its_noerror_answer_is(
+    tmp_path: Path,
+) -> None:
+    def packet(time: str, way: str, client: str, flags: str) -> str:
+        return (
+            f"11/28/2026 {time} AM 0E4C PACKET  0000020D2A6F2150 TCP {way} {client:<15} "
+            f"0001 {flags} AXFR   (7)example(3)com(0)"
+        )
+
+    result = run(
+        tmp_path,
+        {
+            "dns.log": [
+                packet("4:00:00", "Rcv", REFUSED, "  Q [0000       NOERROR]"),
+                packet("4:00:00", "Snd", REFUSED, "R Q [8085 A   REFUSED]"),
+                packet("4:00:01", "Rcv", SERVED, "  Q [0000       NOERROR]"),
+                packet("4:00:01", "Snd", SERVED, "R Q [8480 A   NOERROR]"),
+            ]
+        },
+    )
+    assert case_of(result, REFUSED).activity.zone_transfers == []
+    (transfer,) = case_of(result, SERVED).activity.zone_transfers
+    assert (transfer.zone, transfer.type, transfer.transfers) == ("example.com", "AXFR", 1)
