@@ -38,12 +38,14 @@ def test_findings_in_several_logs_name_each_measure() -> None:
         finding("vertical_scan", "network"), finding("dns_bruteforce", "dns"),
         events=20, target_count=1, port_count=16, dns_queries=90, dns_names=80,
     )  # fmt: skip
-    assert _scope(both) == "1 hosts x 16 ports; 80 DNS names"
+    assert _scope(both) == "1 host x 16 ports; 80 DNS names"
 
 
 def test_other_logs_fall_back_to_what_was_logged() -> None:
     assert _scope(case(finding("ids_scan", "alert"), dns_queries=5, dns_names=4)) == "4 DNS names"
     assert _scope(case(finding("ids_scan", "alert", events=7))) == "7 events"
+    assert _scope(case(finding("ids_scan", "alert"), dns_queries=1, dns_names=1)) == "1 DNS name"
+    assert _scope(case(finding("ids_scan", "alert", events=1))) == "1 event"
 
 
 def _campaign_and_web_scanner() -> list[Case]:

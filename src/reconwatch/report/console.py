@@ -12,7 +12,7 @@ from rich.text import Text
 from reconwatch.cases import Case
 from reconwatch.cli_console import COLUMN_FRAME
 from reconwatch.lake import FileStats, RunStats
-from reconwatch.report.text import accounting_notes, clean
+from reconwatch.report.text import accounting_notes, clean, plural
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -99,19 +99,22 @@ def _scope(case: Case) -> str:
 
     A web scanner's case says how many paths it asked for, even when the
     firewall also logged its connections; a case with findings in several
-    logs names each (``16 hosts x 1 ports; 40 DNS names``).
+    logs names each (``16 hosts x 1 port; 40 DNS names``).
     """
     act = case.activity
     measures = {
-        "network": (act.events, f"{act.target_count} hosts x {act.port_count} ports"),
-        "dns": (act.dns_queries, f"{act.dns_names} DNS names"),
-        "http": (act.http_requests, f"{act.http_paths} web paths"),
+        "network": (
+            act.events,
+            f"{plural(act.target_count, 'host')} x {plural(act.port_count, 'port')}",
+        ),
+        "dns": (act.dns_queries, plural(act.dns_names, "DNS name")),
+        "http": (act.http_requests, plural(act.http_paths, "web path")),
     }
     found = {f.source_table for f in case.findings}
     parts = [text for table, (seen, text) in measures.items() if table in found and seen]
     if not parts:  # findings in other logs (IDS alerts, auth): what was logged at all
         parts = [text for seen, text in measures.values() if seen][:1]
-    return "; ".join(parts) or f"{sum(f.event_count for f in case.findings)} events"
+    return "; ".join(parts) or plural(sum(f.event_count for f in case.findings), "event")
 
 
 def _sources(case: Case) -> str:
