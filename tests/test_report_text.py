@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
-from reconwatch.report.text import clean, markdown
+from reconwatch.report.text import clean, code_span, markdown
 
 
 def test_ansi_escape_sequences_are_shown_not_executed() -> None:
@@ -24,6 +28,30 @@ def test_markdown_and_html_are_escaped() -> None:
     out = markdown('"><img src=x onerror=alert(1)> | `code` [link](http://x)')
     assert "<img" not in out and "&lt;img" in out
     assert "\\|" in out and "\\`" in out and "\\[" in out
+
+
+def rendered(source: str) -> str:
+    """What a CommonMark renderer (markdown-it, Rich's own) makes of ``source``."""
+    return MarkdownIt("commonmark").render(source)
+
+
+def test_a_code_span_shows_a_path_as_it_is() -> None:
+    # markdown() inside backticks rendered "demo\\_s5": a code span takes no escapes.
+    assert code_span("/tmp/demo_s5/web/access.log:253") == "`/tmp/demo_s5/web/access.log:253`"
+    assert rendered(code_span("demo_s5/a*b*.log:3")) == "<p><code>demo_s5/a*b*.log:3</code></p>\n"
+    assert code_span("a`b") == "``a`b``"
+    assert code_span("`x") == "`` `x ``"
+
+
+@given(st.text(st.characters(codec="utf-8"), min_size=1))
+def test_a_code_span_renders_as_exactly_its_text_and_nothing_else(text: str) -> None:
+    shown = clean(text, limit=10_000)
+    out = rendered("- " + code_span(text, limit=10_000))
+    match = re.fullmatch(r"<ul>\n<li><code>(.*)</code></li>\n</ul>\n", out, re.DOTALL)
+    assert match is not None, out
+    assert "<" not in match.group(1)  # no tag from the text, ever
+    # CommonMark turns a code span's line ends into spaces; clean() leaves none.
+    assert html.unescape(match.group(1)) == shown
 
 
 @given(st.text())

@@ -7,7 +7,7 @@ import datetime as dt
 from reconwatch.cases import Case
 from reconwatch.lake import RunStats
 from reconwatch.report.casejson import iso
-from reconwatch.report.text import LISTED, accounting_notes, expiry
+from reconwatch.report.text import LISTED, accounting_notes, code_span, expiry
 from reconwatch.report.text import markdown as md
 
 
@@ -121,7 +121,7 @@ def _case(c: Case) -> list[str]:
         for e in f.evidence:
             port = f":{e.destination_port}" if e.destination_port is not None else ""
             lines.append(
-                f"  - `{md(e.location(), 120)}` {iso(e.timestamp)} -> "
+                f"  - {code_span(e.location(), 120)} {iso(e.timestamp)} -> "
                 f"{md(e.destination_ip or '-')}{port} {md(e.detail, 300)}"
             )
     if len(c.findings) > LISTED:

@@ -33,6 +33,28 @@ def markdown(text: str, limit: int = 200) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
 
 
+def code_span(text: str, limit: int = 200) -> str:
+    """``clean`` text as a Markdown code span, shown as it is.
+
+    A code span takes no backslash escapes (``markdown()`` inside one showed
+    ``demo\\_s5`` for ``demo_s5``): it is fenced by one backtick more than the
+    longest run inside, padded with a space where the text starts or ends
+    with a backtick or with spaces at both ends (CommonMark strips one of
+    each). Its ``<``, ``>`` and ``&`` are text: a code span opened first
+    takes precedence over any tag inside it.
+    """
+    text = clean(text, limit)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padded = (
+        text.startswith("`")
+        or text.endswith("`")
+        or (text.startswith(" ") and text.endswith(" ") and text.strip() != "")
+    )
+    pad = " " if padded else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def repeat_note(repeated: int, cut: int) -> str:
     """What repeated-message lines added to an input's events (and what their caps cut)."""
     note = f"{repeated:,} more events in repeated-message lines"
