@@ -109,6 +109,45 @@ def test_the_queue_fits_the_terminal_and_keeps_who_which_and_when(store: str, wi
     assert "…" not in text
 
 
+def test_the_queue_names_campaigns_by_their_sources(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    sweep = "campaign:tcp/8080@203.0.113.0/24@1790726400"
+    members = ["198.51.100.131", "192.0.2.57", "192.0.2.31"]
+    rotating = [f"2001:db8:ffff:9::{n:x}" for n in range(1, 41)]
+    opened = CaseStore(url)
+    try:
+        opened.record(
+            [
+                doc("RW-20260930-ad5dae73", sweep, sources=members),
+                doc("RW-20260930-92464578", "campaign:ipv6@2001:db8:ffff:9::/64",
+                    sources=rotating),
+                doc("RW-20260930-aaaaaaaa", "198.51.100.7"),
+            ],
+            "r1",
+            900,
+        )  # fmt: skip
+    finally:
+        opened.close()
+    listing = reconwatch("cases", "list", "--store", url)
+    assert listing.returncode == 0, listing.stderr
+    assert "192.0.2.31 +2 more" in listing.stdout  # the first in text order
+    assert "2001:db8:ffff:9::/64 (40 addresses)" in listing.stdout
+    assert "1790726400" not in listing.stdout and "campaign:" not in listing.stdout
+    assert "198.51.100.7" in listing.stdout
+
+
+def test_actor_text_keeps_other_actors_as_they_are() -> None:
+    from reconwatch.campaign_labels import actor_text
+
+    assert actor_text("198.51.100.7", "198.51.100.7", 1) == "198.51.100.7"
+    assert actor_text("campaign:tcp/22@192.0.2.0/24@0", "192.0.2.9", 1) == "192.0.2.9"
+    assert actor_text("campaign:ipv6@2001:db8::/64", "2001:db8::1", 1) == (
+        "2001:db8::/64 (1 address)"
+    )
+    # A store that lost the sources (none recorded) shows the key.
+    assert actor_text("campaign:tcp/22@192.0.2.0/24@0", None, 0) == "campaign:tcp/22@192.0.2.0/24@0"
+
+
 def test_the_queue_leaves_out_the_least_needed_columns_first(store: str) -> None:
     """The fixture's 27-character id and the three other columns that always
     show take 76 columns; then severity (11 more), T2 (6), score (8), the

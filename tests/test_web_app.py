@@ -617,6 +617,27 @@ def test_queue_of_10000_cases_filters_sorts_and_pages_in_sql(
     application.state.web.store.close()
 
 
+def test_the_queue_names_campaigns_by_their_sources_not_their_keys(app: Any) -> None:
+    store = app.state.web.store
+    campaigns = [c for c in store.list(limit=500) if c.actor.startswith("campaign:")]
+    rotation = [c for c in campaigns if c.actor.startswith("campaign:ipv6@")]
+    sweeps = [c for c in campaigns if c not in rotation]
+    assert rotation and sweeps  # the generated sample plants both
+    summary = store.source_summary([c.id for c in campaigns])
+    page = logged_in(app, "lena").get("/cases?per_page=200").text
+    for case in rotation:
+        network = case.actor.removeprefix("campaign:ipv6@")
+        count = summary[case.id][1]
+        assert count >= 40
+        assert f'title="{case.actor}">{network} ({count} addresses)</td>' in page
+    for case in sweeps:
+        first, count = summary[case.id]
+        assert count > 1
+        # The key ends in epoch seconds: it stays in the cell's title only.
+        assert f'title="{case.actor}">{first} +{count - 1} more</td>' in page
+        assert f">{case.actor}<" not in page
+
+
 def test_queue_rejects_bad_filters_and_treats_sql_as_text(app: Any) -> None:
     client = logged_in(app, "lena")
     assert client.get("/cases", params={"severity": "urgent"}).status_code == 400

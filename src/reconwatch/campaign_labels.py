@@ -61,3 +61,19 @@ def by_signature(labels: set[str] | list[str]) -> list[str]:
 
 def _order(signature: Signature | None, label: str) -> tuple[bool, Signature | tuple[()], str]:
     return (signature is None, signature or (), label)
+
+
+def actor_text(actor: str, first: str | None, sources: int) -> str:
+    """A case's actor as a queue shows it: a rotating IPv6 scanner as its /64
+    and how many addresses, a coordinated sweep as its first source and how
+    many more (its key, ``campaign:tcp/8080@203.0.113.0/24@1790726400``,
+    ends in epoch seconds), any other actor as it is. ``first``: the case's
+    first source (text order), ``sources``: how many it has, as the store
+    keeps them (``CaseStore.source_summary``); the hunt's table says the same
+    (``Case.named``)."""
+    if actor.startswith(ROTATING_PREFIX):
+        count = f"{sources:,} address" + ("" if sources == 1 else "es")
+        return f"{actor.removeprefix(ROTATING_PREFIX)} ({count})"
+    if actor.startswith(CAMPAIGN_PREFIX) and first is not None:
+        return first if sources <= 1 else f"{first} +{sources - 1} more"
+    return actor

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import click
 
+from reconwatch.campaign_labels import actor_text
 from reconwatch.cli_console import COLUMN_FRAME, make_console
 from reconwatch.cli_errors import fail
 from reconwatch.report.text import clean
@@ -46,10 +47,11 @@ def cases_list(store_url: str, status: str | None, limit: int) -> None:
     store = _open_store(store_url)
     try:
         rows = store.list(status=status, limit=limit)
+        summary = store.source_summary([row.id for row in rows])
     finally:
         store.close()
     console = make_console()
-    console.print(queue_table(rows, console.width))
+    console.print(queue_table(rows, console.width, summary))
 
 
 #: The narrowest an actor gets (an IPv4 address whole; a campaign or IPv6
@@ -70,11 +72,15 @@ _BY_NEED: Final = (
 )  # fmt: skip
 
 
-def queue_table(rows: Sequence[Any], width: int) -> Any:
+def queue_table(
+    rows: Sequence[Any], width: int, sources: Mapping[str, tuple[str, int]] | None = None
+) -> Any:
     """The queue as a Rich table no wider than ``width``: the columns that do
     not fit beside the id, the actor, the status and the time are left out,
     the least needed first (at 80 columns a Rich table squeezed every column
-    to a few letters: "esc…", an address over three lines)."""
+    to a few letters: "esc…", an address over three lines). ``sources``:
+    ``CaseStore.source_summary`` of the rows, for campaigns' actors
+    (``actor_text``: "192.0.2.31 +5 more" rather than the key)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -108,13 +114,19 @@ def queue_table(rows: Sequence[Any], width: int) -> Any:
             table.add_column(name, no_wrap=True, min_width=widths[name])
     for row in rows:
         cells = {
-            "case": row.id, "actor": Text(clean(row.actor, 60)), "status": row.status,
+            "case": row.id, "actor": Text(clean(_actor(row, sources or {}), 60)),
+            "status": row.status,
             "severity": row.severity, "score": f"{row.score:.0f}",
             "T2": "yes" if row.escalate else "no", "runs": str(row.runs),
             "episodes": str(row.episodes), "last seen": f"{row.last_seen:{stamp}}",
         }  # fmt: skip
         table.add_row(*(cells[name] for name in _QUEUE if name in widths))
     return table
+
+
+def _actor(row: Any, sources: Mapping[str, tuple[str, int]]) -> str:
+    first, count = sources.get(row.id, (None, 0))
+    return actor_text(row.actor, first, count)
 
 
 @cases.command("show")

@@ -370,6 +370,19 @@ class CaseStore:
                 for row in rows
             }
 
+    def source_summary(self, ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """Per case id: its first source (text order) and how many it has, in
+        one grouped query (a rotating IPv6 scanner's case may hold thousands)."""
+        if not ids:
+            return {}
+        query = (
+            select(CaseSource.case_id, func.min(CaseSource.source_ip), func.count())
+            .where(CaseSource.case_id.in_(list(ids)))
+            .group_by(CaseSource.case_id)
+        )
+        with self.session() as session:
+            return {case_id: (first, count) for case_id, first, count in session.execute(query)}
+
     def new_ids(self, ids: Sequence[str], now: dt.datetime | None = None) -> dict[str, str]:
         """For case ids already in the store (closed cases), the id a new case gets."""
         if not ids:

@@ -41,6 +41,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconwatch import __version__
+from reconwatch.campaign_labels import actor_text
 from reconwatch.config import Config
 from reconwatch.report.charts import dns_volume_svg, heatmap_svg, timeline_svg
 from reconwatch.store import ROLES, SORT_KEYS, CaseStore
@@ -514,8 +515,13 @@ def _pages() -> APIRouter:
             return _render(request, "error.html", {"message": str(exc)}, 400, user)
         rows, total = run_query(settings.store, query)
         pages = max(1, -(-total // query.per_page))
+        summary = settings.store.source_summary([row.id for row in rows])
         context = {
             "rows": rows,
+            # A campaign's actor as "192.0.2.31 +5 more", not its key (which ends in epoch seconds).
+            "actors": {
+                row.id: actor_text(row.actor, *summary.get(row.id, (None, 0))) for row in rows
+            },
             "total": total,
             "query": query,
             "pages": pages,
