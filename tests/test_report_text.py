@@ -68,6 +68,10 @@ def test_durations_read_in_the_largest_whole_unit() -> None:
         "1 day", "21 days",
     ]  # fmt: skip
     assert expiry(21 * 86400) == "21 days (1,814,400 s)"
+    from reconwatch.report.text import plural
+
+    queries = [plural(n, "DNS query", "DNS queries") for n in (1, 2)]
+    assert queries == ["1 DNS query", "2 DNS queries"]
     assert expiry(86400.0) == "1 day (86,400 s)"
     # A hand-edited cases document: no crash of the HTML report.
     assert [expiry(v) for v in (None, "1814400", True, -5, 1.5)] == ["not given"] * 5

@@ -109,6 +109,8 @@ def test_a_zone_transfer_bind_gave_is_unauthorised_access_and_a_refused_one_is_n
     assert "unauthorised access" in evidence
     assert given.escalate and given.disposition == "malicious"
     assert "Zone transfer(s) served: AXFR of example.com" in given.answers[QUESTIONS[0]]
+    assert "1 zone transfer served: every name and address" in given.answers[QUESTIONS[3]]
+    assert "zone transfer served" not in asked.answers[QUESTIONS[3]]
 
     document = {c["id"]: c for c in result.document()["cases"]}[given.id]
     assert document["activity"]["zone_transfers"] == [

@@ -981,8 +981,18 @@ def _answers(
         else:
             share = 100 * act.dns_nxdomain / act.dns_queries
             answers = f"{act.dns_nxdomain} of them NXDOMAIN ({share:.0f}%)"
-        names = f"{act.dns_queries} DNS queries for {act.dns_names} distinct names"
+        names = (
+            f"{plural(act.dns_queries, 'DNS query', 'DNS queries')} for "
+            f"{plural(act.dns_names, 'distinct name')}"
+        )
         q4 = f"{names}, {answers}. {verdict}"
+        if act.zone_transfers:
+            # The most complete IP address gathering DNS allows: the zone itself.
+            q4 += (
+                f" {plural(len(act.zone_transfers), 'zone transfer')} served: every name and "
+                f"address of the zone went to the source "
+                f"({'; '.join(t.describe() for t in act.zone_transfers[:3])})."
+            )
     return dict(zip(QUESTIONS, (q1, q2, q3, q4), strict=True))
 
 

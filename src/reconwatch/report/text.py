@@ -84,9 +84,12 @@ def accounting_notes(
     return notes + ([unread_note(forwarded_unread)] if forwarded_unread else [])
 
 
-def plural(count: int, word: str) -> str:
-    """``1 day``, ``2 days``, ``1,000 clients``."""
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``1,000 clients``; ``many`` where ``s`` does not
+    make the plural (``plural(2, "DNS query", "DNS queries")``)."""
+    if count == 1:
+        return f"{count:,} {word}"
+    return f"{count:,} {many or word + 's'}"
 
 
 def duration(seconds: int) -> str:
