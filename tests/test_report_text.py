@@ -41,6 +41,7 @@ def test_a_code_span_shows_a_path_as_it_is() -> None:
     assert rendered(code_span("demo_s5/a*b*.log:3")) == "<p><code>demo_s5/a*b*.log:3</code></p>\n"
     assert code_span("a`b") == "``a`b``"
     assert code_span("`x") == "`` `x ``"
+    assert rendered(code_span("") + " `x`") == "<p><code> </code> <code>x</code></p>\n"
 
 
 @given(st.text(st.characters(codec="utf-8"), min_size=1))

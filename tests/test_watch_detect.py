@@ -10,6 +10,7 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from reconwatch import schema
@@ -873,6 +874,31 @@ def test_going_beyond_reconnaissance_escalates(
     assert raised.watchlist is not None and raised.watchlist["case_id"] == case_id
     assert raised.case_id != case_id
     assert any(label in reason for reason in raised.reasons)
+
+
+def test_a_zone_transfer_to_an_authorised_secondary_stays_reconnaissance(
+    tmp_path: Path, store_url: str
+) -> None:
+    earlier_case(store_url)
+    cfg = Config.model_validate({"detect": {"zone_transfer": {"authorised_secondaries": [
+        "198.51.100.96/30"]}}})  # fmt: skip
+    logs = watch_dir(tmp_path)
+    sink = Collect()
+    w = watcher([logs], sink, cfg=cfg, store=store_url)
+    try:
+        path = logs / "named.log"
+        path.write_text(named(NEIGHBOUR, "zone transfer 'example.com/AXFR/IN' denied"))
+        w.cycle()
+        append(path, named(NEIGHBOUR, "transfer of 'example.com/IN': AXFR started (serial 7)"))
+        w.cycle()
+        dns = w.window.table("dns")
+        started = pc.equal(dns.column("event_dataset"), "bind.security")
+        assert dns.filter(started).column("dns_question_type").to_pylist() == ["AXFR", "AXFR"]
+        assert w.detections.zone_transfers_served(dns).num_rows == 0
+    finally:
+        w.finish()
+    assert sink.alerts  # the neighbour of an earlier case is watched
+    assert all(a.beyond_recon == [] and a.severity != "critical" for _, a in sink.alerts)
 
 
 # -- honeypots and bad input ---------------------------------------------------------------

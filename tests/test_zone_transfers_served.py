@@ -105,12 +105,13 @@ def test_a_zone_transfer_bind_gave_is_unauthorised_access_and_a_refused_one_is_n
     compromise = given.criteria["compromise"]
     assert compromise["met"] is True
     (evidence,) = compromise["evidence"]
-    assert "1 zone transfer served" in evidence and "AXFR of example.com" in evidence
+    assert evidence.startswith("Zone transfer served to the source")
+    assert f"AXFR of example.com to {SERVED} (1 time, first 2026-11-28 04:05:00 UTC)" in evidence
     assert "unauthorised access" in evidence
     assert given.escalate and given.disposition == "malicious"
     assert "Zone transfer(s) served: AXFR of example.com" in given.answers[QUESTIONS[0]]
-    assert "1 zone transfer served: every name and address" in given.answers[QUESTIONS[3]]
-    assert "zone transfer served" not in asked.answers[QUESTIONS[3]]
+    assert "Zone data went to the source by zone transfer: AXFR" in given.answers[QUESTIONS[3]]
+    assert "by zone transfer" not in asked.answers[QUESTIONS[3]]
 
     document = {c["id"]: c for c in result.document()["cases"]}[given.id]
     assert document["activity"]["zone_transfers"] == [
@@ -185,17 +186,24 @@ ZEEK_HEADER = [
 ]
 
 
-def zeek(ts: str, client: str, qtype: str, rcode: str, rejected: str) -> str:
+def zeek(
+    ts: str, client: str, qtype: str, rcode: str, rejected: str, answers: str = "-",
+    server: str = SERVER,
+) -> str:  # fmt: skip
     code = {"NOERROR": "0", "REFUSED": "5", "NOTAUTH": "9"}[rcode]
     number = {"AXFR": "252", "IXFR": "251"}[qtype]
     return (
-        f"{ts}\tC{client[-2:]}\t{client}\t40000\t{SERVER}\t53\ttcp\t1\t0.01\texample.com\t1"
-        f"\tC_INTERNET\t{number}\t{qtype}\t{code}\t{rcode}\tT\tF\tF\tF\t0\t-\t-\t{rejected}"
+        f"{ts}\tC{client[-2:]}\t{client}\t40000\t{server}\t53\ttcp\t1\t0.01\texample.com\t1"
+        f"\tC_INTERNET\t{number}\t{qtype}\t{code}\t{rcode}\tT\tF\tF\tF\t0\t{answers}\t-"
+        f"\t{rejected}"
     )
 
 
+SOA = "ns1.example.com hostmaster.example.com 2026112801 7200 3600 1209600 3600"
+
+
 def test_zeek_answers_tell_a_transfer_given_from_one_refused(tmp_path: Path) -> None:
-    other = "198.51.100.22"
+    other, current, changed = "198.51.100.22", "198.51.100.23", "198.51.100.24"
     result = run(
         tmp_path,
         {
@@ -203,18 +211,102 @@ def test_zeek_answers_tell_a_transfer_given_from_one_refused(tmp_path: Path) -> 
                 *ZEEK_HEADER,
                 zeek("1795838400.000000", REFUSED, "AXFR", "REFUSED", "T"),
                 zeek("1795838401.000000", other, "AXFR", "NOTAUTH", "F"),
-                zeek("1795838402.000000", SERVED, "IXFR", "NOERROR", "F"),
-                zeek("1795838403.000000", SERVED, "IXFR", "NOERROR", "F"),
+                zeek("1795838402.000000", SERVED, "AXFR", "NOERROR", "F"),
+                zeek("1795838403.000000", SERVED, "AXFR", "NOERROR", "F"),
+                # IXFR "up to date": the one SOA, nothing handed over.
+                zeek("1795838404.000000", current, "IXFR", "NOERROR", "F", SOA),
+                # An IXFR with its changes: SOA, deletions, additions, SOA.
+                zeek("1795838405.000000", changed, "IXFR", "NOERROR", "F",
+                     f"{SOA},{SOA},192.0.2.7,{SOA}"),
+            ]
+        },
+    )  # fmt: skip
+    for asked in (REFUSED, other, current):
+        assert case_of(result, asked).activity.zone_transfers == []
+        assert case_of(result, asked).criteria["compromise"]["met"] is False
+    (transfer,) = case_of(result, SERVED).activity.zone_transfers
+    assert (transfer.type, transfer.server, transfer.transfers) == ("AXFR", SERVER, 2)
+    assert transfer.last_seen - transfer.first_seen == dt.timedelta(seconds=1)
+    assert case_of(result, SERVED).criteria["compromise"]["met"] is True
+    (incremental,) = case_of(result, changed).activity.zone_transfers
+    assert incremental.type == "IXFR"
+    evidence = case_of(result, changed).criteria["compromise"]["evidence"][0]
+    assert "an IXFR its changes" in evidence and "IXFR of example.com" in evidence
+
+
+def test_one_of_our_hosts_pulling_a_zone_from_outside_is_no_exposure(tmp_path: Path) -> None:
+    # `dig axfr zonetransfer.me @nsztm1.digi.ninja` from a workstation, seen by
+    # the sensor; the same host also pulls one of our zones from our own server.
+    inside, outside = "10.1.2.3", "198.51.100.53"
+    result = run(
+        tmp_path,
+        {
+            "dns.log": [
+                *ZEEK_HEADER,
+                zeek("1795838400.000000", inside, "AXFR", "NOERROR", "F", server=outside),
+                zeek("1795838401.000000", inside, "AXFR", "NOERROR", "F", server="10.0.0.53"),
+            ]
+        },
+    )
+    case = case_of(result, inside)
+    assert [t.server for t in case.activity.zone_transfers] == [outside, "10.0.0.53"]
+    (evidence,) = case.criteria["compromise"]["evidence"]
+    assert "from 10.0.0.53" in evidence and outside not in evidence
+    audit = json.loads((tmp_path / "out" / "exposure.json").read_text())
+    assert [t["server"] for t in audit["zone_transfers"]] == ["10.0.0.53"]
+
+
+def test_suricata_requests_are_never_answers(tmp_path: Path) -> None:
+    # Suricata 8 (eve v3) writes the header's rcode on requests too: NOERROR.
+    def eve(ts: str, client: str, kind: str, rcode: str, answers: int = 0) -> str:
+        dns: dict[str, Any] = {
+            "version": 3, "type": kind, "id": 7, "flags": "0", "opcode": 0, "rcode": rcode,
+            "queries": [{"rrname": "example.com", "rrtype": "AXFR", "rrclass": "IN"}],
+        }  # fmt: skip
+        if answers:
+            dns["answers"] = [
+                {"rrname": "example.com", "rrtype": "A", "rdata": f"192.0.2.{n}"}
+                for n in range(answers)
+            ]
+        ends = (client, SERVER) if kind == "request" else (SERVER, client)
+        ports = (40000, 53) if kind == "request" else (53, 40000)
+        event = {
+            "timestamp": f"2026-11-28T04:00:0{ts}.000000+0000", "event_type": "dns",
+            "src_ip": ends[0], "src_port": ports[0], "dest_ip": ends[1], "dest_port": ports[1],
+            "proto": "TCP", "dns": dns,
+        }  # fmt: skip
+        return json.dumps(event)
+
+    result = run(
+        tmp_path,
+        {
+            "eve.json": [
+                eve("0", REFUSED, "request", "NOERROR"),
+                eve("1", REFUSED, "response", "REFUSED"),
+                eve("2", SERVED, "request", "NOERROR"),
+                eve("3", SERVED, "response", "NOERROR", answers=3),
             ]
         },
     )
     assert case_of(result, REFUSED).activity.zone_transfers == []
-    assert case_of(result, other).activity.zone_transfers == []
+    assert case_of(result, REFUSED).activity.dns_answered == 1
     (transfer,) = case_of(result, SERVED).activity.zone_transfers
-    assert (transfer.type, transfer.server, transfer.transfers) == ("IXFR", SERVER, 2)
-    assert transfer.last_seen - transfer.first_seen == dt.timedelta(seconds=1)
-    assert case_of(result, SERVED).criteria["compromise"]["met"] is True
-    assert case_of(result, REFUSED).criteria["compromise"]["met"] is False
+    assert (transfer.server, transfer.transfers) == (SERVER, 1)  # the answer only
+
+
+def test_a_forwarder_s_nodata_to_an_axfr_is_no_transfer(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        {
+            "syslog": [
+                f"Nov 28 04:00:00 gw dnsmasq[2]: query[AXFR] example.com from {REFUSED}",
+                "Nov 28 04:00:00 gw dnsmasq[2]: config example.com is NODATA",
+            ]
+        },
+    )
+    case = case_of(result, REFUSED)
+    assert "zone_transfer" in case.detections
+    assert case.activity.zone_transfers == []
 
 
 def test_a_windows_dns_request_alone_is_no_transfer_but_its_noerror_answer_is(

@@ -33,7 +33,7 @@ from reconwatch.cases import (
 )
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS, busy_inputs, narrowed_events, run_detections
-from reconwatch.detect.dns import authorised_addresses
+from reconwatch.detect.dns import authorised_set
 from reconwatch.detect.slow import (
     SLOW,
     commit_slow_state,
@@ -303,7 +303,8 @@ def _hunt(
                     cut,
                     actors,
                     config.respond.inventory,
-                    secondaries=authorised_addresses(config.detect.zone_transfer),
+                    secondaries=authorised_set(config.detect.zone_transfer),
+                    home=config.site.home(),
                 )
                 honeypots = suggest_honeypots(
                     tables["network"],

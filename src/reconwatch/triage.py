@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 from ipaddress import ip_network
 from typing import Any, Final
 
-from reconwatch.cases import Activity, Case, Finding
+from reconwatch.cases import Activity, Case, Finding, ZoneTransfer
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS
-from reconwatch.detect.dns import authorised_addresses
+from reconwatch.detect.dns import authorised_set, transfer_exposes
 from reconwatch.detect.internal import INTERNAL_ENUMERATION
 from reconwatch.enrich import Enrichment, SourceContext
 from reconwatch.enrich.exercises import Verdict
@@ -115,7 +115,7 @@ def triage(
         exercise = _exercise_verdicts(case, enrichment)
         _benign_or_exercise(case, contexts, exercise)
         _still_escalated(case, earlier)
-        case.answers = _answers(case, tables, contexts, intel)
+        case.answers = _answers(case, tables, contexts, intel, exposing(case, config))
         case.checklist = _checklist(case, tables, intel, exercise, config, calendar)
     near = _Neighbours(cases, contexts)
     for at, case in enumerate(cases):
@@ -314,6 +314,18 @@ def _internal_enumeration(case: Case, config: Config) -> dict[str, Any]:
     return {"met": False, "evidence": ["not met: no target inside site.internal_only"]}
 
 
+def exposing(case: Case, config: Config) -> list[ZoneTransfer]:
+    """The case's zone transfers that handed one of our zones to someone who
+    should not have it (``detect.dns.transfer_exposes``)."""
+    secondaries = authorised_set(config.detect.zone_transfer)
+    home = config.site.home()
+    return [
+        t
+        for t in case.activity.zone_transfers
+        if transfer_exposes(t.source, t.server, secondaries, home)
+    ]
+
+
 def _compromise(case: Case, config: Config) -> dict[str, Any]:
     """Criterion 4: signs of compromise or unauthorised access after the reconnaissance.
 
@@ -350,12 +362,11 @@ def _compromise(case: Case, config: Config) -> dict[str, Any]:
             f"{act.sensitive_successes} secret/source/backup path request(s) answered 2xx "
             f"(data exposed): {', '.join(act.sensitive_success_paths[:5])}"
         )
-    secondaries = set(authorised_addresses(config.detect.zone_transfer))
-    given = [t for t in act.zone_transfers if t.source not in secondaries]
+    given = exposing(case, config)
     if given:
         evidence.append(
-            f"{plural(len(given), 'zone transfer')} served to the source (unauthorised access: "
-            f"every name and address of the zone handed over): "
+            "Zone transfer served to the source (unauthorised access to zone data: an AXFR "
+            "hands over every name and address of the zone, an IXFR its changes): "
             f"{'; '.join(t.describe() for t in given[:5])}"
             + (f"; and {len(given) - 5} more" if len(given) > 5 else "")
         )
@@ -819,7 +830,9 @@ def _answers(
     tables: Collection[str],
     contexts: Mapping[str, SourceContext],
     intel: _Intel,
+    transfers: list[ZoneTransfer],
 ) -> dict[str, str]:
+    """The playbook's four questions; ``transfers``: ``exposing(case)``."""
     act = case.activity
     source = ", ".join(case.sources[:10]) + (
         f" and {len(case.sources) - 10} more" if len(case.sources) > 10 else ""
@@ -866,10 +879,9 @@ def _answers(
             f"{'It' if parts else who} sent our DNS servers {act.dns_queries} queries for "
             f"{act.dns_names} distinct names."
         )
-        if act.zone_transfers:
+        if transfers:
             parts.append(
-                f"Zone transfer(s) served: "
-                f"{'; '.join(t.describe() for t in act.zone_transfers[:5])}."
+                f"Zone transfer(s) served: {'; '.join(t.describe() for t in transfers[:5])}."
             )
     attempts = act.auth_successes + act.auth_failures
     if attempts:
@@ -986,12 +998,11 @@ def _answers(
             f"{plural(act.dns_names, 'distinct name')}"
         )
         q4 = f"{names}, {answers}. {verdict}"
-        if act.zone_transfers:
+        if transfers:
             # The most complete IP address gathering DNS allows: the zone itself.
             q4 += (
-                f" {plural(len(act.zone_transfers), 'zone transfer')} served: every name and "
-                f"address of the zone went to the source "
-                f"({'; '.join(t.describe() for t in act.zone_transfers[:3])})."
+                f" Zone data went to the source by zone transfer: "
+                f"{'; '.join(t.describe() for t in transfers[:3])}."
             )
     return dict(zip(QUESTIONS, (q1, q2, q3, q4), strict=True))
 

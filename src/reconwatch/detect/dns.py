@@ -22,7 +22,7 @@ not rows: some logs hold a query and its answer as two rows (``request_count``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from importlib import resources
 from typing import Any, Final
 
@@ -42,7 +42,7 @@ from reconwatch.config import (
 from reconwatch.detect.base import Detection
 from reconwatch.detect.portscan import SLOT, WINDOW_START, as_findings, best_windows, window_slots
 from reconwatch.detect.ranges import DIGITS, HEX_LETTERS, gated, in_networks, without
-from reconwatch.netaddr import parse_networks
+from reconwatch.netaddr import IPNetwork, in_any, parse_ip, parse_networks
 from reconwatch.schema import TRANSFER_UNSAID
 
 DNS_BRUTEFORCE: Final = "dns_bruteforce"
@@ -428,9 +428,17 @@ def _ip6_names(dns: ir.Table) -> ir.Table:
 
 def authorised_addresses(cfg: ZoneTransferConfig) -> list[str]:
     """The configured secondaries as exact addresses (config caps them at 65,536)."""
-    return sorted(
-        {str(address) for net in parse_networks(cfg.authorised_secondaries) for address in net}
-    )
+    return sorted(authorised_set(cfg))
+
+
+def authorised_set(cfg: ZoneTransferConfig) -> frozenset[str]:
+    """``authorised_addresses`` as a set, expanded once per list (triage asks per case)."""
+    return _expanded(tuple(cfg.authorised_secondaries))
+
+
+@functools.cache
+def _expanded(items: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(str(address) for net in parse_networks(items) for address in net)
 
 
 def zone_transfer(dns: ir.Table, cfg: ZoneTransferConfig) -> ir.Table:
@@ -464,28 +472,61 @@ def zone_transfer(dns: ir.Table, cfg: ZoneTransferConfig) -> ir.Table:
     return as_findings(best, ZONE_TRANSFER)
 
 
-#: The transfer types whose answer hands the zone over (``XFR``, a request
+#: The transfer types whose answer hands zone data over (``XFR``, a request
 #: BIND refused without naming the kind, never answers).
 SERVED_TYPES: Final = ("AXFR", "IXFR")
+#: DNS logs of resolvers and forwarders, which serve no zone transfer: dnsmasq
+#: answers an AXFR query NODATA (NOERROR, no record), Unbound and Route 53
+#: Resolver transfer no zone to a client. Their NOERROR is no transfer.
+NO_TRANSFERS: Final = ("dnsmasq", "unbound", "route53resolver")
 
 
 def transfers_served(dns: ir.Table) -> ir.Table:
     """The zone transfers a server *gave*, not only was asked for.
 
-    A transfer's answer logged with ``NOERROR`` (Zeek, Suricata answers,
-    Windows DNS ``Snd R``, CoreDNS, Route 53), or BIND's ``transfer of
-    'zone/IN': AXFR started`` (``BIND_VERDICTS``, allowed). A request alone
-    (BIND's ``query:`` line, an eve request, a Windows ``Rcv``) says nothing
-    of its outcome, and a refusal (REFUSED, NOTAUTH, "denied") gave nothing.
-    ``zone_transfer`` counts the attempts; these are what the attempts won:
-    every name and address of the zone.
+    BIND's ``transfer of 'zone/IN': AXFR started`` (``BIND_VERDICTS``,
+    allowed; "AXFR-style IXFR" and IXFR too), or an answer logged with
+    ``NOERROR`` by a server that transfers zones (Zeek and Suricata answers,
+    Windows DNS ``Snd R``, CoreDNS; not ``NO_TRANSFERS``): an AXFR unless
+    the log keeps the answer's records and they are one or none, an IXFR
+    only when the log keeps more than one record (an IXFR answer of a
+    single SOA, "up to date", hands nothing over, and a log without records
+    cannot tell it from a real one). A request alone (BIND's ``query:`` line,
+    an eve request, a Windows ``Rcv``) says nothing of its outcome, and a
+    refusal (REFUSED, NOTAUTH, "denied") gave nothing. ``zone_transfer``
+    counts the attempts; these are what the attempts won. Whose server gave
+    it and to whom it matters: ``transfer_exposes``.
     """
-    gave = (dns.dns_response_code.upper() == "NOERROR") | (dns.event_dataset == BIND_VERDICTS)
-    return dns.filter(
-        dns.dns_question_type.upper().isin(SERVED_TYPES)
-        & (dns.event_action.fill_null("allowed") == "allowed")
-        & gave
-    )
+    kind = dns.dns_question_type.upper()
+    records = dns.dns_answers.length()  # null: the log keeps no records
+    answered = (dns.dns_response_code.upper() == "NOERROR") & ~dns.event_dataset.isin(NO_TRANSFERS)
+    axfr = (kind == "AXFR") & (records.isnull() | (records > 1))
+    ixfr = (kind == "IXFR") & (records > 1)
+    started = (dns.event_dataset == BIND_VERDICTS) & kind.isin(SERVED_TYPES)
+    gave = (answered & (axfr | ixfr)).fill_null(False) | started.fill_null(False)
+    return dns.filter(gave & (dns.event_action.fill_null("allowed") == "allowed"))
+
+
+def transfer_exposes(
+    source: str, server: str | None, secondaries: Collection[str], home: Sequence[IPNetwork]
+) -> bool:
+    """Whether a zone transfer ``server`` gave ``source`` handed one of *our*
+    zones to someone who should not have it: not to an authorised secondary
+    (``secondaries``: ``authorised_addresses``), and not one of our own hosts
+    (``home``: ``site.home_networks``) pulling a zone from a server outside
+    them (a sensor sees ``dig axfr zonetransfer.me`` leave too). A server
+    the log names by host name, or not at all (BIND's own line), is the one
+    that logged it: ours."""
+    if source in secondaries:
+        return False
+    if server is None or not home:
+        return True
+    try:
+        outside = not in_any(parse_ip(server), home)
+        inside = in_any(parse_ip(source), home)
+    except ValueError:
+        return True
+    return not (inside and outside)
 
 
 def dns_chaos_probe(dns: ir.Table, cfg: DnsChaosProbeConfig) -> ir.Table:

@@ -265,7 +265,9 @@ class SuricataEveParser(SqlLineParser):
                {qtype_sql(f"coalesce({_v('dns.rrtype')}, {_v('dns.queries[0].rrtype')})")}
                    AS dns_question_type,
                CASE WHEN event_type = 'dns' THEN 'IN' END AS dns_question_class,
-               {_v("dns.rcode")} AS dns_response_code,
+               -- An answer's only: Suricata 8 (eve v3) writes a request's header code too
+               -- (always NOERROR), which would make every request look answered.
+               CASE WHEN is_answer THEN {_v("dns.rcode")} END AS dns_response_code,
                CASE WHEN event_type = 'dns' THEN {answers} END AS dns_answers,
                CAST(TRY_CAST({_v("dns.id")} AS USMALLINT) AS INTEGER) AS dns_id,
                -- http

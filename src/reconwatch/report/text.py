@@ -43,7 +43,7 @@ def code_span(text: str, limit: int = 200) -> str:
     each). Its ``<``, ``>`` and ``&`` are text: a code span opened first
     takes precedence over any tag inside it.
     """
-    text = clean(text, limit)
+    text = clean(text, limit) or " "  # two bare backticks are no code span
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     padded = (

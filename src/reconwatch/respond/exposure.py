@@ -37,8 +37,9 @@ from typing import Any, Final
 import ibis.expr.types as ir
 
 from reconwatch.cases import ZoneTransfer, zone_transfers_given
+from reconwatch.detect.dns import transfer_exposes
 from reconwatch.files import write_text_atomic
-from reconwatch.netaddr import parse_ip
+from reconwatch.netaddr import IPNetwork, parse_ip
 from reconwatch.report.casejson import zone_transfer_dict
 from reconwatch.report.text import markdown
 
@@ -299,14 +300,16 @@ def exposure_audit(
     *,
     cases: Mapping[str, Sequence[str]] | None = None,
     secondaries: Collection[str] = (),
+    home: Sequence[IPNetwork] = (),
 ) -> ExposureReport:
     """The exposure of ``actors`` (source addresses) over the lake ``tables``.
 
     ``tables`` is :meth:`reconwatch.engine.Engine.tables` (or memtables in
     tests); absent tables are simply not audited. ``cases`` maps case ids to
-    their sources for the per-case summary. ``secondaries``: addresses
-    allowed to transfer zones (``detect.zone_transfer.authorised_secondaries``
-    expanded), whose transfers are no exposure.
+    their sources for the per-case summary. ``secondaries`` (addresses
+    allowed to transfer zones: ``detect.zone_transfer.authorised_secondaries``
+    expanded) and ``home`` (``site.home_networks``) tell which zone transfers
+    exposed a zone of ours (``detect.dns.transfer_exposes``).
     """
     wanted = sorted({_canonical(a) for a in actors})
     per_actor = {a: ActorExposure(a) for a in wanted}
@@ -357,10 +360,11 @@ def exposure_audit(
                 )
 
     if wanted and "dns" in tables:
-        dns, excluded = tables["dns"], set(secondaries)
+        dns, excluded = tables["dns"], frozenset(secondaries)
         for transfer in zone_transfers_given(dns.filter(dns.source_ip.isin(wanted))):
             given = per_actor[transfer.source].zone_transfers
-            if transfer.source not in excluded and len(given) < LIST_CAP:
+            exposes = transfer_exposes(transfer.source, transfer.server, excluded, home)
+            if exposes and len(given) < LIST_CAP:
                 given.append(transfer)
 
     items: list[InventoryItem] = (
@@ -441,7 +445,7 @@ def render_markdown(report: ExposureReport) -> str:
             "give away roles).",
             "",
         ]
-        lines += [f"- {markdown(t.describe())}" for t in transfers]
+        lines += [f"- {markdown(t.describe(), 400)}" for t in transfers]
         lines.append("")
     if unlisted:
         lines += ["## Exposed services nobody listed", ""]
@@ -496,7 +500,7 @@ def render_markdown(report: ExposureReport) -> str:
             + (" **internal**" if d.internal else "")
             for d in exposure.dns
         ]
-        lines += [f"- zone transfer {markdown(t.describe())}" for t in exposure.zone_transfers]
+        lines += [f"- zone transfer {markdown(t.describe(), 400)}" for t in exposure.zone_transfers]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
