@@ -127,6 +127,7 @@ def test_eve_dns_queries_and_answers_in_every_version() -> None:
          ["192.0.2.80", "192.0.2.81"], 4712),
         (10, "2001:db8::7", 53213, "2001:db8::53", 53, "grouped.example.com", "AAAA",
          "NXDOMAIN", ["2001:db8::80"], 4713),
+        # A v3 request with the header's code (always NOERROR): no response code.
         (11, "192.0.2.1", 53214, "198.51.100.53", 53, "example.com", "AXFR", None, None, 4714),
     ]  # fmt: skip
     assert {r["event_dataset"] for r in dns_rows} == {"suricata.dns"}
