@@ -145,7 +145,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class ZoneTransfer:
-    """A zone transfer one of our DNS servers gave a source (``detect.dns.transfers_served``)."""
+    """A zone transfer a DNS server gave a source (``detect.dns.transfers_served``)."""
 
     source: str
     zone: str
@@ -227,9 +227,10 @@ class Activity:
     #: reported, but not a sign of compromise by itself.
     admin_successes: int = 0
     admin_success_paths: list[str] = field(default_factory=list)
-    #: Zone transfers our DNS servers gave the source (not only refused): the
-    #: whole zone, every name and address in it, handed over. Per source, zone,
-    #: type and server, first first.
+    #: Zone transfers a DNS server gave the source (not only refused): an AXFR
+    #: hands over every name and address of the zone, an IXFR its changes. Per
+    #: source, zone, type and server, first first; the facts, whoever's server
+    #: it was (``triage.exposing`` keeps those that exposed a zone of ours).
     zone_transfers: list[ZoneTransfer] = field(default_factory=list)
     #: Connections that succeeded *from* one of our hosts *to* the source at
     #: or after the scan began: a scanned host talking back to the scanner is
@@ -935,7 +936,7 @@ def _dns_activity(events: ir.Table, result: dict[str, Activity]) -> None:
 
 
 def zone_transfers_given(dns: ir.Table) -> list[ZoneTransfer]:
-    """The zone transfers our DNS servers gave the sources of ``dns``
+    """The zone transfers DNS servers gave the sources of ``dns``
     (``detect.dns.transfers_served``), per source, zone, type and server,
     first first."""
     served = transfers_served(dns)
