@@ -332,3 +332,20 @@ def test_a_windows_dns_request_alone_is_no_transfer_but_its_noerror_answer_is(
     assert case_of(result, REFUSED).activity.zone_transfers == []
     (transfer,) = case_of(result, SERVED).activity.zone_transfers
     assert (transfer.zone, transfer.type, transfer.transfers) == ("example.com", "AXFR", 1)
+
+
+def test_report_md_keeps_every_zone_of_the_evidence(tmp_path: Path) -> None:
+    lines = [
+        bind(
+            f"04:05:0{n}.000",
+            SERVED,
+            f"transfer of 'zone{n}.example.com/IN': AXFR started (serial 7)",
+            "xfer-out: info: ",
+        )
+        for n in range(1, 6)
+    ]
+    result = run(tmp_path, {"named.log": lines})
+    assert len(case_of(result, SERVED).activity.zone_transfers) == 5
+    report = (tmp_path / "out" / "report.md").read_text()
+    reason = next(line for line in report.splitlines() if "Zone transfer served" in line)
+    assert "zone5.example.com" in reason and "…" not in reason

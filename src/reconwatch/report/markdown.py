@@ -77,7 +77,7 @@ def _case(c: Case) -> list[str]:
         f"techniques: {', '.join(c.techniques)}",
         f"- Escalate to Tier 2: **{'yes' if c.escalate else 'no'}**",
     ]
-    lines += [f"  - {md(reason, 400)}" for reason in c.reasons]
+    lines += [f"  - {md(reason, 800)}" for reason in c.reasons]
     contain = c.containment
     if contain.get("block"):
         lines.append(
@@ -92,7 +92,7 @@ def _case(c: Case) -> list[str]:
     lines += ["", "### Escalation criteria (playbook)", ""]
     for name, criterion in c.criteria.items():
         state = {True: "**met**", False: "not met", None: "not evaluated"}[criterion["met"]]
-        evidence = "; ".join(md(e, 300) for e in criterion["evidence"])
+        evidence = "; ".join(md(e, 800) for e in criterion["evidence"])
         lines.append(f"- {name.replace('_', ' ')}: {state} - {evidence}")
     lines += ["", f"Score {c.score:.0f}/100.", "", "### L1 checklist", ""]
     for step in c.checklist:
