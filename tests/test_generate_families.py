@@ -111,16 +111,16 @@ def test_minimum_size_holds_every_actor(tmp_path: Path) -> None:
     assert min_sample_size() == MIN_SAMPLE_SIZE
     # The family actors' lines (2026 before the recon chain, SRV brute force,
     # vhost sweep, ANY flood and internal Host probe added 266, the WordPress
-    # plugin prober 12), and the 463
+    # plugin prober 12, the zone transfer served 5), and the 463
     # network lines of the actors planted with the families only (recon chain
     # scan 53, campaign 6 x 14, traffic spike 160, zmap 126, the rotating IPv6
     # scan's 40 SYNs).
-    assert minimum == MIN_SAMPLE_SIZE + 463 + 2304
+    assert minimum == MIN_SAMPLE_SIZE + 463 + 2309
     truth = generate_sample(tmp_path / "a", size=minimum, families=ALL_FAMILIES)
     assert sum(truth.files.values()) == minimum
     family_files = (BIND_LOG, ZEEK_DNS_LOG, ACCESS_LOG, EVE_LOG, AUTH_LOG)
     actor_lines = sum(a.lines.get(f, 0) for a in truth.actors for f in family_files)
-    assert actor_lines == sum(truth.files[f] for f in family_files) == 2304
+    assert actor_lines == sum(truth.files[f] for f in family_files) == 2309
     added = {a.address for a in truth.actors[8:ADDED_END]}
     network = sum(a.lines.get(f, 0) for a in truth.actors for f in (FIREWALL_LOG, ZEEK_CONN_LOG)
                   if a.address in added)  # fmt: skip
@@ -158,6 +158,7 @@ EXPECTED_FAMILY_ACTORS = [
     ("198.51.100.44", "ptr_sweep", ("ptr_sweep",), False),
     ("192.0.2.77", "nikto_scan", ("web_scanner_user_agent", "web_sensitive_path_probe"), False),
     ("198.51.100.9", "zone_transfer", ("zone_transfer",), False),
+    ("198.51.100.11", "zone_transfer_served", ("zone_transfer",), True),
     ("192.0.2.66", "dns_chaos_probe", ("dns_chaos_probe",), False),
     ("192.0.2.171", "internal_probe", ("internal_name_probe", "private_answer_leak"), True),
     ("192.0.2.88", "sensitive_path_prober", ("web_sensitive_path_probe",), False),
@@ -219,10 +220,10 @@ def test_truth_lists_the_family_actors_after_the_network_ones(sample: Sample) ->
     assert truth.expected("dns_bruteforce") == ("198.51.100.120", "198.51.100.33")
     assert truth.expected("web_sensitive_path_probe") == ("198.51.100.120", "192.0.2.77",
                                                           "192.0.2.88")  # fmt: skip
-    assert "198.51.100.61" in truth.escalated
+    assert "198.51.100.61" in truth.escalated and "198.51.100.11" in truth.escalated
     assert not any(a.internal for a in truth.actors[8:])
     # One entry per source: family behaviours of a known source merge into it.
-    assert len({a.address for a in truth.actors}) == len(truth.actors) == 72
+    assert len({a.address for a in truth.actors}) == len(truth.actors) == 73
 
 
 def test_actor_line_counts_match_every_file(sample: Sample) -> None:
@@ -255,10 +256,14 @@ BIND_SECURITY = re.compile(
     rf"^{_STAMP_BIND} security: info: {_CLIENT} \((?P<zone>[^ ()]+)\): "
     r"zone transfer '(?P<xzone>[^/]+)/AXFR/IN' denied$"
 )
+BIND_XFER = re.compile(
+    rf"^{_STAMP_BIND} xfer-out: info: {_CLIENT} \((?P<zone>[^ ()]+)\): "
+    r"transfer of '(?P<xzone>[^/]+)/IN': AXFR started \(serial \d+\)$"
+)
 
 
 def bind_client(line: str) -> str:
-    m = BIND_QUERY.match(line) or BIND_SECURITY.match(line)
+    m = BIND_QUERY.match(line) or BIND_SECURITY.match(line) or BIND_XFER.match(line)
     assert m, line
     return m["ip"]
 
@@ -266,11 +271,13 @@ def bind_client(line: str) -> str:
 def test_every_bind_line_has_the_query_log_format(sample: Sample) -> None:
     lines = data_lines(sample[0] / BIND_LOG)
     last = dt.datetime.min
-    security = 0
+    security = transfers = 0
     for line in lines:
         m = BIND_QUERY.match(line)
         if m is None:
             m = BIND_SECURITY.match(line)
+            transfers += m is None
+            m = m or BIND_XFER.match(line)
             assert m, line
             assert m["zone"] == m["xzone"] == "example.com"
             security += 1
@@ -286,7 +293,7 @@ def test_every_bind_line_has_the_query_log_format(sample: Sample) -> None:
         last = when
         assert 0 < int(m["port"]) <= 65535
         ipaddress.IPv4Address(m["ip"])
-    assert security == 1
+    assert (security, transfers) == (2, 1)  # one AXFR denied, one served
 
 
 # --- Zeek dns.log ------------------------------------------------------------------

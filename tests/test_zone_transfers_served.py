@@ -349,3 +349,19 @@ def test_report_md_keeps_every_zone_of_the_evidence(tmp_path: Path) -> None:
     report = (tmp_path / "out" / "report.md").read_text()
     reason = next(line for line in report.splitlines() if "Zone transfer served" in line)
     assert "zone5.example.com" in reason and "…" not in reason
+
+
+def test_bind_and_a_sensor_seeing_one_transfer_make_one_entry(tmp_path: Path) -> None:
+    # BIND's line names no server; Zeek saw the same AXFR go from SERVER.
+    stamp = dt.datetime(2026, 11, 28, 4, 5, tzinfo=dt.UTC).timestamp()
+    result = run(
+        tmp_path,
+        {
+            "named.log": served(),
+            "dns.log": [*ZEEK_HEADER, zeek(f"{stamp:.6f}", SERVED, "AXFR", "NOERROR", "F")],
+        },
+    )
+    (transfer,) = case_of(result, SERVED).activity.zone_transfers
+    assert (transfer.server, transfer.transfers) == (SERVER, 1)
+    assert transfer.first_seen == dt.datetime(2026, 11, 28, 4, 5, tzinfo=dt.UTC)  # Zeek's
+    assert transfer.last_seen == dt.datetime(2026, 11, 28, 4, 5, 0, 1000, tzinfo=dt.UTC)  # BIND's

@@ -110,10 +110,14 @@ class Queries:
     rtt: I64
     #: Zone transfers the server refused (also a ``security`` line).
     xfr_denied: npt.NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, np.bool_))
+    #: Zone transfers the server gave (also ``xfer-out`` started and ended lines).
+    xfr_served: npt.NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, np.bool_))
 
     def __post_init__(self) -> None:
         if len(self.xfr_denied) != len(self.ts):
             self.xfr_denied = np.zeros(len(self.ts), np.bool_)
+        if len(self.xfr_served) != len(self.ts):
+            self.xfr_served = np.zeros(len(self.ts), np.bool_)
 
     @classmethod
     def build(cls, n: int, **values: object) -> Queries:
@@ -187,6 +191,32 @@ def security_lines(q: Queries, zone: str) -> tuple[I64, pa.Array]:
         "#",
         text.dec(q.cport[rows]),
         f" ({zone}): zone transfer '{zone}/AXFR/IN' denied\n",
+    )
+    return ts, lines
+
+
+#: The site zone's serial in the generated ``xfer-out`` lines.
+ZONE_SERIAL: Final = 2026093001
+
+
+def transfer_lines(q: Queries, zone: str) -> tuple[I64, pa.Array]:
+    """BIND's ``xfer-out`` line for each transfer it gave, 1 ms after the
+    query: ``started``. (BIND also writes ``ended: N messages, N records...``
+    when it is done; ingest skips that line, and every line of the sample is
+    one that parses, so it is not written.)"""
+    rows = np.flatnonzero(q.xfr_served)
+    ts = q.ts[rows] + 1000
+    lines = text.join(
+        text.per_second(ts, lambda t: f"{t.day:02}-{text.MONTHS[t.month - 1]}-{t:%Y %H:%M:%S}"),
+        ".",
+        text.lpad(ts % 1_000_000 // 1000, 3),
+        " xfer-out: info: client ",
+        _CLIENT_OBJECTS[1],
+        " ",
+        text.strings(q.client[rows]),
+        "#",
+        text.dec(q.cport[rows]),
+        f" ({zone}): transfer of '{zone}/IN': AXFR started (serial {ZONE_SERIAL})\n",
     )
     return ts, lines
 
@@ -281,6 +311,9 @@ def parts(q: Queries, rng: np.random.Generator, site: Site, actor: int = -1) -> 
     ]
     if q.xfr_denied.any():
         ts, lines = security_lines(q, site.zone)
+        out.append(Part(BIND_LOG, ts, lines, actor))
+    if q.xfr_served.any():
+        ts, lines = transfer_lines(q, site.zone)
         out.append(Part(BIND_LOG, ts, lines, actor))
     return out
 
@@ -520,6 +553,42 @@ def zone_transfer(ctx: Context, address: str, at: float) -> DnsActor:
     )
     actor = FamilyActor(
         address, "zone_transfer", f"AXFR attempt of {site.zone} (denied)", ("zone_transfer",)
+    )
+    return DnsActor(actor, q)
+
+
+def zone_transfer_served(ctx: Context, address: str, at: float) -> DnsActor:
+    """``dig NS`` then ``dig AXFR`` over TCP, and the server gives the zone (an
+    ``allow-transfer`` left open): every host of the site in the answer."""
+    site = ctx.site
+    rng = ctx.rng(f"zone_transfer_served:{address}")
+    hosts = ",".join(sorted(set(ZONE_HOSTS.values())))
+    q = Queries.build(
+        2,
+        ts=_at(ctx, at, np.array([0, 900_000], np.int64)),
+        client=address,
+        cport=rng.integers(32768, 61000, size=2),
+        server=site.dns_v4,
+        name=site.zone,
+        qclass="IN",
+        qtype=["NS", "AXFR"],
+        rcode=["NOERROR", "NOERROR"],
+        answers=[f"ns1.{site.zone},ns2.{site.zone}", hosts],
+        ttl=np.array([86400, 3600]),
+        rd=np.array([True, False]),
+        ra=np.zeros(2, np.bool_),
+        aa=np.array([True, True]),
+        tcp=np.array([False, True]),
+        cookie=np.ones(2, np.bool_),
+        rtt=rng.integers(200, 2000, size=2),
+        xfr_served=np.array([False, True]),
+    )
+    actor = FamilyActor(
+        address,
+        "zone_transfer_served",
+        f"AXFR of {site.zone} served (allow-transfer left open): escalated as unauthorised access",
+        ("zone_transfer",),
+        escalate=True,
     )
     return DnsActor(actor, q)
 

@@ -126,6 +126,7 @@ def planted(ctx: Context) -> list[Planted]:
     dns_actor(dns.ptr_sweep(ctx, "198.51.100.44", 2400.0))
     web_actor(web.nikto(ctx, "192.0.2.77", 2650.0))
     dns_actor(dns.zone_transfer(ctx, "198.51.100.9", 3000.0))
+    dns_actor(dns.zone_transfer_served(ctx, "198.51.100.11", 3300.0))
     dns_actor(dns.chaos_probe(ctx, "192.0.2.66", 3620.0))
     dns_actor(dns.internal_probe(ctx, "192.0.2.171", 3700.0))
     web_actor(web.sensitive_probe(ctx, "192.0.2.88", 3900.0))
