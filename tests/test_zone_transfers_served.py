@@ -16,6 +16,7 @@ from typing import Any
 
 from reconwatch.cases import Case
 from reconwatch.config import Config
+from reconwatch.generate.dns import zeek_header
 from reconwatch.hunt import HuntResult, hunt
 from reconwatch.ingest.run import IngestOptions
 from reconwatch.triage import QUESTIONS
@@ -171,19 +172,8 @@ def test_an_authorised_secondary_transferring_is_neither_a_compromise_nor_an_exp
     assert audit["zone_transfers"] == []
 
 
-ZEEK_HEADER = [
-    "#separator \\x09",
-    "#set_separator\t,",
-    "#empty_field\t(empty)",
-    "#unset_field\t-",
-    "#path\tdns",
-    "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\trtt\tquery"
-    "\tqclass\tqclass_name\tqtype\tqtype_name\trcode\trcode_name\tAA\tTC\tRD\tRA\tZ\tanswers"
-    "\tTTLs\trejected",
-    "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tcount\tinterval\tstring\tcount\tstring"
-    "\tcount\tstring\tcount\tstring\tbool\tbool\tbool\tbool\tcount\tvector[string]"
-    "\tvector[interval]\tbool",
-]
+#: dns.log's header block, as the sample generator writes it (``#open`` at the epoch).
+ZEEK_HEADER = zeek_header(0).splitlines()
 
 
 def zeek(

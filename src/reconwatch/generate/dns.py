@@ -176,27 +176,15 @@ def bind_lines(q: Queries, rng: np.random.Generator) -> pa.Array:
     )
 
 
-def security_lines(q: Queries, zone: str) -> tuple[I64, pa.Array]:
-    """The ``security`` line BIND adds for each refused transfer, 1 ms after the query."""
-    rows = np.flatnonzero(q.xfr_denied)
-    ts = q.ts[rows] + 1000
-    lines = text.join(
-        text.per_second(ts, lambda t: f"{t.day:02}-{text.MONTHS[t.month - 1]}-{t:%Y %H:%M:%S}"),
-        ".",
-        text.lpad(ts % 1_000_000 // 1000, 3),
-        " security: info: client ",
-        _CLIENT_OBJECTS[0],
-        " ",
-        text.strings(q.client[rows]),
-        "#",
-        text.dec(q.cport[rows]),
-        f" ({zone}): zone transfer '{zone}/AXFR/IN' denied\n",
-    )
-    return ts, lines
-
-
 #: The site zone's serial in the generated ``xfer-out`` lines.
 ZONE_SERIAL: Final = 2026093001
+
+
+def security_lines(q: Queries, zone: str) -> tuple[I64, pa.Array]:
+    """The ``security`` line BIND adds for each refused transfer, 1 ms after the query."""
+    return _verdict_lines(
+        q, q.xfr_denied, "security", 0, f" ({zone}): zone transfer '{zone}/AXFR/IN' denied\n"
+    )
 
 
 def transfer_lines(q: Queries, zone: str) -> tuple[I64, pa.Array]:
@@ -204,19 +192,27 @@ def transfer_lines(q: Queries, zone: str) -> tuple[I64, pa.Array]:
     query: ``started``. (BIND also writes ``ended: N messages, N records...``
     when it is done; ingest skips that line, and every line of the sample is
     one that parses, so it is not written.)"""
-    rows = np.flatnonzero(q.xfr_served)
+    tail = f" ({zone}): transfer of '{zone}/IN': AXFR started (serial {ZONE_SERIAL})\n"
+    return _verdict_lines(q, q.xfr_served, "xfer-out", 1, tail)
+
+
+def _verdict_lines(
+    q: Queries, which: npt.NDArray[np.bool_], category: str, obj: int, tail: str
+) -> tuple[I64, pa.Array]:
+    """BIND's line of ``category`` about the ``which`` rows' transfers, 1 ms after each query."""
+    rows = np.flatnonzero(which)
     ts = q.ts[rows] + 1000
     lines = text.join(
         text.per_second(ts, lambda t: f"{t.day:02}-{text.MONTHS[t.month - 1]}-{t:%Y %H:%M:%S}"),
         ".",
         text.lpad(ts % 1_000_000 // 1000, 3),
-        " xfer-out: info: client ",
-        _CLIENT_OBJECTS[1],
+        f" {category}: info: client ",
+        _CLIENT_OBJECTS[obj],
         " ",
         text.strings(q.client[rows]),
         "#",
         text.dec(q.cport[rows]),
-        f" ({zone}): transfer of '{zone}/IN': AXFR started (serial {ZONE_SERIAL})\n",
+        tail,
     )
     return ts, lines
 
@@ -529,30 +525,9 @@ def ptr_sweep(ctx: Context, address: str, at: float) -> DnsActor:
 
 def zone_transfer(ctx: Context, address: str, at: float) -> DnsActor:
     """``dig NS`` then ``dig AXFR`` over TCP: refused, logged by BIND's security category."""
-    site = ctx.site
-    rng = ctx.rng(f"zone_transfer:{address}")
-    q = Queries.build(
-        2,
-        ts=_at(ctx, at, np.array([0, 1_350_000], np.int64)),
-        client=address,
-        cport=rng.integers(32768, 61000, size=2),
-        server=site.dns_v4,
-        name=site.zone,
-        qclass="IN",
-        qtype=["NS", "AXFR"],
-        rcode=["NOERROR", "REFUSED"],
-        answers=[f"ns1.{site.zone},ns2.{site.zone}", "-"],
-        ttl=np.array([86400, 0]),
-        rd=np.array([True, False]),
-        ra=np.zeros(2, np.bool_),
-        aa=np.array([True, False]),
-        tcp=np.array([False, True]),
-        cookie=np.ones(2, np.bool_),
-        rtt=rng.integers(200, 2000, size=2),
-        xfr_denied=np.array([False, True]),
-    )
+    q = _ns_then_axfr(ctx, address, at, served=False)
     actor = FamilyActor(
-        address, "zone_transfer", f"AXFR attempt of {site.zone} (denied)", ("zone_transfer",)
+        address, "zone_transfer", f"AXFR attempt of {ctx.site.zone} (denied)", ("zone_transfer",)
     )
     return DnsActor(actor, q)
 
@@ -560,37 +535,45 @@ def zone_transfer(ctx: Context, address: str, at: float) -> DnsActor:
 def zone_transfer_served(ctx: Context, address: str, at: float) -> DnsActor:
     """``dig NS`` then ``dig AXFR`` over TCP, and the server gives the zone (an
     ``allow-transfer`` left open): every host of the site in the answer."""
+    q = _ns_then_axfr(ctx, address, at, served=True)
+    actor = FamilyActor(
+        address,
+        "zone_transfer_served",
+        f"AXFR of {ctx.site.zone} served (allow-transfer left open): escalated as unauthorised "
+        "access",
+        ("zone_transfer",),
+        escalate=True,
+    )
+    return DnsActor(actor, q)
+
+
+def _ns_then_axfr(ctx: Context, address: str, at: float, *, served: bool) -> Queries:
+    """The two transactions of ``dig NS`` then ``dig AXFR``: the transfer refused
+    (BIND's security line) or ``served`` (its xfer-out line, the zone's hosts)."""
     site = ctx.site
-    rng = ctx.rng(f"zone_transfer_served:{address}")
+    rng = ctx.rng(f"{'zone_transfer_served' if served else 'zone_transfer'}:{address}")
     hosts = ",".join(sorted(set(ZONE_HOSTS.values())))
-    q = Queries.build(
+    return Queries.build(
         2,
-        ts=_at(ctx, at, np.array([0, 900_000], np.int64)),
+        ts=_at(ctx, at, np.array([0, 900_000 if served else 1_350_000], np.int64)),
         client=address,
         cport=rng.integers(32768, 61000, size=2),
         server=site.dns_v4,
         name=site.zone,
         qclass="IN",
         qtype=["NS", "AXFR"],
-        rcode=["NOERROR", "NOERROR"],
-        answers=[f"ns1.{site.zone},ns2.{site.zone}", hosts],
-        ttl=np.array([86400, 3600]),
+        rcode=["NOERROR", "NOERROR" if served else "REFUSED"],
+        answers=[f"ns1.{site.zone},ns2.{site.zone}", hosts if served else "-"],
+        ttl=np.array([86400, 3600 if served else 0]),
         rd=np.array([True, False]),
         ra=np.zeros(2, np.bool_),
-        aa=np.array([True, True]),
+        aa=np.array([True, served]),
         tcp=np.array([False, True]),
         cookie=np.ones(2, np.bool_),
         rtt=rng.integers(200, 2000, size=2),
-        xfr_served=np.array([False, True]),
+        xfr_denied=np.array([False, not served]),
+        xfr_served=np.array([False, served]),
     )
-    actor = FamilyActor(
-        address,
-        "zone_transfer_served",
-        f"AXFR of {site.zone} served (allow-transfer left open): escalated as unauthorised access",
-        ("zone_transfer",),
-        escalate=True,
-    )
-    return DnsActor(actor, q)
 
 
 def chaos_probe(ctx: Context, address: str, at: float) -> DnsActor:
