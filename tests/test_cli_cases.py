@@ -145,6 +145,7 @@ def test_actor_text_keeps_other_actors_as_they_are() -> None:
         "2001:db8::/64 (1 address)"
     )
     # A store that lost the sources (none recorded) shows the key.
+    assert actor_text("campaign:ipv6@2001:db8::/64", None, 0) == "campaign:ipv6@2001:db8::/64"
     assert actor_text("campaign:tcp/22@192.0.2.0/24@0", None, 0) == "campaign:tcp/22@192.0.2.0/24@0"
 
 

@@ -372,6 +372,46 @@ def test_get_many_loads_what_get_loads_in_a_few_queries(
     assert store.get_many([]) == {}
 
 
+def test_source_summary_counts_and_names_the_first_source_in_text_order(
+    store: CaseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue names a campaign by its first source, as the hunt sorts them
+    (Python's text order). A PostgreSQL collation such as ICU's en-US sorts
+    "2001:db8::1" before "2001:db80::1"; the column gets one here, as a
+    database created in such a locale has."""
+    from sqlalchemy import text
+
+    members = ["2001:db8::1", "2001:db80::1", "2001:db8:1::"]
+    cases = [
+        doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00",
+            id=f"RW-20260930-{i:08x}", actor=f"campaign:ipv6@2001:db8:{i}::/64",
+            sources=members if i == 0 else [f"198.51.100.{i}"])
+        for i in range(5)
+    ]  # fmt: skip
+    store.record(cases, "run-1", 900)
+    icu = store.engine.dialect.name == "postgresql"
+    if icu:
+        with store.engine.begin() as con:
+            con.execute(text('ALTER TABLE case_sources ALTER COLUMN source_ip '
+                             'TYPE varchar(64) COLLATE "en-US-x-icu"'))  # fmt: skip
+    monkeypatch.setattr(store_module, "GET_MANY_CHUNK", 2)  # three chunks
+    try:
+        summary = store.source_summary([c["id"] for c in cases] + ["RW-20260930-ffffffff"])
+    finally:
+        if icu:
+            with store.engine.begin() as con:
+                con.execute(text('ALTER TABLE case_sources ALTER COLUMN source_ip '
+                                 'TYPE varchar(64) COLLATE "default"'))  # fmt: skip
+    assert (
+        summary
+        == {
+            cases[0]["id"]: (min(members), 3),  # "2001:db80::1"
+            **{c["id"]: (c["sources"][0], 1) for c in cases[1:]},
+        }
+    )
+    assert store.source_summary([]) == {}
+
+
 def test_analyst_decisions_survive_reruns(store: CaseStore) -> None:
     first = doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00")
     store.record([first], "r1", 900)

@@ -168,6 +168,10 @@ def test_an_authorised_secondary_transferring_is_neither_a_compromise_nor_an_exp
     assert "zone_transfer" not in case.detections
     assert [t.zone for t in case.activity.zone_transfers] == ["example.com"]  # the fact stays
     assert case.criteria["compromise"]["met"] is False
+    assert case.criteria["compromise"]["evidence"][-1] == (
+        "1 zone transfer served to an authorised secondary or pulled by one of our hosts from a "
+        "server outside our networks (not counted)"
+    )
     audit = json.loads((tmp_path / "out" / "exposure.json").read_text())
     assert audit["zone_transfers"] == []
 
@@ -190,10 +194,13 @@ def zeek(
 
 
 SOA = "ns1.example.com hostmaster.example.com 2026112801 7200 3600 1209600 3600"
+#: A whole zone's answer as Zeek logs it: the SOA, the name servers, the hosts, the SOA.
+ZONE_RECORDS = f"{SOA},ns1.example.com,ns2.example.com,203.0.113.10,203.0.113.25,{SOA}"
 
 
 def test_zeek_answers_tell_a_transfer_given_from_one_refused(tmp_path: Path) -> None:
     other, current, changed = "198.51.100.22", "198.51.100.23", "198.51.100.24"
+    empty = "198.51.100.25"
     result = run(
         tmp_path,
         {
@@ -201,8 +208,10 @@ def test_zeek_answers_tell_a_transfer_given_from_one_refused(tmp_path: Path) -> 
                 *ZEEK_HEADER,
                 zeek("1795838400.000000", REFUSED, "AXFR", "REFUSED", "T"),
                 zeek("1795838401.000000", other, "AXFR", "NOTAUTH", "F"),
-                zeek("1795838402.000000", SERVED, "AXFR", "NOERROR", "F"),
-                zeek("1795838403.000000", SERVED, "AXFR", "NOERROR", "F"),
+                zeek("1795838402.000000", SERVED, "AXFR", "NOERROR", "F", ZONE_RECORDS),
+                zeek("1795838403.000000", SERVED, "AXFR", "NOERROR", "F", ZONE_RECORDS),
+                # A NOERROR answer without a record (a forwarder on the wire) gave nothing.
+                zeek("1795838406.000000", empty, "AXFR", "NOERROR", "F"),
                 # IXFR "up to date": the one SOA, nothing handed over.
                 zeek("1795838404.000000", current, "IXFR", "NOERROR", "F", SOA),
                 # An IXFR with its changes: SOA, deletions, additions, SOA.
@@ -211,7 +220,7 @@ def test_zeek_answers_tell_a_transfer_given_from_one_refused(tmp_path: Path) -> 
             ]
         },
     )  # fmt: skip
-    for asked in (REFUSED, other, current):
+    for asked in (REFUSED, other, current, empty):
         assert case_of(result, asked).activity.zone_transfers == []
         assert case_of(result, asked).criteria["compromise"]["met"] is False
     (transfer,) = case_of(result, SERVED).activity.zone_transfers
@@ -233,14 +242,17 @@ def test_one_of_our_hosts_pulling_a_zone_from_outside_is_no_exposure(tmp_path: P
         {
             "dns.log": [
                 *ZEEK_HEADER,
-                zeek("1795838400.000000", inside, "AXFR", "NOERROR", "F", server=outside),
-                zeek("1795838401.000000", inside, "AXFR", "NOERROR", "F", server="10.0.0.53"),
+                zeek("1795838400.000000", inside, "AXFR", "NOERROR", "F", ZONE_RECORDS, outside),
+                zeek(
+                    "1795838401.000000", inside, "AXFR", "NOERROR", "F", ZONE_RECORDS, "10.0.0.53"
+                ),
             ]
         },
     )
     case = case_of(result, inside)
     assert [t.server for t in case.activity.zone_transfers] == [outside, "10.0.0.53"]
-    (evidence,) = case.criteria["compromise"]["evidence"]
+    evidence, uncounted = case.criteria["compromise"]["evidence"]
+    assert uncounted.startswith("1 zone transfer served to an authorised secondary or pulled")
     assert "from 10.0.0.53" in evidence and outside not in evidence
     audit = json.loads((tmp_path / "out" / "exposure.json").read_text())
     assert [t["server"] for t in audit["zone_transfers"]] == ["10.0.0.53"]
@@ -341,17 +353,28 @@ def test_report_md_keeps_every_zone_of_the_evidence(tmp_path: Path) -> None:
     assert "zone5.example.com" in reason and "…" not in reason
 
 
-def test_bind_and_a_sensor_seeing_one_transfer_make_one_entry(tmp_path: Path) -> None:
-    # BIND's line names no server; Zeek saw the same AXFR go from SERVER.
+def test_bind_and_a_sensor_seeing_one_transfer_are_two_observations(tmp_path: Path) -> None:
+    # An internal host takes our zone from our public BIND server (default
+    # home_networks: private ranges only). BIND's line names no server and is
+    # ours; Zeek's names the public address, which alone would read as the
+    # host pulling a zone from outside. Together they must still escalate.
+    inside = "10.1.2.3"
     stamp = dt.datetime(2026, 11, 28, 4, 5, tzinfo=dt.UTC).timestamp()
     result = run(
         tmp_path,
         {
-            "named.log": served(),
-            "dns.log": [*ZEEK_HEADER, zeek(f"{stamp:.6f}", SERVED, "AXFR", "NOERROR", "F")],
+            "named.log": served(inside),
+            "dns.log": [*ZEEK_HEADER,
+                        zeek(f"{stamp:.6f}", inside, "AXFR", "NOERROR", "F", ZONE_RECORDS)],
         },
-    )
-    (transfer,) = case_of(result, SERVED).activity.zone_transfers
-    assert (transfer.server, transfer.transfers) == (SERVER, 1)
-    assert transfer.first_seen == dt.datetime(2026, 11, 28, 4, 5, tzinfo=dt.UTC)  # Zeek's
-    assert transfer.last_seen == dt.datetime(2026, 11, 28, 4, 5, 0, 1000, tzinfo=dt.UTC)  # BIND's
+    )  # fmt: skip
+    case = case_of(result, inside)
+    assert [(t.server, t.transfers) for t in case.activity.zone_transfers] == [
+        (SERVER, 1),  # Zeek's, at 04:05:00.000
+        (None, 1),  # BIND's, 1 ms later
+    ]
+    evidence, uncounted = case.criteria["compromise"]["evidence"]
+    assert f"AXFR of example.com to {inside}" in evidence and f"from {SERVER}" not in evidence
+    assert uncounted.startswith("1 zone transfer served")  # Zeek's, read as a pull from outside
+    audit = json.loads((tmp_path / "out" / "exposure.json").read_text())
+    assert [t["server"] for t in audit["zone_transfers"]] == [None]

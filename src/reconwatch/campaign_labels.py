@@ -71,7 +71,7 @@ def actor_text(actor: str, first: str | None, sources: int) -> str:
     first source (text order), ``sources``: how many it has, as the store
     keeps them (``CaseStore.source_summary``); the hunt's table says the same
     (``Case.named``)."""
-    if actor.startswith(ROTATING_PREFIX):
+    if actor.startswith(ROTATING_PREFIX) and sources:
         count = f"{sources:,} address" + ("" if sources == 1 else "es")
         return f"{actor.removeprefix(ROTATING_PREFIX)} ({count})"
     if actor.startswith(CAMPAIGN_PREFIX) and first is not None:

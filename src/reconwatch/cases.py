@@ -938,13 +938,11 @@ def _dns_activity(events: ir.Table, result: dict[str, Activity]) -> None:
 def zone_transfers_given(dns: ir.Table) -> list[ZoneTransfer]:
     """The zone transfers DNS servers gave the sources of ``dns``
     (``detect.dns.transfers_served``), per source, zone, type and server,
-    first first.
-
-    BIND's own transfer line names no server (and its own file no host):
-    where a sensor (Zeek, Suricata) saw the same source's transfer of the
-    same zone and type from a named server, the two are one entry, the
-    server's, counted as the larger of the two (the same transfers, seen
-    twice), not as their sum."""
+    first first. One transfer that BIND logged (no server named, or its host
+    through syslog) and a sensor saw (the server's address) is two entries:
+    two observations, each judged on its own by ``transfer_exposes`` (folding
+    them lost the BIND line's word that the server was ours, and could not
+    tell which transfers the two logs shared)."""
     served = transfers_served(dns)
     given = served.group_by(
         source_ip=served.source_ip,
@@ -959,26 +957,7 @@ def zone_transfers_given(dns: ir.Table) -> list[ZoneTransfer]:
     transfers = [
         ZoneTransfer(source=r.pop("source_ip"), **r) for r in given.to_pyarrow().to_pylist()
     ]
-    named: dict[tuple[str, str, str], list[ZoneTransfer]] = defaultdict(list)
-    for t in transfers:
-        if t.server is not None:
-            named[(t.source, t.zone, t.type)].append(t)
-    unnamed: list[ZoneTransfer] = []
-    for t in transfers:
-        if t.server is not None:
-            continue
-        seen = named.get((t.source, t.zone, t.type))
-        if not seen:
-            unnamed.append(t)
-            continue
-        first = seen[0]  # folded into the first named server's entry
-        seen[0] = replace(
-            first,
-            transfers=max(first.transfers, t.transfers),
-            first_seen=min(first.first_seen, t.first_seen),
-            last_seen=max(first.last_seen, t.last_seen),
-        )
-    return sorted([*unnamed, *(t for ts in named.values() for t in ts)], key=_transfer_order)
+    return sorted(transfers, key=_transfer_order)
 
 
 def _http_activity(events: ir.Table, result: dict[str, Activity]) -> None:

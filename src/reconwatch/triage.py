@@ -393,8 +393,18 @@ def _compromise(case: Case, config: Config) -> dict[str, Any]:
         if act.admin_successes
         else []
     )
+    # Transfers to a secondary, or our hosts' pulls from outside servers: facts, not counted.
+    others = len(act.zone_transfers) - len(given)
+    uncounted = (
+        [
+            f"{plural(others, 'zone transfer')} served to an authorised secondary or pulled by "
+            "one of our hosts from a server outside our networks (not counted)"
+        ]
+        if others
+        else []
+    )
     if evidence:
-        return {"met": True, "evidence": evidence + admin + before}
+        return {"met": True, "evidence": evidence + admin + before + uncounted}
     logins = (
         f"no login success after the scan began (the first, at {_ts(act.first_auth_success)}, "
         "came before it)"
@@ -408,6 +418,7 @@ def _compromise(case: Case, config: Config) -> dict[str, Any]:
             "or back-connection seen",
             *admin,
             *before,
+            *uncounted,
         ],
     }
 
@@ -876,8 +887,9 @@ def _answers(
     if act.dns_queries:
         # Our DNS servers are public-facing too (question 4 weighs the queries).
         parts.append(
-            f"{'It' if parts else who} sent our DNS servers {act.dns_queries} queries for "
-            f"{act.dns_names} distinct names."
+            f"{'It' if parts else who} sent our DNS servers "
+            f"{plural(act.dns_queries, 'query', 'queries')} for "
+            f"{plural(act.dns_names, 'distinct name')}."
         )
         if transfers:
             parts.append(

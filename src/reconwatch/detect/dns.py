@@ -475,6 +475,9 @@ def zone_transfer(dns: ir.Table, cfg: ZoneTransferConfig) -> ir.Table:
 #: The transfer types whose answer hands zone data over (``XFR``, a request
 #: BIND refused without naming the kind, never answers).
 SERVED_TYPES: Final = ("AXFR", "IXFR")
+#: Sensors that log an answer's records whenever it has any (Zeek's
+#: ``answers``, Suricata's ``answers``/``grouped``): no records there is none.
+RECORDS_LOGGED: Final = ("zeek.dns", "suricata.dns")
 #: DNS logs of resolvers and forwarders, which serve no zone transfer: dnsmasq
 #: answers an AXFR query NODATA (NOERROR, no record), Unbound and Route 53
 #: Resolver transfer no zone to a client. Their NOERROR is no transfer.
@@ -488,7 +491,8 @@ def transfers_served(dns: ir.Table) -> ir.Table:
     allowed; "AXFR-style IXFR" and IXFR too), or an answer logged with
     ``NOERROR`` by a server that transfers zones (Zeek and Suricata answers,
     Windows DNS ``Snd R``, CoreDNS; not ``NO_TRANSFERS``): an AXFR unless
-    the log keeps the answer's records and they are one or none, an IXFR
+    the log keeps the answer's records and they are one or none (a sensor's
+    empty answer list is none: ``RECORDS_LOGGED``), an IXFR
     only when the log keeps more than one record (an IXFR answer of a
     single SOA, "up to date", hands nothing over, and a log without records
     cannot tell it from a real one). A request alone (BIND's ``query:`` line,
@@ -498,7 +502,10 @@ def transfers_served(dns: ir.Table) -> ir.Table:
     it and to whom it matters: ``transfer_exposes``.
     """
     kind = dns.dns_question_type.upper()
-    records = dns.dns_answers.length()  # null: the log keeps no records
+    logged = dns.dns_answers.length()
+    # Null: this log keeps no records (Windows, CoreDNS), unless it is a
+    # sensor's, which writes "-" for an answer without any.
+    records = ibis.ifelse(dns.event_dataset.isin(RECORDS_LOGGED), logged.fill_null(0), logged)
     answered = (dns.dns_response_code.upper() == "NOERROR") & ~dns.event_dataset.isin(NO_TRANSFERS)
     axfr = (kind == "AXFR") & (records.isnull() | (records > 1))
     ixfr = (kind == "IXFR") & (records > 1)

@@ -110,7 +110,7 @@ class Queries:
     rtt: I64
     #: Zone transfers the server refused (also a ``security`` line).
     xfr_denied: npt.NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, np.bool_))
-    #: Zone transfers the server gave (also ``xfer-out`` started and ended lines).
+    #: Zone transfers the server gave (also an ``xfer-out`` "started" line).
     xfr_served: npt.NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, np.bool_))
 
     def __post_init__(self) -> None:

@@ -371,17 +371,25 @@ class CaseStore:
             }
 
     def source_summary(self, ids: Sequence[str]) -> dict[str, tuple[str, int]]:
-        """Per case id: its first source (text order) and how many it has, in
-        one grouped query (a rotating IPv6 scanner's case may hold thousands)."""
-        if not ids:
-            return {}
-        query = (
-            select(CaseSource.case_id, func.min(CaseSource.source_ip), func.count())
-            .where(CaseSource.case_id.in_(list(ids)))
-            .group_by(CaseSource.case_id)
-        )
+        """Per case id: its first source (text order, as the hunt sorts them)
+        and how many it has, in one grouped query per ``GET_MANY_CHUNK`` ids
+        (a rotating IPv6 scanner's case may hold thousands of sources)."""
+        source = CaseSource.source_ip
+        if self.engine.dialect.name == "postgresql":
+            # Byte order: a database collation such as en_US ignores the dots
+            # ("100.0.0.1" before "10.0.0.1"); SQLite compares bytes already.
+            source = source.collate("C")  # type: ignore[assignment]
+        wanted = sorted(set(ids))
+        found: dict[str, tuple[str, int]] = {}
         with self.session() as session:
-            return {case_id: (first, count) for case_id, first, count in session.execute(query)}
+            for start in range(0, len(wanted), GET_MANY_CHUNK):
+                query = (
+                    select(CaseSource.case_id, func.min(source), func.count())
+                    .where(CaseSource.case_id.in_(wanted[start : start + GET_MANY_CHUNK]))
+                    .group_by(CaseSource.case_id)
+                )
+                found.update((case_id, (first, n)) for case_id, first, n in session.execute(query))
+        return found
 
     def new_ids(self, ids: Sequence[str], now: dt.datetime | None = None) -> dict[str, str]:
         """For case ids already in the store (closed cases), the id a new case gets."""
