@@ -75,17 +75,13 @@ def _case(values: Sequence[str | None]) -> str:
     return f"CASE kind {whens} END"
 
 
-class OpenVpnParser(Parser):
+class OpenVpnParser(syslog.EnvelopedParser):
     """OpenVPN server log lines, from syslog or OpenVPN's own log file."""
 
     name = "openvpn"
     dataset = "openvpn"
     table = "auth"
     programs: ClassVar[tuple[str, ...]] = ("openvpn", "ovpn-server")
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:

@@ -30,7 +30,7 @@ from typing import ClassVar, Final, NamedTuple
 import pyarrow as pa
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, Parsed
 from reconwatch.ingest.linesql import lit, run_batch
 
 NOT_SYSLOG: Final = "not a syslog line"
@@ -152,17 +152,13 @@ def _case(values: Sequence[str | None]) -> str:
     return f"CASE kind {whens} END"
 
 
-class SshdParser(Parser):
+class SshdParser(syslog.EnvelopedParser):
     """OpenSSH server lines: logins, failures, invalid users, disconnects, pre-auth noise."""
 
     name = "sshd"
     dataset = "sshd"
     table = "auth"
     programs: ClassVar[tuple[str, ...]] = SSHD_PROGRAMS
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:

@@ -41,9 +41,7 @@ from reconwatch.ingest import syslog
 from reconwatch.ingest.addresses import normalise_ips
 from reconwatch.ingest.base import (
     EMPTY_REJECTS,
-    ParseContext,
     Parsed,
-    Parser,
     kept_rows,
     reject_table,
 )
@@ -137,12 +135,8 @@ def in_list(values: tuple[str, ...]) -> str:
     return ", ".join(lit(v) for v in values)
 
 
-class SqlLineParser(Parser):
+class SqlLineParser(syslog.EnvelopedParser):
     """A parser whose batch is one DuckDB query; see the module docstring."""
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     @abstractmethod
     def query(self) -> str:

@@ -28,7 +28,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.base import Parsed
 from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     bad_port_sql,
@@ -99,15 +99,11 @@ def _leef_key(name: str) -> str:
     return f"substr({token}, {len(name) + 2})"
 
 
-class _KeyedParser(Parser):
+class _KeyedParser(syslog.EnvelopedParser):
     """Shared query tail: network columns from source/destination/ports/proto/action/time."""
 
     table = "network"
     programs: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     def _tail(self, source: str, not_mine: str) -> str:
         k = syslog

@@ -28,7 +28,7 @@ from typing import ClassVar, Final, NamedTuple
 import pyarrow as pa
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, Parsed
 from reconwatch.ingest.fw_common import (
     ALERT_FLAG,
     INVALID_PORT,
@@ -130,7 +130,7 @@ def _case(values: dict[str, str | None], default: str = "NULL") -> str:
     return f"CASE msg_id {whens} ELSE {default} END"
 
 
-class CiscoAsaParser(Parser):
+class CiscoAsaParser(syslog.EnvelopedParser):
     """Cisco ASA / FTD access, connection and threat-detection messages."""
 
     name = "cisco-asa"
@@ -140,10 +140,6 @@ class CiscoAsaParser(Parser):
     #: level: the syslog multiplexer routes these by prefix.
     programs: ClassVar[tuple[str, ...]] = ()
     program_prefixes: ClassVar[tuple[str, ...]] = ("%ASA-", "%FTD-", "%PIX-", "%FWSM-")
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:

@@ -89,7 +89,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, Parsed
 from reconwatch.ingest.fw_common import (
     ALERT_FLAG,
     INVALID_PORT,
@@ -196,17 +196,13 @@ def _param(name: str) -> str:
     return f"coalesce(sd_parts[2 * list_position(sd_keys, {lit(' ' + name + '=')})], '')"
 
 
-class JuniperSrxParser(Parser):
+class JuniperSrxParser(syslog.EnvelopedParser):
     """Juniper SRX session (RT_FLOW) and screen (RT_IDS) logs, structured or text."""
 
     name = "juniper-srx"
     dataset = "juniper.srx"
     table = "network"
     programs: ClassVar[tuple[str, ...]] = PROGRAMS
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:

@@ -31,7 +31,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, Parsed
 from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     bad_port_sql,
@@ -78,7 +78,7 @@ def _endpoint(text: str) -> str:
                     ELSE {{'a': {text}, 'p': ''}} END"""
 
 
-class MikrotikParser(Parser):
+class MikrotikParser(syslog.EnvelopedParser):
     """RouterOS firewall log lines, local or sent to a syslog server."""
 
     name = "mikrotik"
@@ -87,10 +87,6 @@ class MikrotikParser(Parser):
     #: RouterOS tags lines with topics (``firewall,info``), not a program; the
     #: syslog multiplexer names such lines ``mikrotik`` (``syslogmux.TOPICS``).
     programs: ClassVar[tuple[str, ...]] = ("mikrotik",)
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:

@@ -36,7 +36,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import ParseContext, Parsed, Parser
+from reconwatch.ingest.base import Parsed
 from reconwatch.ingest.fw_common import (
     ALERT_FLAG,
     INVALID_PORT,
@@ -83,7 +83,7 @@ _SNIFF: Final = re.compile(
 )
 
 
-class PanosParser(Parser):
+class PanosParser(syslog.EnvelopedParser):
     """PAN-OS TRAFFIC (network) and THREAT (alert) CSV records."""
 
     name = "panos"
@@ -91,10 +91,6 @@ class PanosParser(Parser):
     table = "network"
     #: PAN-OS sends no program tag: the syslog multiplexer cannot route it by one.
     programs: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:

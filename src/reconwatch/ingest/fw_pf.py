@@ -28,7 +28,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, Parsed
 from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     NOT_SYSLOG,
@@ -56,17 +56,13 @@ _SNIFF: Final = re.compile(
 )
 
 
-class PfParser(Parser):
+class PfParser(syslog.EnvelopedParser):
     """pfSense / OPNsense filterlog CSV records (IPv4 and IPv6, any protocol)."""
 
     name = "pf"
     dataset = "pf"
     table = "network"
     programs: ClassVar[tuple[str, ...]] = ("filterlog",)
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:

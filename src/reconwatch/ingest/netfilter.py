@@ -265,7 +265,7 @@ def _looks_like_netfilter(line: str) -> bool:
     return head.find(" DST=", source) >= 0 and head.find(" PROTO=", source) >= 0
 
 
-class NetfilterParser(Parser):
+class NetfilterParser(syslog.EnvelopedParser):
     """Kernel netfilter LOG lines in syslog/journal envelopes, and Proxmox firewall logs."""
 
     programs: ClassVar[tuple[str, ...]] = ("kernel",)
@@ -275,7 +275,6 @@ class NetfilterParser(Parser):
 
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
         #: Cut the fields with the compiled scanner (when built) or in the query.
         self.compiled = compiled is not None
         #: The batch query's result schema, which plain lines are assembled into.

@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.config import SyslogConfig
-from reconwatch.ingest.base import REPEAT, ascending
+from reconwatch.ingest.base import REPEAT, ParseContext, Parser, ascending
 
 #: ``<PRI>`` before a BSD or ISO envelope (syslog relays keep it, files drop it).
 PRI: Final = r"(?:<\d{1,3}>)?"
@@ -603,3 +603,12 @@ def named_repeat_markers(rejects: pa.Table) -> pa.Table:
         return rejects
     reasons = pc.if_else(marker, REPEAT_MARKER_REASON, rejects.column("reason"))
     return rejects.set_column(rejects.schema.get_field_index("reason"), "reason", reasons)
+
+
+class EnvelopedParser(Parser):
+    """A parser of lines that may come in a syslog envelope: its ``envelope``
+    (the year and clock state of one input) made with it, once per input."""
+
+    def __init__(self, ctx: ParseContext) -> None:
+        super().__init__(ctx)
+        self.envelope = SyslogEnvelope(ctx.config.syslog, ctx.now)

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from reconwatch.ingest import syslog
 from reconwatch.ingest.auth_sshd import sniff_programs
-from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, Parsed
 from reconwatch.ingest.linesql import byte_count_sql, lit, run_batch, status_code_sql
 from reconwatch.ingest.web_clf import (
     QUOTED,
@@ -45,17 +45,13 @@ HTTPLOG: Final = r"^(\S+):(\d+) \[([^\]]+)\] (\S+) \S+ \S+ (-?\d+) \+?(\d+) .*" 
 _NAMES: Final = "['ip', 'port', 'accept', 'frontend', 'status', 'bytes', 'request']"
 
 
-class HaproxyParser(Parser):
+class HaproxyParser(syslog.EnvelopedParser):
     """HAProxy ``option httplog`` lines."""
 
     name = "haproxy"
     dataset = "haproxy"
     table = "http"
     programs: ClassVar[tuple[str, ...]] = ("haproxy",)
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:

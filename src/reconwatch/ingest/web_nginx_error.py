@@ -76,7 +76,7 @@ import pyarrow.compute as pc
 
 from reconwatch.ingest import syslog
 from reconwatch.ingest.auth_sshd import sniff_programs
-from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, Parsed
 from reconwatch.ingest.fw_common import local_to_utc_sql, sniff_share
 from reconwatch.ingest.linesql import lit, run_batch
 from reconwatch.ingest.web_clf import (
@@ -217,17 +217,13 @@ def status_sql(message: str, level: str) -> str:
 _OWN_LINE_RE: Final = re.compile(OWN_LINE)
 
 
-class NginxErrorParser(Parser):
+class NginxErrorParser(syslog.EnvelopedParser):
     """nginx error log lines about client requests (own file, or syslog program ``nginx``)."""
 
     name = "nginx-error"
     dataset = "nginx.error"
     table = "http"
     programs: ClassVar[tuple[str, ...]] = ("nginx",)
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:

@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 
 from reconwatch.config import IngestConfig
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import REPEAT, ParseContext, Parsed, Parser
+from reconwatch.ingest.base import REPEAT, Parsed
 from reconwatch.ingest.fw_common import NOT_SYSLOG, sniff_share
 from reconwatch.ingest.linesql import INVALID_TIMESTAMP, lit, run_batch
 from reconwatch.ingest.web_clf import NOT_ACCESS_LOG, clf_ctes, clf_select
@@ -141,7 +141,7 @@ def access_query(
     return sql, json.params
 
 
-class SyslogAccessParser(Parser):
+class SyslogAccessParser(syslog.EnvelopedParser):
     """Web access lines (clf's formats, or JSON) in syslog, under any program tag."""
 
     name = "web-syslog"
@@ -150,10 +150,6 @@ class SyslogAccessParser(Parser):
     #: A file sniffed as this one may hold other programs' lines further down
     #: (a relay's file that starts with the web server's): they go to theirs.
     syslog_borne = True
-
-    def __init__(self, ctx: ParseContext) -> None:
-        super().__init__(ctx)
-        self.envelope = syslog.SyslogEnvelope(ctx.config.syslog, ctx.now)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
