@@ -32,9 +32,9 @@ from reconwatch.ingest.base import REPEAT, Parsed
 from reconwatch.ingest.fw_common import (
     ALERT_FLAG,
     INVALID_PORT,
-    UTC_NAMES,
     bad_port_sql,
     extract_struct,
+    local_to_utc_params,
     local_to_utc_sql,
     outcome_sql,
     port_sql,
@@ -251,8 +251,7 @@ class CiscoAsaParser(syslog.EnvelopedParser):
         return split_alerts(parsed)
 
     def _params(self) -> dict[str, object]:
-        tz = self.ctx.config.syslog.timezone
-        return {} if tz in UTC_NAMES else {"asa_tz": tz}
+        return local_to_utc_params(self.ctx.config.syslog.timezone, "asa_tz")
 
     def _own_time(self, stamp: str) -> str:
         """The ASA's own stamp as naive UTC, read in the configured zone."""

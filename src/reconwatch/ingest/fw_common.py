@@ -143,3 +143,8 @@ def local_to_utc_sql(local: str, timezone: str, parameter: str) -> str:
     if timezone in UTC_NAMES:
         return local
     return f"timezone('UTC', timezone(${parameter}, {local}))"
+
+
+def local_to_utc_params(timezone: str, parameter: str) -> dict[str, object]:
+    """The query parameters ``local_to_utc_sql(..., timezone, parameter)`` binds."""
+    return {} if timezone in UTC_NAMES else {parameter: timezone}

@@ -34,9 +34,9 @@ from reconwatch.ingest.base import ParseContext, Parsed, Parser
 from reconwatch.ingest.fw_common import (
     ALERT_FLAG,
     INVALID_PORT,
-    UTC_NAMES,
     bad_port_sql,
     case_map,
+    local_to_utc_params,
     local_to_utc_sql,
     outcome_sql,
     ports_sql,
@@ -150,5 +150,5 @@ class FortigateParser(Parser):
                END AS reason
         FROM v
         """  # noqa: S608 - constant patterns and a generated view name only
-        params: dict[str, object] = {} if tz in UTC_NAMES else {"fg_tz": tz}
+        params = local_to_utc_params(tz, "fg_tz")
         return split_alerts(run_batch(self.ctx.con, lines, sql, params))

@@ -40,9 +40,9 @@ from reconwatch.ingest.base import Parsed
 from reconwatch.ingest.fw_common import (
     ALERT_FLAG,
     INVALID_PORT,
-    UTC_NAMES,
     bad_port_sql,
     case_map,
+    local_to_utc_params,
     local_to_utc_sql,
     outcome_sql,
     ports_sql,
@@ -171,5 +171,5 @@ class PanosParser(syslog.EnvelopedParser):
                END AS reason
         FROM v
         """  # noqa: S608 - constant patterns and a generated view name only
-        params: dict[str, object] = {} if tz in UTC_NAMES else {"panos_tz": tz}
+        params = local_to_utc_params(tz, "panos_tz")
         return split_alerts(run_batch(self.ctx.con, lines, sql, params))

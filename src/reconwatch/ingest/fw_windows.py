@@ -60,9 +60,9 @@ from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     SNIFF_CHARS,
     UNKNOWN_ACTION,
-    UTC_NAMES,
     bad_port_sql,
     case_map,
+    local_to_utc_params,
     local_to_utc_sql,
     outcome_sql,
     ports_sql,
@@ -240,7 +240,7 @@ class WindowsFirewallParser(Parser):
 
     def parse(self, lines: pa.Table) -> Parsed:
         timezone = self.ctx.config.syslog.timezone
-        params: dict[str, object] = {} if timezone in UTC_NAMES else {"wf_tz": timezone}
+        params = local_to_utc_params(timezone, "wf_tz")
         # No header yet: the 1.5 fields (``_record_sql`` of None), never a reject.
         parsed, self.fields = run_by_headers(
             self.ctx.con, lines, self.fields, lambda fields: _record_sql(fields, timezone),
