@@ -122,6 +122,12 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def leading(columns: Sequence[str]) -> str:
+    """``columns`` as the start of a select list (``a, b, ``; empty for none):
+    the columns a query's steps carry before their own."""
+    return "".join(f"{column}, " for column in columns)
+
+
 def numbered(lines: pa.Table) -> pa.Table:
     """``lines`` with ``_row``, its position, so rejects take their raw text from the input.
 

@@ -40,7 +40,14 @@ from typing import Final
 import pyarrow as pa
 
 from reconwatch.ingest.base import FORWARDED, ParseContext, Parsed, Parser
-from reconwatch.ingest.linesql import byte_count_sql, is_status_sql, lit, run_batch, status_code_sql
+from reconwatch.ingest.linesql import (
+    byte_count_sql,
+    is_status_sql,
+    leading,
+    lit,
+    run_batch,
+    status_code_sql,
+)
 
 NOT_ACCESS_LOG: Final = "not an access log line"
 INVALID_STATUS: Final = "invalid status"
@@ -129,7 +136,7 @@ def clf_ctes(source: str, text: str = "line", carry: Sequence[str] = ()) -> str:
     ``targets``) over ``source``, a relation with ``log_line``, ``_row`` and
     the access line in column ``text``; ``carry``: more columns of ``source``
     the steps pass on (a syslog envelope's, see ``nginx-error``)."""
-    keep = "".join(f"{column}, " for column in carry)
+    keep = leading(carry)
     return f"""
         pos AS (
             SELECT log_line, _row, {keep}{text} AS line,
@@ -196,7 +203,7 @@ def clf_select(carry: Sequence[str] = (), extra: Sequence[str] = ()) -> str:
     """The access-line query's result over ``clf_ctes``'s ``targets`` (the
     ``linesql`` contract), with the ``carry`` columns and ``extra`` ones
     (``expression AS name`` over the steps' columns)."""
-    keep = "".join(f"{column}, " for column in [*carry, *extra])
+    keep = leading([*carry, *extra])
     return f"""
         SELECT log_line, _row, {keep}skip,
                timezone('UTC', try_strptime(time0, '%d/%b/%Y:%H:%M:%S %z')) AS timestamp,

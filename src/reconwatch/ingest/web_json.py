@@ -36,6 +36,7 @@ from reconwatch.ingest.linesql import (
     is_status_sql,
     json_path,
     json_values_sql,
+    leading,
     lit,
     run_batch,
     sniff_json_objects,
@@ -82,7 +83,7 @@ class JsonAccessQuery:
     def ctes(self, source: str, text: str = "line", carry: Sequence[str] = ()) -> str:
         """The steps (``WITH`` list items, ending with ``t``) over ``source``,
         whose column ``text`` holds the JSON; ``carry``: columns passed on."""
-        keep = "".join(f"{column}, " for column in carry)
+        keep = leading(carry)
         values = ", ".join(f"{expr} AS f_{column}" for column, expr in self.first.items())
         return f"""
         j AS (
@@ -109,7 +110,7 @@ class JsonAccessQuery:
     def select(carry: Sequence[str] = (), extra: Sequence[str] = ()) -> str:
         """The result over ``ctes``'s ``t`` (the ``linesql`` contract), with
         ``carry`` and ``extra`` columns (``expression AS name``)."""
-        keep = "".join(f"{column}, " for column in [*carry, *extra])
+        keep = leading([*carry, *extra])
         return f"""
         SELECT log_line, _row, {keep}skip,
                coalesce(
