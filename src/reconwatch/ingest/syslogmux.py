@@ -105,6 +105,12 @@ def claimants() -> dict[str, type[Parser]]:
     return owners
 
 
+def _refuse(part: pa.Table, reason: str, rejects: list[pa.Table]) -> None:
+    """``part``'s lines, if any, as rejects for ``reason``."""
+    if part.num_rows:
+        rejects.append(reject_table(part.column("log_line"), reason, part.column("line")))
+
+
 class SyslogMuxParser(Parser):
     """Mixed syslog files: routes each line to the parser of its program."""
 
@@ -139,18 +145,17 @@ class SyslogMuxParser(Parser):
         # Lines of programs nobody claims, in one step however many tags they
         # carry (a relay of per-container tags, ``logger -t`` by any user):
         # web servers' access lines go to web-syslog, the rest are rejected.
+        # The access test (two regexes) runs on those lines only: none in a
+        # file whose every program is claimed.
         claimed = pc.fill_null(pc.is_in(programs, value_set=self._claimed), False)
-        unclaimed = pc.and_(pc.invert(claimed), pc.is_valid(programs))
-        access = pc.and_(unclaimed, access_mask(lines.column("line")))
-        if pc.any(access).as_py():
-            skipped += self._run_access(lines.filter(access), outputs, rejects)
-        for mask, reason in (
-            (pc.and_not(unclaimed, access), NO_PARSER),
-            (pc.is_null(programs), NOT_SYSLOG),
-        ):
-            part = lines.filter(pc.and_not(pc.fill_null(mask, False), blank))
-            if part.num_rows:
-                rejects.append(reject_table(part.column("log_line"), reason, part.column("line")))
+        unclaimed = lines.filter(pc.and_(pc.invert(claimed), pc.is_valid(programs)))
+        if unclaimed.num_rows:
+            access = access_mask(unclaimed.column("line"))
+            if pc.any(access).as_py():
+                skipped += self._run_access(unclaimed.filter(access), outputs, rejects)
+            empty = pc.equal(pc.utf8_trim_whitespace(unclaimed.column("line")), "")
+            _refuse(unclaimed.filter(pc.and_not(pc.invert(access), empty)), NO_PARSER, rejects)
+        _refuse(lines.filter(pc.and_not(pc.is_null(programs), blank)), NOT_SYSLOG, rejects)
         # Python runs per distinct claimed program (at most the registry's
         # claims), never per line.
         for program in pc.unique(pc.filter(programs, claimed)).to_pylist():
