@@ -14,12 +14,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconwatch.cases import Case
+from reconwatch.cases import LIST_CAP, Activity, Case, ZoneTransfer, _merge
 from reconwatch.config import Config
 from reconwatch.generate.dns import zeek_header
 from reconwatch.hunt import HuntResult, hunt
 from reconwatch.ingest.run import IngestOptions
-from reconwatch.triage import QUESTIONS
+from reconwatch.triage import QUESTIONS, exposes
 
 NOW = IngestOptions(now=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
 REFUSED = "198.51.100.20"
@@ -378,3 +378,50 @@ def test_bind_and_a_sensor_seeing_one_transfer_are_two_observations(tmp_path: Pa
     assert uncounted.startswith("1 zone transfer served")  # Zeek's, read as a pull from outside
     audit = json.loads((tmp_path / "out" / "exposure.json").read_text())
     assert [t["server"] for t in audit["zone_transfers"]] == [None]
+
+
+def test_a_long_list_of_pulls_from_outside_does_not_hide_the_transfer_that_exposed(
+    tmp_path: Path,
+) -> None:
+    # One of our hosts pulls 120 zones from a server outside first (no
+    # exposure), then one of ours from our own server: the list a case keeps
+    # is cut at LIST_CAP, and the one transfer that matters must stay in it.
+    inside, outside, ours = "10.1.2.3", "198.51.100.53", "10.0.0.53"
+    pulls = [
+        zeek(
+            f"{1795838400 + i}.000000", inside, "AXFR", "NOERROR", "F", ZONE_RECORDS, outside
+        ).replace("\texample.com\t", f"\tz{i:03}.example.net\t")
+        for i in range(LIST_CAP + 20)
+    ]
+    late = zeek("1795840000.000000", inside, "AXFR", "NOERROR", "F", ZONE_RECORDS, ours)
+    result = run(tmp_path, {"dns.log": [*ZEEK_HEADER, *pulls, late]})
+    case = case_of(result, inside)
+    kept = case.activity.zone_transfers
+    assert len(kept) == LIST_CAP
+    assert kept == sorted(kept, key=lambda t: t.first_seen)  # still first first
+    assert kept[-1].server == ours and kept[-1].zone == "example.com"
+    compromise = case.criteria["compromise"]
+    assert compromise["met"] is True
+    assert f"from {ours}" in compromise["evidence"][0]
+
+
+def transfer(source: str, server: str | None, minute: int) -> ZoneTransfer:
+    seen = dt.datetime(2026, 11, 28, 4, tzinfo=dt.UTC) + dt.timedelta(minutes=minute)
+    return ZoneTransfer(source, "example.com", "AXFR", server, 1, seen, seen)
+
+
+def test_a_campaign_s_merged_transfers_keep_those_that_exposed() -> None:
+    # A campaign whose first member is an authorised secondary with a hundred
+    # transfers, the other an outsider given the zone later: the merged list
+    # (cut at LIST_CAP) keeps the outsider's, which alone exposed the zone.
+    secondary = Activity(zone_transfers=[transfer(SECONDARY, None, m) for m in range(LIST_CAP)])
+    outsider = Activity(zone_transfers=[transfer(SERVED, None, LIST_CAP + 1)])
+    config = Config.model_validate(
+        {"detect": {"zone_transfer": {"authorised_secondaries": [SECONDARY]}}}
+    )
+    merged = _merge([secondary, outsider], exposes(config))
+    assert len(merged.zone_transfers) == LIST_CAP
+    assert merged.zone_transfers[-1].source == SERVED
+    assert [t.source for t in filter(exposes(config), merged.zone_transfers)] == [SERVED]
+    # Without the judgement the cut is by time alone (what watch-less callers get).
+    assert SERVED not in {t.source for t in _merge([secondary, outsider]).zone_transfers}

@@ -444,6 +444,7 @@ def build_cases(
     by_source: Mapping[str, ir.Table] | None = None,
     testers: Collection[str] = (),
     keys: Collection[str] = (),
+    exposes: Callable[[ZoneTransfer], bool] | None = None,
 ) -> list[Case]:
     """Group findings by actor and attach activity facts and evidence from the lake tables.
 
@@ -456,7 +457,9 @@ def build_cases(
     ``testers``: sources whose actors' destination addresses are gathered in
     full (``Case.destinations``): an approved exercise's, whose scope triage
     judges on them. ``keys``: campaign labels a sweep keeps as its actor
-    (``joined_actors``).
+    (``joined_actors``). ``exposes`` (``triage.exposes``) tells the zone
+    transfers that handed a zone of ours away: kept first where an actor's
+    list is cut at ``LIST_CAP``.
     """
     if findings.num_rows == 0:
         return []
@@ -494,7 +497,9 @@ def build_cases(
         return cut[name]
 
     with releases:
-        return _cases_of(tables, found, sources, events_of, evidence_samples, set(testers), keys)
+        return _cases_of(
+            tables, found, sources, events_of, evidence_samples, set(testers), keys, exposes
+        )
 
 
 def _cases_of(
@@ -505,6 +510,7 @@ def _cases_of(
     evidence_samples: int,
     testers: set[str],
     keys: Collection[str],
+    exposes: Callable[[ZoneTransfer], bool] | None,
 ) -> list[Case]:
     """``build_cases`` once the actors' events can be read (``events_of``)."""
 
@@ -512,7 +518,7 @@ def _cases_of(
     if "network" in tables:
         activity.update(_activity(events_of("network")))
     if "dns" in tables:
-        _dns_activity(events_of("dns"), activity)
+        _dns_activity(events_of("dns"), activity, exposes)
     if "http" in tables:
         _http_activity(events_of("http"), activity)
     if "auth" in tables:
@@ -550,7 +556,7 @@ def _cases_of(
         items.sort(key=lambda f: (f.first_seen, f.detection, f.source_ip))
         members = sorted({f.source_ip for f in items})
         first = min(f.first_seen for f in items)
-        merged = _merge([activity[m] for m in members])
+        merged = _merge([activity[m] for m in members], exposes)
         # Distinct counts of the union, not the members' sum (``_merge`` made
         # a new Activity for a multi-source actor: no member's is changed).
         for name, value in breadth.get(actor, {}).items():
@@ -784,7 +790,9 @@ def _latest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
     return max(t for t in (a, b) if t is not None) if (a or b) else None
 
 
-def _merge(parts: list[Activity]) -> Activity:
+def _merge(
+    parts: list[Activity], exposes: Callable[[ZoneTransfer], bool] | None = None
+) -> Activity:
     """One actor's activity from its member sources' (a campaign has many)."""
     if len(parts) == 1:
         return parts[0]
@@ -818,9 +826,9 @@ def _merge(parts: list[Activity]) -> Activity:
         merged.admin_success_paths = sorted(
             {*merged.admin_success_paths, *part.admin_success_paths}
         )[:LIST_CAP]
-        merged.zone_transfers = sorted(
-            [*merged.zone_transfers, *part.zone_transfers], key=_transfer_order
-        )[:LIST_CAP]
+        merged.zone_transfers = _kept_transfers(
+            [*merged.zone_transfers, *part.zone_transfers], exposes
+        )
         merged.first_exploit_alert = _earliest(merged.first_exploit_alert, part.first_exploit_alert)
         merged.active_from = _earliest(merged.active_from, part.active_from)
         merged.active_until = _latest(merged.active_until, part.active_until)
@@ -839,6 +847,19 @@ def _merge(parts: list[Activity]) -> Activity:
 
 def _transfer_order(t: ZoneTransfer) -> tuple[dt.datetime, str, str, str, str]:
     return (t.first_seen, t.source, t.zone, t.type, t.server or "")
+
+
+def _kept_transfers(
+    transfers: list[ZoneTransfer], exposes: Callable[[ZoneTransfer], bool] | None
+) -> list[ZoneTransfer]:
+    """At most ``LIST_CAP`` of ``transfers``, first first. Those that exposed a
+    zone of ours are kept before the others: triage judges the kept list, and
+    a cut by time alone could leave out the one transfer that matters behind
+    a hundred an authorised secondary (or our own host's pulls) made first."""
+    ordered = sorted(transfers, key=_transfer_order)
+    if len(ordered) > LIST_CAP and exposes is not None:
+        ordered.sort(key=lambda t: not exposes(t))  # stable: time order within each part
+    return sorted(ordered[:LIST_CAP], key=_transfer_order)
 
 
 def finding_of(row: dict[str, Any]) -> Finding:
@@ -915,7 +936,11 @@ def _activity(events: ir.Table) -> dict[str, Activity]:
     return result
 
 
-def _dns_activity(events: ir.Table, result: dict[str, Activity]) -> None:
+def _dns_activity(
+    events: ir.Table,
+    result: dict[str, Activity],
+    exposes: Callable[[ZoneTransfer], bool] | None = None,
+) -> None:
     nx = (events.dns_response_code == "NXDOMAIN").ifelse(1, 0)
     totals = events.group_by("source_ip").aggregate(
         queries=events.count(),
@@ -929,10 +954,11 @@ def _dns_activity(events: ir.Table, result: dict[str, Activity]) -> None:
         activity.dns_names = row["names"]
         activity.dns_nxdomain = row["nxdomain"] or 0
         activity.dns_answered = row["answered"] or 0
+    given: dict[str, list[ZoneTransfer]] = defaultdict(list)
     for transfer in zone_transfers_given(events):
-        given = result[transfer.source].zone_transfers
-        if len(given) < LIST_CAP:
-            given.append(transfer)
+        given[transfer.source].append(transfer)
+    for source, transfers in given.items():
+        result[source].zone_transfers = _kept_transfers(transfers, exposes)
 
 
 def zone_transfers_given(dns: ir.Table) -> list[ZoneTransfer]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from reconwatch.campaign_labels import CAMPAIGN_PREFIX
 from reconwatch.cases import (
     Case,
     Finding,
+    ZoneTransfer,
     actor_of,
     build_cases,
     finding_of,
@@ -65,7 +67,7 @@ from reconwatch.respond.containment import plan_blocks, write_rules
 from reconwatch.respond.exposure import ExposureReport, exposure_audit, write_exposure_files
 from reconwatch.respond.honeypot import HoneypotSuggestions, suggest_honeypots, write_honeypot_files
 from reconwatch.store import CaseStore, Decision, History
-from reconwatch.triage import triage
+from reconwatch.triage import exposes, triage
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -294,7 +296,13 @@ def _hunt(
                 # An approved exercise's scope is judged on every host its testers touched.
                 testers = enrichment.testers(sources)
                 cases = _cases(
-                    tables, findings, config.triage.evidence_samples, store, cut, testers
+                    tables,
+                    findings,
+                    config.triage.evidence_samples,
+                    store,
+                    cut,
+                    testers,
+                    exposes(config),
                 )
                 attach_series(cut, cases)  # chart data for report.html and the web UI
                 # The playbook's network audit and honeypot plan, while the lake is open.
@@ -363,6 +371,7 @@ def _cases(
     store: CaseStore | None,
     by_source: Mapping[str, ir.Table] | None = None,
     testers: Collection[str] = (),
+    transfer_exposes: Callable[[ZoneTransfer], bool] | None = None,
 ) -> list[Case]:
     """The hunt's cases; activity an analyst's closed case covers stays that case's.
 
@@ -373,8 +382,11 @@ def _cases(
     with that decision (``_mark_decided``), and only the other findings build
     the open or new cases that triage judges.
     """
+    built = functools.partial(
+        build_cases, by_source=by_source, testers=testers, exposes=transfer_exposes
+    )
     if store is None or findings.num_rows == 0:
-        return build_cases(tables, findings, evidence_samples, by_source=by_source, testers=testers)
+        return built(tables, findings, evidence_samples)
     rows = [finding_of(row) for row in findings.to_pylist()]  # findings are few
     # A sweep with an open case keeps that case's key when a label sorting
     # first joins it (``joined_actors``): the case goes on, no new one opens.
@@ -393,9 +405,7 @@ def _cases(
 
     decided = store.decided(sorted({a for f in rows for a in actors(f)}))
     if not decided:
-        return build_cases(
-            tables, findings, evidence_samples, by_source=by_source, testers=testers, keys=keys
-        )
+        return built(tables, findings, evidence_samples, keys=keys)
 
     def decisions(finding: Finding) -> list[Decision]:
         return [d for a in actors(finding) for d in decided.get(a, [])]
@@ -422,13 +432,8 @@ def _cases(
             for decision in decisions(finding)
         }
     )
-    cases = build_cases(
-        tables, findings.filter(pc.invert(mask)), evidence_samples, excluded,
-        by_source=by_source, testers=testers, keys=keys,
-    )  # fmt: skip
-    closed = build_cases(
-        tables, findings.filter(mask), evidence_samples, by_source=by_source, testers=testers
-    )
+    cases = built(tables, findings.filter(pc.invert(mask)), evidence_samples, excluded, keys=keys)
+    closed = built(tables, findings.filter(mask), evidence_samples)
     for case in closed:
         # The whole hunt's actor: the closed findings alone may join differently.
         _mark_decided(case, covering[joined[actor_of(case.findings[0])]])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from ipaddress import ip_network
 from typing import Any, Final
@@ -314,16 +314,18 @@ def _internal_enumeration(case: Case, config: Config) -> dict[str, Any]:
     return {"met": False, "evidence": ["not met: no target inside site.internal_only"]}
 
 
-def exposing(case: Case, config: Config) -> list[ZoneTransfer]:
-    """The case's zone transfers that handed one of our zones to someone who
-    should not have it (``detect.dns.transfer_exposes``)."""
+def exposes(config: Config) -> Callable[[ZoneTransfer], bool]:
+    """Whether a zone transfer handed one of our zones to someone who should
+    not have it (``detect.dns.transfer_exposes`` with ``config``'s authorised
+    secondaries and home networks)."""
     secondaries = authorised_set(config.detect.zone_transfer)
     home = config.site.home()
-    return [
-        t
-        for t in case.activity.zone_transfers
-        if transfer_exposes(t.source, t.server, secondaries, home)
-    ]
+    return lambda t: transfer_exposes(t.source, t.server, secondaries, home)
+
+
+def exposing(case: Case, config: Config) -> list[ZoneTransfer]:
+    """The case's zone transfers that handed one of our zones away (``exposes``)."""
+    return list(filter(exposes(config), case.activity.zone_transfers))
 
 
 def _compromise(case: Case, config: Config) -> dict[str, Any]:
@@ -366,7 +368,8 @@ def _compromise(case: Case, config: Config) -> dict[str, Any]:
     if given:
         evidence.append(
             "Zone transfer served to the source (unauthorised access to zone data: an AXFR "
-            "hands over every name and address of the zone, an IXFR its changes): "
+            "hands over every name and address of the zone, an IXFR its changes or the whole "
+            "zone): "
             f"{'; '.join(t.describe() for t in given[:5])}"
             + (f"; and {len(given) - 5} more" if len(given) > 5 else "")
         )

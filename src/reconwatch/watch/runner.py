@@ -41,7 +41,7 @@ from reconwatch.enrich.geo import Geo
 from reconwatch.ingest import AUTO, mapping, registry
 from reconwatch.ingest.run import UnknownFormatError
 from reconwatch.store import CaseStore, History
-from reconwatch.triage import triage
+from reconwatch.triage import exposes, triage
 from reconwatch.watch import state as saved
 from reconwatch.watch.alerts import Sink
 from reconwatch.watch.book import MAX_ACTORS, ActorState, book_entry, from_book
@@ -540,7 +540,13 @@ class Watcher:
         present = [n for n in EVENT_TABLES if self.detections.sizes.get(n, 0)]
         tables = {name: self.detections.table(name) for name in present}
         try:
-            cases = build_cases(tables, subset, self.config.triage.evidence_samples, keys=known)
+            cases = build_cases(
+                tables,
+                subset,
+                self.config.triage.evidence_samples,
+                keys=known,
+                exposes=exposes(self.config),
+            )
             history = self._history([c.actor for c in cases])
             cases = triage(cases, self.config, tables=present, history=history)
         except Exception:  # a case that cannot be built must not stop alerting
