@@ -18,7 +18,9 @@ def t(second: int, minute: int = 35) -> object:
 
 
 def test_fixture_network_rows() -> None:
-    out = network(parse_fixture(CiscoAsaParser, "cisco-asa.log"))
+    parsed = parse_fixture(CiscoAsaParser, "cisco-asa.log")
+    assert parsed.skipped == 2  # the two teardowns
+    out = network(parsed)
     assert out == [
         {**DENY, "log_line": 1, "timestamp": t(56, 34), "source_ip": SCANNER, "source_port": 40123,
          "destination_ip": "203.0.113.10", "destination_port": 23, "network_transport": "tcp",
@@ -52,17 +54,11 @@ def test_fixture_network_rows() -> None:
         {**ALLOW, "log_line": 11, "timestamp": t(6), "source_ip": "10.0.0.6",
          "source_port": 51515, "destination_ip": "192.0.2.80", "destination_port": 80,
          "network_transport": "tcp", "connection_state": "built"},
-        {**ALLOW, "log_line": 12, "timestamp": t(7), "source_ip": "198.51.100.9",
-         "source_port": 51000, "destination_ip": "10.0.0.5", "destination_port": 443,
-         "network_transport": "tcp", "interface_in": "outside", "connection_state": "teardown",
-         "network_bytes": 1520},
+        # Line 12, the teardown of line 10's connection: skipped (its Built is the row).
         {**ALLOW, "log_line": 13, "timestamp": t(8), "source_ip": "198.51.100.9",
          "source_port": 5060, "destination_ip": "10.0.0.7", "destination_port": 5060,
          "network_transport": "udp", "interface_in": "outside", "connection_state": "built"},
-        {**ALLOW, "log_line": 14, "timestamp": t(9), "source_ip": "198.51.100.9",
-         "source_port": 5060, "destination_ip": "10.0.0.7", "destination_port": 5060,
-         "network_transport": "udp", "interface_in": "outside", "connection_state": "teardown",
-         "network_bytes": 320},
+        # Line 14, line 13's teardown: skipped too.
         {**DENY, "log_line": 15, "timestamp": t(10), "source_ip": SCANNER, "source_port": 40129,
          "destination_ip": "203.0.113.1", "destination_port": 22, "network_transport": "tcp",
          "interface_in": "outside"},
@@ -85,6 +81,29 @@ def test_fixture_threat_detection_alerts_and_rejects() -> None:
         (19, "unsupported Cisco ASA message"),
         (20, "invalid port"),
     ]
+
+
+def test_a_teardown_is_skipped_never_a_row_blaming_the_outside_end() -> None:
+    # An outbound connection: our client 10.0.0.6 to a web server. Its
+    # teardown names the server first and no direction; read as it stands it
+    # would make the server the source of a "probe" of the client's port.
+    server = "192.0.2.80"
+    built = (
+        "Oct 10 12:35:06 fw01 %ASA-6-302013: Built outbound TCP connection 7 for "
+        f"outside:{server}/80 ({server}/80) to inside:10.0.0.6/51515 (203.0.113.6/51515)"
+    )
+    teardown = (
+        "Oct 10 12:35:09 fw01 %ASA-6-302014: Teardown TCP connection 7 for "
+        f"outside:{server}/80 to inside:10.0.0.6/51515 duration 0:00:03 bytes 5120 TCP FINs"
+    )
+    broken = "Oct 10 12:35:09 fw01 %ASA-6-302016: Teardown UDP connection 8 for nowhere"
+    parsed = parse(make(CiscoAsaParser), [built, teardown, broken])
+    rows = network(parsed)
+    assert [(r["source_ip"], r["destination_ip"], r["destination_port"]) for r in rows] == [
+        ("10.0.0.6", server, 80)
+    ]
+    assert parsed.skipped == 1
+    assert rejects(parsed) == [(3, "malformed Cisco ASA message")]
 
 
 def test_own_stamp_takes_the_configured_zone() -> None:

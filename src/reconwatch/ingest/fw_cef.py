@@ -15,8 +15,17 @@ rejected (``network`` needs both). The action word is read by keywords:
 deny/block -> denied, drop -> dropped, reject/reset -> rejected,
 allow/accept/permit/pass -> allowed; an event without one keeps a null action.
 Time: ``rt`` / ``devTime`` (epoch milliseconds or ``MMM dd yyyy HH:mm:ss``
-with optional ``.SSS``; no zone means UTC, the CEF default for an agent that
-normalised it), else the syslog envelope's stamp.
+with optional ``.SSS`` and zone: ``GMT+02:00``, ``+0200`` and ``UTC`` are
+applied, no zone means UTC, the CEF default for an agent that normalised it,
+and a zone abbreviation such as ``CEST``, which several zones share, is not
+guessed), else the syslog envelope's stamp.
+
+Whom a row blames: the header must start the line or the syslog message
+(``anchored``): a ``CEF:0|...|src=...`` further in is text another program
+logged (a requested URL, a user name), rejected as not at the start. An event
+naming ``src`` or ``dst`` twice is rejected: a producer that left an ``=`` (or
+LEEF's delimiter) unescaped in a value an outsider wrote would give the
+second one, and which is the device's cannot be told.
 """
 
 from __future__ import annotations
@@ -51,6 +60,39 @@ CEF_HEADER: Final = (
 )
 LEEF_HEADER: Final = r"LEEF:([12]\.0)\|((?:[^|])*)\|([^|]*)\|[^|]*\|([^|]*)\|(.*)$"
 
+NOT_AT_START: Final = "{} header not at the start of the message"
+REPEATED_KEY: Final = "source or destination key named twice"
+
+
+def anchored(marker: str) -> str:
+    """Where a CEF or LEEF header may start: the line (after a ``<PRI>``), or the
+    message of an RFC 3164 / ISO envelope (right after the host, as ``host
+    CEF:0|``, or after a tag, ``prog[1]: CEF:0|`` or F5's ``ASM:CEF:0|``), or of
+    an RFC 5424 one. A header further in is text some other program logged
+    (a URL, a user name) and is not read: its ``src`` would be whatever an
+    outsider wrote."""
+    return (
+        rf"^{syslog.PRI}(?:(?:{syslog.BSD_STAMP}|{syslog.ISO_STAMP}) \S+ "
+        r"(?:[^\s:\[\]]+(?:\[\d+\])?: ?)?"
+        rf"|<\d{{1,3}}>1 \S+ \S+ \S+ \S+ \S+ {syslog.STRUCTURED_DATA} \x{{FEFF}}?)?{marker}"
+    )
+
+
+def repeated_sql(keys: str, names: Sequence[str]) -> str:
+    """SQL: TRUE when the key list ``keys`` holds one of ``names`` twice.
+
+    A producer that leaves an ``=`` (CEF) or the delimiter (LEEF) unescaped in
+    a value an outsider wrote (a URL, a user agent) makes a second ``src=``:
+    which one the device meant cannot be told, so the event is rejected."""
+    return " OR ".join(f"len(list_filter({keys}, lambda x: x = {lit(n)})) > 1" for n in names)
+
+
+#: Keys whose value decides whom a row blames.
+CEF_BLAME_KEYS: Final = ("src", "dst")
+LEEF_BLAME_KEYS: Final = ("src", "dst")
+CEF_AT_START: Final = anchored(r"CEF:\d+\|")
+LEEF_AT_START: Final = anchored(r"LEEF:[12]\.0\|")
+
 _SNIFF_CEF: Final = re.compile(r"CEF:\d+\|[^|]*\|[^|]*\|[^|]*\|[^|]*\|[^|]*\|[^|]*\|")
 _SNIFF_LEEF: Final = re.compile(r"LEEF:[12]\.0\|[^|]*\|[^|]*\|[^|]*\|[^|]*\|")
 
@@ -66,14 +108,28 @@ def action_sql(text: str) -> str:
     END"""
 
 
+#: ``MMM dd yyyy HH:mm:ss[.SSS][ zzz]``: the stamp, then the zone CEF allows after it.
+CEF_STAMP: Final = r"^([A-Z][a-z]{2} \d{1,2} \d{4} \d{2}:\d{2}:\d{2})(?:\.\d{1,9})?(?: (.+))?$"
+
+
 def time_sql(text: str) -> str:
-    """A naive UTC TIMESTAMP from epoch milliseconds or ``MMM dd yyyy HH:mm:ss[.SSS]``."""
-    stamp = lit(r"^[A-Z][a-z]{2} \d{1,2} \d{4} \d{2}:\d{2}:\d{2}")
+    """A naive UTC TIMESTAMP from epoch milliseconds or ``MMM dd yyyy HH:mm:ss[.SSS][ zzz]``.
+
+    The zone (``zzz``, Java's: ``GMT+02:00``, ``+0200``, ``UTC``) is applied;
+    without one the stamp is UTC. A zone named otherwise (``CEST``, ``PST``:
+    abbreviations several zones share) gives NULL, so that the envelope's
+    stamp is used rather than a time off by the zone's offset.
+    """
+    local = f"regexp_extract({text}, {lit(CEF_STAMP)}, 1)"
+    zone = f"regexp_extract({text}, {lit(CEF_STAMP)}, 2)"
+    offset = f"""CASE WHEN {zone} IN ('', 'UTC', 'GMT', 'Z') THEN '+0000'
+                     WHEN regexp_full_match({zone}, '(?:GMT|UTC)?[+-]\\d{{2}}:?\\d{{2}}')
+                         THEN replace(replace({zone}, 'GMT', ''), 'UTC', '') END"""
+    zoned = f"try_strptime({local} || ' ' || ({offset}), '%b %d %Y %H:%M:%S %z')"
     return f"""CASE
         WHEN regexp_full_match({text}, '\\d{{12,14}}')
             THEN CAST(epoch_ms(TRY_CAST({text} AS BIGINT)) AS TIMESTAMP)
-        WHEN regexp_matches({text}, {stamp})
-            THEN try_strptime(regexp_extract({text}, {stamp}), '%b %d %Y %H:%M:%S')
+        WHEN regexp_matches({text}, {lit(CEF_STAMP)}) THEN timezone('UTC', {zoned})
     END"""
 
 
@@ -120,6 +176,8 @@ class _KeyedParser(syslog.EnvelopedParser):
                {outcome_sql("event_action")} AS connection_outcome,
                nullif(act, '') AS connection_state,
                CASE WHEN NOT mine THEN {lit(not_mine)}
+                    WHEN NOT at_start THEN {lit(NOT_AT_START.format(self.name.upper()))}
+                    WHEN repeated THEN {lit(REPEATED_KEY)}
                     WHEN src = '' OR dst = '' THEN {lit(MISSING_ADDRESS)}
                     WHEN proto <> '' AND network_transport IS NULL THEN {lit(INVALID_PROTOCOL)}
                     WHEN {bad_port_sql("spt")} OR {bad_port_sql("dpt")} THEN {lit(INVALID_PORT)}
@@ -154,7 +212,9 @@ class CefParser(_KeyedParser):
             FROM env
         ),
         c AS (
-            SELECT *, h.v <> '' AS mine, h.ext AS ext, h.name AS name FROM h
+            SELECT *, h.v <> '' AS mine, h.ext AS ext, h.name AS name,
+                   regexp_matches(line, {lit(CEF_AT_START)}) AS at_start
+            FROM h
         ),
         toks AS (
             SELECT *, string_split(regexp_replace(' ' || ext, {lit(CEF_PAIR_START)},
@@ -171,7 +231,8 @@ class CefParser(_KeyedParser):
                    {_cef_key("proto")} AS proto, {_cef_key("act")} AS act,
                    coalesce(nullif({_cef_key("rt")}, ''), nullif({_cef_key("end")}, ''),
                             {_cef_key("start")}) AS t_own,
-                   {_cef_key("dvchost")} AS o_host
+                   {_cef_key("dvchost")} AS o_host,
+                   {repeated_sql("cef_keys", CEF_BLAME_KEYS)} AS repeated
             FROM keyed
         )
         {self._tail("kv", NOT_CEF)}
@@ -205,6 +266,7 @@ class LeefParser(_KeyedParser):
         ),
         d AS (
             SELECT *, h.v <> '' AS mine, h.name AS name,
+                   regexp_matches(line, {lit(LEEF_AT_START)}) AS at_start,
                    CASE WHEN h.v = '2.0' THEN regexp_extract(h.rest, '^([^|]*)\\|(.*)$',
                                                              ['delim', 'attrs']) END AS l2
             FROM h
@@ -228,7 +290,8 @@ class LeefParser(_KeyedParser):
             SELECT *, {_leef_key("src")} AS src, {_leef_key("dst")} AS dst,
                    {_leef_key("srcPort")} AS spt, {_leef_key("dstPort")} AS dpt,
                    {_leef_key("proto")} AS proto, {_leef_key("action")} AS act,
-                   {_leef_key("devTime")} AS t_own, '' AS o_host
+                   {_leef_key("devTime")} AS t_own, '' AS o_host,
+                   {repeated_sql("leef_keys", LEEF_BLAME_KEYS)} AS repeated
             FROM keyed
         )
         {self._tail("kv", NOT_LEEF)}

@@ -11,12 +11,19 @@ the configured syslog zone applies.
 
 The ids read (``MESSAGES``) are the ones a scan leaves: access denials
 (106001, 106006, 106007, 106014, 106015, 106023, 106100, 710003), built and
-torn-down connections (302013-302016; a teardown keeps its byte count) and
+torn-down connections (302013-302016) and
 threat detection (733100 drop rate exceeded for a host, 733101 host attacking),
 which go to the ``alert`` table. Denials are ``denied``; built, torn down and
 permitted connections ``allowed``. For ``Built outbound`` connections Cisco
 writes the outside (responding) end first, so the two ends are swapped to keep
-the initiator as the source. Other ids are rejected with ``UNSUPPORTED``.
+the initiator as the source. A teardown (302014, 302016) is checked, counted
+and skipped, never a row: it writes the outside end first too, but says
+nothing of who began the connection (an outbound connection's teardown read
+as it stands would blame the web server our client used, for a "scan" of the
+client's ephemeral ports), and the connection's Built line already made its
+row (kept both, each allowed connection would count twice). Its byte count
+goes with it: no detection reads bytes. Other ids are rejected with
+``UNSUPPORTED``.
 """
 
 from __future__ import annotations
@@ -109,6 +116,8 @@ MESSAGES: Final = {
 #: The schema's flag order; ASA writes names (``flags SYN ACK``).
 TCP_FLAGS: Final = ("CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN")
 ALERT_IDS: Final = ("733100", "733101")
+#: Teardowns: matched (a malformed one is rejected), then skipped (see the module's docstring).
+TEARDOWN_IDS: Final = ("302014", "302016")
 
 #: What precedes ``%ASA-6-302013:`` (or %FTD-, or the older %PIX- and %FWSM-),
 #: the facility, the level and the id. The message after the marker is taken
@@ -157,6 +166,7 @@ class CiscoAsaParser(syslog.EnvelopedParser):
         )
         ids = ", ".join(lit(i) for i in MESSAGES)
         alerts = ", ".join(lit(i) for i in ALERT_IDS)
+        teardowns = ", ".join(lit(i) for i in TEARDOWN_IDS)
         verdicts = "CASE f.verdict WHEN 'denied' THEN 'denied' ELSE 'allowed' END"
         own_time = self._own_time("own.stamp")
         flags = ", ".join(
@@ -206,7 +216,13 @@ class CiscoAsaParser(syslog.EnvelopedParser):
                        AS event_action
             FROM x
         )
-        SELECT log_line, _row, skip, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
+        SELECT log_line, _row,
+               -- A teardown names the outside end first and not who began the
+               -- connection (an outbound one's would blame the server, as a
+               -- scan of our client's ephemeral ports): the Built line made the
+               -- connection's row, with its direction.
+               skip OR coalesce(known AND msg_id IN ({teardowns}), false) AS skip,
+               {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
                {own_time} AS timestamp,
                coalesce({k.HOST}, nullif(own.host, '')) AS observer_name,
                {ALERT_FLAG},

@@ -18,7 +18,8 @@ next hop) dropped; ``accept``, ``start`` and the ends of allowed sessions
 kept verbatim as ``connection_state``. ``type=utm`` (``subtype=ips``,
 ``anomaly``...) and the older ``type=ips``/``type=anomaly`` go to ``alert``,
 named by ``attack`` and ``attackid``; ``pass``/``detected``/``monitored``
-are allowed, every other IPS action denied. Time is ``date`` + ``time`` in the
+(and the web filter's and antivirus' ``passthrough``) are allowed, every
+other IPS action denied. Time is ``date`` + ``time`` in the
 ``tz`` offset the log carries, or else the configured syslog zone.
 """
 
@@ -60,7 +61,9 @@ TRAFFIC_ACTIONS: Final = {
     "deny": "denied", "ip-conn": "dropped", "accept": "allowed", "start": "allowed",
     "close": "allowed", "timeout": "allowed", "client-rst": "allowed", "server-rst": "allowed",
 }  # fmt: skip
-IPS_ALLOWED: Final = ("pass", "detected", "monitored", "pass_session")
+#: UTM verdicts that let the traffic through: ``passthrough`` is the web filter's
+#: and the antivirus' (an allowed URL category, a clean or monitored file).
+IPS_ALLOWED: Final = ("pass", "detected", "monitored", "pass_session", "passthrough")
 SEVERITIES: Final = {"critical": "1", "high": "1", "medium": "2", "low": "3", "info": "4",
                      "information": "4"}  # fmt: skip
 ALERT_TYPES: Final = ("utm", "ips", "anomaly")

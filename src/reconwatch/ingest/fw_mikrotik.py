@@ -11,7 +11,8 @@ A firewall rule with ``action=log`` (or ``log=yes``) makes RouterOS write::
 syslog envelope does not apply: this parser reads the stamp itself (ISO 8601
 with a zone, or RFC 3164, dated like every RFC 3164 stamp by
 ``SyslogEnvelope.resolve``). IPv6 endpoints with ports are bracketed
-(``[2001:db8::1]:443``); ICMP endpoints have no port. rsyslog's ``message
+(``[2001:db8::1]:443``); ICMP endpoints have no port (``fe80::1`` is a bare
+IPv6 address, not ``fe80`` and port ``:1``). rsyslog's ``message
 repeated N times: [ ...]`` (after the topics, which it takes for the tag) is
 read as the line inside, N packets: RouterOS lines carry no sequence number,
 so a retransmitted SYN logged twice is folded so.
@@ -63,7 +64,9 @@ REPEATED: Final = (
 #: connection state and MAC come before it; a NAT rewrite comes after it.
 PACKET: Final = r" proto (\S+)(?: \(([^)]*)\))?, ([^\s,>-]+)->([^\s,]+),"
 _ENDPOINT_V6: Final = r"^\[([^\]]*)\]:(\d+)$"
-_ENDPOINT_V4: Final = r"^([^:\[\]]*):(\S*)$"
+#: ``v4:port``: the port is digits only, so that a bare IPv6 address (an ICMPv6
+#: endpoint, ``fe80::1``) is not cut at its first colon.
+_ENDPOINT_V4: Final = r"^([^:\[\]]*):(\d*)$"
 TCP_FLAGS: Final = ("CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN")
 
 _SNIFF: Final = re.compile(r"firewall[a-z0-9,]* .*\S+: in:\S* out:.*, proto \S+")

@@ -2,6 +2,8 @@
 
 PAN-OS sends each log as one CSV record, by default in a BSD syslog envelope
 whose program tag is missing (``Oct 10 12:00:00 PA-VM 1,2023/10/10 12:00:00,...``),
+or with the syslog profile's IETF format in an RFC 5424 one
+(``<14>1 2023-10-10T12:00:00+02:00 PA-VM - - - - 1,2023/10/10 12:00:00,...``),
 so the record is found by its own start: a future-use field, the receive time,
 the serial number and the type. The field order is the documented one for
 PAN-OS 10.x and 11.x; the fields read are the same positions in both types:
@@ -57,12 +59,16 @@ UNSUPPORTED: Final = "unsupported PAN-OS log type"
 MALFORMED: Final = "malformed PAN-OS log record"
 UNKNOWN_ACTION: Final = "unknown action"
 
-#: What stands before the record: an optional ``<PRI>``, then an optional BSD
-#: stamp and host, or one token (ISO stamp, host...). Captured short, so the
-#: record itself is taken with substr() rather than carried through a capture.
+#: What stands before the record: the RFC 5424 header of the syslog profile's
+#: IETF format (``<14>1 2026-10-10T12:00:00+02:00 PA-VM - - - - 1,2026/...``),
+#: or an optional ``<PRI>`` (with a stray ``1``, as some relays leave it), then
+#: an optional BSD stamp and host, or one token (ISO stamp, host...). Captured
+#: short, so the record itself is taken with substr() rather than carried
+#: through a capture.
 HEAD: Final = (
-    r"^((?:<\d{1,3}>)?(?:[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} \S+ |"
-    r"(?:\S+ ){0,2}))[^\s,]*,\d{4}/"
+    r"^((?:<\d{1,3}>1 \S+ \S+ \S+ \S+ \S+ " + syslog.STRUCTURED_DATA + r" +|"
+    r"(?:<\d{1,3}>(?:1 )?)?(?:[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} \S+ |"
+    r"(?:\S+ ){0,2})))[^\s,]*,\d{4}/"
 )
 #: The record's own start: future use, receive time, serial, type.
 RECORD: Final = r"^[^\s,]*,\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2},[^,]*,[A-Z]+,"
