@@ -11,6 +11,7 @@ import datetime as dt
 import ipaddress
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,15 @@ def test_pf_rendering() -> None:
         "\n"
         "set -eu\n"
         "\n"
+        "# A table no loaded rule uses blocks nothing: stop before adding to one.\n"
+        "for t in reconwatch_90 reconwatch_3600 reconwatch_1814400; do\n"
+        '  pfctl -s rules 2>/dev/null | grep -qF "<$t>" || {\n'
+        '    echo "no loaded pf rule uses table <$t>: add its pf.conf lines above," \\\n'
+        '      "then pfctl -f /etc/pf.conf" >&2\n'
+        "    exit 1\n"
+        "  }\n"
+        "done\n"
+        "\n"
         "# reconwatch_90: blocks of 90 s, until 2026-09-30T10:01:30Z\n"
         "pfctl -t reconwatch_90 -T add 45.33.32.156/32\n"
         "# reconwatch_3600: blocks of 3600 s, until 2026-09-30T11:00:00Z\n"
@@ -188,6 +198,44 @@ def test_pf_rendering() -> None:
         "# reconwatch_1814400: blocks of 1814400 s, until 2026-10-21T10:00:00Z\n"
         "pfctl -t reconwatch_1814400 -T add 2001:db8:4::/64\n"
     )
+
+
+#: A stand-in for pfctl (pf does not run on Linux): prints the loaded rules
+#: from $RULES for ``-s rules`` and records every other call in $CALLS.
+FAKE_PFCTL = """#!/bin/sh
+if [ "$1" = "-s" ]; then cat "$RULES"; exit 0; fi
+echo "$*" >> "$CALLS"
+"""
+
+
+@pytest.mark.parametrize("loaded", [3, 2])
+def test_pf_script_adds_nothing_unless_a_rule_uses_every_table(tmp_path: Path, loaded: int) -> None:
+    # A later hunt's first critical case makes a table (reconwatch_1814400) no
+    # pf.conf rule uses yet: pfctl -T add would create it, and it would block
+    # nothing. The script must stop before adding anything.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pfctl").write_text(FAKE_PFCTL)
+    (bin_dir / "pfctl").chmod(0o755)
+    rules = tmp_path / "rules"
+    names = pf_table_names(SMALL, "reconwatch")
+    rules.write_text("".join(f"block drop in quick from <{n}> to any\n" for n in names[:loaded]))
+    script = tmp_path / "block-pf.sh"
+    script.write_text(render_pf(SMALL, "reconwatch", generated_at=WHEN))
+    calls = tmp_path / "calls"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RULES": str(rules), "CALLS": str(calls)}
+    done = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True)
+    if loaded == len(names):
+        assert done.returncode == 0, done.stderr
+        assert calls.read_text().splitlines() == [
+            "-t reconwatch_90 -T add 45.33.32.156/32",
+            "-t reconwatch_3600 -T add 198.51.100.0/29",
+            "-t reconwatch_1814400 -T add 2001:db8:4::/64",
+        ]
+    else:
+        assert done.returncode == 1
+        assert "no loaded pf rule uses table <reconwatch_1814400>" in done.stderr
+        assert not calls.exists()  # nothing added to any table
 
 
 def test_asa_rendering() -> None:
@@ -529,6 +577,16 @@ _SAFE = r"[A-Za-z0-9 ._:,/+=@()-]*"
 _CIDR = r"[0-9a-f.:]+/\d+"
 
 
+#: The pf script's fixed lines: the check that a loaded rule uses every table.
+PF_GUARD = re.compile(
+    r"for t in (?:reconwatch_\d+ ?)+; do"
+    r'|  pfctl -s rules 2>/dev/null \| grep -qF "<\$t>" \|\| \{'
+    r'|    echo "no loaded pf rule uses table <\$t>: add its pf.conf lines above," \\'
+    r'|      "then pfctl -f /etc/pf.conf" >&2'
+    r"|    exit 1|  \}|done"
+)
+
+
 def pf_networks(text: str) -> list[IPNetwork]:
     found: list[IPNetwork] = []
     for line in text.splitlines():
@@ -537,7 +595,9 @@ def pf_networks(text: str) -> list[IPNetwork]:
             assert match, line
             found += [net(t) for t in match[1].split()]
         else:
-            assert line == "" or line == "set -eu" or line.startswith("#"), line
+            assert (
+                line == "" or line == "set -eu" or line.startswith("#") or PF_GUARD.fullmatch(line)
+            ), line
     return found
 
 

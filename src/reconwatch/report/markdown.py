@@ -86,7 +86,9 @@ def _case(c: Case) -> list[str]:
         )
     elif contain.get("refused"):
         why = "; ".join(f"{md(k)}: {md(v)}" for k, v in contain["refused"].items())
-        lines.append(f"- Containment: not blocked ({why})")
+        # A case not planned for blocking keeps its reason beside its protected sources.
+        reason = f"{md(str(contain['why']))}; " if contain.get("why") else ""
+        lines.append(f"- Containment: not blocked ({reason}{why})")
     else:
         lines.append(f"- Containment: no block ({md(str(contain.get('why', 'not requested')))})")
     lines += ["", "### Escalation criteria (playbook)", ""]

@@ -285,8 +285,8 @@ def extend_block(
     comment) in one ``nft -f -`` transaction, so it is never unblocked in
     between. The new timeout is capped at one year. ``protected`` (default:
     the always-protected ranges) is checked first: a block that should never
-    have existed is not prolonged. Raises ``LookupError`` when nothing holds
-    ``address``.
+    have existed is not prolonged, nor one without a timeout (it never ends).
+    Raises ``LookupError`` when nothing holds ``address``.
     """
     table = check_table_name(table)
     if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
@@ -295,6 +295,10 @@ def extend_block(
     why_not = (protected or ProtectedRanges.always()).check(block.network)
     if why_not is not None:
         raise ValueError(f"refusing to extend {block.network}: {why_not}")
+    if block.timeout_seconds == 0:
+        # An element without a timeout (added by hand) never ends: "remaining +
+        # seconds" would read its 0 s as nothing left and make it end soon.
+        raise ValueError(f"{block.network} has no timeout: it never ends, nothing to extend")
     new_timeout = min(block.expires_seconds + seconds, MAX_TIMEOUT_SECONDS)
     comment = sanitize_comment(block.comment, COMMENT_LIMIT)
     element = _element_text(block)
@@ -356,8 +360,15 @@ def unblock_all(
     table = check_table_name(table)
     try:
         held = list_blocks(table, netns)
-    except NftError:
+    except NoTableError:
+        held = []  # nothing there: unblocking twice is the same as once
+    except (NftError, ValueError):
+        # The sets could not be read (no rights, a missing namespace, an element
+        # nft lists as a range): the table must still go, or the delete must
+        # fail loudly. Reporting "unblocked" while the blocks stay is the one
+        # outcome an unblock may never have.
         held = []
+        _run(["delete", "table", "inet", table], netns)
     else:
         _run(["delete", "table", "inet", table], netns)
     _audit(

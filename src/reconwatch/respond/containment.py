@@ -7,6 +7,7 @@ is every refusal (a protected address named by a case is reported, not hidden).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,12 @@ from pathlib import Path
 from reconwatch.cases import Case
 from reconwatch.config import Config
 from reconwatch.files import write_text_atomic
-from reconwatch.respond.blocklist import BlockPlan, BlockRequest, build_blocklist
+from reconwatch.respond.blocklist import (
+    BlockPlan,
+    BlockRequest,
+    build_blocklist,
+    validate_address,
+)
 from reconwatch.respond.ipset import render_ipset_script
 from reconwatch.respond.nftables import render_nftables
 from reconwatch.respond.protect import ProtectedRanges
@@ -48,6 +54,7 @@ def plan_blocks(
         for source, context in case.enrichment.items()
         if context.get("benign_lists")
     ]
+    protected = ProtectedRanges.from_config(config, extra=[*extra_protected, *benign])
     wanted = set(config.respond.block_dispositions)
     requests: list[BlockRequest] = []
     for case in cases:
@@ -57,6 +64,12 @@ def plan_blocks(
                 closed = case.analyst
                 why = f"case {closed['case_id']} closed by an analyst as {closed['disposition']}"
             case.containment = {"block": False, "why": why}
+            # A Tier 2 analyst may approve a block later (web UI, then ``block
+            # apply``), planned under another config or none: the sources this
+            # hunt protects must be on record, or the approval would block them.
+            kept_safe = _protected_sources(case.sources, protected)
+            if kept_safe:
+                case.containment["refused"] = kept_safe
             continue
         seconds = config.respond.block_for_seconds[case.severity]  # type: ignore[index]
         reason = "reconnaissance: " + ", ".join(case.detections)
@@ -72,7 +85,7 @@ def plan_blocks(
         )
     plan = build_blocklist(
         requests,
-        ProtectedRanges.from_config(config, extra=[*extra_protected, *benign]),
+        protected,
         config.respond.max_entries,
         ipv6_prefix=config.respond.ipv6_prefix,
     )
@@ -95,6 +108,20 @@ def plan_blocks(
             },
         }
     return plan
+
+
+def _protected_sources(sources: Sequence[str], protected: ProtectedRanges) -> dict[str, str]:
+    """Each source ``protected`` refuses, with the reason ``build_blocklist`` would give."""
+    refused: dict[str, str] = {}
+    for source in sources:
+        try:
+            address = validate_address(source)
+        except ValueError:
+            continue  # never an entry anyway: build_blocklist refuses it when planned
+        why = protected.check(ipaddress.ip_network(address))
+        if why is not None:
+            refused[source] = f"protected: {why}"
+    return refused
 
 
 def write_rules(plan: BlockPlan, out_dir: Path, config: Config) -> ContainmentFiles:

@@ -125,7 +125,13 @@ def render_pf(plan: BlockPlan, table: str, *, generated_at: dt.datetime | None =
     into one table per timeout (``<table>_3600``...), and the header gives
     the cron line that expires each table by its own timeout. The pf.conf
     lines (``table <...> persist`` and a ``block drop in quick from <...>``
-    rule per table) are printed in the header; they are loaded once.
+    rule per table) are printed in the header; they are loaded once. A later
+    plan may use a timeout no earlier one did (the first critical case): its
+    table would be created by ``-T add`` with no rule using it, and block
+    nothing. So the script first checks that a loaded rule names every table
+    it fills and stops, adding nothing, if one does not. An address already in
+    a table keeps its first add time (``-T add`` does not renew it): it
+    expires on the earlier block's schedule, never later.
     """
     base = _check(table, PF_TABLE, "pf table name")
     entries = verified_entries(plan)
@@ -147,6 +153,19 @@ def render_pf(plan: BlockPlan, table: str, *, generated_at: dt.datetime | None =
         "set -eu",
         "",
     ]
+    if groups:
+        names = " ".join(f"{base}_{s}" for s in groups)
+        lines += [
+            "# A table no loaded rule uses blocks nothing: stop before adding to one.",
+            f"for t in {names}; do",
+            '  pfctl -s rules 2>/dev/null | grep -qF "<$t>" || {',
+            '    echo "no loaded pf rule uses table <$t>: add its pf.conf lines above," \\',
+            '      "then pfctl -f /etc/pf.conf" >&2',
+            "    exit 1",
+            "  }",
+            "done",
+            "",
+        ]
     for seconds, group in groups.items():
         name = f"{base}_{seconds}"
         lines.append(
