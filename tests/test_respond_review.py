@@ -158,3 +158,27 @@ def test_a_case_not_blocked_with_unprotected_sources_records_no_refusals() -> No
     cases = triage(build_cases(network, run_detections(network, Config().detect), 5), Config())
     plan_blocks(cases, Config())
     assert cases[0].containment == {"block": False, "why": "disposition suspicious"}
+
+
+def test_an_approved_ipv6_case_the_hunt_did_not_block_is_not_widened() -> None:
+    # The hunt protects a partner's resolver in the scanner's /64; the case is
+    # "suspicious", nothing planned. Approved later under a config that does
+    # not know the partner, respond.ipv6_prefix (64) would widen the scanner to
+    # its /64 and block the partner with it: the approval blocks the /128 only.
+    scanner, partner = "2001:db8:5::7", "2001:db8:5::53"
+    rows = [
+        {"source_ip": scanner, "destination_ip": "2001:db8:1::10", "destination_port": p}
+        | {"seconds": i}
+        for i, p in enumerate(range(1, 21))
+    ]
+    hunt_config = Config(site=SiteConfig(protected=[f"{partner}/128"]))
+    network = ibis.memtable(network_rows(rows))
+    findings = run_detections(network, hunt_config.detect)
+    cases = triage(build_cases(network, findings, 5), hunt_config)
+    plan_blocks(cases, hunt_config)
+    (case,) = cases
+    assert case.disposition == "suspicious" and "refused" not in case.containment
+    document = {"cases": [case_to_dict(case)]}
+    assert Config().respond.ipv6_prefix == 64  # the widening the approval must not get
+    approved = plan_from_cases_document(document, Config(), case_ids=[case.id], approved=[case.id])
+    assert [str(e.network) for e in approved.entries] == [f"{scanner}/128"]

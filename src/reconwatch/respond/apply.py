@@ -853,7 +853,8 @@ def plan_from_cases_document(
             why = "an internal source (in the hunt's home networks)"
             refusals += [Refusal(_text(s, 64), cid, why) for s in sources]
             continue
-        if is_approved and recorded is not None and recorded.get("block") is not True:
+        unplanned = is_approved and recorded is not None and recorded.get("block") is not True
+        if unplanned:
             recorded = None  # the hunt planned no block to hold the approval to
         if recorded is None and any_recorded and not is_approved:
             refusals += [
@@ -867,6 +868,12 @@ def plan_from_cases_document(
             networks = _recorded_entries(recorded)
             recorded_networks += networks
             allowed = _intervals(networks)
+        elif unplanned:
+            # Nor any width to hold it to: its sources as they are. Widened by
+            # this config's ``ipv6_prefix``, a /64 could cover an address the
+            # hunt's config protected and this one does not know.
+            recorded_cases.add(cid)
+            recorded_networks += _single_networks(sources)
         seconds = config.respond.block_for_seconds[severity]
         detections = [d for d in case.get("detections", []) if isinstance(d, str)]
         reason = ("approved: " if is_approved else "") + "reconnaissance: " + ", ".join(detections)
@@ -916,6 +923,17 @@ def plan_from_cases_document(
         if wider:  # respond.ipv6_prefix widens past what the hunt planned
             plan = build_blocklist(requests, protected, config.respond.max_entries)
     return BlockPlan(plan.entries, (*refusals, *plan.refused))
+
+
+def _single_networks(sources: Sequence[Any]) -> list[IPNetwork]:
+    """Each valid source address as its /32 or /128 (the others are refused when planned)."""
+    networks: list[IPNetwork] = []
+    for source in sources:
+        try:
+            networks.append(ipaddress.ip_network(validate_address(source)))
+        except ValueError:
+            continue
+    return networks
 
 
 def _is_address(text: str) -> bool:
