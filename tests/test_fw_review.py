@@ -3,7 +3,10 @@ and log text that could choose whom a row blames."""
 
 from __future__ import annotations
 
+import pytest
+
 from ingest_helpers import make, parse, rejects, utc
+from reconwatch.config import Config, SyslogConfig
 from reconwatch.ingest.fw_cef import CefParser, LeefParser
 from reconwatch.ingest.fw_fortigate import FortigateParser
 from reconwatch.ingest.fw_mikrotik import MikrotikParser
@@ -47,6 +50,24 @@ def test_cef_rt_zone_is_applied() -> None:
     ]
 
 
+def test_cef_rt_zone_abbreviation_without_an_envelope_is_read_in_the_site_zone() -> None:
+    # An ArcSight Logger export: bare lines, no envelope to fall back on. The
+    # stamp is read as every stamp without a usable zone is, in syslog.timezone
+    # (rejecting it would lose the event); a zoneless bare line stays UTC.
+    lines = [
+        f"{CEF_HEAD}{CEF_EXT} rt=Oct 10 2026 12:00:00 CEST",
+        f"{CEF_HEAD}{CEF_EXT} rt=Oct 10 2026 12:00:00",
+        f"{CEF_HEAD}{CEF_EXT} rt=Oct 10 2026 12:00:00 not a zone",
+    ]
+    paris = Config(syslog=SyslogConfig(timezone="Europe/Paris"))
+    parsed = parse(make(CefParser, paris), lines)
+    assert [r["timestamp"] for r in network(parsed)] == [
+        utc(2026, 10, 10, 10),
+        utc(2026, 10, 10, 12),
+    ]
+    assert rejects(parsed) == [(3, "invalid timestamp")]
+
+
 def test_cef_header_must_start_the_message() -> None:
     lines = [
         f"{CEF_HEAD}{CEF_EXT} rt=1791633600000",
@@ -61,6 +82,66 @@ def test_cef_header_must_start_the_message() -> None:
     parsed = parse(make(CefParser), lines)
     assert [r["source_ip"] for r in network(parsed)] == ["198.51.100.7"] * 5
     assert rejects(parsed) == [(6, "CEF header not at the start of the message")]
+
+
+#: Envelopes real senders and relays put before a header, each read.
+RELAYED = [
+    # A syslog-ng / rsyslog relay adding its own header, with PRIs or without.
+    "Oct 10 12:00:01 relay01 Oct 10 12:00:00 fw01 {}",
+    "<134>Oct 10 12:00:01 relay01 <134>Oct 10 12:00:00 fw01 {}",
+    # Check Point through a relay: the gateway's stamp carries its year.
+    "Oct 10 12:00:01 relay01 Oct 10 2026 12:00:00 cp-gw1 {}",
+    "Oct 10 2026 12:00:00 fw01 {}",
+    # NetScaler's ns.log (CTX136146), one space or two before the header.
+    "Dec 18 20:37:08 <local0.info> 10.217.31.247 {}",
+    "Dec 18 20:37:08 <local0.info> 10.217.31.247  {}",
+    # RFC 5424: two spaces after the structured data, no PRI, structured data.
+    "<13>1 2026-10-10T12:00:00Z fw01 app - - -  {}",
+    "1 2026-10-10T12:00:00Z fw01 app - - - {}",
+    '<13>1 2026-10-10T12:00:00Z fw01 app - - [meta sequenceId="7"] {}',
+    # ISO stamps without a zone, or with a space; a level or facility word.
+    "2026-10-10T12:00:00 fw01 {}",
+    "2026-10-10 12:00:00 fw01 {}",
+    "bigip1 info ASM:{}",
+    "fw01 local4.info {}",
+    "fw01\t{}",
+    " {}",
+]
+
+
+@pytest.mark.parametrize("envelope", RELAYED)
+def test_cef_and_leef_headers_after_real_envelopes_are_read(envelope: str) -> None:
+    cef = parse(make(CefParser), [envelope.format(f"{CEF_HEAD}{CEF_EXT} rt=1791633600000")])
+    assert rejects(cef) == []
+    assert [r["source_ip"] for r in network(cef)] == ["198.51.100.7"]
+    leef_line = (
+        "LEEF:1.0|Microsoft|MSExchange|2013|15345|"
+        "src=198.51.100.7\tdst=203.0.113.10\tdevTime=1791633600000"
+    )
+    leef = parse(make(LeefParser), [envelope.format(leef_line)])
+    assert rejects(leef) == []
+    assert [r["source_ip"] for r in network(leef)] == ["198.51.100.7"]
+
+
+#: Other programs' lines quoting a header an outsider wrote: never read.
+FORGED = [
+    # A user name sshd logs after its tag.
+    "Oct 10 12:00:00 host sshd[1]: Invalid user {} from 192.0.2.1 port 22",
+    # Request text, quoted or not.
+    '198.51.100.9 - - [10/Oct/2026:12:00:00 +0000] "GET /{} HTTP/1.1" 404 0',
+    "Oct 10 12:00:00 web1 nginx: 198.51.100.9 - - GET /{}",
+    "[Mon Oct 10 12:00:00 2026] [core:error] [pid 1] AH00126: Invalid URI in request GET {}",
+    # A key=value message (a value holding the header).
+    "Oct 10 12:00:00 fw01 app: user=x msg={}",
+]
+
+
+@pytest.mark.parametrize("line", FORGED)
+def test_a_header_inside_another_programs_message_is_not_read(line: str) -> None:
+    forged = "CEF:0|a|b|c|d|e|f|src=6.6.6.6 dst=203.0.113.10 act=deny"
+    parsed = parse(make(CefParser), [line.format(forged)])
+    assert network(parsed) == []
+    assert rejects(parsed) == [(1, "CEF header not at the start of the message")]
 
 
 def test_cef_and_leef_source_named_twice_is_rejected() -> None:

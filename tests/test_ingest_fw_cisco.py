@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from ingest_helpers import make, parse, rejects, utc
+from pathlib import Path
+
+from ingest_helpers import NOW, make, parse, rejects, utc
 from reconwatch.config import Config, SyslogConfig
-from reconwatch.ingest.fw_cisco import CiscoAsaParser
+from reconwatch.ingest.fw_cisco import UNPAIRED_TEARDOWNS, CiscoAsaParser
+from reconwatch.ingest.run import IngestOptions, ingest
+from reconwatch.ingest.sources import SNIFF_LINES
+from reconwatch.lake import Lake
 from test_ingest_fw_helpers import alerts, network, parse_fixture
 
 DENY = {"event_action": "denied", "connection_outcome": "failed", "connection_state": "deny",
@@ -166,3 +171,36 @@ def test_106023_of_a_protocol_without_a_name_and_pix_fwsm_markers() -> None:
     assert rejects(parsed) == [(5, "malformed Cisco ASA message")]
     assert CiscoAsaParser.sniff([f"Oct 10 12:35:17 fw01 %PIX-4-106023: Deny protocol 4 src "
                                  f"outside:{SCANNER} dst inside:203.0.113.11 {acl}"])  # fmt: skip
+
+
+def test_a_file_of_teardowns_without_built_lines_says_it_gives_no_allowed_connection(
+    tmp_path: Path,
+) -> None:
+    # An ASA with 302013/302015 turned off: every teardown is skipped, and the
+    # file's note says why no allowed connection came of it. A file with its
+    # Built lines (later in the file) has no note; nor has one through a
+    # syslog server that mixes other programs' lines in.
+    teardown = (
+        "Oct 10 12:35:{:02} fw01 %ASA-6-302014: Teardown TCP connection {} for "
+        "outside:192.0.2.80/80 to inside:10.0.0.6/51515 duration 0:00:03 bytes 5120 TCP FINs"
+    )
+    built = (
+        "Oct 10 12:35:30 fw01 %ASA-6-302013: Built outbound TCP connection 9 for "
+        "outside:192.0.2.80/80 (192.0.2.80/80) to inside:10.0.0.6/51516 (203.0.113.6/51516)"
+    )
+    sshd = "Oct 10 12:35:31 host2 sshd[7]: Accepted publickey for ops from 10.0.0.9 port 5 ssh2"
+    # More lines than the sniffer's head holds: the Built line comes in a later batch.
+    teardowns = [teardown.format(i % 60, i) for i in range(SNIFF_LINES + 20)]
+    files = {
+        "unpaired.log": teardowns,
+        "paired.log": [*teardowns, built],
+        "mixed.log": [sshd, *teardowns],
+    }
+    for name, lines in files.items():
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    options = IngestOptions(now=NOW, block_bytes=300, sniff_bytes=300)
+    run = ingest([str(tmp_path / n) for n in files], Lake(tmp_path / "lake"), Config(), options)
+    notes = {Path(f.name).name: (f.format, f.note) for f in run.files}
+    assert notes["unpaired.log"] == ("cisco-asa", UNPAIRED_TEARDOWNS)
+    assert notes["paired.log"] == ("cisco-asa", None)
+    assert notes["mixed.log"] == ("syslog", UNPAIRED_TEARDOWNS)

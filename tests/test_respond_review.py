@@ -82,6 +82,26 @@ def test_unblock_deletes_the_table_even_when_an_element_cannot_be_listed(
 
 
 @pytest.mark.root
+def test_unblock_deletes_a_table_missing_one_of_its_sets(netns: str, tmp_path: Path) -> None:
+    # A hand-edited (or foreign) table of the same name without ipv6_addr:
+    # listing says "no such set", which must not read as "no table".
+    nft(netns, "add", "table", "inet", TABLE)
+    nft(netns, "add", "set", "inet", TABLE, "ipv4_addr", "{ type ipv4_addr; }")
+    nft(netns, "add", "element", "inet", TABLE, "ipv4_addr", "{ 198.18.0.7 }")
+    audit = tmp_path / "audit.jsonl"
+    unblock_all(TABLE, netns=netns, audit=audit)
+    assert TABLE not in nft(netns, "list", "tables")
+    # A range element cannot be listed: the table goes, the audit says the
+    # entries are unknown rather than claiming there were none.
+    apply_nftables(plan("198.18.0.2/32"), TABLE, netns=netns, dry_run=False)
+    nft(netns, "add", "element", "inet", TABLE, "ipv4_addr", "{ 198.18.1.1-198.18.1.5 }")
+    unblock_all(TABLE, netns=netns, audit=audit)
+    assert TABLE not in nft(netns, "list", "tables")
+    records = read_audit(audit)
+    assert [r["details"].get("entries_unknown") for r in records] == [None, True]
+
+
+@pytest.mark.root
 def test_unblock_in_a_namespace_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     # It used to report success ("unblocked 0 entries", exit 0, an audit record)
     # while nothing had been unblocked anywhere.

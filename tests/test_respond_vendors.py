@@ -182,10 +182,11 @@ def test_pf_rendering() -> None:
         "\n"
         "set -eu\n"
         "\n"
-        "# A table no loaded rule uses blocks nothing: stop before adding to one.\n"
+        "# A table no loaded block rule uses blocks nothing: stop before adding to one\n"
+        "# (every anchor's rules are read; pfctl's own errors are shown).\n"
         "for t in reconwatch_90 reconwatch_3600 reconwatch_1814400; do\n"
-        '  pfctl -s rules 2>/dev/null | grep -qF "<$t>" || {\n'
-        '    echo "no loaded pf rule uses table <$t>: add its pf.conf lines above," \\\n'
+        "  pfctl -a '*' -s rules | grep -qE \"^[[:space:]]*block[[:space:]].*from <$t>\" || {\n"
+        '    echo "no loaded pf block rule uses table <$t>: add its pf.conf lines above," \\\n'
         '      "then pfctl -f /etc/pf.conf" >&2\n'
         "    exit 1\n"
         "  }\n"
@@ -201,15 +202,41 @@ def test_pf_rendering() -> None:
 
 
 #: A stand-in for pfctl (pf does not run on Linux): prints the loaded rules
-#: from $RULES for ``-s rules`` and records every other call in $CALLS.
+#: from $RULES for ``-a '*' -s rules`` and records every other call in $CALLS.
 FAKE_PFCTL = """#!/bin/sh
-if [ "$1" = "-s" ]; then cat "$RULES"; exit 0; fi
+if [ "$*" = "-a * -s rules" ]; then cat "$RULES"; exit 0; fi
 echo "$*" >> "$CALLS"
 """
+BLOCK_RULE = "block drop in quick from <{}> to any"
 
 
-@pytest.mark.parametrize("loaded", [3, 2])
-def test_pf_script_adds_nothing_unless_a_rule_uses_every_table(tmp_path: Path, loaded: int) -> None:
+@pytest.mark.parametrize(
+    "rules",
+    [
+        [BLOCK_RULE.format(n) for n in ("reconwatch_90", "reconwatch_3600", "reconwatch_1814400")],
+        # The last table's rule sits in an anchor: `-a '*'` lists it indented.
+        [
+            *(BLOCK_RULE.format(n) for n in ("reconwatch_90", "reconwatch_3600")),
+            'anchor "reconwatch" all {',
+            "  " + BLOCK_RULE.format("reconwatch_1814400"),
+            "}",
+        ],
+        # No rule for the last table (a timeout no earlier plan had).
+        [BLOCK_RULE.format(n) for n in ("reconwatch_90", "reconwatch_3600")],
+        # Rules that name it but do not block its sources.
+        [
+            *(BLOCK_RULE.format(n) for n in ("reconwatch_90", "reconwatch_3600")),
+            "pass in quick from <reconwatch_1814400> to any",
+            "block drop out quick from any to <reconwatch_1814400>",
+            "block drop in quick from ! <reconwatch_1814400> to any",
+            "block drop in quick from <reconwatch_18144000> to any",
+        ],
+    ],
+    ids=["all", "in-anchor", "missing", "not-blocking"],
+)
+def test_pf_script_adds_nothing_unless_a_block_rule_uses_every_table(
+    tmp_path: Path, rules: list[str]
+) -> None:
     # A later hunt's first critical case makes a table (reconwatch_1814400) no
     # pf.conf rule uses yet: pfctl -T add would create it, and it would block
     # nothing. The script must stop before adding anything.
@@ -217,15 +244,15 @@ def test_pf_script_adds_nothing_unless_a_rule_uses_every_table(tmp_path: Path, l
     bin_dir.mkdir()
     (bin_dir / "pfctl").write_text(FAKE_PFCTL)
     (bin_dir / "pfctl").chmod(0o755)
-    rules = tmp_path / "rules"
-    names = pf_table_names(SMALL, "reconwatch")
-    rules.write_text("".join(f"block drop in quick from <{n}> to any\n" for n in names[:loaded]))
+    loaded = tmp_path / "rules"
+    loaded.write_text("\n".join(rules) + "\n")
     script = tmp_path / "block-pf.sh"
     script.write_text(render_pf(SMALL, "reconwatch", generated_at=WHEN))
     calls = tmp_path / "calls"
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RULES": str(rules), "CALLS": str(calls)}
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RULES": str(loaded), "CALLS": str(calls)}
     done = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True)
-    if loaded == len(names):
+    blocked = any(rule.strip() == BLOCK_RULE.format("reconwatch_1814400") for rule in rules)
+    if blocked:
         assert done.returncode == 0, done.stderr
         assert calls.read_text().splitlines() == [
             "-t reconwatch_90 -T add 45.33.32.156/32",
@@ -234,7 +261,7 @@ def test_pf_script_adds_nothing_unless_a_rule_uses_every_table(tmp_path: Path, l
         ]
     else:
         assert done.returncode == 1
-        assert "no loaded pf rule uses table <reconwatch_1814400>" in done.stderr
+        assert "no loaded pf block rule uses table <reconwatch_1814400>" in done.stderr
         assert not calls.exists()  # nothing added to any table
 
 
@@ -580,8 +607,9 @@ _CIDR = r"[0-9a-f.:]+/\d+"
 #: The pf script's fixed lines: the check that a loaded rule uses every table.
 PF_GUARD = re.compile(
     r"for t in (?:reconwatch_\d+ ?)+; do"
-    r'|  pfctl -s rules 2>/dev/null \| grep -qF "<\$t>" \|\| \{'
-    r'|    echo "no loaded pf rule uses table <\$t>: add its pf.conf lines above," \\'
+    r"|  pfctl -a '\*' -s rules \| grep -qE "
+    r'"\^\[\[:space:\]\]\*block\[\[:space:\]\]\.\*from <\$t>" \|\| \{'
+    r'|    echo "no loaded pf block rule uses table <\$t>: add its pf.conf lines above," \\'
     r'|      "then pfctl -f /etc/pf.conf" >&2'
     r"|    exit 1|  \}|done"
 )

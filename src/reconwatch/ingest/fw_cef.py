@@ -18,7 +18,8 @@ Time: ``rt`` / ``devTime`` (epoch milliseconds or ``MMM dd yyyy HH:mm:ss``
 with optional ``.SSS`` and zone: ``GMT+02:00``, ``+0200`` and ``UTC`` are
 applied, no zone means UTC, the CEF default for an agent that normalised it,
 and a zone abbreviation such as ``CEST``, which several zones share, is not
-guessed), else the syslog envelope's stamp.
+guessed: the syslog envelope's stamp is used, or, on a line without one, the
+stamp read in ``syslog.timezone``), else the syslog envelope's stamp.
 
 Whom a row blames: the header must start the line or the syslog message
 (``anchored``): a ``CEF:0|...|src=...`` further in is text another program
@@ -41,6 +42,8 @@ from reconwatch.ingest.base import Parsed
 from reconwatch.ingest.fw_common import (
     INVALID_PORT,
     bad_port_sql,
+    local_to_utc_params,
+    local_to_utc_sql,
     outcome_sql,
     ports_sql,
     sniff_share,
@@ -64,18 +67,29 @@ NOT_AT_START: Final = "{} header not at the start of the message"
 REPEATED_KEY: Final = "source or destination key named twice"
 
 
+#: A token of a syslog header (stamps, hosts, ``<PRI>``, ``<local0.info>``,
+#: ``local4.info``...): no quote, ``=`` or ``|`` (request text and key=value
+#: values have them), and not ending in ``:`` (a program's tag, allowed last only).
+_HEADER_WORD: Final = r'[^\s"=|]*[^\s"=|:]'
+#: A program's tag (``prog[1]:``, F5's ``ASM:``): what a message follows.
+_TAG: Final = r'[^\s"=|]*:'
+
+
 def anchored(marker: str) -> str:
-    """Where a CEF or LEEF header may start: the line (after a ``<PRI>``), or the
-    message of an RFC 3164 / ISO envelope (right after the host, as ``host
-    CEF:0|``, or after a tag, ``prog[1]: CEF:0|`` or F5's ``ASM:CEF:0|``), or of
-    an RFC 5424 one. A header further in is text some other program logged
-    (a URL, a user name) and is not read: its ``src`` would be whatever an
-    outsider wrote."""
-    return (
-        rf"^{syslog.PRI}(?:(?:{syslog.BSD_STAMP}|{syslog.ISO_STAMP}) \S+ "
-        r"(?:[^\s:\[\]]+(?:\[\d+\])?: ?)?"
-        rf"|<\d{{1,3}}>1 \S+ \S+ \S+ \S+ \S+ {syslog.STRUCTURED_DATA} \x{{FEFF}}?)?{marker}"
-    )
+    """Where a CEF or LEEF header may start: the line, or the message after its
+    syslog headers, whatever their shape (one or several relays' stamps and
+    hosts, a stamp with its year, NetScaler's ``<local0.info>``, a facility
+    word), or an RFC 5424 header with its structured data. The tokens before
+    the marker hold no quote, ``=`` or ``|``, and a program's tag (a token
+    ending in ``:``) may only come last: in another program's line the header
+    stands in the message after its tag (``sshd[1]: Invalid user CEF:0|...``)
+    or in request text (``"GET /CEF:0|...``), and its ``src`` would be an
+    outsider's. The first marker of a real event is its own (the header's
+    ``|`` stop the tokens there), so a value further on is never read as one.
+    """
+    rfc5424 = rf"{syslog.PRI}1 \S+ \S+ \S+ \S+ \S+ {syslog.STRUCTURED_DATA}\s+\x{{FEFF}}?"
+    headers = rf"(?:{_HEADER_WORD}\s+){{0,24}}(?:{_TAG}\s*)?"
+    return rf"^\s*(?:{rfc5424}|{headers}){marker}"
 
 
 def repeated_sql(keys: str, names: Sequence[str]) -> str:
@@ -118,7 +132,8 @@ def time_sql(text: str) -> str:
     The zone (``zzz``, Java's: ``GMT+02:00``, ``+0200``, ``UTC``) is applied;
     without one the stamp is UTC. A zone named otherwise (``CEST``, ``PST``:
     abbreviations several zones share) gives NULL, so that the envelope's
-    stamp is used rather than a time off by the zone's offset.
+    stamp is used rather than a time off by the zone's offset
+    (``abbreviated_sql`` reads it when there is no envelope).
     """
     local = f"regexp_extract({text}, {lit(CEF_STAMP)}, 1)"
     zone = f"regexp_extract({text}, {lit(CEF_STAMP)}, 2)"
@@ -131,6 +146,18 @@ def time_sql(text: str) -> str:
             THEN CAST(epoch_ms(TRY_CAST({text} AS BIGINT)) AS TIMESTAMP)
         WHEN regexp_matches({text}, {lit(CEF_STAMP)}) THEN timezone('UTC', {zoned})
     END"""
+
+
+def abbreviated_sql(text: str, timezone: str) -> str:
+    """SQL: a ``MMM dd yyyy HH:mm:ss zzz`` stamp whose zone is an abbreviation
+    (``CEST``), read as the wall clock of the configured ``timezone`` (bound as
+    ``$cef_tz``), as every stamp without a usable zone is; NULL otherwise. For
+    a line without a syslog envelope (an ArcSight Logger export): rejecting it
+    would lose the event for a zone the site's clock most likely wrote."""
+    local = f"try_strptime(regexp_extract({text}, {lit(CEF_STAMP)}, 1), '%b %d %Y %H:%M:%S')"
+    zone = f"regexp_extract({text}, {lit(CEF_STAMP)}, 2)"
+    utc = local_to_utc_sql(local, timezone, "cef_tz")
+    return f"CASE WHEN regexp_full_match({zone}, '[A-Za-z]{{2,6}}') THEN {utc} END"
 
 
 #: Where a CEF extension's next pair starts: spaces, a key, '='. Values may hold
@@ -161,11 +188,17 @@ class _KeyedParser(syslog.EnvelopedParser):
     table = "network"
     programs: ClassVar[tuple[str, ...]] = ()
 
+    def _params(self) -> dict[str, object]:
+        return local_to_utc_params(self.ctx.config.syslog.timezone, "cef_tz")
+
     def _tail(self, source: str, not_mine: str) -> str:
         k = syslog
         return f"""
         SELECT log_line, _row, skip, {k.TIME}, {k.MONTH}, {k.DAY}, {k.TOD},
-               {time_sql("t_own")} AS timestamp,
+               coalesce({time_sql("t_own")},
+                        CASE WHEN {k.TIME} IS NULL AND {k.MONTH} IS NULL THEN
+                            {abbreviated_sql("t_own", self.ctx.config.syslog.timezone)} END)
+                   AS timestamp,
                coalesce(nullif(o_host, ''), {k.HOST}) AS observer_name,
                {lit(self.dataset)} AS event_dataset,
                src AS source_raw, dst AS destination_raw,
@@ -237,7 +270,7 @@ class CefParser(_KeyedParser):
         )
         {self._tail("kv", NOT_CEF)}
         """  # noqa: S608 - constant patterns and a generated view name only
-        return run_batch(self.ctx.con, lines, sql, {}, self.envelope)
+        return run_batch(self.ctx.con, lines, sql, self._params(), self.envelope)
 
 
 class LeefParser(_KeyedParser):
@@ -296,4 +329,4 @@ class LeefParser(_KeyedParser):
         )
         {self._tail("kv", NOT_LEEF)}
         """  # noqa: S608 - constant patterns and a generated view name only
-        return run_batch(self.ctx.con, lines, sql, {}, self.envelope)
+        return run_batch(self.ctx.con, lines, sql, self._params(), self.envelope)

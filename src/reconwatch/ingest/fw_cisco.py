@@ -22,8 +22,9 @@ nothing of who began the connection (an outbound connection's teardown read
 as it stands would blame the web server our client used, for a "scan" of the
 client's ephemeral ports), and the connection's Built line already made its
 row (kept both, each allowed connection would count twice). Its byte count
-goes with it: no detection reads bytes. Other ids are rejected with
-``UNSUPPORTED``.
+goes with it: no detection reads bytes. A file whose teardowns meet no Built
+line (an ASA with 302013/302015 turned off) gets a note saying it gives no
+allowed connection. Other ids are rejected with ``UNSUPPORTED``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from collections.abc import Sequence
 from typing import ClassVar, Final, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from reconwatch.ingest import syslog
 from reconwatch.ingest.base import REPEAT, Parsed
@@ -118,6 +120,12 @@ TCP_FLAGS: Final = ("CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN")
 ALERT_IDS: Final = ("733100", "733101")
 #: Teardowns: matched (a malformed one is rejected), then skipped (see the module's docstring).
 TEARDOWN_IDS: Final = ("302014", "302016")
+#: A teardown's marker in a line, for the file's note on teardowns without Built lines.
+TEARDOWN_MARK: Final = r"%(?:ASA|FTD|PIX|FWSM)-\d-30201[46]:"
+UNPAIRED_TEARDOWNS: Final = (
+    "connection teardowns (302014/302016) but no Built message (302013/302015): teardowns "
+    "are skipped, so this file gives no allowed connection; log the Built messages"
+)
 
 #: What precedes ``%ASA-6-302013:`` (or %FTD-, or the older %PIX- and %FWSM-),
 #: the facility, the level and the id. The message after the marker is taken
@@ -149,6 +157,10 @@ class CiscoAsaParser(syslog.EnvelopedParser):
     #: level: the syslog multiplexer routes these by prefix.
     programs: ClassVar[tuple[str, ...]] = ()
     program_prefixes: ClassVar[tuple[str, ...]] = ("%ASA-", "%FTD-", "%PIX-", "%FWSM-")
+
+    #: Whether the file showed a Built connection / a teardown so far.
+    _built: bool = False
+    _teardowns: bool = False
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -263,8 +275,25 @@ class CiscoAsaParser(syslog.EnvelopedParser):
                END AS reason
         FROM y
         """  # noqa: S608 - constant patterns and a generated view name only
-        parsed = run_batch(self.ctx.con, lines, sql, self._params(), self.envelope)
-        return split_alerts(parsed)
+        parsed = split_alerts(run_batch(self.ctx.con, lines, sql, self._params(), self.envelope))
+        self._note_unpaired_teardowns(lines, parsed)
+        return parsed
+
+    def _note_unpaired_teardowns(self, lines: pa.Table, parsed: Parsed) -> None:
+        """A file note while its teardowns, skipped, have met no Built line: an
+        ASA with 302013/302015 turned off (to save volume) gives no allowed
+        connection at all, which the accounting alone would not say."""
+        if not self._built:
+            state = parsed.rows.column("connection_state")
+            self._built = bool(pc.any(pc.equal(state, "built")).as_py())
+        if not self._teardowns:
+            said = pc.match_substring_regex(lines.column("line"), TEARDOWN_MARK)
+            self._teardowns = bool(pc.any(said).as_py())
+        noted = UNPAIRED_TEARDOWNS in self.notes
+        if self._teardowns and not self._built and not noted:
+            self.notes.append(UNPAIRED_TEARDOWNS)
+        elif self._built and noted:
+            self.notes.remove(UNPAIRED_TEARDOWNS)
 
     def _params(self) -> dict[str, object]:
         return local_to_utc_params(self.ctx.config.syslog.timezone, "asa_tz")

@@ -124,6 +124,8 @@ class SyslogMuxParser(Parser):
         self.owners = claimants()
         self._claimed = pa.array(list(self.owners), pa.string())
         self.parsers: dict[type[Parser], Parser] = {}
+        #: The notes ``_relay_notes`` last copied from ``parsers``.
+        self._relayed: set[str] = set()
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -162,6 +164,7 @@ class SyslogMuxParser(Parser):
             part = lines.filter(pc.and_not(pc.equal(programs, program), blank))
             if part.num_rows:
                 skipped += self._run(self.owners[program], part, outputs, rejects)
+        self._relay_notes()
         tables = {
             name: pa.concat_tables(parts, promote_options="default")
             for name, parts in outputs.items()
@@ -176,6 +179,14 @@ class SyslogMuxParser(Parser):
             skipped=skipped,
             other_tables=tables,
         )
+
+    def _relay_notes(self) -> None:
+        """The programs' parsers' notes on the file (a parser may take one back
+        when a later batch answers it) shown as the file's, beside its own."""
+        theirs = [note for parser in self.parsers.values() for note in parser.notes]
+        kept = [note for note in self.notes if note not in self._relayed]
+        self._relayed = set(theirs)
+        self.notes[:] = kept + [note for note in theirs if note not in kept]
 
     def _run(
         self,

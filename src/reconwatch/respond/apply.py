@@ -355,22 +355,30 @@ def unblock_all(
     """Delete ``table inet <table>`` (every block and its chains); the blocks it held.
 
     A missing table is not an error: unblocking twice is the same as once
-    (the returned list is then empty, and the audit record says so).
+    (the returned list is then empty, and the audit record says so). The
+    table is deleted whatever its sets held: one of ours missing, or sets
+    that could not be read (the audit record then says ``entries_unknown``).
     """
     table = check_table_name(table)
+    held: list[ActiveBlock] | None
     try:
         held = list_blocks(table, netns)
     except NoTableError:
-        held = []  # nothing there: unblocking twice is the same as once
+        held = []  # no table, or one of our sets missing: the delete says which
     except (NftError, ValueError):
         # The sets could not be read (no rights, a missing namespace, an element
         # nft lists as a range): the table must still go, or the delete must
         # fail loudly. Reporting "unblocked" while the blocks stay is the one
         # outcome an unblock may never have.
-        held = []
+        held = None
+    try:
         _run(["delete", "table", "inet", table], netns)
-    else:
-        _run(["delete", "table", "inet", table], netns)
+    except NftError as exc:
+        if _NO_TABLE not in str(exc):
+            raise
+        # No such table: unblocking twice is the same as once.
+    extra = {"entries_unknown": True} if held is None else None
+    held = held or []
     _audit(
         audit,
         "unblock",
@@ -380,6 +388,7 @@ def unblock_all(
         entries=[str(b.network) for b in held],
         table=table,
         netns=netns,
+        extra=extra,
     )
     return held
 
@@ -387,6 +396,8 @@ def unblock_all(
 #: nft's message when a table or set does not exist (``list set`` of a missing
 #: table); ``ip netns exec`` of a missing namespace says it without ``Error:``.
 _MISSING: Final = "Error: No such file or directory"
+#: nft's message when ``delete table`` names a table that does not exist.
+_NO_TABLE: Final = "Error: Could not process rule: No such file or directory"
 
 
 def _live_remaining(block: ActiveBlock) -> float:

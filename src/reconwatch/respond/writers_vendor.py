@@ -128,8 +128,9 @@ def render_pf(plan: BlockPlan, table: str, *, generated_at: dt.datetime | None =
     rule per table) are printed in the header; they are loaded once. A later
     plan may use a timeout no earlier one did (the first critical case): its
     table would be created by ``-T add`` with no rule using it, and block
-    nothing. So the script first checks that a loaded rule names every table
-    it fills and stops, adding nothing, if one does not. An address already in
+    nothing. So the script first checks that a loaded ``block`` rule (in the
+    main ruleset or any anchor) takes its sources from every table it fills,
+    and stops, adding nothing, if one does not. An address already in
     a table keeps its first add time (``-T add`` does not renew it): it
     expires on the earlier block's schedule, never later.
     """
@@ -156,10 +157,11 @@ def render_pf(plan: BlockPlan, table: str, *, generated_at: dt.datetime | None =
     if groups:
         names = " ".join(f"{base}_{s}" for s in groups)
         lines += [
-            "# A table no loaded rule uses blocks nothing: stop before adding to one.",
+            "# A table no loaded block rule uses blocks nothing: stop before adding to one",
+            "# (every anchor's rules are read; pfctl's own errors are shown).",
             f"for t in {names}; do",
-            '  pfctl -s rules 2>/dev/null | grep -qF "<$t>" || {',
-            '    echo "no loaded pf rule uses table <$t>: add its pf.conf lines above," \\',
+            "  pfctl -a '*' -s rules | grep -qE \"^[[:space:]]*block[[:space:]].*from <$t>\" || {",
+            '    echo "no loaded pf block rule uses table <$t>: add its pf.conf lines above," \\',
             '      "then pfctl -f /etc/pf.conf" >&2',
             "    exit 1",
             "  }",
