@@ -403,6 +403,21 @@ def test_fortigate_rendering() -> None:
     ]
 
 
+def test_fortigate_empties_a_family_group_without_entries() -> None:
+    # Re-run with IPv4 entries only: the IPv6 group must lose an earlier run's
+    # members (FortiOS objects never expire), and a group needs one: "none".
+    only_v4 = BlockPlan(tuple(e for e in SMALL.entries if e.network.version == 4), ())
+    lines = render_fortigate(only_v4, generated_at=WHEN).splitlines()
+    assert "config firewall address6" not in lines
+    at = lines.index("config firewall addrgrp6")
+    assert lines[at : at + 4] == [
+        "config firewall addrgrp6",
+        '    edit "reconwatch-v6"',
+        '        set member "none"',
+        "    next",
+    ]
+
+
 def test_aws_nacl_rendering_respects_the_rule_budget() -> None:
     document = json.loads(
         render_aws_nacl(SMALL, ACL, first_rule_number=10, max_rules=2, generated_at=WHEN)
@@ -666,7 +681,8 @@ def forti_networks(text: str) -> list[IPNetwork]:
     allowed = re.compile(
         r"(#.*|config firewall (address|address6|addrgrp|addrgrp6)|end|    next|"
         rf'    edit "reconwatch-[0-9a-f.\-_]+"|        set comment "until {_STAMP} {_SAFE}"|'
-        r'        set member( "reconwatch-[0-9a-f.\-_]+")+|    edit "reconwatch-v[46]"|)'
+        r'        set member( "reconwatch-[0-9a-f.\-_]+")+|        set member "none"|'
+        r'    edit "reconwatch-v[46]"|)'
     )
     for line in text.splitlines():
         if match := re.fullmatch(r"        set subnet ([0-9.]+) ([0-9.]+)", line):

@@ -44,6 +44,8 @@ from reconwatch.respond.blocklist import (
 
 #: pf table names are at most 31 characters (PF_TABLE_NAME_SIZE - 1); the
 #: writer appends ``_<seconds>`` (up to 9 characters), so the base stays <= 22.
+#: FortiOS's predefined address (and address6) that matches nothing.
+FORTI_NONE: Final = "none"
 PF_TABLE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,21}")
 
 #: Cisco ASA object and ACL names: letters, digits, ``_`` and ``-``; kept
@@ -351,7 +353,9 @@ def render_fortigate(
 
     A policy denying the groups is the operator's (header). FortiOS address
     objects do not expire: each comment names the UTC expiry, and a re-run of
-    this file replaces the groups' members with the current plan.
+    this file replaces the groups' members with the current plan (a family
+    without entries gets FortiOS's predefined ``none``, so an earlier run's
+    members do not stay blocked for ever).
     """
     prefix = _check(prefix, FORTI_PREFIX, "FortiGate name prefix")
     entries = verified_entries(plan)
@@ -392,9 +396,10 @@ def render_fortigate(
             ]
         lines += ["end", ""]
     for section, members, suffix in (("addrgrp", v4, "v4"), ("addrgrp6", v6, "v6")):
-        if not members:
-            continue
-        names = " ".join(f'"{_forti_name(prefix, e)}"' for e in members)
+        # A family without entries still has its group set: left alone, it would
+        # keep an earlier run's members, and FortiOS objects never expire. A
+        # group needs a member: FortiOS's predefined "none" matches nothing.
+        names = " ".join(f'"{_forti_name(prefix, e)}"' for e in members) or f'"{FORTI_NONE}"'
         lines += [
             f"config firewall {section}",
             f'    edit "{prefix}-{suffix}"',
