@@ -202,3 +202,23 @@ def test_an_approved_ipv6_case_the_hunt_did_not_block_is_not_widened() -> None:
     assert Config().respond.ipv6_prefix == 64  # the widening the approval must not get
     approved = plan_from_cases_document(document, Config(), case_ids=[case.id], approved=[case.id])
     assert [str(e.network) for e in approved.entries] == [f"{scanner}/128"]
+
+
+@pytest.mark.root
+def test_nothing_changes_when_the_audit_record_could_not_be_written(
+    netns: str, tmp_path: Path
+) -> None:
+    # The audit folder's place is a file (as root, permissions would not stop
+    # the write): the change must not be made, rather than made and unrecorded.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    audit = blocker / "audit.jsonl"
+    with pytest.raises(NftError, match="nothing was changed"):
+        apply_nftables(plan("198.18.0.2/32"), TABLE, netns=netns, dry_run=False, audit=audit)
+    assert TABLE not in nft(netns, "list", "tables")
+    apply_nftables(plan("198.18.0.2/32"), TABLE, netns=netns, dry_run=False)
+    with pytest.raises(NftError, match="nothing was changed"):
+        extend_block("198.18.0.2", 60, TABLE, netns=netns, audit=audit)
+    with pytest.raises(NftError, match="nothing was changed"):
+        unblock_all(TABLE, netns=netns, audit=audit)
+    assert [str(b.network) for b in list_blocks(TABLE, netns)] == ["198.18.0.2/32"]

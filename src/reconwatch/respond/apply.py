@@ -43,7 +43,7 @@ from typing import Any, Final
 
 from reconwatch.config import Config
 from reconwatch.netaddr import IPNetwork, parse_networks
-from reconwatch.respond.audit import Action, append_audit, audit_record
+from reconwatch.respond.audit import Action, append_audit, audit_record, audit_writable
 from reconwatch.respond.blocklist import (
     DEFAULT_IPV6_PREFIX,
     MAX_TIMEOUT_SECONDS,
@@ -147,6 +147,18 @@ def _run(args: Sequence[str], netns: str | None, stdin: str | None = None) -> st
     return done.stdout
 
 
+def _audit_ready(audit: Path | None) -> None:
+    """Fail before a change, not after it, when its audit record could not be
+    written (a folder without rights, a read-only disk): a change made but not
+    recorded is what the audit log exists to rule out."""
+    if audit is None:
+        return
+    try:
+        audit_writable(audit)
+    except OSError as exc:
+        raise NftError(f"audit log {audit} cannot be written ({exc}): nothing was changed") from exc
+
+
 def _audit(
     audit: Path | None,
     what: Action,
@@ -195,6 +207,7 @@ def apply_nftables(
         argv = tuple(["ip", "netns", "exec", netns, "nft", *args] if netns else ["nft", *args])
         return ApplyResult(argv, ruleset, applied=False, entries=entries, cases=cases)
     argv = tuple(nft_argv(args, netns))
+    _audit_ready(audit)
     _run(args, netns, stdin=ruleset)
     _audit(audit, "apply", why=why, who=who, cases=cases, entries=entries, table=table, netns=netns)
     return ApplyResult(argv, ruleset, applied=True, entries=entries, cases=cases)
@@ -307,6 +320,7 @@ def extend_block(
         f"add element inet {table} {block.set_name} "
         f'{{ {element} timeout {new_timeout}s comment "{comment}" }}\n'
     )
+    _audit_ready(audit)
     _run(["-f", "-"], netns, stdin=script)
     _audit(
         audit,
@@ -337,6 +351,7 @@ def remove_block(
     table = check_table_name(table)
     block = _find(table, address, netns)
     element = _element_text(block)
+    _audit_ready(audit)
     _run(["delete", "element", "inet", table, block.set_name, "{", element, "}"], netns)
     _audit(
         audit, "remove", why=why, who=who, cases=cases, entries=[element], table=table, netns=netns
@@ -371,6 +386,7 @@ def unblock_all(
         # fail loudly. Reporting "unblocked" while the blocks stay is the one
         # outcome an unblock may never have.
         held = None
+    _audit_ready(audit)
     try:
         _run(["delete", "table", "inet", table], netns)
     except NftError as exc:
@@ -604,6 +620,7 @@ def add_nftables(
     if dry_run or not script:
         return ApplyResult(argv, script, False, entries, cases, tuple(notes))
     argv = tuple(nft_argv(args, netns))
+    _audit_ready(audit)
     _run(args, netns, stdin=script)
     _audit(
         audit,

@@ -83,6 +83,13 @@ def append_audit(path: Path, record: Mapping[str, Any]) -> None:
         os.close(fd)
 
 
+def audit_writable(path: Path) -> None:
+    """Raise ``OSError`` unless ``append_audit(path, ...)`` can write: the
+    file is opened for appending (created 0600 when absent), nothing written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+
+
 def read_audit(path: Path) -> list[dict[str, Any]]:
     """Every record of an audit file, oldest first (an absent file has none)."""
     if not path.exists():
