@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +100,14 @@ def spark_sql_options(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let Ibis write Spark SQL (``ibis.to_sql(..., dialect="pyspark")``) without pyspark."""
     if ibis.options.pyspark is None:
         monkeypatch.setattr(ibis.options, "pyspark", _SparkOptions())
+
+
+@contextmanager
+def scratch_netns(prefix: str) -> Iterator[str]:
+    """A throwaway network namespace (root): nft runs there, never on the host's ruleset."""
+    name = f"{prefix}-{secrets.token_hex(3)}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from conftest import scratch_netns
 from reconwatch.cli import main
 from reconwatch.config import Config
 
@@ -44,12 +44,8 @@ def run(*args: str) -> Result:
 
 @pytest.fixture
 def netns() -> Iterator[str]:
-    name = f"rw-case-{secrets.token_hex(3)}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
+    with scratch_netns("rw-case") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "delete", name], check=False)
 
 
 def live(ns: str) -> dict[str, dict[str, Any]]:

@@ -18,7 +18,7 @@ import ibis
 import pytest
 from click.testing import CliRunner
 
-from conftest import network_rows
+from conftest import network_rows, scratch_netns
 from reconwatch.cases import build_cases
 from reconwatch.cli import main
 from reconwatch.config import Config, SiteConfig
@@ -58,12 +58,8 @@ def nft(ns: str, *args: str) -> str:
 
 @pytest.fixture
 def netns() -> Iterator[str]:
-    name = f"rw-review-{secrets.token_hex(3)}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
+    with scratch_netns("rw-review") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "delete", name], check=False)
 
 
 @pytest.mark.root
