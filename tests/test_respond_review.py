@@ -218,3 +218,14 @@ def test_nothing_changes_when_the_audit_record_could_not_be_written(
     with pytest.raises(NftError, match="nothing was changed"):
         unblock_all(TABLE, netns=netns, audit=audit)
     assert [str(b.network) for b in list_blocks(TABLE, netns)] == ["198.18.0.2/32"]
+
+
+@pytest.mark.root
+def test_a_hand_added_range_is_named_when_the_blocks_cannot_be_listed(netns: str) -> None:
+    apply_nftables(plan("198.18.0.2/32"), TABLE, netns=netns, dry_run=False)
+    nft(netns, "add", "element", "inet", TABLE, "ipv4_addr", "{ 198.18.1.1-198.18.1.5 }")
+    with pytest.raises(ValueError, match=r"range reconwatch did not write \(198\.18\.1\.1-198"):
+        list_blocks(TABLE, netns)
+    result = CliRunner().invoke(main, ["block", "list", "--netns", netns, "--table", TABLE])
+    assert result.exit_code == 2
+    assert "unblock the whole table" in result.output

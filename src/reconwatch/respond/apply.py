@@ -219,6 +219,13 @@ def _element_network(value: Any) -> IPNetwork:
     if isinstance(value, dict) and "prefix" in value:
         prefix = value["prefix"]
         return ipaddress.ip_network(f"{prefix['addr']}/{prefix['len']}")
+    if isinstance(value, dict) and isinstance(value.get("range"), list):
+        # reconwatch writes prefixes only: an operator added this by hand.
+        low, high = (str(end)[:64] for end in value["range"][:2])
+        raise ValueError(
+            f"the set holds a range reconwatch did not write ({low}-{high}): delete it "
+            "with nft (nft delete element ...), or unblock the whole table"
+        )
     raise ValueError(f"unexpected nft element value {value!r}")
 
 
