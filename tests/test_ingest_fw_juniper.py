@@ -14,6 +14,7 @@ from ingest_helpers import NOW, make, mutated_lines, parse, rejects, utc
 from reconwatch.config import Config, SyslogConfig
 from reconwatch.ingest import registry
 from reconwatch.ingest.fw_juniper import (
+    CREATES_ONLY,
     MALFORMED,
     NO_SOURCE,
     NOT_JUNOS,
@@ -618,3 +619,19 @@ def test_the_text_form_relayed_as_rfc5424_and_screens_without_their_id() -> None
         "RT_SCREEN", "TCP port scan!", SCANNER,
     )  # fmt: skip
     assert rejects(parsed) == []
+
+
+def test_a_file_of_session_starts_without_ends_says_it_gives_no_allowed_session(
+    tmp_path: Path,
+) -> None:
+    # A policy logging session-init only: every CREATE is skipped, and the
+    # file's note says why no allowed session came of it; with its CLOSE
+    # lines (here after the sniffer's head, in a later batch) there is none.
+    starts = [TEXT_CREATE] * 30
+    (tmp_path / "init-only.log").write_text("\n".join(starts) + "\n")
+    (tmp_path / "both.log").write_text("\n".join([*starts, TEXT_CLOSE]) + "\n")
+    options = IngestOptions(now=NOW, block_bytes=600, sniff_bytes=600)
+    paths = [str(tmp_path / "init-only.log"), str(tmp_path / "both.log")]
+    run = ingest(paths, Lake(tmp_path / "lake"), Config(), options)
+    notes = {Path(f.name).name: f.note for f in run.files}
+    assert notes == {"init-only.log": CREATES_ONLY, "both.log": None}

@@ -37,10 +37,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import REPEAT, Parsed
+from reconwatch.ingest.base import REPEAT, ParseContext, Parsed
 from reconwatch.ingest.fw_common import (
     ALERT_FLAG,
     INVALID_PORT,
+    UnpairedNote,
     bad_port_sql,
     extract_struct,
     local_to_utc_params,
@@ -158,9 +159,9 @@ class CiscoAsaParser(syslog.EnvelopedParser):
     programs: ClassVar[tuple[str, ...]] = ()
     program_prefixes: ClassVar[tuple[str, ...]] = ("%ASA-", "%FTD-", "%PIX-", "%FWSM-")
 
-    #: Whether the file showed a Built connection / a teardown so far.
-    _built: bool = False
-    _teardowns: bool = False
+    def __init__(self, ctx: ParseContext) -> None:
+        super().__init__(ctx)
+        self._teardowns = UnpairedNote(UNPAIRED_TEARDOWNS, TEARDOWN_MARK)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -276,24 +277,10 @@ class CiscoAsaParser(syslog.EnvelopedParser):
         FROM y
         """  # noqa: S608 - constant patterns and a generated view name only
         parsed = split_alerts(run_batch(self.ctx.con, lines, sql, self._params(), self.envelope))
-        self._note_unpaired_teardowns(lines, parsed)
+        # Teardowns without any Built line: an ASA with 302013/302015 turned off.
+        state = parsed.rows.column("connection_state")
+        self._teardowns.update(self.notes, lines, pc.equal(state, "built"))
         return parsed
-
-    def _note_unpaired_teardowns(self, lines: pa.Table, parsed: Parsed) -> None:
-        """A file note while its teardowns, skipped, have met no Built line: an
-        ASA with 302013/302015 turned off (to save volume) gives no allowed
-        connection at all, which the accounting alone would not say."""
-        if not self._built:
-            state = parsed.rows.column("connection_state")
-            self._built = bool(pc.any(pc.equal(state, "built")).as_py())
-        if not self._teardowns:
-            said = pc.match_substring_regex(lines.column("line"), TEARDOWN_MARK)
-            self._teardowns = bool(pc.any(said).as_py())
-        noted = UNPAIRED_TEARDOWNS in self.notes
-        if self._teardowns and not self._built and not noted:
-            self.notes.append(UNPAIRED_TEARDOWNS)
-        elif self._built and noted:
-            self.notes.remove(UNPAIRED_TEARDOWNS)
 
     def _params(self) -> dict[str, object]:
         return local_to_utc_params(self.ctx.config.syslog.timezone, "asa_tz")

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconwatch.ingest.base import Parsed
@@ -148,3 +149,30 @@ def local_to_utc_sql(local: str, timezone: str, parameter: str) -> str:
 def local_to_utc_params(timezone: str, parameter: str) -> dict[str, object]:
     """The query parameters ``local_to_utc_sql(..., timezone, parameter)`` binds."""
     return {} if timezone in UTC_NAMES else {parameter: timezone}
+
+
+class UnpairedNote:
+    """A file's note while lines of a kind its parser skips (``marker``, a
+    regex) have met no row of the kind that stands for them (``kept_by``
+    tells, per batch): a firewall set to log only the skipped half gives no
+    row of that kind at all, which the accounting alone would not say. A
+    later batch with such a row takes the note back."""
+
+    def __init__(self, note: str, marker: str) -> None:
+        self.note = note
+        self.marker = marker
+        self.kept = False
+        self.skipped = False
+
+    def update(self, notes: list[str], lines: pa.Table, kept: pa.ChunkedArray | pa.Array) -> None:
+        """``lines``: the batch read; ``kept``: a boolean per row it gave."""
+        if not self.kept:
+            self.kept = bool(pc.any(kept).as_py())
+        if not self.skipped:
+            said = pc.match_substring_regex(lines["line"], self.marker)
+            self.skipped = bool(pc.any(said).as_py())
+        noted = self.note in notes
+        if self.skipped and not self.kept and not noted:
+            notes.append(self.note)
+        elif self.kept and noted:
+            notes.remove(self.note)

@@ -37,7 +37,8 @@ Messages read (each also as its logical-system ``_LS`` variant):
   policy, zones, interface) plus how the session ended and its volume, so it
   is the one kept; its time is the session's end (``elapsed-time`` seconds
   after the start, for a probe nearly the same). A policy that logs
-  ``session-init`` only gives no allowed rows: log ``session-close``.
+  ``session-init`` only gives no allowed rows: log ``session-close`` (a
+  file whose starts meet no end gets a note saying so).
 * ``RT_SCREEN_TCP``, ``_UDP``, ``_ICMP``, ``_IP``, ``_TCP_SRC_IP``,
   ``_TCP_DST_IP`` and ``_SESSION_LIMIT`` -> ``alert``: ``rule_id`` the message
   id, ``rule_name`` the attack name (``TCP port scan!``), category ``scan``
@@ -87,13 +88,15 @@ from collections.abc import Sequence
 from typing import ClassVar, Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from reconwatch.ingest import syslog
-from reconwatch.ingest.base import REPEAT, Parsed
+from reconwatch.ingest.base import REPEAT, ParseContext, Parsed
 from reconwatch.ingest.fw_common import (
     ALERT_FLAG,
     INVALID_PORT,
     PORTED,
+    UnpairedNote,
     bad_port_sql,
     extract_struct,
     outcome_sql,
@@ -114,6 +117,12 @@ PROGRAMS: Final = ("RT_FLOW", "RT_IDS")
 DENY: Final = "RT_FLOW_SESSION_DENY"
 CLOSE: Final = "RT_FLOW_SESSION_CLOSE"
 CREATE: Final = "RT_FLOW_SESSION_CREATE"
+#: A session start in either form, for the file's note on starts without ends.
+CREATE_MARK: Final = r"RT_FLOW_SESSION_CREATE|RT_FLOW: session created "
+CREATES_ONLY: Final = (
+    "session starts (RT_FLOW_SESSION_CREATE) but no session end (RT_FLOW_SESSION_CLOSE): "
+    "starts are skipped, so this file gives no allowed session; log session-close"
+)
 #: A screen relayed without its message id (``RT_IDS: TCP port scan! source: ...``).
 SCREEN_UNNAMED: Final = "RT_SCREEN"
 SCREENS: Final = (
@@ -203,6 +212,10 @@ class JuniperSrxParser(syslog.EnvelopedParser):
     dataset = "juniper.srx"
     table = "network"
     programs: ClassVar[tuple[str, ...]] = PROGRAMS
+
+    def __init__(self, ctx: ParseContext) -> None:
+        super().__init__(ctx)
+        self._creates = UnpairedNote(CREATES_ONLY, CREATE_MARK)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -413,5 +426,7 @@ class JuniperSrxParser(syslog.EnvelopedParser):
                END AS reason
         FROM w
         """  # noqa: S608 - constant patterns and a generated view name only
-        parsed = run_batch(self.ctx.con, lines, sql, {}, self.envelope)
-        return split_alerts(parsed)
+        parsed = split_alerts(run_batch(self.ctx.con, lines, sql, {}, self.envelope))
+        # Session starts without any session end: a policy logging session-init only.
+        self._creates.update(self.notes, lines, pc.equal(parsed.rows["event_action"], "allowed"))
+        return parsed
