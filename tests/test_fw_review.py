@@ -183,26 +183,3 @@ def test_fortigate_webfilter_passthrough_is_allowed() -> None:
     )
     [alert] = alerts(parse(make(FortigateParser), [line]))
     assert alert["event_action"] == "allowed"
-
-
-def test_cef_ipv6_ends_in_the_standard_custom_keys() -> None:
-    # ArcSight's standard: c6a2 "Source IPv6 Address", c6a3 "Destination IPv6
-    # Address", used where src/dst (IPv4 in older producers) are absent.
-    head = "CEF:0|Vendor|IPS|1.0|100|Port scan|5|"
-    lines = [
-        f"{head}c6a2=2001:db8::7 c6a2Label=Source IPv6 Address c6a3=2001:db8:1::10 "
-        "c6a3Label=Destination IPv6 Address dpt=22 proto=TCP act=blocked rt=1791633600000",
-        # Unlabelled, as some producers send them.
-        f"{head}c6a2=2001:db8::8 c6a3=2001:db8:1::10 dpt=22 proto=TCP rt=1791633600000",
-        # A label naming another role is not the source.
-        f"{head}c6a2=2001:db8::9 c6a2Label=Attacker Host c6a3=2001:db8:1::10 rt=1791633600000",
-        # src given wins over c6a2.
-        f"{head}src=198.51.100.7 c6a2=2001:db8::7 dst=203.0.113.10 rt=1791633600000",
-    ]
-    parsed = parse(make(CefParser), lines)
-    assert [(r["source_ip"], r["destination_ip"]) for r in network(parsed)] == [
-        ("2001:db8::7", "2001:db8:1::10"),
-        ("2001:db8::8", "2001:db8:1::10"),
-        ("198.51.100.7", "203.0.113.10"),
-    ]
-    assert rejects(parsed) == [(3, "missing source or destination address")]

@@ -102,7 +102,7 @@ def repeated_sql(keys: str, names: Sequence[str]) -> str:
 
 
 #: Keys whose value decides whom a row blames.
-CEF_BLAME_KEYS: Final = ("src", "dst", "c6a2", "c6a3")
+CEF_BLAME_KEYS: Final = ("src", "dst")
 LEEF_BLAME_KEYS: Final = ("src", "dst")
 CEF_AT_START: Final = anchored(r"CEF:\d+\|")
 LEEF_AT_START: Final = anchored(r"LEEF:[12]\.0\|")
@@ -174,17 +174,6 @@ def _cef_key(name: str) -> str:
     token = f"coalesce(cef_toks[list_position(cef_keys, {lit(name)})], '')"
     value = f"trim(substr({token}, {len(name) + 2}))"
     return f"regexp_replace({value}, '\\\\([\\\\=|])', '\\1', 'g')"
-
-
-def _cef_ipv6_or(name: str, custom: str, role: str) -> str:
-    """SQL: ``name`` (``src``/``dst``), else the custom IPv6 key ArcSight's
-    standard gives that role (``c6a2`` "Source IPv6 Address", ``c6a3``
-    "Destination IPv6 Address"), when its label is absent or names the role:
-    an event that carries its IPv6 ends only there is no longer rejected."""
-    label = f"lower({_cef_key(custom + 'Label')})"
-    fits = f"({label} = '' OR contains({label}, {lit(role)}))"
-    own = _cef_key(name)
-    return f"CASE WHEN {own} = '' AND {fits} THEN {_cef_key(custom)} ELSE {own} END"
 
 
 def _leef_key(name: str) -> str:
@@ -270,8 +259,7 @@ class CefParser(_KeyedParser):
             FROM toks
         ),
         kv AS (
-            SELECT *, {_cef_ipv6_or("src", "c6a2", "source")} AS src,
-                   {_cef_ipv6_or("dst", "c6a3", "destination")} AS dst,
+            SELECT *, {_cef_key("src")} AS src, {_cef_key("dst")} AS dst,
                    {_cef_key("spt")} AS spt, {_cef_key("dpt")} AS dpt,
                    {_cef_key("proto")} AS proto, {_cef_key("act")} AS act,
                    coalesce(nullif({_cef_key("rt")}, ''), nullif({_cef_key("end")}, ''),
