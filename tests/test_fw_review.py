@@ -102,7 +102,7 @@ RELAYED = [
     # ISO stamps without a zone, or with a space; a level or facility word.
     "2026-10-10T12:00:00 fw01 {}",
     "2026-10-10 12:00:00 fw01 {}",
-    "bigip1 info ASM:{}",
+    "<134>Oct 10 12:00:00 bigip1 ASM:{}",
     "fw01 local4.info {}",
     "fw01\t{}",
     " {}",
@@ -133,15 +133,26 @@ FORGED = [
     "[Mon Oct 10 12:00:00 2026] [core:error] [pid 1] AH00126: Invalid URI in request GET {}",
     # A key=value message (a value holding the header).
     "Oct 10 12:00:00 fw01 app: user=x msg={}",
+    # RFC 5424 has no tag to stop at: the program is a field of its own.
+    "<38>1 2026-10-10T12:00:00Z host1 sshd 1234 - - Invalid user {} from 192.0.2.1 port 22",
+    # MikroTik writes topics, not a tag.
+    "Oct 10 12:00:00 gw1 system,error,critical login failure for user {} from 192.0.2.1",
+    # Words before it that no header is made of, without any tag.
+    "Oct 10 12:00:00 gw1 login failure for user {}",
+    "<134>Oct 10 12:00:00 gw1 local4.info Invalid user {}",
 ]
 
 
 @pytest.mark.parametrize("line", FORGED)
 def test_a_header_inside_another_programs_message_is_not_read(line: str) -> None:
-    forged = "CEF:0|a|b|c|d|e|f|src=6.6.6.6 dst=203.0.113.10 act=deny"
+    forged = "CEF:0|a|b|c|d|e|f|src=6.6.6.6 dst=203.0.113.10 act=deny rt=1791633600000"
     parsed = parse(make(CefParser), [line.format(forged)])
     assert network(parsed) == []
     assert rejects(parsed) == [(1, "CEF header not at the start of the message")]
+    leef = "LEEF:1.0|a|b|c|d|src=6.6.6.6\tdst=203.0.113.10\tdevTime=1791633600000"
+    parsed = parse(make(LeefParser), [line.format(leef)])
+    assert network(parsed) == []
+    assert rejects(parsed) == [(1, "LEEF header not at the start of the message")]
 
 
 def test_cef_and_leef_source_named_twice_is_rejected() -> None:

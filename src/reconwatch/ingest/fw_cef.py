@@ -67,28 +67,39 @@ NOT_AT_START: Final = "{} header not at the start of the message"
 REPEATED_KEY: Final = "source or destination key named twice"
 
 
-#: A token of a syslog header (stamps, hosts, ``<PRI>``, ``<local0.info>``,
-#: ``local4.info``...): no quote, ``=`` or ``|`` (request text and key=value
-#: values have them), and not ending in ``:`` (a program's tag, allowed last only).
-_HEADER_WORD: Final = r'[^\s"=|]*[^\s"=|:]'
-#: A program's tag (``prog[1]:``, F5's ``ASM:``): what a message follows.
-_TAG: Final = r'[^\s"=|]*:'
+#: The words syslog headers are made of, by shape: a stamp (BSD, perhaps with
+#: its year, or ISO), a facility and level (``local4.info``, ``<local0.info>``),
+#: a host (no quote, ``=``, ``|`` or angle bracket, not ending in ``:``), a tag.
+_STAMP: Final = (
+    r"(?:[A-Z][a-z]{2} +\d{1,2}(?: \d{4})? \d{2}:\d{2}:\d{2}(?:\.\d{1,9})?"
+    r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)"
+)
+_FACILITY: Final = r"(?:<[a-z0-9]+\.[a-z]+>|[a-z0-9]+\.[a-z]+)"
+_HOST: Final = r'[^\s"=|<>]*[^\s"=|<>:]'
+_TAG: Final = r"[\w./-]+(?:\[\d+\])?:"
+#: One sender's (or relay's) header: ``<PRI>stamp [facility] host [facility]``.
+_ENVELOPE: Final = rf"{syslog.PRI}{_STAMP}\s+(?:{_FACILITY}\s+)?{_HOST}\s+(?:{_FACILITY}\s+)?"
 
 
 def anchored(marker: str) -> str:
-    """Where a CEF or LEEF header may start: the line, or the message after its
-    syslog headers, whatever their shape (one or several relays' stamps and
-    hosts, a stamp with its year, NetScaler's ``<local0.info>``, a facility
-    word), or an RFC 5424 header with its structured data. The tokens before
-    the marker hold no quote, ``=`` or ``|``, and a program's tag (a token
-    ending in ``:``) may only come last: in another program's line the header
-    stands in the message after its tag (``sshd[1]: Invalid user CEF:0|...``)
-    or in request text (``"GET /CEF:0|...``), and its ``src`` would be an
-    outsider's. The first marker of a real event is its own (the header's
-    ``|`` stop the tokens there), so a value further on is never read as one.
+    """Where a CEF or LEEF header may start: the line (after a ``<PRI>``, or a
+    host alone), the message after one or more syslog headers (a relay's
+    before the sender's; a stamp with its year, NetScaler's ``<local0.info>``
+    before its address, a facility word) and perhaps a program's tag
+    (``prog[1]: ``, F5's ``ASM:``), or after an RFC 5424 header and its
+    structured data. Each part is matched by its shape, never as "any word":
+    in another program's line the header stands in its message, after words
+    no header is made of (``sshd[1]: Invalid user CEF:0|...``, an RFC 5424
+    ``sshd 1234 - - Invalid user CEF:0|...``, MikroTik's ``system,error login
+    failure for user CEF:0|...``), and its ``src`` would be an outsider's. The
+    first marker of a real event is its own: the header's ``|`` end any match
+    before a later one.
     """
     rfc5424 = rf"{syslog.PRI}1 \S+ \S+ \S+ \S+ \S+ {syslog.STRUCTURED_DATA}\s+\x{{FEFF}}?"
-    headers = rf"(?:{_HEADER_WORD}\s+){{0,24}}(?:{_TAG}\s*)?"
+    headers = (
+        rf"(?:(?:{_ENVELOPE}){{1,4}}|{syslog.PRI}(?:{_HOST}\s+(?:{_FACILITY}\s+)?)?)"
+        rf"(?:{_TAG}\s*)?"
+    )
     return rf"^\s*(?:{rfc5424}|{headers}){marker}"
 
 
