@@ -130,9 +130,11 @@ def render_pf(plan: BlockPlan, table: str, *, generated_at: dt.datetime | None =
     rule per table) are printed in the header; they are loaded once. A later
     plan may use a timeout no earlier one did (the first critical case): its
     table would be created by ``-T add`` with no rule using it, and block
-    nothing. So the script first checks that a loaded ``block`` rule (in the
-    main ruleset or any anchor) takes its sources from every table it fills,
-    and stops, adding nothing, if one does not. An address already in
+    nothing. So the script first checks that a ``block`` rule of the loaded
+    main ruleset takes its sources from every table it fills, and stops,
+    adding nothing, if one does not (a rule in an anchor is not counted: with
+    the header's ``table <...> persist`` loaded there it would use the
+    anchor's own table, not the main ruleset's that ``pfctl -t`` fills). An address already in
     a table keeps its first add time (``-T add`` does not renew it): it
     expires on the earlier block's schedule, never later.
     """
@@ -160,9 +162,9 @@ def render_pf(plan: BlockPlan, table: str, *, generated_at: dt.datetime | None =
         names = " ".join(f"{base}_{s}" for s in groups)
         lines += [
             "# A table no loaded block rule uses blocks nothing: stop before adding to one",
-            "# (every anchor's rules are read; pfctl's own errors are shown).",
+            "# (the main ruleset's: the tables filled below are its own; pfctl's errors show).",
             f"for t in {names}; do",
-            "  pfctl -a '*' -s rules | grep -qE \"^[[:space:]]*block[[:space:]].*from <$t>\" || {",
+            '  pfctl -s rules | grep -qE "^block[[:space:]].*from <$t>" || {',
             '    echo "no loaded pf block rule uses table <$t>: add its pf.conf lines above," \\',
             '      "then pfctl -f /etc/pf.conf" >&2',
             "    exit 1",
