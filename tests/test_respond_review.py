@@ -31,6 +31,7 @@ from reconwatch.respond.apply import (
     extend_block,
     list_blocks,
     plan_from_cases_document,
+    remove_block,
     unblock_all,
 )
 from reconwatch.respond.audit import read_audit
@@ -94,7 +95,15 @@ def test_unblock_deletes_a_table_missing_one_of_its_sets(netns: str, tmp_path: P
     unblock_all(TABLE, netns=netns, audit=audit)
     assert TABLE not in nft(netns, "list", "tables")
     records = read_audit(audit)
-    assert [r["details"].get("entries_unknown") for r in records] == [None, True]
+    # Both deleted with their entries unread: the record says so, not "none".
+    assert [r["details"].get("entries_unknown") for r in records] == [True, True]
+    # A table of that name in another family only: nothing of ours to delete
+    # (nft's "did you mean table ... in family ip?"), as unblocking twice.
+    nft(netns, "add", "table", "ip", TABLE)
+    assert unblock_all(TABLE, netns=netns, audit=audit) == []
+    assert read_audit(audit)[-1]["entries"] == []
+    assert "entries_unknown" not in read_audit(audit)[-1]["details"]
+    assert TABLE in nft(netns, "list", "tables")  # the ip family's own stays
 
 
 @pytest.mark.root
@@ -213,11 +222,17 @@ def test_nothing_changes_when_the_audit_record_could_not_be_written(
         apply_nftables(plan("198.18.0.2/32"), TABLE, netns=netns, dry_run=False, audit=audit)
     assert TABLE not in nft(netns, "list", "tables")
     apply_nftables(plan("198.18.0.2/32"), TABLE, netns=netns, dry_run=False)
+    (before,) = list_blocks(TABLE, netns)
     with pytest.raises(NftError, match="nothing was changed"):
-        extend_block("198.18.0.2", 60, TABLE, netns=netns, audit=audit)
+        extend_block("198.18.0.2", 3600, TABLE, netns=netns, audit=audit)
+    with pytest.raises(NftError, match="nothing was changed"):
+        remove_block("198.18.0.2", TABLE, netns=netns, audit=audit)
     with pytest.raises(NftError, match="nothing was changed"):
         unblock_all(TABLE, netns=netns, audit=audit)
-    assert [str(b.network) for b in list_blocks(TABLE, netns)] == ["198.18.0.2/32"]
+    (after,) = list_blocks(TABLE, netns)
+    # Still there, and not extended (an extend of 3600 s would have doubled it).
+    assert str(after.network) == "198.18.0.2/32"
+    assert after.timeout_seconds == before.timeout_seconds == 3600
 
 
 @pytest.mark.root

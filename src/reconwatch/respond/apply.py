@@ -383,10 +383,11 @@ def unblock_all(
     """
     table = check_table_name(table)
     held: list[ActiveBlock] | None
+    missing = False  # the listing found no table, or no set of ours in it
     try:
         held = list_blocks(table, netns)
     except NoTableError:
-        held = []  # no table, or one of our sets missing: the delete says which
+        held, missing = None, True
     except (NftError, ValueError):
         # The sets could not be read (no rights, a missing namespace, an element
         # nft lists as a range): the table must still go, or the delete must
@@ -397,9 +398,12 @@ def unblock_all(
     try:
         _run(["delete", "table", "inet", table], netns)
     except NftError as exc:
-        if _NO_TABLE not in str(exc):
+        # No such table (nft may add "did you mean table ... in family ip?"):
+        # unblocking twice is the same as once. Anything else is an error.
+        if not (missing and _NO_SUCH.search(str(exc))):
             raise
-        # No such table: unblocking twice is the same as once.
+        held = []
+    # Deleted, but its entries unread (a set missing or unreadable): say so.
     extra = {"entries_unknown": True} if held is None else None
     held = held or []
     _audit(
@@ -419,8 +423,9 @@ def unblock_all(
 #: nft's message when a table or set does not exist (``list set`` of a missing
 #: table); ``ip netns exec`` of a missing namespace says it without ``Error:``.
 _MISSING: Final = "Error: No such file or directory"
-#: nft's message when ``delete table`` names a table that does not exist.
-_NO_TABLE: Final = "Error: Could not process rule: No such file or directory"
+#: nft's message when ``delete table`` names a table that does not exist
+#: (``Could not process rule: `` before it, or a "did you mean" after it).
+_NO_SUCH: Final = re.compile(r"Error: (?:Could not process rule: )?No such file or directory")
 
 
 def _live_remaining(block: ActiveBlock) -> float:
