@@ -195,6 +195,8 @@ def test_a_file_of_teardowns_without_built_lines_says_it_gives_no_allowed_connec
         "unpaired.log": teardowns,
         "paired.log": [*teardowns, built],
         "mixed.log": [sshd, *teardowns],
+        # Sniffed as sshd's: the teardowns go to the Cisco parser as another program's.
+        "handed.log": [*([sshd] * (SNIFF_LINES + 5)), *teardowns],
     }
     for name, lines in files.items():
         (tmp_path / name).write_text("\n".join(lines) + "\n")
@@ -204,3 +206,24 @@ def test_a_file_of_teardowns_without_built_lines_says_it_gives_no_allowed_connec
     assert notes["unpaired.log"] == ("cisco-asa", UNPAIRED_TEARDOWNS)
     assert notes["paired.log"] == ("cisco-asa", None)
     assert notes["mixed.log"] == ("syslog", UNPAIRED_TEARDOWNS)
+    assert notes["handed.log"] == ("sshd", UNPAIRED_TEARDOWNS)
+
+
+def test_a_later_run_reading_appended_teardowns_says_nothing(tmp_path: Path) -> None:
+    # The Built lines were in the part an earlier run read: what the later run
+    # reads alone (one more teardown) says nothing of the file as a whole.
+    log = tmp_path / "asa.log"
+    log.write_text(
+        "Oct 10 12:35:06 fw01 %ASA-6-302013: Built outbound TCP connection 7 for "
+        "outside:192.0.2.80/80 (192.0.2.80/80) to inside:10.0.0.6/51515 (203.0.113.6/51515)\n"
+    )
+    lake = Lake(tmp_path / "lake")
+    (first,) = ingest([str(log)], lake, Config(), IngestOptions(now=NOW)).files
+    with log.open("a") as out:
+        out.write(
+            "Oct 10 12:35:09 fw01 %ASA-6-302014: Teardown TCP connection 7 for outside:"
+            "192.0.2.80/80 to inside:10.0.0.6/51515 duration 0:00:03 bytes 5120 TCP FINs\n"
+        )
+    (second,) = ingest([str(log)], lake, Config(), IngestOptions(now=NOW)).files
+    assert (first.note, second.note) == (None, None)
+    assert (second.first_line, second.skipped) == (2, 1)  # only the appended line was read

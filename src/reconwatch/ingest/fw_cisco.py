@@ -34,7 +34,6 @@ from collections.abc import Sequence
 from typing import ClassVar, Final, NamedTuple
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from reconwatch.ingest import syslog
 from reconwatch.ingest.base import REPEAT, ParseContext, Parsed
@@ -161,7 +160,7 @@ class CiscoAsaParser(syslog.EnvelopedParser):
 
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)
-        self._teardowns = UnpairedNote(UNPAIRED_TEARDOWNS, TEARDOWN_MARK)
+        self._teardowns = UnpairedNote(UNPAIRED_TEARDOWNS, TEARDOWN_MARK, "cisco-asa.built", self)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -278,8 +277,7 @@ class CiscoAsaParser(syslog.EnvelopedParser):
         """  # noqa: S608 - constant patterns and a generated view name only
         parsed = split_alerts(run_batch(self.ctx.con, lines, sql, self._params(), self.envelope))
         # Teardowns without any Built line: an ASA with 302013/302015 turned off.
-        state = parsed.rows.column("connection_state")
-        self._teardowns.update(self.notes, lines, pc.equal(state, "built"))
+        self._teardowns.update(lines, parsed.rows, "connection_state", "built")
         return parsed
 
     def _params(self) -> dict[str, object]:

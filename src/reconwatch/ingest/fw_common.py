@@ -18,7 +18,7 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconwatch.ingest.base import Parsed
+from reconwatch.ingest.base import Parsed, Parser
 from reconwatch.ingest.linesql import lit
 from reconwatch.ingest.syslog import UTC_NAMES as SYSLOG_UTC_NAMES
 
@@ -153,22 +153,29 @@ def local_to_utc_params(timezone: str, parameter: str) -> dict[str, object]:
 
 class UnpairedNote:
     """A file's note while lines of a kind its parser skips (``marker``, a
-    regex) have met no row of the kind that stands for them (``kept_by``
-    tells, per batch): a firewall set to log only the skipped half gives no
-    row of that kind at all, which the accounting alone would not say. A
-    later batch with such a row takes the note back."""
+    regex) have met no row of the kind that stands for them: a firewall set
+    to log only the skipped half gives no row of that kind at all, which the
+    accounting alone would not say. A later batch with such a row takes the
+    note back; that one was seen is kept for a later run that reads the grown
+    file on (``Parser.learnt`` under ``key``), which does not see it again."""
 
-    def __init__(self, note: str, marker: str) -> None:
+    def __init__(self, note: str, marker: str, key: str, parser: Parser) -> None:
         self.note = note
         self.marker = marker
-        self.kept = False
+        self.key = key
+        self.parser = parser
+        self.kept = parser.ctx.carried.get(key) == "1"
         self.skipped = False
 
-    def update(self, notes: list[str], lines: pa.Table, kept: pa.ChunkedArray | pa.Array) -> None:
-        """``lines``: the batch read; ``kept``: a boolean per row it gave."""
-        if not self.kept:
-            self.kept = bool(pc.any(kept).as_py())
-        if not self.skipped:
+    def update(self, lines: pa.Table, rows: pa.Table, column: str, value: str) -> None:
+        """``lines``: the batch read; ``rows``: what it gave, of which those
+        whose ``column`` is ``value`` stand for the skipped kind."""
+        notes = self.parser.notes
+        if not self.kept and column in rows.column_names and rows.num_rows:
+            self.kept = bool(pc.any(pc.equal(rows[column], value)).as_py())
+        if self.kept:
+            self.parser.learnt[self.key] = "1"
+        if not self.skipped and lines.num_rows:
             said = pc.match_substring_regex(lines["line"], self.marker)
             self.skipped = bool(pc.any(said).as_py())
         noted = self.note in notes

@@ -88,7 +88,6 @@ from collections.abc import Sequence
 from typing import ClassVar, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from reconwatch.ingest import syslog
 from reconwatch.ingest.base import REPEAT, ParseContext, Parsed
@@ -215,7 +214,7 @@ class JuniperSrxParser(syslog.EnvelopedParser):
 
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)
-        self._creates = UnpairedNote(CREATES_ONLY, CREATE_MARK)
+        self._creates = UnpairedNote(CREATES_ONLY, CREATE_MARK, "juniper-srx.closed", self)
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -428,5 +427,5 @@ class JuniperSrxParser(syslog.EnvelopedParser):
         """  # noqa: S608 - constant patterns and a generated view name only
         parsed = split_alerts(run_batch(self.ctx.con, lines, sql, {}, self.envelope))
         # Session starts without any session end: a policy logging session-init only.
-        self._creates.update(self.notes, lines, pc.equal(parsed.rows["event_action"], "allowed"))
+        self._creates.update(lines, parsed.rows, "event_action", "allowed")
         return parsed

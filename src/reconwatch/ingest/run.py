@@ -94,6 +94,13 @@ class IngestOptions:
     hold_unfinished_line: bool = False
 
 
+def _parsers_learnt(parser: Parser | None, others: OtherPrograms | None) -> dict[str, str] | None:
+    """What the file's parser, and those of the other programs in it, learnt (``Parser.learnt``)."""
+    if parser is None:
+        return None
+    return {**(others.learnt if others else {}), **parser.learnt}
+
+
 def format_names() -> list[str]:
     return [AUTO, *registry.FORMATS]
 
@@ -327,6 +334,7 @@ def ingest_source(
     pending: Future[None] | None = None
     hold: HoldBack | None = None
     batches: Iterator[pa.Table] | None = None
+    others: OtherPrograms | None = None
     try:
         hold = HoldBack(stream) if options.hold_unfinished_line and is_plain(stream) else None
         batches = read_batches(stream, head, options.block_bytes, source.first_line, hold)
@@ -355,14 +363,18 @@ def ingest_source(
         if isinstance(batches, ReadAhead):
             batches.close()  # no read in flight when the stream is asked where it stands
         held = hold.bytes if hold is not None else 0
-        notes = [hold.note() if hold is not None else None, *(parser.notes if parser else [])]
+        notes = [
+            hold.note() if hold is not None else None,
+            *(parser.notes if parser else []),
+            *(others.notes if others else []),  # other programs' parsers' notes
+        ]
         stats.note = "; ".join(note for note in notes if note) or None
         if stats.error is None and stats.parsed > 0 and parser_cls is not None:
             # Nothing parsed (a wrong --format, a missing mapping): a later run,
             # config mended, should read it again rather than skip it.
             stats.fingerprint = source.fingerprint(
                 stream, stats.first_line + stats.lines - 1, parser_cls.name,
-                parser_cls.reads_lines_alone, held, parser.learnt if parser else None,
+                parser_cls.reads_lines_alone, held, _parsers_learnt(parser, others),
             )  # fmt: skip
         stream.close()
         writer.shutdown(wait=True)

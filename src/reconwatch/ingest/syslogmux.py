@@ -182,11 +182,15 @@ class SyslogMuxParser(Parser):
 
     def _relay_notes(self) -> None:
         """The programs' parsers' notes on the file (a parser may take one back
-        when a later batch answers it) shown as the file's, beside its own."""
+        when a later batch answers it) shown as the file's, beside its own; what
+        they learnt (``Parser.learnt``) kept as the file's."""
         theirs = [note for parser in self.parsers.values() for note in parser.notes]
         kept = [note for note in self.notes if note not in self._relayed]
         self._relayed = set(theirs)
         self.notes[:] = kept + [note for note in theirs if note not in kept]
+        # And what they learnt, for a later run (their keys name their format).
+        for parser in self.parsers.values():
+            self.learnt.update(parser.learnt)
 
     def _run(
         self,
@@ -273,6 +277,16 @@ class OtherPrograms:
     def __init__(self, parser: Parser) -> None:
         self.parser = parser
         self.mux: SyslogMuxParser | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        """What the other programs' parsers noted on the file (``Parser.notes``)."""
+        return self.mux.notes if self.mux is not None else []
+
+    @property
+    def learnt(self) -> dict[str, str]:
+        """What they learnt about it (``Parser.learnt``), for a later run."""
+        return self.mux.learnt if self.mux is not None else {}
 
     @classmethod
     def of(cls, parser: Parser | None) -> OtherPrograms | None:
