@@ -158,6 +158,14 @@ class Parser(ABC):
         #: and handed to that run's parser (``ParseContext.carried``).
         self.learnt: dict[str, str] = {}
 
+    def file_notes(self) -> list[str]:
+        """Its ``notes`` on the input, with those of the parsers it hands lines to."""
+        return list(self.notes)
+
+    def file_learnt(self) -> dict[str, str]:
+        """What it learnt (``learnt``), with what the parsers it hands lines to learnt."""
+        return dict(self.learnt)
+
     @classmethod
     @abstractmethod
     def sniff(cls, sample: Sequence[str]) -> bool:

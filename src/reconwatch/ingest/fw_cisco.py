@@ -277,7 +277,7 @@ class CiscoAsaParser(syslog.EnvelopedParser):
         """  # noqa: S608 - constant patterns and a generated view name only
         parsed = split_alerts(run_batch(self.ctx.con, lines, sql, self._params(), self.envelope))
         # Teardowns without any Built line: an ASA with 302013/302015 turned off.
-        self._teardowns.update(lines, parsed.rows, "connection_state", "built")
+        self._teardowns.update(lines, parsed, "connection_state", "built")
         return parsed
 
     def _params(self) -> dict[str, object]:

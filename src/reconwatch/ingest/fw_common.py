@@ -167,15 +167,18 @@ class UnpairedNote:
         self.kept = parser.ctx.carried.get(key) == "1"
         self.skipped = False
 
-    def update(self, lines: pa.Table, rows: pa.Table, column: str, value: str) -> None:
-        """``lines``: the batch read; ``rows``: what it gave, of which those
+    def update(self, lines: pa.Table, parsed: Parsed, column: str, value: str) -> None:
+        """``lines``: the batch read; ``parsed``: what it gave, of which the rows
         whose ``column`` is ``value`` stand for the skipped kind."""
         notes = self.parser.notes
+        rows = parsed.rows
         if not self.kept and column in rows.column_names and rows.num_rows:
             self.kept = bool(pc.any(pc.equal(rows[column], value)).as_py())
         if self.kept:
             self.parser.learnt[self.key] = "1"
-        if not self.skipped and lines.num_rows:
+        elif not self.skipped and parsed.skipped:
+            # The batch's lines are searched only while the note is open and
+            # the batch skipped some: never on a file of denials alone.
             said = pc.match_substring_regex(lines["line"], self.marker)
             self.skipped = bool(pc.any(said).as_py())
         noted = self.note in notes

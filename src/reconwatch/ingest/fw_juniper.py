@@ -427,5 +427,5 @@ class JuniperSrxParser(syslog.EnvelopedParser):
         """  # noqa: S608 - constant patterns and a generated view name only
         parsed = split_alerts(run_batch(self.ctx.con, lines, sql, {}, self.envelope))
         # Session starts without any session end: a policy logging session-init only.
-        self._creates.update(lines, parsed.rows, "event_action", "allowed")
+        self._creates.update(lines, parsed, "event_action", "allowed")
         return parsed

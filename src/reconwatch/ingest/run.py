@@ -94,13 +94,6 @@ class IngestOptions:
     hold_unfinished_line: bool = False
 
 
-def _parsers_learnt(parser: Parser | None, others: OtherPrograms | None) -> dict[str, str] | None:
-    """What the file's parser, and those of the other programs in it, learnt (``Parser.learnt``)."""
-    if parser is None:
-        return None
-    return {**(others.learnt if others else {}), **parser.learnt}
-
-
 def format_names() -> list[str]:
     return [AUTO, *registry.FORMATS]
 
@@ -365,16 +358,18 @@ def ingest_source(
         held = hold.bytes if hold is not None else 0
         notes = [
             hold.note() if hold is not None else None,
-            *(parser.notes if parser else []),
-            *(others.notes if others else []),  # other programs' parsers' notes
+            *(parser.file_notes() if parser else []),
+            *(others.file_notes() if others else []),  # other programs' parsers' notes
         ]
         stats.note = "; ".join(note for note in notes if note) or None
-        if stats.error is None and stats.parsed > 0 and parser_cls is not None:
+        if stats.error is None and stats.parsed > 0 and parser_cls and parser is not None:
             # Nothing parsed (a wrong --format, a missing mapping): a later run,
             # config mended, should read it again rather than skip it.
+            # What its parser, and other programs' parsers in it, learnt.
+            learnt = {**(others.file_learnt() if others else {}), **parser.file_learnt()}
             stats.fingerprint = source.fingerprint(
                 stream, stats.first_line + stats.lines - 1, parser_cls.name,
-                parser_cls.reads_lines_alone, held, _parsers_learnt(parser, others),
+                parser_cls.reads_lines_alone, held, learnt,
             )  # fmt: skip
         stream.close()
         writer.shutdown(wait=True)

@@ -124,8 +124,6 @@ class SyslogMuxParser(Parser):
         self.owners = claimants()
         self._claimed = pa.array(list(self.owners), pa.string())
         self.parsers: dict[type[Parser], Parser] = {}
-        #: The notes ``_relay_notes`` last copied from ``parsers``.
-        self._relayed: set[str] = set()
 
     @classmethod
     def sniff(cls, sample: Sequence[str]) -> bool:
@@ -164,7 +162,6 @@ class SyslogMuxParser(Parser):
             part = lines.filter(pc.and_not(pc.equal(programs, program), blank))
             if part.num_rows:
                 skipped += self._run(self.owners[program], part, outputs, rejects)
-        self._relay_notes()
         tables = {
             name: pa.concat_tables(parts, promote_options="default")
             for name, parts in outputs.items()
@@ -180,17 +177,18 @@ class SyslogMuxParser(Parser):
             other_tables=tables,
         )
 
-    def _relay_notes(self) -> None:
-        """The programs' parsers' notes on the file (a parser may take one back
-        when a later batch answers it) shown as the file's, beside its own; what
-        they learnt (``Parser.learnt``) kept as the file's."""
-        theirs = [note for parser in self.parsers.values() for note in parser.notes]
-        kept = [note for note in self.notes if note not in self._relayed]
-        self._relayed = set(theirs)
-        self.notes[:] = kept + [note for note in theirs if note not in kept]
-        # And what they learnt, for a later run (their keys name their format).
+    def file_notes(self) -> list[str]:
+        """Its own notes, then its programs' parsers' (read when the file is
+        done: a parser may take a note back when a later batch answers it)."""
+        theirs = [note for parser in self.parsers.values() for note in parser.file_notes()]
+        return [*self.notes, *(note for note in theirs if note not in self.notes)]
+
+    def file_learnt(self) -> dict[str, str]:
+        """What its programs' parsers learnt (their keys name their format), and its own."""
+        learnt: dict[str, str] = {}
         for parser in self.parsers.values():
-            self.learnt.update(parser.learnt)
+            learnt.update(parser.file_learnt())
+        return {**learnt, **self.learnt}
 
     def _run(
         self,
@@ -278,15 +276,13 @@ class OtherPrograms:
         self.parser = parser
         self.mux: SyslogMuxParser | None = None
 
-    @property
-    def notes(self) -> list[str]:
-        """What the other programs' parsers noted on the file (``Parser.notes``)."""
-        return self.mux.notes if self.mux is not None else []
+    def file_notes(self) -> list[str]:
+        """What the other programs' parsers noted on the file (``Parser.file_notes``)."""
+        return self.mux.file_notes() if self.mux is not None else []
 
-    @property
-    def learnt(self) -> dict[str, str]:
-        """What they learnt about it (``Parser.learnt``), for a later run."""
-        return self.mux.learnt if self.mux is not None else {}
+    def file_learnt(self) -> dict[str, str]:
+        """What they learnt about it (``Parser.file_learnt``), for a later run."""
+        return self.mux.file_learnt() if self.mux is not None else {}
 
     @classmethod
     def of(cls, parser: Parser | None) -> OtherPrograms | None:
