@@ -69,14 +69,14 @@ REPEATED_KEY: Final = "source or destination key named twice"
 
 #: The words syslog headers are made of, by shape: a stamp (BSD, perhaps with
 #: its year, or ISO), a facility and level (``local4.info``, ``<local0.info>``),
-#: a host (no quote, ``=``, ``|`` or angle bracket, not ending in ``:``), a tag.
+#: a host (no quote, ``=``, ``|`` or angle bracket, not ending in ``:``); the
+#: program's tag is ``syslog.TAG``.
 _STAMP: Final = (
     r"(?:[A-Z][a-z]{2} +\d{1,2}(?: \d{4})? \d{2}:\d{2}:\d{2}(?:\.\d{1,9})?"
     r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)"
 )
 _FACILITY: Final = r"(?:<[a-z0-9]+\.[a-z]+>|[a-z0-9]+\.[a-z]+)"
 _HOST: Final = r'[^\s"=|<>]*[^\s"=|<>:]'
-_TAG: Final = r"[\w./-]+(?:\[\d+\])?:"
 #: One sender's (or relay's) header: ``<PRI>stamp [facility] host [facility]``.
 _ENVELOPE: Final = rf"{syslog.PRI}{_STAMP}\s+(?:{_FACILITY}\s+)?{_HOST}\s+(?:{_FACILITY}\s+)?"
 
@@ -98,7 +98,7 @@ def anchored(marker: str) -> str:
     rfc5424 = rf"{syslog.PRI}1 \S+ \S+ \S+ \S+ \S+ {syslog.STRUCTURED_DATA}\s+\x{{FEFF}}?"
     headers = (
         rf"(?:(?:{_ENVELOPE}){{1,4}}|{syslog.PRI}(?:{_HOST}\s+(?:{_FACILITY}\s+)?)?)"
-        rf"(?:{_TAG}\s*)?"
+        rf"(?:{syslog.TAG}\s*)?"
     )
     return rf"^\s*(?:{rfc5424}|{headers}){marker}"
 
@@ -112,9 +112,8 @@ def repeated_sql(keys: str, names: Sequence[str]) -> str:
     return " OR ".join(f"len(list_filter({keys}, lambda x: x = {lit(n)})) > 1" for n in names)
 
 
-#: Keys whose value decides whom a row blames.
-CEF_BLAME_KEYS: Final = ("src", "dst")
-LEEF_BLAME_KEYS: Final = ("src", "dst")
+#: Keys whose value decides whom a row blames (the same in CEF and LEEF).
+BLAME_KEYS: Final = ("src", "dst")
 CEF_AT_START: Final = anchored(r"CEF:\d+\|")
 LEEF_AT_START: Final = anchored(r"LEEF:[12]\.0\|")
 
@@ -137,6 +136,14 @@ def action_sql(text: str) -> str:
 CEF_STAMP: Final = r"^([A-Z][a-z]{2} \d{1,2} \d{4} \d{2}:\d{2}:\d{2})(?:\.\d{1,9})?(?: (.+))?$"
 
 
+def _stamp_parts(text: str) -> tuple[str, str]:
+    """SQL: a ``CEF_STAMP``'s wall clock (``MMM dd yyyy HH:mm:ss``) and its zone text."""
+    return (
+        f"regexp_extract({text}, {lit(CEF_STAMP)}, 1)",
+        f"regexp_extract({text}, {lit(CEF_STAMP)}, 2)",
+    )
+
+
 def time_sql(text: str) -> str:
     """A naive UTC TIMESTAMP from epoch milliseconds or ``MMM dd yyyy HH:mm:ss[.SSS][ zzz]``.
 
@@ -146,8 +153,7 @@ def time_sql(text: str) -> str:
     stamp is used rather than a time off by the zone's offset
     (``abbreviated_sql`` reads it when there is no envelope).
     """
-    local = f"regexp_extract({text}, {lit(CEF_STAMP)}, 1)"
-    zone = f"regexp_extract({text}, {lit(CEF_STAMP)}, 2)"
+    local, zone = _stamp_parts(text)
     offset = f"""CASE WHEN {zone} IN ('', 'UTC', 'GMT', 'Z') THEN '+0000'
                      WHEN regexp_full_match({zone}, '(?:GMT|UTC)?[+-]\\d{{2}}:?\\d{{2}}')
                          THEN replace(replace({zone}, 'GMT', ''), 'UTC', '') END"""
@@ -165,8 +171,8 @@ def abbreviated_sql(text: str, timezone: str) -> str:
     ``$cef_tz``), as every stamp without a usable zone is; NULL otherwise. For
     a line without a syslog envelope (an ArcSight Logger export): rejecting it
     would lose the event for a zone the site's clock most likely wrote."""
-    local = f"try_strptime(regexp_extract({text}, {lit(CEF_STAMP)}, 1), '%b %d %Y %H:%M:%S')"
-    zone = f"regexp_extract({text}, {lit(CEF_STAMP)}, 2)"
+    wall, zone = _stamp_parts(text)
+    local = f"try_strptime({wall}, '%b %d %Y %H:%M:%S')"
     utc = local_to_utc_sql(local, timezone, "cef_tz")
     return f"CASE WHEN regexp_full_match({zone}, '[A-Za-z]{{2,6}}') THEN {utc} END"
 
@@ -276,7 +282,7 @@ class CefParser(_KeyedParser):
                    coalesce(nullif({_cef_key("rt")}, ''), nullif({_cef_key("end")}, ''),
                             {_cef_key("start")}) AS t_own,
                    {_cef_key("dvchost")} AS o_host,
-                   {repeated_sql("cef_keys", CEF_BLAME_KEYS)} AS repeated
+                   {repeated_sql("cef_keys", BLAME_KEYS)} AS repeated
             FROM keyed
         )
         {self._tail("kv", NOT_CEF)}
@@ -335,7 +341,7 @@ class LeefParser(_KeyedParser):
                    {_leef_key("srcPort")} AS spt, {_leef_key("dstPort")} AS dpt,
                    {_leef_key("proto")} AS proto, {_leef_key("action")} AS act,
                    {_leef_key("devTime")} AS t_own, '' AS o_host,
-                   {repeated_sql("leef_keys", LEEF_BLAME_KEYS)} AS repeated
+                   {repeated_sql("leef_keys", BLAME_KEYS)} AS repeated
             FROM keyed
         )
         {self._tail("kv", NOT_LEEF)}
