@@ -54,6 +54,7 @@ from reconwatch.respond.blocklist import (
     Refusal,
     build_blocklist,
     entry_comment,
+    host_network,
     sanitize_comment,
     validate_address,
     verified_entries,
@@ -913,7 +914,7 @@ def plan_from_cases_document(
             # this config's ``ipv6_prefix``, a /64 could cover an address the
             # hunt's config protected and this one does not know.
             recorded_cases.add(cid)
-            recorded_networks += _single_networks(sources)
+            recorded_networks += [n for s in sources if (n := host_network(s)) is not None]
         seconds = config.respond.block_for_seconds[severity]
         detections = [d for d in case.get("detections", []) if isinstance(d, str)]
         reason = ("approved: " if is_approved else "") + "reconnaissance: " + ", ".join(detections)
@@ -923,16 +924,11 @@ def plan_from_cases_document(
                 why = f"refused by the hunt: {_text(hunt_refused[source])}"
                 refusals.append(Refusal(text, cid, why))
                 continue
-            if allowed is not None:
-                try:
-                    single = ipaddress.ip_network(validate_address(source))
-                except ValueError:
-                    pass  # build_blocklist refuses it and says why
-                else:
-                    if not _covered(single, allowed):
-                        why = "not planned by the hunt (no recorded entry of the case covers it)"
-                        refusals.append(Refusal(text, cid, why))
-                        continue
+            single = host_network(source)  # None: build_blocklist refuses it and says why
+            if allowed is not None and single is not None and not _covered(single, allowed):
+                why = "not planned by the hunt (no recorded entry of the case covers it)"
+                refusals.append(Refusal(text, cid, why))
+                continue
             requests.append(
                 BlockRequest(
                     address=source,
@@ -963,17 +959,6 @@ def plan_from_cases_document(
         if wider:  # respond.ipv6_prefix widens past what the hunt planned
             plan = build_blocklist(requests, protected, config.respond.max_entries)
     return BlockPlan(plan.entries, (*refusals, *plan.refused))
-
-
-def _single_networks(sources: Sequence[Any]) -> list[IPNetwork]:
-    """Each valid source address as its /32 or /128 (the others are refused when planned)."""
-    networks: list[IPNetwork] = []
-    for source in sources:
-        try:
-            networks.append(ipaddress.ip_network(validate_address(source)))
-        except ValueError:
-            continue
-    return networks
 
 
 def _is_address(text: str) -> bool:

@@ -138,6 +138,15 @@ def validate_address(text: object) -> IPAddress:
         raise ValueError("not exactly one IP address") from None
 
 
+def host_network(text: object) -> IPNetwork | None:
+    """The /32 or /128 of the address ``text`` (``validate_address``), None
+    when it is none (``build_blocklist`` refuses such a request and says why)."""
+    try:
+        return ipaddress.ip_network(validate_address(text))
+    except ValueError:
+        return None
+
+
 def _request_problem(request: BlockRequest) -> str | None:
     severity: object = request.severity
     if severity not in SEVERITY_RANK:

@@ -7,7 +7,6 @@ is every refusal (a protected address named by a case is reported, not hidden).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from reconwatch.respond.blocklist import (
     BlockPlan,
     BlockRequest,
     build_blocklist,
-    validate_address,
+    host_network,
 )
 from reconwatch.respond.ipset import render_ipset_script
 from reconwatch.respond.nftables import render_nftables
@@ -114,11 +113,8 @@ def _protected_sources(sources: Sequence[str], protected: ProtectedRanges) -> di
     """Each source ``protected`` refuses, with the reason ``build_blocklist`` would give."""
     refused: dict[str, str] = {}
     for source in sources:
-        try:
-            address = validate_address(source)
-        except ValueError:
-            continue  # never an entry anyway: build_blocklist refuses it when planned
-        why = protected.check(ipaddress.ip_network(address))
+        network = host_network(source)
+        why = protected.check(network) if network is not None else None
         if why is not None:
             refused[source] = f"protected: {why}"
     return refused

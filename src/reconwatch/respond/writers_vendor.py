@@ -44,9 +44,9 @@ from reconwatch.respond.blocklist import (
 
 #: pf table names are at most 31 characters (PF_TABLE_NAME_SIZE - 1); the
 #: writer appends ``_<seconds>`` (up to 9 characters), so the base stays <= 22.
+PF_TABLE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,21}")
 #: FortiOS's predefined address (and address6) that matches nothing.
 FORTI_NONE: Final = "none"
-PF_TABLE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,21}")
 
 #: Cisco ASA object and ACL names: letters, digits, ``_`` and ``-``; kept
 #: short enough that the ``-<run>-<seconds>`` suffixes of object-group and
@@ -134,9 +134,9 @@ def render_pf(plan: BlockPlan, table: str, *, generated_at: dt.datetime | None =
     main ruleset takes its sources from every table it fills, and stops,
     adding nothing, if one does not (a rule in an anchor is not counted: with
     the header's ``table <...> persist`` loaded there it would use the
-    anchor's own table, not the main ruleset's that ``pfctl -t`` fills). An address already in
-    a table keeps its first add time (``-T add`` does not renew it): it
-    expires on the earlier block's schedule, never later.
+    anchor's own table, not the main ruleset's that ``pfctl -t`` fills). An
+    address already in a table keeps its first add time (``-T add`` does not
+    renew it): it expires on the earlier block's schedule, never later.
     """
     base = _check(table, PF_TABLE, "pf table name")
     entries = verified_entries(plan)
