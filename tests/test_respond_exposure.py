@@ -14,6 +14,7 @@ import pytest
 
 from conftest import BASE_TIME, network_rows
 from reconwatch import schema
+from reconwatch.config import Config
 from reconwatch.respond.exposure import (
     InventoryItem,
     exposure_audit,
@@ -21,6 +22,7 @@ from reconwatch.respond.exposure import (
     render_markdown,
     write_exposure_files,
 )
+from reconwatch.triage import exposes
 
 ACTOR = "198.51.100.7"
 OTHER = "45.33.32.156"
@@ -268,7 +270,10 @@ def test_zones_handed_over_are_listed_escaped_and_secondaries_left_out() -> None
             transfer(BYSTANDER, "example.org", "NOERROR"),  # no actor
         ],
     )
-    report = exposure_audit({"dns": dns}, [ACTOR, OTHER], secondaries=[OTHER])
+    secondary = Config.model_validate(
+        {"detect": {"zone_transfer": {"authorised_secondaries": [OTHER]}}}
+    )
+    report = exposure_audit({"dns": dns}, [ACTOR, OTHER], exposes=exposes(secondary))
     given = [(t.source, t.zone, t.transfers) for t in report.zone_transfers()]
     assert given == [(ACTOR, hostile, 1), (ACTOR, "example.org", 2)]
     assert report.actors[OTHER].zone_transfers == []

@@ -35,7 +35,6 @@ from reconwatch.cases import (
 )
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS, busy_inputs, narrowed_events, run_detections
-from reconwatch.detect.dns import authorised_set
 from reconwatch.detect.slow import (
     SLOW,
     commit_slow_state,
@@ -295,6 +294,7 @@ def _hunt(
                 cut = of_sources(tables, sources, releases) if sources else tables
                 # An approved exercise's scope is judged on every host its testers touched.
                 testers = enrichment.testers(sources)
+                transfer_exposes = exposes(config)  # which zone transfers gave ours away
                 cases = _cases(
                     tables,
                     findings,
@@ -302,7 +302,7 @@ def _hunt(
                     store,
                     cut,
                     testers,
-                    exposes(config),
+                    transfer_exposes,
                 )
                 attach_series(cut, cases)  # chart data for report.html and the web UI
                 # The playbook's network audit and honeypot plan, while the lake is open.
@@ -311,8 +311,7 @@ def _hunt(
                     cut,
                     actors,
                     config.respond.inventory,
-                    secondaries=authorised_set(config.detect.zone_transfer),
-                    home=config.site.home(),
+                    exposes=transfer_exposes,
                 )
                 honeypots = suggest_honeypots(
                     tables["network"],

@@ -20,7 +20,7 @@ from typing import Any, Final
 from reconwatch.cases import Activity, Case, Finding, ZoneTransfer
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS
-from reconwatch.detect.dns import authorised_set, transfer_exposes
+from reconwatch.detect.dns import exposure_test
 from reconwatch.detect.internal import INTERNAL_ENUMERATION
 from reconwatch.enrich import Enrichment, SourceContext
 from reconwatch.enrich.exercises import Verdict
@@ -318,9 +318,8 @@ def exposes(config: Config) -> Callable[[ZoneTransfer], bool]:
     """Whether a zone transfer handed one of our zones to someone who should
     not have it (``detect.dns.transfer_exposes`` with ``config``'s authorised
     secondaries and home networks)."""
-    secondaries = authorised_set(config.detect.zone_transfer)
-    home = config.site.home()
-    return lambda t: transfer_exposes(t.source, t.server, secondaries, home)
+    test = exposure_test(config.detect.zone_transfer, config.site.home())
+    return lambda t: test(t.source, t.server)
 
 
 def exposing(case: Case, config: Config) -> list[ZoneTransfer]:

@@ -536,6 +536,15 @@ def transfer_exposes(
     return not (inside and outside)
 
 
+def exposure_test(
+    cfg: ZoneTransferConfig, home: Sequence[IPNetwork]
+) -> Callable[[str, str | None], bool]:
+    """``transfer_exposes(source, server)`` with ``cfg``'s authorised secondaries
+    (expanded once) and ``home`` (``site.home_networks``)."""
+    secondaries = authorised_set(cfg)
+    return lambda source, server: transfer_exposes(source, server, secondaries, home)
+
+
 def dns_chaos_probe(dns: ir.Table, cfg: DnsChaosProbeConfig) -> ir.Table:
     """Server fingerprinting queries (``version.bind``...): ``dns_chaos_probe`` findings.
 

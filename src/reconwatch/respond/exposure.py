@@ -29,7 +29,7 @@ from __future__ import annotations
 import csv
 import ipaddress
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -37,9 +37,8 @@ from typing import Any, Final
 import ibis.expr.types as ir
 
 from reconwatch.cases import ZoneTransfer, zone_transfers_given
-from reconwatch.detect.dns import transfer_exposes
 from reconwatch.files import write_text_atomic
-from reconwatch.netaddr import IPNetwork, parse_ip
+from reconwatch.netaddr import parse_ip
 from reconwatch.report.casejson import zone_transfer_dict
 from reconwatch.report.text import markdown
 
@@ -299,17 +298,15 @@ def exposure_audit(
     inventory: Path | Sequence[InventoryItem] | None = None,
     *,
     cases: Mapping[str, Sequence[str]] | None = None,
-    secondaries: Collection[str] = (),
-    home: Sequence[IPNetwork] = (),
+    exposes: Callable[[ZoneTransfer], bool] | None = None,
 ) -> ExposureReport:
     """The exposure of ``actors`` (source addresses) over the lake ``tables``.
 
     ``tables`` is :meth:`reconwatch.engine.Engine.tables` (or memtables in
     tests); absent tables are simply not audited. ``cases`` maps case ids to
-    their sources for the per-case summary. ``secondaries`` (addresses
-    allowed to transfer zones: ``detect.zone_transfer.authorised_secondaries``
-    expanded) and ``home`` (``site.home_networks``) tell which zone transfers
-    exposed a zone of ours (``detect.dns.transfer_exposes``).
+    their sources for the per-case summary. ``exposes`` (``triage.exposes``:
+    not to an authorised secondary, not our host pulling from outside) tells
+    the zone transfers that exposed a zone of ours; by default every one.
     """
     wanted = sorted({_canonical(a) for a in actors})
     per_actor = {a: ActorExposure(a) for a in wanted}
@@ -360,11 +357,10 @@ def exposure_audit(
                 )
 
     if wanted and "dns" in tables:
-        dns, excluded = tables["dns"], frozenset(secondaries)
+        dns = tables["dns"]
         for transfer in zone_transfers_given(dns.filter(dns.source_ip.isin(wanted))):
             given = per_actor[transfer.source].zone_transfers
-            exposes = transfer_exposes(transfer.source, transfer.server, excluded, home)
-            if exposes and len(given) < LIST_CAP:
+            if (exposes is None or exposes(transfer)) and len(given) < LIST_CAP:
                 given.append(transfer)
 
     items: list[InventoryItem] = (

@@ -29,7 +29,7 @@ from reconwatch import schema
 from reconwatch.config import Config
 from reconwatch.detect import DETECTIONS
 from reconwatch.detect.base import FINDINGS, RUN_FINDINGS, SORT_KEYS
-from reconwatch.detect.dns import authorised_set, transfer_exposes, transfers_served
+from reconwatch.detect.dns import exposure_test, transfers_served
 from reconwatch.detect.ids import HONEYPOT_CATEGORY, is_exploit
 from reconwatch.detect.web import is_secret
 from reconwatch.watch.window import EVENT_TABLES
@@ -139,8 +139,7 @@ class WindowDetections:
         self._sensitive = self._compile_sensitive()
         self._exploits = self._compile_exploits()
         self._transfers = self._compile_transfers()
-        self._secondaries = authorised_set(config.detect.zone_transfer)
-        self._home = config.site.home()
+        self._exposes = exposure_test(config.detect.zone_transfer, config.site.home())
 
     def point(
         self,
@@ -272,7 +271,7 @@ class WindowDetections:
         if given.num_rows == 0:
             return given
         pairs = zip(given["source_ip"].to_pylist(), given["server"].to_pylist(), strict=True)
-        keep = [transfer_exposes(s, server, self._secondaries, self._home) for s, server in pairs]
+        keep = [self._exposes(source, server) for source, server in pairs]
         return given.filter(pa.array(keep, pa.bool_()))
 
     def _batch_query(self, view: str, table: str, sql: str, rows: pa.Table) -> pa.Table:
