@@ -144,3 +144,21 @@ def test_rerunning_into_the_same_out_dir_does_not_double_count(
     assert [(c.id, c.activity.events) for c in again.cases] == [
         (c.id, c.activity.events) for c in first.cases
     ]
+
+
+def test_inputs_may_be_paths_or_one_path_alone(tmp_path: Path) -> None:
+    """The Python API takes ``Path`` objects, and one path not in a list is
+    that one file (a bare text was read as one input per character)."""
+    from reconwatch.config import Config
+    from reconwatch.generate import write_netfilter_lines
+
+    log = tmp_path / "kern.log"
+    write_netfilter_lines(log, 2_000, seed=3, scanners=2)
+    listed = hunt([log], Config())
+    alone = hunt(str(log), Config())
+    as_path = hunt(log, Config())
+    for result in (listed, alone, as_path):
+        assert result.run is not None
+        assert [f.name for f in result.run.files] == [str(log)]
+        assert result.run.totals.lines == 2_000
+    assert [c.sources for c in alone.cases] == [c.sources for c in listed.cases]

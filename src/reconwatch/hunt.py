@@ -14,7 +14,7 @@ import json
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,7 +45,7 @@ from reconwatch.detect.slow import (
 from reconwatch.engine import Engine, of_sources
 from reconwatch.enrich import Enrichment
 from reconwatch.files import LockBusy, exclusive, write_text_atomic
-from reconwatch.ingest.run import IngestOptions, Progress, ingest
+from reconwatch.ingest.run import IngestOptions, InputPaths, Progress, ingest
 from reconwatch.lake import (
     INGEST_LOCK,
     JOURNALS,
@@ -173,7 +173,7 @@ def make_folder(folder: Path) -> None:
 
 
 def hunt(
-    paths: Iterable[str] | None,
+    paths: InputPaths | None,
     config: Config,
     *,
     out_dir: Path | str | None = None,
@@ -183,6 +183,9 @@ def hunt(
     store_url: str | None = None,
 ) -> HuntResult:
     """Run every stage; with ``paths=None`` hunt over an existing lake only.
+
+    ``paths``: files, folders or ``-`` (standard input), as text or ``Path``,
+    one alone or several.
 
     OUT is one hunt's at a time: a second hunt into an OUT that another is
     writing into raises ``LakeError`` at once. A lake hunted without inputs
@@ -199,7 +202,7 @@ def hunt(
 
 
 def _hunt_into(
-    paths: Iterable[str] | None,
+    paths: InputPaths | None,
     config: Config,
     out_dir: Path | None,
     lake_dir: Path | str | None,
@@ -233,7 +236,7 @@ def _hunt_into(
 
 
 def _hunt(
-    paths: Iterable[str] | None,
+    paths: InputPaths | None,
     config: Config,
     out_dir: Path | None,
     lake_dir: Path | str | None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -98,8 +99,22 @@ def format_names() -> list[str]:
     return [AUTO, *registry.FORMATS]
 
 
+#: What ``ingest`` and ``hunt`` read: paths (text or ``Path``), ``-`` for
+#: standard input, or one such path alone.
+InputPaths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+
+
+def input_names(paths: InputPaths) -> list[str]:
+    """``paths`` as the names the run reads and reports: one path alone is a
+    list of one (a bare text would otherwise be read character by character),
+    and ``Path`` objects are their text."""
+    if isinstance(paths, str | os.PathLike):
+        return [os.fspath(paths)]
+    return [os.fspath(path) for path in paths]
+
+
 def ingest(
-    paths: Iterable[str],
+    paths: InputPaths,
     lake: Lake,
     config: Config,
     options: IngestOptions | None = None,
@@ -118,7 +133,7 @@ def ingest(
             f"unknown ingest engine {options.engine!r}; known: {', '.join(INGEST_ENGINES)}"
         )
     with lake.ingest_lock():
-        return _ingest_locked(paths, lake, config, options, progress)
+        return _ingest_locked(input_names(paths), lake, config, options, progress)
 
 
 def _ingest_locked(
