@@ -558,16 +558,7 @@ def dns_chaos_probe(dns: ir.Table, cfg: DnsChaosProbeConfig) -> ir.Table:
         named._name.isin(CHAOS_NAMES)
         & ((named.dns_question_class.upper() == "CH") | (named._type == "TXT"))
     )
-    best = windowed_findings(
-        events,
-        window_seconds=cfg.window_seconds,
-        keys=["source_ip"],
-        target="_name",
-        having=lambda t: t.event_count >= cfg.min_queries,
-        score=lambda t: t.event_count,
-        count=request_count,
-    )
-    return as_findings(best, DNS_CHAOS_PROBE, label="CH")
+    return _queries_per_client(events, cfg.window_seconds, cfg.min_queries, DNS_CHAOS_PROBE, "CH")
 
 
 def dns_any_flood(dns: ir.Table, cfg: DnsAnyFloodConfig) -> ir.Table:
@@ -578,16 +569,24 @@ def dns_any_flood(dns: ir.Table, cfg: DnsAnyFloodConfig) -> ir.Table:
     """
     named = _named(dns)
     events = named.filter(named._type == "ANY")
+    return _queries_per_client(events, cfg.window_seconds, cfg.min_queries, DNS_ANY_FLOOD, "ANY")
+
+
+def _queries_per_client(
+    events: ir.Table, window_seconds: int, min_queries: int, detection: str, label: str
+) -> ir.Table:
+    """``detection``'s findings: per client and window, ``events`` (queries
+    with ``_name``) >= ``min_queries``. Score: queries; targets: the names."""
     best = windowed_findings(
         events,
-        window_seconds=cfg.window_seconds,
+        window_seconds=window_seconds,
         keys=["source_ip"],
         target="_name",
-        having=lambda t: t.event_count >= cfg.min_queries,
+        having=lambda t: t.event_count >= min_queries,
         score=lambda t: t.event_count,
         count=request_count,
     )
-    return as_findings(best, DNS_ANY_FLOOD, label="ANY")
+    return as_findings(best, detection, label=label)
 
 
 def srv_bruteforce(dns: ir.Table, cfg: SrvBruteforceConfig) -> ir.Table:
