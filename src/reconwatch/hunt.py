@@ -334,7 +334,14 @@ def _hunt(
     warnings += [f"enrichment: {error}" for error in enrichment.errors]
     warnings += copies  # events two inputs both logged, counted once
     exercise_sources = [str(n) for e in enrichment.exercises for n in e.sources]
-    cases = triage(cases, config, tables=list(tables), history=history, enrichment=enrichment)
+    cases = triage(
+        cases,
+        config,
+        tables=list(tables),
+        history=history,
+        enrichment=enrichment,
+        transfer_exposes=transfer_exposes,
+    )
     _keep_decisions(cases)
     plan = plan_blocks(cases, config, extra_protected=exercise_sources)
     if store is not None:

@@ -82,6 +82,7 @@ def triage(
     tables: Collection[str] = ("network",),
     history: Mapping[str, History] | None = None,
     enrichment: Enrichment | None = None,
+    transfer_exposes: Callable[[ZoneTransfer], bool] | None = None,
 ) -> list[Case]:
     """Fill techniques, escalation, severity, disposition and the four answers, in place.
 
@@ -90,9 +91,11 @@ def triage(
     is what the case store knew of each actor before this hunt: earlier
     sightings count towards "repeated scanning" across runs and days.
     ``enrichment`` (threat intel, benign scanner lists, exercises, geo) is
-    looked up once for every source of every case.
+    looked up once for every source of every case. ``transfer_exposes``:
+    ``exposes(config)`` when the caller has it already.
     """
     home = config.site.home()
+    transfer_exposes = transfer_exposes or exposes(config)
     history = history or {}
     contexts = enrichment.sources(s for c in cases for s in c.sources) if enrichment else {}
     intel = _Intel.of(config, enrichment)
@@ -102,7 +105,8 @@ def triage(
         case.techniques = _techniques(case)
         case.enrichment = {s: _context_dict(contexts[s]) for s in case.sources if s in contexts}
         earlier = history.get(case.actor)
-        case.criteria = evaluate_criteria(case, config, earlier)
+        given = list(filter(transfer_exposes, case.activity.zone_transfers))
+        case.criteria = evaluate_criteria(case, config, earlier, given)
         case.episodes = episode_spans(case, config.triage.repeat_gap_seconds)
         case.criteria["known_threat_actor"] = _known_actor(case, contexts, intel)
         case.escalate = any(c["met"] for c in case.criteria.values())
@@ -115,7 +119,7 @@ def triage(
         exercise = _exercise_verdicts(case, enrichment)
         _benign_or_exercise(case, contexts, exercise)
         _still_escalated(case, earlier)
-        case.answers = _answers(case, tables, contexts, intel, exposing(case, config))
+        case.answers = _answers(case, tables, contexts, intel, given)
         case.checklist = _checklist(case, tables, intel, exercise, config, calendar)
     near = _Neighbours(cases, contexts)
     for at, case in enumerate(cases):
@@ -218,9 +222,10 @@ def _episode_end(episode: list[Finding]) -> dt.datetime:
 
 
 def evaluate_criteria(
-    case: Case, config: Config, earlier: History | None
+    case: Case, config: Config, earlier: History | None, exposing: Sequence[ZoneTransfer]
 ) -> dict[str, dict[str, Any]]:
-    """The playbook's four escalation criteria: met, not met or not evaluable, with evidence."""
+    """The playbook's four escalation criteria: met, not met or not evaluable, with
+    evidence. ``exposing``: the case's zone transfers that gave a zone away (``exposes``)."""
     return {
         "repeated_scanning": _repeated_scanning(case, config, earlier),
         "internal_enumeration": _internal_enumeration(case, config),
@@ -228,7 +233,7 @@ def evaluate_criteria(
             "met": None,
             "evidence": ["not checked: no threat-intelligence feed is configured"],
         },
-        "compromise": _compromise(case, config),
+        "compromise": _compromise(case, exposing),
     }
 
 
@@ -322,12 +327,7 @@ def exposes(config: Config) -> Callable[[ZoneTransfer], bool]:
     return lambda t: test(t.source, t.server)
 
 
-def exposing(case: Case, config: Config) -> list[ZoneTransfer]:
-    """The case's zone transfers that handed one of our zones away (``exposes``)."""
-    return list(filter(exposes(config), case.activity.zone_transfers))
-
-
-def _compromise(case: Case, config: Config) -> dict[str, Any]:
+def _compromise(case: Case, given: Sequence[ZoneTransfer]) -> dict[str, Any]:
     """Criterion 4: signs of compromise or unauthorised access after the reconnaissance.
 
     A successful login from the scanning source at or after its first scan,
@@ -363,7 +363,6 @@ def _compromise(case: Case, config: Config) -> dict[str, Any]:
             f"{act.sensitive_successes} secret/source/backup path request(s) answered 2xx "
             f"(data exposed): {', '.join(act.sensitive_success_paths[:5])}"
         )
-    given = exposing(case, config)
     if given:
         evidence.append(
             "Zone transfer served to the source (unauthorised access to zone data: an AXFR "
@@ -845,7 +844,8 @@ def _answers(
     intel: _Intel,
     transfers: list[ZoneTransfer],
 ) -> dict[str, str]:
-    """The playbook's four questions; ``transfers``: ``exposing(case)``."""
+    """The playbook's four questions; ``transfers``: the case's zone transfers that
+    gave a zone away (``exposes``)."""
     act = case.activity
     source = ", ".join(case.sources[:10]) + (
         f" and {len(case.sources) - 10} more" if len(case.sources) > 10 else ""
