@@ -882,3 +882,281 @@ def test_throttle_counts_per_address_and_per_name_within_its_window() -> None:
     assert throttle.blocked("10.0.0.9", "lena")  # this name failed twice, any case
     time.sleep(0.35)
     assert not throttle.blocked("10.0.0.1", "lena")
+
+
+# -- review fixes: throttle, bad input, sessions ending mid-form ---------------------------------
+
+
+@pytest.fixture
+def small_app(tmp_path: Path) -> Iterator[Any]:
+    """An app over a store of 20 generated cases (no hunt: fast)."""
+    application = create_app(
+        f"sqlite:///{tmp_path / 'small.db'}", secret_key="k" * 40, blocks_dir=tmp_path / "blocks"
+    )
+    store = application.state.web.store
+    add_users(store)
+    store.record([case_doc(n) for n in range(20)], "hunt", 900)
+    yield application
+    store.close()
+
+
+def test_logins_sent_at_once_cannot_outrun_the_throttle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each login reserves its attempt before the slow password check: eight
+    guesses sent together get three checks, not eight."""
+    import threading
+
+    import reconwatch.web.app as web_app
+
+    def slow_check(*_: Any) -> bool:
+        time.sleep(0.4)  # argon2 on a busy machine
+        return False
+
+    monkeypatch.setattr(web_app, "verify_password", slow_check)
+    application = create_app(
+        f"sqlite:///{tmp_path / 'c.db'}",
+        secret_key="k" * 40,
+        throttle=LoginThrottle(attempts=3, window=60),
+    )
+    add_users(application.state.web.store)
+    clients = [TestClient(application) for _ in range(8)]
+    tokens = [csrf_of(c.get("/login").text) for c in clients]
+    start = threading.Barrier(len(clients))
+    codes: list[int] = []
+
+    def guess(client: TestClient, token: str) -> None:
+        start.wait()
+        data = {"username": "theo", "password": "guess", "csrf_token": token}
+        codes.append(client.post("/login", data=data).status_code)
+
+    threads = [
+        threading.Thread(target=guess, args=pair) for pair in zip(clients, tokens, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    application.state.web.store.close()
+    assert sorted(codes) == [401] * 3 + [429] * 5
+
+
+def test_the_throttle_keeps_nothing_for_what_it_only_looked_at() -> None:
+    """Refused logins from ever new addresses (an IPv6 /64 has plenty) at a
+    throttled name must not grow the throttle's table: nothing sweeps it
+    while every attempt is refused."""
+    throttle = LoginThrottle(attempts=1, window=60)
+    throttle.failed("10.0.0.1", "lena")
+    for n in range(1000):
+        assert throttle.blocked(f"2001:db8::{n:x}", "lena")
+        assert throttle.blocked("10.0.0.1", f"name{n}")
+    assert len(throttle._failures) == 2  # ip:10.0.0.1 and user:lena
+    for n in range(1000):
+        assert not throttle.begin(f"2001:db8::{n:x}", "lena")
+    assert len(throttle._failures) == 2
+    assert not throttle._pending
+    # A reserved attempt counts while it runs, and a success gives it back.
+    fresh = LoginThrottle(attempts=2, window=60)
+    assert fresh.begin("10.0.0.2", "theo") and fresh.begin("10.0.0.2", "theo")
+    assert not fresh.begin("10.0.0.2", "theo")
+    fresh.end("10.0.0.2", "theo", ok=True)
+    fresh.end("10.0.0.2", "theo", ok=False)
+    assert not fresh.blocked("10.0.0.2", "theo")  # one failure of two allowed
+    assert not fresh._pending
+
+
+def test_a_non_ascii_csrf_token_is_refused_not_a_server_error(small_app: Any) -> None:
+    anonymous = TestClient(small_app)
+    anonymous.get("/login")
+    refused = anonymous.post(
+        "/login", data={"username": "lena", "password": PASSWORD, "csrf_token": "é"}
+    )
+    assert refused.status_code == 403
+    client = logged_in(small_app, "lena")
+    api = client.post(
+        "/api/v1/cases/RW-20260901-00000003/actions",
+        json={"action": "comment", "reason": "x"},
+        headers={"X-CSRF-Token": "é".encode("latin-1")},
+    )
+    assert api.status_code == 403
+    assert (
+        act(client, "RW-20260901-00000003", csrf="ü", action="comment", reason="x").status_code
+        == 403
+    )
+
+
+def test_the_time_window_honours_a_utc_offset(small_app: Any) -> None:
+    client = logged_in(small_app, "lena")
+    # 02:10+02:00 is 00:10 UTC: cases 10..19 (one a minute from midnight UTC).
+    utc = client.get("/api/v1/cases", params={"seen_after": "2026-09-01T00:10"}).json()
+    offset = client.get("/api/v1/cases", params={"seen_after": "2026-09-01T02:10+02:00"}).json()
+    assert utc["total"] == offset["total"] == 10
+    before = client.get("/api/v1/cases", params={"seen_before": "2026-09-01T00:04-00:00"}).json()
+    assert before["total"] == 5
+    # An offset that takes the time out of range, a digit int() cannot read: 400, said plainly.
+    far = client.get("/cases", params={"seen_after": "0001-01-01T00:00+01:00"})
+    assert far.status_code == 400 and "seen_after must be an ISO date/time" in far.text
+    odd = client.get("/cases", params={"page": "²"})
+    assert odd.status_code == 400 and "page must be a number from 1 to" in odd.text
+
+
+def test_bad_form_input_is_an_html_error_that_does_not_echo_it(small_app: Any) -> None:
+    client = TestClient(small_app)
+    secret = "my-real-password-" + "s" * 1100  # longer than the form takes
+    long_login = client.post(
+        "/login",
+        data={
+            "username": "lena",
+            "password": secret,
+            "csrf_token": csrf_of(client.get("/login").text),
+        },
+    )
+    assert long_login.status_code == 422
+    assert long_login.headers["content-type"].startswith("text/html")
+    assert "password: String should have at most 1024 characters" in long_login.text
+    assert "my-real-password" not in long_login.text
+    admin = logged_in(small_app, "ada")
+    short = admin.post(
+        "/users",
+        data={"name": "nina", "role": "l1", "password": "hunter2", "csrf_token": page_csrf(admin)},
+    )
+    assert short.status_code == 422 and "hunter2" not in short.text
+    assert "at least 12 characters" in short.text
+    # The API answers JSON, without the input: a lone surrogate in it was a server error.
+    api = admin.post(
+        "/api/v1/cases/RW-20260901-00000003/actions",
+        content=b'{"action": "comment", "reason": "a\\ud800b"}',
+        headers={"X-CSRF-Token": page_csrf(admin), "Content-Type": "application/json"},
+    )
+    assert api.status_code == 422
+    assert api.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert "input" not in api.json()["detail"][0]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'any.db'}"
+    else:
+        from pg import postgres_server
+
+        server = postgres_server()
+        url = server.__enter__()
+        request.addfinalizer(lambda: server.__exit__(None, None, None))
+    application = create_app(url, secret_key="k" * 40, blocks_dir=tmp_path / "blocks")
+    store = application.state.web.store
+    add_users(store)
+    store.record([case_doc(n) for n in range(5)], "hunt", 900)
+    yield application
+    store.close()
+
+
+def test_nul_and_lone_surrogates_are_refused_not_server_errors(any_store_app: Any) -> None:
+    """PostgreSQL takes no NUL in text and no database a lone surrogate: both
+    were 500s at the first query (a case id, a filter, a login name, a reason)."""
+    app = any_store_app
+    client = logged_in(app, "theo")
+    client = TestClient(app, raise_server_exceptions=False, cookies=client.cookies)
+    for path in ("/cases/RW%00x", "/api/v1/cases/RW%00x", "/cases?source=1%00",
+                 "/api/v1/cases?assignee=a%00"):  # fmt: skip
+        response = client.get(path)
+        assert response.status_code == 400, path
+        assert "NUL" in response.text
+    case_id = "RW-20260901-00000003"
+    token = page_csrf(client)
+    nul = act(client, case_id, csrf=token, action="comment", reason="a\x00b")
+    assert nul.status_code == 400 and "NUL character" in nul.text
+    assign = act(client, case_id, csrf=token, action="assign", assignee="th\x00eo")
+    assert assign.status_code == 400
+    surrogate = client.post(
+        f"/api/v1/cases/{case_id}/actions",
+        content=b'{"action": "assign", "assignee": "\\ud800"}',
+        headers={"X-CSRF-Token": token, "Content-Type": "application/json"},
+    )
+    assert surrogate.status_code == 400 and "surrogate" in surrogate.json()["detail"]
+    anonymous = TestClient(app, raise_server_exceptions=False)
+    page = anonymous.get("/login")
+    nul_name = anonymous.post(
+        "/login",
+        data={"username": "th\x00eo", "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+    )
+    assert nul_name.status_code == 401
+    trail = [a.action for a in app.state.web.store.get(case_id).actions]
+    assert "comment" not in trail and "assign" not in trail
+
+
+def test_approving_a_block_of_hundreds_keeps_the_session_cookie_small(
+    small_app: Any, tmp_path: Path
+) -> None:
+    """The approval's message is the next page's flash, in the session cookie:
+    naming 300 entries passed the browsers' 4 KB cookie limit."""
+    # Odd addresses only: no two of them merge into a wider entry.
+    nets = ("198.51.100", "203.0.113", "192.0.2")
+    sources = [f"{net}.{n}" for net in nets for n in range(1, 201, 2)]
+    small_app.state.web.store.record(
+        [case_doc(40, id="RW-20260901-sweep300", actor="campaign:sweep", sources=sources)],
+        "sweep",
+        900,
+    )
+    client = logged_in(small_app, "theo")
+    response = act(client, "RW-20260901-sweep300", action="approve_block", reason="sweep")
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"].split(";")[0]
+    assert len(cookie) < 4096
+    page = client.get("/cases/RW-20260901-sweep300").text
+    assert re.search(
+        r'class="flash"[^>]*>block approved: 192\.0\.2\.1/32, [^<]* and 290 more', page
+    )
+    nft = (tmp_path / "blocks" / "RW-20260901-sweep300" / "block.nft").read_text()
+    assert "203.0.113.199" in nft
+    (approval,) = [
+        a
+        for a in small_app.state.web.store.get("RW-20260901-sweep300").actions
+        if a.action == "approve_block"
+    ]
+    assert "203.0.113.199" in approval.detail  # the trail names every entry
+
+
+def test_a_form_posted_after_the_session_ended_returns_to_its_page(small_app: Any) -> None:
+    client = logged_in(small_app, "lena")
+    case_id = "RW-20260901-00000003"
+    token = page_csrf(client, f"/cases/{case_id}")
+    small_app.state.web.store.end_sessions("lena")  # logged out elsewhere, or expired
+    posted = act(client, case_id, csrf=token, action="comment", reason="typed for a while")
+    assert posted.status_code == 303
+    assert posted.headers["location"] == f"/login?next=%2Fcases%2F{case_id}"  # not .../actions
+    # HTMX (boosted forms, the queue's filters): the whole window goes to the login page.
+    hx = client.post(
+        f"/cases/{case_id}/actions",
+        data={"action": "comment", "reason": "x", "csrf_token": token},
+        headers={"HX-Request": "true"},
+        follow_redirects=False,
+    )
+    assert (
+        hx.status_code == 200 and hx.headers["hx-redirect"] == f"/login?next=%2Fcases%2F{case_id}"
+    )
+    queue = client.get("/cases?status=open", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert queue.headers["hx-redirect"] == "/login?next=%2Fcases%3Fstatus%3Dopen"
+    removal = client.post("/users/theo/remove", data={"csrf_token": token}, follow_redirects=False)
+    assert removal.headers["location"] == "/login?next=%2Fusers"
+
+
+def test_users_page_refuses_dot_names_and_unknown_removals(small_app: Any) -> None:
+    admin = logged_in(small_app, "ada")
+    dots = admin.post(
+        "/users",
+        data={"name": "..", "role": "l1", "password": "a long enough password",
+              "csrf_token": page_csrf(admin)},
+    )  # fmt: skip
+    assert dots.status_code == 400 and "needs a letter or digit" in dots.text
+    assert small_app.state.web.store.get_user("..") is None
+    ghost = admin.post("/users/ghost/remove", data={"csrf_token": page_csrf(admin, "/users")})
+    assert ghost.status_code == 404 and "no user &#39;ghost&#39;" in ghost.text
+    assert "user ghost removed" not in ghost.text
+
+
+def test_the_api_documents_the_closing_dispositions(small_app: Any) -> None:
+    spec = TestClient(small_app).get("/api/v1/openapi.json").json()
+    described = spec["components"]["schemas"]["ActionBody"]["properties"]["disposition"]
+    assert "false_positive" in described["description"]
+    assert "suspicious" not in described["description"]  # a hunt's verdict, not the analyst's

@@ -87,6 +87,18 @@ def test_users_add_refuses_bad_input(url: str) -> None:
     assert run(f"users remove nobody --store {url}").exit_code == 2
 
 
+def test_users_add_refuses_names_the_users_page_cannot_handle(url: str) -> None:
+    """As the Users page: ASCII names only (a Cyrillic "а" makes "аda" look like
+    "ada" in the audit trail), and not dots only (no path /users/NAME/remove)."""
+    for name in ("..", ".", "\u0430da", "l\u00e9na"):
+        refused = run(f"users add {name} --role l1 --store {url} --password-stdin", input=PW)
+        assert refused.exit_code == 2, name
+        assert "ASCII letters" in refused.output
+    assert (
+        run(f"users add .lena. --role l1 --store {url} --password-stdin", input=PW).exit_code == 0
+    )
+
+
 def test_users_token_issues_and_revokes(url: str) -> None:
     run(f"users add theo --role t2 --store {url} --password-stdin", input=PW)
     issued = run(f"users token theo --store {url}")

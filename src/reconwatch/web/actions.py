@@ -28,6 +28,8 @@ L1_DISPOSITIONS = ("benign", "false_positive", "approved_exercise")
 ALL_DISPOSITIONS = (*L1_DISPOSITIONS, "benign_scanner", "malicious")
 BLOCK_ROLES = ("t2", "admin")
 MAX_REASON = 2000
+#: Block entries named in the message an approval answers (the trail has them all).
+ENTRIES_NAMED = 10
 # Case ids become directory names for the approved rule files.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -49,6 +51,19 @@ class ActionRequest:
     assignee: str | None = None
 
 
+def _storable(value: str) -> bool:
+    """Text the store can keep: PostgreSQL takes no NUL, and no database takes a
+    lone surrogate (valid in a JSON string, not encodable as UTF-8); either
+    would end in a server error at the query."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def allowed_dispositions(role: str) -> tuple[str, ...]:
     return ALL_DISPOSITIONS if role in BLOCK_ROLES else L1_DISPOSITIONS
 
@@ -67,6 +82,10 @@ def perform(
     request: ActionRequest,
 ) -> str:
     """Check and record one action; return a short message for the analyst."""
+    if not all(_storable(value or "") for value in (request.reason, request.assignee)):
+        raise ActionError(
+            400, "a reason or user name cannot hold a NUL character or a lone UTF-16 surrogate"
+        )
     reason = request.reason.strip()
     if len(reason) > MAX_REASON:
         raise ActionError(400, f"the reason is longer than {MAX_REASON} characters")
@@ -167,4 +186,11 @@ def _approve_block(
         f"apply --cases HUNT/cases.json --case {case.id}; nft -f block.nft replaces them all)"
     )
     store.add_action(case.id, who, "approve_block", detail)
-    return f"block approved: {entries}; rules written to {files.nftables}"
+    # The message is the next page's flash, kept in the session cookie: a
+    # sweep of hundreds of sources would pass the browsers' 4 KB cookie limit
+    # and the cookie (and the message) be dropped.
+    named = ", ".join(str(e.network) for e in plan.entries[:ENTRIES_NAMED])
+    more = len(plan.entries) - ENTRIES_NAMED
+    if more > 0:
+        named += f" and {more} more (all in the audit trail)"
+    return f"block approved: {named}; rules written to {files.nftables}"

@@ -32,7 +32,14 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -47,6 +54,7 @@ from reconwatch.report.charts import dns_volume_svg, heatmap_svg, timeline_svg
 from reconwatch.store import ROLES, SORT_KEYS, CaseStore
 from reconwatch.web import views
 from reconwatch.web.actions import (
+    ALL_DISPOSITIONS,
     ActionError,
     ActionRequest,
     allowed_dispositions,
@@ -73,6 +81,7 @@ STATUSES = ("open", "escalated", "closed")
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 MAX_FIELD = 200  # longest filter value accepted; longer is an error, not a slow query
+MAX_FLASH = 1000  # longest message kept for the next page (in the session cookie)
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -112,6 +121,29 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class RefuseNul:
+    """400 for a request whose path or query string holds a NUL character.
+
+    PostgreSQL cannot take NUL in a text value: a case id, a filter or a
+    user name holding one would end in a server error at the first query.
+    Form and JSON fields are checked where they are read (login, actions).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"").lower()
+            if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+                response = PlainTextResponse(
+                    "bad request: a NUL character (%00) in the address", status_code=400
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 @dataclass(frozen=True)
 class Principal:
     name: str
@@ -139,7 +171,10 @@ class ActionBody(BaseModel):
 
     action: Literal["escalate", "close", "assign", "comment", "approve_block"]
     reason: str = Field("", max_length=2000, description="Why; required except for assign.")
-    disposition: str | None = Field(None, description="For close: " + ", ".join(DISPOSITIONS))
+    # The analyst's closing verdicts, not the hunt's (DISPOSITIONS, the queue's filter).
+    disposition: str | None = Field(
+        None, description="For close: " + ", ".join(ALL_DISPOSITIONS) + " (as the role allows)."
+    )
     assignee: str | None = Field(None, description="For assign: a user name.")
 
 
@@ -210,13 +245,18 @@ def create_app(
         same_site="strict",
         https_only=secure_cookies,
     )
+    app.add_middleware(RefuseNul)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> Response:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+        location = "/login?" + urlencode({"next": _return_to(request)})
+        if request.headers.get("hx-request") == "true":
+            # HTMX would follow a redirect and swap the login form into the
+            # table or the case page: the whole window goes to the login page.
+            return Response(status_code=200, headers={"HX-Redirect": location})
+        return RedirectResponse(location, status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -226,9 +266,55 @@ def create_app(
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
         return _render(request, "error.html", {"message": message}, exc.status_code)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(request: Request, exc: RequestValidationError) -> Response:
+        # Neither echoes what was sent (a password, a long pasted text, a lone
+        # surrogate that no UTF-8 response can carry: FastAPI's own answer ended
+        # in a server error on it). The API answers FastAPI's JSON without the
+        # input; a page says which field is wrong, as a page.
+        if request.url.path.startswith("/api/"):
+            detail = [
+                {
+                    "type": str(e.get("type", "")),
+                    "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
+                    "msg": str(e.get("msg", "")),
+                }
+                for e in exc.errors()
+            ]
+            # ensure_ascii: a surrogate in a message is written as \ud800, not a crash.
+            return Response(
+                json.dumps({"detail": detail}), status_code=422, media_type="application/json"
+            )
+        message = "; ".join(_field_error(error) for error in exc.errors()) or "bad input"
+        return _render(request, "error.html", {"message": message}, 422)
+
     app.include_router(_pages())
     app.include_router(_api(), prefix="/api/v1")
     return app
+
+
+def _return_to(request: Request) -> str:
+    """Where to land after logging in: the page asked for, or the page a form was on.
+
+    A form posted after the session ended (an action, a logout) must not send
+    the analyst back to its POST-only address, which answers 405.
+    """
+    path = request.url.path
+    if request.method in ("GET", "HEAD"):
+        return path + (f"?{request.url.query}" if request.url.query else "")
+    if path.startswith("/cases/") and path.endswith("/actions"):
+        return path.removesuffix("/actions")
+    if path == "/users" or path.startswith("/users/"):
+        return "/users"
+    return "/cases"
+
+
+def _field_error(error: Mapping[str, Any]) -> str:
+    """One validation error as "field: what is wrong" (never the value sent)."""
+    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+    field = ".".join(loc) or "input"
+    text = f"{field}: {error.get('msg', 'invalid')}"
+    return text.encode("utf-8", "replace").decode("utf-8")  # no lone surrogate in a page
 
 
 # -- authentication ---------------------------------------------------------------
@@ -304,7 +390,12 @@ def check_csrf(request: Request, principal: Principal | None, form_token: str = 
         return
     expected = request.session.get("csrf")
     sent = request.headers.get(CSRF_HEADER) or form_token
-    if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500).
+    if (
+        not isinstance(expected, str)
+        or not sent
+        or not hmac.compare_digest(expected.encode(), sent.encode("utf-8", "replace"))
+    ):
         raise HTTPException(403, "missing or wrong CSRF token; reload the page")
 
 
@@ -355,16 +446,19 @@ def _time(params: Mapping[str, str], key: str) -> dt.datetime | None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value[:MAX_FIELD])
-    except ValueError as exc:
+        # In UTC, as the store keeps times: a SQLite store compares the digits
+        # and would ignore an offset (10:00+02:00 taken as 10:00 UTC).
+        return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: 0001-01-01T00:00+01:00
         raise ValueError(f"{key} must be an ISO date/time, e.g. 2026-09-30T10:00") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _int(params: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
     value = params.get(key) or ""
     if not value:
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    # isascii: "²" is a digit to isdigit() but not to int().
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         raise ValueError(f"{key} must be a number from {low} to {high}")
     return int(value)
 
@@ -467,28 +561,32 @@ def _pages() -> APIRouter:
         check_csrf(request, None, csrf_token)
         settings = _settings(request)
         client = _client(request)
-        if settings.throttle.blocked(client, username):
+        # The attempt is reserved before the (slow) password check: logins sent
+        # at once count against the limit while they are being checked.
+        if not settings.throttle.begin(client, username):
             return _render(
                 request,
                 "login.html",
                 {"next": _safe_next(next), "error": "Too many failed logins; try again later."},
                 status_code=429,
             )
-        user = settings.store.get_user(username)
-        if user is None:
-            burn_time(password)
-            ok = False
-        else:
-            ok = verify_password(user.password_hash, password)
+        ok = False
+        try:
+            # NUL: no such user (PostgreSQL cannot even look the name up).
+            user = None if "\x00" in username else settings.store.get_user(username)
+            if user is None:
+                burn_time(password)
+            else:
+                ok = verify_password(user.password_hash, password)
+        finally:
+            settings.throttle.end(client, username, ok)
         if not ok or user is None:
-            settings.throttle.failed(client, username)
             return _render(
                 request,
                 "login.html",
                 {"next": _safe_next(next), "error": "Wrong user name or password."},
                 status_code=401,
             )
-        settings.throttle.succeeded(client, username)
         # A fresh session (and CSRF token) at login: nothing set before it survives.
         request.session.clear()
         request.session.update(
@@ -567,7 +665,8 @@ def _pages() -> APIRouter:
             # Shown in place by HTMX; the address bar keeps the case page, not this POST.
             page.headers["HX-Push-Url"] = "false"
             return page
-        request.session["flash"] = message
+        # Cut: the flash rides in the session cookie (4 KB at most in a browser).
+        request.session["flash"] = views.text(message, MAX_FLASH)
         target = f"/cases/{quote(case_id, safe='')}"
         if request.headers.get("hx-request") == "true":
             # A boosted form: HTMX would follow a 303 silently and push the POST's URL.
@@ -593,6 +692,11 @@ def _pages() -> APIRouter:
         check_csrf(request, user, csrf_token)
         if user.role != "admin":
             return _render(request, "error.html", {"message": "admin only"}, 403, user)
+        if not name.strip("."):
+            # "." or "..": a browser resolves /users/../remove to /remove, so such
+            # a user could never be removed on this page.
+            message = "a user name needs a letter or digit"
+            return _render(request, "error.html", {"message": message}, 400, user)
         try:
             _settings(request).store.add_user(name, role, hash_password(password))
         except ValueError as exc:
@@ -611,7 +715,8 @@ def _pages() -> APIRouter:
             return _render(
                 request, "error.html", {"message": "you cannot remove yourself"}, 400, user
             )
-        _settings(request).store.remove_user(name)
+        if not _settings(request).store.remove_user(name):
+            return _render(request, "error.html", {"message": f"no user {name!r}"}, 404, user)
         request.session["flash"] = f"user {name} removed"
         return RedirectResponse("/users", status_code=303)
 

@@ -124,13 +124,23 @@ class LoginThrottle:
     Counting per name stops a distributed guess at one account; per address
     stops one client spraying many names. In memory: a restart forgets, which
     is acceptable for a loopback service with argon2 in front.
+
+    A login reserves its attempt with :meth:`begin` before the password is
+    checked and settles it with :meth:`end`: attempts still being checked
+    count, so many logins sent at once cannot all pass the check before the
+    first failure is recorded.
     """
 
     def __init__(self, attempts: int = 5, window: float = 300.0) -> None:
         self.attempts = attempts
         self.window = window
         self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self._pending: dict[str, int] = {}
+        self._lock = threading.RLock()
+
+    @staticmethod
+    def _keys(client: str, name: str) -> tuple[str, str]:
+        return f"ip:{client}", f"user:{name.lower()}"
 
     def _recent(self, key: str, now: float) -> deque[float]:
         times = self._failures.setdefault(key, deque())
@@ -138,13 +148,52 @@ class LoginThrottle:
             times.popleft()
         return times
 
+    def _count(self, key: str, now: float) -> int:
+        # Only reads: a key is never added for a name that is merely looked at
+        # (a refused client spraying names would grow the table without bound).
+        times = self._failures.get(key)
+        if times is not None:
+            while times and now - times[0] > self.window:
+                times.popleft()
+            if not times:
+                del self._failures[key]
+        return (len(times) if times else 0) + self._pending.get(key, 0)
+
     def blocked(self, client: str, name: str) -> bool:
         now = time.monotonic()
         with self._lock:
-            return any(
-                len(self._recent(key, now)) >= self.attempts
-                for key in (f"ip:{client}", f"user:{name.lower()}")
-            )
+            return any(self._count(key, now) >= self.attempts for key in self._keys(client, name))
+
+    def begin(self, client: str, name: str) -> bool:
+        """Reserve one login attempt; False (nothing reserved) when throttled.
+
+        Every True must be followed by one :meth:`end`.
+        """
+        now = time.monotonic()
+        with self._lock:
+            keys = self._keys(client, name)
+            if any(self._count(key, now) >= self.attempts for key in keys):
+                return False
+            for key in keys:
+                self._pending[key] = self._pending.get(key, 0) + 1
+            return True
+
+    def end(self, client: str, name: str, ok: bool) -> None:
+        """Settle an attempt :meth:`begin` reserved: a failure or a success."""
+        # One step under the lock (re-entrant: failed/succeeded take it too): a
+        # login begun between the pending count's drop and the failure's
+        # record would otherwise pass on a count one short.
+        with self._lock:
+            for key in self._keys(client, name):
+                left = self._pending.get(key, 0) - 1
+                if left > 0:
+                    self._pending[key] = left
+                else:
+                    self._pending.pop(key, None)
+            if ok:
+                self.succeeded(client, name)
+            else:
+                self.failed(client, name)
 
     def failed(self, client: str, name: str) -> None:
         now = time.monotonic()
@@ -154,9 +203,9 @@ class LoginThrottle:
                 for key in list(self._failures):
                     if not self._recent(key, now):
                         del self._failures[key]
-            for key in (f"ip:{client}", f"user:{name.lower()}"):
+            for key in self._keys(client, name):
                 self._recent(key, now).append(now)
 
     def succeeded(self, client: str, name: str) -> None:
         with self._lock:
-            self._failures.pop(f"user:{name.lower()}", None)
+            self._failures.pop(self._keys(client, name)[1], None)

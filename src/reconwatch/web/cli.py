@@ -179,8 +179,15 @@ def users_add(
     require_web_extra()
     from reconwatch.web.auth import hash_password
 
-    if not name or len(name) > 64 or not all(c.isalnum() or c in "_.@-" for c in name):
-        fail("a user name is 1-64 letters, digits and _ . @ -")
+    # As the Users page: ASCII only (a Cyrillic "а" would make "аda" look like
+    # "ada" in every audit trail), and not dots only ("." and ".." are no path
+    # segment the Users page can remove).
+    if (
+        not name.strip(".")
+        or len(name) > 64
+        or not all((c.isascii() and c.isalnum()) or c in "_.@-" for c in name)
+    ):
+        fail("a user name is 1-64 ASCII letters, digits and _ . @ -, not dots only")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
