@@ -82,3 +82,19 @@ def test_not_a_warninglist_names_the_file(tmp_path: Path) -> None:
 
 def test_no_lists_match_nothing() -> None:
     assert BenignScanners.load([]).lookup(["1.2.3.4"]) == {"1.2.3.4": []}
+
+
+def test_too_wide_entries_are_refused_not_benign(tmp_path: Path) -> None:
+    poisoned = tmp_path / "poisoned.json"
+    entries = ["0.0.0.0/1", "128.0.0.0/1", "1.2.3.4/2", "::/1", "8000::/1", "::ffff:0.0.0.0/97",
+               "0.0.0.0/0", "198.51.100.0/24"]  # fmt: skip
+    poisoned.write_text(json.dumps({"name": "poisoned", "type": "cidr", "list": entries}))
+    scanners = BenignScanners.load([poisoned])
+    found = scanners.lookup(["8.8.8.8", "203.0.113.9", "2001:db8::1", "198.51.100.7"])
+    assert found == {"8.8.8.8": [], "203.0.113.9": [], "2001:db8::1": [],
+                     "198.51.100.7": ["poisoned"]}  # fmt: skip
+    listed = scanners.lists[0]
+    assert (listed.entries, listed.too_wide, listed.skipped) == (1, 7, 0)
+    # The limits are the indicators' (enrich.min_prefix_ipv4 / _ipv6).
+    strict = BenignScanners.load([poisoned], min_prefix_ipv4=25)
+    assert strict.lookup(["198.51.100.7"]) == {"198.51.100.7": []}

@@ -89,6 +89,23 @@ def test_unknown_source_is_none(exercises: list[Exercise]) -> None:
             "    scope: [0.0.0.0/0]\n",
             r"bad\.yaml:5: duplicate key 'scope' \(first on line 4\)$",
         ),
+        # Testers' sources of 0.0.0.0/0 (or half the internet) would approve every scan.
+        (
+            "exercises:\n  - {name: x, sources: [0.0.0.0/0], start: 2026-01-01T00:00:00Z,"
+            " end: 2026-01-02T00:00:00Z, scope: [10.0.0.0/8], contact: a}\n",
+            r"bad\.yaml: exercises\.0\.sources: Value error, 0\.0\.0\.0/0 is wider than /8",
+        ),
+        (
+            "exercises:\n  - {name: x, sources: ['10.0.0.0/8', '::ffff:0.0.0.0/97'],"
+            " start: 2026-01-01T00:00:00Z,"
+            " end: 2026-01-02T00:00:00Z, scope: [10.0.0.0/8], contact: a}\n",
+            r"exercises\.0\.sources: Value error, ::ffff:0\.0\.0\.0/97 is wider than /8",
+        ),
+        (
+            "exercises:\n  - {name: x, sources: ['2000::/3'], start: 2026-01-01T00:00:00Z,"
+            " end: 2026-01-02T00:00:00Z, scope: [10.0.0.0/8], contact: a}\n",
+            r"exercises\.0\.sources: Value error, 2000::/3 is wider than /16",
+        ),
         ("exercises: [\n", r"bad\.yaml:\d+: not valid YAML"),
         ("- a\n", r"bad\.yaml: the top level must be a mapping"),
         ("exercise: []\n", r"bad\.yaml: exercise: Extra inputs are not permitted"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import maxminddb
 import pytest
 from mmdb_writer import MmdbU32, MMDBWriter
 from netaddr import IPSet
@@ -104,3 +105,61 @@ def test_missing_files_are_reported(tmp_path: Path) -> None:
     assert geo.errors[0].startswith(f"{tmp_path / 'nope.mmdb'}: cannot open MaxMind DB")
     assert geo.errors[1].startswith(f"{tmp_path / 'nope.tsv'}: not an iptoasn TSV file")
     assert geo.lookup(["203.0.113.9"]) == {"203.0.113.9": GeoInfo()}
+
+
+def test_an_ipv4_only_database_asked_about_ipv6_knows_nothing(tmp_path: Path) -> None:
+    writer = MMDBWriter(ip_version=4, database_type="GeoLite2-Country")
+    writer.insert_network(IPSet(["203.0.113.0/24"]), {"country": {"iso_code": "FR"}})
+    writer.to_db_file(str(tmp_path / "v4.mmdb"))
+    geo = Geo.open(GeoConfig(country_mmdb=tmp_path / "v4.mmdb"))
+    try:
+        found = geo.lookup(["2001:db8::1", "203.0.113.9"])
+    finally:
+        geo.close()
+    assert found == {"2001:db8::1": GeoInfo(), "203.0.113.9": GeoInfo(country_code="FR")}
+    assert geo.errors == []
+
+
+def test_a_corrupt_database_is_an_error_not_a_crash(
+    tmp_path: Path, mmdb: tuple[Path, Path]
+) -> None:
+    garbage = tmp_path / "garbage.mmdb"
+    garbage.write_bytes(b"not a maxmind database" * 50)
+    geo = Geo.open(GeoConfig(city_mmdb=garbage))
+    assert len(geo.errors) == 1
+    assert geo.errors[0].startswith(f"{garbage}: cannot open MaxMind DB")
+    assert geo.lookup(["203.0.113.9"]) == {"203.0.113.9": GeoInfo()}
+    # Opens (tree and metadata intact) but the data section is garbage: lookups fail.
+    data = bytearray(mmdb[0].read_bytes())
+    with maxminddb.open_database(str(mmdb[0])) as reader:
+        meta = reader.metadata()
+    start = meta.node_count * meta.record_size // 4 + 16
+    end = data.rindex(b"\xab\xcd\xefMaxMind.com")
+    data[start:end] = b"\xff" * (end - start)
+    cut = tmp_path / "cut.mmdb"
+    cut.write_bytes(bytes(data))
+    geo = Geo.open(GeoConfig(city_mmdb=cut))
+    try:
+        assert geo.errors == []
+        assert geo.lookup(["203.0.113.9", "2001:db8:1::5"]) == {
+            "203.0.113.9": GeoInfo(), "2001:db8:1::5": GeoInfo(),
+        }  # fmt: skip
+    finally:
+        geo.close()
+    assert len(geo.errors) == 1 and geo.errors[0].startswith("MaxMind DB lookup failed")
+
+
+def test_iptoasn_row_with_a_bad_as_number_is_dropped(tmp_path: Path) -> None:
+    tsv = tmp_path / "ip2asn.tsv"
+    tsv.write_text(
+        "1.0.0.0\t1.0.0.255\t13335\tUS\tCLOUDFLARENET\n"
+        "1.0.1.0\t1.0.1.255\t\tUS\tEMPTY\n"
+        "1.0.2.0\t1.0.2.255\tAS64500\tUS\tPREFIXED\n"
+        "1.0.3.0\t1.0.3.255\t99999999999999999999999\tUS\tHUGE\n"
+    )
+    geo = Geo.open(GeoConfig(iptoasn=[tsv]))
+    assert geo.errors == []
+    found = geo.lookup(["1.0.0.1", "1.0.1.1", "1.0.2.1", "1.0.3.1"])
+    assert [found[ip].asn for ip in ("1.0.0.1", "1.0.1.1", "1.0.2.1", "1.0.3.1")] == [
+        13335, None, None, None,
+    ]  # fmt: skip

@@ -6,9 +6,11 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import stix2
 
+from reconwatch.enrich import intel
 from reconwatch.enrich.intel import (
     CsvColumns,
     FeedFormatError,
@@ -18,6 +20,7 @@ from reconwatch.enrich.intel import (
     read_misp,
     read_plain,
     read_stix,
+    read_stix_objects,
     stix_pattern_addresses,
     to_indicators,
 )
@@ -75,6 +78,9 @@ def test_csv_with_configured_column_names() -> None:
         "first_seen": dt.datetime(2026, 9, 1, tzinfo=UTC),
         "last_seen": dt.datetime(2026, 9, 29, 12, tzinfo=UTC),
         "reference": "intel.csv:2",
+        # CSV has no validity window: first/last seen are sightings, not expiry.
+        "valid_from": None,
+        "valid_until": None,
     }
     assert rows[1]["first_seen"] == dt.datetime(2026, 9, 10, tzinfo=UTC)
     assert rows[1]["last_seen"] is None
@@ -263,3 +269,165 @@ def test_feed_of_comments_only_gives_an_empty_index(tmp_path: Path) -> None:
     table = to_indicators(read_plain(path), "empty", report)
     assert (table.num_rows, report.indicators, report.refused) == (0, 0, {})
     assert IntelIndex.from_tables([table], [report]).match_ips(["1.2.3.4"]).num_rows == 0
+
+
+# --------------------------------------------------------------------------- review fixes
+
+NOW = dt.datetime(2026, 10, 15, tzinfo=UTC)
+
+
+def _bundle_file(tmp_path: Path, *objects: object) -> Path:
+    path = tmp_path / "bundle.json"
+    path.write_text(stix2.Bundle(*objects, allow_custom=True).serialize(), encoding="utf-8")
+    return path
+
+
+def _index(raw: object, report: LoadReport, now: dt.datetime = NOW) -> IntelIndex:
+    assert isinstance(raw, pa.Table)
+    return IntelIndex.from_tables([to_indicators(raw, "f", report, now=now)], [report])
+
+
+def test_a_revoked_new_version_withdraws_the_indicator(tmp_path: Path) -> None:
+    actor = stix2.ThreatActor(name="ShadowSurveyor", threat_actor_types=["crime-syndicate"])
+    old = stix2.Indicator(
+        pattern="[ipv4-addr:value = '198.51.100.7']", pattern_type="stix",
+        valid_from="2026-09-01T00:00:00Z", modified="2026-09-01T00:00:00Z",
+        created="2026-09-01T00:00:00Z",
+    )  # fmt: skip
+    revoked = old.new_version(revoked=True, modified="2026-09-20T00:00:00Z")
+    # Whatever the order in the bundle, the latest version is the indicator.
+    for objects in ((old, revoked), (revoked, old)):
+        raw = read_stix(_bundle_file(tmp_path, actor, *objects))
+        assert raw.num_rows == 0
+    # A newer version that changes the address replaces the old address.
+    moved = old.new_version(
+        pattern="[ipv4-addr:value = '198.51.100.8']", modified="2026-09-20T00:00:00Z"
+    )
+    raw = read_stix(_bundle_file(tmp_path, moved, old))
+    assert raw.column("value").to_pylist() == ["198.51.100.8"]
+    # A revoked relationship no longer names the actor.
+    rel = stix2.Relationship(old, "indicates", actor, modified="2026-09-01T00:00:00Z")
+    raw = read_stix(_bundle_file(tmp_path, actor, old, rel.new_version(revoked=True)))
+    assert raw.column("actor").to_pylist() == [None]
+
+
+def test_expired_and_not_yet_valid_indicators_do_not_match(tmp_path: Path) -> None:
+    def indicator(address: str, valid_from: str, valid_until: str | None) -> stix2.Indicator:
+        return stix2.Indicator(
+            pattern=f"[ipv4-addr:value = '{address}']", pattern_type="stix",
+            valid_from=valid_from, valid_until=valid_until,
+        )  # fmt: skip
+
+    path = _bundle_file(
+        tmp_path,
+        indicator("192.0.2.1", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),  # expired
+        indicator("192.0.2.2", "2026-11-01T00:00:00Z", None),  # not yet valid
+        indicator("192.0.2.3", "2026-10-01T00:00:00Z", "2026-10-15T00:00:01Z"),  # valid
+        indicator("192.0.2.4", "2026-10-01T00:00:00Z", "2026-10-15T00:00:00Z"),  # ends at now
+    )
+    report = LoadReport("f")
+    hits = _index(read_stix(path), report).match_ips([f"192.0.2.{i}" for i in range(1, 5)])
+    assert hits.column("ip").to_pylist() == ["192.0.2.3"]
+    assert report.refused == {"expired": 2, "not_yet_valid": 1}
+    assert report.indicators == 1
+    # A CSV's last_seen is a sighting, not an expiry: old sightings still count.
+    csv_path = tmp_path / "intel.csv"
+    csv_path.write_text("ip,first_seen,last_seen\n192.0.2.9,2020-01-01,2020-02-01\n")
+    report = LoadReport("f")
+    assert _index(read_csv(csv_path), report).match_ips(["192.0.2.9"]).num_rows == 1
+
+
+def test_grouped_set_and_subset_patterns_are_address_lists() -> None:
+    assert stix_pattern_addresses(
+        "([ipv4-addr:value = '192.0.2.1'] OR [ipv6-addr:value = '2001:db8::1'])"
+    ) == ["192.0.2.1", "2001:db8::1"]
+    assert stix_pattern_addresses(
+        "[(ipv4-addr:value = '192.0.2.1' OR ipv4-addr:value = '192.0.2.2')]"
+    ) == ["192.0.2.1", "192.0.2.2"]
+    assert stix_pattern_addresses("[ipv4-addr:value IN ('192.0.2.1', '192.0.2.2')]") == [
+        "192.0.2.1",
+        "192.0.2.2",
+    ]
+    assert stix_pattern_addresses("[ipv4-addr:value ISSUBSET '198.51.100.0/24']") == [
+        "198.51.100.0/24"
+    ]
+    # stix2's parser drops these NOTs: read as written they would mean the opposite.
+    assert stix_pattern_addresses("[ipv4-addr:value NOT ISSUBSET '198.51.100.0/24']") is None
+    assert stix_pattern_addresses("[ipv4-addr:value NOT IN ('192.0.2.1')]") is None
+    assert stix_pattern_addresses("[ipv4-addr:value ISSUPERSET '192.0.2.1']") is None
+    assert stix_pattern_addresses("[ipv4-addr:value IN ('192.0.2.1', 5)]") is None
+    # NOT inside a quoted value is not the keyword.
+    assert stix_pattern_addresses("[ipv4-addr:value = '192.0.2.1'] OR [ipv4-addr:value = 'NOT']")
+
+
+def test_one_invalid_stix_object_is_skipped_not_the_feed(tmp_path: Path) -> None:
+    good = json.loads(
+        stix2.Indicator(
+            pattern="[ipv4-addr:value = '192.0.2.1']", pattern_type="stix",
+            valid_from="2026-09-01T00:00:00Z",
+        ).serialize()
+    )  # fmt: skip
+    bad = {**good, "id": "indicator--0b7c3cc1-61cf-4d5b-8b3c-6e3e1a3f5b01"}
+    bad["pattern"] = "[ipv4-addr:value = '192.0.2.2'"
+    wrong = {**good, "id": "indicator--0b7c3cc1-61cf-4d5b-8b3c-6e3e1a3f5b02", "confidence": "x"}
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps({"type": "bundle", "id": f"bundle--{good['id'][11:]}",
+                                "objects": [bad, good, wrong, 7]}))  # fmt: skip
+    raw, errors = read_stix_objects(path)
+    assert raw.column("value").to_pylist() == ["192.0.2.1"]
+    assert len(errors) == 1 and errors[0].startswith(
+        "bundle.json: 3 invalid STIX object(s) skipped"
+    )
+    assert "\n" not in errors[0] and len(errors[0]) < 300
+    path.write_text(json.dumps([{"type": "x"}]))
+    with pytest.raises(FeedFormatError, match=r"bundle\.json: not a STIX 2\.1 bundle"):
+        read_stix_objects(path)
+
+
+def test_hostile_csv_values_are_dropped_not_raised(tmp_path: Path) -> None:
+    path = tmp_path / "intel.csv"
+    path.write_text(
+        "ip,confidence,first_seen,last_seen\n"
+        "192.0.2.1,inf,99999999999999999999,0001-01-01T00:00:00+05:00\n"
+        "192.0.2.2,1e999,9999-12-31T23:00:00-05:00,nan\n"
+        "192.0.2.3,nan," + "9" * 5000 + ",2026-09-01\n"
+    )
+    rows = read_csv(path).to_pylist()
+    assert [r["value"] for r in rows] == ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+    assert {(r["confidence"], r["first_seen"]) for r in rows} == {(None, None)}
+    assert rows[2]["last_seen"] == dt.datetime(2026, 9, 1, tzinfo=UTC)
+    path.write_text("ip,actor\n192.0.2.1," + "x" * 200_000 + "\n")
+    with pytest.raises(FeedFormatError, match=r"intel\.csv:\d+: not a CSV feed: field larger"):
+        read_csv(path)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_value(tmp_path: Path) -> None:
+    plain = tmp_path / "list.txt"
+    plain.write_bytes("\ufeff192.0.2.1\n192.0.2.2\n".encode())
+    report = LoadReport("p")
+    assert to_indicators(read_plain(plain), "p", report).num_rows == 2
+    assert report.refused == {}
+    table = tmp_path / "intel.csv"
+    table.write_bytes("\ufeffip,actor\n192.0.2.1,Night Owl\n".encode())
+    assert read_csv(table).column("actor").to_pylist() == ["Night Owl"]
+
+
+def test_misp_event_of_the_wrong_shape_is_skipped_and_named(tmp_path: Path) -> None:
+    write_misp_feed(tmp_path / "misp")
+    uuid = "5f1c2a3b-0000-4000-8000-000000000002"
+    (tmp_path / "misp" / f"{uuid}.json").write_text(json.dumps({"Event": {"Tag": "x"}}))
+    raw, errors = read_misp(tmp_path / "misp")
+    assert errors == [f"{uuid}.json: not a MISP event (unexpected JSON structure)"]
+    assert raw.num_rows == 4
+    (tmp_path / "misp" / f"{uuid}.json").write_text(json.dumps({"Event": [1]}))
+    assert read_misp(tmp_path / "misp")[1] == errors
+
+
+def test_a_feed_file_over_the_size_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intel, "MAX_FEED_BYTES", 64)
+    path = tmp_path / "big.txt"
+    path.write_text("192.0.2.1\n" * 10)
+    with pytest.raises(FeedFormatError, match=r"big\.txt: larger than 64 bytes \(100\)"):
+        read_plain(path)

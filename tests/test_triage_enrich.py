@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
+import stix2
 import yaml
 
 from reconwatch.cases import Case
@@ -69,6 +71,23 @@ def test_known_research_scanner_is_recorded_not_escalated(
     assert actor.disposition == "malicious" and actor.escalate
 
 
+def test_a_research_scanner_that_matches_threat_intel_is_not_suppressed(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    lists = [str(shared_data / "benign-scanners" / "shodan-scanning.json")]
+    feed = tmp_path / "bad.txt"
+    feed.write_text(f"{SHODAN}\n")
+    enrich = {
+        "warninglists": lists,
+        "feeds": [{"name": "partner", "type": "plain", "path": str(feed), "actor": "APT-Test"}],
+    }
+    shodan = run(tmp_path, enrich, scan(SHODAN))[SHODAN]
+    assert shodan.criteria["known_threat_actor"]["met"] is True
+    assert shodan.enrichment[SHODAN]["benign_lists"]  # on the list all the same
+    assert shodan.disposition == "malicious" and shodan.escalate
+    assert any("matches threat intelligence: not suppressed" in r for r in shodan.reasons)
+
+
 def test_exercise_inside_window_and_scope_is_approved_outside_is_flagged(tmp_path: Path) -> None:
     calendar = tmp_path / "exercises.yaml"
     calendar.write_text(
@@ -107,3 +126,36 @@ def test_an_unreadable_feed_is_a_warning_not_silence(tmp_path: Path) -> None:
     result = hunt([str(log)], config, options=NOW)
     assert any("gone" in w and "enrichment" in w for w in result.warnings)
     assert result.document()["warnings"] == result.warnings
+
+
+def test_a_too_wide_benign_entry_does_not_hide_a_scan(tmp_path: Path) -> None:
+    poisoned = tmp_path / "poisoned.json"
+    poisoned.write_text(
+        json.dumps({"name": "poisoned", "type": "cidr", "list": ["0.0.0.0/1", "128.0.0.0/1"]})
+    )
+    case = run(tmp_path, {"warninglists": [str(poisoned)]}, scan(ACTOR))[ACTOR]
+    assert case.enrichment[ACTOR]["benign_lists"] == []
+    assert case.disposition == "malicious" and case.escalate
+
+
+def test_an_expired_or_revoked_indicator_is_no_known_threat_actor(tmp_path: Path) -> None:
+    expired = stix2.Indicator(
+        pattern=f"[ipv4-addr:value = '{ACTOR}']", pattern_type="stix",
+        valid_from="2025-01-01T00:00:00Z", valid_until="2025-06-01T00:00:00Z",
+    )  # fmt: skip
+    listed = stix2.Indicator(
+        pattern=f"[ipv4-addr:value = '{RED_TEAM}']", pattern_type="stix",
+        valid_from="2025-01-01T00:00:00Z", modified="2025-01-01T00:00:00Z",
+        created="2025-01-01T00:00:00Z",
+    )  # fmt: skip
+    withdrawn = listed.new_version(revoked=True, modified="2025-02-01T00:00:00Z")
+    feed = tmp_path / "bundle.json"
+    feed.write_text(stix2.Bundle(expired, listed, withdrawn).serialize())
+    cases = run(
+        tmp_path,
+        {"feeds": [{"name": "stix", "type": "stix", "path": str(feed)}]},
+        scan(ACTOR, ports=20) + scan(RED_TEAM, ports=20),
+    )
+    for source in (ACTOR, RED_TEAM):
+        assert cases[source].criteria["known_threat_actor"]["met"] is False
+        assert cases[source].enrichment[source]["intel"] == []

@@ -555,7 +555,8 @@ def _benign_or_exercise(
     Never when the source did more than scan (a login, a back-connection): a
     "benign" scanner that logs in is not benign, and an exercise covers
     reconnaissance, not a sign of compromise. An exercise source acting
-    outside its window or scope is flagged, never suppressed.
+    outside its window or scope is flagged, never suppressed; nor is a
+    listed research scanner that matches threat intelligence.
     """
     compromise = bool(case.criteria["compromise"]["met"])
     did_more = compromise or case.activity.auth_successes > 0
@@ -586,11 +587,20 @@ def _benign_or_exercise(
                 f"({what}; contact {verdict.contact}): not suppressed"
             )
     listed = [contexts[s].benign for s in case.sources if s in contexts]
-    if listed and len(listed) == len(case.sources) and all(listed) and not did_more:
-        names = sorted({n for names in listed for n in names})
-        case.disposition = "benign_scanner"
-        case.escalate = False
-        case.reasons = [f"Known research scanner ({', '.join(names)}): recorded, not escalated"]
+    if not listed or len(listed) != len(case.sources) or not all(listed) or did_more:
+        return
+    lists = ", ".join(sorted({name for names in listed for name in names}))
+    if case.criteria["known_threat_actor"]["met"]:
+        # A threat-intelligence match outweighs a list of research scanners:
+        # an address on both (reassigned, or an actor hiding among scanners)
+        # is for Tier 2 to judge, not to be recorded away.
+        case.reasons.append(
+            f"On a research-scanner list ({lists}) but matches threat intelligence: not suppressed"
+        )
+        return
+    case.disposition = "benign_scanner"
+    case.escalate = False
+    case.reasons = [f"Known research scanner ({lists}): recorded, not escalated"]
 
 
 def _is_address(text: str) -> bool:

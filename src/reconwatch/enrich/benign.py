@@ -6,7 +6,11 @@ CIDRs, one a line, named after the file. A scanner on such a list is still
 scanning us: triage can lower its priority, but the evidence stays.
 
 Entries that are not addresses or CIDRs (a warninglist of type ``string``
-or ``hostname`` mixed in) are counted, not guessed at; a /0 is refused.
+or ``hostname`` mixed in) are counted, not guessed at. An entry wider than
+``min_prefix_ipv4`` (default /8) or ``min_prefix_ipv6`` (default /16), the
+limits for threat-intelligence indicators, is refused and counted as
+``too_wide``: a ``0.0.0.0/1`` in a list would call half the internet benign
+and keep its scans from being escalated.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class BenignList:
     path: Path
     entries: int = 0
     skipped: int = 0
+    #: Entries refused as wider than the configured limits (not in ``skipped``).
+    too_wide: int = 0
 
 
 @dataclass
@@ -48,7 +54,9 @@ class BenignScanners:
     ranges: RangeTable | None = None
 
     @classmethod
-    def load(cls, paths: Iterable[Path]) -> BenignScanners:
+    def load(
+        cls, paths: Iterable[Path], min_prefix_ipv4: int = 8, min_prefix_ipv6: int = 16
+    ) -> BenignScanners:
         """Read warninglist JSON (``*.json``) and plain lists (anything else)."""
         families: list[int] = []
         firsts: list[int] = []
@@ -63,6 +71,10 @@ class BenignScanners:
                 net = _network(entry)
                 if net is None:
                     loaded.skipped += 1
+                    continue
+                limit = min_prefix_ipv4 if net.version == 4 else min_prefix_ipv6
+                if net.prefixlen < limit or net.prefixlen == 0:
+                    loaded.too_wide += 1
                     continue
                 loaded.entries += 1
                 families.append(net.version)
@@ -94,7 +106,7 @@ class BenignScanners:
 
 def _read_list(path: Path) -> tuple[str, list[str]]:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise WarninglistError(f"{path}: cannot read: {exc.strerror}") from exc
     if path.suffix.lower() != ".json":
@@ -117,8 +129,6 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
     try:
         net = ipaddress.ip_network(entry.strip(), strict=False)
     except ValueError:
-        return None
-    if net.prefixlen == 0:
         return None
     if isinstance(net, ipaddress.IPv6Network):
         mapped = net.network_address.ipv4_mapped

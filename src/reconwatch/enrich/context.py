@@ -51,14 +51,21 @@ class Enrichment:
     exercises_error: str | None = None
 
     @classmethod
-    def load(cls, config: EnrichConfig, cache_dir: Path | None = None) -> Enrichment:
-        """Read everything configured (local files and the feed cache; no network)."""
+    def load(
+        cls, config: EnrichConfig, cache_dir: Path | None = None, now: dt.datetime | None = None
+    ) -> Enrichment:
+        """Read everything configured (local files and the feed cache; no network).
+
+        Indicators are judged valid or expired at ``now`` (default: the current time).
+        """
         errors: list[str] = []
-        intel = load_intel(config, cache_dir)
+        intel = load_intel(config, cache_dir, now)
         for report in intel.reports:
             errors.extend(f"feed {report.feed}: {e}" for e in report.errors)
         try:
-            benign = BenignScanners.load(config.warninglists)
+            benign = BenignScanners.load(
+                config.warninglists, config.min_prefix_ipv4, config.min_prefix_ipv6
+            )
         except WarninglistError as exc:
             errors.append(str(exc))
             benign = BenignScanners.load([])

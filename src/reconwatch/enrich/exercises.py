@@ -15,6 +15,10 @@ wholly inside the window *and* every target lies in scope. Outside either, it
 is reported as ``outside_window`` or ``outside_scope`` with the exercise's
 name: an approved tester straying out of scope, or an attacker who knows the
 testers' addresses, is exactly what an analyst must hear about.
+
+An exercise's ``sources`` may be no wider than /8 (IPv4) or /16 (IPv6): a
+``0.0.0.0/0`` there (a typo, or a copy of the scope) would approve every
+attacker's scan inside the window, so the file is refused instead.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -38,8 +42,23 @@ class ExerciseError(Exception):
     """An exercises file that cannot be used; the message names the file and key."""
 
 
+#: The widest range an exercise's sources may name, per IP version.
+MAX_SOURCE_WIDTH: Final = {4: 8, 6: 16}
+
+
 def _cidrs(items: list[str]) -> list[str]:
     parse_networks(items)
+    return items
+
+
+def _tester_cidrs(items: list[str]) -> list[str]:
+    for text, net in zip(items, parse_networks(items), strict=True):
+        limit = MAX_SOURCE_WIDTH[net.version]
+        if net.prefixlen < limit:
+            raise ValueError(
+                f"{text.strip()} is wider than /{limit}: it would approve every source "
+                "inside it (list the testers' own ranges)"
+            )
     return items
 
 
@@ -50,6 +69,7 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 Cidrs = Annotated[list[str], AfterValidator(_cidrs)]
+TesterCidrs = Annotated[list[str], AfterValidator(_tester_cidrs)]
 Stamp = Annotated[dt.datetime, AfterValidator(_aware)]
 
 
@@ -57,7 +77,7 @@ class Exercise(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    sources: Cidrs = Field(min_length=1)
+    sources: TesterCidrs = Field(min_length=1)
     start: Stamp
     end: Stamp
     scope: Cidrs = Field(min_length=1)

@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from reconwatch.config import EnrichConfig, FeedConfig
 from reconwatch.enrich.intel import (
+    MAX_FEED_BYTES,
     CsvColumns,
     FeedFormatError,
     IntelIndex,
@@ -41,15 +42,12 @@ from reconwatch.enrich.intel import (
     read_csv,
     read_misp,
     read_plain,
-    read_stix,
+    read_stix_objects,
     to_indicators,
     untyped_import,
 )
 from reconwatch.files import write_atomic
 
-#: A download larger than this is refused: no legitimate IP feed comes near it,
-#: and an unbounded read would let a hostile server fill the disk.
-MAX_FEED_BYTES: Final = 512 * 1024 * 1024
 META_FILE: Final = "_meta.json"
 CACHE_FILES: Final = {
     "plain": "feed.txt",
@@ -140,6 +138,9 @@ def _fetch(
             request.add_header("If-Modified-Since", known["last_modified"])
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            # A download over MAX_FEED_BYTES (also the limit for reading a feed
+            # file) is refused: no IP feed comes near it, and an unbounded read
+            # would let a hostile server fill the disk.
             body = response.read(MAX_FEED_BYTES + 1)
             if len(body) > MAX_FEED_BYTES:
                 raise ValueError(f"{url}: larger than {MAX_FEED_BYTES} bytes")
@@ -256,20 +257,29 @@ def read_feed(feed: FeedConfig, source: Path) -> tuple[pa.Table, list[str]]:
             ),
         )  # fmt: skip
     elif feed.type in ("stix", "taxii"):
-        raw = read_stix(source)
+        raw, errors = read_stix_objects(source)
+        return _with_actor(feed, raw), errors
     else:
         return read_misp(source)
+    return _with_actor(feed, raw), []
+
+
+def _with_actor(feed: FeedConfig, raw: pa.Table) -> pa.Table:
+    """The feed's configured ``actor`` where an indicator names none."""
     if feed.actor is not None:
         actors = raw.column("actor").fill_null(feed.actor)
         raw = raw.set_column(raw.schema.get_field_index("actor"), "actor", actors)
-    return raw, []
+    return raw
 
 
-def load_intel(config: EnrichConfig, cache_dir: Path | None = None) -> IntelIndex:
+def load_intel(
+    config: EnrichConfig, cache_dir: Path | None = None, now: dt.datetime | None = None
+) -> IntelIndex:
     """Every configured feed from local files and the cache (no network).
 
     A feed that cannot be read (never downloaded, corrupt) is reported in its
-    :class:`LoadReport` and contributes nothing; the hunt goes on.
+    :class:`LoadReport` and contributes nothing; the hunt goes on. Indicators
+    are judged valid or expired at ``now`` (default: the current time).
     """
     cache_dir = cache_dir or config.cache_dir
     tables, reports = [], []
@@ -285,9 +295,17 @@ def load_intel(config: EnrichConfig, cache_dir: Path | None = None) -> IntelInde
         except FeedFormatError as exc:
             report.errors.append(str(exc))
             continue
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+            # Feed content is untrusted: a shape no reader foresaw is this
+            # feed's problem, reported in one line, never the hunt's traceback.
+            text = " ".join(str(exc).split())[:200]
+            report.errors.append(f"{source}: cannot be read: {type(exc).__name__}: {text}")
+            continue
         report.errors.extend(errors)
         report.loaded = True
         tables.append(
-            to_indicators(raw, feed.name, report, config.min_prefix_ipv4, config.min_prefix_ipv6)
+            to_indicators(
+                raw, feed.name, report, config.min_prefix_ipv4, config.min_prefix_ipv6, now
+            )
         )
     return IntelIndex.from_tables(tables, reports)

@@ -79,7 +79,13 @@ def read_iptoasn(paths: Iterable[Path]) -> pa.Table:
 
 
 def _iptoasn_ranges(table: pa.Table) -> pa.Table:
-    asn = pc.cast(table.column("as_number"), pa.int64(), safe=False)
+    # An AS number that is not one (empty, "AS64500", 20 digits) is null, and
+    # its row dropped like a "Not routed" one: a bad row is no reason to lose the file.
+    text = pc.utf8_trim_whitespace(table.column("as_number"))
+    number = pc.and_(pc.utf8_is_digit(text), pc.less_equal(pc.utf8_length(text), 10))
+    asn = pc.cast(
+        pc.if_else(pc.fill_null(number, False), text, pa.scalar(None, pa.string())), pa.int64()
+    )
     start = addresses_to_ints(table.column("range_start"))
     end = addresses_to_ints(table.column("range_end"))
     keep = pc.and_(
@@ -118,6 +124,8 @@ class Geo:
     asn: Any = None
     iptoasn: RangeTable | None = None
     errors: list[str] = field(default_factory=list)
+    #: Readers whose lookup failed (corrupt data): listed in ``errors`` once each.
+    _failed: set[int] = field(default_factory=set, repr=False)
 
     @classmethod
     def open(cls, config: GeoConfig) -> Geo:
@@ -129,7 +137,7 @@ class Geo:
                 continue
             try:
                 reader = importlib.import_module("maxminddb").open_database(str(path))
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: not a MaxMind DB
                 geo.errors.append(f"{path}: cannot open MaxMind DB: {exc}")
                 continue
             setattr(geo, attr, reader)
@@ -175,15 +183,42 @@ class Geo:
 
     def _from_mmdb(self, addr: str, info: GeoInfo) -> None:
         for reader in (self.country, self.city):
-            record = reader.get(addr) if reader is not None else None
+            record = self._get(reader, addr)
             if isinstance(record, dict):
-                country = record.get("country") or {}
-                info.country_code = country.get("iso_code") or info.country_code
-                info.country = (country.get("names") or {}).get("en") or info.country
-                city = (record.get("city") or {}).get("names") or {}
-                info.city = city.get("en") or info.city
-        record = self.asn.get(addr) if self.asn is not None else None
-        if isinstance(record, dict) and record.get("autonomous_system_number") is not None:
+                country = _mapping(record.get("country"))
+                info.country_code = _text(country.get("iso_code")) or info.country_code
+                info.country = _text(_mapping(country.get("names")).get("en")) or info.country
+                city = _mapping(_mapping(record.get("city")).get("names"))
+                info.city = _text(city.get("en")) or info.city
+        record = self._get(self.asn, addr)
+        if isinstance(record, dict) and isinstance(record.get("autonomous_system_number"), int):
             info.asn = int(record["autonomous_system_number"])
-            info.as_organization = record.get("autonomous_system_organization")
+            info.as_organization = _text(record.get("autonomous_system_organization"))
             info.asn_source = "maxmind"
+
+    def _get(self, reader: Any, addr: str) -> Any:
+        """The record for ``addr``, or None when the database cannot answer.
+
+        An IPv4-only database asked about an IPv6 address raises ValueError (it
+        simply knows nothing of it); corrupt data raises InvalidDatabaseError
+        (a RuntimeError), which is listed in ``errors`` once per database.
+        """
+        if reader is None:
+            return None
+        try:
+            return reader.get(addr)
+        except ValueError:
+            return None
+        except RuntimeError as exc:
+            if id(reader) not in self._failed:
+                self._failed.add(id(reader))
+                self.errors.append(f"MaxMind DB lookup failed: {exc}")
+            return None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -13,13 +13,17 @@ Formats
   ``1.2.3.0/24 ; SBL123`` reads.
 * csv: a header row with named columns (names configurable); only the ip
   column is required; tags are split on a separator.
-* stix: a STIX 2.1 bundle read with ``stix2``; indicators whose pattern is one
-  or more ``ipv4-addr:value = '...'`` / ``ipv6-addr:value = '...'``
-  comparisons joined by OR (values may be CIDRs). A pattern with AND, another
-  object type or another operator is not an address list and is skipped
-  (counted). The actor is the threat-actor / intrusion-set / campaign the
-  indicator ``indicates`` (relationship objects), and for a campaign also
-  what it is ``attributed-to``.
+* stix: a STIX 2.1 bundle read with ``stix2``, each object validated on its
+  own (an invalid one is skipped and counted); only the latest version of
+  an object counts and revoked objects say nothing. Indicators whose pattern
+  is one or more ``ipv4-addr:value`` / ``ipv6-addr:value`` comparisons
+  (``= '...'``, ``ISSUBSET '...'``, ``IN (...)``; values may be CIDRs) joined
+  by OR are read. A pattern with AND, NOT, another object type or another
+  operator is not an address list and is skipped (counted). An indicator
+  outside its ``valid_from`` .. ``valid_until`` window is refused as
+  ``expired`` / ``not_yet_valid``. The actor is the threat-actor /
+  intrusion-set / campaign the indicator ``indicates`` (relationship
+  objects), and for a campaign also what it is ``attributed-to``.
 * misp: a MISP feed folder (``manifest.json`` + one ``<uuid>.json`` per
   event); attributes of type ip-src, ip-dst, ip-src|port, ip-dst|port, in the
   event and in its objects. The actor is the event's threat-actor galaxy
@@ -42,6 +46,7 @@ import importlib
 import io
 import ipaddress
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +66,8 @@ from reconwatch.enrich.ranges import (
 )
 
 TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
+#: A feed file larger than this is refused (see feeds.MAX_FEED_BYTES for downloads).
+MAX_FEED_BYTES: Final = 512 * 1024 * 1024
 
 #: What a reader produces: one row per indicator value as the feed wrote it.
 RAW: Final = pa.schema(
@@ -74,6 +81,11 @@ RAW: Final = pa.schema(
         # Where the indicator comes from inside the feed: file:line, a STIX
         # indicator id, a MISP event uuid: the evidence an analyst can open.
         pa.field("reference", pa.string()),
+        # The window in which the feed says the indicator holds (STIX
+        # valid_from / valid_until); null when the format has none. Outside
+        # it the indicator is refused (expired / not_yet_valid).
+        pa.field("valid_from", TIMESTAMP),
+        pa.field("valid_until", TIMESTAMP),
     ]
 )
 
@@ -109,6 +121,10 @@ MATCH_COLUMNS: Final = (
     "last_seen",
     "reference",
 )
+
+#: A quoted constant of a STIX pattern (quotes inside are escaped with a backslash).
+_STRING_CONSTANT: Final = re.compile(r"'(?:[^'\\]|\\.)*'")
+_NOT_KEYWORD: Final = re.compile(r"\bNOT\b")
 
 MISP_IP_TYPES: Final = frozenset({"ip-src", "ip-dst", "ip-src|port", "ip-dst|port"})
 STIX_ACTOR_TYPES: Final = frozenset({"threat-actor", "intrusion-set", "campaign"})
@@ -171,6 +187,8 @@ def read_plain(path: Path) -> pa.Table:
             "first_seen": pa.nulls(n, TIMESTAMP),
             "last_seen": pa.nulls(n, TIMESTAMP),
             "reference": pa.array(refs, pa.string()),
+            "valid_from": pa.nulls(n, TIMESTAMP),
+            "valid_until": pa.nulls(n, TIMESTAMP),
         },
         schema=RAW,
     )
@@ -195,9 +213,18 @@ def read_csv(path: Path, columns: CsvColumns | None = None) -> pa.Table:
     columns = columns or CsvColumns()
     text = _read_text(path)
     reader = csv.DictReader(io.StringIO(text), delimiter=columns.delimiter)
-    header = reader.fieldnames or []
-    if columns.ip not in header:
-        raise FeedFormatError(f"{path}: no {columns.ip!r} column in the header {header!r}")
+    try:
+        header = reader.fieldnames or []
+        if columns.ip not in header:
+            raise FeedFormatError(
+                f"{path}: no {columns.ip!r} column in the header {_short(repr(header))}"
+            )
+        return raw_table(_csv_rows(path, reader, columns))
+    except csv.Error as exc:  # a field over the csv module's limit (128 KiB)...
+        raise FeedFormatError(f"{path}:{reader.line_num}: not a CSV feed: {exc}") from exc
+
+
+def _csv_rows(path: Path, reader: csv.DictReader[str], columns: CsvColumns) -> list[dict[str, Any]]:
     rows = []
     for number, row in enumerate(reader, start=2):
         tags_text = (row.get(columns.tags) or "").strip()
@@ -213,22 +240,75 @@ def read_csv(path: Path, columns: CsvColumns | None = None) -> pa.Table:
                 "reference": f"{path.name}:{number}",
             }
         )
-    return raw_table(rows)
+    return rows
 
 
 def read_stix(path: Path) -> pa.Table:
     """IP indicators of a STIX 2.1 bundle, each with the actor it indicates."""
+    return read_stix_objects(path)[0]
+
+
+def read_stix_objects(path: Path) -> tuple[pa.Table, list[str]]:
+    """:func:`read_stix`, plus a note on the objects that were not valid STIX.
+
+    Each object is validated on its own: one malformed object (a bad
+    pattern, a wrong type) in a shared collection is skipped and counted,
+    not a reason to ignore every other indicator of the feed.
+    """
     stix2 = untyped_import("stix2")
     try:
-        bundle = stix2.parse(_read_text(path), allow_custom=True)
-    except Exception as exc:  # stix2 raises many types for bad input
-        raise FeedFormatError(f"{path}: not a STIX 2.1 bundle: {exc}") from exc
-    objects = list(getattr(bundle, "objects", None) or [bundle])
-    return stix_objects_to_raw(objects)
+        data = json.loads(_read_text(path))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise FeedFormatError(f"{path}: not a STIX 2.1 bundle: {_short(str(exc))}") from exc
+    if isinstance(data, dict) and data.get("type") == "bundle":
+        items = data.get("objects") or []
+    elif isinstance(data, dict) and "type" in data:
+        items = [data]
+    else:
+        raise FeedFormatError(f"{path}: not a STIX 2.1 bundle: no bundle object at the top")
+    if not isinstance(items, list):
+        raise FeedFormatError(f"{path}: not a STIX 2.1 bundle: 'objects' is not a list")
+    objects, bad, first = [], 0, ""
+    for item in items:
+        try:
+            objects.append(stix2.parse(item, allow_custom=True))
+        except Exception as exc:  # stix2 raises many types for bad input
+            bad += 1
+            first = first or _short(f"{type(exc).__name__}: {exc}")
+    errors = [f"{path.name}: {bad} invalid STIX object(s) skipped (first: {first})"] if bad else []
+    return stix_objects_to_raw(objects), errors
+
+
+def _latest_versions(objects: list[Any]) -> list[Any]:
+    """One object per id: its latest version (highest ``modified``), as STIX versioning says.
+
+    A bundle may hold several versions of an indicator; an older one must not
+    keep matching once a newer one revokes it or changes its pattern.
+    """
+    latest: dict[str, Any] = {}
+    unversioned = []
+    for obj in objects:
+        ident = obj.get("id")
+        if not isinstance(ident, str):
+            unversioned.append(obj)
+            continue
+        known = latest.get(ident)
+        if known is None or _modified(obj) >= _modified(known):
+            latest[ident] = obj
+    return [*latest.values(), *unversioned]
+
+
+def _modified(obj: Any) -> dt.datetime:
+    return _timestamp(obj.get("modified")) or dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def stix_objects_to_raw(objects: list[Any]) -> pa.Table:
-    """The raw table of STIX objects (a bundle's or a TAXII collection's)."""
+    """The raw table of STIX objects (a bundle's or a TAXII collection's).
+
+    Only the latest version of each object counts, and revoked objects (an
+    indicator, a relationship, an actor) say nothing.
+    """
+    objects = [o for o in _latest_versions(objects) if not o.get("revoked")]
     by_id = {o["id"]: o for o in objects if "id" in o}
     targets: dict[str, set[str]] = {}
     for rel in (o for o in objects if o.get("type") == "relationship"):
@@ -251,7 +331,7 @@ def stix_objects_to_raw(objects: list[Any]) -> pa.Table:
 
     rows = []
     for ind in (o for o in objects if o.get("type") == "indicator"):
-        if ind.get("revoked") or ind.get("pattern_type", "stix") != "stix":
+        if ind.get("pattern_type", "stix") != "stix":
             continue
         values = stix_pattern_addresses(str(ind["pattern"]))
         actor = "; ".join(sorted(names(ind["id"], frozenset({"indicates"}), 1))) or None
@@ -268,38 +348,63 @@ def stix_objects_to_raw(objects: list[Any]) -> pa.Table:
                     "first_seen": _timestamp(ind.get("valid_from")),
                     "last_seen": _timestamp(ind.get("valid_until")),
                     "reference": str(ind["id"]),
+                    "valid_from": _timestamp(ind.get("valid_from")),
+                    "valid_until": _timestamp(ind.get("valid_until")),
                 }
             )
     return raw_table(rows)
 
 
 def stix_pattern_addresses(pattern: str) -> list[str] | None:
-    """The address values of a pattern made only of OR'ed ip ``value =`` comparisons.
+    """The address values of a pattern made only of OR'ed ip ``value`` comparisons.
 
-    ``None`` when the pattern says anything else (AND, FOLLOWEDBY, other
-    objects, ``!=``, ``ISSUBSET``...): such an indicator is not a list of
-    addresses, and reading half of it would invent matches.
+    A comparison is ``= 'addr'``, ``ISSUBSET 'cidr'`` or ``IN ('a', 'b')``;
+    parentheses only group. ``None`` when the pattern says anything else
+    (AND, FOLLOWEDBY, qualifiers, other objects, ``!=``, ``NOT``,
+    ``ISSUPERSET``...): such an indicator is not a list of addresses, and
+    reading half of it would invent matches.
     """
     sp = untyped_import("stix2.patterns")
+    if _NOT_KEYWORD.search(_STRING_CONSTANT.sub("''", pattern)):
+        # stix2's parser drops NOT before ISSUBSET and IN (it keeps it only
+        # for = and !=): "NOT ISSUBSET '10.0.0.0/8'" would read as its opposite.
+        return None
     try:
         tree = untyped_import("stix2.pattern_visitor").create_pattern_object(pattern)
     except Exception:  # the pattern grammar raises several types
         return None
     found: list[str] = []
 
+    def address_path(path: Any) -> bool:
+        return getattr(path, "object_type_name", None) in ("ipv4-addr", "ipv6-addr") and [
+            getattr(p, "property_name", None) for p in getattr(path, "property_path", ())
+        ] == ["value"]
+
     def walk(node: Any) -> bool:
         if isinstance(node, sp.OrObservationExpression | sp.OrBooleanExpression):
             return all(walk(o) for o in node.operands)
         if isinstance(node, sp.ObservationExpression):
             return walk(node.operand)
-        if isinstance(node, sp.EqualityComparisonExpression) and not node.negated:
-            path = node.lhs
+        if isinstance(node, sp.ParentheticalExpression):
+            return walk(node.expression)
+        comparison = (sp.EqualityComparisonExpression, sp.IsSubsetComparisonExpression)
+        if (
+            isinstance(node, comparison)
+            and not node.negated
+            and address_path(node.lhs)
+            and isinstance(node.rhs, sp.StringConstant)
+        ):
+            found.append(str(node.rhs.value))
+            return True
+        if isinstance(node, sp.InComparisonExpression) and not node.negated:
+            values = getattr(node.rhs, "value", None)
             if (
-                getattr(path, "object_type_name", None) in ("ipv4-addr", "ipv6-addr")
-                and [getattr(p, "property_name", None) for p in path.property_path] == ["value"]
-                and isinstance(node.rhs, sp.StringConstant)
+                address_path(node.lhs)
+                and isinstance(values, list)
+                and values
+                and all(isinstance(v, sp.StringConstant) for v in values)
             ):
-                found.append(str(node.rhs.value))
+                found.extend(str(v.value) for v in values)
                 return True
         return False
 
@@ -321,17 +426,20 @@ def read_misp(directory: Path) -> tuple[pa.Table, list[str]]:
         event_path = directory / f"{_safe_name(uuid)}.json"
         try:
             event = json.loads(_read_text(event_path)).get("Event", {})
-        except (FeedFormatError, json.JSONDecodeError, AttributeError) as exc:
-            errors.append(f"{event_path.name}: {exc}")
-            continue
-        rows.extend(misp_event_rows(event, uuid))
+            rows.extend(misp_event_rows(event, uuid))
+        except (FeedFormatError, json.JSONDecodeError, RecursionError) as exc:
+            errors.append(f"{event_path.name}: {_short(str(exc))}")
+        except (AttributeError, TypeError, ValueError):
+            # Content of the wrong shape (a list where an object belongs...):
+            # this event is skipped, the feed's other events still count.
+            errors.append(f"{event_path.name}: not a MISP event (unexpected JSON structure)")
     return raw_table(rows), errors
 
 
 def misp_event_rows(event: Mapping[str, Any], uuid: str) -> list[dict[str, Any]]:
     """Raw rows of one MISP event's IP attributes (in the event and its objects)."""
     actor = _misp_actor(event)
-    event_tags = [t.get("name") for t in event.get("Tag", []) if t.get("name")]
+    event_tags = [str(t.get("name")) for t in event.get("Tag", []) if t.get("name")]
     attributes = list(event.get("Attribute", []))
     for obj in event.get("Object", []):
         attributes.extend(obj.get("Attribute", []))
@@ -343,7 +451,8 @@ def misp_event_rows(event: Mapping[str, Any], uuid: str) -> list[dict[str, Any]]
         value = str(attr.get("value", ""))
         if "|" in kind:
             value = value.split("|", 1)[0]
-        tags = sorted({*event_tags, *(t.get("name") for t in attr.get("Tag", []) if t.get("name"))})
+        attr_tags = (str(t.get("name")) for t in attr.get("Tag", []) if t.get("name"))
+        tags = sorted({*event_tags, *attr_tags})
         rows.append(
             {
                 "value": value,
@@ -360,7 +469,7 @@ def misp_event_rows(event: Mapping[str, Any], uuid: str) -> list[dict[str, Any]]
 
 def _misp_actor(event: Mapping[str, Any]) -> str | None:
     names = [
-        cluster.get("value")
+        str(cluster.get("value"))
         for galaxy in event.get("Galaxy", [])
         if galaxy.get("type") == "threat-actor"
         for cluster in galaxy.get("GalaxyCluster", [])
@@ -387,12 +496,16 @@ def to_indicators(
     report: LoadReport,
     min_prefix_ipv4: int = 8,
     min_prefix_ipv6: int = 16,
+    now: dt.datetime | None = None,
 ) -> pa.Table:
     """Parse raw values into :data:`INDICATORS`, refusing (and counting) bad ones.
 
     Values are parsed once per distinct text. Host bits set in a CIDR
     (``10.1.2.3/8``) are refused as ``host_bits_set``: the feed's author meant
     either the address or the network, and guessing widens or narrows it.
+    An indicator whose validity window (``valid_from`` / ``valid_until``)
+    does not hold ``now`` (default: the current time) is refused as
+    ``expired`` or ``not_yet_valid``.
     """
     values = raw.column("value")
     missing = pc.is_null(values)
@@ -400,6 +513,16 @@ def to_indicators(
         report.refuse("not_an_address_pattern", int(pc.sum(missing).as_py() or 0))
         raw = raw.filter(pc.invert(missing))
         values = raw.column("value")
+    when = pa.scalar(now or dt.datetime.now(dt.UTC), TIMESTAMP)
+    for why, column, test in (
+        ("expired", "valid_until", pc.less_equal),
+        ("not_yet_valid", "valid_from", pc.greater),
+    ):
+        outside = pc.fill_null(test(raw.column(column), when), False)
+        if pc.any(outside).as_py():
+            report.refuse(why, int(pc.sum(outside).as_py() or 0))
+            raw = raw.filter(pc.invert(outside))
+    values = raw.column("value")
     distinct = pc.unique(values).to_pylist()
     parsed: list[tuple[int, int, int, str] | None] = []
     reasons: list[str | None] = []
@@ -524,10 +647,24 @@ def untyped_import(module: str) -> Any:
 
 
 def _read_text(path: Path) -> str:
+    """A feed file's text: UTF-8 (a leading byte-order mark dropped), bad bytes replaced.
+
+    A file over :data:`MAX_FEED_BYTES` is refused before it is read: no IP
+    feed comes near it, and reading it whole could exhaust memory.
+    """
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        size = path.stat().st_size
+        if size > MAX_FEED_BYTES:
+            raise FeedFormatError(f"{path}: larger than {MAX_FEED_BYTES} bytes ({size}): refused")
+        return path.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise FeedFormatError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """One line of at most ``limit`` characters (error text can quote a whole feed)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _safe_name(name: str) -> str:
@@ -543,7 +680,7 @@ def _confidence(value: Any) -> int | None:
         return None
     try:
         number = int(float(str(value).strip()))
-    except ValueError:
+    except (ValueError, OverflowError):  # "high", "nan", "inf", "1e999"
         return None
     return number if 0 <= number <= 100 else None
 
@@ -552,13 +689,16 @@ def _timestamp(value: Any) -> dt.datetime | None:
     """ISO 8601 text, a date, epoch seconds (MISP), or a datetime, as UTC; else None."""
     if value is None or value == "":
         return None
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    text = str(value).strip()
-    if text.isdigit():
-        return dt.datetime.fromtimestamp(int(text), dt.UTC)
     try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if isinstance(value, dt.datetime):
+            parsed = value
+        else:
+            text = str(value).strip()
+            if text.isdigit():
+                return dt.datetime.fromtimestamp(int(text), dt.UTC)
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        # In UTC, so a time near year 1 or 9999 that cannot be one fails here,
+        # not later in Arrow.
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (ValueError, OverflowError, OSError):  # not a time, or out of range
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
