@@ -340,3 +340,47 @@ def test_idle_connections_are_closed_and_free_their_slot() -> None:
         talker.close()
     finally:
         rx.stop()
+
+
+def test_the_rest_of_an_oversized_message_is_dropped_not_read_as_a_message() -> None:
+    # A newline-framed message past MAX_MESSAGE_BYTES is handed on cut; what
+    # follows up to its trailer is no message of its own (its sender would
+    # choose how it begins: a forged "<13>... sshd: Accepted ..." line).
+    from reconwatch.watch.receiver import MAX_MESSAGE_BYTES
+
+    rx = SyslogReceiver([Endpoint.parse("tcp://127.0.0.1:0")])
+    rx.start()
+    forged = rfc3164_sshd(7)
+    try:
+        with socket.create_connection(("127.0.0.1", rx.ports()[0])) as sock:
+            sock.sendall(b"<13>Oct 10 12:00:00 h app: " + b"x" * (MAX_MESSAGE_BYTES + 10))
+            time.sleep(0.3)  # read, and cut, before the rest arrives
+            sock.sendall(b"y" * 1000 + b" " + forged.encode() + b"\n" + rfc3164_sshd(1).encode())
+            sock.sendall(b"\n")
+            got = drain_until(rx, 2)
+    finally:
+        rx.stop()
+    lines = lines_of(got)
+    assert len(lines) == 2 and len(lines[0]) == MAX_MESSAGE_BYTES
+    assert lines[1] == rfc3164_sshd(1)
+    assert rx.stats.cut_messages == 1
+
+
+def test_the_watch_summary_counts_refused_and_idle_connections() -> None:
+    cfg = Config()
+    w = Watcher(
+        cfg, WatchOptions(syslog=["tcp://127.0.0.1:0"], detections=[]), [], clock=time.monotonic
+    )
+    w.start()
+    try:
+        assert w.receiver is not None
+        w.receiver.stats.refused_connections = 3
+        w.receiver.stats.idle_closed = 2
+    finally:
+        w.finish()
+    syslog = w.summary()["syslog"]
+    assert (syslog["refused_connections"], syslog["idle_closed"], syslog["cut_messages"]) == (
+        3,
+        2,
+        0,
+    )

@@ -309,3 +309,76 @@ def test_the_rest_of_a_cut_line_is_dropped_not_read_as_a_new_line(tmp_path: Path
     rows = [row for c in chunks for row in c.lines.to_pylist()]
     assert [(r["log_line"], r["line"][:5]) for r in rows] == [(1, "xxxxx"), (2, "next ")]
     assert tailer.cut_lines == 1
+
+
+def test_a_file_joined_midway_hands_its_head_to_the_new_parser(tmp_path: Path) -> None:
+    # A Zeek TSV log joined at its end (or resumed, or carried on after a
+    # rotation): its "#fields" header is at the top, before the offset. The
+    # first chunk carries the file's first lines, numbered just before it,
+    # for the parser to read its header from; later chunks carry none.
+    log = tmp_path / "conn.log"
+    log.write_text("#separator \\x09\n#fields\tts\tid.orig_h\n1.0\t192.0.2.1\n")
+    tailer = FileTailer([str(log)])
+    append(log, "2.0\t192.0.2.2\n")
+    (chunk,) = tailer.poll()
+    assert chunk.fresh and chunk.lines.to_pylist() == [{"log_line": 1, "line": "2.0\t192.0.2.2"}]
+    assert chunk.head is not None
+    assert chunk.head.to_pylist() == [
+        {"log_line": -2, "line": "#separator \\x09"},
+        {"log_line": -1, "line": "#fields\tts\tid.orig_h"},
+        {"log_line": 0, "line": "1.0\t192.0.2.1"},
+    ]
+    append(log, "3.0\t192.0.2.3\n")
+    (later,) = tailer.poll()
+    assert later.head is None
+    tailer.close()
+    # Read from the start: nothing to hand on.
+    whole = FileTailer([str(log)], from_start=True)
+    assert all(c.head is None for c in whole.poll())
+    whole.close()
+
+
+def test_joining_a_line_half_written_does_not_read_its_rest_as_a_line(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    log.write_text("done\nSRC=198.51.100.7 DPT=2")
+    tailer = FileTailer([str(log)])
+    append(log, "2 SYN\nnext\n")
+    assert texts(tailer.poll()) == ["next"]
+    tailer.close()
+
+
+def test_a_file_truncated_and_written_again_while_down_is_read_whole(tmp_path: Path) -> None:
+    # copytruncate while the watch was down, then more lines than were read
+    # before: same inode, no shorter than the saved offset, other content.
+    log = tmp_path / "app.log"
+    log.write_text("")
+    tailer = FileTailer([str(log)])
+    append(log, "old 1\nold 2\n")
+    assert texts(tailer.poll()) == ["old 1", "old 2"]
+    positions = tailer.positions()
+    tailer.close()
+    with log.open("r+") as fh:
+        fh.truncate(0)
+    append(log, "new line 1\nnew line 2\nnew line 3\n")
+    again = FileTailer([str(log)], positions=positions)
+    chunks = again.poll()
+    again.close()
+    assert texts(chunks) == ["new line 1", "new line 2", "new line 3"]
+    assert chunks[0].lines.column("log_line").to_pylist() == [1, 2, 3]
+
+
+def test_files_created_while_down_after_a_run_that_followed_none_are_read_whole(
+    tmp_path: Path,
+) -> None:
+    # The first run saved a state with no file (the log was not there yet):
+    # a restart still, so the lines written while down are new, not old.
+    log = tmp_path / "app.log"
+    tailer = FileTailer([str(log)])
+    assert tailer.poll() == []
+    positions = tailer.positions()
+    tailer.close()
+    assert positions == []
+    log.write_text("written while down\n")
+    again = FileTailer([str(log)], positions=positions)
+    assert texts(again.poll()) == ["written while down"]
+    again.close()

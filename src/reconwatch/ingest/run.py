@@ -355,7 +355,7 @@ def ingest_source(
         for number, lines in enumerate(batches):
             parsed = parse_batch(parser, lines, stats, others)
             if source.keep_from > 1:
-                parsed, lines = _new_part(parsed, lines, source.keep_from)
+                parsed, lines = new_part(parsed, lines, source.keep_from)
             account_batch(parsed, lines, stats)
             outputs = _lake_tables(parsed, parser, source.name, stats)
             if pending is not None:
@@ -553,7 +553,7 @@ def reject_impossible_times(parsed: Parsed, lines: pa.Table) -> Parsed:
     return replace(parsed, rows=rows, rejects=rejects, other_tables=kept)
 
 
-def _new_part(parsed: Parsed, lines: pa.Table, keep_from: int) -> tuple[Parsed, pa.Table]:
+def new_part(parsed: Parsed, lines: pa.Table, keep_from: int) -> tuple[Parsed, pa.Table]:
     """A batch's rows, rejects and lines from line ``keep_from`` on.
 
     The lines before it were read into the lake by an earlier run; they were

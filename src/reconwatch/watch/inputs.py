@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from reconwatch.config import Config
 from reconwatch.ingest import registry
 from reconwatch.ingest.base import ParseContext, Parser
-from reconwatch.ingest.run import account_batch, event_tables, parse_batch
+from reconwatch.ingest.run import account_batch, event_tables, new_part, parse_batch
 from reconwatch.ingest.sources import head_lines
 from reconwatch.ingest.syslogmux import OtherPrograms, SyslogMuxParser
 from reconwatch.lake import FileStats, LineTally, add_counts
@@ -31,6 +31,8 @@ class Input:
         #: Lines of other syslog programs ``parser`` rejected, to their parsers.
         self.others: OtherPrograms | None = None
         self.stats = FileStats(name=name)
+        #: The parsers' notes on this input already told (``Parser.file_notes``).
+        self.told: set[str] = set()
 
 
 class Inputs:
@@ -67,12 +69,21 @@ class Inputs:
             del self._inputs[name]
 
     def parse(
-        self, name: str, lines: pa.Table, fresh: bool, batches: dict[str, list[pa.Table]]
+        self,
+        name: str,
+        lines: pa.Table,
+        fresh: bool,
+        batches: dict[str, list[pa.Table]],
+        head: pa.Table | None = None,
     ) -> FileStats:
         """Parse one input's ``lines``, appending the rows to ``batches`` by table.
 
         Every line is counted (parsed, rejected with a reason, or skipped) into
-        the input's stats and the totals; returns this batch's counts.
+        the input's stats and the totals; returns this batch's counts. ``head``
+        (``tail.Chunk.head``: the file's first lines, when ``lines`` come from
+        its middle) is what a new parser sniffs and reads its header from, as
+        ``ingest`` reads a file on from its middle; its own lines are neither
+        counted nor kept.
         """
         state = self.get(name)
         if fresh and state.fixed is None:
@@ -80,9 +91,12 @@ class Inputs:
                 None,
                 None,
             )  # a new file (or a rotated one) is sniffed again
+            state.told.clear()
+        preamble = None
         if state.parser is None:
+            sample = lines if head is None else pa.concat_tables([head, lines])
             parser_cls = state.fixed or registry.sniff(
-                head_lines(_sample(lines), 1 << 30, limit=20)
+                head_lines(_sample(sample), 1 << 30, limit=20)
             )
             if parser_cls is not None:
                 now = dt.datetime.now(dt.UTC)
@@ -90,9 +104,20 @@ class Inputs:
                 state.parser = parser_cls(context)
                 state.others = OtherPrograms.of(state.parser)
                 state.stats.format = parser_cls.name
+                if head is not None and head.num_rows and not parser_cls.reads_lines_alone:
+                    preamble = head
         stats = FileStats(name=name)
-        parsed = parse_batch(state.parser, lines, stats, state.others)
+        if preamble is None:
+            parsed = parse_batch(state.parser, lines, stats, state.others)
+        else:
+            # The header read again only for what it sets up (``ingest``'s
+            # ``keep_from``): what it gives is dropped, the new lines counted.
+            first = lines.column("log_line")[0].as_py()
+            whole = pa.concat_tables([preamble, lines])
+            parsed = parse_batch(state.parser, whole, stats, state.others)
+            parsed, _ = new_part(parsed, whole, first)
         account_batch(parsed, lines, stats)
+        self._tell_notes(state, stats)
         if stats.error:
             log.warning("%s", stats.error)
         for table, rows in event_tables(parsed, state.parser, name, stats):
@@ -101,6 +126,25 @@ class Inputs:
         for target in (state.stats, self.totals):
             add_counts(target, stats)
         return stats
+
+    def _tell_notes(self, state: Input, stats: FileStats) -> None:
+        """Keep the input's parser notes (``FileStats.note``, as ``hunt`` shows them)
+        and warn once per note: a Cisco ASA file whose teardowns meet no Built line
+        gives no allowed connection, which its counts alone do not say."""
+        notes = [
+            *(state.parser.file_notes() if state.parser else []),
+            *(state.others.file_notes() if state.others else []),
+        ]
+        notes = list(dict.fromkeys(note for note in notes if note))
+        state.stats.note = stats.note = "; ".join(notes) or None
+        for note in notes:
+            if note not in state.told:
+                state.told.add(note)
+                log.warning("%s: %s", state.name, note)
+
+    def notes(self) -> dict[str, str]:
+        """Each input's current note, by name (for the watch's summary)."""
+        return {name: s.stats.note for name, s in self._inputs.items() if s.stats.note}
 
 
 def _sample(lines: pa.Table) -> bytes:

@@ -94,6 +94,9 @@ class ReceiverStats:
     #: TCP connections closed after ``idle_timeout`` seconds without data.
     idle_closed: int = 0
     framing_errors: int = 0
+    #: Newline-framed messages longer than ``MAX_MESSAGE_BYTES``: handed on
+    #: cut there, the rest of each dropped up to its trailer.
+    cut_messages: int = 0
     per_stream: dict[str, int] = field(default_factory=dict)
 
 
@@ -290,6 +293,10 @@ class _Stream(asyncio.Protocol):
         self.stream = stream
         self.buffer = bytearray()
         self.octets: bool | None = None
+        #: A message was cut at ``MAX_MESSAGE_BYTES``: its rest, up to the
+        #: next trailer, is dropped, not read as a message of its own (whose
+        #: start the sender would then choose).
+        self.skipping = False
         self.transport: asyncio.Transport | None = None
         self.last_data = 0.0
         self.idle_timer: asyncio.TimerHandle | None = None
@@ -325,6 +332,8 @@ class _Stream(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         # The peer is gone: its last message needs no trailer to be complete.
+        if self.skipping:
+            self.buffer.clear()  # the rest of a cut message
         if self.buffer and self.octets is not True:
             self.receiver._put(self.stream, _clean(bytes(self.buffer)), 1)
         elif self.buffer:
@@ -360,11 +369,21 @@ class _Stream(asyncio.Protocol):
         # Many messages at once: one cut at the last trailer, split later in Arrow.
         if b"\x00" in self.buffer:
             self.buffer = bytearray(self.buffer.replace(b"\x00", b"\n"))
+        if self.skipping:
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                self.buffer.clear()
+                return
+            del self.buffer[: end + 1]
+            self.skipping = False
         cut = self.buffer.rfind(b"\n")
         if cut < 0:
             if len(self.buffer) > MAX_MESSAGE_BYTES:
-                self.receiver._put(self.stream, _clean(bytes(self.buffer)), 1)
+                # Bounded memory: handed on cut, its rest dropped up to its trailer.
+                self.receiver._put(self.stream, _clean(bytes(self.buffer[:MAX_MESSAGE_BYTES])), 1)
+                self.receiver.stats.cut_messages += 1
                 self.buffer.clear()
+                self.skipping = True
             return
         block = bytes(self.buffer[:cut]).replace(b"\r\n", b"\n")
         del self.buffer[: cut + 1]

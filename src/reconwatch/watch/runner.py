@@ -274,8 +274,15 @@ class Watcher:
                 "messages": stats.messages,
                 "udp_dropped": stats.udp_dropped,
                 "framing_errors": stats.framing_errors,
+                "cut_messages": stats.cut_messages,
                 "connections": stats.connections,
+                "refused_connections": stats.refused_connections,
+                "idle_closed": stats.idle_closed,
             }
+        notes = self.inputs.notes()
+        if notes:
+            # What the parsers noted on an input (``hunt`` shows it in its accounting).
+            counts["notes"] = notes
         if self.tailer is not None:
             counts["files"] = len(self.tailer.followed)
             counts["files_skipped"] = dict(self.tailer.skipped)
@@ -294,8 +301,8 @@ class Watcher:
         self.counts.cycles += 1
         self._refresh_watchlist()
         batches: dict[str, list[pa.Table]] = {name: [] for name in EVENT_TABLES}
-        for name, lines, fresh in self._lines(final):
-            self.inputs.parse(name, lines, fresh, batches)
+        for name, lines, fresh, head in self._lines(final):
+            self.inputs.parse(name, lines, fresh, batches, head)
         now = dt.datetime.now(dt.UTC)
         changed: set[str] = set()
         new_rows: dict[str, pa.Table] = {}
@@ -344,7 +351,7 @@ class Watcher:
         for actor in stale:
             del self.book[actor]
 
-    def _lines(self, final: bool) -> Iterable[tuple[str, pa.Table, bool]]:
+    def _lines(self, final: bool) -> Iterable[tuple[str, pa.Table, bool, pa.Table | None]]:
         if self.tailer is not None:
             chunks: list[Chunk] = self.tailer.poll()
             if final:
@@ -356,7 +363,7 @@ class Watcher:
                 names |= {c.name for c in chunks}
                 self.inputs.retain(names)
             for chunk in chunks:
-                yield chunk.name, chunk.lines, chunk.fresh
+                yield chunk.name, chunk.lines, chunk.fresh, chunk.head
         if self.receiver is not None:
             by_stream: dict[str, list[bytes]] = {}
             for batch in self.receiver.drain():
@@ -364,7 +371,7 @@ class Watcher:
             for stream, blobs in by_stream.items():
                 state = self.inputs.get(stream, syslog=True)
                 first = state.stats.lines + 1
-                yield stream, lines_from_bytes(b"\n".join(blobs), first), False
+                yield stream, lines_from_bytes(b"\n".join(blobs), first), False, None
 
     # -- what cannot wait for a detection ----------------------------------------------
 

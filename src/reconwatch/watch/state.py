@@ -81,9 +81,10 @@ def check_writable(folder: Path) -> None:
         raise OSError(f"--state {folder}: cannot save the watch state there: {why}") from None
 
 
-def load_positions(folder: Path) -> list[dict[str, Any]]:
+def load_positions(folder: Path) -> list[dict[str, Any]] | None:
+    """The saved file positions; None when no state was saved (a first start)."""
     data = _read_json(folder / POSITIONS)
-    return list(data["files"]) if data else []
+    return list(data["files"]) if data else None
 
 
 def load_alerts(folder: Path) -> list[dict[str, Any]]:

@@ -14,11 +14,15 @@ latency. What each poll does, per followed path:
   ``copytruncate``): reading restarts at 0;
 * **new files** in a followed directory are read from their start (they are
   new content); files present at start are read from their end unless
-  ``from_start``. A rotated file that reappears under a new name
-  (``access.log`` -> ``access.log.1``) is recognised by its inode and not
-  read twice. Compressed files (rotated ``.gz``) and hidden files are skipped;
-  so are FIFOs, sockets and devices found in a directory (a FIFO would block
-  the open for ever), with one warning each;
+  ``from_start`` (from the line after the one being written). A rotated
+  file that reappears under a new name (``access.log`` -> ``access.log.1``)
+  is recognised by its inode and not read twice, unless its first bytes
+  changed (other content under a reused inode). The first chunk of a file
+  read from its middle carries the file's first lines (``Chunk.head``), for
+  a parser that needs its header (Zeek ``#fields``). Compressed files
+  (rotated ``.gz``) and hidden files are skipped; so are FIFOs, sockets and
+  devices found in a directory (a FIFO would block the open for ever), with
+  one warning each;
 * a **named pipe** given by name is read as a stream: opened non-blocking
   (no writer yet does not hold up the watch, nor its stop), read as data
   arrives, and never taken as truncated, rotated or idle.
@@ -26,6 +30,7 @@ latency. What each poll does, per followed path:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat as stat_module
@@ -51,6 +56,10 @@ HEAD_BYTES: Final = 1024
 #: A file that has not grown for this long is closed (and reopened when it
 #: grows): rotated files pile up in a directory, open descriptors must not.
 IDLE_CLOSE_SECONDS: Final = 300.0
+#: How much of a file's beginning is handed to a parser that starts reading it
+#: midway (``Chunk.head``): a Zeek ``#fields`` or an IIS ``#Fields`` header
+#: says how every later line reads, as ``ingest`` reads one (its sniff size).
+PREAMBLE_BYTES: Final = 64 * 1024
 
 Inode = tuple[int, int]
 
@@ -66,6 +75,24 @@ class Chunk:
     #: True for the first chunk of a new file (or of a file after rotation or
     #: truncation): the reader starts a new parser, as ``ingest`` does per file.
     fresh: bool = False
+    #: With the first chunk of a file read from its middle (joined at its end,
+    #: resumed after a restart, a rotated file carried on): the file's first
+    #: lines, numbered just before ``lines``, for the new parser to read its
+    #: header from (a Zeek ``#fields``); never counted or kept as events.
+    head: pa.Table | None = None
+
+
+@dataclass
+class _Left:
+    """Where reading of a file stopped (finished after a rotation, or at a restart)."""
+
+    offset: int
+    next_line: int
+    skipping: bool
+    #: Length and SHA-256 of its first bytes then: the same inode with other
+    #: first bytes is other content (copytruncate, then writes), read whole.
+    head_bytes: int = 0
+    head_sha256: str = ""
 
 
 @dataclass
@@ -95,6 +122,9 @@ class _Followed:
     #: A named pipe (FIFO named on the command line): a stream, without
     #: offsets to seek to, a size to compare or an idle close.
     pipe: bool = False
+    #: The offset reading began at when it was not 0 (the file's first chunk
+    #: then carries its head, ``Chunk.head``); 0 once that chunk is handed on.
+    midway: int = 0
     chunks: list[Chunk] = field(default_factory=list)
 
 
@@ -113,6 +143,24 @@ def _not_regular(mode: int) -> str | None:
     if stat_module.S_ISCHR(mode) or stat_module.S_ISBLK(mode):
         return "a device"
     return "not a regular file"
+
+
+def _same_head(fh: BinaryIO, left: _Left) -> bool:
+    """Whether the open file begins with the bytes ``left`` noted (when it noted any)."""
+    if not left.head_bytes or not left.head_sha256:
+        return True  # a state saved before first bytes were noted
+    try:
+        now = os.pread(fh.fileno(), left.head_bytes, 0)
+    except OSError:
+        return True
+    return hashlib.sha256(now).hexdigest() == left.head_sha256
+
+
+def _byte_before(fh: BinaryIO, offset: int) -> bytes:
+    try:
+        return os.pread(fh.fileno(), 1, offset - 1)
+    except OSError:
+        return b"\n"
 
 
 def _compressed(fh: BinaryIO) -> bool:
@@ -156,10 +204,10 @@ class FileTailer:
         self.read_bytes = read_bytes
         self.max_line_bytes = max_line_bytes
         self.followed: dict[Path, _Followed] = {}
-        #: inode -> (offset reached, next line number, inside a cut line), for
-        #: files finished after a rotation (or followed by a previous run), so
-        #: evidence keeps its true line numbers when reading carries on.
-        self.finished: OrderedDict[Inode, tuple[int, int, bool]] = OrderedDict()
+        #: inode -> where reading stopped, for files finished after a rotation
+        #: (or followed by a previous run), so evidence keeps its true line
+        #: numbers when reading carries on.
+        self.finished: OrderedDict[Inode, _Left] = OrderedDict()
         #: Why a file is not read (compressed...), by name, for the summary.
         self.skipped: dict[str, str] = {}
         #: Lines cut at ``max_line_bytes``.
@@ -167,16 +215,18 @@ class FileTailer:
         # Where a previous run stopped (``positions()``): a file still there
         # under the same inode carries on from its offset, wherever it is now
         # (renamed by rotation too); any other file is new since then and is
-        # read whole.
-        resumed = False
+        # read whole. A saved state without files (none there yet) is a
+        # restart too: what appeared while the watch was down is new.
+        resumed = positions is not None
         for saved in positions or []:
             inode = (int(saved["dev"]), int(saved["ino"]))
-            self.finished[inode] = (
+            self.finished[inode] = _Left(
                 int(saved["offset"]),
                 int(saved.get("next_line", 1)),
                 bool(saved.get("skipping", False)),
+                int(saved.get("head_bytes", 0)),
+                str(saved.get("head_sha256", "")),
             )
-            resumed = True
         # Files present now start at their end unless asked otherwise.
         for path in self._discover():
             state = self.followed[path] = _Followed(path, start_at_zero=from_start or resumed)
@@ -277,7 +327,9 @@ class FileTailer:
 
         The offset is that of the first byte not handed on: a partial last line
         still waiting (``flush(keep_partial=True)``) is read again, whole, after
-        the restart. Named pipes have no position.
+        the restart. The file's first bytes (their length and SHA-256) tell a
+        file truncated and written again while the watch was down from the one
+        it was. Named pipes have no position.
         """
         out = []
         for state in self.followed.values():
@@ -288,6 +340,8 @@ class FileTailer:
                         "path": str(state.path), "dev": dev, "ino": ino,
                         "offset": state.offset - len(state.pending),
                         "next_line": state.next_line, "skipping": state.skipping,
+                        "head_bytes": len(state.head),
+                        "head_sha256": hashlib.sha256(state.head).hexdigest(),
                     }
                 )  # fmt: skip
         return out
@@ -325,7 +379,9 @@ class FileTailer:
             return False
         assert state.fh is not None
         if not state.pipe and (stat.st_size < state.offset or self._head_changed(state)):
-            # Truncated in place (copytruncate): what is there now is new content.
+            # Truncated in place (copytruncate): what is there now is new content
+            # (its beginning is no head of the old content's partial line).
+            state.midway = 0
             if state.pending:
                 self._emit(state, state.pending)
             state.pending, state.skipping = b"", False
@@ -396,17 +452,28 @@ class FileTailer:
         state.fh, state.inode, state.pending, state.pipe = fh, inode, b"", pipe
         state.fresh, state.skipping = True, False
         state.next_line = 1
+        left = self.finished.pop(inode, None) if not pipe else None
         if pipe:
             state.offset = 0  # a stream: counts what was read, nothing to seek to
-        elif inode in self.finished:
+        elif left is not None and _same_head(fh, left):
             # A rotated file under its new name: carry on where it was left.
-            state.offset, state.next_line, state.skipping = self.finished.pop(inode)
-        elif state.start_at_zero:
+            state.offset, state.next_line, state.skipping = (
+                left.offset,
+                left.next_line,
+                left.skipping,
+            )
+        elif state.start_at_zero or left is not None:
+            # (Its inode known, its first bytes not: truncated and written
+            # again since it was left, all of it new.)
             state.offset = 0
         else:
-            # Joined midway: line numbers count from where reading began.
+            # Joined midway: line numbers count from where reading began. A
+            # line its writer is half way through is not read (its start was
+            # not): reading begins after its newline.
             state.offset = stat.st_size
+            state.skipping = state.offset > 0 and _byte_before(fh, state.offset) != b"\n"
         state.start_at_zero = True  # once followed, a replacement file is read whole
+        state.midway = 0 if pipe else state.offset
         if not pipe:
             fh.seek(state.offset)
         return True
@@ -441,11 +508,14 @@ class FileTailer:
         if state.fh is not None:
             state.fh.close()
         if state.inode is not None and not state.pipe:
-            self.finished[state.inode] = (state.offset, state.next_line, state.skipping)
+            self.finished[state.inode] = _Left(
+                state.offset, state.next_line, state.skipping,
+                len(state.head), hashlib.sha256(state.head).hexdigest(),
+            )  # fmt: skip
             while len(self.finished) > FINISHED_MEMORY:
                 self.finished.popitem(last=False)
         state.fh, state.inode, state.offset, state.parked = None, None, 0, False
-        state.skipping, state.head, state.pipe = False, b"", False
+        state.skipping, state.head, state.pipe, state.midway = False, b"", False, 0
 
     def _read(self, state: _Followed, limit: int | None) -> int:
         """Read up to ``limit`` bytes (None: to the end); return how many were read."""
@@ -486,6 +556,24 @@ class FileTailer:
         table = lines_from_bytes(data, state.next_line)
         if table.num_rows == 0:
             return
+        head = None
+        if state.fresh and state.midway and state.fh is not None:
+            head = self._preamble(state)
+        state.midway = 0
         state.next_line += table.num_rows
-        state.chunks.append(Chunk(str(state.path), table, fresh=state.fresh))
+        state.chunks.append(Chunk(str(state.path), table, fresh=state.fresh, head=head))
         state.fresh = False
+
+    def _preamble(self, state: _Followed) -> pa.Table | None:
+        """The whole lines of the file's first ``PREAMBLE_BYTES`` before the offset
+        reading began at, numbered up to the line before ``state.next_line``."""
+        assert state.fh is not None
+        try:
+            data = os.pread(state.fh.fileno(), min(state.midway, PREAMBLE_BYTES), 0)
+        except OSError:
+            return None
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            return None
+        data = data[:cut]
+        return lines_from_bytes(data, state.next_line - data.count(b"\n") - 1)
