@@ -90,6 +90,17 @@ def _bad_documents(hunted: dict[str, Any]) -> dict[str, tuple[str, str]]:
         "zone id source": (json.dumps(zoned), "is not an IP address"),
         "findings not objects": (json.dumps(bad_findings), "must be a list of objects"),
         "bad time": (json.dumps(bad_time), "is not an ISO 8601 time"),
+        # Python's json refuses these with ValueError / RecursionError, not
+        # JSONDecodeError; astimezone overflows before year 1.
+        "huge integer": (
+            '{"schema": "reconwatch.cases/1", "cases": [], "n": ' + "9" * 5000 + "}",
+            "not a usable JSON document",
+        ),
+        "nested too deep": ("[" * 100_000 + "]" * 100_000, "nested too deep"),
+        "time before year 1 in UTC": (
+            with_case(first_seen="0001-01-01T00:00:00+01:00"),
+            "first_seen: '0001-01-01T00:00:00+01:00' is out of range",
+        ),
     }
 
 
@@ -110,6 +121,28 @@ def test_bad_input_is_one_line_never_a_traceback(
         assert not isinstance(result.exception, Exception) or isinstance(
             result.exception, SystemExit
         ), name
+
+
+@pytest.mark.parametrize("fmt", ["stix", "ocsf", "ecs", "thehive"])
+def test_stdin_that_is_not_utf8_is_one_line(fmt: str) -> None:
+    result = CliRunner().invoke(root, ["export", fmt, "-"], input=b"\xff\xfe{}")
+    assert result.exit_code == 1 and result.output.startswith("Error: stdin: cannot read")
+    assert result.output.count("\n") == 1 and not isinstance(result.exception, UnicodeError)
+
+
+def test_a_block_timeout_past_year_9999_is_no_traceback(
+    hunted: dict[str, Any], tmp_path: Path
+) -> None:
+    document = json.loads(json.dumps(hunted))
+    case = next(c for c in document["cases"] if c["containment"].get("block"))
+    case["containment"]["timeout_seconds"] = 10**30
+    for fmt in ("stix", "ocsf", "ecs", "thehive"):
+        result = run(fmt, str(write(tmp_path / "cases.json", document)))
+        assert result.exit_code == 0, (fmt, result.output)
+    bundle = stix2.parse(run("stix", str(tmp_path / "cases.json")).stdout, allow_custom=False)
+    indicators = [o for o in bundle.objects if o.type == "indicator"]
+    pattern = f"[ipv4-addr:value = '{case['sources'][0]}']"
+    assert "valid_until" not in next(o for o in indicators if o.pattern == pattern)
 
 
 def test_empty_hunt_exports_empty_but_valid_outputs(hunted: dict[str, Any]) -> None:

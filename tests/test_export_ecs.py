@@ -161,6 +161,19 @@ def test_a_case_of_many_sources_grows_the_export_linearly(hunted: dict[str, Any]
     assert per_alert <= max(len(json.dumps(a)) for a in small) + 100
 
 
+def test_case_times_are_written_in_utc(hunted: dict[str, Any]) -> None:
+    """A hand-written or foreign document may give an offset, or no zone and a
+    space (which Elasticsearch's default date format refuses): ECS gets UTC."""
+    document = json.loads(json.dumps(hunted))
+    case = document["cases"][0]
+    case.update(first_seen="2026-09-30T02:15:00+02:00", last_seen="2026-09-30 01:20:00.5")
+    document["cases"] = [case]
+    (_, alert), *_ = list(alerts(document))
+    check_ecs(alert)
+    assert alert["event"]["start"] == "2026-09-30T00:15:00Z"
+    assert alert["event"]["end"] == "2026-09-30T01:20:00.500000Z"
+
+
 @pytest.mark.parametrize("bad", ["Upper", "a b", "_x", "a/b", ""])
 def test_cli_refuses_bad_index_names(bad: str, hunted: dict[str, Any], tmp_path: Path) -> None:
     path = write(tmp_path / "cases.json", hunted)

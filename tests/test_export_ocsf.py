@@ -147,3 +147,16 @@ def test_case_seen_in_an_earlier_hunt_is_an_update(hunted: dict[str, Any]) -> No
     (item,) = findings({**hunted, "cases": [case]})
     assert (item["activity_id"], item["type_uid"], item["activity_name"]) == (2, 200402, "Update")
     validate(item)
+
+
+def test_reputation_keeps_the_feeds_confidence_even_zero(hunted: dict[str, Any]) -> None:
+    def base_score(confidence: int | None) -> float:
+        document = edge_document(hunted)
+        case = document["cases"][0]
+        case["enrichment"]["198.51.100.201"]["intel"][0]["confidence"] = confidence
+        item = validate(findings({**document, "cases": [case]})[0])
+        (source,) = [o for o in item.observables or [] if o.value == "198.51.100.201"]
+        assert source.reputation is not None
+        return float(source.reputation.base_score)
+
+    assert (base_score(80), base_score(0), base_score(None)) == (80.0, 0.0, 100.0)

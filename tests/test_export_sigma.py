@@ -148,3 +148,12 @@ def test_internal_enumeration_rules_exclude_our_own_clients() -> None:
     (host,) = collection(files["web_internal_host"]).rules
     assert host.logsource.category == "webserver"
     assert {"ids_scan_alert", "honeypot_touch"} <= set(unsupported())
+
+
+def test_ptr_sweep_says_what_the_rule_leaves_out() -> None:
+    """reconwatch fires on a /24's coverage *or* the total (ours only) *or* an
+    ip6.arpa walk: the rule counts the in-addr.arpa total alone, and says so."""
+    (_, correlation) = collection(export_sigma()["ptr_sweep"]).rules
+    text = " ".join(str(correlation.description).split())
+    assert "also requires" not in text
+    assert "ip6.arpa" in text and "does not see" in text and "home networks" in text

@@ -189,7 +189,14 @@ def test_a_rotating_ipv6_scanner_is_one_indicator_of_its_64(hunted: dict[str, An
 
 
 def test_a_label_that_is_no_64_keeps_one_indicator_per_address(hunted: dict[str, Any]) -> None:
-    for label in (f"{ROTATING_PREFIX}2001:db8:ffff:9::1/64", f"{ROTATING_PREFIX}']"):
+    for label in (
+        f"{ROTATING_PREFIX}2001:db8:ffff:9::1/64",
+        f"{ROTATING_PREFIX}']",
+        # Another prefix length: ipv6_prefix_scan writes /64s only, and an
+        # indicator of ::/0 would ask consumers to block every IPv6 address.
+        f"{ROTATING_PREFIX}::/0",
+        f"{ROTATING_PREFIX}2001:db8:ffff::/48",
+    ):
         _, objects = parse(export_stix(rotation_document(hunted, label)))
         patterns = {o.pattern for o in by_type(objects, "indicator")}
         assert len(patterns) == 40
@@ -217,3 +224,28 @@ def test_a_campaign_of_several_sweeps_names_each_in_its_description(
     description = stix_campaign(*swept_ports(hunted, range(9000, 9023))).description
     assert description.startswith("24 sweeps") and description.endswith(" and 4 more")
     assert description.count("campaign:") == 20
+
+
+def test_the_64_is_indicated_only_when_containment_blocked_it(hunted: dict[str, Any]) -> None:
+    """A /64 touching a protected range, or ``respond.ipv6_prefix: 128``, is
+    blocked address by address: the indicators must not ask for more."""
+    document = rotation_document(hunted, f"{ROTATING_PREFIX}{ROTATION}")
+    case = document["cases"][0]
+    case["containment"]["entries"] = [f"{s}/128" for s in case["sources"]]
+    _, objects = parse(export_stix(document))
+    patterns = {o.pattern for o in by_type(objects, "indicator")}
+    assert patterns == {f"[ipv6-addr:value = '{s}']" for s in case["sources"]}
+    # A wider block holds the /64: the /64 is indicated, once.
+    case["containment"]["entries"] = ["2001:db8:ffff::/48"]
+    _, objects = parse(export_stix(document))
+    (indicator,) = by_type(objects, "indicator")
+    assert indicator.pattern == f"[ipv6-addr:value ISSUBSET '{ROTATION}']"
+    # A member outside the /64 keeps its own indicator.
+    case["sources"] = [*case["sources"], "2001:db8:eeee::5"]
+    case["containment"]["entries"] = [ROTATION, "2001:db8:eeee::5/128"]
+    _, objects = parse(export_stix(document))
+    patterns = {o.pattern for o in by_type(objects, "indicator")}
+    assert patterns == {
+        f"[ipv6-addr:value ISSUBSET '{ROTATION}']",
+        "[ipv6-addr:value = '2001:db8:eeee::5']",
+    }

@@ -101,6 +101,37 @@ def test_hostile_text_is_escaped_in_markdown_and_kept_as_data(hunted: dict[str, 
     assert "&lt;script&gt;" in hostile["description"] and "\\`id\\`" in hostile["description"]
 
 
+def test_urls_from_logs_are_no_links_in_the_description(hunted: dict[str, Any]) -> None:
+    """GFM renderers turn a bare ``http://`` or ``www.`` into a link with no
+    Markdown syntax: an attacker's Host header or a feed's actor name must not
+    give the analyst a link to click."""
+    document = edge_document(hunted)
+    case = next(c for c in document["cases"] if c["id"] == "RW-20260930-hostile")
+    case["findings"][0]["evidence"][0]["detail"] = (
+        "GET www.evil.example /x 404 Mozilla (+https://scanner.example/about)"
+    )
+    case["reasons"] = ["Host header was foohttp://evil.example/login"]
+    (item,) = [a for a in alerts(document) if a["sourceRef"] == case["id"]]
+    text = str(item["description"])
+    assert "://" not in text.replace("\\://", "") and "www." not in text.replace("www\\.", "")
+    assert "www\\.evil.example" in text and "https\\://scanner.example" in text
+    assert "foohttp\\://evil.example" in text
+    intel = next(
+        a for a in alerts(hunted) if a["sourceRef"] == case_by_source(hunted, INTEL_SOURCE)["id"]
+    )
+    assert "\\[click\\](http\\://evil.example)" in intel["description"]
+
+
+def test_a_case_of_many_sources_names_fifty_and_counts_the_rest(hunted: dict[str, Any]) -> None:
+    document = edge_document(hunted)
+    case = document["cases"][1]  # the IPv6 case
+    case["sources"] = [f"2001:db8:77:1::{i + 1:x}" for i in range(60)]
+    (item,) = [a for a in alerts(document) if a["sourceRef"] == case["id"]]
+    line = next(ln for ln in item["description"].splitlines() if ln.startswith("**Sources:**"))
+    assert line.endswith(f"{markdown('2001:db8:77:1::32')} and 10 more")
+    assert line.count("2001:db8:77:1::") == 50
+
+
 def test_a_campaign_names_its_key_and_its_sweeps(hunted: dict[str, Any]) -> None:
     def described(document: dict[str, Any], case: dict[str, Any]) -> str:
         (item,) = [a for a in alerts(document) if a["sourceRef"] == case["id"]]

@@ -53,10 +53,20 @@ def _error(message: str) -> click.ClickException:
 def _load(path: str) -> dict[str, Any]:
     try:
         if path == "-":
-            return doc.parse_document(sys.stdin.read(), "stdin")
+            return doc.parse_document(_stdin_text(), "stdin")
         return doc.load_document(path)
     except doc.CasesDocumentError as exc:
         raise _error(str(exc)) from None
+
+
+def _stdin_text() -> str:
+    # Read as bytes: a text stdin raises UnicodeDecodeError (a traceback) on
+    # a file that is not UTF-8, where a file path gives a one-line error.
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise doc.CasesDocumentError(f"stdin: cannot read: {exc}") from None
 
 
 def _write(text: str, out: Path | None) -> None:

@@ -77,6 +77,10 @@ def parse_document(text: str, name: str = "document") -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CasesDocumentError(f"{name}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise CasesDocumentError(f"{name}: not a usable JSON document ({exc})") from None
+    except RecursionError:
+        raise CasesDocumentError(f"{name}: not a usable JSON document (nested too deep)") from None
     return check_document(data, name)
 
 
@@ -295,7 +299,10 @@ def parse_time(value: object, where: str = "timestamp") -> dt.datetime:
         raise CasesDocumentError(f"{where}: {value[:40]!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise CasesDocumentError(f"{where}: {value[:40]!r} is out of range") from None
 
 
 def iso(value: dt.datetime) -> str:
@@ -317,7 +324,9 @@ def generated_at(document: Mapping[str, Any]) -> dt.datetime:
 
 def rotating_network(case: Mapping[str, Any]) -> str | None:
     """The /64 whose addresses took turns scanning (the case's campaign label
-    names it), checked by ``ipaddress``; None for every other case."""
+    names it), checked by ``ipaddress``; None for every other case, and for a
+    label naming any other prefix length (``ipv6_prefix_scan`` writes /64s
+    only: a hand-edited ``campaign:ipv6@::/0`` is no network to indicate)."""
     label = case.get("campaign")
     if not isinstance(label, str) or not label.startswith(ROTATING_PREFIX):
         return None
@@ -325,7 +334,27 @@ def rotating_network(case: Mapping[str, Any]) -> str | None:
         network = ipaddress.ip_network(label[len(ROTATING_PREFIX) :], strict=True)
     except ValueError:
         return None
-    return str(network) if network.version == 6 else None
+    return str(network) if network.version == 6 and network.prefixlen == 64 else None
+
+
+def network_blocked(case: Mapping[str, Any], network: str) -> bool:
+    """Whether the case's containment blocks all of the IPv6 ``network``: one of its
+    ``containment.entries`` is that network or a wider one holding it. A
+    rotating scanner's /64 is not always what containment blocked: a /64
+    touching a protected range, or ``respond.ipv6_prefix: 128``, leaves the
+    single addresses."""
+    containment = case.get("containment") or {}
+    if not isinstance(containment, dict) or containment.get("block") is not True:
+        return False
+    wanted = ipaddress.IPv6Network(network)
+    for entry in containment.get("entries") or []:
+        try:
+            blocked = ipaddress.ip_network(str(entry), strict=False)
+        except ValueError:
+            continue
+        if isinstance(blocked, ipaddress.IPv6Network) and blocked.supernet_of(wanted):
+            return True
+    return False
 
 
 #: How many of a campaign's sweeps an exporter names (``sweeps``).

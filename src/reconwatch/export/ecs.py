@@ -199,8 +199,9 @@ def alert(
             "dataset": "reconwatch.alerts",
             "provider": "reconwatch",
             "created": exported,
-            "start": case["first_seen"],
-            "end": case["last_seen"],
+            # As UTC with a "Z", whatever offset (or none) the document wrote.
+            "start": doc.iso(doc.parse_time(case["first_seen"])),
+            "end": doc.iso(doc.parse_time(case["last_seen"])),
         },
         "rule": {
             "id": [rule_id(d) for d in detections],

@@ -82,9 +82,12 @@ def _observables(case: Mapping[str, Any]) -> list[dict[str, Any]]:
         }
         if source in scores:
             match = scores[source][0]
+            # A feed's confidence is 0..100; 0 is a value (not "unknown", which
+            # is null and reads as the feed's full trust).
+            confidence = match.get("confidence")
             item["reputation"] = {
                 "provider": str(match.get("feed") or "threat intelligence"),
-                "base_score": float(match.get("confidence") or 100),
+                "base_score": float(100 if confidence is None else confidence),
                 "score": "Malicious",
                 "score_id": 10,
             }

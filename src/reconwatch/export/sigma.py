@@ -164,8 +164,11 @@ def specs(cfg: DetectConfig) -> dict[str, RuleSpec]:
             Correlation("value_count", ("src_ip",), cfg.ptr_sweep.min_queries, "query"),
             cfg.ptr_sweep.window_seconds,
             note=(
-                f"Approximation: reconwatch also requires {cfg.ptr_sweep.min_coverage} "
-                "addresses of one /24."
+                "Approximation: counts every in-addr.arpa name a client asks; reconwatch "
+                "counts only names of the site's home networks toward this total, fires "
+                f"sooner on {cfg.ptr_sweep.min_coverage} addresses of one /24, and also "
+                f"on {cfg.ptr_sweep.min_ip6_names} ip6.arpa names under one /32 reverse "
+                "zone (IPv6 walks), which this rule does not see."
             ),
         ),
         "zone_transfer": RuleSpec(

@@ -23,6 +23,7 @@ later ``modified``, which is how STIX versions an object.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 from collections.abc import Mapping
 from typing import Any, Final
@@ -169,16 +170,25 @@ def _case_objects(
     containment = case.get("containment")
     timeout = containment.get("timeout_seconds") if isinstance(containment, dict) else None
     # Our blocks expire (respond/containment.py): so does the indicator.
-    valid_until = (
-        last + dt.timedelta(seconds=timeout) if isinstance(timeout, int) and timeout > 0 else None
-    )
+    valid_until = None
+    if isinstance(timeout, int) and timeout > 0:
+        try:
+            valid_until = last + dt.timedelta(seconds=timeout)
+        except OverflowError:  # past year 9999 (a hand edit): as good as never
+            valid_until = None
     summary = ", ".join(str(d) for d in case.get("detections") or [])
     blocked = doc.blocked_sources(case)
     # What one indicator stands for: an address, or the /64 a rotating scanner
-    # draws its addresses from (with the members whose intel it carries).
+    # draws its addresses from (with the members whose intel it carries), when
+    # containment blocked that /64 and not just the addresses (a protected
+    # range inside it, ``respond.ipv6_prefix: 128``): the indicator says what
+    # to block, and must not ask for more than our own block.
     indicated: dict[str, list[str]] = {source: [source] for source in blocked}
-    if network and blocked:
-        indicated = {network: blocked}
+    if network and doc.network_blocked(case, network):
+        net = ipaddress.ip_network(network)
+        inside = [s for s in blocked if ipaddress.ip_address(s) in net]
+        if inside:
+            indicated = {network: inside, **{s: [s] for s in blocked if s not in inside}}
     for key, members in indicated.items():
         indicator = out.add(
             stix2.Indicator(

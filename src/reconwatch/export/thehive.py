@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from reconwatch.export import document as doc
-from reconwatch.report.text import clean, markdown
+from reconwatch.report.text import clean
+from reconwatch.report.text import markdown as _markdown
 
 SEVERITY: Final[dict[str, int]] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 #: TLP/PAP numbers of TheHive: 0 white/clear, 1 green, 2 amber, 3 red (4 amber+strict for TLP).
@@ -34,6 +35,9 @@ DEFAULT_SOURCE: Final = "reconwatch"
 TIMEOUT_SECONDS: Final = 30.0
 #: At most this many evidence lines in the description.
 MAX_EVIDENCE: Final = 10
+#: At most this many sources named in the description (a rotating IPv6
+#: scanner's case may have thousands); the rest are counted.
+MAX_SOURCES: Final = 50
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -48,6 +52,20 @@ class AlertOptions:
     source: str = DEFAULT_SOURCE
     tlp: int = LEVELS["amber"]
     pap: int = LEVELS["amber"]
+
+
+#: What a GFM renderer turns into a link with no Markdown syntax at all (its
+#: autolink extension; marked.js finds them inside words too): ``http://``,
+#: ``https://``, ``ftp://`` and ``www.``.
+_AUTOLINK = re.compile(r"(?i)(https?|ftp)(:)(?=//)|(www)(\.)")
+
+
+def markdown(text: str, limit: int = 200) -> str:
+    r"""``report.text.markdown`` (escaped Markdown/HTML), and no autolink: a
+    URL or ``www.`` name from a log (a Host header, a feed's actor name) is
+    shown as text, not as a link for the analyst to click. ``\:`` and ``\.``
+    are Markdown escapes: the text reads the same."""
+    return _AUTOLINK.sub(lambda m: f"{m[1] or m[3]}\\{m[2] or m[4]}", _markdown(text, limit))
 
 
 def _ms(value: str) -> int:
@@ -66,7 +84,12 @@ def description(case: Mapping[str, Any]) -> str:
         f"score {markdown(str(case.get('score')))}, disposition "
         f"{markdown(str(case['disposition']))}",
         "",
-        f"**Sources:** {', '.join(markdown(s) for s in case['sources'][:50])}",
+        f"**Sources:** {', '.join(markdown(s) for s in case['sources'][:MAX_SOURCES])}"
+        + (
+            f" and {len(case['sources']) - MAX_SOURCES:,} more"
+            if len(case["sources"]) > MAX_SOURCES
+            else ""
+        ),
         f"**Seen:** {markdown(case['first_seen'])} to {markdown(case['last_seen'])}",
         f"**Detections:** {', '.join(markdown(str(d)) for d in case.get('detections') or [])}",
     ]
