@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -58,7 +59,19 @@ def test_a_code_span_renders_as_exactly_its_text_and_nothing_else(text: str) -> 
 @given(st.text())
 def test_clean_never_leaves_control_characters(text: str) -> None:
     out = clean(text, limit=10_000)
-    assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in out)
+    assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in out)
+
+
+def test_every_format_character_is_shown_not_left_to_hide_text() -> None:
+    """Bidi marks, zero-width characters, the BOM, tag characters: each is
+    invisible or reorders text ("ad\u200bmin" reads as "admin")."""
+    hidden = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in ("Cf", "Cc")]
+    out = clean("".join(hidden), limit=10**7)
+    assert out.isascii() and out.isprintable()
+    assert clean("ad\u200bmin \u202egnp.exe \ufeffx \U000e0041") == (
+        "ad\\u200bmin \\u202egnp.exe \\ufeffx \\U000e0041"
+    )
+    assert clean("caf\u00e9 \u65e5\u672c \U0001f600") == "caf\u00e9 \u65e5\u672c \U0001f600"
 
 
 def test_durations_read_in_the_largest_whole_unit() -> None:

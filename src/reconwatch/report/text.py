@@ -14,17 +14,35 @@ from typing import Final
 #: rotating IPv6 scanner's case has one of each per address; cases.json has them all).
 LISTED: Final = 50
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: Control characters, line and paragraph separators, and every Unicode
+#: format character (category Cf, Unicode 14): bidirectional marks and
+#: overrides, zero-width spaces and joiners, the byte order mark, soft hyphens,
+#: tag characters. Each can hide or reorder what an analyst reads ("ad\u200bmin"
+#: looks like "admin"; U+202E turns the text after it around).
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891"
+    "\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f]"
+)
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]#|~])")
 
 
 def clean(text: str, limit: int = 200) -> str:
-    """Control characters shown as ``\\xNN``, newlines as ``\\n``, cut to ``limit`` characters."""
+    """Control and format characters shown as Python writes them (``\\x1b``,
+    ``\\u202e``, ``\\U000e0041``), newlines as ``\\n``, cut to ``limit`` characters."""
     text = text.replace("\n", "\\n")
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = _CONTROL.sub(_escaped, text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def markdown(text: str, limit: int = 200) -> str:
