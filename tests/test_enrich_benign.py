@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from reconwatch.config import EnrichConfig
+from reconwatch.enrich import Enrichment
 from reconwatch.enrich.benign import BenignScanners, WarninglistError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "enrich"
@@ -98,3 +100,26 @@ def test_too_wide_entries_are_refused_not_benign(tmp_path: Path) -> None:
     # The limits are the indicators' (enrich.min_prefix_ipv4 / _ipv6).
     strict = BenignScanners.load([poisoned], min_prefix_ipv4=25)
     assert strict.lookup(["198.51.100.7"]) == {"198.51.100.7": []}
+
+
+def test_strict_feed_limits_keep_real_lists_and_too_wide_entries_are_told(
+    warninglists: list[Path], tmp_path: Path
+) -> None:
+    # Feeds narrowed to /24 and /48 (a cautious SOC): the real lists' /22s and
+    # onyphe's IPv6 /29 are still research scanners (the lists' limits are
+    # their own); a poisoned entry is refused and said so.
+    poisoned = tmp_path / "poisoned.json"
+    poisoned.write_text(json.dumps({"name": "poisoned", "type": "cidr", "list": ["0.0.0.0/1"]}))
+    config = EnrichConfig(
+        warninglists=[*warninglists, poisoned], min_prefix_ipv4=24, min_prefix_ipv6=48
+    )
+    enrichment = Enrichment.load(config, cache_dir=tmp_path)
+    try:
+        found = {b.name: b for b in enrichment.benign.lists}
+        assert all(b.too_wide == 0 for name, b in found.items() if name != "poisoned")
+        assert found["poisoned"].too_wide == 1
+        assert [e for e in enrichment.errors if "wider than" in e] == [
+            f"warninglist {poisoned}: 1 entries wider than /8 (IPv4) or /16 (IPv6) refused"
+        ]
+    finally:
+        enrichment.close()

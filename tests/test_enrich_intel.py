@@ -311,6 +311,30 @@ def test_a_revoked_new_version_withdraws_the_indicator(tmp_path: Path) -> None:
     assert raw.column("actor").to_pylist() == [None]
 
 
+def test_a_revocation_wins_a_tie_and_a_foreign_object_shadows_nothing(tmp_path: Path) -> None:
+    stamp = "2026-09-01T00:00:00Z"
+    old = stix2.Indicator(
+        pattern="[ipv4-addr:value = '198.51.100.7']", pattern_type="stix",
+        valid_from=stamp, modified=stamp, created=stamp,
+    )  # fmt: skip
+    # The same ``modified`` (a producer's clock, a merged bundle): a revocation
+    # is final, whatever the order; so is one older than a live version.
+    same = stix2.Indicator(
+        id=old.id, pattern=old.pattern, pattern_type="stix", valid_from=stamp,
+        created=stamp, modified=stamp, revoked=True,
+    )  # fmt: skip
+    later = old.new_version(modified="2026-09-20T00:00:00Z")
+    for objects in ((old, same), (same, old), (same, later), (later, same)):
+        assert read_stix(_bundle_file(tmp_path, *objects)).num_rows == 0
+    # A custom object under the indicator's id is no version of it.
+    custom = {
+        "type": "x-shadow", "id": old.id, "spec_version": "2.1",
+        "created": stamp, "modified": "2027-01-01T00:00:00Z",
+    }  # fmt: skip
+    raw = read_stix(_bundle_file(tmp_path, old, custom))
+    assert raw.column("value").to_pylist() == ["198.51.100.7"]
+
+
 def test_expired_and_not_yet_valid_indicators_do_not_match(tmp_path: Path) -> None:
     def indicator(address: str, valid_from: str, valid_until: str | None) -> stix2.Indicator:
         return stix2.Indicator(

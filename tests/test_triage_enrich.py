@@ -159,3 +159,21 @@ def test_an_expired_or_revoked_indicator_is_no_known_threat_actor(tmp_path: Path
     for source in (ACTOR, RED_TEAM):
         assert cases[source].criteria["known_threat_actor"]["met"] is False
         assert cases[source].enrichment[source]["intel"] == []
+
+
+def test_indicators_are_judged_valid_at_the_hunts_reference_time(tmp_path: Path) -> None:
+    """A hunt given a fixed ``now`` (a replay) judges validity then, not by the clock."""
+    indicator = stix2.Indicator(
+        pattern=f"[ipv4-addr:value = '{ACTOR}']", pattern_type="stix",
+        valid_from="2025-01-01T00:00:00Z", valid_until="2025-06-01T00:00:00Z",
+    )  # fmt: skip
+    feed = tmp_path / "bundle.json"
+    feed.write_text(stix2.Bundle(indicator).serialize())
+    log = tmp_path / "kern.log"
+    log.write_text("\n".join(scan(ACTOR, ports=20)) + "\n")
+    config = Config.model_validate(
+        {"enrich": {"feeds": [{"name": "stix", "type": "stix", "path": str(feed)}]}}
+    )
+    then = IngestOptions(now=dt.datetime(2025, 3, 1, tzinfo=dt.UTC))
+    case = next(c for c in hunt([str(log)], config, options=then).cases if ACTOR in c.sources)
+    assert case.criteria["known_threat_actor"]["met"] is True

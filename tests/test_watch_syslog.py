@@ -366,6 +366,26 @@ def test_the_rest_of_an_oversized_message_is_dropped_not_read_as_a_message() -> 
     assert rx.stats.cut_messages == 1
 
 
+def test_an_oversized_message_sent_whole_with_its_trailer_is_cut_too() -> None:
+    # Read 256 KiB at a time, a message of MAX_MESSAGE_BYTES + 100 with its
+    # newline reaches the buffer with its trailer: it is cut all the same.
+    from reconwatch.watch.receiver import MAX_MESSAGE_BYTES
+
+    rx = SyslogReceiver([Endpoint.parse("tcp://127.0.0.1:0")])
+    rx.start()
+    try:
+        with socket.create_connection(("127.0.0.1", rx.ports()[0])) as sock:
+            big = b"<13>Oct 10 12:00:00 h app: " + b"x" * (MAX_MESSAGE_BYTES + 100)
+            sock.sendall(big + b"\n" + rfc3164_sshd(1).encode() + b"\n")
+            got = drain_until(rx, 2)
+    finally:
+        rx.stop()
+    lines = lines_of(got)
+    assert [len(line) for line in lines[:1]] == [MAX_MESSAGE_BYTES]
+    assert lines[1:] == [rfc3164_sshd(1)]
+    assert rx.stats.cut_messages == 1
+
+
 def test_the_watch_summary_counts_refused_and_idle_connections() -> None:
     cfg = Config()
     w = Watcher(

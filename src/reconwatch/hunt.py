@@ -223,7 +223,9 @@ def _hunt_into(
     try:
         # Read before the lake: the exercise calendar says whose destinations
         # the cases gather (an exercise's scope is judged on them).
-        enrichment = Enrichment.load(config.enrich)
+        # Indicators are judged valid at the hunt's reference time (a replay's
+        # fixed ``now`` too), as the syslog years are.
+        enrichment = Enrichment.load(config.enrich, now=options.now if options else None)
         try:
             return _hunt(
                 paths, config, out_dir, lake_dir, options, progress, store, state_file, enrichment

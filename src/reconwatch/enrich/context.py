@@ -63,8 +63,15 @@ class Enrichment:
         for report in intel.reports:
             errors.extend(f"feed {report.feed}: {e}" for e in report.errors)
         try:
-            benign = BenignScanners.load(
-                config.warninglists, config.min_prefix_ipv4, config.min_prefix_ipv6
+            # Their own limits (/8, /16), not the indicators': an analyst who
+            # narrows ``min_prefix_ipv6`` to /48 for feeds must not lose a
+            # scanner list's /29 (onyphe's), nor one who widens it open a /4.
+            benign = BenignScanners.load(config.warninglists)
+            errors.extend(
+                f"warninglist {b.path}: {b.too_wide} entries wider than /8 (IPv4) or /16 "
+                "(IPv6) refused"
+                for b in benign.lists
+                if b.too_wide
             )
         except WarninglistError as exc:
             errors.append(str(exc))

@@ -283,19 +283,34 @@ def _latest_versions(objects: list[Any]) -> list[Any]:
     """One object per id: its latest version (highest ``modified``), as STIX versioning says.
 
     A bundle may hold several versions of an indicator; an older one must not
-    keep matching once a newer one revokes it or changes its pattern.
+    keep matching once a newer one revokes it or changes its pattern. A
+    revocation is final (STIX 2.1: a revoked object is never un-revoked), so
+    an id revoked in any version is withdrawn, whatever its ``modified`` and
+    wherever it stands in the bundle; versions that tie on ``modified`` are
+    settled by their content, not by their order. An object whose id does not
+    name its type (a custom object given an indicator's id) is no version of
+    anything and is left out.
     """
     latest: dict[str, Any] = {}
+    revoked: set[str] = set()
     unversioned = []
     for obj in objects:
         ident = obj.get("id")
         if not isinstance(ident, str):
             unversioned.append(obj)
             continue
+        if not ident.startswith(f"{obj.get('type')}--"):
+            continue
+        if obj.get("revoked"):
+            revoked.add(ident)
         known = latest.get(ident)
-        if known is None or _modified(obj) >= _modified(known):
+        if known is None or _version_key(obj) > _version_key(known):
             latest[ident] = obj
-    return [*latest.values(), *unversioned]
+    return [*(o for i, o in latest.items() if i not in revoked), *unversioned]
+
+
+def _version_key(obj: Any) -> tuple[dt.datetime, str]:
+    return _modified(obj), str(obj)
 
 
 def _modified(obj: Any) -> dt.datetime:

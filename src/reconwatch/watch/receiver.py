@@ -387,6 +387,15 @@ class _Stream(asyncio.Protocol):
             return
         block = bytes(self.buffer[:cut]).replace(b"\r\n", b"\n")
         del self.buffer[: cut + 1]
+        if len(block) > MAX_MESSAGE_BYTES:
+            # A message that came whole with its trailer (reads of up to 256
+            # KiB each: one of 300 KiB never sat alone in the buffer) is cut
+            # as well, as one that is still coming would be.
+            parts = block.split(b"\n")
+            long = sum(len(part) > MAX_MESSAGE_BYTES for part in parts)
+            if long:
+                self.receiver.stats.cut_messages += long
+                block = b"\n".join(part[:MAX_MESSAGE_BYTES] for part in parts)
         self.receiver._put(self.stream, block, block.count(b"\n") + 1)
 
     def _octet_counted(self) -> None:
