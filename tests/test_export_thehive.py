@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import typing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,7 @@ from export_helpers import (
 )
 from reconwatch.export.cli import export
 from reconwatch.export.thehive import AlertOptions, TheHiveError, alerts, push_alerts
+from reconwatch.export.thehive import markdown as hive_markdown
 from reconwatch.report.text import markdown
 
 __all__ = ["hunted"]
@@ -122,6 +124,21 @@ def test_urls_from_logs_are_no_links_in_the_description(hunted: dict[str, Any]) 
     assert "\\[click\\](http\\://evil.example)" in intel["description"]
 
 
+def test_e_mail_addresses_and_sweep_keys_are_no_links_in_the_description(
+    hunted: dict[str, Any],
+) -> None:
+    """GFM also autolinks anything shaped like an e-mail address (and
+    ``mailto:``/``xmpp:``): a sweep's key ``tcp/8080@198.51.100.0/24`` became
+    a mailto link of ``8080@198.51.100.0``, and a log's ``admin@evil.example``
+    one to click. Every ``@`` is escaped; ``\\@`` reads as ``@``."""
+    document, case = swept_ports(hunted, range(0))
+    case["reasons"] = ["phish reply-to mailto:admin@evil.example"]
+    text = next(a for a in alerts(document) if a["sourceRef"] == case["id"])["description"]
+    assert "@" in case["campaign"] and "\\@" in text
+    assert re.search(r"(?<!\\)@", text) is None, text
+    assert "mailto:admin\\@evil.example" in text
+
+
 def test_a_case_of_many_sources_names_fifty_and_counts_the_rest(hunted: dict[str, Any]) -> None:
     document = edge_document(hunted)
     case = document["cases"][1]  # the IPv6 case
@@ -138,7 +155,7 @@ def test_a_campaign_names_its_key_and_its_sweeps(hunted: dict[str, Any]) -> None
         return str(item["description"])
 
     document, case = swept_ports(hunted, range(0))
-    campaign = markdown(case["campaign"])
+    campaign = hive_markdown(case["campaign"])  # its "@" escaped: no e-mail autolink
     assert f"**Campaign:** {campaign}\n" in described(document, case)  # one sweep: its key
     document, case = swept_ports(hunted, range(9000, 9023))
     text = described(document, case)

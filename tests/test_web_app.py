@@ -1160,3 +1160,16 @@ def test_the_api_documents_the_closing_dispositions(small_app: Any) -> None:
     described = spec["components"]["schemas"]["ActionBody"]["properties"]["disposition"]
     assert "false_positive" in described["description"]
     assert "suspicious" not in described["description"]  # a hunt's verdict, not the analyst's
+
+
+def test_a_nul_refused_on_the_api_answers_the_apis_json(small_app: Any) -> None:
+    """API clients read ``detail`` from every error's JSON: the NUL refusal,
+    made before any route, must answer so on the API (a page a plain text)."""
+    client = logged_in(small_app, "lena")
+    for path in ("/api/v1/cases?assignee=a%00", "/api/v1/cases/RW%00x"):
+        response = client.get(path)
+        assert response.status_code == 400, path
+        assert response.headers["content-type"].startswith("application/json")
+        assert "NUL" in response.json()["detail"]
+    page = client.get("/cases?source=1%00")
+    assert page.status_code == 400 and "NUL" in page.text

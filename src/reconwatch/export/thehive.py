@@ -56,16 +56,20 @@ class AlertOptions:
 
 #: What a GFM renderer turns into a link with no Markdown syntax at all (its
 #: autolink extension; marked.js finds them inside words too): ``http://``,
-#: ``https://``, ``ftp://`` and ``www.``.
+#: ``https://``, ``ftp://`` and ``www.``; and anything shaped like an e-mail
+#: address (``mailto:``, ``xmpp:`` too), which needs an ``@``.
 _AUTOLINK = re.compile(r"(?i)(https?|ftp)(:)(?=//)|(www)(\.)")
 
 
 def markdown(text: str, limit: int = 200) -> str:
     r"""``report.text.markdown`` (escaped Markdown/HTML), and no autolink: a
-    URL or ``www.`` name from a log (a Host header, a feed's actor name) is
-    shown as text, not as a link for the analyst to click. ``\:`` and ``\.``
-    are Markdown escapes: the text reads the same."""
-    return _AUTOLINK.sub(lambda m: f"{m[1] or m[3]}\\{m[2] or m[4]}", _markdown(text, limit))
+    URL, ``www.`` name or e-mail address from a log (a Host header, a feed's
+    actor name; a sweep's key ``tcp/22@198.51.100.0/24`` reads as the address
+    ``22@198.51.100.0``) is shown as text, not as a link for the analyst to
+    click. ``\:``, ``\.`` and ``\@`` are Markdown escapes: the text reads the
+    same."""
+    escaped = _AUTOLINK.sub(lambda m: f"{m[1] or m[3]}\\{m[2] or m[4]}", _markdown(text, limit))
+    return escaped.replace("@", "\\@")
 
 
 def _ms(value: str) -> int:

@@ -136,8 +136,12 @@ class RefuseNul:
         if scope["type"] == "http":
             query = scope.get("query_string", b"").lower()
             if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
-                response = PlainTextResponse(
-                    "bad request: a NUL character (%00) in the address", status_code=400
+                message = "bad request: a NUL character (%00) in the address"
+                response: Response = (
+                    # The API's errors are JSON with a "detail", as its clients read them.
+                    JSONResponse({"detail": message}, status_code=400)
+                    if scope["path"].startswith("/api/")
+                    else PlainTextResponse(message, status_code=400)
                 )
                 await response(scope, receive, send)
                 return
