@@ -315,3 +315,68 @@ def test_taxii_collection_into_cache(
     assert (
         len(json.loads((tmp_path / "cache" / "taxii" / "bundle.json").read_text())["objects"]) == 6
     )
+
+
+@pytest.fixture
+def endless_taxii() -> Iterator[tuple[str, dict[str, bool]]]:
+    """A TAXII 2.1 collection whose every page says there is more: a faulty or
+    hostile server (medallion ends its pages, so it cannot play this part)."""
+    behaviour = {"empty": False}
+    indicator = json.loads(
+        stix2.Indicator(
+            pattern="[ipv4-addr:value = '198.51.100.7']", pattern_type="stix",
+            valid_from="2026-09-01T00:00:00Z",
+        ).serialize()
+    )  # fmt: skip
+    media = "application/taxii+json;version=2.1"
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if "/objects/" in self.path:
+                body: dict[str, Any] = {
+                    "more": True,
+                    "next": str(uuid.uuid4()),
+                    "objects": [] if behaviour["empty"] else [indicator],
+                }
+            else:
+                body = {
+                    "id": "c1", "title": "endless", "can_read": True, "can_write": False,
+                    "media_types": ["application/stix+json;version=2.1"],
+                }  # fmt: skip
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", media)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api1/collections/c1/", behaviour
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_a_taxii_server_that_never_ends_its_pages_is_refused(
+    endless_taxii: tuple[str, dict[str, bool]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconwatch.enrich import feeds
+
+    url, behaviour = endless_taxii
+    monkeypatch.setattr(feeds, "MAX_TAXII_PAGES", 25)  # the real bound, reached sooner
+    config = EnrichConfig(
+        cache_dir=tmp_path / "cache", feeds=[FeedConfig(name="endless", type="taxii", url=url)]
+    )
+    result = update_feeds(config).feeds[0]
+    assert result.status == "error"
+    assert result.error is not None and "more than 25 pages" in result.error
+    assert not (tmp_path / "cache" / "endless" / "bundle.json").exists()
+    behaviour["empty"] = True
+    empty = update_feeds(config).feeds[0]
+    assert empty.status == "error"
+    assert empty.error is not None and "page 1 says there is more but holds nothing" in empty.error

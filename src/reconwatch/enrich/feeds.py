@@ -181,6 +181,13 @@ def _update_misp(feed: FeedConfig, target: Path, timeout: float) -> FeedUpdate:
     return FeedUpdate(feed.name, "updated" if changed else "not_modified", files=files)
 
 
+#: A TAXII collection is read page by page until the server says it is done;
+#: past these it is refused (two million indicators of a few hundred bytes
+#: fill a bundle of ``MAX_FEED_BYTES``).
+MAX_TAXII_PAGES: Final = 5_000
+MAX_TAXII_OBJECTS: Final = 2_000_000
+
+
 def _update_taxii(feed: FeedConfig, target: Path, timeout: float) -> FeedUpdate:
     """Every object of a TAXII 2.1 collection, page by page, into one STIX bundle."""
     taxii = untyped_import("taxii2client.v21")
@@ -194,8 +201,21 @@ def _update_taxii(feed: FeedConfig, target: Path, timeout: float) -> FeedUpdate:
     assert feed.url is not None
     collection = Collection(feed.url, conn=conn)
     objects: list[dict[str, Any]] = []
-    for envelope in as_pages(collection.get_objects, per_request=1000):
-        objects.extend(envelope.get("objects", []))
+    for page, envelope in enumerate(as_pages(collection.get_objects, per_request=1000), 1):
+        batch = envelope.get("objects", []) if isinstance(envelope, dict) else None
+        if not isinstance(batch, list):
+            raise FeedFormatError(f"{feed.url}: page {page} is not a TAXII envelope of objects")
+        objects.extend(batch)
+        more = bool(envelope.get("more", False))
+        # The server says when to stop: one that always has "more" (a fault or
+        # a hostile server) would keep this loop and its memory growing for ever.
+        if more and not batch:
+            raise FeedFormatError(f"{feed.url}: page {page} says there is more but holds nothing")
+        if more and (page >= MAX_TAXII_PAGES or len(objects) >= MAX_TAXII_OBJECTS):
+            raise FeedFormatError(
+                f"{feed.url}: more than {MAX_TAXII_PAGES:,} pages or "
+                f"{MAX_TAXII_OBJECTS:,} objects; refused (no IP feed comes near it)"
+            )
     bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}
     write_atomic(target / CACHE_FILES["taxii"], json.dumps(bundle).encode(), private=True)
     meta = _read_meta(target)
