@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,13 @@ def test_internal_enumeration_rules_exclude_our_own_clients() -> None:
     assert "192.168.0.0/16" in TextQueryTestBackend().convert_rule(leak)[0]
     (host,) = collection(files["web_internal_host"]).rules
     assert host.logsource.category == "webserver"
+    pattern = re.compile(
+        yaml.safe_load(files["web_internal_host"])["detection"]["selection_address"]["cs-host|re"]
+    )
+    matched = [
+        h for h in ("[FD00::1]:443", "[fd12::1]", "10.1.2.3:8080", "[FE80::1]") if pattern.search(h)
+    ]
+    assert matched == ["[FD00::1]:443", "[fd12::1]", "10.1.2.3:8080"]
     assert {"ids_scan_alert", "honeypot_touch"} <= set(unsupported())
 
 

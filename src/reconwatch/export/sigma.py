@@ -83,8 +83,10 @@ class RuleSpec:
 #: say to add the site's own (``site.internal_zones``, ``site.internal_only``).
 _INTERNAL_SUFFIXES: Final = tuple(SiteConfig().internal_names())
 _HOME: Final = list(SiteConfig().home_networks)
+#: Hex digits either case: a Host header is case-insensitive (``[FD00::1]``).
 _PRIVATE_HOST_RE: Final = (
-    r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.)[0-9.]+(:\d+)?$|^\[f[cd][0-9a-f]{2}:"
+    r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.)[0-9.]+(:\d+)?$"
+    r"|^\[[fF][cCdD][0-9a-fA-F]{2}:"
 )
 _SITE_NOTE: Final = (
     "Uses the default private ranges and internal suffixes; add your site.internal_zones, "
