@@ -336,6 +336,17 @@ def act(client: TestClient, case_id: str, csrf: str | None = None, **data: str) 
     )
 
 
+def test_a_comment_at_the_textarea_limit_is_taken_whatever_its_line_breaks(app: Any) -> None:
+    """The textarea's maxlength counts a line break once; the browser sends CRLF."""
+    client = logged_in(app, "lena")
+    case = first_case(app, status="open")
+    comment = "\r\n".join(["line of the analyst's notes"] * 70)  # 1,959 as typed, 2,028 sent
+    assert len(comment.replace("\r\n", "\n")) <= 2000 < len(comment)
+    assert act(client, case.id, action="comment", reason=comment).status_code == 303
+    stored = app.state.web.store.get(case.id).actions[-1]
+    assert stored.detail == comment.replace("\r\n", "\n")
+
+
 def test_l1_cannot_approve_blocks_close_as_malicious_or_manage_users(app: Any) -> None:
     client = logged_in(app, "lena")
     case = first_case(app, status="escalated")

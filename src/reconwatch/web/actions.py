@@ -86,7 +86,9 @@ def perform(
         raise ActionError(
             400, "a reason or user name cannot hold a NUL character or a lone UTF-16 surrogate"
         )
-    reason = request.reason.strip()
+    # A browser sends a textarea's line breaks as CRLF, two characters each,
+    # where its maxlength counted one: the same text either way, kept with LF.
+    reason = request.reason.replace("\r\n", "\n").strip()
     if len(reason) > MAX_REASON:
         raise ActionError(400, f"the reason is longer than {MAX_REASON} characters")
     if request.action not in ACTIONS:
