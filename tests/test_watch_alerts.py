@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
+import logging
 import os
 import queue
 import re
@@ -389,3 +391,21 @@ def test_watch_command_rejects_bad_arguments() -> None:
         assert done.returncode == 2, done.stderr
         assert message in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_closed_stdout_is_told_once_and_alerts_are_counted_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    read, write = os.pipe()
+    os.close(read)  # the reader went away (`reconwatch watch | head -1` after its line)
+    stream = os.fdopen(write, "w")
+    sink = StdoutSink(stream)
+    with caplog.at_level(logging.ERROR, logger="reconwatch.watch.alerts"):
+        for n in range(3):
+            sink.send(alert(sequence=n + 1))  # never raises: the other sinks go on
+        sink.close()
+    assert (sink.stats.sent, sink.stats.dropped) == (0, 3)
+    told = [r for r in caplog.records if "standard output closed" in r.getMessage()]
+    assert len(told) == 1
+    with contextlib.suppress(OSError):
+        stream.close()

@@ -14,9 +14,11 @@ network), then the failure is logged and counted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import queue
 import socket
 import sys
@@ -77,17 +79,48 @@ class Sink(Protocol):
 
 
 class StdoutSink:
-    """One JSON object per line (ASCII only: escapes keep log text inert)."""
+    """One JSON object per line (ASCII only: escapes keep log text inert).
+
+    A reader that goes away (``reconwatch watch | head``, a closed terminal)
+    is told once in the log; later alerts are counted as dropped there and
+    the other sinks go on.
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
+        self.stats = SinkStats()
+        self._gone = False
 
     def send(self, alert: Alert) -> None:
-        self.stream.write(json.dumps(alert.to_dict(), sort_keys=True) + "\n")
-        self.stream.flush()
+        if self._gone:
+            self.stats.dropped += 1
+            return
+        try:
+            self.stream.write(json.dumps(alert.to_dict(), sort_keys=True) + "\n")
+            self.stream.flush()
+        except (OSError, ValueError) as exc:  # EPIPE; ValueError: a closed file
+            self._went(exc)
+            self.stats.dropped += 1
+            return
+        self.stats.sent += 1
 
     def close(self) -> None:
-        self.stream.flush()
+        if self._gone:
+            return
+        try:
+            self.stream.flush()
+        except (OSError, ValueError) as exc:
+            self._went(exc)
+
+    def _went(self, exc: Exception) -> None:
+        self._gone = True
+        log.error("standard output closed (%s): alerts are no longer written there", exc)
+        if self.stream is sys.stdout:
+            # Python's own flush of stdout at exit would fail again, with a traceback.
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
 
 
 @dataclass
