@@ -6,9 +6,11 @@ import signal
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import pytest
 
+from reconwatch.watch import state as saved
 from test_watch_alerts import Process, netfilter
+from test_watch_detect import probe_rows
 
 SCANNER = "198.51.100.7"
 
@@ -34,7 +36,7 @@ def test_restart_keeps_positions_window_and_alert_book(tmp_path: Path) -> None:
     finally:
         first.kill()
     assert code == 0 and summary["lines"] == 10 and summary["alerts"] == 0
-    assert (state / "positions.json").is_file() and (state / "window" / "network.parquet").is_file()
+    assert saved.load_positions(state) and saved.load_window(state)["network"].num_rows == 10
 
     # Written while nothing watched: read after the restart, and only these.
     with log.open("a") as fh:
@@ -97,7 +99,7 @@ def test_a_line_half_written_at_the_stop_is_read_whole_after_the_restart(
         second.kill()
     assert code == 0
     assert (summary["lines"], summary["parsed"], summary["rejected"]) == (1, 1, 0), summary
-    window = pq.read_table(state / "window" / "network.parquet")
+    window = saved.load_window(state)["network"]
     assert window.select(["destination_port", "log_line"]).to_pylist() == [
         {"destination_port": 22, "log_line": 1}
     ]
@@ -193,3 +195,54 @@ def test_a_mistyped_store_is_refused_not_created(tmp_path: Path) -> None:
     finally:
         watch.kill()
     assert code == 0 and summary["errors"] == 0
+
+
+def test_a_save_cut_short_leaves_the_previous_state_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New window rows beside old positions would read lines twice; new
+    positions beside an old window would lose them: a save is all or nothing."""
+    import datetime as dt
+
+    folder = tmp_path / "state"
+    start = dt.datetime(2026, 9, 30, 10, 0, tzinfo=dt.UTC)
+    first = probe_rows(start, [("192.0.2.1", 100 + n, n) for n in range(3)])
+    spot = {"path": str(tmp_path / "kern.log"), "dev": 1, "ino": 2, "offset": 300}
+    saved.save(folder, [spot], {"network": first}, [{"actor": "192.0.2.1"}])
+
+    real = saved._write_json
+
+    def dies_at_the_alerts(path: Path, data: object) -> None:
+        if path.name == saved.ALERTS:
+            raise OSError("killed mid-save")
+        real(path, data)
+
+    monkeypatch.setattr(saved, "_write_json", dies_at_the_alerts)
+    more = probe_rows(start, [("192.0.2.1", 100 + n, n) for n in range(8)])
+    with pytest.raises(OSError, match="killed"):
+        saved.save(folder, [{**spot, "offset": 800}], {"network": more}, [])
+    assert saved.load_positions(folder) == [spot]
+    assert saved.load_window(folder)["network"].num_rows == 3
+    assert saved.load_alerts(folder) == [{"actor": "192.0.2.1"}]
+
+    monkeypatch.setattr(saved, "_write_json", real)
+    saved.save(folder, [{**spot, "offset": 800}], {"network": more}, [])
+    assert saved.load_positions(folder) == [{**spot, "offset": 800}]
+    assert saved.load_window(folder)["network"].num_rows == 8
+    assert saved.load_alerts(folder) == []
+    assert sorted(p.name for p in folder.iterdir()) == ["CURRENT", "saved-2"]  # the cut one redone
+
+
+def test_a_state_folder_of_the_earlier_layout_is_read_and_replaced(tmp_path: Path) -> None:
+    import json
+
+    folder = tmp_path / "state"
+    (folder / "window").mkdir(parents=True)
+    spot = {"path": "kern.log", "dev": 1, "ino": 2, "offset": 42}
+    (folder / "positions.json").write_text(json.dumps({"version": 1, "files": [spot]}))
+    (folder / "alerts.json").write_text(json.dumps({"version": 1, "actors": [{"actor": "a"}]}))
+    assert saved.load_positions(folder) == [spot]
+    assert saved.load_alerts(folder) == [{"actor": "a"}]
+    saved.save(folder, [spot], {}, [])
+    assert saved.load_positions(folder) == [spot] and saved.load_alerts(folder) == []
+    assert sorted(p.name for p in folder.iterdir()) == ["CURRENT", "saved-1"]

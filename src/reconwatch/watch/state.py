@@ -6,14 +6,20 @@ written while it was down, detections still see the events of the window
 (a scan that began before the restart crosses its threshold after it), and an
 actor already alerted gets an update, not a second first alert.
 
-Written atomically (a temporary name, then a rename) so a crash mid-save
-leaves the previous state whole. The state is ours, not log content: it is
-read with ``json`` and Parquet, never evaluated.
+Written as one whole: the positions, the window and the alert book of a save
+go into a folder of their own (``saved-N``), and only then does ``CURRENT``
+(replaced atomically) name it. A crash mid-save leaves the previous state
+whole, never new window tables beside old positions (their lines read
+twice) or the reverse (lines lost). A state folder of an earlier version
+(the three parts at its top) is read as it is. The state is ours, not log
+content: it is read with ``json`` and Parquet, never evaluated.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +33,9 @@ POSITIONS: Final = "positions.json"
 ALERTS: Final = "alerts.json"
 WINDOW: Final = "window"
 VERSION: Final = 1
+#: The file naming the complete save to read (``saved-N``).
+CURRENT: Final = "CURRENT"
+SAVED_PREFIX: Final = "saved-"
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -48,20 +57,42 @@ def save(
     window: dict[str, pa.Table],
     alerts: list[dict[str, Any]],
 ) -> None:
-    """Write the whole state into ``folder`` (created if needed)."""
+    """Write the whole state into ``folder`` (created if needed), as one save."""
     folder.mkdir(parents=True, exist_ok=True)
-    tables = folder / WINDOW
-    tables.mkdir(exist_ok=True)
+    current = _current(folder)
+    number = int(current.name.removeprefix(SAVED_PREFIX)) + 1 if current != folder else 1
+    target = folder / f"{SAVED_PREFIX}{number}"
+    shutil.rmtree(target, ignore_errors=True)  # a save that crashed before CURRENT named it
+    tables = target / WINDOW
+    tables.mkdir(parents=True)
     for name, rows in window.items():
-        target = tables / f"{name}.parquet"
-        if rows.num_rows == 0:
-            target.unlink(missing_ok=True)
-            continue
-        partial = target.with_name(target.name + ".partial")
-        pq.write_table(rows, partial)
-        partial.replace(target)
-    _write_json(folder / POSITIONS, {"version": VERSION, "files": positions})
-    _write_json(folder / ALERTS, {"version": VERSION, "actors": alerts})
+        if rows.num_rows:
+            with (tables / f"{name}.parquet").open("wb") as handle:
+                pq.write_table(rows, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+    _write_json(target / POSITIONS, {"version": VERSION, "files": positions})
+    _write_json(target / ALERTS, {"version": VERSION, "actors": alerts})
+    write_text_atomic(folder / CURRENT, target.name + "\n")  # the save is whole from here
+    for old in [folder / POSITIONS, folder / ALERTS]:
+        old.unlink(missing_ok=True)  # an earlier version's layout, replaced
+    shutil.rmtree(folder / WINDOW, ignore_errors=True)
+    for other in folder.glob(f"{SAVED_PREFIX}*"):
+        if other != target:
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def _current(folder: Path) -> Path:
+    """The folder holding the last whole save: the one ``CURRENT`` names, or
+    ``folder`` itself (an earlier version's layout, or no save yet)."""
+    try:
+        name = (folder / CURRENT).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return folder
+    number = name.removeprefix(SAVED_PREFIX)
+    if not name.startswith(SAVED_PREFIX) or not (number.isascii() and number.isdigit()):
+        return folder  # not ours: read as no save rather than follow it anywhere
+    return folder / name
 
 
 def check_writable(folder: Path) -> None:
@@ -83,12 +114,12 @@ def check_writable(folder: Path) -> None:
 
 def load_positions(folder: Path) -> list[dict[str, Any]] | None:
     """The saved file positions; None when no state was saved (a first start)."""
-    data = _read_json(folder / POSITIONS)
+    data = _read_json(_current(folder) / POSITIONS)
     return list(data["files"]) if data else None
 
 
 def load_alerts(folder: Path) -> list[dict[str, Any]]:
-    data = _read_json(folder / ALERTS)
+    data = _read_json(_current(folder) / ALERTS)
     return list(data["actors"]) if data else []
 
 
@@ -96,7 +127,7 @@ def load_window(folder: Path) -> dict[str, pa.Table]:
     """The saved window tables, conformed to today's schema."""
     out: dict[str, pa.Table] = {}
     for name, table_schema in schema.TABLES.items():
-        path = folder / WINDOW / f"{name}.parquet"
+        path = _current(folder) / WINDOW / f"{name}.parquet"
         if path.is_file():
             out[name] = schema.conform(pq.read_table(path), table_schema)
     return out
