@@ -569,3 +569,179 @@ def test_a_joined_sweep_links_its_labels_open_cases_once_and_never_a_closed_one(
         "RW-web": ["its sweep joined case RW-ssh's (run run-2): later activity goes there"],
         "RW-tls": [],
     }
+
+
+def older_store(url: str) -> None:
+    """A store at revision 0001 (before the web UI's users) holding a case and a decision."""
+    store = CaseStore(url)
+    try:
+        store.record([doc("2026-09-30T10:00:00Z", "2026-09-30T10:01:00Z")], "r1", 900)
+        store.decide("RW-20260930-aaaaaaaa", "alice", "close", disposition="benign", reason="ours")
+    finally:
+        store.close()
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "0001")
+    finally:
+        engine.dispose()
+    assert schema_of(url)["versions"] == [("0001",)]
+
+
+def assert_migrated_with_its_case(url: str) -> None:
+    store = CaseStore(url)
+    assert schema_of(url)["versions"] == [(HEAD_REVISION,)]
+    try:
+        case = store.get("RW-20260930-aaaaaaaa")
+        assert case is not None
+        assert (case.status, case.analyst_disposition) == ("closed", "benign")
+        assert [a.action for a in case.actions] == ["opened", "close"]
+        store.add_user("alice", "admin", "x")  # the table 0002 adds
+    finally:
+        store.close()
+
+
+MIGRATE_AT = """
+import pathlib, sys, time
+from alembic import op
+url, flags, me = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
+create_table = op.create_table
+
+def meeting(*args, **kwargs):
+    # Both processes reach the migration's first table before either creates
+    # it (when nothing makes one wait for the other: 3 s at most).
+    (flags / me).touch()
+    end = time.time() + 3
+    while len(list(flags.iterdir())) < 2 and time.time() < end:
+        time.sleep(0.02)
+    return create_table(*args, **kwargs)
+
+op.create_table = meeting
+from reconwatch.store import CaseStore
+CaseStore(url).close()
+"""
+
+
+def test_processes_opening_an_older_store_at_once_all_succeed(
+    one_empty: str, tmp_path: Path
+) -> None:
+    # A hunt and the web UI started together on a store of an older version:
+    # one migrates it, the other waits for its lock and finds it migrated
+    # (both used to migrate: "table users already exists").
+    older_store(one_empty)
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE_AT, one_empty, str(flags), str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    outputs = [child.communicate(timeout=120)[0] for child in children]
+    assert [child.returncode for child in children] == [0, 0], outputs
+    assert_migrated_with_its_case(one_empty)
+
+
+def test_an_interrupted_migration_leaves_the_older_store_as_it_was(
+    one_empty: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Killed, or the disk full, between the migration's first table and its
+    # version row: on SQLite the table stayed (each DDL statement committed on
+    # its own) and every later open failed on "table users already exists".
+    from alembic import op
+
+    older_store(one_empty)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise OperationalError("CREATE INDEX", {}, Exception("disk full"))
+
+    monkeypatch.setattr(op, "create_index", interrupted)
+    with pytest.raises(StoreError, match="disk full"):
+        CaseStore(one_empty)
+    monkeypatch.undo()
+    assert schema_of(one_empty)["versions"] == [("0001",)]
+    assert "users" not in schema_of(one_empty)["tables"]
+    assert_migrated_with_its_case(one_empty)
+
+
+def test_a_decision_made_while_a_hunt_records_the_case_is_kept(
+    store: CaseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An analyst closes the case while a hunt is recording it (the web UI and
+    a hunt at once): the hunt read the case as open before the close, and on
+    PostgreSQL wrote it back as escalated; the decision now waits for the
+    recording, or the recording for it."""
+    import threading
+
+    first = doc("2026-09-30T10:00:00Z", "2026-09-30T10:01:00Z")
+    store.record([first], "r1", 900)
+    analyst = CaseStore(store.url)
+    errors: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            analyst.decide(first["id"], "alice", "close", disposition="benign", reason="ours")
+        except BaseException as exc:
+            errors.append(exc)
+
+    deciding = threading.Thread(target=close)
+    sightings = store_module._sightings
+
+    def meanwhile(*args: Any) -> Any:
+        # The hunt has read the actor's open case: the analyst closes it now.
+        if deciding.ident is None:
+            deciding.start()
+            deciding.join(1.5)
+        return sightings(*args)
+
+    monkeypatch.setattr(store_module, "_sightings", meanwhile)
+    try:
+        later = doc("2026-09-30T10:00:00Z", "2026-09-30T10:20:00Z", escalate=True)
+        store.record([later], "r2", 900)
+        deciding.join(60)
+    finally:
+        analyst.close()
+    assert errors == []
+    stored = store.get(first["id"])
+    assert stored is not None
+    assert (stored.status, stored.analyst_disposition) == ("closed", "benign")
+    assert [a.action for a in stored.actions] == ["opened", "escalated", "close"]
+
+
+def test_times_come_back_in_utc_whatever_the_servers_zone(pg_url: str) -> None:
+    """A PostgreSQL server (or database) in another zone handed stored times
+    back in it: 10:01 UTC as 15:31+05:30, and ``cases list`` showed 15:31
+    under "times in UTC"."""
+    from rich.console import Console
+
+    from reconwatch.cli.cases import queue_table
+
+    url = make_url(pg_url)
+    name = f"rw_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f"ALTER DATABASE \"{name}\" SET timezone TO 'Asia/Kolkata'"))
+    admin.dispose()
+    store = CaseStore(url.set(database=name).render_as_string(False))
+    try:
+        store.record([doc("2026-09-30T10:00:00Z", "2026-09-30T10:01:00Z")], "r1", 900)
+        stored = store.get("RW-20260930-aaaaaaaa")
+        assert stored is not None
+        utc = dt.timedelta(0)
+        assert (stored.last_seen.utcoffset(), stored.last_seen.hour) == (utc, 10)
+        assert stored.sightings[0].first_seen.utcoffset() == utc
+        rows = store.list()
+    finally:
+        store.close()
+    # The queue says UTC whatever the store hands it.
+    rows[0].last_seen = rows[0].last_seen.astimezone(dt.timezone(dt.timedelta(hours=5.5)))
+    console = Console(width=120, record=True)
+    console.print(queue_table(rows, 120))
+    assert "2026-09-30 10:01" in console.export_text()

@@ -45,12 +45,13 @@ from sqlalchemy import (
     Table,
     case,
     create_engine,
+    event,
     func,
     inspect,
     select,
     text,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
@@ -267,15 +268,20 @@ class CaseStore:
             # SQLite: a writer waits up to SQLITE_BUSY_SECONDS for another's
             # transaction (a concurrent hunt recording thousands of cases takes
             # seconds; the driver's 5 s ended in "database is locked").
-            sqlite = make_url(url).get_backend_name() == "sqlite"
+            backend = make_url(url).get_backend_name()
             self.engine: Engine = create_engine(
                 url,
                 future=True,
                 pool_pre_ping=True,
-                connect_args={"timeout": SQLITE_BUSY_SECONDS} if sqlite else {},
+                connect_args={"timeout": SQLITE_BUSY_SECONDS} if backend == "sqlite" else {},
             )
         except _OPEN_ERRORS as exc:
             raise _open_error(url, exc) from exc
+        if backend == "postgresql":
+            # Times come back in the session's zone: a server in Asia/Kolkata
+            # handed 10:01 UTC back as 15:31+05:30, which ``cases list`` (and
+            # anything formatting the wall time) showed as UTC.
+            event.listen(self.engine, "connect", _utc_session)
         try:
             self._migrate()
         except _OPEN_ERRORS as exc:
@@ -295,6 +301,14 @@ class CaseStore:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         try:
             with self.engine.begin() as connection:
+                # Holding the store's lock, in one transaction: two processes
+                # opening an older store at once (a hunt and the web UI) do not
+                # both migrate it (the second failed on "table users already
+                # exists"; Alembic reads the version again once it has the
+                # lock), and on SQLite an interrupted migration no longer
+                # leaves its first tables behind a version row that still
+                # names the older revision (every later open failed on them).
+                _write_lock(connection, STORE_LOCK)
                 cfg.attributes["connection"] = connection
                 command.upgrade(cfg, "head")
         except CommandError as exc:  # e.g. a store newer than this code
@@ -314,13 +328,9 @@ class CaseStore:
         them here too (none does yet).
         """
         with self.engine.begin() as connection:
-            dialect = connection.dialect.name
-            if dialect == "sqlite":
-                # The driver sends no BEGIN before DDL: without this, each
-                # statement below would be committed on its own.
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            elif dialect == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORE_LOCK})
+            # SQLite: the driver sends no BEGIN before DDL; without the lock's
+            # BEGIN IMMEDIATE each statement below would be committed on its own.
+            _write_lock(connection, STORE_LOCK)
             if inspect(connection).get_table_names():
                 return False
             Base.metadata.create_all(connection)
@@ -442,7 +452,7 @@ class CaseStore:
         now = now or dt.datetime.now(dt.UTC)
         ids: dict[str, str] = {}
         with self.session() as session, session.begin():
-            _lock_for_recording(session)
+            _write_lock(session.connection(), RECORD_LOCK)
             for doc in documents:
                 ids[doc["id"]] = self._record_one(session, doc, run_id, gap_seconds, now)
         return ids
@@ -588,6 +598,7 @@ class CaseStore:
     def add_action(self, case_id: str, who: str, action: str, detail: str = "") -> None:
         """Append to a case's audit trail without changing the case (e.g. a block approval)."""
         with self.session() as session, session.begin():
+            _write_lock(session.connection(), RECORD_LOCK)  # see ``decide``
             case = session.get(StoredCase, case_id)
             if case is None:
                 raise KeyError(case_id)
@@ -681,6 +692,11 @@ class CaseStore:
             # The trail says who it went to, then the note (as the web UI writes it).
             detail = f"to {assignee}" + (f": {reason}" if reason else "")
         with self.session() as session, session.begin():
+            # Taking turns with hunts' recordings and other decisions: a
+            # recording that read the case as open before the analyst closed
+            # it wrote it back as escalated (PostgreSQL), and two analysts
+            # closing one case at once both passed the closed-case rule.
+            _write_lock(session.connection(), RECORD_LOCK)
             case = session.get(StoredCase, case_id)
             if case is None:
                 raise KeyError(case_id)
@@ -734,23 +750,35 @@ def _link_joined_sweeps(
         )  # fmt: skip
 
 
-def _lock_for_recording(session: Session) -> None:
-    """Hold the store's write lock for the rest of ``session``'s transaction.
+def _write_lock(connection: Connection, key: int) -> None:
+    """Hold the store's write lock ``key`` for the rest of ``connection``'s transaction.
 
     Recording looks each actor's open case up, then inserts one when there is
     none: two hunts recording at once would both find none and both insert
-    it, and all but one would fail on the case's key. Taken before the first
-    look-up, the lock makes concurrent recordings run one after the other,
-    each seeing what the one before it committed. PostgreSQL: an advisory
-    lock held until the transaction ends; SQLite: ``BEGIN IMMEDIATE`` (the
-    driver would begin only at the first write, after the look-ups).
+    it, and all but one would fail on the case's key. An analyst's decision
+    reads the case, checks it, then writes it. Taken before the first
+    look-up, the lock makes such writers run one after the other, each
+    seeing what the one before it committed. PostgreSQL: an advisory lock
+    (``RECORD_LOCK``, or ``STORE_LOCK`` while the schema is created or
+    migrated) held until the transaction ends; SQLite: ``BEGIN IMMEDIATE``
+    (the driver would begin only at the first write, after the look-ups),
+    one lock for the whole file whatever the key.
     """
-    connection = session.connection()
     dialect = connection.dialect.name
     if dialect == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     elif dialect == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RECORD_LOCK})
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _utc_session(dbapi_connection: Any, _record: Any) -> None:
+    """A new PostgreSQL connection's session reads and writes times in UTC."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
 
 
 def _sightings(
