@@ -321,7 +321,7 @@ def test_taxii_collection_into_cache(
 def endless_taxii() -> Iterator[tuple[str, dict[str, bool]]]:
     """A TAXII 2.1 collection whose every page says there is more: a faulty or
     hostile server (medallion ends its pages, so it cannot play this part)."""
-    behaviour = {"empty": False}
+    behaviour = {"empty": False, "last": False}  # last: one page of three, the end
     indicator = json.loads(
         stix2.Indicator(
             pattern="[ipv4-addr:value = '198.51.100.7']", pattern_type="stix",
@@ -332,8 +332,10 @@ def endless_taxii() -> Iterator[tuple[str, dict[str, bool]]]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if "/objects/" in self.path:
-                body: dict[str, Any] = {
+            if "/objects/" in self.path and behaviour["last"]:
+                body: dict[str, Any] = {"more": False, "objects": [indicator] * 3}
+            elif "/objects/" in self.path:
+                body = {
                     "more": True,
                     "next": str(uuid.uuid4()),
                     "objects": [] if behaviour["empty"] else [indicator],
@@ -380,3 +382,22 @@ def test_a_taxii_server_that_never_ends_its_pages_is_refused(
     empty = update_feeds(config).feeds[0]
     assert empty.status == "error"
     assert empty.error is not None and "page 1 says there is more but holds nothing" in empty.error
+
+
+def test_a_taxii_last_page_past_the_object_bound_is_refused(
+    endless_taxii: tuple[str, dict[str, bool]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound holds whatever page crosses it: the last one (no "more") too."""
+    from reconwatch.enrich import feeds
+
+    url, behaviour = endless_taxii
+    behaviour["last"] = True
+    config = EnrichConfig(
+        cache_dir=tmp_path / "cache", feeds=[FeedConfig(name="big", type="taxii", url=url)]
+    )
+    monkeypatch.setattr(feeds, "MAX_TAXII_OBJECTS", 3)  # three: at the bound, taken
+    assert update_feeds(config).feeds[0].status == "updated"
+    monkeypatch.setattr(feeds, "MAX_TAXII_OBJECTS", 2)
+    result = update_feeds(config).feeds[0]
+    assert result.status == "error"
+    assert result.error is not None and "2 objects" in result.error

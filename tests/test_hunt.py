@@ -162,3 +162,17 @@ def test_inputs_may_be_paths_or_one_path_alone(tmp_path: Path) -> None:
         assert [f.name for f in result.run.files] == [str(log)]
         assert result.run.totals.lines == 2_000
     assert [c.sources for c in alone.cases] == [c.sources for c in listed.cases]
+
+
+def test_input_names_take_bytes_generators_and_stdin() -> None:
+    """Bytes (``os.listdir(b".")``) one alone or listed, a generator read once,
+    ``-`` as one input (a bare bytes was read as one input per byte)."""
+    import os
+
+    from reconwatch.ingest.run import input_names
+
+    assert input_names(b"/var/log/kern.log") == ["/var/log/kern.log"]
+    assert input_names([b"a.log", Path("b.log"), "-"]) == ["a.log", "b.log", "-"]
+    assert input_names(os.fsencode("\udcffx.log")) == ["\udcffx.log"]  # as sys.argv has it
+    assert input_names(name for name in ["a.log", "b.log"]) == ["a.log", "b.log"]
+    assert input_names("-") == ["-"]

@@ -25,6 +25,27 @@ def test_long_text_is_cut() -> None:
     assert len(clean("x" * 10_000, limit=50)) == 50
 
 
+def test_a_cut_never_splits_an_escape() -> None:
+    """``\\u20…`` or ``\\x1…`` would read as another character or none: the
+    cut goes before the escape."""
+    assert clean("aaaaa\u200b" + "b" * 300, limit=8) == "aaaaa…"
+    assert clean("aaaaa\x1b" + "b" * 300, limit=8) == "aaaaa…"
+    assert clean("aa\n" + "b" * 300, limit=5) == "aa\\n…"
+    assert clean("a\U000e0041" + "b" * 300, limit=12) == "a\\U000e0041…"
+
+
+@given(
+    st.text(alphabet=st.sampled_from("ab\n\x1b\x7f\u200b\u202e\U000e0041\u65e5")),
+    st.integers(1, 40),
+)
+def test_a_cut_text_is_the_shown_start_of_its_text(text: str, limit: int) -> None:
+    out = clean(text, limit)
+    assert len(out) <= limit
+    if out.endswith("…") and len(clean(text, 10_000)) > limit:
+        starts = {clean(text[:k], 10_000) for k in range(len(text) + 1)}
+        assert out[:-1] in starts  # whole escapes only
+
+
 def test_markdown_and_html_are_escaped() -> None:
     out = markdown('"><img src=x onerror=alert(1)> | `code` [link](http://x)')
     assert "<img" not in out and "&lt;img" in out

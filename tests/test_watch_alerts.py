@@ -13,6 +13,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -409,3 +410,36 @@ def test_a_closed_stdout_is_told_once_and_alerts_are_counted_dropped(
     assert len(told) == 1
     with contextlib.suppress(OSError):
         stream.close()
+
+
+def test_a_full_disk_under_stdout_fails_one_alert_not_the_rest(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``watch > alerts.jsonl`` on a disk that fills, then frees: the alert
+    that met ENOSPC fails, the next ones are written (the stream is not taken
+    for a closed one, nor stdout sent to /dev/null for good)."""
+    import errno
+
+    class Disk(io.StringIO):
+        full = False
+
+        def write(self, text: str) -> int:
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(text)
+
+    out = Disk()
+    monkeypatch.setattr(sys, "stdout", out)
+    sink = StdoutSink()
+    with caplog.at_level(logging.ERROR, logger="reconwatch.watch.alerts"):
+        sink.send(alert(sequence=1))
+        out.full = True
+        sink.send(alert(sequence=2))
+        sink.send(alert(sequence=3))
+        out.full = False
+        sink.send(alert(sequence=4))
+        sink.close()
+    assert [json.loads(line)["sequence"] for line in out.getvalue().splitlines()] == [1, 4]
+    assert (sink.stats.sent, sink.stats.failed, sink.stats.dropped) == (2, 2, 0)
+    told = [r.getMessage() for r in caplog.records]
+    assert len(told) == 1 and "closed" not in told[0] and "No space left" in told[0]

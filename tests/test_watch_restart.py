@@ -230,7 +230,7 @@ def test_a_save_cut_short_leaves_the_previous_state_whole(
     assert saved.load_positions(folder) == [{**spot, "offset": 800}]
     assert saved.load_window(folder)["network"].num_rows == 8
     assert saved.load_alerts(folder) == []
-    assert sorted(p.name for p in folder.iterdir()) == ["CURRENT", "saved-2"]  # the cut one redone
+    assert sorted(p.name for p in folder.iterdir()) == [".save.lock", "CURRENT", "saved-2"]
 
 
 def test_a_state_folder_of_the_earlier_layout_is_read_and_replaced(tmp_path: Path) -> None:
@@ -245,4 +245,60 @@ def test_a_state_folder_of_the_earlier_layout_is_read_and_replaced(tmp_path: Pat
     assert saved.load_alerts(folder) == [{"actor": "a"}]
     saved.save(folder, [spot], {}, [])
     assert saved.load_positions(folder) == [spot] and saved.load_alerts(folder) == []
-    assert sorted(p.name for p in folder.iterdir()) == ["CURRENT", "saved-1"]
+    assert sorted(p.name for p in folder.iterdir()) == [".save.lock", "CURRENT", "saved-1"]
+
+
+def test_a_save_removes_only_its_own_earlier_saves(tmp_path: Path) -> None:
+    """``--state`` may name a folder holding other things: ``saved-`` and more
+    than digits is not one of ours."""
+    folder = tmp_path / "state"
+    (folder / "saved-photos").mkdir(parents=True)
+    (folder / "saved-photos" / "cat.jpg").write_bytes(b"\xff\xd8")
+    (folder / "saved-2.bak").write_text("mine")
+    spot = {"path": "kern.log", "dev": 1, "ino": 2, "offset": 42}
+    saved.save(folder, [spot], {}, [])
+    saved.save(folder, [spot], {}, [])
+    assert (folder / "saved-photos" / "cat.jpg").read_bytes() == b"\xff\xd8"
+    assert (folder / "saved-2.bak").read_text() == "mine"
+    assert not (folder / "saved-1").exists() and saved.load_positions(folder) == [spot]
+
+
+def test_two_saves_into_one_folder_take_turns(tmp_path: Path) -> None:
+    """Two watches given one ``--state``: a save waits for the other's, never
+    removing its half-written folder nor writing beside it."""
+    import threading
+
+    from reconwatch.files import exclusive
+
+    folder = tmp_path / "state"
+    first = {"path": "kern.log", "dev": 1, "ino": 2, "offset": 42}
+    saved.save(folder, [first], {}, [])
+    later = {**first, "offset": 84}
+    with exclusive(folder / ".save.lock", wait=None):  # the other watch, mid-save
+        other = threading.Thread(target=saved.save, args=(folder, [later], {}, []))
+        other.start()
+        other.join(0.5)
+        assert other.is_alive() and saved.load_positions(folder) == [first]
+    other.join(10)
+    assert not other.is_alive() and saved.load_positions(folder) == [later]
+
+
+def test_a_save_flushes_its_folders_names_to_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut after CURRENT is renamed must not leave it naming a folder
+    whose entry never reached the disk."""
+    import os
+
+    folder = tmp_path / "state"
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    saved.save(folder, [], {}, [])
+    assert synced.count(str(folder)) >= 2  # saved-1's entry, then CURRENT's rename
+    assert str(folder / "saved-1") in synced

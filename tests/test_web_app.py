@@ -345,6 +345,14 @@ def test_a_comment_at_the_textarea_limit_is_taken_whatever_its_line_breaks(app: 
     assert act(client, case.id, action="comment", reason=comment).status_code == 303
     stored = app.state.web.store.get(case.id).actions[-1]
     assert stored.detail == comment.replace("\r\n", "\n")
+    # The API counts the same way, and still refuses what is too long as typed.
+    token, digest = new_api_token()
+    app.state.web.store.update_user("lena", api_token_hash=digest)
+    bearer = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    url = f"/api/v1/cases/{case.id}/actions"
+    assert bearer.post(url, json={"action": "comment", "reason": comment}).status_code == 200
+    too_long = bearer.post(url, json={"action": "comment", "reason": "x" * 2001})
+    assert too_long.status_code == 400
 
 
 def test_l1_cannot_approve_blocks_close_as_malicious_or_manage_users(app: Any) -> None:

@@ -230,7 +230,7 @@ class Activity:
     #: Zone transfers a DNS server gave the source (not only refused): an AXFR
     #: hands over every name and address of the zone, an IXFR its changes. Per
     #: source, zone, type and server, first first; the facts, whoever's server
-    #: it was (``triage.exposing`` keeps those that exposed a zone of ours).
+    #: it was (``triage.exposes`` tells those that exposed a zone of ours).
     zone_transfers: list[ZoneTransfer] = field(default_factory=list)
     #: Connections that succeeded *from* one of our hosts *to* the source at
     #: or after the scan began: a scanned host talking back to the scanner is

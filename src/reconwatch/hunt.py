@@ -184,8 +184,8 @@ def hunt(
 ) -> HuntResult:
     """Run every stage; with ``paths=None`` hunt over an existing lake only.
 
-    ``paths``: files, folders or ``-`` (standard input), as text or ``Path``,
-    one alone or several.
+    ``paths``: files, folders or ``-`` (standard input), as text, bytes or
+    ``Path``, one alone or several.
 
     OUT is one hunt's at a time: a second hunt into an OUT that another is
     writing into raises ``LakeError`` at once. A lake hunted without inputs

@@ -211,7 +211,11 @@ def _update_taxii(feed: FeedConfig, target: Path, timeout: float) -> FeedUpdate:
         # a hostile server) would keep this loop and its memory growing for ever.
         if more and not batch:
             raise FeedFormatError(f"{feed.url}: page {page} says there is more but holds nothing")
-        if more and (page >= MAX_TAXII_PAGES or len(objects) >= MAX_TAXII_OBJECTS):
+        # Past the object bound on any page, the last too; at a bound with
+        # more to come, past it on the next.
+        if len(objects) > MAX_TAXII_OBJECTS or (
+            more and (page >= MAX_TAXII_PAGES or len(objects) >= MAX_TAXII_OBJECTS)
+        ):
             raise FeedFormatError(
                 f"{feed.url}: more than {MAX_TAXII_PAGES:,} pages or "
                 f"{MAX_TAXII_OBJECTS:,} objects; refused (no IP feed comes near it)"

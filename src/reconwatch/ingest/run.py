@@ -99,18 +99,21 @@ def format_names() -> list[str]:
     return [AUTO, *registry.FORMATS]
 
 
-#: What ``ingest`` and ``hunt`` read: paths (text or ``Path``), ``-`` for
-#: standard input, or one such path alone.
-InputPaths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+#: One path: text, bytes (as ``os.listdir`` gives them) or ``Path``.
+InputPath = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+#: What ``ingest`` and ``hunt`` read: paths, ``-`` for standard input, or one
+#: such path alone.
+InputPaths = InputPath | Iterable[InputPath]
 
 
 def input_names(paths: InputPaths) -> list[str]:
     """``paths`` as the names the run reads and reports: one path alone is a
     list of one (a bare text would otherwise be read character by character),
-    and ``Path`` objects are their text."""
-    if isinstance(paths, str | os.PathLike):
-        return [os.fspath(paths)]
-    return [os.fspath(path) for path in paths]
+    ``Path`` objects are their text, and bytes are decoded as the file system
+    names are (``os.fsdecode``, as ``sys.argv`` is)."""
+    if isinstance(paths, str | bytes | os.PathLike):
+        return [os.fsdecode(paths)]
+    return [os.fsdecode(path) for path in paths]
 
 
 def ingest(

@@ -30,16 +30,31 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]#|~])")
 
 def clean(text: str, limit: int = 200) -> str:
     """Control and format characters shown as Python writes them (``\\x1b``,
-    ``\\u202e``, ``\\U000e0041``), newlines as ``\\n``, cut to ``limit`` characters."""
-    text = text.replace("\n", "\\n")
-    text = _CONTROL.sub(_escaped, text)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
+    ``\\u202e``, ``\\U000e0041``), newlines as ``\\n``, cut to ``limit`` characters.
+
+    The cut never falls inside such an escape (``\\u20…`` would read as
+    something else): it goes before the escape.
+    """
+    shown = _CONTROL.sub(_escaped, text)
+    if len(shown) <= limit:
+        return shown
+    cut, at, read = limit - 1, 0, 0
+    for match in _CONTROL.finditer(text):
+        at += match.start() - read  # the text shown as it is before this one
+        if at >= cut:
+            break
+        width = len(_escaped(match))
+        if at + width > cut:
+            cut = at
+            break
+        at, read = at + width, match.end()
+    return shown[:cut] + "…"
 
 
 def _escaped(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if code == 0x0A:
+        return "\\n"
     if code <= 0xFF:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -83,25 +84,33 @@ class StdoutSink:
 
     A reader that goes away (``reconwatch watch | head``, a closed terminal)
     is told once in the log; later alerts are counted as dropped there and
-    the other sinks go on.
+    the other sinks go on. Any other write error (a full disk under
+    ``> alerts.jsonl``) fails that alert only: it is counted as failed, told
+    once until a write succeeds again, and the next alert is tried.
     """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         self.stats = SinkStats()
         self._gone = False
+        self._failing = False
 
     def send(self, alert: Alert) -> None:
         if self._gone:
             self.stats.dropped += 1
             return
+        line = json.dumps(alert.to_dict(), sort_keys=True) + "\n"
         try:
-            self.stream.write(json.dumps(alert.to_dict(), sort_keys=True) + "\n")
+            self.stream.write(line)
             self.stream.flush()
         except (OSError, ValueError) as exc:  # EPIPE; ValueError: a closed file
-            self._went(exc)
-            self.stats.dropped += 1
+            if _reader_gone(exc):
+                self._went(exc)
+                self.stats.dropped += 1
+            else:
+                self._failed(exc)
             return
+        self._failing = False
         self.stats.sent += 1
 
     def close(self) -> None:
@@ -110,7 +119,16 @@ class StdoutSink:
         try:
             self.stream.flush()
         except (OSError, ValueError) as exc:
-            self._went(exc)
+            if _reader_gone(exc):
+                self._went(exc)
+            else:
+                log.error("standard output: alerts not flushed: %s", exc)
+
+    def _failed(self, exc: Exception) -> None:
+        self.stats.failed += 1
+        if not self._failing:
+            log.error("standard output: alert not written (%s); later alerts are tried", exc)
+        self._failing = True
 
     def _went(self, exc: Exception) -> None:
         self._gone = True
@@ -121,6 +139,17 @@ class StdoutSink:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
                 os.close(devnull)
+
+
+#: Write errors that say stdout's reader is gone for good (a closed pipe, a
+#: hung-up terminal, a closed descriptor); others (ENOSPC, EAGAIN) may pass.
+_GONE: Final = frozenset({errno.EPIPE, errno.ECONNRESET, errno.EIO, errno.EBADF})
+
+
+def _reader_gone(exc: Exception) -> bool:
+    if isinstance(exc, OSError) and not isinstance(exc, ValueError):
+        return exc.errno in _GONE
+    return True  # ValueError: the stream is closed (or cannot be written)
 
 
 @dataclass

@@ -17,8 +17,10 @@ content: it is read with ``json`` and Parquet, never evaluated.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Final
@@ -27,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reconwatch import schema
-from reconwatch.files import write_text_atomic
+from reconwatch.files import exclusive, write_text_atomic
 
 POSITIONS: Final = "positions.json"
 ALERTS: Final = "alerts.json"
@@ -36,6 +38,11 @@ VERSION: Final = 1
 #: The file naming the complete save to read (``saved-N``).
 CURRENT: Final = "CURRENT"
 SAVED_PREFIX: Final = "saved-"
+#: Held while a save is written (two watches given one ``--state`` take turns).
+LOCK: Final = ".save.lock"
+#: A save's folder: only these are ever removed (``--state`` may be a folder
+#: that holds other things, a ``saved-photos`` among them).
+_SAVED: Final = re.compile(r"saved-[0-9]+")
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -57,37 +64,58 @@ def save(
     window: dict[str, pa.Table],
     alerts: list[dict[str, Any]],
 ) -> None:
-    """Write the whole state into ``folder`` (created if needed), as one save."""
+    """Write the whole state into ``folder`` (created if needed), as one save.
+
+    Two watches saving into one folder take turns (``LOCK``, an ``flock``):
+    one's save never removes or mixes with the other's half-written one.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    current = _current(folder)
-    number = int(current.name.removeprefix(SAVED_PREFIX)) + 1 if current != folder else 1
-    target = folder / f"{SAVED_PREFIX}{number}"
-    shutil.rmtree(target, ignore_errors=True)  # a save that crashed before CURRENT named it
-    tables = target / WINDOW
-    tables.mkdir(parents=True)
-    for name, rows in window.items():
-        if rows.num_rows:
-            with (tables / f"{name}.parquet").open("wb") as handle:
-                pq.write_table(rows, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-    _write_json(target / POSITIONS, {"version": VERSION, "files": positions})
-    _write_json(target / ALERTS, {"version": VERSION, "actors": alerts})
-    write_text_atomic(folder / CURRENT, target.name + "\n")  # the save is whole from here
-    for old in [folder / POSITIONS, folder / ALERTS]:
-        old.unlink(missing_ok=True)  # an earlier version's layout, replaced
-    shutil.rmtree(folder / WINDOW, ignore_errors=True)
-    for other in folder.glob(f"{SAVED_PREFIX}*"):
-        if other != target:
-            shutil.rmtree(other, ignore_errors=True)
+    with exclusive(folder / LOCK, wait=lambda: None):
+        current = _current(folder)
+        number = int(current.name.removeprefix(SAVED_PREFIX)) + 1 if current != folder else 1
+        target = folder / f"{SAVED_PREFIX}{number}"
+        shutil.rmtree(target, ignore_errors=True)  # a save that crashed before CURRENT named it
+        tables = target / WINDOW
+        tables.mkdir(parents=True)
+        for name, rows in window.items():
+            if rows.num_rows:
+                with (tables / f"{name}.parquet").open("wb") as handle:
+                    pq.write_table(rows, handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        _write_json(target / POSITIONS, {"version": VERSION, "files": positions})
+        _write_json(target / ALERTS, {"version": VERSION, "actors": alerts})
+        # The new names on disk before CURRENT names them, and CURRENT after.
+        _sync_folder(tables)
+        _sync_folder(target)
+        _sync_folder(folder)
+        write_text_atomic(folder / CURRENT, target.name + "\n")  # the save is whole from here
+        _sync_folder(folder)
+        for old in [folder / POSITIONS, folder / ALERTS]:
+            old.unlink(missing_ok=True)  # an earlier version's layout, replaced
+        shutil.rmtree(folder / WINDOW, ignore_errors=True)
+        for other in folder.glob(f"{SAVED_PREFIX}*"):
+            if other != target and _SAVED.fullmatch(other.name) and other.is_dir():
+                shutil.rmtree(other, ignore_errors=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush ``folder``'s entries to disk: a power cut after a rename must not
+    lose the name. Best effort (some file systems refuse a folder's fsync)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _current(folder: Path) -> Path:
     """The folder holding the last whole save: the one ``CURRENT`` names, or
     ``folder`` itself (an earlier version's layout, or no save yet)."""
     try:
-        name = (folder / CURRENT).read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
+        name = (folder / CURRENT).read_bytes().decode("ascii", "replace").strip()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return folder
     number = name.removeprefix(SAVED_PREFIX)
     if not name.startswith(SAVED_PREFIX) or not (number.isascii() and number.isdigit()):

@@ -174,7 +174,13 @@ class ActionBody(BaseModel):
     """An analyst action on a case (``POST /api/v1/cases/{id}/actions``)."""
 
     action: Literal["escalate", "close", "assign", "comment", "approve_block"]
-    reason: str = Field("", max_length=2000, description="Why; required except for assign.")
+    # 2,000 characters once CRLF line breaks count one (``actions.perform``
+    # checks); the field takes the CRLF form of that as the page's form does.
+    reason: str = Field(
+        "",
+        max_length=4000,
+        description="Why; required except for assign. At most 2,000 characters (CRLF counts one).",
+    )
     # The analyst's closing verdicts, not the hunt's (DISPOSITIONS, the queue's filter).
     disposition: str | None = Field(
         None, description="For close: " + ", ".join(ALL_DISPOSITIONS) + " (as the role allows)."
