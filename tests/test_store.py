@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,17 +68,22 @@ def doc(first: str, last: str, *, escalate: bool = False, **extra: Any) -> dict[
     }
 
 
-def migrate(url: str) -> None:
-    """Alembic's migrations run on an empty database (a new store skips them)."""
+def alembic(url: str, step: Callable[[AlembicConfig, str], None], revision: str) -> None:
+    """Alembic's ``step`` (``command.upgrade``, ``command.downgrade``) to ``revision``."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+            step(cfg, revision)
     finally:
         engine.dispose()
+
+
+def migrate(url: str) -> None:
+    """Alembic's migrations run on an empty database (a new store skips them)."""
+    alembic(url, command.upgrade, "head")
 
 
 def schema_of(url: str) -> dict[str, Any]:
@@ -579,15 +584,7 @@ def older_store(url: str) -> None:
         store.decide("RW-20260930-aaaaaaaa", "alice", "close", disposition="benign", reason="ours")
     finally:
         store.close()
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            cfg.attributes["connection"] = connection
-            command.downgrade(cfg, "0001")
-    finally:
-        engine.dispose()
+    alembic(url, command.downgrade, "0001")
     assert schema_of(url)["versions"] == [("0001",)]
 
 
