@@ -176,3 +176,22 @@ def test_input_names_take_bytes_generators_and_stdin() -> None:
     assert input_names(os.fsencode("\udcffx.log")) == ["\udcffx.log"]  # as sys.argv has it
     assert input_names(name for name in ["a.log", "b.log"]) == ["a.log", "b.log"]
     assert input_names("-") == ["-"]
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_named_readably(tmp_path: Path) -> None:
+    """The OS hands such a name over with lone surrogates, which no lake column,
+    report or store can hold: the hunt crashed in a directory walk."""
+    import os
+
+    from reconwatch.config import Config
+    from reconwatch.generate import write_netfilter_lines
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    log = Path(os.fsdecode(bytes(folder) + b"/k\xffern.log"))
+    write_netfilter_lines(log, 500, seed=3, scanners=1)
+    for inputs in ([str(folder)], [str(log)]):
+        result = hunt(inputs, Config(), out_dir=tmp_path / f"out{len(inputs[0])}")
+        assert result.run is not None
+        assert [f.name for f in result.run.files] == [str(folder) + "/k\\xffern.log"]
+        assert result.run.totals.lines == 500

@@ -386,6 +386,22 @@ def test_an_oversized_message_sent_whole_with_its_trailer_is_cut_too() -> None:
     assert rx.stats.cut_messages == 1
 
 
+@pytest.mark.parametrize(
+    "lengths",
+    [[10], [256 * 1024], [256 * 1024 + 1], [200, 256 * 1024], [200, 256 * 1024 + 1],
+     [100 * 1024] * 6, [100 * 1024, 256 * 1024 + 5, 10], [0, 0, 256 * 1024 + 1, 0]],
+)  # fmt: skip
+def test_a_long_message_is_found_as_a_split_of_every_message_finds_it(
+    lengths: list[int],
+) -> None:
+    # What a busy stream's blocks (over MAX_MESSAGE_BYTES, of short messages)
+    # are checked with instead of a split per message: the same answer.
+    from reconwatch.watch.receiver import MAX_MESSAGE_BYTES, _has_long_message
+
+    block = b"\n".join(b"x" * n for n in lengths)
+    assert _has_long_message(block) == any(n > MAX_MESSAGE_BYTES for n in lengths)
+
+
 def test_the_watch_summary_counts_refused_and_idle_connections() -> None:
     cfg = Config()
     w = Watcher(

@@ -374,11 +374,7 @@ def ingest_source(
         if isinstance(batches, ReadAhead):
             batches.close()  # no read in flight when the stream is asked where it stands
         held = hold.bytes if hold is not None else 0
-        notes = [
-            hold.note() if hold is not None else None,
-            *(parser.file_notes() if parser else []),
-            *(others.file_notes() if others else []),  # other programs' parsers' notes
-        ]
+        notes = [hold.note() if hold is not None else None, *parser_notes(parser, others)]
         stats.note = "; ".join(note for note in notes if note) or None
         if stats.error is None and stats.parsed > 0 and parser_cls and parser is not None:
             # Nothing parsed (a wrong --format, a missing mapping): a later run,
@@ -394,6 +390,16 @@ def ingest_source(
     if pending is not None:
         pending.result()  # a lake that cannot be written stops the run (LakeError)
     return stats
+
+
+def parser_notes(parser: Parser | None, others: OtherPrograms | None) -> list[str]:
+    """What ``parser`` noted on its input (``Parser.file_notes``), then what the
+    other programs' parsers it handed lines to noted (``others``), each once."""
+    notes = [
+        *(parser.file_notes() if parser else []),
+        *(others.file_notes() if others else []),
+    ]
+    return list(dict.fromkeys(note for note in notes if note))
 
 
 def event_tables(

@@ -98,6 +98,15 @@ class Source:
     #: Not read, for a good reason (already in the lake): the accounting's note.
     already: str | None = None
 
+    def __post_init__(self) -> None:
+        # A file name that is not UTF-8 (``k\xffern.log``) comes from the OS with
+        # lone surrogates, which no report, lake column or database can hold:
+        # the name shown and stored spells such bytes as ``\xff``; ``path``
+        # still opens the file.
+        shown = self.name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        if shown != self.name:
+            object.__setattr__(self, "name", shown)
+
     def open(self) -> BinaryIO:
         """A binary stream of the decompressed content (a leading UTF-8 BOM removed)."""
         raw: BinaryIO
@@ -759,7 +768,7 @@ def _repeated(source: Source, first: str, repeats: list[str]) -> Source:
     return Source(", ".join(others) or first, source.path, skipped=reason)
 
 
-def _split(block: bytes | memoryview, first_line: int) -> pa.Table:
+def split_lines(block: bytes | memoryview, first_line: int) -> pa.Table:
     """``block`` cut at its newlines into numbered lines.
 
     The block is wrapped as one Arrow binary value (no copy, no Python
@@ -843,7 +852,7 @@ def read_batches(
             # readable lines); the line it cut short is left out, as a cut line
             # can read as a different event (an address missing its last digit).
             if cut >= 0:
-                yield _split(view[:cut], next_line)
+                yield split_lines(view[:cut], next_line)
             cut_short = " (the line it cut short was not read)" if end > cut + 1 else ""
             raise OSError(f"{error}{cut_short}") from error
         if not got:
@@ -851,7 +860,7 @@ def read_batches(
         if cut < 0:
             pending = end
             continue
-        batch = _split(view[:cut], next_line)
+        batch = split_lines(view[:cut], next_line)
         next_line += batch.num_rows
         yield batch
         # The tail may overlap where it goes: copied out first.
@@ -861,12 +870,12 @@ def read_batches(
     # ``head`` may hold whole lines that the loop above never cut.
     cut = buffer.rfind(b"\n", 0, pending)
     if cut >= 0:
-        batch = _split(view[:cut], next_line)
+        batch = split_lines(view[:cut], next_line)
         next_line += batch.num_rows
         yield batch
     tail = bytes(view[cut + 1 : pending])
     if tail and not (hold is not None and hold.keep(tail)):
-        yield _split(tail, next_line)
+        yield split_lines(tail, next_line)
 
 
 class ReadAhead:

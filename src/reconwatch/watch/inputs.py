@@ -13,7 +13,13 @@ import pyarrow.compute as pc
 from reconwatch.config import Config
 from reconwatch.ingest import registry
 from reconwatch.ingest.base import ParseContext, Parser
-from reconwatch.ingest.run import account_batch, event_tables, new_part, parse_batch
+from reconwatch.ingest.run import (
+    account_batch,
+    event_tables,
+    new_part,
+    parse_batch,
+    parser_notes,
+)
 from reconwatch.ingest.sources import head_lines
 from reconwatch.ingest.syslogmux import OtherPrograms, SyslogMuxParser
 from reconwatch.lake import FileStats, LineTally, add_counts
@@ -131,11 +137,7 @@ class Inputs:
         """Keep the input's parser notes (``FileStats.note``, as ``hunt`` shows them)
         and warn once per note: a Cisco ASA file whose teardowns meet no Built line
         gives no allowed connection, which its counts alone do not say."""
-        notes = [
-            *(state.parser.file_notes() if state.parser else []),
-            *(state.others.file_notes() if state.others else []),
-        ]
-        notes = list(dict.fromkeys(note for note in notes if note))
+        notes = parser_notes(state.parser, state.others)
         state.stats.note = stats.note = "; ".join(notes) or None
         for note in notes:
             if note not in state.told:

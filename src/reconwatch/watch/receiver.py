@@ -285,6 +285,20 @@ class _Datagrams(asyncio.DatagramProtocol):
         log.warning("syslog %s: %s", self.stream, exc)
 
 
+def _has_long_message(block: bytes) -> bool:
+    """Whether a message in ``block`` (messages joined by newlines) is longer
+    than ``MAX_MESSAGE_BYTES``: a search for a newline in each stretch of that
+    many bytes, not a split of every message (a busy stream's reads fill the
+    buffer past that length nearly every time, each of short messages)."""
+    start = 0
+    while len(block) - start > MAX_MESSAGE_BYTES:
+        newline = block.rfind(b"\n", start, start + MAX_MESSAGE_BYTES + 1)
+        if newline < 0:
+            return True
+        start = newline + 1
+    return False
+
+
 class _Stream(asyncio.Protocol):
     """One TCP connection: frames messages, octet-counted or newline-separated."""
 
@@ -387,7 +401,7 @@ class _Stream(asyncio.Protocol):
             return
         block = bytes(self.buffer[:cut]).replace(b"\r\n", b"\n")
         del self.buffer[: cut + 1]
-        if len(block) > MAX_MESSAGE_BYTES:
+        if _has_long_message(block):
             # A message that came whole with its trailer (reads of up to 256
             # KiB each: one of 300 KiB never sat alone in the buffer) is cut
             # as well, as one that is still coming would be.

@@ -40,11 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from reconwatch.ingest.sources import BZIP2_MAGIC, GZIP_MAGIC, ZSTD_MAGIC
+from reconwatch.ingest.sources import BZIP2_MAGIC, GZIP_MAGIC, ZSTD_MAGIC, split_lines
 
 #: Why a FIFO, a socket or a device found in a followed directory is not read.
 NOT_REGULAR: Final = "not a regular file: skipped"
@@ -176,14 +174,11 @@ def _compressed(fh: BinaryIO) -> bool:
 def lines_from_bytes(data: bytes, first_line: int) -> pa.Table:
     """The lines of ``data`` (lines joined by newlines, without the last newline).
 
-    Cut in Arrow as ``ingest.sources`` does, numbered from ``first_line``;
-    ``b""`` is one blank line. Bytes that are not UTF-8 become U+FFFD.
+    Cut by ``ingest.sources``' own splitter (in Arrow, decoded in Python only
+    when not UTF-8), numbered from ``first_line``; ``b""`` is one blank line.
+    Bytes that are not UTF-8 become U+FFFD; a line's ending ``\r`` is cut off.
     """
-    text = data.decode("utf-8", errors="replace")
-    parts = pc.split_pattern(pa.array([text], pa.large_string()), "\n")
-    lines = pc.utf8_rtrim(pc.list_flatten(parts), "\r").cast(pa.string())
-    numbers = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
-    return pa.table({"log_line": numbers, "line": lines})
+    return split_lines(data, first_line)
 
 
 class FileTailer:
