@@ -894,27 +894,25 @@ def plan_from_cases_document(
             why = "an internal source (in the hunt's home networks)"
             refusals += [Refusal(_text(s, 64), cid, why) for s in sources]
             continue
-        unplanned = is_approved and recorded is not None and recorded.get("block") is not True
-        if unplanned:
-            recorded = None  # the hunt planned no block to hold the approval to
-        if recorded is None and any_recorded and not is_approved:
+        allowed: dict[int, list[tuple[int, int]]] | None = None
+        if is_approved and recorded is not None and recorded.get("block") is not True:
+            # Approved, but the hunt planned no block to hold it to, nor any
+            # width: its sources as they are. Widened by this config's
+            # ``ipv6_prefix``, a /64 could cover an address the hunt's config
+            # protected and this one does not know.
+            recorded_cases.add(cid)
+            recorded_networks += [n for s in sources if (n := host_network(s)) is not None]
+        elif recorded is not None:
+            recorded_cases.add(cid)
+            networks = _recorded_entries(recorded)
+            recorded_networks += networks
+            allowed = _intervals(networks)
+        elif any_recorded and not is_approved:
             refusals += [
                 Refusal(_text(s, 64), cid, "the hunt recorded no containment for this case")
                 for s in sources
             ]
             continue
-        allowed: dict[int, list[tuple[int, int]]] | None = None
-        if recorded is not None:
-            recorded_cases.add(cid)
-            networks = _recorded_entries(recorded)
-            recorded_networks += networks
-            allowed = _intervals(networks)
-        elif unplanned:
-            # Nor any width to hold it to: its sources as they are. Widened by
-            # this config's ``ipv6_prefix``, a /64 could cover an address the
-            # hunt's config protected and this one does not know.
-            recorded_cases.add(cid)
-            recorded_networks += [n for s in sources if (n := host_network(s)) is not None]
         seconds = config.respond.block_for_seconds[severity]
         detections = [d for d in case.get("detections", []) if isinstance(d, str)]
         reason = ("approved: " if is_approved else "") + "reconnaissance: " + ", ".join(detections)
@@ -944,7 +942,7 @@ def plan_from_cases_document(
         extra=[
             *extra_protected,
             *config_protected_sources(config, addresses),
-            *(b for b in benign if _is_address(b)),
+            *(b for b in benign if host_network(b) is not None),
         ],
     )
     prefix: int = getattr(config.respond, "ipv6_prefix", DEFAULT_IPV6_PREFIX)
@@ -959,11 +957,3 @@ def plan_from_cases_document(
         if wider:  # respond.ipv6_prefix widens past what the hunt planned
             plan = build_blocklist(requests, protected, config.respond.max_entries)
     return BlockPlan(plan.entries, (*refusals, *plan.refused))
-
-
-def _is_address(text: str) -> bool:
-    try:
-        validate_address(text)
-    except ValueError:
-        return False
-    return True

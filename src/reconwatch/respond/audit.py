@@ -74,8 +74,7 @@ def audit_record(
 def append_audit(path: Path, record: Mapping[str, Any]) -> None:
     """Append ``record`` as one JSON line to ``path`` (created 0600), synced to disk."""
     line = (json.dumps(record, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = _open_for_append(path)
     try:
         os.write(fd, line)
         os.fsync(fd)
@@ -86,8 +85,13 @@ def append_audit(path: Path, record: Mapping[str, Any]) -> None:
 def audit_writable(path: Path) -> None:
     """Raise ``OSError`` unless ``append_audit(path, ...)`` can write: the
     file is opened for appending (created 0600 when absent), nothing written."""
+    os.close(_open_for_append(path))
+
+
+def _open_for_append(path: Path) -> int:
+    """``path`` opened ``O_APPEND`` for writing (it and its folder made when absent)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
 
 def read_audit(path: Path) -> list[dict[str, Any]]:

@@ -147,6 +147,13 @@ def host_network(text: object) -> IPNetwork | None:
         return None
 
 
+def protected_refusal(network: IPNetwork, protected: ProtectedRanges) -> str | None:
+    """``build_blocklist``'s refusal of ``network`` as protected (``protected:
+    ...``), or None: the one wording a case's ``containment.refused`` records."""
+    why = protected.check(network)
+    return None if why is None else f"protected: {why}"
+
+
 def _request_problem(request: BlockRequest) -> str | None:
     severity: object = request.severity
     if severity not in SEVERITY_RANK:
@@ -278,8 +285,7 @@ def build_blocklist(
             continue
         problem = _request_problem(request)
         if problem is None:
-            why = protected.check(ipaddress.ip_network(address))
-            problem = None if why is None else f"protected: {why}"
+            problem = protected_refusal(ipaddress.ip_network(address), protected)
         if problem is not None:
             refused.append((index, Refusal(request.address, request.case_id, problem)))
             continue

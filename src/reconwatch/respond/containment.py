@@ -19,6 +19,7 @@ from reconwatch.respond.blocklist import (
     BlockRequest,
     build_blocklist,
     host_network,
+    protected_refusal,
 )
 from reconwatch.respond.ipset import render_ipset_script
 from reconwatch.respond.nftables import render_nftables
@@ -110,13 +111,13 @@ def plan_blocks(
 
 
 def _protected_sources(sources: Sequence[str], protected: ProtectedRanges) -> dict[str, str]:
-    """Each source ``protected`` refuses, with the reason ``build_blocklist`` would give."""
+    """Each source ``protected`` refuses, with the reason ``build_blocklist`` gives."""
     refused: dict[str, str] = {}
     for source in sources:
         network = host_network(source)
-        why = protected.check(network) if network is not None else None
+        why = protected_refusal(network, protected) if network is not None else None
         if why is not None:
-            refused[source] = f"protected: {why}"
+            refused[source] = why
     return refused
 
 
