@@ -97,7 +97,7 @@ def test_too_wide_entries_are_refused_not_benign(tmp_path: Path) -> None:
                      "198.51.100.7": ["poisoned"]}  # fmt: skip
     listed = scanners.lists[0]
     assert (listed.entries, listed.too_wide, listed.skipped) == (1, 7, 0)
-    # The limits are the indicators' (enrich.min_prefix_ipv4 / _ipv6).
+    # The limits can be narrowed per call (the hunt keeps the lists' own /8, /16).
     strict = BenignScanners.load([poisoned], min_prefix_ipv4=25)
     assert strict.lookup(["198.51.100.7"]) == {"198.51.100.7": []}
 

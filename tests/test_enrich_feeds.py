@@ -18,7 +18,7 @@ import stix2
 
 from reconwatch.config import EnrichConfig, FeedConfig
 from reconwatch.enrich.feeds import load_intel, update_feeds
-from test_enrich_intel import write_misp_feed
+from test_enrich_intel import stix_indicator, write_misp_feed
 
 
 @dataclass
@@ -271,14 +271,7 @@ def test_taxii_collection_into_cache(
     from taxii2client.v21 import Collection
 
     actor = stix2.IntrusionSet(name="Quiet Cartographers")
-    indicators = [
-        stix2.Indicator(
-            pattern=f"[ipv4-addr:value = '198.51.100.{i}']",
-            pattern_type="stix",
-            valid_from="2026-09-01T00:00:00Z",
-        )
-        for i in (1, 2, 3)
-    ]
+    indicators = [stix_indicator(f"198.51.100.{i}") for i in (1, 2, 3)]
     rels = [stix2.Relationship(ind, "indicates", actor) for ind in indicators[:2]]
     bundle = stix2.Bundle(actor, *indicators, *rels, id=f"bundle--{uuid.uuid4()}")
     status = Collection(taxii_server, user="reader", password="s3cret").add_objects(
@@ -322,12 +315,7 @@ def endless_taxii() -> Iterator[tuple[str, dict[str, bool]]]:
     """A TAXII 2.1 collection whose every page says there is more: a faulty or
     hostile server (medallion ends its pages, so it cannot play this part)."""
     behaviour = {"empty": False, "last": False}  # last: one page of three, the end
-    indicator = json.loads(
-        stix2.Indicator(
-            pattern="[ipv4-addr:value = '198.51.100.7']", pattern_type="stix",
-            valid_from="2026-09-01T00:00:00Z",
-        ).serialize()
-    )  # fmt: skip
+    indicator = json.loads(stix_indicator("198.51.100.7").serialize())
     media = "application/taxii+json;version=2.1"
 
     class Handler(BaseHTTPRequestHandler):

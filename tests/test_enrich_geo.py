@@ -11,7 +11,7 @@ from mmdb_writer import MmdbU32, MMDBWriter
 from netaddr import IPSet
 
 from reconwatch.config import GeoConfig
-from reconwatch.enrich.geo import Geo, GeoInfo, read_iptoasn
+from reconwatch.enrich.geo import Geo, GeoInfo, read_iptoasn, read_iptoasn_counted
 
 FIXTURES = Path(__file__).parent / "fixtures" / "enrich"
 IPTOASN = [FIXTURES / "ip2asn-v4.tsv", FIXTURES / "ip2asn-v6.tsv"]
@@ -48,6 +48,8 @@ def mmdb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_iptoasn_table_drops_not_routed_rows() -> None:
     table = read_iptoasn(IPTOASN)
     assert table.column("asn").to_pylist() == [13335, 64501, 64500, 64502]
+    # "Not routed" rows are dropped on purpose, not counted as unreadable.
+    assert read_iptoasn_counted(IPTOASN)[1] == 0
     assert table.column("country_code").to_pylist() == ["US", "DE", "FR", "NL"]
     assert (
         table.column("as_organization").to_pylist()[1] == 'EXAMPLE-HOSTING Example "Hosting" GmbH'
@@ -163,3 +165,5 @@ def test_iptoasn_row_with_a_bad_as_number_is_dropped(tmp_path: Path) -> None:
     assert [found[ip].asn for ip in ("1.0.0.1", "1.0.1.1", "1.0.2.1", "1.0.3.1")] == [
         13335, None, None, None,
     ]  # fmt: skip
+    # Dropped, but counted: a bad row is not lost silently.
+    assert geo.iptoasn_skipped == 3

@@ -335,19 +335,23 @@ def test_a_revocation_wins_a_tie_and_a_foreign_object_shadows_nothing(tmp_path: 
     assert raw.column("value").to_pylist() == ["198.51.100.7"]
 
 
-def test_expired_and_not_yet_valid_indicators_do_not_match(tmp_path: Path) -> None:
-    def indicator(address: str, valid_from: str, valid_until: str | None) -> stix2.Indicator:
-        return stix2.Indicator(
-            pattern=f"[ipv4-addr:value = '{address}']", pattern_type="stix",
-            valid_from=valid_from, valid_until=valid_until,
-        )  # fmt: skip
+def stix_indicator(
+    address: str, valid_from: str = "2026-09-01T00:00:00Z", valid_until: str | None = None
+) -> stix2.Indicator:
+    """A STIX indicator of one IPv4 address (shared with test_enrich_feeds)."""
+    return stix2.Indicator(
+        pattern=f"[ipv4-addr:value = '{address}']", pattern_type="stix",
+        valid_from=valid_from, valid_until=valid_until,
+    )  # fmt: skip
 
+
+def test_expired_and_not_yet_valid_indicators_do_not_match(tmp_path: Path) -> None:
     path = _bundle_file(
         tmp_path,
-        indicator("192.0.2.1", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),  # expired
-        indicator("192.0.2.2", "2026-11-01T00:00:00Z", None),  # not yet valid
-        indicator("192.0.2.3", "2026-10-01T00:00:00Z", "2026-10-15T00:00:01Z"),  # valid
-        indicator("192.0.2.4", "2026-10-01T00:00:00Z", "2026-10-15T00:00:00Z"),  # ends at now
+        stix_indicator("192.0.2.1", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),  # expired
+        stix_indicator("192.0.2.2", "2026-11-01T00:00:00Z", None),  # not yet valid
+        stix_indicator("192.0.2.3", "2026-10-01T00:00:00Z", "2026-10-15T00:00:01Z"),  # valid
+        stix_indicator("192.0.2.4", "2026-10-01T00:00:00Z", "2026-10-15T00:00:00Z"),  # ends at now
     )
     report = LoadReport("f")
     hits = _index(read_stix(path), report).match_ips([f"192.0.2.{i}" for i in range(1, 5)])
@@ -385,12 +389,7 @@ def test_grouped_set_and_subset_patterns_are_address_lists() -> None:
 
 
 def test_one_invalid_stix_object_is_skipped_not_the_feed(tmp_path: Path) -> None:
-    good = json.loads(
-        stix2.Indicator(
-            pattern="[ipv4-addr:value = '192.0.2.1']", pattern_type="stix",
-            valid_from="2026-09-01T00:00:00Z",
-        ).serialize()
-    )  # fmt: skip
+    good = json.loads(stix_indicator("192.0.2.1").serialize())
     bad = {**good, "id": "indicator--0b7c3cc1-61cf-4d5b-8b3c-6e3e1a3f5b01"}
     bad["pattern"] = "[ipv4-addr:value = '192.0.2.2'"
     wrong = {**good, "id": "indicator--0b7c3cc1-61cf-4d5b-8b3c-6e3e1a3f5b02", "confidence": "x"}

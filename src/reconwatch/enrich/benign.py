@@ -7,10 +7,11 @@ scanning us: triage can lower its priority, but the evidence stays.
 
 Entries that are not addresses or CIDRs (a warninglist of type ``string``
 or ``hostname`` mixed in) are counted, not guessed at. An entry wider than
-``min_prefix_ipv4`` (default /8) or ``min_prefix_ipv6`` (default /16), the
-limits for threat-intelligence indicators, is refused and counted as
-``too_wide``: a ``0.0.0.0/1`` in a list would call half the internet benign
-and keep its scans from being escalated.
+``min_prefix_ipv4`` (default /8) or ``min_prefix_ipv6`` (default /16) is
+refused and counted as ``too_wide``: a ``0.0.0.0/1`` in a list would call
+half the internet benign and keep its scans from being escalated. The hunt
+loads the lists with these defaults, not the ``enrich`` limits for
+threat-intelligence indicators (see :class:`~reconwatch.enrich.context.Enrichment`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from pathlib import Path
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from reconwatch.enrich.intel import MIN_PREFIX, too_wide
 from reconwatch.enrich.ranges import RangeTable, build_ranges, match, ranges_from_bounds
+from reconwatch.netaddr import unmapped
 
 #: Warninglist types whose entries may be addresses or CIDRs.
 ADDRESS_TYPES = frozenset({"cidr", "string"})
@@ -55,7 +58,10 @@ class BenignScanners:
 
     @classmethod
     def load(
-        cls, paths: Iterable[Path], min_prefix_ipv4: int = 8, min_prefix_ipv6: int = 16
+        cls,
+        paths: Iterable[Path],
+        min_prefix_ipv4: int = MIN_PREFIX[4],
+        min_prefix_ipv6: int = MIN_PREFIX[6],
     ) -> BenignScanners:
         """Read warninglist JSON (``*.json``) and plain lists (anything else)."""
         families: list[int] = []
@@ -72,8 +78,7 @@ class BenignScanners:
                 if net is None:
                     loaded.skipped += 1
                     continue
-                limit = min_prefix_ipv4 if net.version == 4 else min_prefix_ipv6
-                if net.prefixlen < limit or net.prefixlen == 0:
+                if too_wide(net, min_prefix_ipv4, min_prefix_ipv6):
                     loaded.too_wide += 1
                     continue
                 loaded.entries += 1
@@ -130,8 +135,4 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
         net = ipaddress.ip_network(entry.strip(), strict=False)
     except ValueError:
         return None
-    if isinstance(net, ipaddress.IPv6Network):
-        mapped = net.network_address.ipv4_mapped
-        if mapped is not None and net.prefixlen >= 96:
-            return ipaddress.IPv4Network((mapped, net.prefixlen - 96))
-    return net
+    return unmapped(net)

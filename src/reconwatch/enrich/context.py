@@ -17,7 +17,7 @@ from reconwatch.enrich.benign import BenignScanners, WarninglistError
 from reconwatch.enrich.exercises import Exercise, ExerciseError, Verdict, check, load_exercises
 from reconwatch.enrich.feeds import load_intel
 from reconwatch.enrich.geo import Geo, GeoInfo
-from reconwatch.enrich.intel import IntelIndex
+from reconwatch.enrich.intel import MIN_PREFIX, IntelIndex
 from reconwatch.netaddr import in_any, parse_ip
 
 
@@ -68,8 +68,8 @@ class Enrichment:
             # scanner list's /29 (onyphe's), nor one who widens it open a /4.
             benign = BenignScanners.load(config.warninglists)
             errors.extend(
-                f"warninglist {b.path}: {b.too_wide} entries wider than /8 (IPv4) or /16 "
-                "(IPv6) refused"
+                f"warninglist {b.path}: {b.too_wide} entries wider than /{MIN_PREFIX[4]} (IPv4) "
+                f"or /{MIN_PREFIX[6]} (IPv6) refused"
                 for b in benign.lists
                 if b.too_wide
             )

@@ -27,12 +27,13 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Final, Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reconwatch import strict_yaml
+from reconwatch.enrich.intel import MIN_PREFIX, too_wide
 from reconwatch.netaddr import IPAddress, IPNetwork, in_any, parse_ip, parse_networks
 
 Status = Literal["in_exercise", "outside_window", "outside_scope", "none"]
@@ -42,10 +43,6 @@ class ExerciseError(Exception):
     """An exercises file that cannot be used; the message names the file and key."""
 
 
-#: The widest range an exercise's sources may name, per IP version.
-MAX_SOURCE_WIDTH: Final = {4: 8, 6: 16}
-
-
 def _cidrs(items: list[str]) -> list[str]:
     parse_networks(items)
     return items
@@ -53,11 +50,10 @@ def _cidrs(items: list[str]) -> list[str]:
 
 def _tester_cidrs(items: list[str]) -> list[str]:
     for text, net in zip(items, parse_networks(items), strict=True):
-        limit = MAX_SOURCE_WIDTH[net.version]
-        if net.prefixlen < limit:
+        if too_wide(net):
             raise ValueError(
-                f"{text.strip()} is wider than /{limit}: it would approve every source "
-                "inside it (list the testers' own ranges)"
+                f"{text.strip()} is wider than /{MIN_PREFIX[net.version]}: it would approve "
+                "every source inside it (list the testers' own ranges)"
             )
     return items
 

@@ -39,6 +39,7 @@ from reconwatch.enrich.intel import (
     FeedFormatError,
     IntelIndex,
     LoadReport,
+    one_line,
     read_csv,
     read_misp,
     read_plain,
@@ -322,8 +323,9 @@ def load_intel(
         except (ValueError, TypeError, AttributeError, RecursionError) as exc:
             # Feed content is untrusted: a shape no reader foresaw is this
             # feed's problem, reported in one line, never the hunt's traceback.
-            text = " ".join(str(exc).split())[:200]
-            report.errors.append(f"{source}: cannot be read: {type(exc).__name__}: {text}")
+            report.errors.append(
+                f"{source}: cannot be read: {one_line(f'{type(exc).__name__}: {exc}')}"
+            )
             continue
         report.errors.extend(errors)
         report.loaded = True

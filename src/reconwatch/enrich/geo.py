@@ -59,6 +59,15 @@ def read_iptoasn(paths: Iterable[Path]) -> pa.Table:
     The bounds are converted with the vectorised address conversion, so a
     500,000-row file loads without a Python loop per row.
     """
+    return read_iptoasn_counted(paths)[0]
+
+
+def read_iptoasn_counted(paths: Iterable[Path]) -> tuple[pa.Table, int]:
+    """:func:`read_iptoasn`, plus how many rows were skipped as unreadable.
+
+    Those are rows that are no address range or carry no AS number; "Not
+    routed" rows (AS number 0) are dropped on purpose and not counted.
+    """
     parts = []
     for path in paths:
         try:
@@ -78,7 +87,7 @@ def read_iptoasn(paths: Iterable[Path]) -> pa.Table:
     return _iptoasn_ranges(pa.concat_tables(parts))
 
 
-def _iptoasn_ranges(table: pa.Table) -> pa.Table:
+def _iptoasn_ranges(table: pa.Table) -> tuple[pa.Table, int]:
     # An AS number that is not one (empty, "AS64500", 20 digits) is null, and
     # its row dropped like a "Not routed" one: a bad row is no reason to lose the file.
     text = pc.utf8_trim_whitespace(table.column("as_number"))
@@ -96,6 +105,8 @@ def _iptoasn_ranges(table: pa.Table) -> pa.Table:
         ),
     )
     keep = pc.fill_null(keep, False)
+    not_routed = pc.fill_null(pc.equal(asn, 0), False)
+    unreadable = pc.sum(pc.and_(pc.invert(keep), pc.invert(not_routed))).as_py() or 0
     country = pc.utf8_upper(table.column("country_code"))
     return pa.table(
         {
@@ -112,7 +123,7 @@ def _iptoasn_ranges(table: pa.Table) -> pa.Table:
             ),
             "as_organization": table.column("as_description"),
         }
-    ).filter(keep)
+    ).filter(keep), int(unreadable)
 
 
 @dataclass
@@ -124,6 +135,8 @@ class Geo:
     asn: Any = None
     iptoasn: RangeTable | None = None
     errors: list[str] = field(default_factory=list)
+    #: iptoasn rows skipped as no address range or no AS number (not "Not routed" ones).
+    iptoasn_skipped: int = 0
     #: Readers whose lookup failed (corrupt data): listed in ``errors`` once each.
     _failed: set[int] = field(default_factory=set, repr=False)
 
@@ -143,7 +156,8 @@ class Geo:
             setattr(geo, attr, reader)
         if config.iptoasn:
             try:
-                geo.iptoasn = build_ranges(read_iptoasn(config.iptoasn))
+                table, geo.iptoasn_skipped = read_iptoasn_counted(config.iptoasn)
+                geo.iptoasn = build_ranges(table)
             except GeoError as exc:
                 geo.errors.append(str(exc))
         return geo

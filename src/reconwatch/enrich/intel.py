@@ -64,10 +64,15 @@ from reconwatch.enrich.ranges import (
     match,
     split128,
 )
+from reconwatch.netaddr import IPNetwork, unmapped
 
 TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 #: A feed file larger than this is refused (see feeds.MAX_FEED_BYTES for downloads).
 MAX_FEED_BYTES: Final = 512 * 1024 * 1024
+#: The widest prefix allowed by default, per IP version: for indicators (the
+#: ``enrich.min_prefix_ipv4`` / ``_ipv6`` defaults), and always for warninglist
+#: entries and an exercise's testers (see :func:`too_wide`).
+MIN_PREFIX: Final = {4: 8, 6: 16}
 
 #: What a reader produces: one row per indicator value as the feed wrote it.
 RAW: Final = pa.schema(
@@ -217,7 +222,7 @@ def read_csv(path: Path, columns: CsvColumns | None = None) -> pa.Table:
         header = reader.fieldnames or []
         if columns.ip not in header:
             raise FeedFormatError(
-                f"{path}: no {columns.ip!r} column in the header {_short(repr(header))}"
+                f"{path}: no {columns.ip!r} column in the header {one_line(repr(header))}"
             )
         return raw_table(_csv_rows(path, reader, columns))
     except csv.Error as exc:  # a field over the csv module's limit (128 KiB)...
@@ -259,7 +264,7 @@ def read_stix_objects(path: Path) -> tuple[pa.Table, list[str]]:
     try:
         data = json.loads(_read_text(path))
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise FeedFormatError(f"{path}: not a STIX 2.1 bundle: {_short(str(exc))}") from exc
+        raise FeedFormatError(f"{path}: not a STIX 2.1 bundle: {one_line(str(exc))}") from exc
     if isinstance(data, dict) and data.get("type") == "bundle":
         items = data.get("objects") or []
     elif isinstance(data, dict) and "type" in data:
@@ -274,7 +279,7 @@ def read_stix_objects(path: Path) -> tuple[pa.Table, list[str]]:
             objects.append(stix2.parse(item, allow_custom=True))
         except Exception as exc:  # stix2 raises many types for bad input
             bad += 1
-            first = first or _short(f"{type(exc).__name__}: {exc}")
+            first = first or one_line(f"{type(exc).__name__}: {exc}")
     errors = [f"{path.name}: {bad} invalid STIX object(s) skipped (first: {first})"] if bad else []
     return stix_objects_to_raw(objects), errors
 
@@ -443,7 +448,7 @@ def read_misp(directory: Path) -> tuple[pa.Table, list[str]]:
             event = json.loads(_read_text(event_path)).get("Event", {})
             rows.extend(misp_event_rows(event, uuid))
         except (FeedFormatError, json.JSONDecodeError, RecursionError) as exc:
-            errors.append(f"{event_path.name}: {_short(str(exc))}")
+            errors.append(f"{event_path.name}: {one_line(str(exc))}")
         except (AttributeError, TypeError, ValueError):
             # Content of the wrong shape (a list where an object belongs...):
             # this event is skipped, the feed's other events still count.
@@ -527,7 +532,6 @@ def to_indicators(
     if pc.any(missing).as_py():
         report.refuse("not_an_address_pattern", int(pc.sum(missing).as_py() or 0))
         raw = raw.filter(pc.invert(missing))
-        values = raw.column("value")
     when = pa.scalar(now or dt.datetime.now(dt.UTC), TIMESTAMP)
     for why, column, test in (
         ("expired", "valid_until", pc.less_equal),
@@ -596,15 +600,20 @@ def _parse_value(
     if isinstance(net, ipaddress.IPv6Network):
         if "%" in text:
             return None, "invalid"
-        mapped = net.network_address.ipv4_mapped
-        if mapped is not None and net.prefixlen >= 96:
-            # ::ffff:a.b.c.d/120 is the IPv4 /24 in disguise: store it as IPv4.
-            net = ipaddress.IPv4Network((mapped, net.prefixlen - 96))
-    limit = min_prefix_ipv4 if net.version == 4 else min_prefix_ipv6
-    if net.prefixlen < limit or net.prefixlen == 0:
+        # ::ffff:a.b.c.d/120 is the IPv4 /24 in disguise: store it as IPv4.
+        net = unmapped(net)
+    if too_wide(net, min_prefix_ipv4, min_prefix_ipv6):
         return None, "too_wide"
     text_form = str(net.network_address) if net.num_addresses == 1 else str(net)
     return (net.version, int(net.network_address), int(net.broadcast_address), text_form), None
+
+
+def too_wide(
+    net: IPNetwork, min_prefix_ipv4: int = MIN_PREFIX[4], min_prefix_ipv6: int = MIN_PREFIX[6]
+) -> bool:
+    """True when ``net`` is wider than the limit of its IP version (a /0 always is)."""
+    limit = min_prefix_ipv4 if net.version == 4 else min_prefix_ipv6
+    return net.prefixlen < limit or net.prefixlen == 0
 
 
 # --------------------------------------------------------------------------- index and match
@@ -676,7 +685,7 @@ def _read_text(path: Path) -> str:
         raise FeedFormatError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
-def _short(text: str, limit: int = 200) -> str:
+def one_line(text: str, limit: int = 200) -> str:
     """One line of at most ``limit`` characters (error text can quote a whole feed)."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
