@@ -303,6 +303,26 @@ def test_rerunning_the_same_hunt_creates_no_duplicates(store: CaseStore) -> None
     assert (stored.runs, stored.episodes, len(stored.sightings)) == (1, 1, 1)
 
 
+def test_times_with_an_offset_are_kept_and_filtered_in_utc(tmp_path: Path) -> None:
+    """SQLite stores a time's digits and drops its offset: a document's
+    12:01+02:00 was kept as 12:01 UTC, and a filter's 12:00+02:00 compared as
+    12:00 UTC (the web UI converted its own filters, ``cases`` callers not)."""
+    store = CaseStore(f"sqlite:///{tmp_path / 'cases.db'}")
+    try:
+        store.record([doc("2026-09-30T12:00:00+02:00", "2026-09-30T12:01:00+02:00")], "r1", 900)
+        (case,) = store.list()
+        assert store_module.utc(case.last_seen) == dt.datetime(2026, 9, 30, 10, 1, tzinfo=dt.UTC)
+        plus2 = dt.timezone(dt.timedelta(hours=2))
+        before = dt.datetime(2026, 9, 30, 12, 0, tzinfo=plus2)  # 10:00 UTC
+        after = dt.datetime(2026, 9, 30, 12, 2, tzinfo=plus2)  # 10:02 UTC
+        assert [c.id for c in store.list(seen_after=before)] == [case.id]
+        assert store.list(seen_after=after) == []
+        assert store.list(seen_before=before) == []
+        assert store.count(seen_before=after) == 1
+    finally:
+        store.close()
+
+
 def test_a_later_run_updates_the_case_and_counts_episodes(store: CaseStore) -> None:
     store.record([doc("2026-09-30T10:00:00+00:00", "2026-09-30T10:01:00+00:00")], "r1", 900)
     later = doc("2026-10-01T09:00:00+00:00", "2026-10-01T09:02:00+00:00", id="RW-20261001-bbbb")

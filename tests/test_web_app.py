@@ -1169,6 +1169,16 @@ def test_users_page_refuses_dot_names_and_unknown_removals(small_app: Any) -> No
     )  # fmt: skip
     assert dots.status_code == 400 and "needs a letter or digit" in dots.text
     assert small_app.state.web.store.get_user("..") is None
+    # The rule of ``users add`` (store.check_user_name), not one of the page's own.
+    for name in ("\u0430da", "bob<script>", "ni\x00na"):
+        refused = admin.post(
+            "/users",
+            data={"name": name, "role": "l1", "password": "a long enough password",
+                  "csrf_token": page_csrf(admin)},
+        )  # fmt: skip
+        assert refused.status_code == 400 and "ASCII letters" in refused.text, name
+        assert "<script>" not in refused.text
+        assert small_app.state.web.store.get_user(name.replace("\x00", "")) is None
     ghost = admin.post("/users/ghost/remove", data={"csrf_token": page_csrf(admin, "/users")})
     assert ghost.status_code == 404 and "no user &#39;ghost&#39;" in ghost.text
     assert "user ghost removed" not in ghost.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -85,6 +84,8 @@ def queue_table(
     from rich.table import Table
     from rich.text import Text
 
+    from reconwatch.store import utc
+
     widths = {
         "case": max((len(r.id) for r in rows), default=len("case")),
         "actor": ACTOR_WIDTH,
@@ -119,16 +120,10 @@ def queue_table(
             "status": row.status,
             "severity": row.severity, "score": f"{row.score:.0f}",
             "T2": "yes" if row.escalate else "no", "runs": str(row.runs),
-            "episodes": str(row.episodes), "last seen": f"{_in_utc(row.last_seen):{stamp}}",
+            "episodes": str(row.episodes), "last seen": f"{utc(row.last_seen):{stamp}}",
         }  # fmt: skip
         table.add_row(*(cells[name] for name in _QUEUE if name in widths))
     return table
-
-
-def _in_utc(value: dt.datetime) -> dt.datetime:
-    """A stored time in UTC: SQLite hands times back naive (they are stored
-    in UTC), PostgreSQL with the offset of its session's zone."""
-    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _actor(row: Any, sources: Mapping[str, tuple[str, int]]) -> str:
@@ -141,6 +136,8 @@ def _actor(row: Any, sources: Mapping[str, tuple[str, int]]) -> str:
 @click.argument("case_id")
 def cases_show(store_url: str, case_id: str) -> None:
     """One case as JSON: the latest hunt document, sightings and the audit trail."""
+    from reconwatch.store import utc
+
     store = _open_store(store_url)
     try:
         row = store.get(case_id)
@@ -162,15 +159,15 @@ def cases_show(store_url: str, case_id: str) -> None:
                 "sightings": [
                     {
                         "run": s.run_id,
-                        "first_seen": _in_utc(s.first_seen).isoformat(),
-                        "last_seen": _in_utc(s.last_seen).isoformat(),
+                        "first_seen": utc(s.first_seen).isoformat(),
+                        "last_seen": utc(s.last_seen).isoformat(),
                         "detections": s.detections,
                     }
                     for s in row.sightings
                 ],
                 "actions": [
                     {
-                        "at": _in_utc(a.at).isoformat(),
+                        "at": utc(a.at).isoformat(),
                         "who": a.who,
                         "action": a.action,
                         "detail": a.detail,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,12 +190,32 @@ class Decision:
 
     def covers(self, first: dt.datetime, last: dt.datetime) -> bool:
         """Whether activity from ``first`` to ``last`` lies within the closed case's span."""
-        return _utc(self.first_seen) <= _utc(first) and _utc(last) <= _utc(self.last_seen)
+        return utc(self.first_seen) <= utc(first) and utc(last) <= utc(self.last_seen)
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+def utc(value: dt.datetime) -> dt.datetime:
+    """``value`` as an aware time in UTC: naive means UTC (SQLite hands stored
+    times back naive), an offset is converted (SQLite stores a time's digits
+    and drops its offset: 10:00+02:00 would be kept, and compared, as 10:00 UTC)."""
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+USER_NAME_CHARS: Final = frozenset(string.ascii_letters + string.digits + "_.@-")
+
+
+def check_user_name(name: str) -> None:
+    """``ValueError`` unless ``name`` is 1-64 ASCII letters, digits and ``_ . @ -``,
+    not dots only: the one rule of the Users page and ``users add``.
+
+    ASCII only: a Cyrillic "а" would make "аda" look like "ada" in every audit
+    trail. Not dots only: a browser resolves ``/users/../remove`` to ``/remove``,
+    so the Users page could never remove such a user.
+    """
+    if not name.strip(".") or len(name) > 64 or not USER_NAME_CHARS.issuperset(name):
+        raise ValueError(
+            "a user name is 1-64 ASCII letters, digits and _ . @ -, "
+            "and needs a letter or digit (not dots only)"
+        )
 
 
 def _filters(
@@ -215,9 +236,9 @@ def _filters(
     if assignee is not None:
         where.append(StoredCase.assignee == assignee)
     if seen_after is not None:
-        where.append(StoredCase.last_seen >= seen_after)
+        where.append(StoredCase.last_seen >= utc(seen_after))
     if seen_before is not None:
-        where.append(StoredCase.last_seen <= seen_before)
+        where.append(StoredCase.last_seen <= utc(seen_before))
     if source:
         # autoescape: a % or _ typed in the filter matches itself, not any text.
         where.append(
@@ -235,7 +256,7 @@ def count_episodes(spans: Iterable[tuple[dt.datetime, dt.datetime]], gap_seconds
     """Spans more than ``gap_seconds`` apart (after merging overlaps) are separate episodes."""
     episodes = 0
     end: dt.datetime | None = None
-    for first, last in sorted((_utc(a), _utc(b)) for a, b in spans):
+    for first, last in sorted((utc(a), utc(b)) for a, b in spans):
         if end is None or (first - end).total_seconds() > gap_seconds:
             episodes += 1
             end = last
@@ -370,7 +391,7 @@ class CaseStore:
             return {
                 row.actor: History(
                     case_id=row.id,
-                    sightings=[(_utc(s.first_seen), _utc(s.last_seen)) for s in row.sightings],
+                    sightings=[(utc(s.first_seen), utc(s.last_seen)) for s in row.sightings],
                     runs=row.runs,
                     status=row.status,
                     analyst_disposition=row.analyst_disposition,
@@ -431,8 +452,8 @@ class CaseStore:
                         case_id=row.id,
                         disposition=row.analyst_disposition,
                         reason=row.analyst_reason,
-                        first_seen=_utc(row.first_seen),
-                        last_seen=_utc(row.last_seen),
+                        first_seen=utc(row.first_seen),
+                        last_seen=utc(row.last_seen),
                     )
                 )
         return found
@@ -460,8 +481,8 @@ class CaseStore:
     def _record_one(
         self, session: Session, doc: dict[str, Any], run_id: str, gap: int, now: dt.datetime
     ) -> str:
-        first = dt.datetime.fromisoformat(doc["first_seen"])
-        last = dt.datetime.fromisoformat(doc["last_seen"])
+        first = utc(dt.datetime.fromisoformat(doc["first_seen"]))
+        last = utc(dt.datetime.fromisoformat(doc["last_seen"]))
         if doc.get("analyst"):
             # Activity an analyst already closed a case on (the hunt matched it
             # with ``decided``): nothing new to record, the verdict stands, and
@@ -487,7 +508,7 @@ class CaseStore:
             case.actions.append(
                 Action(at=now, who="reconwatch", action="opened", detail=f"run {run_id}")
             )
-        known = {(_utc(s.first_seen), _utc(s.last_seen)) for s in case.sightings}
+        known = {(utc(s.first_seen), utc(s.last_seen)) for s in case.sightings}
         added = False
         for span_first, span_last, detections, events in _sightings(doc, first, last):
             if (span_first, span_last) not in known:
@@ -500,8 +521,8 @@ class CaseStore:
                 known.add((span_first, span_last))
                 added = True
         case.runs += int(added)
-        case.first_seen = min(_utc(case.first_seen), first)
-        case.last_seen = max(_utc(case.last_seen), last)
+        case.first_seen = min(utc(case.first_seen), first)
+        case.last_seen = max(utc(case.last_seen), last)
         case.episodes = count_episodes(_episodes(case.sightings), gap)
         case.severity = doc["severity"]
         case.score = float(doc.get("score", 0.0))
@@ -609,7 +630,9 @@ class CaseStore:
     # -- web UI users -----------------------------------------------------------------
 
     def add_user(self, name: str, role: str, password_hash: str) -> None:
-        """Add an analyst; ``ValueError`` when the name is taken or the role unknown."""
+        """Add an analyst; ``ValueError`` when the name is not one :func:`check_user_name`
+        allows, is taken, or the role unknown."""
+        check_user_name(name)
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
         with self.session() as session, session.begin():
@@ -795,8 +818,8 @@ def _sightings(
     if isinstance(episodes, list) and episodes:
         return [
             (
-                _utc(dt.datetime.fromisoformat(e["first_seen"])),
-                _utc(dt.datetime.fromisoformat(e["last_seen"])),
+                utc(dt.datetime.fromisoformat(e["first_seen"])),
+                utc(dt.datetime.fromisoformat(e["last_seen"])),
                 list(e.get("detections", [])),
                 int(e.get("events", 0)),
             )
@@ -808,9 +831,7 @@ def _sightings(
 
 def _episodes(sightings: Iterable[Sighting]) -> list[tuple[dt.datetime, dt.datetime]]:
     """The spans of the sightings that were scan episodes (not a non-scan case's span)."""
-    return [
-        (_utc(s.first_seen), _utc(s.last_seen)) for s in sightings if is_scan(s.detections or [])
-    ]
+    return [(utc(s.first_seen), utc(s.last_seen)) for s in sightings if is_scan(s.detections or [])]
 
 
 #: The analyst decisions :meth:`CaseStore.decide` records.

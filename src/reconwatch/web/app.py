@@ -51,7 +51,7 @@ from reconwatch import __version__
 from reconwatch.campaign_labels import actor_text
 from reconwatch.config import Config
 from reconwatch.report.charts import dns_volume_svg, heatmap_svg, timeline_svg
-from reconwatch.store import ROLES, SORT_KEYS, CaseStore
+from reconwatch.store import ROLES, SORT_KEYS, CaseStore, utc
 from reconwatch.web import views
 from reconwatch.web.actions import (
     ALL_DISPOSITIONS,
@@ -349,12 +349,9 @@ def _session_principal(request: Request) -> Principal | None:
     if user is None:
         session.clear()
         return None
-    if user.sessions_after is not None:
-        after = user.sessions_after
-        after = after if after.tzinfo else after.replace(tzinfo=dt.UTC)
-        if login_at <= after.timestamp():
-            session.clear()
-            return None
+    if user.sessions_after is not None and login_at <= utc(user.sessions_after).timestamp():
+        session.clear()
+        return None
     return Principal(user.name, user.role, "session")
 
 
@@ -455,10 +452,8 @@ def _time(params: Mapping[str, str], key: str) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value[:MAX_FIELD])
-        # In UTC, as the store keeps times: a SQLite store compares the digits
-        # and would ignore an offset (10:00+02:00 taken as 10:00 UTC).
-        return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        # In UTC, as the store filters (and this view's links show) times.
+        return utc(dt.datetime.fromisoformat(value[:MAX_FIELD]))
     except (ValueError, OverflowError) as exc:  # OverflowError: 0001-01-01T00:00+01:00
         raise ValueError(f"{key} must be an ISO date/time, e.g. 2026-09-30T10:00") from exc
 
@@ -694,7 +689,7 @@ def _pages() -> APIRouter:
     def users_add(
         request: Request,
         user: PageUser,
-        name: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")],
+        name: Annotated[str, Form(max_length=64)],  # store.check_user_name has the rule
         role: Annotated[str, Form()],
         password: Annotated[str, Form(min_length=12, max_length=1024)],
         csrf_token: Annotated[str, Form()] = "",
@@ -702,11 +697,6 @@ def _pages() -> APIRouter:
         check_csrf(request, user, csrf_token)
         if user.role != "admin":
             return _render(request, "error.html", {"message": "admin only"}, 403, user)
-        if not name.strip("."):
-            # "." or "..": a browser resolves /users/../remove to /remove, so such
-            # a user could never be removed on this page.
-            message = "a user name needs a letter or digit"
-            return _render(request, "error.html", {"message": message}, 400, user)
         try:
             _settings(request).store.add_user(name, role, hash_password(password))
         except ValueError as exc:

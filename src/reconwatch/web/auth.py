@@ -169,12 +169,10 @@ class LoginThrottle:
 
         Every True must be followed by one :meth:`end`.
         """
-        now = time.monotonic()
-        with self._lock:
-            keys = self._keys(client, name)
-            if any(self._count(key, now) >= self.attempts for key in keys):
+        with self._lock:  # re-entrant: ``blocked`` takes it too
+            if self.blocked(client, name):
                 return False
-            for key in keys:
+            for key in self._keys(client, name):
                 self._pending[key] = self._pending.get(key, 0) + 1
             return True
 

@@ -177,17 +177,13 @@ def users_add(
 ) -> None:
     """Add an analyst; the password is asked twice (or read from stdin)."""
     require_web_extra()
+    from reconwatch.store import check_user_name
     from reconwatch.web.auth import hash_password
 
-    # As the Users page: ASCII only (a Cyrillic "а" would make "аda" look like
-    # "ada" in every audit trail), and not dots only ("." and ".." are no path
-    # segment the Users page can remove).
-    if (
-        not name.strip(".")
-        or len(name) > 64
-        or not all((c.isascii() and c.isalnum()) or c in "_.@-" for c in name)
-    ):
-        fail("a user name is 1-64 ASCII letters, digits and _ . @ -, not dots only")
+    try:  # before the password is asked (the store checks it again)
+        check_user_name(name)
+    except ValueError as exc:
+        fail(str(exc))
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
