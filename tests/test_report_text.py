@@ -128,3 +128,15 @@ def test_the_markdown_report_states_a_block_s_lifetime_in_days() -> None:
     case.containment = {"block": True, "entries": ["198.51.100.7/32"], "timeout_seconds": 1814400}
     report = render_report([case], None, 1, 0)
     assert "block 198.51.100.7/32 for 21 days (1,814,400 s)" in report
+
+
+def test_urls_and_addresses_from_logs_are_no_autolinks_and_read_the_same() -> None:
+    """GFM links http://, www. and e-mail shapes with no Markdown syntax: every
+    Markdown output (report.md, exposure.md, TheHive) escapes them."""
+    text = (
+        "GET http://evil.example/x Host: WWW.evil.example from a@b.example key tcp/22@192.0.2.0/24"
+    )
+    out = markdown(text, limit=500)
+    assert "http://" not in out and "WWW." not in out and "@" not in out.replace("\\@", "")
+    shown = html.unescape(re.sub(r"</?p>\n?", "", rendered(out)))
+    assert shown == text

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from reconwatch.export import document as doc
-from reconwatch.report.text import clean
-from reconwatch.report.text import markdown as _markdown
+from reconwatch.report.text import clean, markdown
 
 SEVERITY: Final[dict[str, int]] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 #: TLP/PAP numbers of TheHive: 0 white/clear, 1 green, 2 amber, 3 red (4 amber+strict for TLP).
@@ -52,24 +51,6 @@ class AlertOptions:
     source: str = DEFAULT_SOURCE
     tlp: int = LEVELS["amber"]
     pap: int = LEVELS["amber"]
-
-
-#: What a GFM renderer turns into a link with no Markdown syntax at all (its
-#: autolink extension; marked.js finds them inside words too): ``http://``,
-#: ``https://``, ``ftp://`` and ``www.``; and anything shaped like an e-mail
-#: address (``mailto:``, ``xmpp:`` too), which needs an ``@``.
-_AUTOLINK = re.compile(r"(?i)(https?|ftp)(:)(?=//)|(www)(\.)")
-
-
-def markdown(text: str, limit: int = 200) -> str:
-    r"""``report.text.markdown`` (escaped Markdown/HTML), and no autolink: a
-    URL, ``www.`` name or e-mail address from a log (a Host header, a feed's
-    actor name; a sweep's key ``tcp/22@198.51.100.0/24`` reads as the address
-    ``22@198.51.100.0``) is shown as text, not as a link for the analyst to
-    click. ``\:``, ``\.`` and ``\@`` are Markdown escapes: the text reads the
-    same."""
-    escaped = _AUTOLINK.sub(lambda m: f"{m[1] or m[3]}\\{m[2] or m[4]}", _markdown(text, limit))
-    return escaped.replace("@", "\\@")
 
 
 def _ms(value: str) -> int:

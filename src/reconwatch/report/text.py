@@ -60,10 +60,24 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+#: What a GFM renderer turns into a link with no Markdown syntax at all (its
+#: autolink extension; marked.js finds them inside words too): ``http://``,
+#: ``https://``, ``ftp://`` and ``www.``; and anything shaped like an e-mail
+#: address (``mailto:``, ``xmpp:`` too), which needs an ``@``.
+_AUTOLINK = re.compile(r"(?i)(https?|ftp)(:)(?=//)|(www)(\.)")
+
+
 def markdown(text: str, limit: int = 200) -> str:
-    """``clean`` plus escaping of every Markdown/HTML metacharacter."""
+    r"""``clean`` plus escaping of every Markdown/HTML metacharacter, and no
+    autolink: a URL, ``www.`` name or e-mail address from a log (a Host
+    header, a feed's actor name; a sweep's key ``tcp/22@198.51.100.0/24``
+    reads as the address ``22@198.51.100.0``) is shown as text, not as a link
+    for the analyst to click in report.md, exposure.md or TheHive. ``\:``,
+    ``\.`` and ``\@`` are Markdown escapes: the text reads the same."""
     text = clean(text, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MARKDOWN.sub(r"\\\1", text)
+    text = _MARKDOWN.sub(r"\\\1", text)
+    text = _AUTOLINK.sub(lambda m: f"{m[1] or m[3]}\\{m[2] or m[4]}", text)
+    return text.replace("@", "\\@")
 
 
 def code_span(text: str, limit: int = 200) -> str:
