@@ -108,3 +108,23 @@ def test_a_parsers_note_on_an_input_is_warned_once_and_summed_up(
     warned = [r.getMessage() for r in caplog.records if UNPAIRED_TEARDOWNS in r.getMessage()]
     assert warned == [f"{log}: {UNPAIRED_TEARDOWNS}"]
     assert w.summary()["notes"] == {str(log): UNPAIRED_TEARDOWNS}
+
+
+def test_a_followed_file_whose_name_is_not_utf8_is_read_and_named_readably(
+    tmp_path: Path,
+) -> None:
+    """The OS hands such a name over with lone surrogates, which the window's
+    ``log_file`` column cannot hold: the cycle failed on every batch."""
+    import os
+
+    header, data = zeek_dns()
+    log = Path(os.fsdecode(bytes(tmp_path) + b"/dns\xff.log"))
+    log.write_text("".join(header) + "".join(data))
+    w = start([tmp_path], from_start=True)
+    w.cycle()
+    w.finish()
+    assert (w.counts.lines, w.counts.errors) == (len(header) + len(data), 0)
+    assert (w.counts.parsed, w.counts.rejected) == (len(data) - 1, 1)  # one bad address
+    files = set(w.window.table("network").column("log_file").to_pylist())
+    files |= set(w.window.table("dns").column("log_file").to_pylist())
+    assert files == {str(tmp_path) + "/dns\\xff.log"}

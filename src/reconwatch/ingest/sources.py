@@ -71,6 +71,13 @@ class InputError(Exception):
     """An input that cannot be read at all; the message names it."""
 
 
+def shown_name(name: str) -> str:
+    """A file's name as shown and stored: a name that is not UTF-8
+    (``k\xffern.log``) comes from the OS with lone surrogates, which no
+    report, lake column or database can hold; such bytes are spelt ``\xff``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 @dataclass(frozen=True)
 class Source:
     """One input: a path on disk, or stdin (``path is None``).
@@ -99,13 +106,9 @@ class Source:
     already: str | None = None
 
     def __post_init__(self) -> None:
-        # A file name that is not UTF-8 (``k\xffern.log``) comes from the OS with
-        # lone surrogates, which no report, lake column or database can hold:
-        # the name shown and stored spells such bytes as ``\xff``; ``path``
-        # still opens the file.
-        shown = self.name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        shown = shown_name(self.name)
         if shown != self.name:
-            object.__setattr__(self, "name", shown)
+            object.__setattr__(self, "name", shown)  # ``path`` still opens the file
 
     def open(self) -> BinaryIO:
         """A binary stream of the decompressed content (a leading UTF-8 BOM removed)."""

@@ -42,7 +42,13 @@ from typing import Any, BinaryIO, Final
 
 import pyarrow as pa
 
-from reconwatch.ingest.sources import BZIP2_MAGIC, GZIP_MAGIC, ZSTD_MAGIC, split_lines
+from reconwatch.ingest.sources import (
+    BZIP2_MAGIC,
+    GZIP_MAGIC,
+    ZSTD_MAGIC,
+    shown_name,
+    split_lines,
+)
 
 #: Why a FIFO, a socket or a device found in a followed directory is not read.
 NOT_REGULAR: Final = "not a regular file: skipped"
@@ -556,7 +562,7 @@ class FileTailer:
             head = self._preamble(state)
         state.midway = 0
         state.next_line += table.num_rows
-        state.chunks.append(Chunk(str(state.path), table, fresh=state.fresh, head=head))
+        state.chunks.append(Chunk(shown_name(str(state.path)), table, fresh=state.fresh, head=head))
         state.fresh = False
 
     def _preamble(self, state: _Followed) -> pa.Table | None:
