@@ -269,6 +269,10 @@ class Lake:
 
     def __init__(self, root: Path | str) -> None:
         self.location = str(root)
+        if not self.location.strip():
+            # ``--lake "$LAKE"`` with LAKE unset: Path("") is the current folder,
+            # which would have become a lake without a word.
+            raise LakeError("the lake location is empty (give a folder or a URL)")
         self.local: Path | None
         if isinstance(root, str) and _is_url(root):
             try:
@@ -390,12 +394,20 @@ class Lake:
         of ingest runs that have no record in ``_runs`` (cut short, or still
         writing), whose lines are not counted as read.
         """
-        visible = self._visible()
-        return sorted(f.path for f in self._parquet(self.table_dir(table)) if visible(f))
+        listed = self._parquet(self.table_dir(table))
+        visible = self._visible(listed)
+        return sorted(f.path for f in listed if visible(f))
 
-    def _visible(self) -> Callable[[pafs.FileInfo], bool]:
-        """Whether a listed lake file is one readers see (see ``files``)."""
-        hidden = self._hidden_by_compaction()
+    def _visible(self, listed: list[pafs.FileInfo]) -> Callable[[pafs.FileInfo], bool]:
+        """Whether a file of ``listed`` is one readers see (see ``files``).
+
+        The journals and run records are read after the listing, and a
+        compaction's swap is judged by what the listing holds, not by what is
+        on disk by now: read first, a compaction that put its new files in
+        place between that read and the listing had a reader see its old and
+        new files both (every row twice).
+        """
+        hidden = self._hidden_by_compaction({info.path for info in listed})
         done = self.run_ids()
 
         def visible(info: pafs.FileInfo) -> bool:
@@ -532,7 +544,12 @@ class Lake:
         self, table: str | None = None, day: dt.date | None = None
     ) -> list[PartitionInfo]:
         """Every day partition (of ``table``, on ``day``) with its files, rows and bytes."""
-        visible = self._visible()
+        return self._described(self._day_folders(table, day))
+
+    def _day_folders(
+        self, table: str | None = None, day: dt.date | None = None
+    ) -> list[tuple[str, str, dt.date, str]]:
+        """The day folders (of ``table``, on ``day``): table, column, day and path."""
         found = []
         for name in [table] if table else list(PARTITION):
             column = PARTITION[name]
@@ -540,10 +557,19 @@ class Lake:
                 value = _partition_day(entry, column)
                 if value is None or (day is not None and value != day):
                     continue
-                files = [f for f in self._parquet(entry.path) if visible(f)]
-                rows = sum(self._rows(f.path) for f in files)
-                size = sum(f.size or 0 for f in files)
-                found.append(PartitionInfo(name, column, value, entry.path, len(files), rows, size))
+                found.append((name, column, value, entry.path))
+        return found
+
+    def _described(self, folders: list[tuple[str, str, dt.date, str]]) -> list[PartitionInfo]:
+        """``folders`` (``_day_folders``) with their visible files, rows and bytes."""
+        listed = {path: self._parquet(path) for *_, path in folders}
+        visible = self._visible([info for infos in listed.values() for info in infos])
+        found = []
+        for name, column, value, path in folders:
+            files = [f for f in listed[path] if visible(f)]
+            rows = sum(self._rows(f.path) for f in files)
+            size = sum(f.size or 0 for f in files)
+            found.append(PartitionInfo(name, column, value, path, len(files), rows, size))
         return sorted(found, key=lambda p: (p.table, p.day))
 
     def _rows(self, path: str) -> int:
@@ -575,11 +601,9 @@ class Lake:
             # Listed again: what is rewritten and deleted (an ingest may have
             # added a file since ``partitions``; it is compacted with the rest
             # if its run has finished, and left alone if not).
-            visible = self._visible()
-            listed = sorted(
-                (info for info in self._parquet(part.path) if visible(info)),
-                key=lambda info: info.path,
-            )
+            infos = self._parquet(part.path)
+            visible = self._visible(infos)
+            listed = sorted((info for info in infos if visible(info)), key=lambda info: info.path)
             old = [info.path for info in listed]
             rows = sum(self._rows(p) for p in old)
             new = self._rewrite(part, old, file_rows, rows)
@@ -604,9 +628,44 @@ class Lake:
     def _rewrite(self, part: PartitionInfo, old: list[str], file_rows: int, rows: int) -> list[str]:
         """``old`` (``rows`` rows) rewritten into new files of ``part``, which replace them."""
         job = uuid.uuid4().hex[:8]
-        table_schema = schema.TABLES[part.table]
-        source = ds.dataset(old, format="parquet", schema=table_schema, filesystem=self.fs)
         temporary: list[str] = []
+        try:
+            self._copy(part, old, file_rows, job, temporary)
+            copied = sum(self._rows(path) for path in temporary)
+            if copied != rows:  # never delete what was not copied: checked before anything moves
+                raise LakeError(
+                    f"{part.name}: compaction wrote {copied} of {rows} rows; nothing changed"
+                )
+            final = [
+                f"{part.path}/compacted-{_stamp()}-{job}-{n:03d}.parquet"
+                for n in range(len(temporary))
+            ]
+            journal = self._write_json(
+                JOURNALS, f"{job}.json", self._journal(part.path, old, final)
+            )
+        except BaseException:
+            # Nothing has moved yet: the new files, whole or half written (a full
+            # disk, a damaged old file, Ctrl-C), go, or they would stay for good,
+            # hidden, on a disk that may have no room for them.
+            self._delete_quietly(temporary)
+            raise
+        for tmp, path in zip(temporary, final, strict=True):
+            self.fs.move(tmp, path)
+        for path in old:
+            self.fs.delete_file(path)
+        self.fs.delete_file(journal)
+        return final
+
+    def _delete_quietly(self, paths: list[str]) -> None:
+        for path in paths:
+            with contextlib.suppress(OSError):
+                self.fs.delete_file(path)
+
+    def _copy(
+        self, part: PartitionInfo, old: list[str], file_rows: int, job: str, temporary: list[str]
+    ) -> None:
+        """Stream the rows of ``old`` into new hidden files, named in ``temporary`` as made."""
+        table_schema = schema.TABLES[part.table]
         writer: pq.ParquetWriter | None = None
         written = 0
         pending: list[pa.RecordBatch] = []
@@ -632,42 +691,61 @@ class Lake:
             written += group.num_rows
             pending, pending_rows = [], 0
 
-        # Batches stream from the old files: memory holds one row group, not the partition.
-        for batch in source.to_batches(batch_readahead=1, fragment_readahead=1):
-            pending.append(batch)
-            pending_rows += batch.num_rows
-            if pending_rows >= min(COMPACT_GROUP_ROWS, file_rows):
-                flush()
-        flush()
-        if writer is not None:
-            writer.close()
-        copied = sum(self._rows(path) for path in temporary)
-        if copied != rows:  # never delete what was not copied: checked before anything moves
-            for path in temporary:
-                self.fs.delete_file(path)
-            raise LakeError(
-                f"{part.name}: compaction wrote {copied} of {rows} rows; nothing changed"
-            )
-        final = [
-            f"{part.path}/compacted-{_stamp()}-{job}-{n:03d}.parquet" for n in range(len(temporary))
-        ]
-        journal = self._write_json(
-            JOURNALS, f"{job}.json", {"partition": part.path, "old": old, "new": final}
-        )
-        for tmp, path in zip(temporary, final, strict=True):
-            self.fs.move(tmp, path)
-        for path in old:
-            self.fs.delete_file(path)
-        self.fs.delete_file(journal)
-        return final
+        try:
+            # Batches stream from the old files: memory holds one row group, not the partition.
+            for batch in self._batches(old, part.table):
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                if pending_rows >= min(COMPACT_GROUP_ROWS, file_rows):
+                    flush()
+            flush()
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def _batches(self, paths: list[str], table: str) -> Iterator[pa.RecordBatch]:
+        """The rows of ``paths`` in order, read as lake table ``table`` (older files'
+        missing columns null); a file that cannot be read so is a LakeError naming it."""
+        table_schema = schema.TABLES[table]
+        for path in paths:
+            try:
+                source = ds.dataset(path, format="parquet", schema=table_schema, filesystem=self.fs)
+                yield from source.to_batches(batch_readahead=1)
+            except (pa.ArrowException, OSError) as exc:
+                # A damaged data page, or a column an older version wrote with
+                # another type that does not convert ("ssh" as a port).
+                raise LakeError(f"{path}: cannot be read as the {table} table: {exc}") from exc
+
+    def _journal(self, partition: str, old: list[str], new: list[str]) -> dict[str, Any]:
+        """A compaction's journal: its paths relative to the lake, so that a lake
+        named another way next time (``lake`` from another folder, an absolute
+        path, ``file://``) still matches them with what it lists."""
+        prefix = self.base + "/"
+        paths = [partition, *old, *new]
+        if not all(path.startswith(prefix) for path in paths):
+            return {"partition": partition, "old": old, "new": new}
+
+        def inside(names: list[str]) -> list[str]:
+            return [name.removeprefix(prefix) for name in names]
+
+        return {"relative": True, "partition": inside([partition])[0], "old": inside(old),
+                "new": inside(new)}  # fmt: skip
 
     def _journals(self) -> list[dict[str, Any]]:
-        return self._read_json(JOURNALS)
+        journals = self._read_json(JOURNALS)
+        for journal in journals:
+            if journal.get("relative") is True:
+                journal["partition"] = self._path(journal["partition"])
+                journal["old"] = [self._path(name) for name in journal["old"]]
+                journal["new"] = [self._path(name) for name in journal["new"]]
+        return journals
 
-    def _hidden_by_compaction(self) -> set[str]:
+    def _hidden_by_compaction(self, listed: set[str]) -> set[str]:
+        """The files of ``listed`` that a compaction in flight hides: its old
+        files once the listing holds all its new ones, else its new ones."""
         hidden: set[str] = set()
         for journal in self._journals():
-            if self._all_exist(journal["new"]):
+            if all(path in listed for path in journal["new"]):
                 hidden.update(journal["old"])
             else:
                 hidden.update(journal["new"])
@@ -703,7 +781,9 @@ class Lake:
             raise LakeError("retention needs at least one day")
         today = today or dt.datetime.now(dt.UTC).date()
         cutoff = today - dt.timedelta(days=days)
-        dropped = [p for p in self.partitions() if p.day < cutoff]
+        # Only the days dropped are read (their rows recorded): a damaged file
+        # in a day kept must not hold up the retention of every other day.
+        dropped = self._described([f for f in self._day_folders() if f[2] < cutoff])
         for part in dropped:
             self.fs.delete_dir(part.path)
         self._write_json(
