@@ -209,3 +209,22 @@ def test_charts_stay_bounded_whatever_the_document_says() -> None:
     assert len(cells) == MAX_ROWS * MAX_COLUMNS
     strips = {k.split()[0] for k in tips(parse(dns_volume_svg(doc(series)))) if "queries" in k}
     assert len(strips) == MAX_ROWS
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_a_count_no_float_holds_is_no_data_not_a_crash(chart: Any) -> None:
+    """JSON integers have no limit: 10**309 raised OverflowError and lost the whole page."""
+    huge = 10**309
+    series = {
+        "bucket_seconds": 60,
+        "timeline": [{"t": "2026-09-30T10:00:00Z", "dataset": "network", "events": huge}],
+        "heatmap": {"hosts": ["10.0.0.2"], "ports": [22], "counts": [[huge]]},
+        "dns": [{"client": "192.0.2.1", "t": "2026-09-30T10:00:00Z", "queries": huge}],
+    }
+    assert chart(doc(series)) == ""
+    series["timeline"].append({"t": "2026-09-30T10:01:00Z", "dataset": "network", "events": 2})
+    series["heatmap"]["counts"] = [[huge, 2]]
+    series["heatmap"]["ports"] = [22, 80]
+    series["dns"].append({"client": "192.0.2.1", "t": "2026-09-30T10:01:00Z", "queries": 2})
+    shown = " | ".join(tips(parse(chart(doc(series)))))
+    assert re.search(r": 2 (events|queries)\b", shown), shown

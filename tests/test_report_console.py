@@ -175,3 +175,23 @@ def test_a_path_is_cut_by_terminal_cells_from_the_left() -> None:
         assert cell_len(cut) <= width and cut.startswith("…")
         assert cut.endswith("アクセス.log"[-(width // 3) :])
     assert _tail(path, 200) == path
+
+
+def test_a_read_error_is_printed_as_it_is() -> None:
+    """A remote host names its log file (``/var/log/remote/<host>.log``): an
+    emoji code or Rich markup in it must print as written, so the analyst can
+    find the file."""
+    from rich.console import Console
+
+    from reconwatch.lake import FileStats, RunStats
+    from reconwatch.report.console import print_ingest
+
+    name = "/var/log/remote/:pile_of_poo:[bold red]gw[/bold red].log"
+    run = RunStats("r1", "2026-09-30T10:00:00Z", [
+        FileStats(name, error=f"{name}: read failed after line 3: \x1b[2Jbad gzip"),
+    ])  # fmt: skip
+    console = Console(width=200, record=True, force_terminal=True)
+    print_ingest(console, run)
+    text = console.export_text()
+    assert f"reconwatch: warning: {name}: read failed after line 3: \\x1b[2Jbad gzip" in text
+    assert "\U0001f4a9" not in text

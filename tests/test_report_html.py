@@ -378,3 +378,13 @@ def test_hunt_writes_report_html(tmp_path: Path) -> None:
     document = json.loads((out / "cases.json").read_text())
     series = document["cases"][0]["series"]
     assert sum(p["events"] for p in series["timeline"]) == 40
+
+
+@pytest.mark.parametrize("score", [float("nan"), float("inf"), "60", None])
+def test_a_score_that_is_no_number_reads_n_a(score: Any) -> None:
+    """A stored or hand-edited document: '%.0f' raised on a string and showed "nan"."""
+    document = hostile_document()
+    document["cases"][0]["score"] = score
+    text = " ".join(check(render_html(document)).text)
+    assert "(score n/a/100)" in text
+    assert "nan" not in text.lower().split() and "inf" not in text.lower().split()

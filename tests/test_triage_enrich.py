@@ -123,9 +123,12 @@ def test_an_unreadable_feed_is_a_warning_not_silence(tmp_path: Path) -> None:
     config = Config.model_validate(
         {"enrich": {"feeds": [{"name": "gone", "type": "plain", "path": str(missing)}]}}
     )
-    result = hunt([str(log)], config, options=NOW)
+    result = hunt([str(log)], config, options=NOW, out_dir=tmp_path / "out")
     assert any("gone" in w and "enrichment" in w for w in result.warnings)
     assert result.document()["warnings"] == result.warnings
+    # report.md lists it as report.html does: what the report's figures may lack.
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "enrichment" in report and "gone" in report
 
 
 def test_a_too_wide_benign_entry_does_not_hide_a_scan(tmp_path: Path) -> None:

@@ -503,7 +503,13 @@ def _write_outputs(result: HuntResult, out_dir: Path, config: Config) -> dict[st
     report_path = out_dir / REPORT_FILE
     write_text_atomic(
         report_path,
-        render_report(result.cases, result.run, len(result.plan.entries), len(result.plan.refused)),
+        render_report(
+            result.cases,
+            result.run,
+            len(result.plan.entries),
+            len(result.plan.refused),
+            result.warnings,
+        ),
     )
     rules = write_rules(result.plan, out_dir, config)
     outputs = {

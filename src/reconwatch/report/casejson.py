@@ -17,8 +17,13 @@ from reconwatch.report import SCHEMA
 
 
 def iso(value: dt.datetime | None) -> str | None:
+    """``value`` in UTC with a ``Z``. A naive datetime is UTC already (the lake's
+    and the case store's times are): ``astimezone`` would take it for the
+    machine's local time and shift it by the analyst's offset."""
     if value is None:
         return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -61,18 +61,33 @@ def _series(case_doc: Mapping[str, Any]) -> Mapping[str, Any]:
     return series if isinstance(series, Mapping) else {}
 
 
+#: The largest count a chart takes (a float holds every whole number up to it): a
+#: JSON document may hold an integer with 400 digits, which no scale can draw.
+MAX_COUNT: Final = 2**53
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and math.isfinite(value):
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and abs(value) <= MAX_COUNT:
+        return value
     return None
 
 
+#: Epoch seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the stamps a
+#: datetime (hence an axis label or a tooltip) can show.
+FIRST_EPOCH: Final = int(dt.datetime(1, 1, 1, tzinfo=dt.UTC).timestamp())
+LAST_EPOCH: Final = int(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp())
+
+
 def _time(value: Any) -> int | None:
-    """Epoch seconds of an ISO 8601 stamp (``Z`` or offset), or None."""
+    """Epoch seconds of an ISO 8601 stamp (``Z`` or offset), or None.
+
+    Kept within years 1-9999 in UTC, as series.py keeps its buckets: an offset
+    can put a stamp outside them (``0001-01-01T00:00:00+01:00`` is in year 0).
+    """
     if not isinstance(value, str) or len(value) > 40:
         return None
     try:
@@ -81,7 +96,7 @@ def _time(value: Any) -> int | None:
         return None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt.UTC)
-    return int(stamp.timestamp())
+    return min(max(int(stamp.timestamp()), FIRST_EPOCH), LAST_EPOCH)
 
 
 #: Code points XML 1.0 (hence standalone SVG) forbids that ``clean`` leaves alone:
@@ -162,16 +177,18 @@ class _Slots:
     """Time buckets of a chart: a dense run from the first to the last, at most MAX_SLOTS.
 
     Buckets come from the document; if there would be too many (a document
-    not made by reconwatch), neighbours are merged into wider ones.
+    not made by reconwatch), neighbours are merged into wider ones. A bucket
+    never starts before year 1 (no datetime could label it): one that would
+    starts at 0001-01-01T00:00:00Z instead, as series.first_bucket does.
     """
 
     def __init__(self, stamps: Sequence[int], bucket: int) -> None:
         bucket = max(bucket, 1)
-        start = min(stamps) // bucket * bucket
+        start = max(min(stamps) // bucket * bucket, FIRST_EPOCH)
         end = max(stamps)
         while (end - start) // bucket + 1 > MAX_SLOTS:
             bucket *= 2
-            start = min(stamps) // bucket * bucket
+            start = max(min(stamps) // bucket * bucket, FIRST_EPOCH)
         self.bucket = bucket
         self.start = start
         self.count = (end - start) // bucket + 1

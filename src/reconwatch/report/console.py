@@ -12,7 +12,7 @@ from rich.text import Text
 from reconwatch.cases import Case
 from reconwatch.cli_console import COLUMN_FRAME
 from reconwatch.lake import FileStats, RunStats
-from reconwatch.report.text import accounting_notes, clean, plural
+from reconwatch.report.text import clean, input_format, input_notes, plural
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -35,8 +35,7 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
     """
     t = run.totals
     rows = [
-        [_tail(clean(f.name, 1000), FILE_WIDTH),
-         f.format or ("-" if f.note or f.rejected == 0 else "unrecognised"),
+        [_tail(clean(f.name, 1000), FILE_WIDTH), input_format(f.format, f.note, f.rejected),
          str(f.lines), str(f.parsed), str(f.rejected), str(f.skipped), _note(f)]
         for f in run.files
     ]  # fmt: skip
@@ -72,7 +71,8 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
                 console.print(Text(f"{row[0]}: {row[-1]}"))
     for f in run.files if errors else []:
         if f.error:
-            console.print(f"reconwatch: warning: {clean(f.error, 500)}", markup=False)
+            # Text, not a str: markup=False alone still turned ":smile:" into an emoji.
+            console.print(Text(f"reconwatch: warning: {clean(f.error, 500)}"))
 
 
 def _note(f: FileStats) -> str:
@@ -87,9 +87,10 @@ def _note(f: FileStats) -> str:
         what = "not read" if f.lines == 0 else "not read to the end"
         note = f"{what} (see the warning)" + (f"; {note}" if note else "")
     else:
-        said = [f"read on from line {f.first_line:,}"] if f.first_line > 1 and f.lines else []
-        said += [f.note] if f.note else []
-        said += accounting_notes(f.repeated, f.repeats_cut, f.forwarded, f.forwarded_unread)
+        said = input_notes(
+            first_line=f.first_line, lines=f.lines, note=f.note, repeated=f.repeated,
+            repeats_cut=f.repeats_cut, forwarded=f.forwarded, forwarded_unread=f.forwarded_unread,
+        )  # fmt: skip
         note = "; ".join([*said, note] if note else said)
     return clean(note, 80)
 

@@ -19,6 +19,7 @@ the web UI can render the same page from a stored document.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -27,7 +28,14 @@ from markupsafe import Markup
 
 from reconwatch.report.charts import dns_volume_svg, heatmap_svg, safe_text, timeline_svg
 from reconwatch.report.series import TOP_HOSTS, TOP_PORTS
-from reconwatch.report.text import LISTED, accounting_notes, expiry
+from reconwatch.report.text import (
+    LISTED,
+    RELATED_SHOWN,
+    expiry,
+    input_format,
+    input_notes,
+    related_more,
+)
 from reconwatch.respond.blocklist import BlockPlan
 
 TEMPLATE: Final = "report.html.j2"
@@ -43,6 +51,39 @@ def _clean(value: Any, limit: int = 200) -> str:
     return "" if value is None else safe_text(value, limit)
 
 
+def _count(stats: Mapping[str, Any], key: str) -> int:
+    value = stats.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _input_notes(stats: Mapping[str, Any]) -> list[str]:
+    """An input's notes (``ingest.files`` of cases.json), as the console and report.md say them."""
+    note = stats.get("note")
+    return input_notes(
+        first_line=_count(stats, "first_line"),
+        lines=_count(stats, "lines"),
+        note=str(note) if note else None,
+        repeated=_count(stats, "repeated"),
+        repeats_cut=_count(stats, "repeats_cut"),
+        forwarded=_count(stats, "forwarded"),
+        forwarded_unread=_count(stats, "forwarded_unread"),
+    )
+
+
+def _input_format(stats: Mapping[str, Any]) -> str:
+    name, note = stats.get("format"), stats.get("note")
+    return input_format(str(name) if name else None, str(note) if note else None,
+                        _count(stats, "rejected"))  # fmt: skip
+
+
+def _score(value: Any) -> str:
+    """A case's score, whole; "n/a" where a stored or hand-edited document
+    holds no finite number (``'%.0f'`` raised on a string, showed "nan")."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.0f}"
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("reconwatch.report", "templates"),
@@ -54,8 +95,12 @@ def _environment() -> Environment:
     )
     env.filters["clean"] = _clean
     # The same words as the console and report.md (numbers with thousands separators).
-    env.globals["accounting_notes"] = accounting_notes
+    env.globals["input_notes"] = _input_notes
+    env.globals["input_format"] = _input_format
+    env.globals["related_more"] = related_more
+    env.globals["related_shown"] = RELATED_SHOWN
     env.filters["expiry"] = expiry
+    env.filters["score"] = _score
     return env
 
 
@@ -70,6 +115,16 @@ def _charts(case_doc: Mapping[str, Any]) -> dict[str, Markup]:
         "heatmap": Markup(heatmap_svg(case_doc)),  # noqa: S704
         "dns": Markup(dns_volume_svg(case_doc)),  # noqa: S704
     }
+
+
+def _internal_first(seen: Any) -> Any:
+    """An actor's exposure with the DNS answers that gave away an internal
+    address first: the page lists the first ``LISTED`` of up to 200 (sorted
+    by name in exposure.json), and those are the answers that matter."""
+    if not isinstance(seen, Mapping) or not isinstance(seen.get("dns"), list):
+        return seen
+    leaked = sorted(seen["dns"], key=lambda d: not (isinstance(d, Mapping) and d.get("internal")))
+    return {**seen, "dns": leaked}
 
 
 def _plan_summary(plan: BlockPlan | None) -> dict[str, Any] | None:
@@ -117,7 +172,11 @@ def render_html(
                 "charts": _charts(case),
                 "exposure": {
                     "services": audit.get("services") or [],
-                    "actors": {a: exposure_actors[a] for a in actors if a in exposure_actors},
+                    "actors": {
+                        a: _internal_first(exposure_actors[a])
+                        for a in actors
+                        if a in exposure_actors
+                    },
                 },
             }
         )

@@ -131,6 +131,52 @@ def accounting_notes(
     return notes + ([unread_note(forwarded_unread)] if forwarded_unread else [])
 
 
+def input_notes(
+    *,
+    first_line: int,
+    lines: int,
+    note: str | None,
+    repeated: int,
+    repeats_cut: int,
+    forwarded: int,
+    forwarded_unread: int,
+) -> list[str]:
+    """What an input's accounting row says beyond its counts, in every report
+    alike: where reading began (a later run reads a grown file on), the
+    input's note (why it was not read, "already in the lake"; what its
+    parsers noted on it), then ``accounting_notes``. The note is log-derived:
+    clean it for the medium."""
+    said = [f"read on from line {first_line:,}"] if first_line > 1 and lines else []
+    said += [note] if note else []
+    return said + accounting_notes(repeated, repeats_cut, forwarded, forwarded_unread)
+
+
+def input_format(name: str | None, note: str | None, rejected: int) -> str:
+    """An input's format column: "unrecognised" only where lines were turned
+    away for want of one; "-" where there was nothing to recognise (an input
+    not read, with its note saying why, or one with no line to reject)."""
+    if name:
+        return name
+    return "-" if note or rejected == 0 else "unrecognised"
+
+
+#: Related sources (same /24 or /64, ASN or campaign) a report names of a Tier 2 package.
+RELATED_SHOWN: Final = 20
+
+
+def related_more(named: int, total: object) -> str:
+    """What follows the first ``RELATED_SHOWN`` related sources of ``named``
+    in cases.json: how many more there are of ``total`` (its ``related_total``:
+    cases.json names at most 100), or "" when the report named them all."""
+    if not isinstance(total, int) or isinstance(total, bool) or total < named:
+        total = named
+    shown = min(named, RELATED_SHOWN)
+    if total <= shown:
+        return ""
+    where = "cases.json names them" if total == named else f"cases.json names the first {named:,}"
+    return f" and {total - shown:,} more ({total:,} in all; {where})"
+
+
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``1 day``, ``2 days``, ``1,000 clients``; ``many`` where ``s`` does not
     make the plural (``plural(2, "DNS query", "DNS queries")``)."""
