@@ -553,7 +553,7 @@ def _cases_of(
     touched = _destinations(tables, events_of, began, wanted) if wanted else {}
     cases = []
     for actor, items in sorted(by_actor.items()):
-        items.sort(key=lambda f: (f.first_seen, f.detection, f.source_ip))
+        items.sort(key=_finding_order)
         members = sorted({f.source_ip for f in items})
         first = min(f.first_seen for f in items)
         merged = _merge([activity[m] for m in members], exposes)
@@ -581,6 +581,21 @@ def _cases_of(
             )
         )
     return cases
+
+
+def _finding_order(f: Finding) -> tuple[Any, ...]:
+    """A case's findings in time order, ties broken on every column that
+    tells two findings apart: the order never follows the engine's rows (two
+    sweeps of one source starting the same second, on ports 22 and 80)."""
+    return (
+        f.first_seen,
+        f.detection,
+        f.source_ip,
+        f.label or "",
+        f.last_seen,
+        f.window_start or f.first_seen,
+        f.source_table,
+    )
 
 
 def _actor_members(rows: Sequence[tuple[str, str, dt.datetime]]) -> ir.Table:
@@ -638,7 +653,13 @@ def _after_scan(
         succeeded = network.filter(network.connection_outcome == "succeeded")
         back = succeeded.join(began, succeeded.destination_ip == began._member)
         later = back.timestamp >= back._began
-        sample = back.source_ip.concat(":", back.destination_port.cast("string"))
+        # "our host:port" as ``_service`` writes it: an IPv6 host bracketed
+        # ("2001:db8::80:4444" reads as one address), a portless event (ICMP)
+        # as the host alone rather than no sample.
+        host = back.source_ip.contains(":").ifelse("[" + back.source_ip + "]", back.source_ip)
+        sample = back.destination_port.isnull().ifelse(
+            host, host.concat(":", back.destination_port.cast("string"))
+        )
         totals = back.group_by("_actor").aggregate(
             after=later.ifelse(1, 0).sum(),
             before=later.ifelse(0, 1).sum(),
@@ -753,6 +774,14 @@ def _union_breadth(
     if "http" in tables:
         http = joined("http")
         queries.append(http.group_by("_actor").aggregate(http_paths=http.url_path.nunique()))
+    if "dns" in tables and "network" in tables:
+        # Addresses, not (member, address) pairs: two members given the same
+        # address and probing it are one address of the campaign's.
+        pairs = _resolved_probed(events_of("dns"), events_of("network"))
+        fed = pairs.join(mapping, pairs.source_ip == mapping._member)
+        queries.append(
+            fed.group_by("_actor").aggregate(resolved_then_probed=fed._address.nunique())
+        )
     result: dict[str, dict[str, int]] = defaultdict(dict)
     for query in queries:
         for row in query.to_pyarrow().to_pylist():
@@ -1067,6 +1096,19 @@ def _alert_activity(events: ir.Table, result: dict[str, Activity]) -> None:
 
 def _resolved_then_probed(dns: ir.Table, network: ir.Table, result: dict[str, Activity]) -> None:
     """Per source: addresses it was given in DNS answers and probed afterwards."""
+    after = _resolved_probed(dns, network)
+    totals = after.group_by(after.source_ip).aggregate(
+        count=after.count(), samples=after._address.collect(distinct=True)
+    )
+    for row in totals.to_pyarrow().to_pylist():
+        activity = result[row["source_ip"]]
+        activity.resolved_then_probed = row["count"]
+        activity.resolved_then_probed_samples = sorted(row["samples"] or [])[:LIST_CAP]
+
+
+def _resolved_probed(dns: ir.Table, network: ir.Table) -> ir.Table:
+    """(source_ip, _address): each address a source was given in a DNS answer
+    and probed afterwards, once."""
     answered = dns.filter(dns.dns_answers.notnull() & (dns.dns_answers.length() > 0))
     one = answered.mutate(_address=answered.dns_answers.unnest())
     resolved = one.group_by(["source_ip", "_address"]).aggregate(_resolved=one.timestamp.min())
@@ -1078,13 +1120,15 @@ def _resolved_then_probed(dns: ir.Table, network: ir.Table, result: dict[str, Ac
         (resolved.source_ip == probed.source_ip) & (resolved._address == probed.destination_ip),
     )
     after = both.filter(both._probed >= both._resolved)
-    totals = after.group_by(after.source_ip).aggregate(
-        count=after.count(), samples=after._address.collect(distinct=True)
-    )
-    for row in totals.to_pyarrow().to_pylist():
-        activity = result[row["source_ip"]]
-        activity.resolved_then_probed = row["count"]
-        activity.resolved_then_probed_samples = sorted(row["samples"] or [])[:LIST_CAP]
+    return after.select("source_ip", "_address")
+
+
+#: Names that name no particular machine (a PTR of "localhost." is a common
+#: misconfiguration): never a source's host name, and never matched to the
+#: hosts that syslog as "localhost", whose users are not the source's.
+NO_HOST_NAMES: frozenset[str] = frozenset(
+    {"localhost", "localhost4", "localhost6", "ip6-localhost", "ip6-loopback"}
+)
 
 
 def _identities(
@@ -1122,19 +1166,23 @@ def _identities(
             distinct=True,
         )
         for row in found.to_pyarrow().to_pylist():
-            if row["name"]:
-                names[row["actor"]].add(str(row["name"]).lower().rstrip("."))
+            name = str(row["name"] or "").lower().rstrip(".")
+            if name and name.split(".")[0] not in NO_HOST_NAMES:
+                names[row["actor"]].add(name)
     users: dict[str, set[str]] = defaultdict(set)
     if "auth" in tables:
         auth = tables["auth"]
         ok = auth.filter((auth.event_outcome == "success") & auth.user_name.notnull())
-        by_host = {n: a for a, ns in names.items() for n in ns}
-        by_host.update({n.split(".")[0]: a for n, a in list(by_host.items())})
+        # (actor, host name) pairs, full and first label: one name may be
+        # several sources' (round-robin answers), each gets its users.
+        by_host = sorted(
+            {(a, h) for a, ns in names.items() for n in ns for h in {n, n.split(".")[0]}}
+        )
         hosts = ibis.memtable(
             pa.table(
                 {
-                    "actor": pa.array(list(by_host.values()), pa.string()),
-                    "host": pa.array(list(by_host), pa.string()),
+                    "actor": pa.array([a for a, _ in by_host], pa.string()),
+                    "host": pa.array([h for _, h in by_host], pa.string()),
                 }
             )
         )
@@ -1183,10 +1231,15 @@ def _attach_evidence(events: ir.Table, table: str, found: list[Finding], samples
             events.timestamp <= spans.span_end,
         ],
     )
-    order = [joined.timestamp, joined.log_file, joined.log_line]
+    # The events the finding is about first: its own hosts and ports, names,
+    # paths. A source's other traffic in the same span (the campaign's port
+    # 22 beside its port 80, a sweep beside a vertical scan of one host, PTR
+    # queries beside a brute force of names) is not evidence of this finding.
+    joined = _off_finding(joined, table, found)
+    order = [joined._off_finding, joined.timestamp, joined.log_file, joined.log_line]
     if table == "network":
-        # Failed attempts first: they are what the scan detections counted.
-        order.insert(0, (joined.connection_outcome == "failed").ifelse(0, 1))
+        # Then failed attempts: they are what the scan detections counted.
+        order.insert(1, (joined.connection_outcome == "failed").ifelse(0, 1))
     ranked = joined.mutate(rank=ibis.row_number().over(group_by=joined.finding, order_by=order))
     detail_columns = EVIDENCE_DETAIL.get(table, ())
     columns = [
@@ -1199,3 +1252,82 @@ def _attach_evidence(events: ir.Table, table: str, found: list[Finding], samples
         values = [row.pop(c) for c in detail_columns]
         detail = " ".join(str(v) for v in values if v not in (None, ""))
         found[index].evidence.append(Evidence(**row, detail=detail, table=table))
+
+
+def _off_finding(joined: ir.Table, table: str, found: list[Finding]) -> ir.Table:
+    """``joined`` (events x findings) with ``_off_finding``: 0 for an event
+    its finding lists, else 1 (ranked after). Listed: in network events, a
+    host among the finding's ``targets`` and a port among its ``ports`` (any,
+    when it lists none); in DNS events, a question among its targets (names,
+    or the reverse names of the addresses a PTR sweep lists); in web events,
+    a path among them. Other targets (a Host, an answer) match nothing and
+    leave the order as it was: a ranking, never a filter, so a finding whose
+    lists are cut short (``detect.dns.MAX_TARGETS``) still has its lines.
+    Hash joins on (finding, target) and (finding, port): a /16 sweep's
+    65,536 targets are rows to join, not a list each event is looked up in."""
+    names = {"network": "destination_ip", "dns": "dns_question_name", "http": "url_path"}
+    if table not in names:
+        return joined.mutate(_off_finding=ibis.literal(0))
+    column = joined[names[table]]
+    column = column if table == "network" else column.lower()
+    by_port = table == "network"
+    keys = [
+        (i, key)
+        for i, f in enumerate(found)
+        for key in dict.fromkeys(k for t in f.targets if t for k in _target_keys(t, table))
+    ]
+    ports = [(i, p) for i, f in enumerate(found) if by_port for p in dict.fromkeys(f.ports)]
+    on_key = ibis.memtable(
+        pa.table(
+            {
+                "_key_finding": pa.array([i for i, _ in keys], pa.int64()),
+                "_key": pa.array([k for _, k in keys], pa.string()),
+            }
+        )
+    )
+    on_port = ibis.memtable(
+        pa.table(
+            {
+                "_port_finding": pa.array([i for i, _ in ports], pa.int64()),
+                "_port": pa.array([p for _, p in ports], pa.int64()),
+            }
+        )
+    )
+    listed = ibis.memtable(
+        pa.table(
+            {
+                "_listed_finding": pa.array(range(len(found)), pa.int64()),
+                "_lists_keys": pa.array([any(f.targets) for f in found], pa.bool_()),
+                "_lists_ports": pa.array([by_port and bool(f.ports) for f in found], pa.bool_()),
+            }
+        )
+    )
+    marked = (
+        joined.mutate(_event_key=column)
+        .join(listed, ibis._.finding == listed._listed_finding)
+        .left_join(
+            on_key, [ibis._.finding == on_key._key_finding, ibis._._event_key == on_key._key]
+        )
+        .left_join(
+            on_port,
+            [
+                ibis._.finding == on_port._port_finding,
+                ibis._.destination_port.cast("int64") == on_port._port,
+            ],
+        )
+    )
+    key_ok = ~marked._lists_keys | marked._key.notnull()
+    port_ok = ~marked._lists_ports | marked._port.notnull()
+    return marked.mutate(_off_finding=(key_ok & port_ok).ifelse(0, 1))
+
+
+def _target_keys(target: str, table: str) -> list[str]:
+    """What a finding's target is in ``table``'s events (``_off_finding``)."""
+    if table == "network":
+        return [target]
+    keys = [target.lower().rstrip(".")]
+    if table == "dns":
+        with contextlib.suppress(ValueError):
+            keys.append(ip_address(target).reverse_pointer)  # a PTR sweep's address
+        keys += [f"{k}." for k in keys]  # questions logged with the root's dot
+    return keys
