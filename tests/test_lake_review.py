@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import json
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
@@ -115,10 +117,14 @@ class _Local(pafs.FileSystemHandler):
     table folder is first listed recursively (a compaction working in the middle
     of a reader's own work); every call of the method ``die_at`` raises ``_Killed``."""
 
-    def __init__(self, on_list: Any = None, die_at: str | None = None) -> None:
+    def __init__(
+        self, on_list: Any = None, die_at: str | None = None, on_journals: Any = None
+    ) -> None:
         self.inner = pafs.LocalFileSystem()
         self.on_list = on_list
         self.die_at = die_at
+        #: Runs once, when the compaction journals are first listed.
+        self.on_journals = on_journals
 
     def _check(self, name: str) -> None:
         if name == self.die_at:
@@ -133,6 +139,9 @@ class _Local(pafs.FileSystemHandler):
     def get_file_info_selector(self, selector: pafs.FileSelector) -> list[pafs.FileInfo]:
         if selector.recursive and self.on_list is not None:
             hook, self.on_list = self.on_list, None
+            hook()
+        if selector.base_dir.endswith("/_compacting") and self.on_journals is not None:
+            hook, self.on_journals = self.on_journals, None
             hook()
         return list(self.inner.get_file_info(selector))
 
@@ -226,3 +235,107 @@ def test_a_compaction_cut_short_is_settled_whatever_the_lake_is_called_next(
     assert lake.recover() == 1
     (part,) = lake.partitions("network")
     assert part.files == 1 and lake.read("network").num_rows == 12
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+def test_a_compaction_finishing_between_the_listing_and_the_journals_is_not_seen_twice(
+    tmp_path: Path, reader: str
+) -> None:
+    # The compaction has its new file in place and its old files still there
+    # when the reader lists them; it deletes the old files and its journal
+    # before the reader reads the journals (nothing then says which is which).
+    lake_of(tmp_path, 3)
+    compaction(tmp_path, "delete_file")()
+
+    def finish() -> None:
+        assert Lake(tmp_path / "lake").recover() == 1
+
+    seen = READERS[reader](faulty(Lake(tmp_path / "lake"), on_journals=finish))
+    assert seen == 12
+    assert READERS[reader](Lake(tmp_path / "lake")) == 12
+
+
+def test_a_journal_this_version_writes_is_honoured_by_the_previous_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Killed after its new file is in place, before the old ones go; then read
+    # by the previous version (another host, a rollback), which knows journals
+    # of the lake's paths as it lists them, and no "relative" paths.
+    lake_of(tmp_path, 3)
+    journals = tmp_path / "lake" / "_compacting"
+    monkeypatch.chdir(tmp_path)
+    compaction(Path("."), "delete_file")()
+    (path,) = journals.iterdir()
+    journal = json.loads(path.read_text())
+    lake = Lake("lake")  # as the compaction named it
+    listed = {info.path for info in lake._parquet(lake.table_dir("network"))}
+    # The previous version: the old files hidden once every new one exists...
+    assert set(journal["new"]) <= listed
+    assert all(lake.fs.get_file_info(p).type == pafs.FileType.File for p in journal["new"])
+    seen = listed - set(journal["old"])
+    assert sum(pq.read_metadata(p).num_rows for p in seen) == 12
+    # ... and its recovery deletes them: no file lost, none left twice.
+    assert set(journal["old"]) == listed - set(journal["new"])
+    assert journal["partition"] == lake.partitions("network")[0].path
+
+
+def test_a_journal_of_the_previous_version_is_honoured_whatever_the_lake_is_called(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The previous version named every path as its lake was given (here
+    # absolute); the lake is now opened by a relative path.
+    lake = lake_of(tmp_path, 3)
+    (part,) = lake.partitions("network")
+    old = lake.files("network")
+    new = f"{part.path}/compacted-x-000.parquet"
+    pq.write_table(pa.concat_tables(pq.read_table(p) for p in old), new)
+    (tmp_path / "lake" / "_compacting").mkdir()
+    (tmp_path / "lake" / "_compacting" / "x.json").write_text(
+        json.dumps({"partition": part.path, "old": old, "new": [new]})
+    )
+    monkeypatch.chdir(tmp_path)
+    relative = Lake("lake")
+    assert relative.read("network").num_rows == 12
+    assert sum(p.rows for p in relative.partitions("network")) == 12
+    assert relative.recover() == 1
+    assert relative.files("network") == [
+        "lake/network/event_date=2026-09-30/compacted-x-000.parquet"
+    ]
+    assert relative.read("network").num_rows == 12
+
+
+def test_a_compaction_reads_its_old_files_in_one_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A dataset and a scan per old file cost half as much again on a partition
+    # of thousands of small files (2,000 files of 50 rows: 3.4 s, not 2.0 s).
+    lake = lake_of(tmp_path, 5)
+    opened = []
+    dataset = ds.dataset
+
+    def counted(source: Any, *args: Any, **kwargs: Any) -> ds.Dataset:
+        opened.append(source)
+        return dataset(source, *args, **kwargs)
+
+    monkeypatch.setattr(ds, "dataset", counted)
+    (done,) = lake.compact("network")
+    assert done["files_before"] == 5 and done["rows"] == 20
+    assert len(opened) == 1
+    monkeypatch.undo()
+    assert lake.read("network").num_rows == 20
+
+
+def test_the_file_that_cannot_be_read_is_named_wherever_it_is_in_the_scan(tmp_path: Path) -> None:
+    lake = lake_of(tmp_path, 4)
+    (part,) = lake.partitions("network")
+    second = lake.files("network")[1]
+    older = pq.read_table(second)
+    where = older.schema.get_field_index("destination_port")
+    older = older.set_column(
+        where, pa.field("destination_port", pa.string()), pa.array(["ssh"] * older.num_rows)
+    )
+    pq.write_table(older, second)
+    before = everything_in(Path(part.path))
+    with pytest.raises(LakeError, match=rf"{Path(second).name}: cannot be read as the network"):
+        lake.compact("network", file_rows=4)
+    assert everything_in(Path(part.path)) == before

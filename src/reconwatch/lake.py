@@ -74,6 +74,10 @@ RUNS = "_runs"
 INGEST_LOCK = "_ingest.lock"
 MAINTENANCE = "_maintenance"
 JOURNALS = "_compacting"
+#: Prefix of the files compaction puts in place of a partition's old ones.
+COMPACTED = "compacted-"
+#: How often a reader lists the lake again while compactions finish under it.
+LISTING_TRIES = 5
 #: Prefix of a file being written (hidden: readers and Spark skip it), renamed when complete.
 WRITING = ".ingest-"
 #: A lake file an ingest run wrote: ``<run id>-<file>-<batch>-<n>.parquet``, the run id
@@ -394,20 +398,50 @@ class Lake:
         of ingest runs that have no record in ``_runs`` (cut short, or still
         writing), whose lines are not counted as read.
         """
-        listed = self._parquet(self.table_dir(table))
-        visible = self._visible(listed)
-        return sorted(f.path for f in listed if visible(f))
+        (listed,) = self._visible_files([self.table_dir(table)]).values()
+        return sorted(f.path for f in listed)
 
-    def _visible(self, listed: list[pafs.FileInfo]) -> Callable[[pafs.FileInfo], bool]:
-        """Whether a file of ``listed`` is one readers see (see ``files``).
+    def _visible_files(self, folders: list[str]) -> dict[str, list[pafs.FileInfo]]:
+        """The files under each of ``folders`` that readers see (see ``files``).
 
         The journals and run records are read after the listing, and a
         compaction's swap is judged by what the listing holds, not by what is
         on disk by now: read first, a compaction that put its new files in
         place between that read and the listing had a reader see its old and
-        new files both (every row twice).
+        new files both (every row twice). Read after, a compaction that
+        finished between the listing and that read (old files and journal
+        deleted) leaves nothing to say which listed files are its old ones: so
+        when the listing holds compacted files that no journal read names, the
+        folders are listed again, and the first listing stands only if none of
+        its files went meanwhile (else the second is judged the same way).
         """
-        hidden = self._hidden_by_compaction({info.path for info in listed})
+        listed = {folder: self._parquet(folder) for folder in folders}
+        for _ in range(LISTING_TRIES):
+            infos = [info for found in listed.values() for info in found]
+            journals = self._journals()
+            visible = self._visible(infos, journals)
+            named = {path for journal in journals for path in journal["new"]}
+            if all(
+                not info.base_name.startswith(COMPACTED) or info.path in named for info in infos
+            ):
+                break  # no compaction of these files can have finished unseen
+            again = {folder: self._parquet(folder) for folder in folders}
+            if {info.path for info in infos} <= {
+                info.path for found in again.values() for info in found
+            }:
+                break  # nothing listed went: the journals read held every swap in it
+            listed = again
+        else:
+            raise LakeError(f"{self.location}: the lake kept changing while it was listed")
+        return {
+            folder: [info for info in found if visible(info)] for folder, found in listed.items()
+        }
+
+    def _visible(
+        self, listed: list[pafs.FileInfo], journals: list[dict[str, Any]]
+    ) -> Callable[[pafs.FileInfo], bool]:
+        """Whether a file of ``listed`` is one readers see, by ``journals`` read after it."""
+        hidden = self._hidden_by_compaction({info.path for info in listed}, journals)
         done = self.run_ids()
 
         def visible(info: pafs.FileInfo) -> bool:
@@ -562,11 +596,10 @@ class Lake:
 
     def _described(self, folders: list[tuple[str, str, dt.date, str]]) -> list[PartitionInfo]:
         """``folders`` (``_day_folders``) with their visible files, rows and bytes."""
-        listed = {path: self._parquet(path) for *_, path in folders}
-        visible = self._visible([info for infos in listed.values() for info in infos])
+        listed = self._visible_files([path for *_, path in folders])
         found = []
         for name, column, value, path in folders:
-            files = [f for f in listed[path] if visible(f)]
+            files = listed[path]
             rows = sum(self._rows(f.path) for f in files)
             size = sum(f.size or 0 for f in files)
             found.append(PartitionInfo(name, column, value, path, len(files), rows, size))
@@ -601,9 +634,8 @@ class Lake:
             # Listed again: what is rewritten and deleted (an ingest may have
             # added a file since ``partitions``; it is compacted with the rest
             # if its run has finished, and left alone if not).
-            infos = self._parquet(part.path)
-            visible = self._visible(infos)
-            listed = sorted((info for info in infos if visible(info)), key=lambda info: info.path)
+            (infos,) = self._visible_files([part.path]).values()
+            listed = sorted(infos, key=lambda info: info.path)
             old = [info.path for info in listed]
             rows = sum(self._rows(p) for p in old)
             new = self._rewrite(part, old, file_rows, rows)
@@ -637,7 +669,7 @@ class Lake:
                     f"{part.name}: compaction wrote {copied} of {rows} rows; nothing changed"
                 )
             final = [
-                f"{part.path}/compacted-{_stamp()}-{job}-{n:03d}.parquet"
+                f"{part.path}/{COMPACTED}{_stamp()}-{job}-{n:03d}.parquet"
                 for n in range(len(temporary))
             ]
             journal = self._write_json(
@@ -705,46 +737,87 @@ class Lake:
 
     def _batches(self, paths: list[str], table: str) -> Iterator[pa.RecordBatch]:
         """The rows of ``paths`` in order, read as lake table ``table`` (older files'
-        missing columns null); a file that cannot be read so is a LakeError naming it."""
+        missing columns null); a file that cannot be read so is a LakeError naming it.
+
+        One scan of them all: a dataset and scan per file cost half as much
+        again on a partition of thousands of small files (one per batch)."""
         table_schema = schema.TABLES[table]
-        for path in paths:
-            try:
-                source = ds.dataset(path, format="parquet", schema=table_schema, filesystem=self.fs)
-                yield from source.to_batches(batch_readahead=1)
-            except (pa.ArrowException, OSError) as exc:
-                # A damaged data page, or a column an older version wrote with
-                # another type that does not convert ("ssh" as a port).
-                raise LakeError(f"{path}: cannot be read as the {table} table: {exc}") from exc
+        at = 0  # the index in ``paths`` of the file being read
+        try:
+            source = ds.dataset(paths, format="parquet", schema=table_schema, filesystem=self.fs)
+            scanner = source.scanner(batch_readahead=1, fragment_readahead=1)
+            for tagged in scanner.scan_batches():
+                if tagged.fragment.path != paths[at]:
+                    with contextlib.suppress(ValueError):
+                        at = paths.index(tagged.fragment.path, at)
+                yield tagged.record_batch
+        except (pa.ArrowException, OSError) as exc:
+            # A damaged data page, or a column an older version wrote with
+            # another type that does not convert ("ssh" as a port): the file
+            # named is the first from the one being read that fails alone.
+            for path in paths[at:]:
+                try:
+                    alone = ds.dataset(
+                        path, format="parquet", schema=table_schema, filesystem=self.fs
+                    )
+                    for _ in alone.to_batches(batch_readahead=1):
+                        pass
+                except (pa.ArrowException, OSError) as failed:
+                    raise LakeError(
+                        f"{path}: cannot be read as the {table} table: {failed}"
+                    ) from exc
+            # Each file reads alone (a fault that passed): the one being read is named.
+            raise LakeError(f"{paths[at]}: cannot be read as the {table} table: {exc}") from exc
 
     def _journal(self, partition: str, old: list[str], new: list[str]) -> dict[str, Any]:
-        """A compaction's journal: its paths relative to the lake, so that a lake
-        named another way next time (``lake`` from another folder, an absolute
-        path, ``file://``) still matches them with what it lists."""
+        """A compaction's journal: its paths as this lake names them (what the
+        previous version reads), and under ``relative`` the same relative to the
+        lake, so that a lake named another way next time (``lake`` from another
+        folder, an absolute path, ``file://``) still matches them with what it
+        lists."""
+        journal: dict[str, Any] = {"partition": partition, "old": old, "new": new}
         prefix = self.base + "/"
-        paths = [partition, *old, *new]
-        if not all(path.startswith(prefix) for path in paths):
-            return {"partition": partition, "old": old, "new": new}
-
-        def inside(names: list[str]) -> list[str]:
-            return [name.removeprefix(prefix) for name in names]
-
-        return {"relative": True, "partition": inside([partition])[0], "old": inside(old),
-                "new": inside(new)}  # fmt: skip
+        if all(path.startswith(prefix) for path in [partition, *old, *new]):
+            journal["relative"] = {
+                "partition": partition.removeprefix(prefix),
+                "old": [name.removeprefix(prefix) for name in old],
+                "new": [name.removeprefix(prefix) for name in new],
+            }
+        return journal
 
     def _journals(self) -> list[dict[str, Any]]:
+        """The journals of compactions in flight, their paths as this lake lists them."""
         journals = self._read_json(JOURNALS)
         for journal in journals:
-            if journal.get("relative") is True:
-                journal["partition"] = self._path(journal["partition"])
-                journal["old"] = [self._path(name) for name in journal["old"]]
-                journal["new"] = [self._path(name) for name in journal["new"]]
+            resolve: Callable[[str], str]
+            relative = journal.get("relative")
+            if isinstance(relative, dict):
+                resolve = self._path
+                journal.update(relative)
+            elif relative is True:  # in place of the paths (written so only briefly)
+                resolve = self._path
+            else:  # the previous version's: the paths as its lake was named
+                resolve = self._named_here
+            journal["partition"] = resolve(journal["partition"])
+            journal["old"] = [resolve(name) for name in journal["old"]]
+            journal["new"] = [resolve(name) for name in journal["new"]]
         return journals
 
-    def _hidden_by_compaction(self, listed: set[str]) -> set[str]:
-        """The files of ``listed`` that a compaction in flight hides: its old
-        files once the listing holds all its new ones, else its new ones."""
+    def _named_here(self, path: str) -> str:
+        """``path``, an absolute path into this local lake, as this lake names it."""
+        if self.local is None or not Path(path).is_absolute():
+            return path
+        try:  # resolved both: a symbolic link on the way is still the same lake
+            inside = Path(path).resolve().relative_to(self.local.resolve())
+        except (ValueError, OSError):
+            return path
+        return self._path(*inside.parts) if inside.parts else path
+
+    def _hidden_by_compaction(self, listed: set[str], journals: list[dict[str, Any]]) -> set[str]:
+        """The files of ``listed`` that a compaction in flight (``journals``) hides:
+        its old files once the listing holds all its new ones, else its new ones."""
         hidden: set[str] = set()
-        for journal in self._journals():
+        for journal in journals:
             if all(path in listed for path in journal["new"]):
                 hidden.update(journal["old"])
             else:
