@@ -380,7 +380,18 @@ def test_hunt_writes_report_html(tmp_path: Path) -> None:
     assert sum(p["events"] for p in series["timeline"]) == 40
 
 
-@pytest.mark.parametrize("score", [float("nan"), float("inf"), "60", None])
+@pytest.mark.parametrize(
+    "score",
+    [
+        float("nan"),
+        float("inf"),
+        "60",
+        None,
+        # A JSON integer no float holds (OverflowError).
+        pytest.param(10**400, id="huge"),
+        pytest.param(-(10**400), id="-huge"),
+    ],
+)
 def test_a_score_that_is_no_number_reads_n_a(score: Any) -> None:
     """A stored or hand-edited document: '%.0f' raised on a string and showed "nan"."""
     document = hostile_document()

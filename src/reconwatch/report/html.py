@@ -78,10 +78,15 @@ def _input_format(stats: Mapping[str, Any]) -> str:
 
 def _score(value: Any) -> str:
     """A case's score, whole; "n/a" where a stored or hand-edited document
-    holds no finite number (``'%.0f'`` raised on a string, showed "nan")."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    holds no finite number (``'%.0f'`` raised on a string, showed "nan"; an
+    integer of 400 digits, which JSON allows, is no float: OverflowError)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return "n/a"
-    return f"{value:.0f}"
+    try:
+        number = float(value)
+    except OverflowError:
+        return "n/a"
+    return f"{number:.0f}" if math.isfinite(number) else "n/a"
 
 
 def _environment() -> Environment:
