@@ -12,6 +12,7 @@ from reconwatch import schema
 from reconwatch.cases import Case, build_cases
 from reconwatch.config import Config
 from reconwatch.detect import run_detections
+from reconwatch.netaddr import parse_networks
 
 SOURCE = "198.51.100.7"
 HOST = "203.0.113.200"
@@ -166,9 +167,39 @@ def test_a_name_two_sources_share_gives_both_their_users() -> None:
         auth=[{"observer_name": "edge", "user_name": "alice"}],
     )
     network = tables["network"]
-    cases = build_cases(tables, run_detections(network, Config().detect), 1)
+    ours = parse_networks(["45.33.32.0/24"])  # the site's own public range
+    cases = build_cases(tables, run_detections(network, Config().detect), 1, home=ours)
     users = {c.sources[0]: c.activity.host_users for c in cases}
     assert users == {SCANNER: ["alice"], OTHER: ["alice"]}
+
+
+def test_an_outside_scanner_whose_ptr_names_our_host_gets_none_of_its_users() -> None:
+    # Whoever owns an outside address's reverse zone chooses its PTR: a
+    # scanner answering "dc01.evil.example" is not our dc01, nor are dc01's
+    # users its users. Its names are still shown (what DNS said).
+    tables = _identity_tables(
+        dns=[
+            {
+                "dns_question_name": "156.32.33.45.in-addr.arpa",
+                "dns_question_type": "PTR",
+                "dns_answers": ["dc01.evil.example."],
+            }
+        ],
+        auth=[
+            {"observer_name": "dc01", "user_name": "administrator"},
+            # A login aimed at the scanner's address is its, outside or not.
+            {"destination_ip": SCANNER, "user_name": "bob"},
+        ],
+    )
+    findings = run_detections(tables["network"], Config().detect)
+    outside = build_cases(tables, findings, 1, home=Config().site.home())
+    (case,) = [c for c in outside if c.sources == [SCANNER]]
+    assert case.activity.host_names == ["dc01.evil.example"]
+    assert case.activity.host_users == ["bob"]
+    # The same address inside our networks is one of our machines: its name is ours.
+    inside = build_cases(tables, findings, 1, home=parse_networks(["45.33.32.0/24"]))
+    (case,) = [c for c in inside if c.sources == [SCANNER]]
+    assert case.activity.host_users == ["administrator", "bob"]
 
 
 def test_back_connection_samples_of_ipv6_hosts_and_portless_events_read_right() -> None:
@@ -294,3 +325,113 @@ def test_web_evidence_lines_are_the_findings_own_paths() -> None:
     (case,) = build_cases(tables, run_detections(tables, Config().detect), 4)
     (probe,) = [f for f in case.findings if f.detection == "web_sensitive_path_probe"]
     assert [e.detail for e in probe.evidence] == [f"GET {p} 404" for p in secrets[:4]]
+
+
+def test_ptr_evidence_of_zero_padded_reverse_names_is_the_sweeps_own() -> None:
+    # Octets written with leading zeros ("007.113.000.203.in-addr.arpa"): the
+    # sweep's addresses ("203.000.113.007") are no address ``ip_address``
+    # reads, yet the questions are the sweep's own, not the brute force's.
+    rows: list[dict[str, Any]] = []
+    for i in range(60):
+        rows.append({"dns_question_name": f"h{i}.example.com", "dns_question_type": "A"})
+        rows.append(
+            {"dns_question_name": f"{i:03d}.113.000.203.in-addr.arpa", "dns_question_type": "PTR"}
+        )
+    dns = table_rows(
+        schema.DNS,
+        {
+            "source_ip": SOURCE,
+            "destination_ip": "203.0.113.53",
+            "log_file": "query.log",
+            "dns_response_code": "NXDOMAIN",
+        },
+        [{**row, "seconds": n} for n, row in enumerate(rows)],
+    )
+    tables = {"dns": ibis.memtable(dns)}
+    (case,) = build_cases(tables, run_detections(tables, Config().detect), 4)
+    (sweep,) = [f for f in case.findings if f.detection == "ptr_sweep"]
+    assert [e.detail for e in sweep.evidence] == [
+        f"PTR {i:03d}.113.000.203.in-addr.arpa NXDOMAIN" for i in range(4)
+    ]
+
+
+def test_findings_alike_but_for_their_lists_keep_one_order() -> None:
+    # Two findings with the same detection, source, label and times that
+    # differ only in the ports they list: the order is still not the rows'.
+    network = ibis.memtable(network_rows(mixed()))
+    (row,) = run_detections(network, Config().detect, ["vertical_scan"]).to_batches()
+    two = pa.Table.from_batches([row, row])
+    ports = pa.array([[1000, 1001], [1002, 1003]], two.schema.field("ports").type)
+    two = two.set_column(two.schema.get_field_index("ports"), "ports", ports)
+    orders = []
+    for table in (two, two.take([1, 0])):
+        (case,) = build_cases(network, table, 1)
+        orders.append([f.ports for f in case.findings])
+    assert orders[0] == orders[1] == [[1000, 1001], [1002, 1003]]
+
+
+def test_web_evidence_of_paths_ending_in_a_dot_is_the_findings_own() -> None:
+    # A wordlist scan of names with a trailing dot ("/w0.", a trick that
+    # slips past suffix filters), between pages that answered: the scan's
+    # lines are its 404s, not the pages ("/w0." is no "/w0").
+    rows: list[dict[str, Any]] = []
+    for i in range(60):
+        rows.append({"url_path": f"/w{i}.", "http_response_status_code": 404, "seconds": 2 * i})
+        rows.append({"url_path": f"/w{i}", "http_response_status_code": 200, "seconds": 2 * i + 1})
+    http = table_rows(
+        schema.HTTP,
+        {
+            "source_ip": SOURCE,
+            "destination_ip": "203.0.113.1",
+            "log_file": "access.log",
+            "http_request_method": "GET",
+        },
+        rows,
+    )
+    tables = {"http": ibis.memtable(http)}
+    (case,) = build_cases(tables, run_detections(tables, Config().detect), 4)
+    (scan,) = [f for f in case.findings if f.detection == "web_wordlist_scan"]
+    assert [e.detail for e in scan.evidence] == [f"GET /w{i}. 404" for i in range(4)]
+
+
+def test_a_leaks_evidence_is_not_outranked_by_reverse_lookups_of_its_answers() -> None:
+    # A client given internal addresses, each reverse-resolved right after
+    # (dnsrecon does): the leak's targets are the answers, and the PTR
+    # questions of those addresses are not its events (a PTR sweep's would be).
+    rows: list[dict[str, Any]] = []
+    for n, (name, address) in enumerate(
+        [("intranet.example.com", "10.1.2.3"), ("db.example.com", "10.1.2.4")]
+    ):
+        reverse = ".".join(reversed(address.split("."))) + ".in-addr.arpa"
+        rows.append(
+            {
+                "dns_question_name": name,
+                "dns_question_type": "A",
+                "dns_answers": [address],
+                "seconds": 2 * n,
+            }
+        )
+        rows.append(
+            {
+                "dns_question_name": reverse,
+                "dns_question_type": "PTR",
+                "dns_answers": [name],
+                "seconds": 2 * n + 1,
+            }
+        )
+    dns = table_rows(
+        schema.DNS,
+        {
+            "source_ip": SCANNER,
+            "destination_ip": "203.0.113.53",
+            "log_file": "query.log",
+            "dns_response_code": "NOERROR",
+        },
+        rows,
+    )
+    tables = {"dns": ibis.memtable(dns)}
+    cases = build_cases(tables, run_detections(tables, Config().detect), 3)
+    (leak,) = [f for c in cases for f in c.findings if f.detection == "private_answer_leak"]
+    assert leak.targets == ["10.1.2.3", "10.1.2.4"]
+    # The span's lines in their order: the first leaking answer first.
+    assert [e.location() for e in leak.evidence] == [f"query.log:{n}" for n in (1, 2, 3)]

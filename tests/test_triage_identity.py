@@ -67,7 +67,8 @@ def _tables(dns: list[dict[str, Any]], auth: list[dict[str, Any]]) -> dict[str, 
 def _case(tables: dict[str, ibis.Table]) -> Case:
     config = Config()
     findings = run_detections(tables, config.detect)
-    cases = triage(build_cases(tables, findings, 3), config, tables=list(tables))
+    built = build_cases(tables, findings, 3, home=config.site.home())
+    cases = triage(built, config, tables=list(tables))
     (case,) = [c for c in cases if c.sources == [SCANNER]]
     return case
 

@@ -29,12 +29,13 @@ from reconwatch.campaign_labels import (
     Signature,
     label_signature,
 )
-from reconwatch.detect.dns import transfers_served
+from reconwatch.detect.dns import PTR_SWEEP, transfers_served
 from reconwatch.detect.ids import is_exploit
 from reconwatch.detect.scantype import scan_types
 from reconwatch.detect.tools import hints_from_findings, hints_from_packets, packet_stats
 from reconwatch.detect.web import is_admin_interface, is_secret
 from reconwatch.engine import cached
+from reconwatch.netaddr import IPNetwork, in_any, parse_ip
 from reconwatch.report.text import plural
 
 #: Cap on list-valued facts kept per case (targets, ports, exposed services):
@@ -445,6 +446,7 @@ def build_cases(
     testers: Collection[str] = (),
     keys: Collection[str] = (),
     exposes: Callable[[ZoneTransfer], bool] | None = None,
+    home: Sequence[IPNetwork] = (),
 ) -> list[Case]:
     """Group findings by actor and attach activity facts and evidence from the lake tables.
 
@@ -459,7 +461,9 @@ def build_cases(
     judges on them. ``keys``: campaign labels a sweep keeps as its actor
     (``joined_actors``). ``exposes`` (``triage.exposes``) tells the zone
     transfers that handed a zone of ours away: kept first where an actor's
-    list is cut at ``LIST_CAP``.
+    list is cut at ``LIST_CAP``. ``home`` (``site.home_networks``): the
+    sources whose host names may lend them the users of our hosts of that
+    name (``_identities``); loopback ones always may.
     """
     if findings.num_rows == 0:
         return []
@@ -497,8 +501,9 @@ def build_cases(
         return cut[name]
 
     with releases:
+        ours = {s for s in sources if _is_ours(s, home)}
         return _cases_of(
-            tables, found, sources, events_of, evidence_samples, set(testers), keys, exposes
+            tables, found, sources, events_of, evidence_samples, set(testers), keys, exposes, ours
         )
 
 
@@ -511,8 +516,10 @@ def _cases_of(
     testers: set[str],
     keys: Collection[str],
     exposes: Callable[[ZoneTransfer], bool] | None,
+    ours: Collection[str],
 ) -> list[Case]:
-    """``build_cases`` once the actors' events can be read (``events_of``)."""
+    """``build_cases`` once the actors' events can be read (``events_of``);
+    ``ours``: the sources in our own networks."""
 
     activity: dict[str, Activity] = defaultdict(Activity)
     if "network" in tables:
@@ -528,7 +535,7 @@ def _cases_of(
     _active_spans(tables, events_of, activity)
     if "dns" in tables and "network" in tables:
         _resolved_then_probed(events_of("dns"), events_of("network"), activity)
-    _identities(tables, sources, activity)
+    _identities(tables, sources, activity, ours)
     for name in sorted({f.source_table for f in found}):
         if name in tables:
             subset = [f for f in found if f.source_table == name]
@@ -595,6 +602,13 @@ def _finding_order(f: Finding) -> tuple[Any, ...]:
         f.last_seen,
         f.window_start or f.first_seen,
         f.source_table,
+        # Findings alike in all of the above still differ in what they
+        # counted and listed (a findings table holding two such rows).
+        f.event_count,
+        f.target_count,
+        f.port_count,
+        f.targets,
+        f.ports,
     )
 
 
@@ -1131,15 +1145,26 @@ NO_HOST_NAMES: frozenset[str] = frozenset(
 )
 
 
+def _is_ours(source: str, home: Sequence[IPNetwork]) -> bool:
+    addr = parse_ip(source)
+    return addr.is_loopback or in_any(addr, home)
+
+
 def _identities(
-    tables: Mapping[str, ir.Table], sources: list[str], result: dict[str, Activity]
+    tables: Mapping[str, ir.Table],
+    sources: list[str],
+    result: dict[str, Activity],
+    ours: Collection[str],
 ) -> None:
     """Host names and users of each source address, from DNS and auth logs.
 
     Names: questions whose A/AAAA answers hold the address, and PTR answers
-    for its reverse name. Users: successful logins aimed at the address, or
-    logged by a host (``observer_name``) carrying one of those names (full or
-    first label: syslog writes short host names).
+    for its reverse name. Users: successful logins aimed at the address, or,
+    for a source of ours (``ours``: in ``site.home_networks``), logged by a
+    host (``observer_name``) carrying one of those names (full or first
+    label: syslog writes short host names). An outside address's names are
+    its owner's to choose (a PTR of ``dc01.anything``): matched to our hosts,
+    they would give a scanner the users of our ``dc01``.
     """
     names: dict[str, set[str]] = defaultdict(set)
     if "dns" in tables:
@@ -1176,7 +1201,13 @@ def _identities(
         # (actor, host name) pairs, full and first label: one name may be
         # several sources' (round-robin answers), each gets its users.
         by_host = sorted(
-            {(a, h) for a, ns in names.items() for n in ns for h in {n, n.split(".")[0]}}
+            {
+                (a, h)
+                for a, ns in names.items()
+                if a in ours
+                for n in ns
+                for h in {n, n.split(".")[0]}
+            }
         )
         hosts = ibis.memtable(
             pa.table(
@@ -1274,7 +1305,9 @@ def _off_finding(joined: ir.Table, table: str, found: list[Finding]) -> ir.Table
     keys = [
         (i, key)
         for i, f in enumerate(found)
-        for key in dict.fromkeys(k for t in f.targets if t for k in _target_keys(t, table))
+        for key in dict.fromkeys(
+            k for t in f.targets if t for k in _target_keys(t, table, f.detection == PTR_SWEEP)
+        )
     ]
     ports = [(i, p) for i, f in enumerate(found) if by_port for p in dict.fromkeys(f.ports)]
     on_key = ibis.memtable(
@@ -1321,13 +1354,27 @@ def _off_finding(joined: ir.Table, table: str, found: list[Finding]) -> ir.Table
     return marked.mutate(_off_finding=(key_ok & port_ok).ifelse(0, 1))
 
 
-def _target_keys(target: str, table: str) -> list[str]:
-    """What a finding's target is in ``table``'s events (``_off_finding``)."""
+def _target_keys(target: str, table: str, swept: bool = False) -> list[str]:
+    """What a finding's target is in ``table``'s events (``_off_finding``);
+    ``swept``: a PTR sweep's, whose addresses are asked as reverse names (the
+    addresses other DNS findings list, ``private_answer_leak``'s answers,
+    are not: their reverse names are other queries)."""
     if table == "network":
         return [target]
+    if table != "dns":
+        # A path as it is: "/.." or "/backup." cut at its dots was another path.
+        return [target.lower()]
     keys = [target.lower().rstrip(".")]
-    if table == "dns":
-        with contextlib.suppress(ValueError):
-            keys.append(ip_address(target).reverse_pointer)  # a PTR sweep's address
-        keys += [f"{k}." for k in keys]  # questions logged with the root's dot
+    if not swept:
+        return [*keys, f"{keys[0]}."]  # questions logged with the root's dot
+    # A PTR sweep's address is its question's four labels turned round
+    # (``detect.dns._ptr_names``), as the question wrote them: reversed as
+    # text, "010.113.000.203.in-addr.arpa" (no address to ``ip_address``) is
+    # still its own.
+    labels = keys[0].split(".")
+    if len(labels) == 4:
+        keys.append(".".join(reversed(labels)) + ".in-addr.arpa")
+    with contextlib.suppress(ValueError):
+        keys.append(ip_address(target).reverse_pointer)
+    keys += [f"{k}." for k in keys]  # questions logged with the root's dot
     return keys

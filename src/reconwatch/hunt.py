@@ -14,7 +14,7 @@ import json
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -57,6 +57,7 @@ from reconwatch.lake import (
     RunStats,
     require_lake,
 )
+from reconwatch.netaddr import IPNetwork
 from reconwatch.report.casejson import case_to_dict, cases_document
 from reconwatch.report.html import render_html
 from reconwatch.report.markdown import render_report
@@ -308,6 +309,7 @@ def _hunt(
                     cut,
                     testers,
                     transfer_exposes,
+                    config.site.home(),
                 )
                 attach_series(cut, cases)  # chart data for report.html and the web UI
                 # The playbook's network audit and honeypot plan, while the lake is open.
@@ -383,6 +385,7 @@ def _cases(
     by_source: Mapping[str, ir.Table] | None = None,
     testers: Collection[str] = (),
     transfer_exposes: Callable[[ZoneTransfer], bool] | None = None,
+    home: Sequence[IPNetwork] = (),
 ) -> list[Case]:
     """The hunt's cases; activity an analyst's closed case covers stays that case's.
 
@@ -394,7 +397,11 @@ def _cases(
     the open or new cases that triage judges.
     """
     built = functools.partial(
-        build_cases, by_source=by_source, testers=testers, exposes=transfer_exposes
+        build_cases,
+        by_source=by_source,
+        testers=testers,
+        exposes=transfer_exposes,
+        home=home,
     )
     if store is None or findings.num_rows == 0:
         return built(tables, findings, evidence_samples)

@@ -553,6 +553,7 @@ class Watcher:
                 self.config.triage.evidence_samples,
                 keys=known,
                 exposes=exposes(self.config),
+                home=self.config.site.home(),
             )
             history = self._history([c.actor for c in cases])
             cases = triage(cases, self.config, tables=present, history=history)
