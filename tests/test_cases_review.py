@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ibis
@@ -276,14 +277,13 @@ def test_a_campaigns_resolved_then_probed_counts_addresses_not_members() -> None
         assert all(c.activity.resolved_then_probed == 1 for c in own)
 
 
-def test_dns_evidence_lines_are_the_findings_own_queries() -> None:
-    # A brute force of names and a PTR sweep, query by query in turn.
+def _brute_force_beside_ptr_sweep(ptr_name: Callable[[int], str]) -> Case:
+    """The case of a source brute-forcing names and sweeping reverse names
+    (``ptr_name(i)``), query by query in turn, 4 evidence lines per finding."""
     rows: list[dict[str, Any]] = []
     for i in range(60):
         rows.append({"dns_question_name": f"h{i}.example.com", "dns_question_type": "A"})
-        rows.append(
-            {"dns_question_name": f"{i}.113.0.203.in-addr.arpa", "dns_question_type": "PTR"}
-        )
+        rows.append({"dns_question_name": ptr_name(i), "dns_question_type": "PTR"})
     dns = table_rows(
         schema.DNS,
         {
@@ -296,6 +296,11 @@ def test_dns_evidence_lines_are_the_findings_own_queries() -> None:
     )
     tables = {"dns": ibis.memtable(dns)}
     (case,) = build_cases(tables, run_detections(tables, Config().detect), 4)
+    return case
+
+
+def test_dns_evidence_lines_are_the_findings_own_queries() -> None:
+    case = _brute_force_beside_ptr_sweep(lambda i: f"{i}.113.0.203.in-addr.arpa")
     details = {f.detection: [e.detail for e in f.evidence] for f in case.findings}
     assert details["dns_bruteforce"] == [f"A h{i}.example.com NXDOMAIN" for i in range(4)]
     assert details["ptr_sweep"] == [f"PTR {i}.113.0.203.in-addr.arpa NXDOMAIN" for i in range(4)]
@@ -331,24 +336,7 @@ def test_ptr_evidence_of_zero_padded_reverse_names_is_the_sweeps_own() -> None:
     # Octets written with leading zeros ("007.113.000.203.in-addr.arpa"): the
     # sweep's addresses ("203.000.113.007") are no address ``ip_address``
     # reads, yet the questions are the sweep's own, not the brute force's.
-    rows: list[dict[str, Any]] = []
-    for i in range(60):
-        rows.append({"dns_question_name": f"h{i}.example.com", "dns_question_type": "A"})
-        rows.append(
-            {"dns_question_name": f"{i:03d}.113.000.203.in-addr.arpa", "dns_question_type": "PTR"}
-        )
-    dns = table_rows(
-        schema.DNS,
-        {
-            "source_ip": SOURCE,
-            "destination_ip": "203.0.113.53",
-            "log_file": "query.log",
-            "dns_response_code": "NXDOMAIN",
-        },
-        [{**row, "seconds": n} for n, row in enumerate(rows)],
-    )
-    tables = {"dns": ibis.memtable(dns)}
-    (case,) = build_cases(tables, run_detections(tables, Config().detect), 4)
+    case = _brute_force_beside_ptr_sweep(lambda i: f"{i:03d}.113.000.203.in-addr.arpa")
     (sweep,) = [f for f in case.findings if f.detection == "ptr_sweep"]
     assert [e.detail for e in sweep.evidence] == [
         f"PTR {i:03d}.113.000.203.in-addr.arpa NXDOMAIN" for i in range(4)
