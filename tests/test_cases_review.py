@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from conftest import network_rows, table_rows
 from reconwatch import schema
-from reconwatch.cases import Case, build_cases
+from reconwatch.cases import LIST_CAP, Case, build_cases
 from reconwatch.config import Config
 from reconwatch.detect import run_detections
 from reconwatch.netaddr import parse_networks
@@ -423,3 +423,43 @@ def test_a_leaks_evidence_is_not_outranked_by_reverse_lookups_of_its_answers() -
     assert leak.targets == ["10.1.2.3", "10.1.2.4"]
     # The span's lines in their order: the first leaking answer first.
     assert [e.location() for e in leak.evidence] == [f"query.log:{n}" for n in (1, 2, 3)]
+
+
+def test_exposed_services_are_the_first_hundred_and_counted_in_full() -> None:
+    # A sweep that found 150 hosts answering on port 80, and a second source
+    # that found 3: each case lists the first LIST_CAP services (address text
+    # order, as before) and counts them all.
+    rows: list[dict[str, Any]] = []
+    for n in range(1, 251):
+        answered = n <= 150
+        rows.append(
+            {
+                "source_ip": SOURCE,
+                "destination_ip": f"10.0.{n // 200}.{n % 200}",
+                "destination_port": 80,
+                "event_action": "accepted" if answered else "dropped",
+                "connection_outcome": "succeeded" if answered else "failed",
+                "seconds": n,
+            }
+        )
+    for n in range(1, 41):
+        rows.append(
+            {
+                "source_ip": OTHER,
+                "destination_ip": HOST,
+                "destination_port": n,
+                "event_action": "accepted" if n <= 3 else "dropped",
+                "connection_outcome": "succeeded" if n <= 3 else "failed",
+                "seconds": n,
+            }
+        )
+    network = ibis.memtable(network_rows(rows))
+    findings = run_detections(network, Config().detect)
+    cases = {c.sources[0]: c for c in build_cases(network, findings, 1)}
+    sweep = cases[SOURCE].activity
+    answered = sorted(f"10.0.{n // 200}.{n % 200}" for n in range(1, 151))
+    assert sweep.exposed_count == 150
+    assert sweep.exposed == [f"{host}:80/tcp" for host in answered[:LIST_CAP]]
+    other = cases[OTHER].activity
+    assert other.exposed_count == 3
+    assert other.exposed == [f"{HOST}:{port}/tcp" for port in (1, 2, 3)]

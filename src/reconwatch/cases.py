@@ -960,17 +960,20 @@ def _activity(events: ir.Table) -> dict[str, Activity]:
     for row in pairs.to_pyarrow().to_pylist():
         result[row["source_ip"]].probed_pairs = row["pairs"]
 
-    services = (
-        events.filter(succeeded)
-        .select("source_ip", "destination_ip", "destination_port", "network_transport")
-        .distinct()
-        .order_by(["source_ip", "destination_ip", "destination_port", "network_transport"])
+    # The first LIST_CAP services of each source and their number, cut in
+    # the engine: a scanner that found a /16 answering brings 100 rows to
+    # Python, not 65,536.
+    listed = ["destination_ip", "destination_port", "network_transport"]
+    services = events.filter(succeeded).select("source_ip", *listed).distinct()
+    ranked = services.mutate(
+        _n=ibis.row_number().over(group_by=services.source_ip, order_by=listed),
+        _total=services.source_ip.count().over(group_by=services.source_ip),
     )
-    for row in services.to_pyarrow().to_pylist():
+    kept = ranked.filter(ranked._n < LIST_CAP).order_by(["source_ip", "_n"])
+    for row in kept.to_pyarrow().to_pylist():
         activity = result[row["source_ip"]]
-        activity.exposed_count += 1
-        if len(activity.exposed) < LIST_CAP:
-            activity.exposed.append(_service(row))
+        activity.exposed_count = row["_total"]
+        activity.exposed.append(_service(row))
 
     for row in scan_types(events).to_pyarrow().to_pylist():
         result[row["source_ip"]].probe_types[row["probe_type"]] = row["packets"]
