@@ -789,15 +789,11 @@ class Lake:
         """The journals of compactions in flight, their paths as this lake lists them."""
         journals = self._read_json(JOURNALS)
         for journal in journals:
-            resolve: Callable[[str], str]
+            resolve: Callable[[str], str] = self._named_here  # the paths as its lake was named
             relative = journal.get("relative")
-            if isinstance(relative, dict):
+            if isinstance(relative, dict):  # this version's: relative to the lake
                 resolve = self._path
                 journal.update(relative)
-            elif relative is True:  # in place of the paths (written so only briefly)
-                resolve = self._path
-            else:  # the previous version's: the paths as its lake was named
-                resolve = self._named_here
             journal["partition"] = resolve(journal["partition"])
             journal["old"] = [resolve(name) for name in journal["old"]]
             journal["new"] = [resolve(name) for name in journal["new"]]
