@@ -133,23 +133,36 @@ def _identity_tables(dns: list[dict[str, Any]], auth: list[dict[str, Any]]) -> d
     }
 
 
+#: The site's own public range, holding the identity tests' scanners when
+#: they stand for machines of ours.
+OURS = parse_networks(["45.33.32.0/24"])
+
+
+def _ptr_of_scanner(answer: str) -> dict[str, Any]:
+    """Our resolver's PTR answer for SCANNER's address."""
+    return {
+        "dns_question_name": "156.32.33.45.in-addr.arpa",
+        "dns_question_type": "PTR",
+        "dns_answers": [answer],
+    }
+
+
+def _identity_cases(tables: dict[str, Any], home: list[Any]) -> dict[str, Case]:
+    """The identity tables' cases by source, ``home`` as ``site.home_networks``."""
+    findings = run_detections(tables["network"], Config().detect)
+    return {c.sources[0]: c for c in build_cases(tables, findings, 1, home=home)}
+
+
 def test_a_scanner_whose_ptr_says_localhost_gets_no_users_of_our_hosts() -> None:
     # Our mail server looked the scanner up: its PTR is "localhost." (a
     # common misconfiguration). Our own hosts that syslog as "localhost"
-    # are not the scanner, nor are their users its users.
+    # are not the scanner, nor are their users its users, even for a source
+    # in our own networks (whose names do lend it our hosts' users).
     tables = _identity_tables(
-        dns=[
-            {
-                "dns_question_name": "156.32.33.45.in-addr.arpa",
-                "dns_question_type": "PTR",
-                "dns_answers": ["localhost."],
-            }
-        ],
+        dns=[_ptr_of_scanner("localhost.")],
         auth=[{"observer_name": "localhost", "user_name": "root"}],
     )
-    network = tables["network"]
-    cases = build_cases(tables, run_detections(network, Config().detect), 1)
-    (case,) = [c for c in cases if c.sources == [SCANNER]]
+    case = _identity_cases(tables, OURS)[SCANNER]
     assert case.activity.host_users == []
     assert case.activity.host_names == []
 
@@ -167,10 +180,7 @@ def test_a_name_two_sources_share_gives_both_their_users() -> None:
         ],
         auth=[{"observer_name": "edge", "user_name": "alice"}],
     )
-    network = tables["network"]
-    ours = parse_networks(["45.33.32.0/24"])  # the site's own public range
-    cases = build_cases(tables, run_detections(network, Config().detect), 1, home=ours)
-    users = {c.sources[0]: c.activity.host_users for c in cases}
+    users = {s: c.activity.host_users for s, c in _identity_cases(tables, OURS).items()}
     assert users == {SCANNER: ["alice"], OTHER: ["alice"]}
 
 
@@ -179,27 +189,18 @@ def test_an_outside_scanner_whose_ptr_names_our_host_gets_none_of_its_users() ->
     # scanner answering "dc01.evil.example" is not our dc01, nor are dc01's
     # users its users. Its names are still shown (what DNS said).
     tables = _identity_tables(
-        dns=[
-            {
-                "dns_question_name": "156.32.33.45.in-addr.arpa",
-                "dns_question_type": "PTR",
-                "dns_answers": ["dc01.evil.example."],
-            }
-        ],
+        dns=[_ptr_of_scanner("dc01.evil.example.")],
         auth=[
             {"observer_name": "dc01", "user_name": "administrator"},
             # A login aimed at the scanner's address is its, outside or not.
             {"destination_ip": SCANNER, "user_name": "bob"},
         ],
     )
-    findings = run_detections(tables["network"], Config().detect)
-    outside = build_cases(tables, findings, 1, home=Config().site.home())
-    (case,) = [c for c in outside if c.sources == [SCANNER]]
+    case = _identity_cases(tables, Config().site.home())[SCANNER]
     assert case.activity.host_names == ["dc01.evil.example"]
     assert case.activity.host_users == ["bob"]
     # The same address inside our networks is one of our machines: its name is ours.
-    inside = build_cases(tables, findings, 1, home=parse_networks(["45.33.32.0/24"]))
-    (case,) = [c for c in inside if c.sources == [SCANNER]]
+    case = _identity_cases(tables, OURS)[SCANNER]
     assert case.activity.host_users == ["administrator", "bob"]
 
 
