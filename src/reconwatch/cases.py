@@ -36,7 +36,7 @@ from reconwatch.detect.tools import hints_from_findings, hints_from_packets, pac
 from reconwatch.detect.web import is_admin_interface, is_secret
 from reconwatch.engine import cached
 from reconwatch.netaddr import IPNetwork, in_any, parse_ip
-from reconwatch.report.text import plural
+from reconwatch.report.text import clean, plural
 
 #: Cap on list-valued facts kept per case (targets, ports, exposed services):
 #: a /16 sweep has 65,536 targets; counts stay exact, lists are samples.
@@ -58,8 +58,11 @@ class Evidence:
     #: Lake table the event comes from.
     table: str = "network"
 
-    def location(self) -> str:
-        return f"{self.log_file}:{self.log_line}"
+    def location(self, file_limit: int | None = None) -> str:
+        """``file:line``; with ``file_limit``, the file name cleaned and cut to
+        it (``report.text.clean``), never the line number: the line is the pointer."""
+        name = self.log_file if file_limit is None else clean(self.log_file, file_limit)
+        return f"{name}:{self.log_line}"
 
 
 #: Per table: the columns that describe an event, in the order they read well.

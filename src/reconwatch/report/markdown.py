@@ -12,7 +12,6 @@ from reconwatch.report.casejson import iso
 from reconwatch.report.text import (
     LISTED,
     RELATED_SHOWN,
-    clean,
     code_span,
     expiry,
     input_format,
@@ -159,10 +158,8 @@ def _case(c: Case) -> list[str]:
         lines.append(f"- **{f.detection}**: {md(f.describe(), 300)}")
         for e in f.evidence:
             port = f":{e.destination_port}" if e.destination_port is not None else ""
-            # The path is cut, never the line number after it: file:line is the pointer.
-            where = f"{clean(e.log_file, 160)}:{e.log_line}"
             lines.append(
-                f"  - {code_span(where, 200)} {iso(e.timestamp)} -> "
+                f"  - {code_span(e.location(160), 200)} {iso(e.timestamp)} -> "
                 f"{md(e.destination_ip or '-')}{port} {md(e.detail, 300)}"
             )
     if len(c.findings) > LISTED:
