@@ -459,6 +459,32 @@ def test_t2_approves_a_block_and_rules_are_written(app: Any, tmp_path: Path) -> 
     assert "block approved" in client.get(f"/cases/{case.id}").text
 
 
+def test_an_unwritable_blocks_folder_is_a_clear_error_and_no_approval(
+    app: Any, tmp_path: Path
+) -> None:
+    # A file where the blocks folder should be: mkdir fails even for root.
+    (tmp_path / "blocks").write_text("not a folder")
+    client = logged_in(app, "theo")
+    case = next(
+        c
+        for c in app.state.web.store.list(limit=100)
+        if c.escalate and not c.document.get("internal")
+    )
+    response = act(client, case.id, action="approve_block", reason="confirmed scanner")
+    assert response.status_code == 500
+    assert "cannot write the rule files under" in response.text
+    assert "Traceback" not in response.text
+    actions = [a.action for a in app.state.web.store.get(case.id).actions]
+    assert "approve_block" not in actions
+    token = page_csrf(client)
+    api = client.post(
+        f"/api/v1/cases/{case.id}/actions",
+        json={"action": "approve_block", "reason": "confirmed scanner"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert api.status_code == 500 and "cannot write the rule files" in api.json()["detail"]
+
+
 def test_a_protected_source_is_never_blocked(app: Any, tmp_path: Path) -> None:
     client = logged_in(app, "ada")
     internal = next(c for c in app.state.web.store.list(limit=100) if c.document.get("internal"))

@@ -72,7 +72,7 @@ MESSAGES: Final = (
             r"from (\S+) port (\d+)", ("user", "ip", "port"), "too_many_attempts", "failure"),
     Message(r"^Disconnecting " + _USER_KIND + r"(.*) (\S+) port (\d+): Too many authentication",
             ("user", "ip", "port"), "too_many_attempts", "failure"),
-    Message(r"^pam_unix\(sshd:auth\): authentication failure;.* rhost=(\S*)(?: user=(\S*))?",
+    Message(r"^pam_unix\(sshd:auth\): authentication failure;.* rhost=(\S*)(?: +user=(\S*))?",
             ("ip", "user"), "pam_failure", "failure"),
     Message(r"^Disconnected from user (.*) (\S+) port (\d+)", ("user", "ip", "port"),
             "logout", None),

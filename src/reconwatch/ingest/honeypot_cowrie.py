@@ -16,7 +16,9 @@ The JSON log (``output_jsonlog``) has one object per line::
      "src_ip":"192.0.2.7","src_port":40102,"dst_ip":"10.0.0.5","dst_port":22,
      "session":"a1b2c3","protocol":"ssh","sensor":"hp1","timestamp":"2026-09-30T10:00:01.123456Z"}
 
-(``dst_ip``/``dst_port`` appear on ``cowrie.session.connect`` only.) The text log,
+(``dst_ip``/``dst_port`` are the honeypot's on ``cowrie.session.connect``; on the
+``cowrie.direct-tcpip.*`` events they are the target of the port forwarding the
+client asked for, and are not read.) The text log,
 as in CrowdSec's sample, carries its own ISO stamp after any syslog envelope::
 
     Dec  8 06:28:43 host cowrie[2806]: 2020-12-08T06:28:43+0000
@@ -95,18 +97,28 @@ class CowrieJsonParser(Parser):
             SELECT log_line, _row, regexp_full_match(line, '\\s*') AS skip,
                    {json_values_sql("line", "cowrie_paths")} AS v
             FROM {{view}}
+        ),
+        t AS (
+            SELECT *, coalesce(starts_with(v[1], 'cowrie.direct-tcpip.'), FALSE) AS tunnel
+            FROM j
         )
         SELECT log_line, _row, skip,
                timezone('UTC', TRY_CAST(v[6] AS TIMESTAMPTZ)) AS timestamp,
-               v[2] AS source_raw, v[4] AS destination_raw,
-               CAST(TRY_CAST(v[3] AS USMALLINT) AS INTEGER) AS source_port,
-               CAST(TRY_CAST(v[5] AS USMALLINT) AS INTEGER) AS destination_port,
+               v[2] AS source_raw,
+               -- A direct-tcpip (SSH port forwarding) event's dst_ip/dst_port are
+               -- the tunnel's target and src_port its claimed originator, as the
+               -- client asked (a host name often): not the honeypot it touched.
+               CASE WHEN NOT tunnel THEN v[4] END AS destination_raw,
+               CASE WHEN NOT tunnel THEN CAST(TRY_CAST(v[3] AS USMALLINT) AS INTEGER) END
+                   AS source_port,
+               CASE WHEN NOT tunnel THEN CAST(TRY_CAST(v[5] AS USMALLINT) AS INTEGER) END
+                   AS destination_port,
                v[7] AS observer_name,
                {alert_columns("v[1]")},
                CASE WHEN v IS NULL THEN {lit(NOT_JSON)}
                     WHEN NOT starts_with(coalesce(v[1], ''), 'cowrie.') THEN {lit(NOT_COWRIE)}
                END AS reason
-        FROM j
+        FROM t
         """  # noqa: S608 - constant SQL and a generated view name; JSON paths are bound
         params: dict[str, object] = {"cowrie_paths": [json_path(k) for k in _KEYS]}
         return run_batch(self.ctx.con, lines, sql, params)

@@ -243,10 +243,13 @@ class SuricataEveParser(SqlLineParser):
                     WHEN network_transport = 'udp' THEN CASE
                         WHEN ptc > 0 THEN 'succeeded' WHEN ptc = 0 THEN 'failed' END
                END AS connection_outcome,
+               -- Sums in HUGEINT: two huge counts must not overflow (and stop) the query.
                CASE WHEN bts IS NOT NULL OR btc IS NOT NULL
-                    THEN coalesce(bts, 0) + coalesce(btc, 0) END AS network_bytes,
+                    THEN TRY_CAST(CAST(coalesce(bts, 0) AS HUGEINT) + coalesce(btc, 0) AS BIGINT)
+               END AS network_bytes,
                CASE WHEN pts IS NOT NULL OR ptc IS NOT NULL
-                    THEN coalesce(pts, 0) + coalesce(ptc, 0) END AS network_packets,
+                    THEN TRY_CAST(CAST(coalesce(pts, 0) AS HUGEINT) + coalesce(ptc, 0) AS BIGINT)
+               END AS network_packets,
                -- alert
                CASE event_type WHEN 'alert' THEN sid END AS rule_id,
                CASE event_type WHEN 'alert' THEN {_v("alert.signature")}

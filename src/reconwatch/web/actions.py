@@ -177,8 +177,15 @@ def _approve_block(
         )
         raise ActionError(409, "nothing to block: " + (refused or "the case has no sources"))
     out = blocks_dir / case.id
-    out.mkdir(parents=True, exist_ok=True)
-    files = write_rules(plan, out, config)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        files = write_rules(plan, out, config)
+    except OSError as exc:
+        # A folder the server cannot write (permissions, a full disk): the
+        # analyst's page says so, and no approval is recorded for rules that
+        # do not exist.
+        why = exc.strerror or type(exc).__name__
+        raise ActionError(500, f"cannot write the rule files under {blocks_dir}: {why}") from exc
     entries = ", ".join(str(e.network) for e in plan.entries)
     detail = f"{reason} | blocks {entries} for {plan.entries[0].timeout_seconds}s"
     if refused:
