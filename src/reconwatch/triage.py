@@ -134,17 +134,20 @@ def _still_escalated(case: Case, earlier: History | None) -> None:
     less of the actor (a quiet day, a lake since trimmed) must not report the
     case as merely suspicious while Tier 2 works on it.
     """
-    if earlier is None or earlier.status != "escalated" or case.escalate:
+    if earlier is None or earlier.status != "escalated":
         return
     if case.disposition in ("approved_exercise", "benign_scanner"):
         return  # known since: the exercise calendar or a benign list says who it is
-    case.escalate = True
-    case.disposition = "malicious"
-    # Nor does its severity fall while Tier 2 works on it (nor its block's length).
+    # Nor does its severity fall while Tier 2 works on it (nor its block's length),
+    # whether or not this hunt's own evidence escalates it again.
     if earlier.severity in SEVERITIES and SEVERITIES.index(earlier.severity) > SEVERITIES.index(
         case.severity
     ):
         case.severity = earlier.severity
+    if case.escalate:
+        return
+    case.escalate = True
+    case.disposition = "malicious"
     case.reasons.append(
         f"Escalated to Tier 2 earlier (case {earlier.case_id}); it stays escalated until closed"
     )
@@ -535,13 +538,19 @@ def _exercise_verdicts(case: Case, enrichment: Enrichment | None) -> list[tuple[
     act = case.activity
     first = min(t for t in (case.first_seen, act.active_from) if t is not None)
     last = max(t for t in (case.last_seen, act.active_until) if t is not None)
+    # The hosts the findings name: the only record of hosts a finding over
+    # earlier batches touched (slow_scan's state), and all there is when the
+    # destinations were not gathered (cases built without the testers).
+    named = sorted(
+        {t for f in case.findings if f.source_table == "network" for t in f.targets}
+        | {e.destination_ip for f in case.findings for e in f.evidence if e.destination_ip}
+    )
     if case.destinations is not None:
         hosts = [d if d is not None else NO_DESTINATION for d in case.destinations]
-    else:  # not gathered (cases built without the testers): the hosts the findings name
-        hosts = sorted(
-            {t for f in case.findings if f.source_table == "network" for t in f.targets}
-            | {e.destination_ip for f in case.findings for e in f.evidence if e.destination_ip}
-        )
+        seen = set(hosts)
+        hosts += [t for t in named if t not in seen]
+    else:
+        hosts = named
     return [(s, enrichment.exercise(s, first, last, hosts)) for s in case.sources]
 
 
@@ -581,10 +590,16 @@ def _benign_or_exercise(
                 f"{source} belongs to exercise {verdict.exercise} but acted outside its {where}"
                 f"{strays} (contact {verdict.contact}): not suppressed"
             )
-        elif verdict.status == "in_exercise":
+        elif verdict.status == "in_exercise" and did_more:
             case.reasons.append(
                 f"{source} belongs to exercise {verdict.exercise} but did more than scan "
                 f"({what}; contact {verdict.contact}): not suppressed"
+            )
+        elif verdict.status == "in_exercise":
+            # Inside its window and scope, but the case's other sources are not all so.
+            case.reasons.append(
+                f"{source} belongs to exercise {verdict.exercise}, but not every source of "
+                f"the case is covered by an exercise (contact {verdict.contact}): not suppressed"
             )
     listed = [contexts[s].benign for s in case.sources if s in contexts]
     if not listed or len(listed) != len(case.sources) or not all(listed) or did_more:
@@ -685,7 +700,8 @@ def _checklist(
         users = {"status": "done", "result": "no login from the source in the user-activity logs"}
     identity = _identity(act)
     if identity:
-        users = {"status": "done", "result": f"{users['result']}. {identity}"}
+        # DNS names alone are no user activity: without auth logs the step stays not done.
+        users = {"status": users["status"], "result": f"{users['result']}. {identity}"}
     known = case.criteria["known_threat_actor"]
     if not intel.on:
         checked = {"status": "not done", "result": "no threat-intelligence feed is configured"}
