@@ -284,7 +284,8 @@ def dns_bruteforce(dns: ir.Table, cfg: DnsBruteforceConfig) -> ir.Table:
     events = named.filter(
         ~named._name.endswith(".arpa")
         & ~named._name.startswith("_")
-        & (named._type != "PTR")
+        # A log without query types (null) still holds guesses: not a PTR.
+        & (named._type != "PTR").fill_null(True)
         & ~reversed_address(named._name)
     )
     # The first label's length from its dot: no second split of every name.
@@ -599,7 +600,11 @@ def srv_bruteforce(dns: ir.Table, cfg: SrvBruteforceConfig) -> ir.Table:
     """
     named = _named(dns)
     events = named.filter((named._type == "SRV") & named._name.startswith("_"))
-    events = events.filter(labels_of(events._name)[1].startswith("_"))
+    # The second label starts with "_": the character after the first dot. Not
+    # the second element of the labels: Spark (ANSI) fails the whole query on
+    # an index past the end, which one SRV query of a one-label name is.
+    dot = events._name.find(".")
+    events = events.filter((dot >= 0) & (events._name.substr(dot + 1, 1) == "_"))
     events = events.mutate(_zone=zone_of(events._name))
     best = windowed_findings(
         events,

@@ -74,30 +74,36 @@ def hints_from_packets(row: dict[str, Any]) -> list[dict[str, Any]]:
     if probes < MIN_PROBES:
         return []
     hints = []
-    zmap = _share(row["zmap_ids"], row["with_ip_id"])
-    if zmap >= 0.9:
+    # Each share is over the probes that logged the field, and says nothing
+    # unless MIN_PROBES of them did: a source seen by two firewalls, one
+    # logging IP IDs and windows and one not, may have a single such probe.
+    with_ip_id = row["with_ip_id"] or 0
+    zmap = _share(row["zmap_ids"], with_ip_id)
+    if with_ip_id >= MIN_PROBES and zmap >= 0.9:
         hints.append(
             {
                 "tool": "zmap",
                 "confidence": "high",
-                "evidence": f"IP ID 54321 in {zmap:.0%} of {probes} SYN probes",
+                "evidence": f"IP ID 54321 in {zmap:.0%} of {with_ip_id} SYN probes",
             }
         )
-    nmap = _share(row["nmap_windows"], row["with_window"])
-    first = _share(row["window_1024"], row["with_window"])
+    with_window = row["with_window"] or 0
+    nmap = _share(row["nmap_windows"], with_window)
+    first = _share(row["window_1024"], with_window)
     template_ttl = (row.get("ttl_min") or 0) >= MASSCAN_MIN_TTL
-    if first >= 0.99 and template_ttl and (row["with_ttl"] or 0) >= MIN_PROBES:
+    windows_known = with_window >= MIN_PROBES
+    if windows_known and first >= 0.99 and template_ttl and (row["with_ttl"] or 0) >= MIN_PROBES:
         hints.append(
             {
                 "tool": "masscan",
                 "confidence": "medium",
                 "evidence": (
-                    f"TCP window 1024 in {first:.0%} of {probes} SYN probes, all with TTL >= "
+                    f"TCP window 1024 in {first:.0%} of {with_window} SYN probes, all with TTL >= "
                     f"{MASSCAN_MIN_TTL} (a TTL 255 packet template; nmap randomises lower TTLs)"
                 ),
             }
         )
-    elif nmap >= 0.9 and first >= 0.5:
+    elif windows_known and nmap >= 0.9 and first >= 0.5:
         # nmap draws each probe's TTL from 37..59 (23 values): any scan of ten
         # probes or more shows five of them, however large it grows (a share of
         # the probes would wrongly demote a scan of nmap's default 1000 ports).
@@ -107,7 +113,7 @@ def hints_from_packets(row: dict[str, Any]) -> list[dict[str, Any]]:
                 "tool": "nmap -sS",
                 "confidence": "high" if many_ttls else "medium",
                 "evidence": (
-                    f"TCP window 1024 in {first:.0%} and 1024-4096 in {nmap:.0%} of {probes} "
+                    f"TCP window 1024 in {first:.0%} and 1024-4096 in {nmap:.0%} of {with_window} "
                     "SYN probes"
                     + (f"; {row['ttls']} distinct TTLs (randomised per probe)" if many_ttls else "")
                 ),

@@ -47,8 +47,10 @@ def first_contacts(network: ir.Table) -> ir.Table:
     Ties on the timestamp are broken by file and line, the order the events
     were logged in. A pair whose first event has no outcome (or one outside
     failed/succeeded) is skipped: its trial result is unknown, and a later
-    event is not a first contact.
+    event is not a first contact. Events without a destination address are
+    no contact with a host: left out, not one "host" of their own.
     """
+    network = network.filter(network.destination_ip.notnull())
     pair = ibis.window(
         group_by=["source_ip", "destination_ip"],
         order_by=["timestamp", "log_file", "log_line"],
