@@ -70,6 +70,10 @@ def _stdin_text() -> str:
 
 
 def _write(text: str, out: Path | None) -> None:
+    # A lone surrogate (a JSON ``\\udc80`` escape in a hand-edited document)
+    # cannot be UTF-8: written as that JSON escape again, not as a raw byte on
+    # stdout (invalid UTF-8) or a traceback with --out.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if out is None:
         click.echo(text, nl=False)
         return

@@ -150,7 +150,12 @@ def _check_typed_parts(case: dict[str, Any], where: str) -> None:
 
 def _is_number(value: object) -> bool:
     """A finite JSON number (not a bool; ``json`` reads ``NaN`` and ``Infinity`` too)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float (10**400)
+        return False
 
 
 def _is_integer(value: object) -> bool:

@@ -192,7 +192,8 @@ def alert(
             "type": ["info"],
             "severity": SEVERITY.get(severity, 21),
             "risk_score": float(case.get("score") or 0),
-            "risk_score_norm": float(case.get("score") or 0),
+            # ECS: normalised to 0-100 (hunts cap the score there; a hand edit may not).
+            "risk_score_norm": min(max(float(case.get("score") or 0), 0.0), 100.0),
             "id": str(case["id"]),
             "action": "ip-address-reconnaissance",
             "module": "reconwatch",

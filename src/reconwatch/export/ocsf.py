@@ -115,14 +115,17 @@ def _evidences(case: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "detail": item.get("detail"),
                 },
             }
-            if item.get("destination_ip") or item.get("destination_port") is not None:
-                endpoint: dict[str, Any] = {}
-                if item.get("destination_ip"):
-                    endpoint["ip"] = item["destination_ip"]
-                if item.get("destination_port") is not None:
-                    endpoint["port"] = item["destination_port"]
-                # OCSF 1.5 evidences carry dst_endpoint; py-ocsf-models 0.10
-                # does not model it yet (a TODO there), see docs/exports.md.
+            # OCSF 1.5 evidences carry dst_endpoint; py-ocsf-models 0.10 does
+            # not model it yet (a TODO there), see docs/exports.md, so nothing
+            # checks it: only an address (ip_t) and a port number (port_t)
+            # go in; a hand-edited document's other values stay in ``data``.
+            endpoint: dict[str, Any] = {}
+            ip, port = item.get("destination_ip"), item.get("destination_port")
+            if isinstance(ip, str) and doc.is_ip(ip):
+                endpoint["ip"] = ip
+            if isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535:
+                endpoint["port"] = port
+            if endpoint:
                 evidence["dst_endpoint"] = endpoint
             evidences.append(evidence)
     return evidences

@@ -32,7 +32,7 @@ from reconwatch.detect import DETECTIONS
 from reconwatch.detect.dns import CHAOS_NAMES
 from reconwatch.detect.web import scanner_user_agents, sensitive_families, sensitive_paths
 from reconwatch.export import document as doc
-from reconwatch.netaddr import PRIVATE_NETWORKS
+from reconwatch.netaddr import PRIVATE_NETWORKS, parse_networks, reverse_zones
 
 #: The date the rules were last changed (Sigma ``date``); fixed so an export
 #: is byte-for-byte stable.
@@ -83,6 +83,10 @@ class RuleSpec:
 #: say to add the site's own (``site.internal_zones``, ``site.internal_only``).
 _INTERNAL_SUFFIXES: Final = tuple(SiteConfig().internal_names())
 _HOME: Final = list(SiteConfig().home_networks)
+#: The reverse-DNS zones of the private ranges (``10.in-addr.arpa``,
+#: ``16.172.in-addr.arpa``.., ``c.f.ip6.arpa``, ``d.f.ip6.arpa``): PTR names
+#: under them are internal names too (detect/internal.py).
+_PRIVATE_REVERSE: Final = tuple(reverse_zones(parse_networks(PRIVATE_NETWORKS)))
 #: Hex digits either case: a Host header is case-insensitive (``[FD00::1]``).
 _PRIVATE_HOST_RE: Final = (
     r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.)[0-9.]+(:\d+)?$"
@@ -261,7 +265,9 @@ def specs(cfg: DetectConfig) -> dict[str, RuleSpec]:
         "internal_name_probe": RuleSpec(
             dns,
             {
-                "selection": {"query|endswith": [f".{z}" for z in _INTERNAL_SUFFIXES]},
+                "selection": {
+                    "query|endswith": [f".{z}" for z in (*_INTERNAL_SUFFIXES, *_PRIVATE_REVERSE)]
+                },
                 "filter_home": {"src_ip|cidr": _HOME},
                 "condition": "selection and not filter_home",
             },
