@@ -140,8 +140,11 @@ class _ResolverParser(SqlLineParser):
 
 
 #: The type is its mnemonic, or ``type=N`` for one dnsmasq has no name for.
+#: The name is any printable text (dnsmasq keeps a label's spaces, and writes
+#: ``<name unprintable>`` for one with control bytes): everything up to the
+#: last `` from ``, as dnsmasq writes the client last.
 DNSMASQ_QUERY: Final = (
-    r"^(?:\d+ ([^/\s]+)/(\d+) )?query\[(type=\d{1,5}|[A-Za-z0-9]+)\] (\S+) from (\S+)$"
+    r"^(?:\d+ ([^/\s]+)/(\d+) )?query\[(type=\d{1,5}|[A-Za-z0-9]+)\] (.+) from (\S+)$"
 )
 #: ``log-queries=extra``'s serial (and client), when dnsmasq has one for the line.
 _SERIAL: Final = r"^(?:\d+ (?:\S+/\d+ )?)?"
@@ -161,12 +164,17 @@ DNSMASQ_FOLLOW: Final = (
     + r"|/\S+)(?:\[[^\]]*\])? "
 )
 #: The follow-up lines that answer: ``SOURCE NAME is DATA`` (then an optional
-#: `` (DNSSEC signed)`` or `` (EDE: ...)``, not read).
+#: `` (DNSSEC signed)`` or `` (EDE: ...)``, not read), to the line's end: a
+#: name or data holding `` is `` (a client's query name, an upstream's CNAME
+#: or PTR target: dnsmasq keeps their spaces) cannot be split for sure, and
+#: read at its first word it would answer another client's query of that name.
+#: Pi-hole's ``reply NAME is blocked during CNAME inspection`` reads ``blocked``.
 DNSMASQ_ANSWER: Final = (
     _SERIAL
     + r"(?:reply|cached|cached-stale|config|DHCP|auth|"
     + _PIHOLE_BLOCKED
-    + r"|/\S+) (\S+) is (not implemented|\S+)"
+    + r"|/\S+) (\S+) is (not implemented|\S+)(?: during CNAME inspection)?"
+    + r"(?: \(DNSSEC signed\)| \(EDE: [^)]*\))?$"
 )
 #: Helper columns of the batch query, used by ``DnsmasqParser.combine`` only.
 _PAIRING: Final = ("dm_kind", "dm_proc", "dm_serial", "dm_name", "dm_data")
@@ -366,8 +374,9 @@ FROM vals GROUP BY qpos ORDER BY qpos
 """  # noqa: S608 - constant patterns and a generated view name only
 
 
+#: The name ends with its dot; the root is the dot alone (``. NS IN``).
 UNBOUND_QUERY: Final = (
-    r"^(?:\[\d+:\d+\] )?info: (\S+) (\S+\.) ([A-Za-z0-9]+) (IN|CH|HS|NONE|ANY|CLASS\d+)"
+    r"^(?:\[\d+:\d+\] )?info: (\S+) (\S*\.) ([A-Za-z0-9]+) (IN|CH|HS|NONE|ANY|CLASS\d+)"
     r"(?: ([A-Z]+|RCODE\d+) \d+\.\d+ \d+ \d+)?$"
 )
 #: The own log file with an epoch stamp: ``[1796097600] unbound[812:0] message``.
@@ -433,6 +442,10 @@ class UnboundParser(_ResolverParser):
 #: A line CoreDNS wrote itself (``[INFO]``, ``[ERROR]``...), after an optional runtime stamp.
 COREDNS_OWN: Final = r"^(?:\d{4}-\d{2}-\d{2}T\S+ )?\[[A-Z]+\] "
 NOT_COREDNS: Final = "not a CoreDNS query line"
+#: The quoted question (``"A IN name. udp 44 false 512"``), ``\"`` inside the name.
+_COREDNS_QUOTED: Final = r'"((?:[^"\\]|\\.)*)"'
+#: In it, the name (``\ `` and ``\"`` escaped) and the protocol after it.
+_COREDNS_NAME: Final = r"^\S+ \S+ ((?:[^ \\]|\\.)*)(?: (\S+))?"
 _COREDNS_SNIFF = re.compile(r"\[INFO\] \S+:\d+ - \d+ \"\S+ \S+ \S+ \S+ \d+ ")
 
 
@@ -473,17 +486,30 @@ class CoreDnsParser(_ResolverParser):
                    substr(src, pi + 7) AS after
             FROM heads
         ),
+        -- The name is written escaped (a quote or a space in a label after a
+        -- backslash): where a backslash is, the quoted part and the name are
+        -- cut by escape-aware patterns, an escaped quote or space kept in the name.
         parts AS (
             SELECT *, split_part(after, ' ', 1) AS peer, split_part(after, ' ', 2) AS dash,
-                   split_part(after, ' ', 3) AS id, split_part(after, '"', 2) AS q,
+                   split_part(after, ' ', 3) AS id,
+                   CASE WHEN contains(after, '\\')
+                        THEN regexp_extract(after, {lit(_COREDNS_QUOTED)}, 1)
+                        ELSE split_part(after, '"', 2) END AS q,
                    split_part(split_part(after, '" ', 2), ' ', 1) AS rcode
             FROM afters
+        ),
+        escaped AS (
+            SELECT *, CASE WHEN contains(q, '\\')
+                           THEN regexp_extract(q, {lit(_COREDNS_NAME)}, ['name', 'proto']) END
+                          AS qe
+            FROM parts
         ),
         fields AS (
             SELECT *, split_part(peer, ':', -1) AS port,
                    split_part(q, ' ', 1) AS qtype, split_part(q, ' ', 2) AS qclass,
-                   split_part(q, ' ', 3) AS qname, split_part(q, ' ', 4) AS proto
-            FROM parts
+                   coalesce(qe.name, split_part(q, ' ', 3)) AS qname,
+                   coalesce(qe.proto, split_part(q, ' ', 4)) AS proto
+            FROM escaped
         ),
         hosts AS (
             SELECT *, left(peer, length(peer) - length(port) - 1) AS host FROM fields

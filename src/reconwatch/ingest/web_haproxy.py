@@ -30,19 +30,22 @@ from reconwatch.ingest import syslog
 from reconwatch.ingest.auth_sshd import sniff_programs
 from reconwatch.ingest.base import REPEAT, Parsed
 from reconwatch.ingest.linesql import byte_count_sql, lit, run_batch, status_code_sql
-from reconwatch.ingest.web_clf import (
-    QUOTED,
-    path_query_sql,
-    request_sql,
-    request_struct,
-    unescape,
-)
+from reconwatch.ingest.web_clf import path_query_sql, request_sql, request_struct
 
 NOT_HAPROXY: Final = "not a haproxy line"
 NOT_HTTPLOG: Final = "haproxy line not in HTTP log format"
 
-HTTPLOG: Final = r"^(\S+):(\d+) \[([^\]]+)\] (\S+) \S+ \S+ (-?\d+) \+?(\d+) .*" + QUOTED + "$"
-_NAMES: Final = "['ip', 'port', 'accept', 'frontend', 'status', 'bytes', 'request']"
+#: The request line in quotes. HAProxy has no backslash escapes (Apache's
+#: ``\"`` and ``\\`` are not HAProxy's): it writes ``"`` as ``#22``, ``#`` as
+#: ``#23`` and bytes outside 32-126 as ``#XX`` (configuration.txt, "Non-printable
+#: characters"), so the field holds no quote and a backslash is a byte of the
+#: request. The ``#XX`` codes are kept as logged, as ``clf`` keeps ``\xNN``.
+#: Some syslog daemons (syslog-ng) write HAProxy's two quotes as ``\"`` (the
+#: same section): a backslash before the opening quote says so (HAProxy puts
+#: a space there), and the one before the closing quote is then dropped.
+QUOTED: Final = r'(\\?)"([^"]*)"'
+HTTPLOG: Final = r"^(\S+):(\d+) \[([^\]]+)\] (\S+) \S+ \S+ (-?\d+) \+?(\d+) .* " + QUOTED + "$"
+_NAMES: Final = "['ip', 'port', 'accept', 'frontend', 'status', 'bytes', 'esc', 'request']"
 
 
 class HaproxyParser(syslog.EnvelopedParser):
@@ -71,7 +74,13 @@ class HaproxyParser(syslog.EnvelopedParser):
                            THEN regexp_extract({k.MESSAGE}, {lit(HTTPLOG)}, {_NAMES}) END AS m
             FROM env
         ),
-        named AS (SELECT *, {unescape("m.request")} AS request FROM cut),
+        -- HAProxy escapes no backslash: the request line is kept as logged
+        -- (less the relay's backslash before the closing quote, see QUOTED).
+        named AS (
+            SELECT *, CASE WHEN m.esc <> '' AND suffix(m.request, '\\')
+                           THEN left(m.request, -1) ELSE m.request END AS request
+            FROM cut
+        ),
         split AS (SELECT *, {request_struct("request")} FROM named),
         reqs AS (SELECT *, {request_sql("request")} FROM split),
         targets AS (
