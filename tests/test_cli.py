@@ -186,7 +186,10 @@ def test_a_file_read_in_part_is_one_warning_in_hunt_and_ingest(tmp_path: Path) -
         f"Sep 30 10:00:{n % 60:02d} gw sshd[1]: Connection closed {n}\n" for n in range(50_000)
     )
     whole = gzip.compress(lines.encode())
-    cut = tmp_path / "cut.log.gz"
+    # A path longer than the piped console's 120 columns: the warning is still one line.
+    deep = tmp_path / ("a-long-folder-name-" * 7)
+    deep.mkdir()
+    cut = deep / "cut.log.gz"
     cut.write_bytes(whole[: len(whole) // 2])
     whole_file = tmp_path / "whole.log"
     whole_file.write_text(lines[:2000])

@@ -152,7 +152,10 @@ def test_the_accounting_table_says_a_repeated_path_was_not_read(tmp_path: Path) 
 
     from reconwatch.cli import main
 
-    log = tmp_path / "a.log"
+    # A path longer than the piped console's 120 columns: each note stays one line.
+    deep = tmp_path / ("a-long-folder-name-" * 7)
+    deep.mkdir()
+    log = deep / "a.log"
     log.write_text("".join(NETFILTER.format(sec=n, port=n + 1) + "\n" for n in range(3)))
     result = CliRunner().invoke(
         main, ["ingest", "--lake", str(tmp_path / "lake"), str(log), str(log)]
@@ -160,4 +163,5 @@ def test_the_accounting_table_says_a_repeated_path_was_not_read(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert "not read (see the warning)" in result.output
     assert "not read to the end" not in result.output
-    assert "the same file named 2 times" in result.output
+    (note,) = [ln for ln in result.output.splitlines() if "the same file named 2 times" in ln]
+    assert note.startswith("reconwatch: warning: " + str(log)), note

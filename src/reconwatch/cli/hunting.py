@@ -118,7 +118,8 @@ def hunt(
     if result.run is not None:
         print_ingest(console, result.run, errors=False)  # the warnings below hold them
     for warning in result.warnings:
-        console.print(f"reconwatch: warning: {clean(warning, 500)}", markup=False)
+        # One line however long (a path): soft_wrap, or Rich cuts it at the width.
+        console.print(f"reconwatch: warning: {clean(warning, 500)}", markup=False, soft_wrap=True)
     print_cases(console, result.cases)
     for name, path in result.outputs.items():
         console.print(f"{name}: {path}", markup=False)

@@ -68,11 +68,12 @@ def print_ingest(console: Console, run: RunStats, errors: bool = True) -> None:
     if not notes_beside:
         for row in rows:
             if row[-1]:
-                console.print(Text(f"{row[0]}: {row[-1]}"))
+                console.print(Text(f"{row[0]}: {row[-1]}"), soft_wrap=True)
     for f in run.files if errors else []:
         if f.error:
             # Text, not a str: markup=False alone still turned ":smile:" into an emoji.
-            console.print(Text(f"reconwatch: warning: {clean(f.error, 500)}"))
+            # soft_wrap: one line however long (a path), as the errors are.
+            console.print(Text(f"reconwatch: warning: {clean(f.error, 500)}"), soft_wrap=True)
 
 
 def _note(f: FileStats) -> str:
