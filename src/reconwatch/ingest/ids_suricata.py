@@ -55,7 +55,7 @@ from reconwatch.ingest.dns_lines import (
     qname_sql,
     qtype_sql,
 )
-from reconwatch.ingest.linesql import byte_count_sql, lit, status_code_sql
+from reconwatch.ingest.linesql import byte_count_sql, lit, present_sum_sql, status_code_sql
 from reconwatch.schema import TABLES
 
 INVALID_JSON: Final = "invalid JSON"
@@ -243,13 +243,8 @@ class SuricataEveParser(SqlLineParser):
                     WHEN network_transport = 'udp' THEN CASE
                         WHEN ptc > 0 THEN 'succeeded' WHEN ptc = 0 THEN 'failed' END
                END AS connection_outcome,
-               -- Sums in HUGEINT: two huge counts must not overflow (and stop) the query.
-               CASE WHEN bts IS NOT NULL OR btc IS NOT NULL
-                    THEN TRY_CAST(CAST(coalesce(bts, 0) AS HUGEINT) + coalesce(btc, 0) AS BIGINT)
-               END AS network_bytes,
-               CASE WHEN pts IS NOT NULL OR ptc IS NOT NULL
-                    THEN TRY_CAST(CAST(coalesce(pts, 0) AS HUGEINT) + coalesce(ptc, 0) AS BIGINT)
-               END AS network_packets,
+               {present_sum_sql("bts", "btc")} AS network_bytes,
+               {present_sum_sql("pts", "ptc")} AS network_packets,
                -- alert
                CASE event_type WHEN 'alert' THEN sid END AS rule_id,
                CASE event_type WHEN 'alert' THEN {_v("alert.signature")}

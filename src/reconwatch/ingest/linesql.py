@@ -90,6 +90,17 @@ def count_sum_sql(first: str, second: str) -> str:
     )
 
 
+def present_sum_sql(first: str, second: str) -> str:
+    """Two BIGINT counts (the two directions of one flow) added: the sum of
+    those present, NULL only where both are missing or the sum passes
+    2**63 - 1 (added as HUGEINT: a BIGINT sum that overflows stops the whole
+    batch with an error)."""
+    return (
+        f"CASE WHEN {first} IS NOT NULL OR {second} IS NOT NULL THEN "
+        f"TRY_CAST(CAST(coalesce({first}, 0) AS HUGEINT) + coalesce({second}, 0) AS BIGINT) END"
+    )
+
+
 #: Query columns that steer the split and never reach the rows.
 _INTERNAL: Final = frozenset(
     {

@@ -62,7 +62,7 @@ from reconwatch.ingest.base import (
     reject_table,
 )
 from reconwatch.ingest.dns_lines import qtype_sql
-from reconwatch.ingest.linesql import byte_count_sql, status_code_sql
+from reconwatch.ingest.linesql import byte_count_sql, present_sum_sql, status_code_sql
 
 # Reject reasons: short and fixed, because the run statistics count them by value.
 NO_FIELDS: Final = "data before #fields header"
@@ -493,13 +493,8 @@ class ZeekConnParser(ZeekParser):
         return f"""
             SELECT log_line, error, ts_us, source_ip, destination_ip, source_port,
                    destination_port, network_transport, connection_state, connection_outcome,
-                   -- Sums in HUGEINT: two hostile 19-digit counts must not overflow the query.
-                   CASE WHEN ob IS NOT NULL OR rb IS NOT NULL THEN
-                       TRY_CAST(CAST(coalesce(ob, 0) AS HUGEINT) + coalesce(rb, 0) AS BIGINT)
-                   END AS network_bytes,
-                   CASE WHEN op IS NOT NULL OR rp IS NOT NULL THEN
-                       TRY_CAST(CAST(coalesce(op, 0) AS HUGEINT) + coalesce(rp, 0) AS BIGINT)
-                   END AS network_packets,
+                   {present_sum_sql("ob", "rb")} AS network_bytes,
+                   {present_sum_sql("op", "rp")} AS network_packets,
                    CASE WHEN (orig_p IS NOT NULL AND source_port IS NULL)
                           OR (resp_p IS NOT NULL AND destination_port IS NULL)
                        THEN {_literal(INVALID_PORT)}
