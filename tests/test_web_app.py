@@ -123,6 +123,11 @@ def first_case(app: Any, **filters: Any) -> Any:
     return rows[0]
 
 
+def blockable_case(store: CaseStore) -> Any:
+    """An escalated case of an outside source: one a Tier 2 approval may block."""
+    return next(c for c in store.list(limit=100) if c.escalate and not c.document.get("internal"))
+
+
 # -- login, logout, sessions --------------------------------------------------------------
 
 
@@ -441,11 +446,7 @@ def test_actions_need_a_reason_and_an_existing_assignee(app: Any) -> None:
 
 def test_t2_approves_a_block_and_rules_are_written(app: Any, tmp_path: Path) -> None:
     client = logged_in(app, "theo")
-    case = next(
-        c
-        for c in app.state.web.store.list(limit=100)
-        if c.escalate and not c.document.get("internal")
-    )
+    case = blockable_case(app.state.web.store)
     response = act(client, case.id, action="approve_block", reason="confirmed scanner")
     assert response.status_code == 303
     nft = (tmp_path / "blocks" / case.id / "block.nft").read_text()
@@ -465,11 +466,7 @@ def test_an_unwritable_blocks_folder_is_a_clear_error_and_no_approval(
     # A file where the blocks folder should be: mkdir fails even for root.
     (tmp_path / "blocks").write_text("not a folder")
     client = logged_in(app, "theo")
-    case = next(
-        c
-        for c in app.state.web.store.list(limit=100)
-        if c.escalate and not c.document.get("internal")
-    )
+    case = blockable_case(app.state.web.store)
     response = act(client, case.id, action="approve_block", reason="confirmed scanner")
     assert response.status_code == 500
     assert "cannot write the rule files under" in response.text
@@ -505,9 +502,7 @@ def test_an_exercise_source_is_never_blocked_by_an_approval(
     copy.write_bytes(db.read_bytes())
     store = CaseStore(f"sqlite:///{copy}")
     try:
-        case = next(
-            c for c in store.list(limit=100) if c.escalate and not c.document.get("internal")
-        )
+        case = blockable_case(store)
     finally:
         store.close()
     source = case.document["sources"][0]

@@ -290,6 +290,11 @@ def is_ip(value: str) -> bool:
     return not mapped and str(address) == value
 
 
+def is_port(value: object) -> bool:
+    """A port number: an integer (not a bool) from 0 to 65535."""
+    return _is_integer(value) and 0 <= value <= 65535  # type: ignore[operator]
+
+
 def ip_version(value: str) -> int:
     return ipaddress.ip_address(value).version
 

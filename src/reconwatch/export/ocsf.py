@@ -123,7 +123,7 @@ def _evidences(case: Mapping[str, Any]) -> list[dict[str, Any]]:
             ip, port = item.get("destination_ip"), item.get("destination_port")
             if isinstance(ip, str) and doc.is_ip(ip):
                 endpoint["ip"] = ip
-            if isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535:
+            if doc.is_port(port):
                 endpoint["port"] = port
             if endpoint:
                 evidence["dst_endpoint"] = endpoint
