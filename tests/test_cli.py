@@ -93,6 +93,22 @@ def test_an_out_folder_that_cannot_be_made_is_one_line(command: str, tmp_path: P
     )
 
 
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    # A folder where cases.json goes: the rename over it failed with
+    # IsADirectoryError's traceback after the whole hunt.
+    out = tmp_path / "out"
+    (out / "cases.json").mkdir(parents=True)
+    log = tmp_path / "kern.log"
+    log.write_text("")
+    result = reconwatch("hunt", str(log), "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        f"reconwatch: error: --out {out / 'cases.json'}: cannot write the output: Is a directory\n"
+    )
+    assert not [p.name for p in (out / "cases.json").iterdir()]
+    assert not list(out.glob(".*.tmp"))  # no temporary file left behind
+
+
 def test_bad_config_is_one_line(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("detect:\n  vertical_scan:\n    min_ports: -1\n")

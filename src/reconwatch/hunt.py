@@ -501,6 +501,18 @@ def _keep_decisions(cases: list[Case]) -> None:
 
 
 def _write_outputs(result: HuntResult, out_dir: Path, config: Config) -> dict[str, Path]:
+    """Write every output file into ``out_dir``; a file that cannot be written
+    (the disk full, a folder where cases.json should be) is an :class:`OutputError`
+    naming it, not a traceback after the whole hunt."""
+    try:
+        return _write_output_files(result, out_dir, config)
+    except OSError as exc:
+        # A rename over a folder names the temporary file first and the output second.
+        where = exc.filename2 or exc.filename or out_dir
+        raise OutputError(f"{where}: cannot write the output: {exc.strerror or exc}") from None
+
+
+def _write_output_files(result: HuntResult, out_dir: Path, config: Config) -> dict[str, Path]:
     document = result.document()
     cases_path = out_dir / CASES_FILE
     write_text_atomic(cases_path, json.dumps(document, indent=2) + "\n")
