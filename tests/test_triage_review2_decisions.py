@@ -77,6 +77,10 @@ def test_a_tester_sharing_a_case_with_an_outsider_is_not_said_to_have_logged_in(
     assert out.activity.auth_successes == 0
     assert not any("login" in r or "did more than scan" in r for r in out.reasons)
     assert any(TESTER in r and "not suppressed" in r for r in out.reasons)
+    # The checklist names each source's verdict in words (was "192.0.2.9: none (None)").
+    assert out.checklist[1]["result"] == (
+        f"{SCANNER}: no approved exercise; {TESTER}: in_exercise (Q1 red team)"
+    )
 
 
 def test_exercise_scope_counts_the_hosts_a_finding_names_beyond_the_gathered_ones(

@@ -717,9 +717,14 @@ def _checklist(
     elif not exercise or all(v.status == "none" for _, v in exercise):
         drill = {"status": "done", "result": "no approved exercise covers these sources"}
     else:
+        # A source no exercise names beside one that an exercise does (a
+        # campaign): "no approved exercise", not "none (None)".
         drill = {
             "status": "done",
-            "result": "; ".join(f"{s}: {v.status} ({v.exercise})" for s, v in exercise),
+            "result": "; ".join(
+                f"{s}: {v.status} ({v.exercise})" if v.exercise else f"{s}: no approved exercise"
+                for s, v in exercise
+            ),
         }
     return [
         {"step": "Cross-reference the sources with threat intelligence", **checked},
