@@ -41,10 +41,26 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(files.os, "fsync", broken)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match="No space left") as raised:
         write_text_atomic(path, "new rules\n")
+    assert raised.value.filename == str(path)  # the file asked for, not its temporary twin
     assert path.read_text() == "old rules\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["block.nft"]
+
+
+def test_an_error_names_the_file_asked_for_and_keeps_its_kind(tmp_path: Path) -> None:
+    # A missing folder fails the temporary file's creation, a folder in the
+    # way its rename: both named by the temporary file (or second) before.
+    missing = tmp_path / "gone" / "cases.json"
+    with pytest.raises(FileNotFoundError) as raised:
+        write_text_atomic(missing, "{}\n")
+    assert raised.value.filename == str(missing)
+    folder = tmp_path / "report.html"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError) as in_the_way:
+        write_text_atomic(folder, "<html>\n")
+    assert in_the_way.value.filename == str(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 
 def test_a_hunt_leaves_only_its_outputs(tmp_path: Path) -> None:

@@ -30,19 +30,25 @@ def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
     The file gets the mode a plain write would give it (0666 less the umask),
     or 0600 with ``private`` (caches of downloaded feeds). It is flushed to
     disk before the rename, so a crash leaves the old file rather than an
-    empty new one.
+    empty new one. An ``OSError`` names ``path`` (``filename``).
     """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            temporary.replace(path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        # The error names the temporary file, or none (a full disk): callers
+        # report ``filename``, which is to be the file they asked for. The
+        # errno keeps the subclass (IsADirectoryError...).
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def write_text_atomic(path: Path, text: str) -> None:

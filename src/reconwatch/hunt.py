@@ -507,8 +507,7 @@ def _write_outputs(result: HuntResult, out_dir: Path, config: Config) -> dict[st
     try:
         return _write_output_files(result, out_dir, config)
     except OSError as exc:
-        # A rename over a folder names the temporary file first and the output second.
-        where = exc.filename2 or exc.filename or out_dir
+        where = exc.filename or out_dir  # write_atomic names the output it was writing
         raise OutputError(f"{where}: cannot write the output: {exc.strerror or exc}") from None
 
 
