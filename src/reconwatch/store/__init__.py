@@ -32,7 +32,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -269,6 +269,12 @@ def count_episodes(spans: Iterable[tuple[dt.datetime, dt.datetime]], gap_seconds
 GET_MANY_CHUNK: Final = 500
 
 
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``values`` in slices of ``GET_MANY_CHUNK`` (read at each call: tests lower it)."""
+    for start in range(0, len(values), GET_MANY_CHUNK):
+        yield values[start : start + GET_MANY_CHUNK]
+
+
 class CaseStore:
     """A case store at ``url``; the schema is migrated to the latest on open.
 
@@ -413,10 +419,10 @@ class CaseStore:
         wanted = sorted(set(ids))
         found: dict[str, tuple[str, int]] = {}
         with self.session() as session:
-            for start in range(0, len(wanted), GET_MANY_CHUNK):
+            for chunk in _chunks(wanted):
                 query = (
                     select(CaseSource.case_id, func.min(source), func.count())
-                    .where(CaseSource.case_id.in_(wanted[start : start + GET_MANY_CHUNK]))
+                    .where(CaseSource.case_id.in_(chunk))
                     .group_by(CaseSource.case_id)
                 )
                 found.update((case_id, (first, n)) for case_id, first, n in session.execute(query))
@@ -474,7 +480,7 @@ class CaseStore:
         ids: dict[str, str] = {}
         with self.session() as session, session.begin():
             _write_lock(session.connection(), RECORD_LOCK)
-            lookup = _Known.load(session, documents)
+            lookup = _RecordLookup.load(session, documents)
             for doc in documents:
                 ids[doc["id"]] = self._record_one(session, doc, run_id, gap_seconds, now, lookup)
         return ids
@@ -486,7 +492,7 @@ class CaseStore:
         run_id: str,
         gap: int,
         now: dt.datetime,
-        lookup: _Known,
+        lookup: _RecordLookup,
     ) -> str:
         first = utc(dt.datetime.fromisoformat(doc["first_seen"]))
         last = utc(dt.datetime.fromisoformat(doc["last_seen"]))
@@ -561,8 +567,7 @@ class CaseStore:
         wanted = sorted(set(case_ids))
         found: dict[str, StoredCase] = {}
         with self.session() as session:
-            for start in range(0, len(wanted), GET_MANY_CHUNK):
-                chunk = wanted[start : start + GET_MANY_CHUNK]
+            for chunk in _chunks(wanted):
                 for case in session.scalars(
                     select(StoredCase)
                     .where(StoredCase.id.in_(chunk))
@@ -742,7 +747,7 @@ class CaseStore:
 
 
 @dataclass
-class _Known:
+class _RecordLookup:
     """What recording a hunt's documents needs from the store, read up front in
     a few queries per ``GET_MANY_CHUNK`` documents rather than two per document
     (each of which also flushed the cases recorded before it: 10,000 cases
@@ -756,7 +761,7 @@ class _Known:
     statuses: dict[str, str]
 
     @classmethod
-    def load(cls, session: Session, documents: Sequence[dict[str, Any]]) -> _Known:
+    def load(cls, session: Session, documents: Sequence[dict[str, Any]]) -> _RecordLookup:
         actors = sorted({doc["actor"] for doc in documents})
         named = sorted(
             {doc["id"] for doc in documents}
@@ -764,22 +769,17 @@ class _Known:
         )
         open_by_actor: dict[str, StoredCase] = {}
         statuses: dict[str, str] = {}
-        for start in range(0, len(actors), GET_MANY_CHUNK):
+        for chunk in _chunks(actors):
             for stored in session.scalars(
                 select(StoredCase)
-                .where(
-                    StoredCase.actor.in_(actors[start : start + GET_MANY_CHUNK]),
-                    StoredCase.status != CLOSED,
-                )
+                .where(StoredCase.actor.in_(chunk), StoredCase.status != CLOSED)
                 .options(selectinload(StoredCase.sightings), selectinload(StoredCase.sources))
                 .order_by(StoredCase.created_at, StoredCase.id)
             ):
                 open_by_actor.setdefault(stored.actor, stored)  # the oldest, were there two
-        for start in range(0, len(named), GET_MANY_CHUNK):
+        for chunk in _chunks(named):
             rows = session.execute(
-                select(StoredCase.id, StoredCase.status).where(
-                    StoredCase.id.in_(named[start : start + GET_MANY_CHUNK])
-                )
+                select(StoredCase.id, StoredCase.status).where(StoredCase.id.in_(chunk))
             )
             statuses.update((case_id, status) for case_id, status in rows)
         return cls(open_by_actor, statuses)
